@@ -1,0 +1,58 @@
+/**
+ * The few domain errors kaas raises. Each carries a stable `code` (for scripts and tests)
+ * and a message a user can act on. The HTTP layer maps them to status codes in one place
+ * (server/errors.ts), the CLI to exit codes in one place (cli/exit.ts).
+ */
+export class KaasError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The request is malformed or names something invalid; retrying it unchanged will fail again. */
+export class InputError extends KaasError {
+  /** Dotted path of the offending field, when there is one (e.g. `nodeGroups[0].count`). */
+  readonly field: string | undefined;
+  constructor(message: string, options?: { field?: string; code?: string; cause?: unknown }) {
+    super(options?.code ?? 'invalid_input', message, options);
+    this.field = options?.field;
+  }
+}
+
+/** The thing asked for does not exist (or the caller may not know it exists). */
+export class NotFoundError extends KaasError {
+  constructor(message: string, options?: { code?: string; cause?: unknown }) {
+    super(options?.code ?? 'not_found', message, options);
+  }
+}
+
+/** The request conflicts with current state (a name taken, an operation already running). */
+export class ConflictError extends KaasError {
+  constructor(message: string, options?: { code?: string; cause?: unknown }) {
+    super(options?.code ?? 'conflict', message, options);
+  }
+}
+
+/** The caller is not authenticated: missing, wrong, expired or revoked credentials. */
+export class AuthError extends KaasError {
+  constructor(message: string, options?: { code?: string; cause?: unknown }) {
+    super(options?.code ?? 'unauthenticated', message, options);
+  }
+}
+
+/** The caller is authenticated but may not do this. */
+export class ForbiddenError extends KaasError {
+  constructor(message: string, options?: { code?: string; cause?: unknown }) {
+    super(options?.code ?? 'forbidden', message, options);
+  }
+}
+
+/** A service kaas depends on (OpenStack, a database, a cluster) failed or could not be reached. */
+export class UpstreamError extends KaasError {
+  constructor(message: string, options?: { code?: string; cause?: unknown }) {
+    super(options?.code ?? 'upstream_error', message, options);
+  }
+}
