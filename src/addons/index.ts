@@ -1,0 +1,167 @@
+import { InputError } from '../errors.ts';
+import { backupsAddon } from './backups.ts';
+import { resolveContext, type AddonContext, type ResolvedContext } from './context.ts';
+import { ingressAddon } from './ingress.ts';
+import { loggingAddon } from './logging.ts';
+import { GRAFANA_ADMIN_SECRET, monitoringAddon } from './monitoring.ts';
+import { KAAS_NAMESPACE } from './names.ts';
+import { namespacesAddon } from './namespaces.ts';
+import { networkingAddon } from './networking.ts';
+import { BASIC_AUTH_SECRET, WILDCARD_TLS_SECRET, type KubernetesObject } from './objects.ts';
+import { rbacAddon } from './rbac.ts';
+import { REGISTRY_SECRET, registryAddon } from './registry.ts';
+import { CLOUD_CONFIG_SECRET, storageAddon } from './storage.ts';
+
+export type { AddonContext, RoleBindingSpec, ReplicaKey } from './context.ts';
+export type { KubernetesObject } from './objects.ts';
+export { restorePlan, type RestoreStep } from './backups.ts';
+export { dnsName, serviceHost, KAAS_NAMESPACE, PROTECTED_NAMESPACES } from './names.ts';
+export { DEFAULT_IMAGES, type ImageKey } from './images.ts';
+
+/** A workload the applier must see ready before it moves on to the next addon. */
+export interface ReadinessCheck {
+  kind: 'Deployment' | 'StatefulSet' | 'DaemonSet';
+  namespace: string;
+  name: string;
+}
+
+/** A Secret the addon reads but cannot render (it holds generated or user credentials). */
+export interface RequiredSecret {
+  namespace: string;
+  name: string;
+  keys: string[];
+}
+
+/** One managed service: its renderer and what it needs that a pure function cannot produce. */
+export interface AddonDefinition {
+  name: string;
+  dependsOn: string[];
+  render: (ctx: ResolvedContext) => KubernetesObject[];
+  requiredSecrets: (ctx: AddonContext) => RequiredSecret[];
+}
+
+const swiftSecret = (ctx: AddonContext, extra: string[] = []): RequiredSecret => ({
+  namespace: KAAS_NAMESPACE,
+  name: ctx.swift.credentialSecretName,
+  keys: ['OS_APPLICATION_CREDENTIAL_ID', 'OS_APPLICATION_CREDENTIAL_SECRET', ...extra],
+});
+const tls: RequiredSecret = {
+  namespace: KAAS_NAMESPACE,
+  name: WILDCARD_TLS_SECRET,
+  keys: ['tls.crt', 'tls.key'],
+};
+const basicAuth: RequiredSecret = { namespace: KAAS_NAMESPACE, name: BASIC_AUTH_SECRET, keys: ['auth'] };
+
+/** Every addon, in the order they must be applied (each after all it depends on). */
+export const ADDONS: readonly AddonDefinition[] = [
+  { name: 'namespaces', dependsOn: [], render: namespacesAddon, requiredSecrets: () => [] },
+  { name: 'rbac', dependsOn: ['namespaces'], render: rbacAddon, requiredSecrets: () => [] },
+  { name: 'networking', dependsOn: ['namespaces'], render: networkingAddon, requiredSecrets: () => [] },
+  {
+    name: 'storage',
+    dependsOn: ['networking'],
+    render: storageAddon,
+    requiredSecrets: () => [{ namespace: 'kube-system', name: CLOUD_CONFIG_SECRET, keys: ['cloud.conf'] }],
+  },
+  { name: 'ingress', dependsOn: ['networking'], render: ingressAddon, requiredSecrets: () => [tls] },
+  {
+    name: 'monitoring',
+    dependsOn: ['storage', 'ingress'],
+    render: monitoringAddon,
+    requiredSecrets: () => [
+      tls,
+      basicAuth,
+      { namespace: KAAS_NAMESPACE, name: GRAFANA_ADMIN_SECRET, keys: ['password'] },
+    ],
+  },
+  {
+    name: 'logging',
+    dependsOn: ['storage', 'ingress'],
+    render: loggingAddon,
+    requiredSecrets: () => [tls, basicAuth],
+  },
+  {
+    name: 'registry',
+    dependsOn: ['storage', 'ingress'],
+    render: registryAddon,
+    requiredSecrets: (ctx) => [
+      tls,
+      swiftSecret(ctx),
+      {
+        namespace: KAAS_NAMESPACE,
+        name: REGISTRY_SECRET,
+        keys: [
+          'coreSecret',
+          'jobserviceSecret',
+          'csrfKey',
+          'adminPassword',
+          'dbPassword',
+          'registryHttpSecret',
+          'tokenKey',
+          'tokenCert',
+        ],
+      },
+    ],
+  },
+  {
+    name: 'backups',
+    dependsOn: ['storage'],
+    render: backupsAddon,
+    requiredSecrets: (ctx) => [swiftSecret(ctx, ['OS_STORAGE_URL'])],
+  },
+];
+
+/** Names of all addons, in apply order. */
+export const ADDON_NAMES: readonly string[] = ADDONS.map((a) => a.name);
+
+/** The workloads among `objects` that must be ready: every Deployment, StatefulSet and DaemonSet. */
+export function readinessOf(objects: readonly KubernetesObject[]): ReadinessCheck[] {
+  return objects
+    .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet' || o.kind === 'DaemonSet')
+    .map((o) => ({
+      kind: o.kind as ReadinessCheck['kind'],
+      namespace: o.metadata.namespace ?? 'default',
+      name: o.metadata.name,
+    }));
+}
+
+/** One rendered addon, ready for the applier. */
+export interface RenderedAddon {
+  addon: string;
+  objects: KubernetesObject[];
+  readiness: ReadinessCheck[];
+  requiredSecrets: RequiredSecret[];
+}
+
+/**
+ * Renders the enabled addons in dependency order, whatever order `enabled` lists them in.
+ * Rejects unknown names and an addon enabled without what it depends on, so the applier never
+ * applies Ingresses before a controller or PVCs before a StorageClass.
+ */
+export function renderAddons(ctx: AddonContext, enabled: readonly string[]): RenderedAddon[] {
+  const wanted = new Set(enabled);
+  for (const name of wanted) {
+    if (!ADDON_NAMES.includes(name)) {
+      throw new InputError(`unknown addon "${name}"; known: ${ADDON_NAMES.join(', ')}`, { field: 'addons' });
+    }
+  }
+  for (const addon of ADDONS) {
+    if (!wanted.has(addon.name)) continue;
+    const missing = addon.dependsOn.filter((d) => !wanted.has(d));
+    if (missing.length > 0) {
+      throw new InputError(`addon "${addon.name}" needs ${missing.join(', ')} enabled too`, {
+        field: 'addons',
+      });
+    }
+  }
+  const resolved = resolveContext(ctx);
+  return ADDONS.filter((a) => wanted.has(a.name)).map((a) => {
+    const objects = a.render(resolved);
+    return {
+      addon: a.name,
+      objects,
+      readiness: readinessOf(objects),
+      requiredSecrets: a.requiredSecrets(ctx),
+    };
+  });
+}

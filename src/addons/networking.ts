@@ -1,0 +1,99 @@
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { ResolvedContext } from './context.ts';
+import { daemonSet, meta, resources, typed, type KubernetesObject } from './objects.ts';
+import { serviceIdentity } from './rbac-helpers.ts';
+
+const ADDON = 'networking';
+const NS = 'kube-system';
+
+/**
+ * The flannel pod overlay (VXLAN, kube-subnet-mgr) bound to the cloud network interface that the
+ * provisioner attaches for pod traffic (`--iface`, eth2 unless overridden).
+ */
+export function networkingAddon(ctx: ResolvedContext): KubernetesObject[] {
+  const netConf = JSON.stringify({ Network: ctx.network.podCidr, Backend: { Type: 'vxlan' } }, null, 2);
+  const cniConf = JSON.stringify(
+    {
+      name: 'cbr0',
+      cniVersion: '0.3.1',
+      plugins: [
+        { type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  );
+  const cfgVolume = { name: 'flannel-cfg', configMap: { name: 'kube-flannel-cfg' } };
+  return [
+    ...serviceIdentity(ADDON, 'flannel', NS, [
+      { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['nodes/status'], verbs: ['patch'] },
+    ]),
+    typed<IConfigMap>({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: meta(ADDON, 'kube-flannel-cfg', { namespace: NS, component: 'flannel' }),
+      data: { 'cni-conf.json': cniConf, 'net-conf.json': netConf },
+    }),
+    ...daemonSet({
+      addon: ADDON,
+      name: 'flannel',
+      namespace: NS,
+      serviceAccountName: 'flannel',
+      priorityClassName: 'system-node-critical',
+      hostNetwork: true,
+      tolerations: [
+        { operator: 'Exists', effect: 'NoSchedule' },
+        { operator: 'Exists', effect: 'NoExecute' },
+      ],
+      initContainers: [
+        {
+          name: 'install-cni-plugin',
+          image: ctx.images.flannelCniPlugin,
+          command: ['cp', '-f', '/flannel', '/opt/cni/bin/flannel'],
+          resources: resources('10m', '16Mi', '100m', '64Mi'),
+          volumeMounts: [{ name: 'cni-plugin', mountPath: '/opt/cni/bin' }],
+        },
+        {
+          name: 'install-cni',
+          image: ctx.images.flannel,
+          command: ['cp', '-f', '/etc/kube-flannel/cni-conf.json', '/etc/cni/net.d/10-flannel.conflist'],
+          resources: resources('10m', '16Mi', '100m', '64Mi'),
+          volumeMounts: [
+            { name: 'cni', mountPath: '/etc/cni/net.d' },
+            { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' },
+          ],
+        },
+      ],
+      containers: [
+        {
+          name: 'kube-flannel',
+          image: ctx.images.flannel,
+          command: ['/opt/bin/flanneld'],
+          args: ['--ip-masq', '--kube-subnet-mgr', `--iface=${ctx.network.overlayInterface}`],
+          env: [
+            { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+            { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+            { name: 'EVENT_QUEUE_DEPTH', value: '5000' },
+          ],
+          resources: resources('100m', '50Mi', '500m', '256Mi'),
+          securityContext: { privileged: false, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } },
+          volumeMounts: [
+            { name: 'run', mountPath: '/run/flannel' },
+            { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' },
+            { name: 'xtables-lock', mountPath: '/run/xtables.lock' },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'run', hostPath: { path: '/run/flannel' } },
+        { name: 'cni-plugin', hostPath: { path: '/opt/cni/bin' } },
+        { name: 'cni', hostPath: { path: '/etc/cni/net.d' } },
+        cfgVolume,
+        { name: 'xtables-lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } },
+      ],
+    }),
+  ];
+}

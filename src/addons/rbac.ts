@@ -1,0 +1,68 @@
+import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import type { ResolvedContext, RoleBindingSpec } from './context.ts';
+import { dnsName } from './names.ts';
+import { meta, typed, type KubernetesObject } from './objects.ts';
+
+const ADDON = 'rbac';
+
+/** Name of the binding that makes holders of the cluster's admin Keystone role cluster-admin. */
+export const ADMIN_BINDING = 'kaas-cluster-admin';
+
+/** The webhook puts Keystone role ids in user.groups, so a role is a Group subject. */
+function group(roleId: string) {
+  return [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: roleId }];
+}
+
+/** Deterministic, DNS-safe binding name for one tenant grant. */
+export function bindingName(rb: RoleBindingSpec): string {
+  return rb.clusterRole !== undefined
+    ? dnsName(['kaas', rb.keystoneRoleId, 'cr', rb.clusterRole])
+    : dnsName(['kaas', rb.keystoneRoleId, 'role', rb.role ?? '']);
+}
+
+/**
+ * Cluster RBAC: the admin Keystone role → cluster-admin, then each tenant grant. A ClusterRole
+ * without a namespace becomes a ClusterRoleBinding; with one, a RoleBinding in that namespace;
+ * a Role always binds in its namespace. resolveContext has already refused protected namespaces.
+ */
+export function rbacAddon(ctx: ResolvedContext): KubernetesObject[] {
+  const out: KubernetesObject[] = [
+    typed<IClusterRoleBinding>({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: meta(ADDON, ADMIN_BINDING),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: group(ctx.adminRoleId),
+    }),
+  ];
+  for (const rb of ctx.roleBindings) {
+    const name = bindingName(rb);
+    if (rb.clusterRole !== undefined && rb.namespace === undefined) {
+      out.push(
+        typed<IClusterRoleBinding>({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: meta(ADDON, name),
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: rb.clusterRole },
+          subjects: group(rb.keystoneRoleId),
+        }),
+      );
+    } else {
+      out.push(
+        typed<IRoleBinding>({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: meta(ADDON, name, { namespace: rb.namespace ?? '' }),
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: rb.clusterRole !== undefined ? 'ClusterRole' : 'Role',
+            name: rb.clusterRole ?? rb.role ?? '',
+          },
+          subjects: group(rb.keystoneRoleId),
+        }),
+      );
+    }
+  }
+  return out;
+}

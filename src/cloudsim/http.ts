@@ -1,0 +1,128 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { KaasError } from '../errors.ts';
+import type { CatalogService } from './catalog.ts';
+import type { Fault } from './faults.ts';
+import type { CloudState, Project, Quotas, Token, User } from './state.ts';
+
+/**
+ * An OpenStack API error with the HTTP status the real service would answer. `type` is the
+ * service-specific error name where the service has one (Neutron's `NetworkInUse`, Nova's `itemNotFound`).
+ */
+export class HttpError extends KaasError {
+  readonly status: number;
+  readonly type: string | undefined;
+  constructor(status: number, message: string, type?: string) {
+    super(type ?? `http_${status}`, message);
+    this.status = status;
+    this.type = type;
+  }
+}
+
+/** Runtime-mutable behaviour of the simulated cloud. */
+export interface Knobs {
+  latencyMs: number;
+  bootTimeMs: number;
+  /** Delay before Octavia objects leave PENDING_* and Cinder volumes leave `creating`. */
+  provisionDelayMs: number;
+  tokenTtlMs: number;
+  faults: Fault[];
+  quotas: { defaults: Quotas; projects: Record<string, Partial<Quotas>> };
+}
+
+/** The caller behind a valid X-Auth-Token. */
+export interface Caller {
+  token: Token;
+  user: User;
+  project: Project | null;
+  roleIds: string[];
+  roleNames: string[];
+}
+
+export interface Env {
+  state: CloudState;
+  knobs: Knobs;
+  now: () => number;
+  /** `http://127.0.0.1:PORT`, without a trailing slash. */
+  url: string;
+  catalog: CatalogService[];
+}
+
+export interface Ctx {
+  env: Env;
+  req: IncomingMessage;
+  method: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body for non-raw routes (undefined when empty). */
+  body: unknown;
+  rawBody: Buffer;
+  caller: Caller | null;
+  /** Raw (still percent-encoded) request path. */
+  rawPath: string;
+  requestId: string;
+}
+
+export interface Reply {
+  status: number;
+  json?: unknown;
+  text?: string | Buffer;
+  headers?: Record<string, string | number>;
+}
+
+export interface Route {
+  method: string;
+  /** Template below the service prefix, e.g. `/v2.0/networks/{id}`; a last `{name+}` takes the rest of the path. */
+  path: string;
+  /** `none`: no token needed; `optional`: token resolved if present (Swift TempURL). Default: required. */
+  auth?: 'none' | 'optional';
+  /** Leave the request body unread (streamed uploads). */
+  raw?: boolean;
+  handler: (ctx: Ctx) => Reply | Promise<Reply>;
+}
+
+export interface Service {
+  name: string;
+  /** Path prefix; may hold `{params}` (Cinder's project id, Swift's account). */
+  prefix: string;
+  routes: Route[];
+  errorReply: (err: HttpError, ctx: { env: Env }) => Reply;
+  /** Adds service-specific headers to every reply (Nova microversion, Swift trans id). */
+  decorate?: (reply: Reply, ctx: { req: IncomingMessage; requestId: string }) => void;
+  requestId?: (now: number) => string;
+}
+
+/** Reads a JSON body object or throws the 400 the real services answer. */
+export function bodyOf(ctx: Ctx, key: string): Record<string, unknown> {
+  const body = ctx.body as Record<string, unknown> | undefined;
+  const inner = body?.[key];
+  if (!inner || typeof inner !== 'object' || Array.isArray(inner)) {
+    throw new HttpError(400, `Invalid input: '${key}' is a required property`);
+  }
+  return inner as Record<string, unknown>;
+}
+
+export function requireCaller(ctx: Ctx): Caller {
+  if (!ctx.caller) throw new HttpError(401, 'The request you have made requires authentication.');
+  return ctx.caller;
+}
+
+/** The project a request acts in: the token's project scope. */
+export function projectOf(ctx: Ctx): string {
+  const caller = requireCaller(ctx);
+  if (!caller.project) throw new HttpError(403, 'A project-scoped token is required.');
+  return caller.project.id;
+}
+
+export function isAdmin(ctx: Ctx): boolean {
+  return ctx.caller?.roleNames.includes('admin') ?? false;
+}
+
+export function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Effective quota for a project. */
+export function quotaOf(env: Env, projectId: string, key: keyof Quotas): number {
+  return env.knobs.quotas.projects[projectId]?.[key] ?? env.knobs.quotas.defaults[key];
+}

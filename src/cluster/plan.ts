@@ -1,0 +1,708 @@
+/**
+ * Provisioning plans as data. A plan is an ordered list of steps; the provisioner executes them
+ * in order (a step only after everything in `dependsOn`), and each step is idempotent because its
+ * resource is found by name and `kaas-cluster` tag before anything is created or deleted. Nothing
+ * here talks to a cloud: same inputs, same plan.
+ */
+import { InputError } from '../errors.ts';
+import { clusterNames, tagsFor, type ClusterNames } from './names.ts';
+import { bootstrapFormatFor, type BootstrapFormat, type ClusterSpec, type NodeGroup } from './spec.ts';
+import { MAX_GROUP_COUNT, validateUpgrade, type UpgradeCheck } from './validate.ts';
+
+/**
+ * `ensure`: find by name+tag, create if missing. `verify`: must already exist (kaas does not own
+ * it). `wait`: poll until a condition holds. `action`: run an operation against the cluster.
+ * `delete`: remove one named resource if present. `sweep`: remove every resource of the type that
+ * carries the tag.
+ */
+export type StepKind = 'ensure' | 'verify' | 'wait' | 'action' | 'delete' | 'sweep';
+
+/** What a new server runs at first boot; the provisioner renders it with src/bootstrap. */
+export interface BootstrapRef {
+  readonly format: BootstrapFormat;
+  readonly role: 'init' | 'join-control-plane' | 'worker';
+  /** Step id whose resource address is the API endpoint (load balancer or master-0 port). */
+  readonly apiEndpointFrom: string;
+}
+
+/** One Neutron security group rule (ingress). */
+export interface SecurityRule {
+  readonly securityGroup: string;
+  readonly protocol: 'tcp' | 'udp';
+  readonly portMin: number;
+  readonly portMax: number;
+  /** Either a peer security group name or a CIDR. */
+  readonly remoteGroup?: string;
+  readonly remoteCidr?: string;
+  readonly description: string;
+}
+
+/** Server creation parameters shared by masters and workers. */
+export interface ServerParams {
+  readonly flavor: string;
+  readonly image: string;
+  /** Boot on this pre-created port (masters) or on this network (workers). */
+  readonly port?: string;
+  readonly network?: string;
+  readonly securityGroups: readonly string[];
+  readonly keypair?: string;
+  readonly serverGroup?: string;
+  /** Nova metadata; lets the provisioner recover group and index from a listed server. */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly bootstrap: BootstrapRef;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** The resource a step acts on, discriminated by `type`. */
+export type PlanResource =
+  | { type: 'network'; name: string; tags: string[]; params: Record<string, never> }
+  | { type: 'subnet'; name: string; tags: string[]; params: { network: string; cidr: string; ipVersion: 4 } }
+  | { type: 'router'; name: string; tags: string[]; params: { externalNetwork: string; subnet: string } }
+  | { type: 'security-group'; name: string; tags: string[]; params: Record<string, never> }
+  | { type: 'security-group-rules'; name: string; tags: string[]; params: { rules: SecurityRule[] } }
+  | { type: 'keypair'; name: string; tags: string[]; params: { publicKey?: string } }
+  | { type: 'container'; name: string; tags: string[]; params: Record<string, never> }
+  | {
+      type: 'release-tarball';
+      name: string;
+      tags: string[];
+      params: { container: string; version: string; sourceUrl: string; tempUrlTtlSeconds: number };
+    }
+  | { type: 'server-group'; name: string; tags: string[]; params: { policy: 'soft-anti-affinity' } }
+  | {
+      type: 'port';
+      name: string;
+      tags: string[];
+      params: { network: string; subnet: string; securityGroups: string[] };
+    }
+  | {
+      type: 'load-balancer';
+      name: string;
+      tags: string[];
+      params: {
+        vipSubnet: string;
+        port: 6443;
+        protocol: 'TCP';
+        healthMonitor: { type: 'HTTPS'; urlPath: '/readyz'; expectedCodes: '200' };
+      };
+    }
+  | { type: 'lb-member'; name: string; tags: string[]; params: { loadBalancer: string; port: string } }
+  | {
+      type: 'floating-ip';
+      name: string;
+      tags: string[];
+      params: { externalNetwork: string; target: { type: 'load-balancer' | 'port'; name: string } };
+    }
+  | { type: 'server'; name: string; tags: string[]; params: ServerParams }
+  | {
+      type: 'servers';
+      name: string;
+      tags: string[];
+      /** `names[i]` is the server of `indexes[i]`; each also gets metadata `kaas-index`. */
+      params: ServerParams & { group: string; indexes: number[]; names: string[] };
+    }
+  | { type: 'api'; name: string; tags: string[]; params: { path: '/readyz' } }
+  | { type: 'nodes'; name: string; tags: string[]; params: { names: string[]; condition: 'Ready' | 'Gone' } }
+  | { type: 'kubeconfig'; name: string; tags: string[]; params: { endpointFrom: string } }
+  | { type: 'join-token'; name: string; tags: string[]; params: { ttlSeconds: number } }
+  | { type: 'node-drain'; name: string; tags: string[]; params: { node: string } }
+  | { type: 'node-object'; name: string; tags: string[]; params: { node: string } }
+  | {
+      type: 'kubeadm-upgrade';
+      name: string;
+      tags: string[];
+      params: { version: string; nodes: string[]; mode: 'apply' | 'node'; drain: boolean };
+    }
+  | { type: 'cluster-resources'; name: string; tags: string[]; params: { resourceType: SweepType } };
+
+/** Resource types garbage collection sweeps by tag, in deletion order. */
+export type SweepType =
+  | 'server'
+  | 'floating-ip'
+  | 'port'
+  | 'load-balancer'
+  | 'router-interface'
+  | 'router'
+  | 'subnet'
+  | 'network'
+  | 'security-group';
+
+/** One unit of provisioning work. `id` is stable across re-plans of the same cluster. */
+export interface PlanStep {
+  readonly id: string;
+  readonly kind: StepKind;
+  readonly dependsOn: readonly string[];
+  readonly resource: PlanResource;
+}
+
+/** Knobs that are not part of the cluster's own description. */
+export interface PlanContext {
+  /** Where the release tarball is fetched from before staging it in Swift. */
+  readonly releaseBaseUrl?: string;
+  /** Lifetime of the TempURL nodes download the tarball through; refreshed on resize. */
+  readonly artifactTtlSeconds?: number;
+  /** Lifetime of kubeadm bootstrap tokens made for joins. */
+  readonly joinTokenTtlSeconds?: number;
+}
+
+/** Defaults for PlanContext. */
+export const PLAN_DEFAULTS = {
+  releaseBaseUrl: 'https://dl.k8s.io',
+  artifactTtlSeconds: 30 * 24 * 3600,
+  joinTokenTtlSeconds: 2 * 3600,
+} as const;
+
+/** Swift object name of a staged release tarball. */
+export function releaseObjectName(version: string): string {
+  return `kubernetes/v${version}/kubernetes-server-linux-amd64.tar.gz`;
+}
+
+function step(id: string, kind: StepKind, dependsOn: string[], resource: PlanResource): PlanStep {
+  return { id, kind, dependsOn, resource };
+}
+
+function securityRules(spec: ClusterSpec, names: ClusterNames): SecurityRule[] {
+  const master = names.securityGroupMaster;
+  const node = names.securityGroupNode;
+  const rule = (
+    securityGroup: string,
+    protocol: 'tcp' | 'udp',
+    ports: [number, number],
+    remote: { remoteGroup: string } | { remoteCidr: string },
+    description: string,
+  ): SecurityRule => ({
+    securityGroup,
+    protocol,
+    portMin: ports[0],
+    portMax: ports[1],
+    ...remote,
+    description,
+  });
+  const ssh = spec.sshKeyName !== undefined || spec.sshPublicKey !== undefined;
+  const anywhere = { remoteCidr: '0.0.0.0/0' };
+  const rules: SecurityRule[] = [
+    rule(master, 'tcp', [6443, 6443], anywhere, 'kube-apiserver'),
+    rule(master, 'tcp', [2379, 2380], { remoteGroup: master }, 'etcd peers and clients'),
+  ];
+  for (const target of [master, node]) {
+    for (const peer of [master, node]) {
+      rules.push(rule(target, 'tcp', [10250, 10250], { remoteGroup: peer }, 'kubelet API'));
+      rules.push(rule(target, 'udp', [8472, 8472], { remoteGroup: peer }, 'flannel vxlan'));
+    }
+  }
+  rules.push(rule(node, 'tcp', [30000, 32767], anywhere, 'NodePort services'));
+  if (ssh) {
+    rules.push(rule(master, 'tcp', [22, 22], anywhere, 'ssh'));
+    rules.push(rule(node, 'tcp', [22, 22], anywhere, 'ssh'));
+  }
+  return rules;
+}
+
+function keypairName(spec: ClusterSpec, names: ClusterNames): string | undefined {
+  if (spec.sshPublicKey !== undefined) return names.keypair;
+  return spec.sshKeyName;
+}
+
+function workerParams(
+  spec: ClusterSpec,
+  clusterId: string,
+  names: ClusterNames,
+  group: NodeGroup,
+  indexes: readonly number[],
+): ServerParams & { group: string; indexes: number[]; names: string[] } {
+  const keypair = keypairName(spec, names);
+  return {
+    group: group.name,
+    indexes: [...indexes],
+    names: indexes.map((i) => names.worker(group.name, i)),
+    flavor: group.flavor,
+    image: group.image,
+    network: names.network,
+    securityGroups: [names.securityGroupNode],
+    ...(keypair === undefined ? {} : { keypair }),
+    metadata: { 'kaas-cluster': clusterId, 'kaas-group': group.name },
+    bootstrap: {
+      format: bootstrapFormatFor(spec.os),
+      role: 'worker',
+      apiEndpointFrom: apiEndpointStep(spec),
+    },
+    labels: group.labels,
+  };
+}
+
+function apiEndpointStep(spec: ClusterSpec): string {
+  return spec.loadBalancer === 'octavia' ? 'load-balancer' : 'master-port-0';
+}
+
+function artifactSteps(spec: ClusterSpec, tags: string[], names: ClusterNames, ctx: PlanContext): PlanStep[] {
+  const base = (ctx.releaseBaseUrl ?? PLAN_DEFAULTS.releaseBaseUrl).replace(/\/+$/, '');
+  return [
+    step('artifacts', 'ensure', [], { type: 'container', name: names.artifactsContainer, tags, params: {} }),
+    step('release-tarball', 'ensure', ['artifacts'], {
+      type: 'release-tarball',
+      name: releaseObjectName(spec.kubernetesVersion),
+      tags,
+      params: {
+        container: names.artifactsContainer,
+        version: spec.kubernetesVersion,
+        sourceUrl: `${base}/v${spec.kubernetesVersion}/kubernetes-server-linux-amd64.tar.gz`,
+        tempUrlTtlSeconds: ctx.artifactTtlSeconds ?? PLAN_DEFAULTS.artifactTtlSeconds,
+      },
+    }),
+  ];
+}
+
+function range(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => i);
+}
+
+/**
+ * Everything needed to bring `spec` up from nothing, in dependency order: network, security,
+ * artifacts, control plane (master-0 runs `kubeadm init`, the others join one by one after the API
+ * answers), then one step per worker group.
+ */
+export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContext = {}): PlanStep[] {
+  const tags = tagsFor(clusterId);
+  const names = clusterNames(spec.name);
+  const format = bootstrapFormatFor(spec.os);
+  const keypair = keypairName(spec, names);
+  const octavia = spec.loadBalancer === 'octavia';
+  const steps: PlanStep[] = [
+    step('network', 'ensure', [], { type: 'network', name: names.network, tags, params: {} }),
+    step('subnet', 'ensure', ['network'], {
+      type: 'subnet',
+      name: names.subnet,
+      tags,
+      params: { network: names.network, cidr: spec.network.nodeCidr, ipVersion: 4 },
+    }),
+    step('router', 'ensure', ['subnet'], {
+      type: 'router',
+      name: names.router,
+      tags,
+      params: { externalNetwork: spec.externalNetwork, subnet: names.subnet },
+    }),
+    step('sg-master', 'ensure', [], {
+      type: 'security-group',
+      name: names.securityGroupMaster,
+      tags,
+      params: {},
+    }),
+    step('sg-node', 'ensure', [], {
+      type: 'security-group',
+      name: names.securityGroupNode,
+      tags,
+      params: {},
+    }),
+    step('security-groups', 'ensure', ['sg-master', 'sg-node'], {
+      type: 'security-group-rules',
+      name: names.securityGroupMaster,
+      tags,
+      params: { rules: securityRules(spec, names) },
+    }),
+  ];
+  if (spec.sshPublicKey !== undefined) {
+    steps.push(
+      step('keypair', 'ensure', [], {
+        type: 'keypair',
+        name: names.keypair,
+        tags,
+        params: { publicKey: spec.sshPublicKey },
+      }),
+    );
+  } else if (spec.sshKeyName !== undefined) {
+    steps.push(
+      step('keypair', 'verify', [], { type: 'keypair', name: spec.sshKeyName, tags: [], params: {} }),
+    );
+  }
+  steps.push(...artifactSteps(spec, tags, names, ctx));
+  steps.push(
+    step('server-group', 'ensure', [], {
+      type: 'server-group',
+      name: names.serverGroupMasters,
+      tags,
+      params: { policy: 'soft-anti-affinity' },
+    }),
+  );
+  for (const i of range(spec.masters)) {
+    steps.push(
+      step(`master-port-${i}`, 'ensure', ['subnet', 'security-groups'], {
+        type: 'port',
+        name: names.masterPort(i),
+        tags,
+        params: { network: names.network, subnet: names.subnet, securityGroups: [names.securityGroupMaster] },
+      }),
+    );
+  }
+  if (octavia) {
+    steps.push(
+      step('load-balancer', 'ensure', ['subnet', 'router'], {
+        type: 'load-balancer',
+        name: names.apiLoadBalancer,
+        tags,
+        params: {
+          vipSubnet: names.subnet,
+          port: 6443,
+          protocol: 'TCP',
+          healthMonitor: { type: 'HTTPS', urlPath: '/readyz', expectedCodes: '200' },
+        },
+      }),
+    );
+    for (const i of range(spec.masters)) {
+      steps.push(
+        step(`lb-member-${i}`, 'ensure', ['load-balancer', `master-port-${i}`], {
+          type: 'lb-member',
+          name: names.masterPort(i),
+          tags,
+          params: { loadBalancer: names.apiLoadBalancer, port: names.masterPort(i) },
+        }),
+      );
+    }
+  }
+  steps.push(
+    step('api-floating-ip', 'ensure', ['router', octavia ? 'load-balancer' : 'master-port-0'], {
+      type: 'floating-ip',
+      name: names.apiFloatingIp,
+      tags,
+      params: {
+        externalNetwork: spec.externalNetwork,
+        target: octavia
+          ? { type: 'load-balancer', name: names.apiLoadBalancer }
+          : { type: 'port', name: names.masterPort(0) },
+      },
+    }),
+  );
+  const masterStep = (i: number): PlanStep => {
+    const after =
+      i === 0
+        ? [
+            `master-port-0`,
+            'release-tarball',
+            'server-group',
+            'api-floating-ip',
+            ...(keypair === undefined ? [] : ['keypair']),
+            ...(octavia ? ['lb-member-0'] : []),
+          ]
+        : [
+            i === 1 ? 'wait-api' : `master-${i - 1}`,
+            `master-port-${i}`,
+            ...(octavia ? [`lb-member-${i}`] : []),
+          ];
+    return step(`master-${i}`, 'ensure', after, {
+      type: 'server',
+      name: names.master(i),
+      tags,
+      params: {
+        flavor: spec.masterFlavor,
+        image: spec.image,
+        port: names.masterPort(i),
+        securityGroups: [names.securityGroupMaster],
+        ...(keypair === undefined ? {} : { keypair }),
+        serverGroup: names.serverGroupMasters,
+        metadata: { 'kaas-cluster': clusterId, 'kaas-role': 'master', 'kaas-index': String(i) },
+        bootstrap: {
+          format,
+          role: i === 0 ? 'init' : 'join-control-plane',
+          apiEndpointFrom: apiEndpointStep(spec),
+        },
+        labels: {},
+      },
+    });
+  };
+  steps.push(masterStep(0));
+  steps.push(
+    step('wait-api', 'wait', ['master-0'], {
+      type: 'api',
+      name: names.apiFloatingIp,
+      tags,
+      params: { path: '/readyz' },
+    }),
+  );
+  for (const i of range(spec.masters).slice(1)) steps.push(masterStep(i));
+  const workerSteps: string[] = [];
+  for (const group of spec.nodeGroups) {
+    if (group.count === 0) continue;
+    const id = `workers:${group.name}`;
+    workerSteps.push(id);
+    steps.push(
+      step(id, 'ensure', ['wait-api'], {
+        type: 'servers',
+        name: group.name,
+        tags,
+        params: workerParams(spec, clusterId, names, group, range(group.count)),
+      }),
+    );
+  }
+  steps.push(
+    step('kubeconfig', 'action', ['wait-api'], {
+      type: 'kubeconfig',
+      name: spec.name,
+      tags,
+      params: { endpointFrom: 'api-floating-ip' },
+    }),
+  );
+  const masterIds = range(spec.masters).map((i) => `master-${i}`);
+  steps.push(
+    step('wait-nodes', 'wait', [...masterIds, ...workerSteps], {
+      type: 'nodes',
+      name: spec.name,
+      tags,
+      params: {
+        names: [
+          ...range(spec.masters).map((i) => names.master(i)),
+          ...spec.nodeGroups.flatMap((g) => range(g.count).map((i) => names.worker(g.name, i))),
+        ],
+        condition: 'Ready',
+      },
+    }),
+  );
+  return steps;
+}
+
+/** A resize plan and the spec the cluster has once it has run. */
+export interface ResizePlan {
+  readonly spec: ClusterSpec;
+  readonly added: readonly number[];
+  readonly removed: readonly number[];
+  readonly steps: readonly PlanStep[];
+}
+
+/**
+ * Grows or shrinks one node group to `newCount`. `existing` are the indexes of the group's servers
+ * that exist now (from their `kaas-index` metadata). Growing fills the lowest free indexes; shrinking
+ * removes the highest first, draining each node before its server is deleted. Growing refreshes
+ * the release TempURL and mints a new join token, since the ones from creation may have expired.
+ */
+export function planResize(
+  spec: ClusterSpec,
+  clusterId: string,
+  groupName: string,
+  newCount: number,
+  existing: readonly number[],
+  ctx: PlanContext = {},
+): ResizePlan {
+  const group = spec.nodeGroups.find((g) => g.name === groupName);
+  if (!group) {
+    throw new InputError(
+      `group ${JSON.stringify(groupName)} is not a node group of cluster ${spec.name}; groups: ${spec.nodeGroups.map((g) => g.name).join(', ')}`,
+      { field: 'group' },
+    );
+  }
+  if (!Number.isInteger(newCount) || newCount < 0 || newCount > MAX_GROUP_COUNT) {
+    throw new InputError(`count must be an integer from 0 to ${MAX_GROUP_COUNT}, got ${String(newCount)}`, {
+      field: 'count',
+    });
+  }
+  for (const index of existing) {
+    if (!Number.isInteger(index) || index < 0) {
+      throw new InputError(`existing indexes must be non-negative integers, got ${String(index)}`, {
+        field: 'existing',
+      });
+    }
+  }
+  const tags = tagsFor(clusterId);
+  const names = clusterNames(spec.name);
+  const have = [...new Set(existing)].sort((a, b) => a - b);
+  const added: number[] = [];
+  for (let i = 0; have.length + added.length < newCount; i++) {
+    if (!have.includes(i)) added.push(i);
+  }
+  const removed = have.length > newCount ? have.slice(newCount).reverse() : [];
+  const steps: PlanStep[] = [];
+  if (added.length > 0) {
+    steps.push(...artifactSteps(spec, tags, names, ctx));
+    steps.push(
+      step('join-token', 'action', [], {
+        type: 'join-token',
+        name: spec.name,
+        tags,
+        params: { ttlSeconds: ctx.joinTokenTtlSeconds ?? PLAN_DEFAULTS.joinTokenTtlSeconds },
+      }),
+    );
+    const id = `workers:${group.name}`;
+    steps.push(
+      step(id, 'ensure', ['release-tarball', 'join-token'], {
+        type: 'servers',
+        name: group.name,
+        tags,
+        params: workerParams(spec, clusterId, names, group, added),
+      }),
+    );
+    steps.push(
+      step('wait-nodes', 'wait', [id], {
+        type: 'nodes',
+        name: spec.name,
+        tags,
+        params: { names: added.map((i) => names.worker(group.name, i)), condition: 'Ready' },
+      }),
+    );
+  }
+  let previous: string | undefined;
+  for (const index of removed) {
+    const node = names.worker(group.name, index);
+    const drain = `drain:${node}`;
+    steps.push(
+      step(drain, 'action', previous === undefined ? [] : [previous], {
+        type: 'node-drain',
+        name: node,
+        tags,
+        params: { node },
+      }),
+    );
+    steps.push(
+      step(`delete-server:${node}`, 'delete', [drain], {
+        type: 'server',
+        name: node,
+        tags,
+        params: workerParams(spec, clusterId, names, group, [index]),
+      }),
+    );
+    steps.push(
+      step(`delete-node:${node}`, 'action', [`delete-server:${node}`], {
+        type: 'node-object',
+        name: node,
+        tags,
+        params: { node },
+      }),
+    );
+    previous = `delete-node:${node}`;
+  }
+  const resized: ClusterSpec = {
+    ...spec,
+    nodeGroups: spec.nodeGroups.map((g) => (g.name === groupName ? { ...g, count: newCount } : g)),
+  };
+  return { spec: resized, added, removed, steps };
+}
+
+/** An upgrade plan; `steps` is empty when the check says `none`. */
+export interface UpgradePlan {
+  readonly check: UpgradeCheck;
+  readonly spec: ClusterSpec;
+  readonly steps: readonly PlanStep[];
+}
+
+/**
+ * Upgrades in kubeadm's order: stage the new release, `kubeadm upgrade apply` on master-0,
+ * `kubeadm upgrade node` on the other masters, then each worker group one node at a time with
+ * drain. Throws InputError (`upgrade_downgrade`, `upgrade_skips_minor`) for unsupported jumps.
+ */
+export function planUpgrade(
+  spec: ClusterSpec,
+  clusterId: string,
+  toVersion: string,
+  ctx: PlanContext = {},
+): UpgradePlan {
+  const check = validateUpgrade(spec.kubernetesVersion, toVersion);
+  const upgraded: ClusterSpec = { ...spec, kubernetesVersion: check.to };
+  if (check.change === 'none') return { check, spec, steps: [] };
+  const tags = tagsFor(clusterId);
+  const names = clusterNames(spec.name);
+  const steps: PlanStep[] = [...artifactSteps(upgraded, tags, names, ctx)];
+  steps.push(
+    step('upgrade-master-0', 'action', ['release-tarball'], {
+      type: 'kubeadm-upgrade',
+      name: names.master(0),
+      tags,
+      params: { version: check.to, nodes: [names.master(0)], mode: 'apply', drain: spec.masters > 1 },
+    }),
+  );
+  let previous = 'upgrade-master-0';
+  for (const i of range(spec.masters).slice(1)) {
+    const id = `upgrade-master-${i}`;
+    steps.push(
+      step(id, 'action', [previous], {
+        type: 'kubeadm-upgrade',
+        name: names.master(i),
+        tags,
+        params: { version: check.to, nodes: [names.master(i)], mode: 'node', drain: true },
+      }),
+    );
+    previous = id;
+  }
+  for (const group of spec.nodeGroups) {
+    if (group.count === 0) continue;
+    const id = `upgrade-workers:${group.name}`;
+    steps.push(
+      step(id, 'action', [previous], {
+        type: 'kubeadm-upgrade',
+        name: group.name,
+        tags,
+        params: {
+          version: check.to,
+          nodes: range(group.count).map((i) => names.worker(group.name, i)),
+          mode: 'node',
+          drain: true,
+        },
+      }),
+    );
+    previous = id;
+  }
+  return { check, spec: upgraded, steps };
+}
+
+/** What garbage collection needs beyond the id: resources Nova and Swift cannot tag. */
+export interface DeleteRef {
+  /** Cluster name, for the server group, keypair and container names. */
+  readonly name: string;
+  /** True when kaas uploaded the keypair (spec had sshPublicKey); a user's own key is kept. */
+  readonly ownsKeypair: boolean;
+}
+
+const SWEEP_ORDER: readonly SweepType[] = [
+  'server',
+  'floating-ip',
+  'port',
+  'load-balancer',
+  'router-interface',
+  'router',
+  'subnet',
+  'network',
+  'security-group',
+];
+
+/**
+ * Deletes everything tagged `kaas-cluster=<clusterId>`, in the order dependencies allow
+ * (servers first, networks after their ports and routers), then the untaggable named resources:
+ * keypair (only kaas's own), server group, artifacts container with its objects. Each step is a
+ * no-op when nothing is left, so a failed delete is simply re-run.
+ */
+export function planDelete(clusterId: string, ref: DeleteRef): PlanStep[] {
+  const tags = tagsFor(clusterId);
+  const names = clusterNames(ref.name);
+  const steps: PlanStep[] = [];
+  let previous: string[] = [];
+  for (const resourceType of SWEEP_ORDER) {
+    const id = `sweep:${resourceType}`;
+    steps.push(
+      step(id, 'sweep', previous, {
+        type: 'cluster-resources',
+        name: resourceType,
+        tags,
+        params: { resourceType },
+      }),
+    );
+    previous = [id];
+  }
+  if (ref.ownsKeypair) {
+    steps.push(
+      step('delete:keypair', 'delete', previous, { type: 'keypair', name: names.keypair, tags, params: {} }),
+    );
+    previous = ['delete:keypair'];
+  }
+  steps.push(
+    step('delete:server-group', 'delete', previous, {
+      type: 'server-group',
+      name: names.serverGroupMasters,
+      tags,
+      params: { policy: 'soft-anti-affinity' },
+    }),
+  );
+  steps.push(
+    step('delete:artifacts', 'delete', ['delete:server-group'], {
+      type: 'container',
+      name: names.artifactsContainer,
+      tags,
+      params: {},
+    }),
+  );
+  return steps;
+}

@@ -1,0 +1,99 @@
+/**
+ * The shape of a cluster as the user asks for it. Everything the provisioner and the bootstrap
+ * renderers need is derived from a validated `ClusterSpec` (see validate.ts), so this file holds
+ * only types and the few facts about them that other modules branch on.
+ */
+
+/**
+ * Kubernetes minor versions kaas can create and upgrade to. Ordered oldest first; upgrades move
+ * one step along this list at a time.
+ */
+export const SUPPORTED_VERSIONS = ['1.30', '1.31', '1.32', '1.33'] as const;
+
+/** A supported Kubernetes minor version such as `1.31`. */
+export type SupportedMinor = (typeof SUPPORTED_VERSIONS)[number];
+
+/** Operating system family of the node image; decides the bootstrap format. */
+export type OsFamily = 'ubuntu' | 'debian' | 'flatcar';
+
+/** How the nodes are bootstrapped: cloud-init user data or an Ignition config. */
+export type BootstrapFormat = 'cloud-init' | 'ignition';
+
+/** A homogeneous set of worker nodes. */
+export interface NodeGroup {
+  readonly name: string;
+  readonly count: number;
+  readonly flavor: string;
+  readonly image: string;
+  /** Kubernetes node labels the kubelet registers with (keys sorted). */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** The cluster's address plan (IPv4). */
+export interface ClusterNetwork {
+  /** Neutron subnet the servers sit on. */
+  readonly nodeCidr: string;
+  /** flannel's overlay range; each node gets a /24 of it. */
+  readonly podCidr: string;
+  readonly serviceCidr: string;
+  /** ClusterIP of CoreDNS: kubeadm pins it to the 10th address of serviceCidr. */
+  readonly dnsIp: string;
+}
+
+/** A validated, normalised cluster description (produced by `validateSpec`). */
+export interface ClusterSpec {
+  /** DNS-1123 label, at most 40 characters, so derived resource names stay short. */
+  readonly name: string;
+  /** Full version without a leading `v`, e.g. `1.31.4`. */
+  readonly kubernetesVersion: string;
+  readonly masters: 1 | 3;
+  readonly masterFlavor: string;
+  /** Glance image name or id used for masters (and as the node group default). */
+  readonly image: string;
+  readonly os: OsFamily;
+  readonly nodeGroups: readonly NodeGroup[];
+  readonly network: ClusterNetwork;
+  /** Interface flannel binds its vxlan to (the cloud network); `eth2` by default. */
+  readonly overlayInterface: string;
+  /** An existing Nova keypair to inject; kaas never deletes it. */
+  readonly sshKeyName?: string;
+  /** A public key kaas uploads as its own keypair (and deletes with the cluster). */
+  readonly sshPublicKey?: string;
+  /** Neutron external network (name or id) for the router gateway and floating IPs. */
+  readonly externalNetwork: string;
+  /** Base domain under which ingress hostnames are published. */
+  readonly dnsDomain: string;
+  /** Keystone role id whose holders become cluster-admin (an RBAC Group of that name). */
+  readonly adminRoleId: string;
+  /** `octavia` puts the API behind a load balancer; required with 3 masters. */
+  readonly loadBalancer: 'octavia' | 'none';
+}
+
+/** What the caller may omit or pass loosely: validateSpec fills the derivable fields. */
+export interface ClusterSpecInput {
+  name?: unknown;
+  kubernetesVersion?: unknown;
+  masters?: unknown;
+  masterFlavor?: unknown;
+  image?: unknown;
+  os?: unknown;
+  nodeGroups?: unknown;
+  network?: unknown;
+  overlayInterface?: unknown;
+  sshKeyName?: unknown;
+  sshPublicKey?: unknown;
+  externalNetwork?: unknown;
+  dnsDomain?: unknown;
+  adminRoleId?: unknown;
+  loadBalancer?: unknown;
+}
+
+/** Cloud-init for Debian/Ubuntu images, Ignition for Flatcar. */
+export function bootstrapFormatFor(os: OsFamily): BootstrapFormat {
+  return os === 'flatcar' ? 'ignition' : 'cloud-init';
+}
+
+/** `1.31.4` → `1.31`. Assumes a version already validated by validateSpec. */
+export function minorOf(version: string): string {
+  return version.split('.').slice(0, 2).join('.');
+}

@@ -1,0 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openStore, type Store } from '../../src/store/db.ts';
+import { migrateToLatest } from '../../src/store/migrate.ts';
+
+/** The two engines every store test runs on. */
+export const engines = ['sqlite', 'postgres'] as const;
+export type Engine = (typeof engines)[number];
+
+/** A database URL on the given engine, fresh and empty (a new PostgreSQL database per call). */
+export async function freshDatabaseUrl(engine: Engine): Promise<string> {
+  if (engine === 'sqlite') return 'sqlite::memory:';
+  const base = process.env.KAAS_TEST_PG_URL;
+  if (!base) throw new Error('KAAS_TEST_PG_URL is not set: the vitest global setup starts PostgreSQL');
+  const name = `kaas_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return base.replace(/\/[^/]*$/, `/${name}`);
+}
+
+/** Opens a fresh, migrated store on the engine; close it in afterEach/afterAll. */
+export async function freshStore(engine: Engine): Promise<Store> {
+  const store = openStore(await freshDatabaseUrl(engine));
+  await migrateToLatest(store.db as never);
+  return store;
+}
