@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { AuthError, InputError, UpstreamError } from '../errors.ts';
+import { exitCodeFor, reportError } from './exit.ts';
+
+describe('cli exit codes', () => {
+  it('maps domain errors to distinct codes', () => {
+    expect(exitCodeFor(new InputError('x'))).toBe(2);
+    expect(exitCodeFor(new AuthError('x'))).toBe(3);
+    expect(exitCodeFor(new UpstreamError('x'))).toBe(7);
+    expect(exitCodeFor(new Error('x'))).toBe(1);
+  });
+
+  it('prints the message and code without a stack for domain errors', () => {
+    let out = '';
+    const sink = new Writable({ write: (c, _e, cb) => ((out += c.toString()), cb()) });
+    expect(reportError(new InputError('name is required', { field: 'name' }), sink)).toBe(2);
+    expect(out).toBe('kaas: name is required (invalid_input)\n');
+  });
+});

@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { reportError } from './exit.ts';
+import { registerDevCommand } from './dev.ts';
+
+/** The `kaas` command line: every command is thin — parse, call the library, print. */
+export function buildProgram(): Command {
+  const program = new Command('kaas')
+    .description('Kubernetes-as-a-Service on OpenStack')
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerDevCommand(program);
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = reportError(error);
+}
