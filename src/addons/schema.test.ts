@@ -42,7 +42,7 @@ const SERVED: Record<string, { since: string; removedIn?: string }> = {
 const minor = (v: string) => Number(v.split('.')[1]);
 
 async function validateCore(o: KubernetesObject): Promise<void> {
-  const mod = (await import(`kubernetes-models/${o.apiVersion}/${o.kind}`)) as Record<
+  const mod = (await import(/* @vite-ignore */ `kubernetes-models/${o.apiVersion}/${o.kind}`)) as Record<
     string,
     new (data: unknown) => { validate(): void }
   >;
