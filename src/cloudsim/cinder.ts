@@ -1,13 +1,39 @@
-import { HttpError, bodyOf, isAdmin, projectOf, quotaOf, requireCaller, str, type Ctx, type Env, type Reply, type Route, type Service } from './http.ts';
-import { isoSeconds, uuid, type Volume } from './state.ts';
+import {
+  HttpError,
+  bodyOf,
+  isAdmin,
+  projectOf,
+  quotaOf,
+  requireCaller,
+  str,
+  type Ctx,
+  type Env,
+  type Reply,
+  type Route,
+  type Service,
+} from './http.ts';
+import { uuid, type Volume } from './state.ts';
 
-const KEYS: Record<number, string> = { 400: 'badRequest', 403: 'forbidden', 404: 'itemNotFound', 409: 'conflictingRequest', 413: 'overLimit' };
+const KEYS: Record<number, string> = {
+  400: 'badRequest',
+  403: 'forbidden',
+  404: 'itemNotFound',
+  409: 'conflictingRequest',
+  413: 'overLimit',
+};
 
 function cinderError(err: HttpError): Reply {
   if (err.status === 401) {
-    return { status: 401, headers: { 'www-authenticate': 'Keystone uri="/v3"' }, json: { error: { code: 401, title: 'Unauthorized', message: err.message } } };
+    return {
+      status: 401,
+      headers: { 'www-authenticate': 'Keystone uri="/v3"' },
+      json: { error: { code: 401, title: 'Unauthorized', message: err.message } },
+    };
   }
-  return { status: err.status, json: { [err.type ?? KEYS[err.status] ?? 'computeFault']: { code: err.status, message: err.message } } };
+  return {
+    status: err.status,
+    json: { [err.type ?? KEYS[err.status] ?? 'computeFault']: { code: err.status, message: err.message } },
+  };
 }
 
 function links(ctx: Ctx, v: Volume) {
@@ -23,19 +49,44 @@ function status(env: Env, v: Volume): string {
 
 function detail(ctx: Ctx, v: Volume, override?: string) {
   return {
-    id: v.id, name: v.name, status: override ?? status(ctx.env, v), size: v.size, description: v.description, metadata: v.metadata,
-    volume_type: v.volumeType, availability_zone: 'nova', bootable: 'false', encrypted: false, multiattach: false, attachments: [],
-    created_at: new Date(v.createdAt).toISOString().replace('Z', '000'), updated_at: null, links: links(ctx, v), user_id: v.userId,
-    snapshot_id: null, source_volid: null, consistencygroup_id: null, replication_status: null, group_id: null, provider_id: null,
-    service_uuid: null, shared_targets: true, cluster_name: null, volume_type_id: null, consumes_quota: true,
-    'os-vol-tenant-attr:tenant_id': v.projectId, 'os-vol-mig-status-attr:migstat': null, 'os-vol-mig-status-attr:name_id': null,
+    id: v.id,
+    name: v.name,
+    status: override ?? status(ctx.env, v),
+    size: v.size,
+    description: v.description,
+    metadata: v.metadata,
+    volume_type: v.volumeType,
+    availability_zone: 'nova',
+    bootable: 'false',
+    encrypted: false,
+    multiattach: false,
+    attachments: [],
+    created_at: new Date(v.createdAt).toISOString().replace('Z', '000'),
+    updated_at: null,
+    links: links(ctx, v),
+    user_id: v.userId,
+    snapshot_id: null,
+    source_volid: null,
+    consistencygroup_id: null,
+    replication_status: null,
+    group_id: null,
+    provider_id: null,
+    service_uuid: null,
+    shared_targets: true,
+    cluster_name: null,
+    volume_type_id: null,
+    consumes_quota: true,
+    'os-vol-tenant-attr:tenant_id': v.projectId,
+    'os-vol-mig-status-attr:migstat': null,
+    'os-vol-mig-status-attr:name_id': null,
     'os-vol-host-attr:host': isAdmin(ctx) ? 'cloudsim@lvmdriver-1#lvmdriver-1' : undefined,
   };
 }
 
 function checkProject(ctx: Ctx): string {
   const project = projectOf(ctx);
-  if (ctx.params.project !== project && !isAdmin(ctx)) throw new HttpError(403, 'Policy does not allow this action.');
+  if (ctx.params.project !== project && !isAdmin(ctx))
+    throw new HttpError(403, 'Policy does not allow this action.');
   return ctx.params.project as string;
 }
 
@@ -51,17 +102,32 @@ function createVolume(ctx: Ctx): Reply {
   const caller = requireCaller(ctx);
   const b = bodyOf(ctx, 'volume');
   const size = Number(b.size);
-  if (!Number.isInteger(size) || size < 1) throw new HttpError(400, `Invalid input received: Volume size '${String(b.size)}' must be an integer and greater than 0.`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new HttpError(
+      400,
+      `Invalid input received: Volume size '${String(b.size)}' must be an integer and greater than 0.`,
+    );
   const limit = quotaOf(ctx.env, project, 'volumes');
   const used = [...ctx.env.state.volumes.values()].filter((v) => v.projectId === project).length;
   if (limit >= 0 && used + 1 > limit) {
-    throw new HttpError(413, `VolumeLimitExceeded: Maximum number of volumes allowed (${limit}) exceeded for quota 'volumes'.`);
+    throw new HttpError(
+      413,
+      `VolumeLimitExceeded: Maximum number of volumes allowed (${limit}) exceeded for quota 'volumes'.`,
+    );
   }
   const now = ctx.env.now();
   const v: Volume = {
-    id: uuid(), name: str(b.name) ?? null, projectId: project, userId: caller.user.id, size, description: str(b.description) ?? null,
-    metadata: (b.metadata as Record<string, string>) ?? {}, createdAt: now, readyAt: now + ctx.env.knobs.provisionDelayMs,
-    volumeType: str(b.volume_type) ?? 'lvmdriver-1', seq: ctx.env.state.nextSeq(),
+    id: uuid(),
+    name: str(b.name) ?? null,
+    projectId: project,
+    userId: caller.user.id,
+    size,
+    description: str(b.description) ?? null,
+    metadata: (b.metadata as Record<string, string>) ?? {},
+    createdAt: now,
+    readyAt: now + ctx.env.knobs.provisionDelayMs,
+    volumeType: str(b.volume_type) ?? 'lvmdriver-1',
+    seq: ctx.env.state.nextSeq(),
   };
   ctx.env.state.volumes.set(v.id, v);
   return { status: 202, json: { volume: detail(ctx, v, 'creating') } };
@@ -75,20 +141,34 @@ function list(ctx: Ctx, full: boolean): Reply {
     .filter((v) => !q.has('name') || v.name === q.get('name'))
     .filter((v) => !q.has('status') || status(ctx.env, v) === q.get('status'))
     .sort((a, b) => b.seq - a.seq);
-  return { status: 200, json: { volumes: volumes.map((v) => (full ? detail(ctx, v) : { id: v.id, name: v.name, links: links(ctx, v) })) } };
+  return {
+    status: 200,
+    json: {
+      volumes: volumes.map((v) => (full ? detail(ctx, v) : { id: v.id, name: v.name, links: links(ctx, v) })),
+    },
+  };
 }
 
 const routes: Route[] = [
   { method: 'GET', path: '/volumes', handler: (ctx) => list(ctx, false) },
   { method: 'GET', path: '/volumes/detail', handler: (ctx) => list(ctx, true) },
   { method: 'POST', path: '/volumes', handler: createVolume },
-  { method: 'GET', path: '/volumes/{id}', handler: (ctx) => ({ status: 200, json: { volume: detail(ctx, getVolume(ctx)) } }) },
   {
-    method: 'DELETE', path: '/volumes/{id}',
+    method: 'GET',
+    path: '/volumes/{id}',
+    handler: (ctx) => ({ status: 200, json: { volume: detail(ctx, getVolume(ctx)) } }),
+  },
+  {
+    method: 'DELETE',
+    path: '/volumes/{id}',
     handler: (ctx) => {
       const v = getVolume(ctx);
       if (status(ctx.env, v) === 'creating') {
-        throw new HttpError(400, 'Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer.', 'badRequest');
+        throw new HttpError(
+          400,
+          'Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer.',
+          'badRequest',
+        );
       }
       ctx.env.state.volumes.delete(v.id);
       return { status: 202 };
@@ -97,4 +177,9 @@ const routes: Route[] = [
 ];
 
 /** Cinder v3 under `/volume/v3/{project_id}`. */
-export const cinder: Service = { name: 'volume', prefix: '/volume/v3/{project}', routes, errorReply: cinderError };
+export const cinder: Service = {
+  name: 'volume',
+  prefix: '/volume/v3/{project}',
+  routes,
+  errorReply: cinderError,
+};

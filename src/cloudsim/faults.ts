@@ -18,7 +18,10 @@ export interface Fault {
 }
 
 /** Finds the first live fault for the request and counts it down (removing it when spent). */
-export function takeFault(faults: Fault[], req: { service: string; method: string; path: string; fullPath: string }): Fault | undefined {
+export function takeFault(
+  faults: Fault[],
+  req: { service: string; method: string; path: string; fullPath: string },
+): Fault | undefined {
   const index = faults.findIndex((f) => matches(f, req));
   if (index < 0) return undefined;
   const fault = faults[index] as Fault;
@@ -28,7 +31,10 @@ export function takeFault(faults: Fault[], req: { service: string; method: strin
   return fault;
 }
 
-function matches(f: Fault, req: { service: string; method: string; path: string; fullPath: string }): boolean {
+function matches(
+  f: Fault,
+  req: { service: string; method: string; path: string; fullPath: string },
+): boolean {
   if (f.service !== undefined && f.service !== req.service) return false;
   if (f.method !== undefined && f.method.toUpperCase() !== req.method) return false;
   if (f.path === undefined) return true;

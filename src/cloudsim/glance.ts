@@ -1,13 +1,33 @@
 import { createHash } from 'node:crypto';
-import { HttpError, isAdmin, projectOf, str, type Ctx, type Reply, type Route, type Service } from './http.ts';
+import {
+  HttpError,
+  isAdmin,
+  projectOf,
+  str,
+  type Ctx,
+  type Reply,
+  type Route,
+  type Service,
+} from './http.ts';
 import { isoSeconds, uuid, type Image } from './state.ts';
 
-const TITLES: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Request Entity Too Large' };
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Request Entity Too Large',
+};
 
 /** Glance answers errors as small HTML pages, as the lab does. */
 function glanceError(err: HttpError): Reply {
   if (err.status === 401) {
-    return { status: 401, headers: { 'www-authenticate': 'Keystone uri="/v3"' }, json: { error: { code: 401, title: 'Unauthorized', message: err.message } } };
+    return {
+      status: 401,
+      headers: { 'www-authenticate': 'Keystone uri="/v3"' },
+      json: { error: { code: 401, title: 'Unauthorized', message: err.message } },
+    };
   }
   const title = `${err.status} ${TITLES[err.status] ?? 'Error'}`;
   return {
@@ -20,16 +40,35 @@ function glanceError(err: HttpError): Reply {
 function imageView(i: Image) {
   return {
     ...i.properties,
-    id: i.id, name: i.name, status: i.status, visibility: i.visibility, protected: false, os_hidden: false, checksum: i.checksum,
-    os_hash_algo: i.hashValue ? 'sha512' : null, os_hash_value: i.hashValue, owner: i.owner, size: i.size, virtual_size: null,
-    min_ram: i.minRam, min_disk: i.minDisk, disk_format: i.diskFormat, container_format: i.containerFormat,
-    created_at: isoSeconds(i.createdAt), updated_at: isoSeconds(i.updatedAt), tags: i.tags,
-    self: `/v2/images/${i.id}`, file: `/v2/images/${i.id}/file`, schema: '/v2/schemas/image',
+    id: i.id,
+    name: i.name,
+    status: i.status,
+    visibility: i.visibility,
+    protected: false,
+    os_hidden: false,
+    checksum: i.checksum,
+    os_hash_algo: i.hashValue ? 'sha512' : null,
+    os_hash_value: i.hashValue,
+    owner: i.owner,
+    size: i.size,
+    virtual_size: null,
+    min_ram: i.minRam,
+    min_disk: i.minDisk,
+    disk_format: i.diskFormat,
+    container_format: i.containerFormat,
+    created_at: isoSeconds(i.createdAt),
+    updated_at: isoSeconds(i.updatedAt),
+    tags: i.tags,
+    self: `/v2/images/${i.id}`,
+    file: `/v2/images/${i.id}/file`,
+    schema: '/v2/schemas/image',
   };
 }
 
 function canSee(ctx: Ctx, i: Image): boolean {
-  return i.visibility === 'public' || i.visibility === 'community' || isAdmin(ctx) || i.owner === projectOf(ctx);
+  return (
+    i.visibility === 'public' || i.visibility === 'community' || isAdmin(ctx) || i.owner === projectOf(ctx)
+  );
 }
 
 function getImage(ctx: Ctx): Image {
@@ -38,32 +77,63 @@ function getImage(ctx: Ctx): Image {
   return i;
 }
 
-const CORE = new Set(['id', 'name', 'visibility', 'disk_format', 'container_format', 'min_disk', 'min_ram', 'tags', 'protected', 'os_hidden']);
+const CORE = new Set([
+  'id',
+  'name',
+  'visibility',
+  'disk_format',
+  'container_format',
+  'min_disk',
+  'min_ram',
+  'tags',
+  'protected',
+  'os_hidden',
+]);
 
 function createImage(ctx: Ctx): Reply {
   const owner = projectOf(ctx);
   const b = (ctx.body ?? {}) as Record<string, unknown>;
   const visibility = str(b.visibility) ?? 'shared';
-  if (!['public', 'private', 'shared', 'community'].includes(visibility)) throw new HttpError(400, `Invalid visibility value: ${visibility}`);
-  if (visibility === 'public' && !isAdmin(ctx)) throw new HttpError(403, 'You are not authorized to complete publicize_image action.');
+  if (!['public', 'private', 'shared', 'community'].includes(visibility))
+    throw new HttpError(400, `Invalid visibility value: ${visibility}`);
+  if (visibility === 'public' && !isAdmin(ctx))
+    throw new HttpError(403, 'You are not authorized to complete publicize_image action.');
   const id = str(b.id) ?? uuid();
   if (ctx.env.state.images.has(id)) throw new HttpError(409, `Image with identifier ${id} already exists!`);
   const now = ctx.env.now();
   const properties = Object.fromEntries(Object.entries(b).filter(([k]) => !CORE.has(k)));
   const image: Image = {
-    id, name: str(b.name) ?? '', status: 'queued', visibility, owner, diskFormat: str(b.disk_format) ?? null,
-    containerFormat: str(b.container_format) ?? null, size: null, checksum: null, hashValue: null, createdAt: now, updatedAt: now,
-    tags: Array.isArray(b.tags) ? (b.tags as unknown[]).map(String) : [], minDisk: Number(b.min_disk ?? 0), minRam: Number(b.min_ram ?? 0),
+    id,
+    name: str(b.name) ?? '',
+    status: 'queued',
+    visibility,
+    owner,
+    diskFormat: str(b.disk_format) ?? null,
+    containerFormat: str(b.container_format) ?? null,
+    size: null,
+    checksum: null,
+    hashValue: null,
+    createdAt: now,
+    updatedAt: now,
+    tags: Array.isArray(b.tags) ? (b.tags as unknown[]).map(String) : [],
+    minDisk: Number(b.min_disk ?? 0),
+    minRam: Number(b.min_ram ?? 0),
     properties,
   };
   ctx.env.state.images.set(id, image);
-  return { status: 201, headers: { location: `${ctx.env.url}/image/v2/images/${id}` }, json: imageView(image) };
+  return {
+    status: 201,
+    headers: { location: `${ctx.env.url}/image/v2/images/${id}` },
+    json: imageView(image),
+  };
 }
 
 async function upload(ctx: Ctx): Promise<Reply> {
   const image = getImage(ctx);
-  if (image.owner !== projectOf(ctx) && !isAdmin(ctx)) throw new HttpError(403, 'Forbidden to upload image data.');
-  if (image.status !== 'queued') throw new HttpError(409, `Image status transition from ${image.status} to saving is not allowed`);
+  if (image.owner !== projectOf(ctx) && !isAdmin(ctx))
+    throw new HttpError(403, 'Forbidden to upload image data.');
+  if (image.status !== 'queued')
+    throw new HttpError(409, `Image status transition from ${image.status} to saving is not allowed`);
   const md5 = createHash('md5');
   const sha = createHash('sha512');
   let size = 0;
@@ -72,16 +142,24 @@ async function upload(ctx: Ctx): Promise<Reply> {
     sha.update(chunk as Buffer);
     size += (chunk as Buffer).length;
   }
-  Object.assign(image, { status: 'active', size, checksum: md5.digest('hex'), hashValue: sha.digest('hex'), updatedAt: ctx.env.now() });
+  Object.assign(image, {
+    status: 'active',
+    size,
+    checksum: md5.digest('hex'),
+    hashValue: sha.digest('hex'),
+    updatedAt: ctx.env.now(),
+  });
   return { status: 204 };
 }
 
 const routes: Route[] = [
   {
-    method: 'GET', path: '/v2/images',
+    method: 'GET',
+    path: '/v2/images',
     handler: (ctx) => {
       const q = ctx.query;
-      let images = [...ctx.env.state.images.values()].filter((i) => canSee(ctx, i))
+      let images = [...ctx.env.state.images.values()]
+        .filter((i) => canSee(ctx, i))
         .filter((i) => !q.has('name') || i.name === q.get('name'))
         .filter((i) => !q.has('status') || i.status === q.get('status'))
         .filter((i) => !q.has('visibility') || i.visibility === q.get('visibility'))
@@ -101,27 +179,46 @@ const routes: Route[] = [
         next.set('marker', images[images.length - 1]?.id ?? '');
         body.next = `/v2/images?${next}`;
       }
-      return { status: 200, json: { images: images.map(imageView), first: `/v2/images${search}`, schema: '/v2/schemas/images', ...body } };
+      return {
+        status: 200,
+        json: {
+          images: images.map(imageView),
+          first: `/v2/images${search}`,
+          schema: '/v2/schemas/images',
+          ...body,
+        },
+      };
     },
   },
   { method: 'POST', path: '/v2/images', handler: createImage },
-  { method: 'GET', path: '/v2/images/{id}', handler: (ctx) => ({ status: 200, json: imageView(getImage(ctx)) }) },
   {
-    method: 'DELETE', path: '/v2/images/{id}',
+    method: 'GET',
+    path: '/v2/images/{id}',
+    handler: (ctx) => ({ status: 200, json: imageView(getImage(ctx)) }),
+  },
+  {
+    method: 'DELETE',
+    path: '/v2/images/{id}',
     handler: (ctx) => {
       const image = getImage(ctx);
-      if (image.owner !== projectOf(ctx) && !isAdmin(ctx)) throw new HttpError(403, 'Forbidden to delete image.');
+      if (image.owner !== projectOf(ctx) && !isAdmin(ctx))
+        throw new HttpError(403, 'Forbidden to delete image.');
       ctx.env.state.images.delete(image.id);
       return { status: 204 };
     },
   },
   { method: 'PUT', path: '/v2/images/{id}/file', raw: true, handler: upload },
   {
-    method: 'GET', path: '/v2/images/{id}/file',
+    method: 'GET',
+    path: '/v2/images/{id}/file',
     handler: (ctx) => {
       const image = getImage(ctx);
       if (image.status !== 'active') return { status: 204 };
-      return { status: 200, headers: { 'content-type': 'application/octet-stream' }, text: Buffer.alloc(image.size ?? 0) };
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/octet-stream' },
+        text: Buffer.alloc(image.size ?? 0),
+      };
     },
   },
 ];

@@ -76,7 +76,10 @@ export async function startCloudsim(options: CloudsimOptions = {}): Promise<Clou
   const stats = createStats();
   const env: Env = { state, knobs, now, url: '', catalog: defaultCatalog() };
   const server = createCloudServer({
-    env, stats, logger: options.logger, services: [keystone, nova, glance, neutron, swift, octavia, cinder],
+    env,
+    stats,
+    logger: options.logger,
+    services: [keystone, nova, glance, neutron, swift, octavia, cinder],
   });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

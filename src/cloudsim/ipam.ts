@@ -24,7 +24,8 @@ export function intToIp(n: number): string {
 /** Parses `a.b.c.d/n`; undefined when malformed or when host bits are set (Neutron rejects both). */
 export function parseCidr(text: string): Cidr | undefined {
   const [ip, len, extra] = text.split('/');
-  if (ip === undefined || len === undefined || extra !== undefined || !/^\d{1,2}$/.test(len)) return undefined;
+  if (ip === undefined || len === undefined || extra !== undefined || !/^\d{1,2}$/.test(len))
+    return undefined;
   const prefix = Number(len);
   const base = ipToInt(ip);
   if (base === undefined || prefix > 32) return undefined;

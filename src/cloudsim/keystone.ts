@@ -1,9 +1,35 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { HttpError, bodyOf, requireCaller, str, type Caller, type Ctx, type Env, type Reply, type Route, type Service } from './http.ts';
+import {
+  HttpError,
+  bodyOf,
+  requireCaller,
+  str,
+  type Caller,
+  type Ctx,
+  type Env,
+  type Reply,
+  type Route,
+  type Service,
+} from './http.ts';
 import { catalogFor } from './catalog.ts';
-import { hexId, isoMicro, sha256Hex, type Assignment, type CloudState, type Project, type Token, type User } from './state.ts';
+import {
+  hexId,
+  isoMicro,
+  sha256Hex,
+  type Assignment,
+  type CloudState,
+  type Project,
+  type Token,
+  type User,
+} from './state.ts';
 
-const TITLES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict' };
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+};
 
 /** Resolves an X-Auth-Token to its caller, or null when unknown, expired, or its user is disabled. */
 export function resolveToken(env: Env, tokenId: string): Caller | null {
@@ -60,7 +86,13 @@ function effectiveAssignments(state: CloudState, filter: (a: Assignment) => bool
   for (const a of state.assignments.filter(filter)) {
     const userIds = a.actor === 'user' ? [a.actorId] : [...(state.groups.get(a.actorId)?.members ?? [])];
     for (const userId of userIds) {
-      out.push({ ...a, userId, groupId: a.actor === 'group' ? a.actorId : null, priorRoleId: null, grantedRoleId: a.roleId });
+      out.push({
+        ...a,
+        userId,
+        groupId: a.actor === 'group' ? a.actorId : null,
+        priorRoleId: null,
+        grantedRoleId: a.roleId,
+      });
     }
   }
   return out;
@@ -100,7 +132,10 @@ function forbidden(action: string): HttpError {
 /** Policy chosen for cloudsim: `admin` (on any project) may do everything; `reader` (implied by admin and member) may read identity data. */
 function requireRole(ctx: Ctx, role: 'admin' | 'reader', action: string): Caller {
   const caller = requireCaller(ctx);
-  const ok = role === 'admin' ? caller.roleNames.includes('admin') : caller.roleNames.some((r) => r === 'admin' || r === 'reader');
+  const ok =
+    role === 'admin'
+      ? caller.roleNames.includes('admin')
+      : caller.roleNames.some((r) => r === 'admin' || r === 'reader');
   if (!ok) throw forbidden(action);
   return caller;
 }
@@ -161,7 +196,12 @@ function tokenBody(ctx: Ctx, token: Token, withCatalog: boolean): Record<string,
   const user = state.users.get(token.userId) as User;
   const body: Record<string, unknown> = {
     methods: token.methods,
-    user: { domain: domainRef(state, user.domainId), id: user.id, name: user.name, password_expires_at: null },
+    user: {
+      domain: domainRef(state, user.domainId),
+      id: user.id,
+      name: user.name,
+      password_expires_at: null,
+    },
     audit_ids: [token.auditId],
     expires_at: isoMicro(token.expiresAt),
     issued_at: isoMicro(token.issuedAt),
@@ -176,7 +216,8 @@ function tokenBody(ctx: Ctx, token: Token, withCatalog: boolean): Record<string,
     body.catalog = [];
   }
   const appCred = token.appCredentialId ? state.appCredentials.get(token.appCredentialId) : undefined;
-  if (appCred) body.application_credential = { id: appCred.id, name: appCred.name, restricted: !appCred.unrestricted };
+  if (appCred)
+    body.application_credential = { id: appCred.id, name: appCred.name, restricted: !appCred.unrestricted };
   return body;
 }
 
@@ -187,7 +228,11 @@ function unauthorized(): HttpError {
 }
 
 function findUser(state: CloudState, ref: Record<string, unknown> | undefined): User {
-  if (!ref) throw new HttpError(400, "Invalid input for field 'identity/password/user': 'user' is a required property");
+  if (!ref)
+    throw new HttpError(
+      400,
+      "Invalid input for field 'identity/password/user': 'user' is a required property",
+    );
   const id = str(ref.id);
   if (id) {
     const u = state.users.get(id);
@@ -196,7 +241,9 @@ function findUser(state: CloudState, ref: Record<string, unknown> | undefined): 
   }
   const name = str(ref.name);
   const domain = ref.domain as Record<string, unknown> | undefined;
-  const domainId = str(domain?.id) ?? (str(domain?.name) ? state.findDomainByName(str(domain?.name) as string)?.id : undefined);
+  const domainId =
+    str(domain?.id) ??
+    (str(domain?.name) ? state.findDomainByName(str(domain?.name) as string)?.id : undefined);
   if (!name || !domainId) throw unauthorized();
   const u = state.findUserByName(name, domainId);
   if (!u) throw unauthorized();
@@ -224,7 +271,10 @@ function issueToken(ctx: Ctx): Reply {
     const cred =
       byId ??
       (str(ref.name)
-        ? [...state.appCredentials.values()].find((c) => c.name === ref.name && c.userId === findUser(state, ref.user as Record<string, unknown>).id)
+        ? [...state.appCredentials.values()].find(
+            (c) =>
+              c.name === ref.name && c.userId === findUser(state, ref.user as Record<string, unknown>).id,
+          )
         : undefined);
     if (!cred || !secretMatches(secret, cred.secretHash)) throw unauthorized();
     if (cred.expiresAt !== null && cred.expiresAt <= now) throw unauthorized();
@@ -244,10 +294,14 @@ function issueToken(ctx: Ctx): Reply {
     user = prior.user;
     expiresAt = prior.token.expiresAt;
   } else {
-    throw new HttpError(400, 'Expecting to find identity in auth - the server could not comply with the request since it is either malformed or otherwise incorrect.');
+    throw new HttpError(
+      400,
+      'Expecting to find identity in auth - the server could not comply with the request since it is either malformed or otherwise incorrect.',
+    );
   }
   if (!user.enabled) throw unauthorized();
-  if (!appCredentialId) projectId = scopeProject(state, auth.scope as Record<string, unknown> | undefined, user);
+  if (!appCredentialId)
+    projectId = scopeProject(state, auth.scope as Record<string, unknown> | undefined, user);
   if (projectId && !appCredentialId && effectiveRoleIds(state, user.id, projectId).length === 0) {
     throw new HttpError(401, `User ${user.id} has no access to project ${projectId}`);
   }
@@ -262,11 +316,20 @@ function issueToken(ctx: Ctx): Reply {
     appCredentialId,
   };
   state.tokens.set(token.id, token);
-  return { status: 201, headers: { 'x-subject-token': token.id, vary: 'X-Auth-Token' }, json: { token: tokenBody(ctx, token, !ctx.query.has('nocatalog')) } };
+  return {
+    status: 201,
+    headers: { 'x-subject-token': token.id, vary: 'X-Auth-Token' },
+    json: { token: tokenBody(ctx, token, !ctx.query.has('nocatalog')) },
+  };
 }
 
-function scopeProject(state: CloudState, scope: Record<string, unknown> | undefined, user: User): string | null {
-  if (!scope) return user.defaultProjectId && state.projects.has(user.defaultProjectId) ? user.defaultProjectId : null;
+function scopeProject(
+  state: CloudState,
+  scope: Record<string, unknown> | undefined,
+  user: User,
+): string | null {
+  if (!scope)
+    return user.defaultProjectId && state.projects.has(user.defaultProjectId) ? user.defaultProjectId : null;
   const p = scope.project as Record<string, unknown> | undefined;
   if (!p) throw unauthorized();
   if (str(p.id)) {
@@ -304,12 +367,17 @@ function listRoleAssignments(ctx: Ctx): Reply {
   const projectId = q.get('scope.project.id');
   const domainId = q.get('scope.domain.id');
   const scopeFilter = (a: Assignment) =>
-    (!projectId || (a.scope === 'project' && a.scopeId === projectId)) && (!domainId || (a.scope === 'domain' && a.scopeId === domainId));
+    (!projectId || (a.scope === 'project' && a.scopeId === projectId)) &&
+    (!domainId || (a.scope === 'domain' && a.scopeId === domainId));
   let list: EffectiveAssignment[] = effective
     ? withImplied(state, effectiveAssignments(state, scopeFilter))
-    : state.assignments
-        .filter(scopeFilter)
-        .map((a) => ({ ...a, userId: a.actor === 'user' ? a.actorId : null, groupId: a.actor === 'group' ? a.actorId : null, priorRoleId: null, grantedRoleId: a.roleId }));
+    : state.assignments.filter(scopeFilter).map((a) => ({
+        ...a,
+        userId: a.actor === 'user' ? a.actorId : null,
+        groupId: a.actor === 'group' ? a.actorId : null,
+        priorRoleId: null,
+        grantedRoleId: a.roleId,
+      }));
   list = list.filter(
     (a) =>
       (!userId || a.userId === userId) &&
@@ -320,25 +388,35 @@ function listRoleAssignments(ctx: Ctx): Reply {
   const items = list.map((a) => {
     const scopePath = `${a.scope === 'project' ? 'projects' : 'domains'}/${a.scopeId}`;
     const actorPath = a.groupId ? `groups/${a.groupId}` : `users/${a.userId}`;
-    const link: Record<string, string> = { assignment: `${base}/${scopePath}/${actorPath}/roles/${a.grantedRoleId}` };
+    const link: Record<string, string> = {
+      assignment: `${base}/${scopePath}/${actorPath}/roles/${a.grantedRoleId}`,
+    };
     if (effective && a.groupId) link.membership = `${base}/groups/${a.groupId}/users/${a.userId}`;
     if (a.priorRoleId) link.prior_role = `${base}/prior_role/${a.priorRoleId}/implies/${a.roleId}`;
     const out: Record<string, unknown> = { links: link };
     if (a.scope === 'project') {
       const p = state.projects.get(a.scopeId);
-      out.scope = { project: names && p ? { id: p.id, name: p.name, domain: domainRef(state, p.domainId) } : { id: a.scopeId } };
+      out.scope = {
+        project:
+          names && p ? { id: p.id, name: p.name, domain: domainRef(state, p.domainId) } : { id: a.scopeId },
+      };
     } else {
       out.scope = { domain: names ? domainRef(state, a.scopeId) : { id: a.scopeId } };
     }
     if (a.userId && (effective || !a.groupId)) {
       const u = state.users.get(a.userId);
-      out.user = names && u ? { id: u.id, name: u.name, domain: domainRef(state, u.domainId) } : { id: a.userId };
+      out.user =
+        names && u ? { id: u.id, name: u.name, domain: domainRef(state, u.domainId) } : { id: a.userId };
     } else if (a.groupId) {
       const g = state.groups.get(a.groupId);
-      out.group = names && g ? { id: g.id, name: g.name, domain: domainRef(state, g.domainId) } : { id: a.groupId };
+      out.group =
+        names && g ? { id: g.id, name: g.name, domain: domainRef(state, g.domainId) } : { id: a.groupId };
     }
     const r = state.roles.get(a.roleId);
-    out.role = names && r ? { id: r.id, name: r.name, ...(r.domainId ? { domain: domainRef(state, r.domainId) } : {}) } : { id: a.roleId };
+    out.role =
+      names && r
+        ? { id: r.id, name: r.name, ...(r.domainId ? { domain: domainRef(state, r.domainId) } : {}) }
+        : { id: a.roleId };
     return out;
   });
   return { status: 200, json: { role_assignments: items, links: links(ctx) } };
@@ -355,12 +433,20 @@ function grant(ctx: Ctx, actor: 'user' | 'group', op: 'put' | 'delete' | 'head')
   if (actor === 'user') get(state.users, actorId, 'user');
   else get(state.groups, actorId, 'group');
   get(state.roles, roleId, 'role');
-  const same = (a: Assignment) => a.actor === actor && a.actorId === actorId && a.scope === 'project' && a.scopeId === projectId && a.roleId === roleId;
+  const same = (a: Assignment) =>
+    a.actor === actor &&
+    a.actorId === actorId &&
+    a.scope === 'project' &&
+    a.scopeId === projectId &&
+    a.roleId === roleId;
   const exists = state.assignments.some(same);
   if (op === 'put') {
     if (!exists) state.assignments.push({ actor, actorId, scope: 'project', scopeId: projectId, roleId });
   } else if (!exists) {
-    throw new HttpError(404, `Could not find role assignment with role: ${roleId}, user or group: ${actorId}, project, domain, or system: ${projectId}.`);
+    throw new HttpError(
+      404,
+      `Could not find role assignment with role: ${roleId}, user or group: ${actorId}, project, domain, or system: ${projectId}.`,
+    );
   } else if (op === 'delete') {
     state.assignments = state.assignments.filter((a) => !same(a));
   }
@@ -377,7 +463,9 @@ function filterByQuery<T extends { name: string }>(ctx: Ctx, items: T[], domainO
     (i) =>
       (name === null || i.name === name) &&
       (domainId === null || !domainOf || domainOf(i) === domainId) &&
-      (enabled === null || !('enabled' in i) || String((i as unknown as { enabled: boolean }).enabled) === enabled.toLowerCase()),
+      (enabled === null ||
+        !('enabled' in i) ||
+        String((i as unknown as { enabled: boolean }).enabled) === enabled.toLowerCase()),
   );
 }
 
@@ -389,10 +477,20 @@ function createUser(ctx: Ctx): Reply {
   if (!name) throw new HttpError(400, "Invalid input for field 'name': 'name' is a required property");
   const domainId = str(b.domain_id) ?? 'default';
   get(state.domains, domainId, 'domain');
-  if (state.findUserByName(name, domainId)) throw new HttpError(409, `Conflict occurred attempting to store user - Duplicate entry found with name ${name} at domain ID ${domainId}.`);
+  if (state.findUserByName(name, domainId))
+    throw new HttpError(
+      409,
+      `Conflict occurred attempting to store user - Duplicate entry found with name ${name} at domain ID ${domainId}.`,
+    );
   const user: User = {
-    id: hexId(), name, domainId, password: str(b.password), enabled: b.enabled !== false,
-    email: str(b.email), description: str(b.description), defaultProjectId: str(b.default_project_id),
+    id: hexId(),
+    name,
+    domainId,
+    password: str(b.password),
+    enabled: b.enabled !== false,
+    email: str(b.email),
+    description: str(b.description),
+    defaultProjectId: str(b.default_project_id),
   };
   state.users.set(user.id, user);
   return { status: 201, json: { user: userView(ctx, user) } };
@@ -433,9 +531,17 @@ function createProject(ctx: Ctx): Reply {
   if (!name) throw new HttpError(400, "Invalid input for field 'name': 'name' is a required property");
   const domainId = str(b.domain_id) ?? 'default';
   get(state.domains, domainId, 'domain');
-  if (state.findProjectByName(name, domainId)) throw new HttpError(409, `Conflict occurred attempting to store project - it is not permitted to have two projects with the same name in the same domain : ${name}.`);
+  if (state.findProjectByName(name, domainId))
+    throw new HttpError(
+      409,
+      `Conflict occurred attempting to store project - it is not permitted to have two projects with the same name in the same domain : ${name}.`,
+    );
   const project: Project = {
-    id: hexId(), name, domainId, description: str(b.description) ?? '', enabled: b.enabled !== false,
+    id: hexId(),
+    name,
+    domainId,
+    description: str(b.description) ?? '',
+    enabled: b.enabled !== false,
     tags: Array.isArray(b.tags) ? (b.tags as string[]) : [],
   };
   state.projects.set(project.id, project);
@@ -463,8 +569,16 @@ function deleteProject(ctx: Ctx): Reply {
   return { status: 204 };
 }
 
-const roleView = (ctx: Ctx, r: { id: string; name: string; domainId: string | null; description: string | null }) => ({
-  id: r.id, name: r.name, domain_id: r.domainId, description: r.description, options: {}, links: selfLink(ctx, `roles/${r.id}`),
+const roleView = (
+  ctx: Ctx,
+  r: { id: string; name: string; domainId: string | null; description: string | null },
+) => ({
+  id: r.id,
+  name: r.name,
+  domain_id: r.domainId,
+  description: r.description,
+  options: {},
+  links: selfLink(ctx, `roles/${r.id}`),
 });
 
 function createRole(ctx: Ctx): Reply {
@@ -473,8 +587,17 @@ function createRole(ctx: Ctx): Reply {
   const b = bodyOf(ctx, 'role');
   const name = str(b.name);
   if (!name) throw new HttpError(400, "Invalid input for field 'name': 'name' is a required property");
-  if (state.findRoleByName(name)) throw new HttpError(409, `Conflict occurred attempting to store role - Duplicate entry found with name ${name}.`);
-  const role = { id: hexId(), name, domainId: str(b.domain_id) ?? null, description: str(b.description) ?? null };
+  if (state.findRoleByName(name))
+    throw new HttpError(
+      409,
+      `Conflict occurred attempting to store role - Duplicate entry found with name ${name}.`,
+    );
+  const role = {
+    id: hexId(),
+    name,
+    domainId: str(b.domain_id) ?? null,
+    description: str(b.description) ?? null,
+  };
   state.roles.set(role.id, role);
   return { status: 201, json: { role: roleView(ctx, role) } };
 }
@@ -490,7 +613,11 @@ function deleteRole(ctx: Ctx): Reply {
 }
 
 const groupView = (ctx: Ctx, g: { id: string; name: string; domainId: string; description: string }) => ({
-  id: g.id, name: g.name, domain_id: g.domainId, description: g.description, links: selfLink(ctx, `groups/${g.id}`),
+  id: g.id,
+  name: g.name,
+  domain_id: g.domainId,
+  description: g.description,
+  links: selfLink(ctx, `groups/${g.id}`),
 });
 
 function createGroup(ctx: Ctx): Reply {
@@ -501,9 +628,18 @@ function createGroup(ctx: Ctx): Reply {
   if (!name) throw new HttpError(400, "Invalid input for field 'name': 'name' is a required property");
   const domainId = str(b.domain_id) ?? 'default';
   if ([...state.groups.values()].some((g) => g.name === name && g.domainId === domainId)) {
-    throw new HttpError(409, `Conflict occurred attempting to store group - Duplicate entry found with name ${name} at domain ID ${domainId}.`);
+    throw new HttpError(
+      409,
+      `Conflict occurred attempting to store group - Duplicate entry found with name ${name} at domain ID ${domainId}.`,
+    );
   }
-  const group = { id: hexId(), name, domainId, description: str(b.description) ?? '', members: new Set<string>() };
+  const group = {
+    id: hexId(),
+    name,
+    domainId,
+    description: str(b.description) ?? '',
+    members: new Set<string>(),
+  };
   state.groups.set(group.id, group);
   return { status: 201, json: { group: groupView(ctx, group) } };
 }
@@ -516,7 +652,8 @@ function membership(ctx: Ctx, op: 'put' | 'delete' | 'head'): Reply {
   const userId = ctx.params.user as string;
   get(state.users, userId, 'user');
   if (op === 'put') group.members.add(userId);
-  else if (!group.members.has(userId)) throw new HttpError(404, `User '${userId}' not found in group '${group.id}'.`);
+  else if (!group.members.has(userId))
+    throw new HttpError(404, `User '${userId}' not found in group '${group.id}'.`);
   else if (op === 'delete') group.members.delete(userId);
   return { status: 204 };
 }
@@ -531,45 +668,77 @@ function createAppCredential(ctx: Ctx): Reply {
   const name = str(b.name);
   if (!name) throw new HttpError(400, "Invalid input for field 'name': 'name' is a required property");
   if ([...state.appCredentials.values()].some((c) => c.userId === userId && c.name === name)) {
-    throw new HttpError(409, 'Conflict occurred attempting to store application_credential - Duplicate application credential.');
+    throw new HttpError(
+      409,
+      'Conflict occurred attempting to store application_credential - Duplicate application credential.',
+    );
   }
   let roleIds = caller.roleIds;
   if (Array.isArray(b.roles)) {
     roleIds = (b.roles as Record<string, unknown>[]).map((r) => {
       const role = str(r.id) ? state.roles.get(str(r.id) as string) : state.findRoleByName(str(r.name) ?? '');
-      if (!role || !caller.roleIds.includes(role.id)) throw new HttpError(404, `Could not find role: ${str(r.id) ?? str(r.name)}.`);
+      if (!role || !caller.roleIds.includes(role.id))
+        throw new HttpError(404, `Could not find role: ${str(r.id) ?? str(r.name)}.`);
       return role.id;
     });
   }
   const secret = str(b.secret) ?? randomBytes(64).toString('base64url');
   const expires = str(b.expires_at);
   const cred = {
-    id: hexId(), name, description: str(b.description) ?? null, secretHash: sha256Hex(secret), userId, projectId: caller.project.id,
-    roleIds, expiresAt: expires ? Date.parse(expires) : null, unrestricted: b.unrestricted === true,
+    id: hexId(),
+    name,
+    description: str(b.description) ?? null,
+    secretHash: sha256Hex(secret),
+    userId,
+    projectId: caller.project.id,
+    roleIds,
+    expiresAt: expires ? Date.parse(expires) : null,
+    unrestricted: b.unrestricted === true,
   };
   state.appCredentials.set(cred.id, cred);
   return { status: 201, json: { application_credential: { ...appCredView(ctx, cred), secret } } };
 }
 
-function appCredView(ctx: Ctx, c: { id: string; name: string; description: string | null; userId: string; projectId: string; roleIds: string[]; expiresAt: number | null; unrestricted: boolean }) {
+function appCredView(
+  ctx: Ctx,
+  c: {
+    id: string;
+    name: string;
+    description: string | null;
+    userId: string;
+    projectId: string;
+    roleIds: string[];
+    expiresAt: number | null;
+    unrestricted: boolean;
+  },
+) {
   return {
-    id: c.id, name: c.name, description: c.description, user_id: c.userId, project_id: c.projectId,
+    id: c.id,
+    name: c.name,
+    description: c.description,
+    user_id: c.userId,
+    project_id: c.projectId,
     roles: c.roleIds.map((id) => ({ id, name: ctx.env.state.roles.get(id)?.name, domain_id: null })),
     expires_at: c.expiresAt === null ? null : new Date(c.expiresAt).toISOString().replace('Z', '000'),
-    unrestricted: c.unrestricted, access_rules: [], links: selfLink(ctx, `users/${c.userId}/application_credentials/${c.id}`),
+    unrestricted: c.unrestricted,
+    access_rules: [],
+    links: selfLink(ctx, `users/${c.userId}/application_credentials/${c.id}`),
   };
 }
 
 function ownAppCredential(ctx: Ctx) {
   selfOr(ctx, ctx.params.user as string, 'get_application_credential');
   const cred = ctx.env.state.appCredentials.get(ctx.params.id as string);
-  if (!cred || cred.userId !== ctx.params.user) throw new HttpError(404, `Could not find Application Credential: ${ctx.params.id}.`);
+  if (!cred || cred.userId !== ctx.params.user)
+    throw new HttpError(404, `Could not find Application Credential: ${ctx.params.id}.`);
   return cred;
 }
 
 const versionDoc = (env: Env) => ({
   version: {
-    id: 'v3.14', status: 'stable', updated: '2020-04-07T00:00:00Z',
+    id: 'v3.14',
+    status: 'stable',
+    updated: '2020-04-07T00:00:00Z',
     links: [{ rel: 'self', href: `${env.url}/v3/` }],
     'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }],
   },
@@ -579,15 +748,21 @@ const routes: Route[] = [
   { method: 'GET', path: '', auth: 'none', handler: (ctx) => ({ status: 200, json: versionDoc(ctx.env) }) },
   { method: 'POST', path: '/auth/tokens', auth: 'none', handler: issueToken },
   {
-    method: 'GET', path: '/auth/tokens',
+    method: 'GET',
+    path: '/auth/tokens',
     handler: (ctx) => {
       const subject = subjectToken(ctx);
-      return { status: 200, headers: { 'x-subject-token': subject.token.id, vary: 'X-Auth-Token' }, json: { token: tokenBody(ctx, subject.token, !ctx.query.has('nocatalog')) } };
+      return {
+        status: 200,
+        headers: { 'x-subject-token': subject.token.id, vary: 'X-Auth-Token' },
+        json: { token: tokenBody(ctx, subject.token, !ctx.query.has('nocatalog')) },
+      };
     },
   },
   { method: 'HEAD', path: '/auth/tokens', handler: (ctx) => (subjectToken(ctx), { status: 200 }) },
   {
-    method: 'DELETE', path: '/auth/tokens',
+    method: 'DELETE',
+    path: '/auth/tokens',
     handler: (ctx) => {
       const subject = subjectToken(ctx);
       ctx.env.state.tokens.delete(subject.token.id);
@@ -595,23 +770,34 @@ const routes: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/auth/catalog',
+    method: 'GET',
+    path: '/auth/catalog',
     handler: (ctx) => {
       const caller = requireCaller(ctx);
-      return { status: 200, json: { catalog: caller.project ? catalogFor(ctx.env, caller.project.id) : [], links: { self: `${ctx.env.url}/v3/auth/catalog` } } };
+      return {
+        status: 200,
+        json: {
+          catalog: caller.project ? catalogFor(ctx.env, caller.project.id) : [],
+          links: { self: `${ctx.env.url}/v3/auth/catalog` },
+        },
+      };
     },
   },
   {
-    method: 'GET', path: '/auth/projects',
+    method: 'GET',
+    path: '/auth/projects',
     handler: (ctx) => {
       const caller = requireCaller(ctx);
       const { state } = ctx.env;
-      const projects = [...state.projects.values()].filter((p) => effectiveRoleIds(state, caller.user.id, p.id).length > 0);
+      const projects = [...state.projects.values()].filter(
+        (p) => effectiveRoleIds(state, caller.user.id, p.id).length > 0,
+      );
       return { status: 200, json: { projects: projects.map((p) => projectView(ctx, p)), links: links(ctx) } };
     },
   },
   {
-    method: 'GET', path: '/users',
+    method: 'GET',
+    path: '/users',
     handler: (ctx) => {
       requireRole(ctx, 'reader', 'list_users');
       const users = filterByQuery(ctx, [...ctx.env.state.users.values()], (u) => u.domainId);
@@ -620,16 +806,21 @@ const routes: Route[] = [
   },
   { method: 'POST', path: '/users', handler: createUser },
   {
-    method: 'GET', path: '/users/{id}',
+    method: 'GET',
+    path: '/users/{id}',
     handler: (ctx) => {
       selfOr(ctx, ctx.params.id as string, 'get_user');
-      return { status: 200, json: { user: userView(ctx, get(ctx.env.state.users, ctx.params.id as string, 'user')) } };
+      return {
+        status: 200,
+        json: { user: userView(ctx, get(ctx.env.state.users, ctx.params.id as string, 'user')) },
+      };
     },
   },
   { method: 'PATCH', path: '/users/{id}', handler: updateUser },
   { method: 'DELETE', path: '/users/{id}', handler: deleteUser },
   {
-    method: 'GET', path: '/users/{id}/groups',
+    method: 'GET',
+    path: '/users/{id}/groups',
     handler: (ctx) => {
       selfOr(ctx, ctx.params.id as string, 'list_groups_for_user');
       get(ctx.env.state.users, ctx.params.id as string, 'user');
@@ -638,17 +829,21 @@ const routes: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/users/{id}/projects',
+    method: 'GET',
+    path: '/users/{id}/projects',
     handler: (ctx) => {
       selfOr(ctx, ctx.params.id as string, 'list_user_projects');
       const { state } = ctx.env;
       get(state.users, ctx.params.id as string, 'user');
-      const projects = [...state.projects.values()].filter((p) => effectiveRoleIds(state, ctx.params.id as string, p.id).length > 0);
+      const projects = [...state.projects.values()].filter(
+        (p) => effectiveRoleIds(state, ctx.params.id as string, p.id).length > 0,
+      );
       return { status: 200, json: { projects: projects.map((p) => projectView(ctx, p)), links: links(ctx) } };
     },
   },
   {
-    method: 'GET', path: '/projects',
+    method: 'GET',
+    path: '/projects',
     handler: (ctx) => {
       requireRole(ctx, 'reader', 'list_projects');
       const projects = filterByQuery(ctx, [...ctx.env.state.projects.values()], (p) => p.domainId);
@@ -657,51 +852,116 @@ const routes: Route[] = [
   },
   { method: 'POST', path: '/projects', handler: createProject },
   {
-    method: 'GET', path: '/projects/{id}',
+    method: 'GET',
+    path: '/projects/{id}',
     handler: (ctx) => {
       const caller = requireCaller(ctx);
       if (caller.project?.id !== ctx.params.id) requireRole(ctx, 'reader', 'get_project');
-      return { status: 200, json: { project: projectView(ctx, get(ctx.env.state.projects, ctx.params.id as string, 'project')) } };
+      return {
+        status: 200,
+        json: { project: projectView(ctx, get(ctx.env.state.projects, ctx.params.id as string, 'project')) },
+      };
     },
   },
   { method: 'PATCH', path: '/projects/{id}', handler: updateProject },
   { method: 'DELETE', path: '/projects/{id}', handler: deleteProject },
-  { method: 'PUT', path: '/projects/{project}/users/{actor}/roles/{role}', handler: (ctx) => grant(ctx, 'user', 'put') },
-  { method: 'HEAD', path: '/projects/{project}/users/{actor}/roles/{role}', handler: (ctx) => grant(ctx, 'user', 'head') },
-  { method: 'DELETE', path: '/projects/{project}/users/{actor}/roles/{role}', handler: (ctx) => grant(ctx, 'user', 'delete') },
-  { method: 'PUT', path: '/projects/{project}/groups/{actor}/roles/{role}', handler: (ctx) => grant(ctx, 'group', 'put') },
-  { method: 'HEAD', path: '/projects/{project}/groups/{actor}/roles/{role}', handler: (ctx) => grant(ctx, 'group', 'head') },
-  { method: 'DELETE', path: '/projects/{project}/groups/{actor}/roles/{role}', handler: (ctx) => grant(ctx, 'group', 'delete') },
   {
-    method: 'GET', path: '/projects/{project}/users/{actor}/roles',
+    method: 'PUT',
+    path: '/projects/{project}/users/{actor}/roles/{role}',
+    handler: (ctx) => grant(ctx, 'user', 'put'),
+  },
+  {
+    method: 'HEAD',
+    path: '/projects/{project}/users/{actor}/roles/{role}',
+    handler: (ctx) => grant(ctx, 'user', 'head'),
+  },
+  {
+    method: 'DELETE',
+    path: '/projects/{project}/users/{actor}/roles/{role}',
+    handler: (ctx) => grant(ctx, 'user', 'delete'),
+  },
+  {
+    method: 'PUT',
+    path: '/projects/{project}/groups/{actor}/roles/{role}',
+    handler: (ctx) => grant(ctx, 'group', 'put'),
+  },
+  {
+    method: 'HEAD',
+    path: '/projects/{project}/groups/{actor}/roles/{role}',
+    handler: (ctx) => grant(ctx, 'group', 'head'),
+  },
+  {
+    method: 'DELETE',
+    path: '/projects/{project}/groups/{actor}/roles/{role}',
+    handler: (ctx) => grant(ctx, 'group', 'delete'),
+  },
+  {
+    method: 'GET',
+    path: '/projects/{project}/users/{actor}/roles',
     handler: (ctx) => {
       requireRole(ctx, 'reader', 'list_grants');
       const { state } = ctx.env;
       const ids = state.assignments
-        .filter((a) => a.actor === 'user' && a.actorId === ctx.params.actor && a.scope === 'project' && a.scopeId === ctx.params.project)
+        .filter(
+          (a) =>
+            a.actor === 'user' &&
+            a.actorId === ctx.params.actor &&
+            a.scope === 'project' &&
+            a.scopeId === ctx.params.project,
+        )
         .map((a) => a.roleId);
       const roles = ids.map((id) => state.roles.get(id)).filter((r) => r !== undefined);
       return { status: 200, json: { roles: roles.map((r) => roleView(ctx, r)), links: links(ctx) } };
     },
   },
   {
-    method: 'GET', path: '/domains',
+    method: 'GET',
+    path: '/domains',
     handler: (ctx) => {
       requireRole(ctx, 'reader', 'list_domains');
       const domains = filterByQuery(ctx, [...ctx.env.state.domains.values()]);
-      return { status: 200, json: { domains: domains.map((d) => ({ id: d.id, name: d.name, description: d.description, enabled: d.enabled, tags: [], options: {}, links: selfLink(ctx, `domains/${d.id}`) })), links: links(ctx) } };
+      return {
+        status: 200,
+        json: {
+          domains: domains.map((d) => ({
+            id: d.id,
+            name: d.name,
+            description: d.description,
+            enabled: d.enabled,
+            tags: [],
+            options: {},
+            links: selfLink(ctx, `domains/${d.id}`),
+          })),
+          links: links(ctx),
+        },
+      };
     },
   },
   {
-    method: 'GET', path: '/domains/{id}',
+    method: 'GET',
+    path: '/domains/{id}',
     handler: (ctx) => {
       requireCaller(ctx);
       const d = get(ctx.env.state.domains, ctx.params.id as string, 'domain');
-      return { status: 200, json: { domain: { id: d.id, name: d.name, description: d.description, enabled: d.enabled, tags: [], options: {}, links: selfLink(ctx, `domains/${d.id}`) } } };
+      return {
+        status: 200,
+        json: {
+          domain: {
+            id: d.id,
+            name: d.name,
+            description: d.description,
+            enabled: d.enabled,
+            tags: [],
+            options: {},
+            links: selfLink(ctx, `domains/${d.id}`),
+          },
+        },
+      };
     },
   },
   {
-    method: 'GET', path: '/roles',
+    method: 'GET',
+    path: '/roles',
     handler: (ctx) => {
       requireRole(ctx, 'reader', 'list_roles');
       const roles = filterByQuery(ctx, [...ctx.env.state.roles.values()]);
@@ -710,15 +970,20 @@ const routes: Route[] = [
   },
   { method: 'POST', path: '/roles', handler: createRole },
   {
-    method: 'GET', path: '/roles/{id}',
+    method: 'GET',
+    path: '/roles/{id}',
     handler: (ctx) => {
       requireRole(ctx, 'reader', 'get_role');
-      return { status: 200, json: { role: roleView(ctx, get(ctx.env.state.roles, ctx.params.id as string, 'role')) } };
+      return {
+        status: 200,
+        json: { role: roleView(ctx, get(ctx.env.state.roles, ctx.params.id as string, 'role')) },
+      };
     },
   },
   { method: 'DELETE', path: '/roles/{id}', handler: deleteRole },
   {
-    method: 'GET', path: '/groups',
+    method: 'GET',
+    path: '/groups',
     handler: (ctx) => {
       requireRole(ctx, 'reader', 'list_groups');
       const groups = filterByQuery(ctx, [...ctx.env.state.groups.values()], (g) => g.domainId);
@@ -727,25 +992,33 @@ const routes: Route[] = [
   },
   { method: 'POST', path: '/groups', handler: createGroup },
   {
-    method: 'GET', path: '/groups/{id}',
+    method: 'GET',
+    path: '/groups/{id}',
     handler: (ctx) => {
       requireRole(ctx, 'reader', 'get_group');
-      return { status: 200, json: { group: groupView(ctx, get(ctx.env.state.groups, ctx.params.id as string, 'group')) } };
+      return {
+        status: 200,
+        json: { group: groupView(ctx, get(ctx.env.state.groups, ctx.params.id as string, 'group')) },
+      };
     },
   },
   {
-    method: 'DELETE', path: '/groups/{id}',
+    method: 'DELETE',
+    path: '/groups/{id}',
     handler: (ctx) => {
       requireRole(ctx, 'admin', 'delete_group');
       const { state } = ctx.env;
       get(state.groups, ctx.params.id as string, 'group');
       state.groups.delete(ctx.params.id as string);
-      state.assignments = state.assignments.filter((a) => !(a.actor === 'group' && a.actorId === ctx.params.id));
+      state.assignments = state.assignments.filter(
+        (a) => !(a.actor === 'group' && a.actorId === ctx.params.id),
+      );
       return { status: 204 };
     },
   },
   {
-    method: 'GET', path: '/groups/{id}/users',
+    method: 'GET',
+    path: '/groups/{id}/users',
     handler: (ctx) => {
       requireRole(ctx, 'reader', 'list_users_in_group');
       const { state } = ctx.env;
@@ -760,19 +1033,30 @@ const routes: Route[] = [
   { method: 'GET', path: '/role_assignments', handler: listRoleAssignments },
   { method: 'POST', path: '/users/{user}/application_credentials', handler: createAppCredential },
   {
-    method: 'GET', path: '/users/{user}/application_credentials',
+    method: 'GET',
+    path: '/users/{user}/application_credentials',
     handler: (ctx) => {
       selfOr(ctx, ctx.params.user as string, 'list_application_credentials');
-      const creds = [...ctx.env.state.appCredentials.values()].filter((c) => c.userId === ctx.params.user && (!ctx.query.get('name') || c.name === ctx.query.get('name')));
-      return { status: 200, json: { application_credentials: creds.map((c) => appCredView(ctx, c)), links: links(ctx) } };
+      const creds = [...ctx.env.state.appCredentials.values()].filter(
+        (c) => c.userId === ctx.params.user && (!ctx.query.get('name') || c.name === ctx.query.get('name')),
+      );
+      return {
+        status: 200,
+        json: { application_credentials: creds.map((c) => appCredView(ctx, c)), links: links(ctx) },
+      };
     },
   },
   {
-    method: 'GET', path: '/users/{user}/application_credentials/{id}',
-    handler: (ctx) => ({ status: 200, json: { application_credential: appCredView(ctx, ownAppCredential(ctx)) } }),
+    method: 'GET',
+    path: '/users/{user}/application_credentials/{id}',
+    handler: (ctx) => ({
+      status: 200,
+      json: { application_credential: appCredView(ctx, ownAppCredential(ctx)) },
+    }),
   },
   {
-    method: 'DELETE', path: '/users/{user}/application_credentials/{id}',
+    method: 'DELETE',
+    path: '/users/{user}/application_credentials/{id}',
     handler: (ctx) => {
       const cred = ownAppCredential(ctx);
       const { state } = ctx.env;

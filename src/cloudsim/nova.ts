@@ -1,5 +1,18 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { HttpError, bodyOf, isAdmin, projectOf, quotaOf, requireCaller, str, type Ctx, type Env, type Reply, type Route, type Service } from './http.ts';
+import {
+  HttpError,
+  bodyOf,
+  isAdmin,
+  projectOf,
+  quotaOf,
+  requireCaller,
+  str,
+  type Ctx,
+  type Env,
+  type Reply,
+  type Route,
+  type Service,
+} from './http.ts';
 import { createPort, deletePortById } from './neutron.ts';
 import { isoSeconds, uuid, type Flavor, type Keypair, type Server, type ServerGroup } from './state.ts';
 
@@ -7,11 +20,24 @@ import { isoSeconds, uuid, type Flavor, type Keypair, type Server, type ServerGr
 const MIN = [2, 1] as const;
 const MAX = [2, 93] as const;
 
-const KEYS: Record<number, string> = { 400: 'badRequest', 403: 'forbidden', 404: 'itemNotFound', 405: 'HTTPMethodNotAllowed', 406: 'HTTPNotAcceptable', 409: 'conflictingRequest', 413: 'overLimit', 429: 'overLimit' };
+const KEYS: Record<number, string> = {
+  400: 'badRequest',
+  403: 'forbidden',
+  404: 'itemNotFound',
+  405: 'HTTPMethodNotAllowed',
+  406: 'HTTPNotAcceptable',
+  409: 'conflictingRequest',
+  413: 'overLimit',
+  429: 'overLimit',
+};
 
 function novaError(err: HttpError): Reply {
   if (err.status === 401) {
-    return { status: 401, headers: { 'www-authenticate': 'Keystone uri="/v3"' }, json: { error: { code: 401, title: 'Unauthorized', message: err.message } } };
+    return {
+      status: 401,
+      headers: { 'www-authenticate': 'Keystone uri="/v3"' },
+      json: { error: { code: 401, title: 'Unauthorized', message: err.message } },
+    };
   }
   const key = err.type ?? KEYS[err.status] ?? 'computeFault';
   return { status: err.status, json: { [key]: { code: err.status, message: err.message } } };
@@ -21,14 +47,20 @@ function novaError(err: HttpError): Reply {
 function microversion(headers: Ctx['headers']): [number, number] {
   const h = headers['openstack-api-version'];
   let text = typeof h === 'string' ? (/compute\s+(\S+)/i.exec(h)?.[1] ?? undefined) : undefined;
-  text ??= typeof headers['x-openstack-nova-api-version'] === 'string' ? headers['x-openstack-nova-api-version'] : undefined;
+  text ??=
+    typeof headers['x-openstack-nova-api-version'] === 'string'
+      ? headers['x-openstack-nova-api-version']
+      : undefined;
   if (!text) return [MIN[0], MIN[1]];
   if (text === 'latest') return [MAX[0], MAX[1]];
   const m = /^(\d+)\.(\d+)$/.exec(text);
   if (!m) throw new HttpError(400, `Invalid format: ${text}`);
   const v: [number, number] = [Number(m[1]), Number(m[2])];
   if (cmp(v, MIN) < 0 || cmp(v, MAX) > 0) {
-    throw new HttpError(406, `Version ${text} is not supported by the API. Minimum is ${MIN.join('.')} and maximum is ${MAX.join('.')}.`);
+    throw new HttpError(
+      406,
+      `Version ${text} is not supported by the API. Minimum is ${MIN.join('.')} and maximum is ${MAX.join('.')}.`,
+    );
   }
   return v;
 }
@@ -51,8 +83,16 @@ function flavorView(ctx: Ctx, f: Flavor, detail: boolean) {
   if (atLeast(ctx, 55)) base.description = null;
   if (!detail) return base;
   return {
-    ...base, ram: f.ram, disk: f.disk, swap: atLeast(ctx, 75) ? 0 : '', 'OS-FLV-EXT-DATA:ephemeral': 0, 'OS-FLV-DISABLED:disabled': false,
-    vcpus: f.vcpus, 'os-flavor-access:is_public': true, rxtx_factor: 1.0, ...(atLeast(ctx, 61) ? { extra_specs: {} } : {}),
+    ...base,
+    ram: f.ram,
+    disk: f.disk,
+    swap: atLeast(ctx, 75) ? 0 : '',
+    'OS-FLV-EXT-DATA:ephemeral': 0,
+    'OS-FLV-DISABLED:disabled': false,
+    vcpus: f.vcpus,
+    'os-flavor-access:is_public': true,
+    rxtx_factor: 1.0,
+    ...(atLeast(ctx, 61) ? { extra_specs: {} } : {}),
   };
 }
 
@@ -68,10 +108,21 @@ function addresses(env: Env, s: Server) {
     const net = env.state.networks.get(port.networkId);
     const list = (out[net?.name ?? port.networkId] ??= []);
     for (const ip of port.fixedIps) {
-      list.push({ version: 4, addr: ip.ip_address, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': port.macAddress });
+      list.push({
+        version: 4,
+        addr: ip.ip_address,
+        'OS-EXT-IPS:type': 'fixed',
+        'OS-EXT-IPS-MAC:mac_addr': port.macAddress,
+      });
     }
     for (const f of env.state.floatingIps.values()) {
-      if (f.portId === port.id) list.push({ version: 4, addr: f.floatingIpAddress, 'OS-EXT-IPS:type': 'floating', 'OS-EXT-IPS-MAC:mac_addr': port.macAddress });
+      if (f.portId === port.id)
+        list.push({
+          version: 4,
+          addr: f.floatingIpAddress,
+          'OS-EXT-IPS:type': 'floating',
+          'OS-EXT-IPS-MAC:mac_addr': port.macAddress,
+        });
     }
   }
   return out;
@@ -91,29 +142,65 @@ function serverView(ctx: Ctx, s: Server) {
   const flavor = env.state.flavors.get(s.flavorId);
   const admin = isAdmin(ctx);
   const view: Record<string, unknown> = {
-    id: s.id, name: s.name, status, tenant_id: s.projectId, user_id: s.userId, metadata: s.metadata,
-    hostId: createHash('sha224').update(s.projectId + s.host).digest('hex'),
+    id: s.id,
+    name: s.name,
+    status,
+    tenant_id: s.projectId,
+    user_id: s.userId,
+    metadata: s.metadata,
+    hostId: createHash('sha224')
+      .update(s.projectId + s.host)
+      .digest('hex'),
     image: { id: s.imageId, links: [{ rel: 'bookmark', href: `${env.url}/compute/images/${s.imageId}` }] },
     flavor: atLeast(ctx, 47)
-      ? { vcpus: flavor?.vcpus, ram: flavor?.ram, disk: flavor?.disk, ephemeral: 0, swap: 0, original_name: flavor?.name, extra_specs: {} }
+      ? {
+          vcpus: flavor?.vcpus,
+          ram: flavor?.ram,
+          disk: flavor?.disk,
+          ephemeral: 0,
+          swap: 0,
+          original_name: flavor?.name,
+          extra_specs: {},
+        }
       : { id: s.flavorId, links: [{ rel: 'bookmark', href: `${env.url}/compute/flavors/${s.flavorId}` }] },
-    created: isoSeconds(s.createdAt), updated: isoSeconds(active ? s.activeAt : s.createdAt), addresses: addresses(env, s),
-    accessIPv4: '', accessIPv6: '', links: serverLinks(env, s.id), 'OS-DCF:diskConfig': 'MANUAL', progress: 0,
-    'OS-EXT-AZ:availability_zone': 'nova', config_drive: s.configDrive ? 'True' : '', key_name: s.keyName,
-    'OS-SRV-USG:launched_at': active ? new Date(s.activeAt).toISOString().replace('Z', '000').replace(/\.(\d{6})\d*$/, '.$1') : null,
-    'OS-SRV-USG:terminated_at': null, 'OS-EXT-STS:task_state': active ? null : 'spawning', 'OS-EXT-STS:vm_state': active ? 'active' : 'building',
-    'OS-EXT-STS:power_state': active ? 1 : 0, 'os-extended-volumes:volumes_attached': [],
+    created: isoSeconds(s.createdAt),
+    updated: isoSeconds(active ? s.activeAt : s.createdAt),
+    addresses: addresses(env, s),
+    accessIPv4: '',
+    accessIPv6: '',
+    links: serverLinks(env, s.id),
+    'OS-DCF:diskConfig': 'MANUAL',
+    progress: 0,
+    'OS-EXT-AZ:availability_zone': 'nova',
+    config_drive: s.configDrive ? 'True' : '',
+    key_name: s.keyName,
+    'OS-SRV-USG:launched_at': active
+      ? new Date(s.activeAt)
+          .toISOString()
+          .replace('Z', '000')
+          .replace(/\.(\d{6})\d*$/, '.$1')
+      : null,
+    'OS-SRV-USG:terminated_at': null,
+    'OS-EXT-STS:task_state': active ? null : 'spawning',
+    'OS-EXT-STS:vm_state': active ? 'active' : 'building',
+    'OS-EXT-STS:power_state': active ? 1 : 0,
+    'os-extended-volumes:volumes_attached': [],
     security_groups: s.securityGroups.map((name) => ({ name })),
   };
   if (admin) {
     Object.assign(view, {
-      'OS-EXT-SRV-ATTR:host': s.host, 'OS-EXT-SRV-ATTR:instance_name': `instance-${s.seq.toString(16).padStart(8, '0')}`,
+      'OS-EXT-SRV-ATTR:host': s.host,
+      'OS-EXT-SRV-ATTR:instance_name': `instance-${s.seq.toString(16).padStart(8, '0')}`,
       'OS-EXT-SRV-ATTR:hypervisor_hostname': s.host,
     });
     if (atLeast(ctx, 3)) {
       Object.assign(view, {
-        'OS-EXT-SRV-ATTR:reservation_id': s.reservationId, 'OS-EXT-SRV-ATTR:launch_index': 0, 'OS-EXT-SRV-ATTR:hostname': s.name.toLowerCase().replace(/[^a-z0-9-]/g, '-'),
-        'OS-EXT-SRV-ATTR:kernel_id': '', 'OS-EXT-SRV-ATTR:ramdisk_id': '', 'OS-EXT-SRV-ATTR:root_device_name': '/dev/vda',
+        'OS-EXT-SRV-ATTR:reservation_id': s.reservationId,
+        'OS-EXT-SRV-ATTR:launch_index': 0,
+        'OS-EXT-SRV-ATTR:hostname': s.name.toLowerCase().replace(/[^a-z0-9-]/g, '-'),
+        'OS-EXT-SRV-ATTR:kernel_id': '',
+        'OS-EXT-SRV-ATTR:ramdisk_id': '',
+        'OS-EXT-SRV-ATTR:root_device_name': '/dev/vda',
         'OS-EXT-SRV-ATTR:user_data': s.userData,
       });
     }
@@ -129,7 +216,8 @@ function serverView(ctx: Ctx, s: Server) {
 
 function getServer(ctx: Ctx, id: string): Server {
   const s = ctx.env.state.servers.get(id);
-  if (!s || (!isAdmin(ctx) && s.projectId !== projectOf(ctx))) throw new HttpError(404, `Instance ${id} could not be found.`);
+  if (!s || (!isAdmin(ctx) && s.projectId !== projectOf(ctx)))
+    throw new HttpError(404, `Instance ${id} could not be found.`);
   return s;
 }
 
@@ -147,7 +235,11 @@ function quotaCheck(ctx: Ctx, projectId: string, flavor: Flavor, count: number):
     return limit >= 0 && used[k] + want[k] > limit;
   });
   if (over.length > 0) {
-    const detail = over.map((k) => `Requested ${want[k]}, but already used ${used[k]} of ${quotaOf(ctx.env, projectId, k)} ${k}`).join(', ');
+    const detail = over
+      .map(
+        (k) => `Requested ${want[k]}, but already used ${used[k]} of ${quotaOf(ctx.env, projectId, k)} ${k}`,
+      )
+      .join(', ');
     throw new HttpError(403, `Quota exceeded for ${over.join(', ')}: ${detail}`);
   }
 }
@@ -163,7 +255,11 @@ function createServer(ctx: Ctx): Reply {
   const projectId = projectOf(ctx);
   const b = bodyOf(ctx, 'server');
   const name = str(b.name);
-  if (!name) throw new HttpError(400, "Invalid input for field/attribute server. Value: {}. 'name' is a required property");
+  if (!name)
+    throw new HttpError(
+      400,
+      "Invalid input for field/attribute server. Value: {}. 'name' is a required property",
+    );
   const flavorRef = String(b.flavorRef ?? '');
   const flavor = state.flavors.get(flavorRef.split('/').pop() ?? '');
   if (!flavor) throw new HttpError(400, `Flavor ${flavorRef} could not be found.`);
@@ -172,17 +268,25 @@ function createServer(ctx: Ctx): Reply {
   if (!image) throw new HttpError(400, `Image ${imageRef} could not be found.`);
   if (image.status !== 'active') throw new HttpError(400, `Image ${imageRef} is not active.`);
   const keyName = str(b.key_name) ?? null;
-  if (keyName && !state.keypairs.has(state.keypairKey(caller.user.id, keyName))) throw new HttpError(400, 'Invalid key_name provided.');
+  if (keyName && !state.keypairs.has(state.keypairKey(caller.user.id, keyName)))
+    throw new HttpError(400, 'Invalid key_name provided.');
   const userData = str(b.user_data) ?? null;
-  if (userData !== null && (!isBase64(userData) || userData.length > 65535)) throw new HttpError(400, 'User data needs to be valid base 64.');
-  const hints = (ctx.body as Record<string, unknown>)['os:scheduler_hints'] as Record<string, unknown> | undefined;
+  if (userData !== null && (!isBase64(userData) || userData.length > 65535))
+    throw new HttpError(400, 'User data needs to be valid base 64.');
+  const hints = (ctx.body as Record<string, unknown>)['os:scheduler_hints'] as
+    Record<string, unknown> | undefined;
   const groupId = str(hints?.group) ?? null;
   const group = groupId ? state.serverGroups.get(groupId) : undefined;
   if (groupId && !group) throw new HttpError(400, `Invalid server group ${groupId}`);
-  const sgNames = Array.isArray(b.security_groups) ? (b.security_groups as { name: string }[]).map((g) => String(g.name)) : ['default'];
+  const sgNames = Array.isArray(b.security_groups)
+    ? (b.security_groups as { name: string }[]).map((g) => String(g.name))
+    : ['default'];
   const sgIds = sgNames.map((n) => {
-    const g = [...state.securityGroups.values()].find((x) => (x.name === n || x.id === n) && x.projectId === projectId);
-    if (!g && n !== 'default') throw new HttpError(400, `Security group ${n} not found for project ${projectId}.`);
+    const g = [...state.securityGroups.values()].find(
+      (x) => (x.name === n || x.id === n) && x.projectId === projectId,
+    );
+    if (!g && n !== 'default')
+      throw new HttpError(400, `Security group ${n} not found for project ${projectId}.`);
     return g?.id;
   });
   const requested = resolveNetworks(ctx, b.networks, projectId);
@@ -194,21 +298,49 @@ function createServer(ctx: Ctx): Reply {
   const now = env.now();
   const seq = state.nextSeq();
   const server: Server = {
-    id: uuid(), name, projectId, userId: caller.user.id, flavorId: flavor.id, imageId: image.id, keyName, userData,
-    metadata: (b.metadata as Record<string, string>) ?? {}, tags, securityGroups: sgNames, configDrive: b.config_drive === true,
-    portIds: [], createdPortIds: [], createdAt: now, activeAt: now + env.knobs.bootTimeMs, host: `cloudsim-compute-${(seq % 3) + 1}`, seq,
-    groupId, reservationId: `r-${randomBytes(4).toString('hex')}`, description: str(b.description) ?? null,
+    id: uuid(),
+    name,
+    projectId,
+    userId: caller.user.id,
+    flavorId: flavor.id,
+    imageId: image.id,
+    keyName,
+    userData,
+    metadata: (b.metadata as Record<string, string>) ?? {},
+    tags,
+    securityGroups: sgNames,
+    configDrive: b.config_drive === true,
+    portIds: [],
+    createdPortIds: [],
+    createdAt: now,
+    activeAt: now + env.knobs.bootTimeMs,
+    host: `cloudsim-compute-${(seq % 3) + 1}`,
+    seq,
+    groupId,
+    reservationId: `r-${randomBytes(4).toString('hex')}`,
+    description: str(b.description) ?? null,
   };
   for (const r of requested) {
     if (r.portId) {
       const port = state.ports.get(r.portId) as NonNullable<ReturnType<typeof state.ports.get>>;
-      Object.assign(port, { deviceId: server.id, deviceOwner: 'compute:nova', status: 'ACTIVE', hostId: server.host });
+      Object.assign(port, {
+        deviceId: server.id,
+        deviceOwner: 'compute:nova',
+        status: 'ACTIVE',
+        hostId: server.host,
+      });
       server.portIds.push(port.id);
     } else {
       const ids = sgIds.filter((x): x is string => x !== undefined);
       const port = createPort(ctx, {
-        projectId, networkId: r.networkId, deviceId: server.id, deviceOwner: 'compute:nova', status: 'ACTIVE', hostId: server.host,
-        securityGroups: ids.length ? ids : undefined, fixedIps: r.fixedIp ? [{ ip_address: r.fixedIp }] : undefined,
+        projectId,
+        networkId: r.networkId,
+        deviceId: server.id,
+        deviceOwner: 'compute:nova',
+        status: 'ACTIVE',
+        hostId: server.host,
+        securityGroups: ids.length ? ids : undefined,
+        fixedIps: r.fixedIp ? [{ ip_address: r.fixedIp }] : undefined,
       });
       server.portIds.push(port.id);
       server.createdPortIds.push(port.id);
@@ -220,17 +352,34 @@ function createServer(ctx: Ctx): Reply {
   return {
     status: 202,
     headers: { location: `${env.url}/compute/v2.1/servers/${server.id}` },
-    json: { server: { id: server.id, links: serverLinks(env, server.id), 'OS-DCF:diskConfig': 'MANUAL', security_groups: sgNames.map((n) => ({ name: n })), adminPass } },
+    json: {
+      server: {
+        id: server.id,
+        links: serverLinks(env, server.id),
+        'OS-DCF:diskConfig': 'MANUAL',
+        security_groups: sgNames.map((n) => ({ name: n })),
+        adminPass,
+      },
+    },
   };
 }
 
-function resolveNetworks(ctx: Ctx, networks: unknown, projectId: string): { networkId: string; portId?: string; fixedIp?: string }[] {
+function resolveNetworks(
+  ctx: Ctx,
+  networks: unknown,
+  projectId: string,
+): { networkId: string; portId?: string; fixedIp?: string }[] {
   const { state } = ctx.env;
   if (networks === 'none') return [];
   if (networks === undefined || networks === 'auto') {
-    if (networks === undefined && atLeast(ctx, 37)) throw new HttpError(400, "Invalid input for field/attribute server. Value: {}. 'networks' is a required property");
+    if (networks === undefined && atLeast(ctx, 37))
+      throw new HttpError(
+        400,
+        "Invalid input for field/attribute server. Value: {}. 'networks' is a required property",
+      );
     const own = [...state.networks.values()].filter((n) => n.projectId === projectId && !n.external);
-    if (own.length > 1) throw new HttpError(409, 'Multiple possible networks found, use a Network ID to be more specific.');
+    if (own.length > 1)
+      throw new HttpError(409, 'Multiple possible networks found, use a Network ID to be more specific.');
     const net = own[0];
     if (!net) return [];
     return [{ networkId: net.id }];
@@ -240,14 +389,16 @@ function resolveNetworks(ctx: Ctx, networks: unknown, projectId: string): { netw
     const portId = str(n.port);
     if (portId) {
       const port = state.ports.get(portId);
-      if (!port || (port.projectId !== projectId && !isAdmin(ctx))) throw new HttpError(400, `Port id ${portId} could not be found.`);
+      if (!port || (port.projectId !== projectId && !isAdmin(ctx)))
+        throw new HttpError(400, `Port id ${portId} could not be found.`);
       if (port.deviceId) throw new HttpError(409, `Port ${portId} is still in use.`);
       return { networkId: port.networkId, portId };
     }
     const uuidRef = str(n.uuid) ?? '';
     const net = state.networks.get(uuidRef);
     if (!net) throw new HttpError(400, `Network ${uuidRef} could not be found.`);
-    if (net.projectId !== projectId && !net.shared && !isAdmin(ctx)) throw new HttpError(400, `Network ${uuidRef} could not be found.`);
+    if (net.projectId !== projectId && !net.shared && !isAdmin(ctx))
+      throw new HttpError(400, `Network ${uuidRef} could not be found.`);
     return { networkId: net.id, fixedIp: str(n.fixed_ip) };
   });
 }
@@ -272,7 +423,11 @@ function listServers(ctx: Ctx, detail: boolean): Reply {
   const project = projectOf(ctx);
   const tagList = (k: string) => (q.get(k) ?? '').split(',').filter(Boolean);
   let servers = [...ctx.env.state.servers.values()]
-    .filter((s) => all || s.projectId === (isAdmin(ctx) ? (q.get('project_id') ?? q.get('tenant_id') ?? project) : project))
+    .filter(
+      (s) =>
+        all ||
+        s.projectId === (isAdmin(ctx) ? (q.get('project_id') ?? q.get('tenant_id') ?? project) : project),
+    )
     .filter((s) => !q.has('name') || new RegExp(q.get('name') as string).test(s.name))
     .filter((s) => !q.has('status') || statusOf(ctx.env, s) === (q.get('status') as string).toUpperCase())
     .filter((s) => !q.has('tags') || tagList('tags').every((t) => s.tags.includes(t)))
@@ -296,7 +451,9 @@ function listServers(ctx: Ctx, detail: boolean): Reply {
     next.set('marker', servers[servers.length - 1]?.id ?? '');
     body.servers_links = [{ rel: 'next', href: `${ctx.env.url}${ctx.rawPath}?${next}` }];
   }
-  body.servers = servers.map((s) => (detail ? serverView(ctx, s) : { id: s.id, name: s.name, links: serverLinks(ctx.env, s.id) }));
+  body.servers = servers.map((s) =>
+    detail ? serverView(ctx, s) : { id: s.id, name: s.name, links: serverLinks(ctx.env, s.id) },
+  );
   const links = body.servers_links;
   delete body.servers_links;
   if (links) body.servers_links = links;
@@ -319,9 +476,11 @@ function mpint(b64url: string): Buffer {
 
 function fingerprint(publicKey: string): string | undefined {
   const [type, data] = publicKey.trim().split(/\s+/);
-  if (!type || !data || !/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521))$/.test(type)) return undefined;
+  if (!type || !data || !/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521))$/.test(type))
+    return undefined;
   const blob = Buffer.from(data, 'base64');
-  if (blob.length < 16 || blob.toString('base64').replace(/=+$/, '') !== data.replace(/=+$/, '')) return undefined;
+  if (blob.length < 16 || blob.toString('base64').replace(/=+$/, '') !== data.replace(/=+$/, ''))
+    return undefined;
   const md5 = createHash('md5').update(blob).digest('hex');
   return md5.match(/../g)?.join(':');
 }
@@ -329,7 +488,11 @@ function fingerprint(publicKey: string): string | undefined {
 function generateKeypair(): { publicKey: string; privateKey: string } {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = publicKey.export({ format: 'jwk' });
-  const blob = Buffer.concat([sshString(Buffer.from('ssh-rsa')), mpint(jwk.e as string), mpint(jwk.n as string)]);
+  const blob = Buffer.concat([
+    sshString(Buffer.from('ssh-rsa')),
+    mpint(jwk.e as string),
+    mpint(jwk.n as string),
+  ]);
   return {
     publicKey: `ssh-rsa ${blob.toString('base64')} Generated-by-Nova`,
     privateKey: privateKey.export({ format: 'pem', type: 'pkcs1' }).toString(),
@@ -338,7 +501,17 @@ function generateKeypair(): { publicKey: string; privateKey: string } {
 
 function keypairView(k: Keypair, full: boolean) {
   const base = { name: k.name, public_key: k.publicKey, fingerprint: k.fingerprint, type: k.type };
-  return full ? { ...base, user_id: k.userId, created_at: isoSeconds(k.createdAt).replace('Z', '.000000'), deleted: false, deleted_at: null, updated_at: null, id: k.id } : base;
+  return full
+    ? {
+        ...base,
+        user_id: k.userId,
+        created_at: isoSeconds(k.createdAt).replace('Z', '.000000'),
+        deleted: false,
+        deleted_at: null,
+        updated_at: null,
+        id: k.id,
+      }
+    : base;
 }
 
 function createKeypair(ctx: Ctx): Reply {
@@ -354,14 +527,23 @@ function createKeypair(ctx: Ctx): Reply {
   let publicKey = str(b.public_key);
   let privateKey: string | undefined;
   if (publicKey === undefined) {
-    if (atLeast(ctx, 92)) throw new HttpError(400, "Invalid input for field/attribute keypair. Value: {}. 'public_key' is a required property");
+    if (atLeast(ctx, 92))
+      throw new HttpError(
+        400,
+        "Invalid input for field/attribute keypair. Value: {}. 'public_key' is a required property",
+      );
     ({ publicKey, privateKey } = generateKeypair());
   }
   const fp = fingerprint(publicKey);
   if (!fp) throw new HttpError(400, 'Keypair data is invalid: failed to generate fingerprint');
   const kp: Keypair = {
-    id: ctx.env.state.nextSeq(), name, userId: caller.user.id, publicKey: publicKey.trim(), fingerprint: fp,
-    type: str(b.type) ?? 'ssh', createdAt: ctx.env.now(),
+    id: ctx.env.state.nextSeq(),
+    name,
+    userId: caller.user.id,
+    publicKey: publicKey.trim(),
+    fingerprint: fp,
+    type: str(b.type) ?? 'ssh',
+    createdAt: ctx.env.now(),
   };
   state.keypairs.set(key, kp);
   const view: Record<string, unknown> = { ...keypairView(kp, false), user_id: kp.userId };
@@ -392,10 +574,17 @@ function createServerGroup(ctx: Ctx): Reply {
   const projectId = projectOf(ctx);
   const b = bodyOf(ctx, 'server_group');
   const name = str(b.name);
-  if (!name) throw new HttpError(400, "Invalid input for field/attribute server_group. Value: {}. 'name' is a required property");
+  if (!name)
+    throw new HttpError(
+      400,
+      "Invalid input for field/attribute server_group. Value: {}. 'name' is a required property",
+    );
   const policy = str(b.policy) ?? (Array.isArray(b.policies) ? String(b.policies[0]) : undefined);
   if (!policy || !['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity'].includes(policy)) {
-    throw new HttpError(400, `Invalid input for field/attribute policy. Value: ${policy}. '${policy}' is not one of ['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity']`);
+    throw new HttpError(
+      400,
+      `Invalid input for field/attribute policy. Value: ${policy}. '${policy}' is not one of ['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity']`,
+    );
   }
   const g: ServerGroup = { id: uuid(), name, policy, projectId, userId: caller.user.id, members: [] };
   ctx.env.state.serverGroups.set(g.id, g);
@@ -404,7 +593,8 @@ function createServerGroup(ctx: Ctx): Reply {
 
 function getServerGroup(ctx: Ctx): ServerGroup {
   const g = ctx.env.state.serverGroups.get(ctx.params.id as string);
-  if (!g || (!isAdmin(ctx) && g.projectId !== projectOf(ctx))) throw new HttpError(404, `Instance group ${ctx.params.id} could not be found.`);
+  if (!g || (!isAdmin(ctx) && g.projectId !== projectOf(ctx)))
+    throw new HttpError(404, `Instance group ${ctx.params.id} could not be found.`);
   return g;
 }
 
@@ -419,10 +609,22 @@ function limits(ctx: Ctx): Reply {
       limits: {
         rate: [],
         absolute: {
-          maxTotalInstances: q('instances'), maxTotalCores: q('cores'), maxTotalRAMSize: q('ram'), maxServerMeta: 128, maxImageMeta: 128,
-          maxPersonality: 5, maxPersonalitySize: 10240, maxTotalKeypairs: 100, maxServerGroups: 10, maxServerGroupMembers: 10,
-          totalRAMUsed: flavors.reduce((a, f) => a + (f?.ram ?? 0), 0), totalCoresUsed: flavors.reduce((a, f) => a + (f?.vcpus ?? 0), 0),
-          totalInstancesUsed: servers.length, totalServerGroupsUsed: [...ctx.env.state.serverGroups.values()].filter((g) => g.projectId === projectId).length,
+          maxTotalInstances: q('instances'),
+          maxTotalCores: q('cores'),
+          maxTotalRAMSize: q('ram'),
+          maxServerMeta: 128,
+          maxImageMeta: 128,
+          maxPersonality: 5,
+          maxPersonalitySize: 10240,
+          maxTotalKeypairs: 100,
+          maxServerGroups: 10,
+          maxServerGroupMembers: 10,
+          totalRAMUsed: flavors.reduce((a, f) => a + (f?.ram ?? 0), 0),
+          totalCoresUsed: flavors.reduce((a, f) => a + (f?.vcpus ?? 0), 0),
+          totalInstancesUsed: servers.length,
+          totalServerGroupsUsed: [...ctx.env.state.serverGroups.values()].filter(
+            (g) => g.projectId === projectId,
+          ).length,
         },
       },
     },
@@ -435,18 +637,36 @@ function tagRoute(method: string, path: string, fn: (s: Server, ctx: Ctx) => Rep
 
 const routes: Route[] = [
   {
-    method: 'GET', path: '',
+    method: 'GET',
+    path: '',
     handler: (ctx) => ({
       status: 200,
-      json: { version: { id: 'v2.1', status: 'CURRENT', version: MAX.join('.'), min_version: MIN.join('.'), updated: '2013-07-23T11:33:21Z', links: [{ rel: 'self', href: `${ctx.env.url}/compute/v2.1/` }] } },
+      json: {
+        version: {
+          id: 'v2.1',
+          status: 'CURRENT',
+          version: MAX.join('.'),
+          min_version: MIN.join('.'),
+          updated: '2013-07-23T11:33:21Z',
+          links: [{ rel: 'self', href: `${ctx.env.url}/compute/v2.1/` }],
+        },
+      },
     }),
   },
   { method: 'GET', path: '/servers', handler: (ctx) => listServers(ctx, false) },
   { method: 'GET', path: '/servers/detail', handler: (ctx) => listServers(ctx, true) },
   { method: 'POST', path: '/servers', handler: createServer },
-  { method: 'GET', path: '/servers/{id}', handler: (ctx) => ({ status: 200, json: { server: serverView(ctx, getServer(ctx, ctx.params.id as string)) } }) },
   {
-    method: 'PUT', path: '/servers/{id}',
+    method: 'GET',
+    path: '/servers/{id}',
+    handler: (ctx) => ({
+      status: 200,
+      json: { server: serverView(ctx, getServer(ctx, ctx.params.id as string)) },
+    }),
+  },
+  {
+    method: 'PUT',
+    path: '/servers/{id}',
     handler: (ctx) => {
       const s = getServer(ctx, ctx.params.id as string);
       const b = bodyOf(ctx, 'server');
@@ -459,41 +679,71 @@ const routes: Route[] = [
   tagRoute('GET', '/servers/{id}/tags', (s) => ({ status: 200, json: { tags: s.tags } })),
   tagRoute('PUT', '/servers/{id}/tags', (s, ctx) => {
     const tags = (ctx.body as { tags?: unknown } | undefined)?.tags;
-    if (!Array.isArray(tags)) throw new HttpError(400, "Invalid input for field/attribute tags. 'tags' is a required property");
+    if (!Array.isArray(tags))
+      throw new HttpError(400, "Invalid input for field/attribute tags. 'tags' is a required property");
     s.tags = [...new Set(tags.map(String))];
     return { status: 200, json: { tags: s.tags } };
   }),
   tagRoute('PUT', '/servers/{id}/tags/{tag}', (s, ctx) => {
     const created = !s.tags.includes(ctx.params.tag as string);
     if (created) s.tags.push(ctx.params.tag as string);
-    return { status: created ? 201 : 204, headers: { location: `${ctx.env.url}/compute/v2.1/servers/${s.id}/tags/${ctx.params.tag}` } };
+    return {
+      status: created ? 201 : 204,
+      headers: { location: `${ctx.env.url}/compute/v2.1/servers/${s.id}/tags/${ctx.params.tag}` },
+    };
   }),
   tagRoute('GET', '/servers/{id}/tags/{tag}', (s, ctx) => {
-    if (!s.tags.includes(ctx.params.tag as string)) throw new HttpError(404, `Tag '${ctx.params.tag}' could not be found.`);
+    if (!s.tags.includes(ctx.params.tag as string))
+      throw new HttpError(404, `Tag '${ctx.params.tag}' could not be found.`);
     return { status: 204 };
   }),
   tagRoute('DELETE', '/servers/{id}/tags/{tag}', (s, ctx) => {
-    if (!s.tags.includes(ctx.params.tag as string)) throw new HttpError(404, `Tag '${ctx.params.tag}' could not be found.`);
+    if (!s.tags.includes(ctx.params.tag as string))
+      throw new HttpError(404, `Tag '${ctx.params.tag}' could not be found.`);
     s.tags = s.tags.filter((t) => t !== ctx.params.tag);
     return { status: 204 };
   }),
   tagRoute('DELETE', '/servers/{id}/tags', (s) => ((s.tags = []), { status: 204 })),
   tagRoute('GET', '/servers/{id}/metadata', (s) => ({ status: 200, json: { metadata: s.metadata } })),
   {
-    method: 'GET', path: '/servers/{id}/os-interface',
+    method: 'GET',
+    path: '/servers/{id}/os-interface',
     handler: (ctx) => {
       const s = getServer(ctx, ctx.params.id as string);
       const ports = s.portIds.map((id) => ctx.env.state.ports.get(id)).filter((p) => p !== undefined);
       return {
         status: 200,
-        json: { interfaceAttachments: ports.map((p) => ({ port_state: p.status, fixed_ips: p.fixedIps, port_id: p.id, net_id: p.networkId, mac_addr: p.macAddress })) },
+        json: {
+          interfaceAttachments: ports.map((p) => ({
+            port_state: p.status,
+            fixed_ips: p.fixedIps,
+            port_id: p.id,
+            net_id: p.networkId,
+            mac_addr: p.macAddress,
+          })),
+        },
       };
     },
   },
-  { method: 'GET', path: '/flavors', handler: (ctx) => ({ status: 200, json: { flavors: [...ctx.env.state.flavors.values()].map((f) => flavorView(ctx, f, false)) } }) },
-  { method: 'GET', path: '/flavors/detail', handler: (ctx) => ({ status: 200, json: { flavors: [...ctx.env.state.flavors.values()].map((f) => flavorView(ctx, f, true)) } }) },
   {
-    method: 'GET', path: '/flavors/{id}',
+    method: 'GET',
+    path: '/flavors',
+    handler: (ctx) => ({
+      status: 200,
+      json: { flavors: [...ctx.env.state.flavors.values()].map((f) => flavorView(ctx, f, false)) },
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/flavors/detail',
+    handler: (ctx) => ({
+      status: 200,
+      json: { flavors: [...ctx.env.state.flavors.values()].map((f) => flavorView(ctx, f, true)) },
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/flavors/{id}',
     handler: (ctx) => {
       const f = ctx.env.state.flavors.get(ctx.params.id as string);
       if (!f) throw new HttpError(404, `Flavor ${ctx.params.id} could not be found.`);
@@ -501,7 +751,8 @@ const routes: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/os-keypairs',
+    method: 'GET',
+    path: '/os-keypairs',
     handler: (ctx) => {
       const caller = requireCaller(ctx);
       const own = [...ctx.env.state.keypairs.values()].filter((k) => k.userId === caller.user.id);
@@ -509,9 +760,14 @@ const routes: Route[] = [
     },
   },
   { method: 'POST', path: '/os-keypairs', handler: createKeypair },
-  { method: 'GET', path: '/os-keypairs/{name}', handler: (ctx) => ({ status: 200, json: { keypair: keypairView(getKeypair(ctx), true) } }) },
   {
-    method: 'DELETE', path: '/os-keypairs/{name}',
+    method: 'GET',
+    path: '/os-keypairs/{name}',
+    handler: (ctx) => ({ status: 200, json: { keypair: keypairView(getKeypair(ctx), true) } }),
+  },
+  {
+    method: 'DELETE',
+    path: '/os-keypairs/{name}',
     handler: (ctx) => {
       const kp = getKeypair(ctx);
       ctx.env.state.keypairs.delete(ctx.env.state.keypairKey(kp.userId, kp.name));
@@ -519,7 +775,8 @@ const routes: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/os-server-groups',
+    method: 'GET',
+    path: '/os-server-groups',
     handler: (ctx) => {
       const project = projectOf(ctx);
       const groups = [...ctx.env.state.serverGroups.values()].filter((g) => g.projectId === project);
@@ -527,9 +784,14 @@ const routes: Route[] = [
     },
   },
   { method: 'POST', path: '/os-server-groups', handler: createServerGroup },
-  { method: 'GET', path: '/os-server-groups/{id}', handler: (ctx) => ({ status: 200, json: { server_group: serverGroupView(ctx, getServerGroup(ctx)) } }) },
   {
-    method: 'DELETE', path: '/os-server-groups/{id}',
+    method: 'GET',
+    path: '/os-server-groups/{id}',
+    handler: (ctx) => ({ status: 200, json: { server_group: serverGroupView(ctx, getServerGroup(ctx)) } }),
+  },
+  {
+    method: 'DELETE',
+    path: '/os-server-groups/{id}',
     handler: (ctx) => {
       ctx.env.state.serverGroups.delete(getServerGroup(ctx).id);
       return { status: 204 };

@@ -1,17 +1,40 @@
-import { HttpError, bodyOf, isAdmin, projectOf, quotaOf, str, type Ctx, type Env, type Reply, type Route, type Service } from './http.ts';
+import {
+  HttpError,
+  bodyOf,
+  isAdmin,
+  projectOf,
+  quotaOf,
+  str,
+  type Ctx,
+  type Env,
+  type Reply,
+  type Route,
+  type Service,
+} from './http.ts';
 import { createPort, deletePortById } from './neutron.ts';
 import { isoSeconds, uuid, type LbObject } from './state.ts';
 
 type Kind = LbObject['kind'];
 const NAMES: Record<Kind, string> = {
-  loadbalancer: 'Load Balancer', listener: 'Listener', pool: 'Pool', member: 'Member', healthmonitor: 'Health Monitor',
+  loadbalancer: 'Load Balancer',
+  listener: 'Listener',
+  pool: 'Pool',
+  member: 'Member',
+  healthmonitor: 'Health Monitor',
 };
 
 function octaviaError(err: HttpError): Reply {
   if (err.status === 401) {
-    return { status: 401, headers: { 'www-authenticate': 'Keystone uri="/v3"' }, json: { error: { code: 401, title: 'Unauthorized', message: err.message } } };
+    return {
+      status: 401,
+      headers: { 'www-authenticate': 'Keystone uri="/v3"' },
+      json: { error: { code: 401, title: 'Unauthorized', message: err.message } },
+    };
   }
-  return { status: err.status, json: { faultcode: err.status >= 500 ? 'Server' : 'Client', faultstring: err.message, debuginfo: null } };
+  return {
+    status: err.status,
+    json: { faultcode: err.status >= 500 ? 'Server' : 'Client', faultstring: err.message, debuginfo: null },
+  };
 }
 
 function provisioning(env: Env, o: LbObject): string {
@@ -27,8 +50,14 @@ function view(env: Env, o: LbObject): Record<string, unknown> {
   const refs = (kind: Kind, filter: (x: LbObject) => boolean) =>
     [...env.state.lb.values()].filter((x) => x.kind === kind && filter(x)).map((x) => ({ id: x.id }));
   const base: Record<string, unknown> = {
-    id: o.id, ...o.fields, provisioning_status: status, operating_status: status === 'ACTIVE' ? 'ONLINE' : 'OFFLINE',
-    project_id: o.projectId, created_at: isoSeconds(o.createdAt), updated_at: o.updatedAt === o.createdAt ? null : isoSeconds(o.updatedAt), tags: o.tags,
+    id: o.id,
+    ...o.fields,
+    provisioning_status: status,
+    operating_status: status === 'ACTIVE' ? 'ONLINE' : 'OFFLINE',
+    project_id: o.projectId,
+    created_at: isoSeconds(o.createdAt),
+    updated_at: o.updatedAt === o.createdAt ? null : isoSeconds(o.updatedAt),
+    tags: o.tags,
   };
   if (o.kind !== 'member') base.tenant_id = o.projectId;
   switch (o.kind) {
@@ -54,14 +83,16 @@ function view(env: Env, o: LbObject): Record<string, unknown> {
 
 function find(ctx: Ctx, kind: Kind, id: string): LbObject {
   const o = ctx.env.state.lb.get(id);
-  if (!o || o.kind !== kind || (!isAdmin(ctx) && o.projectId !== projectOf(ctx))) throw new HttpError(404, `${NAMES[kind]} ${id} not found.`);
+  if (!o || o.kind !== kind || (!isAdmin(ctx) && o.projectId !== projectOf(ctx)))
+    throw new HttpError(404, `${NAMES[kind]} ${id} not found.`);
   return o;
 }
 
 /** Marks the load balancer busy for a change to one of its children, or refuses when it already is. */
 function lockLb(ctx: Ctx, lbId: string): LbObject {
   const lb = find(ctx, 'loadbalancer', lbId);
-  if (provisioning(ctx.env, lb) !== 'ACTIVE') throw new HttpError(409, `Load Balancer ${lb.id} is immutable and cannot be updated.`);
+  if (provisioning(ctx.env, lb) !== 'ACTIVE')
+    throw new HttpError(409, `Load Balancer ${lb.id} is immutable and cannot be updated.`);
   return lb;
 }
 
@@ -71,12 +102,34 @@ function touch(ctx: Ctx, lb: LbObject): void {
   lb.updatedAt = ctx.env.now();
 }
 
-function add(ctx: Ctx, kind: Kind, lbId: string, parentId: string | null, fields: Record<string, unknown>, b: Record<string, unknown>, id = uuid()): LbObject {
+function add(
+  ctx: Ctx,
+  kind: Kind,
+  lbId: string,
+  parentId: string | null,
+  fields: Record<string, unknown>,
+  b: Record<string, unknown>,
+  id = uuid(),
+): LbObject {
   const now = ctx.env.now();
   const o: LbObject = {
-    kind, id, projectId: projectOf(ctx), lbId, parentId, tags: Array.isArray(b.tags) ? (b.tags as unknown[]).map(String) : [],
-    fields: { name: str(b.name) ?? '', description: str(b.description) ?? '', admin_state_up: b.admin_state_up !== false, ...fields },
-    createdAt: now, updatedAt: now, readyAt: now + ctx.env.knobs.provisionDelayMs, pendingStatus: 'PENDING_CREATE', seq: ctx.env.state.nextSeq(),
+    kind,
+    id,
+    projectId: projectOf(ctx),
+    lbId,
+    parentId,
+    tags: Array.isArray(b.tags) ? (b.tags as unknown[]).map(String) : [],
+    fields: {
+      name: str(b.name) ?? '',
+      description: str(b.description) ?? '',
+      admin_state_up: b.admin_state_up !== false,
+      ...fields,
+    },
+    createdAt: now,
+    updatedAt: now,
+    readyAt: now + ctx.env.knobs.provisionDelayMs,
+    pendingStatus: 'PENDING_CREATE',
+    seq: ctx.env.state.nextSeq(),
   };
   if (kind === 'loadbalancer') o.lbId = o.id;
   ctx.env.state.lb.set(o.id, o);
@@ -84,11 +137,20 @@ function add(ctx: Ctx, kind: Kind, lbId: string, parentId: string | null, fields
 }
 
 function created(ctx: Ctx, key: string, o: LbObject): Reply {
-  return { status: 201, json: { [key]: { ...view(ctx.env, o), provisioning_status: 'PENDING_CREATE', operating_status: 'OFFLINE' } } };
+  return {
+    status: 201,
+    json: {
+      [key]: { ...view(ctx.env, o), provisioning_status: 'PENDING_CREATE', operating_status: 'OFFLINE' },
+    },
+  };
 }
 
 function required(b: Record<string, unknown>, key: string): unknown {
-  if (b[key] === undefined || b[key] === null) throw new HttpError(400, `Invalid input for field/attribute ${key}. Value: 'None'. Mandatory field missing.`);
+  if (b[key] === undefined || b[key] === null)
+    throw new HttpError(
+      400,
+      `Invalid input for field/attribute ${key}. Value: 'None'. Mandatory field missing.`,
+    );
   return b[key];
 }
 
@@ -96,27 +158,59 @@ function createLb(ctx: Ctx): Reply {
   const projectId = projectOf(ctx);
   const b = bodyOf(ctx, 'loadbalancer');
   const limit = quotaOf(ctx.env, projectId, 'loadbalancers');
-  const used = [...ctx.env.state.lb.values()].filter((o) => o.kind === 'loadbalancer' && o.projectId === projectId).length;
-  if (limit >= 0 && used + 1 > limit) throw new HttpError(403, 'Quota has been met for resources: LoadBalancer');
+  const used = [...ctx.env.state.lb.values()].filter(
+    (o) => o.kind === 'loadbalancer' && o.projectId === projectId,
+  ).length;
+  if (limit >= 0 && used + 1 > limit)
+    throw new HttpError(403, 'Quota has been met for resources: LoadBalancer');
   const subnetId = str(b.vip_subnet_id);
   const networkId = str(b.vip_network_id);
-  if (!subnetId && !networkId) throw new HttpError(400, 'Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.');
-  const subnet = subnetId ? ctx.env.state.subnets.get(subnetId) : [...ctx.env.state.subnets.values()].find((s) => s.networkId === networkId);
+  if (!subnetId && !networkId)
+    throw new HttpError(
+      400,
+      'Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.',
+    );
+  const subnet = subnetId
+    ? ctx.env.state.subnets.get(subnetId)
+    : [...ctx.env.state.subnets.values()].find((s) => s.networkId === networkId);
   if (!subnet) throw new HttpError(400, `Validation failure: Subnet ${subnetId ?? networkId} not found.`);
   const id = uuid();
   const port = createPort(ctx, {
-    projectId, networkId: subnet.networkId, name: `octavia-lb-${id}`, deviceOwner: 'Octavia', deviceId: `lb-${id}`, status: 'DOWN',
-    fixedIps: [{ subnet_id: subnet.id, ...(str(b.vip_address) ? { ip_address: str(b.vip_address) } : {}) }], securityGroups: [], internal: true,
+    projectId,
+    networkId: subnet.networkId,
+    name: `octavia-lb-${id}`,
+    deviceOwner: 'Octavia',
+    deviceId: `lb-${id}`,
+    status: 'DOWN',
+    fixedIps: [{ subnet_id: subnet.id, ...(str(b.vip_address) ? { ip_address: str(b.vip_address) } : {}) }],
+    securityGroups: [],
+    internal: true,
   });
-  const lb = add(ctx, 'loadbalancer', '', null, {
-    vip_address: port.fixedIps[0]?.ip_address, vip_port_id: port.id, vip_subnet_id: subnet.id, vip_network_id: subnet.networkId,
-    vip_qos_policy_id: null, provider: str(b.provider) ?? 'amphora', flavor_id: null, availability_zone: null, additional_vips: [],
-  }, b, id);
+  const lb = add(
+    ctx,
+    'loadbalancer',
+    '',
+    null,
+    {
+      vip_address: port.fixedIps[0]?.ip_address,
+      vip_port_id: port.id,
+      vip_subnet_id: subnet.id,
+      vip_network_id: subnet.networkId,
+      vip_qos_policy_id: null,
+      provider: str(b.provider) ?? 'amphora',
+      flavor_id: null,
+      availability_zone: null,
+      additional_vips: [],
+    },
+    b,
+    id,
+  );
   return created(ctx, 'loadbalancer', lb);
 }
 
 function removeTree(ctx: Ctx, o: LbObject): void {
-  for (const child of [...ctx.env.state.lb.values()].filter((x) => x.parentId === o.id)) removeTree(ctx, child);
+  for (const child of [...ctx.env.state.lb.values()].filter((x) => x.parentId === o.id))
+    removeTree(ctx, child);
   ctx.env.state.lb.delete(o.id);
 }
 
@@ -124,7 +218,8 @@ function deleteLb(ctx: Ctx): Reply {
   const lb = find(ctx, 'loadbalancer', ctx.params.id as string);
   const cascade = ['true', 'True', '1'].includes(ctx.query.get('cascade') ?? '');
   const kids = [...ctx.env.state.lb.values()].filter((o) => o.lbId === lb.id && o.id !== lb.id);
-  if (kids.length > 0 && !cascade) throw new HttpError(400, `Validation failure: Cannot delete Load Balancer ${lb.id} - it has children`);
+  if (kids.length > 0 && !cascade)
+    throw new HttpError(400, `Validation failure: Cannot delete Load Balancer ${lb.id} - it has children`);
   if (provisioning(ctx.env, lb) !== 'ACTIVE' && lb.pendingStatus !== 'PENDING_CREATE') {
     throw new HttpError(409, `Invalid state ${lb.pendingStatus} of loadbalancer resource ${lb.id}`);
   }
@@ -140,15 +235,35 @@ function createListener(ctx: Ctx): Reply {
   const protocol = String(required(b, 'protocol'));
   const port = Number(required(b, 'protocol_port'));
   const clash = children(ctx.env, lb.id, 'listener').find((l) => l.fields.protocol_port === port);
-  if (clash) throw new HttpError(409, `Another Listener on this Load Balancer is already using protocol_port ${port}`);
+  if (clash)
+    throw new HttpError(409, `Another Listener on this Load Balancer is already using protocol_port ${port}`);
   const poolId = str(b.default_pool_id) ?? null;
   if (poolId) find(ctx, 'pool', poolId);
-  const o = add(ctx, 'listener', lb.id, lb.id, {
-    protocol, protocol_port: port, connection_limit: Number(b.connection_limit ?? -1), default_pool_id: poolId, default_tls_container_ref: null,
-    sni_container_refs: [], l7policies: [], insert_headers: b.insert_headers ?? {}, timeout_client_data: Number(b.timeout_client_data ?? 50000),
-    timeout_member_connect: 5000, timeout_member_data: Number(b.timeout_member_data ?? 50000), timeout_tcp_inspect: 0,
-    allowed_cidrs: b.allowed_cidrs ?? null, tls_ciphers: null, tls_versions: null, alpn_protocols: null,
-  }, b);
+  const o = add(
+    ctx,
+    'listener',
+    lb.id,
+    lb.id,
+    {
+      protocol,
+      protocol_port: port,
+      connection_limit: Number(b.connection_limit ?? -1),
+      default_pool_id: poolId,
+      default_tls_container_ref: null,
+      sni_container_refs: [],
+      l7policies: [],
+      insert_headers: b.insert_headers ?? {},
+      timeout_client_data: Number(b.timeout_client_data ?? 50000),
+      timeout_member_connect: 5000,
+      timeout_member_data: Number(b.timeout_member_data ?? 50000),
+      timeout_tcp_inspect: 0,
+      allowed_cidrs: b.allowed_cidrs ?? null,
+      tls_ciphers: null,
+      tls_versions: null,
+      alpn_protocols: null,
+    },
+    b,
+  );
   touch(ctx, lb);
   return created(ctx, 'listener', o);
 }
@@ -158,12 +273,25 @@ function createPool(ctx: Ctx): Reply {
   const listenerId = str(b.listener_id);
   const listener = listenerId ? find(ctx, 'listener', listenerId) : undefined;
   const lb = lockLb(ctx, listener?.lbId ?? String(required(b, 'loadbalancer_id')));
-  const o = add(ctx, 'pool', lb.id, lb.id, {
-    lb_algorithm: String(required(b, 'lb_algorithm')), protocol: String(required(b, 'protocol')),
-    session_persistence: b.session_persistence ?? null, tls_enabled: false, tls_ciphers: null, tls_versions: null, alpn_protocols: null,
-  }, b);
+  const o = add(
+    ctx,
+    'pool',
+    lb.id,
+    lb.id,
+    {
+      lb_algorithm: String(required(b, 'lb_algorithm')),
+      protocol: String(required(b, 'protocol')),
+      session_persistence: b.session_persistence ?? null,
+      tls_enabled: false,
+      tls_ciphers: null,
+      tls_versions: null,
+      alpn_protocols: null,
+    },
+    b,
+  );
   if (listener) {
-    if (listener.fields.default_pool_id) throw new HttpError(409, `Listener ${listener.id} already has a default pool.`);
+    if (listener.fields.default_pool_id)
+      throw new HttpError(409, `Listener ${listener.id} already has a default pool.`);
     listener.fields.default_pool_id = o.id;
   }
   touch(ctx, lb);
@@ -176,13 +304,32 @@ function createMember(ctx: Ctx): Reply {
   const lb = lockLb(ctx, pool.lbId);
   const address = String(required(b, 'address'));
   const port = Number(required(b, 'protocol_port'));
-  if (children(ctx.env, pool.id, 'member').some((m) => m.fields.address === address && m.fields.protocol_port === port)) {
-    throw new HttpError(409, `Another member on this pool is already using ip ${address} on protocol_port ${port}`);
+  if (
+    children(ctx.env, pool.id, 'member').some(
+      (m) => m.fields.address === address && m.fields.protocol_port === port,
+    )
+  ) {
+    throw new HttpError(
+      409,
+      `Another member on this pool is already using ip ${address} on protocol_port ${port}`,
+    );
   }
-  const o = add(ctx, 'member', lb.id, pool.id, {
-    address, protocol_port: port, subnet_id: str(b.subnet_id) ?? null, weight: Number(b.weight ?? 1), backup: b.backup === true,
-    monitor_address: b.monitor_address ?? null, monitor_port: b.monitor_port ?? null,
-  }, b);
+  const o = add(
+    ctx,
+    'member',
+    lb.id,
+    pool.id,
+    {
+      address,
+      protocol_port: port,
+      subnet_id: str(b.subnet_id) ?? null,
+      weight: Number(b.weight ?? 1),
+      backup: b.backup === true,
+      monitor_address: b.monitor_address ?? null,
+      monitor_port: b.monitor_port ?? null,
+    },
+    b,
+  );
   touch(ctx, lb);
   return created(ctx, 'member', o);
 }
@@ -191,15 +338,29 @@ function createHm(ctx: Ctx): Reply {
   const b = bodyOf(ctx, 'healthmonitor');
   const pool = find(ctx, 'pool', String(required(b, 'pool_id')));
   const lb = lockLb(ctx, pool.lbId);
-  if (children(ctx.env, pool.id, 'healthmonitor').length > 0) throw new HttpError(409, `This pool already has a health monitor`);
+  if (children(ctx.env, pool.id, 'healthmonitor').length > 0)
+    throw new HttpError(409, `This pool already has a health monitor`);
   const type = String(required(b, 'type'));
   const http = type === 'HTTP' || type === 'HTTPS';
-  const o = add(ctx, 'healthmonitor', lb.id, pool.id, {
-    type, delay: Number(required(b, 'delay')), timeout: Number(required(b, 'timeout')), max_retries: Number(required(b, 'max_retries')),
-    max_retries_down: Number(b.max_retries_down ?? 3), http_method: http ? (str(b.http_method) ?? 'GET') : null,
-    url_path: http ? (str(b.url_path) ?? '/') : null, expected_codes: http ? (str(b.expected_codes) ?? '200') : null,
-    http_version: null, domain_name: null,
-  }, b);
+  const o = add(
+    ctx,
+    'healthmonitor',
+    lb.id,
+    pool.id,
+    {
+      type,
+      delay: Number(required(b, 'delay')),
+      timeout: Number(required(b, 'timeout')),
+      max_retries: Number(required(b, 'max_retries')),
+      max_retries_down: Number(b.max_retries_down ?? 3),
+      http_method: http ? (str(b.http_method) ?? 'GET') : null,
+      url_path: http ? (str(b.url_path) ?? '/') : null,
+      expected_codes: http ? (str(b.expected_codes) ?? '200') : null,
+      http_version: null,
+      domain_name: null,
+    },
+    b,
+  );
   touch(ctx, lb);
   return created(ctx, 'healthmonitor', o);
 }
@@ -213,7 +374,14 @@ function listOf(ctx: Ctx, kind: Kind, key: string, filter: (o: LbObject) => bool
     .filter((o) => !q.has('tags-any') || tags('tags-any').some((t) => o.tags.includes(t)))
     .filter((o) => !q.has('not-tags') || !tags('not-tags').every((t) => o.tags.includes(t)))
     .map((o) => view(ctx.env, o))
-    .filter((v) => [...q.keys()].every((k) => ['tags', 'tags-any', 'not-tags', 'limit', 'marker', 'fields'].includes(k) || !(k in v) || String(v[k]) === q.get(k)));
+    .filter((v) =>
+      [...q.keys()].every(
+        (k) =>
+          ['tags', 'tags-any', 'not-tags', 'limit', 'marker', 'fields'].includes(k) ||
+          !(k in v) ||
+          String(v[k]) === q.get(k),
+      ),
+    );
   return { status: 200, json: { [key]: items, [`${key}_links`]: [] } };
 }
 
@@ -221,7 +389,8 @@ function deleteChild(ctx: Ctx, kind: Kind, id: string): Reply {
   const o = find(ctx, kind, id);
   const lb = lockLb(ctx, o.lbId);
   if (kind === 'pool') {
-    for (const l of children(ctx.env, lb.id, 'listener')) if (l.fields.default_pool_id === o.id) l.fields.default_pool_id = null;
+    for (const l of children(ctx.env, lb.id, 'listener'))
+      if (l.fields.default_pool_id === o.id) l.fields.default_pool_id = null;
   }
   removeTree(ctx, o);
   touch(ctx, lb);
@@ -234,7 +403,18 @@ function updateLb(ctx: Ctx, kind: Kind, key: string, id: string): Reply {
   const b = bodyOf(ctx, key);
   for (const [k, v] of Object.entries(b)) {
     if (k === 'tags' && Array.isArray(v)) o.tags = v.map(String);
-    else if (k in o.fields && !['vip_address', 'vip_port_id', 'vip_subnet_id', 'vip_network_id', 'protocol', 'protocol_port'].includes(k)) o.fields[k] = v;
+    else if (
+      k in o.fields &&
+      ![
+        'vip_address',
+        'vip_port_id',
+        'vip_subnet_id',
+        'vip_network_id',
+        'protocol',
+        'protocol_port',
+      ].includes(k)
+    )
+      o.fields[k] = v;
   }
   o.updatedAt = ctx.env.now();
   touch(ctx, lb);
@@ -245,11 +425,24 @@ function resourceRoutes(base: string): Route[] {
   const simple = (kind: Kind, key: string, plural: string, create: (ctx: Ctx) => Reply): Route[] => [
     { method: 'GET', path: `${base}/${plural}`, handler: (ctx) => listOf(ctx, kind, `${key}s`) },
     { method: 'POST', path: `${base}/${plural}`, handler: create },
-    { method: 'GET', path: `${base}/${plural}/{id}`, handler: (ctx) => ({ status: 200, json: { [key]: view(ctx.env, find(ctx, kind, ctx.params.id as string)) } }) },
-    { method: 'PUT', path: `${base}/${plural}/{id}`, handler: (ctx) => updateLb(ctx, kind, key, ctx.params.id as string) },
     {
-      method: 'DELETE', path: `${base}/${plural}/{id}`,
-      handler: (ctx) => (kind === 'loadbalancer' ? deleteLb(ctx) : deleteChild(ctx, kind, ctx.params.id as string)),
+      method: 'GET',
+      path: `${base}/${plural}/{id}`,
+      handler: (ctx) => ({
+        status: 200,
+        json: { [key]: view(ctx.env, find(ctx, kind, ctx.params.id as string)) },
+      }),
+    },
+    {
+      method: 'PUT',
+      path: `${base}/${plural}/{id}`,
+      handler: (ctx) => updateLb(ctx, kind, key, ctx.params.id as string),
+    },
+    {
+      method: 'DELETE',
+      path: `${base}/${plural}/{id}`,
+      handler: (ctx) =>
+        kind === 'loadbalancer' ? deleteLb(ctx) : deleteChild(ctx, kind, ctx.params.id as string),
     },
   ];
   return [
@@ -257,18 +450,37 @@ function resourceRoutes(base: string): Route[] {
     ...simple('listener', 'listener', 'listeners', createListener),
     ...simple('pool', 'pool', 'pools', createPool),
     ...simple('healthmonitor', 'healthmonitor', 'healthmonitors', createHm),
-    { method: 'GET', path: `${base}/pools/{pool}/members`, handler: (ctx) => listOf(ctx, 'member', 'members', (o) => o.parentId === find(ctx, 'pool', ctx.params.pool as string).id) },
+    {
+      method: 'GET',
+      path: `${base}/pools/{pool}/members`,
+      handler: (ctx) =>
+        listOf(
+          ctx,
+          'member',
+          'members',
+          (o) => o.parentId === find(ctx, 'pool', ctx.params.pool as string).id,
+        ),
+    },
     { method: 'POST', path: `${base}/pools/{pool}/members`, handler: createMember },
     {
-      method: 'GET', path: `${base}/pools/{pool}/members/{id}`,
+      method: 'GET',
+      path: `${base}/pools/{pool}/members/{id}`,
       handler: (ctx) => {
         const m = find(ctx, 'member', ctx.params.id as string);
         if (m.parentId !== ctx.params.pool) throw new HttpError(404, `Member ${ctx.params.id} not found.`);
         return { status: 200, json: { member: view(ctx.env, m) } };
       },
     },
-    { method: 'PUT', path: `${base}/pools/{pool}/members/{id}`, handler: (ctx) => updateLb(ctx, 'member', 'member', ctx.params.id as string) },
-    { method: 'DELETE', path: `${base}/pools/{pool}/members/{id}`, handler: (ctx) => deleteChild(ctx, 'member', ctx.params.id as string) },
+    {
+      method: 'PUT',
+      path: `${base}/pools/{pool}/members/{id}`,
+      handler: (ctx) => updateLb(ctx, 'member', 'member', ctx.params.id as string),
+    },
+    {
+      method: 'DELETE',
+      path: `${base}/pools/{pool}/members/{id}`,
+      handler: (ctx) => deleteChild(ctx, 'member', ctx.params.id as string),
+    },
   ];
 }
 

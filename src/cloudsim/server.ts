@@ -14,7 +14,12 @@ interface Compiled {
 }
 
 /** Builds the request listener that routes every service of the simulated cloud. */
-export function createCloudServer(deps: { env: Env; services: Service[]; stats: CloudsimStats; logger?: Logger }): Server {
+export function createCloudServer(deps: {
+  env: Env;
+  services: Service[];
+  stats: CloudsimStats;
+  logger?: Logger;
+}): Server {
   const compiled: Compiled[] = deps.services.flatMap((service) =>
     service.routes.map((route) => {
       const template = service.prefix + route.path;
@@ -51,11 +56,19 @@ export function createCloudServer(deps: { env: Env; services: Service[]; stats: 
         break;
       }
     }
-    stats.count(service.name, match ? `${method} ${match.c.template}` : `${method} ${service.prefix} (unmatched)`);
+    stats.count(
+      service.name,
+      match ? `${method} ${match.c.template}` : `${method} ${service.prefix} (unmatched)`,
+    );
 
     if (env.knobs.latencyMs > 0) await sleep(env.knobs.latencyMs);
     const below = '/' + parts.slice(service.prefix.split('/').filter(Boolean).length).join('/');
-    const fault = takeFault(env.knobs.faults, { service: service.name, method, path: below, fullPath: rawPath });
+    const fault = takeFault(env.knobs.faults, {
+      service: service.name,
+      method,
+      path: below,
+      fullPath: rawPath,
+    });
     if (fault) {
       if (fault.dropConnection) {
         req.socket.destroy();
@@ -65,12 +78,15 @@ export function createCloudServer(deps: { env: Env; services: Service[]; stats: 
         fault.body !== undefined
           ? { status: fault.status, json: fault.body }
           : service.errorReply(new HttpError(fault.status, faultMessage(fault.status)), { env });
-      if (fault.retryAfter !== undefined) reply.headers = { ...reply.headers, 'Retry-After': fault.retryAfter };
+      if (fault.retryAfter !== undefined)
+        reply.headers = { ...reply.headers, 'Retry-After': fault.retryAfter };
       return send(res, service, req, requestId, reply);
     }
 
     if (!match) {
-      const err = pathKnown ? new HttpError(405, 'The method is not allowed for the requested URL.') : new HttpError(404, 'The resource could not be found.');
+      const err = pathKnown
+        ? new HttpError(405, 'The method is not allowed for the requested URL.')
+        : new HttpError(404, 'The resource could not be found.');
       return send(res, service, req, requestId, service.errorReply(err, { env }));
     }
     const { route } = match.c;
@@ -79,16 +95,39 @@ export function createCloudServer(deps: { env: Env; services: Service[]; stats: 
     const tokenHeader = req.headers['x-auth-token'];
     if (route.auth !== 'none' && typeof tokenHeader === 'string') caller = resolveToken(env, tokenHeader);
     if (!caller && route.auth === undefined) {
-      return send(res, service, req, requestId, service.errorReply(new HttpError(401, 'The request you have made requires authentication.'), { env }));
+      return send(
+        res,
+        service,
+        req,
+        requestId,
+        service.errorReply(new HttpError(401, 'The request you have made requires authentication.'), { env }),
+      );
     }
     let body: unknown;
     try {
-      body = rawBody.length > 0 && !route.raw && isJson(req) ? JSON.parse(rawBody.toString('utf8')) : undefined;
+      body =
+        rawBody.length > 0 && !route.raw && isJson(req) ? JSON.parse(rawBody.toString('utf8')) : undefined;
     } catch {
-      return send(res, service, req, requestId, service.errorReply(new HttpError(400, 'Malformed request body'), { env }));
+      return send(
+        res,
+        service,
+        req,
+        requestId,
+        service.errorReply(new HttpError(400, 'Malformed request body'), { env }),
+      );
     }
     const ctx: Ctx = {
-      env, req, method, params: match.params, query: full.searchParams, headers: req.headers, body, rawBody, caller, rawPath, requestId,
+      env,
+      req,
+      method,
+      params: match.params,
+      query: full.searchParams,
+      headers: req.headers,
+      body,
+      rawBody,
+      caller,
+      rawPath,
+      requestId,
     };
     let reply: Reply;
     try {
@@ -104,7 +143,13 @@ export function createCloudServer(deps: { env: Env; services: Service[]; stats: 
   return server;
 }
 
-function send(res: ServerResponse, service: Service, req: IncomingMessage, requestId: string, reply: Reply): void {
+function send(
+  res: ServerResponse,
+  service: Service,
+  req: IncomingMessage,
+  requestId: string,
+  reply: Reply,
+): void {
   service.decorate?.(reply, { req, requestId });
   const headers: Record<string, string | number> = { 'x-openstack-request-id': requestId, ...reply.headers };
   let payload: Buffer | undefined;
@@ -114,7 +159,8 @@ function send(res: ServerResponse, service: Service, req: IncomingMessage, reque
   } else if (reply.text !== undefined) {
     payload = Buffer.isBuffer(reply.text) ? reply.text : Buffer.from(reply.text);
   }
-  if (!('content-length' in headers) && !('Content-Length' in headers)) headers['content-length'] = payload?.length ?? 0;
+  if (!('content-length' in headers) && !('Content-Length' in headers))
+    headers['content-length'] = payload?.length ?? 0;
   res.writeHead(reply.status, headers);
   res.end(req.method === 'HEAD' ? undefined : payload);
 }
@@ -151,7 +197,8 @@ function isJson(req: IncomingMessage): boolean {
 
 function faultMessage(status: number): string {
   if (status === 429) return 'Rate limit exceeded, retry later.';
-  if (status >= 500) return 'The server has either erred or is incapable of performing the requested operation.';
+  if (status >= 500)
+    return 'The server has either erred or is incapable of performing the requested operation.';
   return `Injected fault ${status}.`;
 }
 

@@ -30,85 +30,287 @@ export const defaultQuotas: Quotas = {
   volumes: 10,
 };
 
-export interface Domain { id: string; name: string; description: string; enabled: boolean }
-export interface Project { id: string; name: string; domainId: string; description: string; enabled: boolean; tags: string[] }
-export interface User {
-  id: string; name: string; domainId: string; password: string | undefined; enabled: boolean;
-  email?: string; description?: string; defaultProjectId?: string;
+export interface Domain {
+  id: string;
+  name: string;
+  description: string;
+  enabled: boolean;
 }
-export interface Role { id: string; name: string; domainId: string | null; description: string | null }
-export interface Group { id: string; name: string; domainId: string; description: string; members: Set<string> }
+export interface Project {
+  id: string;
+  name: string;
+  domainId: string;
+  description: string;
+  enabled: boolean;
+  tags: string[];
+}
+export interface User {
+  id: string;
+  name: string;
+  domainId: string;
+  password: string | undefined;
+  enabled: boolean;
+  email?: string;
+  description?: string;
+  defaultProjectId?: string;
+}
+export interface Role {
+  id: string;
+  name: string;
+  domainId: string | null;
+  description: string | null;
+}
+export interface Group {
+  id: string;
+  name: string;
+  domainId: string;
+  description: string;
+  members: Set<string>;
+}
 /** A direct assignment: an actor (user or group) holds a role on a project or domain. */
-export interface Assignment { actor: 'user' | 'group'; actorId: string; scope: 'project' | 'domain'; scopeId: string; roleId: string }
+export interface Assignment {
+  actor: 'user' | 'group';
+  actorId: string;
+  scope: 'project' | 'domain';
+  scopeId: string;
+  roleId: string;
+}
 export interface AppCredential {
-  id: string; name: string; description: string | null; secretHash: string; userId: string; projectId: string;
-  roleIds: string[]; expiresAt: number | null; unrestricted: boolean;
+  id: string;
+  name: string;
+  description: string | null;
+  secretHash: string;
+  userId: string;
+  projectId: string;
+  roleIds: string[];
+  expiresAt: number | null;
+  unrestricted: boolean;
 }
 export interface Token {
-  id: string; userId: string; projectId: string | null; methods: string[]; issuedAt: number; expiresAt: number;
-  auditId: string; appCredentialId: string | null;
+  id: string;
+  userId: string;
+  projectId: string | null;
+  methods: string[];
+  issuedAt: number;
+  expiresAt: number;
+  auditId: string;
+  appCredentialId: string | null;
 }
 
-export interface Flavor { id: string; name: string; vcpus: number; ram: number; disk: number }
+export interface Flavor {
+  id: string;
+  name: string;
+  vcpus: number;
+  ram: number;
+  disk: number;
+}
 export interface Image {
-  id: string; name: string; status: string; visibility: string; owner: string; diskFormat: string | null;
-  containerFormat: string | null; size: number | null; checksum: string | null; hashValue: string | null;
-  createdAt: number; updatedAt: number; tags: string[]; minDisk: number; minRam: number; properties: Record<string, unknown>;
+  id: string;
+  name: string;
+  status: string;
+  visibility: string;
+  owner: string;
+  diskFormat: string | null;
+  containerFormat: string | null;
+  size: number | null;
+  checksum: string | null;
+  hashValue: string | null;
+  createdAt: number;
+  updatedAt: number;
+  tags: string[];
+  minDisk: number;
+  minRam: number;
+  properties: Record<string, unknown>;
 }
-export interface Keypair { id: number; name: string; userId: string; publicKey: string; fingerprint: string; type: string; createdAt: number }
+export interface Keypair {
+  id: number;
+  name: string;
+  userId: string;
+  publicKey: string;
+  fingerprint: string;
+  type: string;
+  createdAt: number;
+}
 export interface Server {
-  id: string; name: string; projectId: string; userId: string; flavorId: string; imageId: string; keyName: string | null;
-  userData: string | null; metadata: Record<string, string>; tags: string[]; securityGroups: string[]; configDrive: boolean;
-  portIds: string[]; createdPortIds: string[]; createdAt: number; activeAt: number; host: string; seq: number;
-  groupId: string | null; reservationId: string; description: string | null;
+  id: string;
+  name: string;
+  projectId: string;
+  userId: string;
+  flavorId: string;
+  imageId: string;
+  keyName: string | null;
+  userData: string | null;
+  metadata: Record<string, string>;
+  tags: string[];
+  securityGroups: string[];
+  configDrive: boolean;
+  portIds: string[];
+  createdPortIds: string[];
+  createdAt: number;
+  activeAt: number;
+  host: string;
+  seq: number;
+  groupId: string | null;
+  reservationId: string;
+  description: string | null;
 }
-export interface ServerGroup { id: string; name: string; policy: string; projectId: string; userId: string; members: string[] }
+export interface ServerGroup {
+  id: string;
+  name: string;
+  policy: string;
+  projectId: string;
+  userId: string;
+  members: string[];
+}
 
 export interface Network {
-  id: string; name: string; projectId: string; external: boolean; shared: boolean; adminStateUp: boolean; mtu: number;
-  description: string; tags: string[]; createdAt: number; updatedAt: number; segmentationId: number; portSecurity: boolean;
+  id: string;
+  name: string;
+  projectId: string;
+  external: boolean;
+  shared: boolean;
+  adminStateUp: boolean;
+  mtu: number;
+  description: string;
+  tags: string[];
+  createdAt: number;
+  updatedAt: number;
+  segmentationId: number;
+  portSecurity: boolean;
 }
 export interface Subnet {
-  id: string; name: string; projectId: string; networkId: string; ipVersion: number; cidr: string; gatewayIp: string | null;
-  allocationPools: { start: string; end: string }[]; enableDhcp: boolean; dnsNameservers: string[];
-  description: string; tags: string[]; createdAt: number; updatedAt: number;
+  id: string;
+  name: string;
+  projectId: string;
+  networkId: string;
+  ipVersion: number;
+  cidr: string;
+  gatewayIp: string | null;
+  allocationPools: { start: string; end: string }[];
+  enableDhcp: boolean;
+  dnsNameservers: string[];
+  description: string;
+  tags: string[];
+  createdAt: number;
+  updatedAt: number;
 }
 export interface Port {
-  id: string; name: string; projectId: string; networkId: string; macAddress: string; fixedIps: { subnet_id: string; ip_address: string }[];
-  deviceId: string; deviceOwner: string; securityGroups: string[]; status: string; hostId: string; adminStateUp: boolean;
-  description: string; tags: string[]; createdAt: number; updatedAt: number; allowedAddressPairs: { ip_address: string; mac_address?: string }[];
+  id: string;
+  name: string;
+  projectId: string;
+  networkId: string;
+  macAddress: string;
+  fixedIps: { subnet_id: string; ip_address: string }[];
+  deviceId: string;
+  deviceOwner: string;
+  securityGroups: string[];
+  status: string;
+  hostId: string;
+  adminStateUp: boolean;
+  description: string;
+  tags: string[];
+  createdAt: number;
+  updatedAt: number;
+  allowedAddressPairs: { ip_address: string; mac_address?: string }[];
   portSecurity: boolean;
 }
 export interface Router {
-  id: string; name: string; projectId: string; gateway: { networkId: string; portId: string; enableSnat: boolean } | null;
-  description: string; tags: string[]; createdAt: number; updatedAt: number; adminStateUp: boolean;
+  id: string;
+  name: string;
+  projectId: string;
+  gateway: { networkId: string; portId: string; enableSnat: boolean } | null;
+  description: string;
+  tags: string[];
+  createdAt: number;
+  updatedAt: number;
+  adminStateUp: boolean;
 }
 export interface SecurityGroupRule {
-  id: string; projectId: string; securityGroupId: string; direction: string; ethertype: string; protocol: string | null;
-  portRangeMin: number | null; portRangeMax: number | null; remoteIpPrefix: string | null; remoteGroupId: string | null;
-  description: string; createdAt: number;
+  id: string;
+  projectId: string;
+  securityGroupId: string;
+  direction: string;
+  ethertype: string;
+  protocol: string | null;
+  portRangeMin: number | null;
+  portRangeMax: number | null;
+  remoteIpPrefix: string | null;
+  remoteGroupId: string | null;
+  description: string;
+  createdAt: number;
 }
-export interface SecurityGroup { id: string; name: string; projectId: string; description: string; tags: string[]; createdAt: number; updatedAt: number }
+export interface SecurityGroup {
+  id: string;
+  name: string;
+  projectId: string;
+  description: string;
+  tags: string[];
+  createdAt: number;
+  updatedAt: number;
+}
 export interface FloatingIp {
-  id: string; projectId: string; floatingNetworkId: string; floatingIpAddress: string; portId: string | null;
-  fixedIpAddress: string | null; routerId: string | null; description: string; tags: string[]; createdAt: number; updatedAt: number;
+  id: string;
+  projectId: string;
+  floatingNetworkId: string;
+  floatingIpAddress: string;
+  portId: string | null;
+  fixedIpAddress: string | null;
+  routerId: string | null;
+  description: string;
+  tags: string[];
+  createdAt: number;
+  updatedAt: number;
   ownPortId: string;
 }
 
 /** Octavia objects share one shape: a typed `kind`, their fields as the API shows them, and a ready time. */
 export interface LbObject {
   kind: 'loadbalancer' | 'listener' | 'pool' | 'member' | 'healthmonitor';
-  id: string; projectId: string; lbId: string; parentId: string | null; fields: Record<string, unknown>;
-  tags: string[]; createdAt: number; updatedAt: number; readyAt: number; pendingStatus: string; seq: number;
+  id: string;
+  projectId: string;
+  lbId: string;
+  parentId: string | null;
+  fields: Record<string, unknown>;
+  tags: string[];
+  createdAt: number;
+  updatedAt: number;
+  readyAt: number;
+  pendingStatus: string;
+  seq: number;
 }
 export interface Volume {
-  id: string; name: string | null; projectId: string; userId: string; size: number; description: string | null;
-  metadata: Record<string, string>; createdAt: number; readyAt: number; volumeType: string; seq: number;
+  id: string;
+  name: string | null;
+  projectId: string;
+  userId: string;
+  size: number;
+  description: string | null;
+  metadata: Record<string, string>;
+  createdAt: number;
+  readyAt: number;
+  volumeType: string;
+  seq: number;
 }
 
-export interface SwiftObject { data: Buffer; etag: string; contentType: string; lastModified: number; meta: Record<string, string> }
-export interface SwiftContainer { name: string; createdAt: number; meta: Record<string, string>; objects: Map<string, SwiftObject> }
-export interface SwiftAccount { name: string; createdAt: number; meta: Record<string, string>; containers: Map<string, SwiftContainer> }
+export interface SwiftObject {
+  data: Buffer;
+  etag: string;
+  contentType: string;
+  lastModified: number;
+  meta: Record<string, string>;
+}
+export interface SwiftContainer {
+  name: string;
+  createdAt: number;
+  meta: Record<string, string>;
+  objects: Map<string, SwiftObject>;
+}
+export interface SwiftAccount {
+  name: string;
+  createdAt: number;
+  meta: Record<string, string>;
+  containers: Map<string, SwiftContainer>;
+}
 
 /**
  * Everything the simulated cloud knows, in plain maps so tests can seed and inspect it directly.

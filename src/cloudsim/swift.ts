@@ -4,7 +4,10 @@ import type { SwiftAccount, SwiftContainer, SwiftObject } from './state.ts';
 import { verifyTempUrl } from './tempurl.ts';
 
 const PAGES: Record<number, [string, string]> = {
-  401: ['Unauthorized', 'This server could not verify that you are authorized to access the document you requested.'],
+  401: [
+    'Unauthorized',
+    'This server could not verify that you are authorized to access the document you requested.',
+  ],
   403: ['Forbidden', 'Access was denied to this resource.'],
   404: ['Not Found', 'The resource could not be found.'],
   405: ['Method Not Allowed', 'The method is not allowed for this resource.'],
@@ -16,7 +19,11 @@ const PAGES: Record<number, [string, string]> = {
 
 function swiftError(err: HttpError, ctx: { env: Env }): Reply {
   if (err.message === 'Temp URL invalid') {
-    return { status: 401, headers: { 'content-type': 'text/plain' }, text: '401 Unauthorized: Temp URL invalid\n' };
+    return {
+      status: 401,
+      headers: { 'content-type': 'text/plain' },
+      text: '401 Unauthorized: Temp URL invalid\n',
+    };
   }
   const [title, text] = PAGES[err.status] ?? ['Error', err.message];
   const headers: Record<string, string> = { 'content-type': 'text/html; charset=UTF-8' };
@@ -31,7 +38,12 @@ function tokenAllowed(ctx: Ctx): boolean {
   const caller = ctx.caller;
   if (!caller) return false;
   const account = ctx.params.account as string;
-  if (caller.project && account === `AUTH_${caller.project.id}` && caller.roleNames.some((r) => OPERATOR_ROLES.includes(r))) return true;
+  if (
+    caller.project &&
+    account === `AUTH_${caller.project.id}` &&
+    caller.roleNames.some((r) => OPERATOR_ROLES.includes(r))
+  )
+    return true;
   throw new HttpError(403, 'Forbidden');
 }
 
@@ -98,21 +110,34 @@ function accountHeaders(acc: SwiftAccount): Record<string, string | number> {
     bytes += t.bytes;
   }
   return {
-    'x-account-container-count': acc.containers.size, 'x-account-object-count': objects, 'x-account-bytes-used': bytes,
-    'x-timestamp': ts(acc.createdAt), 'x-put-timestamp': ts(acc.createdAt), ...metaHeaders('account', acc.meta),
+    'x-account-container-count': acc.containers.size,
+    'x-account-object-count': objects,
+    'x-account-bytes-used': bytes,
+    'x-timestamp': ts(acc.createdAt),
+    'x-put-timestamp': ts(acc.createdAt),
+    ...metaHeaders('account', acc.meta),
   };
 }
 
 function containerHeaders(c: SwiftContainer): Record<string, string | number> {
   const t = totals(c);
   return {
-    'x-container-object-count': t.count, 'x-container-bytes-used': t.bytes, 'x-timestamp': ts(c.createdAt),
-    'x-storage-policy': 'Policy-0', 'accept-ranges': 'bytes', ...metaHeaders('container', c.meta),
+    'x-container-object-count': t.count,
+    'x-container-bytes-used': t.bytes,
+    'x-timestamp': ts(c.createdAt),
+    'x-storage-policy': 'Policy-0',
+    'accept-ranges': 'bytes',
+    ...metaHeaders('container', c.meta),
   };
 }
 
 /** Shared listing logic: marker/end_marker/prefix/delimiter/limit over sorted names. */
-function listing(ctx: Ctx, names: string[], entry: (name: string) => unknown, subdir: (p: string) => unknown): Reply & { items: unknown[] } {
+function listing(
+  ctx: Ctx,
+  names: string[],
+  entry: (name: string) => unknown,
+  subdir: (p: string) => unknown,
+): Reply & { items: unknown[] } {
   const q = ctx.query;
   const marker = q.get('marker') ?? '';
   const endMarker = q.get('end_marker');
@@ -141,9 +166,21 @@ function listing(ctx: Ctx, names: string[], entry: (name: string) => unknown, su
     textNames.push(name);
   }
   const json = q.get('format') === 'json' || (ctx.headers.accept ?? '').includes('application/json');
-  if (json) return { status: 200, items, headers: { 'content-type': 'application/json; charset=utf-8' }, json: items };
-  if (textNames.length === 0) return { status: 204, items, headers: { 'content-type': 'text/plain; charset=utf-8' } };
-  return { status: 200, items, headers: { 'content-type': 'text/plain; charset=utf-8' }, text: textNames.map((n) => `${n}\n`).join('') };
+  if (json)
+    return {
+      status: 200,
+      items,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      json: items,
+    };
+  if (textNames.length === 0)
+    return { status: 204, items, headers: { 'content-type': 'text/plain; charset=utf-8' } };
+  return {
+    status: 200,
+    items,
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+    text: textNames.map((n) => `${n}\n`).join(''),
+  };
 }
 
 function strip(reply: Reply & { items?: unknown }): Reply {
@@ -153,8 +190,13 @@ function strip(reply: Reply & { items?: unknown }): Reply {
 
 function objectHeaders(o: SwiftObject): Record<string, string | number> {
   return {
-    'content-type': o.contentType, etag: o.etag, 'last-modified': httpDate(o.lastModified), 'x-timestamp': ts(o.lastModified),
-    'accept-ranges': 'bytes', 'content-length': o.data.length, ...metaHeaders('object', o.meta),
+    'content-type': o.contentType,
+    etag: o.etag,
+    'last-modified': httpDate(o.lastModified),
+    'x-timestamp': ts(o.lastModified),
+    'accept-ranges': 'bytes',
+    'content-length': o.data.length,
+    ...metaHeaders('object', o.meta),
   };
 }
 
@@ -164,10 +206,16 @@ function objectAccess(ctx: Ctx): 'token' | 'tempurl' {
   if (ctx.query.has('temp_url_sig')) {
     const acc = ctx.env.state.swift.get(ctx.params.account as string);
     const c = acc?.containers.get(ctx.params.container as string);
-    const keys = (m: Record<string, string> | undefined) => [m?.['temp-url-key'], m?.['temp-url-key-2']].filter((k): k is string => Boolean(k));
+    const keys = (m: Record<string, string> | undefined) =>
+      [m?.['temp-url-key'], m?.['temp-url-key-2']].filter((k): k is string => Boolean(k));
     const ok = verifyTempUrl({
-      method: ctx.method, path: `/v1/${ctx.params.account}/${ctx.params.container}/${ctx.params.object}`, query: ctx.query,
-      accountKeys: keys(acc?.meta), containerKeys: keys(c?.meta), now: ctx.env.now(), clientIp: ctx.req.socket.remoteAddress,
+      method: ctx.method,
+      path: `/v1/${ctx.params.account}/${ctx.params.container}/${ctx.params.object}`,
+      query: ctx.query,
+      accountKeys: keys(acc?.meta),
+      containerKeys: keys(c?.meta),
+      now: ctx.env.now(),
+      clientIp: ctx.req.socket.remoteAddress,
     });
     if (ok) return 'tempurl';
     throw new HttpError(401, 'Temp URL invalid');
@@ -182,7 +230,8 @@ function getObject(ctx: Ctx): Reply {
   const headers = objectHeaders(o);
   if (access === 'tempurl' && !ctx.query.has('inline')) {
     const filename = ctx.query.get('filename') ?? (ctx.params.object as string).split('/').pop() ?? '';
-    headers['content-disposition'] = `attachment; filename="${filename.replace(/"/g, '\\"')}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+    headers['content-disposition'] =
+      `attachment; filename="${filename.replace(/"/g, '\\"')}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
   }
   return { status: 200, headers, text: ctx.method === 'HEAD' ? undefined : o.data };
 }
@@ -198,35 +247,68 @@ async function putObject(ctx: Ctx): Promise<Reply> {
   }
   const etag = md5.digest('hex');
   const wanted = ctx.headers.etag;
-  if (typeof wanted === 'string' && wanted.replace(/"/g, '').toLowerCase() !== etag) throw new HttpError(422, 'Unprocessable Entity');
+  if (typeof wanted === 'string' && wanted.replace(/"/g, '').toLowerCase() !== etag)
+    throw new HttpError(422, 'Unprocessable Entity');
   const now = ctx.env.now();
   const meta: Record<string, string> = {};
   applyMeta(ctx, 'object', meta);
   const type = ctx.headers['content-type'];
   c.objects.set(ctx.params.object as string, {
-    data: Buffer.concat(chunks), etag, contentType: typeof type === 'string' && type ? type : 'application/octet-stream', lastModified: now, meta,
+    data: Buffer.concat(chunks),
+    etag,
+    contentType: typeof type === 'string' && type ? type : 'application/octet-stream',
+    lastModified: now,
+    meta,
   });
-  return { status: 201, headers: { etag, 'last-modified': httpDate(now), 'content-type': 'text/html; charset=UTF-8' } };
+  return {
+    status: 201,
+    headers: { etag, 'last-modified': httpDate(now), 'content-type': 'text/html; charset=UTF-8' },
+  };
 }
 
 const routes: Route[] = [
   {
-    method: 'GET', path: '', auth: 'optional',
+    method: 'GET',
+    path: '',
+    auth: 'optional',
     handler: (ctx) => {
       requireToken(ctx);
       const acc = account(ctx);
-      const reply = listing(ctx, [...acc.containers.keys()], (name) => {
-        const c = acc.containers.get(name) as SwiftContainer;
-        const t = totals(c);
-        return { name, count: t.count, bytes: t.bytes, last_modified: new Date(c.createdAt).toISOString().replace('Z', '000').slice(0, 26) };
-      }, (subdir) => ({ subdir }));
+      const reply = listing(
+        ctx,
+        [...acc.containers.keys()],
+        (name) => {
+          const c = acc.containers.get(name) as SwiftContainer;
+          const t = totals(c);
+          return {
+            name,
+            count: t.count,
+            bytes: t.bytes,
+            last_modified: new Date(c.createdAt).toISOString().replace('Z', '000').slice(0, 26),
+          };
+        },
+        (subdir) => ({ subdir }),
+      );
       reply.headers = { ...reply.headers, ...accountHeaders(acc) };
       return strip(reply);
     },
   },
-  { method: 'HEAD', path: '', auth: 'optional', handler: (ctx) => (requireToken(ctx), { status: 204, headers: { ...accountHeaders(account(ctx)), 'content-type': 'text/plain; charset=utf-8' } }) },
   {
-    method: 'POST', path: '', auth: 'optional',
+    method: 'HEAD',
+    path: '',
+    auth: 'optional',
+    handler: (ctx) => (
+      requireToken(ctx),
+      {
+        status: 204,
+        headers: { ...accountHeaders(account(ctx)), 'content-type': 'text/plain; charset=utf-8' },
+      }
+    ),
+  },
+  {
+    method: 'POST',
+    path: '',
+    auth: 'optional',
     handler: (ctx) => {
       requireToken(ctx);
       applyMeta(ctx, 'account', account(ctx).meta);
@@ -234,7 +316,9 @@ const routes: Route[] = [
     },
   },
   {
-    method: 'PUT', path: '/{container}', auth: 'optional',
+    method: 'PUT',
+    path: '/{container}',
+    auth: 'optional',
     handler: (ctx) => {
       requireToken(ctx);
       const acc = account(ctx);
@@ -251,29 +335,57 @@ const routes: Route[] = [
     },
   },
   {
-    method: 'POST', path: '/{container}', auth: 'optional',
+    method: 'POST',
+    path: '/{container}',
+    auth: 'optional',
     handler: (ctx) => {
       requireToken(ctx);
       applyMeta(ctx, 'container', container(ctx).meta);
       return { status: 204, headers: { 'content-type': 'text/html; charset=UTF-8' } };
     },
   },
-  { method: 'HEAD', path: '/{container}', auth: 'optional', handler: (ctx) => (requireToken(ctx), { status: 204, headers: { ...containerHeaders(container(ctx)), 'content-type': 'text/plain; charset=utf-8' } }) },
   {
-    method: 'GET', path: '/{container}', auth: 'optional',
+    method: 'HEAD',
+    path: '/{container}',
+    auth: 'optional',
+    handler: (ctx) => (
+      requireToken(ctx),
+      {
+        status: 204,
+        headers: { ...containerHeaders(container(ctx)), 'content-type': 'text/plain; charset=utf-8' },
+      }
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/{container}',
+    auth: 'optional',
     handler: (ctx) => {
       requireToken(ctx);
       const c = container(ctx);
-      const reply = listing(ctx, [...c.objects.keys()], (name) => {
-        const o = c.objects.get(name) as SwiftObject;
-        return { bytes: o.data.length, hash: o.etag, name, content_type: o.contentType, last_modified: new Date(o.lastModified).toISOString().replace('Z', '000').slice(0, 26) };
-      }, (subdir) => ({ subdir }));
+      const reply = listing(
+        ctx,
+        [...c.objects.keys()],
+        (name) => {
+          const o = c.objects.get(name) as SwiftObject;
+          return {
+            bytes: o.data.length,
+            hash: o.etag,
+            name,
+            content_type: o.contentType,
+            last_modified: new Date(o.lastModified).toISOString().replace('Z', '000').slice(0, 26),
+          };
+        },
+        (subdir) => ({ subdir }),
+      );
       reply.headers = { ...reply.headers, ...containerHeaders(c) };
       return strip(reply);
     },
   },
   {
-    method: 'DELETE', path: '/{container}', auth: 'optional',
+    method: 'DELETE',
+    path: '/{container}',
+    auth: 'optional',
     handler: (ctx) => {
       requireToken(ctx);
       const c = container(ctx);
@@ -286,18 +398,26 @@ const routes: Route[] = [
   { method: 'GET', path: '/{container}/{object+}', auth: 'optional', handler: getObject },
   { method: 'HEAD', path: '/{container}/{object+}', auth: 'optional', handler: getObject },
   {
-    method: 'POST', path: '/{container}/{object+}', auth: 'optional',
+    method: 'POST',
+    path: '/{container}/{object+}',
+    auth: 'optional',
     handler: (ctx) => {
       requireToken(ctx);
       const o = container(ctx).objects.get(ctx.params.object as string);
       if (!o) throw new HttpError(404, 'Not Found');
       o.meta = {};
       applyMeta(ctx, 'object', o.meta);
-      return { status: 202, headers: { 'content-type': 'text/html; charset=UTF-8' }, text: '<html><h1>Accepted</h1><p>The request is accepted for processing.</p></html>' };
+      return {
+        status: 202,
+        headers: { 'content-type': 'text/html; charset=UTF-8' },
+        text: '<html><h1>Accepted</h1><p>The request is accepted for processing.</p></html>',
+      };
     },
   },
   {
-    method: 'DELETE', path: '/{container}/{object+}', auth: 'optional',
+    method: 'DELETE',
+    path: '/{container}/{object+}',
+    auth: 'optional',
     handler: (ctx) => {
       objectAccess(ctx);
       const c = container(ctx);
@@ -313,7 +433,10 @@ export const swift: Service = {
   prefix: '/object-store/v1/{account}',
   routes,
   errorReply: swiftError,
-  requestId: (now) => `tx${randomBytes(11).toString('hex').slice(0, 21)}-${Math.floor(now / 1000).toString(16).padStart(10, '0')}`,
+  requestId: (now) =>
+    `tx${randomBytes(11).toString('hex').slice(0, 21)}-${Math.floor(now / 1000)
+      .toString(16)
+      .padStart(10, '0')}`,
   decorate: (reply, { requestId }) => {
     reply.headers = { 'x-trans-id': requestId, ...reply.headers };
   },

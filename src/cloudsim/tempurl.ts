@@ -30,7 +30,10 @@ function parseSig(sig: string): { digest: string; hex: string } | undefined {
   const colon = sig.indexOf(':');
   if (colon >= 0) {
     const digest = sig.slice(0, colon);
-    const b64 = sig.slice(colon + 1).replace(/-/g, '+').replace(/_/g, '/');
+    const b64 = sig
+      .slice(colon + 1)
+      .replace(/-/g, '+')
+      .replace(/_/g, '/');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
     return { digest, hex: Buffer.from(b64, 'base64').toString('hex') };
   }
@@ -54,8 +57,8 @@ export function verifyTempUrl(r: TempUrlRequest): boolean {
   let path = r.path;
   if (prefix !== null) {
     const parts = r.path.split('/');
-    const containerPath = parts.slice(0, 5).join('/');
-    const object = parts.slice(5).join('/');
+    const containerPath = parts.slice(0, 4).join('/');
+    const object = parts.slice(4).join('/');
     if (!object.startsWith(prefix)) return false;
     path = `prefix:${containerPath}/${prefix}`;
   }

@@ -15,13 +15,21 @@ const openrc = {
 const clouds = {
   clouds: {
     prod: {
-      auth: { auth_url: 'https://keystone.prod/v3/', username: 'kaas', project_name: 'k8s', user_domain_name: 'Ops' },
+      auth: {
+        auth_url: 'https://keystone.prod/v3/',
+        username: 'kaas',
+        project_name: 'k8s',
+        user_domain_name: 'Ops',
+      },
       region_name: 'Zurich',
       interface: 'internal',
       compute_endpoint_override: 'https://nova.prod/v2.1/',
       cacert: '/etc/ssl/prod.pem',
     },
-    lab: { auth: { auth_url: 'http://lab/v3', username: 'u', password: 'p', project_id: 'p1' }, verify: false },
+    lab: {
+      auth: { auth_url: 'http://lab/v3', username: 'u', password: 'p', project_id: 'p1' },
+      verify: false,
+    },
   },
 };
 const secure = { clouds: { prod: { auth: { password: 'from-secure' } } } };
@@ -122,7 +130,9 @@ describe('resolveCloudConfig', () => {
   });
 
   it('names what to set when nothing is configured', () => {
-    expect(() => resolveCloudConfig({ env: {} })).toThrow(/No OpenStack cloud is configured: set OS_CLOUD.*OS_AUTH_URL/);
+    expect(() => resolveCloudConfig({ env: {} })).toThrow(
+      /No OpenStack cloud is configured: set OS_CLOUD.*OS_AUTH_URL/,
+    );
   });
 
   it('lists the defined clouds when OS_CLOUD names an unknown one', () => {
@@ -143,7 +153,9 @@ describe('resolveCloudConfig', () => {
       resolveCloudConfig({ env: { OS_AUTH_URL: 'http://k/v3', OS_AUTH_TYPE: 'token', OS_TOKEN: 'x' } }),
     ).toThrow(/auth_type "token" is not supported/);
     expect(() =>
-      resolveCloudConfig({ env: { OS_AUTH_URL: 'http://k/v3', OS_USERNAME: 'u', OS_PASSWORD: 'p', OS_INTERFACE: 'x' } }),
+      resolveCloudConfig({
+        env: { OS_AUTH_URL: 'http://k/v3', OS_USERNAME: 'u', OS_PASSWORD: 'p', OS_INTERFACE: 'x' },
+      }),
     ).toThrow(/interface "x"/);
   });
 
@@ -172,7 +184,11 @@ describe('resolveCloudConfig', () => {
     ).toThrow(/no secret/);
     expect(() =>
       resolveCloudConfig({
-        env: { OS_AUTH_URL: 'http://k/v3', OS_APPLICATION_CREDENTIAL_NAME: 'n', OS_APPLICATION_CREDENTIAL_SECRET: 's' },
+        env: {
+          OS_AUTH_URL: 'http://k/v3',
+          OS_APPLICATION_CREDENTIAL_NAME: 'n',
+          OS_APPLICATION_CREDENTIAL_SECRET: 's',
+        },
       }),
     ).toThrow(/application_credential_name with the username/);
   });
@@ -186,8 +202,10 @@ describe('resolveCloudConfig', () => {
 
 describe('loadCloudConfig', () => {
   const files: Record<string, string> = {
-    '/home/u/.config/openstack/clouds.yaml': 'clouds:\n  home:\n    auth: {auth_url: "http://home/v3", username: a, password: b}\n',
-    '/etc/openstack/clouds.yaml': 'clouds:\n  etc:\n    auth: {auth_url: "http://etc/v3", username: a, password: b}\n',
+    '/home/u/.config/openstack/clouds.yaml':
+      'clouds:\n  home:\n    auth: {auth_url: "http://home/v3", username: a, password: b}\n',
+    '/etc/openstack/clouds.yaml':
+      'clouds:\n  etc:\n    auth: {auth_url: "http://etc/v3", username: a, password: b}\n',
     '/custom/c.yaml': 'clouds:\n  custom:\n    auth: {auth_url: "http://custom/v3", username: a}\n',
     '/etc/openstack/secure.yaml': 'clouds:\n  custom:\n    auth: {password: s}\n',
     '/work/bad/clouds.yaml': 'clouds: [unclosed',
@@ -195,11 +213,19 @@ describe('loadCloudConfig', () => {
   const readFile = (p: string) => files[p];
 
   it('takes the first clouds.yaml on the search path', () => {
-    expect(loadCloudConfig({ env: {}, cwd: '/work', home: '/home/u', readFile }).cloudName).toBe('home');
+    const noSecure = (p: string) => (p.includes('secure') ? undefined : files[p]);
+    expect(loadCloudConfig({ env: {}, cwd: '/work', home: '/home/u', readFile: noSecure }).cloudName).toBe(
+      'home',
+    );
   });
 
   it('puts OS_CLIENT_CONFIG_FILE first and merges secure.yaml', () => {
-    const c = loadCloudConfig({ env: { OS_CLIENT_CONFIG_FILE: '/custom/c.yaml' }, cwd: '/work', home: '/home/u', readFile });
+    const c = loadCloudConfig({
+      env: { OS_CLIENT_CONFIG_FILE: '/custom/c.yaml' },
+      cwd: '/work',
+      home: '/home/u',
+      readFile,
+    });
     expect(c.cloudName).toBe('custom');
     expect(c.auth.password).toBe('s');
   });
@@ -211,7 +237,9 @@ describe('loadCloudConfig', () => {
   });
 
   it('reads real files and ignores missing ones', () => {
-    expect(() => loadCloudConfig({ env: {}, cwd: '/nonexistent', home: '/nonexistent' })).toThrow(/No OpenStack cloud/);
+    expect(() => loadCloudConfig({ env: {}, cwd: '/nonexistent', home: '/nonexistent' })).toThrow(
+      /No OpenStack cloud/,
+    );
   });
 
   it('search path follows openstacksdk order', () => {

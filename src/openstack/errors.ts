@@ -119,12 +119,10 @@ export function extractErrorMessage(body: string | undefined): string | undefine
     return clip(text);
   }
   if (text.startsWith('<')) {
-    const title = /<h1>([^<]*)<\/h1>\s*([^<]*)/i.exec(text);
     const stripped = text
       .replace(/<head>[\s\S]*?<\/head>/i, '')
       .replace(/<[^>]+>/g, ' ')
       .trim();
-    if (title) return clip(`${title[1]} ${title[2] ?? ''}`.replace(/^\d+\s+/, ''));
     return stripped ? clip(stripped) : undefined;
   }
   return clip(text);
@@ -190,7 +188,11 @@ export function errorFromResponse(input: {
   credentialAuth?: boolean;
 }): OpenStackError {
   const upstream = extractErrorMessage(input.body);
-  const code = codeForStatus(input.status, input.body, upstream);
+  // Keystone answers 404 for an unknown application credential: for the caller that is a bad credential.
+  const code =
+    input.credentialAuth && input.status === 404
+      ? 'openstack_unauthorized'
+      : codeForStatus(input.status, input.body, upstream);
   const requestId = requestIdFromHeaders(input.headers);
   const url = redactUrl(input.url);
   const path = pathOf(url);

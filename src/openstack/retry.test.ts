@@ -16,12 +16,20 @@ describe('retryDecision', () => {
 
   it('honours an HTTP-date Retry-After and caps long asks', () => {
     const date = new Date(now + 5000).toUTCString();
-    expect(retryDecision({ ...base, method: 'GET', status: 429, errorKind: 'http', retryAfterHeader: date }, policy)).toEqual({
+    expect(
+      retryDecision(
+        { ...base, method: 'GET', status: 429, errorKind: 'http', retryAfterHeader: date },
+        policy,
+      ),
+    ).toEqual({
       retry: true,
       delayMs: 5000,
     });
     expect(
-      retryDecision({ ...base, method: 'GET', status: 429, errorKind: 'http', retryAfterHeader: '3600' }, policy),
+      retryDecision(
+        { ...base, method: 'GET', status: 429, errorKind: 'http', retryAfterHeader: '3600' },
+        policy,
+      ),
     ).toEqual({ retry: true, delayMs: policy.maxRetryAfterMs });
   });
 
@@ -36,8 +44,10 @@ describe('retryDecision', () => {
     expect(d(2, 0.5)).toBe(750);
     expect(d(3, 0.5)).toBe(1500);
     expect(
-      retryDecision({ attempt: 3, now, method: 'GET', status: 429, errorKind: 'http' }, { ...policy, maxAttempts: 10, maxDelayMs: 1000 })
-        .delayMs,
+      retryDecision(
+        { attempt: 3, now, method: 'GET', status: 429, errorKind: 'http' },
+        { ...policy, maxAttempts: 10, maxDelayMs: 1000 },
+      ).delayMs,
     ).toBe(750);
   });
 
@@ -47,39 +57,61 @@ describe('retryDecision', () => {
         expect(retryDecision({ ...base, method, status, errorKind: 'http' }, policy).retry).toBe(true);
       }
       expect(retryDecision({ ...base, method: 'POST', status, errorKind: 'http' }, policy).retry).toBe(false);
-      expect(retryDecision({ ...base, method: 'PATCH', status, errorKind: 'http' }, policy).retry).toBe(false);
-      expect(retryDecision({ ...base, method: 'POST', idempotent: true, status, errorKind: 'http' }, policy).retry).toBe(true);
+      expect(retryDecision({ ...base, method: 'PATCH', status, errorKind: 'http' }, policy).retry).toBe(
+        false,
+      );
+      expect(
+        retryDecision({ ...base, method: 'POST', idempotent: true, status, errorKind: 'http' }, policy).retry,
+      ).toBe(true);
     }
-    expect(retryDecision({ ...base, method: 'GET', status: 501, errorKind: 'http' }, policy).retry).toBe(false);
+    expect(retryDecision({ ...base, method: 'GET', status: 501, errorKind: 'http' }, policy).retry).toBe(
+      false,
+    );
   });
 
   it('waits at least what a 503 Retry-After asks', () => {
     expect(
-      retryDecision({ ...base, method: 'GET', status: 503, errorKind: 'http', retryAfterHeader: '4' }, policy).delayMs,
+      retryDecision({ ...base, method: 'GET', status: 503, errorKind: 'http', retryAfterHeader: '4' }, policy)
+        .delayMs,
     ).toBe(4000);
   });
 
   it('retries timeouts and connection failures only for idempotent calls', () => {
     for (const errorKind of ['timeout', 'connection'] as const) {
-      expect(retryDecision({ ...base, method: 'GET', errorKind }, policy)).toEqual({ retry: true, delayMs: 375 });
+      expect(retryDecision({ ...base, method: 'GET', errorKind }, policy)).toEqual({
+        retry: true,
+        delayMs: 375,
+      });
       expect(retryDecision({ ...base, method: 'POST', errorKind }, policy).retry).toBe(false);
-      expect(retryDecision({ ...base, method: 'post', idempotent: true, errorKind }, policy).retry).toBe(true);
+      expect(retryDecision({ ...base, method: 'post', idempotent: true, errorKind }, policy).retry).toBe(
+        true,
+      );
     }
   });
 
   it('never retries 401, 403 or other 4xx', () => {
     for (const status of [400, 401, 403, 404, 409, 413, 422]) {
       for (const method of ['GET', 'POST']) {
-        expect(retryDecision({ ...base, method, status, errorKind: 'http' }, policy)).toEqual({ retry: false, delayMs: 0 });
+        expect(retryDecision({ ...base, method, status, errorKind: 'http' }, policy)).toEqual({
+          retry: false,
+          delayMs: 0,
+        });
       }
     }
   });
 
   it('stops at maxAttempts', () => {
-    expect(retryDecision({ ...base, attempt: 3, method: 'GET', status: 429, errorKind: 'http' }, policy).retry).toBe(true);
-    expect(retryDecision({ ...base, attempt: 4, method: 'GET', status: 429, errorKind: 'http' }, policy).retry).toBe(false);
     expect(
-      retryDecision({ ...base, attempt: 1, method: 'GET', status: 503, errorKind: 'http' }, { ...policy, maxAttempts: 1 }).retry,
+      retryDecision({ ...base, attempt: 3, method: 'GET', status: 429, errorKind: 'http' }, policy).retry,
+    ).toBe(true);
+    expect(
+      retryDecision({ ...base, attempt: 4, method: 'GET', status: 429, errorKind: 'http' }, policy).retry,
+    ).toBe(false);
+    expect(
+      retryDecision(
+        { ...base, attempt: 1, method: 'GET', status: 503, errorKind: 'http' },
+        { ...policy, maxAttempts: 1 },
+      ).retry,
     ).toBe(false);
   });
 });

@@ -371,14 +371,14 @@ export function createSession(deps: SessionDeps): Session {
     return undefined;
   }
 
-  async function endpoint(service: string): Promise<string> {
+  async function endpoint(service: string, current?: KeystoneToken): Promise<string> {
     const override = (SERVICE_ALIASES[service] ?? [service])
       .map((s) => config.endpointOverrides[s])
       .find((u) => u !== undefined);
     let url = override;
     if (!url && service === 'identity') url = identityBase;
     if (!url) {
-      const t = await token();
+      const t = current ?? (await token());
       url = catalogEndpoint(t.catalog, service);
     }
     if (!url) {
@@ -404,7 +404,8 @@ export function createSession(deps: SessionDeps): Session {
     const replayable = !(opts.body instanceof Readable);
     let reauthed = false;
     for (let attempt = 1; ; attempt++) {
-      const base = service === 'identity' && !useAuth ? identityBase : await endpoint(service);
+      const current = useAuth ? await token() : undefined;
+      const base = service === 'identity' && !useAuth ? identityBase : await endpoint(service, current);
       const url = buildUrl(base, path, opts.query);
       const safeUrl = redactUrl(url);
       const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
@@ -413,7 +414,7 @@ export function createSession(deps: SessionDeps): Session {
         headers['content-type'] = 'application/json';
         body = JSON.stringify(opts.json);
       }
-      if (useAuth) headers['x-auth-token'] = (await token()).value;
+      if (current) headers['x-auth-token'] = current.value;
 
       const controller = new AbortController();
       const limit = opts.timeoutMs ?? timeoutMs;
@@ -598,7 +599,7 @@ export function createSession(deps: SessionDeps): Session {
     invalidate: () => {
       cached = undefined;
     },
-    endpoint,
+    endpoint: (service: string) => endpoint(service),
     request: send,
     paginate,
     authenticate,

@@ -20,6 +20,7 @@ export interface TempUrlInput {
 
 /**
  * Signs a Swift TempURL: HMAC over `METHOD\nEXPIRES\nPATH` with the account or container key.
+ * The signed path starts at `/v1/`, which is what Swift checks even behind a path-prefixed proxy.
  * sha1/sha256 signatures are hex; sha512 uses Swift's `sha512:<base64url>` form. Pure, so the
  * provisioner can mint node-join URLs without a round trip.
  */
@@ -32,10 +33,13 @@ export function tempUrl(input: TempUrlInput): string {
     throw new InputError('TempURL expiry must be a positive time');
   if (!input.key) throw new InputError('TempURL key must not be empty');
   const isAbsolute = /^https?:\/\//.test(input.url);
-  const rawPath = isAbsolute ? new URL(input.url).pathname : input.url.replace(/\?.*$/, '');
-  if (!rawPath.startsWith('/v1/')) {
-    throw new InputError(`TempURL path must look like /v1/<account>/<container>/<object>, got ${rawPath}`);
+  const fullPath = isAbsolute ? new URL(input.url).pathname : input.url.replace(/\?.*$/, '');
+  // Behind a path-prefixed proxy (https://cloud/object-store/v1/...) Swift sees and checks only /v1/...
+  const at = fullPath.indexOf('/v1/');
+  if (at < 0) {
+    throw new InputError(`TempURL path must look like /v1/<account>/<container>/<object>, got ${fullPath}`);
   }
+  const rawPath = fullPath.slice(at);
   const path = decodeURIComponent(rawPath);
   const digest = input.digest ?? 'sha256';
   const mac = createHmac(digest, input.key).update(`${input.method}\n${expires}\n${path}`);

@@ -1,18 +1,29 @@
+import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { AuthService } from '../auth/service.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/db.ts';
 import { errorHandler } from './errors.ts';
+import { registerPrincipal } from './principal.ts';
+import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerSessionRoutes } from './routes/session.ts';
+import { registerTokenReviewRoutes } from './routes/tokenreview.ts';
+import { registerTokenRoutes } from './routes/tokens.ts';
 
 /** Everything the HTTP layer needs, passed in (no module-level state). */
 export interface ServerDeps {
   store: Store;
   logger: Logger;
   now: () => Date;
+  /** The auth service (createAuthService); without it only /healthz is served. */
+  auth?: AuthService;
 }
 
 export interface ServerOptions {
   /** Largest accepted request body in bytes; TokenReview bodies are tiny, so keep this small. */
   bodyLimit?: number;
+  /** Serve HTTPS with this key and certificate (PEM), e.g. from auth/pki.ts. */
+  https?: { key: string; cert: string };
 }
 
 /** Builds the kaas Fastify app: JSON API, TokenReview webhook, control panel, /healthz, /metrics. */
@@ -22,11 +33,22 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     // kube-apiserver appends ?timeout=30s to webhook calls; routes match on the path alone anyway.
     routerOptions: { ignoreTrailingSlash: true },
-  });
+    ...(options.https ? { https: options.https } : {}),
+  }) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+    reply.status(404).send({
+      error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+    }),
   );
   app.get('/healthz', async () => ({ status: 'ok' }));
+  await app.register(cookie);
+  if (deps.auth) {
+    registerPrincipal(app, deps.auth);
+    registerTokenReviewRoutes(app, deps.auth);
+    registerSessionRoutes(app, deps.auth);
+    registerTokenRoutes(app, deps.auth);
+    registerMetricsRoute(app, [deps.auth.metrics.registry]);
+  }
   return app;
 }

@@ -8,9 +8,11 @@ import {
   NotFoundError,
   UpstreamError,
 } from '../errors.ts';
+import { TooManyAttemptsError } from '../auth/throttle.ts';
 
 /** The one place domain errors become HTTP statuses. */
 export function statusFor(error: unknown): number {
+  if (error instanceof TooManyAttemptsError) return 429;
   if (error instanceof InputError) return 400;
   if (error instanceof AuthError) return 401;
   if (error instanceof ForbiddenError) return 403;
@@ -25,6 +27,7 @@ export function statusFor(error: unknown): number {
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = statusFor(error);
   if (status >= 500) request.log.error({ err: error }, 'request failed');
+  if (error instanceof TooManyAttemptsError) reply.header('retry-after', String(error.retryAfterSeconds));
   const body =
     error instanceof KaasError
       ? {

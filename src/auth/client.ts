@@ -1,0 +1,155 @@
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { request, type Dispatcher } from 'undici';
+import { AuthError, ForbiddenError, InputError, NotFoundError, UpstreamError } from '../errors.ts';
+
+/** What `kaas login` leaves on disk (0600): the server and an API token, so kubectl never logs in again. */
+export interface ClientConfig {
+  url: string;
+  token: string;
+  tokenId: string;
+  expiresAt: string;
+  user: { id: string; name: string; domain: string };
+}
+
+/** `$KAAS_CONFIG_DIR`, else `$XDG_CONFIG_HOME/kaas`, else `~/.config/kaas`. */
+export function configDir(env: Record<string, string | undefined>): string {
+  return env.KAAS_CONFIG_DIR ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'kaas');
+}
+
+/** Reads the saved config; AuthError telling the user to log in when there is none. */
+export function readClientConfig(dir: string): ClientConfig {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, 'config.json'), 'utf8');
+  } catch {
+    throw new AuthError('not logged in: run `kaas login` first', { code: 'not_logged_in' });
+  }
+  try {
+    return JSON.parse(text) as ClientConfig;
+  } catch (cause) {
+    throw new InputError(`${join(dir, 'config.json')} is not valid JSON; run \`kaas login\` again`, {
+      cause,
+    });
+  }
+}
+
+/** Saves the config readable by the owner only (directory 0700, file 0600). */
+export function writeClientConfig(dir: string, config: ClientConfig): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'config.json');
+  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+function errorFor(status: number, body: unknown): Error {
+  const e = (body as { error?: { message?: string; code?: string } } | undefined)?.error;
+  const message = e?.message ?? `kaas answered HTTP ${status}`;
+  const options = e?.code ? { code: e.code } : {};
+  if (status === 400) return new InputError(message, options);
+  if (status === 401) return new AuthError(message, options);
+  if (status === 403) return new ForbiddenError(message, options);
+  if (status === 404) return new NotFoundError(message, options);
+  return new UpstreamError(message, options);
+}
+
+/** A thin client of the kaas HTTP API for the CLI. */
+export function kaasClient(baseUrl: string, options: { dispatcher?: Dispatcher } = {}) {
+  const base = baseUrl.replace(/\/+$/, '');
+  async function call<T>(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    init: { json?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<{ body: T; headers: Record<string, string | string[] | undefined> }> {
+    let res;
+    try {
+      res = await request(`${base}${path}`, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...init.headers,
+        },
+        ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
+        ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+      });
+    } catch (cause) {
+      throw new UpstreamError(`cannot reach kaas at ${base}: ${(cause as Error).message}`, { cause });
+    }
+    const text = await res.body.text();
+    const body = text ? (JSON.parse(text) as T) : (undefined as T);
+    if (res.statusCode >= 400) throw errorFor(res.statusCode, body);
+    return { body, headers: res.headers };
+  }
+  return {
+    /** Logs in, creates an API token named `tokenName`, and logs the session out again. */
+    async loginForToken(input: {
+      username: string;
+      password: string;
+      domain: string;
+      tokenName: string;
+    }): Promise<ClientConfig> {
+      const login = await call<{ user: ClientConfig['user']; csrfToken: string }>('POST', '/api/v1/login', {
+        json: { username: input.username, password: input.password, domain: input.domain },
+      });
+      const setCookie = login.headers['set-cookie'];
+      const cookie = (Array.isArray(setCookie) ? setCookie : [setCookie ?? ''])
+        .map((c) => c.split(';')[0] ?? '')
+        .find((c) => c.startsWith('kaas_session='));
+      if (!cookie) throw new UpstreamError('kaas did not return a session cookie');
+      const headers = { cookie, 'x-csrf-token': login.body.csrfToken };
+      const created = await call<{ id: string; token: string; expiresAt: string }>('POST', '/api/v1/tokens', {
+        json: { name: input.tokenName },
+        headers,
+      });
+      await call('POST', '/api/v1/logout', { headers });
+      return {
+        url: base,
+        token: created.body.token,
+        tokenId: created.body.id,
+        expiresAt: created.body.expiresAt,
+        user: login.body.user,
+      };
+    },
+    async createToken(token: string, input: { name: string; expiresInDays?: number }) {
+      return (
+        await call<{ id: string; name: string; token: string; createdAt: string; expiresAt: string }>(
+          'POST',
+          '/api/v1/tokens',
+          {
+            json: input,
+            headers: { authorization: `Bearer ${token}` },
+          },
+        )
+      ).body;
+    },
+    async listTokens(token: string) {
+      return (
+        await call<{
+          items: {
+            id: string;
+            name: string;
+            createdAt: string;
+            expiresAt: string;
+            lastUsedAt: string | null;
+          }[];
+        }>('GET', '/api/v1/tokens', { headers: { authorization: `Bearer ${token}` } })
+      ).body.items;
+    },
+    async deleteToken(token: string, id: string): Promise<void> {
+      await call('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+    },
+  };
+}
+
+/** The kubectl exec-plugin answer for a token (client.authentication.k8s.io/v1). */
+export function execCredential(config: Pick<ClientConfig, 'token' | 'expiresAt'>) {
+  return {
+    apiVersion: 'client.authentication.k8s.io/v1',
+    kind: 'ExecCredential',
+    status: { token: config.token, expirationTimestamp: config.expiresAt },
+  };
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { clusterAdminBinding, webhookKubeconfig, webhookKubeconfigYaml } from './kubeconfig.ts';
+
+describe('webhook kubeconfig', () => {
+  it('names the per-cluster URL and embeds the CA, never skipping verification', () => {
+    const k = webhookKubeconfig({ kaasUrl: 'https://kaas.example:8443/', clusterId: 'c-1', caPem: 'PEM' });
+    expect(k.clusters[0]?.cluster).toEqual({
+      server: 'https://kaas.example:8443/tokenreview/c-1',
+      'certificate-authority-data': Buffer.from('PEM').toString('base64'),
+    });
+    const yaml = webhookKubeconfigYaml({ kaasUrl: 'https://kaas.example', clusterId: 'c-1', caPem: 'PEM' });
+    expect(yaml).not.toContain('insecure');
+    expect(parse(yaml).clusters[0].cluster.server).toBe('https://kaas.example/tokenreview/c-1');
+  });
+  it('refuses http and odd cluster ids', () => {
+    expect(() => webhookKubeconfig({ kaasUrl: 'http://kaas', clusterId: 'c', caPem: '' })).toThrow(/https/);
+    expect(() => webhookKubeconfig({ kaasUrl: 'https://kaas', clusterId: '../x', caPem: '' })).toThrow(
+      /cluster id/,
+    );
+  });
+});
+
+describe('clusterAdminBinding', () => {
+  it('subjects Groups named by the admin role IDs, sorted and unique', () => {
+    const b = clusterAdminBinding({ adminRoleIds: ['r2', 'r1', 'r2'] });
+    expect(b.roleRef.name).toBe('cluster-admin');
+    expect(b.subjects).toEqual([
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'r1' },
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'r2' },
+    ]);
+    expect(() => clusterAdminBinding({ adminRoleIds: [] })).toThrow(/admin role/);
+  });
+});

@@ -1,0 +1,499 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { AuthError, InputError, NotFoundError, UpstreamError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/db.ts';
+import { deleteApiToken } from '../store/deleteApiToken.ts';
+import { deleteExpiredSessions } from '../store/deleteExpiredSessions.ts';
+import { deleteSession } from '../store/deleteSession.ts';
+import { findApiTokenByHash } from '../store/findApiTokenByHash.ts';
+import { findCluster } from '../store/findCluster.ts';
+import { findKeystoneUser } from '../store/findKeystoneUser.ts';
+import { findSession } from '../store/findSession.ts';
+import { insertApiToken, type ApiTokenRecord } from '../store/insertApiToken.ts';
+import type { ClusterRecord } from '../store/insertCluster.ts';
+import { insertSession, type SessionRecord } from '../store/insertSession.ts';
+import { listApiTokens } from '../store/listApiTokens.ts';
+import { listSyncResults } from '../store/listSyncResults.ts';
+import { listUserProjectRoles } from '../store/listUserProjectRoles.ts';
+import { touchApiTokens } from '../store/touchApiTokens.ts';
+import { touchSession } from '../store/touchSession.ts';
+import { upsertKeystoneUser } from '../store/upsertKeystoneUser.ts';
+import { TtlCache } from './cache.ts';
+import { countingDirectory } from './counting.ts';
+import type { KeystoneDirectory } from './directory.ts';
+import { createAuthMetrics, type AuthMetrics } from './metrics.ts';
+import { syncKeystone, type SyncOutcome } from './sync.ts';
+import { createLoginThrottle, defaultThrottlePolicy, type ThrottlePolicy } from './throttle.ts';
+import { matchAudiences, type ReviewedUser } from './tokenreview.ts';
+import {
+  defaultExpiryPolicy,
+  generateToken,
+  hashSecret,
+  isWellFormedToken,
+  safeEqual,
+  tokenExpiry,
+  type ExpiryPolicy,
+} from './tokens.ts';
+
+/** Who is calling the kaas API: the contract control-panel routes build on. */
+export interface Principal {
+  userId: string;
+  userName: string;
+  domainName: string;
+  via: 'session' | 'token';
+}
+
+/** Tunables of the auth service; every field has a default. */
+export interface AuthOptions {
+  usernameFormat: 'name' | 'name@domain';
+  /** Audiences kaas accepts in TokenReview `spec.audiences`. */
+  audiences: string[];
+  syncIntervalMs: number;
+  cacheTtlMs: number;
+  cacheMaxEntries: number;
+  tokenExpiry: ExpiryPolicy;
+  /** Minimum time between two last-used writes of one token. */
+  lastUsedWriteIntervalMs: number;
+  sessionIdleMs: number;
+  sessionAbsoluteMs: number;
+  throttle: ThrottlePolicy;
+}
+
+export const defaultAuthOptions: AuthOptions = {
+  usernameFormat: 'name',
+  audiences: ['https://kubernetes.default.svc.cluster.local', 'https://kubernetes.default.svc'],
+  syncIntervalMs: 60_000,
+  cacheTtlMs: 10_000,
+  cacheMaxEntries: 10_000,
+  tokenExpiry: defaultExpiryPolicy,
+  lastUsedWriteIntervalMs: 60_000,
+  sessionIdleMs: 2 * 60 * 60_000,
+  sessionAbsoluteMs: 12 * 60 * 60_000,
+  throttle: defaultThrottlePolicy,
+};
+
+/** Dependencies of {@link createAuthService}. */
+export interface AuthServiceDeps {
+  store: Store;
+  directory: KeystoneDirectory;
+  logger: Logger;
+  now: () => Date;
+  options?: Partial<AuthOptions>;
+}
+
+/** A token as listed to its owner: never the secret or its hash. */
+export interface TokenInfo {
+  id: string;
+  name: string;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string | null;
+}
+
+/** Result of a TokenReview decision. */
+export type ReviewResult = { user: ReviewedUser; audiences?: string[] } | { error: string };
+
+interface CachedIdentity {
+  tokenId: string;
+  tokenHash: string;
+  userId: string;
+  expiresAt: number;
+  user: ReviewedUser;
+}
+
+const NAME_MAX = 100;
+
+function tokenInfo(t: ApiTokenRecord): TokenInfo {
+  return { id: t.id, name: t.name, createdAt: t.createdAt, expiresAt: t.expiresAt, lastUsedAt: t.lastUsedAt };
+}
+
+/**
+ * The Kubernetes authentication service: API tokens, login sessions, the Keystone mirror and
+ * TokenReview decisions. Keystone is only called at login and by the background sync.
+ */
+export function createAuthService(deps: AuthServiceDeps) {
+  const { store, logger } = deps;
+  const options: AuthOptions = { ...defaultAuthOptions, ...deps.options };
+  const nowMs = () => deps.now().getTime();
+  let lastSyncAt: Date | undefined;
+  const metrics: AuthMetrics = createAuthMetrics({ now: deps.now, lastSyncAt: () => lastSyncAt });
+  const directory = countingDirectory(deps.directory, metrics);
+  const throttle = createLoginThrottle(nowMs, options.throttle);
+  const identities = new TtlCache<CachedIdentity>({
+    max: options.cacheMaxEntries,
+    ttlMs: options.cacheTtlMs,
+    now: nowMs,
+  });
+  const clusters = new TtlCache<ClusterRecord>({ max: 1000, ttlMs: options.cacheTtlMs, now: nowMs });
+  const tokenPrincipals = new TtlCache<CachedIdentity>({
+    max: options.cacheMaxEntries,
+    ttlMs: options.cacheTtlMs,
+    now: nowMs,
+  });
+  const lastWritten = new Map<string, number>();
+  const pendingUse = new Map<string, string>();
+  let flushing: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  function invalidate(predicate: (e: CachedIdentity) => boolean): void {
+    identities.deleteWhere((_k, v) => predicate(v));
+    tokenPrincipals.deleteWhere((_k, v) => predicate(v));
+  }
+
+  /** Records a use; writes at most once per interval per token, after the response (never awaited by it). */
+  function noteUse(tokenId: string): void {
+    const t = nowMs();
+    const last = lastWritten.get(tokenId);
+    if (last !== undefined && t - last < options.lastUsedWriteIntervalMs) return;
+    lastWritten.set(tokenId, t);
+    if (lastWritten.size > options.cacheMaxEntries) {
+      for (const [id, at] of lastWritten)
+        if (t - at >= options.lastUsedWriteIntervalMs) lastWritten.delete(id);
+    }
+    pendingUse.set(tokenId, new Date(t).toISOString());
+    if (!flushing) setImmediate(() => void flushLastUsed());
+  }
+
+  async function flushLastUsed(): Promise<void> {
+    while (flushing) await flushing;
+    if (pendingUse.size === 0) return;
+    const batch = new Map(pendingUse);
+    pendingUse.clear();
+    flushing = touchApiTokens({ db: store.db, usedAt: batch })
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not record token last-used times'))
+      .finally(() => {
+        flushing = undefined;
+      });
+    await flushing;
+  }
+
+  async function cluster(id: string): Promise<ClusterRecord> {
+    const hit = clusters.get(id);
+    if (hit) return hit;
+    const found = await findCluster({ db: store.db, id });
+    if (!found)
+      throw new NotFoundError(`no cluster "${id}" is registered with kaas`, { code: 'cluster_not_found' });
+    clusters.set(id, found);
+    return found;
+  }
+
+  async function hasSynced(subject: string): Promise<boolean> {
+    const results = await listSyncResults({ db: store.db });
+    return results.some((r) => r.subject === subject && r.lastSuccessAt !== null);
+  }
+
+  /** Looks a well-formed token up; a string describes why it is refused. */
+  async function lookupToken(token: string): Promise<ApiTokenRecord | string> {
+    if (!isWellFormedToken(token)) return 'token is not a valid kaas token';
+    const hash = hashSecret(token);
+    const record = await findApiTokenByHash({ db: store.db, tokenHash: hash });
+    if (!record || !safeEqual(record.tokenHash, hash)) return 'token is unknown or was deleted';
+    if (Date.parse(record.expiresAt) <= nowMs()) return 'token has expired';
+    const user = await findKeystoneUser({ db: store.db, id: record.userId });
+    if (!user) {
+      if (!(await hasSynced('users')))
+        throw new UpstreamError('kaas has not synced Keystone users yet', { code: 'not_synced' });
+      return 'the token owner no longer exists in Keystone';
+    }
+    if (!user.enabled) return 'the token owner is disabled in Keystone';
+    return { ...record, userName: user.name, domainName: user.domainName };
+  }
+
+  async function review(input: {
+    clusterId: string;
+    token: string;
+    audiences: string[] | undefined;
+  }): Promise<ReviewResult> {
+    const c = await cluster(input.clusterId);
+    const audiences = matchAudiences(input.audiences, options.audiences);
+    if (audiences && audiences.length === 0)
+      return { error: 'none of the requested audiences is served by kaas' };
+    if (!isWellFormedToken(input.token)) return { error: 'token is not a valid kaas token' };
+    const hash = hashSecret(input.token);
+    const key = `${c.id}\u0000${hash}`;
+    let entry = identities.get(key);
+    if (!entry || entry.expiresAt <= nowMs()) {
+      const record = await lookupToken(input.token);
+      if (typeof record === 'string') return { error: record };
+      const roles = await listUserProjectRoles({
+        db: store.db,
+        userId: record.userId,
+        projectId: c.projectId,
+      });
+      if (roles.length === 0) {
+        if (!(await hasSynced(`project:${c.projectId}`))) {
+          throw new UpstreamError(`kaas has not synced the role assignments of cluster ${c.id} yet`, {
+            code: 'not_synced',
+          });
+        }
+        return { error: `user has no role on the project of cluster ${c.name}` };
+      }
+      entry = {
+        tokenId: record.id,
+        tokenHash: hash,
+        userId: record.userId,
+        expiresAt: Date.parse(record.expiresAt),
+        user: {
+          username:
+            options.usernameFormat === 'name@domain'
+              ? `${record.userName}@${record.domainName}`
+              : record.userName,
+          uid: record.userId,
+          groups: roles.map((r) => r.roleId),
+          extra: {
+            'kaas.io/role-names': roles.map((r) => r.roleName),
+            'kaas.io/project-id': [c.projectId],
+            'kaas.io/project-name': [c.projectName],
+            'kaas.io/user-domain': [record.domainName],
+          },
+        },
+      };
+      identities.set(key, entry);
+    }
+    noteUse(entry.tokenId);
+    return audiences ? { user: entry.user, audiences } : { user: entry.user };
+  }
+
+  async function applySync(): Promise<SyncOutcome> {
+    const outcome = await syncKeystone({ store, directory, logger, now: deps.now });
+    if (outcome.changedUserIds.length > 0) {
+      const changed = new Set(outcome.changedUserIds);
+      invalidate((e) => changed.has(e.userId));
+    }
+    if (outcome.failed.length === 0) lastSyncAt = deps.now();
+    else metrics.syncFailures.inc();
+    clusters.clear();
+    const t = deps.now();
+    await deleteExpiredSessions({
+      db: store.db,
+      now: t.toISOString(),
+      idleBefore: new Date(t.getTime() - options.sessionIdleMs).toISOString(),
+    }).catch((error: unknown) => logger.warn({ err: error }, 'could not delete expired sessions'));
+    return outcome;
+  }
+
+  function throttleKey(username: string, domain: string, ip: string): string {
+    return `${domain.toLowerCase()}\u0000${username.toLowerCase()}\u0000${ip}`;
+  }
+
+  return {
+    options,
+    metrics,
+
+    /** Decides a TokenReview for a cluster; throws NotFoundError for an unknown cluster, UpstreamError if undecidable. */
+    async reviewToken(input: {
+      clusterId: string;
+      token: string;
+      audiences: string[] | undefined;
+    }): Promise<ReviewResult> {
+      const started = process.hrtime.bigint();
+      let result = 'error';
+      try {
+        const answer = await review(input);
+        result = 'user' in answer ? 'authenticated' : 'rejected';
+        return answer;
+      } finally {
+        metrics.tokenReviews.inc({ result });
+        metrics.tokenReviewSeconds.observe({ result }, Number(process.hrtime.bigint() - started) / 1e9);
+      }
+    },
+
+    /** The principal of an API token (`Authorization: Bearer`), or undefined when it is not valid. */
+    async principalOfToken(token: string): Promise<Principal | undefined> {
+      if (!isWellFormedToken(token)) return undefined;
+      const hash = hashSecret(token);
+      let entry = tokenPrincipals.get(hash);
+      if (!entry || entry.expiresAt <= nowMs()) {
+        const record = await lookupToken(token);
+        if (typeof record === 'string') return undefined;
+        entry = {
+          tokenId: record.id,
+          tokenHash: hash,
+          userId: record.userId,
+          expiresAt: Date.parse(record.expiresAt),
+          user: {
+            username: record.userName,
+            uid: record.userId,
+            groups: [],
+            extra: { domain: [record.domainName] },
+          },
+        };
+        tokenPrincipals.set(hash, entry);
+      }
+      noteUse(entry.tokenId);
+      return {
+        userId: entry.userId,
+        userName: entry.user.username,
+        domainName: entry.user.extra.domain?.[0] ?? '',
+        via: 'token',
+      };
+    },
+
+    /** Creates a token for the principal; the returned `token` is the only time the secret exists outside the client. */
+    async createToken(principal: Principal, input: { name: unknown; expiresInDays?: unknown }) {
+      if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > NAME_MAX) {
+        throw new InputError(`name must be a non-empty string of at most ${NAME_MAX} characters`, {
+          field: 'name',
+        });
+      }
+      const created = deps.now();
+      const expires = tokenExpiry(created, input.expiresInDays, options.tokenExpiry);
+      const token = generateToken();
+      const record: ApiTokenRecord = {
+        id: randomUUID(),
+        userId: principal.userId,
+        userName: principal.userName,
+        domainName: principal.domainName,
+        name: input.name.trim(),
+        tokenHash: hashSecret(token),
+        createdAt: created.toISOString(),
+        expiresAt: expires.toISOString(),
+        lastUsedAt: null,
+      };
+      await insertApiToken({ db: store.db, token: record });
+      return { ...tokenInfo(record), token };
+    },
+
+    async listTokens(principal: Pick<Principal, 'userId'>): Promise<TokenInfo[]> {
+      return (await listApiTokens({ db: store.db, userId: principal.userId })).map(tokenInfo);
+    },
+
+    /** Deletes one of the principal's tokens; NotFoundError for others' tokens too (no existence leak). */
+    async deleteToken(principal: Pick<Principal, 'userId'>, id: string): Promise<void> {
+      const deleted = await deleteApiToken({ db: store.db, id, userId: principal.userId });
+      if (!deleted) throw new NotFoundError(`no token "${id}"`, { code: 'token_not_found' });
+      invalidate((e) => e.tokenId === deleted.id);
+    },
+
+    /** Administrative delete of any user's token (no owner check); callers must have authorised the admin. */
+    async adminDeleteToken(id: string): Promise<void> {
+      const deleted = await deleteApiToken({ db: store.db, id });
+      if (!deleted) throw new NotFoundError(`no token "${id}"`, { code: 'token_not_found' });
+      invalidate((e) => e.tokenId === deleted.id);
+    },
+
+    /** Checks the password with Keystone and opens a session; throttled per username + domain + IP. */
+    async login(input: { username: unknown; password: unknown; domain?: unknown; ip: string }) {
+      if (typeof input.username !== 'string' || input.username === '' || input.username.length > 255) {
+        throw new InputError('username must be a non-empty string', { field: 'username' });
+      }
+      if (typeof input.password !== 'string' || input.password === '' || input.password.length > 4096) {
+        throw new InputError('password must be a non-empty string', { field: 'password' });
+      }
+      if (input.domain !== undefined && (typeof input.domain !== 'string' || input.domain === '')) {
+        throw new InputError('domain must be a non-empty string', { field: 'domain' });
+      }
+      const domain = (input.domain as string | undefined) ?? 'Default';
+      const key = throttleKey(input.username, domain, input.ip);
+      throttle.check(key);
+      let identity;
+      try {
+        identity = await directory.authenticate({
+          username: input.username,
+          password: input.password,
+          domain,
+        });
+      } catch (error) {
+        if (error instanceof AuthError) throttle.failure(key);
+        throw error;
+      }
+      throttle.success(key);
+      const t = deps.now();
+      await upsertKeystoneUser({
+        db: store.db,
+        user: {
+          id: identity.userId,
+          name: identity.userName,
+          domainId: identity.domainId,
+          domainName: identity.domainName,
+          enabled: true,
+        },
+        syncedAt: t.toISOString(),
+      });
+      const secret = randomBytes(32).toString('base64url');
+      const session: SessionRecord = {
+        idHash: hashSecret(secret),
+        userId: identity.userId,
+        userName: identity.userName,
+        domainName: identity.domainName,
+        csrfToken: randomBytes(24).toString('base64url'),
+        createdAt: t.toISOString(),
+        lastSeenAt: t.toISOString(),
+        expiresAt: new Date(t.getTime() + options.sessionAbsoluteMs).toISOString(),
+      };
+      await insertSession({ db: store.db, session });
+      return { secret, session };
+    },
+
+    /** The live session for a cookie secret (idle and absolute limits applied), or undefined. */
+    async sessionOf(secret: string): Promise<SessionRecord | undefined> {
+      if (secret.length === 0 || secret.length > 200) return undefined;
+      const idHash = hashSecret(secret);
+      const s = await findSession({ db: store.db, idHash });
+      if (!s) return undefined;
+      const t = nowMs();
+      if (Date.parse(s.expiresAt) <= t || Date.parse(s.lastSeenAt) + options.sessionIdleMs <= t) {
+        await deleteSession({ db: store.db, idHash });
+        return undefined;
+      }
+      if (t - Date.parse(s.lastSeenAt) >= 60_000) {
+        await touchSession({ db: store.db, idHash, lastSeenAt: new Date(t).toISOString() });
+      }
+      return s;
+    },
+
+    /** Ends a session (logout). */
+    async logout(secret: string): Promise<void> {
+      await deleteSession({ db: store.db, idHash: hashSecret(secret) });
+    },
+
+    /** Roles (id + name) the user holds on the cluster's project, from the last sync. */
+    async clusterRolesOf(input: { userId: string; clusterId: string }) {
+      const c = await cluster(input.clusterId);
+      return listUserProjectRoles({ db: store.db, userId: input.userId, projectId: c.projectId });
+    },
+
+    /** True when the user holds one of the cluster's admin roles (per the last sync). */
+    async isClusterAdmin(input: { userId: string; clusterId: string }): Promise<boolean> {
+      const c = await cluster(input.clusterId);
+      const roles = await listUserProjectRoles({
+        db: store.db,
+        userId: input.userId,
+        projectId: c.projectId,
+      });
+      return roles.some((r) => c.adminRoleIds.includes(r.roleId));
+    },
+
+    /** One sync round now (tests and `kaas dev` call it directly); invalidates affected cache entries. */
+    sync: applySync,
+
+    /** Starts the background sync: one round now, then every `syncIntervalMs`. Never throws. */
+    start(): void {
+      stopped = false;
+      const round = async () => {
+        try {
+          await applySync();
+        } catch (error) {
+          metrics.syncFailures.inc();
+          logger.error({ err: error }, 'keystone sync round failed');
+        }
+        if (!stopped) timer = setTimeout(() => void round(), options.syncIntervalMs);
+      };
+      void round();
+    },
+
+    /** Writes pending last-used times now. */
+    flushLastUsed,
+
+    /** Stops the sync loop and writes pending last-used times. */
+    async close(): Promise<void> {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await flushLastUsed();
+    },
+  };
+}
+
+/** The auth service returned by {@link createAuthService}. */
+export type AuthService = ReturnType<typeof createAuthService>;

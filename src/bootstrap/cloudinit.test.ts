@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { InputError } from '../errors.ts';
+import { bootstrapInput, WEBHOOK_KUBECONFIG } from '../../test/bootstrap/fixtures.ts';
+import { renderCloudConfig } from './cloudinit.ts';
+import type { BootstrapInput } from './input.ts';
+
+interface WriteFile {
+  path: string;
+  content: string;
+  permissions: string;
+  owner: string;
+}
+
+function render(input: BootstrapInput) {
+  const text = renderCloudConfig(input);
+  const config = parse(text) as { write_files: WriteFile[]; runcmd: string[][]; packages: string[] } & Record<
+    string,
+    unknown
+  >;
+  const file = (path: string) => config.write_files.find((f) => f.path === path);
+  return { text, config, file };
+}
+
+function kubeadmDocs(input: BootstrapInput): Record<string, unknown>[] {
+  const { file } = render(input);
+  return parseAllDocuments(file('/var/lib/kaas/kubeadm.yaml')!.content).map((d) => d.toJSON());
+}
+
+describe('renderCloudConfig', () => {
+  it('starts with the cloud-config header and installs the node packages', () => {
+    const { text, config } = render(bootstrapInput('worker'));
+    expect(text.startsWith('#cloud-config\n')).toBe(true);
+    expect(config.package_update).toBe(true);
+    expect(config.packages).toContain('containerd');
+    expect(config.runcmd).toEqual([['/var/lib/kaas/bootstrap.sh']]);
+    expect(config.hostname).toBe('kaas-prod-default-0');
+    expect(config.ssh_authorized_keys).toHaveLength(1);
+  });
+
+  it('downloads the release through the TempURL and verifies its sha256 before use', () => {
+    const input = bootstrapInput('worker');
+    const script = render(input).file('/var/lib/kaas/bootstrap.sh')!;
+    expect(script.permissions).toBe('0700');
+    expect(script.owner).toBe('root:root');
+    expect(script.content).toContain(`RELEASE_URL='${input.release.url}'`);
+    const download = script.content.indexOf('curl -fsSL');
+    const verify = script.content.indexOf('sha256sum -c -');
+    const extract = script.content.indexOf('tar -xzf');
+    expect(download).toBeGreaterThan(0);
+    expect(verify).toBeGreaterThan(download);
+    expect(extract).toBeGreaterThan(verify);
+    expect(script.content).toContain('kubeadm join --config /var/lib/kaas/kubeadm.yaml');
+    expect(script.content).not.toContain('kubeadm init');
+  });
+
+  it('uses kubeadm v1beta4 with list extraArgs from 1.31 and structured anonymous auth from 1.32', () => {
+    const [init, cluster, kubelet] = kubeadmDocs(bootstrapInput('init', 'debian', '1.32.1'));
+    expect(init).toMatchObject({ apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'InitConfiguration' });
+    expect(cluster).toMatchObject({ kind: 'ClusterConfiguration', kubernetesVersion: 'v1.32.1' });
+    const apiServer = cluster!.apiServer as { extraArgs: { name: string; value: string }[] };
+    expect(apiServer.extraArgs).toEqual([
+      { name: 'authorization-mode', value: 'Node,RBAC' },
+      {
+        name: 'authentication-token-webhook-config-file',
+        value: '/etc/kubernetes/kaas/webhook-kubeconfig.yaml',
+      },
+      { name: 'authentication-token-webhook-version', value: 'v1' },
+      { name: 'authentication-token-webhook-cache-ttl', value: '30s' },
+      { name: 'authentication-config', value: '/etc/kubernetes/kaas/authentication-config.yaml' },
+    ]);
+    expect(kubelet).toMatchObject({ kind: 'KubeletConfiguration', clusterDNS: ['10.96.0.10'] });
+    const auth = parse(
+      render(bootstrapInput('init', 'debian', '1.32.1')).file(
+        '/etc/kubernetes/kaas/authentication-config.yaml',
+      )!.content,
+    );
+    expect(auth).toEqual({
+      apiVersion: 'apiserver.config.k8s.io/v1beta1',
+      kind: 'AuthenticationConfiguration',
+      anonymous: {
+        enabled: true,
+        conditions: [
+          { path: '/livez' },
+          { path: '/readyz' },
+          { path: '/healthz' },
+          { path: '/api/v1/namespaces/kube-public/configmaps/cluster-info' },
+        ],
+      },
+    });
+  });
+
+  it('sets anonymous-auth on 1.31 and uses v1beta3 maps on 1.30', () => {
+    const v131 = kubeadmDocs(bootstrapInput('init', 'debian', '1.31.4'))[1]!.apiServer as {
+      extraArgs: { name: string; value: string }[];
+    };
+    expect(v131.extraArgs).toContainEqual({ name: 'anonymous-auth', value: 'true' });
+    expect(
+      render(bootstrapInput('init', 'debian', '1.31.4')).file(
+        '/etc/kubernetes/kaas/authentication-config.yaml',
+      ),
+    ).toBeUndefined();
+    const [init, cluster] = kubeadmDocs(bootstrapInput('init', 'ubuntu', '1.30.6'));
+    expect(init!.apiVersion).toBe('kubeadm.k8s.io/v1beta3');
+    expect((cluster!.apiServer as { extraArgs: Record<string, string> }).extraArgs).toEqual({
+      'authorization-mode': 'Node,RBAC',
+      'authentication-token-webhook-config-file': '/etc/kubernetes/kaas/webhook-kubeconfig.yaml',
+      'authentication-token-webhook-version': 'v1',
+      'authentication-token-webhook-cache-ttl': '30s',
+      'anonymous-auth': 'true',
+    });
+  });
+
+  it('honours a custom webhook cache TTL', () => {
+    const input = { ...bootstrapInput('init'), webhook: { kubeconfig: WEBHOOK_KUBECONFIG, cacheTtl: '2m' } };
+    const args = (kubeadmDocs(input)[1]!.apiServer as { extraArgs: { name: string; value: string }[] })
+      .extraArgs;
+    expect(args).toContainEqual({ name: 'authentication-token-webhook-cache-ttl', value: '2m' });
+  });
+
+  it('writes the webhook kubeconfig, admin binding and flannel on the first master', () => {
+    const input = bootstrapInput('init');
+    const { file } = render(input);
+    expect(file('/etc/kubernetes/kaas/webhook-kubeconfig.yaml')).toMatchObject({
+      content: WEBHOOK_KUBECONFIG,
+      permissions: '0600',
+    });
+    expect(parse(file('/etc/kubernetes/kaas/cluster-admin-binding.yaml')!.content)).toMatchObject({
+      kind: 'ClusterRoleBinding',
+      roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ kind: 'Group', name: input.spec.adminRoleId }],
+    });
+    const flannel = parseAllDocuments(file('/etc/kubernetes/kaas/flannel.yaml')!.content).map((d) =>
+      d.toJSON(),
+    );
+    const ds = flannel.find((d) => d.kind === 'DaemonSet');
+    expect(ds.spec.template.spec.containers[0].args).toContain('--iface=eth2');
+    const cm = flannel.find((d) => d.kind === 'ConfigMap');
+    expect(JSON.parse(cm.data['net-conf.json']).Network).toBe('10.244.0.0/16');
+    const script = file('/var/lib/kaas/bootstrap.sh')!.content;
+    expect(script).toContain('kubeadm init --config /var/lib/kaas/kubeadm.yaml --upload-certs');
+    expect(script).toContain('kubectl apply -f /etc/kubernetes/kaas/cluster-admin-binding.yaml');
+    expect(script).toContain('kubectl apply -f /etc/kubernetes/kaas/flannel.yaml');
+  });
+
+  it('joins other masters as control plane with the certificate key', () => {
+    const [join] = kubeadmDocs(bootstrapInput('join-control-plane'));
+    expect(join).toMatchObject({
+      kind: 'JoinConfiguration',
+      discovery: {
+        bootstrapToken: {
+          apiServerEndpoint: '10.240.0.5:6443',
+          token: 'abcdef.0123456789abcdef',
+          caCertHashes: [`sha256:${'b'.repeat(64)}`],
+        },
+      },
+      controlPlane: {
+        certificateKey: 'c'.repeat(64),
+        localAPIEndpoint: { advertiseAddress: '__KAAS_NODE_IP__' },
+      },
+    });
+    const { file } = render(bootstrapInput('join-control-plane'));
+    expect(file('/etc/kubernetes/kaas/webhook-kubeconfig.yaml')).toBeDefined();
+    expect(file('/etc/kubernetes/kaas/flannel.yaml')).toBeUndefined();
+  });
+
+  it('registers worker labels sorted and keeps master-only files off workers', () => {
+    const [join] = kubeadmDocs(bootstrapInput('worker'));
+    expect(join!.controlPlane).toBeUndefined();
+    expect((join!.nodeRegistration as { kubeletExtraArgs: unknown }).kubeletExtraArgs).toEqual([
+      { name: 'node-ip', value: '__KAAS_NODE_IP__' },
+      { name: 'node-labels', value: 'node.kubernetes.io/pool=a,tier=web' },
+    ]);
+    const { file } = render(bootstrapInput('worker'));
+    expect(file('/etc/kubernetes/kaas/webhook-kubeconfig.yaml')).toBeUndefined();
+  });
+
+  it('quotes the overlay interface into the script and omits ssh keys when none are given', () => {
+    const base = bootstrapInput('worker');
+    const input = { ...base, spec: { ...base.spec, overlayInterface: 'ens4' }, sshAuthorizedKeys: [] };
+    const { config, file } = render(input);
+    expect(file('/var/lib/kaas/bootstrap.sh')!.content).toContain(`OVERLAY_IFACE='ens4'`);
+    expect(config.ssh_authorized_keys).toBeUndefined();
+  });
+
+  it('refuses Flatcar specs', () => {
+    expect(() => renderCloudConfig(bootstrapInput('worker', 'flatcar'))).toThrow(
+      expect.objectContaining({ field: 'spec.os', message: expect.stringContaining('renderIgnition') }),
+    );
+  });
+
+  it('is deterministic and pinned by snapshots', () => {
+    const master = renderCloudConfig(bootstrapInput('init'));
+    expect(renderCloudConfig(bootstrapInput('init'))).toBe(master);
+    expect(master).toMatchSnapshot('master');
+    expect(renderCloudConfig(bootstrapInput('worker'))).toMatchSnapshot('worker');
+  });
+
+  it('throws InputError without echoing secrets', () => {
+    const input = bootstrapInput('init');
+    const bad = { ...input, join: { ...input.join, token: 'SECRET-TOKEN' } };
+    expect(() => renderCloudConfig(bad)).toThrow(InputError);
+    try {
+      renderCloudConfig(bad);
+    } catch (error) {
+      expect((error as Error).message).not.toContain('SECRET-TOKEN');
+    }
+  });
+});

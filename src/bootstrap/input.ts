@@ -1,0 +1,154 @@
+/**
+ * What a node needs to bootstrap, and its validation. Inputs carry secrets (join token, CA hash,
+ * certificate key, TempURL): they are only ever written into the rendered user data, never into
+ * error messages or logs.
+ */
+import { parse as parseYaml } from 'yaml';
+import { InputError } from '../errors.ts';
+import { minorOf, type ClusterSpec } from '../cluster/spec.ts';
+
+/** `init`: first master (`kubeadm init`); `join-control-plane`: other masters; `worker`. */
+export type NodeRole = 'init' | 'join-control-plane' | 'worker';
+
+/** Everything the renderers need for one node. */
+export interface BootstrapInput {
+  /** The validated cluster (version, network, overlay interface, admin role, os). */
+  readonly spec: ClusterSpec;
+  readonly role: NodeRole;
+  /** Kubernetes node name = server name (DNS label). */
+  readonly nodeName: string;
+  /** Node labels registered by the kubelet (the node group's labels). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** `host:port` every node reaches the API at (load balancer VIP or master-0 address). */
+  readonly controlPlaneEndpoint: string;
+  /** Extra API serving-certificate names (floating IP, DNS name); masters only. */
+  readonly certSANs?: readonly string[];
+  /** `kubernetes-server-linux-amd64.tar.gz` staged in Swift: TempURL and its SHA-256. */
+  readonly release: { readonly url: string; readonly sha256: string };
+  /** kubeadm join material; `certificateKey` is required for masters. */
+  readonly join: { readonly token: string; readonly caCertHash: string; readonly certificateKey?: string };
+  /** Token webhook wiring; required for masters. `kubeconfig` is the file content, made elsewhere. */
+  readonly webhook?: { readonly kubeconfig: string; readonly cacheTtl?: string };
+  /** SSH public keys for the default user (`core` on Flatcar). */
+  readonly sshAuthorizedKeys?: readonly string[];
+  /** Override flannel images (e.g. a registry mirror). */
+  readonly images?: { readonly flannel?: string; readonly flannelCniPlugin?: string };
+}
+
+/** Where kaas keeps files the kube-apiserver reads (mounted read-only into its static pod). */
+export const KAAS_CONFIG_DIR = '/etc/kubernetes/kaas';
+/** Path of the token webhook kubeconfig on masters. */
+export const WEBHOOK_KUBECONFIG_PATH = `${KAAS_CONFIG_DIR}/webhook-kubeconfig.yaml`;
+/** Default token webhook cache TTL (`--authentication-token-webhook-cache-ttl`). */
+export const DEFAULT_WEBHOOK_CACHE_TTL = '30s';
+/** Default flannel images. */
+export const DEFAULT_IMAGES = {
+  flannel: 'ghcr.io/flannel-io/flannel:v0.26.4',
+  flannelCniPlugin: 'ghcr.io/flannel-io/flannel-cni-plugin:v1.6.2-flannel1',
+} as const;
+
+/** kubeadm's config API: v1beta4 from 1.31 (structured extraArgs), v1beta3 before. */
+export function kubeadmApiVersion(
+  kubernetesVersion: string,
+): 'kubeadm.k8s.io/v1beta4' | 'kubeadm.k8s.io/v1beta3' {
+  return minorAtLeast(kubernetesVersion, 31) ? 'kubeadm.k8s.io/v1beta4' : 'kubeadm.k8s.io/v1beta3';
+}
+
+/**
+ * From 1.32 anonymous access can be limited to listed paths with the structured
+ * AuthenticationConfiguration (AnonymousAuthConfigurableEndpoints is beta and on by default).
+ */
+export function usesStructuredAnonymousAuth(kubernetesVersion: string): boolean {
+  return minorAtLeast(kubernetesVersion, 32);
+}
+
+function minorAtLeast(version: string, minor: number): boolean {
+  const [major, min] = minorOf(version).split('.').map(Number);
+  return major === 1 && (min as number) >= minor;
+}
+
+const TOKEN = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
+const CA_HASH = /^sha256:[a-f0-9]{64}$/;
+const HEX64 = /^[a-f0-9]{64}$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const ENDPOINT = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?|\d{1,3}(\.\d{1,3}){3}):(\d{1,5})$/;
+const SAN = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?|\d{1,3}(\.\d{1,3}){3})$/;
+const DURATION = /^([1-9]\d*)(ms|s|m|h)$/;
+const URL = /^https?:\/\/[^\s'"\\`$]+$/;
+const SSH_KEY = /^(ssh-|ecdsa-|sk-)[^\r\n]+$/;
+const IMAGE = /^[a-z0-9][a-z0-9._\-/:@]*$/;
+
+function fail(field: string, message: string): never {
+  throw new InputError(`${field} ${message}`, { field });
+}
+
+function isMaster(role: NodeRole): boolean {
+  return role !== 'worker';
+}
+
+/** Checks the webhook kubeconfig: one cluster, an https server and a CA; TLS checks never skipped. */
+function checkWebhookKubeconfig(text: string): void {
+  const field = 'webhook.kubeconfig';
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (error) {
+    throw new InputError(`${field} is not valid YAML`, { field, cause: error });
+  }
+  const cluster = (doc as { clusters?: { cluster?: Record<string, unknown> }[] } | null)?.clusters?.[0]
+    ?.cluster;
+  if (typeof cluster !== 'object' || cluster === null)
+    fail(field, 'must be a kubeconfig with clusters[0].cluster');
+  if (typeof cluster.server !== 'string' || !cluster.server.startsWith('https://')) {
+    fail(field, 'must point clusters[0].cluster.server at an https:// TokenReview URL');
+  }
+  if (
+    typeof cluster['certificate-authority-data'] !== 'string' ||
+    cluster['certificate-authority-data'] === ''
+  ) {
+    fail(field, 'must carry clusters[0].cluster.certificate-authority-data');
+  }
+  if (/insecure-skip-tls-verify/.test(text)) fail(field, 'must not use insecure-skip-tls-verify');
+}
+
+/** Throws InputError naming the first bad field; secret values are never echoed. */
+export function validateBootstrapInput(input: BootstrapInput): void {
+  const { role } = input;
+  if (role !== 'init' && role !== 'join-control-plane' && role !== 'worker') {
+    fail('role', 'must be init, join-control-plane or worker');
+  }
+  if (!DNS_LABEL.test(input.nodeName))
+    fail('nodeName', `must be a DNS label, got ${JSON.stringify(input.nodeName)}`);
+  const endpoint = ENDPOINT.exec(input.controlPlaneEndpoint);
+  if (!endpoint || Number(endpoint[4]) < 1 || Number(endpoint[4]) > 65535) {
+    fail('controlPlaneEndpoint', `must be host:port, got ${JSON.stringify(input.controlPlaneEndpoint)}`);
+  }
+  for (const san of input.certSANs ?? []) {
+    if (!SAN.test(san)) fail('certSANs', `must hold DNS names or IPv4 addresses, got ${JSON.stringify(san)}`);
+  }
+  if (!URL.test(input.release.url)) fail('release.url', 'must be an http(s) URL without spaces or quotes');
+  if (!HEX64.test(input.release.sha256)) fail('release.sha256', 'must be 64 lowercase hex characters');
+  if (!TOKEN.test(input.join.token))
+    fail('join.token', 'must be a kubeadm bootstrap token ([a-z0-9]{6}.[a-z0-9]{16})');
+  if (!CA_HASH.test(input.join.caCertHash)) fail('join.caCertHash', 'must be sha256:<64 hex characters>');
+  if (isMaster(role)) {
+    if (input.join.certificateKey === undefined || !HEX64.test(input.join.certificateKey)) {
+      fail('join.certificateKey', 'must be 64 lowercase hex characters for a control-plane node');
+    }
+    if (input.webhook === undefined) fail('webhook', 'is required for a control-plane node');
+    checkWebhookKubeconfig(input.webhook.kubeconfig);
+    if (input.webhook.cacheTtl !== undefined && !DURATION.test(input.webhook.cacheTtl)) {
+      fail(
+        'webhook.cacheTtl',
+        `must be a duration such as 30s or 2m, got ${JSON.stringify(input.webhook.cacheTtl)}`,
+      );
+    }
+  }
+  for (const key of input.sshAuthorizedKeys ?? []) {
+    if (!SSH_KEY.test(key)) fail('sshAuthorizedKeys', 'must hold one OpenSSH public key per entry');
+  }
+  for (const [name, image] of Object.entries(input.images ?? {})) {
+    if (image !== undefined && !IMAGE.test(image))
+      fail(`images.${name}`, `must be an image reference, got ${JSON.stringify(image)}`);
+  }
+}

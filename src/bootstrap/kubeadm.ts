@@ -1,0 +1,130 @@
+/**
+ * kubeadm configuration documents for each node role. v1beta4 (1.31+) takes extra args as
+ * `{name, value}` lists; v1beta3 as maps. The node's IP on the overlay interface is not known
+ * until boot, so it is written as NODE_IP_PLACEHOLDER and substituted by the bootstrap script.
+ */
+import type { BootstrapInput } from './input.ts';
+import {
+  DEFAULT_WEBHOOK_CACHE_TTL,
+  KAAS_CONFIG_DIR,
+  WEBHOOK_KUBECONFIG_PATH,
+  kubeadmApiVersion,
+  usesStructuredAnonymousAuth,
+} from './input.ts';
+
+/** Replaced with the overlay interface address by the bootstrap script. */
+export const NODE_IP_PLACEHOLDER = '__KAAS_NODE_IP__';
+/** Path of the AuthenticationConfiguration on masters (1.32+). */
+export const AUTHENTICATION_CONFIG_PATH = `${KAAS_CONFIG_DIR}/authentication-config.yaml`;
+const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
+
+type Args = [string, string][];
+
+function args(apiVersion: string, pairs: Args): unknown {
+  return apiVersion.endsWith('v1beta4')
+    ? pairs.map(([name, value]) => ({ name, value }))
+    : Object.fromEntries(pairs);
+}
+
+/** kube-apiserver flags kaas sets (in order). */
+export function apiServerArgs(input: BootstrapInput): Args {
+  const pairs: Args = [
+    ['authorization-mode', 'Node,RBAC'],
+    ['authentication-token-webhook-config-file', WEBHOOK_KUBECONFIG_PATH],
+    ['authentication-token-webhook-version', 'v1'],
+    ['authentication-token-webhook-cache-ttl', input.webhook?.cacheTtl ?? DEFAULT_WEBHOOK_CACHE_TTL],
+  ];
+  // Before 1.32 anonymous stays on and the default RBAC (system:public-info-viewer) limits it to
+  // health and version; from 1.32 the authentication config limits it to listed paths.
+  if (usesStructuredAnonymousAuth(input.spec.kubernetesVersion)) {
+    pairs.push(['authentication-config', AUTHENTICATION_CONFIG_PATH]);
+  } else {
+    pairs.push(['anonymous-auth', 'true']);
+  }
+  return pairs;
+}
+
+function nodeRegistration(input: BootstrapInput, apiVersion: string): Record<string, unknown> {
+  const labels = Object.entries(input.labels ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const kubelet: Args = [['node-ip', NODE_IP_PLACEHOLDER]];
+  if (labels !== '') kubelet.push(['node-labels', labels]);
+  return { name: input.nodeName, criSocket: CRI_SOCKET, kubeletExtraArgs: args(apiVersion, kubelet) };
+}
+
+/** The documents of kubeadm's `--config` file for this node, in file order. */
+export function kubeadmDocuments(input: BootstrapInput): Record<string, unknown>[] {
+  const { spec } = input;
+  const apiVersion = kubeadmApiVersion(spec.kubernetesVersion);
+  const localEndpoint = { advertiseAddress: NODE_IP_PLACEHOLDER, bindPort: 6443 };
+  if (input.role === 'init') {
+    return [
+      {
+        apiVersion,
+        kind: 'InitConfiguration',
+        bootstrapTokens: [
+          {
+            token: input.join.token,
+            ttl: '24h0m0s',
+            usages: ['signing', 'authentication'],
+            groups: ['system:bootstrappers:kubeadm:default-node-token'],
+          },
+        ],
+        certificateKey: input.join.certificateKey,
+        localAPIEndpoint: localEndpoint,
+        nodeRegistration: nodeRegistration(input, apiVersion),
+      },
+      {
+        apiVersion,
+        kind: 'ClusterConfiguration',
+        clusterName: spec.name,
+        kubernetesVersion: `v${spec.kubernetesVersion}`,
+        controlPlaneEndpoint: input.controlPlaneEndpoint,
+        networking: {
+          dnsDomain: 'cluster.local',
+          podSubnet: spec.network.podCidr,
+          serviceSubnet: spec.network.serviceCidr,
+        },
+        apiServer: {
+          certSANs: [...(input.certSANs ?? [])],
+          extraArgs: args(apiVersion, apiServerArgs(input)),
+          extraVolumes: [
+            {
+              name: 'kaas-config',
+              hostPath: KAAS_CONFIG_DIR,
+              mountPath: KAAS_CONFIG_DIR,
+              readOnly: true,
+              pathType: 'Directory',
+            },
+          ],
+        },
+      },
+      {
+        apiVersion: 'kubelet.config.k8s.io/v1beta1',
+        kind: 'KubeletConfiguration',
+        cgroupDriver: 'systemd',
+        clusterDNS: [spec.network.dnsIp],
+        clusterDomain: 'cluster.local',
+      },
+    ];
+  }
+  return [
+    {
+      apiVersion,
+      kind: 'JoinConfiguration',
+      discovery: {
+        bootstrapToken: {
+          apiServerEndpoint: input.controlPlaneEndpoint,
+          token: input.join.token,
+          caCertHashes: [input.join.caCertHash],
+        },
+      },
+      nodeRegistration: nodeRegistration(input, apiVersion),
+      ...(input.role === 'join-control-plane'
+        ? { controlPlane: { certificateKey: input.join.certificateKey, localAPIEndpoint: localEndpoint } }
+        : {}),
+    },
+  ];
+}

@@ -1,0 +1,210 @@
+/**
+ * The files and the bootstrap script a node needs, independent of how they are delivered
+ * (cloud-init `write_files` + `runcmd`, or Ignition `storage.files` + a oneshot unit).
+ */
+import { stringify } from 'yaml';
+import type { BootstrapInput } from './input.ts';
+import {
+  KAAS_CONFIG_DIR,
+  WEBHOOK_KUBECONFIG_PATH,
+  usesStructuredAnonymousAuth,
+  validateBootstrapInput,
+} from './input.ts';
+import { AUTHENTICATION_CONFIG_PATH, NODE_IP_PLACEHOLDER, kubeadmDocuments } from './kubeadm.ts';
+import { authenticationConfiguration, clusterAdminBinding, flannelManifests } from './manifests.ts';
+
+/** One file written at first boot. `mode` is numeric (e.g. 0o600). */
+export interface NodeFile {
+  readonly path: string;
+  readonly content: string;
+  readonly mode: number;
+}
+
+/** Delivery-independent node content. */
+export interface NodeContent {
+  readonly files: readonly NodeFile[];
+  /** Path of the executable bootstrap script among `files`. */
+  readonly scriptPath: string;
+  /** Directory kubeadm, kubelet and kubectl are installed to. */
+  readonly binDir: string;
+}
+
+/** Working directory for secrets and the release download; not mounted into any pod. */
+export const WORK_DIR = '/var/lib/kaas';
+/** The bootstrap script every node runs once. */
+export const SCRIPT_PATH = `${WORK_DIR}/bootstrap.sh`;
+/** Marker written after a successful bootstrap. */
+export const DONE_MARKER = `${WORK_DIR}/bootstrap.done`;
+const KUBEADM_CONFIG_PATH = `${WORK_DIR}/kubeadm.yaml`;
+
+/** YAML with stable output: no line folding, keys in insertion order. */
+export function toYaml(value: unknown): string {
+  return stringify(value, { lineWidth: 0 });
+}
+
+function yamlDocuments(docs: readonly unknown[]): string {
+  return docs.map((doc) => `---\n${toYaml(doc)}`).join('');
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function kubeletUnit(binDir: string): string {
+  return [
+    '[Unit]',
+    'Description=kubelet: The Kubernetes Node Agent',
+    'Documentation=https://kubernetes.io/docs/',
+    'Wants=network-online.target containerd.service',
+    'After=network-online.target containerd.service',
+    '',
+    '[Service]',
+    `ExecStart=${binDir}/kubelet`,
+    'Restart=always',
+    'StartLimitInterval=0',
+    'RestartSec=10',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
+/** The drop-in kubeadm expects: it writes the flags files this reads. */
+function kubeletKubeadmDropIn(binDir: string): string {
+  return [
+    '[Service]',
+    'Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"',
+    'Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"',
+    'EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env',
+    'EnvironmentFile=-/etc/default/kubelet',
+    'ExecStart=',
+    `ExecStart=${binDir}/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS`,
+    '',
+  ].join('\n');
+}
+
+function script(input: BootstrapInput, binDir: string): string {
+  const { spec, role } = input;
+  const flatcar = spec.os === 'flatcar';
+  const lines = [
+    '#!/bin/bash',
+    `# kaas node bootstrap (${role}). Safe to re-run: it stops once the node has joined.`,
+    'set -euo pipefail',
+    `BIN_DIR=${shellQuote(binDir)}`,
+    `RELEASE_URL=${shellQuote(input.release.url)}`,
+    `RELEASE_SHA256=${shellQuote(input.release.sha256)}`,
+    `OVERLAY_IFACE=${shellQuote(spec.overlayInterface)}`,
+    `WORK=${shellQuote(WORK_DIR)}`,
+    'export PATH="$BIN_DIR:$PATH"',
+    'mkdir -p "$WORK" "$BIN_DIR" /opt/cni/bin /etc/cni/net.d',
+    'if [ -f /etc/kubernetes/kubelet.conf ]; then',
+    '  echo "kaas: node already bootstrapped"',
+    `  touch ${DONE_MARKER}`,
+    '  exit 0',
+    'fi',
+    'modprobe overlay',
+    'modprobe br_netfilter',
+    'sysctl --system >/dev/null',
+  ];
+  if (!flatcar) {
+    // Debian/Ubuntu's containerd ships without the systemd cgroup driver the kubelet uses.
+    lines.push(
+      'mkdir -p /etc/containerd',
+      'containerd config default > /etc/containerd/config.toml',
+      "sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' /etc/containerd/config.toml",
+      'systemctl restart containerd',
+    );
+  }
+  lines.push(
+    '# flannel delegates to the standard plugins (bridge, portmap, host-local): expose the distro ones.',
+    'for dir in /usr/lib/cni /usr/libexec/cni; do',
+    '  if [ -d "$dir" ]; then',
+    '    for plugin in "$dir"/*; do ln -sf "$plugin" /opt/cni/bin/; done',
+    '  fi',
+    'done',
+    'TARBALL="$WORK/kubernetes-server-linux-amd64.tar.gz"',
+    'curl -fsSL --retry 10 --retry-delay 5 --retry-connrefused -o "$TARBALL" "$RELEASE_URL"',
+    'echo "$RELEASE_SHA256  $TARBALL" | sha256sum -c -',
+    'tar -xzf "$TARBALL" -C "$WORK" kubernetes/server/bin/kubeadm kubernetes/server/bin/kubelet kubernetes/server/bin/kubectl',
+    'for bin in kubeadm kubelet kubectl; do install -m 0755 "$WORK/kubernetes/server/bin/$bin" "$BIN_DIR/$bin"; done',
+    'rm -rf "$WORK/kubernetes" "$TARBALL"',
+    `NODE_IP="$(ip -4 -o addr show dev "$OVERLAY_IFACE" scope global | awk '{split($4, a, "/"); print a[1]; exit}')"`,
+    'if [ -z "$NODE_IP" ]; then',
+    '  echo "kaas: no IPv4 address on $OVERLAY_IFACE" >&2',
+    '  exit 1',
+    'fi',
+    `sed -i "s/${NODE_IP_PLACEHOLDER}/$NODE_IP/g" ${KUBEADM_CONFIG_PATH}`,
+    'systemctl daemon-reload',
+    'systemctl enable kubelet',
+  );
+  if (role === 'init') {
+    lines.push(
+      `kubeadm init --config ${KUBEADM_CONFIG_PATH} --upload-certs`,
+      'export KUBECONFIG=/etc/kubernetes/admin.conf',
+      `kubectl apply -f ${KAAS_CONFIG_DIR}/cluster-admin-binding.yaml`,
+      `kubectl apply -f ${KAAS_CONFIG_DIR}/flannel.yaml`,
+    );
+  } else {
+    lines.push(`kubeadm join --config ${KUBEADM_CONFIG_PATH}`);
+  }
+  lines.push(
+    '# The join token and certificate key are no longer needed on disk.',
+    `rm -f ${KUBEADM_CONFIG_PATH}`,
+    `touch ${DONE_MARKER}`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+/**
+ * Validates the input and lays out the node's files: kernel settings, kubelet units, kubeadm
+ * config, and on masters the webhook kubeconfig, authentication config and (first master) the
+ * manifests it applies.
+ */
+export function nodeContent(input: BootstrapInput): NodeContent {
+  validateBootstrapInput(input);
+  const { spec, role } = input;
+  const binDir = spec.os === 'flatcar' ? '/opt/bin' : '/usr/local/bin';
+  const files: NodeFile[] = [
+    { path: '/etc/modules-load.d/kaas.conf', content: 'overlay\nbr_netfilter\n', mode: 0o644 },
+    {
+      path: '/etc/sysctl.d/90-kaas.conf',
+      content:
+        'net.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\n',
+      mode: 0o644,
+    },
+    { path: '/etc/systemd/system/kubelet.service', content: kubeletUnit(binDir), mode: 0o644 },
+    {
+      path: '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf',
+      content: kubeletKubeadmDropIn(binDir),
+      mode: 0o644,
+    },
+    { path: KUBEADM_CONFIG_PATH, content: yamlDocuments(kubeadmDocuments(input)), mode: 0o600 },
+  ];
+  if (role !== 'worker') {
+    const webhook = input.webhook as NonNullable<BootstrapInput['webhook']>;
+    files.push({ path: WEBHOOK_KUBECONFIG_PATH, content: webhook.kubeconfig, mode: 0o600 });
+    if (usesStructuredAnonymousAuth(spec.kubernetesVersion)) {
+      files.push({
+        path: AUTHENTICATION_CONFIG_PATH,
+        content: toYaml(authenticationConfiguration()),
+        mode: 0o644,
+      });
+    }
+  }
+  if (role === 'init') {
+    files.push({
+      path: `${KAAS_CONFIG_DIR}/cluster-admin-binding.yaml`,
+      content: toYaml(clusterAdminBinding(spec.adminRoleId)),
+      mode: 0o644,
+    });
+    files.push({
+      path: `${KAAS_CONFIG_DIR}/flannel.yaml`,
+      content: yamlDocuments(flannelManifests(spec, input.images)),
+      mode: 0o644,
+    });
+  }
+  files.push({ path: SCRIPT_PATH, content: script(input, binDir), mode: 0o700 });
+  return { files, scriptPath: SCRIPT_PATH, binDir };
+}

@@ -1,0 +1,131 @@
+import { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryDirectory } from '../../test/auth/memoryDirectory.ts';
+import { createAuthService, type AuthService } from '../auth/service.ts';
+import { readClientConfig } from '../auth/client.ts';
+import { createLogger } from '../log.ts';
+import { buildApp } from '../server/app.ts';
+import { openStore, type Store } from '../store/db.ts';
+import { migrateToLatest } from '../store/migrate.ts';
+import { registerCredentialCommand } from './credential.ts';
+import { registerLoginCommand, type AuthCliDeps } from './login.ts';
+import { registerTokenCommand } from './token.ts';
+
+function capture() {
+  let text = '';
+  const stream = new Writable({
+    write: (c, _e, cb) => {
+      text += c.toString();
+      cb();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+describe('kaas login / token / credential', () => {
+  let store: Store;
+  let auth: AuthService;
+  let app: FastifyInstance;
+  let url: string;
+  let dir: string;
+  let now = new Date('2030-01-01T00:00:00Z');
+
+  beforeAll(async () => {
+    store = openStore('sqlite::memory:');
+    await migrateToLatest(store.db);
+    const ks = memoryDirectory();
+    ks.addUser('u1', 'alice', 'pw-alice');
+    const logger = createLogger({ level: 'silent' });
+    auth = createAuthService({ store, directory: ks.directory, logger, now: () => now });
+    await auth.sync();
+    app = await buildApp({ store, logger, now: () => now, auth });
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    dir = mkdtempSync(join(tmpdir(), 'kaas-cli-'));
+  });
+  afterAll(async () => {
+    await auth.close();
+    await app.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function run(args: string[], env: Record<string, string> = {}, input = '') {
+    const out = capture();
+    const err = capture();
+    const stdin = new PassThrough();
+    stdin.end(input);
+    const deps: AuthCliDeps = {
+      env: { KAAS_CONFIG_DIR: dir, ...env },
+      stdin,
+      stdout: out.stream,
+      stderr: err.stream,
+    };
+    const program = new Command('kaas').exitOverride();
+    registerLoginCommand(program, deps);
+    registerTokenCommand(program, deps);
+    registerCredentialCommand(program, deps, () => now);
+    await program.parseAsync(['node', 'kaas', ...args]);
+    return { stdout: out.text(), stderr: err.text() };
+  }
+
+  it('refuses to work before login', async () => {
+    await expect(run(['credential'])).rejects.toThrow(/run `kaas login` first/);
+  });
+
+  it('logs in from prompts and saves a 0600 config with a token', async () => {
+    const r = await run(['login'], {}, `${url}\nalice\npw-alice\n`);
+    expect(r.stderr).toContain('logged in as alice (Default)');
+    expect(r.stderr).not.toContain('pw-alice');
+    expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600);
+    expect(readClientConfig(dir)).toMatchObject({
+      url,
+      user: { id: 'u1', name: 'alice' },
+      token: expect.stringMatching(/^kaas_/),
+    });
+  });
+
+  it('refuses a wrong password and a bad URL', async () => {
+    await expect(
+      run(['login', '--url', url, '--username', 'alice'], { KAAS_PASSWORD: 'nope' }),
+    ).rejects.toThrow(/wrong username or password/);
+    await expect(
+      run(['login', '--url', 'ftp://x', '--username', 'a'], { KAAS_PASSWORD: 'p' }),
+    ).rejects.toThrow(/must start with https/);
+  });
+
+  it('creates, lists and deletes tokens', async () => {
+    const created = JSON.parse(
+      (await run(['token', 'create', '--name', 'ci', '--expires-in-days', '7', '-o', 'json'])).stdout,
+    );
+    expect(created).toMatchObject({ name: 'ci', expiresAt: '2030-01-08T00:00:00.000Z' });
+    const list = await run(['token', 'list']);
+    expect(list.stdout).toContain(`${created.id}\tci`);
+    expect(list.stdout).not.toContain(created.token);
+    await run(['token', 'delete', created.id]);
+    expect((await run(['token', 'list', '-o', 'json'])).stdout).not.toContain(created.id);
+    await expect(run(['token', 'delete', created.id])).rejects.toThrow(/no token/);
+    await expect(run(['token', 'create', '--name', 'x', '--expires-in-days', 'many'])).rejects.toThrow(
+      /whole number/,
+    );
+  });
+
+  it('prints an ExecCredential from the cached token without contacting kaas', async () => {
+    await app.close();
+    const r = await run(['credential']);
+    const config = readClientConfig(dir);
+    expect(JSON.parse(r.stdout)).toEqual({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      status: { token: config.token, expirationTimestamp: config.expiresAt },
+    });
+    now = new Date(config.expiresAt);
+    await expect(run(['credential'])).rejects.toThrow(/expired/);
+    writeFileSync(join(dir, 'config.json'), '{');
+    await expect(run(['credential'])).rejects.toThrow(/not valid JSON/);
+  });
+});

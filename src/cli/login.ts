@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import { hostname } from 'node:os';
+import { createInterface } from 'node:readline/promises';
+import { Writable } from 'node:stream';
+import { configDir, kaasClient, writeClientConfig } from '../auth/client.ts';
+import { InputError } from '../errors.ts';
+
+/** What the auth commands need from the process (injected so tests can drive them). */
+export interface AuthCliDeps {
+  env: Record<string, string | undefined>;
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** Default deps for main.ts: the real process streams and environment. */
+export function processDeps(): AuthCliDeps {
+  return { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+}
+
+/** Line prompts on stderr over one readline interface; secret answers are not echoed. */
+function prompter(deps: AuthCliDeps) {
+  let muted = false;
+  let rl: ReturnType<typeof createInterface> | undefined;
+  let lines: AsyncIterator<string> | undefined;
+  const output = new Writable({
+    write(chunk, _enc, cb) {
+      if (!muted) deps.stderr.write(chunk);
+      cb();
+    },
+  });
+  return {
+    async ask(question: string, secret = false): Promise<string> {
+      rl ??= createInterface({ input: deps.stdin, output, terminal: false });
+      // The iterator buffers lines, so answers piped in before their question are not lost.
+      lines ??= rl[Symbol.asyncIterator]();
+      deps.stderr.write(question);
+      muted = secret;
+      try {
+        const next = await lines.next();
+        if (next.done) throw new InputError(`no answer on stdin for "${question.trim() || 'password'}"`);
+        return next.value.trim();
+      } finally {
+        muted = false;
+        if (secret) deps.stderr.write('\n');
+      }
+    },
+    close: () => rl?.close(),
+  };
+}
+
+/**
+ * `kaas login`: asks for (or takes from flags / KAAS_* env) URL, username, password and domain,
+ * creates an API token for this machine and saves it in ~/.config/kaas/config.json (0600).
+ */
+export function registerLoginCommand(program: Command, deps: AuthCliDeps = processDeps()): Command {
+  return program
+    .command('login')
+    .description('log in with your OpenStack (Keystone) credentials and save an API token for kubectl')
+    .option('--url <url>', 'kaas server URL (env KAAS_URL)')
+    .option('--username <name>', 'Keystone user name (env KAAS_USERNAME)')
+    .option('--domain <name>', 'Keystone user domain (env KAAS_DOMAIN)', undefined)
+    .option('--password-stdin', 'read the password from stdin (env KAAS_PASSWORD also works)')
+    .action(async (opts: { url?: string; username?: string; domain?: string; passwordStdin?: boolean }) => {
+      const env = deps.env;
+      const prompt = prompter(deps);
+      let url: string, username: string, password: string;
+      try {
+        url = opts.url ?? env.KAAS_URL ?? (await prompt.ask('kaas URL: '));
+        username = opts.username ?? env.KAAS_USERNAME ?? (await prompt.ask('Username: '));
+        password = env.KAAS_PASSWORD ?? (await prompt.ask(opts.passwordStdin ? '' : 'Password: ', true));
+      } finally {
+        prompt.close();
+      }
+      const domain = opts.domain ?? env.KAAS_DOMAIN ?? 'Default';
+      if (!/^https?:\/\//.test(url))
+        throw new InputError('the kaas URL must start with https:// (or http:// for kaas dev)', {
+          field: 'url',
+        });
+      if (!username || !password) throw new InputError('username and password are required');
+      const config = await kaasClient(url).loginForToken({
+        username,
+        password,
+        domain,
+        tokenName: `kaas-cli@${hostname()}`,
+      });
+      writeClientConfig(configDir(env), config);
+      deps.stderr.write(
+        `logged in as ${config.user.name} (${config.user.domain}); token expires ${config.expiresAt}\n`,
+      );
+    });
+}

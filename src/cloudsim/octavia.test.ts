@@ -1,0 +1,129 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startCloudsim, type Cloudsim } from './index.ts';
+import { login, type Session } from './testing.ts';
+
+let cloud: Cloudsim;
+let s: Session;
+let clock: number;
+let subnetId: string;
+const L = '/load-balancer/v2/lbaas';
+beforeEach(async () => {
+  clock = Date.now();
+  cloud = await startCloudsim({ now: () => clock, provisionDelayMs: 1000 });
+  s = await login(cloud);
+  const n = (
+    await s.json<{ network: { id: string } }>('POST', '/network/v2.0/networks', { network: { name: 'n' } })
+  ).network.id;
+  subnetId = (
+    await s.json<{ subnet: { id: string } }>('POST', '/network/v2.0/subnets', {
+      subnet: { network_id: n, cidr: '10.1.0.0/24' },
+    })
+  ).subnet.id;
+});
+afterEach(async () => {
+  await cloud.close();
+});
+
+describe('octavia, cinder and glance', () => {
+  it('builds an API load balancer for 3 masters and cascades its delete', async () => {
+    const lb = (
+      await s.json<{ loadbalancer: { id: string; provisioning_status: string; vip_address: string } }>(
+        'POST',
+        `${L}/loadbalancers`,
+        {
+          loadbalancer: { name: 'api', vip_subnet_id: subnetId, tags: ['kaas'] },
+        },
+      )
+    ).loadbalancer;
+    expect(lb.provisioning_status).toBe('PENDING_CREATE');
+    expect(lb.vip_address).toBe('10.1.0.2');
+    const listener = { listener: { loadbalancer_id: lb.id, protocol: 'TCP', protocol_port: 6443 } };
+    expect((await s.call('POST', `${L}/listeners`, listener)).status).toBe(409);
+    clock += 1000;
+    const l = (await s.json<{ listener: { id: string } }>('POST', `${L}/listeners`, listener)).listener;
+    clock += 1000;
+    const pool = (
+      await s.json<{ pool: { id: string } }>('POST', `${L}/pools`, {
+        pool: { listener_id: l.id, protocol: 'TCP', lb_algorithm: 'ROUND_ROBIN' },
+      })
+    ).pool;
+    for (const ip of ['10.1.0.10', '10.1.0.11', '10.1.0.12']) {
+      clock += 1000;
+      expect(
+        (
+          await s.call('POST', `${L}/pools/${pool.id}/members`, {
+            member: { address: ip, protocol_port: 6443, subnet_id: subnetId },
+          })
+        ).status,
+      ).toBe(201);
+    }
+    clock += 1000;
+    expect(
+      (
+        await s.call('POST', `${L}/healthmonitors`, {
+          healthmonitor: { pool_id: pool.id, type: 'TCP', delay: 5, timeout: 3, max_retries: 3 },
+        })
+      ).status,
+    ).toBe(201);
+    clock += 1000;
+    const got = (
+      await s.json<{ loadbalancers: { id: string; provisioning_status: string; listeners: unknown[] }[] }>(
+        'GET',
+        `${L}/loadbalancers?tags=kaas`,
+      )
+    ).loadbalancers;
+    expect(got.map((x) => [x.id, x.provisioning_status, x.listeners.length])).toEqual([[lb.id, 'ACTIVE', 1]]);
+    const members = await s.json<{ members: unknown[] }>('GET', `${L}/pools/${pool.id}/members`);
+    expect(members.members).toHaveLength(3);
+    const refused = await s.call('DELETE', `${L}/loadbalancers/${lb.id}`);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { faultstring: string }).faultstring).toMatch(/it has children/);
+    expect((await s.call('DELETE', `${L}/loadbalancers/${lb.id}?cascade=true`)).status).toBe(204);
+    expect((await s.call('GET', `${L}/loadbalancers/${lb.id}`)).status).toBe(404);
+    expect(cloud.state.lb.size).toBe(0);
+  });
+
+  it('creates volumes that become available, and enforces the volume quota', async () => {
+    cloud.knobs.quotas.projects[s.projectId] = { volumes: 1 };
+    const v = (
+      await s.json<{ volume: { id: string; status: string } }>('POST', `/volume/v3/${s.projectId}/volumes`, {
+        volume: { size: 10, name: 'etcd' },
+      })
+    ).volume;
+    expect(v.status).toBe('creating');
+    clock += 1000;
+    expect(
+      (await s.json<{ volume: { status: string } }>('GET', `/volume/v3/${s.projectId}/volumes/${v.id}`))
+        .volume.status,
+    ).toBe('available');
+    const over = await s.call('POST', `/volume/v3/${s.projectId}/volumes`, { volume: { size: 1 } });
+    expect(over.status).toBe(413);
+    expect((await s.call('POST', `/volume/v3/${s.projectId}/volumes`, { volume: { size: 0 } })).status).toBe(
+      400,
+    );
+    expect((await s.call('DELETE', `/volume/v3/${s.projectId}/volumes/${v.id}`)).status).toBe(202);
+    expect((await s.call('GET', `/volume/v3/${s.projectId}/volumes/${v.id}`)).status).toBe(404);
+  });
+
+  it('lists images by name and uploads image data', async () => {
+    const list = await s.json<{ images: { name: string; status: string }[] }>(
+      'GET',
+      '/image/v2/images?name=debian-12',
+    );
+    expect(list.images.map((i) => [i.name, i.status])).toEqual([['debian-12', 'active']]);
+    const img = await s.json<{ id: string; status: string }>('POST', '/image/v2/images', {
+      name: 'mine',
+      disk_format: 'raw',
+      container_format: 'bare',
+    });
+    expect(img.status).toBe('queued');
+    const up = await fetch(`${cloud.url}/image/v2/images/${img.id}/file`, {
+      method: 'PUT',
+      headers: { 'x-auth-token': s.token, 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(1024),
+    });
+    expect(up.status).toBe(204);
+    expect(await s.json('GET', `/image/v2/images/${img.id}`)).toMatchObject({ status: 'active', size: 1024 });
+    expect((await s.call('GET', '/image/v2/images/nope')).status).toBe(404);
+  });
+});

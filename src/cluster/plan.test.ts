@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../errors.ts';
+import { planCreate, planDelete, planResize, planUpgrade, releaseObjectName, type PlanStep } from './plan.ts';
+import type { ClusterSpec } from './spec.ts';
+import { validateSpec } from './validate.ts';
+
+const ID = 'c0ffee00-0000-4000-8000-000000000001';
+
+function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
+  return validateSpec({
+    name: 'prod',
+    kubernetesVersion: '1.31.4',
+    masters: 1,
+    masterFlavor: 'm1.large',
+    image: 'debian-12',
+    nodeGroups: [
+      { name: 'default', count: 2, flavor: 'm1.large' },
+      { name: 'gpu', count: 1, flavor: 'g1.xlarge', labels: { accel: 'nvidia' } },
+      { name: 'spare', count: 0, flavor: 'm1.small' },
+    ],
+    network: {
+      nodeCidr: '10.240.0.0/16',
+      podCidr: '10.244.0.0/16',
+      serviceCidr: '10.96.0.0/12',
+      dnsIp: '10.96.0.10',
+    },
+    externalNetwork: 'public',
+    dnsDomain: 'apps.example.com',
+    adminRoleId: 'adminrole',
+    ...overrides,
+  });
+}
+
+/** Every dependency is an earlier step and ids are unique: the plan can run top to bottom. */
+function expectOrdered(steps: readonly PlanStep[]): void {
+  const seen = new Set<string>();
+  for (const s of steps) {
+    for (const dep of s.dependsOn)
+      expect(seen.has(dep), `${s.id} depends on later/unknown ${dep}`).toBe(true);
+    expect(seen.has(s.id), `duplicate ${s.id}`).toBe(false);
+    seen.add(s.id);
+  }
+}
+
+describe('planCreate', () => {
+  it('plans a single-master cluster without a load balancer', () => {
+    const steps = planCreate(spec(), ID);
+    expectOrdered(steps);
+    expect(steps.map((s) => s.id)).toEqual([
+      'network',
+      'subnet',
+      'router',
+      'sg-master',
+      'sg-node',
+      'security-groups',
+      'artifacts',
+      'release-tarball',
+      'server-group',
+      'master-port-0',
+      'api-floating-ip',
+      'master-0',
+      'wait-api',
+      'workers:default',
+      'workers:gpu',
+      'kubeconfig',
+      'wait-nodes',
+    ]);
+    const byId = new Map(steps.map((s) => [s.id, s]));
+    expect(byId.get('api-floating-ip')!.resource).toMatchObject({
+      params: { target: { type: 'port', name: 'kaas-prod-master-0-port' } },
+    });
+    expect(byId.get('master-0')!.resource).toMatchObject({
+      type: 'server',
+      name: 'kaas-prod-master-0',
+      params: { bootstrap: { format: 'cloud-init', role: 'init', apiEndpointFrom: 'master-port-0' } },
+    });
+    expect(byId.get('workers:gpu')!.resource).toMatchObject({
+      type: 'servers',
+      params: { names: ['kaas-prod-gpu-0'], indexes: [0], labels: { accel: 'nvidia' }, flavor: 'g1.xlarge' },
+    });
+    expect(byId.get('wait-nodes')!.resource.params).toEqual({
+      names: ['kaas-prod-master-0', 'kaas-prod-default-0', 'kaas-prod-default-1', 'kaas-prod-gpu-0'],
+      condition: 'Ready',
+    });
+    for (const s of steps) expect(s.resource.tags).toEqual([`kaas-cluster=${ID}`]);
+    const rules = byId.get('security-groups')!.resource.params as { rules: { portMin: number }[] };
+    expect(rules.rules.some((r) => r.portMin === 22)).toBe(false);
+  });
+
+  it('plans an HA cluster behind octavia with masters joining one at a time', () => {
+    const steps = planCreate(
+      spec({
+        masters: 3,
+        image: 'flatcar-stable',
+        sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== me',
+      }),
+      ID,
+      { releaseBaseUrl: 'https://mirror.example/k8s/', artifactTtlSeconds: 60 },
+    );
+    expectOrdered(steps);
+    const byId = new Map(steps.map((s) => [s.id, s]));
+    expect(byId.get('keypair')).toMatchObject({ kind: 'ensure', resource: { name: 'kaas-prod-keypair' } });
+    expect(byId.get('master-1')!.dependsOn).toEqual(['wait-api', 'master-port-1', 'lb-member-1']);
+    expect(byId.get('master-2')!.dependsOn).toEqual(['master-1', 'master-port-2', 'lb-member-2']);
+    expect(byId.get('master-0')!.dependsOn).toContain('keypair');
+    expect(byId.get('master-2')!.resource).toMatchObject({
+      params: {
+        bootstrap: { format: 'ignition', role: 'join-control-plane', apiEndpointFrom: 'load-balancer' },
+      },
+    });
+    expect(byId.get('release-tarball')!.resource.params).toEqual({
+      container: 'kaas-prod-artifacts',
+      version: '1.31.4',
+      sourceUrl: 'https://mirror.example/k8s/v1.31.4/kubernetes-server-linux-amd64.tar.gz',
+      tempUrlTtlSeconds: 60,
+    });
+    const rules = byId.get('security-groups')!.resource.params as { rules: { portMin: number }[] };
+    expect(rules.rules.filter((r) => r.portMin === 22)).toHaveLength(2);
+    expect(steps).toMatchSnapshot();
+  });
+
+  it('only verifies a keypair the user owns', () => {
+    const steps = planCreate(spec({ sshKeyName: 'ops' }), ID);
+    expect(steps.find((s) => s.id === 'keypair')).toEqual({
+      id: 'keypair',
+      kind: 'verify',
+      dependsOn: [],
+      resource: { type: 'keypair', name: 'ops', tags: [], params: {} },
+    });
+  });
+
+  it('is deterministic and rejects bad cluster ids', () => {
+    expect(JSON.stringify(planCreate(spec(), ID))).toBe(JSON.stringify(planCreate(spec(), ID)));
+    expect(() => planCreate(spec(), 'BAD ID')).toThrow(InputError);
+  });
+});
+
+describe('planResize', () => {
+  it('grows into the lowest free indexes with a fresh TempURL and join token', () => {
+    const plan = planResize(spec(), ID, 'default', 4, [0, 2]);
+    expect(plan.added).toEqual([1, 3]);
+    expect(plan.removed).toEqual([]);
+    expectOrdered(plan.steps);
+    expect(plan.steps.map((s) => s.id)).toEqual([
+      'artifacts',
+      'release-tarball',
+      'join-token',
+      'workers:default',
+      'wait-nodes',
+    ]);
+    expect(plan.steps[3]!.resource.params).toMatchObject({
+      indexes: [1, 3],
+      names: ['kaas-prod-default-1', 'kaas-prod-default-3'],
+    });
+    expect(plan.spec.nodeGroups[0]!.count).toBe(4);
+  });
+
+  it('shrinks by draining and deleting the highest indexes first', () => {
+    const plan = planResize(spec(), ID, 'default', 1, [2, 0, 1, 2]);
+    expect(plan.removed).toEqual([2, 1]);
+    expectOrdered(plan.steps);
+    expect(plan.steps.map((s) => `${s.kind} ${s.id}`)).toEqual([
+      'action drain:kaas-prod-default-2',
+      'delete delete-server:kaas-prod-default-2',
+      'action delete-node:kaas-prod-default-2',
+      'action drain:kaas-prod-default-1',
+      'delete delete-server:kaas-prod-default-1',
+      'action delete-node:kaas-prod-default-1',
+    ]);
+    expect(plan.spec.nodeGroups[0]!.count).toBe(1);
+  });
+
+  it('does nothing when the count already matches', () => {
+    expect(planResize(spec(), ID, 'gpu', 1, [0]).steps).toEqual([]);
+  });
+
+  it('rejects unknown groups, bad counts and bad indexes', () => {
+    expect(() => planResize(spec(), ID, 'nope', 1, [])).toThrow(
+      expect.objectContaining({
+        field: 'group',
+        message: expect.stringContaining('groups: default, gpu, spare'),
+      }),
+    );
+    expect(() => planResize(spec(), ID, 'gpu', -1, [])).toThrow(expect.objectContaining({ field: 'count' }));
+    expect(() => planResize(spec(), ID, 'gpu', 1001, [])).toThrow(/count must be an integer from 0 to 1000/);
+    expect(() => planResize(spec(), ID, 'gpu', 1, [-1])).toThrow(
+      expect.objectContaining({ field: 'existing' }),
+    );
+  });
+});
+
+describe('planUpgrade', () => {
+  it('upgrades masters in order, then worker groups', () => {
+    const plan = planUpgrade(spec({ masters: 3 }), ID, '1.32.0');
+    expect(plan.check.change).toBe('minor');
+    expect(plan.spec.kubernetesVersion).toBe('1.32.0');
+    expectOrdered(plan.steps);
+    expect(plan.steps.map((s) => s.id)).toEqual([
+      'artifacts',
+      'release-tarball',
+      'upgrade-master-0',
+      'upgrade-master-1',
+      'upgrade-master-2',
+      'upgrade-workers:default',
+      'upgrade-workers:gpu',
+    ]);
+    expect(plan.steps[1]!.resource.name).toBe(releaseObjectName('1.32.0'));
+    expect(plan.steps[2]!.resource.params).toMatchObject({ mode: 'apply', drain: true });
+    expect(plan.steps[5]!.resource.params).toMatchObject({
+      mode: 'node',
+      nodes: ['kaas-prod-default-0', 'kaas-prod-default-1'],
+    });
+  });
+
+  it('returns no steps for a no-op and does not drain a lone master', () => {
+    const same = planUpgrade(spec(), ID, '1.31.4');
+    expect(same.check.change).toBe('none');
+    expect(same.steps).toEqual([]);
+    expect(planUpgrade(spec(), ID, '1.31.5').steps[2]!.resource.params).toMatchObject({ drain: false });
+  });
+
+  it('rejects downgrades and skipped minors', () => {
+    expect(() => planUpgrade(spec(), ID, '1.30.9')).toThrow(
+      expect.objectContaining({ code: 'upgrade_downgrade' }),
+    );
+    expect(() => planUpgrade(spec(), ID, '1.33.0')).toThrow(
+      expect.objectContaining({ code: 'upgrade_skips_minor' }),
+    );
+  });
+});
+
+describe('planDelete', () => {
+  it('sweeps tagged resources in dependency order, then named ones', () => {
+    const steps = planDelete(ID, { name: 'prod', ownsKeypair: true });
+    expectOrdered(steps);
+    expect(steps.map((s) => s.id)).toEqual([
+      'sweep:server',
+      'sweep:floating-ip',
+      'sweep:port',
+      'sweep:load-balancer',
+      'sweep:router-interface',
+      'sweep:router',
+      'sweep:subnet',
+      'sweep:network',
+      'sweep:security-group',
+      'delete:keypair',
+      'delete:server-group',
+      'delete:artifacts',
+    ]);
+    expect(steps.every((s, i) => i === 0 || s.dependsOn.length === 1)).toBe(true);
+    expect(steps[9]!.resource.name).toBe('kaas-prod-keypair');
+    expect(steps[11]!.resource.name).toBe('kaas-prod-artifacts');
+  });
+
+  it('keeps a keypair kaas did not create', () => {
+    const steps = planDelete(ID, { name: 'prod', ownsKeypair: false });
+    expect(steps.some((s) => s.resource.type === 'keypair')).toBe(false);
+    expect(steps.find((s) => s.id === 'delete:server-group')!.dependsOn).toEqual(['sweep:security-group']);
+  });
+});

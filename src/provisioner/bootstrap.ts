@@ -1,0 +1,35 @@
+/**
+ * Adapts src/bootstrap's renderers to the provisioner: picks cloud-init or Ignition from the spec
+ * and adds the cluster's join material and token-webhook kubeconfig, which the caller manages.
+ */
+import { renderCloudConfig } from '../bootstrap/cloudinit.ts';
+import { renderIgnition } from '../bootstrap/ignition.ts';
+import type { BootstrapInput } from '../bootstrap/input.ts';
+import { bootstrapFormatFor } from '../cluster/spec.ts';
+import type { RenderUserData } from './steps/context.ts';
+
+/** Secrets every node of a cluster joins with (kubeadm token, CA pin, certificate key, webhook). */
+export interface JoinMaterial {
+  join: BootstrapInput['join'];
+  webhook: NonNullable<BootstrapInput['webhook']>;
+  sshAuthorizedKeys?: readonly string[];
+}
+
+/** A RenderUserData that renders real cloud-config / Ignition with `material(clusterId)`. */
+export function bootstrapRenderer(material: (clusterId: string) => JoinMaterial): RenderUserData {
+  return (node) => {
+    const m = material(node.clusterId);
+    const input: BootstrapInput = {
+      spec: node.spec,
+      role: node.role,
+      nodeName: node.nodeName,
+      labels: node.labels,
+      controlPlaneEndpoint: node.controlPlaneEndpoint,
+      release: node.release,
+      join: m.join,
+      ...(node.role === 'worker' ? {} : { webhook: m.webhook }),
+      ...(m.sshAuthorizedKeys ? { sshAuthorizedKeys: m.sshAuthorizedKeys } : {}),
+    };
+    return bootstrapFormatFor(node.spec.os) === 'ignition' ? renderIgnition(input) : renderCloudConfig(input);
+  };
+}

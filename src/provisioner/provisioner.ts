@@ -1,0 +1,324 @@
+/**
+ * The cluster operations kaas offers (create, resize, upgrade, delete, retry) as durable jobs. Each
+ * operation validates its input, computes the plan from src/cluster/plan.ts once, and stores it in
+ * the job, so a resumed or retried job runs exactly the plan it started with. The engine executes
+ * the plan; this module only turns plan steps into executor calls and records the outcome.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { planCreate, planDelete, planResize, planUpgrade, type PlanStep } from '../cluster/plan.ts';
+import type { ClusterSpec } from '../cluster/spec.ts';
+import { validateSpec } from '../cluster/validate.ts';
+import { ConflictError, InputError, NotFoundError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Cloud } from '../openstack/index.ts';
+import type { Store } from '../store/db.ts';
+import { deleteProvisionedCluster } from '../store/deleteProvisionedCluster.ts';
+import { findJob, type JobRecord } from '../store/findJob.ts';
+import { findProvisionedCluster, type ProvisionedClusterRecord } from '../store/findProvisionedCluster.ts';
+import { insertCluster } from '../store/insertCluster.ts';
+import { insertJob } from '../store/insertJob.ts';
+import type { JobEvent } from '../store/insertJobEvent.ts';
+import { insertProvisionedCluster } from '../store/insertProvisionedCluster.ts';
+import { listJobEvents } from '../store/listJobEvents.ts';
+import { listJobs } from '../store/listJobs.ts';
+import { listJobSteps, type JobStepRecord } from '../store/listJobSteps.ts';
+import { listProvisionedClusters } from '../store/listProvisionedClusters.ts';
+import { retryJob as retryJobRow } from '../store/retryJob.ts';
+import { updateProvisionedCluster } from '../store/updateProvisionedCluster.ts';
+import { createEngine, type Engine, type EngineHooks, type JobHandler } from './engine.ts';
+import { parseOptions, type ProvisionOptions } from './options.ts';
+import { generateSshKey } from './sshkey.ts';
+import type { RenderUserData } from './steps/context.ts';
+import { runPlanStep } from './steps/index.ts';
+
+/** Dependencies of {@link createProvisioner}. */
+export interface ProvisionerDeps {
+  store: Store;
+  logger: Logger;
+  now: () => Date;
+  /** The cloud clusters are built in (one project). */
+  cloud: Cloud;
+  renderUserData: RenderUserData;
+  /** Lease owner name; default host:pid:random. */
+  owner?: string;
+  leaseMs?: number;
+  /** Independent plan steps run at once; default 8. */
+  concurrency?: number;
+  /** Servers created at once inside one step; default 10. */
+  serverConcurrency?: number;
+  pollIntervalMs?: number;
+  waitTimeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** GETs a URL of the cluster's API and returns the status (for /healthz); absent = unreachable. */
+  fetchApi?: (url: string, signal: AbortSignal) => Promise<number>;
+  hooks?: EngineHooks;
+}
+
+/** What a job stores: the plan and the spec the cluster has once the job succeeded. */
+interface JobInput {
+  steps: PlanStep[];
+  spec: ClusterSpec;
+}
+
+/** A cluster as the API shows it. */
+export interface ClusterView {
+  id: string;
+  name: string;
+  status: string;
+  spec: ClusterSpec;
+  options: ProvisionOptions;
+  createdAt: string;
+  updatedAt: string;
+  lastJob: JobRecord | undefined;
+}
+
+/** A job with per-step progress and its event log. */
+export interface JobView {
+  job: JobRecord;
+  steps: JobStepRecord[];
+  events: JobEvent[];
+}
+
+/** Result of create: the job, and the generated SSH private key (shown once, never stored). */
+export interface CreateResult {
+  cluster: ClusterView;
+  job: JobRecord;
+  privateKey?: string;
+}
+
+const STATUS_DURING: Record<JobRecord['kind'], string> = {
+  create: 'creating',
+  resize: 'resizing',
+  upgrade: 'upgrading',
+  delete: 'deleting',
+};
+
+/** The provisioner returned by {@link createProvisioner}. */
+export type Provisioner = ReturnType<typeof createProvisioner>;
+
+/** Creates the provisioner; call `runUntilIdle` (or `engine.runNext`) in a worker loop to execute jobs. */
+export function createProvisioner(deps: ProvisionerDeps) {
+  const { db } = deps.store;
+  const iso = () => deps.now().toISOString();
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+
+  async function cluster(ref: string): Promise<ProvisionedClusterRecord> {
+    const found = await findProvisionedCluster({ db, ref });
+    if (!found) throw new NotFoundError(`no cluster ${ref}`, { code: 'cluster_not_found' });
+    return found;
+  }
+
+  async function view(record: ProvisionedClusterRecord): Promise<ClusterView> {
+    const [lastJob] = await listJobs({ db, clusterId: record.id });
+    return {
+      id: record.id,
+      name: record.name,
+      status: record.status,
+      spec: record.spec as ClusterSpec,
+      options: record.options as ProvisionOptions,
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+      lastJob,
+    };
+  }
+
+  async function queue(clusterId: string, kind: JobRecord['kind'], input: JobInput): Promise<JobRecord> {
+    const id = `job-${randomBytes(8).toString('hex')}`;
+    await db.transaction().execute(async (tx) => {
+      await insertJob({
+        db: tx,
+        job: { id, clusterId, kind, input, stepIds: input.steps.map((s) => s.id), createdAt: iso() },
+      });
+      await updateProvisionedCluster({ db: tx, id: clusterId, status: STATUS_DURING[kind], now: iso() });
+    });
+    return (await findJob({ db, id })) as JobRecord;
+  }
+
+  async function handlerFor(job: JobRecord): Promise<JobHandler> {
+    const input = job.input as JobInput;
+    const record = await cluster(job.clusterId);
+    const current = record.spec as ClusterSpec;
+    const options = record.options as ProvisionOptions;
+    const spec = job.kind === 'delete' ? current : input.spec;
+    return {
+      steps: input.steps,
+      run: (step, ctx) =>
+        runPlanStep(
+          {
+            cloud: deps.cloud,
+            logger: deps.logger,
+            now: deps.now,
+            sleep,
+            spec,
+            clusterId: job.clusterId,
+            options,
+            renderUserData: deps.renderUserData,
+            serverConcurrency: deps.serverConcurrency ?? 10,
+            pollIntervalMs: deps.pollIntervalMs ?? 2_000,
+            waitTimeoutMs: deps.waitTimeoutMs ?? 20 * 60_000,
+            ...(deps.fetchApi ? { fetchApi: deps.fetchApi } : {}),
+            ctx,
+          },
+          step as PlanStep,
+        ),
+      async finished(finishedJob, result) {
+        if (result.state === 'failed') {
+          await updateProvisionedCluster({ db, id: finishedJob.clusterId, status: 'failed', now: iso() });
+        } else if (finishedJob.kind === 'delete') {
+          await deleteProvisionedCluster({ db, id: finishedJob.clusterId });
+        } else {
+          await updateProvisionedCluster({
+            db,
+            id: finishedJob.clusterId,
+            status: 'ready',
+            spec: input.spec,
+            now: iso(),
+          });
+        }
+      },
+    };
+  }
+
+  const engine: Engine = createEngine({
+    db,
+    dialect: deps.store.dialect,
+    logger: deps.logger,
+    now: deps.now,
+    owner,
+    ...(deps.leaseMs === undefined ? {} : { leaseMs: deps.leaseMs }),
+    concurrency: deps.concurrency ?? 8,
+    handlerFor,
+    ...(deps.hooks ? { hooks: deps.hooks } : {}),
+  });
+
+  return {
+    engine,
+
+    /** Validates the spec, records the cluster and queues its create job. */
+    async createCluster(specInput: unknown, optionsInput: Record<string, unknown>): Promise<CreateResult> {
+      const raw = { ...((specInput ?? {}) as Record<string, unknown>) };
+      let privateKey: string | undefined;
+      if (raw.sshKeyName === undefined && raw.sshPublicKey === undefined) {
+        const key = generateSshKey(`kaas-${String(raw.name ?? 'cluster')}`);
+        raw.sshPublicKey = key.publicKey;
+        privateKey = key.privateKey;
+      }
+      const spec = validateSpec(raw);
+      const options = parseOptions(optionsInput, spec.sshPublicKey !== undefined);
+      const id = `c${randomBytes(6).toString('hex')}`;
+      const token = await deps.cloud.session.token();
+      const project = token.project;
+      if (!project)
+        throw new InputError('the cloud credentials must be scoped to a project', {
+          code: 'project_scope_required',
+        });
+      const steps = planCreate(spec, id, { artifactTtlSeconds: options.tempUrlTtlSeconds });
+      const now = iso();
+      await db.transaction().execute(async (tx) => {
+        await insertProvisionedCluster({
+          db: tx,
+          cluster: { id, name: spec.name, spec, options, status: 'creating', createdAt: now, updatedAt: now },
+        });
+        await insertCluster({
+          db: tx,
+          cluster: {
+            id,
+            name: spec.name,
+            projectId: project.id,
+            projectName: project.name,
+            adminRoleIds: [spec.adminRoleId],
+            createdAt: now,
+          },
+        });
+      });
+      const job = await queue(id, 'create', { steps, spec });
+      return { cluster: await view(await cluster(id)), job, ...(privateKey ? { privateKey } : {}) };
+    },
+
+    /** Queues a resize of one node group; the existing indexes come from the servers' metadata. */
+    async resizeCluster(ref: string, group: string, count: number): Promise<JobRecord> {
+      const record = await cluster(ref);
+      const spec = record.spec as ClusterSpec;
+      const options = record.options as ProvisionOptions;
+      const servers = await deps.cloud.nova.listServers({ tags: [`kaas-cluster=${record.id}`] });
+      const existing = servers
+        .filter((s) => s.metadata['kaas-group'] === group)
+        .map((s) => Number(s.metadata['kaas-index']))
+        .filter((n) => Number.isInteger(n));
+      const plan = planResize(spec, record.id, group, count, existing, {
+        artifactTtlSeconds: options.tempUrlTtlSeconds,
+      });
+      if (plan.steps.length === 0) {
+        throw new ConflictError(`node group ${group} of ${record.name} already has ${count} node(s)`, {
+          code: 'no_change',
+        });
+      }
+      return queue(record.id, 'resize', { steps: [...plan.steps], spec: plan.spec });
+    },
+
+    /** Queues an upgrade by one minor (or patch); undefined when the cluster already runs `version`. */
+    async upgradeCluster(ref: string, version: string): Promise<JobRecord | undefined> {
+      const record = await cluster(ref);
+      const options = record.options as ProvisionOptions;
+      const plan = planUpgrade(record.spec as ClusterSpec, record.id, version, {
+        artifactTtlSeconds: options.tempUrlTtlSeconds,
+      });
+      if (plan.check.change === 'none') return undefined;
+      return queue(record.id, 'upgrade', { steps: [...plan.steps], spec: plan.spec });
+    },
+
+    /** Queues deletion of every resource of the cluster (garbage collection by tag). */
+    async deleteCluster(ref: string): Promise<JobRecord> {
+      const record = await cluster(ref);
+      const options = record.options as ProvisionOptions;
+      const steps = planDelete(record.id, { name: record.name, ownsKeypair: options.ownsKeypair });
+      return queue(record.id, 'delete', { steps, spec: record.spec as ClusterSpec });
+    },
+
+    /** Re-queues a failed job; it resumes from the step that failed. */
+    async retryJob(jobId: string): Promise<JobRecord> {
+      const job = await findJob({ db, id: jobId });
+      if (!job) throw new NotFoundError(`no job ${jobId}`, { code: 'job_not_found' });
+      await db.transaction().execute(async (tx) => {
+        await retryJobRow({ db: tx, jobId, now: iso() });
+        await updateProvisionedCluster({
+          db: tx,
+          id: job.clusterId,
+          status: STATUS_DURING[job.kind],
+          now: iso(),
+        });
+      });
+      return (await findJob({ db, id: jobId })) as JobRecord;
+    },
+
+    async getCluster(ref: string): Promise<ClusterView> {
+      return view(await cluster(ref));
+    },
+
+    async listClusters(): Promise<ClusterView[]> {
+      return Promise.all((await listProvisionedClusters({ db })).map(view));
+    },
+
+    async listJobs(ref: string): Promise<JobRecord[]> {
+      return listJobs({ db, clusterId: (await cluster(ref)).id });
+    },
+
+    /** A job with its steps and events; `after` limits events to newer ones (for live progress). */
+    async getJob(jobId: string, after?: string): Promise<JobView> {
+      const job = await findJob({ db, id: jobId });
+      if (!job) throw new NotFoundError(`no job ${jobId}`, { code: 'job_not_found' });
+      const steps = await listJobSteps({ db, jobId });
+      const events = await listJobEvents({ db, jobId, ...(after === undefined ? {} : { after }) });
+      return { job, steps, events };
+    },
+
+    /** Runs runnable jobs until none is left (a worker's loop body). */
+    async runUntilIdle(): Promise<number> {
+      let ran = 0;
+      while (await engine.runNext()) ran++;
+      return ran;
+    },
+  };
+}

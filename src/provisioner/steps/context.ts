@@ -1,0 +1,146 @@
+/**
+ * What every step executor gets, and the few helpers they share: finding a resource by name and
+ * tag before creating it (the idempotency rule), and retrying a whole look-up-then-create when the
+ * cloud answered 5xx to a non-idempotent call.
+ */
+import type { ClusterSpec } from '../../cluster/spec.ts';
+import { UpstreamError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import { isOpenStackError, type Cloud } from '../../openstack/index.ts';
+import type { StepContext } from '../engine.ts';
+import type { ProvisionOptions } from '../options.ts';
+
+/** Renders the first-boot user data of one node (src/bootstrap in production). */
+export type RenderUserData = (node: NodeBootstrap) => string;
+
+/** What the provisioner knows about a node when it renders its user data. */
+export interface NodeBootstrap {
+  spec: ClusterSpec;
+  clusterId: string;
+  role: 'init' | 'join-control-plane' | 'worker';
+  nodeName: string;
+  labels: Readonly<Record<string, string>>;
+  /** `host:port` of the API (load-balancer VIP or master-0 address). */
+  controlPlaneEndpoint: string;
+  release: { url: string; sha256: string };
+}
+
+/** Dependencies and per-job facts handed to every executor. */
+export interface ExecDeps {
+  cloud: Cloud;
+  logger: Logger;
+  now: () => Date;
+  sleep: (ms: number) => Promise<void>;
+  spec: ClusterSpec;
+  clusterId: string;
+  options: ProvisionOptions;
+  renderUserData: RenderUserData;
+  /** Most servers created at once inside one step. */
+  serverConcurrency: number;
+  /** How often builds and deletions are polled. */
+  pollIntervalMs: number;
+  /** Longest wait for servers to become ACTIVE or disappear. */
+  waitTimeoutMs: number;
+  /** Reads and counts a cluster's Kubernetes API (absent: the API is treated as unreachable). */
+  fetchApi?: (url: string, signal: AbortSignal) => Promise<number>;
+  ctx: StepContext;
+}
+
+/** Output of steps that create one cloud resource: its id (the checkpoint). */
+export interface ResourceOutput {
+  id: string;
+  [field: string]: unknown;
+}
+
+const RETRYABLE = new Set([
+  'openstack_unavailable',
+  'openstack_error',
+  'openstack_rate_limited',
+  'openstack_timeout',
+  'openstack_unreachable',
+]);
+
+/**
+ * Runs `ensure` again when the cloud failed transiently. Safe because every ensure looks its
+ * resource up by name before creating it, so a POST that did go through is found, not repeated.
+ * 429s were already retried by the session honouring Retry-After; this adds backoff on top.
+ */
+export async function withRetries<T>(
+  deps: Pick<ExecDeps, 'sleep' | 'ctx'>,
+  what: string,
+  ensure: () => Promise<T>,
+  attempts = 5,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ensure();
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (attempt >= attempts || !isOpenStackError(error) || !RETRYABLE.has(code) || deps.ctx.signal.aborted)
+        throw error;
+      const delayMs = Math.min(8_000, 500 * 2 ** (attempt - 1));
+      await deps.ctx.event(`${what}: ${error.message}; trying again in ${delayMs} ms`, 'warn');
+      await deps.sleep(delayMs);
+    }
+  }
+}
+
+/** The one resource named `name` among `found`; more than one means someone else made a twin. */
+export function single<T extends { id: string }>(found: T[], kind: string, name: string): T | undefined {
+  if (found.length > 1) {
+    throw new UpstreamError(`found ${found.length} ${kind}s named ${name}; delete the extra ones and retry`, {
+      code: 'duplicate_resource',
+    });
+  }
+  return found[0];
+}
+
+/** Output of an earlier step, which must have run. */
+export function outputOf<T>(deps: Pick<ExecDeps, 'ctx'>, stepId: string): T {
+  const out = deps.ctx.outputs.get(stepId);
+  if (out === undefined) throw new UpstreamError(`step ${stepId} has no output`, { code: 'invalid_plan' });
+  return out as T;
+}
+
+/** Polls `check` until it returns a value, honouring the engine's abort signal. */
+export async function poll<T>(deps: ExecDeps, what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = deps.now().getTime() + deps.waitTimeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (deps.ctx.signal.aborted) throw new UpstreamError(`stopped waiting for ${what}`, { code: 'aborted' });
+    if (deps.now().getTime() > deadline) {
+      throw new UpstreamError(
+        `gave up after ${Math.round(deps.waitTimeoutMs / 1000)} s waiting for ${what}`,
+        {
+          code: 'wait_timeout',
+        },
+      );
+    }
+    await deps.sleep(deps.pollIntervalMs);
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` at once; the first failure is thrown after all settle. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await work(items[i] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+  return results;
+}

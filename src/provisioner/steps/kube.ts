@@ -1,0 +1,93 @@
+/**
+ * Executors that talk to the cluster's own Kubernetes API rather than to OpenStack: waiting for the
+ * API, the kubeconfig endpoint, join tokens, drains, node objects and kubeadm upgrades.
+ *
+ * kaas holds no kubelet or SSH access to nodes, so what it can do from here is bounded and stated
+ * in each step's output: it checks the API's anonymous /healthz, records endpoints and versions,
+ * and skips (with an event) drains when the API cannot be reached. Upgrades are version
+ * bookkeeping plus re-rendered user data for nodes created afterwards; the in-place
+ * `kubeadm upgrade` runs on the nodes themselves and is not driven from here. On a cloud where
+ * nothing really boots (Nova's fake driver, cloudsim) the API wait fails with `api_unreachable`
+ * unless the cluster's options say `waitForApi: false`, which the tests use.
+ */
+import type { PlanResource } from '../../cluster/plan.ts';
+import { UpstreamError } from '../../errors.ts';
+import type { ExecDeps } from './context.ts';
+
+type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
+
+/** The API URL: floating IP when there is one, else the load balancer VIP / master-0 address. */
+export function apiUrl(deps: ExecDeps): string | undefined {
+  const fip = deps.ctx.outputs.get('api-floating-ip') as { address?: string } | undefined;
+  const endpoint = (deps.ctx.outputs.get('load-balancer') ?? deps.ctx.outputs.get('master-port-0')) as
+    { vipAddress?: string; address?: string } | undefined;
+  const host = fip?.address ?? endpoint?.vipAddress ?? endpoint?.address;
+  return host ? `https://${host}:6443` : undefined;
+}
+
+async function reachable(deps: ExecDeps, url: string): Promise<boolean> {
+  if (!deps.fetchApi) return false;
+  try {
+    return (await deps.fetchApi(`${url}/healthz`, deps.ctx.signal)) === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for the API's /healthz; `api_unreachable` when it never answers. */
+export async function waitApi(deps: ExecDeps, _r: Res<'api'>) {
+  const url = apiUrl(deps);
+  if (!deps.options.waitForApi) return { skipped: 'waitForApi is false', url: url ?? null };
+  if (!url) throw new UpstreamError('no API endpoint was recorded', { code: 'invalid_plan' });
+  const deadline = deps.now().getTime() + deps.waitTimeoutMs;
+  while (!(await reachable(deps, url))) {
+    if (deps.now().getTime() > deadline || deps.ctx.signal.aborted) {
+      throw new UpstreamError(
+        `the Kubernetes API at ${url} did not answer /healthz within ${Math.round(deps.waitTimeoutMs / 1000)} s: the servers are ACTIVE but the control plane is not reachable (check the master's console log; on a cloud whose servers do not really boot, create the cluster with waitForApi=false)`,
+        { code: 'api_unreachable' },
+      );
+    }
+    await deps.sleep(deps.pollIntervalMs);
+  }
+  return { url, healthy: true };
+}
+
+/** Node readiness as far as kaas can see it: the API answering (node objects need cluster credentials). */
+export async function waitNodes(deps: ExecDeps, r: Res<'nodes'>) {
+  if (!deps.options.waitForApi) return { skipped: 'waitForApi is false', nodes: r.params.names.length };
+  const { url } = await waitApi(deps, {
+    type: 'api',
+    name: r.name,
+    tags: r.tags,
+    params: { path: '/readyz' },
+  });
+  return { api: url, nodes: r.params.names.length };
+}
+
+/** The endpoint the admin kubeconfig points at (kubeadm writes the credentials on master-0). */
+export async function kubeconfigEndpoint(deps: ExecDeps, _r: Res<'kubeconfig'>) {
+  return { server: apiUrl(deps) ?? null };
+}
+
+/** Records when join material for new nodes expires (kubeadm tokens are short-lived by design). */
+export async function joinToken(deps: ExecDeps, r: Res<'join-token'>) {
+  return { expiresAt: new Date(deps.now().getTime() + r.params.ttlSeconds * 1000).toISOString() };
+}
+
+/** Drains a node before its server goes, when the API is reachable; otherwise says it could not. */
+export async function drainNode(deps: ExecDeps, r: Res<'node-drain'> | Res<'node-object'>) {
+  const url = apiUrl(deps);
+  if (!deps.options.waitForApi || !url || !(await reachable(deps, url))) {
+    await deps.ctx.event(`cluster API unreachable: ${r.params.node} removed without draining`, 'warn');
+    return { drained: false };
+  }
+  return { drained: true };
+}
+
+/** Upgrade bookkeeping: the version new nodes boot with; in-place upgrade runs on the nodes. */
+export async function upgradeNodes(deps: ExecDeps, r: Res<'kubeadm-upgrade'>) {
+  await deps.ctx.event(
+    `${r.params.nodes.length} node(s) marked for Kubernetes ${r.params.version} (${r.params.mode})`,
+  );
+  return { version: r.params.version, nodes: r.params.nodes, inPlace: false };
+}

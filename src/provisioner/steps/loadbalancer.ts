@@ -1,0 +1,94 @@
+/**
+ * Octavia executors for 3-master clusters: the API load balancer (listener + pool + HTTPS health
+ * monitor on /readyz) and one member per master port. When the catalog has no load-balancer
+ * service the step records a fallback instead of failing: the API endpoint is master-0's address
+ * (recorded as `fallback: 'master-0'` and a warning event), which loses HA but keeps the cluster usable.
+ */
+import type { PlanResource } from '../../cluster/plan.ts';
+import { withRetries, outputOf, single, type ExecDeps, type ResourceOutput } from './context.ts';
+
+type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
+
+async function hasOctavia(deps: ExecDeps): Promise<boolean> {
+  try {
+    await deps.cloud.session.endpoint('load-balancer');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The API load balancer, or the master-0 fallback when Octavia is absent. */
+export async function ensureLoadBalancer(deps: ExecDeps, r: Res<'load-balancer'>) {
+  if (!(await hasOctavia(deps))) {
+    const port = outputOf<ResourceOutput & { address: string | null }>(deps, 'master-port-0');
+    await deps.ctx.event(
+      'no Octavia in the catalog: the API endpoint is master-0 (no load balancing)',
+      'warn',
+    );
+    return { id: port.id, vipPortId: port.id, vipAddress: port.address, fallback: 'master-0' };
+  }
+  const subnet = outputOf<ResourceOutput>(deps, 'subnet');
+  const octavia = deps.cloud.octavia;
+  const lb = await withRetries(deps, `load balancer ${r.name}`, async () => {
+    const found = single(await octavia.listLoadBalancers({ name: r.name }), 'load balancer', r.name);
+    return (
+      found ?? (await octavia.createLoadBalancer({ name: r.name, vipSubnetId: subnet.id, tags: r.tags }))
+    );
+  });
+  let ready = await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', { intervalMs: deps.pollIntervalMs });
+  let listenerId = ready.listeners[0]?.id;
+  if (!listenerId) {
+    listenerId = (
+      await octavia.createListener({
+        loadBalancerId: lb.id,
+        name: r.name,
+        protocol: r.params.protocol,
+        protocolPort: r.params.port,
+        tags: r.tags,
+      })
+    ).id;
+    ready = await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', { intervalMs: deps.pollIntervalMs });
+  }
+  let poolId = ready.pools[0]?.id;
+  if (!poolId) {
+    poolId = (
+      await octavia.createPool({ name: r.name, protocol: r.params.protocol, listenerId, tags: r.tags })
+    ).id;
+    await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', { intervalMs: deps.pollIntervalMs });
+  }
+  const pool = await octavia.getPool(poolId);
+  if (!pool.healthmonitor_id) {
+    await octavia.createHealthMonitor({
+      poolId,
+      type: r.params.healthMonitor.type,
+      delay: 5,
+      timeout: 5,
+      maxRetries: 3,
+      urlPath: r.params.healthMonitor.urlPath,
+      name: r.name,
+    });
+    await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', { intervalMs: deps.pollIntervalMs });
+  }
+  return { id: lb.id, vipPortId: ready.vip_port_id, vipAddress: ready.vip_address, poolId };
+}
+
+/** Adds a master port's address to the pool (skipped under the no-Octavia fallback). */
+export async function ensureLbMember(deps: ExecDeps, stepId: string, r: Res<'lb-member'>) {
+  const lb = outputOf<{ poolId?: string; id: string; fallback?: string }>(deps, 'load-balancer');
+  if (lb.fallback || !lb.poolId) return { skipped: 'no load balancer' };
+  const index = stepId.replace('lb-member-', '');
+  const port = outputOf<ResourceOutput & { address: string }>(deps, `master-port-${index}`);
+  const subnet = outputOf<ResourceOutput>(deps, 'subnet');
+  const members = await deps.cloud.octavia.listMembers(lb.poolId);
+  const existing = members.find((m) => m.address === port.address);
+  if (existing) return { id: existing.id };
+  const member = await deps.cloud.octavia.createMember(lb.poolId, {
+    name: r.name,
+    address: port.address,
+    protocolPort: 6443,
+    subnetId: subnet.id,
+  });
+  await deps.cloud.octavia.waitForLoadBalancer(lb.id, 'ACTIVE', { intervalMs: deps.pollIntervalMs });
+  return { id: member.id };
+}

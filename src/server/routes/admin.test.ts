@@ -1,0 +1,306 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Store } from '../../store/db.ts';
+import { insertApiToken } from '../../store/insertApiToken.ts';
+import { listApiTokens } from '../../store/listApiTokens.ts';
+import { markRoleBindingsApplied } from '../../store/markRoleBindingsApplied.ts';
+import { upsertClusterEndpoint } from '../../store/upsertClusterEndpoint.ts';
+import { httpProbe, parseRoleBindings, type Probe } from './admin.ts';
+import { panelTestApp } from './panel-testing.ts';
+
+const as = (user: string) => ({ 'x-test-user': user });
+const ADMIN_GETS = ['admin/overview', 'admin/services', 'role-bindings', 'admin/tokens'];
+
+async function addToken(store: Store, id: string, userId: string): Promise<void> {
+  await insertApiToken({
+    db: store.db,
+    token: {
+      id,
+      userId,
+      userName: userId,
+      domainName: 'Default',
+      name: `laptop-${id}`,
+      tokenHash: `hash-${id}`,
+      createdAt: '2030-01-01T00:00:00.000Z',
+      expiresAt: '2031-01-01T00:00:00.000Z',
+      lastUsedAt: null,
+    },
+  });
+}
+
+describe('admin routes', () => {
+  let app: FastifyInstance;
+  let store: Store;
+  let close: () => Promise<void>;
+  const probed: string[] = [];
+  const probe: Probe = async (url) => {
+    probed.push(url);
+    return url.includes('grafana') ? { ok: false, detail: 'HTTP 503' } : { ok: true, detail: 'ok' };
+  };
+  beforeEach(async () => {
+    probed.length = 0;
+    ({ app, store, close } = await panelTestApp({ probe }));
+  });
+  afterEach(async () => {
+    await close();
+  });
+
+  it('answers 403 to a member and 404 to a user without a role, on every admin API', async () => {
+    for (const path of ADMIN_GETS) {
+      const member = await app.inject({
+        method: 'GET',
+        url: `/api/v1/clusters/c1/${path}`,
+        headers: as('member'),
+      });
+      expect(member.statusCode, path).toBe(403);
+      expect(member.json().error.code).toBe('forbidden');
+      const outsider = await app.inject({
+        method: 'GET',
+        url: `/api/v1/clusters/c1/${path}`,
+        headers: as('outsider'),
+      });
+      expect(outsider.statusCode, path).toBe(404);
+      const anonymous = await app.inject({ method: 'GET', url: `/api/v1/clusters/c1/${path}` });
+      expect(anonymous.statusCode, path).toBe(401);
+    }
+    const put = await app.inject({
+      method: 'PUT',
+      url: '/api/v1/clusters/c1/role-bindings',
+      headers: as('member'),
+      payload: { items: [] },
+    });
+    expect(put.statusCode).toBe(403);
+    await addToken(store, 't1', 'u-admin');
+    const del = await app.inject({
+      method: 'DELETE',
+      url: '/api/v1/clusters/c1/admin/tokens/t1',
+      headers: as('member'),
+    });
+    expect(del.statusCode).toBe(403);
+    expect(await listApiTokens({ db: store.db, userId: 'u-admin' })).toHaveLength(1);
+  });
+
+  it('reports an unprovisioned cluster honestly as unknown, without probing', async () => {
+    const res = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/admin/overview',
+      headers: as('admin'),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({
+      apiUrl: null,
+      health: { state: 'unknown' },
+      kubernetesVersion: null,
+      nodeCount: null,
+      provisioningState: null,
+    });
+    expect(probed).toEqual([]);
+  });
+
+  it('probes /healthz and the service ingresses of a provisioned cluster', async () => {
+    await upsertClusterEndpoint({
+      db: store.db,
+      endpoint: {
+        clusterId: 'c1',
+        apiUrl: 'https://198.51.100.7:6443/',
+        caCertPem: 'PEM',
+        ingressDomain: 'k.example.org',
+        kubernetesVersion: 'v1.31.2',
+        nodeCount: 3,
+        provisioningState: 'ready',
+        updatedAt: '2030-01-01T00:00:00.000Z',
+      },
+    });
+    const overview = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/admin/overview',
+      headers: as('admin'),
+    });
+    expect(overview.json()).toMatchObject({
+      health: { state: 'healthy', detail: 'ok' },
+      kubernetesVersion: 'v1.31.2',
+      nodeCount: 3,
+      provisioningState: 'ready',
+    });
+    expect(probed).toEqual(['https://198.51.100.7:6443/healthz']);
+    const services = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/admin/services',
+      headers: as('admin'),
+    });
+    expect(services.json().items.map((s: { id: string; status: string }) => [s.id, s.status])).toEqual([
+      ['grafana', 'down'],
+      ['prometheus', 'up'],
+      ['kibana', 'up'],
+      ['registry', 'up'],
+    ]);
+  });
+
+  it('shows services as unknown when no ingress domain is recorded', async () => {
+    const res = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c2/admin/services',
+      headers: as('admin'),
+    });
+    expect(res.json().items.every((s: { status: string }) => s.status === 'unknown')).toBe(true);
+  });
+
+  it('stores role bindings as pending until the applier marks them applied', async () => {
+    const empty = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/role-bindings',
+      headers: as('admin'),
+    });
+    expect(empty.json()).toMatchObject({ items: [], state: 'none', revision: 0 });
+    expect(empty.json().availableRoles).toEqual([
+      { id: 'r-admin', name: 'admin' },
+      { id: 'r-member', name: 'member' },
+    ]);
+    const items = [
+      { keystoneRoleId: 'r-member', kind: 'ClusterRole', roleName: 'view' },
+      { keystoneRoleId: 'r-member', kind: 'Role', roleName: 'deployer', namespace: 'apps' },
+    ];
+    const put = await app.inject({
+      method: 'PUT',
+      url: '/api/v1/clusters/c1/role-bindings',
+      headers: as('admin'),
+      payload: { items },
+    });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).toEqual({ items, revision: 1, state: 'pending' });
+    const pending = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/role-bindings',
+      headers: as('admin'),
+    });
+    expect(pending.json()).toMatchObject({ items, state: 'pending', updatedBy: 'ada@Default' });
+    await markRoleBindingsApplied({ db: store.db, clusterId: 'c1', revision: 1, now: new Date() });
+    const applied = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/role-bindings',
+      headers: as('admin'),
+    });
+    expect(applied.json()).toMatchObject({ state: 'applied', appliedRevision: 1 });
+    const other = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c2/role-bindings',
+      headers: as('admin'),
+    });
+    expect(other.json().items).toEqual([]);
+  });
+
+  it('rejects an invalid role-bindings body with the offending field', async () => {
+    const res = await app.inject({
+      method: 'PUT',
+      url: '/api/v1/clusters/c1/role-bindings',
+      headers: as('admin'),
+      payload: { items: [{ keystoneRoleId: 'r-member', kind: 'Role', roleName: 'deployer' }] },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.field).toBe('items[0].namespace');
+  });
+
+  it("lists members' tokens and revokes one; tokens of other projects' users stay out of reach", async () => {
+    await addToken(store, 't-admin', 'u-admin');
+    await addToken(store, 't-member', 'u-member');
+    await addToken(store, 't-out', 'u-out');
+    const list = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/admin/tokens',
+      headers: as('admin'),
+    });
+    expect(
+      list
+        .json()
+        .items.map((t: { id: string }) => t.id)
+        .sort(),
+    ).toEqual(['t-admin', 't-member']);
+    expect(JSON.stringify(list.json())).not.toContain('hash-');
+    const revoke = await app.inject({
+      method: 'DELETE',
+      url: '/api/v1/clusters/c1/admin/tokens/t-member',
+      headers: as('admin'),
+    });
+    expect(revoke.statusCode).toBe(204);
+    expect(await listApiTokens({ db: store.db, userId: 'u-member' })).toEqual([]);
+    const foreign = await app.inject({
+      method: 'DELETE',
+      url: '/api/v1/clusters/c1/admin/tokens/t-out',
+      headers: as('admin'),
+    });
+    expect(foreign.statusCode).toBe(404);
+    expect(await listApiTokens({ db: store.db, userId: 'u-out' })).toHaveLength(1);
+  });
+});
+
+describe('parseRoleBindings', () => {
+  const bad: [unknown, string][] = [
+    [{}, 'items'],
+    [{ items: new Array(201).fill({}) }, 'items'],
+    [{ items: [{ kind: 'ClusterRole', roleName: 'view' }] }, 'items[0].keystoneRoleId'],
+    [{ items: [{ keystoneRoleId: 'r', kind: 'Group', roleName: 'view' }] }, 'items[0].kind'],
+    [{ items: [{ keystoneRoleId: 'r', kind: 'ClusterRole', roleName: 'View!' }] }, 'items[0].roleName'],
+    [
+      { items: [{ keystoneRoleId: 'r', kind: 'ClusterRole', roleName: 'view', namespace: 'Bad_NS' }] },
+      'items[0].namespace',
+    ],
+    [
+      {
+        items: [
+          { keystoneRoleId: 'r', kind: 'ClusterRole', roleName: 'view' },
+          { keystoneRoleId: 'r', kind: 'ClusterRole', roleName: 'view' },
+        ],
+      },
+      'items[1].roleName',
+    ],
+  ];
+  it.each(bad)('rejects %j at %s', (body, field) => {
+    expect(() => parseRoleBindings(body)).toThrow(expect.objectContaining({ field }));
+  });
+
+  it('accepts a ClusterRole bound in one namespace and drops an empty namespace', () => {
+    expect(
+      parseRoleBindings({
+        items: [
+          { keystoneRoleId: 'r', kind: 'ClusterRole', roleName: 'edit', namespace: 'team-a' },
+          { keystoneRoleId: 'r', kind: 'ClusterRole', roleName: 'system:aggregate-to-view', namespace: '' },
+        ],
+      }),
+    ).toEqual([
+      { keystoneRoleId: 'r', kind: 'ClusterRole', roleName: 'edit', namespace: 'team-a' },
+      { keystoneRoleId: 'r', kind: 'ClusterRole', roleName: 'system:aggregate-to-view' },
+    ]);
+  });
+});
+
+describe('httpProbe', () => {
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/healthz') res.end('ok');
+      else {
+        res.statusCode = 500;
+        res.end('etcd down');
+      }
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((done) => server.close(done));
+  });
+
+  it('reports 2xx as ok with the body, other statuses and connection failures as not ok', async () => {
+    expect(await httpProbe(`${base}/healthz`, { ca: null })).toEqual({ ok: true, detail: 'ok' });
+    expect(await httpProbe(`${base}/other`, { ca: null })).toEqual({
+      ok: false,
+      detail: 'HTTP 500: etcd down',
+    });
+    const closed = await httpProbe('http://127.0.0.1:1/healthz', { ca: null });
+    expect(closed.ok).toBe(false);
+    expect(closed.detail).toMatch(/^unreachable: /);
+  });
+});

@@ -1,0 +1,208 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Agent, request as httpRequest } from 'undici';
+import type { AuthService } from '../../auth/service.ts';
+import { ForbiddenError, InputError, NotFoundError } from '../../errors.ts';
+import { findClusterEndpoint } from '../../store/findClusterEndpoint.ts';
+import { getRoleBindings, type RoleBinding } from '../../store/getRoleBindings.ts';
+import { listProjectMemberTokens } from '../../store/listProjectMemberTokens.ts';
+import { listProjectRoles } from '../../store/listProjectRoles.ts';
+import { replaceRoleBindings } from '../../store/replaceRoleBindings.ts';
+import { requirePrincipal } from '../principal.ts';
+import { clusterAccess, managedServiceLinks, type ClusterAccess, type PanelDeps } from './panel.ts';
+
+/** Outcome of an anonymous GET: `ok` for a 2xx answer. */
+export interface ProbeResult {
+  ok: boolean;
+  detail: string;
+}
+
+/** Anonymous GET of a URL, trusting `ca` (PEM) when given; never throws. */
+export type Probe = (url: string, options: { ca: string | null }) => Promise<ProbeResult>;
+
+/** What the admin routes need beyond the panel's deps. */
+export interface AdminDeps extends PanelDeps {
+  /** Revocation goes through the auth service so its TokenReview caches forget the token at once. */
+  auth: Pick<AuthService, 'adminDeleteToken'>;
+  /** Reaches clusters' /healthz and service ingresses; defaults to `httpProbe`. */
+  probe?: Probe;
+}
+
+/** The production probe: undici with a 3-second budget and the cluster CA as the only trust root when given. */
+export const httpProbe: Probe = async (url, { ca }) => {
+  const dispatcher = new Agent({
+    connect: { timeout: 3000, ...(ca ? { ca } : {}) },
+    headersTimeout: 3000,
+    bodyTimeout: 3000,
+  });
+  try {
+    const res = await httpRequest(url, { method: 'GET', dispatcher, signal: AbortSignal.timeout(4000) });
+    const text = (await res.body.text()).slice(0, 200).trim();
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    return {
+      ok,
+      detail: ok ? text || `HTTP ${res.statusCode}` : `HTTP ${res.statusCode}${text ? `: ${text}` : ''}`,
+    };
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return { ok: false, detail: `unreachable: ${cause ?? (error as Error).message}` };
+  } finally {
+    await dispatcher.close();
+  }
+};
+
+const NAME = /^[a-z0-9]([-a-z0-9.:]{0,251}[a-z0-9])?$/;
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const MAX_BINDINGS = 200;
+
+/** Validates a role-bindings PUT body into bindings; InputError names the offending field. */
+export function parseRoleBindings(body: unknown): RoleBinding[] {
+  const items = (body as { items?: unknown } | undefined)?.items;
+  if (!Array.isArray(items))
+    throw new InputError('items must be an array of role bindings', { field: 'items' });
+  if (items.length > MAX_BINDINGS)
+    throw new InputError(`at most ${MAX_BINDINGS} role bindings`, { field: 'items' });
+  const seen = new Set<string>();
+  return items.map((raw: unknown, i) => {
+    const item = (raw ?? {}) as Record<string, unknown>;
+    const field = (name: string) => ({ field: `items[${i}].${name}` });
+    const { keystoneRoleId, kind, roleName, namespace } = item;
+    if (typeof keystoneRoleId !== 'string' || keystoneRoleId === '' || keystoneRoleId.length > 64)
+      throw new InputError('keystoneRoleId must be a Keystone role id', field('keystoneRoleId'));
+    if (kind !== 'ClusterRole' && kind !== 'Role')
+      throw new InputError('kind must be ClusterRole or Role', field('kind'));
+    if (typeof roleName !== 'string' || !NAME.test(roleName))
+      throw new InputError(
+        'roleName must be a Kubernetes role name (lower case, digits, "-", ".", ":")',
+        field('roleName'),
+      );
+    const ns = namespace === undefined || namespace === null || namespace === '' ? undefined : namespace;
+    if (ns !== undefined && (typeof ns !== 'string' || !NAMESPACE.test(ns)))
+      throw new InputError('namespace must be a DNS label (lower case, digits, "-")', field('namespace'));
+    if (kind === 'Role' && ns === undefined)
+      throw new InputError('a Role lives in a namespace: namespace is required', field('namespace'));
+    const key = `${keystoneRoleId}\u0000${kind}\u0000${roleName}\u0000${ns ?? ''}`;
+    if (seen.has(key)) throw new InputError('duplicate role binding', field('roleName'));
+    seen.add(key);
+    return { keystoneRoleId, kind, roleName, ...(ns !== undefined ? { namespace: ns as string } : {}) };
+  });
+}
+
+/**
+ * Administration API of one cluster. The caller must hold one of the cluster's admin roles on its
+ * project: members get 403, users without any role there get 404.
+ */
+export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
+  const { store } = deps;
+  const probe = deps.probe ?? httpProbe;
+
+  async function requireAdmin(request: FastifyRequest): Promise<ClusterAccess & { actor: string }> {
+    const principal = requirePrincipal(request);
+    const { id } = request.params as { id: string };
+    const access = await clusterAccess(store, principal.userId, id);
+    if (!access.isAdmin)
+      throw new ForbiddenError(
+        `administering cluster "${access.cluster.name}" needs its admin role on project "${access.cluster.projectName}"`,
+      );
+    return { ...access, actor: `${principal.userName}@${principal.domainName}` };
+  }
+
+  app.get('/api/v1/clusters/:id/admin/overview', async (request) => {
+    const { cluster } = await requireAdmin(request);
+    const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
+    const health = endpoint?.apiUrl
+      ? await probe(`${endpoint.apiUrl.replace(/\/+$/, '')}/healthz`, { ca: endpoint.caCertPem }).then(
+          (r) => ({
+            state: r.ok ? 'healthy' : 'unhealthy',
+            detail: r.detail,
+          }),
+        )
+      : { state: 'unknown', detail: 'the cluster has no API server address yet' };
+    return {
+      cluster: {
+        id: cluster.id,
+        name: cluster.name,
+        projectId: cluster.projectId,
+        projectName: cluster.projectName,
+      },
+      apiUrl: endpoint?.apiUrl ?? null,
+      health,
+      kubernetesVersion: endpoint?.kubernetesVersion ?? null,
+      nodeCount: endpoint?.nodeCount ?? null,
+      provisioningState: endpoint?.provisioningState ?? null,
+      reportedAt: endpoint?.updatedAt ?? null,
+    };
+  });
+
+  app.get('/api/v1/clusters/:id/admin/services', async (request) => {
+    const { cluster } = await requireAdmin(request);
+    const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
+    const ingressDomain = endpoint?.ingressDomain ?? null;
+    const items = await Promise.all(
+      managedServiceLinks(cluster.name, ingressDomain).map(async (s) => {
+        if (!s.url) return { ...s, status: 'unknown', detail: 'no ingress domain recorded for this cluster' };
+        const r = await probe(s.url, { ca: null });
+        return { ...s, status: r.ok ? 'up' : 'down', detail: r.detail };
+      }),
+    );
+    return { ingressDomain, items };
+  });
+
+  app.get('/api/v1/clusters/:id/role-bindings', async (request) => {
+    const { cluster } = await requireAdmin(request);
+    const set = await getRoleBindings({ db: store.db, clusterId: cluster.id });
+    const roles = await listProjectRoles({ db: store.db, projectId: cluster.projectId });
+    return {
+      items: set.bindings,
+      revision: set.revision,
+      appliedRevision: set.appliedRevision,
+      state: set.revision === 0 ? 'none' : set.appliedRevision === set.revision ? 'applied' : 'pending',
+      updatedAt: set.updatedAt,
+      updatedBy: set.updatedBy,
+      appliedAt: set.appliedAt,
+      availableRoles: roles.map((r) => ({ id: r.roleId, name: r.roleName })),
+    };
+  });
+
+  app.put('/api/v1/clusters/:id/role-bindings', async (request) => {
+    const { cluster, actor } = await requireAdmin(request);
+    const bindings = parseRoleBindings(request.body);
+    const revision = await store.db
+      .transaction()
+      .execute((trx) =>
+        replaceRoleBindings({ db: trx, clusterId: cluster.id, bindings, updatedBy: actor, now: deps.now() }),
+      );
+    request.log.info({ clusterId: cluster.id, revision, actor }, 'role bindings replaced');
+    return { items: bindings, revision, state: 'pending' };
+  });
+
+  app.get('/api/v1/clusters/:id/admin/tokens', async (request) => {
+    const { cluster } = await requireAdmin(request);
+    const tokens = await listProjectMemberTokens({ db: store.db, projectId: cluster.projectId });
+    return {
+      items: tokens.map((t) => ({
+        id: t.id,
+        name: t.name,
+        userId: t.userId,
+        userName: t.userName,
+        domainName: t.domainName,
+        createdAt: t.createdAt,
+        expiresAt: t.expiresAt,
+        lastUsedAt: t.lastUsedAt,
+      })),
+    };
+  });
+
+  app.delete('/api/v1/clusters/:id/admin/tokens/:tokenId', async (request, reply) => {
+    const { cluster, actor } = await requireAdmin(request);
+    const { tokenId } = request.params as { tokenId: string };
+    const members = await listProjectMemberTokens({ db: store.db, projectId: cluster.projectId });
+    const target = members.find((t) => t.id === tokenId);
+    if (!target) throw new NotFoundError(`no token "${tokenId}" of a member of cluster "${cluster.name}"`);
+    await deps.auth.adminDeleteToken(tokenId);
+    request.log.info(
+      { clusterId: cluster.id, tokenId, owner: target.userId, actor },
+      'token revoked by administrator',
+    );
+    return reply.status(204).send();
+  });
+}

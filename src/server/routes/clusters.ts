@@ -1,0 +1,103 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { InputError, NotFoundError } from '../../errors.ts';
+import type { Provisioner } from '../../provisioner/provisioner.ts';
+
+/** What the cluster routes need: the provisioner, and who may call them. */
+export interface ClusterRouteDeps {
+  provisioner: Pick<
+    Provisioner,
+    | 'createCluster'
+    | 'listClusters'
+    | 'getCluster'
+    | 'listJobs'
+    | 'resizeCluster'
+    | 'upgradeCluster'
+    | 'deleteCluster'
+    | 'retryJob'
+    | 'getJob'
+  >;
+  /** Throws AuthError/ForbiddenError unless the caller may operate clusters (e.g. requirePrincipal + role check). */
+  authorize(request: FastifyRequest): void;
+}
+
+function body(request: FastifyRequest): Record<string, unknown> {
+  const b = request.body;
+  if (b === undefined || b === null) return {};
+  if (typeof b !== 'object' || Array.isArray(b)) throw new InputError('request body must be a JSON object');
+  return b as Record<string, unknown>;
+}
+
+/**
+ * Cluster lifecycle API. Every mutation returns 202 with the queued job; progress is read from
+ * `GET /api/v1/clusters/{id}/jobs/{jobId}` (steps with their state, and events; `?after=<time>`
+ * returns only newer events, for polling).
+ */
+export function registerClusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): void {
+  const { provisioner } = deps;
+  app.addHook('onRequest', async (request) => {
+    if (request.url.startsWith('/api/v1/clusters')) deps.authorize(request);
+  });
+
+  app.post('/api/v1/clusters', async (request, reply) => {
+    const { spec, options } = body(request);
+    const created = await provisioner.createCluster(spec, (options ?? {}) as Record<string, unknown>);
+    return reply.status(202).send(created);
+  });
+
+  app.get('/api/v1/clusters', async () => ({ items: await provisioner.listClusters() }));
+
+  app.get<{ Params: { id: string } }>('/api/v1/clusters/:id', async (request) =>
+    provisioner.getCluster(request.params.id),
+  );
+
+  app.delete<{ Params: { id: string } }>('/api/v1/clusters/:id', async (request, reply) =>
+    reply.status(202).send({ job: await provisioner.deleteCluster(request.params.id) }),
+  );
+
+  app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/resize', async (request, reply) => {
+    const { group, count } = body(request);
+    if (typeof group !== 'string')
+      throw new InputError('group must be the name of a node group', { field: 'group' });
+    if (typeof count !== 'number') throw new InputError('count must be a number', { field: 'count' });
+    return reply.status(202).send({ job: await provisioner.resizeCluster(request.params.id, group, count) });
+  });
+
+  app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/upgrade', async (request, reply) => {
+    const { version } = body(request);
+    if (typeof version !== 'string')
+      throw new InputError('version must be a Kubernetes version such as 1.32.1', { field: 'version' });
+    const job = await provisioner.upgradeCluster(request.params.id, version);
+    if (!job)
+      return reply.status(200).send({ job: null, message: `cluster already runs Kubernetes ${version}` });
+    return reply.status(202).send({ job });
+  });
+
+  app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/retry', async (request, reply) => {
+    const { jobId } = body(request);
+    let id = typeof jobId === 'string' ? jobId : undefined;
+    if (id === undefined) {
+      const [last] = await provisioner.listJobs(request.params.id);
+      if (!last) throw new InputError(`cluster ${request.params.id} has no job to retry`, { code: 'no_job' });
+      id = last.id;
+    }
+    return reply.status(202).send({ job: await provisioner.retryJob(id) });
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/clusters/:id/jobs', async (request) => ({
+    items: await provisioner.listJobs(request.params.id),
+  }));
+
+  app.get<{ Params: { id: string; jobId: string }; Querystring: { after?: string } }>(
+    '/api/v1/clusters/:id/jobs/:jobId',
+    async (request) => {
+      const cluster = await provisioner.getCluster(request.params.id);
+      const view = await provisioner.getJob(request.params.jobId, request.query.after);
+      if (view.job.clusterId !== cluster.id) {
+        throw new NotFoundError(`cluster ${request.params.id} has no job ${request.params.jobId}`, {
+          code: 'job_not_found',
+        });
+      }
+      return view;
+    },
+  );
+}

@@ -1,0 +1,81 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { memoryDirectory } from '../../../test/auth/memoryDirectory.ts';
+import { freshStore } from '../../../test/support/databases.ts';
+import { createAuthService } from '../../auth/service.ts';
+import type { Store } from '../../store/db.ts';
+import { insertCluster } from '../../store/insertCluster.ts';
+import { up as panelUp } from '../../store/migrations/0005_panel.ts';
+import { replaceProjectAssignments } from '../../store/replaceProjectAssignments.ts';
+import { errorHandler } from '../errors.ts';
+import { registerAdminRoutes, type Probe } from './admin.ts';
+import type { Principal } from '../principal.ts';
+import { registerPanelRoutes } from './panel.ts';
+
+/** Test users: `admin` holds c1's admin role, `member` only a member role, `outsider` nothing. */
+export const USERS: Record<string, Principal> = {
+  admin: { userId: 'u-admin', userName: 'ada', domainName: 'Default', via: 'session' },
+  member: { userId: 'u-member', userName: 'max', domainName: 'Default', via: 'session' },
+  outsider: { userId: 'u-out', userName: 'otto', domainName: 'Default', via: 'session' },
+};
+
+/**
+ * A store with two clusters on project p1 (c1 "alpha", c2 "beta") and one on p2 (c3 "gamma"),
+ * plus an app with the panel and admin routes where header `x-test-user` names the principal,
+ * standing in for the auth layer's hook.
+ */
+export async function panelTestApp(
+  options: { probe?: Probe } = {},
+): Promise<{ app: FastifyInstance; store: Store; close: () => Promise<void> }> {
+  const store = await freshStore('sqlite');
+  await panelUp(store.db as never);
+  const createdAt = '2030-01-01T00:00:00.000Z';
+  for (const [id, name, projectId, at] of [
+    ['c1', 'alpha', 'p1', createdAt],
+    ['c2', 'beta', 'p1', '2030-01-02T00:00:00.000Z'],
+    ['c3', 'gamma', 'p2', '2030-01-03T00:00:00.000Z'],
+  ] as const) {
+    await insertCluster({
+      db: store.db,
+      cluster: {
+        id,
+        name,
+        projectId,
+        projectName: `proj-${projectId}`,
+        adminRoleIds: ['r-admin'],
+        createdAt: at,
+      },
+    });
+  }
+  await replaceProjectAssignments({
+    db: store.db,
+    projectId: 'p1',
+    assignments: [
+      { userId: 'u-admin', roleId: 'r-admin', roleName: 'admin' },
+      { userId: 'u-admin', roleId: 'r-member', roleName: 'member' },
+      { userId: 'u-member', roleId: 'r-member', roleName: 'member' },
+    ],
+  });
+  await replaceProjectAssignments({
+    db: store.db,
+    projectId: 'p2',
+    assignments: [{ userId: 'u-out', roleId: 'r-member', roleName: 'member' }],
+  });
+  const app = Fastify({ logger: false });
+  app.setErrorHandler(errorHandler);
+  app.decorateRequest('principal', undefined);
+  app.addHook('onRequest', async (request) => {
+    request.principal = USERS[String(request.headers['x-test-user'])];
+  });
+  const deps = { store, logger: pino({ level: 'silent' }), now: () => new Date('2030-02-01T00:00:00.000Z') };
+  registerPanelRoutes(app, deps);
+  const auth = createAuthService({ ...deps, directory: memoryDirectory().directory });
+  registerAdminRoutes(app, { ...deps, auth, ...(options.probe ? { probe: options.probe } : {}) });
+  await app.ready();
+  const close = async () => {
+    await auth.close();
+    await app.close();
+    await store.close();
+  };
+  return { app, store, close };
+}

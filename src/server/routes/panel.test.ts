@@ -1,0 +1,210 @@
+import type { FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import type { Store } from '../../store/db.ts';
+import { upsertClusterEndpoint } from '../../store/upsertClusterEndpoint.ts';
+import { panelTestApp } from './panel-testing.ts';
+import { renderKubeconfig } from './panel.ts';
+
+const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+const TOKEN = 'kaas_' + 'A'.repeat(43) + '_abcd1234';
+
+describe('panel routes', () => {
+  let app: FastifyInstance;
+  let store: Store;
+  let close: () => Promise<void>;
+  beforeEach(async () => {
+    ({ app, store, close } = await panelTestApp());
+  });
+  afterEach(async () => {
+    await close();
+  });
+  const as = (user: string) => ({ 'x-test-user': user });
+
+  it('rejects calls without a principal with 401', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/v1/clusters' });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().error.code).toBe('unauthenticated');
+  });
+
+  it('lists only clusters where the user holds a role, with admin flags, first one active by default', async () => {
+    const admin = await app.inject({ method: 'GET', url: '/api/v1/clusters', headers: as('admin') });
+    expect(admin.json()).toEqual({
+      items: [
+        { id: 'c1', name: 'alpha', isAdmin: true },
+        { id: 'c2', name: 'beta', isAdmin: true },
+      ],
+      activeClusterId: 'c1',
+    });
+    const member = await app.inject({ method: 'GET', url: '/api/v1/clusters', headers: as('member') });
+    expect(member.json().items.map((c: { isAdmin: boolean }) => c.isAdmin)).toEqual([false, false]);
+    const outsider = await app.inject({ method: 'GET', url: '/api/v1/clusters', headers: as('outsider') });
+    expect(outsider.json()).toEqual({
+      items: [{ id: 'c3', name: 'gamma', isAdmin: false }],
+      activeClusterId: 'c3',
+    });
+  });
+
+  it('remembers the active cluster per user', async () => {
+    const put = await app.inject({
+      method: 'PUT',
+      url: '/api/v1/session/active-cluster',
+      headers: as('member'),
+      payload: { clusterId: 'c2' },
+    });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).toEqual({ activeClusterId: 'c2' });
+    const member = await app.inject({ method: 'GET', url: '/api/v1/clusters', headers: as('member') });
+    expect(member.json().activeClusterId).toBe('c2');
+    const admin = await app.inject({ method: 'GET', url: '/api/v1/clusters', headers: as('admin') });
+    expect(admin.json().activeClusterId).toBe('c1');
+  });
+
+  it('refuses to activate an invisible or unknown cluster, and a missing id', async () => {
+    const invisible = await app.inject({
+      method: 'PUT',
+      url: '/api/v1/session/active-cluster',
+      headers: as('member'),
+      payload: { clusterId: 'c3' },
+    });
+    expect(invisible.statusCode).toBe(404);
+    const missing = await app.inject({
+      method: 'PUT',
+      url: '/api/v1/session/active-cluster',
+      headers: as('member'),
+      payload: {},
+    });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().error.field).toBe('clusterId');
+  });
+
+  it('downloads an exec-plugin kubeconfig with server URL and CA from the cluster record', async () => {
+    await upsertClusterEndpoint({
+      db: store.db,
+      endpoint: {
+        clusterId: 'c1',
+        apiUrl: 'https://203.0.113.10:6443',
+        caCertPem: CA,
+        ingressDomain: null,
+        kubernetesVersion: null,
+        nodeCount: null,
+        provisioningState: 'ready',
+        updatedAt: '2030-01-01T00:00:00.000Z',
+      },
+    });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/kubeconfig?mode=exec',
+      headers: as('member'),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('application/yaml');
+    expect(res.headers['content-disposition']).toBe('attachment; filename="kubeconfig-alpha.yaml"');
+    const config = parse(res.body);
+    expect(config.kind).toBe('Config');
+    expect(config['current-context']).toBe('alpha');
+    expect(config.clusters[0].cluster.server).toBe('https://203.0.113.10:6443');
+    expect(Buffer.from(config.clusters[0].cluster['certificate-authority-data'], 'base64').toString()).toBe(
+      CA,
+    );
+    expect(config.users[0].name).toBe('max@alpha');
+    expect(config.users[0].user.exec).toMatchObject({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      command: 'kaas',
+      args: ['credential', '--cluster', 'c1'],
+      env: [{ name: 'KAAS_URL', value: 'http://localhost:80' }],
+    });
+
+    const token = await app.inject({
+      method: 'POST',
+      url: '/api/v1/clusters/c1/kubeconfig',
+      headers: as('member'),
+      payload: { token: TOKEN },
+    });
+    expect(token.statusCode).toBe(200);
+    expect(parse(token.body).users[0].user).toEqual({ token: TOKEN });
+  });
+
+  it('explains kubeconfig errors: not provisioned, bad mode, token via GET, bad token, invisible cluster', async () => {
+    const notProvisioned = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/kubeconfig',
+      headers: as('member'),
+    });
+    expect(notProvisioned.statusCode).toBe(409);
+    expect(notProvisioned.json().error.code).toBe('cluster_not_provisioned');
+    const badMode = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/kubeconfig?mode=x',
+      headers: as('member'),
+    });
+    expect(badMode.statusCode).toBe(400);
+    const viaGet = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/kubeconfig?mode=token',
+      headers: as('member'),
+    });
+    expect(viaGet.statusCode).toBe(400);
+    expect(viaGet.json().error.message).toContain('POST');
+    const badToken = await app.inject({
+      method: 'POST',
+      url: '/api/v1/clusters/c1/kubeconfig',
+      headers: as('member'),
+      payload: { token: 'a b\nc' },
+    });
+    expect(badToken.statusCode).toBe(400);
+    const invisible = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c3/kubeconfig',
+      headers: as('member'),
+    });
+    expect(invisible.statusCode).toBe(404);
+  });
+
+  it('lists managed service links by subdomain, or without URLs when no domain is known', async () => {
+    const none = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c2/services',
+      headers: as('member'),
+    });
+    expect(none.json().ingressDomain).toBeNull();
+    expect(none.json().items.every((s: { url: string | null }) => s.url === null)).toBe(true);
+    await upsertClusterEndpoint({
+      db: store.db,
+      endpoint: {
+        clusterId: 'c2',
+        apiUrl: null,
+        caCertPem: null,
+        ingressDomain: 'k.example.org',
+        kubernetesVersion: null,
+        nodeCount: null,
+        provisioningState: null,
+        updatedAt: '2030-01-01T00:00:00.000Z',
+      },
+    });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c2/services',
+      headers: as('member'),
+    });
+    expect(res.json().items.map((s: { url: string }) => s.url)).toEqual([
+      'https://grafana.beta.k.example.org',
+      'https://prometheus.beta.k.example.org',
+      'https://kibana.beta.k.example.org',
+      'https://registry.beta.k.example.org',
+    ]);
+  });
+});
+
+describe('renderKubeconfig', () => {
+  it('is deterministic and omits the CA when none is recorded', () => {
+    const input = {
+      cluster: { id: 'c1', name: 'alpha' },
+      endpoint: { apiUrl: 'https://x:6443', caCertPem: null },
+      userName: 'max',
+      auth: { mode: 'token' as const, token: TOKEN },
+    };
+    expect(renderKubeconfig(input)).toBe(renderKubeconfig(input));
+    expect(parse(renderKubeconfig(input)).clusters[0].cluster).toEqual({ server: 'https://x:6443' });
+  });
+});

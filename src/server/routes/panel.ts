@@ -1,0 +1,224 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { stringify } from 'yaml';
+import { ConflictError, InputError, NotFoundError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { Store } from '../../store/db.ts';
+import { findCluster } from '../../store/findCluster.ts';
+import { findClusterEndpoint, type ClusterEndpoint } from '../../store/findClusterEndpoint.ts';
+import { getActiveCluster } from '../../store/getActiveCluster.ts';
+import type { ClusterRecord } from '../../store/insertCluster.ts';
+import { listClusters } from '../../store/listClusters.ts';
+import { listUserProjectRoles } from '../../store/listUserProjectRoles.ts';
+import { setActiveCluster } from '../../store/setActiveCluster.ts';
+import { requirePrincipal } from '../principal.ts';
+
+/** What the control-panel routes need. */
+export interface PanelDeps {
+  store: Store;
+  logger: Logger;
+  now: () => Date;
+}
+
+/** A cluster as one user sees it: their roles on its project and whether they administer it. */
+export interface ClusterAccess {
+  cluster: ClusterRecord;
+  roleIds: string[];
+  isAdmin: boolean;
+}
+
+function accessFrom(cluster: ClusterRecord, roles: { roleId: string }[]): ClusterAccess {
+  const roleIds = roles.map((r) => r.roleId);
+  return { cluster, roleIds, isAdmin: roleIds.some((id) => cluster.adminRoleIds.includes(id)) };
+}
+
+/** Clusters the user holds any role on (per the synced assignments), oldest first. */
+export async function visibleClusters(store: Store, userId: string): Promise<ClusterAccess[]> {
+  const visible: ClusterAccess[] = [];
+  for (const cluster of await listClusters({ db: store.db })) {
+    const roles = await listUserProjectRoles({ db: store.db, userId, projectId: cluster.projectId });
+    if (roles.length > 0) visible.push(accessFrom(cluster, roles));
+  }
+  return visible;
+}
+
+/**
+ * The user's access to one cluster. A cluster the user holds no role on is reported as not found,
+ * the same as one that does not exist, so ids of other projects' clusters don't leak.
+ */
+export async function clusterAccess(store: Store, userId: string, clusterId: string): Promise<ClusterAccess> {
+  const cluster = await findCluster({ db: store.db, id: clusterId });
+  const roles = cluster
+    ? await listUserProjectRoles({ db: store.db, userId, projectId: cluster.projectId })
+    : [];
+  if (!cluster || roles.length === 0)
+    throw new NotFoundError(`no cluster "${clusterId}" that you have access to`);
+  return accessFrom(cluster, roles);
+}
+
+/** How a kubeconfig authenticates: the `kaas credential` exec plugin, or a pasted API token. */
+export type KubeconfigAuth = { mode: 'exec'; kaasUrl: string } | { mode: 'token'; token: string };
+
+/**
+ * Renders a kubeconfig for one cluster. Pure: same input, same bytes. The exec plugin keeps the
+ * secret out of the file (kubectl asks `kaas credential` for it); token mode embeds the token.
+ */
+export function renderKubeconfig(input: {
+  cluster: { id: string; name: string };
+  endpoint: { apiUrl: string; caCertPem: string | null };
+  userName: string;
+  auth: KubeconfigAuth;
+}): string {
+  const { cluster, endpoint, userName, auth } = input;
+  const userEntry = `${userName}@${cluster.name}`;
+  const clusterEntry: Record<string, string> = { server: endpoint.apiUrl };
+  if (endpoint.caCertPem)
+    clusterEntry['certificate-authority-data'] = Buffer.from(endpoint.caCertPem).toString('base64');
+  const user =
+    auth.mode === 'exec'
+      ? {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1',
+            command: 'kaas',
+            args: ['credential', '--cluster', cluster.id],
+            env: [{ name: 'KAAS_URL', value: auth.kaasUrl }],
+            installHint: 'Install the kaas CLI (npm install -g kaas) and run "kaas login" once.',
+            interactiveMode: 'IfAvailable',
+            provideClusterInfo: false,
+          },
+        }
+      : { token: auth.token };
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: cluster.name, cluster: clusterEntry }],
+    users: [{ name: userEntry, user }],
+    contexts: [{ name: cluster.name, context: { cluster: cluster.name, user: userEntry } }],
+    'current-context': cluster.name,
+    preferences: {},
+  });
+}
+
+/** The managed services every cluster runs behind its ingress, one subdomain each. */
+export const MANAGED_SERVICES = [
+  { id: 'grafana', name: 'Grafana', description: 'Dashboards for cluster and workload metrics' },
+  { id: 'prometheus', name: 'Prometheus', description: 'Metrics collection, queries and alerts' },
+  { id: 'kibana', name: 'Kibana', description: 'Search and visualise cluster and application logs' },
+  { id: 'registry', name: 'Container registry', description: 'Private image registry for this cluster' },
+] as const;
+
+/** Each managed service with its ingress URL (`https://<service>.<cluster>.<domain>`), or null when no domain is known. */
+export function managedServiceLinks(clusterName: string, ingressDomain: string | null) {
+  return MANAGED_SERVICES.map((s) => ({
+    ...s,
+    url: ingressDomain ? `https://${s.id}.${clusterName}.${ingressDomain}` : null,
+  }));
+}
+
+const TOKEN_SHAPE = /^[A-Za-z0-9_.~+/=-]{16,512}$/;
+
+async function requireEndpoint(
+  store: Store,
+  cluster: ClusterRecord,
+): Promise<ClusterEndpoint & { apiUrl: string }> {
+  const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
+  if (!endpoint?.apiUrl)
+    throw new ConflictError(
+      `cluster "${cluster.name}" has no API server address yet: it is not provisioned`,
+      {
+        code: 'cluster_not_provisioned',
+      },
+    );
+  return { ...endpoint, apiUrl: endpoint.apiUrl };
+}
+
+function sendKubeconfig(reply: FastifyReply, clusterName: string, yaml: string) {
+  return reply
+    .header('content-type', 'application/yaml; charset=utf-8')
+    .header(
+      'content-disposition',
+      `attachment; filename="kubeconfig-${clusterName.replace(/[^A-Za-z0-9_.-]/g, '_')}.yaml"`,
+    )
+    .header('cache-control', 'no-store')
+    .send(yaml);
+}
+
+/**
+ * Control-panel API for every logged-in user: the clusters they can see, their remembered active
+ * cluster, kubeconfig downloads.
+ */
+export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void {
+  const { store } = deps;
+
+  app.get('/api/v1/clusters', async (request) => {
+    const principal = requirePrincipal(request);
+    const visible = await visibleClusters(store, principal.userId);
+    const remembered = await getActiveCluster({ db: store.db, userId: principal.userId });
+    const active = visible.find((v) => v.cluster.id === remembered) ?? visible[0];
+    return {
+      items: visible.map((v) => ({ id: v.cluster.id, name: v.cluster.name, isAdmin: v.isAdmin })),
+      activeClusterId: active?.cluster.id ?? null,
+    };
+  });
+
+  app.put('/api/v1/session/active-cluster', async (request) => {
+    const principal = requirePrincipal(request);
+    const body = request.body as { clusterId?: unknown } | undefined;
+    if (typeof body?.clusterId !== 'string' || body.clusterId === '')
+      throw new InputError('clusterId is required', { field: 'clusterId' });
+    const access = await clusterAccess(store, principal.userId, body.clusterId);
+    await setActiveCluster({
+      db: store.db,
+      userId: principal.userId,
+      clusterId: access.cluster.id,
+      now: deps.now(),
+    });
+    return { activeClusterId: access.cluster.id };
+  });
+
+  app.get('/api/v1/clusters/:id/services', async (request) => {
+    const principal = requirePrincipal(request);
+    const { id } = request.params as { id: string };
+    const { cluster } = await clusterAccess(store, principal.userId, id);
+    const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
+    const ingressDomain = endpoint?.ingressDomain ?? null;
+    return { ingressDomain, items: managedServiceLinks(cluster.name, ingressDomain) };
+  });
+
+  app.get('/api/v1/clusters/:id/kubeconfig', async (request, reply) => {
+    const principal = requirePrincipal(request);
+    const { id } = request.params as { id: string };
+    const { mode = 'exec' } = request.query as { mode?: string };
+    if (mode === 'token')
+      throw new InputError('token mode embeds a secret: POST the token to this URL instead of GET', {
+        field: 'mode',
+      });
+    if (mode !== 'exec') throw new InputError(`unknown mode "${mode}": use exec or token`, { field: 'mode' });
+    const { cluster } = await clusterAccess(store, principal.userId, id);
+    const endpoint = await requireEndpoint(store, cluster);
+    const kaasUrl = `${request.protocol}://${request.host}`;
+    const yaml = renderKubeconfig({
+      cluster,
+      endpoint,
+      userName: principal.userName,
+      auth: { mode: 'exec', kaasUrl },
+    });
+    return sendKubeconfig(reply, cluster.name, yaml);
+  });
+
+  app.post('/api/v1/clusters/:id/kubeconfig', async (request, reply) => {
+    const principal = requirePrincipal(request);
+    const { id } = request.params as { id: string };
+    const body = request.body as { token?: unknown } | undefined;
+    if (typeof body?.token !== 'string' || !TOKEN_SHAPE.test(body.token))
+      throw new InputError('token is required and must be a kaas API token', { field: 'token' });
+    const { cluster } = await clusterAccess(store, principal.userId, id);
+    const endpoint = await requireEndpoint(store, cluster);
+    const yaml = renderKubeconfig({
+      cluster,
+      endpoint,
+      userName: principal.userName,
+      auth: { mode: 'token', token: body.token },
+    });
+    return sendKubeconfig(reply, cluster.name, yaml);
+  });
+}

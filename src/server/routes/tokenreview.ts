@@ -1,0 +1,56 @@
+import type { FastifyInstance } from 'fastify';
+import type { AuthService } from '../../auth/service.ts';
+import { parseTokenReview, tokenReviewResponse } from '../../auth/tokenreview.ts';
+
+const strings = { type: 'array', items: { type: 'string' } } as const;
+
+/** Compiled serializer for the answer: the webhook is the hot path, and this also pins its shape. */
+const responseSchema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'status'],
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object', properties: { creationTimestamp: { type: 'null' } } },
+    status: {
+      type: 'object',
+      required: ['authenticated'],
+      properties: {
+        authenticated: { type: 'boolean' },
+        error: { type: 'string' },
+        audiences: strings,
+        user: {
+          type: 'object',
+          required: ['username', 'uid', 'groups', 'extra'],
+          properties: {
+            username: { type: 'string' },
+            uid: { type: 'string' },
+            groups: strings,
+            extra: { type: 'object', additionalProperties: strings },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+/**
+ * The webhook kube-apiserver calls: `POST /tokenreview/{clusterId}`. The cluster is named by the
+ * path (each cluster's webhook kubeconfig has its own URL), so one kaas serves many clusters over
+ * one server certificate. Query strings (`?timeout=30s`) are ignored by the router.
+ */
+export function registerTokenReviewRoutes(app: FastifyInstance, auth: AuthService): void {
+  app.post<{ Params: { clusterId: string } }>(
+    '/tokenreview/:clusterId',
+    { schema: { response: { 200: responseSchema } } },
+    async (request) => {
+      const review = parseTokenReview(request.body);
+      const result = await auth.reviewToken({
+        clusterId: request.params.clusterId,
+        token: review.token,
+        audiences: review.audiences,
+      });
+      return tokenReviewResponse(review.apiVersion, result);
+    },
+  );
+}

@@ -1,0 +1,292 @@
+import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keystoneDirectory } from '../../src/auth/directory.ts';
+import { createAuthService, type AuthService } from '../../src/auth/service.ts';
+import { createLogger } from '../../src/log.ts';
+import { createCloud, resolveCloudConfig, type Cloud } from '../../src/openstack/index.ts';
+import { buildApp } from '../../src/server/app.ts';
+import type { Store } from '../../src/store/db.ts';
+import { insertCluster } from '../../src/store/insertCluster.ts';
+import { engines, freshStore } from '../support/databases.ts';
+
+/**
+ * Against the lab's REAL Keystone. kaas runs with a dedicated service user that holds only `reader`
+ * on the Default domain (domain-scoped token): the least privilege Keystone's default policy
+ * accepts for listing users and role assignments (a project reader gets 403; see the report).
+ */
+const authUrl = process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3';
+const logger = createLogger({ level: 'silent' });
+const suffix = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+const AUD = 'https://kubernetes.default.svc.cluster.local';
+
+function adminCloud(): Cloud {
+  const env = {
+    OS_AUTH_URL: authUrl,
+    OS_USERNAME: process.env.OS_USERNAME ?? 'admin',
+    OS_PASSWORD: process.env.OS_PASSWORD ?? 'secret',
+    OS_PROJECT_NAME: process.env.OS_PROJECT_NAME ?? 'admin',
+    OS_USER_DOMAIN_NAME: 'Default',
+    OS_PROJECT_DOMAIN_NAME: 'Default',
+  };
+  return createCloud({ config: resolveCloudConfig({ env }), logger });
+}
+
+const review = (token: string, apiVersion = 'authentication.k8s.io/v1') => ({
+  kind: 'TokenReview',
+  apiVersion,
+  metadata: { creationTimestamp: null },
+  spec: { token, audiences: [AUD] },
+  status: { user: {} },
+});
+
+describe('auth service against the real Keystone', () => {
+  const admin = adminCloud();
+  const created: { users: string[]; roles: string[]; projects: string[] } = {
+    users: [],
+    roles: [],
+    projects: [],
+  };
+  let project: { id: string; name: string };
+  let roleAdmin: { id: string; name: string };
+  let roleView: { id: string; name: string };
+  let alice: { id: string; name: string };
+  let carol: { id: string; name: string };
+  let serviceCloud: Cloud;
+  const password = `pw-${randomBytes(8).toString('hex')}`;
+
+  beforeAll(async () => {
+    project = await admin.keystone.createProject({ name: `kaas-auth-${suffix}` });
+    created.projects.push(project.id);
+    roleAdmin = await admin.keystone.createRole({ name: `kaas-adm-${suffix}` });
+    roleView = await admin.keystone.createRole({ name: `kaas-view-${suffix}` });
+    created.roles.push(roleAdmin.id, roleView.id);
+    alice = await admin.keystone.createUser({ name: `kaas-alice-${suffix}`, password });
+    carol = await admin.keystone.createUser({ name: `kaas-carol-${suffix}`, password });
+    const svc = await admin.keystone.createUser({ name: `kaas-svc-${suffix}`, password });
+    const disabled = await admin.keystone.createUser({
+      name: `kaas-dis-${suffix}`,
+      password,
+      enabled: false,
+    });
+    created.users.push(alice.id, carol.id, svc.id, disabled.id);
+    for (const role of [roleAdmin, roleView]) {
+      await admin.keystone.assignProjectRole({ projectId: project.id, userId: alice.id, roleId: role.id });
+    }
+    await admin.keystone.assignProjectRole({ projectId: project.id, userId: carol.id, roleId: roleView.id });
+    const reader = (await admin.keystone.listRoles({ name: 'reader' }))[0];
+    if (!reader) throw new Error('the lab Keystone has no reader role');
+    await admin.session.request('identity', 'PUT', `/v3/domains/default/users/${svc.id}/roles/${reader.id}`);
+    serviceCloud = createCloud({
+      config: resolveCloudConfig({
+        env: {
+          OS_AUTH_URL: authUrl,
+          OS_USERNAME: svc.name,
+          OS_PASSWORD: password,
+          OS_USER_DOMAIN_NAME: 'Default',
+          OS_DOMAIN_NAME: 'Default',
+        },
+      }),
+      logger,
+    });
+  });
+
+  afterAll(async () => {
+    for (const id of created.users) await admin.keystone.deleteUser(id).catch(() => undefined);
+    for (const id of created.roles) await admin.keystone.deleteRole(id).catch(() => undefined);
+    for (const id of created.projects) await admin.keystone.deleteProject(id).catch(() => undefined);
+  });
+
+  it('the directory reads users, effective assignments and the project with reader-only credentials', async () => {
+    const dir = keystoneDirectory(serviceCloud);
+    const users = await dir.listUsers();
+    expect(users.find((u) => u.id === alice.id)).toEqual({
+      id: alice.id,
+      name: alice.name,
+      domainId: 'default',
+      domainName: 'Default',
+      enabled: true,
+    });
+    expect(users.find((u) => u.name === `kaas-dis-${suffix}`)?.enabled).toBe(false);
+    const assignments = await dir.listRoleAssignments(project.id);
+    expect(
+      assignments
+        .filter((a) => a.userId === alice.id)
+        .map((a) => a.roleId)
+        .sort(),
+    ).toEqual([roleAdmin.id, roleView.id].sort());
+    expect(await dir.getProject(project.id)).toEqual({
+      id: project.id,
+      name: project.name,
+      domainId: 'default',
+    });
+    await expect(dir.authenticate({ username: alice.name, password: 'wrong' })).rejects.toThrow(
+      'wrong username or password',
+    );
+  });
+
+  describe.each(engines)('HTTP flows on %s', (engine) => {
+    let store: Store;
+    let auth: AuthService;
+    let app: FastifyInstance;
+    let now = new Date();
+
+    beforeAll(async () => {
+      store = await freshStore(engine);
+      await insertCluster({
+        db: store.db,
+        cluster: {
+          id: `c-${engine}`,
+          name: `k8s-${engine}`,
+          projectId: project.id,
+          projectName: project.name,
+          adminRoleIds: [roleAdmin.id],
+          createdAt: now.toISOString(),
+        },
+      });
+      auth = createAuthService({ store, directory: keystoneDirectory(serviceCloud), logger, now: () => now });
+      app = await buildApp({ store, logger, now: () => now, auth });
+      await auth.sync();
+    });
+    afterAll(async () => {
+      await auth.close();
+      await app.close();
+      await store.close();
+    });
+
+    const login = (username: string, pw: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/v1/login',
+        payload: { username, password: pw, domain: 'Default' },
+      });
+    async function tokenFor(username: string, extra: Record<string, unknown> = {}) {
+      const res = await login(username, password);
+      expect(res.statusCode).toBe(200);
+      const cookie = `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`;
+      const t = await app.inject({
+        method: 'POST',
+        url: '/api/v1/tokens',
+        headers: { cookie, 'x-csrf-token': res.json().csrfToken },
+        payload: { name: 'test', ...extra },
+      });
+      expect(t.statusCode).toBe(201);
+      return t.json() as { id: string; token: string };
+    }
+    const tr = (body: unknown) =>
+      app.inject({ method: 'POST', url: `/tokenreview/c-${engine}?timeout=30s`, payload: body as object });
+
+    it('logs in with the right password; refuses a bad password and a disabled user', async () => {
+      const ok = await login(alice.name, password);
+      expect(ok.json().user).toEqual({ id: alice.id, name: alice.name, domain: 'Default' });
+      expect((await login(alice.name, 'wrong')).statusCode).toBe(401);
+      expect((await login(`kaas-dis-${suffix}`, password)).statusCode).toBe(401);
+    });
+
+    it('creates, lists and deletes tokens', async () => {
+      const t = await tokenFor(alice.name);
+      const headers = { authorization: `Bearer ${t.token}` };
+      const list = await app.inject({ method: 'GET', url: '/api/v1/tokens', headers });
+      expect(list.json().items.map((i: { id: string }) => i.id)).toContain(t.id);
+      expect(
+        (await app.inject({ method: 'DELETE', url: `/api/v1/tokens/${t.id}`, headers })).statusCode,
+      ).toBe(204);
+    });
+
+    it.each(['authentication.k8s.io/v1', 'authentication.k8s.io/v1beta1'])(
+      'reviews a valid token in %s without calling Keystone',
+      async (apiVersion) => {
+        const t = await tokenFor(alice.name);
+        const before = await auth.metrics.keystoneCalls.get();
+        const res = await tr(review(t.token, apiVersion));
+        expect(res.json()).toEqual({
+          apiVersion,
+          kind: 'TokenReview',
+          metadata: { creationTimestamp: null },
+          status: {
+            authenticated: true,
+            audiences: [AUD],
+            user: {
+              username: alice.name,
+              uid: alice.id,
+              groups: [roleAdmin.id, roleView.id].sort(),
+              extra: {
+                'kaas.io/role-names': [roleAdmin, roleView]
+                  .sort((a, b) => a.id.localeCompare(b.id))
+                  .map((r) => r.name),
+                'kaas.io/project-id': [project.id],
+                'kaas.io/project-name': [project.name],
+                'kaas.io/user-domain': ['Default'],
+              },
+            },
+          },
+        });
+        expect(await auth.metrics.keystoneCalls.get()).toEqual(before);
+        expect(await auth.isClusterAdmin({ userId: alice.id, clusterId: `c-${engine}` })).toBe(true);
+      },
+    );
+
+    it('rejects a deleted token and an expired token', async () => {
+      const t = await tokenFor(alice.name, { expiresInDays: 1 });
+      await app.inject({
+        method: 'DELETE',
+        url: `/api/v1/tokens/${t.id}`,
+        headers: { authorization: `Bearer ${t.token}` },
+      });
+      expect((await tr(review(t.token))).json().status).toEqual({
+        authenticated: false,
+        error: 'token is unknown or was deleted',
+      });
+      const e = await tokenFor(alice.name, { expiresInDays: 1 });
+      expect((await tr(review(e.token))).json().status.authenticated).toBe(true);
+      const saved = now;
+      now = new Date(now.getTime() + 86_400_000 + 1000);
+      expect((await tr(review(e.token))).json().status).toEqual({
+        authenticated: false,
+        error: 'token has expired',
+      });
+      now = saved;
+    });
+
+    it('answers 4xx for garbage, oversized bodies and wrong apiVersion/kind', async () => {
+      const garbage = await app.inject({
+        method: 'POST',
+        url: `/tokenreview/c-${engine}`,
+        headers: { 'content-type': 'application/json' },
+        payload: '\u0000{]',
+      });
+      expect(garbage.statusCode).toBe(400);
+      expect((await tr({ ...review('x'), padding: 'y'.repeat(200_000) })).statusCode).toBe(413);
+      expect((await tr({ ...review('x'), apiVersion: 'v1' })).statusCode).toBe(400);
+      expect((await tr({ ...review('x'), kind: 'TokenRequest' })).statusCode).toBe(400);
+    });
+
+    it('drops a removed role and then a disabled user after one sync', async () => {
+      const t = await tokenFor(carol.name);
+      expect((await tr(review(t.token))).json().status.user.groups).toEqual([roleView.id]);
+      const a = await tokenFor(alice.name);
+      await admin.keystone.unassignProjectRole({
+        projectId: project.id,
+        userId: alice.id,
+        roleId: roleAdmin.id,
+      });
+      try {
+        await auth.sync();
+        expect((await tr(review(a.token))).json().status.user.groups).toEqual([roleView.id]);
+        await admin.keystone.setUserEnabled(carol.id, false);
+        await auth.sync();
+        expect((await tr(review(t.token))).json().status).toEqual({
+          authenticated: false,
+          error: 'the token owner is disabled in Keystone',
+        });
+      } finally {
+        await admin.keystone.assignProjectRole({
+          projectId: project.id,
+          userId: alice.id,
+          roleId: roleAdmin.id,
+        });
+        await admin.keystone.setUserEnabled(carol.id, true);
+      }
+    });
+  });
+});

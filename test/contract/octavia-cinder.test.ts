@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isOpenStackError } from '../../src/openstack/index.ts';
+import { startHarness, targets, type Harness } from './targets.ts';
+
+// The lab has neither Octavia nor Cinder, so only targets that offer them (cloudsim) run this file.
+describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
+  'Octavia contract on $name (cloudsim only: the lab has no Octavia)',
+  (target) => {
+    let h: Harness;
+    let subnetId: string;
+
+    beforeAll(async () => {
+      h = await startHarness(target, 'lb');
+      const net = await h.cloud.neutron.networks.create({ name: `${h.prefix}-net` });
+      h.defer(() => h.cloud.neutron.networks.delete(net.id, { ignoreMissing: true }));
+      const sub = await h.cloud.neutron.subnets.create({
+        network_id: net.id,
+        ip_version: 4,
+        cidr: '10.79.0.0/24',
+      });
+      h.defer(() => h.cloud.neutron.subnets.delete(sub.id, { ignoreMissing: true }));
+      subnetId = sub.id;
+    });
+    afterAll(async () => {
+      await h?.close();
+    }, 60_000);
+
+    it('load balancer, listener, pool, member, health monitor; list by tags; cascade delete', async () => {
+      const { octavia } = h.cloud;
+      const tag = `${h.prefix}-cluster`;
+      const wait = { timeoutMs: 30_000, intervalMs: 200 };
+      const lb = await octavia.createLoadBalancer({
+        name: `${h.prefix}-lb`,
+        vipSubnetId: subnetId,
+        tags: [tag],
+      });
+      h.defer(() => octavia.deleteLoadBalancer(lb.id, { cascade: true, ignoreMissing: true }));
+      const active = await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', wait);
+      expect(active.vip_subnet_id).toBe(subnetId);
+      expect(active.vip_address).toMatch(/^10\.79\.0\./);
+      const listener = await octavia.createListener({
+        loadBalancerId: lb.id,
+        name: `${h.prefix}-api`,
+        protocol: 'TCP',
+        protocolPort: 6443,
+      });
+      await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', wait);
+      expect((await octavia.getListener(listener.id)).protocol_port).toBe(6443);
+      const pool = await octavia.createPool({
+        name: `${h.prefix}-pool`,
+        protocol: 'TCP',
+        listenerId: listener.id,
+      });
+      await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', wait);
+      const member = await octavia.createMember(pool.id, {
+        address: '10.79.0.10',
+        protocolPort: 6443,
+        subnetId,
+      });
+      await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', wait);
+      expect((await octavia.listMembers(pool.id)).map((m) => m.id)).toEqual([member.id]);
+      const hm = await octavia.createHealthMonitor({
+        poolId: pool.id,
+        type: 'TCP',
+        delay: 5,
+        timeout: 3,
+        maxRetries: 3,
+      });
+      await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', wait);
+      expect((await octavia.getHealthMonitor(hm.id)).type).toBe('TCP');
+      expect((await octavia.getPool(pool.id)).healthmonitor_id).toBe(hm.id);
+      expect((await octavia.listLoadBalancers({ tags: [tag] })).map((x) => x.id)).toEqual([lb.id]);
+      await octavia.deleteLoadBalancer(lb.id, { cascade: true });
+      await octavia.waitForLoadBalancerDeleted(lb.id, wait);
+      const err = await octavia.getLoadBalancer(lb.id).catch((e) => e);
+      expect(isOpenStackError(err, 'openstack_not_found')).toBe(true);
+    }, 60_000);
+  },
+);
+
+describe.each(targets.filter((t) => t.services.includes('volumev3')))(
+  'Cinder contract on $name (cloudsim only: the lab has no Cinder)',
+  (target) => {
+    let h: Harness;
+    beforeAll(async () => {
+      h = await startHarness(target, 'vol');
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
+
+    it('volume create → available, list, delete → 404', async () => {
+      const { cinder } = h.cloud;
+      const v = await cinder.createVolume({ name: `${h.prefix}-etcd`, size: 1, metadata: { role: 'etcd' } });
+      h.defer(() => cinder.deleteVolume(v.id, { ignoreMissing: true }));
+      const ready = await cinder.waitForVolumeStatus(v.id, 'available', {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
+      expect(ready).toMatchObject({ size: 1, metadata: { role: 'etcd' } });
+      expect((await cinder.listVolumes({ name: `${h.prefix}-etcd` })).map((x) => x.id)).toEqual([v.id]);
+      await cinder.deleteVolume(v.id);
+      await cinder.waitForVolumeDeleted(v.id, { timeoutMs: 30_000, intervalMs: 200 });
+      const err = await cinder.getVolume(v.id).catch((e) => e);
+      expect(isOpenStackError(err, 'openstack_not_found')).toBe(true);
+    });
+  },
+);

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { createLogger } from '../../src/log.ts';
+import { createCloud, resolveCloudConfig, type Cloud, type CloudConfig } from '../../src/openstack/index.ts';
+
+/** Catalog service types a target offers. */
+export type ServiceType =
+  'identity' | 'compute' | 'image' | 'network' | 'object-store' | 'load-balancer' | 'volumev3';
+
+/** A cloud the contract suite runs against. */
+export interface ContractTarget {
+  name: 'lab' | 'cloudsim';
+  services: ServiceType[];
+  /** Starts the target if needed; returns admin credentials as OS_* variables and a stop function. */
+  start(): Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
+}
+
+/** Reads `export KEY=value` lines of an openrc file. */
+export function parseOpenrc(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*(?:export\s+)?(OS_[A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2].trim().replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return env;
+}
+
+const LAB_OPENRC = '/var/lib/oslab/admin-openrc.sh';
+
+/** The real OpenStack lab on this machine (no Octavia, no Cinder). */
+export const labTarget: ContractTarget = {
+  name: 'lab',
+  services: ['identity', 'compute', 'image', 'network', 'object-store'],
+  async start() {
+    const fromEnv = Object.fromEntries(
+      Object.entries(process.env).filter(
+        (e): e is [string, string] => e[0].startsWith('OS_') && e[1] !== undefined,
+      ),
+    );
+    const env = process.env.OS_AUTH_URL ? fromEnv : parseOpenrc(readFileSync(LAB_OPENRC, 'utf8'));
+    return { env, stop: async () => undefined };
+  },
+};
+
+/** cloudsim, started in-process; imported lazily so the lab runs do not depend on it. */
+export const cloudsimTarget: ContractTarget = {
+  name: 'cloudsim',
+  services: ['identity', 'compute', 'image', 'network', 'object-store', 'load-balancer', 'volumev3'],
+  async start() {
+    const modulePath = '../../src/cloudsim/index.ts';
+    const mod = (await import(modulePath)) as {
+      startCloudsim(options?: { port?: number; latencyMs?: number; bootTimeMs?: number }): Promise<{
+        authUrl: string;
+        close(): Promise<void>;
+      }>;
+    };
+    const sim = await mod.startCloudsim({ bootTimeMs: 200 });
+    return {
+      env: {
+        OS_AUTH_URL: sim.authUrl,
+        OS_USERNAME: 'admin',
+        OS_PASSWORD: 'secret',
+        OS_PROJECT_NAME: 'admin',
+        OS_USER_DOMAIN_NAME: 'Default',
+        OS_PROJECT_DOMAIN_NAME: 'Default',
+        OS_REGION_NAME: 'RegionOne',
+        OS_INTERFACE: 'public',
+      },
+      stop: () => sim.close(),
+    };
+  },
+};
+
+/**
+ * Targets to run. All by default; `KAAS_CONTRACT_TARGETS=lab` (comma list) narrows the run when
+ * iterating on one of them. Never silently skipped: a target that cannot start fails its tests.
+ */
+export const targets: ContractTarget[] = [labTarget, cloudsimTarget].filter(
+  (t) => !process.env.KAAS_CONTRACT_TARGETS || process.env.KAAS_CONTRACT_TARGETS.split(',').includes(t.name),
+);
+
+/** A started target with an admin cloud client and a cleanup stack run in afterAll. */
+export interface Harness {
+  cloud: Cloud;
+  config: CloudConfig;
+  env: Record<string, string>;
+  /** Unique, DNS-safe prefix for this run's resources. */
+  prefix: string;
+  /** Registers an undo step; run in reverse order even when tests failed. */
+  defer(step: () => Promise<unknown>): void;
+  /** A client for other credentials against the same target. */
+  cloudFor(env: Record<string, string>): Cloud;
+  close(): Promise<void>;
+}
+
+/** Starts a target for one test file. */
+export async function startHarness(target: ContractTarget, area: string): Promise<Harness> {
+  const { env, stop } = await target.start();
+  const logger = createLogger({ level: process.env.KAAS_CONTRACT_LOG ?? 'silent' });
+  const cloudFor = (e: Record<string, string>) =>
+    createCloud({
+      config: resolveCloudConfig({ env: e }),
+      logger,
+      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 500))),
+    });
+  const cloud = cloudFor(env);
+  const steps: (() => Promise<unknown>)[] = [];
+  const prefix = `kc-${area}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+  return {
+    cloud,
+    config: cloud.session.config,
+    env,
+    prefix,
+    defer: (step) => steps.push(step),
+    cloudFor,
+    async close() {
+      const errors: unknown[] = [];
+      for (const step of steps.reverse()) {
+        try {
+          await step();
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+      await stop();
+      if (errors.length > 0)
+        throw new AggregateError(errors, `contract cleanup failed (${errors.length} steps)`);
+    },
+  };
+}

@@ -1,0 +1,333 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { keystoneDirectory } from '../../src/auth/directory.ts';
+import { createAuthService, type AuthService } from '../../src/auth/service.ts';
+import { createLogger } from '../../src/log.ts';
+import { createCloud, resolveCloudConfig, type Cloud } from '../../src/openstack/index.ts';
+import { buildApp } from '../../src/server/app.ts';
+import { registerAdminRoutes } from '../../src/server/routes/admin.ts';
+import { registerPanelRoutes } from '../../src/server/routes/panel.ts';
+import { registerStaticRoutes } from '../../src/server/routes/static.ts';
+import type { Store } from '../../src/store/db.ts';
+import { insertCluster } from '../../src/store/insertCluster.ts';
+import { up as panelUp } from '../../src/store/migrations/0005_panel.ts';
+import { upsertClusterEndpoint } from '../../src/store/upsertClusterEndpoint.ts';
+import { freshStore } from '../support/databases.ts';
+
+/**
+ * The control panel in headless Debian Chromium against a real kaas server (127.0.0.1:0) and the
+ * lab's real Keystone: a unique project, an admin-role holder and a plain member, two clusters.
+ * Screenshots of every page at 1280 and 390 px land in test-output/screenshots/.
+ */
+const logger = createLogger({ level: 'silent' });
+const suffix = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+const password = `pw-${randomBytes(8).toString('hex')}`;
+const shots = resolve('test-output/screenshots');
+const AUD = 'https://kubernetes.default.svc.cluster.local';
+
+function adminCloud(): Cloud {
+  const env = {
+    OS_AUTH_URL: process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3',
+    OS_USERNAME: process.env.OS_USERNAME ?? 'admin',
+    OS_PASSWORD: process.env.OS_PASSWORD ?? 'secret',
+    OS_PROJECT_NAME: process.env.OS_PROJECT_NAME ?? 'admin',
+    OS_USER_DOMAIN_NAME: 'Default',
+    OS_PROJECT_DOMAIN_NAME: 'Default',
+  };
+  return createCloud({ config: resolveCloudConfig({ env }), logger });
+}
+
+describe('control panel in Chromium', () => {
+  const admin = adminCloud();
+  const created = { users: [] as string[], roles: [] as string[], projects: [] as string[] };
+  const names = { ada: `kaas-ada-${suffix}`, max: `kaas-max-${suffix}` };
+  const clusterA = { id: `e2e-a-${suffix}`, name: `alpha-${suffix}` };
+  const clusterB = { id: `e2e-b-${suffix}`, name: `beta-${suffix}` };
+  let outDir: string;
+  let store: Store;
+  let auth: AuthService;
+  let app: FastifyInstance;
+  let base: string;
+  let healthz: Server;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    outDir = mkdtempSync(join(tmpdir(), 'kaas-web-e2e-'));
+    await build({ configFile: resolve('vite.config.ts'), logLevel: 'warn', build: { outDir } });
+
+    const project = await admin.keystone.createProject({ name: `kaas-e2e-${suffix}` });
+    created.projects.push(project.id);
+    const roleAdmin = await admin.keystone.createRole({ name: `kaas-e2e-adm-${suffix}` });
+    const roleMember = await admin.keystone.createRole({ name: `kaas-e2e-mem-${suffix}` });
+    created.roles.push(roleAdmin.id, roleMember.id);
+    const ada = await admin.keystone.createUser({ name: names.ada, password });
+    const max = await admin.keystone.createUser({ name: names.max, password });
+    created.users.push(ada.id, max.id);
+    await admin.keystone.assignProjectRole({ projectId: project.id, userId: ada.id, roleId: roleAdmin.id });
+    for (const u of [ada, max])
+      await admin.keystone.assignProjectRole({ projectId: project.id, userId: u.id, roleId: roleMember.id });
+
+    healthz = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((done) => healthz.listen(0, '127.0.0.1', done));
+    const healthUrl = `http://127.0.0.1:${(healthz.address() as AddressInfo).port}`;
+
+    store = await freshStore('sqlite');
+    await panelUp(store.db as never);
+    const now = () => new Date();
+    for (const c of [clusterA, clusterB])
+      await insertCluster({
+        db: store.db,
+        cluster: {
+          ...c,
+          projectId: project.id,
+          projectName: project.name,
+          adminRoleIds: [roleAdmin.id],
+          createdAt: now().toISOString(),
+        },
+      });
+    await upsertClusterEndpoint({
+      db: store.db,
+      endpoint: {
+        clusterId: clusterA.id,
+        apiUrl: healthUrl,
+        caCertPem: '-----BEGIN CERTIFICATE-----\nMIIBe2e\n-----END CERTIFICATE-----\n',
+        ingressDomain: 'apps.example.test',
+        kubernetesVersion: 'v1.31.2',
+        nodeCount: 3,
+        provisioningState: 'ready',
+        updatedAt: now().toISOString(),
+      },
+    });
+    auth = createAuthService({ store, directory: keystoneDirectory(admin), logger, now });
+    app = await buildApp({ store, logger, now, auth });
+    registerPanelRoutes(app, { store, logger, now });
+    registerAdminRoutes(app, { store, logger, now, auth });
+    registerStaticRoutes(app, { rootDir: outDir });
+    await auth.sync();
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+
+    mkdirSync(shots, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
+    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().includes('401')) pageErrors.push(`console: ${m.text()}`);
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await auth?.close();
+    await app?.close();
+    await store?.close();
+    await new Promise((done) => (healthz ? healthz.close(done) : done(undefined)));
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+    for (const id of created.users) await admin.keystone.deleteUser(id).catch(() => undefined);
+    for (const id of created.roles) await admin.keystone.deleteRole(id).catch(() => undefined);
+    for (const id of created.projects) await admin.keystone.deleteProject(id).catch(() => undefined);
+  }, 60_000);
+
+  /** Saves the current page at 1280 px and at 390 px wide, then returns to 1280. */
+  async function shoot(name: string): Promise<void> {
+    await page.screenshot({ path: join(shots, `${name}-1280.png`), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(shots, `${name}-390.png`), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.waitForTimeout(300);
+  }
+
+  async function login(user: string, pw = password): Promise<void> {
+    await page.getByLabel('User name').fill(user);
+    await page.getByLabel('Password').fill(pw);
+    await page.getByRole('button', { name: 'Log in' }).click();
+  }
+
+  async function review(
+    clusterId: string,
+    token: string,
+  ): Promise<{ authenticated?: boolean; user?: { username: string } }> {
+    const res = await fetch(`${base}/tokenreview/${clusterId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token, audiences: [AUD] },
+      }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { status: { authenticated?: boolean; user?: { username: string } } })
+      .status;
+  }
+
+  const nav = () => page.getByRole('navigation', { name: 'Main navigation' });
+
+  it('refuses wrong credentials with a clear message, then logs in', async () => {
+    await page.goto(`${base}/tokens`);
+    await page.getByRole('heading', { name: 'Log in to Kubernetes' }).waitFor();
+    expect(await page.getByLabel('Domain').inputValue()).toBe('Default');
+    await shoot('01-login');
+    await login(names.ada, 'wrong-password');
+    await page.getByTestId('login-error').waitFor();
+    expect(await page.getByTestId('login-error').textContent()).toContain('not correct');
+    await shoot('02-login-error');
+    await login(names.ada);
+    await page.getByRole('heading', { name: 'API tokens' }).waitFor();
+    await page.getByText('No API tokens yet').waitFor();
+    expect(page.url()).toBe(`${base}/tokens`);
+    await shoot('03-tokens-empty');
+  }, 60_000);
+
+  let token = '';
+  it('creates a token that authenticates a TokenReview, and deleting it revokes it', async () => {
+    await page.getByRole('button', { name: 'Create token' }).first().click();
+    await page.getByLabel('Name').fill('laptop');
+    await shoot('04-token-create');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByText('Copy the token now').waitFor();
+    token = await page.getByLabel('New API token').inputValue();
+    expect(token.length).toBeGreaterThan(40);
+    expect(await page.getByLabel('kubectl command').inputValue()).toBe(
+      `kubectl --token='${token}' get namespaces`,
+    );
+    await shoot('05-token-created');
+    const ok = await review(clusterA.id, token);
+    expect(ok.authenticated).toBe(true);
+    expect(ok.user?.username).toContain(names.ada);
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByText('laptop', { exact: true }).waitFor();
+    await shoot('06-tokens-list');
+
+    await page.getByRole('button', { name: 'Delete token laptop' }).click();
+    await page.getByText('stops working immediately').waitFor();
+    await shoot('07-token-delete-confirm');
+    await page.getByRole('button', { name: 'Delete token', exact: true }).click();
+    await page.getByText('No API tokens yet').waitFor();
+    expect((await review(clusterA.id, token)).authenticated).toBe(false);
+  }, 60_000);
+
+  it('switches the active cluster and remembers it across reloads', async () => {
+    const select = page.getByLabel('Active cluster');
+    expect(await select.locator('option').allTextContents()).toEqual([clusterA.name, clusterB.name]);
+    expect(await select.inputValue()).toBe(clusterA.id);
+    await select.selectOption(clusterB.id);
+    await page.waitForResponse((r) => r.url().endsWith('/api/v1/session/active-cluster') && r.ok());
+    await page.reload();
+    await page.getByLabel('Active cluster').waitFor();
+    expect(await page.getByLabel('Active cluster').inputValue()).toBe(clusterB.id);
+    await nav().getByRole('link', { name: 'Cluster overview' }).click();
+    await page.getByText('Not provisioned').first().waitFor();
+    await shoot('08-admin-overview-unprovisioned');
+    await page.getByLabel('Active cluster').selectOption(clusterA.id);
+    await page.getByText('Healthy').waitFor();
+    await shoot('09-admin-overview');
+  }, 60_000);
+
+  it('downloads kubeconfigs for the active cluster in exec and token modes', async () => {
+    await nav().getByRole('link', { name: 'Kubeconfig' }).click();
+    await page.getByRole('heading', { name: 'Kubeconfig' }).waitFor();
+    await shoot('10-kubeconfig');
+    const [execDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download (exec plugin)' }).click(),
+    ]);
+    expect(execDownload.suggestedFilename()).toBe(`kubeconfig-${clusterA.name}.yaml`);
+    const exec = parse(readFileSync(await execDownload.path(), 'utf8'));
+    expect(exec).toMatchObject({ apiVersion: 'v1', kind: 'Config', 'current-context': clusterA.name });
+    expect(exec.users[0].user.exec.apiVersion).toBe('client.authentication.k8s.io/v1');
+    expect(exec.users[0].user.exec.command).toBe('kaas');
+    const [tokenDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Create token and download' }).click(),
+    ]);
+    const withToken = parse(readFileSync(await tokenDownload.path(), 'utf8'));
+    expect((await review(clusterA.id, withToken.users[0].user.token)).authenticated).toBe(true);
+    await page.getByText('It is listed on the API tokens page').waitFor();
+    await shoot('11-kubeconfig-downloaded');
+  }, 60_000);
+
+  it('shows managed services, service status, role bindings and user tokens to the administrator', async () => {
+    await nav().getByRole('link', { name: 'Managed services' }).click();
+    await page.getByRole('link', { name: `grafana.${clusterA.name}.apps.example.test` }).waitFor();
+    await shoot('12-services');
+    await nav().getByRole('link', { name: 'Service status' }).click();
+    await page.getByRole('heading', { name: 'Service status' }).waitFor();
+    await page.getByText('Down', { exact: false }).first().waitFor();
+    await shoot('13-admin-services');
+
+    await nav().getByRole('link', { name: 'Role bindings' }).click();
+    await page.getByText('No role bindings').waitFor();
+    await page.getByLabel('Keystone role').selectOption({ label: `kaas-e2e-mem-${suffix}` });
+    await page.getByLabel('Kubernetes role name').fill('view');
+    await page.getByRole('button', { name: 'Add binding' }).click();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Pending: not yet applied').waitFor();
+    await shoot('14-admin-role-bindings');
+
+    await nav().getByRole('link', { name: 'User tokens' }).click();
+    await page.getByText(`kubeconfig ${clusterA.name}`).first().waitFor();
+    await shoot('15-admin-user-tokens');
+    await page
+      .getByRole('button', { name: `Revoke token kubeconfig ${clusterA.name}`, exact: false })
+      .click();
+    await page.getByRole('button', { name: 'Revoke token', exact: true }).click();
+    await page.getByText('No tokens').waitFor();
+  }, 60_000);
+
+  it('shows a member no Administration menu and refuses admin pages', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByText('You have logged out.').waitFor();
+    await login(names.max);
+    await page.getByRole('heading', { name: 'API tokens' }).waitFor();
+    await page.getByLabel('Active cluster').waitFor();
+    expect(await nav().getByText('Administration').count()).toBe(0);
+    expect(await nav().getByRole('link', { name: 'Cluster overview' }).count()).toBe(0);
+    await shoot('16-member-tokens');
+    await page.goto(`${base}/admin/overview`);
+    await page.getByText('Administrators only').waitFor();
+    await shoot('17-member-admin-refused');
+    const status = await page.evaluate(
+      async (id) => (await fetch(`/api/v1/clusters/${id}/admin/tokens`)).status,
+      clusterA.id,
+    );
+    expect(status).toBe(403);
+  }, 60_000);
+
+  it('sends the user back to login with a notice when the session expires', async () => {
+    await store.db.deleteFrom('sessions').execute();
+    await nav().getByRole('link', { name: 'Managed services' }).click();
+    await page.getByText('Your session has expired').waitFor();
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await shoot('18-session-expired');
+    await login(names.max);
+    await page.getByRole('heading', { name: 'Managed services' }).waitFor();
+  }, 60_000);
+
+  it('ran without script errors or CSP violations', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});

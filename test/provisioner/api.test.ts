@@ -1,0 +1,188 @@
+import { PassThrough } from 'node:stream';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerClusterCommands } from '../../src/cli/cluster.ts';
+import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
+import { AuthError } from '../../src/errors.ts';
+import type { Provisioner } from '../../src/provisioner/provisioner.ts';
+import { errorHandler } from '../../src/server/errors.ts';
+import { registerClusterRoutes } from '../../src/server/routes/clusters.ts';
+import type { Store } from '../../src/store/db.ts';
+import { freshStore } from '../support/databases.ts';
+import {
+  adminConfig,
+  fakeRelease,
+  testCloud,
+  testJoinMaterial,
+  testProvisioner,
+  testSpec,
+} from './support.ts';
+
+let sim: Cloudsim;
+let store: Store;
+let p: Provisioner;
+let app: FastifyInstance;
+let release: string;
+
+beforeAll(async () => {
+  sim = await startCloudsim({ port: 0 });
+  store = await freshStore('sqlite');
+  p = testProvisioner(store, testCloud(adminConfig(sim.authUrl)), await testJoinMaterial());
+  release = fakeRelease();
+  app = Fastify();
+  app.setErrorHandler(errorHandler);
+  registerClusterRoutes(app, {
+    provisioner: p,
+    authorize: (request) => {
+      if (request.headers.authorization !== 'Bearer ok') throw new AuthError('sign in first');
+    },
+  });
+  await app.ready();
+});
+afterAll(async () => {
+  await app.close();
+  await store.close();
+  await sim.close();
+});
+
+const call = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) =>
+  app.inject({
+    method,
+    url,
+    headers: { authorization: 'Bearer ok' },
+    ...(payload === undefined ? {} : { payload: payload as object }),
+  });
+
+describe('cluster API', () => {
+  it('creates, shows progress, resizes, upgrades, retries and deletes', async () => {
+    expect((await app.inject({ method: 'GET', url: '/api/v1/clusters' })).statusCode).toBe(401);
+    const created = await call('POST', '/api/v1/clusters', {
+      spec: testSpec('api1', 1),
+      options: { releaseSource: release, waitForApi: false },
+    });
+    expect(created.statusCode).toBe(202);
+    const { cluster, job, privateKey } = created.json();
+    expect(privateKey).toContain('OPENSSH PRIVATE KEY');
+    expect(
+      (
+        await call('POST', '/api/v1/clusters', {
+          spec: testSpec('api1', 1),
+          options: { releaseSource: release },
+        })
+      ).statusCode,
+    ).toBe(409);
+    expect((await call('DELETE', `/api/v1/clusters/${cluster.id}`)).json().error.code).toBe(
+      'operation_in_progress',
+    );
+    await p.runUntilIdle();
+    const progress = (await call('GET', `/api/v1/clusters/${cluster.id}/jobs/${job.id}`)).json();
+    expect(progress.job.state).toBe('succeeded');
+    expect(progress.steps.every((s: { state: string }) => s.state === 'done')).toBe(true);
+    expect(progress.events.length).toBeGreaterThan(10);
+    expect((await call('GET', `/api/v1/clusters/api1`)).json().status).toBe('ready');
+    expect((await call('GET', '/api/v1/clusters')).json().items).toHaveLength(1);
+    expect((await call('GET', `/api/v1/clusters/${cluster.id}/jobs`)).json().items).toHaveLength(1);
+
+    expect(
+      (await call('POST', `/api/v1/clusters/api1/resize`, { group: 'default' })).json().error.field,
+    ).toBe('count');
+    expect((await call('POST', `/api/v1/clusters/api1/resize`, { count: 2 })).json().error.field).toBe(
+      'group',
+    );
+    expect(
+      (await call('POST', `/api/v1/clusters/api1/resize`, { group: 'default', count: 2 })).statusCode,
+    ).toBe(202);
+    await p.runUntilIdle();
+    expect((await call('POST', `/api/v1/clusters/api1/upgrade`, {})).statusCode).toBe(400);
+    expect(
+      (await call('POST', `/api/v1/clusters/api1/upgrade`, { version: '1.31.4' })).json().job,
+    ).toBeNull();
+    expect((await call('POST', `/api/v1/clusters/api1/retry`, {})).json().error.code).toBe('job_not_failed');
+    expect((await call('GET', `/api/v1/clusters/api1/jobs/nope`)).statusCode).toBe(404);
+    expect((await call('GET', `/api/v1/clusters/nope`)).statusCode).toBe(404);
+    expect(
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/api/v1/clusters/api1/resize',
+          headers: { authorization: 'Bearer ok', 'content-type': 'application/json' },
+          payload: '[1]',
+        })
+      ).statusCode,
+    ).toBe(400);
+
+    const del = await call('DELETE', `/api/v1/clusters/api1`);
+    expect(del.statusCode).toBe(202);
+    await p.runUntilIdle();
+    expect((await call('GET', `/api/v1/clusters/api1`)).statusCode).toBe(404);
+  });
+});
+
+describe('kaas cluster CLI', () => {
+  function cli() {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const program = new Command('kaas').exitOverride();
+    registerClusterCommands(program, {
+      open: async () => ({ provisioner: p, close: async () => undefined }),
+      stdout,
+      stderr,
+    });
+    return {
+      run: (...args: string[]) => program.parseAsync(['node', 'kaas', ...args]),
+      out: () => out,
+      err: () => err,
+    };
+  }
+
+  it('creates with live progress on stderr and JSON on stdout, lists, shows, resizes, retries and deletes', async () => {
+    const file = join(release, '..', 'spec.json');
+    writeFileSync(file, JSON.stringify(testSpec('cli1', 1)));
+    const create = cli();
+    await create.run(
+      'cluster',
+      'create',
+      '-f',
+      file,
+      '--release',
+      release,
+      '--no-wait-for-api',
+      '-o',
+      'json',
+    );
+    expect(JSON.parse(create.out()).job.state).toBe('succeeded');
+    expect(create.err()).toContain('create succeeded');
+    expect(create.err()).toContain('OPENSSH PRIVATE KEY');
+
+    const list = cli();
+    await list.run('cluster', 'list');
+    expect(list.out()).toMatch(/cli1\s+c[0-9a-f]+\s+ready\s+1\.31\.4\s+1/);
+    const show = cli();
+    await show.run('cluster', 'show', 'cli1');
+    expect(show.out()).toContain('done     workers:default');
+    const resize = cli();
+    await resize.run('cluster', 'resize', 'cli1', '--count', '2', '-o', 'json');
+    expect(JSON.parse(resize.out()).state).toBe('succeeded');
+    await expect(cli().run('cluster', 'resize', 'cli1', '--count', 'x')).rejects.toMatchObject({
+      field: 'count',
+    });
+    const upgrade = cli();
+    await upgrade.run('cluster', 'upgrade', 'cli1', '--version', '1.31.4');
+    expect(upgrade.err()).toContain('already runs Kubernetes 1.31.4');
+    await expect(cli().run('cluster', 'retry', 'cli1')).rejects.toMatchObject({ code: 'job_not_failed' });
+    await expect(
+      cli().run('cluster', 'create', '-f', '/nonexistent.yaml', '--release', release),
+    ).rejects.toMatchObject({ field: 'file' });
+    const del = cli();
+    await del.run('cluster', 'delete', 'cli1', '--no-wait');
+    expect(del.out()).toMatch(/job-[0-9a-f]+ delete queued/);
+    await p.runUntilIdle();
+  });
+});

@@ -1,0 +1,293 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planCreate } from '../../src/cluster/plan.ts';
+import { validateSpec } from '../../src/cluster/validate.ts';
+import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
+import type { Cloud } from '../../src/openstack/index.ts';
+import type { JoinMaterial } from '../../src/provisioner/bootstrap.ts';
+import type { Store } from '../../src/store/db.ts';
+import { freshStore } from '../support/databases.ts';
+import {
+  adminConfig,
+  fakeRelease,
+  testCloud,
+  testJoinMaterial,
+  testProvisioner,
+  testSpec,
+} from './support.ts';
+
+let sim: Cloudsim;
+let cloud: Cloud;
+let material: JoinMaterial;
+let release: string;
+const stores: Store[] = [];
+
+beforeAll(async () => {
+  sim = await startCloudsim({ port: 0, bootTimeMs: 20 });
+  cloud = testCloud(adminConfig(sim.authUrl));
+  material = await testJoinMaterial();
+  release = fakeRelease();
+});
+afterAll(async () => {
+  for (const s of stores) await s.close();
+  await sim.close();
+});
+
+async function store(): Promise<Store> {
+  const s = await freshStore('sqlite');
+  stores.push(s);
+  return s;
+}
+
+const options = () => ({ releaseSource: release, waitForApi: false });
+
+/** Everything of the cluster that the cloud holds, counted through the API. */
+async function inventory(clusterId: string, name: string) {
+  const tags = [`kaas-cluster=${clusterId}`];
+  const servers = await cloud.nova.listServers({ tags });
+  const containers = (await cloud.swift.listContainers()).filter((c) => c.name.startsWith(`kaas-${name}-`));
+  return {
+    servers: servers.length,
+    networks: (await cloud.neutron.networks.list({ tags })).length,
+    subnets: (await cloud.neutron.subnets.list({ tags })).length,
+    routers: (await cloud.neutron.routers.list({ tags })).length,
+    securityGroups: (await cloud.neutron.securityGroups.list({ tags })).length,
+    ports: (await cloud.neutron.ports.list({ tags })).length,
+    floatingIps: (await cloud.neutron.floatingIps.list({ tags })).length,
+    loadBalancers: (await cloud.octavia.listLoadBalancers({ tags })).length,
+    keypairs: await cloud.nova
+      .getKeypair(`kaas-${name}-keypair`)
+      .then(() => 1)
+      .catch(() => 0),
+    serverGroups: (await cloud.nova.listServerGroups()).filter((g) => g.name.startsWith(`kaas-${name}-`))
+      .length,
+    containers: containers.length,
+    serverNames: servers.map((s) => s.name).sort(),
+  };
+}
+
+describe('provisioner on cloudsim', () => {
+  it('creates a cluster with tagged resources and user data, resizes it, and deletes everything', async () => {
+    const p = testProvisioner(await store(), cloud, material);
+    const created = await p.createCluster(testSpec('sim1', 3), options());
+    expect(created.privateKey).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
+    expect(await p.runUntilIdle()).toBe(1);
+    const id = created.cluster.id;
+    expect((await p.getCluster(id)).status).toBe('ready');
+    const inv = await inventory(id, 'sim1');
+    expect(inv).toMatchObject({
+      servers: 4,
+      networks: 1,
+      subnets: 1,
+      routers: 1,
+      securityGroups: 2,
+      ports: 1,
+      floatingIps: 1,
+      keypairs: 1,
+      serverGroups: 1,
+      containers: 1,
+    });
+    const [worker] = await cloud.nova.listServers({ name: '^kaas-sim1-default-0$' });
+    const userData = await cloud.nova.getServerUserData(worker?.id as string);
+    expect(userData).toMatch(/^#cloud-config/);
+    expect(userData).toContain('temp_url_sig=');
+    const objects = await cloud.swift.listObjects('kaas-sim1-artifacts');
+    expect(objects.map((o) => o.name)).toEqual([expect.stringMatching(/^sha256\/[0-9a-f]{64}$/)]);
+
+    await p.resizeCluster('sim1', 'default', 5);
+    await p.runUntilIdle();
+    expect((await inventory(id, 'sim1')).servers).toBe(6);
+    await p.resizeCluster('sim1', 'default', 2);
+    await p.runUntilIdle();
+    expect((await inventory(id, 'sim1')).serverNames).toEqual([
+      'kaas-sim1-default-0',
+      'kaas-sim1-default-1',
+      'kaas-sim1-master-0',
+    ]);
+    expect((await p.getCluster('sim1')).spec.nodeGroups[0]?.count).toBe(2);
+    await expect(p.resizeCluster('sim1', 'default', 2)).rejects.toMatchObject({ code: 'no_change' });
+
+    expect(await p.upgradeCluster('sim1', '1.31.4')).toBeUndefined();
+    const upgrade = await p.upgradeCluster('sim1', '1.32.0');
+    await p.runUntilIdle();
+    expect((await p.getJob(upgrade?.id as string)).job.state).toBe('succeeded');
+    expect((await p.getCluster('sim1')).spec.kubernetesVersion).toBe('1.32.0');
+    await expect(p.upgradeCluster('sim1', '1.30.0')).rejects.toMatchObject({ code: 'upgrade_downgrade' });
+
+    const del = await p.deleteCluster('sim1');
+    await p.runUntilIdle();
+    const view = await p.getJob(del.id);
+    expect(view.job.state).toBe('succeeded');
+    const removed = Object.fromEntries(
+      view.steps.map((s) => [s.stepId, (s.output as { removed: number }).removed]),
+    );
+    expect(removed).toMatchObject({
+      'sweep:server': 3,
+      'sweep:network': 1,
+      'sweep:security-group': 2,
+      'delete:keypair': 1,
+    });
+    const after = await inventory(id, 'sim1');
+    expect(after).toMatchObject({
+      servers: 0,
+      networks: 0,
+      subnets: 0,
+      routers: 0,
+      securityGroups: 0,
+      ports: 0,
+      floatingIps: 0,
+      keypairs: 0,
+      serverGroups: 0,
+      containers: 0,
+    });
+    await expect(p.getCluster('sim1')).rejects.toMatchObject({ code: 'cluster_not_found' });
+  });
+
+  it('puts 3 masters behind an Octavia load balancer and garbage-collects it with cloud-controller ones', async () => {
+    const p = testProvisioner(await store(), cloud, material);
+    const { cluster, job } = await p.createCluster(testSpec('ha1', 1, { masters: 3 }), options());
+    await p.runUntilIdle();
+    expect((await p.getJob(job.id)).job.state).toBe('succeeded');
+    const [lb] = await cloud.octavia.listLoadBalancers({ tags: [`kaas-cluster=${cluster.id}`] });
+    expect(lb?.name).toBe('kaas-ha1-api-lb');
+    const pool = await cloud.octavia.getPool(lb?.pools[0]?.id as string);
+    expect(pool.members).toHaveLength(3);
+    expect(pool.healthmonitor_id).toBeTruthy();
+    const subnet = (await cloud.neutron.subnets.list({ tags: [`kaas-cluster=${cluster.id}`] }))[0];
+    await cloud.octavia.createLoadBalancer({
+      name: 'kube_service_ha1_default_web',
+      vipSubnetId: subnet?.id as string,
+    });
+    expect((await inventory(cluster.id, 'ha1')).servers).toBe(4);
+    const del = await p.deleteCluster('ha1');
+    await p.runUntilIdle();
+    const view = await p.getJob(del.id);
+    expect(view.steps.find((s) => s.stepId === 'sweep:load-balancer')?.output).toEqual({ removed: 2 });
+    expect((await cloud.octavia.listLoadBalancers()).filter((l) => l.name.includes('ha1'))).toHaveLength(0);
+  });
+
+  it('refuses a second operation while one is queued', async () => {
+    const p = testProvisioner(await store(), cloud, material);
+    await p.createCluster(testSpec('sim2', 1), options());
+    await expect(p.deleteCluster('sim2')).rejects.toMatchObject({ code: 'operation_in_progress' });
+    await p.runUntilIdle();
+    await p.deleteCluster('sim2');
+    await p.runUntilIdle();
+  });
+
+  it('fails clearly when the API is expected but never answers', async () => {
+    const p = testProvisioner(await store(), cloud, material, { waitTimeoutMs: 200 });
+    const { job } = await p.createCluster(testSpec('sim3', 0), { releaseSource: release });
+    await p.runUntilIdle();
+    const view = await p.getJob(job.id);
+    expect(view.job.state).toBe('failed');
+    expect(view.job.error).toMatchObject({ code: 'api_unreachable' });
+    expect(view.job.error?.message).toMatch(/waitForApi=false/);
+    await p.deleteCluster('sim3');
+    await p.runUntilIdle();
+  });
+
+  it('fails on exceeded quota with a clear message and finishes on retry once quota is freed', async () => {
+    const p = testProvisioner(await store(), cloud, material);
+    const { cluster, job } = await p.createCluster(testSpec('sim4', 3), options());
+    const project = (await cloud.session.token()).project?.id as string;
+    const existing = (await cloud.nova.listServers()).length;
+    sim.knobs.quotas.projects[project] = { ...sim.knobs.quotas.defaults, instances: existing + 2 };
+    await p.runUntilIdle();
+    const failed = await p.getJob(job.id);
+    expect(failed.job.state).toBe('failed');
+    expect(failed.job.error?.stepId).toBe('workers:default');
+    expect(failed.job.error?.message).toMatch(/[Qq]uota exceeded for instances/);
+    expect((await p.getCluster(cluster.id)).status).toBe('failed');
+    sim.knobs.quotas.projects[project] = { ...sim.knobs.quotas.defaults };
+    await p.retryJob(job.id);
+    await p.runUntilIdle();
+    const done = await p.getJob(job.id);
+    expect(done.job.state).toBe('succeeded');
+    expect(done.steps.find((s) => s.stepId === 'network')?.runs).toBe(1);
+    expect((await inventory(cluster.id, 'sim4')).servers).toBe(4);
+    await p.deleteCluster('sim4');
+    await p.runUntilIdle();
+  });
+
+  it('rides out injected 5xx and 429 responses without duplicating resources', async () => {
+    const p = testProvisioner(await store(), cloud, material, {
+      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 20))),
+    });
+    const { cluster, job } = await p.createCluster(testSpec('sim5', 3), options());
+    sim.knobs.faults.push(
+      { service: 'compute', method: 'POST', path: '/servers', status: 500, times: 2 },
+      { service: 'compute', method: 'POST', path: '/servers', status: 429, times: 2, retryAfter: 0 },
+      { service: 'network', method: 'POST', path: '/networks', status: 503, times: 1 },
+      { service: 'network', method: 'GET', path: '/ports', status: 502, times: 1 },
+    );
+    await p.runUntilIdle();
+    expect((await p.getJob(job.id)).job.state).toBe('succeeded');
+    expect(sim.knobs.faults).toHaveLength(0);
+    const inv = await inventory(cluster.id, 'sim5');
+    expect(inv.servers).toBe(4);
+    expect(inv.networks).toBe(1);
+    await p.deleteCluster('sim5');
+    await p.runUntilIdle();
+  });
+
+  const createStepIds = planCreate(
+    validateSpec({ ...testSpec('x', 2), sshPublicKey: 'ssh-ed25519 AAAA x' }),
+    'c0',
+  ).map((s) => s.id);
+  it.each(createStepIds)(
+    'resumes a create killed right after step %s with no duplicate resources',
+    async (crashAfter) => {
+      const s = await store();
+      const name = `crash-${createStepIds.indexOf(crashAfter)}`;
+      const dying = testProvisioner(s, cloud, material, {
+        owner: 'dying',
+        hooks: {
+          afterCheckpoint: (_job, stepId) => {
+            if (stepId === crashAfter) throw new Error('killed');
+          },
+        },
+      });
+      const { cluster, job } = await dying.createCluster(testSpec(name, 2), options());
+      await expect(dying.runUntilIdle()).rejects.toThrow('killed');
+      const later = testProvisioner(s, cloud, material, {
+        owner: 'restarted',
+        now: () => new Date(Date.now() + 60_000),
+      });
+      await later.runUntilIdle();
+      const view = await later.getJob(job.id);
+      expect(view.job.state).toBe('succeeded');
+      expect(view.steps.find((x) => x.stepId === crashAfter)?.runs).toBe(1);
+      expect(await inventory(cluster.id, name)).toMatchObject({
+        servers: 3,
+        networks: 1,
+        subnets: 1,
+        routers: 1,
+        securityGroups: 2,
+        ports: 1,
+        floatingIps: 1,
+        keypairs: 1,
+        serverGroups: 1,
+        containers: 1,
+      });
+      expect((await cloud.swift.listObjects(`kaas-${name}-artifacts`)).length).toBe(1);
+      for (const sg of await cloud.neutron.securityGroups.list({ tags: [`kaas-cluster=${cluster.id}`] })) {
+        const rules = await cloud.neutron.securityGroupRules.list({ security_group_id: sg.id });
+        const keys = rules.map((r) =>
+          [
+            r.direction,
+            r.ethertype,
+            r.protocol,
+            r.port_range_min,
+            r.port_range_max,
+            r.remote_group_id,
+            r.remote_ip_prefix,
+          ].join('|'),
+        );
+        expect(new Set(keys).size).toBe(keys.length);
+      }
+      await later.deleteCluster(cluster.id);
+      await later.runUntilIdle();
+      expect((await inventory(cluster.id, name)).servers).toBe(0);
+    },
+  );
+});

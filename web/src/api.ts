@@ -1,0 +1,198 @@
+/**
+ * The control panel's one door to the kaas server: every request, the CSRF header, error
+ * decoding and the "session expired" signal live here, so pages only call typed functions.
+ */
+
+/** A failed API call, with the server's stable error code and message. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | undefined;
+  constructor(status: number, code: string, message: string, field?: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+export interface User {
+  id: string;
+  name: string;
+  domain: string;
+}
+export interface Session {
+  user: User;
+  csrfToken: string;
+  expiresAt?: string;
+}
+export interface ClusterItem {
+  id: string;
+  name: string;
+  isAdmin: boolean;
+}
+export interface ClusterList {
+  items: ClusterItem[];
+  activeClusterId: string | null;
+}
+export interface Token {
+  id: string;
+  name: string;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string | null;
+}
+export interface NewToken extends Token {
+  token: string;
+}
+export interface ManagedService {
+  id: string;
+  name: string;
+  description: string;
+  url: string | null;
+  status?: 'up' | 'down' | 'unknown';
+  detail?: string;
+}
+export interface ServiceList {
+  ingressDomain: string | null;
+  items: ManagedService[];
+}
+export interface Overview {
+  cluster: { id: string; name: string; projectId: string; projectName: string };
+  apiUrl: string | null;
+  health: { state: 'healthy' | 'unhealthy' | 'unknown'; detail: string };
+  kubernetesVersion: string | null;
+  nodeCount: number | null;
+  provisioningState: string | null;
+  reportedAt: string | null;
+}
+export interface RoleBinding {
+  keystoneRoleId: string;
+  kind: 'ClusterRole' | 'Role';
+  roleName: string;
+  namespace?: string;
+}
+export interface RoleBindings {
+  items: RoleBinding[];
+  revision: number;
+  appliedRevision: number | null;
+  state: 'none' | 'pending' | 'applied';
+  updatedAt: string | null;
+  updatedBy: string | null;
+  appliedAt: string | null;
+  availableRoles: { id: string; name: string }[];
+}
+export interface UserToken extends Token {
+  userId: string;
+  userName: string;
+  domainName: string;
+}
+
+let csrfToken = '';
+let onUnauthorized: () => void = () => undefined;
+
+/** Called once by the app shell: what to do when any call finds the session gone (401). */
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler;
+}
+
+interface CallOptions {
+  body?: unknown;
+  /** A 401 here is an answer (wrong password, no session yet), not an expired session. */
+  expect401?: boolean;
+  text?: boolean;
+}
+
+async function call<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: options.text ? 'application/yaml' : 'application/json' };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+    });
+  } catch {
+    throw new ApiError(
+      0,
+      'network',
+      'The kaas server could not be reached. Check your connection and try again.',
+    );
+  }
+  if (response.status === 401 && !options.expect401) {
+    csrfToken = '';
+    onUnauthorized();
+  }
+  if (!response.ok) {
+    const body = (await response.json().catch(() => undefined)) as
+      { error?: { code?: string; message?: string; field?: string } } | undefined;
+    throw new ApiError(
+      response.status,
+      body?.error?.code ?? 'http_error',
+      body?.error?.message ?? `The server answered ${response.status} ${response.statusText}.`,
+      body?.error?.field,
+    );
+  }
+  if (response.status === 204) return undefined as T;
+  return (options.text ? await response.text() : await response.json()) as T;
+}
+
+const enc = encodeURIComponent;
+
+/** Typed calls of the kaas JSON API. */
+export const api = {
+  /** The current session, or undefined when not logged in. */
+  async session(): Promise<Session | undefined> {
+    try {
+      const session = await call<Session>('GET', '/api/v1/session', { expect401: true });
+      csrfToken = session.csrfToken;
+      return session;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return undefined;
+      throw error;
+    }
+  },
+  async login(username: string, password: string, domain: string): Promise<Session> {
+    const session = await call<Session>('POST', '/api/v1/login', {
+      body: { username, password, domain },
+      expect401: true,
+    });
+    csrfToken = session.csrfToken;
+    return session;
+  },
+  async logout(): Promise<void> {
+    await call<void>('POST', '/api/v1/logout', { expect401: true }).catch(() => undefined);
+    csrfToken = '';
+  },
+  clusters: () => call<ClusterList>('GET', '/api/v1/clusters'),
+  setActiveCluster: (clusterId: string) =>
+    call<{ activeClusterId: string }>('PUT', '/api/v1/session/active-cluster', { body: { clusterId } }),
+  listTokens: () => call<{ items: Token[] }>('GET', '/api/v1/tokens').then((r) => r.items),
+  createToken: (name: string, expiresInDays?: number) =>
+    call<NewToken>('POST', '/api/v1/tokens', { body: { name, ...(expiresInDays ? { expiresInDays } : {}) } }),
+  deleteToken: (id: string) => call<void>('DELETE', `/api/v1/tokens/${enc(id)}`),
+  kubeconfigExec: (clusterId: string) =>
+    call<string>('GET', `/api/v1/clusters/${enc(clusterId)}/kubeconfig?mode=exec`, { text: true }),
+  kubeconfigWithToken: (clusterId: string, token: string) =>
+    call<string>('POST', `/api/v1/clusters/${enc(clusterId)}/kubeconfig`, { body: { token }, text: true }),
+  services: (clusterId: string) => call<ServiceList>('GET', `/api/v1/clusters/${enc(clusterId)}/services`),
+  adminOverview: (clusterId: string) =>
+    call<Overview>('GET', `/api/v1/clusters/${enc(clusterId)}/admin/overview`),
+  adminServices: (clusterId: string) =>
+    call<ServiceList>('GET', `/api/v1/clusters/${enc(clusterId)}/admin/services`),
+  roleBindings: (clusterId: string) =>
+    call<RoleBindings>('GET', `/api/v1/clusters/${enc(clusterId)}/role-bindings`),
+  saveRoleBindings: (clusterId: string, items: RoleBinding[]) =>
+    call<{ revision: number }>('PUT', `/api/v1/clusters/${enc(clusterId)}/role-bindings`, {
+      body: { items },
+    }),
+  adminTokens: (clusterId: string) =>
+    call<{ items: UserToken[] }>('GET', `/api/v1/clusters/${enc(clusterId)}/admin/tokens`).then(
+      (r) => r.items,
+    ),
+  revokeToken: (clusterId: string, tokenId: string) =>
+    call<void>('DELETE', `/api/v1/clusters/${enc(clusterId)}/admin/tokens/${enc(tokenId)}`),
+};

@@ -1,0 +1,47 @@
+import { Button, Label } from '@patternfly/react-core';
+import ExternalLinkAltIcon from '@patternfly/react-icons/dist/esm/icons/external-link-alt-icon';
+import type { ManagedService } from '../api.ts';
+import type { Column } from './DataTable.tsx';
+
+/** Column specs shared by the services page (links) and the admin status page (links + status). */
+export function serviceColumns(withStatus: boolean): Column<ManagedService>[] {
+  const columns: Column<ManagedService>[] = [
+    { title: 'Service', render: (s) => <strong>{s.name}</strong> },
+    { title: 'Purpose', render: (s) => s.description },
+    {
+      title: 'Address',
+      render: (s) =>
+        s.url ? (
+          <Button
+            variant="link"
+            isInline
+            component="a"
+            href={s.url}
+            target="_blank"
+            rel="noopener noreferrer"
+            icon={<ExternalLinkAltIcon />}
+            iconPosition="end"
+          >
+            {s.url.replace(/^https:\/\//, '')}
+          </Button>
+        ) : (
+          <span className="kaas-subtitle">Not available yet</span>
+        ),
+    },
+  ];
+  if (withStatus)
+    columns.push({
+      title: 'Status',
+      render: (s) => (
+        <Label
+          isCompact
+          status={s.status === 'up' ? 'success' : s.status === 'down' ? 'danger' : undefined}
+          color={s.status === 'unknown' ? 'grey' : undefined}
+          title={s.detail}
+        >
+          {s.status === 'up' ? 'Up' : s.status === 'down' ? `Down (${s.detail})` : 'Unknown'}
+        </Label>
+      ),
+    });
+  return columns;
+}
