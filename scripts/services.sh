@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OSLAB_STATE=${OSLAB_STATE:-/var/lib/oslab}
-PACKAGES=(postgresql chromium cloud-init fonts-dejavu-core)
+PACKAGES=(postgresql chromium cloud-init ignition fonts-dejavu-core)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

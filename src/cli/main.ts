@@ -1,6 +1,9 @@
 import { Command } from 'commander';
 import { reportError } from './exit.ts';
 import { registerDevCommand } from './dev.ts';
+import { registerLoginCommand } from './login.ts';
+import { registerTokenCommand } from './token.ts';
+import { registerCredentialCommand } from './credential.ts';
 
 /** The `kaas` command line: every command is thin — parse, call the library, print. */
 export function buildProgram(): Command {
@@ -9,6 +12,9 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerDevCommand(program);
+  registerLoginCommand(program);
+  registerTokenCommand(program);
+  registerCredentialCommand(program);
   return program;
 }
 

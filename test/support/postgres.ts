@@ -75,7 +75,17 @@ export async function startPostgres(): Promise<TestPostgres> {
     '-c',
     'max_connections=200',
   ]);
-  const child: ChildProcess = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Spawned directly as the postgres user (not through runuser) so SIGINT reaches the server itself.
+  const pgIds = asRoot
+    ? {
+        uid: Number(execFileSync('id', ['-u', 'postgres']).toString()),
+        gid: Number(execFileSync('id', ['-g', 'postgres']).toString()),
+      }
+    : {};
+  const child: ChildProcess = spawn(asRoot ? join(bin, 'postgres') : cmd, asRoot ? args.slice(3) : args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...pgIds,
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const url = `postgres://kaas@127.0.0.1:${port}/postgres`;
@@ -89,7 +99,8 @@ export async function startPostgres(): Promise<TestPostgres> {
       break;
     } catch (error) {
       await client.end().catch(() => undefined);
-      if (Date.now() > deadline) throw new Error(`postgres did not start in 30 s: ${stderr}`, { cause: error });
+      if (Date.now() > deadline)
+        throw new Error(`postgres did not start in 30 s: ${stderr}`, { cause: error });
       await new Promise((r) => setTimeout(r, 100));
     }
   }
