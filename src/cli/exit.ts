@@ -1,4 +1,12 @@
-import { AuthError, ConflictError, ForbiddenError, InputError, KaasError, NotFoundError, UpstreamError } from '../errors.ts';
+import {
+  AuthError,
+  ConflictError,
+  ForbiddenError,
+  InputError,
+  KaasError,
+  NotFoundError,
+  UpstreamError,
+} from '../errors.ts';
 
 /** The one place domain errors become process exit codes (documented in README). */
 export function exitCodeFor(error: unknown): number {
@@ -16,7 +24,9 @@ export function reportError(error: unknown, stderr: NodeJS.WritableStream = proc
   if (error instanceof KaasError) {
     stderr.write(`kaas: ${error.message} (${error.code})\n`);
   } else {
-    stderr.write(`kaas: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    stderr.write(
+      `kaas: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
   }
   return exitCodeFor(error);
 }

@@ -35,7 +35,9 @@ describe('server app', () => {
   it('maps domain errors to statuses with code, message and field', async () => {
     const input = await app.inject({ method: 'POST', url: '/boom/input' });
     expect(input.statusCode).toBe(400);
-    expect(input.json()).toEqual({ error: { code: 'invalid_input', message: 'name is too long', field: 'name' } });
+    expect(input.json()).toEqual({
+      error: { code: 'invalid_input', message: 'name is too long', field: 'name' },
+    });
     expect((await app.inject({ method: 'POST', url: '/boom/conflict' })).statusCode).toBe(409);
   });
 

@@ -26,7 +26,10 @@ export interface Store {
 export function openStore(url: string, options: { poolSize?: number } = {}): Store {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
-    if (path === '') throw new InputError('sqlite database URL needs a path, e.g. sqlite:.kaas/kaas.db', { field: 'database' });
+    if (path === '')
+      throw new InputError('sqlite database URL needs a path, e.g. sqlite:.kaas/kaas.db', {
+        field: 'database',
+      });
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const sqlite = new SQLite(path);
     sqlite.pragma('journal_mode = WAL');
@@ -41,7 +44,10 @@ export function openStore(url: string, options: { poolSize?: number } = {}): Sto
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
-  throw new InputError(`unsupported database URL "${url.split(':')[0]}:…": use sqlite:<path> or postgres://…`, {
-    field: 'database',
-  });
+  throw new InputError(
+    `unsupported database URL "${url.split(':')[0]}:…": use sqlite:<path> or postgres://…`,
+    {
+      field: 'database',
+    },
+  );
 }
