@@ -82,7 +82,7 @@ export async function startPostgres(): Promise<TestPostgres> {
         gid: Number(execFileSync('id', ['-g', 'postgres']).toString()),
       }
     : {};
-  const child: ChildProcess = spawn(asRoot ? join(bin, 'postgres') : cmd, asRoot ? args.slice(3) : args, {
+  const child: ChildProcess = spawn(asRoot ? join(bin, 'postgres') : cmd, asRoot ? args.slice(4) : args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     ...pgIds,
   });
