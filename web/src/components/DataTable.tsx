@@ -1,6 +1,7 @@
 import { Alert, AlertActionLink, Bullseye, Spinner } from '@patternfly/react-core';
 import type { ReactNode } from 'react';
 import '@patternfly/react-styles/css/components/Table/table.css';
+import '@patternfly/react-styles/css/components/Table/table-grid.css';
 
 /** One column of a list: a header and how to render a row's cell. */
 export interface Column<T> {

@@ -21,6 +21,7 @@ export function serviceColumns(withStatus: boolean): Column<ManagedService>[] {
             rel="noopener noreferrer"
             icon={<ExternalLinkAltIcon />}
             iconPosition="end"
+            className="kaas-url"
           >
             {s.url.replace(/^https:\/\//, '')}
           </Button>
@@ -33,14 +34,16 @@ export function serviceColumns(withStatus: boolean): Column<ManagedService>[] {
     columns.push({
       title: 'Status',
       render: (s) => (
-        <Label
-          isCompact
-          status={s.status === 'up' ? 'success' : s.status === 'down' ? 'danger' : undefined}
-          color={s.status === 'unknown' ? 'grey' : undefined}
-          title={s.detail}
-        >
-          {s.status === 'up' ? 'Up' : s.status === 'down' ? `Down (${s.detail})` : 'Unknown'}
-        </Label>
+        <>
+          <Label
+            isCompact
+            status={s.status === 'up' ? 'success' : s.status === 'down' ? 'danger' : undefined}
+            color={s.status === 'unknown' ? 'grey' : undefined}
+          >
+            {s.status === 'up' ? 'Up' : s.status === 'down' ? 'Down' : 'Unknown'}
+          </Label>
+          {s.status === 'down' && <div className="kaas-subtitle kaas-url">{s.detail}</div>}
+        </>
       ),
     });
   return columns;

@@ -147,13 +147,13 @@ export function CreateTokenModal(props: {
             <Alert variant="danger" isInline title={downloadError} className="kaas-gap-top" />
           )}
         </ModalBody>
-        <ModalFooter>
+        <ModalFooter className="kaas-wrap-footer">
           <Button variant="primary" onClick={props.onClose}>
             Done
           </Button>
           {props.cluster && (
             <Button variant="secondary" onClick={download}>
-              Download kubeconfig for {props.cluster.name}
+              Download kubeconfig
             </Button>
           )}
         </ModalFooter>
