@@ -865,36 +865,13 @@ const routes: Route[] = [
   },
   { method: 'PATCH', path: '/projects/{id}', handler: updateProject },
   { method: 'DELETE', path: '/projects/{id}', handler: deleteProject },
-  {
-    method: 'PUT',
-    path: '/projects/{project}/users/{actor}/roles/{role}',
-    handler: (ctx) => grant(ctx, 'user', 'put'),
-  },
-  {
-    method: 'HEAD',
-    path: '/projects/{project}/users/{actor}/roles/{role}',
-    handler: (ctx) => grant(ctx, 'user', 'head'),
-  },
-  {
-    method: 'DELETE',
-    path: '/projects/{project}/users/{actor}/roles/{role}',
-    handler: (ctx) => grant(ctx, 'user', 'delete'),
-  },
-  {
-    method: 'PUT',
-    path: '/projects/{project}/groups/{actor}/roles/{role}',
-    handler: (ctx) => grant(ctx, 'group', 'put'),
-  },
-  {
-    method: 'HEAD',
-    path: '/projects/{project}/groups/{actor}/roles/{role}',
-    handler: (ctx) => grant(ctx, 'group', 'head'),
-  },
-  {
-    method: 'DELETE',
-    path: '/projects/{project}/groups/{actor}/roles/{role}',
-    handler: (ctx) => grant(ctx, 'group', 'delete'),
-  },
+  ...(['user', 'group'] as const).flatMap((actor) =>
+    (['put', 'head', 'delete'] as const).map((op) => ({
+      method: op.toUpperCase(),
+      path: `/projects/{project}/${actor}s/{actor}/roles/{role}`,
+      handler: (ctx: Parameters<typeof grant>[0]) => grant(ctx, actor, op),
+    })),
+  ),
   {
     method: 'GET',
     path: '/projects/{project}/users/{actor}/roles',
