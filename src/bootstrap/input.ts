@@ -27,6 +27,11 @@ export interface BootstrapInput {
   readonly release: { readonly url: string; readonly sha256: string };
   /** kubeadm join material; `certificateKey` is required for masters. */
   readonly join: { readonly token: string; readonly caCertHash: string; readonly certificateKey?: string };
+  /**
+   * The cluster CA kubeadm init uses instead of generating one (first master only), so kaas can pin
+   * it for joins and sign the break-glass admin certificate. Absent: kubeadm makes its own CA.
+   */
+  readonly clusterCa?: { readonly certPem: string; readonly keyPem: string };
   /** Token webhook wiring; required for masters. `kubeconfig` is the file content, made elsewhere. */
   readonly webhook?: { readonly kubeconfig: string; readonly cacheTtl?: string };
   /** SSH public keys for the default user (`core` on Flatcar). */
@@ -143,6 +148,17 @@ export function validateBootstrapInput(input: BootstrapInput): void {
         `must be a duration such as 30s or 2m, got ${JSON.stringify(input.webhook.cacheTtl)}`,
       );
     }
+  }
+  if (input.clusterCa !== undefined) {
+    if (role !== 'init') fail('clusterCa', 'is only given to the first master (role init)');
+    if (!/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n?$/.test(input.clusterCa.certPem))
+      fail('clusterCa.certPem', 'must be one PEM certificate');
+    if (
+      !/^-----BEGIN [A-Z ]*PRIVATE KEY-----\n[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\n?$/.test(
+        input.clusterCa.keyPem,
+      )
+    )
+      fail('clusterCa.keyPem', 'must be one PEM private key');
   }
   for (const key of input.sshAuthorizedKeys ?? []) {
     if (!SSH_KEY.test(key)) fail('sshAuthorizedKeys', 'must hold one OpenSSH public key per entry');

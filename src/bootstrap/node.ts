@@ -194,6 +194,11 @@ export function nodeContent(input: BootstrapInput): NodeContent {
     }
   }
   if (role === 'init') {
+    if (input.clusterCa) {
+      // kubeadm init keeps an existing CA in its certificate directory instead of generating one.
+      files.push({ path: '/etc/kubernetes/pki/ca.crt', content: input.clusterCa.certPem, mode: 0o644 });
+      files.push({ path: '/etc/kubernetes/pki/ca.key', content: input.clusterCa.keyPem, mode: 0o600 });
+    }
     files.push({
       path: `${KAAS_CONFIG_DIR}/cluster-admin-binding.yaml`,
       content: toYaml(clusterAdminBinding(spec.adminRoleId)),

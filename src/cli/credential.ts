@@ -16,8 +16,20 @@ export function registerCredentialCommand(
   return program
     .command('credential')
     .description('print a kubectl ExecCredential with your kaas token (kubectl exec plugin)')
+    .option(
+      '--cluster <id>',
+      'cluster kubectl is calling (a kaas token works on every cluster you have a role on)',
+    )
     .action(() => {
       const config = readClientConfig(configDir(deps.env));
+      const wanted = deps.env.KAAS_URL?.replace(/\/+$/, '');
+      if (wanted && wanted !== config.url.replace(/\/+$/, ''))
+        throw new AuthError(
+          `you are logged in to ${config.url}, not ${wanted}: run \`kaas login --url ${wanted}\``,
+          {
+            code: 'wrong_server',
+          },
+        );
       if (Date.parse(config.expiresAt) <= now().getTime()) {
         throw new AuthError('your kaas token has expired: run `kaas login` again', { code: 'token_expired' });
       }

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { createAuthService } from '../auth/service.ts';
 import { keystoneDirectory } from '../auth/directory.ts';
@@ -64,7 +66,10 @@ export function registerDevCommand(program: Command): void {
         now,
       });
       auth.start();
-      const app = await buildApp({ store, logger, now, auth });
+      const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
+      if (!existsSync(webRoot))
+        logger.warn('web/dist is missing: run `npm run build:web` for the control panel');
+      const app = await buildApp({ store, logger, now, auth, ...(existsSync(webRoot) ? { webRoot } : {}) });
       const port = Number(process.env.PORT ?? 8080);
       await app.listen({ host: '127.0.0.1', port });
       process.stderr.write(

@@ -4,6 +4,8 @@ import { registerDevCommand } from './dev.ts';
 import { registerLoginCommand } from './login.ts';
 import { registerTokenCommand } from './token.ts';
 import { registerCredentialCommand } from './credential.ts';
+import { openProvisionerFromEnv, registerClusterCommands } from './cluster.ts';
+import { registerServeCommand } from './serve.ts';
 
 /** The `kaas` command line: every command is thin — parse, call the library, print. */
 export function buildProgram(): Command {
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
   registerLoginCommand(program);
   registerTokenCommand(program);
   registerCredentialCommand(program);
+  registerClusterCommands(program, { open: () => openProvisionerFromEnv(process.env) });
+  registerServeCommand(program);
   return program;
 }
 

@@ -335,7 +335,8 @@ export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContex
   }
   if (octavia) {
     steps.push(
-      step('load-balancer', 'ensure', ['subnet', 'router'], {
+      // master-port-0: without Octavia the step falls back to that port's address (docs/provisioner.md).
+      step('load-balancer', 'ensure', ['subnet', 'router', 'master-port-0'], {
         type: 'load-balancer',
         name: names.apiLoadBalancer,
         tags,

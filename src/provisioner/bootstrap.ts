@@ -1,6 +1,6 @@
 /**
  * Adapts src/bootstrap's renderers to the provisioner: picks cloud-init or Ignition from the spec
- * and adds the cluster's join material and token-webhook kubeconfig, which the caller manages.
+ * and adds the cluster's join material, CA and token-webhook kubeconfig (the provisioner's stored material).
  */
 import { renderCloudConfig } from '../bootstrap/cloudinit.ts';
 import { renderIgnition } from '../bootstrap/ignition.ts';
@@ -13,6 +13,8 @@ export interface JoinMaterial {
   join: BootstrapInput['join'];
   webhook: NonNullable<BootstrapInput['webhook']>;
   sshAuthorizedKeys?: readonly string[];
+  /** The cluster CA, written on the first master only. */
+  clusterCa?: NonNullable<BootstrapInput['clusterCa']>;
 }
 
 /** A RenderUserData that renders real cloud-config / Ignition with `material(clusterId)`. */
@@ -28,6 +30,8 @@ export function bootstrapRenderer(material: (clusterId: string) => JoinMaterial)
       release: node.release,
       join: m.join,
       ...(node.role === 'worker' ? {} : { webhook: m.webhook }),
+      ...(node.role !== 'worker' && node.certSANs ? { certSANs: node.certSANs } : {}),
+      ...(node.role === 'init' && m.clusterCa ? { clusterCa: m.clusterCa } : {}),
       ...(m.sshAuthorizedKeys ? { sshAuthorizedKeys: m.sshAuthorizedKeys } : {}),
     };
     return bootstrapFormatFor(node.spec.os) === 'ignition' ? renderIgnition(input) : renderCloudConfig(input);

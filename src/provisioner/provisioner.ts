@@ -13,10 +13,14 @@ import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Cloud } from '../openstack/index.ts';
 import type { Store } from '../store/db.ts';
+import { deleteClusterSecret } from '../store/deleteClusterSecret.ts';
 import { deleteProvisionedCluster } from '../store/deleteProvisionedCluster.ts';
+import { findClusterEndpoint } from '../store/findClusterEndpoint.ts';
+import { findClusterSecret } from '../store/findClusterSecret.ts';
 import { findJob, type JobRecord } from '../store/findJob.ts';
 import { findProvisionedCluster, type ProvisionedClusterRecord } from '../store/findProvisionedCluster.ts';
 import { insertCluster } from '../store/insertCluster.ts';
+import { insertClusterSecret } from '../store/insertClusterSecret.ts';
 import { insertJob } from '../store/insertJob.ts';
 import type { JobEvent } from '../store/insertJobEvent.ts';
 import { insertProvisionedCluster } from '../store/insertProvisionedCluster.ts';
@@ -26,10 +30,21 @@ import { listJobSteps, type JobStepRecord } from '../store/listJobSteps.ts';
 import { listProvisionedClusters } from '../store/listProvisionedClusters.ts';
 import { retryJob as retryJobRow } from '../store/retryJob.ts';
 import { updateProvisionedCluster } from '../store/updateProvisionedCluster.ts';
+import { upsertClusterEndpoint } from '../store/upsertClusterEndpoint.ts';
+import { bootstrapRenderer, type JoinMaterial } from './bootstrap.ts';
 import { createEngine, type Engine, type EngineHooks, type JobHandler } from './engine.ts';
 import { parseOptions, type ProvisionOptions } from './options.ts';
+import { createKubeClient, type KubeClientFactory } from './kubeclient.ts';
+import {
+  adminKubeconfigYaml,
+  generateClusterMaterial,
+  joinMaterialOf,
+  type ClusterMaterial,
+  type WebhookTarget,
+} from './material.ts';
+import { open, seal } from './secretbox.ts';
 import { generateSshKey } from './sshkey.ts';
-import type { RenderUserData } from './steps/context.ts';
+import type { ApiProbe, RenderUserData } from './steps/context.ts';
 import { runPlanStep } from './steps/index.ts';
 
 /** Dependencies of {@link createProvisioner}. */
@@ -39,7 +54,19 @@ export interface ProvisionerDeps {
   now: () => Date;
   /** The cloud clusters are built in (one project). */
   cloud: Cloud;
-  renderUserData: RenderUserData;
+  /** 32-byte AES-256-GCM key sealing every cluster's secrets in the store (KAAS_SECRET_KEY). */
+  secretKey: Buffer;
+  /**
+   * Where the clusters' API servers reach kaas' TokenReview webhook, and the CA of its certificate.
+   * Only create needs it (a provisioner that lists or deletes can do without).
+   */
+  webhook?: WebhookTarget;
+  /** Turns a cluster's join material into its user-data renderer; default src/bootstrap's. */
+  renderer?: (material: JoinMaterial) => RenderUserData;
+  /** Client for a cluster's Kubernetes API (drains); default undici with the break-glass certificate. */
+  kubeClient?: KubeClientFactory;
+  /** Longest a drain retries evictions refused by a PodDisruptionBudget; default 5 minutes. */
+  drainTimeoutMs?: number;
   /** Lease owner name; default host:pid:random. */
   owner?: string;
   leaseMs?: number;
@@ -51,7 +78,7 @@ export interface ProvisionerDeps {
   waitTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
   /** GETs a URL of the cluster's API and returns the status (for /healthz); absent = unreachable. */
-  fetchApi?: (url: string, signal: AbortSignal) => Promise<number>;
+  fetchApi?: ApiProbe;
   hooks?: EngineHooks;
 }
 
@@ -133,7 +160,44 @@ export function createProvisioner(deps: ProvisionerDeps) {
       });
       await updateProvisionedCluster({ db: tx, id: clusterId, status: STATUS_DURING[kind], now: iso() });
     });
+    await reportEndpoint(clusterId, input.spec, STATUS_DURING[kind]);
     return (await findJob({ db, id })) as JobRecord;
+  }
+
+  /** Opens the cluster's sealed material; a wrong KAAS_SECRET_KEY is a clear InputError. */
+  async function materialOf(clusterId: string): Promise<ClusterMaterial> {
+    const sealed = await findClusterSecret({ db, clusterId });
+    if (!sealed) {
+      throw new NotFoundError(`cluster ${clusterId} has no stored secrets (created by an older kaas?)`, {
+        code: 'cluster_secrets_missing',
+      });
+    }
+    return JSON.parse(open(deps.secretKey, sealed, clusterId)) as ClusterMaterial;
+  }
+
+  const workers = (spec: ClusterSpec) => spec.nodeGroups.reduce((n, g) => n + g.count, 0);
+
+  /** Reports the cluster to the control panel (cluster_endpoints); keeps what this job did not learn. */
+  async function reportEndpoint(
+    clusterId: string,
+    spec: ClusterSpec,
+    state: string,
+    learned: { apiUrl?: string | null; caCertPem?: string } = {},
+  ): Promise<void> {
+    const known = await findClusterEndpoint({ db, clusterId });
+    await upsertClusterEndpoint({
+      db,
+      endpoint: {
+        clusterId,
+        apiUrl: learned.apiUrl !== undefined ? learned.apiUrl : (known?.apiUrl ?? null),
+        caCertPem: learned.caCertPem ?? known?.caCertPem ?? null,
+        ingressDomain: known?.ingressDomain ?? spec.dnsDomain,
+        kubernetesVersion: spec.kubernetesVersion,
+        nodeCount: state === 'deleted' ? 0 : spec.masters + workers(spec),
+        provisioningState: state,
+        updatedAt: iso(),
+      },
+    });
   }
 
   async function handlerFor(job: JobRecord): Promise<JobHandler> {
@@ -142,6 +206,32 @@ export function createProvisioner(deps: ProvisionerDeps) {
     const current = record.spec as ClusterSpec;
     const options = record.options as ProvisionOptions;
     const spec = job.kind === 'delete' ? current : input.spec;
+    // Delete needs no secrets: it must work even when they are lost or the key was changed.
+    let material: ClusterMaterial | undefined;
+    try {
+      material = job.kind === 'delete' ? undefined : await materialOf(job.clusterId);
+    } catch (error) {
+      // The engine fails the job; the cluster must not keep showing an operation in progress.
+      await updateProvisionedCluster({ db, id: job.clusterId, status: 'failed', now: iso() });
+      await reportEndpoint(job.clusterId, current, 'failed');
+      throw error;
+    }
+    const renderer = deps.renderer ?? ((m: JoinMaterial) => bootstrapRenderer(() => m));
+    const render: RenderUserData = material
+      ? renderer(joinMaterialOf(material))
+      : () => {
+          throw new InputError('a delete job boots no server', { code: 'invalid_plan' });
+        };
+    const endpoint = await findClusterEndpoint({ db, clusterId: job.clusterId });
+    const kubeClient =
+      material && endpoint?.apiUrl
+        ? (deps.kubeClient ?? createKubeClient)({
+            server: endpoint.apiUrl,
+            caPem: material.ca.certPem,
+            certPem: material.admin.certPem,
+            keyPem: material.admin.keyPem,
+          })
+        : undefined;
     return {
       steps: input.steps,
       run: (step, ctx) =>
@@ -154,27 +244,36 @@ export function createProvisioner(deps: ProvisionerDeps) {
             spec,
             clusterId: job.clusterId,
             options,
-            renderUserData: deps.renderUserData,
+            renderUserData: render,
+            ...(kubeClient && material && endpoint?.apiUrl
+              ? { kube: { url: endpoint.apiUrl, client: kubeClient, bootstrapToken: material.token } }
+              : {}),
+            drainTimeoutMs: deps.drainTimeoutMs ?? 5 * 60_000,
             serverConcurrency: deps.serverConcurrency ?? 10,
             pollIntervalMs: deps.pollIntervalMs ?? 2_000,
             waitTimeoutMs: deps.waitTimeoutMs ?? 20 * 60_000,
             ...(deps.fetchApi ? { fetchApi: deps.fetchApi } : {}),
+            ...(material ? { clusterCaPem: material.ca.certPem } : {}),
             ctx,
           },
           step as PlanStep,
         ),
       async finished(finishedJob, result) {
+        await kubeClient?.close();
+        const id = finishedJob.clusterId;
         if (result.state === 'failed') {
-          await updateProvisionedCluster({ db, id: finishedJob.clusterId, status: 'failed', now: iso() });
+          await updateProvisionedCluster({ db, id, status: 'failed', now: iso() });
+          await reportEndpoint(id, current, 'failed');
         } else if (finishedJob.kind === 'delete') {
-          await deleteProvisionedCluster({ db, id: finishedJob.clusterId });
+          await deleteProvisionedCluster({ db, id });
+          await deleteClusterSecret({ db, clusterId: id });
+          await reportEndpoint(id, current, 'deleted', { apiUrl: null });
         } else {
-          await updateProvisionedCluster({
-            db,
-            id: finishedJob.clusterId,
-            status: 'ready',
-            spec: input.spec,
-            now: iso(),
+          await updateProvisionedCluster({ db, id, status: 'ready', spec: input.spec, now: iso() });
+          const server = (result.outputs.get('kubeconfig') as { server?: string | null } | undefined)?.server;
+          await reportEndpoint(id, input.spec, 'ready', {
+            ...(server ? { apiUrl: server } : {}),
+            ...(material ? { caCertPem: material.ca.certPem } : {}),
           });
         }
       },
@@ -215,8 +314,25 @@ export function createProvisioner(deps: ProvisionerDeps) {
           code: 'project_scope_required',
         });
       const steps = planCreate(spec, id, { artifactTtlSeconds: options.tempUrlTtlSeconds });
+      if (!deps.webhook) {
+        throw new InputError(
+          'creating a cluster needs the TokenReview webhook target: set KAAS_URL (https) and KAAS_CA_FILE',
+          { code: 'webhook_not_configured', field: 'KAAS_URL' },
+        );
+      }
+      const material = await generateClusterMaterial({
+        clusterId: id,
+        clusterName: spec.name,
+        webhook: deps.webhook,
+      });
       const now = iso();
       await db.transaction().execute(async (tx) => {
+        await insertClusterSecret({
+          db: tx,
+          clusterId: id,
+          sealed: seal(deps.secretKey, JSON.stringify(material), id),
+          now,
+        });
         await insertProvisionedCluster({
           db: tx,
           cluster: { id, name: spec.name, spec, options, status: 'creating', createdAt: now, updatedAt: now },
@@ -290,7 +406,28 @@ export function createProvisioner(deps: ProvisionerDeps) {
           now: iso(),
         });
       });
+      const record = await findProvisionedCluster({ db, ref: job.clusterId });
+      if (record) await reportEndpoint(job.clusterId, record.spec as ClusterSpec, STATUS_DURING[job.kind]);
       return (await findJob({ db, id: jobId })) as JobRecord;
+    },
+
+    /**
+     * The break-glass admin kubeconfig (client certificate in system:masters) for the operator CLI
+     * only; no HTTP route exposes it. Needs the API endpoint, known once create succeeded.
+     */
+    async adminKubeconfig(ref: string): Promise<string> {
+      const record = await cluster(ref);
+      const endpoint = await findClusterEndpoint({ db, clusterId: record.id });
+      if (!endpoint?.apiUrl) {
+        throw new ConflictError(`cluster ${record.name} has no API endpoint yet; wait for create to finish`, {
+          code: 'cluster_not_ready',
+        });
+      }
+      return adminKubeconfigYaml({
+        clusterName: record.name,
+        server: endpoint.apiUrl,
+        material: await materialOf(record.id),
+      });
     },
 
     async getCluster(ref: string): Promise<ClusterView> {

@@ -1,12 +1,19 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { AuthService } from '../auth/service.ts';
+import type { AuthService, Principal } from '../auth/service.ts';
+import { ForbiddenError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Provisioner } from '../provisioner/provisioner.ts';
 import type { Store } from '../store/db.ts';
 import { errorHandler } from './errors.ts';
-import { registerPrincipal } from './principal.ts';
+import { registerAudit } from './audit.ts';
+import { registerPrincipal, requirePrincipal } from './principal.ts';
+import { registerAdminRoutes } from './routes/admin.ts';
+import { registerClusterRoutes } from './routes/clusters.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerPanelRoutes, requireClusterAdmin } from './routes/panel.ts';
 import { registerSessionRoutes } from './routes/session.ts';
+import { registerStaticRoutes } from './routes/static.ts';
 import { registerTokenReviewRoutes } from './routes/tokenreview.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
 
@@ -17,6 +24,12 @@ export interface ServerDeps {
   now: () => Date;
   /** The auth service (createAuthService); without it only /healthz is served. */
   auth?: AuthService;
+  /** Serves the cluster lifecycle API when given (needs `auth`). */
+  provisioner?: Provisioner;
+  /** Who may create clusters over the API; without it creation is for the operator CLI only. */
+  isOperator?: (principal: Principal) => Promise<boolean>;
+  /** The built control panel (web/dist), served at / when given. */
+  webRoot?: string;
 }
 
 export interface ServerOptions {
@@ -45,10 +58,31 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
   await app.register(cookie);
   if (deps.auth) {
     registerPrincipal(app, deps.auth);
+    registerAudit(app, { store: deps.store, now: deps.now });
     registerTokenReviewRoutes(app, deps.auth);
     registerSessionRoutes(app, deps.auth);
     registerTokenRoutes(app, deps.auth);
     registerMetricsRoute(app, [deps.auth.metrics.registry]);
+    registerPanelRoutes(app, deps);
+    registerAdminRoutes(app, { ...deps, auth: deps.auth });
+    if (deps.provisioner) {
+      const { store, isOperator } = deps;
+      registerClusterRoutes(app, {
+        provisioner: deps.provisioner,
+        listRoute: false,
+        async authorize(request, clusterId) {
+          if (clusterId !== undefined) {
+            await requireClusterAdmin(store, request);
+            return;
+          }
+          if (!(isOperator && (await isOperator(requirePrincipal(request)))))
+            throw new ForbiddenError(
+              'creating clusters is for kaas operators (or use `kaas cluster create`)',
+            );
+        },
+      });
+    }
   }
+  if (deps.webRoot) registerStaticRoutes(app, { rootDir: deps.webRoot });
   return app;
 }

@@ -3,12 +3,20 @@ import { UpstreamError } from '../errors.ts';
 import * as m0001 from './migrations/0001_meta.ts';
 import * as m0002 from './migrations/0002_auth.ts';
 import * as m0003 from './migrations/0003_jobs.ts';
+import * as m0005 from './migrations/0005_panel.ts';
+import * as m0006 from './migrations/0006_cluster_secrets.ts';
+import * as m0007 from './migrations/0007_addons.ts';
+import * as m0008 from './migrations/0008_audit.ts';
 
 /** Every migration, in order. Names are permanent once released: add, never rename. */
 const migrations: Record<string, Migration> = {
   '0001_meta': m0001,
   '0002_auth': m0002,
   '0003_jobs': m0003,
+  '0005_panel': m0005,
+  '0006_cluster_secrets': m0006,
+  '0007_addons': m0007,
+  '0008_audit': m0008,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -17,6 +25,6 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 // Migrations run before the typed schema exists, so Kysely's own convention (Kysely<any>) applies here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
-  const { error } = await new Migrator({ db, provider }).migrateToLatest();
+  const { error } = await new Migrator({ db, provider, allowUnorderedMigrations: true }).migrateToLatest();
   if (error) throw new UpstreamError('database migration failed', { code: 'migration_failed', cause: error });
 }

@@ -1,3 +1,6 @@
+import type { AddonStatusTable } from './addonsSchema.ts';
+import type { AuditEventsTable } from './auditSchema.ts';
+import type { ClusterSecretsTable } from './clusterSecretsSchema.ts';
 import type { JobEventsTable, JobStepsTable, JobsTable, ProvisionedClustersTable } from './jobsSchema.ts';
 
 /**
@@ -17,6 +20,9 @@ export interface Database {
   jobs: JobsTable;
   job_steps: JobStepsTable;
   job_events: JobEventsTable;
+  cluster_secrets: ClusterSecretsTable;
+  audit_events: AuditEventsTable;
+  addon_status: AddonStatusTable;
 }
 
 /** Key/value facts about the installation itself (e.g. when it was first set up). */

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { createCa } from '../../src/auth/pki.ts';
 import { renderCloudConfig } from '../../src/bootstrap/cloudinit.ts';
 import { renderIgnition } from '../../src/bootstrap/ignition.ts';
 import type { NodeRole } from '../../src/bootstrap/input.ts';
@@ -112,6 +113,31 @@ describe('ignition-validate (Debian ignition)', () => {
     requireTool('ignition-validate', 'ignition');
     const file = join(dir, `${role}-${version}.ign`);
     writeFileSync(file, renderIgnition(bootstrapInput(role, 'flatcar', version)));
+    const result = run('ignition-validate', [file]);
+    expect(result.output).toBe('');
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('first master with the kaas-made cluster CA', () => {
+  let clusterCa: { certPem: string; keyPem: string };
+  beforeAll(async () => {
+    clusterCa = await createCa({ commonName: 'kubernetes-prod' });
+  });
+
+  it('passes cloud-init schema', () => {
+    requireTool('cloud-init', 'cloud-init');
+    const file = join(dir, 'init-ca.yaml');
+    writeFileSync(file, renderCloudConfig({ ...bootstrapInput('init'), clusterCa }));
+    const result = run('cloud-init', ['schema', '--config-file', file]);
+    expect(result.output).toContain('Valid cloud-config');
+    expect(result.status).toBe(0);
+  });
+
+  it('passes ignition-validate', () => {
+    requireTool('ignition-validate', 'ignition');
+    const file = join(dir, 'init-ca.ign');
+    writeFileSync(file, renderIgnition({ ...bootstrapInput('init', 'flatcar'), clusterCa }));
     const result = run('ignition-validate', [file]);
     expect(result.output).toBe('');
     expect(result.status).toBe(0);

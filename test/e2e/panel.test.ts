@@ -14,9 +14,6 @@ import { createAuthService, type AuthService } from '../../src/auth/service.ts';
 import { createLogger } from '../../src/log.ts';
 import { createCloud, resolveCloudConfig, type Cloud } from '../../src/openstack/index.ts';
 import { buildApp } from '../../src/server/app.ts';
-import { registerAdminRoutes } from '../../src/server/routes/admin.ts';
-import { registerPanelRoutes } from '../../src/server/routes/panel.ts';
-import { registerStaticRoutes } from '../../src/server/routes/static.ts';
 import type { Store } from '../../src/store/db.ts';
 import { insertCluster } from '../../src/store/insertCluster.ts';
 import { up as panelUp } from '../../src/store/migrations/0005_panel.ts';
@@ -111,10 +108,7 @@ describe('control panel in Chromium', () => {
       },
     });
     auth = createAuthService({ store, directory: keystoneDirectory(admin), logger, now });
-    app = await buildApp({ store, logger, now, auth });
-    registerPanelRoutes(app, { store, logger, now });
-    registerAdminRoutes(app, { store, logger, now, auth });
-    registerStaticRoutes(app, { rootDir: outDir });
+    app = await buildApp({ store, logger, now, auth, webRoot: outDir });
     await auth.sync();
     base = await app.listen({ host: '127.0.0.1', port: 0 });
 
@@ -152,12 +146,35 @@ describe('control panel in Chromium', () => {
     for (const id of created.projects) await admin.keystone.deleteProject(id).catch(() => undefined);
   }, 60_000);
 
+  const a11yProblems: string[] = [];
+  /**
+   * Controls a screen reader could not name: no text, aria-label(ledby), title, or <label>.
+   * Browser-side scripts are strings because this file is type-checked without the DOM library.
+   */
+  const UNNAMED_CONTROLS = `[...document.querySelectorAll('button, a[href], input:not([type=hidden]), select, textarea')]
+    .filter((el) => el.offsetParent !== null)
+    .filter((el) => !((el.textContent ?? '').trim() || el.getAttribute('aria-label') ||
+      el.getAttribute('aria-labelledby') || el.getAttribute('title') || (el.labels?.length ?? 0) > 0))
+    .map((el) => el.outerHTML.slice(0, 120))`;
+  /** How much taller than the window the scrolling main area is (PatternFly scrolls inside <main>). */
+  const MAIN_OVERFLOW = `Math.max(0, ...[...document.querySelectorAll('main, .pf-v6-c-page__main-container')]
+    .map((el) => el.scrollHeight - el.clientHeight))`;
+
   /** Saves the current page at 1280 px and at 390 px wide, then returns to 1280. */
   async function shoot(name: string): Promise<void> {
-    await page.screenshot({ path: join(shots, `${name}-1280.png`), fullPage: true });
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.waitForTimeout(300);
-    await page.screenshot({ path: join(shots, `${name}-390.png`), fullPage: true });
+    for (const html of (await page.evaluate(UNNAMED_CONTROLS)) as string[])
+      a11yProblems.push(`${name}: ${html}`);
+    for (const [width, height] of [
+      [1280, 800],
+      [390, 844],
+    ] as const) {
+      await page.setViewportSize({ width, height });
+      await page.waitForTimeout(300);
+      // fullPage does not see <main>'s own scrolling: grow the window to the content instead.
+      const overflow = (await page.evaluate(MAIN_OVERFLOW)) as number;
+      if (overflow > 0) await page.setViewportSize({ width, height: height + overflow });
+      await page.screenshot({ path: join(shots, `${name}-${width}.png`), fullPage: true });
+    }
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.waitForTimeout(300);
   }
@@ -302,6 +319,45 @@ describe('control panel in Chromium', () => {
     await page.getByText('No tokens').waitFor();
   }, 60_000);
 
+  it('shows the administrator an audit log of these actions and exports it as JSON lines', async () => {
+    await nav().getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('heading', { name: 'Audit log', exact: true }).waitFor();
+    const table = page.getByRole('table', { name: 'Audit log' });
+    await table.getByText('Revoke API token').waitFor();
+    for (const action of ['Change role bindings', 'Create API token', 'Delete API token', 'Log in'])
+      expect(await table.getByText(action, { exact: true }).count(), action).toBeGreaterThan(0);
+    // The wrong-password attempt of the first test, tied to the user by name.
+    expect(await table.getByText('Failed (401)').count()).toBe(1);
+    await shoot('16-admin-audit');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Export (JSON lines)' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(
+      new RegExp(`^audit-${clusterA.name}-\\d{4}-\\d\\d-\\d\\d\\.jsonl$`),
+    );
+    const lines = readFileSync(await download.path(), 'utf8')
+      .trim()
+      .split('\n');
+    const events = lines.map(
+      (l) => JSON.parse(l) as { action: string; actorName: string; clusterId: string | null },
+    );
+    expect(events.map((e) => e.action)).toEqual(
+      expect.arrayContaining([
+        'login',
+        'token.create',
+        'token.delete',
+        'rolebindings.update',
+        'token.revoke',
+      ]),
+    );
+    expect(events.find((e) => e.action === 'rolebindings.update')).toMatchObject({
+      actorName: `${names.ada}@Default`,
+      clusterId: clusterA.id,
+    });
+    expect(lines.join('\n')).not.toContain(password);
+  }, 60_000);
+
   it('shows a member no Administration menu and refuses admin pages', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByText('You have logged out.').waitFor();
@@ -310,15 +366,20 @@ describe('control panel in Chromium', () => {
     await page.getByLabel('Active cluster').waitFor();
     expect(await nav().getByText('Administration').count()).toBe(0);
     expect(await nav().getByRole('link', { name: 'Cluster overview' }).count()).toBe(0);
-    await shoot('16-member-tokens');
+    await shoot('17-member-tokens');
     await page.goto(`${base}/admin/overview`);
     await page.getByText('Administrators only').waitFor();
-    await shoot('17-member-admin-refused');
-    const status = await page.evaluate(
-      async (id) => (await fetch(`/api/v1/clusters/${id}/admin/tokens`)).status,
+    await shoot('18-member-admin-refused');
+    const statuses = await page.evaluate(
+      async (id) =>
+        Promise.all(
+          ['admin/tokens', 'admin/audit', 'admin/audit.jsonl'].map(
+            async (p) => (await fetch(`/api/v1/clusters/${id}/${p}`)).status,
+          ),
+        ),
       clusterA.id,
     );
-    expect(status).toBe(403);
+    expect(statuses).toEqual([403, 403, 403]);
   }, 60_000);
 
   it('sends the user back to login with a notice when the session expires', async () => {
@@ -326,12 +387,36 @@ describe('control panel in Chromium', () => {
     await nav().getByRole('link', { name: 'Managed services' }).click();
     await page.getByText('Your session has expired').waitFor();
     expect(new URL(page.url()).pathname).toBe('/login');
-    await shoot('18-session-expired');
+    await shoot('19-session-expired');
     await login(names.max);
     await page.getByRole('heading', { name: 'Managed services', exact: true }).waitFor();
   }, 60_000);
 
-  it('ran without script errors or CSP violations', () => {
+  it('can be used from the keyboard: skip link first, login by Enter, menu links by Tab', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('User name').waitFor();
+    await page.getByLabel('User name').focus();
+    await page.keyboard.type(names.ada);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(password);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'API tokens', exact: true }).waitFor();
+    await nav().getByRole('link', { name: 'Audit log' }).waitFor();
+    await page.evaluate('document.activeElement?.blur()');
+    await page.keyboard.press('Tab');
+    expect(await page.locator(':focus').textContent()).toBe('Skip to content');
+    let reached = false;
+    for (let i = 0; i < 25 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = (await page.locator(':focus').textContent()) === 'Audit log';
+    }
+    expect(reached).toBe(true);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Audit log', exact: true }).waitFor();
+  }, 60_000);
+
+  it('ran without script errors, CSP violations or unnamed controls', () => {
     expect(pageErrors).toEqual([]);
+    expect(a11yProblems).toEqual([]);
   });
 });

@@ -11,13 +11,13 @@ import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import { errorHandler } from '../../src/server/errors.ts';
 import { registerClusterRoutes } from '../../src/server/routes/clusters.ts';
 import type { Store } from '../../src/store/db.ts';
-import { freshStore } from '../support/databases.ts';
 import {
   adminConfig,
   fakeRelease,
   testCloud,
-  testJoinMaterial,
+  testWebhook,
   testProvisioner,
+  provisionerStore,
   testSpec,
 } from './support.ts';
 
@@ -29,8 +29,8 @@ let release: string;
 
 beforeAll(async () => {
   sim = await startCloudsim({ port: 0 });
-  store = await freshStore('sqlite');
-  p = testProvisioner(store, testCloud(adminConfig(sim.authUrl)), await testJoinMaterial());
+  store = await provisionerStore();
+  p = testProvisioner(store, testCloud(adminConfig(sim.authUrl)), await testWebhook());
   release = fakeRelease();
   app = Fastify();
   app.setErrorHandler(errorHandler);

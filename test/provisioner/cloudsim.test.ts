@@ -3,28 +3,28 @@ import { planCreate } from '../../src/cluster/plan.ts';
 import { validateSpec } from '../../src/cluster/validate.ts';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
-import type { JoinMaterial } from '../../src/provisioner/bootstrap.ts';
+import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import type { Store } from '../../src/store/db.ts';
-import { freshStore } from '../support/databases.ts';
 import {
   adminConfig,
   fakeRelease,
   testCloud,
-  testJoinMaterial,
+  testWebhook,
   testProvisioner,
+  provisionerStore,
   testSpec,
 } from './support.ts';
 
 let sim: Cloudsim;
 let cloud: Cloud;
-let material: JoinMaterial;
+let material: WebhookTarget;
 let release: string;
 const stores: Store[] = [];
 
 beforeAll(async () => {
   sim = await startCloudsim({ port: 0, bootTimeMs: 20 });
   cloud = testCloud(adminConfig(sim.authUrl));
-  material = await testJoinMaterial();
+  material = await testWebhook();
   release = fakeRelease();
 });
 afterAll(async () => {
@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 async function store(): Promise<Store> {
-  const s = await freshStore('sqlite');
+  const s = await provisionerStore();
   stores.push(s);
   return s;
 }

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cloud } from '../../src/openstack/index.ts';
-import type { JoinMaterial } from '../../src/provisioner/bootstrap.ts';
+import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import type { Store } from '../../src/store/db.ts';
-import { freshStore } from '../support/databases.ts';
 import {
   adminConfig,
   fakeRelease,
   testCloud,
-  testJoinMaterial,
+  testWebhook,
   testProvisioner,
+  provisionerStore,
   testSpec,
 } from './support.ts';
 
@@ -23,7 +23,7 @@ const run = randomBytes(3).toString('hex');
 const name = `lab${run}`;
 let cloud: Cloud;
 let store: Store;
-let material: JoinMaterial;
+let material: WebhookTarget;
 let p: Provisioner;
 let flavorId: string;
 let imageId: string;
@@ -33,8 +33,8 @@ beforeAll(async () => {
   cloud = testCloud(
     adminConfig(process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3', process.env.OS_PASSWORD ?? 'secret'),
   );
-  store = await freshStore('sqlite');
-  material = await testJoinMaterial();
+  store = await provisionerStore();
+  material = await testWebhook();
   flavorId = (await cloud.nova.createFlavor({ name: `kaas-${name}`, ram: 512, vcpus: 1, disk: 1 })).id;
   const image = await cloud.glance.createImage({
     name: `kaas-${name}`,

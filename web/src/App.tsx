@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { api, setUnauthorizedHandler, type ClusterList, type Session } from './api.ts';
 import { AppLayout } from './components/AppLayout.tsx';
 import { NoCluster } from './components/NoCluster.tsx';
+import { AdminAuditPage } from './pages/AdminAuditPage.tsx';
 import { AdminOverviewPage } from './pages/AdminOverviewPage.tsx';
 import { AdminRoleBindingsPage } from './pages/AdminRoleBindingsPage.tsx';
 import { AdminServicesPage } from './pages/AdminServicesPage.tsx';
@@ -141,6 +142,9 @@ export function App() {
       break;
     case PATHS.adminTokens:
       page = needsAdmin((c) => <AdminTokensPage cluster={c} />);
+      break;
+    case PATHS.adminAudit:
+      page = needsAdmin((c) => <AdminAuditPage cluster={c} />);
       break;
     default:
       page = <NotFoundPage />;

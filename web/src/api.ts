@@ -88,6 +88,24 @@ export interface UserToken extends Token {
   domainName: string;
 }
 
+export interface AuditEvent {
+  id: string;
+  at: string;
+  actorUserId: string | null;
+  actorName: string | null;
+  action: string;
+  target: string | null;
+  clusterId: string | null;
+  outcome: 'success' | 'failure';
+  details: Record<string, unknown>;
+  requestId: string | null;
+  sourceIp: string | null;
+}
+export interface AuditPage {
+  items: AuditEvent[];
+  nextBefore: string | null;
+}
+
 let csrfToken = '';
 let onUnauthorized: () => void = () => undefined;
 
@@ -193,6 +211,13 @@ export const api = {
     call<{ items: UserToken[] }>('GET', `/api/v1/clusters/${enc(clusterId)}/admin/tokens`).then(
       (r) => r.items,
     ),
+  audit: (clusterId: string, before?: string) =>
+    call<AuditPage>(
+      'GET',
+      `/api/v1/clusters/${enc(clusterId)}/admin/audit?limit=50${before ? `&before=${enc(before)}` : ''}`,
+    ),
+  /** The JSON-lines export, fetched by the browser itself as a download (a plain GET with the session cookie). */
+  auditExportUrl: (clusterId: string) => `/api/v1/clusters/${enc(clusterId)}/admin/audit.jsonl`,
   revokeToken: (clusterId: string, tokenId: string) =>
     call<void>('DELETE', `/api/v1/clusters/${enc(clusterId)}/admin/tokens/${enc(tokenId)}`),
 };

@@ -10,6 +10,7 @@ export const PATHS = {
   adminServices: '/admin/services',
   adminRoleBindings: '/admin/role-bindings',
   adminTokens: '/admin/tokens',
+  adminAudit: '/admin/audit',
 } as const;
 
 const listeners = new Set<() => void>();

@@ -154,6 +154,8 @@ async function ensureServers(
   const endpoint = await endpointOf(deps, params.bootstrap.apiEndpointFrom);
   const release = releaseOf(deps);
   const networkId = params.network === undefined ? undefined : await networkIdOf(deps, params.network);
+  // The API certificate must name the floating IP, or clients verifying it (kubectl, kaas' drains) fail.
+  const fip = (deps.ctx.outputs.get('api-floating-ip') as { address?: string | null } | undefined)?.address;
   const missing = wanted.filter((w) => !existing.has(w.name));
   if (missing.length > 0)
     await deps.ctx.event(
@@ -173,6 +175,7 @@ async function ensureServers(
         labels: params.labels,
         controlPlaneEndpoint: endpoint,
         release,
+        ...(w.role !== 'worker' && fip ? { certSANs: [fip] } : {}),
       });
       await deps.cloud.nova.createServer({
         name: w.name,

@@ -8,10 +8,17 @@ import { UpstreamError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { isOpenStackError, type Cloud } from '../../openstack/index.ts';
 import type { StepContext } from '../engine.ts';
+import type { KubeClient } from '../kubeclient.ts';
 import type { ProvisionOptions } from '../options.ts';
 
 /** Renders the first-boot user data of one node (src/bootstrap in production). */
 export type RenderUserData = (node: NodeBootstrap) => string;
+
+/**
+ * GETs a URL of a cluster's API and returns the HTTP status (for /healthz). `caPem` is the cluster
+ * CA the API's certificate must chain to (absent for clusters created before kaas made the CA).
+ */
+export type ApiProbe = (url: string, signal: AbortSignal, caPem?: string) => Promise<number>;
 
 /** What the provisioner knows about a node when it renders its user data. */
 export interface NodeBootstrap {
@@ -23,6 +30,8 @@ export interface NodeBootstrap {
   /** `host:port` of the API (load-balancer VIP or master-0 address). */
   controlPlaneEndpoint: string;
   release: { url: string; sha256: string };
+  /** Extra API certificate names (masters): the API floating IP clients and kaas connect to. */
+  certSANs?: readonly string[];
 }
 
 /** Dependencies and per-job facts handed to every executor. */
@@ -42,7 +51,13 @@ export interface ExecDeps {
   /** Longest wait for servers to become ACTIVE or disappear. */
   waitTimeoutMs: number;
   /** Reads and counts a cluster's Kubernetes API (absent: the API is treated as unreachable). */
-  fetchApi?: (url: string, signal: AbortSignal) => Promise<number>;
+  fetchApi?: ApiProbe;
+  /** The cluster CA (from the stored material), to verify the API's certificate. */
+  clusterCaPem?: string;
+  /** The cluster's Kubernetes API as its break-glass admin (absent: no credentials or endpoint yet). */
+  kube?: { url: string; client: KubeClient; bootstrapToken: string };
+  /** Longest a drain keeps retrying evictions a PodDisruptionBudget refuses. */
+  drainTimeoutMs: number;
   ctx: StepContext;
 }
 

@@ -4,7 +4,15 @@ import { InputError } from '../../errors.ts';
 import { ensureContainer, ensureReleaseTarball } from './artifacts.ts';
 import { deleteServer, ensureKeypair, ensureMaster, ensureServerGroup, ensureWorkers } from './compute.ts';
 import type { ExecDeps } from './context.ts';
-import { drainNode, joinToken, kubeconfigEndpoint, upgradeNodes, waitApi, waitNodes } from './kube.ts';
+import {
+  deleteNodeObject,
+  drainNode,
+  joinToken,
+  kubeconfigEndpoint,
+  upgradeNodes,
+  waitApi,
+  waitNodes,
+} from './kube.ts';
 import { ensureLbMember, ensureLoadBalancer } from './loadbalancer.ts';
 import {
   ensureFloatingIp,
@@ -66,8 +74,9 @@ export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unkno
     case 'join-token':
       return joinToken(deps, r);
     case 'node-drain':
-    case 'node-object':
       return drainNode(deps, r);
+    case 'node-object':
+      return deleteNodeObject(deps, r);
     case 'kubeadm-upgrade':
       return upgradeNodes(deps, r);
     default:

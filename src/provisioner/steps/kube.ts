@@ -4,7 +4,8 @@
  *
  * kaas holds no kubelet or SSH access to nodes, so what it can do from here is bounded and stated
  * in each step's output: it checks the API's anonymous /healthz, records endpoints and versions,
- * and skips (with an event) drains when the API cannot be reached. Upgrades are version
+ * and drains nodes with the break-glass certificate (skipped, with an event, when the API cannot be
+ * reached). Upgrades are version
  * bookkeeping plus re-rendered user data for nodes created afterwards; the in-place
  * `kubeadm upgrade` runs on the nodes themselves and is not driven from here. On a cloud where
  * nothing really boots (Nova's fake driver, cloudsim) the API wait fails with `api_unreachable`
@@ -28,7 +29,7 @@ export function apiUrl(deps: ExecDeps): string | undefined {
 async function reachable(deps: ExecDeps, url: string): Promise<boolean> {
   if (!deps.fetchApi) return false;
   try {
-    return (await deps.fetchApi(`${url}/healthz`, deps.ctx.signal)) === 200;
+    return (await deps.fetchApi(`${url}/healthz`, deps.ctx.signal, deps.clusterCaPem)) === 200;
   } catch {
     return false;
   }
@@ -69,19 +70,80 @@ export async function kubeconfigEndpoint(deps: ExecDeps, _r: Res<'kubeconfig'>) 
   return { server: apiUrl(deps) ?? null };
 }
 
-/** Records when join material for new nodes expires (kubeadm tokens are short-lived by design). */
+/**
+ * Keeps the cluster's join token valid for the nodes this job adds: kubeadm's own token lives 24 h,
+ * so on a reachable cluster the token is (re)registered with a new expiration. Unreachable: the
+ * nodes are still created, with a warning that they can only join while the token is valid.
+ */
 export async function joinToken(deps: ExecDeps, r: Res<'join-token'>) {
-  return { expiresAt: new Date(deps.now().getTime() + r.params.ttlSeconds * 1000).toISOString() };
+  const expiresAt = new Date(deps.now().getTime() + r.params.ttlSeconds * 1000).toISOString();
+  const kube = deps.kube;
+  if (!kube || !(await kube.client.healthy(deps.ctx.signal))) {
+    await deps.ctx.event(
+      'cluster API unreachable: join token not renewed; new nodes join only if it is still valid',
+      'warn',
+    );
+    return { expiresAt, renewed: false };
+  }
+  const how = await kube.client.ensureBootstrapToken(kube.bootstrapToken, expiresAt);
+  return { expiresAt, renewed: how };
 }
 
-/** Drains a node before its server goes, when the API is reachable; otherwise says it could not. */
-export async function drainNode(deps: ExecDeps, r: Res<'node-drain'> | Res<'node-object'>) {
-  const url = apiUrl(deps);
-  if (!deps.options.waitForApi || !url || !(await reachable(deps, url))) {
-    await deps.ctx.event(`cluster API unreachable: ${r.params.node} removed without draining`, 'warn');
+/**
+ * Drains a node before its server goes, as `kubectl drain` does: cordon, then evict every pod that
+ * is not a DaemonSet's or a static pod, retrying evictions a PodDisruptionBudget refuses (429) until
+ * `drainTimeoutMs`, then failing clearly (retry the job once the budget allows it). When the API
+ * cannot be reached the node is removed without draining, with a warning event.
+ */
+export async function drainNode(deps: ExecDeps, r: Res<'node-drain'>) {
+  const node = r.params.node;
+  const kube = deps.kube;
+  if (!kube || !(await kube.client.healthy(deps.ctx.signal))) {
+    await deps.ctx.event(`cluster API unreachable: ${node} removed without draining`, 'warn');
     return { drained: false };
   }
-  return { drained: true };
+  await kube.client.cordon(node);
+  await deps.ctx.event(`cordoned ${node}`);
+  const deadline = deps.now().getTime() + deps.drainTimeoutMs;
+  const evicted = new Set<string>();
+  for (;;) {
+    const pods = (await kube.client.podsOn(node)).filter((p) => !p.skip);
+    if (pods.length === 0) return { drained: true, evicted: [...evicted].sort() };
+    const blocked: string[] = [];
+    for (const pod of pods) {
+      const key = `${pod.namespace}/${pod.name}`;
+      if ((await kube.client.evict(pod)) === 'blocked') blocked.push(key);
+      else evicted.add(key);
+    }
+    if (deps.now().getTime() > deadline || deps.ctx.signal.aborted) {
+      throw new UpstreamError(
+        blocked.length > 0
+          ? `drain of ${node} gave up after ${Math.round(deps.drainTimeoutMs / 1000)} s: a PodDisruptionBudget keeps refusing the eviction of ${blocked.join(', ')}; scale the workload or relax the budget, then retry the job`
+          : `drain of ${node} gave up after ${Math.round(deps.drainTimeoutMs / 1000)} s: pods ${pods.map((p) => `${p.namespace}/${p.name}`).join(', ')} are still terminating; retry the job`,
+        { code: 'drain_timeout' },
+      );
+    }
+    if (blocked.length > 0)
+      await deps.ctx.event(
+        `eviction refused by a PodDisruptionBudget, retrying: ${blocked.join(', ')}`,
+        'warn',
+      );
+    await deps.sleep(deps.pollIntervalMs);
+  }
+}
+
+/** Removes the Node object of a deleted server so it does not linger NotReady; skipped when unreachable. */
+export async function deleteNodeObject(deps: ExecDeps, r: Res<'node-object'>) {
+  const kube = deps.kube;
+  if (!kube || !(await kube.client.healthy(deps.ctx.signal))) {
+    await deps.ctx.event(
+      `cluster API unreachable: node object ${r.params.node} left for the cluster to expire`,
+      'warn',
+    );
+    return { deleted: false };
+  }
+  await kube.client.deleteNode(r.params.node);
+  return { deleted: true };
 }
 
 /** Upgrade bookkeeping: the version new nodes boot with; in-place upgrade runs on the nodes. */

@@ -11,7 +11,14 @@ import { httpProbe, parseRoleBindings, type Probe } from './admin.ts';
 import { panelTestApp } from './panel-testing.ts';
 
 const as = (user: string) => ({ 'x-test-user': user });
-const ADMIN_GETS = ['admin/overview', 'admin/services', 'role-bindings', 'admin/tokens'];
+const ADMIN_GETS = [
+  'admin/overview',
+  'admin/services',
+  'role-bindings',
+  'admin/tokens',
+  'admin/audit',
+  'admin/audit.jsonl',
+];
 
 async function addToken(store: Store, id: string, userId: string): Promise<void> {
   await insertApiToken({

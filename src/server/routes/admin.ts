@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Agent, request as httpRequest } from 'undici';
 import type { AuthService } from '../../auth/service.ts';
-import { ForbiddenError, InputError, NotFoundError } from '../../errors.ts';
+import { InputError, NotFoundError } from '../../errors.ts';
 import { findClusterEndpoint } from '../../store/findClusterEndpoint.ts';
 import { getRoleBindings, type RoleBinding } from '../../store/getRoleBindings.ts';
 import { listProjectMemberTokens } from '../../store/listProjectMemberTokens.ts';
 import { listProjectRoles } from '../../store/listProjectRoles.ts';
 import { replaceRoleBindings } from '../../store/replaceRoleBindings.ts';
-import { requirePrincipal } from '../principal.ts';
-import { clusterAccess, managedServiceLinks, type ClusterAccess, type PanelDeps } from './panel.ts';
+import { registerAuditRoutes } from './audit.ts';
+import { managedServiceLinks, requireClusterAdmin, type PanelDeps } from './panel.ts';
 
 /** Outcome of an anonymous GET: `ok` for a 2xx answer. */
 export interface ProbeResult {
@@ -94,17 +94,7 @@ export function parseRoleBindings(body: unknown): RoleBinding[] {
 export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const { store } = deps;
   const probe = deps.probe ?? httpProbe;
-
-  async function requireAdmin(request: FastifyRequest): Promise<ClusterAccess & { actor: string }> {
-    const principal = requirePrincipal(request);
-    const { id } = request.params as { id: string };
-    const access = await clusterAccess(store, principal.userId, id);
-    if (!access.isAdmin)
-      throw new ForbiddenError(
-        `administering cluster "${access.cluster.name}" needs its admin role on project "${access.cluster.projectName}"`,
-      );
-    return { ...access, actor: `${principal.userName}@${principal.domainName}` };
-  }
+  const requireAdmin = (request: FastifyRequest) => requireClusterAdmin(store, request);
 
   app.get('/api/v1/clusters/:id/admin/overview', async (request) => {
     const { cluster } = await requireAdmin(request);
@@ -205,4 +195,6 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
     );
     return reply.status(204).send();
   });
+
+  registerAuditRoutes(app, deps);
 }

@@ -16,8 +16,13 @@ export interface ClusterRouteDeps {
     | 'retryJob'
     | 'getJob'
   >;
-  /** Throws AuthError/ForbiddenError unless the caller may operate clusters (e.g. requirePrincipal + role check). */
-  authorize(request: FastifyRequest): void;
+  /**
+   * Throws AuthError/ForbiddenError unless the caller may do this: `clusterId` is the cluster the
+   * route acts on, undefined for create and list.
+   */
+  authorize(request: FastifyRequest, clusterId: string | undefined): void | Promise<void>;
+  /** Serve `GET /api/v1/clusters` here; false when the control panel's per-user list owns that path. */
+  listRoute?: boolean;
 }
 
 function body(request: FastifyRequest): Record<string, unknown> {
@@ -32,72 +37,82 @@ function body(request: FastifyRequest): Record<string, unknown> {
  * `GET /api/v1/clusters/{id}/jobs/{jobId}` (steps with their state, and events; `?after=<time>`
  * returns only newer events, for polling).
  */
-export function registerClusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): void {
+export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRouteDeps): void {
   const { provisioner } = deps;
-  app.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/api/v1/clusters')) deps.authorize(request);
+  // An encapsulated scope, so the check guards these routes only (not the panel's under the same prefix).
+  void parent.register(async (app) => {
+    app.addHook('preHandler', async (request) => {
+      await deps.authorize(request, (request.params as { id?: string }).id);
+    });
+    routes(app);
   });
 
-  app.post('/api/v1/clusters', async (request, reply) => {
-    const { spec, options } = body(request);
-    const created = await provisioner.createCluster(spec, (options ?? {}) as Record<string, unknown>);
-    return reply.status(202).send(created);
-  });
+  function routes(app: FastifyInstance): void {
+    app.post('/api/v1/clusters', async (request, reply) => {
+      const { spec, options } = body(request);
+      const created = await provisioner.createCluster(spec, (options ?? {}) as Record<string, unknown>);
+      return reply.status(202).send(created);
+    });
 
-  app.get('/api/v1/clusters', async () => ({ items: await provisioner.listClusters() }));
+    if (deps.listRoute !== false)
+      app.get('/api/v1/clusters', async () => ({ items: await provisioner.listClusters() }));
 
-  app.get<{ Params: { id: string } }>('/api/v1/clusters/:id', async (request) =>
-    provisioner.getCluster(request.params.id),
-  );
+    app.get<{ Params: { id: string } }>('/api/v1/clusters/:id', async (request) =>
+      provisioner.getCluster(request.params.id),
+    );
 
-  app.delete<{ Params: { id: string } }>('/api/v1/clusters/:id', async (request, reply) =>
-    reply.status(202).send({ job: await provisioner.deleteCluster(request.params.id) }),
-  );
+    app.delete<{ Params: { id: string } }>('/api/v1/clusters/:id', async (request, reply) =>
+      reply.status(202).send({ job: await provisioner.deleteCluster(request.params.id) }),
+    );
 
-  app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/resize', async (request, reply) => {
-    const { group, count } = body(request);
-    if (typeof group !== 'string')
-      throw new InputError('group must be the name of a node group', { field: 'group' });
-    if (typeof count !== 'number') throw new InputError('count must be a number', { field: 'count' });
-    return reply.status(202).send({ job: await provisioner.resizeCluster(request.params.id, group, count) });
-  });
+    app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/resize', async (request, reply) => {
+      const { group, count } = body(request);
+      if (typeof group !== 'string')
+        throw new InputError('group must be the name of a node group', { field: 'group' });
+      if (typeof count !== 'number') throw new InputError('count must be a number', { field: 'count' });
+      return reply
+        .status(202)
+        .send({ job: await provisioner.resizeCluster(request.params.id, group, count) });
+    });
 
-  app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/upgrade', async (request, reply) => {
-    const { version } = body(request);
-    if (typeof version !== 'string')
-      throw new InputError('version must be a Kubernetes version such as 1.32.1', { field: 'version' });
-    const job = await provisioner.upgradeCluster(request.params.id, version);
-    if (!job)
-      return reply.status(200).send({ job: null, message: `cluster already runs Kubernetes ${version}` });
-    return reply.status(202).send({ job });
-  });
+    app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/upgrade', async (request, reply) => {
+      const { version } = body(request);
+      if (typeof version !== 'string')
+        throw new InputError('version must be a Kubernetes version such as 1.32.1', { field: 'version' });
+      const job = await provisioner.upgradeCluster(request.params.id, version);
+      if (!job)
+        return reply.status(200).send({ job: null, message: `cluster already runs Kubernetes ${version}` });
+      return reply.status(202).send({ job });
+    });
 
-  app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/retry', async (request, reply) => {
-    const { jobId } = body(request);
-    let id = typeof jobId === 'string' ? jobId : undefined;
-    if (id === undefined) {
-      const [last] = await provisioner.listJobs(request.params.id);
-      if (!last) throw new InputError(`cluster ${request.params.id} has no job to retry`, { code: 'no_job' });
-      id = last.id;
-    }
-    return reply.status(202).send({ job: await provisioner.retryJob(id) });
-  });
-
-  app.get<{ Params: { id: string } }>('/api/v1/clusters/:id/jobs', async (request) => ({
-    items: await provisioner.listJobs(request.params.id),
-  }));
-
-  app.get<{ Params: { id: string; jobId: string }; Querystring: { after?: string } }>(
-    '/api/v1/clusters/:id/jobs/:jobId',
-    async (request) => {
-      const cluster = await provisioner.getCluster(request.params.id);
-      const view = await provisioner.getJob(request.params.jobId, request.query.after);
-      if (view.job.clusterId !== cluster.id) {
-        throw new NotFoundError(`cluster ${request.params.id} has no job ${request.params.jobId}`, {
-          code: 'job_not_found',
-        });
+    app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/retry', async (request, reply) => {
+      const { jobId } = body(request);
+      let id = typeof jobId === 'string' ? jobId : undefined;
+      if (id === undefined) {
+        const [last] = await provisioner.listJobs(request.params.id);
+        if (!last)
+          throw new InputError(`cluster ${request.params.id} has no job to retry`, { code: 'no_job' });
+        id = last.id;
       }
-      return view;
-    },
-  );
+      return reply.status(202).send({ job: await provisioner.retryJob(id) });
+    });
+
+    app.get<{ Params: { id: string } }>('/api/v1/clusters/:id/jobs', async (request) => ({
+      items: await provisioner.listJobs(request.params.id),
+    }));
+
+    app.get<{ Params: { id: string; jobId: string }; Querystring: { after?: string } }>(
+      '/api/v1/clusters/:id/jobs/:jobId',
+      async (request) => {
+        const cluster = await provisioner.getCluster(request.params.id);
+        const view = await provisioner.getJob(request.params.jobId, request.query.after);
+        if (view.job.clusterId !== cluster.id) {
+          throw new NotFoundError(`cluster ${request.params.id} has no job ${request.params.jobId}`, {
+            code: 'job_not_found',
+          });
+        }
+        return view;
+      },
+    );
+  }
 }

@@ -1,6 +1,6 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { stringify } from 'yaml';
-import { ConflictError, InputError, NotFoundError } from '../../errors.ts';
+import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Store } from '../../store/db.ts';
 import { findCluster } from '../../store/findCluster.ts';
@@ -53,6 +53,24 @@ export async function clusterAccess(store: Store, userId: string, clusterId: str
   if (!cluster || roles.length === 0)
     throw new NotFoundError(`no cluster "${clusterId}" that you have access to`);
   return accessFrom(cluster, roles);
+}
+
+/**
+ * The caller's access to the cluster named by the `:id` route parameter, if they administer it:
+ * ForbiddenError (403) for members, NotFoundError (404) for users without any role there.
+ */
+export async function requireClusterAdmin(
+  store: Store,
+  request: FastifyRequest,
+): Promise<ClusterAccess & { actor: string }> {
+  const principal = requirePrincipal(request);
+  const { id } = request.params as { id: string };
+  const access = await clusterAccess(store, principal.userId, id);
+  if (!access.isAdmin)
+    throw new ForbiddenError(
+      `administering cluster "${access.cluster.name}" needs its admin role on project "${access.cluster.projectName}"`,
+    );
+  return { ...access, actor: `${principal.userName}@${principal.domainName}` };
 }
 
 /** How a kubeconfig authenticates: the `kaas credential` exec plugin, or a pasted API token. */

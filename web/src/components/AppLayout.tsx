@@ -156,6 +156,7 @@ export function AppLayout(props: {
                 {item(PATHS.adminServices, 'Service status')}
                 {item(PATHS.adminRoleBindings, 'Role bindings')}
                 {item(PATHS.adminTokens, 'User tokens')}
+                {item(PATHS.adminAudit, 'Audit log')}
               </NavExpandable>
             )}
           </NavList>

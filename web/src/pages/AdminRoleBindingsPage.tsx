@@ -130,8 +130,8 @@ export function AdminRoleBindingsPage(props: { cluster: ClusterContext }) {
       }
     >
       {loaded.data && (
-        <div className="kaas-login-alert">
-          <StateLabel data={loaded.data} />{' '}
+        <div className="kaas-login-alert kaas-state-row">
+          <StateLabel data={loaded.data} />
           {loaded.data.updatedAt && (
             <span className="kaas-subtitle">
               Revision {loaded.data.revision}, saved {formatDateTime(loaded.data.updatedAt)} by{' '}

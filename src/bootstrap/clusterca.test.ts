@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { bootstrapInput } from '../../test/bootstrap/fixtures.ts';
+import { InputError } from '../errors.ts';
+import { validateBootstrapInput } from './input.ts';
+import { nodeContent } from './node.ts';
+
+const ca = {
+  certPem: '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n',
+  keyPem: '-----BEGIN PRIVATE KEY-----\nMIGHfake\n-----END PRIVATE KEY-----\n',
+};
+
+describe('cluster CA on the first master', () => {
+  it('writes ca.crt (0644) and ca.key (0600) where kubeadm init looks for an existing CA', () => {
+    const files = nodeContent({ ...bootstrapInput('init'), clusterCa: ca }).files;
+    expect(files.find((f) => f.path === '/etc/kubernetes/pki/ca.crt')).toEqual({
+      path: '/etc/kubernetes/pki/ca.crt',
+      content: ca.certPem,
+      mode: 0o644,
+    });
+    expect(files.find((f) => f.path === '/etc/kubernetes/pki/ca.key')?.mode).toBe(0o600);
+  });
+
+  it('writes no CA file without one (kubeadm generates its own)', () => {
+    expect(
+      nodeContent(bootstrapInput('init')).files.some((f) => f.path.startsWith('/etc/kubernetes/pki/')),
+    ).toBe(false);
+  });
+
+  it.each([
+    ['a joining master', { ...bootstrapInput('join-control-plane'), clusterCa: ca }, 'clusterCa'],
+    [
+      'a bad certificate',
+      { ...bootstrapInput('init'), clusterCa: { ...ca, certPem: 'nope' } },
+      'clusterCa.certPem',
+    ],
+    ['a bad key', { ...bootstrapInput('init'), clusterCa: { ...ca, keyPem: 'nope' } }, 'clusterCa.keyPem'],
+  ])('refuses %s, naming the field without echoing the secret', (_name, input, field) => {
+    try {
+      validateBootstrapInput(input);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as InputError).field).toBe(field);
+      expect((error as Error).message).not.toContain('MIGH');
+    }
+  });
+});

@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, fetch } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCa, issueServerCert } from '../auth/pki.ts';
+import { startCloudsim, type Cloudsim } from '../cloudsim/index.ts';
+import { InputError } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { openStore } from '../store/db.ts';
+import { migrateToLatest } from '../store/migrate.ts';
+import { up as panelTablesUp } from '../store/migrations/0005_panel.ts';
+import { cloudEnv } from '../../test/ha/support.ts';
+import { fakeRelease, testSpec, testWebhook } from '../../test/provisioner/support.ts';
+import { exitCodeFor } from './exit.ts';
+import { serveConfigFromEnv, startServer, type RunningServer } from './serve.ts';
+
+const logger = createLogger({ level: 'silent' });
+const dir = mkdtempSync(join(tmpdir(), 'kaas-serve-'));
+const secretKey = randomBytes(32).toString('base64');
+let sim: Cloudsim;
+
+beforeAll(async () => {
+  sim = await startCloudsim({ port: 0, bootTimeMs: 20 });
+});
+afterAll(async () => {
+  await sim.close();
+});
+
+/** A complete environment for one replica on a fresh SQLite file and cloudsim. */
+function env(over: Record<string, string> = {}): Record<string, string> {
+  return {
+    KAAS_DATABASE_URL: `sqlite:${join(dir, `${randomBytes(4).toString('hex')}.db`)}`,
+    KAAS_SECRET_KEY: secretKey,
+    PORT: '0',
+    KAAS_WORKER_POLL_MS: '20',
+    ...cloudEnv(sim.authUrl),
+    ...over,
+  };
+}
+
+const where = { logger, cwd: dir, home: dir };
+
+function configError(e: Record<string, string | undefined>): InputError {
+  try {
+    serveConfigFromEnv(e);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    expect(exitCodeFor(error)).toBe(2);
+    return error as InputError;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('serveConfigFromEnv', () => {
+  it('has production defaults', () => {
+    expect(serveConfigFromEnv({ KAAS_DATABASE_URL: 'postgres://kaas@db/kaas' })).toEqual({
+      databaseUrl: 'postgres://kaas@db/kaas',
+      host: '127.0.0.1',
+      port: 8080,
+      tls: undefined,
+      workers: true,
+      leaseMs: undefined,
+      idlePollMs: 1_000,
+      shutdownGraceMs: 20_000,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every setting', () => {
+    expect(
+      serveConfigFromEnv({
+        KAAS_DATABASE_URL: 'sqlite:/data/kaas.db',
+        HOST: '0.0.0.0',
+        PORT: '8443',
+        KAAS_TLS_CERT_FILE: '/tls/tls.crt',
+        KAAS_TLS_KEY_FILE: '/tls/tls.key',
+        KAAS_WORKERS: 'false',
+        KAAS_LEASE_MS: '2000',
+        KAAS_WORKER_POLL_MS: '250',
+        KAAS_SHUTDOWN_GRACE_MS: '0',
+        KAAS_LOG_LEVEL: 'debug',
+      }),
+    ).toEqual({
+      databaseUrl: 'sqlite:/data/kaas.db',
+      host: '0.0.0.0',
+      port: 8443,
+      tls: { certFile: '/tls/tls.crt', keyFile: '/tls/tls.key' },
+      workers: false,
+      leaseMs: 2_000,
+      idlePollMs: 250,
+      shutdownGraceMs: 0,
+      logLevel: 'debug',
+    });
+    expect(serveConfigFromEnv({ KAAS_DATABASE_URL: 'x', KAAS_WORKERS: 'on' }).workers).toBe(true);
+  });
+
+  it('names the variable that is missing or wrong', () => {
+    expect(configError({}).field).toBe('KAAS_DATABASE_URL');
+    expect(configError({ KAAS_DATABASE_URL: '  ' }).message).toMatch(/set KAAS_DATABASE_URL: postgres:/);
+    const db = { KAAS_DATABASE_URL: 'sqlite:x.db' };
+    expect(configError({ ...db, KAAS_TLS_CERT_FILE: '/c' }).field).toBe('KAAS_TLS_KEY_FILE');
+    expect(configError({ ...db, KAAS_TLS_KEY_FILE: '/k' }).field).toBe('KAAS_TLS_CERT_FILE');
+    expect(configError({ ...db, PORT: 'http' }).field).toBe('PORT');
+    expect(configError({ ...db, PORT: '70000' }).message).toBe(
+      'PORT must be an integer from 0 to 65535, got "70000"',
+    );
+    expect(configError({ ...db, KAAS_WORKERS: 'maybe' }).field).toBe('KAAS_WORKERS');
+    expect(configError({ ...db, KAAS_LEASE_MS: '100' }).field).toBe('KAAS_LEASE_MS');
+    expect(configError({ ...db, KAAS_LEASE_MS: '2.5' }).field).toBe('KAAS_LEASE_MS');
+    expect(configError({ ...db, KAAS_WORKER_POLL_MS: '-1' }).field).toBe('KAAS_WORKER_POLL_MS');
+    expect(configError({ ...db, KAAS_SHUTDOWN_GRACE_MS: 'soon' }).field).toBe('KAAS_SHUTDOWN_GRACE_MS');
+  });
+});
+
+describe('startServer', () => {
+  it('serves /healthz over HTTP and closes cleanly without a worker', async () => {
+    const server = await startServer(env({ KAAS_WORKERS: 'false' }), where);
+    try {
+      expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const res = await fetch(`${server.url}/healthz`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: 'ok' });
+    } finally {
+      expect(await server.close()).toBe('no-worker');
+      expect(await server.close()).toBe('no-worker');
+    }
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+
+  it('serves HTTPS with KAAS_TLS_CERT_FILE and KAAS_TLS_KEY_FILE', async () => {
+    const ca = await createCa({ commonName: 'kaas-serve-test' });
+    const cert = await issueServerCert({ ca, hosts: ['127.0.0.1'] });
+    writeFileSync(join(dir, 'tls.crt'), cert.certPem);
+    writeFileSync(join(dir, 'tls.key'), cert.keyPem);
+    const server = await startServer(
+      env({ KAAS_TLS_CERT_FILE: join(dir, 'tls.crt'), KAAS_TLS_KEY_FILE: join(dir, 'tls.key') }),
+      where,
+    );
+    const agent = new Agent({ connect: { ca: ca.certPem } });
+    try {
+      expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const res = await fetch(`${server.url}/healthz`, { dispatcher: agent });
+      expect(res.status).toBe(200);
+    } finally {
+      await agent.close();
+      expect(await server.close()).toBe('stopped');
+    }
+  });
+
+  it('runs queued jobs in its worker loop', async () => {
+    const e = env();
+    const store = openStore(e.KAAS_DATABASE_URL as string);
+    await migrateToLatest(store.db as never);
+    await panelTablesUp(store.db as never);
+    await store.close();
+    const server: RunningServer = await startServer(e, {
+      ...where,
+      provisioner: { webhook: await testWebhook(), pollIntervalMs: 20 },
+    });
+    try {
+      const created = await server.provisioner.createCluster(testSpec('served', 1), {
+        releaseSource: fakeRelease(),
+        waitForApi: false,
+      });
+      const deadline = Date.now() + 25_000;
+      let state = created.job.state;
+      while (Date.now() < deadline && (state === 'queued' || state === 'running')) {
+        await new Promise((r) => setTimeout(r, 50));
+        state = (await server.provisioner.getJob(created.job.id)).job.state;
+      }
+      expect(state).toBe('succeeded');
+      expect((await server.provisioner.getCluster('served')).status).toBe('ready');
+    } finally {
+      expect(await server.close()).toBe('stopped');
+    }
+  });
+
+  it('fails with a clear error on bad settings, before listening', async () => {
+    await expect(startServer(env({ KAAS_SECRET_KEY: '' }), where)).rejects.toMatchObject({
+      code: 'secret_key_missing',
+    });
+    await expect(startServer(env({ OS_AUTH_URL: '' }), where)).rejects.toBeInstanceOf(InputError);
+    await expect(startServer(env({ KAAS_DATABASE_URL: 'mysql://db/kaas' }), where)).rejects.toMatchObject({
+      field: 'database',
+    });
+    await expect(
+      startServer(
+        env({ KAAS_TLS_CERT_FILE: join(dir, 'missing.crt'), KAAS_TLS_KEY_FILE: join(dir, 'missing.key') }),
+        where,
+      ),
+    ).rejects.toMatchObject({ field: 'KAAS_TLS_CERT_FILE', message: expect.stringMatching(/cannot read/) });
+  });
+
+  it('reports a port in use as a PORT error and releases what it opened', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      await expect(startServer(env({ PORT: String(port) }), where)).rejects.toMatchObject({
+        field: 'PORT',
+        message: expect.stringMatching(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}`)),
+      });
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+});

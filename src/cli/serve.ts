@@ -1,0 +1,247 @@
+import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { keystoneDirectory } from '../auth/directory.ts';
+import { createAuthService, type Principal } from '../auth/service.ts';
+import { InputError } from '../errors.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { createCloud, loadCloudConfig } from '../openstack/index.ts';
+import type { Provisioner, ProvisionerDeps } from '../provisioner/provisioner.ts';
+import { buildApp } from '../server/app.ts';
+import { openStore } from '../store/db.ts';
+import { openProvisionerFromEnv } from './cluster.ts';
+import { startWorkerLoop, type StopResult } from './worker.ts';
+
+type Env = Record<string, string | undefined>;
+
+/** The settings `kaas serve` reads from its environment (see docs/operations.md). */
+export interface ServeConfig {
+  databaseUrl: string;
+  host: string;
+  port: number;
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** Whether this replica runs the job worker loop. */
+  workers: boolean;
+  /** How long a job claim lasts without a heartbeat; undefined = the engine's default (30 s). */
+  leaseMs: number | undefined;
+  /** Wait between two claims when no job is runnable. */
+  idlePollMs: number;
+  /** How long SIGTERM waits for the job in hand before exiting (its lease then moves on). */
+  shutdownGraceMs: number;
+  logLevel: string;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
+    throw new InputError(`${name} must be an integer from ${min} to ${max}, got "${text}"`, {
+      code: 'invalid_config',
+      field: name,
+    });
+  }
+  return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const text = env[name]?.trim().toLowerCase();
+  if (text === undefined || text === '') return fallback;
+  if (['1', 'true', 'on', 'yes'].includes(text)) return true;
+  if (['0', 'false', 'off', 'no'].includes(text)) return false;
+  throw new InputError(`${name} must be true or false, got "${env[name]}"`, {
+    code: 'invalid_config',
+    field: name,
+  });
+}
+
+/**
+ * Reads and checks the serve settings before anything is opened, so a bad deployment fails at once
+ * with a message naming the variable. The cloud, secret key and webhook settings are checked by
+ * {@link openProvisionerFromEnv}, which `startServer` calls next.
+ */
+export function serveConfigFromEnv(env: Env): ServeConfig {
+  const databaseUrl = env.KAAS_DATABASE_URL?.trim();
+  if (!databaseUrl) {
+    throw new InputError(
+      'set KAAS_DATABASE_URL: postgres://user:password@host/db for several replicas (HA), or sqlite:<path> for one',
+      { code: 'invalid_config', field: 'KAAS_DATABASE_URL' },
+    );
+  }
+  const certFile = env.KAAS_TLS_CERT_FILE?.trim() || undefined;
+  const keyFile = env.KAAS_TLS_KEY_FILE?.trim() || undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new InputError('set both KAAS_TLS_CERT_FILE and KAAS_TLS_KEY_FILE (PEM files), or neither', {
+      code: 'invalid_config',
+      field: certFile === undefined ? 'KAAS_TLS_CERT_FILE' : 'KAAS_TLS_KEY_FILE',
+    });
+  }
+  const leaseMs = env.KAAS_LEASE_MS ? integer(env, 'KAAS_LEASE_MS', 0, 500, 3_600_000) : undefined;
+  return {
+    databaseUrl,
+    host: env.HOST?.trim() || '127.0.0.1',
+    port: integer(env, 'PORT', 8080, 0, 65_535),
+    tls: certFile && keyFile ? { certFile, keyFile } : undefined,
+    workers: flag(env, 'KAAS_WORKERS', true),
+    leaseMs,
+    idlePollMs: integer(env, 'KAAS_WORKER_POLL_MS', 1_000, 10, 600_000),
+    shutdownGraceMs: integer(env, 'KAAS_SHUTDOWN_GRACE_MS', 20_000, 0, 3_600_000),
+    logLevel: env.KAAS_LOG_LEVEL?.trim() || 'info',
+  };
+}
+
+function readPem(path: string, field: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InputError(`cannot read ${field} ${path}`, { code: 'invalid_config', field, cause: error });
+  }
+}
+
+/** Test seams and overrides of {@link startServer}; production passes none. */
+export interface ServeDeps {
+  logger?: Logger;
+  now?: () => Date;
+  /** Where clouds.yaml is searched (default the process' cwd and home). */
+  cwd?: string;
+  home?: string;
+  /** Replaces any provisioner dependency (cloud client, owner name, polls). */
+  provisioner?: Partial<ProvisionerDeps>;
+}
+
+/** A running kaas replica. */
+export interface RunningServer {
+  /** `http(s)://host:port` it listens on. */
+  url: string;
+  provisioner: Provisioner;
+  /**
+   * Graceful stop: no new claims, the job in hand gets `KAAS_SHUTDOWN_GRACE_MS` to finish, then the
+   * HTTP server, the Keystone sync and the database close. Idempotent.
+   */
+  close(): Promise<StopResult | 'no-worker'>;
+}
+
+/**
+ * Starts one kaas replica from its environment: migrations, the HTTP app (API, TokenReview webhook,
+ * /healthz), the Keystone background sync and, unless KAAS_WORKERS=false, the provisioner's job
+ * worker. Any number of replicas may share one PostgreSQL database.
+ */
+export async function startServer(env: Env, deps: ServeDeps = {}): Promise<RunningServer> {
+  const config = serveConfigFromEnv(env);
+  const tls = config.tls
+    ? {
+        cert: readPem(config.tls.certFile, 'KAAS_TLS_CERT_FILE'),
+        key: readPem(config.tls.keyFile, 'KAAS_TLS_KEY_FILE'),
+      }
+    : undefined;
+  const logger = deps.logger ?? createLogger({ level: config.logLevel });
+  const now = deps.now ?? (() => new Date());
+  const where = { ...(deps.cwd ? { cwd: deps.cwd } : {}), ...(deps.home ? { home: deps.home } : {}) };
+  const cloudConfig = loadCloudConfig({ env, ...where });
+
+  // The job engine gets its own connection pool (opened and migrated here), so long jobs never
+  // starve API requests of connections.
+  const jobs = await openProvisionerFromEnv(
+    { ...env, KAAS_DATABASE_URL: config.databaseUrl },
+    {
+      logger,
+      now,
+      ...where,
+      ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
+      ...deps.provisioner,
+    },
+  );
+  const store = openStore(config.databaseUrl);
+  const cloud = createCloud({ config: cloudConfig, logger });
+  const directory = keystoneDirectory(cloud);
+  const auth = createAuthService({ store, directory, logger, now });
+  // Operators (who may create clusters over the API) hold KAAS_OPERATOR_ROLE on kaas' own project.
+  const operatorRole = env.KAAS_OPERATOR_ROLE;
+  const isOperator = operatorRole
+    ? async (principal: Principal) => {
+        const project = (await cloud.session.token()).project;
+        const assignments = project ? await directory.listRoleAssignments(project.id) : [];
+        return assignments.some((a) => a.userId === principal.userId && a.roleName === operatorRole);
+      }
+    : undefined;
+  const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
+  const app = await buildApp(
+    {
+      store,
+      logger,
+      now,
+      auth,
+      provisioner: jobs.provisioner,
+      ...(isOperator ? { isOperator } : {}),
+      ...(existsSync(webRoot) ? { webRoot } : {}),
+    },
+    tls ? { https: tls } : {},
+  );
+  let url: string;
+  try {
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  } catch (error) {
+    await app.close();
+    await store.close();
+    await jobs.close();
+    throw new InputError(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`, {
+      code: 'invalid_config',
+      field: 'PORT',
+      cause: error,
+    });
+  }
+  auth.start();
+  const worker = config.workers
+    ? startWorkerLoop({ engine: jobs.provisioner.engine, logger, idleMs: config.idlePollMs })
+    : undefined;
+  logger.info({ url, workers: config.workers, leaseMs: config.leaseMs }, 'kaas serving');
+
+  let closing: Promise<StopResult | 'no-worker'> | undefined;
+  return {
+    url,
+    provisioner: jobs.provisioner,
+    close() {
+      closing ??= (async () => {
+        const result = worker ? await worker.stop(config.shutdownGraceMs) : 'no-worker';
+        if (result === 'abandoned') {
+          logger.warn('shutdown grace period over with a job in hand; another replica resumes it');
+        }
+        await app.close();
+        await auth.close();
+        await store.close();
+        await jobs.close();
+        return result;
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * `kaas serve`: the production entry point (one replica). Runs until SIGTERM or SIGINT, then stops
+ * gracefully; settings come from the environment only, as containers pass them.
+ */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run a kaas replica: API, TokenReview webhook, control panel and job worker')
+    .action(async () => {
+      const server = await startServer(process.env);
+      process.stderr.write(`kaas serving on ${server.url}\n`);
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        process.once('SIGINT', () => resolve('SIGINT'));
+      });
+      process.stderr.write(`kaas: ${signal}, shutting down\n`);
+      const started = Date.now();
+      const result = await server.close();
+      process.stderr.write(`kaas: stopped in ${Date.now() - started} ms (worker: ${result})\n`);
+      // Everything kaas owns is closed; what may remain are keep-alive sockets to the cloud, or an
+      // abandoned job's requests (its lease moves on to another replica once we are gone).
+      process.exit(0);
+    });
+}

@@ -1,0 +1,199 @@
+/**
+ * The slice of the Kubernetes API the addon appliers need — server-side apply, read, list by
+ * label, delete, and "is this kind served" — over @kubernetes/client-node's dynamic
+ * KubernetesObjectApi, with every failure turned into an UpstreamError naming what was being done.
+ */
+import {
+  ApiException,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubernetesObject as ClientObject,
+} from '@kubernetes/client-node';
+import type { KubernetesObject } from '../../addons/index.ts';
+import { UpstreamError } from '../../errors.ts';
+import type { ObjectRef } from '../../store/listAddonStatus.ts';
+import type { KubeAccess } from '../kubeclient.ts';
+
+/** The field manager kaas applies as; it owns every field of what it renders. */
+export const FIELD_MANAGER = 'kaas';
+
+/** An object as the API server returns it (metadata filled in, maybe a status). */
+export interface LiveObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+  };
+  status?: unknown;
+  [key: string]: unknown;
+}
+
+/** What the appliers do against one cluster. */
+export interface ClusterApi {
+  /** Server-side apply with force as FIELD_MANAGER: creates or converges, a no-op when unchanged. */
+  apply(obj: KubernetesObject): Promise<LiveObject>;
+  /** The live object, or undefined when it does not exist. */
+  read(ref: ObjectRef): Promise<LiveObject | undefined>;
+  /** Objects of one kind (all namespaces) carrying every label of the selector. */
+  list(apiVersion: string, kind: string, labelSelector: string): Promise<LiveObject[]>;
+  /** Deletes; an object already gone is fine. */
+  remove(ref: ObjectRef): Promise<'deleted' | 'absent'>;
+  /** Whether the API serves this kind now (a custom kind only once its CRD is established). */
+  served(apiVersion: string, kind: string): Promise<boolean>;
+}
+
+/** Human name of an object in messages: `Deployment kaas-system/grafana`. */
+export function describeRef(ref: ObjectRef): string {
+  return `${ref.kind} ${ref.namespace === undefined ? '' : `${ref.namespace}/`}${ref.name}`;
+}
+
+/** The reference the store keeps for an object. */
+export function refOf(obj: KubernetesObject): ObjectRef {
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    ...(obj.metadata.namespace === undefined ? {} : { namespace: obj.metadata.namespace }),
+    name: obj.metadata.name,
+  };
+}
+
+function statusOf(err: unknown): number | undefined {
+  return err instanceof ApiException ? (err.code as number) : undefined;
+}
+
+/** The `message` of a Kubernetes Status body (parsed or not), else the body's start. */
+function statusMessage(body: unknown): string {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return body.slice(0, 300);
+    }
+  }
+  const message = (parsed as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : JSON.stringify(parsed).slice(0, 300);
+}
+
+/** Maps a client failure to an UpstreamError saying what failed and why, keeping the cause. */
+export function kubeError(server: string, what: string, err: unknown): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  if (err instanceof ApiException) {
+    const detail = statusMessage(err.body);
+    return new UpstreamError(`${what}: Kubernetes API ${server} answered ${String(err.code)}: ${detail}`, {
+      code: 'kube_api_error',
+      cause: err,
+    });
+  }
+  const reason = err instanceof Error ? err.message : String(err);
+  return new UpstreamError(`${what}: Kubernetes API ${server} unreachable: ${reason}`, {
+    code: 'kube_unreachable',
+    cause: err,
+  });
+}
+
+/** KubernetesObjectApi with its (protected) discovery lookup made callable. */
+export class ObjectApi extends KubernetesObjectApi {
+  /** Discovery entry of the kind, undefined when its group-version is served but not the kind. */
+  discover(apiVersion: string, kind: string) {
+    return this.resource(apiVersion, kind);
+  }
+}
+
+/** A ClusterApi over any kubeconfig (tests point it at a local API server). */
+export function clusterApiFromConfig(kc: KubeConfig): ClusterApi {
+  const server = kc.getCurrentCluster()?.server ?? 'unknown';
+  return clusterApi(kc.makeApiClient(ObjectApi), server);
+}
+
+function spec(ref: ObjectRef): ClientObject & { metadata: { name: string } } {
+  return {
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
+    metadata: { name: ref.name, ...(ref.namespace === undefined ? {} : { namespace: ref.namespace }) },
+  };
+}
+
+/**
+ * Wraps a KubernetesObjectApi for one cluster. `server` only appears in error messages.
+ * The client mutates what it sends (it fills in defaults), so every call gets a copy.
+ */
+export function clusterApi(api: ObjectApi, server: string): ClusterApi {
+  const fail = (what: string, err: unknown) => kubeError(server, what, err);
+  return {
+    async apply(obj) {
+      try {
+        const copy = structuredClone(obj) as unknown as ClientObject;
+        return (await api.patch(
+          copy,
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          true,
+          PatchStrategy.ServerSideApply,
+        )) as LiveObject;
+      } catch (err) {
+        throw fail(`apply of ${describeRef(refOf(obj))}`, err);
+      }
+    },
+    async read(ref) {
+      try {
+        const live: ClientObject = await api.read(spec(ref));
+        return live as LiveObject;
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw fail(`read of ${describeRef(ref)}`, err);
+      }
+    },
+    async list(apiVersion, kind, labelSelector) {
+      try {
+        const res = await api.list(
+          apiVersion,
+          kind,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          labelSelector,
+        );
+        return res.items as LiveObject[];
+      } catch (err) {
+        throw fail(`list of ${kind} (${labelSelector})`, err);
+      }
+    },
+    async remove(ref) {
+      try {
+        await api.delete(spec(ref), undefined, undefined, undefined, undefined, 'Background');
+        return 'deleted';
+      } catch (err) {
+        if (statusOf(err) === 404) return 'absent';
+        throw fail(`delete of ${describeRef(ref)}`, err);
+      }
+    },
+    async served(apiVersion, kind) {
+      try {
+        return (await api.discover(apiVersion, kind)) !== undefined;
+      } catch (err) {
+        if (statusOf(err) === 404) return false;
+        throw fail(`discovery of ${apiVersion} ${kind}`, err);
+      }
+    },
+  };
+}
+
+/** The production ClusterApi: the cluster's break-glass client certificate, trusting only its CA. */
+export function clusterApiFor(access: KubeAccess): ClusterApi {
+  const kc = new KubeConfig();
+  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+  kc.loadFromClusterAndUser(
+    { name: 'cluster', server: access.server, caData: b64(access.caPem), skipTLSVerify: false },
+    { name: 'kaas', certData: b64(access.certPem), keyData: b64(access.keyPem) },
+  );
+  return clusterApiFromConfig(kc);
+}

@@ -1,0 +1,165 @@
+/**
+ * The little of the Kubernetes API the provisioner drives itself: /healthz, cordon, list a node's
+ * pods, evict one (policy/v1 Eviction, which honours PodDisruptionBudgets). It authenticates with
+ * the break-glass client certificate and trusts only the cluster CA. Plain undici rather than
+ * @kubernetes/client-node: four calls do not need a generated client, and tests can point it at a
+ * small fake API server.
+ */
+import { Agent, fetch } from 'undici';
+import { UpstreamError } from '../errors.ts';
+
+/** A pod as far as draining cares. */
+export interface PodRef {
+  namespace: string;
+  name: string;
+  /** Owned by a DaemonSet or a static (mirror) pod: draining leaves it, as `kubectl drain` does. */
+  skip: boolean;
+}
+
+/** Operations the drain step needs. */
+export interface KubeClient {
+  /** True when the API answers /healthz with 200. */
+  healthy(signal: AbortSignal): Promise<boolean>;
+  cordon(node: string): Promise<void>;
+  podsOn(node: string): Promise<PodRef[]>;
+  /** `evicted` (or already gone) / `blocked` when a PodDisruptionBudget refuses it for now (429). */
+  evict(pod: PodRef): Promise<'evicted' | 'blocked'>;
+  /**
+   * Registers (or extends) a kubeadm bootstrap token so nodes joining later than kubeadm's own 24 h
+   * token lifetime can still join: the Secret `bootstrap-token-<id>` with a new expiration.
+   */
+  ensureBootstrapToken(token: string, expiresAt: string): Promise<'created' | 'extended'>;
+  /** Removes the Node object of a deleted server (absent already is fine). */
+  deleteNode(node: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How to reach one cluster's API as its break-glass admin. */
+export interface KubeAccess {
+  server: string;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+/** Builds a client for one cluster; injected into the provisioner so tests can redirect it. */
+export type KubeClientFactory = (access: KubeAccess) => KubeClient;
+
+interface PodList {
+  items: {
+    metadata: {
+      namespace: string;
+      name: string;
+      annotations?: Record<string, string>;
+      ownerReferences?: { kind: string }[];
+    };
+  }[];
+}
+
+/** An API that does not answer /healthz this fast counts as unreachable (drain is skipped). */
+const HEALTH_TIMEOUT_MS = 5_000;
+
+/** The production client (undici, mutual TLS with the cluster CA). */
+export const createKubeClient: KubeClientFactory = (access) => {
+  const dispatcher = new Agent({
+    connect: { ca: access.caPem, cert: access.certPem, key: access.keyPem },
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  });
+  const base = access.server.replace(/\/+$/, '');
+  const call = async (method: string, path: string, body?: unknown, contentType = 'application/json') => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      dispatcher,
+      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': contentType }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, text };
+  };
+  const fail = (what: string, r: { status: number; text: string }) =>
+    new UpstreamError(`Kubernetes API ${what} answered ${r.status}: ${r.text.slice(0, 300)}`, {
+      code: 'kube_api_error',
+    });
+  return {
+    async healthy(signal) {
+      try {
+        const res = await fetch(`${base}/healthz`, {
+          dispatcher,
+          signal: AbortSignal.any([signal, AbortSignal.timeout(HEALTH_TIMEOUT_MS)]),
+        });
+        await res.text();
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    },
+    async cordon(node) {
+      const r = await call(
+        'PATCH',
+        `/api/v1/nodes/${encodeURIComponent(node)}`,
+        { spec: { unschedulable: true } },
+        'application/merge-patch+json',
+      );
+      if (r.status === 404) return;
+      if (r.status !== 200) throw fail(`cordon of ${node}`, r);
+    },
+    async podsOn(node) {
+      const r = await call(
+        'GET',
+        `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${node}`)}`,
+      );
+      if (r.status !== 200) throw fail(`pod list of ${node}`, r);
+      return (JSON.parse(r.text) as PodList).items.map((p) => ({
+        namespace: p.metadata.namespace,
+        name: p.metadata.name,
+        skip:
+          (p.metadata.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet') ||
+          p.metadata.annotations?.['kubernetes.io/config.mirror'] !== undefined,
+      }));
+    },
+    async evict(pod) {
+      const r = await call(
+        'POST',
+        `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}/eviction`,
+        { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.name, namespace: pod.namespace } },
+      );
+      if (r.status === 429) return 'blocked';
+      if (r.status === 200 || r.status === 201 || r.status === 404) return 'evicted';
+      throw fail(`eviction of ${pod.namespace}/${pod.name}`, r);
+    },
+    async ensureBootstrapToken(token, expiresAt) {
+      const [id, secret] = token.split('.') as [string, string];
+      const name = `bootstrap-token-${id}`;
+      const created = await call('POST', '/api/v1/namespaces/kube-system/secrets', {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace: 'kube-system' },
+        type: 'bootstrap.kubernetes.io/token',
+        stringData: {
+          'token-id': id,
+          'token-secret': secret,
+          expiration: expiresAt,
+          'usage-bootstrap-authentication': 'true',
+          'usage-bootstrap-signing': 'true',
+          'auth-extra-groups': 'system:bootstrappers:kubeadm:default-node-token',
+        },
+      });
+      if (created.status === 201 || created.status === 200) return 'created';
+      if (created.status !== 409) throw fail('creation of the join token', created);
+      const patched = await call(
+        'PATCH',
+        `/api/v1/namespaces/kube-system/secrets/${name}`,
+        { stringData: { expiration: expiresAt } },
+        'application/merge-patch+json',
+      );
+      if (patched.status !== 200) throw fail('extension of the join token', patched);
+      return 'extended';
+    },
+    async deleteNode(node) {
+      const r = await call('DELETE', `/api/v1/nodes/${encodeURIComponent(node)}`);
+      if (r.status !== 200 && r.status !== 202 && r.status !== 404) throw fail(`deletion of node ${node}`, r);
+    },
+    close: () => dispatcher.close(),
+  };
+};

@@ -1,0 +1,88 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { createCa } from '../auth/pki.ts';
+import { validateBootstrapInput } from '../bootstrap/input.ts';
+import { bootstrapInput } from '../../test/bootstrap/fixtures.ts';
+import {
+  adminKubeconfigYaml,
+  caCertHashOf,
+  generateClusterMaterial,
+  issueClientCert,
+  joinMaterialOf,
+  type ClusterMaterial,
+} from './material.ts';
+
+describe('cluster material', () => {
+  let m: ClusterMaterial;
+  beforeAll(async () => {
+    const kaasCa = await createCa({ commonName: 'kaas-test' });
+    m = await generateClusterMaterial({
+      clusterId: 'c0123',
+      clusterName: 'prod',
+      webhook: { kaasUrl: 'https://kaas.example.com', caPem: kaasCa.certPem },
+    });
+  });
+
+  it('has kubeadm-shaped join secrets that pass the bootstrap validation', () => {
+    expect(m.token).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
+    expect(m.certificateKey).toMatch(/^[a-f0-9]{64}$/);
+    const j = joinMaterialOf(m);
+    expect(() =>
+      validateBootstrapInput({
+        ...bootstrapInput('init'),
+        join: j.join,
+        webhook: j.webhook,
+        clusterCa: j.clusterCa!,
+      }),
+    ).not.toThrow();
+    expect(parse(m.webhookKubeconfig).clusters[0].cluster.server).toBe(
+      'https://kaas.example.com/tokenreview/c0123',
+    );
+  });
+
+  it('pins the CA the way openssl computes the kubeadm discovery hash', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kaas-pin-'));
+    writeFileSync(join(dir, 'ca.crt'), m.ca.certPem);
+    const der = execFileSync(
+      'sh',
+      ['-c', 'openssl x509 -pubkey -noout -in ca.crt | openssl pkey -pubin -outform der | sha256sum'],
+      {
+        cwd: dir,
+      },
+    )
+      .toString()
+      .split(' ')[0];
+    expect(m.caCertHash).toBe(`sha256:${der}`);
+    expect(caCertHashOf(m.ca.certPem)).toBe(m.caCertHash);
+  });
+
+  it('issues a break-glass client certificate signed by the cluster CA, in system:masters', () => {
+    const cert = new X509Certificate(m.admin.certPem);
+    expect(cert.verify(new X509Certificate(m.ca.certPem).publicKey)).toBe(true);
+    expect(cert.subject).toContain('O=system:masters');
+    expect(cert.subject).toContain('CN=kaas-break-glass');
+    const kc = parse(
+      adminKubeconfigYaml({ clusterName: 'prod', server: 'https://1.2.3.4:6443', material: m }),
+    );
+    expect(kc.clusters[0].cluster.server).toBe('https://1.2.3.4:6443');
+    expect(Buffer.from(kc.users[0].user['client-certificate-data'], 'base64').toString()).toBe(
+      m.admin.certPem,
+    );
+  });
+
+  it('reports openssl failures as UpstreamError', async () => {
+    await expect(
+      issueClientCert({
+        ca: { certPem: 'broken', keyPem: 'broken' },
+        commonName: 'x',
+        organization: 'y',
+        days: 1,
+      }),
+    ).rejects.toMatchObject({ code: 'openssl_failed' });
+  });
+});

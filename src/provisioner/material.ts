@@ -1,0 +1,176 @@
+/**
+ * A cluster's own PKI and join material, made once at create time: the cluster CA (kubeadm uses it
+ * instead of generating one, so kaas can pin it and sign the break-glass admin certificate), the
+ * kubeadm bootstrap token, certificate key and CA pin, and the token-webhook kubeconfig masters read.
+ * Stored only sealed (secretbox.ts); handed to nodes through their user data.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomInt, randomBytes, X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { webhookKubeconfigYaml } from '../auth/kubeconfig.ts';
+import { createCa, type KeyPair } from '../auth/pki.ts';
+import { UpstreamError } from '../errors.ts';
+import type { JoinMaterial } from './bootstrap.ts';
+
+const run = promisify(execFile);
+
+/** Everything secret about one cluster (sealed as one JSON document in cluster_secrets). */
+export interface ClusterMaterial {
+  ca: KeyPair;
+  /** kubeadm bootstrap token `[a-z0-9]{6}.[a-z0-9]{16}`. */
+  token: string;
+  /** `sha256:<hex>` of the CA's SubjectPublicKeyInfo (kubeadm's discovery-token-ca-cert-hash). */
+  caCertHash: string;
+  /** 64 hex: encrypts the control-plane certificates kubeadm uploads for joining masters. */
+  certificateKey: string;
+  /** Break-glass client certificate (group system:masters) for the operator and for drains. */
+  admin: KeyPair;
+  /** The kubeconfig kube-apiserver reads for the TokenReview webhook. */
+  webhookKubeconfig: string;
+}
+
+/** Where the cluster's API server reaches kaas' TokenReview webhook, and the CA of kaas' certificate. */
+export interface WebhookTarget {
+  kaasUrl: string;
+  caPem: string;
+}
+
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const pick = (n: number) => Array.from({ length: n }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+
+/** kubeadm's CA pin: SHA-256 over the DER SubjectPublicKeyInfo of the CA certificate. */
+export function caCertHashOf(caPem: string): string {
+  const spki = new X509Certificate(caPem).publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
+}
+
+/**
+ * Issues a client certificate (clientAuth) signed by `ca`. Kubernetes reads the user from CN and
+ * groups from O. Uses Debian's openssl like src/auth/pki.ts, which only issues server certificates.
+ */
+export async function issueClientCert(input: {
+  ca: KeyPair;
+  commonName: string;
+  organization: string;
+  days: number;
+}): Promise<KeyPair> {
+  const dir = await mkdtemp(join(tmpdir(), 'kaas-client-'));
+  const openssl = async (args: string[]) => {
+    try {
+      await run('openssl', args, { cwd: dir });
+    } catch (error) {
+      throw new UpstreamError(`openssl ${args[0]} failed: ${(error as { stderr?: string }).stderr ?? ''}`, {
+        code: 'openssl_failed',
+        cause: error,
+      });
+    }
+  };
+  try {
+    await writeFile(join(dir, 'ca.crt'), input.ca.certPem);
+    await writeFile(join(dir, 'ca.key'), input.ca.keyPem, { mode: 0o600 });
+    await writeFile(
+      join(dir, 'ext.cnf'),
+      'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n',
+    );
+    const subj = `/O=${input.organization.replace(/[/=]/g, '_')}/CN=${input.commonName.replace(/[/=]/g, '_')}`;
+    await openssl(
+      ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'].concat([
+        '-keyout',
+        'c.key',
+        '-out',
+        'c.csr',
+        '-subj',
+        subj,
+      ]),
+    );
+    await openssl(
+      ['x509', '-req', '-in', 'c.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial'].concat([
+        '-out',
+        'c.crt',
+        '-days',
+        String(input.days),
+        '-sha256',
+        '-extfile',
+        'ext.cnf',
+      ]),
+    );
+    return {
+      certPem: await readFile(join(dir, 'c.crt'), 'utf8'),
+      keyPem: await readFile(join(dir, 'c.key'), 'utf8'),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Makes a cluster's material: CA (10 years), admin certificate (1 year), fresh join secrets. */
+export async function generateClusterMaterial(input: {
+  clusterId: string;
+  clusterName: string;
+  webhook: WebhookTarget;
+}): Promise<ClusterMaterial> {
+  const webhookKubeconfig = webhookKubeconfigYaml({
+    kaasUrl: input.webhook.kaasUrl,
+    clusterId: input.clusterId,
+    caPem: input.webhook.caPem,
+  });
+  const ca = await createCa({ commonName: `kubernetes-${input.clusterName}` });
+  const admin = await issueClientCert({
+    ca,
+    commonName: 'kaas-break-glass',
+    organization: 'system:masters',
+    days: 365,
+  });
+  return {
+    ca,
+    token: `${pick(6)}.${pick(16)}`,
+    caCertHash: caCertHashOf(ca.certPem),
+    certificateKey: randomBytes(32).toString('hex'),
+    admin,
+    webhookKubeconfig,
+  };
+}
+
+/** What the bootstrap renderer needs from the material. */
+export function joinMaterialOf(m: ClusterMaterial): JoinMaterial {
+  return {
+    join: { token: m.token, caCertHash: m.caCertHash, certificateKey: m.certificateKey },
+    webhook: { kubeconfig: m.webhookKubeconfig },
+    clusterCa: m.ca,
+  };
+}
+
+/** The break-glass admin kubeconfig (client certificate, no token): for the operator only. */
+export function adminKubeconfigYaml(input: {
+  clusterName: string;
+  server: string;
+  material: ClusterMaterial;
+}): string {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const user = `${input.clusterName}-break-glass`;
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: input.clusterName,
+        cluster: { server: input.server, 'certificate-authority-data': b64(input.material.ca.certPem) },
+      },
+    ],
+    users: [
+      {
+        name: user,
+        user: {
+          'client-certificate-data': b64(input.material.admin.certPem),
+          'client-key-data': b64(input.material.admin.keyPem),
+        },
+      },
+    ],
+    contexts: [{ name: user, context: { cluster: input.clusterName, user } }],
+    'current-context': user,
+  });
+}

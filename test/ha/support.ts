@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach } from 'vitest';
+import { openStore, type Store } from '../../src/store/db.ts';
+import { migrateToLatest } from '../../src/store/migrate.ts';
+import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
+import { freshDatabaseUrl } from '../support/databases.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const REPLICA = fileURLToPath(new URL('./replica.ts', import.meta.url));
+
+/** A `kaas serve` child process. */
+export interface Replica {
+  pid: number;
+  /** Resolves with the URL once the replica printed "kaas serving on …". */
+  ready: Promise<string>;
+  /** Everything it wrote so far (stdout + stderr), for failure messages. */
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** The environment a replica needs to reach cloudsim as admin/secret (as OS_* variables). */
+export function cloudEnv(authUrl: string): Record<string, string> {
+  return {
+    OS_AUTH_URL: authUrl,
+    OS_USERNAME: 'admin',
+    OS_PASSWORD: 'secret',
+    OS_PROJECT_NAME: 'admin',
+    OS_USER_DOMAIN_NAME: 'Default',
+    OS_PROJECT_DOMAIN_NAME: 'Default',
+    OS_REGION_NAME: 'RegionOne',
+  };
+}
+
+/**
+ * Starts `kaas serve` in its own Node process (a real process, so SIGKILL is real) with only the
+ * given environment plus PATH and a throwaway HOME (no stray clouds.yaml).
+ */
+export function spawnReplica(env: Record<string, string>): Replica {
+  const home = mkdtempSync(join(tmpdir(), 'kaas-ha-home-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', REPLICA], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const ready = new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /kaas serving on (\S+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`replica exited (${code ?? signal}) before serving:\n${out}`)),
+    );
+  });
+  ready.catch(() => undefined);
+  return {
+    pid: child.pid as number,
+    ready,
+    output: () => out,
+    exited,
+    kill: (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** Polls `probe` every `everyMs` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * A fresh PostgreSQL database in the test server, migrated, plus the control-panel tables the
+ * provisioner reports to (migration 0005_panel is not in the migrator's list yet); close the store.
+ */
+export async function haDatabase(): Promise<{ url: string; store: Store }> {
+  const url = await freshDatabaseUrl('postgres');
+  const store = openStore(url);
+  await migrateToLatest(store.db as never);
+  await panelTablesUp(store.db as never);
+  return { url, store };
+}
+
+/** The replicas and stores of a suite: replicas are SIGKILLed after each test, stores closed after all. */
+export function haCleanup(): { replicas: Replica[]; stores: Store[] } {
+  const replicas: Replica[] = [];
+  const stores: Store[] = [];
+  afterEach(async () => {
+    for (const r of replicas.splice(0)) {
+      r.kill('SIGKILL');
+      await r.exited;
+    }
+  });
+  afterAll(async () => {
+    for (const s of stores) await s.close();
+  });
+  return { replicas, stores };
+}

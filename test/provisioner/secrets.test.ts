@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import type { Cloud } from '../../src/openstack/index.ts';
+import { findClusterEndpoint } from '../../src/store/findClusterEndpoint.ts';
+import { cloudsimSuite, testProvisioner, testSpec } from './support.ts';
+
+const suite = cloudsimSuite();
+
+const options = () => ({ releaseSource: suite.release, waitForApi: false });
+
+describe('cluster secrets and endpoint', () => {
+  it('generates PKI and join material, keeps it sealed, and hands it to nodes through user data', async () => {
+    const s = await suite.store();
+    const p = testProvisioner(s, suite.cloud, suite.webhook);
+    const { cluster } = await p.createCluster(testSpec('sec1', 1), {
+      releaseSource: suite.release,
+      waitForApi: false,
+    });
+    const raw = await s.db.selectFrom('cluster_secrets').selectAll().execute();
+    expect(raw).toHaveLength(1);
+    const column = raw[0]?.sealed ?? '';
+    expect(column).not.toMatch(/BEGIN|PRIVATE|CERTIFICATE|kubeconfig|token/i);
+
+    await p.runUntilIdle();
+    expect((await p.getCluster(cluster.id)).status).toBe('ready');
+    const kubeconfig = parse(await p.adminKubeconfig('sec1'));
+    const caPem = Buffer.from(
+      kubeconfig.clusters[0].cluster['certificate-authority-data'],
+      'base64',
+    ).toString();
+    expect(caPem).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    const token = /token: ([a-z0-9]{6}\.[a-z0-9]{16})/;
+
+    const [master] = await suite.cloud.nova.listServers({ name: '^kaas-sec1-master-0$' });
+    const masterData = await suite.cloud.nova.getServerUserData(master?.id as string);
+    const [worker] = await suite.cloud.nova.listServers({ name: '^kaas-sec1-default-0$' });
+    const workerData = (await suite.cloud.nova.getServerUserData(worker?.id as string)) ?? '';
+    const joinToken = token.exec(workerData)?.[1] as string;
+    expect(joinToken).toBeDefined();
+    expect(masterData).toContain(joinToken);
+    expect(masterData).toContain('/etc/kubernetes/pki/ca.key');
+    expect(masterData).toContain(`/tokenreview/${cluster.id}`);
+    expect(workerData).not.toContain('/etc/kubernetes/pki/ca.key');
+    expect(column).not.toContain(joinToken);
+    // The kaas store holds neither the token nor the CA certificate text in any provisioner table.
+    const jobs = JSON.stringify(await s.db.selectFrom('job_steps').selectAll().execute());
+    expect(jobs).not.toContain(joinToken);
+
+    const endpoint = await findClusterEndpoint({ db: s.db, clusterId: cluster.id });
+    expect(endpoint).toMatchObject({
+      apiUrl: expect.stringMatching(/^https:\/\/[\d.]+:6443$/),
+      caCertPem: caPem,
+      kubernetesVersion: '1.31.4',
+      nodeCount: 2,
+      provisioningState: 'ready',
+    });
+    expect(kubeconfig.clusters[0].cluster.server).toBe(endpoint?.apiUrl);
+    // The API certificate names the floating IP the endpoint (and the admin kubeconfig) use.
+    const fip = new URL(endpoint?.apiUrl as string).hostname;
+    expect(masterData).toMatch(new RegExp(`certSANs:\\n\\s+- ${fip.replace(/\./g, '\\.')}`));
+    expect(workerData).not.toContain('certSANs');
+
+    await p.resizeCluster('sec1', 'default', 2);
+    expect((await findClusterEndpoint({ db: s.db, clusterId: cluster.id }))?.provisioningState).toBe(
+      'resizing',
+    );
+    await p.runUntilIdle();
+    expect(await findClusterEndpoint({ db: s.db, clusterId: cluster.id })).toMatchObject({
+      nodeCount: 3,
+      provisioningState: 'ready',
+      apiUrl: endpoint?.apiUrl,
+    });
+
+    const stranger = testProvisioner(s, suite.cloud, suite.webhook, { secretKey: randomBytes(32) });
+    await expect(stranger.adminKubeconfig('sec1')).rejects.toMatchObject({
+      code: 'secret_key_mismatch',
+      message: expect.stringContaining('KAAS_SECRET_KEY'),
+    });
+    // A job run with the wrong key fails clearly instead of booting nodes without secrets.
+    await stranger.resizeCluster('sec1', 'default', 3);
+    await stranger.runUntilIdle();
+    const [failed] = await stranger.listJobs('sec1');
+    expect(failed?.error).toMatchObject({ code: 'secret_key_mismatch' });
+    expect((await p.getCluster('sec1')).status).toBe('failed');
+    expect((await findClusterEndpoint({ db: s.db, clusterId: cluster.id }))?.provisioningState).toBe(
+      'failed',
+    );
+
+    // Delete needs no secrets, and forgets them.
+    await p.retryJob(failed?.id as string);
+    await p.runUntilIdle();
+    await p.deleteCluster('sec1');
+    await p.runUntilIdle();
+    expect(await s.db.selectFrom('cluster_secrets').selectAll().execute()).toEqual([]);
+    expect(await findClusterEndpoint({ db: s.db, clusterId: cluster.id })).toMatchObject({
+      apiUrl: null,
+      nodeCount: 0,
+      provisioningState: 'deleted',
+    });
+    await expect(p.adminKubeconfig('sec1')).rejects.toMatchObject({ code: 'cluster_not_found' });
+  });
+
+  it('refuses the admin kubeconfig before the API endpoint is known, and reports a failed create', async () => {
+    const s = await suite.store();
+    const p = testProvisioner(s, suite.cloud, suite.webhook);
+    const { cluster } = await p.createCluster(
+      testSpec('sec2', 1, { masterFlavor: 'no-such-flavor' }),
+      options(),
+    );
+    await expect(p.adminKubeconfig('sec2')).rejects.toMatchObject({ code: 'cluster_not_ready' });
+    await p.runUntilIdle();
+    expect(await findClusterEndpoint({ db: s.db, clusterId: cluster.id })).toMatchObject({
+      provisioningState: 'failed',
+      apiUrl: null,
+    });
+    await p.deleteCluster('sec2');
+    await p.runUntilIdle();
+  });
+});
+
+describe('3 masters on a cloud without Octavia', () => {
+  it('falls back to a floating IP on master-0 with a warning, and deletes cleanly', async () => {
+    const s = await suite.store();
+    const noOctavia: Cloud = {
+      ...suite.cloud,
+      session: {
+        ...suite.cloud.session,
+        endpoint: async (type: string, ...rest: unknown[]) => {
+          if (type === 'load-balancer') throw new Error('no load-balancer service in the catalog');
+          return (suite.cloud.session.endpoint as (...a: unknown[]) => Promise<string>)(type, ...rest);
+        },
+      } as Cloud['session'],
+    };
+    const p = testProvisioner(s, noOctavia, suite.webhook);
+    const { cluster, job } = await p.createCluster(testSpec('ha1', 1, { masters: 3 }), options());
+    await p.runUntilIdle();
+    const view = await p.getJob(job.id);
+    expect(view.job.error).toBeNull();
+    expect(view.job.state).toBe('succeeded');
+    expect(view.events.map((e) => e.message)).toContain(
+      'no Octavia in the catalog: the API endpoint is master-0 (no load balancing)',
+    );
+    const lb = view.steps.find((st) => st.stepId === 'load-balancer')?.output as { fallback?: string };
+    expect(lb.fallback).toBe('master-0');
+    const port = view.steps.find((st) => st.stepId === 'master-port-0')?.output as { id: string };
+    const fips = await suite.cloud.neutron.floatingIps.list({ tags: [`kaas-cluster=${cluster.id}`] });
+    expect(fips.map((f) => f.port_id)).toEqual([port.id]);
+    expect(await suite.cloud.octavia.listLoadBalancers({ tags: [`kaas-cluster=${cluster.id}`] })).toEqual([]);
+    await p.deleteCluster('ha1');
+    await p.runUntilIdle();
+    expect(await suite.cloud.nova.listServers({ tags: [`kaas-cluster=${cluster.id}`] })).toEqual([]);
+  });
+});
