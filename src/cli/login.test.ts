@@ -123,6 +123,12 @@ describe('kaas login / token / credential', () => {
       kind: 'ExecCredential',
       status: { token: config.token, expirationTimestamp: config.expiresAt },
     });
+    // The panel's exec kubeconfig calls `kaas credential --cluster <id>` with KAAS_URL set.
+    const viaPanel = await run(['credential', '--cluster', 'c1'], { KAAS_URL: `${config.url}/` });
+    expect(viaPanel.stdout).toBe(r.stdout);
+    await expect(
+      run(['credential', '--cluster', 'c1'], { KAAS_URL: 'https://other.example' }),
+    ).rejects.toThrow(/logged in to .* not https:\/\/other.example/);
     now = new Date(config.expiresAt);
     await expect(run(['credential'])).rejects.toThrow(/expired/);
     writeFileSync(join(dir, 'config.json'), '{');

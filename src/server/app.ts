@@ -1,17 +1,16 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AuthService, Principal } from '../auth/service.ts';
-import { ForbiddenError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Provisioner } from '../provisioner/provisioner.ts';
 import type { Store } from '../store/db.ts';
 import { errorHandler } from './errors.ts';
 import { registerAudit } from './audit.ts';
-import { registerPrincipal, requirePrincipal } from './principal.ts';
+import { registerPrincipal } from './principal.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
-import { registerClusterRoutes } from './routes/clusters.ts';
+import { clusterGuard, registerClusterRoutes } from './routes/clusters.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
-import { registerPanelRoutes, requireClusterAdmin } from './routes/panel.ts';
+import { registerPanelRoutes } from './routes/panel.ts';
 import { registerSessionRoutes } from './routes/session.ts';
 import { registerStaticRoutes } from './routes/static.ts';
 import { registerTokenReviewRoutes } from './routes/tokenreview.ts';
@@ -66,20 +65,10 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
     registerPanelRoutes(app, deps);
     registerAdminRoutes(app, { ...deps, auth: deps.auth });
     if (deps.provisioner) {
-      const { store, isOperator } = deps;
       registerClusterRoutes(app, {
         provisioner: deps.provisioner,
         listRoute: false,
-        async authorize(request, clusterId) {
-          if (clusterId !== undefined) {
-            await requireClusterAdmin(store, request);
-            return;
-          }
-          if (!(isOperator && (await isOperator(requirePrincipal(request)))))
-            throw new ForbiddenError(
-              'creating clusters is for kaas operators (or use `kaas cluster create`)',
-            );
-        },
+        authorize: clusterGuard(deps.store, deps.isOperator),
       });
     }
   }

@@ -1,6 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InputError, NotFoundError } from '../../errors.ts';
+import type { Principal } from '../../auth/service.ts';
+import { ForbiddenError, InputError, NotFoundError } from '../../errors.ts';
 import type { Provisioner } from '../../provisioner/provisioner.ts';
+import type { Store } from '../../store/db.ts';
+import { requirePrincipal } from '../principal.ts';
+import { requireClusterAdmin } from './panel.ts';
 
 /** What the cluster routes need: the provisioner, and who may call them. */
 export interface ClusterRouteDeps {
@@ -23,6 +27,24 @@ export interface ClusterRouteDeps {
   authorize(request: FastifyRequest, clusterId: string | undefined): void | Promise<void>;
   /** Serve `GET /api/v1/clusters` here; false when the control panel's per-user list owns that path. */
   listRoute?: boolean;
+}
+
+/**
+ * Who may do what: operating a cluster needs one of its admin roles (members get 403, others 404);
+ * creating one needs `isOperator` (without it, creation is for the operator CLI only).
+ */
+export function clusterGuard(
+  store: Store,
+  isOperator: ((principal: Principal) => Promise<boolean>) | undefined,
+): ClusterRouteDeps['authorize'] {
+  return async (request, clusterId) => {
+    if (clusterId !== undefined) {
+      await requireClusterAdmin(store, request);
+      return;
+    }
+    if (!(isOperator && (await isOperator(requirePrincipal(request)))))
+      throw new ForbiddenError('creating clusters is for kaas operators (or use `kaas cluster create`)');
+  };
 }
 
 function body(request: FastifyRequest): Record<string, unknown> {

@@ -25,7 +25,7 @@ export const USERS: Record<string, Principal> = {
  * standing in for the auth layer's hook.
  */
 export async function panelTestApp(
-  options: { probe?: Probe } = {},
+  options: { probe?: Probe; register?: (app: FastifyInstance, store: Store) => void } = {},
 ): Promise<{ app: FastifyInstance; store: Store; close: () => Promise<void> }> {
   const store = await freshStore('sqlite');
   await panelUp(store.db as never);
@@ -71,6 +71,7 @@ export async function panelTestApp(
   registerPanelRoutes(app, deps);
   const auth = createAuthService({ ...deps, directory: memoryDirectory().directory });
   registerAdminRoutes(app, { ...deps, auth, ...(options.probe ? { probe: options.probe } : {}) });
+  options.register?.(app, store);
   await app.ready();
   const close = async () => {
     await auth.close();
