@@ -1,3 +1,4 @@
+import type { ICustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import type { ICronJob } from 'kubernetes-models/batch/v1/CronJob';
 import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -21,6 +22,44 @@ function veleroObject(kind: string, name: string, spec: Record<string, unknown>)
     metadata: meta(ADDON, name, { namespace: NS, component: 'velero' }),
     spec,
   };
+}
+
+/** The Velero kinds this addon creates (Restore too, for `kaas restore`), as kind and plural. */
+const VELERO_KINDS = [
+  ['BackupStorageLocation', 'backupstoragelocations'],
+  ['VolumeSnapshotLocation', 'volumesnapshotlocations'],
+  ['Schedule', 'schedules'],
+  ['Backup', 'backups'],
+  ['Restore', 'restores'],
+] as const;
+
+/**
+ * A minimal CustomResourceDefinition for one Velero kind: served and stored as velero.io/v1,
+ * spec and status kept as given (Velero itself validates them). The applier establishes these
+ * before it creates the custom resources, so the addon works on a fresh cluster.
+ */
+function veleroCrd(kind: string, plural: string): KubernetesObject {
+  const open = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } as const;
+  const crd: ICustomResourceDefinition & { metadata: { name: string } } = {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: meta(ADDON, `${plural}.velero.io`, { component: 'velero' }),
+    spec: {
+      group: 'velero.io',
+      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', properties: { spec: open, status: open } } },
+          subresources: { status: {} },
+        },
+      ],
+    },
+  };
+  return crd as unknown as KubernetesObject;
 }
 
 function openstackEnv(ctx: ResolvedContext) {
@@ -138,11 +177,12 @@ export const BACKUP_SCHEDULE = 'daily';
 /**
  * Velero with the OpenStack plugin (backups to `<prefix>-velero` in Swift, Cinder snapshots for
  * volumes), a daily Schedule kept 30 days, and a daily etcd snapshot CronJob on the masters.
- * Velero's CRDs are not rendered here: the applier installs them from the pinned Velero release
- * before this addon (they are large generated documents, not cluster configuration).
+ * Velero's CRDs are rendered small (open spec/status schemas) so the addon brings everything it
+ * needs; the applier waits for them to be established before the custom resources.
  */
 export function backupsAddon(ctx: ResolvedContext): KubernetesObject[] {
   return [
+    ...VELERO_KINDS.map(([kind, plural]) => veleroCrd(kind, plural)),
     {
       apiVersion: 'v1',
       kind: 'ServiceAccount',

@@ -80,7 +80,8 @@ describe('renderAddons', () => {
       const key = `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
       expect(seen.has(key), key).toBe(false);
       seen.add(key);
-      if (o.kind === 'CSIDriver') expect(o.metadata.name).toMatch(/^[a-z0-9.-]+$/);
+      if (o.kind === 'CSIDriver' || o.kind === 'CustomResourceDefinition')
+        expect(o.metadata.name).toMatch(/^[a-z0-9.-]+$/);
       else expect(o.metadata.name, key).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
       expect(o.metadata.name.length).toBeLessThanOrEqual(63);
     }

@@ -37,6 +37,7 @@ const SERVED: Record<string, { since: string; removedIn?: string }> = {
   'storage.k8s.io/v1/CSIDriver': { since: '1.18' },
   'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': { since: '1.30' },
   'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': { since: '1.30' },
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': { since: '1.16' },
 };
 
 const minor = (v: string) => Number(v.split('.')[1]);

@@ -64,8 +64,10 @@ describe('planCreate', () => {
       'workers:gpu',
       'kubeconfig',
       'wait-nodes',
+      'addons',
     ]);
     const byId = new Map(steps.map((s) => [s.id, s]));
+    expect(byId.get('addons')!.dependsOn).toEqual(['kubeconfig', 'wait-nodes']);
     expect(byId.get('api-floating-ip')!.resource).toMatchObject({
       params: { target: { type: 'port', name: 'kaas-prod-master-0-port' } },
     });
@@ -147,6 +149,7 @@ describe('planResize', () => {
       'join-token',
       'workers:default',
       'wait-nodes',
+      'addons',
     ]);
     expect(plan.steps[3]!.resource.params).toMatchObject({
       indexes: [1, 3],
@@ -166,7 +169,9 @@ describe('planResize', () => {
       'action drain:kaas-prod-default-1',
       'delete delete-server:kaas-prod-default-1',
       'action delete-node:kaas-prod-default-1',
+      'action addons',
     ]);
+    expect(plan.steps.at(-1)!.dependsOn).toEqual(['delete-node:kaas-prod-default-1']);
     expect(plan.spec.nodeGroups[0]!.count).toBe(1);
   });
 
@@ -203,6 +208,7 @@ describe('planUpgrade', () => {
       'upgrade-master-2',
       'upgrade-workers:default',
       'upgrade-workers:gpu',
+      'addons',
     ]);
     expect(plan.steps[1]!.resource.name).toBe(releaseObjectName('1.32.0'));
     expect(plan.steps[2]!.resource.params).toMatchObject({ mode: 'apply', drain: true });

@@ -113,7 +113,8 @@ export type PlanResource =
       tags: string[];
       params: { version: string; nodes: string[]; mode: 'apply' | 'node'; drain: boolean };
     }
-  | { type: 'cluster-resources'; name: string; tags: string[]; params: { resourceType: SweepType } };
+  | { type: 'cluster-resources'; name: string; tags: string[]; params: { resourceType: SweepType } }
+  | { type: 'addons'; name: string; tags: string[]; params: Record<string, never> };
 
 /** Resource types garbage collection sweeps by tag, in deletion order. */
 export type SweepType =
@@ -159,6 +160,16 @@ export function releaseObjectName(version: string): string {
 
 function step(id: string, kind: StepKind, dependsOn: string[], resource: PlanResource): PlanStep {
   return { id, kind, dependsOn, resource };
+}
+
+/**
+ * The last step of create, resize and upgrade: (re)applies the managed services and tenant role
+ * bindings once the API answers, so every change to the cluster ends with its addons converged.
+ */
+function addonsStep(spec: ClusterSpec, tags: string[], after: readonly PlanStep[]): PlanStep {
+  const dependents = new Set(after.flatMap((s) => s.dependsOn));
+  const leaves = after.filter((s) => !dependents.has(s.id)).map((s) => s.id);
+  return step('addons', 'action', leaves, { type: 'addons', name: spec.name, tags, params: {} });
 }
 
 function securityRules(spec: ClusterSpec, names: ClusterNames): SecurityRule[] {
@@ -456,6 +467,7 @@ export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContex
       },
     }),
   );
+  steps.push(addonsStep(spec, tags, steps));
   return steps;
 }
 
@@ -571,6 +583,7 @@ export function planResize(
     ...spec,
     nodeGroups: spec.nodeGroups.map((g) => (g.name === groupName ? { ...g, count: newCount } : g)),
   };
+  if (steps.length > 0) steps.push(addonsStep(resized, tags, steps));
   return { spec: resized, added, removed, steps };
 }
 
@@ -637,6 +650,7 @@ export function planUpgrade(
     );
     previous = id;
   }
+  steps.push(addonsStep(upgraded, tags, steps));
   return { check, spec: upgraded, steps };
 }
 

@@ -13,6 +13,7 @@ import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Cloud } from '../openstack/index.ts';
 import type { Store } from '../store/db.ts';
+import { deleteAddonStatus } from '../store/deleteAddonStatus.ts';
 import { deleteClusterSecret } from '../store/deleteClusterSecret.ts';
 import { deleteProvisionedCluster } from '../store/deleteProvisionedCluster.ts';
 import { findClusterEndpoint } from '../store/findClusterEndpoint.ts';
@@ -24,6 +25,7 @@ import { insertClusterSecret } from '../store/insertClusterSecret.ts';
 import { insertJob } from '../store/insertJob.ts';
 import type { JobEvent } from '../store/insertJobEvent.ts';
 import { insertProvisionedCluster } from '../store/insertProvisionedCluster.ts';
+import { listAddonStatus } from '../store/listAddonStatus.ts';
 import { listJobEvents } from '../store/listJobEvents.ts';
 import { listJobs } from '../store/listJobs.ts';
 import { listJobSteps, type JobStepRecord } from '../store/listJobSteps.ts';
@@ -31,10 +33,12 @@ import { listProvisionedClusters } from '../store/listProvisionedClusters.ts';
 import { retryJob as retryJobRow } from '../store/retryJob.ts';
 import { updateProvisionedCluster } from '../store/updateProvisionedCluster.ts';
 import { upsertClusterEndpoint } from '../store/upsertClusterEndpoint.ts';
+import { clusterApiFor, type ClusterApi } from './addons/client.ts';
+import type { WaitOptions } from './addons/wait.ts';
 import { bootstrapRenderer, type JoinMaterial } from './bootstrap.ts';
 import { createEngine, type Engine, type EngineHooks, type JobHandler } from './engine.ts';
 import { parseOptions, type ProvisionOptions } from './options.ts';
-import { createKubeClient, type KubeClientFactory } from './kubeclient.ts';
+import { createKubeClient, type KubeAccess, type KubeClientFactory } from './kubeclient.ts';
 import {
   adminKubeconfigYaml,
   generateClusterMaterial,
@@ -65,6 +69,10 @@ export interface ProvisionerDeps {
   renderer?: (material: JoinMaterial) => RenderUserData;
   /** Client for a cluster's Kubernetes API (drains); default undici with the break-glass certificate. */
   kubeClient?: KubeClientFactory;
+  /** Client the addons step applies the managed services with; default clusterApiFor. */
+  clusterApi?: (access: KubeAccess) => ClusterApi;
+  /** How long the addons step waits for CRDs and workloads; default the appliers' DEFAULT_WAIT. */
+  addonWait?: Partial<WaitOptions>;
   /** Longest a drain retries evictions refused by a PodDisruptionBudget; default 5 minutes. */
   drainTimeoutMs?: number;
   /** Lease owner name; default host:pid:random. */
@@ -254,6 +262,20 @@ export function createProvisioner(deps: ProvisionerDeps) {
             waitTimeoutMs: deps.waitTimeoutMs ?? 20 * 60_000,
             ...(deps.fetchApi ? { fetchApi: deps.fetchApi } : {}),
             ...(material ? { clusterCaPem: material.ca.certPem } : {}),
+            ...(material
+              ? {
+                  addons: {
+                    db,
+                    admin: {
+                      caPem: material.ca.certPem,
+                      certPem: material.admin.certPem,
+                      keyPem: material.admin.keyPem,
+                    },
+                    clusterApi: deps.clusterApi ?? clusterApiFor,
+                    ...(deps.addonWait ? { wait: deps.addonWait } : {}),
+                  },
+                }
+              : {}),
             ctx,
           },
           step as PlanStep,
@@ -267,6 +289,9 @@ export function createProvisioner(deps: ProvisionerDeps) {
         } else if (finishedJob.kind === 'delete') {
           await deleteProvisionedCluster({ db, id });
           await deleteClusterSecret({ db, clusterId: id });
+          for (const s of await listAddonStatus({ db, clusterId: id })) {
+            await deleteAddonStatus({ db, clusterId: id, addon: s.addon });
+          }
           await reportEndpoint(id, current, 'deleted', { apiUrl: null });
         } else {
           await updateProvisionedCluster({ db, id, status: 'ready', spec: input.spec, now: iso() });

@@ -8,15 +8,7 @@ import { listAddonStatus } from '../../src/store/listAddonStatus.ts';
 import { freshStore } from '../support/databases.ts';
 import { defaultContext } from './default-context.ts';
 import { startKubeApi, type KubeApi } from './kubeapi.ts';
-import {
-  clientFor,
-  fastWait,
-  widgetCrd,
-  secretsFor,
-  seedNamespace,
-  seedVeleroCrds,
-  silentLogger,
-} from './support.ts';
+import { clientFor, fastWait, widgetCrd, secretsFor, seedNamespace, silentLogger } from './support.ts';
 
 const clusterId = 'c-demo';
 const all = renderAddons(defaultContext(), ADDON_NAMES);
@@ -28,7 +20,6 @@ describe('applyAddons against the Kubernetes API double', () => {
 
   beforeEach(async () => {
     api = await startKubeApi();
-    seedVeleroCrds(api);
     seedNamespace(api, 'team-a');
     store = await freshStore('sqlite');
     deps = {

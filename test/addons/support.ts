@@ -37,28 +37,6 @@ export function secretsFor(addons: readonly RenderedAddon[]): KubernetesObject[]
   return [...byName.values()];
 }
 
-/** Velero's CRDs, established, as if installed beforehand (the backups addon does not render them). */
-export function seedVeleroCrds(api: KubeApi): void {
-  for (const [kind, plural] of [
-    ['BackupStorageLocation', 'backupstoragelocations'],
-    ['VolumeSnapshotLocation', 'volumesnapshotlocations'],
-    ['Schedule', 'schedules'],
-  ] as const) {
-    api.seed({
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: `${plural}.velero.io` },
-      spec: {
-        group: 'velero.io',
-        names: { kind, plural },
-        scope: 'Namespaced',
-        versions: [{ name: 'v1', served: true, storage: true }],
-      },
-      status: { conditions: [{ type: 'Established', status: 'True' }] },
-    });
-  }
-}
-
 /** A tenant namespace the default context's RoleBindings live in. */
 export function seedNamespace(api: KubeApi, name: string): void {
   api.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });

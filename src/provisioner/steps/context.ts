@@ -8,7 +8,10 @@ import { UpstreamError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { isOpenStackError, type Cloud } from '../../openstack/index.ts';
 import type { StepContext } from '../engine.ts';
-import type { KubeClient } from '../kubeclient.ts';
+import type { Db } from '../../store/db.ts';
+import type { ClusterApi } from '../addons/client.ts';
+import type { WaitOptions } from '../addons/wait.ts';
+import type { KubeAccess, KubeClient } from '../kubeclient.ts';
 import type { ProvisionOptions } from '../options.ts';
 
 /** Renders the first-boot user data of one node (src/bootstrap in production). */
@@ -56,9 +59,22 @@ export interface ExecDeps {
   clusterCaPem?: string;
   /** The cluster's Kubernetes API as its break-glass admin (absent: no credentials or endpoint yet). */
   kube?: { url: string; client: KubeClient; bootstrapToken: string };
+  /** What the addons step needs to apply the managed services (absent: no credentials). */
+  addons?: AddonsAccess;
   /** Longest a drain keeps retrying evictions a PodDisruptionBudget refuses. */
   drainTimeoutMs: number;
   ctx: StepContext;
+}
+
+/** The store the services' status goes to, and the break-glass access to the cluster's API. */
+export interface AddonsAccess {
+  db: Db;
+  /** Cluster CA and break-glass client certificate from the cluster's sealed material. */
+  admin: Omit<KubeAccess, 'server'>;
+  /** Builds the API client (clusterApiFor in production; tests point it at a double). */
+  clusterApi: (access: KubeAccess) => ClusterApi;
+  /** Overrides of how long the appliers wait for CRDs and workloads. */
+  wait?: Partial<WaitOptions>;
 }
 
 /** Output of steps that create one cloud resource: its id (the checkpoint). */

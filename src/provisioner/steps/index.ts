@@ -1,6 +1,7 @@
 /** Maps a plan step (kind + resource type) to the executor that carries it out. */
 import type { PlanStep } from '../../cluster/plan.ts';
 import { InputError } from '../../errors.ts';
+import { applyManagedServices } from './addons.ts';
 import { ensureContainer, ensureReleaseTarball } from './artifacts.ts';
 import { deleteServer, ensureKeypair, ensureMaster, ensureServerGroup, ensureWorkers } from './compute.ts';
 import type { ExecDeps } from './context.ts';
@@ -79,6 +80,8 @@ export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unkno
       return deleteNodeObject(deps, r);
     case 'kubeadm-upgrade':
       return upgradeNodes(deps, r);
+    case 'addons':
+      return applyManagedServices(deps, r);
     default:
       throw new InputError(`no executor for ${step.kind} ${r.type} (step ${step.id})`, {
         code: 'invalid_plan',

@@ -26,7 +26,8 @@ export function apiUrl(deps: ExecDeps): string | undefined {
   return host ? `https://${host}:6443` : undefined;
 }
 
-async function reachable(deps: ExecDeps, url: string): Promise<boolean> {
+/** Whether the API's anonymous /healthz answers 200 (false without a probe). */
+export async function reachable(deps: ExecDeps, url: string): Promise<boolean> {
   if (!deps.fetchApi) return false;
   try {
     return (await deps.fetchApi(`${url}/healthz`, deps.ctx.signal, deps.clusterCaPem)) === 200;
@@ -37,7 +38,8 @@ async function reachable(deps: ExecDeps, url: string): Promise<boolean> {
 
 /** Waits for the API's /healthz; `api_unreachable` when it never answers. */
 export async function waitApi(deps: ExecDeps, _r: Res<'api'>) {
-  const url = apiUrl(deps);
+  // Jobs after create plan no network steps: the endpoint recorded when the cluster was created.
+  const url = apiUrl(deps) ?? deps.kube?.url;
   if (!deps.options.waitForApi) return { skipped: 'waitForApi is false', url: url ?? null };
   if (!url) throw new UpstreamError('no API endpoint was recorded', { code: 'invalid_plan' });
   const deadline = deps.now().getTime() + deps.waitTimeoutMs;

@@ -1,0 +1,198 @@
+/**
+ * The last step of create, resize and upgrade: applies the managed services (src/addons) and the
+ * tenant role bindings to the cluster's API as its break-glass admin.
+ *
+ * Secrets the services read are split in two: credentials kaas can make up (passwords, the
+ * registry's token signing key) are generated once and kept in the cluster — a rerun reuses the
+ * live values — while those only an operator can supply (OpenStack cloud config, Swift
+ * application credentials, the wildcard TLS certificate) must already exist in the cluster; a
+ * service missing one is skipped with a warning event naming it, and so is everything depending on
+ * it, instead of failing the job. An unreachable API skips the whole step with a warning.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { ADDONS, renderAddons, type AddonContext } from '../../addons/index.ts';
+import type { KubernetesObject, RenderedAddon, RequiredSecret } from '../../addons/index.ts';
+import { GRAFANA_ADMIN_SECRET } from '../../addons/monitoring.ts';
+import { BASIC_AUTH_SECRET } from '../../addons/objects.ts';
+import { REGISTRY_SECRET } from '../../addons/registry.ts';
+import { createCa } from '../../auth/pki.ts';
+import type { PlanResource } from '../../cluster/plan.ts';
+import { applyAddons } from '../addons/apply.ts';
+import type { ClusterApi, LiveObject } from '../addons/client.ts';
+import { applyRoleBindings } from '../addons/rolebindings.ts';
+import type { ExecDeps } from './context.ts';
+import { apiUrl, reachable } from './kube.ts';
+
+type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
+
+/** The Secret (in kaas-system) an operator fills with the cluster's Swift application credential. */
+export const SWIFT_CREDENTIALS_SECRET = 'kaas-swift-credentials';
+
+/** Event of a job whose cluster API could not be reached for the addons step. */
+export const ADDONS_UNREACHABLE = 'managed services not applied: cluster API unreachable';
+
+const password = () => randomBytes(24).toString('base64url');
+
+/** Values for the generated keys of one Secret; `have` holds the keys it already has. */
+type Generator = (have: Record<string, string>) => Promise<Record<string, string>>;
+
+/** Secrets kaas generates itself, by name; every other required Secret is operator input. */
+const GENERATED: Record<string, Generator> = {
+  [GRAFANA_ADMIN_SECRET]: async (have) => ({ password: have['password'] ?? password() }),
+  [BASIC_AUTH_SECRET]: async (have) => {
+    // The ingress reads htpasswd lines; the clear password is kept beside it for the operator.
+    const pw = have['password'] ?? password();
+    const sha = createHash('sha1').update(pw).digest('base64');
+    return { password: pw, auth: `admin:{SHA}${sha}` };
+  },
+  [REGISTRY_SECRET]: async (have) => {
+    const token =
+      have['tokenKey'] && have['tokenCert']
+        ? { keyPem: have['tokenKey'], certPem: have['tokenCert'] }
+        : await createCa({ commonName: 'harbor-token-issuer', days: 3650 });
+    return {
+      coreSecret: have['coreSecret'] ?? randomBytes(16).toString('hex'),
+      jobserviceSecret: have['jobserviceSecret'] ?? randomBytes(16).toString('hex'),
+      // Harbor requires exactly 32 characters.
+      csrfKey: have['csrfKey'] ?? randomBytes(16).toString('hex'),
+      adminPassword: have['adminPassword'] ?? password(),
+      dbPassword: have['dbPassword'] ?? password(),
+      registryHttpSecret: have['registryHttpSecret'] ?? randomBytes(16).toString('hex'),
+      tokenKey: token.keyPem,
+      tokenCert: token.certPem,
+    };
+  },
+};
+
+const keyOf = (s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`;
+
+/** A live Secret's values, decoded (data is base64; stringData only appears in the test double). */
+function valuesOf(live: LiveObject | undefined): Record<string, string> {
+  if (!live) return {};
+  const data = (live['data'] ?? {}) as Record<string, string>;
+  const decoded = Object.fromEntries(
+    Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+  );
+  return { ...decoded, ...((live['stringData'] ?? {}) as Record<string, string>) };
+}
+
+/** The addon context of the cluster being provisioned. */
+function contextOf(deps: ExecDeps): AddonContext {
+  const config = deps.cloud.session.config;
+  return {
+    clusterName: deps.spec.name,
+    clusterId: deps.clusterId,
+    dnsDomain: deps.spec.dnsDomain,
+    kubernetesVersion: deps.spec.kubernetesVersion,
+    adminRoleId: deps.spec.adminRoleId,
+    // Tenant grants come from the control panel's store and are applied by applyRoleBindings.
+    roleBindings: [],
+    swift: {
+      authUrl: config.auth.authUrl,
+      region: config.regionName ?? 'RegionOne',
+      containerPrefix: `kaas-${deps.spec.name}`,
+      credentialSecretName: SWIFT_CREDENTIALS_SECRET,
+    },
+    storageClass: {},
+    network: { overlayInterface: deps.spec.overlayInterface, podCidr: deps.spec.network.podCidr },
+  };
+}
+
+/**
+ * Picks the services that can be applied (every operator Secret present with its keys, every
+ * dependency picked) and the generated Secrets they need; warns about each one left out.
+ */
+async function select(deps: ExecDeps, kube: ClusterApi, ctx: AddonContext) {
+  const live = new Map<string, LiveObject | undefined>();
+  const read = async (s: RequiredSecret) => {
+    if (!live.has(keyOf(s))) {
+      live.set(
+        keyOf(s),
+        await kube.read({ apiVersion: 'v1', kind: 'Secret', namespace: s.namespace, name: s.name }),
+      );
+    }
+    return valuesOf(live.get(keyOf(s)));
+  };
+  const enabled: string[] = [];
+  const skipped: string[] = [];
+  for (const def of ADDONS) {
+    const notApplied = def.dependsOn.filter((d) => !enabled.includes(d));
+    if (notApplied.length > 0) {
+      skipped.push(def.name);
+      await deps.ctx.event(
+        `managed service "${def.name}" skipped: it needs ${notApplied.join(', ')}, which was not applied`,
+        'warn',
+      );
+      continue;
+    }
+    const missing: string[] = [];
+    for (const s of def.requiredSecrets(ctx).filter((r) => !(r.name in GENERATED))) {
+      const have = await read(s);
+      const absent = s.keys.filter((k) => !(k in have));
+      if (absent.length > 0) missing.push(`${keyOf(s)} (keys ${absent.join(', ')})`);
+    }
+    if (missing.length > 0) {
+      skipped.push(def.name);
+      await deps.ctx.event(
+        `managed service "${def.name}" skipped: an operator must first create Secret ${missing.join(' and ')} in the cluster`,
+        'warn',
+      );
+      continue;
+    }
+    enabled.push(def.name);
+  }
+  const rendered = renderAddons(ctx, enabled);
+  const secrets: KubernetesObject[] = [];
+  const done = new Set<string>();
+  for (const s of rendered.flatMap((a) => a.requiredSecrets)) {
+    const generate = GENERATED[s.name];
+    if (!generate || done.has(keyOf(s))) continue;
+    done.add(keyOf(s));
+    const have = await read(s);
+    if (s.keys.every((k) => k in have)) continue;
+    secrets.push({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: s.name, namespace: s.namespace, labels: { 'app.kubernetes.io/managed-by': 'kaas' } },
+      type: 'Opaque',
+      stringData: await generate(have),
+    });
+  }
+  return { rendered, secrets, skipped };
+}
+
+/**
+ * Applies the managed services and tenant role bindings once the API answers; without an
+ * answering API (or credentials) the step succeeds with a warning, so the cluster is still usable
+ * and a later job converges the services.
+ */
+export async function applyManagedServices(deps: ExecDeps, _r: Res<'addons'>) {
+  const url = apiUrl(deps) ?? deps.kube?.url;
+  const access = deps.addons;
+  if (!deps.options.waitForApi || !url || !access || !(await reachable(deps, url))) {
+    await deps.ctx.event(ADDONS_UNREACHABLE, 'warn');
+    return { applied: false };
+  }
+  const kube = access.clusterApi({ server: url, ...access.admin });
+  const ctx = contextOf(deps);
+  const { rendered, secrets, skipped } = await select(deps, kube, ctx);
+  const applier = { db: access.db, logger: deps.logger, now: deps.now, sleep: deps.sleep, kube };
+  const statuses = await applyAddons(applier, {
+    clusterId: deps.clusterId,
+    addons: rendered satisfies readonly RenderedAddon[],
+    secrets,
+    ...(access.wait ? { wait: access.wait } : {}),
+  });
+  const bindings = await applyRoleBindings(applier, { clusterId: deps.clusterId });
+  await deps.ctx.event(
+    `managed services applied: ${rendered.map((a) => a.addon).join(', ')}` +
+      (skipped.length > 0 ? `; skipped: ${skipped.join(', ')}` : ''),
+  );
+  return {
+    applied: true,
+    ready: statuses.filter((s) => s.state === 'ready').map((s) => s.addon),
+    skipped,
+    generatedSecrets: secrets.map((s) => `${s.metadata.namespace ?? ''}/${s.metadata.name}`),
+    roleBindings: { revision: bindings.revision, applied: bindings.applied, pruned: bindings.pruned },
+  };
+}
