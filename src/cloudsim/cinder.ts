@@ -11,6 +11,7 @@ import {
   type Reply,
   type Route,
   type Service,
+  unauthorizedReply,
 } from './http.ts';
 import { uuid, type Volume } from './state.ts';
 
@@ -23,13 +24,7 @@ const KEYS: Record<number, string> = {
 };
 
 function cinderError(err: HttpError): Reply {
-  if (err.status === 401) {
-    return {
-      status: 401,
-      headers: { 'www-authenticate': 'Keystone uri="/v3"' },
-      json: { error: { code: 401, title: 'Unauthorized', message: err.message } },
-    };
-  }
+  if (err.status === 401) return unauthorizedReply(err.message);
   return {
     status: err.status,
     json: { [err.type ?? KEYS[err.status] ?? 'computeFault']: { code: err.status, message: err.message } },

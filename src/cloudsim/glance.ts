@@ -8,6 +8,7 @@ import {
   type Reply,
   type Route,
   type Service,
+  unauthorizedReply,
 } from './http.ts';
 import { isoSeconds, uuid, type Image } from './state.ts';
 
@@ -22,13 +23,7 @@ const TITLES: Record<number, string> = {
 
 /** Glance answers errors as small HTML pages, as the lab does. */
 function glanceError(err: HttpError): Reply {
-  if (err.status === 401) {
-    return {
-      status: 401,
-      headers: { 'www-authenticate': 'Keystone uri="/v3"' },
-      json: { error: { code: 401, title: 'Unauthorized', message: err.message } },
-    };
-  }
+  if (err.status === 401) return unauthorizedReply(err.message);
   const title = `${err.status} ${TITLES[err.status] ?? 'Error'}`;
   return {
     status: err.status,

@@ -93,6 +93,15 @@ export interface Service {
 }
 
 /** Reads a JSON body object or throws the 400 the real services answer. */
+/** The 401 every token-checking service (Nova, Neutron, Glance, Cinder, Octavia) answers with. */
+export function unauthorizedReply(message: string): Reply {
+  return {
+    status: 401,
+    headers: { 'www-authenticate': 'Keystone uri="/v3"' },
+    json: { error: { code: 401, title: 'Unauthorized', message } },
+  };
+}
+
 export function bodyOf(ctx: Ctx, key: string): Record<string, unknown> {
   const body = ctx.body as Record<string, unknown> | undefined;
   const inner = body?.[key];

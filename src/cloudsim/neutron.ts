@@ -11,6 +11,7 @@ import {
   type Reply,
   type Route,
   type Service,
+  unauthorizedReply,
 } from './http.ts';
 import { allocate, contains, intToIp, overlaps, parseCidr, cidrSize } from './ipam.ts';
 import {
@@ -48,13 +49,7 @@ function neutronError(err: HttpError): Reply {
     405: 'HTTPMethodNotAllowed',
     409: 'HTTPConflict',
   };
-  if (err.status === 401) {
-    return {
-      status: 401,
-      headers: { 'www-authenticate': 'Keystone uri="/v3"' },
-      json: { error: { code: 401, title: 'Unauthorized', message: err.message } },
-    };
-  }
+  if (err.status === 401) return unauthorizedReply(err.message);
   return {
     status: err.status,
     json: {

@@ -12,6 +12,7 @@ import {
   type Reply,
   type Route,
   type Service,
+  unauthorizedReply,
 } from './http.ts';
 import { createPort, deletePortById } from './neutron.ts';
 import { isoSeconds, uuid, type Flavor, type Keypair, type Server, type ServerGroup } from './state.ts';
@@ -32,13 +33,7 @@ const KEYS: Record<number, string> = {
 };
 
 function novaError(err: HttpError): Reply {
-  if (err.status === 401) {
-    return {
-      status: 401,
-      headers: { 'www-authenticate': 'Keystone uri="/v3"' },
-      json: { error: { code: 401, title: 'Unauthorized', message: err.message } },
-    };
-  }
+  if (err.status === 401) return unauthorizedReply(err.message);
   const key = err.type ?? KEYS[err.status] ?? 'computeFault';
   return { status: err.status, json: { [key]: { code: err.status, message: err.message } } };
 }

@@ -10,6 +10,7 @@ import {
   type Reply,
   type Route,
   type Service,
+  unauthorizedReply,
 } from './http.ts';
 import { createPort, deletePortById } from './neutron.ts';
 import { isoSeconds, uuid, type LbObject } from './state.ts';
@@ -24,13 +25,7 @@ const NAMES: Record<Kind, string> = {
 };
 
 function octaviaError(err: HttpError): Reply {
-  if (err.status === 401) {
-    return {
-      status: 401,
-      headers: { 'www-authenticate': 'Keystone uri="/v3"' },
-      json: { error: { code: 401, title: 'Unauthorized', message: err.message } },
-    };
-  }
+  if (err.status === 401) return unauthorizedReply(err.message);
   return {
     status: err.status,
     json: { faultcode: err.status >= 500 ? 'Server' : 'Client', faultstring: err.message, debuginfo: null },
