@@ -99,55 +99,71 @@ export async function issueServerCert(input: {
     }
   }
   const san = input.hosts.map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  return signLeaf({
+    ca: input.ca,
+    subject: `/CN=${input.hosts[0]}`,
+    extensions: `keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
+    days,
+  });
+}
+
+/**
+ * Issues a client certificate (clientAuth) signed by `ca`; Kubernetes reads the user from CN and
+ * the groups from O (e.g. the break-glass admin in `system:masters`).
+ */
+export async function issueClientCert(input: {
+  ca: KeyPair;
+  commonName: string;
+  organization: string;
+  days: number;
+}): Promise<KeyPair> {
+  checkDays(input.days);
+  const safe = (v: string) => v.replace(/[/=]/g, '_');
+  return signLeaf({
+    ca: input.ca,
+    subject: `/O=${safe(input.organization)}/CN=${safe(input.commonName)}`,
+    extensions: 'keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n',
+    days: input.days,
+  });
+}
+
+/** A fresh EC P-256 key and a certificate for it signed by `ca`, with the given extensions. */
+async function signLeaf(input: {
+  ca: KeyPair;
+  subject: string;
+  extensions: string;
+  days: number;
+}): Promise<KeyPair> {
   return inTempDir(async (dir) => {
     await writeFile(join(dir, 'ca.crt'), input.ca.certPem);
     await writeFile(join(dir, 'ca.key'), input.ca.keyPem, { mode: 0o600 });
-    await writeFile(
-      join(dir, 'ext.cnf'),
-      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
-    );
+    await writeFile(join(dir, 'ext.cnf'), `basicConstraints=critical,CA:FALSE\n${input.extensions}`);
     await openssl(
-      [
-        'req',
-        '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
+      ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'].concat([
         '-keyout',
-        'srv.key',
+        'leaf.key',
         '-out',
-        'srv.csr',
+        'leaf.csr',
         '-subj',
-        `/CN=${input.hosts[0]}`,
-      ],
+        input.subject,
+      ]),
       dir,
     );
     await openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        'srv.csr',
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
+      ['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial'].concat([
         '-out',
-        'srv.crt',
+        'leaf.crt',
         '-days',
-        String(days),
+        String(input.days),
         '-sha256',
         '-extfile',
         'ext.cnf',
-      ],
+      ]),
       dir,
     );
     return {
-      certPem: await readFile(join(dir, 'srv.crt'), 'utf8'),
-      keyPem: await readFile(join(dir, 'srv.key'), 'utf8'),
+      certPem: await readFile(join(dir, 'leaf.crt'), 'utf8'),
+      keyPem: await readFile(join(dir, 'leaf.key'), 'utf8'),
     };
   });
 }

@@ -5,14 +5,13 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createCa } from '../auth/pki.ts';
+import { createCa, issueClientCert } from '../auth/pki.ts';
 import { validateBootstrapInput } from '../bootstrap/input.ts';
 import { bootstrapInput } from '../../test/bootstrap/fixtures.ts';
 import {
   adminKubeconfigYaml,
   caCertHashOf,
   generateClusterMaterial,
-  issueClientCert,
   joinMaterialOf,
   type ClusterMaterial,
 } from './material.ts';

@@ -4,19 +4,11 @@
  * kubeadm bootstrap token, certificate key and CA pin, and the token-webhook kubeconfig masters read.
  * Stored only sealed (secretbox.ts); handed to nodes through their user data.
  */
-import { execFile } from 'node:child_process';
 import { createHash, randomInt, randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { webhookKubeconfigYaml } from '../auth/kubeconfig.ts';
-import { createCa, type KeyPair } from '../auth/pki.ts';
-import { UpstreamError } from '../errors.ts';
+import { createCa, issueClientCert, type KeyPair } from '../auth/pki.ts';
 import type { JoinMaterial } from './bootstrap.ts';
-
-const run = promisify(execFile);
 
 /** Everything secret about one cluster (sealed as one JSON document in cluster_secrets). */
 export interface ClusterMaterial {
@@ -46,65 +38,6 @@ const pick = (n: number) => Array.from({ length: n }, () => ALPHABET[randomInt(A
 export function caCertHashOf(caPem: string): string {
   const spki = new X509Certificate(caPem).publicKey.export({ type: 'spki', format: 'der' });
   return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
-}
-
-/**
- * Issues a client certificate (clientAuth) signed by `ca`. Kubernetes reads the user from CN and
- * groups from O. Uses Debian's openssl like src/auth/pki.ts, which only issues server certificates.
- */
-export async function issueClientCert(input: {
-  ca: KeyPair;
-  commonName: string;
-  organization: string;
-  days: number;
-}): Promise<KeyPair> {
-  const dir = await mkdtemp(join(tmpdir(), 'kaas-client-'));
-  const openssl = async (args: string[]) => {
-    try {
-      await run('openssl', args, { cwd: dir });
-    } catch (error) {
-      throw new UpstreamError(`openssl ${args[0]} failed: ${(error as { stderr?: string }).stderr ?? ''}`, {
-        code: 'openssl_failed',
-        cause: error,
-      });
-    }
-  };
-  try {
-    await writeFile(join(dir, 'ca.crt'), input.ca.certPem);
-    await writeFile(join(dir, 'ca.key'), input.ca.keyPem, { mode: 0o600 });
-    await writeFile(
-      join(dir, 'ext.cnf'),
-      'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n',
-    );
-    const subj = `/O=${input.organization.replace(/[/=]/g, '_')}/CN=${input.commonName.replace(/[/=]/g, '_')}`;
-    await openssl(
-      ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'].concat([
-        '-keyout',
-        'c.key',
-        '-out',
-        'c.csr',
-        '-subj',
-        subj,
-      ]),
-    );
-    await openssl(
-      ['x509', '-req', '-in', 'c.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial'].concat([
-        '-out',
-        'c.crt',
-        '-days',
-        String(input.days),
-        '-sha256',
-        '-extfile',
-        'ext.cnf',
-      ]),
-    );
-    return {
-      certPem: await readFile(join(dir, 'c.crt'), 'utf8'),
-      keyPem: await readFile(join(dir, 'c.key'), 'utf8'),
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 /** Makes a cluster's material: CA (10 years), admin certificate (1 year), fresh join secrets. */
