@@ -14,6 +14,7 @@ import { createLogger } from '../src/log.ts';
 import { createCloud } from '../src/openstack/index.ts';
 import { createCa } from '../src/auth/pki.ts';
 import { createProvisioner } from '../src/provisioner/provisioner.ts';
+import { DEFAULT_RELEASE } from '../src/versions/index.ts';
 import { openStore } from '../src/store/db.ts';
 import { migrateToLatest } from '../src/store/migrate.ts';
 import { up as panelTablesUp } from '../src/store/migrations/0005_panel.ts';
@@ -80,7 +81,7 @@ try {
   const { job } = await provisioner.createCluster(
     {
       name: 'bench',
-      kubernetesVersion: '1.31.4',
+      kubernetesVersion: DEFAULT_RELEASE.patch,
       masters: 1,
       masterFlavor: 'm1.tiny',
       image: 'debian-12',

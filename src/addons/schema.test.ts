@@ -2,21 +2,22 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { defaultContext } from '../../test/addons/default-context.ts';
+import { SUPPORTED_MINORS } from '../versions/index.ts';
 import { ADDON_NAMES, renderAddons, restorePlan, type KubernetesObject } from './index.ts';
 
 /*
  * How manifests are checked (no network):
- *  - Core kinds: kubernetes-models 4.5.1 validate(), i.e. the Kubernetes 1.33 OpenAPI schema compiled
- *    to ajv (required fields, types, enums, int-or-string, quantities). It ignores unknown fields;
- *    those are caught at compile time, because every literal is typed with the same models
- *    (`typed<IDeployment>(...)`), so `tsc --noEmit` is part of this check.
- *  - Supported versions 1.30–1.32: every apiVersion/kind we emit must be served (GA, not removed) in
- *    each of them, per SERVED below (from the Kubernetes deprecation guide). Fields of GA v1 kinds are
- *    only ever added, so an object valid for 1.33 that uses only fields present since 1.30 is valid
- *    for 1.30–1.32; the newest field we use (ValidatingAdmissionPolicy v1) is GA in 1.30.
+ *  - Core kinds: kubernetes-models 4.5.1 validate(), i.e. the OpenAPI schema of the Kubernetes minor
+ *    that release was generated from, compiled to ajv (required fields, types, enums, int-or-string,
+ *    quantities). It ignores unknown fields; those are caught at compile time, because every literal
+ *    is typed with the same models (`typed<IDeployment>(...)`), so `tsc --noEmit` is part of this check.
+ *  - The minors the version catalogue offers: every apiVersion/kind we emit must be served (GA, not
+ *    removed) in each of them, per SERVED below (from the Kubernetes deprecation guide). Fields of GA
+ *    v1 kinds are only ever added, so an object valid for the models' schema stays valid for the
+ *    later minors kaas offers as long as its kind is still served.
  *  - Velero CRs: test/addons/velero.schema.json (a strict subset of Velero's CRD schemas) with ajv.
  */
-const SUPPORTED = ['1.30', '1.31', '1.32'];
+const SUPPORTED = SUPPORTED_MINORS;
 const SERVED: Record<string, { since: string; removedIn?: string }> = {
   'v1/Namespace': { since: '1.0' },
   'v1/ServiceAccount': { since: '1.0' },

@@ -3,6 +3,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { InputError } from '../errors.ts';
 import { bootstrapInput, WEBHOOK_KUBECONFIG } from '../../test/bootstrap/fixtures.ts';
 import { renderCloudConfig } from './cloudinit.ts';
+import { KUBERNETES_RELEASES } from '../versions/index.ts';
 import type { BootstrapInput } from './input.ts';
 
 interface WriteFile {
@@ -54,62 +55,47 @@ describe('renderCloudConfig', () => {
     expect(script.content).not.toContain('kubeadm init');
   });
 
-  it('uses kubeadm v1beta4 with list extraArgs from 1.31 and structured anonymous auth from 1.32', () => {
-    const [init, cluster, kubelet] = kubeadmDocs(bootstrapInput('init', 'debian', '1.32.1'));
-    expect(init).toMatchObject({ apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'InitConfiguration' });
-    expect(cluster).toMatchObject({ kind: 'ClusterConfiguration', kubernetesVersion: 'v1.32.1' });
-    const apiServer = cluster!.apiServer as { extraArgs: { name: string; value: string }[] };
-    expect(apiServer.extraArgs).toEqual([
-      { name: 'authorization-mode', value: 'Node,RBAC' },
-      {
-        name: 'authentication-token-webhook-config-file',
-        value: '/etc/kubernetes/kaas/webhook-kubeconfig.yaml',
-      },
-      { name: 'authentication-token-webhook-version', value: 'v1' },
-      { name: 'authentication-token-webhook-cache-ttl', value: '30s' },
-      { name: 'authentication-config', value: '/etc/kubernetes/kaas/authentication-config.yaml' },
-    ]);
-    expect(kubelet).toMatchObject({ kind: 'KubeletConfiguration', clusterDNS: ['10.96.0.10'] });
-    const auth = parse(
-      render(bootstrapInput('init', 'debian', '1.32.1')).file(
-        '/etc/kubernetes/kaas/authentication-config.yaml',
-      )!.content,
-    );
-    expect(auth).toEqual({
-      apiVersion: 'apiserver.config.k8s.io/v1beta1',
-      kind: 'AuthenticationConfiguration',
-      anonymous: {
-        enabled: true,
-        conditions: [
-          { path: '/livez' },
-          { path: '/readyz' },
-          { path: '/healthz' },
-          { path: '/api/v1/namespaces/kube-public/configmaps/cluster-info' },
-        ],
-      },
-    });
-  });
-
-  it('sets anonymous-auth on 1.31 and uses v1beta3 maps on 1.30', () => {
-    const v131 = kubeadmDocs(bootstrapInput('init', 'debian', '1.31.4'))[1]!.apiServer as {
-      extraArgs: { name: string; value: string }[];
-    };
-    expect(v131.extraArgs).toContainEqual({ name: 'anonymous-auth', value: 'true' });
-    expect(
-      render(bootstrapInput('init', 'debian', '1.31.4')).file(
-        '/etc/kubernetes/kaas/authentication-config.yaml',
-      ),
-    ).toBeUndefined();
-    const [init, cluster] = kubeadmDocs(bootstrapInput('init', 'ubuntu', '1.30.6'));
-    expect(init!.apiVersion).toBe('kubeadm.k8s.io/v1beta3');
-    expect((cluster!.apiServer as { extraArgs: Record<string, string> }).extraArgs).toEqual({
-      'authorization-mode': 'Node,RBAC',
-      'authentication-token-webhook-config-file': '/etc/kubernetes/kaas/webhook-kubeconfig.yaml',
-      'authentication-token-webhook-version': 'v1',
-      'authentication-token-webhook-cache-ttl': '30s',
-      'anonymous-auth': 'true',
-    });
-  });
+  it.each(KUBERNETES_RELEASES.map((r) => [r.patch, r.kubeadmApiVersion]))(
+    'renders %s with kubeadm %s, list extraArgs and structured anonymous auth',
+    (patch, kubeadmApi) => {
+      const [init, cluster, kubelet] = kubeadmDocs(bootstrapInput('init', 'debian', patch));
+      expect(init).toMatchObject({ apiVersion: kubeadmApi, kind: 'InitConfiguration' });
+      expect(cluster).toMatchObject({ kind: 'ClusterConfiguration', kubernetesVersion: `v${patch}` });
+      const apiServer = cluster!.apiServer as { extraArgs: { name: string; value: string }[] };
+      expect(apiServer.extraArgs).toEqual([
+        { name: 'authorization-mode', value: 'Node,RBAC' },
+        {
+          name: 'authentication-token-webhook-config-file',
+          value: '/etc/kubernetes/kaas/webhook-kubeconfig.yaml',
+        },
+        { name: 'authentication-token-webhook-version', value: 'v1' },
+        { name: 'authentication-token-webhook-cache-ttl', value: '30s' },
+        { name: 'authentication-config', value: '/etc/kubernetes/kaas/authentication-config.yaml' },
+      ]);
+      // kubeadm picks its own release's etcd, CoreDNS and pause images; kaas does not pin them.
+      expect(cluster).not.toHaveProperty('etcd');
+      expect(cluster).not.toHaveProperty('dns');
+      expect(kubelet).toMatchObject({ kind: 'KubeletConfiguration', clusterDNS: ['10.96.0.10'] });
+      const auth = parse(
+        render(bootstrapInput('init', 'debian', patch)).file(
+          '/etc/kubernetes/kaas/authentication-config.yaml',
+        )!.content,
+      );
+      expect(auth).toEqual({
+        apiVersion: 'apiserver.config.k8s.io/v1beta1',
+        kind: 'AuthenticationConfiguration',
+        anonymous: {
+          enabled: true,
+          conditions: [
+            { path: '/livez' },
+            { path: '/readyz' },
+            { path: '/healthz' },
+            { path: '/api/v1/namespaces/kube-public/configmaps/cluster-info' },
+          ],
+        },
+      });
+    },
+  );
 
   it('honours a custom webhook cache TTL', () => {
     const input = { ...bootstrapInput('init'), webhook: { kubeconfig: WEBHOOK_KUBECONFIG, cacheTtl: '2m' } };

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.ts';
 import { bootstrapInput, WEBHOOK_KUBECONFIG } from '../../test/bootstrap/fixtures.ts';
-import {
-  kubeadmApiVersion,
-  usesStructuredAnonymousAuth,
-  validateBootstrapInput,
-  type BootstrapInput,
-} from './input.ts';
+import { KUBERNETES_RELEASES } from '../versions/index.ts';
+import { kubernetesRelease, validateBootstrapInput, type BootstrapInput } from './input.ts';
 
 type Change = (i: BootstrapInput) => Partial<BootstrapInput> & Record<string, unknown>;
 
@@ -131,12 +127,15 @@ describe('validateBootstrapInput', () => {
   });
 });
 
-describe('version switches', () => {
-  it('picks the kubeadm API and anonymous-auth mode by minor version', () => {
-    expect(kubeadmApiVersion('1.30.9')).toBe('kubeadm.k8s.io/v1beta3');
-    expect(kubeadmApiVersion('1.31.0')).toBe('kubeadm.k8s.io/v1beta4');
-    expect(usesStructuredAnonymousAuth('1.31.9')).toBe(false);
-    expect(usesStructuredAnonymousAuth('1.32.0')).toBe(true);
-    expect(usesStructuredAnonymousAuth('2.0.0')).toBe(false);
+describe('version catalogue', () => {
+  it('renders every supported minor, and refuses one the catalogue does not offer', () => {
+    for (const release of KUBERNETES_RELEASES) {
+      expect(kubernetesRelease({ kubernetesVersion: release.patch })).toBe(release);
+    }
+    const input = bootstrapInput('worker');
+    const stale = { ...input, spec: { ...input.spec, kubernetesVersion: '1.20.4' } };
+    expect(() => validateBootstrapInput(stale)).toThrow(
+      expect.objectContaining({ code: 'version_unsupported', field: 'spec.kubernetesVersion' }),
+    );
   });
 });

@@ -5,7 +5,8 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../errors.ts';
-import { minorOf, type ClusterSpec } from '../cluster/spec.ts';
+import type { ClusterSpec } from '../cluster/spec.ts';
+import { releaseForMinor, supportedPatchList, type KubernetesRelease } from '../versions/index.ts';
 
 /** `init`: first master (`kubeadm init`); `join-control-plane`: other masters; `worker`. */
 export type NodeRole = 'init' | 'join-control-plane' | 'worker';
@@ -52,24 +53,19 @@ export const DEFAULT_IMAGES = {
   flannelCniPlugin: 'ghcr.io/flannel-io/flannel-cni-plugin:v1.6.2-flannel1',
 } as const;
 
-/** kubeadm's config API: v1beta4 from 1.31 (structured extraArgs), v1beta3 before. */
-export function kubeadmApiVersion(
-  kubernetesVersion: string,
-): 'kubeadm.k8s.io/v1beta4' | 'kubeadm.k8s.io/v1beta3' {
-  return minorAtLeast(kubernetesVersion, 31) ? 'kubeadm.k8s.io/v1beta4' : 'kubeadm.k8s.io/v1beta3';
-}
-
 /**
- * From 1.32 anonymous access can be limited to listed paths with the structured
- * AuthenticationConfiguration (AnonymousAuthConfigurableEndpoints is beta and on by default).
+ * The catalogue release of the spec's minor: its kubeadm config API. Looked up by minor, so a
+ * cluster on an earlier patch of a supported minor still renders nodes for a resize.
  */
-export function usesStructuredAnonymousAuth(kubernetesVersion: string): boolean {
-  return minorAtLeast(kubernetesVersion, 32);
-}
-
-function minorAtLeast(version: string, minor: number): boolean {
-  const [major, min] = minorOf(version).split('.').map(Number);
-  return major === 1 && (min as number) >= minor;
+export function kubernetesRelease(spec: Pick<ClusterSpec, 'kubernetesVersion'>): KubernetesRelease {
+  const release = releaseForMinor(spec.kubernetesVersion);
+  if (!release) {
+    throw new InputError(
+      `spec.kubernetesVersion ${JSON.stringify(spec.kubernetesVersion)} is not offered; supported versions: ${supportedPatchList()}`,
+      { field: 'spec.kubernetesVersion', code: 'version_unsupported' },
+    );
+  }
+  return release;
 }
 
 const TOKEN = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
@@ -119,6 +115,7 @@ function checkWebhookKubeconfig(text: string): void {
 /** Throws InputError naming the first bad field; secret values are never echoed. */
 export function validateBootstrapInput(input: BootstrapInput): void {
   const { role } = input;
+  kubernetesRelease(input.spec);
   if (role !== 'init' && role !== 'join-control-plane' && role !== 'worker') {
     fail('role', 'must be init, join-control-plane or worker');
   }

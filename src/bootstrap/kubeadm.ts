@@ -1,63 +1,55 @@
 /**
- * kubeadm configuration documents for each node role. v1beta4 (1.31+) takes extra args as
- * `{name, value}` lists; v1beta3 as maps. The node's IP on the overlay interface is not known
- * until boot, so it is written as NODE_IP_PLACEHOLDER and substituted by the bootstrap script.
+ * kubeadm configuration documents for each node role, in the config API the version catalogue
+ * names (v1beta4: extra args as `{name, value}` lists). The node's IP on the overlay interface is
+ * not known until boot, so it is written as NODE_IP_PLACEHOLDER and substituted by the bootstrap
+ * script. etcd, CoreDNS and pause images are left to kubeadm, which picks its release's own.
  */
 import type { BootstrapInput } from './input.ts';
 import {
   DEFAULT_WEBHOOK_CACHE_TTL,
   KAAS_CONFIG_DIR,
   WEBHOOK_KUBECONFIG_PATH,
-  kubeadmApiVersion,
-  usesStructuredAnonymousAuth,
+  kubernetesRelease,
 } from './input.ts';
 
 /** Replaced with the overlay interface address by the bootstrap script. */
 export const NODE_IP_PLACEHOLDER = '__KAAS_NODE_IP__';
-/** Path of the AuthenticationConfiguration on masters (1.32+). */
+/** Path of the AuthenticationConfiguration on masters (anonymous access limited to listed paths). */
 export const AUTHENTICATION_CONFIG_PATH = `${KAAS_CONFIG_DIR}/authentication-config.yaml`;
 const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
 
 type Args = [string, string][];
 
-function args(apiVersion: string, pairs: Args): unknown {
-  return apiVersion.endsWith('v1beta4')
-    ? pairs.map(([name, value]) => ({ name, value }))
-    : Object.fromEntries(pairs);
+function args(pairs: Args): { name: string; value: string }[] {
+  return pairs.map(([name, value]) => ({ name, value }));
 }
 
 /** kube-apiserver flags kaas sets (in order). */
 export function apiServerArgs(input: BootstrapInput): Args {
-  const pairs: Args = [
+  return [
     ['authorization-mode', 'Node,RBAC'],
     ['authentication-token-webhook-config-file', WEBHOOK_KUBECONFIG_PATH],
     ['authentication-token-webhook-version', 'v1'],
     ['authentication-token-webhook-cache-ttl', input.webhook?.cacheTtl ?? DEFAULT_WEBHOOK_CACHE_TTL],
+    // Anonymous requests reach only the paths the authentication config lists.
+    ['authentication-config', AUTHENTICATION_CONFIG_PATH],
   ];
-  // Before 1.32 anonymous stays on and the default RBAC (system:public-info-viewer) limits it to
-  // health and version; from 1.32 the authentication config limits it to listed paths.
-  if (usesStructuredAnonymousAuth(input.spec.kubernetesVersion)) {
-    pairs.push(['authentication-config', AUTHENTICATION_CONFIG_PATH]);
-  } else {
-    pairs.push(['anonymous-auth', 'true']);
-  }
-  return pairs;
 }
 
-function nodeRegistration(input: BootstrapInput, apiVersion: string): Record<string, unknown> {
+function nodeRegistration(input: BootstrapInput): Record<string, unknown> {
   const labels = Object.entries(input.labels ?? {})
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
   const kubelet: Args = [['node-ip', NODE_IP_PLACEHOLDER]];
   if (labels !== '') kubelet.push(['node-labels', labels]);
-  return { name: input.nodeName, criSocket: CRI_SOCKET, kubeletExtraArgs: args(apiVersion, kubelet) };
+  return { name: input.nodeName, criSocket: CRI_SOCKET, kubeletExtraArgs: args(kubelet) };
 }
 
 /** The documents of kubeadm's `--config` file for this node, in file order. */
 export function kubeadmDocuments(input: BootstrapInput): Record<string, unknown>[] {
   const { spec } = input;
-  const apiVersion = kubeadmApiVersion(spec.kubernetesVersion);
+  const apiVersion = kubernetesRelease(spec).kubeadmApiVersion;
   const localEndpoint = { advertiseAddress: NODE_IP_PLACEHOLDER, bindPort: 6443 };
   if (input.role === 'init') {
     return [
@@ -74,7 +66,7 @@ export function kubeadmDocuments(input: BootstrapInput): Record<string, unknown>
         ],
         certificateKey: input.join.certificateKey,
         localAPIEndpoint: localEndpoint,
-        nodeRegistration: nodeRegistration(input, apiVersion),
+        nodeRegistration: nodeRegistration(input),
       },
       {
         apiVersion,
@@ -89,7 +81,7 @@ export function kubeadmDocuments(input: BootstrapInput): Record<string, unknown>
         },
         apiServer: {
           certSANs: [...(input.certSANs ?? [])],
-          extraArgs: args(apiVersion, apiServerArgs(input)),
+          extraArgs: args(apiServerArgs(input)),
           extraVolumes: [
             {
               name: 'kaas-config',
@@ -121,7 +113,7 @@ export function kubeadmDocuments(input: BootstrapInput): Record<string, unknown>
           caCertHashes: [input.join.caCertHash],
         },
       },
-      nodeRegistration: nodeRegistration(input, apiVersion),
+      nodeRegistration: nodeRegistration(input),
       ...(input.role === 'join-control-plane'
         ? { controlPlane: { certificateKey: input.join.certificateKey, localAPIEndpoint: localEndpoint } }
         : {}),

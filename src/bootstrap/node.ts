@@ -4,12 +4,7 @@
  */
 import { stringify } from 'yaml';
 import type { BootstrapInput } from './input.ts';
-import {
-  KAAS_CONFIG_DIR,
-  WEBHOOK_KUBECONFIG_PATH,
-  usesStructuredAnonymousAuth,
-  validateBootstrapInput,
-} from './input.ts';
+import { KAAS_CONFIG_DIR, WEBHOOK_KUBECONFIG_PATH, validateBootstrapInput } from './input.ts';
 import { AUTHENTICATION_CONFIG_PATH, NODE_IP_PLACEHOLDER, kubeadmDocuments } from './kubeadm.ts';
 import { authenticationConfiguration, clusterAdminBinding, flannelManifests } from './manifests.ts';
 
@@ -185,13 +180,11 @@ export function nodeContent(input: BootstrapInput): NodeContent {
   if (role !== 'worker') {
     const webhook = input.webhook as NonNullable<BootstrapInput['webhook']>;
     files.push({ path: WEBHOOK_KUBECONFIG_PATH, content: webhook.kubeconfig, mode: 0o600 });
-    if (usesStructuredAnonymousAuth(spec.kubernetesVersion)) {
-      files.push({
-        path: AUTHENTICATION_CONFIG_PATH,
-        content: toYaml(authenticationConfiguration()),
-        mode: 0o644,
-      });
-    }
+    files.push({
+      path: AUTHENTICATION_CONFIG_PATH,
+      content: toYaml(authenticationConfiguration()),
+      mode: 0o644,
+    });
   }
   if (role === 'init') {
     if (input.clusterCa) {

@@ -18,6 +18,7 @@ import type { ApiProbe } from '../provisioner/steps/context.ts';
 import { openStore } from '../store/db.ts';
 import type { JobRecord } from '../store/findJob.ts';
 import { migrateToLatest } from '../store/migrate.ts';
+import { DEFAULT_RELEASE, supportedPatchList } from '../versions/index.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -284,7 +285,10 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
       )
       .option('-f, --file <path>', 'cluster spec (YAML or JSON)')
       .option('--name <name>', 'cluster name (DNS label)')
-      .option('--kubernetes-version <version>', 'e.g. 1.31.4 (env KUBE_VERSION)')
+      .option(
+        '--kubernetes-version <version>',
+        `one of ${supportedPatchList()}; default ${DEFAULT_RELEASE.patch} (env KUBE_VERSION)`,
+      )
       .option('--masters <n>', '1 or 3 (env NUM_MASTERS)')
       .option('--workers <n>', 'workers of the default node group (env NUM_NODES)')
       .option('--master-flavor <flavor>', 'env KUBE_MASTER_FLAVOR')
@@ -392,7 +396,10 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
     cluster
       .command('upgrade <cluster>')
       .description('upgrade Kubernetes by at most one minor version')
-      .requiredOption('--version <version>', 'target version, e.g. 1.32.1')
+      .requiredOption(
+        '--version <version>',
+        `target version, one of ${supportedPatchList()}, at most one minor above the cluster's`,
+      )
       .option('--no-wait', 'queue the job and return'),
   ).action(async (ref: string, opts: Common & { version: string }) =>
     mutate(

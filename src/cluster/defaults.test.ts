@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.ts';
+import { DEFAULT_RELEASE, KUBERNETES_RELEASES } from '../versions/index.ts';
 import { CLUSTER_DEFAULTS, specFromEnv } from './defaults.ts';
+
+const [OLDEST, MIDDLE] = KUBERNETES_RELEASES.map((r) => r.patch) as [string, string];
 
 const ROLE = '9fe2ff9ee4384b1894a90878d3e92bab';
 
@@ -18,6 +21,7 @@ describe('specFromEnv', () => {
   it('builds a valid spec from defaults alone', () => {
     const spec = specFromEnv({}, { name: 'dev', adminRoleId: ROLE });
     expect(spec.kubernetesVersion).toBe(CLUSTER_DEFAULTS.kubernetesVersion);
+    expect(spec.kubernetesVersion).toBe(DEFAULT_RELEASE.patch);
     expect(spec.masters).toBe(1);
     expect(spec.loadBalancer).toBe('none');
     expect(spec.os).toBe('debian');
@@ -38,7 +42,7 @@ describe('specFromEnv', () => {
         KUBE_IMAGE: 'ubuntu-24.04',
         KUBE_OS: 'ubuntu',
         SSH_KEY_NAME: 'ops',
-        KUBE_VERSION: 'v1.32.1',
+        KUBE_VERSION: `v${MIDDLE}`,
         NODE_NETWORK_CIDR: '192.168.0.0/22',
         POD_CIDR: '172.16.0.0/16',
         SERVICE_CIDR: '10.0.0.0/16',
@@ -53,7 +57,7 @@ describe('specFromEnv', () => {
     );
     expect(spec).toEqual({
       name: 'dev',
-      kubernetesVersion: '1.32.1',
+      kubernetesVersion: MIDDLE,
       masters: 3,
       masterFlavor: 'm1.xlarge',
       image: 'ubuntu-24.04',
@@ -76,17 +80,17 @@ describe('specFromEnv', () => {
 
   it('lets overrides win over the environment', () => {
     const spec = specFromEnv(
-      { KUBE_VERSION: '1.30.1', SSH_KEY_NAME: 'ops', POD_CIDR: 'garbage', KUBE_ADMIN_ROLE_ID: 'x' },
+      { KUBE_VERSION: '1.20.1', SSH_KEY_NAME: 'ops', POD_CIDR: 'garbage', KUBE_ADMIN_ROLE_ID: 'x' },
       {
         name: 'dev',
-        kubernetesVersion: '1.31.2',
+        kubernetesVersion: OLDEST,
         adminRoleId: ROLE,
         sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== me',
         network: { podCidr: '10.200.0.0/16' },
         nodeGroups: [{ name: 'big', count: 10, flavor: 'm1.xlarge' }],
       },
     );
-    expect(spec.kubernetesVersion).toBe('1.31.2');
+    expect(spec.kubernetesVersion).toBe(OLDEST);
     expect(spec.adminRoleId).toBe(ROLE);
     expect(spec.sshKeyName).toBeUndefined();
     expect(spec.network.podCidr).toBe('10.200.0.0/16');

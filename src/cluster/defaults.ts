@@ -4,6 +4,7 @@
  * override that wins over both.
  */
 import { InputError } from '../errors.ts';
+import { DEFAULT_RELEASE } from '../versions/index.ts';
 import type { ClusterSpec } from './spec.ts';
 import { DEFAULT_OVERLAY_INTERFACE, validateSpec } from './validate.ts';
 
@@ -12,7 +13,8 @@ export const DEFAULT_GROUP_NAME = 'default';
 
 /** Values used when neither the environment nor the caller sets a field. */
 export const CLUSTER_DEFAULTS = {
-  kubernetesVersion: '1.31.4',
+  /** The version catalogue's default release. */
+  kubernetesVersion: DEFAULT_RELEASE.patch,
   masters: 1,
   numNodes: 3,
   /** 4 vCPU / 8 GB RAM / 40 GB disk on a stock OpenStack flavor list. */

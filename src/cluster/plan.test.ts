@@ -1,15 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.ts';
+import { KUBERNETES_RELEASES, type KubernetesRelease } from '../versions/index.ts';
 import { planCreate, planDelete, planResize, planUpgrade, releaseObjectName, type PlanStep } from './plan.ts';
 import type { ClusterSpec } from './spec.ts';
 import { validateSpec } from './validate.ts';
 
 const ID = 'c0ffee00-0000-4000-8000-000000000001';
+const [OLDEST, MIDDLE, NEWEST] = KUBERNETES_RELEASES as [
+  KubernetesRelease,
+  KubernetesRelease,
+  KubernetesRelease,
+];
 
 function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
   return validateSpec({
     name: 'prod',
-    kubernetesVersion: '1.31.4',
+    kubernetesVersion: OLDEST.patch,
     masters: 1,
     masterFlavor: 'm1.large',
     image: 'debian-12',
@@ -112,13 +118,21 @@ describe('planCreate', () => {
     });
     expect(byId.get('release-tarball')!.resource.params).toEqual({
       container: 'kaas-prod-artifacts',
-      version: '1.31.4',
-      sourceUrl: 'https://mirror.example/k8s/v1.31.4/kubernetes-server-linux-amd64.tar.gz',
+      version: OLDEST.patch,
+      sourceUrl: `https://mirror.example/k8s/v${OLDEST.patch}/kubernetes-server-linux-amd64.tar.gz`,
       tempUrlTtlSeconds: 60,
     });
     const rules = byId.get('security-groups')!.resource.params as { rules: { portMin: number }[] };
     expect(rules.rules.filter((r) => r.portMin === 22)).toHaveLength(2);
     expect(steps).toMatchSnapshot();
+  });
+
+  it("fetches the release from the version catalogue's artifact URL by default", () => {
+    for (const release of KUBERNETES_RELEASES) {
+      const steps = planCreate(spec({ kubernetesVersion: release.patch }), ID);
+      const tarball = steps.find((s) => s.id === 'release-tarball')!.resource.params;
+      expect(tarball).toMatchObject({ version: release.patch, sourceUrl: release.artifact.url });
+    }
   });
 
   it('only verifies a keypair the user owns', () => {
@@ -196,9 +210,9 @@ describe('planResize', () => {
 
 describe('planUpgrade', () => {
   it('upgrades masters in order, then worker groups', () => {
-    const plan = planUpgrade(spec({ masters: 3 }), ID, '1.32.0');
+    const plan = planUpgrade(spec({ masters: 3 }), ID, MIDDLE.patch);
     expect(plan.check.change).toBe('minor');
-    expect(plan.spec.kubernetesVersion).toBe('1.32.0');
+    expect(plan.spec.kubernetesVersion).toBe(MIDDLE.patch);
     expectOrdered(plan.steps);
     expect(plan.steps.map((s) => s.id)).toEqual([
       'artifacts',
@@ -210,7 +224,7 @@ describe('planUpgrade', () => {
       'upgrade-workers:gpu',
       'addons',
     ]);
-    expect(plan.steps[1]!.resource.name).toBe(releaseObjectName('1.32.0'));
+    expect(plan.steps[1]!.resource.name).toBe(releaseObjectName(MIDDLE.patch));
     expect(plan.steps[2]!.resource.params).toMatchObject({ mode: 'apply', drain: true });
     expect(plan.steps[5]!.resource.params).toMatchObject({
       mode: 'node',
@@ -219,17 +233,24 @@ describe('planUpgrade', () => {
   });
 
   it('returns no steps for a no-op and does not drain a lone master', () => {
-    const same = planUpgrade(spec(), ID, '1.31.4');
+    const same = planUpgrade(spec(), ID, OLDEST.patch);
     expect(same.check.change).toBe('none');
     expect(same.steps).toEqual([]);
-    expect(planUpgrade(spec(), ID, '1.31.5').steps[2]!.resource.params).toMatchObject({ drain: false });
+    // A cluster on an earlier patch than the catalogue's moves to the catalogue's patch.
+    const earlier = {
+      ...spec(),
+      kubernetesVersion: OLDEST.patch.replace(/\d+$/, (n) => String(Number(n) - 1)),
+    };
+    const patch = planUpgrade(earlier, ID, OLDEST.patch);
+    expect(patch.check.change).toBe('patch');
+    expect(patch.steps[2]!.resource.params).toMatchObject({ drain: false });
   });
 
   it('rejects downgrades and skipped minors', () => {
-    expect(() => planUpgrade(spec(), ID, '1.30.9')).toThrow(
+    expect(() => planUpgrade(spec({ kubernetesVersion: MIDDLE.patch }), ID, OLDEST.patch)).toThrow(
       expect.objectContaining({ code: 'upgrade_downgrade' }),
     );
-    expect(() => planUpgrade(spec(), ID, '1.33.0')).toThrow(
+    expect(() => planUpgrade(spec(), ID, NEWEST.patch)).toThrow(
       expect.objectContaining({ code: 'upgrade_skips_minor' }),
     );
   });

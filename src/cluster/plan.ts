@@ -148,7 +148,8 @@ export interface PlanContext {
 
 /** Defaults for PlanContext. */
 export const PLAN_DEFAULTS = {
-  releaseBaseUrl: 'https://dl.k8s.io',
+  /** Where the version catalogue's artifact URLs point. */
+  releaseBaseUrl: 'https://dl.k8s.io/release',
   artifactTtlSeconds: 30 * 24 * 3600,
   joinTokenTtlSeconds: 2 * 3600,
 } as const;

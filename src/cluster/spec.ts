@@ -4,15 +4,6 @@
  * only types and the few facts about them that other modules branch on.
  */
 
-/**
- * Kubernetes minor versions kaas can create and upgrade to. Ordered oldest first; upgrades move
- * one step along this list at a time.
- */
-export const SUPPORTED_VERSIONS = ['1.30', '1.31', '1.32', '1.33'] as const;
-
-/** A supported Kubernetes minor version such as `1.31`. */
-export type SupportedMinor = (typeof SUPPORTED_VERSIONS)[number];
-
 /** Operating system family of the node image; decides the bootstrap format. */
 export type OsFamily = 'ubuntu' | 'debian' | 'flatcar';
 
@@ -44,7 +35,7 @@ export interface ClusterNetwork {
 export interface ClusterSpec {
   /** DNS-1123 label, at most 40 characters, so derived resource names stay short. */
   readonly name: string;
-  /** Full version without a leading `v`, e.g. `1.31.4`. */
+  /** Full version without a leading `v` (`major.minor.patch`), one the version catalogue lists. */
   readonly kubernetesVersion: string;
   readonly masters: 1 | 3;
   readonly masterFlavor: string;
@@ -91,9 +82,4 @@ export interface ClusterSpecInput {
 /** Cloud-init for Debian/Ubuntu images, Ignition for Flatcar. */
 export function bootstrapFormatFor(os: OsFamily): BootstrapFormat {
   return os === 'flatcar' ? 'ignition' : 'cloud-init';
-}
-
-/** `1.31.4` → `1.31`. Assumes a version already validated by validateSpec. */
-export function minorOf(version: string): string {
-  return version.split('.').slice(0, 2).join('.');
 }

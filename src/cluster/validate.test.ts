@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.ts';
+import { KUBERNETES_RELEASES } from '../versions/index.ts';
 import { validateSpec, validateUpgrade } from './validate.ts';
+
+const [OLDEST, MIDDLE, NEWEST] = KUBERNETES_RELEASES.map((r) => r.patch) as [string, string, string];
+/** `x.y.3` → `x.y.2`: an earlier patch a cluster may still run after the catalogue moved on. */
+const earlier = (patch: string) => patch.replace(/\d+$/, (n) => String(Number(n) - 1));
+const re = (text: string) => new RegExp(text.replace(/\./g, '\\.'));
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBqkYq0lT0r8o2QhJ2x1Yv6c4cQfYzrZ2l3m4n5o6p7q alice@example';
 
 function valid(): Record<string, unknown> {
   return {
     name: 'prod',
-    kubernetesVersion: '1.31.4',
+    kubernetesVersion: MIDDLE,
     masters: 1,
     masterFlavor: 'm1.large',
     image: 'debian-12-genericcloud-amd64',
@@ -41,10 +47,10 @@ const net = (s: Record<string, unknown>) => s.network as Record<string, unknown>
 
 describe('validateSpec', () => {
   it('normalises a valid spec and fills derived fields', () => {
-    const spec = validateSpec({ ...valid(), kubernetesVersion: 'v1.31.4' });
+    const spec = validateSpec({ ...valid(), kubernetesVersion: `v${MIDDLE}` });
     expect(spec).toEqual({
       name: 'prod',
-      kubernetesVersion: '1.31.4',
+      kubernetesVersion: MIDDLE,
       masters: 1,
       masterFlavor: 'm1.large',
       image: 'debian-12-genericcloud-amd64',
@@ -113,15 +119,21 @@ describe('validateSpec', () => {
     ['long name', (s) => (s.name = 'a'.repeat(41)), 'name', /at most 40/],
     [
       'bad version',
-      (s) => (s.kubernetesVersion = '1.31'),
+      (s) => (s.kubernetesVersion = '1.2'),
       'kubernetesVersion',
-      /must look like 1\.31\.4, got "1\.31"/,
+      re(`must look like ${NEWEST}, got "1.2"`),
     ],
     [
       'unsupported version',
       (s) => (s.kubernetesVersion = '1.20.1'),
       'kubernetesVersion',
-      /1\.20 is not supported; supported minor versions: 1\.30, 1\.31/,
+      re(`"1.20.1" is not offered; supported versions: ${OLDEST}, ${MIDDLE}, ${NEWEST}`),
+    ],
+    [
+      'patch the catalogue does not list',
+      (s) => (s.kubernetesVersion = earlier(MIDDLE)),
+      'kubernetesVersion',
+      /is not offered/,
     ],
     ['two masters', (s) => (s.masters = 2), 'masters', /masters must be 1 or 3, got 2/],
     ['missing master flavor', (s) => delete s.masterFlavor, 'masterFlavor', /masterFlavor is required/],
@@ -345,34 +357,41 @@ describe('validateSpec', () => {
 
 describe('validateUpgrade', () => {
   it('classifies patch, minor and no-op changes', () => {
-    expect(validateUpgrade('1.31.4', '1.31.5')).toEqual({ change: 'patch', from: '1.31.4', to: '1.31.5' });
-    expect(validateUpgrade('v1.31.4', 'v1.32.0')).toEqual({ change: 'minor', from: '1.31.4', to: '1.32.0' });
-    expect(validateUpgrade('1.31.4', '1.31.4')).toEqual({ change: 'none', from: '1.31.4', to: '1.31.4' });
+    expect(validateUpgrade(earlier(MIDDLE), MIDDLE)).toEqual({
+      change: 'patch',
+      from: earlier(MIDDLE),
+      to: MIDDLE,
+    });
+    expect(validateUpgrade(`v${OLDEST}`, `v${MIDDLE}`)).toEqual({
+      change: 'minor',
+      from: OLDEST,
+      to: MIDDLE,
+    });
+    expect(validateUpgrade(MIDDLE, MIDDLE)).toEqual({ change: 'none', from: MIDDLE, to: MIDDLE });
   });
 
   it('refuses downgrades with a distinct code', () => {
-    const attempt = () => validateUpgrade('1.32.1', '1.31.9');
+    const attempt = () => validateUpgrade(NEWEST, MIDDLE);
     expect(attempt).toThrow(
       expect.objectContaining({ code: 'upgrade_downgrade', field: 'kubernetesVersion' }),
     );
-    expect(attempt).toThrow(/cannot go down from 1\.32\.1 to 1\.31\.9/);
-    expect(() => validateUpgrade('1.31.5', '1.31.4')).toThrow(
-      expect.objectContaining({ code: 'upgrade_downgrade' }),
-    );
+    expect(attempt).toThrow(re(`cannot go down from ${NEWEST} to ${MIDDLE}`));
   });
 
-  it('refuses skipping a minor version with a distinct code', () => {
-    const attempt = () => validateUpgrade('1.30.2', '1.32.0');
+  it('refuses skipping a minor version with a distinct code, naming the catalogue step', () => {
+    const attempt = () => validateUpgrade(OLDEST, NEWEST);
     expect(attempt).toThrow(expect.objectContaining({ code: 'upgrade_skips_minor' }));
-    expect(attempt).toThrow(/upgrade 1\.30\.2 to 1\.31 first/);
+    expect(attempt).toThrow(re(`upgrade ${OLDEST} to ${MIDDLE} first`));
+    const stranded = () => validateUpgrade('1.20.3', OLDEST);
+    expect(stranded).toThrow(expect.objectContaining({ code: 'upgrade_skips_minor' }));
+    expect(stranded).toThrow(/no longer offers the minor after 1\.20/);
   });
 
   it('rejects malformed or unsupported versions', () => {
-    expect(() => validateUpgrade('one', '1.31.0')).toThrow(
-      /current version "one" is not a Kubernetes version/,
-    );
-    expect(() => validateUpgrade('1.31.0', '1.40.0')).toThrow(
+    expect(() => validateUpgrade('one', MIDDLE)).toThrow(/current version "one" is not a Kubernetes version/);
+    expect(() => validateUpgrade(MIDDLE, '1.40.0')).toThrow(
       expect.objectContaining({ code: 'invalid_input', field: 'kubernetesVersion' }),
     );
+    expect(() => validateUpgrade(OLDEST, earlier(MIDDLE))).toThrow(/is not offered/);
   });
 });

@@ -13,13 +13,8 @@ import {
   parseIpv4,
   type Ipv4Cidr,
 } from './cidr.ts';
-import {
-  SUPPORTED_VERSIONS,
-  type ClusterNetwork,
-  type ClusterSpec,
-  type NodeGroup,
-  type OsFamily,
-} from './spec.ts';
+import { DEFAULT_RELEASE, nextRelease, releaseForPatch, supportedPatchList } from '../versions/index.ts';
+import type { ClusterNetwork, ClusterSpec, NodeGroup, OsFamily } from './spec.ts';
 
 /** Longest cluster name: `kaas-<name>-` plus the longest suffix still fits a 63-char label. */
 export const MAX_CLUSTER_NAME = 40;
@@ -123,22 +118,20 @@ function integer(value: unknown, field: string, min: number, max: number): numbe
   return value;
 }
 
-/** Parses `1.31.4` or `v1.31.4` to its parts; undefined when malformed. */
+/** Parses `major.minor.patch`, with or without a leading `v`; undefined when malformed. */
 export function parseVersion(version: string): { major: number; minor: number; patch: number } | undefined {
   const match = VERSION.exec(version);
   if (!match) return undefined;
   return { major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3]) };
 }
 
+/** A patch release the version catalogue lists, normalised without the `v`. */
 function kubernetesVersion(value: unknown, field: string): string {
   const raw = text(value, field);
-  const parsed = parseVersion(raw);
-  if (!parsed) fail(field, `must look like 1.31.4, got ${show(raw)}`);
-  const minor = `${parsed.major}.${parsed.minor}`;
-  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(minor)) {
-    fail(field, `${minor} is not supported; supported minor versions: ${SUPPORTED_VERSIONS.join(', ')}`);
-  }
-  return `${parsed.major}.${parsed.minor}.${parsed.patch}`;
+  if (!parseVersion(raw)) fail(field, `must look like ${DEFAULT_RELEASE.patch}, got ${show(raw)}`);
+  const release = releaseForPatch(raw);
+  if (!release) fail(field, `${show(raw)} is not offered; supported versions: ${supportedPatchList()}`);
+  return release.patch;
 }
 
 function deriveOs(value: unknown, image: string, field: string): OsFamily {
@@ -356,8 +349,9 @@ export interface UpgradeCheck {
 }
 
 /**
- * Checks a version change against Kubernetes' skew policy: one minor at a time, never down.
- * Errors carry distinct codes (`upgrade_downgrade`, `upgrade_skips_minor`) so callers can explain.
+ * Checks a version change against Kubernetes' skew policy, along the version catalogue: to a listed
+ * release of the same minor or the next one, never down. Errors carry distinct codes
+ * (`upgrade_downgrade`, `upgrade_skips_minor`) so callers can explain.
  */
 export function validateUpgrade(from: string, to: string): UpgradeCheck {
   const current = parseVersion(from);
@@ -376,8 +370,12 @@ export function validateUpgrade(from: string, to: string): UpgradeCheck {
     });
   }
   if (current.major !== next.major || next.minor - current.minor > 1) {
+    const currentMinor = `${current.major}.${current.minor}`;
+    const step = nextRelease(currentMinor);
     throw new InputError(
-      `kubernetesVersion can move one minor version at a time: upgrade ${normalisedFrom} to ${current.major}.${current.minor + 1} first`,
+      step
+        ? `kubernetesVersion can move one minor version at a time: upgrade ${normalisedFrom} to ${step.patch} first`
+        : `kubernetesVersion can move one minor version at a time, and kaas no longer offers the minor after ${currentMinor}; supported versions: ${supportedPatchList()}`,
       { field: 'kubernetesVersion', code: 'upgrade_skips_minor' },
     );
   }

@@ -2,6 +2,7 @@
 import { validateSpec } from '../../src/cluster/validate.ts';
 import type { BootstrapInput, NodeRole } from '../../src/bootstrap/input.ts';
 import type { OsFamily } from '../../src/cluster/spec.ts';
+import { DEFAULT_RELEASE } from '../../src/versions/index.ts';
 
 export const WEBHOOK_KUBECONFIG = `apiVersion: v1
 kind: Config
@@ -27,8 +28,12 @@ const IMAGES: Record<OsFamily, string> = {
   flatcar: 'flatcar-stable-amd64',
 };
 
-/** A bootstrap input for `role` on `os` running `version`; deterministic. */
-export function bootstrapInput(role: NodeRole, os: OsFamily = 'debian', version = '1.31.4'): BootstrapInput {
+/** A bootstrap input for `role` on `os` running `version` (default: the catalogue's); deterministic. */
+export function bootstrapInput(
+  role: NodeRole,
+  os: OsFamily = 'debian',
+  version: string = DEFAULT_RELEASE.patch,
+): BootstrapInput {
   const spec = validateSpec({
     name: 'prod',
     kubernetesVersion: version,

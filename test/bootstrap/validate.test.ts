@@ -15,12 +15,13 @@ import { createCa } from '../../src/auth/pki.ts';
 import { renderCloudConfig } from '../../src/bootstrap/cloudinit.ts';
 import { renderIgnition } from '../../src/bootstrap/ignition.ts';
 import type { NodeRole } from '../../src/bootstrap/input.ts';
+import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { bootstrapInput } from './fixtures.ts';
 
 const CLOUD_INIT_SCHEMA =
   '/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json';
 const ROLES: NodeRole[] = ['init', 'join-control-plane', 'worker'];
-const VERSIONS = ['1.30.6', '1.31.4', '1.32.1'];
+const VERSIONS = KUBERNETES_RELEASES.map((r) => r.patch);
 
 function requireTool(command: string, aptPackage: string): void {
   const found = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });

@@ -19,6 +19,7 @@ import {
   testProvisioner,
   provisionerStore,
   testSpec,
+  TEST_VERSION,
 } from './support.ts';
 
 let sim: Cloudsim;
@@ -98,7 +99,7 @@ describe('cluster API', () => {
     await p.runUntilIdle();
     expect((await call('POST', `/api/v1/clusters/api1/upgrade`, {})).statusCode).toBe(400);
     expect(
-      (await call('POST', `/api/v1/clusters/api1/upgrade`, { version: '1.31.4' })).json().job,
+      (await call('POST', `/api/v1/clusters/api1/upgrade`, { version: TEST_VERSION })).json().job,
     ).toBeNull();
     expect((await call('POST', `/api/v1/clusters/api1/retry`, {})).json().error.code).toBe('job_not_failed');
     expect((await call('GET', `/api/v1/clusters/api1/jobs/nope`)).statusCode).toBe(404);
@@ -163,7 +164,9 @@ describe('kaas cluster CLI', () => {
 
     const list = cli();
     await list.run('cluster', 'list');
-    expect(list.out()).toMatch(/cli1\s+c[0-9a-f]+\s+ready\s+1\.31\.4\s+1/);
+    expect(list.out()).toMatch(
+      new RegExp(`cli1\\s+c[0-9a-f]+\\s+ready\\s+${TEST_VERSION.replace(/\./g, '\\.')}\\s+1`),
+    );
     const show = cli();
     await show.run('cluster', 'show', 'cli1');
     expect(show.out()).toContain('done     workers:default');
@@ -174,8 +177,8 @@ describe('kaas cluster CLI', () => {
       field: 'count',
     });
     const upgrade = cli();
-    await upgrade.run('cluster', 'upgrade', 'cli1', '--version', '1.31.4');
-    expect(upgrade.err()).toContain('already runs Kubernetes 1.31.4');
+    await upgrade.run('cluster', 'upgrade', 'cli1', '--version', TEST_VERSION);
+    expect(upgrade.err()).toContain(`already runs Kubernetes ${TEST_VERSION}`);
     await expect(cli().run('cluster', 'retry', 'cli1')).rejects.toMatchObject({ code: 'job_not_failed' });
     await expect(
       cli().run('cluster', 'create', '-f', '/nonexistent.yaml', '--release', release),

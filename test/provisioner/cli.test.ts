@@ -15,7 +15,7 @@ import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import { openStore } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
 import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
-import { fakeRelease, logger } from './support.ts';
+import { fakeRelease, logger, TEST_VERSION } from './support.ts';
 
 let sim: Cloudsim;
 let dir: string;
@@ -94,7 +94,7 @@ async function kaas(args: string[], over: Record<string, string> = {}) {
 describe('kaas cluster (CLI) against cloudsim', () => {
   it('creates from a spec file + flags + env, lists, shows, resizes, writes kubeconfigs and deletes', async () => {
     const spec = join(dir, 'spec.yaml');
-    writeFileSync(spec, 'name: cli1\nkubernetesVersion: 1.31.4\ndnsDomain: apps.example.com\n');
+    writeFileSync(spec, `name: cli1\nkubernetesVersion: ${TEST_VERSION}\ndnsDomain: apps.example.com\n`);
     const kubeconfig = join(dir, 'admin.kubeconfig');
     const created = await kaas([
       'cluster',
@@ -123,7 +123,8 @@ describe('kaas cluster (CLI) against cloudsim', () => {
     expect(items[0]?.spec.nodeGroups[0]?.count).toBe(2);
 
     const show = await kaas(['cluster', 'show', 'cli1']);
-    expect(show.stdout).toMatch(/cli1 \(c[0-9a-f]+\) ready, Kubernetes 1\.31\.4/);
+    expect(show.stdout).toMatch(/cli1 \(c[0-9a-f]+\) ready, Kubernetes /);
+    expect(show.stdout).toContain(`ready, Kubernetes ${TEST_VERSION}\n`);
     expect(show.stdout).toMatch(/last job job-[0-9a-f]+ create succeeded \((\d+)\/\1 steps done\)/);
     expect(show.stdout).toContain('  done     network');
 

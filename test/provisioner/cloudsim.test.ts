@@ -5,6 +5,7 @@ import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import type { Store } from '../../src/store/db.ts';
+import { nextRelease, minorOf } from '../../src/versions/index.ts';
 import {
   adminConfig,
   fakeRelease,
@@ -13,6 +14,7 @@ import {
   testProvisioner,
   provisionerStore,
   testSpec,
+  TEST_VERSION,
 } from './support.ts';
 
 let sim: Cloudsim;
@@ -106,12 +108,13 @@ describe('provisioner on cloudsim', () => {
     expect((await p.getCluster('sim1')).spec.nodeGroups[0]?.count).toBe(2);
     await expect(p.resizeCluster('sim1', 'default', 2)).rejects.toMatchObject({ code: 'no_change' });
 
-    expect(await p.upgradeCluster('sim1', '1.31.4')).toBeUndefined();
-    const upgrade = await p.upgradeCluster('sim1', '1.32.0');
+    expect(await p.upgradeCluster('sim1', TEST_VERSION)).toBeUndefined();
+    const next = nextRelease(minorOf(TEST_VERSION)!)!.patch;
+    const upgrade = await p.upgradeCluster('sim1', next);
     await p.runUntilIdle();
     expect((await p.getJob(upgrade?.id as string)).job.state).toBe('succeeded');
-    expect((await p.getCluster('sim1')).spec.kubernetesVersion).toBe('1.32.0');
-    await expect(p.upgradeCluster('sim1', '1.30.0')).rejects.toMatchObject({ code: 'upgrade_downgrade' });
+    expect((await p.getCluster('sim1')).spec.kubernetesVersion).toBe(next);
+    await expect(p.upgradeCluster('sim1', TEST_VERSION)).rejects.toMatchObject({ code: 'upgrade_downgrade' });
 
     const del = await p.deleteCluster('sim1');
     await p.runUntilIdle();

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Cloud } from '../../src/openstack/index.ts';
 import { findClusterEndpoint } from '../../src/store/findClusterEndpoint.ts';
-import { cloudsimSuite, testProvisioner, testSpec } from './support.ts';
+import { cloudsimSuite, testProvisioner, testSpec, TEST_VERSION } from './support.ts';
 
 const suite = cloudsimSuite();
 
@@ -51,7 +51,7 @@ describe('cluster secrets and endpoint', () => {
     expect(endpoint).toMatchObject({
       apiUrl: expect.stringMatching(/^https:\/\/[\d.]+:6443$/),
       caCertPem: caPem,
-      kubernetesVersion: '1.31.4',
+      kubernetesVersion: TEST_VERSION,
       nodeCount: 2,
       provisioningState: 'ready',
     });

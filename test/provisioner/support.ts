@@ -10,6 +10,7 @@ import { createCloud, type Cloud, type CloudConfig } from '../../src/openstack/i
 import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import { createProvisioner, type ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
 import type { Store } from '../../src/store/db.ts';
+import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { freshStore, type Engine } from '../support/databases.ts';
 
@@ -79,6 +80,9 @@ export function testProvisioner(
   });
 }
 
+/** The catalogue's oldest release, so the suites can upgrade to the next. */
+export const TEST_VERSION = KUBERNETES_RELEASES[0]!.patch;
+
 /** A cluster spec for the suites. */
 export function testSpec(
   name: string,
@@ -87,7 +91,7 @@ export function testSpec(
 ): Record<string, unknown> {
   return {
     name,
-    kubernetesVersion: '1.31.4',
+    kubernetesVersion: TEST_VERSION,
     masters: 1,
     masterFlavor: 'm1.small',
     image: 'debian-12',

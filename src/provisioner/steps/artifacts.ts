@@ -2,7 +2,8 @@
  * Swift executors: the artifacts container with its TempURL key, and the Kubernetes server release
  * staged content-addressed (object name = SHA-256 of the tarball, so it is uploaded once and never
  * overwritten with different bytes), streamed from disk. Nodes download it through a TempURL whose
- * lifetime covers later joins; resize re-runs this step and so re-signs it.
+ * lifetime covers later joins; resize re-runs this step and so re-signs it. A download is checked
+ * against the digest the version catalogue publishes for that release before anything is uploaded.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -14,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type { PlanResource } from '../../cluster/plan.ts';
 import { InputError, UpstreamError } from '../../errors.ts';
 import { isOpenStackError, tempUrl as signTempUrl } from '../../openstack/index.ts';
+import { releaseForPatch } from '../../versions/index.ts';
 import { withRetries, type ExecDeps } from './context.ts';
 
 type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
@@ -43,15 +45,28 @@ export async function ensureContainer(deps: ExecDeps, r: Res<'container'>): Prom
   return { container: r.name };
 }
 
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
+async function digestOfFile(path: string, algorithm: 'sha256' | 'sha512'): Promise<string> {
+  const hash = createHash(algorithm);
   await pipeline(createReadStream(path), hash);
   return hash.digest('hex');
 }
 
-/** A local copy of the release: the path itself, or a download of the URL into a temp dir. */
+/** The digest the catalogue publishes for `version`'s server tarball (SHA-256 preferred). */
+function publishedDigest(version: string): { algorithm: 'sha256' | 'sha512'; hex: string } | undefined {
+  const artifact = releaseForPatch(version)?.artifact;
+  if (artifact?.sha256 !== undefined) return { algorithm: 'sha256', hex: artifact.sha256 };
+  if (artifact?.sha512 !== undefined) return { algorithm: 'sha512', hex: artifact.sha512 };
+  return undefined;
+}
+
+/**
+ * A local copy of the release: the path itself, or a download of the URL into a temp dir, checked
+ * against the catalogue's digest for `version` when it has one. The catalogue's own URL is refused
+ * when it has none: kaas never stages an unverified upstream download.
+ */
 async function localRelease(
   source: string,
+  version: string,
   signal: AbortSignal,
 ): Promise<{ path: string; cleanup: () => Promise<void> }> {
   if (!/^https?:\/\//.test(source)) {
@@ -66,17 +81,38 @@ async function localRelease(
     }
     return { path: source, cleanup: async () => undefined };
   }
-  const dir = await mkdtemp(join(tmpdir(), 'kaas-release-'));
-  const path = join(dir, 'kubernetes-server-linux-amd64.tar.gz');
-  const res = await fetch(source, { signal });
-  if (!res.ok || !res.body) {
-    await rm(dir, { recursive: true, force: true });
-    throw new UpstreamError(`downloading ${source} failed with HTTP ${res.status}`, {
-      code: 'release_download_failed',
-    });
+  const digest = publishedDigest(version);
+  if (digest === undefined && source === releaseForPatch(version)?.artifact.url) {
+    throw new InputError(
+      `the version catalogue has no published digest for Kubernetes ${version}, so kaas will not stage ${source} unverified; pass a verified local copy of the tarball instead`,
+      { code: 'release_digest_unknown', field: 'releaseSource' },
+    );
   }
-  await pipeline(Readable.fromWeb(res.body as never), createWriteStream(path));
-  return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const dir = await mkdtemp(join(tmpdir(), 'kaas-release-'));
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const path = join(dir, 'kubernetes-server-linux-amd64.tar.gz');
+  try {
+    const res = await fetch(source, { signal });
+    if (!res.ok || !res.body) {
+      throw new UpstreamError(`downloading ${source} failed with HTTP ${res.status}`, {
+        code: 'release_download_failed',
+      });
+    }
+    await pipeline(Readable.fromWeb(res.body as never), createWriteStream(path));
+    if (digest !== undefined) {
+      const actual = await digestOfFile(path, digest.algorithm);
+      if (actual !== digest.hex) {
+        throw new UpstreamError(
+          `${source} is not the Kubernetes ${version} server tarball: its ${digest.algorithm} is ${actual}, the version catalogue publishes ${digest.hex}; nothing was staged`,
+          { code: 'release_digest_mismatch' },
+        );
+      }
+    }
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  return { path, cleanup };
 }
 
 /**
@@ -105,9 +141,9 @@ export async function ensureReleaseTarball(
   expiresAt: string;
 }> {
   const { container } = r.params;
-  const local = await localRelease(deps.options.releaseSource, deps.ctx.signal);
+  const local = await localRelease(deps.options.releaseSource, r.params.version, deps.ctx.signal);
   try {
-    const sha256 = await sha256OfFile(local.path);
+    const sha256 = await digestOfFile(local.path, 'sha256');
     const object = `sha256/${sha256}`;
     const { size } = await stat(local.path);
     let present = false;

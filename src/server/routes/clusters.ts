@@ -3,6 +3,7 @@ import type { Principal } from '../../auth/service.ts';
 import { ForbiddenError, InputError, NotFoundError } from '../../errors.ts';
 import type { Provisioner } from '../../provisioner/provisioner.ts';
 import type { Store } from '../../store/db.ts';
+import { supportedPatchList } from '../../versions/index.ts';
 import { requirePrincipal } from '../principal.ts';
 import { requireClusterAdmin } from './panel.ts';
 
@@ -100,7 +101,12 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
     app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/upgrade', async (request, reply) => {
       const { version } = body(request);
       if (typeof version !== 'string')
-        throw new InputError('version must be a Kubernetes version such as 1.32.1', { field: 'version' });
+        throw new InputError(
+          `version must be one of the supported Kubernetes versions: ${supportedPatchList()}`,
+          {
+            field: 'version',
+          },
+        );
       const job = await provisioner.upgradeCluster(request.params.id, version);
       if (!job)
         return reply.status(200).send({ job: null, message: `cluster already runs Kubernetes ${version}` });
