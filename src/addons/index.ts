@@ -6,14 +6,14 @@ import { loggingAddon } from './logging.ts';
 import { GRAFANA_ADMIN_SECRET, monitoringAddon } from './monitoring.ts';
 import { KAAS_NAMESPACE } from './names.ts';
 import { namespacesAddon } from './namespaces.ts';
-import { networkingAddon } from './networking.ts';
-import { BASIC_AUTH_SECRET, WILDCARD_TLS_SECRET, type KubernetesObject } from './objects.ts';
-import { rbacAddon } from './rbac.ts';
+import { BOOTSTRAP_FLANNEL, networkingAddon } from './networking.ts';
+import { BASIC_AUTH_SECRET, WILDCARD_TLS_SECRET, type KubernetesObject, type ObjectRef } from './objects.ts';
+import { BOOTSTRAP_ADMIN_BINDING, rbacAddon } from './rbac.ts';
 import { REGISTRY_SECRET, registryAddon } from './registry.ts';
 import { CLOUD_CONFIG_SECRET, storageAddon } from './storage.ts';
 
 export type { AddonContext, RoleBindingSpec, ReplicaKey } from './context.ts';
-export type { KubernetesObject } from './objects.ts';
+export type { KubernetesObject, ObjectRef } from './objects.ts';
 export { restorePlan, type RestoreStep } from './backups.ts';
 export { dnsName, serviceHost, KAAS_NAMESPACE, PROTECTED_NAMESPACES } from './names.ts';
 export { DEFAULT_IMAGES, type ImageKey } from './images.ts';
@@ -38,6 +38,11 @@ export interface AddonDefinition {
   dependsOn: string[];
   render: (ctx: ResolvedContext) => KubernetesObject[];
   requiredSecrets: (ctx: AddonContext) => RequiredSecret[];
+  /**
+   * Objects an earlier kaas release wrote by another path (master-0's bootstrap) that this addon
+   * now replaces. The applier deletes each one still present and not labelled as this addon's.
+   */
+  supersedes?: readonly ObjectRef[];
 }
 
 const swiftSecret = (ctx: AddonContext, extra: string[] = []): RequiredSecret => ({
@@ -55,8 +60,20 @@ const basicAuth: RequiredSecret = { namespace: KAAS_NAMESPACE, name: BASIC_AUTH_
 /** Every addon, in the order they must be applied (each after all it depends on). */
 export const ADDONS: readonly AddonDefinition[] = [
   { name: 'namespaces', dependsOn: [], render: namespacesAddon, requiredSecrets: () => [] },
-  { name: 'rbac', dependsOn: ['namespaces'], render: rbacAddon, requiredSecrets: () => [] },
-  { name: 'networking', dependsOn: ['namespaces'], render: networkingAddon, requiredSecrets: () => [] },
+  {
+    name: 'rbac',
+    dependsOn: ['namespaces'],
+    render: rbacAddon,
+    requiredSecrets: () => [],
+    supersedes: BOOTSTRAP_ADMIN_BINDING,
+  },
+  {
+    name: 'networking',
+    dependsOn: ['namespaces'],
+    render: networkingAddon,
+    requiredSecrets: () => [],
+    supersedes: BOOTSTRAP_FLANNEL,
+  },
   {
     name: 'storage',
     dependsOn: ['networking'],
@@ -131,6 +148,8 @@ export interface RenderedAddon {
   objects: KubernetesObject[];
   readiness: ReadinessCheck[];
   requiredSecrets: RequiredSecret[];
+  /** See AddonDefinition.supersedes. */
+  supersedes?: readonly ObjectRef[];
 }
 
 /**
@@ -162,6 +181,7 @@ export function renderAddons(ctx: AddonContext, enabled: readonly string[]): Ren
       objects,
       readiness: readinessOf(objects),
       requiredSecrets: a.requiredSecrets(ctx),
+      ...(a.supersedes === undefined ? {} : { supersedes: a.supersedes }),
     };
   });
 }

@@ -1,17 +1,47 @@
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ResolvedContext } from './context.ts';
-import { daemonSet, meta, resources, typed, type KubernetesObject } from './objects.ts';
+import { daemonSet, meta, resources, typed, type KubernetesObject, type ObjectRef } from './objects.ts';
 import { serviceIdentity } from './rbac-helpers.ts';
 
 const ADDON = 'networking';
 const NS = 'kube-system';
 
 /**
+ * What master-0's bootstrap script applied with `kubectl apply` before this addon became flannel's
+ * only owner: a second flannel DaemonSet in its own namespace, and a `flannel` ClusterRole and
+ * ClusterRoleBinding of the same names as this addon's. The applier deletes them from clusters that
+ * still have them (the same-named cluster RBAC before applying this addon's, the rest once this
+ * addon's DaemonSet is ready), so a cluster never runs two flannels or a binding two writers fight
+ * over. Deleting the Namespace also takes its ServiceAccount and ConfigMap.
+ */
+export const BOOTSTRAP_FLANNEL: readonly ObjectRef[] = [
+  { apiVersion: 'apps/v1', kind: 'DaemonSet', namespace: 'kube-flannel', name: 'kube-flannel-ds' },
+  { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'kube-flannel', name: 'kube-flannel-cfg' },
+  { apiVersion: 'v1', kind: 'ServiceAccount', namespace: 'kube-flannel', name: 'flannel' },
+  { apiVersion: 'v1', kind: 'Namespace', name: 'kube-flannel' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', name: 'flannel' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', name: 'flannel' },
+];
+
+/**
  * The flannel pod overlay (VXLAN, kube-subnet-mgr) bound to the cloud network interface that the
  * provisioner attaches for pod traffic (`--iface`, eth2 unless overridden).
+ *
+ * This addon is the cluster's one flannel: rendered only here, applied only by the addon applier
+ * (server-side apply, field manager `kaas`) once the API answers, and pruned, upgraded and reported
+ * like every managed service. Master-0's bootstrap does not install a CNI: `kubeadm init` and
+ * `kubeadm join` complete without one (nodes stay NotReady and CoreDNS Pending until this
+ * DaemonSet runs, which needs no pod network itself: it is hostNetwork and tolerates the not-ready
+ * taints). Flannel runs in kube-system, which the namespaces addon already guards from tenants;
+ * kubeadm configures no Pod Security admission, so it needs no namespace label there.
+ * `EnableNFTables: false` keeps flannel on iptables, which kube-proxy's default mode also uses.
  */
 export function networkingAddon(ctx: ResolvedContext): KubernetesObject[] {
-  const netConf = JSON.stringify({ Network: ctx.network.podCidr, Backend: { Type: 'vxlan' } }, null, 2);
+  const netConf = JSON.stringify(
+    { Network: ctx.network.podCidr, EnableNFTables: false, Backend: { Type: 'vxlan' } },
+    null,
+    2,
+  );
   const cniConf = JSON.stringify(
     {
       name: 'cbr0',

@@ -29,6 +29,14 @@ export interface KubernetesObject {
   readonly [key: string]: unknown;
 }
 
+/** Identifies one object without its content: enough to read or delete it. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
 /**
  * Checks a literal against its Kubernetes type (excess properties included) at compile time and
  * returns it as a KubernetesObject. Call with an explicit type argument: `typed<IDeployment>({...})`.
@@ -39,11 +47,14 @@ export function typed<T extends { apiVersion: string; kind: string; metadata?: O
   return o as unknown as KubernetesObject;
 }
 
+/** The label naming the managed service an object belongs to; the applier's sign of ownership. */
+export const ADDON_LABEL = 'kaas.io/addon';
+
 /** The labels every kaas object carries; `component` also names the selector of a workload. */
 export function labels(addon: string, component?: string): Record<string, string> {
   return component === undefined
-    ? { 'app.kubernetes.io/managed-by': 'kaas', 'kaas.io/addon': addon }
-    : { 'app.kubernetes.io/managed-by': 'kaas', 'app.kubernetes.io/name': component, 'kaas.io/addon': addon };
+    ? { 'app.kubernetes.io/managed-by': 'kaas', [ADDON_LABEL]: addon }
+    : { 'app.kubernetes.io/managed-by': 'kaas', 'app.kubernetes.io/name': component, [ADDON_LABEL]: addon };
 }
 
 /** Metadata for an object of `addon`, optionally namespaced and with annotations. */

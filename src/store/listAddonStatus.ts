@@ -1,15 +1,10 @@
+import type { ObjectRef } from '../addons/objects.ts';
 import type { Db } from './db.ts';
+
+export type { ObjectRef };
 
 /** The applier's lifecycle of a managed service on a cluster. */
 export type AddonState = 'pending' | 'applying' | 'ready' | 'failed';
-
-/** Identifies one Kubernetes object the applier wrote (enough to read or delete it). */
-export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
-  namespace?: string;
-  name: string;
-}
 
 /** One managed service's status as last observed, with the objects applied for it. */
 export interface AddonStatus {

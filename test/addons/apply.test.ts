@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADDON_NAMES, renderAddons, type RenderedAddon } from '../../src/addons/index.ts';
-import { UpstreamError } from '../../src/errors.ts';
+import { BOOTSTRAP_FLANNEL } from '../../src/addons/networking.ts';
+import { BOOTSTRAP_ADMIN_BINDING } from '../../src/addons/rbac.ts';
+import { ConflictError, UpstreamError } from '../../src/errors.ts';
 import { applyAddons, type ApplyAddonsDeps } from '../../src/provisioner/addons/apply.ts';
 import { realSleep } from '../../src/provisioner/addons/wait.ts';
 import type { Store } from '../../src/store/db.ts';
@@ -121,6 +123,85 @@ describe('applyAddons against the Kubernetes API double', () => {
       (s) => s.addon === 'monitoring',
     )!;
     expect(monitoring.objects.some((r) => r.kind === 'PodDisruptionBudget')).toBe(false);
+  });
+
+  it('replaces what master-0 applied in earlier releases: one flannel, one admin binding', async () => {
+    // As the bootstrap's `kubectl apply` left them: no kaas.io/addon label, flannel's own subjects.
+    for (const ref of [...BOOTSTRAP_FLANNEL, ...BOOTSTRAP_ADMIN_BINDING].reverse()) {
+      api.seed({
+        apiVersion: ref.apiVersion,
+        kind: ref.kind,
+        metadata: {
+          name: ref.name,
+          ...(ref.namespace === undefined ? {} : { namespace: ref.namespace }),
+          labels: { app: 'flannel' },
+        },
+        ...(ref.name === 'flannel' && ref.kind === 'ClusterRoleBinding'
+          ? { subjects: [{ kind: 'ServiceAccount', name: 'flannel', namespace: 'kube-flannel' }] }
+          : {}),
+        ...(ref.kind === 'DaemonSet' ? { spec: { selector: { matchLabels: { app: 'flannel' } } } } : {}),
+      });
+    }
+    await run();
+    for (const ref of [...BOOTSTRAP_FLANNEL, ...BOOTSTRAP_ADMIN_BINDING]) {
+      const live = api.get(ref.apiVersion, ref.kind, ref.name, ref.namespace);
+      if (ref.name === 'flannel' && ref.namespace === undefined) {
+        expect(live!.metadata.labels).toMatchObject({ 'kaas.io/addon': 'networking' });
+      } else {
+        expect(live, `${ref.kind} ${ref.name}`).toBeUndefined();
+      }
+    }
+    expect(api.names().filter((n) => n.startsWith('DaemonSet '))).toEqual(
+      [
+        'DaemonSet kube-system/csi-cinder-node',
+        'DaemonSet kube-system/flannel',
+        'DaemonSet kaas-system/fluent-bit',
+      ].sort(),
+    );
+    const binding = api.get('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'flannel')!;
+    expect(binding['subjects']).toEqual([
+      { kind: 'ServiceAccount', name: 'flannel', namespace: 'kube-system' },
+    ]);
+    // The same-named RBAC goes before this addon's is applied; the old DaemonSet once the new one is ready.
+    const at = (re: RegExp) => {
+      const i = api.requests.findIndex((r) => re.test(r));
+      expect(i, String(re)).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    expect(at(/^DELETE .*\/clusterrolebindings\/flannel$/)).toBeLessThan(
+      at(/^PATCH .*\/clusterrolebindings\/flannel$/),
+    );
+    expect(at(/^PATCH .*\/daemonsets\/flannel$/)).toBeLessThan(
+      at(/^DELETE .*\/daemonsets\/kube-flannel-ds$/),
+    );
+    expect(at(/^PATCH .*\/clusterrolebindings\/kaas-cluster-admin$/)).toBeLessThan(
+      at(/^DELETE .*\/clusterrolebindings\/kaas(:|%3a)cluster-admin$/i),
+    );
+    // Once replaced, a rerun finds nothing more to remove.
+    const writes = api.writes;
+    await run();
+    expect(api.writes).toBe(writes);
+  });
+
+  it('refuses to take over an object another writer put in the cluster', async () => {
+    api.seed({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'fluent-bit' },
+    });
+    const err = await run().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(err).toMatchObject({
+      code: 'addon_object_conflict',
+      message:
+        'addon "logging": ClusterRole fluent-bit already exists and was not written by this service; ' +
+        'kaas does not take over an object another writer owns: remove it from the cluster, then retry',
+    });
+    expect(
+      api.get('rbac.authorization.k8s.io/v1', 'ClusterRole', 'fluent-bit')!.metadata.labels,
+    ).toBeUndefined();
+    const statuses = await listAddonStatus({ db: store.db, clusterId });
+    expect(statuses.find((s) => s.addon === 'logging')!.state).toBe('failed');
   });
 
   it('fails a service whose workload never becomes ready, naming it, and leaves later ones pending', async () => {

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderAddons } from '../../src/addons/index.ts';
+import { roleBinding } from '../../src/addons/rbac.ts';
 import { ForbiddenError, UpstreamError } from '../../src/errors.ts';
 import { applyAddons } from '../../src/provisioner/addons/apply.ts';
 import {
   applyRoleBindings,
-  renderRoleBinding,
   toSpec,
   type ApplyRoleBindingsDeps,
 } from '../../src/provisioner/addons/rolebindings.ts';
@@ -35,7 +35,7 @@ const deployers: RoleBinding = {
 };
 
 describe('rendering panel bindings', () => {
-  it('renders exactly what the rbac addon renders for the same grants', () => {
+  it('maps panel bindings to the grants the rbac addon renders', () => {
     const ctx = defaultContext();
     const addon = renderAddons(ctx, ['namespaces', 'rbac']).find((a) => a.addon === 'rbac')!;
     const panel: RoleBinding[] = ctx.roleBindings.map((rb) => ({
@@ -44,7 +44,7 @@ describe('rendering panel bindings', () => {
       roleName: rb.clusterRole ?? rb.role ?? '',
       ...(rb.namespace === undefined ? {} : { namespace: rb.namespace }),
     }));
-    expect(panel.map((b, i) => renderRoleBinding(toSpec(b, i)))).toEqual(addon.objects.slice(1));
+    expect(panel.map((b, i) => roleBinding(toSpec(b, i)))).toEqual(addon.objects.slice(1));
   });
 
   it('refuses bindings that are incomplete or aim at a protected namespace', () => {

@@ -7,10 +7,16 @@
  *
  * Applied objects are tracked per service in the store (not found again by label): pruning then
  * needs no list of every kind in the cluster and never touches an object kaas did not write.
+ *
+ * One owner per object: the applier never takes over an object another writer put in the cluster
+ * (a forced server-side apply would do so silently). An object new to a service must be absent or
+ * already carry that service's label; the only objects of other writers it removes are those a
+ * service declares it supersedes (what master-0's bootstrap applied in earlier releases).
  */
 import type { KubernetesObject, RenderedAddon, RequiredSecret } from '../../addons/index.ts';
 import { ADDON_NAMES } from '../../addons/index.ts';
-import { UpstreamError } from '../../errors.ts';
+import { ADDON_LABEL } from '../../addons/objects.ts';
+import { ConflictError, UpstreamError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Db } from '../../store/db.ts';
 import { deleteAddonStatus } from '../../store/deleteAddonStatus.ts';
@@ -21,7 +27,7 @@ import {
   type ObjectRef,
 } from '../../store/listAddonStatus.ts';
 import { upsertAddonStatus } from '../../store/upsertAddonStatus.ts';
-import { describeRef, refOf, type ClusterApi } from './client.ts';
+import { describeRef, refOf, type ClusterApi, type LiveObject } from './client.ts';
 import { applyPhases, phaseOf } from './order.ts';
 import { crdEstablished, workloadReadiness } from './readiness.ts';
 import { DEFAULT_WAIT, pollUntil, type PollDeps, type WaitOptions } from './wait.ts';
@@ -87,10 +93,16 @@ export async function applyAddons(deps: ApplyAddonsDeps, input: ApplyAddonsInput
     try {
       if (addon.addon !== 'namespaces') await applySecrets();
       await checkSecrets(deps.kube, addon.addon, addon.requiredSecrets);
-      await applyObjects(deps, wait, addon);
+      // Superseded objects of the same name go before this service's replace them; the others once
+      // its workloads are ready, so the cluster is never without what they did.
+      const superseded = await othersOf(deps.kube, addon.addon, addon.supersedes ?? []);
+      const replaced = superseded.filter((r) => refs.some((x) => sameRef(x, r)));
+      await removeAll(deps.kube, replaced);
+      await applyObjects(deps, wait, addon, before);
       await waitReady(deps, wait, addon);
       const stale = before.filter((r) => !refs.some((x) => sameRef(x, r)));
-      await removeAll(deps.kube, stale);
+      const retired = superseded.filter((r) => !replaced.includes(r));
+      await removeAll(deps.kube, [...stale, ...retired]);
       if (addon.addon === 'namespaces') await applySecrets();
       const workloads = addon.readiness.length;
       await record(
@@ -100,7 +112,13 @@ export async function applyAddons(deps: ApplyAddonsDeps, input: ApplyAddonsInput
         refs,
       );
       deps.logger.info(
-        { clusterId, addon: addon.addon, objects: refs.length, pruned: stale.length },
+        {
+          clusterId,
+          addon: addon.addon,
+          objects: refs.length,
+          pruned: stale.length,
+          superseded: superseded.map(describeRef),
+        },
         'addon ready',
       );
     } catch (err) {
@@ -152,11 +170,43 @@ async function checkSecrets(kube: ClusterApi, addon: string, required: readonly 
   }
 }
 
-/** Applies phase by phase; CRDs must be established (and custom kinds served) before the next phase. */
-async function applyObjects(deps: ApplyAddonsDeps, wait: WaitOptions, addon: RenderedAddon) {
+const ownedBy = (live: LiveObject, addon: string) => live.metadata?.labels?.[ADDON_LABEL] === addon;
+
+/** The refs among `refs` whose object exists and is not `addon`'s. */
+async function othersOf(kube: ClusterApi, addon: string, refs: readonly ObjectRef[]): Promise<ObjectRef[]> {
+  const found: ObjectRef[] = [];
+  for (const ref of refs) {
+    const live = await kube.read(ref);
+    if (live !== undefined && !ownedBy(live, addon)) found.push(ref);
+  }
+  return found;
+}
+
+/**
+ * Applies phase by phase; CRDs must be established (and custom kinds served) before the next
+ * phase. An object not `recorded` for the service yet is applied only if it is absent or already
+ * the service's: otherwise it belongs to another writer, and the service fails naming it.
+ */
+async function applyObjects(
+  deps: ApplyAddonsDeps,
+  wait: WaitOptions,
+  addon: RenderedAddon,
+  recorded: readonly ObjectRef[],
+) {
   for (const phase of applyPhases(addon.objects)) {
     for (const obj of phase) {
       await ensureServed(deps, wait, addon.addon, obj);
+      const ref = refOf(obj);
+      if (!recorded.some((r) => sameRef(r, ref))) {
+        const [other] = await othersOf(deps.kube, addon.addon, [ref]);
+        if (other !== undefined) {
+          throw new ConflictError(
+            `addon "${addon.addon}": ${describeRef(ref)} already exists and was not written by this service; ` +
+              'kaas does not take over an object another writer owns: remove it from the cluster, then retry',
+            { code: 'addon_object_conflict' },
+          );
+        }
+      }
       await deps.kube.apply(obj);
     }
     for (const crd of phase.filter((o) => o.kind === 'CustomResourceDefinition')) {

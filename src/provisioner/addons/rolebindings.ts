@@ -1,11 +1,10 @@
 /**
  * Pushes the Keystone-role → Kubernetes-role bindings an administrator edits in the control panel
- * to the cluster: renders them exactly as the rbac addon does (same names, labels and Group
+ * to the cluster: renders them with the rbac addon's renderer (same names, labels and Group
  * subject = Keystone role id, which is what the TokenReview webhook puts in user.groups),
  * server-side applies them, deletes kaas bindings no longer wanted, and marks the revision applied.
  */
-import { ADMIN_BINDING, bindingName } from '../../addons/rbac.ts';
-import { meta, type KubernetesObject } from '../../addons/objects.ts';
+import { ADMIN_BINDING, roleBinding } from '../../addons/rbac.ts';
 import { PROTECTED_NAMESPACES, type RoleBindingSpec } from '../../addons/index.ts';
 import { ForbiddenError, InputError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -56,32 +55,6 @@ export function toSpec(rb: RoleBinding, index: number): RoleBindingSpec {
   };
 }
 
-/** ClusterRoleBinding for a cluster-wide ClusterRole, otherwise a RoleBinding in the namespace. */
-export function renderRoleBinding(rb: RoleBindingSpec): KubernetesObject {
-  const name = bindingName(rb);
-  const subjects = [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: rb.keystoneRoleId }];
-  if (rb.clusterRole !== undefined && rb.namespace === undefined) {
-    return {
-      apiVersion: RBAC,
-      kind: 'ClusterRoleBinding',
-      metadata: meta('rbac', name),
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: rb.clusterRole },
-      subjects,
-    };
-  }
-  return {
-    apiVersion: RBAC,
-    kind: 'RoleBinding',
-    metadata: meta('rbac', name, { namespace: rb.namespace ?? '' }),
-    roleRef: {
-      apiGroup: 'rbac.authorization.k8s.io',
-      kind: rb.clusterRole !== undefined ? 'ClusterRole' : 'Role',
-      name: rb.clusterRole ?? rb.role ?? '',
-    },
-    subjects,
-  };
-}
-
 const key = (r: ObjectRef) => `${r.kind}/${r.namespace ?? ''}/${r.name}`;
 
 /**
@@ -94,7 +67,7 @@ export async function applyRoleBindings(
   { clusterId }: { clusterId: string },
 ): Promise<RoleBindingsResult> {
   const set = await getRoleBindings({ db: deps.db, clusterId });
-  const objects = set.bindings.map((b, i) => renderRoleBinding(toSpec(b, i)));
+  const objects = set.bindings.map((b, i) => roleBinding(toSpec(b, i)));
   const wanted = new Set(objects.map((o) => key(refOf(o))));
   for (const o of objects) await deps.kube.apply(o);
 
