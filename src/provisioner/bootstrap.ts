@@ -6,7 +6,7 @@ import { renderCloudConfig } from '../bootstrap/cloudinit.ts';
 import { renderIgnition } from '../bootstrap/ignition.ts';
 import type { BootstrapInput } from '../bootstrap/input.ts';
 import { bootstrapFormatFor } from '../cluster/spec.ts';
-import type { RenderUserData } from './steps/context.ts';
+import type { NodeBootstrap, RenderUserData } from './steps/context.ts';
 
 /** Secrets every node of a cluster joins with (kubeadm token, CA pin, certificate key, webhook). */
 export interface JoinMaterial {
@@ -17,23 +17,27 @@ export interface JoinMaterial {
   clusterCa?: NonNullable<BootstrapInput['clusterCa']>;
 }
 
+/** The bootstrap input of one node: what the provisioner knows of it plus the cluster's material. */
+export function bootstrapInputFor(node: NodeBootstrap, m: JoinMaterial): BootstrapInput {
+  return {
+    spec: node.spec,
+    role: node.role,
+    nodeName: node.nodeName,
+    labels: node.labels,
+    controlPlaneEndpoint: node.controlPlaneEndpoint,
+    release: node.release,
+    join: m.join,
+    ...(node.role === 'worker' ? {} : { webhook: m.webhook }),
+    ...(node.role !== 'worker' && node.certSANs ? { certSANs: node.certSANs } : {}),
+    ...(node.role === 'init' && m.clusterCa ? { clusterCa: m.clusterCa } : {}),
+    ...(m.sshAuthorizedKeys ? { sshAuthorizedKeys: m.sshAuthorizedKeys } : {}),
+  };
+}
+
 /** A RenderUserData that renders real cloud-config / Ignition with `material(clusterId)`. */
 export function bootstrapRenderer(material: (clusterId: string) => JoinMaterial): RenderUserData {
   return (node) => {
-    const m = material(node.clusterId);
-    const input: BootstrapInput = {
-      spec: node.spec,
-      role: node.role,
-      nodeName: node.nodeName,
-      labels: node.labels,
-      controlPlaneEndpoint: node.controlPlaneEndpoint,
-      release: node.release,
-      join: m.join,
-      ...(node.role === 'worker' ? {} : { webhook: m.webhook }),
-      ...(node.role !== 'worker' && node.certSANs ? { certSANs: node.certSANs } : {}),
-      ...(node.role === 'init' && m.clusterCa ? { clusterCa: m.clusterCa } : {}),
-      ...(m.sshAuthorizedKeys ? { sshAuthorizedKeys: m.sshAuthorizedKeys } : {}),
-    };
+    const input = bootstrapInputFor(node, material(node.clusterId));
     return bootstrapFormatFor(node.spec.os) === 'ignition' ? renderIgnition(input) : renderCloudConfig(input);
   };
 }

@@ -32,6 +32,11 @@ export function toolBinary(name: 'etcd' | 'kwok'): string {
   return existing(join(CACHE, name, tools[name], name));
 }
 
+/** kwok's upstream stage definitions (nodes Ready with Leases, pods Running), copied by build.sh. */
+export function kwokStages(): string {
+  return join(CACHE, 'kwok', tools.kwok, 'stages.yaml');
+}
+
 /** The catalogue's default patch release, e.g. `1.37.2`. */
 export function defaultPatch(): string {
   const v = catalogue.versions.find((x) => x.minor === catalogue.default);

@@ -13,6 +13,7 @@ root=$(cd "$here/../.." && pwd)
 CACHE=${KUBELAB_CACHE:-/var/cache/kaas-kubelab}
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 mkdir -p "$CACHE"
+command -v go > /dev/null || { echo "kubelab: Go is needed to build the Kubernetes test binaries (go on PATH, GOTOOLCHAIN=local)" >&2; exit 1; }
 
 catalogue() { node -e "$1" "$root/src/versions/catalogue.json" "$here/tools.json"; }
 default_version=$(catalogue 'const c=require(process.argv[1]);process.stdout.write(c.versions.find(v=>v.minor===c.default).patch)')
@@ -73,6 +74,17 @@ build_tool() {
 
 build_tool etcd go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3 "$etcd_version"
 build_tool kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$kwok_version"
+# kwok's upstream stages (kept in its module, not in the binary): nodes initialise Ready and keep
+# their Lease; pods go Running, complete, and are deleted for real when asked.
+kwok_stages="$CACHE/kwok/$kwok_version/stages.yaml"
+if [ ! -f "$kwok_stages" ]; then
+  kwok_dir=$(cd "$CACHE/src/kwok-$kwok_version" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    echo '---'; cat "$kwok_dir/kustomize/stage/$f.yaml"
+  done > "$kwok_stages.tmp"
+  mv "$kwok_stages.tmp" "$kwok_stages"
+fi
 build_k8s "$default_version" kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl
 for v in $all_versions; do build_k8s "$v" kubeadm; done
 echo "$CACHE"
