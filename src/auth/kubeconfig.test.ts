@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { clusterAdminBinding, webhookKubeconfig, webhookKubeconfigYaml } from './kubeconfig.ts';
+import { webhookKubeconfig, webhookKubeconfigYaml } from './kubeconfig.ts';
 
 describe('webhook kubeconfig', () => {
   it('names the per-cluster URL and embeds the CA, never skipping verification', () => {
@@ -18,17 +18,5 @@ describe('webhook kubeconfig', () => {
     expect(() => webhookKubeconfig({ kaasUrl: 'https://kaas', clusterId: '../x', caPem: '' })).toThrow(
       /cluster id/,
     );
-  });
-});
-
-describe('clusterAdminBinding', () => {
-  it('subjects Groups named by the admin role IDs, sorted and unique', () => {
-    const b = clusterAdminBinding({ adminRoleIds: ['r2', 'r1', 'r2'] });
-    expect(b.roleRef.name).toBe('cluster-admin');
-    expect(b.subjects).toEqual([
-      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'r1' },
-      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'r2' },
-    ]);
-    expect(() => clusterAdminBinding({ adminRoleIds: [] })).toThrow(/admin role/);
   });
 });

@@ -31,21 +31,3 @@ export function webhookKubeconfig(input: { kaasUrl: string; clusterId: string; c
 export function webhookKubeconfigYaml(input: { kaasUrl: string; clusterId: string; caPem: string }): string {
   return stringify(webhookKubeconfig(input));
 }
-
-/**
- * Binds `cluster-admin` to the Groups named by the admin role IDs: TokenReview puts the IDs of the
- * user's Keystone roles into `groups`, so holding that role on the project makes one cluster-admin.
- */
-export function clusterAdminBinding(input: { adminRoleIds: string[] }) {
-  if (input.adminRoleIds.length === 0)
-    throw new InputError('at least one admin role id is required', { field: 'adminRoleIds' });
-  return {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'ClusterRoleBinding',
-    metadata: { name: 'kaas-keystone-cluster-admin', labels: { 'app.kubernetes.io/managed-by': 'kaas' } },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-    subjects: [...new Set(input.adminRoleIds)]
-      .sort()
-      .map((id) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: id })),
-  };
-}

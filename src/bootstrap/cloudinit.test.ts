@@ -104,29 +104,17 @@ describe('renderCloudConfig', () => {
     expect(args).toContainEqual({ name: 'authentication-token-webhook-cache-ttl', value: '2m' });
   });
 
-  it('writes the webhook kubeconfig, admin binding and flannel on the first master', () => {
-    const input = bootstrapInput('init');
-    const { file } = render(input);
+  it('writes the webhook kubeconfig on the first master and applies nothing through the API', () => {
+    const { file, config } = render(bootstrapInput('init'));
     expect(file('/etc/kubernetes/kaas/webhook-kubeconfig.yaml')).toMatchObject({
       content: WEBHOOK_KUBECONFIG,
       permissions: '0600',
     });
-    expect(parse(file('/etc/kubernetes/kaas/cluster-admin-binding.yaml')!.content)).toMatchObject({
-      kind: 'ClusterRoleBinding',
-      roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
-      subjects: [{ kind: 'Group', name: input.spec.adminRoleId }],
-    });
-    const flannel = parseAllDocuments(file('/etc/kubernetes/kaas/flannel.yaml')!.content).map((d) =>
-      d.toJSON(),
-    );
-    const ds = flannel.find((d) => d.kind === 'DaemonSet');
-    expect(ds.spec.template.spec.containers[0].args).toContain('--iface=eth2');
-    const cm = flannel.find((d) => d.kind === 'ConfigMap');
-    expect(JSON.parse(cm.data['net-conf.json']).Network).toBe('10.244.0.0/16');
+    // flannel and the cluster-admin binding are the networking and rbac addons' alone.
+    expect(config.write_files.map((f) => f.path).filter((p) => /flannel|cluster-admin/.test(p))).toEqual([]);
     const script = file('/var/lib/kaas/bootstrap.sh')!.content;
     expect(script).toContain('kubeadm init --config /var/lib/kaas/kubeadm.yaml --upload-certs');
-    expect(script).toContain('kubectl apply -f /etc/kubernetes/kaas/cluster-admin-binding.yaml');
-    expect(script).toContain('kubectl apply -f /etc/kubernetes/kaas/flannel.yaml');
+    expect(script).not.toContain('kubectl apply');
   });
 
   it('joins other masters as control plane with the certificate key', () => {
@@ -147,7 +135,6 @@ describe('renderCloudConfig', () => {
     });
     const { file } = render(bootstrapInput('join-control-plane'));
     expect(file('/etc/kubernetes/kaas/webhook-kubeconfig.yaml')).toBeDefined();
-    expect(file('/etc/kubernetes/kaas/flannel.yaml')).toBeUndefined();
   });
 
   it('registers worker labels sorted and keeps master-only files off workers', () => {

@@ -32,7 +32,7 @@ describe('renderIgnition', () => {
     expect(
       decode(files.find((f) => f.path === '/etc/systemd/system/kubelet.service')!.contents.source),
     ).toContain('ExecStart=/opt/bin/kubelet');
-    expect(files.some((f) => f.path === '/etc/kubernetes/kaas/cluster-admin-binding.yaml')).toBe(true);
+    expect(files.some((f) => f.path === '/etc/kubernetes/kaas/authentication-config.yaml')).toBe(true);
   });
 
   it('enables containerd and a oneshot bootstrap unit that runs once', () => {

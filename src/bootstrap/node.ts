@@ -4,9 +4,9 @@
  */
 import { stringify } from 'yaml';
 import type { BootstrapInput } from './input.ts';
-import { KAAS_CONFIG_DIR, WEBHOOK_KUBECONFIG_PATH, validateBootstrapInput } from './input.ts';
+import { WEBHOOK_KUBECONFIG_PATH, validateBootstrapInput } from './input.ts';
 import { AUTHENTICATION_CONFIG_PATH, NODE_IP_PLACEHOLDER, kubeadmDocuments } from './kubeadm.ts';
-import { authenticationConfiguration, clusterAdminBinding, flannelManifests } from './manifests.ts';
+import { authenticationConfiguration } from './manifests.ts';
 
 /** One file written at first boot. `mode` is numeric (e.g. 0o600). */
 export interface NodeFile {
@@ -134,12 +134,9 @@ function script(input: BootstrapInput, binDir: string): string {
     'systemctl enable kubelet',
   );
   if (role === 'init') {
-    lines.push(
-      `kubeadm init --config ${KUBEADM_CONFIG_PATH} --upload-certs`,
-      'export KUBECONFIG=/etc/kubernetes/admin.conf',
-      `kubectl apply -f ${KAAS_CONFIG_DIR}/cluster-admin-binding.yaml`,
-      `kubectl apply -f ${KAAS_CONFIG_DIR}/flannel.yaml`,
-    );
+    // Nothing is applied from here: flannel and the cluster-admin binding are managed services
+    // (src/addons), applied by the provisioner once the API answers; kubeadm needs no CNI to finish.
+    lines.push(`kubeadm init --config ${KUBEADM_CONFIG_PATH} --upload-certs`);
   } else {
     lines.push(`kubeadm join --config ${KUBEADM_CONFIG_PATH}`);
   }
@@ -155,7 +152,7 @@ function script(input: BootstrapInput, binDir: string): string {
 /**
  * Validates the input and lays out the node's files: kernel settings, kubelet units, kubeadm
  * config, and on masters the webhook kubeconfig, authentication config and (first master) the
- * manifests it applies.
+ * cluster CA.
  */
 export function nodeContent(input: BootstrapInput): NodeContent {
   validateBootstrapInput(input);
@@ -192,16 +189,6 @@ export function nodeContent(input: BootstrapInput): NodeContent {
       files.push({ path: '/etc/kubernetes/pki/ca.crt', content: input.clusterCa.certPem, mode: 0o644 });
       files.push({ path: '/etc/kubernetes/pki/ca.key', content: input.clusterCa.keyPem, mode: 0o600 });
     }
-    files.push({
-      path: `${KAAS_CONFIG_DIR}/cluster-admin-binding.yaml`,
-      content: toYaml(clusterAdminBinding(spec.adminRoleId)),
-      mode: 0o644,
-    });
-    files.push({
-      path: `${KAAS_CONFIG_DIR}/flannel.yaml`,
-      content: yamlDocuments(flannelManifests(spec, input.images)),
-      mode: 0o644,
-    });
   }
   files.push({ path: SCRIPT_PATH, content: script(input, binDir), mode: 0o700 });
   return { files, scriptPath: SCRIPT_PATH, binDir };

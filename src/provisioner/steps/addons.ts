@@ -17,6 +17,7 @@ import { BASIC_AUTH_SECRET } from '../../addons/objects.ts';
 import { REGISTRY_SECRET } from '../../addons/registry.ts';
 import { createCa } from '../../auth/pki.ts';
 import type { PlanResource } from '../../cluster/plan.ts';
+import type { ClusterSpec } from '../../cluster/spec.ts';
 import { applyAddons } from '../addons/apply.ts';
 import type { ClusterApi, LiveObject } from '../addons/client.ts';
 import { applyRoleBindings } from '../addons/rolebindings.ts';
@@ -76,25 +77,30 @@ function valuesOf(live: LiveObject | undefined): Record<string, string> {
   return { ...decoded, ...((live['stringData'] ?? {}) as Record<string, string>) };
 }
 
-/** The addon context of the cluster being provisioned. */
-function contextOf(deps: ExecDeps): AddonContext {
-  const config = deps.cloud.session.config;
+/**
+ * The addon context of a cluster. Tenant grants are left out: they come from the control panel's
+ * store and applyRoleBindings alone writes them (with the rbac addon's renderer).
+ */
+export function addonContext(
+  spec: ClusterSpec,
+  clusterId: string,
+  cloud: { authUrl: string; region: string },
+): AddonContext {
   return {
-    clusterName: deps.spec.name,
-    clusterId: deps.clusterId,
-    dnsDomain: deps.spec.dnsDomain,
-    kubernetesVersion: deps.spec.kubernetesVersion,
-    adminRoleId: deps.spec.adminRoleId,
-    // Tenant grants come from the control panel's store and are applied by applyRoleBindings.
+    clusterName: spec.name,
+    clusterId,
+    dnsDomain: spec.dnsDomain,
+    kubernetesVersion: spec.kubernetesVersion,
+    adminRoleId: spec.adminRoleId,
     roleBindings: [],
     swift: {
-      authUrl: config.auth.authUrl,
-      region: config.regionName ?? 'RegionOne',
-      containerPrefix: `kaas-${deps.spec.name}`,
+      authUrl: cloud.authUrl,
+      region: cloud.region,
+      containerPrefix: `kaas-${spec.name}`,
       credentialSecretName: SWIFT_CREDENTIALS_SECRET,
     },
     storageClass: {},
-    network: { overlayInterface: deps.spec.overlayInterface, podCidr: deps.spec.network.podCidr },
+    network: { overlayInterface: spec.overlayInterface, podCidr: spec.network.podCidr },
   };
 }
 
@@ -174,7 +180,11 @@ export async function applyManagedServices(deps: ExecDeps, _r: Res<'addons'>) {
     return { applied: false };
   }
   const kube = access.clusterApi({ server: url, ...access.admin });
-  const ctx = contextOf(deps);
+  const config = deps.cloud.session.config;
+  const ctx = addonContext(deps.spec, deps.clusterId, {
+    authUrl: config.auth.authUrl,
+    region: config.regionName ?? 'RegionOne',
+  });
   const { rendered, secrets, skipped } = await select(deps, kube, ctx);
   const applier = { db: access.db, logger: deps.logger, now: deps.now, sleep: deps.sleep, kube };
   const statuses = await applyAddons(applier, {
