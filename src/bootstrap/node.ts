@@ -30,7 +30,8 @@ export const WORK_DIR = '/var/lib/kaas';
 export const SCRIPT_PATH = `${WORK_DIR}/bootstrap.sh`;
 /** Marker written after a successful bootstrap. */
 export const DONE_MARKER = `${WORK_DIR}/bootstrap.done`;
-const KUBEADM_CONFIG_PATH = `${WORK_DIR}/kubeadm.yaml`;
+/** kubeadm's `--config` file; removed once the node has joined (it holds the join secrets). */
+export const KUBEADM_CONFIG_PATH = `${WORK_DIR}/kubeadm.yaml`;
 
 /** YAML with stable output: no line folding, keys in insertion order. */
 export function toYaml(value: unknown): string {
@@ -87,6 +88,7 @@ function script(input: BootstrapInput, binDir: string): string {
     `# kaas node bootstrap (${role}). Safe to re-run: it stops once the node has joined.`,
     'set -euo pipefail',
     `BIN_DIR=${shellQuote(binDir)}`,
+    `KUBE_VERSION=${shellQuote(spec.kubernetesVersion)}`,
     `RELEASE_URL=${shellQuote(input.release.url)}`,
     `RELEASE_SHA256=${shellQuote(input.release.sha256)}`,
     `OVERLAY_IFACE=${shellQuote(spec.overlayInterface)}`,
@@ -124,6 +126,13 @@ function script(input: BootstrapInput, binDir: string): string {
     'tar -xzf "$TARBALL" -C "$WORK" kubernetes/server/bin/kubeadm kubernetes/server/bin/kubelet kubernetes/server/bin/kubectl',
     'for bin in kubeadm kubelet kubectl; do install -m 0755 "$WORK/kubernetes/server/bin/$bin" "$BIN_DIR/$bin"; done',
     'rm -rf "$WORK/kubernetes" "$TARBALL"',
+    '# The staged release must be the version this node was rendered for (kubeadm refuses skew late).',
+    `for got in "$("$BIN_DIR/kubeadm" version -o short)" "$("$BIN_DIR/kubelet" --version | awk '{print $2}')"; do`,
+    '  if [ "$got" != "v$KUBE_VERSION" ]; then',
+    '    echo "kaas: the staged release is $got, expected v$KUBE_VERSION" >&2',
+    '    exit 1',
+    '  fi',
+    'done',
     `NODE_IP="$(ip -4 -o addr show dev "$OVERLAY_IFACE" scope global | awk '{split($4, a, "/"); print a[1]; exit}')"`,
     'if [ -z "$NODE_IP" ]; then',
     '  echo "kaas: no IPv4 address on $OVERLAY_IFACE" >&2',
