@@ -75,7 +75,11 @@ subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: Group, name: ${LAB_ADMIN
 `;
 
 interface Item {
-  metadata: { name: string; namespace?: string };
+  metadata: {
+    name: string;
+    namespace?: string;
+    managedFields?: { manager: string; operation: string; subresource?: string }[];
+  };
   spec?: { template?: { spec?: { containers?: { command?: string[] }[] } } };
   roleRef?: { name: string };
   subjects?: { kind: string; name: string; namespace?: string }[];
@@ -106,26 +110,38 @@ async function bootstrappedCluster() {
   return { cluster, lab };
 }
 
-/** The addon applier, as the provisioner's addons step runs it, for networking and rbac. */
-async function applyNetworkingAndRbac(lab: Kubelab, cluster: Awaited<ReturnType<typeof labCluster>>) {
-  store = await freshStore('sqlite');
-  const kc = new KubeConfig();
-  kc.loadFromFile(lab.adminKubeconfig);
+type LabCluster = Awaited<ReturnType<typeof labCluster>>;
+
+/** The networking and rbac services, rendered as the provisioner's addons step renders them. */
+function rendered(cluster: LabCluster) {
   const ctx = addonContext(cluster.master0.spec, cluster.clusterId, {
     authUrl: 'https://keystone.invalid/v3',
     region: 'RegionOne',
   });
+  return renderAddons(ctx, ['namespaces', 'rbac', 'networking']);
+}
+
+/** kaas's client of the lab's API, as the break-glass admin. */
+function clusterApiOf(lab: Kubelab) {
+  const kc = new KubeConfig();
+  kc.loadFromFile(lab.adminKubeconfig);
+  return clusterApiFromConfig(kc);
+}
+
+/** The addon applier, as the provisioner's addons step runs it, for networking and rbac. */
+async function applyNetworkingAndRbac(lab: Kubelab, cluster: LabCluster) {
+  store = await freshStore('sqlite');
   return applyAddons(
     {
       db: store.db,
       logger: createLogger({ level: 'silent' }),
       now: () => new Date(),
       sleep: realSleep,
-      kube: clusterApiFromConfig(kc),
+      kube: clusterApiOf(lab),
     },
     {
       clusterId: cluster.clusterId,
-      addons: renderAddons(ctx, ['namespaces', 'rbac', 'networking']),
+      addons: rendered(cluster),
       wait: { readinessMs: 60_000, crdMs: 30_000, pollMs: 250 },
     },
   );
@@ -147,16 +163,30 @@ async function canI(lab: Kubelab, args: string[]): Promise<boolean> {
   }
 }
 
-/** One flannel DaemonSet, whose binding lets its service account list nodes; one admin binding. */
+/** Who wrote the object's spec and metadata (status writers left out). */
+const writers = (o: Item) => [
+  ...new Set(
+    (o.metadata.managedFields ?? []).filter((f) => f.subresource !== 'status').map((f) => f.manager),
+  ),
+];
+
+/**
+ * One flannel DaemonSet, whose binding lets its service account list nodes; one admin binding;
+ * each written by kaas's field manager alone.
+ */
 async function expectOneOwnerEach(lab: Kubelab) {
   const flannels = (await list(lab, '/apis/apps/v1/daemonsets')).filter((d) =>
     d.spec?.template?.spec?.containers?.some((c) => c.command?.includes('/opt/bin/flanneld')),
   );
   expect(flannels.map((d) => `${d.metadata.namespace}/${d.metadata.name}`)).toEqual(['kube-system/flannel']);
+  expect(writers(flannels[0]!)).toEqual(['kaas']);
 
   const bindings = await list(lab, '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings');
   const flannel = bindings.find((b) => b.metadata.name === 'flannel')!;
   expect(flannel.subjects).toEqual([{ kind: 'ServiceAccount', name: 'flannel', namespace: 'kube-system' }]);
+  expect(writers(flannel)).toEqual(['kaas']);
+  const role = await lab.request('GET', '/apis/rbac.authorization.k8s.io/v1/clusterroles/flannel');
+  expect(writers(role.body as Item)).toEqual(['kaas']);
   for (const s of flannel.subjects!) {
     const as = `--as=system:serviceaccount:${s.namespace}:${s.name}`;
     expect(await canI(lab, ['list', 'nodes', as])).toBe(true);
@@ -167,6 +197,7 @@ async function expectOneOwnerEach(lab: Kubelab) {
     (b) => b.roleRef?.name === 'cluster-admin' && b.subjects?.some((s) => s.name === LAB_ADMIN_ROLE_ID),
   );
   expect(admin.map((b) => b.metadata.name)).toEqual(['kaas-cluster-admin']);
+  expect(writers(admin[0]!)).toEqual(['kaas']);
   expect(await canI(lab, ['*', '*', '--as=alice', `--as-group=${LAB_ADMIN_ROLE_ID}`])).toBe(true);
 }
 
@@ -184,8 +215,13 @@ describe('one owner per object on a real control plane', () => {
 
   it('a cluster whose bootstrap applied flannel and the admin binding is left with one of each', async () => {
     const { cluster, lab } = await bootstrappedCluster();
+    // An earlier release: master-0's script applied its flannel, then the networking service
+    // force-applied its own (taking the shared binding's subjects).
     await lab.kubectl(['apply', '-f', '-'], { input: EARLIER_BOOTSTRAP });
     expect(await canI(lab, ['list', 'nodes', '--as=system:serviceaccount:kube-flannel:flannel'])).toBe(true);
+    const kube = clusterApiOf(lab);
+    for (const o of rendered(cluster).find((a) => a.addon === 'networking')!.objects) await kube.apply(o);
+    expect(await canI(lab, ['list', 'nodes', '--as=system:serviceaccount:kube-flannel:flannel'])).toBe(false);
 
     await applyNetworkingAndRbac(lab, cluster);
     await expectOneOwnerEach(lab);

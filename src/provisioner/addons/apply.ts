@@ -170,9 +170,16 @@ async function checkSecrets(kube: ClusterApi, addon: string, required: readonly 
   }
 }
 
-const ownedBy = (live: LiveObject, addon: string) => live.metadata?.labels?.[ADDON_LABEL] === addon;
+/** Left by a client-side `kubectl apply` (as master-0's bootstrap made), which kaas never does. */
+const KUBECTL_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
-/** The refs among `refs` whose object exists and is not `addon`'s. */
+/** Written by `addon` alone: labelled as its, and never `kubectl apply`d by anyone else. */
+function ownedBy(live: LiveObject, addon: string): boolean {
+  const annotations = (live.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
+  return live.metadata?.labels?.[ADDON_LABEL] === addon && annotations?.[KUBECTL_APPLIED] === undefined;
+}
+
+/** The refs among `refs` whose object exists and is not `addon`'s alone. */
 async function othersOf(kube: ClusterApi, addon: string, refs: readonly ObjectRef[]): Promise<ObjectRef[]> {
   const found: ObjectRef[] = [];
   for (const ref of refs) {
