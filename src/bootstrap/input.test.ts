@@ -104,7 +104,6 @@ describe('validateBootstrapInput', () => {
       /duration such as 30s/,
     ],
     ['bad ssh key', () => ({ sshAuthorizedKeys: ['hello'] }), 'sshAuthorizedKeys', /one OpenSSH public key/],
-    ['bad image', () => ({ images: { flannel: 'Bad Image' } }), 'images.flannel', /image reference/],
   ];
 
   it.each(cases)('rejects %s', (_label, change, field, message) => {

@@ -37,8 +37,6 @@ export interface BootstrapInput {
   readonly webhook?: { readonly kubeconfig: string; readonly cacheTtl?: string };
   /** SSH public keys for the default user (`core` on Flatcar). */
   readonly sshAuthorizedKeys?: readonly string[];
-  /** Override flannel images (e.g. a registry mirror). */
-  readonly images?: { readonly flannel?: string; readonly flannelCniPlugin?: string };
 }
 
 /** Where kaas keeps files the kube-apiserver reads (mounted read-only into its static pod). */
@@ -47,11 +45,6 @@ export const KAAS_CONFIG_DIR = '/etc/kubernetes/kaas';
 export const WEBHOOK_KUBECONFIG_PATH = `${KAAS_CONFIG_DIR}/webhook-kubeconfig.yaml`;
 /** Default token webhook cache TTL (`--authentication-token-webhook-cache-ttl`). */
 export const DEFAULT_WEBHOOK_CACHE_TTL = '30s';
-/** Default flannel images. */
-export const DEFAULT_IMAGES = {
-  flannel: 'ghcr.io/flannel-io/flannel:v0.26.4',
-  flannelCniPlugin: 'ghcr.io/flannel-io/flannel-cni-plugin:v1.6.2-flannel1',
-} as const;
 
 /**
  * The catalogue release of the spec's minor: its kubeadm config API. Looked up by minor, so a
@@ -77,7 +70,6 @@ const SAN = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?|\d{1,3}(\.\d{1,3}){3})$/;
 const DURATION = /^([1-9]\d*)(ms|s|m|h)$/;
 const URL = /^https?:\/\/[^\s'"\\`$]+$/;
 const SSH_KEY = /^(ssh-|ecdsa-|sk-)[^\r\n]+$/;
-const IMAGE = /^[a-z0-9][a-z0-9._\-/:@]*$/;
 
 function fail(field: string, message: string): never {
   throw new InputError(`${field} ${message}`, { field });
@@ -159,9 +151,5 @@ export function validateBootstrapInput(input: BootstrapInput): void {
   }
   for (const key of input.sshAuthorizedKeys ?? []) {
     if (!SSH_KEY.test(key)) fail('sshAuthorizedKeys', 'must hold one OpenSSH public key per entry');
-  }
-  for (const [name, image] of Object.entries(input.images ?? {})) {
-    if (image !== undefined && !IMAGE.test(image))
-      fail(`images.${name}`, `must be an image reference, got ${JSON.stringify(image)}`);
   }
 }

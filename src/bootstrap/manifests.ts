@@ -6,7 +6,7 @@
  */
 
 /**
- * Paths anonymous requests may reach (1.32+). Health endpoints for load balancers and probes, and
+ * Paths anonymous requests may reach. Health endpoints for load balancers and probes, and
  * the kube-public `cluster-info` ConfigMap: `kubeadm join` token discovery reads it anonymously
  * (it holds only the CA and endpoint, signed with the join token).
  */
