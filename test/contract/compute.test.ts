@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOpenStackError } from '../../src/openstack/index.ts';
-import { startHarness, targets, type Harness } from './targets.ts';
+import { startHarness, targets, testFlavor, type Harness } from './targets.ts';
 
 /** An OpenSSH ed25519 public key line, built from node's SPKI export. */
 function sshPublicKey(comment: string): string {
@@ -27,7 +27,7 @@ describe.each(targets.filter((t) => t.services.includes('compute')))(
 
     beforeAll(async () => {
       h = await startHarness(target, 'nova');
-      const { neutron, nova, glance } = h.cloud;
+      const { neutron, glance } = h.cloud;
       const net = await neutron.networks.create({ name: `${h.prefix}-net` });
       r.network = net.id;
       h.defer(() => neutron.networks.delete(net.id, { ignoreMissing: true }));
@@ -38,15 +38,7 @@ describe.each(targets.filter((t) => t.services.includes('compute')))(
         name: `${h.prefix}-sub`,
       });
       h.defer(() => neutron.subnets.delete(sub.id, { ignoreMissing: true }));
-      // The lab starts with no flavors (admin creates one per run); cloudsim ships fixed ones.
-      const existing = (await nova.listFlavors()).sort((a, b) => a.ram - b.ram)[0];
-      if (existing) {
-        r.flavor = existing.id;
-      } else {
-        const flavor = await nova.createFlavor({ name: `${h.prefix}-flavor`, ram: 512, vcpus: 1, disk: 1 });
-        r.flavor = flavor.id;
-        h.defer(() => nova.deleteFlavor(flavor.id));
-      }
+      r.flavor = await testFlavor(h);
       const image = await glance.createImage({ name: `${h.prefix}-img`, tags: ['kaas-contract'] });
       r.image = image.id;
       h.defer(() => glance.deleteImage(image.id, { ignoreMissing: true }));

@@ -127,3 +127,13 @@ export async function startHarness(target: ContractTarget, area: string): Promis
     },
   };
 }
+
+/** A flavor to boot with: cloudsim's smallest fixed one, or one made for this run (the lab starts with none). */
+export async function testFlavor(h: Harness): Promise<string> {
+  const { nova } = h.cloud;
+  const existing = (await nova.listFlavors()).sort((a, b) => a.ram - b.ram)[0];
+  if (existing) return existing.id;
+  const flavor = await nova.createFlavor({ name: `${h.prefix}-flavor`, ram: 512, vcpus: 1, disk: 1 });
+  h.defer(() => nova.deleteFlavor(flavor.id));
+  return flavor.id;
+}

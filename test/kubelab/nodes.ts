@@ -1,0 +1,235 @@
+/**
+ * The booting-node stand-in: the one part of a node's life a real cloud would do for kubelab. For
+ * every ACTIVE server of one cluster (found by kaas's cluster tag through src/openstack, so it works
+ * on cloudsim and on the lab's Nova alike) it registers the Node that server's kubelet would
+ * register: named after the server, with the kubelet version its user data names (`KUBE_VERSION` in
+ * kaas's bootstrap script), the labels of its kubeadm config and, on control-plane nodes, the label
+ * and taint kubeadm's mark-control-plane phase adds. kwok then keeps the Node Ready. When a server
+ * goes, its Node is removed, as a cloud controller manager would (unless `removeNodes` is false,
+ * i.e. a cloud without one, where only kaas removes Node objects). Like a kubelet, it registers its
+ * Node again if something else deletes it while the server still runs.
+ */
+import { gunzipSync } from 'node:zlib';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { SCRIPT_PATH } from '../../src/bootstrap/node.ts';
+import { tagsFor } from '../../src/cluster/names.ts';
+import type { Cloud } from '../../src/openstack/index.ts';
+import type { Kubelab } from './kubelab.ts';
+
+/** What the kubelet of a booted server registers. */
+export interface BootedNode {
+  /** Without the `v`, e.g. `1.37.2`. */
+  kubeletVersion: string;
+  labels: Record<string, string>;
+  controlPlane: boolean;
+}
+
+/** kubeadm's mark-control-plane label and taint key. */
+export const CONTROL_PLANE_ROLE = 'node-role.kubernetes.io/control-plane';
+
+/** Decodes a data: URL (RFC 2397), as Ignition reads `contents.source`. */
+function dataUrlContent(url: string): Buffer {
+  const match = /^data:([^,]*),(.*)$/s.exec(url);
+  if (!match) throw new Error(`not an inline data URL: ${url.slice(0, 40)}`);
+  const [, meta = '', data = ''] = match;
+  return meta.endsWith(';base64') ? Buffer.from(data, 'base64') : Buffer.from(decodeURIComponent(data));
+}
+
+/** Decodes a cloud-init write_files entry's content by its `encoding`. */
+function writeFileContent(content: string, encoding = 'text/plain'): Buffer {
+  const e = encoding.toLowerCase();
+  const raw = /b64|base64/.test(e) ? Buffer.from(content, 'base64') : Buffer.from(content);
+  return /gz|gzip/.test(e) ? gunzipSync(raw) : raw;
+}
+
+/** The files a node's user data writes, by path: cloud-init `write_files` or Ignition `storage.files`. */
+export function userDataFiles(userData: string): Map<string, string> {
+  if (userData.startsWith('#cloud-config')) {
+    const config = parseYaml(userData) as {
+      write_files?: { path: string; content?: string; encoding?: string }[];
+    };
+    return new Map(
+      (config.write_files ?? []).map((f) => [
+        f.path,
+        writeFileContent(f.content ?? '', f.encoding).toString(),
+      ]),
+    );
+  }
+  let config: { ignition?: { version?: string }; storage?: { files?: unknown[] } };
+  try {
+    config = JSON.parse(userData) as typeof config;
+  } catch {
+    throw new Error('user data is neither #cloud-config nor Ignition JSON');
+  }
+  if (!config.ignition?.version) throw new Error('user data JSON has no ignition.version');
+  const files = (config.storage?.files ?? []) as {
+    path: string;
+    contents?: { source?: string; compression?: string };
+  }[];
+  return new Map(
+    files.map((f) => {
+      const raw = f.contents?.source ? dataUrlContent(f.contents.source) : Buffer.alloc(0);
+      return [f.path, (f.contents?.compression === 'gzip' ? gunzipSync(raw) : raw).toString()];
+    }),
+  );
+}
+
+type KubeletArgs = { name: string; value: string }[] | Record<string, string> | undefined;
+
+/** A kubeadm config document's kubelet flag `name` (v1beta4 lists, v1beta3 maps). */
+function kubeletArg(args: KubeletArgs, name: string): string | undefined {
+  if (Array.isArray(args)) return args.find((a) => a.name === name)?.value;
+  return args?.[name];
+}
+
+/** What a server booted with `userData` registers: version from the bootstrap script, the rest from kubeadm's config. */
+export function bootedNode(userData: string): BootedNode {
+  const byPath = userDataFiles(userData);
+  const script = byPath.get(SCRIPT_PATH);
+  if (script === undefined) throw new Error(`the user data has no ${SCRIPT_PATH}`);
+  const version = /^KUBE_VERSION='([^']+)'$/m.exec(script)?.[1];
+  if (!version) throw new Error(`${SCRIPT_PATH} in the user data names no KUBE_VERSION`);
+  // The kubeadm --config file: whichever file holds an Init/JoinConfiguration.
+  const kubeadm = [...byPath.values()]
+    .flatMap((text) => {
+      try {
+        return parseAllDocuments(text).map((d) => d.toJS() as Record<string, unknown> | null);
+      } catch {
+        return [];
+      }
+    })
+    .find((d) => d?.['kind'] === 'InitConfiguration' || d?.['kind'] === 'JoinConfiguration');
+  if (!kubeadm) throw new Error('the user data has no kubeadm InitConfiguration or JoinConfiguration');
+  const registration = (kubeadm['nodeRegistration'] ?? {}) as { kubeletExtraArgs?: KubeletArgs };
+  const nodeLabels = kubeletArg(registration.kubeletExtraArgs, 'node-labels') ?? '';
+  const labels = Object.fromEntries(
+    nodeLabels
+      .split(',')
+      .filter((l) => l !== '')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  const controlPlane = kubeadm['kind'] === 'InitConfiguration' || kubeadm['controlPlane'] !== undefined;
+  return { kubeletVersion: version, labels, controlPlane };
+}
+
+/** A Node as the tests read it. */
+export interface NodeObject {
+  metadata: { name: string; uid: string; labels?: Record<string, string> };
+  spec?: { unschedulable?: boolean; taints?: { key: string; effect: string }[] };
+  status?: { nodeInfo?: { kubeletVersion?: string }; conditions?: { type: string; status: string }[] };
+}
+
+/** The Node `name`, or undefined when there is none. */
+export async function getNode(lab: Kubelab, name: string): Promise<NodeObject | undefined> {
+  const { status, body } = await lab.request('GET', `/api/v1/nodes/${encodeURIComponent(name)}`);
+  if (status === 404) return undefined;
+  if (status !== 200) throw new Error(`GET node ${name} answered ${status}: ${JSON.stringify(body)}`);
+  return body as NodeObject;
+}
+
+/** Whether kwok reports the Node Ready. */
+export function isReady(node: NodeObject | undefined): boolean {
+  return (node?.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** Waits until every Node of `names` is Ready. */
+export async function waitForReadyNodes(lab: Kubelab, names: string[], timeoutMs = 30_000): Promise<void> {
+  await lab.waitFor(
+    `Nodes ${names.join(', ')} Ready`,
+    async () => (await Promise.all(names.map((n) => getNode(lab, n)))).every(isReady),
+    timeoutMs,
+  );
+}
+
+/** A running stand-in. */
+export interface NodeStandIn {
+  /** One round now: registers the Nodes of ACTIVE servers, removes those of servers gone. */
+  sync(): Promise<void>;
+  /** Stops polling; throws the first error a background round met. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startNodeStandIn}. */
+export interface NodeStandInOptions {
+  cloud: Cloud;
+  lab: Kubelab;
+  /** Only servers tagged `kaas-cluster=<clusterId>` boot into this lab. */
+  clusterId: string;
+  /** Poll interval; default 200 ms. */
+  intervalMs?: number;
+  /** Remove a Node when its server is gone (a cloud controller manager's job); default true. */
+  removeNodes?: boolean;
+}
+
+/** Starts polling the cloud for the cluster's servers and keeps the lab's Nodes in step. */
+export function startNodeStandIn(options: NodeStandInOptions): NodeStandIn {
+  const { cloud, lab, clusterId } = options;
+  const removeNodes = options.removeNodes ?? true;
+  const booted = new Map<string, BootedNode>();
+  const registered = new Set<string>();
+
+  async function register(name: string, node: BootedNode): Promise<void> {
+    const labels = { ...node.labels, ...(node.controlPlane ? { [CONTROL_PLANE_ROLE]: '' } : {}) };
+    await lab.addNode(name, { kubeletVersion: node.kubeletVersion, labels });
+    if (node.controlPlane) {
+      await lab.kubectl(['taint', 'node', name, `${CONTROL_PLANE_ROLE}:NoSchedule`, '--overwrite']);
+    }
+  }
+
+  async function round(): Promise<void> {
+    const servers = await cloud.nova.listServers({ tags: tagsFor(clusterId) });
+    const list = await lab.request('GET', '/api/v1/nodes');
+    if (list.status !== 200) throw new Error(`listing Nodes answered ${list.status}`);
+    const nodes = new Set((list.body as { items: NodeObject[] }).items.map((n) => n.metadata.name));
+    for (const server of servers.filter((s) => s.status === 'ACTIVE')) {
+      let node = booted.get(server.id);
+      if (!node) {
+        const userData = await cloud.nova.getServerUserData(server.id);
+        if (userData === undefined) throw new Error(`server ${server.name} has no user data`);
+        node = bootedNode(userData);
+        booted.set(server.id, node);
+      }
+      if (!nodes.has(server.name)) await register(server.name, node);
+      registered.add(server.name);
+    }
+    if (!removeNodes) return;
+    const names = new Set(servers.map((s) => s.name));
+    for (const name of [...registered].filter((n) => !names.has(n))) {
+      const res = await lab.request('DELETE', `/api/v1/nodes/${encodeURIComponent(name)}`);
+      if (res.status !== 200 && res.status !== 404) {
+        throw new Error(`deleting Node ${name} answered ${res.status}: ${JSON.stringify(res.body)}`);
+      }
+      registered.delete(name);
+    }
+  }
+
+  // Rounds never overlap: sync() queues behind the background one.
+  let chain: Promise<void> = Promise.resolve();
+  const sync = (): Promise<void> => {
+    const next = chain.then(round);
+    chain = next.catch(() => undefined);
+    return next;
+  };
+  let stopped = false;
+  let failure: unknown;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    void sync()
+      .catch((error: unknown) => {
+        failure ??= error;
+      })
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, options.intervalMs ?? 200);
+      });
+  };
+  tick();
+  return {
+    sync,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await chain;
+      if (failure !== undefined) throw failure;
+    },
+  };
+}
