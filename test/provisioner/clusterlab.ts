@@ -1,0 +1,100 @@
+/**
+ * A cluster the provisioner created on cloudsim whose Kubernetes API is a kubelab started from
+ * that cluster's own stored material: master-0's bootstrap input is the one the provisioner rendered
+ * master-0's user data from (its sealed material, opened by the provisioner), so the lab's CA is the
+ * cluster CA, kubeadm registered the cluster's join token, and the provisioner's break-glass client
+ * certificate authenticates. The booting-node stand-in registers a Node per server the provisioner
+ * booted.
+ */
+import type { BootstrapInput } from '../../src/bootstrap/input.ts';
+import { tagsFor } from '../../src/cluster/names.ts';
+import { bootstrapInputFor, bootstrapRenderer, type JoinMaterial } from '../../src/provisioner/bootstrap.ts';
+import { createKubeClient } from '../../src/provisioner/kubeclient.ts';
+import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
+import type { RenderUserData } from '../../src/provisioner/steps/context.ts';
+import type { Store } from '../../src/store/db.ts';
+import { defaultPatch } from '../kubelab/binaries.ts';
+import { startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
+import { startNodeStandIn, waitForReadyNodes, type NodeStandIn } from '../kubelab/nodes.ts';
+import { testProvisioner, testSpec, type CloudsimSuite } from './support.ts';
+
+/** A provisioned cluster with its kubelab and node stand-in running. */
+export interface ClusterLab {
+  clusterId: string;
+  /** The cluster's kubeadm join token (`<id>.<secret>`), from its stored material. */
+  token: string;
+  lab: Kubelab;
+  nodes: NodeStandIn;
+  /** A provisioner on the cluster's store whose kube client talks to the lab; `over` replaces deps. */
+  provisioner(over?: Partial<ProvisionerDeps>): Provisioner;
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates cluster `name` (one master, `workers` workers, the lab's Kubernetes version) with the
+ * provisioner, starts kubelab from master-0's input and waits until every server's Node is Ready.
+ * The TokenReview webhook points at a closed port: these tests authenticate otherwise.
+ */
+export async function provisionOnKubelab(
+  suite: CloudsimSuite,
+  input: { name: string; workers: number; removeNodes?: boolean },
+): Promise<ClusterLab> {
+  const store: Store = await suite.store();
+  let master0: BootstrapInput | undefined;
+  // Started once the cluster exists; the kube client factory runs only in later jobs.
+  let lab: Kubelab | undefined = undefined;
+  // The provisioner's own renderer, noting master-0's input on the way.
+  const renderer = (m: JoinMaterial): RenderUserData => {
+    const render = bootstrapRenderer(() => m);
+    return (node) => {
+      if (node.role === 'init') master0 = bootstrapInputFor(node, m);
+      return render(node);
+    };
+  };
+  const webhook = { kaasUrl: 'https://127.0.0.1:1', caPem: suite.webhook.caPem };
+  const provisioner = (over: Partial<ProvisionerDeps> = {}) =>
+    testProvisioner(store, suite.cloud, webhook, {
+      renderer,
+      kubeClient: (access) => {
+        if (!lab) throw new Error('the kubelab of this cluster is not running');
+        return createKubeClient({ ...access, server: lab.url });
+      },
+      ...over,
+    });
+  const p = provisioner();
+  const { cluster, job } = await p.createCluster(
+    testSpec(input.name, input.workers, { kubernetesVersion: defaultPatch() }),
+    { releaseSource: suite.release, waitForApi: false },
+  );
+  await p.runUntilIdle();
+  const created = await p.getJob(job.id);
+  if (created.job.state !== 'succeeded' || !master0) {
+    throw new Error(`creating ${input.name} failed: ${JSON.stringify(created.job.error)}`);
+  }
+  const started = await startKubelab({ master0 });
+  lab = started;
+  const nodes = startNodeStandIn({
+    cloud: suite.cloud,
+    lab: started,
+    clusterId: cluster.id,
+    ...(input.removeNodes === undefined ? {} : { removeNodes: input.removeNodes }),
+  });
+  const stop = async () => {
+    try {
+      await nodes.stop();
+    } finally {
+      await started.stop();
+    }
+  };
+  try {
+    const servers = await suite.cloud.nova.listServers({ tags: tagsFor(cluster.id) });
+    await waitForReadyNodes(
+      started,
+      servers.map((s) => s.name),
+    );
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+  return { clusterId: cluster.id, token: master0.join.token, lab: started, nodes, provisioner, stop };
+}
