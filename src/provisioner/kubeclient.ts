@@ -1,9 +1,9 @@
 /**
  * The little of the Kubernetes API the provisioner drives itself: /healthz, cordon, list a node's
- * pods, evict one (policy/v1 Eviction, which honours PodDisruptionBudgets). It authenticates with
- * the break-glass client certificate and trusts only the cluster CA. Plain undici rather than
- * @kubernetes/client-node: four calls do not need a generated client, and tests can point it at a
- * small fake API server.
+ * pods, evict one (policy/v1 Eviction, which honours PodDisruptionBudgets), the join token's
+ * Secret, Node removal. It authenticates with the break-glass client certificate and trusts only
+ * the cluster CA. Plain undici rather than @kubernetes/client-node: a handful of calls do not need a
+ * generated client. test/provisioner/kube.test.ts runs it against kubelab's real API server.
  */
 import { Agent, fetch } from 'undici';
 import { UpstreamError } from '../errors.ts';
