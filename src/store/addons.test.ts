@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { engines, freshStore } from '../../test/support/databases.ts';
-import type { Store } from './db.ts';
+import { expect, it } from 'vitest';
+import { describeOnEngines } from '../../test/support/databases.ts';
 import { deleteAddonStatus } from './deleteAddonStatus.ts';
 import { listAddonStatus, type AddonStatus } from './listAddonStatus.ts';
 import { upsertAddonStatus } from './upsertAddonStatus.ts';
@@ -18,16 +17,9 @@ const status = (over: Partial<AddonStatus> = {}): AddonStatus => ({
   ...over,
 });
 
-describe.each(engines)('addon status store on %s', (engine) => {
-  let store: Store | undefined;
-  afterEach(async () => {
-    await store?.close();
-    store = undefined;
-  });
-
+describeOnEngines('addon status store', ({ store }) => {
   it('inserts, overwrites and lists statuses per cluster in name order', async () => {
-    store = await freshStore(engine);
-    const { db } = store;
+    const { db } = store();
     expect(await listAddonStatus({ db, clusterId: 'c1' })).toEqual([]);
     await upsertAddonStatus({ db, status: status() });
     await upsertAddonStatus({ db, status: status({ addon: 'backups', state: 'pending', objects: [] }) });
@@ -46,8 +38,7 @@ describe.each(engines)('addon status store on %s', (engine) => {
   });
 
   it('deletes one service status and reports whether it existed', async () => {
-    store = await freshStore(engine);
-    const { db } = store;
+    const { db } = store();
     await upsertAddonStatus({ db, status: status() });
     expect(await deleteAddonStatus({ db, clusterId: 'c1', addon: 'ingress' })).toBe(true);
     expect(await deleteAddonStatus({ db, clusterId: 'c1', addon: 'ingress' })).toBe(false);

@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { engines, freshStore } from '../../test/support/databases.ts';
-import type { Store } from './db.ts';
+import { expect, it } from 'vitest';
+import { describeOnEngines } from '../../test/support/databases.ts';
 import { insertAuditEvent, type AuditEvent } from './insertAuditEvent.ts';
 import { listAuditEvents } from './listAuditEvents.ts';
 import { up as auditUp } from './migrations/0008_audit.ts';
@@ -24,16 +23,9 @@ function event(at: string, overrides: Partial<Omit<AuditEvent, 'id'>> = {}): Omi
   };
 }
 
-describe.each(engines)('audit store on %s', (engine) => {
-  let store: Store | undefined;
-  afterEach(async () => {
-    await store?.close();
-    store = undefined;
-  });
-
+describeOnEngines('audit store', ({ store }) => {
   it('keeps a cluster its own events and its project members’ cluster-less ones, newest first', async () => {
-    store = await freshStore(engine);
-    const { db } = store;
+    const { db } = store();
     await auditUp(db as never); // repeating the migration step is harmless
     await replaceProjectAssignments({
       db,
@@ -73,8 +65,7 @@ describe.each(engines)('audit store on %s', (engine) => {
   });
 
   it('finds a mirrored user id by name and domain, for tying failed logins to users', async () => {
-    store = await freshStore(engine);
-    const { db } = store;
+    const { db } = store();
     await replaceKeystoneUsers({
       db,
       users: [{ id: 'u1', name: 'alice', domainId: 'default', domainName: 'Default', enabled: true }],
@@ -86,8 +77,7 @@ describe.each(engines)('audit store on %s', (engine) => {
   });
 
   it('pages backwards by (at, id) without skipping or repeating events of the same instant', async () => {
-    store = await freshStore(engine);
-    const { db } = store;
+    const { db } = store();
     const at = '2030-01-01T00:00:00.000Z';
     for (let i = 0; i < 7; i++)
       await insertAuditEvent({ db, event: event(at, { clusterId: 'c1', target: `x${i}` }) });

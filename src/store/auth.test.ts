@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { engines, freshStore } from '../../test/support/databases.ts';
-import type { Store } from './db.ts';
+import { expect, it } from 'vitest';
+import { describeOnEngines } from '../../test/support/databases.ts';
 import { deleteApiToken } from './deleteApiToken.ts';
 import { deleteExpiredSessions } from './deleteExpiredSessions.ts';
 import { deleteSession } from './deleteSession.ts';
@@ -34,16 +33,9 @@ const token = (id: string, userId: string, createdAt: string): ApiTokenRecord =>
   lastUsedAt: null,
 });
 
-describe.each(engines)('auth store on %s', (engine) => {
-  let store: Store | undefined;
-  afterEach(async () => {
-    await store?.close();
-    store = undefined;
-  });
-
+describeOnEngines('auth store', ({ store }) => {
   it('registers, finds and lists clusters; a duplicate name is refused', async () => {
-    store = await freshStore(engine);
-    const db = store.db;
+    const db = store().db;
     const c = {
       id: 'c1',
       name: 'prod',
@@ -60,8 +52,7 @@ describe.each(engines)('auth store on %s', (engine) => {
   });
 
   it('stores tokens, finds by hash, lists per user, touches and deletes owner-only', async () => {
-    store = await freshStore(engine);
-    const db = store.db;
+    const db = store().db;
     await insertApiToken({ db, token: token('a', 'u1', '2030-01-01T00:00:00.000Z') });
     await insertApiToken({ db, token: token('b', 'u1', '2030-01-02T00:00:00.000Z') });
     await insertApiToken({ db, token: token('c', 'u2', '2030-01-03T00:00:00.000Z') });
@@ -82,8 +73,7 @@ describe.each(engines)('auth store on %s', (engine) => {
   });
 
   it('stores sessions, touches forward only, expires and deletes them', async () => {
-    store = await freshStore(engine);
-    const db = store.db;
+    const db = store().db;
     const s = {
       idHash: 'h1',
       userId: 'u1',
@@ -112,8 +102,7 @@ describe.each(engines)('auth store on %s', (engine) => {
   });
 
   it('replaces the user mirror and reports exactly the changed ids', async () => {
-    store = await freshStore(engine);
-    const db = store.db;
+    const db = store().db;
     const u = (id: string, enabled = true) => ({
       id,
       name: `n${id}`,
@@ -133,8 +122,7 @@ describe.each(engines)('auth store on %s', (engine) => {
   });
 
   it('replaces project assignments, reports changed users and lists roles', async () => {
-    store = await freshStore(engine);
-    const db = store.db;
+    const db = store().db;
     const a = (userId: string, roleId: string) => ({ userId, roleId, roleName: `name-${roleId}` });
     expect(
       await replaceProjectAssignments({
@@ -162,8 +150,7 @@ describe.each(engines)('auth store on %s', (engine) => {
   });
 
   it('records sync outcomes; a failure keeps the last success time', async () => {
-    store = await freshStore(engine);
-    const db = store.db;
+    const db = store().db;
     await recordSyncResult({ db, subject: 'users', at: 't1' });
     await recordSyncResult({ db, subject: 'users', at: 't2', error: 'keystone down' });
     expect(await listSyncResults({ db })).toEqual([

@@ -1,26 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { engines, freshStore } from '../../test/support/databases.ts';
-import { openStore, type Store } from './db.ts';
+import { describe, expect, it } from 'vitest';
+import { describeOnEngines } from '../../test/support/databases.ts';
+import { openStore } from './db.ts';
 import { migrateToLatest } from './migrate.ts';
 
-describe.each(engines)('store on %s', (engine) => {
-  let store: Store | undefined;
-  afterEach(async () => {
-    await store?.close();
-    store = undefined;
-  });
-
+describeOnEngines('store', ({ engine, store }) => {
   it('migrates and reads back a row', async () => {
-    store = await freshStore(engine);
-    await store.db.insertInto('kaas_meta').values({ key: 'k', value: 'v' }).execute();
-    const row = await store.db.selectFrom('kaas_meta').selectAll().executeTakeFirstOrThrow();
+    const { db } = store();
+    await db.insertInto('kaas_meta').values({ key: 'k', value: 'v' }).execute();
+    const row = await db.selectFrom('kaas_meta').selectAll().executeTakeFirstOrThrow();
     expect(row).toEqual({ key: 'k', value: 'v' });
   });
 
   it('migrating twice is a no-op', async () => {
-    store = await freshStore(engine);
-    await migrateToLatest(store.db as never);
-    expect(store.dialect).toBe(engine);
+    await migrateToLatest(store().db as never);
+    expect(store().dialect).toBe(engine);
   });
 });
 

@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { engines, freshStore } from '../../test/support/databases.ts';
-import type { Store } from './db.ts';
+import { expect, it } from 'vitest';
+import { describeOnEngines } from '../../test/support/databases.ts';
 import { deleteProvisionedCluster } from './deleteProvisionedCluster.ts';
 import { findProvisionedCluster } from './findProvisionedCluster.ts';
 import { insertCluster } from './insertCluster.ts';
@@ -24,16 +23,9 @@ const record = (id: string, name: string) => ({
   updatedAt: at(0),
 });
 
-describe.each(engines)('provisioner store on %s', (engine) => {
-  let store: Store | undefined;
-  afterEach(async () => {
-    await store?.close();
-    store = undefined;
-  });
-
+describeOnEngines('provisioner store', ({ store }) => {
   it('records, finds by id or name, updates and forgets provisioned clusters', async () => {
-    store = await freshStore(engine);
-    const db = store.db;
+    const db = store().db;
     await insertProvisionedCluster({ db, cluster: record('c1', 'one') });
     await insertCluster({
       db,
@@ -69,8 +61,7 @@ describe.each(engines)('provisioner store on %s', (engine) => {
   });
 
   it('lists jobs newest first and events in order, optionally after a time', async () => {
-    store = await freshStore(engine);
-    const db = store.db;
+    const db = store().db;
     await insertJob({
       db,
       job: { id: 'j1', clusterId: 'c', kind: 'create', input: {}, stepIds: [], createdAt: at(1) },

@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { engines, freshStore } from '../../test/support/databases.ts';
-import type { Store } from './db.ts';
+import { beforeEach, expect, it } from 'vitest';
+import { describeOnEngines } from '../../test/support/databases.ts';
 import { findClusterEndpoint } from './findClusterEndpoint.ts';
 import { getActiveCluster } from './getActiveCluster.ts';
 import { getRoleBindings } from './getRoleBindings.ts';
@@ -17,23 +16,14 @@ import { upsertClusterEndpoint } from './upsertClusterEndpoint.ts';
 const t0 = new Date('2030-01-01T00:00:00.000Z');
 const t1 = new Date('2030-01-02T00:00:00.000Z');
 
-/** A migrated store including the panel tables (the panel migration is idempotent). */
-async function panelStore(engine: (typeof engines)[number]): Promise<Store> {
-  const store = await freshStore(engine);
-  await panelUp(store.db as never);
-  return store;
-}
-
-describe.each(engines)('panel store on %s', (engine) => {
-  let store: Store | undefined;
-  afterEach(async () => {
-    await store?.close();
-    store = undefined;
+describeOnEngines('panel store', ({ store }) => {
+  // the panel tables too (the panel migration is idempotent)
+  beforeEach(async () => {
+    await panelUp(store().db as never);
   });
 
   it('remembers and overwrites the active cluster per user', async () => {
-    store = await panelStore(engine);
-    const { db } = store;
+    const { db } = store();
     expect(await getActiveCluster({ db, userId: 'u1' })).toBeUndefined();
     await setActiveCluster({ db, userId: 'u1', clusterId: 'c1', now: t0 });
     await setActiveCluster({ db, userId: 'u2', clusterId: 'c2', now: t0 });
@@ -43,8 +33,7 @@ describe.each(engines)('panel store on %s', (engine) => {
   });
 
   it('versions role bindings: replace makes them pending, mark-applied settles them', async () => {
-    store = await panelStore(engine);
-    const { db } = store;
+    const { db } = store();
     expect(await getRoleBindings({ db, clusterId: 'c1' })).toMatchObject({
       bindings: [],
       revision: 0,
@@ -79,8 +68,7 @@ describe.each(engines)('panel store on %s', (engine) => {
   });
 
   it('never marks a revision applied that is older than recorded or not saved yet', async () => {
-    store = await panelStore(engine);
-    const { db } = store;
+    const { db } = store();
     expect(await markRoleBindingsApplied({ db, clusterId: 'none', revision: 1, now: t0 })).toBe(false);
     await replaceRoleBindings({ db, clusterId: 'c1', bindings: [], updatedBy: 'a', now: t0 });
     await replaceRoleBindings({ db, clusterId: 'c1', bindings: [], updatedBy: 'a', now: t0 });
@@ -91,8 +79,7 @@ describe.each(engines)('panel store on %s', (engine) => {
   });
 
   it('stores and overwrites a cluster endpoint', async () => {
-    store = await panelStore(engine);
-    const { db } = store;
+    const { db } = store();
     expect(await findClusterEndpoint({ db, clusterId: 'c1' })).toBeUndefined();
     const endpoint = {
       clusterId: 'c1',
@@ -118,8 +105,7 @@ describe.each(engines)('panel store on %s', (engine) => {
   });
 
   it('lists tokens of project members only, and the roles held on a project', async () => {
-    store = await panelStore(engine);
-    const { db } = store;
+    const { db } = store();
     await replaceProjectAssignments({
       db,
       projectId: 'p1',

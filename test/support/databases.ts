@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterEach, beforeEach, describe } from 'vitest';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
 
@@ -28,4 +29,29 @@ export async function freshStore(engine: Engine): Promise<Store> {
   const store = openStore(await freshDatabaseUrl(engine));
   await migrateToLatest(store.db as never);
   return store;
+}
+
+/**
+ * Declares `<name> on sqlite` and `<name> on postgres`; every test in `body` gets a fresh migrated
+ * store from `store()`, closed when the test ends (a `beforeEach` in `body` runs after it is opened).
+ */
+export function describeOnEngines(
+  name: string,
+  body: (ctx: { engine: Engine; store: () => Store }) => void,
+): void {
+  describe.each(engines)(`${name} on %s`, (engine) => {
+    let current: Store | undefined;
+    beforeEach(async () => {
+      current = await freshStore(engine);
+    });
+    afterEach(async () => {
+      await current?.close();
+      current = undefined;
+    });
+    const store = (): Store => {
+      if (!current) throw new Error('the store exists only while a test runs');
+      return current;
+    };
+    body({ engine, store });
+  });
 }
