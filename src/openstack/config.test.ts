@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { adminConfig, adminEnv } from '../../test/support/openstack.ts';
 import { configSearchPath, loadCloudConfig, resolveCloudConfig } from './config.ts';
 
-const openrc = {
-  OS_AUTH_URL: 'http://127.0.0.1:5000/v3',
-  OS_USERNAME: 'admin',
-  OS_PASSWORD: 'secret',
-  OS_PROJECT_NAME: 'admin',
-  OS_USER_DOMAIN_NAME: 'Default',
-  OS_PROJECT_DOMAIN_NAME: 'Default',
-  OS_REGION_NAME: 'RegionOne',
-  OS_INTERFACE: 'public',
-};
+const AUTH_URL = 'http://127.0.0.1:5000/v3';
+const openrc = { ...adminEnv(AUTH_URL), OS_INTERFACE: 'public' };
 
 const clouds = {
   clouds: {
@@ -37,22 +30,7 @@ const secure = { clouds: { prod: { auth: { password: 'from-secure' } } } };
 describe('resolveCloudConfig', () => {
   it('builds the envvars cloud from an openrc', () => {
     const c = resolveCloudConfig({ env: openrc });
-    expect(c).toEqual({
-      cloudName: 'envvars',
-      authType: 'password',
-      auth: {
-        authUrl: 'http://127.0.0.1:5000/v3',
-        username: 'admin',
-        password: 'secret',
-        projectName: 'admin',
-        userDomainName: 'Default',
-        projectDomainName: 'Default',
-      },
-      regionName: 'RegionOne',
-      interface: 'public',
-      insecure: false,
-      endpointOverrides: {},
-    });
+    expect(c).toEqual({ ...adminConfig(AUTH_URL), cloudName: 'envvars' });
   });
 
   it('maps the legacy OS_TENANT_NAME and the domain/cacert/interface variables', () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createLogger } from '../../src/log.ts';
 import { createCloud, resolveCloudConfig, type Cloud, type CloudConfig } from '../../src/openstack/index.ts';
+import { adminEnv } from '../support/openstack.ts';
 
 /** Catalog service types a target offers. */
 export type ServiceType =
@@ -55,16 +56,7 @@ export const cloudsimTarget: ContractTarget = {
     };
     const sim = await mod.startCloudsim({ bootTimeMs: 200 });
     return {
-      env: {
-        OS_AUTH_URL: sim.authUrl,
-        OS_USERNAME: 'admin',
-        OS_PASSWORD: 'secret',
-        OS_PROJECT_NAME: 'admin',
-        OS_USER_DOMAIN_NAME: 'Default',
-        OS_PROJECT_DOMAIN_NAME: 'Default',
-        OS_REGION_NAME: 'RegionOne',
-        OS_INTERFACE: 'public',
-      },
+      env: { ...adminEnv(sim.authUrl), OS_INTERFACE: 'public' },
       stop: () => sim.close(),
     };
   },

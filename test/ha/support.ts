@@ -8,6 +8,7 @@ import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
 import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { freshDatabaseUrl } from '../support/databases.ts';
+import { adminEnv } from '../support/openstack.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const REPLICA = fileURLToPath(new URL('./replica.ts', import.meta.url));
@@ -24,17 +25,7 @@ export interface Replica {
 }
 
 /** The environment a replica needs to reach cloudsim as admin/secret (as OS_* variables). */
-export function cloudEnv(authUrl: string): Record<string, string> {
-  return {
-    OS_AUTH_URL: authUrl,
-    OS_USERNAME: 'admin',
-    OS_PASSWORD: 'secret',
-    OS_PROJECT_NAME: 'admin',
-    OS_USER_DOMAIN_NAME: 'Default',
-    OS_PROJECT_DOMAIN_NAME: 'Default',
-    OS_REGION_NAME: 'RegionOne',
-  };
-}
+export const cloudEnv = adminEnv;
 
 /**
  * Starts `kaas serve` in its own Node process (a real process, so SIGKILL is real) with only the

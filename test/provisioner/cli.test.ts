@@ -15,6 +15,7 @@ import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import { openStore } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
 import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
+import { adminEnv } from '../support/openstack.ts';
 import { fakeRelease, logger, TEST_VERSION } from './support.ts';
 
 let sim: Cloudsim;
@@ -32,13 +33,7 @@ beforeAll(async () => {
     KAAS_SECRET_KEY: randomBytes(32).toString('base64'),
     KAAS_URL: 'https://kaas.example.com',
     KAAS_CA_FILE: caFile,
-    OS_AUTH_URL: sim.authUrl,
-    OS_USERNAME: 'admin',
-    OS_PASSWORD: 'secret',
-    OS_PROJECT_NAME: 'admin',
-    OS_USER_DOMAIN_NAME: 'Default',
-    OS_PROJECT_DOMAIN_NAME: 'Default',
-    OS_REGION_NAME: 'RegionOne',
+    ...adminEnv(sim.authUrl),
     KUBE_ADMIN_ROLE_ID: '9fe2ff9ee4384b1894a90878d3e92bab',
     KUBE_IMAGE: 'debian-12',
     KUBE_MASTER_FLAVOR: 'm1.small',

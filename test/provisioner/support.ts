@@ -13,29 +13,12 @@ import type { Store } from '../../src/store/db.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { freshStore, type Engine } from '../support/databases.ts';
+import { adminConfig } from '../support/openstack.ts';
+
+export { adminConfig };
 
 /** Silent logger for the suites. */
 export const logger = createLogger({ level: 'silent' });
-
-/** Password config for admin/secret on project admin (the lab's and cloudsim's bootstrap user). */
-export function adminConfig(authUrl: string, password = 'secret'): CloudConfig {
-  return {
-    cloudName: 'test',
-    authType: 'password',
-    auth: {
-      authUrl,
-      username: 'admin',
-      password,
-      projectName: 'admin',
-      userDomainName: 'Default',
-      projectDomainName: 'Default',
-    },
-    regionName: 'RegionOne',
-    interface: 'public',
-    insecure: false,
-    endpointOverrides: {},
-  };
-}
 
 /** A cloud client with fast retries, for tests. */
 export function testCloud(config: CloudConfig): Cloud {
