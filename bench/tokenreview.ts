@@ -14,9 +14,7 @@ import type { KeystoneDirectory } from '../src/auth/directory.ts';
 import { createAuthService } from '../src/auth/service.ts';
 import { createLogger } from '../src/log.ts';
 import { buildApp } from '../src/server/app.ts';
-import { openStore } from '../src/store/db.ts';
-import { insertCluster } from '../src/store/insertCluster.ts';
-import { migrateToLatest } from '../src/store/migrate.ts';
+import { prodClusterStore } from '../src/server/testing.ts';
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +43,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
+function post(pool: Pool, path: string, body: string) {
+  return pool.request({ method: 'POST', path, body, headers: { 'content-type': 'application/json' } });
+}
+
 async function closedLoop(url: string, path: string, body: string) {
   const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
   const latencies: number[] = [];
@@ -55,12 +57,7 @@ async function closedLoop(url: string, path: string, body: string) {
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
         const t0 = performance.now();
-        const res = await pool.request({
-          method: 'POST',
-          path,
-          body,
-          headers: { 'content-type': 'application/json' },
-        });
+        const res = await post(pool, path, body);
         const text = await res.body.text();
         if (
           res.statusCode !== 200 ||
@@ -90,12 +87,7 @@ async function fixedRate(url: string, path: string, body: string) {
     inflight.push(
       (async () => {
         const t0 = performance.now();
-        const res = await pool.request({
-          method: 'POST',
-          path,
-          body,
-          headers: { 'content-type': 'application/json' },
-        });
+        const res = await post(pool, path, body);
         await res.body.text();
         latencies.push(performance.now() - t0);
       })(),
@@ -113,18 +105,9 @@ async function fixedRate(url: string, path: string, body: string) {
 
 const dir = mkdtempSync(join(tmpdir(), 'kaas-bench-'));
 const logger = createLogger({ level: 'silent' });
-const store = openStore(`sqlite:${join(dir, 'kaas.db')}`);
-await migrateToLatest(store.db as never);
-await insertCluster({
-  db: store.db,
-  cluster: {
-    id: 'c1',
-    name: 'bench',
-    projectId: 'p1',
-    projectName: 'proj',
-    adminRoleIds: ['r-admin'],
-    createdAt: new Date().toISOString(),
-  },
+const store = await prodClusterStore({
+  createdAt: new Date().toISOString(),
+  url: `sqlite:${join(dir, 'kaas.db')}`,
 });
 const auth = createAuthService({ store, directory, logger, now: () => new Date() });
 await auth.sync();

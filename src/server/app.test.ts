@@ -5,6 +5,7 @@ import { openStore } from '../store/db.ts';
 import { createLogger } from '../log.ts';
 import { buildApp } from './app.ts';
 import { ConflictError, InputError } from '../errors.ts';
+import { postRaw } from './testing.ts';
 
 const sink = new Writable({ write: (_c, _e, cb) => cb() });
 
@@ -48,19 +49,9 @@ describe('server app', () => {
   });
 
   it('refuses malformed JSON and oversized bodies with clear 4xx', async () => {
-    const bad = await app.inject({
-      method: 'POST',
-      url: '/echo',
-      headers: { 'content-type': 'application/json' },
-      payload: '{"a":',
-    });
+    const bad = await postRaw(app, '/echo', '{"a":');
     expect(bad.statusCode).toBe(400);
-    const big = await app.inject({
-      method: 'POST',
-      url: '/echo',
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify({ a: 'x'.repeat(100_000) }),
-    });
+    const big = await postRaw(app, '/echo', JSON.stringify({ a: 'x'.repeat(100_000) }));
     expect(big.statusCode).toBe(413);
     expect(big.json().error.code).toBe('body_too_large');
   });

@@ -5,8 +5,6 @@ import { memoryDirectory } from '../../test/auth/memoryDirectory.ts';
 import { createAuthService, type AuthService } from '../auth/service.ts';
 import { createLogger } from '../log.ts';
 import { openStore, type Store } from '../store/db.ts';
-import { insertCluster } from '../store/insertCluster.ts';
-import { migrateToLatest } from '../store/migrate.ts';
 import { up as panelUp } from '../store/migrations/0005_panel.ts';
 import { registerAudit } from './audit.ts';
 import { errorHandler } from './errors.ts';
@@ -14,6 +12,7 @@ import { registerPrincipal } from './principal.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerSessionRoutes } from './routes/session.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
+import { prodClusterStore } from './testing.ts';
 
 /**
  * The audit hook over the real session, token and admin routes (memory Keystone, SQLite), plus a
@@ -55,20 +54,8 @@ describe('audit hook', () => {
   let directory: ReturnType<typeof memoryDirectory>;
   beforeEach(async () => {
     logLines = [];
-    store = openStore('sqlite::memory:');
-    await migrateToLatest(store.db as never);
+    store = await prodClusterStore({ createdAt: clock().toISOString() });
     await panelUp(store.db as never);
-    await insertCluster({
-      db: store.db,
-      cluster: {
-        id: 'c1',
-        name: 'prod',
-        projectId: 'p1',
-        projectName: 'proj',
-        adminRoleIds: ['r-admin'],
-        createdAt: clock().toISOString(),
-      },
-    });
     directory = memoryDirectory();
     directory.addUser('u1', 'alice', 'pw-alice');
     directory.addUser('u2', 'bob', 'pw-bob');

@@ -4,11 +4,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAuthService, type AuthService } from '../auth/service.ts';
 import { generateToken } from '../auth/tokens.ts';
 import { createLogger } from '../log.ts';
-import { openStore, type Store } from '../store/db.ts';
-import { insertCluster } from '../store/insertCluster.ts';
-import { migrateToLatest } from '../store/migrate.ts';
+import type { Store } from '../store/db.ts';
 import { memoryDirectory } from '../../test/auth/memoryDirectory.ts';
 import { buildApp } from './app.ts';
+import { postRaw, prodClusterStore } from './testing.ts';
 
 const AUD = 'https://kubernetes.default.svc.cluster.local';
 
@@ -43,19 +42,7 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
         cb();
       },
     });
-    store = openStore('sqlite::memory:');
-    await migrateToLatest(store.db as never);
-    await insertCluster({
-      db: store.db,
-      cluster: {
-        id: 'c1',
-        name: 'prod',
-        projectId: 'p1',
-        projectName: 'proj',
-        adminRoleIds: ['r-admin'],
-        createdAt: now.toISOString(),
-      },
-    });
+    store = await prodClusterStore({ createdAt: now.toISOString() });
     ks = memoryDirectory();
     ks.addUser('u1', 'alice', 'pw-alice');
     ks.addUser('u2', 'bob', 'pw-bob');
@@ -446,19 +433,9 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       expect(wrongVersion.statusCode).toBe(400);
       expect(wrongVersion.json().error.field).toBe('apiVersion');
       expect((await tokenReview({ ...review('x'), kind: 'Pod' })).json().error.field).toBe('kind');
-      const garbage = await app.inject({
-        method: 'POST',
-        url: '/tokenreview/c1',
-        headers: { 'content-type': 'application/json' },
-        payload: '{"kind":',
-      });
+      const garbage = await postRaw(app, '/tokenreview/c1', '{"kind":');
       expect(garbage.statusCode).toBe(400);
-      const text = await app.inject({
-        method: 'POST',
-        url: '/tokenreview/c1',
-        headers: { 'content-type': 'text/plain' },
-        payload: 'hello',
-      });
+      const text = await postRaw(app, '/tokenreview/c1', 'hello', 'text/plain');
       expect(text.statusCode).toBe(400);
       expect(text.json().error.message).toBe('body must be a TokenReview JSON object');
       const big = await tokenReview({ ...review('x'), padding: 'x'.repeat(100_000) });
@@ -471,19 +448,7 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
     });
 
     it('answers 5xx only when it cannot decide: nothing synced yet, or the database is down', async () => {
-      const fresh = openStore('sqlite::memory:');
-      await migrateToLatest(fresh.db as never);
-      await insertCluster({
-        db: fresh.db,
-        cluster: {
-          id: 'c1',
-          name: 'prod',
-          projectId: 'p1',
-          projectName: 'proj',
-          adminRoleIds: [],
-          createdAt: now.toISOString(),
-        },
-      });
+      const fresh = await prodClusterStore({ createdAt: now.toISOString(), adminRoleIds: [] });
       const logger = createLogger({ level: 'silent' });
       const svc = createAuthService({ store: fresh, directory: ks.directory, logger, now: () => now });
       const freshApp = await buildApp({ store: fresh, logger, now: () => now, auth: svc });
