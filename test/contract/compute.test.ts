@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOpenStackError } from '../../src/openstack/index.ts';
-import { startHarness, targets, testFlavor, type Harness } from './targets.ts';
+import { startHarness, targets, testFlavor, testImage, type Harness } from './targets.ts';
 
 /** An OpenSSH ed25519 public key line, built from node's SPKI export. */
 function sshPublicKey(comment: string): string {
@@ -27,7 +27,7 @@ describe.each(targets.filter((t) => t.services.includes('compute')))(
 
     beforeAll(async () => {
       h = await startHarness(target, 'nova');
-      const { neutron, glance } = h.cloud;
+      const { neutron } = h.cloud;
       const net = await neutron.networks.create({ name: `${h.prefix}-net` });
       r.network = net.id;
       h.defer(() => neutron.networks.delete(net.id, { ignoreMissing: true }));
@@ -39,10 +39,7 @@ describe.each(targets.filter((t) => t.services.includes('compute')))(
       });
       h.defer(() => neutron.subnets.delete(sub.id, { ignoreMissing: true }));
       r.flavor = await testFlavor(h);
-      const image = await glance.createImage({ name: `${h.prefix}-img`, tags: ['kaas-contract'] });
-      r.image = image.id;
-      h.defer(() => glance.deleteImage(image.id, { ignoreMissing: true }));
-      await glance.uploadImage(image.id, Buffer.alloc(64 * 1024));
+      r.image = await testImage(h, ['kaas-contract']);
     }, 60_000);
     afterAll(async () => {
       await h?.close();

@@ -129,3 +129,12 @@ export async function testFlavor(h: Harness): Promise<string> {
   h.defer(() => nova.deleteFlavor(flavor.id));
   return flavor.id;
 }
+
+/** An active 64 KiB raw image `<prefix>-img` for this run, deleted in close. */
+export async function testImage(h: Harness, tags: string[] = []): Promise<string> {
+  const { glance } = h.cloud;
+  const image = await glance.createImage({ name: `${h.prefix}-img`, tags });
+  h.defer(() => glance.deleteImage(image.id, { ignoreMissing: true }));
+  await glance.uploadImage(image.id, Buffer.alloc(64 * 1024));
+  return image.id;
+}

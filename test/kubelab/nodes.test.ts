@@ -6,7 +6,7 @@ import { renderIgnition } from '../../src/bootstrap/ignition.ts';
 import { SCRIPT_PATH } from '../../src/bootstrap/node.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { bootstrapInput } from '../bootstrap/fixtures.ts';
-import { startHarness, targets, testFlavor, type Harness } from '../contract/targets.ts';
+import { startHarness, targets, testFlavor, testImage, type Harness } from '../contract/targets.ts';
 import { startKubelab, type Kubelab } from './kubelab.ts';
 import {
   CONTROL_PLANE_ROLE,
@@ -94,12 +94,8 @@ describe.each(targets.filter((t) => t.services.includes('compute')))(
 
     beforeAll(async () => {
       h = await startHarness(target, 'nodes');
-      const { glance } = h.cloud;
       r.flavor = await testFlavor(h);
-      const image = await glance.createImage({ name: `${h.prefix}-img` });
-      r.image = image.id;
-      h.defer(() => glance.deleteImage(image.id, { ignoreMissing: true }));
-      await glance.uploadImage(image.id, Buffer.alloc(64 * 1024));
+      r.image = await testImage(h);
     }, 60_000);
     afterAll(async () => {
       await standIn?.stop();
@@ -139,10 +135,13 @@ describe.each(targets.filter((t) => t.services.includes('compute')))(
         clusterId,
         renderIgnition(bootstrapInput('join-control-plane', 'flatcar', '1.37.2')),
       );
-      await boot(stranger, `${clusterId}-x`, renderCloudConfig(bootstrapInput('worker')));
+      const strangerId = await boot(stranger, `${clusterId}-x`, renderCloudConfig(bootstrapInput('worker')));
       standIn = startNodeStandIn({ cloud: h.cloud, lab, clusterId });
 
       await waitForReadyNodes(lab, [worker, master], 60_000);
+      await h.cloud.nova.waitForServerStatus(strangerId, 'ACTIVE', { timeoutMs: 45_000, intervalMs: 200 });
+      // kubeadm taints a control-plane Node just after it registers; a round finishes that.
+      await standIn.sync();
       const w = await getNode(lab, worker);
       expect(w?.status?.nodeInfo?.kubeletVersion).toBe('v1.36.3');
       expect(w?.metadata.labels).toMatchObject({ tier: 'web', 'kubernetes.io/hostname': worker });
@@ -153,7 +152,6 @@ describe.each(targets.filter((t) => t.services.includes('compute')))(
       expect(m?.spec?.taints).toContainEqual(
         expect.objectContaining({ key: CONTROL_PLANE_ROLE, effect: 'NoSchedule' }),
       );
-      await standIn.sync();
       expect(await getNode(lab, stranger)).toBeUndefined();
 
       // Like a kubelet, the node registers again when its Node is deleted while the server runs.

@@ -143,7 +143,11 @@ export async function waitForReadyNodes(lab: Kubelab, names: string[], timeoutMs
 
 /** A running stand-in. */
 export interface NodeStandIn {
-  /** One round now: registers the Nodes of ACTIVE servers, removes those of servers gone. */
+  /**
+   * One round now: registers the Nodes of ACTIVE servers, removes those of servers gone. Rounds run
+   * one at a time, so once it resolves every registration begun earlier is complete (a control-plane
+   * Node, like under kubeadm, is Ready a moment before it is tainted).
+   */
   sync(): Promise<void>;
   /** Stops polling; throws the first error a background round met. */
   stop(): Promise<void>;

@@ -92,6 +92,7 @@ export async function provisionOnKubelab(
       started,
       servers.map((s) => s.name),
     );
+    await nodes.sync();
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
