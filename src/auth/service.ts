@@ -205,11 +205,12 @@ export function createAuthService(deps: AuthServiceDeps) {
     token: string;
     audiences: string[] | undefined;
   }): Promise<ReviewResult> {
+    // First, before the cluster lookup: a foreign or mistyped token must cost no database read.
+    if (!isWellFormedToken(input.token)) return { error: 'token is not a valid kaas token' };
     const c = await cluster(input.clusterId);
     const audiences = matchAudiences(input.audiences, options.audiences);
     if (audiences && audiences.length === 0)
       return { error: 'none of the requested audiences is served by kaas' };
-    if (!isWellFormedToken(input.token)) return { error: 'token is not a valid kaas token' };
     const hash = hashSecret(input.token);
     const key = `${c.id}\u0000${hash}`;
     let entry = identities.get(key);
