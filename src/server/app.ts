@@ -4,6 +4,7 @@ import type { AuthService, Principal } from '../auth/service.ts';
 import type { Logger } from '../log.ts';
 import type { Provisioner } from '../provisioner/provisioner.ts';
 import type { Store } from '../store/db.ts';
+import { dropUnusedConnectionsOnClose } from './connections.ts';
 import { errorHandler } from './errors.ts';
 import { registerAudit } from './audit.ts';
 import { registerPrincipal } from './principal.ts';
@@ -47,6 +48,7 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
     routerOptions: { ignoreTrailingSlash: true },
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
+  dropUnusedConnectionsOnClose(app, options.https !== undefined);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({
