@@ -10,19 +10,18 @@ import type { Cloud } from '../../src/openstack/index.ts';
 import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import type { Store } from '../../src/store/db.ts';
+import { fakeRelease, testCloud, testProvisioner, testSpec, testWebhook } from '../provisioner/support.ts';
+import { adminConfig } from '../support/openstack.ts';
 import {
-  TEST_SECRET_KEY,
-  adminConfig,
-  fakeRelease,
-  testCloud,
-  testProvisioner,
-  testSpec,
-  testWebhook,
-} from '../provisioner/support.ts';
-import { cloudEnv, haCleanup, haDatabase, spawnReplica, waitFor, type Replica } from './support.ts';
-
-const LEASE_MS = 2_000;
-const POLL_MS = 200;
+  LEASE_MS,
+  POLL_MS,
+  haCleanup,
+  haDatabase,
+  replicaEnv,
+  spawnReplica,
+  waitFor,
+  type Replica,
+} from './support.ts';
 
 let sim: Cloudsim;
 let cloud: Cloud;
@@ -54,13 +53,9 @@ async function database(): Promise<{ url: string; store: Store }> {
 
 function replica(url: string): Replica {
   const r = spawnReplica({
-    ...cloudEnv(sim.authUrl),
+    ...replicaEnv(sim.authUrl),
     KAAS_DATABASE_URL: url,
-    KAAS_SECRET_KEY: TEST_SECRET_KEY.toString('base64'),
-    KAAS_LEASE_MS: String(LEASE_MS),
-    KAAS_WORKER_POLL_MS: String(POLL_MS),
     KAAS_SHUTDOWN_GRACE_MS: '2000',
-    KAAS_LOG_LEVEL: 'warn',
   });
   replicas.push(r);
   return r;

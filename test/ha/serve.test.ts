@@ -4,17 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
-import {
-  TEST_SECRET_KEY,
-  adminConfig,
-  fakeRelease,
-  testCloud,
-  testProvisioner,
-  testSpec,
-  testWebhook,
-} from '../provisioner/support.ts';
+import { fakeRelease, testCloud, testProvisioner, testSpec, testWebhook } from '../provisioner/support.ts';
 import { freshDatabaseUrl } from '../support/databases.ts';
-import { cloudEnv, haCleanup, haDatabase, spawnReplica, waitFor, type Replica } from './support.ts';
+import { adminConfig } from '../support/openstack.ts';
+import { haCleanup, haDatabase, replicaEnv, spawnReplica, waitFor, type Replica } from './support.ts';
 
 let sim: Cloudsim;
 const { replicas, stores } = haCleanup();
@@ -27,14 +20,7 @@ afterAll(async () => {
 });
 
 function replica(env: Record<string, string>): Replica {
-  const r = spawnReplica({
-    ...cloudEnv(sim.authUrl),
-    KAAS_SECRET_KEY: TEST_SECRET_KEY.toString('base64'),
-    KAAS_LEASE_MS: '2000',
-    KAAS_WORKER_POLL_MS: '200',
-    KAAS_LOG_LEVEL: 'warn',
-    ...env,
-  });
+  const r = spawnReplica({ ...replicaEnv(sim.authUrl), ...env });
   replicas.push(r);
   return r;
 }

@@ -8,6 +8,7 @@ import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
 import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { freshDatabaseUrl } from '../support/databases.ts';
+import { TEST_SECRET_KEY } from '../provisioner/support.ts';
 import { adminEnv } from '../support/openstack.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -26,6 +27,21 @@ export interface Replica {
 
 /** The environment a replica needs to reach cloudsim as admin/secret (as OS_* variables). */
 export const cloudEnv = adminEnv;
+
+/** The replicas' job lease and idle poll: short, so that a takeover takes seconds. */
+export const LEASE_MS = 2_000;
+export const POLL_MS = 200;
+
+/** What every replica of the suites runs with: cloudsim's admin, the test secret key, the short lease. */
+export function replicaEnv(authUrl: string): Record<string, string> {
+  return {
+    ...cloudEnv(authUrl),
+    KAAS_SECRET_KEY: TEST_SECRET_KEY.toString('base64'),
+    KAAS_LEASE_MS: String(LEASE_MS),
+    KAAS_WORKER_POLL_MS: String(POLL_MS),
+    KAAS_LOG_LEVEL: 'warn',
+  };
+}
 
 /**
  * Starts `kaas serve` in its own Node process (a real process, so SIGKILL is real) with only the
