@@ -56,3 +56,17 @@ export class UpstreamError extends KaasError {
     super(options?.code ?? 'upstream_error', message, options);
   }
 }
+
+/** The domain errors by kind: the HTTP layer maps each kind to a status, the CLI to an exit code. */
+export type ErrorKind = 'input' | 'auth' | 'forbidden' | 'not_found' | 'conflict' | 'upstream';
+
+/** The kind of a domain error; undefined for anything else (a bug, or a library's own error). */
+export function errorKind(error: unknown): ErrorKind | undefined {
+  if (error instanceof InputError) return 'input';
+  if (error instanceof AuthError) return 'auth';
+  if (error instanceof ForbiddenError) return 'forbidden';
+  if (error instanceof NotFoundError) return 'not_found';
+  if (error instanceof ConflictError) return 'conflict';
+  if (error instanceof UpstreamError) return 'upstream';
+  return undefined;
+}

@@ -1,22 +1,19 @@
-import {
-  AuthError,
-  ConflictError,
-  ForbiddenError,
-  InputError,
-  KaasError,
-  NotFoundError,
-  UpstreamError,
-} from '../errors.ts';
+import { KaasError, errorKind, type ErrorKind } from '../errors.ts';
 
 /** The one place domain errors become process exit codes (documented in README). */
+const EXIT_CODES: Record<ErrorKind, number> = {
+  input: 2,
+  auth: 3,
+  forbidden: 4,
+  not_found: 5,
+  conflict: 6,
+  upstream: 7,
+};
+
+/** The exit code for an error: by its kind, 1 for anything unexpected. */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof InputError) return 2;
-  if (error instanceof AuthError) return 3;
-  if (error instanceof ForbiddenError) return 4;
-  if (error instanceof NotFoundError) return 5;
-  if (error instanceof ConflictError) return 6;
-  if (error instanceof UpstreamError) return 7;
-  return 1;
+  const kind = errorKind(error);
+  return kind ? EXIT_CODES[kind] : 1;
 }
 
 /** Prints an error for a human on stderr (never a stack for expected errors) and returns the exit code. */

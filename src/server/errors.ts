@@ -1,24 +1,22 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  AuthError,
-  ConflictError,
-  ForbiddenError,
-  InputError,
-  KaasError,
-  NotFoundError,
-  UpstreamError,
-} from '../errors.ts';
+import { InputError, KaasError, errorKind, type ErrorKind } from '../errors.ts';
 import { TooManyAttemptsError } from '../auth/throttle.ts';
 
 /** The one place domain errors become HTTP statuses. */
+const STATUSES: Record<ErrorKind, number> = {
+  input: 400,
+  auth: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  upstream: 502,
+};
+
+/** The HTTP status for an error: 429 for a login lockout, else by kind, else Fastify's own 4xx/5xx or 500. */
 export function statusFor(error: unknown): number {
   if (error instanceof TooManyAttemptsError) return 429;
-  if (error instanceof InputError) return 400;
-  if (error instanceof AuthError) return 401;
-  if (error instanceof ForbiddenError) return 403;
-  if (error instanceof NotFoundError) return 404;
-  if (error instanceof ConflictError) return 409;
-  if (error instanceof UpstreamError) return 502;
+  const kind = errorKind(error);
+  if (kind) return STATUSES[kind];
   const status = (error as FastifyError).statusCode;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
 }
