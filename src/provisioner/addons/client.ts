@@ -5,6 +5,7 @@
  */
 import {
   ApiException,
+  HttpMethod,
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
@@ -97,11 +98,32 @@ export function kubeError(server: string, what: string, err: unknown): UpstreamE
   });
 }
 
-/** KubernetesObjectApi with its (protected) discovery lookup made callable. */
+/** A type name the client's serializer does not know: responses come back as the server sent them. */
+const AS_SENT = 'KubernetesObject';
+
+/** KubernetesObjectApi with its (protected) discovery lookup made callable and a faithful apply. */
 export class ObjectApi extends KubernetesObjectApi {
   /** Discovery entry of the kind, undefined when its group-version is served but not the kind. */
   discover(apiVersion: string, kind: string) {
     return this.resource(apiVersion, kind);
+  }
+
+  /**
+   * Server-side apply (forced, as `fieldManager`) of `obj` exactly as given. The inherited patch()
+   * first passes the body through the client's typed models, which silently drop every field they
+   * do not know by its TypeScript name (a CRD schema's `x-kubernetes-preserve-unknown-fields`,
+   * `default` and `enum`; fields newer than the models), after which the server prunes whatever
+   * such a CRD no longer preserves. Sent as rendered, a field the server does not know is refused.
+   */
+  async serverSideApply(obj: ClientObject, fieldManager: string): Promise<LiveObject> {
+    const path = await this.specUriPath(structuredClone(obj), 'patch');
+    const request = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
+    request.setHeaderParam('Accept', 'application/json');
+    request.setHeaderParam('Content-Type', PatchStrategy.ServerSideApply);
+    request.setQueryParam('fieldManager', fieldManager);
+    request.setQueryParam('force', 'true');
+    request.setBody(JSON.stringify(obj));
+    return (await this.requestPromise(request, AS_SENT)) as LiveObject;
   }
 }
 
@@ -121,22 +143,14 @@ function spec(ref: ObjectRef): ClientObject & { metadata: { name: string } } {
 
 /**
  * Wraps a KubernetesObjectApi for one cluster. `server` only appears in error messages.
- * The client mutates what it sends (it fills in defaults), so every call gets a copy.
+ * The client mutates the specs it is given (it fills in defaults), so they are always fresh.
  */
 export function clusterApi(api: ObjectApi, server: string): ClusterApi {
   const fail = (what: string, err: unknown) => kubeError(server, what, err);
   return {
     async apply(obj) {
       try {
-        const copy = structuredClone(obj) as unknown as ClientObject;
-        return (await api.patch(
-          copy,
-          undefined,
-          undefined,
-          FIELD_MANAGER,
-          true,
-          PatchStrategy.ServerSideApply,
-        )) as LiveObject;
+        return await api.serverSideApply(obj as unknown as ClientObject, FIELD_MANAGER);
       } catch (err) {
         throw fail(`apply of ${describeRef(refOf(obj))}`, err);
       }
