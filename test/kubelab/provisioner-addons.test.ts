@@ -1,0 +1,295 @@
+/**
+ * The provisioner's addons step, end to end: cloudsim boots the servers, and the cluster's API is a
+ * kubelab started, during the create job, from the very input the provisioner rendered master-0's
+ * user data from (its CA, its kubeadm config); the booting-node stand-in registers a Node for each
+ * ACTIVE server. The provisioner reaches that API with its own clients and the cluster's own
+ * break-glass certificate: the only redirect is the address (cloudsim's floating IP routes nowhere),
+ * and the API's certificate is still checked against the cluster CA kaas stored.
+ *
+ * (test/provisioner/clusterlab.ts starts its lab after a create with waitForApi=false, which then
+ * holds for every later job of that cluster and skips the addons step; hence this file's own boot.)
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { ADDON_NAMES, renderAddons } from '../../src/addons/index.ts';
+import { WILDCARD_TLS_SECRET } from '../../src/addons/objects.ts';
+import { CLOUD_CONFIG_SECRET, DEFAULT_STORAGE_CLASS } from '../../src/addons/storage.ts';
+import { createCa } from '../../src/auth/pki.ts';
+import { probeApi } from '../../src/cli/cluster.ts';
+import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
+import type { WaitOptions } from '../../src/provisioner/addons/wait.ts';
+import { bootstrapInputFor, bootstrapRenderer, type JoinMaterial } from '../../src/provisioner/bootstrap.ts';
+import { createKubeClient } from '../../src/provisioner/kubeclient.ts';
+import type { ClusterView } from '../../src/provisioner/provisioner.ts';
+import {
+  ADDONS_UNREACHABLE,
+  SWIFT_CREDENTIALS_SECRET,
+  addonContext,
+} from '../../src/provisioner/steps/addons.ts';
+import type { NodeBootstrap } from '../../src/provisioner/steps/context.ts';
+import type { Store } from '../../src/store/db.ts';
+import { listAddonStatus } from '../../src/store/listAddonStatus.ts';
+import { replaceRoleBindings } from '../../src/store/replaceRoleBindings.ts';
+import { cloudsimSuite, testProvisioner, testSpec } from '../provisioner/support.ts';
+import { allowed, liveObjects, provideVolumes } from './apply-support.ts';
+import { defaultPatch } from './binaries.ts';
+import { startKubelab, type Kubelab } from './kubelab.ts';
+import { startNodeStandIn, type NodeStandIn } from './nodes.ts';
+
+const suite = cloudsimSuite();
+/** The one cluster whose servers "boot": rendering its master-0 starts the lab. */
+const NAME = 'ad1';
+
+interface Booted {
+  lab: Kubelab;
+  nodes: NodeStandIn;
+}
+let booting: Promise<Booted> | undefined;
+/** The lab's address once it is up. */
+let labUrl: string | undefined;
+/** The API address the provisioner asked for, each time it built a client for the addons step. */
+const dialled: string[] = [];
+
+afterAll(async () => {
+  const booted = await booting?.catch(() => undefined);
+  try {
+    await booted?.nodes.stop();
+  } finally {
+    await booted?.lab.stop();
+  }
+});
+
+/** The production renderer; rendering master-0 of NAME boots the lab from that very input. */
+function renderer(material: JoinMaterial) {
+  const render = bootstrapRenderer(() => material);
+  return (node: NodeBootstrap) => {
+    if (node.spec.name === NAME && node.role === 'init') {
+      booting ??= startKubelab({ master0: bootstrapInputFor(node, material) }).then((lab) => {
+        labUrl = lab.url;
+        return { lab, nodes: startNodeStandIn({ cloud: suite.cloud, lab, clusterId: node.clusterId }) };
+      });
+    }
+    return render(node);
+  };
+}
+
+/** Where the cluster's floating IP would lead: the lab. */
+function labAddress(): string {
+  if (!labUrl) throw new Error(`the API of ${NAME} was dialled before its master-0 booted`);
+  return labUrl;
+}
+
+async function labOf(): Promise<Kubelab> {
+  if (!booting) throw new Error(`no master-0 of ${NAME} was rendered`);
+  return (await booting).lab;
+}
+
+/** A provisioner whose clusters' API is the lab; `wait` bounds the addons step's waits. */
+function provisioner(store: Store, wait: Partial<WaitOptions> = {}) {
+  // No kaas serves TokenReview here: the webhook points at a closed port, as in clusterlab.ts.
+  return testProvisioner(
+    store,
+    suite.cloud,
+    { kaasUrl: 'https://127.0.0.1:1', caPem: suite.webhook.caPem },
+    {
+      renderer,
+      // The API answers once the lab is up and the stand-in has registered every ACTIVE server's Node.
+      fetchApi: async (url, signal, caPem) => {
+        if (!booting) return 0;
+        await (await booting).nodes.sync();
+        return probeApi(`${labAddress()}${new URL(url).pathname}`, signal, caPem);
+      },
+      clusterApi: (access) => {
+        dialled.push(access.server);
+        return clusterApiFor({ ...access, server: labAddress() });
+      },
+      kubeClient: (access) => createKubeClient({ ...access, server: labAddress() }),
+      addonWait: { readinessMs: 120_000, crdMs: 30_000, pollMs: 200, ...wait },
+      waitTimeoutMs: 120_000,
+    },
+  );
+}
+
+/** A Secret's values as the cluster stores them (base64 under data), decoded. */
+async function secretValues(namespace: string, name: string): Promise<Record<string, string>> {
+  const live = (await liveObjects(await labOf(), [{ apiVersion: 'v1', kind: 'Secret' }])).get(
+    `Secret ${namespace}/${name}`,
+  );
+  const data = (live?.['data'] ?? {}) as Record<string, string>;
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+}
+
+/** What an operator puts into the cluster before kaas can run storage, ingress, registry and backups. */
+async function createOperatorSecrets(lab: Kubelab): Promise<void> {
+  const tls = await createCa({ commonName: `*.${NAME}.apps.example.com` });
+  const secret = (namespace: string, name: string, stringData: Record<string, string>, type = 'Opaque') => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace },
+    type,
+    stringData,
+  });
+  const items = [
+    secret('kube-system', CLOUD_CONFIG_SECRET, {
+      'cloud.conf': '[Global]\nauth-url=https://keystone.example.com/v3\n',
+    }),
+    secret(
+      'kaas-system',
+      WILDCARD_TLS_SECRET,
+      { 'tls.crt': tls.certPem, 'tls.key': tls.keyPem },
+      'kubernetes.io/tls',
+    ),
+    secret('kaas-system', SWIFT_CREDENTIALS_SECRET, {
+      OS_APPLICATION_CREDENTIAL_ID: 'app-cred-id',
+      OS_APPLICATION_CREDENTIAL_SECRET: 'app-cred-secret',
+      OS_STORAGE_URL: 'https://swift.example.com/v1/AUTH_project',
+    }),
+  ];
+  await lab.kubectl(['apply', '--filename=-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
+  });
+}
+
+describe('the addons step of create, resize and delete, on a cluster booted from its user data', () => {
+  let store: Store;
+  let cluster: ClusterView;
+  const version = { kubernetesVersion: defaultPatch() };
+
+  it('succeeds with a warning, touching no API, when the cluster API is not waited for', async () => {
+    const s = await suite.store();
+    const p = provisioner(s);
+    const { cluster: unwaited, job } = await p.createCluster(testSpec('ad0', 1, version), {
+      releaseSource: suite.release,
+      waitForApi: false,
+    });
+    await p.runUntilIdle();
+    const view = await p.getJob(job.id);
+    expect(view.job.state).toBe('succeeded');
+    expect(view.events.some((e) => e.level === 'warn' && e.message === ADDONS_UNREACHABLE)).toBe(true);
+    expect(dialled).toEqual([]);
+    expect(await listAddonStatus({ db: s.db, clusterId: unwaited.id })).toEqual([]);
+  });
+
+  it('creates the cluster and applies what it can: services whose operator Secrets are missing are skipped, with a warning each', async () => {
+    store = await suite.store();
+    const p = provisioner(store);
+    const created = await p.createCluster(testSpec(NAME, 2, version), {
+      releaseSource: suite.release,
+      waitForApi: true,
+    });
+    cluster = created.cluster;
+    const { job } = created;
+    await p.runUntilIdle();
+    const view = await p.getJob(job.id);
+    expect(view.job.state, JSON.stringify(view.events.slice(-3))).toBe('succeeded');
+    expect(dialled).toEqual([expect.stringMatching(/^https:\/\/.+:6443$/)]);
+    const statuses = await listAddonStatus({ db: store.db, clusterId: cluster.id });
+    expect(statuses.map((s) => [s.addon, s.state]).sort()).toEqual([
+      ['namespaces', 'ready'],
+      ['networking', 'ready'],
+      ['rbac', 'ready'],
+    ]);
+    const warnings = view.events.filter((e) => e.level === 'warn').map((e) => e.message);
+    expect(warnings).toContain(
+      'managed service "storage" skipped: an operator must first create Secret kube-system/kaas-cloud-config (keys cloud.conf) in the cluster',
+    );
+    expect(warnings).toContain(
+      'managed service "ingress" skipped: an operator must first create Secret kaas-system/kaas-wildcard-tls (keys tls.crt, tls.key) in the cluster',
+    );
+    expect(warnings).toContain('managed service "backups" skipped: it needs storage, which was not applied');
+    // The pod overlay runs on the master and both workers the create booted.
+    const flannel = (await liveObjects(await labOf(), [{ apiVersion: 'apps/v1', kind: 'DaemonSet' }])).get(
+      'DaemonSet kube-system/flannel',
+    );
+    expect(flannel?.['status']).toMatchObject({ desiredNumberScheduled: 3, numberAvailable: 3 });
+  }, 120_000);
+
+  it('applies every service and the tenant grants once an operator supplied the Secrets, generating passwords once', async () => {
+    const lab = await labOf();
+    await createOperatorSecrets(lab);
+    // What Cinder CSI would provision for the services' volume claims.
+    const services = renderAddons(
+      addonContext(cluster.spec, cluster.id, { authUrl: '', region: '' }),
+      ADDON_NAMES,
+    );
+    await provideVolumes(lab, services, DEFAULT_STORAGE_CLASS);
+    await replaceRoleBindings({
+      db: store.db,
+      clusterId: cluster.id,
+      bindings: [{ keystoneRoleId: 'role-reader', kind: 'ClusterRole', roleName: 'view' }],
+      updatedBy: 'admin',
+      now: new Date(),
+    });
+    const p = provisioner(store);
+    const resize = await p.resizeCluster(NAME, 'default', 3);
+    await p.runUntilIdle();
+    const view = await p.getJob(resize.id);
+    expect(view.job.state, JSON.stringify(view.events.slice(-4))).toBe('succeeded');
+    const statuses = await listAddonStatus({ db: store.db, clusterId: cluster.id });
+    expect(statuses.map((s) => [s.addon, s.state]).sort()).toEqual(
+      [...ADDON_NAMES].map((a) => [a, 'ready']).sort(),
+    );
+    expect(view.steps.find((s) => s.stepId === 'addons')?.output).toMatchObject({
+      applied: true,
+      skipped: [],
+      roleBindings: { revision: 1, applied: 1, pruned: 0 },
+    });
+    // The join token for the new worker was extended on the cluster itself.
+    expect(view.steps.find((s) => s.stepId === 'join-token')?.output).toMatchObject({ renewed: 'extended' });
+    // Velero's CRDs came with the backups addon, so its custom resources were accepted.
+    const schedules = await liveObjects(lab, [{ apiVersion: 'velero.io/v1', kind: 'Schedule' }]);
+    expect(schedules.get('Schedule kaas-system/daily')?.['spec']).toMatchObject({
+      schedule: expect.any(String),
+    });
+    const grafana = (await secretValues('kaas-system', 'kaas-grafana-admin'))['password'];
+    const registry = await secretValues('kaas-system', 'kaas-registry-secrets');
+    expect(grafana).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(registry['csrfKey']).toHaveLength(32);
+    expect(registry['tokenCert']).toContain('BEGIN CERTIFICATE');
+    expect((await secretValues('kaas-system', 'kaas-ingress-auth'))['auth']).toMatch(/^admin:\{SHA\}/);
+    // The tenant grant from the control panel's store holds in the cluster's authorizer.
+    expect(await allowed(lab, 'role-reader', 'list', { resource: 'pods', namespace: 'default' })).toBe(true);
+
+    // Another resize re-applies the services and keeps the generated credentials.
+    const again = await p.resizeCluster(NAME, 'default', 4);
+    await p.runUntilIdle();
+    expect((await p.getJob(again.id)).job.state).toBe('succeeded');
+    expect((await secretValues('kaas-system', 'kaas-grafana-admin'))['password']).toBe(grafana);
+    expect((await secretValues('kaas-system', 'kaas-registry-secrets'))['tokenKey']).toBe(
+      registry['tokenKey'],
+    );
+  }, 240_000);
+
+  it('fails the job when a service does not become ready, naming it', async () => {
+    const lab = await labOf();
+    // A quota allowing no new pods in kaas-system: grafana's replacement pod is refused.
+    await lab.kubectl(['create', 'quota', 'no-new-pods', '--namespace=kaas-system', '--hard=pods=0']);
+    await lab.kubectl([
+      'delete',
+      'pods',
+      '--namespace=kaas-system',
+      '--selector=app.kubernetes.io/name=grafana',
+      '--wait=false',
+    ]);
+    const p = provisioner(store, { readinessMs: 5_000 });
+    const resize = await p.resizeCluster(NAME, 'default', 5);
+    await p.runUntilIdle();
+    const view = await p.getJob(resize.id);
+    expect(view.job.state).toBe('failed');
+    const monitoring = (await listAddonStatus({ db: store.db, clusterId: cluster.id })).find(
+      (s) => s.addon === 'monitoring',
+    );
+    expect(monitoring?.state).toBe('failed');
+    expect(monitoring?.message).toMatch(
+      /^addon "monitoring" not ready after 5000 ms: Deployment kaas-system\/grafana \(0\/1 replicas available/,
+    );
+    await lab.kubectl(['delete', 'quota', 'no-new-pods', '--namespace=kaas-system']);
+  }, 120_000);
+
+  it("forgets the services' status when the cluster is deleted", async () => {
+    const p = provisioner(store);
+    const del = await p.deleteCluster(NAME);
+    await p.runUntilIdle();
+    expect((await p.getJob(del.id)).job.state).toBe('succeeded');
+    expect(await listAddonStatus({ db: store.db, clusterId: cluster.id })).toEqual([]);
+  }, 60_000);
+});
