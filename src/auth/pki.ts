@@ -41,6 +41,17 @@ async function inTempDir<T>(work: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
+/** openssl req arguments for a fresh, unencrypted EC P-256 key (written where `-keyout` says). */
+const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
+/** The certificate and key openssl wrote as `<name>.crt` and `<name>.key` in `dir`. */
+async function readKeyPair(dir: string, name: string): Promise<KeyPair> {
+  return {
+    certPem: await readFile(join(dir, `${name}.crt`), 'utf8'),
+    keyPem: await readFile(join(dir, `${name}.key`), 'utf8'),
+  };
+}
+
 function checkDays(days: number): void {
   if (!Number.isInteger(days) || days < 1 || days > 3650)
     throw new InputError('days must be 1..3650', { field: 'days' });
@@ -56,11 +67,7 @@ export async function createCa(input: { commonName: string; days?: number }): Pr
         'req',
         '-x509',
         '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
+        ...NEW_KEY,
         '-keyout',
         'ca.key',
         '-out',
@@ -76,10 +83,7 @@ export async function createCa(input: { commonName: string; days?: number }): Pr
       ],
       dir,
     );
-    return {
-      certPem: await readFile(join(dir, 'ca.crt'), 'utf8'),
-      keyPem: await readFile(join(dir, 'ca.key'), 'utf8'),
-    };
+    return readKeyPair(dir, 'ca');
   });
 }
 
@@ -139,14 +143,7 @@ async function signLeaf(input: {
     await writeFile(join(dir, 'ca.key'), input.ca.keyPem, { mode: 0o600 });
     await writeFile(join(dir, 'ext.cnf'), `basicConstraints=critical,CA:FALSE\n${input.extensions}`);
     await openssl(
-      ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'].concat([
-        '-keyout',
-        'leaf.key',
-        '-out',
-        'leaf.csr',
-        '-subj',
-        input.subject,
-      ]),
+      ['req', '-new', ...NEW_KEY, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', input.subject],
       dir,
     );
     await openssl(
@@ -161,9 +158,6 @@ async function signLeaf(input: {
       ]),
       dir,
     );
-    return {
-      certPem: await readFile(join(dir, 'leaf.crt'), 'utf8'),
-      keyPem: await readFile(join(dir, 'leaf.key'), 'utf8'),
-    };
+    return readKeyPair(dir, 'leaf');
   });
 }
