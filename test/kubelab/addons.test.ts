@@ -204,15 +204,29 @@ describe('applyAddons on kubelab', () => {
     expect(rerun.filter((r) => r.startsWith('DELETE '))).toEqual([]);
   });
 
-  it('refuses a service whose required Secret is missing, naming it', async () => {
-    const err = await applyAddons(deps, { clusterId, addons: all, wait: labWait }).catch((e: unknown) => e);
-    expect(err).toMatchObject({
+  it('refuses a service whose required Secret is missing or incomplete, naming it', async () => {
+    const withoutSecrets = () =>
+      applyAddons(deps, { clusterId, addons: all, wait: labWait }).catch((e: unknown) => e);
+    expect(await withoutSecrets()).toMatchObject({
       code: 'addon_secret_missing',
       message:
         'addon "storage" needs Secret kube-system/kaas-cloud-config with keys cloud.conf, which does not exist',
     });
     expect((await statusOf('storage'))?.state).toBe('failed');
     expect((await statusOf('backups'))?.message).toBe('not applied: "storage" failed');
+    await lab.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'kaas-cloud-config',
+      '--namespace=kube-system',
+      '--from-literal=clouds.yaml=x',
+    ]);
+    expect(await withoutSecrets()).toMatchObject({
+      code: 'addon_secret_missing',
+      message:
+        'addon "storage" needs Secret kube-system/kaas-cloud-config with keys cloud.conf; missing: cloud.conf',
+    });
   });
 
   it('applies every service in dependency order: CRDs established, workloads rolled out by the real controllers', async () => {

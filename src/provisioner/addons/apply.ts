@@ -158,7 +158,7 @@ export async function applyAddons(deps: ApplyAddonsDeps, input: ApplyAddonsInput
 async function checkSecrets(kube: ClusterApi, addon: string, required: readonly RequiredSecret[]) {
   for (const s of required) {
     const live = await kube.read({ apiVersion: 'v1', kind: 'Secret', namespace: s.namespace, name: s.name });
-    const data = { ...((live?.['data'] ?? {}) as object), ...((live?.['stringData'] ?? {}) as object) };
+    const data = (live?.['data'] ?? {}) as object;
     const missing = live === undefined ? s.keys : s.keys.filter((k) => !(k in data));
     if (missing.length > 0) {
       throw new UpstreamError(

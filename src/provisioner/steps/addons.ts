@@ -67,14 +67,12 @@ const GENERATED: Record<string, Generator> = {
 
 const keyOf = (s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`;
 
-/** A live Secret's values, decoded (data is base64; stringData only appears in the test double). */
+/** A live Secret's values, decoded (the API server keeps them base64 under data, never stringData). */
 function valuesOf(live: LiveObject | undefined): Record<string, string> {
-  if (!live) return {};
-  const data = (live['data'] ?? {}) as Record<string, string>;
-  const decoded = Object.fromEntries(
+  const data = (live?.['data'] ?? {}) as Record<string, string>;
+  return Object.fromEntries(
     Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
   );
-  return { ...decoded, ...((live['stringData'] ?? {}) as Record<string, string>) };
 }
 
 /**
