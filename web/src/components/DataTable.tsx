@@ -1,5 +1,6 @@
 import { Alert, AlertActionLink, Bullseye, Spinner } from '@patternfly/react-core';
 import type { ReactNode } from 'react';
+import type { Loaded } from '../useLoad.ts';
 import '@patternfly/react-styles/css/components/Table/table.css';
 import '@patternfly/react-styles/css/components/Table/table-grid.css';
 
@@ -20,12 +21,12 @@ export function DataTable<T>(props: {
   columns: Column<T>[];
   rows: T[] | undefined;
   rowKey: (row: T) => string;
-  loading: boolean;
-  error: Error | undefined;
-  onRetry: () => void;
+  /** The read behind the rows: its error (with a retry) or that it is still loading. */
+  load: Loaded<unknown>;
   empty: ReactNode;
 }): ReactNode {
-  const { label, columns, rows, rowKey, loading, error, onRetry, empty } = props;
+  const { label, columns, rows, rowKey, empty } = props;
+  const { loading, error, reload: onRetry } = props.load;
   if (error)
     return (
       <Alert

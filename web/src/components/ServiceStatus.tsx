@@ -1,10 +1,25 @@
 import { Button, Label } from '@patternfly/react-core';
 import ExternalLinkAltIcon from '@patternfly/react-icons/dist/esm/icons/external-link-alt-icon';
-import type { ManagedService } from '../api.ts';
-import type { Column } from './DataTable.tsx';
+import type { ManagedService, ServiceList } from '../api.ts';
+import type { Loaded } from '../useLoad.ts';
+import { DataTable, type Column } from './DataTable.tsx';
 
-/** Column specs shared by the services page (links) and the admin status page (links + status). */
-export function serviceColumns(withStatus: boolean): Column<ManagedService>[] {
+/** A cluster's managed services: links on the services page, links and status on the admin status page. */
+export function ServiceTable(props: { label: string; services: Loaded<ServiceList>; withStatus: boolean }) {
+  return (
+    <DataTable
+      label={props.label}
+      columns={serviceColumns(props.withStatus)}
+      rows={props.services.data?.items}
+      rowKey={(s) => s.id}
+      load={props.services}
+      empty={null}
+    />
+  );
+}
+
+/** Name, purpose and link of each service; with `withStatus`, whether it answers through the ingress. */
+function serviceColumns(withStatus: boolean): Column<ManagedService>[] {
   const columns: Column<ManagedService>[] = [
     { title: 'Service', render: (s) => <strong>{s.name}</strong> },
     { title: 'Purpose', render: (s) => s.description },

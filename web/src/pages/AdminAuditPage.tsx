@@ -121,9 +121,7 @@ export function AdminAuditPage(props: { cluster: ClusterContext }) {
         columns={columns}
         rows={rows}
         rowKey={(e) => e.id}
-        loading={first.loading}
-        error={first.error}
-        onRetry={first.reload}
+        load={first}
         empty={
           <EmptyState titleText="No audit events yet" headingLevel="h2" icon={HistoryIcon}>
             <EmptyStateBody>

@@ -151,9 +151,7 @@ export function AdminRoleBindingsPage(props: { cluster: ClusterContext }) {
         columns={columns}
         rows={loaded.data ? items : undefined}
         rowKey={(b) => `${b.keystoneRoleId}/${b.kind}/${b.roleName}/${b.namespace ?? ''}`}
-        loading={loaded.loading}
-        error={loaded.error}
-        onRetry={loaded.reload}
+        load={loaded}
         empty={
           <EmptyState titleText="No role bindings" headingLevel="h2" icon={UsersIcon} variant="sm">
             <EmptyStateBody>

@@ -2,9 +2,8 @@ import { Alert, Button } from '@patternfly/react-core';
 import SyncAltIcon from '@patternfly/react-icons/dist/esm/icons/sync-alt-icon';
 import { api } from '../api.ts';
 import type { ClusterContext } from '../App.tsx';
-import { DataTable } from '../components/DataTable.tsx';
 import { PageView } from '../components/PageView.tsx';
-import { serviceColumns } from '../components/ServiceStatus.tsx';
+import { ServiceTable } from '../components/ServiceStatus.tsx';
 import { useLoad } from '../useLoad.ts';
 
 /** Administrators: whether each managed service answers through the cluster's ingress. */
@@ -33,16 +32,7 @@ export function AdminServicesPage(props: { cluster: ClusterContext }) {
           className="kaas-login-alert"
         />
       )}
-      <DataTable
-        label="Managed service status"
-        columns={serviceColumns(true)}
-        rows={services.data?.items}
-        rowKey={(s) => s.id}
-        loading={services.loading}
-        error={services.error}
-        onRetry={services.reload}
-        empty={null}
-      />
+      <ServiceTable label="Managed service status" services={services} withStatus />
     </PageView>
   );
 }

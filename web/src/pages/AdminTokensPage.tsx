@@ -1,4 +1,4 @@
-import { Button, EmptyState, EmptyStateBody, Label } from '@patternfly/react-core';
+import { EmptyState, EmptyStateBody } from '@patternfly/react-core';
 import KeyIcon from '@patternfly/react-icons/dist/esm/icons/key-icon';
 import { useState } from 'react';
 import { api, type UserToken } from '../api.ts';
@@ -6,7 +6,7 @@ import type { ClusterContext } from '../App.tsx';
 import { ConfirmModal } from '../components/ConfirmModal.tsx';
 import { DataTable, type Column } from '../components/DataTable.tsx';
 import { PageView } from '../components/PageView.tsx';
-import { formatDate, formatDateTime, isExpired } from '../format.ts';
+import { tokenColumns } from '../components/TokenColumns.tsx';
 import { useLoad } from '../useLoad.ts';
 
 /** Administrators: every token of the cluster project's members, with the power to revoke. */
@@ -16,34 +16,12 @@ export function AdminTokensPage(props: { cluster: ClusterContext }) {
   const columns: Column<UserToken>[] = [
     { title: 'User', render: (t) => <strong>{`${t.userName} @ ${t.domainName}`}</strong> },
     { title: 'Token', render: (t) => t.name },
-    { title: 'Created', render: (t) => formatDateTime(t.createdAt) },
-    {
-      title: 'Expires',
-      render: (t) =>
-        isExpired(t.expiresAt) ? (
-          <Label color="red" isCompact>
-            Expired
-          </Label>
-        ) : (
-          formatDate(t.expiresAt)
-        ),
-    },
-    { title: 'Last used', render: (t) => (t.lastUsedAt ? formatDateTime(t.lastUsedAt) : 'Never') },
-    {
-      title: 'Actions',
-      isAction: true,
-      render: (t) => (
-        <Button
-          variant="secondary"
-          isDanger
-          size="sm"
-          onClick={() => setRevoking(t)}
-          aria-label={`Revoke token ${t.name} of ${t.userName}`}
-        >
-          Revoke
-        </Button>
-      ),
-    },
+    ...tokenColumns<UserToken>({
+      expiredWithDate: false,
+      action: 'Revoke',
+      actionLabel: (t) => `Revoke token ${t.name} of ${t.userName}`,
+      onAction: setRevoking,
+    }),
   ];
   return (
     <PageView
@@ -60,9 +38,7 @@ export function AdminTokensPage(props: { cluster: ClusterContext }) {
         columns={columns}
         rows={tokens.data}
         rowKey={(t) => t.id}
-        loading={tokens.loading}
-        error={tokens.error}
-        onRetry={tokens.reload}
+        load={tokens}
         empty={
           <EmptyState titleText="No tokens" headingLevel="h2" icon={KeyIcon}>
             <EmptyStateBody>No member of this cluster's project has created an API token yet.</EmptyStateBody>

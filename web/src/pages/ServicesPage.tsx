@@ -1,9 +1,8 @@
 import { Alert } from '@patternfly/react-core';
 import { api } from '../api.ts';
 import type { ClusterContext } from '../App.tsx';
-import { DataTable } from '../components/DataTable.tsx';
 import { PageView } from '../components/PageView.tsx';
-import { serviceColumns } from '../components/ServiceStatus.tsx';
+import { ServiceTable } from '../components/ServiceStatus.tsx';
 import { useLoad } from '../useLoad.ts';
 
 /** Links to the managed services of the active cluster, each on its own ingress subdomain. */
@@ -23,16 +22,7 @@ export function ServicesPage(props: { cluster: ClusterContext }) {
           The links appear once the cluster has been provisioned with an ingress domain.
         </Alert>
       )}
-      <DataTable
-        label="Managed services"
-        columns={serviceColumns(false)}
-        rows={services.data?.items}
-        rowKey={(s) => s.id}
-        loading={services.loading}
-        error={services.error}
-        onRetry={services.reload}
-        empty={null}
-      />
+      <ServiceTable label="Managed services" services={services} withStatus={false} />
     </PageView>
   );
 }

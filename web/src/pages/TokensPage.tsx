@@ -1,4 +1,4 @@
-import { Button, EmptyState, EmptyStateBody, EmptyStateFooter, Label } from '@patternfly/react-core';
+import { Button, EmptyState, EmptyStateBody, EmptyStateFooter } from '@patternfly/react-core';
 import KeyIcon from '@patternfly/react-icons/dist/esm/icons/key-icon';
 import PlusCircleIcon from '@patternfly/react-icons/dist/esm/icons/plus-circle-icon';
 import { useState } from 'react';
@@ -7,7 +7,7 @@ import type { ClusterContext } from '../App.tsx';
 import { ConfirmModal } from '../components/ConfirmModal.tsx';
 import { DataTable, type Column } from '../components/DataTable.tsx';
 import { PageView } from '../components/PageView.tsx';
-import { formatDate, formatDateTime, isExpired } from '../format.ts';
+import { tokenColumns } from '../components/TokenColumns.tsx';
 import { useLoad } from '../useLoad.ts';
 import { CreateTokenModal } from './CreateTokenModal.tsx';
 
@@ -19,34 +19,12 @@ export function TokensPage(props: { cluster: ClusterContext | undefined; userNam
 
   const columns: Column<Token>[] = [
     { title: 'Name', render: (t) => <strong>{t.name}</strong> },
-    { title: 'Created', render: (t) => formatDateTime(t.createdAt) },
-    {
-      title: 'Expires',
-      render: (t) =>
-        isExpired(t.expiresAt) ? (
-          <Label color="red" isCompact>
-            Expired {formatDate(t.expiresAt)}
-          </Label>
-        ) : (
-          formatDate(t.expiresAt)
-        ),
-    },
-    { title: 'Last used', render: (t) => (t.lastUsedAt ? formatDateTime(t.lastUsedAt) : 'Never') },
-    {
-      title: 'Actions',
-      isAction: true,
-      render: (t) => (
-        <Button
-          variant="secondary"
-          isDanger
-          size="sm"
-          onClick={() => setDeleting(t)}
-          aria-label={`Delete token ${t.name}`}
-        >
-          Delete
-        </Button>
-      ),
-    },
+    ...tokenColumns<Token>({
+      expiredWithDate: true,
+      action: 'Delete',
+      actionLabel: (t) => `Delete token ${t.name}`,
+      onAction: setDeleting,
+    }),
   ];
   const createButton = (
     <Button variant="primary" icon={<PlusCircleIcon />} onClick={() => setCreating(true)}>
@@ -65,9 +43,7 @@ export function TokensPage(props: { cluster: ClusterContext | undefined; userNam
         columns={columns}
         rows={tokens.data}
         rowKey={(t) => t.id}
-        loading={tokens.loading}
-        error={tokens.error}
-        onRetry={tokens.reload}
+        load={tokens}
         empty={
           <EmptyState titleText="No API tokens yet" headingLevel="h2" icon={KeyIcon}>
             <EmptyStateBody>
