@@ -21,7 +21,11 @@ import { ConflictError, UpstreamError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { applyAddons, type ApplyAddonsDeps } from '../../src/provisioner/addons/apply.ts';
 import { clusterApiFor, refOf, type ClusterApi } from '../../src/provisioner/addons/client.ts';
-import { applyRoleBindings, type ApplyRoleBindingsDeps } from '../../src/provisioner/addons/rolebindings.ts';
+import {
+  applyRoleBindings,
+  type ApplyRoleBindingsDeps,
+  type RoleBindingsResult,
+} from '../../src/provisioner/addons/rolebindings.ts';
 import { realSleep, type WaitOptions } from '../../src/provisioner/addons/wait.ts';
 import type { ClusterMaterial } from '../../src/provisioner/material.ts';
 import type { Store } from '../../src/store/db.ts';
@@ -133,29 +137,43 @@ async function podsOf(selector: string): Promise<Pod[]> {
   return (JSON.parse(list) as { items: Pod[] }).items;
 }
 
+const GRAFANA_PDB = {
+  apiVersion: 'policy/v1',
+  kind: 'PodDisruptionBudget',
+  namespace: 'kaas-system',
+  name: 'grafana',
+};
+
 const deployment = async (name: string) =>
   (await liveObjects(lab, [{ apiVersion: 'apps/v1', kind: 'Deployment' }])).get(
     `Deployment kaas-system/${name}`,
   );
 
+/** A fresh SQLite store and the addon applier's deps on the lab, for one describe block. */
+function applierOnSqlite(): { store: Store; deps: ApplyAddonsDeps } {
+  const applier = {} as { store: Store; deps: ApplyAddonsDeps };
+  beforeAll(async () => {
+    applier.store = await freshStore('sqlite');
+    applier.deps = { db: applier.store.db, logger, now: () => new Date(), sleep: realSleep, kube };
+  });
+  afterAll(async () => {
+    await applier.store?.close();
+  });
+  return applier;
+}
+
 describe('applyAddons on kubelab', () => {
-  let store: Store;
-  let deps: ApplyAddonsDeps;
+  const applier = applierOnSqlite();
   const clusterId = 'lab';
 
   beforeAll(async () => {
-    store = await freshStore('sqlite');
-    deps = { db: store.db, logger, now: () => new Date(), sleep: realSleep, kube };
     await provideVolumes(lab, all, DEFAULT_STORAGE_CLASS);
-  });
-  afterAll(async () => {
-    await store?.close();
   });
 
   const run = (addons: readonly RenderedAddon[] = all, wait: Partial<WaitOptions> = labWait) =>
-    applyAddons(deps, { clusterId, addons, secrets, wait });
+    applyAddons(applier.deps, { clusterId, addons, secrets, wait });
   const statusOf = async (addon: string) =>
-    (await listAddonStatus({ db: store.db, clusterId })).find((s) => s.addon === addon);
+    (await listAddonStatus({ db: applier.store.db, clusterId })).find((s) => s.addon === addon);
 
   it('replaces what master-0 applied in earlier releases: one flannel, one admin binding', async () => {
     // As the bootstrap's `kubectl apply` of upstream's kube-flannel.yml and its admin binding left them.
@@ -168,7 +186,7 @@ describe('applyAddons on kubelab', () => {
     });
     // Applied without the Secrets the later services need: the next test finds them missing.
     const early = renderAddons(ctx, ['namespaces', 'rbac', 'networking']);
-    const runEarly = () => applyAddons(deps, { clusterId, addons: early, wait: labWait });
+    const runEarly = () => applyAddons(applier.deps, { clusterId, addons: early, wait: labWait });
     const requests = await requestsOf(runEarly);
 
     const live = await liveObjects(lab, [...BOOTSTRAP_FLANNEL, ...BOOTSTRAP_ADMIN_BINDING]);
@@ -206,7 +224,7 @@ describe('applyAddons on kubelab', () => {
 
   it('refuses a service whose required Secret is missing or incomplete, naming it', async () => {
     const withoutSecrets = () =>
-      applyAddons(deps, { clusterId, addons: all, wait: labWait }).catch((e: unknown) => e);
+      applyAddons(applier.deps, { clusterId, addons: all, wait: labWait }).catch((e: unknown) => e);
     expect(await withoutSecrets()).toMatchObject({
       code: 'addon_secret_missing',
       message:
@@ -333,14 +351,7 @@ describe('applyAddons on kubelab', () => {
     expect(requests.filter((r) => r.startsWith('DELETE '))).toEqual([
       'DELETE /apis/policy/v1/namespaces/kaas-system/poddisruptionbudgets/grafana',
     ]);
-    expect(
-      await kube.read({
-        apiVersion: 'policy/v1',
-        kind: 'PodDisruptionBudget',
-        namespace: 'kaas-system',
-        name: 'grafana',
-      }),
-    ).toBeUndefined();
+    expect(await kube.read(GRAFANA_PDB)).toBeUndefined();
     expect((await statusOf('monitoring'))!.objects.some((r) => r.kind === 'PodDisruptionBudget')).toBe(false);
     expect((await deployment('grafana'))!['spec']).toMatchObject({ replicas: 1 });
   });
@@ -405,7 +416,7 @@ describe('applyAddons on kubelab', () => {
       p.status.conditions?.some((c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable'),
     );
     expect(unschedulable.length).toBeGreaterThan(0);
-    const statuses = await listAddonStatus({ db: store.db, clusterId });
+    const statuses = await listAddonStatus({ db: applier.store.db, clusterId });
     const state = Object.fromEntries(statuses.map((s) => [s.addon, s.state]));
     expect(state).toMatchObject({
       ingress: 'ready',
@@ -417,33 +428,17 @@ describe('applyAddons on kubelab', () => {
 
     // Back to what the cluster can run: converges, and drops the budget four replicas brought.
     expect((await run()).every((s) => s.state === 'ready')).toBe(true);
-    expect(
-      await kube.read({
-        apiVersion: 'policy/v1',
-        kind: 'PodDisruptionBudget',
-        namespace: 'kaas-system',
-        name: 'grafana',
-      }),
-    ).toBeUndefined();
+    expect(await kube.read(GRAFANA_PDB)).toBeUndefined();
   });
 });
 
 describe('applyAddons with custom resources and API faults on kubelab', () => {
-  let store: Store;
-  let deps: ApplyAddonsDeps;
+  const applier = applierOnSqlite();
   const clusterId = 'widgets';
-
-  beforeAll(async () => {
-    store = await freshStore('sqlite');
-    deps = { db: store.db, logger, now: () => new Date(), sleep: realSleep, kube };
-  });
-  afterAll(async () => {
-    await store?.close();
-  });
 
   const quick: WaitOptions = { readinessMs: 3_000, crdMs: 3_000, pollMs: 100 };
   const apply = (addons: RenderedAddon[], wait: WaitOptions = labWait) =>
-    applyAddons(deps, { clusterId, addons, wait });
+    applyAddons(applier.deps, { clusterId, addons, wait });
   const addon = (name: string, objects: KubernetesObject[]): RenderedAddon => ({
     addon: name,
     objects,
@@ -482,7 +477,7 @@ describe('applyAddons with custom resources and API faults on kubelab', () => {
       'DELETE /apis/example.org/v1/namespaces/default/widgets/w',
       'DELETE /apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.org',
     ]);
-    expect(await listAddonStatus({ db: store.db, clusterId })).toEqual([]);
+    expect(await listAddonStatus({ db: applier.store.db, clusterId })).toEqual([]);
     // The server deletes the custom resources first (its finalizer), then the definition.
     await lab.waitFor('the CRD gone', async () => (await kube.read(refOf(widgetCrd()))) === undefined);
   });
@@ -546,7 +541,8 @@ describe('applyAddons with custom resources and API faults on kubelab', () => {
       /^apply of ConfigMap default\/guarded: Kubernetes API https:\/\/127\.0\.0\.1:\d+ answered 500: Internal error occurred: failed calling webhook "unavailable\.kaas\.test"/,
     );
     expect(
-      (await listAddonStatus({ db: store.db, clusterId })).find((s) => s.addon === 'webhooked')?.state,
+      (await listAddonStatus({ db: applier.store.db, clusterId })).find((s) => s.addon === 'webhooked')
+        ?.state,
     ).toBe('failed');
     await lab.kubectl(['delete', 'validatingwebhookconfiguration', 'kaas-test-unavailable']);
     await apply([]);
@@ -556,7 +552,7 @@ describe('applyAddons with custom resources and API faults on kubelab', () => {
     const server = await closedPortUrl();
     const offline = clusterApiFor({ ...breakGlass(lab, material), server });
     const err = await applyAddons(
-      { ...deps, kube: offline },
+      { ...applier.deps, kube: offline },
       { clusterId, addons: [addon('widgets', [widget])], wait: quick },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
@@ -629,17 +625,15 @@ describe.each(engines)('applyRoleBindings on kubelab, store on %s', (engine) => 
       )
       .map(idOf)
       .sort();
+  /** Runs the applier for `id` and checks what it reports. */
+  const expectRun = async (result: RoleBindingsResult, id = clusterId) =>
+    expect(await applyRoleBindings(deps, { clusterId: id })).toEqual(result);
   const pods = { resource: 'pods' };
   const teamDeployments = { group: 'apps', resource: 'deployments', namespace: 'team-a' };
 
   it('applies, prunes removed bindings (never the admin binding), marks each revision; the grants hold in the authorizer', async () => {
     await save([viewers, editors, deployers]);
-    expect(await applyRoleBindings(deps, { clusterId })).toEqual({
-      revision: 1,
-      applied: 3,
-      pruned: 0,
-      marked: true,
-    });
+    await expectRun({ revision: 1, applied: 3, pruned: 0, marked: true });
     expect(await bindingNames()).toEqual([
       `ClusterRoleBinding ${ADMIN_BINDING}`,
       'ClusterRoleBinding kaas-role-reader-cr-view',
@@ -657,23 +651,13 @@ describe.each(engines)('applyRoleBindings on kubelab, store on %s', (engine) => 
     expect(await allowed(lab, LAB_ADMIN_ROLE_ID, 'delete', { resource: 'nodes' })).toBe(true);
 
     // Unchanged: no writes, nothing to mark.
-    const unchanged = await requestsOf(async () =>
-      expect(await applyRoleBindings(deps, { clusterId })).toEqual({
-        revision: 1,
-        applied: 3,
-        pruned: 0,
-        marked: false,
-      }),
+    const unchanged = await requestsOf(
+      async () => await expectRun({ revision: 1, applied: 3, pruned: 0, marked: false }),
     );
     expect(unchanged.filter((r) => r.startsWith('DELETE '))).toEqual([]);
 
     await save([deployers]);
-    expect(await applyRoleBindings(deps, { clusterId })).toEqual({
-      revision: 2,
-      applied: 1,
-      pruned: 2,
-      marked: true,
-    });
+    await expectRun({ revision: 2, applied: 1, pruned: 2, marked: true });
     expect(await bindingNames()).toEqual([
       `ClusterRoleBinding ${ADMIN_BINDING}`,
       'RoleBinding team-a/kaas-role-member-role-deployer',
@@ -732,12 +716,7 @@ describe.each(engines)('applyRoleBindings on kubelab, store on %s', (engine) => 
         ],
       }),
     });
-    expect(await applyRoleBindings(deps, { clusterId: 'never-saved' })).toEqual({
-      revision: 0,
-      applied: 0,
-      pruned: 1,
-      marked: false,
-    });
+    await expectRun({ revision: 0, applied: 0, pruned: 1, marked: false }, 'never-saved');
     expect(await bindingNames()).toEqual([`ClusterRoleBinding ${ADMIN_BINDING}`]);
     expect(
       (
