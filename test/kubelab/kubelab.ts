@@ -217,6 +217,11 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
       >;
     }
     const caPem = await readFile(join(dir, 'pki', 'ca.crt'), 'utf8');
+    /** A component's flags as kubeadm wrote them, moved into the lab: its paths, a free port, loopback. */
+    const staticPodFlags = (component: string, port: number): string[] => {
+      const flags = flagsOf(staticPods[component] as Record<string, unknown>).map((f) => relocate(dir, f));
+      return setFlag(setFlag(flags, 'secure-port', String(port)), 'bind-address', '127.0.0.1');
+    };
 
     procs.push(
       startProcess(dir, 'etcd', toolBinary('etcd'), [
@@ -233,12 +238,10 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
     );
     await waitHttp(`${etcdUrl}/health`, procs[0] as Proc, dir);
 
-    let apiArgs = flagsOf(staticPods['kube-apiserver'] as Record<string, unknown>).map((f) =>
-      relocate(dir, f),
-    );
-    apiArgs = setFlag(apiArgs, 'secure-port', String(apiPort));
-    apiArgs = setFlag(apiArgs, 'bind-address', '127.0.0.1');
-    apiArgs.push(...(options.apiServerFlags ?? []));
+    const apiArgs = [
+      ...staticPodFlags('kube-apiserver', apiPort as number),
+      ...(options.apiServerFlags ?? []),
+    ];
     const apiserver = startProcess(dir, 'kube-apiserver', kubeBinary('kube-apiserver'), apiArgs);
     procs.push(apiserver);
 
@@ -280,19 +283,11 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
     }
 
     if (options.controllerManager ?? true) {
-      let args = flagsOf(staticPods['kube-controller-manager'] as Record<string, unknown>).map((f) =>
-        relocate(dir, f),
-      );
-      args = setFlag(args, 'secure-port', String(cmPort));
-      args = setFlag(args, 'bind-address', '127.0.0.1');
+      const args = staticPodFlags('kube-controller-manager', cmPort as number);
       procs.push(startProcess(dir, 'kube-controller-manager', kubeBinary('kube-controller-manager'), args));
     }
     if (options.scheduler ?? true) {
-      let args = flagsOf(staticPods['kube-scheduler'] as Record<string, unknown>).map((f) =>
-        relocate(dir, f),
-      );
-      args = setFlag(args, 'secure-port', String(schedPort));
-      args = setFlag(args, 'bind-address', '127.0.0.1');
+      const args = staticPodFlags('kube-scheduler', schedPort as number);
       procs.push(startProcess(dir, 'kube-scheduler', kubeBinary('kube-scheduler'), args));
     }
     if (options.kwok ?? true) {

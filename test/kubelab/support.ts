@@ -11,6 +11,7 @@ import {
   joinMaterialOf,
   type ClusterMaterial,
 } from '../../src/provisioner/material.ts';
+import { testSpec } from '../provisioner/support.ts';
 import { defaultPatch } from './binaries.ts';
 
 /** The Keystone role id whose holders are cluster-admin in lab clusters (tests may override). */
@@ -25,24 +26,12 @@ export async function labCluster(input: {
   version?: string;
 }): Promise<{ clusterId: string; material: ClusterMaterial; master0: BootstrapInput }> {
   const clusterId = input.clusterId ?? 'lab';
-  const spec = validateSpec({
-    name: clusterId,
-    kubernetesVersion: input.version ?? defaultPatch(),
-    masters: 1,
-    masterFlavor: 'm1.small',
-    image: 'debian-12',
-    os: 'debian',
-    nodeGroups: [{ name: 'default', count: 1, flavor: 'm1.small' }],
-    network: {
-      nodeCidr: '10.240.0.0/24',
-      podCidr: '10.244.0.0/16',
-      serviceCidr: '10.96.0.0/12',
-      dnsIp: '10.96.0.10',
-    },
-    externalNetwork: 'public',
-    dnsDomain: 'apps.example.com',
-    adminRoleId: input.adminRoleId ?? LAB_ADMIN_ROLE_ID,
-  });
+  const spec = validateSpec(
+    testSpec(clusterId, 1, {
+      kubernetesVersion: input.version ?? defaultPatch(),
+      adminRoleId: input.adminRoleId ?? LAB_ADMIN_ROLE_ID,
+    }),
+  );
   const material = await generateClusterMaterial({
     clusterId,
     clusterName: spec.name,
