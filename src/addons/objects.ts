@@ -82,7 +82,7 @@ export function resources(
 }
 
 function selector(addon: string, component: string): Record<string, string> {
-  return { 'app.kubernetes.io/name': component, 'kaas.io/addon': addon };
+  return { 'app.kubernetes.io/name': component, [ADDON_LABEL]: addon };
 }
 
 /** What a pod template needs; the workload builders add labels, anti-affinity and PDBs. */

@@ -5,14 +5,13 @@
  * cloud's CSI driver would have provisioned.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubernetesObject, RenderedAddon } from '../../src/addons/index.ts';
 import type { BootstrapInput } from '../../src/bootstrap/input.ts';
 import type { ClusterMaterial } from '../../src/provisioner/material.ts';
 import type { KubeAccess } from '../../src/provisioner/kubeclient.ts';
-import { startKubelab, type Kubelab } from './kubelab.ts';
+import { freePort, startKubelab, type Kubelab } from './kubelab.ts';
 
 /** The common name of kaas's break-glass client certificate (src/provisioner/material.ts). */
 const BREAK_GLASS_USER = 'kaas-break-glass';
@@ -221,15 +220,7 @@ export function secretsFor(addons: readonly RenderedAddon[]): KubernetesObject[]
   return [...byName.values()];
 }
 
-/** An https URL on 127.0.0.1 where nothing listens (a port the OS just handed out and took back). */
+/** An https URL on 127.0.0.1 where nothing listens. */
 export async function closedPortUrl(): Promise<string> {
-  const port = await new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port: p } = server.address() as { port: number };
-      server.close(() => resolve(p));
-    });
-  });
-  return `https://127.0.0.1:${port}`;
+  return `https://127.0.0.1:${await freePort()}`;
 }

@@ -37,6 +37,7 @@ import { KUBEADM_CONFIG_PATH } from '../../src/bootstrap/node.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { bootstrapInput } from '../bootstrap/fixtures.ts';
 import { kubeBinary } from './binaries.ts';
+import { userDataFiles } from './nodes.ts';
 
 const ROLES: NodeRole[] = ['init', 'join-control-plane', 'worker'];
 const FORMATS = ['cloud-init', 'ignition'] as const;
@@ -72,26 +73,13 @@ function run(command: string, args: string[], env: Record<string, string> = {}):
 }
 
 /** The files of a node's user data, as the node would write them, by path. */
-function userDataFiles(input: BootstrapInput, format: Format): Map<string, string> {
-  if (format === 'cloud-init') {
-    const config = parse(renderCloudConfig(input)) as { write_files: { path: string; content: string }[] };
-    return new Map(config.write_files.map((f) => [f.path, f.content]));
-  }
-  const config = JSON.parse(renderIgnition(input)) as {
-    storage: { files: { path: string; contents: { source: string } }[] };
-  };
-  return new Map(
-    config.storage.files.map((f) => {
-      const match = /^data:;base64,(.*)$/.exec(f.contents.source);
-      if (!match) throw new Error(`${f.path} is not an inline data URL`);
-      return [f.path, Buffer.from(match[1]!, 'base64').toString('utf8')];
-    }),
-  );
+function renderedFiles(input: BootstrapInput, format: Format): Map<string, string> {
+  return userDataFiles(format === 'cloud-init' ? renderCloudConfig(input) : renderIgnition(input));
 }
 
 /** The kubeadm config file of a node, with the node IP substituted as the bootstrap script does. */
 function kubeadmConfig(input: BootstrapInput, format: Format): string {
-  const text = userDataFiles(input, format).get(KUBEADM_CONFIG_PATH);
+  const text = renderedFiles(input, format).get(KUBEADM_CONFIG_PATH);
   if (text === undefined) throw new Error(`the user data has no ${KUBEADM_CONFIG_PATH}`);
   expect(text).toContain(NODE_IP_PLACEHOLDER);
   return text.replaceAll(NODE_IP_PLACEHOLDER, NODE_IP);
@@ -187,7 +175,7 @@ describe.each(KUBERNETES_RELEASES.map((r) => [r.patch, r] as const))('kubeadm %s
       const pki = join(work, 'pki');
       const dryRun = join(work, 'dry-run');
       mkdirSync(dryRun);
-      const files = userDataFiles(nodeInput('init', format, patch, clusterCa), format);
+      const files = renderedFiles(nodeInput('init', format, patch, clusterCa), format);
       // The cluster CA goes where master-0's user data puts it, under the test's certificatesDir.
       mkdirSync(pki);
       for (const name of ['ca.crt', 'ca.key']) {

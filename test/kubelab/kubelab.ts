@@ -22,14 +22,13 @@ import { Agent, fetch } from 'undici';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
 import type { BootstrapInput } from '../../src/bootstrap/input.ts';
 import { NODE_IP_PLACEHOLDER } from '../../src/bootstrap/kubeadm.ts';
-import { nodeContent } from '../../src/bootstrap/node.ts';
+import { KUBEADM_CONFIG_PATH, nodeContent } from '../../src/bootstrap/node.ts';
 import { kubeBinary, kwokStages, toolBinary } from './binaries.ts';
 
 const run = promisify(execFile);
 
 /** Where the node's files land on a real master; the lab maps it onto its own directory. */
 const KUBERNETES_DIR = '/etc/kubernetes';
-const KUBEADM_CONFIG = '/var/lib/kaas/kubeadm.yaml';
 /** Master-0's address on the cluster network, as the cloud would give its port (advertised only). */
 export const NODE_IP = '10.240.0.5';
 
@@ -78,7 +77,8 @@ export interface Kubelab {
 /** Annotation that tells kwok to manage a Node (its `--manage-nodes-with-annotation-selector`). */
 export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 
-async function freePort(): Promise<number> {
+/** A port on 127.0.0.1 nothing listens on (the OS just handed it out and took it back). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -169,8 +169,10 @@ async function kubeadm(args: string[], env: Record<string, string> = {}): Promis
 export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
   const dir = await mkdtemp(join(tmpdir(), 'kubelab-'));
   const procs: Proc[] = [];
+  let admin: Agent | undefined;
   const stop = async () => {
     for (const p of [...procs].reverse()) await stopProcess(p);
+    await admin?.close();
     await rm(dir, { recursive: true, force: true });
   };
   try {
@@ -183,13 +185,13 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
     const content = nodeContent(options.master0);
     let kubeadmConfig = '';
     for (const file of content.files) {
-      if (file.path === KUBEADM_CONFIG) kubeadmConfig = file.content;
+      if (file.path === KUBEADM_CONFIG_PATH) kubeadmConfig = file.content;
       if (!file.path.startsWith(`${KUBERNETES_DIR}/`)) continue;
       const path = relocate(dir, file.path);
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, file.content, { mode: file.mode });
     }
-    if (kubeadmConfig === '') throw new Error(`master-0's user data has no ${KUBEADM_CONFIG}`);
+    if (kubeadmConfig === '') throw new Error(`master-0's user data has no ${KUBEADM_CONFIG_PATH}`);
     const configPath = join(dir, 'kubeadm.yaml');
     await writeFile(configPath, labKubeadmConfig(kubeadmConfig, dir, apiPort as number, etcdUrl), {
       mode: 0o600,
@@ -246,12 +248,13 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
     procs.push(apiserver);
 
     const adminKubeconfig = join(dir, 'super-admin.conf');
-    const admin = await adminAgent(adminKubeconfig);
+    const agent = await adminAgent(adminKubeconfig);
+    admin = agent;
     const url = `https://127.0.0.1:${apiPort}`;
     const request: Kubelab['request'] = async (method, path, body) => {
       const res = await fetch(`${url}${path}`, {
         method,
-        dispatcher: admin,
+        dispatcher: agent,
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });

@@ -175,8 +175,8 @@ const KUBECTL_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** Written by `addon` alone: labelled as its, and never `kubectl apply`d by anyone else. */
 function ownedBy(live: LiveObject, addon: string): boolean {
-  const annotations = (live.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
-  return live.metadata?.labels?.[ADDON_LABEL] === addon && annotations?.[KUBECTL_APPLIED] === undefined;
+  const { labels, annotations } = live.metadata ?? {};
+  return labels?.[ADDON_LABEL] === addon && annotations?.[KUBECTL_APPLIED] === undefined;
 }
 
 /** The refs among `refs` whose object exists and is not `addon`'s alone. */

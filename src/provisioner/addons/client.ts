@@ -29,6 +29,7 @@ export interface LiveObject {
     resourceVersion?: string;
     generation?: number;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
   };
   status?: unknown;
   [key: string]: unknown;

@@ -4,6 +4,7 @@
  * subject = Keystone role id, which is what the TokenReview webhook puts in user.groups),
  * server-side applies them, deletes kaas bindings no longer wanted, and marks the revision applied.
  */
+import { labels } from '../../addons/objects.ts';
 import { ADMIN_BINDING, roleBinding } from '../../addons/rbac.ts';
 import { PROTECTED_NAMESPACES, type RoleBindingSpec } from '../../addons/index.ts';
 import { ForbiddenError, InputError } from '../../errors.ts';
@@ -33,7 +34,9 @@ export interface RoleBindingsResult {
 
 const RBAC = 'rbac.authorization.k8s.io/v1';
 /** The rbac addon's labels: the objects this applier may prune. */
-const SELECTOR = 'app.kubernetes.io/managed-by=kaas,kaas.io/addon=rbac';
+const SELECTOR = Object.entries(labels('rbac'))
+  .map(([k, v]) => `${k}=${v}`)
+  .join(',');
 
 /** The panel's shape → the addon's RoleBindingSpec, refusing what the cluster must never get. */
 export function toSpec(rb: RoleBinding, index: number): RoleBindingSpec {
