@@ -14,7 +14,12 @@ import type { StepContext } from '../../src/provisioner/engine.ts';
 import type { ExecDeps } from '../../src/provisioner/steps/context.ts';
 import { waitNodes, WAIT_SKIPPED } from '../../src/provisioner/steps/kube.ts';
 import { errorHandler } from '../../src/server/errors.ts';
+import type { Principal } from '../../src/server/principal.ts';
+import { registerAdminRoutes } from '../../src/server/routes/admin.ts';
 import { registerClusterRoutes } from '../../src/server/routes/clusters.ts';
+import { registerPanelRoutes } from '../../src/server/routes/panel.ts';
+import { findCluster } from '../../src/store/findCluster.ts';
+import { replaceProjectAssignments } from '../../src/store/replaceProjectAssignments.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
 import { freePort, KWOK_NODE_ANNOTATION } from '../kubelab/kubelab.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
@@ -213,6 +218,64 @@ describe('observed state', () => {
           { name: 'masters', ready: 1, total: 1, kubeletVersions: [kubelet] },
           { name: 'default', ready: 2, total: 2, kubeletVersions: [kubelet] },
         ],
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('is in the panel: the overview shows administrators the groups, members see Ready/total only', async () => {
+    const record = await findCluster({ db: c.store.db, id: c.clusterId });
+    if (!record) throw new Error('the create recorded no panel cluster');
+    const [adminRole = ''] = record.adminRoleIds;
+    await replaceProjectAssignments({
+      db: c.store.db,
+      projectId: record.projectId,
+      assignments: [
+        { userId: 'u-admin', roleId: adminRole, roleName: 'admin' },
+        { userId: 'u-member', roleId: 'r-member', roleName: 'member' },
+      ],
+    });
+    const users: Record<string, Principal> = {
+      admin: { userId: 'u-admin', userName: 'ada', domainName: 'Default', via: 'session' },
+      member: { userId: 'u-member', userName: 'max', domainName: 'Default', via: 'session' },
+    };
+    const p = c.provisioner();
+    const app = Fastify();
+    app.setErrorHandler(errorHandler);
+    app.decorateRequest('principal', undefined);
+    app.addHook('onRequest', async (request) => {
+      request.principal = users[String(request.headers['x-test-user'])];
+    });
+    const deps = {
+      store: c.store,
+      logger,
+      now: () => new Date(),
+      observe: (id: string) => p.observeCluster(id),
+    };
+    registerPanelRoutes(app, deps);
+    registerAdminRoutes(app, {
+      ...deps,
+      auth: { adminDeleteToken: async () => undefined },
+      probe: async () => ({ ok: true, detail: 'ok' }),
+    });
+    try {
+      const get = (url: string, user: string) =>
+        app.inject({ method: 'GET', url, headers: { 'x-test-user': user } });
+      const overview = await get(`/api/v1/clusters/${c.clusterId}/admin/overview`, 'admin');
+      expect(overview.statusCode).toBe(200);
+      expect(overview.json().observed).toMatchObject({
+        reachable: true,
+        nodes: { ready: 3, total: 3 },
+        groups: [
+          { name: 'masters', ready: 1, total: 1 },
+          { name: 'default', ready: 2, total: 2 },
+        ],
+      });
+      expect((await get(`/api/v1/clusters/${c.clusterId}/admin/overview`, 'member')).statusCode).toBe(403);
+      const member = await get(`/api/v1/clusters/${c.clusterId}/nodes`, 'member');
+      expect(member.json()).toEqual({
+        observed: { checkedAt: expect.any(String), reachable: true, nodes: { ready: 3, total: 3 } },
       });
     } finally {
       await app.close();
