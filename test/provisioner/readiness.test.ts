@@ -3,6 +3,7 @@
  * kwok Nodes registered by the booting-node stand-in for each server the provisioner booted on
  * cloudsim): the `nodes` wait step and `observed` in getCluster / `GET /api/v1/clusters/:id`.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,8 @@ import type { PlanResource } from '../../src/cluster/plan.ts';
 import { createKubeClient, type KubeAccess, type KubeClient } from '../../src/provisioner/kubeclient.ts';
 import type { StepContext } from '../../src/provisioner/engine.ts';
 import type { ExecDeps } from '../../src/provisioner/steps/context.ts';
-import { waitNodes, WAIT_SKIPPED } from '../../src/provisioner/steps/kube.ts';
+import { waitApi, waitNodes, WAIT_SKIPPED } from '../../src/provisioner/steps/kube.ts';
+import { probeApi } from '../../src/cli/cluster.ts';
 import { errorHandler } from '../../src/server/errors.ts';
 import type { Principal } from '../../src/server/principal.ts';
 import { registerAdminRoutes } from '../../src/server/routes/admin.ts';
@@ -70,7 +72,10 @@ interface Run {
 }
 
 /** The executor's dependencies as a job of this cluster gets them; the API is `kube`'s. */
-function execDeps(kube: KubeClient, over: { waitForApi?: boolean; waitTimeoutMs?: number } = {}): Run {
+function execDeps(
+  kube: KubeClient,
+  over: { waitForApi?: boolean; waitTimeoutMs?: number; fetchApi?: ExecDeps['fetchApi'] } = {},
+): Run {
   const run: Run = { events: [], sleeps: 0, deps: undefined as unknown as ExecDeps };
   const ctx: StepContext = {
     job: {} as StepContext['job'],
@@ -97,6 +102,8 @@ function execDeps(kube: KubeClient, over: { waitForApi?: boolean; waitTimeoutMs?
     waitTimeoutMs: over.waitTimeoutMs ?? 10_000,
     drainTimeoutMs: 1_000,
     kube: { url: c.lab.url, client: kube, bootstrapToken: c.token },
+    clusterCaPem: access.caPem,
+    ...(over.fetchApi ? { fetchApi: over.fetchApi } : {}),
     ctx,
   };
   return run;
@@ -134,6 +141,54 @@ async function makeNotReady(name: string): Promise<void> {
   await new Promise((r) => setTimeout(r, 1_000));
   if (isReady(await getNode(c.lab, name))) throw new Error(`kwok still manages ${name}`);
 }
+
+describe('the api wait step', () => {
+  it("probes the step's path (/readyz), verifying the cluster CA, and says skipped when not waiting", async () => {
+    const probed: string[] = [];
+    const run = execDeps(client(), {
+      fetchApi: (url, signal, caPem) => {
+        probed.push(url);
+        return probeApi(url, signal, caPem);
+      },
+    });
+    const api: Extract<PlanResource, { type: 'api' }> = {
+      type: 'api',
+      name: NAME,
+      tags: [],
+      params: { path: '/readyz' },
+    };
+    expect(await waitApi(run.deps, api)).toEqual({
+      url: c.lab.url,
+      path: '/readyz',
+      healthy: true,
+    });
+    expect(probed).toEqual([`${c.lab.url}/readyz`]);
+    const skipped = execDeps(client(), { waitForApi: false });
+    expect(await waitApi(skipped.deps, api)).toEqual({
+      skipped: WAIT_SKIPPED,
+      url: c.lab.url,
+    });
+    expect(skipped.events).toEqual([
+      { message: `API /readyz not waited for: ${WAIT_SKIPPED}`, level: 'warn' },
+    ]);
+  });
+
+  it('fails with api_unreachable naming the path when the API is not the cluster CA’s', async () => {
+    const other = await createCa({ commonName: 'other' });
+    const run = execDeps(client(), {
+      waitTimeoutMs: 300,
+      fetchApi: (url, signal) => probeApi(url, signal, other.certPem),
+    });
+    await expect(
+      waitApi(run.deps, { type: 'api', name: NAME, tags: [], params: { path: '/readyz' } }),
+    ).rejects.toMatchObject({
+      code: 'api_unreachable',
+      message: expect.stringContaining(
+        `the Kubernetes API at ${c.lab.url} did not answer /readyz within 0 s`,
+      ),
+    });
+  });
+});
 
 describe('the nodes wait step', () => {
   it('succeeds once every named Node exists and is Ready', async () => {
@@ -334,6 +389,13 @@ describe('observed state', () => {
     expect(await at({ certPem: other.certPem, keyPem: other.keyPem })).toEqual(
       unreachable("the API refused kaas's break-glass certificate (401 Unauthorized)"),
     );
+  });
+
+  it('says so when the cluster credentials cannot be opened (a changed KAAS_SECRET_KEY)', async () => {
+    expect((await c.provisioner({ secretKey: randomBytes(32) }).getCluster(NAME)).observed).toMatchObject({
+      reachable: false,
+      reason: expect.stringMatching(/^no credentials for the API: /),
+    });
   });
 
   it('says there is no endpoint yet while the cluster is being created', async () => {
