@@ -294,6 +294,7 @@ describe('observed state', () => {
     const users: Record<string, Principal> = {
       admin: { userId: 'u-admin', userName: 'ada', domainName: 'Default', via: 'session' },
       member: { userId: 'u-member', userName: 'max', domainName: 'Default', via: 'session' },
+      outsider: { userId: 'u-out', userName: 'otto', domainName: 'Default', via: 'session' },
     };
     const p = c.provisioner();
     const app = Fastify();
@@ -332,6 +333,9 @@ describe('observed state', () => {
       expect(member.json()).toEqual({
         observed: { checkedAt: expect.any(String), reachable: true, nodes: { ready: 3, total: 3 } },
       });
+      // A user without a role on the cluster's project learns nothing, not even that it exists.
+      expect((await get(`/api/v1/clusters/${c.clusterId}/nodes`, 'outsider')).statusCode).toBe(404);
+      expect((await get(`/api/v1/clusters/${c.clusterId}/nodes`, 'nobody')).statusCode).toBe(401);
     } finally {
       await app.close();
     }
