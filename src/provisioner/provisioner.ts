@@ -496,9 +496,13 @@ export function createProvisioner(deps: ProvisionerDeps) {
       });
     },
 
-    /** The cluster with its state `observed` from its own API. */
-    async getCluster(ref: string): Promise<ClusterView> {
+    /**
+     * The cluster with its state `observed` from its own API; `observe: false` skips that look (for
+     * callers that only resolve the cluster, such as job-progress polling).
+     */
+    async getCluster(ref: string, options: { observe?: boolean } = {}): Promise<ClusterView> {
       const record = await cluster(ref);
+      if (options.observe === false) return view(record);
       const [shown, observed] = await Promise.all([view(record), observe(record)]);
       return { ...shown, observed };
     },

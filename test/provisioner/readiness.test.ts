@@ -260,10 +260,23 @@ describe('observed state', () => {
   it('counts Ready nodes per group with kubelet versions, through GET /api/v1/clusters/:id', async () => {
     const app = Fastify();
     app.setErrorHandler(errorHandler);
-    registerClusterRoutes(app, { provisioner: c.provisioner(), authorize: () => undefined });
+    let dialled = 0;
+    const p = c.provisioner({
+      kubeClient: (a) => {
+        dialled++;
+        return createKubeClient({ ...a, server: c.lab.url });
+      },
+    });
+    registerClusterRoutes(app, { provisioner: p, authorize: () => undefined });
     try {
+      // Polling a job's progress does not contact the cluster; showing the cluster does, once.
+      const [job] = await p.listJobs(NAME);
+      const progress = await app.inject({ method: 'GET', url: `/api/v1/clusters/${NAME}/jobs/${job?.id}` });
+      expect(progress.statusCode).toBe(200);
+      expect(dialled).toBe(0);
       const res = await app.inject({ method: 'GET', url: `/api/v1/clusters/${NAME}` });
       expect(res.statusCode).toBe(200);
+      expect(dialled).toBe(1);
       const kubelet = `v${defaultPatch()}`;
       expect(res.json().observed).toEqual({
         checkedAt: expect.any(String),
