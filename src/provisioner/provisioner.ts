@@ -13,6 +13,7 @@ import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Cloud } from '../openstack/index.ts';
 import type { Store } from '../store/db.ts';
+import type { KubernetesRelease } from '../versions/index.ts';
 import { deleteAddonStatus } from '../store/deleteAddonStatus.ts';
 import { deleteClusterSecret } from '../store/deleteClusterSecret.ts';
 import { deleteProvisionedCluster } from '../store/deleteProvisionedCluster.ts';
@@ -46,6 +47,7 @@ import {
   type ClusterMaterial,
   type WebhookTarget,
 } from './material.ts';
+import { releaseAccess, trustedRelease } from './release.ts';
 import { open, seal } from './secretbox.ts';
 import { generateSshKey } from './sshkey.ts';
 import type { ApiProbe, RenderUserData } from './steps/context.ts';
@@ -65,6 +67,19 @@ export interface ProvisionerDeps {
    * Only create needs it (a provisioner that lists or deletes can do without).
    */
   webhook?: WebhookTarget;
+  /**
+   * Base every release is fetched from instead of dl.k8s.io (KAAS_RELEASE_MIRROR): an https URL or
+   * an absolute directory laid out like dl.k8s.io/release. Downloads are still checked against
+   * the catalogue's digests. No cluster can name a source of its own.
+   */
+  releaseMirror?: string;
+  /** Where verified releases are cached (KAAS_RELEASE_CACHE); default `<tmpdir>/kaas-releases`. */
+  releaseCacheDir?: string;
+  /**
+   * The releases and digests downloads are checked against; default the version catalogue. Only
+   * tests replace it, to stage stand-in tarballs whose digests they know.
+   */
+  releaseCatalogue?: readonly KubernetesRelease[];
   /** Turns a cluster's join material into its user-data renderer; default src/bootstrap's. */
   renderer?: (material: JoinMaterial) => RenderUserData;
   /** Client for a cluster's Kubernetes API (drains); default undici with the break-glass certificate. */
@@ -138,6 +153,11 @@ export function createProvisioner(deps: ProvisionerDeps) {
   const iso = () => deps.now().toISOString();
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const release = releaseAccess({
+    ...(deps.releaseMirror === undefined ? {} : { mirror: deps.releaseMirror }),
+    ...(deps.releaseCacheDir === undefined ? {} : { cacheDir: deps.releaseCacheDir }),
+    ...(deps.releaseCatalogue === undefined ? {} : { catalogue: deps.releaseCatalogue }),
+  });
 
   async function cluster(ref: string): Promise<ProvisionedClusterRecord> {
     const found = await findProvisionedCluster({ db, ref });
@@ -252,6 +272,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
             spec,
             clusterId: job.clusterId,
             options,
+            release,
             renderUserData: render,
             ...(kubeClient && material && endpoint?.apiUrl
               ? { kube: { url: endpoint.apiUrl, client: kubeClient, bootstrapToken: material.token } }
@@ -331,6 +352,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
       }
       const spec = validateSpec(raw);
       const options = parseOptions(optionsInput, spec.sshPublicKey !== undefined);
+      // A version without a published digest can never be staged: refuse it before recording anything.
+      trustedRelease(release.catalogue, spec.kubernetesVersion);
       const id = `c${randomBytes(6).toString('hex')}`;
       const token = await deps.cloud.session.token();
       const project = token.project;
@@ -396,6 +419,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
           code: 'no_change',
         });
       }
+      if (plan.added.length > 0) trustedRelease(release.catalogue, spec.kubernetesVersion);
       return queue(record.id, 'resize', { steps: [...plan.steps], spec: plan.spec });
     },
 
@@ -407,6 +431,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
         artifactTtlSeconds: options.tempUrlTtlSeconds,
       });
       if (plan.check.change === 'none') return undefined;
+      trustedRelease(release.catalogue, plan.spec.kubernetesVersion);
       return queue(record.id, 'upgrade', { steps: [...plan.steps], spec: plan.spec });
     },
 

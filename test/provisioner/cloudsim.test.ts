@@ -8,7 +8,6 @@ import type { Store } from '../../src/store/db.ts';
 import { nextRelease, minorOf } from '../../src/versions/index.ts';
 import {
   adminConfig,
-  fakeRelease,
   testCloud,
   testWebhook,
   testProvisioner,
@@ -20,14 +19,12 @@ import {
 let sim: Cloudsim;
 let cloud: Cloud;
 let material: WebhookTarget;
-let release: string;
 const stores: Store[] = [];
 
 beforeAll(async () => {
   sim = await startCloudsim({ port: 0, bootTimeMs: 20 });
   cloud = testCloud(adminConfig(sim.authUrl));
   material = await testWebhook();
-  release = fakeRelease();
 });
 afterAll(async () => {
   for (const s of stores) await s.close();
@@ -40,7 +37,7 @@ async function store(): Promise<Store> {
   return s;
 }
 
-const options = () => ({ releaseSource: release, waitForApi: false });
+const options = () => ({ waitForApi: false });
 
 /** Everything of the cluster that the cloud holds, counted through the API. */
 async function inventory(clusterId: string, name: string) {
@@ -179,7 +176,7 @@ describe('provisioner on cloudsim', () => {
 
   it('fails clearly when the API is expected but never answers', async () => {
     const p = testProvisioner(await store(), cloud, material, { waitTimeoutMs: 200 });
-    const { job } = await p.createCluster(testSpec('sim3', 0), { releaseSource: release });
+    const { job } = await p.createCluster(testSpec('sim3', 0), {});
     await p.runUntilIdle();
     const view = await p.getJob(job.id);
     expect(view.job.state).toBe('failed');

@@ -13,6 +13,7 @@ import type { ClusterApi } from '../addons/client.ts';
 import type { WaitOptions } from '../addons/wait.ts';
 import type { KubeAccess, KubeClient } from '../kubeclient.ts';
 import type { ProvisionOptions } from '../options.ts';
+import type { ReleaseAccess } from '../release.ts';
 
 /** Renders the first-boot user data of one node (src/bootstrap in production). */
 export type RenderUserData = (node: NodeBootstrap) => string;
@@ -46,6 +47,8 @@ export interface ExecDeps {
   spec: ClusterSpec;
   clusterId: string;
   options: ProvisionOptions;
+  /** Where releases are fetched from and cached, and the catalogue they are checked against. */
+  release: ReleaseAccess;
   renderUserData: RenderUserData;
   /** Most servers created at once inside one step. */
   serverConcurrency: number;

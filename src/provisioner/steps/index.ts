@@ -2,7 +2,7 @@
 import type { PlanStep } from '../../cluster/plan.ts';
 import { InputError } from '../../errors.ts';
 import { applyManagedServices } from './addons.ts';
-import { ensureContainer, ensureReleaseTarball } from './artifacts.ts';
+import { ensureContainer, ensureReleaseTarball, verifyRelease } from './artifacts.ts';
 import { deleteServer, ensureKeypair, ensureMaster, ensureServerGroup, ensureWorkers } from './compute.ts';
 import type { ExecDeps } from './context.ts';
 import {
@@ -54,6 +54,8 @@ export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unkno
       return ensureKeypair(deps, r, step.kind === 'verify');
     case 'container':
       return ensureContainer(deps, r);
+    case 'release':
+      return verifyRelease(deps, r);
     case 'release-tarball':
       return ensureReleaseTarball(deps, r);
     case 'server-group':
