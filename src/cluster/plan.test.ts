@@ -273,10 +273,11 @@ describe('planUpgrade', () => {
 });
 
 describe('planDelete', () => {
-  it('sweeps tagged resources in dependency order, then named ones', () => {
+  it('deletes LoadBalancer Services through the API, then sweeps tagged resources in dependency order, then named ones', () => {
     const steps = planDelete(ID, { name: 'prod', ownsKeypair: true });
     expectOrdered(steps);
     expect(steps.map((s) => s.id)).toEqual([
+      'delete:load-balancer-services',
       'sweep:server',
       'sweep:floating-ip',
       'sweep:port',
@@ -291,8 +292,21 @@ describe('planDelete', () => {
       'delete:artifacts',
     ]);
     expect(steps.every((s, i) => i === 0 || s.dependsOn.length === 1)).toBe(true);
-    expect(steps[9]!.resource.name).toBe('kaas-prod-keypair');
-    expect(steps[11]!.resource.name).toBe('kaas-prod-artifacts');
+    expect(steps[10]!.resource.name).toBe('kaas-prod-keypair');
+    expect(steps[12]!.resource.name).toBe('kaas-prod-artifacts');
+    expect(steps[0]).toMatchObject({ dependsOn: [], resource: { type: 'kube-objects' } });
+  });
+
+  it('deletes PersistentVolumeClaims only when asked, before any server goes', () => {
+    const steps = planDelete(ID, { name: 'prod', ownsKeypair: true, deleteVolumes: true });
+    expectOrdered(steps);
+    expect(steps.slice(0, 3).map((s) => s.id)).toEqual([
+      'delete:load-balancer-services',
+      'delete:persistent-volume-claims',
+      'sweep:server',
+    ]);
+    expect(steps[2]!.dependsOn).toEqual(['delete:persistent-volume-claims']);
+    expect(steps[1]!.resource.params).toEqual({ objects: 'persistent-volume-claims' });
   });
 
   it('keeps a keypair kaas did not create', () => {

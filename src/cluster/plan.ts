@@ -115,6 +115,7 @@ export type PlanResource =
       params: { version: string; nodes: string[]; mode: 'apply' | 'node'; drain: boolean };
     }
   | { type: 'cluster-resources'; name: string; tags: string[]; params: { resourceType: SweepType } }
+  | { type: 'kube-objects'; name: string; tags: string[]; params: { objects: KubeCleanup } }
   | { type: 'addons'; name: string; tags: string[]; params: Record<string, never> };
 
 /** Resource types garbage collection sweeps by tag, in deletion order. */
@@ -128,6 +129,12 @@ export type SweepType =
   | 'subnet'
   | 'network'
   | 'security-group';
+
+/**
+ * Objects delete removes through the cluster's own API before the cloud sweep, so the controllers
+ * that made cloud resources for them (cloud controller, Cinder CSI) remove those resources too.
+ */
+export type KubeCleanup = 'load-balancer-services' | 'persistent-volume-claims';
 
 /** One unit of provisioning work. `id` is stable across re-plans of the same cluster. */
 export interface PlanStep {
@@ -683,6 +690,8 @@ export interface DeleteRef {
   readonly name: string;
   /** True when kaas uploaded the keypair (spec had sshPublicKey); a user's own key is kept. */
   readonly ownsKeypair: boolean;
+  /** Also delete every PersistentVolumeClaim (and so, through CSI, its volume); off by default. */
+  readonly deleteVolumes?: boolean;
 }
 
 const SWEEP_ORDER: readonly SweepType[] = [
@@ -698,7 +707,9 @@ const SWEEP_ORDER: readonly SweepType[] = [
 ];
 
 /**
- * Deletes everything tagged `kaas-cluster=<clusterId>`, in the order dependencies allow
+ * First, through the cluster's API when it answers, the Services of type LoadBalancer and (only
+ * with `deleteVolumes`) the PersistentVolumeClaims, so their controllers release what they made in
+ * the cloud. Then everything tagged `kaas-cluster=<clusterId>`, in the order dependencies allow
  * (servers first, networks after their ports and routers), then the untaggable named resources:
  * keypair (only kaas's own), server group, artifacts container with its objects. Each step is a
  * no-op when nothing is left, so a failed delete is simply re-run.
@@ -708,6 +719,17 @@ export function planDelete(clusterId: string, ref: DeleteRef): PlanStep[] {
   const names = clusterNames(ref.name);
   const steps: PlanStep[] = [];
   let previous: string[] = [];
+  const cleanups: KubeCleanup[] = [
+    'load-balancer-services',
+    ...(ref.deleteVolumes ? (['persistent-volume-claims'] as const) : []),
+  ];
+  for (const objects of cleanups) {
+    const id = `delete:${objects}`;
+    steps.push(
+      step(id, 'delete', previous, { type: 'kube-objects', name: objects, tags, params: { objects } }),
+    );
+    previous = [id];
+  }
   for (const resourceType of SWEEP_ORDER) {
     const id = `sweep:${resourceType}`;
     steps.push(

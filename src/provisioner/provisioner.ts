@@ -90,6 +90,8 @@ export interface ProvisionerDeps {
   addonWait?: Partial<WaitOptions>;
   /** Longest a drain retries evictions refused by a PodDisruptionBudget; default 5 minutes. */
   drainTimeoutMs?: number;
+  /** Longest delete waits for LoadBalancer Services and PVCs to be gone from the API; default 5 minutes. */
+  kubeCleanupTimeoutMs?: number;
   /** Lease owner name; default host:pid:random. */
   owner?: string;
   leaseMs?: number;
@@ -234,10 +236,14 @@ export function createProvisioner(deps: ProvisionerDeps) {
     const current = record.spec as ClusterSpec;
     const options = record.options as ProvisionOptions;
     const spec = job.kind === 'delete' ? current : input.spec;
-    // Delete needs no secrets: it must work even when they are lost or the key was changed.
+    // Delete needs no secrets: it must work even when they are lost or the key was changed. When
+    // they open, it uses them to delete Services and volume claims through the cluster API first.
     let material: ClusterMaterial | undefined;
     try {
-      material = job.kind === 'delete' ? undefined : await materialOf(job.clusterId);
+      material =
+        job.kind === 'delete'
+          ? await materialOf(job.clusterId).catch(() => undefined)
+          : await materialOf(job.clusterId);
     } catch (error) {
       // The engine fails the job; the cluster must not keep showing an operation in progress.
       await updateProvisionedCluster({ db, id: job.clusterId, status: 'failed', now: iso() });
@@ -245,11 +251,12 @@ export function createProvisioner(deps: ProvisionerDeps) {
       throw error;
     }
     const renderer = deps.renderer ?? ((m: JoinMaterial) => bootstrapRenderer(() => m));
-    const render: RenderUserData = material
-      ? renderer(joinMaterialOf(material))
-      : () => {
-          throw new InputError('a delete job boots no server', { code: 'invalid_plan' });
-        };
+    const render: RenderUserData =
+      material && job.kind !== 'delete'
+        ? renderer(joinMaterialOf(material))
+        : () => {
+            throw new InputError('a delete job boots no server', { code: 'invalid_plan' });
+          };
     const endpoint = await findClusterEndpoint({ db, clusterId: job.clusterId });
     const kubeClient =
       material && endpoint?.apiUrl
@@ -278,6 +285,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
               ? { kube: { url: endpoint.apiUrl, client: kubeClient, bootstrapToken: material.token } }
               : {}),
             drainTimeoutMs: deps.drainTimeoutMs ?? 5 * 60_000,
+            kubeCleanupTimeoutMs: deps.kubeCleanupTimeoutMs ?? 5 * 60_000,
             serverConcurrency: deps.serverConcurrency ?? 10,
             pollIntervalMs: deps.pollIntervalMs ?? 2_000,
             waitTimeoutMs: deps.waitTimeoutMs ?? 20 * 60_000,
@@ -435,11 +443,18 @@ export function createProvisioner(deps: ProvisionerDeps) {
       return queue(record.id, 'upgrade', { steps: [...plan.steps], spec: plan.spec });
     },
 
-    /** Queues deletion of every resource of the cluster (garbage collection by tag). */
-    async deleteCluster(ref: string): Promise<JobRecord> {
+    /**
+     * Queues deletion of every resource of the cluster: LoadBalancer Services (and, with
+     * `deleteVolumes`, PersistentVolumeClaims) through its API first, then garbage collection by tag.
+     */
+    async deleteCluster(ref: string, opts: { deleteVolumes?: boolean } = {}): Promise<JobRecord> {
       const record = await cluster(ref);
       const options = record.options as ProvisionOptions;
-      const steps = planDelete(record.id, { name: record.name, ownsKeypair: options.ownsKeypair });
+      const steps = planDelete(record.id, {
+        name: record.name,
+        ownsKeypair: options.ownsKeypair,
+        deleteVolumes: opts.deleteVolumes === true,
+      });
       return queue(record.id, 'delete', { steps, spec: record.spec as ClusterSpec });
     },
 

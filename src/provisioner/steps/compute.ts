@@ -250,11 +250,14 @@ export async function ensureWorkers(
 }
 
 /** Deletes one named server of the cluster (resize down) and waits until it is gone. */
-export async function deleteServer(deps: ExecDeps, r: Res<'server'>): Promise<{ deleted: number }> {
+export async function deleteServer(
+  deps: ExecDeps,
+  r: Res<'server'>,
+): Promise<{ deleted: number; ids: string[] }> {
   const found = (await deps.cloud.nova.listServers({ tags: r.tags })).filter((s) => s.name === r.name);
   for (const s of found) await deps.cloud.nova.deleteServer(s.id, { ignoreMissing: true });
   await poll(deps, `server ${r.name} to be deleted`, async () =>
     (await deps.cloud.nova.listServers({ tags: r.tags })).some((s) => s.name === r.name) ? undefined : true,
   );
-  return { deleted: found.length };
+  return { deleted: found.length, ids: found.map((s) => s.id) };
 }

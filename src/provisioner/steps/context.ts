@@ -66,6 +66,8 @@ export interface ExecDeps {
   addons?: AddonsAccess;
   /** Longest a drain keeps retrying evictions a PodDisruptionBudget refuses. */
   drainTimeoutMs: number;
+  /** Longest delete waits for LoadBalancer Services and PVCs to disappear from the cluster API. */
+  kubeCleanupTimeoutMs: number;
   ctx: StepContext;
 }
 

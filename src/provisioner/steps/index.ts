@@ -14,6 +14,7 @@ import {
   waitApi,
   waitNodes,
 } from './kube.ts';
+import { deleteKubeObjects } from './kubecleanup.ts';
 import { ensureLbMember, ensureLoadBalancer } from './loadbalancer.ts';
 import {
   ensureFloatingIp,
@@ -31,6 +32,7 @@ export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unkno
   const r = step.resource;
   if (step.kind === 'sweep' && r.type === 'cluster-resources') return sweep(deps, r);
   if (step.kind === 'delete') {
+    if (r.type === 'kube-objects') return deleteKubeObjects(deps, r);
     if (r.type === 'server') return deleteServer(deps, r);
     if (r.type === 'keypair' || r.type === 'server-group' || r.type === 'container')
       return deleteNamed(deps, r);
