@@ -99,6 +99,32 @@ describe('release source', () => {
     expect(await p.listClusters()).toEqual([]);
   });
 
+  it('refuses to grow or upgrade onto a release without a digest, but still shrinks', async () => {
+    const store = await suite.store();
+    const p = testProvisioner(store, suite.cloud, suite.webhook);
+    const { cluster } = await p.createCluster(testSpec('rel3', 2), { waitForApi: false });
+    await p.runUntilIdle();
+    const unknown = (patch: string) =>
+      testReleaseMirror().catalogue.map((r) =>
+        r.patch === patch ? { ...r, artifact: { url: r.artifact.url } } : r,
+      );
+    const strict = testProvisioner(store, suite.cloud, suite.webhook, {
+      releaseCatalogue: unknown(TEST_VERSION),
+    });
+    await expect(strict.resizeCluster(cluster.id, 'default', 3)).rejects.toMatchObject({
+      code: 'release_digest_unknown',
+    });
+    const next = testReleaseMirror().catalogue[1]!.patch;
+    const noNext = testProvisioner(store, suite.cloud, suite.webhook, { releaseCatalogue: unknown(next) });
+    await expect(noNext.upgradeCluster(cluster.id, next)).rejects.toMatchObject({
+      code: 'release_digest_unknown',
+    });
+    expect(await p.listJobs(cluster.id)).toHaveLength(1);
+    const shrink = await strict.resizeCluster(cluster.id, 'default', 1);
+    await strict.runUntilIdle();
+    expect((await strict.getJob(shrink.id)).job.state).toBe('succeeded');
+  });
+
   it.each([
     ['unreachable', 'release_download_failed', () => 'https://127.0.0.1:1/release'],
     ['missing the release', 'release_not_found', () => mkdtempSync(join(tmpdir(), 'kaas-empty-mirror-'))],
