@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planCreate } from '../../src/cluster/plan.ts';
 import { validateSpec } from '../../src/cluster/validate.ts';
@@ -204,6 +205,28 @@ describe('provisioner on cloudsim', () => {
       ids: expect.arrayContaining([lb!.id, ccm.id]),
     });
     expect((await cloud.octavia.listLoadBalancers()).filter((l) => l.name.includes('ha1'))).toHaveLength(0);
+  });
+
+  it('deletes without the secrets (another KAAS_SECRET_KEY), saying the cluster API was not used', async () => {
+    const s = await store();
+    const p = testProvisioner(s, cloud, material);
+    const { cluster } = await p.createCluster(testSpec('sim4', 1), options());
+    await p.runUntilIdle();
+    const stranger = testProvisioner(s, cloud, material, { secretKey: randomBytes(32) });
+    const del = await stranger.deleteCluster(cluster.id);
+    await stranger.runUntilIdle();
+    const view = await stranger.getJob(del.id);
+    expect(view.job.state).toBe('succeeded');
+    expect(view.steps.find((st) => st.stepId === 'delete:load-balancer-services')?.output).toMatchObject({
+      reachable: false,
+    });
+    expect(
+      view.events.some(
+        (e) =>
+          e.level === 'warn' && e.message.includes('its credentials do not open with this KAAS_SECRET_KEY'),
+      ),
+    ).toBe(true);
+    expect(await inventory(cluster.id, 'sim4')).toMatchObject({ servers: 0, networks: 0, containers: 0 });
   });
 
   it('refuses a second operation while one is queued', async () => {

@@ -35,7 +35,7 @@ export async function deleteKubeObjects(deps: ExecDeps, r: Res<'kube-objects'>):
   if (!kube || !(await kube.client.healthy(deps.ctx.signal))) {
     const why = kube
       ? `the cluster API at ${kube.url} did not answer`
-      : 'the cluster API cannot be reached (no endpoint or credentials recorded)';
+      : 'the cluster API was not used (no endpoint recorded, or its credentials do not open with this KAAS_SECRET_KEY)';
     await deps.ctx.event(`${why}: ${label} not deleted through it; going on with the cloud sweep`, 'warn');
     return { reachable: false, removed: 0, ids: [], remaining: [] };
   }
