@@ -13,6 +13,7 @@ import type { PlanResource } from '../../src/cluster/plan.ts';
 import { createKubeClient, type KubeAccess, type KubeClient } from '../../src/provisioner/kubeclient.ts';
 import type { StepContext } from '../../src/provisioner/engine.ts';
 import type { ExecDeps } from '../../src/provisioner/steps/context.ts';
+import { releaseAccess } from '../../src/provisioner/release.ts';
 import { waitApi, waitNodes, WAIT_SKIPPED } from '../../src/provisioner/steps/kube.ts';
 import { probeApi } from '../../src/cli/cluster.ts';
 import { errorHandler } from '../../src/server/errors.ts';
@@ -101,6 +102,8 @@ function execDeps(
     pollIntervalMs: 100,
     waitTimeoutMs: over.waitTimeoutMs ?? 10_000,
     drainTimeoutMs: 1_000,
+    kubeCleanupTimeoutMs: 1_000,
+    release: releaseAccess({}),
     kube: { url: c.lab.url, client: kube, bootstrapToken: c.token },
     clusterCaPem: access.caPem,
     ...(over.fetchApi ? { fetchApi: over.fetchApi } : {}),
@@ -417,7 +420,7 @@ describe('observed state', () => {
 
   it('says there is no endpoint yet while the cluster is being created', async () => {
     const p = testProvisioner(await suite.store(), suite.cloud, suite.webhook);
-    await p.createCluster(testSpec('rd2', 1), { releaseSource: suite.release, waitForApi: false });
+    await p.createCluster(testSpec('rd2', 1), { waitForApi: false });
     expect((await p.getCluster('rd2')).observed).toMatchObject({
       reachable: false,
       reason: 'no API endpoint yet: the cluster is creating',
