@@ -12,7 +12,7 @@ import { validateSpec } from '../cluster/validate.ts';
 import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Cloud } from '../openstack/index.ts';
-import type { Store } from '../store/db.ts';
+import type { Db, Store } from '../store/db.ts';
 import { deleteAddonStatus } from '../store/deleteAddonStatus.ts';
 import { deleteClusterSecret } from '../store/deleteClusterSecret.ts';
 import { deleteProvisionedCluster } from '../store/deleteProvisionedCluster.ts';
@@ -191,10 +191,11 @@ export function createProvisioner(deps: ProvisionerDeps) {
     spec: ClusterSpec,
     state: string,
     learned: { apiUrl?: string | null; caCertPem?: string } = {},
+    on: Db = db,
   ): Promise<void> {
-    const known = await findClusterEndpoint({ db, clusterId });
+    const known = await findClusterEndpoint({ db: on, clusterId });
     await upsertClusterEndpoint({
-      db,
+      db: on,
       endpoint: {
         clusterId,
         apiUrl: learned.apiUrl !== undefined ? learned.apiUrl : (known?.apiUrl ?? null),
@@ -280,27 +281,36 @@ export function createProvisioner(deps: ProvisionerDeps) {
           },
           step as PlanStep,
         ),
-      async finished(finishedJob, result) {
-        await kubeClient?.close();
+      // Runs in the engine's finishing transaction: every write goes through `tx`.
+      async finished(finishedJob, result, tx) {
         const id = finishedJob.clusterId;
         if (result.state === 'failed') {
-          await updateProvisionedCluster({ db, id, status: 'failed', now: iso() });
-          await reportEndpoint(id, current, 'failed');
+          await updateProvisionedCluster({ db: tx, id, status: 'failed', now: iso() });
+          await reportEndpoint(id, current, 'failed', {}, tx);
         } else if (finishedJob.kind === 'delete') {
-          await deleteProvisionedCluster({ db, id });
-          await deleteClusterSecret({ db, clusterId: id });
-          for (const s of await listAddonStatus({ db, clusterId: id })) {
-            await deleteAddonStatus({ db, clusterId: id, addon: s.addon });
+          await deleteProvisionedCluster({ db: tx, id });
+          await deleteClusterSecret({ db: tx, clusterId: id });
+          for (const s of await listAddonStatus({ db: tx, clusterId: id })) {
+            await deleteAddonStatus({ db: tx, clusterId: id, addon: s.addon });
           }
-          await reportEndpoint(id, current, 'deleted', { apiUrl: null });
+          await reportEndpoint(id, current, 'deleted', { apiUrl: null }, tx);
         } else {
-          await updateProvisionedCluster({ db, id, status: 'ready', spec: input.spec, now: iso() });
+          await updateProvisionedCluster({ db: tx, id, status: 'ready', spec: input.spec, now: iso() });
           const server = (result.outputs.get('kubeconfig') as { server?: string | null } | undefined)?.server;
-          await reportEndpoint(id, input.spec, 'ready', {
-            ...(server ? { apiUrl: server } : {}),
-            ...(material ? { caCertPem: material.ca.certPem } : {}),
-          });
+          await reportEndpoint(
+            id,
+            input.spec,
+            'ready',
+            {
+              ...(server ? { apiUrl: server } : {}),
+              ...(material ? { caCertPem: material.ca.certPem } : {}),
+            },
+            tx,
+          );
         }
+      },
+      async release() {
+        await kubeClient?.close();
       },
     };
   }
