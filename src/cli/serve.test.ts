@@ -64,6 +64,7 @@ describe('serveConfigFromEnv', () => {
       workers: true,
       leaseMs: undefined,
       idlePollMs: 1_000,
+      jobConcurrency: 4,
       shutdownGraceMs: 20_000,
       logLevel: 'info',
     });
@@ -80,6 +81,7 @@ describe('serveConfigFromEnv', () => {
         KAAS_WORKERS: 'false',
         KAAS_LEASE_MS: '2000',
         KAAS_WORKER_POLL_MS: '250',
+        KAAS_JOB_CONCURRENCY: '16',
         KAAS_SHUTDOWN_GRACE_MS: '0',
         KAAS_LOG_LEVEL: 'debug',
       }),
@@ -91,6 +93,7 @@ describe('serveConfigFromEnv', () => {
       workers: false,
       leaseMs: 2_000,
       idlePollMs: 250,
+      jobConcurrency: 16,
       shutdownGraceMs: 0,
       logLevel: 'debug',
     });
@@ -112,6 +115,10 @@ describe('serveConfigFromEnv', () => {
     expect(configError({ ...db, KAAS_LEASE_MS: '2.5' }).field).toBe('KAAS_LEASE_MS');
     expect(configError({ ...db, KAAS_WORKER_POLL_MS: '-1' }).field).toBe('KAAS_WORKER_POLL_MS');
     expect(configError({ ...db, KAAS_SHUTDOWN_GRACE_MS: 'soon' }).field).toBe('KAAS_SHUTDOWN_GRACE_MS');
+    expect(configError({ ...db, KAAS_JOB_CONCURRENCY: '0' }).message).toBe(
+      'KAAS_JOB_CONCURRENCY must be an integer from 1 to 64, got "0"',
+    );
+    expect(configError({ ...db, KAAS_JOB_CONCURRENCY: 'many' }).field).toBe('KAAS_JOB_CONCURRENCY');
   });
 });
 
