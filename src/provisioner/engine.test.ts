@@ -379,6 +379,46 @@ describe.each(engines)('job engine on %s', (engine) => {
     for (const s of STEPS) expect(cloud.creations.get(`res-${s.id}`)).toBe(1);
   });
 
+  it('retries a job whose worker stopped, but not one running under a live lease', async () => {
+    store = await freshStore(engine);
+    await newJob(store);
+    const cloud = fakeCloud();
+    const dying = make(store, 'dying', {
+      handlerFor: () => handler(cloud),
+      concurrency: 1,
+      hooks: {
+        afterCheckpoint: (_job, stepId) => {
+          if (stepId === 'b') throw new Error('killed');
+        },
+      },
+    });
+    await expect(dying.runJob('job-1')).rejects.toThrow('killed');
+    const now = () => new Date(clock).toISOString();
+    const refused = retryJob({ db: store.db, jobId: 'job-1', now: now() });
+    await expect(refused).rejects.toBeInstanceOf(ConflictError);
+    await expect(refused).rejects.toMatchObject({
+      code: 'job_running',
+      message: expect.stringMatching(
+        /is running and its worker holds it until .*once it failed or its worker stopped/,
+      ),
+    });
+    clock += 5_000;
+    await retryJob({ db: store.db, jobId: 'job-1', now: now() });
+    expect(await findJob({ db: store.db, id: 'job-1' })).toMatchObject({
+      state: 'queued',
+      leaseOwner: null,
+      attempt: 1,
+    });
+    expect((await make(store, 'e2', { handlerFor: () => handler(cloud) }).runJob('job-1'))?.state).toBe(
+      'succeeded',
+    );
+    expect(await findJob({ db: store.db, id: 'job-1' })).toMatchObject({ state: 'succeeded', attempt: 2 });
+    for (const s of STEPS) expect(cloud.creations.get(`res-${s.id}`)).toBe(1);
+    await expect(retryJob({ db: store.db, jobId: 'job-1', now: now() })).rejects.toMatchObject({
+      code: 'job_not_failed',
+    });
+  });
+
   it('refuses a retry while another job of the cluster is active', async () => {
     store = await freshStore(engine);
     await newJob(store, 'job-1');

@@ -428,22 +428,34 @@ export function createProvisioner(deps: ProvisionerDeps) {
       return queue(record.id, 'delete', { steps, spec: record.spec as ClusterSpec });
     },
 
-    /** Re-queues a failed job; it resumes from the step that failed. */
-    async retryJob(jobId: string): Promise<JobRecord> {
-      const job = await findJob({ db, id: jobId });
-      if (!job) throw new NotFoundError(`no job ${jobId}`, { code: 'job_not_found' });
+    /**
+     * Re-queues a job of the cluster (default: its last job) that failed or whose worker stopped; it
+     * resumes from the step that did not finish. A job is reached only through its own cluster: another
+     * cluster's job id is `job_not_found`.
+     */
+    async retryJob(clusterRef: string, jobId?: string): Promise<JobRecord> {
+      const record = await cluster(clusterRef);
+      const job =
+        jobId === undefined
+          ? (await listJobs({ db, clusterId: record.id }))[0]
+          : await findJob({ db, id: jobId });
+      if (!job && jobId === undefined) {
+        throw new InputError(`cluster ${record.name} has no job to retry`, { code: 'no_job' });
+      }
+      if (!job || job.clusterId !== record.id) {
+        throw new NotFoundError(`cluster ${clusterRef} has no job ${jobId}`, { code: 'job_not_found' });
+      }
       await db.transaction().execute(async (tx) => {
-        await retryJobRow({ db: tx, jobId, now: iso() });
+        await retryJobRow({ db: tx, jobId: job.id, now: iso() });
         await updateProvisionedCluster({
           db: tx,
-          id: job.clusterId,
+          id: record.id,
           status: STATUS_DURING[job.kind],
           now: iso(),
         });
       });
-      const record = await findProvisionedCluster({ db, ref: job.clusterId });
-      if (record) await reportEndpoint(job.clusterId, record.spec as ClusterSpec, STATUS_DURING[job.kind]);
-      return (await findJob({ db, id: jobId })) as JobRecord;
+      await reportEndpoint(record.id, record.spec as ClusterSpec, STATUS_DURING[job.kind]);
+      return (await findJob({ db, id: job.id })) as JobRecord;
     },
 
     /**

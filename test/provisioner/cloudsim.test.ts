@@ -202,7 +202,7 @@ describe('provisioner on cloudsim', () => {
     expect(failed.job.error?.message).toMatch(/[Qq]uota exceeded for instances/);
     expect((await p.getCluster(cluster.id)).status).toBe('failed');
     sim.knobs.quotas.projects[project] = { ...sim.knobs.quotas.defaults };
-    await p.retryJob(job.id);
+    await p.retryJob(cluster.id, job.id);
     await p.runUntilIdle();
     const done = await p.getJob(job.id);
     expect(done.job.state).toBe('succeeded');
