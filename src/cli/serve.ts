@@ -10,7 +10,7 @@ import type { Provisioner, ProvisionerDeps } from '../provisioner/provisioner.ts
 import { buildApp } from '../server/app.ts';
 import { openStore } from '../store/db.ts';
 import { openProvisionerFromEnv } from './cluster.ts';
-import { startWorkerLoop, type StopResult } from './worker.ts';
+import { DEFAULT_JOB_CONCURRENCY, startWorkerLoop, type StopResult } from './worker.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -87,7 +87,7 @@ export function serveConfigFromEnv(env: Env): ServeConfig {
     workers: flag(env, 'KAAS_WORKERS', true),
     leaseMs,
     idlePollMs: integer(env, 'KAAS_WORKER_POLL_MS', 1_000, 10, 600_000),
-    jobConcurrency: integer(env, 'KAAS_JOB_CONCURRENCY', 4, 1, 64),
+    jobConcurrency: integer(env, 'KAAS_JOB_CONCURRENCY', DEFAULT_JOB_CONCURRENCY, 1, 64),
     shutdownGraceMs: integer(env, 'KAAS_SHUTDOWN_GRACE_MS', 20_000, 0, 3_600_000),
     logLevel: env.KAAS_LOG_LEVEL?.trim() || 'info',
   };

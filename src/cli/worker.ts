@@ -7,9 +7,12 @@ export interface WorkerLoopDeps {
   logger: Logger;
   /** Wait between two claims when no job was runnable (or the database failed); keep it short. */
   idleMs: number;
-  /** Most jobs run at once by this replica (the claim keeps them on different clusters). */
-  concurrency: number;
+  /** Most jobs run at once by this replica (the claim keeps them on different clusters); default 4. */
+  concurrency?: number;
 }
+
+/** How many jobs a replica runs at once unless configured (`KAAS_JOB_CONCURRENCY`). */
+export const DEFAULT_JOB_CONCURRENCY = 4;
 
 /** How {@link WorkerLoop.stop} ended: the loop finished, or the grace period ran out mid-job. */
 export type StopResult = 'stopped' | 'abandoned';
@@ -30,7 +33,7 @@ export interface WorkerLoop {
  * each cluster at most one running job.
  */
 export function startWorkerLoop(deps: WorkerLoopDeps): WorkerLoop {
-  const concurrency = Math.max(1, deps.concurrency);
+  const concurrency = Math.max(1, deps.concurrency ?? DEFAULT_JOB_CONCURRENCY);
   const running = new Set<Promise<void>>();
   let stopping = false;
   let wake: (() => void) | undefined;
