@@ -223,8 +223,8 @@ export function createEngine(deps: EngineDeps): Engine {
 
     let handler: JobHandler | undefined;
     try {
-      handler = await deps.handlerFor(job);
-      const steps = handler.steps;
+      const h = (handler = await deps.handlerFor(job));
+      const steps = h.steps;
       checkSteps(steps);
       const rows = new Map((await listJobSteps({ db: deps.db, jobId: job.id })).map((r) => [r.stepId, r]));
       const outputs = new Map<string, unknown>();
@@ -250,7 +250,7 @@ export function createEngine(deps: EngineDeps): Engine {
       let failure: JobError | undefined;
       let lastStep: string | undefined;
 
-      const runStep = async (step: EngineStep, run: JobHandler['run']) => {
+      const runStep = async (step: EngineStep) => {
         const row = rows.get(step.id);
         const ctx: StepContext = {
           job,
@@ -276,7 +276,7 @@ export function createEngine(deps: EngineDeps): Engine {
         if (!alive()) return;
         let output: unknown;
         try {
-          output = (await run(step, ctx)) ?? null;
+          output = (await h.run(step, ctx)) ?? null;
         } catch (error) {
           if (!alive()) return;
           const jobError = jobErrorFrom(error, step.id);
@@ -312,7 +312,7 @@ export function createEngine(deps: EngineDeps): Engine {
             if (running.size >= concurrency) break;
             if (started.has(step.id) || !step.dependsOn.every((d) => done.has(d))) continue;
             started.add(step.id);
-            const p = runStep(step, handler.run.bind(handler)).finally(() => running.delete(step.id));
+            const p = runStep(step).finally(() => running.delete(step.id));
             running.set(step.id, p);
           }
         }
@@ -322,7 +322,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
       if (crash) throw crash.error;
       if (!alive()) return lost;
-      return await finish(failure ?? null, { handler, outputs, lastStep });
+      return await finish(failure ?? null, { handler: h, outputs, lastStep });
     } catch (error) {
       if (crash) throw crash.error;
       if (!alive()) return lost;
