@@ -332,6 +332,40 @@ describe.each(engines)('job engine on %s', (engine) => {
     expect(await findJob({ db: store.db, id: 'job-1' })).toMatchObject({ state: 'succeeded', attempt: 2 });
   });
 
+  it('starts no step once the lease is gone, and the step that noticed stops at its checkpoint', async () => {
+    store = await freshStore(engine);
+    await newJob(store);
+    const s = store;
+    const entered: string[] = [];
+    let afterCheckpoint = false;
+    const stolen: JobHandler = {
+      steps: STEPS,
+      run: async (step, ctx) => {
+        entered.push(step.id);
+        if (step.id === 'b') {
+          await s.db.updateTable('jobs').set({ lease_owner: 'thief' }).where('id', '=', 'job-1').execute();
+          await ctx.checkpoint({ made: 'half' });
+          afterCheckpoint = true;
+        }
+        return {};
+      },
+    };
+    const outcome = await make(store, 'e1', { handlerFor: () => stolen, concurrency: 1 }).runJob('job-1');
+    expect(outcome).toEqual({ jobId: 'job-1', state: 'lost', error: null });
+    expect(entered).toEqual(['a', 'b']);
+    expect(afterCheckpoint).toBe(false);
+    const runs = Object.fromEntries(
+      (await listJobSteps({ db: store.db, jobId: 'job-1' })).map((x) => [x.stepId, [x.state, x.runs]]),
+    );
+    expect(runs).toEqual({
+      a: ['done', 1],
+      b: ['running', 1],
+      c: ['pending', 0],
+      d: ['pending', 0],
+      e: ['pending', 0],
+    });
+  });
+
   it('lets exactly one of two concurrent engines claim a job', async () => {
     store = await freshStore(engine);
     await newJob(store);
