@@ -425,7 +425,7 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
     mutate(opts, async (p) => {
       const [last] = await p.listJobs(ref);
       if (!last) throw new InputError(`cluster ${ref} has no job to retry`, { code: 'no_job' });
-      return p.retryJob(last.id);
+      return p.retryJob(ref, last.id);
     }),
   );
 

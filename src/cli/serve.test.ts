@@ -64,6 +64,7 @@ describe('serveConfigFromEnv', () => {
       workers: true,
       leaseMs: undefined,
       idlePollMs: 1_000,
+      jobConcurrency: 4,
       shutdownGraceMs: 20_000,
       logLevel: 'info',
       release: {},
@@ -81,6 +82,7 @@ describe('serveConfigFromEnv', () => {
         KAAS_WORKERS: 'false',
         KAAS_LEASE_MS: '2000',
         KAAS_WORKER_POLL_MS: '250',
+        KAAS_JOB_CONCURRENCY: '16',
         KAAS_SHUTDOWN_GRACE_MS: '0',
         KAAS_LOG_LEVEL: 'debug',
         KAAS_RELEASE_MIRROR: 'https://mirror.example/k8s/release/',
@@ -94,6 +96,7 @@ describe('serveConfigFromEnv', () => {
       workers: false,
       leaseMs: 2_000,
       idlePollMs: 250,
+      jobConcurrency: 16,
       shutdownGraceMs: 0,
       logLevel: 'debug',
       release: { releaseMirror: 'https://mirror.example/k8s/release', releaseCacheDir: '/var/cache/kaas' },
@@ -128,6 +131,10 @@ describe('serveConfigFromEnv', () => {
       expect(configError({ ...db, KAAS_RELEASE_MIRROR: mirror }).field).toBe('KAAS_RELEASE_MIRROR');
     }
     expect(configError({ ...db, KAAS_RELEASE_CACHE: 'cache' }).field).toBe('KAAS_RELEASE_CACHE');
+    expect(configError({ ...db, KAAS_JOB_CONCURRENCY: '0' }).message).toBe(
+      'KAAS_JOB_CONCURRENCY must be an integer from 1 to 64, got "0"',
+    );
+    expect(configError({ ...db, KAAS_JOB_CONCURRENCY: 'many' }).field).toBe('KAAS_JOB_CONCURRENCY');
   });
 });
 

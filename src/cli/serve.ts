@@ -11,7 +11,7 @@ import { buildApp } from '../server/app.ts';
 import { openStore } from '../store/db.ts';
 import { openProvisionerFromEnv } from './cluster.ts';
 import { releaseDepsFromEnv } from './releaseEnv.ts';
-import { startWorkerLoop, type StopResult } from './worker.ts';
+import { DEFAULT_JOB_CONCURRENCY, startWorkerLoop, type StopResult } from './worker.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -27,7 +27,9 @@ export interface ServeConfig {
   leaseMs: number | undefined;
   /** Wait between two claims when no job is runnable. */
   idlePollMs: number;
-  /** How long SIGTERM waits for the job in hand before exiting (its lease then moves on). */
+  /** Most jobs this replica runs at once (always on different clusters). */
+  jobConcurrency: number;
+  /** How long SIGTERM waits for the jobs in hand before exiting (their leases then move on). */
   shutdownGraceMs: number;
   logLevel: string;
   /** KAAS_RELEASE_MIRROR and KAAS_RELEASE_CACHE, as provisioner deps. */
@@ -88,6 +90,7 @@ export function serveConfigFromEnv(env: Env): ServeConfig {
     workers: flag(env, 'KAAS_WORKERS', true),
     leaseMs,
     idlePollMs: integer(env, 'KAAS_WORKER_POLL_MS', 1_000, 10, 600_000),
+    jobConcurrency: integer(env, 'KAAS_JOB_CONCURRENCY', DEFAULT_JOB_CONCURRENCY, 1, 64),
     shutdownGraceMs: integer(env, 'KAAS_SHUTDOWN_GRACE_MS', 20_000, 0, 3_600_000),
     logLevel: env.KAAS_LOG_LEVEL?.trim() || 'info',
     release: releaseDepsFromEnv(env),
@@ -201,7 +204,12 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
   }
   auth.start();
   const worker = config.workers
-    ? startWorkerLoop({ engine: jobs.provisioner.engine, logger, idleMs: config.idlePollMs })
+    ? startWorkerLoop({
+        engine: jobs.provisioner.engine,
+        logger,
+        idleMs: config.idlePollMs,
+        concurrency: config.jobConcurrency,
+      })
     : undefined;
   logger.info({ url, workers: config.workers, leaseMs: config.leaseMs }, 'kaas serving');
 

@@ -1,10 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { engines, freshStore } from '../../test/support/databases.ts';
 import { createLogger } from '../log.ts';
-import type { RunOutcome } from '../provisioner/engine.ts';
-import { startWorkerLoop } from './worker.ts';
+import { createEngine, type ClaimedJob, type JobHandler, type RunOutcome } from '../provisioner/engine.ts';
+import { claimJob } from '../store/claimJob.ts';
+import type { Store } from '../store/db.ts';
+import { findJob, type JobRecord } from '../store/findJob.ts';
+import { insertJob } from '../store/insertJob.ts';
+import { startWorkerLoop, type WorkerLoop } from './worker.ts';
 
 const logger = createLogger({ level: 'silent' });
 const outcome = (jobId: string): RunOutcome => ({ jobId, state: 'succeeded', error: null });
+/** A claimed job whose run is `run` (the job record is not looked at by the loop). */
+const claimed = (jobId: string, run: () => Promise<RunOutcome> = async () => outcome(jobId)): ClaimedJob => ({
+  job: { id: jobId } as JobRecord,
+  run,
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('job worker loop', () => {
@@ -13,14 +24,15 @@ describe('job worker loop', () => {
     const calls: number[] = [];
     const loop = startWorkerLoop({
       engine: {
-        runNext: async () => {
+        claimNext: async () => {
           calls.push(Date.now());
           const id = queue.shift();
-          return id === undefined ? undefined : outcome(id);
+          return id === undefined ? undefined : claimed(id);
         },
       },
       logger,
       idleMs: 40,
+      concurrency: 1,
     });
     await sleep(150);
     expect(await loop.stop(1_000)).toBe('stopped');
@@ -36,15 +48,19 @@ describe('job worker loop', () => {
     let claims = 0;
     const loop = startWorkerLoop({
       engine: {
-        runNext: () => {
+        claimNext: async () => {
           claims++;
-          return new Promise<RunOutcome | undefined>((resolve) => {
-            finish = () => resolve(outcome('j1'));
-          });
+          return claims > 1
+            ? undefined
+            : claimed(
+                'j1',
+                () => new Promise<RunOutcome>((resolve) => (finish = () => resolve(outcome('j1')))),
+              );
         },
       },
       logger,
       idleMs: 60_000,
+      concurrency: 1,
     });
     await sleep(10);
     const stopping = loop.stop(5_000);
@@ -53,7 +69,12 @@ describe('job worker loop', () => {
     expect(await stopping).toBe('stopped');
     expect(claims).toBe(1);
 
-    const idle = startWorkerLoop({ engine: { runNext: async () => undefined }, logger, idleMs: 60_000 });
+    const idle = startWorkerLoop({
+      engine: { claimNext: async () => undefined },
+      logger,
+      idleMs: 60_000,
+      concurrency: 4,
+    });
     await sleep(10);
     const started = Date.now();
     expect(await idle.stop(5_000)).toBe('stopped');
@@ -62,9 +83,10 @@ describe('job worker loop', () => {
 
   it('gives up on a job that outlasts the grace period', async () => {
     const loop = startWorkerLoop({
-      engine: { runNext: () => new Promise<RunOutcome | undefined>(() => undefined) },
+      engine: { claimNext: async () => claimed('j1', () => new Promise<RunOutcome>(() => undefined)) },
       logger,
       idleMs: 10,
+      concurrency: 1,
     });
     await sleep(10);
     expect(await loop.stop(50)).toBe('abandoned');
@@ -81,7 +103,7 @@ describe('job worker loop', () => {
     let calls = 0;
     const loop = startWorkerLoop({
       engine: {
-        runNext: async () => {
+        claimNext: async () => {
           calls++;
           if (calls === 1) throw new Error('connection refused');
           return undefined;
@@ -89,11 +111,157 @@ describe('job worker loop', () => {
       },
       logger: sink,
       idleMs: 10,
+      concurrency: 2,
     });
     await sleep(80);
     expect(await loop.stop(1_000)).toBe('stopped');
     expect(calls).toBeGreaterThanOrEqual(3);
-    expect(lines.join('')).toContain('claiming or running a job failed');
+    expect(lines.join('')).toContain('claiming a job failed');
     expect(lines.join('')).toContain('connection refused');
+  });
+
+  it('keeps up to `concurrency` jobs running and claims the next as soon as one ends', async () => {
+    const finishers = new Map<string, () => void>();
+    let next = 0;
+    let claims = 0;
+    const loop = startWorkerLoop({
+      engine: {
+        claimNext: async () => {
+          claims++;
+          if (next >= 4) return undefined;
+          const id = `j${next++}`;
+          return claimed(id, () => new Promise<RunOutcome>((r) => finishers.set(id, () => r(outcome(id)))));
+        },
+      },
+      logger,
+      idleMs: 60_000,
+      concurrency: 3,
+    });
+    await sleep(30);
+    // Three slots: three jobs in hand, and no claim while they are full (not even an idle poll).
+    expect([...finishers.keys()]).toEqual(['j0', 'j1', 'j2']);
+    expect(claims).toBe(3);
+    finishers.get('j1')?.();
+    await sleep(30);
+    expect([...finishers.keys()]).toEqual(['j0', 'j1', 'j2', 'j3']);
+    const stopping = loop.stop(5_000);
+    for (const id of ['j0', 'j2', 'j3']) finishers.get(id)?.();
+    expect(await stopping).toBe('stopped');
+  });
+});
+
+describe.each(engines)('job worker loop with the engine on %s', (engine) => {
+  let store: Store | undefined;
+  let loop: WorkerLoop | undefined;
+  afterEach(async () => {
+    await loop?.stop(5_000);
+    await store?.close();
+    loop = undefined;
+    store = undefined;
+  });
+
+  const STEP = [{ id: 'work', dependsOn: [] }];
+  const queue = (s: Store, id: string, clusterId: string) =>
+    insertJob({
+      db: s.db,
+      job: {
+        id,
+        clusterId,
+        kind: 'create',
+        input: {},
+        stepIds: ['work'],
+        createdAt: new Date().toISOString(),
+      },
+    });
+  const startLoop = (s: Store, handler: JobHandler, leaseMs = 5_000) => {
+    const e = createEngine({
+      db: s.db,
+      dialect: s.dialect,
+      logger,
+      now: () => new Date(),
+      owner: 'replica',
+      leaseMs,
+      handlerFor: () => handler,
+    });
+    return startWorkerLoop({ engine: e, logger, idleMs: 20, concurrency: 4 });
+  };
+  const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(10);
+    }
+  };
+  const stateOf = async (s: Store, id: string) => (await findJob({ db: s.db, id }))?.state;
+
+  /** A handler that records which clusters' jobs are inside their step at once. */
+  const tracking = (stepMs: number) => {
+    const inside = new Map<string, number>();
+    const most = { together: 0, perCluster: 0 };
+    const handler: JobHandler = {
+      steps: STEP,
+      run: async (_step, ctx) => {
+        const c = ctx.job.clusterId;
+        inside.set(c, (inside.get(c) ?? 0) + 1);
+        const total = [...inside.values()].reduce((a, b) => a + b, 0);
+        most.together = Math.max(most.together, total);
+        most.perCluster = Math.max(most.perCluster, inside.get(c) ?? 0);
+        await sleep(stepMs);
+        inside.set(c, (inside.get(c) ?? 1) - 1);
+        return {};
+      },
+    };
+    return { handler, most };
+  };
+
+  it("runs two clusters' jobs at the same time", async () => {
+    store = await freshStore(engine);
+    await queue(store, 'j1', 'c1');
+    await queue(store, 'j2', 'c2');
+    const { handler, most } = tracking(300);
+    const s = store;
+    loop = startLoop(s, handler);
+    await until(
+      'both jobs',
+      async () => (await stateOf(s, 'j1')) === 'succeeded' && (await stateOf(s, 'j2')) === 'succeeded',
+    );
+    expect(most.together).toBe(2);
+  });
+
+  it('never runs two jobs of one cluster at once, even written around the one-active index', async () => {
+    store = await freshStore(engine);
+    await sql`DROP INDEX jobs_one_active_per_cluster`.execute(store.db);
+    await queue(store, 'j1', 'c1');
+    await queue(store, 'j2', 'c1');
+    await queue(store, 'j3', 'c2');
+    const { handler, most } = tracking(150);
+    const s = store;
+    loop = startLoop(s, handler);
+    await until('all jobs', async () =>
+      (await Promise.all(['j1', 'j2', 'j3'].map((id) => stateOf(s, id)))).every((x) => x === 'succeeded'),
+    );
+    expect(most.perCluster).toBe(1);
+    expect(most.together).toBe(2);
+  });
+
+  it('takes over a job whose lease expired within one lease period', async () => {
+    store = await freshStore(engine);
+    await queue(store, 'j1', 'c1');
+    const leaseMs = 400;
+    // A replica claimed it and died: nobody renews its lease.
+    const dead = await claimJob({
+      db: store.db,
+      dialect: store.dialect,
+      owner: 'dead',
+      now: new Date().toISOString(),
+      leaseExpiresAt: new Date(Date.now() + leaseMs).toISOString(),
+    });
+    const expiresAt = Date.parse(dead?.leaseExpiresAt as string);
+    const s = store;
+    loop = startLoop(s, tracking(1).handler, leaseMs);
+    await until('the takeover', async () => (await stateOf(s, 'j1')) === 'succeeded');
+    const job = await findJob({ db: s.db, id: 'j1' });
+    expect(job).toMatchObject({ attempt: 2 });
+    expect(Date.parse(job?.updatedAt as string) - expiresAt).toBeLessThan(leaseMs);
   });
 });

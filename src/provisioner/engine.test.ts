@@ -1,8 +1,15 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { engines, freshStore } from '../../test/support/databases.ts';
+import { engines, freshDatabaseUrl, freshStore, type Engine } from '../../test/support/databases.ts';
 import { ConflictError } from '../errors.ts';
 import { createLogger } from '../log.ts';
-import type { Store } from '../store/db.ts';
+import { openStore, type Store } from '../store/db.ts';
+import { deleteProvisionedCluster } from '../store/deleteProvisionedCluster.ts';
+import { findProvisionedCluster } from '../store/findProvisionedCluster.ts';
+import { insertProvisionedCluster } from '../store/insertProvisionedCluster.ts';
+import { migrateToLatest } from '../store/migrate.ts';
 import { findJob } from '../store/findJob.ts';
 import { insertJob } from '../store/insertJob.ts';
 import { listJobEvents } from '../store/listJobEvents.ts';
@@ -16,8 +23,15 @@ import {
   type EngineStep,
   type JobHandler,
 } from './engine.ts';
+import { withRetries } from './steps/context.ts';
 
 const logger = createLogger({ level: 'silent' });
+
+/** A database two stores can open (an in-memory SQLite one would be private to one connection). */
+async function sharedDatabaseUrl(engine: Engine): Promise<string> {
+  if (engine === 'postgres') return freshDatabaseUrl(engine);
+  return `sqlite:${join(mkdtempSync(join(tmpdir(), 'kaas-engine-')), 'kaas.db')}`;
+}
 
 /** a → (b, c) → d → e: b and c are independent and run in parallel. */
 const STEPS: EngineStep[] = [
@@ -84,19 +98,19 @@ describe.each(engines)('job engine on %s', (engine) => {
         createdAt: new Date(clock).toISOString(),
       },
     });
+  const baseDeps = (s: Store, owner: string): EngineDeps => ({
+    db: s.db,
+    dialect: s.dialect,
+    logger,
+    now: () => new Date(clock),
+    owner,
+    leaseMs: 1_000,
+    heartbeatMs: 60_000,
+    concurrency: 4,
+    handlerFor: () => handler(fakeCloud()),
+  });
   const make = (s: Store, owner: string, over: Partial<EngineDeps> = {}) =>
-    createEngine({
-      db: s.db,
-      dialect: s.dialect,
-      logger,
-      now: () => new Date(clock),
-      owner,
-      leaseMs: 1_000,
-      heartbeatMs: 60_000,
-      concurrency: 4,
-      handlerFor: () => handler(fakeCloud()),
-      ...over,
-    });
+    createEngine({ ...baseDeps(s, owner), ...over });
 
   it('runs every step in dependency order and checkpoints outputs', async () => {
     store = await freshStore(engine);
@@ -142,7 +156,8 @@ describe.each(engines)('job engine on %s', (engine) => {
       for (const s of STEPS) expect(cloud.creations.get(`res-${s.id}`)).toBe(1);
       const steps = await listJobSteps({ db: store.db, jobId: 'job-1' });
       expect(steps.every((s) => s.state === 'done')).toBe(true);
-      expect(steps.find((s) => s.stepId === crashAfter)?.runs).toBe(1);
+      // The last step is marked done only with the job's end, so a crash before that re-runs it.
+      expect(steps.find((s) => s.stepId === crashAfter)?.runs).toBe(crashAfter === 'e' ? 2 : 1);
       expect((await findJob({ db: store.db, id: 'job-1' }))?.attempt).toBe(2);
       const events = await listJobEvents({ db: store.db, jobId: 'job-1' });
       expect(events.some((e) => e.message.startsWith('resuming (attempt 2)'))).toBe(true);
@@ -183,6 +198,172 @@ describe.each(engines)('job engine on %s', (engine) => {
     expect(outcome?.state).toBe('succeeded');
     expect(await oldRun).toEqual({ jobId: 'job-1', state: 'lost', error: null });
     expect(await findJob({ db: store.db, id: 'job-1' })).toMatchObject({ state: 'succeeded', attempt: 2 });
+  });
+
+  /** A handler whose `finished` forgets cluster c1's record, as a delete job does. */
+  const forgetting = (cloud: ReturnType<typeof fakeCloud>): JobHandler => ({
+    ...handler(cloud),
+    finished: async (job, result, tx) => {
+      if (result.state === 'succeeded') await deleteProvisionedCluster({ db: tx, id: job.clusterId });
+    },
+  });
+  const recordCluster = (s: Store) =>
+    insertProvisionedCluster({
+      db: s.db,
+      cluster: {
+        id: 'c1',
+        name: 'one',
+        spec: {},
+        options: {},
+        status: 'deleting',
+        createdAt: new Date(clock).toISOString(),
+        updatedAt: new Date(clock).toISOString(),
+      },
+    });
+
+  it('ends a job in one transaction with its last step: a crash in between leaves it resumable', async () => {
+    store = await freshStore(engine);
+    await recordCluster(store);
+    await newJob(store);
+    const cloud = fakeCloud();
+    const dying = make(store, 'dying', {
+      handlerFor: () => forgetting(cloud),
+      hooks: {
+        afterCheckpoint: (_job, stepId) => {
+          if (stepId === 'e') throw new Error('killed');
+        },
+      },
+    });
+    await expect(dying.runJob('job-1')).rejects.toThrow('killed');
+    expect(await findJob({ db: store.db, id: 'job-1' })).toMatchObject({ state: 'running', error: null });
+    expect((await listJobSteps({ db: store.db, jobId: 'job-1' })).find((x) => x.stepId === 'e')?.state).toBe(
+      'running',
+    );
+    expect(await findProvisionedCluster({ db: store.db, ref: 'c1' })).toBeDefined();
+    clock += 5_000;
+    expect(await make(store, 'restarted', { handlerFor: () => forgetting(cloud) }).runJob('job-1')).toEqual({
+      jobId: 'job-1',
+      state: 'succeeded',
+      error: null,
+    });
+    expect(await findProvisionedCluster({ db: store.db, ref: 'c1' })).toBeUndefined();
+    const events = await listJobEvents({ db: store.db, jobId: 'job-1' });
+    expect(events.filter((e) => e.level === 'error')).toEqual([]);
+    expect(events.at(-1)?.message).toBe('create succeeded');
+  });
+
+  it('rolls back the handler records when the lease is gone at the end', async () => {
+    store = await freshStore(engine);
+    await recordCluster(store);
+    await newJob(store);
+    const s = store;
+    const outcome = await make(store, 'e1', {
+      handlerFor: () => forgetting(fakeCloud()),
+      hooks: {
+        // Another engine takes the job over between the last step and the finishing transaction.
+        afterCheckpoint: async (_job, stepId) => {
+          if (stepId === 'e')
+            await s.db.updateTable('jobs').set({ lease_owner: 'thief' }).where('id', '=', 'job-1').execute();
+        },
+      },
+    }).runJob('job-1');
+    expect(outcome).toEqual({ jobId: 'job-1', state: 'lost', error: null });
+    expect(await findProvisionedCluster({ db: store.db, ref: 'c1' })).toBeDefined();
+    expect(await findJob({ db: store.db, id: 'job-1' })).toMatchObject({
+      state: 'running',
+      leaseOwner: 'thief',
+    });
+    expect((await listJobSteps({ db: store.db, jobId: 'job-1' })).find((x) => x.stepId === 'e')?.state).toBe(
+      'running',
+    );
+  });
+
+  it('stops a job before its lease expires once the database is unreachable; another engine finishes it', async () => {
+    const url = await sharedDatabaseUrl(engine);
+    store = openStore(url);
+    await migrateToLatest(store.db as never);
+    await newJob(store);
+    const dead = openStore(url);
+    const leaseMs = 1_500;
+    const mutations: number[] = [];
+    let abortedAt = 0;
+    let dbDied!: () => void;
+    const died = new Promise<void>((r) => (dbDied = r));
+    // A long step that keeps changing the cloud and writes nothing to the database meanwhile.
+    const busy: JobHandler = {
+      steps: STEPS,
+      run: async (_step, ctx) => {
+        ctx.signal.addEventListener('abort', () => (abortedAt = Date.now()));
+        const deps = { sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), ctx };
+        for (;;) {
+          await withRetries(deps, 'resize a volume', async () => {
+            mutations.push(Date.now());
+            if (mutations.length === 5) dbDied();
+          });
+          await deps.sleep(20);
+        }
+      },
+    };
+    const realTime = { now: () => new Date(), leaseMs };
+    const first = createEngine({ ...baseDeps(dead, 'first'), ...realTime, handlerFor: () => busy });
+    const run = first.runJob('job-1');
+    await died;
+    await dead.db.destroy();
+    const diedAt = Date.now();
+    expect(await run).toEqual({ jobId: 'job-1', state: 'lost', error: null });
+    const held = await findJob({ db: store.db, id: 'job-1' });
+    const expiresAt = Date.parse(held?.leaseExpiresAt as string);
+    expect(held).toMatchObject({ state: 'running', leaseOwner: 'first' });
+    expect(abortedAt).toBeGreaterThan(diedAt);
+    expect(abortedAt).toBeLessThan(expiresAt);
+    expect(mutations.every((t) => t <= abortedAt)).toBe(true);
+    const later = mutations.length;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(mutations).toHaveLength(later);
+
+    const second = createEngine({
+      ...baseDeps(store, 'second'),
+      ...realTime,
+      handlerFor: () => handler(fakeCloud()),
+    });
+    expect(await second.runJob('job-1')).toBeUndefined();
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() + 20)));
+    expect(await second.runJob('job-1')).toEqual({ jobId: 'job-1', state: 'succeeded', error: null });
+    expect(await findJob({ db: store.db, id: 'job-1' })).toMatchObject({ state: 'succeeded', attempt: 2 });
+  });
+
+  it('starts no step once the lease is gone, and the step that noticed stops at its checkpoint', async () => {
+    store = await freshStore(engine);
+    await newJob(store);
+    const s = store;
+    const entered: string[] = [];
+    let afterCheckpoint = false;
+    const stolen: JobHandler = {
+      steps: STEPS,
+      run: async (step, ctx) => {
+        entered.push(step.id);
+        if (step.id === 'b') {
+          await s.db.updateTable('jobs').set({ lease_owner: 'thief' }).where('id', '=', 'job-1').execute();
+          await ctx.checkpoint({ made: 'half' });
+          afterCheckpoint = true;
+        }
+        return {};
+      },
+    };
+    const outcome = await make(store, 'e1', { handlerFor: () => stolen, concurrency: 1 }).runJob('job-1');
+    expect(outcome).toEqual({ jobId: 'job-1', state: 'lost', error: null });
+    expect(entered).toEqual(['a', 'b']);
+    expect(afterCheckpoint).toBe(false);
+    const runs = Object.fromEntries(
+      (await listJobSteps({ db: store.db, jobId: 'job-1' })).map((x) => [x.stepId, [x.state, x.runs]]),
+    );
+    expect(runs).toEqual({
+      a: ['done', 1],
+      b: ['running', 1],
+      c: ['pending', 0],
+      d: ['pending', 0],
+      e: ['pending', 0],
+    });
   });
 
   it('lets exactly one of two concurrent engines claim a job', async () => {
@@ -230,6 +411,46 @@ describe.each(engines)('job engine on %s', (engine) => {
     );
     expect(runs).toEqual({ a: 1, b: 1, c: 2, d: 1, e: 1 });
     for (const s of STEPS) expect(cloud.creations.get(`res-${s.id}`)).toBe(1);
+  });
+
+  it('retries a job whose worker stopped, but not one running under a live lease', async () => {
+    store = await freshStore(engine);
+    await newJob(store);
+    const cloud = fakeCloud();
+    const dying = make(store, 'dying', {
+      handlerFor: () => handler(cloud),
+      concurrency: 1,
+      hooks: {
+        afterCheckpoint: (_job, stepId) => {
+          if (stepId === 'b') throw new Error('killed');
+        },
+      },
+    });
+    await expect(dying.runJob('job-1')).rejects.toThrow('killed');
+    const now = () => new Date(clock).toISOString();
+    const refused = retryJob({ db: store.db, jobId: 'job-1', now: now() });
+    await expect(refused).rejects.toBeInstanceOf(ConflictError);
+    await expect(refused).rejects.toMatchObject({
+      code: 'job_running',
+      message: expect.stringMatching(
+        /is running and its worker holds it until .*once it failed or its worker stopped/,
+      ),
+    });
+    clock += 5_000;
+    await retryJob({ db: store.db, jobId: 'job-1', now: now() });
+    expect(await findJob({ db: store.db, id: 'job-1' })).toMatchObject({
+      state: 'queued',
+      leaseOwner: null,
+      attempt: 1,
+    });
+    expect((await make(store, 'e2', { handlerFor: () => handler(cloud) }).runJob('job-1'))?.state).toBe(
+      'succeeded',
+    );
+    expect(await findJob({ db: store.db, id: 'job-1' })).toMatchObject({ state: 'succeeded', attempt: 2 });
+    for (const s of STEPS) expect(cloud.creations.get(`res-${s.id}`)).toBe(1);
+    await expect(retryJob({ db: store.db, jobId: 'job-1', now: now() })).rejects.toMatchObject({
+      code: 'job_not_failed',
+    });
   });
 
   it('refuses a retry while another job of the cluster is active', async () => {

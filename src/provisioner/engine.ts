@@ -4,8 +4,9 @@
  * clusters or clouds; a `JobHandler` supplies the steps and runs each one. Because every state
  * change is in the database and every step is idempotent, a process killed at any point is simply
  * restarted: its lease expires, another engine claims the job and re-runs whatever was not done.
+ * An engine that cannot renew its lease stops (fencing, see lease.ts) before the lease can expire.
  */
-import { InputError } from '../errors.ts';
+import { InputError, UpstreamError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { claimJob } from '../store/claimJob.ts';
 import type { Db, Dialect } from '../store/db.ts';
@@ -13,8 +14,8 @@ import { finishJob } from '../store/finishJob.ts';
 import type { JobError, JobRecord } from '../store/findJob.ts';
 import { insertJobEvent, type JobEvent } from '../store/insertJobEvent.ts';
 import { listJobSteps } from '../store/listJobSteps.ts';
-import { renewJobLease } from '../store/renewJobLease.ts';
-import { updateJobStep } from '../store/updateJobStep.ts';
+import { updateJobStep, type StepUpdate } from '../store/updateJobStep.ts';
+import { keepLease } from './lease.ts';
 
 /** A unit of work the engine schedules: it runs once every step in `dependsOn` is done. */
 export interface EngineStep {
@@ -42,16 +43,26 @@ export interface JobHandler {
   readonly steps: readonly EngineStep[];
   /** Runs one step; returns its output (JSON-serialisable), which becomes its checkpoint. */
   run(step: EngineStep, ctx: StepContext): Promise<unknown>;
-  /** Called once the job has succeeded or failed (still under the lease). */
+  /**
+   * Records the job's outcome in the database through `tx`, the transaction that also marks the last
+   * step done and the job finished: all of it happens, or (process killed, lease lost) none of it.
+   * Database writes only; anything else belongs in `release`.
+   */
   finished?(
     job: JobRecord,
     result: { state: 'succeeded' | 'failed'; error: JobError | null; outputs: ReadonlyMap<string, unknown> },
+    tx: Db,
   ): Promise<void>;
+  /** Frees what the handler holds (clients, sockets) once the engine is done with the job, however it ended. */
+  release?(): Promise<void>;
 }
 
 /** Test seams. Throwing from a hook is treated as the process dying at that point. */
 export interface EngineHooks {
-  /** Runs right after a step's output is checkpointed. */
+  /**
+   * Runs right after a step's output is checkpointed. For the job's last step that is before the
+   * transaction that marks it done and finishes the job.
+   */
   afterCheckpoint?(job: JobRecord, stepId: string): void | Promise<void>;
 }
 
@@ -65,23 +76,34 @@ export interface EngineDeps {
   owner: string;
   /** How long a claim lasts without a heartbeat; default 30 s. */
   leaseMs?: number;
-  /** How often the lease is renewed; default a third of `leaseMs`. */
+  /** How often the lease is renewed; default (and at most) a third of `leaseMs`. */
   heartbeatMs?: number;
-  /** Most steps run at once; default 8. */
+  /** Most steps of one job run at once; default 8. */
   concurrency?: number;
   handlerFor(job: JobRecord): JobHandler | Promise<JobHandler>;
   hooks?: EngineHooks;
 }
 
-/** How a run ended for this engine: finished either way, or `lost` when the lease went elsewhere. */
+/**
+ * How a run ended for this engine: finished either way, or `lost` when this engine stopped owning
+ * the job (taken over, lease not renewable, database unreachable); another engine resumes it.
+ */
 export interface RunOutcome {
   jobId: string;
   state: 'succeeded' | 'failed' | 'lost';
   error: JobError | null;
 }
 
+/** A job this engine claimed and has not started yet; `run` executes it to the end. */
+export interface ClaimedJob {
+  job: JobRecord;
+  run(): Promise<RunOutcome>;
+}
+
 /** The engine returned by {@link createEngine}. */
 export interface Engine {
+  /** Claims the oldest runnable job without running it (a worker loop runs several at once). */
+  claimNext(): Promise<ClaimedJob | undefined>;
   /** Claims the oldest runnable job and runs it to the end; undefined when nothing is runnable. */
   runNext(): Promise<RunOutcome | undefined>;
   /** Claims this job (queued, or running with an expired lease) and runs it; undefined if not claimable. */
@@ -125,16 +147,24 @@ export function checkSteps(steps: readonly EngineStep[]): void {
   if (done.size < steps.length) throw new InputError('plan has a dependency cycle', { code: 'invalid_plan' });
 }
 
+/** Thrown inside the finishing transaction to roll it back: the lease is no longer ours. */
+class LeaseGone extends Error {}
+/** Wraps an error thrown by `JobHandler.finished`, so it fails the job instead of abandoning it. */
+class FinishFailed extends Error {}
+
 /** Creates an engine; run several (in one or many processes) against the same database safely. */
 export function createEngine(deps: EngineDeps): Engine {
   const leaseMs = deps.leaseMs ?? 30_000;
-  const heartbeatMs = deps.heartbeatMs ?? Math.max(10, Math.floor(leaseMs / 3));
+  const third = Math.max(10, Math.floor(leaseMs / 3));
+  const heartbeatMs = Math.min(deps.heartbeatMs ?? third, third);
   const concurrency = Math.max(1, deps.concurrency ?? 8);
   const iso = (offsetMs = 0) => new Date(deps.now().getTime() + offsetMs).toISOString();
   const log = deps.logger.child({ engine: deps.owner });
+  const inTransaction = <T>(work: (tx: Db) => Promise<T>): Promise<T> =>
+    deps.db.isTransaction ? work(deps.db) : deps.db.transaction().execute(work);
 
-  async function claim(jobId?: string): Promise<JobRecord | undefined> {
-    return claimJob({
+  async function claim(jobId?: string): Promise<ClaimedJob | undefined> {
+    const job = await claimJob({
       db: deps.db,
       dialect: deps.dialect,
       owner: deps.owner,
@@ -142,52 +172,64 @@ export function createEngine(deps: EngineDeps): Engine {
       leaseExpiresAt: iso(leaseMs),
       ...(jobId === undefined ? {} : { jobId }),
     });
+    return job && { job, run: () => execute(job) };
   }
 
   async function execute(job: JobRecord): Promise<RunOutcome> {
     const controller = new AbortController();
-    let lost = false;
+    /** Why this engine stopped owning the job; once set, it writes nothing more. */
+    let gone: string | undefined;
     let crash: { error: unknown } | undefined;
-    const stop = () => !controller.signal.aborted && controller.abort();
-    const heartbeat = setInterval(() => {
-      renewJobLease({
-        db: deps.db,
-        jobId: job.id,
-        owner: deps.owner,
-        now: iso(),
-        leaseExpiresAt: iso(leaseMs),
-      })
-        .then((held) => {
-          if (!held && !crash) {
-            lost = true;
-            stop();
-          }
-        })
-        .catch((error: unknown) => log.warn({ err: error, jobId: job.id }, 'lease heartbeat failed'));
-    }, heartbeatMs);
-    heartbeat.unref();
-    const alive = () => !lost && !crash;
-
-    const event = async (stepId: string | null, message: string, level: JobEvent['level'] = 'info') => {
-      if (!alive()) return;
-      await insertJobEvent({ db: deps.db, jobId: job.id, event: { at: iso(), stepId, level, message } });
+    const alive = () => gone === undefined && crash === undefined;
+    const abandon = (why: string, error?: unknown) => {
+      if (alive()) {
+        gone = why;
+        log.warn({ jobId: job.id, err: error }, `stopped running the job: ${why}`);
+      }
+      controller.abort();
     };
-    const writeStep = async (stepId: string, update: Parameters<typeof updateJobStep>[0]['update']) => {
+    const lost: RunOutcome = { jobId: job.id, state: 'lost', error: null };
+    const lease = keepLease({
+      db: deps.db,
+      jobId: job.id,
+      owner: deps.owner,
+      logger: log,
+      now: deps.now,
+      leaseMs,
+      heartbeatMs,
+      // The claim set the lease from this moment (claimJob writes updated_at = now).
+      renewedAt: new Date(job.updatedAt),
+      onLost: abandon,
+    });
+
+    // Every write goes through here: none once the job is gone, and a failed one gives the job up
+    // (its lease then expires and another engine resumes it) rather than guessing what was saved.
+    const write = async (what: string, op: () => Promise<boolean | void>) => {
       if (!alive()) return;
-      const held = await updateJobStep({ db: deps.db, jobId: job.id, stepId, owner: deps.owner, update });
-      if (!held) {
-        lost = true;
-        stop();
+      try {
+        if ((await op()) === false) abandon('another engine took the job over');
+      } catch (error) {
+        abandon(`could not record ${what}`, error);
       }
     };
+    const event = (stepId: string | null, message: string, level: JobEvent['level'] = 'info') =>
+      write('a job event', () =>
+        insertJobEvent({ db: deps.db, jobId: job.id, event: { at: iso(), stepId, level, message } }),
+      );
+    const writeStep = (stepId: string, update: StepUpdate) =>
+      write(`step ${stepId}`, () =>
+        updateJobStep({ db: deps.db, jobId: job.id, stepId, owner: deps.owner, update }),
+      );
 
+    let handler: JobHandler | undefined;
     try {
-      const handler = await deps.handlerFor(job);
-      checkSteps(handler.steps);
+      const h = (handler = await deps.handlerFor(job));
+      const steps = h.steps;
+      checkSteps(steps);
       const rows = new Map((await listJobSteps({ db: deps.db, jobId: job.id })).map((r) => [r.stepId, r]));
       const outputs = new Map<string, unknown>();
       const done = new Set<string>();
-      for (const step of handler.steps) {
+      for (const step of steps) {
         const row = rows.get(step.id);
         if (row?.state === 'done') {
           done.add(step.id);
@@ -197,13 +239,16 @@ export function createEngine(deps: EngineDeps): Engine {
       await event(
         null,
         job.attempt > 1
-          ? `resuming (attempt ${job.attempt}), ${done.size}/${handler.steps.length} steps already done`
+          ? `resuming (attempt ${job.attempt}), ${done.size}/${steps.length} steps already done`
           : `started ${job.kind}`,
       );
 
       const started = new Set<string>(done);
+      /** Steps whose work returned; the one that completes the set is the job's last step. */
+      const completed = new Set<string>(done);
       const running = new Map<string, Promise<void>>();
       let failure: JobError | undefined;
+      let lastStep: string | undefined;
 
       const runStep = async (step: EngineStep) => {
         const row = rows.get(step.id);
@@ -212,7 +257,12 @@ export function createEngine(deps: EngineDeps): Engine {
           previousOutput: row?.output ?? undefined,
           outputs,
           signal: controller.signal,
-          checkpoint: (output) => writeStep(step.id, { output }),
+          checkpoint: async (output) => {
+            await writeStep(step.id, { output });
+            if (!alive()) {
+              throw new UpstreamError(`stopped: ${gone ?? 'the engine stopped'}`, { code: 'aborted' });
+            }
+          },
           event: (message, level) => event(step.id, message, level),
         };
         await writeStep(step.id, {
@@ -222,11 +272,11 @@ export function createEngine(deps: EngineDeps): Engine {
           error: null,
           countRun: true,
         });
-        if (!alive()) return;
         await event(step.id, row?.state === 'running' ? 'step re-run after interruption' : 'step started');
+        if (!alive()) return;
         let output: unknown;
         try {
-          output = await handler.run(step, ctx);
+          output = (await h.run(step, ctx)) ?? null;
         } catch (error) {
           if (!alive()) return;
           const jobError = jobErrorFrom(error, step.id);
@@ -236,22 +286,29 @@ export function createEngine(deps: EngineDeps): Engine {
           return;
         }
         if (!alive()) return;
-        await writeStep(step.id, { state: 'done', output: output ?? null, finishedAt: iso() });
+        completed.add(step.id);
+        const last = completed.size === steps.length;
+        // The last step is marked done by the transaction that finishes the job.
+        await writeStep(step.id, last ? { output } : { state: 'done', output, finishedAt: iso() });
         if (!alive()) return;
-        outputs.set(step.id, output ?? null);
-        done.add(step.id);
-        await event(step.id, 'step done');
+        outputs.set(step.id, output);
+        if (last) lastStep = step.id;
+        else {
+          done.add(step.id);
+          await event(step.id, 'step done');
+        }
         try {
           await deps.hooks?.afterCheckpoint?.(job, step.id);
         } catch (error) {
           crash ??= { error };
-          stop();
+          controller.abort();
         }
       };
 
       for (;;) {
-        if (alive() && failure === undefined) {
-          for (const step of handler.steps) {
+        // Never start a step once the signal aborted (lease gone, crash) or a step failed.
+        if (!controller.signal.aborted && failure === undefined) {
+          for (const step of steps) {
             if (running.size >= concurrency) break;
             if (started.has(step.id) || !step.dependsOn.every((d) => done.has(d))) continue;
             started.add(step.id);
@@ -264,61 +321,95 @@ export function createEngine(deps: EngineDeps): Engine {
       }
 
       if (crash) throw crash.error;
-      if (lost) {
-        log.warn({ jobId: job.id }, 'lost the job lease; another engine owns the job now');
-        return { jobId: job.id, state: 'lost', error: null };
-      }
-      const state = failure === undefined ? 'succeeded' : 'failed';
-      const error = failure ?? null;
-      if (handler.finished) {
-        try {
-          await handler.finished(job, { state, error, outputs });
-        } catch (finishError) {
-          const jobError = jobErrorFrom(finishError);
-          await event(null, `finishing failed: ${jobError.message}`, 'error');
-          return await finalize('failed', error ?? jobError);
-        }
-      }
-      return await finalize(state, error);
+      if (!alive()) return lost;
+      return await finish(failure ?? null, { handler: h, outputs, lastStep });
     } catch (error) {
       if (crash) throw crash.error;
-      if (lost) return { jobId: job.id, state: 'lost', error: null };
+      if (!alive()) return lost;
       const jobError = jobErrorFrom(error);
       await event(null, `job failed: ${jobError.message}`, 'error');
-      return await finalize('failed', jobError);
+      return await finish(jobError, undefined);
     } finally {
-      clearInterval(heartbeat);
-      stop();
+      lease.stop();
+      controller.abort();
+      await handler?.release?.().catch((error: unknown) => {
+        log.warn({ err: error, jobId: job.id }, 'releasing the job handler failed');
+      });
     }
 
-    async function finalize(state: 'succeeded' | 'failed', error: JobError | null): Promise<RunOutcome> {
-      await event(
-        null,
-        state === 'succeeded' ? `${job.kind} succeeded` : `${job.kind} failed`,
-        state === 'succeeded' ? 'info' : 'error',
-      );
-      const held = await finishJob({
-        db: deps.db,
-        jobId: job.id,
-        owner: deps.owner,
-        state,
-        error,
-        now: iso(),
-      });
-      if (!held) return { jobId: job.id, state: 'lost', error: null };
+    /**
+     * Ends the job in one transaction: the last step done, the handler's records and the job's
+     * state, so a process killed in between leaves the job running (and resumable), never half-ended.
+     */
+    async function finish(
+      error: JobError | null,
+      from:
+        | { handler: JobHandler; outputs: ReadonlyMap<string, unknown>; lastStep: string | undefined }
+        | undefined,
+      withHandler = true,
+    ): Promise<RunOutcome> {
+      if (!alive()) return lost;
+      const state = error === null ? 'succeeded' : 'failed';
+      const at = iso();
+      const held = (ok: boolean) => {
+        if (!ok) throw new LeaseGone();
+      };
+      try {
+        await inTransaction(async (tx) => {
+          if (from?.lastStep !== undefined) {
+            const stepId = from.lastStep;
+            held(
+              await updateJobStep({
+                db: tx,
+                jobId: job.id,
+                stepId,
+                owner: deps.owner,
+                update: { state: 'done', finishedAt: at },
+              }),
+            );
+            await insertJobEvent({
+              db: tx,
+              jobId: job.id,
+              event: { at, stepId, level: 'info', message: 'step done' },
+            });
+          }
+          if (withHandler && from?.handler.finished) {
+            try {
+              await from.handler.finished(job, { state, error, outputs: from.outputs }, tx);
+            } catch (finishError) {
+              throw new FinishFailed('finished failed', { cause: finishError });
+            }
+          }
+          const message = `${job.kind} ${state}`;
+          await insertJobEvent({
+            db: tx,
+            jobId: job.id,
+            event: { at, stepId: null, level: state === 'succeeded' ? 'info' : 'error', message },
+          });
+          held(await finishJob({ db: tx, jobId: job.id, owner: deps.owner, state, error, now: at }));
+        });
+      } catch (failed) {
+        if (failed instanceof FinishFailed) {
+          const jobError = jobErrorFrom(failed.cause);
+          await event(null, `finishing failed: ${jobError.message}`, 'error');
+          return finish(error ?? jobError, from, false);
+        }
+        if (failed instanceof LeaseGone) abandon('another engine took the job over');
+        else abandon("could not record the job's end", failed);
+        return lost;
+      }
       log.info({ jobId: job.id, state }, 'job finished');
       return { jobId: job.id, state, error };
     }
   }
 
   return {
+    claimNext: () => claim(),
     async runNext() {
-      const job = await claim();
-      return job ? execute(job) : undefined;
+      return (await claim())?.run();
     },
     async runJob(jobId) {
-      const job = await claim(jobId);
-      return job ? execute(job) : undefined;
+      return (await claim(jobId))?.run();
     },
   };
 }

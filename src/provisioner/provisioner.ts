@@ -12,7 +12,7 @@ import { validateSpec } from '../cluster/validate.ts';
 import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Cloud } from '../openstack/index.ts';
-import type { Store } from '../store/db.ts';
+import type { Db, Store } from '../store/db.ts';
 import type { KubernetesRelease } from '../versions/index.ts';
 import { deleteAddonStatus } from '../store/deleteAddonStatus.ts';
 import { deleteClusterSecret } from '../store/deleteClusterSecret.ts';
@@ -243,10 +243,11 @@ export function createProvisioner(deps: ProvisionerDeps) {
     spec: ClusterSpec,
     state: string,
     learned: { apiUrl?: string | null; caCertPem?: string } = {},
+    on: Db = db,
   ): Promise<void> {
-    const known = await findClusterEndpoint({ db, clusterId });
+    const known = await findClusterEndpoint({ db: on, clusterId });
     await upsertClusterEndpoint({
-      db,
+      db: on,
       endpoint: {
         clusterId,
         apiUrl: learned.apiUrl !== undefined ? learned.apiUrl : (known?.apiUrl ?? null),
@@ -350,27 +351,36 @@ export function createProvisioner(deps: ProvisionerDeps) {
           },
           step as PlanStep,
         ),
-      async finished(finishedJob, result) {
-        await kubeClient?.close();
+      // Runs in the engine's finishing transaction: every write goes through `tx`.
+      async finished(finishedJob, result, tx) {
         const id = finishedJob.clusterId;
         if (result.state === 'failed') {
-          await updateProvisionedCluster({ db, id, status: 'failed', now: iso() });
-          await reportEndpoint(id, current, 'failed');
+          await updateProvisionedCluster({ db: tx, id, status: 'failed', now: iso() });
+          await reportEndpoint(id, current, 'failed', {}, tx);
         } else if (finishedJob.kind === 'delete') {
-          await deleteProvisionedCluster({ db, id });
-          await deleteClusterSecret({ db, clusterId: id });
-          for (const s of await listAddonStatus({ db, clusterId: id })) {
-            await deleteAddonStatus({ db, clusterId: id, addon: s.addon });
+          await deleteProvisionedCluster({ db: tx, id });
+          await deleteClusterSecret({ db: tx, clusterId: id });
+          for (const s of await listAddonStatus({ db: tx, clusterId: id })) {
+            await deleteAddonStatus({ db: tx, clusterId: id, addon: s.addon });
           }
-          await reportEndpoint(id, current, 'deleted', { apiUrl: null });
+          await reportEndpoint(id, current, 'deleted', { apiUrl: null }, tx);
         } else {
-          await updateProvisionedCluster({ db, id, status: 'ready', spec: input.spec, now: iso() });
+          await updateProvisionedCluster({ db: tx, id, status: 'ready', spec: input.spec, now: iso() });
           const server = (result.outputs.get('kubeconfig') as { server?: string | null } | undefined)?.server;
-          await reportEndpoint(id, input.spec, 'ready', {
-            ...(server ? { apiUrl: server } : {}),
-            ...(material ? { caCertPem: material.ca.certPem } : {}),
-          });
+          await reportEndpoint(
+            id,
+            input.spec,
+            'ready',
+            {
+              ...(server ? { apiUrl: server } : {}),
+              ...(material ? { caCertPem: material.ca.certPem } : {}),
+            },
+            tx,
+          );
         }
+      },
+      async release() {
+        await kubeClient?.close();
       },
     };
   }
@@ -499,22 +509,34 @@ export function createProvisioner(deps: ProvisionerDeps) {
       return queue(record.id, 'delete', { steps, spec: record.spec as ClusterSpec });
     },
 
-    /** Re-queues a failed job; it resumes from the step that failed. */
-    async retryJob(jobId: string): Promise<JobRecord> {
-      const job = await findJob({ db, id: jobId });
-      if (!job) throw new NotFoundError(`no job ${jobId}`, { code: 'job_not_found' });
+    /**
+     * Re-queues a job of the cluster (default: its last job) that failed or whose worker stopped; it
+     * resumes from the step that did not finish. A job is reached only through its own cluster: another
+     * cluster's job id is `job_not_found`.
+     */
+    async retryJob(clusterRef: string, jobId?: string): Promise<JobRecord> {
+      const record = await cluster(clusterRef);
+      const job =
+        jobId === undefined
+          ? (await listJobs({ db, clusterId: record.id }))[0]
+          : await findJob({ db, id: jobId });
+      if (!job && jobId === undefined) {
+        throw new InputError(`cluster ${record.name} has no job to retry`, { code: 'no_job' });
+      }
+      if (!job || job.clusterId !== record.id) {
+        throw new NotFoundError(`cluster ${clusterRef} has no job ${jobId}`, { code: 'job_not_found' });
+      }
       await db.transaction().execute(async (tx) => {
-        await retryJobRow({ db: tx, jobId, now: iso() });
+        await retryJobRow({ db: tx, jobId: job.id, now: iso() });
         await updateProvisionedCluster({
           db: tx,
-          id: job.clusterId,
+          id: record.id,
           status: STATUS_DURING[job.kind],
           now: iso(),
         });
       });
-      const record = await findProvisionedCluster({ db, ref: job.clusterId });
-      if (record) await reportEndpoint(job.clusterId, record.spec as ClusterSpec, STATUS_DURING[job.kind]);
-      return (await findJob({ db, id: jobId })) as JobRecord;
+      await reportEndpoint(record.id, record.spec as ClusterSpec, STATUS_DURING[job.kind]);
+      return (await findJob({ db, id: job.id })) as JobRecord;
     },
 
     /**

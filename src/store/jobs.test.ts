@@ -1,5 +1,7 @@
 import { expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { describeOnEngines } from '../../test/support/databases.ts';
+import { claimJob } from './claimJob.ts';
 import { deleteProvisionedCluster } from './deleteProvisionedCluster.ts';
 import { findProvisionedCluster } from './findProvisionedCluster.ts';
 import { insertCluster } from './insertCluster.ts';
@@ -80,5 +82,62 @@ describeOnEngines('provisioner store', ({ store }) => {
       });
     expect((await listJobEvents({ db, jobId: 'j2' })).map((e) => e.message)).toEqual(['m1', 'm2', 'm3']);
     expect((await listJobEvents({ db, jobId: 'j2', after: at(2) })).map((e) => e.message)).toEqual(['m3']);
+  });
+
+  it('claims the oldest runnable job, never one of a cluster with a job running under a live lease', async () => {
+    const { db, dialect } = store();
+    // Jobs written around insertJob's one-active-per-cluster index: the claim must still keep one
+    // runner per cluster.
+    await sql`DROP INDEX jobs_one_active_per_cluster`.execute(db);
+    for (const [id, clusterId, s] of [
+      ['j1', 'c1', 1],
+      ['j2', 'c1', 2],
+      ['j3', 'c2', 3],
+    ] as const) {
+      await insertJob({
+        db,
+        job: { id, clusterId, kind: 'create', input: {}, stepIds: [], createdAt: at(s) },
+      });
+    }
+    const claim = (owner: string, now: string, jobId?: string) =>
+      claimJob({
+        db,
+        dialect,
+        owner,
+        now,
+        leaseExpiresAt: new Date(Date.parse(now) + 10_000).toISOString(),
+        ...(jobId === undefined ? {} : { jobId }),
+      });
+    expect(await claim('a', at(10))).toMatchObject({
+      id: 'j1',
+      state: 'running',
+      leaseOwner: 'a',
+      attempt: 1,
+    });
+    expect((await claim('b', at(10)))?.id).toBe('j3');
+    expect(await claim('b', at(10))).toBeUndefined();
+    expect(await claim('b', at(10), 'j2')).toBeUndefined();
+    // j1's lease (until 00:00:20) runs out: j1 itself is taken over first, and j2 stays blocked.
+    expect(await claim('c', at(25))).toMatchObject({ id: 'j1', leaseOwner: 'c', attempt: 2 });
+    expect(await claim('c', at(25), 'j2')).toBeUndefined();
+    await db.updateTable('jobs').set({ state: 'succeeded' }).where('id', '=', 'j1').execute();
+    expect(await claim('c', at(26), 'j2')).toMatchObject({ id: 'j2', leaseOwner: 'c' });
+  });
+
+  it('gives concurrent claimers different jobs', async () => {
+    const { db, dialect } = store();
+    for (let i = 0; i < 4; i++) {
+      await insertJob({
+        db,
+        job: { id: `j${i}`, clusterId: `c${i}`, kind: 'create', input: {}, stepIds: [], createdAt: at(i) },
+      });
+    }
+    const claims = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        claimJob({ db, dialect, owner: `o${i}`, now: at(10), leaseExpiresAt: at(40) }),
+      ),
+    );
+    const ids = claims.flatMap((c) => (c ? [c.id] : []));
+    expect(ids.sort()).toEqual(['j0', 'j1', 'j2', 'j3']);
   });
 });

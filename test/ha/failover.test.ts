@@ -49,11 +49,12 @@ async function database(): Promise<{ url: string; store: Store }> {
   return db;
 }
 
-function replica(url: string): Replica {
+function replica(url: string, env: Record<string, string> = {}): Replica {
   const r = spawnReplica({
     ...replicaEnv(sim.authUrl),
     KAAS_DATABASE_URL: url,
     KAAS_SHUTDOWN_GRACE_MS: '2000',
+    ...env,
   });
   replicas.push(r);
   return r;
@@ -195,8 +196,9 @@ describe('two kaas replicas on one PostgreSQL', () => {
 
   it('two live replicas share the queue and never run the same step twice', async () => {
     const { url, store } = await database();
-    const a = replica(url);
-    const b = replica(url);
+    // One job at a time each, so that three jobs cannot all fit in the first replica's slots.
+    const a = replica(url, { KAAS_JOB_CONCURRENCY: '1' });
+    const b = replica(url, { KAAS_JOB_CONCURRENCY: '1' });
     await Promise.all([a.ready, b.ready]);
     const p = testProvisioner(store, cloud, webhook);
     const created = [];

@@ -280,7 +280,7 @@ describe('resize down drains on the real API', () => {
     // disruption controller counts the first one's replacement healthy.
     await c.lab.kubectl(['patch', 'pdb', 'web', '--type=merge', '-p', '{"spec":{"minAvailable":1}}']);
     const retry = c.provisioner({ drainTimeoutMs: 60_000 });
-    await retry.retryJob(queued.id);
+    await retry.retryJob(NAME, queued.id);
     await retry.runUntilIdle();
     const done = await retry.getJob(queued.id);
     expect(done.job.state, JSON.stringify(done.job.error)).toBe('succeeded');
@@ -351,7 +351,7 @@ spec:
       'maintenance-freeze',
     ]);
     await c.lab.waitFor('the policy lifted', async () => !(await cordonRefused()));
-    await p.retryJob(queued.id);
+    await p.retryJob(NAME, queued.id);
     await p.runUntilIdle();
     expect((await p.getJob(queued.id)).job.state).toBe('succeeded');
     expect(await serversNamed(target)).toHaveLength(0);

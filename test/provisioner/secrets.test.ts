@@ -87,7 +87,7 @@ describe('cluster secrets and endpoint', () => {
     );
 
     // Delete needs no secrets, and forgets them.
-    await p.retryJob(failed?.id as string);
+    await p.retryJob(cluster.id, failed?.id as string);
     await p.runUntilIdle();
     await p.deleteCluster('sec1');
     await p.runUntilIdle();

@@ -29,6 +29,23 @@ describe('step helpers', () => {
     await expect(withRetries(deps, 'x', () => Promise.reject(unavailable()), 2)).rejects.toThrow('nova 503');
     await expect(withRetries(deps, 'x', () => Promise.reject(new Error('bug')))).rejects.toThrow('bug');
   });
+  it('starts no attempt once the job signal aborted, even mid-backoff', async () => {
+    const controller = new AbortController();
+    const calls: number[] = [];
+    const deps = {
+      // The lease is lost while the step backs off between two attempts.
+      sleep: async () => controller.abort(),
+      ctx: { ...ctx(), signal: controller.signal },
+    };
+    await expect(
+      withRetries(deps, 'create server', async () => {
+        calls.push(calls.length);
+        throw unavailable();
+      }),
+    ).rejects.toMatchObject({ code: 'aborted', message: expect.stringContaining('create server') });
+    expect(calls).toHaveLength(1);
+    await expect(withRetries(deps, 'again', async () => 'never')).rejects.toMatchObject({ code: 'aborted' });
+  });
   it('refuses twins and missing outputs', () => {
     expect(() => single([{ id: 'a' }, { id: 'b' }], 'network', 'n')).toThrow(/found 2 networks named n/);
     expect(() => outputOf({ ctx: ctx() }, 'network')).toThrow(/no output/);

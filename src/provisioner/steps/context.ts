@@ -102,6 +102,7 @@ const RETRYABLE = new Set([
  * Runs `ensure` again when the cloud failed transiently. Safe because every ensure looks its
  * resource up by name before creating it, so a POST that did go through is found, not repeated.
  * 429s were already retried by the session honouring Retry-After; this adds backoff on top.
+ * No attempt starts once the job's signal aborted: the engine may no longer own the job (fencing).
  */
 export async function withRetries<T>(
   deps: Pick<ExecDeps, 'sleep' | 'ctx'>,
@@ -110,6 +111,9 @@ export async function withRetries<T>(
   attempts = 5,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    if (deps.ctx.signal.aborted) {
+      throw new UpstreamError(`stopped before ${what}: the job is no longer run here`, { code: 'aborted' });
+    }
     try {
       return await ensure();
     } catch (error) {

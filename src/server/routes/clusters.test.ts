@@ -1,6 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Provisioner } from '../../provisioner/provisioner.ts';
+import { randomBytes } from 'node:crypto';
+import { adminConfig } from '../../../test/support/openstack.ts';
+import { createLogger } from '../../log.ts';
+import { createCloud } from '../../openstack/index.ts';
+import { createProvisioner, type Provisioner } from '../../provisioner/provisioner.ts';
+import { findJob } from '../../store/findJob.ts';
+import { insertJob } from '../../store/insertJob.ts';
+import { insertProvisionedCluster } from '../../store/insertProvisionedCluster.ts';
 import { clusterGuard, registerClusterRoutes } from './clusters.ts';
 import { panelTestApp } from './panel-testing.ts';
 
@@ -81,6 +88,63 @@ describe('cluster API authorization', () => {
       });
       expect(res.statusCode).toBe(403);
       expect(res.json().error.message).toContain('kaas cluster create');
+    } finally {
+      await fixture.close();
+    }
+  });
+});
+
+describe('retry through the cluster API', () => {
+  it("reaches a job only through its own cluster: an admin of c1 cannot retry c3's failed job", async () => {
+    const logger = createLogger({ level: 'silent' });
+    const fixture = await panelTestApp({
+      register: (a, store) =>
+        registerClusterRoutes(a, {
+          // A real provisioner on the fixture's store; retrying touches no cloud, so its client
+          // points nowhere and would fail if it were called.
+          provisioner: createProvisioner({
+            store,
+            logger,
+            now: () => new Date('2030-02-01T00:00:00.000Z'),
+            cloud: createCloud({ config: adminConfig('http://127.0.0.1:9/v3'), logger }),
+            secretKey: randomBytes(32),
+          }),
+          listRoute: false,
+          authorize: clusterGuard(store, undefined),
+        }),
+    });
+    try {
+      const db = fixture.store.db;
+      // What the endpoint report reads of a spec.
+      const spec = { masters: 1, nodeGroups: [{ name: 'default', count: 1 }], kubernetesVersion: '1.31.4' };
+      for (const id of ['c1', 'c3']) {
+        const at = '2030-01-05T00:00:00.000Z';
+        await insertProvisionedCluster({
+          db,
+          cluster: { id, name: id, spec, options: {}, status: 'failed', createdAt: at, updatedAt: at },
+        });
+        await insertJob({
+          db,
+          job: { id: `job-${id}`, clusterId: id, kind: 'resize', input: {}, stepIds: ['a'], createdAt: at },
+        });
+        await db.updateTable('jobs').set({ state: 'failed' }).where('id', '=', `job-${id}`).execute();
+      }
+      const retry = (clusterId: string, jobId: string) =>
+        fixture.app.inject({
+          method: 'POST',
+          url: `/api/v1/clusters/${clusterId}/retry`,
+          headers: { 'x-test-user': 'admin' },
+          payload: { jobId },
+        });
+      const foreign = await retry('c1', 'job-c3');
+      expect(foreign.statusCode).toBe(404);
+      expect(foreign.json().error.code).toBe('job_not_found');
+      expect((await findJob({ db, id: 'job-c3' }))?.state).toBe('failed');
+      expect((await retry('c3', 'job-c3')).statusCode).toBe(404);
+
+      const own = await retry('c1', 'job-c1');
+      expect(own.statusCode).toBe(202);
+      expect(own.json().job).toMatchObject({ id: 'job-c1', state: 'queued' });
     } finally {
       await fixture.close();
     }

@@ -122,14 +122,11 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
 
     app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/retry', async (request, reply) => {
       const { jobId } = body(request);
-      let id = typeof jobId === 'string' ? jobId : undefined;
-      if (id === undefined) {
-        const [last] = await provisioner.listJobs(request.params.id);
-        if (!last)
-          throw new InputError(`cluster ${request.params.id} has no job to retry`, { code: 'no_job' });
-        id = last.id;
-      }
-      return reply.status(202).send({ job: await provisioner.retryJob(id) });
+      const job = await provisioner.retryJob(
+        request.params.id,
+        typeof jobId === 'string' ? jobId : undefined,
+      );
+      return reply.status(202).send({ job });
     });
 
     app.get<{ Params: { id: string } }>('/api/v1/clusters/:id/jobs', async (request) => ({
