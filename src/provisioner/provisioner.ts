@@ -11,7 +11,7 @@ import type { ClusterSpec } from '../cluster/spec.ts';
 import { validateSpec } from '../cluster/validate.ts';
 import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Cloud } from '../openstack/index.ts';
+import type { Cloud, Server } from '../openstack/index.ts';
 import type { Store } from '../store/db.ts';
 import { deleteAddonStatus } from '../store/deleteAddonStatus.ts';
 import { deleteClusterSecret } from '../store/deleteClusterSecret.ts';
@@ -128,6 +128,32 @@ const STATUS_DURING: Record<JobRecord['kind'], string> = {
   upgrade: 'upgrading',
   delete: 'deleting',
 };
+
+/** The `kaas-index`es of a cluster's worker servers, by node group (from their Nova metadata). */
+function groupIndexes(servers: readonly Server[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const s of servers) {
+    const group = s.metadata['kaas-group'];
+    const index = Number(s.metadata['kaas-index']);
+    if (group === undefined || !Number.isInteger(index)) continue;
+    (out[group] ??= []).push(index);
+  }
+  return out;
+}
+
+/**
+ * Why an upgrade is refused: a replacement master must join with the control plane's shared
+ * certificates (service-account key, front-proxy CA, etcd CA). kubeadm hands them over through its
+ * `kubeadm-certs` Secret, which expires two hours after `kubeadm init`, and kaas does not hold them
+ * itself, so it cannot boot a master that joins later; it also does not yet remove an old master's
+ * etcd member. Upgrading the workers alone would run kubelets newer than their API servers.
+ */
+function controlPlaneNotReplaceable(cluster: string, masters: readonly string[]): ConflictError {
+  return new ConflictError(
+    `kaas cannot upgrade ${cluster} yet: an upgrade replaces the control plane (${masters.join(', ')}) before the workers, and kaas cannot boot a replacement master: it does not hold the control-plane certificates (service-account key, front-proxy CA) a master joining after the first two hours needs, nor manage etcd membership; nothing was queued`,
+    { code: 'upgrade_not_supported' },
+  );
+}
 
 /** The provisioner returned by {@link createProvisioner}. */
 export type Provisioner = ReturnType<typeof createProvisioner>;
@@ -399,14 +425,22 @@ export function createProvisioner(deps: ProvisionerDeps) {
       return queue(record.id, 'resize', { steps: [...plan.steps], spec: plan.spec });
     },
 
-    /** Queues an upgrade by one minor (or patch); undefined when the cluster already runs `version`. */
+    /**
+     * Queues an upgrade by one minor (or patch) as a rolling replacement of nodes; undefined when
+     * the cluster already runs `version`. Refused before anything is queued while kaas cannot
+     * replace the control plane (`upgrade_not_supported`): kubelets may not run a newer version
+     * than their API servers, so workers alone cannot move.
+     */
     async upgradeCluster(ref: string, version: string): Promise<JobRecord | undefined> {
       const record = await cluster(ref);
       const options = record.options as ProvisionOptions;
-      const plan = planUpgrade(record.spec as ClusterSpec, record.id, version, {
+      const spec = record.spec as ClusterSpec;
+      const servers = await deps.cloud.nova.listServers({ tags: [`kaas-cluster=${record.id}`] });
+      const plan = planUpgrade(spec, record.id, version, groupIndexes(servers), {
         artifactTtlSeconds: options.tempUrlTtlSeconds,
       });
       if (plan.check.change === 'none') return undefined;
+      if (plan.controlPlane.length > 0) throw controlPlaneNotReplaceable(record.name, plan.controlPlane);
       return queue(record.id, 'upgrade', { steps: [...plan.steps], spec: plan.spec });
     },
 

@@ -110,11 +110,19 @@ describe('provisioner on cloudsim', () => {
 
     expect(await p.upgradeCluster('sim1', TEST_VERSION)).toBeUndefined();
     const next = nextRelease(minorOf(TEST_VERSION)!)!.patch;
-    const upgrade = await p.upgradeCluster('sim1', next);
-    await p.runUntilIdle();
-    expect((await p.getJob(upgrade?.id as string)).job.state).toBe('succeeded');
-    expect((await p.getCluster('sim1')).spec.kubernetesVersion).toBe(next);
-    await expect(p.upgradeCluster('sim1', TEST_VERSION)).rejects.toMatchObject({ code: 'upgrade_downgrade' });
+    // No master can be replaced yet, so the upgrade is refused up front: no job, nothing changed.
+    const jobsBefore = await p.listJobs('sim1');
+    await expect(p.upgradeCluster('sim1', next)).rejects.toMatchObject({
+      code: 'upgrade_not_supported',
+      message: expect.stringContaining('kaas-sim1-master-0'),
+    });
+    expect(await p.listJobs('sim1')).toEqual(jobsBefore);
+    expect(await p.getCluster('sim1')).toMatchObject({
+      status: 'ready',
+      spec: { kubernetesVersion: TEST_VERSION },
+    });
+    expect((await inventory(id, 'sim1')).servers).toBe(3);
+    await expect(p.upgradeCluster('sim1', '0.0.1')).rejects.toMatchObject({ field: 'kubernetesVersion' });
 
     const del = await p.deleteCluster('sim1');
     await p.runUntilIdle();

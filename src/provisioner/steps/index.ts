@@ -10,7 +10,6 @@ import {
   drainNode,
   joinToken,
   kubeconfigEndpoint,
-  upgradeNodes,
   waitApi,
   waitNodes,
 } from './kube.ts';
@@ -78,8 +77,6 @@ export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unkno
       return drainNode(deps, r);
     case 'node-object':
       return deleteNodeObject(deps, r);
-    case 'kubeadm-upgrade':
-      return upgradeNodes(deps, r);
     case 'addons':
       return applyManagedServices(deps, r);
     default:
