@@ -130,7 +130,7 @@ const STATUS_DURING: Record<JobRecord['kind'], string> = {
 };
 
 /** The `kaas-index`es of a cluster's worker servers, by node group (from their Nova metadata). */
-function groupIndexes(servers: readonly Server[]): Record<string, number[]> {
+export function groupIndexes(servers: readonly Server[]): Record<string, number[]> {
   const out: Record<string, number[]> = {};
   for (const s of servers) {
     const group = s.metadata['kaas-group'];

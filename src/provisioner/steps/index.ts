@@ -5,14 +5,7 @@ import { applyManagedServices } from './addons.ts';
 import { ensureContainer, ensureReleaseTarball } from './artifacts.ts';
 import { deleteServer, ensureKeypair, ensureMaster, ensureServerGroup, ensureWorkers } from './compute.ts';
 import type { ExecDeps } from './context.ts';
-import {
-  deleteNodeObject,
-  drainNode,
-  joinToken,
-  kubeconfigEndpoint,
-  waitApi,
-  waitNodes,
-} from './kube.ts';
+import { deleteNodeObject, drainNode, joinToken, kubeconfigEndpoint, waitApi, waitNodes } from './kube.ts';
 import { ensureLbMember, ensureLoadBalancer } from './loadbalancer.ts';
 import {
   ensureFloatingIp,
