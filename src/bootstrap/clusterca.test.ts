@@ -20,6 +20,16 @@ describe('cluster CA on the first master', () => {
     expect(files.find((f) => f.path === '/etc/kubernetes/pki/ca.key')?.mode).toBe(0o600);
   });
 
+  it('writes the etcd CA where kubeadm init looks for an existing etcd CA', () => {
+    const files = nodeContent({ ...bootstrapInput('init'), clusterCa: ca, etcdCa: ca }).files;
+    expect(files.find((f) => f.path === '/etc/kubernetes/pki/etcd/ca.crt')).toEqual({
+      path: '/etc/kubernetes/pki/etcd/ca.crt',
+      content: ca.certPem,
+      mode: 0o644,
+    });
+    expect(files.find((f) => f.path === '/etc/kubernetes/pki/etcd/ca.key')?.mode).toBe(0o600);
+  });
+
   it('writes no CA file without one (kubeadm generates its own)', () => {
     expect(
       nodeContent(bootstrapInput('init')).files.some((f) => f.path.startsWith('/etc/kubernetes/pki/')),
@@ -34,6 +44,9 @@ describe('cluster CA on the first master', () => {
       'clusterCa.certPem',
     ],
     ['a bad key', { ...bootstrapInput('init'), clusterCa: { ...ca, keyPem: 'nope' } }, 'clusterCa.keyPem'],
+    ['an etcd CA on a joining master', { ...bootstrapInput('join-control-plane'), etcdCa: ca }, 'etcdCa'],
+    ['an etcd CA on a worker', { ...bootstrapInput('worker'), etcdCa: ca }, 'etcdCa'],
+    ['a bad etcd key', { ...bootstrapInput('init'), etcdCa: { ...ca, keyPem: 'nope' } }, 'etcdCa.keyPem'],
   ])('refuses %s, naming the field without echoing the secret', (_name, input, field) => {
     try {
       validateBootstrapInput(input);

@@ -198,6 +198,11 @@ export function nodeContent(input: BootstrapInput): NodeContent {
       files.push({ path: '/etc/kubernetes/pki/ca.crt', content: input.clusterCa.certPem, mode: 0o644 });
       files.push({ path: '/etc/kubernetes/pki/ca.key', content: input.clusterCa.keyPem, mode: 0o600 });
     }
+    if (input.etcdCa) {
+      // Likewise for etcd's CA (stacked etcd): kaas signs its etcd client certificate from it.
+      files.push({ path: '/etc/kubernetes/pki/etcd/ca.crt', content: input.etcdCa.certPem, mode: 0o644 });
+      files.push({ path: '/etc/kubernetes/pki/etcd/ca.key', content: input.etcdCa.keyPem, mode: 0o600 });
+    }
   }
   files.push({ path: SCRIPT_PATH, content: script(input, binDir), mode: 0o700 });
   return { files, scriptPath: SCRIPT_PATH, binDir };

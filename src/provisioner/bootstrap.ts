@@ -15,6 +15,8 @@ export interface JoinMaterial {
   sshAuthorizedKeys?: readonly string[];
   /** The cluster CA, written on the first master only. */
   clusterCa?: NonNullable<BootstrapInput['clusterCa']>;
+  /** The etcd CA, written on the first master only. */
+  etcdCa?: NonNullable<BootstrapInput['etcdCa']>;
 }
 
 /** The bootstrap input of one node: what the provisioner knows of it plus the cluster's material. */
@@ -30,6 +32,7 @@ export function bootstrapInputFor(node: NodeBootstrap, m: JoinMaterial): Bootstr
     ...(node.role === 'worker' ? {} : { webhook: m.webhook }),
     ...(node.role !== 'worker' && node.certSANs ? { certSANs: node.certSANs } : {}),
     ...(node.role === 'init' && m.clusterCa ? { clusterCa: m.clusterCa } : {}),
+    ...(node.role === 'init' && m.etcdCa ? { etcdCa: m.etcdCa } : {}),
     ...(m.sshAuthorizedKeys ? { sshAuthorizedKeys: m.sshAuthorizedKeys } : {}),
   };
 }

@@ -37,8 +37,15 @@ describe('cluster material', () => {
         join: j.join,
         webhook: j.webhook,
         clusterCa: j.clusterCa!,
+        etcdCa: j.etcdCa!,
       }),
     ).not.toThrow();
+    // The etcd CA is a CA of its own: a cluster-CA certificate must not pass as an etcd peer.
+    expect(j.etcdCa).toBe(m.etcdCa);
+    const etcdCa = new X509Certificate(m.etcdCa!.certPem);
+    expect(etcdCa.ca).toBe(true);
+    expect(etcdCa.subject).toContain('CN=etcd-ca-prod');
+    expect(etcdCa.publicKey.equals(new X509Certificate(m.ca.certPem).publicKey)).toBe(false);
     expect(parse(m.webhookKubeconfig).clusters[0].cluster.server).toBe(
       'https://kaas.example.com/tokenreview/c0123',
     );

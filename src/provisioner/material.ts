@@ -1,6 +1,7 @@
 /**
  * A cluster's own PKI and join material, made once at create time: the cluster CA (kubeadm uses it
  * instead of generating one, so kaas can pin it and sign the break-glass admin certificate), the
+ * etcd CA (likewise, so kaas can talk to etcd to manage its members), the
  * kubeadm bootstrap token, certificate key and CA pin, and the token-webhook kubeconfig masters read.
  * Stored only sealed (secretbox.ts); handed to nodes through their user data.
  */
@@ -13,6 +14,11 @@ import type { JoinMaterial } from './bootstrap.ts';
 /** Everything secret about one cluster (sealed as one JSON document in cluster_secrets). */
 export interface ClusterMaterial {
   ca: KeyPair;
+  /**
+   * The etcd CA master-0's kubeadm init uses, so kaas can sign short-lived etcd client certificates
+   * and manage members itself (etcd.ts). Absent in clusters created before kaas made it.
+   */
+  etcdCa?: KeyPair;
   /** kubeadm bootstrap token `[a-z0-9]{6}.[a-z0-9]{16}`. */
   token: string;
   /** `sha256:<hex>` of the CA's SubjectPublicKeyInfo (kubeadm's discovery-token-ca-cert-hash). */
@@ -40,7 +46,7 @@ export function caCertHashOf(caPem: string): string {
   return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
 }
 
-/** Makes a cluster's material: CA (10 years), admin certificate (1 year), fresh join secrets. */
+/** Makes a cluster's material: cluster and etcd CAs (10 years), admin certificate (1 year), fresh join secrets. */
 export async function generateClusterMaterial(input: {
   clusterId: string;
   clusterName: string;
@@ -52,6 +58,7 @@ export async function generateClusterMaterial(input: {
     caPem: input.webhook.caPem,
   });
   const ca = await createCa({ commonName: `kubernetes-${input.clusterName}` });
+  const etcdCa = await createCa({ commonName: `etcd-ca-${input.clusterName}` });
   const admin = await issueClientCert({
     ca,
     commonName: 'kaas-break-glass',
@@ -60,6 +67,7 @@ export async function generateClusterMaterial(input: {
   });
   return {
     ca,
+    etcdCa,
     token: `${pick(6)}.${pick(16)}`,
     caCertHash: caCertHashOf(ca.certPem),
     certificateKey: randomBytes(32).toString('hex'),
@@ -74,6 +82,7 @@ export function joinMaterialOf(m: ClusterMaterial): JoinMaterial {
     join: { token: m.token, caCertHash: m.caCertHash, certificateKey: m.certificateKey },
     webhook: { kubeconfig: m.webhookKubeconfig },
     clusterCa: m.ca,
+    ...(m.etcdCa ? { etcdCa: m.etcdCa } : {}),
   };
 }
 

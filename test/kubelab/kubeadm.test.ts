@@ -85,11 +85,15 @@ function kubeadmConfig(input: BootstrapInput, format: Format): string {
   return text.replaceAll(NODE_IP_PLACEHOLDER, NODE_IP);
 }
 
-function nodeInput(role: NodeRole, format: Format, patch: string, clusterCa?: KeyPair): BootstrapInput {
+function nodeInput(
+  role: NodeRole,
+  format: Format,
+  patch: string,
+  cas?: { clusterCa: KeyPair; etcdCa: KeyPair },
+): BootstrapInput {
   const input = bootstrapInput(role, format === 'ignition' ? 'flatcar' : 'debian', patch);
-  return clusterCa
-    ? { ...input, clusterCa: { certPem: clusterCa.certPem, keyPem: clusterCa.keyPem } }
-    : input;
+  const pair = (ca: KeyPair) => ({ certPem: ca.certPem, keyPem: ca.keyPem });
+  return cas ? { ...input, clusterCa: pair(cas.clusterCa), etcdCa: pair(cas.etcdCa) } : input;
 }
 
 /** A listing of a directory tree (path, size, mtime), to prove kubeadm left it alone. */
@@ -110,10 +114,12 @@ function treeState(root: string): string[] {
 
 let dir: string;
 let clusterCa: KeyPair;
+let etcdCa: KeyPair;
 const etcKubernetes = treeState('/etc/kubernetes');
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kaas-kubeadm-'));
   clusterCa = await createCa({ commonName: 'kubernetes' });
+  etcdCa = await createCa({ commonName: 'etcd-ca' });
 });
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -175,15 +181,17 @@ describe.each(KUBERNETES_RELEASES.map((r) => [r.patch, r] as const))('kubeadm %s
       const pki = join(work, 'pki');
       const dryRun = join(work, 'dry-run');
       mkdirSync(dryRun);
-      const files = renderedFiles(nodeInput('init', format, patch, clusterCa), format);
-      // The cluster CA goes where master-0's user data puts it, under the test's certificatesDir.
-      mkdirSync(pki);
-      for (const name of ['ca.crt', 'ca.key']) {
+      const files = renderedFiles(nodeInput('init', format, patch, { clusterCa, etcdCa }), format);
+      // The cluster and etcd CAs go where master-0's user data puts them, under the test's certificatesDir.
+      mkdirSync(join(pki, 'etcd'), { recursive: true });
+      for (const name of ['ca.crt', 'ca.key', 'etcd/ca.crt', 'etcd/ca.key']) {
         const content = files.get(`/etc/kubernetes/pki/${name}`);
         expect(content, `user data writes /etc/kubernetes/pki/${name}`).toBeDefined();
         writeFileSync(join(pki, name), content!, { mode: 0o600 });
       }
-      const docs = parseAllDocuments(kubeadmConfig(nodeInput('init', format, patch, clusterCa), format));
+      const docs = parseAllDocuments(
+        kubeadmConfig(nodeInput('init', format, patch, { clusterCa, etcdCa }), format),
+      );
       const cluster = docs.find((d) => d.get('kind') === 'ClusterConfiguration');
       expect(cluster).toBeDefined();
       cluster!.set('certificatesDir', pki);
@@ -195,6 +203,13 @@ describe.each(KUBERNETES_RELEASES.map((r) => [r.patch, r] as const))('kubeadm %s
       expect(certs.stdout).toMatch(/Using existing ca certificate authority/);
       expect(readFileSync(join(pki, 'ca.crt'), 'utf8')).toBe(clusterCa.certPem);
       expect(readFileSync(join(pki, 'ca.key'), 'utf8')).toBe(clusterCa.keyPem);
+      // etcd's serving, peer and apiserver-client certificates all chain to kaas's etcd CA.
+      expect(certs.stdout).toMatch(/Using existing etcd\/ca certificate authority/);
+      expect(readFileSync(join(pki, 'etcd', 'ca.crt'), 'utf8')).toBe(etcdCa.certPem);
+      const etcdCaKey = new X509Certificate(etcdCa.certPem).publicKey;
+      for (const leaf of ['etcd/server.crt', 'etcd/peer.crt', 'apiserver-etcd-client.crt']) {
+        expect(new X509Certificate(readFileSync(join(pki, leaf))).verify(etcdCaKey), leaf).toBe(true);
+      }
       const ca = new X509Certificate(clusterCa.certPem);
       const serving = new X509Certificate(readFileSync(join(pki, 'apiserver.crt')));
       expect(serving.verify(ca.publicKey)).toBe(true);
