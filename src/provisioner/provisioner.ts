@@ -142,15 +142,18 @@ export function groupIndexes(servers: readonly Server[]): Record<string, number[
 }
 
 /**
- * Why an upgrade is refused: a replacement master must join with the control plane's shared
- * certificates (service-account key, front-proxy CA, etcd CA). kubeadm hands them over through its
- * `kubeadm-certs` Secret, which expires two hours after `kubeadm init`, and kaas does not hold them
- * itself, so it cannot boot a master that joins later; it also does not yet remove an old master's
- * etcd member. Upgrading the workers alone would run kubelets newer than their API servers.
+ * Why an upgrade is refused. Replacing a master needs three things kaas does not have yet: the
+ * control-plane certificates a master joining after the first two hours must be handed (kubeadm's
+ * `kubeadm-certs` Secret expires then; kaas holds the cluster and etcd CAs but not the
+ * service-account key or the front-proxy CA, and does not re-upload them); a route to etcd's client
+ * port (2379 is open only between masters, kaas reaches a cluster only through its API address), so
+ * the etcd client (etcd.ts) cannot remove the old member; and the plan steps that boot the
+ * replacement on its own port and load-balancer member and delete the old ones. Upgrading the
+ * workers alone would run kubelets newer than their API servers.
  */
 function controlPlaneNotReplaceable(cluster: string, masters: readonly string[]): ConflictError {
   return new ConflictError(
-    `kaas cannot upgrade ${cluster} yet: an upgrade replaces the control plane (${masters.join(', ')}) before the workers, and kaas cannot boot a replacement master: it does not hold the control-plane certificates (service-account key, front-proxy CA) a master joining after the first two hours needs, nor manage etcd membership; nothing was queued`,
+    `kaas cannot upgrade ${cluster} yet: an upgrade replaces the control plane (${masters.join(', ')}) before the workers, and kaas cannot replace a master: it does not hold the service-account key and front-proxy CA a master joining after kubeadm's two-hour kubeadm-certs window needs, and it has no route to etcd's client port to remove the old master's member; nothing was queued`,
     { code: 'upgrade_not_supported' },
   );
 }

@@ -3,7 +3,8 @@
  * cluster created one minor behind the default gets replacement servers booted with the new
  * version's user data, whose Nodes (registered by the booting-node stand-in from that user data)
  * report the new kubelet version; the old nodes are drained through the real API, honouring a
- * PodDisruptionBudget, and their servers and Node objects removed. The process is killed after every
+ * PodDisruptionBudget, and their servers and Node objects removed. A drain the budget blocks fails
+ * the job at that step; `retry` continues from it. The process is killed after every remaining
  * step in turn and the rollout completes on restart with no duplicate servers.
  *
  * upgradeCluster itself refuses every version change while kaas cannot replace masters
@@ -88,7 +89,7 @@ async function queueWorkerRollout(to: string): Promise<{ id: string; stepIds: st
 }
 
 describe('rolling replacement of a worker group', () => {
-  it('replaces every worker with one on the new version, draining under a PDB, surviving a kill after each step', async () => {
+  it('replaces every worker with one on the new version, draining under a PDB, resuming by retry after a failed drain and surviving a kill after each step', async () => {
     // Three web replicas, all on worker 0, and a budget that lets only one be down at a time: a
     // drain that ignored the budget would take all three down at once.
     for (const n of [1, 2]) await c.lab.kubectl(['cordon', worker(n)]);
@@ -108,7 +109,7 @@ apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {name: web, namespace: default}
 spec:
-  minAvailable: 2
+  minAvailable: 3
   selector: {matchLabels: {app: web}}
 `,
     });
@@ -140,6 +141,20 @@ spec:
       `delete-node:${worker(2)}`,
       'addons',
     ]);
+
+    // While the budget allows no disruption the drain fails clearly, after the replacements booted.
+    const blocked = c.provisioner({ concurrency: 1, drainTimeoutMs: 1_500 });
+    await blocked.runUntilIdle();
+    const failed = await blocked.getJob(id);
+    expect(failed.job.state).toBe('failed');
+    expect(failed.job.error).toMatchObject({ stepId: `drain:${worker(0)}`, code: 'drain_timeout' });
+    const names = async () =>
+      (await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map((s) => s.name).sort();
+    expect(await names()).toEqual([...[0, 1, 2, 3, 4].map(worker), `kaas-${NAME}-master-0`]);
+    expect((await runningWeb()).length).toBe(3);
+    await c.lab.kubectl(['patch', 'pdb', 'web', '--type=merge', '-p', '{"spec":{"minAvailable":2}}']);
+    await blocked.retryJob(id);
+    const resumedAt = stepIds.indexOf(`drain:${worker(0)}`);
 
     // Watch the budget's workload the whole time.
     let fewest = 3;
@@ -187,7 +202,7 @@ spec:
       watching = false;
       await watcher;
     }
-    expect(killed).toEqual(stepIds);
+    expect(killed).toEqual(stepIds.slice(resumedAt));
     const view = await c.provisioner().getJob(id);
     expect(view.job.state, JSON.stringify(view.job.error)).toBe('succeeded');
 
