@@ -39,6 +39,13 @@ export interface BootstrapInput {
    * makes its own.
    */
   readonly etcdCa?: { readonly certPem: string; readonly keyPem: string };
+  /**
+   * The front-proxy CA and the service-account signing key kubeadm init uses instead of generating
+   * them (first master only): with the two CAs above they are every certificate a joining master
+   * needs, so kaas can hand them to masters it boots later (kubeadm's own hand-over expires).
+   */
+  readonly frontProxyCa?: { readonly certPem: string; readonly keyPem: string };
+  readonly serviceAccountKey?: { readonly publicKeyPem: string; readonly keyPem: string };
   /** Token webhook wiring; required for masters. `kubeconfig` is the file content, made elsewhere. */
   readonly webhook?: { readonly kubeconfig: string; readonly cacheTtl?: string };
   /** SSH public keys for the default user (`core` on Flatcar). */
@@ -144,7 +151,7 @@ export function validateBootstrapInput(input: BootstrapInput): void {
       );
     }
   }
-  for (const field of ['clusterCa', 'etcdCa'] as const) {
+  for (const field of ['clusterCa', 'etcdCa', 'frontProxyCa'] as const) {
     const ca = input[field];
     if (ca === undefined) continue;
     if (role !== 'init') fail(field, 'is only given to the first master (role init)');
@@ -152,6 +159,21 @@ export function validateBootstrapInput(input: BootstrapInput): void {
       fail(`${field}.certPem`, 'must be one PEM certificate');
     if (!/^-----BEGIN [A-Z ]*PRIVATE KEY-----\n[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\n?$/.test(ca.keyPem))
       fail(`${field}.keyPem`, 'must be one PEM private key');
+  }
+  if (input.serviceAccountKey !== undefined) {
+    if (role !== 'init') fail('serviceAccountKey', 'is only given to the first master (role init)');
+    if (
+      !/^-----BEGIN PUBLIC KEY-----\n[\s\S]+-----END PUBLIC KEY-----\n?$/.test(
+        input.serviceAccountKey.publicKeyPem,
+      )
+    )
+      fail('serviceAccountKey.publicKeyPem', 'must be one PEM public key');
+    if (
+      !/^-----BEGIN [A-Z ]*PRIVATE KEY-----\n[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\n?$/.test(
+        input.serviceAccountKey.keyPem,
+      )
+    )
+      fail('serviceAccountKey.keyPem', 'must be one PEM private key');
   }
   for (const key of input.sshAuthorizedKeys ?? []) {
     if (!SSH_KEY.test(key)) fail('sshAuthorizedKeys', 'must hold one OpenSSH public key per entry');
