@@ -9,21 +9,15 @@
  *
  * upgradeCluster itself refuses every version change while kaas cannot replace masters
  * (`upgrade_not_supported`, tested in cloudsim.test.ts and api.test.ts), so this suite queues the
- * worker part of the plan directly, as the job that upgradeCluster would queue after the masters.
+ * worker part of the plan directly (queueWorkerRollout).
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planUpgrade } from '../../src/cluster/plan.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
-import type { ClusterSpec } from '../../src/cluster/spec.ts';
-import { groupIndexes } from '../../src/provisioner/provisioner.ts';
-import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
-import { insertJob } from '../../src/store/insertJob.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
-import { cloudsimSuite } from './support.ts';
+import { cloudsimSuite, queueWorkerRollout } from './support.ts';
 
 const suite = cloudsimSuite();
 const NAME = 'up';
@@ -67,27 +61,6 @@ async function runningWeb(): Promise<Pod[]> {
   );
 }
 
-/** Queues the worker rollout of an upgrade to `to`, from the servers the cluster has now. */
-async function queueWorkerRollout(to: string): Promise<{ id: string; stepIds: string[] }> {
-  const record = await findProvisionedCluster({ db: c.store.db, ref: c.clusterId });
-  const servers = await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) });
-  const plan = planUpgrade(record!.spec as ClusterSpec, c.clusterId, to, groupIndexes(servers));
-  const id = `job-${randomBytes(8).toString('hex')}`;
-  const stepIds = plan.steps.map((s) => s.id);
-  await insertJob({
-    db: c.store.db,
-    job: {
-      id,
-      clusterId: c.clusterId,
-      kind: 'upgrade',
-      input: { steps: plan.steps, spec: plan.spec },
-      stepIds,
-      createdAt: new Date().toISOString(),
-    },
-  });
-  return { id, stepIds };
-}
-
 describe('rolling replacement of a worker group', () => {
   it('replaces every worker with one on the new version, draining under a PDB, resuming by retry after a failed drain and surviving a kill after each step', async () => {
     // Three web replicas, all on worker 0, and a budget that lets only one be down at a time: a
@@ -121,7 +94,12 @@ spec:
     for (const n of [1, 2]) await c.lab.kubectl(['uncordon', worker(n)]);
     const oldServers = await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) });
 
-    const { id, stepIds } = await queueWorkerRollout(TO);
+    const { id, stepIds } = await queueWorkerRollout({
+      store: c.store,
+      cloud: suite.cloud,
+      clusterId: c.clusterId,
+      to: TO,
+    });
     expect(stepIds).toEqual([
       'artifacts',
       'release-tarball',
