@@ -102,6 +102,9 @@ describe('validateSpec', () => {
       'zeta',
     ]);
     expect(spec.nodeGroups[0]!.image).toBe('debian-custom');
+    expect(spec.nodeGroups[0]!.maxSurge).toBe(1);
+    group(input).maxSurge = 5;
+    expect(validateSpec(input).nodeGroups[0]!.maxSurge).toBe(5);
     expect(
       validateSpec({ ...valid(), nodeGroups: [{ name: 'a', count: 0, flavor: 'f' }] }).nodeGroups[0]!.labels,
     ).toEqual({});
