@@ -142,18 +142,17 @@ export function groupIndexes(servers: readonly Server[]): Record<string, number[
 }
 
 /**
- * Why an upgrade is refused. Replacing a master needs three things kaas does not have yet: the
- * control-plane certificates a master joining after the first two hours must be handed (kubeadm's
- * `kubeadm-certs` Secret expires then; kaas holds the cluster and etcd CAs but not the
- * service-account key or the front-proxy CA, and does not re-upload them); a route to etcd's client
- * port (2379 is open only between masters, kaas reaches a cluster only through its API address), so
- * the etcd client (etcd.ts) cannot remove the old member; and the plan steps that boot the
- * replacement on its own port and load-balancer member and delete the old ones. Upgrading the
- * workers alone would run kubelets newer than their API servers.
+ * Why an upgrade is refused. kaas holds every shared control-plane secret (material.ts) and can
+ * hand them to a master joining late (kubeadmcerts.ts), and it has an etcd membership client
+ * (etcd.ts), but two things are missing: a route to etcd's client port (2379 is open only between
+ * masters; kaas reaches a cluster only through its API address), so it cannot remove the old
+ * master's member; and the plan steps that boot the replacement on its own port and load-balancer
+ * member, upload kubeadm-certs before it joins, and delete the old master's member, server, port
+ * and Node. Upgrading the workers alone would run kubelets newer than their API servers.
  */
 function controlPlaneNotReplaceable(cluster: string, masters: readonly string[]): ConflictError {
   return new ConflictError(
-    `kaas cannot upgrade ${cluster} yet: an upgrade replaces the control plane (${masters.join(', ')}) before the workers, and kaas cannot replace a master: it does not hold the service-account key and front-proxy CA a master joining after kubeadm's two-hour kubeadm-certs window needs, and it has no route to etcd's client port to remove the old master's member; nothing was queued`,
+    `kaas cannot upgrade ${cluster} yet: an upgrade replaces the control plane (${masters.join(', ')}) before the workers, and kaas cannot replace a master: it has no route to etcd's client port to remove the old master's etcd member, and no plan steps that boot a replacement master; nothing was queued`,
     { code: 'upgrade_not_supported' },
   );
 }

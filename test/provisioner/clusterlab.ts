@@ -23,6 +23,8 @@ export interface ClusterLab {
   clusterId: string;
   /** The store the cluster and its jobs are in. */
   store: Store;
+  /** The bootstrap input master-0's user data was rendered from (the cluster's material in it). */
+  master0: BootstrapInput;
   /** The cluster's kubeadm join token (`<id>.<secret>`), from its stored material. */
   token: string;
   lab: Kubelab;
@@ -100,5 +102,14 @@ export async function provisionOnKubelab(
     await stop().catch(() => undefined);
     throw error;
   }
-  return { clusterId: cluster.id, store, token: master0.join.token, lab: started, nodes, provisioner, stop };
+  return {
+    clusterId: cluster.id,
+    store,
+    master0,
+    token: master0.join.token,
+    lab: started,
+    nodes,
+    provisioner,
+    stop,
+  };
 }
