@@ -150,9 +150,14 @@ export function groupIndexes(servers: readonly Server[]): Record<string, number[
  * member, upload kubeadm-certs before it joins, and delete the old master's member, server, port
  * and Node. Upgrading the workers alone would run kubelets newer than their API servers.
  */
-function controlPlaneNotReplaceable(cluster: string, masters: readonly string[]): ConflictError {
+function controlPlaneNotReplaceable(spec: ClusterSpec, masters: readonly string[]): ConflictError {
+  // Without Octavia the API endpoint is master-0's own address: replacing it moves the endpoint.
+  const endpoint =
+    spec.loadBalancer === 'octavia'
+      ? ''
+      : `; besides, ${spec.name} has no Octavia load balancer, so its only API endpoint is ${masters[0]} itself and cannot be replaced`;
   return new ConflictError(
-    `kaas cannot upgrade ${cluster} yet: an upgrade replaces the control plane (${masters.join(', ')}) before the workers, and kaas cannot replace a master: it has no route to etcd's client port to remove the old master's etcd member, and no plan steps that boot a replacement master; nothing was queued`,
+    `kaas cannot upgrade ${spec.name} yet: an upgrade replaces the control plane (${masters.join(', ')}) before the workers, and kaas cannot replace a master: it has no route to etcd's client port to remove the old master's etcd member, and no plan steps that boot a replacement master${endpoint}; nothing was queued`,
     { code: 'upgrade_not_supported' },
   );
 }
@@ -442,7 +447,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
         artifactTtlSeconds: options.tempUrlTtlSeconds,
       });
       if (plan.check.change === 'none') return undefined;
-      if (plan.controlPlane.length > 0) throw controlPlaneNotReplaceable(record.name, plan.controlPlane);
+      if (plan.controlPlane.length > 0) throw controlPlaneNotReplaceable(spec, plan.controlPlane);
       return queue(record.id, 'upgrade', { steps: [...plan.steps], spec: plan.spec });
     },
 
