@@ -87,11 +87,16 @@ export async function createCa(input: { commonName: string; days?: number }): Pr
   });
 }
 
-/** Issues a TLS server certificate for kaas signed by the CA, valid for the given DNS names and IPs. */
+/**
+ * Issues a TLS server certificate for kaas signed by the CA, valid for the given DNS names and IPs.
+ * `clientAuth` adds that usage too, for servers that also dial their peers or themselves with the
+ * same certificate (etcd members, as kubeadm issues theirs).
+ */
 export async function issueServerCert(input: {
   ca: KeyPair;
   hosts: string[];
   days?: number;
+  clientAuth?: boolean;
 }): Promise<KeyPair> {
   const days = input.days ?? 825;
   checkDays(days);
@@ -106,7 +111,7 @@ export async function issueServerCert(input: {
   return signLeaf({
     ca: input.ca,
     subject: `/CN=${input.hosts[0]}`,
-    extensions: `keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
+    extensions: `keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth${input.clientAuth ? ',clientAuth' : ''}\nsubjectAltName=${san}\n`,
     days,
   });
 }

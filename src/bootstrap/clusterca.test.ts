@@ -20,6 +20,33 @@ describe('cluster CA on the first master', () => {
     expect(files.find((f) => f.path === '/etc/kubernetes/pki/ca.key')?.mode).toBe(0o600);
   });
 
+  it('writes the etcd CA where kubeadm init looks for an existing etcd CA', () => {
+    const files = nodeContent({ ...bootstrapInput('init'), clusterCa: ca, etcdCa: ca }).files;
+    expect(files.find((f) => f.path === '/etc/kubernetes/pki/etcd/ca.crt')).toEqual({
+      path: '/etc/kubernetes/pki/etcd/ca.crt',
+      content: ca.certPem,
+      mode: 0o644,
+    });
+    expect(files.find((f) => f.path === '/etc/kubernetes/pki/etcd/ca.key')?.mode).toBe(0o600);
+  });
+
+  it('writes the front-proxy CA and the service-account key pair where kubeadm init keeps existing ones', () => {
+    const sa = {
+      publicKeyPem: '-----BEGIN PUBLIC KEY-----\nMFkfake\n-----END PUBLIC KEY-----\n',
+      keyPem: ca.keyPem,
+    };
+    const files = nodeContent({ ...bootstrapInput('init'), frontProxyCa: ca, serviceAccountKey: sa }).files;
+    const mode = (path: string) => files.find((f) => f.path === path)?.mode;
+    expect(mode('/etc/kubernetes/pki/front-proxy-ca.crt')).toBe(0o644);
+    expect(mode('/etc/kubernetes/pki/front-proxy-ca.key')).toBe(0o600);
+    expect(files.find((f) => f.path === '/etc/kubernetes/pki/sa.pub')).toEqual({
+      path: '/etc/kubernetes/pki/sa.pub',
+      content: sa.publicKeyPem,
+      mode: 0o644,
+    });
+    expect(mode('/etc/kubernetes/pki/sa.key')).toBe(0o600);
+  });
+
   it('writes no CA file without one (kubeadm generates its own)', () => {
     expect(
       nodeContent(bootstrapInput('init')).files.some((f) => f.path.startsWith('/etc/kubernetes/pki/')),
@@ -34,6 +61,23 @@ describe('cluster CA on the first master', () => {
       'clusterCa.certPem',
     ],
     ['a bad key', { ...bootstrapInput('init'), clusterCa: { ...ca, keyPem: 'nope' } }, 'clusterCa.keyPem'],
+    ['an etcd CA on a joining master', { ...bootstrapInput('join-control-plane'), etcdCa: ca }, 'etcdCa'],
+    ['an etcd CA on a worker', { ...bootstrapInput('worker'), etcdCa: ca }, 'etcdCa'],
+    ['a front-proxy CA on a worker', { ...bootstrapInput('worker'), frontProxyCa: ca }, 'frontProxyCa'],
+    [
+      'a service-account key on a joining master',
+      {
+        ...bootstrapInput('join-control-plane'),
+        serviceAccountKey: { publicKeyPem: 'x', keyPem: ca.keyPem },
+      },
+      'serviceAccountKey',
+    ],
+    [
+      'a bad service-account public key',
+      { ...bootstrapInput('init'), serviceAccountKey: { publicKeyPem: 'nope', keyPem: ca.keyPem } },
+      'serviceAccountKey.publicKeyPem',
+    ],
+    ['a bad etcd key', { ...bootstrapInput('init'), etcdCa: { ...ca, keyPem: 'nope' } }, 'etcdCa.keyPem'],
   ])('refuses %s, naming the field without echoing the secret', (_name, input, field) => {
     try {
       validateBootstrapInput(input);

@@ -33,6 +33,19 @@ export interface BootstrapInput {
    * it for joins and sign the break-glass admin certificate. Absent: kubeadm makes its own CA.
    */
   readonly clusterCa?: { readonly certPem: string; readonly keyPem: string };
+  /**
+   * The etcd CA kubeadm init uses instead of generating one (first master only), so kaas can sign
+   * its own etcd client certificate and manage members when it replaces masters. Absent: kubeadm
+   * makes its own.
+   */
+  readonly etcdCa?: { readonly certPem: string; readonly keyPem: string };
+  /**
+   * The front-proxy CA and the service-account signing key kubeadm init uses instead of generating
+   * them (first master only): with the two CAs above they are every certificate a joining master
+   * needs, so kaas can hand them to masters it boots later (kubeadm's own hand-over expires).
+   */
+  readonly frontProxyCa?: { readonly certPem: string; readonly keyPem: string };
+  readonly serviceAccountKey?: { readonly publicKeyPem: string; readonly keyPem: string };
   /** Token webhook wiring; required for masters. `kubeconfig` is the file content, made elsewhere. */
   readonly webhook?: { readonly kubeconfig: string; readonly cacheTtl?: string };
   /** SSH public keys for the default user (`core` on Flatcar). */
@@ -138,16 +151,29 @@ export function validateBootstrapInput(input: BootstrapInput): void {
       );
     }
   }
-  if (input.clusterCa !== undefined) {
-    if (role !== 'init') fail('clusterCa', 'is only given to the first master (role init)');
-    if (!/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n?$/.test(input.clusterCa.certPem))
-      fail('clusterCa.certPem', 'must be one PEM certificate');
+  for (const field of ['clusterCa', 'etcdCa', 'frontProxyCa'] as const) {
+    const ca = input[field];
+    if (ca === undefined) continue;
+    if (role !== 'init') fail(field, 'is only given to the first master (role init)');
+    if (!/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n?$/.test(ca.certPem))
+      fail(`${field}.certPem`, 'must be one PEM certificate');
+    if (!/^-----BEGIN [A-Z ]*PRIVATE KEY-----\n[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\n?$/.test(ca.keyPem))
+      fail(`${field}.keyPem`, 'must be one PEM private key');
+  }
+  if (input.serviceAccountKey !== undefined) {
+    if (role !== 'init') fail('serviceAccountKey', 'is only given to the first master (role init)');
     if (
-      !/^-----BEGIN [A-Z ]*PRIVATE KEY-----\n[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\n?$/.test(
-        input.clusterCa.keyPem,
+      !/^-----BEGIN PUBLIC KEY-----\n[\s\S]+-----END PUBLIC KEY-----\n?$/.test(
+        input.serviceAccountKey.publicKeyPem,
       )
     )
-      fail('clusterCa.keyPem', 'must be one PEM private key');
+      fail('serviceAccountKey.publicKeyPem', 'must be one PEM public key');
+    if (
+      !/^-----BEGIN [A-Z ]*PRIVATE KEY-----\n[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\n?$/.test(
+        input.serviceAccountKey.keyPem,
+      )
+    )
+      fail('serviceAccountKey.keyPem', 'must be one PEM private key');
   }
   for (const key of input.sshAuthorizedKeys ?? []) {
     if (!SSH_KEY.test(key)) fail('sshAuthorizedKeys', 'must hold one OpenSSH public key per entry');

@@ -198,6 +198,21 @@ export function nodeContent(input: BootstrapInput): NodeContent {
       files.push({ path: '/etc/kubernetes/pki/ca.crt', content: input.clusterCa.certPem, mode: 0o644 });
       files.push({ path: '/etc/kubernetes/pki/ca.key', content: input.clusterCa.keyPem, mode: 0o600 });
     }
+    if (input.etcdCa) {
+      // Likewise for etcd's CA (stacked etcd): kaas signs its etcd client certificate from it.
+      files.push({ path: '/etc/kubernetes/pki/etcd/ca.crt', content: input.etcdCa.certPem, mode: 0o644 });
+      files.push({ path: '/etc/kubernetes/pki/etcd/ca.key', content: input.etcdCa.keyPem, mode: 0o600 });
+    }
+    if (input.frontProxyCa) {
+      const { certPem, keyPem } = input.frontProxyCa;
+      files.push({ path: '/etc/kubernetes/pki/front-proxy-ca.crt', content: certPem, mode: 0o644 });
+      files.push({ path: '/etc/kubernetes/pki/front-proxy-ca.key', content: keyPem, mode: 0o600 });
+    }
+    if (input.serviceAccountKey) {
+      const { publicKeyPem, keyPem } = input.serviceAccountKey;
+      files.push({ path: '/etc/kubernetes/pki/sa.key', content: keyPem, mode: 0o600 });
+      files.push({ path: '/etc/kubernetes/pki/sa.pub', content: publicKeyPem, mode: 0o644 });
+    }
   }
   files.push({ path: SCRIPT_PATH, content: script(input, binDir), mode: 0o700 });
   return { files, scriptPath: SCRIPT_PATH, binDir };

@@ -27,7 +27,14 @@ describe('specFromEnv', () => {
     expect(spec.os).toBe('debian');
     expect(spec.overlayInterface).toBe('eth2');
     expect(spec.nodeGroups).toEqual([
-      { name: 'default', count: 3, flavor: 'm1.large', image: CLUSTER_DEFAULTS.image, labels: {} },
+      {
+        name: 'default',
+        count: 3,
+        flavor: 'm1.large',
+        image: CLUSTER_DEFAULTS.image,
+        labels: {},
+        maxSurge: 1,
+      },
     ]);
     expect(spec.network).toEqual(CLUSTER_DEFAULTS.network);
   });
@@ -62,7 +69,9 @@ describe('specFromEnv', () => {
       masterFlavor: 'm1.xlarge',
       image: 'ubuntu-24.04',
       os: 'ubuntu',
-      nodeGroups: [{ name: 'default', count: 5, flavor: 'm1.medium', image: 'ubuntu-24.04', labels: {} }],
+      nodeGroups: [
+        { name: 'default', count: 5, flavor: 'm1.medium', image: 'ubuntu-24.04', labels: {}, maxSurge: 1 },
+      ],
       network: {
         nodeCidr: '192.168.0.0/22',
         podCidr: '172.16.0.0/16',

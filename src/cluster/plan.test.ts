@@ -224,50 +224,116 @@ describe('planResize', () => {
 });
 
 describe('planUpgrade', () => {
-  it('upgrades masters in order, then worker groups', () => {
-    const plan = planUpgrade(spec({ masters: 3 }), ID, MIDDLE.patch);
+  const existing = { default: [0, 1], gpu: [0] };
+
+  it('rolls each worker group by replacement after staging the new release, and names the masters it does not replace', () => {
+    const plan = planUpgrade(spec({ masters: 3 }), ID, MIDDLE.patch, existing);
     expect(plan.check.change).toBe('minor');
     expect(plan.spec.kubernetesVersion).toBe(MIDDLE.patch);
+    expect(plan.controlPlane).toEqual(['kaas-prod-master-0', 'kaas-prod-master-1', 'kaas-prod-master-2']);
     expectOrdered(plan.steps);
-    expect(plan.steps.map((s) => s.id)).toEqual([
+    const ids = plan.steps.map((s) => s.id);
+    expect(ids).toEqual([
       'release',
       'artifacts',
       'release-tarball',
-      'upgrade-master-0',
-      'upgrade-master-1',
-      'upgrade-master-2',
-      'upgrade-workers:default',
-      'upgrade-workers:gpu',
+      'join-token',
+      'roll:default:0',
+      'roll-ready:default:0',
+      'drain:kaas-prod-default-0',
+      'delete-server:kaas-prod-default-0',
+      'delete-node:kaas-prod-default-0',
+      'roll:default:1',
+      'roll-ready:default:1',
+      'drain:kaas-prod-default-1',
+      'delete-server:kaas-prod-default-1',
+      'delete-node:kaas-prod-default-1',
+      'roll:gpu:0',
+      'roll-ready:gpu:0',
+      'drain:kaas-prod-gpu-0',
+      'delete-server:kaas-prod-gpu-0',
+      'delete-node:kaas-prod-gpu-0',
       'addons',
     ]);
     expect(plan.steps[2]!.resource.name).toBe(releaseObjectName(MIDDLE.patch));
-    expect(plan.steps[3]!.resource.params).toMatchObject({ mode: 'apply', drain: true });
-    expect(plan.steps[6]!.resource.params).toMatchObject({
-      mode: 'node',
-      nodes: ['kaas-prod-default-0', 'kaas-prod-default-1'],
+    expect(plan.steps.find((s) => s.id === 'join-token')!.dependsOn).toEqual(['release']);
+    const at = (id: string) => plan.steps.find((s) => s.id === id)!;
+    // Replacements take the lowest free indexes and boot once the new release is staged.
+    expect(at('roll:default:0').dependsOn).toEqual(['release-tarball', 'join-token']);
+    expect(at('roll:default:0').resource.params).toMatchObject({
+      indexes: [2],
+      names: ['kaas-prod-default-2'],
     });
+    expect(at('roll:default:1').resource.params).toMatchObject({ indexes: [3] });
+    expect(at('roll-ready:default:0').resource).toMatchObject({
+      type: 'nodes',
+      params: { names: ['kaas-prod-default-2'], condition: 'Ready' },
+    });
+    // The old node goes only once its replacement is Ready; the next batch only once it is gone.
+    expect(at('drain:kaas-prod-default-0').dependsOn).toEqual(['roll-ready:default:0']);
+    expect(at('roll:default:1').dependsOn).toEqual(['delete-server:kaas-prod-default-0']);
+    // Groups roll side by side.
+    expect(at('roll:gpu:0').dependsOn).toEqual(['release-tarball', 'join-token']);
+    expect(at('roll:gpu:0').resource.params).toMatchObject({ indexes: [1], labels: { accel: 'nvidia' } });
+    expect(at('addons').dependsOn).toEqual(
+      expect.arrayContaining(['delete-node:kaas-prod-default-1', 'delete-node:kaas-prod-gpu-0']),
+    );
   });
 
-  it('returns no steps for a no-op and does not drain a lone master', () => {
-    const same = planUpgrade(spec(), ID, OLDEST.patch);
+  it('boots maxSurge replacements per batch and never more than count + maxSurge servers', () => {
+    const groups = [{ name: 'default', count: 5, flavor: 'm1.large', maxSurge: 2 }];
+    const plan = planUpgrade(spec({ nodeGroups: groups }), ID, MIDDLE.patch, { default: [0, 2, 3, 5, 6] });
+    expectOrdered(plan.steps);
+    const boots = plan.steps.filter((s) => s.resource.type === 'servers');
+    expect(boots.map((s) => [s.id, (s.resource.params as { indexes: number[] }).indexes])).toEqual([
+      ['roll:default:0', [1, 4]],
+      ['roll:default:1', [7, 8]],
+      ['roll:default:2', [9]],
+    ]);
+    expect(boots[1]!.dependsOn).toEqual([
+      'delete-server:kaas-prod-default-0',
+      'delete-server:kaas-prod-default-2',
+    ]);
+    expect(boots[2]!.dependsOn).toEqual([
+      'delete-server:kaas-prod-default-3',
+      'delete-server:kaas-prod-default-5',
+    ]);
+    expect(plan.steps.filter((s) => s.resource.type === 'node-drain').map((s) => s.id)).toEqual(
+      [0, 2, 3, 5, 6].map((i) => `drain:kaas-prod-default-${i}`),
+    );
+  });
+
+  it('returns no steps for a no-op; a patch of the same minor rolls the same way', () => {
+    const same = planUpgrade(spec(), ID, OLDEST.patch, existing);
     expect(same.check.change).toBe('none');
     expect(same.steps).toEqual([]);
+    expect(same.controlPlane).toEqual([]);
     // A cluster on an earlier patch than the catalogue's moves to the catalogue's patch.
     const earlier = {
       ...spec(),
       kubernetesVersion: OLDEST.patch.replace(/\d+$/, (n) => String(Number(n) - 1)),
     };
-    const patch = planUpgrade(earlier, ID, OLDEST.patch);
+    const patch = planUpgrade(earlier, ID, OLDEST.patch, existing);
     expect(patch.check.change).toBe('patch');
-    expect(patch.steps[3]!.resource.params).toMatchObject({ drain: false });
+    expect(patch.steps.map((s) => s.id)).toContain('roll:default:1');
+    expect(patch.controlPlane).toEqual(['kaas-prod-master-0']);
   });
 
-  it('rejects downgrades and skipped minors', () => {
-    expect(() => planUpgrade(spec({ kubernetesVersion: MIDDLE.patch }), ID, OLDEST.patch)).toThrow(
+  it('rejects downgrades, skipped minors and groups whose servers do not match their count', () => {
+    expect(() => planUpgrade(spec({ kubernetesVersion: MIDDLE.patch }), ID, OLDEST.patch, existing)).toThrow(
       expect.objectContaining({ code: 'upgrade_downgrade' }),
     );
-    expect(() => planUpgrade(spec(), ID, NEWEST.patch)).toThrow(
+    expect(() => planUpgrade(spec(), ID, NEWEST.patch, existing)).toThrow(
       expect.objectContaining({ code: 'upgrade_skips_minor' }),
+    );
+    expect(() => planUpgrade(spec(), ID, MIDDLE.patch, { default: [0], gpu: [0] })).toThrow(
+      expect.objectContaining({
+        code: 'upgrade_group_mismatch',
+        message: expect.stringContaining('node group default has 1 server(s) but its spec says 2'),
+      }),
+    );
+    expect(() => planUpgrade(spec(), ID, MIDDLE.patch, { default: [0, -1], gpu: [0] })).toThrow(
+      expect.objectContaining({ field: 'existing' }),
     );
   });
 });

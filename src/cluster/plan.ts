@@ -108,12 +108,6 @@ export type PlanResource =
   | { type: 'join-token'; name: string; tags: string[]; params: { ttlSeconds: number } }
   | { type: 'node-drain'; name: string; tags: string[]; params: { node: string } }
   | { type: 'node-object'; name: string; tags: string[]; params: { node: string } }
-  | {
-      type: 'kubeadm-upgrade';
-      name: string;
-      tags: string[];
-      params: { version: string; nodes: string[]; mode: 'apply' | 'node'; drain: boolean };
-    }
   | { type: 'cluster-resources'; name: string; tags: string[]; params: { resourceType: SweepType } }
   | { type: 'kube-objects'; name: string; tags: string[]; params: { objects: KubeCleanup } }
   | { type: 'addons'; name: string; tags: string[]; params: Record<string, never> };
@@ -621,67 +615,124 @@ export function planResize(
 export interface UpgradePlan {
   readonly check: UpgradeCheck;
   readonly spec: ClusterSpec;
+  /**
+   * The control-plane servers that must be replaced before the workers (kubelets may not be newer
+   * than their API servers). `steps` does not replace them: the provisioner refuses an upgrade
+   * while this is not empty (see docs/provisioner.md, "Upgrades").
+   */
+  readonly controlPlane: readonly string[];
+  /** Staging of the new release, then each worker group's rolling replacement. */
   readonly steps: readonly PlanStep[];
 }
 
 /**
- * Upgrades in kubeadm's order: stage the new release, `kubeadm upgrade apply` on master-0,
- * `kubeadm upgrade node` on the other masters, then each worker group one node at a time with
- * drain. Throws InputError (`upgrade_downgrade`, `upgrade_skips_minor`) for unsupported jumps.
+ * Upgrades by replacing nodes, never in place. `existing` are the `kaas-index`es of each group's
+ * servers now. Each group is rolled in batches of its `maxSurge`: boot that many replacements on
+ * the lowest free indexes with the new version's user data, wait until their Nodes are Ready, then
+ * drain each old node (honouring PodDisruptionBudgets), delete its server and its Node object; the
+ * next batch boots only once the batch before it deleted its servers, so a group never has more than
+ * `count + maxSurge` servers. Groups roll side by side after the release is staged and the join token
+ * renewed. Throws InputError (`upgrade_downgrade`, `upgrade_skips_minor`) for unsupported jumps and
+ * `upgrade_group_mismatch` when a group's servers do not match its count (finish the resize first).
  */
 export function planUpgrade(
   spec: ClusterSpec,
   clusterId: string,
   toVersion: string,
+  existing: Readonly<Record<string, readonly number[]>>,
   ctx: PlanContext = {},
 ): UpgradePlan {
   const check = validateUpgrade(spec.kubernetesVersion, toVersion);
   const upgraded: ClusterSpec = { ...spec, kubernetesVersion: check.to };
-  if (check.change === 'none') return { check, spec, steps: [] };
-  const tags = tagsFor(clusterId);
   const names = clusterNames(spec.name);
+  if (check.change === 'none') return { check, spec, controlPlane: [], steps: [] };
+  const tags = tagsFor(clusterId);
   const steps: PlanStep[] = [...artifactSteps(upgraded, tags, names, ctx)];
   steps.push(
-    step('upgrade-master-0', 'action', ['release-tarball'], {
-      type: 'kubeadm-upgrade',
-      name: names.master(0),
+    step('join-token', 'action', [], {
+      type: 'join-token',
+      name: spec.name,
       tags,
-      params: { version: check.to, nodes: [names.master(0)], mode: 'apply', drain: spec.masters > 1 },
+      params: { ttlSeconds: ctx.joinTokenTtlSeconds ?? PLAN_DEFAULTS.joinTokenTtlSeconds },
     }),
   );
-  let previous = 'upgrade-master-0';
-  for (const i of range(spec.masters).slice(1)) {
-    const id = `upgrade-master-${i}`;
-    steps.push(
-      step(id, 'action', [previous], {
-        type: 'kubeadm-upgrade',
-        name: names.master(i),
-        tags,
-        params: { version: check.to, nodes: [names.master(i)], mode: 'node', drain: true },
-      }),
-    );
-    previous = id;
-  }
   for (const group of spec.nodeGroups) {
-    if (group.count === 0) continue;
-    const id = `upgrade-workers:${group.name}`;
+    steps.push(...rollGroup(upgraded, clusterId, group, existing[group.name] ?? []));
+  }
+  return {
+    check,
+    spec: upgraded,
+    controlPlane: range(spec.masters).map((i) => names.master(i)),
+    steps: afterRelease([...steps, addonsStep(upgraded, tags, steps)]),
+  };
+}
+
+/** One worker group's rolling replacement onto `spec` (the target), after `release-tarball` and `join-token`. */
+function rollGroup(
+  spec: ClusterSpec,
+  clusterId: string,
+  group: NodeGroup,
+  existing: readonly number[],
+): PlanStep[] {
+  const old = [...new Set(existing)].sort((a, b) => a - b);
+  if (old.some((i) => !Number.isInteger(i) || i < 0)) {
+    throw new InputError(`existing indexes must be non-negative integers, got ${old.join(', ')}`, {
+      field: 'existing',
+    });
+  }
+  if (old.length !== group.count) {
+    throw new InputError(
+      `node group ${group.name} has ${old.length} server(s) but its spec says ${group.count}; resize it to ${group.count} first, then upgrade`,
+      { code: 'upgrade_group_mismatch', field: 'nodeGroups' },
+    );
+  }
+  const tags = tagsFor(clusterId);
+  const names = clusterNames(spec.name);
+  const fresh: number[] = [];
+  for (let i = 0; fresh.length < old.length; i++) if (!old.includes(i)) fresh.push(i);
+  const surge = Math.max(1, group.maxSurge ?? 1);
+  const steps: PlanStep[] = [];
+  let after = ['release-tarball', 'join-token'];
+  for (let from = 0, batch = 0; from < old.length; from += surge, batch++) {
+    const added = fresh.slice(from, from + surge);
+    const boot = `roll:${group.name}:${batch}`;
+    const ready = `roll-ready:${group.name}:${batch}`;
     steps.push(
-      step(id, 'action', [previous], {
-        type: 'kubeadm-upgrade',
+      step(boot, 'ensure', after, {
+        type: 'servers',
         name: group.name,
         tags,
-        params: {
-          version: check.to,
-          nodes: range(group.count).map((i) => names.worker(group.name, i)),
-          mode: 'node',
-          drain: true,
-        },
+        params: workerParams(spec, clusterId, names, group, added),
+      }),
+      step(ready, 'wait', [boot], {
+        type: 'nodes',
+        name: spec.name,
+        tags,
+        params: { names: added.map((i) => names.worker(group.name, i)), condition: 'Ready' },
       }),
     );
-    previous = id;
+    after = [];
+    for (const index of old.slice(from, from + surge)) {
+      const node = names.worker(group.name, index);
+      steps.push(
+        step(`drain:${node}`, 'action', [ready], { type: 'node-drain', name: node, tags, params: { node } }),
+        step(`delete-server:${node}`, 'delete', [`drain:${node}`], {
+          type: 'server',
+          name: node,
+          tags,
+          params: workerParams(spec, clusterId, names, group, [index]),
+        }),
+        step(`delete-node:${node}`, 'action', [`delete-server:${node}`], {
+          type: 'node-object',
+          name: node,
+          tags,
+          params: { node },
+        }),
+      );
+      after.push(`delete-server:${node}`);
+    }
   }
-  steps.push(addonsStep(upgraded, tags, steps));
-  return { check, spec: upgraded, steps };
+  return steps;
 }
 
 /** What garbage collection needs beyond the id: resources Nova and Swift cannot tag. */

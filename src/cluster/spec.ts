@@ -18,6 +18,12 @@ export interface NodeGroup {
   readonly image: string;
   /** Kubernetes node labels the kubelet registers with (keys sorted). */
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Replacement servers a rolling upgrade boots at once before removing as many old ones (Cluster
+   * API's maxSurge with maxUnavailable 0). validateSpec sets it (default 1); specs stored before it
+   * existed lack it and mean 1.
+   */
+  readonly maxSurge?: number;
 }
 
 /** The cluster's address plan (IPv4). */

@@ -62,6 +62,7 @@ describe('validateSpec', () => {
           flavor: 'm1.large',
           image: 'debian-12-genericcloud-amd64',
           labels: { tier: 'web' },
+          maxSurge: 1,
         },
       ],
       network: {
@@ -101,6 +102,9 @@ describe('validateSpec', () => {
       'zeta',
     ]);
     expect(spec.nodeGroups[0]!.image).toBe('debian-custom');
+    expect(spec.nodeGroups[0]!.maxSurge).toBe(1);
+    group(input).maxSurge = 5;
+    expect(validateSpec(input).nodeGroups[0]!.maxSurge).toBe(5);
     expect(
       validateSpec({ ...valid(), nodeGroups: [{ name: 'a', count: 0, flavor: 'f' }] }).nodeGroups[0]!.labels,
     ).toEqual({});
@@ -160,6 +164,18 @@ describe('validateSpec', () => {
       /nodeGroups\[0\] must be an object/,
     ],
     ['unknown group field', (s) => (group(s).size = 1), 'nodeGroups[0].size', /is not a known field/],
+    ['zero maxSurge', (s) => (group(s).maxSurge = 0), 'nodeGroups[0].maxSurge', /integer from 1 to 1000/],
+    ['fractional maxSurge', (s) => (group(s).maxSurge = 1.5), 'nodeGroups[0].maxSurge', /integer/],
+    ['string maxSurge', (s) => (group(s).maxSurge = '2'), 'nodeGroups[0].maxSurge', /integer/],
+    [
+      'node cidr without room for the surge',
+      (s) => {
+        net(s).nodeCidr = '10.240.0.0/28';
+        group(s).maxSurge = 5;
+      },
+      'network.nodeCidr',
+      /too small for 9 servers/,
+    ],
     [
       'bad group name',
       (s) => (group(s).name = 'Web_1'),
@@ -238,7 +254,7 @@ describe('validateSpec', () => {
       'node cidr too small',
       (s) => (net(s).nodeCidr = '10.240.0.0/29'),
       'network.nodeCidr',
-      /too small for 4 servers/,
+      /too small for 5 servers/,
     ],
     [
       'pod overlaps node',

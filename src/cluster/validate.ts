@@ -22,6 +22,8 @@ export const MAX_CLUSTER_NAME = 40;
 export const MAX_GROUP_NAME = 20;
 /** Upper bound of nodes in one group. */
 export const MAX_GROUP_COUNT = 1000;
+/** Replacement servers a rolling upgrade boots at once per group when the spec does not say. */
+export const DEFAULT_MAX_SURGE = 1;
 /** Upper bound of node groups in one cluster. */
 export const MAX_NODE_GROUPS = 20;
 /** The overlay interface used when the spec does not name one (the Rackspace-era cloud network). */
@@ -56,7 +58,7 @@ const SPEC_KEYS = [
   'adminRoleId',
   'loadBalancer',
 ] as const;
-const GROUP_KEYS = ['name', 'count', 'flavor', 'image', 'labels'] as const;
+const GROUP_KEYS = ['name', 'count', 'flavor', 'image', 'labels', 'maxSurge'] as const;
 const NETWORK_KEYS = ['nodeCidr', 'podCidr', 'serviceCidr', 'dnsIp'] as const;
 const OS_FAMILIES: readonly OsFamily[] = ['ubuntu', 'debian', 'flatcar'];
 
@@ -206,6 +208,10 @@ function nodeGroups(value: unknown, image: string): NodeGroup[] {
       flavor: cloudRef(group.flavor, `${path}.flavor`),
       image: group.image === undefined ? image : cloudRef(group.image, `${path}.image`),
       labels: labels(group.labels, `${path}.labels`),
+      maxSurge:
+        group.maxSurge === undefined
+          ? DEFAULT_MAX_SURGE
+          : integer(group.maxSurge, `${path}.maxSurge`, 1, MAX_GROUP_COUNT),
     };
   });
 }
@@ -274,7 +280,9 @@ export function validateSpec(input: unknown): ClusterSpec {
   const image = cloudRef(spec.image, 'image');
   const os = deriveOs(spec.os, image, 'os');
   const groups = nodeGroups(spec.nodeGroups, image);
-  const nodeTotal = masters + groups.reduce((sum, group) => sum + group.count, 0);
+  // A rolling upgrade briefly runs each group's surge next to the group's old servers.
+  const nodeTotal =
+    masters + groups.reduce((sum, group) => sum + group.count + (group.maxSurge ?? DEFAULT_MAX_SURGE), 0);
   const net = network(spec.network, nodeTotal);
   const overlayInterface =
     optionalText(spec.overlayInterface, 'overlayInterface') ?? DEFAULT_OVERLAY_INTERFACE;

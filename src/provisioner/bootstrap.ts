@@ -15,6 +15,11 @@ export interface JoinMaterial {
   sshAuthorizedKeys?: readonly string[];
   /** The cluster CA, written on the first master only. */
   clusterCa?: NonNullable<BootstrapInput['clusterCa']>;
+  /** The etcd CA, written on the first master only. */
+  etcdCa?: NonNullable<BootstrapInput['etcdCa']>;
+  /** The front-proxy CA and service-account key, written on the first master only. */
+  frontProxyCa?: NonNullable<BootstrapInput['frontProxyCa']>;
+  serviceAccountKey?: NonNullable<BootstrapInput['serviceAccountKey']>;
 }
 
 /** The bootstrap input of one node: what the provisioner knows of it plus the cluster's material. */
@@ -30,6 +35,9 @@ export function bootstrapInputFor(node: NodeBootstrap, m: JoinMaterial): Bootstr
     ...(node.role === 'worker' ? {} : { webhook: m.webhook }),
     ...(node.role !== 'worker' && node.certSANs ? { certSANs: node.certSANs } : {}),
     ...(node.role === 'init' && m.clusterCa ? { clusterCa: m.clusterCa } : {}),
+    ...(node.role === 'init' && m.etcdCa ? { etcdCa: m.etcdCa } : {}),
+    ...(node.role === 'init' && m.frontProxyCa ? { frontProxyCa: m.frontProxyCa } : {}),
+    ...(node.role === 'init' && m.serviceAccountKey ? { serviceAccountKey: m.serviceAccountKey } : {}),
     ...(m.sshAuthorizedKeys ? { sshAuthorizedKeys: m.sshAuthorizedKeys } : {}),
   };
 }

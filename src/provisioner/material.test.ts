@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { sign, verify, X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createCa, issueClientCert } from '../auth/pki.ts';
@@ -37,8 +37,21 @@ describe('cluster material', () => {
         join: j.join,
         webhook: j.webhook,
         clusterCa: j.clusterCa!,
+        etcdCa: j.etcdCa!,
+        frontProxyCa: j.frontProxyCa!,
+        serviceAccountKey: j.serviceAccountKey!,
       }),
     ).not.toThrow();
+    // The etcd CA is a CA of its own: a cluster-CA certificate must not pass as an etcd peer.
+    expect(j.etcdCa).toBe(m.etcdCa);
+    const etcdCa = new X509Certificate(m.etcdCa!.certPem);
+    expect(etcdCa.ca).toBe(true);
+    expect(etcdCa.subject).toContain('CN=etcd-ca-prod');
+    expect(etcdCa.publicKey.equals(new X509Certificate(m.ca.certPem).publicKey)).toBe(false);
+    expect(new X509Certificate(m.frontProxyCa!.certPem).subject).toContain('CN=front-proxy-ca-prod');
+    // The service-account key pair matches: a token signed with the key verifies with the public key.
+    const signature = sign('sha256', Buffer.from('token'), m.serviceAccountKey!.keyPem);
+    expect(verify('sha256', Buffer.from('token'), m.serviceAccountKey!.publicKeyPem, signature)).toBe(true);
     expect(parse(m.webhookKubeconfig).clusters[0].cluster.server).toBe(
       'https://kaas.example.com/tokenreview/c0123',
     );

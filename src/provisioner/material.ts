@@ -1,10 +1,12 @@
 /**
  * A cluster's own PKI and join material, made once at create time: the cluster CA (kubeadm uses it
  * instead of generating one, so kaas can pin it and sign the break-glass admin certificate), the
+ * etcd CA (likewise, so kaas can talk to etcd to manage its members), the front-proxy CA and
+ * service-account key (so kaas holds every secret a master joining later needs), the
  * kubeadm bootstrap token, certificate key and CA pin, and the token-webhook kubeconfig masters read.
  * Stored only sealed (secretbox.ts); handed to nodes through their user data.
  */
-import { createHash, randomInt, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomInt, randomBytes, X509Certificate } from 'node:crypto';
 import { stringify } from 'yaml';
 import { webhookKubeconfigYaml } from '../auth/kubeconfig.ts';
 import { createCa, issueClientCert, type KeyPair } from '../auth/pki.ts';
@@ -13,6 +15,17 @@ import type { JoinMaterial } from './bootstrap.ts';
 /** Everything secret about one cluster (sealed as one JSON document in cluster_secrets). */
 export interface ClusterMaterial {
   ca: KeyPair;
+  /**
+   * The etcd CA master-0's kubeadm init uses, so kaas can sign short-lived etcd client certificates
+   * and manage members itself (etcd.ts). Absent in clusters created before kaas made it.
+   */
+  etcdCa?: KeyPair;
+  /**
+   * The front-proxy CA and service-account signing key master-0's kubeadm init uses, so kaas holds
+   * every shared control-plane secret a later master needs. Absent in older clusters.
+   */
+  frontProxyCa?: KeyPair;
+  serviceAccountKey?: { publicKeyPem: string; keyPem: string };
   /** kubeadm bootstrap token `[a-z0-9]{6}.[a-z0-9]{16}`. */
   token: string;
   /** `sha256:<hex>` of the CA's SubjectPublicKeyInfo (kubeadm's discovery-token-ca-cert-hash). */
@@ -40,7 +53,7 @@ export function caCertHashOf(caPem: string): string {
   return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
 }
 
-/** Makes a cluster's material: CA (10 years), admin certificate (1 year), fresh join secrets. */
+/** Makes a cluster's material: cluster, etcd and front-proxy CAs (10 years), service-account key, admin certificate (1 year), fresh join secrets. */
 export async function generateClusterMaterial(input: {
   clusterId: string;
   clusterName: string;
@@ -52,6 +65,13 @@ export async function generateClusterMaterial(input: {
     caPem: input.webhook.caPem,
   });
   const ca = await createCa({ commonName: `kubernetes-${input.clusterName}` });
+  const etcdCa = await createCa({ commonName: `etcd-ca-${input.clusterName}` });
+  const frontProxyCa = await createCa({ commonName: `front-proxy-ca-${input.clusterName}` });
+  const sa = generateKeyPairSync('ec', {
+    namedCurve: 'prime256v1',
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
   const admin = await issueClientCert({
     ca,
     commonName: 'kaas-break-glass',
@@ -60,6 +80,9 @@ export async function generateClusterMaterial(input: {
   });
   return {
     ca,
+    etcdCa,
+    frontProxyCa,
+    serviceAccountKey: { publicKeyPem: sa.publicKey, keyPem: sa.privateKey },
     token: `${pick(6)}.${pick(16)}`,
     caCertHash: caCertHashOf(ca.certPem),
     certificateKey: randomBytes(32).toString('hex'),
@@ -74,6 +97,9 @@ export function joinMaterialOf(m: ClusterMaterial): JoinMaterial {
     join: { token: m.token, caCertHash: m.caCertHash, certificateKey: m.certificateKey },
     webhook: { kubeconfig: m.webhookKubeconfig },
     clusterCa: m.ca,
+    ...(m.etcdCa ? { etcdCa: m.etcdCa } : {}),
+    ...(m.frontProxyCa ? { frontProxyCa: m.frontProxyCa } : {}),
+    ...(m.serviceAccountKey ? { serviceAccountKey: m.serviceAccountKey } : {}),
   };
 }
 

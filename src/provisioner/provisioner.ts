@@ -11,7 +11,7 @@ import type { ClusterSpec } from '../cluster/spec.ts';
 import { validateSpec } from '../cluster/validate.ts';
 import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Cloud } from '../openstack/index.ts';
+import type { Cloud, Server } from '../openstack/index.ts';
 import type { Db, Store } from '../store/db.ts';
 import type { KubernetesRelease } from '../versions/index.ts';
 import { deleteAddonStatus } from '../store/deleteAddonStatus.ts';
@@ -150,6 +150,39 @@ const STATUS_DURING: Record<JobRecord['kind'], string> = {
   upgrade: 'upgrading',
   delete: 'deleting',
 };
+
+/** The `kaas-index`es of a cluster's worker servers, by node group (from their Nova metadata). */
+export function groupIndexes(servers: readonly Server[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const s of servers) {
+    const group = s.metadata['kaas-group'];
+    const index = Number(s.metadata['kaas-index']);
+    if (group === undefined || !Number.isInteger(index)) continue;
+    (out[group] ??= []).push(index);
+  }
+  return out;
+}
+
+/**
+ * Why an upgrade is refused. kaas holds every shared control-plane secret (material.ts) and can
+ * hand them to a master joining late (kubeadmcerts.ts), and it has an etcd membership client
+ * (etcd.ts), but two things are missing: a route to etcd's client port (2379 is open only between
+ * masters; kaas reaches a cluster only through its API address), so it cannot remove the old
+ * master's member; and the plan steps that boot the replacement on its own port and load-balancer
+ * member, upload kubeadm-certs before it joins, and delete the old master's member, server, port
+ * and Node. Upgrading the workers alone would run kubelets newer than their API servers.
+ */
+function controlPlaneNotReplaceable(spec: ClusterSpec, masters: readonly string[]): ConflictError {
+  // Without Octavia the API endpoint is master-0's own address: replacing it moves the endpoint.
+  const endpoint =
+    spec.loadBalancer === 'octavia'
+      ? ''
+      : `; besides, ${spec.name} has no Octavia load balancer, so its only API endpoint is ${masters[0]} itself and cannot be replaced`;
+  return new ConflictError(
+    `kaas cannot upgrade ${spec.name} yet: an upgrade replaces the control plane (${masters.join(', ')}) before the workers, and kaas cannot replace a master: it has no route to etcd's client port to remove the old master's etcd member, and no plan steps that boot a replacement master${endpoint}; nothing was queued`,
+    { code: 'upgrade_not_supported' },
+  );
+}
 
 /** The provisioner returned by {@link createProvisioner}. */
 export type Provisioner = ReturnType<typeof createProvisioner>;
@@ -482,14 +515,22 @@ export function createProvisioner(deps: ProvisionerDeps) {
       return queue(record.id, 'resize', { steps: [...plan.steps], spec: plan.spec });
     },
 
-    /** Queues an upgrade by one minor (or patch); undefined when the cluster already runs `version`. */
+    /**
+     * Queues an upgrade by one minor (or patch) as a rolling replacement of nodes; undefined when
+     * the cluster already runs `version`. Refused before anything is queued while kaas cannot
+     * replace the control plane (`upgrade_not_supported`): kubelets may not run a newer version
+     * than their API servers, so workers alone cannot move.
+     */
     async upgradeCluster(ref: string, version: string): Promise<JobRecord | undefined> {
       const record = await cluster(ref);
       const options = record.options as ProvisionOptions;
-      const plan = planUpgrade(record.spec as ClusterSpec, record.id, version, {
+      const spec = record.spec as ClusterSpec;
+      const servers = await deps.cloud.nova.listServers({ tags: [`kaas-cluster=${record.id}`] });
+      const plan = planUpgrade(spec, record.id, version, groupIndexes(servers), {
         artifactTtlSeconds: options.tempUrlTtlSeconds,
       });
       if (plan.check.change === 'none') return undefined;
+      if (plan.controlPlane.length > 0) throw controlPlaneNotReplaceable(spec, plan.controlPlane);
       trustedRelease(release.catalogue, plan.spec.kubernetesVersion);
       return queue(record.id, 'upgrade', { steps: [...plan.steps], spec: plan.spec });
     },

@@ -7,7 +7,7 @@
  * writes goes to a temp dir; /etc/kubernetes must be left as it was.
  */
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -85,12 +85,26 @@ function kubeadmConfig(input: BootstrapInput, format: Format): string {
   return text.replaceAll(NODE_IP_PLACEHOLDER, NODE_IP);
 }
 
-function nodeInput(role: NodeRole, format: Format, patch: string, clusterCa?: KeyPair): BootstrapInput {
+function nodeInput(
+  role: NodeRole,
+  format: Format,
+  patch: string,
+  cas?: { clusterCa: KeyPair; etcdCa: KeyPair; frontProxyCa: KeyPair; serviceAccountKey: ServiceAccountKey },
+): BootstrapInput {
   const input = bootstrapInput(role, format === 'ignition' ? 'flatcar' : 'debian', patch);
-  return clusterCa
-    ? { ...input, clusterCa: { certPem: clusterCa.certPem, keyPem: clusterCa.keyPem } }
+  const pair = (ca: KeyPair) => ({ certPem: ca.certPem, keyPem: ca.keyPem });
+  return cas
+    ? {
+        ...input,
+        clusterCa: pair(cas.clusterCa),
+        etcdCa: pair(cas.etcdCa),
+        frontProxyCa: pair(cas.frontProxyCa),
+        serviceAccountKey: cas.serviceAccountKey,
+      }
     : input;
 }
+
+type ServiceAccountKey = { publicKeyPem: string; keyPem: string };
 
 /** A listing of a directory tree (path, size, mtime), to prove kubeadm left it alone. */
 function treeState(root: string): string[] {
@@ -110,10 +124,21 @@ function treeState(root: string): string[] {
 
 let dir: string;
 let clusterCa: KeyPair;
+let etcdCa: KeyPair;
+let frontProxyCa: KeyPair;
+let serviceAccountKey: ServiceAccountKey;
 const etcKubernetes = treeState('/etc/kubernetes');
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kaas-kubeadm-'));
   clusterCa = await createCa({ commonName: 'kubernetes' });
+  etcdCa = await createCa({ commonName: 'etcd-ca' });
+  frontProxyCa = await createCa({ commonName: 'front-proxy-ca' });
+  const sa = generateKeyPairSync('ec', {
+    namedCurve: 'prime256v1',
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  serviceAccountKey = { publicKeyPem: sa.publicKey, keyPem: sa.privateKey };
 });
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -175,15 +200,33 @@ describe.each(KUBERNETES_RELEASES.map((r) => [r.patch, r] as const))('kubeadm %s
       const pki = join(work, 'pki');
       const dryRun = join(work, 'dry-run');
       mkdirSync(dryRun);
-      const files = renderedFiles(nodeInput('init', format, patch, clusterCa), format);
-      // The cluster CA goes where master-0's user data puts it, under the test's certificatesDir.
-      mkdirSync(pki);
-      for (const name of ['ca.crt', 'ca.key']) {
+      const files = renderedFiles(
+        nodeInput('init', format, patch, { clusterCa, etcdCa, frontProxyCa, serviceAccountKey }),
+        format,
+      );
+      // The cluster and etcd CAs go where master-0's user data puts them, under the test's certificatesDir.
+      mkdirSync(join(pki, 'etcd'), { recursive: true });
+      const shared = [
+        'ca.crt',
+        'ca.key',
+        'etcd/ca.crt',
+        'etcd/ca.key',
+        'front-proxy-ca.crt',
+        'front-proxy-ca.key',
+        'sa.key',
+        'sa.pub',
+      ];
+      for (const name of shared) {
         const content = files.get(`/etc/kubernetes/pki/${name}`);
         expect(content, `user data writes /etc/kubernetes/pki/${name}`).toBeDefined();
         writeFileSync(join(pki, name), content!, { mode: 0o600 });
       }
-      const docs = parseAllDocuments(kubeadmConfig(nodeInput('init', format, patch, clusterCa), format));
+      const docs = parseAllDocuments(
+        kubeadmConfig(
+          nodeInput('init', format, patch, { clusterCa, etcdCa, frontProxyCa, serviceAccountKey }),
+          format,
+        ),
+      );
       const cluster = docs.find((d) => d.get('kind') === 'ClusterConfiguration');
       expect(cluster).toBeDefined();
       cluster!.set('certificatesDir', pki);
@@ -195,6 +238,21 @@ describe.each(KUBERNETES_RELEASES.map((r) => [r.patch, r] as const))('kubeadm %s
       expect(certs.stdout).toMatch(/Using existing ca certificate authority/);
       expect(readFileSync(join(pki, 'ca.crt'), 'utf8')).toBe(clusterCa.certPem);
       expect(readFileSync(join(pki, 'ca.key'), 'utf8')).toBe(clusterCa.keyPem);
+      // etcd's serving, peer and apiserver-client certificates all chain to kaas's etcd CA.
+      expect(certs.stdout).toMatch(/Using existing etcd\/ca certificate authority/);
+      expect(readFileSync(join(pki, 'etcd', 'ca.crt'), 'utf8')).toBe(etcdCa.certPem);
+      const etcdCaKey = new X509Certificate(etcdCa.certPem).publicKey;
+      for (const leaf of ['etcd/server.crt', 'etcd/peer.crt', 'apiserver-etcd-client.crt']) {
+        expect(new X509Certificate(readFileSync(join(pki, leaf))).verify(etcdCaKey), leaf).toBe(true);
+      }
+      // The front-proxy client certificate chains to kaas's front-proxy CA; the sa keys are kept.
+      expect(certs.stdout).toMatch(/Using existing front-proxy-ca certificate authority/);
+      const frontProxyKey = new X509Certificate(frontProxyCa.certPem).publicKey;
+      expect(
+        new X509Certificate(readFileSync(join(pki, 'front-proxy-client.crt'))).verify(frontProxyKey),
+      ).toBe(true);
+      expect(readFileSync(join(pki, 'sa.key'), 'utf8')).toBe(serviceAccountKey.keyPem);
+      expect(readFileSync(join(pki, 'sa.pub'), 'utf8')).toBe(serviceAccountKey.publicKeyPem);
       const ca = new X509Certificate(clusterCa.certPem);
       const serving = new X509Certificate(readFileSync(join(pki, 'apiserver.crt')));
       expect(serving.verify(ca.publicKey)).toBe(true);

@@ -116,13 +116,15 @@ function labKubeadmConfig(text: string, dir: string, apiPort: number, etcdUrl: s
   return docs.map((d) => `---\n${stringify(d)}`).join('');
 }
 
-interface Proc {
+/** A lab process and its exit. */
+export interface Proc {
   name: string;
   child: ChildProcess;
   exited: Promise<void>;
 }
 
-function startProcess(dir: string, name: string, bin: string, args: string[]): Proc {
+/** Starts `bin` with its output in `<dir>/<name>.log`. */
+export function startProcess(dir: string, name: string, bin: string, args: string[]): Proc {
   const log = createWriteStream(join(dir, `${name}.log`));
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(log);
@@ -132,7 +134,7 @@ function startProcess(dir: string, name: string, bin: string, args: string[]): P
 }
 
 /** Kills by PID: SIGTERM, then SIGKILL after 5 s. */
-async function stopProcess(proc: Proc): Promise<void> {
+export async function stopProcess(proc: Proc): Promise<void> {
   if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
   proc.child.kill('SIGTERM');
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), 5_000);

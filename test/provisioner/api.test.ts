@@ -11,6 +11,7 @@ import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import { errorHandler } from '../../src/server/errors.ts';
 import { registerClusterRoutes } from '../../src/server/routes/clusters.ts';
 import type { Store } from '../../src/store/db.ts';
+import { minorOf, nextRelease } from '../../src/versions/index.ts';
 import {
   adminConfig,
   fakeRelease,
@@ -101,6 +102,10 @@ describe('cluster API', () => {
     expect(
       (await call('POST', `/api/v1/clusters/api1/upgrade`, { version: TEST_VERSION })).json().job,
     ).toBeNull();
+    const refused = await call('POST', `/api/v1/clusters/api1/upgrade`, {
+      version: nextRelease(minorOf(TEST_VERSION)!)!.patch,
+    });
+    expect([refused.statusCode, refused.json().error.code]).toEqual([409, 'upgrade_not_supported']);
     expect((await call('POST', `/api/v1/clusters/api1/retry`, {})).json().error.code).toBe('job_not_failed');
     expect((await call('GET', `/api/v1/clusters/api1/jobs/nope`)).statusCode).toBe(404);
     expect((await call('GET', `/api/v1/clusters/nope`)).statusCode).toBe(404);

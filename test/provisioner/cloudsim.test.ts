@@ -108,11 +108,21 @@ describe('provisioner on cloudsim', () => {
 
     expect(await p.upgradeCluster('sim1', TEST_VERSION)).toBeUndefined();
     const next = nextRelease(minorOf(TEST_VERSION)!)!.patch;
-    const upgrade = await p.upgradeCluster('sim1', next);
-    await p.runUntilIdle();
-    expect((await p.getJob(upgrade?.id as string)).job.state).toBe('succeeded');
-    expect((await p.getCluster('sim1')).spec.kubernetesVersion).toBe(next);
-    await expect(p.upgradeCluster('sim1', TEST_VERSION)).rejects.toMatchObject({ code: 'upgrade_downgrade' });
+    // No master can be replaced yet, so the upgrade is refused up front: no job, nothing changed.
+    const jobsBefore = await p.listJobs('sim1');
+    await expect(p.upgradeCluster('sim1', next)).rejects.toMatchObject({
+      code: 'upgrade_not_supported',
+      message: expect.stringMatching(
+        /control plane \(kaas-sim1-master-0\).*no Octavia load balancer, so its only API endpoint is kaas-sim1-master-0/,
+      ),
+    });
+    expect(await p.listJobs('sim1')).toEqual(jobsBefore);
+    expect(await p.getCluster('sim1')).toMatchObject({
+      status: 'ready',
+      spec: { kubernetesVersion: TEST_VERSION },
+    });
+    expect((await inventory(id, 'sim1')).servers).toBe(3);
+    await expect(p.upgradeCluster('sim1', '0.0.1')).rejects.toMatchObject({ field: 'kubernetesVersion' });
 
     // What the cloud holds for the cluster, by ID, to compare with what each delete step says it removed.
     const tags = [`kaas-cluster=${id}`];
@@ -197,6 +207,15 @@ describe('provisioner on cloudsim', () => {
       vipSubnetId: subnet?.id as string,
     });
     expect((await inventory(cluster.id, 'ha1')).servers).toBe(4);
+    // Behind Octavia the refusal is about the masters alone.
+    const refused = await p
+      .upgradeCluster('ha1', nextRelease(minorOf(TEST_VERSION)!)!.patch)
+      .catch((e: Error) => e);
+    expect(refused).toMatchObject({
+      code: 'upgrade_not_supported',
+      message: expect.stringContaining('(kaas-ha1-master-0, kaas-ha1-master-1, kaas-ha1-master-2)'),
+    });
+    expect((refused as Error).message).not.toContain('Octavia');
     const del = await p.deleteCluster('ha1');
     await p.runUntilIdle();
     const view = await p.getJob(del.id);

@@ -21,8 +21,10 @@ import { testProvisioner, testSpec, type CloudsimSuite } from './support.ts';
 /** A provisioned cluster with its kubelab and node stand-in running. */
 export interface ClusterLab {
   clusterId: string;
-  /** The store the cluster was created in (its panel and provisioner rows). */
+  /** The store the cluster and its jobs are in. */
   store: Store;
+  /** The bootstrap input master-0's user data was rendered from (the cluster's material in it). */
+  master0: BootstrapInput;
   /** The cluster's kubeadm join token (`<id>.<secret>`), from its stored material. */
   token: string;
   lab: Kubelab;
@@ -33,13 +35,14 @@ export interface ClusterLab {
 }
 
 /**
- * Creates cluster `name` (one master, `workers` workers, the lab's Kubernetes version) with the
+ * Creates cluster `name` (one master, `workers` workers, the lab's Kubernetes version unless `spec`
+ * overrides it or other fields of testSpec's) with the
  * provisioner, starts kubelab from master-0's input and waits until every server's Node is Ready.
  * The TokenReview webhook points at a closed port: these tests authenticate otherwise.
  */
 export async function provisionOnKubelab(
   suite: CloudsimSuite,
-  input: { name: string; workers: number; removeNodes?: boolean },
+  input: { name: string; workers: number; removeNodes?: boolean; spec?: Record<string, unknown> },
 ): Promise<ClusterLab> {
   const store: Store = await suite.store();
   let master0: BootstrapInput | undefined;
@@ -65,7 +68,7 @@ export async function provisionOnKubelab(
     });
   const p = provisioner();
   const { cluster, job } = await p.createCluster(
-    testSpec(input.name, input.workers, { kubernetesVersion: defaultPatch() }),
+    testSpec(input.name, input.workers, { kubernetesVersion: defaultPatch(), ...input.spec }),
     { waitForApi: false },
   );
   await p.runUntilIdle();
@@ -99,5 +102,14 @@ export async function provisionOnKubelab(
     await stop().catch(() => undefined);
     throw error;
   }
-  return { clusterId: cluster.id, store, token: master0.join.token, lab: started, nodes, provisioner, stop };
+  return {
+    clusterId: cluster.id,
+    store,
+    master0,
+    token: master0.join.token,
+    lab: started,
+    nodes,
+    provisioner,
+    stop,
+  };
 }

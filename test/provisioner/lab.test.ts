@@ -11,7 +11,13 @@ import {
   testProvisioner,
   provisionerStore,
   testSpec,
+  queueWorkerRollout,
+  TEST_VERSION,
 } from './support.ts';
+import { bootedNode } from '../kubelab/nodes.ts';
+import { minorOf, nextRelease } from '../../src/versions/index.ts';
+
+const NEXT = nextRelease(minorOf(TEST_VERSION)!)!.patch;
 
 /**
  * Against the real lab (Keystone, Nova with the fake driver, Neutron, Glance, Swift). The lab has
@@ -84,7 +90,7 @@ async function count(id: string) {
 
 describe('provisioner against the OpenStack lab', () => {
   it(
-    'creates 1 master + 3 workers, resizes to 5 and back to 2, and deletes every resource',
+    'creates 1 master + 3 workers, resizes to 5 and back to 2, rolls the workers onto the next minor, and deletes every resource',
     { timeout: 900_000 },
     async () => {
       const spec = testSpec(name, 3, {
@@ -124,6 +130,23 @@ describe('provisioner against the OpenStack lab', () => {
       await p.resizeCluster(cluster.id, 'default', 2);
       await p.runUntilIdle();
       expect((await count(cluster.id)).servers).toBe(3);
+
+      // The worker rollout of an upgrade on real Nova: replacements on the next indexes with the
+      // new version's user data, the old servers deleted (the API is unreachable: no drains).
+      const rollout = await queueWorkerRollout({ store, cloud, clusterId: cluster.id, to: NEXT });
+      await p.runUntilIdle();
+      expect((await p.getJob(rollout.id)).job.state).toBe('succeeded');
+      const workers = (await cloud.nova.listServers({ tags: [`kaas-cluster=${cluster.id}`] })).filter(
+        (s) => s.metadata['kaas-group'] === 'default',
+      );
+      expect(workers.map((s) => [s.name, s.metadata['kaas-index']]).sort()).toEqual([
+        [`kaas-${name}-default-2`, '2'],
+        [`kaas-${name}-default-3`, '3'],
+      ]);
+      for (const s of workers) {
+        expect(s.status).toBe('ACTIVE');
+        expect(bootedNode((await cloud.nova.getServerUserData(s.id)) ?? '').kubeletVersion).toBe(NEXT);
+      }
 
       const del = await p.deleteCluster(cluster.id);
       await p.runUntilIdle();

@@ -11,6 +11,12 @@ import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import { createProvisioner, type ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
 import type { Store } from '../../src/store/db.ts';
 import { KUBERNETES_RELEASES, type KubernetesRelease } from '../../src/versions/index.ts';
+import { planUpgrade } from '../../src/cluster/plan.ts';
+import { tagsFor } from '../../src/cluster/names.ts';
+import type { ClusterSpec } from '../../src/cluster/spec.ts';
+import { groupIndexes } from '../../src/provisioner/provisioner.ts';
+import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
+import { insertJob } from '../../src/store/insertJob.ts';
 import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { freshStore, type Engine } from '../support/databases.ts';
 import { adminConfig } from '../support/openstack.ts';
@@ -181,4 +187,36 @@ export function cloudsimSuite(): CloudsimSuite {
     await suite.sim.close();
   });
   return suite;
+}
+
+/**
+ * Queues the worker rollout of an upgrade to `to` (planUpgrade's steps, from the cluster's servers
+ * now) as an upgrade job. upgradeCluster refuses every version change while kaas cannot replace
+ * masters, so the suites queue the worker part directly, as the job upgradeCluster would queue
+ * after the masters.
+ */
+export async function queueWorkerRollout(input: {
+  store: Store;
+  cloud: Cloud;
+  clusterId: string;
+  to: string;
+}): Promise<{ id: string; stepIds: string[] }> {
+  const record = await findProvisionedCluster({ db: input.store.db, ref: input.clusterId });
+  if (!record) throw new Error(`no cluster ${input.clusterId}`);
+  const servers = await input.cloud.nova.listServers({ tags: tagsFor(input.clusterId) });
+  const plan = planUpgrade(record.spec as ClusterSpec, input.clusterId, input.to, groupIndexes(servers));
+  const id = `job-${randomBytes(8).toString('hex')}`;
+  const stepIds = plan.steps.map((s) => s.id);
+  await insertJob({
+    db: input.store.db,
+    job: {
+      id,
+      clusterId: input.clusterId,
+      kind: 'upgrade',
+      input: { steps: plan.steps, spec: plan.spec },
+      stepIds,
+      createdAt: new Date().toISOString(),
+    },
+  });
+  return { id, stepIds };
 }

@@ -5,15 +5,7 @@ import { applyManagedServices } from './addons.ts';
 import { ensureContainer, ensureReleaseTarball, verifyRelease } from './artifacts.ts';
 import { deleteServer, ensureKeypair, ensureMaster, ensureServerGroup, ensureWorkers } from './compute.ts';
 import type { ExecDeps } from './context.ts';
-import {
-  deleteNodeObject,
-  drainNode,
-  joinToken,
-  kubeconfigEndpoint,
-  upgradeNodes,
-  waitApi,
-  waitNodes,
-} from './kube.ts';
+import { deleteNodeObject, drainNode, joinToken, kubeconfigEndpoint, waitApi, waitNodes } from './kube.ts';
 import { deleteKubeObjects } from './kubecleanup.ts';
 import { ensureLbMember, ensureLoadBalancer } from './loadbalancer.ts';
 import {
@@ -82,8 +74,6 @@ export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unkno
       return drainNode(deps, r);
     case 'node-object':
       return deleteNodeObject(deps, r);
-    case 'kubeadm-upgrade':
-      return upgradeNodes(deps, r);
     case 'addons':
       return applyManagedServices(deps, r);
     default:

@@ -1,13 +1,13 @@
 /**
  * Executors that talk to the cluster's own Kubernetes API rather than to OpenStack: waiting for the
- * API, the kubeconfig endpoint, join tokens, drains, node objects and kubeadm upgrades.
+ * API, the kubeconfig endpoint, join tokens, drains and node objects.
  *
  * kaas holds no kubelet or SSH access to nodes, so what it can do from here is bounded and stated
  * in each step's output: it checks the API's anonymous /readyz, waits for Node objects to be Ready,
- * records endpoints and versions, and drains nodes with the break-glass certificate (skipped, with an event, when the API cannot be
- * reached). Upgrades are version
- * bookkeeping plus re-rendered user data for nodes created afterwards; the in-place
- * `kubeadm upgrade` runs on the nodes themselves and is not driven from here. On a cloud where
+ * records endpoints and versions, and drains nodes with the break-glass certificate (skipped, with
+ * an event, when the API cannot be reached). Upgrades replace nodes (a new server with the new
+ * version's user data, then the old one drained and deleted), so nothing here upgrades a node in
+ * place. On a cloud where
  * nothing really boots (Nova's fake driver, cloudsim) the API wait fails with `api_unreachable`
  * unless the cluster's options say `waitForApi: false`, which the tests use.
  */
@@ -200,12 +200,4 @@ export async function deleteNodeObject(deps: ExecDeps, r: Res<'node-object'>) {
   }
   await kube.client.deleteNode(r.params.node);
   return { deleted: true };
-}
-
-/** Upgrade bookkeeping: the version new nodes boot with; in-place upgrade runs on the nodes. */
-export async function upgradeNodes(deps: ExecDeps, r: Res<'kubeadm-upgrade'>) {
-  await deps.ctx.event(
-    `${r.params.nodes.length} node(s) marked for Kubernetes ${r.params.version} (${r.params.mode})`,
-  );
-  return { version: r.params.version, nodes: r.params.nodes, inPlace: false };
 }

@@ -1,0 +1,222 @@
+/**
+ * Rolling replacement of worker groups (planUpgrade's worker steps) on kubelab + cloudsim: a
+ * cluster created one minor behind the default gets replacement servers booted with the new
+ * version's user data, whose Nodes (registered by the booting-node stand-in from that user data)
+ * report the new kubelet version; the old nodes are drained through the real API, honouring a
+ * PodDisruptionBudget, and their servers and Node objects removed. A drain the budget blocks fails
+ * the job at that step; `retry` continues from it. The process is killed after every remaining
+ * step in turn and the rollout completes on restart with no duplicate servers.
+ *
+ * upgradeCluster itself refuses every version change while kaas cannot replace masters
+ * (`upgrade_not_supported`, tested in cloudsim.test.ts and api.test.ts), so this suite queues the
+ * worker part of the plan directly (queueWorkerRollout).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tagsFor } from '../../src/cluster/names.ts';
+import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
+import { defaultPatch } from '../kubelab/binaries.ts';
+import { getNode, isReady } from '../kubelab/nodes.ts';
+import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import { cloudsimSuite, queueWorkerRollout } from './support.ts';
+
+const suite = cloudsimSuite();
+const NAME = 'up';
+const TO = defaultPatch();
+const FROM = KUBERNETES_RELEASES[KUBERNETES_RELEASES.findIndex((r) => r.patch === TO) - 1]!.patch;
+const worker = (i: number) => `kaas-${NAME}-default-${i}`;
+let c: ClusterLab;
+
+beforeAll(async () => {
+  // Only kaas removes Node objects here (no cloud controller manager), so its removal shows.
+  c = await provisionOnKubelab(suite, {
+    name: NAME,
+    workers: 3,
+    removeNodes: false,
+    spec: {
+      kubernetesVersion: FROM,
+      nodeGroups: [{ name: 'default', count: 3, flavor: 'm1.small', maxSurge: 2 }],
+    },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await c?.stop();
+});
+
+interface Pod {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec?: { nodeName?: string };
+  status?: { phase?: string };
+}
+
+/** Running, not terminating pods of `app=web`. */
+async function runningWeb(): Promise<Pod[]> {
+  const { status, body } = await c.lab.request(
+    'GET',
+    '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb',
+  );
+  if (status !== 200) throw new Error(`listing pods answered ${status}`);
+  return (body as { items: Pod[] }).items.filter(
+    (p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp,
+  );
+}
+
+describe('rolling replacement of a worker group', () => {
+  it('replaces every worker with one on the new version, draining under a PDB, resuming by retry after a failed drain and surviving a kill after each step', async () => {
+    // Three web replicas, all on worker 0, and a budget that lets only one be down at a time: a
+    // drain that ignored the budget would take all three down at once.
+    for (const n of [1, 2]) await c.lab.kubectl(['cordon', worker(n)]);
+    await c.lab.kubectl(['apply', '-f', '-'], {
+      input: `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: registry.invalid/web:1}]}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, namespace: default}
+spec:
+  minAvailable: 3
+  selector: {matchLabels: {app: web}}
+`,
+    });
+    await c.lab.waitFor(
+      'web on worker 0',
+      async () => (await runningWeb()).filter((p) => p.spec?.nodeName === worker(0)).length === 3,
+      60_000,
+    );
+    for (const n of [1, 2]) await c.lab.kubectl(['uncordon', worker(n)]);
+    const oldServers = await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) });
+
+    const { id, stepIds } = await queueWorkerRollout({
+      store: c.store,
+      cloud: suite.cloud,
+      clusterId: c.clusterId,
+      to: TO,
+    });
+    expect(stepIds).toEqual([
+      'artifacts',
+      'release-tarball',
+      'join-token',
+      'roll:default:0',
+      'roll-ready:default:0',
+      `drain:${worker(0)}`,
+      `delete-server:${worker(0)}`,
+      `delete-node:${worker(0)}`,
+      `drain:${worker(1)}`,
+      `delete-server:${worker(1)}`,
+      `delete-node:${worker(1)}`,
+      'roll:default:1',
+      'roll-ready:default:1',
+      `drain:${worker(2)}`,
+      `delete-server:${worker(2)}`,
+      `delete-node:${worker(2)}`,
+      'addons',
+    ]);
+
+    // While the budget allows no disruption the drain fails clearly, after the replacements booted.
+    const blocked = c.provisioner({ concurrency: 1, drainTimeoutMs: 1_500 });
+    await blocked.runUntilIdle();
+    const failed = await blocked.getJob(id);
+    expect(failed.job.state).toBe('failed');
+    expect(failed.job.error).toMatchObject({ stepId: `drain:${worker(0)}`, code: 'drain_timeout' });
+    const names = async () =>
+      (await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map((s) => s.name).sort();
+    expect(await names()).toEqual([...[0, 1, 2, 3, 4].map(worker), `kaas-${NAME}-master-0`]);
+    expect((await runningWeb()).length).toBe(3);
+    await c.lab.kubectl(['patch', 'pdb', 'web', '--type=merge', '-p', '{"spec":{"minAvailable":2}}']);
+    await blocked.retryJob(id);
+    const resumedAt = stepIds.indexOf(`drain:${worker(0)}`);
+
+    // Watch the budget's workload the whole time.
+    let fewest = 3;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        fewest = Math.min(fewest, (await runningWeb()).length);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
+    // Each run dies right after checkpointing a step no earlier run died after.
+    const killed: string[] = [];
+    const leaseMs = 600;
+    let finished = false;
+    try {
+      for (let run = 0; !finished && run <= stepIds.length + 1; run++) {
+        const p = c.provisioner({
+          owner: `run-${run}`,
+          leaseMs,
+          concurrency: 1,
+          hooks: {
+            afterCheckpoint: (_job, stepId) => {
+              if (killed.includes(stepId)) return;
+              killed.push(stepId);
+              throw new Error(`killed after ${stepId}`);
+            },
+          },
+        });
+        try {
+          await p.runUntilIdle();
+          finished = true;
+        } catch (error) {
+          expect((error as Error).message).toBe(`killed after ${killed.at(-1)}`);
+          // No duplicate servers at any point: every name once.
+          const names = (await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map(
+            (s) => s.name,
+          );
+          expect(new Set(names).size).toBe(names.length);
+          // The lease of the dead run expires; the next run takes the job over.
+          await new Promise((r) => setTimeout(r, leaseMs + 100));
+        }
+      }
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    expect(killed).toEqual(stepIds.slice(resumedAt));
+    const view = await c.provisioner().getJob(id);
+    expect(view.job.state, JSON.stringify(view.job.error)).toBe('succeeded');
+
+    // Old servers and their Nodes are gone; the replacements took indexes 3..5.
+    const servers = await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) });
+    expect(servers.map((s) => s.name).sort()).toEqual([
+      worker(3),
+      worker(4),
+      worker(5),
+      `kaas-${NAME}-master-0`,
+    ]);
+    const oldIds = new Set(oldServers.filter((s) => s.name !== `kaas-${NAME}-master-0`).map((s) => s.id));
+    expect(servers.some((s) => oldIds.has(s.id))).toBe(false);
+    expect(servers.find((s) => s.name === worker(3))?.metadata).toMatchObject({
+      'kaas-group': 'default',
+      'kaas-index': '3',
+    });
+    await c.nodes.sync();
+    for (const n of [0, 1, 2]) expect(await getNode(c.lab, worker(n))).toBeUndefined();
+    for (const n of [3, 4, 5]) {
+      const node = await getNode(c.lab, worker(n));
+      expect(isReady(node), worker(n)).toBe(true);
+      expect(node?.status?.nodeInfo?.kubeletVersion).toBe(`v${TO}`);
+    }
+    expect((await getNode(c.lab, `kaas-${NAME}-master-0`))?.status?.nodeInfo?.kubeletVersion).toBe(
+      `v${FROM}`,
+    );
+
+    // The drain evicted the web pods one at a time: never fewer than the budget's two.
+    expect(view.steps.find((s) => s.stepId === `drain:${worker(0)}`)?.output).toMatchObject({
+      drained: true,
+    });
+    expect(fewest).toBeGreaterThanOrEqual(2);
+    await c.lab.waitFor('web back to 3 running replicas on new workers', async () => {
+      const pods = await runningWeb();
+      return pods.length === 3 && pods.every((p) => [3, 4, 5].map(worker).includes(p.spec?.nodeName ?? ''));
+    });
+  }, 180_000);
+});
