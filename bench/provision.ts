@@ -2,7 +2,7 @@
  * Provisioning benchmark on cloudsim: one master and 100 workers with 200 ms API latency and 30 s
  * server boot time. Prints the wall time, the critical path (what no scheduler can beat: master-0
  * boots, then the workers boot, plus the API round trips of the longest dependency chain measured
- * from the job's own step timings) and their ratio (goal ≤ 1.3), and how many API calls it took.
+ * from the job's own step timings) and their ratio (goal ≤ 1.2), and how many API calls it took.
  * Run: npx tsx bench/provision.ts [workers] [latencyMs] [bootMs]
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -100,7 +100,7 @@ try {
       nodeGroups: [{ name: 'w', count: workers, flavor: 'm1.tiny' }],
       network: {
         nodeCidr: '10.240.0.0/20',
-        podCidr: '10.244.0.0/16',
+        podCidr: '172.16.0.0/12',
         serviceCidr: '10.96.0.0/12',
         dnsIp: '10.96.0.10',
       },
@@ -142,9 +142,12 @@ try {
   console.log(
     `critical path        ${(criticalMs / 1000).toFixed(1)} s (boot floor ${(floorMs / 1000).toFixed(0)} s)`,
   );
-  console.log(`wall / critical path ${(wallMs / criticalMs).toFixed(2)} (goal <= 1.3)`);
+  console.log(`wall / critical path ${(wallMs / criticalMs).toFixed(2)} (goal <= 1.2)`);
   console.log(`wall / boot floor    ${(wallMs / floorMs).toFixed(2)}`);
   console.log(`API calls            ${sim.stats.total} ${JSON.stringify(sim.stats.byService)}`);
+  console.log(`API calls per node   ${(sim.stats.total / (workers + 1)).toFixed(2)}`);
+  // One process holds kaas and cloudsim, so this is an upper bound on kaas's own peak.
+  console.log(`peak RSS             ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB (kaas + cloudsim)`);
 } finally {
   await store.close();
   await sim.close();

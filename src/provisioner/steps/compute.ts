@@ -163,12 +163,18 @@ async function ensureServers(
     await deps.ctx.event(
       `creating ${missing.length} server(s), ${wanted.length - missing.length} already exist`,
     );
-  await mapLimit(missing, deps.serverConcurrency, (w) =>
-    withRetries(deps, `server ${w.name}`, async () => {
-      const again = (await deps.cloud.nova.listServers({ name: `^${w.name}$`, tags })).find(
-        (s) => s.name === w.name,
-      );
-      if (again) return;
+  await mapLimit(missing, deps.serverConcurrency, (w) => {
+    // The listing above is fresh for the first attempt; only a retry after a failed POST (which
+    // may have gone through) must look again, which keeps creation at one call per server.
+    let retry = false;
+    return withRetries(deps, `server ${w.name}`, async () => {
+      if (retry) {
+        const again = (await deps.cloud.nova.listServers({ name: `^${w.name}$`, tags })).find(
+          (s) => s.name === w.name,
+        );
+        if (again) return;
+      }
+      retry = true;
       const userData = deps.renderUserData({
         spec: deps.spec,
         clusterId: deps.clusterId,
@@ -191,8 +197,8 @@ async function ensureServers(
         ...(extra.portId ? {} : { securityGroups: [...params.securityGroups] }),
         ...(extra.serverGroupId ? { serverGroupId: extra.serverGroupId } : {}),
       });
-    }),
-  );
+    });
+  });
   const names = new Set(wanted.map((w) => w.name));
   const active = await poll(deps, `${wanted.length} server(s) to become ACTIVE`, async () => {
     const servers = (await deps.cloud.nova.listServers({ tags })).filter((s) => names.has(s.name));
