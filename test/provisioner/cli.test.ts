@@ -9,23 +9,18 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configDir, readClientConfig, writeClientConfig } from '../../src/auth/client.ts';
 import { createCa, issueServerCert } from '../../src/auth/pki.ts';
-import { registerClusterCommands } from '../../src/cli/cluster.ts';
-import { reportError } from '../../src/cli/exit.ts';
-import { registerLoginCommand } from '../../src/cli/login.ts';
 import { probeApi } from '../../src/cli/provisioner.ts';
 import { startServer, type RunningServer } from '../../src/cli/serve.ts';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
-import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { waitFor } from '../ha/support.ts';
+import { runKaas } from '../support/cli.ts';
 import { adminEnv } from '../support/openstack.ts';
 import {
   adminConfig,
@@ -72,10 +67,8 @@ beforeAll(async () => {
     KAAS_SECRET_KEY: TEST_SECRET_KEY.toString('base64'),
     ...adminEnv(sim.authUrl),
   };
-  // The control-panel tables the provisioner reports to (migration 0005 is not in the migrator yet).
   store = openStore(serverEnv.KAAS_DATABASE_URL as string);
   await migrateToLatest(store.db as never);
-  await panelTablesUp(store.db as never);
   // Two clusters are queued before the server starts (so its first Keystone sync sees their
   // project); ok1's create succeeds, bad1's fails on a flavor the cloud does not have yet.
   const p = testProvisioner(store, testCloud(adminConfig(sim.authUrl)), await testWebhook());
@@ -107,38 +100,9 @@ afterAll(async () => {
   await sim?.close();
 });
 
-function sink() {
-  const box = { text: '' };
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      box.text += String(chunk);
-      done();
-    },
-  });
-  return { box, stream };
-}
-
-/** Runs `kaas …` in-process as `config` (a KAAS_CONFIG_DIR); returns main.ts' exit code and both streams. */
-async function kaas(config: string, args: string[], over: Record<string, string> = {}) {
-  const out = sink();
-  const err = sink();
-  const program = new Command('kaas').exitOverride().configureOutput({
-    writeOut: (s) => void out.stream.write(s),
-    writeErr: (s) => void err.stream.write(s),
-  });
-  const env = { KAAS_CONFIG_DIR: config, KAAS_CA_FILE: caFile, ...over };
-  registerClusterCommands(program, { env, stdout: out.stream, stderr: err.stream, pollMs: 50 });
-  const stdin = new PassThrough();
-  stdin.end();
-  registerLoginCommand(program, { env, stdin, stdout: out.stream, stderr: err.stream });
-  let code = 0;
-  try {
-    await program.parseAsync(['node', 'kaas', ...args]);
-  } catch (error) {
-    code = error instanceof CommanderError ? error.exitCode : reportError(error, err.stream);
-  }
-  return { code, stdout: out.box.text, stderr: err.box.text };
-}
+/** Runs `kaas …` in-process as `config` (a KAAS_CONFIG_DIR) trusting the server's CA. */
+const kaas = (config: string, args: string[], over: Record<string, string> = {}) =>
+  runKaas(args, { KAAS_CONFIG_DIR: config, KAAS_CA_FILE: caFile, ...over });
 
 const login = (config: string, user: string, password: string) =>
   kaas(config, ['login', '--url', server.url, '--username', user], { KAAS_PASSWORD: password });
