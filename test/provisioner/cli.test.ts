@@ -9,6 +9,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -17,6 +18,7 @@ import { createCa, issueServerCert } from '../../src/auth/pki.ts';
 import { probeApi } from '../../src/cli/provisioner.ts';
 import { startServer, type RunningServer } from '../../src/cli/serve.ts';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
+import { createLogger } from '../../src/log.ts';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
 import { waitFor } from '../ha/support.ts';
@@ -25,7 +27,6 @@ import { adminEnv } from '../support/openstack.ts';
 import {
   adminConfig,
   fakeRelease,
-  logger,
   TEST_SECRET_KEY,
   testCloud,
   testProvisioner,
@@ -43,6 +44,8 @@ let caFile: string;
 let adminDir: string;
 let bobDir: string;
 let serverEnv: Record<string, string>;
+/** The server's log (info): its request lines show what the CLI sent. */
+let serverLog = '';
 
 beforeAll(async () => {
   sim = await startCloudsim({ port: 0, bootTimeMs: 20 });
@@ -91,7 +94,20 @@ beforeAll(async () => {
       KAAS_TLS_KEY_FILE: join(dir, 'tls.key'),
       KAAS_OPERATOR_ROLE: 'kaas-operator',
     },
-    { logger, cwd: dir, home: dir, provisioner: { webhook: await testWebhook(), pollIntervalMs: 20 } },
+    {
+      logger: createLogger({
+        level: 'info',
+        destination: new Writable({
+          write(chunk, _enc, done) {
+            serverLog += String(chunk);
+            done();
+          },
+        }),
+      }),
+      cwd: dir,
+      home: dir,
+      provisioner: { webhook: await testWebhook(), pollIntervalMs: 20 },
+    },
   );
 }, 60_000);
 afterAll(async () => {
@@ -324,8 +340,11 @@ describe('kaas cluster against a kaas server', () => {
     });
     expect([noKey.code, noKey.stderr]).toEqual([2, expect.stringContaining('KAAS_SECRET_KEY')]);
 
+    const { id } = (await show('ok1')).cluster as unknown as { id: string };
     const deleted = await kaas(adminDir, ['cluster', 'delete', 'ok1', '--delete-volumes']);
     expect(deleted.code, deleted.stderr).toBe(0);
+    expect(serverLog).toContain(`"method":"DELETE","url":"/api/v1/clusters/${id}?deleteVolumes=true"`);
+    expect(serverLog).not.toContain(readClientConfig(adminDir).token);
     expect(deleted.stdout).toMatch(/^job-[0-9a-f]+ delete succeeded\n$/);
     expect(deleted.stderr).toMatch(/ info +\S+: /);
     expect((await kaas(adminDir, ['cluster', 'show', 'ok1'])).code).toBe(5);
