@@ -148,10 +148,16 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
     }
   }
 
+  /** The clusters the caller holds a role on (the control panel's list). */
+  const visible = async (s: KaasSession) =>
+    (await s.call<{ items: { id: string; name: string; isAdmin: boolean }[] }>('GET', '/api/v1/clusters'))
+      .body.items;
+  const listed = async (s: KaasSession, id: string) => (await visible(s)).some((c) => c.id === id);
+
   /** The id of the cluster named `ref` (id or name) among those the caller can see. */
   async function clusterId(s: KaasSession, ref: string): Promise<string> {
-    const { body } = await s.call<{ items: { id: string; name: string }[] }>('GET', '/api/v1/clusters');
-    const found = body.items.find((c) => c.id === ref) ?? body.items.find((c) => c.name === ref);
+    const items = await visible(s);
+    const found = items.find((c) => c.id === ref) ?? items.find((c) => c.name === ref);
     if (!found)
       throw new NotFoundError(`no cluster "${ref}" that you have access to`, { code: 'cluster_not_found' });
     return found.id;
@@ -179,8 +185,10 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
         try {
           view = (await s.call<JobView>('GET', `${path(job.clusterId, 'jobs', job.id)}${query}`)).body;
         } catch (error) {
-          // Only a delete job's success removes the cluster, and its jobs can no longer be read.
-          if (job.kind === 'delete' && error instanceof NotFoundError) return { ...last, state: 'succeeded' };
+          // Only a delete job's success removes the cluster (its jobs are then out of reach): a
+          // cluster the server no longer lists at all was deleted by this job.
+          if (job.kind === 'delete' && error instanceof NotFoundError && !(await listed(s, job.clusterId)))
+            return { ...last, state: 'succeeded' };
           throw error;
         }
         last = view.job;
@@ -300,13 +308,9 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
   withOutput(cluster.command('list').description('list the clusters you hold a role on')).action(
     async (opts: Common) =>
       withSession(async (s) => {
-        const { body } = await s.call<{ items: { id: string; name: string; isAdmin: boolean }[] }>(
-          'GET',
-          '/api/v1/clusters',
-        );
         // Only a cluster's admins may read its details; the others are listed by name.
-        const items: (ClusterView | (typeof body.items)[number])[] = await Promise.all(
-          body.items.map(async (c) => (c.isAdmin ? getCluster(s, c.id) : c)),
+        const items: (ClusterView | { id: string; name: string })[] = await Promise.all(
+          (await visible(s)).map(async (c) => (c.isAdmin ? getCluster(s, c.id) : c)),
         );
         print(opts, { items }, () =>
           [
