@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import {
@@ -8,8 +9,9 @@ import {
   type SpecOverrides,
 } from '../cluster/defaults.ts';
 import { InputError, NotFoundError, UpstreamError } from '../errors.ts';
-import type { ClusterView, CreateResult, JobView, Provisioner } from '../provisioner/provisioner.ts';
+import type { ClusterView, CreateResult, JobView } from '../provisioner/provisioner.ts';
 import type { JobRecord } from '../store/findJob.ts';
+import { insertAuditEvent } from '../store/insertAuditEvent.ts';
 import { DEFAULT_RELEASE, supportedPatchList } from '../versions/index.ts';
 import { DetachedError } from './exit.ts';
 import { describeObserved, type ObservedState } from './observed.ts';
@@ -26,8 +28,6 @@ export interface ClusterCommandDeps {
   stderr?: NodeJS.WritableStream;
   /** How often a followed job is polled; default one second. */
   pollMs?: number;
-  /** The break-glass kubeconfig's local provisioner; default {@link openProvisionerFromEnv} over `env`. */
-  openLocal?: () => Promise<{ provisioner: Provisioner; close(): Promise<void> }>;
 }
 
 interface Common {
@@ -452,16 +452,41 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
           code: 'file_exists',
         });
       // Reading a kubeconfig needs no webhook target: KAAS_URL/KAAS_CA_FILE here only name the server.
-      const openLocal =
-        deps.openLocal ??
-        (() => openProvisionerFromEnv({ ...env, KAAS_URL: undefined, KAAS_CA_FILE: undefined }));
-      const { provisioner, close } = await openLocal();
+      const { provisioner, store, close } = await openProvisionerFromEnv({
+        ...env,
+        KAAS_URL: undefined,
+        KAAS_CA_FILE: undefined,
+      });
+      // Every break-glass read is in the audit log, as the operator's OS account on this machine.
+      const audit = (clusterId: string | null, outcome: 'success' | 'failure', details: object) =>
+        insertAuditEvent({
+          db: store.db,
+          event: {
+            at: new Date().toISOString(),
+            actorUserId: null,
+            actorName: `${userInfo().username}@${hostname()}`,
+            action: 'cluster.kubeconfig.admin',
+            target: ref,
+            clusterId,
+            outcome,
+            details: { via: 'kaas cluster kubeconfig --admin', ...details },
+            requestId: null,
+            sourceIp: null,
+          },
+        });
       try {
-        const text = await provisioner.adminKubeconfig(ref);
-        if (opts.file) {
-          writeSecretFile(opts.file, text);
-          err.write(`written to ${opts.file}\n`);
-        } else out.write(text);
+        let clusterId: string | null = null;
+        try {
+          clusterId = (await provisioner.getCluster(ref)).id;
+          const text = await provisioner.adminKubeconfig(ref);
+          if (opts.file) writeSecretFile(opts.file, text);
+          else out.write(text);
+        } catch (error) {
+          await audit(clusterId, 'failure', { code: (error as { code?: string }).code ?? 'error' });
+          throw error;
+        }
+        await audit(clusterId, 'success', opts.file ? { file: opts.file } : {});
+        if (opts.file) err.write(`written to ${opts.file}\n`);
       } finally {
         await close();
       }

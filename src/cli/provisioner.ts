@@ -7,7 +7,7 @@ import type { WebhookTarget } from '../provisioner/material.ts';
 import { createProvisioner, type Provisioner, type ProvisionerDeps } from '../provisioner/provisioner.ts';
 import { secretKeyFromEnv } from '../provisioner/secretbox.ts';
 import type { ApiProbe } from '../provisioner/steps/context.ts';
-import { openStore } from '../store/db.ts';
+import { openStore, type Store } from '../store/db.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 
 type Env = Record<string, string | undefined>;
@@ -66,7 +66,7 @@ export const probeApi: ApiProbe = async (url, signal, caPem) => {
 export async function openProvisionerFromEnv(
   env: Env,
   over: { logger?: Logger; cwd?: string; home?: string } & Partial<ProvisionerDeps> = {},
-): Promise<{ provisioner: Provisioner; close(): Promise<void> }> {
+): Promise<{ provisioner: Provisioner; store: Store; close(): Promise<void> }> {
   const secretKey = secretKeyFromEnv(env);
   const webhook = webhookFromEnv(env);
   const config = loadCloudConfig({
@@ -94,6 +94,7 @@ export async function openProvisionerFromEnv(
   });
   return {
     provisioner,
+    store,
     close: () => store.close(),
   };
 }

@@ -334,6 +334,31 @@ describe('kaas cluster against a kaas server', () => {
     const over = await kaas(adminDir, ['cluster', 'kubeconfig', 'ok1', '--admin', '--file', file], local);
     expect([over.code, over.stderr]).toEqual([2, expect.stringContaining('already exists')]);
     expect((await kaas(adminDir, ['cluster', 'kubeconfig', 'ok1'], local)).code).toBe(2);
+    expect((await kaas(adminDir, ['cluster', 'kubeconfig', 'nope', '--admin'], local)).code).toBe(5);
+    const okId = ((await show('ok1')).cluster as unknown as { id: string }).id;
+    const audited = await store.db
+      .selectFrom('audit_events')
+      .select(['action', 'outcome', 'target', 'cluster_id', 'actor_name'])
+      .where('action', '=', 'cluster.kubeconfig.admin')
+      .orderBy('at')
+      .execute();
+    const by = expect.stringContaining('@');
+    expect(audited).toEqual([
+      {
+        action: 'cluster.kubeconfig.admin',
+        outcome: 'success',
+        target: 'ok1',
+        cluster_id: okId,
+        actor_name: by,
+      },
+      {
+        action: 'cluster.kubeconfig.admin',
+        outcome: 'failure',
+        target: 'nope',
+        cluster_id: null,
+        actor_name: by,
+      },
+    ]);
     const noKey = await kaas(adminDir, ['cluster', 'kubeconfig', 'ok1', '--admin'], {
       ...local,
       KAAS_SECRET_KEY: '',
