@@ -27,7 +27,7 @@ beforeAll(async () => {
   mkdirSync(dataDir, { mode: 0o700 });
   // The key a provisioner of this test seals its cluster's secrets with, so dev's worker opens them.
   writeFileSync(join(dataDir, 'secret.key'), TEST_SECRET_KEY.toString('base64'), { mode: 0o644 });
-  dev = await startDev({ dataDir, port: 0, logger, workerPollMs: 20 });
+  dev = await startDev({ dataDir, port: 0, logger, workerPollMs: 20, provisioner: { pollIntervalMs: 20 } });
   store = openStore(`sqlite:${join(dataDir, 'kaas.db')}`);
 }, 30_000);
 afterAll(async () => {

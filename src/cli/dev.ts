@@ -9,7 +9,7 @@ import { startCloudsim, type Cloudsim } from '../cloudsim/index.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createCloud } from '../openstack/index.ts';
 import { resolveCloudConfig } from '../openstack/config.ts';
-import type { Provisioner } from '../provisioner/provisioner.ts';
+import type { Provisioner, ProvisionerDeps } from '../provisioner/provisioner.ts';
 import { buildApp } from '../server/app.ts';
 import { openStore } from '../store/db.ts';
 import { findCluster } from '../store/findCluster.ts';
@@ -28,6 +28,8 @@ export interface DevOptions {
   logger?: Logger;
   /** The job worker's wait between two claims when idle; default one second. */
   workerPollMs?: number;
+  /** Replaces provisioner dependencies (tests: short polls, the release catalogue and mirror). */
+  provisioner?: Partial<ProvisionerDeps>;
 }
 
 /** A running `kaas dev`. */
@@ -100,7 +102,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
       ...cloudsimEnv(cloud.authUrl, 'kaas-provisioner', 'kaas-provisioner-dev'),
     },
     // No clouds.yaml from the developer's machine: the dev cloud is cloudsim only.
-    { logger, cwd: dataDir, home: dataDir },
+    { logger, cwd: dataDir, home: dataDir, ...options.provisioner },
   );
   const store = openStore(databaseUrl);
   await migrateToLatest(store.db);
