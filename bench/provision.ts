@@ -5,8 +5,8 @@
  * from the job's own step timings) and their ratio (goal ≤ 1.3), and how many API calls it took.
  * Run: npx tsx bench/provision.ts [workers] [latencyMs] [bootMs]
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCloudsim } from '../src/cloudsim/index.ts';
@@ -57,9 +57,18 @@ const cloud = createCloud({
   },
   logger,
 });
+// A mirror holding a 1 MB stand-in for the release, and a catalogue entry vouching for it.
 const dir = mkdtempSync(join(tmpdir(), 'kaas-bench-'));
-const release = join(dir, 'kubernetes-server-linux-amd64.tar.gz');
-writeFileSync(release, randomBytes(1024 * 1024));
+const tarball = randomBytes(1024 * 1024);
+mkdirSync(join(dir, 'release', `v${DEFAULT_RELEASE.patch}`), { recursive: true });
+writeFileSync(
+  join(dir, 'release', `v${DEFAULT_RELEASE.patch}`, 'kubernetes-server-linux-amd64.tar.gz'),
+  tarball,
+);
+const standIn = {
+  ...DEFAULT_RELEASE,
+  artifact: { url: DEFAULT_RELEASE.artifact.url, sha256: createHash('sha256').update(tarball).digest('hex') },
+};
 
 const provisioner = createProvisioner({
   store,
@@ -75,6 +84,9 @@ const provisioner = createProvisioner({
   renderer: () => (node) => `#cloud-config\nhostname: ${node.nodeName}\n`,
   serverConcurrency: 20,
   pollIntervalMs: 1_000,
+  releaseMirror: join(dir, 'release'),
+  releaseCacheDir: join(dir, 'cache'),
+  releaseCatalogue: [standIn],
 });
 
 try {
@@ -96,7 +108,7 @@ try {
       dnsDomain: 'bench.local',
       adminRoleId: 'admin',
     },
-    { releaseSource: release, waitForApi: false },
+    { waitForApi: false },
   );
   sim.stats.reset();
   const started = Date.now();

@@ -10,7 +10,7 @@ import {
   testProvisioner,
   testSpec,
   testWebhook,
-  fakeRelease,
+  testReleaseDeps,
 } from '../../test/provisioner/support.ts';
 import { createLogger } from '../log.ts';
 import { resolveCloudConfig } from '../openstack/config.ts';
@@ -27,7 +27,13 @@ beforeAll(async () => {
   mkdirSync(dataDir, { mode: 0o700 });
   // The key a provisioner of this test seals its cluster's secrets with, so dev's worker opens them.
   writeFileSync(join(dataDir, 'secret.key'), TEST_SECRET_KEY.toString('base64'), { mode: 0o644 });
-  dev = await startDev({ dataDir, port: 0, logger, workerPollMs: 20, provisioner: { pollIntervalMs: 20 } });
+  dev = await startDev({
+    dataDir,
+    port: 0,
+    logger,
+    workerPollMs: 20,
+    provisioner: { pollIntervalMs: 20, ...testReleaseDeps() },
+  });
   store = openStore(`sqlite:${join(dataDir, 'kaas.db')}`);
 }, 30_000);
 afterAll(async () => {
@@ -67,10 +73,7 @@ describe('kaas dev', () => {
     });
     // Queued by another process' provisioner with a webhook; nothing here runs it but kaas dev.
     const p = testProvisioner(store, testCloud(config), await testWebhook());
-    const { job } = await p.createCluster(testSpec('dev1', 1), {
-      releaseSource: fakeRelease(),
-      waitForApi: false,
-    });
+    const { job } = await p.createCluster(testSpec('dev1', 1), { waitForApi: false });
     const done = await waitFor(
       'kaas dev to run the job',
       async () => {

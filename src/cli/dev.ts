@@ -17,6 +17,7 @@ import { insertCluster } from '../store/insertCluster.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 import { operatorCheck } from './operator.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
+import { releaseDepsFromEnv } from './releaseEnv.ts';
 import { startWorkerLoop } from './worker.ts';
 
 /** Where `kaas dev` runs and keeps its state; everything has a default for `kaas dev` itself. */
@@ -168,7 +169,10 @@ export function registerDevCommand(program: Command): void {
     .command('dev')
     .description('run kaas with its embedded cloud (cloudsim) and job worker on 127.0.0.1')
     .action(async () => {
-      const dev = await startDev({ port: Number(process.env.PORT ?? 8080) });
+      const dev = await startDev({
+        port: Number(process.env.PORT ?? 8080),
+        provisioner: releaseDepsFromEnv(process.env),
+      });
       process.stderr.write(
         `\nkaas control panel: ${dev.url}/\ncloudsim auth URL:  ${dev.cloud.authUrl}\n` +
           'users (domain Default): admin/admin (kubernetes-admins on demo), demo/demo (member)\n' +

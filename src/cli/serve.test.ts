@@ -13,7 +13,7 @@ import { openStore } from '../store/db.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 import { up as panelTablesUp } from '../store/migrations/0005_panel.ts';
 import { cloudEnv } from '../../test/ha/support.ts';
-import { fakeRelease, testSpec, testWebhook } from '../../test/provisioner/support.ts';
+import { testReleaseDeps, testSpec, testWebhook } from '../../test/provisioner/support.ts';
 import { exitCodeFor } from './exit.ts';
 import { serveConfigFromEnv, startServer, type RunningServer } from './serve.ts';
 
@@ -66,6 +66,7 @@ describe('serveConfigFromEnv', () => {
       idlePollMs: 1_000,
       shutdownGraceMs: 20_000,
       logLevel: 'info',
+      release: {},
     });
   });
 
@@ -82,6 +83,8 @@ describe('serveConfigFromEnv', () => {
         KAAS_WORKER_POLL_MS: '250',
         KAAS_SHUTDOWN_GRACE_MS: '0',
         KAAS_LOG_LEVEL: 'debug',
+        KAAS_RELEASE_MIRROR: 'https://mirror.example/k8s/release/',
+        KAAS_RELEASE_CACHE: '/var/cache/kaas',
       }),
     ).toEqual({
       databaseUrl: 'sqlite:/data/kaas.db',
@@ -93,6 +96,10 @@ describe('serveConfigFromEnv', () => {
       idlePollMs: 250,
       shutdownGraceMs: 0,
       logLevel: 'debug',
+      release: { releaseMirror: 'https://mirror.example/k8s/release', releaseCacheDir: '/var/cache/kaas' },
+    });
+    expect(serveConfigFromEnv({ KAAS_DATABASE_URL: 'x', KAAS_RELEASE_MIRROR: '/srv/k8s' }).release).toEqual({
+      releaseMirror: '/srv/k8s',
     });
     expect(serveConfigFromEnv({ KAAS_DATABASE_URL: 'x', KAAS_WORKERS: 'on' }).workers).toBe(true);
   });
@@ -112,6 +119,15 @@ describe('serveConfigFromEnv', () => {
     expect(configError({ ...db, KAAS_LEASE_MS: '2.5' }).field).toBe('KAAS_LEASE_MS');
     expect(configError({ ...db, KAAS_WORKER_POLL_MS: '-1' }).field).toBe('KAAS_WORKER_POLL_MS');
     expect(configError({ ...db, KAAS_SHUTDOWN_GRACE_MS: 'soon' }).field).toBe('KAAS_SHUTDOWN_GRACE_MS');
+    for (const mirror of [
+      'http://mirror.example/release',
+      'mirror/release',
+      'https://m.example/r?sig=x',
+      'file:///srv',
+    ]) {
+      expect(configError({ ...db, KAAS_RELEASE_MIRROR: mirror }).field).toBe('KAAS_RELEASE_MIRROR');
+    }
+    expect(configError({ ...db, KAAS_RELEASE_CACHE: 'cache' }).field).toBe('KAAS_RELEASE_CACHE');
   });
 });
 
@@ -158,11 +174,10 @@ describe('startServer', () => {
     await store.close();
     const server: RunningServer = await startServer(e, {
       ...where,
-      provisioner: { webhook: await testWebhook(), pollIntervalMs: 20 },
+      provisioner: { webhook: await testWebhook(), pollIntervalMs: 20, ...testReleaseDeps() },
     });
     try {
       const created = await server.provisioner.createCluster(testSpec('served', 1), {
-        releaseSource: fakeRelease(),
         waitForApi: false,
       });
       const deadline = Date.now() + 25_000;

@@ -11,6 +11,7 @@ import { buildApp } from '../server/app.ts';
 import { openStore } from '../store/db.ts';
 import { operatorCheck } from './operator.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
+import { releaseDepsFromEnv } from './releaseEnv.ts';
 import { startWorkerLoop, type StopResult } from './worker.ts';
 
 type Env = Record<string, string | undefined>;
@@ -30,6 +31,8 @@ export interface ServeConfig {
   /** How long SIGTERM waits for the job in hand before exiting (its lease then moves on). */
   shutdownGraceMs: number;
   logLevel: string;
+  /** KAAS_RELEASE_MIRROR and KAAS_RELEASE_CACHE, as provisioner deps. */
+  release: Pick<ProvisionerDeps, 'releaseMirror' | 'releaseCacheDir'>;
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -88,6 +91,7 @@ export function serveConfigFromEnv(env: Env): ServeConfig {
     idlePollMs: integer(env, 'KAAS_WORKER_POLL_MS', 1_000, 10, 600_000),
     shutdownGraceMs: integer(env, 'KAAS_SHUTDOWN_GRACE_MS', 20_000, 0, 3_600_000),
     logLevel: env.KAAS_LOG_LEVEL?.trim() || 'info',
+    release: releaseDepsFromEnv(env),
   };
 }
 
@@ -149,6 +153,7 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
       now,
       ...where,
       ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
+      ...config.release,
       ...deps.provisioner,
     },
   );
@@ -220,12 +225,12 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
  * `kaas serve`: the production entry point (one replica). Runs until SIGTERM or SIGINT, then stops
  * gracefully; settings come from the environment only, as containers pass them.
  */
-export function registerServeCommand(program: Command): void {
+export function registerServeCommand(program: Command, deps: ServeDeps = {}): void {
   program
     .command('serve')
     .description('run a kaas replica: API, TokenReview webhook, control panel and job worker')
     .action(async () => {
-      const server = await startServer(process.env);
+      const server = await startServer(process.env, deps);
       process.stderr.write(`kaas serving on ${server.url}\n`);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));

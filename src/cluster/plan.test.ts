@@ -53,6 +53,7 @@ describe('planCreate', () => {
     const steps = planCreate(spec(), ID);
     expectOrdered(steps);
     expect(steps.map((s) => s.id)).toEqual([
+      'release',
       'network',
       'subnet',
       'router',
@@ -103,7 +104,7 @@ describe('planCreate', () => {
         sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== me',
       }),
       ID,
-      { releaseBaseUrl: 'https://mirror.example/k8s/', artifactTtlSeconds: 60 },
+      { artifactTtlSeconds: 60 },
     );
     expectOrdered(steps);
     const byId = new Map(steps.map((s) => [s.id, s]));
@@ -119,7 +120,6 @@ describe('planCreate', () => {
     expect(byId.get('release-tarball')!.resource.params).toEqual({
       container: 'kaas-prod-artifacts',
       version: OLDEST.patch,
-      sourceUrl: `https://mirror.example/k8s/v${OLDEST.patch}/kubernetes-server-linux-amd64.tar.gz`,
       tempUrlTtlSeconds: 60,
     });
     const rules = byId.get('security-groups')!.resource.params as { rules: { portMin: number }[] };
@@ -127,12 +127,26 @@ describe('planCreate', () => {
     expect(steps).toMatchSnapshot();
   });
 
-  it("fetches the release from the version catalogue's artifact URL by default", () => {
+  it('names only the release version, never a source: the executor takes it from the catalogue', () => {
     for (const release of KUBERNETES_RELEASES) {
       const steps = planCreate(spec({ kubernetesVersion: release.patch }), ID);
+      expect(steps.find((s) => s.id === 'release')!.resource.params).toEqual({ version: release.patch });
       const tarball = steps.find((s) => s.id === 'release-tarball')!.resource.params;
-      expect(tarball).toMatchObject({ version: release.patch, sourceUrl: release.artifact.url });
+      expect(Object.keys(tarball).sort()).toEqual(['container', 'tempUrlTtlSeconds', 'version']);
     }
+  });
+
+  it('verifies the release before any step that makes a cloud resource', () => {
+    for (const masters of [1, 3]) {
+      const steps = planCreate(
+        spec({ masters, sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== me' }),
+        ID,
+      );
+      expect(steps[0]).toMatchObject({ id: 'release', kind: 'verify', dependsOn: [] });
+      expect(steps.filter((s) => s.dependsOn.length === 0).map((s) => s.id)).toEqual(['release']);
+    }
+    const grow = planResize(spec(), ID, 'default', 4, [0]);
+    expect(grow.steps.filter((s) => s.dependsOn.length === 0).map((s) => s.id)).toEqual(['release']);
   });
 
   it('only verifies a keypair the user owns', () => {
@@ -140,7 +154,7 @@ describe('planCreate', () => {
     expect(steps.find((s) => s.id === 'keypair')).toEqual({
       id: 'keypair',
       kind: 'verify',
-      dependsOn: [],
+      dependsOn: ['release'],
       resource: { type: 'keypair', name: 'ops', tags: [], params: {} },
     });
   });
@@ -158,6 +172,7 @@ describe('planResize', () => {
     expect(plan.removed).toEqual([]);
     expectOrdered(plan.steps);
     expect(plan.steps.map((s) => s.id)).toEqual([
+      'release',
       'artifacts',
       'release-tarball',
       'join-token',
@@ -165,7 +180,7 @@ describe('planResize', () => {
       'wait-nodes',
       'addons',
     ]);
-    expect(plan.steps[3]!.resource.params).toMatchObject({
+    expect(plan.steps[4]!.resource.params).toMatchObject({
       indexes: [1, 3],
       names: ['kaas-prod-default-1', 'kaas-prod-default-3'],
     });
@@ -215,6 +230,7 @@ describe('planUpgrade', () => {
     expect(plan.spec.kubernetesVersion).toBe(MIDDLE.patch);
     expectOrdered(plan.steps);
     expect(plan.steps.map((s) => s.id)).toEqual([
+      'release',
       'artifacts',
       'release-tarball',
       'upgrade-master-0',
@@ -224,9 +240,9 @@ describe('planUpgrade', () => {
       'upgrade-workers:gpu',
       'addons',
     ]);
-    expect(plan.steps[1]!.resource.name).toBe(releaseObjectName(MIDDLE.patch));
-    expect(plan.steps[2]!.resource.params).toMatchObject({ mode: 'apply', drain: true });
-    expect(plan.steps[5]!.resource.params).toMatchObject({
+    expect(plan.steps[2]!.resource.name).toBe(releaseObjectName(MIDDLE.patch));
+    expect(plan.steps[3]!.resource.params).toMatchObject({ mode: 'apply', drain: true });
+    expect(plan.steps[6]!.resource.params).toMatchObject({
       mode: 'node',
       nodes: ['kaas-prod-default-0', 'kaas-prod-default-1'],
     });
@@ -243,7 +259,7 @@ describe('planUpgrade', () => {
     };
     const patch = planUpgrade(earlier, ID, OLDEST.patch);
     expect(patch.check.change).toBe('patch');
-    expect(patch.steps[2]!.resource.params).toMatchObject({ drain: false });
+    expect(patch.steps[3]!.resource.params).toMatchObject({ drain: false });
   });
 
   it('rejects downgrades and skipped minors', () => {
@@ -257,10 +273,11 @@ describe('planUpgrade', () => {
 });
 
 describe('planDelete', () => {
-  it('sweeps tagged resources in dependency order, then named ones', () => {
+  it('deletes LoadBalancer Services through the API, then sweeps tagged resources in dependency order, then named ones', () => {
     const steps = planDelete(ID, { name: 'prod', ownsKeypair: true });
     expectOrdered(steps);
     expect(steps.map((s) => s.id)).toEqual([
+      'delete:load-balancer-services',
       'sweep:server',
       'sweep:floating-ip',
       'sweep:port',
@@ -275,8 +292,21 @@ describe('planDelete', () => {
       'delete:artifacts',
     ]);
     expect(steps.every((s, i) => i === 0 || s.dependsOn.length === 1)).toBe(true);
-    expect(steps[9]!.resource.name).toBe('kaas-prod-keypair');
-    expect(steps[11]!.resource.name).toBe('kaas-prod-artifacts');
+    expect(steps[10]!.resource.name).toBe('kaas-prod-keypair');
+    expect(steps[12]!.resource.name).toBe('kaas-prod-artifacts');
+    expect(steps[0]).toMatchObject({ dependsOn: [], resource: { type: 'kube-objects' } });
+  });
+
+  it('deletes PersistentVolumeClaims only when asked, before any server goes', () => {
+    const steps = planDelete(ID, { name: 'prod', ownsKeypair: true, deleteVolumes: true });
+    expectOrdered(steps);
+    expect(steps.slice(0, 3).map((s) => s.id)).toEqual([
+      'delete:load-balancer-services',
+      'delete:persistent-volume-claims',
+      'sweep:server',
+    ]);
+    expect(steps[2]!.dependsOn).toEqual(['delete:persistent-volume-claims']);
+    expect(steps[1]!.resource.params).toEqual({ objects: 'persistent-volume-claims' });
   });
 
   it('keeps a keypair kaas did not create', () => {

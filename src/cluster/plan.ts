@@ -62,11 +62,12 @@ export type PlanResource =
   | { type: 'security-group-rules'; name: string; tags: string[]; params: { rules: SecurityRule[] } }
   | { type: 'keypair'; name: string; tags: string[]; params: { publicKey?: string } }
   | { type: 'container'; name: string; tags: string[]; params: Record<string, never> }
+  | { type: 'release'; name: string; tags: string[]; params: { version: string } }
   | {
       type: 'release-tarball';
       name: string;
       tags: string[];
-      params: { container: string; version: string; sourceUrl: string; tempUrlTtlSeconds: number };
+      params: { container: string; version: string; tempUrlTtlSeconds: number };
     }
   | { type: 'server-group'; name: string; tags: string[]; params: { policy: 'soft-anti-affinity' } }
   | {
@@ -114,6 +115,7 @@ export type PlanResource =
       params: { version: string; nodes: string[]; mode: 'apply' | 'node'; drain: boolean };
     }
   | { type: 'cluster-resources'; name: string; tags: string[]; params: { resourceType: SweepType } }
+  | { type: 'kube-objects'; name: string; tags: string[]; params: { objects: KubeCleanup } }
   | { type: 'addons'; name: string; tags: string[]; params: Record<string, never> };
 
 /** Resource types garbage collection sweeps by tag, in deletion order. */
@@ -128,6 +130,12 @@ export type SweepType =
   | 'network'
   | 'security-group';
 
+/**
+ * Objects delete removes through the cluster's own API before the cloud sweep, so the controllers
+ * that made cloud resources for them (cloud controller, Cinder CSI) remove those resources too.
+ */
+export type KubeCleanup = 'load-balancer-services' | 'persistent-volume-claims';
+
 /** One unit of provisioning work. `id` is stable across re-plans of the same cluster. */
 export interface PlanStep {
   readonly id: string;
@@ -138,8 +146,6 @@ export interface PlanStep {
 
 /** Knobs that are not part of the cluster's own description. */
 export interface PlanContext {
-  /** Where the release tarball is fetched from before staging it in Swift. */
-  readonly releaseBaseUrl?: string;
   /** Lifetime of the TempURL nodes download the tarball through; refreshed on resize. */
   readonly artifactTtlSeconds?: number;
   /** Lifetime of kubeadm bootstrap tokens made for joins. */
@@ -148,8 +154,6 @@ export interface PlanContext {
 
 /** Defaults for PlanContext. */
 export const PLAN_DEFAULTS = {
-  /** Where the version catalogue's artifact URLs point. */
-  releaseBaseUrl: 'https://dl.k8s.io/release',
   artifactTtlSeconds: 30 * 24 * 3600,
   joinTokenTtlSeconds: 2 * 3600,
 } as const;
@@ -246,22 +250,47 @@ function apiEndpointStep(spec: ClusterSpec): string {
   return spec.loadBalancer === 'octavia' ? 'load-balancer' : 'master-port-0';
 }
 
+/**
+ * `release` fetches the version's tarball from the catalogue (or the operator's mirror) and checks
+ * its digest; only then is anything made in the cloud: the container, the staged object.
+ */
 function artifactSteps(spec: ClusterSpec, tags: string[], names: ClusterNames, ctx: PlanContext): PlanStep[] {
-  const base = (ctx.releaseBaseUrl ?? PLAN_DEFAULTS.releaseBaseUrl).replace(/\/+$/, '');
   return [
-    step('artifacts', 'ensure', [], { type: 'container', name: names.artifactsContainer, tags, params: {} }),
-    step('release-tarball', 'ensure', ['artifacts'], {
+    step('release', 'verify', [], {
+      type: 'release',
+      name: releaseObjectName(spec.kubernetesVersion),
+      tags,
+      params: { version: spec.kubernetesVersion },
+    }),
+    step('artifacts', 'ensure', ['release'], {
+      type: 'container',
+      name: names.artifactsContainer,
+      tags,
+      params: {},
+    }),
+    step('release-tarball', 'ensure', ['release', 'artifacts'], {
       type: 'release-tarball',
       name: releaseObjectName(spec.kubernetesVersion),
       tags,
       params: {
         container: names.artifactsContainer,
         version: spec.kubernetesVersion,
-        sourceUrl: `${base}/v${spec.kubernetesVersion}/kubernetes-server-linux-amd64.tar.gz`,
         tempUrlTtlSeconds: ctx.artifactTtlSeconds ?? PLAN_DEFAULTS.artifactTtlSeconds,
       },
     }),
   ];
+}
+
+/**
+ * Puts `release` first and makes every other step without prerequisites wait for it: a bad or
+ * unreachable release then fails the job before anything exists in the cloud.
+ */
+function afterRelease(steps: PlanStep[]): PlanStep[] {
+  const release = steps.filter((s) => s.id === 'release');
+  const rest = steps
+    .filter((s) => s.id !== 'release')
+    .map((s) => (s.dependsOn.length === 0 ? { ...s, dependsOn: ['release'] } : s));
+  return [...release, ...rest];
 }
 
 function range(count: number): number[] {
@@ -469,7 +498,7 @@ export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContex
     }),
   );
   steps.push(addonsStep(spec, tags, steps));
-  return steps;
+  return afterRelease(steps);
 }
 
 /** A resize plan and the spec the cluster has once it has run. */
@@ -585,7 +614,7 @@ export function planResize(
     nodeGroups: spec.nodeGroups.map((g) => (g.name === groupName ? { ...g, count: newCount } : g)),
   };
   if (steps.length > 0) steps.push(addonsStep(resized, tags, steps));
-  return { spec: resized, added, removed, steps };
+  return { spec: resized, added, removed, steps: added.length > 0 ? afterRelease(steps) : steps };
 }
 
 /** An upgrade plan; `steps` is empty when the check says `none`. */
@@ -661,6 +690,8 @@ export interface DeleteRef {
   readonly name: string;
   /** True when kaas uploaded the keypair (spec had sshPublicKey); a user's own key is kept. */
   readonly ownsKeypair: boolean;
+  /** Also delete every PersistentVolumeClaim (and so, through CSI, its volume); off by default. */
+  readonly deleteVolumes?: boolean;
 }
 
 const SWEEP_ORDER: readonly SweepType[] = [
@@ -676,7 +707,9 @@ const SWEEP_ORDER: readonly SweepType[] = [
 ];
 
 /**
- * Deletes everything tagged `kaas-cluster=<clusterId>`, in the order dependencies allow
+ * First, through the cluster's API when it answers, the Services of type LoadBalancer and (only
+ * with `deleteVolumes`) the PersistentVolumeClaims, so their controllers release what they made in
+ * the cloud. Then everything tagged `kaas-cluster=<clusterId>`, in the order dependencies allow
  * (servers first, networks after their ports and routers), then the untaggable named resources:
  * keypair (only kaas's own), server group, artifacts container with its objects. Each step is a
  * no-op when nothing is left, so a failed delete is simply re-run.
@@ -686,6 +719,17 @@ export function planDelete(clusterId: string, ref: DeleteRef): PlanStep[] {
   const names = clusterNames(ref.name);
   const steps: PlanStep[] = [];
   let previous: string[] = [];
+  const cleanups: KubeCleanup[] = [
+    'load-balancer-services',
+    ...(ref.deleteVolumes ? (['persistent-volume-claims'] as const) : []),
+  ];
+  for (const objects of cleanups) {
+    const id = `delete:${objects}`;
+    steps.push(
+      step(id, 'delete', previous, { type: 'kube-objects', name: objects, tags, params: { objects } }),
+    );
+    previous = [id];
+  }
   for (const resourceType of SWEEP_ORDER) {
     const id = `sweep:${resourceType}`;
     steps.push(

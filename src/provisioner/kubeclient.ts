@@ -31,7 +31,20 @@ export interface KubeClient {
   ensureBootstrapToken(token: string, expiresAt: string): Promise<'created' | 'extended'>;
   /** Removes the Node object of a deleted server (absent already is fine). */
   deleteNode(node: string): Promise<void>;
+  /** Services of type LoadBalancer in every namespace (what the cloud controller made LBs for). */
+  loadBalancerServices(): Promise<ObjectRef[]>;
+  /** PersistentVolumeClaims in every namespace (what Cinder CSI made volumes for). */
+  persistentVolumeClaims(): Promise<ObjectRef[]>;
+  /** Deletes one namespaced object (absent already is fine); its finalizers decide when it is gone. */
+  deleteNamespaced(resource: 'services' | 'persistentvolumeclaims', ref: ObjectRef): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A namespaced object as delete tracks it; `uid` tells a re-created namesake from the original. */
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+  uid: string;
 }
 
 /** How to reach one cluster's API as its break-glass admin. */
@@ -160,6 +173,36 @@ export const createKubeClient: KubeClientFactory = (access) => {
       const r = await call('DELETE', `/api/v1/nodes/${encodeURIComponent(node)}`);
       if (r.status !== 200 && r.status !== 202 && r.status !== 404) throw fail(`deletion of node ${node}`, r);
     },
+    loadBalancerServices: async () =>
+      (await listAll('services')).filter((o) => o.spec?.type === 'LoadBalancer').map(refOf),
+    persistentVolumeClaims: async () => (await listAll('persistentvolumeclaims')).map(refOf),
+    async deleteNamespaced(resource, ref) {
+      const r = await call(
+        'DELETE',
+        `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/${resource}/${encodeURIComponent(ref.name)}`,
+        { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: ref.uid } },
+      );
+      // 409: the uid precondition failed, so the object by that name is a newer one; leave it.
+      if (![200, 202, 404, 409].includes(r.status))
+        throw fail(`deletion of ${resource} ${ref.namespace}/${ref.name}`, r);
+    },
     close: () => dispatcher.close(),
   };
+
+  async function listAll(resource: 'services' | 'persistentvolumeclaims'): Promise<ListedObject[]> {
+    const r = await call('GET', `/api/v1/${resource}`);
+    if (r.status !== 200) throw fail(`list of ${resource}`, r);
+    return (JSON.parse(r.text) as { items: ListedObject[] }).items;
+  }
 };
+
+interface ListedObject {
+  metadata: { namespace: string; name: string; uid: string };
+  spec?: { type?: string };
+}
+
+const refOf = (o: ListedObject): ObjectRef => ({
+  namespace: o.metadata.namespace,
+  name: o.metadata.name,
+  uid: o.metadata.uid,
+});

@@ -1,13 +1,12 @@
 /**
- * Provisioning choices that are not part of the cluster's own description: where the release
- * tarball comes from, how long node-join URLs live, whether to wait for a Kubernetes API.
+ * Provisioning choices that are not part of the cluster's own description: how long node-join URLs
+ * live, whether to wait for a Kubernetes API. Where the release comes from is not one of them: only
+ * the version catalogue (or the operator's mirror of it, src/provisioner/release.ts) names it.
  */
 import { InputError } from '../errors.ts';
 
 /** Options stored with a cluster and applied to every job of it. */
 export interface ProvisionOptions {
-  /** Path or http(s) URL of `kubernetes-server-linux-amd64.tar.gz`; staged in Swift by sha256. */
-  releaseSource: string;
   /**
    * Wait for the API's /healthz after the first master boots (default true). Only false skips it:
    * on a cloud whose servers never really boot (Nova's fake driver, cloudsim) the wait would
@@ -28,12 +27,30 @@ export interface ProvisionOptions {
 /** One year: long enough that nodes joining months later can still fetch the release. */
 export const DEFAULT_TEMPURL_TTL_SECONDS = 365 * 24 * 3600;
 
-/** Validates loose options (API body, CLI flags) into ProvisionOptions. */
+const KNOWN = ['waitForApi', 'tempUrlTtlSeconds', 'requireExternalNetwork'];
+
+/**
+ * Option names that would say where a release comes from. A per-cluster path or URL would let
+ * whoever creates a cluster stage any file kaas can read (its clouds.yaml) behind a TempURL.
+ */
+const RELEASE_LIKE = /release|source|mirror|artifact|tarball|url|path/i;
+
+/**
+ * Validates loose options (API body, CLI flags) into ProvisionOptions. Unknown names are refused
+ * rather than ignored, and any that would name a release source with `release_source_not_allowed`.
+ */
 export function parseOptions(input: Record<string, unknown>, ownsKeypair: boolean): ProvisionOptions {
-  const source = input.releaseSource;
-  if (typeof source !== 'string' || source.trim() === '') {
-    throw new InputError('releaseSource must be the path or URL of kubernetes-server-linux-amd64.tar.gz', {
-      field: 'releaseSource',
+  for (const name of Object.keys(input)) {
+    if (KNOWN.includes(name)) continue;
+    if (RELEASE_LIKE.test(name)) {
+      throw new InputError(
+        `${name} is not accepted: releases come only from the version catalogue (the operator may point it at a mirror with KAAS_RELEASE_MIRROR)`,
+        { code: 'release_source_not_allowed', field: name },
+      );
+    }
+    throw new InputError(`${name} is not a known option; options: ${KNOWN.join(', ')}`, {
+      code: 'unknown_option',
+      field: name,
     });
   }
   const bool = (name: string, fallback: boolean): boolean => {
@@ -49,7 +66,6 @@ export function parseOptions(input: Record<string, unknown>, ownsKeypair: boolea
     });
   }
   return {
-    releaseSource: source,
     waitForApi: bool('waitForApi', true),
     tempUrlTtlSeconds: ttl,
     requireExternalNetwork: bool('requireExternalNetwork', true),

@@ -13,6 +13,7 @@ import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Cloud } from '../openstack/index.ts';
 import type { Store } from '../store/db.ts';
+import type { KubernetesRelease } from '../versions/index.ts';
 import { deleteAddonStatus } from '../store/deleteAddonStatus.ts';
 import { deleteClusterSecret } from '../store/deleteClusterSecret.ts';
 import { deleteProvisionedCluster } from '../store/deleteProvisionedCluster.ts';
@@ -46,6 +47,7 @@ import {
   type ClusterMaterial,
   type WebhookTarget,
 } from './material.ts';
+import { releaseAccess, trustedRelease } from './release.ts';
 import { open, seal } from './secretbox.ts';
 import { generateSshKey } from './sshkey.ts';
 import type { ApiProbe, RenderUserData } from './steps/context.ts';
@@ -65,6 +67,19 @@ export interface ProvisionerDeps {
    * Only create needs it (a provisioner that lists or deletes can do without).
    */
   webhook?: WebhookTarget;
+  /**
+   * Base every release is fetched from instead of dl.k8s.io (KAAS_RELEASE_MIRROR): an https URL or
+   * an absolute directory laid out like dl.k8s.io/release. Downloads are still checked against
+   * the catalogue's digests. No cluster can name a source of its own.
+   */
+  releaseMirror?: string;
+  /** Where verified releases are cached (KAAS_RELEASE_CACHE); default `<tmpdir>/kaas-releases`. */
+  releaseCacheDir?: string;
+  /**
+   * The releases and digests downloads are checked against; default the version catalogue. Only
+   * tests replace it, to stage stand-in tarballs whose digests they know.
+   */
+  releaseCatalogue?: readonly KubernetesRelease[];
   /** Turns a cluster's join material into its user-data renderer; default src/bootstrap's. */
   renderer?: (material: JoinMaterial) => RenderUserData;
   /** Client for a cluster's Kubernetes API (drains); default undici with the break-glass certificate. */
@@ -75,6 +90,8 @@ export interface ProvisionerDeps {
   addonWait?: Partial<WaitOptions>;
   /** Longest a drain retries evictions refused by a PodDisruptionBudget; default 5 minutes. */
   drainTimeoutMs?: number;
+  /** Longest delete waits for LoadBalancer Services and PVCs to be gone from the API; default 5 minutes. */
+  kubeCleanupTimeoutMs?: number;
   /** Lease owner name; default host:pid:random. */
   owner?: string;
   leaseMs?: number;
@@ -138,6 +155,11 @@ export function createProvisioner(deps: ProvisionerDeps) {
   const iso = () => deps.now().toISOString();
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const release = releaseAccess({
+    ...(deps.releaseMirror === undefined ? {} : { mirror: deps.releaseMirror }),
+    ...(deps.releaseCacheDir === undefined ? {} : { cacheDir: deps.releaseCacheDir }),
+    ...(deps.releaseCatalogue === undefined ? {} : { catalogue: deps.releaseCatalogue }),
+  });
 
   async function cluster(ref: string): Promise<ProvisionedClusterRecord> {
     const found = await findProvisionedCluster({ db, ref });
@@ -214,10 +236,14 @@ export function createProvisioner(deps: ProvisionerDeps) {
     const current = record.spec as ClusterSpec;
     const options = record.options as ProvisionOptions;
     const spec = job.kind === 'delete' ? current : input.spec;
-    // Delete needs no secrets: it must work even when they are lost or the key was changed.
+    // Delete needs no secrets: it must work even when they are lost or the key was changed. When
+    // they open, it uses them to delete Services and volume claims through the cluster API first.
     let material: ClusterMaterial | undefined;
     try {
-      material = job.kind === 'delete' ? undefined : await materialOf(job.clusterId);
+      material =
+        job.kind === 'delete'
+          ? await materialOf(job.clusterId).catch(() => undefined)
+          : await materialOf(job.clusterId);
     } catch (error) {
       // The engine fails the job; the cluster must not keep showing an operation in progress.
       await updateProvisionedCluster({ db, id: job.clusterId, status: 'failed', now: iso() });
@@ -225,11 +251,12 @@ export function createProvisioner(deps: ProvisionerDeps) {
       throw error;
     }
     const renderer = deps.renderer ?? ((m: JoinMaterial) => bootstrapRenderer(() => m));
-    const render: RenderUserData = material
-      ? renderer(joinMaterialOf(material))
-      : () => {
-          throw new InputError('a delete job boots no server', { code: 'invalid_plan' });
-        };
+    const render: RenderUserData =
+      material && job.kind !== 'delete'
+        ? renderer(joinMaterialOf(material))
+        : () => {
+            throw new InputError('a delete job boots no server', { code: 'invalid_plan' });
+          };
     const endpoint = await findClusterEndpoint({ db, clusterId: job.clusterId });
     const kubeClient =
       material && endpoint?.apiUrl
@@ -252,11 +279,13 @@ export function createProvisioner(deps: ProvisionerDeps) {
             spec,
             clusterId: job.clusterId,
             options,
+            release,
             renderUserData: render,
             ...(kubeClient && material && endpoint?.apiUrl
               ? { kube: { url: endpoint.apiUrl, client: kubeClient, bootstrapToken: material.token } }
               : {}),
             drainTimeoutMs: deps.drainTimeoutMs ?? 5 * 60_000,
+            kubeCleanupTimeoutMs: deps.kubeCleanupTimeoutMs ?? 5 * 60_000,
             serverConcurrency: deps.serverConcurrency ?? 10,
             pollIntervalMs: deps.pollIntervalMs ?? 2_000,
             waitTimeoutMs: deps.waitTimeoutMs ?? 20 * 60_000,
@@ -339,6 +368,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
       }
       const spec = validateSpec(raw);
       const options = parseOptions(optionsInput, spec.sshPublicKey !== undefined);
+      // A version without a published digest can never be staged: refuse it before recording anything.
+      trustedRelease(release.catalogue, spec.kubernetesVersion);
       const id = `c${randomBytes(6).toString('hex')}`;
       const token = await deps.cloud.session.token();
       const project = token.project;
@@ -398,6 +429,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
           code: 'no_change',
         });
       }
+      if (plan.added.length > 0) trustedRelease(release.catalogue, spec.kubernetesVersion);
       return queue(record.id, 'resize', { steps: [...plan.steps], spec: plan.spec });
     },
 
@@ -409,14 +441,22 @@ export function createProvisioner(deps: ProvisionerDeps) {
         artifactTtlSeconds: options.tempUrlTtlSeconds,
       });
       if (plan.check.change === 'none') return undefined;
+      trustedRelease(release.catalogue, plan.spec.kubernetesVersion);
       return queue(record.id, 'upgrade', { steps: [...plan.steps], spec: plan.spec });
     },
 
-    /** Queues deletion of every resource of the cluster (garbage collection by tag). */
-    async deleteCluster(ref: string): Promise<JobRecord> {
+    /**
+     * Queues deletion of every resource of the cluster: LoadBalancer Services (and, with
+     * `deleteVolumes`, PersistentVolumeClaims) through its API first, then garbage collection by tag.
+     */
+    async deleteCluster(ref: string, opts: { deleteVolumes?: boolean } = {}): Promise<JobRecord> {
       const record = await cluster(ref);
       const options = record.options as ProvisionOptions;
-      const steps = planDelete(record.id, { name: record.name, ownsKeypair: options.ownsKeypair });
+      const steps = planDelete(record.id, {
+        name: record.name,
+        ownsKeypair: options.ownsKeypair,
+        deleteVolumes: opts.deleteVolumes === true,
+      });
       return queue(record.id, 'delete', { steps, spec: record.spec as ClusterSpec });
     },
 

@@ -8,7 +8,7 @@
  * cmd/kubeadm/app/constants/constants.go of k8s.io/kubernetes@v<patch>. Digests are the ones
  * upstream publishes; CHANGELOG-1.3x.md lists only SHA-512. 1.35.4's is from
  * kubernetes/kubernetes CHANGELOG/CHANGELOG-1.35.md; none was found for 1.36.3 and 1.37.2, so
- * they carry none and staging them from dl.k8s.io is refused (see provisioner/steps/artifacts.ts).
+ * they carry none and staging them is refused (see src/provisioner/release.ts).
  */
 import catalogue from './catalogue.json' with { type: 'json' };
 

@@ -10,7 +10,7 @@ import type { Cloud } from '../../src/openstack/index.ts';
 import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import type { Store } from '../../src/store/db.ts';
-import { fakeRelease, testCloud, testProvisioner, testSpec, testWebhook } from '../provisioner/support.ts';
+import { testCloud, testProvisioner, testSpec, testWebhook } from '../provisioner/support.ts';
 import { adminConfig } from '../support/openstack.ts';
 import {
   LEASE_MS,
@@ -26,7 +26,6 @@ import {
 let sim: Cloudsim;
 let cloud: Cloud;
 let webhook: WebhookTarget;
-let release: string;
 const { replicas, stores } = haCleanup();
 
 beforeAll(async () => {
@@ -38,7 +37,6 @@ beforeAll(async () => {
   });
   cloud = testCloud(adminConfig(sim.authUrl));
   webhook = await testWebhook();
-  release = fakeRelease();
 });
 
 afterAll(async () => {
@@ -107,7 +105,7 @@ function expectNoDuplicates(inv: Awaited<ReturnType<typeof inventory>>, name: st
 }
 
 async function createCluster(p: Provisioner, name: string, workers: number) {
-  return p.createCluster(testSpec(name, workers), { releaseSource: release, waitForApi: false });
+  return p.createCluster(testSpec(name, workers), { waitForApi: false });
 }
 
 describe('two kaas replicas on one PostgreSQL', () => {

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
-import { fakeRelease, testCloud, testProvisioner, testSpec, testWebhook } from '../provisioner/support.ts';
+import { testCloud, testProvisioner, testSpec, testWebhook } from '../provisioner/support.ts';
 import { freshDatabaseUrl } from '../support/databases.ts';
 import { adminConfig } from '../support/openstack.ts';
 import { haCleanup, haDatabase, replicaEnv, spawnReplica, waitFor, type Replica } from './support.ts';
@@ -32,10 +32,7 @@ async function replicaMidJob(name: string, grace: string) {
   const a = replica({ KAAS_DATABASE_URL: url, KAAS_SHUTDOWN_GRACE_MS: grace });
   await a.ready;
   const p = testProvisioner(store, testCloud(adminConfig(sim.authUrl)), await testWebhook());
-  const { job } = await p.createCluster(testSpec(name, 1), {
-    releaseSource: fakeRelease(),
-    waitForApi: false,
-  });
+  const { job } = await p.createCluster(testSpec(name, 1), { waitForApi: false });
   await waitFor(
     'replica A to start the job',
     async () => ((await p.getJob(job.id)).steps.some((s) => s.state === 'done') ? true : undefined),

@@ -8,7 +8,7 @@ import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
 import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { freshDatabaseUrl } from '../support/databases.ts';
-import { TEST_SECRET_KEY } from '../provisioner/support.ts';
+import { TEST_SECRET_KEY, testReleaseMirror } from '../provisioner/support.ts';
 import { adminEnv } from '../support/openstack.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,6 +40,10 @@ export function replicaEnv(authUrl: string): Record<string, string> {
     KAAS_LEASE_MS: String(LEASE_MS),
     KAAS_WORKER_POLL_MS: String(POLL_MS),
     KAAS_LOG_LEVEL: 'warn',
+    KAAS_RELEASE_MIRROR: testReleaseMirror().dir,
+    KAAS_RELEASE_CACHE: testReleaseMirror().cacheDir,
+    // Read by test/ha/replica.ts only: the digests of the mirror's stand-in tarballs.
+    KAAS_TEST_RELEASE_CATALOGUE: testReleaseMirror().catalogueFile,
   };
 }
 

@@ -158,7 +158,6 @@ describe('the addons step of create, resize and delete, on a cluster booted from
     const s = await suite.store();
     const p = provisioner(s);
     const { cluster: unwaited, job } = await p.createCluster(testSpec('ad0', 1, version), {
-      releaseSource: suite.release,
       waitForApi: false,
     });
     await p.runUntilIdle();
@@ -173,7 +172,6 @@ describe('the addons step of create, resize and delete, on a cluster booted from
     store = await suite.store();
     const p = provisioner(store);
     const created = await p.createCluster(testSpec(NAME, 2, version), {
-      releaseSource: suite.release,
       waitForApi: true,
     });
     cluster = created.cluster;

@@ -57,7 +57,7 @@ describe('cluster API', () => {
     expect((await app.inject({ method: 'GET', url: '/api/v1/clusters' })).statusCode).toBe(401);
     const created = await call('POST', '/api/v1/clusters', {
       spec: testSpec('api1', 1),
-      options: { releaseSource: release, waitForApi: false },
+      options: { waitForApi: false },
     });
     expect(created.statusCode).toBe(202);
     const { cluster, job, privateKey } = created.json();
@@ -66,7 +66,7 @@ describe('cluster API', () => {
       (
         await call('POST', '/api/v1/clusters', {
           spec: testSpec('api1', 1),
-          options: { releaseSource: release },
+          options: {},
         })
       ).statusCode,
     ).toBe(409);

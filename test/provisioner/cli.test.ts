@@ -26,10 +26,10 @@ import { runKaas } from '../support/cli.ts';
 import { adminEnv } from '../support/openstack.ts';
 import {
   adminConfig,
-  fakeRelease,
   TEST_SECRET_KEY,
   testCloud,
   testProvisioner,
+  testReleaseDeps,
   testSpec,
   testWebhook,
 } from './support.ts';
@@ -82,7 +82,7 @@ beforeAll(async () => {
   ] as const) {
     await p.createCluster(
       testSpec(name, 1, { adminRoleId, nodeGroups: [{ name: 'default', count: 1, flavor }] }),
-      { releaseSource: fakeRelease(), waitForApi: false },
+      { waitForApi: false },
     );
   }
   server = await startServer(
@@ -106,7 +106,7 @@ beforeAll(async () => {
       }),
       cwd: dir,
       home: dir,
-      provisioner: { webhook: await testWebhook(), pollIntervalMs: 20 },
+      provisioner: { webhook: await testWebhook(), pollIntervalMs: 20, ...testReleaseDeps() },
     },
   );
 }, 60_000);
@@ -322,6 +322,47 @@ describe('kaas cluster against a kaas server', () => {
     expect((await show('bad1')).cluster.status).toBe('ready');
     const twice = await kaas(adminDir, ['cluster', 'retry', 'bad1']);
     expect([twice.code, twice.stderr]).toEqual([6, expect.stringContaining('(job_not_failed)')]);
+  });
+
+  it('an operator creates: --no-wait returns the queued job at once, the server builds the cluster', async () => {
+    const spec = join(dir, 'cli1.json');
+    writeFileSync(spec, JSON.stringify(testSpec('cli1', 1, { adminRoleId: sim.seedRole('admin').id })));
+    const started = Date.now();
+    const queued = await kaas(adminDir, [
+      'cluster',
+      'create',
+      '-f',
+      spec,
+      '--no-wait-for-api',
+      '--no-wait',
+      '-o',
+      'json',
+    ]);
+    expect(queued.code, queued.stderr).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const { cluster, job } = JSON.parse(queued.stdout) as {
+      cluster: { name: string };
+      job: { id: string; state: string };
+    };
+    expect([cluster.name, job.state]).toEqual(['cli1', 'queued']);
+    expect(queued.stderr).toContain('BEGIN OPENSSH PRIVATE KEY');
+    const done = await jobOver('cli1', job.id);
+    expect([done.job.job.state, done.cluster.status]).toEqual(['succeeded', 'ready']);
+
+    const followed = await kaas(adminDir, [
+      'cluster',
+      'create',
+      '--name',
+      'cli2',
+      '-f',
+      spec,
+      '--no-wait-for-api',
+    ]);
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toMatch(/^cli2 c[0-9a-f]{12} succeeded\n$/);
+    expect(followed.stderr).toMatch(/ info +workers:default: /);
+    for (const name of ['cli1', 'cli2'])
+      expect((await kaas(adminDir, ['cluster', 'delete', name])).code).toBe(0);
   });
 
   it('writes the break-glass kubeconfig from the database only, then deletes through the server', async () => {

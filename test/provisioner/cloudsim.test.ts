@@ -8,7 +8,6 @@ import type { Store } from '../../src/store/db.ts';
 import { nextRelease, minorOf } from '../../src/versions/index.ts';
 import {
   adminConfig,
-  fakeRelease,
   testCloud,
   testWebhook,
   testProvisioner,
@@ -20,14 +19,12 @@ import {
 let sim: Cloudsim;
 let cloud: Cloud;
 let material: WebhookTarget;
-let release: string;
 const stores: Store[] = [];
 
 beforeAll(async () => {
   sim = await startCloudsim({ port: 0, bootTimeMs: 20 });
   cloud = testCloud(adminConfig(sim.authUrl));
   material = await testWebhook();
-  release = fakeRelease();
 });
 afterAll(async () => {
   for (const s of stores) await s.close();
@@ -40,7 +37,7 @@ async function store(): Promise<Store> {
   return s;
 }
 
-const options = () => ({ releaseSource: release, waitForApi: false });
+const options = () => ({ waitForApi: false });
 
 /** Everything of the cluster that the cloud holds, counted through the API. */
 async function inventory(clusterId: string, name: string) {
@@ -116,19 +113,57 @@ describe('provisioner on cloudsim', () => {
     expect((await p.getCluster('sim1')).spec.kubernetesVersion).toBe(next);
     await expect(p.upgradeCluster('sim1', TEST_VERSION)).rejects.toMatchObject({ code: 'upgrade_downgrade' });
 
+    // What the cloud holds for the cluster, by ID, to compare with what each delete step says it removed.
+    const tags = [`kaas-cluster=${id}`];
+    const ids = (items: { id: string }[]) => items.map((i) => i.id).sort();
+    const held = {
+      'sweep:server': ids(await cloud.nova.listServers({ tags })),
+      'sweep:floating-ip': ids(await cloud.neutron.floatingIps.list({ tags })),
+      'sweep:router': ids(await cloud.neutron.routers.list({ tags })),
+      'sweep:subnet': ids(await cloud.neutron.subnets.list({ tags })),
+      'sweep:network': ids(await cloud.neutron.networks.list({ tags })),
+      'sweep:security-group': ids(await cloud.neutron.securityGroups.list({ tags })),
+      'delete:keypair': ['kaas-sim1-keypair'],
+      'delete:server-group': ids(
+        (await cloud.nova.listServerGroups()).filter((g) => g.name === 'kaas-sim1-servergroup-masters'),
+      ),
+    };
+    const staged = await cloud.swift.listObjects('kaas-sim1-artifacts');
     const del = await p.deleteCluster('sim1');
     await p.runUntilIdle();
     const view = await p.getJob(del.id);
     expect(view.job.state).toBe('succeeded');
-    const removed = Object.fromEntries(
-      view.steps.map((s) => [s.stepId, (s.output as { removed: number }).removed]),
+    const outputs = new Map(
+      view.steps.map((s) => [s.stepId, s.output as { removed: number; ids: string[] }]),
     );
-    expect(removed).toMatchObject({
-      'sweep:server': 3,
-      'sweep:network': 1,
-      'sweep:security-group': 2,
-      'delete:keypair': 1,
+    for (const [stepId, expected] of Object.entries(held)) {
+      expect(expected.length, stepId).toBeGreaterThan(0);
+      expect([...outputs.get(stepId)!.ids].sort(), stepId).toEqual(expected);
+      expect(outputs.get(stepId)!.removed, stepId).toBe(expected.length);
+    }
+    expect(outputs.get('sweep:server')!.removed).toBe(3);
+    expect(outputs.get('sweep:security-group')!.removed).toBe(2);
+    expect(outputs.get('delete:artifacts')).toEqual({
+      removed: 1 + staged.length,
+      ids: ['kaas-sim1-artifacts', ...staged.map((o) => `kaas-sim1-artifacts/${o.name}`)],
     });
+    // The master's port and the router interface: one each, named by port ID.
+    expect(outputs.get('sweep:port')!.removed).toBe(1);
+    expect(outputs.get('sweep:router-interface')!.ids).toHaveLength(1);
+    // The cluster API never answered (nothing boots on cloudsim): said in an event, and delete went on.
+    expect(outputs.get('delete:load-balancer-services')).toEqual({
+      reachable: false,
+      removed: 0,
+      ids: [],
+      remaining: [],
+    });
+    expect(
+      view.events.some(
+        (e) =>
+          e.level === 'warn' &&
+          /LoadBalancer Services not deleted through it; going on with the cloud sweep/.test(e.message),
+      ),
+    ).toBe(true);
     const after = await inventory(id, 'sim1');
     expect(after).toMatchObject({
       servers: 0,
@@ -156,7 +191,7 @@ describe('provisioner on cloudsim', () => {
     expect(pool.members).toHaveLength(3);
     expect(pool.healthmonitor_id).toBeTruthy();
     const subnet = (await cloud.neutron.subnets.list({ tags: [`kaas-cluster=${cluster.id}`] }))[0];
-    await cloud.octavia.createLoadBalancer({
+    const ccm = await cloud.octavia.createLoadBalancer({
       name: 'kube_service_ha1_default_web',
       vipSubnetId: subnet?.id as string,
     });
@@ -164,7 +199,10 @@ describe('provisioner on cloudsim', () => {
     const del = await p.deleteCluster('ha1');
     await p.runUntilIdle();
     const view = await p.getJob(del.id);
-    expect(view.steps.find((s) => s.stepId === 'sweep:load-balancer')?.output).toEqual({ removed: 2 });
+    expect(view.steps.find((s) => s.stepId === 'sweep:load-balancer')?.output).toEqual({
+      removed: 2,
+      ids: expect.arrayContaining([lb!.id, ccm.id]),
+    });
     expect((await cloud.octavia.listLoadBalancers()).filter((l) => l.name.includes('ha1'))).toHaveLength(0);
   });
 
@@ -179,7 +217,7 @@ describe('provisioner on cloudsim', () => {
 
   it('fails clearly when the API is expected but never answers', async () => {
     const p = testProvisioner(await store(), cloud, material, { waitTimeoutMs: 200 });
-    const { job } = await p.createCluster(testSpec('sim3', 0), { releaseSource: release });
+    const { job } = await p.createCluster(testSpec('sim3', 0), {});
     await p.runUntilIdle();
     const view = await p.getJob(job.id);
     expect(view.job.state).toBe('failed');

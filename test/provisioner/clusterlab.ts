@@ -64,7 +64,7 @@ export async function provisionOnKubelab(
   const p = provisioner();
   const { cluster, job } = await p.createCluster(
     testSpec(input.name, input.workers, { kubernetesVersion: defaultPatch() }),
-    { releaseSource: suite.release, waitForApi: false },
+    { waitForApi: false },
   );
   await p.runUntilIdle();
   const created = await p.getJob(job.id);

@@ -379,9 +379,7 @@ describe('cluster API unreachable', () => {
     });
     await run(
       p,
-      p
-        .createCluster(testSpec('un', 1), { releaseSource: suite.release, waitForApi: false })
-        .then((r) => r.job),
+      p.createCluster(testSpec('un', 1), { waitForApi: false }).then((r) => r.job),
     );
     const grown = await run(p, p.resizeCluster('un', 'default', 2));
     expect(grown.job.state).toBe('succeeded');

@@ -6,7 +6,6 @@ import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import type { Store } from '../../src/store/db.ts';
 import {
   adminConfig,
-  fakeRelease,
   testCloud,
   testWebhook,
   testProvisioner,
@@ -94,7 +93,6 @@ describe('provisioner against the OpenStack lab', () => {
         nodeGroups: [{ name: 'default', count: 3, flavor: `kaas-${name}` }],
       });
       const { cluster, job } = await p.createCluster(spec, {
-        releaseSource: fakeRelease(),
         waitForApi: false,
         requireExternalNetwork: false,
       });

@@ -7,14 +7,13 @@ import { cloudsimSuite, testProvisioner, testSpec, TEST_VERSION } from './suppor
 
 const suite = cloudsimSuite();
 
-const options = () => ({ releaseSource: suite.release, waitForApi: false });
+const options = () => ({ waitForApi: false });
 
 describe('cluster secrets and endpoint', () => {
   it('generates PKI and join material, keeps it sealed, and hands it to nodes through user data', async () => {
     const s = await suite.store();
     const p = testProvisioner(s, suite.cloud, suite.webhook);
     const { cluster } = await p.createCluster(testSpec('sec1', 1), {
-      releaseSource: suite.release,
       waitForApi: false,
     });
     const raw = await s.db.selectFrom('cluster_secrets').selectAll().execute();

@@ -8,6 +8,7 @@ import type { PlanResource, ServerParams } from '../../cluster/plan.ts';
 import { clusterNames } from '../../cluster/names.ts';
 import { InputError, UpstreamError } from '../../errors.ts';
 import { isOpenStackError, type Server } from '../../openstack/index.ts';
+import { releaseTempUrl, type StagedRelease } from './artifacts.ts';
 import {
   mapLimit,
   outputOf,
@@ -118,9 +119,10 @@ async function endpointOf(deps: ExecDeps, stepId: string): Promise<string> {
   return `${host}:6443`;
 }
 
-function releaseOf(deps: ExecDeps): { url: string; sha256: string } {
-  const out = outputOf<{ tempUrl: string; sha256: string }>(deps, 'release-tarball');
-  return { url: out.tempUrl, sha256: out.sha256 };
+/** The staged release with a TempURL signed now, for user data only (outputs never hold one). */
+async function releaseOf(deps: ExecDeps): Promise<{ url: string; sha256: string }> {
+  const staged = outputOf<StagedRelease>(deps, 'release-tarball');
+  return { url: await releaseTempUrl(deps, staged), sha256: staged.sha256 };
 }
 
 async function networkIdOf(deps: ExecDeps, name: string): Promise<string> {
@@ -152,7 +154,7 @@ async function ensureServers(
   for (const s of await deps.cloud.nova.listServers({ tags })) existing.set(s.name, s);
   const resolved = await resolve(deps, params);
   const endpoint = await endpointOf(deps, params.bootstrap.apiEndpointFrom);
-  const release = releaseOf(deps);
+  const release = await releaseOf(deps);
   const networkId = params.network === undefined ? undefined : await networkIdOf(deps, params.network);
   // The API certificate must name the floating IP, or clients verifying it (kubectl, kaas' drains) fail.
   const fip = (deps.ctx.outputs.get('api-floating-ip') as { address?: string | null } | undefined)?.address;
@@ -248,11 +250,14 @@ export async function ensureWorkers(
 }
 
 /** Deletes one named server of the cluster (resize down) and waits until it is gone. */
-export async function deleteServer(deps: ExecDeps, r: Res<'server'>): Promise<{ deleted: number }> {
+export async function deleteServer(
+  deps: ExecDeps,
+  r: Res<'server'>,
+): Promise<{ deleted: number; ids: string[] }> {
   const found = (await deps.cloud.nova.listServers({ tags: r.tags })).filter((s) => s.name === r.name);
   for (const s of found) await deps.cloud.nova.deleteServer(s.id, { ignoreMissing: true });
   await poll(deps, `server ${r.name} to be deleted`, async () =>
     (await deps.cloud.nova.listServers({ tags: r.tags })).some((s) => s.name === r.name) ? undefined : true,
   );
-  return { deleted: found.length };
+  return { deleted: found.length, ids: found.map((s) => s.id) };
 }

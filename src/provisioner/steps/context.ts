@@ -13,6 +13,7 @@ import type { ClusterApi } from '../addons/client.ts';
 import type { WaitOptions } from '../addons/wait.ts';
 import type { KubeAccess, KubeClient } from '../kubeclient.ts';
 import type { ProvisionOptions } from '../options.ts';
+import type { ReleaseAccess } from '../release.ts';
 
 /** Renders the first-boot user data of one node (src/bootstrap in production). */
 export type RenderUserData = (node: NodeBootstrap) => string;
@@ -46,6 +47,8 @@ export interface ExecDeps {
   spec: ClusterSpec;
   clusterId: string;
   options: ProvisionOptions;
+  /** Where releases are fetched from and cached, and the catalogue they are checked against. */
+  release: ReleaseAccess;
   renderUserData: RenderUserData;
   /** Most servers created at once inside one step. */
   serverConcurrency: number;
@@ -63,6 +66,8 @@ export interface ExecDeps {
   addons?: AddonsAccess;
   /** Longest a drain keeps retrying evictions a PodDisruptionBudget refuses. */
   drainTimeoutMs: number;
+  /** Longest delete waits for LoadBalancer Services and PVCs to disappear from the cluster API. */
+  kubeCleanupTimeoutMs: number;
   ctx: StepContext;
 }
 

@@ -2,7 +2,7 @@
 import type { PlanStep } from '../../cluster/plan.ts';
 import { InputError } from '../../errors.ts';
 import { applyManagedServices } from './addons.ts';
-import { ensureContainer, ensureReleaseTarball } from './artifacts.ts';
+import { ensureContainer, ensureReleaseTarball, verifyRelease } from './artifacts.ts';
 import { deleteServer, ensureKeypair, ensureMaster, ensureServerGroup, ensureWorkers } from './compute.ts';
 import type { ExecDeps } from './context.ts';
 import {
@@ -14,6 +14,7 @@ import {
   waitApi,
   waitNodes,
 } from './kube.ts';
+import { deleteKubeObjects } from './kubecleanup.ts';
 import { ensureLbMember, ensureLoadBalancer } from './loadbalancer.ts';
 import {
   ensureFloatingIp,
@@ -31,6 +32,7 @@ export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unkno
   const r = step.resource;
   if (step.kind === 'sweep' && r.type === 'cluster-resources') return sweep(deps, r);
   if (step.kind === 'delete') {
+    if (r.type === 'kube-objects') return deleteKubeObjects(deps, r);
     if (r.type === 'server') return deleteServer(deps, r);
     if (r.type === 'keypair' || r.type === 'server-group' || r.type === 'container')
       return deleteNamed(deps, r);
@@ -54,6 +56,8 @@ export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unkno
       return ensureKeypair(deps, r, step.kind === 'verify');
     case 'container':
       return ensureContainer(deps, r);
+    case 'release':
+      return verifyRelease(deps, r);
     case 'release-tarball':
       return ensureReleaseTarball(deps, r);
     case 'server-group':

@@ -1,8 +1,8 @@
 /**
  * Garbage collection for delete: every resource carrying `kaas-cluster=<id>` (plus load balancers
  * the cloud controller made for Services, matched by name, and ports left on the cluster network),
- * removed in dependency order, each step reporting how many it removed. A re-run finds nothing and
- * removes nothing, so a failed delete is just retried.
+ * removed in dependency order, each step reporting how many it removed and their IDs. A re-run finds
+ * nothing and removes nothing, so a failed delete is just retried.
  */
 import type { PlanResource } from '../../cluster/plan.ts';
 import { isOpenStackError } from '../../openstack/index.ts';
@@ -10,16 +10,40 @@ import { poll, withRetries, type ExecDeps } from './context.ts';
 
 type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
 
-const gone = async (work: () => Promise<unknown>) => {
+/** Runs a delete; false when the resource was already gone (someone else removed it). */
+const gone = async (work: () => Promise<unknown>): Promise<boolean> => {
   try {
     await work();
+    return true;
   } catch (error) {
     if (!isOpenStackError(error, 'openstack_not_found')) throw error;
+    return false;
   }
 };
 
-/** Removes every resource of one type that belongs to the cluster; returns how many. */
-export async function sweep(deps: ExecDeps, r: Res<'cluster-resources'>): Promise<{ removed: number }> {
+/** What a delete step removed: how many, and their IDs (names for what the cloud names only). */
+export interface SweepOutput {
+  removed: number;
+  ids: string[];
+  /** Why nothing was looked for (e.g. the cloud has no load-balancer service). */
+  skipped?: string;
+}
+
+const removedOf = (ids: string[]): SweepOutput => ({ removed: ids.length, ids });
+
+/** Deletes each of `items` (ignoring ones already gone) and reports the IDs it removed. */
+async function each<T>(
+  items: T[],
+  idOf: (t: T) => string,
+  del: (t: T) => Promise<unknown>,
+): Promise<SweepOutput> {
+  const ids: string[] = [];
+  for (const item of items) if (await gone(() => del(item))) ids.push(idOf(item));
+  return removedOf(ids);
+}
+
+/** Removes every resource of one type that belongs to the cluster; says which it removed. */
+export async function sweep(deps: ExecDeps, r: Res<'cluster-resources'>): Promise<SweepOutput> {
   const { nova, neutron, octavia } = deps.cloud;
   const tags = r.tags;
   const networks = () => neutron.networks.list({ tags });
@@ -35,13 +59,14 @@ export async function sweep(deps: ExecDeps, r: Res<'cluster-resources'>): Promis
           (await nova.listServers({ tags })).length === 0 ? true : undefined,
         );
       }
-      return { removed: servers.length };
+      return removedOf(servers.map((s) => s.id));
     }
-    case 'floating-ip': {
-      const fips = await neutron.floatingIps.list({ tags });
-      for (const f of fips) await gone(() => neutron.floatingIps.delete(f.id));
-      return { removed: fips.length };
-    }
+    case 'floating-ip':
+      return each(
+        await neutron.floatingIps.list({ tags }),
+        (f) => f.id,
+        (f) => neutron.floatingIps.delete(f.id),
+      );
     case 'port': {
       const tagged = await neutron.ports.list({ tags });
       const ids = new Set(tagged.map((p) => p.id));
@@ -50,96 +75,106 @@ export async function sweep(deps: ExecDeps, r: Res<'cluster-resources'>): Promis
           if (!p.device_owner.startsWith('network:')) ids.add(p.id);
         }
       }
-      for (const id of ids) await gone(() => neutron.ports.delete(id));
-      return { removed: ids.size };
+      return each(
+        [...ids],
+        (id) => id,
+        (id) => neutron.ports.delete(id),
+      );
     }
     case 'load-balancer': {
-      let endpointMissing = false;
       try {
         await deps.cloud.session.endpoint('load-balancer');
       } catch {
-        endpointMissing = true;
+        return { removed: 0, ids: [], skipped: 'the cloud has no load-balancer service' };
       }
-      if (endpointMissing) return { removed: 0 };
       const all = await octavia.listLoadBalancers();
       const prefix = `kube_service_${deps.spec.name}_`;
       const ours = all.filter((lb) => tags.every((t) => lb.tags?.includes(t)) || lb.name.startsWith(prefix));
+      const ids: string[] = [];
       for (const lb of ours) {
-        await gone(() => octavia.deleteLoadBalancer(lb.id, { cascade: true }));
+        if (await gone(() => octavia.deleteLoadBalancer(lb.id, { cascade: true }))) ids.push(lb.id);
         await octavia.waitForLoadBalancerDeleted(lb.id, { intervalMs: deps.pollIntervalMs });
       }
-      return { removed: ours.length };
+      return removedOf(ids);
     }
     case 'router-interface': {
-      let removed = 0;
+      const ids: string[] = [];
       for (const router of await neutron.routers.list({ tags })) {
         for (const p of await neutron.ports.list({
           device_id: router.id,
           device_owner: 'network:router_interface',
         })) {
           for (const ip of p.fixed_ips) {
-            await gone(() => neutron.removeRouterInterface(router.id, { subnetId: ip.subnet_id }));
-            removed++;
+            // The interface is the router's port on that subnet.
+            if (await gone(() => neutron.removeRouterInterface(router.id, { subnetId: ip.subnet_id })))
+              ids.push(p.id);
           }
         }
       }
-      return { removed };
+      return removedOf([...new Set(ids)]);
     }
     case 'router': {
       const routers = await neutron.routers.list({ tags });
+      const ids: string[] = [];
       for (const router of routers) {
         if (router.external_gateway_info) await gone(() => neutron.setRouterGateway(router.id, null));
-        await gone(() => neutron.routers.delete(router.id));
+        if (await gone(() => neutron.routers.delete(router.id))) ids.push(router.id);
       }
-      return { removed: routers.length };
+      return removedOf(ids);
     }
-    case 'subnet': {
-      const subnets = await neutron.subnets.list({ tags });
-      for (const s of subnets) await gone(() => neutron.subnets.delete(s.id));
-      return { removed: subnets.length };
-    }
-    case 'network': {
-      const nets = await networks();
-      for (const n of nets) await gone(() => neutron.networks.delete(n.id));
-      return { removed: nets.length };
-    }
-    case 'security-group': {
-      const sgs = await neutron.securityGroups.list({ tags });
-      for (const sg of sgs) await gone(() => neutron.securityGroups.delete(sg.id));
-      return { removed: sgs.length };
-    }
+    case 'subnet':
+      return each(
+        await neutron.subnets.list({ tags }),
+        (s) => s.id,
+        (s) => neutron.subnets.delete(s.id),
+      );
+    case 'network':
+      return each(
+        await networks(),
+        (n) => n.id,
+        (n) => neutron.networks.delete(n.id),
+      );
+    case 'security-group':
+      return each(
+        await neutron.securityGroups.list({ tags }),
+        (sg) => sg.id,
+        (sg) => neutron.securityGroups.delete(sg.id),
+      );
   }
 }
 
-/** Deletes a named untaggable resource: kaas's keypair, the server group, the artifacts container. */
+/**
+ * Deletes a named untaggable resource: kaas's keypair (ID: its name), the server group, the
+ * artifacts container (IDs: the container and each `container/object`).
+ */
 export async function deleteNamed(
   deps: ExecDeps,
   r: Res<'keypair'> | Res<'server-group'> | Res<'container'>,
-): Promise<{ removed: number }> {
+): Promise<SweepOutput> {
   const { nova, swift } = deps.cloud;
   if (r.type === 'keypair') {
     try {
       await nova.getKeypair(r.name);
     } catch (error) {
-      if (isOpenStackError(error, 'openstack_not_found')) return { removed: 0 };
+      if (isOpenStackError(error, 'openstack_not_found')) return removedOf([]);
       throw error;
     }
     await nova.deleteKeypair(r.name, { ignoreMissing: true });
-    return { removed: 1 };
+    return removedOf([r.name]);
   }
   if (r.type === 'server-group') {
     const groups = (await nova.listServerGroups()).filter((g) => g.name === r.name);
     for (const g of groups) await nova.deleteServerGroup(g.id, { ignoreMissing: true });
-    return { removed: groups.length };
+    return removedOf(groups.map((g) => g.id));
   }
   let objects: { name: string }[];
   try {
     objects = await swift.listObjects(r.name);
   } catch (error) {
-    if (isOpenStackError(error, 'openstack_not_found')) return { removed: 0 };
+    if (isOpenStackError(error, 'openstack_not_found')) return removedOf([]);
     throw error;
   }
   for (const o of objects) await swift.deleteObject(r.name, o.name, { ignoreMissing: true });
   await swift.deleteContainer(r.name, { ignoreMissing: true });
-  return { removed: objects.length + 1 };
+  return removedOf([r.name, ...objects.map((o) => `${r.name}/${o.name}`)]);
 }

@@ -58,7 +58,8 @@ function body(request: FastifyRequest): Record<string, unknown> {
 /**
  * Cluster lifecycle API. Every mutation returns 202 with the queued job; progress is read from
  * `GET /api/v1/clusters/{id}/jobs/{jobId}` (steps with their state, and events; `?after=<time>`
- * returns only newer events, for polling).
+ * returns only newer events, for polling). `DELETE /api/v1/clusters/{id}?deleteVolumes=true` also
+ * deletes the cluster's PersistentVolumeClaims (and so their volumes) before the cloud sweep.
  */
 export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRouteDeps): void {
   const { provisioner } = deps;
@@ -84,8 +85,14 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
       provisioner.getCluster(request.params.id),
     );
 
-    app.delete<{ Params: { id: string } }>('/api/v1/clusters/:id', async (request, reply) =>
-      reply.status(202).send({ job: await provisioner.deleteCluster(request.params.id) }),
+    app.delete<{ Params: { id: string }; Querystring: { deleteVolumes?: string } }>(
+      '/api/v1/clusters/:id',
+      async (request, reply) => {
+        const deleteVolumes = booleanQuery(request.query.deleteVolumes, 'deleteVolumes');
+        return reply
+          .status(202)
+          .send({ job: await provisioner.deleteCluster(request.params.id, { deleteVolumes }) });
+      },
     );
 
     app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/resize', async (request, reply) => {
@@ -143,4 +150,11 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
       },
     );
   }
+}
+
+/** `?name=true|false` (absent: false); anything else is refused rather than read as false. */
+function booleanQuery(value: string | undefined, field: string): boolean {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new InputError(`${field} must be true or false`, { field });
 }
