@@ -2,7 +2,14 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
-import { AuthError, ForbiddenError, InputError, NotFoundError, UpstreamError } from '../errors.ts';
+import {
+  AuthError,
+  ConflictError,
+  ForbiddenError,
+  InputError,
+  NotFoundError,
+  UpstreamError,
+} from '../errors.ts';
 
 /** What `kaas login` leaves on disk (0600): the server and an API token, so kubectl never logs in again. */
 export interface ClientConfig {
@@ -51,17 +58,24 @@ function errorFor(status: number, body: unknown): Error {
   if (status === 401) return new AuthError(message, options);
   if (status === 403) return new ForbiddenError(message, options);
   if (status === 404) return new NotFoundError(message, options);
+  if (status === 409) return new ConflictError(message, options);
   return new UpstreamError(message, options);
 }
 
-/** A thin client of the kaas HTTP API for the CLI. */
-export function kaasClient(baseUrl: string, options: { dispatcher?: Dispatcher } = {}) {
+/** One kaas API call: JSON in and out, HTTP errors as the domain errors the server raised. */
+export type KaasCall = <T>(
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  init?: { json?: unknown; headers?: Record<string, string> },
+) => Promise<{ body: T; headers: Record<string, string | string[] | undefined> }>;
+
+/**
+ * The transport of every CLI call to kaas at `baseUrl`; `dispatcher` carries the TLS trust (see
+ * `KAAS_CA_FILE`). An unreachable server or an answer that is not kaas' JSON is an UpstreamError.
+ */
+export function kaasCall(baseUrl: string, options: { dispatcher?: Dispatcher } = {}): KaasCall {
   const base = baseUrl.replace(/\/+$/, '');
-  async function call<T>(
-    method: 'GET' | 'POST' | 'DELETE',
-    path: string,
-    init: { json?: unknown; headers?: Record<string, string> } = {},
-  ): Promise<{ body: T; headers: Record<string, string | string[] | undefined> }> {
+  return async (method, path, init = {}) => {
     let res;
     try {
       res = await request(`${base}${path}`, {
@@ -75,13 +89,33 @@ export function kaasClient(baseUrl: string, options: { dispatcher?: Dispatcher }
         ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
       });
     } catch (cause) {
-      throw new UpstreamError(`cannot reach kaas at ${base}: ${(cause as Error).message}`, { cause });
+      throw new UpstreamError(`cannot reach kaas at ${base}: ${(cause as Error).message}`, {
+        code: 'kaas_unreachable',
+        cause,
+      });
     }
     const text = await res.body.text();
-    const body = text ? (JSON.parse(text) as T) : (undefined as T);
+    let body;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch (cause) {
+      throw new UpstreamError(
+        `${base} answered HTTP ${res.statusCode} with something that is not kaas' JSON`,
+        {
+          code: 'kaas_unreachable',
+          cause,
+        },
+      );
+    }
     if (res.statusCode >= 400) throw errorFor(res.statusCode, body);
     return { body, headers: res.headers };
-  }
+  };
+}
+
+/** A thin client of the kaas HTTP API for the CLI. */
+export function kaasClient(baseUrl: string, options: { dispatcher?: Dispatcher } = {}) {
+  const base = baseUrl.replace(/\/+$/, '');
+  const call = kaasCall(base, options);
   return {
     /** Logs in, creates an API token named `tokenName`, and logs the session out again. */
     async loginForToken(input: {

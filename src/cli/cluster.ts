@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { Agent, fetch } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import {
   CLUSTER_DEFAULTS,
@@ -8,110 +8,26 @@ import {
   specFromEnv,
   type SpecOverrides,
 } from '../cluster/defaults.ts';
-import { InputError, UpstreamError } from '../errors.ts';
-import { createLogger, type Logger } from '../log.ts';
-import { createCloud, loadCloudConfig } from '../openstack/index.ts';
-import type { WebhookTarget } from '../provisioner/material.ts';
-import { createProvisioner, type Provisioner, type ProvisionerDeps } from '../provisioner/provisioner.ts';
-import { secretKeyFromEnv } from '../provisioner/secretbox.ts';
-import type { ApiProbe } from '../provisioner/steps/context.ts';
-import { openStore } from '../store/db.ts';
+import { InputError, NotFoundError, UpstreamError } from '../errors.ts';
+import type { ClusterView, CreateResult, JobView } from '../provisioner/provisioner.ts';
 import type { JobRecord } from '../store/findJob.ts';
-import { migrateToLatest } from '../store/migrate.ts';
+import { insertAuditEvent } from '../store/insertAuditEvent.ts';
 import { DEFAULT_RELEASE, supportedPatchList } from '../versions/index.ts';
+import { DetachedError } from './exit.ts';
+import { describeObserved, type ObservedState } from './observed.ts';
+import { openProvisionerFromEnv } from './provisioner.ts';
+import { openSession, type KaasSession } from './session.ts';
 
 type Env = Record<string, string | undefined>;
 
-/** What the cluster commands need; `open` builds the provisioner (see {@link openProvisionerFromEnv}). */
+/** What the cluster commands need from the process (injected so tests can drive them). */
 export interface ClusterCommandDeps {
-  open(): Promise<{ provisioner: Provisioner; close(): Promise<void> }>;
-  /** Spec defaults overrides (NUM_NODES, KUBE_VERSION…); default process.env. */
+  /** KAAS_URL, KAAS_CA_FILE, KAAS_CONFIG_DIR, spec defaults (NUM_NODES, KUBE_VERSION…); default process.env. */
   env?: Env;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
-}
-
-/** Default database of the operator CLI: an SQLite file in the working directory. */
-export const DEFAULT_DATABASE_URL = 'sqlite:.kaas/kaas.db';
-
-/** The webhook target from KAAS_URL + KAAS_CA_FILE; undefined when unset (only create needs it). */
-function webhookFromEnv(env: Env): WebhookTarget | undefined {
-  if (!env.KAAS_URL && !env.KAAS_CA_FILE) return undefined;
-  if (!env.KAAS_URL || !env.KAAS_CA_FILE) {
-    throw new InputError(
-      'set both KAAS_URL (https URL clusters reach kaas at) and KAAS_CA_FILE (its CA, PEM)',
-      {
-        field: env.KAAS_URL ? 'KAAS_CA_FILE' : 'KAAS_URL',
-      },
-    );
-  }
-  let caPem: string;
-  try {
-    caPem = readFileSync(env.KAAS_CA_FILE, 'utf8');
-  } catch (error) {
-    throw new InputError(`cannot read KAAS_CA_FILE ${env.KAAS_CA_FILE}`, {
-      field: 'KAAS_CA_FILE',
-      cause: error,
-    });
-  }
-  if (!caPem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new InputError('KAAS_CA_FILE must hold a PEM certificate', { field: 'KAAS_CA_FILE' });
-  return { kaasUrl: env.KAAS_URL, caPem };
-}
-
-/** Probes a cluster API's /healthz, trusting only the cluster CA when it is known. */
-export const probeApi: ApiProbe = async (url, signal, caPem) => {
-  const dispatcher = new Agent({ connect: caPem ? { ca: caPem } : {}, headersTimeout: 5_000 });
-  try {
-    const res = await fetch(url, {
-      dispatcher,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
-    });
-    await res.text();
-    return res.status;
-  } finally {
-    await dispatcher.close();
-  }
-};
-
-/**
- * Builds the provisioner the operator CLI runs jobs with, from the environment: KAAS_DATABASE_URL
- * (default sqlite:.kaas/kaas.db, migrated to the latest schema), the cloud from clouds.yaml / OS_*,
- * KAAS_SECRET_KEY or KAAS_SECRET_KEY_FILE, and KAAS_URL + KAAS_CA_FILE for the webhook.
- */
-export async function openProvisionerFromEnv(
-  env: Env,
-  over: { logger?: Logger; cwd?: string; home?: string } & Partial<ProvisionerDeps> = {},
-): Promise<{ provisioner: Provisioner; close(): Promise<void> }> {
-  const secretKey = secretKeyFromEnv(env);
-  const webhook = webhookFromEnv(env);
-  const config = loadCloudConfig({
-    env,
-    ...(over.cwd ? { cwd: over.cwd } : {}),
-    ...(over.home ? { home: over.home } : {}),
-  });
-  const logger = over.logger ?? createLogger({ level: env.KAAS_LOG_LEVEL ?? 'warn' });
-  const store = openStore(env.KAAS_DATABASE_URL ?? DEFAULT_DATABASE_URL);
-  try {
-    await migrateToLatest(store.db as never);
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  const provisioner = createProvisioner({
-    store,
-    logger,
-    now: () => new Date(),
-    cloud: createCloud({ config, logger }),
-    secretKey,
-    ...(webhook ? { webhook } : {}),
-    fetchApi: probeApi,
-    ...over,
-  });
-  return {
-    provisioner,
-    close: () => store.close(),
-  };
+  /** How often a followed job is polled; default one second. */
+  pollMs?: number;
 }
 
 interface Common {
@@ -121,7 +37,6 @@ interface Common {
 
 interface CreateFlags extends Common {
   file?: string;
-  release: string;
   waitForApi: boolean;
   name?: string;
   kubernetesVersion?: string;
@@ -133,8 +48,10 @@ interface CreateFlags extends Common {
   sshKeyName?: string;
   externalNetwork?: string;
   adminRoleId?: string;
-  adminKubeconfig?: string;
 }
+
+/** A job is over once it reaches one of these; anything else is still the server's to run. */
+const FINAL_STATES = new Set<JobRecord['state']>(['succeeded', 'failed', 'cancelled']);
 
 function readSpecFile(path: string): SpecOverrides {
   let doc: unknown;
@@ -203,173 +120,229 @@ function writeSecretFile(path: string, content: string): void {
   }
 }
 
+const path = (...parts: string[]) => `/api/v1/clusters/${parts.map(encodeURIComponent).join('/')}`;
+
 /**
- * `kaas cluster create|list|show|resize|upgrade|delete|retry|kubeconfig`. Mutations queue a job
- * and, unless `--no-wait`, run it in this process printing progress events on stderr; data (the
- * cluster or job) goes to stdout, as JSON with `--output json`. A failed job exits 7 (upstream).
+ * `kaas cluster create|list|show|resize|upgrade|delete|retry`: clients of the kaas server's API at
+ * the URL `kaas login` saved (KAAS_URL). The server's job workers run every operation; a mutation
+ * submits it and follows its progress by polling, echoing events on stderr. `--no-wait` returns at
+ * once with the queued job, and Ctrl-C stops following without stopping the job. Data (the cluster
+ * or job) goes to stdout, as JSON with `--output json`; a failed job exits 7 (upstream).
+ * `kaas cluster kubeconfig --admin` is the operator's break-glass path: it reads the database with
+ * KAAS_SECRET_KEY locally and never goes through the API.
  */
-export function registerClusterCommands(program: Command, deps: ClusterCommandDeps): void {
+export function registerClusterCommands(program: Command, deps: ClusterCommandDeps = {}): void {
   const out = deps.stdout ?? process.stdout;
   const err = deps.stderr ?? process.stderr;
   const env = deps.env ?? process.env;
+  const pollMs = deps.pollMs ?? 1_000;
   const print = (opts: Common, data: unknown, human: () => string) =>
     out.write(opts.output === 'json' ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
 
-  async function withProvisioner<T>(work: (p: Provisioner) => Promise<T>): Promise<T> {
-    const { provisioner, close } = await deps.open();
+  async function withSession<T>(work: (s: KaasSession) => Promise<T>): Promise<T> {
+    const session = openSession(env);
     try {
-      return await work(provisioner);
+      return await work(session);
     } finally {
-      await close();
+      await session.close();
     }
   }
 
-  /** Runs queued jobs here, echoing the job's new events to stderr as they appear. */
-  async function follow(p: Provisioner, job: JobRecord): Promise<JobRecord> {
+  /** The clusters the caller holds a role on (the control panel's list). */
+  const visible = async (s: KaasSession) =>
+    (await s.call<{ items: { id: string; name: string; isAdmin: boolean }[] }>('GET', '/api/v1/clusters'))
+      .body.items;
+  const listed = async (s: KaasSession, id: string) => (await visible(s)).some((c) => c.id === id);
+
+  /** The id of the cluster named `ref` (id or name) among those the caller can see. */
+  async function clusterId(s: KaasSession, ref: string): Promise<string> {
+    const items = await visible(s);
+    const found = items.find((c) => c.id === ref) ?? items.find((c) => c.name === ref);
+    if (!found)
+      throw new NotFoundError(`no cluster "${ref}" that you have access to`, { code: 'cluster_not_found' });
+    return found.id;
+  }
+
+  /**
+   * Polls the job until it is over, echoing its new events to stderr. SIGINT detaches: the job is
+   * the server's, so following stops and the job keeps running (DetachedError says how to look).
+   */
+  async function follow(s: KaasSession, ref: string, job: JobRecord): Promise<JobRecord> {
     let after: string | undefined;
     let seen = new Set<string>();
-    const flush = async () => {
-      const view = await p.getJob(job.id, after);
-      for (const e of view.events) {
-        const key = `${e.at}|${e.stepId ?? ''}|${e.message}`;
-        if (seen.has(key)) continue;
-        err.write(`${e.at} ${e.level.padEnd(5)} ${e.stepId ?? '-'}: ${e.message}\n`);
-        if (e.at !== after) seen = new Set();
-        seen.add(key);
-        after = e.at;
-      }
-      return view.job;
+    let interrupted = false;
+    let last = job;
+    let wake = () => undefined as void;
+    const onInterrupt = () => {
+      interrupted = true;
+      wake();
     };
-    const timer = setInterval(() => void flush().catch(() => undefined), 500);
+    process.on('SIGINT', onInterrupt);
     try {
-      await p.runUntilIdle();
+      for (;;) {
+        const query = after === undefined ? '' : `?after=${encodeURIComponent(after)}`;
+        let view: JobView;
+        try {
+          view = (await s.call<JobView>('GET', `${path(job.clusterId, 'jobs', job.id)}${query}`)).body;
+        } catch (error) {
+          // Only a delete job's success removes the cluster (its jobs are then out of reach): a
+          // cluster the server no longer lists at all was deleted by this job.
+          if (job.kind === 'delete' && error instanceof NotFoundError && !(await listed(s, job.clusterId)))
+            return { ...last, state: 'succeeded' };
+          throw error;
+        }
+        last = view.job;
+        for (const e of view.events) {
+          const key = `${e.at}|${e.stepId ?? ''}|${e.message}`;
+          if (seen.has(key)) continue;
+          err.write(`${e.at} ${e.level.padEnd(5)} ${e.stepId ?? '-'}: ${e.message}\n`);
+          if (e.at !== after) seen = new Set();
+          seen.add(key);
+          after = e.at;
+        }
+        if (FINAL_STATES.has(view.job.state)) return view.job;
+        if (interrupted) {
+          throw new DetachedError(
+            `stopped following; job ${view.job.id} (${view.job.kind}) keeps running on the server: follow it with \`kaas cluster show ${ref}\``,
+          );
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
     } finally {
-      clearInterval(timer);
+      process.off('SIGINT', onInterrupt);
     }
-    return flush();
   }
 
-  function failIfFailed(final: JobRecord): void {
-    if (final.state !== 'failed') return;
+  /** A cluster's view; `observed` is what its Kubernetes API reported when kaas last looked. */
+  const getCluster = async (s: KaasSession, id: string) =>
+    (await s.call<ClusterView & { observed?: ObservedState }>('GET', path(id))).body;
+
+  function failIfFailed(ref: string, final: JobRecord): void {
+    if (final.state === 'succeeded' || !FINAL_STATES.has(final.state)) return;
     throw new UpstreamError(
-      `job ${final.id} (${final.kind}) failed at ${final.error?.stepId ?? 'start'}: ${final.error?.message ?? ''}; run \`kaas cluster retry ${final.clusterId}\` once the cause is fixed`,
+      `job ${final.id} (${final.kind}) ${final.state} at ${final.error?.stepId ?? 'start'}: ${final.error?.message ?? ''}; run \`kaas cluster retry ${ref}\` once the cause is fixed`,
       { code: 'job_failed' },
     );
   }
 
-  const mutate = async (
+  /** Submits a mutation of cluster `ref` and, unless --no-wait, follows the job it queued. */
+  const mutate = (
+    ref: string,
     opts: Common,
-    run: (p: Provisioner) => Promise<JobRecord | undefined>,
-    noop = 'nothing to do',
+    submit: (s: KaasSession, id: string) => Promise<{ job: JobRecord | null; message?: string }>,
   ) =>
-    withProvisioner(async (p) => {
-      const job = await run(p);
+    withSession(async (s) => {
+      const { job, message } = await submit(s, await clusterId(s, ref));
       if (!job) {
+        const noop = message ?? 'nothing to do';
         err.write(`${noop}\n`);
         print(opts, { job: null }, () => noop);
         return;
       }
-      const final = opts.wait === false ? job : await follow(p, job);
+      const final = opts.wait === false ? job : await follow(s, ref, job);
       print(opts, final, () => `${final.id} ${final.kind} ${final.state}`);
-      failIfFailed(final);
+      failIfFailed(ref, final);
     });
 
   const cluster = program.command('cluster').description('create and operate Kubernetes clusters');
   const withOutput = (c: Command) => c.option('-o, --output <format>', 'text or json', 'text');
+  const noWait = (c: Command) =>
+    c.option('--no-wait', 'return once the job is queued; the server runs it (see `kaas cluster show`)');
 
   withOutput(
-    cluster
-      .command('create')
-      .description(
-        'create a cluster from a spec file (YAML/JSON) and/or flags over NUM_NODES, KUBE_* defaults',
-      )
-      .option('-f, --file <path>', 'cluster spec (YAML or JSON)')
-      .option('--name <name>', 'cluster name (DNS label)')
-      .option(
-        '--kubernetes-version <version>',
-        `one of ${supportedPatchList()}; default ${DEFAULT_RELEASE.patch} (env KUBE_VERSION)`,
-      )
-      .option('--masters <n>', '1 or 3 (env NUM_MASTERS)')
-      .option('--workers <n>', 'workers of the default node group (env NUM_NODES)')
-      .option('--master-flavor <flavor>', 'env KUBE_MASTER_FLAVOR')
-      .option('--node-flavor <flavor>', 'env KUBE_NODE_FLAVOR')
-      .option('--image <image>', 'env KUBE_IMAGE')
-      .option('--ssh-key-name <name>', 'existing Nova keypair (env SSH_KEY_NAME); default: generate one')
-      .option('--external-network <name>', 'env EXTERNAL_NETWORK')
-      .option(
-        '--admin-role-id <id>',
-        'Keystone role whose holders are cluster-admin (env KUBE_ADMIN_ROLE_ID)',
-      )
-      .requiredOption('--release <pathOrUrl>', 'kubernetes-server-linux-amd64.tar.gz to stage in Swift')
-      .option(
-        '--admin-kubeconfig <path>',
-        'write the break-glass admin kubeconfig here (0600, never overwritten)',
-      )
-      .option('--no-wait-for-api', 'do not wait for the Kubernetes API (clouds whose servers do not boot)')
-      .option('--no-wait', 'queue the job and return'),
+    noWait(
+      cluster
+        .command('create')
+        .description(
+          'create a cluster from a spec file (YAML/JSON) and/or flags over NUM_NODES, KUBE_* defaults',
+        )
+        .option('-f, --file <path>', 'cluster spec (YAML or JSON)')
+        .option('--name <name>', 'cluster name (DNS label)')
+        .option(
+          '--kubernetes-version <version>',
+          `one of ${supportedPatchList()}; default ${DEFAULT_RELEASE.patch} (env KUBE_VERSION)`,
+        )
+        .option('--masters <n>', '1 or 3 (env NUM_MASTERS)')
+        .option('--workers <n>', 'workers of the default node group (env NUM_NODES)')
+        .option('--master-flavor <flavor>', 'env KUBE_MASTER_FLAVOR')
+        .option('--node-flavor <flavor>', 'env KUBE_NODE_FLAVOR')
+        .option('--image <image>', 'env KUBE_IMAGE')
+        .option('--ssh-key-name <name>', 'existing Nova keypair (env SSH_KEY_NAME); default: generate one')
+        .option('--external-network <name>', 'env EXTERNAL_NETWORK')
+        .option(
+          '--admin-role-id <id>',
+          'Keystone role whose holders are cluster-admin (env KUBE_ADMIN_ROLE_ID)',
+        )
+        .option('--no-wait-for-api', 'do not wait for the Kubernetes API (clouds whose servers do not boot)'),
+    ),
   ).action(async (opts: CreateFlags) => {
-    if (opts.adminKubeconfig && opts.wait === false)
-      throw new InputError('--admin-kubeconfig needs the create to finish here; drop --no-wait', {
-        field: 'admin-kubeconfig',
-      });
-    if (opts.adminKubeconfig && existsSync(opts.adminKubeconfig))
-      throw new InputError(`${opts.adminKubeconfig} already exists; kaas does not overwrite credentials`, {
-        field: 'admin-kubeconfig',
-        code: 'file_exists',
-      });
     const spec = specFrom(opts, env);
-    await withProvisioner(async (p) => {
-      const created = await p.createCluster(spec, {
-        releaseSource: opts.release,
-        waitForApi: opts.waitForApi,
-      });
+    await withSession(async (s) => {
+      const created = (
+        await s.call<CreateResult>('POST', '/api/v1/clusters', {
+          json: { spec, options: { waitForApi: opts.waitForApi } },
+        })
+      ).body;
       if (created.privateKey) {
         err.write(
           `generated SSH key for the nodes (shown once, not stored by kaas; save it with mode 0600):\n${created.privateKey}`,
         );
       }
-      const final = opts.wait === false ? created.job : await follow(p, created.job);
-      if (final.state === 'succeeded' && opts.adminKubeconfig) {
-        writeSecretFile(opts.adminKubeconfig, await p.adminKubeconfig(created.cluster.id));
-        err.write(`break-glass admin kubeconfig written to ${opts.adminKubeconfig} (keep it offline)\n`);
-      }
-      print(
-        opts,
-        { cluster: await p.getCluster(created.cluster.id), job: final },
-        () => `${created.cluster.name} ${created.cluster.id} ${final.state}`,
-      );
-      failIfFailed(final);
+      const ref = created.cluster.name;
+      const final = opts.wait === false ? created.job : await follow(s, ref, created.job);
+      const view =
+        final.state === 'succeeded' && final.kind === 'create'
+          ? await getCluster(s, final.clusterId)
+          : created.cluster;
+      print(opts, { cluster: view, job: final }, () => `${ref} ${created.cluster.id} ${final.state}`);
+      failIfFailed(ref, final);
     });
   });
 
-  withOutput(cluster.command('list').description('list clusters')).action(async (opts: Common) =>
-    withProvisioner(async (p) => {
-      const items = await p.listClusters();
-      print(opts, { items }, () =>
-        [
-          'NAME\tID\tSTATUS\tVERSION\tWORKERS',
-          ...items.map(
-            (c) =>
-              `${c.name}\t${c.id}\t${c.status}\t${c.spec.kubernetesVersion}\t${c.spec.nodeGroups.reduce((n, g) => n + g.count, 0)}`,
-          ),
-        ].join('\n'),
-      );
-    }),
+  withOutput(cluster.command('list').description('list the clusters you hold a role on')).action(
+    async (opts: Common) =>
+      withSession(async (s) => {
+        // Only a cluster's admins may read its details; the others are listed by name.
+        const items: (ClusterView | { id: string; name: string })[] = await Promise.all(
+          (await visible(s)).map(async (c) => (c.isAdmin ? getCluster(s, c.id) : c)),
+        );
+        print(opts, { items }, () =>
+          [
+            'NAME\tID\tSTATUS\tVERSION\tWORKERS',
+            ...items.map((c) =>
+              'spec' in c
+                ? `${c.name}\t${c.id}\t${c.status}\t${c.spec.kubernetesVersion}\t${c.spec.nodeGroups.reduce((n, g) => n + g.count, 0)}`
+                : `${c.name}\t${c.id}\t-\t-\t-`,
+            ),
+          ].join('\n'),
+        );
+      }),
   );
 
   withOutput(
-    cluster.command('show <cluster>').description('show a cluster, its last job and per-step progress'),
+    cluster
+      .command('show <cluster>')
+      .description('show a cluster, what its Kubernetes API reports, its last job and per-step progress'),
   ).action(async (ref: string, opts: Common) =>
-    withProvisioner(async (p) => {
-      const c = await p.getCluster(ref);
-      const job = c.lastJob ? await p.getJob(c.lastJob.id) : undefined;
+    withSession(async (s) => {
+      const c = await getCluster(s, await clusterId(s, ref));
+      const job = c.lastJob
+        ? (await s.call<JobView>('GET', path(c.id, 'jobs', c.lastJob.id))).body
+        : undefined;
       print(opts, { cluster: c, job }, () =>
         [
           `${c.name} (${c.id}) ${c.status}, Kubernetes ${c.spec.kubernetesVersion}`,
+          ...(c.observed ? describeObserved(c.observed) : []),
           ...(job
             ? [
-                `last job ${job.job.id} ${job.job.kind} ${job.job.state} (${job.steps.filter((s) => s.state === 'done').length}/${job.steps.length} steps done)`,
-                ...job.steps.map((s) => `  ${s.state.padEnd(8)} ${s.stepId}`),
+                `last job ${job.job.id} ${job.job.kind} ${job.job.state} (${job.steps.filter((st) => st.state === 'done').length}/${job.steps.length} steps done)`,
+                ...job.steps.map((st) => `  ${st.state.padEnd(8)} ${st.stepId}`),
                 ...(job.job.error
                   ? [`error at ${job.job.error.stepId ?? 'start'}: ${job.job.error.message}`]
                   : []),
@@ -381,57 +354,87 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
   );
 
   withOutput(
-    cluster
-      .command('resize <cluster>')
-      .description('set the number of workers of a node group (removed nodes are drained first)')
-      .requiredOption('--count <n>', 'new worker count')
-      .option('--group <name>', 'node group', DEFAULT_GROUP_NAME)
-      .option('--no-wait', 'queue the job and return'),
+    noWait(
+      cluster
+        .command('resize <cluster>')
+        .description('set the number of workers of a node group (removed nodes are drained first)')
+        .requiredOption('--count <n>', 'new worker count')
+        .option('--group <name>', 'node group', DEFAULT_GROUP_NAME),
+    ),
   ).action(async (ref: string, opts: Common & { count: string; group: string }) => {
     const count = integer('count', opts.count) as number;
-    await mutate(opts, (p) => p.resizeCluster(ref, opts.group, count));
+    await mutate(
+      ref,
+      opts,
+      async (s, id) =>
+        (await s.call<{ job: JobRecord }>('POST', path(id, 'resize'), { json: { group: opts.group, count } }))
+          .body,
+    );
   });
 
   withOutput(
-    cluster
-      .command('upgrade <cluster>')
-      .description('upgrade Kubernetes by at most one minor version')
-      .requiredOption(
-        '--version <version>',
-        `target version, one of ${supportedPatchList()}, at most one minor above the cluster's`,
-      )
-      .option('--no-wait', 'queue the job and return'),
+    noWait(
+      cluster
+        .command('upgrade <cluster>')
+        .description('upgrade Kubernetes by at most one minor version')
+        .requiredOption(
+          '--version <version>',
+          `target version, one of ${supportedPatchList()}, at most one minor above the cluster's`,
+        ),
+    ),
   ).action(async (ref: string, opts: Common & { version: string }) =>
     mutate(
+      ref,
       opts,
-      (p) => p.upgradeCluster(ref, opts.version),
-      `cluster already runs Kubernetes ${opts.version}`,
+      async (s, id) =>
+        (
+          await s.call<{ job: JobRecord | null; message?: string }>('POST', path(id, 'upgrade'), {
+            json: { version: opts.version },
+          })
+        ).body,
     ),
   );
 
   withOutput(
-    cluster
-      .command('delete <cluster>')
-      .description('delete a cluster and every resource tagged with it')
-      .option('--no-wait', 'queue the job and return'),
-  ).action(async (ref: string, opts: Common) => mutate(opts, (p) => p.deleteCluster(ref)));
+    noWait(
+      cluster
+        .command('delete <cluster>')
+        .description('delete a cluster and every resource tagged with it')
+        .option('--delete-volumes', "also delete the volumes of the cluster's PersistentVolumeClaims"),
+    ),
+  ).action(async (ref: string, opts: Common & { deleteVolumes?: boolean }) =>
+    mutate(
+      ref,
+      opts,
+      async (s, id) =>
+        (
+          await s.call<{ job: JobRecord }>(
+            'DELETE',
+            `${path(id)}${opts.deleteVolumes ? '?deleteVolumes=true' : ''}`,
+          )
+        ).body,
+    ),
+  );
 
   withOutput(
-    cluster
-      .command('retry <cluster>')
-      .description("retry the cluster's failed job from the step that failed")
-      .option('--no-wait', 'queue the job and return'),
+    noWait(
+      cluster
+        .command('retry <cluster>')
+        .description("retry the cluster's last failed job from the step that failed"),
+    ),
   ).action(async (ref: string, opts: Common) =>
-    mutate(opts, async (p) => {
-      const [last] = await p.listJobs(ref);
-      if (!last) throw new InputError(`cluster ${ref} has no job to retry`, { code: 'no_job' });
-      return p.retryJob(ref, last.id);
-    }),
+    mutate(
+      ref,
+      opts,
+      async (s, id) => (await s.call<{ job: JobRecord }>('POST', path(id, 'retry'), { json: {} })).body,
+    ),
   );
 
   cluster
     .command('kubeconfig <cluster>')
-    .description('print (or write, 0600) the break-glass admin kubeconfig; operators only')
+    .description(
+      'print (or write, 0600) the break-glass admin kubeconfig; operators only, from the database with KAAS_SECRET_KEY',
+    )
     .option('--admin', 'the break-glass client-certificate kubeconfig')
     .option('--file <path>', 'write it to this new file instead of stdout')
     .action(async (ref: string, opts: { admin?: boolean; file?: string }) => {
@@ -443,12 +446,49 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
           },
         );
       }
-      await withProvisioner(async (p) => {
-        const text = await p.adminKubeconfig(ref);
-        if (opts.file) {
-          writeSecretFile(opts.file, text);
-          err.write(`written to ${opts.file}\n`);
-        } else out.write(text);
+      if (opts.file && existsSync(opts.file))
+        throw new InputError(`${opts.file} already exists; kaas does not overwrite credentials`, {
+          field: 'file',
+          code: 'file_exists',
+        });
+      // Reading a kubeconfig needs no webhook target: KAAS_URL/KAAS_CA_FILE here only name the server.
+      const { provisioner, store, close } = await openProvisionerFromEnv({
+        ...env,
+        KAAS_URL: undefined,
+        KAAS_CA_FILE: undefined,
       });
+      // Every break-glass read is in the audit log, as the operator's OS account on this machine.
+      const audit = (clusterId: string | null, outcome: 'success' | 'failure', details: object) =>
+        insertAuditEvent({
+          db: store.db,
+          event: {
+            at: new Date().toISOString(),
+            actorUserId: null,
+            actorName: `${userInfo().username}@${hostname()}`,
+            action: 'cluster.kubeconfig.admin',
+            target: ref,
+            clusterId,
+            outcome,
+            details: { via: 'kaas cluster kubeconfig --admin', ...details },
+            requestId: null,
+            sourceIp: null,
+          },
+        });
+      try {
+        let clusterId: string | null = null;
+        try {
+          clusterId = (await provisioner.getCluster(ref)).id;
+          const text = await provisioner.adminKubeconfig(ref);
+          if (opts.file) writeSecretFile(opts.file, text);
+          else out.write(text);
+        } catch (error) {
+          await audit(clusterId, 'failure', { code: (error as { code?: string }).code ?? 'error' });
+          throw error;
+        }
+        await audit(clusterId, 'success', opts.file ? { file: opts.file } : {});
+        if (opts.file) err.write(`written to ${opts.file}\n`);
+      } finally {
+        await close();
+      }
     });
 }

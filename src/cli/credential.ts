@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { configDir, execCredential, readClientConfig } from '../auth/client.ts';
-import { AuthError } from '../errors.ts';
+import { execCredential } from '../auth/client.ts';
 import { processDeps, type AuthCliDeps } from './login.ts';
+import { savedLogin } from './session.ts';
 
 /**
  * `kaas credential`: the kubectl exec credential plugin. Prints an ExecCredential with the token
@@ -21,18 +21,7 @@ export function registerCredentialCommand(
       'cluster kubectl is calling (a kaas token works on every cluster you have a role on)',
     )
     .action(() => {
-      const config = readClientConfig(configDir(deps.env));
-      const wanted = deps.env.KAAS_URL?.replace(/\/+$/, '');
-      if (wanted && wanted !== config.url.replace(/\/+$/, ''))
-        throw new AuthError(
-          `you are logged in to ${config.url}, not ${wanted}: run \`kaas login --url ${wanted}\``,
-          {
-            code: 'wrong_server',
-          },
-        );
-      if (Date.parse(config.expiresAt) <= now().getTime()) {
-        throw new AuthError('your kaas token has expired: run `kaas login` again', { code: 'token_expired' });
-      }
+      const config = savedLogin(deps.env, now);
       deps.stdout.write(`${JSON.stringify(execCredential(config))}\n`);
     });
 }

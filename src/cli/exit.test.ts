@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { AuthError, InputError, UpstreamError } from '../errors.ts';
-import { exitCodeFor, reportError } from './exit.ts';
+import { DetachedError, exitCodeFor, reportError } from './exit.ts';
 
 describe('cli exit codes', () => {
   it('maps domain errors to distinct codes', () => {
@@ -9,6 +9,10 @@ describe('cli exit codes', () => {
     expect(exitCodeFor(new AuthError('x'))).toBe(3);
     expect(exitCodeFor(new UpstreamError('x'))).toBe(7);
     expect(exitCodeFor(new Error('x'))).toBe(1);
+  });
+
+  it('exits 130 when following a job was interrupted, as a shell does for Ctrl-C', () => {
+    expect(exitCodeFor(new DetachedError('job keeps running'))).toBe(130);
   });
 
   it('prints the message and code without a stack for domain errors', () => {

@@ -12,6 +12,7 @@ const EXIT_CODES: Record<ErrorKind, number> = {
 
 /** The exit code for an error: by its kind, 1 for anything unexpected. */
 export function exitCodeFor(error: unknown): number {
+  if (error instanceof DetachedError) return 130;
   const kind = errorKind(error);
   return kind ? EXIT_CODES[kind] : 1;
 }
@@ -26,4 +27,14 @@ export function reportError(error: unknown, stderr: NodeJS.WritableStream = proc
     );
   }
   return exitCodeFor(error);
+}
+
+/**
+ * Following a job was interrupted (Ctrl-C) while the server keeps running it: not a failure of the
+ * job, so it has its own exit code (130, the shell's for SIGINT) and a message saying how to look.
+ */
+export class DetachedError extends KaasError {
+  constructor(message: string) {
+    super('detached', message);
+  }
 }

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { configDir, kaasClient, writeClientConfig } from '../auth/client.ts';
 import { InputError } from '../errors.ts';
+import { kaasAgent } from './session.ts';
 
 /** What the auth commands need from the process (injected so tests can drive them). */
 export interface AuthCliDeps {
@@ -57,7 +58,7 @@ export function registerLoginCommand(program: Command, deps: AuthCliDeps = proce
   return program
     .command('login')
     .description('log in with your OpenStack (Keystone) credentials and save an API token for kubectl')
-    .option('--url <url>', 'kaas server URL (env KAAS_URL)')
+    .option('--url <url>', 'kaas server URL (env KAAS_URL; its CA in KAAS_CA_FILE when private)')
     .option('--username <name>', 'Keystone user name (env KAAS_USERNAME)')
     .option('--domain <name>', 'Keystone user domain (env KAAS_DOMAIN)', undefined)
     .option('--password-stdin', 'read the password from stdin (env KAAS_PASSWORD also works)')
@@ -78,12 +79,18 @@ export function registerLoginCommand(program: Command, deps: AuthCliDeps = proce
           field: 'url',
         });
       if (!username || !password) throw new InputError('username and password are required');
-      const config = await kaasClient(url).loginForToken({
-        username,
-        password,
-        domain,
-        tokenName: `kaas-cli@${hostname()}`,
-      });
+      const agent = kaasAgent(env);
+      let config;
+      try {
+        config = await kaasClient(url, { dispatcher: agent }).loginForToken({
+          username,
+          password,
+          domain,
+          tokenName: `kaas-cli@${hostname()}`,
+        });
+      } finally {
+        await agent.close();
+      }
       writeClientConfig(configDir(env), config);
       deps.stderr.write(
         `logged in as ${config.user.name} (${config.user.domain}); token expires ${config.expiresAt}\n`,

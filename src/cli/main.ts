@@ -4,7 +4,7 @@ import { registerDevCommand } from './dev.ts';
 import { registerLoginCommand } from './login.ts';
 import { registerTokenCommand } from './token.ts';
 import { registerCredentialCommand } from './credential.ts';
-import { openProvisionerFromEnv, registerClusterCommands } from './cluster.ts';
+import { registerClusterCommands } from './cluster.ts';
 import { registerServeCommand } from './serve.ts';
 
 /** The `kaas` command line: every command is thin — parse, call the library, print. */
@@ -17,7 +17,7 @@ export function buildProgram(): Command {
   registerLoginCommand(program);
   registerTokenCommand(program);
   registerCredentialCommand(program);
-  registerClusterCommands(program, { open: () => openProvisionerFromEnv(process.env) });
+  registerClusterCommands(program);
   registerServeCommand(program);
   return program;
 }

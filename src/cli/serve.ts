@@ -2,14 +2,15 @@ import { fileURLToPath } from 'node:url';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { keystoneDirectory } from '../auth/directory.ts';
-import { createAuthService, type Principal } from '../auth/service.ts';
+import { createAuthService } from '../auth/service.ts';
 import { InputError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createCloud, loadCloudConfig } from '../openstack/index.ts';
 import type { Provisioner, ProvisionerDeps } from '../provisioner/provisioner.ts';
 import { buildApp } from '../server/app.ts';
 import { openStore } from '../store/db.ts';
-import { openProvisionerFromEnv } from './cluster.ts';
+import { operatorCheck } from './operator.ts';
+import { openProvisionerFromEnv } from './provisioner.ts';
 import { releaseDepsFromEnv } from './releaseEnv.ts';
 import { DEFAULT_JOB_CONCURRENCY, startWorkerLoop, type StopResult } from './worker.ts';
 
@@ -165,13 +166,7 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
   const auth = createAuthService({ store, directory, logger, now });
   // Operators (who may create clusters over the API) hold KAAS_OPERATOR_ROLE on kaas' own project.
   const operatorRole = env.KAAS_OPERATOR_ROLE;
-  const isOperator = operatorRole
-    ? async (principal: Principal) => {
-        const project = (await cloud.session.token()).project;
-        const assignments = project ? await directory.listRoleAssignments(project.id) : [];
-        return assignments.some((a) => a.userId === principal.userId && a.roleName === operatorRole);
-      }
-    : undefined;
+  const isOperator = operatorRole ? operatorCheck(cloud, directory, operatorRole) : undefined;
   const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
   const app = await buildApp(
     {

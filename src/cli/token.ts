@@ -2,13 +2,14 @@ import type { Command } from 'commander';
 import { configDir, kaasClient, readClientConfig } from '../auth/client.ts';
 import { InputError } from '../errors.ts';
 import { processDeps, type AuthCliDeps } from './login.ts';
+import { kaasAgent } from './session.ts';
 
 /** `kaas token create|list|delete`: manage your API tokens with the token saved by `kaas login`. */
 export function registerTokenCommand(program: Command, deps: AuthCliDeps = processDeps()): Command {
   const token = program.command('token').description('manage your kaas API tokens');
   const client = () => {
     const config = readClientConfig(configDir(deps.env));
-    return { api: kaasClient(config.url), token: config.token };
+    return { api: kaasClient(config.url, { dispatcher: kaasAgent(deps.env) }), token: config.token };
   };
   token
     .command('create')

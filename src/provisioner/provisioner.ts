@@ -435,6 +435,14 @@ export function createProvisioner(deps: ProvisionerDeps) {
 
     /** Validates the spec, records the cluster and queues its create job. */
     async createCluster(specInput: unknown, optionsInput: Record<string, unknown>): Promise<CreateResult> {
+      // A server that cannot give clusters a webhook says so before judging the request.
+      const webhook = deps.webhook;
+      if (!webhook) {
+        throw new InputError(
+          'creating a cluster needs the TokenReview webhook target: set KAAS_URL (https) and KAAS_CA_FILE',
+          { code: 'webhook_not_configured', field: 'KAAS_URL' },
+        );
+      }
       const raw = { ...((specInput ?? {}) as Record<string, unknown>) };
       let privateKey: string | undefined;
       if (raw.sshKeyName === undefined && raw.sshPublicKey === undefined) {
@@ -454,16 +462,10 @@ export function createProvisioner(deps: ProvisionerDeps) {
           code: 'project_scope_required',
         });
       const steps = planCreate(spec, id, { artifactTtlSeconds: options.tempUrlTtlSeconds });
-      if (!deps.webhook) {
-        throw new InputError(
-          'creating a cluster needs the TokenReview webhook target: set KAAS_URL (https) and KAAS_CA_FILE',
-          { code: 'webhook_not_configured', field: 'KAAS_URL' },
-        );
-      }
       const material = await generateClusterMaterial({
         clusterId: id,
         clusterName: spec.name,
-        webhook: deps.webhook,
+        webhook,
       });
       const now = iso();
       await db.transaction().execute(async (tx) => {

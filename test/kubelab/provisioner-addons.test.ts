@@ -14,7 +14,7 @@ import { ADDON_NAMES, renderAddons } from '../../src/addons/index.ts';
 import { WILDCARD_TLS_SECRET } from '../../src/addons/objects.ts';
 import { CLOUD_CONFIG_SECRET, DEFAULT_STORAGE_CLASS } from '../../src/addons/storage.ts';
 import { createCa } from '../../src/auth/pki.ts';
-import { probeApi } from '../../src/cli/cluster.ts';
+import { probeApi } from '../../src/cli/provisioner.ts';
 import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
 import type { WaitOptions } from '../../src/provisioner/addons/wait.ts';
 import { bootstrapInputFor, bootstrapRenderer, type JoinMaterial } from '../../src/provisioner/bootstrap.ts';

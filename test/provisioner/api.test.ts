@@ -1,10 +1,5 @@
-import { PassThrough } from 'node:stream';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Command } from 'commander';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerClusterCommands } from '../../src/cli/cluster.ts';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import { AuthError } from '../../src/errors.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
@@ -124,73 +119,5 @@ describe('cluster API', () => {
     expect(del.statusCode).toBe(202);
     await p.runUntilIdle();
     expect((await call('GET', `/api/v1/clusters/api1`)).statusCode).toBe(404);
-  });
-});
-
-describe('kaas cluster CLI', () => {
-  function cli() {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c: Buffer) => (out += c.toString()));
-    stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const program = new Command('kaas').exitOverride();
-    registerClusterCommands(program, {
-      open: async () => ({ provisioner: p, close: async () => undefined }),
-      stdout,
-      stderr,
-    });
-    return {
-      run: (...args: string[]) => program.parseAsync(['node', 'kaas', ...args]),
-      out: () => out,
-      err: () => err,
-    };
-  }
-
-  it('creates with live progress on stderr and JSON on stdout, lists, shows, resizes, retries and deletes', async () => {
-    const file = join(release, '..', 'spec.json');
-    writeFileSync(file, JSON.stringify(testSpec('cli1', 1)));
-    const create = cli();
-    await create.run(
-      'cluster',
-      'create',
-      '-f',
-      file,
-      '--release',
-      release,
-      '--no-wait-for-api',
-      '-o',
-      'json',
-    );
-    expect(JSON.parse(create.out()).job.state).toBe('succeeded');
-    expect(create.err()).toContain('create succeeded');
-    expect(create.err()).toContain('OPENSSH PRIVATE KEY');
-
-    const list = cli();
-    await list.run('cluster', 'list');
-    expect(list.out()).toMatch(
-      new RegExp(`cli1\\s+c[0-9a-f]+\\s+ready\\s+${TEST_VERSION.replace(/\./g, '\\.')}\\s+1`),
-    );
-    const show = cli();
-    await show.run('cluster', 'show', 'cli1');
-    expect(show.out()).toContain('done     workers:default');
-    const resize = cli();
-    await resize.run('cluster', 'resize', 'cli1', '--count', '2', '-o', 'json');
-    expect(JSON.parse(resize.out()).state).toBe('succeeded');
-    await expect(cli().run('cluster', 'resize', 'cli1', '--count', 'x')).rejects.toMatchObject({
-      field: 'count',
-    });
-    const upgrade = cli();
-    await upgrade.run('cluster', 'upgrade', 'cli1', '--version', TEST_VERSION);
-    expect(upgrade.err()).toContain(`already runs Kubernetes ${TEST_VERSION}`);
-    await expect(cli().run('cluster', 'retry', 'cli1')).rejects.toMatchObject({ code: 'job_not_failed' });
-    await expect(
-      cli().run('cluster', 'create', '-f', '/nonexistent.yaml', '--release', release),
-    ).rejects.toMatchObject({ field: 'file' });
-    const del = cli();
-    await del.run('cluster', 'delete', 'cli1', '--no-wait');
-    expect(del.out()).toMatch(/job-[0-9a-f]+ delete queued/);
-    await p.runUntilIdle();
   });
 });

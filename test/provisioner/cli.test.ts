@@ -1,225 +1,428 @@
-import { randomBytes } from 'node:crypto';
+/**
+ * `kaas cluster …` as a user runs it: the real commands (in-process, and as a real process for
+ * Ctrl-C) against a real `kaas serve` over TLS with its job worker, on cloudsim. The CLI never runs
+ * a job: every job here is run by the server's worker.
+ */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { Command, CommanderError } from 'commander';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { configDir, readClientConfig, writeClientConfig } from '../../src/auth/client.ts';
 import { createCa, issueServerCert } from '../../src/auth/pki.ts';
-import { openProvisionerFromEnv, probeApi, registerClusterCommands } from '../../src/cli/cluster.ts';
-import { reportError } from '../../src/cli/exit.ts';
+import { probeApi } from '../../src/cli/provisioner.ts';
+import { startServer, type RunningServer } from '../../src/cli/serve.ts';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
-import { openStore } from '../../src/store/db.ts';
+import { createLogger } from '../../src/log.ts';
+import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
-import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
+import { waitFor } from '../ha/support.ts';
+import { runKaas } from '../support/cli.ts';
 import { adminEnv } from '../support/openstack.ts';
-import { fakeRelease, logger, TEST_VERSION } from './support.ts';
+import {
+  adminConfig,
+  TEST_SECRET_KEY,
+  testCloud,
+  testProvisioner,
+  testReleaseDeps,
+  testSpec,
+  testWebhook,
+} from './support.ts';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let sim: Cloudsim;
+let server: RunningServer;
+let store: Store;
 let dir: string;
-let env: Record<string, string>;
-let release: string;
+let caFile: string;
+/** Where admin (cluster admin and kaas operator) and bob (a member of the project) log in. */
+let adminDir: string;
+let bobDir: string;
+let serverEnv: Record<string, string>;
+/** The server's log (info): its request lines show what the CLI sent. */
+let serverLog = '';
 
 beforeAll(async () => {
   sim = await startCloudsim({ port: 0, bootTimeMs: 20 });
   dir = mkdtempSync(join(tmpdir(), 'kaas-cli-'));
-  const caFile = join(dir, 'kaas-ca.pem');
-  writeFileSync(caFile, (await createCa({ commonName: 'kaas-cli-test' })).certPem);
-  env = {
-    KAAS_DATABASE_URL: `sqlite:${join(dir, 'db', 'kaas.db')}`,
-    KAAS_SECRET_KEY: randomBytes(32).toString('base64'),
-    KAAS_URL: 'https://kaas.example.com',
-    KAAS_CA_FILE: caFile,
+  adminDir = join(dir, 'admin');
+  bobDir = join(dir, 'bob');
+  const project = sim.seedProject({ name: 'admin' });
+  const admin = sim.seedUser({ name: 'admin', password: 'secret' });
+  sim.assignRole({ projectId: project.id, roleId: sim.seedRole('kaas-operator').id, userId: admin.id });
+  const bob = sim.seedUser({ name: 'bob', password: 'bob-password' });
+  sim.assignRole({ projectId: project.id, roleId: sim.seedRole('member').id, userId: bob.id });
+
+  const ca = await createCa({ commonName: 'kaas-cli-test' });
+  const cert = await issueServerCert({ ca, hosts: ['127.0.0.1'] });
+  caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, ca.certPem);
+  writeFileSync(join(dir, 'tls.crt'), cert.certPem);
+  writeFileSync(join(dir, 'tls.key'), cert.keyPem);
+
+  serverEnv = {
+    KAAS_DATABASE_URL: `sqlite:${join(dir, 'kaas.db')}`,
+    KAAS_SECRET_KEY: TEST_SECRET_KEY.toString('base64'),
     ...adminEnv(sim.authUrl),
-    KUBE_ADMIN_ROLE_ID: '9fe2ff9ee4384b1894a90878d3e92bab',
-    KUBE_IMAGE: 'debian-12',
-    KUBE_MASTER_FLAVOR: 'm1.small',
-    KUBE_NODE_FLAVOR: 'm1.small',
-    EXTERNAL_NETWORK: 'public',
   };
-  // The control-panel tables the provisioner reports to (migration 0005 is not in the migrator yet).
-  const store = openStore(env.KAAS_DATABASE_URL as string);
+  store = openStore(serverEnv.KAAS_DATABASE_URL as string);
   await migrateToLatest(store.db as never);
-  await panelTablesUp(store.db as never);
-  await store.close();
-  release = fakeRelease();
-});
-afterAll(async () => {
-  await sim.close();
-});
-
-function sink() {
-  const box = { text: '' };
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      box.text += String(chunk);
-      done();
-    },
-  });
-  return { box, stream };
-}
-
-/** Runs `kaas …` in-process; returns the exit code main.ts would set and both streams. */
-async function kaas(args: string[], over: Record<string, string> = {}) {
-  const out = sink();
-  const err = sink();
-  const program = new Command('kaas').exitOverride().configureOutput({
-    writeOut: (s) => void out.stream.write(s),
-    writeErr: (s) => void err.stream.write(s),
-  });
-  const e = { ...env, ...over };
-  registerClusterCommands(program, {
-    open: () => openProvisionerFromEnv(e, { logger, cwd: dir, home: dir, pollIntervalMs: 50 }),
-    env: e,
-    stdout: out.stream,
-    stderr: err.stream,
-  });
-  let code = 0;
-  try {
-    await program.parseAsync(['node', 'kaas', ...args]);
-  } catch (error) {
-    code = error instanceof CommanderError ? error.exitCode : reportError(error, err.stream);
+  // Two clusters are queued before the server starts (so its first Keystone sync sees their
+  // project); ok1's create succeeds, bad1's fails on a flavor the cloud does not have yet.
+  const p = testProvisioner(store, testCloud(adminConfig(sim.authUrl)), await testWebhook());
+  const adminRoleId = sim.seedRole('admin').id;
+  for (const [name, flavor] of [
+    ['ok1', 'm1.small'],
+    ['bad1', 'm1.later'],
+  ] as const) {
+    await p.createCluster(
+      testSpec(name, 1, { adminRoleId, nodeGroups: [{ name: 'default', count: 1, flavor }] }),
+      { waitForApi: false },
+    );
   }
-  return { code, stdout: out.box.text, stderr: err.box.text };
+  server = await startServer(
+    {
+      ...serverEnv,
+      PORT: '0',
+      KAAS_WORKER_POLL_MS: '20',
+      KAAS_TLS_CERT_FILE: join(dir, 'tls.crt'),
+      KAAS_TLS_KEY_FILE: join(dir, 'tls.key'),
+      KAAS_OPERATOR_ROLE: 'kaas-operator',
+    },
+    {
+      logger: createLogger({
+        level: 'info',
+        destination: new Writable({
+          write(chunk, _enc, done) {
+            serverLog += String(chunk);
+            done();
+          },
+        }),
+      }),
+      cwd: dir,
+      home: dir,
+      provisioner: { webhook: await testWebhook(), pollIntervalMs: 20, ...testReleaseDeps() },
+    },
+  );
+}, 60_000);
+afterAll(async () => {
+  await server?.close();
+  await store?.close();
+  await sim?.close();
+});
+
+/** Runs `kaas …` in-process as `config` (a KAAS_CONFIG_DIR) trusting the server's CA. */
+const kaas = (config: string, args: string[], over: Record<string, string> = {}) =>
+  runKaas(args, { KAAS_CONFIG_DIR: config, KAAS_CA_FILE: caFile, ...over });
+
+const login = (config: string, user: string, password: string) =>
+  kaas(config, ['login', '--url', server.url, '--username', user], { KAAS_PASSWORD: password });
+
+/** The cluster and its last job as `kaas cluster show -o json` prints them. */
+async function show(ref: string) {
+  const r = await kaas(adminDir, ['cluster', 'show', ref, '-o', 'json']);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as {
+    cluster: { status: string; spec: { nodeGroups: { count: number }[] } };
+    job: { job: { id: string; kind: string; state: string }; steps: unknown[] };
+  };
 }
 
-describe('kaas cluster (CLI) against cloudsim', () => {
-  it('creates from a spec file + flags + env, lists, shows, resizes, writes kubeconfigs and deletes', async () => {
-    const spec = join(dir, 'spec.yaml');
-    writeFileSync(spec, `name: cli1\nkubernetesVersion: ${TEST_VERSION}\ndnsDomain: apps.example.com\n`);
-    const kubeconfig = join(dir, 'admin.kubeconfig');
-    const created = await kaas([
+/** Waits until the server's worker has finished the job `jobId` of `ref` (seen through the CLI). */
+const jobOver = (ref: string, jobId: string) =>
+  waitFor(
+    `job ${jobId} of ${ref} to finish`,
+    async () => {
+      const view = await show(ref);
+      return view.job.job.id === jobId && !['queued', 'running'].includes(view.job.job.state)
+        ? view
+        : undefined;
+    },
+    60_000,
+    100,
+  );
+
+describe('kaas cluster against a kaas server', () => {
+  it('refuses clearly before login, on a wrong or unreachable server and with an untrusted certificate', async () => {
+    const none = await kaas(join(dir, 'nobody'), ['cluster', 'list']);
+    expect([none.code, none.stderr]).toEqual([3, expect.stringContaining('run `kaas login` first')]);
+
+    // The server's certificate is verified: without its CA, login does not talk to it.
+    const untrusted = await kaas(adminDir, ['login', '--url', server.url, '--username', 'admin'], {
+      KAAS_PASSWORD: 'secret',
+      KAAS_CA_FILE: '',
+    });
+    expect([untrusted.code, untrusted.stderr]).toEqual([7, expect.stringContaining('cannot reach kaas at')]);
+    expect(untrusted.stderr).not.toContain('secret');
+
+    const ok = await login(adminDir, 'admin', 'secret');
+    expect([ok.code, ok.stderr]).toEqual([0, expect.stringContaining('logged in as admin')]);
+    expect((await login(bobDir, 'bob', 'bob-password')).code).toBe(0);
+
+    const wrong = await kaas(adminDir, ['cluster', 'list'], { KAAS_URL: 'https://kaas.elsewhere.example' });
+    expect([wrong.code, wrong.stderr]).toEqual([
+      3,
+      expect.stringContaining('not https://kaas.elsewhere.example'),
+    ]);
+
+    const saved = readClientConfig(configDir({ KAAS_CONFIG_DIR: adminDir }));
+    const gone = join(dir, 'gone');
+    writeClientConfig(gone, { ...saved, url: 'https://127.0.0.1:9' });
+    const down = await kaas(gone, ['cluster', 'list']);
+    expect([down.code, down.stderr]).toEqual([
+      7,
+      expect.stringContaining('cannot reach kaas at https://127.0.0.1:9'),
+    ]);
+
+    const revoked = join(dir, 'revoked');
+    writeClientConfig(revoked, { ...saved, token: 'kaas_not-a-real-token' });
+    const denied = await kaas(revoked, ['cluster', 'list']);
+    expect([denied.code, denied.stderr]).toEqual([3, expect.stringContaining('(invalid_token)')]);
+
+    const ca = await kaas(adminDir, ['cluster', 'list'], { KAAS_CA_FILE: join(dir, 'tls.key') });
+    expect([ca.code, ca.stderr]).toEqual([2, expect.stringContaining('KAAS_CA_FILE must hold a PEM')]);
+  });
+
+  it('lists and shows what the server built; members and strangers get 403 and 404', async () => {
+    const created = await waitFor(
+      'the server to build ok1',
+      async () => {
+        const r = await kaas(adminDir, ['cluster', 'list', '-o', 'json']);
+        const items = r.code === 0 ? (JSON.parse(r.stdout).items as { name: string; status: string }[]) : [];
+        return items.find((c) => c.name === 'ok1' && c.status === 'ready') ? items : undefined;
+      },
+      60_000,
+      100,
+    );
+    expect(created.map((c) => c.name).sort()).toEqual(['bad1', 'ok1']);
+    const list = await kaas(adminDir, ['cluster', 'list']);
+    expect(list.stdout).toMatch(/^ok1\tc[0-9a-f]{12}\tready\t[\d.]+\t1$/m);
+
+    const text = await kaas(adminDir, ['cluster', 'show', 'ok1']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^ok1 \(c[0-9a-f]+\) ready, Kubernetes /);
+    expect(text.stdout).toMatch(/last job job-[0-9a-f]+ create succeeded \((\d+)\/\1 steps done\)/);
+    expect(text.stdout).toContain('  done     network');
+
+    const bobList = await kaas(bobDir, ['cluster', 'list']);
+    expect(bobList.stdout).toMatch(/^ok1\tc[0-9a-f]{12}\t-\t-\t-$/m);
+    const bobShow = await kaas(bobDir, ['cluster', 'show', 'ok1']);
+    expect([bobShow.code, bobShow.stderr]).toEqual([4, expect.stringContaining('needs its admin role')]);
+    expect((await kaas(bobDir, ['cluster', 'resize', 'ok1', '--count', '3'])).code).toBe(4);
+    const spec = join(dir, 'bob1.json');
+    writeFileSync(spec, JSON.stringify(testSpec('bob1', 1)));
+    const bobCreate = await kaas(bobDir, ['cluster', 'create', '-f', spec, '--no-wait-for-api']);
+    expect([bobCreate.code, bobCreate.stderr]).toEqual([4, expect.stringContaining('kaas operators')]);
+
+    const missing = await kaas(adminDir, ['cluster', 'show', 'nope']);
+    expect([missing.code, missing.stderr]).toEqual([5, expect.stringContaining('no cluster "nope"')]);
+    // Releases come only from the version catalogue: there is no flag to name one.
+    const release = await kaas(adminDir, ['cluster', 'create', '--name', 'r1', '--release', '/etc/passwd']);
+    expect([release.code, release.stderr]).toEqual([
+      1,
+      expect.stringContaining("unknown option '--release'"),
+    ]);
+  });
+
+  it('--no-wait returns the queued job at once and the server runs it', async () => {
+    const started = Date.now();
+    const queued = await kaas(adminDir, [
+      'cluster',
+      'resize',
+      'ok1',
+      '--count',
+      '2',
+      '--no-wait',
+      '-o',
+      'json',
+    ]);
+    expect(queued.code, queued.stderr).toBe(0);
+    const job = JSON.parse(queued.stdout) as { id: string; kind: string; state: string };
+    expect(job).toMatchObject({ kind: 'resize', state: 'queued' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(queued.stderr).toBe('');
+    // No CLI runs anything from here on: the server's worker takes the job.
+    const done = await jobOver('ok1', job.id);
+    expect(done.job.job.state).toBe('succeeded');
+    expect(done.cluster.spec.nodeGroups[0]?.count).toBe(2);
+
+    const same = await kaas(adminDir, ['cluster', 'resize', 'ok1', '--count', '2']);
+    expect([same.code, same.stderr]).toEqual([6, expect.stringContaining('already has 2 node(s)')]);
+    expect((await kaas(adminDir, ['cluster', 'resize', 'ok1', '--count', 'many'])).code).toBe(2);
+    const version = (await show('ok1')).cluster as unknown as { spec: { kubernetesVersion: string } };
+    const upgrade = await kaas(adminDir, [
+      'cluster',
+      'upgrade',
+      'ok1',
+      '--version',
+      version.spec.kubernetesVersion,
+    ]);
+    expect([upgrade.code, upgrade.stderr]).toEqual([0, expect.stringContaining('already runs Kubernetes')]);
+  });
+
+  it('Ctrl-C while following detaches: the CLI says so and exits 130, the server finishes the job', async () => {
+    sim.knobs.bootTimeMs = 6_000;
+    const child = spawn(process.execPath, ['bin/kaas.mjs', 'cluster', 'resize', 'ok1', '--count', '3'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: dir,
+        KAAS_CONFIG_DIR: adminDir,
+        KAAS_CA_FILE: caFile,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(
+        'the CLI to follow the resize',
+        async () => (/ info +\S+: /.test(stderr) ? true : undefined),
+        30_000,
+      );
+      child.kill('SIGINT');
+      expect(await exited, stderr).toBe(130);
+    } finally {
+      child.kill('SIGKILL');
+      sim.knobs.bootTimeMs = 20;
+    }
+    const jobId = /job (job-[0-9a-f]+) \(resize\) keeps running on the server/.exec(stderr)?.[1];
+    expect(jobId, stderr).toBeDefined();
+    expect(stderr).toContain('follow it with `kaas cluster show ok1`');
+    expect(stdout).toBe('');
+    const done = await jobOver('ok1', jobId as string);
+    expect(done.job.job.state).toBe('succeeded');
+    expect(done.cluster.spec.nodeGroups[0]?.count).toBe(3);
+  }, 60_000);
+
+  it('a failed job exits 7 with the way out; retry once the cause is fixed succeeds', async () => {
+    await waitFor(
+      'bad1 to fail',
+      async () => ((await show('bad1')).cluster.status === 'failed' ? true : undefined),
+      60_000,
+      100,
+    );
+    const again = await kaas(adminDir, ['cluster', 'retry', 'bad1']);
+    expect(again.code).toBe(7);
+    expect(again.stderr).toMatch(/failed at workers:default: .*m1\.later.*run `kaas cluster retry bad1`/);
+    expect(again.stderr).toMatch(/ error +workers:default: /);
+
+    sim.state.flavors.set('9', { id: '9', name: 'm1.later', vcpus: 1, ram: 2048, disk: 20 });
+    const retried = await kaas(adminDir, ['cluster', 'retry', 'bad1', '-o', 'json']);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(JSON.parse(retried.stdout)).toMatchObject({ kind: 'create', state: 'succeeded' });
+    expect((await show('bad1')).cluster.status).toBe('ready');
+    const twice = await kaas(adminDir, ['cluster', 'retry', 'bad1']);
+    expect([twice.code, twice.stderr]).toEqual([6, expect.stringContaining('(job_not_failed)')]);
+  });
+
+  it('an operator creates: --no-wait returns the queued job at once, the server builds the cluster', async () => {
+    const spec = join(dir, 'cli1.json');
+    writeFileSync(spec, JSON.stringify(testSpec('cli1', 1, { adminRoleId: sim.seedRole('admin').id })));
+    const started = Date.now();
+    const queued = await kaas(adminDir, [
       'cluster',
       'create',
       '-f',
       spec,
-      '--workers',
-      '2',
-      '--release',
-      release,
       '--no-wait-for-api',
+      '--no-wait',
+      '-o',
+      'json',
     ]);
-    expect(created.code).toBe(0);
-    expect(created.stdout).toMatch(/^cli1 c[0-9a-f]{12} succeeded\n$/);
-    expect(created.stderr).toContain('BEGIN OPENSSH PRIVATE KEY');
-    expect(created.stderr).toMatch(/info +workers:default: step done/);
+    expect(queued.code, queued.stderr).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const { cluster, job } = JSON.parse(queued.stdout) as {
+      cluster: { name: string };
+      job: { id: string; state: string };
+    };
+    expect([cluster.name, job.state]).toEqual(['cli1', 'queued']);
+    expect(queued.stderr).toContain('BEGIN OPENSSH PRIVATE KEY');
+    const done = await jobOver('cli1', job.id);
+    expect([done.job.job.state, done.cluster.status]).toEqual(['succeeded', 'ready']);
 
-    const list = await kaas(['cluster', 'list', '-o', 'json']);
-    expect(list.code).toBe(0);
-    const items = JSON.parse(list.stdout).items as {
-      name: string;
-      status: string;
-      spec: { nodeGroups: { count: number }[] };
-    }[];
-    expect(items).toEqual([expect.objectContaining({ name: 'cli1', status: 'ready' })]);
-    expect(items[0]?.spec.nodeGroups[0]?.count).toBe(2);
-
-    const show = await kaas(['cluster', 'show', 'cli1']);
-    expect(show.stdout).toMatch(/cli1 \(c[0-9a-f]+\) ready, Kubernetes /);
-    expect(show.stdout).toContain(`ready, Kubernetes ${TEST_VERSION}\n`);
-    expect(show.stdout).toMatch(/last job job-[0-9a-f]+ create succeeded \((\d+)\/\1 steps done\)/);
-    expect(show.stdout).toContain('  done     network');
-
-    const resized = await kaas(['cluster', 'resize', 'cli1', '--count', '3', '-o', 'json']);
-    expect(resized.code).toBe(0);
-    expect(JSON.parse(resized.stdout)).toMatchObject({ kind: 'resize', state: 'succeeded' });
-    expect((await kaas(['cluster', 'resize', 'cli1', '--count', '3'])).code).toBe(6);
-    expect((await kaas(['cluster', 'resize', 'cli1', '--count', 'many'])).code).toBe(2);
-
-    const admin = await kaas(['cluster', 'kubeconfig', 'cli1', '--admin', '--file', kubeconfig]);
-    expect(admin.code).toBe(0);
-    expect(statSync(kubeconfig).mode & 0o777).toBe(0o600);
-    const doc = parse(readFileSync(kubeconfig, 'utf8'));
-    expect(doc.users[0].user['client-key-data']).toBeTruthy();
-    const again = await kaas(['cluster', 'kubeconfig', 'cli1', '--admin', '--file', kubeconfig]);
-    expect(again.code).toBe(2);
-    expect(again.stderr).toContain('already exists');
-    expect((await kaas(['cluster', 'kubeconfig', 'cli1'])).code).toBe(2);
-    const printed = await kaas(['cluster', 'kubeconfig', 'cli1', '--admin']);
-    expect(parse(printed.stdout).clusters[0].cluster.server).toBe(doc.clusters[0].cluster.server);
-
-    const deleted = await kaas(['cluster', 'delete', 'cli1']);
-    expect(deleted.code).toBe(0);
-    expect(deleted.stdout).toMatch(/delete succeeded/);
-    expect(JSON.parse((await kaas(['cluster', 'list', '-o', 'json'])).stdout).items).toEqual([]);
-    expect((await kaas(['cluster', 'show', 'cli1'])).code).toBe(5);
-  });
-
-  it('writes the admin kubeconfig at create (0600), refusing an existing file up front', async () => {
-    const path = join(dir, 'cli2.kubeconfig');
-    const args = [
+    const followed = await kaas(adminDir, [
       'cluster',
       'create',
       '--name',
       'cli2',
-      '--workers',
-      '1',
-      '--release',
-      release,
+      '-f',
+      spec,
       '--no-wait-for-api',
-    ];
-    const created = await kaas([...args, '--admin-kubeconfig', path]);
-    expect(created.code).toBe(0);
-    expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(created.stderr).toContain(`break-glass admin kubeconfig written to ${path}`);
-    const refused = await kaas([
-      'cluster',
-      'create',
-      '--name',
-      'cli3',
-      '--release',
-      release,
-      '--admin-kubeconfig',
-      path,
     ]);
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('already exists');
-    expect(JSON.parse((await kaas(['cluster', 'list', '-o', 'json'])).stdout).items).toHaveLength(1);
-    expect((await kaas(['cluster', 'delete', 'cli2'])).code).toBe(0);
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toMatch(/^cli2 c[0-9a-f]{12} succeeded\n$/);
+    expect(followed.stderr).toMatch(/ info +workers:default: /);
+    for (const name of ['cli1', 'cli2'])
+      expect((await kaas(adminDir, ['cluster', 'delete', name])).code).toBe(0);
   });
 
-  it('exits with clear codes: bad spec from env (2), failed job (7) then retry, missing key (2)', async () => {
-    const bad = await kaas(['cluster', 'create', '--name', 'cli4', '--release', release], {
-      NUM_NODES: 'lots',
-    });
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('NUM_NODES');
-
-    const failed = await kaas(
-      ['cluster', 'create', '--name', 'cli5', '--workers', '1', '--release', release, '--no-wait-for-api'],
-      { KUBE_NODE_FLAVOR: 'no-such-flavor' },
-    );
-    expect(failed.code).toBe(7);
-    expect(failed.stderr).toMatch(
-      /failed at workers:default: flavor no-such-flavor does not exist.*kaas cluster retry/,
-    );
-    const retried = await kaas(['cluster', 'retry', 'cli5']);
-    expect(retried.code).toBe(7);
-    expect((await kaas(['cluster', 'delete', 'cli5'])).code).toBe(0);
-
-    const noKey = await kaas(['cluster', 'list'], { KAAS_SECRET_KEY: '' });
-    expect(noKey.code).toBe(2);
-    expect(noKey.stderr).toContain('KAAS_SECRET_KEY');
-    const noWebhook = await kaas(['cluster', 'create', '--name', 'cli6', '--release', release], {
-      KAAS_URL: '',
-      KAAS_CA_FILE: '',
-    });
-    expect(noWebhook.code).toBe(2);
-    expect(noWebhook.stderr).toContain('KAAS_URL');
-    const half = await kaas(['cluster', 'list'], { KAAS_CA_FILE: '' });
-    expect([half.code, half.stderr]).toEqual([2, expect.stringContaining('set both KAAS_URL')]);
-    const unreadable = await kaas(['cluster', 'list'], { KAAS_CA_FILE: join(dir, 'missing.pem') });
-    expect([unreadable.code, unreadable.stderr]).toEqual([
-      2,
-      expect.stringContaining('cannot read KAAS_CA_FILE'),
+  it('writes the break-glass kubeconfig from the database only, then deletes through the server', async () => {
+    const local = { ...serverEnv, KAAS_CONFIG_DIR: adminDir };
+    const file = join(dir, 'ok1.kubeconfig');
+    const admin = await kaas(adminDir, ['cluster', 'kubeconfig', 'ok1', '--admin', '--file', file], local);
+    expect(admin.code, admin.stderr).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(parse(readFileSync(file, 'utf8')).users[0].user['client-key-data']).toBeTruthy();
+    const over = await kaas(adminDir, ['cluster', 'kubeconfig', 'ok1', '--admin', '--file', file], local);
+    expect([over.code, over.stderr]).toEqual([2, expect.stringContaining('already exists')]);
+    expect((await kaas(adminDir, ['cluster', 'kubeconfig', 'ok1'], local)).code).toBe(2);
+    expect((await kaas(adminDir, ['cluster', 'kubeconfig', 'nope', '--admin'], local)).code).toBe(5);
+    const okId = ((await show('ok1')).cluster as unknown as { id: string }).id;
+    const audited = await store.db
+      .selectFrom('audit_events')
+      .select(['action', 'outcome', 'target', 'cluster_id', 'actor_name'])
+      .where('action', '=', 'cluster.kubeconfig.admin')
+      .orderBy('at')
+      .execute();
+    const by = expect.stringContaining('@');
+    expect(audited).toEqual([
+      {
+        action: 'cluster.kubeconfig.admin',
+        outcome: 'success',
+        target: 'ok1',
+        cluster_id: okId,
+        actor_name: by,
+      },
+      {
+        action: 'cluster.kubeconfig.admin',
+        outcome: 'failure',
+        target: 'nope',
+        cluster_id: null,
+        actor_name: by,
+      },
     ]);
-    const notPem = await kaas(['cluster', 'list'], { KAAS_CA_FILE: release });
-    expect([notPem.code, notPem.stderr]).toEqual([2, expect.stringContaining('PEM certificate')]);
-    const badFile = await kaas(['cluster', 'create', '-f', join(dir, 'missing.yaml'), '--release', release]);
-    expect([badFile.code, badFile.stderr]).toEqual([2, expect.stringContaining('cannot read cluster spec')]);
+    const noKey = await kaas(adminDir, ['cluster', 'kubeconfig', 'ok1', '--admin'], {
+      ...local,
+      KAAS_SECRET_KEY: '',
+    });
+    expect([noKey.code, noKey.stderr]).toEqual([2, expect.stringContaining('KAAS_SECRET_KEY')]);
+
+    const { id } = (await show('ok1')).cluster as unknown as { id: string };
+    const deleted = await kaas(adminDir, ['cluster', 'delete', 'ok1', '--delete-volumes']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(serverLog).toContain(`"method":"DELETE","url":"/api/v1/clusters/${id}?deleteVolumes=true"`);
+    expect(serverLog).not.toContain(readClientConfig(adminDir).token);
+    expect(deleted.stdout).toMatch(/^job-[0-9a-f]+ delete succeeded\n$/);
+    expect(deleted.stderr).toMatch(/ info +\S+: /);
+    expect((await kaas(adminDir, ['cluster', 'show', 'ok1'])).code).toBe(5);
+    const queued = await kaas(adminDir, ['cluster', 'delete', 'bad1', '--no-wait']);
+    expect(queued.stdout).toMatch(/^job-[0-9a-f]+ delete queued\n$/);
+    await waitFor(
+      'bad1 to be deleted',
+      async () => ((await kaas(adminDir, ['cluster', 'show', 'bad1'])).code === 5 ? true : undefined),
+      60_000,
+      100,
+    );
+    expect(sim.state.servers.size).toBe(0);
   });
 });
 
@@ -228,17 +431,17 @@ describe('probeApi', () => {
     const ca = await createCa({ commonName: 'kubernetes-probe' });
     const other = await createCa({ commonName: 'someone-else' });
     const cert = await issueServerCert({ ca, hosts: ['127.0.0.1'] });
-    const server = createServer({ cert: cert.certPem, key: cert.keyPem }, (_req, res) => res.end('ok'));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`;
+    const https = createServer({ cert: cert.certPem, key: cert.keyPem }, (_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(https.address() as AddressInfo).port}/healthz`;
     try {
       const signal = new AbortController().signal;
       expect(await probeApi(url, signal, ca.certPem)).toBe(200);
       await expect(probeApi(url, signal, other.certPem)).rejects.toThrow();
       await expect(probeApi(url, signal)).rejects.toThrow();
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      https.closeAllConnections();
+      await new Promise<void>((resolve) => https.close(() => resolve()));
     }
   });
 });

@@ -15,7 +15,7 @@ import type { StepContext } from '../../src/provisioner/engine.ts';
 import type { ExecDeps } from '../../src/provisioner/steps/context.ts';
 import { releaseAccess } from '../../src/provisioner/release.ts';
 import { waitApi, waitNodes, WAIT_SKIPPED } from '../../src/provisioner/steps/kube.ts';
-import { probeApi } from '../../src/cli/cluster.ts';
+import { probeApi } from '../../src/cli/provisioner.ts';
 import { errorHandler } from '../../src/server/errors.ts';
 import type { Principal } from '../../src/server/principal.ts';
 import { registerAdminRoutes } from '../../src/server/routes/admin.ts';

@@ -44,7 +44,7 @@ export function clusterGuard(
       return;
     }
     if (!(isOperator && (await isOperator(requirePrincipal(request)))))
-      throw new ForbiddenError('creating clusters is for kaas operators (or use `kaas cluster create`)');
+      throw new ForbiddenError('creating clusters is for kaas operators (holders of KAAS_OPERATOR_ROLE)');
   };
 }
 

@@ -1,0 +1,103 @@
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runKaas } from '../../test/support/cli.ts';
+import { waitFor } from '../../test/ha/support.ts';
+import {
+  TEST_SECRET_KEY,
+  testCloud,
+  testProvisioner,
+  testSpec,
+  testWebhook,
+  testReleaseDeps,
+} from '../../test/provisioner/support.ts';
+import { createLogger } from '../log.ts';
+import { resolveCloudConfig } from '../openstack/config.ts';
+import { openStore, type Store } from '../store/db.ts';
+import { ensureSecretKeyFile, startDev, type RunningDev } from './dev.ts';
+
+const logger = createLogger({ level: 'silent' });
+let dataDir: string;
+let dev: RunningDev;
+let store: Store;
+
+beforeAll(async () => {
+  dataDir = join(mkdtempSync(join(tmpdir(), 'kaas-dev-')), '.kaas');
+  mkdirSync(dataDir, { mode: 0o700 });
+  // The key a provisioner of this test seals its cluster's secrets with, so dev's worker opens them.
+  writeFileSync(join(dataDir, 'secret.key'), TEST_SECRET_KEY.toString('base64'), { mode: 0o644 });
+  dev = await startDev({
+    dataDir,
+    port: 0,
+    logger,
+    workerPollMs: 20,
+    provisioner: { pollIntervalMs: 20, ...testReleaseDeps() },
+  });
+  store = openStore(`sqlite:${join(dataDir, 'kaas.db')}`);
+}, 30_000);
+afterAll(async () => {
+  await store?.close();
+  await dev?.close();
+});
+
+describe('ensureSecretKeyFile', () => {
+  it('creates a 32-byte key with mode 0600 once and keeps it afterwards', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'kaas-key-')), 'secret.key');
+    ensureSecretKeyFile(file);
+    const key = readFileSync(file, 'utf8');
+    expect(Buffer.from(key.trim(), 'base64')).toHaveLength(32);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    ensureSecretKeyFile(file);
+    expect(readFileSync(file, 'utf8')).toBe(key);
+  });
+});
+
+describe('kaas dev', () => {
+  it('keeps an existing secret key and makes it readable by its owner only', () => {
+    expect(readFileSync(join(dataDir, 'secret.key'), 'utf8')).toBe(TEST_SECRET_KEY.toString('base64'));
+    expect(statSync(join(dataDir, 'secret.key')).mode & 0o777).toBe(0o600);
+  });
+
+  it('runs queued cluster jobs in its worker, on cloudsim', async () => {
+    const config = resolveCloudConfig({
+      env: {
+        OS_AUTH_URL: dev.cloud.authUrl,
+        OS_USERNAME: 'kaas-provisioner',
+        OS_PASSWORD: 'kaas-provisioner-dev',
+        OS_PROJECT_NAME: 'demo',
+        OS_USER_DOMAIN_NAME: 'Default',
+        OS_PROJECT_DOMAIN_NAME: 'Default',
+        OS_REGION_NAME: 'RegionOne',
+      },
+    });
+    // Queued by another process' provisioner with a webhook; nothing here runs it but kaas dev.
+    const p = testProvisioner(store, testCloud(config), await testWebhook());
+    const { job } = await p.createCluster(testSpec('dev1', 1), { waitForApi: false });
+    const done = await waitFor(
+      'kaas dev to run the job',
+      async () => {
+        const view = await dev.provisioner.getJob(job.id);
+        return ['queued', 'running'].includes(view.job.state) ? undefined : view;
+      },
+      30_000,
+    );
+    expect(done.job.state).toBe('succeeded');
+    expect(dev.cloud.state.servers.size).toBe(2);
+  });
+
+  it('refuses to create a cluster through the CLI: it has no https webhook to give it', async () => {
+    const env = { KAAS_CONFIG_DIR: join(dataDir, '..', 'cli') };
+    const login = await runKaas(['login', '--url', dev.url, '--username', 'admin'], {
+      ...env,
+      KAAS_PASSWORD: 'admin',
+    });
+    expect(login.code, login.stderr).toBe(0);
+    const spec = join(dataDir, '..', 'spec.json');
+    writeFileSync(spec, JSON.stringify(testSpec('dev2', 1)));
+    const created = await runKaas(['cluster', 'create', '-f', spec, '--no-wait-for-api'], env);
+    expect([created.code, created.stderr]).toEqual([2, expect.stringContaining('(webhook_not_configured)')]);
+    const list = await runKaas(['cluster', 'list'], env);
+    expect(list.stdout).not.toContain('dev2');
+  });
+});

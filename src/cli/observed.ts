@@ -1,0 +1,25 @@
+/**
+ * What a cluster's own Kubernetes API reported when kaas last looked (`cluster.observed` of
+ * `GET /api/v1/clusters/:id`), as opposed to what kaas last wrote.
+ */
+export interface ObservedState {
+  checkedAt: string;
+  reachable: boolean;
+  reason?: string;
+  nodes: { ready: number; total: number };
+  groups: { name: string; ready: number; total: number; kubeletVersions: string[] }[];
+}
+
+/** The lines `kaas cluster show` prints for the observed state: Ready/total per group and kubelets. */
+export function describeObserved(observed: ObservedState): string[] {
+  if (!observed.reachable)
+    return [`API unreachable: ${observed.reason ?? 'no reason given'} (checked ${observed.checkedAt})`];
+  const width = Math.max(...observed.groups.map((g) => g.name.length), 0);
+  return [
+    `nodes ${observed.nodes.ready}/${observed.nodes.total} Ready (observed ${observed.checkedAt})`,
+    ...observed.groups.map(
+      (g) =>
+        `  ${g.name.padEnd(width)}  ${g.ready}/${g.total} Ready  kubelet ${g.kubeletVersions.join(', ') || '-'}`,
+    ),
+  ];
+}

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { Agent, fetch } from 'undici';
+import { InputError } from '../errors.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { createCloud, loadCloudConfig } from '../openstack/index.ts';
+import type { WebhookTarget } from '../provisioner/material.ts';
+import { createProvisioner, type Provisioner, type ProvisionerDeps } from '../provisioner/provisioner.ts';
+import { secretKeyFromEnv } from '../provisioner/secretbox.ts';
+import type { ApiProbe } from '../provisioner/steps/context.ts';
+import { openStore, type Store } from '../store/db.ts';
+import { migrateToLatest } from '../store/migrate.ts';
+
+type Env = Record<string, string | undefined>;
+
+/** Default database of `kaas dev` and the break-glass CLI: an SQLite file in the working directory. */
+export const DEFAULT_DATABASE_URL = 'sqlite:.kaas/kaas.db';
+
+/** The webhook target from KAAS_URL + KAAS_CA_FILE; undefined when unset (only create needs it). */
+function webhookFromEnv(env: Env): WebhookTarget | undefined {
+  if (!env.KAAS_URL && !env.KAAS_CA_FILE) return undefined;
+  if (!env.KAAS_URL || !env.KAAS_CA_FILE) {
+    throw new InputError(
+      'set both KAAS_URL (https URL clusters reach kaas at) and KAAS_CA_FILE (its CA, PEM)',
+      {
+        field: env.KAAS_URL ? 'KAAS_CA_FILE' : 'KAAS_URL',
+      },
+    );
+  }
+  return { kaasUrl: env.KAAS_URL, caPem: readCaFile(env.KAAS_CA_FILE) };
+}
+
+/** The PEM CA in KAAS_CA_FILE: the CA of kaas' own certificate (clusters and the CLI trust it). */
+export function readCaFile(path: string): string {
+  let caPem: string;
+  try {
+    caPem = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InputError(`cannot read KAAS_CA_FILE ${path}`, { field: 'KAAS_CA_FILE', cause: error });
+  }
+  if (!caPem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new InputError('KAAS_CA_FILE must hold a PEM certificate', { field: 'KAAS_CA_FILE' });
+  return caPem;
+}
+
+/** Probes a cluster API's /healthz, trusting only the cluster CA when it is known. */
+export const probeApi: ApiProbe = async (url, signal, caPem) => {
+  const dispatcher = new Agent({ connect: caPem ? { ca: caPem } : {}, headersTimeout: 5_000 });
+  try {
+    const res = await fetch(url, {
+      dispatcher,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
+    });
+    await res.text();
+    return res.status;
+  } finally {
+    await dispatcher.close();
+  }
+};
+
+/**
+ * Builds the provisioner a kaas server (`kaas serve`, `kaas dev`) runs jobs with, and the one the
+ * break-glass `kaas cluster kubeconfig --admin` reads, from the environment: KAAS_DATABASE_URL
+ * (default sqlite:.kaas/kaas.db, migrated to the latest schema), the cloud from clouds.yaml / OS_*,
+ * KAAS_SECRET_KEY or KAAS_SECRET_KEY_FILE, and KAAS_URL + KAAS_CA_FILE for the webhook.
+ */
+export async function openProvisionerFromEnv(
+  env: Env,
+  over: { logger?: Logger; cwd?: string; home?: string } & Partial<ProvisionerDeps> = {},
+): Promise<{ provisioner: Provisioner; store: Store; close(): Promise<void> }> {
+  const secretKey = secretKeyFromEnv(env);
+  const webhook = webhookFromEnv(env);
+  const config = loadCloudConfig({
+    env,
+    ...(over.cwd ? { cwd: over.cwd } : {}),
+    ...(over.home ? { home: over.home } : {}),
+  });
+  const logger = over.logger ?? createLogger({ level: env.KAAS_LOG_LEVEL ?? 'warn' });
+  const store = openStore(env.KAAS_DATABASE_URL ?? DEFAULT_DATABASE_URL);
+  try {
+    await migrateToLatest(store.db as never);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const provisioner = createProvisioner({
+    store,
+    logger,
+    now: () => new Date(),
+    cloud: createCloud({ config, logger }),
+    secretKey,
+    ...(webhook ? { webhook } : {}),
+    fetchApi: probeApi,
+    ...over,
+  });
+  return {
+    provisioner,
+    store,
+    close: () => store.close(),
+  };
+}
