@@ -7,6 +7,7 @@
  */
 import { Agent, fetch } from 'undici';
 import { UpstreamError } from '../errors.ts';
+import { unreachableReason } from './unreachable.ts';
 
 /** A pod as far as draining cares. */
 export interface PodRef {
@@ -31,7 +32,25 @@ export interface KubeClient {
   ensureBootstrapToken(token: string, expiresAt: string): Promise<'created' | 'extended'>;
   /** Removes the Node object of a deleted server (absent already is fine). */
   deleteNode(node: string): Promise<void>;
+  /**
+   * Every Node with its Ready condition (`reason` from the condition when not Ready, or saying there
+   * is none yet). An API that cannot be reached throws UpstreamError `kube_api_unreachable` whose
+   * message says why (see unreachable.ts); one refusing the certificate (401/403) `kube_api_refused`;
+   * any other error answer `kube_api_error`.
+   */
+  nodes(signal?: AbortSignal): Promise<NodeState[]>;
   close(): Promise<void>;
+}
+
+/** A Node as readiness cares: its Ready condition, kubelet version and labels. */
+export interface NodeState {
+  name: string;
+  ready: boolean;
+  /** Why it is not Ready: the condition's reason and message, or that it reports no condition yet. */
+  reason?: string;
+  /** As the kubelet reports it, e.g. `v1.37.2` (empty until the kubelet posted its status). */
+  kubeletVersion: string;
+  labels: Record<string, string>;
 }
 
 /** How to reach one cluster's API as its break-glass admin. */
@@ -54,6 +73,31 @@ interface PodList {
       ownerReferences?: { kind: string }[];
     };
   }[];
+}
+
+interface NodeList {
+  items: {
+    metadata: { name: string; labels?: Record<string, string> };
+    status?: {
+      nodeInfo?: { kubeletVersion?: string };
+      conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    };
+  }[];
+}
+
+/** A Node object's readiness, as kubectl's STATUS column reads it (condition Ready=True). */
+export function nodeState(item: NodeList['items'][number]): NodeState {
+  const ready = (item.status?.conditions ?? []).find((c) => c.type === 'Ready');
+  const why = ready
+    ? `Ready=${ready.status}${ready.reason ? ` (${ready.reason}${ready.message ? `: ${ready.message}` : ''})` : ''}`
+    : 'no Ready condition reported yet';
+  return {
+    name: item.metadata.name,
+    ready: ready?.status === 'True',
+    ...(ready?.status === 'True' ? {} : { reason: why }),
+    kubeletVersion: item.status?.nodeInfo?.kubeletVersion ?? '',
+    labels: item.metadata.labels ?? {},
+  };
 }
 
 /** An API that does not answer /healthz this fast counts as unreachable (drain is skipped). */
@@ -160,6 +204,29 @@ export const createKubeClient: KubeClientFactory = (access) => {
       const r = await call('DELETE', `/api/v1/nodes/${encodeURIComponent(node)}`);
       if (r.status !== 200 && r.status !== 202 && r.status !== 404) throw fail(`deletion of node ${node}`, r);
     },
-    close: () => dispatcher.close(),
+    async nodes(signal) {
+      let r: { status: number; text: string };
+      try {
+        const res = await fetch(`${base}/api/v1/nodes`, {
+          dispatcher,
+          headers: { accept: 'application/json' },
+          ...(signal ? { signal } : {}),
+        });
+        r = { status: res.status, text: await res.text() };
+      } catch (error) {
+        throw new UpstreamError(unreachableReason(error), { code: 'kube_api_unreachable', cause: error });
+      }
+      if (r.status === 401 || r.status === 403) {
+        throw new UpstreamError(
+          `the API refused kaas's break-glass certificate (${r.status} ${r.status === 401 ? 'Unauthorized' : 'Forbidden'})`,
+          { code: 'kube_api_refused' },
+        );
+      }
+      if (r.status !== 200) throw fail('node list', r);
+      return (JSON.parse(r.text) as NodeList).items.map(nodeState);
+    },
+    // destroy, not close: a request abandoned at its timeout (an API that accepts and never
+    // answers) would otherwise hold the caller until undici's own connect timeout.
+    close: () => dispatcher.destroy(),
   };
 };

@@ -38,7 +38,7 @@ import type { WaitOptions } from './addons/wait.ts';
 import { bootstrapRenderer, type JoinMaterial } from './bootstrap.ts';
 import { createEngine, type Engine, type EngineHooks, type JobHandler } from './engine.ts';
 import { parseOptions, type ProvisionOptions } from './options.ts';
-import { createKubeClient, type KubeAccess, type KubeClientFactory } from './kubeclient.ts';
+import { createKubeClient, type KubeAccess, type KubeClient, type KubeClientFactory } from './kubeclient.ts';
 import {
   adminKubeconfigYaml,
   generateClusterMaterial,
@@ -46,6 +46,7 @@ import {
   type ClusterMaterial,
   type WebhookTarget,
 } from './material.ts';
+import { observeNodes, unreachableState, type ObservedState } from './observe.ts';
 import { open, seal } from './secretbox.ts';
 import { generateSshKey } from './sshkey.ts';
 import type { ApiProbe, RenderUserData } from './steps/context.ts';
@@ -87,6 +88,8 @@ export interface ProvisionerDeps {
   sleep?: (ms: number) => Promise<void>;
   /** GETs a URL of the cluster's API and returns the status (for /healthz); absent = unreachable. */
   fetchApi?: ApiProbe;
+  /** Longest a look at a cluster's Nodes (getCluster's `observed`) may take; default 3 s. */
+  observeTimeoutMs?: number;
   hooks?: EngineHooks;
 }
 
@@ -106,6 +109,8 @@ export interface ClusterView {
   createdAt: string;
   updatedAt: string;
   lastJob: JobRecord | undefined;
+  /** The cluster as its API reports it now (getCluster only; never stored). */
+  observed?: ObservedState;
 }
 
 /** A job with per-step progress and its event log. */
@@ -159,6 +164,31 @@ export function createProvisioner(deps: ProvisionerDeps) {
     };
   }
 
+  /** Reads the cluster's Nodes with the break-glass certificate; says why when it cannot. */
+  async function observe(record: ProvisionedClusterRecord): Promise<ObservedState> {
+    const endpoint = await findClusterEndpoint({ db, clusterId: record.id });
+    if (!endpoint?.apiUrl) {
+      return unreachableState(iso(), `no API endpoint yet: the cluster is ${record.status}`);
+    }
+    let material: ClusterMaterial;
+    try {
+      material = await materialOf(record.id);
+    } catch (error) {
+      return unreachableState(iso(), `no credentials for the API: ${(error as Error).message}`);
+    }
+    const client = breakGlassClient(endpoint.apiUrl, material);
+    try {
+      return await observeNodes({
+        client,
+        spec: record.spec as ClusterSpec,
+        now: deps.now,
+        ...(deps.observeTimeoutMs === undefined ? {} : { timeoutMs: deps.observeTimeoutMs }),
+      });
+    } finally {
+      await client.close();
+    }
+  }
+
   async function queue(clusterId: string, kind: JobRecord['kind'], input: JobInput): Promise<JobRecord> {
     const id = `job-${randomBytes(8).toString('hex')}`;
     await db.transaction().execute(async (tx) => {
@@ -205,6 +235,16 @@ export function createProvisioner(deps: ProvisionerDeps) {
         provisioningState: state,
         updatedAt: iso(),
       },
+    });
+  }
+
+  /** A client for a cluster's API as its break-glass admin (mutual TLS, cluster CA only). */
+  function breakGlassClient(server: string, material: ClusterMaterial): KubeClient {
+    return (deps.kubeClient ?? createKubeClient)({
+      server,
+      caPem: material.ca.certPem,
+      certPem: material.admin.certPem,
+      keyPem: material.admin.keyPem,
     });
   }
 
@@ -256,6 +296,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
             ...(kubeClient && material && endpoint?.apiUrl
               ? { kube: { url: endpoint.apiUrl, client: kubeClient, bootstrapToken: material.token } }
               : {}),
+            ...(material ? { kubeClientFor: (server: string) => breakGlassClient(server, material) } : {}),
             drainTimeoutMs: deps.drainTimeoutMs ?? 5 * 60_000,
             serverConcurrency: deps.serverConcurrency ?? 10,
             pollIntervalMs: deps.pollIntervalMs ?? 2_000,
@@ -457,8 +498,20 @@ export function createProvisioner(deps: ProvisionerDeps) {
       });
     },
 
-    async getCluster(ref: string): Promise<ClusterView> {
-      return view(await cluster(ref));
+    /**
+     * The cluster with its state `observed` from its own API; `observe: false` skips that look (for
+     * callers that only resolve the cluster, such as job-progress polling).
+     */
+    async getCluster(ref: string, options: { observe?: boolean } = {}): Promise<ClusterView> {
+      const record = await cluster(ref);
+      if (options.observe === false) return view(record);
+      const [shown, observed] = await Promise.all([view(record), observe(record)]);
+      return { ...shown, observed };
+    },
+
+    /** The cluster's Nodes as its API reports them now (unreachable: why). */
+    async observeCluster(ref: string): Promise<ObservedState> {
+      return observe(await cluster(ref));
     },
 
     async listClusters(): Promise<ClusterView[]> {

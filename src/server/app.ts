@@ -2,6 +2,7 @@ import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AuthService, Principal } from '../auth/service.ts';
 import type { Logger } from '../log.ts';
+import type { ObservedState } from '../provisioner/observe.ts';
 import type { Provisioner } from '../provisioner/provisioner.ts';
 import type { Store } from '../store/db.ts';
 import { dropUnusedConnectionsOnClose } from './connections.ts';
@@ -28,6 +29,8 @@ export interface ServerDeps {
   provisioner?: Provisioner;
   /** Who may create clusters over the API; without it creation is for the operator CLI only. */
   isOperator?: (principal: Principal) => Promise<boolean>;
+  /** Reads a cluster's Nodes for the panel; default the provisioner's observeCluster. */
+  observe?: (clusterId: string) => Promise<ObservedState>;
   /** The built control panel (web/dist), served at / when given. */
   webRoot?: string;
 }
@@ -64,8 +67,11 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
     registerSessionRoutes(app, deps.auth);
     registerTokenRoutes(app, deps.auth);
     registerMetricsRoute(app, [deps.auth.metrics.registry]);
-    registerPanelRoutes(app, deps);
-    registerAdminRoutes(app, { ...deps, auth: deps.auth });
+    const provisioner = deps.provisioner;
+    const observe = deps.observe ?? (provisioner && ((id: string) => provisioner.observeCluster(id)));
+    const panel = { ...deps, ...(observe ? { observe } : {}) };
+    registerPanelRoutes(app, panel);
+    registerAdminRoutes(app, { ...panel, auth: deps.auth });
     if (deps.provisioner) {
       registerClusterRoutes(app, {
         provisioner: deps.provisioner,

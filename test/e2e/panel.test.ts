@@ -19,6 +19,16 @@ import { insertCluster } from '../../src/store/insertCluster.ts';
 import { up as panelUp } from '../../src/store/migrations/0005_panel.ts';
 import { upsertClusterEndpoint } from '../../src/store/upsertClusterEndpoint.ts';
 import { freshStore } from '../support/databases.ts';
+import { createCa } from '../../src/auth/pki.ts';
+import { validateSpec } from '../../src/cluster/validate.ts';
+import { NotFoundError } from '../../src/errors.ts';
+import { createKubeClient } from '../../src/provisioner/kubeclient.ts';
+import { observeNodes } from '../../src/provisioner/observe.ts';
+import { defaultPatch } from '../kubelab/binaries.ts';
+import { startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
+import { CONTROL_PLANE_ROLE } from '../kubelab/nodes.ts';
+import { labCluster } from '../kubelab/support.ts';
+import { testSpec } from '../provisioner/support.ts';
 
 /**
  * The control panel in headless Debian Chromium against a real kaas server (127.0.0.1:0) and the
@@ -59,6 +69,8 @@ describe('control panel in Chromium', () => {
   let context: BrowserContext;
   let page: Page;
   const pageErrors: string[] = [];
+  /** Cluster A's Kubernetes API: a kubelab from kaas's own material, with kwok Nodes. */
+  let lab: Kubelab | undefined;
 
   beforeAll(async () => {
     outDir = mkdtempSync(join(tmpdir(), 'kaas-web-e2e-'));
@@ -107,8 +119,35 @@ describe('control panel in Chromium', () => {
         updatedAt: now().toISOString(),
       },
     });
+    // Cluster A's API is a real kube-apiserver with kaas's CA; its Nodes are read with kaas's
+    // break-glass certificate through the provisioner's own observer. Cluster B is not kaas's.
+    const kaasCa = await createCa({ commonName: 'kaas-e2e' });
+    const labbed = await labCluster({ kaasUrl: 'https://127.0.0.1:1', kaasCaPem: kaasCa.certPem });
+    lab = await startKubelab({ master0: labbed.master0, scheduler: false });
+    const spec = validateSpec(testSpec(labbed.clusterId, 2, { kubernetesVersion: defaultPatch() }));
+    await lab.addNode(`kaas-${spec.name}-master-0`, {
+      kubeletVersion: defaultPatch(),
+      labels: { [CONTROL_PLANE_ROLE]: '' },
+    });
+    for (const i of [0, 1])
+      await lab.addNode(`kaas-${spec.name}-default-${i}`, { kubeletVersion: defaultPatch() });
+    const labUrl = lab.url;
+    const observe = async (clusterId: string) => {
+      if (clusterId !== clusterA.id) throw new NotFoundError(`no cluster ${clusterId}`);
+      const client = createKubeClient({
+        server: labUrl,
+        caPem: labbed.material.ca.certPem,
+        certPem: labbed.material.admin.certPem,
+        keyPem: labbed.material.admin.keyPem,
+      });
+      try {
+        return await observeNodes({ client, spec, now });
+      } finally {
+        await client.close();
+      }
+    };
     auth = createAuthService({ store, directory: keystoneDirectory(admin), logger, now });
-    app = await buildApp({ store, logger, now, auth, webRoot: outDir });
+    app = await buildApp({ store, logger, now, auth, webRoot: outDir, observe });
     await auth.sync();
     base = await app.listen({ host: '127.0.0.1', port: 0 });
 
@@ -138,6 +177,7 @@ describe('control panel in Chromium', () => {
     await browser?.close();
     await auth?.close();
     await app?.close();
+    await lab?.stop();
     await store?.close();
     await new Promise((done) => (healthz ? healthz.close(done) : done(undefined)));
     if (outDir) rmSync(outDir, { recursive: true, force: true });
@@ -268,6 +308,26 @@ describe('control panel in Chromium', () => {
     await shoot('09-admin-overview');
   }, 60_000);
 
+  it("shows the administrator the cluster's Nodes as its API reports them, and plainly when it cannot be reached", async () => {
+    const card = page.getByRole('table', { name: 'Node groups' });
+    await card.waitFor();
+    await page.getByText('3/3 Ready').waitFor();
+    const rows = await card.locator('tbody tr').allInnerTexts();
+    expect(rows.map((r) => r.replace(/\s+/g, ' ').trim())).toEqual([
+      expect.stringMatching(new RegExp(`masters.*1/1 Ready.*v${defaultPatch().replace(/\./g, '\\.')}`)),
+      expect.stringMatching(new RegExp(`default.*2/2 Ready.*v${defaultPatch().replace(/\./g, '\\.')}`)),
+    ]);
+    await shoot('09b-admin-overview-nodes');
+    // Cluster A's API goes away: the page says so with the reason, and shows no stale counts.
+    await lab?.stop();
+    lab = undefined;
+    await page.reload();
+    await page.getByText('API unreachable: connection refused', { exact: false }).first().waitFor();
+    expect(await page.getByRole('table', { name: 'Node groups' }).count()).toBe(0);
+    expect(await page.getByText('3/3 Ready').count()).toBe(0);
+    await shoot('09c-admin-overview-unreachable');
+  }, 60_000);
+
   it('downloads kubeconfigs for the active cluster in exec and token modes', async () => {
     await nav().getByRole('link', { name: 'Kubeconfig' }).click();
     await page.getByRole('heading', { name: 'Kubeconfig', exact: true }).waitFor();
@@ -367,6 +427,10 @@ describe('control panel in Chromium', () => {
     expect(await nav().getByText('Administration').count()).toBe(0);
     expect(await nav().getByRole('link', { name: 'Cluster overview' }).count()).toBe(0);
     await shoot('17-member-tokens');
+    // Members see whether the Nodes are Ready, not the reason (cluster A's API was stopped above).
+    await nav().getByRole('link', { name: 'Managed services' }).click();
+    await page.getByTestId('api-unreachable').waitFor();
+    expect(await page.getByTestId('api-unreachable').textContent()).toBe('API unreachable');
     await page.goto(`${base}/admin/overview`);
     await page.getByText('Administrators only').waitFor();
     await shoot('18-member-admin-refused');

@@ -182,6 +182,12 @@ describe('the addons step of create, resize and delete, on a cluster booted from
     const view = await p.getJob(job.id);
     expect(view.job.state, JSON.stringify(view.events.slice(-3))).toBe('succeeded');
     expect(dialled).toEqual([expect.stringMatching(/^https:\/\/.+:6443$/)]);
+    // The create waited, by name, for the Node of every server it booted to be Ready.
+    expect(view.steps.find((s) => s.stepId === 'wait-nodes')?.output).toEqual({
+      api: expect.stringMatching(/^https:\/\/.+:6443$/),
+      nodes: [`kaas-${NAME}-master-0`, `kaas-${NAME}-default-0`, `kaas-${NAME}-default-1`],
+      condition: 'Ready',
+    });
     const statuses = await listAddonStatus({ db: store.db, clusterId: cluster.id });
     expect(statuses.map((s) => [s.addon, s.state]).sort()).toEqual([
       ['namespaces', 'ready'],

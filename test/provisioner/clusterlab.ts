@@ -21,6 +21,8 @@ import { testProvisioner, testSpec, type CloudsimSuite } from './support.ts';
 /** A provisioned cluster with its kubelab and node stand-in running. */
 export interface ClusterLab {
   clusterId: string;
+  /** The store the cluster was created in (its panel and provisioner rows). */
+  store: Store;
   /** The cluster's kubeadm join token (`<id>.<secret>`), from its stored material. */
   token: string;
   lab: Kubelab;
@@ -97,5 +99,5 @@ export async function provisionOnKubelab(
     await stop().catch(() => undefined);
     throw error;
   }
-  return { clusterId: cluster.id, token: master0.join.token, lab: started, nodes, provisioner, stop };
+  return { clusterId: cluster.id, store, token: master0.join.token, lab: started, nodes, provisioner, stop };
 }

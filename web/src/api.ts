@@ -57,6 +57,23 @@ export interface ServiceList {
   ingressDomain: string | null;
   items: ManagedService[];
 }
+/** One node group as the cluster's API reports it (masters first). */
+export interface ObservedGroup {
+  name: string;
+  ready: number;
+  total: number;
+  kubeletVersions: string[];
+}
+/** A cluster's Nodes read from its own API when asked; `reason` says why it could not be read. */
+export interface Observed {
+  checkedAt: string;
+  reachable: boolean;
+  reason?: string;
+  nodes: { ready: number; total: number };
+  groups: ObservedGroup[];
+}
+/** What members see of the Nodes: how many are Ready. */
+export type ObservedCount = Pick<Observed, 'checkedAt' | 'reachable' | 'nodes'>;
 export interface Overview {
   cluster: { id: string; name: string; projectId: string; projectName: string };
   apiUrl: string | null;
@@ -65,6 +82,8 @@ export interface Overview {
   nodeCount: number | null;
   provisioningState: string | null;
   reportedAt: string | null;
+  /** Null when this kaas did not provision the cluster, so it cannot observe it. */
+  observed: Observed | null;
 }
 export interface RoleBinding {
   keystoneRoleId: string;
@@ -197,6 +216,10 @@ export const api = {
   kubeconfigWithToken: (clusterId: string, token: string) =>
     call<string>('POST', `/api/v1/clusters/${enc(clusterId)}/kubeconfig`, { body: { token }, text: true }),
   services: (clusterId: string) => call<ServiceList>('GET', `/api/v1/clusters/${enc(clusterId)}/services`),
+  nodes: (clusterId: string) =>
+    call<{ observed: ObservedCount | null }>('GET', `/api/v1/clusters/${enc(clusterId)}/nodes`).then(
+      (r) => r.observed,
+    ),
   adminOverview: (clusterId: string) =>
     call<Overview>('GET', `/api/v1/clusters/${enc(clusterId)}/admin/overview`),
   adminServices: (clusterId: string) =>

@@ -59,6 +59,8 @@ export interface ExecDeps {
   clusterCaPem?: string;
   /** The cluster's Kubernetes API as its break-glass admin (absent: no credentials or endpoint yet). */
   kube?: { url: string; client: KubeClient; bootstrapToken: string };
+  /** A break-glass client for the API at `server` (create learns its endpoint during the job). */
+  kubeClientFor?: (server: string) => KubeClient;
   /** What the addons step needs to apply the managed services (absent: no credentials). */
   addons?: AddonsAccess;
   /** Longest a drain keeps retrying evictions a PodDisruptionBudget refuses. */

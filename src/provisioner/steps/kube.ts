@@ -3,8 +3,8 @@
  * API, the kubeconfig endpoint, join tokens, drains, node objects and kubeadm upgrades.
  *
  * kaas holds no kubelet or SSH access to nodes, so what it can do from here is bounded and stated
- * in each step's output: it checks the API's anonymous /healthz, records endpoints and versions,
- * and drains nodes with the break-glass certificate (skipped, with an event, when the API cannot be
+ * in each step's output: it checks the API's anonymous /readyz, waits for Node objects to be Ready,
+ * records endpoints and versions, and drains nodes with the break-glass certificate (skipped, with an event, when the API cannot be
  * reached). Upgrades are version
  * bookkeeping plus re-rendered user data for nodes created afterwards; the in-place
  * `kubeadm upgrade` runs on the nodes themselves and is not driven from here. On a cloud where
@@ -26,45 +26,99 @@ export function apiUrl(deps: ExecDeps): string | undefined {
   return host ? `https://${host}:6443` : undefined;
 }
 
-/** Whether the API's anonymous /healthz answers 200 (false without a probe). */
-export async function reachable(deps: ExecDeps, url: string): Promise<boolean> {
+/** Whether the API's anonymous `path` (/healthz, /readyz) answers 200 (false without a probe). */
+export async function reachable(deps: ExecDeps, url: string, path = '/healthz'): Promise<boolean> {
   if (!deps.fetchApi) return false;
   try {
-    return (await deps.fetchApi(`${url}/healthz`, deps.ctx.signal, deps.clusterCaPem)) === 200;
+    return (await deps.fetchApi(`${url}${path}`, deps.ctx.signal, deps.clusterCaPem)) === 200;
   } catch {
     return false;
   }
 }
 
-/** Waits for the API's /healthz; `api_unreachable` when it never answers. */
-export async function waitApi(deps: ExecDeps, _r: Res<'api'>) {
+/** What a skipped wait says, in its output and as a warning event: nothing was checked. */
+export const WAIT_SKIPPED =
+  'skipped: the cluster was created with waitForApi=false, so kaas did not check it';
+
+/** Waits for the API's anonymous `path` (/readyz) to answer 200; `api_unreachable` when it never does. */
+export async function waitApi(deps: ExecDeps, r: Res<'api'>) {
   // Jobs after create plan no network steps: the endpoint recorded when the cluster was created.
   const url = apiUrl(deps) ?? deps.kube?.url;
-  if (!deps.options.waitForApi) return { skipped: 'waitForApi is false', url: url ?? null };
+  const path = r.params.path;
+  if (!deps.options.waitForApi) {
+    await deps.ctx.event(`API ${path} not waited for: ${WAIT_SKIPPED}`, 'warn');
+    return { skipped: WAIT_SKIPPED, url: url ?? null };
+  }
   if (!url) throw new UpstreamError('no API endpoint was recorded', { code: 'invalid_plan' });
   const deadline = deps.now().getTime() + deps.waitTimeoutMs;
-  while (!(await reachable(deps, url))) {
+  while (!(await reachable(deps, url, path))) {
     if (deps.now().getTime() > deadline || deps.ctx.signal.aborted) {
       throw new UpstreamError(
-        `the Kubernetes API at ${url} did not answer /healthz within ${Math.round(deps.waitTimeoutMs / 1000)} s: the servers are ACTIVE but the control plane is not reachable (check the master's console log; on a cloud whose servers do not really boot, create the cluster with waitForApi=false)`,
+        `the Kubernetes API at ${url} did not answer ${path} within ${Math.round(deps.waitTimeoutMs / 1000)} s: the servers are ACTIVE but the control plane is not reachable (check the master's console log; on a cloud whose servers do not really boot, create the cluster with waitForApi=false)`,
         { code: 'api_unreachable' },
       );
     }
     await deps.sleep(deps.pollIntervalMs);
   }
-  return { url, healthy: true };
+  return { url, path, healthy: true };
 }
 
-/** Node readiness as far as kaas can see it: the API answering (node objects need cluster credentials). */
+/** Longest one look at the Node list may take before it counts as unanswered. */
+const NODE_LIST_TIMEOUT_MS = 10_000;
+
+/**
+ * Waits until every named Node exists with condition Ready=True (or, for `Gone`, no longer exists),
+ * read from the cluster's API with the break-glass certificate. Other nodes being Ready counts for
+ * nothing. Fails with `nodes_not_ready` naming each node still missing or not Ready and why, or at
+ * once with `kube_api_refused` when the API refuses the certificate (waiting would not change that).
+ */
 export async function waitNodes(deps: ExecDeps, r: Res<'nodes'>) {
-  if (!deps.options.waitForApi) return { skipped: 'waitForApi is false', nodes: r.params.names.length };
-  const { url } = await waitApi(deps, {
-    type: 'api',
-    name: r.name,
-    tags: r.tags,
-    params: { path: '/readyz' },
-  });
-  return { api: url, nodes: r.params.names.length };
+  const { names, condition } = r.params;
+  if (!deps.options.waitForApi) {
+    await deps.ctx.event(`node(s) ${names.join(', ')} not waited for: ${WAIT_SKIPPED}`, 'warn');
+    return { skipped: WAIT_SKIPPED, nodes: names };
+  }
+  const url = apiUrl(deps) ?? deps.kube?.url;
+  if (!url) throw new UpstreamError('no API endpoint was recorded', { code: 'invalid_plan' });
+  // Create learns the endpoint in this very job: a client for it, closed when the wait ends.
+  const own = deps.kube?.url === url ? undefined : deps.kubeClientFor?.(url);
+  const client = own ?? deps.kube?.client;
+  if (!client) {
+    throw new UpstreamError('no credentials for the cluster API: its sealed material is missing', {
+      code: 'cluster_secrets_missing',
+    });
+  }
+  try {
+    const deadline = deps.now().getTime() + deps.waitTimeoutMs;
+    for (;;) {
+      let pending: string[];
+      try {
+        const signal = AbortSignal.any([deps.ctx.signal, AbortSignal.timeout(NODE_LIST_TIMEOUT_MS)]);
+        const seen = new Map((await client.nodes(signal)).map((n) => [n.name, n]));
+        pending =
+          condition === 'Gone'
+            ? names.filter((n) => seen.has(n)).map((n) => `${n}: still registered`)
+            : names.flatMap((n) => {
+                const node = seen.get(n);
+                if (!node) return [`${n}: not registered`];
+                return node.ready ? [] : [`${n}: ${node.reason ?? 'not Ready'}`];
+              });
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'kube_api_unreachable') throw error;
+        pending = [`the API at ${url} did not answer: ${(error as Error).message}`];
+      }
+      if (pending.length === 0) return { api: url, nodes: names, condition };
+      if (deps.now().getTime() > deadline || deps.ctx.signal.aborted) {
+        throw new UpstreamError(
+          `${condition === 'Gone' ? 'node(s) not gone' : 'node(s) not Ready'} after ${Math.round(deps.waitTimeoutMs / 1000)} s: ${pending.join('; ')}`,
+          { code: condition === 'Gone' ? 'nodes_not_gone' : 'nodes_not_ready' },
+        );
+      }
+      await deps.sleep(deps.pollIntervalMs);
+    }
+  } finally {
+    await own?.close();
+  }
 }
 
 /** The endpoint the admin kubeconfig points at (kubeadm writes the credentials on master-0). */

@@ -8,7 +8,7 @@ import { listProjectMemberTokens } from '../../store/listProjectMemberTokens.ts'
 import { listProjectRoles } from '../../store/listProjectRoles.ts';
 import { replaceRoleBindings } from '../../store/replaceRoleBindings.ts';
 import { registerAuditRoutes } from './audit.ts';
-import { managedServiceLinks, requireClusterAdmin, type PanelDeps } from './panel.ts';
+import { managedServiceLinks, observedOf, requireClusterAdmin, type PanelDeps } from './panel.ts';
 
 /** Outcome of an anonymous GET: `ok` for a 2xx answer. */
 export interface ProbeResult {
@@ -107,6 +107,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
           }),
         )
       : { state: 'unknown', detail: 'the cluster has no API server address yet' };
+    const observed = await observedOf(deps, cluster.id);
     return {
       cluster: {
         id: cluster.id,
@@ -120,6 +121,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       nodeCount: endpoint?.nodeCount ?? null,
       provisioningState: endpoint?.provisioningState ?? null,
       reportedAt: endpoint?.updatedAt ?? null,
+      /** Nodes as the cluster's API reports them now; null when this kaas did not provision it. */
+      observed,
     };
   });
 

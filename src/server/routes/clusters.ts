@@ -132,7 +132,8 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
     app.get<{ Params: { id: string; jobId: string }; Querystring: { after?: string } }>(
       '/api/v1/clusters/:id/jobs/:jobId',
       async (request) => {
-        const cluster = await provisioner.getCluster(request.params.id);
+        // Progress is polled: resolving the cluster must not contact its API each time.
+        const cluster = await provisioner.getCluster(request.params.id, { observe: false });
         const view = await provisioner.getJob(request.params.jobId, request.query.after);
         if (view.job.clusterId !== cluster.id) {
           throw new NotFoundError(`cluster ${request.params.id} has no job ${request.params.jobId}`, {

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { stringify } from 'yaml';
 import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
+import type { ObservedState } from '../../provisioner/observe.ts';
 import type { Store } from '../../store/db.ts';
 import { findCluster } from '../../store/findCluster.ts';
 import { findClusterEndpoint, type ClusterEndpoint } from '../../store/findClusterEndpoint.ts';
@@ -17,6 +18,22 @@ export interface PanelDeps {
   store: Store;
   logger: Logger;
   now: () => Date;
+  /**
+   * Reads a cluster's Nodes from its own API now (the provisioner's observeCluster); throws
+   * NotFoundError for a cluster this kaas did not provision. Absent: nothing is observed.
+   */
+  observe?: (clusterId: string) => Promise<ObservedState>;
+}
+
+/** The cluster's observed state, or null when this kaas cannot observe it (it did not provision it). */
+export async function observedOf(deps: PanelDeps, clusterId: string): Promise<ObservedState | null> {
+  if (!deps.observe) return null;
+  try {
+    return await deps.observe(clusterId);
+  } catch (error) {
+    if (error instanceof NotFoundError) return null;
+    throw error;
+  }
 }
 
 /** A cluster as one user sees it: their roles on its project and whether they administer it. */
@@ -200,6 +217,21 @@ export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void
     const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
     const ingressDomain = endpoint?.ingressDomain ?? null;
     return { ingressDomain, items: managedServiceLinks(cluster.name, ingressDomain) };
+  });
+
+  // Members see how many Nodes are Ready; the reason and per-group detail are for administrators.
+  app.get('/api/v1/clusters/:id/nodes', async (request) => {
+    const principal = requirePrincipal(request);
+    const { id } = request.params as { id: string };
+    const { cluster } = await clusterAccess(store, principal.userId, id);
+    const observed = await observedOf(deps, cluster.id);
+    return {
+      observed: observed && {
+        checkedAt: observed.checkedAt,
+        reachable: observed.reachable,
+        nodes: observed.nodes,
+      },
+    };
   });
 
   app.get('/api/v1/clusters/:id/kubeconfig', async (request, reply) => {

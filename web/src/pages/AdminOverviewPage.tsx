@@ -14,6 +14,7 @@ import {
 } from '@patternfly/react-core';
 import { api, type Overview } from '../api.ts';
 import type { ClusterContext } from '../App.tsx';
+import { NodeGroupsTable, NodesSummary } from '../components/ObservedNodes.tsx';
 import { PageView } from '../components/PageView.tsx';
 import { formatDateTime } from '../format.ts';
 import { useLoad } from '../useLoad.ts';
@@ -27,7 +28,10 @@ function HealthLabel({ health }: { health: Overview['health'] }) {
 const unknown = (value: string | number | null, text = 'Unknown') =>
   value === null ? <span className="kaas-subtitle">{text}</span> : String(value);
 
-/** Administrators: health, version, nodes and provisioning state, honest about what isn't known. */
+/**
+ * Administrators: health, version, nodes and provisioning state, honest about what isn't known. Node
+ * readiness is read from the cluster's API on each load; what kaas requested is shown apart from it.
+ */
 export function AdminOverviewPage(props: { cluster: ClusterContext }) {
   const overview = useLoad(() => api.adminOverview(props.cluster.id), props.cluster.id);
   const o = overview.data;
@@ -75,7 +79,13 @@ export function AdminOverviewPage(props: { cluster: ClusterContext }) {
                 <DescriptionListDescription>{unknown(o.kubernetesVersion)}</DescriptionListDescription>
               </DescriptionListGroup>
               <DescriptionListGroup>
-                <DescriptionListTerm>Nodes</DescriptionListTerm>
+                <DescriptionListTerm>Nodes Ready</DescriptionListTerm>
+                <DescriptionListDescription>
+                  <NodesSummary observed={o.observed} />
+                </DescriptionListDescription>
+              </DescriptionListGroup>
+              <DescriptionListGroup>
+                <DescriptionListTerm>Nodes requested</DescriptionListTerm>
                 <DescriptionListDescription>{unknown(o.nodeCount)}</DescriptionListDescription>
               </DescriptionListGroup>
               <DescriptionListGroup>
@@ -99,6 +109,10 @@ export function AdminOverviewPage(props: { cluster: ClusterContext }) {
                 </DescriptionListDescription>
               </DescriptionListGroup>
             </DescriptionList>
+          </CardBody>
+          <CardTitle>Nodes by group</CardTitle>
+          <CardBody>
+            <NodeGroupsTable load={overview} />
           </CardBody>
         </Card>
       )}

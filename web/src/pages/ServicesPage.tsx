@@ -1,6 +1,7 @@
 import { Alert } from '@patternfly/react-core';
 import { api } from '../api.ts';
 import type { ClusterContext } from '../App.tsx';
+import { NodesSummary } from '../components/ObservedNodes.tsx';
 import { PageView } from '../components/PageView.tsx';
 import { ServiceTable } from '../components/ServiceStatus.tsx';
 import { useLoad } from '../useLoad.ts';
@@ -8,12 +9,19 @@ import { useLoad } from '../useLoad.ts';
 /** Links to the managed services of the active cluster, each on its own ingress subdomain. */
 export function ServicesPage(props: { cluster: ClusterContext }) {
   const services = useLoad(() => api.services(props.cluster.id), props.cluster.id);
+  const nodes = useLoad(() => api.nodes(props.cluster.id), props.cluster.id);
   return (
     <PageView
       title="Managed services"
       description={
         <>
           Monitoring, logging and the image registry that run inside <strong>{props.cluster.name}</strong>.
+          {nodes.data !== undefined && (
+            <span>
+              {' '}
+              Nodes: <NodesSummary observed={nodes.data} />
+            </span>
+          )}
         </>
       }
     >
