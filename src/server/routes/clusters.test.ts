@@ -80,7 +80,7 @@ describe('cluster API authorization', () => {
         payload: {},
       });
       expect(res.statusCode).toBe(403);
-      expect(res.json().error.message).toContain('kaas cluster create');
+      expect(res.json().error.message).toContain('KAAS_OPERATOR_ROLE');
     } finally {
       await fixture.close();
     }
