@@ -14,7 +14,7 @@ import type { JobRecord } from '../store/findJob.ts';
 import { insertAuditEvent } from '../store/insertAuditEvent.ts';
 import { DEFAULT_RELEASE, supportedPatchList } from '../versions/index.ts';
 import { DetachedError } from './exit.ts';
-import { describeObserved, type ObservedState } from './observed.ts';
+import { describeObserved } from './observed.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
 import { openSession, type KaasSession } from './session.ts';
 
@@ -220,8 +220,7 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
   }
 
   /** A cluster's view; `observed` is what its Kubernetes API reported when kaas last looked. */
-  const getCluster = async (s: KaasSession, id: string) =>
-    (await s.call<ClusterView & { observed?: ObservedState }>('GET', path(id))).body;
+  const getCluster = async (s: KaasSession, id: string) => (await s.call<ClusterView>('GET', path(id))).body;
 
   function failIfFailed(ref: string, final: JobRecord): void {
     if (final.state === 'succeeded' || !FINAL_STATES.has(final.state)) return;

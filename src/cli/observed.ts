@@ -1,14 +1,4 @@
-/**
- * What a cluster's own Kubernetes API reported when kaas last looked (`cluster.observed` of
- * `GET /api/v1/clusters/:id`), as opposed to what kaas last wrote.
- */
-export interface ObservedState {
-  checkedAt: string;
-  reachable: boolean;
-  reason?: string;
-  nodes: { ready: number; total: number };
-  groups: { name: string; ready: number; total: number; kubeletVersions: string[] }[];
-}
+import type { ObservedState } from '../provisioner/observe.ts';
 
 /** The lines `kaas cluster show` prints for the observed state: Ready/total per group and kubelets. */
 export function describeObserved(observed: ObservedState): string[] {

@@ -208,6 +208,8 @@ describe('kaas cluster against a kaas server', () => {
     expect(text.stdout).toMatch(/^ok1 \(c[0-9a-f]+\) ready, Kubernetes /);
     expect(text.stdout).toMatch(/last job job-[0-9a-f]+ create succeeded \((\d+)\/\1 steps done\)/);
     expect(text.stdout).toContain('  done     network');
+    // cloudsim's servers never boot a Kubernetes API: show says so plainly, with the reason.
+    expect(text.stdout).toMatch(/^API unreachable: .+ \(checked \d{4}-/m);
 
     const bobList = await kaas(bobDir, ['cluster', 'list']);
     expect(bobList.stdout).toMatch(/^ok1\tc[0-9a-f]{12}\t-\t-\t-$/m);
