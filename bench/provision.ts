@@ -147,7 +147,9 @@ try {
   console.log(`API calls            ${sim.stats.total} ${JSON.stringify(sim.stats.byService)}`);
   console.log(`API calls per node   ${(sim.stats.total / (workers + 1)).toFixed(2)}`);
   // One process holds kaas and cloudsim, so this is an upper bound on kaas's own peak.
-  console.log(`peak RSS             ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB (kaas + cloudsim)`);
+  console.log(
+    `peak RSS             ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB (kaas + cloudsim)`,
+  );
 } finally {
   await store.close();
   await sim.close();

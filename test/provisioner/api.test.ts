@@ -9,7 +9,6 @@ import type { Store } from '../../src/store/db.ts';
 import { minorOf, nextRelease } from '../../src/versions/index.ts';
 import {
   adminConfig,
-  fakeRelease,
   testCloud,
   testWebhook,
   testProvisioner,
@@ -22,13 +21,11 @@ let sim: Cloudsim;
 let store: Store;
 let p: Provisioner;
 let app: FastifyInstance;
-let release: string;
 
 beforeAll(async () => {
   sim = await startCloudsim({ port: 0 });
   store = await provisionerStore();
   p = testProvisioner(store, testCloud(adminConfig(sim.authUrl)), await testWebhook());
-  release = fakeRelease();
   app = Fastify();
   app.setErrorHandler(errorHandler);
   registerClusterRoutes(app, {
