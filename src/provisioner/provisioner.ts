@@ -532,8 +532,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
         artifactTtlSeconds: options.tempUrlTtlSeconds,
       });
       if (plan.check.change === 'none') return undefined;
-      if (plan.controlPlane.length > 0) throw controlPlaneNotReplaceable(spec, plan.controlPlane);
       trustedRelease(release.catalogue, plan.spec.kubernetesVersion);
+      if (plan.controlPlane.length > 0) throw controlPlaneNotReplaceable(spec, plan.controlPlane);
       return queue(record.id, 'upgrade', { steps: [...plan.steps], spec: plan.spec });
     },
 

@@ -1,7 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
 import { createCa } from '../../src/auth/pki.ts';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
@@ -10,13 +7,7 @@ import { createCloud, type Cloud, type CloudConfig } from '../../src/openstack/i
 import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import { createProvisioner, type ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
 import type { Store } from '../../src/store/db.ts';
-import { KUBERNETES_RELEASES, type KubernetesRelease } from '../../src/versions/index.ts';
-import { planUpgrade } from '../../src/cluster/plan.ts';
-import { tagsFor } from '../../src/cluster/names.ts';
-import type { ClusterSpec } from '../../src/cluster/spec.ts';
-import { groupIndexes } from '../../src/provisioner/provisioner.ts';
-import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
-import { insertJob } from '../../src/store/insertJob.ts';
+import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { freshStore, type Engine } from '../support/databases.ts';
 import { adminConfig } from '../support/openstack.ts';
@@ -31,61 +22,14 @@ export function testCloud(config: CloudConfig): Cloud {
   return createCloud({ config, logger, retry: { baseDelayMs: 20, maxDelayMs: 200, maxRetryAfterMs: 2_000 } });
 }
 
-/**
- * A file shaped like kubernetes-server-linux-amd64.tar.gz that no catalogue vouches for (the CLI
- * suite passes it where a release path used to be accepted).
- */
-export function fakeRelease(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kaas-rel-'));
-  const path = join(dir, 'kubernetes-server-linux-amd64.tar.gz');
-  writeFileSync(path, randomBytes(64 * 1024));
-  return path;
-}
+import { testReleaseDeps } from './releases.ts';
 
-/** A release mirror directory with stand-in tarballs, and the catalogue that vouches for them. */
-export interface TestReleaseMirror {
-  /** Laid out like dl.k8s.io/release: `v<patch>/kubernetes-server-linux-amd64.tar.gz`. */
-  dir: string;
-  /** The version catalogue with each release's digest replaced by its stand-in's SHA-256. */
-  catalogue: KubernetesRelease[];
-  /** A cache directory of the suite's own. */
-  cacheDir: string;
-  /** `catalogue` as JSON, for replicas in child processes (test/ha/replica.ts). */
-  catalogueFile: string;
-}
-
-let mirror: TestReleaseMirror | undefined;
-
-/**
- * One mirror per test process: a small stand-in for every catalogue release's
- * kubernetes-server-linux-amd64.tar.gz (real tarballs are hundreds of MB and offline here), with a
- * catalogue whose digests are those of the stand-ins, so the provisioner's download, digest check
- * and staging run unchanged against them.
- */
-export function testReleaseMirror(): TestReleaseMirror {
-  if (mirror) return mirror;
-  const root = mkdtempSync(join(tmpdir(), 'kaas-mirror-'));
-  const dir = join(root, 'release');
-  const catalogue = KUBERNETES_RELEASES.map((release) => {
-    const bytes = randomBytes(64 * 1024);
-    mkdirSync(join(dir, `v${release.patch}`), { recursive: true });
-    writeFileSync(join(dir, `v${release.patch}`, 'kubernetes-server-linux-amd64.tar.gz'), bytes);
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    return { ...release, artifact: { url: release.artifact.url, sha256 } };
-  });
-  mirror = { dir, catalogue, cacheDir: join(root, 'cache'), catalogueFile: join(root, 'catalogue.json') };
-  writeFileSync(mirror.catalogueFile, JSON.stringify(catalogue));
-  return mirror;
-}
-
-/** Provisioner deps that fetch releases from {@link testReleaseMirror}. */
-export function testReleaseDeps(): Pick<
-  ProvisionerDeps,
-  'releaseMirror' | 'releaseCacheDir' | 'releaseCatalogue'
-> {
-  const m = testReleaseMirror();
-  return { releaseMirror: m.dir, releaseCacheDir: m.cacheDir, releaseCatalogue: m.catalogue };
-}
+export {
+  queueWorkerRollout,
+  testReleaseDeps,
+  testReleaseMirror,
+  type TestReleaseMirror,
+} from './releases.ts';
 
 /** The secret key the suites seal cluster secrets with (fixed per run). */
 export const TEST_SECRET_KEY = randomBytes(32);
@@ -187,36 +131,4 @@ export function cloudsimSuite(): CloudsimSuite {
     await suite.sim.close();
   });
   return suite;
-}
-
-/**
- * Queues the worker rollout of an upgrade to `to` (planUpgrade's steps, from the cluster's servers
- * now) as an upgrade job. upgradeCluster refuses every version change while kaas cannot replace
- * masters, so the suites queue the worker part directly, as the job upgradeCluster would queue
- * after the masters.
- */
-export async function queueWorkerRollout(input: {
-  store: Store;
-  cloud: Cloud;
-  clusterId: string;
-  to: string;
-}): Promise<{ id: string; stepIds: string[] }> {
-  const record = await findProvisionedCluster({ db: input.store.db, ref: input.clusterId });
-  if (!record) throw new Error(`no cluster ${input.clusterId}`);
-  const servers = await input.cloud.nova.listServers({ tags: tagsFor(input.clusterId) });
-  const plan = planUpgrade(record.spec as ClusterSpec, input.clusterId, input.to, groupIndexes(servers));
-  const id = `job-${randomBytes(8).toString('hex')}`;
-  const stepIds = plan.steps.map((s) => s.id);
-  await insertJob({
-    db: input.store.db,
-    job: {
-      id,
-      clusterId: input.clusterId,
-      kind: 'upgrade',
-      input: { steps: plan.steps, spec: plan.spec },
-      stepIds,
-      createdAt: new Date().toISOString(),
-    },
-  });
-  return { id, stepIds };
 }

@@ -101,6 +101,7 @@ spec:
       to: TO,
     });
     expect(stepIds).toEqual([
+      'release',
       'artifacts',
       'release-tarball',
       'join-token',
@@ -131,7 +132,7 @@ spec:
     expect(await names()).toEqual([...[0, 1, 2, 3, 4].map(worker), `kaas-${NAME}-master-0`]);
     expect((await runningWeb()).length).toBe(3);
     await c.lab.kubectl(['patch', 'pdb', 'web', '--type=merge', '-p', '{"spec":{"minAvailable":2}}']);
-    await blocked.retryJob(id);
+    await blocked.retryJob(c.clusterId, id);
     const resumedAt = stepIds.indexOf(`drain:${worker(0)}`);
 
     // Watch the budget's workload the whole time.
