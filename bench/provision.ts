@@ -7,7 +7,7 @@
  * Run: npx tsx bench/provision.ts [workers] [latencyMs] [bootMs]
  */
 import { DEFAULT_RELEASE } from '../src/versions/index.ts';
-import { BENCH_NETWORK, benchSetup, criticalPathMs } from './support.ts';
+import { benchSetup, benchSpec, criticalPathMs } from './support.ts';
 
 const workers = Number(process.argv[2] ?? 100);
 const latencyMs = Number(process.argv[3] ?? 200);
@@ -15,21 +15,9 @@ const bootMs = Number(process.argv[4] ?? 30_000);
 
 const { sim, provisioner, close } = await benchSetup({ servers: workers + 1, latencyMs, bootMs });
 try {
-  const { job } = await provisioner.createCluster(
-    {
-      name: 'bench',
-      kubernetesVersion: DEFAULT_RELEASE.patch,
-      masters: 1,
-      masterFlavor: 'm1.tiny',
-      image: 'debian-12',
-      nodeGroups: [{ name: 'w', count: workers, flavor: 'm1.tiny' }],
-      network: BENCH_NETWORK,
-      externalNetwork: 'public',
-      dnsDomain: 'bench.local',
-      adminRoleId: 'admin',
-    },
-    { waitForApi: false },
-  );
+  const { job } = await provisioner.createCluster(benchSpec({ version: DEFAULT_RELEASE.patch, workers }), {
+    waitForApi: false,
+  });
   sim.stats.reset();
   const started = Date.now();
   await provisioner.runUntilIdle();

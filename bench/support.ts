@@ -71,13 +71,33 @@ export async function benchSetup(input: { servers: number; latencyMs: number; bo
   };
 }
 
-/** The network of a bench cluster: room for 1,000+ nodes' pod subnets. */
-export const BENCH_NETWORK = {
-  nodeCidr: '10.240.0.0/20',
-  podCidr: '172.16.0.0/12',
-  serviceCidr: '10.96.0.0/12',
-  dnsIp: '10.96.0.10',
-};
+/** A bench cluster: one master and one worker group `w`, with room for 1,000+ nodes' pod subnets. */
+export function benchSpec(input: { version: string; workers: number; maxSurge?: number }) {
+  return {
+    name: 'bench',
+    kubernetesVersion: input.version,
+    masters: 1,
+    masterFlavor: 'm1.tiny',
+    image: 'debian-12',
+    nodeGroups: [
+      {
+        name: 'w',
+        count: input.workers,
+        flavor: 'm1.tiny',
+        ...(input.maxSurge === undefined ? {} : { maxSurge: input.maxSurge }),
+      },
+    ],
+    network: {
+      nodeCidr: '10.240.0.0/20',
+      podCidr: '172.16.0.0/12',
+      serviceCidr: '10.96.0.0/12',
+      dnsIp: '10.96.0.10',
+    },
+    externalNetwork: 'public',
+    dnsDomain: 'bench.local',
+    adminRoleId: 'admin',
+  };
+}
 
 /**
  * The longest chain through a job's plan where each step costs its measured duration, but a step

@@ -11,7 +11,7 @@
 import { tagsFor } from '../src/cluster/names.ts';
 import { KUBERNETES_RELEASES } from '../src/versions/index.ts';
 import { queueWorkerRollout } from '../test/provisioner/releases.ts';
-import { BENCH_NETWORK, benchSetup, criticalPathMs } from './support.ts';
+import { benchSetup, benchSpec, criticalPathMs } from './support.ts';
 
 const workers = Number(process.argv[2] ?? 50);
 const maxSurge = Number(process.argv[3] ?? 5);
@@ -25,21 +25,9 @@ const { sim, store, cloud, provisioner, close } = await benchSetup({
   bootMs,
 });
 try {
-  const { cluster } = await provisioner.createCluster(
-    {
-      name: 'bench',
-      kubernetesVersion: from.patch,
-      masters: 1,
-      masterFlavor: 'm1.tiny',
-      image: 'debian-12',
-      nodeGroups: [{ name: 'w', count: workers, flavor: 'm1.tiny', maxSurge }],
-      network: BENCH_NETWORK,
-      externalNetwork: 'public',
-      dnsDomain: 'bench.local',
-      adminRoleId: 'admin',
-    },
-    { waitForApi: false },
-  );
+  const { cluster } = await provisioner.createCluster(benchSpec({ version: from.patch, workers, maxSurge }), {
+    waitForApi: false,
+  });
   await provisioner.runUntilIdle();
   const rollout = await queueWorkerRollout({ store, cloud, clusterId: cluster.id, to: to.patch });
   sim.stats.reset();

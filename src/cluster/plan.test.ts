@@ -4,6 +4,7 @@ import { KUBERNETES_RELEASES, type KubernetesRelease } from '../versions/index.t
 import { planCreate, planDelete, planResize, planUpgrade, releaseObjectName, type PlanStep } from './plan.ts';
 import type { ClusterSpec } from './spec.ts';
 import { validateSpec } from './validate.ts';
+import { CLUSTER_DEFAULTS } from './defaults.ts';
 
 const ID = 'c0ffee00-0000-4000-8000-000000000001';
 const [OLDEST, MIDDLE, NEWEST] = KUBERNETES_RELEASES as [
@@ -24,12 +25,7 @@ function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
       { name: 'gpu', count: 1, flavor: 'g1.xlarge', labels: { accel: 'nvidia' } },
       { name: 'spare', count: 0, flavor: 'm1.small' },
     ],
-    network: {
-      nodeCidr: '10.240.0.0/16',
-      podCidr: '10.244.0.0/16',
-      serviceCidr: '10.96.0.0/12',
-      dnsIp: '10.96.0.10',
-    },
+    network: { ...CLUSTER_DEFAULTS.network },
     externalNetwork: 'public',
     dnsDomain: 'apps.example.com',
     adminRoleId: 'adminrole',

@@ -495,6 +495,35 @@ export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContex
   return afterRelease(steps);
 }
 
+/** Drains `node` (after `after`), then deletes its server and its Node object. */
+function removeNode(
+  node: string,
+  tags: string[],
+  server: ServerParams,
+  after: readonly string[],
+): PlanStep[] {
+  return [
+    step(`drain:${node}`, 'action', [...after], {
+      type: 'node-drain',
+      name: node,
+      tags,
+      params: { node },
+    }),
+    step(`delete-server:${node}`, 'delete', [`drain:${node}`], {
+      type: 'server',
+      name: node,
+      tags,
+      params: server,
+    }),
+    step(`delete-node:${node}`, 'action', [`delete-server:${node}`], {
+      type: 'node-object',
+      name: node,
+      tags,
+      params: { node },
+    }),
+  ];
+}
+
 /** A resize plan and the spec the cluster has once it has run. */
 export interface ResizePlan {
   readonly spec: ClusterSpec;
@@ -576,30 +605,13 @@ export function planResize(
   let previous: string | undefined;
   for (const index of removed) {
     const node = names.worker(group.name, index);
-    const drain = `drain:${node}`;
     steps.push(
-      step(drain, 'action', previous === undefined ? [] : [previous], {
-        type: 'node-drain',
-        name: node,
+      ...removeNode(
+        node,
         tags,
-        params: { node },
-      }),
-    );
-    steps.push(
-      step(`delete-server:${node}`, 'delete', [drain], {
-        type: 'server',
-        name: node,
-        tags,
-        params: workerParams(spec, clusterId, names, group, [index]),
-      }),
-    );
-    steps.push(
-      step(`delete-node:${node}`, 'action', [`delete-server:${node}`], {
-        type: 'node-object',
-        name: node,
-        tags,
-        params: { node },
-      }),
+        workerParams(spec, clusterId, names, group, [index]),
+        previous === undefined ? [] : [previous],
+      ),
     );
     previous = `delete-node:${node}`;
   }
@@ -714,21 +726,7 @@ function rollGroup(
     after = [];
     for (const index of old.slice(from, from + surge)) {
       const node = names.worker(group.name, index);
-      steps.push(
-        step(`drain:${node}`, 'action', [ready], { type: 'node-drain', name: node, tags, params: { node } }),
-        step(`delete-server:${node}`, 'delete', [`drain:${node}`], {
-          type: 'server',
-          name: node,
-          tags,
-          params: workerParams(spec, clusterId, names, group, [index]),
-        }),
-        step(`delete-node:${node}`, 'action', [`delete-server:${node}`], {
-          type: 'node-object',
-          name: node,
-          tags,
-          params: { node },
-        }),
-      );
+      steps.push(...removeNode(node, tags, workerParams(spec, clusterId, names, group, [index]), [ready]));
       after.push(`delete-server:${node}`);
     }
   }

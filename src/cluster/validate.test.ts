@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.ts';
 import { KUBERNETES_RELEASES } from '../versions/index.ts';
 import { validateSpec, validateUpgrade } from './validate.ts';
+import { CLUSTER_DEFAULTS } from './defaults.ts';
 
 const [OLDEST, MIDDLE, NEWEST] = KUBERNETES_RELEASES.map((r) => r.patch) as [string, string, string];
 /** `x.y.3` → `x.y.2`: an earlier patch a cluster may still run after the catalogue moved on. */
@@ -18,12 +19,7 @@ function valid(): Record<string, unknown> {
     masterFlavor: 'm1.large',
     image: 'debian-12-genericcloud-amd64',
     nodeGroups: [{ name: 'default', count: 3, flavor: 'm1.large', labels: { tier: 'web' } }],
-    network: {
-      nodeCidr: '10.240.0.0/16',
-      podCidr: '10.244.0.0/16',
-      serviceCidr: '10.96.0.0/12',
-      dnsIp: '10.96.0.10',
-    },
+    network: { ...CLUSTER_DEFAULTS.network },
     externalNetwork: 'public',
     dnsDomain: 'apps.example.com',
     adminRoleId: '9fe2ff9ee4384b1894a90878d3e92bab',

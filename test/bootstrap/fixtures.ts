@@ -3,6 +3,7 @@ import { validateSpec } from '../../src/cluster/validate.ts';
 import type { BootstrapInput, NodeRole } from '../../src/bootstrap/input.ts';
 import type { OsFamily } from '../../src/cluster/spec.ts';
 import { DEFAULT_RELEASE } from '../../src/versions/index.ts';
+import { CLUSTER_DEFAULTS } from '../../src/cluster/defaults.ts';
 
 export const WEBHOOK_KUBECONFIG = `apiVersion: v1
 kind: Config
@@ -48,12 +49,7 @@ export function bootstrapInput(
         labels: { tier: 'web', 'node.kubernetes.io/pool': 'a' },
       },
     ],
-    network: {
-      nodeCidr: '10.240.0.0/16',
-      podCidr: '10.244.0.0/16',
-      serviceCidr: '10.96.0.0/12',
-      dnsIp: '10.96.0.10',
-    },
+    network: { ...CLUSTER_DEFAULTS.network },
     externalNetwork: 'public',
     dnsDomain: 'apps.example.com',
     adminRoleId: '9fe2ff9ee4384b1894a90878d3e92bab',

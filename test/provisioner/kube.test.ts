@@ -12,6 +12,7 @@ import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import { getNode } from '../kubelab/nodes.ts';
 import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, testProvisioner, testSpec } from './support.ts';
+import { webBehindBudget } from '../kubelab/workloads.ts';
 
 const suite = cloudsimSuite();
 const NAME = 'kl';
@@ -169,24 +170,7 @@ const podsOn = async (nodeName: string, selector: string) =>
 const running = (pods: Obj[]) =>
   pods.filter((p) => p.status?.['phase'] === 'Running' && !p.metadata.deletionTimestamp);
 
-const WORKLOADS = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: registry.invalid/web:1}]}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web, namespace: default}
-spec:
-  minAvailable: 2
-  selector: {matchLabels: {app: web}}
----
+const WORKLOADS = `${webBehindBudget(2, 2)}---
 apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: agent, namespace: default}

@@ -23,6 +23,7 @@ export function testCloud(config: CloudConfig): Cloud {
 }
 
 import { testReleaseDeps } from './releases.ts';
+import { CLUSTER_DEFAULTS } from '../../src/cluster/defaults.ts';
 
 export {
   queueWorkerRollout,
@@ -79,12 +80,7 @@ export function testSpec(
     image: 'debian-12',
     os: 'debian',
     nodeGroups: [{ name: 'default', count: workers, flavor: 'm1.small' }],
-    network: {
-      nodeCidr: '10.240.0.0/24',
-      podCidr: '10.244.0.0/16',
-      serviceCidr: '10.96.0.0/12',
-      dnsIp: '10.96.0.10',
-    },
+    network: { ...CLUSTER_DEFAULTS.network, nodeCidr: '10.240.0.0/24' },
     externalNetwork: 'public',
     dnsDomain: 'apps.example.com',
     adminRoleId: '9fe2ff9ee4384b1894a90878d3e92bab',

@@ -18,6 +18,7 @@ import { defaultPatch } from '../kubelab/binaries.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, queueWorkerRollout } from './support.ts';
+import { webBehindBudget } from '../kubelab/workloads.ts';
 
 const suite = cloudsimSuite();
 const NAME = 'up';
@@ -67,24 +68,7 @@ describe('rolling replacement of a worker group', () => {
     // drain that ignored the budget would take all three down at once.
     for (const n of [1, 2]) await c.lab.kubectl(['cordon', worker(n)]);
     await c.lab.kubectl(['apply', '-f', '-'], {
-      input: `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: registry.invalid/web:1}]}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web, namespace: default}
-spec:
-  minAvailable: 3
-  selector: {matchLabels: {app: web}}
-`,
+      input: webBehindBudget(3, 3),
     });
     await c.lab.waitFor(
       'web on worker 0',
