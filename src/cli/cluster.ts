@@ -187,8 +187,12 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
         } catch (error) {
           // Only a delete job's success removes the cluster (its jobs are then out of reach): a
           // cluster the server no longer lists at all was deleted by this job.
-          if (job.kind === 'delete' && error instanceof NotFoundError && !(await listed(s, job.clusterId)))
+          if (job.kind === 'delete' && error instanceof NotFoundError && !(await listed(s, job.clusterId))) {
+            err.write(
+              `${new Date().toISOString()} ${'info'.padEnd(5)} -: the server no longer lists cluster ${job.clusterId}: deleted\n`,
+            );
             return { ...last, state: 'succeeded' };
+          }
           throw error;
         }
         last = view.job;

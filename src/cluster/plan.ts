@@ -478,7 +478,8 @@ export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContex
   );
   const masterIds = range(spec.masters).map((i) => `master-${i}`);
   steps.push(
-    step('wait-nodes', 'wait', [...masterIds, ...workerSteps], {
+    // After wait-api too: with no workers nothing else orders the Node wait after the API's.
+    step('wait-nodes', 'wait', ['wait-api', ...masterIds, ...workerSteps], {
       type: 'nodes',
       name: spec.name,
       tags,
