@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { tagsFor } from '../cluster/names.ts';
 import { planCreate, planDelete, planResize, planUpgrade, type PlanStep } from '../cluster/plan.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
 import { validateSpec } from '../cluster/validate.ts';
@@ -332,15 +333,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
             throw new InputError('a delete job boots no server', { code: 'invalid_plan' });
           };
     const endpoint = await findClusterEndpoint({ db, clusterId: job.clusterId });
-    const kubeClient =
-      material && endpoint?.apiUrl
-        ? (deps.kubeClient ?? createKubeClient)({
-            server: endpoint.apiUrl,
-            caPem: material.ca.certPem,
-            certPem: material.admin.certPem,
-            keyPem: material.admin.keyPem,
-          })
-        : undefined;
+    const kubeClient = material && endpoint?.apiUrl ? breakGlassClient(endpoint.apiUrl, material) : undefined;
     return {
       steps: input.steps,
       run: (step, ctx) =>
@@ -500,12 +493,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
       const record = await cluster(ref);
       const spec = record.spec as ClusterSpec;
       const options = record.options as ProvisionOptions;
-      const servers = await deps.cloud.nova.listServers({ tags: [`kaas-cluster=${record.id}`] });
-      const existing = servers
-        .filter((s) => s.metadata['kaas-group'] === group)
-        .map((s) => Number(s.metadata['kaas-index']))
-        .filter((n) => Number.isInteger(n));
-      const plan = planResize(spec, record.id, group, count, existing, {
+      const servers = await deps.cloud.nova.listServers({ tags: tagsFor(record.id) });
+      const plan = planResize(spec, record.id, group, count, groupIndexes(servers)[group] ?? [], {
         artifactTtlSeconds: options.tempUrlTtlSeconds,
       });
       if (plan.steps.length === 0) {
@@ -527,7 +516,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
       const record = await cluster(ref);
       const options = record.options as ProvisionOptions;
       const spec = record.spec as ClusterSpec;
-      const servers = await deps.cloud.nova.listServers({ tags: [`kaas-cluster=${record.id}`] });
+      const servers = await deps.cloud.nova.listServers({ tags: tagsFor(record.id) });
       const plan = planUpgrade(spec, record.id, version, groupIndexes(servers), {
         artifactTtlSeconds: options.tempUrlTtlSeconds,
       });

@@ -137,40 +137,41 @@ async function open(location: string, signal: AbortSignal): Promise<Readable> {
   return Readable.fromWeb(res.body as never);
 }
 
-/** Copies `from` to `to` and returns the SHA-256 and `also` digests of what was written. */
-async function copyHashing(
-  from: Readable,
-  to: string,
-  also: TrustedDigest['algorithm'],
-): Promise<{ sha256: string; other: string; bytes: number }> {
+/** Counts bytes and hashes them with SHA-256 and `also` at once. */
+function hashing(also: TrustedDigest['algorithm']) {
   const sha256 = createHash('sha256');
   const other = createHash(also);
   let bytes = 0;
+  return {
+    update(chunk: Buffer) {
+      sha256.update(chunk);
+      other.update(chunk);
+      bytes += chunk.length;
+    },
+    result: () => ({ sha256: sha256.digest('hex'), other: other.digest('hex'), bytes }),
+  };
+}
+
+/** Copies `from` to `to` and returns the SHA-256 and `also` digests of what was written. */
+async function copyHashing(from: Readable, to: string, also: TrustedDigest['algorithm']) {
+  const hash = hashing(also);
   await pipeline(
     from,
     async function* (chunks: AsyncIterable<Buffer>) {
       for await (const chunk of chunks) {
-        sha256.update(chunk);
-        other.update(chunk);
-        bytes += chunk.length;
+        hash.update(chunk);
         yield chunk;
       }
     },
     createWriteStream(to, { mode: 0o600 }),
   );
-  return { sha256: sha256.digest('hex'), other: other.digest('hex'), bytes };
+  return hash.result();
 }
 
 async function hashFile(path: string, also: TrustedDigest['algorithm']) {
-  const sha256 = createHash('sha256');
-  const other = createHash(also);
-  let bytes = 0;
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    sha256.update(chunk);
-    other.update(chunk);
-    bytes += chunk.length;
-  }
-  return { sha256: sha256.digest('hex'), other: other.digest('hex'), bytes };
+  const hash = hashing(also);
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.result();
 }
 
 /**
