@@ -200,14 +200,21 @@ export function createProvisioner(deps: ProvisionerDeps) {
     ...(deps.releaseCatalogue === undefined ? {} : { catalogue: deps.releaseCatalogue }),
   });
 
-  async function cluster(ref: string): Promise<ProvisionedClusterRecord> {
-    const found = await findProvisionedCluster({ db, ref });
+  async function cluster(ref: string, from: Db = db): Promise<ProvisionedClusterRecord> {
+    const found = await findProvisionedCluster({ db: from, ref });
     if (!found) throw new NotFoundError(`no cluster ${ref}`, { code: 'cluster_not_found' });
     return found;
   }
 
-  async function view(record: ProvisionedClusterRecord): Promise<ClusterView> {
-    const [lastJob] = await listJobs({ db, clusterId: record.id });
+  /**
+   * Reads in one snapshot, so a cluster's spec and its last job agree: a job that finishes
+   * (and commits the new spec) between two separate reads cannot show as succeeded beside the old spec.
+   */
+  const snapshot = <T>(read: (tx: Db) => Promise<T>): Promise<T> =>
+    db.transaction().setIsolationLevel('repeatable read').execute(read);
+
+  async function view(record: ProvisionedClusterRecord, from: Db): Promise<ClusterView> {
+    const [lastJob] = await listJobs({ db: from, clusterId: record.id });
     return {
       id: record.id,
       name: record.name,
@@ -485,7 +492,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
         });
       });
       const job = await queue(id, 'create', { steps, spec });
-      return { cluster: await view(await cluster(id)), job, ...(privateKey ? { privateKey } : {}) };
+      return { cluster: await view(await cluster(id), db), job, ...(privateKey ? { privateKey } : {}) };
     },
 
     /** Queues a resize of one node group; the existing indexes come from the servers' metadata. */
@@ -595,10 +602,12 @@ export function createProvisioner(deps: ProvisionerDeps) {
      * callers that only resolve the cluster, such as job-progress polling).
      */
     async getCluster(ref: string, options: { observe?: boolean } = {}): Promise<ClusterView> {
-      const record = await cluster(ref);
-      if (options.observe === false) return view(record);
-      const [shown, observed] = await Promise.all([view(record), observe(record)]);
-      return { ...shown, observed };
+      const [record, shown] = await snapshot(async (tx) => {
+        const found = await cluster(ref, tx);
+        return [found, await view(found, tx)] as const;
+      });
+      if (options.observe === false) return shown;
+      return { ...shown, observed: await observe(record) };
     },
 
     /** The cluster's Nodes as its API reports them now (unreachable: why). */
@@ -607,7 +616,12 @@ export function createProvisioner(deps: ProvisionerDeps) {
     },
 
     async listClusters(): Promise<ClusterView[]> {
-      return Promise.all((await listProvisionedClusters({ db })).map(view));
+      return snapshot(async (tx) => {
+        const records = await listProvisionedClusters({ db: tx });
+        const views: ClusterView[] = [];
+        for (const record of records) views.push(await view(record, tx));
+        return views;
+      });
     },
 
     async listJobs(ref: string): Promise<JobRecord[]> {
