@@ -334,27 +334,12 @@ export function createSession(deps: SessionDeps): Session {
     const value = res.headers['x-subject-token'];
     const tokenValue = Array.isArray(value) ? value[0] : value;
     if (!tokenValue) {
-      throw new OpenStackError('Keystone answered the authentication without an X-Subject-Token header', {
-        code: 'openstack_bad_response',
-        status: res.status,
-        requestId: res.requestId,
-        service: 'identity',
-        method: 'POST',
-        url: res.url,
-      });
+      throw badAuthResponse('without an X-Subject-Token header', res);
     }
     try {
       return parseTokenBody(tokenValue, res.body);
     } catch (cause) {
-      throw new OpenStackError(`Keystone answered the authentication with an unexpected document`, {
-        code: 'openstack_bad_response',
-        status: res.status,
-        requestId: res.requestId,
-        service: 'identity',
-        method: 'POST',
-        url: res.url,
-        cause,
-      });
+      throw badAuthResponse('with an unexpected document', res, cause);
     }
   }
 
@@ -656,4 +641,17 @@ function decodeBody<T>(
       },
     );
   }
+}
+
+/** Keystone answered an authentication in a shape kaas cannot use. */
+function badAuthResponse(how: string, res: OpenStackResponse<unknown>, cause?: unknown): OpenStackError {
+  return new OpenStackError(`Keystone answered the authentication ${how}`, {
+    code: 'openstack_bad_response',
+    status: res.status,
+    requestId: res.requestId,
+    service: 'identity',
+    method: 'POST',
+    url: res.url,
+    ...(cause === undefined ? {} : { cause }),
+  });
 }

@@ -4,7 +4,7 @@ import { InputError } from '../../errors.ts';
 import type { Store } from '../../store/db.ts';
 import type { AuditEvent } from '../../store/insertAuditEvent.ts';
 import { listAuditEvents, type AuditCursor } from '../../store/listAuditEvents.ts';
-import { requireClusterAdmin, type PanelDeps } from './panel.ts';
+import { requireClusterAdmin, sendAttachment, type PanelDeps } from './panel.ts';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 500;
@@ -70,13 +70,11 @@ export function registerAuditRoutes(app: FastifyInstance, deps: PanelDeps): void
   app.get('/api/v1/clusters/:id/admin/audit.jsonl', async (request, reply) => {
     const { cluster } = await requireClusterAdmin(store, request);
     const day = deps.now().toISOString().slice(0, 10);
-    return reply
-      .header('content-type', 'application/x-ndjson; charset=utf-8')
-      .header(
-        'content-disposition',
-        `attachment; filename="audit-${cluster.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${day}.jsonl"`,
-      )
-      .header('cache-control', 'no-store')
-      .send(Readable.from(exportLines(store, cluster.id, cluster.projectId)));
+    return sendAttachment(
+      reply,
+      'application/x-ndjson; charset=utf-8',
+      `audit-${cluster.name}-${day}.jsonl`,
+      Readable.from(exportLines(store, cluster.id, cluster.projectId)),
+    );
   });
 }

@@ -166,15 +166,22 @@ async function requireEndpoint(
   return { ...endpoint, apiUrl: endpoint.apiUrl };
 }
 
-function sendKubeconfig(reply: FastifyReply, clusterName: string, yaml: string) {
+/** Sends a download the browser saves as `filename` (made safe), never cached. */
+export function sendAttachment(
+  reply: FastifyReply,
+  contentType: string,
+  filename: string,
+  body: string | NodeJS.ReadableStream,
+) {
   return reply
-    .header('content-type', 'application/yaml; charset=utf-8')
-    .header(
-      'content-disposition',
-      `attachment; filename="kubeconfig-${clusterName.replace(/[^A-Za-z0-9_.-]/g, '_')}.yaml"`,
-    )
+    .header('content-type', contentType)
+    .header('content-disposition', `attachment; filename="${filename.replace(/[^A-Za-z0-9_.-]/g, '_')}"`)
     .header('cache-control', 'no-store')
-    .send(yaml);
+    .send(body);
+}
+
+function sendKubeconfig(reply: FastifyReply, clusterName: string, yaml: string) {
+  return sendAttachment(reply, 'application/yaml; charset=utf-8', `kubeconfig-${clusterName}.yaml`, yaml);
 }
 
 /**
