@@ -78,8 +78,16 @@ export async function openPortForward(options: PortForwardOptions): Promise<Dupl
     else reason += bytes.toString('utf8');
   });
 
+  let opened = false;
+  let timedOut = false;
+  ws.addEventListener('close', () => {
+    if (!opened || stream.destroyed) return;
+    if (reason !== '') stream.destroy(failed(`${what}: ${reason.trim()}`));
+    else stream.push(null);
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
+      timedOut = true;
       ws.close();
       reject(
         new UpstreamError(`${what}: the API did not open the stream within ${timeoutMs} ms`, {
@@ -89,23 +97,20 @@ export async function openPortForward(options: PortForwardOptions): Promise<Dupl
     }, timeoutMs);
     ws.addEventListener('open', () => {
       clearTimeout(timer);
+      opened = true;
       resolve();
     });
     ws.addEventListener('error', () => {
+      if (opened) {
+        if (!stream.destroyed) stream.destroy(failed(`${what} broke${reason ? `: ${reason.trim()}` : ''}`));
+        return;
+      }
+      if (timedOut) return;
       clearTimeout(timer);
       // The WebSocket API hides the refused handshake's answer: ask the API again without the
       // upgrade, which answers the pod lookup with its own status (404 for a missing pod).
       explainRefusal(options, base, path, what).then(reject, reject);
     });
-  });
-
-  ws.addEventListener('close', () => {
-    if (stream.destroyed) return;
-    if (reason !== '') stream.destroy(failed(`${what}: ${reason.trim()}`));
-    else stream.push(null);
-  });
-  ws.addEventListener('error', () => {
-    if (!stream.destroyed) stream.destroy(failed(`${what} broke${reason ? `: ${reason.trim()}` : ''}`));
   });
   return stream;
 }

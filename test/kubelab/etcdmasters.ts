@@ -15,6 +15,7 @@
  *   the pod, adds the member through a running one (`member add`, retried while etcd calls the
  *   cluster unhealthy), starts it with the membership etcd answered, waits until it is healthy;
  * - `stopMember(name)` kills a member's process (its pod and forward stay, as when etcd crashes);
+ * - `addEtcdPod(lab, name, port)` only the Node, pod and forward, to a port of the test's choice;
  * - `members` the harness's view (name, client and peer URLs, running); `stop()` stops everything.
  */
 import { createHash } from 'node:crypto';
@@ -77,14 +78,7 @@ export async function startEtcdMasters(input: {
     });
     await writeFile(join(dir, `${name}.crt`), serving.certPem);
     await writeFile(join(dir, `${name}.key`), serving.keyPem, { mode: 0o600 });
-    await lab.addNode(name, { labels: { 'node-role.kubernetes.io/control-plane': '' } });
-    await createOrFail(lab, '/api/v1/namespaces/kube-system/pods', etcdPod(name, m.clientUrl));
-    await createOrFail(lab, '/apis/kwok.x-k8s.io/v1alpha1/namespaces/kube-system/portforwards', {
-      apiVersion: 'kwok.x-k8s.io/v1alpha1',
-      kind: 'PortForward',
-      metadata: { name: etcdPodName(name), namespace: 'kube-system' },
-      spec: { forwards: [{ ports: [2379], target: { address: '127.0.0.1', port: clientPort } }] },
-    });
+    await addEtcdPod(lab, name, clientPort);
     members.push(m);
     return m;
   }
@@ -205,6 +199,21 @@ export async function startEtcdMasters(input: {
     },
     stop,
   };
+}
+
+/**
+ * Master `name` as the API shows it, without a member: its kwok Node and the `etcd-<name>` pod whose
+ * port 2379 kwok forwards to `127.0.0.1:<port>` (tests point it at a port nothing serves etcd on).
+ */
+export async function addEtcdPod(lab: Kubelab, name: string, port: number): Promise<void> {
+  await lab.addNode(name, { labels: { 'node-role.kubernetes.io/control-plane': '' } });
+  await createOrFail(lab, '/api/v1/namespaces/kube-system/pods', etcdPod(name, `https://127.0.0.1:${port}`));
+  await createOrFail(lab, '/apis/kwok.x-k8s.io/v1alpha1/namespaces/kube-system/portforwards', {
+    apiVersion: 'kwok.x-k8s.io/v1alpha1',
+    kind: 'PortForward',
+    metadata: { name: etcdPodName(name), namespace: 'kube-system' },
+    spec: { forwards: [{ ports: [2379], target: { address: '127.0.0.1', port } }] },
+  });
 }
 
 /** The mirror pod kubeadm's etcd static pod shows as in the API (kwok marks it Running). */
