@@ -138,8 +138,10 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
   const notReadyAttempts = options.notReadyAttempts ?? 15;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const { tunnel } = options;
-  if (!tunnel && (options.endpoints ?? []).length === 0) {
-    throw new InputError('an etcd client needs endpoints or a tunnel', { field: 'endpoints' });
+  if ((tunnel ? tunnel.members : (options.endpoints ?? [])).length === 0) {
+    throw new InputError('an etcd client needs at least one endpoint or tunnelled member', {
+      field: tunnel ? 'tunnel.members' : 'endpoints',
+    });
   }
   let leaf: Promise<KeyPair> | undefined;
   // Signed on first use; a failed signing is not cached, so the next call tries again.

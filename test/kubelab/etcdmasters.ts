@@ -84,28 +84,12 @@ export async function startEtcdMasters(input: {
   }
 
   function start(m: MasterMember, initialCluster: string, state: 'new' | 'existing'): void {
-    const [cert, key, ca] = [join(dir, `${m.name}.crt`), join(dir, `${m.name}.key`), join(dir, 'ca.crt')];
-    m.proc = startProcess(dir, m.name, toolBinary('etcd'), [
-      `--name=${m.name}`,
-      `--data-dir=${join(dir, m.name)}`,
-      `--listen-client-urls=${m.clientUrl}`,
-      `--advertise-client-urls=${m.clientUrl}`,
-      `--listen-peer-urls=${m.peerUrl}`,
-      `--initial-advertise-peer-urls=${m.peerUrl}`,
-      `--initial-cluster=${initialCluster}`,
-      `--initial-cluster-state=${state}`,
-      '--initial-cluster-token=kaas-etcdmasters',
-      `--cert-file=${cert}`,
-      `--key-file=${key}`,
-      '--client-cert-auth',
-      `--trusted-ca-file=${ca}`,
-      `--peer-cert-file=${cert}`,
-      `--peer-key-file=${key}`,
-      '--peer-client-cert-auth',
-      `--peer-trusted-ca-file=${ca}`,
-      '--listen-metrics-urls=',
-      '--log-level=warn',
-    ]);
+    const files = {
+      cert: join(dir, `${m.name}.crt`),
+      key: join(dir, `${m.name}.key`),
+      ca: join(dir, 'ca.crt'),
+    };
+    m.proc = startTlsEtcdMember(dir, m, { initialCluster, state, files });
   }
 
   const running = () =>
@@ -199,6 +183,43 @@ export async function startEtcdMasters(input: {
     },
     stop,
   };
+}
+
+/**
+ * Starts one etcd member from kubelab's binary with client and peer mutual TLS (one certificate for
+ * both, serving and client, from the etcd CA), its data and log under `dir`.
+ */
+export function startTlsEtcdMember(
+  dir: string,
+  m: { name: string; clientUrl: string; peerUrl: string },
+  cluster: {
+    initialCluster: string;
+    state: 'new' | 'existing';
+    files: { cert: string; key: string; ca: string };
+  },
+): Proc {
+  const { cert, key, ca } = cluster.files;
+  return startProcess(dir, m.name, toolBinary('etcd'), [
+    `--name=${m.name}`,
+    `--data-dir=${join(dir, m.name)}`,
+    `--listen-client-urls=${m.clientUrl}`,
+    `--advertise-client-urls=${m.clientUrl}`,
+    `--listen-peer-urls=${m.peerUrl}`,
+    `--initial-advertise-peer-urls=${m.peerUrl}`,
+    `--initial-cluster=${cluster.initialCluster}`,
+    `--initial-cluster-state=${cluster.state}`,
+    '--initial-cluster-token=kaas-test',
+    `--cert-file=${cert}`,
+    `--key-file=${key}`,
+    '--client-cert-auth',
+    `--trusted-ca-file=${ca}`,
+    `--peer-cert-file=${cert}`,
+    `--peer-key-file=${key}`,
+    '--peer-client-cert-auth',
+    `--peer-trusted-ca-file=${ca}`,
+    '--listen-metrics-urls=',
+    '--log-level=warn',
+  ]);
 }
 
 /**

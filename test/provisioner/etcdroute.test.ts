@@ -144,6 +144,14 @@ describe('etcd through the cluster API', () => {
 });
 
 describe('failures through the cluster API', () => {
+  it('refuses no masters, or a master that is not a Node name, before dialling anything', () => {
+    for (const masters of [[], ['Master_0'], ['a/b'], ['x:2379'], ['']]) {
+      expect(() => etcdThroughApi({ access, etcdCa, masters })).toThrow(
+        expect.objectContaining({ code: 'invalid_input', field: 'masters' }),
+      );
+    }
+  });
+
   it('a port-forward to a missing pod fails at once with port_forward_pod_missing', async () => {
     const { error, ms } = await failure(
       openPortForward({
