@@ -1,8 +1,8 @@
 /**
  * A cluster's etcd as kubeadm lays it out on its masters, inside kubelab: a real N-member etcd
- * (kubelab's etcd binary), client and peer TLS with certificates from the cluster's etcd CA (each
- * member's serving certificate names its master, as kubeadm's `etcd/server` does), members named
- * after their master Nodes, and for each one the static pod's mirror `kube-system/etcd-<name>` on a
+ * (kubelab's etcd binary), client and peer mutual TLS with the certificates the real kubeadm makes
+ * on each master from the cluster's etcd CA (`etcd/server` and `etcd/peer` name the master's Node),
+ * members named after their master Nodes, and for each one the static pod's mirror `kube-system/etcd-<name>` on a
  * kwok Node of that name whose port 2379 kwok forwards (a PortForward resource) to the member's
  * client port. Through the lab's API, `pods/portforward` to that pod reaches that member, as it
  * reaches the etcd container on a real master. The lab must run kwok's kubelet server
@@ -19,13 +19,14 @@
  * - `members` the harness's view (name, client and peer URLs, running); `stop()` stops everything.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { issueClientCert, issueServerCert, type KeyPair } from '../../src/auth/pki.ts';
+import type { KeyPair } from '../../src/auth/pki.ts';
+import { DEFAULT_RELEASE } from '../../src/versions/index.ts';
 import { toolBinary } from './binaries.ts';
-import { freePort, startProcess, stopProcess, waitFor, type Kubelab, type Proc } from './kubelab.ts';
+import { freePort, kubeadm, startProcess, stopProcess, waitFor, type Kubelab, type Proc } from './kubelab.ts';
 
 /** One member as the harness runs it. */
 export interface MasterMember {
@@ -54,16 +55,39 @@ export async function startEtcdMasters(input: {
   const { lab, etcdCa } = input;
   const dir = await mkdtemp(join(tmpdir(), 'kaas-etcdmasters-'));
   const members: MasterMember[] = [];
-  // The harness's own etcd client (kubeadm's, on a joining master): healthcheck-client style cert.
-  const leaf = await issueClientCert({
-    ca: etcdCa,
-    commonName: 'kube-etcd-healthcheck-client',
-    organization: 'kubeadm',
-    days: 1,
-  });
-  const client = new Agent({ connect: { ca: etcdCa.certPem, cert: leaf.certPem, key: leaf.keyPem } });
-  await writeFile(join(dir, 'ca.crt'), etcdCa.certPem);
+  /**
+   * Master `name`'s etcd certificates made by the real kubeadm from the etcd CA, as on that master
+   * (`init phase certs etcd-server|etcd-peer|etcd-healthcheck-client`): the serving and peer ones
+   * name the Node (DNS) and carry its address, localhost and 127.0.0.1.
+   */
+  async function kubeadmCerts(name: string, address: string): Promise<string> {
+    const pki = join(dir, `${name}-pki`);
+    await mkdir(join(pki, 'etcd'), { recursive: true });
+    await writeFile(join(pki, 'etcd', 'ca.crt'), etcdCa.certPem);
+    await writeFile(join(pki, 'etcd', 'ca.key'), etcdCa.keyPem, { mode: 0o600 });
+    const config = join(pki, 'kubeadm.yaml');
+    await writeFile(
+      config,
+      [
+        `apiVersion: ${DEFAULT_RELEASE.kubeadmApiVersion}`,
+        'kind: InitConfiguration',
+        `nodeRegistration: { name: ${name} }`,
+        `localAPIEndpoint: { advertiseAddress: ${address} }`,
+        '---',
+        `apiVersion: ${DEFAULT_RELEASE.kubeadmApiVersion}`,
+        'kind: ClusterConfiguration',
+        `kubernetesVersion: v${DEFAULT_RELEASE.patch}`,
+        `certificatesDir: ${pki}`,
+        '',
+      ].join('\n'),
+    );
+    for (const cert of ['etcd-server', 'etcd-peer', 'etcd-healthcheck-client']) {
+      await kubeadm(['init', 'phase', 'certs', cert, '--config', config]);
+    }
+    return join(pki, 'etcd');
+  }
 
+  const pkiOf = new Map<string, string>();
   async function prepare(name: string): Promise<MasterMember> {
     const [clientPort, peerPort] = [await freePort(), await freePort()];
     const m: MasterMember = {
@@ -71,26 +95,38 @@ export async function startEtcdMasters(input: {
       clientUrl: `https://127.0.0.1:${clientPort}`,
       peerUrl: `https://127.0.0.1:${peerPort}`,
     };
-    const serving = await issueServerCert({
-      ca: etcdCa,
-      hosts: [name, 'localhost', '127.0.0.1'],
-      clientAuth: true,
-    });
-    await writeFile(join(dir, `${name}.crt`), serving.certPem);
-    await writeFile(join(dir, `${name}.key`), serving.keyPem, { mode: 0o600 });
+    // Each master its own address on the cluster network (advertised in certificates only).
+    pkiOf.set(name, await kubeadmCerts(name, `10.240.0.${10 + pkiOf.size}`));
     await addEtcdPod(lab, name, clientPort);
     members.push(m);
     return m;
   }
 
   function start(m: MasterMember, initialCluster: string, state: 'new' | 'existing'): void {
-    const files = {
-      cert: join(dir, `${m.name}.crt`),
-      key: join(dir, `${m.name}.key`),
-      ca: join(dir, 'ca.crt'),
-    };
-    m.proc = startTlsEtcdMember(dir, m, { initialCluster, state, files });
+    const pki = pkiOf.get(m.name) as string;
+    m.proc = startTlsEtcdMember(dir, m, {
+      initialCluster,
+      state,
+      files: {
+        ca: join(pki, 'ca.crt'),
+        cert: join(pki, 'server.crt'),
+        key: join(pki, 'server.key'),
+        peerCert: join(pki, 'peer.crt'),
+        peerKey: join(pki, 'peer.key'),
+      },
+    });
   }
+
+  // The harness's own etcd client, as kubeadm's on a master: the healthcheck-client certificate.
+  let client: Agent | undefined;
+  const harnessClient = async (): Promise<Agent> => {
+    if (client) return client;
+    const pki = pkiOf.values().next().value as string;
+    const [cert, key] = await Promise.all(
+      ['healthcheck-client.crt', 'healthcheck-client.key'].map((f) => readFile(join(pki, f), 'utf8')),
+    );
+    return (client = new Agent({ connect: { ca: etcdCa.certPem, cert, key } }));
+  };
 
   const running = () =>
     members.filter((m) => m.proc && m.proc.child.exitCode === null && !m.proc.child.signalCode);
@@ -98,7 +134,7 @@ export async function startEtcdMasters(input: {
   async function healthy(m: MasterMember): Promise<boolean> {
     try {
       const res = await request(`${m.clientUrl}/health`, {
-        dispatcher: client,
+        dispatcher: await harnessClient(),
         headersTimeout: 2_000,
         bodyTimeout: 2_000,
       });
@@ -116,7 +152,7 @@ export async function startEtcdMasters(input: {
       try {
         const res = await request(`${m.clientUrl}${path}`, {
           method: 'POST',
-          dispatcher: client,
+          dispatcher: await harnessClient(),
           body: JSON.stringify(body),
           headersTimeout: 5_000,
           bodyTimeout: 5_000,
@@ -133,7 +169,7 @@ export async function startEtcdMasters(input: {
 
   const stop = async () => {
     for (const m of members) if (m.proc) await stopProcess(m.proc);
-    await client.close();
+    await client?.close();
     await rm(dir, { recursive: true, force: true });
   };
 
@@ -195,10 +231,11 @@ export function startTlsEtcdMember(
   cluster: {
     initialCluster: string;
     state: 'new' | 'existing';
-    files: { cert: string; key: string; ca: string };
+    /** Serving (and client) certificate; the peer one defaults to it. */
+    files: { cert: string; key: string; ca: string; peerCert?: string; peerKey?: string };
   },
 ): Proc {
-  const { cert, key, ca } = cluster.files;
+  const { cert, key, ca, peerCert = cert, peerKey = key } = cluster.files;
   return startProcess(dir, m.name, toolBinary('etcd'), [
     `--name=${m.name}`,
     `--data-dir=${join(dir, m.name)}`,
@@ -213,8 +250,8 @@ export function startTlsEtcdMember(
     `--key-file=${key}`,
     '--client-cert-auth',
     `--trusted-ca-file=${ca}`,
-    `--peer-cert-file=${cert}`,
-    `--peer-key-file=${key}`,
+    `--peer-cert-file=${peerCert}`,
+    `--peer-key-file=${peerKey}`,
     '--peer-client-cert-auth',
     `--peer-trusted-ca-file=${ca}`,
     '--listen-metrics-urls=',

@@ -160,7 +160,8 @@ function setFlag(flags: string[], name: string, value: string): string[] {
   return [...rest, `--${name}=${value}`];
 }
 
-async function kubeadm(args: string[], env: Record<string, string> = {}): Promise<string> {
+/** Runs the default version's kubeadm; a failure carries its output. */
+export async function kubeadm(args: string[], env: Record<string, string> = {}): Promise<string> {
   try {
     const { stdout } = await run(kubeBinary('kubeadm'), args, {
       env: { ...process.env, ...env },
