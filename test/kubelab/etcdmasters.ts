@@ -264,13 +264,20 @@ export function startTlsEtcdMember(
  * port 2379 kwok forwards to `127.0.0.1:<port>` (tests point it at a port nothing serves etcd on).
  */
 export async function addEtcdPod(lab: Kubelab, name: string, port: number): Promise<void> {
-  await lab.addNode(name, { labels: { 'node-role.kubernetes.io/control-plane': '' } });
-  await createOrFail(lab, '/api/v1/namespaces/kube-system/pods', etcdPod(name, `https://127.0.0.1:${port}`));
+  // The forward first: kwok reads it when a port-forward arrives, from its own watch, so by the
+  // time kwok has seen the Node and the pod and reported the pod Running it has seen the forward.
   await createOrFail(lab, '/apis/kwok.x-k8s.io/v1alpha1/namespaces/kube-system/portforwards', {
     apiVersion: 'kwok.x-k8s.io/v1alpha1',
     kind: 'PortForward',
     metadata: { name: etcdPodName(name), namespace: 'kube-system' },
     spec: { forwards: [{ ports: [2379], target: { address: '127.0.0.1', port } }] },
+  });
+  await lab.addNode(name, { labels: { 'node-role.kubernetes.io/control-plane': '' } });
+  const path = `/api/v1/namespaces/kube-system/pods/${etcdPodName(name)}`;
+  await createOrFail(lab, '/api/v1/namespaces/kube-system/pods', etcdPod(name, `https://127.0.0.1:${port}`));
+  await waitFor(`${path} Running`, async () => {
+    const res = await lab.request('GET', path);
+    return (res.body as { status?: { phase?: string } }).status?.phase === 'Running';
   });
 }
 
