@@ -51,6 +51,7 @@ export async function openPortForward(options: PortForwardOptions): Promise<Dupl
   let reason = '';
   const stream = new Duplex({
     read() {},
+    // No flow control beyond the WebSocket's own buffer: etcd's requests and answers are small.
     write(chunk: Buffer, _encoding, callback) {
       if (ws.readyState !== WebSocket.OPEN) return callback(failed(`${what} is closed`));
       ws.send(Buffer.concat([Buffer.of(DATA), chunk]));

@@ -273,6 +273,36 @@ describe('failures through the cluster API', () => {
     expect(error).toMatchObject({ code: 'port_forward_timeout' });
     expect(ms).toBeGreaterThanOrEqual(900);
     expect(ms).toBeLessThan(5_000);
+
+    // Through the client, the tunnel's reason reaches the caller.
+    const hung = etcdThroughApi({
+      access: { ...access, server: `https://127.0.0.1:${silentPort}` },
+      etcdCa,
+      masters: [master(0)],
+      timeoutMs: 1_000,
+    });
+    clients.push(hung);
+    const viaClient = await failure(hung.members());
+    expect(viaClient.error).toMatchObject({ code: 'etcd_unreachable' });
+    expect(viaClient.error.message).toContain(
+      `${master(0)}: port-forward to kube-system/etcd-${master(0)}:2379: the API did not open the stream within 1000 ms`,
+    );
+    expect(viaClient.ms).toBeLessThan(5_000);
+  }, 30_000);
+
+  it('an API nothing listens on fails at once, saying so', async () => {
+    const closed = etcdThroughApi({
+      access: { ...access, server: `https://127.0.0.1:${await freePort()}` },
+      etcdCa,
+      masters: [master(0)],
+    });
+    clients.push(closed);
+    const { error, ms } = await failure(closed.members());
+    expect(error).toMatchObject({ code: 'etcd_unreachable' });
+    expect(error.message).toContain(
+      `${master(0)}: port-forward to kube-system/etcd-${master(0)}:2379: connection refused: nothing listens on the API address`,
+    );
+    expect(ms).toBeLessThan(5_000);
   }, 30_000);
 
   it('a member that accepts and never speaks TLS times out instead of hanging', async () => {
