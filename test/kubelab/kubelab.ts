@@ -10,6 +10,9 @@
  * kubeadm wrote, with only these test-harness changes: paths under /etc/kubernetes point into the
  * lab's directory, ports are free ones, everything binds to 127.0.0.1, and etcd is the lab's own
  * (plain http on loopback, declared as external etcd in the copy of the config).
+ *
+ * With `kubeletServer`, kwok also plays its Nodes' kubelet API, so `pods/portforward` through the
+ * API server works for pods on them (test/kubelab/etcdmasters.ts puts a cluster's etcd behind it).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
