@@ -15,6 +15,8 @@
  *   the pod, adds the member through a running one (`member add`, retried while etcd calls the
  *   cluster unhealthy), starts it with the membership etcd answered, waits until it is healthy;
  * - `stopMember(name)` kills a member's process (its pod and forward stay, as when etcd crashes);
+ * - `keepWriting()` writes through the running members until stopped and counts the failures,
+ *   to prove a membership change kept quorum;
  * - `addEtcdPod(lab, name, port)` only the Node, pod and forward, to a port of the test's choice;
  * - `members` the harness's view (name, client and peer URLs, running); `stop()` stops everything.
  */
@@ -41,6 +43,11 @@ export interface EtcdMasters {
   readonly members: readonly MasterMember[];
   joinMember(name: string): Promise<MasterMember>;
   stopMember(name: string): Promise<void>;
+  /**
+   * Writes a key again and again through the running members, as the API servers do, until
+   * `stop()`; every failed write is a moment without quorum. For proving a change kept quorum.
+   */
+  keepWriting(): { stop(): Promise<{ writes: number; failures: string[] }> };
   stop(): Promise<void>;
 }
 
@@ -216,6 +223,30 @@ export async function startEtcdMasters(input: {
     async stopMember(name) {
       const m = members.find((x) => x.name === name);
       if (m?.proc) await stopProcess(m.proc);
+    },
+    keepWriting() {
+      let writing = true;
+      let writes = 0;
+      const failures: string[] = [];
+      const b64 = (v: string) => Buffer.from(v).toString('base64');
+      const loop = (async () => {
+        while (writing) {
+          try {
+            await gateway('/v3/kv/put', { key: b64('/kaas-test/quorum'), value: b64(String(writes)) });
+            writes++;
+          } catch (error) {
+            failures.push((error as Error).message);
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      return {
+        async stop() {
+          writing = false;
+          await loop;
+          return { writes, failures };
+        },
+      };
     },
     stop,
   };

@@ -120,6 +120,7 @@ describe('etcd through the cluster API', () => {
 
   it('replaces a master: adds the new member, starts it, removes the old one, keeping quorum', async () => {
     const before = await through([master(0), master(1), master(2)]).members();
+    const writer = etcd.keepWriting();
     // kubeadm join --control-plane on master-3 adds and starts its member (the harness does it).
     await etcd.joinMember(master(3));
     const client = through([master(0), master(1), master(2), master(3)]);
@@ -138,6 +139,10 @@ describe('etcd through the cluster API', () => {
     expect(after.map((m) => m.name).sort()).toEqual([master(0), master(1), master(3)]);
     // Removing it again is a no-op, as a resumed step needs.
     expect(await client.removeMember(old.id)).toEqual({ removed: false });
+    // Quorum held throughout: every write the API servers would make succeeded.
+    const { writes, failures } = await writer.stop();
+    expect(failures).toEqual([]);
+    expect(writes).toBeGreaterThan(10);
   }, 120_000);
 
   it('adds a member through the API (the contract masters uses) and refuses one that would lose quorum', async () => {
