@@ -9,7 +9,7 @@
  */
 import { Duplex } from 'node:stream';
 import { fetch, WebSocket, type Dispatcher } from 'undici';
-import { UpstreamError } from '../errors.ts';
+import { InputError, UpstreamError } from '../errors.ts';
 import { unreachableReason } from './unreachable.ts';
 
 const DATA = 0;
@@ -37,11 +37,17 @@ export interface PortForwardOptions {
  * the pod's end refuses or drops the connection (e.g. nothing listens on the port).
  */
 export async function openPortForward(options: PortForwardOptions): Promise<Duplex> {
+  if (!/^https:\/\/[^/?#\s]+\/*$/.test(options.server)) {
+    throw new InputError(`"${options.server}" is not an https API address`, { field: 'server' });
+  }
+  if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535) {
+    throw new InputError(`${options.port} is not a port`, { field: 'port' });
+  }
   const timeoutMs = options.timeoutMs ?? 10_000;
   const what = `port-forward to ${options.namespace}/${options.pod}:${options.port}`;
   const path = `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/pods/${encodeURIComponent(options.pod)}/portforward?ports=${options.port}`;
   const base = options.server.replace(/\/+$/, '');
-  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${path}`, {
+  const ws = new WebSocket(`wss${base.slice('https'.length)}${path}`, {
     protocols: ['v4.channel.k8s.io'],
     dispatcher: options.dispatcher,
   });

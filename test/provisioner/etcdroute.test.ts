@@ -179,6 +179,17 @@ describe('failures through the cluster API', () => {
     }
   });
 
+  it('refuses an API address that is not https, or a port that is not one', async () => {
+    const open = (server: string, port = 2379) =>
+      openPortForward({ server, dispatcher: api, namespace: 'kube-system', pod: 'etcd-x', port });
+    for (const server of ['http://127.0.0.1:6443', 'ftp://x', '127.0.0.1:6443', 'https://', 'https://a/b']) {
+      await expect(open(server)).rejects.toMatchObject({ code: 'invalid_input', field: 'server' });
+    }
+    for (const port of [0, 65_536, 1.5, Number.NaN]) {
+      await expect(open(lab.url, port)).rejects.toMatchObject({ code: 'invalid_input', field: 'port' });
+    }
+  });
+
   it('a port-forward to a missing pod fails at once with port_forward_pod_missing', async () => {
     const { error, ms } = await failure(
       openPortForward({
