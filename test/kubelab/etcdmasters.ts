@@ -2,11 +2,11 @@
  * A cluster's etcd as kubeadm lays it out on its masters, inside kubelab: a real N-member etcd
  * (kubelab's etcd binary), client and peer mutual TLS with the certificates the real kubeadm makes
  * on each master from the cluster's etcd CA (`etcd/server` and `etcd/peer` name the master's Node),
- * members named after their master Nodes, and for each one the static pod's mirror `kube-system/etcd-<name>` on a
- * kwok Node of that name whose port 2379 kwok forwards (a PortForward resource) to the member's
- * client port. Through the lab's API, `pods/portforward` to that pod reaches that member, as it
- * reaches the etcd container on a real master. The lab must run kwok's kubelet server
- * (`startKubelab({ kubeletServer: true })`).
+ * members named after their master Nodes, and for each one the static pod's mirror
+ * `kube-system/etcd-<name>` on a kwok Node of that name whose port 2379 kwok forwards (a
+ * PortForward resource) to the member's client port. Through the lab's API, `pods/portforward` to
+ * that pod reaches that member, as it reaches the etcd container on a real master. The lab must run
+ * kwok's kubelet server (`startKubelab({ kubeletServer: true })`).
  *
  * API:
  * - `startEtcdMasters({ lab, etcdCa, names })` starts the first members (`--initial-cluster-state

@@ -8,12 +8,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KeyPair } from '../../src/auth/pki.ts';
+import { createCa, type KeyPair } from '../../src/auth/pki.ts';
 import type { EtcdClient, EtcdMemberHealth } from '../../src/provisioner/etcd.ts';
 import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
 import type { KubeAccess } from '../../src/provisioner/kubeclient.ts';
 import { openPortForward } from '../../src/provisioner/portforward.ts';
-import { createCa } from '../../src/auth/pki.ts';
 import { addEtcdPod, startEtcdMasters, type EtcdMasters } from '../kubelab/etcdmasters.ts';
 import { freePort, startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
 import { labCluster } from '../kubelab/support.ts';
@@ -30,7 +29,6 @@ let silent: Server;
 let silentPort: number;
 const held: Socket[] = [];
 
-/** A client through the API that the suite closes at the end. */
 /** What kaas must never show in an error: its keys and certificates, the etcd CA's included. */
 function expectNoSecrets(error: unknown): void {
   const text = `${String(error)} ${JSON.stringify(error)} ${(error as Error).stack ?? ''}`;
@@ -73,6 +71,7 @@ async function healthyOnly(client: EtcdClient, names: string[]): Promise<EtcdMem
   return health;
 }
 
+/** A client through the API that the suite closes at the end. */
 function through(masters: readonly string[], timeoutMs = 5_000): EtcdClient {
   const client = etcdThroughApi({ access, etcdCa, masters, timeoutMs });
   clients.push(client);
