@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Same depth as src/cli, so the sources' `new URL('../../web/dist', import.meta.url)` still finds the panel.
 const outdir = join(root, 'dist', 'cli');
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 const result = await build({
   absWorkingDir: root,
@@ -24,9 +23,7 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20.19',
-  // npm packages load from node_modules at run time, except commander: every command starts with it,
-  // and bundled it costs kubectl's exec plugin less start-up than a CommonJS package loaded apart.
-  external: Object.keys(pkg.dependencies).filter((name) => name !== 'commander'),
+  packages: 'external',
   sourcemap: 'linked',
   write: false,
   logLevel: 'warning',
