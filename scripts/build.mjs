@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Same depth as src/cli, so the sources' `new URL('../../web/dist', import.meta.url)` still finds the panel.
 const outdir = join(root, 'dist', 'cli');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 const result = await build({
   absWorkingDir: root,
@@ -23,7 +24,15 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20.19',
-  packages: 'external',
+  // npm packages load from node_modules at run time, except commander, which every command starts
+  // with: bundled, it skips Node's CommonJS loader (a third of `kaas credential`'s start-up).
+  external: Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter(
+    (name) => name !== 'commander',
+  ),
+  // commander is CommonJS: its require() of Node's own modules needs a require in an ES module.
+  banner: {
+    js: "import { createRequire as kaasCreateRequire } from 'node:module';\nconst require = kaasCreateRequire(import.meta.url);",
+  },
   sourcemap: 'linked',
   write: false,
   logLevel: 'warning',

@@ -47,10 +47,10 @@ const HEAVY = [
 ];
 
 describe('the compiled CLI', () => {
-  it('loads only commander to start, and only the saved login for kaas credential', () => {
-    expect([...staticGraph('main.js').packages]).toEqual(['commander']);
+  it('loads no npm package to start (commander is bundled), and only the saved login for kaas credential', () => {
+    expect([...staticGraph('main.js').packages]).toEqual([]);
     const credential = staticGraph(commandChunk('credential'), staticGraph('main.js'));
-    expect([...credential.packages]).toEqual(['commander']);
+    expect([...credential.packages]).toEqual([]);
     // The server and the store are there, in the chunks of the commands that need them.
     const serve = staticGraph(commandChunk('serve'));
     expect([...serve.packages]).toEqual(
