@@ -20,7 +20,11 @@ const npm = (args: string[]) =>
   execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, npm_config_update_notifier: 'false' },
+    // Not the settings of an `npm test` around this run (npm exports them as npm_config_*).
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name))),
+      npm_config_update_notifier: 'false',
+    },
   });
 
 describe('npm pack', () => {
