@@ -14,7 +14,7 @@ import type { KeystoneDirectory } from '../src/auth/directory.ts';
 import { createAuthService } from '../src/auth/service.ts';
 import { createLogger } from '../src/log.ts';
 import { buildApp } from '../src/server/app.ts';
-import { prodClusterStore } from '../src/server/testing.ts';
+import { prodClusterStore } from '../test/support/server.ts';
 
 const { values } = parseArgs({
   options: {

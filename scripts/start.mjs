@@ -1,8 +1,9 @@
-// `npm start`: installs the npm dependencies when needed, builds the control panel, then runs `kaas dev`.
+// `npm start`: installs the npm dependencies when needed, builds kaas (dist/cli) and the control
+// panel (web/dist) so they match the sources, then runs `kaas dev`.
 import { execFileSync, spawn } from 'node:child_process';
 
 execFileSync(process.execPath, ['scripts/ensure-deps.mjs'], { stdio: 'inherit' });
-// The control panel is served from web/dist; build it (a few seconds) so it matches the sources.
+execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
 execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], {
   stdio: 'inherit',
 });

@@ -334,10 +334,13 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
       .description('show a cluster, what its Kubernetes API reports, its last job and per-step progress'),
   ).action(async (ref: string, opts: Common) =>
     withSession(async (s) => {
-      const c = await getCluster(s, await clusterId(s, ref));
+      let c = await getCluster(s, await clusterId(s, ref));
       const job = c.lastJob
         ? (await s.call<JobView>('GET', path(c.id, 'jobs', c.lastJob.id))).body
         : undefined;
+      // The job may have ended between the two reads, committing the new spec: read the cluster
+      // again rather than print a finished job beside the spec from before it.
+      if (job && job.job.state !== c.lastJob?.state) c = await getCluster(s, c.id);
       print(opts, { cluster: c, job }, () =>
         [
           `${c.name} (${c.id}) ${c.status}, Kubernetes ${c.spec.kubernetesVersion}`,

@@ -1,16 +1,22 @@
 import type { Command } from 'commander';
-import { execCredential } from '../auth/client.ts';
-import { processDeps, type AuthCliDeps } from './login.ts';
-import { savedLogin } from './session.ts';
+import { execCredential } from '../auth/clientConfig.ts';
+import { savedLogin } from './savedLogin.ts';
+
+/** What `kaas credential` needs from the process: kept this small so it loads nothing else. */
+export interface CredentialDeps {
+  env: Record<string, string | undefined>;
+  stdout: NodeJS.WritableStream;
+}
 
 /**
  * `kaas credential`: the kubectl exec credential plugin. Prints an ExecCredential with the token
  * `kaas login` saved on disk (0600), so kubectl never prompts or logs in per call:
  *   users: [{ name: kaas, user: { exec: { apiVersion: client.authentication.k8s.io/v1, command: kaas, args: [credential], interactiveMode: Never } } }]
+ * kubectl runs it before every request, so it imports only the saved login (no HTTP client, store or server).
  */
 export function registerCredentialCommand(
   program: Command,
-  deps: AuthCliDeps = processDeps(),
+  deps: CredentialDeps = { env: process.env, stdout: process.stdout },
   now: () => Date = () => new Date(),
 ): Command {
   return program

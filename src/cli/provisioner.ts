@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { Agent, fetch } from 'undici';
 import { InputError } from '../errors.ts';
+import { readCaFile } from './caFile.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createCloud, loadCloudConfig } from '../openstack/index.ts';
 import type { WebhookTarget } from '../provisioner/material.ts';
@@ -27,19 +27,6 @@ function webhookFromEnv(env: Env): WebhookTarget | undefined {
     );
   }
   return { kaasUrl: env.KAAS_URL, caPem: readCaFile(env.KAAS_CA_FILE) };
-}
-
-/** The PEM CA in KAAS_CA_FILE: the CA of kaas' own certificate (clusters and the CLI trust it). */
-export function readCaFile(path: string): string {
-  let caPem: string;
-  try {
-    caPem = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new InputError(`cannot read KAAS_CA_FILE ${path}`, { field: 'KAAS_CA_FILE', cause: error });
-  }
-  if (!caPem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new InputError('KAAS_CA_FILE must hold a PEM certificate', { field: 'KAAS_CA_FILE' });
-  return caPem;
 }
 
 /** Probes a cluster API's /healthz, trusting only the cluster CA when it is known. */

@@ -1,7 +1,7 @@
 import { Agent } from 'undici';
-import { configDir, kaasCall, readClientConfig, type ClientConfig, type KaasCall } from '../auth/client.ts';
-import { AuthError } from '../errors.ts';
-import { readCaFile } from './provisioner.ts';
+import { kaasCall, type KaasCall } from '../auth/client.ts';
+import { readCaFile } from './caFile.ts';
+import { savedLogin } from './savedLogin.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -18,26 +18,6 @@ export interface KaasSession {
   url: string;
   call: KaasCall;
   close(): Promise<void>;
-}
-
-/**
- * What `kaas login` saved, checked: AuthError saying what to do when not logged in, logged in to
- * another server than KAAS_URL (when set), or when the token has expired.
- */
-export function savedLogin(env: Env, now: () => Date): ClientConfig {
-  const config = readClientConfig(configDir(env));
-  const wanted = env.KAAS_URL?.replace(/\/+$/, '');
-  if (wanted && wanted !== config.url.replace(/\/+$/, '')) {
-    throw new AuthError(
-      `you are logged in to ${config.url}, not ${wanted}: run \`kaas login --url ${wanted}\``,
-      {
-        code: 'wrong_server',
-      },
-    );
-  }
-  if (Date.parse(config.expiresAt) <= now().getTime())
-    throw new AuthError('your kaas token has expired: run `kaas login` again', { code: 'token_expired' });
-  return config;
 }
 
 /** Opens the API session `kaas login` saved (see {@link savedLogin}): its server and token. */

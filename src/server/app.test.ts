@@ -5,7 +5,7 @@ import { openStore } from '../store/db.ts';
 import { createLogger } from '../log.ts';
 import { buildApp } from './app.ts';
 import { ConflictError, InputError } from '../errors.ts';
-import { postRaw } from './testing.ts';
+import { postRaw } from '../../test/support/server.ts';
 
 const sink = new Writable({ write: (_c, _e, cb) => cb() });
 

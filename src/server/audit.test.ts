@@ -12,7 +12,7 @@ import { registerPrincipal } from './principal.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerSessionRoutes } from './routes/session.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
-import { prodClusterStore } from './testing.ts';
+import { prodClusterStore } from '../../test/support/server.ts';
 
 /**
  * The audit hook over the real session, token and admin routes (memory Keystone, SQLite), plus a

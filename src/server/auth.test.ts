@@ -7,7 +7,7 @@ import { createLogger } from '../log.ts';
 import type { Store } from '../store/db.ts';
 import { memoryDirectory } from '../../test/auth/memoryDirectory.ts';
 import { buildApp } from './app.ts';
-import { postRaw, prodClusterStore } from './testing.ts';
+import { postRaw, prodClusterStore } from '../../test/support/server.ts';
 
 const AUD = 'https://kubernetes.default.svc.cluster.local';
 

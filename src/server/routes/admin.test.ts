@@ -8,7 +8,7 @@ import { listApiTokens } from '../../store/listApiTokens.ts';
 import { markRoleBindingsApplied } from '../../store/markRoleBindingsApplied.ts';
 import { upsertClusterEndpoint } from '../../store/upsertClusterEndpoint.ts';
 import { httpProbe, parseRoleBindings, type Probe } from './admin.ts';
-import { panelTestApp } from './panel-testing.ts';
+import { panelTestApp } from '../../../test/support/panelApp.ts';
 
 const as = (user: string) => ({ 'x-test-user': user });
 const ADMIN_GETS = [

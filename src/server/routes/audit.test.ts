@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../store/db.ts';
 import { insertAuditEvent, type AuditEvent } from '../../store/insertAuditEvent.ts';
 import { encodeCursor, parseCursor, parseLimit } from './audit.ts';
-import { panelTestApp } from './panel-testing.ts';
+import { panelTestApp } from '../../../test/support/panelApp.ts';
 
 const as = (user: string) => ({ 'x-test-user': user });
 

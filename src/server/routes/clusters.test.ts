@@ -9,7 +9,7 @@ import { findJob } from '../../store/findJob.ts';
 import { insertJob } from '../../store/insertJob.ts';
 import { insertProvisionedCluster } from '../../store/insertProvisionedCluster.ts';
 import { clusterGuard, registerClusterRoutes } from './clusters.ts';
-import { panelTestApp } from './panel-testing.ts';
+import { panelTestApp } from '../../../test/support/panelApp.ts';
 
 // Authorization only: the provisioner behind the routes is tested in test/provisioner/api.test.ts,
 // so here it just echoes which operation reached it.

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Store } from '../../store/db.ts';
 import { upsertClusterEndpoint } from '../../store/upsertClusterEndpoint.ts';
-import { panelTestApp } from './panel-testing.ts';
+import { panelTestApp } from '../../../test/support/panelApp.ts';
 import { renderKubeconfig } from './panel.ts';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';

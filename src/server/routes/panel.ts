@@ -116,7 +116,10 @@ export function renderKubeconfig(input: {
             command: 'kaas',
             args: ['credential', '--cluster', cluster.id],
             env: [{ name: 'KAAS_URL', value: auth.kaasUrl }],
-            installHint: 'Install the kaas CLI (npm install -g kaas) and run "kaas login" once.',
+            // kaas is not on the npm registry: the CLI installs from a tarball packed in a source tree
+            // (test/build/pack.test.ts installs one the same way).
+            installHint:
+              'Install the kaas CLI from a kaas source tree (npm ci && npm pack, then npm install -g ./kaas-*.tgz) and run "kaas login" once.',
             interactiveMode: 'IfAvailable',
             provideClusterInfo: false,
           },

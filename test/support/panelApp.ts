@@ -1,16 +1,16 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { memoryDirectory } from '../../../test/auth/memoryDirectory.ts';
-import { freshStore } from '../../../test/support/databases.ts';
-import { createAuthService } from '../../auth/service.ts';
-import type { Store } from '../../store/db.ts';
-import { insertCluster } from '../../store/insertCluster.ts';
-import { up as panelUp } from '../../store/migrations/0005_panel.ts';
-import { replaceProjectAssignments } from '../../store/replaceProjectAssignments.ts';
-import { errorHandler } from '../errors.ts';
-import { registerAdminRoutes, type Probe } from './admin.ts';
-import type { Principal } from '../principal.ts';
-import { registerPanelRoutes } from './panel.ts';
+import { memoryDirectory } from '../auth/memoryDirectory.ts';
+import { freshStore } from './databases.ts';
+import { createAuthService } from '../../src/auth/service.ts';
+import type { Store } from '../../src/store/db.ts';
+import { insertCluster } from '../../src/store/insertCluster.ts';
+import { up as panelUp } from '../../src/store/migrations/0005_panel.ts';
+import { replaceProjectAssignments } from '../../src/store/replaceProjectAssignments.ts';
+import { errorHandler } from '../../src/server/errors.ts';
+import { registerAdminRoutes, type Probe } from '../../src/server/routes/admin.ts';
+import type { Principal } from '../../src/server/principal.ts';
+import { registerPanelRoutes } from '../../src/server/routes/panel.ts';
 
 /** Test users: `admin` holds c1's admin role, `member` only a member role, `outsider` nothing. */
 export const USERS: Record<string, Principal> = {

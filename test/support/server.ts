@@ -1,7 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { openStore, type Store } from '../store/db.ts';
-import { insertCluster } from '../store/insertCluster.ts';
-import { migrateToLatest } from '../store/migrate.ts';
+import { openStore, type Store } from '../../src/store/db.ts';
+import { insertCluster } from '../../src/store/insertCluster.ts';
+import { migrateToLatest } from '../../src/store/migrate.ts';
 
 /**
  * A migrated SQLite store (in memory unless `url` names a file) holding cluster c1 "prod" of
