@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { AuthError, InputError, NotFoundError, UpstreamError } from '../errors.ts';
+import { AuthError, ForbiddenError, InputError, NotFoundError, UpstreamError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/db.ts';
 import { deleteApiToken } from '../store/deleteApiToken.ts';
@@ -13,6 +13,7 @@ import { insertApiToken, type ApiTokenRecord } from '../store/insertApiToken.ts'
 import type { ClusterRecord } from '../store/insertCluster.ts';
 import { insertSession, type SessionRecord } from '../store/insertSession.ts';
 import { listApiTokens } from '../store/listApiTokens.ts';
+import { listClusters } from '../store/listClusters.ts';
 import { listSyncResults } from '../store/listSyncResults.ts';
 import { listUserProjectRoles } from '../store/listUserProjectRoles.ts';
 import { touchApiTokens } from '../store/touchApiTokens.ts';
@@ -88,6 +89,8 @@ export interface TokenInfo {
   createdAt: string;
   expiresAt: string;
   lastUsedAt: string | null;
+  /** The only clusters (ids) the token is valid on; absent = every cluster. */
+  clusters?: string[];
 }
 
 /** Result of a TokenReview decision. */
@@ -102,9 +105,18 @@ interface CachedIdentity {
 }
 
 const NAME_MAX = 100;
+/** Most clusters one token may be restricted to. */
+const CLUSTERS_MAX = 50;
 
 function tokenInfo(t: ApiTokenRecord): TokenInfo {
-  return { id: t.id, name: t.name, createdAt: t.createdAt, expiresAt: t.expiresAt, lastUsedAt: t.lastUsedAt };
+  return {
+    id: t.id,
+    name: t.name,
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt,
+    lastUsedAt: t.lastUsedAt,
+    ...(t.clusterIds ? { clusters: t.clusterIds } : {}),
+  };
 }
 
 /**
@@ -217,6 +229,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     if (!entry || entry.expiresAt <= nowMs()) {
       const record = await lookupToken(input.token);
       if (typeof record === 'string') return { error: record };
+      if (record.clusterIds && !record.clusterIds.includes(c.id))
+        return { error: `token is restricted to other clusters than ${c.name}` };
       const roles = await listUserProjectRoles({
         db: store.db,
         userId: record.userId,
@@ -272,6 +286,39 @@ export function createAuthService(deps: AuthServiceDeps) {
       idleBefore: new Date(t.getTime() - options.sessionIdleMs).toISOString(),
     }).catch((error: unknown) => logger.warn({ err: error }, 'could not delete expired sessions'));
     return outcome;
+  }
+
+  /**
+   * The cluster ids a new token is restricted to (ids or names accepted), or undefined for none.
+   * Only clusters the user holds a role on may be named; others read as unknown (no existence leak).
+   */
+  async function restrictionOf(principal: Principal, clusters: unknown): Promise<string[] | undefined> {
+    if (clusters === undefined || clusters === null) return undefined;
+    if (
+      !Array.isArray(clusters) ||
+      clusters.length === 0 ||
+      clusters.length > CLUSTERS_MAX ||
+      !clusters.every((c) => typeof c === 'string' && c !== '' && c.length <= 200)
+    ) {
+      throw new InputError(`clusters must be a list of 1 to ${CLUSTERS_MAX} cluster ids or names`, {
+        field: 'clusters',
+      });
+    }
+    const all = await listClusters({ db: store.db });
+    const ids = new Set<string>();
+    for (const wanted of clusters as string[]) {
+      const c = all.find((x) => x.id === wanted) ?? all.find((x) => x.name === wanted);
+      const roles = c
+        ? await listUserProjectRoles({ db: store.db, userId: principal.userId, projectId: c.projectId })
+        : [];
+      if (!c || roles.length === 0)
+        throw new InputError(`no cluster "${wanted}" that you have access to`, {
+          field: 'clusters',
+          code: 'cluster_not_found',
+        });
+      ids.add(c.id);
+    }
+    return [...ids].sort();
   }
 
   function throttleKey(username: string, domain: string, ip: string): string {
@@ -331,8 +378,21 @@ export function createAuthService(deps: AuthServiceDeps) {
       };
     },
 
-    /** Creates a token for the principal; the returned `token` is the only time the secret exists outside the client. */
-    async createToken(principal: Principal, input: { name: unknown; expiresInDays?: unknown }) {
+    /**
+     * Creates a token for the principal; the returned `token` is the only time the secret exists
+     * outside the client. Only a password login (a session) mints tokens: a token that could mint
+     * tokens would let a short-lived or restricted token outlive or outgrow itself.
+     */
+    async createToken(
+      principal: Principal,
+      input: { name: unknown; expiresInDays?: unknown; clusters?: unknown },
+    ) {
+      if (principal.via !== 'session') {
+        throw new ForbiddenError(
+          'API tokens cannot create tokens: sign in with your password (the panel, or `kaas token create`, which asks for it)',
+          { code: 'session_required' },
+        );
+      }
       if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > NAME_MAX) {
         throw new InputError(`name must be a non-empty string of at most ${NAME_MAX} characters`, {
           field: 'name',
@@ -340,6 +400,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       }
       const created = deps.now();
       const expires = tokenExpiry(created, input.expiresInDays, options.tokenExpiry);
+      const clusterIds = await restrictionOf(principal, input.clusters);
       const token = generateToken();
       const record: ApiTokenRecord = {
         id: randomUUID(),
@@ -351,6 +412,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         createdAt: created.toISOString(),
         expiresAt: expires.toISOString(),
         lastUsedAt: null,
+        ...(clusterIds ? { clusterIds } : {}),
       };
       await insertApiToken({ db: store.db, token: record });
       return { ...tokenInfo(record), token };

@@ -224,12 +224,15 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
         ],
       });
       expect(list.body).not.toContain(body.token);
-      const second = await app.inject({
+      const minted = await app.inject({
         method: 'POST',
         url: '/api/v1/tokens',
         headers: bearer,
         payload: { name: 'script' },
       });
+      expect(minted.statusCode).toBe(403);
+      expect(minted.json().error.code).toBe('session_required');
+      const second = await createToken('script');
       expect(second.statusCode).toBe(201);
       expect(second.json().expiresAt).toBe('2031-01-01T00:00:00.000Z');
       expect(

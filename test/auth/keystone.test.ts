@@ -48,6 +48,7 @@ describe('auth service against the real Keystone', () => {
     projects: [],
   };
   let project: { id: string; name: string };
+  let project2: { id: string; name: string };
   let roleAdmin: { id: string; name: string };
   let roleView: { id: string; name: string };
   let alice: { id: string; name: string };
@@ -57,7 +58,8 @@ describe('auth service against the real Keystone', () => {
 
   beforeAll(async () => {
     project = await admin.keystone.createProject({ name: `kaas-auth-${suffix}` });
-    created.projects.push(project.id);
+    project2 = await admin.keystone.createProject({ name: `kaas-auth2-${suffix}` });
+    created.projects.push(project.id, project2.id);
     roleAdmin = await admin.keystone.createRole({ name: `kaas-adm-${suffix}` });
     roleView = await admin.keystone.createRole({ name: `kaas-view-${suffix}` });
     created.roles.push(roleAdmin.id, roleView.id);
@@ -74,6 +76,7 @@ describe('auth service against the real Keystone', () => {
       await admin.keystone.assignProjectRole({ projectId: project.id, userId: alice.id, roleId: role.id });
     }
     await admin.keystone.assignProjectRole({ projectId: project.id, userId: carol.id, roleId: roleView.id });
+    await admin.keystone.assignProjectRole({ projectId: project2.id, userId: alice.id, roleId: roleView.id });
     const reader = (await admin.keystone.listRoles({ name: 'reader' }))[0];
     if (!reader) throw new Error('the lab Keystone has no reader role');
     await admin.session.request('identity', 'PUT', `/v3/domains/default/users/${svc.id}/roles/${reader.id}`);
@@ -144,6 +147,18 @@ describe('auth service against the real Keystone', () => {
           createdAt: now.toISOString(),
         },
       });
+      // A second cluster, on a project where alice holds a role and carol none.
+      await insertCluster({
+        db: store.db,
+        cluster: {
+          id: `c2-${engine}`,
+          name: `k8s2-${engine}`,
+          projectId: project2.id,
+          projectName: project2.name,
+          adminRoleIds: [roleAdmin.id],
+          createdAt: now.toISOString(),
+        },
+      });
       auth = createAuthService({ store, directory: keystoneDirectory(serviceCloud), logger, now: () => now });
       app = await buildApp({ store, logger, now: () => now, auth });
       await auth.sync();
@@ -173,8 +188,8 @@ describe('auth service against the real Keystone', () => {
       expect(t.statusCode).toBe(201);
       return t.json() as { id: string; token: string };
     }
-    const tr = (body: unknown) =>
-      app.inject({ method: 'POST', url: `/tokenreview/c-${engine}?timeout=30s`, payload: body as object });
+    const tr = (body: unknown, cluster = `c-${engine}`) =>
+      app.inject({ method: 'POST', url: `/tokenreview/${cluster}?timeout=30s`, payload: body as object });
 
     it('logs in with the right password; refuses a bad password and a disabled user', async () => {
       const ok = await login(alice.name, password);
@@ -246,6 +261,67 @@ describe('auth service against the real Keystone', () => {
         error: 'token has expired',
       });
       now = saved;
+    });
+
+    it('lets only a password session create tokens: an API token gets 403 session_required', async () => {
+      const t = await tokenFor(alice.name, { expiresInDays: 1 });
+      const minted = await app.inject({
+        method: 'POST',
+        url: '/api/v1/tokens',
+        headers: { authorization: `Bearer ${t.token}` },
+        payload: { name: 'outlives-me', expiresInDays: 730 },
+      });
+      expect(minted.statusCode).toBe(403);
+      expect(minted.json().error).toMatchObject({ code: 'session_required' });
+      const list = await app.inject({
+        method: 'GET',
+        url: '/api/v1/tokens',
+        headers: { authorization: `Bearer ${t.token}` },
+      });
+      expect(list.json().items.map((i: { name: string }) => i.name)).not.toContain('outlives-me');
+    });
+
+    it('restricts a token to chosen clusters; TokenReview from another cluster is refused', async () => {
+      const only2 = await tokenFor(alice.name, { clusters: [`k8s2-${engine}`] });
+      expect((await tr(review(only2.token), `c2-${engine}`)).json().status).toMatchObject({
+        authenticated: true,
+        user: { uid: alice.id, groups: [roleView.id] },
+      });
+      expect((await tr(review(only2.token))).json().status).toEqual({
+        authenticated: false,
+        error: `token is restricted to other clusters than k8s-${engine}`,
+      });
+      const list = await app.inject({
+        method: 'GET',
+        url: '/api/v1/tokens',
+        headers: { authorization: `Bearer ${only2.token}` },
+      });
+      expect(list.json().items.find((i: { id: string }) => i.id === only2.id).clusters).toEqual([
+        `c2-${engine}`,
+      ]);
+      const both = await tokenFor(alice.name, { clusters: [`c-${engine}`, `c2-${engine}`] });
+      expect((await tr(review(both.token))).json().status.authenticated).toBe(true);
+      expect((await tr(review(both.token), `c2-${engine}`)).json().status.authenticated).toBe(true);
+    });
+
+    it('refuses a restriction to a cluster the user has no role on, unknown clusters and bad lists', async () => {
+      const res = await login(carol.name, password);
+      const headers = {
+        cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
+        'x-csrf-token': res.json().csrfToken as string,
+      };
+      const create = (clusters: unknown) =>
+        app.inject({ method: 'POST', url: '/api/v1/tokens', headers, payload: { name: 'x', clusters } });
+      for (const clusters of [[`c2-${engine}`], ['no-such-cluster']]) {
+        const r = await create(clusters);
+        expect(r.statusCode).toBe(400);
+        expect(r.json().error).toMatchObject({ code: 'cluster_not_found', field: 'clusters' });
+      }
+      for (const clusters of [[], 'c-1', [7], Array.from({ length: 51 }, (_, i) => `c${i}`)]) {
+        const r = await create(clusters);
+        expect(r.statusCode).toBe(400);
+        expect(r.json().error.field).toBe('clusters');
+      }
     });
 
     it('answers 4xx for garbage, oversized bodies and wrong apiVersion/kind', async () => {
