@@ -14,7 +14,7 @@ import type { ClusterRecord } from '../store/insertCluster.ts';
 import { insertSession, type SessionRecord } from '../store/insertSession.ts';
 import { listApiTokens } from '../store/listApiTokens.ts';
 import { listClusters } from '../store/listClusters.ts';
-import { listSyncResults } from '../store/listSyncResults.ts';
+import { listSyncResults, type SyncResultRecord } from '../store/listSyncResults.ts';
 import { listUserProjectRoles } from '../store/listUserProjectRoles.ts';
 import { touchApiTokens } from '../store/touchApiTokens.ts';
 import { touchSession } from '../store/touchSession.ts';
@@ -50,6 +50,11 @@ export interface AuthOptions {
   /** Audiences kaas accepts in TokenReview `spec.audiences`. */
   audiences: string[];
   syncIntervalMs: number;
+  /**
+   * TokenReview fails closed when the last successful sync of the users or of the cluster's project
+   * is older than this: a Keystone outage must not keep disabled users in forever.
+   */
+  syncMaxAgeMs: number;
   cacheTtlMs: number;
   cacheMaxEntries: number;
   tokenExpiry: ExpiryPolicy;
@@ -64,6 +69,7 @@ export const defaultAuthOptions: AuthOptions = {
   usernameFormat: 'name',
   audiences: ['https://kubernetes.default.svc.cluster.local', 'https://kubernetes.default.svc'],
   syncIntervalMs: 60_000,
+  syncMaxAgeMs: 10 * 60_000,
   cacheTtlMs: 10_000,
   cacheMaxEntries: 10_000,
   tokenExpiry: defaultExpiryPolicy,
@@ -142,6 +148,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     ttlMs: options.cacheTtlMs,
     now: nowMs,
   });
+  const syncStates = new TtlCache<SyncResultRecord[]>({ max: 1, ttlMs: options.cacheTtlMs, now: nowMs });
   const lastWritten = new Map<string, number>();
   const pendingUse = new Map<string, string>();
   let flushing: Promise<void> | undefined;
@@ -195,6 +202,31 @@ export function createAuthService(deps: AuthServiceDeps) {
     return results.some((r) => r.subject === subject && r.lastSuccessAt !== null);
   }
 
+  /**
+   * Why the mirror is too old to vouch for anyone on this project, or undefined when it is fresh.
+   * Read from the database (shared by replicas), cached like identities; a subject never synced is
+   * left to the `not_synced` path.
+   */
+  async function staleness(projectId: string): Promise<string | undefined> {
+    let results = syncStates.get('all');
+    if (!results) {
+      results = await listSyncResults({ db: store.db });
+      syncStates.set('all', results);
+    }
+    for (const subject of ['users', `project:${projectId}`]) {
+      const last = results.find((r) => r.subject === subject)?.lastSuccessAt;
+      if (!last) continue;
+      const ageMs = nowMs() - Date.parse(last);
+      if (ageMs > options.syncMaxAgeMs) {
+        return (
+          `kaas cannot vouch for anyone: its last successful Keystone sync (${subject}) was ` +
+          `${Math.round(ageMs / 1000)} s ago, over the ${Math.round(options.syncMaxAgeMs / 1000)} s limit`
+        );
+      }
+    }
+    return undefined;
+  }
+
   /** Looks a well-formed token up; a string describes why it is refused. */
   async function lookupToken(token: string): Promise<ApiTokenRecord | string> {
     if (!isWellFormedToken(token)) return 'token is not a valid kaas token';
@@ -220,6 +252,12 @@ export function createAuthService(deps: AuthServiceDeps) {
     // First, before the cluster lookup: a foreign or mistyped token must cost no database read.
     if (!isWellFormedToken(input.token)) return { error: 'token is not a valid kaas token' };
     const c = await cluster(input.clusterId);
+    // Fail closed before any cache: a cached identity is as stale as the mirror it came from.
+    const stale = await staleness(c.projectId);
+    if (stale) {
+      metrics.staleSyncRefusals.inc();
+      return { error: stale };
+    }
     const audiences = matchAudiences(input.audiences, options.audiences);
     if (audiences && audiences.length === 0)
       return { error: 'none of the requested audiences is served by kaas' };
@@ -279,6 +317,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     if (outcome.failed.length === 0) lastSyncAt = deps.now();
     else metrics.syncFailures.inc();
     clusters.clear();
+    syncStates.clear();
     const t = deps.now();
     await deleteExpiredSessions({
       db: store.db,
@@ -489,14 +528,23 @@ export function createAuthService(deps: AuthServiceDeps) {
       return { secret, session };
     },
 
-    /** The live session for a cookie secret (idle and absolute limits applied), or undefined. */
+    /**
+     * The live session for a cookie secret, or undefined: idle and absolute limits applied, and the
+     * user must still be enabled in the Keystone mirror, so disabling or deleting a user in Keystone
+     * ends their sessions at the next sync (login put them in the mirror).
+     */
     async sessionOf(secret: string): Promise<SessionRecord | undefined> {
       if (secret.length === 0 || secret.length > 200) return undefined;
       const idHash = hashSecret(secret);
       const s = await findSession({ db: store.db, idHash });
       if (!s) return undefined;
       const t = nowMs();
-      if (Date.parse(s.expiresAt) <= t || Date.parse(s.lastSeenAt) + options.sessionIdleMs <= t) {
+      const user = await findKeystoneUser({ db: store.db, id: s.userId });
+      if (
+        Date.parse(s.expiresAt) <= t ||
+        Date.parse(s.lastSeenAt) + options.sessionIdleMs <= t ||
+        !user?.enabled
+      ) {
         await deleteSession({ db: store.db, idHash });
         return undefined;
       }

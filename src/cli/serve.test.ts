@@ -67,6 +67,8 @@ describe('serveConfigFromEnv', () => {
       jobConcurrency: 4,
       shutdownGraceMs: 20_000,
       logLevel: 'info',
+      metricsToken: undefined,
+      keystoneSync: { syncIntervalMs: 60_000, syncMaxAgeMs: 600_000 },
       release: {},
     });
   });
@@ -87,6 +89,9 @@ describe('serveConfigFromEnv', () => {
         KAAS_LOG_LEVEL: 'debug',
         KAAS_RELEASE_MIRROR: 'https://mirror.example/k8s/release/',
         KAAS_RELEASE_CACHE: '/var/cache/kaas',
+        KAAS_METRICS_TOKEN: 'scrape-secret-0123456789',
+        KAAS_KEYSTONE_SYNC_INTERVAL_MS: '30000',
+        KAAS_KEYSTONE_SYNC_MAX_AGE_MS: '300000',
       }),
     ).toEqual({
       databaseUrl: 'sqlite:/data/kaas.db',
@@ -99,6 +104,8 @@ describe('serveConfigFromEnv', () => {
       jobConcurrency: 16,
       shutdownGraceMs: 0,
       logLevel: 'debug',
+      metricsToken: 'scrape-secret-0123456789',
+      keystoneSync: { syncIntervalMs: 30_000, syncMaxAgeMs: 300_000 },
       release: { releaseMirror: 'https://mirror.example/k8s/release', releaseCacheDir: '/var/cache/kaas' },
     });
     expect(serveConfigFromEnv({ KAAS_DATABASE_URL: 'x', KAAS_RELEASE_MIRROR: '/srv/k8s' }).release).toEqual({
@@ -131,6 +138,16 @@ describe('serveConfigFromEnv', () => {
       expect(configError({ ...db, KAAS_RELEASE_MIRROR: mirror }).field).toBe('KAAS_RELEASE_MIRROR');
     }
     expect(configError({ ...db, KAAS_RELEASE_CACHE: 'cache' }).field).toBe('KAAS_RELEASE_CACHE');
+    expect(configError({ ...db, KAAS_METRICS_TOKEN: 'short' }).field).toBe('KAAS_METRICS_TOKEN');
+    expect(configError({ ...db, KAAS_METRICS_TOKEN: 'has a space in it ok' }).field).toBe(
+      'KAAS_METRICS_TOKEN',
+    );
+    expect(configError({ ...db, KAAS_KEYSTONE_SYNC_MAX_AGE_MS: '10' }).field).toBe(
+      'KAAS_KEYSTONE_SYNC_MAX_AGE_MS',
+    );
+    expect(configError({ ...db, KAAS_KEYSTONE_SYNC_INTERVAL_MS: 'often' }).field).toBe(
+      'KAAS_KEYSTONE_SYNC_INTERVAL_MS',
+    );
     expect(configError({ ...db, KAAS_JOB_CONCURRENCY: '0' }).message).toBe(
       'KAAS_JOB_CONCURRENCY must be an integer from 1 to 64, got "0"',
     );

@@ -256,11 +256,15 @@ describe('auth service against the real Keystone', () => {
       expect((await tr(review(e.token))).json().status.authenticated).toBe(true);
       const saved = now;
       now = new Date(now.getTime() + 86_400_000 + 1000);
-      expect((await tr(review(e.token))).json().status).toEqual({
-        authenticated: false,
-        error: 'token has expired',
-      });
-      now = saved;
+      try {
+        await auth.sync(); // a day without a sync would fail closed (tested below)
+        expect((await tr(review(e.token))).json().status).toEqual({
+          authenticated: false,
+          error: 'token has expired',
+        });
+      } finally {
+        now = saved;
+      }
     });
 
     it('lets only a password session create tokens: an API token gets 403 session_required', async () => {
@@ -321,6 +325,132 @@ describe('auth service against the real Keystone', () => {
         const r = await create(clusters);
         expect(r.statusCode).toBe(400);
         expect(r.json().error.field).toBe('clusters');
+      }
+    });
+
+    it('ends sessions and tokens within one sync of the user being disabled, losing the role, or deleted', async () => {
+      const dave = await admin.keystone.createUser({ name: `kaas-dave-${engine}-${suffix}`, password });
+      created.users.push(dave.id);
+      await admin.keystone.assignProjectRole({
+        projectId: project.id,
+        userId: dave.id,
+        roleId: roleAdmin.id,
+      });
+      await auth.sync();
+      const signIn = async () => {
+        const res = await login(dave.name, password);
+        expect(res.statusCode).toBe(200);
+        return {
+          cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
+          'x-csrf-token': res.json().csrfToken as string,
+        };
+      };
+      const s = await signIn();
+      const t = await tokenFor(dave.name);
+      const overview = (headers: Record<string, string>) =>
+        app.inject({ method: 'GET', url: `/api/v1/clusters/c-${engine}/admin/overview`, headers });
+      const mint = (headers: Record<string, string>) =>
+        app.inject({ method: 'POST', url: '/api/v1/tokens', headers, payload: { name: 'late' } });
+      const bearer = { authorization: `Bearer ${t.token}` };
+      expect((await overview(s)).statusCode).toBe(200);
+      expect((await overview(bearer)).statusCode).toBe(200);
+      expect((await tr(review(t.token))).json().status.authenticated).toBe(true);
+
+      // Disabled in Keystone: after one sync the session is gone (401 everywhere), the token too.
+      await admin.keystone.setUserEnabled(dave.id, false);
+      await auth.sync();
+      expect((await app.inject({ method: 'GET', url: '/api/v1/session', headers: s })).statusCode).toBe(401);
+      expect((await overview(s)).statusCode).toBe(401);
+      expect((await mint(s)).statusCode).toBe(401);
+      expect((await overview(bearer)).statusCode).toBe(401);
+      expect((await tr(review(t.token))).json().status).toEqual({
+        authenticated: false,
+        error: 'the token owner is disabled in Keystone',
+      });
+
+      // Enabled again but without the role: admin routes and TokenReview refuse after one sync.
+      await admin.keystone.setUserEnabled(dave.id, true);
+      await auth.sync();
+      const s2 = await signIn();
+      expect((await overview(s2)).statusCode).toBe(200);
+      await admin.keystone.unassignProjectRole({
+        projectId: project.id,
+        userId: dave.id,
+        roleId: roleAdmin.id,
+      });
+      await auth.sync();
+      expect((await overview(s2)).statusCode).toBe(404);
+      expect((await overview(bearer)).statusCode).toBe(404);
+      expect((await tr(review(t.token))).json().status).toEqual({
+        authenticated: false,
+        error: `user has no role on the project of cluster k8s-${engine}`,
+      });
+
+      // Deleted from Keystone: the session and the token are dead after one sync.
+      await admin.keystone.deleteUser(dave.id);
+      await auth.sync();
+      expect((await app.inject({ method: 'GET', url: '/api/v1/session', headers: s2 })).statusCode).toBe(401);
+      expect((await mint(s2)).statusCode).toBe(401);
+      expect((await tr(review(t.token))).json().status).toEqual({
+        authenticated: false,
+        error: 'the token owner no longer exists in Keystone',
+      });
+    });
+
+    it('fails TokenReview closed, with a metric, once Keystone sync has failed for longer than the bound', async () => {
+      // A second replica on the same database whose Keystone credentials no longer work.
+      const broken = createCloud({
+        config: resolveCloudConfig({
+          env: {
+            OS_AUTH_URL: authUrl,
+            OS_USERNAME: `kaas-svc-${suffix}`,
+            OS_PASSWORD: 'not-the-password',
+            OS_USER_DOMAIN_NAME: 'Default',
+            OS_DOMAIN_NAME: 'Default',
+          },
+        }),
+        logger,
+      });
+      const replica = createAuthService({
+        store,
+        directory: keystoneDirectory(broken),
+        logger,
+        now: () => now,
+        options: { syncMaxAgeMs: 10 * 60_000 },
+      });
+      const replicaApp = await buildApp({ store, logger, now: () => now, auth: replica });
+      const saved = now;
+      try {
+        const t = await tokenFor(alice.name);
+        await auth.sync();
+        const trReplica = () =>
+          replicaApp.inject({ method: 'POST', url: `/tokenreview/c-${engine}`, payload: review(t.token) });
+        now = new Date(saved.getTime() + 5 * 60_000);
+        expect((await replica.sync()).failed).toContain('users');
+        expect((await trReplica()).json().status.authenticated).toBe(true);
+
+        now = new Date(saved.getTime() + 11 * 60_000);
+        expect((await replica.sync()).failed).toContain('users');
+        const refused = await trReplica();
+        expect(refused.statusCode).toBe(200);
+        expect(refused.json().status).toEqual({
+          authenticated: false,
+          error:
+            'kaas cannot vouch for anyone: its last successful Keystone sync (users) was 660 s ago, over the 600 s limit',
+        });
+        expect(refused.body).not.toContain(t.token);
+        const metrics = await replicaApp.inject({ method: 'GET', url: '/metrics' });
+        expect(metrics.body).toContain('kaas_tokenreview_stale_sync_total 1');
+
+        // A good sync by any replica (shared database) ends it, once the replica's cache lets go.
+        await auth.sync();
+        now = new Date(now.getTime() + replica.options.cacheTtlMs + 1);
+        expect((await trReplica()).json().status.authenticated).toBe(true);
+      } finally {
+        now = saved;
+        await auth.sync();
+        await replica.close();
+        await replicaApp.close();
       }
     });
 

@@ -492,6 +492,7 @@ describe('TokenReview v1 through a real kube-apiserver', () => {
     expect(revoke.status).toBe(204);
     clockOffsetMs = 86_400_000 + 1_000; // a day later for kaas: the one-day token has expired
     try {
+      await auth.sync(); // ...and its Keystone mirror fresh, or TokenReview would fail closed as stale
       const revokedAt = Date.now();
       for (const t of tokens) {
         const review = await kaasCall('POST', '/tokenreview/tr-v1', {
