@@ -26,6 +26,7 @@ import { createAuthMetrics, type AuthMetrics } from './metrics.ts';
 import { syncKeystone, type SyncOutcome } from './sync.ts';
 import { createLoginThrottle, defaultThrottlePolicy, type ThrottlePolicy } from './throttle.ts';
 import { matchAudiences, type ReviewedUser } from './tokenreview.ts';
+import { kubernetesUsername, type UsernameFormat } from './username.ts';
 import {
   defaultExpiryPolicy,
   generateToken,
@@ -46,7 +47,8 @@ export interface Principal {
 
 /** Tunables of the auth service; every field has a default. */
 export interface AuthOptions {
-  usernameFormat: 'name' | 'name@domain';
+  /** How TokenReview names users (see username.ts); `auto` keeps users of different domains apart. */
+  usernameFormat: UsernameFormat;
   /** Audiences kaas accepts in TokenReview `spec.audiences`. */
   audiences: string[];
   syncIntervalMs: number;
@@ -66,7 +68,7 @@ export interface AuthOptions {
 }
 
 export const defaultAuthOptions: AuthOptions = {
-  usernameFormat: 'name',
+  usernameFormat: 'auto',
   audiences: ['https://kubernetes.default.svc.cluster.local', 'https://kubernetes.default.svc'],
   syncIntervalMs: 60_000,
   syncMaxAgeMs: 10 * 60_000,
@@ -250,6 +252,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     audiences: string[] | undefined;
   }): Promise<ReviewResult> {
     // First, before the cluster lookup: a foreign or mistyped token must cost no database read.
+    if (input.token === '') return { error: 'token is empty' };
     if (!isWellFormedToken(input.token)) return { error: 'token is not a valid kaas token' };
     const c = await cluster(input.clusterId);
     // Fail closed before any cache: a cached identity is as stale as the mirror it came from.
@@ -288,10 +291,10 @@ export function createAuthService(deps: AuthServiceDeps) {
         userId: record.userId,
         expiresAt: Date.parse(record.expiresAt),
         user: {
-          username:
-            options.usernameFormat === 'name@domain'
-              ? `${record.userName}@${record.domainName}`
-              : record.userName,
+          username: kubernetesUsername(
+            { name: record.userName, domainName: record.domainName },
+            options.usernameFormat,
+          ),
           uid: record.userId,
           groups: roles.map((r) => r.roleId),
           extra: {

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueServerCert } from '../auth/pki.ts';
@@ -214,6 +215,70 @@ describe('startServer', () => {
       expect((await server.provisioner.getCluster('served')).status).toBe('ready');
     } finally {
       expect(await server.close()).toBe('stopped');
+    }
+  });
+
+  it('warns at start when OpenStack TLS is not verified, and guards /metrics with KAAS_METRICS_TOKEN', async () => {
+    const cloudDir = mkdtempSync(join(tmpdir(), 'kaas-serve-cloud-'));
+    const os = cloudEnv(sim.authUrl);
+    writeFileSync(
+      join(cloudDir, 'clouds.yaml'),
+      [
+        'clouds:',
+        '  lab:',
+        '    verify: false',
+        '    region_name: RegionOne',
+        '    auth:',
+        `      auth_url: ${os.OS_AUTH_URL}`,
+        `      username: ${os.OS_USERNAME}`,
+        `      password: ${os.OS_PASSWORD}`,
+        `      project_name: ${os.OS_PROJECT_NAME}`,
+        '      user_domain_name: Default',
+        '      project_domain_name: Default',
+        '',
+      ].join('\n'),
+    );
+    let logText = '';
+    const sink = new Writable({
+      write: (chunk, _e, cb) => {
+        logText += chunk.toString();
+        cb();
+      },
+    });
+    const token = 'scrape-secret-0123456789';
+    const base = env({ KAAS_WORKERS: 'false', OS_CLOUD: 'lab', KAAS_METRICS_TOKEN: token });
+    for (const key of Object.keys(os)) delete base[key];
+    const server = await startServer(base, {
+      logger: createLogger({ level: 'info', destination: sink }),
+      cwd: cloudDir,
+      home: cloudDir,
+    });
+    try {
+      expect(logText).toContain('TLS certificates of OpenStack are NOT verified');
+      expect(logText).toContain('"cloud":"lab"');
+      const anonymous = await fetch(`${server.url}/metrics`);
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="kaas metrics"');
+      expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe(
+        'metrics_token_required',
+      );
+      const wrong = await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer nope' } });
+      expect(wrong.status).toBe(401);
+      await wrong.body?.cancel();
+      const scrape = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('kaas_tokenreview_total');
+      expect(logText).not.toContain(token);
+    } finally {
+      await server.close();
+    }
+    const plain = await startServer(env({ KAAS_WORKERS: 'false' }), where);
+    try {
+      const open = await fetch(`${plain.url}/metrics`);
+      expect(open.status).toBe(200);
+      await open.body?.cancel();
+    } finally {
+      await plain.close();
     }
   });
 

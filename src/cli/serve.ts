@@ -162,6 +162,13 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
   const now = deps.now ?? (() => new Date());
   const where = { ...(deps.cwd ? { cwd: deps.cwd } : {}), ...(deps.home ? { home: deps.home } : {}) };
   const cloudConfig = loadCloudConfig({ env, ...where });
+  if (cloudConfig.insecure) {
+    // Said once at start, where operators look: every Keystone password check then trusts any certificate.
+    logger.warn(
+      { cloud: cloudConfig.cloudName },
+      'TLS certificates of OpenStack are NOT verified (verify: false in clouds.yaml): anyone on the path can read the Keystone passwords users log in with; set cacert instead',
+    );
+  }
 
   // The job engine gets its own connection pool (opened and migrated here), so long jobs never
   // starve API requests of connections.

@@ -395,7 +395,7 @@ describe('auth service against the real Keystone', () => {
         authenticated: false,
         error: 'the token owner no longer exists in Keystone',
       });
-    });
+    }, 120_000);
 
     it('fails TokenReview closed, with a metric, once Keystone sync has failed for longer than the bound', async () => {
       // A second replica on the same database whose Keystone credentials no longer work.
@@ -452,7 +452,98 @@ describe('auth service against the real Keystone', () => {
         await replica.close();
         await replicaApp.close();
       }
+    }, 120_000);
+
+    it('answers an empty token 200 authenticated:false, on any cluster path', async () => {
+      for (const cluster of [`c-${engine}`, 'no-such-cluster']) {
+        const res = await tr(review(''), cluster);
+        expect(res.statusCode).toBe(200);
+        expect(res.json().status).toEqual({ authenticated: false, error: 'token is empty' });
+      }
     });
+
+    it('accepts role bindings only for roles held on the cluster project', async () => {
+      const res = await login(alice.name, password);
+      const headers = {
+        cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
+        'x-csrf-token': res.json().csrfToken as string,
+      };
+      const put = (keystoneRoleId: string) =>
+        app.inject({
+          method: 'PUT',
+          url: `/api/v1/clusters/c-${engine}/role-bindings`,
+          headers,
+          payload: { items: [{ keystoneRoleId, kind: 'ClusterRole', roleName: 'view' }] },
+        });
+      expect((await put(roleView.id)).statusCode).toBe(200);
+      // `reader` exists in Keystone, but nobody holds it on this project.
+      const reader = (await admin.keystone.listRoles({ name: 'reader' }))[0];
+      for (const id of [reader?.id ?? 'reader', 'no-such-role']) {
+        const refused = await put(id);
+        expect(refused.statusCode).toBe(400);
+        expect(refused.json().error).toMatchObject({
+          code: 'unknown_role',
+          field: 'items[0].keystoneRoleId',
+        });
+      }
+    });
+
+    it('names two users called alice in two Keystone domains as two Kubernetes users', async () => {
+      const domainName = `kaas-dom-${engine}-${suffix}`;
+      const domain = (
+        await admin.session.request<{ domain: { id: string } }>('identity', 'POST', '/v3/domains', {
+          json: { domain: { name: domainName } },
+        })
+      ).body.domain;
+      // Listing users of every domain needs more than a Default-domain reader: kaas' service user
+      // must be able to read each domain whose users it serves; the admin stands in for that here.
+      const multi = createAuthService({ store, directory: keystoneDirectory(admin), logger, now: () => now });
+      const multiApp = await buildApp({ store, logger, now: () => now, auth: multi });
+      try {
+        const twin = await admin.keystone.createUser({ name: alice.name, password, domainId: domain.id });
+        await admin.keystone.assignProjectRole({
+          projectId: project.id,
+          userId: twin.id,
+          roleId: roleView.id,
+        });
+        await multi.sync();
+        const tokenOf = async (domainLabel: string) => {
+          const res = await multiApp.inject({
+            method: 'POST',
+            url: '/api/v1/login',
+            payload: { username: alice.name, password, domain: domainLabel },
+          });
+          expect(res.statusCode).toBe(200);
+          const t = await multiApp.inject({
+            method: 'POST',
+            url: '/api/v1/tokens',
+            headers: {
+              cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
+              'x-csrf-token': res.json().csrfToken,
+            },
+            payload: { name: 'twin' },
+          });
+          return t.json().token as string;
+        };
+        const reviewed = async (token: string) =>
+          (
+            await multiApp.inject({ method: 'POST', url: `/tokenreview/c-${engine}`, payload: review(token) })
+          ).json().status.user as { username: string; uid: string; extra: Record<string, string[]> };
+        const home = await reviewed(await tokenOf('Default'));
+        const away = await reviewed(await tokenOf(domainName));
+        expect(home).toMatchObject({ username: alice.name, uid: alice.id });
+        expect(away).toMatchObject({ username: `${alice.name}@${domainName}`, uid: twin.id });
+        expect(away.extra['kaas.io/user-domain']).toEqual([domainName]);
+      } finally {
+        await multi.close();
+        await multiApp.close();
+        // Deleting a (disabled) domain deletes its users.
+        await admin.session
+          .request('identity', 'PATCH', `/v3/domains/${domain.id}`, { json: { domain: { enabled: false } } })
+          .catch(() => undefined);
+        await admin.session.request('identity', 'DELETE', `/v3/domains/${domain.id}`).catch(() => undefined);
+      }
+    }, 120_000);
 
     it('answers 4xx for garbage, oversized bodies and wrong apiVersion/kind', async () => {
       const garbage = await app.inject({
