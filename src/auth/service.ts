@@ -43,6 +43,8 @@ export interface Principal {
   userName: string;
   domainName: string;
   via: 'session' | 'token';
+  /** For a token restricted to chosen clusters: their ids (the API then serves only those). */
+  clusters?: string[];
 }
 
 /** Tunables of the auth service; every field has a default. */
@@ -106,6 +108,7 @@ export type ReviewResult = { user: ReviewedUser; audiences?: string[] } | { erro
 
 interface CachedIdentity {
   tokenId: string;
+  clusterIds?: string[];
   tokenHash: string;
   userId: string;
   expiresAt: number;
@@ -399,6 +402,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         if (typeof record === 'string') return undefined;
         entry = {
           tokenId: record.id,
+          ...(record.clusterIds ? { clusterIds: record.clusterIds } : {}),
           tokenHash: hash,
           userId: record.userId,
           expiresAt: Date.parse(record.expiresAt),
@@ -417,6 +421,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         userName: entry.user.username,
         domainName: entry.user.extra.domain?.[0] ?? '',
         via: 'token',
+        ...(entry.clusterIds ? { clusters: entry.clusterIds } : {}),
       };
     },
 

@@ -303,7 +303,16 @@ describe('auth service against the real Keystone', () => {
       expect(list.json().items.find((i: { id: string }) => i.id === only2.id).clusters).toEqual([
         `c2-${engine}`,
       ]);
+      // The kaas API honours it too: the other cluster's routes answer 404 (admin role or not).
+      const overview = (token: string) =>
+        app.inject({
+          method: 'GET',
+          url: `/api/v1/clusters/c-${engine}/admin/overview`,
+          headers: { authorization: `Bearer ${token}` },
+        });
+      expect((await overview(only2.token)).statusCode).toBe(404);
       const both = await tokenFor(alice.name, { clusters: [`c-${engine}`, `c2-${engine}`] });
+      expect((await overview(both.token)).statusCode).toBe(200);
       expect((await tr(review(both.token))).json().status.authenticated).toBe(true);
       expect((await tr(review(both.token), `c2-${engine}`)).json().status.authenticated).toBe(true);
     });
