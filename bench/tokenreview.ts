@@ -112,7 +112,7 @@ const store = await prodClusterStore({
 const auth = createAuthService({ store, directory, logger, now: () => new Date() });
 await auth.sync();
 const { token } = await auth.createToken(
-  { userId: 'u1', userName: 'alice', domainName: 'Default', via: 'token' },
+  { userId: 'u1', userName: 'alice', domainName: 'Default', via: 'session' },
   { name: 'bench' },
 );
 const app = await buildApp({ store, logger, now: () => new Date(), auth });

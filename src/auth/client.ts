@@ -81,51 +81,64 @@ export function kaasCall(baseUrl: string, options: { dispatcher?: Dispatcher } =
   };
 }
 
+/** A Keystone password login. */
+export interface Credentials {
+  username: string;
+  password: string;
+  domain: string;
+}
+
+/** A token as the server returns it when created: the only time the secret is seen. */
+export interface CreatedToken {
+  id: string;
+  name: string;
+  token: string;
+  createdAt: string;
+  expiresAt: string;
+  clusters?: string[];
+}
+
 /** A thin client of the kaas HTTP API for the CLI. */
 export function kaasClient(baseUrl: string, options: { dispatcher?: Dispatcher } = {}) {
   const base = baseUrl.replace(/\/+$/, '');
   const call = kaasCall(base, options);
+
+  async function createWithPassword(
+    credentials: Credentials,
+    input: { name: string; expiresInDays?: number; clusters?: string[] },
+  ): Promise<{ user: ClientConfig['user']; created: CreatedToken }> {
+    const login = await call<{ user: ClientConfig['user']; csrfToken: string }>('POST', '/api/v1/login', {
+      json: { username: credentials.username, password: credentials.password, domain: credentials.domain },
+    });
+    const setCookie = login.headers['set-cookie'];
+    const cookie = (Array.isArray(setCookie) ? setCookie : [setCookie ?? ''])
+      .map((c) => c.split(';')[0] ?? '')
+      .find((c) => c.startsWith('kaas_session='));
+    if (!cookie) throw new UpstreamError('kaas did not return a session cookie');
+    const headers = { cookie, 'x-csrf-token': login.body.csrfToken };
+    try {
+      const created = await call<CreatedToken>('POST', '/api/v1/tokens', { json: input, headers });
+      return { user: login.body.user, created: created.body };
+    } finally {
+      await call('POST', '/api/v1/logout', { headers });
+    }
+  }
+
   return {
     /** Logs in, creates an API token named `tokenName`, and logs the session out again. */
-    async loginForToken(input: {
-      username: string;
-      password: string;
-      domain: string;
-      tokenName: string;
-    }): Promise<ClientConfig> {
-      const login = await call<{ user: ClientConfig['user']; csrfToken: string }>('POST', '/api/v1/login', {
-        json: { username: input.username, password: input.password, domain: input.domain },
-      });
-      const setCookie = login.headers['set-cookie'];
-      const cookie = (Array.isArray(setCookie) ? setCookie : [setCookie ?? ''])
-        .map((c) => c.split(';')[0] ?? '')
-        .find((c) => c.startsWith('kaas_session='));
-      if (!cookie) throw new UpstreamError('kaas did not return a session cookie');
-      const headers = { cookie, 'x-csrf-token': login.body.csrfToken };
-      const created = await call<{ id: string; token: string; expiresAt: string }>('POST', '/api/v1/tokens', {
-        json: { name: input.tokenName },
-        headers,
-      });
-      await call('POST', '/api/v1/logout', { headers });
-      return {
-        url: base,
-        token: created.body.token,
-        tokenId: created.body.id,
-        expiresAt: created.body.expiresAt,
-        user: login.body.user,
-      };
+    async loginForToken(input: Credentials & { tokenName: string }): Promise<ClientConfig> {
+      const { user, created } = await createWithPassword(input, { name: input.tokenName });
+      return { url: base, token: created.token, tokenId: created.id, expiresAt: created.expiresAt, user };
     },
-    async createToken(token: string, input: { name: string; expiresInDays?: number }) {
-      return (
-        await call<{ id: string; name: string; token: string; createdAt: string; expiresAt: string }>(
-          'POST',
-          '/api/v1/tokens',
-          {
-            json: input,
-            headers: { authorization: `Bearer ${token}` },
-          },
-        )
-      ).body;
+    /**
+     * Creates a token with a password session (the server refuses tokens minted by tokens), optionally
+     * restricted to `clusters` (ids or names); the session is logged out again.
+     */
+    async createToken(
+      credentials: Credentials,
+      input: { name: string; expiresInDays?: number; clusters?: string[] },
+    ): Promise<CreatedToken> {
+      return (await createWithPassword(credentials, input)).created;
     },
     async listTokens(token: string) {
       return (
@@ -136,6 +149,7 @@ export function kaasClient(baseUrl: string, options: { dispatcher?: Dispatcher }
             createdAt: string;
             expiresAt: string;
             lastUsedAt: string | null;
+            clusters?: string[];
           }[];
         }>('GET', '/api/v1/tokens', { headers: { authorization: `Bearer ${token}` } })
       ).body.items;

@@ -7,6 +7,8 @@ export interface AuthMetrics {
   tokenReviewSeconds: Histogram<'result'>;
   keystoneCalls: Counter<'operation' | 'outcome'>;
   syncFailures: Counter;
+  /** TokenReviews refused because the Keystone mirror is older than the configured bound. */
+  staleSyncRefusals: Counter;
   /** Seconds since the last fully successful sync, computed when scraped. */
   syncAge: Gauge;
 }
@@ -41,6 +43,11 @@ export function createAuthMetrics(options: {
     syncFailures: new Counter({
       name: 'kaas_keystone_sync_failures_total',
       help: 'Keystone sync rounds that failed (the last good data is kept)',
+      registers: [registry],
+    }),
+    staleSyncRefusals: new Counter({
+      name: 'kaas_tokenreview_stale_sync_total',
+      help: 'TokenReviews refused (fail closed) because the last successful Keystone sync is older than KAAS_KEYSTONE_SYNC_MAX_AGE_MS',
       registers: [registry],
     }),
     syncAge: new Gauge({

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { AuthError, InputError, NotFoundError, UpstreamError } from '../errors.ts';
+import { AuthError, ForbiddenError, InputError, NotFoundError, UpstreamError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/db.ts';
 import { deleteApiToken } from '../store/deleteApiToken.ts';
@@ -13,7 +13,8 @@ import { insertApiToken, type ApiTokenRecord } from '../store/insertApiToken.ts'
 import type { ClusterRecord } from '../store/insertCluster.ts';
 import { insertSession, type SessionRecord } from '../store/insertSession.ts';
 import { listApiTokens } from '../store/listApiTokens.ts';
-import { listSyncResults } from '../store/listSyncResults.ts';
+import { listClusters } from '../store/listClusters.ts';
+import { listSyncResults, type SyncResultRecord } from '../store/listSyncResults.ts';
 import { listUserProjectRoles } from '../store/listUserProjectRoles.ts';
 import { touchApiTokens } from '../store/touchApiTokens.ts';
 import { touchSession } from '../store/touchSession.ts';
@@ -25,6 +26,7 @@ import { createAuthMetrics, type AuthMetrics } from './metrics.ts';
 import { syncKeystone, type SyncOutcome } from './sync.ts';
 import { createLoginThrottle, defaultThrottlePolicy, type ThrottlePolicy } from './throttle.ts';
 import { matchAudiences, type ReviewedUser } from './tokenreview.ts';
+import { kubernetesUsername, type UsernameFormat } from './username.ts';
 import {
   defaultExpiryPolicy,
   generateToken,
@@ -41,14 +43,22 @@ export interface Principal {
   userName: string;
   domainName: string;
   via: 'session' | 'token';
+  /** For a token restricted to chosen clusters: their ids (the API then serves only those). */
+  clusters?: string[];
 }
 
 /** Tunables of the auth service; every field has a default. */
 export interface AuthOptions {
-  usernameFormat: 'name' | 'name@domain';
+  /** How TokenReview names users (see username.ts); `auto` keeps users of different domains apart. */
+  usernameFormat: UsernameFormat;
   /** Audiences kaas accepts in TokenReview `spec.audiences`. */
   audiences: string[];
   syncIntervalMs: number;
+  /**
+   * TokenReview fails closed when the last successful sync of the users or of the cluster's project
+   * is older than this: a Keystone outage must not keep disabled users in forever.
+   */
+  syncMaxAgeMs: number;
   cacheTtlMs: number;
   cacheMaxEntries: number;
   tokenExpiry: ExpiryPolicy;
@@ -60,9 +70,10 @@ export interface AuthOptions {
 }
 
 export const defaultAuthOptions: AuthOptions = {
-  usernameFormat: 'name',
+  usernameFormat: 'auto',
   audiences: ['https://kubernetes.default.svc.cluster.local', 'https://kubernetes.default.svc'],
   syncIntervalMs: 60_000,
+  syncMaxAgeMs: 10 * 60_000,
   cacheTtlMs: 10_000,
   cacheMaxEntries: 10_000,
   tokenExpiry: defaultExpiryPolicy,
@@ -88,6 +99,8 @@ export interface TokenInfo {
   createdAt: string;
   expiresAt: string;
   lastUsedAt: string | null;
+  /** The only clusters (ids) the token is valid on; absent = every cluster. */
+  clusters?: string[];
 }
 
 /** Result of a TokenReview decision. */
@@ -95,6 +108,7 @@ export type ReviewResult = { user: ReviewedUser; audiences?: string[] } | { erro
 
 interface CachedIdentity {
   tokenId: string;
+  clusterIds?: string[];
   tokenHash: string;
   userId: string;
   expiresAt: number;
@@ -102,9 +116,18 @@ interface CachedIdentity {
 }
 
 const NAME_MAX = 100;
+/** Most clusters one token may be restricted to. */
+const CLUSTERS_MAX = 50;
 
 function tokenInfo(t: ApiTokenRecord): TokenInfo {
-  return { id: t.id, name: t.name, createdAt: t.createdAt, expiresAt: t.expiresAt, lastUsedAt: t.lastUsedAt };
+  return {
+    id: t.id,
+    name: t.name,
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt,
+    lastUsedAt: t.lastUsedAt,
+    ...(t.clusterIds ? { clusters: t.clusterIds } : {}),
+  };
 }
 
 /**
@@ -130,6 +153,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     ttlMs: options.cacheTtlMs,
     now: nowMs,
   });
+  const syncStates = new TtlCache<SyncResultRecord[]>({ max: 1, ttlMs: options.cacheTtlMs, now: nowMs });
   const lastWritten = new Map<string, number>();
   const pendingUse = new Map<string, string>();
   let flushing: Promise<void> | undefined;
@@ -183,6 +207,31 @@ export function createAuthService(deps: AuthServiceDeps) {
     return results.some((r) => r.subject === subject && r.lastSuccessAt !== null);
   }
 
+  /**
+   * Why the mirror is too old to vouch for anyone on this project, or undefined when it is fresh.
+   * Read from the database (shared by replicas), cached like identities; a subject never synced is
+   * left to the `not_synced` path.
+   */
+  async function staleness(projectId: string): Promise<string | undefined> {
+    let results = syncStates.get('all');
+    if (!results) {
+      results = await listSyncResults({ db: store.db });
+      syncStates.set('all', results);
+    }
+    for (const subject of ['users', `project:${projectId}`]) {
+      const last = results.find((r) => r.subject === subject)?.lastSuccessAt;
+      if (!last) continue;
+      const ageMs = nowMs() - Date.parse(last);
+      if (ageMs > options.syncMaxAgeMs) {
+        return (
+          `kaas cannot vouch for anyone: its last successful Keystone sync (${subject}) was ` +
+          `${Math.round(ageMs / 1000)} s ago, over the ${Math.round(options.syncMaxAgeMs / 1000)} s limit`
+        );
+      }
+    }
+    return undefined;
+  }
+
   /** Looks a well-formed token up; a string describes why it is refused. */
   async function lookupToken(token: string): Promise<ApiTokenRecord | string> {
     if (!isWellFormedToken(token)) return 'token is not a valid kaas token';
@@ -206,8 +255,15 @@ export function createAuthService(deps: AuthServiceDeps) {
     audiences: string[] | undefined;
   }): Promise<ReviewResult> {
     // First, before the cluster lookup: a foreign or mistyped token must cost no database read.
+    if (input.token === '') return { error: 'token is empty' };
     if (!isWellFormedToken(input.token)) return { error: 'token is not a valid kaas token' };
     const c = await cluster(input.clusterId);
+    // Fail closed before any cache: a cached identity is as stale as the mirror it came from.
+    const stale = await staleness(c.projectId);
+    if (stale) {
+      metrics.staleSyncRefusals.inc();
+      return { error: stale };
+    }
     const audiences = matchAudiences(input.audiences, options.audiences);
     if (audiences && audiences.length === 0)
       return { error: 'none of the requested audiences is served by kaas' };
@@ -217,6 +273,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     if (!entry || entry.expiresAt <= nowMs()) {
       const record = await lookupToken(input.token);
       if (typeof record === 'string') return { error: record };
+      if (record.clusterIds && !record.clusterIds.includes(c.id))
+        return { error: `token is restricted to other clusters than ${c.name}` };
       const roles = await listUserProjectRoles({
         db: store.db,
         userId: record.userId,
@@ -236,10 +294,10 @@ export function createAuthService(deps: AuthServiceDeps) {
         userId: record.userId,
         expiresAt: Date.parse(record.expiresAt),
         user: {
-          username:
-            options.usernameFormat === 'name@domain'
-              ? `${record.userName}@${record.domainName}`
-              : record.userName,
+          username: kubernetesUsername(
+            { name: record.userName, domainName: record.domainName },
+            options.usernameFormat,
+          ),
           uid: record.userId,
           groups: roles.map((r) => r.roleId),
           extra: {
@@ -265,6 +323,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     if (outcome.failed.length === 0) lastSyncAt = deps.now();
     else metrics.syncFailures.inc();
     clusters.clear();
+    syncStates.clear();
     const t = deps.now();
     await deleteExpiredSessions({
       db: store.db,
@@ -272,6 +331,39 @@ export function createAuthService(deps: AuthServiceDeps) {
       idleBefore: new Date(t.getTime() - options.sessionIdleMs).toISOString(),
     }).catch((error: unknown) => logger.warn({ err: error }, 'could not delete expired sessions'));
     return outcome;
+  }
+
+  /**
+   * The cluster ids a new token is restricted to (ids or names accepted), or undefined for none.
+   * Only clusters the user holds a role on may be named; others read as unknown (no existence leak).
+   */
+  async function restrictionOf(principal: Principal, clusters: unknown): Promise<string[] | undefined> {
+    if (clusters === undefined || clusters === null) return undefined;
+    if (
+      !Array.isArray(clusters) ||
+      clusters.length === 0 ||
+      clusters.length > CLUSTERS_MAX ||
+      !clusters.every((c) => typeof c === 'string' && c !== '' && c.length <= 200)
+    ) {
+      throw new InputError(`clusters must be a list of 1 to ${CLUSTERS_MAX} cluster ids or names`, {
+        field: 'clusters',
+      });
+    }
+    const all = await listClusters({ db: store.db });
+    const ids = new Set<string>();
+    for (const wanted of clusters as string[]) {
+      const c = all.find((x) => x.id === wanted) ?? all.find((x) => x.name === wanted);
+      const roles = c
+        ? await listUserProjectRoles({ db: store.db, userId: principal.userId, projectId: c.projectId })
+        : [];
+      if (!c || roles.length === 0)
+        throw new InputError(`no cluster "${wanted}" that you have access to`, {
+          field: 'clusters',
+          code: 'cluster_not_found',
+        });
+      ids.add(c.id);
+    }
+    return [...ids].sort();
   }
 
   function throttleKey(username: string, domain: string, ip: string): string {
@@ -310,6 +402,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         if (typeof record === 'string') return undefined;
         entry = {
           tokenId: record.id,
+          ...(record.clusterIds ? { clusterIds: record.clusterIds } : {}),
           tokenHash: hash,
           userId: record.userId,
           expiresAt: Date.parse(record.expiresAt),
@@ -328,11 +421,25 @@ export function createAuthService(deps: AuthServiceDeps) {
         userName: entry.user.username,
         domainName: entry.user.extra.domain?.[0] ?? '',
         via: 'token',
+        ...(entry.clusterIds ? { clusters: entry.clusterIds } : {}),
       };
     },
 
-    /** Creates a token for the principal; the returned `token` is the only time the secret exists outside the client. */
-    async createToken(principal: Principal, input: { name: unknown; expiresInDays?: unknown }) {
+    /**
+     * Creates a token for the principal; the returned `token` is the only time the secret exists
+     * outside the client. Only a password login (a session) mints tokens: a token that could mint
+     * tokens would let a short-lived or restricted token outlive or outgrow itself.
+     */
+    async createToken(
+      principal: Principal,
+      input: { name: unknown; expiresInDays?: unknown; clusters?: unknown },
+    ) {
+      if (principal.via !== 'session') {
+        throw new ForbiddenError(
+          'API tokens cannot create tokens: sign in with your password (the panel, or `kaas token create`, which asks for it)',
+          { code: 'session_required' },
+        );
+      }
       if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > NAME_MAX) {
         throw new InputError(`name must be a non-empty string of at most ${NAME_MAX} characters`, {
           field: 'name',
@@ -340,6 +447,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       }
       const created = deps.now();
       const expires = tokenExpiry(created, input.expiresInDays, options.tokenExpiry);
+      const clusterIds = await restrictionOf(principal, input.clusters);
       const token = generateToken();
       const record: ApiTokenRecord = {
         id: randomUUID(),
@@ -351,6 +459,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         createdAt: created.toISOString(),
         expiresAt: expires.toISOString(),
         lastUsedAt: null,
+        ...(clusterIds ? { clusterIds } : {}),
       };
       await insertApiToken({ db: store.db, token: record });
       return { ...tokenInfo(record), token };
@@ -427,14 +536,23 @@ export function createAuthService(deps: AuthServiceDeps) {
       return { secret, session };
     },
 
-    /** The live session for a cookie secret (idle and absolute limits applied), or undefined. */
+    /**
+     * The live session for a cookie secret, or undefined: idle and absolute limits applied, and the
+     * user must still be enabled in the Keystone mirror, so disabling or deleting a user in Keystone
+     * ends their sessions at the next sync (login put them in the mirror).
+     */
     async sessionOf(secret: string): Promise<SessionRecord | undefined> {
       if (secret.length === 0 || secret.length > 200) return undefined;
       const idHash = hashSecret(secret);
       const s = await findSession({ db: store.db, idHash });
       if (!s) return undefined;
       const t = nowMs();
-      if (Date.parse(s.expiresAt) <= t || Date.parse(s.lastSeenAt) + options.sessionIdleMs <= t) {
+      const user = await findKeystoneUser({ db: store.db, id: s.userId });
+      if (
+        Date.parse(s.expiresAt) <= t ||
+        Date.parse(s.lastSeenAt) + options.sessionIdleMs <= t ||
+        !user?.enabled
+      ) {
         await deleteSession({ db: store.db, idHash });
         return undefined;
       }

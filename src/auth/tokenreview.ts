@@ -37,8 +37,10 @@ export function parseTokenReview(body: unknown): TokenReviewRequest {
   }
   if (kind !== 'TokenReview') throw new InputError('kind must be TokenReview', { field: 'kind' });
   if (!isObject(spec)) throw new InputError('spec must be an object', { field: 'spec' });
-  if (typeof spec.token !== 'string' || spec.token === '') {
-    throw new InputError('spec.token must be a non-empty string', { field: 'spec.token' });
+  // An empty token is a well-formed request for a credential that authenticates nobody: it is
+  // answered (authenticated: false), not refused as malformed.
+  if (typeof spec.token !== 'string') {
+    throw new InputError('spec.token must be a string', { field: 'spec.token' });
   }
   if (spec.token.length > MAX_TOKEN_LENGTH) {
     throw new InputError(`spec.token is longer than ${MAX_TOKEN_LENGTH} characters`, { field: 'spec.token' });

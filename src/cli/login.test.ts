@@ -11,6 +11,7 @@ import { readClientConfig } from '../auth/client.ts';
 import { createLogger } from '../log.ts';
 import { buildApp } from '../server/app.ts';
 import { openStore, type Store } from '../store/db.ts';
+import { insertCluster } from '../store/insertCluster.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 import { registerCredentialCommand } from './credential.ts';
 import { registerLoginCommand, type AuthCliDeps } from './login.ts';
@@ -38,8 +39,20 @@ describe('kaas login / token / credential', () => {
   beforeAll(async () => {
     store = openStore('sqlite::memory:');
     await migrateToLatest(store.db);
+    await insertCluster({
+      db: store.db,
+      cluster: {
+        id: 'c1',
+        name: 'prod',
+        projectId: 'p1',
+        projectName: 'proj',
+        adminRoleIds: [],
+        createdAt: now.toISOString(),
+      },
+    });
     const ks = memoryDirectory();
     ks.addUser('u1', 'alice', 'pw-alice');
+    ks.setRoles('p1', [{ userId: 'u1', roleId: 'r-member', roleName: 'member' }]);
     const logger = createLogger({ level: 'silent' });
     auth = createAuthService({ store, directory: ks.directory, logger, now: () => now });
     await auth.sync();
@@ -98,20 +111,51 @@ describe('kaas login / token / credential', () => {
     ).rejects.toThrow(/must start with https/);
   });
 
-  it('creates, lists and deletes tokens', async () => {
+  it('creates (with the password), lists and deletes tokens', async () => {
+    const pw = { KAAS_PASSWORD: 'pw-alice' };
     const created = JSON.parse(
-      (await run(['token', 'create', '--name', 'ci', '--expires-in-days', '7', '-o', 'json'])).stdout,
+      (await run(['token', 'create', '--name', 'ci', '--expires-in-days', '7', '-o', 'json'], pw)).stdout,
     );
     expect(created).toMatchObject({ name: 'ci', expiresAt: '2030-01-08T00:00:00.000Z' });
+    expect(created.clusters).toBeUndefined();
     const list = await run(['token', 'list']);
     expect(list.stdout).toContain(`${created.id}\tci`);
     expect(list.stdout).not.toContain(created.token);
     await run(['token', 'delete', created.id]);
     expect((await run(['token', 'list', '-o', 'json'])).stdout).not.toContain(created.id);
     await expect(run(['token', 'delete', created.id])).rejects.toThrow(/no token/);
-    await expect(run(['token', 'create', '--name', 'x', '--expires-in-days', 'many'])).rejects.toThrow(
+    await expect(run(['token', 'create', '--name', 'x', '--expires-in-days', 'many'], pw)).rejects.toThrow(
       /whole number/,
     );
+  });
+
+  it('token create asks for the password, restricts to --cluster, and refuses a wrong password', async () => {
+    const r = await run(
+      ['token', 'create', '--name', 'prod-only', '--cluster', 'prod', '--password-stdin'],
+      {},
+      'pw-alice\n',
+    );
+    expect(r.stdout).toMatch(/^kaas_/);
+    expect(r.stderr).toContain('(clusters c1)');
+    expect(r.stderr).not.toContain('pw-alice');
+    expect((await run(['token', 'list'])).stdout).toMatch(/\tprod-only\t.*\tc1\n/);
+    await expect(
+      run(['token', 'create', '--name', 'x', '--cluster', 'nope'], { KAAS_PASSWORD: 'pw-alice' }),
+    ).rejects.toThrow(/no cluster "nope"/);
+    await expect(run(['token', 'create', '--name', 'x'], { KAAS_PASSWORD: 'wrong' })).rejects.toThrow(
+      /wrong username or password/,
+    );
+  });
+
+  it('the saved API token cannot mint a token by itself (403 session_required)', async () => {
+    const config = readClientConfig(dir);
+    const res = await fetch(`${url}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${config.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'minted', expiresInDays: 730 }),
+    });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('session_required');
   });
 
   it('prints an ExecCredential from the cached token without contacting kaas', async () => {

@@ -20,7 +20,7 @@ export function processDeps(): AuthCliDeps {
 }
 
 /** Line prompts on stderr over one readline interface; secret answers are not echoed. */
-function prompter(deps: AuthCliDeps) {
+export function prompter(deps: AuthCliDeps) {
   let muted = false;
   let rl: ReturnType<typeof createInterface> | undefined;
   let lines: AsyncIterator<string> | undefined;

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueServerCert } from '../auth/pki.ts';
@@ -67,6 +68,8 @@ describe('serveConfigFromEnv', () => {
       jobConcurrency: 4,
       shutdownGraceMs: 20_000,
       logLevel: 'info',
+      metricsToken: undefined,
+      keystoneSync: { syncIntervalMs: 60_000, syncMaxAgeMs: 600_000 },
       release: {},
     });
   });
@@ -87,6 +90,9 @@ describe('serveConfigFromEnv', () => {
         KAAS_LOG_LEVEL: 'debug',
         KAAS_RELEASE_MIRROR: 'https://mirror.example/k8s/release/',
         KAAS_RELEASE_CACHE: '/var/cache/kaas',
+        KAAS_METRICS_TOKEN: 'scrape-secret-0123456789',
+        KAAS_KEYSTONE_SYNC_INTERVAL_MS: '30000',
+        KAAS_KEYSTONE_SYNC_MAX_AGE_MS: '300000',
       }),
     ).toEqual({
       databaseUrl: 'sqlite:/data/kaas.db',
@@ -99,6 +105,8 @@ describe('serveConfigFromEnv', () => {
       jobConcurrency: 16,
       shutdownGraceMs: 0,
       logLevel: 'debug',
+      metricsToken: 'scrape-secret-0123456789',
+      keystoneSync: { syncIntervalMs: 30_000, syncMaxAgeMs: 300_000 },
       release: { releaseMirror: 'https://mirror.example/k8s/release', releaseCacheDir: '/var/cache/kaas' },
     });
     expect(serveConfigFromEnv({ KAAS_DATABASE_URL: 'x', KAAS_RELEASE_MIRROR: '/srv/k8s' }).release).toEqual({
@@ -131,6 +139,16 @@ describe('serveConfigFromEnv', () => {
       expect(configError({ ...db, KAAS_RELEASE_MIRROR: mirror }).field).toBe('KAAS_RELEASE_MIRROR');
     }
     expect(configError({ ...db, KAAS_RELEASE_CACHE: 'cache' }).field).toBe('KAAS_RELEASE_CACHE');
+    expect(configError({ ...db, KAAS_METRICS_TOKEN: 'short' }).field).toBe('KAAS_METRICS_TOKEN');
+    expect(configError({ ...db, KAAS_METRICS_TOKEN: 'has a space in it ok' }).field).toBe(
+      'KAAS_METRICS_TOKEN',
+    );
+    expect(configError({ ...db, KAAS_KEYSTONE_SYNC_MAX_AGE_MS: '10' }).field).toBe(
+      'KAAS_KEYSTONE_SYNC_MAX_AGE_MS',
+    );
+    expect(configError({ ...db, KAAS_KEYSTONE_SYNC_INTERVAL_MS: 'often' }).field).toBe(
+      'KAAS_KEYSTONE_SYNC_INTERVAL_MS',
+    );
     expect(configError({ ...db, KAAS_JOB_CONCURRENCY: '0' }).message).toBe(
       'KAAS_JOB_CONCURRENCY must be an integer from 1 to 64, got "0"',
     );
@@ -197,6 +215,70 @@ describe('startServer', () => {
       expect((await server.provisioner.getCluster('served')).status).toBe('ready');
     } finally {
       expect(await server.close()).toBe('stopped');
+    }
+  });
+
+  it('warns at start when OpenStack TLS is not verified, and guards /metrics with KAAS_METRICS_TOKEN', async () => {
+    const cloudDir = mkdtempSync(join(tmpdir(), 'kaas-serve-cloud-'));
+    const os = cloudEnv(sim.authUrl);
+    writeFileSync(
+      join(cloudDir, 'clouds.yaml'),
+      [
+        'clouds:',
+        '  lab:',
+        '    verify: false',
+        '    region_name: RegionOne',
+        '    auth:',
+        `      auth_url: ${os.OS_AUTH_URL}`,
+        `      username: ${os.OS_USERNAME}`,
+        `      password: ${os.OS_PASSWORD}`,
+        `      project_name: ${os.OS_PROJECT_NAME}`,
+        '      user_domain_name: Default',
+        '      project_domain_name: Default',
+        '',
+      ].join('\n'),
+    );
+    let logText = '';
+    const sink = new Writable({
+      write: (chunk, _e, cb) => {
+        logText += chunk.toString();
+        cb();
+      },
+    });
+    const token = 'scrape-secret-0123456789';
+    const base = env({ KAAS_WORKERS: 'false', OS_CLOUD: 'lab', KAAS_METRICS_TOKEN: token });
+    for (const key of Object.keys(os)) delete base[key];
+    const server = await startServer(base, {
+      logger: createLogger({ level: 'info', destination: sink }),
+      cwd: cloudDir,
+      home: cloudDir,
+    });
+    try {
+      expect(logText).toContain('TLS certificates of OpenStack are NOT verified');
+      expect(logText).toContain('"cloud":"lab"');
+      const anonymous = await fetch(`${server.url}/metrics`);
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="kaas metrics"');
+      expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe(
+        'metrics_token_required',
+      );
+      const wrong = await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer nope' } });
+      expect(wrong.status).toBe(401);
+      await wrong.body?.cancel();
+      const scrape = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('kaas_tokenreview_total');
+      expect(logText).not.toContain(token);
+    } finally {
+      await server.close();
+    }
+    const plain = await startServer(env({ KAAS_WORKERS: 'false' }), where);
+    try {
+      const open = await fetch(`${plain.url}/metrics`);
+      expect(open.status).toBe(200);
+      await open.body?.cancel();
+    } finally {
+      await plain.close();
     }
   });
 

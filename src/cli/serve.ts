@@ -33,6 +33,10 @@ export interface ServeConfig {
   /** How long SIGTERM waits for the jobs in hand before exiting (their leases then move on). */
   shutdownGraceMs: number;
   logLevel: string;
+  /** KAAS_METRICS_TOKEN: when set, /metrics answers only `Authorization: Bearer <it>`. */
+  metricsToken: string | undefined;
+  /** KAAS_KEYSTONE_SYNC_INTERVAL_MS and KAAS_KEYSTONE_SYNC_MAX_AGE_MS, as auth service options. */
+  keystoneSync: { syncIntervalMs: number; syncMaxAgeMs: number };
   /** KAAS_RELEASE_MIRROR and KAAS_RELEASE_CACHE, as provisioner deps. */
   release: Pick<ProvisionerDeps, 'releaseMirror' | 'releaseCacheDir'>;
 }
@@ -82,6 +86,13 @@ export function serveConfigFromEnv(env: Env): ServeConfig {
       field: certFile === undefined ? 'KAAS_TLS_CERT_FILE' : 'KAAS_TLS_KEY_FILE',
     });
   }
+  const metricsToken = env.KAAS_METRICS_TOKEN?.trim() || undefined;
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(metricsToken)) {
+    throw new InputError('KAAS_METRICS_TOKEN must be 16 to 512 printable characters without spaces', {
+      code: 'invalid_config',
+      field: 'KAAS_METRICS_TOKEN',
+    });
+  }
   const leaseMs = env.KAAS_LEASE_MS ? integer(env, 'KAAS_LEASE_MS', 0, 500, 3_600_000) : undefined;
   return {
     databaseUrl,
@@ -94,6 +105,11 @@ export function serveConfigFromEnv(env: Env): ServeConfig {
     jobConcurrency: integer(env, 'KAAS_JOB_CONCURRENCY', DEFAULT_JOB_CONCURRENCY, 1, 64),
     shutdownGraceMs: integer(env, 'KAAS_SHUTDOWN_GRACE_MS', 20_000, 0, 3_600_000),
     logLevel: env.KAAS_LOG_LEVEL?.trim() || 'info',
+    metricsToken,
+    keystoneSync: {
+      syncIntervalMs: integer(env, 'KAAS_KEYSTONE_SYNC_INTERVAL_MS', 60_000, 1_000, 3_600_000),
+      syncMaxAgeMs: integer(env, 'KAAS_KEYSTONE_SYNC_MAX_AGE_MS', 600_000, 10_000, 86_400_000),
+    },
     release: releaseDepsFromEnv(env),
   };
 }
@@ -146,6 +162,13 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
   const now = deps.now ?? (() => new Date());
   const where = { ...(deps.cwd ? { cwd: deps.cwd } : {}), ...(deps.home ? { home: deps.home } : {}) };
   const cloudConfig = loadCloudConfig({ env, ...where });
+  if (cloudConfig.insecure) {
+    // Said once at start, where operators look: every Keystone password check then trusts any certificate.
+    logger.warn(
+      { cloud: cloudConfig.cloudName },
+      'TLS certificates of OpenStack are NOT verified (verify: false in clouds.yaml): anyone on the path can read the Keystone passwords users log in with; set cacert instead',
+    );
+  }
 
   // The job engine gets its own connection pool (opened and migrated here), so long jobs never
   // starve API requests of connections.
@@ -163,7 +186,7 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
   const store = openStore(config.databaseUrl);
   const cloud = createCloud({ config: cloudConfig, logger });
   const directory = keystoneDirectory(cloud);
-  const auth = createAuthService({ store, directory, logger, now });
+  const auth = createAuthService({ store, directory, logger, now, options: config.keystoneSync });
   // Operators (who may create clusters over the API) hold KAAS_OPERATOR_ROLE on kaas' own project.
   const operatorRole = env.KAAS_OPERATOR_ROLE;
   const isOperator = operatorRole ? operatorCheck(cloud, directory, operatorRole) : undefined;
@@ -178,7 +201,7 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
       ...(isOperator ? { isOperator } : {}),
       ...(existsSync(webRoot) ? { webRoot } : {}),
     },
-    tls ? { https: tls } : {},
+    { ...(tls ? { https: tls } : {}), ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}) },
   );
   let url: string;
   try {

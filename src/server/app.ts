@@ -40,6 +40,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Serve HTTPS with this key and certificate (PEM), e.g. from auth/pki.ts. */
   https?: { key: string; cert: string };
+  /** When set, /metrics requires `Authorization: Bearer <metricsToken>` (KAAS_METRICS_TOKEN). */
+  metricsToken?: string;
 }
 
 /** Builds the kaas Fastify app: JSON API, TokenReview webhook, control panel, /healthz, /metrics. */
@@ -66,7 +68,7 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
     registerTokenReviewRoutes(app, deps.auth);
     registerSessionRoutes(app, deps.auth);
     registerTokenRoutes(app, deps.auth);
-    registerMetricsRoute(app, [deps.auth.metrics.registry]);
+    registerMetricsRoute(app, [deps.auth.metrics.registry], { token: options.metricsToken });
     const provisioner = deps.provisioner;
     const observe = deps.observe ?? (provisioner && ((id: string) => provisioner.observeCluster(id)));
     const panel = { ...deps, ...(observe ? { observe } : {}) };

@@ -120,6 +120,16 @@ describe('audit hook', () => {
       expiresAt: expect.any(String),
     });
     expect(byAction['token.delete']?.target).toBe(id);
+    const again = await login('alice', 'pw-alice');
+    const restricted = await app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens',
+      headers: again.headers,
+      payload: { name: 'prod-only', clusters: ['prod'] },
+    });
+    expect(restricted.statusCode).toBe(201);
+    const restrictedEvent = (await rows()).find((e) => e.target === restricted.json().id);
+    expect(JSON.parse(restrictedEvent!.details)).toMatchObject({ name: 'prod-only', clusters: ['c1'] });
     expect(JSON.parse(events[0]!.details)).toMatchObject({ status: 401, error: expect.any(String) });
     expect(events[2]?.source_ip).toBe('10.1.2.3');
     expect(events.every((e) => e.request_id)).toBe(true);

@@ -39,7 +39,11 @@ export const AUDIT_RULES: Record<string, AuditRule> = {
   'POST /api/v1/tokens': {
     action: 'token.create',
     target: (ctx) => str(ctx.response?.id),
-    details: (ctx) => ({ name: str(ctx.response?.name), expiresAt: str(ctx.response?.expiresAt) }),
+    details: (ctx) => ({
+      name: str(ctx.response?.name),
+      expiresAt: str(ctx.response?.expiresAt),
+      ...(Array.isArray(ctx.response?.clusters) ? { clusters: ctx.response.clusters } : {}),
+    }),
   },
   'DELETE /api/v1/tokens/:id': { action: 'token.delete', target: (ctx) => str(ctx.params.id) },
   'DELETE /api/v1/clusters/:id/admin/tokens/:tokenId': {

@@ -224,12 +224,15 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
         ],
       });
       expect(list.body).not.toContain(body.token);
-      const second = await app.inject({
+      const minted = await app.inject({
         method: 'POST',
         url: '/api/v1/tokens',
         headers: bearer,
         payload: { name: 'script' },
       });
+      expect(minted.statusCode).toBe(403);
+      expect(minted.json().error.code).toBe('session_required');
+      const second = await createToken('script');
       expect(second.statusCode).toBe(201);
       expect(second.json().expiresAt).toBe('2031-01-01T00:00:00.000Z');
       expect(
@@ -351,6 +354,7 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       const t = (await createToken('short', { expiresInDays: 1 })).json();
       expect((await tokenReview(review(t.token))).json().status.authenticated).toBe(true);
       now = new Date(now.getTime() + 86_400_000);
+      await auth.sync(); // a day without a sync would fail closed (the stale-mirror test covers that)
       expect((await tokenReview(review(t.token))).json().status).toEqual({
         authenticated: false,
         error: 'token has expired',

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuthService, Principal } from '../auth/service.ts';
-import { AuthError, ForbiddenError } from '../errors.ts';
+import { AuthError, ForbiddenError, NotFoundError } from '../errors.ts';
 import { safeEqual } from '../auth/tokens.ts';
 
 export type { Principal } from '../auth/service.ts';
@@ -26,6 +26,7 @@ const CSRF_EXEMPT = new Set(['/api/v1/login']);
  */
 export function registerPrincipal(app: FastifyInstance, auth: AuthService): void {
   app.decorateRequest('principal', undefined);
+  guardRestrictedToken(app);
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0] ?? '';
     if (path.startsWith('/tokenreview/') || path === '/metrics' || path === '/healthz') return;
@@ -61,6 +62,21 @@ export function registerPrincipal(app: FastifyInstance, auth: AuthService): void
         );
       }
     }
+  });
+}
+
+/**
+ * A token restricted to chosen clusters reaches only those over the API too: any other cluster's
+ * routes answer 404, as for a cluster the user cannot see.
+ */
+function guardRestrictedToken(app: FastifyInstance): void {
+  app.addHook('preHandler', async (request) => {
+    const allowed = request.principal?.clusters;
+    if (!allowed) return;
+    const route = request.routeOptions.url ?? '';
+    if (!route.startsWith('/api/v1/clusters/:id')) return;
+    const id = (request.params as { id?: string }).id ?? '';
+    if (!allowed.includes(id)) throw new NotFoundError(`no cluster "${id}" that you have access to`);
   });
 }
 

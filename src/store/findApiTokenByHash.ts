@@ -14,6 +14,7 @@ export function apiTokenFromRow(row: ApiTokensTable): ApiTokenRecord {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     lastUsedAt: row.last_used_at,
+    ...(row.cluster_ids === null ? {} : { clusterIds: JSON.parse(row.cluster_ids) as string[] }),
   };
 }
 

@@ -11,6 +11,8 @@ export interface ApiTokenRecord {
   createdAt: string;
   expiresAt: string;
   lastUsedAt: string | null;
+  /** The only clusters TokenReview accepts the token for; undefined = every cluster. */
+  clusterIds?: string[];
 }
 
 /** Stores a new API token record; the hash is unique. */
@@ -27,6 +29,7 @@ export async function insertApiToken({ db, token }: { db: Db; token: ApiTokenRec
       created_at: token.createdAt,
       expires_at: token.expiresAt,
       last_used_at: token.lastUsedAt,
+      cluster_ids: token.clusterIds ? JSON.stringify(token.clusterIds) : null,
     })
     .execute();
 }

@@ -54,6 +54,8 @@ export interface ApiTokensTable {
   created_at: string;
   expires_at: string;
   last_used_at: string | null;
+  /** JSON array of the cluster ids the token is restricted to; NULL = every cluster. */
+  cluster_ids: string | null;
 }
 
 /** A control-panel login session (cookie `kaas_session` holds the secret; only its hash is stored). */

@@ -48,6 +48,7 @@ describe('auth service against the real Keystone', () => {
     projects: [],
   };
   let project: { id: string; name: string };
+  let project2: { id: string; name: string };
   let roleAdmin: { id: string; name: string };
   let roleView: { id: string; name: string };
   let alice: { id: string; name: string };
@@ -57,7 +58,8 @@ describe('auth service against the real Keystone', () => {
 
   beforeAll(async () => {
     project = await admin.keystone.createProject({ name: `kaas-auth-${suffix}` });
-    created.projects.push(project.id);
+    project2 = await admin.keystone.createProject({ name: `kaas-auth2-${suffix}` });
+    created.projects.push(project.id, project2.id);
     roleAdmin = await admin.keystone.createRole({ name: `kaas-adm-${suffix}` });
     roleView = await admin.keystone.createRole({ name: `kaas-view-${suffix}` });
     created.roles.push(roleAdmin.id, roleView.id);
@@ -74,6 +76,7 @@ describe('auth service against the real Keystone', () => {
       await admin.keystone.assignProjectRole({ projectId: project.id, userId: alice.id, roleId: role.id });
     }
     await admin.keystone.assignProjectRole({ projectId: project.id, userId: carol.id, roleId: roleView.id });
+    await admin.keystone.assignProjectRole({ projectId: project2.id, userId: alice.id, roleId: roleView.id });
     const reader = (await admin.keystone.listRoles({ name: 'reader' }))[0];
     if (!reader) throw new Error('the lab Keystone has no reader role');
     await admin.session.request('identity', 'PUT', `/v3/domains/default/users/${svc.id}/roles/${reader.id}`);
@@ -144,6 +147,18 @@ describe('auth service against the real Keystone', () => {
           createdAt: now.toISOString(),
         },
       });
+      // A second cluster, on a project where alice holds a role and carol none.
+      await insertCluster({
+        db: store.db,
+        cluster: {
+          id: `c2-${engine}`,
+          name: `k8s2-${engine}`,
+          projectId: project2.id,
+          projectName: project2.name,
+          adminRoleIds: [roleAdmin.id],
+          createdAt: now.toISOString(),
+        },
+      });
       auth = createAuthService({ store, directory: keystoneDirectory(serviceCloud), logger, now: () => now });
       app = await buildApp({ store, logger, now: () => now, auth });
       await auth.sync();
@@ -173,8 +188,8 @@ describe('auth service against the real Keystone', () => {
       expect(t.statusCode).toBe(201);
       return t.json() as { id: string; token: string };
     }
-    const tr = (body: unknown) =>
-      app.inject({ method: 'POST', url: `/tokenreview/c-${engine}?timeout=30s`, payload: body as object });
+    const tr = (body: unknown, cluster = `c-${engine}`) =>
+      app.inject({ method: 'POST', url: `/tokenreview/${cluster}?timeout=30s`, payload: body as object });
 
     it('logs in with the right password; refuses a bad password and a disabled user', async () => {
       const ok = await login(alice.name, password);
@@ -241,12 +256,303 @@ describe('auth service against the real Keystone', () => {
       expect((await tr(review(e.token))).json().status.authenticated).toBe(true);
       const saved = now;
       now = new Date(now.getTime() + 86_400_000 + 1000);
-      expect((await tr(review(e.token))).json().status).toEqual({
-        authenticated: false,
-        error: 'token has expired',
-      });
-      now = saved;
+      try {
+        await auth.sync(); // a day without a sync would fail closed (tested below)
+        expect((await tr(review(e.token))).json().status).toEqual({
+          authenticated: false,
+          error: 'token has expired',
+        });
+      } finally {
+        now = saved;
+      }
     });
+
+    it('lets only a password session create tokens: an API token gets 403 session_required', async () => {
+      const t = await tokenFor(alice.name, { expiresInDays: 1 });
+      const minted = await app.inject({
+        method: 'POST',
+        url: '/api/v1/tokens',
+        headers: { authorization: `Bearer ${t.token}` },
+        payload: { name: 'outlives-me', expiresInDays: 730 },
+      });
+      expect(minted.statusCode).toBe(403);
+      expect(minted.json().error).toMatchObject({ code: 'session_required' });
+      const list = await app.inject({
+        method: 'GET',
+        url: '/api/v1/tokens',
+        headers: { authorization: `Bearer ${t.token}` },
+      });
+      expect(list.json().items.map((i: { name: string }) => i.name)).not.toContain('outlives-me');
+    });
+
+    it('restricts a token to chosen clusters; TokenReview from another cluster is refused', async () => {
+      const only2 = await tokenFor(alice.name, { clusters: [`k8s2-${engine}`] });
+      expect((await tr(review(only2.token), `c2-${engine}`)).json().status).toMatchObject({
+        authenticated: true,
+        user: { uid: alice.id, groups: [roleView.id] },
+      });
+      expect((await tr(review(only2.token))).json().status).toEqual({
+        authenticated: false,
+        error: `token is restricted to other clusters than k8s-${engine}`,
+      });
+      const list = await app.inject({
+        method: 'GET',
+        url: '/api/v1/tokens',
+        headers: { authorization: `Bearer ${only2.token}` },
+      });
+      expect(list.json().items.find((i: { id: string }) => i.id === only2.id).clusters).toEqual([
+        `c2-${engine}`,
+      ]);
+      // The kaas API honours it too: the other cluster's routes answer 404 (admin role or not).
+      const overview = (token: string) =>
+        app.inject({
+          method: 'GET',
+          url: `/api/v1/clusters/c-${engine}/admin/overview`,
+          headers: { authorization: `Bearer ${token}` },
+        });
+      expect((await overview(only2.token)).statusCode).toBe(404);
+      const both = await tokenFor(alice.name, { clusters: [`c-${engine}`, `c2-${engine}`] });
+      expect((await overview(both.token)).statusCode).toBe(200);
+      expect((await tr(review(both.token))).json().status.authenticated).toBe(true);
+      expect((await tr(review(both.token), `c2-${engine}`)).json().status.authenticated).toBe(true);
+    });
+
+    it('refuses a restriction to a cluster the user has no role on, unknown clusters and bad lists', async () => {
+      const res = await login(carol.name, password);
+      const headers = {
+        cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
+        'x-csrf-token': res.json().csrfToken as string,
+      };
+      const create = (clusters: unknown) =>
+        app.inject({ method: 'POST', url: '/api/v1/tokens', headers, payload: { name: 'x', clusters } });
+      for (const clusters of [[`c2-${engine}`], ['no-such-cluster']]) {
+        const r = await create(clusters);
+        expect(r.statusCode).toBe(400);
+        expect(r.json().error).toMatchObject({ code: 'cluster_not_found', field: 'clusters' });
+      }
+      for (const clusters of [[], 'c-1', [7], Array.from({ length: 51 }, (_, i) => `c${i}`)]) {
+        const r = await create(clusters);
+        expect(r.statusCode).toBe(400);
+        expect(r.json().error.field).toBe('clusters');
+      }
+    });
+
+    it('ends sessions and tokens within one sync of the user being disabled, losing the role, or deleted', async () => {
+      const dave = await admin.keystone.createUser({ name: `kaas-dave-${engine}-${suffix}`, password });
+      created.users.push(dave.id);
+      await admin.keystone.assignProjectRole({
+        projectId: project.id,
+        userId: dave.id,
+        roleId: roleAdmin.id,
+      });
+      await auth.sync();
+      const signIn = async () => {
+        const res = await login(dave.name, password);
+        expect(res.statusCode).toBe(200);
+        return {
+          cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
+          'x-csrf-token': res.json().csrfToken as string,
+        };
+      };
+      const s = await signIn();
+      const t = await tokenFor(dave.name);
+      const overview = (headers: Record<string, string>) =>
+        app.inject({ method: 'GET', url: `/api/v1/clusters/c-${engine}/admin/overview`, headers });
+      const mint = (headers: Record<string, string>) =>
+        app.inject({ method: 'POST', url: '/api/v1/tokens', headers, payload: { name: 'late' } });
+      const bearer = { authorization: `Bearer ${t.token}` };
+      expect((await overview(s)).statusCode).toBe(200);
+      expect((await overview(bearer)).statusCode).toBe(200);
+      expect((await tr(review(t.token))).json().status.authenticated).toBe(true);
+
+      // Disabled in Keystone: after one sync the session is gone (401 everywhere), the token too.
+      await admin.keystone.setUserEnabled(dave.id, false);
+      await auth.sync();
+      expect((await app.inject({ method: 'GET', url: '/api/v1/session', headers: s })).statusCode).toBe(401);
+      expect((await overview(s)).statusCode).toBe(401);
+      expect((await mint(s)).statusCode).toBe(401);
+      expect((await overview(bearer)).statusCode).toBe(401);
+      expect((await tr(review(t.token))).json().status).toEqual({
+        authenticated: false,
+        error: 'the token owner is disabled in Keystone',
+      });
+
+      // Enabled again but without the role: admin routes and TokenReview refuse after one sync.
+      await admin.keystone.setUserEnabled(dave.id, true);
+      await auth.sync();
+      const s2 = await signIn();
+      expect((await overview(s2)).statusCode).toBe(200);
+      await admin.keystone.unassignProjectRole({
+        projectId: project.id,
+        userId: dave.id,
+        roleId: roleAdmin.id,
+      });
+      await auth.sync();
+      expect((await overview(s2)).statusCode).toBe(404);
+      expect((await overview(bearer)).statusCode).toBe(404);
+      expect((await tr(review(t.token))).json().status).toEqual({
+        authenticated: false,
+        error: `user has no role on the project of cluster k8s-${engine}`,
+      });
+
+      // Deleted from Keystone: the session and the token are dead after one sync.
+      await admin.keystone.deleteUser(dave.id);
+      await auth.sync();
+      expect((await app.inject({ method: 'GET', url: '/api/v1/session', headers: s2 })).statusCode).toBe(401);
+      expect((await mint(s2)).statusCode).toBe(401);
+      expect((await tr(review(t.token))).json().status).toEqual({
+        authenticated: false,
+        error: 'the token owner no longer exists in Keystone',
+      });
+    }, 120_000);
+
+    it('fails TokenReview closed, with a metric, once Keystone sync has failed for longer than the bound', async () => {
+      // A second replica on the same database whose Keystone credentials no longer work.
+      const broken = createCloud({
+        config: resolveCloudConfig({
+          env: {
+            OS_AUTH_URL: authUrl,
+            OS_USERNAME: `kaas-svc-${suffix}`,
+            OS_PASSWORD: 'not-the-password',
+            OS_USER_DOMAIN_NAME: 'Default',
+            OS_DOMAIN_NAME: 'Default',
+          },
+        }),
+        logger,
+      });
+      const replica = createAuthService({
+        store,
+        directory: keystoneDirectory(broken),
+        logger,
+        now: () => now,
+        options: { syncMaxAgeMs: 10 * 60_000 },
+      });
+      const replicaApp = await buildApp({ store, logger, now: () => now, auth: replica });
+      const saved = now;
+      try {
+        const t = await tokenFor(alice.name);
+        await auth.sync();
+        const trReplica = () =>
+          replicaApp.inject({ method: 'POST', url: `/tokenreview/c-${engine}`, payload: review(t.token) });
+        now = new Date(saved.getTime() + 5 * 60_000);
+        expect((await replica.sync()).failed).toContain('users');
+        expect((await trReplica()).json().status.authenticated).toBe(true);
+
+        now = new Date(saved.getTime() + 11 * 60_000);
+        expect((await replica.sync()).failed).toContain('users');
+        const refused = await trReplica();
+        expect(refused.statusCode).toBe(200);
+        expect(refused.json().status).toEqual({
+          authenticated: false,
+          error:
+            'kaas cannot vouch for anyone: its last successful Keystone sync (users) was 660 s ago, over the 600 s limit',
+        });
+        expect(refused.body).not.toContain(t.token);
+        const metrics = await replicaApp.inject({ method: 'GET', url: '/metrics' });
+        expect(metrics.body).toContain('kaas_tokenreview_stale_sync_total 1');
+
+        // A good sync by any replica (shared database) ends it, once the replica's cache lets go.
+        await auth.sync();
+        now = new Date(now.getTime() + replica.options.cacheTtlMs + 1);
+        expect((await trReplica()).json().status.authenticated).toBe(true);
+      } finally {
+        now = saved;
+        await auth.sync();
+        await replica.close();
+        await replicaApp.close();
+      }
+    }, 120_000);
+
+    it('answers an empty token 200 authenticated:false, on any cluster path', async () => {
+      for (const cluster of [`c-${engine}`, 'no-such-cluster']) {
+        const res = await tr(review(''), cluster);
+        expect(res.statusCode).toBe(200);
+        expect(res.json().status).toEqual({ authenticated: false, error: 'token is empty' });
+      }
+    });
+
+    it('accepts role bindings only for roles held on the cluster project', async () => {
+      const res = await login(alice.name, password);
+      const headers = {
+        cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
+        'x-csrf-token': res.json().csrfToken as string,
+      };
+      const put = (keystoneRoleId: string) =>
+        app.inject({
+          method: 'PUT',
+          url: `/api/v1/clusters/c-${engine}/role-bindings`,
+          headers,
+          payload: { items: [{ keystoneRoleId, kind: 'ClusterRole', roleName: 'view' }] },
+        });
+      expect((await put(roleView.id)).statusCode).toBe(200);
+      // `reader` exists in Keystone, but nobody holds it on this project.
+      const reader = (await admin.keystone.listRoles({ name: 'reader' }))[0];
+      for (const id of [reader?.id ?? 'reader', 'no-such-role']) {
+        const refused = await put(id);
+        expect(refused.statusCode).toBe(400);
+        expect(refused.json().error).toMatchObject({
+          code: 'unknown_role',
+          field: 'items[0].keystoneRoleId',
+        });
+      }
+    });
+
+    it('names two users called alice in two Keystone domains as two Kubernetes users', async () => {
+      const domainName = `kaas-dom-${engine}-${suffix}`;
+      const domain = (
+        await admin.session.request<{ domain: { id: string } }>('identity', 'POST', '/v3/domains', {
+          json: { domain: { name: domainName } },
+        })
+      ).body.domain;
+      // Listing users of every domain needs more than a Default-domain reader: kaas' service user
+      // must be able to read each domain whose users it serves; the admin stands in for that here.
+      const multi = createAuthService({ store, directory: keystoneDirectory(admin), logger, now: () => now });
+      const multiApp = await buildApp({ store, logger, now: () => now, auth: multi });
+      try {
+        const twin = await admin.keystone.createUser({ name: alice.name, password, domainId: domain.id });
+        await admin.keystone.assignProjectRole({
+          projectId: project.id,
+          userId: twin.id,
+          roleId: roleView.id,
+        });
+        await multi.sync();
+        const tokenOf = async (domainLabel: string) => {
+          const res = await multiApp.inject({
+            method: 'POST',
+            url: '/api/v1/login',
+            payload: { username: alice.name, password, domain: domainLabel },
+          });
+          expect(res.statusCode).toBe(200);
+          const t = await multiApp.inject({
+            method: 'POST',
+            url: '/api/v1/tokens',
+            headers: {
+              cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
+              'x-csrf-token': res.json().csrfToken,
+            },
+            payload: { name: 'twin' },
+          });
+          return t.json().token as string;
+        };
+        const reviewed = async (token: string) =>
+          (
+            await multiApp.inject({ method: 'POST', url: `/tokenreview/c-${engine}`, payload: review(token) })
+          ).json().status.user as { username: string; uid: string; extra: Record<string, string[]> };
+        const home = await reviewed(await tokenOf('Default'));
+        const away = await reviewed(await tokenOf(domainName));
+        expect(home).toMatchObject({ username: alice.name, uid: alice.id });
+        expect(away).toMatchObject({ username: `${alice.name}@${domainName}`, uid: twin.id });
+        expect(away.extra['kaas.io/user-domain']).toEqual([domainName]);
+      } finally {
+        await multi.close();
+        await multiApp.close();
+        // Deleting a (disabled) domain deletes its users.
+        await admin.session
+          .request('identity', 'PATCH', `/v3/domains/${domain.id}`, { json: { domain: { enabled: false } } })
+          .catch(() => undefined);
+        await admin.session.request('identity', 'DELETE', `/v3/domains/${domain.id}`).catch(() => undefined);
+      }
+    }, 120_000);
 
     it('answers 4xx for garbage, oversized bodies and wrong apiVersion/kind', async () => {
       const garbage = await app.inject({

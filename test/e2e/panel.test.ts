@@ -289,6 +289,21 @@ describe('control panel in Chromium', () => {
     expect((await review(clusterA.id, token)).authenticated).toBe(false);
   }, 60_000);
 
+  it('restricts a new token to the active cluster when asked', async () => {
+    await page.getByRole('button', { name: 'Create token' }).first().click();
+    await page.getByLabel('Name').fill('only-alpha');
+    await page.getByLabel(`Valid only on cluster ${clusterA.name}`).check();
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByText('Copy the token now').waitFor();
+    const restricted = await page.getByLabel('New API token').inputValue();
+    expect((await review(clusterA.id, restricted)).authenticated).toBe(true);
+    expect((await review(clusterB.id, restricted)).authenticated).toBe(false);
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('button', { name: 'Delete token only-alpha' }).click();
+    await page.getByRole('button', { name: 'Delete token', exact: true }).click();
+    await page.getByText('No API tokens yet').waitFor();
+  }, 60_000);
+
   it('switches the active cluster and remembers it across reloads', async () => {
     const select = page.getByLabel('Active cluster');
     expect(await select.locator('option').allTextContents()).toEqual([clusterA.name, clusterB.name]);

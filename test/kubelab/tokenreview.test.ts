@@ -155,10 +155,14 @@ async function login(user: Named): Promise<Session> {
 }
 
 /** A new API token, created as the control panel creates it (shown once). */
-async function createToken(session: Session, expiresInDays?: number): Promise<{ id: string; token: string }> {
+async function createToken(
+  session: Session,
+  expiresInDays?: number,
+  clusters?: string[],
+): Promise<{ id: string; token: string }> {
   const res = await kaasCall('POST', '/api/v1/tokens', {
     session,
-    body: { name: 'kubectl', ...(expiresInDays ? { expiresInDays } : {}) },
+    body: { name: 'kubectl', ...(expiresInDays ? { expiresInDays } : {}), ...(clusters ? { clusters } : {}) },
   });
   expect(res.status).toBe(201);
   return JSON.parse(res.text) as { id: string; token: string };
@@ -492,6 +496,7 @@ describe('TokenReview v1 through a real kube-apiserver', () => {
     expect(revoke.status).toBe(204);
     clockOffsetMs = 86_400_000 + 1_000; // a day later for kaas: the one-day token has expired
     try {
+      await auth.sync(); // ...and its Keystone mirror fresh, or TokenReview would fail closed as stale
       const revokedAt = Date.now();
       for (const t of tokens) {
         const review = await kaasCall('POST', '/tokenreview/tr-v1', {
@@ -514,6 +519,9 @@ describe('TokenReview v1 through a real kube-apiserver', () => {
       expect(Date.now() - revokedAt).toBeLessThan(CACHE_TTL_MS + APISERVER_SUCCESS_CACHE_MS + 2_000);
     } finally {
       clockOffsetMs = 0;
+      // That day-later sync also ended the test users' idle sessions: sign them in again.
+      alice = await login(users.alice);
+      bob = await login(users.bob);
     }
   }, 60_000);
 });
@@ -532,6 +540,22 @@ describe('TokenReview v1beta1 through a real kube-apiserver', () => {
       expect(e.answered.apiVersion).toBe('authentication.k8s.io/v1beta1');
       expect(e.answered.status?.['authenticated']).toBe(true);
     }
+  });
+});
+
+describe('A token restricted to one cluster', () => {
+  it("authenticates at that cluster's kube-apiserver and gets 401 from another's", async () => {
+    const { token } = await createToken(alice, undefined, ['tr-v1beta1']);
+    const before = exchanges.length;
+    // Authenticated there (403 would only mean RBAC grants nothing on that bare cluster).
+    expect(await apiStatus(v1beta1Lab, token, '/api/v1/namespaces')).not.toBe(401);
+    expect(await apiStatus(v1Lab, token, '/api/v1/namespaces')).toBe(401);
+    const answered = exchanges.slice(before);
+    expect(answered.find((e) => e.clusterId === 'tr-v1beta1')?.answered.status?.['authenticated']).toBe(true);
+    expect(answered.find((e) => e.clusterId === 'tr-v1')?.answered.status).toEqual({
+      authenticated: false,
+      error: expect.stringMatching(/^token is restricted to other clusters than /),
+    });
   });
 });
 

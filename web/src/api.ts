@@ -208,8 +208,11 @@ export const api = {
   setActiveCluster: (clusterId: string) =>
     call<{ activeClusterId: string }>('PUT', '/api/v1/session/active-cluster', { body: { clusterId } }),
   listTokens: () => call<{ items: Token[] }>('GET', '/api/v1/tokens').then((r) => r.items),
-  createToken: (name: string, expiresInDays?: number) =>
-    call<NewToken>('POST', '/api/v1/tokens', { body: { name, ...(expiresInDays ? { expiresInDays } : {}) } }),
+  /** `clusters` (ids) restricts the token: TokenReview refuses it on any other cluster. */
+  createToken: (name: string, expiresInDays?: number, clusters?: string[]) =>
+    call<NewToken>('POST', '/api/v1/tokens', {
+      body: { name, ...(expiresInDays ? { expiresInDays } : {}), ...(clusters ? { clusters } : {}) },
+    }),
   deleteToken: (id: string) => call<void>('DELETE', `/api/v1/tokens/${enc(id)}`),
   kubeconfigExec: (clusterId: string) =>
     call<string>('GET', `/api/v1/clusters/${enc(clusterId)}/kubeconfig?mode=exec`, { text: true }),

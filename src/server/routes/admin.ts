@@ -159,6 +159,16 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
   app.put('/api/v1/clusters/:id/role-bindings', async (request) => {
     const { cluster, actor } = await requireAdmin(request);
     const bindings = parseRoleBindings(request.body);
+    // A binding to a role nobody can hold on this project grants nothing today and something
+    // unexpected if the id ever appears: refuse it (the roles are those the panel offers).
+    const roles = await listProjectRoles({ db: store.db, projectId: cluster.projectId });
+    bindings.forEach((b, i) => {
+      if (!roles.some((r) => r.roleId === b.keystoneRoleId))
+        throw new InputError(
+          `keystoneRoleId "${b.keystoneRoleId}" is not a role anyone holds on project "${cluster.projectName}"`,
+          { field: `items[${i}].keystoneRoleId`, code: 'unknown_role' },
+        );
+    });
     const revision = await store.db
       .transaction()
       .execute((trx) =>

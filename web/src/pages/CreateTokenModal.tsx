@@ -1,6 +1,7 @@
 import {
   Alert,
   Button,
+  Checkbox,
   ClipboardCopy,
   ClipboardCopyButton,
   CodeBlock,
@@ -43,6 +44,7 @@ export function CreateTokenModal(props: {
 }) {
   const [name, setName] = useState('');
   const [days, setDays] = useState('365');
+  const [onlyThisCluster, setOnlyThisCluster] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ message: string; field?: string }>();
   const [created, setCreated] = useState<NewToken>();
@@ -61,7 +63,8 @@ export function CreateTokenModal(props: {
     setBusy(true);
     setError(undefined);
     try {
-      setCreated(await api.createToken(name.trim(), Number(days)));
+      const clusters = onlyThisCluster && props.cluster ? [props.cluster.id] : undefined;
+      setCreated(await api.createToken(name.trim(), Number(days), clusters));
       props.onCreated();
     } catch (err) {
       setError({ message: (err as Error).message, field: (err as { field?: string }).field });
@@ -195,6 +198,15 @@ export function CreateTokenModal(props: {
               ))}
             </FormSelect>
           </FormGroup>
+          {props.cluster && (
+            <Checkbox
+              id="token-only-cluster"
+              label={`Valid only on cluster ${props.cluster.name}`}
+              description="Other clusters refuse the token."
+              isChecked={onlyThisCluster}
+              onChange={(_e, checked) => setOnlyThisCluster(checked)}
+            />
+          )}
         </Form>
         {error && error.field !== 'name' && (
           <Alert variant="danger" isInline title={error.message} className="kaas-gap-top" />

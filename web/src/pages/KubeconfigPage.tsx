@@ -36,7 +36,8 @@ export function KubeconfigPage(props: { cluster: ClusterContext }) {
         setDone(`Downloaded ${file}. kubectl will ask the kaas CLI for a token when it needs one.`);
       } else {
         const stamp = new Date().toISOString().slice(0, 10);
-        const token = await api.createToken(`kubeconfig ${cluster.name} ${stamp}`);
+        // A kubeconfig names one cluster, so its token is valid on that cluster only.
+        const token = await api.createToken(`kubeconfig ${cluster.name} ${stamp}`, undefined, [cluster.id]);
         saveFile(file, await api.kubeconfigWithToken(cluster.id, token.token));
         setDone(
           `Downloaded ${file} with the new token "${token.name}". It is listed on the API tokens page.`,
