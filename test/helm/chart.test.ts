@@ -84,6 +84,10 @@ const KNOWN_ENV = new Set([
   'KAAS_LEASE_MS',
   'KAAS_WORKER_POLL_MS',
   'KAAS_SHUTDOWN_GRACE_MS',
+  'KAAS_JOB_CONCURRENCY',
+  'KAAS_KEYSTONE_SYNC_INTERVAL_MS',
+  'KAAS_KEYSTONE_SYNC_MAX_AGE_MS',
+  'KAAS_METRICS_TOKEN',
   'KAAS_LOG_LEVEL',
   'KAAS_URL',
   'KAAS_CA_FILE',
@@ -233,11 +237,13 @@ describe('deploy/helm/kaas', () => {
     });
   });
 
-  it('applies overrides: replicas, hard anti-affinity, no workers, no webhook, long leases', async () => {
+  it('applies overrides: replicas, hard anti-affinity, no workers, no webhook, long leases, metrics token', async () => {
     const { objects, deployment, pod, env, container } = render({
       replicaCount: 3,
       antiAffinity: { required: true },
-      jobs: { enabled: false, leaseMs: 3_600_000 },
+      jobs: { enabled: false, leaseMs: 3_600_000, concurrency: 8 },
+      keystoneSync: { intervalMs: 30_000, maxAgeMs: 300_000 },
+      metrics: { tokenSecret: 'kaas-metrics' },
       webhook: { url: '' },
       podDisruptionBudget: { minAvailable: 2 },
       nodeSelector: { 'node-role.kubernetes.io/control-plane': '' },
@@ -250,7 +256,13 @@ describe('deploy/helm/kaas', () => {
     ]);
     // A number of a million or more would print as 3.6e+06 in Helm; the chart passes it through int64.
     expect(env.KAAS_LEASE_MS?.value).toBe('3600000');
-    expect(serveConfigFromEnv(podEnv(env))).toMatchObject({ workers: false, leaseMs: 3_600_000 });
+    expect(serveConfigFromEnv(podEnv(env))).toMatchObject({
+      workers: false,
+      leaseMs: 3_600_000,
+      jobConcurrency: 8,
+      keystoneSync: { syncIntervalMs: 30_000, syncMaxAgeMs: 300_000 },
+    });
+    expect(env.KAAS_METRICS_TOKEN?.valueFrom?.secretKeyRef).toEqual({ name: 'kaas-metrics', key: 'token' });
     expect(env.KAAS_URL).toBeUndefined();
     expect(env.KAAS_CA_FILE).toBeUndefined();
     expect(pod.volumes.map((v) => v.name)).not.toContain('webhook-ca');
