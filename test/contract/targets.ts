@@ -27,10 +27,10 @@ export function parseOpenrc(text: string): Record<string, string> {
 
 const LAB_OPENRC = '/var/lib/oslab/admin-openrc.sh';
 
-/** The real OpenStack lab on this machine (no Octavia, no Cinder). */
+/** The real OpenStack lab on this machine (test/lab/up-all.sh). */
 export const labTarget: ContractTarget = {
   name: 'lab',
-  services: ['identity', 'compute', 'image', 'network', 'object-store'],
+  services: ['identity', 'compute', 'image', 'network', 'object-store', 'load-balancer'],
   async start() {
     const fromEnv = Object.fromEntries(
       Object.entries(process.env).filter(
