@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOpenStackError } from '../../src/openstack/index.ts';
 import { startHarness, targets, type Harness } from './targets.ts';
 
-// The lab has neither Octavia nor Cinder, so only targets that offer them (cloudsim) run this file.
 describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
-  'Octavia contract on $name (cloudsim only: the lab has no Octavia)',
+  'Octavia contract on $name',
   (target) => {
     let h: Harness;
     let subnetId: string;
@@ -28,7 +27,7 @@ describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
     it('load balancer, listener, pool, member, health monitor; list by tags; cascade delete', async () => {
       const { octavia } = h.cloud;
       const tag = `${h.prefix}-cluster`;
-      const wait = { timeoutMs: 30_000, intervalMs: 200 };
+      const wait = { timeoutMs: 60_000, intervalMs: 200 };
       const lb = await octavia.createLoadBalancer({
         name: `${h.prefix}-lb`,
         vipSubnetId: subnetId,
@@ -38,6 +37,11 @@ describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
       const active = await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', wait);
       expect(active.vip_subnet_id).toBe(subnetId);
       expect(active.vip_address).toMatch(/^10\.79\.0\./);
+      // The VIP is a Neutron port on the VIP subnet, owned by Octavia and removed with the load balancer.
+      const vipPort = await h.cloud.neutron.ports.get(active.vip_port_id);
+      expect(vipPort.fixed_ips).toContainEqual(
+        expect.objectContaining({ subnet_id: subnetId, ip_address: active.vip_address }),
+      );
       const listener = await octavia.createListener({
         loadBalancerId: lb.id,
         name: `${h.prefix}-api`,
@@ -74,12 +78,14 @@ describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
       await octavia.waitForLoadBalancerDeleted(lb.id, wait);
       const err = await octavia.getLoadBalancer(lb.id).catch((e) => e);
       expect(isOpenStackError(err, 'openstack_not_found')).toBe(true);
-    }, 60_000);
+      const portErr = await h.cloud.neutron.ports.get(active.vip_port_id).catch((e) => e);
+      expect(isOpenStackError(portErr, 'openstack_not_found')).toBe(true);
+    }, 180_000);
   },
 );
 
 describe.each(targets.filter((t) => t.services.includes('volumev3')))(
-  'Cinder contract on $name (cloudsim only: the lab has no Cinder)',
+  'Cinder contract on $name',
   (target) => {
     let h: Harness;
     beforeAll(async () => {

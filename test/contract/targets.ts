@@ -30,7 +30,7 @@ const LAB_OPENRC = '/var/lib/oslab/admin-openrc.sh';
 /** The real OpenStack lab on this machine (test/lab/up-all.sh). */
 export const labTarget: ContractTarget = {
   name: 'lab',
-  services: ['identity', 'compute', 'image', 'network', 'object-store', 'load-balancer'],
+  services: ['identity', 'compute', 'image', 'network', 'object-store', 'load-balancer', 'volumev3'],
   async start() {
     const fromEnv = Object.fromEntries(
       Object.entries(process.env).filter(
