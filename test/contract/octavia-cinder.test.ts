@@ -33,7 +33,11 @@ describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
         vipSubnetId: subnetId,
         tags: [tag],
       });
-      h.defer(() => octavia.deleteLoadBalancer(lb.id, { cascade: true, ignoreMissing: true }));
+      // Waits: the VIP port goes only when the worker has deleted the load balancer, and the network with it.
+      h.defer(async () => {
+        await octavia.deleteLoadBalancer(lb.id, { cascade: true, ignoreMissing: true });
+        await octavia.waitForLoadBalancerDeleted(lb.id, wait);
+      });
       const active = await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', wait);
       expect(active.vip_subnet_id).toBe(subnetId);
       expect(active.vip_address).toMatch(/^10\.79\.0\./);
@@ -50,6 +54,15 @@ describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
       });
       await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', wait);
       expect((await octavia.getListener(listener.id)).protocol_port).toBe(6443);
+      const dup = await octavia
+        .createListener({
+          loadBalancerId: lb.id,
+          name: `${h.prefix}-dup`,
+          protocol: 'TCP',
+          protocolPort: 6443,
+        })
+        .catch((e) => e);
+      expect(isOpenStackError(dup, 'openstack_conflict')).toBe(true);
       const pool = await octavia.createPool({
         name: `${h.prefix}-pool`,
         protocol: 'TCP',
@@ -74,6 +87,10 @@ describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
       expect((await octavia.getHealthMonitor(hm.id)).type).toBe('TCP');
       expect((await octavia.getPool(pool.id)).healthmonitor_id).toBe(hm.id);
       expect((await octavia.listLoadBalancers({ tags: [tag] })).map((x) => x.id)).toEqual([lb.id]);
+      expect(await octavia.listLoadBalancers({ tags: [tag, `${h.prefix}-other`] })).toEqual([]);
+      expect((await octavia.getLoadBalancer(lb.id)).tags).toEqual([tag]);
+      const withChildren = await octavia.deleteLoadBalancer(lb.id).catch((e) => e);
+      expect(isOpenStackError(withChildren, 'openstack_bad_request')).toBe(true);
       await octavia.deleteLoadBalancer(lb.id, { cascade: true });
       await octavia.waitForLoadBalancerDeleted(lb.id, wait);
       const err = await octavia.getLoadBalancer(lb.id).catch((e) => e);
@@ -81,6 +98,17 @@ describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
       const portErr = await h.cloud.neutron.ports.get(active.vip_port_id).catch((e) => e);
       expect(isOpenStackError(portErr, 'openstack_not_found')).toBe(true);
     }, 180_000);
+
+    it('refuses a load balancer on a missing subnet (400) and answers 404 for a missing one', async () => {
+      const { octavia } = h.cloud;
+      const missing = '00000000-0000-4000-8000-000000000000';
+      const bad = await octavia
+        .createLoadBalancer({ name: `${h.prefix}-bad`, vipSubnetId: missing })
+        .catch((e) => e);
+      expect(isOpenStackError(bad, 'openstack_bad_request')).toBe(true);
+      const none = await octavia.getLoadBalancer(missing).catch((e) => e);
+      expect(isOpenStackError(none, 'openstack_not_found')).toBe(true);
+    });
   },
 );
 
@@ -99,6 +127,7 @@ describe.each(targets.filter((t) => t.services.includes('volumev3')))(
       const { cinder } = h.cloud;
       const v = await cinder.createVolume({ name: `${h.prefix}-etcd`, size: 1, metadata: { role: 'etcd' } });
       h.defer(() => cinder.deleteVolume(v.id, { ignoreMissing: true }));
+      expect(v.status).toBe('creating');
       const ready = await cinder.waitForVolumeStatus(v.id, 'available', {
         timeoutMs: 30_000,
         intervalMs: 200,
@@ -109,6 +138,14 @@ describe.each(targets.filter((t) => t.services.includes('volumev3')))(
       await cinder.waitForVolumeDeleted(v.id, { timeoutMs: 30_000, intervalMs: 200 });
       const err = await cinder.getVolume(v.id).catch((e) => e);
       expect(isOpenStackError(err, 'openstack_not_found')).toBe(true);
+    });
+
+    it('refuses a volume of size 0 (400) and answers 404 for a missing one', async () => {
+      const { cinder } = h.cloud;
+      const bad = await cinder.createVolume({ name: `${h.prefix}-zero`, size: 0 }).catch((e) => e);
+      expect(isOpenStackError(bad, 'openstack_bad_request')).toBe(true);
+      const none = await cinder.getVolume('00000000-0000-4000-8000-000000000000').catch((e) => e);
+      expect(isOpenStackError(none, 'openstack_not_found')).toBe(true);
     });
   },
 );
