@@ -67,7 +67,7 @@ wait_http "http://$H:8776/" 180 || { tail -30 "$OSLAB_STATE"/logs/cinder*.log; d
 # Volumes can be created once the scheduler has heard from cinder-volume with its backend up
 log "waiting for cinder-volume oslab-volume@nfs to be up"
 end=$(( $(date +%s) + 180 ))
-until timeout 60 cinder-manage --config-file "$F" service list 2>/dev/null | grep -E '^cinder-volume +oslab-volume@nfs .* enabled +:-\) '; do
+until timeout 60 cinder-manage --config-file "$F" service list 2>/dev/null | grep -E '^cinder-volume +oslab-volume@nfs .* enabled +:-\) ' >/dev/null; do
   for s in api scheduler volume; do
     is_running cinder-$s || { tail -30 "$OSLAB_STATE/logs/cinder-$s.log" "$OSLAB_STATE/logs/cinder-app.log"; die "cinder-$s died"; }
   done
