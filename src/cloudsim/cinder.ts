@@ -13,7 +13,7 @@ import {
   type Service,
   unauthorizedReply,
 } from './http.ts';
-import { uuid, type Volume } from './state.ts';
+import { uuid, type Snapshot, type Volume } from './state.ts';
 
 const KEYS: Record<number, string> = {
   400: 'badRequest',
@@ -38,7 +38,7 @@ function links(ctx: Ctx, v: Volume) {
   ];
 }
 
-function status(env: Env, v: Volume): string {
+function status(env: Env, v: { readyAt: number }): string {
   return env.now() >= v.readyAt ? 'available' : 'creating';
 }
 
@@ -144,6 +144,94 @@ function list(ctx: Ctx, full: boolean): Reply {
   };
 }
 
+function snapshotDetail(ctx: Ctx, sn: Snapshot, override?: string) {
+  return {
+    id: sn.id,
+    name: sn.name,
+    description: null,
+    volume_id: sn.volumeId,
+    status: override ?? status(ctx.env, sn),
+    size: sn.size,
+    metadata: {},
+    created_at: new Date(sn.createdAt).toISOString().replace('Z', '000'),
+    updated_at: null,
+    'os-extended-snapshot-attributes:project_id': sn.projectId,
+    'os-extended-snapshot-attributes:progress': status(ctx.env, sn) === 'available' ? '100%' : '0%',
+  };
+}
+
+function getSnapshot(ctx: Ctx): Snapshot {
+  const project = checkProject(ctx);
+  const sn = ctx.env.state.snapshots.get(ctx.params.id as string);
+  if (!sn || sn.projectId !== project)
+    throw new HttpError(404, `Snapshot ${ctx.params.id} could not be found.`);
+  return sn;
+}
+
+function snapshotsOf(env: Env, volumeId: string): Snapshot[] {
+  return [...env.state.snapshots.values()].filter((sn) => sn.volumeId === volumeId);
+}
+
+// As Cinder 21 words it when a volume is not in a state to be deleted.
+const NOT_DELETABLE =
+  'Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.';
+
+function deleteVolume(ctx: Ctx): Reply {
+  const v = getVolume(ctx);
+  const cascade = ['true', 'True', '1'].includes(ctx.query.get('cascade') ?? '');
+  const snapshots = snapshotsOf(ctx.env, v.id);
+  if (status(ctx.env, v) === 'creating' || (snapshots.length > 0 && !cascade))
+    throw new HttpError(400, NOT_DELETABLE, 'badRequest');
+  for (const sn of snapshots) ctx.env.state.snapshots.delete(sn.id);
+  ctx.env.state.volumes.delete(v.id);
+  return { status: 202 };
+}
+
+function createSnapshot(ctx: Ctx): Reply {
+  const project = checkProject(ctx);
+  const b = bodyOf(ctx, 'snapshot');
+  const volumeId = str(b.volume_id);
+  const v = volumeId ? ctx.env.state.volumes.get(volumeId) : undefined;
+  if (!v || v.projectId !== project) throw new HttpError(404, `Volume ${volumeId ?? ''} could not be found.`);
+  const vs = status(ctx.env, v);
+  if (vs !== 'available')
+    throw new HttpError(
+      400,
+      `Invalid volume: Volume ${v.id} status must be available or in-use, but current status is: ${vs}.`,
+    );
+  const now = ctx.env.now();
+  const sn: Snapshot = {
+    id: uuid(),
+    name: str(b.name) ?? null,
+    projectId: project,
+    volumeId: v.id,
+    size: v.size,
+    createdAt: now,
+    readyAt: now + ctx.env.knobs.provisionDelayMs,
+    seq: ctx.env.state.nextSeq(),
+  };
+  ctx.env.state.snapshots.set(sn.id, sn);
+  return { status: 202, json: { snapshot: snapshotDetail(ctx, sn, 'creating') } };
+}
+
+function listSnapshots(ctx: Ctx, full: boolean): Reply {
+  const project = checkProject(ctx);
+  const q = ctx.query;
+  const snapshots = [...ctx.env.state.snapshots.values()]
+    .filter((sn) => sn.projectId === project)
+    .filter((sn) => !q.has('volume_id') || sn.volumeId === q.get('volume_id'))
+    .filter((sn) => !q.has('name') || sn.name === q.get('name'))
+    .sort((a, b) => b.seq - a.seq);
+  return {
+    status: 200,
+    json: {
+      snapshots: snapshots.map((sn) =>
+        full ? snapshotDetail(ctx, sn) : { id: sn.id, name: sn.name, volume_id: sn.volumeId },
+      ),
+    },
+  };
+}
+
 const routes: Route[] = [
   { method: 'GET', path: '/volumes', handler: (ctx) => list(ctx, false) },
   { method: 'GET', path: '/volumes/detail', handler: (ctx) => list(ctx, true) },
@@ -153,19 +241,20 @@ const routes: Route[] = [
     path: '/volumes/{id}',
     handler: (ctx) => ({ status: 200, json: { volume: detail(ctx, getVolume(ctx)) } }),
   },
+  { method: 'DELETE', path: '/volumes/{id}', handler: deleteVolume },
+  { method: 'GET', path: '/snapshots', handler: (ctx) => listSnapshots(ctx, false) },
+  { method: 'GET', path: '/snapshots/detail', handler: (ctx) => listSnapshots(ctx, true) },
+  { method: 'POST', path: '/snapshots', handler: createSnapshot },
+  {
+    method: 'GET',
+    path: '/snapshots/{id}',
+    handler: (ctx) => ({ status: 200, json: { snapshot: snapshotDetail(ctx, getSnapshot(ctx)) } }),
+  },
   {
     method: 'DELETE',
-    path: '/volumes/{id}',
+    path: '/snapshots/{id}',
     handler: (ctx) => {
-      const v = getVolume(ctx);
-      if (status(ctx.env, v) === 'creating') {
-        throw new HttpError(
-          400,
-          'Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer.',
-          'badRequest',
-        );
-      }
-      ctx.env.state.volumes.delete(v.id);
+      ctx.env.state.snapshots.delete(getSnapshot(ctx).id);
       return { status: 202 };
     },
   },

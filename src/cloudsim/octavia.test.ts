@@ -105,6 +105,32 @@ describe('octavia, cinder and glance', () => {
     expect((await s.call('GET', `/volume/v3/${s.projectId}/volumes/${v.id}`)).status).toBe(404);
   });
 
+  it('snapshots only an available volume of the project, and refuses a missing one', async () => {
+    const V = `/volume/v3/${s.projectId}`;
+    const v = (await s.json<{ volume: { id: string } }>('POST', `${V}/volumes`, { volume: { size: 1 } }))
+      .volume;
+    const early = await s.call('POST', `${V}/snapshots`, { snapshot: { volume_id: v.id } });
+    expect(early.status).toBe(400);
+    expect(((await early.json()) as { badRequest: { message: string } }).badRequest.message).toMatch(
+      /current status is: creating/,
+    );
+    expect((await s.call('POST', `${V}/snapshots`, { snapshot: { volume_id: 'nope' } })).status).toBe(404);
+    clock += 1000;
+    const snap = (
+      await s.json<{ snapshot: { id: string; status: string } }>('POST', `${V}/snapshots`, {
+        snapshot: { volume_id: v.id, name: 'snap' },
+      })
+    ).snapshot;
+    expect(snap.status).toBe('creating');
+    clock += 1000;
+    expect((await s.json<{ snapshots: { id: string }[] }>('GET', `${V}/snapshots`)).snapshots).toEqual([
+      { id: snap.id, name: 'snap', volume_id: v.id },
+    ]);
+    expect((await s.call('DELETE', `${V}/snapshots/${snap.id}`)).status).toBe(202);
+    expect((await s.call('GET', `${V}/snapshots/${snap.id}`)).status).toBe(404);
+    expect((await s.call('DELETE', `${V}/volumes/${v.id}`)).status).toBe(202);
+  });
+
   it('lists images by name and uploads image data', async () => {
     const list = await s.json<{ images: { name: string; status: string }[] }>(
       'GET',

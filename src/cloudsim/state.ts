@@ -292,6 +292,17 @@ export interface Volume {
   seq: number;
 }
 
+export interface Snapshot {
+  id: string;
+  name: string | null;
+  projectId: string;
+  volumeId: string;
+  size: number;
+  createdAt: number;
+  readyAt: number;
+  seq: number;
+}
+
 export interface SwiftObject {
   data: Buffer;
   etag: string;
@@ -341,6 +352,7 @@ export class CloudState {
   floatingIps = new Map<string, FloatingIp>();
   lb = new Map<string, LbObject>();
   volumes = new Map<string, Volume>();
+  snapshots = new Map<string, Snapshot>();
   swift = new Map<string, SwiftAccount>();
   private counter = 0;
 

@@ -140,6 +140,29 @@ describe.each(targets.filter((t) => t.services.includes('volumev3')))(
       expect(isOpenStackError(err, 'openstack_not_found')).toBe(true);
     });
 
+    it('snapshot create → available, list by volume; a volume with snapshots is deleted only with cascade', async () => {
+      const { cinder } = h.cloud;
+      const wait = { timeoutMs: 60_000, intervalMs: 200 };
+      const v = await cinder.createVolume({ name: `${h.prefix}-data`, size: 1 });
+      h.defer(() => cinder.deleteVolume(v.id, { ignoreMissing: true, cascade: true }));
+      await cinder.waitForVolumeStatus(v.id, 'available', wait);
+      const snap = await cinder.createSnapshot({ volumeId: v.id, name: `${h.prefix}-snap` });
+      expect(snap).toMatchObject({ volume_id: v.id, size: 1, status: 'creating' });
+      expect(await cinder.waitForSnapshotStatus(snap.id, 'available', wait)).toMatchObject({
+        name: `${h.prefix}-snap`,
+      });
+      expect((await cinder.listSnapshots({ volumeId: v.id })).map((x) => x.id)).toEqual([snap.id]);
+      const refused = await cinder.deleteVolume(v.id).catch((e) => e);
+      expect(isOpenStackError(refused, 'openstack_bad_request')).toBe(true);
+      expect((refused as Error).message).toMatch(/have snapshots/);
+      await cinder.deleteVolume(v.id, { cascade: true });
+      await cinder.waitForVolumeDeleted(v.id, wait);
+      await cinder.waitForSnapshotDeleted(snap.id, wait);
+      expect(await cinder.listSnapshots({ volumeId: v.id })).toEqual([]);
+      const none = await cinder.getSnapshot(snap.id).catch((e) => e);
+      expect(isOpenStackError(none, 'openstack_not_found')).toBe(true);
+    }, 120_000);
+
     it('refuses a volume of size 0 (400) and answers 404 for a missing one', async () => {
       const { cinder } = h.cloud;
       const bad = await cinder.createVolume({ name: `${h.prefix}-zero`, size: 0 }).catch((e) => e);
