@@ -197,7 +197,7 @@ function createSnapshot(ctx: Ctx): Reply {
   if (vs !== 'available')
     throw new HttpError(
       400,
-      `Invalid volume: Volume ${v.id} status must be available or in-use, but current status is: ${vs}.`,
+      `Invalid volume: Volume ${v.id} status must be available, but current status is: ${vs}.`,
     );
   const now = ctx.env.now();
   const sn: Snapshot = {
