@@ -25,10 +25,15 @@ const KEYS: Record<number, string> = {
 
 function cinderError(err: HttpError): Reply {
   if (err.status === 401) return unauthorizedReply(err.message);
-  return {
-    status: err.status,
-    json: { [err.type ?? KEYS[err.status] ?? 'computeFault']: { code: err.status, message: err.message } },
-  };
+  const key = err.type ?? KEYS[err.status] ?? 'computeFault';
+  // Cinder's over-quota answer (413) says when to retry: at once, after freeing something.
+  if (err.status === 413)
+    return {
+      status: 413,
+      headers: { 'Retry-After': '0' },
+      json: { [key]: { code: 413, message: err.message, retryAfter: '0' } },
+    };
+  return { status: err.status, json: { [key]: { code: err.status, message: err.message } } };
 }
 
 function links(ctx: Ctx, v: Volume) {
@@ -232,7 +237,22 @@ function listSnapshots(ctx: Ctx, full: boolean): Reply {
   };
 }
 
+/** Sets a project's volume quota (admin only). */
+function setQuota(ctx: Ctx): Reply {
+  if (!isAdmin(ctx)) throw new HttpError(403, 'Policy does not allow this action.');
+  const b = bodyOf(ctx, 'quota_set');
+  const target = ctx.params.target as string;
+  if (b.volumes !== undefined) {
+    const value = Number(b.volumes);
+    if (!Number.isInteger(value) || value < -1)
+      throw new HttpError(400, `Invalid input received: Quota volumes must be an integer >= -1.`);
+    ctx.env.knobs.quotas.projects[target] = { ...ctx.env.knobs.quotas.projects[target], volumes: value };
+  }
+  return { status: 200, json: { quota_set: { volumes: quotaOf(ctx.env, target, 'volumes') } } };
+}
+
 const routes: Route[] = [
+  { method: 'PUT', path: '/os-quota-sets/{target}', handler: setQuota },
   { method: 'GET', path: '/volumes', handler: (ctx) => list(ctx, false) },
   { method: 'GET', path: '/volumes/detail', handler: (ctx) => list(ctx, true) },
   { method: 'POST', path: '/volumes', handler: createVolume },

@@ -157,7 +157,7 @@ function createLb(ctx: Ctx): Reply {
     (o) => o.kind === 'loadbalancer' && o.projectId === projectId,
   ).length;
   if (limit >= 0 && used + 1 > limit)
-    throw new HttpError(403, 'Quota has been met for resources: LoadBalancer');
+    throw new HttpError(403, 'Quota has been met for resources: Load Balancer');
   const subnetId = str(b.vip_subnet_id);
   const networkId = str(b.vip_network_id);
   if (!subnetId && !networkId)
@@ -416,6 +416,25 @@ function updateLb(ctx: Ctx, kind: Kind, key: string, id: string): Reply {
   return { status: 200, json: { [key]: { ...view(ctx.env, o), provisioning_status: 'PENDING_UPDATE' } } };
 }
 
+/** Sets a project's load-balancer quota (admin only); the other Octavia quotas stay unlimited. */
+function setQuota(ctx: Ctx): Reply {
+  if (!isAdmin(ctx)) throw new HttpError(403, 'Policy does not allow this request to be performed.');
+  const b = bodyOf(ctx, 'quota');
+  const value = b.load_balancer ?? b.loadbalancer;
+  if (value !== undefined) {
+    if (!Number.isInteger(value) || (value as number) < -1)
+      throw new HttpError(400, `Invalid input for field/attribute load_balancer. Value: '${String(value)}'.`);
+    const project = ctx.params.project as string;
+    ctx.env.knobs.quotas.projects[project] = {
+      ...ctx.env.knobs.quotas.projects[project],
+      loadbalancers: value as number,
+    };
+  }
+  const unlimited = { listener: -1, member: -1, pool: -1, health_monitor: -1, l7policy: -1, l7rule: -1 };
+  const lbs = quotaOf(ctx.env, ctx.params.project as string, 'loadbalancers');
+  return { status: 202, json: { quota: { load_balancer: lbs, ...unlimited } } };
+}
+
 function resourceRoutes(base: string): Route[] {
   const simple = (kind: Kind, key: string, plural: string, create: (ctx: Ctx) => Reply): Route[] => [
     { method: 'GET', path: `${base}/${plural}`, handler: (ctx) => listOf(ctx, kind, `${key}s`) },
@@ -457,6 +476,7 @@ function resourceRoutes(base: string): Route[] {
         ),
     },
     { method: 'POST', path: `${base}/pools/{pool}/members`, handler: createMember },
+    { method: 'PUT', path: `${base}/quotas/{project}`, handler: setQuota },
     {
       method: 'GET',
       path: `${base}/pools/{pool}/members/{id}`,

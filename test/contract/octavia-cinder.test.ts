@@ -172,3 +172,52 @@ describe.each(targets.filter((t) => t.services.includes('volumev3')))(
     });
   },
 );
+
+describe.each(targets.filter((t) => t.services.includes('load-balancer') && t.services.includes('volumev3')))(
+  'Octavia and Cinder quotas on $name',
+  (target) => {
+    let h: Harness;
+    beforeAll(async () => {
+      h = await startHarness(target, 'quota');
+    });
+    afterAll(async () => {
+      await h?.close();
+    }, 60_000);
+
+    // In a project of its own: a zero quota on the shared admin project would fail everyone else's runs.
+    it('an exhausted load-balancer or volume quota is openstack_quota_exceeded', async () => {
+      const ks = h.cloud.keystone;
+      const project = await ks.createProject({ name: `${h.prefix}-p`, description: 'kaas contract quotas' });
+      h.defer(() => ks.deleteProject(project.id));
+      const [admin] = await ks.listRoles({ name: 'admin' });
+      const me = await h.cloud.session.token();
+      await ks.assignProjectRole({ projectId: project.id, userId: me.user.id, roleId: admin!.id });
+      const { session } = h.cloud;
+      await session.request('load-balancer', 'PUT', `/v2/lbaas/quotas/${project.id}`, {
+        json: { quota: { loadbalancer: 0 } },
+      });
+      await session.request('volumev3', 'PUT', `/os-quota-sets/${project.id}`, {
+        json: { quota_set: { volumes: 0 } },
+      });
+
+      const env: Record<string, string> = { ...h.env, OS_PROJECT_ID: project.id };
+      delete env.OS_PROJECT_NAME;
+      delete env.OS_PROJECT_DOMAIN_NAME;
+      const inProject = h.cloudFor(env);
+      const net = await inProject.neutron.networks.create({ name: `${h.prefix}-net` });
+      h.defer(() => inProject.neutron.networks.delete(net.id, { ignoreMissing: true }));
+      const sub = await inProject.neutron.subnets.create({
+        network_id: net.id,
+        ip_version: 4,
+        cidr: '10.81.0.0/24',
+      });
+      h.defer(() => inProject.neutron.subnets.delete(sub.id, { ignoreMissing: true }));
+      const lb = await inProject.octavia
+        .createLoadBalancer({ name: `${h.prefix}-lb`, vipSubnetId: sub.id })
+        .catch((e) => e);
+      expect(isOpenStackError(lb, 'openstack_quota_exceeded')).toBe(true);
+      const vol = await inProject.cinder.createVolume({ name: `${h.prefix}-vol`, size: 1 }).catch((e) => e);
+      expect(isOpenStackError(vol, 'openstack_quota_exceeded')).toBe(true);
+    }, 120_000);
+  },
+);
