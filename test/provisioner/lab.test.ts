@@ -66,7 +66,8 @@ afterAll(async () => {
   await store.close();
 });
 
-async function count(id: string) {
+/** The cluster's resources, counted through the APIs; `cluster` names the untaggable ones. */
+async function count(id: string, cluster = name) {
   const tags = [`kaas-cluster=${id}`];
   const servers = await cloud.nova.listServers({ tags });
   return {
@@ -76,14 +77,14 @@ async function count(id: string) {
     routers: (await cloud.neutron.routers.list({ tags })).length,
     securityGroups: (await cloud.neutron.securityGroups.list({ tags })).length,
     ports: (await cloud.neutron.ports.list({ tags })).length,
-    keypairs: await cloud.nova.getKeypair(`kaas-${name}-keypair`).then(
+    keypairs: await cloud.nova.getKeypair(`kaas-${cluster}-keypair`).then(
       () => 1,
       () => 0,
     ),
     serverGroups: (await cloud.nova.listServerGroups()).filter(
-      (g) => g.name === `kaas-${name}-servergroup-masters`,
+      (g) => g.name === `kaas-${cluster}-servergroup-masters`,
     ).length,
-    objects: await cloud.swift.listObjects(`kaas-${name}-artifacts`).then(
+    objects: await cloud.swift.listObjects(`kaas-${cluster}-artifacts`).then(
       (o) => o.length,
       () => 0,
     ),
@@ -240,7 +241,7 @@ describe('provisioner against the OpenStack lab', () => {
         ],
         floatingIps: (await cloud.neutron.floatingIps.list({ tags })).length,
         volumes: (await cloud.cinder.listVolumes()).filter((v) => v.name?.includes(ha)).length,
-        ...(await count(cluster.id)),
+        ...(await count(cluster.id, ha)),
       }).toEqual({
         loadBalancers: 0,
         listenersGone: true,
