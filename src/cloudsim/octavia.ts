@@ -83,11 +83,14 @@ function find(ctx: Ctx, kind: Kind, id: string): LbObject {
   return o;
 }
 
-/** Marks the load balancer busy for a change to one of its children, or refuses when it already is. */
-function lockLb(ctx: Ctx, lbId: string): LbObject {
+/**
+ * Marks the load balancer busy for a change to one of its children, or refuses when it already is;
+ * Octavia names the parent the change goes through (`Pool <id>` for a member).
+ */
+function lockLb(ctx: Ctx, lbId: string, parent = `Load Balancer ${lbId}`): LbObject {
   const lb = find(ctx, 'loadbalancer', lbId);
   if (provisioning(ctx.env, lb) !== 'ACTIVE')
-    throw new HttpError(409, `Load Balancer ${lb.id} is immutable and cannot be updated.`);
+    throw new HttpError(409, `${parent} is immutable and cannot be updated.`);
   return lb;
 }
 
@@ -296,7 +299,7 @@ function createPool(ctx: Ctx): Reply {
 function createMember(ctx: Ctx): Reply {
   const pool = find(ctx, 'pool', ctx.params.pool as string);
   const b = bodyOf(ctx, 'member');
-  const lb = lockLb(ctx, pool.lbId);
+  const lb = lockLb(ctx, pool.lbId, `Pool ${pool.id}`);
   const address = String(required(b, 'address'));
   const port = Number(required(b, 'protocol_port'));
   if (
