@@ -24,8 +24,8 @@ log "registering octavia in keystone"
 timeout 120 $PY "$HERE/ks-register.py" "octavia:load-balancer:http://$H:9876"
 
 OC=$OSLAB_STATE/octavia; mkdir -p "$OC"/{certs,locks}
-cp "$HERE/oslab_octavia.py" "$OSLAB_STATE/pyext/oslab_octavia.py"
 mkdir -p "$OSLAB_STATE/pyext/oslab_octavia-1.0.dist-info"
+cp "$HERE/oslab_octavia.py" "$OSLAB_STATE/pyext/oslab_octavia.py"
 printf 'Metadata-Version: 2.1\nName: oslab-octavia\nVersion: 1.0\n' > "$OSLAB_STATE/pyext/oslab_octavia-1.0.dist-info/METADATA"
 printf '[octavia.network.drivers]\noslab_vip_port = oslab_octavia:VipPortDriver\n' \
   > "$OSLAB_STATE/pyext/oslab_octavia-1.0.dist-info/entry_points.txt"
