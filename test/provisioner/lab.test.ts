@@ -32,8 +32,8 @@ let material: WebhookTarget;
 let p: Provisioner;
 let flavorId: string;
 let imageId: string;
-let clusterId: string | undefined;
-let haClusterId: string | undefined;
+/** Clusters the tests created, deleted in afterAll if a test failed before deleting them. */
+const clusterIds: string[] = [];
 
 beforeAll(async () => {
   cloud = testCloud(
@@ -53,8 +53,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const id of [clusterId, haClusterId]) {
-    if (!id) continue;
+  for (const id of clusterIds) {
     const existing = await p.getCluster(id).catch(() => undefined);
     if (existing) {
       await p.deleteCluster(id).catch(() => undefined);
@@ -91,25 +90,29 @@ async function count(id: string, cluster = name) {
   };
 }
 
+/** Creates a cluster with `workers` on this run's flavor and image and runs its job, which must succeed. */
+async function createOnLab(clusterName: string, workers: number, over: Record<string, unknown> = {}) {
+  const spec = testSpec(clusterName, workers, {
+    masterFlavor: `kaas-${name}`,
+    image: `kaas-${name}`,
+    nodeGroups: [{ name: 'default', count: workers, flavor: `kaas-${name}` }],
+    ...over,
+  });
+  const { cluster, job } = await p.createCluster(spec, { waitForApi: false, requireExternalNetwork: false });
+  clusterIds.push(cluster.id);
+  await p.runUntilIdle();
+  const created = await p.getJob(job.id);
+  expect(created.job.error).toBeNull();
+  expect(created.job.state).toBe('succeeded');
+  return cluster;
+}
+
 describe('provisioner against the OpenStack lab', () => {
   it(
     'creates 1 master + 3 workers, resizes to 5 and back to 2, rolls the workers onto the next minor, and deletes every resource',
     { timeout: 900_000 },
     async () => {
-      const spec = testSpec(name, 3, {
-        masterFlavor: `kaas-${name}`,
-        image: `kaas-${name}`,
-        nodeGroups: [{ name: 'default', count: 3, flavor: `kaas-${name}` }],
-      });
-      const { cluster, job } = await p.createCluster(spec, {
-        waitForApi: false,
-        requireExternalNetwork: false,
-      });
-      clusterId = cluster.id;
-      await p.runUntilIdle();
-      const created = await p.getJob(job.id);
-      expect(created.job.error).toBeNull();
-      expect(created.job.state).toBe('succeeded');
+      const cluster = await createOnLab(name, 3);
       expect(await count(cluster.id)).toEqual({
         servers: 4,
         networks: 1,
@@ -173,21 +176,7 @@ describe('provisioner against the OpenStack lab', () => {
     { timeout: 900_000 },
     async () => {
       const ha = `${name}ha`;
-      const spec = testSpec(ha, 1, {
-        masters: 3,
-        masterFlavor: `kaas-${name}`,
-        image: `kaas-${name}`,
-        nodeGroups: [{ name: 'default', count: 1, flavor: `kaas-${name}` }],
-      });
-      const { cluster, job } = await p.createCluster(spec, {
-        waitForApi: false,
-        requireExternalNetwork: false,
-      });
-      haClusterId = cluster.id;
-      await p.runUntilIdle();
-      const created = await p.getJob(job.id);
-      expect(created.job.error).toBeNull();
-      expect(created.job.state).toBe('succeeded');
+      const cluster = await createOnLab(ha, 1, { masters: 3 });
       const tags = [`kaas-cluster=${cluster.id}`];
       const [lb] = await cloud.octavia.listLoadBalancers({ tags });
       expect(lb).toMatchObject({ name: `kaas-${ha}-api-lb`, provisioning_status: 'ACTIVE' });
