@@ -43,8 +43,16 @@ function links(ctx: Ctx, v: Volume) {
   ];
 }
 
-function status(env: Env, v: { readyAt: number }): string {
+function status(env: Env, v: { readyAt: number; deletedAt?: number }): string {
+  if (v.deletedAt !== undefined) return 'deleting';
   return env.now() >= v.readyAt ? 'available' : 'creating';
+}
+
+/** Volumes of the cloud; a deleted one stays `deleting` for the provisioning delay, as on Cinder. */
+function volumes(env: Env): Volume[] {
+  for (const v of env.state.volumes.values())
+    if (v.deletedAt !== undefined && env.now() >= v.deletedAt) env.state.volumes.delete(v.id);
+  return [...env.state.volumes.values()];
 }
 
 function detail(ctx: Ctx, v: Volume, override?: string) {
@@ -92,7 +100,7 @@ function checkProject(ctx: Ctx): string {
 
 function getVolume(ctx: Ctx): Volume {
   const project = checkProject(ctx);
-  const v = ctx.env.state.volumes.get(ctx.params.id as string);
+  const v = volumes(ctx.env).find((x) => x.id === ctx.params.id);
   if (!v || v.projectId !== project) throw new HttpError(404, `Volume ${ctx.params.id} could not be found.`);
   return v;
 }
@@ -108,7 +116,7 @@ function createVolume(ctx: Ctx): Reply {
       `Invalid input received: Volume size '${String(b.size)}' must be an integer and greater than 0.`,
     );
   const limit = quotaOf(ctx.env, project, 'volumes');
-  const used = [...ctx.env.state.volumes.values()].filter((v) => v.projectId === project).length;
+  const used = volumes(ctx.env).filter((v) => v.projectId === project).length;
   if (limit >= 0 && used + 1 > limit) {
     throw new HttpError(
       413,
@@ -136,7 +144,7 @@ function createVolume(ctx: Ctx): Reply {
 function list(ctx: Ctx, full: boolean): Reply {
   const project = checkProject(ctx);
   const q = ctx.query;
-  const volumes = [...ctx.env.state.volumes.values()]
+  const found = volumes(ctx.env)
     .filter((v) => v.projectId === project)
     .filter((v) => !q.has('name') || v.name === q.get('name'))
     .filter((v) => !q.has('status') || status(ctx.env, v) === q.get('status'))
@@ -144,7 +152,7 @@ function list(ctx: Ctx, full: boolean): Reply {
   return {
     status: 200,
     json: {
-      volumes: volumes.map((v) => (full ? detail(ctx, v) : { id: v.id, name: v.name, links: links(ctx, v) })),
+      volumes: found.map((v) => (full ? detail(ctx, v) : { id: v.id, name: v.name, links: links(ctx, v) })),
     },
   };
 }
@@ -185,10 +193,10 @@ function deleteVolume(ctx: Ctx): Reply {
   const v = getVolume(ctx);
   const cascade = ['true', 'True', '1'].includes(ctx.query.get('cascade') ?? '');
   const snapshots = snapshotsOf(ctx.env, v.id);
-  if (status(ctx.env, v) === 'creating' || (snapshots.length > 0 && !cascade))
+  if (status(ctx.env, v) !== 'available' || (snapshots.length > 0 && !cascade))
     throw new HttpError(400, NOT_DELETABLE, 'badRequest');
   for (const sn of snapshots) ctx.env.state.snapshots.delete(sn.id);
-  ctx.env.state.volumes.delete(v.id);
+  v.deletedAt = ctx.env.now() + ctx.env.knobs.provisionDelayMs;
   return { status: 202 };
 }
 
@@ -196,7 +204,7 @@ function createSnapshot(ctx: Ctx): Reply {
   const project = checkProject(ctx);
   const b = bodyOf(ctx, 'snapshot');
   const volumeId = str(b.volume_id);
-  const v = volumeId ? ctx.env.state.volumes.get(volumeId) : undefined;
+  const v = volumeId ? volumes(ctx.env).find((x) => x.id === volumeId) : undefined;
   if (!v || v.projectId !== project) throw new HttpError(404, `Volume ${volumeId ?? ''} could not be found.`);
   const vs = status(ctx.env, v);
   if (vs !== 'available')

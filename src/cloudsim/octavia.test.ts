@@ -102,6 +102,13 @@ describe('octavia, cinder and glance', () => {
       400,
     );
     expect((await s.call('DELETE', `/volume/v3/${s.projectId}/volumes/${v.id}`)).status).toBe(202);
+    // deleting for the provisioning delay, as Cinder is while its driver removes the volume
+    expect(
+      (await s.json<{ volume: { status: string } }>('GET', `/volume/v3/${s.projectId}/volumes/${v.id}`))
+        .volume.status,
+    ).toBe('deleting');
+    expect((await s.call('DELETE', `/volume/v3/${s.projectId}/volumes/${v.id}`)).status).toBe(400);
+    clock += 1000;
     expect((await s.call('GET', `/volume/v3/${s.projectId}/volumes/${v.id}`)).status).toBe(404);
   });
 

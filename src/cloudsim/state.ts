@@ -290,6 +290,8 @@ export interface Volume {
   readyAt: number;
   volumeType: string;
   seq: number;
+  /** Set by a delete: the volume is `deleting` until then, and gone after. */
+  deletedAt?: number;
 }
 
 export interface Snapshot {
