@@ -33,7 +33,17 @@ function octaviaError(err: HttpError): Reply {
 }
 
 function provisioning(env: Env, o: LbObject): string {
+  if (o.deletedAt !== undefined) return 'PENDING_DELETE';
   return env.now() >= o.readyAt ? 'ACTIVE' : o.pendingStatus;
+}
+
+/** Removes what a delete has finished with; the VIP port stays in Neutron until then, as with Octavia's worker. */
+function reap(env: Env): void {
+  for (const o of [...env.state.lb.values()]) {
+    if (o.deletedAt === undefined || env.now() < o.deletedAt) continue;
+    env.state.lb.delete(o.id);
+    if (o.kind === 'loadbalancer') deletePortById(env, String(o.fields.vip_port_id));
+  }
 }
 
 function children(env: Env, parentId: string, kind?: Kind): LbObject[] {
@@ -218,12 +228,13 @@ function deleteLb(ctx: Ctx): Reply {
   const kids = [...ctx.env.state.lb.values()].filter((o) => o.lbId === lb.id && o.id !== lb.id);
   if (kids.length > 0 && !cascade)
     throw new HttpError(400, `Validation failure: Cannot delete Load Balancer ${lb.id} - it has children`);
-  if (provisioning(ctx.env, lb) !== 'ACTIVE' && lb.pendingStatus !== 'PENDING_CREATE') {
-    throw new HttpError(409, `Invalid state ${lb.pendingStatus} of loadbalancer resource ${lb.id}`);
-  }
-  for (const k of kids) ctx.env.state.lb.delete(k.id);
-  ctx.env.state.lb.delete(lb.id);
-  deletePortById(ctx.env, String(lb.fields.vip_port_id));
+  // Octavia deletes only an ACTIVE (or ERROR) load balancer; PENDING_* is refused, PENDING_CREATE too.
+  const state = provisioning(ctx.env, lb);
+  if (state !== 'ACTIVE')
+    throw new HttpError(409, `Invalid state ${state} of loadbalancer resource ${lb.id}`);
+  const deletedAt = ctx.env.now() + ctx.env.knobs.provisionDelayMs;
+  for (const o of [...kids, lb]) o.deletedAt = deletedAt;
+  reap(ctx.env);
   return { status: 204 };
 }
 
@@ -506,6 +517,13 @@ function resourceRoutes(base: string): Route[] {
 export const octavia: Service = {
   name: 'load-balancer',
   prefix: '/load-balancer',
-  routes: [...resourceRoutes('/v2/lbaas'), ...resourceRoutes('/v2.0/lbaas')],
+  // Every call first removes what finished deleting, so none sees it.
+  routes: [...resourceRoutes('/v2/lbaas'), ...resourceRoutes('/v2.0/lbaas')].map((r) => ({
+    ...r,
+    handler: (ctx: Ctx) => {
+      reap(ctx.env);
+      return r.handler(ctx);
+    },
+  })),
   errorReply: octaviaError,
 };

@@ -277,6 +277,8 @@ export interface LbObject {
   readyAt: number;
   pendingStatus: string;
   seq: number;
+  /** Set by a delete: PENDING_DELETE until then, gone after (with a load balancer's VIP port). */
+  deletedAt?: number;
 }
 export interface Volume {
   id: string;
