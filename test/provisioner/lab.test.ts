@@ -90,6 +90,19 @@ async function count(id: string, cluster = name) {
   };
 }
 
+/** What {@link count} finds once a cluster is deleted. */
+const NOTHING_LEFT = {
+  servers: 0,
+  networks: 0,
+  subnets: 0,
+  routers: 0,
+  securityGroups: 0,
+  ports: 0,
+  keypairs: 0,
+  serverGroups: 0,
+  objects: 0,
+};
+
 /** Creates a cluster with `workers` on this run's flavor and image and runs its job, which must succeed. */
 async function createOnLab(clusterName: string, workers: number, over: Record<string, unknown> = {}) {
   const spec = testSpec(clusterName, workers, {
@@ -157,17 +170,7 @@ describe('provisioner against the OpenStack lab', () => {
       const del = await p.deleteCluster(cluster.id);
       await p.runUntilIdle();
       expect((await p.getJob(del.id)).job.state).toBe('succeeded');
-      expect(await count(cluster.id)).toEqual({
-        servers: 0,
-        networks: 0,
-        subnets: 0,
-        routers: 0,
-        securityGroups: 0,
-        ports: 0,
-        keypairs: 0,
-        serverGroups: 0,
-        objects: 0,
-      });
+      expect(await count(cluster.id)).toEqual(NOTHING_LEFT);
     },
   );
 
@@ -238,15 +241,7 @@ describe('provisioner against the OpenStack lab', () => {
         vipPortsGone: [true, true],
         floatingIps: 0,
         volumes: 0,
-        servers: 0,
-        networks: 0,
-        subnets: 0,
-        routers: 0,
-        securityGroups: 0,
-        ports: 0,
-        keypairs: 0,
-        serverGroups: 0,
-        objects: 0,
+        ...NOTHING_LEFT,
       });
     },
   );
