@@ -13,7 +13,7 @@ import {
   type Service,
   unauthorizedReply,
 } from './http.ts';
-import { uuid, type Volume } from './state.ts';
+import { uuid, type Snapshot, type Volume } from './state.ts';
 
 const KEYS: Record<number, string> = {
   400: 'badRequest',
@@ -25,10 +25,15 @@ const KEYS: Record<number, string> = {
 
 function cinderError(err: HttpError): Reply {
   if (err.status === 401) return unauthorizedReply(err.message);
-  return {
-    status: err.status,
-    json: { [err.type ?? KEYS[err.status] ?? 'computeFault']: { code: err.status, message: err.message } },
-  };
+  const key = err.type ?? KEYS[err.status] ?? 'computeFault';
+  // Cinder's over-quota answer (413) says when to retry: at once, after freeing something.
+  if (err.status === 413)
+    return {
+      status: 413,
+      headers: { 'Retry-After': '0' },
+      json: { [key]: { code: 413, message: err.message, retryAfter: '0' } },
+    };
+  return { status: err.status, json: { [key]: { code: err.status, message: err.message } } };
 }
 
 function links(ctx: Ctx, v: Volume) {
@@ -38,8 +43,16 @@ function links(ctx: Ctx, v: Volume) {
   ];
 }
 
-function status(env: Env, v: Volume): string {
+function status(env: Env, v: { readyAt: number; deletedAt?: number }): string {
+  if (v.deletedAt !== undefined) return 'deleting';
   return env.now() >= v.readyAt ? 'available' : 'creating';
+}
+
+/** Volumes of the cloud; a deleted one stays `deleting` for the provisioning delay, as on Cinder. */
+function volumes(env: Env): Volume[] {
+  for (const v of env.state.volumes.values())
+    if (v.deletedAt !== undefined && env.now() >= v.deletedAt) env.state.volumes.delete(v.id);
+  return [...env.state.volumes.values()];
 }
 
 function detail(ctx: Ctx, v: Volume, override?: string) {
@@ -87,7 +100,7 @@ function checkProject(ctx: Ctx): string {
 
 function getVolume(ctx: Ctx): Volume {
   const project = checkProject(ctx);
-  const v = ctx.env.state.volumes.get(ctx.params.id as string);
+  const v = volumes(ctx.env).find((x) => x.id === ctx.params.id);
   if (!v || v.projectId !== project) throw new HttpError(404, `Volume ${ctx.params.id} could not be found.`);
   return v;
 }
@@ -103,7 +116,7 @@ function createVolume(ctx: Ctx): Reply {
       `Invalid input received: Volume size '${String(b.size)}' must be an integer and greater than 0.`,
     );
   const limit = quotaOf(ctx.env, project, 'volumes');
-  const used = [...ctx.env.state.volumes.values()].filter((v) => v.projectId === project).length;
+  const used = volumes(ctx.env).filter((v) => v.projectId === project).length;
   if (limit >= 0 && used + 1 > limit) {
     throw new HttpError(
       413,
@@ -131,7 +144,7 @@ function createVolume(ctx: Ctx): Reply {
 function list(ctx: Ctx, full: boolean): Reply {
   const project = checkProject(ctx);
   const q = ctx.query;
-  const volumes = [...ctx.env.state.volumes.values()]
+  const found = volumes(ctx.env)
     .filter((v) => v.projectId === project)
     .filter((v) => !q.has('name') || v.name === q.get('name'))
     .filter((v) => !q.has('status') || status(ctx.env, v) === q.get('status'))
@@ -139,12 +152,115 @@ function list(ctx: Ctx, full: boolean): Reply {
   return {
     status: 200,
     json: {
-      volumes: volumes.map((v) => (full ? detail(ctx, v) : { id: v.id, name: v.name, links: links(ctx, v) })),
+      volumes: found.map((v) => (full ? detail(ctx, v) : { id: v.id, name: v.name, links: links(ctx, v) })),
     },
   };
 }
 
+function snapshotDetail(ctx: Ctx, sn: Snapshot, override?: string) {
+  return {
+    id: sn.id,
+    name: sn.name,
+    description: null,
+    volume_id: sn.volumeId,
+    status: override ?? status(ctx.env, sn),
+    size: sn.size,
+    metadata: {},
+    created_at: new Date(sn.createdAt).toISOString().replace('Z', '000'),
+    updated_at: null,
+    'os-extended-snapshot-attributes:project_id': sn.projectId,
+    'os-extended-snapshot-attributes:progress': status(ctx.env, sn) === 'available' ? '100%' : '0%',
+  };
+}
+
+function getSnapshot(ctx: Ctx): Snapshot {
+  const project = checkProject(ctx);
+  const sn = ctx.env.state.snapshots.get(ctx.params.id as string);
+  if (!sn || sn.projectId !== project)
+    throw new HttpError(404, `Snapshot ${ctx.params.id} could not be found.`);
+  return sn;
+}
+
+function snapshotsOf(env: Env, volumeId: string): Snapshot[] {
+  return [...env.state.snapshots.values()].filter((sn) => sn.volumeId === volumeId);
+}
+
+// As Cinder 21 words it when a volume is not in a state to be deleted.
+const NOT_DELETABLE =
+  'Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.';
+
+function deleteVolume(ctx: Ctx): Reply {
+  const v = getVolume(ctx);
+  const cascade = ['true', 'True', '1'].includes(ctx.query.get('cascade') ?? '');
+  const snapshots = snapshotsOf(ctx.env, v.id);
+  if (status(ctx.env, v) !== 'available' || (snapshots.length > 0 && !cascade))
+    throw new HttpError(400, NOT_DELETABLE, 'badRequest');
+  for (const sn of snapshots) ctx.env.state.snapshots.delete(sn.id);
+  v.deletedAt = ctx.env.now() + ctx.env.knobs.provisionDelayMs;
+  return { status: 202 };
+}
+
+function createSnapshot(ctx: Ctx): Reply {
+  const project = checkProject(ctx);
+  const b = bodyOf(ctx, 'snapshot');
+  const volumeId = str(b.volume_id);
+  const v = volumeId ? volumes(ctx.env).find((x) => x.id === volumeId) : undefined;
+  if (!v || v.projectId !== project) throw new HttpError(404, `Volume ${volumeId ?? ''} could not be found.`);
+  const vs = status(ctx.env, v);
+  if (vs !== 'available')
+    throw new HttpError(
+      400,
+      `Invalid volume: Volume ${v.id} status must be available, but current status is: ${vs}.`,
+    );
+  const now = ctx.env.now();
+  const sn: Snapshot = {
+    id: uuid(),
+    name: str(b.name) ?? null,
+    projectId: project,
+    volumeId: v.id,
+    size: v.size,
+    createdAt: now,
+    readyAt: now + ctx.env.knobs.provisionDelayMs,
+    seq: ctx.env.state.nextSeq(),
+  };
+  ctx.env.state.snapshots.set(sn.id, sn);
+  return { status: 202, json: { snapshot: snapshotDetail(ctx, sn, 'creating') } };
+}
+
+function listSnapshots(ctx: Ctx, full: boolean): Reply {
+  const project = checkProject(ctx);
+  const q = ctx.query;
+  const snapshots = [...ctx.env.state.snapshots.values()]
+    .filter((sn) => sn.projectId === project)
+    .filter((sn) => !q.has('volume_id') || sn.volumeId === q.get('volume_id'))
+    .filter((sn) => !q.has('name') || sn.name === q.get('name'))
+    .sort((a, b) => b.seq - a.seq);
+  return {
+    status: 200,
+    json: {
+      snapshots: snapshots.map((sn) =>
+        full ? snapshotDetail(ctx, sn) : { id: sn.id, name: sn.name, volume_id: sn.volumeId },
+      ),
+    },
+  };
+}
+
+/** Sets a project's volume quota (admin only). */
+function setQuota(ctx: Ctx): Reply {
+  if (!isAdmin(ctx)) throw new HttpError(403, 'Policy does not allow this action.');
+  const b = bodyOf(ctx, 'quota_set');
+  const target = ctx.params.target as string;
+  if (b.volumes !== undefined) {
+    const value = Number(b.volumes);
+    if (!Number.isInteger(value) || value < -1)
+      throw new HttpError(400, `Invalid input received: Quota volumes must be an integer >= -1.`);
+    ctx.env.knobs.quotas.projects[target] = { ...ctx.env.knobs.quotas.projects[target], volumes: value };
+  }
+  return { status: 200, json: { quota_set: { volumes: quotaOf(ctx.env, target, 'volumes') } } };
+}
+
 const routes: Route[] = [
+  { method: 'PUT', path: '/os-quota-sets/{target}', handler: setQuota },
   { method: 'GET', path: '/volumes', handler: (ctx) => list(ctx, false) },
   { method: 'GET', path: '/volumes/detail', handler: (ctx) => list(ctx, true) },
   { method: 'POST', path: '/volumes', handler: createVolume },
@@ -153,19 +269,20 @@ const routes: Route[] = [
     path: '/volumes/{id}',
     handler: (ctx) => ({ status: 200, json: { volume: detail(ctx, getVolume(ctx)) } }),
   },
+  { method: 'DELETE', path: '/volumes/{id}', handler: deleteVolume },
+  { method: 'GET', path: '/snapshots', handler: (ctx) => listSnapshots(ctx, false) },
+  { method: 'GET', path: '/snapshots/detail', handler: (ctx) => listSnapshots(ctx, true) },
+  { method: 'POST', path: '/snapshots', handler: createSnapshot },
+  {
+    method: 'GET',
+    path: '/snapshots/{id}',
+    handler: (ctx) => ({ status: 200, json: { snapshot: snapshotDetail(ctx, getSnapshot(ctx)) } }),
+  },
   {
     method: 'DELETE',
-    path: '/volumes/{id}',
+    path: '/snapshots/{id}',
     handler: (ctx) => {
-      const v = getVolume(ctx);
-      if (status(ctx.env, v) === 'creating') {
-        throw new HttpError(
-          400,
-          'Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer.',
-          'badRequest',
-        );
-      }
-      ctx.env.state.volumes.delete(v.id);
+      ctx.env.state.snapshots.delete(getSnapshot(ctx).id);
       return { status: 202 };
     },
   },

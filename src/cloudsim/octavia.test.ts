@@ -39,6 +39,11 @@ describe('octavia, cinder and glance', () => {
     expect(lb.vip_address).toBe('10.1.0.2');
     const listener = { listener: { loadbalancer_id: lb.id, protocol: 'TCP', protocol_port: 6443 } };
     expect((await s.call('POST', `${L}/listeners`, listener)).status).toBe(409);
+    const early = await s.call('DELETE', `${L}/loadbalancers/${lb.id}`);
+    expect(early.status).toBe(409);
+    expect(((await early.json()) as { faultstring: string }).faultstring).toBe(
+      `Invalid state PENDING_CREATE of loadbalancer resource ${lb.id}`,
+    );
     clock += 1000;
     const l = (await s.json<{ listener: { id: string } }>('POST', `${L}/listeners`, listener)).listener;
     clock += 1000;
@@ -79,8 +84,18 @@ describe('octavia, cinder and glance', () => {
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { faultstring: string }).faultstring).toMatch(/it has children/);
     expect((await s.call('DELETE', `${L}/loadbalancers/${lb.id}?cascade=true`)).status).toBe(204);
+    // PENDING_DELETE for the provisioning delay, the VIP port still in Neutron, a second delete refused
+    const deleting = await s.json<{ loadbalancer: { provisioning_status: string; vip_port_id: string } }>(
+      'GET',
+      `${L}/loadbalancers/${lb.id}`,
+    );
+    expect(deleting.loadbalancer.provisioning_status).toBe('PENDING_DELETE');
+    expect(cloud.state.ports.has(deleting.loadbalancer.vip_port_id)).toBe(true);
+    expect((await s.call('DELETE', `${L}/loadbalancers/${lb.id}?cascade=true`)).status).toBe(409);
+    clock += 1000;
     expect((await s.call('GET', `${L}/loadbalancers/${lb.id}`)).status).toBe(404);
     expect(cloud.state.lb.size).toBe(0);
+    expect(cloud.state.ports.has(deleting.loadbalancer.vip_port_id)).toBe(false);
   });
 
   it('creates volumes that become available, and enforces the volume quota', async () => {
@@ -102,7 +117,40 @@ describe('octavia, cinder and glance', () => {
       400,
     );
     expect((await s.call('DELETE', `/volume/v3/${s.projectId}/volumes/${v.id}`)).status).toBe(202);
+    // deleting for the provisioning delay, as Cinder is while its driver removes the volume
+    expect(
+      (await s.json<{ volume: { status: string } }>('GET', `/volume/v3/${s.projectId}/volumes/${v.id}`))
+        .volume.status,
+    ).toBe('deleting');
+    expect((await s.call('DELETE', `/volume/v3/${s.projectId}/volumes/${v.id}`)).status).toBe(400);
+    clock += 1000;
     expect((await s.call('GET', `/volume/v3/${s.projectId}/volumes/${v.id}`)).status).toBe(404);
+  });
+
+  it('snapshots only an available volume of the project, and refuses a missing one', async () => {
+    const V = `/volume/v3/${s.projectId}`;
+    const v = (await s.json<{ volume: { id: string } }>('POST', `${V}/volumes`, { volume: { size: 1 } }))
+      .volume;
+    const early = await s.call('POST', `${V}/snapshots`, { snapshot: { volume_id: v.id } });
+    expect(early.status).toBe(400);
+    expect(((await early.json()) as { badRequest: { message: string } }).badRequest.message).toMatch(
+      /current status is: creating/,
+    );
+    expect((await s.call('POST', `${V}/snapshots`, { snapshot: { volume_id: 'nope' } })).status).toBe(404);
+    clock += 1000;
+    const snap = (
+      await s.json<{ snapshot: { id: string; status: string } }>('POST', `${V}/snapshots`, {
+        snapshot: { volume_id: v.id, name: 'snap' },
+      })
+    ).snapshot;
+    expect(snap.status).toBe('creating');
+    clock += 1000;
+    expect((await s.json<{ snapshots: { id: string }[] }>('GET', `${V}/snapshots`)).snapshots).toEqual([
+      { id: snap.id, name: 'snap', volume_id: v.id },
+    ]);
+    expect((await s.call('DELETE', `${V}/snapshots/${snap.id}`)).status).toBe(202);
+    expect((await s.call('GET', `${V}/snapshots/${snap.id}`)).status).toBe(404);
+    expect((await s.call('DELETE', `${V}/volumes/${v.id}`)).status).toBe(202);
   });
 
   it('lists images by name and uploads image data', async () => {

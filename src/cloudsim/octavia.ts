@@ -33,7 +33,17 @@ function octaviaError(err: HttpError): Reply {
 }
 
 function provisioning(env: Env, o: LbObject): string {
+  if (o.deletedAt !== undefined) return 'PENDING_DELETE';
   return env.now() >= o.readyAt ? 'ACTIVE' : o.pendingStatus;
+}
+
+/** Removes what a delete has finished with; the VIP port stays in Neutron until then, as with Octavia's worker. */
+function reap(env: Env): void {
+  for (const o of [...env.state.lb.values()]) {
+    if (o.deletedAt === undefined || env.now() < o.deletedAt) continue;
+    env.state.lb.delete(o.id);
+    if (o.kind === 'loadbalancer') deletePortById(env, String(o.fields.vip_port_id));
+  }
 }
 
 function children(env: Env, parentId: string, kind?: Kind): LbObject[] {
@@ -83,11 +93,14 @@ function find(ctx: Ctx, kind: Kind, id: string): LbObject {
   return o;
 }
 
-/** Marks the load balancer busy for a change to one of its children, or refuses when it already is. */
-function lockLb(ctx: Ctx, lbId: string): LbObject {
+/**
+ * Marks the load balancer busy for a change to one of its children, or refuses when it already is;
+ * Octavia names the parent the change goes through (`Pool <id>` for a member).
+ */
+function lockLb(ctx: Ctx, lbId: string, parent = `Load Balancer ${lbId}`): LbObject {
   const lb = find(ctx, 'loadbalancer', lbId);
   if (provisioning(ctx.env, lb) !== 'ACTIVE')
-    throw new HttpError(409, `Load Balancer ${lb.id} is immutable and cannot be updated.`);
+    throw new HttpError(409, `${parent} is immutable and cannot be updated.`);
   return lb;
 }
 
@@ -157,7 +170,7 @@ function createLb(ctx: Ctx): Reply {
     (o) => o.kind === 'loadbalancer' && o.projectId === projectId,
   ).length;
   if (limit >= 0 && used + 1 > limit)
-    throw new HttpError(403, 'Quota has been met for resources: LoadBalancer');
+    throw new HttpError(403, 'Quota has been met for resources: Load Balancer');
   const subnetId = str(b.vip_subnet_id);
   const networkId = str(b.vip_network_id);
   if (!subnetId && !networkId)
@@ -215,12 +228,13 @@ function deleteLb(ctx: Ctx): Reply {
   const kids = [...ctx.env.state.lb.values()].filter((o) => o.lbId === lb.id && o.id !== lb.id);
   if (kids.length > 0 && !cascade)
     throw new HttpError(400, `Validation failure: Cannot delete Load Balancer ${lb.id} - it has children`);
-  if (provisioning(ctx.env, lb) !== 'ACTIVE' && lb.pendingStatus !== 'PENDING_CREATE') {
-    throw new HttpError(409, `Invalid state ${lb.pendingStatus} of loadbalancer resource ${lb.id}`);
-  }
-  for (const k of kids) ctx.env.state.lb.delete(k.id);
-  ctx.env.state.lb.delete(lb.id);
-  deletePortById(ctx.env, String(lb.fields.vip_port_id));
+  // Octavia deletes only an ACTIVE (or ERROR) load balancer; PENDING_* is refused, PENDING_CREATE too.
+  const state = provisioning(ctx.env, lb);
+  if (state !== 'ACTIVE')
+    throw new HttpError(409, `Invalid state ${state} of loadbalancer resource ${lb.id}`);
+  const deletedAt = ctx.env.now() + ctx.env.knobs.provisionDelayMs;
+  for (const o of [...kids, lb]) o.deletedAt = deletedAt;
+  reap(ctx.env);
   return { status: 204 };
 }
 
@@ -296,7 +310,7 @@ function createPool(ctx: Ctx): Reply {
 function createMember(ctx: Ctx): Reply {
   const pool = find(ctx, 'pool', ctx.params.pool as string);
   const b = bodyOf(ctx, 'member');
-  const lb = lockLb(ctx, pool.lbId);
+  const lb = lockLb(ctx, pool.lbId, `Pool ${pool.id}`);
   const address = String(required(b, 'address'));
   const port = Number(required(b, 'protocol_port'));
   if (
@@ -416,6 +430,25 @@ function updateLb(ctx: Ctx, kind: Kind, key: string, id: string): Reply {
   return { status: 200, json: { [key]: { ...view(ctx.env, o), provisioning_status: 'PENDING_UPDATE' } } };
 }
 
+/** Sets a project's load-balancer quota (admin only); the other Octavia quotas stay unlimited. */
+function setQuota(ctx: Ctx): Reply {
+  if (!isAdmin(ctx)) throw new HttpError(403, 'Policy does not allow this request to be performed.');
+  const b = bodyOf(ctx, 'quota');
+  const value = b.load_balancer ?? b.loadbalancer;
+  if (value !== undefined) {
+    if (!Number.isInteger(value) || (value as number) < -1)
+      throw new HttpError(400, `Invalid input for field/attribute load_balancer. Value: '${String(value)}'.`);
+    const project = ctx.params.project as string;
+    ctx.env.knobs.quotas.projects[project] = {
+      ...ctx.env.knobs.quotas.projects[project],
+      loadbalancers: value as number,
+    };
+  }
+  const unlimited = { listener: -1, member: -1, pool: -1, health_monitor: -1, l7policy: -1, l7rule: -1 };
+  const lbs = quotaOf(ctx.env, ctx.params.project as string, 'loadbalancers');
+  return { status: 202, json: { quota: { load_balancer: lbs, ...unlimited } } };
+}
+
 function resourceRoutes(base: string): Route[] {
   const simple = (kind: Kind, key: string, plural: string, create: (ctx: Ctx) => Reply): Route[] => [
     { method: 'GET', path: `${base}/${plural}`, handler: (ctx) => listOf(ctx, kind, `${key}s`) },
@@ -457,6 +490,7 @@ function resourceRoutes(base: string): Route[] {
         ),
     },
     { method: 'POST', path: `${base}/pools/{pool}/members`, handler: createMember },
+    { method: 'PUT', path: `${base}/quotas/{project}`, handler: setQuota },
     {
       method: 'GET',
       path: `${base}/pools/{pool}/members/{id}`,
@@ -483,6 +517,13 @@ function resourceRoutes(base: string): Route[] {
 export const octavia: Service = {
   name: 'load-balancer',
   prefix: '/load-balancer',
-  routes: [...resourceRoutes('/v2/lbaas'), ...resourceRoutes('/v2.0/lbaas')],
+  // Every call first removes what finished deleting, so none sees it.
+  routes: [...resourceRoutes('/v2/lbaas'), ...resourceRoutes('/v2.0/lbaas')].map((r) => ({
+    ...r,
+    handler: (ctx: Ctx) => {
+      reap(ctx.env);
+      return r.handler(ctx);
+    },
+  })),
   errorReply: octaviaError,
 };

@@ -277,6 +277,8 @@ export interface LbObject {
   readyAt: number;
   pendingStatus: string;
   seq: number;
+  /** Set by a delete: PENDING_DELETE until then, gone after (with a load balancer's VIP port). */
+  deletedAt?: number;
 }
 export interface Volume {
   id: string;
@@ -289,6 +291,19 @@ export interface Volume {
   createdAt: number;
   readyAt: number;
   volumeType: string;
+  seq: number;
+  /** Set by a delete: the volume is `deleting` until then, and gone after. */
+  deletedAt?: number;
+}
+
+export interface Snapshot {
+  id: string;
+  name: string | null;
+  projectId: string;
+  volumeId: string;
+  size: number;
+  createdAt: number;
+  readyAt: number;
   seq: number;
 }
 
@@ -341,6 +356,7 @@ export class CloudState {
   floatingIps = new Map<string, FloatingIp>();
   lb = new Map<string, LbObject>();
   volumes = new Map<string, Volume>();
+  snapshots = new Map<string, Snapshot>();
   swift = new Map<string, SwiftAccount>();
   private counter = 0;
 

@@ -56,6 +56,15 @@ describe('codeForStatus', () => {
     expect(codeForStatus(409, '{"NeutronError":{"type":"OverQuota","message":"x"}}')).toBe(
       'openstack_quota_exceeded',
     );
+    const octavia =
+      '{"faultcode": "Client", "faultstring": "Quota has been met for resources: Load Balancer"}';
+    expect(codeForStatus(403, octavia)).toBe('openstack_quota_exceeded');
+    const cinder =
+      '{"overLimit": {"code": 413, "message": "VolumeLimitExceeded: Maximum number of volumes allowed (0) exceeded for quota \'volumes\'.", "retryAfter": "0"}}';
+    expect(codeForStatus(413, cinder)).toBe('openstack_quota_exceeded');
+    expect(codeForStatus(403, '{"faultstring": "Policy does not allow this request to be performed."}')).toBe(
+      'openstack_forbidden',
+    );
     expect(codeForStatus(409)).toBe('openstack_conflict');
     expect(codeForStatus(404)).toBe('openstack_not_found');
     expect(codeForStatus(429)).toBe('openstack_rate_limited');

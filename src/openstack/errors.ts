@@ -146,11 +146,17 @@ function findMessage(doc: unknown, depth: number): string | undefined {
   return undefined;
 }
 
-/** True when the body is one of Nova's or Neutron's over-quota answers. */
+/**
+ * True when the body is an over-quota answer: Nova's and Neutron's, Octavia's 403 "Quota has been
+ * met" and Cinder's 413 "…LimitExceeded: … exceeded for quota" (bodies as the lab's services send them).
+ */
 function isQuotaBody(status: number, body: string | undefined, message: string | undefined): boolean {
   const all = `${body ?? ''} ${message ?? ''}`;
   if (status === 409 && /OverQuota/i.test(all)) return true;
-  if ((status === 403 || status === 413) && /quota exceeded|exceeds.*quota|over.?quota/i.test(all))
+  if (
+    (status === 403 || status === 413) &&
+    /quota exceeded|exceeds.*quota|exceeded for quota|quota has been met|over.?quota/i.test(all)
+  )
     return true;
   return false;
 }

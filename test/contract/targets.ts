@@ -27,10 +27,10 @@ export function parseOpenrc(text: string): Record<string, string> {
 
 const LAB_OPENRC = '/var/lib/oslab/admin-openrc.sh';
 
-/** The real OpenStack lab on this machine (no Octavia, no Cinder). */
+/** The real OpenStack lab on this machine (test/lab/up-all.sh). */
 export const labTarget: ContractTarget = {
   name: 'lab',
-  services: ['identity', 'compute', 'image', 'network', 'object-store'],
+  services: ['identity', 'compute', 'image', 'network', 'object-store', 'load-balancer', 'volumev3'],
   async start() {
     const fromEnv = Object.fromEntries(
       Object.entries(process.env).filter(
@@ -49,12 +49,18 @@ export const cloudsimTarget: ContractTarget = {
   async start() {
     const modulePath = '../../src/cloudsim/index.ts';
     const mod = (await import(modulePath)) as {
-      startCloudsim(options?: { port?: number; latencyMs?: number; bootTimeMs?: number }): Promise<{
+      startCloudsim(options?: {
+        port?: number;
+        latencyMs?: number;
+        bootTimeMs?: number;
+        provisionDelayMs?: number;
+      }): Promise<{
         authUrl: string;
         close(): Promise<void>;
       }>;
     };
-    const sim = await mod.startCloudsim({ bootTimeMs: 200 });
+    // Octavia and Cinder objects stay PENDING_*/creating a while, as on the lab, so waits are exercised.
+    const sim = await mod.startCloudsim({ bootTimeMs: 200, provisionDelayMs: 200 });
     return {
       env: { ...adminEnv(sim.authUrl), OS_INTERFACE: 'public' },
       stop: () => sim.close(),

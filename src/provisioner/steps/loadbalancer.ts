@@ -5,6 +5,7 @@
  * (recorded as `fallback: 'master-0'` and a warning event), which loses HA but keeps the cluster usable.
  */
 import type { PlanResource } from '../../cluster/plan.ts';
+import { isOpenStackError } from '../../openstack/index.ts';
 import { withRetries, outputOf, single, type ExecDeps, type ResourceOutput } from './context.ts';
 
 type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
@@ -80,15 +81,25 @@ export async function ensureLbMember(deps: ExecDeps, stepId: string, r: Res<'lb-
   const index = stepId.replace('lb-member-', '');
   const port = outputOf<ResourceOutput & { address: string }>(deps, `master-port-${index}`);
   const subnet = outputOf<ResourceOutput>(deps, 'subnet');
-  const members = await deps.cloud.octavia.listMembers(lb.poolId);
-  const existing = members.find((m) => m.address === port.address);
-  if (existing) return { id: existing.id };
-  const member = await deps.cloud.octavia.createMember(lb.poolId, {
-    name: r.name,
-    address: port.address,
-    protocolPort: 6443,
-    subnetId: subnet.id,
-  });
-  await deps.cloud.octavia.waitForLoadBalancer(lb.id, 'ACTIVE', { intervalMs: deps.pollIntervalMs });
-  return { id: member.id };
+  const { octavia } = deps.cloud;
+  const active = () => octavia.waitForLoadBalancer(lb.id, 'ACTIVE', { intervalMs: deps.pollIntervalMs });
+  // Member steps run side by side, and Octavia refuses (409, "immutable") any change while another
+  // one keeps the load balancer PENDING_UPDATE: wait for ACTIVE before each attempt, retry a 409.
+  for (let attempt = 1; ; attempt++) {
+    await active();
+    const existing = (await octavia.listMembers(lb.poolId)).find((m) => m.address === port.address);
+    if (existing) return { id: existing.id };
+    try {
+      const member = await octavia.createMember(lb.poolId, {
+        name: r.name,
+        address: port.address,
+        protocolPort: 6443,
+        subnetId: subnet.id,
+      });
+      await active();
+      return { id: member.id };
+    } catch (error) {
+      if (attempt >= 10 || !isOpenStackError(error, 'openstack_conflict')) throw error;
+    }
+  }
 }
