@@ -47,4 +47,29 @@ describe('load-balancer members on a slow Octavia', () => {
     await p.runUntilIdle();
     expect(await cloud.octavia.listLoadBalancers({ tags: [`kaas-cluster=${cluster.id}`] })).toEqual([]);
   }, 120_000);
+
+  it('deletes a cluster while a load balancer of its cloud controller is still being created', async () => {
+    const p = testProvisioner(store, cloud, await testWebhook(), { pollIntervalMs: 50 });
+    const { cluster, job } = await p.createCluster(testSpec('newlb', 1), { waitForApi: false });
+    await p.runUntilIdle();
+    expect((await p.getJob(job.id)).job.state).toBe('succeeded');
+    const [subnet] = await cloud.neutron.subnets.list({ tags: [`kaas-cluster=${cluster.id}`] });
+    // Octavia refuses to delete a load balancer in PENDING_CREATE; this one stays there a while.
+    sim.knobs.provisionDelayMs = 4_000;
+    try {
+      await cloud.octavia.createLoadBalancer({
+        name: 'kube_service_newlb_web_front',
+        vipSubnetId: subnet!.id,
+      });
+    } finally {
+      sim.knobs.provisionDelayMs = 300;
+    }
+    const deleting = await p.deleteCluster(cluster.id);
+    await p.runUntilIdle();
+    const view = await p.getJob(deleting.id);
+    expect([view.job.state, view.job.error]).toEqual(['succeeded', null]);
+    const sweep = view.steps.find((s) => s.stepId === 'sweep:load-balancer');
+    expect(sweep?.output).toMatchObject({ removed: 1 });
+    expect((await cloud.octavia.listLoadBalancers()).filter((lb) => lb.name.includes('newlb'))).toEqual([]);
+  }, 120_000);
 });

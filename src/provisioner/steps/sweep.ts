@@ -92,6 +92,20 @@ export async function sweep(deps: ExecDeps, r: Res<'cluster-resources'>): Promis
       const ours = all.filter((lb) => tags.every((t) => lb.tags?.includes(t)) || lb.name.startsWith(prefix));
       const ids: string[] = [];
       for (const lb of ours) {
+        // Octavia refuses (409) to delete a load balancer it is still creating or changing, e.g. one
+        // the cloud controller asked for just before the delete began: let it settle first.
+        if (lb.provisioning_status === 'PENDING_CREATE' || lb.provisioning_status === 'PENDING_UPDATE') {
+          await poll(deps, `load balancer ${lb.name} to settle before it is deleted`, async () => {
+            const settled = await octavia.getLoadBalancer(lb.id).then(
+              (now) => !now.provisioning_status.startsWith('PENDING_'),
+              (error: unknown) => {
+                if (isOpenStackError(error, 'openstack_not_found')) return true;
+                throw error;
+              },
+            );
+            return settled ? true : undefined;
+          });
+        }
         if (await gone(() => octavia.deleteLoadBalancer(lb.id, { cascade: true }))) ids.push(lb.id);
         await octavia.waitForLoadBalancerDeleted(lb.id, { intervalMs: deps.pollIntervalMs });
       }
