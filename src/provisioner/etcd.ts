@@ -6,9 +6,11 @@
  * unhealthy or when the change would leave the cluster without a quorum, because etcd itself
  * accepts some such changes and a cluster without quorum cannot be repaired from outside.
  */
-import { Agent, request } from 'undici';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { Agent, request, type buildConnector, type Dispatcher } from 'undici';
 import { issueClientCert, type KeyPair } from '../auth/pki.ts';
-import { ConflictError, UpstreamError } from '../errors.ts';
+import { ConflictError, InputError, UpstreamError } from '../errors.ts';
 
 /** One member as etcd lists it; a member added but not yet started has no name and no client URLs. */
 export interface EtcdMember {
@@ -27,10 +29,25 @@ export interface EtcdMemberHealth extends EtcdMember {
   reason?: string;
 }
 
-/** What {@link createEtcdClient} needs. */
+/**
+ * How to reach members by name instead of by URL, when kaas has no network path to their client
+ * port (etcdroute.ts: a port-forward through the cluster's API). Each member is dialled through its
+ * own stream, so its health is its own; TLS runs inside the stream and the member's serving
+ * certificate must name it (kubeadm's `etcd/server` certificate carries the node name).
+ */
+export interface EtcdTunnel {
+  /** Member names kaas may dial, tried in this order for membership calls. */
+  members: readonly string[];
+  /** A byte stream to member `name`'s client port; rejects with a domain error saying why not. */
+  open(name: string): Promise<Duplex>;
+}
+
+/** What {@link createEtcdClient} needs: `endpoints` or `tunnel`. */
 export interface EtcdClientOptions {
   /** Client URLs (`https://host:2379`) tried in order; any member answers membership calls. */
-  endpoints: readonly string[];
+  endpoints?: readonly string[];
+  /** Instead of `endpoints`: members reached by name through streams kaas opens. */
+  tunnel?: EtcdTunnel;
   /** The cluster's etcd CA: verifies the members' serving certificates and signs kaas's client one. */
   etcdCa: KeyPair;
   /** Per-request timeout; default 5 s. */
@@ -107,34 +124,77 @@ function member(raw: RawMember): EtcdMember {
   };
 }
 
+/** Where a request goes: a URL and the dispatcher that reaches it. */
+interface Target {
+  /** How errors name it: the endpoint URL, or the member name. */
+  label: string;
+  url: string;
+  dispatcher: () => Promise<Dispatcher>;
+}
+
 /** Creates a client; the client certificate (CN `kaas`, one day) is signed on first use. */
 export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const notReadyAttempts = options.notReadyAttempts ?? 15;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  let agent: Promise<Agent> | undefined;
+  const { tunnel } = options;
+  if (!tunnel && (options.endpoints ?? []).length === 0) {
+    throw new InputError('an etcd client needs endpoints or a tunnel', { field: 'endpoints' });
+  }
+  let leaf: Promise<KeyPair> | undefined;
   // Signed on first use; a failed signing is not cached, so the next call tries again.
-  const dispatcher = () =>
-    (agent ??= issueClientCert({
+  const clientCert = () =>
+    (leaf ??= issueClientCert({
       ca: options.etcdCa,
       commonName: 'kaas',
       organization: 'kaas',
       days: 1,
-    }).then(
-      (leaf) =>
-        new Agent({
-          connect: { ca: options.etcdCa.certPem, cert: leaf.certPem, key: leaf.keyPem, timeout: timeoutMs },
-        }),
-      (error: unknown) => {
-        agent = undefined;
-        throw error;
-      },
-    ));
+    }).catch((error: unknown) => {
+      leaf = undefined;
+      throw error;
+    }));
+  const agents = new Map<string, Agent>();
+  /** One agent per key (all endpoints share one; each tunnelled member has its own). */
+  const agentFor = async (key: string, make: (cert: KeyPair) => Agent): Promise<Agent> => {
+    const cert = await clientCert();
+    let agent = agents.get(key);
+    if (!agent) agents.set(key, (agent = make(cert)));
+    return agent;
+  };
+  const direct = (url: string): Target => ({
+    label: url,
+    url,
+    dispatcher: () =>
+      agentFor(
+        '',
+        (cert) =>
+          new Agent({
+            connect: { ca: options.etcdCa.certPem, cert: cert.certPem, key: cert.keyPem, timeout: timeoutMs },
+          }),
+      ),
+  });
+  const tunnelled = (t: EtcdTunnel, name: string): Target => ({
+    label: name,
+    // Only names the connection pool; the tunnel decides where bytes go.
+    url: `https://${name}:2379`,
+    dispatcher: () =>
+      agentFor(
+        name,
+        (cert) => new Agent({ connect: tunnelConnector(t, name, options.etcdCa, cert, timeoutMs) }),
+      ),
+  });
+  const targets: Target[] = tunnel
+    ? tunnel.members.map((name) => tunnelled(tunnel, name))
+    : (options.endpoints ?? []).map((e) => direct(e.replace(/\/+$/, '')));
 
-  async function call(url: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const res = await request(url, {
+  async function call(
+    target: Target,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown }> {
+    const res = await request(`${target.url}${path}`, {
       method: body === undefined ? 'GET' : 'POST',
-      dispatcher: await dispatcher(),
+      dispatcher: await target.dispatcher(),
       headers: { 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       headersTimeout: timeoutMs,
@@ -153,17 +213,17 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
   /** POSTs to the first endpoint that answers; etcd forwards membership changes to its leader. */
   async function cluster(path: string, body: unknown): Promise<Record<string, unknown>> {
     const failures: string[] = [];
-    for (const endpoint of options.endpoints) {
+    for (const target of targets) {
       let res: { status: number; json: unknown };
       try {
-        res = await call(`${endpoint.replace(/\/+$/, '')}${path}`, body);
+        res = await call(target, path, body);
       } catch (error) {
-        failures.push(`${endpoint}: ${(error as Error).message}`);
+        failures.push(`${target.label}: ${(error as Error).message}`);
         continue;
       }
       if (res.status === 200) return res.json as Record<string, unknown>;
       const message = (res.json as { message?: string; error?: string }).message ?? JSON.stringify(res.json);
-      throw new UpstreamError(`etcd ${path} at ${endpoint} answered ${res.status}: ${message}`, {
+      throw new UpstreamError(`etcd ${path} at ${target.label} answered ${res.status}: ${message}`, {
         code: /unhealthy cluster/.test(message) ? 'etcd_not_ready' : 'etcd_error',
       });
     }
@@ -194,11 +254,23 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     return ((out['members'] ?? []) as RawMember[]).map(member);
   }
 
-  async function healthOf(m: EtcdMember): Promise<EtcdMemberHealth> {
+  /** Where member `m`'s own health is read: its client URL, or its own tunnel. */
+  function targetOf(m: EtcdMember): Target | string {
+    if (tunnel) {
+      return tunnel.members.includes(m.name)
+        ? tunnelled(tunnel, m.name)
+        : `no route: ${m.name} is not one of the masters kaas may dial`;
+    }
     const url = m.clientUrls[0];
-    if (m.name === '' || url === undefined) return { ...m, healthy: false, reason: 'not started' };
+    return url === undefined ? 'no client URL' : direct(url.replace(/\/+$/, ''));
+  }
+
+  async function healthOf(m: EtcdMember): Promise<EtcdMemberHealth> {
+    if (m.name === '' || m.clientUrls.length === 0) return { ...m, healthy: false, reason: 'not started' };
+    const target = targetOf(m);
+    if (typeof target === 'string') return { ...m, healthy: false, reason: target };
     try {
-      const res = await call(`${url.replace(/\/+$/, '')}/health`);
+      const res = await call(target, '/health');
       const body = res.json as { health?: string; reason?: string };
       if (res.status === 200 && body.health === 'true') return { ...m, healthy: true };
       return { ...m, healthy: false, reason: body.reason || `health answered ${res.status}` };
@@ -230,9 +302,70 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
       return { removed: true };
     },
     async close() {
-      const pending = agent;
-      agent = undefined;
-      await (await pending?.catch(() => undefined))?.close();
+      const open = [...agents.values()];
+      agents.clear();
+      await Promise.all(open.map((a) => a.close()));
     },
+  };
+}
+
+/**
+ * An undici connector that opens member `name`'s tunnel and runs TLS inside it: the member must
+ * present a serving certificate from the etcd CA naming it, kaas presents its client certificate.
+ * Bounded by `timeoutMs` as a direct connection is; a tunnel that fails reports its own error.
+ */
+function tunnelConnector(
+  tunnel: EtcdTunnel,
+  name: string,
+  etcdCa: KeyPair,
+  cert: KeyPair,
+  timeoutMs: number,
+): buildConnector.connector {
+  return (_options, callback) => {
+    let done = false;
+    let stream: Duplex | undefined;
+    const finish = (error: Error | null, socket?: TLSSocket) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (socket) return callback(null, socket);
+      stream?.destroy();
+      callback(error ?? new Error('no socket'), null);
+    };
+    const timer = setTimeout(
+      () =>
+        finish(
+          new UpstreamError(`etcd member ${name}: no TLS session through its tunnel within ${timeoutMs} ms`, {
+            code: 'etcd_unreachable',
+          }),
+        ),
+      timeoutMs,
+    );
+    tunnel.open(name).then(
+      (opened) => {
+        stream = opened;
+        if (done) return void opened.destroy();
+        // The tunnel's own error (e.g. the pod's end refused) says more than TLS's "socket closed".
+        let tunnelError: Error | undefined;
+        opened.on('error', (error: Error) => {
+          tunnelError ??= error;
+          finish(error);
+        });
+        const socket = tlsConnect({
+          socket: opened,
+          servername: name,
+          ca: etcdCa.certPem,
+          cert: cert.certPem,
+          key: cert.keyPem,
+        });
+        const failed = (error: Error) => finish(tunnelError ?? error);
+        socket.on('error', failed);
+        socket.once('secureConnect', () => {
+          socket.off('error', failed);
+          finish(null, socket);
+        });
+      },
+      (error: Error) => finish(error),
+    );
   };
 }

@@ -37,6 +37,11 @@ export function kwokStages(): string {
   return join(CACHE, 'kwok', tools.kwok, 'stages.yaml');
 }
 
+/** kwok's PortForward CRD (`kwok.x-k8s.io/v1alpha1`), copied from its module by build.sh. */
+export function kwokPortForwardCrd(): string {
+  return join(CACHE, 'kwok', tools.kwok, 'portforwards-crd.yaml');
+}
+
 /** The catalogue's default patch release, e.g. `1.37.2`. */
 export function defaultPatch(): string {
   const v = catalogue.versions.find((x) => x.minor === catalogue.default);

@@ -85,6 +85,14 @@ if [ ! -f "$kwok_stages" ]; then
   done > "$kwok_stages.tmp"
   mv "$kwok_stages.tmp" "$kwok_stages"
 fi
+# kwok's PortForward CRD (also only in its module): kubelab's opt-in kubelet server forwards a
+# pod's ports to a local address by these resources (test/kubelab/etcdmasters.ts uses it).
+kwok_crd="$CACHE/kwok/$kwok_version/portforwards-crd.yaml"
+if [ ! -f "$kwok_crd" ]; then
+  kwok_dir=$(cd "$CACHE/src/kwok-$kwok_version" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  cat "$kwok_dir/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" > "$kwok_crd.tmp"
+  mv "$kwok_crd.tmp" "$kwok_crd"
+fi
 build_k8s "$default_version" kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl
 for v in $all_versions; do build_k8s "$v" kubeadm; done
 echo "$CACHE"

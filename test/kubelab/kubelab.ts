@@ -23,7 +23,7 @@ import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
 import type { BootstrapInput } from '../../src/bootstrap/input.ts';
 import { NODE_IP_PLACEHOLDER } from '../../src/bootstrap/kubeadm.ts';
 import { KUBEADM_CONFIG_PATH, nodeContent } from '../../src/bootstrap/node.ts';
-import { kubeBinary, kwokStages, toolBinary } from './binaries.ts';
+import { kubeBinary, kwokPortForwardCrd, kwokStages, toolBinary } from './binaries.ts';
 
 const run = promisify(execFile);
 
@@ -43,6 +43,12 @@ export interface KubelabOptions {
   scheduler?: boolean;
   /** Start kwok (default true). */
   kwok?: boolean;
+  /**
+   * Serve kwok's kubelet API for its Nodes (default false): Nodes advertise kwok's server as their
+   * kubelet endpoint, so the API server proxies `pods/portforward` to it, and kwok forwards a pod's
+   * ports as its PortForward resources (`kwok.x-k8s.io/v1alpha1`, CRD installed here) say.
+   */
+  kubeletServer?: boolean;
 }
 
 /** A running kubelab. */
@@ -295,9 +301,23 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
       const args = staticPodFlags('kube-scheduler', schedPort as number);
       procs.push(startProcess(dir, 'kube-scheduler', kubeBinary('kube-scheduler'), args));
     }
+    const kubeletServer = (options.kwok ?? true) && (options.kubeletServer ?? false);
+    if (kubeletServer) {
+      // kwok watches PortForward resources only once their CRD is served.
+      const crd = parseYaml(await readFile(kwokPortForwardCrd(), 'utf8')) as Record<string, unknown>;
+      const res = await request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
+      if (res.status !== 201) throw new Error(`installing kwok's PortForward CRD: ${res.status}`);
+      await waitFor('the PortForward CRD established', async () => {
+        const got = await request('GET', '/apis/kwok.x-k8s.io/v1alpha1/portforwards');
+        return got.status === 200;
+      });
+    }
     if (options.kwok ?? true) {
       procs.push(
         startProcess(dir, 'kwok', toolBinary('kwok'), [
+          // Nodes name kwok's server as their kubelet; the API server reaches it over TLS (kwok's
+          // self-signed certificate: kubeadm configures no kubelet CA, as for a real kubelet).
+          ...(kubeletServer ? [`--node-port=${kwokPort}`, '--enable-crds=PortForward'] : []),
           `--kubeconfig=${adminKubeconfig}`,
           `--config=${kwokStages()}`,
           '--manage-all-nodes=false',
