@@ -42,6 +42,7 @@ import { createEngine, type Engine, type EngineHooks, type JobHandler } from './
 import { parseOptions, type ProvisionOptions } from './options.ts';
 import type { KeyPair } from '../auth/pki.ts';
 import type { EtcdClient } from './etcd.ts';
+import { etcdThroughApi } from './etcdroute.ts';
 import { jobCertificateKey, kubeadmCertsObjects } from './kubeadmcerts.ts';
 import { createKubeClient, type KubeAccess, type KubeClient, type KubeClientFactory } from './kubeclient.ts';
 import {
@@ -94,8 +95,8 @@ export interface ProvisionerDeps {
   /** How long the addons step waits for CRDs and workloads; default the appliers' DEFAULT_WAIT. */
   addonWait?: Partial<WaitOptions>;
   /**
-   * How kaas reaches a cluster's etcd to replace masters: through the cluster's API to the etcd
-   * pods of the named masters (etcdroute.ts). Without it upgrades are refused (`upgrade_not_supported`).
+   * How kaas reaches a cluster's etcd to replace masters; default etcdThroughApi (a port-forward
+   * through the cluster's API to the etcd pod of each named master).
    */
   etcdClient?: EtcdRoute;
   /** Longest a drain retries evictions refused by a PodDisruptionBudget; default 5 minutes. */
@@ -383,9 +384,14 @@ export function createProvisioner(deps: ProvisionerDeps) {
             ...(material && certificateKey
               ? { kubeadmCerts: () => kubeadmCertsObjects({ ...material, certificateKey }) }
               : {}),
-            ...(material?.etcdCa && endpoint?.apiUrl && deps.etcdClient
+            ...(material?.etcdCa && endpoint?.apiUrl
               ? {
-                  etcd: etcdFor(deps.etcdClient, endpoint.apiUrl, material.etcdCa, material),
+                  etcd: etcdFor(
+                    deps.etcdClient ?? etcdThroughApi,
+                    endpoint.apiUrl,
+                    material.etcdCa,
+                    material,
+                  ),
                 }
               : {}),
             drainTimeoutMs: deps.drainTimeoutMs ?? 5 * 60_000,
@@ -545,9 +551,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
     /**
      * Queues an upgrade by one minor (or patch) as a rolling replacement of nodes, masters first;
      * undefined when the cluster already runs `version`. Refused before anything is queued
-     * (`upgrade_not_supported`) where a master cannot be replaced: a cluster without an API load
-     * balancer (planUpgrade), or a kaas that has no route to the cluster's etcd; and
-     * (`control_plane_certs_missing`) for a cluster created before kaas held its etcd CA.
+     * (`upgrade_not_supported`) for a cluster without an API load balancer, where no master can be
+     * replaced, and (`control_plane_certs_missing`) for one created before kaas held its etcd CA.
      */
     async upgradeCluster(ref: string, version: string): Promise<JobRecord | undefined> {
       const record = await cluster(ref);
@@ -568,12 +573,6 @@ export function createProvisioner(deps: ProvisionerDeps) {
       if (lbs.length === 0) {
         throw new ConflictError(
           `kaas cannot upgrade ${spec.name}: its API load balancer ${lbName} does not exist (the cloud had no Octavia when it was created, so its API endpoint is master-0's own address, which no replacement master can take over); nothing was queued`,
-          { code: 'upgrade_not_supported' },
-        );
-      }
-      if (!deps.etcdClient) {
-        throw new ConflictError(
-          `kaas cannot upgrade ${spec.name}: this kaas has no route to the cluster's etcd, so it could not remove a replaced master's etcd member; nothing was queued`,
           { code: 'upgrade_not_supported' },
         );
       }

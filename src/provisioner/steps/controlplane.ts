@@ -60,15 +60,24 @@ export async function verifyExisting(
   return { id: lb.id, vipPortId: lb.vip_port_id, vipAddress: lb.vip_address, poolId };
 }
 
-/** The cluster's API as its break-glass admin, through the addons' client (server-side apply). */
-function clusterApiOf(deps: ExecDeps, what: string): ClusterApi {
-  const url = deps.kube?.url;
-  if (!url || !deps.addons) {
+/**
+ * The cluster's API as its break-glass admin, through the addons' client (server-side apply); an
+ * API that does not answer fails the step at once (`api_unreachable`), naming what was not done.
+ */
+async function clusterApiOf(deps: ExecDeps, what: string): Promise<ClusterApi> {
+  const kube = deps.kube;
+  if (!kube || !deps.addons) {
     throw new UpstreamError(`cannot ${what}: kaas has no API endpoint or no credentials for this cluster`, {
       code: 'cluster_secrets_missing',
     });
   }
-  return deps.addons.clusterApi({ server: url, ...deps.addons.admin });
+  if (!(await kube.client.healthy(deps.ctx.signal))) {
+    throw new UpstreamError(
+      `cannot ${what}: the cluster API at ${kube.url} does not answer /healthz; retry the job once it does`,
+      { code: 'api_unreachable' },
+    );
+  }
+  return deps.addons.clusterApi({ server: kube.url, ...deps.addons.admin });
 }
 
 const KUBEADM_CONFIG = {
@@ -84,7 +93,7 @@ const KUBEADM_CONFIG = {
  * master would run the old control plane under a new kubelet (Cluster API does the same).
  */
 export async function updateKubeadmConfig(deps: ExecDeps, r: Res<'kubeadm-config'>) {
-  const api = clusterApiOf(deps, 'update kubeadm-config');
+  const api = await clusterApiOf(deps, 'update kubeadm-config');
   const live = await api.read(KUBEADM_CONFIG);
   const text = (live?.['data'] as Record<string, string> | undefined)?.['ClusterConfiguration'];
   if (!live || text === undefined) {
@@ -118,14 +127,14 @@ export async function uploadKubeadmCerts(deps: ExecDeps, _r: Res<'kubeadm-certs'
     });
   }
   const objects = deps.kubeadmCerts() as KubernetesObject[];
-  const api = clusterApiOf(deps, 'upload kubeadm-certs');
+  const api = await clusterApiOf(deps, 'upload kubeadm-certs');
   for (const object of objects) await api.apply(object);
   return { uploaded: objects.map((o) => `${o.kind} ${KUBEADM_CERTS.namespace}/${o.metadata.name}`) };
 }
 
 /** Removes the kubeadm-certs Secret, Role and RoleBinding once the masters that needed them joined. */
 export async function deleteKubeadmCerts(deps: ExecDeps, _r: Res<'kubeadm-certs'>) {
-  const api = clusterApiOf(deps, 'delete kubeadm-certs');
+  const api = await clusterApiOf(deps, 'delete kubeadm-certs');
   const refs = [
     { apiVersion: 'v1', kind: 'Secret', name: KUBEADM_CERTS.name },
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', name: KUBEADM_CERTS.role },
