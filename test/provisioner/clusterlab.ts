@@ -14,6 +14,7 @@ import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisi
 import type { RenderUserData } from '../../src/provisioner/steps/context.ts';
 import type { Store } from '../../src/store/db.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
+import { startEtcdMasters, type EtcdMasters } from '../kubelab/etcdmasters.ts';
 import { startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
 import { startNodeStandIn, waitForReadyNodes, type NodeStandIn } from '../kubelab/nodes.ts';
 import { testProvisioner, testSpec, type CloudsimSuite } from './support.ts';
@@ -29,6 +30,8 @@ export interface ClusterLab {
   token: string;
   lab: Kubelab;
   nodes: NodeStandIn;
+  /** The cluster's etcd behind its masters' etcd pods (only with `etcd: true`). */
+  etcd?: EtcdMasters;
   /** A provisioner on the cluster's store whose kube client talks to the lab; `over` replaces deps. */
   provisioner(over?: Partial<ProvisionerDeps>): Provisioner;
   stop(): Promise<void>;
@@ -42,7 +45,17 @@ export interface ClusterLab {
  */
 export async function provisionOnKubelab(
   suite: CloudsimSuite,
-  input: { name: string; workers: number; removeNodes?: boolean; spec?: Record<string, unknown> },
+  input: {
+    name: string;
+    workers: number;
+    removeNodes?: boolean;
+    spec?: Record<string, unknown>;
+    /**
+     * Also run the cluster's etcd (a real member per master, behind kwok port-forwards of the
+     * masters' etcd pods, from the cluster's etcd CA); masters booted later join it as kubeadm would.
+     */
+    etcd?: boolean;
+  },
 ): Promise<ClusterLab> {
   const store: Store = await suite.store();
   let master0: BootstrapInput | undefined;
@@ -76,19 +89,25 @@ export async function provisionOnKubelab(
   if (created.job.state !== 'succeeded' || !master0) {
     throw new Error(`creating ${input.name} failed: ${JSON.stringify(created.job.error)}`);
   }
-  const started = await startKubelab({ master0 });
+  const started = await startKubelab({ master0, ...(input.etcd ? { kubeletServer: true } : {}) });
   lab = started;
+  let etcd: EtcdMasters | undefined;
   const nodes = startNodeStandIn({
     cloud: suite.cloud,
     lab: started,
     clusterId: cluster.id,
     ...(input.removeNodes === undefined ? {} : { removeNodes: input.removeNodes }),
+    etcd: () => etcd,
   });
   const stop = async () => {
     try {
       await nodes.stop();
     } finally {
-      await started.stop();
+      try {
+        await etcd?.stop();
+      } finally {
+        await started.stop();
+      }
     }
   };
   try {
@@ -98,6 +117,12 @@ export async function provisionOnKubelab(
       servers.map((s) => s.name),
     );
     await nodes.sync();
+    if (input.etcd) {
+      if (!master0.etcdCa) throw new Error('the cluster material has no etcd CA');
+      // The members the create-time masters' kubeadm made (init, then join), named after their Nodes.
+      const masters = servers.filter((s) => s.metadata['kaas-role'] === 'master').map((s) => s.name);
+      etcd = await startEtcdMasters({ lab: started, etcdCa: master0.etcdCa, names: masters.sort() });
+    }
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
@@ -109,6 +134,7 @@ export async function provisionOnKubelab(
     token: master0.join.token,
     lab: started,
     nodes,
+    ...(etcd ? { etcd } : {}),
     provisioner,
     stop,
   };

@@ -163,42 +163,47 @@ const describe = (members: readonly EtcdMemberHealth[]) =>
   members.map((m) => `${m.name || m.id}${m.healthy ? '' : ` (${m.reason ?? 'unhealthy'})`}`).join(', ');
 
 /**
- * Waits until etcd lists a started member named after the new master (kubeadm join added it) and
- * every member answers healthy; `etcd_member_not_ready` naming each member's state otherwise.
+ * Polls etcd's members until `settled` says the membership is as wanted and every member answers
+ * healthy; `etcd_member_not_ready` naming each member's state when that does not happen in time.
  */
+async function untilHealthy(
+  deps: ExecDeps,
+  etcd: EtcdClient,
+  what: string,
+  settled: (health: EtcdMemberHealth[]) => string | undefined,
+): Promise<EtcdMemberHealth[]> {
+  const deadline = deps.now().getTime() + deps.waitTimeoutMs;
+  for (;;) {
+    let why: string;
+    try {
+      const health = await etcd.health();
+      const pending = settled(health);
+      if (pending === undefined && health.every((m) => m.healthy)) return health;
+      why = `${pending === undefined ? '' : `${pending}; `}members: ${describe(health)}`;
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (!['etcd_unreachable', 'etcd_error', 'etcd_not_ready'].includes(code)) throw error;
+      why = (error as Error).message;
+    }
+    if (deps.now().getTime() > deadline || deps.ctx.signal.aborted) {
+      throw new UpstreamError(`${what} not seen after ${Math.round(deps.waitTimeoutMs / 1000)} s: ${why}`, {
+        code: 'etcd_member_not_ready',
+      });
+    }
+    await deps.sleep(deps.pollIntervalMs);
+  }
+}
+
+/** Waits until etcd lists a started member named after the new master (kubeadm join added it) and every member is healthy. */
 export async function waitEtcdMember(deps: ExecDeps, r: Res<'etcd-member'>) {
   const { member, masters } = r.params;
   const etcd = etcdOf(deps, masters);
   try {
-    const deadline = deps.now().getTime() + deps.waitTimeoutMs;
-    for (;;) {
-      let why: string;
-      try {
-        const health = await etcd.health();
-        const mine = health.find((m) => m.name === member);
-        if (mine && health.every((m) => m.healthy)) {
-          return { member, id: mine.id, members: health.map((m) => m.name).sort() };
-        }
-        why = mine
-          ? `members: ${describe(health)}`
-          : `no member named ${member} yet; members: ${describe(health)}`;
-      } catch (error) {
-        if (
-          !['etcd_unreachable', 'etcd_error', 'etcd_not_ready'].includes(
-            (error as { code?: string }).code ?? '',
-          )
-        )
-          throw error;
-        why = (error as Error).message;
-      }
-      if (deps.now().getTime() > deadline || deps.ctx.signal.aborted) {
-        throw new UpstreamError(
-          `etcd member ${member} not joined and healthy after ${Math.round(deps.waitTimeoutMs / 1000)} s: ${why}`,
-          { code: 'etcd_member_not_ready' },
-        );
-      }
-      await deps.sleep(deps.pollIntervalMs);
-    }
+    const health = await untilHealthy(deps, etcd, `etcd member ${member} joined and healthy`, (h) =>
+      h.some((m) => m.name === member) ? undefined : `no member named ${member} yet`,
+    );
+    const mine = health.find((m) => m.name === member) as EtcdMemberHealth;
+    return { member, id: mine.id, members: health.map((m) => m.name).sort() };
   } finally {
     await etcd.close();
   }
@@ -206,15 +211,22 @@ export async function waitEtcdMember(deps: ExecDeps, r: Res<'etcd-member'>) {
 
 /**
  * Removes the old master's etcd member (by name) when that keeps quorum (etcd.ts refuses otherwise),
- * then reads every remaining member's health: the output says what etcd looked like afterwards.
+ * then waits until every remaining member is healthy again (a removed leader leaves the others to
+ * elect a new one), so the old master is drained and deleted only from a healthy etcd.
  */
 export async function removeEtcdMember(deps: ExecDeps, r: Res<'etcd-member'>) {
   const { member, masters } = r.params;
-  const etcd = etcdOf(deps, masters);
+  // Never through the member itself: it stops as it applies its own removal and answers 503.
+  const etcd = etcdOf(
+    deps,
+    masters.filter((m) => m !== member),
+  );
   try {
     const found = (await etcd.members()).find((m) => m.name === member);
     const removed = found ? (await etcd.removeMember(found.id)).removed : false;
-    const after = await etcd.health();
+    const after = await untilHealthy(deps, etcd, `etcd healthy without ${member}`, (h) =>
+      h.some((m) => m.name === member) ? `${member} still listed` : undefined,
+    );
     await deps.ctx.event(
       `${removed ? `removed etcd member ${member}` : `etcd member ${member} already gone`}; members now: ${describe(after)}`,
     );
@@ -223,7 +235,7 @@ export async function removeEtcdMember(deps: ExecDeps, r: Res<'etcd-member'>) {
       removed,
       ...(found ? { id: found.id } : {}),
       members: after.map((m) => m.name).sort(),
-      healthy: after.filter((m) => m.healthy).length,
+      healthy: after.length,
     };
   } finally {
     await etcd.close();
