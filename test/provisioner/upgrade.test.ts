@@ -7,9 +7,10 @@
  * the job at that step; `retry` continues from it. The process is killed after every remaining
  * step in turn and the rollout completes on restart with no duplicate servers.
  *
- * upgradeCluster itself refuses every version change while kaas cannot replace masters
- * (`upgrade_not_supported`, tested in cloudsim.test.ts and api.test.ts), so this suite queues the
- * worker part of the plan directly (queueWorkerRollout).
+ * This single-master cluster has no load balancer, so upgradeCluster refuses it
+ * (`upgrade_not_supported`, tested in cloudsim.test.ts and api.test.ts); this suite queues the
+ * worker half of the plan directly (queueWorkerRollout). The whole upgrade, masters first, is
+ * masters.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
