@@ -271,6 +271,21 @@ function masterParams(
   };
 }
 
+/** The API load balancer: TCP 6443 with an HTTPS health monitor on /readyz. */
+function apiLoadBalancer(names: ClusterNames, tags: string[]): PlanResource {
+  return {
+    type: 'load-balancer',
+    name: names.apiLoadBalancer,
+    tags,
+    params: {
+      vipSubnet: names.subnet,
+      port: 6443,
+      protocol: 'TCP',
+      healthMonitor: { type: 'HTTPS', urlPath: '/readyz', expectedCodes: '200' },
+    },
+  };
+}
+
 function apiEndpointStep(spec: ClusterSpec): string {
   return spec.loadBalancer === 'octavia' ? 'load-balancer' : 'master-port-0';
 }
@@ -401,17 +416,7 @@ export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContex
   if (octavia) {
     steps.push(
       // master-port-0: without Octavia the step falls back to that port's address (docs/provisioner.md).
-      step('load-balancer', 'ensure', ['subnet', 'router', 'master-port-0'], {
-        type: 'load-balancer',
-        name: names.apiLoadBalancer,
-        tags,
-        params: {
-          vipSubnet: names.subnet,
-          port: 6443,
-          protocol: 'TCP',
-          healthMonitor: { type: 'HTTPS', urlPath: '/readyz', expectedCodes: '200' },
-        },
-      }),
+      step('load-balancer', 'ensure', ['subnet', 'router', 'master-port-0'], apiLoadBalancer(names, tags)),
     );
     for (const i of range(spec.masters)) {
       steps.push(
@@ -765,17 +770,7 @@ function replaceMasters(
       tags,
       params: { network: names.network, cidr: spec.network.nodeCidr, ipVersion: 4 },
     }),
-    step('load-balancer', 'verify', [], {
-      type: 'load-balancer',
-      name: names.apiLoadBalancer,
-      tags,
-      params: {
-        vipSubnet: names.subnet,
-        port: 6443,
-        protocol: 'TCP',
-        healthMonitor: { type: 'HTTPS', urlPath: '/readyz', expectedCodes: '200' },
-      },
-    }),
+    step('load-balancer', 'verify', [], apiLoadBalancer(names, tags)),
     step('server-group', 'verify', [], {
       type: 'server-group',
       name: names.serverGroupMasters,

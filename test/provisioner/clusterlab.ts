@@ -9,8 +9,10 @@
 import type { BootstrapInput } from '../../src/bootstrap/input.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { bootstrapInputFor, bootstrapRenderer, type JoinMaterial } from '../../src/provisioner/bootstrap.ts';
-import { createKubeClient } from '../../src/provisioner/kubeclient.ts';
+import { parse as parseYaml } from 'yaml';
+import { createKubeClient, type KubeAccess } from '../../src/provisioner/kubeclient.ts';
 import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
+import type { Cloud } from '../../src/openstack/index.ts';
 import type { RenderUserData } from '../../src/provisioner/steps/context.ts';
 import type { Store } from '../../src/store/db.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
@@ -138,4 +140,65 @@ export async function provisionOnKubelab(
     provisioner,
     stop,
   };
+}
+
+/** The cluster's break-glass access (from its stored material, through adminKubeconfig), pointed at the lab. */
+export async function breakGlassAccess(c: ClusterLab, name: string): Promise<KubeAccess> {
+  const kubeconfig = parseYaml(await c.provisioner().adminKubeconfig(name)) as {
+    clusters: { cluster: { 'certificate-authority-data': string } }[];
+    users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[];
+  };
+  const pem = (b64 = '') => Buffer.from(b64, 'base64').toString();
+  return {
+    server: c.lab.url,
+    caPem: pem(kubeconfig.clusters[0]?.cluster['certificate-authority-data']),
+    certPem: pem(kubeconfig.users[0]?.user['client-certificate-data']),
+    keyPem: pem(kubeconfig.users[0]?.user['client-key-data']),
+  };
+}
+
+/**
+ * Runs the cluster's queued jobs in one provisioner after another, each dying right after it
+ * checkpointed a step no earlier run died after, until a run finishes; after every death no server
+ * name may exist twice, and the next run waits out the dead one's lease to take the job over.
+ * `afterCheckpoint` runs first on every checkpoint. Returns the steps the runs died after, in order.
+ */
+export async function killAfterEachStep(
+  c: ClusterLab,
+  cloud: Cloud,
+  input: {
+    maxRuns: number;
+    over?: Partial<ProvisionerDeps>;
+    afterCheckpoint?: (stepId: string) => void | Promise<void>;
+  },
+): Promise<string[]> {
+  const killed: string[] = [];
+  const leaseMs = 600;
+  for (let run = 0; run <= input.maxRuns; run++) {
+    const p = c.provisioner({
+      ...input.over,
+      owner: `run-${run}`,
+      leaseMs,
+      concurrency: 1,
+      hooks: {
+        afterCheckpoint: async (_job, stepId) => {
+          await input.afterCheckpoint?.(stepId);
+          if (killed.includes(stepId)) return;
+          killed.push(stepId);
+          throw new Error(`killed after ${stepId}`);
+        },
+      },
+    });
+    try {
+      await p.runUntilIdle();
+      return killed;
+    } catch (error) {
+      if ((error as Error).message !== `killed after ${killed.at(-1)}`) throw error;
+      const names = (await cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map((s) => s.name);
+      if (new Set(names).size !== names.length)
+        throw new Error(`duplicate servers: ${names.sort().join(', ')}`);
+      await new Promise((r) => setTimeout(r, leaseMs + 100));
+    }
+  }
+  throw new Error(`the job did not finish within ${input.maxRuns} runs; died after ${killed.join(', ')}`);
 }

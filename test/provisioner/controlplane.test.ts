@@ -25,7 +25,7 @@ import {
   waitEtcdMember,
 } from '../../src/provisioner/steps/controlplane.ts';
 import { freePort } from '../kubelab/kubelab.ts';
-import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import { breakGlassAccess, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, logger } from './support.ts';
 
 type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
@@ -45,17 +45,7 @@ beforeAll(async () => {
     etcd: true,
     spec: { masters: 3, loadBalancer: 'octavia' },
   });
-  const kubeconfig = parseYaml(await c.provisioner().adminKubeconfig(NAME)) as {
-    clusters: { cluster: { 'certificate-authority-data': string } }[];
-    users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[];
-  };
-  const pem = (b64 = '') => Buffer.from(b64, 'base64').toString();
-  access = {
-    server: c.lab.url,
-    caPem: pem(kubeconfig.clusters[0]?.cluster['certificate-authority-data']),
-    certPem: pem(kubeconfig.users[0]?.user['client-certificate-data']),
-    keyPem: pem(kubeconfig.users[0]?.user['client-key-data']),
-  };
+  access = await breakGlassAccess(c, NAME);
 }, 180_000);
 
 afterAll(async () => {

@@ -23,8 +23,8 @@ import { updateProvisionedCluster } from '../../src/store/updateProvisionedClust
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
-import { webBehindBudget } from '../kubelab/workloads.ts';
-import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
+import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite } from './support.ts';
 
 const suite = cloudsimSuite();
@@ -90,27 +90,8 @@ async function etcdHealth(): Promise<EtcdMemberHealth[]> {
   }
 }
 
-interface Pod {
-  metadata: { name: string; deletionTimestamp?: string };
-  spec?: { nodeName?: string };
-  status?: { phase?: string };
-}
-
-async function runningWeb(): Promise<Pod[]> {
-  const { status, body } = await c.lab.request(
-    'GET',
-    '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb',
-  );
-  if (status !== 200) throw new Error(`listing pods answered ${status}`);
-  return (body as { items: Pod[] }).items.filter(
-    (p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp,
-  );
-}
-
 describe('upgrade of a 3-master cluster by replacement', () => {
   it('replaces every master then every worker onto the new version, keeping etcd quorum and the PDB, across a kill after each step', async () => {
-    const serverNames = async () =>
-      (await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map((s) => s.name);
     const oldServers = await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) });
     expect(oldServers.map((s) => s.name).sort()).toEqual(
       [...[0, 1, 2].map(names.master), ...[0, 1, 2].map((i) => names.worker('default', i))].sort(),
@@ -118,7 +99,7 @@ describe('upgrade of a 3-master cluster by replacement', () => {
     expect((await etcdHealth()).map((m) => m.name).sort()).toEqual([0, 1, 2].map(names.master));
 
     await c.lab.kubectl(['apply', '-f', '-'], { input: webBehindBudget(3, 2) });
-    await c.lab.waitFor('3 web replicas running', async () => (await runningWeb()).length === 3, 60_000);
+    await c.lab.waitFor('3 web replicas running', async () => (await runningWeb(c.lab)).length === 3, 60_000);
 
     const job = await c.provisioner(labDeps()).upgradeCluster(NAME, TO);
     expect(job?.kind).toBe('upgrade');
@@ -133,7 +114,7 @@ describe('upgrade of a 3-master cluster by replacement', () => {
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        fewestWeb = Math.min(fewestWeb, (await runningWeb()).length);
+        fewestWeb = Math.min(fewestWeb, (await runningWeb(c.lab)).length);
         const health = await etcdHealth().catch((e: Error) => e);
         if (health instanceof Error) quorumLost.push(`etcd unreadable: ${health.message}`);
         else {
@@ -159,42 +140,21 @@ describe('upgrade of a 3-master cluster by replacement', () => {
 
     // After each master: etcd has three healthy members, the new one among them, the old one gone.
     const afterMaster: Record<string, string[]> = {};
-    const killed: string[] = [];
-    const leaseMs = 600;
-    let finished = false;
+    let killed: string[];
     try {
-      for (let run = 0; !finished && run <= stepIds.length + 1; run++) {
-        const p = c.provisioner({
-          ...labDeps(),
-          owner: `run-${run}`,
-          leaseMs,
-          concurrency: 1,
-          hooks: {
-            afterCheckpoint: async (_job, stepId) => {
-              if (stepId.startsWith(`delete-port:${names.master(0).slice(0, -1)}`)) {
-                const health = await etcdHealth();
-                expect(
-                  health.every((m) => m.healthy),
-                  JSON.stringify(health),
-                ).toBe(true);
-                afterMaster[stepId] = health.map((m) => m.name).sort();
-              }
-              if (killed.includes(stepId)) return;
-              killed.push(stepId);
-              throw new Error(`killed after ${stepId}`);
-            },
-          },
-        });
-        try {
-          await p.runUntilIdle();
-          finished = true;
-        } catch (error) {
-          expect((error as Error).message).toBe(`killed after ${killed.at(-1)}`);
-          const now = await serverNames();
-          expect(new Set(now).size, now.join(', ')).toBe(now.length);
-          await new Promise((r) => setTimeout(r, leaseMs + 100));
-        }
-      }
+      killed = await killAfterEachStep(c, suite.cloud, {
+        maxRuns: stepIds.length + 1,
+        over: labDeps(),
+        afterCheckpoint: async (stepId) => {
+          if (!stepId.startsWith(`delete-port:${names.master(0).slice(0, -1)}`)) return;
+          const health = await etcdHealth();
+          expect(
+            health.every((m) => m.healthy),
+            JSON.stringify(health),
+          ).toBe(true);
+          afterMaster[stepId] = health.map((m) => m.name).sort();
+        },
+      });
     } finally {
       watching = false;
       await watcher;
