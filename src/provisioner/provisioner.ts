@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { clusterNames, tagsFor } from '../cluster/names.ts';
 import { planCreate, planDelete, planResize, planUpgrade, type PlanStep } from '../cluster/plan.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
-import { validateSpec } from '../cluster/validate.ts';
+import { validateSpec, validateUpgrade } from '../cluster/validate.ts';
 import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Cloud, Server } from '../openstack/index.ts';
@@ -558,6 +558,10 @@ export function createProvisioner(deps: ProvisionerDeps) {
       const record = await cluster(ref);
       const options = record.options as ProvisionOptions;
       const spec = record.spec as ClusterSpec;
+      const check = validateUpgrade(spec.kubernetesVersion, version);
+      if (check.change === 'none') return undefined;
+      // A version that can never be staged is refused first, whatever else stands in the way.
+      trustedRelease(release.catalogue, check.to);
       const servers = await deps.cloud.nova.listServers({ tags: tagsFor(record.id) });
       const plan = planUpgrade(
         spec,
@@ -566,8 +570,6 @@ export function createProvisioner(deps: ProvisionerDeps) {
         { masters: masterIndexes(servers), groups: groupIndexes(servers) },
         { artifactTtlSeconds: options.tempUrlTtlSeconds },
       );
-      if (plan.check.change === 'none') return undefined;
-      trustedRelease(release.catalogue, plan.spec.kubernetesVersion);
       const lbName = clusterNames(spec.name).apiLoadBalancer;
       const lbs = await deps.cloud.octavia.listLoadBalancers({ name: lbName }).catch(() => []);
       if (lbs.length === 0) {
