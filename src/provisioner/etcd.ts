@@ -138,8 +138,10 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
   const notReadyAttempts = options.notReadyAttempts ?? 15;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const { tunnel } = options;
-  if (!tunnel && (options.endpoints ?? []).length === 0) {
-    throw new InputError('an etcd client needs endpoints or a tunnel', { field: 'endpoints' });
+  if ((tunnel ? tunnel.members : (options.endpoints ?? [])).length === 0) {
+    throw new InputError('an etcd client needs at least one endpoint or tunnelled member', {
+      field: tunnel ? 'tunnel.members' : 'endpoints',
+    });
   }
   let leaf: Promise<KeyPair> | undefined;
   // Signed on first use; a failed signing is not cached, so the next call tries again.
@@ -312,7 +314,8 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
 /**
  * An undici connector that opens member `name`'s tunnel and runs TLS inside it: the member must
  * present a serving certificate from the etcd CA naming it, kaas presents its client certificate.
- * Bounded by `timeoutMs` as a direct connection is; a tunnel that fails reports its own error.
+ * The handshake is bounded by `timeoutMs` as a direct connection is; a tunnel that fails reports
+ * its own error.
  */
 function tunnelConnector(
   tunnel: EtcdTunnel,
@@ -324,6 +327,7 @@ function tunnelConnector(
   return (_options, callback) => {
     let done = false;
     let stream: Duplex | undefined;
+    let timer: NodeJS.Timeout | undefined;
     const finish = (error: Error | null, socket?: TLSSocket) => {
       if (done) return;
       done = true;
@@ -332,19 +336,22 @@ function tunnelConnector(
       stream?.destroy();
       callback(error ?? new Error('no socket'), null);
     };
-    const timer = setTimeout(
-      () =>
-        finish(
-          new UpstreamError(`etcd member ${name}: no TLS session through its tunnel within ${timeoutMs} ms`, {
-            code: 'etcd_unreachable',
-          }),
-        ),
-      timeoutMs,
-    );
+    // Opening the tunnel is bounded by the tunnel itself (and says why it failed); this bounds the
+    // TLS handshake inside it, which a member that accepts and never answers would hold forever.
     tunnel.open(name).then(
       (opened) => {
         stream = opened;
         if (done) return void opened.destroy();
+        timer = setTimeout(
+          () =>
+            finish(
+              new UpstreamError(
+                `etcd member ${name}: no TLS session through its tunnel within ${timeoutMs} ms`,
+                { code: 'etcd_unreachable' },
+              ),
+            ),
+          timeoutMs,
+        );
         // The tunnel's own error (e.g. the pod's end refused) says more than TLS's "socket closed".
         let tunnelError: Error | undefined;
         opened.on('error', (error: Error) => {

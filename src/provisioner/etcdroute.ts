@@ -7,12 +7,15 @@
  */
 import { Agent } from 'undici';
 import type { KeyPair } from '../auth/pki.ts';
+import { InputError } from '../errors.ts';
 import { createEtcdClient, type EtcdClient } from './etcd.ts';
 import type { KubeAccess } from './kubeclient.ts';
 import { openPortForward } from './portforward.ts';
 
 /** etcd's client port inside the etcd pod (kubeadm's static pod listens there). */
 const ETCD_CLIENT_PORT = 2379;
+
+const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** The mirror pod of kubeadm's etcd static pod on master `node`. */
 export function etcdPodOf(node: string): string {
@@ -29,6 +32,15 @@ export function etcdThroughApi(options: {
   /** Per request, and per stream opening; default 10 s (a port-forward adds round trips). */
   timeoutMs?: number;
 }): EtcdClient {
+  for (const name of options.masters) {
+    // A Node name is a DNS subdomain; it also names the member's TLS server and connection pool.
+    if (!NODE_NAME.test(name)) {
+      throw new InputError(`"${name}" is not a Node name`, { field: 'masters' });
+    }
+  }
+  if (options.masters.length === 0) {
+    throw new InputError('etcd through the API needs at least one master to dial', { field: 'masters' });
+  }
   const timeoutMs = options.timeoutMs ?? 10_000;
   const { access } = options;
   const api = new Agent({ connect: { ca: access.caPem, cert: access.certPem, key: access.keyPem } });

@@ -9,7 +9,7 @@
  */
 import { Duplex } from 'node:stream';
 import { fetch, WebSocket, type Dispatcher } from 'undici';
-import { UpstreamError } from '../errors.ts';
+import { InputError, UpstreamError } from '../errors.ts';
 import { unreachableReason } from './unreachable.ts';
 
 const DATA = 0;
@@ -37,11 +37,17 @@ export interface PortForwardOptions {
  * the pod's end refuses or drops the connection (e.g. nothing listens on the port).
  */
 export async function openPortForward(options: PortForwardOptions): Promise<Duplex> {
+  if (!/^https:\/\/[^/?#\s]+\/*$/.test(options.server)) {
+    throw new InputError(`"${options.server}" is not an https API address`, { field: 'server' });
+  }
+  if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535) {
+    throw new InputError(`${options.port} is not a port`, { field: 'port' });
+  }
   const timeoutMs = options.timeoutMs ?? 10_000;
   const what = `port-forward to ${options.namespace}/${options.pod}:${options.port}`;
   const path = `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/pods/${encodeURIComponent(options.pod)}/portforward?ports=${options.port}`;
   const base = options.server.replace(/\/+$/, '');
-  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${path}`, {
+  const ws = new WebSocket(`wss${base.slice('https'.length)}${path}`, {
     protocols: ['v4.channel.k8s.io'],
     dispatcher: options.dispatcher,
   });
@@ -51,6 +57,7 @@ export async function openPortForward(options: PortForwardOptions): Promise<Dupl
   let reason = '';
   const stream = new Duplex({
     read() {},
+    // No flow control beyond the WebSocket's own buffer: etcd's requests and answers are small.
     write(chunk: Buffer, _encoding, callback) {
       if (ws.readyState !== WebSocket.OPEN) return callback(failed(`${what} is closed`));
       ws.send(Buffer.concat([Buffer.of(DATA), chunk]));
@@ -78,8 +85,16 @@ export async function openPortForward(options: PortForwardOptions): Promise<Dupl
     else reason += bytes.toString('utf8');
   });
 
+  let opened = false;
+  let timedOut = false;
+  ws.addEventListener('close', () => {
+    if (!opened || stream.destroyed) return;
+    if (reason !== '') stream.destroy(failed(`${what}: ${reason.trim()}`));
+    else stream.push(null);
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
+      timedOut = true;
       ws.close();
       reject(
         new UpstreamError(`${what}: the API did not open the stream within ${timeoutMs} ms`, {
@@ -89,23 +104,20 @@ export async function openPortForward(options: PortForwardOptions): Promise<Dupl
     }, timeoutMs);
     ws.addEventListener('open', () => {
       clearTimeout(timer);
+      opened = true;
       resolve();
     });
     ws.addEventListener('error', () => {
+      if (opened) {
+        if (!stream.destroyed) stream.destroy(failed(`${what} broke${reason ? `: ${reason.trim()}` : ''}`));
+        return;
+      }
+      if (timedOut) return;
       clearTimeout(timer);
       // The WebSocket API hides the refused handshake's answer: ask the API again without the
       // upgrade, which answers the pod lookup with its own status (404 for a missing pod).
       explainRefusal(options, base, path, what).then(reject, reject);
     });
-  });
-
-  ws.addEventListener('close', () => {
-    if (stream.destroyed) return;
-    if (reason !== '') stream.destroy(failed(`${what}: ${reason.trim()}`));
-    else stream.push(null);
-  });
-  ws.addEventListener('error', () => {
-    if (!stream.destroyed) stream.destroy(failed(`${what} broke${reason ? `: ${reason.trim()}` : ''}`));
   });
   return stream;
 }

@@ -1,12 +1,12 @@
 /**
  * A cluster's etcd as kubeadm lays it out on its masters, inside kubelab: a real N-member etcd
- * (kubelab's etcd binary), client and peer TLS with certificates from the cluster's etcd CA (each
- * member's serving certificate names its master, as kubeadm's `etcd/server` does), members named
- * after their master Nodes, and for each one the static pod's mirror `kube-system/etcd-<name>` on a
- * kwok Node of that name whose port 2379 kwok forwards (a PortForward resource) to the member's
- * client port. Through the lab's API, `pods/portforward` to that pod reaches that member, as it
- * reaches the etcd container on a real master. The lab must run kwok's kubelet server
- * (`startKubelab({ kubeletServer: true })`).
+ * (kubelab's etcd binary), client and peer mutual TLS with the certificates the real kubeadm makes
+ * on each master from the cluster's etcd CA (`etcd/server` and `etcd/peer` name the master's Node),
+ * members named after their master Nodes, and for each one the static pod's mirror
+ * `kube-system/etcd-<name>` on a kwok Node of that name whose port 2379 kwok forwards (a
+ * PortForward resource) to the member's client port. Through the lab's API, `pods/portforward` to
+ * that pod reaches that member, as it reaches the etcd container on a real master. The lab must run
+ * kwok's kubelet server (`startKubelab({ kubeletServer: true })`).
  *
  * API:
  * - `startEtcdMasters({ lab, etcdCa, names })` starts the first members (`--initial-cluster-state
@@ -15,16 +15,20 @@
  *   the pod, adds the member through a running one (`member add`, retried while etcd calls the
  *   cluster unhealthy), starts it with the membership etcd answered, waits until it is healthy;
  * - `stopMember(name)` kills a member's process (its pod and forward stay, as when etcd crashes);
+ * - `keepWriting()` writes through the running members until stopped and counts the failures,
+ *   to prove a membership change kept quorum;
+ * - `addEtcdPod(lab, name, port)` only the Node, pod and forward, to a port of the test's choice;
  * - `members` the harness's view (name, client and peer URLs, running); `stop()` stops everything.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { issueClientCert, issueServerCert, type KeyPair } from '../../src/auth/pki.ts';
+import type { KeyPair } from '../../src/auth/pki.ts';
+import { DEFAULT_RELEASE } from '../../src/versions/index.ts';
 import { toolBinary } from './binaries.ts';
-import { freePort, startProcess, stopProcess, waitFor, type Kubelab, type Proc } from './kubelab.ts';
+import { freePort, kubeadm, startProcess, stopProcess, waitFor, type Kubelab, type Proc } from './kubelab.ts';
 
 /** One member as the harness runs it. */
 export interface MasterMember {
@@ -39,6 +43,11 @@ export interface EtcdMasters {
   readonly members: readonly MasterMember[];
   joinMember(name: string): Promise<MasterMember>;
   stopMember(name: string): Promise<void>;
+  /**
+   * Writes a key again and again through the running members, as the API servers do, until
+   * `stop()`; every failed write is a moment without quorum. For proving a change kept quorum.
+   */
+  keepWriting(): { stop(): Promise<{ writes: number; failures: string[] }> };
   stop(): Promise<void>;
 }
 
@@ -53,16 +62,39 @@ export async function startEtcdMasters(input: {
   const { lab, etcdCa } = input;
   const dir = await mkdtemp(join(tmpdir(), 'kaas-etcdmasters-'));
   const members: MasterMember[] = [];
-  // The harness's own etcd client (kubeadm's, on a joining master): healthcheck-client style cert.
-  const leaf = await issueClientCert({
-    ca: etcdCa,
-    commonName: 'kube-etcd-healthcheck-client',
-    organization: 'kubeadm',
-    days: 1,
-  });
-  const client = new Agent({ connect: { ca: etcdCa.certPem, cert: leaf.certPem, key: leaf.keyPem } });
-  await writeFile(join(dir, 'ca.crt'), etcdCa.certPem);
+  /**
+   * Master `name`'s etcd certificates made by the real kubeadm from the etcd CA, as on that master
+   * (`init phase certs etcd-server|etcd-peer|etcd-healthcheck-client`): the serving and peer ones
+   * name the Node (DNS) and carry its address, localhost and 127.0.0.1.
+   */
+  async function kubeadmCerts(name: string, address: string): Promise<string> {
+    const pki = join(dir, `${name}-pki`);
+    await mkdir(join(pki, 'etcd'), { recursive: true });
+    await writeFile(join(pki, 'etcd', 'ca.crt'), etcdCa.certPem);
+    await writeFile(join(pki, 'etcd', 'ca.key'), etcdCa.keyPem, { mode: 0o600 });
+    const config = join(pki, 'kubeadm.yaml');
+    await writeFile(
+      config,
+      [
+        `apiVersion: ${DEFAULT_RELEASE.kubeadmApiVersion}`,
+        'kind: InitConfiguration',
+        `nodeRegistration: { name: ${name} }`,
+        `localAPIEndpoint: { advertiseAddress: ${address} }`,
+        '---',
+        `apiVersion: ${DEFAULT_RELEASE.kubeadmApiVersion}`,
+        'kind: ClusterConfiguration',
+        `kubernetesVersion: v${DEFAULT_RELEASE.patch}`,
+        `certificatesDir: ${pki}`,
+        '',
+      ].join('\n'),
+    );
+    for (const cert of ['etcd-server', 'etcd-peer', 'etcd-healthcheck-client']) {
+      await kubeadm(['init', 'phase', 'certs', cert, '--config', config]);
+    }
+    return join(pki, 'etcd');
+  }
 
+  const pkiOf = new Map<string, string>();
   async function prepare(name: string): Promise<MasterMember> {
     const [clientPort, peerPort] = [await freePort(), await freePort()];
     const m: MasterMember = {
@@ -70,49 +102,38 @@ export async function startEtcdMasters(input: {
       clientUrl: `https://127.0.0.1:${clientPort}`,
       peerUrl: `https://127.0.0.1:${peerPort}`,
     };
-    const serving = await issueServerCert({
-      ca: etcdCa,
-      hosts: [name, 'localhost', '127.0.0.1'],
-      clientAuth: true,
-    });
-    await writeFile(join(dir, `${name}.crt`), serving.certPem);
-    await writeFile(join(dir, `${name}.key`), serving.keyPem, { mode: 0o600 });
-    await lab.addNode(name, { labels: { 'node-role.kubernetes.io/control-plane': '' } });
-    await createOrFail(lab, '/api/v1/namespaces/kube-system/pods', etcdPod(name, m.clientUrl));
-    await createOrFail(lab, '/apis/kwok.x-k8s.io/v1alpha1/namespaces/kube-system/portforwards', {
-      apiVersion: 'kwok.x-k8s.io/v1alpha1',
-      kind: 'PortForward',
-      metadata: { name: etcdPodName(name), namespace: 'kube-system' },
-      spec: { forwards: [{ ports: [2379], target: { address: '127.0.0.1', port: clientPort } }] },
-    });
+    // Each master its own address on the cluster network (advertised in certificates only).
+    pkiOf.set(name, await kubeadmCerts(name, `10.240.0.${10 + pkiOf.size}`));
+    await addEtcdPod(lab, name, clientPort);
     members.push(m);
     return m;
   }
 
   function start(m: MasterMember, initialCluster: string, state: 'new' | 'existing'): void {
-    const [cert, key, ca] = [join(dir, `${m.name}.crt`), join(dir, `${m.name}.key`), join(dir, 'ca.crt')];
-    m.proc = startProcess(dir, m.name, toolBinary('etcd'), [
-      `--name=${m.name}`,
-      `--data-dir=${join(dir, m.name)}`,
-      `--listen-client-urls=${m.clientUrl}`,
-      `--advertise-client-urls=${m.clientUrl}`,
-      `--listen-peer-urls=${m.peerUrl}`,
-      `--initial-advertise-peer-urls=${m.peerUrl}`,
-      `--initial-cluster=${initialCluster}`,
-      `--initial-cluster-state=${state}`,
-      '--initial-cluster-token=kaas-etcdmasters',
-      `--cert-file=${cert}`,
-      `--key-file=${key}`,
-      '--client-cert-auth',
-      `--trusted-ca-file=${ca}`,
-      `--peer-cert-file=${cert}`,
-      `--peer-key-file=${key}`,
-      '--peer-client-cert-auth',
-      `--peer-trusted-ca-file=${ca}`,
-      '--listen-metrics-urls=',
-      '--log-level=warn',
-    ]);
+    const pki = pkiOf.get(m.name) as string;
+    m.proc = startTlsEtcdMember(dir, m, {
+      initialCluster,
+      state,
+      files: {
+        ca: join(pki, 'ca.crt'),
+        cert: join(pki, 'server.crt'),
+        key: join(pki, 'server.key'),
+        peerCert: join(pki, 'peer.crt'),
+        peerKey: join(pki, 'peer.key'),
+      },
+    });
   }
+
+  // The harness's own etcd client, as kubeadm's on a master: the healthcheck-client certificate.
+  let client: Agent | undefined;
+  const harnessClient = async (): Promise<Agent> => {
+    if (client) return client;
+    const pki = pkiOf.values().next().value as string;
+    const [cert, key] = await Promise.all(
+      ['healthcheck-client.crt', 'healthcheck-client.key'].map((f) => readFile(join(pki, f), 'utf8')),
+    );
+    return (client = new Agent({ connect: { ca: etcdCa.certPem, cert, key } }));
+  };
 
   const running = () =>
     members.filter((m) => m.proc && m.proc.child.exitCode === null && !m.proc.child.signalCode);
@@ -120,7 +141,7 @@ export async function startEtcdMasters(input: {
   async function healthy(m: MasterMember): Promise<boolean> {
     try {
       const res = await request(`${m.clientUrl}/health`, {
-        dispatcher: client,
+        dispatcher: await harnessClient(),
         headersTimeout: 2_000,
         bodyTimeout: 2_000,
       });
@@ -138,7 +159,7 @@ export async function startEtcdMasters(input: {
       try {
         const res = await request(`${m.clientUrl}${path}`, {
           method: 'POST',
-          dispatcher: client,
+          dispatcher: await harnessClient(),
           body: JSON.stringify(body),
           headersTimeout: 5_000,
           bodyTimeout: 5_000,
@@ -155,7 +176,7 @@ export async function startEtcdMasters(input: {
 
   const stop = async () => {
     for (const m of members) if (m.proc) await stopProcess(m.proc);
-    await client.close();
+    await client?.close();
     await rm(dir, { recursive: true, force: true });
   };
 
@@ -203,8 +224,92 @@ export async function startEtcdMasters(input: {
       const m = members.find((x) => x.name === name);
       if (m?.proc) await stopProcess(m.proc);
     },
+    keepWriting() {
+      let writing = true;
+      let writes = 0;
+      const failures: string[] = [];
+      const b64 = (v: string) => Buffer.from(v).toString('base64');
+      const loop = (async () => {
+        while (writing) {
+          try {
+            await gateway('/v3/kv/put', { key: b64('/kaas-test/quorum'), value: b64(String(writes)) });
+            writes++;
+          } catch (error) {
+            failures.push((error as Error).message);
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      return {
+        async stop() {
+          writing = false;
+          await loop;
+          return { writes, failures };
+        },
+      };
+    },
     stop,
   };
+}
+
+/**
+ * Starts one etcd member from kubelab's binary with client and peer mutual TLS (one certificate for
+ * both, serving and client, from the etcd CA), its data and log under `dir`.
+ */
+export function startTlsEtcdMember(
+  dir: string,
+  m: { name: string; clientUrl: string; peerUrl: string },
+  cluster: {
+    initialCluster: string;
+    state: 'new' | 'existing';
+    /** Serving (and client) certificate; the peer one defaults to it. */
+    files: { cert: string; key: string; ca: string; peerCert?: string; peerKey?: string };
+  },
+): Proc {
+  const { cert, key, ca, peerCert = cert, peerKey = key } = cluster.files;
+  return startProcess(dir, m.name, toolBinary('etcd'), [
+    `--name=${m.name}`,
+    `--data-dir=${join(dir, m.name)}`,
+    `--listen-client-urls=${m.clientUrl}`,
+    `--advertise-client-urls=${m.clientUrl}`,
+    `--listen-peer-urls=${m.peerUrl}`,
+    `--initial-advertise-peer-urls=${m.peerUrl}`,
+    `--initial-cluster=${cluster.initialCluster}`,
+    `--initial-cluster-state=${cluster.state}`,
+    '--initial-cluster-token=kaas-test',
+    `--cert-file=${cert}`,
+    `--key-file=${key}`,
+    '--client-cert-auth',
+    `--trusted-ca-file=${ca}`,
+    `--peer-cert-file=${peerCert}`,
+    `--peer-key-file=${peerKey}`,
+    '--peer-client-cert-auth',
+    `--peer-trusted-ca-file=${ca}`,
+    '--listen-metrics-urls=',
+    '--log-level=warn',
+  ]);
+}
+
+/**
+ * Master `name` as the API shows it, without a member: its kwok Node and the `etcd-<name>` pod whose
+ * port 2379 kwok forwards to `127.0.0.1:<port>` (tests point it at a port nothing serves etcd on).
+ */
+export async function addEtcdPod(lab: Kubelab, name: string, port: number): Promise<void> {
+  // The forward first: kwok reads it when a port-forward arrives, from its own watch, so by the
+  // time kwok has seen the Node and the pod and reported the pod Running it has seen the forward.
+  await createOrFail(lab, '/apis/kwok.x-k8s.io/v1alpha1/namespaces/kube-system/portforwards', {
+    apiVersion: 'kwok.x-k8s.io/v1alpha1',
+    kind: 'PortForward',
+    metadata: { name: etcdPodName(name), namespace: 'kube-system' },
+    spec: { forwards: [{ ports: [2379], target: { address: '127.0.0.1', port } }] },
+  });
+  await lab.addNode(name, { labels: { 'node-role.kubernetes.io/control-plane': '' } });
+  const path = `/api/v1/namespaces/kube-system/pods/${etcdPodName(name)}`;
+  await createOrFail(lab, '/api/v1/namespaces/kube-system/pods', etcdPod(name, `https://127.0.0.1:${port}`));
+  await waitFor(`${path} Running`, async () => {
+    const res = await lab.request('GET', path);
+    return (res.body as { status?: { phase?: string } }).status?.phase === 'Running';
+  });
 }
 
 /** The mirror pod kubeadm's etcd static pod shows as in the API (kwok marks it Running). */

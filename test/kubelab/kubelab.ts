@@ -10,6 +10,9 @@
  * kubeadm wrote, with only these test-harness changes: paths under /etc/kubernetes point into the
  * lab's directory, ports are free ones, everything binds to 127.0.0.1, and etcd is the lab's own
  * (plain http on loopback, declared as external etcd in the copy of the config).
+ *
+ * With `kubeletServer`, kwok also plays its Nodes' kubelet API, so `pods/portforward` through the
+ * API server works for pods on them (test/kubelab/etcdmasters.ts puts a cluster's etcd behind it).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -160,7 +163,8 @@ function setFlag(flags: string[], name: string, value: string): string[] {
   return [...rest, `--${name}=${value}`];
 }
 
-async function kubeadm(args: string[], env: Record<string, string> = {}): Promise<string> {
+/** Runs the default version's kubeadm; a failure carries its output. */
+export async function kubeadm(args: string[], env: Record<string, string> = {}): Promise<string> {
   try {
     const { stdout } = await run(kubeBinary('kubeadm'), args, {
       env: { ...process.env, ...env },

@@ -18,8 +18,8 @@ import {
   type EtcdClient,
   type EtcdMemberHealth,
 } from '../../src/provisioner/etcd.ts';
-import { toolBinary } from '../kubelab/binaries.ts';
-import { freePort, startProcess, stopProcess, type Proc } from '../kubelab/kubelab.ts';
+import { startTlsEtcdMember } from '../kubelab/etcdmasters.ts';
+import { freePort, stopProcess, type Proc } from '../kubelab/kubelab.ts';
 
 interface Member {
   name: string;
@@ -42,27 +42,11 @@ async function newMember(name: string): Promise<Member> {
 }
 
 function start(m: Member, initialCluster: Member[], state: 'new' | 'existing'): void {
-  m.proc = startProcess(dir, m.name, toolBinary('etcd'), [
-    `--name=${m.name}`,
-    `--data-dir=${join(dir, m.name)}`,
-    `--listen-client-urls=${m.clientUrl}`,
-    `--advertise-client-urls=${m.clientUrl}`,
-    `--listen-peer-urls=${m.peerUrl}`,
-    `--initial-advertise-peer-urls=${m.peerUrl}`,
-    `--initial-cluster=${initialCluster.map((x) => `${x.name}=${x.peerUrl}`).join(',')}`,
-    `--initial-cluster-state=${state}`,
-    '--initial-cluster-token=kaas-test',
-    `--cert-file=${files.cert}`,
-    `--key-file=${files.key}`,
-    '--client-cert-auth',
-    `--trusted-ca-file=${files.ca}`,
-    `--peer-cert-file=${files.cert}`,
-    `--peer-key-file=${files.key}`,
-    '--peer-client-cert-auth',
-    `--peer-trusted-ca-file=${files.ca}`,
-    '--listen-metrics-urls=',
-    '--log-level=warn',
-  ]);
+  m.proc = startTlsEtcdMember(dir, m, {
+    initialCluster: initialCluster.map((x) => `${x.name}=${x.peerUrl}`).join(','),
+    state,
+    files,
+  });
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -219,6 +203,19 @@ describe('etcd membership on a real 3-member cluster', () => {
     // The two left still hold quorum: writes succeed.
     await put('/kaas/after', 'ok');
   }, 30_000);
+});
+
+describe('createEtcdClient', () => {
+  it('refuses options that name no way to reach etcd', () => {
+    for (const endpoints of [undefined, []]) {
+      expect(() => createEtcdClient({ etcdCa, ...(endpoints ? { endpoints } : {}) })).toThrow(
+        expect.objectContaining({ code: 'invalid_input', field: 'endpoints' }),
+      );
+    }
+    expect(() =>
+      createEtcdClient({ etcdCa, tunnel: { members: [], open: () => Promise.reject(new Error('unused')) } }),
+    ).toThrow(expect.objectContaining({ code: 'invalid_input', field: 'tunnel.members' }));
+  });
 });
 
 describe('checkMembershipChange', () => {
