@@ -268,6 +268,7 @@ describe('planUpgrade', () => {
       ...replacement(1, 4),
       ...replacement(2, 5),
       'delete:kubeadm-certs',
+      'kubeadm-addons',
       'roll:default:0',
       'roll-ready:default:0',
       'drain:kaas-prod-default-0',
@@ -335,6 +336,11 @@ describe('planUpgrade', () => {
     // One at a time: the next master's port waits until the previous old master is fully gone.
     expect(at('master-port-4').dependsOn).toEqual(['subnet', `delete-node:${m(0)}`, `delete-port:${m(0)}`]);
     expect(at('delete:kubeadm-certs')).toMatchObject({ kind: 'delete', dependsOn: [`etcd-joined:${m(5)}`] });
+    // kube-proxy and CoreDNS move once every API server is new, as kubeadm upgrade apply moves them.
+    expect(at('kubeadm-addons')).toMatchObject({
+      dependsOn: [`delete-node:${m(2)}`, `delete-port:${m(2)}`],
+      resource: { params: { kubernetesVersion: MIDDLE.patch, coreDns: MIDDLE.images.coredns } },
+    });
     // Workers roll only after the whole control plane runs the new version.
     expect(at('roll:default:0').dependsOn).toEqual([
       'release-tarball',

@@ -7,6 +7,7 @@
 import { ConflictError, InputError } from '../errors.ts';
 import { clusterNames, tagsFor, type ClusterNames } from './names.ts';
 import { bootstrapFormatFor, type BootstrapFormat, type ClusterSpec, type NodeGroup } from './spec.ts';
+import { releaseForPatch } from '../versions/index.ts';
 import { MAX_GROUP_COUNT, validateUpgrade, type UpgradeCheck } from './validate.ts';
 
 /**
@@ -113,6 +114,13 @@ export type PlanResource =
   | { type: 'addons'; name: string; tags: string[]; params: Record<string, never> }
   | { type: 'kubeadm-config'; name: string; tags: string[]; params: { kubernetesVersion: string } }
   | { type: 'kubeadm-certs'; name: string; tags: string[]; params: Record<string, never> }
+  | {
+      type: 'kubeadm-addons';
+      name: string;
+      tags: string[];
+      /** The image tags kubeadm's own add-ons move to: kube-proxy `v<version>`, CoreDNS the catalogue's. */
+      params: { kubernetesVersion: string; coreDns: string };
+    }
   | {
       type: 'etcd-member';
       name: string;
@@ -875,6 +883,19 @@ function replaceMasters(
       name: spec.name,
       tags,
       params: {},
+    }),
+  );
+  // What `kubeadm upgrade apply` does besides the static pods, once every API server is new: kube-proxy
+  // may not be newer than the API servers, and a joining master's kubeadm touches neither add-on.
+  steps.push(
+    step('kubeadm-addons', 'action', after, {
+      type: 'kubeadm-addons',
+      name: spec.name,
+      tags,
+      params: {
+        kubernetesVersion: spec.kubernetesVersion,
+        coreDns: releaseForPatch(spec.kubernetesVersion)?.images.coredns ?? '',
+      },
     }),
   );
   return { steps, leaves: [...after, 'delete:kubeadm-certs'] };

@@ -19,12 +19,16 @@ import {
   deleteLbMember,
   deletePort,
   removeEtcdMember,
+  updateKubeadmAddons,
   updateKubeadmConfig,
   uploadKubeadmCerts,
   verifyExisting,
   waitEtcdMember,
 } from '../../src/provisioner/steps/controlplane.ts';
-import { freePort } from '../kubelab/kubelab.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULT_RELEASE, KUBERNETES_RELEASES } from '../../src/versions/index.ts';
+import { freePort, kubeadm } from '../kubelab/kubelab.ts';
 import { breakGlassAccess, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, logger } from './support.ts';
 
@@ -200,6 +204,70 @@ describe('master-replacement executors', () => {
       });
       expect(res.status).toBe(201);
     }
+  });
+
+  it('moves kubeadm’s kube-proxy and CoreDNS to the new version’s images, as kubeadm upgrade apply does', async () => {
+    const deps = execDeps();
+    const step: Res<'kubeadm-addons'> = {
+      type: 'kubeadm-addons',
+      name: NAME,
+      tags: [],
+      params: { kubernetesVersion: DEFAULT_RELEASE.patch, coreDns: DEFAULT_RELEASE.images.coredns },
+    };
+    // A cluster whose network plugin replaced kube-proxy: said, nothing made.
+    expect(await updateKubeadmAddons(deps, step)).toEqual({ 'kube-proxy': 'absent', coredns: 'absent' });
+    // The add-ons as the real kubeadm deploys them on a cluster one minor behind.
+    const from = KUBERNETES_RELEASES[KUBERNETES_RELEASES.indexOf(DEFAULT_RELEASE) - 1]!;
+    const config = join(c.lab.dir, 'addons-kubeadm.yaml');
+    await writeFile(
+      config,
+      [
+        `apiVersion: ${from.kubeadmApiVersion}`,
+        'kind: InitConfiguration',
+        'localAPIEndpoint: { advertiseAddress: 10.240.0.5, bindPort: 6443 }',
+        `nodeRegistration: { name: ${masters[0]} }`,
+        '---',
+        `apiVersion: ${from.kubeadmApiVersion}`,
+        'kind: ClusterConfiguration',
+        `kubernetesVersion: v${from.patch}`,
+        'networking: { podSubnet: 10.244.0.0/16, serviceSubnet: 10.96.0.0/12 }',
+        '',
+      ].join('\n'),
+    );
+    await kubeadm([
+      'init',
+      'phase',
+      'addon',
+      'all',
+      `--config=${config}`,
+      `--kubeconfig=${c.lab.adminKubeconfig}`,
+    ]);
+    const image = async (kind: 'daemonsets' | 'deployments', name: string) =>
+      (
+        (await c.lab.request('GET', `/apis/apps/v1/namespaces/kube-system/${kind}/${name}`)).body as {
+          spec: { template: { spec: { containers: { name: string; image: string }[] } } };
+        }
+      ).spec.template.spec.containers.find((x) => x.name === name)?.image;
+    const proxyBefore = await image('daemonsets', 'kube-proxy');
+    expect(proxyBefore).toBe(`registry.k8s.io/kube-proxy:v${from.patch}`);
+    const out = await updateKubeadmAddons(deps, step);
+    expect(out).toEqual({
+      'kube-proxy': { from: proxyBefore, to: `registry.k8s.io/kube-proxy:v${DEFAULT_RELEASE.patch}` },
+      coredns: {
+        from: await image('deployments', 'coredns'),
+        to: `registry.k8s.io/coredns/coredns:${DEFAULT_RELEASE.images.coredns}`,
+      },
+    });
+    expect(await image('daemonsets', 'kube-proxy')).toBe(
+      `registry.k8s.io/kube-proxy:v${DEFAULT_RELEASE.patch}`,
+    );
+    expect(await image('deployments', 'coredns')).toBe(
+      `registry.k8s.io/coredns/coredns:${DEFAULT_RELEASE.images.coredns}`,
+    );
+    // Again: nothing to change.
+    expect(await updateKubeadmAddons(deps, step)).toMatchObject({
+      'kube-proxy': { to: `registry.k8s.io/kube-proxy:v${DEFAULT_RELEASE.patch}` },
+    });
   });
 
   it('uploads kubeadm-certs with its Role and binding, reports no secret, and removes them again', async () => {

@@ -23,7 +23,9 @@ import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.t
 import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
-import { freePort } from '../kubelab/kubelab.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePort, kubeadm } from '../kubelab/kubelab.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
 import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
@@ -50,6 +52,31 @@ beforeAll(async () => {
       nodeGroups: [{ name: 'default', count: 3, flavor: 'm1.small', maxSurge: 1 }],
     },
   });
+  // kube-proxy and CoreDNS as the real kubeadm init deploys them on this version.
+  const config = join(c.lab.dir, 'addons-kubeadm.yaml');
+  await writeFile(
+    config,
+    [
+      `apiVersion: ${KUBERNETES_RELEASES.find((r) => r.patch === FROM)!.kubeadmApiVersion}`,
+      'kind: InitConfiguration',
+      'localAPIEndpoint: { advertiseAddress: 10.240.0.5, bindPort: 6443 }',
+      `nodeRegistration: { name: ${names.master(0)} }`,
+      '---',
+      `apiVersion: ${KUBERNETES_RELEASES.find((r) => r.patch === FROM)!.kubeadmApiVersion}`,
+      'kind: ClusterConfiguration',
+      `kubernetesVersion: v${FROM}`,
+      'networking: { podSubnet: 10.244.0.0/16, serviceSubnet: 10.96.0.0/12 }',
+      '',
+    ].join('\n'),
+  );
+  await kubeadm([
+    'init',
+    'phase',
+    'addon',
+    'all',
+    `--config=${config}`,
+    `--kubeconfig=${c.lab.adminKubeconfig}`,
+  ]);
   // Created while nothing answered (cloudsim boots nothing); the upgrade waits for real Nodes.
   const record = await findProvisionedCluster({ db: c.store.db, ref: c.clusterId });
   await updateProvisionedCluster({
@@ -255,6 +282,12 @@ describe('upgrade of a 3-master cluster by replacement', () => {
     expect((await c.lab.request('GET', '/api/v1/namespaces/kube-system/secrets/kubeadm-certs')).status).toBe(
       404,
     );
+    // kubeadm's own add-ons moved with the control plane, as kubeadm upgrade apply moves them.
+    const proxy = await c.lab.request('GET', '/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy');
+    expect(JSON.stringify(proxy.body)).toContain(`"image":"registry.k8s.io/kube-proxy:v${TO}"`);
+    expect(view.steps.find((s) => s.stepId === 'kubeadm-addons')?.output).toMatchObject({
+      'kube-proxy': { from: `registry.k8s.io/kube-proxy:v${FROM}`, to: `registry.k8s.io/kube-proxy:v${TO}` },
+    });
     const cluster = await c.provisioner().getCluster(NAME, { observe: false });
     expect(cluster).toMatchObject({ status: 'ready', spec: { kubernetesVersion: TO } });
     expect((cluster.spec as ClusterSpec).masters).toBe(3);

@@ -116,6 +116,45 @@ export async function updateKubeadmConfig(deps: ExecDeps, r: Res<'kubeadm-config
   return { from, to, changed: from !== to };
 }
 
+interface Workload {
+  spec?: { template?: { spec?: { containers?: { name: string; image?: string }[] } } };
+}
+
+/**
+ * Moves kubeadm's own add-ons to the new version's images, as `kubeadm upgrade apply` does: the
+ * kube-proxy DaemonSet to `v<version>` and the CoreDNS Deployment to the catalogue's CoreDNS tag,
+ * keeping each image's repository. Only the image field is applied. A cluster without one of them
+ * (kube-proxy replaced by its network plugin) says `absent` for it.
+ */
+export async function updateKubeadmAddons(deps: ExecDeps, r: Res<'kubeadm-addons'>) {
+  const api = await clusterApiOf(deps, 'update kube-proxy and CoreDNS');
+  const targets = [
+    { kind: 'DaemonSet', name: 'kube-proxy', tag: `v${r.params.kubernetesVersion}` },
+    { kind: 'Deployment', name: 'coredns', tag: r.params.coreDns },
+  ];
+  const out: Record<string, { from: string; to: string } | 'absent'> = {};
+  for (const t of targets) {
+    const ref = { apiVersion: 'apps/v1', kind: t.kind, namespace: 'kube-system', name: t.name };
+    const live = (await api.read(ref)) as Workload | undefined;
+    const container = live?.spec?.template?.spec?.containers?.find((c) => c.name === t.name);
+    if (!live || !container?.image) {
+      out[t.name] = 'absent';
+      continue;
+    }
+    const to = container.image.replace(/:[^:/]+$/, '') + `:${t.tag}`;
+    if (to !== container.image) {
+      await api.apply({
+        apiVersion: ref.apiVersion,
+        kind: ref.kind,
+        metadata: { name: ref.name, namespace: ref.namespace },
+        spec: { template: { spec: { containers: [{ name: t.name, image: to }] } } },
+      });
+    }
+    out[t.name] = { from: container.image, to };
+  }
+  return out;
+}
+
 /**
  * Uploads the kubeadm-certs Secret (with its Role and RoleBinding), sealed with this job's own
  * certificate key, which only the replacement masters' user data carries.

@@ -10,6 +10,7 @@ import {
   deleteLbMember,
   deletePort,
   removeEtcdMember,
+  updateKubeadmAddons,
   updateKubeadmConfig,
   uploadKubeadmCerts,
   verifyExisting,
@@ -101,6 +102,8 @@ export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unkno
       return updateKubeadmConfig(deps, r);
     case 'kubeadm-certs':
       return uploadKubeadmCerts(deps, r);
+    case 'kubeadm-addons':
+      return updateKubeadmAddons(deps, r);
     case 'etcd-member':
       return waitEtcdMember(deps, r);
     default:
