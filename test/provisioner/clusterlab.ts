@@ -17,7 +17,10 @@ import type { RenderUserData } from '../../src/provisioner/steps/context.ts';
 import type { Store } from '../../src/store/db.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
 import { startEtcdMasters, type EtcdMasters } from '../kubelab/etcdmasters.ts';
-import { startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { releaseForPatch } from '../../src/versions/index.ts';
+import { kubeadm, startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
 import { startNodeStandIn, waitForReadyNodes, type NodeStandIn } from '../kubelab/nodes.ts';
 import { testProvisioner, testSpec, type CloudsimSuite } from './support.ts';
 
@@ -201,4 +204,37 @@ export async function killAfterEachStep(
     }
   }
   throw new Error(`the job did not finish within ${input.maxRuns} runs; died after ${killed.join(', ')}`);
+}
+
+/**
+ * kube-proxy and CoreDNS as the real kubeadm init deploys them on a cluster of `version` (its
+ * `addon all` phase against the lab), for the suites that check an upgrade moves them.
+ */
+export async function installKubeadmAddons(lab: Kubelab, version: string, nodeName: string): Promise<void> {
+  const apiVersion = releaseForPatch(version)?.kubeadmApiVersion;
+  if (!apiVersion) throw new Error(`${version} is not in the catalogue`);
+  const config = join(lab.dir, `addons-kubeadm-${version}.yaml`);
+  await writeFile(
+    config,
+    [
+      `apiVersion: ${apiVersion}`,
+      'kind: InitConfiguration',
+      'localAPIEndpoint: { advertiseAddress: 10.240.0.5, bindPort: 6443 }',
+      `nodeRegistration: { name: ${nodeName} }`,
+      '---',
+      `apiVersion: ${apiVersion}`,
+      'kind: ClusterConfiguration',
+      `kubernetesVersion: v${version}`,
+      'networking: { podSubnet: 10.244.0.0/16, serviceSubnet: 10.96.0.0/12 }',
+      '',
+    ].join('\n'),
+  );
+  await kubeadm([
+    'init',
+    'phase',
+    'addon',
+    'all',
+    `--config=${config}`,
+    `--kubeconfig=${lab.adminKubeconfig}`,
+  ]);
 }

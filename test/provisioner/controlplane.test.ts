@@ -25,11 +25,9 @@ import {
   verifyExisting,
   waitEtcdMember,
 } from '../../src/provisioner/steps/controlplane.ts';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { DEFAULT_RELEASE, KUBERNETES_RELEASES } from '../../src/versions/index.ts';
-import { freePort, kubeadm } from '../kubelab/kubelab.ts';
-import { breakGlassAccess, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import { freePort } from '../kubelab/kubelab.ts';
+import { breakGlassAccess, installKubeadmAddons, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, logger } from './support.ts';
 
 type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
@@ -218,30 +216,7 @@ describe('master-replacement executors', () => {
     expect(await updateKubeadmAddons(deps, step)).toEqual({ 'kube-proxy': 'absent', coredns: 'absent' });
     // The add-ons as the real kubeadm deploys them on a cluster one minor behind.
     const from = KUBERNETES_RELEASES[KUBERNETES_RELEASES.indexOf(DEFAULT_RELEASE) - 1]!;
-    const config = join(c.lab.dir, 'addons-kubeadm.yaml');
-    await writeFile(
-      config,
-      [
-        `apiVersion: ${from.kubeadmApiVersion}`,
-        'kind: InitConfiguration',
-        'localAPIEndpoint: { advertiseAddress: 10.240.0.5, bindPort: 6443 }',
-        `nodeRegistration: { name: ${masters[0]} }`,
-        '---',
-        `apiVersion: ${from.kubeadmApiVersion}`,
-        'kind: ClusterConfiguration',
-        `kubernetesVersion: v${from.patch}`,
-        'networking: { podSubnet: 10.244.0.0/16, serviceSubnet: 10.96.0.0/12 }',
-        '',
-      ].join('\n'),
-    );
-    await kubeadm([
-      'init',
-      'phase',
-      'addon',
-      'all',
-      `--config=${config}`,
-      `--kubeconfig=${c.lab.adminKubeconfig}`,
-    ]);
+    await installKubeadmAddons(c.lab, from.patch, masters[0]!);
     const image = async (kind: 'daemonsets' | 'deployments', name: string) =>
       (
         (await c.lab.request('GET', `/apis/apps/v1/namespaces/kube-system/${kind}/${name}`)).body as {

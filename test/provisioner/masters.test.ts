@@ -23,12 +23,15 @@ import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.t
 import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { freePort, kubeadm } from '../kubelab/kubelab.ts';
+import { freePort } from '../kubelab/kubelab.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
-import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import {
+  installKubeadmAddons,
+  killAfterEachStep,
+  provisionOnKubelab,
+  type ClusterLab,
+} from './clusterlab.ts';
 import { cloudsimSuite } from './support.ts';
 
 const suite = cloudsimSuite();
@@ -53,30 +56,7 @@ beforeAll(async () => {
     },
   });
   // kube-proxy and CoreDNS as the real kubeadm init deploys them on this version.
-  const config = join(c.lab.dir, 'addons-kubeadm.yaml');
-  await writeFile(
-    config,
-    [
-      `apiVersion: ${KUBERNETES_RELEASES.find((r) => r.patch === FROM)!.kubeadmApiVersion}`,
-      'kind: InitConfiguration',
-      'localAPIEndpoint: { advertiseAddress: 10.240.0.5, bindPort: 6443 }',
-      `nodeRegistration: { name: ${names.master(0)} }`,
-      '---',
-      `apiVersion: ${KUBERNETES_RELEASES.find((r) => r.patch === FROM)!.kubeadmApiVersion}`,
-      'kind: ClusterConfiguration',
-      `kubernetesVersion: v${FROM}`,
-      'networking: { podSubnet: 10.244.0.0/16, serviceSubnet: 10.96.0.0/12 }',
-      '',
-    ].join('\n'),
-  );
-  await kubeadm([
-    'init',
-    'phase',
-    'addon',
-    'all',
-    `--config=${config}`,
-    `--kubeconfig=${c.lab.adminKubeconfig}`,
-  ]);
+  await installKubeadmAddons(c.lab, FROM, names.master(0));
   // Created while nothing answered (cloudsim boots nothing); the upgrade waits for real Nodes.
   const record = await findProvisionedCluster({ db: c.store.db, ref: c.clusterId });
   await updateProvisionedCluster({
