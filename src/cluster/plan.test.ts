@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../errors.ts';
+import { ConflictError, InputError } from '../errors.ts';
 import { KUBERNETES_RELEASES, type KubernetesRelease } from '../versions/index.ts';
-import { planCreate, planDelete, planResize, planUpgrade, releaseObjectName, type PlanStep } from './plan.ts';
+import {
+  planCreate,
+  planDelete,
+  planResize,
+  planUpgrade,
+  planWorkerRollout,
+  releaseObjectName,
+  type PlanStep,
+} from './plan.ts';
 import type { ClusterSpec } from './spec.ts';
 import { validateSpec } from './validate.ts';
 import { CLUSTER_DEFAULTS } from './defaults.ts';
@@ -220,20 +228,47 @@ describe('planResize', () => {
 });
 
 describe('planUpgrade', () => {
-  const existing = { default: [0, 1], gpu: [0] };
+  const groups = { default: [0, 1], gpu: [0] };
+  const ha = (over: Record<string, unknown> = {}) => spec({ masters: 3, ...over });
+  const existing = { masters: [0, 1, 2], groups };
+  const m = (i: number) => `kaas-prod-master-${i}`;
 
-  it('rolls each worker group by replacement after staging the new release, and names the masters it does not replace', () => {
-    const plan = planUpgrade(spec({ masters: 3 }), ID, MIDDLE.patch, existing);
+  /** The steps replacing master `old` by master `n`, in plan order. */
+  const replacement = (old: number, n: number) => [
+    `master-port-${n}`,
+    `lb-member-${n}`,
+    `master-${n}`,
+    `master-ready:${m(n)}`,
+    `etcd-joined:${m(n)}`,
+    `delete-lb-member:${m(old)}`,
+    `etcd-remove:${m(old)}`,
+    `drain:${m(old)}`,
+    `delete-server:${m(old)}`,
+    `delete-node:${m(old)}`,
+    `delete-port:${m(old)}`,
+  ];
+
+  it('replaces the masters one at a time, then rolls each worker group, after staging the new release', () => {
+    const plan = planUpgrade(ha(), ID, MIDDLE.patch, existing);
     expect(plan.check.change).toBe('minor');
     expect(plan.spec.kubernetesVersion).toBe(MIDDLE.patch);
-    expect(plan.controlPlane).toEqual(['kaas-prod-master-0', 'kaas-prod-master-1', 'kaas-prod-master-2']);
     expectOrdered(plan.steps);
-    const ids = plan.steps.map((s) => s.id);
-    expect(ids).toEqual([
+    expect(plan.steps.map((s) => s.id)).toEqual([
       'release',
       'artifacts',
       'release-tarball',
       'join-token',
+      'network',
+      'subnet',
+      'load-balancer',
+      'server-group',
+      'kubeadm-config',
+      'kubeadm-certs',
+      ...replacement(0, 3),
+      ...replacement(1, 4),
+      ...replacement(2, 5),
+      'delete:kubeadm-certs',
+      'kubeadm-addons',
       'roll:default:0',
       'roll-ready:default:0',
       'drain:kaas-prod-default-0',
@@ -252,85 +287,213 @@ describe('planUpgrade', () => {
       'addons',
     ]);
     expect(plan.steps[2]!.resource.name).toBe(releaseObjectName(MIDDLE.patch));
-    expect(plan.steps.find((s) => s.id === 'join-token')!.dependsOn).toEqual(['release']);
     const at = (id: string) => plan.steps.find((s) => s.id === id)!;
-    // Replacements take the lowest free indexes and boot once the new release is staged.
-    expect(at('roll:default:0').dependsOn).toEqual(['release-tarball', 'join-token']);
+    // The cluster's shared resources are looked up, never re-created.
+    for (const id of ['network', 'subnet', 'load-balancer', 'server-group'])
+      expect(at(id).kind).toBe('verify');
+    expect(at('kubeadm-config').resource).toMatchObject({ params: { kubernetesVersion: MIDDLE.patch } });
+    // A replacement boots with the new version's join-control-plane user data, once kubeadm-config
+    // names that version and kubeadm-certs is uploaded, on its own port behind the load balancer.
+    expect(at('master-3').dependsOn).toEqual([
+      'master-port-3',
+      'lb-member-3',
+      'server-group',
+      'release-tarball',
+      'join-token',
+      'kubeadm-config',
+      'kubeadm-certs',
+    ]);
+    expect(at('master-3').resource).toMatchObject({
+      type: 'server',
+      name: m(3),
+      params: {
+        port: 'kaas-prod-master-3-port',
+        serverGroup: 'kaas-prod-servergroup-masters',
+        metadata: { 'kaas-role': 'master', 'kaas-index': '3' },
+        bootstrap: { role: 'join-control-plane', apiEndpointFrom: 'load-balancer' },
+      },
+    });
+    expect(at('lb-member-3').resource).toMatchObject({ name: 'kaas-prod-master-3-port' });
+    expect(at('master-ready:kaas-prod-master-3').resource).toMatchObject({
+      type: 'nodes',
+      params: { names: [m(3)], condition: 'Ready' },
+    });
+    // The old master leaves etcd only once its replacement's member is healthy, and the load
+    // balancer before etcd; etcd is reached through the masters of that moment.
+    expect(at(`etcd-joined:${m(3)}`).resource).toMatchObject({
+      type: 'etcd-member',
+      params: { member: m(3), masters: [m(0), m(1), m(2), m(3)] },
+    });
+    expect(at(`delete-lb-member:${m(0)}`).dependsOn).toEqual([`etcd-joined:${m(3)}`]);
+    expect(at(`etcd-remove:${m(0)}`)).toMatchObject({
+      kind: 'delete',
+      dependsOn: [`delete-lb-member:${m(0)}`],
+      resource: { params: { member: m(0) } },
+    });
+    expect(at(`drain:${m(0)}`).dependsOn).toEqual([`etcd-remove:${m(0)}`]);
+    expect(at(`delete-port:${m(0)}`).dependsOn).toEqual([`delete-server:${m(0)}`]);
+    expect(at(`etcd-remove:${m(1)}`).resource.params).toMatchObject({ masters: [m(1), m(2), m(3), m(4)] });
+    // One at a time: the next master's port waits until the previous old master is fully gone.
+    expect(at('master-port-4').dependsOn).toEqual(['subnet', `delete-node:${m(0)}`, `delete-port:${m(0)}`]);
+    expect(at('delete:kubeadm-certs')).toMatchObject({ kind: 'delete', dependsOn: [`etcd-joined:${m(5)}`] });
+    // kube-proxy and CoreDNS move once every API server is new, as kubeadm upgrade apply moves them.
+    expect(at('kubeadm-addons')).toMatchObject({
+      dependsOn: [`delete-node:${m(2)}`, `delete-port:${m(2)}`],
+      resource: { params: { kubernetesVersion: MIDDLE.patch, coreDns: MIDDLE.images.coredns } },
+    });
+    // Workers roll only after the whole control plane runs the new version.
+    expect(at('roll:default:0').dependsOn).toEqual([
+      'release-tarball',
+      'join-token',
+      `delete-node:${m(2)}`,
+      `delete-port:${m(2)}`,
+      'delete:kubeadm-certs',
+    ]);
+    expect(at('roll:gpu:0').dependsOn).toEqual(at('roll:default:0').dependsOn);
     expect(at('roll:default:0').resource.params).toMatchObject({
       indexes: [2],
       names: ['kaas-prod-default-2'],
     });
-    expect(at('roll:default:1').resource.params).toMatchObject({ indexes: [3] });
-    expect(at('roll-ready:default:0').resource).toMatchObject({
-      type: 'nodes',
-      params: { names: ['kaas-prod-default-2'], condition: 'Ready' },
-    });
-    // The old node goes only once its replacement is Ready; the next batch only once it is gone.
-    expect(at('drain:kaas-prod-default-0').dependsOn).toEqual(['roll-ready:default:0']);
-    expect(at('roll:default:1').dependsOn).toEqual(['delete-server:kaas-prod-default-0']);
-    // Groups roll side by side.
-    expect(at('roll:gpu:0').dependsOn).toEqual(['release-tarball', 'join-token']);
-    expect(at('roll:gpu:0').resource.params).toMatchObject({ indexes: [1], labels: { accel: 'nvidia' } });
     expect(at('addons').dependsOn).toEqual(
       expect.arrayContaining(['delete-node:kaas-prod-default-1', 'delete-node:kaas-prod-gpu-0']),
     );
+    // No server name is booted twice or reused within one upgrade.
+    const booted = plan.steps.filter((s) => s.kind === 'ensure' && s.resource.type === 'server');
+    expect(booted.map((s) => s.resource.name)).toEqual([m(3), m(4), m(5)]);
   });
 
-  it('boots maxSurge replacements per batch and never more than count + maxSurge servers', () => {
-    const groups = [{ name: 'default', count: 5, flavor: 'm1.large', maxSurge: 2 }];
-    const plan = planUpgrade(spec({ nodeGroups: groups }), ID, MIDDLE.patch, { default: [0, 2, 3, 5, 6] });
-    expectOrdered(plan.steps);
-    const boots = plan.steps.filter((s) => s.resource.type === 'servers');
-    expect(boots.map((s) => [s.id, (s.resource.params as { indexes: number[] }).indexes])).toEqual([
-      ['roll:default:0', [1, 4]],
-      ['roll:default:1', [7, 8]],
-      ['roll:default:2', [9]],
-    ]);
-    expect(boots[1]!.dependsOn).toEqual([
-      'delete-server:kaas-prod-default-0',
-      'delete-server:kaas-prod-default-2',
-    ]);
-    expect(boots[2]!.dependsOn).toEqual([
-      'delete-server:kaas-prod-default-3',
-      'delete-server:kaas-prod-default-5',
-    ]);
-    expect(plan.steps.filter((s) => s.resource.type === 'node-drain').map((s) => s.id)).toEqual(
-      [0, 2, 3, 5, 6].map((i) => `drain:kaas-prod-default-${i}`),
+  it('names replacements on the lowest free indexes, so a second upgrade moves back without a clash', () => {
+    const first = planUpgrade(ha(), ID, MIDDLE.patch, existing);
+    const second = planUpgrade(ha({ kubernetesVersion: MIDDLE.patch }), ID, NEWEST.patch, {
+      masters: [5, 3, 4],
+      groups: { default: [2, 3], gpu: [1] },
+    });
+    expectOrdered(second.steps);
+    const boots = (steps: readonly PlanStep[]) =>
+      steps.filter((s) => s.kind === 'ensure' && s.resource.type === 'server').map((s) => s.resource.name);
+    expect(boots(first.steps)).toEqual([m(3), m(4), m(5)]);
+    expect(boots(second.steps)).toEqual([m(0), m(1), m(2)]);
+    // The old masters go lowest index first.
+    expect(second.steps.filter((s) => s.id.startsWith('etcd-remove:')).map((s) => s.id)).toEqual(
+      [3, 4, 5].map((i) => `etcd-remove:${m(i)}`),
     );
+    // A single master behind Octavia is replaced the same way (etcd goes 1 → 2 → 1 members).
+    const single = planUpgrade(spec({ loadBalancer: 'octavia' }), ID, MIDDLE.patch, { masters: [0], groups });
+    expectOrdered(single.steps);
+    expect(single.steps.map((s) => s.id)).toEqual(expect.arrayContaining(replacement(0, 1)));
+    expect(single.steps.find((s) => s.id === `etcd-remove:${m(0)}`)?.resource.params).toMatchObject({
+      masters: [m(0), m(1)],
+    });
   });
 
-  it('returns no steps for a no-op; a patch of the same minor rolls the same way', () => {
-    const same = planUpgrade(spec(), ID, OLDEST.patch, existing);
+  it('boots maxSurge worker replacements per batch and never more than count + maxSurge servers', () => {
+    const nodeGroups = [{ name: 'default', count: 5, flavor: 'm1.large', maxSurge: 2 }];
+    const plans = [
+      planUpgrade(ha({ nodeGroups }), ID, MIDDLE.patch, {
+        masters: [0, 1, 2],
+        groups: { default: [0, 2, 3, 5, 6] },
+      }).steps,
+      planWorkerRollout(spec({ nodeGroups, kubernetesVersion: MIDDLE.patch }), ID, {
+        default: [0, 2, 3, 5, 6],
+      }),
+    ];
+    for (const steps of plans) {
+      expectOrdered(steps);
+      const boots = steps.filter((s) => s.resource.type === 'servers');
+      expect(boots.map((s) => [s.id, (s.resource.params as { indexes: number[] }).indexes])).toEqual([
+        ['roll:default:0', [1, 4]],
+        ['roll:default:1', [7, 8]],
+        ['roll:default:2', [9]],
+      ]);
+      expect(boots[1]!.dependsOn).toEqual([
+        'delete-server:kaas-prod-default-0',
+        'delete-server:kaas-prod-default-2',
+      ]);
+      expect(boots[2]!.dependsOn).toEqual([
+        'delete-server:kaas-prod-default-3',
+        'delete-server:kaas-prod-default-5',
+      ]);
+      expect(
+        steps.filter((s) => s.resource.type === 'node-drain' && s.id.includes('default')).map((s) => s.id),
+      ).toEqual([0, 2, 3, 5, 6].map((i) => `drain:kaas-prod-default-${i}`));
+    }
+    // Alone, the worker rollout starts right after staging and the join token.
+    const rollout = plans[1]!;
+    expect(rollout.map((s) => s.id).slice(0, 5)).toEqual([
+      'release',
+      'artifacts',
+      'release-tarball',
+      'join-token',
+      'roll:default:0',
+    ]);
+    expect(rollout.find((s) => s.id === 'roll:default:0')!.dependsOn).toEqual([
+      'release-tarball',
+      'join-token',
+    ]);
+    expect(rollout.some((s) => s.resource.type === 'etcd-member')).toBe(false);
+  });
+
+  it('returns no steps for a no-op; a patch of the same minor replaces the nodes the same way', () => {
+    const same = planUpgrade(ha(), ID, OLDEST.patch, existing);
     expect(same.check.change).toBe('none');
     expect(same.steps).toEqual([]);
-    expect(same.controlPlane).toEqual([]);
     // A cluster on an earlier patch than the catalogue's moves to the catalogue's patch.
     const earlier = {
-      ...spec(),
+      ...ha(),
       kubernetesVersion: OLDEST.patch.replace(/\d+$/, (n) => String(Number(n) - 1)),
     };
     const patch = planUpgrade(earlier, ID, OLDEST.patch, existing);
     expect(patch.check.change).toBe('patch');
-    expect(patch.steps.map((s) => s.id)).toContain('roll:default:1');
-    expect(patch.controlPlane).toEqual(['kaas-prod-master-0']);
+    expect(patch.steps.map((s) => s.id)).toEqual(
+      expect.arrayContaining([...replacement(2, 5), 'roll:default:1']),
+    );
   });
 
-  it('rejects downgrades, skipped minors and groups whose servers do not match their count', () => {
-    expect(() => planUpgrade(spec({ kubernetesVersion: MIDDLE.patch }), ID, OLDEST.patch, existing)).toThrow(
+  it('rejects downgrades, skipped minors, servers that do not match the spec, and clusters without a load balancer', () => {
+    expect(() => planUpgrade(ha({ kubernetesVersion: MIDDLE.patch }), ID, OLDEST.patch, existing)).toThrow(
       expect.objectContaining({ code: 'upgrade_downgrade' }),
     );
-    expect(() => planUpgrade(spec(), ID, NEWEST.patch, existing)).toThrow(
+    expect(() => planUpgrade(ha(), ID, NEWEST.patch, existing)).toThrow(
       expect.objectContaining({ code: 'upgrade_skips_minor' }),
     );
-    expect(() => planUpgrade(spec(), ID, MIDDLE.patch, { default: [0], gpu: [0] })).toThrow(
+    expect(() =>
+      planUpgrade(ha(), ID, MIDDLE.patch, { masters: [0, 1, 2], groups: { default: [0], gpu: [0] } }),
+    ).toThrow(
       expect.objectContaining({
         code: 'upgrade_group_mismatch',
         message: expect.stringContaining('node group default has 1 server(s) but its spec says 2'),
       }),
     );
-    expect(() => planUpgrade(spec(), ID, MIDDLE.patch, { default: [0, -1], gpu: [0] })).toThrow(
+    expect(() => planUpgrade(ha(), ID, MIDDLE.patch, { masters: [0, 1], groups })).toThrow(
+      expect.objectContaining({
+        code: 'upgrade_group_mismatch',
+        field: 'masters',
+        message: expect.stringContaining('has 2 master server(s) but its spec says 3'),
+      }),
+    );
+    expect(() => planUpgrade(ha(), ID, MIDDLE.patch, { masters: [0, 1, -2], groups })).toThrow(
       expect.objectContaining({ field: 'existing' }),
     );
+    expect(() =>
+      planUpgrade(ha(), ID, MIDDLE.patch, { masters: [0, 1, 2], groups: { default: [0, -1], gpu: [0] } }),
+    ).toThrow(expect.objectContaining({ field: 'existing' }));
+    // Without Octavia the API endpoint is master-0's own address: refused, not half done.
+    const refused = (() => {
+      try {
+        planUpgrade(spec(), ID, MIDDLE.patch, { masters: [0], groups });
+      } catch (error) {
+        return error as ConflictError;
+      }
+    })();
+    expect(refused).toBeInstanceOf(ConflictError);
+    expect(refused).toMatchObject({
+      code: 'upgrade_not_supported',
+      message: expect.stringMatching(
+        /no Octavia load balancer.*kaas-prod-master-0's own fixed IP.*nothing was queued/,
+      ),
+    });
+    // A no-op is still a no-op without one.
+    expect(planUpgrade(spec(), ID, OLDEST.patch, { masters: [0], groups }).steps).toEqual([]);
   });
 });
 

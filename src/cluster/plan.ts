@@ -4,9 +4,10 @@
  * resource is found by name and `kaas-cluster` tag before anything is created or deleted. Nothing
  * here talks to a cloud: same inputs, same plan.
  */
-import { InputError } from '../errors.ts';
+import { ConflictError, InputError } from '../errors.ts';
 import { clusterNames, tagsFor, type ClusterNames } from './names.ts';
 import { bootstrapFormatFor, type BootstrapFormat, type ClusterSpec, type NodeGroup } from './spec.ts';
+import { releaseForPatch } from '../versions/index.ts';
 import { MAX_GROUP_COUNT, validateUpgrade, type UpgradeCheck } from './validate.ts';
 
 /**
@@ -110,7 +111,23 @@ export type PlanResource =
   | { type: 'node-object'; name: string; tags: string[]; params: { node: string } }
   | { type: 'cluster-resources'; name: string; tags: string[]; params: { resourceType: SweepType } }
   | { type: 'kube-objects'; name: string; tags: string[]; params: { objects: KubeCleanup } }
-  | { type: 'addons'; name: string; tags: string[]; params: Record<string, never> };
+  | { type: 'addons'; name: string; tags: string[]; params: Record<string, never> }
+  | { type: 'kubeadm-config'; name: string; tags: string[]; params: { kubernetesVersion: string } }
+  | { type: 'kubeadm-certs'; name: string; tags: string[]; params: Record<string, never> }
+  | {
+      type: 'kubeadm-addons';
+      name: string;
+      tags: string[];
+      /** The image tags kubeadm's own add-ons move to: kube-proxy `v<version>`, CoreDNS the catalogue's. */
+      params: { kubernetesVersion: string; coreDns: string };
+    }
+  | {
+      type: 'etcd-member';
+      name: string;
+      tags: string[];
+      /** `member`: the etcd member (= Node) name; `masters`: the masters kaas may reach etcd through now. */
+      params: { member: string; masters: string[] };
+    };
 
 /** Resource types garbage collection sweeps by tag, in deletion order. */
 export type SweepType =
@@ -240,6 +257,43 @@ function workerParams(
   };
 }
 
+/** Master `index` on its own pre-created port, in the masters' anti-affinity group. */
+function masterParams(
+  spec: ClusterSpec,
+  clusterId: string,
+  names: ClusterNames,
+  index: number,
+  role: 'init' | 'join-control-plane',
+): ServerParams {
+  const keypair = keypairName(spec, names);
+  return {
+    flavor: spec.masterFlavor,
+    image: spec.image,
+    port: names.masterPort(index),
+    securityGroups: [names.securityGroupMaster],
+    ...(keypair === undefined ? {} : { keypair }),
+    serverGroup: names.serverGroupMasters,
+    metadata: { 'kaas-cluster': clusterId, 'kaas-role': 'master', 'kaas-index': String(index) },
+    bootstrap: { format: bootstrapFormatFor(spec.os), role, apiEndpointFrom: apiEndpointStep(spec) },
+    labels: {},
+  };
+}
+
+/** The API load balancer: TCP 6443 with an HTTPS health monitor on /readyz. */
+function apiLoadBalancer(names: ClusterNames, tags: string[]): PlanResource {
+  return {
+    type: 'load-balancer',
+    name: names.apiLoadBalancer,
+    tags,
+    params: {
+      vipSubnet: names.subnet,
+      port: 6443,
+      protocol: 'TCP',
+      healthMonitor: { type: 'HTTPS', urlPath: '/readyz', expectedCodes: '200' },
+    },
+  };
+}
+
 function apiEndpointStep(spec: ClusterSpec): string {
   return spec.loadBalancer === 'octavia' ? 'load-balancer' : 'master-port-0';
 }
@@ -299,7 +353,6 @@ function range(count: number): number[] {
 export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContext = {}): PlanStep[] {
   const tags = tagsFor(clusterId);
   const names = clusterNames(spec.name);
-  const format = bootstrapFormatFor(spec.os);
   const keypair = keypairName(spec, names);
   const octavia = spec.loadBalancer === 'octavia';
   const steps: PlanStep[] = [
@@ -371,17 +424,7 @@ export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContex
   if (octavia) {
     steps.push(
       // master-port-0: without Octavia the step falls back to that port's address (docs/provisioner.md).
-      step('load-balancer', 'ensure', ['subnet', 'router', 'master-port-0'], {
-        type: 'load-balancer',
-        name: names.apiLoadBalancer,
-        tags,
-        params: {
-          vipSubnet: names.subnet,
-          port: 6443,
-          protocol: 'TCP',
-          healthMonitor: { type: 'HTTPS', urlPath: '/readyz', expectedCodes: '200' },
-        },
-      }),
+      step('load-balancer', 'ensure', ['subnet', 'router', 'master-port-0'], apiLoadBalancer(names, tags)),
     );
     for (const i of range(spec.masters)) {
       steps.push(
@@ -427,21 +470,7 @@ export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContex
       type: 'server',
       name: names.master(i),
       tags,
-      params: {
-        flavor: spec.masterFlavor,
-        image: spec.image,
-        port: names.masterPort(i),
-        securityGroups: [names.securityGroupMaster],
-        ...(keypair === undefined ? {} : { keypair }),
-        serverGroup: names.serverGroupMasters,
-        metadata: { 'kaas-cluster': clusterId, 'kaas-role': 'master', 'kaas-index': String(i) },
-        bootstrap: {
-          format,
-          role: i === 0 ? 'init' : 'join-control-plane',
-          apiEndpointFrom: apiEndpointStep(spec),
-        },
-        labels: {},
-      },
+      params: masterParams(spec, clusterId, names, i, i === 0 ? 'init' : 'join-control-plane'),
     });
   };
   steps.push(masterStep(0));
@@ -628,64 +657,260 @@ export function planResize(
 export interface UpgradePlan {
   readonly check: UpgradeCheck;
   readonly spec: ClusterSpec;
-  /**
-   * The control-plane servers that must be replaced before the workers (kubelets may not be newer
-   * than their API servers). `steps` does not replace them: the provisioner refuses an upgrade
-   * while this is not empty (see docs/provisioner.md, "Upgrades").
-   */
-  readonly controlPlane: readonly string[];
-  /** Staging of the new release, then each worker group's rolling replacement. */
+  /** Staging of the new release, the masters' replacement one at a time, then each worker group's. */
   readonly steps: readonly PlanStep[];
 }
 
+/** The `kaas-index`es of the servers a cluster has now: its masters and each node group's workers. */
+export interface ExistingServers {
+  readonly masters: readonly number[];
+  readonly groups: Readonly<Record<string, readonly number[]>>;
+}
+
 /**
- * Upgrades by replacing nodes, never in place. `existing` are the `kaas-index`es of each group's
- * servers now. Each group is rolled in batches of its `maxSurge`: boot that many replacements on
- * the lowest free indexes with the new version's user data, wait until their Nodes are Ready, then
- * drain each old node (honouring PodDisruptionBudgets), delete its server and its Node object; the
- * next batch boots only once the batch before it deleted its servers, so a group never has more than
- * `count + maxSurge` servers. Groups roll side by side after the release is staged and the join token
- * renewed. Throws InputError (`upgrade_downgrade`, `upgrade_skips_minor`) for unsupported jumps and
- * `upgrade_group_mismatch` when a group's servers do not match its count (finish the resize first).
+ * Upgrades by replacing nodes, never in place, masters first (kubelets may not be newer than their
+ * API servers), the way Cluster API's control-plane provider does: scale up, then down. For each
+ * master in turn: a new port and load-balancer member, a server on the lowest free index with the
+ * new version's `join-control-plane` user data (kubeadm-config names the new version and a fresh
+ * kubeadm-certs Secret was uploaded first), its Node Ready and its etcd member healthy beside every
+ * other; then the old master leaves the load balancer and etcd (quorum checked), is drained, and
+ * its server, port and Node are deleted before the next master starts. Then every worker group
+ * rolls in batches of its `maxSurge` (see {@link planWorkerRollout}).
+ *
+ * Throws InputError (`upgrade_downgrade`, `upgrade_skips_minor`) for unsupported jumps,
+ * `upgrade_group_mismatch` when the servers do not match the spec (finish the resize first), and
+ * ConflictError `upgrade_not_supported` for a cluster without an Octavia load balancer: there the API
+ * endpoint every kubelet, kubeconfig and the API certificate name is master-0's own fixed address,
+ * which no replacement master can take over.
  */
 export function planUpgrade(
   spec: ClusterSpec,
   clusterId: string,
   toVersion: string,
-  existing: Readonly<Record<string, readonly number[]>>,
+  existing: ExistingServers,
   ctx: PlanContext = {},
 ): UpgradePlan {
   const check = validateUpgrade(spec.kubernetesVersion, toVersion);
+  if (check.change === 'none') return { check, spec, steps: [] };
   const upgraded: ClusterSpec = { ...spec, kubernetesVersion: check.to };
   const names = clusterNames(spec.name);
-  if (check.change === 'none') return { check, spec, controlPlane: [], steps: [] };
-  const tags = tagsFor(clusterId);
-  const steps: PlanStep[] = [...artifactSteps(upgraded, tags, names, ctx)];
-  steps.push(
-    step('join-token', 'action', [], {
-      type: 'join-token',
-      name: spec.name,
-      tags,
-      params: { ttlSeconds: ctx.joinTokenTtlSeconds ?? PLAN_DEFAULTS.joinTokenTtlSeconds },
-    }),
-  );
-  for (const group of spec.nodeGroups) {
-    steps.push(...rollGroup(upgraded, clusterId, group, existing[group.name] ?? []));
+  if (spec.loadBalancer !== 'octavia') {
+    throw new ConflictError(
+      `kaas cannot upgrade ${spec.name}: it has no Octavia load balancer, so its API endpoint (the address every kubelet, kubeconfig and the API certificate name) is ${names.master(0)}'s own fixed IP, and an upgrade replaces every master; only clusters created with loadBalancer=octavia can be upgraded; nothing was queued`,
+      { code: 'upgrade_not_supported' },
+    );
   }
-  return {
-    check,
-    spec: upgraded,
-    controlPlane: range(spec.masters).map((i) => names.master(i)),
-    steps: afterRelease([...steps, addonsStep(upgraded, tags, steps)]),
-  };
+  const tags = tagsFor(clusterId);
+  const masters = replaceMasters(upgraded, clusterId, existing.masters);
+  const steps = [
+    ...artifactSteps(upgraded, tags, names, ctx),
+    joinTokenStep(spec, tags, ctx),
+    ...masters.steps,
+    ...spec.nodeGroups.flatMap((group) =>
+      rollGroup(upgraded, clusterId, group, existing.groups[group.name] ?? [], masters.leaves),
+    ),
+  ];
+  return { check, spec: upgraded, steps: afterRelease([...steps, addonsStep(upgraded, tags, steps)]) };
 }
 
-/** One worker group's rolling replacement onto `spec` (the target), after `release-tarball` and `join-token`. */
+/**
+ * The worker half of an upgrade on its own: stage `target`'s release, renew the join token, roll
+ * every group onto `target`. planUpgrade runs it after the masters; alone it serves the rollout
+ * benchmark and the worker rollout suite, whose single-master clusters have no load balancer.
+ */
+export function planWorkerRollout(
+  target: ClusterSpec,
+  clusterId: string,
+  groups: Readonly<Record<string, readonly number[]>>,
+  ctx: PlanContext = {},
+): PlanStep[] {
+  const tags = tagsFor(clusterId);
+  const steps = [
+    ...artifactSteps(target, tags, clusterNames(target.name), ctx),
+    joinTokenStep(target, tags, ctx),
+    ...target.nodeGroups.flatMap((group) =>
+      rollGroup(target, clusterId, group, groups[group.name] ?? [], []),
+    ),
+  ];
+  return afterRelease([...steps, addonsStep(target, tags, steps)]);
+}
+
+function joinTokenStep(spec: ClusterSpec, tags: string[], ctx: PlanContext): PlanStep {
+  return step('join-token', 'action', [], {
+    type: 'join-token',
+    name: spec.name,
+    tags,
+    params: { ttlSeconds: ctx.joinTokenTtlSeconds ?? PLAN_DEFAULTS.joinTokenTtlSeconds },
+  });
+}
+
+/**
+ * The masters' replacement onto `spec` (the target), one at a time; `leaves` are the steps the
+ * workers' rollout waits for. The network, subnet, load balancer and server group must exist
+ * (`verify`): an upgrade never re-creates them.
+ */
+function replaceMasters(
+  spec: ClusterSpec,
+  clusterId: string,
+  existing: readonly number[],
+): { steps: PlanStep[]; leaves: string[] } {
+  const old = [...new Set(existing)].sort((a, b) => a - b);
+  if (old.some((i) => !Number.isInteger(i) || i < 0)) {
+    throw new InputError(`existing master indexes must be non-negative integers, got ${old.join(', ')}`, {
+      field: 'existing',
+    });
+  }
+  if (old.length !== spec.masters) {
+    throw new InputError(
+      `the control plane of ${spec.name} has ${old.length} master server(s) but its spec says ${spec.masters}; repair it before upgrading`,
+      { code: 'upgrade_group_mismatch', field: 'masters' },
+    );
+  }
+  const tags = tagsFor(clusterId);
+  const names = clusterNames(spec.name);
+  const fresh: number[] = [];
+  for (let i = 0; fresh.length < old.length; i++) if (!old.includes(i)) fresh.push(i);
+  const steps: PlanStep[] = [
+    step('network', 'verify', [], { type: 'network', name: names.network, tags, params: {} }),
+    step('subnet', 'verify', ['network'], {
+      type: 'subnet',
+      name: names.subnet,
+      tags,
+      params: { network: names.network, cidr: spec.network.nodeCidr, ipVersion: 4 },
+    }),
+    step('load-balancer', 'verify', [], apiLoadBalancer(names, tags)),
+    step('server-group', 'verify', [], {
+      type: 'server-group',
+      name: names.serverGroupMasters,
+      tags,
+      params: { policy: 'soft-anti-affinity' },
+    }),
+    // A joining master's kubeadm reads the cluster's ClusterConfiguration: it must name the new version.
+    step('kubeadm-config', 'action', ['release-tarball'], {
+      type: 'kubeadm-config',
+      name: spec.name,
+      tags,
+      params: { kubernetesVersion: spec.kubernetesVersion },
+    }),
+    step('kubeadm-certs', 'action', ['join-token'], {
+      type: 'kubeadm-certs',
+      name: spec.name,
+      tags,
+      params: {},
+    }),
+  ];
+  let after: string[] = [];
+  for (const [k, index] of old.entries()) {
+    const n = fresh[k] as number;
+    const oldName = names.master(index);
+    const newName = names.master(n);
+    // The masters kaas can reach etcd through while this one is replaced: both of the pair.
+    const masters = [...fresh.slice(0, k + 1), ...old.slice(k)].map((i) => names.master(i)).sort();
+    steps.push(
+      step(`master-port-${n}`, 'ensure', ['subnet', ...after], {
+        type: 'port',
+        name: names.masterPort(n),
+        tags,
+        params: { network: names.network, subnet: names.subnet, securityGroups: [names.securityGroupMaster] },
+      }),
+      step(`lb-member-${n}`, 'ensure', ['load-balancer', `master-port-${n}`], {
+        type: 'lb-member',
+        name: names.masterPort(n),
+        tags,
+        params: { loadBalancer: names.apiLoadBalancer, port: names.masterPort(n) },
+      }),
+      step(
+        `master-${n}`,
+        'ensure',
+        [
+          `master-port-${n}`,
+          `lb-member-${n}`,
+          'server-group',
+          'release-tarball',
+          'join-token',
+          'kubeadm-config',
+          'kubeadm-certs',
+        ],
+        {
+          type: 'server',
+          name: newName,
+          tags,
+          params: masterParams(spec, clusterId, names, n, 'join-control-plane'),
+        },
+      ),
+      step(`master-ready:${newName}`, 'wait', [`master-${n}`], {
+        type: 'nodes',
+        name: spec.name,
+        tags,
+        params: { names: [newName], condition: 'Ready' },
+      }),
+      step(`etcd-joined:${newName}`, 'wait', [`master-ready:${newName}`], {
+        type: 'etcd-member',
+        name: newName,
+        tags,
+        params: { member: newName, masters },
+      }),
+      // Out of the pool first, so no client reaches an API server whose etcd member is gone.
+      step(`delete-lb-member:${oldName}`, 'delete', [`etcd-joined:${newName}`], {
+        type: 'lb-member',
+        name: names.masterPort(index),
+        tags,
+        params: { loadBalancer: names.apiLoadBalancer, port: names.masterPort(index) },
+      }),
+      step(`etcd-remove:${oldName}`, 'delete', [`delete-lb-member:${oldName}`], {
+        type: 'etcd-member',
+        name: oldName,
+        tags,
+        params: { member: oldName, masters },
+      }),
+      ...removeNode(oldName, tags, masterParams(spec, clusterId, names, index, 'join-control-plane'), [
+        `etcd-remove:${oldName}`,
+      ]),
+      step(`delete-port:${oldName}`, 'delete', [`delete-server:${oldName}`], {
+        type: 'port',
+        name: names.masterPort(index),
+        tags,
+        params: { network: names.network, subnet: names.subnet, securityGroups: [names.securityGroupMaster] },
+      }),
+    );
+    after = [`delete-node:${oldName}`, `delete-port:${oldName}`];
+  }
+  const last = names.master(fresh[old.length - 1] as number);
+  // Every master that needed the shared certificates has joined: they leave the cluster.
+  steps.push(
+    step('delete:kubeadm-certs', 'delete', [`etcd-joined:${last}`], {
+      type: 'kubeadm-certs',
+      name: spec.name,
+      tags,
+      params: {},
+    }),
+  );
+  // What `kubeadm upgrade apply` does besides the static pods, once every API server is new: kube-proxy
+  // may not be newer than the API servers, and a joining master's kubeadm touches neither add-on.
+  steps.push(
+    step('kubeadm-addons', 'action', after, {
+      type: 'kubeadm-addons',
+      name: spec.name,
+      tags,
+      params: {
+        kubernetesVersion: spec.kubernetesVersion,
+        coreDns: releaseForPatch(spec.kubernetesVersion)?.images.coredns ?? '',
+      },
+    }),
+  );
+  return { steps, leaves: [...after, 'delete:kubeadm-certs'] };
+}
+
+/**
+ * One worker group's rolling replacement onto `spec` (the target), after `release-tarball`,
+ * `join-token` and `after` (the masters' replacement).
+ */
 function rollGroup(
   spec: ClusterSpec,
   clusterId: string,
   group: NodeGroup,
   existing: readonly number[],
+  first: readonly string[],
 ): PlanStep[] {
   const old = [...new Set(existing)].sort((a, b) => a - b);
   if (old.some((i) => !Number.isInteger(i) || i < 0)) {
@@ -705,7 +930,7 @@ function rollGroup(
   for (let i = 0; fresh.length < old.length; i++) if (!old.includes(i)) fresh.push(i);
   const surge = Math.max(1, group.maxSurge ?? 1);
   const steps: PlanStep[] = [];
-  let after = ['release-tarball', 'join-token'];
+  let after = ['release-tarball', 'join-token', ...first];
   for (let from = 0, batch = 0; from < old.length; from += surge, batch++) {
     const added = fresh.slice(from, from + surge);
     const boot = `roll:${group.name}:${batch}`;

@@ -6,7 +6,7 @@
  * kubeadm's own upload expires after two hours; kaas can render it again whenever a master is to
  * join later, because it holds every one of those secrets (material.ts).
  */
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { InputError } from '../errors.ts';
 import type { ClusterMaterial } from './material.ts';
 
@@ -17,6 +17,16 @@ export const KUBEADM_CERTS = {
   role: 'kubeadm:kubeadm-certs',
   bootstrappers: 'system:bootstrappers:kubeadm:default-node-token',
 } as const;
+
+/**
+ * The certificate key of one upgrade job. Fresh per job, so the key in the create-time masters'
+ * user data never opens a later upload; the same on every run of the job, so a resumed job's
+ * replacement masters open the Secret an earlier run uploaded. Derived from the cluster CA's key,
+ * which the Secret carries anyway, so nothing new has to be stored.
+ */
+export function jobCertificateKey(material: Pick<ClusterMaterial, 'ca'>, jobId: string): string {
+  return createHmac('sha256', material.ca.keyPem).update(`kubeadm-certs:${jobId}`).digest('hex');
+}
 
 /** AES-256-GCM as kubeadm's cryptoutil.EncryptBytes: 12-byte nonce || ciphertext || 16-byte tag. */
 export function sealForKubeadm(data: string, keyHex: string): Buffer {

@@ -6,10 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { tagsFor } from '../cluster/names.ts';
+import { clusterNames, tagsFor } from '../cluster/names.ts';
 import { planCreate, planDelete, planResize, planUpgrade, type PlanStep } from '../cluster/plan.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
-import { validateSpec } from '../cluster/validate.ts';
+import { validateSpec, validateUpgrade } from '../cluster/validate.ts';
 import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Cloud, Server } from '../openstack/index.ts';
@@ -40,6 +40,10 @@ import type { WaitOptions } from './addons/wait.ts';
 import { bootstrapRenderer, type JoinMaterial } from './bootstrap.ts';
 import { createEngine, type Engine, type EngineHooks, type JobHandler } from './engine.ts';
 import { parseOptions, type ProvisionOptions } from './options.ts';
+import type { KeyPair } from '../auth/pki.ts';
+import type { EtcdClient } from './etcd.ts';
+import { etcdThroughApi } from './etcdroute.ts';
+import { jobCertificateKey, kubeadmCertsObjects } from './kubeadmcerts.ts';
 import { createKubeClient, type KubeAccess, type KubeClient, type KubeClientFactory } from './kubeclient.ts';
 import {
   adminKubeconfigYaml,
@@ -90,6 +94,11 @@ export interface ProvisionerDeps {
   clusterApi?: (access: KubeAccess) => ClusterApi;
   /** How long the addons step waits for CRDs and workloads; default the appliers' DEFAULT_WAIT. */
   addonWait?: Partial<WaitOptions>;
+  /**
+   * How kaas reaches a cluster's etcd to replace masters; default etcdThroughApi (a port-forward
+   * through the cluster's API to the etcd pod of each named master).
+   */
+  etcdClient?: EtcdRoute;
   /** Longest a drain retries evictions refused by a PodDisruptionBudget; default 5 minutes. */
   drainTimeoutMs?: number;
   /** Longest delete waits for LoadBalancer Services and PVCs to be gone from the API; default 5 minutes. */
@@ -110,6 +119,13 @@ export interface ProvisionerDeps {
   observeTimeoutMs?: number;
   hooks?: EngineHooks;
 }
+
+/** Builds an etcd client for one cluster that dials the etcd members of `masters` only. */
+export type EtcdRoute = (options: {
+  access: KubeAccess;
+  etcdCa: KeyPair;
+  masters: readonly string[];
+}) => EtcdClient;
 
 /** What a job stores: the plan and the spec the cluster has once the job succeeded. */
 interface JobInput {
@@ -164,25 +180,12 @@ export function groupIndexes(servers: readonly Server[]): Record<string, number[
   return out;
 }
 
-/**
- * Why an upgrade is refused. kaas holds every shared control-plane secret (material.ts) and can
- * hand them to a master joining late (kubeadmcerts.ts), and it has an etcd membership client
- * (etcd.ts), but two things are missing: a route to etcd's client port (2379 is open only between
- * masters; kaas reaches a cluster only through its API address), so it cannot remove the old
- * master's member; and the plan steps that boot the replacement on its own port and load-balancer
- * member, upload kubeadm-certs before it joins, and delete the old master's member, server, port
- * and Node. Upgrading the workers alone would run kubelets newer than their API servers.
- */
-function controlPlaneNotReplaceable(spec: ClusterSpec, masters: readonly string[]): ConflictError {
-  // Without Octavia the API endpoint is master-0's own address: replacing it moves the endpoint.
-  const endpoint =
-    spec.loadBalancer === 'octavia'
-      ? ''
-      : `; besides, ${spec.name} has no Octavia load balancer, so its only API endpoint is ${masters[0]} itself and cannot be replaced`;
-  return new ConflictError(
-    `kaas cannot upgrade ${spec.name} yet: an upgrade replaces the control plane (${masters.join(', ')}) before the workers, and kaas cannot replace a master: it has no route to etcd's client port to remove the old master's etcd member, and no plan steps that boot a replacement master${endpoint}; nothing was queued`,
-    { code: 'upgrade_not_supported' },
-  );
+/** The `kaas-index`es of a cluster's master servers (from their Nova metadata). */
+export function masterIndexes(servers: readonly Server[]): number[] {
+  return servers
+    .filter((s) => s.metadata['kaas-role'] === 'master')
+    .map((s) => Number(s.metadata['kaas-index']))
+    .filter((i) => Number.isInteger(i));
 }
 
 /** The provisioner returned by {@link createProvisioner}. */
@@ -302,6 +305,22 @@ export function createProvisioner(deps: ProvisionerDeps) {
     });
   }
 
+  /** etcd clients for one cluster, through its API as the break-glass admin. */
+  function etcdFor(
+    route: EtcdRoute,
+    server: string,
+    etcdCa: KeyPair,
+    material: ClusterMaterial,
+  ): (masters: readonly string[]) => EtcdClient {
+    const access = {
+      server,
+      caPem: material.ca.certPem,
+      certPem: material.admin.certPem,
+      keyPem: material.admin.keyPem,
+    };
+    return (masters) => route({ access, etcdCa, masters });
+  }
+
   /** A client for a cluster's API as its break-glass admin (mutual TLS, cluster CA only). */
   function breakGlassClient(server: string, material: ClusterMaterial): KubeClient {
     return (deps.kubeClient ?? createKubeClient)({
@@ -333,9 +352,12 @@ export function createProvisioner(deps: ProvisionerDeps) {
       throw error;
     }
     const renderer = deps.renderer ?? ((m: JoinMaterial) => bootstrapRenderer(() => m));
+    // An upgrade's replacement masters open the kubeadm-certs Secret it uploads with its own key.
+    const certificateKey =
+      material && job.kind === 'upgrade' ? jobCertificateKey(material, job.id) : material?.certificateKey;
     const render: RenderUserData =
-      material && job.kind !== 'delete'
-        ? renderer(joinMaterialOf(material))
+      material && certificateKey && job.kind !== 'delete'
+        ? renderer(joinMaterialOf({ ...material, certificateKey }))
         : () => {
             throw new InputError('a delete job boots no server', { code: 'invalid_plan' });
           };
@@ -359,6 +381,19 @@ export function createProvisioner(deps: ProvisionerDeps) {
               ? { kube: { url: endpoint.apiUrl, client: kubeClient, bootstrapToken: material.token } }
               : {}),
             ...(material ? { kubeClientFor: (server: string) => breakGlassClient(server, material) } : {}),
+            ...(material && certificateKey
+              ? { kubeadmCerts: () => kubeadmCertsObjects({ ...material, certificateKey }) }
+              : {}),
+            ...(material?.etcdCa && endpoint?.apiUrl
+              ? {
+                  etcd: etcdFor(
+                    deps.etcdClient ?? etcdThroughApi,
+                    endpoint.apiUrl,
+                    material.etcdCa,
+                    material,
+                  ),
+                }
+              : {}),
             drainTimeoutMs: deps.drainTimeoutMs ?? 5 * 60_000,
             kubeCleanupTimeoutMs: deps.kubeCleanupTimeoutMs ?? 5 * 60_000,
             serverConcurrency: deps.serverConcurrency ?? 10,
@@ -514,22 +549,37 @@ export function createProvisioner(deps: ProvisionerDeps) {
     },
 
     /**
-     * Queues an upgrade by one minor (or patch) as a rolling replacement of nodes; undefined when
-     * the cluster already runs `version`. Refused before anything is queued while kaas cannot
-     * replace the control plane (`upgrade_not_supported`): kubelets may not run a newer version
-     * than their API servers, so workers alone cannot move.
+     * Queues an upgrade by one minor (or patch) as a rolling replacement of nodes, masters first;
+     * undefined when the cluster already runs `version`. Refused before anything is queued
+     * (`upgrade_not_supported`) for a cluster without an API load balancer, where no master can be
+     * replaced, and (`control_plane_certs_missing`) for one created before kaas held its etcd CA.
      */
     async upgradeCluster(ref: string, version: string): Promise<JobRecord | undefined> {
       const record = await cluster(ref);
       const options = record.options as ProvisionOptions;
       const spec = record.spec as ClusterSpec;
+      const check = validateUpgrade(spec.kubernetesVersion, version);
+      if (check.change === 'none') return undefined;
+      // A version that can never be staged is refused first, whatever else stands in the way.
+      trustedRelease(release.catalogue, check.to);
       const servers = await deps.cloud.nova.listServers({ tags: tagsFor(record.id) });
-      const plan = planUpgrade(spec, record.id, version, groupIndexes(servers), {
-        artifactTtlSeconds: options.tempUrlTtlSeconds,
-      });
-      if (plan.check.change === 'none') return undefined;
-      trustedRelease(release.catalogue, plan.spec.kubernetesVersion);
-      if (plan.controlPlane.length > 0) throw controlPlaneNotReplaceable(spec, plan.controlPlane);
+      const plan = planUpgrade(
+        spec,
+        record.id,
+        version,
+        { masters: masterIndexes(servers), groups: groupIndexes(servers) },
+        { artifactTtlSeconds: options.tempUrlTtlSeconds },
+      );
+      const lbName = clusterNames(spec.name).apiLoadBalancer;
+      const lbs = await deps.cloud.octavia.listLoadBalancers({ name: lbName }).catch(() => []);
+      if (lbs.length === 0) {
+        throw new ConflictError(
+          `kaas cannot upgrade ${spec.name}: its API load balancer ${lbName} does not exist (the cloud had no Octavia when it was created, so its API endpoint is master-0's own address, which no replacement master can take over); nothing was queued`,
+          { code: 'upgrade_not_supported' },
+        );
+      }
+      // Refused for a cluster whose shared control-plane secrets kaas does not hold.
+      kubeadmCertsObjects(await materialOf(record.id));
       return queue(record.id, 'upgrade', { steps: [...plan.steps], spec: plan.spec });
     },
 

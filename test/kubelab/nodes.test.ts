@@ -39,10 +39,13 @@ describe('what a booted server registers, read from its user data', () => {
       labels: { 'node.kubernetes.io/pool': 'a', tier: 'web' },
       controlPlane: false,
     });
-    expect(bootedNode(renderIgnition(bootstrapInput('join-control-plane', 'flatcar', '1.35.4')))).toEqual({
+    const joining = bootstrapInput('join-control-plane', 'flatcar', '1.35.4');
+    expect(bootedNode(renderIgnition(joining))).toEqual({
       kubeletVersion: '1.35.4',
       labels: {},
       controlPlane: true,
+      // What its kubeadm opens the kubeadm-certs Secret with.
+      certificateKey: joining.join.certificateKey,
     });
     expect(bootedNode(renderCloudConfig(bootstrapInput('init'))).controlPlane).toBe(true);
   });

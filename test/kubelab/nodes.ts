@@ -8,12 +8,24 @@
  * goes, its Node is removed, as a cloud controller manager would (unless `removeNodes` is false,
  * i.e. a cloud without one, where only kaas removes Node objects). Like a kubelet, it registers its
  * Node again if something else deletes it while the server still runs.
+ *
+ * Given the cluster's etcd (test/kubelab/etcdmasters.ts), a master that boots with a
+ * `join-control-plane` configuration later also does what `kubeadm join --control-plane` does to the
+ * cluster: before its kubelet registers it downloads the kubeadm-certs Secret and opens every file
+ * with the certificate key of its own user data, and reads the ClusterConfiguration from
+ * kubeadm-config (whose `kubernetesVersion` its static pods would run, which must be its kubelet's);
+ * either check failing is recorded like kubeadm's failed join, with no Node. After the Node (as
+ * kubeadm's control-plane-join phase follows kubelet-start) it adds and starts its etcd member. When
+ * a master's server goes, its etcd member's process stops with it.
  */
+import { createDecipheriv } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { SCRIPT_PATH } from '../../src/bootstrap/node.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
+import { KUBEADM_CERTS } from '../../src/provisioner/kubeadmcerts.ts';
+import type { EtcdMasters } from './etcdmasters.ts';
 import type { Kubelab } from './kubelab.ts';
 
 /** What the kubelet of a booted server registers. */
@@ -22,6 +34,8 @@ export interface BootedNode {
   kubeletVersion: string;
   labels: Record<string, string>;
   controlPlane: boolean;
+  /** A master joining the control plane: the key its kubeadm opens the kubeadm-certs Secret with. */
+  certificateKey?: string;
 }
 
 /** kubeadm's mark-control-plane label and taint key. */
@@ -109,7 +123,13 @@ export function bootedNode(userData: string): BootedNode {
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
   const controlPlane = kubeadm['kind'] === 'InitConfiguration' || kubeadm['controlPlane'] !== undefined;
-  return { kubeletVersion: version, labels, controlPlane };
+  const joining = kubeadm['controlPlane'] as { certificateKey?: string } | undefined;
+  return {
+    kubeletVersion: version,
+    labels,
+    controlPlane,
+    ...(joining?.certificateKey ? { certificateKey: joining.certificateKey } : {}),
+  };
 }
 
 /** A Node as the tests read it. */
@@ -163,6 +183,64 @@ export interface NodeStandInOptions {
   intervalMs?: number;
   /** Remove a Node when its server is gone (a cloud controller manager's job); default true. */
   removeNodes?: boolean;
+  /**
+   * The cluster's etcd, once it runs: masters booted after that join it as kubeadm would (masters
+   * already among its members are left alone), and a master's member stops when its server goes.
+   */
+  etcd?: () => EtcdMasters | undefined;
+}
+
+/** Opens one value of the kubeadm-certs Secret as kubeadm's cryptoutil does (nonce || ciphertext || tag). */
+function openKubeadmSealed(sealed: Buffer, keyHex: string): string {
+  const decipher = createDecipheriv('aes-256-gcm', Buffer.from(keyHex, 'hex'), sealed.subarray(0, 12));
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+  return Buffer.concat([
+    decipher.update(sealed.subarray(12, sealed.length - 16)),
+    decipher.final(),
+  ]).toString();
+}
+
+/**
+ * What `kubeadm join --control-plane` needs from the cluster before it touches the machine: the
+ * shared certificates, opened with the node's own certificate key, and a ClusterConfiguration whose
+ * version is the one the node's kubelet runs. Throws as kubeadm's join would fail.
+ */
+async function checkControlPlaneJoin(lab: Kubelab, name: string, node: BootedNode): Promise<void> {
+  const secret = await lab.request(
+    'GET',
+    `/api/v1/namespaces/${KUBEADM_CERTS.namespace}/secrets/${KUBEADM_CERTS.name}`,
+  );
+  if (secret.status !== 200)
+    throw new Error(`${name}: kubeadm join found no kubeadm-certs (${secret.status})`);
+  const data = (secret.body as { data?: Record<string, string> }).data ?? {};
+  for (const file of [
+    'ca.crt',
+    'ca.key',
+    'sa.key',
+    'sa.pub',
+    'front-proxy-ca.crt',
+    'front-proxy-ca.key',
+    'etcd-ca.crt',
+    'etcd-ca.key',
+  ]) {
+    const value = data[file];
+    if (value === undefined) throw new Error(`${name}: kubeadm-certs has no ${file}`);
+    try {
+      openKubeadmSealed(Buffer.from(value, 'base64'), node.certificateKey ?? '');
+    } catch (error) {
+      throw new Error(`${name}: kubeadm join cannot open ${file} of kubeadm-certs with its certificate key`, {
+        cause: error,
+      });
+    }
+  }
+  const config = await lab.request('GET', '/api/v1/namespaces/kube-system/configmaps/kubeadm-config');
+  const text = (config.body as { data?: Record<string, string> }).data?.['ClusterConfiguration'] ?? '';
+  const version = (parseYaml(text) as { kubernetesVersion?: string } | null)?.kubernetesVersion;
+  if (version !== `v${node.kubeletVersion}`) {
+    throw new Error(
+      `${name}: kubeadm join would run a ${String(version)} control plane under a v${node.kubeletVersion} kubelet`,
+    );
+  }
 }
 
 /** Starts polling the cloud for the cluster's servers and keeps the lab's Nodes in step. */
@@ -171,6 +249,8 @@ export function startNodeStandIn(options: NodeStandInOptions): NodeStandIn {
   const removeNodes = options.removeNodes ?? true;
   const booted = new Map<string, BootedNode>();
   const registered = new Set<string>();
+  /** Every server seen ACTIVE, and whether it is a master. */
+  const masters = new Map<string, boolean>();
 
   async function register(name: string, node: BootedNode): Promise<void> {
     const labels = { ...node.labels, ...(node.controlPlane ? { [CONTROL_PLANE_ROLE]: '' } : {}) };
@@ -178,6 +258,17 @@ export function startNodeStandIn(options: NodeStandInOptions): NodeStandIn {
     if (node.controlPlane) {
       await lab.kubectl(['taint', 'node', name, `${CONTROL_PLANE_ROLE}:NoSchedule`, '--overwrite']);
     }
+  }
+
+  /** Masters whose etcd member this stand-in started (kubeadm join did, on a real master). */
+  const joined = new Set<string>();
+
+  async function join(name: string, node: BootedNode): Promise<void> {
+    const etcd = options.etcd?.();
+    if (!etcd || !node.certificateKey || joined.has(name)) return;
+    if (etcd.members.some((m) => m.name === name)) return;
+    await etcd.joinMember(name);
+    joined.add(name);
   }
 
   async function round(): Promise<void> {
@@ -193,11 +284,26 @@ export function startNodeStandIn(options: NodeStandInOptions): NodeStandIn {
         node = bootedNode(userData);
         booted.set(server.id, node);
       }
-      if (!nodes.has(server.name)) await register(server.name, node);
+      if (!nodes.has(server.name)) {
+        // kubeadm join --control-plane checks the certificates and the version before its kubelet starts.
+        if (!joined.has(server.name) && node.certificateKey && options.etcd?.()) {
+          await checkControlPlaneJoin(lab, server.name, node);
+        }
+        await register(server.name, node);
+      }
+      // Its control-plane-join phase, after the kubelet registered: the etcd member.
+      await join(server.name, node);
       registered.add(server.name);
+      masters.set(server.name, node.controlPlane);
+    }
+    const names = new Set(servers.map((s) => s.name));
+    for (const [name, controlPlane] of masters) {
+      if (names.has(name)) continue;
+      // The VM is gone, and with it the etcd it ran.
+      if (controlPlane) await options.etcd?.()?.stopMember(name);
+      masters.delete(name);
     }
     if (!removeNodes) return;
-    const names = new Set(servers.map((s) => s.name));
     for (const name of [...registered].filter((n) => !names.has(n))) {
       const res = await lab.request('DELETE', `/api/v1/nodes/${encodeURIComponent(name)}`);
       if (res.status !== 200 && res.status !== 404) {

@@ -1,4 +1,24 @@
 /** Workloads the drain suites put on kwok nodes (their images never need to exist). */
+import type { Kubelab } from './kubelab.ts';
+
+/** A pod of `web` as the drain suites read it. */
+export interface WebPod {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec?: { nodeName?: string };
+  status?: { phase?: string };
+}
+
+/** The Running, not terminating pods of `app=web` (what a PodDisruptionBudget counts). */
+export async function runningWeb(lab: Kubelab): Promise<WebPod[]> {
+  const { status, body } = await lab.request(
+    'GET',
+    '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb',
+  );
+  if (status !== 200) throw new Error(`listing pods answered ${status}`);
+  return (body as { items: WebPod[] }).items.filter(
+    (p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp,
+  );
+}
 
 /**
  * A Deployment `web` of `replicas` pods in `default` and a PodDisruptionBudget keeping `minAvailable`

@@ -7,6 +7,10 @@ import type { Cloud } from '../../src/openstack/index.ts';
 import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import type { Store } from '../../src/store/db.ts';
 import { nextRelease, minorOf } from '../../src/versions/index.ts';
+import { open, seal } from '../../src/provisioner/secretbox.ts';
+import { deleteClusterSecret } from '../../src/store/deleteClusterSecret.ts';
+import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
+import { insertClusterSecret } from '../../src/store/insertClusterSecret.ts';
 import {
   adminConfig,
   testCloud,
@@ -14,6 +18,7 @@ import {
   testProvisioner,
   provisionerStore,
   testSpec,
+  TEST_SECRET_KEY,
   TEST_VERSION,
 } from './support.ts';
 
@@ -108,12 +113,13 @@ describe('provisioner on cloudsim', () => {
 
     expect(await p.upgradeCluster('sim1', TEST_VERSION)).toBeUndefined();
     const next = nextRelease(minorOf(TEST_VERSION)!)!.patch;
-    // No master can be replaced yet, so the upgrade is refused up front: no job, nothing changed.
+    // Without a load balancer the API endpoint is master-0's own address, so no master can be
+    // replaced: the upgrade is refused up front, no job, nothing changed.
     const jobsBefore = await p.listJobs('sim1');
     await expect(p.upgradeCluster('sim1', next)).rejects.toMatchObject({
       code: 'upgrade_not_supported',
       message: expect.stringMatching(
-        /control plane \(kaas-sim1-master-0\).*no Octavia load balancer, so its only API endpoint is kaas-sim1-master-0/,
+        /no Octavia load balancer, so its API endpoint .* is kaas-sim1-master-0's own fixed IP.*nothing was queued/,
       ),
     });
     expect(await p.listJobs('sim1')).toEqual(jobsBefore);
@@ -207,15 +213,23 @@ describe('provisioner on cloudsim', () => {
       vipSubnetId: subnet?.id as string,
     });
     expect((await inventory(cluster.id, 'ha1')).servers).toBe(4);
-    // Behind Octavia the refusal is about the masters alone.
-    const refused = await p
-      .upgradeCluster('ha1', nextRelease(minorOf(TEST_VERSION)!)!.patch)
-      .catch((e: Error) => e);
-    expect(refused).toMatchObject({
-      code: 'upgrade_not_supported',
-      message: expect.stringContaining('(kaas-ha1-master-0, kaas-ha1-master-1, kaas-ha1-master-2)'),
+    // Behind Octavia the upgrade is queued, masters first. Nothing boots on cloudsim, so no API
+    // answers: the job fails at the first step that needs it, before any server is booted.
+    const upgrade = await p.upgradeCluster('ha1', nextRelease(minorOf(TEST_VERSION)!)!.patch);
+    expect(upgrade?.kind).toBe('upgrade');
+    await p.runUntilIdle();
+    const failed = await p.getJob(upgrade!.id);
+    expect(failed.job.state).toBe('failed');
+    expect(['kubeadm-config', 'kubeadm-certs']).toContain(failed.job.error?.stepId);
+    expect(failed.job.error).toMatchObject({
+      code: 'api_unreachable',
+      message: expect.stringMatching(/does not answer \/healthz; retry the job once it does/),
     });
-    expect((refused as Error).message).not.toContain('Octavia');
+    expect((await inventory(cluster.id, 'ha1')).servers).toBe(4);
+    expect(await p.getCluster('ha1', { observe: false })).toMatchObject({
+      status: 'failed',
+      spec: { kubernetesVersion: TEST_VERSION },
+    });
     const del = await p.deleteCluster('ha1');
     await p.runUntilIdle();
     const view = await p.getJob(del.id);
@@ -224,6 +238,44 @@ describe('provisioner on cloudsim', () => {
       ids: expect.arrayContaining([lb!.id, ccm.id]),
     });
     expect((await cloud.octavia.listLoadBalancers()).filter((l) => l.name.includes('ha1'))).toHaveLength(0);
+  });
+
+  it('refuses an upgrade it could not finish: no load balancer in the cloud, no etcd CA in the material', async () => {
+    const db = await store();
+    const p = testProvisioner(db, cloud, material);
+    const { cluster, job } = await p.createCluster(testSpec('ha2', 0, { masters: 3 }), options());
+    await p.runUntilIdle();
+    expect((await p.getJob(job.id)).job.state).toBe('succeeded');
+    const next = nextRelease(minorOf(TEST_VERSION)!)!.patch;
+    // A cluster made before kaas held its etcd CA: kaas could neither hand a joining master the
+    // shared certificates nor remove the old master's member.
+    const sealed = await findClusterSecret({ db: db.db, clusterId: cluster.id });
+    const { etcdCa: _dropped, ...older } = JSON.parse(open(TEST_SECRET_KEY, sealed!, cluster.id)) as Record<
+      string,
+      unknown
+    >;
+    await deleteClusterSecret({ db: db.db, clusterId: cluster.id });
+    await insertClusterSecret({
+      db: db.db,
+      clusterId: cluster.id,
+      sealed: seal(TEST_SECRET_KEY, JSON.stringify(older), cluster.id),
+      now: new Date().toISOString(),
+    });
+    await expect(p.upgradeCluster('ha2', next)).rejects.toMatchObject({
+      code: 'control_plane_certs_missing',
+    });
+    // The spec says Octavia but the load balancer is gone (or the cloud had none at create, when the
+    // endpoint fell back to master-0's address): refused, nothing queued.
+    const [lb] = await cloud.octavia.listLoadBalancers({ name: 'kaas-ha2-api-lb' });
+    await cloud.octavia.deleteLoadBalancer(lb!.id, { cascade: true });
+    await expect(p.upgradeCluster('ha2', next)).rejects.toMatchObject({
+      code: 'upgrade_not_supported',
+      message: expect.stringContaining('its API load balancer kaas-ha2-api-lb does not exist'),
+    });
+    expect((await p.listJobs('ha2')).map((j) => j.kind)).toEqual(['create']);
+    await p.deleteCluster('ha2');
+    await p.runUntilIdle();
+    await expect(p.getCluster('ha2')).rejects.toMatchObject({ code: 'cluster_not_found' });
   });
 
   it('deletes without the secrets (another KAAS_SECRET_KEY), saying the cluster API was not used', async () => {

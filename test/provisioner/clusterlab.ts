@@ -9,12 +9,18 @@
 import type { BootstrapInput } from '../../src/bootstrap/input.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { bootstrapInputFor, bootstrapRenderer, type JoinMaterial } from '../../src/provisioner/bootstrap.ts';
-import { createKubeClient } from '../../src/provisioner/kubeclient.ts';
+import { parse as parseYaml } from 'yaml';
+import { createKubeClient, type KubeAccess } from '../../src/provisioner/kubeclient.ts';
 import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
+import type { Cloud } from '../../src/openstack/index.ts';
 import type { RenderUserData } from '../../src/provisioner/steps/context.ts';
 import type { Store } from '../../src/store/db.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
-import { startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
+import { startEtcdMasters, type EtcdMasters } from '../kubelab/etcdmasters.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { releaseForPatch } from '../../src/versions/index.ts';
+import { kubeadm, startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
 import { startNodeStandIn, waitForReadyNodes, type NodeStandIn } from '../kubelab/nodes.ts';
 import { testProvisioner, testSpec, type CloudsimSuite } from './support.ts';
 
@@ -29,6 +35,8 @@ export interface ClusterLab {
   token: string;
   lab: Kubelab;
   nodes: NodeStandIn;
+  /** The cluster's etcd behind its masters' etcd pods (only with `etcd: true`). */
+  etcd?: EtcdMasters;
   /** A provisioner on the cluster's store whose kube client talks to the lab; `over` replaces deps. */
   provisioner(over?: Partial<ProvisionerDeps>): Provisioner;
   stop(): Promise<void>;
@@ -42,7 +50,17 @@ export interface ClusterLab {
  */
 export async function provisionOnKubelab(
   suite: CloudsimSuite,
-  input: { name: string; workers: number; removeNodes?: boolean; spec?: Record<string, unknown> },
+  input: {
+    name: string;
+    workers: number;
+    removeNodes?: boolean;
+    spec?: Record<string, unknown>;
+    /**
+     * Also run the cluster's etcd (a real member per master, behind kwok port-forwards of the
+     * masters' etcd pods, from the cluster's etcd CA); masters booted later join it as kubeadm would.
+     */
+    etcd?: boolean;
+  },
 ): Promise<ClusterLab> {
   const store: Store = await suite.store();
   let master0: BootstrapInput | undefined;
@@ -76,19 +94,25 @@ export async function provisionOnKubelab(
   if (created.job.state !== 'succeeded' || !master0) {
     throw new Error(`creating ${input.name} failed: ${JSON.stringify(created.job.error)}`);
   }
-  const started = await startKubelab({ master0 });
+  const started = await startKubelab({ master0, ...(input.etcd ? { kubeletServer: true } : {}) });
   lab = started;
+  let etcd: EtcdMasters | undefined;
   const nodes = startNodeStandIn({
     cloud: suite.cloud,
     lab: started,
     clusterId: cluster.id,
     ...(input.removeNodes === undefined ? {} : { removeNodes: input.removeNodes }),
+    etcd: () => etcd,
   });
   const stop = async () => {
     try {
       await nodes.stop();
     } finally {
-      await started.stop();
+      try {
+        await etcd?.stop();
+      } finally {
+        await started.stop();
+      }
     }
   };
   try {
@@ -98,6 +122,12 @@ export async function provisionOnKubelab(
       servers.map((s) => s.name),
     );
     await nodes.sync();
+    if (input.etcd) {
+      if (!master0.etcdCa) throw new Error('the cluster material has no etcd CA');
+      // The members the create-time masters' kubeadm made (init, then join), named after their Nodes.
+      const masters = servers.filter((s) => s.metadata['kaas-role'] === 'master').map((s) => s.name);
+      etcd = await startEtcdMasters({ lab: started, etcdCa: master0.etcdCa, names: masters.sort() });
+    }
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
@@ -109,7 +139,102 @@ export async function provisionOnKubelab(
     token: master0.join.token,
     lab: started,
     nodes,
+    ...(etcd ? { etcd } : {}),
     provisioner,
     stop,
   };
+}
+
+/** The cluster's break-glass access (from its stored material, through adminKubeconfig), pointed at the lab. */
+export async function breakGlassAccess(c: ClusterLab, name: string): Promise<KubeAccess> {
+  const kubeconfig = parseYaml(await c.provisioner().adminKubeconfig(name)) as {
+    clusters: { cluster: { 'certificate-authority-data': string } }[];
+    users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[];
+  };
+  const pem = (b64 = '') => Buffer.from(b64, 'base64').toString();
+  return {
+    server: c.lab.url,
+    caPem: pem(kubeconfig.clusters[0]?.cluster['certificate-authority-data']),
+    certPem: pem(kubeconfig.users[0]?.user['client-certificate-data']),
+    keyPem: pem(kubeconfig.users[0]?.user['client-key-data']),
+  };
+}
+
+/**
+ * Runs the cluster's queued jobs in one provisioner after another, each dying right after it
+ * checkpointed a step no earlier run died after, until a run finishes; after every death no server
+ * name may exist twice, and the next run waits out the dead one's lease to take the job over.
+ * `afterCheckpoint` runs first on every checkpoint. Returns the steps the runs died after, in order.
+ */
+export async function killAfterEachStep(
+  c: ClusterLab,
+  cloud: Cloud,
+  input: {
+    maxRuns: number;
+    over?: Partial<ProvisionerDeps>;
+    afterCheckpoint?: (stepId: string) => void | Promise<void>;
+  },
+): Promise<string[]> {
+  const killed: string[] = [];
+  const leaseMs = 600;
+  for (let run = 0; run <= input.maxRuns; run++) {
+    const p = c.provisioner({
+      ...input.over,
+      owner: `run-${run}`,
+      leaseMs,
+      concurrency: 1,
+      hooks: {
+        afterCheckpoint: async (_job, stepId) => {
+          await input.afterCheckpoint?.(stepId);
+          if (killed.includes(stepId)) return;
+          killed.push(stepId);
+          throw new Error(`killed after ${stepId}`);
+        },
+      },
+    });
+    try {
+      await p.runUntilIdle();
+      return killed;
+    } catch (error) {
+      if ((error as Error).message !== `killed after ${killed.at(-1)}`) throw error;
+      const names = (await cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map((s) => s.name);
+      if (new Set(names).size !== names.length)
+        throw new Error(`duplicate servers: ${names.sort().join(', ')}`);
+      await new Promise((r) => setTimeout(r, leaseMs + 100));
+    }
+  }
+  throw new Error(`the job did not finish within ${input.maxRuns} runs; died after ${killed.join(', ')}`);
+}
+
+/**
+ * kube-proxy and CoreDNS as the real kubeadm init deploys them on a cluster of `version` (its
+ * `addon all` phase against the lab), for the suites that check an upgrade moves them.
+ */
+export async function installKubeadmAddons(lab: Kubelab, version: string, nodeName: string): Promise<void> {
+  const apiVersion = releaseForPatch(version)?.kubeadmApiVersion;
+  if (!apiVersion) throw new Error(`${version} is not in the catalogue`);
+  const config = join(lab.dir, `addons-kubeadm-${version}.yaml`);
+  await writeFile(
+    config,
+    [
+      `apiVersion: ${apiVersion}`,
+      'kind: InitConfiguration',
+      'localAPIEndpoint: { advertiseAddress: 10.240.0.5, bindPort: 6443 }',
+      `nodeRegistration: { name: ${nodeName} }`,
+      '---',
+      `apiVersion: ${apiVersion}`,
+      'kind: ClusterConfiguration',
+      `kubernetesVersion: v${version}`,
+      'networking: { podSubnet: 10.244.0.0/16, serviceSubnet: 10.96.0.0/12 }',
+      '',
+    ].join('\n'),
+  );
+  await kubeadm([
+    'init',
+    'phase',
+    'addon',
+    'all',
+    `--config=${config}`,
+    `--kubeconfig=${lab.adminKubeconfig}`,
+  ]);
 }

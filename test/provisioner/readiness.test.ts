@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
 import { createCa } from '../../src/auth/pki.ts';
 import type { PlanResource } from '../../src/cluster/plan.ts';
 import { createKubeClient, type KubeAccess, type KubeClient } from '../../src/provisioner/kubeclient.ts';
@@ -26,7 +25,7 @@ import { replaceProjectAssignments } from '../../src/store/replaceProjectAssignm
 import { defaultPatch } from '../kubelab/binaries.ts';
 import { freePort, KWOK_NODE_ANNOTATION } from '../kubelab/kubelab.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
-import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import { breakGlassAccess, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, logger, testProvisioner, testSpec } from './support.ts';
 
 type PlanNodes = Extract<PlanResource, { type: 'nodes' }>;
@@ -42,17 +41,7 @@ const clients: KubeClient[] = [];
 
 beforeAll(async () => {
   c = await provisionOnKubelab(suite, { name: NAME, workers: 2 });
-  const kubeconfig = parseYaml(await c.provisioner().adminKubeconfig(NAME)) as {
-    clusters: { cluster: { 'certificate-authority-data': string } }[];
-    users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[];
-  };
-  const pem = (b64 = '') => Buffer.from(b64, 'base64').toString();
-  access = {
-    server: c.lab.url,
-    caPem: pem(kubeconfig.clusters[0]?.cluster['certificate-authority-data']),
-    certPem: pem(kubeconfig.users[0]?.user['client-certificate-data']),
-    keyPem: pem(kubeconfig.users[0]?.user['client-key-data']),
-  };
+  access = await breakGlassAccess(c, NAME);
 }, 120_000);
 
 afterAll(async () => {

@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tagsFor } from '../../src/cluster/names.ts';
-import { planUpgrade } from '../../src/cluster/plan.ts';
+import { planWorkerRollout } from '../../src/cluster/plan.ts';
+import { validateUpgrade } from '../../src/cluster/validate.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import { groupIndexes, type ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
@@ -62,10 +63,10 @@ export function testReleaseDeps(): Pick<
 }
 
 /**
- * Queues the worker rollout of an upgrade to `to` (planUpgrade's steps, from the cluster's servers
- * now) as an upgrade job. upgradeCluster refuses every version change while kaas cannot replace
- * masters, so the suites queue the worker part directly, as the job upgradeCluster would queue
- * after the masters.
+ * Queues the worker half of an upgrade to `to` (planWorkerRollout, from the cluster's servers now)
+ * as an upgrade job. upgradeCluster replaces the masters first and refuses clusters without an API
+ * load balancer; the worker suite and the rollout benchmark measure the workers' part alone, on
+ * single-master clusters.
  */
 export async function queueWorkerRollout(input: {
   store: Store;
@@ -76,7 +77,9 @@ export async function queueWorkerRollout(input: {
   const record = await findProvisionedCluster({ db: input.store.db, ref: input.clusterId });
   if (!record) throw new Error(`no cluster ${input.clusterId}`);
   const servers = await input.cloud.nova.listServers({ tags: tagsFor(input.clusterId) });
-  const plan = planUpgrade(record.spec as ClusterSpec, input.clusterId, input.to, groupIndexes(servers));
+  const spec = record.spec as ClusterSpec;
+  const target = { ...spec, kubernetesVersion: validateUpgrade(spec.kubernetesVersion, input.to).to };
+  const plan = { spec: target, steps: planWorkerRollout(target, input.clusterId, groupIndexes(servers)) };
   const id = `job-${randomBytes(8).toString('hex')}`;
   const stepIds = plan.steps.map((s) => s.id);
   await insertJob({

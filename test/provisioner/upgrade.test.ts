@@ -7,18 +7,19 @@
  * the job at that step; `retry` continues from it. The process is killed after every remaining
  * step in turn and the rollout completes on restart with no duplicate servers.
  *
- * upgradeCluster itself refuses every version change while kaas cannot replace masters
- * (`upgrade_not_supported`, tested in cloudsim.test.ts and api.test.ts), so this suite queues the
- * worker part of the plan directly (queueWorkerRollout).
+ * This single-master cluster has no load balancer, so upgradeCluster refuses it
+ * (`upgrade_not_supported`, tested in cloudsim.test.ts and api.test.ts); this suite queues the
+ * worker half of the plan directly (queueWorkerRollout). The whole upgrade, masters first, is
+ * masters.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
-import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, queueWorkerRollout } from './support.ts';
-import { webBehindBudget } from '../kubelab/workloads.ts';
+import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
 
 const suite = cloudsimSuite();
 const NAME = 'up';
@@ -44,24 +45,6 @@ afterAll(async () => {
   await c?.stop();
 });
 
-interface Pod {
-  metadata: { name: string; deletionTimestamp?: string };
-  spec?: { nodeName?: string };
-  status?: { phase?: string };
-}
-
-/** Running, not terminating pods of `app=web`. */
-async function runningWeb(): Promise<Pod[]> {
-  const { status, body } = await c.lab.request(
-    'GET',
-    '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb',
-  );
-  if (status !== 200) throw new Error(`listing pods answered ${status}`);
-  return (body as { items: Pod[] }).items.filter(
-    (p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp,
-  );
-}
-
 describe('rolling replacement of a worker group', () => {
   it('replaces every worker with one on the new version, draining under a PDB, resuming by retry after a failed drain and surviving a kill after each step', async () => {
     // Three web replicas, all on worker 0, and a budget that lets only one be down at a time: a
@@ -72,7 +55,7 @@ describe('rolling replacement of a worker group', () => {
     });
     await c.lab.waitFor(
       'web on worker 0',
-      async () => (await runningWeb()).filter((p) => p.spec?.nodeName === worker(0)).length === 3,
+      async () => (await runningWeb(c.lab)).filter((p) => p.spec?.nodeName === worker(0)).length === 3,
       60_000,
     );
     for (const n of [1, 2]) await c.lab.kubectl(['uncordon', worker(n)]);
@@ -114,7 +97,7 @@ describe('rolling replacement of a worker group', () => {
     const names = async () =>
       (await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map((s) => s.name).sort();
     expect(await names()).toEqual([...[0, 1, 2, 3, 4].map(worker), `kaas-${NAME}-master-0`]);
-    expect((await runningWeb()).length).toBe(3);
+    expect((await runningWeb(c.lab)).length).toBe(3);
     await c.lab.kubectl(['patch', 'pdb', 'web', '--type=merge', '-p', '{"spec":{"minAvailable":2}}']);
     await blocked.retryJob(c.clusterId, id);
     const resumedAt = stepIds.indexOf(`drain:${worker(0)}`);
@@ -124,43 +107,15 @@ describe('rolling replacement of a worker group', () => {
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        fewest = Math.min(fewest, (await runningWeb()).length);
+        fewest = Math.min(fewest, (await runningWeb(c.lab)).length);
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
 
     // Each run dies right after checkpointing a step no earlier run died after.
-    const killed: string[] = [];
-    const leaseMs = 600;
-    let finished = false;
+    let killed: string[];
     try {
-      for (let run = 0; !finished && run <= stepIds.length + 1; run++) {
-        const p = c.provisioner({
-          owner: `run-${run}`,
-          leaseMs,
-          concurrency: 1,
-          hooks: {
-            afterCheckpoint: (_job, stepId) => {
-              if (killed.includes(stepId)) return;
-              killed.push(stepId);
-              throw new Error(`killed after ${stepId}`);
-            },
-          },
-        });
-        try {
-          await p.runUntilIdle();
-          finished = true;
-        } catch (error) {
-          expect((error as Error).message).toBe(`killed after ${killed.at(-1)}`);
-          // No duplicate servers at any point: every name once.
-          const names = (await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map(
-            (s) => s.name,
-          );
-          expect(new Set(names).size).toBe(names.length);
-          // The lease of the dead run expires; the next run takes the job over.
-          await new Promise((r) => setTimeout(r, leaseMs + 100));
-        }
-      }
+      killed = await killAfterEachStep(c, suite.cloud, { maxRuns: stepIds.length + 1 });
     } finally {
       watching = false;
       await watcher;
@@ -200,7 +155,7 @@ describe('rolling replacement of a worker group', () => {
     });
     expect(fewest).toBeGreaterThanOrEqual(2);
     await c.lab.waitFor('web back to 3 running replicas on new workers', async () => {
-      const pods = await runningWeb();
+      const pods = await runningWeb(c.lab);
       return pods.length === 3 && pods.every((p) => [3, 4, 5].map(worker).includes(p.spec?.nodeName ?? ''));
     });
   }, 180_000);

@@ -11,6 +11,7 @@ import type { StepContext } from '../engine.ts';
 import type { Db } from '../../store/db.ts';
 import type { ClusterApi } from '../addons/client.ts';
 import type { WaitOptions } from '../addons/wait.ts';
+import type { EtcdClient } from '../etcd.ts';
 import type { KubeAccess, KubeClient } from '../kubeclient.ts';
 import type { ProvisionOptions } from '../options.ts';
 import type { ReleaseAccess } from '../release.ts';
@@ -66,6 +67,13 @@ export interface ExecDeps {
   kubeClientFor?: (server: string) => KubeClient;
   /** What the addons step needs to apply the managed services (absent: no credentials). */
   addons?: AddonsAccess;
+  /**
+   * The cluster's etcd reached through its API, dialling only the named masters (absent: no etcd CA
+   * or no API endpoint). The caller closes each client.
+   */
+  etcd?: (masters: readonly string[]) => EtcdClient;
+  /** The kubeadm-certs objects, sealed with this job's certificate key (absent: no material). */
+  kubeadmCerts?: () => Record<string, unknown>[];
   /** Longest a drain keeps retrying evictions a PodDisruptionBudget refuses. */
   drainTimeoutMs: number;
   /** Longest delete waits for LoadBalancer Services and PVCs to disappear from the cluster API. */

@@ -5,6 +5,17 @@ import { applyManagedServices } from './addons.ts';
 import { ensureContainer, ensureReleaseTarball, verifyRelease } from './artifacts.ts';
 import { deleteServer, ensureKeypair, ensureMaster, ensureServerGroup, ensureWorkers } from './compute.ts';
 import type { ExecDeps } from './context.ts';
+import {
+  deleteKubeadmCerts,
+  deleteLbMember,
+  deletePort,
+  removeEtcdMember,
+  updateKubeadmAddons,
+  updateKubeadmConfig,
+  uploadKubeadmCerts,
+  verifyExisting,
+  waitEtcdMember,
+} from './controlplane.ts';
 import { deleteNodeObject, drainNode, joinToken, kubeconfigEndpoint, waitApi, waitNodes } from './kube.ts';
 import { deleteKubeObjects } from './kubecleanup.ts';
 import { ensureLbMember, ensureLoadBalancer } from './loadbalancer.ts';
@@ -28,7 +39,18 @@ export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unkno
     if (r.type === 'server') return deleteServer(deps, r);
     if (r.type === 'keypair' || r.type === 'server-group' || r.type === 'container')
       return deleteNamed(deps, r);
+    if (r.type === 'lb-member') return deleteLbMember(deps, r);
+    if (r.type === 'port') return deletePort(deps, r);
+    if (r.type === 'etcd-member') return removeEtcdMember(deps, r);
+    if (r.type === 'kubeadm-certs') return deleteKubeadmCerts(deps, r);
+    throw new InputError(`no executor for delete ${r.type} (step ${step.id})`, { code: 'invalid_plan' });
   }
+  // An upgrade finds the cluster's shared resources as they are; it never re-creates them.
+  if (
+    step.kind === 'verify' &&
+    (r.type === 'network' || r.type === 'subnet' || r.type === 'load-balancer' || r.type === 'server-group')
+  )
+    return verifyExisting(deps, r);
   switch (r.type) {
     case 'network':
       return ensureNetwork(deps, r);
@@ -76,6 +98,14 @@ export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unkno
       return deleteNodeObject(deps, r);
     case 'addons':
       return applyManagedServices(deps, r);
+    case 'kubeadm-config':
+      return updateKubeadmConfig(deps, r);
+    case 'kubeadm-certs':
+      return uploadKubeadmCerts(deps, r);
+    case 'kubeadm-addons':
+      return updateKubeadmAddons(deps, r);
+    case 'etcd-member':
+      return waitEtcdMember(deps, r);
     default:
       throw new InputError(`no executor for ${step.kind} ${r.type} (step ${step.id})`, {
         code: 'invalid_plan',

@@ -17,8 +17,13 @@ import type { ExecDeps } from './context.ts';
 
 type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
 
-/** The API URL: floating IP when there is one, else the load balancer VIP / master-0 address. */
+/**
+ * The API URL: once create recorded one, that endpoint (an upgrade looks the load balancer up, but
+ * its VIP is on the cluster's private subnet); during create the floating IP when there is one,
+ * else the load balancer VIP / master-0 address.
+ */
 export function apiUrl(deps: ExecDeps): string | undefined {
+  if (deps.kube?.url) return deps.kube.url;
   const fip = deps.ctx.outputs.get('api-floating-ip') as { address?: string } | undefined;
   const endpoint = (deps.ctx.outputs.get('load-balancer') ?? deps.ctx.outputs.get('master-port-0')) as
     { vipAddress?: string; address?: string } | undefined;
