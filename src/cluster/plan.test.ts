@@ -74,11 +74,18 @@ describe('planCreate', () => {
       'workers:default',
       'workers:gpu',
       'kubeconfig',
+      'pod-network',
       'wait-nodes',
       'addons',
     ]);
     const byId = new Map(steps.map((s) => [s.id, s]));
     expect(byId.get('addons')!.dependsOn).toEqual(['kubeconfig', 'wait-nodes']);
+    // No kubelet is Ready without a CNI: flannel goes on once the API answers, before the Node wait.
+    expect(byId.get('pod-network')).toMatchObject({
+      dependsOn: ['wait-api'],
+      resource: { type: 'addons', params: { only: ['namespaces', 'networking'] } },
+    });
+    expect(byId.get('wait-nodes')!.dependsOn).toContain('pod-network');
     expect(byId.get('api-floating-ip')!.resource).toMatchObject({
       params: { target: { type: 'port', name: 'kaas-prod-master-0-port' } },
     });

@@ -111,7 +111,13 @@ export type PlanResource =
   | { type: 'node-object'; name: string; tags: string[]; params: { node: string } }
   | { type: 'cluster-resources'; name: string; tags: string[]; params: { resourceType: SweepType } }
   | { type: 'kube-objects'; name: string; tags: string[]; params: { objects: KubeCleanup } }
-  | { type: 'addons'; name: string; tags: string[]; params: Record<string, never> }
+  | {
+      type: 'addons';
+      name: string;
+      tags: string[];
+      /** `only`: just these managed services (and no role bindings); default every one. */
+      params: { only?: readonly string[] };
+    }
   | { type: 'kubeadm-config'; name: string; tags: string[]; params: { kubernetesVersion: string } }
   | { type: 'kubeadm-certs'; name: string; tags: string[]; params: Record<string, never> }
   | {
@@ -182,6 +188,9 @@ function step(id: string, kind: StepKind, dependsOn: string[], resource: PlanRes
  * The last step of create, resize and upgrade: (re)applies the managed services and tenant role
  * bindings once the API answers, so every change to the cluster ends with its addons converged.
  */
+/** The managed services a node needs before it can be Ready: flannel, in its namespace. */
+const POD_NETWORK_ADDONS = ['namespaces', 'networking'] as const;
+
 function addonsStep(spec: ClusterSpec, tags: string[], after: readonly PlanStep[]): PlanStep {
   const dependents = new Set(after.flatMap((s) => s.dependsOn));
   const leaves = after.filter((s) => !dependents.has(s.id)).map((s) => s.id);
@@ -507,8 +516,15 @@ export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContex
   );
   const masterIds = range(spec.masters).map((i) => `master-${i}`);
   steps.push(
-    // After wait-api too: with no workers nothing else orders the Node wait after the API's.
-    step('wait-nodes', 'wait', ['wait-api', ...masterIds, ...workerSteps], {
+    // A kubelet reports Ready only once a CNI is configured, and nothing in the nodes' user data
+    // installs one: the pod network goes on as soon as the API answers, before the Node wait.
+    step('pod-network', 'action', ['wait-api'], {
+      type: 'addons',
+      name: spec.name,
+      tags,
+      params: { only: POD_NETWORK_ADDONS },
+    }),
+    step('wait-nodes', 'wait', ['pod-network', ...masterIds, ...workerSteps], {
       type: 'nodes',
       name: spec.name,
       tags,

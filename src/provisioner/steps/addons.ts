@@ -106,7 +106,7 @@ export function addonContext(
  * Picks the services that can be applied (every operator Secret present with its keys, every
  * dependency picked) and the generated Secrets they need; warns about each one left out.
  */
-async function select(deps: ExecDeps, kube: ClusterApi, ctx: AddonContext) {
+async function select(deps: ExecDeps, kube: ClusterApi, ctx: AddonContext, only?: readonly string[]) {
   const live = new Map<string, LiveObject | undefined>();
   const read = async (s: RequiredSecret) => {
     if (!live.has(keyOf(s))) {
@@ -119,7 +119,7 @@ async function select(deps: ExecDeps, kube: ClusterApi, ctx: AddonContext) {
   };
   const enabled: string[] = [];
   const skipped: string[] = [];
-  for (const def of ADDONS) {
+  for (const def of ADDONS.filter((d) => only?.includes(d.name) ?? true)) {
     const notApplied = def.dependsOn.filter((d) => !enabled.includes(d));
     if (notApplied.length > 0) {
       skipped.push(def.name);
@@ -170,7 +170,8 @@ async function select(deps: ExecDeps, kube: ClusterApi, ctx: AddonContext) {
  * answering API (or credentials) the step succeeds with a warning, so the cluster is still usable
  * and a later job converges the services.
  */
-export async function applyManagedServices(deps: ExecDeps, _r: Res<'addons'>) {
+export async function applyManagedServices(deps: ExecDeps, r: Res<'addons'>) {
+  const { only } = r.params;
   const url = apiUrl(deps) ?? deps.kube?.url;
   const access = deps.addons;
   if (!deps.options.waitForApi || !url || !access || !(await reachable(deps, url))) {
@@ -183,7 +184,7 @@ export async function applyManagedServices(deps: ExecDeps, _r: Res<'addons'>) {
     authUrl: config.auth.authUrl,
     region: config.regionName ?? 'RegionOne',
   });
-  const { rendered, secrets, skipped } = await select(deps, kube, ctx);
+  const { rendered, secrets, skipped } = await select(deps, kube, ctx, only);
   const applier = { db: access.db, logger: deps.logger, now: deps.now, sleep: deps.sleep, kube };
   const statuses = await applyAddons(applier, {
     clusterId: deps.clusterId,
@@ -191,14 +192,20 @@ export async function applyManagedServices(deps: ExecDeps, _r: Res<'addons'>) {
     secrets,
     ...(access.wait ? { wait: access.wait } : {}),
   });
+  const applied = rendered.map((a) => a.addon);
+  const ready = statuses.filter((s) => s.state === 'ready').map((s) => s.addon);
+  if (only) {
+    await deps.ctx.event(`managed services applied ahead of the nodes' wait: ${applied.join(', ')}`);
+    return { applied: true, ready, skipped };
+  }
   const bindings = await applyRoleBindings(applier, { clusterId: deps.clusterId });
   await deps.ctx.event(
-    `managed services applied: ${rendered.map((a) => a.addon).join(', ')}` +
+    `managed services applied: ${applied.join(', ')}` +
       (skipped.length > 0 ? `; skipped: ${skipped.join(', ')}` : ''),
   );
   return {
     applied: true,
-    ready: statuses.filter((s) => s.state === 'ready').map((s) => s.addon),
+    ready,
     skipped,
     generatedSecrets: secrets.map((s) => `${s.metadata.namespace ?? ''}/${s.metadata.name}`),
     roleBindings: { revision: bindings.revision, applied: bindings.applied, pruned: bindings.pruned },
