@@ -1,0 +1,208 @@
+/**
+ * A real master booted by kaas's own user data. The provisioner creates a one-master cluster on a
+ * cloudsim listening on the nodelab bridge (so the cloud's Swift is reachable from the node, as
+ * it is from a real server); kaas stages the release build.sh packed (real kubeadm, kubelet,
+ * kubectl of the default version) and renders master-0's user data with its TempURL. nodelab
+ * boots master-0 from exactly that user data: cloud-init installs the release and runs
+ * `kubeadm init`. Then the API answers /readyz (anonymous, as kaas's authentication config allows),
+ * kaas's networking service (flannel, rendered by src/addons) makes the Node Ready, and stopping the
+ * node leaves nothing on the host.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { renderAddons } from '../../src/addons/index.ts';
+import { DONE_MARKER } from '../../src/bootstrap/node.ts';
+import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
+import { CLUSTER_DEFAULTS } from '../../src/cluster/defaults.ts';
+import { tagsFor } from '../../src/cluster/names.ts';
+import type { ClusterSpec } from '../../src/cluster/spec.ts';
+import { adminKubeconfigYaml, type ClusterMaterial } from '../../src/provisioner/material.ts';
+import { open } from '../../src/provisioner/secretbox.ts';
+import { addonContext } from '../../src/provisioner/steps/addons.ts';
+import type { Store } from '../../src/store/db.ts';
+import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
+import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
+import { defaultPatch, kubeBinary } from '../kubelab/binaries.ts';
+import {
+  adminConfig,
+  provisionerStore,
+  testCloud,
+  testProvisioner,
+  testSpec,
+  testWebhook,
+  TEST_SECRET_KEY,
+} from '../provisioner/support.ts';
+import { NODES_DIR, releaseMirror, startNodelab, type LabNode, type Nodelab } from './node.ts';
+
+const run = promisify(execFile);
+const VERSION = defaultPatch();
+/** The cluster's node network: the bridge stands in for it (apart from kubelab's 10.240.0.5). */
+const CIDR = '10.241.0.0/24';
+const MINUTE = 60_000;
+/** Kernel-wide settings the kubelet changes on start (see node.ts). */
+const KUBELET_SYSCTLS = ['vm.overcommit_memory', 'kernel.panic', 'kernel.panic_on_oops'];
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** GET https://<address>:6443<path> trusting only `caPem`, without credentials. */
+function anonymousGet(
+  address: string,
+  path: string,
+  caPem: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: address, port: 6443, path, ca: caPem, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+describe('nodelab: master-0 from kaas user data', () => {
+  let lab: Nodelab | undefined;
+  let sim: Cloudsim | undefined;
+  let store: Store | undefined;
+  let work: string | undefined;
+  afterAll(async () => {
+    try {
+      await lab?.stop();
+    } finally {
+      await sim?.close();
+      await store?.close();
+      if (work) await rm(work, { recursive: true, force: true });
+    }
+  });
+
+  it(
+    'runs kubeadm init, answers /readyz, gets Ready, and leaves the host clean',
+    async () => {
+      const sysctls = () =>
+        Promise.all(KUBELET_SYSCTLS.map((k) => readFile(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8')));
+      const sysctlsBefore = await sysctls();
+      lab = await startNodelab({ cidr: CIDR });
+      sim = await startCloudsim({ port: 0, host: lab.gateway, bootTimeMs: 20 });
+      const cloud = testCloud(adminConfig(sim.authUrl));
+      store = await provisionerStore();
+      work = await mkdtemp(join(tmpdir(), 'kaas-nodelab-'));
+      const mirror = releaseMirror();
+      const tarball = join(mirror, `v${VERSION}`, 'kubernetes-server-linux-amd64.tar.gz');
+      const sha256 = await sha256Of(tarball);
+      const releaseCatalogue = KUBERNETES_RELEASES.map((r) =>
+        r.patch === VERSION ? { ...r, artifact: { url: r.artifact.url, sha256 } } : r,
+      );
+      const provisioner = testProvisioner(store, cloud, await testWebhook(), {
+        releaseMirror: mirror,
+        releaseCacheDir: join(work, 'releases'),
+        releaseCatalogue,
+      });
+      const { cluster, job } = await provisioner.createCluster(
+        testSpec('nl0', 0, {
+          kubernetesVersion: VERSION,
+          network: { ...CLUSTER_DEFAULTS.network, nodeCidr: CIDR },
+        }),
+        { waitForApi: false },
+      );
+      await provisioner.runUntilIdle();
+      expect((await provisioner.getJob(job.id)).job.state).toBe('succeeded');
+      const [server] = await cloud.nova.listServers({ tags: tagsFor(cluster.id) });
+      if (!server) throw new Error('the provisioner created no master-0');
+      // The cluster's material as the provisioner stored it: its CA, its break-glass certificate.
+      const sealed = await findClusterSecret({ db: store.db, clusterId: cluster.id });
+      if (!sealed) throw new Error('the provisioner stored no material');
+      const material = JSON.parse(open(TEST_SECRET_KEY, sealed, cluster.id)) as ClusterMaterial;
+      const address = Object.values(server.addresses).flat()[0]?.addr;
+      const userData = await cloud.nova.getServerUserData(server.id);
+      if (!address || !userData) throw new Error('master-0 has no address or no user data');
+
+      const booted = Date.now();
+      const node: LabNode = await lab.boot({ name: server.name, address, userData });
+      const bootMs = Date.now() - booted;
+      expect(await node.readFile(DONE_MARKER)).toBe('');
+
+      const caPem = material.ca.certPem;
+      expect(await anonymousGet(address, '/readyz', caPem)).toEqual({ status: 200, body: 'ok' });
+      // Anonymous requests reach only the health paths kaas's authentication config lists.
+      expect((await anonymousGet(address, '/api', caPem)).status).toBe(401);
+
+      // kaas's networking service as the provisioner renders it, applied as kaas applies it: with
+      // the cluster's break-glass certificate (kubeadm's admin.conf is no system:master, and kaas's
+      // namespace policy keeps all others out of kube-system).
+      const kubeconfig = join(work, 'break-glass.conf');
+      await writeFile(
+        kubeconfig,
+        adminKubeconfigYaml({ clusterName: 'nl0', server: `https://${address}:6443`, material }),
+        { mode: 0o600 },
+      );
+      const kubectl = (...args: string[]) =>
+        run(kubeBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 16 << 20 });
+      const spec = (await provisioner.getCluster(cluster.id)).spec as ClusterSpec;
+      expect(spec.network.nodeCidr).toBe(CIDR);
+      const addons = renderAddons(
+        addonContext(spec, cluster.id, { authUrl: sim.authUrl, region: 'RegionOne' }),
+        ['namespaces', 'networking'],
+      );
+      const manifest = join(work, 'networking.json');
+      await writeFile(
+        manifest,
+        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: addons.flatMap((a) => a.objects) }),
+      );
+      await kubectl('apply', '--server-side', '--field-manager=kaas', '-f', manifest);
+      await until(`${server.name} Ready`, 5 * MINUTE, async () => {
+        const { stdout } = await kubectl('get', 'node', server.name, '-o', 'json');
+        const conditions = (
+          JSON.parse(stdout) as { status: { conditions: { type: string; status: string }[] } }
+        ).status.conditions;
+        return conditions.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+      });
+      const readyMs = Date.now() - booted;
+      const rss = await node.rssBytes();
+      console.info(
+        `nodelab: ${server.name} booted (cloud-init + kubeadm init) in ${Math.round(bootMs / 1000)} s, ` +
+          `Ready after ${Math.round(readyMs / 1000)} s, ${Math.round(rss / 2 ** 20)} MiB resident`,
+      );
+
+      await lab.stop();
+      lab = undefined;
+      const { stdout: left } = await run('bash', [
+        '-c',
+        'ip -o link | grep -c " nl" || true; ls -d /sys/fs/cgroup/*/nodelab-* 2>/dev/null | wc -l; grep -c kaas-nodelab /proc/self/mountinfo || true',
+      ]);
+      expect(left.split('\n').filter(Boolean)).toEqual(['0', '0', '0']);
+      expect(await readdir(NODES_DIR).catch(() => [])).toEqual([]);
+      // The kubelet set these kernel-wide on start; the lab put them back.
+      expect(await sysctls()).toEqual(sysctlsBefore);
+    },
+    15 * MINUTE,
+  );
+});
