@@ -6,7 +6,9 @@
  * boots master-0 from exactly that user data: cloud-init installs the release and runs
  * `kubeadm init`. Then the API answers /readyz (anonymous, as kaas's authentication config allows),
  * kaas's networking service (flannel, rendered by src/addons) makes the Node Ready, and stopping the
- * node leaves nothing on the host.
+ * node leaves nothing on the host. Before it, nodelab's own failure paths: a missing cache is a
+ * clear error naming the fix, a bad network is refused, and a server whose user data fails reports
+ * cloud-init's failure and leaves nothing behind.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -16,7 +18,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { renderAddons } from '../../src/addons/index.ts';
 import { DONE_MARKER } from '../../src/bootstrap/node.ts';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
@@ -39,7 +41,7 @@ import {
   testWebhook,
   TEST_SECRET_KEY,
 } from '../provisioner/support.ts';
-import { NODES_DIR, releaseMirror, startNodelab, type LabNode, type Nodelab } from './node.ts';
+import { NODES_DIR, nodelabCache, releaseMirror, startNodelab, type LabNode, type Nodelab } from './node.ts';
 
 const run = promisify(execFile);
 const VERSION = defaultPatch();
@@ -88,6 +90,54 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
+
+// Before the master (this file's tests run in order): labs must not overlap, each restores the
+// kernel-wide settings it found.
+describe('nodelab failure paths', () => {
+  const cache = process.env.NODELAB_CACHE;
+  let lab: Nodelab | undefined;
+  afterEach(async () => {
+    process.env.NODELAB_CACHE = cache;
+    if (cache === undefined) delete process.env.NODELAB_CACHE;
+    await lab?.stop();
+    lab = undefined;
+  });
+
+  it('names the build command when NODELAB_CACHE is unset or incomplete', async () => {
+    delete process.env.NODELAB_CACHE;
+    expect(() => nodelabCache()).toThrow(/NODELAB_CACHE is not set: run .*test\/nodelab\/build\.sh/);
+    const empty = await mkdtemp(join(tmpdir(), 'kaas-nodelab-cache-'));
+    try {
+      process.env.NODELAB_CACHE = empty;
+      expect(() => nodelabCache('1.37.2')).toThrow(
+        `${empty}/images/1.37.2 is missing: run bash test/nodelab/build.sh`,
+      );
+    } finally {
+      await rm(empty, { recursive: true });
+    }
+  });
+
+  it('refuses a network that is not a /24', async () => {
+    await expect(startNodelab({ cidr: '10.242.0.0/16' })).rejects.toThrow('nodelab networks are /24s');
+  });
+
+  it('reports a failing user data with cloud-init output and leaves nothing behind', async () => {
+    nodelabCache();
+    lab = await startNodelab({ cidr: '10.242.0.0/24' });
+    const userData = '#cloud-config\nruncmd:\n- [sh, -c, "echo kaas-bootstrap-broke >&2; exit 3"]\n';
+    await expect(lab.boot({ name: 'nl-broken', address: '10.242.0.9', userData })).rejects.toThrow(
+      /nl-broken failed to boot:[\s\S]*cloud-init modules --mode=final failed/,
+    );
+    await lab.stop();
+    lab = undefined;
+    const { stdout } = await run('bash', [
+      '-c',
+      'ip -o link | grep -c " nl" || true; ls -d /sys/fs/cgroup/*/nodelab-nl-broken 2>/dev/null | wc -l',
+    ]);
+    expect(stdout.split('\n').filter(Boolean)).toEqual(['0', '0']);
+    expect(await readdir(NODES_DIR).catch(() => [])).toEqual([]);
+  }, 120_000);
+});
 
 describe('nodelab: master-0 from kaas user data', () => {
   let lab: Nodelab | undefined;
