@@ -201,6 +201,11 @@ describe('nodelab: master-0 from kaas user data', () => {
       expect(await node.readFile(DONE_MARKER)).toBe('');
 
       const caPem = material.ca.certPem;
+      // kubeadm waited for the API to be live; readiness (informers, etcd) may follow a moment later.
+      await until('/readyz', 2 * MINUTE, async () => {
+        const readyz = await anonymousGet(address, '/readyz', caPem);
+        return readyz.status === 200 ? readyz : undefined;
+      });
       expect(await anonymousGet(address, '/readyz', caPem)).toEqual({ status: 200, body: 'ok' });
       // Anonymous requests reach only the health paths kaas's authentication config lists.
       expect((await anonymousGet(address, '/api', caPem)).status).toBe(401);
