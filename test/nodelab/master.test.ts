@@ -241,6 +241,21 @@ describe('nodelab: master-0 from kaas user data', () => {
         return conditions.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
       });
       const readyMs = Date.now() - booted;
+      // CoreDNS, which kubeadm deploys, runs in pods with namespaces of their own (not host network).
+      await until('CoreDNS running', 3 * MINUTE, async () => {
+        const { stdout } = await kubectl(
+          'get',
+          'pods',
+          '-n',
+          'kube-system',
+          '-l',
+          'k8s-app=kube-dns',
+          '-o',
+          'json',
+        );
+        const pods = (JSON.parse(stdout) as { items: { status: { phase: string } }[] }).items;
+        return pods.length > 0 && pods.every((p) => p.status.phase === 'Running') ? true : undefined;
+      });
       const rss = await node.rssBytes();
       console.info(
         `nodelab: ${server.name} booted (cloud-init + kubeadm init) in ${Math.round(bootMs / 1000)} s, ` +

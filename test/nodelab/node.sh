@@ -6,7 +6,7 @@
 #   node.sh up   <dir> <name> <address/prefix> <gateway> <bridge> <images dir>
 #   node.sh boot <dir>        (runs cloud-init's four stages; user-data and meta-data already in <dir>)
 #   node.sh down <dir> <name> (kills every process of the node, unmounts, removes its cgroups and <dir>)
-#   node.sh pids <dir>        (the node's processes)
+#   node.sh pids <dir> <name> (the node's processes)
 # Everything the node writes lands in <dir>: its root's upper layer, containerd's store, its logs.
 # The shortcuts a real cloud would not take are marked SHORTCUT (docs/architecture.md lists them).
 set -euo pipefail
@@ -112,31 +112,34 @@ boot() {
   done
 }
 
-# Pids of every process in the node's network or mount namespace.
+# Pids of every process of the node: in its network or mount namespace (containerd, the kubelet,
+# shims, host-network pods) or in its cgroups (pods with namespaces of their own, whose pause and
+# containers outlive a killed shim).
 node_pids() {
-  local net mnt
-  net=$(stat -L -c %i "$ns/net" 2> /dev/null) || return 0
-  mnt=$(stat -L -c %i "$ns/mnt" 2> /dev/null) || return 0
-  # find fails on processes that exit while it looks: that is no error here.
-  { find /proc/[0-9]*/ns -maxdepth 1 \( -lname "net:\[$net\]" -o -lname "mnt:\[$mnt\]" \) 2> /dev/null || true; } |
-    cut -d/ -f3 | sort -u
+  local name=$1 net mnt
+  {
+    if net=$(stat -L -c %i "$ns/net" 2> /dev/null) && mnt=$(stat -L -c %i "$ns/mnt" 2> /dev/null); then
+      # find fails on processes that exit while it looks: that is no error here.
+      find /proc/[0-9]*/ns -maxdepth 1 \( -lname "net:\[$net\]" -o -lname "mnt:\[$mnt\]" \) 2> /dev/null |
+        cut -d/ -f3 || true
+    fi
+    find $(cgroup_dirs "nodelab-$name") -name cgroup.procs -exec cat {} + 2> /dev/null || true
+  } | sort -u
 }
 
 down() {
   local name=$1 pids i d f left=0
-  if mountpoint -q "$ns/mnt" 2> /dev/null; then
-    for i in $(seq 50); do
-      pids=$(node_pids)
-      [ -z "$pids" ] && break
-      # shellcheck disable=SC2086
-      kill -9 $pids 2> /dev/null || true
-      sleep 0.2
-    done
-    pids=$(node_pids)
-    if [ -n "$pids" ]; then
-      echo "nodelab: processes survive in $name: $pids" >&2
-      left=1
-    fi
+  for i in $(seq 50); do
+    pids=$(node_pids "$name")
+    [ -z "$pids" ] && break
+    # shellcheck disable=SC2086
+    kill -9 $pids 2> /dev/null || true
+    sleep 0.2
+  done
+  pids=$(node_pids "$name")
+  if [ -n "$pids" ]; then
+    echo "nodelab: processes survive in $name: $pids" >&2
+    left=1
   fi
   for f in net mnt uts; do
     if mountpoint -q "$ns/$f" 2> /dev/null; then umount "$ns/$f"; fi
@@ -158,7 +161,7 @@ case $cmd in
   up) up "${@:3}" ;;
   boot) boot ;;
   down) down "$3" ;;
-  pids) node_pids ;;
+  pids) node_pids "$3" ;;
   *)
     echo "usage: node.sh up|boot|down <dir> ..." >&2
     exit 2

@@ -163,7 +163,7 @@ export async function startNodelab(options: { cidr: string }): Promise<Nodelab> 
       },
       rssBytes: async () => {
         let total = 0;
-        for (const pid of (await sh(['pids', dir])).split('\n').filter(Boolean)) {
+        for (const pid of (await sh(['pids', dir, server.name])).split('\n').filter(Boolean)) {
           const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
           total += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
         }
@@ -203,7 +203,10 @@ export async function startNodelab(options: { cidr: string }): Promise<Nodelab> 
     return node;
   };
 
+  let stopped = false;
   const stop = async () => {
+    if (stopped) return;
+    stopped = true;
     const errors: unknown[] = [];
     for (const node of [...nodes.values()]) await node.stop().catch((e: unknown) => errors.push(e));
     await run('ip', ['link', 'del', bridge]).catch((e: unknown) => errors.push(e));
