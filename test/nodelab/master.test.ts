@@ -1,14 +1,18 @@
 /**
- * A real master booted by kaas's own user data. The provisioner creates a one-master cluster on a
- * cloudsim listening on the nodelab bridge (so the cloud's Swift is reachable from the node, as
- * it is from a real server); kaas stages the release build.sh packed (real kubeadm, kubelet,
- * kubectl of the default version) and renders master-0's user data with its TempURL. nodelab
- * boots master-0 from exactly that user data: cloud-init installs the release and runs
- * `kubeadm init`. Then the API answers /readyz (anonymous, as kaas's authentication config allows),
- * kaas's networking service (flannel, rendered by src/addons) makes the Node Ready, and stopping the
- * node leaves nothing on the host. Before it, nodelab's own failure paths: a missing cache is a
- * clear error naming the fix, a bad network is refused, and a server whose user data fails reports
- * cloud-init's failure and leaves nothing behind.
+ * Real nodes booted by kaas's own user data. The provisioner creates a one-master, one-worker
+ * cluster on a cloudsim listening on the nodelab bridge (so the cloud's Swift is reachable from the
+ * nodes, as it is from real servers); kaas stages the release build.sh packed (real kubeadm,
+ * kubelet, kubectl of the default version) and renders each server's user data with its TempURL.
+ * nodelab boots master-0 from exactly that user data: cloud-init installs the release and runs
+ * `kubeadm init`. Then the API answers /readyz (anonymous, as kaas's authentication config
+ * allows), kaas's networking service (flannel, rendered by src/addons) makes the Node Ready and
+ * CoreDNS runs. The worker then boots from its own user data and joins (`kubeadm join` with the
+ * cluster's token); a pod on it reaches a CoreDNS pod on master-0 over flannel on eth2 and
+ * resolves kubernetes.default. Stopping the nodes leaves nothing on the host.
+ *
+ * Before it, nodelab's own failure paths: a missing cache is a clear error naming the fix, a bad
+ * network is refused, and a server whose user data fails reports cloud-init's failure and leaves
+ * nothing behind.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,6 +32,7 @@ import type { ClusterSpec } from '../../src/cluster/spec.ts';
 import { adminKubeconfigYaml, type ClusterMaterial } from '../../src/provisioner/material.ts';
 import { open } from '../../src/provisioner/secretbox.ts';
 import { addonContext } from '../../src/provisioner/steps/addons.ts';
+import type { Server } from '../../src/openstack/nova.ts';
 import type { Store } from '../../src/store/db.ts';
 import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
@@ -139,7 +144,7 @@ describe('nodelab failure paths', () => {
   }, 120_000);
 });
 
-describe('nodelab: master-0 from kaas user data', () => {
+describe('nodelab: a cluster from kaas user data', () => {
   let lab: Nodelab | undefined;
   let sim: Cloudsim | undefined;
   let store: Store | undefined;
@@ -155,7 +160,7 @@ describe('nodelab: master-0 from kaas user data', () => {
   });
 
   it(
-    'runs kubeadm init, answers /readyz, gets Ready, and leaves the host clean',
+    'master-0 runs kubeadm init and gets Ready, a worker joins, pods talk across nodes, the host is left clean',
     async () => {
       const sysctls = () =>
         Promise.all(KUBELET_SYSCTLS.map((k) => readFile(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8')));
@@ -177,7 +182,7 @@ describe('nodelab: master-0 from kaas user data', () => {
         releaseCatalogue,
       });
       const { cluster, job } = await provisioner.createCluster(
-        testSpec('nl0', 0, {
+        testSpec('nl0', 1, {
           kubernetesVersion: VERSION,
           network: { ...CLUSTER_DEFAULTS.network, nodeCidr: CIDR },
         }),
@@ -185,15 +190,21 @@ describe('nodelab: master-0 from kaas user data', () => {
       );
       await provisioner.runUntilIdle();
       expect((await provisioner.getJob(job.id)).job.state).toBe('succeeded');
-      const [server] = await cloud.nova.listServers({ tags: tagsFor(cluster.id) });
-      if (!server) throw new Error('the provisioner created no master-0');
+      const servers = await cloud.nova.listServers({ tags: tagsFor(cluster.id) });
+      const server = servers.find((s) => s.name.endsWith('-master-0'));
+      const worker = servers.find((s) => s !== server);
+      if (!server || !worker) throw new Error('the provisioner did not create master-0 and a worker');
       // The cluster's material as the provisioner stored it: its CA, its break-glass certificate.
       const sealed = await findClusterSecret({ db: store.db, clusterId: cluster.id });
       if (!sealed) throw new Error('the provisioner stored no material');
       const material = JSON.parse(open(TEST_SECRET_KEY, sealed, cluster.id)) as ClusterMaterial;
-      const address = Object.values(server.addresses).flat()[0]?.addr;
-      const userData = await cloud.nova.getServerUserData(server.id);
-      if (!address || !userData) throw new Error('master-0 has no address or no user data');
+      const bootInput = async (s: Server) => {
+        const address = Object.values(s.addresses).flat()[0]?.addr;
+        const userData = await cloud.nova.getServerUserData(s.id);
+        if (!address || !userData) throw new Error(`${s.name} has no address or no user data`);
+        return { name: s.name, address, userData };
+      };
+      const { address, userData } = await bootInput(server);
 
       const booted = Date.now();
       const node: LabNode = await lab.boot({ name: server.name, address, userData });
@@ -233,13 +244,15 @@ describe('nodelab: master-0 from kaas user data', () => {
         JSON.stringify({ apiVersion: 'v1', kind: 'List', items: addons.flatMap((a) => a.objects) }),
       );
       await kubectl('apply', '--server-side', '--field-manager=kaas', '-f', manifest);
-      await until(`${server.name} Ready`, 5 * MINUTE, async () => {
-        const { stdout } = await kubectl('get', 'node', server.name, '-o', 'json');
-        const conditions = (
-          JSON.parse(stdout) as { status: { conditions: { type: string; status: string }[] } }
-        ).status.conditions;
-        return conditions.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
-      });
+      const ready = (name: string) =>
+        until(`${name} Ready`, 5 * MINUTE, async () => {
+          const { stdout } = await kubectl('get', 'node', name, '-o', 'json');
+          const conditions = (
+            JSON.parse(stdout) as { status: { conditions: { type: string; status: string }[] } }
+          ).status.conditions;
+          return conditions.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+        });
+      await ready(server.name);
       const readyMs = Date.now() - booted;
       // CoreDNS, which kubeadm deploys, runs in pods with namespaces of their own (not host network).
       await until('CoreDNS running', 3 * MINUTE, async () => {
@@ -257,9 +270,67 @@ describe('nodelab: master-0 from kaas user data', () => {
         return pods.length > 0 && pods.every((p) => p.status.phase === 'Running') ? true : undefined;
       });
       const rss = await node.rssBytes();
+
+      // The worker joins with kaas's worker user data (kubeadm join with the cluster's token).
+      const workerBooted = Date.now();
+      const workerNode = await lab.boot(await bootInput(worker));
+      expect(await workerNode.readFile(DONE_MARKER)).toBe('');
+      await ready(worker.name);
+      const workerReadyMs = Date.now() - workerBooted;
+      // A pod on the worker reaches a CoreDNS pod on master-0 over flannel (vxlan on eth2) and
+      // resolves kubernetes.default through the cluster DNS Service.
+      const { stdout: dnsPods } = await kubectl(
+        'get',
+        'pods',
+        '-n',
+        'kube-system',
+        '-l',
+        'k8s-app=kube-dns',
+        '-o',
+        'jsonpath={.items[0].status.podIP}',
+      );
+      const probe = join(work, 'probe.json');
+      await writeFile(
+        probe,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'nodelab-probe', namespace: 'default' },
+          spec: {
+            nodeName: worker.name,
+            restartPolicy: 'Never',
+            containers: [
+              {
+                name: 'probe',
+                image: 'docker.io/library/busybox:stable',
+                command: [
+                  'sh',
+                  '-c',
+                  // busybox's nc and nslookup (its static wget needs glibc's NSS, absent here).
+                  `printf 'GET /health HTTP/1.0\\r\\n\\r\\n' | nc -w 10 ${dnsPods} 8080 && nslookup kubernetes.default.svc.cluster.local ${spec.network.dnsIp}`,
+                ],
+              },
+            ],
+          },
+        }),
+      );
+      await kubectl('apply', '-f', probe);
+      const phase = await until('the probe pod to finish', 3 * MINUTE, async () => {
+        const { stdout } = await kubectl('get', 'pod', 'nodelab-probe', '-o', 'jsonpath={.status.phase}');
+        return stdout === 'Succeeded' || stdout === 'Failed' ? stdout : undefined;
+      });
+      const { stdout: probeLog } = await kubectl('logs', 'nodelab-probe');
+      expect({ phase, probeLog }).toMatchObject({
+        phase: 'Succeeded',
+        probeLog: expect.stringMatching(/^HTTP\/1\.[01] 200 OK/),
+      });
+      expect(probeLog).toContain('Address: 10.96.0.1');
+      const workerRss = await workerNode.rssBytes();
       console.info(
         `nodelab: ${server.name} booted (cloud-init + kubeadm init) in ${Math.round(bootMs / 1000)} s, ` +
-          `Ready after ${Math.round(readyMs / 1000)} s, ${Math.round(rss / 2 ** 20)} MiB resident`,
+          `Ready after ${Math.round(readyMs / 1000)} s, ${Math.round(rss / 2 ** 20)} MiB resident; ` +
+          `${worker.name} joined and Ready after ${Math.round(workerReadyMs / 1000)} s, ` +
+          `${Math.round(workerRss / 2 ** 20)} MiB resident`,
       );
 
       await lab.stop();
