@@ -22,6 +22,10 @@ cgroup_dirs() { for h in /sys/fs/cgroup/*/; do [ "$h" = /sys/fs/cgroup/unified/ 
 
 up() {
   local name=$1 address=$2 gateway=$3 bridge=$4 images=$5
+  if [ ! -d /sys/fs/cgroup/cpuset ] || [ ! -d /sys/fs/cgroup/memory ]; then
+    echo "nodelab: this host has no cgroup v1 hierarchies; nodelab knows only that layout (cgroup roots per node)" >&2
+    return 1
+  fi
   mkdir -p "$ns" "$dir"/{upper,work,merged,containerd,log}
   mount --bind "$ns" "$ns"
   mount --make-private "$ns"
