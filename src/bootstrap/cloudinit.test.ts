@@ -55,6 +55,20 @@ describe('renderCloudConfig', () => {
     expect(script.content).not.toContain('kubeadm init');
   });
 
+  it.each(KUBERNETES_RELEASES.map((r) => [r.patch, r.images.pause]))(
+    'points containerd of a %s node at the release pause image %s before restarting it',
+    (patch, pause) => {
+      const input = bootstrapInput('worker');
+      const spec = { ...input.spec, kubernetesVersion: patch };
+      const script = render({ ...input, spec }).file('/var/lib/kaas/bootstrap.sh')!.content;
+      const sandbox = script.indexOf(
+        `sed -i 's#sandbox_image = .*#sandbox_image = "registry.k8s.io/pause:${pause}"#' /etc/containerd/config.toml`,
+      );
+      expect(sandbox).toBeGreaterThan(script.indexOf('containerd config default'));
+      expect(script.indexOf('systemctl restart containerd')).toBeGreaterThan(sandbox);
+    },
+  );
+
   it.each(KUBERNETES_RELEASES.map((r) => [r.patch, r.kubeadmApiVersion]))(
     'renders %s with kubeadm %s, list extraArgs and structured anonymous auth',
     (patch, kubeadmApi) => {

@@ -4,7 +4,7 @@
  */
 import { stringify } from 'yaml';
 import type { BootstrapInput } from './input.ts';
-import { WEBHOOK_KUBECONFIG_PATH, validateBootstrapInput } from './input.ts';
+import { WEBHOOK_KUBECONFIG_PATH, kubernetesRelease, validateBootstrapInput } from './input.ts';
 import { AUTHENTICATION_CONFIG_PATH, NODE_IP_PLACEHOLDER, kubeadmDocuments } from './kubeadm.ts';
 import { authenticationConfiguration } from './manifests.ts';
 
@@ -105,11 +105,15 @@ function script(input: BootstrapInput, binDir: string): string {
     'sysctl --system >/dev/null',
   ];
   if (!flatcar) {
-    // Debian/Ubuntu's containerd ships without the systemd cgroup driver the kubelet uses.
+    // Debian/Ubuntu's containerd ships without the systemd cgroup driver the kubelet uses, and
+    // with an older pause image than the release's: containerd, not the kubelet, picks the pod
+    // sandbox image, so without this every node pulls a second pause image (an air-gapped one
+    // cannot) and kubeadm warns of the mismatch.
     lines.push(
       'mkdir -p /etc/containerd',
       'containerd config default > /etc/containerd/config.toml',
       "sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' /etc/containerd/config.toml",
+      `sed -i 's#sandbox_image = .*#sandbox_image = "registry.k8s.io/pause:${kubernetesRelease(spec).images.pause}"#' /etc/containerd/config.toml`,
       'systemctl restart containerd',
     );
   }

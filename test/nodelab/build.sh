@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Builds what a nodelab node runs that kubelab does not already build, without any registry:
+#   kubelet, kube-proxy (the catalogue's default version), from the Go module proxy in the same
+#     wrapper module kubelab builds kube-apiserver in (test/kubelab/build.sh, which this runs first);
+#   CoreDNS and flannel (+ its CNI plugin) at the versions the catalogue and src/addons name, from
+#     the Go module proxy; pause from the Kubernetes module's own pause.c;
+#   one OCI image tarball per image kaas's kubeadm config and managed services reference, under the
+#     exact name they reference (containerd imports a tarball without a registry and without
+#     normalising names), for `ctr -n k8s.io images import` into each node's containerd.
+# Debian's containerd, runc, CNI plugins, cloud-init, busybox-static and the tools kubeadm's
+# preflight looks for are installed with apt when missing (a node's root is the host's root).
+# Cached outside the repository: $NODELAB_CACHE/{bin,images}/<version>/. Prints the cache root on
+# stdout; progress on stderr. Idempotent: a warm cache builds nothing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+CACHE=${NODELAB_CACHE:-/var/cache/kaas-nodelab}
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
+log() { echo "nodelab: $*" >&2; }
+
+packages=(containerd runc containernetworking-plugins cloud-init busybox-static iptables conntrack
+  socat ethtool iproute2 kmod curl util-linux gcc libc6-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f '${Status}' "$p" 2> /dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 || {
+    apt-get update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
+  }
+fi
+
+KUBELAB_CACHE=$(bash "$root/test/kubelab/build.sh")
+# The default release and the image tags its kubeadm deploys (src/versions/catalogue.json).
+read -r version etcd_tag coredns_tag pause_tag < <(node -e '
+  const c = require(process.argv[1]); const r = c.versions.find((v) => v.minor === c.default);
+  console.log(r.patch, r.images.etcd, r.images.coredns, r.images.pause);' "$root/src/versions/catalogue.json")
+# The managed services' pinned images (src/addons/images.ts), read as text: only flannel's two.
+addon_image() { sed -n "s/^  $1: '\\(.*\\)',\$/\\1/p" "$root/src/addons/images.ts"; }
+flannel_image=$(addon_image flannel)
+flannel_cni_image=$(addon_image flannelCniPlugin)
+[ -n "$flannel_image" ] && [ -n "$flannel_cni_image" ] || {
+  log "cannot read flannel's images from src/addons/images.ts"
+  exit 1
+}
+etcd_version=$(node -e 'process.stdout.write(require(process.argv[1]).etcd)' "$root/test/kubelab/tools.json")
+
+bin="$CACHE/bin/$version"
+images="$CACHE/images/$version"
+mkdir -p "$bin" "$images" "$CACHE/src"
+
+# go_build <out> <module dir> <package> [ldflags]: one binary, skipped when cached.
+go_build() {
+  local out=$1 mod=$2 pkg=$3 ld=${4:-"-s -w"}
+  [ -x "$out" ] && return 0
+  local started=$SECONDS
+  log "building $pkg…"
+  (cd "$mod" && nice go build -trimpath -ldflags "$ld" -o "$out.tmp" "$pkg")
+  mv "$out.tmp" "$out"
+  log "built $(basename "$out") in $((SECONDS - started)) s"
+}
+
+# kubelet and kube-proxy in kubelab's wrapper module (same go.mod, so the build cache is shared).
+k8s_mod="$KUBELAB_CACHE/src/kubernetes-$version"
+minor=${version#*.}
+minor=${minor%%.*}
+ld="-s -w"
+for kv in "gitVersion=v$version" gitMajor=1 "gitMinor=$minor" gitTreeState=clean \
+  gitCommit=0000000000000000000000000000000000000000 buildDate=1970-01-01T00:00:00Z; do
+  ld+=" -X k8s.io/component-base/version.$kv -X k8s.io/client-go/pkg/version.$kv"
+done
+go_build "$bin/kubelet" "$k8s_mod" k8s.io/kubernetes/cmd/kubelet "$ld"
+go_build "$bin/kube-proxy" "$k8s_mod" k8s.io/kubernetes/cmd/kube-proxy "$ld"
+if [ ! -x "$bin/pause" ]; then
+  pause_c=$(cd "$k8s_mod" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c
+  gcc -static -Os -Wall -Werror "-DVERSION=v$pause_tag" -o "$bin/pause.tmp" "$pause_c"
+  strip "$bin/pause.tmp"
+  mv "$bin/pause.tmp" "$bin/pause"
+fi
+
+# tool_module <name> <module> <version>: a wrapper module requiring one upstream module.
+tool_module() {
+  local dir="$CACHE/src/$1-$3"
+  if [ ! -f "$dir/go.mod" ]; then
+    mkdir -p "$dir"
+    printf 'module kaas.local/nodelab\ngo 1.24\nrequire %s %s\n' "$2" "$3" > "$dir/go.mod"
+  fi
+  echo "$dir"
+}
+coredns_mod=$(tool_module coredns github.com/coredns/coredns "$coredns_tag")
+go_build "$bin/coredns" "$coredns_mod" github.com/coredns/coredns
+# The module proxy refuses flannel v0.26.4 and every flannel-io/cni-plugin version: flannel's
+# next patch of the same minor stands in for its image, and the CNI plugin's upstream origin
+# (containernetworking/plugins' meta/flannel, last shipped in v0.9.1; same config, same delegation
+# to bridge) for flannel-cni-plugin. Both run under the tags src/addons/images.ts names.
+flannel_source=v0.26.7
+flannel_mod=$(tool_module flannel github.com/flannel-io/flannel "$flannel_source")
+# flannel's udp backend is C (as upstream builds it: cgo, linked statically).
+CGO_ENABLED=1 go_build "$bin/flanneld" "$flannel_mod" github.com/flannel-io/flannel \
+  "-s -w -X github.com/flannel-io/flannel/pkg/version.Version=$flannel_source -extldflags -static"
+flannel_cni_mod=$(tool_module cni-plugins github.com/containernetworking/plugins v0.9.1)
+go_build "$bin/flannel" "$flannel_cni_mod" github.com/containernetworking/plugins/plugins/meta/flannel
+
+# image <name> <tarball> <entrypoint json|-> <src:dest | link:target:dest>...: a one-layer OCI
+# image layout as a tarball, reproducible (fixed mtimes, sorted names, root-owned).
+image() {
+  local name=$1 out="$images/$2" entrypoint=$3
+  shift 3
+  [ -f "$out" ] && return 0
+  local work
+  work=$(mktemp -d)
+  local rootfs="$work/rootfs" blobs="$work/oci/blobs/sha256"
+  mkdir -p "$rootfs"/{etc,tmp,dev,proc,sys,run,var/run} "$blobs"
+  chmod 1777 "$rootfs/tmp"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
+  local item
+  for item in "$@"; do
+    if [[ $item == link:* ]]; then
+      item=${item#link:}
+      mkdir -p "$rootfs$(dirname "${item#*:}")"
+      ln -s "${item%%:*}" "$rootfs${item#*:}"
+    else
+      mkdir -p "$rootfs$(dirname "${item#*:}")"
+      cp -L --preserve=mode "${item%%:*}" "$rootfs${item#*:}"
+    fi
+  done
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf "$work/layer.tar" .
+  local diff_id layer layer_size config config_size manifest manifest_size
+  diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
+  gzip -n -c "$work/layer.tar" > "$work/layer.tar.gz"
+  layer=$(sha256sum "$work/layer.tar.gz" | cut -d' ' -f1)
+  layer_size=$(stat -c %s "$work/layer.tar.gz")
+  mv "$work/layer.tar.gz" "$blobs/$layer"
+  local ep=''
+  [ "$entrypoint" != - ] && ep=",\"Entrypoint\":$entrypoint"
+  printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/bin"]%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$ep" "$diff_id" > "$work/config.json"
+  config=$(sha256sum "$work/config.json" | cut -d' ' -f1)
+  config_size=$(stat -c %s "$work/config.json")
+  mv "$work/config.json" "$blobs/$config"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}]}' \
+    "$config" "$config_size" "$layer" "$layer_size" > "$work/manifest.json"
+  manifest=$(sha256sum "$work/manifest.json" | cut -d' ' -f1)
+  manifest_size=$(stat -c %s "$work/manifest.json")
+  mv "$work/manifest.json" "$blobs/$manifest"
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
+    "$manifest" "$manifest_size" "$name" "${name##*:}" > "$work/oci/index.json"
+  printf '{"imageLayoutVersion":"1.0.0"}' > "$work/oci/oci-layout"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work/oci" -cf "$out.tmp" .
+  mv "$out.tmp" "$out"
+  rm -rf "$work"
+  log "image $name"
+}
+
+# Files that make a dynamically linked binary run in an image: itself plus its shared libraries.
+with_libs() {
+  local f lib
+  for f in "$@"; do
+    echo "$f:$f"
+    for lib in $(ldd "$f" 2> /dev/null | awk '/=> \//{print $3} /^\t\/lib/{print $1}'); do echo "$lib:$lib"; done
+  done | sort -u
+}
+# iptables (nft backend, as Debian's default alternative) for kube-proxy and flanneld.
+mapfile -t iptables_files < <(
+  with_libs /usr/sbin/xtables-nft-multi /usr/sbin/conntrack /usr/lib/x86_64-linux-gnu/xtables/*.so
+  for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+    echo "link:xtables-nft-multi:/usr/sbin/$t"
+  done
+  echo /etc/protocols:/etc/protocols
+  echo /etc/services:/etc/services
+  echo /etc/ethertypes:/etc/ethertypes
+)
+busybox=(/bin/busybox:/bin/busybox link:busybox:/bin/sh link:busybox:/bin/cp link:busybox:/bin/sleep
+  link:busybox:/bin/cat link:busybox:/bin/ls link:busybox:/bin/wget link:busybox:/bin/nslookup
+  link:busybox:/bin/ip link:busybox:/bin/echo link:busybox:/bin/hostname)
+
+k8s=registry.k8s.io
+for c in kube-apiserver kube-controller-manager kube-scheduler; do
+  image "$k8s/$c:v$version" "$c.tar" - "$KUBELAB_CACHE/kubernetes/$version/$c:/usr/local/bin/$c"
+done
+image "$k8s/kube-proxy:v$version" kube-proxy.tar - "$bin/kube-proxy:/usr/local/bin/kube-proxy" "${iptables_files[@]}"
+# etcd: kubelab's etcd build stands in under the tag kubeadm deploys for this release.
+image "$k8s/etcd:$etcd_tag" etcd.tar - "$KUBELAB_CACHE/etcd/$etcd_version/etcd:/usr/local/bin/etcd"
+image "$k8s/pause:$pause_tag" pause.tar '["/pause"]' "$bin/pause:/pause"
+image "$k8s/coredns/coredns:$coredns_tag" coredns.tar '["/coredns"]' "$bin/coredns:/coredns"
+image "$flannel_image" flannel.tar '["/opt/bin/flanneld"]' "$bin/flanneld:/opt/bin/flanneld" \
+  "${iptables_files[@]}" "${busybox[@]}"
+image "$flannel_cni_image" flannel-cni-plugin.tar - "$bin/flannel:/flannel" "${busybox[@]}"
+image docker.io/library/busybox:stable busybox.tar '["/bin/sh"]' "${busybox[@]}"
+
+# The release as dl.k8s.io lays it out, for a release mirror (KAAS_RELEASE_MIRROR): the binaries a
+# node's user data installs from it, with kubelab's kubectl and (wrapped, below) kubeadm.
+release="$CACHE/release/v$version"
+if [ ! -f "$release/kubernetes-server-linux-amd64.tar.gz" ]; then
+  work=$(mktemp -d)
+  mkdir -p "$work/kubernetes/server/bin" "$release"
+  cp "$KUBELAB_CACHE/kubernetes/$version/kubectl" "$bin/kubelet" "$bin/kube-proxy" "$work/kubernetes/server/bin/"
+  # SHORTCUT: this VM runs cgroup v1, which kubeadm's preflight refuses for kubelets from 1.35 on
+  # (the kubelet itself runs on it with --fail-cgroupv1=false, see node.sh). The release's kubeadm
+  # is upstream kubeadm behind a wrapper that ignores the SystemVerification check on init/join;
+  # every other check runs. The binary is read from this cache, visible in each node's root.
+  cat > "$work/kubernetes/server/bin/kubeadm" << EOF
+#!/bin/sh
+# nodelab: upstream kubeadm v$version; see test/nodelab/build.sh (SHORTCUT) for why this wrapper.
+case "\$1 \$2" in
+  'init phase'* | 'join phase'*) ;;
+  init* | join*) exec $KUBELAB_CACHE/kubernetes/$version/kubeadm "\$@" --ignore-preflight-errors=SystemVerification ;;
+esac
+exec $KUBELAB_CACHE/kubernetes/$version/kubeadm "\$@"
+EOF
+  chmod 0755 "$work/kubernetes/server/bin/kubeadm"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work" -cf - kubernetes |
+    gzip -n -1 > "$release/kubernetes-server-linux-amd64.tar.gz.tmp"
+  mv "$release/kubernetes-server-linux-amd64.tar.gz.tmp" "$release/kubernetes-server-linux-amd64.tar.gz"
+  rm -rf "$work"
+  log "release v$version packed"
+fi
+echo "$CACHE"
