@@ -7,6 +7,8 @@ node scripts/ensure-deps.mjs
 bash scripts/services.sh
 # Upstream Kubernetes binaries for kubelab, built from the Go module proxy (cached by version).
 KUBELAB_CACHE=$(bash test/kubelab/build.sh); export KUBELAB_CACHE
+# Real nodes for nodelab: kubelet, kube-proxy, CoreDNS, flannel and their images (cached by version).
+NODELAB_CACHE=$(bash test/nodelab/build.sh); export NODELAB_CACHE
 # shellcheck disable=SC1091
 source "${OSLAB_STATE:-/var/lib/oslab}/admin-openrc.sh"
 echo '== typecheck' >&2; npx tsc --noEmit
