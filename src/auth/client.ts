@@ -1,5 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import type { ClientConfig } from './clientConfig.ts';
+import type { TokenInfo } from './service.ts';
 import {
   AuthError,
   ConflictError,
@@ -142,16 +143,9 @@ export function kaasClient(baseUrl: string, options: { dispatcher?: Dispatcher }
     },
     async listTokens(token: string) {
       return (
-        await call<{
-          items: {
-            id: string;
-            name: string;
-            createdAt: string;
-            expiresAt: string;
-            lastUsedAt: string | null;
-            clusters?: string[];
-          }[];
-        }>('GET', '/api/v1/tokens', { headers: { authorization: `Bearer ${token}` } })
+        await call<{ items: TokenInfo[] }>('GET', '/api/v1/tokens', {
+          headers: { authorization: `Bearer ${token}` },
+        })
       ).body.items;
     },
     async deleteToken(token: string, id: string): Promise<void> {

@@ -42,6 +42,9 @@ function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
 }
 
 /** Every dependency is an earlier step and ids are unique: the plan can run top to bottom. */
+/** What resize and upgrade do first: stage the release, then mint a join token for new nodes. */
+const STAGING = ['release', 'artifacts', 'release-tarball', 'join-token'];
+
 function expectOrdered(steps: readonly PlanStep[]): void {
   const seen = new Set<string>();
   for (const s of steps) {
@@ -182,15 +185,7 @@ describe('planResize', () => {
     expect(plan.added).toEqual([1, 3]);
     expect(plan.removed).toEqual([]);
     expectOrdered(plan.steps);
-    expect(plan.steps.map((s) => s.id)).toEqual([
-      'release',
-      'artifacts',
-      'release-tarball',
-      'join-token',
-      'workers:default',
-      'wait-nodes',
-      'addons',
-    ]);
+    expect(plan.steps.map((s) => s.id)).toEqual([...STAGING, 'workers:default', 'wait-nodes', 'addons']);
     expect(plan.steps[4]!.resource.params).toMatchObject({
       indexes: [1, 3],
       names: ['kaas-prod-default-1', 'kaas-prod-default-3'],
@@ -261,10 +256,7 @@ describe('planUpgrade', () => {
     expect(plan.spec.kubernetesVersion).toBe(MIDDLE.patch);
     expectOrdered(plan.steps);
     expect(plan.steps.map((s) => s.id)).toEqual([
-      'release',
-      'artifacts',
-      'release-tarball',
-      'join-token',
+      ...STAGING,
       'network',
       'subnet',
       'load-balancer',
@@ -426,13 +418,7 @@ describe('planUpgrade', () => {
     }
     // Alone, the worker rollout starts right after staging and the join token.
     const rollout = plans[1]!;
-    expect(rollout.map((s) => s.id).slice(0, 5)).toEqual([
-      'release',
-      'artifacts',
-      'release-tarball',
-      'join-token',
-      'roll:default:0',
-    ]);
+    expect(rollout.map((s) => s.id).slice(0, 5)).toEqual([...STAGING, 'roll:default:0']);
     expect(rollout.find((s) => s.id === 'roll:default:0')!.dependsOn).toEqual([
       'release-tarball',
       'join-token',

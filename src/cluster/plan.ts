@@ -289,7 +289,10 @@ function masterParams(
 }
 
 /** The API load balancer: TCP 6443 with an HTTPS health monitor on /readyz. */
-function apiLoadBalancer(names: ClusterNames, tags: string[]): PlanResource {
+export function apiLoadBalancer(
+  names: ClusterNames,
+  tags: string[],
+): Extract<PlanResource, { type: 'load-balancer' }> {
   return {
     type: 'load-balancer',
     name: names.apiLoadBalancer,

@@ -48,3 +48,11 @@ export function defaultPatch(): string {
   if (!v) throw new Error('the version catalogue names a default minor it does not list');
   return v.patch;
 }
+
+/** The patch release of the minor before the default one: where upgrade tests start. */
+export function previousPatch(): string {
+  const i = catalogue.versions.findIndex((x) => x.minor === catalogue.default);
+  const v = catalogue.versions[i - 1];
+  if (!v) throw new Error('the version catalogue lists no minor before its default');
+  return v.patch;
+}

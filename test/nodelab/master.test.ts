@@ -232,6 +232,9 @@ describe('nodelab: a cluster from kaas user data', () => {
       );
       const kubectl = (...args: string[]) =>
         run(kubeBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 16 << 20 });
+      // CoreDNS's pods, which kubeadm deploys, in the given kubectl output format.
+      const kubeDnsPods = (output: string) =>
+        kubectl('get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=kube-dns', '-o', output);
       const spec = (await provisioner.getCluster(cluster.id)).spec as ClusterSpec;
       expect(spec.network.nodeCidr).toBe(CIDR);
       const addons = renderAddons(
@@ -256,16 +259,7 @@ describe('nodelab: a cluster from kaas user data', () => {
       const readyMs = Date.now() - booted;
       // CoreDNS, which kubeadm deploys, runs in pods with namespaces of their own (not host network).
       await until('CoreDNS running', 3 * MINUTE, async () => {
-        const { stdout } = await kubectl(
-          'get',
-          'pods',
-          '-n',
-          'kube-system',
-          '-l',
-          'k8s-app=kube-dns',
-          '-o',
-          'json',
-        );
+        const { stdout } = await kubeDnsPods('json');
         const pods = (JSON.parse(stdout) as { items: { status: { phase: string } }[] }).items;
         return pods.length > 0 && pods.every((p) => p.status.phase === 'Running') ? true : undefined;
       });
@@ -279,16 +273,7 @@ describe('nodelab: a cluster from kaas user data', () => {
       const workerReadyMs = Date.now() - workerBooted;
       // A pod on the worker reaches a CoreDNS pod on master-0 over flannel (vxlan on eth2) and
       // resolves kubernetes.default through the cluster DNS Service.
-      const { stdout: dnsPods } = await kubectl(
-        'get',
-        'pods',
-        '-n',
-        'kube-system',
-        '-l',
-        'k8s-app=kube-dns',
-        '-o',
-        'jsonpath={.items[0].status.podIP}',
-      );
+      const { stdout: dnsPods } = await kubeDnsPods('jsonpath={.items[0].status.podIP}');
       const probe = join(work, 'probe.json');
       await writeFile(
         probe,

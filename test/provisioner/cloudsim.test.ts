@@ -19,6 +19,8 @@ import {
   provisionerStore,
   testSpec,
   TEST_SECRET_KEY,
+  taggedCounts,
+  NONE_TAGGED,
   TEST_VERSION,
 } from './support.ts';
 
@@ -46,17 +48,26 @@ async function store(): Promise<Store> {
 const options = () => ({ waitForApi: false });
 
 /** Everything of the cluster that the cloud holds, counted through the API. */
+/** What one single-master cluster without a load balancer holds, with `servers` servers. */
+const oneClusterOf = (servers: number) => ({
+  servers,
+  networks: 1,
+  subnets: 1,
+  routers: 1,
+  securityGroups: 2,
+  ports: 1,
+  floatingIps: 1,
+  keypairs: 1,
+  serverGroups: 1,
+  containers: 1,
+});
+
 async function inventory(clusterId: string, name: string) {
   const tags = [`kaas-cluster=${clusterId}`];
   const servers = await cloud.nova.listServers({ tags });
   const containers = (await cloud.swift.listContainers()).filter((c) => c.name.startsWith(`kaas-${name}-`));
   return {
-    servers: servers.length,
-    networks: (await cloud.neutron.networks.list({ tags })).length,
-    subnets: (await cloud.neutron.subnets.list({ tags })).length,
-    routers: (await cloud.neutron.routers.list({ tags })).length,
-    securityGroups: (await cloud.neutron.securityGroups.list({ tags })).length,
-    ports: (await cloud.neutron.ports.list({ tags })).length,
+    ...(await taggedCounts(cloud, clusterId)),
     floatingIps: (await cloud.neutron.floatingIps.list({ tags })).length,
     loadBalancers: (await cloud.octavia.listLoadBalancers({ tags })).length,
     keypairs: await cloud.nova
@@ -79,18 +90,7 @@ describe('provisioner on cloudsim', () => {
     const id = created.cluster.id;
     expect((await p.getCluster(id)).status).toBe('ready');
     const inv = await inventory(id, 'sim1');
-    expect(inv).toMatchObject({
-      servers: 4,
-      networks: 1,
-      subnets: 1,
-      routers: 1,
-      securityGroups: 2,
-      ports: 1,
-      floatingIps: 1,
-      keypairs: 1,
-      serverGroups: 1,
-      containers: 1,
-    });
+    expect(inv).toMatchObject(oneClusterOf(4));
     const [worker] = await cloud.nova.listServers({ name: '^kaas-sim1-default-0$' });
     const userData = await cloud.nova.getServerUserData(worker?.id as string);
     expect(userData).toMatch(/^#cloud-config/);
@@ -183,12 +183,7 @@ describe('provisioner on cloudsim', () => {
     ).toBe(true);
     const after = await inventory(id, 'sim1');
     expect(after).toMatchObject({
-      servers: 0,
-      networks: 0,
-      subnets: 0,
-      routers: 0,
-      securityGroups: 0,
-      ports: 0,
+      ...NONE_TAGGED,
       floatingIps: 0,
       keypairs: 0,
       serverGroups: 0,
@@ -395,18 +390,7 @@ describe('provisioner on cloudsim', () => {
       expect(view.steps.find((x) => x.stepId === crashAfter)?.runs).toBe(
         crashAfter === createStepIds.at(-1) ? 2 : 1,
       );
-      expect(await inventory(cluster.id, name)).toMatchObject({
-        servers: 3,
-        networks: 1,
-        subnets: 1,
-        routers: 1,
-        securityGroups: 2,
-        ports: 1,
-        floatingIps: 1,
-        keypairs: 1,
-        serverGroups: 1,
-        containers: 1,
-      });
+      expect(await inventory(cluster.id, name)).toMatchObject(oneClusterOf(3));
       expect((await cloud.swift.listObjects(`kaas-${name}-artifacts`)).length).toBe(1);
       for (const sg of await cloud.neutron.securityGroups.list({ tags: [`kaas-cluster=${cluster.id}`] })) {
         const rules = await cloud.neutron.securityGroupRules.list({ security_group_id: sg.id });

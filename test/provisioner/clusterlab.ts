@@ -10,10 +10,12 @@ import type { BootstrapInput } from '../../src/bootstrap/input.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { bootstrapInputFor, bootstrapRenderer, type JoinMaterial } from '../../src/provisioner/bootstrap.ts';
 import { parse as parseYaml } from 'yaml';
-import { createKubeClient, type KubeAccess } from '../../src/provisioner/kubeclient.ts';
+import { createKubeClient, type KubeAccess, type KubeClient } from '../../src/provisioner/kubeclient.ts';
+import type { StepContext } from '../../src/provisioner/engine.ts';
+import { releaseAccess } from '../../src/provisioner/release.ts';
 import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
-import type { RenderUserData } from '../../src/provisioner/steps/context.ts';
+import type { ExecDeps, RenderUserData } from '../../src/provisioner/steps/context.ts';
 import type { Store } from '../../src/store/db.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
 import { startEtcdMasters, type EtcdMasters } from '../kubelab/etcdmasters.ts';
@@ -22,7 +24,7 @@ import { join } from 'node:path';
 import { releaseForPatch } from '../../src/versions/index.ts';
 import { kubeadm, startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
 import { startNodeStandIn, waitForReadyNodes, type NodeStandIn } from '../kubelab/nodes.ts';
-import { testProvisioner, testSpec, type CloudsimSuite } from './support.ts';
+import { logger, testProvisioner, testSpec, type CloudsimSuite } from './support.ts';
 
 /** A provisioned cluster with its kubelab and node stand-in running. */
 export interface ClusterLab {
@@ -237,4 +239,48 @@ export async function installKubeadmAddons(lab: Kubelab, version: string, nodeNa
     `--config=${config}`,
     `--kubeconfig=${lab.adminKubeconfig}`,
   ]);
+}
+
+/**
+ * What a step executor gets for cluster `c` on kubelab + cloudsim, as the engine would hand it:
+ * its API at `url` through `kube`, nothing else waiting. Tests add what their executors need.
+ */
+export function labExecDeps(
+  suite: CloudsimSuite,
+  c: ClusterLab,
+  parts: {
+    url: string;
+    kube: KubeClient;
+    /** Where the step's events go; default nowhere. */
+    event?: StepContext['event'];
+    waitForApi?: boolean;
+    waitTimeoutMs: number;
+    sleep?: (ms: number) => Promise<void>;
+  },
+): ExecDeps {
+  return {
+    cloud: suite.cloud,
+    logger,
+    now: () => new Date(),
+    sleep: parts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    spec: {} as ExecDeps['spec'],
+    clusterId: c.clusterId,
+    options: { waitForApi: parts.waitForApi ?? true } as ExecDeps['options'],
+    renderUserData: () => '',
+    serverConcurrency: 1,
+    pollIntervalMs: 100,
+    waitTimeoutMs: parts.waitTimeoutMs,
+    drainTimeoutMs: 1_000,
+    kubeCleanupTimeoutMs: 1_000,
+    release: releaseAccess({}),
+    kube: { url: parts.url, client: parts.kube, bootstrapToken: c.token },
+    ctx: {
+      job: {} as StepContext['job'],
+      previousOutput: undefined,
+      outputs: new Map(),
+      signal: new AbortController().signal,
+      checkpoint: async () => undefined,
+      event: parts.event ?? (async () => undefined),
+    },
+  };
 }

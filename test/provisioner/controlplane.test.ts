@@ -6,29 +6,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { clusterNames } from '../../src/cluster/names.ts';
-import type { PlanResource } from '../../src/cluster/plan.ts';
+import { apiLoadBalancer, type PlanResource } from '../../src/cluster/plan.ts';
 import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
-import type { StepContext } from '../../src/provisioner/engine.ts';
 import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
 import { jobCertificateKey, kubeadmCertsObjects } from '../../src/provisioner/kubeadmcerts.ts';
 import { createKubeClient, type KubeAccess, type KubeClient } from '../../src/provisioner/kubeclient.ts';
-import { releaseAccess } from '../../src/provisioner/release.ts';
 import type { ExecDeps } from '../../src/provisioner/steps/context.ts';
-import {
-  deleteKubeadmCerts,
-  deleteLbMember,
-  deletePort,
-  removeEtcdMember,
-  updateKubeadmAddons,
-  updateKubeadmConfig,
-  uploadKubeadmCerts,
-  verifyExisting,
-  waitEtcdMember,
-} from '../../src/provisioner/steps/controlplane.ts';
+import * as controlplane from '../../src/provisioner/steps/controlplane.ts';
 import { DEFAULT_RELEASE, KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { freePort } from '../kubelab/kubelab.ts';
-import { breakGlassAccess, installKubeadmAddons, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
-import { cloudsimSuite, logger } from './support.ts';
+import {
+  breakGlassAccess,
+  installKubeadmAddons,
+  labExecDeps,
+  provisionOnKubelab,
+  type ClusterLab,
+} from './clusterlab.ts';
+import { cloudsimSuite } from './support.ts';
 
 type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
 
@@ -60,14 +54,6 @@ function execDeps(over: { server?: string; etcd?: boolean; waitTimeoutMs?: numbe
   const server = over.server ?? c.lab.url;
   const kube = createKubeClient({ ...access, server });
   clients.push(kube);
-  const ctx: StepContext = {
-    job: {} as StepContext['job'],
-    previousOutput: undefined,
-    outputs: new Map(),
-    signal: new AbortController().signal,
-    checkpoint: async () => undefined,
-    event: async () => undefined,
-  };
   const material = {
     ca: { certPem: access.caPem, keyPem: c.master0.clusterCa!.keyPem },
     etcdCa: c.master0.etcdCa!,
@@ -75,21 +61,7 @@ function execDeps(over: { server?: string; etcd?: boolean; waitTimeoutMs?: numbe
     serviceAccountKey: c.master0.serviceAccountKey!,
   };
   return {
-    cloud: suite.cloud,
-    logger,
-    now: () => new Date(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    spec: {} as ExecDeps['spec'],
-    clusterId: c.clusterId,
-    options: { waitForApi: true } as ExecDeps['options'],
-    renderUserData: () => '',
-    serverConcurrency: 1,
-    pollIntervalMs: 100,
-    waitTimeoutMs: over.waitTimeoutMs ?? 20_000,
-    drainTimeoutMs: 1_000,
-    kubeCleanupTimeoutMs: 1_000,
-    release: releaseAccess({}),
-    kube: { url: server, client: kube, bootstrapToken: c.token },
+    ...labExecDeps(suite, c, { url: server, kube, waitTimeoutMs: over.waitTimeoutMs ?? 20_000 }),
     addons: {
       db: c.store.db,
       admin: { caPem: access.caPem, certPem: access.certPem, keyPem: access.keyPem },
@@ -103,7 +75,6 @@ function execDeps(over: { server?: string; etcd?: boolean; waitTimeoutMs?: numbe
           etcd: (dial: readonly string[]) =>
             etcdThroughApi({ access: { ...access, server }, etcdCa: material.etcdCa, masters: dial }),
         }),
-    ctx,
   };
 }
 
@@ -118,29 +89,19 @@ describe('master-replacement executors', () => {
   it('finds the cluster’s network, subnet, load balancer and server group as they are, and never makes one', async () => {
     const deps = execDeps();
     const tags = [`kaas-cluster=${c.clusterId}`];
-    const lb = await verifyExisting(deps, {
-      type: 'load-balancer',
-      name: names.apiLoadBalancer,
-      tags,
-      params: {
-        vipSubnet: names.subnet,
-        port: 6443,
-        protocol: 'TCP',
-        healthMonitor: { type: 'HTTPS', urlPath: '/readyz', expectedCodes: '200' },
-      },
-    });
+    const lb = await controlplane.verifyExisting(deps, apiLoadBalancer(names, tags));
     expect(lb).toMatchObject({ vipAddress: expect.any(String), poolId: expect.any(String) });
     expect(
-      await verifyExisting(deps, { type: 'network', name: names.network, tags, params: {} }),
+      await controlplane.verifyExisting(deps, { type: 'network', name: names.network, tags, params: {} }),
     ).toMatchObject({
       id: expect.any(String),
     });
     const before = (await suite.cloud.neutron.networks.list({})).length;
     await expect(
-      verifyExisting(deps, { type: 'network', name: 'kaas-cp-nope', tags, params: {} }),
+      controlplane.verifyExisting(deps, { type: 'network', name: 'kaas-cp-nope', tags, params: {} }),
     ).rejects.toMatchObject({ code: 'resource_missing', message: expect.stringContaining('kaas-cp-nope') });
     await expect(
-      verifyExisting(deps, {
+      controlplane.verifyExisting(deps, {
         type: 'server-group',
         name: 'kaas-cp-nope',
         tags,
@@ -158,26 +119,35 @@ describe('master-replacement executors', () => {
       tags: [],
       params: { kubernetesVersion: '9.9.9' },
     };
-    const first = await updateKubeadmConfig(deps, step);
+    const first = await controlplane.updateKubeadmConfig(deps, step);
     expect(first).toMatchObject({ to: 'v9.9.9', changed: true });
     expect(first.from).toMatch(/^v1\./);
-    expect(await updateKubeadmConfig(deps, step)).toEqual({ from: 'v9.9.9', to: 'v9.9.9', changed: false });
+    expect(await controlplane.updateKubeadmConfig(deps, step)).toEqual({
+      from: 'v9.9.9',
+      to: 'v9.9.9',
+      changed: false,
+    });
     const config = await c.lab.request('GET', '/api/v1/namespaces/kube-system/configmaps/kubeadm-config');
     const cluster = parseYaml(
       (config.body as { data: Record<string, string> }).data['ClusterConfiguration']!,
     ) as Record<string, unknown>;
     // Only the version moved: the endpoint and the API certificate's names stay.
     expect(cluster).toMatchObject({ kubernetesVersion: 'v9.9.9', clusterName: NAME });
-    await updateKubeadmConfig(deps, { ...step, params: { kubernetesVersion: first.from.slice(1) } });
+    await controlplane.updateKubeadmConfig(deps, {
+      ...step,
+      params: { kubernetesVersion: first.from.slice(1) },
+    });
 
     const closed = execDeps({ server: `https://127.0.0.1:${await freePort()}` });
-    await expect(updateKubeadmConfig(closed, step)).rejects.toMatchObject({
+    await expect(controlplane.updateKubeadmConfig(closed, step)).rejects.toMatchObject({
       code: 'api_unreachable',
       message: expect.stringContaining('cannot update kubeadm-config'),
     });
     const bare = { ...deps };
     delete bare.kube;
-    await expect(updateKubeadmConfig(bare, step)).rejects.toMatchObject({ code: 'cluster_secrets_missing' });
+    await expect(controlplane.updateKubeadmConfig(bare, step)).rejects.toMatchObject({
+      code: 'cluster_secrets_missing',
+    });
   });
 
   it('refuses to guess when kubeadm-config has no ClusterConfiguration', async () => {
@@ -186,7 +156,7 @@ describe('master-replacement executors', () => {
     await c.lab.request('DELETE', path);
     try {
       await expect(
-        updateKubeadmConfig(execDeps(), {
+        controlplane.updateKubeadmConfig(execDeps(), {
           type: 'kubeadm-config',
           name: NAME,
           tags: [],
@@ -213,7 +183,10 @@ describe('master-replacement executors', () => {
       params: { kubernetesVersion: DEFAULT_RELEASE.patch, coreDns: DEFAULT_RELEASE.images.coredns },
     };
     // A cluster whose network plugin replaced kube-proxy: said, nothing made.
-    expect(await updateKubeadmAddons(deps, step)).toEqual({ 'kube-proxy': 'absent', coredns: 'absent' });
+    expect(await controlplane.updateKubeadmAddons(deps, step)).toEqual({
+      'kube-proxy': 'absent',
+      coredns: 'absent',
+    });
     // The add-ons as the real kubeadm deploys them on a cluster one minor behind.
     const from = KUBERNETES_RELEASES[KUBERNETES_RELEASES.indexOf(DEFAULT_RELEASE) - 1]!;
     await installKubeadmAddons(c.lab, from.patch, masters[0]!);
@@ -225,7 +198,7 @@ describe('master-replacement executors', () => {
       ).spec.template.spec.containers.find((x) => x.name === name)?.image;
     const proxyBefore = await image('daemonsets', 'kube-proxy');
     expect(proxyBefore).toBe(`registry.k8s.io/kube-proxy:v${from.patch}`);
-    const out = await updateKubeadmAddons(deps, step);
+    const out = await controlplane.updateKubeadmAddons(deps, step);
     expect(out).toEqual({
       'kube-proxy': { from: proxyBefore, to: `registry.k8s.io/kube-proxy:v${DEFAULT_RELEASE.patch}` },
       coredns: {
@@ -240,7 +213,7 @@ describe('master-replacement executors', () => {
       `registry.k8s.io/coredns/coredns:${DEFAULT_RELEASE.images.coredns}`,
     );
     // Again: nothing to change.
-    expect(await updateKubeadmAddons(deps, step)).toMatchObject({
+    expect(await controlplane.updateKubeadmAddons(deps, step)).toMatchObject({
       'kube-proxy': { to: `registry.k8s.io/kube-proxy:v${DEFAULT_RELEASE.patch}` },
     });
   });
@@ -248,7 +221,7 @@ describe('master-replacement executors', () => {
   it('uploads kubeadm-certs with its Role and binding, reports no secret, and removes them again', async () => {
     const deps = execDeps();
     const step: Res<'kubeadm-certs'> = { type: 'kubeadm-certs', name: NAME, tags: [], params: {} };
-    const out = await uploadKubeadmCerts(deps, step);
+    const out = await controlplane.uploadKubeadmCerts(deps, step);
     expect(out).toEqual({
       uploaded: [
         'Secret kube-system/kubeadm-certs',
@@ -268,14 +241,16 @@ describe('master-replacement executors', () => {
       'sa.pub',
     ]);
     expect(JSON.stringify(out)).not.toContain('PRIVATE KEY');
-    expect(await deleteKubeadmCerts(deps, step)).toMatchObject({ removed: 3 });
-    expect(await deleteKubeadmCerts(deps, step)).toEqual({ removed: 0, ids: [] });
+    expect(await controlplane.deleteKubeadmCerts(deps, step)).toMatchObject({ removed: 3 });
+    expect(await controlplane.deleteKubeadmCerts(deps, step)).toEqual({ removed: 0, ids: [] });
     expect((await c.lab.request('GET', '/api/v1/namespaces/kube-system/secrets/kubeadm-certs')).status).toBe(
       404,
     );
     const bare = { ...deps };
     delete bare.kubeadmCerts;
-    await expect(uploadKubeadmCerts(bare, step)).rejects.toMatchObject({ code: 'cluster_secrets_missing' });
+    await expect(controlplane.uploadKubeadmCerts(bare, step)).rejects.toMatchObject({
+      code: 'cluster_secrets_missing',
+    });
   });
 
   it('takes a master out of the load balancer and Neutron, idempotently', async () => {
@@ -291,8 +266,8 @@ describe('master-replacement executors', () => {
     const [lb] = await suite.cloud.octavia.listLoadBalancers({ name: names.apiLoadBalancer });
     const pool = lb!.pools[0]!.id;
     expect(await suite.cloud.octavia.listMembers(pool)).toHaveLength(3);
-    expect(await deleteLbMember(deps, member)).toMatchObject({ removed: 1 });
-    expect(await deleteLbMember(deps, member)).toEqual({ removed: 0, ids: [] });
+    expect(await controlplane.deleteLbMember(deps, member)).toMatchObject({ removed: 1 });
+    expect(await controlplane.deleteLbMember(deps, member)).toEqual({ removed: 0, ids: [] });
     expect(await suite.cloud.octavia.listMembers(pool)).toHaveLength(2);
     // The port of a server still running stays attached until the server goes; here: a spare one.
     const spare = await suite.cloud.neutron.ports.create({
@@ -306,26 +281,26 @@ describe('master-replacement executors', () => {
       tags,
       params: { network: names.network, subnet: names.subnet, securityGroups: [] },
     };
-    expect(await deletePort(deps, portStep)).toEqual({ removed: 1, ids: [spare.id] });
-    expect(await deletePort(deps, portStep)).toEqual({ removed: 0, ids: [] });
+    expect(await controlplane.deletePort(deps, portStep)).toEqual({ removed: 1, ids: [spare.id] });
+    expect(await controlplane.deletePort(deps, portStep)).toEqual({ removed: 0, ids: [] });
   });
 
   it('waits for a joining member and fails naming the members when it never comes', async () => {
     const deps = execDeps({ waitTimeoutMs: 1_500 });
-    expect(await waitEtcdMember(deps, etcdStep(masters[0]!))).toMatchObject({
+    expect(await controlplane.waitEtcdMember(deps, etcdStep(masters[0]!))).toMatchObject({
       member: masters[0],
       members: masters,
     });
-    const never = await waitEtcdMember(deps, etcdStep(names.master(9), [...masters, names.master(9)])).catch(
-      (e: Error) => e,
-    );
+    const never = await controlplane
+      .waitEtcdMember(deps, etcdStep(names.master(9), [...masters, names.master(9)]))
+      .catch((e: Error) => e);
     expect(never).toMatchObject({ code: 'etcd_member_not_ready' });
     expect((never as Error).message).toMatch(
       /^etcd member kaas-cp-master-9 joined and healthy not seen after \d+ s: no member named kaas-cp-master-9 yet; members: /,
     );
     for (const m of masters) expect((never as Error).message).toContain(m);
     const none = execDeps({ etcd: false });
-    await expect(waitEtcdMember(none, etcdStep(masters[0]!))).rejects.toMatchObject({
+    await expect(controlplane.waitEtcdMember(none, etcdStep(masters[0]!))).rejects.toMatchObject({
       code: 'control_plane_certs_missing',
     });
   });
@@ -333,7 +308,7 @@ describe('master-replacement executors', () => {
   it('refuses to remove a member while another is down, and removes it (once) when etcd keeps quorum', async () => {
     const deps = execDeps({ waitTimeoutMs: 30_000 });
     await c.etcd!.stopMember(masters[2]!);
-    await expect(removeEtcdMember(deps, etcdStep(masters[1]!))).rejects.toMatchObject({
+    await expect(controlplane.removeEtcdMember(deps, etcdStep(masters[1]!))).rejects.toMatchObject({
       code: 'etcd_member_unhealthy',
       message: expect.stringContaining(masters[2]!),
     });
@@ -344,13 +319,16 @@ describe('master-replacement executors', () => {
       await etcd.close();
     }
     // The stopped member can go instead: the two others keep quorum.
-    const removed = await removeEtcdMember(deps, etcdStep(masters[2]!));
+    const removed = await controlplane.removeEtcdMember(deps, etcdStep(masters[2]!));
     expect(removed).toMatchObject({
       member: masters[2],
       removed: true,
       members: masters.slice(0, 2),
       healthy: 2,
     });
-    expect(await removeEtcdMember(deps, etcdStep(masters[2]!))).toMatchObject({ removed: false, healthy: 2 });
+    expect(await controlplane.removeEtcdMember(deps, etcdStep(masters[2]!))).toMatchObject({
+      removed: false,
+      healthy: 2,
+    });
   }, 120_000);
 });

@@ -12,6 +12,8 @@ import {
   provisionerStore,
   testSpec,
   queueWorkerRollout,
+  taggedCounts,
+  NONE_TAGGED,
   TEST_VERSION,
 } from './support.ts';
 import { bootedNode } from '../kubelab/nodes.ts';
@@ -67,15 +69,8 @@ afterAll(async () => {
 
 /** The cluster's resources, counted through the APIs; `cluster` names the untaggable ones. */
 async function count(id: string, cluster = name) {
-  const tags = [`kaas-cluster=${id}`];
-  const servers = await cloud.nova.listServers({ tags });
   return {
-    servers: servers.length,
-    networks: (await cloud.neutron.networks.list({ tags })).length,
-    subnets: (await cloud.neutron.subnets.list({ tags })).length,
-    routers: (await cloud.neutron.routers.list({ tags })).length,
-    securityGroups: (await cloud.neutron.securityGroups.list({ tags })).length,
-    ports: (await cloud.neutron.ports.list({ tags })).length,
+    ...(await taggedCounts(cloud, id)),
     keypairs: await cloud.nova.getKeypair(`kaas-${cluster}-keypair`).then(
       () => 1,
       () => 0,
@@ -92,12 +87,7 @@ async function count(id: string, cluster = name) {
 
 /** What {@link count} finds once a cluster is deleted. */
 const NOTHING_LEFT = {
-  servers: 0,
-  networks: 0,
-  subnets: 0,
-  routers: 0,
-  securityGroups: 0,
-  ports: 0,
+  ...NONE_TAGGED,
   keypairs: 0,
   serverGroups: 0,
   objects: 0,

@@ -21,8 +21,7 @@ import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
 import type { ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
 import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
 import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
-import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
-import { defaultPatch } from '../kubelab/binaries.ts';
+import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
 import { freePort } from '../kubelab/kubelab.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
@@ -37,7 +36,7 @@ import { cloudsimSuite } from './support.ts';
 const suite = cloudsimSuite();
 const NAME = 'hm';
 const TO = defaultPatch();
-const FROM = KUBERNETES_RELEASES[KUBERNETES_RELEASES.findIndex((r) => r.patch === TO) - 1]!.patch;
+const FROM = previousPatch();
 const names = clusterNames(NAME);
 let c: ClusterLab;
 

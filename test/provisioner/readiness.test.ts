@@ -10,9 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa } from '../../src/auth/pki.ts';
 import type { PlanResource } from '../../src/cluster/plan.ts';
 import { createKubeClient, type KubeAccess, type KubeClient } from '../../src/provisioner/kubeclient.ts';
-import type { StepContext } from '../../src/provisioner/engine.ts';
 import type { ExecDeps } from '../../src/provisioner/steps/context.ts';
-import { releaseAccess } from '../../src/provisioner/release.ts';
 import { waitApi, waitNodes, WAIT_SKIPPED } from '../../src/provisioner/steps/kube.ts';
 import { probeApi } from '../../src/cli/provisioner.ts';
 import { errorHandler } from '../../src/server/errors.ts';
@@ -25,7 +23,7 @@ import { replaceProjectAssignments } from '../../src/store/replaceProjectAssignm
 import { defaultPatch } from '../kubelab/binaries.ts';
 import { freePort, KWOK_NODE_ANNOTATION } from '../kubelab/kubelab.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
-import { breakGlassAccess, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import { breakGlassAccess, labExecDeps, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, logger, testProvisioner, testSpec } from './support.ts';
 
 type PlanNodes = Extract<PlanResource, { type: 'nodes' }>;
@@ -67,36 +65,20 @@ function execDeps(
   over: { waitForApi?: boolean; waitTimeoutMs?: number; fetchApi?: ExecDeps['fetchApi'] } = {},
 ): Run {
   const run: Run = { events: [], sleeps: 0, deps: undefined as unknown as ExecDeps };
-  const ctx: StepContext = {
-    job: {} as StepContext['job'],
-    previousOutput: undefined,
-    outputs: new Map(),
-    signal: new AbortController().signal,
-    checkpoint: async () => undefined,
-    event: async (message, level) => void run.events.push({ message, ...(level ? { level } : {}) }),
-  };
   run.deps = {
-    cloud: suite.cloud,
-    logger,
-    now: () => new Date(),
-    sleep: async (ms) => {
-      run.sleeps++;
-      await new Promise((r) => setTimeout(r, ms));
-    },
-    spec: {} as ExecDeps['spec'],
-    clusterId: c.clusterId,
-    options: { waitForApi: over.waitForApi ?? true } as ExecDeps['options'],
-    renderUserData: () => '',
-    serverConcurrency: 1,
-    pollIntervalMs: 100,
-    waitTimeoutMs: over.waitTimeoutMs ?? 10_000,
-    drainTimeoutMs: 1_000,
-    kubeCleanupTimeoutMs: 1_000,
-    release: releaseAccess({}),
-    kube: { url: c.lab.url, client: kube, bootstrapToken: c.token },
+    ...labExecDeps(suite, c, {
+      url: c.lab.url,
+      kube,
+      event: async (message, level) => void run.events.push({ message, ...(level ? { level } : {}) }),
+      ...(over.waitForApi === undefined ? {} : { waitForApi: over.waitForApi }),
+      waitTimeoutMs: over.waitTimeoutMs ?? 10_000,
+      sleep: async (ms) => {
+        run.sleeps++;
+        await new Promise((r) => setTimeout(r, ms));
+      },
+    }),
     clusterCaPem: access.caPem,
     ...(over.fetchApi ? { fetchApi: over.fetchApi } : {}),
-    ctx,
   };
   return run;
 }

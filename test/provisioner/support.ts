@@ -128,3 +128,19 @@ export function cloudsimSuite(): CloudsimSuite {
   });
   return suite;
 }
+
+/** How many of each tagged compute and network resource cluster `clusterId` has, through the APIs. */
+export async function taggedCounts(cloud: Cloud, clusterId: string) {
+  const tags = [`kaas-cluster=${clusterId}`];
+  return {
+    servers: (await cloud.nova.listServers({ tags })).length,
+    networks: (await cloud.neutron.networks.list({ tags })).length,
+    subnets: (await cloud.neutron.subnets.list({ tags })).length,
+    routers: (await cloud.neutron.routers.list({ tags })).length,
+    securityGroups: (await cloud.neutron.securityGroups.list({ tags })).length,
+    ports: (await cloud.neutron.ports.list({ tags })).length,
+  };
+}
+
+/** What {@link taggedCounts} finds once a cluster is deleted. */
+export const NONE_TAGGED = { servers: 0, networks: 0, subnets: 0, routers: 0, securityGroups: 0, ports: 0 };

@@ -14,8 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
-import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
-import { defaultPatch } from '../kubelab/binaries.ts';
+import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, queueWorkerRollout } from './support.ts';
@@ -24,7 +23,7 @@ import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
 const suite = cloudsimSuite();
 const NAME = 'up';
 const TO = defaultPatch();
-const FROM = KUBERNETES_RELEASES[KUBERNETES_RELEASES.findIndex((r) => r.patch === TO) - 1]!.patch;
+const FROM = previousPatch();
 const worker = (i: number) => `kaas-${NAME}-default-${i}`;
 let c: ClusterLab;
 
