@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { labAdminCloud } from '../support/openstack.ts';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keystoneDirectory } from '../../src/auth/directory.ts';
@@ -20,18 +21,6 @@ const logger = createLogger({ level: 'silent' });
 const suffix = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 const AUD = 'https://kubernetes.default.svc.cluster.local';
 
-function adminCloud(): Cloud {
-  const env = {
-    OS_AUTH_URL: authUrl,
-    OS_USERNAME: process.env.OS_USERNAME ?? 'admin',
-    OS_PASSWORD: process.env.OS_PASSWORD ?? 'secret',
-    OS_PROJECT_NAME: process.env.OS_PROJECT_NAME ?? 'admin',
-    OS_USER_DOMAIN_NAME: 'Default',
-    OS_PROJECT_DOMAIN_NAME: 'Default',
-  };
-  return createCloud({ config: resolveCloudConfig({ env }), logger });
-}
-
 const review = (token: string, apiVersion = 'authentication.k8s.io/v1') => ({
   kind: 'TokenReview',
   apiVersion,
@@ -41,7 +30,7 @@ const review = (token: string, apiVersion = 'authentication.k8s.io/v1') => ({
 });
 
 describe('auth service against the real Keystone', () => {
-  const admin = adminCloud();
+  const admin = labAdminCloud(logger);
   const created: { users: string[]; roles: string[]; projects: string[] } = {
     users: [],
     roles: [],

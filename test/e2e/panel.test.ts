@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { labAdminCloud } from '../support/openstack.ts';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,6 @@ import { parse } from 'yaml';
 import { keystoneDirectory } from '../../src/auth/directory.ts';
 import { createAuthService, type AuthService } from '../../src/auth/service.ts';
 import { createLogger } from '../../src/log.ts';
-import { createCloud, resolveCloudConfig, type Cloud } from '../../src/openstack/index.ts';
 import { buildApp } from '../../src/server/app.ts';
 import type { Store } from '../../src/store/db.ts';
 import { insertCluster } from '../../src/store/insertCluster.ts';
@@ -41,20 +41,8 @@ const password = `pw-${randomBytes(8).toString('hex')}`;
 const shots = resolve('test-output/screenshots');
 const AUD = 'https://kubernetes.default.svc.cluster.local';
 
-function adminCloud(): Cloud {
-  const env = {
-    OS_AUTH_URL: process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3',
-    OS_USERNAME: process.env.OS_USERNAME ?? 'admin',
-    OS_PASSWORD: process.env.OS_PASSWORD ?? 'secret',
-    OS_PROJECT_NAME: process.env.OS_PROJECT_NAME ?? 'admin',
-    OS_USER_DOMAIN_NAME: 'Default',
-    OS_PROJECT_DOMAIN_NAME: 'Default',
-  };
-  return createCloud({ config: resolveCloudConfig({ env }), logger });
-}
-
 describe('control panel in Chromium', () => {
-  const admin = adminCloud();
+  const admin = labAdminCloud(logger);
   const created = { users: [] as string[], roles: [] as string[], projects: [] as string[] };
   const names = { ada: `kaas-ada-${suffix}`, max: `kaas-max-${suffix}` };
   const clusterA = { id: `e2e-a-${suffix}`, name: `alpha-${suffix}` };

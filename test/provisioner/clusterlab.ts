@@ -17,7 +17,7 @@ import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisi
 import type { Cloud } from '../../src/openstack/index.ts';
 import type { ExecDeps, RenderUserData } from '../../src/provisioner/steps/context.ts';
 import type { Store } from '../../src/store/db.ts';
-import { defaultPatch } from '../kubelab/binaries.ts';
+import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
 import { startEtcdMasters, type EtcdMasters } from '../kubelab/etcdmasters.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -239,6 +239,25 @@ export async function installKubeadmAddons(lab: Kubelab, version: string, nodeNa
     `--config=${config}`,
     `--kubeconfig=${lab.adminKubeconfig}`,
   ]);
+}
+
+/**
+ * A cluster to upgrade: three workers on the release before the default one, Node objects removed
+ * only by kaas (no cloud controller manager here), so an upgrade's removals show.
+ */
+export function provisionForUpgrade(
+  suite: CloudsimSuite,
+  name: string,
+  spec: Record<string, unknown>,
+  extra: { etcd?: boolean } = {},
+): Promise<ClusterLab> {
+  return provisionOnKubelab(suite, {
+    name,
+    workers: 3,
+    removeNodes: false,
+    ...extra,
+    spec: { kubernetesVersion: previousPatch(), ...spec },
+  });
 }
 
 /**

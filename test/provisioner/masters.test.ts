@@ -28,7 +28,7 @@ import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
 import {
   installKubeadmAddons,
   killAfterEachStep,
-  provisionOnKubelab,
+  provisionForUpgrade,
   type ClusterLab,
 } from './clusterlab.ts';
 import { cloudsimSuite } from './support.ts';
@@ -41,19 +41,16 @@ const names = clusterNames(NAME);
 let c: ClusterLab;
 
 beforeAll(async () => {
-  c = await provisionOnKubelab(suite, {
-    name: NAME,
-    workers: 3,
-    // Only kaas removes Node objects here (no cloud controller manager), so its removal shows.
-    removeNodes: false,
-    etcd: true,
-    spec: {
-      kubernetesVersion: FROM,
+  c = await provisionForUpgrade(
+    suite,
+    NAME,
+    {
       masters: 3,
       loadBalancer: 'octavia',
       nodeGroups: [{ name: 'default', count: 3, flavor: 'm1.small', maxSurge: 1 }],
     },
-  });
+    { etcd: true },
+  );
   // kube-proxy and CoreDNS as the real kubeadm init deploys them on this version.
   await installKubeadmAddons(c.lab, FROM, names.master(0));
   // Created while nothing answered (cloudsim boots nothing); the upgrade waits for real Nodes.

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
-import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import { killAfterEachStep, provisionForUpgrade, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, queueWorkerRollout } from './support.ts';
 import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
 
@@ -28,15 +28,8 @@ const worker = (i: number) => `kaas-${NAME}-default-${i}`;
 let c: ClusterLab;
 
 beforeAll(async () => {
-  // Only kaas removes Node objects here (no cloud controller manager), so its removal shows.
-  c = await provisionOnKubelab(suite, {
-    name: NAME,
-    workers: 3,
-    removeNodes: false,
-    spec: {
-      kubernetesVersion: FROM,
-      nodeGroups: [{ name: 'default', count: 3, flavor: 'm1.small', maxSurge: 2 }],
-    },
+  c = await provisionForUpgrade(suite, NAME, {
+    nodeGroups: [{ name: 'default', count: 3, flavor: 'm1.small', maxSurge: 2 }],
   });
 }, 180_000);
 

@@ -1,4 +1,5 @@
-import type { CloudConfig } from '../../src/openstack/index.ts';
+import type { Logger } from '../../src/log.ts';
+import { createCloud, type Cloud, type CloudConfig } from '../../src/openstack/index.ts';
 
 /**
  * admin/secret on project admin (the lab's and cloudsim's bootstrap user) as the OS_* variables of
@@ -34,4 +35,10 @@ export function adminConfig(authUrl: string, password = 'secret'): CloudConfig {
     insecure: false,
     endpointOverrides: {},
   };
+}
+
+/** The real lab's admin (its admin-openrc's OS_AUTH_URL and OS_PASSWORD, else the lab defaults). */
+export function labAdminCloud(logger: Logger): Cloud {
+  const authUrl = process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3';
+  return createCloud({ config: adminConfig(authUrl, process.env.OS_PASSWORD ?? 'secret'), logger });
 }

@@ -53,6 +53,9 @@ describe('admin routes', () => {
   afterEach(async () => {
     await close();
   });
+  /** `user` revokes API token `tokenId` through cluster c1's admin API. */
+  const revokeAs = (user: string, tokenId: string) =>
+    app.inject({ method: 'DELETE', url: `/api/v1/clusters/c1/admin/tokens/${tokenId}`, headers: as(user) });
 
   it('answers 403 to a member and 404 to a user without a role, on every admin API', async () => {
     for (const path of ADMIN_GETS) {
@@ -80,11 +83,7 @@ describe('admin routes', () => {
     });
     expect(put.statusCode).toBe(403);
     await addToken(store, 't1', 'u-admin');
-    const del = await app.inject({
-      method: 'DELETE',
-      url: '/api/v1/clusters/c1/admin/tokens/t1',
-      headers: as('member'),
-    });
+    const del = await revokeAs('member', 't1');
     expect(del.statusCode).toBe(403);
     expect(await listApiTokens({ db: store.db, userId: 'u-admin' })).toHaveLength(1);
   });
@@ -225,18 +224,10 @@ describe('admin routes', () => {
         .sort(),
     ).toEqual(['t-admin', 't-member']);
     expect(JSON.stringify(list.json())).not.toContain('hash-');
-    const revoke = await app.inject({
-      method: 'DELETE',
-      url: '/api/v1/clusters/c1/admin/tokens/t-member',
-      headers: as('admin'),
-    });
+    const revoke = await revokeAs('admin', 't-member');
     expect(revoke.statusCode).toBe(204);
     expect(await listApiTokens({ db: store.db, userId: 'u-member' })).toEqual([]);
-    const foreign = await app.inject({
-      method: 'DELETE',
-      url: '/api/v1/clusters/c1/admin/tokens/t-out',
-      headers: as('admin'),
-    });
+    const foreign = await revokeAs('admin', 't-out');
     expect(foreign.statusCode).toBe(404);
     expect(await listApiTokens({ db: store.db, userId: 'u-out' })).toHaveLength(1);
   });
