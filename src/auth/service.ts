@@ -547,11 +547,10 @@ export function createAuthService(deps: AuthServiceDeps) {
       const s = await findSession({ db: store.db, idHash });
       if (!s) return undefined;
       const t = nowMs();
-      const user = await findKeystoneUser({ db: store.db, id: s.userId });
       if (
         Date.parse(s.expiresAt) <= t ||
         Date.parse(s.lastSeenAt) + options.sessionIdleMs <= t ||
-        !user?.enabled
+        !s.userEnabled
       ) {
         await deleteSession({ db: store.db, idHash });
         return undefined;
@@ -559,7 +558,8 @@ export function createAuthService(deps: AuthServiceDeps) {
       if (t - Date.parse(s.lastSeenAt) >= 60_000) {
         await touchSession({ db: store.db, idHash, lastSeenAt: new Date(t).toISOString() });
       }
-      return s;
+      const { userEnabled: _enabled, ...session } = s;
+      return session;
     },
 
     /** Ends a session (logout). */

@@ -1,15 +1,25 @@
 import type { Db } from './db.ts';
 import type { SessionRecord } from './insertSession.ts';
 
-/** The session whose secret hashes to `idHash` (expired ones included; the caller checks), or undefined. */
+/**
+ * The session whose secret hashes to `idHash` (expired ones included; the caller checks), with
+ * whether its user is enabled in the Keystone mirror (false when the last sync did not see the
+ * user), or undefined. One query: every authenticated panel request reads it.
+ */
 export async function findSession({
   db,
   idHash,
 }: {
   db: Db;
   idHash: string;
-}): Promise<SessionRecord | undefined> {
-  const row = await db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
+}): Promise<(SessionRecord & { userEnabled: boolean }) | undefined> {
+  const row = await db
+    .selectFrom('sessions')
+    .leftJoin('keystone_users', 'keystone_users.id', 'sessions.user_id')
+    .selectAll('sessions')
+    .select('keystone_users.enabled as user_enabled')
+    .where('sessions.id_hash', '=', idHash)
+    .executeTakeFirst();
   if (!row) return undefined;
   return {
     idHash: row.id_hash,
@@ -20,5 +30,6 @@ export async function findSession({
     createdAt: row.created_at,
     lastSeenAt: row.last_seen_at,
     expiresAt: row.expires_at,
+    userEnabled: Number(row.user_enabled) === 1,
   };
 }
