@@ -11,7 +11,8 @@ import type { KubernetesObject, RenderedAddon } from '../../src/addons/index.ts'
 import type { BootstrapInput } from '../../src/bootstrap/input.ts';
 import type { ClusterMaterial } from '../../src/provisioner/material.ts';
 import type { KubeAccess } from '../../src/provisioner/kubeclient.ts';
-import { freePort, startKubelab, type Kubelab } from './kubelab.ts';
+import { freePort } from '../support/ports.ts';
+import { startKubelab, type Kubelab } from './kubelab.ts';
 
 /** The common name of kaas's break-glass client certificate (src/provisioner/material.ts). */
 const BREAK_GLASS_USER = 'kaas-break-glass';

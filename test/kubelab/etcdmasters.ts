@@ -28,7 +28,8 @@ import { Agent, request } from 'undici';
 import type { KeyPair } from '../../src/auth/pki.ts';
 import { DEFAULT_RELEASE } from '../../src/versions/index.ts';
 import { toolBinary } from './binaries.ts';
-import { freePort, kubeadm, startProcess, stopProcess, waitFor, type Kubelab, type Proc } from './kubelab.ts';
+import { freePort } from '../support/ports.ts';
+import { kubeadm, startProcess, stopProcess, waitFor, type Kubelab, type Proc } from './kubelab.ts';
 
 /** One member as the harness runs it. */
 export interface MasterMember {

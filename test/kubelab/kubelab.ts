@@ -17,7 +17,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +25,7 @@ import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
 import type { BootstrapInput } from '../../src/bootstrap/input.ts';
 import { NODE_IP_PLACEHOLDER } from '../../src/bootstrap/kubeadm.ts';
 import { KUBEADM_CONFIG_PATH, nodeContent } from '../../src/bootstrap/node.ts';
+import { freePort } from '../support/ports.ts';
 import { kubeBinary, kwokPortForwardCrd, kwokStages, toolBinary } from './binaries.ts';
 
 const run = promisify(execFile);
@@ -85,18 +85,6 @@ export interface Kubelab {
 
 /** Annotation that tells kwok to manage a Node (its `--manage-nodes-with-annotation-selector`). */
 export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
-
-/** A port on 127.0.0.1 nothing listens on (the OS just handed it out and took it back). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Rewrites a path of the real master into the lab's directory. */
 function relocate(dir: string, value: string): string {

@@ -19,7 +19,8 @@ import {
   type EtcdMemberHealth,
 } from '../../src/provisioner/etcd.ts';
 import { startTlsEtcdMember } from '../kubelab/etcdmasters.ts';
-import { freePort, stopProcess, type Proc } from '../kubelab/kubelab.ts';
+import { freePort } from '../support/ports.ts';
+import { stopProcess, type Proc } from '../kubelab/kubelab.ts';
 
 interface Member {
   name: string;

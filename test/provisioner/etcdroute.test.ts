@@ -14,7 +14,8 @@ import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
 import type { KubeAccess } from '../../src/provisioner/kubeclient.ts';
 import { openPortForward } from '../../src/provisioner/portforward.ts';
 import { addEtcdPod, startEtcdMasters, type EtcdMasters } from '../kubelab/etcdmasters.ts';
-import { freePort, startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
+import { freePort } from '../support/ports.ts';
+import { startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
 import { labCluster } from '../kubelab/support.ts';
 
 const master = (i: number) => `kaas-lab-master-${i}`;

@@ -22,7 +22,7 @@ import type { ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
 import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
 import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
 import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
-import { freePort } from '../kubelab/kubelab.ts';
+import { freePort } from '../support/ports.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
 import {
