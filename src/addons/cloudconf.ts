@@ -1,0 +1,50 @@
+/**
+ * The `cloud.conf` the cluster's OpenStack components read (openstack-cloud-controller-manager and
+ * Cinder CSI share the format, gcfg INI): who the cluster is on its cloud and where its load
+ * balancers' floating IPs come from. kaas renders it; nothing in the cluster edits it.
+ */
+
+/** The cluster's own OpenStack identity and placement, as kaas created them. */
+export interface CloudConfInput {
+  authUrl: string;
+  region: string;
+  /** The cluster's application credential (never a password): id and secret. */
+  applicationCredentialId: string;
+  applicationCredentialSecret: string;
+  /** CA bundle path inside the pods, when the cloud's endpoints use a private CA. */
+  caFile?: string;
+  /** Neutron external network id for Service load balancers' floating IPs. */
+  floatingNetworkId: string;
+  /** The cluster subnet's id: load balancer VIPs and members sit there. */
+  subnetId: string;
+}
+
+/** gcfg values are quoted strings; a quote, backslash or newline inside one is escaped. */
+function quoted(value: string): string {
+  if (/[\n\r]/.test(value)) throw new Error('a cloud.conf value cannot span lines');
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function section(name: string, entries: [string, string | undefined][]): string {
+  const lines = entries.filter(([, v]) => v !== undefined).map(([k, v]) => `${k} = ${quoted(v as string)}`);
+  return `[${name}]\n${lines.join('\n')}\n`;
+}
+
+/** The text of `cloud.conf`. Service load balancers are Octavia's and get a health monitor. */
+export function cloudConf(input: CloudConfInput): string {
+  return [
+    section('Global', [
+      ['auth-url', input.authUrl],
+      ['region', input.region],
+      ['application-credential-id', input.applicationCredentialId],
+      ['application-credential-secret', input.applicationCredentialSecret],
+      ['ca-file', input.caFile],
+    ]),
+    section('LoadBalancer', [
+      ['floating-network-id', input.floatingNetworkId],
+      ['subnet-id', input.subnetId],
+      ['create-monitor', 'true'],
+    ]),
+    section('BlockStorage', [['ignore-volume-az', 'true']]),
+  ].join('\n');
+}
