@@ -64,8 +64,11 @@ export interface EtcdClient {
   health(): Promise<EtcdMemberHealth[]>;
   /** Adds a voting member at `peerUrl` (idempotent: an existing member with that URL is returned). */
   addMember(peerUrl: string): Promise<EtcdMember>;
-  /** Removes member `id` when that keeps quorum; absent already: nothing to do. */
-  removeMember(id: string): Promise<{ removed: boolean }>;
+  /**
+   * Removes member `id` when that keeps quorum; absent already: nothing to do. A leader being
+   * removed first hands its leadership to a healthy voter (named in `leaderMovedTo`).
+   */
+  removeMember(id: string): Promise<{ removed: boolean; leaderMovedTo?: string }>;
   close(): Promise<void>;
 }
 
@@ -285,6 +288,33 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     return Promise.all((await members()).map(healthOf));
   }
 
+  /**
+   * When the member about to be removed leads, asks it to hand leadership to a healthy voter first
+   * (etcd serves MoveLeader only on the leader), so its removal costs the cluster no election and
+   * no window without a leader. A member kaas cannot dial is left to etcd's own step-down.
+   */
+  async function handOverLeadership(
+    now: readonly EtcdMemberHealth[],
+    id: string,
+  ): Promise<string | undefined> {
+    const leaving = now.find((m) => m.id === id);
+    const target = leaving?.healthy ? targetOf(leaving) : undefined;
+    if (target === undefined || typeof target === 'string') return undefined;
+    const status = await call(target, '/v3/maintenance/status', {});
+    if (String((status.json as { leader?: unknown }).leader ?? '') !== id) return undefined;
+    const to = now.find((m) => m.id !== id && m.healthy && !m.isLearner);
+    if (!to) return undefined;
+    const res = await call(target, '/v3/maintenance/transfer-leadership', { targetID: to.id });
+    if (res.status !== 200) {
+      const message = (res.json as { message?: string }).message ?? JSON.stringify(res.json);
+      throw new UpstreamError(
+        `etcd leader ${leaving?.name || id} did not hand leadership to ${to.name}: ${res.status} ${message}`,
+        { code: 'etcd_error' },
+      );
+    }
+    return to.name;
+  }
+
   return {
     members,
     health,
@@ -300,8 +330,9 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
       const now = await health();
       if (!now.some((m) => m.id === id)) return { removed: false };
       checkMembershipChange(now, { remove: id });
+      const leaderMovedTo = await handOverLeadership(now, id);
       await reconfigure('/v3/cluster/member/remove', { ID: id });
-      return { removed: true };
+      return { removed: true, ...(leaderMovedTo ? { leaderMovedTo } : {}) };
     },
     async close() {
       const open = [...agents.values()];

@@ -159,7 +159,7 @@ describe('etcd membership on a real 3-member cluster', () => {
     try {
       const [, , old] = members as [Member, Member, Member];
       const oldId = (await client.members()).find((m) => m.name === old.name)!.id;
-      expect(await client.removeMember(oldId)).toEqual({ removed: true });
+      expect((await client.removeMember(oldId)).removed).toBe(true);
       await stopProcess(old.proc!);
       expect((await client.members()).map((m) => m.name).sort()).toEqual(['m0', 'm1']);
       // Removing again is a no-op, as a resumed step needs.
@@ -204,6 +204,51 @@ describe('etcd membership on a real 3-member cluster', () => {
     // The two left still hold quorum: writes succeed.
     await put('/kaas/after', 'ok');
   }, 30_000);
+});
+
+describe('removing the leader', () => {
+  it('hands leadership to a healthy member first, then removes it', async () => {
+    const trio = [await newMember('l0'), await newMember('l1'), await newMember('l2')];
+    for (const m of trio) start(m, trio, 'new');
+    const own = createEtcdClient({ endpoints: trio.map((m) => m.clientUrl), etcdCa, timeoutMs: 2_000 });
+    try {
+      await waitFor(
+        '3 healthy members',
+        async () => (await own.health()).filter((m) => m.healthy).length === 3,
+      );
+      const status = await request(`${trio[0]!.clientUrl}/v3/maintenance/status`, {
+        method: 'POST',
+        dispatcher: writer,
+        body: '{}',
+      });
+      const leaderId = String(((await status.body.json()) as { leader: string }).leader);
+      const leader = (await own.members()).find((m) => m.id === leaderId)!;
+      const outcome = await own.removeMember(leaderId);
+      expect(outcome.removed).toBe(true);
+      expect(trio.map((m) => m.name).filter((n) => n !== leader.name)).toContain(outcome.leaderMovedTo);
+      // Without the hand-over the two left would still be electing here; with it, they have a leader.
+      const follower = trio.find((m) => m.name === outcome.leaderMovedTo)!;
+      const after = await request(`${follower.clientUrl}/v3/maintenance/status`, {
+        method: 'POST',
+        dispatcher: writer,
+        body: '{}',
+      });
+      const { leader: newLeader } = (await after.body.json()) as { leader: string };
+      expect(newLeader).not.toBe(leaderId);
+      expect((await own.members()).map((m) => m.name).sort()).toEqual(
+        trio
+          .map((m) => m.name)
+          .filter((n) => n !== leader.name)
+          .sort(),
+      );
+      await stopProcess(trio.find((m) => m.name === leader.name)!.proc!);
+      // A follower's removal moves nothing.
+      const follower2 = (await own.members()).find((m) => m.id !== newLeader)!;
+      expect(await own.removeMember(follower2.id)).toEqual({ removed: true });
+    } finally {
+      await own.close();
+    }
+  }, 60_000);
 });
 
 describe('createEtcdClient', () => {

@@ -255,14 +255,18 @@ export async function waitEtcdMember(deps: ExecDeps, r: Res<'etcd-member'>) {
  */
 export async function removeEtcdMember(deps: ExecDeps, r: Res<'etcd-member'>) {
   const { member, masters } = r.params;
-  // Never through the member itself: it stops as it applies its own removal and answers 503.
-  const etcd = etcdOf(
-    deps,
-    masters.filter((m) => m !== member),
-  );
+  // The member itself last: membership calls go to the others (it stops as it applies its own
+  // removal and answers 503); only its leadership hand-over is asked of it.
+  const etcd = etcdOf(deps, [...masters.filter((m) => m !== member), member]);
   try {
     const found = (await etcd.members()).find((m) => m.name === member);
-    const removed = found ? (await etcd.removeMember(found.id)).removed : false;
+    const outcome = found ? await etcd.removeMember(found.id) : { removed: false };
+    const { removed } = outcome;
+    if (outcome.leaderMovedTo) {
+      await deps.ctx.event(
+        `etcd leadership moved from ${member} to ${outcome.leaderMovedTo} before its removal`,
+      );
+    }
     const after = await untilHealthy(deps, etcd, `etcd healthy without ${member}`, (h) =>
       h.some((m) => m.name === member) ? `${member} still listed` : undefined,
     );
@@ -273,6 +277,7 @@ export async function removeEtcdMember(deps: ExecDeps, r: Res<'etcd-member'>) {
       member,
       removed,
       ...(found ? { id: found.id } : {}),
+      ...(outcome.leaderMovedTo ? { leaderMovedTo: outcome.leaderMovedTo } : {}),
       members: after.map((m) => m.name).sort(),
       healthy: after.length,
     };
