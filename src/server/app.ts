@@ -61,26 +61,32 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
     }),
   );
   app.get('/healthz', async () => ({ status: 'ok' }));
-  await app.register(cookie);
   if (deps.auth) {
-    registerPrincipal(app, deps.auth);
-    registerAudit(app, { store: deps.store, now: deps.now });
-    registerTokenReviewRoutes(app, deps.auth);
-    registerSessionRoutes(app, deps.auth);
-    registerTokenRoutes(app, deps.auth);
-    registerMetricsRoute(app, [deps.auth.metrics.registry], { token: options.metricsToken });
-    const provisioner = deps.provisioner;
-    const observe = deps.observe ?? (provisioner && ((id: string) => provisioner.observeCluster(id)));
-    const panel = { ...deps, ...(observe ? { observe } : {}) };
-    registerPanelRoutes(app, panel);
-    registerAdminRoutes(app, { ...panel, auth: deps.auth });
-    if (deps.provisioner) {
-      registerClusterRoutes(app, {
-        provisioner: deps.provisioner,
-        listRoute: false,
-        authorize: clusterGuard(deps.store, deps.isOperator),
-      });
-    }
+    const auth = deps.auth;
+    // The webhook and /metrics sit outside the API's scope: kube-apiserver calls the webhook on
+    // every request it authenticates, so it must not pay for cookie parsing, the principal lookup
+    // or the audit hooks, none of which apply to it.
+    registerTokenReviewRoutes(app, auth);
+    registerMetricsRoute(app, [auth.metrics.registry], { token: options.metricsToken });
+    await app.register(async (api) => {
+      await api.register(cookie);
+      registerPrincipal(api, auth);
+      registerAudit(api, { store: deps.store, now: deps.now });
+      registerSessionRoutes(api, auth);
+      registerTokenRoutes(api, auth);
+      const provisioner = deps.provisioner;
+      const observe = deps.observe ?? (provisioner && ((id: string) => provisioner.observeCluster(id)));
+      const panel = { ...deps, ...(observe ? { observe } : {}) };
+      registerPanelRoutes(api, panel);
+      registerAdminRoutes(api, { ...panel, auth });
+      if (provisioner) {
+        registerClusterRoutes(api, {
+          provisioner,
+          listRoute: false,
+          authorize: clusterGuard(deps.store, deps.isOperator),
+        });
+      }
+    });
   }
   if (deps.webRoot) registerStaticRoutes(app, { rootDir: deps.webRoot });
   return app;

@@ -499,6 +499,23 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
   });
 
   describe('logging', () => {
+    it('writes no access line per TokenReview, and the webhook ignores cookies and Authorization', async () => {
+      const t = (await createToken()).json();
+      logText = '';
+      const res = await app.inject({
+        method: 'POST',
+        url: '/tokenreview/c1?timeout=30s',
+        payload: review(t.token),
+        // A webhook call carries neither; if it did, the API's principal hook must not judge it.
+        headers: { authorization: 'Bearer not-a-kaas-token', cookie: 'kaas_session=bogus' },
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().status.authenticated).toBe(true);
+      expect(logText).not.toContain('/tokenreview/');
+      await app.inject({ method: 'GET', url: '/api/v1/session' });
+      expect(logText).toContain('/api/v1/session');
+    });
+
     it('never writes tokens, passwords or cookies to the log', async () => {
       const res = await login('alice', 'pw-alice');
       const cookieValue = res.cookies.find((c) => c.name === 'kaas_session')?.value ?? '';
