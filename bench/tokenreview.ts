@@ -1,19 +1,33 @@
 /**
  * TokenReview throughput and latency, as a ratio to a bare Fastify JSON echo server measured in
- * the same run (absolute numbers depend on the machine; the ratio does not, much). Also reports
- * Keystone calls made while reviewing (target 0: the hot path is memory + SQLite).
- *   npm run bench:tokenreview  [-- --seconds 5 --concurrency 32 --rate 1000]
+ * the same run (absolute numbers depend on the machine; the ratio does not, much).
+ *
+ * For each store engine asked for, kaas holds `--tokens` API tokens of `--users` synced Keystone
+ * users (all but the reviewed ones are filler rows) and answers reviews of two working sets:
+ *   - warm: `--working-set` distinct tokens, reviewed round robin (the identity cache serves them,
+ *     refreshing each from the store once per cache TTL), closed loop and at a fixed `--rate`;
+ *   - cold: more distinct tokens than the identity cache holds, so every review reads the store
+ *     (token by hash, its user, the user's roles on the cluster's project).
+ * Beside them it measures what k8s-keystone-auth does on every request, validating a Keystone
+ * token against Keystone (`GET /v3/auth/tokens`), when OS_AUTH_URL names one (the lab's).
+ *   npm run bench:tokenreview        small store, SQLite
+ *   npm run bench:tokenreview:scale  1,000,000 tokens and 100,000 users, SQLite and PostgreSQL
  */
 import Fastify from 'fastify';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import type { KeystoneDirectory } from '../src/auth/directory.ts';
+import type { DirectoryAssignment, DirectoryUser, KeystoneDirectory } from '../src/auth/directory.ts';
 import { createAuthService } from '../src/auth/service.ts';
+import { generateToken, hashSecret } from '../src/auth/tokens.ts';
 import { createLogger } from '../src/log.ts';
 import { buildApp } from '../src/server/app.ts';
+import type { Store } from '../src/store/db.ts';
+import type { ApiTokensTable } from '../src/store/schema.ts';
+import { startPostgres, type TestPostgres } from '../test/support/postgres.ts';
 import { prodClusterStore } from '../test/support/server.ts';
 
 const { values } = parseArgs({
@@ -21,73 +35,168 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '32' },
     rate: { type: 'string', default: '1000' },
+    tokens: { type: 'string', default: '1000' },
+    users: { type: 'string', default: '100' },
+    'working-set': { type: 'string', default: '100' },
+    engines: { type: 'string', default: 'sqlite' },
   },
 });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const rate = Number(values.rate);
+const tokenCount = Number(values.tokens);
+const userCount = Number(values.users);
+const workingSet = Math.min(Number(values['working-set']), userCount);
+/** The auth service's default identity cache size (cacheMaxEntries). */
+const IDENTITY_CACHE = 10_000;
+/** Three times the identity cache, reviewed round robin: every review misses it. */
+const COLD_SET = 3 * IDENTITY_CACHE;
+/** Keystone answers each validation in tens of milliseconds: more in flight only queues. */
+const KEYSTONE_CONCURRENCY = 4;
+const CLUSTER_PATH = '/tokenreview/c1?timeout=30s';
 
-const directory: KeystoneDirectory = {
-  authenticate: async () => ({ userId: 'u1', userName: 'alice', domainId: 'default', domainName: 'Default' }),
-  listUsers: async () => [
-    { id: 'u1', name: 'alice', domainId: 'default', domainName: 'Default', enabled: true },
-  ],
-  listRoleAssignments: async () => [
-    { userId: 'u1', roleId: 'r-admin', roleName: 'admin' },
-    { userId: 'u1', roleId: 'r-member', roleName: 'member' },
-  ],
-  getProject: async (id) => ({ id, name: 'proj', domainId: 'default' }),
-};
+const f = (n: number) => n.toFixed(2);
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+/** `count` Keystone users, all members of the cluster's project (every tenth also admin). */
+function directoryOf(count: number): KeystoneDirectory {
+  const users: DirectoryUser[] = Array.from({ length: count }, (_, i) => ({
+    id: `u${i}`,
+    name: `user${i}`,
+    domainId: 'default',
+    domainName: 'Default',
+    enabled: true,
+  }));
+  const assignments: DirectoryAssignment[] = users.flatMap((u, i) => [
+    { userId: u.id, roleId: 'r-member', roleName: 'member' },
+    ...(i % 10 === 0 ? [{ userId: u.id, roleId: 'r-admin', roleName: 'admin' }] : []),
+  ]);
+  return {
+    authenticate: async () => ({
+      userId: 'u0',
+      userName: 'user0',
+      domainId: 'default',
+      domainName: 'Default',
+    }),
+    listUsers: async () => users,
+    listRoleAssignments: async () => assignments,
+    getProject: async (id) => ({ id, name: 'proj', domainId: 'default' }),
+  };
 }
 
-function post(pool: Pool, path: string, body: string) {
-  return pool.request({ method: 'POST', path, body, headers: { 'content-type': 'application/json' } });
+/**
+ * Stores `total` tokens: `real` of them with secrets the bench reviews (user i owns the i-th, so
+ * the reviewed ones spread over users), the rest filler rows of random users. Batched inserts.
+ */
+async function seedTokens(store: Store, total: number, real: number): Promise<string[]> {
+  const secrets: string[] = [];
+  const created = new Date().toISOString();
+  const expires = new Date(Date.now() + 365 * 86_400_000).toISOString();
+  const BATCH = 1000;
+  for (let start = 0; start < total; start += BATCH) {
+    const rows: ApiTokensTable[] = [];
+    for (let i = start; i < Math.min(total, start + BATCH); i++) {
+      let hash: string;
+      if (i < real) {
+        const token = generateToken();
+        secrets.push(token);
+        hash = hashSecret(token);
+      } else {
+        hash = randomBytes(32).toString('hex');
+      }
+      const user = i < real ? i % userCount : Math.floor(Math.random() * userCount);
+      rows.push({
+        id: randomUUID(),
+        user_id: `u${user}`,
+        user_name: `user${user}`,
+        domain_name: 'Default',
+        name: `t${i}`,
+        token_hash: hash,
+        created_at: created,
+        expires_at: expires,
+        last_used_at: null,
+        cluster_ids: null,
+      });
+    }
+    await store.db.insertInto('api_tokens').values(rows).execute();
+  }
+  return secrets;
 }
 
-async function closedLoop(url: string, path: string, body: string) {
-  const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
+const reviewBody = (token: string) =>
+  JSON.stringify({
+    kind: 'TokenReview',
+    apiVersion: 'authentication.k8s.io/v1',
+    metadata: { creationTimestamp: null },
+    spec: { token, audiences: ['https://kubernetes.default.svc.cluster.local'] },
+    status: { user: {} },
+  });
+
+interface Call {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: string;
+  headers?: Record<string, string>;
+  /** Whether the answer is the one wanted (counted as a failure otherwise). */
+  ok: (status: number, text: string) => boolean;
+}
+
+/** Round robin over `calls`, `parallel` at a time, for `seconds` (and the calls still in flight). */
+async function closedLoop(url: string, calls: Call[], parallel = concurrency) {
+  const pool = new Pool(url, { connections: parallel, pipelining: 1 });
   const latencies: number[] = [];
-  let count = 0;
+  let next = 0;
   let failures = 0;
-  const end = performance.now() + seconds * 1000;
+  const begin = performance.now();
+  const end = begin + seconds * 1000;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: parallel }, async () => {
       while (performance.now() < end) {
+        const call = calls[next++ % calls.length] as Call;
         const t0 = performance.now();
-        const res = await post(pool, path, body);
-        const text = await res.body.text();
-        if (
-          res.statusCode !== 200 ||
-          !text.includes('"authenticated":true') === path.startsWith('/tokenreview')
-        )
-          failures++;
+        const res = await pool.request({
+          method: call.method,
+          path: call.path,
+          headers: { 'content-type': 'application/json', ...call.headers },
+          ...(call.body === undefined ? {} : { body: call.body }),
+        });
+        if (!call.ok(res.statusCode, await res.body.text())) failures++;
         latencies.push(performance.now() - t0);
-        count++;
       }
     }),
   );
   await pool.close();
+  const elapsed = (performance.now() - begin) / 1000;
   latencies.sort((a, b) => a - b);
-  return { rps: count / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), failures };
+  return {
+    rps: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    failures,
+  };
 }
 
-async function fixedRate(url: string, path: string, body: string) {
+/** Round robin over `calls` at `rate` requests per second (open loop), for `seconds`. */
+async function fixedRate(url: string, calls: Call[]) {
   const pool = new Pool(url, { connections: 64 });
   const latencies: number[] = [];
   const total = rate * seconds;
   const start = performance.now();
   const inflight: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
+    const wait = start + (i * 1000) / rate - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const call = calls[i % calls.length] as Call;
     inflight.push(
       (async () => {
         const t0 = performance.now();
-        const res = await post(pool, path, body);
+        const res = await pool.request({
+          method: call.method,
+          path: call.path,
+          headers: { 'content-type': 'application/json' },
+          ...(call.body === undefined ? {} : { body: call.body }),
+        });
         await res.body.text();
         latencies.push(performance.now() - t0);
       })(),
@@ -103,59 +212,135 @@ async function fixedRate(url: string, path: string, body: string) {
   };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'kaas-bench-'));
-const logger = createLogger({ level: 'silent' });
-const store = await prodClusterStore({
-  createdAt: new Date().toISOString(),
-  url: `sqlite:${join(dir, 'kaas.db')}`,
-});
-const auth = createAuthService({ store, directory, logger, now: () => new Date() });
-await auth.sync();
-const { token } = await auth.createToken(
-  { userId: 'u1', userName: 'alice', domainName: 'Default', via: 'session' },
-  { name: 'bench' },
-);
-const app = await buildApp({ store, logger, now: () => new Date(), auth });
-const kaasUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+const reviews = (tokens: string[]): Call[] =>
+  tokens.map((t) => ({
+    method: 'POST',
+    path: CLUSTER_PATH,
+    body: reviewBody(t),
+    ok: (status, text) => status === 200 && text.includes('"authenticated":true'),
+  }));
+
+async function openEngine(engine: string, dir: string): Promise<{ url: string; pg?: TestPostgres }> {
+  if (engine === 'sqlite') return { url: `sqlite:${join(dir, 'kaas.db')}` };
+  if (engine === 'postgres') {
+    const pg = await startPostgres();
+    return { url: pg.url, pg };
+  }
+  throw new Error(`unknown engine ${engine}: use sqlite or postgres`);
+}
+
+async function benchEngine(engine: string, echoUrl: string, echoCalls: Call[]): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'kaas-bench-'));
+  const logger = createLogger({ level: 'silent' });
+  const { url, pg } = await openEngine(engine, dir);
+  const store = await prodClusterStore({ createdAt: new Date().toISOString(), url });
+  const auth = createAuthService({ store, directory: directoryOf(userCount), logger, now: () => new Date() });
+  try {
+    let t0 = performance.now();
+    await auth.sync();
+    const syncMs = performance.now() - t0;
+    t0 = performance.now();
+    const reviewed = Math.min(tokenCount, Math.max(workingSet, COLD_SET));
+    const secrets = await seedTokens(store, tokenCount, reviewed);
+    const seedMs = performance.now() - t0;
+    const app = await buildApp({ store, logger, now: () => new Date(), auth });
+    const kaasUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const warm = reviews(secrets.slice(0, workingSet));
+      const cold = reviews(secrets.slice(0, COLD_SET));
+      await closedLoop(kaasUrl, warm); // warm-up: caches filled, code optimised
+      const e = await closedLoop(echoUrl, echoCalls);
+      const k = await closedLoop(kaasUrl, warm);
+      const fixed = await fixedRate(kaasUrl, warm);
+      const coldLines: string[] = [];
+      if (cold.length > IDENTITY_CACHE) {
+        const c = await closedLoop(kaasUrl, cold);
+        const coldFixed = await fixedRate(kaasUrl, cold);
+        coldLines.push(
+          `  tokenreview cold:  ${c.rps.toFixed(0)} req/s  p50 ${f(c.p50)} ms  p99 ${f(c.p99)} ms  (failures ${c.failures}; ${cold.length} tokens, every review reads the store)`,
+          `  cold at ${rate} req/s: achieved ${coldFixed.achieved.toFixed(0)} req/s  p50 ${f(coldFixed.p50)} ms  p99 ${f(coldFixed.p99)} ms`,
+        );
+      } else {
+        coldLines.push(
+          `  cold: not measured (needs more than ${IDENTITY_CACHE} tokens, the identity cache's size)`,
+        );
+      }
+      return [
+        `${engine}: ${tokenCount.toLocaleString('en')} tokens, ${userCount.toLocaleString('en')} users (sync ${(syncMs / 1000).toFixed(1)} s, token seeding ${(seedMs / 1000).toFixed(1)} s)`,
+        `  echo:              ${e.rps.toFixed(0)} req/s  p50 ${f(e.p50)} ms  p99 ${f(e.p99)} ms`,
+        `  tokenreview warm:  ${k.rps.toFixed(0)} req/s  p50 ${f(k.p50)} ms  p99 ${f(k.p99)} ms  (failures ${k.failures}; ${workingSet} tokens)`,
+        `  ratio:             ${((100 * k.rps) / e.rps).toFixed(1)}% of echo throughput (goal >= 80%)`,
+        `  warm at ${rate} req/s: achieved ${fixed.achieved.toFixed(0)} req/s  p50 ${f(fixed.p50)} ms  p99 ${f(fixed.p99)} ms (goal p99 < 2 ms)`,
+        ...coldLines,
+      ];
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await auth.close();
+    await store.close();
+    await pg?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** What k8s-keystone-auth does per request: Keystone validates the user's token (no cache). */
+async function benchKeystone(echoRps: number): Promise<string[]> {
+  const authUrl = process.env['OS_AUTH_URL'];
+  if (!authUrl) return ["keystone: not measured (no OS_AUTH_URL; source the lab's admin-openrc.sh)"];
+  const res = await fetch(`${authUrl.replace(/\/+$/, '')}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: {
+            user: {
+              name: process.env['OS_USERNAME'],
+              password: process.env['OS_PASSWORD'],
+              domain: { name: process.env['OS_USER_DOMAIN_NAME'] ?? 'Default' },
+            },
+          },
+        },
+        scope: {
+          project: {
+            name: process.env['OS_PROJECT_NAME'],
+            domain: { name: process.env['OS_PROJECT_DOMAIN_NAME'] ?? 'Default' },
+          },
+        },
+      },
+    }),
+  });
+  const token = res.headers.get('x-subject-token');
+  if (res.status !== 201 || !token) throw new Error(`Keystone refused the bench's login: ${res.status}`);
+  const url = new URL(authUrl);
+  const validate: Call = {
+    method: 'GET',
+    path: `${url.pathname.replace(/\/+$/, '')}/auth/tokens`,
+    headers: { 'x-auth-token': token, 'x-subject-token': token },
+    ok: (status) => status === 200,
+  };
+  const k = await closedLoop(url.origin, [validate], KEYSTONE_CONCURRENCY);
+  return [
+    `keystone token validation (GET /v3/auth/tokens at ${url.origin}, ${KEYSTONE_CONCURRENCY} concurrent; what k8s-keystone-auth does per request):`,
+    `  ${k.rps.toFixed(0)} req/s  p50 ${f(k.p50)} ms  p99 ${f(k.p99)} ms  (failures ${k.failures}); ${((100 * k.rps) / echoRps).toFixed(1)}% of echo throughput`,
+  ];
+}
 
 const echo = Fastify({ logger: false });
 echo.post('/echo', async (request) => request.body);
 const echoUrl = await echo.listen({ host: '127.0.0.1', port: 0 });
-
-const body = JSON.stringify({
-  kind: 'TokenReview',
-  apiVersion: 'authentication.k8s.io/v1',
-  metadata: { creationTimestamp: null },
-  spec: { token, audiences: ['https://kubernetes.default.svc.cluster.local'] },
-  status: { user: {} },
-});
-const keystoneCalls = async () =>
-  (await auth.metrics.keystoneCalls.get()).values.reduce((s, v) => s + v.value, 0);
-
+const echoCalls: Call[] = [
+  { method: 'POST', path: '/echo', body: reviewBody(generateToken()), ok: (status) => status === 200 },
+];
 try {
-  await closedLoop(echoUrl, '/echo', body); // warm-up both
-  await closedLoop(kaasUrl, '/tokenreview/c1?timeout=30s', body);
-  const callsBefore = await keystoneCalls();
-  const e = await closedLoop(echoUrl, '/echo', body);
-  const k = await closedLoop(kaasUrl, '/tokenreview/c1?timeout=30s', body);
-  const fixed = await fixedRate(kaasUrl, '/tokenreview/c1?timeout=30s', body);
-  const calls = (await keystoneCalls()) - callsBefore;
-  const f = (n: number) => n.toFixed(2);
-  process.stdout.write(
-    [
-      `closed loop, ${concurrency} concurrent, ${seconds} s each:`,
-      `  echo:        ${e.rps.toFixed(0)} req/s  p50 ${f(e.p50)} ms  p99 ${f(e.p99)} ms`,
-      `  tokenreview: ${k.rps.toFixed(0)} req/s  p50 ${f(k.p50)} ms  p99 ${f(k.p99)} ms  (failures ${k.failures})`,
-      `  ratio:       ${((100 * k.rps) / e.rps).toFixed(1)}% of echo throughput (goal >= 60%)`,
-      `fixed rate ${rate} req/s for ${seconds} s: achieved ${fixed.achieved.toFixed(0)} req/s  p50 ${f(fixed.p50)} ms  p99 ${f(fixed.p99)} ms (goal p99 < 5 ms)`,
-      `keystone calls during the run: ${calls} (target 0)`,
-      '',
-    ].join('\n'),
-  );
+  await closedLoop(echoUrl, echoCalls); // warm-up
+  const print = (lines: string[]) => process.stdout.write(`${lines.join('\n')}\n`);
+  print([`closed loop ${concurrency} concurrent, ${seconds} s per measure`]);
+  for (const engine of values.engines.split(',')) print(await benchEngine(engine.trim(), echoUrl, echoCalls));
+  const e = await closedLoop(echoUrl, echoCalls);
+  print(await benchKeystone(e.rps));
 } finally {
-  await app.close();
   await echo.close();
-  await auth.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
 }
