@@ -300,6 +300,17 @@ describe('auth service against the real Keystone', () => {
           headers: { authorization: `Bearer ${token}` },
         });
       expect((await overview(only2.token)).statusCode).toBe(404);
+      // It lists only its clusters, and cannot make another one active.
+      const bearer = { authorization: `Bearer ${only2.token}` };
+      const clusters = await app.inject({ method: 'GET', url: '/api/v1/clusters', headers: bearer });
+      expect(clusters.json().items.map((i: { id: string }) => i.id)).toEqual([`c2-${engine}`]);
+      const activate = await app.inject({
+        method: 'PUT',
+        url: '/api/v1/session/active-cluster',
+        headers: bearer,
+        payload: { clusterId: `c-${engine}` },
+      });
+      expect(activate.statusCode).toBe(404);
       const both = await tokenFor(alice.name, { clusters: [`c-${engine}`, `c2-${engine}`] });
       expect((await overview(both.token)).statusCode).toBe(200);
       expect((await tr(review(both.token))).json().status.authenticated).toBe(true);

@@ -196,7 +196,11 @@ export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void
 
   app.get('/api/v1/clusters', async (request) => {
     const principal = requirePrincipal(request);
-    const visible = await visibleClusters(store, principal.userId);
+    // A token restricted to chosen clusters lists only those.
+    const allowed = principal.clusters;
+    const visible = (await visibleClusters(store, principal.userId)).filter(
+      (v) => !allowed || allowed.includes(v.cluster.id),
+    );
     const remembered = await getActiveCluster({ db: store.db, userId: principal.userId });
     const active = visible.find((v) => v.cluster.id === remembered) ?? visible[0];
     return {
@@ -210,6 +214,8 @@ export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void
     const body = request.body as { clusterId?: unknown } | undefined;
     if (typeof body?.clusterId !== 'string' || body.clusterId === '')
       throw new InputError('clusterId is required', { field: 'clusterId' });
+    if (principal.clusters && !principal.clusters.includes(body.clusterId))
+      throw new NotFoundError(`no cluster "${body.clusterId}" that you have access to`);
     const access = await clusterAccess(store, principal.userId, body.clusterId);
     await setActiveCluster({
       db: store.db,
