@@ -98,7 +98,12 @@ cp -r bin "$STAGE/app/bin"
 cp -r dist/cli "$STAGE/app/dist/cli"
 cp -r web/dist "$STAGE/app/web/dist"
 cp -r "$DEPS/node_modules" "$STAGE/app/node_modules"
-find "$STAGE/app" -name '*.map' -delete
+# Nothing runs these: source maps, type declarations, and better-sqlite3's sources and build leftovers
+# (only build/Release/better_sqlite3.node is loaded).
+find "$STAGE/app" \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
+SQLITE=$STAGE/app/node_modules/better-sqlite3
+rm -rf "$SQLITE/deps" "$SQLITE/src" "$SQLITE/build/Release/obj" "$SQLITE/build/Release/sqlite3.a" \
+  "$SQLITE/build/Release/test_extension.node"
 
 # Layers as OCI wants them: sorted entries, one owner, one timestamp, no atime/ctime, gzip without
 # a name or time.
