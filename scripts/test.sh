@@ -16,4 +16,7 @@ echo '== lint' >&2; npx eslint . && npx prettier --check . > /dev/null
 # The CLI tests spawn bin/kaas.mjs, which runs dist/cli; vitest's globalSetup (test/setup/build.ts)
 # rebuilds it too, for runs that do not come through here.
 echo '== build' >&2; node scripts/build.mjs
+# The OCI image of kaas serve: a cold build makes the Debian base and the production dependencies
+# (cached in /var/cache/kaas-image), so that test/image builds and runs it warm.
+echo '== image' >&2; bash deploy/image/build.sh > /dev/null
 echo '== tests' >&2; npx vitest run "$@"

@@ -10,6 +10,7 @@ import { errorHandler } from './errors.ts';
 import { registerAudit } from './audit.ts';
 import { registerPrincipal } from './principal.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerHealthRoutes } from './routes/health.ts';
 import { clusterGuard, registerClusterRoutes } from './routes/clusters.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerPanelRoutes } from './routes/panel.ts';
@@ -23,7 +24,7 @@ export interface ServerDeps {
   store: Store;
   logger: Logger;
   now: () => Date;
-  /** The auth service (createAuthService); without it only /healthz is served. */
+  /** The auth service (createAuthService); without it only /healthz and /readyz are served. */
   auth?: AuthService;
   /** Serves the cluster lifecycle API when given (needs `auth`). */
   provisioner?: Provisioner;
@@ -44,7 +45,7 @@ export interface ServerOptions {
   metricsToken?: string;
 }
 
-/** Builds the kaas Fastify app: JSON API, TokenReview webhook, control panel, /healthz, /metrics. */
+/** Builds the kaas Fastify app: JSON API, TokenReview webhook, control panel, /healthz, /readyz, /metrics. */
 export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -60,7 +61,7 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
       error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
     }),
   );
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  registerHealthRoutes(app, { store: deps.store });
   if (deps.auth) {
     const auth = deps.auth;
     // The webhook and /metrics sit outside the API's scope: kube-apiserver calls the webhook on

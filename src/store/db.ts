@@ -41,6 +41,12 @@ export function openStore(url: string, options: { poolSize?: number } = {}): Sto
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+    // A PostgreSQL restart or failover ends every connection: pg reports it as an 'error' event on
+    // the pool for idle connections and on the client for one checked out between two queries, and
+    // an unheard 'error' event ends the process. The query in flight fails on its own; the pool drops
+    // the broken connections and opens new ones for the next queries; /readyz reports the outage.
+    pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }

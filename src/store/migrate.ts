@@ -21,12 +21,17 @@ const migrations: Record<string, Migration> = {
   '0009_token_clusters': m0009,
 };
 
-const provider: MigrationProvider = { getMigrations: async () => migrations };
+/** Every migration this build knows, for Kysely's Migrator. */
+export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
 
 /** Brings the schema up to date; safe to run concurrently from several replicas on PostgreSQL. */
 // Migrations run before the typed schema exists, so Kysely's own convention (Kysely<any>) applies here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
-  const { error } = await new Migrator({ db, provider, allowUnorderedMigrations: true }).migrateToLatest();
+  const { error } = await new Migrator({
+    db,
+    provider: migrationProvider,
+    allowUnorderedMigrations: true,
+  }).migrateToLatest();
   if (error) throw new UpstreamError('database migration failed', { code: 'migration_failed', cause: error });
 }

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import { cloudEnv } from '../ha/support.ts';
 import { freshDatabaseUrl } from '../support/databases.ts';
+import { startPostgres } from '../support/postgres.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/kaas.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kaas-run-'));
@@ -84,6 +85,47 @@ describe('the compiled kaas', () => {
       serve.kill();
     }
   });
+
+  it(
+    'survives a PostgreSQL restart: /readyz is 503 while it is down, 200 after',
+    { timeout: 120_000 },
+    async () => {
+      const postgres = await startPostgres();
+      const serve = start(
+        'serve',
+        {
+          ...cloudEnv(sim.authUrl),
+          KAAS_DATABASE_URL: postgres.url,
+          KAAS_SECRET_KEY: randomBytes(32).toString('base64'),
+          KAAS_WORKER_POLL_MS: '50',
+        },
+        /kaas serving on (\S+)/,
+      );
+      const ready = async (url: string) => {
+        const res = await fetch(`${url}/readyz`);
+        return [res.status, (await res.json()) as unknown];
+      };
+      try {
+        const url = await serve.url;
+        expect(await ready(url)).toEqual([200, { status: 'ok' }]);
+        await postgres.pause();
+        // Let the worker loop and the Keystone sync hit the outage too.
+        await new Promise((r) => setTimeout(r, 500));
+        const [status, body] = await ready(url).catch((error: unknown) => {
+          throw new Error(`kaas serve died with PostgreSQL:\n${serve.output()}`, { cause: error });
+        });
+        expect(status).toBe(503);
+        expect(body).toMatchObject({ error: { code: 'database_unavailable' } });
+        expect((await fetch(`${url}/healthz`)).status).toBe(200);
+        await postgres.resume();
+        expect(await ready(url)).toEqual([200, { status: 'ok' }]);
+        expect(await serve.stop(), serve.output()).toBe(0);
+      } finally {
+        serve.kill();
+        await postgres.stop();
+      }
+    },
+  );
 
   it('runs kaas dev (what npm start runs): the demo users log in', { timeout: 120_000 }, async () => {
     const dev = start('dev', {}, /kaas control panel: (\S+)\//);

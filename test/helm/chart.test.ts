@@ -157,9 +157,8 @@ describe('deploy/helm/kaas', () => {
       requests: { cpu: '100m', memory: '256Mi' },
       limits: { memory: '512Mi' },
     });
-    for (const probe of [container.readinessProbe, container.livenessProbe]) {
-      expect(probe.httpGet).toEqual({ path: '/healthz', port: 'http' });
-    }
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(20_000);
     expect(pod.serviceAccountName).toBe('kaas');
     expect(container.args).toEqual(['serve']);

@@ -8,7 +8,12 @@ import { freePort } from './ports.ts';
 /** A private PostgreSQL server started for the test run, on 127.0.0.1 and a port picked here. */
 export interface TestPostgres {
   url: string;
+  /** Stops the server for good and deletes its data. */
   stop(): Promise<void>;
+  /** Stops the server, keeping its data, as a PostgreSQL restart or failover does to clients. */
+  pause(): Promise<void>;
+  /** Starts the paused server again, on the same port with the same data. */
+  resume(): Promise<void>;
 }
 
 /** Finds Debian's PostgreSQL server binaries (newest major first). */
@@ -70,37 +75,46 @@ export async function startPostgres(): Promise<TestPostgres> {
         gid: Number(execFileSync('id', ['-g', 'postgres']).toString()),
       }
     : {};
-  const child: ChildProcess = spawn(asRoot ? join(bin, 'postgres') : cmd, asRoot ? args.slice(4) : args, {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    ...pgIds,
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const url = `postgres://kaas@127.0.0.1:${port}/postgres`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`postgres exited early: ${stderr}`);
-    const client = new pg.Client({ connectionString: url });
-    try {
-      await client.connect();
-      await client.end();
-      break;
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      if (Date.now() > deadline)
-        throw new Error(`postgres did not start in 30 s: ${stderr}`, { cause: error });
-      await new Promise((r) => setTimeout(r, 100));
+  const run = async (): Promise<ChildProcess> => {
+    const child = spawn(asRoot ? join(bin, 'postgres') : cmd, asRoot ? args.slice(4) : args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...pgIds,
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`postgres exited early: ${stderr}`);
+      const client = new pg.Client({ connectionString: url });
+      try {
+        await client.connect();
+        await client.end();
+        return child;
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        if (Date.now() > deadline)
+          throw new Error(`postgres did not start in 30 s: ${stderr}`, { cause: error });
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
-  }
+  };
+  const halt = async (server: ChildProcess): Promise<void> => {
+    if (server.exitCode !== null) return;
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGINT');
+    await exited;
+  };
+  let child = await run();
   return {
     url,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGINT');
-        await exited;
-      }
+      await halt(child);
       rmSync(dir, { recursive: true, force: true });
+    },
+    pause: () => halt(child),
+    async resume() {
+      child = await run();
     },
   };
 }
