@@ -16,14 +16,15 @@ export const PROTECTION_POLICY = 'kaas-protected-namespaces';
  * services. This policy denies every CREATE, UPDATE and DELETE of a namespaced object (subresources
  * such as pods/status or pods/binding are not matched) in kaas-system and kube-system unless the
  * requester is:
- *   - in group system:masters (kaas itself applies addons with the cluster's admin credentials);
+ *   - kaas itself (group kaas:cluster-admins, src/provisioner/identity.ts), or in system:masters
+ *     (the operator's break-glass kubeconfig);
  *   - a service account of kube-system or kaas-system (the managed controllers, including kaas's);
  *   - a control-plane component that writes there under its own identity: kube-controller-manager,
  *     kube-scheduler, the apiserver, or a kubelet (group system:nodes, mirror pods of static pods).
  * Without the last line the control plane itself would be locked out of kube-system.
  */
 const ALLOW_EXPRESSION = [
-  "request.userInfo.groups.exists(g, g == 'system:masters' || g == 'system:nodes')",
+  "request.userInfo.groups.exists(g, g == 'system:masters' || g == 'system:nodes' || g == 'kaas:cluster-admins')",
   "request.userInfo.username.startsWith('system:serviceaccount:kube-system:')",
   "request.userInfo.username.startsWith('system:serviceaccount:kaas-system:')",
   "request.userInfo.username in ['system:kube-controller-manager', 'system:kube-scheduler', 'system:apiserver']",

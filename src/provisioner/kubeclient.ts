@@ -8,6 +8,7 @@
 import { Agent, fetch } from 'undici';
 import { UpstreamError } from '../errors.ts';
 import { unreachableReason } from './unreachable.ts';
+import { refusedMessage } from './identity.ts';
 
 /** A pod as far as draining cares. */
 export interface PodRef {
@@ -35,7 +36,8 @@ export interface KubeClient {
   /**
    * Every Node with its Ready condition (`reason` from the condition when not Ready, or saying there
    * is none yet). An API that cannot be reached throws UpstreamError `kube_api_unreachable` whose
-   * message says why (see unreachable.ts); one refusing the certificate (401/403) `kube_api_refused`;
+   * message says why (see unreachable.ts); one refusing kaas (401/403) `kube_api_refused`, saying how
+   * to restore kaas's access (identity.ts);
    * any other error answer `kube_api_error`.
    */
   nodes(signal?: AbortSignal): Promise<NodeState[]>;
@@ -135,9 +137,11 @@ export const createKubeClient: KubeClientFactory = (access) => {
     return { status: res.status, text };
   };
   const fail = (what: string, r: { status: number; text: string }) =>
-    new UpstreamError(`Kubernetes API ${what} answered ${r.status}: ${r.text.slice(0, 300)}`, {
-      code: 'kube_api_error',
-    });
+    r.status === 401 || r.status === 403
+      ? new UpstreamError(`Kubernetes API ${what}: ${refusedMessage(r.status)}`, { code: 'kube_api_refused' })
+      : new UpstreamError(`Kubernetes API ${what} answered ${r.status}: ${r.text.slice(0, 300)}`, {
+          code: 'kube_api_error',
+        });
   return {
     async healthy(signal) {
       try {
@@ -241,12 +245,6 @@ export const createKubeClient: KubeClientFactory = (access) => {
         r = { status: res.status, text: await res.text() };
       } catch (error) {
         throw new UpstreamError(unreachableReason(error), { code: 'kube_api_unreachable', cause: error });
-      }
-      if (r.status === 401 || r.status === 403) {
-        throw new UpstreamError(
-          `the API refused kaas's break-glass certificate (${r.status} ${r.status === 401 ? 'Unauthorized' : 'Forbidden'})`,
-          { code: 'kube_api_refused' },
-        );
       }
       if (r.status !== 200) throw fail('node list', r);
       return (JSON.parse(r.text) as NodeList).items.map(nodeState);

@@ -15,6 +15,7 @@ import {
   joinMaterialOf,
   type ClusterMaterial,
 } from './material.ts';
+import { IDENTITY_DAYS, KAAS_GROUP, KAAS_USER, kaasIdentity, mastersCertificate } from './identity.ts';
 
 describe('cluster material', () => {
   let m: ClusterMaterial;
@@ -73,18 +74,40 @@ describe('cluster material', () => {
     expect(caCertHashOf(m.ca.certPem)).toBe(m.caCertHash);
   });
 
-  it('issues a break-glass client certificate signed by the cluster CA, in system:masters', () => {
-    const cert = new X509Certificate(m.admin.certPem);
-    expect(cert.verify(new X509Certificate(m.ca.certPem).publicKey)).toBe(true);
-    expect(cert.subject).toContain('O=system:masters');
-    expect(cert.subject).toContain('CN=kaas-break-glass');
+  it('stores no long-lived system:masters certificate', () => {
+    expect(m.admin).toBeUndefined();
+    expect(JSON.stringify(m)).not.toContain('system:masters');
+  });
+
+  it("issues kaas's own certificate from the cluster CA: user kaas in kaas:cluster-admins, 30 days, renewed when 10 are left", async () => {
+    const signedByCa = (pem: string) =>
+      new X509Certificate(pem).verify(new X509Certificate(m.ca.certPem).publicKey);
+    const first = await kaasIdentity(m.ca);
+    const cert = new X509Certificate(first.certPem);
+    expect(signedByCa(first.certPem)).toBe(true);
+    expect(cert.subject).toBe(`O=${KAAS_GROUP}\nCN=${KAAS_USER}`);
+    const lifetime = Date.parse(cert.validTo) - Date.parse(cert.validFrom);
+    expect(lifetime / 86_400_000).toBeCloseTo(IDENTITY_DAYS, 0);
+    expect(lifetime).toBeLessThanOrEqual(90 * 86_400_000);
+    // Held in memory while fresh, reissued once less than 10 days remain.
+    expect(await kaasIdentity(m.ca)).toBe(first);
+    const in21Days = new Date(Date.now() + 21 * 86_400_000);
+    const renewed = await kaasIdentity(m.ca, () => in21Days);
+    expect(renewed.certPem).not.toBe(first.certPem);
+    expect(signedByCa(renewed.certPem)).toBe(true);
+  });
+
+  it('writes the break-glass kubeconfig with a one-day system:masters certificate issued now', async () => {
+    const cert = await mastersCertificate(m.ca, 'kaas-break-glass');
+    const x509 = new X509Certificate(cert.certPem);
+    expect(x509.verify(new X509Certificate(m.ca.certPem).publicKey)).toBe(true);
+    expect(x509.subject).toBe('O=system:masters\nCN=kaas-break-glass');
+    expect(Date.parse(x509.validTo) - Date.parse(x509.validFrom)).toBe(86_400_000);
     const kc = parse(
-      adminKubeconfigYaml({ clusterName: 'prod', server: 'https://1.2.3.4:6443', material: m }),
+      adminKubeconfigYaml({ clusterName: 'prod', server: 'https://1.2.3.4:6443', caPem: m.ca.certPem, cert }),
     );
     expect(kc.clusters[0].cluster.server).toBe('https://1.2.3.4:6443');
-    expect(Buffer.from(kc.users[0].user['client-certificate-data'], 'base64').toString()).toBe(
-      m.admin.certPem,
-    );
+    expect(Buffer.from(kc.users[0].user['client-certificate-data'], 'base64').toString()).toBe(cert.certPem);
   });
 
   it('reports openssl failures as UpstreamError', async () => {

@@ -1,6 +1,6 @@
 /**
  * A cluster's own PKI and join material, made once at create time: the cluster CA (kubeadm uses it
- * instead of generating one, so kaas can pin it and sign the break-glass admin certificate), the
+ * instead of generating one, so kaas can pin it and issue its own short-lived certificates), the
  * etcd CA (likewise, so kaas can talk to etcd to manage its members), the front-proxy CA and
  * service-account key (so kaas holds every secret a master joining later needs), the
  * kubeadm bootstrap token, certificate key and CA pin, and the token-webhook kubeconfig masters read.
@@ -9,7 +9,7 @@
 import { createHash, generateKeyPairSync, randomInt, randomBytes, X509Certificate } from 'node:crypto';
 import { stringify } from 'yaml';
 import { webhookKubeconfigYaml } from '../auth/kubeconfig.ts';
-import { createCa, issueClientCert, type KeyPair } from '../auth/pki.ts';
+import { createCa, type KeyPair } from '../auth/pki.ts';
 import type { JoinMaterial } from './bootstrap.ts';
 
 /** Everything secret about one cluster (sealed as one JSON document in cluster_secrets). */
@@ -32,8 +32,11 @@ export interface ClusterMaterial {
   caCertHash: string;
   /** 64 hex: encrypts the control-plane certificates kubeadm uploads for joining masters. */
   certificateKey: string;
-  /** Break-glass client certificate (group system:masters) for the operator and for drains. */
-  admin: KeyPair;
+  /**
+   * The one-year `system:masters` certificate of clusters created before kaas had its own identity
+   * (identity.ts); their jobs use it only to bind that identity. New clusters store none.
+   */
+  admin?: KeyPair;
   /** The kubeconfig kube-apiserver reads for the TokenReview webhook. */
   webhookKubeconfig: string;
 }
@@ -53,7 +56,7 @@ export function caCertHashOf(caPem: string): string {
   return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
 }
 
-/** Makes a cluster's material: cluster, etcd and front-proxy CAs (10 years), service-account key, admin certificate (1 year), fresh join secrets. */
+/** Makes a cluster's material: cluster, etcd and front-proxy CAs (10 years), service-account key, fresh join secrets. */
 export async function generateClusterMaterial(input: {
   clusterId: string;
   clusterName: string;
@@ -72,12 +75,6 @@ export async function generateClusterMaterial(input: {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
-  const admin = await issueClientCert({
-    ca,
-    commonName: 'kaas-break-glass',
-    organization: 'system:masters',
-    days: 365,
-  });
   return {
     ca,
     etcdCa,
@@ -86,7 +83,6 @@ export async function generateClusterMaterial(input: {
     token: `${pick(6)}.${pick(16)}`,
     caCertHash: caCertHashOf(ca.certPem),
     certificateKey: randomBytes(32).toString('hex'),
-    admin,
     webhookKubeconfig,
   };
 }
@@ -103,11 +99,12 @@ export function joinMaterialOf(m: ClusterMaterial): JoinMaterial {
   };
 }
 
-/** The break-glass admin kubeconfig (client certificate, no token): for the operator only. */
+/** The break-glass admin kubeconfig (client certificate `cert`, no token): for the operator only. */
 export function adminKubeconfigYaml(input: {
   clusterName: string;
   server: string;
-  material: ClusterMaterial;
+  caPem: string;
+  cert: KeyPair;
 }): string {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const user = `${input.clusterName}-break-glass`;
@@ -117,15 +114,15 @@ export function adminKubeconfigYaml(input: {
     clusters: [
       {
         name: input.clusterName,
-        cluster: { server: input.server, 'certificate-authority-data': b64(input.material.ca.certPem) },
+        cluster: { server: input.server, 'certificate-authority-data': b64(input.caPem) },
       },
     ],
     users: [
       {
         name: user,
         user: {
-          'client-certificate-data': b64(input.material.admin.certPem),
-          'client-key-data': b64(input.material.admin.keyPem),
+          'client-certificate-data': b64(input.cert.certPem),
+          'client-key-data': b64(input.cert.keyPem),
         },
       },
     ],

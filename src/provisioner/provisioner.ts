@@ -43,6 +43,7 @@ import { parseOptions, type ProvisionOptions } from './options.ts';
 import type { KeyPair } from '../auth/pki.ts';
 import type { EtcdClient } from './etcd.ts';
 import { etcdThroughApi } from './etcdroute.ts';
+import { kaasIdentity, mastersCertificate } from './identity.ts';
 import { jobCertificateKey, kubeadmCertsObjects } from './kubeadmcerts.ts';
 import { createKubeClient, type KubeAccess, type KubeClient, type KubeClientFactory } from './kubeclient.ts';
 import {
@@ -128,6 +129,9 @@ export type EtcdRoute = (options: {
 }) => EtcdClient;
 
 /** What a job stores: the plan and the spec the cluster has once the job succeeded. */
+/** A cluster's CA and kaas's client certificate for its API. */
+type ClusterAccess = Omit<KubeAccess, 'server'>;
+
 interface JobInput {
   steps: PlanStep[];
   spec: ClusterSpec;
@@ -230,19 +234,19 @@ export function createProvisioner(deps: ProvisionerDeps) {
     };
   }
 
-  /** Reads the cluster's Nodes with the break-glass certificate; says why when it cannot. */
+  /** Reads the cluster's Nodes as kaas; says why when it cannot. */
   async function observe(record: ProvisionedClusterRecord): Promise<ObservedState> {
     const endpoint = await findClusterEndpoint({ db, clusterId: record.id });
     if (!endpoint?.apiUrl) {
       return unreachableState(iso(), `no API endpoint yet: the cluster is ${record.status}`);
     }
-    let material: ClusterMaterial;
+    let access: ClusterAccess;
     try {
-      material = await materialOf(record.id);
+      access = await accessOf(await materialOf(record.id));
     } catch (error) {
       return unreachableState(iso(), `no credentials for the API: ${(error as Error).message}`);
     }
-    const client = breakGlassClient(endpoint.apiUrl, material);
+    const client = kaasClient(endpoint.apiUrl, access);
     try {
       return await observeNodes({
         client,
@@ -305,30 +309,24 @@ export function createProvisioner(deps: ProvisionerDeps) {
     });
   }
 
-  /** etcd clients for one cluster, through its API as the break-glass admin. */
+  /** kaas's own credentials for a cluster's API (identity.ts). */
+  async function accessOf(material: ClusterMaterial): Promise<ClusterAccess> {
+    return { caPem: material.ca.certPem, ...(await kaasIdentity(material.ca, deps.now)) };
+  }
+
+  /** etcd clients for one cluster, through its API as kaas. */
   function etcdFor(
     route: EtcdRoute,
     server: string,
     etcdCa: KeyPair,
-    material: ClusterMaterial,
+    access: ClusterAccess,
   ): (masters: readonly string[]) => EtcdClient {
-    const access = {
-      server,
-      caPem: material.ca.certPem,
-      certPem: material.admin.certPem,
-      keyPem: material.admin.keyPem,
-    };
-    return (masters) => route({ access, etcdCa, masters });
+    return (masters) => route({ access: { server, ...access }, etcdCa, masters });
   }
 
-  /** A client for a cluster's API as its break-glass admin (mutual TLS, cluster CA only). */
-  function breakGlassClient(server: string, material: ClusterMaterial): KubeClient {
-    return (deps.kubeClient ?? createKubeClient)({
-      server,
-      caPem: material.ca.certPem,
-      certPem: material.admin.certPem,
-      keyPem: material.admin.keyPem,
-    });
+  /** A client for a cluster's API as kaas (mutual TLS, cluster CA only). */
+  function kaasClient(server: string, access: ClusterAccess): KubeClient {
+    return (deps.kubeClient ?? createKubeClient)({ server, ...access });
   }
 
   async function handlerFor(job: JobRecord): Promise<JobHandler> {
@@ -362,7 +360,15 @@ export function createProvisioner(deps: ProvisionerDeps) {
             throw new InputError('a delete job boots no server', { code: 'invalid_plan' });
           };
     const endpoint = await findClusterEndpoint({ db, clusterId: job.clusterId });
-    const kubeClient = material && endpoint?.apiUrl ? breakGlassClient(endpoint.apiUrl, material) : undefined;
+    const access = material ? await accessOf(material) : undefined;
+    // Only create binds kaas's identity (a cluster's admins may revoke it later); clusters made
+    // before kaas had one bind it with their stored one-year certificate on their next job.
+    const grant =
+      material?.admin ??
+      (material && job.kind === 'create'
+        ? await mastersCertificate(material.ca, 'kaas-bootstrap')
+        : undefined);
+    const kubeClient = access && endpoint?.apiUrl ? kaasClient(endpoint.apiUrl, access) : undefined;
     return {
       steps: input.steps,
       run: (step, ctx) =>
@@ -380,18 +386,13 @@ export function createProvisioner(deps: ProvisionerDeps) {
             ...(kubeClient && material && endpoint?.apiUrl
               ? { kube: { url: endpoint.apiUrl, client: kubeClient, bootstrapToken: material.token } }
               : {}),
-            ...(material ? { kubeClientFor: (server: string) => breakGlassClient(server, material) } : {}),
+            ...(access ? { kubeClientFor: (server: string) => kaasClient(server, access) } : {}),
             ...(material && certificateKey
               ? { kubeadmCerts: () => kubeadmCertsObjects({ ...material, certificateKey }) }
               : {}),
-            ...(material?.etcdCa && endpoint?.apiUrl
+            ...(material?.etcdCa && access && endpoint?.apiUrl
               ? {
-                  etcd: etcdFor(
-                    deps.etcdClient ?? etcdThroughApi,
-                    endpoint.apiUrl,
-                    material.etcdCa,
-                    material,
-                  ),
+                  etcd: etcdFor(deps.etcdClient ?? etcdThroughApi, endpoint.apiUrl, material.etcdCa, access),
                 }
               : {}),
             drainTimeoutMs: deps.drainTimeoutMs ?? 5 * 60_000,
@@ -401,15 +402,12 @@ export function createProvisioner(deps: ProvisionerDeps) {
             waitTimeoutMs: deps.waitTimeoutMs ?? 20 * 60_000,
             ...(deps.fetchApi ? { fetchApi: deps.fetchApi } : {}),
             ...(material ? { clusterCaPem: material.ca.certPem } : {}),
-            ...(material
+            ...(material && access
               ? {
                   addons: {
                     db,
-                    admin: {
-                      caPem: material.ca.certPem,
-                      certPem: material.admin.certPem,
-                      keyPem: material.admin.keyPem,
-                    },
+                    access,
+                    ...(grant ? { grant: { caPem: material.ca.certPem, ...grant } } : {}),
                     clusterApi: deps.clusterApi ?? clusterApiFor,
                     ...(deps.addonWait ? { wait: deps.addonWait } : {}),
                   },
@@ -629,8 +627,9 @@ export function createProvisioner(deps: ProvisionerDeps) {
     },
 
     /**
-     * The break-glass admin kubeconfig (client certificate in system:masters) for the operator CLI
-     * only; no HTTP route exposes it. Needs the API endpoint, known once create succeeded.
+     * The break-glass admin kubeconfig (a `system:masters` client certificate issued now, valid one
+     * day) for the operator CLI only; no HTTP route exposes it. Needs the API endpoint, known once
+     * create succeeded.
      */
     async adminKubeconfig(ref: string): Promise<string> {
       const record = await cluster(ref);
@@ -640,10 +639,12 @@ export function createProvisioner(deps: ProvisionerDeps) {
           code: 'cluster_not_ready',
         });
       }
+      const { ca } = await materialOf(record.id);
       return adminKubeconfigYaml({
         clusterName: record.name,
         server: endpoint.apiUrl,
-        material: await materialOf(record.id),
+        caPem: ca.certPem,
+        cert: await mastersCertificate(ca, 'kaas-break-glass'),
       });
     },
 

@@ -23,6 +23,7 @@ import { createCa } from '../../src/auth/pki.ts';
 import { validateSpec } from '../../src/cluster/validate.ts';
 import { NotFoundError } from '../../src/errors.ts';
 import { createKubeClient } from '../../src/provisioner/kubeclient.ts';
+import { mastersCertificate } from '../../src/provisioner/identity.ts';
 import { observeNodes } from '../../src/provisioner/observe.ts';
 import { defaultPatch } from '../kubelab/binaries.ts';
 import { startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
@@ -125,8 +126,7 @@ describe('control panel in Chromium', () => {
       const client = createKubeClient({
         server: labUrl,
         caPem: labbed.material.ca.certPem,
-        certPem: labbed.material.admin.certPem,
-        keyPem: labbed.material.admin.keyPem,
+        ...(await mastersCertificate(labbed.material.ca, 'kaas-break-glass')),
       });
       try {
         return await observeNodes({ client, spec, now });

@@ -72,7 +72,7 @@ beforeAll(async () => {
   material = cluster.material;
   audited = await startAuditedLab(cluster.master0);
   lab = audited.lab;
-  kube = clusterApiFor(breakGlass(lab, material));
+  kube = clusterApiFor(await breakGlass(lab, material));
   for (const name of NODES) await lab.addNode(name);
   await waitForReadyNodes(lab, NODES);
   // The tenant's own namespace and Role, which the default context's grants bind in.
@@ -550,7 +550,7 @@ describe('applyAddons with custom resources and API faults on kubelab', () => {
 
   it('turns a refused connection into an UpstreamError saying the API is unreachable', async () => {
     const server = await closedPortUrl();
-    const offline = clusterApiFor({ ...breakGlass(lab, material), server });
+    const offline = clusterApiFor({ ...(await breakGlass(lab, material)), server });
     const err = await applyAddons(
       { ...applier.deps, kube: offline },
       { clusterId, addons: [addon('widgets', [widget])], wait: quick },
@@ -688,7 +688,7 @@ describe.each(engines)('applyRoleBindings on kubelab, store on %s', (engine) => 
 
   it('reports an unreachable API as an UpstreamError and marks nothing', async () => {
     await save([viewers]);
-    const offline = clusterApiFor({ ...breakGlass(lab, material), server: await closedPortUrl() });
+    const offline = clusterApiFor({ ...(await breakGlass(lab, material)), server: await closedPortUrl() });
     await expect(applyRoleBindings({ ...deps, kube: offline }, { clusterId })).rejects.toMatchObject({
       code: 'kube_unreachable',
     });

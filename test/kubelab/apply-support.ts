@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { KubernetesObject, RenderedAddon } from '../../src/addons/index.ts';
 import type { BootstrapInput } from '../../src/bootstrap/input.ts';
 import type { ClusterMaterial } from '../../src/provisioner/material.ts';
+import { mastersCertificate } from '../../src/provisioner/identity.ts';
 import type { KubeAccess } from '../../src/provisioner/kubeclient.ts';
 import { freePort } from '../support/ports.ts';
 import { startKubelab, type Kubelab } from './kubelab.ts';
@@ -86,14 +87,10 @@ export function requestLine(e: AuditEvent): string {
   return `${e.verb.toUpperCase()} ${e.requestURI.split('?')[0]}`;
 }
 
-/** How the provisioner reaches the lab's API: the cluster's own break-glass certificate and CA. */
-export function breakGlass(lab: Kubelab, material: ClusterMaterial): KubeAccess {
-  return {
-    server: lab.url,
-    caPem: material.ca.certPem,
-    certPem: material.admin.certPem,
-    keyPem: material.admin.keyPem,
-  };
+/** The lab's API as the operator's break-glass kubeconfig reaches it: a system:masters certificate from the cluster CA. */
+export async function breakGlass(lab: Kubelab, material: ClusterMaterial): Promise<KubeAccess> {
+  const cert = await mastersCertificate(material.ca, 'kaas-break-glass');
+  return { server: lab.url, caPem: material.ca.certPem, ...cert };
 }
 
 interface ClaimTemplate {

@@ -2,13 +2,15 @@
  * The provisioner's addons step, end to end: cloudsim boots the servers, and the cluster's API is a
  * kubelab started, during the create job, from the very input the provisioner rendered master-0's
  * user data from (its CA, its kubeadm config); the booting-node stand-in registers a Node for each
- * ACTIVE server. The provisioner reaches that API with its own clients and the cluster's own
- * break-glass certificate: the only redirect is the address (cloudsim's floating IP routes nowhere),
+ * ACTIVE server. The provisioner reaches that API with its own clients and its own identity on the
+ * cluster (identity.ts; create binds it): the only redirect is the address (cloudsim's floating IP routes nowhere),
  * and the API's certificate is still checked against the cluster CA kaas stored.
  *
  * (test/provisioner/clusterlab.ts starts its lab after a create with waitForApi=false, which then
  * holds for every later job of that cluster and skips the addons step; hence this file's own boot.)
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADDON_NAMES, renderAddons } from '../../src/addons/index.ts';
 import { WILDCARD_TLS_SECRET } from '../../src/addons/objects.ts';
@@ -18,6 +20,7 @@ import { probeApi } from '../../src/cli/provisioner.ts';
 import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
 import type { WaitOptions } from '../../src/provisioner/addons/wait.ts';
 import { bootstrapInputFor, bootstrapRenderer, type JoinMaterial } from '../../src/provisioner/bootstrap.ts';
+import { KAAS_BINDING, KAAS_GROUP, kaasBinding, refusedMessage } from '../../src/provisioner/identity.ts';
 import { createKubeClient } from '../../src/provisioner/kubeclient.ts';
 import type { ClusterView } from '../../src/provisioner/provisioner.ts';
 import {
@@ -292,6 +295,42 @@ describe('the addons step of create, resize and delete, on a cluster booted from
       /^addon "monitoring" not ready after 5000 ms: Deployment kaas-system\/grafana \(0\/1 replicas available/,
     );
     await lab.kubectl(['delete', 'quota', 'no-new-pods', '--namespace=kaas-system']);
+  }, 120_000);
+
+  it("acts as its own identity, bound at create; once the cluster's admins revoke it, jobs fail saying how to restore it", async () => {
+    const lab = await labOf();
+    // Create bound kaas's group to cluster-admin; every later job acted as user kaas through it.
+    const binding = (
+      await lab.request('GET', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${KAAS_BINDING}`)
+    ).body;
+    expect(binding).toMatchObject({
+      roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ kind: 'Group', name: KAAS_GROUP }],
+    });
+    await lab.kubectl(['delete', 'clusterrolebinding', KAAS_BINDING]);
+    const p = provisioner(store);
+    const failed = await p.retryJob(NAME);
+    await p.runUntilIdle();
+    const view = await p.getJob(failed.id);
+    expect(view.job.state).toBe('failed');
+    expect(view.job.error).toMatchObject({
+      code: 'kube_api_refused',
+      message: expect.stringContaining(refusedMessage(403)),
+    });
+    // No job re-grants it: only an operator, with the break-glass kubeconfig.
+    expect(
+      (await lab.request('GET', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${KAAS_BINDING}`))
+        .status,
+    ).toBe(404);
+    const breakGlass = join(lab.dir, 'break-glass.conf');
+    await writeFile(breakGlass, await p.adminKubeconfig(NAME), { mode: 0o600 });
+    await lab.kubectl(['apply', '--filename=-', `--server=${lab.url}`], {
+      input: JSON.stringify(kaasBinding()),
+      kubeconfig: breakGlass,
+    });
+    await p.retryJob(NAME);
+    await p.runUntilIdle();
+    expect((await p.getJob(failed.id)).job.state).toBe('succeeded');
   }, 120_000);
 
   it("forgets the services' status when the cluster is deleted", async () => {

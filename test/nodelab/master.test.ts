@@ -30,6 +30,7 @@ import { CLUSTER_DEFAULTS } from '../../src/cluster/defaults.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
 import { adminKubeconfigYaml, type ClusterMaterial } from '../../src/provisioner/material.ts';
+import { mastersCertificate } from '../../src/provisioner/identity.ts';
 import { open } from '../../src/provisioner/secretbox.ts';
 import { addonContext } from '../../src/provisioner/steps/addons.ts';
 import type { Server } from '../../src/openstack/nova.ts';
@@ -227,7 +228,12 @@ describe('nodelab: a cluster from kaas user data', () => {
       const kubeconfig = join(work, 'break-glass.conf');
       await writeFile(
         kubeconfig,
-        adminKubeconfigYaml({ clusterName: 'nl0', server: `https://${address}:6443`, material }),
+        adminKubeconfigYaml({
+          clusterName: 'nl0',
+          server: `https://${address}:6443`,
+          caPem: material.ca.certPem,
+          cert: await mastersCertificate(material.ca, 'kaas-break-glass'),
+        }),
         { mode: 0o600 },
       );
       const kubectl = (...args: string[]) =>

@@ -11,6 +11,7 @@ import { tagsFor } from '../../src/cluster/names.ts';
 import { bootstrapInputFor, bootstrapRenderer, type JoinMaterial } from '../../src/provisioner/bootstrap.ts';
 import { parse as parseYaml } from 'yaml';
 import { createKubeClient, type KubeAccess, type KubeClient } from '../../src/provisioner/kubeclient.ts';
+import { kaasBinding } from '../../src/provisioner/identity.ts';
 import type { StepContext } from '../../src/provisioner/engine.ts';
 import { releaseAccess } from '../../src/provisioner/release.ts';
 import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
@@ -98,6 +99,8 @@ export async function provisionOnKubelab(
   }
   const started = await startKubelab({ master0, ...(input.etcd ? { kubeletServer: true } : {}) });
   lab = started;
+  // What create's addons step does when it waits for the API: bind kaas's own identity.
+  await started.kubectl(['apply', '--filename=-'], { input: JSON.stringify(kaasBinding()) });
   let etcd: EtcdMasters | undefined;
   const nodes = startNodeStandIn({
     cloud: suite.cloud,

@@ -64,7 +64,7 @@ function execDeps(over: { server?: string; etcd?: boolean; waitTimeoutMs?: numbe
     ...labExecDeps(suite, c, { url: server, kube, waitTimeoutMs: over.waitTimeoutMs ?? 20_000 }),
     addons: {
       db: c.store.db,
-      admin: { caPem: access.caPem, certPem: access.certPem, keyPem: access.keyPem },
+      access: { caPem: access.caPem, certPem: access.certPem, keyPem: access.keyPem },
       clusterApi: (a) => clusterApiFor({ ...a, server }),
     },
     kubeadmCerts: () =>

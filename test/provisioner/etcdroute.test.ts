@@ -12,6 +12,7 @@ import { createCa, type KeyPair } from '../../src/auth/pki.ts';
 import type { EtcdClient, EtcdMemberHealth } from '../../src/provisioner/etcd.ts';
 import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
 import type { KubeAccess } from '../../src/provisioner/kubeclient.ts';
+import { mastersCertificate } from '../../src/provisioner/identity.ts';
 import { openPortForward } from '../../src/provisioner/portforward.ts';
 import { addEtcdPod, startEtcdMasters, type EtcdMasters } from '../kubelab/etcdmasters.ts';
 import { freePort } from '../support/ports.ts';
@@ -91,8 +92,7 @@ beforeAll(async () => {
   access = {
     server: lab.url,
     caPem: material.ca.certPem,
-    certPem: material.admin.certPem,
-    keyPem: material.admin.keyPem,
+    ...(await mastersCertificate(material.ca, 'kaas-break-glass')),
   };
   api = new Agent({ connect: { ca: access.caPem, cert: access.certPem, key: access.keyPem } });
   etcd = await startEtcdMasters({ lab, etcdCa, names: [master(0), master(1), master(2)] });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa } from '../../src/auth/pki.ts';
 import type { PlanResource } from '../../src/cluster/plan.ts';
 import { createKubeClient, type KubeAccess, type KubeClient } from '../../src/provisioner/kubeclient.ts';
+import { refusedMessage } from '../../src/provisioner/identity.ts';
 import type { ExecDeps } from '../../src/provisioner/steps/context.ts';
 import { waitApi, waitNodes, WAIT_SKIPPED } from '../../src/provisioner/steps/kube.ts';
 import { probeApi } from '../../src/cli/provisioner.ts';
@@ -218,7 +219,7 @@ describe('the nodes wait step', () => {
     const refused = execDeps(client({ certPem: stranger.certPem, keyPem: stranger.keyPem }));
     await expect(waitNodes(refused.deps, step([worker(0)]))).rejects.toMatchObject({
       code: 'kube_api_refused',
-      message: "the API refused kaas's break-glass certificate (401 Unauthorized)",
+      message: `Kubernetes API node list: ${refusedMessage(401)}`,
     });
     expect(refused.sleeps).toBe(0);
   });
@@ -379,7 +380,7 @@ describe('observed state', () => {
     const other = await createCa({ commonName: 'other' });
     expect(await at({ caPem: other.certPem })).toEqual(unreachable(expect.stringMatching(/^TLS: /)));
     expect(await at({ certPem: other.certPem, keyPem: other.keyPem })).toEqual(
-      unreachable("the API refused kaas's break-glass certificate (401 Unauthorized)"),
+      unreachable(`Kubernetes API node list: ${refusedMessage(401)}`),
     );
   });
 

@@ -15,6 +15,7 @@ import type { KubernetesObject } from '../../addons/index.ts';
 import { UpstreamError } from '../../errors.ts';
 import type { ObjectRef } from '../../store/listAddonStatus.ts';
 import type { KubeAccess } from '../kubeclient.ts';
+import { refusedMessage } from '../identity.ts';
 
 /** The field manager kaas applies as; it owns every field of what it renders. */
 export const FIELD_MANAGER = 'kaas';
@@ -86,6 +87,11 @@ function statusMessage(body: unknown): string {
 export function kubeError(server: string, what: string, err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
   if (err instanceof ApiException) {
+    if (err.code === 401 || err.code === 403)
+      return new UpstreamError(`${what}: ${refusedMessage(err.code)}`, {
+        code: 'kube_api_refused',
+        cause: err,
+      });
     const detail = statusMessage(err.body);
     return new UpstreamError(`${what}: Kubernetes API ${server} answered ${String(err.code)}: ${detail}`, {
       code: 'kube_api_error',

@@ -1,6 +1,6 @@
 /**
  * The last step of create, resize and upgrade: applies the managed services (src/addons) and the
- * tenant role bindings to the cluster's API as its break-glass admin.
+ * tenant role bindings to the cluster's API as kaas (identity.ts; create first binds that identity).
  *
  * Secrets the services read are split in two: credentials kaas can make up (passwords, the
  * registry's token signing key) are generated once and kept in the cluster — a rerun reuses the
@@ -20,6 +20,7 @@ import type { PlanResource } from '../../cluster/plan.ts';
 import type { ClusterSpec } from '../../cluster/spec.ts';
 import { applyAddons } from '../addons/apply.ts';
 import type { ClusterApi, LiveObject } from '../addons/client.ts';
+import { kaasBinding } from '../identity.ts';
 import { applyRoleBindings } from '../addons/rolebindings.ts';
 import type { ExecDeps } from './context.ts';
 import { apiUrl, reachable } from './kube.ts';
@@ -178,7 +179,8 @@ export async function applyManagedServices(deps: ExecDeps, r: Res<'addons'>) {
     await deps.ctx.event(ADDONS_UNREACHABLE, 'warn');
     return { applied: false };
   }
-  const kube = access.clusterApi({ server: url, ...access.admin });
+  if (access.grant) await access.clusterApi({ server: url, ...access.grant }).apply(kaasBinding());
+  const kube = access.clusterApi({ server: url, ...access.access });
   const config = deps.cloud.session.config;
   const ctx = addonContext(deps.spec, deps.clusterId, {
     authUrl: config.auth.authUrl,

@@ -61,9 +61,9 @@ export interface ExecDeps {
   fetchApi?: ApiProbe;
   /** The cluster CA (from the stored material), to verify the API's certificate. */
   clusterCaPem?: string;
-  /** The cluster's Kubernetes API as its break-glass admin (absent: no credentials or endpoint yet). */
+  /** The cluster's Kubernetes API as kaas (absent: no credentials or endpoint yet). */
   kube?: { url: string; client: KubeClient; bootstrapToken: string };
-  /** A break-glass client for the API at `server` (create learns its endpoint during the job). */
+  /** A client as kaas for the API at `server` (create learns its endpoint during the job). */
   kubeClientFor?: (server: string) => KubeClient;
   /** What the addons step needs to apply the managed services (absent: no credentials). */
   addons?: AddonsAccess;
@@ -81,11 +81,16 @@ export interface ExecDeps {
   ctx: StepContext;
 }
 
-/** The store the services' status goes to, and the break-glass access to the cluster's API. */
+/** The store the services' status goes to, and kaas's access to the cluster's API. */
 export interface AddonsAccess {
   db: Db;
-  /** Cluster CA and break-glass client certificate from the cluster's sealed material. */
-  admin: Omit<KubeAccess, 'server'>;
+  /** Cluster CA and kaas's own client certificate (identity.ts). */
+  access: Omit<KubeAccess, 'server'>;
+  /**
+   * A short-lived `system:masters` certificate, given to create jobs only: the addons step binds
+   * kaas's identity to cluster-admin with it before anything else.
+   */
+  grant?: Omit<KubeAccess, 'server'>;
   /** Builds the API client (clusterApiFor in production; tests point it at a double). */
   clusterApi: (access: KubeAccess) => ClusterApi;
   /** Overrides of how long the appliers wait for CRDs and workloads. */

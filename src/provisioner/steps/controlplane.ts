@@ -77,7 +77,7 @@ async function clusterApiOf(deps: ExecDeps, what: string): Promise<ClusterApi> {
       { code: 'api_unreachable' },
     );
   }
-  return deps.addons.clusterApi({ server: kube.url, ...deps.addons.admin });
+  return deps.addons.clusterApi({ server: kube.url, ...deps.addons.access });
 }
 
 const KUBEADM_CONFIG = {
