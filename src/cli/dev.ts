@@ -97,6 +97,9 @@ async function devPort(port: number): Promise<number> {
  * to this machine only). It writes `dataDir/env` and `dataDir/clouds.yaml` for the CLI.
  */
 export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
+  // First, so that a busy port is refused before anything is written or started.
+  const port = await devPort(options.port ?? 8080);
+  const url = `http://127.0.0.1:${port}`;
   const dataDir = options.dataDir ?? '.kaas';
   const logger = options.logger ?? createLogger();
   const now = () => new Date();
@@ -104,8 +107,6 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   const secretKeyFile = join(dataDir, 'secret.key');
   ensureSecretKeyFile(secretKeyFile);
   const databaseUrl = `sqlite:${join(dataDir, 'kaas.db')}`;
-  const port = await devPort(options.port ?? 8080);
-  const url = `http://127.0.0.1:${port}`;
 
   const cloud = await startCloudsim({ logger });
   const demo = cloud.seedProject({ name: 'demo' });

@@ -56,6 +56,15 @@ describe('CLI conventions', () => {
     expect(await kaas(['--version'])).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
   });
 
+  it('kaas dev on a busy port says so and exits 2, having started nothing', async () => {
+    const busy = await kaas(['dev'], {}, { PORT: new URL(dev.url).port });
+    expect(busy).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `kaas: port ${new URL(dev.url).port} on 127.0.0.1 is in use: stop what runs there or set PORT (port_in_use)\n`,
+    });
+  });
+
   it('usage errors exit 2 and name what was wrong', async () => {
     const flag = await kaas(['cluster', 'list', '--bogus']);
     expect([flag.code, flag.stderr]).toEqual([2, expect.stringContaining("unknown option '--bogus'")]);
