@@ -475,18 +475,16 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
         .option('-y, --yes', 'do not ask for confirmation (needed when stdin is not a terminal)'),
     ),
   ).action(async (ref: string, opts: Common & { deleteVolumes?: boolean; yes?: boolean }) => {
-    if (!opts.yes) await confirmDelete(ref);
-    await mutate(
-      ref,
-      opts,
-      async (s, id) =>
-        (
-          await s.call<{ job: JobRecord }>(
-            'DELETE',
-            `${path(id)}${opts.deleteVolumes ? '?deleteVolumes=true' : ''}`,
-          )
-        ).body,
-    );
+    // Asked once the cluster is known to exist and be the caller's to see.
+    await mutate(ref, opts, async (s, id) => {
+      if (!opts.yes) await confirmDelete(ref);
+      return (
+        await s.call<{ job: JobRecord }>(
+          'DELETE',
+          `${path(id)}${opts.deleteVolumes ? '?deleteVolumes=true' : ''}`,
+        )
+      ).body;
+    });
   });
 
   withOutput(

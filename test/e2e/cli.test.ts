@@ -174,6 +174,8 @@ describe('zero setup on the embedded cloud', () => {
     expect(parse(admin.stdout).users[0].user['client-key-data']).toBeTruthy();
 
     // delete asks to type the name at a terminal, refuses without one unless --yes.
+    const unknown = await kaas(['cluster', 'delete', 'nope']);
+    expect([unknown.code, unknown.stderr]).toEqual([5, expect.stringContaining('no cluster "nope"')]);
     const piped = await kaas(['cluster', 'delete', 'first'], { stdin: 'first\n' });
     expect([piped.code, piped.stderr]).toEqual([
       2,
