@@ -21,10 +21,10 @@ export {
 } from './clientConfig.ts';
 
 function errorFor(status: number, body: unknown): Error {
-  const e = (body as { error?: { message?: string; code?: string } } | undefined)?.error;
+  const e = (body as { error?: { message?: string; code?: string; field?: string } } | undefined)?.error;
   const message = e?.message ?? `kaas answered HTTP ${status}`;
   const options = e?.code ? { code: e.code } : {};
-  if (status === 400) return new InputError(message, options);
+  if (status === 400) return new InputError(message, { ...options, ...(e?.field ? { field: e.field } : {}) });
   if (status === 401) return new AuthError(message, options);
   if (status === 403) return new ForbiddenError(message, options);
   if (status === 404) return new NotFoundError(message, options);

@@ -15,6 +15,10 @@ describe('webhook kubeconfig', () => {
   });
   it('refuses http and odd cluster ids', () => {
     expect(() => webhookKubeconfig({ kaasUrl: 'http://kaas', clusterId: 'c', caPem: '' })).toThrow(/https/);
+    expect(() => webhookKubeconfig({ kaasUrl: 'https://kaas', clusterId: 'c' })).toThrow(/needs the CA/);
+    // kaas dev: plain http to this machine only, and then no CA.
+    const local = webhookKubeconfig({ kaasUrl: 'http://127.0.0.1:8080', clusterId: 'c' });
+    expect(local.clusters[0]?.cluster).toEqual({ server: 'http://127.0.0.1:8080/tokenreview/c' });
     expect(() => webhookKubeconfig({ kaasUrl: 'https://kaas', clusterId: '../x', caPem: '' })).toThrow(
       /cluster id/,
     );

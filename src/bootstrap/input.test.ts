@@ -118,6 +118,15 @@ describe('validateBootstrapInput', () => {
     }
   });
 
+  it('accepts plain http to a kaas on the same machine (kaas dev), without a CA', () => {
+    const input = bootstrapInput('init');
+    const local = WEBHOOK_KUBECONFIG.replace(/https:\/\/[^/\s]+/, 'http://127.0.0.1:8080').replace(
+      / +certificate-authority-data:.*\n/,
+      '',
+    );
+    expect(() => validateBootstrapInput({ ...input, ...kc(local)(input) })).not.toThrow();
+  });
+
   it('does not need master material on workers', () => {
     const input = bootstrapInput('worker');
     expect(input.webhook).toBeUndefined();

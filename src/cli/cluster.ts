@@ -13,10 +13,12 @@ import type { ClusterView, CreateResult, JobView } from '../provisioner/provisio
 import type { JobRecord } from '../store/findJob.ts';
 import { insertAuditEvent } from '../store/insertAuditEvent.ts';
 import { DEFAULT_RELEASE, supportedPatchList } from '../versions/index.ts';
+import { describeCluster, describeClusters, operationOf, publicCluster, showData } from './clusterOutput.ts';
 import { DetachedError } from './exit.ts';
-import { describeObserved } from './observed.ts';
+import { prompter } from './login.ts';
+import { formatOutput, withOutput, type OutputFormat } from './output.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
-import { openSession, type KaasSession } from './session.ts';
+import { inTermsOf, openSession, type KaasSession } from './session.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -26,13 +28,44 @@ export interface ClusterCommandDeps {
   env?: Env;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+  /** Where `cluster delete` reads its confirmation; only a terminal (isTTY) is asked. Default process.stdin. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   /** How often a followed job is polled; default one second. */
   pollMs?: number;
 }
 
 interface Common {
-  output?: string;
+  output: OutputFormat;
   wait?: boolean;
+}
+
+/** The spec fields `cluster create` flags set (the option keys are the field names), and their flags. */
+const SPEC_FLAGS: Record<string, string> = {
+  name: '--name',
+  kubernetesVersion: '--kubernetes-version',
+  masters: '--masters',
+  masterFlavor: '--master-flavor',
+  image: '--image',
+  sshKeyName: '--ssh-key-name',
+  externalNetwork: '--external-network',
+  adminRoleId: '--admin-role-id',
+};
+
+/** The request fields of resize and upgrade, as their flags. */
+const OPERATION_FLAGS: Record<string, string> = { count: '--count', group: '--group', version: '--version' };
+
+/**
+ * The flags of `opts` the user typed, by the spec field each set: errors about those fields name
+ * the flag; fields from the spec file keep their own name (what the user wrote there), those from
+ * the environment say which variable.
+ */
+function typedFlags(opts: CreateFlags): Record<string, string> {
+  const typed = Object.entries(SPEC_FLAGS).filter(
+    ([field]) => opts[field as keyof CreateFlags] !== undefined,
+  );
+  if (opts.workers !== undefined) typed.push(['nodeGroups[0].count', '--workers']);
+  if (opts.nodeFlavor !== undefined) typed.push(['nodeGroups[0].flavor', '--node-flavor']);
+  return Object.fromEntries(typed);
 }
 
 interface CreateFlags extends Common {
@@ -73,6 +106,14 @@ function integer(flag: string, value: string | undefined): number | undefined {
   if (!/^\d+$/.test(value))
     throw new InputError(`--${flag} must be a whole number, got ${value}`, { field: flag });
   return Number(value);
+}
+
+/** Whether the boolean variable `name` is set to false (unset or true: no); anything else is refused. */
+function falseInEnv(env: Env, name: string): boolean {
+  const value = env[name]?.trim();
+  if (value === undefined || value === '' || value === 'true') return false;
+  if (value === 'false') return true;
+  throw new InputError(`${name} must be true or false, got "${value}"`, { field: name });
 }
 
 /** Spec file, then flags, over the environment (NUM_NODES, KUBE_VERSION…) and the defaults. */
@@ -136,13 +177,16 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
   const err = deps.stderr ?? process.stderr;
   const env = deps.env ?? process.env;
   const pollMs = deps.pollMs ?? 1_000;
-  const print = (opts: Common, data: unknown, human: () => string) =>
-    out.write(opts.output === 'json' ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+  const print = (opts: Common, data: unknown, human: (wide: boolean) => string) =>
+    out.write(formatOutput(opts.output, data, human));
 
-  async function withSession<T>(work: (s: KaasSession) => Promise<T>): Promise<T> {
+  async function withSession<T>(
+    work: (s: KaasSession) => Promise<T>,
+    flags: Record<string, string> = OPERATION_FLAGS,
+  ): Promise<T> {
     const session = openSession(env);
     try {
-      return await work(session);
+      return await inTermsOf(flags, () => work(session));
     } finally {
       await session.close();
     }
@@ -249,12 +293,33 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
         return;
       }
       const final = opts.wait === false ? job : await follow(s, ref, job);
-      print(opts, final, () => `${final.id} ${final.kind} ${final.state}`);
+      print(opts, operationOf(final), () => `${final.id} ${final.kind} ${final.state}`);
       failIfFailed(ref, final);
     });
 
+  /** Asks the terminal to type the cluster's name; refuses without a terminal (use --yes). */
+  async function confirmDelete(ref: string): Promise<void> {
+    const stdin = deps.stdin ?? process.stdin;
+    if (!stdin.isTTY) {
+      throw new InputError(
+        `refusing to delete cluster ${ref} without confirmation: stdin is not a terminal; add --yes to delete it`,
+        { code: 'confirmation_required', field: '--yes' },
+      );
+    }
+    const prompt = prompter({ env, stdin, stdout: out, stderr: err });
+    let answer: string;
+    try {
+      answer = await prompt.ask(
+        `Delete cluster ${ref}, its servers, networks and load balancers? Type "${ref}" to confirm: `,
+      );
+    } finally {
+      prompt.close();
+    }
+    if (answer !== ref)
+      throw new InputError(`not deleted: "${answer}" is not "${ref}"`, { code: 'not_confirmed' });
+  }
+
   const cluster = program.command('cluster').description('create and operate Kubernetes clusters');
-  const withOutput = (c: Command) => c.option('-o, --output <format>', 'text or json', 'text');
   const noWait = (c: Command) =>
     c.option('--no-wait', 'return once the job is queued; the server runs it (see `kaas cluster show`)');
 
@@ -282,14 +347,19 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
           '--admin-role-id <id>',
           'Keystone role whose holders are cluster-admin (env KUBE_ADMIN_ROLE_ID)',
         )
-        .option('--no-wait-for-api', 'do not wait for the Kubernetes API (clouds whose servers do not boot)'),
+        .option(
+          '--no-wait-for-api',
+          'do not wait for the Kubernetes API (clouds whose servers do not boot; env KAAS_WAIT_FOR_API=false)',
+        ),
     ),
   ).action(async (opts: CreateFlags) => {
-    const spec = specFrom(opts, env);
+    const flags = typedFlags(opts);
+    const spec = await inTermsOf(flags, async () => specFrom(opts, env));
+    const waitForApi = opts.waitForApi && !falseInEnv(env, 'KAAS_WAIT_FOR_API');
     await withSession(async (s) => {
       const created = (
         await s.call<CreateResult>('POST', '/api/v1/clusters', {
-          json: { spec, options: { waitForApi: opts.waitForApi } },
+          json: { spec, options: { waitForApi } },
         })
       ).body;
       if (created.privateKey) {
@@ -303,59 +373,54 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
         final.state === 'succeeded' && final.kind === 'create'
           ? await getCluster(s, final.clusterId)
           : created.cluster;
-      print(opts, { cluster: view, job: final }, () => `${ref} ${created.cluster.id} ${final.state}`);
+      print(
+        opts,
+        { cluster: publicCluster(view), job: operationOf(final) },
+        () => `${ref} ${created.cluster.id} ${final.state}`,
+      );
       failIfFailed(ref, final);
-    });
+    }, flags);
   });
 
   withOutput(cluster.command('list').description('list the clusters you hold a role on')).action(
     async (opts: Common) =>
       withSession(async (s) => {
-        // Only a cluster's admins may read its details; the others are listed by name.
-        const items: (ClusterView | { id: string; name: string })[] = await Promise.all(
-          (await visible(s)).map(async (c) => (c.isAdmin ? getCluster(s, c.id) : c)),
+        // Only a cluster's admins may read its details; the others are listed by name, as is a
+        // cluster gone (or not provisioned) between the two reads.
+        const items = await Promise.all(
+          (await visible(s)).map(async (c) => {
+            const named = { id: c.id, name: c.name };
+            if (!c.isAdmin) return named;
+            try {
+              return publicCluster(await getCluster(s, c.id));
+            } catch (error) {
+              if (error instanceof NotFoundError) return named;
+              throw error;
+            }
+          }),
         );
-        print(opts, { items }, () =>
-          [
-            'NAME\tID\tSTATUS\tVERSION\tWORKERS',
-            ...items.map((c) =>
-              'spec' in c
-                ? `${c.name}\t${c.id}\t${c.status}\t${c.spec.kubernetesVersion}\t${c.spec.nodeGroups.reduce((n, g) => n + g.count, 0)}`
-                : `${c.name}\t${c.id}\t-\t-\t-`,
-            ),
-          ].join('\n'),
-        );
+        print(opts, { items }, (wide) => describeClusters(items, wide));
       }),
   );
 
   withOutput(
     cluster
       .command('show <cluster>')
-      .description('show a cluster, what its Kubernetes API reports, its last job and per-step progress'),
-  ).action(async (ref: string, opts: Common) =>
+      .description('show a cluster, what its Kubernetes API reports, its jobs and per-step progress')
+      .option('--debug', "with -o json|yaml: add the last job's plan, step outputs, lease and events"),
+  ).action(async (ref: string, opts: Common & { debug?: boolean }) =>
     withSession(async (s) => {
-      let c = await getCluster(s, await clusterId(s, ref));
-      const job = c.lastJob
+      const id = await clusterId(s, ref);
+      let c = await getCluster(s, id);
+      const latest = c.lastJob
         ? (await s.call<JobView>('GET', path(c.id, 'jobs', c.lastJob.id))).body
         : undefined;
       // The job may have ended between the two reads, committing the new spec: read the cluster
       // again rather than print a finished job beside the spec from before it.
-      if (job && job.job.state !== c.lastJob?.state) c = await getCluster(s, c.id);
-      print(opts, { cluster: c, job }, () =>
-        [
-          `${c.name} (${c.id}) ${c.status}, Kubernetes ${c.spec.kubernetesVersion}`,
-          ...(c.observed ? describeObserved(c.observed) : []),
-          ...(job
-            ? [
-                `last job ${job.job.id} ${job.job.kind} ${job.job.state} (${job.steps.filter((st) => st.state === 'done').length}/${job.steps.length} steps done)`,
-                ...job.steps.map((st) => `  ${st.state.padEnd(8)} ${st.stepId}`),
-                ...(job.job.error
-                  ? [`error at ${job.job.error.stepId ?? 'start'}: ${job.job.error.message}`]
-                  : []),
-              ]
-            : []),
-        ].join('\n'),
-      );
+      if (latest && latest.job.state !== c.lastJob?.state) c = await getCluster(s, c.id);
+      const jobs = (await s.call<{ items: JobRecord[] }>('GET', path(id, 'jobs'))).body.items;
+      const data = showData(c, jobs, latest, opts.debug === true);
+      print(opts, data, (wide) => describeCluster(data, wide));
     }),
   );
 
@@ -405,22 +470,22 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
     noWait(
       cluster
         .command('delete <cluster>')
-        .description('delete a cluster and every resource tagged with it')
-        .option('--delete-volumes', "also delete the volumes of the cluster's PersistentVolumeClaims"),
+        .description('delete a cluster and every resource tagged with it (asks to type its name)')
+        .option('--delete-volumes', "also delete the volumes of the cluster's PersistentVolumeClaims")
+        .option('-y, --yes', 'do not ask for confirmation (needed when stdin is not a terminal)'),
     ),
-  ).action(async (ref: string, opts: Common & { deleteVolumes?: boolean }) =>
-    mutate(
-      ref,
-      opts,
-      async (s, id) =>
-        (
-          await s.call<{ job: JobRecord }>(
-            'DELETE',
-            `${path(id)}${opts.deleteVolumes ? '?deleteVolumes=true' : ''}`,
-          )
-        ).body,
-    ),
-  );
+  ).action(async (ref: string, opts: Common & { deleteVolumes?: boolean; yes?: boolean }) => {
+    // Asked once the cluster is known to exist and be the caller's to see.
+    await mutate(ref, opts, async (s, id) => {
+      if (!opts.yes) await confirmDelete(ref);
+      return (
+        await s.call<{ job: JobRecord }>(
+          'DELETE',
+          `${path(id)}${opts.deleteVolumes ? '?deleteVolumes=true' : ''}`,
+        )
+      ).body;
+    });
+  });
 
   withOutput(
     noWait(
@@ -457,10 +522,11 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
           field: 'file',
           code: 'file_exists',
         });
-      // Reading a kubeconfig needs no webhook target: KAAS_URL/KAAS_CA_FILE here only name the server.
+      // Reading a kubeconfig needs no webhook target: the server's URL and CA are not checked here.
       const { provisioner, store, close } = await openProvisionerFromEnv({
         ...env,
         KAAS_URL: undefined,
+        KAAS_WEBHOOK_URL: undefined,
         KAAS_CA_FILE: undefined,
       });
       // Every break-glass read is in the audit log, as the operator's OS account on this machine.

@@ -2,7 +2,6 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runKaas } from '../../test/support/cli.ts';
 import { waitFor } from '../../test/ha/support.ts';
 import {
   TEST_SECRET_KEY,
@@ -84,20 +83,5 @@ describe('kaas dev', () => {
     );
     expect(done.job.state).toBe('succeeded');
     expect(dev.cloud.state.servers.size).toBe(2);
-  });
-
-  it('refuses to create a cluster through the CLI: it has no https webhook to give it', async () => {
-    const env = { KAAS_CONFIG_DIR: join(dataDir, '..', 'cli') };
-    const login = await runKaas(['login', '--url', dev.url, '--username', 'admin'], {
-      ...env,
-      KAAS_PASSWORD: 'admin',
-    });
-    expect(login.code, login.stderr).toBe(0);
-    const spec = join(dataDir, '..', 'spec.json');
-    writeFileSync(spec, JSON.stringify(testSpec('dev2', 1)));
-    const created = await runKaas(['cluster', 'create', '-f', spec, '--no-wait-for-api'], env);
-    expect([created.code, created.stderr]).toEqual([2, expect.stringContaining('(webhook_not_configured)')]);
-    const list = await runKaas(['cluster', 'list'], env);
-    expect(list.stdout).not.toContain('dev2');
   });
 });

@@ -3,18 +3,19 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { createServer } from 'node:net';
 import { createAuthService } from '../auth/service.ts';
 import { keystoneDirectory } from '../auth/directory.ts';
 import { startCloudsim, type Cloudsim } from '../cloudsim/index.ts';
+import { InputError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createCloud } from '../openstack/index.ts';
 import { resolveCloudConfig } from '../openstack/config.ts';
 import type { Provisioner, ProvisionerDeps } from '../provisioner/provisioner.ts';
 import { buildApp } from '../server/app.ts';
 import { openStore } from '../store/db.ts';
-import { findCluster } from '../store/findCluster.ts';
-import { insertCluster } from '../store/insertCluster.ts';
 import { migrateToLatest } from '../store/migrate.ts';
+import { writeDevEnv } from './devEnv.ts';
 import { operatorCheck } from './operator.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
 import { releaseDepsFromEnv } from './releaseEnv.ts';
@@ -36,6 +37,8 @@ export interface DevOptions {
 /** A running `kaas dev`. */
 export interface RunningDev {
   url: string;
+  /** `.kaas/env`: source it and every kaas command talks to this kaas dev. */
+  envFile: string;
   cloud: Cloudsim;
   provisioner: Provisioner;
   /** Stops the job worker (the job in hand gets a short grace), the server and cloudsim. */
@@ -65,13 +68,38 @@ const cloudsimEnv = (authUrl: string, user: string, password: string) => ({
   OS_REGION_NAME: 'RegionOne',
 });
 
+/** `port`, or a free port on 127.0.0.1 for 0; a port in use is refused naming PORT. */
+async function devPort(port: number): Promise<number> {
+  const probe = createServer();
+  return new Promise((resolve, reject) => {
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new InputError(`port ${port} on 127.0.0.1 is in use: stop what runs there or set PORT`, {
+              code: 'port_in_use',
+              field: 'PORT',
+            })
+          : error,
+      ),
+    );
+    probe.listen(port, '127.0.0.1', () => {
+      const address = probe.address();
+      const bound = typeof address === 'object' && address ? address.port : port;
+      probe.close(() => resolve(bound));
+    });
+  });
+}
+
 /**
  * `kaas dev` without the command: cloudsim seeded with the demo users, the kaas server with SQLite
  * in `dataDir`, and the job worker running cluster jobs on cloudsim. kaas dev serves plain HTTP on
- * 127.0.0.1, which a cluster's API server cannot use as its TokenReview webhook: creating a
- * cluster is refused (`webhook_not_configured`) rather than building one nobody could log in to.
+ * 127.0.0.1, which is also the TokenReview webhook its clusters are given (plain http is allowed
+ * to this machine only). It writes `dataDir/env` and `dataDir/clouds.yaml` for the CLI.
  */
 export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
+  // First, so that a busy port is refused before anything is written or started.
+  const port = await devPort(options.port ?? 8080);
+  const url = `http://127.0.0.1:${port}`;
   const dataDir = options.dataDir ?? '.kaas';
   const logger = options.logger ?? createLogger();
   const now = () => new Date();
@@ -100,6 +128,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     {
       KAAS_DATABASE_URL: databaseUrl,
       KAAS_SECRET_KEY_FILE: secretKeyFile,
+      KAAS_URL: url,
       ...cloudsimEnv(cloud.authUrl, 'kaas-provisioner', 'kaas-provisioner-dev'),
     },
     // No clouds.yaml from the developer's machine: the dev cloud is cloudsim only.
@@ -107,19 +136,6 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   );
   const store = openStore(databaseUrl);
   await migrateToLatest(store.db);
-  if (!(await findCluster({ db: store.db, id: 'dev' }))) {
-    await insertCluster({
-      db: store.db,
-      cluster: {
-        id: 'dev',
-        name: 'dev',
-        projectId: demo.id,
-        projectName: 'demo',
-        adminRoleIds: [adminRole.id],
-        createdAt: now().toISOString(),
-      },
-    });
-  }
   const kaasCloud = createCloud({
     config: resolveCloudConfig({ env: cloudsimEnv(cloud.authUrl, 'kaas-service', 'kaas-service-dev') }),
     logger,
@@ -127,6 +143,16 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   const directory = keystoneDirectory(kaasCloud);
   const auth = createAuthService({ store, directory, logger, now });
   auth.start();
+  // The Keystone sync copies the role assignments of cluster projects only: the first cluster of
+  // the demo project would be out of its admins' reach until the next round, a minute later.
+  const provisioner: Provisioner = {
+    ...jobs.provisioner,
+    async createCluster(spec, createOptions) {
+      const created = await jobs.provisioner.createCluster(spec, createOptions);
+      await auth.sync();
+      return created;
+    },
+  };
   const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
   if (!existsSync(webRoot)) logger.warn('web/dist is missing: run `npm run build:web` for the control panel');
   const app = await buildApp({
@@ -134,14 +160,23 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     logger,
     now,
     auth,
-    provisioner: jobs.provisioner,
+    provisioner,
     // The demo's cluster admins are its operators.
     isOperator: operatorCheck(kaasCloud, directory, 'kubernetes-admins'),
     ...(existsSync(webRoot) ? { webRoot } : {}),
   });
-  await app.listen({ host: '127.0.0.1', port: options.port ?? 8080 });
-  const address = app.server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : options.port}`;
+  await app.listen({ host: '127.0.0.1', port });
+  const envFile = writeDevEnv({
+    dataDir,
+    kaasUrl: url,
+    authUrl: cloud.authUrl,
+    user: { name: 'admin', password: 'admin', project: 'demo' },
+    specDefaults: {
+      // cloudsim's images carry short names; clusters' admins are the demo's kubernetes-admins.
+      KUBE_IMAGE: 'debian-12',
+      KUBE_ADMIN_ROLE_ID: adminRole.id,
+    },
+  });
   const worker = startWorkerLoop({
     engine: jobs.provisioner.engine,
     logger,
@@ -149,6 +184,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   });
   return {
     url,
+    envFile,
     cloud,
     provisioner: jobs.provisioner,
     async close() {
@@ -175,8 +211,8 @@ export function registerDevCommand(program: Command): void {
       });
       process.stderr.write(
         `\nkaas control panel: ${dev.url}/\ncloudsim auth URL:  ${dev.cloud.authUrl}\n` +
-          'users (domain Default): admin/admin (kubernetes-admins on demo), demo/demo (member)\n' +
-          'cluster create is refused here: kaas dev has no https TokenReview webhook for clusters yet\n\n',
+          'users (domain Default): admin/admin (kubernetes-admins on demo: operator), demo/demo (member)\n' +
+          `for the kaas CLI, in another shell (again after each restart):\n  source ${dev.envFile}\n\n`,
       );
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));

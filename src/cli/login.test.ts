@@ -108,7 +108,27 @@ describe('kaas login / token / credential', () => {
     ).rejects.toThrow(/wrong username or password/);
     await expect(
       run(['login', '--url', 'ftp://x', '--username', 'a'], { KAAS_PASSWORD: 'p' }),
-    ).rejects.toThrow(/must start with https/);
+    ).rejects.toThrow(/--url must start with https:\/\//);
+    // Plain http only to this machine (kaas dev): a token never crosses a network in clear.
+    await expect(
+      run(['login', '--username', 'a'], { KAAS_URL: 'http://kaas.example.com', KAAS_PASSWORD: 'p' }),
+    ).rejects.toThrow(/^KAAS_URL must start with https:\/\/ \(http:\/\/ only on 127.0.0.1 or localhost/);
+  });
+
+  it('a new login replaces the token of the previous one instead of piling them up', async () => {
+    const before = readClientConfig(dir);
+    const again = await run(['login', '--url', url, '--username', 'alice'], { KAAS_PASSWORD: 'pw-alice' });
+    expect(again.stderr).toContain(`revoked the token of your previous login (${before.tokenId})`);
+    const after = readClientConfig(dir);
+    expect(after.tokenId).not.toBe(before.tokenId);
+    const ids = (
+      JSON.parse((await run(['token', 'list', '-o', 'json'])).stdout) as { items: { id: string }[] }
+    ).items.map((t) => t.id);
+    expect(ids).toContain(after.tokenId);
+    expect(ids).not.toContain(before.tokenId);
+    // The revoked token is refused, with the way out.
+    const res = await fetch(`${url}/api/v1/tokens`, { headers: { authorization: `Bearer ${before.token}` } });
+    expect(res.status).toBe(401);
   });
 
   it('creates (with the password), lists and deletes tokens', async () => {
@@ -119,13 +139,17 @@ describe('kaas login / token / credential', () => {
     expect(created).toMatchObject({ name: 'ci', expiresAt: '2030-01-08T00:00:00.000Z' });
     expect(created.clusters).toBeUndefined();
     const list = await run(['token', 'list']);
-    expect(list.stdout).toContain(`${created.id}\tci`);
+    expect(list.stdout).toMatch(new RegExp(`^${created.id}  ci  `, 'm'));
     expect(list.stdout).not.toContain(created.token);
     await run(['token', 'delete', created.id]);
     expect((await run(['token', 'list', '-o', 'json'])).stdout).not.toContain(created.id);
     await expect(run(['token', 'delete', created.id])).rejects.toThrow(/no token/);
     await expect(run(['token', 'create', '--name', 'x', '--expires-in-days', 'many'], pw)).rejects.toThrow(
       /whole number/,
+    );
+    // The server's limit is told in terms of the flag, not the API's field name.
+    await expect(run(['token', 'create', '--name', 'x', '--expires-in-days', '1000'], pw)).rejects.toThrow(
+      /^--expires-in-days must be a whole number from 1 to 730$/,
     );
   });
 
@@ -138,7 +162,7 @@ describe('kaas login / token / credential', () => {
     expect(r.stdout).toMatch(/^kaas_/);
     expect(r.stderr).toContain('(clusters c1)');
     expect(r.stderr).not.toContain('pw-alice');
-    expect((await run(['token', 'list'])).stdout).toMatch(/\tprod-only\t.*\tc1\n/);
+    expect((await run(['token', 'list'])).stdout).toMatch(/ prod-only +\S+ +- +c1\n/);
     await expect(
       run(['token', 'create', '--name', 'x', '--cluster', 'nope'], { KAAS_PASSWORD: 'pw-alice' }),
     ).rejects.toThrow(/no cluster "nope"/);

@@ -2,8 +2,16 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
-import { configDir, kaasClient, writeClientConfig } from '../auth/client.ts';
-import { InputError } from '../errors.ts';
+import {
+  configDir,
+  kaasCall,
+  kaasClient,
+  readClientConfig,
+  writeClientConfig,
+  type ClientConfig,
+} from '../auth/client.ts';
+import { plainHttpAllowed } from '../auth/loopback.ts';
+import { InputError, NotFoundError } from '../errors.ts';
 import { kaasAgent } from './session.ts';
 
 /** What the auth commands need from the process (injected so tests can drive them). */
@@ -50,9 +58,67 @@ export function prompter(deps: AuthCliDeps) {
   };
 }
 
+/** The kaas server URL as `source` (the flag or variable it came from) gave it: https, or http on loopback. */
+export function kaasUrlFrom(value: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InputError(`${source} must be the kaas server's URL (https://…), got "${value}"`, {
+      field: source,
+    });
+  }
+  if (url.protocol === 'https:' || plainHttpAllowed(url)) return value.replace(/\/+$/, '');
+  throw new InputError(
+    `${source} must start with https:// (http:// only on 127.0.0.1 or localhost, as kaas dev serves), got "${value}"`,
+    { field: source },
+  );
+}
+
+/** The login saved before this one, if any, still readable. */
+function previousLogin(dir: string): ClientConfig | undefined {
+  try {
+    return readClientConfig(dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Revokes the token an earlier `kaas login` saved, so logins do not pile up tokens: with the new
+ * token on the same server (an expired one can still be deleted by its owner), else with its own.
+ * A token that is already gone is fine; any other failure is reported, not fatal.
+ */
+async function revokePrevious(
+  previous: ClientConfig,
+  current: ClientConfig,
+  deps: AuthCliDeps,
+): Promise<void> {
+  if (previous.tokenId === current.tokenId) return;
+  const sameServer = previous.url === current.url && previous.user.id === current.user.id;
+  const bearer = sameServer ? current.token : previous.token;
+  const agent = kaasAgent(deps.env);
+  try {
+    await kaasCall(previous.url, { dispatcher: agent })(
+      'DELETE',
+      `/api/v1/tokens/${encodeURIComponent(previous.tokenId)}`,
+      { headers: { authorization: `Bearer ${bearer}` } },
+    );
+    deps.stderr.write(`revoked the token of your previous login (${previous.tokenId})\n`);
+  } catch (error) {
+    if (error instanceof NotFoundError) return;
+    deps.stderr.write(
+      `could not revoke the token of your previous login (${previous.tokenId} on ${previous.url}): ${(error as Error).message}; delete it with \`kaas token delete\` there\n`,
+    );
+  } finally {
+    await agent.close();
+  }
+}
+
 /**
  * `kaas login`: asks for (or takes from flags / KAAS_* env) URL, username, password and domain,
- * creates an API token for this machine and saves it in ~/.config/kaas/config.json (0600).
+ * creates an API token for this machine and saves it in ~/.config/kaas/config.json (0600),
+ * revoking the token the previous login saved there.
  */
 export function registerLoginCommand(program: Command, deps: AuthCliDeps = processDeps()): Command {
   return program
@@ -66,18 +132,15 @@ export function registerLoginCommand(program: Command, deps: AuthCliDeps = proce
       const env = deps.env;
       const prompt = prompter(deps);
       let url: string, username: string, password: string;
+      const urlSource = opts.url ? '--url' : env.KAAS_URL ? 'KAAS_URL' : 'the kaas URL';
       try {
-        url = opts.url ?? env.KAAS_URL ?? (await prompt.ask('kaas URL: '));
+        url = kaasUrlFrom(opts.url ?? env.KAAS_URL ?? (await prompt.ask('kaas URL: ')), urlSource);
         username = opts.username ?? env.KAAS_USERNAME ?? (await prompt.ask('Username: '));
         password = env.KAAS_PASSWORD ?? (await prompt.ask(opts.passwordStdin ? '' : 'Password: ', true));
       } finally {
         prompt.close();
       }
       const domain = opts.domain ?? env.KAAS_DOMAIN ?? 'Default';
-      if (!/^https?:\/\//.test(url))
-        throw new InputError('the kaas URL must start with https:// (or http:// for kaas dev)', {
-          field: 'url',
-        });
       if (!username || !password) throw new InputError('username and password are required');
       const agent = kaasAgent(env);
       let config;
@@ -91,7 +154,10 @@ export function registerLoginCommand(program: Command, deps: AuthCliDeps = proce
       } finally {
         await agent.close();
       }
-      writeClientConfig(configDir(env), config);
+      const dir = configDir(env);
+      const previous = previousLogin(dir);
+      writeClientConfig(dir, config);
+      if (previous) await revokePrevious(previous, config, deps);
       deps.stderr.write(
         `logged in as ${config.user.name} (${config.user.domain}); token expires ${config.expiresAt}\n`,
       );

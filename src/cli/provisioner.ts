@@ -1,4 +1,5 @@
 import { Agent, fetch } from 'undici';
+import { plainHttpAllowed } from '../auth/loopback.ts';
 import { InputError } from '../errors.ts';
 import { readCaFile } from './caFile.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -15,18 +16,35 @@ type Env = Record<string, string | undefined>;
 /** Default database of `kaas dev` and the break-glass CLI: an SQLite file in the working directory. */
 export const DEFAULT_DATABASE_URL = 'sqlite:.kaas/kaas.db';
 
-/** The webhook target from KAAS_URL + KAAS_CA_FILE; undefined when unset (only create needs it). */
-function webhookFromEnv(env: Env): WebhookTarget | undefined {
-  if (!env.KAAS_URL && !env.KAAS_CA_FILE) return undefined;
-  if (!env.KAAS_URL || !env.KAAS_CA_FILE) {
+/**
+ * Where clusters' API servers reach the TokenReview webhook: KAAS_WEBHOOK_URL when clusters reach
+ * kaas at another address than users do, else KAAS_URL (the kaas server, as for every command),
+ * with KAAS_CA_FILE (the CA of kaas' certificate) for https. Plain http only to this machine
+ * (`kaas dev`). Undefined when neither URL is set: only creating a cluster needs it.
+ */
+export function webhookFromEnv(env: Env): WebhookTarget | undefined {
+  const name = env.KAAS_WEBHOOK_URL ? 'KAAS_WEBHOOK_URL' : 'KAAS_URL';
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (cause) {
+    throw new InputError(`${name} must be a URL, got "${value}"`, { field: name, cause });
+  }
+  if (plainHttpAllowed(url)) return { kaasUrl: value };
+  if (url.protocol !== 'https:')
     throw new InputError(
-      'set both KAAS_URL (https URL clusters reach kaas at) and KAAS_CA_FILE (its CA, PEM)',
+      `${name} must be https:// (http:// only on 127.0.0.1 or localhost), got "${value}"`,
       {
-        field: env.KAAS_URL ? 'KAAS_CA_FILE' : 'KAAS_URL',
+        field: name,
       },
     );
-  }
-  return { kaasUrl: env.KAAS_URL, caPem: readCaFile(env.KAAS_CA_FILE) };
+  if (!env.KAAS_CA_FILE)
+    throw new InputError(`set KAAS_CA_FILE (the CA of kaas' certificate, PEM) with an https ${name}`, {
+      field: 'KAAS_CA_FILE',
+    });
+  return { kaasUrl: value, caPem: readCaFile(env.KAAS_CA_FILE) };
 }
 
 /** Probes a cluster API's /healthz, trusting only the cluster CA when it is known. */
@@ -48,7 +66,7 @@ export const probeApi: ApiProbe = async (url, signal, caPem) => {
  * Builds the provisioner a kaas server (`kaas serve`, `kaas dev`) runs jobs with, and the one the
  * break-glass `kaas cluster kubeconfig --admin` reads, from the environment: KAAS_DATABASE_URL
  * (default sqlite:.kaas/kaas.db, migrated to the latest schema), the cloud from clouds.yaml / OS_*,
- * KAAS_SECRET_KEY or KAAS_SECRET_KEY_FILE, and KAAS_URL + KAAS_CA_FILE for the webhook.
+ * KAAS_SECRET_KEY or KAAS_SECRET_KEY_FILE, and the webhook ({@link webhookFromEnv}).
  */
 export async function openProvisionerFromEnv(
   env: Env,

@@ -1,5 +1,6 @@
 import { Agent } from 'undici';
 import { kaasCall, type KaasCall } from '../auth/client.ts';
+import { AuthError, InputError } from '../errors.ts';
 import { readCaFile } from './caFile.ts';
 import { savedLogin } from './savedLogin.ts';
 
@@ -20,7 +21,10 @@ export interface KaasSession {
   close(): Promise<void>;
 }
 
-/** Opens the API session `kaas login` saved (see {@link savedLogin}): its server and token. */
+/**
+ * Opens the API session `kaas login` saved (see {@link savedLogin}): its server and token. When
+ * the server refuses the token (revoked, expired, its user disabled), the error says to log in again.
+ */
 export function openSession(env: Env, now: () => Date = () => new Date()): KaasSession {
   const config = savedLogin(env, now);
   const saved = config.url.replace(/\/+$/, '');
@@ -29,8 +33,35 @@ export function openSession(env: Env, now: () => Date = () => new Date()): KaasS
   const authorization = `Bearer ${config.token}`;
   return {
     url: saved,
-    call: (method, path, init = {}) =>
-      call(method, path, { ...init, headers: { ...init.headers, authorization } }),
+    call: async (method, path, init = {}) => {
+      try {
+        return await call(method, path, { ...init, headers: { ...init.headers, authorization } });
+      } catch (error) {
+        if (!(error instanceof AuthError)) throw error;
+        throw new AuthError(
+          `${saved} no longer accepts your saved login (${error.message}): it was revoked or has expired; run \`kaas login\``,
+          { code: error.code, cause: error },
+        );
+      }
+    },
     close: () => agent.close(),
   };
+}
+
+/**
+ * Runs `work`, restating an InputError about a request field (`expiresInDays`) in terms of the
+ * flag the user typed (`--expires-in-days`), so messages never name internal fields.
+ */
+export async function inTermsOf<T>(flags: Record<string, string>, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const field = error instanceof InputError ? error.field : undefined;
+    const flag = field === undefined ? undefined : flags[field];
+    if (!flag || !(error instanceof InputError) || field === undefined) throw error;
+    const message = error.message.startsWith(field)
+      ? `${flag}${error.message.slice(field.length)}`
+      : `${error.message} (${flag})`;
+    throw new InputError(message, { code: error.code, field: flag, cause: error });
+  }
 }

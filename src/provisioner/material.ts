@@ -41,10 +41,13 @@ export interface ClusterMaterial {
   webhookKubeconfig: string;
 }
 
-/** Where the cluster's API server reaches kaas' TokenReview webhook, and the CA of kaas' certificate. */
+/**
+ * Where the cluster's API server reaches kaas' TokenReview webhook, and the CA of kaas'
+ * certificate (none for plain http to a kaas on the same machine, as `kaas dev` serves).
+ */
 export interface WebhookTarget {
   kaasUrl: string;
-  caPem: string;
+  caPem?: string;
 }
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
