@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDev, type RunningDev } from '../../src/cli/dev.ts';
 import { createLogger } from '../../src/log.ts';
+import { testSpec } from '../provisioner/support.ts';
 
 /**
  * Hostile input to every HTTP route of `kaas dev` (its real server, auth service, provisioner and
@@ -63,7 +64,7 @@ let dataDir: string;
 let logText = '';
 /** Everything secret the test sends or receives: none may appear in the log. */
 const secrets: string[] = [];
-let operator: { cookie: string; csrf: string; token: string; victimTokenId: string };
+let operator: { cookie: string; csrf: string; token: string; victimTokenId: string; clusterId: string };
 
 async function call(method: string, url: string, headers: Record<string, string>, body?: string | Buffer) {
   const res = await request(`${dev.url}${url}`, { method, headers, ...(body === undefined ? {} : { body }) });
@@ -112,7 +113,18 @@ beforeAll(async () => {
   const { token } = await mint('fuzz');
   // The token routes' real id: one the fuzzer may revoke without losing its own credential.
   const victim = await mint('victim');
-  operator = { cookie, csrf, token, victimTokenId: victim.id };
+  // The cluster routes' real id: a cluster of the demo project, its admins' role the operator's.
+  const adminRoleId = state.findRoleByName('kubernetes-admins')!.id;
+  const created = await call(
+    'POST',
+    '/api/v1/clusters',
+    { 'content-type': 'application/json', cookie, 'x-csrf-token': csrf },
+    JSON.stringify({ spec: testSpec('fuzz', 1, { adminRoleId }), options: { waitForApi: false } }),
+  );
+  expect(created.status, created.text).toBe(202);
+  rememberSecrets(created.text);
+  const clusterId = (JSON.parse(created.text) as { cluster: { id: string } }).cluster.id;
+  operator = { cookie, csrf, token, victimTokenId: victim.id, clusterId };
 }, 60_000);
 
 afterAll(async () => {
@@ -120,11 +132,11 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Passwords the fuzzer sent and tokens kaas minted for it, so the log check covers them too. */
+/** Passwords the fuzzer sent, tokens and SSH keys kaas made for it: the log check covers them too. */
 function rememberSecrets(json: string): void {
   try {
-    const value = JSON.parse(json) as { password?: unknown; token?: unknown };
-    for (const s of [value.password, value.token])
+    const value = JSON.parse(json) as { password?: unknown; token?: unknown; privateKey?: unknown };
+    for (const s of [value.password, value.token, value.privateKey])
       if (typeof s === 'string' && s.length >= 16 && !secrets.includes(s)) secrets.push(s);
   } catch {
     // Not JSON: nothing to remember.
@@ -134,7 +146,7 @@ function rememberSecrets(json: string): void {
 const hostileText = fc.oneof(
   fc.string({ maxLength: 64 }),
   fc.string({ unit: 'binary', maxLength: 64 }),
-  fc.constantFrom('..', '../../etc/passwd', '%00', '\u0000', "' OR 1=1 --", '${jndi:x}', '__proto__', 'dev'),
+  fc.constantFrom('..', '../../etc/passwd', '%00', '\u0000', "' OR 1=1 --", '${jndi:x}', '__proto__', 'fuzz'),
   fc.nat({ max: 20_000 }).map((n) => 'x'.repeat(n)),
 );
 
@@ -233,7 +245,7 @@ const tokenReview = fc.oneof(
 describe('hostile input to every route of kaas dev', () => {
   for (const [method, template] of ROUTES) {
     it(`${method} ${template}: no server error, no secret echoed`, async () => {
-      const realId = () => (template.includes('tokens/') ? operator.victimTokenId : 'dev');
+      const realId = () => (template.includes('tokens/') ? operator.victimTokenId : operator.clusterId);
       const paramCount = template.split(':id').length - 1;
       const isReview = template.startsWith('/tokenreview');
       const sendsBody = method !== 'GET' && method !== 'DELETE';
