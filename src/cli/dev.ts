@@ -129,7 +129,9 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   auth.start();
   const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
   if (!existsSync(webRoot)) logger.warn('web/dist is missing: run `npm run build:web` for the control panel');
+  let url = '';
   const app = await buildApp({
+    publicUrl: () => url,
     store,
     logger,
     now,
@@ -141,7 +143,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   });
   await app.listen({ host: '127.0.0.1', port: options.port ?? 8080 });
   const address = app.server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : options.port}`;
+  url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : options.port}`;
   const worker = startWorkerLoop({
     engine: jobs.provisioner.engine,
     logger,
