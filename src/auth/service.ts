@@ -24,7 +24,12 @@ import { countingDirectory } from './counting.ts';
 import type { KeystoneDirectory } from './directory.ts';
 import { createAuthMetrics, type AuthMetrics } from './metrics.ts';
 import { syncKeystone, type SyncOutcome } from './sync.ts';
-import { createLoginThrottle, defaultThrottlePolicy, type ThrottlePolicy } from './throttle.ts';
+import {
+  createLoginThrottle,
+  defaultThrottlePolicy,
+  loginThrottleKey,
+  type ThrottlePolicy,
+} from './throttle.ts';
 import { matchAudiences, type ReviewedUser } from './tokenreview.ts';
 import { kubernetesUsername, type UsernameFormat } from './username.ts';
 import {
@@ -141,7 +146,7 @@ export function createAuthService(deps: AuthServiceDeps) {
   let lastSyncAt: Date | undefined;
   const metrics: AuthMetrics = createAuthMetrics({ now: deps.now, lastSyncAt: () => lastSyncAt });
   const directory = countingDirectory(deps.directory, metrics);
-  const throttle = createLoginThrottle(nowMs, options.throttle);
+  const throttle = createLoginThrottle({ db: store.db, now: deps.now, policy: options.throttle });
   const identities = new TtlCache<CachedIdentity>({
     max: options.cacheMaxEntries,
     ttlMs: options.cacheTtlMs,
@@ -330,6 +335,9 @@ export function createAuthService(deps: AuthServiceDeps) {
       now: t.toISOString(),
       idleBefore: new Date(t.getTime() - options.sessionIdleMs).toISOString(),
     }).catch((error: unknown) => logger.warn({ err: error }, 'could not delete expired sessions'));
+    await throttle
+      .prune()
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not prune the login throttle'));
     return outcome;
   }
 
@@ -364,10 +372,6 @@ export function createAuthService(deps: AuthServiceDeps) {
       ids.add(c.id);
     }
     return [...ids].sort();
-  }
-
-  function throttleKey(username: string, domain: string, ip: string): string {
-    return `${domain.toLowerCase()}\u0000${username.toLowerCase()}\u0000${ip}`;
   }
 
   return {
@@ -483,7 +487,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       invalidate((e) => e.tokenId === deleted.id);
     },
 
-    /** Checks the password with Keystone and opens a session; throttled per username + domain + IP. */
+    /** Checks the password with Keystone and opens a session; throttled per username + domain + IP, across replicas. */
     async login(input: { username: unknown; password: unknown; domain?: unknown; ip: string }) {
       if (typeof input.username !== 'string' || input.username === '' || input.username.length > 255) {
         throw new InputError('username must be a non-empty string', { field: 'username' });
@@ -495,8 +499,9 @@ export function createAuthService(deps: AuthServiceDeps) {
         throw new InputError('domain must be a non-empty string', { field: 'domain' });
       }
       const domain = (input.domain as string | undefined) ?? 'Default';
-      const key = throttleKey(input.username, domain, input.ip);
-      throttle.check(key);
+      const attempt = await throttle.reserve(
+        loginThrottleKey({ domain, username: input.username, ip: input.ip }),
+      );
       let identity;
       try {
         identity = await directory.authenticate({
@@ -505,10 +510,10 @@ export function createAuthService(deps: AuthServiceDeps) {
           domain,
         });
       } catch (error) {
-        if (error instanceof AuthError) throttle.failure(key);
+        if (!(error instanceof AuthError)) await throttle.refund(attempt);
         throw error;
       }
-      throttle.success(key);
+      await throttle.succeeded(attempt);
       const t = deps.now();
       await upsertKeystoneUser({
         db: store.db,

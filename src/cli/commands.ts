@@ -39,6 +39,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     register: async (program) => (await import('./cluster.ts')).registerClusterCommands(program),
   },
   {
+    name: 'secrets',
+    summary: 'manage the key that seals cluster secrets at rest',
+    register: async (program) => void (await import('./secrets.ts')).registerSecretsCommand(program),
+  },
+  {
     name: 'serve',
     summary: 'run a kaas replica: API, TokenReview webhook, control panel and job worker',
     register: async (program) => (await import('./serve.ts')).registerServeCommand(program),

@@ -156,6 +156,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
   if (!existsSync(webRoot)) logger.warn('web/dist is missing: run `npm run build:web` for the control panel');
   const app = await buildApp({
+    publicUrl: () => url,
     store,
     logger,
     now,

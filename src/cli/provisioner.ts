@@ -6,7 +6,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { createCloud, loadCloudConfig } from '../openstack/index.ts';
 import type { WebhookTarget } from '../provisioner/material.ts';
 import { createProvisioner, type Provisioner, type ProvisionerDeps } from '../provisioner/provisioner.ts';
-import { secretKeyFromEnv } from '../provisioner/secretbox.ts';
+import { secretKeysFromEnv } from '../provisioner/secretbox.ts';
 import type { ApiProbe } from '../provisioner/steps/context.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { migrateToLatest } from '../store/migrate.ts';
@@ -72,7 +72,7 @@ export async function openProvisionerFromEnv(
   env: Env,
   over: { logger?: Logger; cwd?: string; home?: string } & Partial<ProvisionerDeps> = {},
 ): Promise<{ provisioner: Provisioner; store: Store; close(): Promise<void> }> {
-  const secretKey = secretKeyFromEnv(env);
+  const keys = secretKeysFromEnv(env);
   const webhook = webhookFromEnv(env);
   const config = loadCloudConfig({
     env,
@@ -92,7 +92,8 @@ export async function openProvisionerFromEnv(
     logger,
     now: () => new Date(),
     cloud: createCloud({ config, logger }),
-    secretKey,
+    secretKey: keys.current,
+    ...(keys.previous ? { previousSecretKey: keys.previous } : {}),
     ...(webhook ? { webhook } : {}),
     fetchApi: probeApi,
     ...over,

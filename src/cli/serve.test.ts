@@ -71,6 +71,8 @@ describe('serveConfigFromEnv', () => {
       metricsToken: undefined,
       keystoneSync: { syncIntervalMs: 60_000, syncMaxAgeMs: 600_000 },
       release: {},
+      trustedProxies: [],
+      publicUrl: undefined,
     });
   });
 
@@ -93,6 +95,8 @@ describe('serveConfigFromEnv', () => {
         KAAS_METRICS_TOKEN: 'scrape-secret-0123456789',
         KAAS_KEYSTONE_SYNC_INTERVAL_MS: '30000',
         KAAS_KEYSTONE_SYNC_MAX_AGE_MS: '300000',
+        KAAS_TRUSTED_PROXIES: ' 10.0.0.0/8, 192.0.2.7 ,fd00::/8,::1',
+        KAAS_PUBLIC_URL: 'https://kaas.example.com/base/',
       }),
     ).toEqual({
       databaseUrl: 'sqlite:/data/kaas.db',
@@ -108,6 +112,8 @@ describe('serveConfigFromEnv', () => {
       metricsToken: 'scrape-secret-0123456789',
       keystoneSync: { syncIntervalMs: 30_000, syncMaxAgeMs: 300_000 },
       release: { releaseMirror: 'https://mirror.example/k8s/release', releaseCacheDir: '/var/cache/kaas' },
+      trustedProxies: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1'],
+      publicUrl: 'https://kaas.example.com/base',
     });
     expect(serveConfigFromEnv({ KAAS_DATABASE_URL: 'x', KAAS_RELEASE_MIRROR: '/srv/k8s' }).release).toEqual({
       releaseMirror: '/srv/k8s',
@@ -153,6 +159,25 @@ describe('serveConfigFromEnv', () => {
       'KAAS_JOB_CONCURRENCY must be an integer from 1 to 64, got "0"',
     );
     expect(configError({ ...db, KAAS_JOB_CONCURRENCY: 'many' }).field).toBe('KAAS_JOB_CONCURRENCY');
+    for (const proxies of [
+      '10.0.0.0/33',
+      'proxy.example',
+      '10.0.0.1,',
+      '::1/129',
+      '10.0.0.0/8/8',
+      '10.0.0.0/x',
+    ]) {
+      expect(configError({ ...db, KAAS_TRUSTED_PROXIES: proxies }).field).toBe('KAAS_TRUSTED_PROXIES');
+    }
+    for (const url of [
+      'kaas.example.com',
+      'ftp://kaas.example.com',
+      'https://u:p@kaas.example',
+      'https://k.example/?a=1',
+      'https://k.example/#x',
+    ]) {
+      expect(configError({ ...db, KAAS_PUBLIC_URL: url }).field).toBe('KAAS_PUBLIC_URL');
+    }
   });
 });
 
@@ -279,6 +304,31 @@ describe('startServer', () => {
       await open.body?.cancel();
     } finally {
       await plain.close();
+    }
+  });
+
+  it('believes X-Forwarded-For only from KAAS_TRUSTED_PROXIES when keying the login throttle', async () => {
+    const attempt = (url: string, client: string) =>
+      fetch(`${url}/api/v1/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
+        body: JSON.stringify({ username: 'nobody', password: 'wrong' }),
+      }).then(async (res) => {
+        await res.body?.cancel();
+        return res.status;
+      });
+    for (const [proxies, otherClient] of [
+      ['127.0.0.1/32', 401],
+      ['', 429],
+    ] as const) {
+      const server = await startServer(env({ KAAS_WORKERS: 'false', KAAS_TRUSTED_PROXIES: proxies }), where);
+      try {
+        for (let i = 0; i < 5; i++) expect(await attempt(server.url, '198.51.100.1')).toBe(401);
+        expect(await attempt(server.url, '198.51.100.1')).toBe(429);
+        expect(await attempt(server.url, '198.51.100.2')).toBe(otherClient);
+      } finally {
+        await server.close();
+      }
     }
   });
 

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { keystoneDirectory } from '../auth/directory.ts';
 import { createAuthService } from '../auth/service.ts';
@@ -39,6 +40,10 @@ export interface ServeConfig {
   keystoneSync: { syncIntervalMs: number; syncMaxAgeMs: number };
   /** KAAS_RELEASE_MIRROR and KAAS_RELEASE_CACHE, as provisioner deps. */
   release: Pick<ProvisionerDeps, 'releaseMirror' | 'releaseCacheDir'>;
+  /** KAAS_TRUSTED_PROXIES: addresses/CIDRs whose X-Forwarded-* headers are believed; empty = none. */
+  trustedProxies: string[];
+  /** KAAS_PUBLIC_URL: the URL users reach kaas at; undefined = the URL this replica listens on. */
+  publicUrl: string | undefined;
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -63,6 +68,52 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
     code: 'invalid_config',
     field: name,
   });
+}
+
+/** KAAS_TRUSTED_PROXIES: a comma-separated list of IP addresses and CIDR ranges (IPv4 or IPv6). */
+export function trustedProxiesFromEnv(env: Env): string[] {
+  const text = env.KAAS_TRUSTED_PROXIES?.trim() ?? '';
+  if (text === '') return [];
+  return text.split(',').map((item) => {
+    const entry = item.trim();
+    const [address = '', prefix, ...extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || extra.length > 0) {
+      throw new InputError(
+        `KAAS_TRUSTED_PROXIES must list IP addresses or CIDR ranges separated by commas (e.g. 10.0.0.0/8,fd00::/8), got "${entry}"`,
+        { code: 'invalid_config', field: 'KAAS_TRUSTED_PROXIES' },
+      );
+    }
+    return entry;
+  });
+}
+
+/** KAAS_PUBLIC_URL: an absolute http(s) URL without credentials, query or fragment; trailing slashes dropped. */
+export function publicUrlFromEnv(env: Env): string | undefined {
+  const text = env.KAAS_PUBLIC_URL?.trim();
+  if (!text) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (
+    !url ||
+    !['http:', 'https:'].includes(url.protocol) ||
+    url.username ||
+    url.password ||
+    url.search ||
+    url.hash
+  ) {
+    throw new InputError(
+      `KAAS_PUBLIC_URL must be the http(s) URL users reach kaas at, e.g. https://kaas.example.com, got "${text}"`,
+      { code: 'invalid_config', field: 'KAAS_PUBLIC_URL' },
+    );
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 /**
@@ -111,6 +162,8 @@ export function serveConfigFromEnv(env: Env): ServeConfig {
       syncMaxAgeMs: integer(env, 'KAAS_KEYSTONE_SYNC_MAX_AGE_MS', 600_000, 10_000, 86_400_000),
     },
     release: releaseDepsFromEnv(env),
+    trustedProxies: trustedProxiesFromEnv(env),
+    publicUrl: publicUrlFromEnv(env),
   };
 }
 
@@ -191,6 +244,7 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
   const operatorRole = env.KAAS_OPERATOR_ROLE;
   const isOperator = operatorRole ? operatorCheck(cloud, directory, operatorRole) : undefined;
   const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
+  let url = '';
   const app = await buildApp(
     {
       store,
@@ -200,10 +254,14 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
       provisioner: jobs.provisioner,
       ...(isOperator ? { isOperator } : {}),
       ...(existsSync(webRoot) ? { webRoot } : {}),
+      publicUrl: () => config.publicUrl ?? url,
     },
-    { ...(tls ? { https: tls } : {}), ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}) },
+    {
+      ...(tls ? { https: tls } : {}),
+      ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+      trustedProxies: config.trustedProxies,
+    },
   );
-  let url: string;
   try {
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();

@@ -70,6 +70,11 @@ export interface ProvisionerDeps {
   /** 32-byte AES-256-GCM key sealing every cluster's secrets in the store (KAAS_SECRET_KEY). */
   secretKey: Buffer;
   /**
+   * During a key rotation, the key KAAS_SECRET_KEY replaced (KAAS_SECRET_KEY_PREVIOUS): it still opens
+   * the secrets it sealed until `kaas secrets rotate-key` has re-sealed them; it seals nothing.
+   */
+  previousSecretKey?: Buffer;
+  /**
    * Where the clusters' API servers reach kaas' TokenReview webhook, and the CA of its certificate.
    * Only create needs it (a provisioner that lists or deletes can do without).
    */
@@ -280,7 +285,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
         code: 'cluster_secrets_missing',
       });
     }
-    return JSON.parse(open(deps.secretKey, sealed, clusterId)) as ClusterMaterial;
+    const keys = { current: deps.secretKey, previous: deps.previousSecretKey };
+    return JSON.parse(open(keys, sealed, clusterId)) as ClusterMaterial;
   }
 
   const workers = (spec: ClusterSpec) => spec.nodeGroups.reduce((n, g) => n + g.count, 0);

@@ -34,6 +34,11 @@ export interface ServerDeps {
   observe?: (clusterId: string) => Promise<ObservedState>;
   /** The built control panel (web/dist), served at / when given. */
   webRoot?: string;
+  /**
+   * The URL users reach kaas at (KAAS_PUBLIC_URL, else where `kaas serve` listens), for anything
+   * handed out that names kaas: never taken from the Host header, which any caller chooses.
+   */
+  publicUrl?: () => string;
 }
 
 export interface ServerOptions {
@@ -43,6 +48,12 @@ export interface ServerOptions {
   https?: { key: string; cert: string };
   /** When set, /metrics requires `Authorization: Bearer <metricsToken>` (KAAS_METRICS_TOKEN). */
   metricsToken?: string;
+  /**
+   * Addresses and CIDR ranges of the reverse proxies in front of kaas (KAAS_TRUSTED_PROXIES): only
+   * from these peers are X-Forwarded-For/-Proto/-Host believed, so a direct caller cannot pick the
+   * client address the login throttle keys on. Empty or absent: no proxy is trusted.
+   */
+  trustedProxies?: string[];
 }
 
 /** Builds the kaas Fastify app: JSON API, TokenReview webhook, control panel, /healthz, /readyz, /metrics. */
@@ -52,6 +63,7 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     // kube-apiserver appends ?timeout=30s to webhook calls; routes match on the path alone anyway.
     routerOptions: { ignoreTrailingSlash: true },
+    trustProxy: options.trustedProxies?.length ? options.trustedProxies : false,
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
   dropUnusedConnectionsOnClose(app, options.https !== undefined);

@@ -3,7 +3,10 @@
 /** A cluster's secret material, sealed (see src/provisioner/secretbox.ts); never plain text. */
 export interface ClusterSecretsTable {
   cluster_id: string;
-  /** `v1.<iv>.<tag>.<ciphertext>`, AES-256-GCM with the cluster id as associated data. */
+  /**
+   * `v2.<key id>.<iv>.<tag>.<ciphertext>` (or `v1.<iv>.<tag>.<ciphertext>`, sealed before key ids),
+   * AES-256-GCM with a 16-byte tag and the cluster id as associated data.
+   */
   sealed: string;
   created_at: string;
 }

@@ -2,6 +2,7 @@ import type { AddonStatusTable } from './addonsSchema.ts';
 import type { AuditEventsTable } from './auditSchema.ts';
 import type { ClusterSecretsTable } from './clusterSecretsSchema.ts';
 import type { JobEventsTable, JobStepsTable, JobsTable, ProvisionedClustersTable } from './jobsSchema.ts';
+import type { LoginThrottleTable } from './loginThrottleSchema.ts';
 
 /**
  * Table types of the kaas database, one interface per table. Times are ISO-8601 UTC text
@@ -23,6 +24,7 @@ export interface Database {
   cluster_secrets: ClusterSecretsTable;
   audit_events: AuditEventsTable;
   addon_status: AddonStatusTable;
+  login_throttle: LoginThrottleTable;
 }
 
 /** Key/value facts about the installation itself (e.g. when it was first set up). */

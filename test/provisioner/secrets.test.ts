@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Cloud } from '../../src/openstack/index.ts';
 import { findClusterEndpoint } from '../../src/store/findClusterEndpoint.ts';
-import { cloudsimSuite, testProvisioner, testSpec, TEST_VERSION } from './support.ts';
+import { cloudsimSuite, testProvisioner, testSpec, TEST_SECRET_KEY, TEST_VERSION } from './support.ts';
 
 const suite = cloudsimSuite();
 
@@ -71,6 +71,12 @@ describe('cluster secrets and endpoint', () => {
       apiUrl: endpoint?.apiUrl,
     });
 
+    // During a key rotation (KAAS_SECRET_KEY new, KAAS_SECRET_KEY_PREVIOUS old) both keys open.
+    const rotating = testProvisioner(s, suite.cloud, suite.webhook, {
+      secretKey: randomBytes(32),
+      previousSecretKey: TEST_SECRET_KEY,
+    });
+    expect(await rotating.adminKubeconfig('sec1')).toBe(await p.adminKubeconfig('sec1'));
     const stranger = testProvisioner(s, suite.cloud, suite.webhook, { secretKey: randomBytes(32) });
     await expect(stranger.adminKubeconfig('sec1')).rejects.toMatchObject({
       code: 'secret_key_mismatch',

@@ -19,13 +19,21 @@ export const USERS: Record<string, Principal> = {
   outsider: { userId: 'u-out', userName: 'otto', domainName: 'Default', via: 'session' },
 };
 
+/** The public URL the panel test app is configured with (KAAS_PUBLIC_URL). */
+export const PUBLIC_URL = 'https://kaas.example.test';
+
 /**
  * A store with two clusters on project p1 (c1 "alpha", c2 "beta") and one on p2 (c3 "gamma"),
  * plus an app with the panel and admin routes where header `x-test-user` names the principal,
  * standing in for the auth layer's hook.
  */
 export async function panelTestApp(
-  options: { probe?: Probe; register?: (app: FastifyInstance, store: Store) => void } = {},
+  options: {
+    probe?: Probe;
+    register?: (app: FastifyInstance, store: Store) => void;
+    /** The configured public URL; null = none configured. */
+    publicUrl?: string | null;
+  } = {},
 ): Promise<{ app: FastifyInstance; store: Store; close: () => Promise<void> }> {
   const store = await freshStore('sqlite');
   await panelUp(store.db as never);
@@ -68,7 +76,8 @@ export async function panelTestApp(
     request.principal = USERS[String(request.headers['x-test-user'])];
   });
   const deps = { store, logger: pino({ level: 'silent' }), now: () => new Date('2030-02-01T00:00:00.000Z') };
-  registerPanelRoutes(app, deps);
+  const publicUrl = options.publicUrl === undefined ? PUBLIC_URL : options.publicUrl;
+  registerPanelRoutes(app, { ...deps, ...(publicUrl === null ? {} : { publicUrl: () => publicUrl }) });
   const auth = createAuthService({ ...deps, directory: memoryDirectory().directory });
   registerAdminRoutes(app, { ...deps, auth, ...(options.probe ? { probe: options.probe } : {}) });
   options.register?.(app, store);

@@ -3,11 +3,21 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Store } from '../../store/db.ts';
 import { upsertClusterEndpoint } from '../../store/upsertClusterEndpoint.ts';
-import { panelTestApp } from '../../../test/support/panelApp.ts';
+import { PUBLIC_URL, panelTestApp } from '../../../test/support/panelApp.ts';
 import { renderKubeconfig } from './panel.ts';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const TOKEN = 'kaas_' + 'A'.repeat(43) + '_abcd1234';
+const ENDPOINT = {
+  clusterId: 'c1',
+  apiUrl: 'https://203.0.113.10:6443',
+  caCertPem: CA,
+  ingressDomain: null,
+  kubernetesVersion: null,
+  nodeCount: null,
+  provisioningState: 'ready',
+  updatedAt: '2030-01-01T00:00:00.000Z',
+} as const;
 
 describe('panel routes', () => {
   let app: FastifyInstance;
@@ -79,23 +89,12 @@ describe('panel routes', () => {
   });
 
   it('downloads an exec-plugin kubeconfig with server URL and CA from the cluster record', async () => {
-    await upsertClusterEndpoint({
-      db: store.db,
-      endpoint: {
-        clusterId: 'c1',
-        apiUrl: 'https://203.0.113.10:6443',
-        caCertPem: CA,
-        ingressDomain: null,
-        kubernetesVersion: null,
-        nodeCount: null,
-        provisioningState: 'ready',
-        updatedAt: '2030-01-01T00:00:00.000Z',
-      },
-    });
+    await upsertClusterEndpoint({ db: store.db, endpoint: ENDPOINT });
     const res = await app.inject({
       method: 'GET',
       url: '/api/v1/clusters/c1/kubeconfig?mode=exec',
-      headers: as('member'),
+      // The Host header is the caller's to choose: the kubeconfig names kaas by its configured URL.
+      headers: { ...as('member'), host: 'attacker.example', 'x-forwarded-host': 'attacker.example' },
     });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('application/yaml');
@@ -112,7 +111,7 @@ describe('panel routes', () => {
       apiVersion: 'client.authentication.k8s.io/v1',
       command: 'kaas',
       args: ['credential', '--cluster', 'c1'],
-      env: [{ name: 'KAAS_URL', value: 'http://localhost:80' }],
+      env: [{ name: 'KAAS_URL', value: PUBLIC_URL }],
     });
 
     const token = await app.inject({
@@ -159,6 +158,23 @@ describe('panel routes', () => {
       headers: as('member'),
     });
     expect(invisible.statusCode).toBe(404);
+  });
+
+  it('refuses an exec kubeconfig when no public URL is configured, rather than trusting Host', async () => {
+    const unset = await panelTestApp({ publicUrl: null });
+    try {
+      await upsertClusterEndpoint({ db: unset.store.db, endpoint: ENDPOINT });
+      const res = await unset.app.inject({
+        method: 'GET',
+        url: '/api/v1/clusters/c1/kubeconfig',
+        headers: as('member'),
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toMatchObject({ code: 'public_url_unset' });
+      expect(res.json().error.message).toContain('KAAS_PUBLIC_URL');
+    } finally {
+      await unset.close();
+    }
   });
 
   it('lists managed service links by subdomain, or without URLs when no domain is known', async () => {

@@ -23,6 +23,8 @@ export interface PanelDeps {
    * NotFoundError for a cluster this kaas did not provision. Absent: nothing is observed.
    */
   observe?: (clusterId: string) => Promise<ObservedState>;
+  /** The URL users reach kaas at (see ServerDeps.publicUrl); exec kubeconfigs need it. */
+  publicUrl?: () => string;
 }
 
 /** The cluster's observed state, or null when this kaas cannot observe it (it did not provision it). */
@@ -261,7 +263,11 @@ export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void
     if (mode !== 'exec') throw new InputError(`unknown mode "${mode}": use exec or token`, { field: 'mode' });
     const { cluster } = await clusterAccess(store, principal.userId, id);
     const endpoint = await requireEndpoint(store, cluster);
-    const kaasUrl = `${request.protocol}://${request.host}`;
+    if (!deps.publicUrl)
+      throw new InputError('kaas does not know its public URL: the operator sets KAAS_PUBLIC_URL', {
+        code: 'public_url_unset',
+      });
+    const kaasUrl = deps.publicUrl();
     const yaml = renderKubeconfig({
       cluster,
       endpoint,
