@@ -7,6 +7,7 @@ import type { Provisioner } from '../provisioner/provisioner.ts';
 import type { Store } from '../store/db.ts';
 import { dropUnusedConnectionsOnClose } from './connections.ts';
 import { errorHandler } from './errors.ts';
+import { ajvOptions, object, registerOpenApi } from './openapi.ts';
 import { registerAudit } from './audit.ts';
 import { registerPrincipal } from './principal.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
@@ -44,13 +45,14 @@ export interface ServerOptions {
   metricsToken?: string;
 }
 
-/** Builds the kaas Fastify app: JSON API, TokenReview webhook, control panel, /healthz, /metrics. */
+/** Builds the kaas Fastify app: JSON API, TokenReview webhook, control panel, /healthz, /metrics, /openapi.json. */
 export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     // kube-apiserver appends ?timeout=30s to webhook calls; routes match on the path alone anyway.
     routerOptions: { ignoreTrailingSlash: true },
+    ajv: ajvOptions,
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
   dropUnusedConnectionsOnClose(app, options.https !== undefined);
@@ -60,7 +62,14 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
       error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
     }),
   );
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  registerOpenApi(app, { title: 'kaas', version: '1' });
+  app.get(
+    '/healthz',
+    {
+      schema: { summary: 'Liveness', tags: ['meta'], response: { 200: object({ status: { const: 'ok' } }) } },
+    },
+    async () => ({ status: 'ok' }),
+  );
   if (deps.auth) {
     const auth = deps.auth;
     // The webhook and /metrics sit outside the API's scope: kube-apiserver calls the webhook on
