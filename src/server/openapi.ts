@@ -82,9 +82,16 @@ export function pathParams(...names: string[]): JsonSchema {
   return object(Object.fromEntries(names.map((name) => [name, { type: 'string', minLength: 1 }])));
 }
 
-/** A non-JSON response body: `{ content: { [mediaType]: { schema: string } } }` as Fastify reads it. */
-export function textResponse(mediaType: string, description: string): JsonSchema {
-  return { description, content: { [mediaType]: { schema: { type: 'string' } } } };
+/**
+ * A non-JSON response body as Fastify reads it: `{ content: { [mediaType]: { schema } } }`; `schema`
+ * is that of the parsed document where the media type has one (YAML), else a string.
+ */
+export function textResponse(
+  mediaType: string,
+  description: string,
+  schema: JsonSchema = { type: 'string' },
+): JsonSchema {
+  return { description, content: { [mediaType]: { schema } } };
 }
 
 /**

@@ -192,7 +192,18 @@ function sendKubeconfig(reply: FastifyReply, clusterName: string, yaml: string) 
 const str = { type: 'string' } as const;
 /** The path parameter of a cluster's routes. */
 export const clusterParams = pathParams('id');
-const kubeconfigResponse = textResponse('application/yaml', 'a kubeconfig file for the cluster');
+const kubeconfigResponse = textResponse(
+  'application/yaml',
+  'a kubeconfig file for the cluster',
+  object({
+    apiVersion: { const: 'v1' },
+    kind: { const: 'Config' },
+    clusters: { type: 'array', items: { type: 'object' } },
+    contexts: { type: 'array', items: { type: 'object' } },
+    users: { type: 'array', items: { type: 'object' } },
+    'current-context': str,
+  }),
+);
 
 /** A panel route's options: its schema with summary, tag and the error statuses of the panel's routes. */
 export function panelRoute(
