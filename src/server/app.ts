@@ -7,6 +7,7 @@ import type { Provisioner } from '../provisioner/provisioner.ts';
 import type { Store } from '../store/db.ts';
 import { dropUnusedConnectionsOnClose } from './connections.ts';
 import { errorHandler } from './errors.ts';
+import { ajvOptions, object, registerOpenApi } from './openapi.ts';
 import { registerAudit } from './audit.ts';
 import { registerPrincipal } from './principal.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
@@ -56,7 +57,7 @@ export interface ServerOptions {
   trustedProxies?: string[];
 }
 
-/** Builds the kaas Fastify app: JSON API, TokenReview webhook, control panel, /healthz, /readyz, /metrics. */
+/** Builds the kaas Fastify app: JSON API, TokenReview webhook, control panel, /healthz, /readyz, /metrics, /openapi.json. */
 export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -64,6 +65,7 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
     // kube-apiserver appends ?timeout=30s to webhook calls; routes match on the path alone anyway.
     routerOptions: { ignoreTrailingSlash: true },
     trustProxy: options.trustedProxies?.length ? options.trustedProxies : false,
+    ajv: ajvOptions,
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
   dropUnusedConnectionsOnClose(app, options.https !== undefined);
@@ -73,6 +75,7 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
       error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
     }),
   );
+  registerOpenApi(app, { title: 'kaas', version: '1' });
   registerHealthRoutes(app, { store: deps.store });
   if (deps.auth) {
     const auth = deps.auth;

@@ -34,9 +34,27 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
           ...(error instanceof InputError && error.field ? { field: error.field } : {}),
         }
       : status < 500
-        ? { code: fastifyCode(error as FastifyError), message: (error as Error).message }
+        ? fastifyBody(error as FastifyError)
         : { code: 'internal_error', message: 'internal error; the server log has the details' };
   return reply.status(status).send({ error: body });
+}
+
+function fastifyBody(error: FastifyError): { code: string; message: string; field?: string } {
+  const field = validationField(error);
+  return { code: fastifyCode(error), message: error.message, ...(field ? { field } : {}) };
+}
+
+/** The field a schema validation error is about, as InputError names fields (`items[0].kind`). */
+function validationField(error: FastifyError): string | undefined {
+  const first = error.validation?.[0];
+  if (!first) return undefined;
+  const segments = first.instancePath.split('/').slice(1);
+  const missing = (first.params as { missingProperty?: unknown }).missingProperty;
+  if (typeof missing === 'string') segments.push(missing);
+  const field = segments
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((path, s) => (/^\d+$/.test(s) ? `${path}[${s}]` : path ? `${path}.${s}` : s), '');
+  return field || undefined;
 }
 
 function fastifyCode(error: FastifyError): string {

@@ -80,6 +80,11 @@ function guardRestrictedToken(app: FastifyInstance): void {
   });
 }
 
+/** Route hook (preValidation): anonymous callers get 401 before their input is looked at. */
+export async function signedIn(request: FastifyRequest): Promise<void> {
+  requirePrincipal(request);
+}
+
 /** The caller, or AuthError (401) when the request carries no valid session or token. */
 export function requirePrincipal(request: FastifyRequest): Principal {
   if (!request.principal) {

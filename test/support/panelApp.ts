@@ -8,6 +8,7 @@ import { insertCluster } from '../../src/store/insertCluster.ts';
 import { up as panelUp } from '../../src/store/migrations/0005_panel.ts';
 import { replaceProjectAssignments } from '../../src/store/replaceProjectAssignments.ts';
 import { errorHandler } from '../../src/server/errors.ts';
+import { ajvOptions } from '../../src/server/openapi.ts';
 import { registerAdminRoutes, type Probe } from '../../src/server/routes/admin.ts';
 import type { Principal } from '../../src/server/principal.ts';
 import { registerPanelRoutes } from '../../src/server/routes/panel.ts';
@@ -69,7 +70,7 @@ export async function panelTestApp(
     projectId: 'p2',
     assignments: [{ userId: 'u-out', roleId: 'r-member', roleName: 'member' }],
   });
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, ajv: ajvOptions });
   app.setErrorHandler(errorHandler);
   app.decorateRequest('principal', undefined);
   app.addHook('onRequest', async (request) => {

@@ -7,8 +7,17 @@ import { getRoleBindings, type RoleBinding } from '../../store/getRoleBindings.t
 import { listProjectMemberTokens } from '../../store/listProjectMemberTokens.ts';
 import { listProjectRoles } from '../../store/listProjectRoles.ts';
 import { replaceRoleBindings } from '../../store/replaceRoleBindings.ts';
+import { noContent, nullable, object, pathParams } from '../openapi.ts';
 import { registerAuditRoutes } from './audit.ts';
-import { managedServiceLinks, observedOf, requireClusterAdmin, type PanelDeps } from './panel.ts';
+import {
+  clusterParams,
+  managedServiceLinks,
+  observedOf,
+  panelRoute,
+  requireClusterAdmin,
+  type PanelDeps,
+} from './panel.ts';
+import { itemsOf, observedSchema, serviceListSchema, tokenSchema } from './schemas.ts';
 
 /** Outcome of an anonymous GET: `ok` for a 2xx answer. */
 export interface ProbeResult {
@@ -87,6 +96,54 @@ export function parseRoleBindings(body: unknown): RoleBinding[] {
   });
 }
 
+const str = { type: 'string' } as const;
+const nullableStr = nullable(str);
+
+const overviewSchema = object({
+  cluster: object({ id: str, name: str, projectId: str, projectName: str }),
+  apiUrl: nullableStr,
+  health: object({ state: { enum: ['healthy', 'unhealthy', 'unknown'] }, detail: str }),
+  kubernetesVersion: nullableStr,
+  nodeCount: nullable({ type: 'integer' }),
+  provisioningState: nullableStr,
+  reportedAt: nullableStr,
+  observed: nullable(observedSchema),
+});
+
+const roleBindingSchema = object(
+  {
+    keystoneRoleId: { ...str, description: 'a Keystone role id held on the project' },
+    kind: { enum: ['ClusterRole', 'Role'] },
+    roleName: { ...str, description: 'a Kubernetes (Cluster)Role name' },
+    namespace: { ...nullableStr, description: "a Role's namespace (required for kind Role)" },
+  },
+  ['namespace'],
+);
+const bindingItems = { type: 'array', items: roleBindingSchema, maxItems: MAX_BINDINGS };
+const bindingState = { enum: ['none', 'pending', 'applied'] };
+
+const roleBindingsSchema = object({
+  items: bindingItems,
+  revision: { type: 'integer' },
+  appliedRevision: nullable({ type: 'integer' }),
+  state: bindingState,
+  updatedAt: nullableStr,
+  updatedBy: nullableStr,
+  appliedAt: nullableStr,
+  availableRoles: { type: 'array', items: object({ id: str, name: str }) },
+});
+
+const memberTokenSchema = {
+  ...tokenSchema,
+  required: [...(tokenSchema.required as string[]), 'userId', 'userName', 'domainName', 'lastUsedAt'],
+  properties: { ...(tokenSchema.properties as object), userId: str, userName: str, domainName: str },
+};
+
+/** An admin route's options (the panel's errors, tag `admin`). */
+function adminRoute(summary: string, parts: Parameters<typeof panelRoute>[1]) {
+  return panelRoute(summary, { params: clusterParams, ...parts }, 'admin');
+}
+
 /**
  * Administration API of one cluster. The caller must hold one of the cluster's admin roles on its
  * project: members get 403, users without any role there get 404.
@@ -96,118 +153,163 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
   const probe = deps.probe ?? httpProbe;
   const requireAdmin = (request: FastifyRequest) => requireClusterAdmin(store, request);
 
-  app.get('/api/v1/clusters/:id/admin/overview', async (request) => {
-    const { cluster } = await requireAdmin(request);
-    const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
-    const health = endpoint?.apiUrl
-      ? await probe(`${endpoint.apiUrl.replace(/\/+$/, '')}/healthz`, { ca: endpoint.caCertPem }).then(
-          (r) => ({
-            state: r.ok ? 'healthy' : 'unhealthy',
-            detail: r.detail,
-          }),
-        )
-      : { state: 'unknown', detail: 'the cluster has no API server address yet' };
-    const observed = await observedOf(deps, cluster.id);
-    return {
-      cluster: {
-        id: cluster.id,
-        name: cluster.name,
-        projectId: cluster.projectId,
-        projectName: cluster.projectName,
-      },
-      apiUrl: endpoint?.apiUrl ?? null,
-      health,
-      kubernetesVersion: endpoint?.kubernetesVersion ?? null,
-      nodeCount: endpoint?.nodeCount ?? null,
-      provisioningState: endpoint?.provisioningState ?? null,
-      reportedAt: endpoint?.updatedAt ?? null,
-      /** Nodes as the cluster's API reports them now; null when this kaas did not provision it. */
-      observed,
-    };
-  });
+  app.get(
+    '/api/v1/clusters/:id/admin/overview',
+    adminRoute("The cluster's API address, health, version and Nodes", {
+      response: { 200: overviewSchema },
+    }),
+    async (request) => {
+      const { cluster } = await requireAdmin(request);
+      const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
+      const health = endpoint?.apiUrl
+        ? await probe(`${endpoint.apiUrl.replace(/\/+$/, '')}/healthz`, { ca: endpoint.caCertPem }).then(
+            (r) => ({
+              state: r.ok ? 'healthy' : 'unhealthy',
+              detail: r.detail,
+            }),
+          )
+        : { state: 'unknown', detail: 'the cluster has no API server address yet' };
+      const observed = await observedOf(deps, cluster.id);
+      return {
+        cluster: {
+          id: cluster.id,
+          name: cluster.name,
+          projectId: cluster.projectId,
+          projectName: cluster.projectName,
+        },
+        apiUrl: endpoint?.apiUrl ?? null,
+        health,
+        kubernetesVersion: endpoint?.kubernetesVersion ?? null,
+        nodeCount: endpoint?.nodeCount ?? null,
+        provisioningState: endpoint?.provisioningState ?? null,
+        reportedAt: endpoint?.updatedAt ?? null,
+        /** Nodes as the cluster's API reports them now; null when this kaas did not provision it. */
+        observed,
+      };
+    },
+  );
 
-  app.get('/api/v1/clusters/:id/admin/services', async (request) => {
-    const { cluster } = await requireAdmin(request);
-    const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
-    const ingressDomain = endpoint?.ingressDomain ?? null;
-    const items = await Promise.all(
-      managedServiceLinks(cluster.name, ingressDomain).map(async (s) => {
-        if (!s.url) return { ...s, status: 'unknown', detail: 'no ingress domain recorded for this cluster' };
-        const r = await probe(s.url, { ca: null });
-        return { ...s, status: r.ok ? 'up' : 'down', detail: r.detail };
-      }),
-    );
-    return { ingressDomain, items };
-  });
-
-  app.get('/api/v1/clusters/:id/role-bindings', async (request) => {
-    const { cluster } = await requireAdmin(request);
-    const set = await getRoleBindings({ db: store.db, clusterId: cluster.id });
-    const roles = await listProjectRoles({ db: store.db, projectId: cluster.projectId });
-    return {
-      items: set.bindings,
-      revision: set.revision,
-      appliedRevision: set.appliedRevision,
-      state: set.revision === 0 ? 'none' : set.appliedRevision === set.revision ? 'applied' : 'pending',
-      updatedAt: set.updatedAt,
-      updatedBy: set.updatedBy,
-      appliedAt: set.appliedAt,
-      availableRoles: roles.map((r) => ({ id: r.roleId, name: r.roleName })),
-    };
-  });
-
-  app.put('/api/v1/clusters/:id/role-bindings', async (request) => {
-    const { cluster, actor } = await requireAdmin(request);
-    const bindings = parseRoleBindings(request.body);
-    // A binding to a role nobody can hold on this project grants nothing today and something
-    // unexpected if the id ever appears: refuse it (the roles are those the panel offers).
-    const roles = await listProjectRoles({ db: store.db, projectId: cluster.projectId });
-    bindings.forEach((b, i) => {
-      if (!roles.some((r) => r.roleId === b.keystoneRoleId))
-        throw new InputError(
-          `keystoneRoleId "${b.keystoneRoleId}" is not a role anyone holds on project "${cluster.projectName}"`,
-          { field: `items[${i}].keystoneRoleId`, code: 'unknown_role' },
-        );
-    });
-    const revision = await store.db
-      .transaction()
-      .execute((trx) =>
-        replaceRoleBindings({ db: trx, clusterId: cluster.id, bindings, updatedBy: actor, now: deps.now() }),
+  app.get(
+    '/api/v1/clusters/:id/admin/services',
+    adminRoute('The managed services and whether each answers', {
+      response: { 200: serviceListSchema },
+    }),
+    async (request) => {
+      const { cluster } = await requireAdmin(request);
+      const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
+      const ingressDomain = endpoint?.ingressDomain ?? null;
+      const items = await Promise.all(
+        managedServiceLinks(cluster.name, ingressDomain).map(async (s) => {
+          if (!s.url)
+            return { ...s, status: 'unknown', detail: 'no ingress domain recorded for this cluster' };
+          const r = await probe(s.url, { ca: null });
+          return { ...s, status: r.ok ? 'up' : 'down', detail: r.detail };
+        }),
       );
-    request.log.info({ clusterId: cluster.id, revision, actor }, 'role bindings replaced');
-    return { items: bindings, revision, state: 'pending' };
-  });
+      return { ingressDomain, items };
+    },
+  );
 
-  app.get('/api/v1/clusters/:id/admin/tokens', async (request) => {
-    const { cluster } = await requireAdmin(request);
-    const tokens = await listProjectMemberTokens({ db: store.db, projectId: cluster.projectId });
-    return {
-      items: tokens.map((t) => ({
-        id: t.id,
-        name: t.name,
-        userId: t.userId,
-        userName: t.userName,
-        domainName: t.domainName,
-        createdAt: t.createdAt,
-        expiresAt: t.expiresAt,
-        lastUsedAt: t.lastUsedAt,
-      })),
-    };
-  });
+  app.get(
+    '/api/v1/clusters/:id/role-bindings',
+    adminRoute('Which Keystone roles map to which Kubernetes roles', {
+      response: { 200: roleBindingsSchema },
+    }),
+    async (request) => {
+      const { cluster } = await requireAdmin(request);
+      const set = await getRoleBindings({ db: store.db, clusterId: cluster.id });
+      const roles = await listProjectRoles({ db: store.db, projectId: cluster.projectId });
+      return {
+        items: set.bindings,
+        revision: set.revision,
+        appliedRevision: set.appliedRevision,
+        state: set.revision === 0 ? 'none' : set.appliedRevision === set.revision ? 'applied' : 'pending',
+        updatedAt: set.updatedAt,
+        updatedBy: set.updatedBy,
+        appliedAt: set.appliedAt,
+        availableRoles: roles.map((r) => ({ id: r.roleId, name: r.roleName })),
+      };
+    },
+  );
 
-  app.delete('/api/v1/clusters/:id/admin/tokens/:tokenId', async (request, reply) => {
-    const { cluster, actor } = await requireAdmin(request);
-    const { tokenId } = request.params as { tokenId: string };
-    const members = await listProjectMemberTokens({ db: store.db, projectId: cluster.projectId });
-    const target = members.find((t) => t.id === tokenId);
-    if (!target) throw new NotFoundError(`no token "${tokenId}" of a member of cluster "${cluster.name}"`);
-    await deps.auth.adminDeleteToken(tokenId);
-    request.log.info(
-      { clusterId: cluster.id, tokenId, owner: target.userId, actor },
-      'token revoked by administrator',
-    );
-    return reply.status(204).send();
-  });
+  app.put(
+    '/api/v1/clusters/:id/role-bindings',
+    adminRoute('Replace the role bindings (applied to the cluster in the background)', {
+      body: object({ items: bindingItems }),
+      response: {
+        200: object({ items: bindingItems, revision: { type: 'integer' }, state: bindingState }),
+      },
+    }),
+    async (request) => {
+      const { cluster, actor } = await requireAdmin(request);
+      const bindings = parseRoleBindings(request.body);
+      // A binding to a role nobody can hold on this project grants nothing today and something
+      // unexpected if the id ever appears: refuse it (the roles are those the panel offers).
+      const roles = await listProjectRoles({ db: store.db, projectId: cluster.projectId });
+      bindings.forEach((b, i) => {
+        if (!roles.some((r) => r.roleId === b.keystoneRoleId))
+          throw new InputError(
+            `keystoneRoleId "${b.keystoneRoleId}" is not a role anyone holds on project "${cluster.projectName}"`,
+            { field: `items[${i}].keystoneRoleId`, code: 'unknown_role' },
+          );
+      });
+      const revision = await store.db.transaction().execute((trx) =>
+        replaceRoleBindings({
+          db: trx,
+          clusterId: cluster.id,
+          bindings,
+          updatedBy: actor,
+          now: deps.now(),
+        }),
+      );
+      request.log.info({ clusterId: cluster.id, revision, actor }, 'role bindings replaced');
+      return { items: bindings, revision, state: 'pending' };
+    },
+  );
+
+  app.get(
+    '/api/v1/clusters/:id/admin/tokens',
+    adminRoute("The API tokens of the project's members", {
+      response: { 200: itemsOf(memberTokenSchema) },
+    }),
+    async (request) => {
+      const { cluster } = await requireAdmin(request);
+      const tokens = await listProjectMemberTokens({ db: store.db, projectId: cluster.projectId });
+      return {
+        items: tokens.map((t) => ({
+          id: t.id,
+          name: t.name,
+          userId: t.userId,
+          userName: t.userName,
+          domainName: t.domainName,
+          createdAt: t.createdAt,
+          expiresAt: t.expiresAt,
+          lastUsedAt: t.lastUsedAt,
+        })),
+      };
+    },
+  );
+
+  app.delete(
+    '/api/v1/clusters/:id/admin/tokens/:tokenId',
+    adminRoute("Revoke a member's API token", {
+      params: pathParams('id', 'tokenId'),
+      response: { 204: noContent },
+    }),
+    async (request, reply) => {
+      const { cluster, actor } = await requireAdmin(request);
+      const { tokenId } = request.params as { tokenId: string };
+      const members = await listProjectMemberTokens({ db: store.db, projectId: cluster.projectId });
+      const target = members.find((t) => t.id === tokenId);
+      if (!target) throw new NotFoundError(`no token "${tokenId}" of a member of cluster "${cluster.name}"`);
+      await deps.auth.adminDeleteToken(tokenId);
+      request.log.info(
+        { clusterId: cluster.id, tokenId, owner: target.userId, actor },
+        'token revoked by administrator',
+      );
+      return reply.status(204).send();
+    },
+  );
 
   registerAuditRoutes(app, deps);
 }

@@ -4,7 +4,24 @@ import { InputError } from '../../errors.ts';
 import type { Store } from '../../store/db.ts';
 import type { AuditEvent } from '../../store/insertAuditEvent.ts';
 import { listAuditEvents, type AuditCursor } from '../../store/listAuditEvents.ts';
-import { requireClusterAdmin, sendAttachment, type PanelDeps } from './panel.ts';
+import { nullable, object, textResponse } from '../openapi.ts';
+import { clusterParams, panelRoute, requireClusterAdmin, sendAttachment, type PanelDeps } from './panel.ts';
+
+const str = { type: 'string' } as const;
+
+const auditEventSchema = object({
+  id: str,
+  at: str,
+  actorUserId: nullable(str),
+  actorName: nullable(str),
+  action: str,
+  target: nullable(str),
+  clusterId: nullable(str),
+  outcome: { enum: ['success', 'failure'] },
+  details: { type: 'object' },
+  requestId: nullable(str),
+  sourceIp: nullable(str),
+});
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 500;
@@ -51,30 +68,61 @@ async function* exportLines(store: Store, clusterId: string, projectId: string):
 export function registerAuditRoutes(app: FastifyInstance, deps: PanelDeps): void {
   const { store } = deps;
 
-  app.get('/api/v1/clusters/:id/admin/audit', async (request) => {
-    const { cluster } = await requireClusterAdmin(store, request);
-    const query = request.query as { limit?: unknown; before?: unknown };
-    const limit = parseLimit(query.limit);
-    const before = parseCursor(query.before);
-    const items = await listAuditEvents({
-      db: store.db,
-      clusterId: cluster.id,
-      projectId: cluster.projectId,
-      limit,
-      ...(before ? { before } : {}),
-    });
-    const last = items.at(-1);
-    return { items, nextBefore: last && items.length === limit ? encodeCursor(last) : null };
-  });
+  app.get(
+    '/api/v1/clusters/:id/admin/audit',
+    panelRoute(
+      "A page of the cluster's audit log, newest first",
+      {
+        params: clusterParams,
+        querystring: object(
+          {
+            limit: { ...str, description: `events per page, 1 to ${MAX_LIMIT} (default ${DEFAULT_LIMIT})` },
+            before: { ...str, description: 'the nextBefore of the previous page' },
+          },
+          ['limit', 'before'],
+        ),
+        response: {
+          200: object({ items: { type: 'array', items: auditEventSchema }, nextBefore: nullable(str) }),
+        },
+      },
+      'admin',
+    ),
+    async (request) => {
+      const { cluster } = await requireClusterAdmin(store, request);
+      const query = request.query as { limit?: unknown; before?: unknown };
+      const limit = parseLimit(query.limit);
+      const before = parseCursor(query.before);
+      const items = await listAuditEvents({
+        db: store.db,
+        clusterId: cluster.id,
+        projectId: cluster.projectId,
+        limit,
+        ...(before ? { before } : {}),
+      });
+      const last = items.at(-1);
+      return { items, nextBefore: last && items.length === limit ? encodeCursor(last) : null };
+    },
+  );
 
-  app.get('/api/v1/clusters/:id/admin/audit.jsonl', async (request, reply) => {
-    const { cluster } = await requireClusterAdmin(store, request);
-    const day = deps.now().toISOString().slice(0, 10);
-    return sendAttachment(
-      reply,
-      'application/x-ndjson; charset=utf-8',
-      `audit-${cluster.name}-${day}.jsonl`,
-      Readable.from(exportLines(store, cluster.id, cluster.projectId)),
-    );
-  });
+  app.get(
+    '/api/v1/clusters/:id/admin/audit.jsonl',
+    panelRoute(
+      "The cluster's whole audit log as JSON lines (a download)",
+      {
+        params: clusterParams,
+        response: { 200: textResponse('application/x-ndjson', 'one audit event per line, newest first') },
+      },
+      'admin',
+    ),
+    async (request, reply) => {
+      const { cluster } = await requireClusterAdmin(store, request);
+      const day = deps.now().toISOString().slice(0, 10);
+      return sendAttachment(
+        reply,
+        'application/x-ndjson; charset=utf-8',
+        `audit-${cluster.name}-${day}.jsonl`,
+        Readable.from(exportLines(store, cluster.id, cluster.projectId)),
+      );
+    },
+  );
 }

@@ -51,7 +51,7 @@ const call = (user: string, method: 'GET' | 'POST', url: string) =>
     method,
     url,
     headers: { 'x-test-user': user },
-    ...(method === 'POST' ? { payload: {} } : {}),
+    ...(method === 'POST' ? { payload: { spec: {} } } : {}),
   });
 
 describe('cluster API authorization', () => {

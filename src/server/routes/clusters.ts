@@ -1,11 +1,46 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type { Principal } from '../../auth/service.ts';
-import { ForbiddenError, InputError, NotFoundError } from '../../errors.ts';
+import { ForbiddenError, NotFoundError } from '../../errors.ts';
 import type { Provisioner } from '../../provisioner/provisioner.ts';
 import type { Store } from '../../store/db.ts';
 import { supportedPatchList } from '../../versions/index.ts';
+import {
+  documented,
+  emptyBodyAsObject,
+  errorResponses,
+  object,
+  optionalBody,
+  pathParams,
+  type JsonSchema,
+} from '../openapi.ts';
 import { requirePrincipal } from '../principal.ts';
 import { requireClusterAdmin } from './panel.ts';
+import { clusterViewSchema, itemsOf, jobResultSchema, jobSchema, jobViewSchema } from './schemas.ts';
+
+const str = { type: 'string' } as const;
+const clusterParams = pathParams('id');
+const errors = errorResponses(400, 401, 403, 404, 409, 502);
+
+/** A route's options: its schema with summary, tag and the errors every cluster route may answer with. */
+function route(summary: string, parts: { response: Record<number, JsonSchema> } & FastifySchema) {
+  return documented({ summary, tags: ['clusters'], ...parts, response: { ...parts.response, ...errors } });
+}
+
+const createRoute = route('Create a cluster (kaas operators); 202 with the queued job', {
+  body: object(
+    {
+      spec: { type: 'object', description: 'the cluster spec (name, kubernetesVersion, nodeGroups…)' },
+      options: { type: 'object', description: 'provisioning options' },
+    },
+    ['options'],
+  ),
+  response: {
+    202: object(
+      { cluster: clusterViewSchema, job: jobSchema, privateKey: { ...str, description: 'shown once' } },
+      ['privateKey'],
+    ),
+  },
+});
 
 /** What the cluster routes need: the provisioner, and who may call them. */
 export interface ClusterRouteDeps {
@@ -48,13 +83,6 @@ export function clusterGuard(
   };
 }
 
-function body(request: FastifyRequest): Record<string, unknown> {
-  const b = request.body;
-  if (b === undefined || b === null) return {};
-  if (typeof b !== 'object' || Array.isArray(b)) throw new InputError('request body must be a JSON object');
-  return b as Record<string, unknown>;
-}
-
 /**
  * Cluster lifecycle API. Every mutation returns 202 with the queued job; progress is read from
  * `GET /api/v1/clusters/{id}/jobs/{jobId}` (steps with their state, and events; `?after=<time>`
@@ -65,76 +93,149 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
   const { provisioner } = deps;
   // An encapsulated scope, so the check guards these routes only (not the panel's under the same prefix).
   void parent.register(async (app) => {
-    app.addHook('preHandler', async (request) => {
+    // Before validation: a caller who may not do this learns nothing about the body it sent.
+    app.addHook('preValidation', async (request) => {
       await deps.authorize(request, (request.params as { id?: string }).id);
     });
     routes(app);
   });
 
   function routes(app: FastifyInstance): void {
-    app.post('/api/v1/clusters', async (request, reply) => {
-      const { spec, options } = body(request);
-      const created = await provisioner.createCluster(spec, (options ?? {}) as Record<string, unknown>);
-      return reply.status(202).send(created);
-    });
-
-    if (deps.listRoute !== false)
-      app.get('/api/v1/clusters', async () => ({ items: await provisioner.listClusters() }));
-
-    app.get<{ Params: { id: string } }>('/api/v1/clusters/:id', async (request) =>
-      provisioner.getCluster(request.params.id),
+    app.post<{ Body: { spec: unknown; options?: Record<string, unknown> } }>(
+      '/api/v1/clusters',
+      createRoute,
+      async (request, reply) => {
+        const { spec, options } = request.body;
+        const created = await provisioner.createCluster(spec, options ?? {});
+        return reply.status(202).send(created);
+      },
     );
 
-    app.delete<{ Params: { id: string }; Querystring: { deleteVolumes?: string } }>(
+    if (deps.listRoute !== false)
+      app.get(
+        '/api/v1/clusters',
+        route('All clusters', { response: { 200: itemsOf(clusterViewSchema) } }),
+        async () => ({ items: await provisioner.listClusters() }),
+      );
+
+    app.get<{ Params: { id: string } }>(
       '/api/v1/clusters/:id',
+      {
+        ...route('A cluster, with its Nodes as its API reports them now', {
+          params: clusterParams,
+          response: { 200: clusterViewSchema },
+        }),
+      },
+      async (request) => provisioner.getCluster(request.params.id),
+    );
+
+    app.delete<{ Params: { id: string }; Querystring: { deleteVolumes?: 'true' | 'false' } }>(
+      '/api/v1/clusters/:id',
+      {
+        ...route('Delete a cluster; 202 with the queued job', {
+          params: clusterParams,
+          querystring: object(
+            {
+              deleteVolumes: {
+                enum: ['true', 'false'],
+                description: "also delete the cluster's PersistentVolumeClaims (default false)",
+              },
+            },
+            ['deleteVolumes'],
+          ),
+          response: { 202: jobResultSchema },
+        }),
+      },
       async (request, reply) => {
-        const deleteVolumes = booleanQuery(request.query.deleteVolumes, 'deleteVolumes');
+        const deleteVolumes = request.query.deleteVolumes === 'true';
         return reply
           .status(202)
           .send({ job: await provisioner.deleteCluster(request.params.id, { deleteVolumes }) });
       },
     );
 
-    app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/resize', async (request, reply) => {
-      const { group, count } = body(request);
-      if (typeof group !== 'string')
-        throw new InputError('group must be the name of a node group', { field: 'group' });
-      if (typeof count !== 'number') throw new InputError('count must be a number', { field: 'count' });
-      return reply
-        .status(202)
-        .send({ job: await provisioner.resizeCluster(request.params.id, group, count) });
-    });
+    app.post<{ Params: { id: string }; Body: { group: string; count: number } }>(
+      '/api/v1/clusters/:id/resize',
+      {
+        ...route('Resize a node group; 202 with the queued job', {
+          params: clusterParams,
+          body: object({
+            group: { ...str, description: 'the name of a node group' },
+            count: { type: 'integer', description: 'the wanted number of nodes' },
+          }),
+          response: { 202: jobResultSchema },
+        }),
+      },
+      async (request, reply) => {
+        const { group, count } = request.body;
+        return reply
+          .status(202)
+          .send({ job: await provisioner.resizeCluster(request.params.id, group, count) });
+      },
+    );
 
-    app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/upgrade', async (request, reply) => {
-      const { version } = body(request);
-      if (typeof version !== 'string')
-        throw new InputError(
-          `version must be one of the supported Kubernetes versions: ${supportedPatchList()}`,
-          {
-            field: 'version',
+    app.post<{ Params: { id: string }; Body: { version: string } }>(
+      '/api/v1/clusters/:id/upgrade',
+      {
+        ...route('Upgrade to a Kubernetes version; 202 with the job, 200 when it already runs it', {
+          params: clusterParams,
+          body: object({ version: { ...str, description: `one of ${supportedPatchList()}` } }),
+          response: {
+            200: object({ job: { type: 'null' }, message: str }),
+            202: jobResultSchema,
           },
-        );
-      const job = await provisioner.upgradeCluster(request.params.id, version);
-      if (!job)
-        return reply.status(200).send({ job: null, message: `cluster already runs Kubernetes ${version}` });
-      return reply.status(202).send({ job });
-    });
+        }),
+      },
+      async (request, reply) => {
+        const { version } = request.body;
+        const job = await provisioner.upgradeCluster(request.params.id, version);
+        if (!job)
+          return reply.status(200).send({ job: null, message: `cluster already runs Kubernetes ${version}` });
+        return reply.status(202).send({ job });
+      },
+    );
 
-    app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/retry', async (request, reply) => {
-      const { jobId } = body(request);
-      const job = await provisioner.retryJob(
-        request.params.id,
-        typeof jobId === 'string' ? jobId : undefined,
-      );
-      return reply.status(202).send({ job });
-    });
+    app.post<{ Params: { id: string }; Body: { jobId?: string } }>(
+      '/api/v1/clusters/:id/retry',
+      {
+        ...route("Retry the cluster's last failed job (or jobId) from the step that failed", {
+          params: clusterParams,
+          body: optionalBody(object({ jobId: str }, ['jobId'])),
+          response: { 202: jobResultSchema },
+        }),
+        preValidation: emptyBodyAsObject,
+      },
+      async (request, reply) => {
+        const job = await provisioner.retryJob(request.params.id, request.body.jobId);
+        return reply.status(202).send({ job });
+      },
+    );
 
-    app.get<{ Params: { id: string } }>('/api/v1/clusters/:id/jobs', async (request) => ({
-      items: await provisioner.listJobs(request.params.id),
-    }));
+    app.get<{ Params: { id: string } }>(
+      '/api/v1/clusters/:id/jobs',
+      {
+        ...route("The cluster's jobs", {
+          params: clusterParams,
+          response: { 200: itemsOf(jobSchema) },
+        }),
+      },
+      async (request) => ({
+        items: await provisioner.listJobs(request.params.id),
+      }),
+    );
 
     app.get<{ Params: { id: string; jobId: string }; Querystring: { after?: string } }>(
       '/api/v1/clusters/:id/jobs/:jobId',
+      {
+        ...route('A job with its steps and events', {
+          params: pathParams('id', 'jobId'),
+          querystring: object(
+            { after: { ...str, description: 'only events after this time (for polling)' } },
+            ['after'],
+          ),
+          response: { 200: jobViewSchema },
+        }),
+      },
       async (request) => {
         // Progress is polled: resolving the cluster must not contact its API each time.
         const cluster = await provisioner.getCluster(request.params.id, { observe: false });
@@ -148,11 +249,4 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
       },
     );
   }
-}
-
-/** `?name=true|false` (absent: false); anything else is refused rather than read as false. */
-function booleanQuery(value: string | undefined, field: string): boolean {
-  if (value === undefined || value === 'false') return false;
-  if (value === 'true') return true;
-  throw new InputError(`${field} must be true or false`, { field });
 }

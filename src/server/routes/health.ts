@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../store/db.ts';
 import { listPendingMigrations } from '../../store/listPendingMigrations.ts';
+import { documented, errorResponses, object } from '../openapi.ts';
 
 /** How long /readyz waits for the database before calling the replica unready. */
 export const READY_TIMEOUT_MS = 2_000;
@@ -14,14 +15,24 @@ type Readiness = { ready: true } | { ready: false; code: string; message: string
  * usual error body, so Kubernetes takes it out of the Service without restarting it.
  */
 export function registerHealthRoutes(app: FastifyInstance, deps: { store: Store; timeoutMs?: number }): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (request, reply) => {
-    const readiness = await checkReadiness(deps.store, deps.timeoutMs ?? READY_TIMEOUT_MS);
-    if (readiness.ready) return { status: 'ok' };
-    // The cause goes to the log only: /readyz is unauthenticated and must not describe the network.
-    request.log.warn({ err: readiness.cause, code: readiness.code }, `not ready: ${readiness.message}`);
-    return reply.status(503).send({ error: { code: readiness.code, message: readiness.message } });
-  });
+  const ok = object({ status: { const: 'ok' } });
+  app.get(
+    '/healthz',
+    documented({ summary: 'Liveness', tags: ['meta'], response: { 200: ok } }),
+    async () => ({ status: 'ok' }),
+  );
+  const readiness = { summary: 'Readiness: the database answers and is migrated', tags: ['meta'] };
+  app.get(
+    '/readyz',
+    documented({ ...readiness, response: { 200: ok, ...errorResponses(503) } }),
+    async (request, reply) => {
+      const readiness = await checkReadiness(deps.store, deps.timeoutMs ?? READY_TIMEOUT_MS);
+      if (readiness.ready) return { status: 'ok' };
+      // The cause goes to the log only: /readyz is unauthenticated and must not describe the network.
+      request.log.warn({ err: readiness.cause, code: readiness.code }, `not ready: ${readiness.message}`);
+      return reply.status(503).send({ error: { code: readiness.code, message: readiness.message } });
+    },
+  );
 }
 
 async function checkReadiness(store: Store, timeoutMs: number): Promise<Readiness> {

@@ -2,6 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { AuthError } from '../../errors.ts';
 import { safeEqual } from '../../auth/tokens.ts';
+import { errorResponses, textResponse } from '../openapi.ts';
+
+const schema = {
+  summary: 'Prometheus metrics (with KAAS_METRICS_TOKEN set, as a bearer token)',
+  tags: ['meta'],
+  response: { 200: textResponse('text/plain', 'Prometheus text format 0.0.4'), ...errorResponses(401) },
+};
 
 /**
  * Prometheus scrape endpoint. With `token`, scrapes must send `Authorization: Bearer <token>`
@@ -12,7 +19,7 @@ export function registerMetricsRoute(
   registries: Registry[],
   options: { token?: string | undefined } = {},
 ): void {
-  app.get('/metrics', async (request, reply) => {
+  app.get('/metrics', { schema }, async (request, reply) => {
     if (options.token !== undefined) {
       const given = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
       if (!safeEqual(given, options.token)) {

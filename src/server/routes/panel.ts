@@ -11,7 +11,9 @@ import type { ClusterRecord } from '../../store/insertCluster.ts';
 import { listClusters } from '../../store/listClusters.ts';
 import { listUserProjectRoles } from '../../store/listUserProjectRoles.ts';
 import { setActiveCluster } from '../../store/setActiveCluster.ts';
-import { requirePrincipal } from '../principal.ts';
+import { documented, errorResponses, nullable, object, pathParams, textResponse } from '../openapi.ts';
+import { requirePrincipal, signedIn } from '../principal.ts';
+import { nodeCountSchema, serviceListSchema } from './schemas.ts';
 
 /** What the control-panel routes need. */
 export interface PanelDeps {
@@ -189,6 +191,39 @@ function sendKubeconfig(reply: FastifyReply, clusterName: string, yaml: string) 
   return sendAttachment(reply, 'application/yaml; charset=utf-8', `kubeconfig-${clusterName}.yaml`, yaml);
 }
 
+const str = { type: 'string' } as const;
+/** The path parameter of a cluster's routes. */
+export const clusterParams = pathParams('id');
+const kubeconfigResponse = textResponse(
+  'application/yaml',
+  'a kubeconfig file for the cluster',
+  object({
+    apiVersion: { const: 'v1' },
+    kind: { const: 'Config' },
+    clusters: { type: 'array', items: { type: 'object' } },
+    contexts: { type: 'array', items: { type: 'object' } },
+    users: { type: 'array', items: { type: 'object' } },
+    'current-context': str,
+  }),
+);
+
+/** A panel route's options: its schema with summary, tag and the error statuses of the panel's routes. */
+export function panelRoute(
+  summary: string,
+  parts: { params?: object; querystring?: object; body?: object; response: Record<number, object> },
+  tag = 'panel',
+) {
+  return {
+    ...documented({
+      summary,
+      tags: [tag],
+      ...parts,
+      response: { ...parts.response, ...errorResponses(400, 401, 403, 404, 409, 502) },
+    }),
+    preValidation: signedIn,
+  };
+}
+
 /**
  * Control-panel API for every logged-in user: the clusters they can see, their remembered active
  * cluster, kubeconfig downloads.
@@ -196,101 +231,161 @@ function sendKubeconfig(reply: FastifyReply, clusterName: string, yaml: string) 
 export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void {
   const { store } = deps;
 
-  app.get('/api/v1/clusters', async (request) => {
-    const principal = requirePrincipal(request);
-    // A token restricted to chosen clusters lists only those.
-    const allowed = principal.clusters;
-    const visible = (await visibleClusters(store, principal.userId)).filter(
-      (v) => !allowed || allowed.includes(v.cluster.id),
-    );
-    const remembered = await getActiveCluster({ db: store.db, userId: principal.userId });
-    const active = visible.find((v) => v.cluster.id === remembered) ?? visible[0];
-    return {
-      items: visible.map((v) => ({ id: v.cluster.id, name: v.cluster.name, isAdmin: v.isAdmin })),
-      activeClusterId: active?.cluster.id ?? null,
-    };
-  });
+  app.get(
+    '/api/v1/clusters',
+    panelRoute('The clusters you hold a role on, and your active one', {
+      response: {
+        200: object({
+          items: { type: 'array', items: object({ id: str, name: str, isAdmin: { type: 'boolean' } }) },
+          activeClusterId: nullable(str),
+        }),
+      },
+    }),
+    async (request) => {
+      const principal = requirePrincipal(request);
+      // A token restricted to chosen clusters lists only those.
+      const allowed = principal.clusters;
+      const visible = (await visibleClusters(store, principal.userId)).filter(
+        (v) => !allowed || allowed.includes(v.cluster.id),
+      );
+      const remembered = await getActiveCluster({ db: store.db, userId: principal.userId });
+      const active = visible.find((v) => v.cluster.id === remembered) ?? visible[0];
+      return {
+        items: visible.map((v) => ({ id: v.cluster.id, name: v.cluster.name, isAdmin: v.isAdmin })),
+        activeClusterId: active?.cluster.id ?? null,
+      };
+    },
+  );
 
-  app.put('/api/v1/session/active-cluster', async (request) => {
-    const principal = requirePrincipal(request);
-    const body = request.body as { clusterId?: unknown } | undefined;
-    if (typeof body?.clusterId !== 'string' || body.clusterId === '')
-      throw new InputError('clusterId is required', { field: 'clusterId' });
-    if (principal.clusters && !principal.clusters.includes(body.clusterId))
-      throw new NotFoundError(`no cluster "${body.clusterId}" that you have access to`);
-    const access = await clusterAccess(store, principal.userId, body.clusterId);
-    await setActiveCluster({
-      db: store.db,
-      userId: principal.userId,
-      clusterId: access.cluster.id,
-      now: deps.now(),
-    });
-    return { activeClusterId: access.cluster.id };
-  });
+  app.put<{ Body: { clusterId: string } }>(
+    '/api/v1/session/active-cluster',
+    panelRoute('Remember the cluster the panel shows', {
+      body: object({ clusterId: { ...str, minLength: 1 } }),
+      response: { 200: object({ activeClusterId: str }) },
+    }),
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const body = request.body;
+      if (principal.clusters && !principal.clusters.includes(body.clusterId))
+        throw new NotFoundError(`no cluster "${body.clusterId}" that you have access to`);
+      const access = await clusterAccess(store, principal.userId, body.clusterId);
+      await setActiveCluster({
+        db: store.db,
+        userId: principal.userId,
+        clusterId: access.cluster.id,
+        now: deps.now(),
+      });
+      return { activeClusterId: access.cluster.id };
+    },
+  );
 
-  app.get('/api/v1/clusters/:id/services', async (request) => {
-    const principal = requirePrincipal(request);
-    const { id } = request.params as { id: string };
-    const { cluster } = await clusterAccess(store, principal.userId, id);
-    const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
-    const ingressDomain = endpoint?.ingressDomain ?? null;
-    return { ingressDomain, items: managedServiceLinks(cluster.name, ingressDomain) };
-  });
+  app.get(
+    '/api/v1/clusters/:id/services',
+    panelRoute("The cluster's managed services and their addresses", {
+      params: clusterParams,
+      response: { 200: serviceListSchema },
+    }),
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const { id } = request.params as { id: string };
+      const { cluster } = await clusterAccess(store, principal.userId, id);
+      const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
+      const ingressDomain = endpoint?.ingressDomain ?? null;
+      return { ingressDomain, items: managedServiceLinks(cluster.name, ingressDomain) };
+    },
+  );
 
   // Members see how many Nodes are Ready; the reason and per-group detail are for administrators.
-  app.get('/api/v1/clusters/:id/nodes', async (request) => {
-    const principal = requirePrincipal(request);
-    const { id } = request.params as { id: string };
-    const { cluster } = await clusterAccess(store, principal.userId, id);
-    const observed = await observedOf(deps, cluster.id);
-    return {
-      observed: observed && {
-        checkedAt: observed.checkedAt,
-        reachable: observed.reachable,
-        nodes: observed.nodes,
+  app.get(
+    '/api/v1/clusters/:id/nodes',
+    panelRoute("How many of the cluster's Nodes are Ready", {
+      params: clusterParams,
+      response: {
+        200: object({
+          observed: nullable(
+            object({
+              checkedAt: str,
+              reachable: { type: 'boolean' },
+              nodes: nodeCountSchema,
+            }),
+          ),
+        }),
       },
-    };
-  });
+    }),
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const { id } = request.params as { id: string };
+      const { cluster } = await clusterAccess(store, principal.userId, id);
+      const observed = await observedOf(deps, cluster.id);
+      return {
+        observed: observed && {
+          checkedAt: observed.checkedAt,
+          reachable: observed.reachable,
+          nodes: observed.nodes,
+        },
+      };
+    },
+  );
 
-  app.get('/api/v1/clusters/:id/kubeconfig', async (request, reply) => {
-    const principal = requirePrincipal(request);
-    const { id } = request.params as { id: string };
-    const { mode = 'exec' } = request.query as { mode?: string };
-    if (mode === 'token')
-      throw new InputError('token mode embeds a secret: POST the token to this URL instead of GET', {
-        field: 'mode',
+  app.get<{ Querystring: { mode?: string } }>(
+    '/api/v1/clusters/:id/kubeconfig',
+    panelRoute('A kubeconfig that authenticates with the `kaas credential` exec plugin', {
+      params: clusterParams,
+      querystring: object(
+        { mode: { ...str, description: 'exec (default); token mode is POST, with the token' } },
+        ['mode'],
+      ),
+      response: { 200: kubeconfigResponse },
+    }),
+    async (request, reply) => {
+      const principal = requirePrincipal(request);
+      const { id } = request.params as { id: string };
+      const { mode = 'exec' } = request.query;
+      if (mode === 'token')
+        throw new InputError('token mode embeds a secret: POST the token to this URL instead of GET', {
+          field: 'mode',
+        });
+      if (mode !== 'exec')
+        throw new InputError(`unknown mode "${mode}": use exec or token`, { field: 'mode' });
+      const { cluster } = await clusterAccess(store, principal.userId, id);
+      const endpoint = await requireEndpoint(store, cluster);
+      if (!deps.publicUrl)
+        throw new InputError('kaas does not know its public URL: the operator sets KAAS_PUBLIC_URL', {
+          code: 'public_url_unset',
+        });
+      const kaasUrl = deps.publicUrl();
+      const yaml = renderKubeconfig({
+        cluster,
+        endpoint,
+        userName: principal.userName,
+        auth: { mode: 'exec', kaasUrl },
       });
-    if (mode !== 'exec') throw new InputError(`unknown mode "${mode}": use exec or token`, { field: 'mode' });
-    const { cluster } = await clusterAccess(store, principal.userId, id);
-    const endpoint = await requireEndpoint(store, cluster);
-    if (!deps.publicUrl)
-      throw new InputError('kaas does not know its public URL: the operator sets KAAS_PUBLIC_URL', {
-        code: 'public_url_unset',
-      });
-    const kaasUrl = deps.publicUrl();
-    const yaml = renderKubeconfig({
-      cluster,
-      endpoint,
-      userName: principal.userName,
-      auth: { mode: 'exec', kaasUrl },
-    });
-    return sendKubeconfig(reply, cluster.name, yaml);
-  });
+      return sendKubeconfig(reply, cluster.name, yaml);
+    },
+  );
 
-  app.post('/api/v1/clusters/:id/kubeconfig', async (request, reply) => {
-    const principal = requirePrincipal(request);
-    const { id } = request.params as { id: string };
-    const body = request.body as { token?: unknown } | undefined;
-    if (typeof body?.token !== 'string' || !TOKEN_SHAPE.test(body.token))
-      throw new InputError('token is required and must be a kaas API token', { field: 'token' });
-    const { cluster } = await clusterAccess(store, principal.userId, id);
-    const endpoint = await requireEndpoint(store, cluster);
-    const yaml = renderKubeconfig({
-      cluster,
-      endpoint,
-      userName: principal.userName,
-      auth: { mode: 'token', token: body.token },
-    });
-    return sendKubeconfig(reply, cluster.name, yaml);
-  });
+  app.post<{ Body: { token: string } }>(
+    '/api/v1/clusters/:id/kubeconfig',
+    panelRoute('A kubeconfig with one of your API tokens embedded', {
+      params: clusterParams,
+      body: object({ token: { ...str, description: 'a kaas API token' } }),
+      response: { 200: kubeconfigResponse },
+    }),
+    async (request, reply) => {
+      const principal = requirePrincipal(request);
+      const { id } = request.params as { id: string };
+      const body = request.body;
+      if (!TOKEN_SHAPE.test(body.token))
+        throw new InputError('token is required and must be a kaas API token', { field: 'token' });
+      const { cluster } = await clusterAccess(store, principal.userId, id);
+      const endpoint = await requireEndpoint(store, cluster);
+      const yaml = renderKubeconfig({
+        cluster,
+        endpoint,
+        userName: principal.userName,
+        auth: { mode: 'token', token: body.token },
+      });
+      return sendKubeconfig(reply, cluster.name, yaml);
+    },
+  );
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthService } from '../../auth/service.ts';
 import { parseTokenReview, tokenReviewResponse } from '../../auth/tokenreview.ts';
+import { errorResponses, object, pathParams } from '../openapi.ts';
 
 const strings = { type: 'array', items: { type: 'string' } } as const;
 
@@ -34,6 +35,21 @@ const responseSchema = {
   },
 } as const;
 
+/** What kube-apiserver sends; parseTokenReview checks the rest (apiVersion, kind) and says which field is wrong. */
+const requestSchema = object({
+  apiVersion: { type: 'string', description: 'authentication.k8s.io/v1 or v1beta1' },
+  kind: { type: 'string', description: 'TokenReview' },
+  spec: object({ token: { type: 'string' }, audiences: strings }, ['audiences']),
+});
+
+const schema = {
+  summary: 'The TokenReview webhook of one cluster (called by its kube-apiserver)',
+  tags: ['webhook'],
+  params: pathParams('clusterId'),
+  body: requestSchema,
+  response: { 200: responseSchema, ...errorResponses(400) },
+};
+
 /**
  * The webhook kube-apiserver calls: `POST /tokenreview/{clusterId}`. The cluster is named by the
  * path (each cluster's webhook kubeconfig has its own URL), so one kaas serves many clusters over
@@ -44,7 +60,7 @@ export function registerTokenReviewRoutes(app: FastifyInstance, auth: AuthServic
     '/tokenreview/:clusterId',
     // No access log line per review (kube-apiserver sends one per request it authenticates, so
     // that would be the bulk of kaas's log); kaas_tokenreviews_total counts them by result.
-    { schema: { response: { 200: responseSchema } }, logLevel: 'warn' },
+    { schema, logLevel: 'warn' },
     async (request) => {
       const review = parseTokenReview(request.body);
       const result = await auth.reviewToken({
