@@ -31,7 +31,13 @@ function plugin(ctx: ResolvedContext, extraMounts: IContainer['volumeMounts'] = 
   return {
     name: 'cinder-csi-plugin',
     image: ctx.images.cinderCsi,
-    args: ['/bin/cinder-csi-plugin', '--endpoint=$(CSI_ENDPOINT)', '--cloud-config=/etc/config/cloud.conf'],
+    // `--cluster` tags every volume it makes (metadata `cinder.csi.openstack.org/cluster`): delete's sweep.
+    args: [
+      '/bin/cinder-csi-plugin',
+      '--endpoint=$(CSI_ENDPOINT)',
+      '--cloud-config=/etc/config/cloud.conf',
+      `--cluster=${ctx.clusterId}`,
+    ],
     env: [{ name: 'CSI_ENDPOINT', value: `unix://${SOCKET_DIR}/csi.sock` }],
     ports: [{ name: 'healthz', containerPort: 9808, protocol: 'TCP' }],
     livenessProbe: {
