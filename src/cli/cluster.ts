@@ -406,20 +406,26 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
       cluster
         .command('delete <cluster>')
         .description('delete a cluster and every resource tagged with it')
-        .option('--delete-volumes', "also delete the volumes of the cluster's PersistentVolumeClaims"),
+        .option('--delete-volumes', "also delete the cluster's PersistentVolumeClaims through its API first")
+        .option('--keep-volumes', 'keep the Cinder volumes Cinder CSI made for the cluster')
+        .option('--keep-backups', "keep the cluster's etcd-backup, Velero and registry Swift containers"),
     ),
-  ).action(async (ref: string, opts: Common & { deleteVolumes?: boolean }) =>
-    mutate(
-      ref,
-      opts,
-      async (s, id) =>
-        (
-          await s.call<{ job: JobRecord }>(
-            'DELETE',
-            `${path(id)}${opts.deleteVolumes ? '?deleteVolumes=true' : ''}`,
-          )
-        ).body,
-    ),
+  ).action(
+    async (
+      ref: string,
+      opts: Common & { deleteVolumes?: boolean; keepVolumes?: boolean; keepBackups?: boolean },
+    ) => {
+      const query = new URLSearchParams();
+      if (opts.deleteVolumes) query.set('deleteVolumes', 'true');
+      if (opts.keepVolumes) query.set('keepVolumes', 'true');
+      if (opts.keepBackups) query.set('keepBackups', 'true');
+      const q = query.size > 0 ? `?${query.toString()}` : '';
+      return mutate(
+        ref,
+        opts,
+        async (s, id) => (await s.call<{ job: JobRecord }>('DELETE', `${path(id)}${q}`)).body,
+      );
+    },
   );
 
   withOutput(

@@ -85,15 +85,18 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
       provisioner.getCluster(request.params.id),
     );
 
-    app.delete<{ Params: { id: string }; Querystring: { deleteVolumes?: string } }>(
-      '/api/v1/clusters/:id',
-      async (request, reply) => {
-        const deleteVolumes = booleanQuery(request.query.deleteVolumes, 'deleteVolumes');
-        return reply
-          .status(202)
-          .send({ job: await provisioner.deleteCluster(request.params.id, { deleteVolumes }) });
-      },
-    );
+    app.delete<{
+      Params: { id: string };
+      Querystring: { deleteVolumes?: string; keepVolumes?: string; keepBackups?: string };
+    }>('/api/v1/clusters/:id', async (request, reply) => {
+      const q = request.query;
+      const options = {
+        deleteVolumes: booleanQuery(q.deleteVolumes, 'deleteVolumes'),
+        keepVolumes: booleanQuery(q.keepVolumes, 'keepVolumes'),
+        keepBackups: booleanQuery(q.keepBackups, 'keepBackups'),
+      };
+      return reply.status(202).send({ job: await provisioner.deleteCluster(request.params.id, options) });
+    });
 
     app.post<{ Params: { id: string } }>('/api/v1/clusters/:id/resize', async (request, reply) => {
       const { group, count } = body(request);
