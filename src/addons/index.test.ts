@@ -43,6 +43,7 @@ describe('renderAddons', () => {
       'namespaces',
       'rbac',
       'networking',
+      'cloud-controller',
       'storage',
       'ingress',
       'monitoring',
@@ -179,6 +180,28 @@ describe('renderAddons', () => {
     expect(sc(defaultContext({ storageClass: { ceph: true, cinderType: 'rbd-ssd' } })).parameters).toEqual({
       type: 'rbd-ssd',
     });
+  });
+
+  it('names the cluster by its id to the cloud controller and Cinder CSI, both reading the kaas cloud.conf', () => {
+    const ctx = defaultContext();
+    const argsOf = (name: string) =>
+      objectsOf(ctx)
+        .flatMap((o) => templateOf(o)?.spec.containers ?? [])
+        .filter((c) => c.name === name)
+        .map((c) => (c as { args?: string[] }).args ?? []);
+    const [occm] = argsOf('openstack-cloud-controller-manager');
+    expect(occm).toContain(`--cluster-name=${ctx.clusterId}`);
+    expect(occm).toContain('--cloud-config=/etc/config/cloud.conf');
+    expect(occm).toContain('--cloud-provider=openstack');
+    const csi = argsOf('cinder-csi-plugin');
+    expect(csi).toHaveLength(2);
+    for (const args of csi) expect(args).toContain(`--cluster=${ctx.clusterId}`);
+    const secrets = (addon: string) =>
+      all(ctx)
+        .find((r) => r.addon === addon)!
+        .requiredSecrets.map((s) => `${s.namespace}/${s.name}`);
+    expect(secrets('cloud-controller')).toEqual(['kube-system/kaas-cloud-config']);
+    expect(secrets('storage')).toEqual(['kube-system/kaas-cloud-config']);
   });
 
   it('points the registry and backups at the cluster Swift containers', () => {

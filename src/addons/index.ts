@@ -1,5 +1,6 @@
 import { InputError } from '../errors.ts';
 import { backupsAddon } from './backups.ts';
+import { cloudControllerAddon } from './cloudcontroller.ts';
 import { resolveContext, type AddonContext, type ResolvedContext } from './context.ts';
 import { ingressAddon } from './ingress.ts';
 import { loggingAddon } from './logging.ts';
@@ -55,6 +56,12 @@ const tls: RequiredSecret = {
   name: WILDCARD_TLS_SECRET,
   keys: ['tls.crt', 'tls.key'],
 };
+/** The kaas-rendered cloud.conf (src/addons/cloudconf.ts) the cloud controller and Cinder CSI read. */
+const cloudConfig: RequiredSecret = {
+  namespace: 'kube-system',
+  name: CLOUD_CONFIG_SECRET,
+  keys: ['cloud.conf'],
+};
 const basicAuth: RequiredSecret = { namespace: KAAS_NAMESPACE, name: BASIC_AUTH_SECRET, keys: ['auth'] };
 
 /** Every addon, in the order they must be applied (each after all it depends on). */
@@ -75,10 +82,16 @@ export const ADDONS: readonly AddonDefinition[] = [
     supersedes: BOOTSTRAP_FLANNEL,
   },
   {
+    name: 'cloud-controller',
+    dependsOn: ['namespaces'],
+    render: cloudControllerAddon,
+    requiredSecrets: () => [cloudConfig],
+  },
+  {
     name: 'storage',
     dependsOn: ['networking'],
     render: storageAddon,
-    requiredSecrets: () => [{ namespace: 'kube-system', name: CLOUD_CONFIG_SECRET, keys: ['cloud.conf'] }],
+    requiredSecrets: () => [cloudConfig],
   },
   { name: 'ingress', dependsOn: ['networking'], render: ingressAddon, requiredSecrets: () => [tls] },
   {

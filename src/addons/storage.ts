@@ -9,6 +9,8 @@ const ADDON = 'storage';
 const NS = 'kube-system';
 /** The Cinder CSI driver name; also the provisioner of the default StorageClass. */
 export const CINDER_DRIVER = 'cinder.csi.openstack.org';
+/** Volume metadata naming the cluster (`--cluster`) on every volume Cinder CSI makes: delete sweeps by it. */
+export const CINDER_CLUSTER_METADATA = 'cinder.csi.openstack.org/cluster';
 /** Secret in kube-system with key `cloud.conf` (OpenStack credentials for the CSI plugin). */
 export const CLOUD_CONFIG_SECRET = 'kaas-cloud-config';
 /** Name of the default StorageClass. */
@@ -31,7 +33,13 @@ function plugin(ctx: ResolvedContext, extraMounts: IContainer['volumeMounts'] = 
   return {
     name: 'cinder-csi-plugin',
     image: ctx.images.cinderCsi,
-    args: ['/bin/cinder-csi-plugin', '--endpoint=$(CSI_ENDPOINT)', '--cloud-config=/etc/config/cloud.conf'],
+    // `--cluster` tags every volume it makes (metadata `cinder.csi.openstack.org/cluster`): delete's sweep.
+    args: [
+      '/bin/cinder-csi-plugin',
+      '--endpoint=$(CSI_ENDPOINT)',
+      '--cloud-config=/etc/config/cloud.conf',
+      `--cluster=${ctx.clusterId}`,
+    ],
     env: [{ name: 'CSI_ENDPOINT', value: `unix://${SOCKET_DIR}/csi.sock` }],
     ports: [{ name: 'healthz', containerPort: 9808, protocol: 'TCP' }],
     livenessProbe: {

@@ -471,21 +471,28 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
       cluster
         .command('delete <cluster>')
         .description('delete a cluster and every resource tagged with it (asks to type its name)')
-        .option('--delete-volumes', "also delete the volumes of the cluster's PersistentVolumeClaims")
+        .option('--delete-volumes', "also delete the cluster's PersistentVolumeClaims through its API first")
+        .option('--keep-volumes', 'keep the Cinder volumes Cinder CSI made for the cluster')
+        .option('--keep-backups', "keep the cluster's etcd-backup, Velero and registry Swift containers")
         .option('-y, --yes', 'do not ask for confirmation (needed when stdin is not a terminal)'),
     ),
-  ).action(async (ref: string, opts: Common & { deleteVolumes?: boolean; yes?: boolean }) => {
-    // Asked once the cluster is known to exist and be the caller's to see.
-    await mutate(ref, opts, async (s, id) => {
-      if (!opts.yes) await confirmDelete(ref);
-      return (
-        await s.call<{ job: JobRecord }>(
-          'DELETE',
-          `${path(id)}${opts.deleteVolumes ? '?deleteVolumes=true' : ''}`,
-        )
-      ).body;
-    });
-  });
+  ).action(
+    async (
+      ref: string,
+      opts: Common & { deleteVolumes?: boolean; keepVolumes?: boolean; keepBackups?: boolean; yes?: boolean },
+    ) => {
+      const query = new URLSearchParams();
+      if (opts.deleteVolumes) query.set('deleteVolumes', 'true');
+      if (opts.keepVolumes) query.set('keepVolumes', 'true');
+      if (opts.keepBackups) query.set('keepBackups', 'true');
+      const q = query.size > 0 ? `?${query.toString()}` : '';
+      // Asked once the cluster is known to exist and be the caller's to see.
+      await mutate(ref, opts, async (s, id) => {
+        if (!opts.yes) await confirmDelete(ref);
+        return (await s.call<{ job: JobRecord }>('DELETE', `${path(id)}${q}`)).body;
+      });
+    },
+  );
 
   withOutput(
     noWait(

@@ -47,6 +47,8 @@ export interface ClusterNames {
   readonly apiLoadBalancer: string;
   readonly apiFloatingIp: string;
   readonly artifactsContainer: string;
+  /** Swift containers of etcd backups, Velero and the registry (the managed services' `<prefix>-…`). */
+  readonly backupContainers: readonly string[];
   /** Control-plane server `kaas-<c>-master-<i>` and its pre-created port. */
   master(index: number): string;
   masterPort(index: number): string;
@@ -68,6 +70,7 @@ export function clusterNames(clusterName: string): ClusterNames {
     apiLoadBalancer: n('api-lb'),
     apiFloatingIp: n('api-fip'),
     artifactsContainer: n('artifacts'),
+    backupContainers: [n('etcd'), n('velero'), n('registry')],
     master: (index) => n('master', String(index)),
     masterPort: (index) => n('master', String(index), 'port'),
     worker: (group, index) => n(group, String(index)),

@@ -497,6 +497,7 @@ describe('planDelete', () => {
     expect(steps.map((s) => s.id)).toEqual([
       'delete:load-balancer-services',
       'sweep:server',
+      'sweep:volume',
       'sweep:floating-ip',
       'sweep:port',
       'sweep:load-balancer',
@@ -508,10 +509,14 @@ describe('planDelete', () => {
       'delete:keypair',
       'delete:server-group',
       'delete:artifacts',
+      'delete:kaas-prod-etcd',
+      'delete:kaas-prod-velero',
+      'delete:kaas-prod-registry',
     ]);
     expect(steps.every((s, i) => i === 0 || s.dependsOn.length === 1)).toBe(true);
-    expect(steps[10]!.resource.name).toBe('kaas-prod-keypair');
-    expect(steps[12]!.resource.name).toBe('kaas-prod-artifacts');
+    expect(steps[11]!.resource.name).toBe('kaas-prod-keypair');
+    expect(steps[13]!.resource.name).toBe('kaas-prod-artifacts');
+    expect(steps.slice(14).map((s) => s.resource.type)).toEqual(['container', 'container', 'container']);
     expect(steps[0]).toMatchObject({ dependsOn: [], resource: { type: 'kube-objects' } });
   });
 
@@ -525,6 +530,16 @@ describe('planDelete', () => {
     ]);
     expect(steps[2]!.dependsOn).toEqual(['delete:persistent-volume-claims']);
     expect(steps[1]!.resource.params).toEqual({ objects: 'persistent-volume-claims' });
+  });
+
+  it('keeps the CSI volumes with keepVolumes and the backup containers with keepBackups', () => {
+    const ids = (ref: Partial<Parameters<typeof planDelete>[1]>) =>
+      planDelete(ID, { name: 'prod', ownsKeypair: true, ...ref }).map((s) => s.id);
+    expect(ids({ keepVolumes: true })).not.toContain('sweep:volume');
+    expect(ids({ keepVolumes: true })).toContain('delete:kaas-prod-velero');
+    expect(ids({ keepBackups: true }).at(-1)).toBe('delete:artifacts');
+    expect(ids({ keepBackups: true })).toContain('sweep:volume');
+    expectOrdered(planDelete(ID, { name: 'prod', ownsKeypair: true, keepVolumes: true, keepBackups: true }));
   });
 
   it('keeps a keypair kaas did not create', () => {

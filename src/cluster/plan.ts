@@ -138,6 +138,7 @@ export type PlanResource =
 /** Resource types garbage collection sweeps by tag, in deletion order. */
 export type SweepType =
   | 'server'
+  | 'volume'
   | 'floating-ip'
   | 'port'
   | 'load-balancer'
@@ -986,10 +987,16 @@ export interface DeleteRef {
   readonly ownsKeypair: boolean;
   /** Also delete every PersistentVolumeClaim (and so, through CSI, its volume); off by default. */
   readonly deleteVolumes?: boolean;
+  /** Keep the Cinder volumes Cinder CSI made for the cluster (swept by default). */
+  readonly keepVolumes?: boolean;
+  /** Keep the etcd-backup, Velero and registry Swift containers (deleted by default). */
+  readonly keepBackups?: boolean;
 }
 
 const SWEEP_ORDER: readonly SweepType[] = [
   'server',
+  // Cinder CSI's volumes, once the servers they were attached to are gone.
+  'volume',
   'floating-ip',
   'port',
   'load-balancer',
@@ -1004,8 +1011,9 @@ const SWEEP_ORDER: readonly SweepType[] = [
  * First, through the cluster's API when it answers, the Services of type LoadBalancer and (only
  * with `deleteVolumes`) the PersistentVolumeClaims, so their controllers release what they made in
  * the cloud. Then everything tagged `kaas-cluster=<clusterId>`, in the order dependencies allow
- * (servers first, networks after their ports and routers), then the untaggable named resources:
- * keypair (only kaas's own), server group, artifacts container with its objects. Each step is a
+ * (servers first, Cinder CSI's volumes unless `keepVolumes`, networks after their ports and routers),
+ * then the untaggable named resources: keypair (only kaas's own), server group, artifacts container
+ * and, unless `keepBackups`, the etcd-backup, Velero and registry containers, each with its objects. Each step is a
  * no-op when nothing is left, so a failed delete is simply re-run.
  */
 export function planDelete(clusterId: string, ref: DeleteRef): PlanStep[] {
@@ -1025,6 +1033,7 @@ export function planDelete(clusterId: string, ref: DeleteRef): PlanStep[] {
     previous = [id];
   }
   for (const resourceType of SWEEP_ORDER) {
+    if (resourceType === 'volume' && ref.keepVolumes) continue;
     const id = `sweep:${resourceType}`;
     steps.push(
       step(id, 'sweep', previous, {
@@ -1058,5 +1067,13 @@ export function planDelete(clusterId: string, ref: DeleteRef): PlanStep[] {
       params: {},
     }),
   );
+  if (!ref.keepBackups) {
+    let before = 'delete:artifacts';
+    for (const name of names.backupContainers) {
+      const id = `delete:${name}`;
+      steps.push(step(id, 'delete', [before], { type: 'container', name, tags, params: {} }));
+      before = id;
+    }
+  }
   return steps;
 }

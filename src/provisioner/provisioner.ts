@@ -589,15 +589,26 @@ export function createProvisioner(deps: ProvisionerDeps) {
 
     /**
      * Queues deletion of every resource of the cluster: LoadBalancer Services (and, with
-     * `deleteVolumes`, PersistentVolumeClaims) through its API first, then garbage collection by tag.
+     * `deleteVolumes`, PersistentVolumeClaims) through its API first, then garbage collection by tag:
+     * Cinder CSI's volumes unless `keepVolumes`, the backup containers unless `keepBackups`.
      */
-    async deleteCluster(ref: string, opts: { deleteVolumes?: boolean } = {}): Promise<JobRecord> {
+    async deleteCluster(
+      ref: string,
+      opts: { deleteVolumes?: boolean; keepVolumes?: boolean; keepBackups?: boolean } = {},
+    ): Promise<JobRecord> {
+      if (opts.deleteVolumes && opts.keepVolumes) {
+        throw new InputError('deleteVolumes and keepVolumes contradict each other: ask for one', {
+          field: 'keepVolumes',
+        });
+      }
       const record = await cluster(ref);
       const options = record.options as ProvisionOptions;
       const steps = planDelete(record.id, {
         name: record.name,
         ownsKeypair: options.ownsKeypair,
         deleteVolumes: opts.deleteVolumes === true,
+        keepVolumes: opts.keepVolumes === true,
+        keepBackups: opts.keepBackups === true,
       });
       return queue(record.id, 'delete', { steps, spec: record.spec as ClusterSpec });
     },

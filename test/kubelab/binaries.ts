@@ -32,6 +32,12 @@ export function toolBinary(name: 'etcd' | 'kwok'): string {
   return existing(join(CACHE, name, tools[name], name));
 }
 
+/** openstack-cloud-controller-manager at the version in tools.json. */
+export function cloudControllerBinary(): string {
+  const name = 'openstack-cloud-controller-manager';
+  return existing(join(CACHE, name, tools.occm, name));
+}
+
 /** kwok's upstream stage definitions (nodes Ready with Leases, pods Running), copied by build.sh. */
 export function kwokStages(): string {
   return join(CACHE, 'kwok', tools.kwok, 'stages.yaml');

@@ -2,7 +2,7 @@
 # Builds the upstream binaries kubelab runs, from the Go module proxy with the machine's Go:
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl for the default version
 #   kubeadm                                                   for every version in the catalogue
-#   etcd, kwok                                                at the versions in tools.json
+#   etcd, kwok, openstack-cloud-controller-manager            at the versions in tools.json
 # Each Kubernetes version is built in a small wrapper module that requires k8s.io/kubernetes vX and
 # replaces each k8s.io staging module (a ./staging path in its go.mod) with its published v0.X.
 # Binaries are cached outside the repository, keyed by version: $KUBELAB_CACHE/<name>/<version>/.
@@ -20,6 +20,7 @@ default_version=$(catalogue 'const c=require(process.argv[1]);process.stdout.wri
 all_versions=$(catalogue 'const c=require(process.argv[1]);process.stdout.write(c.versions.map(v=>v.patch).join(" "))')
 etcd_version=$(catalogue 'process.stdout.write(require(process.argv[2]).etcd)')
 kwok_version=$(catalogue 'process.stdout.write(require(process.argv[2]).kwok)')
+occm_version=$(catalogue 'process.stdout.write(require(process.argv[2]).occm)')
 
 # build_k8s <version> <component>...: the components missing from the cache, in one go build.
 build_k8s() {
@@ -72,6 +73,27 @@ build_tool() {
   echo "kubelab: built $name v$version in $((SECONDS - started)) s" >&2
 }
 
+# build_occm <version>: openstack-cloud-controller-manager. Its go.mod replaces the k8s.io staging
+# modules k8s.io/kubernetes names only as ./staging paths; a wrapper module must repeat those replaces.
+build_occm() {
+  local version=$1 name=openstack-cloud-controller-manager module=k8s.io/cloud-provider-openstack
+  local out="$CACHE/$name/$version"
+  [ -x "$out/$name" ] && return 0
+  local mod="$CACHE/src/$name-$version" started=$SECONDS gomod
+  mkdir -p "$mod" "$out"
+  gomod=$(cd "$mod" && go mod download -json "$module@v$version" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).GoMod))')
+  {
+    echo "module kaas.local/kubelab"
+    grep -m1 '^go ' "$gomod"
+    echo "require $module v$version"
+    sed -n '/^replace (/,/^)/p' "$gomod"
+  } > "$mod/go.mod"
+  echo "kubelab: building $name v$version…" >&2
+  (cd "$mod" && go build -trimpath -ldflags "-s -w" -o "$out/$name.tmp" "$module/cmd/$name")
+  mv "$out/$name.tmp" "$out/$name"
+  echo "kubelab: built $name v$version in $((SECONDS - started)) s" >&2
+}
+
 build_tool etcd go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3 "$etcd_version"
 build_tool kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$kwok_version"
 # kwok's upstream stages (kept in its module, not in the binary): nodes initialise Ready and keep
@@ -93,6 +115,7 @@ if [ ! -f "$kwok_crd" ]; then
   cat "$kwok_dir/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" > "$kwok_crd.tmp"
   mv "$kwok_crd.tmp" "$kwok_crd"
 fi
+build_occm "$occm_version"
 build_k8s "$default_version" kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl
 for v in $all_versions; do build_k8s "$v" kubeadm; done
 echo "$CACHE"

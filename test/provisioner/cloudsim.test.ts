@@ -204,7 +204,7 @@ describe('provisioner on cloudsim', () => {
     expect(pool.healthmonitor_id).toBeTruthy();
     const subnet = (await cloud.neutron.subnets.list({ tags: [`kaas-cluster=${cluster.id}`] }))[0];
     const ccm = await cloud.octavia.createLoadBalancer({
-      name: 'kube_service_ha1_default_web',
+      name: `kube_service_${cluster.id}_default_web`,
       vipSubnetId: subnet?.id as string,
     });
     expect((await inventory(cluster.id, 'ha1')).servers).toBe(4);

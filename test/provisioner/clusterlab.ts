@@ -52,7 +52,7 @@ export interface ClusterLab {
  * The TokenReview webhook points at a closed port: these tests authenticate otherwise.
  */
 export async function provisionOnKubelab(
-  suite: CloudsimSuite,
+  suite: Pick<CloudsimSuite, 'cloud' | 'webhook' | 'store'>,
   input: {
     name: string;
     workers: number;

@@ -86,6 +86,18 @@ describe('delete through the cluster API, then the cloud sweep', () => {
     });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error).toMatchObject({ field: 'deleteVolumes' });
+    const badKeep = await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/clusters/${c.clusterId}?keepBackups=maybe`,
+    });
+    expect(badKeep.statusCode).toBe(400);
+    expect(badKeep.json().error).toMatchObject({ field: 'keepBackups' });
+    const contradiction = await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/clusters/${c.clusterId}?deleteVolumes=true&keepVolumes=true`,
+    });
+    expect(contradiction.statusCode).toBe(400);
+    expect(contradiction.json().error).toMatchObject({ field: 'keepVolumes' });
 
     // First delete, without volumes; the cloud refuses to delete servers once, so it fails after
     // the in-cluster step and before anything of the cloud is gone.

@@ -190,7 +190,7 @@ describe('provisioner against the OpenStack lab', () => {
       // A load balancer the cloud controller would have made for a Service: swept by name.
       const subnet = (await cloud.neutron.subnets.list({ tags }))[0]!;
       const ccm = await cloud.octavia.createLoadBalancer({
-        name: `kube_service_${ha}_default_web`,
+        name: `kube_service_${cluster.id}_default_web`,
         vipSubnetId: subnet.id,
       });
       await cloud.octavia.waitForLoadBalancer(ccm.id, 'ACTIVE', { timeoutMs: 120_000 });

@@ -58,7 +58,7 @@ describe('load-balancer members on a slow Octavia', () => {
     sim.knobs.provisionDelayMs = 4_000;
     try {
       await cloud.octavia.createLoadBalancer({
-        name: 'kube_service_newlb_web_front',
+        name: `kube_service_${cluster.id}_web_front`,
         vipSubnetId: subnet!.id,
       });
     } finally {
@@ -70,6 +70,8 @@ describe('load-balancer members on a slow Octavia', () => {
     expect([view.job.state, view.job.error]).toEqual(['succeeded', null]);
     const sweep = view.steps.find((s) => s.stepId === 'sweep:load-balancer');
     expect(sweep?.output).toMatchObject({ removed: 1 });
-    expect((await cloud.octavia.listLoadBalancers()).filter((lb) => lb.name.includes('newlb'))).toEqual([]);
+    expect((await cloud.octavia.listLoadBalancers()).filter((lb) => lb.name.includes(cluster.id))).toEqual(
+      [],
+    );
   }, 120_000);
 });

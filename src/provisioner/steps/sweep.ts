@@ -4,6 +4,7 @@
  * removed in dependency order, each step reporting how many it removed and their IDs. A re-run finds
  * nothing and removes nothing, so a failed delete is just retried.
  */
+import { CINDER_CLUSTER_METADATA } from '../../addons/storage.ts';
 import type { PlanResource } from '../../cluster/plan.ts';
 import { isOpenStackError } from '../../openstack/index.ts';
 import { poll, withRetries, type ExecDeps } from './context.ts';
@@ -42,6 +43,29 @@ async function each<T>(
   return removedOf(ids);
 }
 
+/** Why a sweep of `service`'s resources looks for nothing: the cloud has no such service. */
+async function missingService(
+  deps: ExecDeps,
+  service: string,
+  what: string,
+): Promise<SweepOutput | undefined> {
+  try {
+    await deps.cloud.session.endpoint(service);
+    return undefined;
+  } catch {
+    return { removed: 0, ids: [], skipped: `the cloud has no ${what} service` };
+  }
+}
+
+/** Volume states Cinder refuses a delete in: attached, or changing. */
+const VOLUME_BUSY = new Set(['in-use', 'attaching', 'detaching', 'creating', 'extending', 'reserved']);
+
+/** The cloud controller's description of a floating IP it made for a Service of cluster `clusterId`. */
+const serviceFloatingIp = (clusterId: string) =>
+  new RegExp(
+    `^Floating IP for Kubernetes external service .* from cluster ${clusterId.replace(/\W/g, '\\$&')}$`,
+  );
+
 /** Removes every resource of one type that belongs to the cluster; says which it removed. */
 export async function sweep(deps: ExecDeps, r: Res<'cluster-resources'>): Promise<SweepOutput> {
   const { nova, neutron, octavia } = deps.cloud;
@@ -61,12 +85,46 @@ export async function sweep(deps: ExecDeps, r: Res<'cluster-resources'>): Promis
       }
       return removedOf(servers.map((s) => s.id));
     }
-    case 'floating-ip':
+    case 'volume': {
+      const missing = await missingService(deps, 'volumev3', 'block-storage');
+      if (missing) return missing;
+      const { cinder } = deps.cloud;
+      const ours = async () =>
+        (await cinder.listVolumes()).filter((v) => v.metadata[CINDER_CLUSTER_METADATA] === deps.clusterId);
+      const volumes = await ours();
+      // The servers are gone; their volumes detach on their own, after which Cinder accepts a delete.
+      for (const v of volumes.filter((x) => VOLUME_BUSY.has(x.status))) {
+        await poll(deps, `volume ${v.id} to be detached`, async () => {
+          const now = await cinder.getVolume(v.id).catch((error: unknown) => {
+            if (isOpenStackError(error, 'openstack_not_found')) return undefined;
+            throw error;
+          });
+          return now === undefined || !VOLUME_BUSY.has(now.status) ? true : undefined;
+        });
+      }
+      const out = await each(
+        volumes,
+        (v) => v.id,
+        (v) => cinder.deleteVolume(v.id, { cascade: true }),
+      );
+      if (out.removed > 0)
+        await poll(deps, `${out.removed} volume(s) to be deleted`, async () =>
+          (await ours()).length === 0 ? true : undefined,
+        );
+      return out;
+    }
+    case 'floating-ip': {
+      // Kaas's own (tagged), and those the cloud controller made for Services (by description).
+      const made = serviceFloatingIp(deps.clusterId);
+      const services = (await neutron.floatingIps.list()).filter((f) => made.test(f.description ?? ''));
+      const tagged = await neutron.floatingIps.list({ tags });
+      const all = [...new Map([...tagged, ...services].map((f) => [f.id, f])).values()];
       return each(
-        await neutron.floatingIps.list({ tags }),
+        all,
         (f) => f.id,
         (f) => neutron.floatingIps.delete(f.id),
       );
+    }
     case 'port': {
       const tagged = await neutron.ports.list({ tags });
       const ids = new Set(tagged.map((p) => p.id));
@@ -82,13 +140,11 @@ export async function sweep(deps: ExecDeps, r: Res<'cluster-resources'>): Promis
       );
     }
     case 'load-balancer': {
-      try {
-        await deps.cloud.session.endpoint('load-balancer');
-      } catch {
-        return { removed: 0, ids: [], skipped: 'the cloud has no load-balancer service' };
-      }
+      const missing = await missingService(deps, 'load-balancer', 'load-balancer');
+      if (missing) return missing;
       const all = await octavia.listLoadBalancers();
-      const prefix = `kube_service_${deps.spec.name}_`;
+      // The cloud controller runs with --cluster-name=<cluster id> (src/addons/cloudcontroller.ts).
+      const prefix = `kube_service_${deps.clusterId}_`;
       const ours = all.filter((lb) => tags.every((t) => lb.tags?.includes(t)) || lb.name.startsWith(prefix));
       const ids: string[] = [];
       for (const lb of ours) {

@@ -129,28 +129,39 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
       async (request) => provisioner.getCluster(request.params.id),
     );
 
-    app.delete<{ Params: { id: string }; Querystring: { deleteVolumes?: 'true' | 'false' } }>(
+    type Flag = 'true' | 'false';
+    const flag = (description: string) => ({ enum: ['true', 'false'], description });
+    app.delete<{
+      Params: { id: string };
+      Querystring: { deleteVolumes?: Flag; keepVolumes?: Flag; keepBackups?: Flag };
+    }>(
       '/api/v1/clusters/:id',
       {
         ...route('Delete a cluster; 202 with the queued job', {
           params: clusterParams,
           querystring: object(
             {
-              deleteVolumes: {
-                enum: ['true', 'false'],
-                description: "also delete the cluster's PersistentVolumeClaims (default false)",
-              },
+              deleteVolumes: flag(
+                "also delete the cluster's PersistentVolumeClaims through its API first (default false)",
+              ),
+              keepVolumes: flag('keep the Cinder volumes Cinder CSI made for the cluster (default false)'),
+              keepBackups: flag(
+                "keep the cluster's etcd-backup, Velero and registry Swift containers (default false)",
+              ),
             },
-            ['deleteVolumes'],
+            ['deleteVolumes', 'keepVolumes', 'keepBackups'],
           ),
           response: { 202: jobResultSchema },
         }),
       },
       async (request, reply) => {
-        const deleteVolumes = request.query.deleteVolumes === 'true';
-        return reply
-          .status(202)
-          .send({ job: await provisioner.deleteCluster(request.params.id, { deleteVolumes }) });
+        const q = request.query;
+        const options = {
+          deleteVolumes: q.deleteVolumes === 'true',
+          keepVolumes: q.keepVolumes === 'true',
+          keepBackups: q.keepBackups === 'true',
+        };
+        return reply.status(202).send({ job: await provisioner.deleteCluster(request.params.id, options) });
       },
     );
 

@@ -1,0 +1,152 @@
+/**
+ * The real openstack-cloud-controller-manager against kubelab and the real lab OpenStack (Keystone,
+ * Neutron, Octavia with no-op amphorae): configured as kaas configures it (the cloud-controller
+ * managed service's flags and RBAC, the `cloud.conf` rendered by src/addons/cloudconf.ts from an
+ * application credential the lab admin makes for the test), a `type: LoadBalancer` Service gets an
+ * Octavia load balancer named for the kaas cluster id and its floating IP in `status.loadBalancer`;
+ * deleting the Service removes the load balancer, its listeners and pools, and the floating IP.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cloudConf } from '../../src/addons/cloudconf.ts';
+import { createCa } from '../../src/auth/pki.ts';
+import { createLogger } from '../../src/log.ts';
+import type { Cloud } from '../../src/openstack/index.ts';
+import { defaultContext } from '../addons/default-context.ts';
+import { labAdminCloud } from '../support/openstack.ts';
+import {
+  createLabNetwork,
+  loadBalancerCounts,
+  startCloudController,
+  type CloudController,
+  type LabNetwork,
+} from './cloudcontroller.ts';
+import { startKubelab, type Kubelab } from './kubelab.ts';
+import { waitForReadyNodes } from './nodes.ts';
+import { labCluster } from './support.ts';
+
+const logger = createLogger({ level: 'silent' });
+const run = randomBytes(3).toString('hex');
+const clusterId = `occm${run}`;
+const NONE = { loadBalancers: 0, listeners: 0, pools: 0, floatingIps: 0 };
+let cloud: Cloud;
+let network: LabNetwork;
+let lab: Kubelab;
+let occm: CloudController;
+let credential: { userId: string; id: string } | undefined;
+
+beforeAll(async () => {
+  cloud = labAdminCloud(logger);
+  network = await createLabNetwork(cloud, `kaas-${clusterId}`);
+  const [admin] = await cloud.keystone.listUsers({ name: 'admin' });
+  if (!admin) throw new Error('the lab has no admin user');
+  const made = await cloud.keystone.createApplicationCredential(admin.id, { name: `kaas-${clusterId}` });
+  credential = { userId: admin.id, id: made.id };
+  const kaasCa = await createCa({ commonName: 'kaas-test' });
+  const { master0 } = await labCluster({
+    kaasUrl: 'https://127.0.0.1:1',
+    kaasCaPem: kaasCa.certPem,
+    clusterId,
+  });
+  lab = await startKubelab({ master0, scheduler: false });
+  await lab.addNode(`kaas-${clusterId}-worker-0`);
+  await waitForReadyNodes(lab, [`kaas-${clusterId}-worker-0`]);
+  const conf = cloudConf({
+    authUrl: process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3',
+    region: process.env.OS_REGION_NAME ?? 'RegionOne',
+    applicationCredentialId: made.id,
+    applicationCredentialSecret: made.secret,
+    floatingNetworkId: network.externalNetworkId,
+    subnetId: network.subnetId,
+  });
+  occm = await startCloudController(lab, { ...defaultContext(), clusterId }, conf);
+}, 180_000);
+
+afterAll(async () => {
+  await occm?.stop();
+  await lab?.stop();
+  // Whatever a failed test left: the cloud controller's load balancers and floating IPs.
+  if (cloud) {
+    for (const lb of await cloud.octavia.listLoadBalancers().catch(() => [])) {
+      if (!lb.name.startsWith(`kube_service_${clusterId}_`)) continue;
+      await cloud.octavia
+        .deleteLoadBalancer(lb.id, { cascade: true, ignoreMissing: true })
+        .catch(() => undefined);
+      await cloud.octavia.waitForLoadBalancerDeleted(lb.id).catch(() => undefined);
+    }
+    if (network) {
+      for (const f of await cloud.neutron.floatingIps.list({
+        floating_network_id: network.externalNetworkId,
+      }))
+        await cloud.neutron.floatingIps.delete(f.id).catch(() => undefined);
+      for (const p of await cloud.neutron.ports.list({ network_id: network.networkId }))
+        if (!p.device_owner.startsWith('network:'))
+          await cloud.neutron.ports.delete(p.id).catch(() => undefined);
+      await network.remove();
+    }
+    if (credential)
+      await cloud.keystone
+        .deleteApplicationCredential(credential.userId, credential.id)
+        .catch(() => undefined);
+  }
+}, 180_000);
+
+interface ServiceObject {
+  status?: { loadBalancer?: { ingress?: { ip?: string }[] } };
+}
+
+describe('openstack-cloud-controller-manager on kubelab with the kaas cloud.conf', () => {
+  it('runs against the lab and the control plane set for an external cloud provider', async () => {
+    const cm = lab.staticPods['kube-controller-manager'] as { spec: { containers: { command: string[] }[] } };
+    expect(cm.spec.containers[0]!.command).toContain('--cloud-provider=external');
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(occm.proc.child.exitCode, await occm.log()).toBeNull();
+  });
+
+  it('gives a LoadBalancer Service an Octavia load balancer and its floating IP; deleting the Service removes them', async () => {
+    const service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: {
+        type: 'LoadBalancer',
+        selector: { app: 'web' },
+        ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+      },
+    };
+    const created = await lab.request('POST', '/api/v1/namespaces/default/services', service);
+    expect(created.status).toBe(201);
+    let address: string | undefined;
+    await lab.waitFor(
+      'the Service to get a load balancer address',
+      async () => {
+        if (occm.proc.child.exitCode !== null)
+          throw new Error(`the cloud controller exited: ${await occm.log()}`);
+        const got = await lab.request('GET', '/api/v1/namespaces/default/services/web');
+        address = (got.body as ServiceObject).status?.loadBalancer?.ingress?.[0]?.ip;
+        return address !== undefined;
+      },
+      240_000,
+    );
+    const [lb] = await cloud.octavia.listLoadBalancers({ name: `kube_service_${clusterId}_default_web` });
+    expect(lb, await occm.log()).toBeDefined();
+    expect(lb!.provisioning_status).toBe('ACTIVE');
+    const fips = await cloud.neutron.floatingIps.list({ floating_network_id: network.externalNetworkId });
+    expect(fips.map((f) => f.floating_ip_address)).toEqual([address]);
+    expect(fips[0]!.port_id).toBe(lb!.vip_port_id);
+    expect(await loadBalancerCounts(cloud, clusterId, network.externalNetworkId)).toEqual({
+      loadBalancers: 1,
+      listeners: 1,
+      pools: 1,
+      floatingIps: 1,
+    });
+
+    expect((await lab.request('DELETE', '/api/v1/namespaces/default/services/web')).status).toBe(200);
+    await lab.waitFor(
+      'the Service to be gone (the cloud controller removes its finalizer once the load balancer is deleted)',
+      async () => (await lab.request('GET', '/api/v1/namespaces/default/services/web')).status === 404,
+      240_000,
+    );
+    expect(await loadBalancerCounts(cloud, clusterId, network.externalNetworkId)).toEqual(NONE);
+  }, 600_000);
+});

@@ -1,0 +1,197 @@
+/**
+ * The real openstack-cloud-controller-manager (built by test/kubelab/build.sh from the Go module
+ * proxy) run as a process against a kubelab, as kaas deploys it: the cloud-controller managed
+ * service's objects applied to the lab, the kaas-rendered `cloud.conf` in Secret
+ * kube-system/kaas-cloud-config, and the binary started with the DaemonSet container's own flags, the
+ * Secret's `cloud.conf` where the pod would mount it and the ServiceAccount's token as its identity.
+ * Also what a lab test needs around it: a cluster network with a router to an external network on
+ * the real lab, and the load balancers, listeners, pools and floating IPs counted through the APIs.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import {
+  CLOUD_CONFIG_DIR,
+  CLOUD_CONTROLLER,
+  cloudControllerAddon,
+} from '../../src/addons/cloudcontroller.ts';
+import { resolveContext, type AddonContext } from '../../src/addons/context.ts';
+import { CLOUD_CONFIG_SECRET } from '../../src/addons/storage.ts';
+import type { Cloud } from '../../src/openstack/index.ts';
+import { freePort } from '../support/ports.ts';
+import { cloudControllerBinary } from './binaries.ts';
+import { startProcess, stopProcess, type Kubelab, type Proc } from './kubelab.ts';
+
+/** A running cloud controller; `stop` ends the process (by PID). */
+export interface CloudController {
+  proc: Proc;
+  /** Its log so far (for assertion messages). */
+  log(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+interface Container {
+  name: string;
+  args: string[];
+}
+
+/**
+ * Applies the cloud-controller managed service and the Secret holding `cloudConf` to the lab, then
+ * starts the binary with the DaemonSet's flags (its config directory moved into the lab's) and the
+ * ServiceAccount's token.
+ */
+export async function startCloudController(
+  lab: Kubelab,
+  ctx: AddonContext,
+  cloudConf: string,
+): Promise<CloudController> {
+  const objects = cloudControllerAddon(resolveContext(ctx));
+  await lab.kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+  });
+  await lab.kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: CLOUD_CONFIG_SECRET, namespace: 'kube-system' },
+      stringData: { 'cloud.conf': cloudConf },
+    }),
+  });
+  const ds = objects.find((o) => o.kind === 'DaemonSet') as unknown as {
+    spec: { template: { spec: { containers: Container[] } } };
+  };
+  const container = ds.spec.template.spec.containers.find((c) => c.name === CLOUD_CONTROLLER);
+  if (!container) throw new Error('the cloud-controller DaemonSet has no cloud controller container');
+
+  // What the kubelet would mount: the Secret's cloud.conf, read back from the API.
+  const dir = join(lab.dir, 'cloud-controller');
+  await mkdir(dir, { recursive: true });
+  const secret = await lab.request('GET', `/api/v1/namespaces/kube-system/secrets/${CLOUD_CONFIG_SECRET}`);
+  const data = (secret.body as { data: Record<string, string> }).data;
+  await writeFile(join(dir, 'cloud.conf'), Buffer.from(data['cloud.conf'] ?? '', 'base64'), { mode: 0o600 });
+
+  const token = await lab.request(
+    'POST',
+    `/api/v1/namespaces/kube-system/serviceaccounts/${CLOUD_CONTROLLER}/token`,
+    { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+  );
+  if (token.status !== 201) throw new Error(`TokenRequest answered ${token.status}`);
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: 'lab',
+          cluster: {
+            server: lab.url,
+            'certificate-authority-data': Buffer.from(lab.caPem).toString('base64'),
+          },
+        },
+      ],
+      users: [
+        {
+          name: CLOUD_CONTROLLER,
+          user: { token: (token.body as { status: { token: string } }).status.token },
+        },
+      ],
+      contexts: [{ name: 'lab', context: { cluster: 'lab', user: CLOUD_CONTROLLER } }],
+      'current-context': 'lab',
+    }),
+    { mode: 0o600 },
+  );
+  const args = container.args
+    .slice(1)
+    .map((a) => a.split(`${CLOUD_CONFIG_DIR}/`).join(`${dir}/`))
+    .concat([`--kubeconfig=${kubeconfig}`, `--secure-port=${await freePort()}`]);
+  const proc = startProcess(lab.dir, 'cloud-controller', cloudControllerBinary(), args);
+  return {
+    proc,
+    log: () => readFile(join(lab.dir, 'cloud-controller.log'), 'utf8').catch(() => ''),
+    stop: () => stopProcess(proc),
+  };
+}
+
+/** A cluster network on the real lab, routed to an external network floating IPs come from. */
+export interface LabNetwork {
+  externalNetworkId: string;
+  networkId: string;
+  subnetId: string;
+  routerId: string;
+  /** Removes what `createLabNetwork` made (ignoring what is already gone). */
+  remove(): Promise<void>;
+}
+
+/**
+ * Makes, as the lab admin, an external flat network (its own physical network name, so runs never
+ * clash) with a subnet, a cluster network and subnet, and a router between them: what a floating IP
+ * on a load balancer's VIP port needs in Neutron.
+ */
+export async function createLabNetwork(cloud: Cloud, name: string): Promise<LabNetwork> {
+  const { neutron } = cloud;
+  const made: (() => Promise<unknown>)[] = [];
+  const remove = async () => {
+    for (const undo of made.reverse()) await undo().catch(() => undefined);
+  };
+  try {
+    const ext = await neutron.networks.create({
+      name: `${name}-ext`,
+      'router:external': true,
+      'provider:network_type': 'flat',
+      'provider:physical_network': `${name}-${randomBytes(2).toString('hex')}`,
+    });
+    made.push(() => neutron.networks.delete(ext.id));
+    const extSubnet = await neutron.subnets.create({
+      network_id: ext.id,
+      name: `${name}-ext`,
+      cidr: '203.0.113.0/24',
+      ip_version: 4,
+      enable_dhcp: false,
+    });
+    made.push(() => neutron.subnets.delete(extSubnet.id));
+    const net = await neutron.networks.create({ name });
+    made.push(() => neutron.networks.delete(net.id));
+    const subnet = await neutron.subnets.create({
+      network_id: net.id,
+      name,
+      cidr: '10.240.0.0/24',
+      ip_version: 4,
+    });
+    made.push(() => neutron.subnets.delete(subnet.id));
+    const router = await neutron.routers.create({ name, external_gateway_info: { network_id: ext.id } });
+    made.push(() => neutron.routers.delete(router.id));
+    made.push(() => neutron.setRouterGateway(router.id, null));
+    await neutron.addRouterInterface(router.id, { subnetId: subnet.id });
+    made.push(() => neutron.removeRouterInterface(router.id, { subnetId: subnet.id }));
+    return { externalNetworkId: ext.id, networkId: net.id, subnetId: subnet.id, routerId: router.id, remove };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+/**
+ * The Octavia objects and floating IPs of a cluster's Services, through the APIs: the cloud
+ * controller names each `…kube_service_<cluster id>_<namespace>_<service>` (listeners and pools with
+ * a prefix); every floating IP on the test's own external network counts.
+ */
+export async function loadBalancerCounts(cloud: Cloud, clusterId: string, externalNetworkId: string) {
+  const ours = `kube_service_${clusterId}_`;
+  const named = async (path: string) => {
+    let n = 0;
+    for await (const x of cloud.session.paginate<{ name: string }>('load-balancer', `/v2/lbaas/${path}`, {
+      itemsKey: path,
+    }))
+      if (x.name.includes(ours)) n++;
+    return n;
+  };
+  return {
+    loadBalancers: await named('loadbalancers'),
+    listeners: await named('listeners'),
+    pools: await named('pools'),
+    floatingIps: (await cloud.neutron.floatingIps.list({ floating_network_id: externalNetworkId })).length,
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * Delete leaves nothing, on the real lab OpenStack: a cluster the provisioner created there (Nova's
+ * fake driver, Neutron, an external network the test makes) whose API is a kubelab started from its
+ * master-0 input, with the real openstack-cloud-controller-manager running on the kaas-rendered
+ * cloud.conf. It holds what a used cluster holds: a LoadBalancer Service with its Octavia load
+ * balancer and floating IP, a Cinder volume carrying Cinder CSI's cluster metadata, and the
+ * etcd-backup, Velero and registry Swift containers with objects. Delete removes the Service through
+ * the API (the cloud controller removes the load balancer), sweeps the rest, and its step outputs
+ * name what went; afterwards the APIs count zero of each.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cloudConf } from '../../src/addons/cloudconf.ts';
+import { CINDER_CLUSTER_METADATA } from '../../src/addons/storage.ts';
+import { clusterNames, tagsFor } from '../../src/cluster/names.ts';
+import { isOpenStackError, type Cloud } from '../../src/openstack/index.ts';
+import type { Store } from '../../src/store/db.ts';
+import { defaultContext } from '../addons/default-context.ts';
+import {
+  loadBalancerCounts,
+  startCloudController,
+  type CloudController,
+} from '../kubelab/cloudcontroller.ts';
+import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import {
+  adminConfig,
+  provisionerStore,
+  taggedCounts,
+  testCloud,
+  testWebhook,
+  NONE_TAGGED,
+} from './support.ts';
+
+const run = randomBytes(3).toString('hex');
+const name = `cd${run}`;
+const names = clusterNames(name);
+let cloud: Cloud;
+let c: ClusterLab | undefined;
+let occm: CloudController | undefined;
+let external: { id: string; subnetId: string } | undefined;
+let flavorId: string | undefined;
+let imageId: string | undefined;
+let credential: { userId: string; id: string } | undefined;
+const stores: Store[] = [];
+
+beforeAll(async () => {
+  cloud = testCloud(
+    adminConfig(process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3', process.env.OS_PASSWORD ?? 'secret'),
+  );
+  flavorId = (await cloud.nova.createFlavor({ name: `kaas-${name}`, ram: 512, vcpus: 1, disk: 1 })).id;
+  const image = await cloud.glance.createImage({
+    name: `kaas-${name}`,
+    diskFormat: 'raw',
+    containerFormat: 'bare',
+  });
+  imageId = image.id;
+  await cloud.glance.uploadImage(image.id, randomBytes(64 * 1024));
+  const ext = await cloud.neutron.networks.create({
+    name: `kaas-${name}-public`,
+    'router:external': true,
+    'provider:network_type': 'flat',
+    'provider:physical_network': `kaas-${name}`,
+  });
+  const extSubnet = await cloud.neutron.subnets.create({
+    network_id: ext.id,
+    cidr: '198.51.100.0/24',
+    ip_version: 4,
+    enable_dhcp: false,
+  });
+  external = { id: ext.id, subnetId: extSubnet.id };
+  const webhook = await testWebhook();
+  c = await provisionOnKubelab(
+    {
+      cloud,
+      webhook,
+      store: async () => {
+        const s = await provisionerStore();
+        stores.push(s);
+        return s;
+      },
+    },
+    {
+      name,
+      workers: 1,
+      spec: {
+        masterFlavor: `kaas-${name}`,
+        image: `kaas-${name}`,
+        nodeGroups: [{ name: 'default', count: 1, flavor: `kaas-${name}` }],
+        externalNetwork: ext.name,
+      },
+    },
+  );
+}, 600_000);
+
+afterAll(async () => {
+  await occm?.stop();
+  if (c) {
+    const left = await c
+      .provisioner()
+      .getCluster(c.clusterId)
+      .catch(() => undefined);
+    if (left) {
+      await c.provisioner().deleteCluster(c.clusterId);
+      await c
+        .provisioner()
+        .runUntilIdle()
+        .catch(() => undefined);
+    }
+    await c.stop();
+  }
+  if (credential)
+    await cloud.keystone.deleteApplicationCredential(credential.userId, credential.id).catch(() => undefined);
+  if (external) {
+    await cloud.neutron.subnets.delete(external.subnetId).catch(() => undefined);
+    await cloud.neutron.networks.delete(external.id).catch(() => undefined);
+  }
+  if (flavorId) await cloud.nova.deleteFlavor(flavorId).catch(() => undefined);
+  if (imageId) await cloud.glance.deleteImage(imageId, { ignoreMissing: true });
+  for (const s of stores) await s.close();
+}, 600_000);
+
+/** What the APIs find of the cluster: tagged resources, its Services' Octavia objects, volumes, containers. */
+async function count(clusterId: string) {
+  const containers = [names.artifactsContainer, ...names.backupContainers];
+  let swift = 0;
+  for (const container of containers) {
+    swift += await cloud.swift.headContainer(container).then(
+      () => 1,
+      (error: unknown) => {
+        if (isOpenStackError(error, 'openstack_not_found')) return 0;
+        throw error;
+      },
+    );
+  }
+  return {
+    ...(await taggedCounts(cloud, clusterId)),
+    ...(await loadBalancerCounts(cloud, clusterId, external!.id)),
+    externalPorts: (await cloud.neutron.ports.list({ network_id: external!.id })).length,
+    volumes: (await cloud.cinder.listVolumes()).filter(
+      (v) => v.metadata[CINDER_CLUSTER_METADATA] === clusterId,
+    ).length,
+    containers: swift,
+  };
+}
+
+interface ServiceObject {
+  status?: { loadBalancer?: { ingress?: { ip?: string }[] } };
+}
+
+describe('delete on the lab with the cloud controller running', () => {
+  it(
+    "removes the cloud controller's load balancer through the API, then sweeps volumes, floating IPs and backup containers: zero left",
+    { timeout: 900_000 },
+    async () => {
+      const lab = c!.lab;
+      const clusterId = c!.clusterId;
+      const [admin] = await cloud.keystone.listUsers({ name: 'admin' });
+      const made = await cloud.keystone.createApplicationCredential(admin!.id, { name: `kaas-${name}` });
+      credential = { userId: admin!.id, id: made.id };
+      const [subnet] = await cloud.neutron.subnets.list({ tags: tagsFor(clusterId) });
+      occm = await startCloudController(
+        lab,
+        { ...defaultContext(), clusterName: name, clusterId },
+        cloudConf({
+          authUrl: process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3',
+          region: process.env.OS_REGION_NAME ?? 'RegionOne',
+          applicationCredentialId: made.id,
+          applicationCredentialSecret: made.secret,
+          floatingNetworkId: external!.id,
+          subnetId: subnet!.id,
+        }),
+      );
+      const created = await lab.request('POST', '/api/v1/namespaces/default/services', {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: 'default' },
+        spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] },
+      });
+      expect(created.status).toBe(201);
+      await lab.waitFor(
+        'the Service to get its load balancer address',
+        async () => {
+          if (occm!.proc.child.exitCode !== null)
+            throw new Error(`the cloud controller exited: ${await occm!.log()}`);
+          const got = await lab.request('GET', '/api/v1/namespaces/default/services/web');
+          return (got.body as ServiceObject).status?.loadBalancer?.ingress?.[0]?.ip !== undefined;
+        },
+        300_000,
+      );
+      // What Cinder CSI (--cluster=<id>) makes for a claim, and what the backup services write.
+      const volume = await cloud.cinder.createVolume({
+        name: `pvc-${run}`,
+        size: 1,
+        metadata: { [CINDER_CLUSTER_METADATA]: clusterId, 'csi.storage.k8s.io/pvc/name': 'data' },
+      });
+      await cloud.cinder.waitForVolumeStatus(volume.id);
+      for (const container of names.backupContainers) {
+        await cloud.swift.createContainer(container);
+        await cloud.swift.putObject(container, 'backup-1', Buffer.from('x'));
+      }
+      const tagged = await cloud.neutron.floatingIps.list({ tags: tagsFor(clusterId) });
+      expect(await count(clusterId)).toMatchObject({
+        loadBalancers: 1,
+        listeners: 1,
+        pools: 1,
+        // The cloud controller's for the Service, and kaas's own (tagged) ones.
+        floatingIps: 1 + tagged.length,
+        volumes: 1,
+        containers: 4,
+      });
+
+      const p = c!.provisioner({
+        kubeCleanupTimeoutMs: 240_000,
+        pollIntervalMs: 500,
+        waitTimeoutMs: 240_000,
+      });
+      const del = await p.deleteCluster(clusterId);
+      await p.runUntilIdle();
+      const job = await p.getJob(del.id);
+      expect(job.job.error).toBeNull();
+      expect(job.job.state).toBe('succeeded');
+      const outputs = Object.fromEntries(job.steps.map((s) => [s.stepId, s.output]));
+      expect(outputs['delete:load-balancer-services']).toMatchObject({
+        reachable: true,
+        removed: 1,
+        ids: ['default/web'],
+        remaining: [],
+      });
+      expect(outputs['sweep:volume']).toEqual({ removed: 1, ids: [volume.id] });
+      // The Service's floating IP went with its load balancer; the sweep removed kaas's own.
+      expect(outputs['sweep:floating-ip']).toEqual({ removed: tagged.length, ids: tagged.map((f) => f.id) });
+      for (const container of names.backupContainers)
+        expect(outputs[`delete:${container}`]).toEqual({
+          removed: 2,
+          ids: [container, `${container}/backup-1`],
+        });
+      await occm!.stop();
+
+      expect(await count(clusterId)).toEqual({
+        ...NONE_TAGGED,
+        loadBalancers: 0,
+        listeners: 0,
+        pools: 0,
+        floatingIps: 0,
+        externalPorts: 0,
+        volumes: 0,
+        containers: 0,
+      });
+    },
+  );
+});
