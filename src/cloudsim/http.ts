@@ -78,6 +78,11 @@ export interface Route {
   auth?: 'none' | 'optional';
   /** Leave the request body unread (streamed uploads). */
   raw?: boolean;
+  /**
+   * `path` is the whole path, not below the prefix: a service's unversioned root and its discovery
+   * documents (`/compute/`, `/volume/v3/`). It must start with the prefix's first segment.
+   */
+  absolute?: boolean;
   handler: (ctx: Ctx) => Reply | Promise<Reply>;
 }
 

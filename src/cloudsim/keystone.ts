@@ -529,6 +529,7 @@ function createProject(ctx: Ctx): Reply {
   const b = bodyOf(ctx, 'project');
   const name = str(b.name);
   if (!name) throw new HttpError(400, "Invalid input for field 'name': 'name' is a required property");
+  if (name.length > 64) throw new HttpError(400, `Invalid input for field 'name': '${name}' is too long`);
   const domainId = str(b.domain_id) ?? 'default';
   get(state.domains, domainId, 'domain');
   if (state.findProjectByName(name, domainId))
@@ -745,6 +746,14 @@ const versionDoc = (env: Env) => ({
 });
 
 const routes: Route[] = [
+  // Keystone's unversioned root: 300 Multiple Choices listing its one version.
+  {
+    method: 'GET',
+    path: '/',
+    absolute: true,
+    auth: 'none',
+    handler: (ctx) => ({ status: 300, json: { versions: { values: [versionDoc(ctx.env).version] } } }),
+  },
   { method: 'GET', path: '', auth: 'none', handler: (ctx) => ({ status: 200, json: versionDoc(ctx.env) }) },
   { method: 'POST', path: '/auth/tokens', auth: 'none', handler: issueToken },
   {

@@ -1104,10 +1104,49 @@ function mine<T extends { projectId: string }>(ctx: Ctx, items: Iterable<T>, als
   return [...items].filter((i) => admin || i.projectId === project || (also?.(i) ?? false));
 }
 
+/**
+ * The API extensions whose resources and attributes cloudsim serves, as Neutron lists them (clients
+ * ask before using an optional attribute); Neutron's `updated` dates are left out.
+ */
+const EXTENSIONS = new Map(
+  (
+    [
+      ['security-group', 'security-group', 'The security groups extension.'],
+      [
+        'router',
+        'Neutron L3 Router',
+        'Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.',
+      ],
+      ['external-net', 'Neutron external network', 'Adds external network attribute to network resource.'],
+      ['quotas', 'Quota management support', 'Expose functions for quotas management per project'],
+      ['binding', 'Port Binding', 'Expose port bindings of a virtual port to external application'],
+      ['port-security', 'Port Security', 'Provides port security'],
+      ['allowed-address-pairs', 'Allowed Address Pairs', 'Provides allowed address pairs'],
+      [
+        'standard-attr-tag',
+        'Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip',
+        'Enables to set tag on resources with standard attribute.',
+      ],
+      [
+        'standard-attr-description',
+        'standard-attr-description',
+        'Extension to add descriptions to standard attributes',
+      ],
+      [
+        'standard-attr-revisions',
+        'Resource revision numbers',
+        'This extension will display the revision number of neutron resources.',
+      ],
+      ['net-mtu', 'Network MTU', 'Provides MTU attribute for a network resource.'],
+    ] as const
+  ).map(([alias, name, description]): [string, unknown] => [alias, { alias, name, description, links: [] }]),
+);
+
 const routes: Route[] = [
   {
     method: 'GET',
     path: '',
+    auth: 'none',
     handler: (ctx) => ({
       status: 200,
       json: {
@@ -1116,6 +1155,46 @@ const routes: Route[] = [
         ],
       },
     }),
+  },
+  {
+    method: 'GET',
+    path: '/v2.0',
+    // Neutron lists the collections it serves at its versioned root; these are cloudsim's.
+    handler: (ctx) => ({
+      status: 200,
+      json: {
+        resources: (
+          [
+            ['network', 'networks'],
+            ['subnet', 'subnets'],
+            ['port', 'ports'],
+            ['router', 'routers'],
+            ['security_group', 'security-groups'],
+            ['security_group_rule', 'security-group-rules'],
+            ['floatingip', 'floatingips'],
+            ['quota', 'quotas'],
+          ] as const
+        ).map(([name, collection]) => ({
+          links: [{ href: `${ctx.env.url}/network/v2.0/${collection}`, rel: 'self' }],
+          name,
+          collection,
+        })),
+      },
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/v2.0/extensions',
+    handler: () => ({ status: 200, json: { extensions: [...EXTENSIONS.values()] } }),
+  },
+  {
+    method: 'GET',
+    path: '/v2.0/extensions/{alias}',
+    handler: (ctx) => {
+      const extension = EXTENSIONS.get(ctx.params.alias as string);
+      if (!extension) throw new HttpError(404, `Extension with alias ${ctx.params.alias} does not exist`);
+      return { status: 200, json: { extension } };
+    },
   },
   {
     method: 'GET',
