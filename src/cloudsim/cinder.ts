@@ -1,4 +1,5 @@
 import {
+  discoveryRoute,
   HttpError,
   bodyOf,
   isAdmin,
@@ -126,27 +127,24 @@ function microversion(headers: Ctx['headers']): number {
 }
 
 /** The v3 API as Cinder describes it at `/volume/` (300) and `/volume/v3/` (200). */
-function versions(ctx: Ctx, status: number): Reply {
+function versions(env: Env) {
   return {
-    status,
-    json: {
-      versions: [
-        {
-          id: 'v3.0',
-          status: 'CURRENT',
-          version: `3.${MAX_MINOR}`,
-          min_version: '3.0',
-          updated: '2016-02-08T12:20:21Z',
-          links: [
-            { rel: 'describedby', type: 'text/html', href: 'https://docs.openstack.org/' },
-            { rel: 'self', href: `${ctx.env.url}/volume/v3/` },
-          ],
-          'media-types': [
-            { base: 'application/json', type: 'application/vnd.openstack.volume+json;version=3' },
-          ],
-        },
-      ],
-    },
+    versions: [
+      {
+        id: 'v3.0',
+        status: 'CURRENT',
+        version: `3.${MAX_MINOR}`,
+        min_version: '3.0',
+        updated: '2016-02-08T12:20:21Z',
+        links: [
+          { rel: 'describedby', type: 'text/html', href: 'https://docs.openstack.org/' },
+          { rel: 'self', href: `${env.url}/volume/v3/` },
+        ],
+        'media-types': [
+          { base: 'application/json', type: 'application/vnd.openstack.volume+json;version=3' },
+        ],
+      },
+    ],
   };
 }
 
@@ -368,8 +366,8 @@ function setQuota(ctx: Ctx): Reply {
 }
 
 const routes: Route[] = [
-  { method: 'GET', path: '/volume', absolute: true, auth: 'none', handler: (ctx) => versions(ctx, 300) },
-  { method: 'GET', path: '/volume/v3', absolute: true, auth: 'none', handler: (ctx) => versions(ctx, 200) },
+  discoveryRoute('/volume', versions, { status: 300, absolute: true }),
+  discoveryRoute('/volume/v3', versions, { absolute: true }),
   { method: 'GET', path: '/os-quota-sets/{target}', handler: quotaSet },
   { method: 'PUT', path: '/os-quota-sets/{target}', handler: setQuota },
   {

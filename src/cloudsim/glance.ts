@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
+  discoveryRoute,
+  type Env,
   HttpError,
   isAdmin,
   projectOf,
@@ -166,23 +168,20 @@ async function upload(ctx: Ctx): Promise<Reply> {
  * The versions Glance 25 (Zed) lists without an image cache or multiple stores; it answers them with
  * 300 at its root and with 200 at `/versions`.
  */
-function versions(ctx: Ctx, status: number): Reply {
+function versions(env: Env) {
   const ids = ['2.15', '2.9', '2.7', '2.6', '2.5', '2.4', '2.3', '2.2', '2.1', '2.0'];
   return {
-    status,
-    json: {
-      versions: ids.map((id, i) => ({
-        id: `v${id}`,
-        status: i === 0 ? 'CURRENT' : 'SUPPORTED',
-        links: [{ rel: 'self', href: `${ctx.env.url}/image/v2/` }],
-      })),
-    },
+    versions: ids.map((id, i) => ({
+      id: `v${id}`,
+      status: i === 0 ? 'CURRENT' : 'SUPPORTED',
+      links: [{ rel: 'self', href: `${env.url}/image/v2/` }],
+    })),
   };
 }
 
 const routes: Route[] = [
-  { method: 'GET', path: '', auth: 'none', handler: (ctx) => versions(ctx, 300) },
-  { method: 'GET', path: '/versions', auth: 'none', handler: (ctx) => versions(ctx, 200) },
+  discoveryRoute('', versions, { status: 300 }),
+  discoveryRoute('/versions', versions),
   {
     method: 'GET',
     path: '/v2/images',

@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
+  discoveryRoute,
   HttpError,
   bodyOf,
   requireCaller,
@@ -747,14 +748,11 @@ const versionDoc = (env: Env) => ({
 
 const routes: Route[] = [
   // Keystone's unversioned root: 300 Multiple Choices listing its one version.
-  {
-    method: 'GET',
-    path: '/',
+  discoveryRoute('/', (env) => ({ versions: { values: [versionDoc(env).version] } }), {
+    status: 300,
     absolute: true,
-    auth: 'none',
-    handler: (ctx) => ({ status: 300, json: { versions: { values: [versionDoc(ctx.env).version] } } }),
-  },
-  { method: 'GET', path: '', auth: 'none', handler: (ctx) => ({ status: 200, json: versionDoc(ctx.env) }) },
+  }),
+  discoveryRoute('', versionDoc),
   { method: 'POST', path: '/auth/tokens', auth: 'none', handler: issueToken },
   {
     method: 'GET',

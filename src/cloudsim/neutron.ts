@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  discoveryRoute,
   HttpError,
   bodyOf,
   isAdmin,
@@ -1143,19 +1144,9 @@ const EXTENSIONS = new Map(
 );
 
 const routes: Route[] = [
-  {
-    method: 'GET',
-    path: '',
-    auth: 'none',
-    handler: (ctx) => ({
-      status: 200,
-      json: {
-        versions: [
-          { id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${ctx.env.url}/network/v2.0/` }] },
-        ],
-      },
-    }),
-  },
+  discoveryRoute('', (env) => ({
+    versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${env.url}/network/v2.0/` }] }],
+  })),
   {
     method: 'GET',
     path: '/v2.0',

@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
+  discoveryRoute,
   HttpError,
   bodyOf,
   isAdmin,
@@ -676,48 +677,35 @@ function getFlavor(ctx: Ctx): Flavor {
 }
 
 const routes: Route[] = [
-  {
-    method: 'GET',
-    path: '/compute',
-    absolute: true,
-    auth: 'none',
-    handler: (ctx) => ({
-      status: 200,
-      json: {
-        versions: [
-          {
-            id: 'v2.0',
-            status: 'SUPPORTED',
-            version: '',
-            min_version: '',
-            updated: '2011-01-21T11:33:21Z',
-            links: [{ rel: 'self', href: `${ctx.env.url}/compute/v2/` }],
-          },
-          v21(ctx.env),
-        ],
-      },
-    }),
-  },
-  {
-    method: 'GET',
-    path: '',
-    auth: 'none',
-    handler: (ctx) => ({
-      status: 200,
-      json: {
-        version: {
-          ...v21(ctx.env),
-          links: [
-            { rel: 'self', href: `${ctx.env.url}/compute/v2.1/` },
-            { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' },
-          ],
-          'media-types': [
-            { base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' },
-          ],
+  discoveryRoute(
+    '/compute',
+    (env) => ({
+      versions: [
+        {
+          id: 'v2.0',
+          status: 'SUPPORTED',
+          version: '',
+          min_version: '',
+          updated: '2011-01-21T11:33:21Z',
+          links: [{ rel: 'self', href: `${env.url}/compute/v2/` }],
         },
-      },
+        v21(env),
+      ],
     }),
-  },
+    { absolute: true },
+  ),
+  discoveryRoute('', (env) => ({
+    version: {
+      ...v21(env),
+      links: [
+        { rel: 'self', href: `${env.url}/compute/v2.1/` },
+        { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' },
+      ],
+      'media-types': [
+        { base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' },
+      ],
+    },
+  })),
   { method: 'GET', path: '/os-quota-sets/{project}', handler: quotaSet },
   { method: 'GET', path: '/servers', handler: (ctx) => listServers(ctx, false) },
   { method: 'GET', path: '/servers/detail', handler: (ctx) => listServers(ctx, true) },

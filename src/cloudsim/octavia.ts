@@ -1,4 +1,5 @@
 import {
+  discoveryRoute,
   HttpError,
   bodyOf,
   isAdmin,
@@ -561,22 +562,14 @@ const VERSIONS: [string, string][] = [
 ];
 
 const discovery: Route[] = [
-  {
-    method: 'GET',
-    path: '',
-    auth: 'none',
-    handler: (ctx) => ({
-      status: 200,
-      json: {
-        versions: VERSIONS.map(([id, updated], i) => ({
-          id: `v${id}`,
-          status: i === VERSIONS.length - 1 ? 'CURRENT' : 'SUPPORTED',
-          updated,
-          links: [{ href: `${ctx.env.url}/load-balancer/v2`, rel: 'self' }],
-        })),
-      },
-    }),
-  },
+  discoveryRoute('', (env) => ({
+    versions: VERSIONS.map(([id, updated], i) => ({
+      id: `v${id}`,
+      status: i === VERSIONS.length - 1 ? 'CURRENT' : 'SUPPORTED',
+      updated,
+      links: [{ href: `${env.url}/load-balancer/v2`, rel: 'self' }],
+    })),
+  })),
   // Octavia's v2 controllers answer their own GET with the bare version string.
   { method: 'GET', path: '/v2', handler: () => ({ status: 200, json: 'v2.0' }) },
   { method: 'GET', path: '/v2.0', handler: () => ({ status: 200, json: 'v2.0' }) },

@@ -36,6 +36,12 @@ async function waitFor(cli: Osc, args: string[], done: (row: Row | undefined) =>
   throw new Error(`openstack ${args.join(' ')} did not reach the awaited state in 120 s`);
 }
 
+/** `image create` of a raw image from `file`; the name (and any options) last. */
+const rawImage = (file: string, ...rest: string[]) => [
+  ...['image', 'create', '--disk-format', 'raw', '--container-format', 'bare', '--file', file],
+  ...rest,
+];
+
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 
 /** Each case's limit: a few dozen CLI runs of 1–4 s each on a busy machine, and the lab's waits. */
@@ -175,17 +181,7 @@ describe.each(targets)('openstack CLI against $name', (target) => {
         });
 
         writeFileSync(join(dir, 'nova.img'), Buffer.alloc(64 * 1024));
-        const image = await member.json([
-          'image',
-          'create',
-          '--disk-format',
-          'raw',
-          '--container-format',
-          'bare',
-          '--file',
-          join(dir, 'nova.img'),
-          `${run}-nova-img`,
-        ]);
+        const image = await member.json(rawImage(join(dir, 'nova.img'), `${run}-nova-img`));
         defer(() => member.ok(['image', 'delete', String(image.id)]));
         const network = await member.json(['network', 'create', `${run}-nova-net`]);
         defer(() => member.ok(['network', 'delete', String(network.id)]));
@@ -228,24 +224,21 @@ describe.each(targets)('openstack CLI against $name', (target) => {
           name: `${run}-group`,
         });
 
-        const server = await member.json([
-          'server',
-          'create',
-          '--flavor',
-          String(flavor.ID),
-          '--image',
-          String(image.id),
-          '--network',
-          String(network.id),
-          '--key-name',
-          `${run}-key`,
-          '--hint',
-          `group=${group.id}`,
-          '--property',
-          'kaas-role=master',
-          '--wait',
-          `${run}-vm`,
-        ]);
+        const boot = (key: string, ...rest: string[]) => [
+          ...['server', 'create', '--flavor', String(flavor.ID), '--image', String(image.id)],
+          ...['--network', String(network.id), '--key-name', key, ...rest],
+        ];
+        const server = await member.json(
+          boot(
+            `${run}-key`,
+            '--hint',
+            `group=${group.id}`,
+            '--property',
+            'kaas-role=master',
+            '--wait',
+            `${run}-vm`,
+          ),
+        );
         defer(() => member.ok(['server', 'delete', '--wait', String(server.id)]));
         expect(server).toMatchObject({ status: 'ACTIVE', key_name: `${run}-key` });
         const listed = await member.json<Row[]>([
@@ -264,21 +257,7 @@ describe.each(targets)('openstack CLI against $name', (target) => {
         await member.ok(['server', 'delete', '--wait', String(server.id)]);
         expect(await member.fails(['server', 'show', String(server.id)])).toMatch(MISSING);
 
-        expect(
-          await member.fails([
-            'server',
-            'create',
-            '--flavor',
-            String(flavor.ID),
-            '--image',
-            String(image.id),
-            '--network',
-            String(network.id),
-            '--key-name',
-            `${run}-nokey`,
-            `${run}-bad`,
-          ]),
-        ).toMatch(BAD_INPUT);
+        expect(await member.fails(boot(`${run}-nokey`, `${run}-bad`))).toMatch(BAD_INPUT);
         const quota = await member.json(['quota', 'show']);
         expect(quota).toMatchObject({
           instances: expect.any(Number),
@@ -295,19 +274,7 @@ describe.each(targets)('openstack CLI against $name', (target) => {
     async () => {
       writeFileSync(join(dir, 'glance.img'), 'conformance image\n');
       await clients(async ({ member, defer }) => {
-        const image = await member.json([
-          'image',
-          'create',
-          '--disk-format',
-          'raw',
-          '--container-format',
-          'bare',
-          '--file',
-          join(dir, 'glance.img'),
-          '--tag',
-          'kaas',
-          `${run}-img`,
-        ]);
+        const image = await member.json(rawImage(join(dir, 'glance.img'), '--tag', 'kaas', `${run}-img`));
         defer(() => member.ok(['image', 'delete', String(image.id)]));
         const shown = await member.json(['image', 'show', String(image.id)]);
         expect(shown).toMatchObject({
