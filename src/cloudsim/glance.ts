@@ -165,11 +165,27 @@ async function upload(ctx: Ctx): Promise<Reply> {
 }
 
 /**
- * The versions Glance 25 (Zed) lists without an image cache or multiple stores; it answers them with
- * 300 at its root and with 200 at `/versions`.
+ * The versions the lab's Glance 25 (Zed, multiple stores, no image cache) lists; it answers them
+ * with 300 at its root and with 200 at `/versions`.
  */
 function versions(env: Env) {
-  const ids = ['2.15', '2.9', '2.7', '2.6', '2.5', '2.4', '2.3', '2.2', '2.1', '2.0'];
+  const ids = [
+    '2.15',
+    '2.13',
+    '2.12',
+    '2.11',
+    '2.10',
+    '2.9',
+    '2.8',
+    '2.7',
+    '2.6',
+    '2.5',
+    '2.4',
+    '2.3',
+    '2.2',
+    '2.1',
+    '2.0',
+  ];
   return {
     versions: ids.map((id, i) => ({
       id: `v${id}`,

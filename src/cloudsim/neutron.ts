@@ -1107,40 +1107,69 @@ function mine<T extends { projectId: string }>(ctx: Ctx, items: Iterable<T>, als
 
 /**
  * The API extensions whose resources and attributes cloudsim serves, as Neutron lists them (clients
- * ask before using an optional attribute); Neutron's `updated` dates are left out.
+ * ask before using an optional attribute), worded and dated as the lab's Neutron 21 (Zed) lists them.
  */
 const EXTENSIONS = new Map(
   (
     [
-      ['security-group', 'security-group', 'The security groups extension.'],
+      ['security-group', 'security-group', 'The security groups extension.', '2012-10-05'],
       [
         'router',
         'Neutron L3 Router',
         'Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.',
+        '2012-07-20',
       ],
-      ['external-net', 'Neutron external network', 'Adds external network attribute to network resource.'],
-      ['quotas', 'Quota management support', 'Expose functions for quotas management per project'],
-      ['binding', 'Port Binding', 'Expose port bindings of a virtual port to external application'],
-      ['port-security', 'Port Security', 'Provides port security'],
-      ['allowed-address-pairs', 'Allowed Address Pairs', 'Provides allowed address pairs'],
+      [
+        'external-net',
+        'Neutron external network',
+        'Adds external network attribute to network resource.',
+        '2013-01-14',
+      ],
+      [
+        'quotas',
+        'Quota management support',
+        'Expose functions for quotas management per project',
+        '2012-07-29',
+      ],
+      [
+        'binding',
+        'Port Binding',
+        'Expose port bindings of a virtual port to external application',
+        '2014-02-03',
+      ],
+      ['port-security', 'Port Security', 'Provides port security', '2012-07-23'],
+      ['allowed-address-pairs', 'Allowed Address Pairs', 'Provides allowed address pairs', '2013-07-23'],
       [
         'standard-attr-tag',
-        'Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip',
+        'Tag support for resources with standard attribute: port, subnet, subnetpool, network, security_group, router, floatingip, policy, trunk, network_segment_range',
         'Enables to set tag on resources with standard attribute.',
+        '2017-01-01',
       ],
       [
         'standard-attr-description',
         'standard-attr-description',
         'Extension to add descriptions to standard attributes',
+        '2016-02-10',
       ],
       [
         'standard-attr-revisions',
         'Resource revision numbers',
         'This extension will display the revision number of neutron resources.',
+        '2016-04-11',
       ],
-      ['net-mtu', 'Network MTU', 'Provides MTU attribute for a network resource.'],
+      ['net-mtu', 'Network MTU', 'Provides MTU attribute for a network resource.', '2015-03-25'],
     ] as const
-  ).map(([alias, name, description]): [string, unknown] => [alias, { alias, name, description, links: [] }]),
+  ).map(([alias, name, description, day]): [string, unknown] => [
+    alias,
+    // Neutron stamps most extensions at 10:00 on their day; the tag extension at midnight.
+    {
+      name,
+      alias,
+      description,
+      updated: `${day}T${alias === 'standard-attr-tag' ? '00' : '10'}:00:00-00:00`,
+      links: [],
+    },
+  ]),
 );
 
 const routes: Route[] = [
@@ -1166,9 +1195,9 @@ const routes: Route[] = [
             ['quota', 'quotas'],
           ] as const
         ).map(([name, collection]) => ({
-          links: [{ href: `${ctx.env.url}/network/v2.0/${collection}`, rel: 'self' }],
           name,
           collection,
+          links: [{ rel: 'self', href: `${ctx.env.url}/network/v2.0/${collection}` }],
         })),
       },
     }),

@@ -27,7 +27,6 @@ const KEYS: Record<number, string> = {
   403: 'forbidden',
   404: 'itemNotFound',
   405: 'HTTPMethodNotAllowed',
-  406: 'HTTPNotAcceptable',
   409: 'conflictingRequest',
   413: 'overLimit',
   429: 'overLimit',
