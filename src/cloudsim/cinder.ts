@@ -135,7 +135,7 @@ function versions(env: Env) {
         status: 'CURRENT',
         version: `3.${MAX_MINOR}`,
         min_version: '3.0',
-        updated: '2016-02-08T12:20:21Z',
+        updated: '2022-08-31T00:00:00Z',
         links: [
           { rel: 'describedby', type: 'text/html', href: 'https://docs.openstack.org/' },
           { rel: 'self', href: `${env.url}/volume/v3/` },
@@ -158,8 +158,8 @@ function typeView(ctx: Ctx, t: VolumeType) {
   return {
     id: t.id,
     name: t.name,
-    description: t.description,
     is_public: true,
+    description: t.description,
     // Only an admin sees a type's extra specs with the default policy.
     ...(isAdmin(ctx) ? { extra_specs: t.extraSpecs } : {}),
     qos_specs_id: null,
@@ -175,7 +175,7 @@ function getType(ctx: Ctx): Reply {
   return { status: 200, json: { volume_type: typeView(ctx, t) } };
 }
 
-const DEFAULT_TYPE = 'lvmdriver-1';
+const DEFAULT_TYPE = '__DEFAULT__';
 
 /** A project's volume quotas, with `usage=true` each as limit, in use and reserved, as Cinder shows them. */
 function quotaSet(ctx: Ctx): Reply {
@@ -367,7 +367,13 @@ function setQuota(ctx: Ctx): Reply {
 
 const routes: Route[] = [
   discoveryRoute('/volume', versions, { status: 300, absolute: true }),
-  discoveryRoute('/volume/v3', versions, { absolute: true }),
+  // Unlike its root, Cinder's versioned root wants a token.
+  {
+    method: 'GET',
+    path: '/volume/v3',
+    absolute: true,
+    handler: (ctx) => ({ status: 200, json: versions(ctx.env) }),
+  },
   { method: 'GET', path: '/os-quota-sets/{target}', handler: quotaSet },
   { method: 'PUT', path: '/os-quota-sets/{target}', handler: setQuota },
   {

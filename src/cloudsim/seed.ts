@@ -133,13 +133,14 @@ export function bootstrapState(now: number): CloudState {
   ];
   for (const [id, name, vcpus, ram, disk] of flavors) state.flavors.set(id, { id, name, vcpus, ram, disk });
 
-  for (const [name, description, extraSpecs] of [
-    ['lvmdriver-1', null, { volume_backend_name: 'lvmdriver-1' }],
-    ['__DEFAULT__', 'Default Volume Type', {}],
-  ] as const) {
-    const id = uuid();
-    state.volumeTypes.set(id, { id, name, description, extraSpecs });
-  }
+  // The lab's Cinder has the one type every Cinder creates, and makes it the default.
+  const volumeType = uuid();
+  state.volumeTypes.set(volumeType, {
+    id: volumeType,
+    name: '__DEFAULT__',
+    description: 'Default Volume Type',
+    extraSpecs: {},
+  });
 
   for (const name of ['debian-12', 'flatcar-stable', 'ubuntu-24.04']) {
     const id = uuid();

@@ -296,7 +296,7 @@ export interface Volume {
   deletedAt?: number;
 }
 
-/** A Cinder volume type; cloudsim has the lab's two, both on the one LVM backend. */
+/** A Cinder volume type. */
 export interface VolumeType {
   id: string;
   name: string;
