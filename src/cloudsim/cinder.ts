@@ -1,4 +1,5 @@
 import {
+  discoveryRoute,
   HttpError,
   bodyOf,
   isAdmin,
@@ -13,7 +14,7 @@ import {
   type Service,
   unauthorizedReply,
 } from './http.ts';
-import { uuid, type Snapshot, type Volume } from './state.ts';
+import { uuid, type Snapshot, type Volume, type VolumeType } from './state.ts';
 
 const KEYS: Record<number, string> = {
   400: 'badRequest',
@@ -105,6 +106,108 @@ function getVolume(ctx: Ctx): Volume {
   return v;
 }
 
+/** Cinder 21 (Zed) accepts volume microversions 3.0 … 3.70. */
+const MAX_MINOR = 70;
+
+/** The requested volume microversion's minor number; 406 when out of range, as Cinder answers. */
+function microversion(headers: Ctx['headers']): number {
+  const h = headers['openstack-api-version'];
+  const text = typeof h === 'string' ? /volume\s+(\S+)/i.exec(h)?.[1] : undefined;
+  if (!text) return 0;
+  if (text === 'latest') return MAX_MINOR;
+  const m = /^3\.(\d+)$/.exec(text);
+  if (!m || Number(m[1]) > MAX_MINOR)
+    throw new HttpError(
+      m || /^\d+\.\d+$/.test(text) ? 406 : 400,
+      m || /^\d+\.\d+$/.test(text)
+        ? `Version ${text} is not supported by the API. Minimum is 3.0 and maximum is 3.${MAX_MINOR}.`
+        : `Invalid API version request string: ${text}`,
+    );
+  return Number(m[1]);
+}
+
+/** The v3 API as Cinder describes it at `/volume/` (300) and `/volume/v3/` (200). */
+function versions(env: Env) {
+  return {
+    versions: [
+      {
+        id: 'v3.0',
+        status: 'CURRENT',
+        version: `3.${MAX_MINOR}`,
+        min_version: '3.0',
+        updated: '2022-08-31T00:00:00Z',
+        links: [
+          { rel: 'describedby', type: 'text/html', href: 'https://docs.openstack.org/' },
+          { rel: 'self', href: `${env.url}/volume/v3/` },
+        ],
+        'media-types': [
+          { base: 'application/json', type: 'application/vnd.openstack.volume+json;version=3' },
+        ],
+      },
+    ],
+  };
+}
+
+/** The volume type a name or id refers to (Cinder accepts either in `volume_type`). */
+function findType(ctx: Ctx, ref: string): VolumeType | undefined {
+  const types = ctx.env.state.volumeTypes;
+  return types.get(ref) ?? [...types.values()].find((t) => t.name === ref);
+}
+
+function typeView(ctx: Ctx, t: VolumeType) {
+  return {
+    id: t.id,
+    name: t.name,
+    is_public: true,
+    description: t.description,
+    // Only an admin sees a type's extra specs with the default policy.
+    ...(isAdmin(ctx) ? { extra_specs: t.extraSpecs } : {}),
+    qos_specs_id: null,
+    'os-volume-type-access:is_public': true,
+  };
+}
+
+function getType(ctx: Ctx): Reply {
+  checkProject(ctx);
+  const id = ctx.params.id as string;
+  const t = id === 'default' ? findType(ctx, DEFAULT_TYPE) : ctx.env.state.volumeTypes.get(id);
+  if (!t) throw new HttpError(404, `Volume type ${id} could not be found.`);
+  return { status: 200, json: { volume_type: typeView(ctx, t) } };
+}
+
+const DEFAULT_TYPE = '__DEFAULT__';
+
+/** A project's volume quotas, with `usage=true` each as limit, in use and reserved, as Cinder shows them. */
+function quotaSet(ctx: Ctx): Reply {
+  const project = checkProject(ctx);
+  const target = ctx.params.target as string;
+  if (target !== project && !isAdmin(ctx)) throw new HttpError(403, 'Policy does not allow this action.');
+  const own = volumes(ctx.env).filter((v) => v.projectId === target);
+  const snaps = [...ctx.env.state.snapshots.values()].filter((sn) => sn.projectId === target);
+  const limits: [string, number, number][] = [
+    ['volumes', quotaOf(ctx.env, target, 'volumes'), own.length],
+    ['snapshots', 10, snaps.length],
+    ['gigabytes', 1000, own.reduce((a, v) => a + v.size, 0) + snaps.reduce((a, sn) => a + sn.size, 0)],
+    ['backups', 10, 0],
+    ['backup_gigabytes', 1000, 0],
+    ['groups', 10, 0],
+    ['per_volume_gigabytes', -1, 0],
+    ...[...ctx.env.state.volumeTypes.values()].flatMap((t): [string, number, number][] => {
+      const typed = own.filter((v) => findType(ctx, v.volumeType)?.id === t.id);
+      return [
+        [`volumes_${t.name}`, -1, typed.length],
+        [`gigabytes_${t.name}`, -1, typed.reduce((a, v) => a + v.size, 0)],
+        [`snapshots_${t.name}`, -1, snaps.filter((sn) => typed.some((v) => v.id === sn.volumeId)).length],
+      ];
+    }),
+  ];
+  const usage = ['true', 'True', '1'].includes(ctx.query.get('usage') ?? '');
+  const set = Object.fromEntries(
+    limits.map(([k, limit, inUse]) => [k, usage ? { limit, in_use: inUse, reserved: 0 } : limit]),
+  );
+  return { status: 200, json: { quota_set: { id: target, ...set } } };
+}
+
 function createVolume(ctx: Ctx): Reply {
   const project = checkProject(ctx);
   const caller = requireCaller(ctx);
@@ -123,6 +226,9 @@ function createVolume(ctx: Ctx): Reply {
       `VolumeLimitExceeded: Maximum number of volumes allowed (${limit}) exceeded for quota 'volumes'.`,
     );
   }
+  const typeRef = str(b.volume_type) ?? DEFAULT_TYPE;
+  const type = findType(ctx, typeRef);
+  if (!type) throw new HttpError(404, `Volume type with name ${typeRef} could not be found.`);
   const now = ctx.env.now();
   const v: Volume = {
     id: uuid(),
@@ -134,7 +240,7 @@ function createVolume(ctx: Ctx): Reply {
     metadata: (b.metadata as Record<string, string>) ?? {},
     createdAt: now,
     readyAt: now + ctx.env.knobs.provisionDelayMs,
-    volumeType: str(b.volume_type) ?? 'lvmdriver-1',
+    volumeType: type.name,
     seq: ctx.env.state.nextSeq(),
   };
   ctx.env.state.volumes.set(v.id, v);
@@ -260,7 +366,28 @@ function setQuota(ctx: Ctx): Reply {
 }
 
 const routes: Route[] = [
+  discoveryRoute('/volume', versions, { status: 300, absolute: true }),
+  // Unlike its root, Cinder's versioned root wants a token.
+  {
+    method: 'GET',
+    path: '/volume/v3',
+    absolute: true,
+    handler: (ctx) => ({ status: 200, json: versions(ctx.env) }),
+  },
+  { method: 'GET', path: '/os-quota-sets/{target}', handler: quotaSet },
   { method: 'PUT', path: '/os-quota-sets/{target}', handler: setQuota },
+  {
+    method: 'GET',
+    path: '/types',
+    handler: (ctx) => (
+      checkProject(ctx),
+      {
+        status: 200,
+        json: { volume_types: [...ctx.env.state.volumeTypes.values()].map((t) => typeView(ctx, t)) },
+      }
+    ),
+  },
+  { method: 'GET', path: '/types/{id}', handler: getType },
   { method: 'GET', path: '/volumes', handler: (ctx) => list(ctx, false) },
   { method: 'GET', path: '/volumes/detail', handler: (ctx) => list(ctx, true) },
   { method: 'POST', path: '/volumes', handler: createVolume },
@@ -292,6 +419,20 @@ const routes: Route[] = [
 export const cinder: Service = {
   name: 'volume',
   prefix: '/volume/v3/{project}',
-  routes,
+  // Cinder refuses a microversion out of range on every call, before looking at the resource.
+  routes: routes.map((r) => ({ ...r, handler: (ctx: Ctx) => (microversion(ctx.headers), r.handler(ctx)) })),
   errorReply: cinderError,
+  decorate: (reply, { req }) => {
+    let minor = 0;
+    try {
+      minor = microversion(req.headers);
+    } catch {
+      // an invalid version is answered with its own error; the headers then name the minimum
+    }
+    reply.headers = {
+      'openstack-api-version': `volume 3.${minor}`,
+      vary: 'OpenStack-API-Version',
+      ...reply.headers,
+    };
+  },
 };

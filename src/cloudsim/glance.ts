@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
+  discoveryRoute,
+  type Env,
   HttpError,
   isAdmin,
   projectOf,
@@ -85,6 +87,10 @@ const CORE = new Set([
   'os_hidden',
 ]);
 
+// Glance's image schema: the id pattern and the disk formats of its default configuration.
+const UUID = /^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$/;
+const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'];
+
 function createImage(ctx: Ctx): Reply {
   const owner = projectOf(ctx);
   const b = (ctx.body ?? {}) as Record<string, unknown>;
@@ -94,6 +100,17 @@ function createImage(ctx: Ctx): Reply {
   if (visibility === 'public' && !isAdmin(ctx))
     throw new HttpError(403, 'You are not authorized to complete publicize_image action.');
   const id = str(b.id) ?? uuid();
+  if (!UUID.test(id))
+    throw new HttpError(
+      400,
+      `Provided object does not match schema 'image': '${id}' does not match '${UUID.source}'`,
+    );
+  const diskFormat = str(b.disk_format) ?? null;
+  if (diskFormat !== null && !DISK_FORMATS.includes(diskFormat))
+    throw new HttpError(
+      400,
+      `Provided object does not match schema 'image': '${diskFormat}' is not one of [None, ${DISK_FORMATS.map((f) => `'${f}'`).join(', ')}]`,
+    );
   if (ctx.env.state.images.has(id)) throw new HttpError(409, `Image with identifier ${id} already exists!`);
   const now = ctx.env.now();
   const properties = Object.fromEntries(Object.entries(b).filter(([k]) => !CORE.has(k)));
@@ -103,7 +120,7 @@ function createImage(ctx: Ctx): Reply {
     status: 'queued',
     visibility,
     owner,
-    diskFormat: str(b.disk_format) ?? null,
+    diskFormat,
     containerFormat: str(b.container_format) ?? null,
     size: null,
     checksum: null,
@@ -147,7 +164,40 @@ async function upload(ctx: Ctx): Promise<Reply> {
   return { status: 204 };
 }
 
+/**
+ * The versions the lab's Glance 25 (Zed, multiple stores, no image cache) lists; it answers them
+ * with 300 at its root and with 200 at `/versions`.
+ */
+function versions(env: Env) {
+  const ids = [
+    '2.15',
+    '2.13',
+    '2.12',
+    '2.11',
+    '2.10',
+    '2.9',
+    '2.8',
+    '2.7',
+    '2.6',
+    '2.5',
+    '2.4',
+    '2.3',
+    '2.2',
+    '2.1',
+    '2.0',
+  ];
+  return {
+    versions: ids.map((id, i) => ({
+      id: `v${id}`,
+      status: i === 0 ? 'CURRENT' : 'SUPPORTED',
+      links: [{ rel: 'self', href: `${env.url}/image/v2/` }],
+    })),
+  };
+}
+
 const routes: Route[] = [
+  discoveryRoute('', versions, { status: 300 }),
+  discoveryRoute('/versions', versions),
   {
     method: 'GET',
     path: '/v2/images',

@@ -78,6 +78,11 @@ export interface Route {
   auth?: 'none' | 'optional';
   /** Leave the request body unread (streamed uploads). */
   raw?: boolean;
+  /**
+   * `path` is the whole path, not below the prefix: a service's unversioned root and its discovery
+   * documents (`/compute/`, `/volume/v3/`). It must start with the prefix's first segment.
+   */
+  absolute?: boolean;
   handler: (ctx: Ctx) => Reply | Promise<Reply>;
 }
 
@@ -92,7 +97,24 @@ export interface Service {
   requestId?: (now: number) => string;
 }
 
-/** Reads a JSON body object or throws the 400 the real services answer. */
+/**
+ * A version-discovery document: answered without a token, as every service answers them. `path`
+ * is below the service prefix unless `absolute` (a service's unversioned root).
+ */
+export function discoveryRoute(
+  path: string,
+  document: (env: Env) => unknown,
+  options: { status?: number; absolute?: boolean } = {},
+): Route {
+  return {
+    method: 'GET',
+    path,
+    absolute: options.absolute,
+    auth: 'none',
+    handler: (ctx) => ({ status: options.status ?? 200, json: document(ctx.env) }),
+  };
+}
+
 /** The 401 every token-checking service (Nova, Neutron, Glance, Cinder, Octavia) answers with. */
 export function unauthorizedReply(message: string): Reply {
   return {
@@ -102,6 +124,7 @@ export function unauthorizedReply(message: string): Reply {
   };
 }
 
+/** Reads a JSON body object or throws the 400 the real services answer. */
 export function bodyOf(ctx: Ctx, key: string): Record<string, unknown> {
   const body = ctx.body as Record<string, unknown> | undefined;
   const inner = body?.[key];

@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
+  discoveryRoute,
   HttpError,
   bodyOf,
   requireCaller,
@@ -529,6 +530,7 @@ function createProject(ctx: Ctx): Reply {
   const b = bodyOf(ctx, 'project');
   const name = str(b.name);
   if (!name) throw new HttpError(400, "Invalid input for field 'name': 'name' is a required property");
+  if (name.length > 64) throw new HttpError(400, `Invalid input for field 'name': '${name}' is too long`);
   const domainId = str(b.domain_id) ?? 'default';
   get(state.domains, domainId, 'domain');
   if (state.findProjectByName(name, domainId))
@@ -745,7 +747,12 @@ const versionDoc = (env: Env) => ({
 });
 
 const routes: Route[] = [
-  { method: 'GET', path: '', auth: 'none', handler: (ctx) => ({ status: 200, json: versionDoc(ctx.env) }) },
+  // Keystone's unversioned root: 300 Multiple Choices listing its one version.
+  discoveryRoute('/', (env) => ({ versions: { values: [versionDoc(env).version] } }), {
+    status: 300,
+    absolute: true,
+  }),
+  discoveryRoute('', versionDoc),
   { method: 'POST', path: '/auth/tokens', auth: 'none', handler: issueToken },
   {
     method: 'GET',

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  discoveryRoute,
   HttpError,
   bodyOf,
   isAdmin,
@@ -1104,18 +1105,116 @@ function mine<T extends { projectId: string }>(ctx: Ctx, items: Iterable<T>, als
   return [...items].filter((i) => admin || i.projectId === project || (also?.(i) ?? false));
 }
 
+/**
+ * The API extensions whose resources and attributes cloudsim serves, as Neutron lists them (clients
+ * ask before using an optional attribute), worded and dated as the lab's Neutron 21 (Zed) lists them.
+ */
+const EXTENSIONS = new Map(
+  (
+    [
+      ['security-group', 'security-group', 'The security groups extension.', '2012-10-05'],
+      [
+        'router',
+        'Neutron L3 Router',
+        'Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.',
+        '2012-07-20',
+      ],
+      [
+        'external-net',
+        'Neutron external network',
+        'Adds external network attribute to network resource.',
+        '2013-01-14',
+      ],
+      [
+        'quotas',
+        'Quota management support',
+        'Expose functions for quotas management per project',
+        '2012-07-29',
+      ],
+      [
+        'binding',
+        'Port Binding',
+        'Expose port bindings of a virtual port to external application',
+        '2014-02-03',
+      ],
+      ['port-security', 'Port Security', 'Provides port security', '2012-07-23'],
+      ['allowed-address-pairs', 'Allowed Address Pairs', 'Provides allowed address pairs', '2013-07-23'],
+      [
+        'standard-attr-tag',
+        'Tag support for resources with standard attribute: port, subnet, subnetpool, network, security_group, router, floatingip, policy, trunk, network_segment_range',
+        'Enables to set tag on resources with standard attribute.',
+        '2017-01-01',
+      ],
+      [
+        'standard-attr-description',
+        'standard-attr-description',
+        'Extension to add descriptions to standard attributes',
+        '2016-02-10',
+      ],
+      [
+        'standard-attr-revisions',
+        'Resource revision numbers',
+        'This extension will display the revision number of neutron resources.',
+        '2016-04-11',
+      ],
+      ['net-mtu', 'Network MTU', 'Provides MTU attribute for a network resource.', '2015-03-25'],
+    ] as const
+  ).map(([alias, name, description, day]): [string, unknown] => [
+    alias,
+    // Neutron stamps most extensions at 10:00 on their day; the tag extension at midnight.
+    {
+      name,
+      alias,
+      description,
+      updated: `${day}T${alias === 'standard-attr-tag' ? '00' : '10'}:00:00-00:00`,
+      links: [],
+    },
+  ]),
+);
+
 const routes: Route[] = [
+  discoveryRoute('', (env) => ({
+    versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${env.url}/network/v2.0/` }] }],
+  })),
   {
     method: 'GET',
-    path: '',
+    path: '/v2.0',
+    // Neutron lists the collections it serves at its versioned root; these are cloudsim's.
     handler: (ctx) => ({
       status: 200,
       json: {
-        versions: [
-          { id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${ctx.env.url}/network/v2.0/` }] },
-        ],
+        resources: (
+          [
+            ['network', 'networks'],
+            ['subnet', 'subnets'],
+            ['port', 'ports'],
+            ['router', 'routers'],
+            ['security_group', 'security-groups'],
+            ['security_group_rule', 'security-group-rules'],
+            ['floatingip', 'floatingips'],
+            ['quota', 'quotas'],
+          ] as const
+        ).map(([name, collection]) => ({
+          name,
+          collection,
+          links: [{ rel: 'self', href: `${ctx.env.url}/network/v2.0/${collection}` }],
+        })),
       },
     }),
+  },
+  {
+    method: 'GET',
+    path: '/v2.0/extensions',
+    handler: () => ({ status: 200, json: { extensions: [...EXTENSIONS.values()] } }),
+  },
+  {
+    method: 'GET',
+    path: '/v2.0/extensions/{alias}',
+    handler: (ctx) => {
+      const extension = EXTENSIONS.get(ctx.params.alias as string);
+      if (!extension) throw new HttpError(404, `Extension with alias ${ctx.params.alias} does not exist`);
+      return { status: 200, json: { extension } };
+    },
   },
   {
     method: 'GET',

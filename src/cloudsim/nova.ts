@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
+  discoveryRoute,
   HttpError,
   bodyOf,
   isAdmin,
@@ -26,7 +27,6 @@ const KEYS: Record<number, string> = {
   403: 'forbidden',
   404: 'itemNotFound',
   405: 'HTTPMethodNotAllowed',
-  406: 'HTTPNotAcceptable',
   409: 'conflictingRequest',
   413: 'overLimit',
   429: 'overLimit',
@@ -630,24 +630,82 @@ function tagRoute(method: string, path: string, fn: (s: Server, ctx: Ctx) => Rep
   return { method, path, handler: (ctx) => fn(getServer(ctx, ctx.params.id as string), ctx) };
 }
 
+/** The v2.1 API as Nova describes it at `/compute/` and `/compute/v2.1/`. */
+function v21(env: Env) {
+  return {
+    id: 'v2.1',
+    status: 'CURRENT',
+    version: MAX.join('.'),
+    min_version: MIN.join('.'),
+    updated: '2013-07-23T11:33:21Z',
+    links: [{ rel: 'self', href: `${env.url}/compute/v2.1/` }],
+  };
+}
+
+/** Nova's quota set; the network and file-injection quotas leave it at 2.36 and 2.57, as on Nova. */
+function quotaSet(ctx: Ctx): Reply {
+  const target = ctx.params.project as string;
+  if (target !== projectOf(ctx) && !isAdmin(ctx))
+    throw new HttpError(403, `Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.`);
+  const q = (k: 'instances' | 'cores' | 'ram') => quotaOf(ctx.env, target, k);
+  const set: Record<string, unknown> = {
+    id: target,
+    cores: q('cores'),
+    instances: q('instances'),
+    ram: q('ram'),
+    key_pairs: 100,
+    metadata_items: 128,
+    server_groups: 10,
+    server_group_members: 10,
+  };
+  if (!atLeast(ctx, 57))
+    Object.assign(set, {
+      injected_files: 5,
+      injected_file_content_bytes: 10240,
+      injected_file_path_bytes: 255,
+    });
+  if (!atLeast(ctx, 36))
+    Object.assign(set, { fixed_ips: -1, floating_ips: -1, security_groups: -1, security_group_rules: -1 });
+  return { status: 200, json: { quota_set: set } };
+}
+
+function getFlavor(ctx: Ctx): Flavor {
+  const f = ctx.env.state.flavors.get(ctx.params.id as string);
+  if (!f) throw new HttpError(404, `Flavor ${ctx.params.id} could not be found.`);
+  return f;
+}
+
 const routes: Route[] = [
-  {
-    method: 'GET',
-    path: '',
-    handler: (ctx) => ({
-      status: 200,
-      json: {
-        version: {
-          id: 'v2.1',
-          status: 'CURRENT',
-          version: MAX.join('.'),
-          min_version: MIN.join('.'),
-          updated: '2013-07-23T11:33:21Z',
-          links: [{ rel: 'self', href: `${ctx.env.url}/compute/v2.1/` }],
+  discoveryRoute(
+    '/compute',
+    (env) => ({
+      versions: [
+        {
+          id: 'v2.0',
+          status: 'SUPPORTED',
+          version: '',
+          min_version: '',
+          updated: '2011-01-21T11:33:21Z',
+          links: [{ rel: 'self', href: `${env.url}/compute/v2/` }],
         },
-      },
+        v21(env),
+      ],
     }),
-  },
+    { absolute: true },
+  ),
+  discoveryRoute('', (env) => ({
+    version: {
+      ...v21(env),
+      links: [
+        { rel: 'self', href: `${env.url}/compute/v2.1/` },
+        { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' },
+      ],
+      'media-types': [
+        { base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' },
+      ],
+    },
+  })),
+  { method: 'GET', path: '/os-quota-sets/{project}', handler: quotaSet },
   { method: 'GET', path: '/servers', handler: (ctx) => listServers(ctx, false) },
   { method: 'GET', path: '/servers/detail', handler: (ctx) => listServers(ctx, true) },
   { method: 'POST', path: '/servers', handler: createServer },
@@ -739,10 +797,20 @@ const routes: Route[] = [
   {
     method: 'GET',
     path: '/flavors/{id}',
+    handler: (ctx) => ({ status: 200, json: { flavor: flavorView(ctx, getFlavor(ctx), true) } }),
+  },
+  // cloudsim's flavors carry no extra specs; the calls answer as Nova does for such a flavor.
+  {
+    method: 'GET',
+    path: '/flavors/{id}/os-extra_specs',
+    handler: (ctx) => (getFlavor(ctx), { status: 200, json: { extra_specs: {} } }),
+  },
+  {
+    method: 'GET',
+    path: '/flavors/{id}/os-extra_specs/{key}',
     handler: (ctx) => {
-      const f = ctx.env.state.flavors.get(ctx.params.id as string);
-      if (!f) throw new HttpError(404, `Flavor ${ctx.params.id} could not be found.`);
-      return { status: 200, json: { flavor: flavorView(ctx, f, true) } };
+      const f = getFlavor(ctx);
+      throw new HttpError(404, `Flavor ${f.id} has no extra specs with key ${ctx.params.key}.`);
     },
   },
   {
@@ -799,7 +867,8 @@ const routes: Route[] = [
 export const nova: Service = {
   name: 'compute',
   prefix: '/compute/v2.1',
-  routes,
+  // Nova refuses a microversion out of range on every call, before looking at the path's resource.
+  routes: routes.map((r) => ({ ...r, handler: (ctx: Ctx) => (microversion(ctx.headers), r.handler(ctx)) })),
   errorReply: novaError,
   decorate: (reply, { req, requestId }) => {
     let version = `${MIN[0]}.${MIN[1]}`;

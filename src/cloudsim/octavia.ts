@@ -1,4 +1,5 @@
 import {
+  discoveryRoute,
   HttpError,
   bodyOf,
   isAdmin,
@@ -238,11 +239,27 @@ function deleteLb(ctx: Ctx): Reply {
   return { status: 204 };
 }
 
+/** `protocol_port`, which Octavia's API types bound to 1 … 65535. */
+function portNumber(b: Record<string, unknown>): number {
+  const port = Number(required(b, 'protocol_port'));
+  if (!Number.isInteger(port) || port < 1)
+    throw new HttpError(
+      400,
+      `Invalid input for field/attribute protocol_port. Value: '${String(b.protocol_port)}'. Value should be greater or equal to 1`,
+    );
+  if (port > 65535)
+    throw new HttpError(
+      400,
+      `Invalid input for field/attribute protocol_port. Value: '${port}'. Value should be lower or equal to 65535`,
+    );
+  return port;
+}
+
 function createListener(ctx: Ctx): Reply {
   const b = bodyOf(ctx, 'listener');
   const lb = lockLb(ctx, String(required(b, 'loadbalancer_id')));
   const protocol = String(required(b, 'protocol'));
-  const port = Number(required(b, 'protocol_port'));
+  const port = portNumber(b);
   const clash = children(ctx.env, lb.id, 'listener').find((l) => l.fields.protocol_port === port);
   if (clash)
     throw new HttpError(409, `Another Listener on this Load Balancer is already using protocol_port ${port}`);
@@ -312,7 +329,7 @@ function createMember(ctx: Ctx): Reply {
   const b = bodyOf(ctx, 'member');
   const lb = lockLb(ctx, pool.lbId, `Pool ${pool.id}`);
   const address = String(required(b, 'address'));
-  const port = Number(required(b, 'protocol_port'));
+  const port = portNumber(b);
   if (
     children(ctx.env, pool.id, 'member').some(
       (m) => m.fields.address === address && m.fields.protocol_port === port,
@@ -513,17 +530,65 @@ function resourceRoutes(base: string): Route[] {
   ];
 }
 
+/** Octavia 11 (Zed)'s API versions with the dates its root lists them with; the last is CURRENT. */
+const VERSIONS: [string, string][] = [
+  ['2.0', '2016-12-11T00:00:00Z'],
+  ['2.1', '2018-04-20T00:00:00Z'],
+  ['2.2', '2018-07-31T00:00:00Z'],
+  ['2.3', '2018-12-18T00:00:00Z'],
+  ['2.4', '2018-12-19T00:00:00Z'],
+  ['2.5', '2019-01-21T00:00:00Z'],
+  ['2.6', '2019-01-25T00:00:00Z'],
+  ['2.7', '2018-01-25T12:00:00Z'],
+  ['2.8', '2019-02-12T00:00:00Z'],
+  ['2.9', '2019-03-04T00:00:00Z'],
+  ['2.10', '2019-03-05T00:00:00Z'],
+  ['2.11', '2019-06-24T00:00:00Z'],
+  ['2.12', '2019-09-11T00:00:00Z'],
+  ['2.13', '2019-09-13T00:00:00Z'],
+  ['2.14', '2019-11-10T00:00:00Z'],
+  ['2.15', '2020-03-10T00:00:00Z'],
+  ['2.16', '2020-03-15T00:00:00Z'],
+  ['2.17', '2020-04-29T00:00:00Z'],
+  ['2.18', '2020-04-29T01:00:00Z'],
+  ['2.19', '2020-05-12T00:00:00Z'],
+  ['2.20', '2020-08-02T00:00:00Z'],
+  ['2.21', '2020-09-03T00:00:00Z'],
+  ['2.22', '2020-09-04T00:00:00Z'],
+  ['2.23', '2020-09-07T00:00:00Z'],
+  ['2.24', '2020-10-15T00:00:00Z'],
+  ['2.25', '2021-10-02T00:00:00Z'],
+  ['2.26', '2022-08-29T00:00:00Z'],
+];
+
+const discovery: Route[] = [
+  discoveryRoute('', (env) => ({
+    versions: VERSIONS.map(([id, updated], i) => ({
+      id: `v${id}`,
+      status: i === VERSIONS.length - 1 ? 'CURRENT' : 'SUPPORTED',
+      updated,
+      links: [{ href: `${env.url}/load-balancer/v2`, rel: 'self' }],
+    })),
+  })),
+  // Octavia's v2 controllers answer their own GET with the bare version string.
+  { method: 'GET', path: '/v2', handler: () => ({ status: 200, json: 'v2.0' }) },
+  { method: 'GET', path: '/v2.0', handler: () => ({ status: 200, json: 'v2.0' }) },
+];
+
 /** Octavia v2 under `/load-balancer` (both `/v2/lbaas` and `/v2.0/lbaas`). */
 export const octavia: Service = {
   name: 'load-balancer',
   prefix: '/load-balancer',
   // Every call first removes what finished deleting, so none sees it.
-  routes: [...resourceRoutes('/v2/lbaas'), ...resourceRoutes('/v2.0/lbaas')].map((r) => ({
-    ...r,
-    handler: (ctx: Ctx) => {
-      reap(ctx.env);
-      return r.handler(ctx);
-    },
-  })),
+  routes: [
+    ...discovery,
+    ...[...resourceRoutes('/v2/lbaas'), ...resourceRoutes('/v2.0/lbaas')].map((r) => ({
+      ...r,
+      handler: (ctx: Ctx) => {
+        reap(ctx.env);
+        return r.handler(ctx);
+      },
+    })),
+  ],
   errorReply: octaviaError,
 };

@@ -133,6 +133,15 @@ export function bootstrapState(now: number): CloudState {
   ];
   for (const [id, name, vcpus, ram, disk] of flavors) state.flavors.set(id, { id, name, vcpus, ram, disk });
 
+  // The lab's Cinder has the one type every Cinder creates, and makes it the default.
+  const volumeType = uuid();
+  state.volumeTypes.set(volumeType, {
+    id: volumeType,
+    name: '__DEFAULT__',
+    description: 'Default Volume Type',
+    extraSpecs: {},
+  });
+
   for (const name of ['debian-12', 'flatcar-stable', 'ubuntu-24.04']) {
     const id = uuid();
     const data = `cloudsim image ${name}`;

@@ -22,7 +22,7 @@ export function createCloudServer(deps: {
 }): Server {
   const compiled: Compiled[] = deps.services.flatMap((service) =>
     service.routes.map((route) => {
-      const template = service.prefix + route.path;
+      const template = route.absolute ? route.path : service.prefix + route.path;
       return { service, route, template, segments: template.split('/').filter(Boolean) };
     }),
   );

@@ -296,6 +296,14 @@ export interface Volume {
   deletedAt?: number;
 }
 
+/** A Cinder volume type. */
+export interface VolumeType {
+  id: string;
+  name: string;
+  description: string | null;
+  extraSpecs: Record<string, string>;
+}
+
 export interface Snapshot {
   id: string;
   name: string | null;
@@ -356,6 +364,7 @@ export class CloudState {
   floatingIps = new Map<string, FloatingIp>();
   lb = new Map<string, LbObject>();
   volumes = new Map<string, Volume>();
+  volumeTypes = new Map<string, VolumeType>();
   snapshots = new Map<string, Snapshot>();
   swift = new Map<string, SwiftAccount>();
   private counter = 0;

@@ -1,5 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { HttpError, type Ctx, type Env, type Reply, type Route, type Service } from './http.ts';
+import {
+  discoveryRoute,
+  HttpError,
+  type Ctx,
+  type Env,
+  type Reply,
+  type Route,
+  type Service,
+} from './http.ts';
 import type { SwiftAccount, SwiftContainer, SwiftObject } from './state.ts';
 import { verifyTempUrl } from './tempurl.ts';
 
@@ -266,7 +274,30 @@ async function putObject(ctx: Ctx): Promise<Reply> {
   };
 }
 
+/**
+ * Swift's capabilities document at the proxy root (`/object-store/info`, no token): the limits and
+ * middleware cloudsim enforces, under the names Swift 2.30 (Zed) uses.
+ */
+function info() {
+  return {
+    swift: {
+      version: '2.30.0',
+      account_listing_limit: 10000,
+      container_listing_limit: 10000,
+      max_container_name_length: 256,
+      policies: [{ name: 'Policy-0', aliases: 'Policy-0', default: true }],
+      allow_account_management: true,
+      account_autocreate: true,
+    },
+    tempurl: {
+      methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
+      allowed_digests: ['sha1', 'sha256', 'sha512'],
+    },
+  };
+}
+
 const routes: Route[] = [
+  discoveryRoute('/object-store/info', info, { absolute: true }),
   {
     method: 'GET',
     path: '',
