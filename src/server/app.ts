@@ -7,7 +7,7 @@ import type { Provisioner } from '../provisioner/provisioner.ts';
 import type { Store } from '../store/db.ts';
 import { dropUnusedConnectionsOnClose } from './connections.ts';
 import { errorHandler } from './errors.ts';
-import { ajvOptions, object, registerOpenApi } from './openapi.ts';
+import { ajvOptions, registerOpenApi } from './openapi.ts';
 import { registerAudit } from './audit.ts';
 import { registerPrincipal } from './principal.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
