@@ -1,8 +1,8 @@
+import { finishedJob } from '../../test/support/dev.ts';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../test/ha/support.ts';
 import {
   TEST_SECRET_KEY,
   testCloud,
@@ -73,14 +73,7 @@ describe('kaas dev', () => {
     // Queued by another process' provisioner with a webhook; nothing here runs it but kaas dev.
     const p = testProvisioner(store, testCloud(config), await testWebhook());
     const { job } = await p.createCluster(testSpec('dev1', 1), { waitForApi: false });
-    const done = await waitFor(
-      'kaas dev to run the job',
-      async () => {
-        const view = await dev.provisioner.getJob(job.id);
-        return ['queued', 'running'].includes(view.job.state) ? undefined : view;
-      },
-      30_000,
-    );
+    const done = await finishedJob(dev, job.id, 30_000);
     expect(done.job.state).toBe('succeeded');
     expect(dev.cloud.state.servers.size).toBe(2);
   });

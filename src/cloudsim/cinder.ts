@@ -1,19 +1,6 @@
-import {
-  discoveryRoute,
-  HttpError,
-  bodyOf,
-  isAdmin,
-  projectOf,
-  quotaOf,
-  requireCaller,
-  str,
-  type Ctx,
-  type Env,
-  type Reply,
-  type Route,
-  type Service,
-  unauthorizedReply,
-} from './http.ts';
+import type { Ctx, Env, Reply, Route, Service } from './http.ts';
+import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, requireCaller } from './http.ts';
+import { str, unauthorizedReply } from './http.ts';
 import { uuid, type Snapshot, type Volume, type VolumeType } from './state.ts';
 
 const KEYS: Record<number, string> = {

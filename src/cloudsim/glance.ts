@@ -1,17 +1,6 @@
 import { createHash } from 'node:crypto';
-import {
-  discoveryRoute,
-  type Env,
-  HttpError,
-  isAdmin,
-  projectOf,
-  str,
-  type Ctx,
-  type Reply,
-  type Route,
-  type Service,
-  unauthorizedReply,
-} from './http.ts';
+import type { Ctx, Env, Reply, Route, Service } from './http.ts';
+import { discoveryRoute, HttpError, isAdmin, projectOf, str, unauthorizedReply } from './http.ts';
 import { isoSeconds, uuid, type Image } from './state.ts';
 
 const TITLES: Record<number, string> = {

@@ -1,17 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import {
-  discoveryRoute,
-  HttpError,
-  bodyOf,
-  requireCaller,
-  str,
-  type Caller,
-  type Ctx,
-  type Env,
-  type Reply,
-  type Route,
-  type Service,
-} from './http.ts';
+import type { Caller, Ctx, Env, Reply, Route, Service } from './http.ts';
+import { bodyOf, discoveryRoute, HttpError, requireCaller, str } from './http.ts';
 import { catalogFor } from './catalog.ts';
 import {
   hexId,

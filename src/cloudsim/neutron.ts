@@ -1,19 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import {
-  discoveryRoute,
-  HttpError,
-  bodyOf,
-  isAdmin,
-  projectOf,
-  quotaOf,
-  str,
-  type Ctx,
-  type Env,
-  type Reply,
-  type Route,
-  type Service,
-  unauthorizedReply,
-} from './http.ts';
+import type { Ctx, Env, Reply, Route, Service } from './http.ts';
+import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, str } from './http.ts';
+import { unauthorizedReply } from './http.ts';
 import { allocate, contains, intToIp, overlaps, parseCidr, cidrSize } from './ipam.ts';
 import {
   isoSeconds,

@@ -1,20 +1,7 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import {
-  discoveryRoute,
-  HttpError,
-  bodyOf,
-  isAdmin,
-  projectOf,
-  quotaOf,
-  requireCaller,
-  str,
-  type Ctx,
-  type Env,
-  type Reply,
-  type Route,
-  type Service,
-  unauthorizedReply,
-} from './http.ts';
+import type { Ctx, Env, Reply, Route, Service } from './http.ts';
+import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, requireCaller } from './http.ts';
+import { str, unauthorizedReply } from './http.ts';
 import { createPort, deletePortById } from './neutron.ts';
 import { isoSeconds, uuid, type Flavor, type Keypair, type Server, type ServerGroup } from './state.ts';
 

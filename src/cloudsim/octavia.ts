@@ -1,18 +1,6 @@
-import {
-  discoveryRoute,
-  HttpError,
-  bodyOf,
-  isAdmin,
-  projectOf,
-  quotaOf,
-  str,
-  type Ctx,
-  type Env,
-  type Reply,
-  type Route,
-  type Service,
-  unauthorizedReply,
-} from './http.ts';
+import type { Ctx, Env, Reply, Route, Service } from './http.ts';
+import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, str } from './http.ts';
+import { unauthorizedReply } from './http.ts';
 import { createPort, deletePortById } from './neutron.ts';
 import { isoSeconds, uuid, type LbObject } from './state.ts';
 

@@ -1,13 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  discoveryRoute,
-  HttpError,
-  type Ctx,
-  type Env,
-  type Reply,
-  type Route,
-  type Service,
-} from './http.ts';
+import type { Ctx, Env, Reply, Route, Service } from './http.ts';
+import { discoveryRoute, HttpError } from './http.ts';
 import type { SwiftAccount, SwiftContainer, SwiftObject } from './state.ts';
 import { verifyTempUrl } from './tempurl.ts';
 

@@ -9,12 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { readClientConfig } from '../../src/auth/clientConfig.ts';
-import { startDev, type RunningDev } from '../../src/cli/dev.ts';
-import { createLogger } from '../../src/log.ts';
+import type { RunningDev } from '../../src/cli/dev.ts';
 import { spawnKaas } from '../support/cli.ts';
-import { freePort } from '../support/ports.ts';
+import { startTestDev } from '../support/dev.ts';
 import { sourcedEnv } from '../support/shellEnv.ts';
-import { testReleaseDeps } from '../provisioner/support.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -38,13 +36,7 @@ beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'kaas-e2e-cli-'));
   dataDir = join(home, 'project', '.kaas');
   mkdirSync(dataDir, { recursive: true });
-  dev = await startDev({
-    dataDir,
-    port: await freePort(),
-    logger: createLogger({ level: 'silent' }),
-    workerPollMs: 20,
-    provisioner: { pollIntervalMs: 20, ...testReleaseDeps() },
-  });
+  dev = await startTestDev(dataDir);
   env = { ...sourcedEnv(dev.envFile), HOME: home };
 }, 60_000);
 afterAll(async () => {

@@ -4,20 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDev, type RunningDev } from '../../src/cli/dev.ts';
-import { createLogger } from '../../src/log.ts';
+import type { RunningDev } from '../../src/cli/dev.ts';
 import { resolveCloudConfig } from '../../src/openstack/config.ts';
 import { openStore, type Store } from '../../src/store/db.ts';
-import { waitFor } from '../ha/support.ts';
 import {
   TEST_SECRET_KEY,
   testCloud,
   testProvisioner,
-  testReleaseDeps,
   testSpec,
   testWebhook,
 } from '../provisioner/support.ts';
-import { freePort } from '../support/ports.ts';
+import { finishedJob, startTestDev } from '../support/dev.ts';
 
 /**
  * schemathesis (from PyPI) against a real `kaas dev` (cloudsim, SQLite, the job worker), signed in
@@ -42,13 +39,7 @@ beforeAll(async () => {
   mkdirSync(dataDir, { mode: 0o700 });
   // The key the provisioner below seals its cluster's secrets with, so dev's worker opens them.
   writeFileSync(join(dataDir, 'secret.key'), TEST_SECRET_KEY.toString('base64'), { mode: 0o600 });
-  dev = await startDev({
-    dataDir,
-    port: await freePort(),
-    logger: createLogger({ level: 'silent' }),
-    workerPollMs: 20,
-    provisioner: { pollIntervalMs: 20, ...testReleaseDeps() },
-  });
+  dev = await startTestDev(dataDir);
   config = await provisionedClusterConfig();
   const login = await fetch(`${dev.url}/api/v1/login`, {
     method: 'POST',
@@ -90,14 +81,7 @@ async function provisionedClusterConfig(): Promise<string> {
   const { cluster, job } = await p.createCluster(testSpec('openapi', 1, { adminRoleId }), {
     waitForApi: false,
   });
-  const done = await waitFor(
-    'kaas dev to build the cluster',
-    async () => {
-      const view = await dev.provisioner.getJob(job.id);
-      return ['queued', 'running'].includes(view.job.state) ? undefined : view;
-    },
-    60_000,
-  );
+  const done = await finishedJob(dev, job.id, 60_000);
   expect(done.job.state).toBe('succeeded');
   const file = join(dataDir, 'schemathesis.toml');
   writeFileSync(

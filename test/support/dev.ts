@@ -1,0 +1,29 @@
+import { startDev, type RunningDev } from '../../src/cli/dev.ts';
+import type { JobView } from '../../src/provisioner/provisioner.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
+import { waitFor } from '../ha/support.ts';
+import { testReleaseDeps } from '../provisioner/support.ts';
+import { freePort } from './ports.ts';
+
+/** `kaas dev` as tests run it: a free port, quick polls, the test release mirror; silent unless given a logger. */
+export async function startTestDev(dataDir: string, logger?: Logger): Promise<RunningDev> {
+  return startDev({
+    dataDir,
+    port: await freePort(),
+    logger: logger ?? createLogger({ level: 'silent' }),
+    workerPollMs: 20,
+    provisioner: { pollIntervalMs: 20, ...testReleaseDeps() },
+  });
+}
+
+/** The job once kaas dev's worker has finished it, whatever the outcome. */
+export function finishedJob(dev: RunningDev, jobId: string, timeoutMs: number): Promise<JobView> {
+  return waitFor(
+    'kaas dev to finish the job',
+    async () => {
+      const view = await dev.provisioner.getJob(jobId);
+      return ['queued', 'running'].includes(view.job.state) ? undefined : view;
+    },
+    timeoutMs,
+  );
+}
