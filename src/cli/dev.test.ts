@@ -1,18 +1,16 @@
-import { finishedJob } from '../../test/support/dev.ts';
+import { devBuilderCloud, finishedJob } from '../../test/support/dev.ts';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   TEST_SECRET_KEY,
-  testCloud,
   testProvisioner,
   testSpec,
   testWebhook,
   testReleaseDeps,
 } from '../../test/provisioner/support.ts';
 import { createLogger } from '../log.ts';
-import { resolveCloudConfig } from '../openstack/config.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { ensureSecretKeyFile, startDev, type RunningDev } from './dev.ts';
 
@@ -59,19 +57,8 @@ describe('kaas dev', () => {
   });
 
   it('runs queued cluster jobs in its worker, on cloudsim', async () => {
-    const config = resolveCloudConfig({
-      env: {
-        OS_AUTH_URL: dev.cloud.authUrl,
-        OS_USERNAME: 'kaas-provisioner',
-        OS_PASSWORD: 'kaas-provisioner-dev',
-        OS_PROJECT_NAME: 'demo',
-        OS_USER_DOMAIN_NAME: 'Default',
-        OS_PROJECT_DOMAIN_NAME: 'Default',
-        OS_REGION_NAME: 'RegionOne',
-      },
-    });
     // Queued by another process' provisioner with a webhook; nothing here runs it but kaas dev.
-    const p = testProvisioner(store, testCloud(config), await testWebhook());
+    const p = testProvisioner(store, devBuilderCloud(dev), await testWebhook());
     const { job } = await p.createCluster(testSpec('dev1', 1), { waitForApi: false });
     const done = await finishedJob(dev, job.id, 30_000);
     expect(done.job.state).toBe('succeeded');

@@ -5,16 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningDev } from '../../src/cli/dev.ts';
-import { resolveCloudConfig } from '../../src/openstack/config.ts';
 import { openStore, type Store } from '../../src/store/db.ts';
-import {
-  TEST_SECRET_KEY,
-  testCloud,
-  testProvisioner,
-  testSpec,
-  testWebhook,
-} from '../provisioner/support.ts';
-import { finishedJob, startTestDev } from '../support/dev.ts';
+import { TEST_SECRET_KEY, testProvisioner, testSpec, testWebhook } from '../provisioner/support.ts';
+import { devBuilderCloud, finishedJob, startTestDev } from '../support/dev.ts';
 
 /**
  * schemathesis (from PyPI) against a real `kaas dev` (cloudsim, SQLite, the job worker), signed in
@@ -63,19 +56,7 @@ afterAll(async () => {
  */
 async function provisionedClusterConfig(): Promise<string> {
   store = openStore(`sqlite:${join(dataDir, 'kaas.db')}`);
-  const cloud = testCloud(
-    resolveCloudConfig({
-      env: {
-        OS_AUTH_URL: dev.cloud.authUrl,
-        OS_USERNAME: 'kaas-provisioner',
-        OS_PASSWORD: 'kaas-provisioner-dev',
-        OS_PROJECT_NAME: 'demo',
-        OS_USER_DOMAIN_NAME: 'Default',
-        OS_PROJECT_DOMAIN_NAME: 'Default',
-        OS_REGION_NAME: 'RegionOne',
-      },
-    }),
-  );
+  const cloud = devBuilderCloud(dev);
   const adminRoleId = dev.cloud.state.findRoleByName('kubernetes-admins')?.id;
   const p = testProvisioner(store, cloud, await testWebhook());
   const { cluster, job } = await p.createCluster(testSpec('openapi', 1, { adminRoleId }), {

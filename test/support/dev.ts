@@ -2,7 +2,9 @@ import { startDev, type RunningDev } from '../../src/cli/dev.ts';
 import type { JobView } from '../../src/provisioner/provisioner.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import { waitFor } from '../ha/support.ts';
-import { testReleaseDeps } from '../provisioner/support.ts';
+import { testCloud, testReleaseDeps } from '../provisioner/support.ts';
+import { resolveCloudConfig } from '../../src/openstack/config.ts';
+import type { Cloud } from '../../src/openstack/index.ts';
 import { freePort } from './ports.ts';
 
 /** `kaas dev` as tests run it: a free port, quick polls, the test release mirror; silent unless given a logger. */
@@ -14,6 +16,23 @@ export async function startTestDev(dataDir: string, logger?: Logger): Promise<Ru
     workerPollMs: 20,
     provisioner: { pollIntervalMs: 20, ...testReleaseDeps() },
   });
+}
+
+/** kaas dev's cloud as its job workers use it (the demo project's builder user). */
+export function devBuilderCloud(dev: RunningDev): Cloud {
+  return testCloud(
+    resolveCloudConfig({
+      env: {
+        OS_AUTH_URL: dev.cloud.authUrl,
+        OS_USERNAME: 'kaas-provisioner',
+        OS_PASSWORD: 'kaas-provisioner-dev',
+        OS_PROJECT_NAME: 'demo',
+        OS_USER_DOMAIN_NAME: 'Default',
+        OS_PROJECT_DOMAIN_NAME: 'Default',
+        OS_REGION_NAME: 'RegionOne',
+      },
+    }),
+  );
 }
 
 /** The job once kaas dev's worker has finished it, whatever the outcome. */
