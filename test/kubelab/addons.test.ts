@@ -225,13 +225,14 @@ describe('applyAddons on kubelab', () => {
   it('refuses a service whose required Secret is missing or incomplete, naming it', async () => {
     const withoutSecrets = () =>
       applyAddons(applier.deps, { clusterId, addons: all, wait: labWait }).catch((e: unknown) => e);
+    // The cloud controller is the first service reading the cloud config (storage the second).
     expect(await withoutSecrets()).toMatchObject({
       code: 'addon_secret_missing',
       message:
-        'addon "storage" needs Secret kube-system/kaas-cloud-config with keys cloud.conf, which does not exist',
+        'addon "cloud-controller" needs Secret kube-system/kaas-cloud-config with keys cloud.conf, which does not exist',
     });
-    expect((await statusOf('storage'))?.state).toBe('failed');
-    expect((await statusOf('backups'))?.message).toBe('not applied: "storage" failed');
+    expect((await statusOf('cloud-controller'))?.state).toBe('failed');
+    expect((await statusOf('backups'))?.message).toBe('not applied: "cloud-controller" failed');
     await lab.kubectl([
       'create',
       'secret',
@@ -243,7 +244,7 @@ describe('applyAddons on kubelab', () => {
     expect(await withoutSecrets()).toMatchObject({
       code: 'addon_secret_missing',
       message:
-        'addon "storage" needs Secret kube-system/kaas-cloud-config with keys cloud.conf; missing: cloud.conf',
+        'addon "cloud-controller" needs Secret kube-system/kaas-cloud-config with keys cloud.conf; missing: cloud.conf',
     });
   });
 
@@ -274,12 +275,22 @@ describe('applyAddons on kubelab', () => {
     for (const crd of objects.filter((o) => o.kind === 'CustomResourceDefinition')) {
       expect(conditions(live.get(idOf(crd))!), crd.metadata.name).toContain('Established=True');
     }
-    // One flannel, CSI node plugin and fluent-bit pod per node, scheduled and run by kwok.
+    // One flannel, CSI node plugin and fluent-bit pod per node, scheduled and run by kwok; the
+    // cloud controller runs on control-plane nodes only, and this lab's nodes are all workers
+    // (test/kubelab/cloudcontroller.test.ts runs it).
     for (const ds of objects.filter((o) => o.kind === 'DaemonSet')) {
-      expect(live.get(idOf(ds))!['status'], ds.metadata.name).toMatchObject({
-        desiredNumberScheduled: NODES.length,
-        numberAvailable: NODES.length,
-      });
+      const template = (ds['spec'] as { template: { spec: { nodeSelector?: Record<string, string> } } })
+        .template;
+      const onMasters = template.spec.nodeSelector?.['node-role.kubernetes.io/control-plane'] !== undefined;
+      const expected = onMasters ? 0 : NODES.length;
+      const status = live.get(idOf(ds))!['status'] as {
+        desiredNumberScheduled?: number;
+        numberAvailable?: number;
+      };
+      expect([status.desiredNumberScheduled ?? 0, status.numberAvailable ?? 0], ds.metadata.name).toEqual([
+        expected,
+        expected,
+      ]);
     }
     const pvcs = JSON.parse(
       await lab.kubectl(['get', 'pvc', '--namespace=kaas-system', '--output=json']),
