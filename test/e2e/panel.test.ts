@@ -135,7 +135,7 @@ describe('control panel in Chromium', () => {
       }
     };
     auth = createAuthService({ store, directory: keystoneDirectory(admin), logger, now });
-    app = await buildApp({ store, logger, now, auth, webRoot: outDir, observe });
+    app = await buildApp({ store, logger, now, auth, webRoot: outDir, observe, publicUrl: () => base });
     await auth.sync();
     base = await app.listen({ host: '127.0.0.1', port: 0 });
 
