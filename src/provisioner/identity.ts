@@ -1,6 +1,6 @@
 /**
  * kaas's own identity on each cluster: user `kaas` in group `kaas:cluster-admins`, which the
- * ClusterRoleBinding `kaas:cluster-admin` binds to `cluster-admin` through RBAC, so a cluster's
+ * ClusterRoleBinding `kaas:identity` binds to `cluster-admin` through RBAC, so a cluster's
  * admins can see and revoke it (deleting the binding stops kaas; it does not re-create it).
  *
  * Nothing long-lived is stored: kaas holds the cluster CA and issues its client certificate on
@@ -14,7 +14,8 @@ import { issueClientCert, type KeyPair } from '../auth/pki.ts';
 
 export const KAAS_USER = 'kaas';
 export const KAAS_GROUP = 'kaas:cluster-admins';
-export const KAAS_BINDING = 'kaas:cluster-admin';
+/** Not `kaas:cluster-admin`: that name is the old bootstrap admin binding, which the rbac addon deletes. */
+export const KAAS_BINDING = 'kaas:identity';
 /** Lifetime of kaas's own certificate (at most 90 days, as the security baseline asks). */
 export const IDENTITY_DAYS = 30;
 const RENEW_WHEN_LEFT_MS = 10 * 24 * 3600_000;
