@@ -156,7 +156,6 @@ describe('renderCloudConfig', () => {
     expect(join!.controlPlane).toBeUndefined();
     expect((join!.nodeRegistration as { kubeletExtraArgs: unknown }).kubeletExtraArgs).toEqual([
       { name: 'node-ip', value: '__KAAS_NODE_IP__' },
-      { name: 'cloud-provider', value: 'external' },
       { name: 'node-labels', value: 'node.kubernetes.io/pool=a,tier=web' },
     ]);
     const { file } = render(bootstrapInput('worker'));

@@ -41,12 +41,7 @@ function nodeRegistration(input: BootstrapInput): Record<string, unknown> {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
-  // The cloud controller (src/addons/cloudcontroller.ts) initialises the Node: provider ID, addresses,
-  // zone; until then the kubelet keeps the `node.cloudprovider.kubernetes.io/uninitialized` taint on.
-  const kubelet: Args = [
-    ['node-ip', NODE_IP_PLACEHOLDER],
-    ['cloud-provider', 'external'],
-  ];
+  const kubelet: Args = [['node-ip', NODE_IP_PLACEHOLDER]];
   if (labels !== '') kubelet.push(['node-labels', labels]);
   return { name: input.nodeName, criSocket: CRI_SOCKET, kubeletExtraArgs: args(kubelet) };
 }
@@ -84,8 +79,6 @@ export function kubeadmDocuments(input: BootstrapInput): Record<string, unknown>
           podSubnet: spec.network.podCidr,
           serviceSubnet: spec.network.serviceCidr,
         },
-        // Service load balancers and node lifecycle are the external cloud controller's, not kube-controller-manager's.
-        controllerManager: { extraArgs: args([['cloud-provider', 'external']]) },
         apiServer: {
           certSANs: [...(input.certSANs ?? [])],
           extraArgs: args(apiServerArgs(input)),

@@ -291,10 +291,6 @@ describe.each(KUBERNETES_RELEASES.map((r) => [r.patch, r] as const))('kubeadm %s
       ]) {
         expect(flags).toContain(flag);
       }
-      const controllerManager = parse(readFileSync(join(dryRun, 'kube-controller-manager.yaml'), 'utf8')) as {
-        spec: { containers: { command: string[] }[] };
-      };
-      expect(controllerManager.spec.containers[0]!.command).toContain('--cloud-provider=external');
       // kube-apiserver refuses --anonymous-auth next to an authentication config with anonymous set.
       expect(flags.filter((f) => f.startsWith('--anonymous-auth'))).toEqual([]);
       expect(pod.spec.volumes).toContainEqual({
