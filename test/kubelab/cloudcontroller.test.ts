@@ -96,9 +96,7 @@ interface ServiceObject {
 }
 
 describe('openstack-cloud-controller-manager on kubelab with the kaas cloud.conf', () => {
-  it('runs against the lab and the control plane set for an external cloud provider', async () => {
-    const cm = lab.staticPods['kube-controller-manager'] as { spec: { containers: { command: string[] }[] } };
-    expect(cm.spec.containers[0]!.command).toContain('--cloud-provider=external');
+  it('runs against the lab and stays up', async () => {
     await new Promise((r) => setTimeout(r, 3_000));
     expect(occm.proc.child.exitCode, await occm.log()).toBeNull();
   });
