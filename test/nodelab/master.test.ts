@@ -266,8 +266,20 @@ describe('nodelab: a cluster from kaas user data', () => {
       // CoreDNS, which kubeadm deploys, runs in pods with namespaces of their own (not host network).
       await until('CoreDNS running', 3 * MINUTE, async () => {
         const { stdout } = await kubeDnsPods('json');
-        const pods = (JSON.parse(stdout) as { items: { status: { phase: string } }[] }).items;
-        return pods.length > 0 && pods.every((p) => p.status.phase === 'Running') ? true : undefined;
+        const pods = (
+          JSON.parse(stdout) as {
+            items: { metadata: { name: string }; status: { phase: string; podIP?: string } }[];
+          }
+        ).items;
+        // A pod that started before flannel wrote its CNI config got containerd's default bridge
+        // (10.88.0.0/16): recreated, as an operator would, it joins the pod network.
+        for (const p of pods.filter((p) => p.status.podIP?.startsWith('10.88.')))
+          await kubectl('delete', 'pod', '-n', 'kube-system', p.metadata.name, '--wait=false');
+        const onOverlay = (p: (typeof pods)[number]) =>
+          p.status.phase === 'Running' &&
+          p.status.podIP !== undefined &&
+          !p.status.podIP.startsWith('10.88.');
+        return pods.length > 0 && pods.every(onOverlay) ? true : undefined;
       });
       const rss = await node.rssBytes();
 
