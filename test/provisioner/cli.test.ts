@@ -293,7 +293,8 @@ describe('kaas cluster against a kaas server', () => {
       await waitFor(
         'the CLI to follow the resize',
         async () => (/ info +\S+: /.test(stderr) ? true : undefined),
-        30_000,
+        // The compiled CLI starts, logs in and polls: slow only on a loaded machine.
+        90_000,
       );
       child.kill('SIGINT');
       expect(await exited, stderr).toBe(130);
@@ -308,7 +309,7 @@ describe('kaas cluster against a kaas server', () => {
     const done = await jobOver('ok1', jobId as string);
     expect(done.job.job.state).toBe('succeeded');
     expect(done.cluster.spec.nodeGroups[0]?.count).toBe(3);
-  }, 60_000);
+  }, 150_000);
 
   it('a failed job exits 7 with the way out; retry once the cause is fixed succeeds', async () => {
     await waitFor(
