@@ -24,6 +24,8 @@ import type { DirectoryAssignment, DirectoryUser, KeystoneDirectory } from '../s
 import { createAuthService } from '../src/auth/service.ts';
 import { generateToken, hashSecret } from '../src/auth/tokens.ts';
 import { createLogger } from '../src/log.ts';
+import { resolveCloudConfig } from '../src/openstack/config.ts';
+import { configAuthBody } from '../src/openstack/session.ts';
 import { buildApp } from '../src/server/app.ts';
 import type { Store } from '../src/store/db.ts';
 import type { ApiTokensTable } from '../src/store/schema.ts';
@@ -288,29 +290,12 @@ async function benchEngine(engine: string, echoUrl: string, echoCalls: Call[]): 
 async function benchKeystone(echoRps: number): Promise<string[]> {
   const authUrl = process.env['OS_AUTH_URL'];
   if (!authUrl) return ["keystone: not measured (no OS_AUTH_URL; source the lab's admin-openrc.sh)"];
+  // The login kaas's own OpenStack client sends for the same environment (OS_* or clouds.yaml).
+  const config = resolveCloudConfig({ env: process.env });
   const res = await fetch(`${authUrl.replace(/\/+$/, '')}/auth/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: {
-            user: {
-              name: process.env['OS_USERNAME'],
-              password: process.env['OS_PASSWORD'],
-              domain: { name: process.env['OS_USER_DOMAIN_NAME'] ?? 'Default' },
-            },
-          },
-        },
-        scope: {
-          project: {
-            name: process.env['OS_PROJECT_NAME'],
-            domain: { name: process.env['OS_PROJECT_DOMAIN_NAME'] ?? 'Default' },
-          },
-        },
-      },
-    }),
+    body: JSON.stringify(configAuthBody(config.auth, config.authType)),
   });
   const token = res.headers.get('x-subject-token');
   if (res.status !== 201 || !token) throw new Error(`Keystone refused the bench's login: ${res.status}`);
