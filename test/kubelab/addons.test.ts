@@ -495,7 +495,9 @@ describe('applyAddons with custom resources and API faults on kubelab', () => {
 
   it('fails clearly when a CRD never becomes established (its names are taken)', async () => {
     // Another writer's CRD already serves kind Widget in the group: the server never accepts a second.
+    // It must hold the names before the second arrives, or the naming controller may give them to either.
     await lab.kubectl(['apply', '--filename=-'], { input: JSON.stringify(widgetCrd()) });
+    await lab.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/widgets.example.org']);
     const gizmos = widgetCrd('gizmos');
     const err = await apply([addon('gizmos', [gizmos])], quick).catch((e: unknown) => e);
     expect(err).toMatchObject({
@@ -512,7 +514,8 @@ describe('applyAddons with custom resources and API faults on kubelab', () => {
     );
     await apply([]);
     await lab.kubectl(['delete', 'customresourcedefinition', 'widgets.example.org']);
-  });
+    // Four kubectl runs and the server's CRD controllers: more than the default 30 s on a loaded CI machine.
+  }, 120_000);
 
   it('sends what was rendered: a field the server does not know is refused, not dropped', async () => {
     const typo = {
