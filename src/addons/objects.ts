@@ -244,15 +244,26 @@ export function service(
   });
 }
 
-/** Ingress on the `nginx` class for one host, with TLS from the cluster's wildcard certificate. */
+/** A path of an Ingress and the Service port it leads to. */
+export interface IngressPath {
+  path: string;
+  service: string;
+  port: number;
+}
+
+/**
+ * Ingress on the `nginx` class for one host, with TLS from the cluster's wildcard certificate; `paths`
+ * are prefixes, `/` alone when only a backend is given.
+ */
 export function ingress(
   addon: string,
   name: string,
   namespace: string,
   host: string,
-  backend: { service: string; port: number },
+  backend: Omit<IngressPath, 'path'> | readonly IngressPath[],
   annotations?: Record<string, string>,
 ): KubernetesObject {
+  const paths = 'service' in backend ? [{ path: '/', ...backend }] : backend;
   return typed<IIngress>({
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
@@ -264,13 +275,11 @@ export function ingress(
         {
           host,
           http: {
-            paths: [
-              {
-                path: '/',
-                pathType: 'Prefix',
-                backend: { service: { name: backend.service, port: { number: backend.port } } },
-              },
-            ],
+            paths: paths.map((p) => ({
+              path: p.path,
+              pathType: 'Prefix',
+              backend: { service: { name: p.service, port: { number: p.port } } },
+            })),
           },
         },
       ],

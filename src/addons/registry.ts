@@ -1,13 +1,12 @@
 import { stringify } from 'yaml';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
-import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import type { ResolvedContext } from './context.ts';
 import { KAAS_NAMESPACE, serviceHost } from './names.ts';
 import {
-  WILDCARD_TLS_SECRET,
   claim,
   deployment,
+  ingress,
   meta,
   resources,
   service,
@@ -245,37 +244,16 @@ export function registryAddon(ctx: ResolvedContext): KubernetesObject[] {
         },
       ],
     }),
-    typed<IIngress>({
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'Ingress',
-      metadata: meta(ADDON, 'registry', {
-        namespace: NS,
-        component: 'registry',
-        annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '0' },
-      }),
-      spec: {
-        ingressClassName: 'nginx',
-        tls: [{ hosts: [host], secretName: WILDCARD_TLS_SECRET }],
-        rules: [
-          {
-            host,
-            http: {
-              paths: [
-                ...['/api/', '/service/', '/v2/', '/c/'].map((path) => ({
-                  path,
-                  pathType: 'Prefix' as const,
-                  backend: { service: { name: 'harbor-core', port: { number: 80 } } },
-                })),
-                {
-                  path: '/',
-                  pathType: 'Prefix' as const,
-                  backend: { service: { name: 'harbor-portal', port: { number: 80 } } },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    }),
+    ingress(
+      ADDON,
+      'registry',
+      NS,
+      host,
+      [
+        ...['/api/', '/service/', '/v2/', '/c/'].map((path) => ({ path, service: 'harbor-core', port: 80 })),
+        { path: '/', service: 'harbor-portal', port: 80 },
+      ],
+      { 'nginx.ingress.kubernetes.io/proxy-body-size': '0' },
+    ),
   ];
 }

@@ -35,7 +35,7 @@ beforeAll(async () => {
     latencyMs: 15,
     quotas: { instances: -1, cores: -1, ram: -1, security_groups: -1, routers: -1 },
   });
-  cloud = testCloud(adminConfig(sim.authUrl));
+  cloud = testCloud(sim);
   webhook = await testWebhook();
 });
 

@@ -31,7 +31,7 @@ async function replicaMidJob(name: string, grace: string) {
   stores.push(store);
   const a = replica({ KAAS_DATABASE_URL: url, KAAS_SHUTDOWN_GRACE_MS: grace });
   await a.ready;
-  const p = testProvisioner(store, testCloud(adminConfig(sim.authUrl)), await testWebhook());
+  const p = testProvisioner(store, testCloud(sim), await testWebhook());
   const { job } = await p.createCluster(testSpec(name, 1), { waitForApi: false });
   await waitFor(
     'replica A to start the job',

@@ -39,7 +39,6 @@ import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { defaultPatch, kubeBinary } from '../kubelab/binaries.ts';
 import {
-  adminConfig,
   provisionerStore,
   testCloud,
   testProvisioner,
@@ -168,7 +167,7 @@ describe('nodelab: a cluster from kaas user data', () => {
       const sysctlsBefore = await sysctls();
       lab = await startNodelab({ cidr: CIDR });
       sim = await startCloudsim({ port: 0, host: lab.gateway, bootTimeMs: 20 });
-      const cloud = testCloud(adminConfig(sim.authUrl));
+      const cloud = testCloud(sim);
       store = await provisionerStore();
       work = await mkdtemp(join(tmpdir(), 'kaas-nodelab-'));
       const mirror = releaseMirror();

@@ -8,7 +8,6 @@ import { registerClusterRoutes } from '../../src/server/routes/clusters.ts';
 import type { Store } from '../../src/store/db.ts';
 import { minorOf, nextRelease } from '../../src/versions/index.ts';
 import {
-  adminConfig,
   testCloud,
   testWebhook,
   testProvisioner,
@@ -25,7 +24,7 @@ let app: FastifyInstance;
 beforeAll(async () => {
   sim = await startCloudsim({ port: 0 });
   store = await provisionerStore();
-  p = testProvisioner(store, testCloud(adminConfig(sim.authUrl)), await testWebhook());
+  p = testProvisioner(store, testCloud(sim), await testWebhook());
   app = Fastify();
   app.setErrorHandler(errorHandler);
   registerClusterRoutes(app, {

@@ -22,14 +22,7 @@ import {
   type CloudController,
 } from '../kubelab/cloudcontroller.ts';
 import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
-import {
-  adminConfig,
-  provisionerStore,
-  taggedCounts,
-  testCloud,
-  testWebhook,
-  NONE_TAGGED,
-} from './support.ts';
+import { provisionerStore, taggedCounts, testCloud, testWebhook, NONE_TAGGED } from './support.ts';
 
 const run = randomBytes(3).toString('hex');
 const name = `cd${run}`;
@@ -44,9 +37,7 @@ let credential: { userId: string; id: string } | undefined;
 const stores: Store[] = [];
 
 beforeAll(async () => {
-  cloud = testCloud(
-    adminConfig(process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3', process.env.OS_PASSWORD ?? 'secret'),
-  );
+  cloud = testCloud('lab');
   flavorId = (await cloud.nova.createFlavor({ name: `kaas-${name}`, ram: 512, vcpus: 1, disk: 1 })).id;
   const image = await cloud.glance.createImage({
     name: `kaas-${name}`,

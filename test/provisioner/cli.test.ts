@@ -25,7 +25,6 @@ import { waitFor } from '../ha/support.ts';
 import { runKaas } from '../support/cli.ts';
 import { adminEnv } from '../support/openstack.ts';
 import {
-  adminConfig,
   TEST_SECRET_KEY,
   testCloud,
   testProvisioner,
@@ -74,7 +73,7 @@ beforeAll(async () => {
   await migrateToLatest(store.db as never);
   // Two clusters are queued before the server starts (so its first Keystone sync sees their
   // project); ok1's create succeeds, bad1's fails on a flavor the cloud does not have yet.
-  const p = testProvisioner(store, testCloud(adminConfig(sim.authUrl)), await testWebhook());
+  const p = testProvisioner(store, testCloud(sim), await testWebhook());
   const adminRoleId = sim.seedRole('admin').id;
   for (const [name, flavor] of [
     ['ok1', 'm1.small'],

@@ -12,7 +12,6 @@ import { deleteClusterSecret } from '../../src/store/deleteClusterSecret.ts';
 import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
 import { insertClusterSecret } from '../../src/store/insertClusterSecret.ts';
 import {
-  adminConfig,
   testCloud,
   testWebhook,
   testProvisioner,
@@ -31,7 +30,7 @@ const stores: Store[] = [];
 
 beforeAll(async () => {
   sim = await startCloudsim({ port: 0, bootTimeMs: 20 });
-  cloud = testCloud(adminConfig(sim.authUrl));
+  cloud = testCloud(sim);
   material = await testWebhook();
 });
 afterAll(async () => {

@@ -5,7 +5,6 @@ import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import type { Store } from '../../src/store/db.ts';
 import {
-  adminConfig,
   testCloud,
   testWebhook,
   testProvisioner,
@@ -38,9 +37,7 @@ let imageId: string;
 const clusterIds: string[] = [];
 
 beforeAll(async () => {
-  cloud = testCloud(
-    adminConfig(process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3', process.env.OS_PASSWORD ?? 'secret'),
-  );
+  cloud = testCloud('lab');
   store = await provisionerStore();
   material = await testWebhook();
   flavorId = (await cloud.nova.createFlavor({ name: `kaas-${name}`, ram: 512, vcpus: 1, disk: 1 })).id;

@@ -2,14 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import type { Store } from '../../src/store/db.ts';
-import {
-  adminConfig,
-  provisionerStore,
-  testCloud,
-  testProvisioner,
-  testSpec,
-  testWebhook,
-} from './support.ts';
+import { provisionerStore, testCloud, testProvisioner, testSpec, testWebhook } from './support.ts';
 
 /**
  * Octavia takes a while to apply each change and refuses (409) another one meanwhile, as the lab's
@@ -22,7 +15,7 @@ let store: Store;
 
 beforeAll(async () => {
   sim = await startCloudsim({ port: 0, bootTimeMs: 20, provisionDelayMs: 300 });
-  cloud = testCloud(adminConfig(sim.authUrl));
+  cloud = testCloud(sim);
   store = await provisionerStore();
 });
 afterAll(async () => {

@@ -10,15 +10,15 @@ import type { Store } from '../../src/store/db.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { freshStore, type Engine } from '../support/databases.ts';
-import { adminConfig } from '../support/openstack.ts';
-
-export { adminConfig };
+import { adminConfig, labAdminConfig } from '../support/openstack.ts';
 
 /** Silent logger for the suites. */
 export const logger = createLogger({ level: 'silent' });
 
-/** A cloud client with fast retries, for tests. */
-export function testCloud(config: CloudConfig): Cloud {
+/** A cloud client with fast retries, for tests: as the admin of `sim` or of the real lab, or from `config`. */
+export function testCloud(target: Cloudsim | 'lab' | CloudConfig): Cloud {
+  const config =
+    target === 'lab' ? labAdminConfig() : 'authUrl' in target ? adminConfig(target.authUrl) : target;
   return createCloud({ config, logger, retry: { baseDelayMs: 20, maxDelayMs: 200, maxRetryAfterMs: 2_000 } });
 }
 
@@ -119,7 +119,7 @@ export function cloudsimSuite(): CloudsimSuite {
   } as CloudsimSuite;
   beforeAll(async () => {
     suite.sim = await startCloudsim({ port: 0, bootTimeMs: 20 });
-    suite.cloud = testCloud(adminConfig(suite.sim.authUrl));
+    suite.cloud = testCloud(suite.sim);
     suite.webhook = await testWebhook();
   });
   afterAll(async () => {

@@ -38,7 +38,14 @@ export function adminConfig(authUrl: string, password = 'secret'): CloudConfig {
 }
 
 /** The real lab's admin (its admin-openrc's OS_AUTH_URL and OS_PASSWORD, else the lab defaults). */
+export function labAdminConfig(): CloudConfig {
+  return adminConfig(
+    process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3',
+    process.env.OS_PASSWORD ?? 'secret',
+  );
+}
+
+/** A client for the real lab's admin. */
 export function labAdminCloud(logger: Logger): Cloud {
-  const authUrl = process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3';
-  return createCloud({ config: adminConfig(authUrl, process.env.OS_PASSWORD ?? 'secret'), logger });
+  return createCloud({ config: labAdminConfig(), logger });
 }
