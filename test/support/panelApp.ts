@@ -90,3 +90,19 @@ export async function panelTestApp(
   };
   return { app, store, close };
 }
+
+/** `user` (a key of USERS) calls the app: `method url`, with a JSON body when given. */
+export function callAs(
+  app: FastifyInstance,
+  user: string,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  payload?: object,
+) {
+  return app.inject({
+    method,
+    url,
+    headers: { 'x-test-user': user },
+    ...(payload === undefined ? {} : { payload }),
+  });
+}

@@ -8,9 +8,8 @@ import { listApiTokens } from '../../store/listApiTokens.ts';
 import { markRoleBindingsApplied } from '../../store/markRoleBindingsApplied.ts';
 import { upsertClusterEndpoint } from '../../store/upsertClusterEndpoint.ts';
 import { httpProbe, parseRoleBindings, type Probe } from './admin.ts';
-import { panelTestApp } from '../../../test/support/panelApp.ts';
+import { callAs, panelTestApp } from '../../../test/support/panelApp.ts';
 
-const as = (user: string) => ({ 'x-test-user': user });
 const ADMIN_GETS = [
   'admin/overview',
   'admin/services',
@@ -55,32 +54,19 @@ describe('admin routes', () => {
   });
   /** `user` revokes API token `tokenId` through cluster c1's admin API. */
   const revokeAs = (user: string, tokenId: string) =>
-    app.inject({ method: 'DELETE', url: `/api/v1/clusters/c1/admin/tokens/${tokenId}`, headers: as(user) });
+    callAs(app, user, 'DELETE', `/api/v1/clusters/c1/admin/tokens/${tokenId}`);
 
   it('answers 403 to a member and 404 to a user without a role, on every admin API', async () => {
     for (const path of ADMIN_GETS) {
-      const member = await app.inject({
-        method: 'GET',
-        url: `/api/v1/clusters/c1/${path}`,
-        headers: as('member'),
-      });
+      const member = await callAs(app, 'member', 'GET', `/api/v1/clusters/c1/${path}`);
       expect(member.statusCode, path).toBe(403);
       expect(member.json().error.code).toBe('forbidden');
-      const outsider = await app.inject({
-        method: 'GET',
-        url: `/api/v1/clusters/c1/${path}`,
-        headers: as('outsider'),
-      });
+      const outsider = await callAs(app, 'outsider', 'GET', `/api/v1/clusters/c1/${path}`);
       expect(outsider.statusCode, path).toBe(404);
       const anonymous = await app.inject({ method: 'GET', url: `/api/v1/clusters/c1/${path}` });
       expect(anonymous.statusCode, path).toBe(401);
     }
-    const put = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/clusters/c1/role-bindings',
-      headers: as('member'),
-      payload: { items: [] },
-    });
+    const put = await callAs(app, 'member', 'PUT', '/api/v1/clusters/c1/role-bindings', { items: [] });
     expect(put.statusCode).toBe(403);
     await addToken(store, 't1', 'u-admin');
     const del = await revokeAs('member', 't1');
@@ -89,11 +75,7 @@ describe('admin routes', () => {
   });
 
   it('reports an unprovisioned cluster honestly as unknown, without probing', async () => {
-    const res = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c1/admin/overview',
-      headers: as('admin'),
-    });
+    const res = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/overview');
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({
       apiUrl: null,
@@ -119,11 +101,7 @@ describe('admin routes', () => {
         updatedAt: '2030-01-01T00:00:00.000Z',
       },
     });
-    const overview = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c1/admin/overview',
-      headers: as('admin'),
-    });
+    const overview = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/overview');
     expect(overview.json()).toMatchObject({
       health: { state: 'healthy', detail: 'ok' },
       kubernetesVersion: 'v1.31.2',
@@ -131,11 +109,7 @@ describe('admin routes', () => {
       provisioningState: 'ready',
     });
     expect(probed).toEqual(['https://198.51.100.7:6443/healthz']);
-    const services = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c1/admin/services',
-      headers: as('admin'),
-    });
+    const services = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/services');
     expect(services.json().items.map((s: { id: string; status: string }) => [s.id, s.status])).toEqual([
       ['grafana', 'down'],
       ['prometheus', 'up'],
@@ -145,20 +119,12 @@ describe('admin routes', () => {
   });
 
   it('shows services as unknown when no ingress domain is recorded', async () => {
-    const res = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c2/admin/services',
-      headers: as('admin'),
-    });
+    const res = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c2/admin/services');
     expect(res.json().items.every((s: { status: string }) => s.status === 'unknown')).toBe(true);
   });
 
   it('stores role bindings as pending until the applier marks them applied', async () => {
-    const empty = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c1/role-bindings',
-      headers: as('admin'),
-    });
+    const empty = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/role-bindings');
     expect(empty.json()).toMatchObject({ items: [], state: 'none', revision: 0 });
     expect(empty.json().availableRoles).toEqual([
       { id: 'r-admin', name: 'admin' },
@@ -168,41 +134,21 @@ describe('admin routes', () => {
       { keystoneRoleId: 'r-member', kind: 'ClusterRole', roleName: 'view' },
       { keystoneRoleId: 'r-member', kind: 'Role', roleName: 'deployer', namespace: 'apps' },
     ];
-    const put = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/clusters/c1/role-bindings',
-      headers: as('admin'),
-      payload: { items },
-    });
+    const put = await callAs(app, 'admin', 'PUT', '/api/v1/clusters/c1/role-bindings', { items });
     expect(put.statusCode).toBe(200);
     expect(put.json()).toEqual({ items, revision: 1, state: 'pending' });
-    const pending = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c1/role-bindings',
-      headers: as('admin'),
-    });
+    const pending = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/role-bindings');
     expect(pending.json()).toMatchObject({ items, state: 'pending', updatedBy: 'ada@Default' });
     await markRoleBindingsApplied({ db: store.db, clusterId: 'c1', revision: 1, now: new Date() });
-    const applied = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c1/role-bindings',
-      headers: as('admin'),
-    });
+    const applied = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/role-bindings');
     expect(applied.json()).toMatchObject({ state: 'applied', appliedRevision: 1 });
-    const other = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c2/role-bindings',
-      headers: as('admin'),
-    });
+    const other = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c2/role-bindings');
     expect(other.json().items).toEqual([]);
   });
 
   it('rejects an invalid role-bindings body with the offending field', async () => {
-    const res = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/clusters/c1/role-bindings',
-      headers: as('admin'),
-      payload: { items: [{ keystoneRoleId: 'r-member', kind: 'Role', roleName: 'deployer' }] },
+    const res = await callAs(app, 'admin', 'PUT', '/api/v1/clusters/c1/role-bindings', {
+      items: [{ keystoneRoleId: 'r-member', kind: 'Role', roleName: 'deployer' }],
     });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.field).toBe('items[0].namespace');
@@ -212,11 +158,7 @@ describe('admin routes', () => {
     await addToken(store, 't-admin', 'u-admin');
     await addToken(store, 't-member', 'u-member');
     await addToken(store, 't-out', 'u-out');
-    const list = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c1/admin/tokens',
-      headers: as('admin'),
-    });
+    const list = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/tokens');
     expect(
       list
         .json()

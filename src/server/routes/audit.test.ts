@@ -3,9 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../store/db.ts';
 import { insertAuditEvent, type AuditEvent } from '../../store/insertAuditEvent.ts';
 import { encodeCursor, parseCursor, parseLimit } from './audit.ts';
-import { panelTestApp } from '../../../test/support/panelApp.ts';
-
-const as = (user: string) => ({ 'x-test-user': user });
+import { callAs, panelTestApp } from '../../../test/support/panelApp.ts';
 
 async function add(store: Store, n: number, overrides: Partial<Omit<AuditEvent, 'id'>> = {}): Promise<void> {
   await insertAuditEvent({
@@ -43,27 +41,31 @@ describe('audit routes', () => {
     await add(store, 7, { action: 'login', clusterId: null, target: null, actorUserId: 'u-member' });
     await add(store, 8, { action: 'login', clusterId: null, target: null, actorUserId: 'u-out' });
 
-    const first = await app.inject({ url: '/api/v1/clusters/c1/admin/audit?limit=3', headers: as('admin') });
+    const first = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/audit?limit=3');
     expect(first.statusCode).toBe(200);
     const page1 = first.json() as { items: AuditEvent[]; nextBefore: string | null };
     expect(page1.items.map((e) => e.details.n)).toEqual([7, 5, 4]);
     expect(page1.items[0]).toMatchObject({ action: 'login', actorUserId: 'u-member', outcome: 'success' });
-    const second = await app.inject({
-      url: `/api/v1/clusters/c1/admin/audit?limit=3&before=${encodeURIComponent(page1.nextBefore as string)}`,
-      headers: as('admin'),
-    });
+    const second = await callAs(
+      app,
+      'admin',
+      'GET',
+      `/api/v1/clusters/c1/admin/audit?limit=3&before=${encodeURIComponent(page1.nextBefore as string)}`,
+    );
     const page2 = second.json() as { items: AuditEvent[]; nextBefore: string | null };
     expect(page2.items.map((e) => e.details.n)).toEqual([3, 2, 1]);
-    const third = await app.inject({
-      url: `/api/v1/clusters/c1/admin/audit?limit=3&before=${encodeURIComponent(page2.nextBefore as string)}`,
-      headers: as('admin'),
-    });
+    const third = await callAs(
+      app,
+      'admin',
+      'GET',
+      `/api/v1/clusters/c1/admin/audit?limit=3&before=${encodeURIComponent(page2.nextBefore as string)}`,
+    );
     expect(third.json()).toEqual({ items: [], nextBefore: null });
   });
 
   it('exports the whole log as JSON lines, one event per line', async () => {
     for (let n = 1; n <= 3; n++) await add(store, n);
-    const res = await app.inject({ url: '/api/v1/clusters/c1/admin/audit.jsonl', headers: as('admin') });
+    const res = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/audit.jsonl');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
     expect(res.headers['content-disposition']).toBe('attachment; filename="audit-alpha-2030-02-01.jsonl"');
@@ -73,7 +75,7 @@ describe('audit routes', () => {
   });
 
   it('exports an empty log as an empty body', async () => {
-    const res = await app.inject({ url: '/api/v1/clusters/c2/admin/audit.jsonl', headers: as('admin') });
+    const res = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c2/admin/audit.jsonl');
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe('');
   });
@@ -85,7 +87,7 @@ describe('audit routes', () => {
       ['limit=abc', 'limit'],
       ['before=yesterday', 'before'],
     ]) {
-      const res = await app.inject({ url: `/api/v1/clusters/c1/admin/audit?${query}`, headers: as('admin') });
+      const res = await callAs(app, 'admin', 'GET', `/api/v1/clusters/c1/admin/audit?${query}`);
       expect(res.statusCode, query).toBe(400);
       expect(res.json().error.field).toBe(field);
     }

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Store } from '../../store/db.ts';
 import { upsertClusterEndpoint } from '../../store/upsertClusterEndpoint.ts';
-import { PUBLIC_URL, panelTestApp } from '../../../test/support/panelApp.ts';
+import { PUBLIC_URL, callAs, panelTestApp } from '../../../test/support/panelApp.ts';
 import { renderKubeconfig } from './panel.ts';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -29,7 +29,6 @@ describe('panel routes', () => {
   afterEach(async () => {
     await close();
   });
-  const as = (user: string) => ({ 'x-test-user': user });
 
   it('rejects calls without a principal with 401', async () => {
     const res = await app.inject({ method: 'GET', url: '/api/v1/clusters' });
@@ -38,7 +37,7 @@ describe('panel routes', () => {
   });
 
   it('lists only clusters where the user holds a role, with admin flags, first one active by default', async () => {
-    const admin = await app.inject({ method: 'GET', url: '/api/v1/clusters', headers: as('admin') });
+    const admin = await callAs(app, 'admin', 'GET', '/api/v1/clusters');
     expect(admin.json()).toEqual({
       items: [
         { id: 'c1', name: 'alpha', isAdmin: true },
@@ -46,9 +45,9 @@ describe('panel routes', () => {
       ],
       activeClusterId: 'c1',
     });
-    const member = await app.inject({ method: 'GET', url: '/api/v1/clusters', headers: as('member') });
+    const member = await callAs(app, 'member', 'GET', '/api/v1/clusters');
     expect(member.json().items.map((c: { isAdmin: boolean }) => c.isAdmin)).toEqual([false, false]);
-    const outsider = await app.inject({ method: 'GET', url: '/api/v1/clusters', headers: as('outsider') });
+    const outsider = await callAs(app, 'outsider', 'GET', '/api/v1/clusters');
     expect(outsider.json()).toEqual({
       items: [{ id: 'c3', name: 'gamma', isAdmin: false }],
       activeClusterId: 'c3',
@@ -56,34 +55,21 @@ describe('panel routes', () => {
   });
 
   it('remembers the active cluster per user', async () => {
-    const put = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/session/active-cluster',
-      headers: as('member'),
-      payload: { clusterId: 'c2' },
-    });
+    const put = await callAs(app, 'member', 'PUT', '/api/v1/session/active-cluster', { clusterId: 'c2' });
     expect(put.statusCode).toBe(200);
     expect(put.json()).toEqual({ activeClusterId: 'c2' });
-    const member = await app.inject({ method: 'GET', url: '/api/v1/clusters', headers: as('member') });
+    const member = await callAs(app, 'member', 'GET', '/api/v1/clusters');
     expect(member.json().activeClusterId).toBe('c2');
-    const admin = await app.inject({ method: 'GET', url: '/api/v1/clusters', headers: as('admin') });
+    const admin = await callAs(app, 'admin', 'GET', '/api/v1/clusters');
     expect(admin.json().activeClusterId).toBe('c1');
   });
 
   it('refuses to activate an invisible or unknown cluster, and a missing id', async () => {
-    const invisible = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/session/active-cluster',
-      headers: as('member'),
-      payload: { clusterId: 'c3' },
+    const invisible = await callAs(app, 'member', 'PUT', '/api/v1/session/active-cluster', {
+      clusterId: 'c3',
     });
     expect(invisible.statusCode).toBe(404);
-    const missing = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/session/active-cluster',
-      headers: as('member'),
-      payload: {},
-    });
+    const missing = await callAs(app, 'member', 'PUT', '/api/v1/session/active-cluster', {});
     expect(missing.statusCode).toBe(400);
     expect(missing.json().error.field).toBe('clusterId');
   });
@@ -94,7 +80,7 @@ describe('panel routes', () => {
       method: 'GET',
       url: '/api/v1/clusters/c1/kubeconfig?mode=exec',
       // The Host header is the caller's to choose: the kubeconfig names kaas by its configured URL.
-      headers: { ...as('member'), host: 'attacker.example', 'x-forwarded-host': 'attacker.example' },
+      headers: { 'x-test-user': 'member', host: 'attacker.example', 'x-forwarded-host': 'attacker.example' },
     });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('application/yaml');
@@ -114,49 +100,25 @@ describe('panel routes', () => {
       env: [{ name: 'KAAS_URL', value: PUBLIC_URL }],
     });
 
-    const token = await app.inject({
-      method: 'POST',
-      url: '/api/v1/clusters/c1/kubeconfig',
-      headers: as('member'),
-      payload: { token: TOKEN },
-    });
+    const token = await callAs(app, 'member', 'POST', '/api/v1/clusters/c1/kubeconfig', { token: TOKEN });
     expect(token.statusCode).toBe(200);
     expect(parse(token.body).users[0].user).toEqual({ token: TOKEN });
   });
 
   it('explains kubeconfig errors: not provisioned, bad mode, token via GET, bad token, invisible cluster', async () => {
-    const notProvisioned = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c1/kubeconfig',
-      headers: as('member'),
-    });
+    const notProvisioned = await callAs(app, 'member', 'GET', '/api/v1/clusters/c1/kubeconfig');
     expect(notProvisioned.statusCode).toBe(409);
     expect(notProvisioned.json().error.code).toBe('cluster_not_provisioned');
-    const badMode = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c1/kubeconfig?mode=x',
-      headers: as('member'),
-    });
+    const badMode = await callAs(app, 'member', 'GET', '/api/v1/clusters/c1/kubeconfig?mode=x');
     expect(badMode.statusCode).toBe(400);
-    const viaGet = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c1/kubeconfig?mode=token',
-      headers: as('member'),
-    });
+    const viaGet = await callAs(app, 'member', 'GET', '/api/v1/clusters/c1/kubeconfig?mode=token');
     expect(viaGet.statusCode).toBe(400);
     expect(viaGet.json().error.message).toContain('POST');
-    const badToken = await app.inject({
-      method: 'POST',
-      url: '/api/v1/clusters/c1/kubeconfig',
-      headers: as('member'),
-      payload: { token: 'a b\nc' },
+    const badToken = await callAs(app, 'member', 'POST', '/api/v1/clusters/c1/kubeconfig', {
+      token: 'a b\nc',
     });
     expect(badToken.statusCode).toBe(400);
-    const invisible = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c3/kubeconfig',
-      headers: as('member'),
-    });
+    const invisible = await callAs(app, 'member', 'GET', '/api/v1/clusters/c3/kubeconfig');
     expect(invisible.statusCode).toBe(404);
   });
 
@@ -164,11 +126,7 @@ describe('panel routes', () => {
     const unset = await panelTestApp({ publicUrl: null });
     try {
       await upsertClusterEndpoint({ db: unset.store.db, endpoint: ENDPOINT });
-      const res = await unset.app.inject({
-        method: 'GET',
-        url: '/api/v1/clusters/c1/kubeconfig',
-        headers: as('member'),
-      });
+      const res = await callAs(unset.app, 'member', 'GET', '/api/v1/clusters/c1/kubeconfig');
       expect(res.statusCode).toBe(400);
       expect(res.json().error).toMatchObject({ code: 'public_url_unset' });
       expect(res.json().error.message).toContain('KAAS_PUBLIC_URL');
@@ -178,11 +136,7 @@ describe('panel routes', () => {
   });
 
   it('lists managed service links by subdomain, or without URLs when no domain is known', async () => {
-    const none = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c2/services',
-      headers: as('member'),
-    });
+    const none = await callAs(app, 'member', 'GET', '/api/v1/clusters/c2/services');
     expect(none.json().ingressDomain).toBeNull();
     expect(none.json().items.every((s: { url: string | null }) => s.url === null)).toBe(true);
     await upsertClusterEndpoint({
@@ -198,11 +152,7 @@ describe('panel routes', () => {
         updatedAt: '2030-01-01T00:00:00.000Z',
       },
     });
-    const res = await app.inject({
-      method: 'GET',
-      url: '/api/v1/clusters/c2/services',
-      headers: as('member'),
-    });
+    const res = await callAs(app, 'member', 'GET', '/api/v1/clusters/c2/services');
     expect(res.json().items.map((s: { url: string }) => s.url)).toEqual([
       'https://grafana.beta.k.example.org',
       'https://prometheus.beta.k.example.org',
