@@ -8,22 +8,7 @@ import type { Store } from '../store/db.ts';
 import { memoryDirectory } from '../../test/auth/memoryDirectory.ts';
 import { buildApp } from './app.ts';
 import { postRaw, prodClusterStore } from '../../test/support/server.ts';
-
-const AUD = 'https://kubernetes.default.svc.cluster.local';
-
-function review(
-  token: string,
-  apiVersion = 'authentication.k8s.io/v1',
-  audiences: string[] | undefined = [AUD],
-) {
-  return {
-    kind: 'TokenReview',
-    apiVersion,
-    metadata: { creationTimestamp: null },
-    spec: { token, ...(audiences ? { audiences } : {}) },
-    status: { user: {} },
-  };
-}
+import { authenticatedAnswer, reviewRequest } from '../../test/support/tokenreview.ts';
 
 describe('auth HTTP API and TokenReview (app.inject)', () => {
   let store: Store;
@@ -282,16 +267,16 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
 
     it('records last use at most once a minute, off the response path', async () => {
       const t = (await createToken()).json();
-      await tokenReview(review(t.token));
+      await tokenReview(reviewRequest(t.token));
       await auth.flushLastUsed();
       const first = (await auth.listTokens({ userId: 'u1' }))[0]?.lastUsedAt;
       expect(first).toBe(now.toISOString());
       now = new Date(now.getTime() + 30_000);
-      await tokenReview(review(t.token));
+      await tokenReview(reviewRequest(t.token));
       await auth.flushLastUsed();
       expect((await auth.listTokens({ userId: 'u1' }))[0]?.lastUsedAt).toBe(first);
       now = new Date(now.getTime() + 31_000);
-      await tokenReview(review(t.token));
+      await tokenReview(reviewRequest(t.token));
       await auth.flushLastUsed();
       expect((await auth.listTokens({ userId: 'u1' }))[0]?.lastUsedAt).toBe(now.toISOString());
     });
@@ -302,28 +287,21 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       'authenticates a valid token in %s',
       async (apiVersion) => {
         const t = (await createToken()).json();
-        const res = await tokenReview(review(t.token, apiVersion));
+        const res = await tokenReview(reviewRequest(t.token, apiVersion));
         expect(res.statusCode).toBe(200);
-        expect(res.json()).toEqual({
-          apiVersion,
-          kind: 'TokenReview',
-          metadata: { creationTimestamp: null },
-          status: {
-            authenticated: true,
-            audiences: [AUD],
-            user: {
-              username: 'alice',
-              uid: 'u1',
-              groups: ['r-admin', 'r-member'],
-              extra: {
-                'kaas.io/role-names': ['admin', 'member'],
-                'kaas.io/project-id': ['p1'],
-                'kaas.io/project-name': ['proj'],
-                'kaas.io/user-domain': ['Default'],
-              },
+        expect(res.json()).toEqual(
+          authenticatedAnswer(apiVersion, {
+            username: 'alice',
+            uid: 'u1',
+            groups: ['r-admin', 'r-member'],
+            extra: {
+              'kaas.io/role-names': ['admin', 'member'],
+              'kaas.io/project-id': ['p1'],
+              'kaas.io/project-name': ['proj'],
+              'kaas.io/user-domain': ['Default'],
             },
-          },
-        });
+          }),
+        );
         expect(res.body).not.toContain(t.token);
       },
     );
@@ -332,19 +310,19 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       const t = (await createToken()).json();
       const before = ks.state.calls;
       for (let i = 0; i < 20; i++)
-        expect((await tokenReview(review(t.token))).json().status.authenticated).toBe(true);
+        expect((await tokenReview(reviewRequest(t.token))).json().status.authenticated).toBe(true);
       expect(ks.state.calls).toBe(before);
     });
 
     it('rejects a deleted token at once (cache invalidated)', async () => {
       const t = (await createToken()).json();
-      expect((await tokenReview(review(t.token))).json().status.authenticated).toBe(true);
+      expect((await tokenReview(reviewRequest(t.token))).json().status.authenticated).toBe(true);
       await app.inject({
         method: 'DELETE',
         url: `/api/v1/tokens/${t.id}`,
         headers: { authorization: `Bearer ${t.token}` },
       });
-      expect((await tokenReview(review(t.token))).json().status).toEqual({
+      expect((await tokenReview(reviewRequest(t.token))).json().status).toEqual({
         authenticated: false,
         error: 'token is unknown or was deleted',
       });
@@ -352,10 +330,10 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
 
     it('rejects an expired token', async () => {
       const t = (await createToken('short', { expiresInDays: 1 })).json();
-      expect((await tokenReview(review(t.token))).json().status.authenticated).toBe(true);
+      expect((await tokenReview(reviewRequest(t.token))).json().status.authenticated).toBe(true);
       now = new Date(now.getTime() + 86_400_000);
       await auth.sync(); // a day without a sync would fail closed (the stale-mirror test covers that)
-      expect((await tokenReview(review(t.token))).json().status).toEqual({
+      expect((await tokenReview(reviewRequest(t.token))).json().status).toEqual({
         authenticated: false,
         error: 'token has expired',
       });
@@ -363,32 +341,35 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
 
     it('rejects a user disabled or deleted in Keystone after one sync', async () => {
       const t = (await createToken()).json();
-      expect((await tokenReview(review(t.token))).json().status.authenticated).toBe(true);
+      expect((await tokenReview(reviewRequest(t.token))).json().status.authenticated).toBe(true);
       ks.setEnabled('u1', false);
       await auth.sync();
-      expect((await tokenReview(review(t.token))).json().status.error).toBe(
+      expect((await tokenReview(reviewRequest(t.token))).json().status.error).toBe(
         'the token owner is disabled in Keystone',
       );
       ks.deleteUser('u1');
       await auth.sync();
-      expect((await tokenReview(review(t.token))).json().status.error).toBe(
+      expect((await tokenReview(reviewRequest(t.token))).json().status.error).toBe(
         'the token owner no longer exists in Keystone',
       );
     });
 
     it('drops a removed role after one sync, and rejects a user left with no role', async () => {
       const t = (await createToken()).json();
-      expect((await tokenReview(review(t.token))).json().status.user.groups).toEqual(['r-admin', 'r-member']);
+      expect((await tokenReview(reviewRequest(t.token))).json().status.user.groups).toEqual([
+        'r-admin',
+        'r-member',
+      ]);
       ks.setRoles('p1', [{ userId: 'u1', roleId: 'r-member', roleName: 'member' }]);
       await auth.sync();
-      expect((await tokenReview(review(t.token))).json().status.user.groups).toEqual(['r-member']);
+      expect((await tokenReview(reviewRequest(t.token))).json().status.user.groups).toEqual(['r-member']);
       expect(await auth.isClusterAdmin({ userId: 'u1', clusterId: 'c1' })).toBe(false);
       expect(await auth.clusterRolesOf({ userId: 'u1', clusterId: 'c1' })).toEqual([
         { roleId: 'r-member', roleName: 'member' },
       ]);
       ks.setRoles('p1', []);
       await auth.sync();
-      expect((await tokenReview(review(t.token))).json().status.error).toBe(
+      expect((await tokenReview(reviewRequest(t.token))).json().status.error).toBe(
         'user has no role on the project of cluster prod',
       );
     });
@@ -398,7 +379,7 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       ks.state.failing = true;
       const outcome = await auth.sync();
       expect(outcome.failed).toEqual(['users', 'project:p1']);
-      expect((await tokenReview(review(t.token))).json().status.authenticated).toBe(true);
+      expect((await tokenReview(reviewRequest(t.token))).json().status.authenticated).toBe(true);
       now = new Date(now.getTime() + 90_000);
       const metrics = await app.inject({ method: 'GET', url: '/metrics' });
       expect(metrics.body).toContain('kaas_keystone_sync_failures_total 1');
@@ -411,41 +392,44 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
 
     it('rejects garbage and foreign tokens without a lookup, and honours audiences', async () => {
       const t = (await createToken()).json();
-      expect((await tokenReview(review('not-a-kaas-token'))).json().status).toEqual({
+      expect((await tokenReview(reviewRequest('not-a-kaas-token'))).json().status).toEqual({
         authenticated: false,
         error: 'token is not a valid kaas token',
       });
-      expect((await tokenReview(review(generateToken()))).json().status.error).toBe(
+      expect((await tokenReview(reviewRequest(generateToken()))).json().status.error).toBe(
         'token is unknown or was deleted',
       );
-      const other = await tokenReview(review(t.token, undefined, ['https://other.example']));
+      const other = await tokenReview(reviewRequest(t.token, undefined, ['https://other.example']));
       expect(other.json().status).toEqual({
         authenticated: false,
         error: 'none of the requested audiences is served by kaas',
       });
       const mixed = await tokenReview(
-        review(t.token, undefined, ['https://other.example', 'https://kubernetes.default.svc']),
+        reviewRequest(t.token, undefined, ['https://other.example', 'https://kubernetes.default.svc']),
       );
       expect(mixed.json().status.audiences).toEqual(['https://kubernetes.default.svc']);
-      const none = await tokenReview({ ...review(t.token), spec: { token: t.token } });
+      const none = await tokenReview({ ...reviewRequest(t.token), spec: { token: t.token } });
       expect(none.json().status.authenticated).toBe(true);
       expect(none.json().status.audiences).toBeUndefined();
     });
 
     it('answers clear 4xx for wrong apiVersion/kind, garbage and oversized bodies, and unknown clusters', async () => {
-      const wrongVersion = await tokenReview({ ...review('x'), apiVersion: 'authentication.k8s.io/v2' });
+      const wrongVersion = await tokenReview({
+        ...reviewRequest('x'),
+        apiVersion: 'authentication.k8s.io/v2',
+      });
       expect(wrongVersion.statusCode).toBe(400);
       expect(wrongVersion.json().error.field).toBe('apiVersion');
-      expect((await tokenReview({ ...review('x'), kind: 'Pod' })).json().error.field).toBe('kind');
+      expect((await tokenReview({ ...reviewRequest('x'), kind: 'Pod' })).json().error.field).toBe('kind');
       const garbage = await postRaw(app, '/tokenreview/c1', '{"kind":');
       expect(garbage.statusCode).toBe(400);
       const text = await postRaw(app, '/tokenreview/c1', 'hello', 'text/plain');
       expect(text.statusCode).toBe(400);
       expect(text.json().error.message).toBe('body must be object');
-      const big = await tokenReview({ ...review('x'), padding: 'x'.repeat(100_000) });
+      const big = await tokenReview({ ...reviewRequest('x'), padding: 'x'.repeat(100_000) });
       expect(big.statusCode).toBe(413);
       expect(big.json().error.code).toBe('body_too_large');
-      const unknown = await tokenReview(review(generateToken()), 'nope');
+      const unknown = await tokenReview(reviewRequest(generateToken()), 'nope');
       expect(unknown.statusCode).toBe(404);
       expect(unknown.json().error.code).toBe('cluster_not_found');
       expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
@@ -464,7 +448,7 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       const notSynced = await freshApp.inject({
         method: 'POST',
         url: '/tokenreview/c1',
-        payload: review(created.token),
+        payload: reviewRequest(created.token),
       });
       expect(notSynced.statusCode).toBe(502);
       expect(notSynced.json().error.code).toBe('not_synced');
@@ -472,7 +456,7 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       const down = await freshApp.inject({
         method: 'POST',
         url: '/tokenreview/c1',
-        payload: review(created.token),
+        payload: reviewRequest(created.token),
       });
       expect(down.statusCode).toBe(500);
       await svc.close();
@@ -505,7 +489,7 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       const res = await app.inject({
         method: 'POST',
         url: '/tokenreview/c1?timeout=30s',
-        payload: review(t.token),
+        payload: reviewRequest(t.token),
         // A webhook call carries neither; if it did, the API's principal hook must not judge it.
         headers: { authorization: 'Bearer not-a-kaas-token', cookie: 'kaas_session=bogus' },
       });
@@ -520,7 +504,7 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       const res = await login('alice', 'pw-alice');
       const cookieValue = res.cookies.find((c) => c.name === 'kaas_session')?.value ?? '';
       const t = (await createToken()).json();
-      await tokenReview(review(t.token));
+      await tokenReview(reviewRequest(t.token));
       await app.inject({
         method: 'GET',
         url: '/api/v1/tokens',
@@ -528,7 +512,7 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       });
       app.log.info(
         {
-          body: review(t.token),
+          body: reviewRequest(t.token),
           headers: { authorization: `Bearer ${t.token}`, cookie: `kaas_session=${cookieValue}` },
         },
         'explicit',

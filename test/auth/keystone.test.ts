@@ -10,6 +10,7 @@ import { buildApp } from '../../src/server/app.ts';
 import type { Store } from '../../src/store/db.ts';
 import { insertCluster } from '../../src/store/insertCluster.ts';
 import { engines, freshStore } from '../support/databases.ts';
+import { authenticatedAnswer, reviewRequest } from '../support/tokenreview.ts';
 
 /**
  * Against the lab's REAL Keystone. kaas runs with a dedicated service user that holds only `reader`
@@ -19,16 +20,6 @@ import { engines, freshStore } from '../support/databases.ts';
 const authUrl = process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3';
 const logger = createLogger({ level: 'silent' });
 const suffix = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-const AUD = 'https://kubernetes.default.svc.cluster.local';
-
-const review = (token: string, apiVersion = 'authentication.k8s.io/v1') => ({
-  kind: 'TokenReview',
-  apiVersion,
-  metadata: { creationTimestamp: null },
-  spec: { token, audiences: [AUD] },
-  status: { user: {} },
-});
-
 describe('auth service against the real Keystone', () => {
   const admin = labAdminCloud(logger);
   const created: { users: string[]; roles: string[]; projects: string[] } = {
@@ -230,29 +221,22 @@ describe('auth service against the real Keystone', () => {
       async (apiVersion) => {
         const t = await tokenFor(alice.name);
         const before = await auth.metrics.keystoneCalls.get();
-        const res = await tr(review(t.token, apiVersion));
-        expect(res.json()).toEqual({
-          apiVersion,
-          kind: 'TokenReview',
-          metadata: { creationTimestamp: null },
-          status: {
-            authenticated: true,
-            audiences: [AUD],
-            user: {
-              username: alice.name,
-              uid: alice.id,
-              groups: [roleAdmin.id, roleView.id].sort(),
-              extra: {
-                'kaas.io/role-names': [roleAdmin, roleView]
-                  .sort((a, b) => a.id.localeCompare(b.id))
-                  .map((r) => r.name),
-                'kaas.io/project-id': [project.id],
-                'kaas.io/project-name': [project.name],
-                'kaas.io/user-domain': ['Default'],
-              },
+        const res = await tr(reviewRequest(t.token, apiVersion));
+        expect(res.json()).toEqual(
+          authenticatedAnswer(apiVersion, {
+            username: alice.name,
+            uid: alice.id,
+            groups: [roleAdmin.id, roleView.id].sort(),
+            extra: {
+              'kaas.io/role-names': [roleAdmin, roleView]
+                .sort((a, b) => a.id.localeCompare(b.id))
+                .map((r) => r.name),
+              'kaas.io/project-id': [project.id],
+              'kaas.io/project-name': [project.name],
+              'kaas.io/user-domain': ['Default'],
             },
-          },
-        });
+          }),
+        );
         expect(await auth.metrics.keystoneCalls.get()).toEqual(before);
         expect(await auth.isClusterAdmin({ userId: alice.id, clusterId: `c-${engine}` })).toBe(true);
       },
@@ -265,17 +249,17 @@ describe('auth service against the real Keystone', () => {
         url: `/api/v1/tokens/${t.id}`,
         headers: { authorization: `Bearer ${t.token}` },
       });
-      expect((await tr(review(t.token))).json().status).toEqual({
+      expect((await tr(reviewRequest(t.token))).json().status).toEqual({
         authenticated: false,
         error: 'token is unknown or was deleted',
       });
       const e = await tokenFor(alice.name, { expiresInDays: 1 });
-      expect((await tr(review(e.token))).json().status.authenticated).toBe(true);
+      expect((await tr(reviewRequest(e.token))).json().status.authenticated).toBe(true);
       const saved = now;
       now = new Date(now.getTime() + 86_400_000 + 1000);
       try {
         await auth.sync(); // a day without a sync would fail closed (tested below)
-        expect((await tr(review(e.token))).json().status).toEqual({
+        expect((await tr(reviewRequest(e.token))).json().status).toEqual({
           authenticated: false,
           error: 'token has expired',
         });
@@ -304,11 +288,11 @@ describe('auth service against the real Keystone', () => {
 
     it('restricts a token to chosen clusters; TokenReview from another cluster is refused', async () => {
       const only2 = await tokenFor(alice.name, { clusters: [`k8s2-${engine}`] });
-      expect((await tr(review(only2.token), `c2-${engine}`)).json().status).toMatchObject({
+      expect((await tr(reviewRequest(only2.token), `c2-${engine}`)).json().status).toMatchObject({
         authenticated: true,
         user: { uid: alice.id, groups: [roleView.id] },
       });
-      expect((await tr(review(only2.token))).json().status).toEqual({
+      expect((await tr(reviewRequest(only2.token))).json().status).toEqual({
         authenticated: false,
         error: `token is restricted to other clusters than k8s-${engine}`,
       });
@@ -341,8 +325,8 @@ describe('auth service against the real Keystone', () => {
       expect(activate.statusCode).toBe(404);
       const both = await tokenFor(alice.name, { clusters: [`c-${engine}`, `c2-${engine}`] });
       expect((await overview(both.token)).statusCode).toBe(200);
-      expect((await tr(review(both.token))).json().status.authenticated).toBe(true);
-      expect((await tr(review(both.token), `c2-${engine}`)).json().status.authenticated).toBe(true);
+      expect((await tr(reviewRequest(both.token))).json().status.authenticated).toBe(true);
+      expect((await tr(reviewRequest(both.token), `c2-${engine}`)).json().status.authenticated).toBe(true);
     });
 
     it('refuses a restriction to a cluster the user has no role on, unknown clusters and bad lists', async () => {
@@ -392,7 +376,7 @@ describe('auth service against the real Keystone', () => {
       const bearer = { authorization: `Bearer ${t.token}` };
       expect((await overview(s)).statusCode).toBe(200);
       expect((await overview(bearer)).statusCode).toBe(200);
-      expect((await tr(review(t.token))).json().status.authenticated).toBe(true);
+      expect((await tr(reviewRequest(t.token))).json().status.authenticated).toBe(true);
 
       // Disabled in Keystone: after one sync the session is gone (401 everywhere), the token too.
       await admin.keystone.setUserEnabled(dave.id, false);
@@ -401,7 +385,7 @@ describe('auth service against the real Keystone', () => {
       expect((await overview(s)).statusCode).toBe(401);
       expect((await mint(s)).statusCode).toBe(401);
       expect((await overview(bearer)).statusCode).toBe(401);
-      expect((await tr(review(t.token))).json().status).toEqual({
+      expect((await tr(reviewRequest(t.token))).json().status).toEqual({
         authenticated: false,
         error: 'the token owner is disabled in Keystone',
       });
@@ -419,7 +403,7 @@ describe('auth service against the real Keystone', () => {
       await auth.sync();
       expect((await overview(s2)).statusCode).toBe(404);
       expect((await overview(bearer)).statusCode).toBe(404);
-      expect((await tr(review(t.token))).json().status).toEqual({
+      expect((await tr(reviewRequest(t.token))).json().status).toEqual({
         authenticated: false,
         error: `user has no role on the project of cluster k8s-${engine}`,
       });
@@ -429,7 +413,7 @@ describe('auth service against the real Keystone', () => {
       await auth.sync();
       expect((await app.inject({ method: 'GET', url: '/api/v1/session', headers: s2 })).statusCode).toBe(401);
       expect((await mint(s2)).statusCode).toBe(401);
-      expect((await tr(review(t.token))).json().status).toEqual({
+      expect((await tr(reviewRequest(t.token))).json().status).toEqual({
         authenticated: false,
         error: 'the token owner no longer exists in Keystone',
       });
@@ -462,7 +446,11 @@ describe('auth service against the real Keystone', () => {
         const t = await tokenFor(alice.name);
         await auth.sync();
         const trReplica = () =>
-          replicaApp.inject({ method: 'POST', url: `/tokenreview/c-${engine}`, payload: review(t.token) });
+          replicaApp.inject({
+            method: 'POST',
+            url: `/tokenreview/c-${engine}`,
+            payload: reviewRequest(t.token),
+          });
         now = new Date(saved.getTime() + 5 * 60_000);
         expect((await replica.sync()).failed).toContain('users');
         expect((await trReplica()).json().status.authenticated).toBe(true);
@@ -494,7 +482,7 @@ describe('auth service against the real Keystone', () => {
 
     it('answers an empty token 200 authenticated:false, on any cluster path', async () => {
       for (const cluster of [`c-${engine}`, 'no-such-cluster']) {
-        const res = await tr(review(''), cluster);
+        const res = await tr(reviewRequest(''), cluster);
         expect(res.statusCode).toBe(200);
         expect(res.json().status).toEqual({ authenticated: false, error: 'token is empty' });
       }
@@ -565,7 +553,11 @@ describe('auth service against the real Keystone', () => {
         };
         const reviewed = async (token: string) =>
           (
-            await multiApp.inject({ method: 'POST', url: `/tokenreview/c-${engine}`, payload: review(token) })
+            await multiApp.inject({
+              method: 'POST',
+              url: `/tokenreview/c-${engine}`,
+              payload: reviewRequest(token),
+            })
           ).json().status.user as { username: string; uid: string; extra: Record<string, string[]> };
         const home = await reviewed(await tokenOf('Default'));
         const away = await reviewed(await tokenOf(domainName));
@@ -591,14 +583,14 @@ describe('auth service against the real Keystone', () => {
         payload: '\u0000{]',
       });
       expect(garbage.statusCode).toBe(400);
-      expect((await tr({ ...review('x'), padding: 'y'.repeat(200_000) })).statusCode).toBe(413);
-      expect((await tr({ ...review('x'), apiVersion: 'v1' })).statusCode).toBe(400);
-      expect((await tr({ ...review('x'), kind: 'TokenRequest' })).statusCode).toBe(400);
+      expect((await tr({ ...reviewRequest('x'), padding: 'y'.repeat(200_000) })).statusCode).toBe(413);
+      expect((await tr({ ...reviewRequest('x'), apiVersion: 'v1' })).statusCode).toBe(400);
+      expect((await tr({ ...reviewRequest('x'), kind: 'TokenRequest' })).statusCode).toBe(400);
     });
 
     it('drops a removed role and then a disabled user after one sync', async () => {
       const t = await tokenFor(carol.name);
-      expect((await tr(review(t.token))).json().status.user.groups).toEqual([roleView.id]);
+      expect((await tr(reviewRequest(t.token))).json().status.user.groups).toEqual([roleView.id]);
       const a = await tokenFor(alice.name);
       await admin.keystone.unassignProjectRole({
         projectId: project.id,
@@ -607,10 +599,10 @@ describe('auth service against the real Keystone', () => {
       });
       try {
         await auth.sync();
-        expect((await tr(review(a.token))).json().status.user.groups).toEqual([roleView.id]);
+        expect((await tr(reviewRequest(a.token))).json().status.user.groups).toEqual([roleView.id]);
         await admin.keystone.setUserEnabled(carol.id, false);
         await auth.sync();
-        expect((await tr(review(t.token))).json().status).toEqual({
+        expect((await tr(reviewRequest(t.token))).json().status).toEqual({
           authenticated: false,
           error: 'the token owner is disabled in Keystone',
         });

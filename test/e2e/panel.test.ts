@@ -30,6 +30,7 @@ import { startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
 import { CONTROL_PLANE_ROLE } from '../kubelab/nodes.ts';
 import { labCluster } from '../kubelab/support.ts';
 import { testSpec } from '../provisioner/support.ts';
+import { reviewRequest } from '../support/tokenreview.ts';
 
 /**
  * The control panel in headless Debian Chromium against a real kaas server (127.0.0.1:0) and the
@@ -40,8 +41,6 @@ const logger = createLogger({ level: 'silent' });
 const suffix = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 const password = `pw-${randomBytes(8).toString('hex')}`;
 const shots = resolve('test-output/screenshots');
-const AUD = 'https://kubernetes.default.svc.cluster.local';
-
 describe('control panel in Chromium', () => {
   const admin = labAdminCloud(logger);
   const created = { users: [] as string[], roles: [] as string[], projects: [] as string[] };
@@ -220,11 +219,7 @@ describe('control panel in Chromium', () => {
     const res = await fetch(`${base}/tokenreview/${clusterId}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenReview',
-        spec: { token, audiences: [AUD] },
-      }),
+      body: JSON.stringify(reviewRequest(token)),
     });
     expect(res.status).toBe(200);
     return ((await res.json()) as { status: { authenticated?: boolean; user?: { username: string } } })
