@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, beforeEach } from 'vitest';
 import pino from 'pino';
 import { memoryDirectory } from '../auth/memoryDirectory.ts';
 import { freshStore } from './databases.ts';
@@ -105,4 +106,31 @@ export function callAs(
     headers: { 'x-test-user': user },
     ...(payload === undefined ? {} : { payload }),
   });
+}
+
+/** A fresh panelTestApp before each test of the calling describe block, closed after it. */
+export function eachPanelTestApp(options: Parameters<typeof panelTestApp>[0] = {}): {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+} {
+  let fixture: Awaited<ReturnType<typeof panelTestApp>> | undefined;
+  beforeEach(async () => {
+    fixture = await panelTestApp(options);
+  });
+  afterEach(async () => {
+    await fixture?.close();
+    fixture = undefined;
+  });
+  const current = () => {
+    if (!fixture) throw new Error('the panel test app exists only inside a test');
+    return fixture;
+  };
+  return {
+    get app() {
+      return current().app;
+    },
+    get store() {
+      return current().store;
+    },
+  };
 }

@@ -1,9 +1,8 @@
-import type { FastifyInstance } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Store } from '../../store/db.ts';
 import { insertAuditEvent, type AuditEvent } from '../../store/insertAuditEvent.ts';
 import { encodeCursor, parseCursor, parseLimit } from './audit.ts';
-import { callAs, panelTestApp } from '../../../test/support/panelApp.ts';
+import { callAs, eachPanelTestApp } from '../../../test/support/panelApp.ts';
 
 async function add(store: Store, n: number, overrides: Partial<Omit<AuditEvent, 'id'>> = {}): Promise<void> {
   await insertAuditEvent({
@@ -25,29 +24,21 @@ async function add(store: Store, n: number, overrides: Partial<Omit<AuditEvent, 
 }
 
 describe('audit routes', () => {
-  let app: FastifyInstance;
-  let store: Store;
-  let close: () => Promise<void>;
-  beforeEach(async () => {
-    ({ app, store, close } = await panelTestApp());
-  });
-  afterEach(async () => {
-    await close();
-  });
+  const fx = eachPanelTestApp();
 
   it("pages through a cluster's events newest first, with the members' logins but not other clusters'", async () => {
-    for (let n = 1; n <= 5; n++) await add(store, n);
-    await add(store, 6, { clusterId: 'c3', target: 'c3' });
-    await add(store, 7, { action: 'login', clusterId: null, target: null, actorUserId: 'u-member' });
-    await add(store, 8, { action: 'login', clusterId: null, target: null, actorUserId: 'u-out' });
+    for (let n = 1; n <= 5; n++) await add(fx.store, n);
+    await add(fx.store, 6, { clusterId: 'c3', target: 'c3' });
+    await add(fx.store, 7, { action: 'login', clusterId: null, target: null, actorUserId: 'u-member' });
+    await add(fx.store, 8, { action: 'login', clusterId: null, target: null, actorUserId: 'u-out' });
 
-    const first = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/audit?limit=3');
+    const first = await callAs(fx.app, 'admin', 'GET', '/api/v1/clusters/c1/admin/audit?limit=3');
     expect(first.statusCode).toBe(200);
     const page1 = first.json() as { items: AuditEvent[]; nextBefore: string | null };
     expect(page1.items.map((e) => e.details.n)).toEqual([7, 5, 4]);
     expect(page1.items[0]).toMatchObject({ action: 'login', actorUserId: 'u-member', outcome: 'success' });
     const second = await callAs(
-      app,
+      fx.app,
       'admin',
       'GET',
       `/api/v1/clusters/c1/admin/audit?limit=3&before=${encodeURIComponent(page1.nextBefore as string)}`,
@@ -55,7 +46,7 @@ describe('audit routes', () => {
     const page2 = second.json() as { items: AuditEvent[]; nextBefore: string | null };
     expect(page2.items.map((e) => e.details.n)).toEqual([3, 2, 1]);
     const third = await callAs(
-      app,
+      fx.app,
       'admin',
       'GET',
       `/api/v1/clusters/c1/admin/audit?limit=3&before=${encodeURIComponent(page2.nextBefore as string)}`,
@@ -64,8 +55,8 @@ describe('audit routes', () => {
   });
 
   it('exports the whole log as JSON lines, one event per line', async () => {
-    for (let n = 1; n <= 3; n++) await add(store, n);
-    const res = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/audit.jsonl');
+    for (let n = 1; n <= 3; n++) await add(fx.store, n);
+    const res = await callAs(fx.app, 'admin', 'GET', '/api/v1/clusters/c1/admin/audit.jsonl');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
     expect(res.headers['content-disposition']).toBe('attachment; filename="audit-alpha-2030-02-01.jsonl"');
@@ -75,7 +66,7 @@ describe('audit routes', () => {
   });
 
   it('exports an empty log as an empty body', async () => {
-    const res = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c2/admin/audit.jsonl');
+    const res = await callAs(fx.app, 'admin', 'GET', '/api/v1/clusters/c2/admin/audit.jsonl');
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe('');
   });
@@ -87,7 +78,7 @@ describe('audit routes', () => {
       ['limit=abc', 'limit'],
       ['before=yesterday', 'before'],
     ]) {
-      const res = await callAs(app, 'admin', 'GET', `/api/v1/clusters/c1/admin/audit?${query}`);
+      const res = await callAs(fx.app, 'admin', 'GET', `/api/v1/clusters/c1/admin/audit?${query}`);
       expect(res.statusCode, query).toBe(400);
       expect(res.json().error.field).toBe(field);
     }

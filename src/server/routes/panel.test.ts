@@ -1,9 +1,7 @@
-import type { FastifyInstance } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { Store } from '../../store/db.ts';
 import { upsertClusterEndpoint } from '../../store/upsertClusterEndpoint.ts';
-import { PUBLIC_URL, callAs, panelTestApp } from '../../../test/support/panelApp.ts';
+import { PUBLIC_URL, callAs, eachPanelTestApp, panelTestApp } from '../../../test/support/panelApp.ts';
 import { renderKubeconfig } from './panel.ts';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -20,24 +18,16 @@ const ENDPOINT = {
 } as const;
 
 describe('panel routes', () => {
-  let app: FastifyInstance;
-  let store: Store;
-  let close: () => Promise<void>;
-  beforeEach(async () => {
-    ({ app, store, close } = await panelTestApp());
-  });
-  afterEach(async () => {
-    await close();
-  });
+  const fx = eachPanelTestApp();
 
   it('rejects calls without a principal with 401', async () => {
-    const res = await app.inject({ method: 'GET', url: '/api/v1/clusters' });
+    const res = await fx.app.inject({ method: 'GET', url: '/api/v1/clusters' });
     expect(res.statusCode).toBe(401);
     expect(res.json().error.code).toBe('unauthenticated');
   });
 
   it('lists only clusters where the user holds a role, with admin flags, first one active by default', async () => {
-    const admin = await callAs(app, 'admin', 'GET', '/api/v1/clusters');
+    const admin = await callAs(fx.app, 'admin', 'GET', '/api/v1/clusters');
     expect(admin.json()).toEqual({
       items: [
         { id: 'c1', name: 'alpha', isAdmin: true },
@@ -45,9 +35,9 @@ describe('panel routes', () => {
       ],
       activeClusterId: 'c1',
     });
-    const member = await callAs(app, 'member', 'GET', '/api/v1/clusters');
+    const member = await callAs(fx.app, 'member', 'GET', '/api/v1/clusters');
     expect(member.json().items.map((c: { isAdmin: boolean }) => c.isAdmin)).toEqual([false, false]);
-    const outsider = await callAs(app, 'outsider', 'GET', '/api/v1/clusters');
+    const outsider = await callAs(fx.app, 'outsider', 'GET', '/api/v1/clusters');
     expect(outsider.json()).toEqual({
       items: [{ id: 'c3', name: 'gamma', isAdmin: false }],
       activeClusterId: 'c3',
@@ -55,28 +45,28 @@ describe('panel routes', () => {
   });
 
   it('remembers the active cluster per user', async () => {
-    const put = await callAs(app, 'member', 'PUT', '/api/v1/session/active-cluster', { clusterId: 'c2' });
+    const put = await callAs(fx.app, 'member', 'PUT', '/api/v1/session/active-cluster', { clusterId: 'c2' });
     expect(put.statusCode).toBe(200);
     expect(put.json()).toEqual({ activeClusterId: 'c2' });
-    const member = await callAs(app, 'member', 'GET', '/api/v1/clusters');
+    const member = await callAs(fx.app, 'member', 'GET', '/api/v1/clusters');
     expect(member.json().activeClusterId).toBe('c2');
-    const admin = await callAs(app, 'admin', 'GET', '/api/v1/clusters');
+    const admin = await callAs(fx.app, 'admin', 'GET', '/api/v1/clusters');
     expect(admin.json().activeClusterId).toBe('c1');
   });
 
   it('refuses to activate an invisible or unknown cluster, and a missing id', async () => {
-    const invisible = await callAs(app, 'member', 'PUT', '/api/v1/session/active-cluster', {
+    const invisible = await callAs(fx.app, 'member', 'PUT', '/api/v1/session/active-cluster', {
       clusterId: 'c3',
     });
     expect(invisible.statusCode).toBe(404);
-    const missing = await callAs(app, 'member', 'PUT', '/api/v1/session/active-cluster', {});
+    const missing = await callAs(fx.app, 'member', 'PUT', '/api/v1/session/active-cluster', {});
     expect(missing.statusCode).toBe(400);
     expect(missing.json().error.field).toBe('clusterId');
   });
 
   it('downloads an exec-plugin kubeconfig with server URL and CA from the cluster record', async () => {
-    await upsertClusterEndpoint({ db: store.db, endpoint: ENDPOINT });
-    const res = await app.inject({
+    await upsertClusterEndpoint({ db: fx.store.db, endpoint: ENDPOINT });
+    const res = await fx.app.inject({
       method: 'GET',
       url: '/api/v1/clusters/c1/kubeconfig?mode=exec',
       // The Host header is the caller's to choose: the kubeconfig names kaas by its configured URL.
@@ -100,25 +90,25 @@ describe('panel routes', () => {
       env: [{ name: 'KAAS_URL', value: PUBLIC_URL }],
     });
 
-    const token = await callAs(app, 'member', 'POST', '/api/v1/clusters/c1/kubeconfig', { token: TOKEN });
+    const token = await callAs(fx.app, 'member', 'POST', '/api/v1/clusters/c1/kubeconfig', { token: TOKEN });
     expect(token.statusCode).toBe(200);
     expect(parse(token.body).users[0].user).toEqual({ token: TOKEN });
   });
 
   it('explains kubeconfig errors: not provisioned, bad mode, token via GET, bad token, invisible cluster', async () => {
-    const notProvisioned = await callAs(app, 'member', 'GET', '/api/v1/clusters/c1/kubeconfig');
+    const notProvisioned = await callAs(fx.app, 'member', 'GET', '/api/v1/clusters/c1/kubeconfig');
     expect(notProvisioned.statusCode).toBe(409);
     expect(notProvisioned.json().error.code).toBe('cluster_not_provisioned');
-    const badMode = await callAs(app, 'member', 'GET', '/api/v1/clusters/c1/kubeconfig?mode=x');
+    const badMode = await callAs(fx.app, 'member', 'GET', '/api/v1/clusters/c1/kubeconfig?mode=x');
     expect(badMode.statusCode).toBe(400);
-    const viaGet = await callAs(app, 'member', 'GET', '/api/v1/clusters/c1/kubeconfig?mode=token');
+    const viaGet = await callAs(fx.app, 'member', 'GET', '/api/v1/clusters/c1/kubeconfig?mode=token');
     expect(viaGet.statusCode).toBe(400);
     expect(viaGet.json().error.message).toContain('POST');
-    const badToken = await callAs(app, 'member', 'POST', '/api/v1/clusters/c1/kubeconfig', {
+    const badToken = await callAs(fx.app, 'member', 'POST', '/api/v1/clusters/c1/kubeconfig', {
       token: 'a b\nc',
     });
     expect(badToken.statusCode).toBe(400);
-    const invisible = await callAs(app, 'member', 'GET', '/api/v1/clusters/c3/kubeconfig');
+    const invisible = await callAs(fx.app, 'member', 'GET', '/api/v1/clusters/c3/kubeconfig');
     expect(invisible.statusCode).toBe(404);
   });
 
@@ -136,11 +126,11 @@ describe('panel routes', () => {
   });
 
   it('lists managed service links by subdomain, or without URLs when no domain is known', async () => {
-    const none = await callAs(app, 'member', 'GET', '/api/v1/clusters/c2/services');
+    const none = await callAs(fx.app, 'member', 'GET', '/api/v1/clusters/c2/services');
     expect(none.json().ingressDomain).toBeNull();
     expect(none.json().items.every((s: { url: string | null }) => s.url === null)).toBe(true);
     await upsertClusterEndpoint({
-      db: store.db,
+      db: fx.store.db,
       endpoint: {
         clusterId: 'c2',
         apiUrl: null,
@@ -152,7 +142,7 @@ describe('panel routes', () => {
         updatedAt: '2030-01-01T00:00:00.000Z',
       },
     });
-    const res = await callAs(app, 'member', 'GET', '/api/v1/clusters/c2/services');
+    const res = await callAs(fx.app, 'member', 'GET', '/api/v1/clusters/c2/services');
     expect(res.json().items.map((s: { url: string }) => s.url)).toEqual([
       'https://grafana.beta.k.example.org',
       'https://prometheus.beta.k.example.org',
