@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultContext } from '../../test/addons/default-context.ts';
 import { SUPPORTED_MINORS } from '../versions/index.ts';
 import { ADDON_NAMES, renderAddons, restorePlan, type KubernetesObject } from './index.ts';
+import { validateCoreObject } from '../../test/support/kubernetesModels.ts';
 
 /*
  * How manifests are checked (no network):
@@ -43,16 +44,6 @@ const SERVED: Record<string, { since: string; removedIn?: string }> = {
 
 const minor = (v: string) => Number(v.split('.')[1]);
 
-async function validateCore(o: KubernetesObject): Promise<void> {
-  const mod = (await import(/* @vite-ignore */ `kubernetes-models/${o.apiVersion}/${o.kind}`)) as Record<
-    string,
-    new (data: unknown) => { validate(): void }
-  >;
-  const Model = mod[o.kind];
-  if (!Model) throw new Error(`kubernetes-models has no ${o.apiVersion} ${o.kind}`);
-  new Model(o).validate();
-}
-
 const veleroSchema = JSON.parse(
   readFileSync(new URL('../../test/addons/velero.schema.json', import.meta.url), 'utf8'),
 );
@@ -66,7 +57,7 @@ function validateVelero(o: KubernetesObject): void {
 
 async function validate(o: KubernetesObject): Promise<void> {
   if (o.apiVersion === 'velero.io/v1') validateVelero(o);
-  else await validateCore(o);
+  else await validateCoreObject(o);
 }
 
 const variants = {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { serveConfigFromEnv } from '../../src/cli/serve.ts';
 import { lintChart, renderChart, type RenderedObject } from './render.ts';
+import { validateCoreObject } from '../support/kubernetesModels.ts';
 
 const CHART = fileURLToPath(new URL('../../deploy/helm/kaas', import.meta.url));
 
@@ -37,16 +38,6 @@ interface PodSpec {
   affinity: { podAntiAffinity: Obj };
   serviceAccountName: string;
   terminationGracePeriodSeconds: number;
-}
-
-async function validate(o: RenderedObject['object']): Promise<void> {
-  const mod = (await import(/* @vite-ignore */ `kubernetes-models/${o.apiVersion}/${o.kind}`)) as Record<
-    string,
-    new (data: unknown) => { validate(): void }
-  >;
-  const Model = mod[o.kind];
-  if (!Model) throw new Error(`kubernetes-models has no ${o.apiVersion} ${o.kind}`);
-  new Model(o).validate();
 }
 
 function render(values: Obj = {}) {
@@ -115,7 +106,7 @@ describe('deploy/helm/kaas', () => {
       'v1/Service',
       'v1/ServiceAccount',
     ]);
-    for (const o of objects) await validate(o);
+    for (const o of objects) await validateCoreObject(o);
     expect(objects).toMatchSnapshot();
   });
 
@@ -195,7 +186,7 @@ describe('deploy/helm/kaas', () => {
 
   it('serves HTTPS in the pod with tls.secret: probes, env and mount follow', async () => {
     const { objects, env, container, pod } = render({ tls: { secret: 'kaas-tls' } });
-    for (const o of objects) await validate(o);
+    for (const o of objects) await validateCoreObject(o);
     expect(container.readinessProbe.httpGet.scheme).toBe('HTTPS');
     expect(container.livenessProbe.httpGet.scheme).toBe('HTTPS');
     expect(serveConfigFromEnv(podEnv(env)).tls).toEqual({
@@ -214,7 +205,7 @@ describe('deploy/helm/kaas', () => {
         annotations: { 'cert-manager.io/cluster-issuer': 'le' },
       },
     });
-    for (const o of objects) await validate(o);
+    for (const o of objects) await validateCoreObject(o);
     const ingress = find('Ingress') as {
       metadata: { annotations: Obj };
       spec: {
@@ -248,7 +239,7 @@ describe('deploy/helm/kaas', () => {
       nodeSelector: { 'node-role.kubernetes.io/control-plane': '' },
       tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'kaas', effect: 'NoSchedule' }],
     });
-    for (const o of objects) await validate(o);
+    for (const o of objects) await validateCoreObject(o);
     expect(deployment.spec.replicas).toBe(3);
     expect(Object.keys(pod.affinity.podAntiAffinity)).toEqual([
       'requiredDuringSchedulingIgnoredDuringExecution',
@@ -275,10 +266,14 @@ describe('deploy/helm/kaas', () => {
     const { find } = render();
     const broken = structuredClone(find('Deployment')) as { spec: Obj };
     broken.spec.replicas = 'two';
-    await expect(validate(broken as unknown as RenderedObject['object'])).rejects.toThrow(/replicas/);
+    await expect(validateCoreObject(broken as unknown as RenderedObject['object'])).rejects.toThrow(
+      /replicas/,
+    );
     const noSelector = structuredClone(find('PodDisruptionBudget')) as { spec: Obj };
     noSelector.spec.minAvailable = { percent: 50 };
-    await expect(validate(noSelector as unknown as RenderedObject['object'])).rejects.toThrow(/minAvailable/);
+    await expect(validateCoreObject(noSelector as unknown as RenderedObject['object'])).rejects.toThrow(
+      /minAvailable/,
+    );
   });
 
   it('fails to render when a required value is removed', () => {
