@@ -230,12 +230,16 @@ describe('control panel in Chromium', () => {
 
   it('refuses wrong credentials with a clear message, then logs in', async () => {
     await page.goto(`${base}/tokens`);
-    await page.getByRole('heading', { name: 'Log in to Kubernetes', exact: true }).waitFor();
+    await page.getByRole('heading', { name: 'Log in to kaas', exact: true }).waitFor();
     expect(await page.getByLabel('Domain').inputValue()).toBe('Default');
     await shoot('01-login');
+    const userField = async () => (await page.getByLabel('User name').boundingBox())?.y;
+    const before = await userField();
     await login(names.ada, 'wrong-password');
     await page.getByTestId('login-error').waitFor();
     expect(await page.getByTestId('login-error').textContent()).toContain('not correct');
+    // The message appears without moving the form under the user's pointer.
+    expect(await userField()).toBe(before);
     await shoot('02-login-error');
     await login(names.ada);
     await page.getByRole('heading', { name: 'API tokens', exact: true }).waitFor();
@@ -298,6 +302,12 @@ describe('control panel in Chromium', () => {
     await page.reload();
     await page.getByLabel('Active cluster').waitFor();
     expect(await page.getByLabel('Active cluster').inputValue()).toBe(clusterB.id);
+    // Without an API address there is no kubeconfig to give: both downloads are off and say why.
+    await nav().getByRole('link', { name: 'Kubeconfig' }).click();
+    await page.getByText('No kubeconfig yet').waitFor();
+    for (const name of ['Download (exec plugin)', 'Create token and download'])
+      expect(await page.getByRole('button', { name }).isDisabled(), name).toBe(true);
+    await shoot('08-kubeconfig-unprovisioned');
     await nav().getByRole('link', { name: 'Cluster overview' }).click();
     await page.getByText('Not provisioned').first().waitFor();
     await shoot('08-admin-overview-unprovisioned');

@@ -111,7 +111,7 @@ export function AppLayout(props: {
         <MastheadBrand>
           <MastheadLogo component="a" className="kaas-brand" {...linkProps(PATHS.tokens)}>
             <img src="/favicon.svg" alt="" />
-            <span>Kubernetes</span>
+            <span>kaas</span>
           </MastheadLogo>
         </MastheadBrand>
       </MastheadMain>

@@ -13,10 +13,11 @@ import {
 } from '@patternfly/react-core';
 import DownloadIcon from '@patternfly/react-icons/dist/esm/icons/download-icon';
 import { useState } from 'react';
-import { api } from '../api.ts';
+import { ApiError, api } from '../api.ts';
 import type { ClusterContext } from '../App.tsx';
 import { PageView } from '../components/PageView.tsx';
 import { saveFile } from '../format.ts';
+import { useLoad } from '../useLoad.ts';
 
 /** Kubeconfig downloads for the active cluster: exec plugin (recommended) or a fresh embedded token. */
 export function KubeconfigPage(props: { cluster: ClusterContext }) {
@@ -25,6 +26,14 @@ export function KubeconfigPage(props: { cluster: ClusterContext }) {
   const [error, setError] = useState<string>();
   const [done, setDone] = useState<string>();
   const file = `kubeconfig-${cluster.name}.yaml`;
+  // The exec kubeconfig holds no secret, so asking for it is how the page learns the cluster has an API
+  // address; until it has, both downloads are off and say why.
+  const probe = useLoad(() => api.kubeconfigExec(cluster.id), cluster.id);
+  const unavailable =
+    probe.error instanceof ApiError && probe.error.code === 'cluster_not_provisioned'
+      ? probe.error.message
+      : undefined;
+  const off = !!busy || probe.loading || unavailable !== undefined;
 
   const run = async (mode: 'exec' | 'token') => {
     setBusy(mode);
@@ -38,7 +47,14 @@ export function KubeconfigPage(props: { cluster: ClusterContext }) {
         const stamp = new Date().toISOString().slice(0, 10);
         // A kubeconfig names one cluster, so its token is valid on that cluster only.
         const token = await api.createToken(`kubeconfig ${cluster.name} ${stamp}`, undefined, [cluster.id]);
-        saveFile(file, await api.kubeconfigWithToken(cluster.id, token.token));
+        const kubeconfig = await api
+          .kubeconfigWithToken(cluster.id, token.token)
+          .catch(async (e: unknown) => {
+            // No file, no token: one that nobody holds would only wait to leak.
+            await api.deleteToken(token.id).catch(() => undefined);
+            throw e;
+          });
+        saveFile(file, kubeconfig);
         setDone(
           `Downloaded ${file} with the new token "${token.name}". It is listed on the API tokens page.`,
         );
@@ -65,6 +81,11 @@ export function KubeconfigPage(props: { cluster: ClusterContext }) {
           {error}
         </Alert>
       )}
+      {unavailable && (
+        <Alert variant="info" isInline title="No kubeconfig yet" className="kaas-login-alert">
+          {unavailable}. The downloads are available once the cluster has an API address.
+        </Alert>
+      )}
       {done && <Alert variant="success" isInline title={done} className="kaas-login-alert" />}
       <Gallery hasGutter minWidths={{ default: '100%', lg: '360px' }}>
         <Card isFullHeight>
@@ -88,7 +109,7 @@ export function KubeconfigPage(props: { cluster: ClusterContext }) {
               icon={<DownloadIcon />}
               onClick={() => run('exec')}
               isLoading={busy === 'exec'}
-              isDisabled={!!busy}
+              isDisabled={off}
             >
               Download (exec plugin)
             </Button>
@@ -108,7 +129,7 @@ export function KubeconfigPage(props: { cluster: ClusterContext }) {
               icon={<DownloadIcon />}
               onClick={() => run('token')}
               isLoading={busy === 'token'}
-              isDisabled={!!busy}
+              isDisabled={off}
             >
               Create token and download
             </Button>

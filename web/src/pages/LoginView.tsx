@@ -38,22 +38,15 @@ export function LoginView(props: { notice: string | undefined; onLogin: (s: Sess
     <LoginPage
       brandImgSrc="/favicon.svg"
       brandImgAlt="kaas"
-      loginTitle="Log in to Kubernetes"
+      loginTitle="Log in to kaas"
       loginSubtitle="Use your OpenStack credentials"
       textContent="Manage API tokens, download kubeconfig files and reach the managed services of your Kubernetes clusters."
     >
-      {props.notice && !error && (
-        <Alert variant="info" isInline title={props.notice} className="kaas-login-alert" />
-      )}
-      {error && (
-        <Alert
-          variant="danger"
-          isInline
-          title={error}
-          className="kaas-login-alert"
-          data-testid="login-error"
-        />
-      )}
+      {/* A slot as tall as one message, whether or not one shows, so the form never moves. */}
+      <div className="kaas-login-slot">
+        {props.notice && !error && <Alert variant="info" isInline title={props.notice} />}
+        {error && <Alert variant="danger" isInline title={error} data-testid="login-error" />}
+      </div>
       <Form onSubmit={submit} noValidate>
         <FormGroup label="User name" isRequired fieldId="login-username">
           <TextInput
