@@ -6,6 +6,7 @@ import {
   ClipboardCopyButton,
   CodeBlock,
   CodeBlockCode,
+  Content,
   Form,
   FormGroup,
   FormHelperText,
@@ -114,18 +115,28 @@ export function CreateTokenModal(props: {
           >
             {created.token}
           </ClipboardCopy>
-          <Title headingLevel="h3" size="md" className="kaas-gap-top">
-            Use it with kubectl
-          </Title>
-          <ClipboardCopy
-            isReadOnly
-            isCode
-            hoverTip="Copy command"
-            clickTip="Copied"
-            textAriaLabel="kubectl command"
-          >
-            {`kubectl --token='${created.token}' get namespaces`}
-          </ClipboardCopy>
+          {props.cluster && (
+            <>
+              <Title headingLevel="h3" size="md" className="kaas-gap-top">
+                Use it with kubectl
+              </Title>
+              {/* Through the cluster's own kubeconfig: a bare --token would go to whatever cluster the
+                  current context names, handing it the secret. */}
+              <Content component="p">
+                Download the kubeconfig for <strong>{props.cluster.name}</strong> below (it holds this token),
+                then:
+              </Content>
+              <ClipboardCopy
+                isReadOnly
+                isCode
+                hoverTip="Copy command"
+                clickTip="Copied"
+                textAriaLabel="kubectl command"
+              >
+                {`kubectl --kubeconfig ~/Downloads/kubeconfig-${props.cluster.name}.yaml get namespaces`}
+              </ClipboardCopy>
+            </>
+          )}
           <Title headingLevel="h3" size="md" className="kaas-gap-top">
             Or add it to a kubeconfig
           </Title>
