@@ -32,6 +32,48 @@ export const SCRIPT_PATH = `${WORK_DIR}/bootstrap.sh`;
 export const DONE_MARKER = `${WORK_DIR}/bootstrap.done`;
 /** kubeadm's `--config` file; removed once the node has joined (it holds the join secrets). */
 export const KUBEADM_CONFIG_PATH = `${WORK_DIR}/kubeadm.yaml`;
+/** The cloud's metadata service, which pods must not reach (it serves the node's user data). */
+export const METADATA_ADDRESS = '169.254.169.254';
+/** The unit that loads the metadata guard at every boot, before the kubelet starts pods. */
+export const METADATA_GUARD_UNIT = 'kaas-metadata-guard';
+const METADATA_GUARD_RULES = '/etc/kaas/metadata-guard.nft';
+
+/**
+ * nftables rules dropping packets for the metadata service that arrive at the node from anywhere but
+ * the node itself: pods (on the bridge or the overlay) and other hosts. In a table of its own, so no
+ * other table's accept (kube-proxy's, flannel's) can let them through; the node's own requests leave
+ * through OUTPUT and are untouched. Reloading replaces the table.
+ */
+function metadataGuardRules(): string {
+  return [
+    'table inet kaas_metadata_guard',
+    'delete table inet kaas_metadata_guard',
+    'table inet kaas_metadata_guard {',
+    '  chain prerouting {',
+    '    type filter hook prerouting priority raw; policy accept;',
+    `    iifname != "lo" ip daddr ${METADATA_ADDRESS} counter drop`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+function metadataGuardUnit(): string {
+  return [
+    '[Unit]',
+    'Description=kaas: keep pods off the cloud metadata service',
+    'Before=kubelet.service',
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'RemainAfterExit=yes',
+    `ExecStart=/usr/sbin/nft -f ${METADATA_GUARD_RULES}`,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
 
 /** YAML with stable output: no line folding, keys in insertion order. */
 export function toYaml(value: unknown): string {
@@ -100,6 +142,13 @@ function script(input: BootstrapInput, binDir: string): string {
     `  touch ${DONE_MARKER}`,
     '  exit 0',
     'fi',
+    '# Pods must never read this user data back from the metadata service: guard it before any pod runs.',
+    'if ! command -v nft >/dev/null; then',
+    '  echo "kaas: nft (nftables) is missing: cannot keep pods off the metadata service" >&2',
+    '  exit 1',
+    'fi',
+    `systemctl enable ${METADATA_GUARD_UNIT}`,
+    `systemctl start ${METADATA_GUARD_UNIT}`,
     'modprobe overlay',
     'modprobe br_netfilter',
     'sysctl --system >/dev/null',
@@ -186,6 +235,8 @@ export function nodeContent(input: BootstrapInput): NodeContent {
       mode: 0o644,
     },
     { path: KUBEADM_CONFIG_PATH, content: yamlDocuments(kubeadmDocuments(input)), mode: 0o600 },
+    { path: METADATA_GUARD_RULES, content: metadataGuardRules(), mode: 0o644 },
+    { path: `/etc/systemd/system/${METADATA_GUARD_UNIT}.service`, content: metadataGuardUnit(), mode: 0o644 },
   ];
   if (role !== 'worker') {
     const webhook = input.webhook as NonNullable<BootstrapInput['webhook']>;

@@ -42,6 +42,9 @@ const rawImage = (file: string, ...rest: string[]) => [
   ...rest,
 ];
 
+/** A command line's words, for arguments that hold no spaces. */
+const words = (line: string) => line.split(' ');
+
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 
 /** Each case's limit: a few dozen CLI runs of 1–4 s each on a busy machine, and the lab's waits. */
@@ -115,28 +118,13 @@ describe.each(targets)('openstack CLI against $name', (target) => {
       const projects = await admin.json<Row[]>(['project', 'list']);
       expect(projects.map((p) => p.Name)).toContain(`${run}-p`);
 
-      const user = await admin.json([
-        'user',
-        'create',
-        '--password',
-        'pw-Conform-1',
-        '--project',
-        `${run}-p`,
-        `${run}-u`,
-      ]);
+      const user = await admin.json(words(`user create --password pw-Conform-1 --project ${run}-p ${run}-u`));
       defer(() => admin.ok(['user', 'delete', String(user.id)]));
       expect(await admin.json(['user', 'show', String(user.id)])).toMatchObject({ name: `${run}-u` });
       await admin.ok(['role', 'add', '--user', String(user.id), '--project', String(project.id), 'member']);
-      const assignments = await admin.json<Row[]>([
-        'role',
-        'assignment',
-        'list',
-        '--user',
-        String(user.id),
-        '--project',
-        String(project.id),
-        '--names',
-      ]);
+      const assignments = await admin.json<Row[]>(
+        words(`role assignment list --user ${user.id} --project ${project.id} --names`),
+      );
       expect(assignments.map((a) => a.Role)).toContain('member');
 
       const credential = await member.json(['application', 'credential', 'create', `${run}-ac`]);
@@ -161,17 +149,7 @@ describe.each(targets)('openstack CLI against $name', (target) => {
     async ({ member, admin, defer }) => {
       let flavors = await member.json<Row[]>(['flavor', 'list']);
       if (flavors.length === 0) {
-        const made = await admin.json([
-          'flavor',
-          'create',
-          '--ram',
-          '512',
-          '--disk',
-          '1',
-          '--vcpus',
-          '1',
-          `${run}-f`,
-        ]);
+        const made = await admin.json(words(`flavor create --ram 512 --disk 1 --vcpus 1 ${run}-f`));
         defer(() => admin.ok(['flavor', 'delete', String(made.id)]));
         flavors = await member.json<Row[]>(['flavor', 'list']);
       }
@@ -186,15 +164,9 @@ describe.each(targets)('openstack CLI against $name', (target) => {
       defer(() => member.ok(['image', 'delete', String(image.id)]));
       const network = await member.json(['network', 'create', `${run}-nova-net`]);
       defer(() => member.ok(['network', 'delete', String(network.id)]));
-      await member.json([
-        'subnet',
-        'create',
-        '--network',
-        String(network.id),
-        '--subnet-range',
-        '10.201.0.0/24',
-        `${run}-nova-subnet`,
-      ]);
+      await member.json(
+        words(`subnet create --network ${network.id} --subnet-range 10.201.0.0/24 ${run}-nova-subnet`),
+      );
 
       writeFileSync(join(dir, 'key.pub'), `${sshPublicKey()}\n`);
       const keypair = await member.json([
@@ -212,14 +184,7 @@ describe.each(targets)('openstack CLI against $name', (target) => {
       });
       expect((await member.json<Row[]>(['keypair', 'list'])).map((k) => k.Name)).toContain(`${run}-key`);
 
-      const group = await member.json([
-        'server',
-        'group',
-        'create',
-        '--policy',
-        'soft-anti-affinity',
-        `${run}-group`,
-      ]);
+      const group = await member.json(words(`server group create --policy soft-anti-affinity ${run}-group`));
       defer(() => member.ok(['server', 'group', 'delete', String(group.id)]));
       expect(await member.json(['server', 'group', 'show', String(group.id)])).toMatchObject({
         name: `${run}-group`,
@@ -242,14 +207,7 @@ describe.each(targets)('openstack CLI against $name', (target) => {
       );
       defer(() => member.ok(['server', 'delete', '--wait', String(server.id)]));
       expect(server).toMatchObject({ status: 'ACTIVE', key_name: `${run}-key` });
-      const listed = await member.json<Row[]>([
-        'server',
-        'list',
-        '--name',
-        `^${run}-vm$`,
-        '--status',
-        'ACTIVE',
-      ]);
+      const listed = await member.json<Row[]>(words(`server list --name ^${run}-vm$ --status ACTIVE`));
       expect(listed.map((s) => s.ID)).toEqual([server.id]);
       const shown = await member.json(['server', 'show', String(server.id)]);
       expect(shown).toMatchObject({ name: `${run}-vm`, status: 'ACTIVE' });
@@ -293,17 +251,11 @@ describe.each(targets)('openstack CLI against $name', (target) => {
     async ({ member, defer }) => {
       const network = await member.json(['network', 'create', '--tag', 'kaas', `${run}-net`]);
       defer(() => member.ok(['network', 'delete', String(network.id)]));
-      const subnet = await member.json([
-        'subnet',
-        'create',
-        '--network',
-        String(network.id),
-        '--subnet-range',
-        '10.202.0.0/24',
-        '--dns-nameserver',
-        '1.1.1.1',
-        `${run}-subnet`,
-      ]);
+      const subnet = await member.json(
+        words(
+          `subnet create --network ${network.id} --subnet-range 10.202.0.0/24 --dns-nameserver 1.1.1.1 ${run}-subnet`,
+        ),
+      );
       defer(() => member.ok(['subnet', 'delete', String(subnet.id)]));
       expect(subnet).toMatchObject({ cidr: '10.202.0.0/24', gateway_ip: '10.202.0.1' });
       expect((await member.json<Row[]>(['network', 'list', '--tags', 'kaas'])).map((n) => n.ID)).toContain(
@@ -324,34 +276,18 @@ describe.each(targets)('openstack CLI against $name', (target) => {
 
       const group = await member.json(['security', 'group', 'create', `${run}-sg`]);
       defer(() => member.ok(['security', 'group', 'delete', String(group.id)]));
-      const rule = await member.json([
-        'security',
-        'group',
-        'rule',
-        'create',
-        '--protocol',
-        'tcp',
-        '--dst-port',
-        '6443',
-        '--remote-ip',
-        '0.0.0.0/0',
-        String(group.id),
-      ]);
+      const rule = await member.json(
+        words(`security group rule create --protocol tcp --dst-port 6443 --remote-ip 0.0.0.0/0 ${group.id}`),
+      );
       expect(rule).toMatchObject({ port_range_min: 6443, port_range_max: 6443, protocol: 'tcp' });
       const rules = await member.json<Row[]>(['security', 'group', 'rule', 'list', String(group.id)]);
       expect(rules.map((r) => r.ID)).toContain(rule.id);
 
-      const port = await member.json([
-        'port',
-        'create',
-        '--network',
-        String(network.id),
-        '--fixed-ip',
-        `subnet=${subnet.id},ip-address=10.202.0.10`,
-        '--security-group',
-        String(group.id),
-        `${run}-port`,
-      ]);
+      const port = await member.json(
+        words(
+          `port create --network ${network.id} --fixed-ip subnet=${subnet.id},ip-address=10.202.0.10 --security-group ${group.id} ${run}-port`,
+        ),
+      );
       defer(() => member.ok(['port', 'delete', String(port.id)]));
       expect(JSON.stringify((await member.json(['port', 'show', String(port.id)])).fixed_ips)).toMatch(
         /10\.202\.0\.10/,
@@ -359,15 +295,9 @@ describe.each(targets)('openstack CLI against $name', (target) => {
       await member.ok(['port', 'delete', String(port.id)]);
       expect(await member.fails(['port', 'show', String(port.id)])).toMatch(MISSING);
       expect(
-        await member.fails([
-          'subnet',
-          'create',
-          '--network',
-          String(network.id),
-          '--subnet-range',
-          '10.202.1.0/33',
-          `${run}-bad`,
-        ]),
+        await member.fails(
+          words(`subnet create --network ${network.id} --subnet-range 10.202.1.0/33 ${run}-bad`),
+        ),
       ).toMatch(BAD_INPUT);
     },
   );
@@ -381,14 +311,7 @@ describe.each(targets)('openstack CLI against $name', (target) => {
     expect((await member.json<Row[]>(['volume', 'list', '--name', `${run}-vol`])).map((v) => v.ID)).toEqual([
       volume.id,
     ]);
-    const snapshot = await member.json([
-      'volume',
-      'snapshot',
-      'create',
-      '--volume',
-      String(volume.id),
-      `${run}-snap`,
-    ]);
+    const snapshot = await member.json(words(`volume snapshot create --volume ${volume.id} ${run}-snap`));
     defer(() => member.ok(['volume', 'snapshot', 'delete', String(snapshot.id)]));
     await waitFor(
       member,
@@ -448,84 +371,33 @@ describe.each(targets)('openstack CLI against $name', (target) => {
     async ({ member, defer }) => {
       const network = await member.json(['network', 'create', `${run}-lb-net`]);
       defer(() => member.ok(['network', 'delete', String(network.id)]));
-      const subnet = await member.json([
-        'subnet',
-        'create',
-        '--network',
-        String(network.id),
-        '--subnet-range',
-        '10.203.0.0/24',
-        `${run}-lb-subnet`,
-      ]);
-      const lb = await member.json([
-        'loadbalancer',
-        'create',
-        '--vip-subnet-id',
-        String(subnet.id),
-        '--wait',
-        '--name',
-        `${run}-lb`,
-      ]);
+      const subnet = await member.json(
+        words(`subnet create --network ${network.id} --subnet-range 10.203.0.0/24 ${run}-lb-subnet`),
+      );
+      const lb = await member.json(
+        words(`loadbalancer create --vip-subnet-id ${subnet.id} --wait --name ${run}-lb`),
+      );
       defer(() => member.ok(['loadbalancer', 'delete', '--cascade', '--wait', String(lb.id)]));
-      const listener = await member.json([
-        'loadbalancer',
-        'listener',
-        'create',
-        '--protocol',
-        'TCP',
-        '--protocol-port',
-        '6443',
-        '--wait',
-        '--name',
-        `${run}-listener`,
-        String(lb.id),
-      ]);
-      const pool = await member.json([
-        'loadbalancer',
-        'pool',
-        'create',
-        '--listener',
-        String(listener.id),
-        '--protocol',
-        'TCP',
-        '--lb-algorithm',
-        'ROUND_ROBIN',
-        '--wait',
-        '--name',
-        `${run}-pool`,
-      ]);
-      const poolMember = await member.json([
-        'loadbalancer',
-        'member',
-        'create',
-        '--address',
-        '10.203.0.20',
-        '--protocol-port',
-        '6443',
-        '--subnet-id',
-        String(subnet.id),
-        '--wait',
-        '--name',
-        `${run}-member`,
-        String(pool.id),
-      ]);
-      await member.json([
-        'loadbalancer',
-        'healthmonitor',
-        'create',
-        '--delay',
-        '5',
-        '--timeout',
-        '3',
-        '--max-retries',
-        '3',
-        '--type',
-        'TCP',
-        '--wait',
-        '--name',
-        `${run}-hm`,
-        String(pool.id),
-      ]);
+      const listener = await member.json(
+        words(
+          `loadbalancer listener create --protocol TCP --protocol-port 6443 --wait --name ${run}-listener ${lb.id}`,
+        ),
+      );
+      const pool = await member.json(
+        words(
+          `loadbalancer pool create --listener ${listener.id} --protocol TCP --lb-algorithm ROUND_ROBIN --wait --name ${run}-pool`,
+        ),
+      );
+      const poolMember = await member.json(
+        words(
+          `loadbalancer member create --address 10.203.0.20 --protocol-port 6443 --subnet-id ${subnet.id} --wait --name ${run}-member ${pool.id}`,
+        ),
+      );
+      await member.json(
+        words(
+          `loadbalancer healthmonitor create --delay 5 --timeout 3 --max-retries 3 --type TCP --wait --name ${run}-hm ${pool.id}`,
+        ),
+      );
 
       expect(await member.json(['loadbalancer', 'show', String(lb.id)])).toMatchObject({
         provisioning_status: 'ACTIVE',
@@ -547,16 +419,9 @@ describe.each(targets)('openstack CLI against $name', (target) => {
         protocol: 'TCP',
       });
       expect(
-        await member.fails([
-          'loadbalancer',
-          'listener',
-          'create',
-          '--protocol',
-          'TCP',
-          '--protocol-port',
-          '70000',
-          String(lb.id),
-        ]),
+        await member.fails(
+          words(`loadbalancer listener create --protocol TCP --protocol-port 70000 ${lb.id}`),
+        ),
       ).toMatch(BAD_INPUT);
 
       await member.ok(['loadbalancer', 'delete', '--cascade', '--wait', String(lb.id)]);

@@ -288,6 +288,32 @@ describe('nodelab: a cluster from kaas user data', () => {
       expect(await workerNode.readFile(DONE_MARKER)).toBe('');
       await ready(worker.name);
       const workerReadyMs = Date.now() - workerBooted;
+      // A stand-in for the cloud's metadata service, served on the worker itself: the node reaches it,
+      // its pods must not (kaas's metadata guard, loaded by the user data before the kubelet). It
+      // stops by itself should the test fail before it is killed.
+      const metadataPid = (
+        await workerNode.exec([
+          'bash',
+          '-c',
+          'ip addr add 169.254.169.254/32 dev lo && ' +
+            '{ setsid timeout 600 python3 -m http.server --bind 169.254.169.254 80 > /dev/null 2>&1 < /dev/null & echo $!; }',
+        ])
+      ).trim();
+      const nodeReaches = () =>
+        workerNode.exec([
+          'curl',
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '-m',
+          '5',
+          'http://169.254.169.254/',
+        ]);
+      await until('the metadata stand-in', MINUTE, async () =>
+        (await nodeReaches()) === '200' ? true : undefined,
+      );
       // A pod on the worker reaches a CoreDNS pod on master-0 over flannel (vxlan on eth2) and
       // resolves kubernetes.default through the cluster DNS Service.
       const { stdout: dnsPods } = await kubeDnsPods('jsonpath={.items[0].status.podIP}');
@@ -309,7 +335,8 @@ describe('nodelab: a cluster from kaas user data', () => {
                   'sh',
                   '-c',
                   // busybox's nc and nslookup (its static wget needs glibc's NSS, absent here).
-                  `printf 'GET /health HTTP/1.0\\r\\n\\r\\n' | nc -w 10 ${dnsPods} 8080 && nslookup kubernetes.default.svc.cluster.local ${spec.network.dnsIp}`,
+                  `printf 'GET /health HTTP/1.0\\r\\n\\r\\n' | nc -w 10 ${dnsPods} 8080 && nslookup kubernetes.default.svc.cluster.local ${spec.network.dnsIp} && ` +
+                    `if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 169.254.169.254 80; then echo metadata-reached; else echo metadata-blocked; fi`,
                 ],
               },
             ],
@@ -327,6 +354,9 @@ describe('nodelab: a cluster from kaas user data', () => {
         probeLog: expect.stringMatching(/^HTTP\/1\.[01] 200 OK/),
       });
       expect(probeLog).toContain('Address: 10.96.0.1');
+      expect(probeLog).toContain('metadata-blocked');
+      expect(await nodeReaches()).toBe('200');
+      process.kill(Number(metadataPid));
       const workerRss = await workerNode.rssBytes();
       console.info(
         `nodelab: ${server.name} booted (cloud-init + kubeadm init) in ${Math.round(bootMs / 1000)} s, ` +

@@ -11,6 +11,8 @@
 #              on (the VM's bounding set lacks CAP_SYS_RESOURCE, so runc cannot lower oom scores);
 #              on its first start the node's images are imported (no registry: the image's
 #              preloaded content).
+#   oneshot    units (kaas's metadata guard) run their ExecStart to completion, as systemd does; with
+#              RemainAfterExit they then count as active.
 set -uo pipefail
 run=/run/nodelab
 mkdir -p "$run"
@@ -101,6 +103,12 @@ start() {
       fi
       ;;
     *)
+      local file=/etc/systemd/system/$1.service
+      if [ -f "$file" ] && grep -qx 'Type=oneshot' "$file"; then
+        eval "$(sed -n 's/^ExecStart=//p' "$file")" || return 1
+        touch "$run/$1.done"
+        return 0
+      fi
       echo "systemctl (nodelab): no unit $1" >&2
       return 5
       ;;
@@ -120,7 +128,7 @@ case $verb in
     ;;
   status | is-active)
     [ "$verb" = status ] && echo "Loaded: loaded (nodelab stand-in for $unit.service)"
-    if [ -f "$run/$unit.pid" ] && kill -0 "$(cat "$run/$unit.pid")" 2> /dev/null; then
+    if [ -f "$run/$unit.done" ] || { [ -f "$run/$unit.pid" ] && kill -0 "$(cat "$run/$unit.pid")" 2> /dev/null; }; then
       echo active
       exit 0
     fi
