@@ -172,7 +172,7 @@ describe('kaas dev across restarts', () => {
       expect(output).toContain(`kaas dev --reset: removing .kaas/${name} (${what}`);
     expect(output).toMatch(/embedded cloud: +new, kept in \.kaas\/cloudsim/);
     // Readable log lines at a terminal's request: time, level, message, fields; no JSON.
-    expect(output).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  Server listening at /m);
+    expect(output).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}Server listening at /m);
     expect(output).not.toMatch(/^\{"level"/m);
 
     const env: Record<string, string> = { ...sourcedEnv(envFile), HOME: home };
