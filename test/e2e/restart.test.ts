@@ -5,7 +5,6 @@
  * agrees with it: tokens, clusters and their servers, the admin's view. When the two cannot agree,
  * kaas dev says so and `--reset` starts afresh.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,64 +15,39 @@ import { tagsFor } from '../../src/cluster/names.ts';
 import { spawnKaas } from '../support/cli.ts';
 import { devBuilderCloud } from '../support/dev.ts';
 import { freePort } from '../support/ports.ts';
+import { spawnService, type ServiceProcess } from '../support/process.ts';
 import { sourcedEnv } from '../support/shellEnv.ts';
 import { testReleaseMirror } from '../provisioner/support.ts';
 
 const DEV_PROCESS = fileURLToPath(new URL('../support/devProcess.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
-
-/** A `kaas dev` process: what it printed, when it serves (the env file it wrote), how it ended. */
-interface DevRun {
-  pid: number;
-  output(): string;
-  ready: Promise<string>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
 let home: string;
 let project: string;
 let port: number;
 
-/** Starts `kaas dev <args>` in `project` (so its state is `project/.kaas`) on `port`. */
-function startDevProcess(args: string[] = []): DevRun {
+/** Starts `kaas dev <args>` in `project` (so its state is `project/.kaas`) on `port`; ready with its env file. */
+function startDevProcess(args: string[] = []): ServiceProcess {
   const mirror = testReleaseMirror();
-  const child = spawn(process.execPath, ['--import', TSX, DEV_PROCESS, ...args], {
+  return spawnService(DEV_PROCESS, args, {
     cwd: project,
     env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: home,
       PORT: String(port),
       KAAS_RELEASE_MIRROR: mirror.dir,
       KAAS_RELEASE_CACHE: mirror.cacheDir,
       KAAS_TEST_RELEASE_CATALOGUE: mirror.catalogueFile,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ready: /^ {2}source (\S+)$/m,
   });
-  let out = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const ready = new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /^ {2}source (\S+)$/m.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then(({ code, signal }) => reject(new Error(`kaas dev exited (${code ?? signal}):\n${out}`)));
-  });
-  ready.catch(() => undefined);
-  return { pid: child.pid as number, output: () => out, ready, exited };
 }
 
 /** Stops a kaas dev as a service manager would (SIGTERM) and expects a clean exit. */
-async function stop(dev: DevRun): Promise<void> {
-  process.kill(dev.pid, 'SIGTERM');
+async function stop(dev: ServiceProcess): Promise<void> {
+  dev.kill('SIGTERM');
   expect(await dev.exited, dev.output()).toEqual({ code: 0, signal: null });
 }
 
-let running: DevRun | undefined;
+let running: ServiceProcess | undefined;
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'kaas-e2e-restart-'));
   project = join(home, 'project');
@@ -81,7 +55,7 @@ beforeAll(async () => {
   port = await freePort();
 });
 afterAll(async () => {
-  if (running) process.kill(running.pid, 'SIGKILL');
+  running?.kill('SIGKILL');
 });
 
 describe('kaas dev across restarts', () => {
