@@ -95,11 +95,20 @@ describe('kaas dev across restarts', () => {
       const cloud = devBuilderCloud({ cloud: { authUrl: cloudAuthUrl(env) } });
       return (await cloud.nova.listServers({ tags: tagsFor(clusterId) })).map((s) => s.id).sort();
     };
+    const panel = await panelLogin(env.KAAS_URL as string);
+    expect((await panel('PUT', '/api/v1/session/active-cluster', { clusterId })).status).toBe(200);
+    const menu = async (session: typeof panel) => (await session('GET', '/api/v1/clusters')).json();
     const before = {
       review: await review(),
       servers: await servers(),
       admin: (await overview()).status,
+      menu: await menu(panel),
     };
+    // The Administration menu shows for the active cluster its user administers.
+    expect(before.menu).toEqual({
+      activeClusterId: clusterId,
+      items: [expect.objectContaining({ isAdmin: true })],
+    });
     expect(before.review.status).toMatchObject({ authenticated: true, user: { username: 'admin' } });
     expect(before.servers).toHaveLength(2);
     expect(before.admin).toBe(200);
@@ -117,6 +126,9 @@ describe('kaas dev across restarts', () => {
     expect(list.stdout).toMatch(new RegExp(`^keep +${clusterId} +ready `, 'm'));
     expect(await servers()).toEqual(before.servers);
     expect((await overview()).status).toBe(200);
+    // The panel session from before the restart, and a new login, see it as before.
+    expect(await menu(panel)).toEqual(before.menu);
+    expect(await menu(await panelLogin(env.KAAS_URL as string))).toEqual(before.menu);
     const shown = await kaas(['cluster', 'show', 'keep', '-o', 'json']);
     expect(JSON.parse(shown.stdout).cluster).toMatchObject({ id: clusterId, status: 'ready' });
     await stop(running);
@@ -170,6 +182,31 @@ describe('kaas dev across restarts', () => {
     );
   }, 120_000);
 });
+
+/** Logs in to the control panel as admin; returns a caller with its session cookie and CSRF token. */
+async function panelLogin(base: string) {
+  const res = await fetch(`${base}/api/v1/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: 'admin', domain: 'Default' }),
+  });
+  expect(res.status).toBe(200);
+  const cookie = res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('kaas_session='))
+    ?.split(';')[0] as string;
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  return (method: string, path: string, body?: unknown) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: {
+        cookie,
+        'x-csrf-token': csrfToken,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+}
 
 /** The embedded cloud's Keystone URL, from the clouds.yaml the env file names. */
 function cloudAuthUrl(env: Record<string, string>): string {
