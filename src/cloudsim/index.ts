@@ -8,7 +8,7 @@ import { keystone } from './keystone.ts';
 import { neutron } from './neutron.ts';
 import { nova } from './nova.ts';
 import { octavia } from './octavia.ts';
-import { cloudSaver, loadCloud } from './persist.ts';
+import { loadCloud, saveCloud } from './persist.ts';
 import { assignRole, bootstrapState, seedGroup, seedProject, seedRole, seedUser } from './seed.ts';
 import { createCloudServer } from './server.ts';
 import { defaultQuotas, type CloudState, type Quotas } from './state.ts';
@@ -40,7 +40,8 @@ export interface CloudsimOptions {
   now?: () => number;
   /**
    * Keeps the state in this directory (src/cloudsim/persist.ts): loaded at start when saved there
-   * (on the port it had, when that is free), saved shortly after each change and at close.
+   * (on the port it had, when that is free), saved after each request that may change it, before
+   * its answer.
    */
   stateDir?: string;
 }
@@ -59,7 +60,7 @@ export interface Cloudsim {
   restored: boolean;
   /**
    * Saves the state to `stateDir` now (after seeding it directly); nothing without one. Requests
-   * that change the state save it on their own, shortly after, and at close.
+   * that may change the state save it on their own.
    */
   save(): void;
   seedUser: (input: Parameters<typeof seedUser>[1]) => ReturnType<typeof seedUser>;
@@ -89,21 +90,17 @@ export async function startCloudsim(options: CloudsimOptions = {}): Promise<Clou
   };
   const stats = createStats();
   const env: Env = { state, knobs, now, url: '', catalog: defaultCatalog() };
-  const saver =
-    options.stateDir === undefined
-      ? undefined
-      : cloudSaver({
-          dir: options.stateDir,
-          collect: () => ({ state, quotas: knobs.quotas.projects, port }),
-          delayMs: 200,
-          logger: options.logger,
-        });
+  const { stateDir } = options;
+  const save = () => {
+    if (stateDir !== undefined) saveCloud(stateDir, { state, quotas: knobs.quotas.projects, port });
+  };
   const server = createCloudServer({
     env,
     stats,
     logger: options.logger,
     services: [keystone, nova, glance, neutron, swift, octavia, cinder],
-    onChange: saver?.changed,
+    // Saved before the answer leaves: whatever a client saw done (and recorded) survives a crash.
+    onChange: stateDir === undefined ? undefined : save,
   });
   const host = options.host ?? '127.0.0.1';
   const listen = (wanted: number) =>
@@ -132,7 +129,7 @@ export async function startCloudsim(options: CloudsimOptions = {}): Promise<Clou
     stats,
     state,
     restored: saved !== undefined,
-    save: () => saver?.flush(),
+    save,
     seedUser: (input) => seedUser(state, input),
     seedProject: (input) => seedProject(state, input),
     seedRole: (name) => seedRole(state, name),
@@ -143,7 +140,6 @@ export async function startCloudsim(options: CloudsimOptions = {}): Promise<Clou
         server.closeAllConnections();
         server.close((err) => (err ? reject(err) : resolve()));
       });
-      saver?.close();
     },
   };
 }

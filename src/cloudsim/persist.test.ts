@@ -40,6 +40,8 @@ describe('cloudsim state on disk', () => {
       { server: { name: 'm1', imageRef: image, flavorRef: '2', networks: [{ uuid: net.network.id }] } },
       MV,
     );
+    // On disk before the answer: what a client saw done survives a crash.
+    expect(loadCloud(dir)?.state.servers.has(server.server.id)).toBe(true);
     const swift = `/object-store/v1/AUTH_${s.projectId}`;
     expect((await s.call('PUT', `${swift}/c1`)).status).toBe(201);
     const body = Buffer.from('a release tarball stand-in');
@@ -49,7 +51,9 @@ describe('cloudsim state on disk', () => {
       body,
     });
     expect(put.status).toBe(201);
+    // Set directly, as tests do: saved by save(), not by a request.
     first.knobs.quotas.projects[s.projectId] = { instances: 3 };
+    first.save();
     await first.close();
     started.splice(0);
 
@@ -79,7 +83,6 @@ describe('cloudsim state on disk', () => {
     });
     expect(deleted.statusCode).toBe(204);
     await dispatcher.close();
-    second.save();
     expect(readdirSync(join(dir, 'objects'))).toEqual([]);
   });
 

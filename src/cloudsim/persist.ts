@@ -13,7 +13,6 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import type { Logger } from '../log.ts';
 import type { Quotas } from './state.ts';
 import { CloudState } from './state.ts';
 
@@ -141,44 +140,4 @@ export function loadCloud(dir: string): SavedCloud | undefined {
       cause: error,
     });
   }
-}
-
-/** Saves a cloud shortly after it changes (changes close together make one write). */
-export interface CloudSaver {
-  /** Something changed: save within `delayMs`. */
-  changed(): void;
-  /** Saves now (after seeding directly, which no request announced). */
-  flush(): void;
-  /** Saves a change still waiting, if any (at shutdown). */
-  close(): void;
-}
-
-/** A {@link CloudSaver} writing what `collect` returns to `dir`; a failed timed save is logged. */
-export function cloudSaver(deps: {
-  dir: string;
-  collect: () => SavedCloud;
-  delayMs: number;
-  logger?: Logger;
-}): CloudSaver {
-  let timer: NodeJS.Timeout | undefined;
-  const flush = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    saveCloud(deps.dir, deps.collect());
-  };
-  return {
-    changed() {
-      timer ??= setTimeout(() => {
-        try {
-          flush();
-        } catch (err) {
-          deps.logger?.error({ err }, `cloudsim could not save its state in ${deps.dir}`);
-        }
-      }, deps.delayMs);
-    },
-    flush,
-    close() {
-      if (timer) flush();
-    },
-  };
 }
