@@ -17,14 +17,20 @@ describe('log lines', () => {
   it('text: time, level, message and fields, secrets redacted', () => {
     const { lines, logger } = capture('text');
     logger.info(
-      { cluster: 'c1', password: 'hunter2', req: { method: 'GET', url: '/api/v1/x' }, note: 'two words' },
+      {
+        cluster: 'c1',
+        password: 'hunter2',
+        req: { method: 'GET', url: '/api/v1/x', remoteAddress: '127.0.0.1' },
+        note: 'two words',
+        responseTime: 2.8894,
+      },
       'hello',
     );
     logger.error({ err: new Error('boom') }, 'job failed');
     logger.debug('not shown');
     expect(lines).toEqual([
       expect.stringMatching(
-        /^\d\d:\d\d:\d\d\.\d{3} INFO {2}hello cluster=c1 password=\[redacted\] req\.method=GET req\.url=\/api\/v1\/x note="two words"\n$/,
+        /^\d\d:\d\d:\d\d\.\d{3} INFO {2}hello cluster=c1 password=\[redacted\] req\.method=GET req\.url=\/api\/v1\/x note="two words" responseTime=2\.9\n$/,
       ),
       expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} ERROR job failed err=boom\n$/),
     ]);

@@ -60,12 +60,16 @@ const LEVELS: Record<number, string> = {
   60: 'FATAL',
 };
 
-/** A field's value on a text line: quoted when it has spaces, an error by its message, at most 200 characters. */
+/** A field's value on a text line: quoted when it has spaces, fractions to one decimal, at most 200 characters. */
 function textValue(value: unknown): string {
+  if (typeof value === 'number' && !Number.isInteger(value)) return value.toFixed(1);
   const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   const short = text.length > 200 ? `${text.slice(0, 199)}…` : text;
   return /[\s"=]/.test(short) ? JSON.stringify(short) : short;
 }
+
+/** Where a request came from says nothing on a terminal (it is this machine); the JSON lines keep it. */
+const QUIET_FIELDS = new Set(['req.host', 'req.remoteAddress', 'req.remotePort']);
 
 /** `key=value` pairs of a line's fields; an object one level deep is spelt `key.inner=value`, an error by its message. */
 function textFields(fields: Record<string, unknown>): string[] {
@@ -74,7 +78,9 @@ function textFields(fields: Record<string, unknown>): string[] {
       return [`${key}=${textValue(value)}`];
     const inner = value as Record<string, unknown>;
     if (typeof inner.message === 'string') return [`${key}=${textValue(inner.message)}`];
-    return Object.entries(inner).map(([name, v]) => `${key}.${name}=${textValue(v)}`);
+    return Object.entries(inner)
+      .filter(([name]) => !QUIET_FIELDS.has(`${key}.${name}`))
+      .map(([name, v]) => `${key}.${name}=${textValue(v)}`);
   });
 }
 
