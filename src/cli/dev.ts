@@ -30,6 +30,8 @@ export interface DevOptions {
   /** 0 = any free port; default 8080. */
   port?: number;
   logger?: Logger;
+  /** `--reset`: first (once the port is known free) remove the dev state, saying what on this stream. */
+  reset?: NodeJS.WritableStream;
   /** The job worker's wait between two claims when idle; default one second. */
   workerPollMs?: number;
   /** Replaces provisioner dependencies (tests: short polls, the release catalogue and mirror). */
@@ -70,7 +72,7 @@ const cloudsimEnv = (authUrl: string, user: string, password: string) => ({
   OS_REGION_NAME: 'RegionOne',
 });
 
-/** What `kaas dev` keeps in its data directory, and what `--reset` removes (with what each is). */
+/** Where `kaas dev` keeps its database, its embedded cloud and its secret key in its data directory. */
 function devFiles(dataDir: string) {
   return {
     database: join(dataDir, 'kaas.db'),
@@ -79,6 +81,7 @@ function devFiles(dataDir: string) {
   };
 }
 
+/** What `kaas dev --reset` removes from the data directory, each with what it is. */
 const RESET: readonly [string, string][] = [
   ['kaas.db', 'the database: clusters, jobs, tokens, sessions'],
   ['kaas.db-wal', "the database's write-ahead log"],
@@ -164,6 +167,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   const dataDir = options.dataDir ?? '.kaas';
   const logger = options.logger ?? createLogger();
   const now = () => new Date();
+  if (options.reset) resetDev(dataDir, options.reset);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const files = devFiles(dataDir);
   // Both are made at the first start: a cloud without its database has lost what it was for.
@@ -279,7 +283,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   };
 }
 
-/** What a test replaces in `kaas dev` run as a command (test/e2e/devProcess.ts: the release catalogue). */
+/** What a test replaces in `kaas dev` run as a command (test/support/devProcess.ts: the release catalogue). */
 export interface DevCommandDeps {
   provisioner?: Partial<ProvisionerDeps>;
 }
@@ -304,17 +308,16 @@ export function registerDevCommand(program: Command, deps: DevCommandDeps = {}):
     )
     .action(async (flags: { reset?: boolean; logFormat?: LogFormat }) => {
       const dataDir = '.kaas';
-      if (flags.reset) resetDev(dataDir, process.stderr);
       const dev = await startDev({
         dataDir,
+        ...(flags.reset ? { reset: process.stderr } : {}),
         port: Number(process.env.PORT ?? 8080),
         logger: createLogger({ format: flags.logFormat ?? (process.stderr.isTTY ? 'text' : 'json') }),
         provisioner: { ...releaseDepsFromEnv(process.env), ...deps.provisioner },
       });
-      const cloudState = join(dataDir, 'cloudsim');
       process.stderr.write(
         `\nkaas control panel: ${dev.url}/\ncloudsim auth URL:  ${dev.cloud.authUrl}\n` +
-          `embedded cloud:     ${dev.cloud.restored ? 'restored from' : 'new, kept in'} ${cloudState}\n` +
+          `embedded cloud:     ${dev.cloud.restored ? 'restored from' : 'new, kept in'} ${devFiles(dataDir).cloud}\n` +
           'users (domain Default): admin/admin (kubernetes-admins on demo: operator), demo/demo (member)\n' +
           `for the kaas CLI, in another shell (again after each restart):\n  source ${dev.envFile}\n\n`,
       );

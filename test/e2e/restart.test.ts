@@ -6,6 +6,7 @@
  * kaas dev says so and `--reset` starts afresh.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +27,7 @@ let project: string;
 let port: number;
 
 /** Starts `kaas dev <args>` in `project` (so its state is `project/.kaas`) on `port`; ready with its env file. */
-function startDevProcess(args: string[] = []): ServiceProcess {
+function startDevProcess(args: string[] = [], over: Record<string, string> = {}): ServiceProcess {
   const mirror = testReleaseMirror();
   return spawnService(DEV_PROCESS, args, {
     cwd: project,
@@ -36,6 +37,7 @@ function startDevProcess(args: string[] = []): ServiceProcess {
       KAAS_RELEASE_MIRROR: mirror.dir,
       KAAS_RELEASE_CACHE: mirror.cacheDir,
       KAAS_TEST_RELEASE_CATALOGUE: mirror.catalogueFile,
+      ...over,
     },
     ready: /^ {2}source (\S+)$/m,
   });
@@ -146,6 +148,17 @@ describe('kaas dev across restarts', () => {
     );
     // Nothing was written: the database is as it was, and no cloud state appeared.
     expect(existsSync(join(cloudState, 'state.json'))).toBe(false);
+
+    // --reset on a busy port refuses before it removes anything.
+    const busy = createServer();
+    const busyPort = await freePort();
+    await new Promise<void>((resolve) => busy.listen(busyPort, '127.0.0.1', resolve));
+    const refusedReset = startDevProcess(['--reset'], { PORT: String(busyPort) });
+    expect(await refusedReset.exited).toEqual({ code: 2, signal: null });
+    busy.close();
+    expect(refusedReset.output()).toContain(`port ${busyPort} on 127.0.0.1 is in use`);
+    expect(refusedReset.output()).not.toContain('removing');
+    expect(existsSync(join(project, '.kaas', 'kaas.db'))).toBe(true);
 
     running = startDevProcess(['--reset', '--log-format', 'text']);
     const envFile = await running.ready;
