@@ -138,13 +138,23 @@ describe('kaas dev across restarts', () => {
   }, 180_000);
 
   it('says when the database and the cloud disagree, and --reset starts afresh', async () => {
+    // A project of its own, where admin logged in once (the database then names admin's user).
+    project = join(home, 'other-project');
+    mkdirSync(project);
+    running = startDevProcess();
+    const first = { ...sourcedEnv(await running.ready), HOME: home };
+    const once = await spawnKaas(['login', '--username', 'admin', '--password-stdin'], first, {
+      stdin: 'admin\n',
+    });
+    expect(once.code, once.stderr).toBe(0);
+    await stop(running);
+    running = undefined;
     const cloudState = join(project, '.kaas', 'cloudsim');
-    expect(existsSync(cloudState)).toBe(true);
     rmSync(cloudState, { recursive: true });
     const refused = startDevProcess();
     expect(await refused.exited).toEqual({ code: 6, signal: null });
     expect(refused.output()).toMatch(
-      /^kaas: the database and the embedded cloud in \.kaas do not agree: the database names 1 project\(s\) and \d+ user\(s\) the cloud does not have \(its state \.kaas\/cloudsim\/state\.json is missing\)\. `kaas dev --reset` removes both/m,
+      /^kaas: the database and the embedded cloud in \.kaas do not agree: the database names 0 project\(s\) and \d+ user\(s\) the cloud does not have \(its state \.kaas\/cloudsim\/state\.json is missing\)\. `kaas dev --reset` removes both/m,
     );
     // Nothing was written: the database is as it was, and no cloud state appeared.
     expect(existsSync(join(cloudState, 'state.json'))).toBe(false);
