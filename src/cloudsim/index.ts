@@ -135,12 +135,11 @@ export async function startCloudsim(options: CloudsimOptions = {}): Promise<Clou
     seedRole: (name) => seedRole(state, name),
     seedGroup: (input) => seedGroup(state, input),
     assignRole: (input) => assignRole(state, input),
-    async close() {
-      await new Promise<void>((resolve, reject) => {
+    close: () =>
+      new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
         server.close((err) => (err ? reject(err) : resolve()));
-      });
-    },
+      }),
   };
 }
 
