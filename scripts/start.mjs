@@ -7,5 +7,8 @@ execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
 execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], {
   stdio: 'inherit',
 });
-const child = spawn(process.execPath, ['bin/kaas.mjs', 'dev'], { stdio: 'inherit' });
+// `npm start -- --reset` passes its arguments on to kaas dev.
+const child = spawn(process.execPath, ['bin/kaas.mjs', 'dev', ...process.argv.slice(2)], {
+  stdio: 'inherit',
+});
 child.on('exit', (code) => process.exit(code ?? 1));

@@ -39,7 +39,66 @@ export function loggerOptions(level = process.env.LOG_LEVEL ?? 'info'): LoggerOp
   return { level, redact: { paths: redactPaths, censor: '[redacted]' } };
 }
 
+/** How log lines look: one JSON object each (for machines), or time, level, message and fields (for people). */
+export type LogFormat = 'json' | 'text';
+
 /** Creates the process logger; `destination` lets tests capture output. */
-export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
-  return pino(loggerOptions(options.level), options.destination ?? process.stderr);
+export function createLogger(
+  options: { level?: string; destination?: NodeJS.WritableStream; format?: LogFormat } = {},
+): Logger {
+  const out = options.destination ?? process.stderr;
+  if (options.format !== 'text') return pino(loggerOptions(options.level), out);
+  return pino(loggerOptions(options.level), { write: (line: string) => out.write(textLine(line)) });
+}
+
+const LEVELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
+
+/** A field's value on a text line: quoted when it has spaces, fractions to one decimal, at most 200 characters. */
+function textValue(value: unknown): string {
+  if (typeof value === 'number' && !Number.isInteger(value)) return value.toFixed(1);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  const short = text.length > 200 ? `${text.slice(0, 199)}…` : text;
+  return /[\s"=]/.test(short) ? JSON.stringify(short) : short;
+}
+
+/** Where a request came from says nothing on a terminal (it is this machine); the JSON lines keep it. */
+const QUIET_FIELDS = new Set(['req.host', 'req.remoteAddress', 'req.remotePort']);
+
+/** `key=value` pairs of a line's fields; an object one level deep is spelt `key.inner=value`, an error by its message. */
+function textFields(fields: Record<string, unknown>): string[] {
+  return Object.entries(fields).flatMap(([key, value]) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      return [`${key}=${textValue(value)}`];
+    const inner = value as Record<string, unknown>;
+    if (typeof inner.message === 'string') return [`${key}=${textValue(inner.message)}`];
+    return Object.entries(inner)
+      .filter(([name]) => !QUIET_FIELDS.has(`${key}.${name}`))
+      .map(([name, v]) => `${key}.${name}=${textValue(v)}`);
+  });
+}
+
+/**
+ * One pino line (JSON, already redacted) as a person reads it at a terminal:
+ * `14:03:04.567 INFO  message key=value …`, in local time.
+ */
+export function textLine(json: string): string {
+  const {
+    time,
+    level,
+    msg,
+    pid: _pid,
+    hostname: _host,
+    ...fields
+  } = JSON.parse(json) as Record<string, unknown>;
+  const at = new Date(Number(time));
+  const clock = `${at.toTimeString().slice(0, 8)}.${String(at.getMilliseconds()).padStart(3, '0')}`;
+  const name = (LEVELS[Number(level)] ?? String(level)).padEnd(5);
+  return `${[clock, name, String(msg ?? ''), ...textFields(fields)].join(' ')}\n`;
 }

@@ -1,5 +1,14 @@
 import { devBuilderCloud, finishedJob } from '../../test/support/dev.ts';
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +21,7 @@ import {
 } from '../../test/provisioner/support.ts';
 import { createLogger } from '../log.ts';
 import { openStore, type Store } from '../store/db.ts';
-import { ensureSecretKeyFile, startDev, type RunningDev } from './dev.ts';
+import { ensureSecretKeyFile, resetDev, startDev, type RunningDev } from './dev.ts';
 
 const logger = createLogger({ level: 'silent' });
 let dataDir: string;
@@ -63,5 +72,32 @@ describe('kaas dev', () => {
     const done = await finishedJob(dev, job.id, 30_000);
     expect(done.job.state).toBe('succeeded');
     expect(dev.cloud.state.servers.size).toBe(2);
+  });
+});
+
+describe('kaas dev state that cannot be used', () => {
+  it('an unreadable cloud snapshot is a mismatch naming the file and --reset, which removes it', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'kaas-dev-bad-')), '.kaas');
+    mkdirSync(join(dir, 'cloudsim'), { recursive: true });
+    writeFileSync(join(dir, 'kaas.db'), '');
+    writeFileSync(join(dir, 'cloudsim', 'state.json'), '{"version": 1, "sta');
+    await expect(startDev({ dataDir: dir, port: 0, logger })).rejects.toMatchObject({
+      code: 'dev_state_mismatch',
+      message: expect.stringMatching(
+        /cloudsim\/state\.json cannot be read: .*`kaas dev --reset` removes both/,
+      ),
+    });
+    const out = new PassThrough();
+    expect(resetDev(dir, out)).toEqual([
+      join(dir, 'kaas.db'),
+      join(dir, 'cloudsim'),
+      join(dir, 'secret.key'),
+    ]);
+    expect(String(out.read())).toContain(`removing ${join(dir, 'cloudsim')} (the embedded cloud's state`);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(true);
+    const again = new PassThrough();
+    expect(resetDev(dir, again)).toEqual([]);
+    expect(String(again.read())).toBe(`kaas dev --reset: nothing to remove in ${dir}\n`);
   });
 });

@@ -1,19 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { createServer } from 'node:net';
 import { createAuthService } from '../auth/service.ts';
 import { keystoneDirectory } from '../auth/directory.ts';
 import { startCloudsim, type Cloudsim } from '../cloudsim/index.ts';
-import { InputError } from '../errors.ts';
-import { createLogger, type Logger } from '../log.ts';
+import { snapshotFile } from '../cloudsim/persist.ts';
+import { ConflictError, InputError, KaasError } from '../errors.ts';
+import { createLogger, type LogFormat, type Logger } from '../log.ts';
 import { createCloud } from '../openstack/index.ts';
 import { resolveCloudConfig } from '../openstack/config.ts';
 import type { Provisioner, ProvisionerDeps } from '../provisioner/provisioner.ts';
 import { buildApp } from '../server/app.ts';
-import { openStore } from '../store/db.ts';
+import { openStore, type Store } from '../store/db.ts';
+import { listCloudReferences } from '../store/listCloudReferences.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 import { writeDevEnv } from './devEnv.ts';
 import { operatorCheck } from './operator.ts';
@@ -23,11 +25,13 @@ import { startWorkerLoop } from './worker.ts';
 
 /** Where `kaas dev` runs and keeps its state; everything has a default for `kaas dev` itself. */
 export interface DevOptions {
-  /** Database and secret key live here (created 0700); default `.kaas`. */
+  /** Database, secret key and the embedded cloud's state live here (created 0700); default `.kaas`. */
   dataDir?: string;
   /** 0 = any free port; default 8080. */
   port?: number;
   logger?: Logger;
+  /** `--reset`: first (once the port is known free) remove the dev state, saying what on this stream. */
+  reset?: NodeJS.WritableStream;
   /** The job worker's wait between two claims when idle; default one second. */
   workerPollMs?: number;
   /** Replaces provisioner dependencies (tests: short polls, the release catalogue and mirror). */
@@ -68,6 +72,66 @@ const cloudsimEnv = (authUrl: string, user: string, password: string) => ({
   OS_REGION_NAME: 'RegionOne',
 });
 
+/** Where `kaas dev` keeps its database, its embedded cloud and its secret key in its data directory. */
+function devFiles(dataDir: string) {
+  return {
+    database: join(dataDir, 'kaas.db'),
+    cloud: join(dataDir, 'cloudsim'),
+    secretKey: join(dataDir, 'secret.key'),
+  };
+}
+
+/** What `kaas dev --reset` removes from the data directory, each with what it is. */
+const RESET: readonly [string, string][] = [
+  ['kaas.db', 'the database: clusters, jobs, tokens, sessions'],
+  ['kaas.db-wal', "the database's write-ahead log"],
+  ['kaas.db-shm', "the database's shared memory"],
+  ['cloudsim', "the embedded cloud's state: users, projects, servers, networks, Swift objects…"],
+  ['secret.key', "the key sealing the clusters' secrets"],
+  ['cli', 'the kaas CLI login for this kaas dev'],
+  ['env', 'the environment file for the CLI'],
+  ['clouds.yaml', 'the embedded cloud for the openstack CLI'],
+];
+
+/**
+ * `kaas dev --reset`: removes the state a `kaas dev` kept in `dataDir`, saying what each entry was
+ * on `out`; returns the paths removed. The next start begins with an empty cloud and database.
+ */
+export function resetDev(dataDir: string, out: NodeJS.WritableStream): string[] {
+  const removed: string[] = [];
+  for (const [name, what] of RESET) {
+    const path = join(dataDir, name);
+    if (!existsSync(path)) continue;
+    out.write(`kaas dev --reset: removing ${path} (${what})\n`);
+    rmSync(path, { recursive: true, force: true });
+    removed.push(path);
+  }
+  if (removed.length === 0) out.write(`kaas dev --reset: nothing to remove in ${dataDir}\n`);
+  return removed;
+}
+
+/** The database and the cloud do not agree: say why and how to start afresh. */
+function devMismatch(dataDir: string, reason: string): ConflictError {
+  return new ConflictError(
+    `the database and the embedded cloud in ${dataDir} do not agree: ${reason}. ` +
+      '`kaas dev --reset` removes both (saying what it removes) and starts afresh',
+    { code: 'dev_state_mismatch' },
+  );
+}
+
+/** Why the database names projects or users the cloud does not have, or undefined when it names none. */
+async function unknownToCloud(store: Store, cloud: Cloudsim, stateDir: string): Promise<string | undefined> {
+  const names = await listCloudReferences({ db: store.db });
+  const projects = names.projectIds.filter((id) => !cloud.state.projects.has(id));
+  const users = names.userIds.filter((id) => !cloud.state.users.has(id));
+  if (projects.length === 0 && users.length === 0) return undefined;
+  const how = cloud.restored ? 'was replaced' : 'is missing';
+  return (
+    `the database names ${projects.length} project(s) and ${users.length} user(s) the cloud does not have ` +
+    `(its state ${snapshotFile(stateDir)} ${how})`
+  );
+}
+
 /** `port`, or a free port on 127.0.0.1 for 0; a port in use is refused naming PORT. */
 async function devPort(port: number): Promise<number> {
   const probe = createServer();
@@ -103,12 +167,26 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   const dataDir = options.dataDir ?? '.kaas';
   const logger = options.logger ?? createLogger();
   const now = () => new Date();
+  if (options.reset) resetDev(dataDir, options.reset);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const secretKeyFile = join(dataDir, 'secret.key');
-  ensureSecretKeyFile(secretKeyFile);
-  const databaseUrl = `sqlite:${join(dataDir, 'kaas.db')}`;
+  const files = devFiles(dataDir);
+  // Both are made at the first start: a cloud without its database has lost what it was for.
+  if (!existsSync(files.database) && existsSync(snapshotFile(files.cloud)))
+    throw devMismatch(dataDir, `the database ${files.database} is missing while the cloud's state remains`);
+  ensureSecretKeyFile(files.secretKey);
+  const databaseUrl = `sqlite:${files.database}`;
 
-  const cloud = await startCloudsim({ logger });
+  const store = openStore(databaseUrl);
+  let cloud: Cloudsim;
+  try {
+    await migrateToLatest(store.db);
+    cloud = await startCloudsim({ logger, stateDir: files.cloud });
+  } catch (error) {
+    await store.close();
+    if (error instanceof KaasError && error.code === 'cloud_state_unreadable')
+      throw devMismatch(dataDir, error.message);
+    throw error;
+  }
   const demo = cloud.seedProject({ name: 'demo' });
   const adminRole = cloud.seedRole('kubernetes-admins');
   const memberRole = cloud.seedRole('member');
@@ -123,19 +201,24 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   // The job workers build clusters in the demo project as their own member user.
   const builder = cloud.seedUser({ name: 'kaas-provisioner', password: 'kaas-provisioner-dev' });
   cloud.assignRole({ projectId: demo.id, roleId: memberRole.id, userId: builder.id });
+  const unknown = await unknownToCloud(store, cloud, files.cloud);
+  if (unknown) {
+    await store.close();
+    await cloud.close();
+    throw devMismatch(dataDir, unknown);
+  }
+  cloud.save();
 
   const jobs = await openProvisionerFromEnv(
     {
       KAAS_DATABASE_URL: databaseUrl,
-      KAAS_SECRET_KEY_FILE: secretKeyFile,
+      KAAS_SECRET_KEY_FILE: files.secretKey,
       KAAS_URL: url,
       ...cloudsimEnv(cloud.authUrl, 'kaas-provisioner', 'kaas-provisioner-dev'),
     },
     // No clouds.yaml from the developer's machine: the dev cloud is cloudsim only.
     { logger, cwd: dataDir, home: dataDir, ...options.provisioner },
   );
-  const store = openStore(databaseUrl);
-  await migrateToLatest(store.db);
   const kaasCloud = createCloud({
     config: resolveCloudConfig({ env: cloudsimEnv(cloud.authUrl, 'kaas-service', 'kaas-service-dev') }),
     logger,
@@ -200,18 +283,41 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   };
 }
 
-/** `kaas dev`: kaas with its embedded cloud (cloudsim) on 127.0.0.1 until Ctrl-C. */
-export function registerDevCommand(program: Command): void {
+/** What a test replaces in `kaas dev` run as a command (test/support/devProcess.ts: the release catalogue). */
+export interface DevCommandDeps {
+  provisioner?: Partial<ProvisionerDeps>;
+}
+
+/**
+ * `kaas dev`: kaas with its embedded cloud (cloudsim) on 127.0.0.1 until Ctrl-C or SIGTERM, its
+ * state in `.kaas/`. Logs are text lines at a terminal, JSON otherwise or with `--log-format json`.
+ */
+export function registerDevCommand(program: Command, deps: DevCommandDeps = {}): void {
   program
     .command('dev')
     .description('run kaas with its embedded cloud (cloudsim) and job worker on 127.0.0.1')
-    .action(async () => {
+    .option(
+      '--reset',
+      'first remove the database and the embedded cloud kept in .kaas/, saying what it removes',
+    )
+    .addOption(
+      new Option('--log-format <format>', 'log lines: text (the default at a terminal) or json').choices([
+        'text',
+        'json',
+      ]),
+    )
+    .action(async (flags: { reset?: boolean; logFormat?: LogFormat }) => {
+      const dataDir = '.kaas';
       const dev = await startDev({
+        dataDir,
+        ...(flags.reset ? { reset: process.stderr } : {}),
         port: Number(process.env.PORT ?? 8080),
-        provisioner: releaseDepsFromEnv(process.env),
+        logger: createLogger({ format: flags.logFormat ?? (process.stderr.isTTY ? 'text' : 'json') }),
+        provisioner: { ...releaseDepsFromEnv(process.env), ...deps.provisioner },
       });
       process.stderr.write(
         `\nkaas control panel: ${dev.url}/\ncloudsim auth URL:  ${dev.cloud.authUrl}\n` +
+          `embedded cloud:     ${dev.cloud.restored ? 'restored from' : 'new, kept in'} ${devFiles(dataDir).cloud}\n` +
           'users (domain Default): admin/admin (kubernetes-admins on demo: operator), demo/demo (member)\n' +
           `for the kaas CLI, in another shell (again after each restart):\n  source ${dev.envFile}\n\n`,
       );

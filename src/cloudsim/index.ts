@@ -8,6 +8,7 @@ import { keystone } from './keystone.ts';
 import { neutron } from './neutron.ts';
 import { nova } from './nova.ts';
 import { octavia } from './octavia.ts';
+import { loadCloud, saveCloud } from './persist.ts';
 import { assignRole, bootstrapState, seedGroup, seedProject, seedRole, seedUser } from './seed.ts';
 import { createCloudServer } from './server.ts';
 import { defaultQuotas, type CloudState, type Quotas } from './state.ts';
@@ -37,6 +38,12 @@ export interface CloudsimOptions {
   logger?: Logger;
   /** Clock in epoch milliseconds; injectable so tests can move time (token expiry, TempURL expiry). */
   now?: () => number;
+  /**
+   * Keeps the state in this directory (src/cloudsim/persist.ts): loaded at start when saved there
+   * (on the port it had, when that is free), saved after each request that may change it, before
+   * its answer.
+   */
+  stateDir?: string;
 }
 
 /** A running simulated cloud. */
@@ -49,6 +56,13 @@ export interface Cloudsim {
   stats: CloudsimStats;
   /** Direct access to every object, for tests and seeding. */
   state: CloudState;
+  /** The state was loaded from `stateDir` (not a fresh bootstrap). */
+  restored: boolean;
+  /**
+   * Saves the state to `stateDir` now (after seeding it directly); nothing without one. Requests
+   * that may change the state save it on their own.
+   */
+  save(): void;
   seedUser: (input: Parameters<typeof seedUser>[1]) => ReturnType<typeof seedUser>;
   seedProject: (input: Parameters<typeof seedProject>[1]) => ReturnType<typeof seedProject>;
   seedRole: (name: string) => ReturnType<typeof seedRole>;
@@ -64,28 +78,48 @@ export interface Cloudsim {
  */
 export async function startCloudsim(options: CloudsimOptions = {}): Promise<Cloudsim> {
   const now = options.now ?? Date.now;
-  const state = bootstrapState(now());
+  const saved = options.stateDir ? loadCloud(options.stateDir) : undefined;
+  const state = saved?.state ?? bootstrapState(now());
   const knobs: Knobs = {
     latencyMs: options.latencyMs ?? 0,
     bootTimeMs: options.bootTimeMs ?? 0,
     provisionDelayMs: options.provisionDelayMs ?? 0,
     tokenTtlMs: options.tokenTtlMs ?? 3_600_000,
     faults: [],
-    quotas: { defaults: { ...defaultQuotas, ...options.quotas }, projects: {} },
+    quotas: { defaults: { ...defaultQuotas, ...options.quotas }, projects: saved?.quotas ?? {} },
   };
   const stats = createStats();
   const env: Env = { state, knobs, now, url: '', catalog: defaultCatalog() };
+  const { stateDir } = options;
+  const save = () => {
+    if (stateDir !== undefined) saveCloud(stateDir, { state, quotas: knobs.quotas.projects, port });
+  };
   const server = createCloudServer({
     env,
     stats,
     logger: options.logger,
     services: [keystone, nova, glance, neutron, swift, octavia, cinder],
+    // Saved before the answer leaves: whatever a client saw done (and recorded) survives a crash.
+    onChange: stateDir === undefined ? undefined : save,
   });
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
+  const listen = (wanted: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(wanted, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  if (options.port === undefined && saved) {
+    await listen(saved.port).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE') throw error;
+      options.logger?.warn(`cloudsim's earlier port ${saved.port} is in use; it listens on another one`);
+      await listen(0);
+    });
+  } else {
+    await listen(options.port ?? 0);
+  }
   const { port } = server.address() as AddressInfo;
   env.url = `http://${host}:${port}`;
   return {
@@ -94,6 +128,8 @@ export async function startCloudsim(options: CloudsimOptions = {}): Promise<Clou
     knobs,
     stats,
     state,
+    restored: saved !== undefined,
+    save,
     seedUser: (input) => seedUser(state, input),
     seedProject: (input) => seedProject(state, input),
     seedRole: (name) => seedRole(state, name),

@@ -57,6 +57,14 @@ describe('keystone', () => {
     );
   });
 
+  it('forgets expired tokens when it issues a new one, so its state stays small', async () => {
+    const first = await login(cloud);
+    clock += 60_000;
+    const second = await login(cloud);
+    expect([...cloud.state.tokens.keys()]).toEqual([second.token]);
+    expect(cloud.state.tokens.has(first.token)).toBe(false);
+  });
+
   it('rejects a wrong password, a disabled user and an unknown project with 401', async () => {
     const user = cloud.seedUser({ name: 'bob', password: 'pw' });
     const pw = (password: string) => ({

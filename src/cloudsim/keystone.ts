@@ -305,6 +305,8 @@ function issueToken(ctx: Ctx): Reply {
     auditId: randomBytes(16).toString('base64url').slice(0, 22),
     appCredentialId,
   };
+  // Expired tokens answer as unknown ones do: forget them, so a long-running cloud (and its saved state) stays small.
+  for (const [id, old] of state.tokens) if (old.expiresAt <= now) state.tokens.delete(id);
   state.tokens.set(token.id, token);
   return {
     status: 201,

@@ -19,6 +19,8 @@ export function createCloudServer(deps: {
   services: Service[];
   stats: CloudsimStats;
   logger?: Logger;
+  /** Called after every request that may have changed the state (any method but GET and HEAD). */
+  onChange?: () => void;
 }): Server {
   const compiled: Compiled[] = deps.services.flatMap((service) =>
     service.routes.map((route) => {
@@ -137,6 +139,7 @@ export function createCloudServer(deps: {
       reply = service.errorReply(err, { env });
     }
     deps.logger?.debug({ method, path: rawPath, status: reply.status }, 'cloudsim');
+    if (method !== 'GET' && method !== 'HEAD') deps.onChange?.();
     send(res, service, req, requestId, reply);
   }
 

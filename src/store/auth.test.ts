@@ -11,6 +11,7 @@ import { insertApiToken, type ApiTokenRecord } from './insertApiToken.ts';
 import { insertCluster } from './insertCluster.ts';
 import { insertSession } from './insertSession.ts';
 import { listApiTokens } from './listApiTokens.ts';
+import { listCloudReferences } from './listCloudReferences.ts';
 import { listClusters } from './listClusters.ts';
 import { listSyncResults } from './listSyncResults.ts';
 import { listUserProjectRoles } from './listUserProjectRoles.ts';
@@ -162,6 +163,43 @@ describeOnEngines('auth store', ({ store }) => {
       lastSuccessAt: null,
       lastErrorAt: 't3',
       lastError: 'boom',
+    });
+  });
+
+  it('lists the Keystone ids the database names, each once', async () => {
+    const db = store().db;
+    expect(await listCloudReferences({ db })).toEqual({ projectIds: [], userIds: [] });
+    const cluster = { name: 'a', projectName: 'p', adminRoleIds: [], createdAt: 't' };
+    await insertCluster({ db, cluster: { ...cluster, id: 'c1', projectId: 'p2' } });
+    await insertCluster({ db, cluster: { ...cluster, id: 'c2', name: 'b', projectId: 'p1' } });
+    await insertCluster({ db, cluster: { ...cluster, id: 'c3', name: 'c', projectId: 'p2' } });
+    await insertApiToken({ db, token: token('a', 'u2', 't') });
+    await insertApiToken({ db, token: token('b', 'u2', 't') });
+    await insertSession({
+      db,
+      session: {
+        idHash: 'h',
+        userId: 'u3',
+        userName: 'carol',
+        domainName: 'Default',
+        csrfToken: 'c',
+        createdAt: 't',
+        lastSeenAt: 't',
+        expiresAt: 't',
+      },
+    });
+    const user = { name: 'n', domainId: 'default', domainName: 'Default', enabled: true };
+    await replaceKeystoneUsers({
+      db,
+      users: [
+        { ...user, id: 'u1' },
+        { ...user, id: 'u2' },
+      ],
+      syncedAt: 't',
+    });
+    expect(await listCloudReferences({ db })).toEqual({
+      projectIds: ['p1', 'p2'],
+      userIds: ['u1', 'u2', 'u3'],
     });
   });
 });

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,20 +9,14 @@ import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { freshDatabaseUrl } from '../support/databases.ts';
 import { TEST_SECRET_KEY, testReleaseMirror } from '../provisioner/support.ts';
 import { adminEnv } from '../support/openstack.ts';
+import { spawnService, type ServiceProcess } from '../support/process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const REPLICA = fileURLToPath(new URL('./replica.ts', import.meta.url));
 
 /** A `kaas serve` child process. */
-export interface Replica {
-  pid: number;
-  /** Resolves with the URL once the replica printed "kaas serving on …". */
-  ready: Promise<string>;
-  /** Everything it wrote so far (stdout + stderr), for failure messages. */
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  kill(signal: NodeJS.Signals): void;
-}
+/** A `kaas serve` replica; `ready` resolves with its URL once it printed "kaas serving on …". */
+export type Replica = ServiceProcess;
 
 /** The environment a replica needs to reach cloudsim as admin/secret (as OS_* variables). */
 export const cloudEnv = adminEnv;
@@ -53,37 +46,11 @@ export function replicaEnv(authUrl: string): Record<string, string> {
  */
 export function spawnReplica(env: Record<string, string>): Replica {
   const home = mkdtempSync(join(tmpdir(), 'kaas-ha-home-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', REPLICA], {
+  return spawnService(REPLICA, [], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { HOME: home, PORT: '0', ...env },
+    ready: /kaas serving on (\S+)/,
   });
-  let out = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const ready = new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /kaas serving on (\S+)/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then(({ code, signal }) =>
-      reject(new Error(`replica exited (${code ?? signal}) before serving:\n${out}`)),
-    );
-  });
-  ready.catch(() => undefined);
-  return {
-    pid: child.pid as number,
-    ready,
-    output: () => out,
-    exited,
-    kill: (signal) => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    },
-  };
 }
 
 /** Polls `probe` every `everyMs` until it returns a value other than undefined, or fails after `timeoutMs`. */

@@ -19,7 +19,7 @@ export async function startTestDev(dataDir: string, logger?: Logger): Promise<Ru
 }
 
 /** kaas dev's cloud as its job workers use it (the demo project's builder user). */
-export function devBuilderCloud(dev: RunningDev): Cloud {
+export function devBuilderCloud(dev: { cloud: { authUrl: string } }): Cloud {
   return testCloud(
     resolveCloudConfig({
       env: {
