@@ -11,7 +11,6 @@ import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import type { Store } from '../../src/store/db.ts';
 import { testCloud, testProvisioner, testSpec, testWebhook } from '../provisioner/support.ts';
-import { adminConfig } from '../support/openstack.ts';
 import {
   LEASE_MS,
   POLL_MS,

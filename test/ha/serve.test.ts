@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import { testCloud, testProvisioner, testSpec, testWebhook } from '../provisioner/support.ts';
 import { freshDatabaseUrl } from '../support/databases.ts';
-import { adminConfig } from '../support/openstack.ts';
 import { haCleanup, haDatabase, replicaEnv, spawnReplica, waitFor, type Replica } from './support.ts';
 
 let sim: Cloudsim;
