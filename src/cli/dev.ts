@@ -19,7 +19,9 @@ import { writeDevEnv } from './devEnv.ts';
 import { operatorCheck } from './operator.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
 import { releaseDepsFromEnv } from './releaseEnv.ts';
-import { startWorkerLoop } from './worker.ts';
+import { DEFAULT_RESYNC_SECONDS } from '../provisioner/reconcile.ts';
+import { resyncSecondsFromEnv } from './serve.ts';
+import { reconcilerOf, startWorkerLoop } from './worker.ts';
 
 /** Where `kaas dev` runs and keeps its state; everything has a default for `kaas dev` itself. */
 export interface DevOptions {
@@ -30,6 +32,8 @@ export interface DevOptions {
   logger?: Logger;
   /** The job worker's wait between two claims when idle; default one second. */
   workerPollMs?: number;
+  /** Time between two reconcile passes on a cluster (KAAS_RESYNC_SECONDS); 0 = off; default 5 minutes. */
+  resyncSeconds?: number;
   /** Replaces provisioner dependencies (tests: short polls, the release catalogue and mirror). */
   provisioner?: Partial<ProvisionerDeps>;
 }
@@ -182,6 +186,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     engine: jobs.provisioner.engine,
     logger,
     idleMs: options.workerPollMs ?? 1_000,
+    ...reconcilerOf(jobs.provisioner, options.resyncSeconds ?? DEFAULT_RESYNC_SECONDS),
   });
   return {
     url,
@@ -208,6 +213,7 @@ export function registerDevCommand(program: Command): void {
     .action(async () => {
       const dev = await startDev({
         port: Number(process.env.PORT ?? 8080),
+        resyncSeconds: resyncSecondsFromEnv(process.env),
         provisioner: releaseDepsFromEnv(process.env),
       });
       process.stderr.write(

@@ -116,7 +116,7 @@ describe('job worker loop', () => {
     await sleep(80);
     expect(await loop.stop(1_000)).toBe('stopped');
     expect(calls).toBeGreaterThanOrEqual(3);
-    expect(lines.join('')).toContain('claiming a job failed');
+    expect(lines.join('')).toContain('claiming work failed');
     expect(lines.join('')).toContain('connection refused');
   });
 

@@ -7,7 +7,7 @@
 import { labels } from '../../addons/objects.ts';
 import { ADMIN_BINDING, roleBinding } from '../../addons/rbac.ts';
 import { PROTECTED_NAMESPACES, type RoleBindingSpec } from '../../addons/index.ts';
-import { ForbiddenError, InputError } from '../../errors.ts';
+import { InputError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Db } from '../../store/db.ts';
 import { getRoleBindings, type RoleBinding } from '../../store/getRoleBindings.ts';
@@ -38,18 +38,25 @@ const SELECTOR = Object.entries(labels('rbac'))
   .map(([k, v]) => `${k}=${v}`)
   .join(',');
 
-/** The panel's shape → the addon's RoleBindingSpec, refusing what the cluster must never get. */
-export function toSpec(rb: RoleBinding, index: number): RoleBindingSpec {
+/**
+ * The panel's shape → the addon's RoleBindingSpec, refusing what the cluster must never get. The
+ * one rule for both the applier and the route that saves bindings (which names its `list` "items"),
+ * so a binding the applier would refuse is refused when saved.
+ */
+export function toSpec(rb: RoleBinding, index: number, list = 'bindings'): RoleBindingSpec {
   if (rb.keystoneRoleId.trim() === '' || rb.roleName.trim() === '') {
     throw new InputError('a role binding needs a Keystone role id and a role name', {
-      field: `bindings[${index}]`,
+      field: `${list}[${index}]`,
     });
   }
   if (rb.kind === 'Role' && rb.namespace === undefined) {
-    throw new InputError('a namespaced Role needs a namespace', { field: `bindings[${index}].namespace` });
+    throw new InputError('a namespaced Role needs a namespace', { field: `${list}[${index}].namespace` });
   }
   if (rb.namespace !== undefined && PROTECTED_NAMESPACES.includes(rb.namespace)) {
-    throw new ForbiddenError(`tenant role bindings may not target the protected namespace ${rb.namespace}`);
+    throw new InputError(
+      `tenant role bindings may not target the protected namespace ${rb.namespace} (protected: ${PROTECTED_NAMESPACES.join(', ')})`,
+      { field: `${list}[${index}].namespace`, code: 'protected_namespace' },
+    );
   }
   return {
     keystoneRoleId: rb.keystoneRoleId,

@@ -208,6 +208,34 @@ describe('admin routes', () => {
     expect(res.json().error.field).toBe('items[0].namespace');
   });
 
+  it('refuses, when saved, a role binding in a protected namespace, keeping the saved revision', async () => {
+    for (const namespace of ['kube-system', 'kaas-system']) {
+      const res = await app.inject({
+        method: 'PUT',
+        url: '/api/v1/clusters/c1/role-bindings',
+        headers: as('admin'),
+        payload: {
+          items: [
+            { keystoneRoleId: 'r-member', kind: 'ClusterRole', roleName: 'view' },
+            { keystoneRoleId: 'r-member', kind: 'Role', roleName: 'deployer', namespace },
+          ],
+        },
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toMatchObject({
+        code: 'protected_namespace',
+        field: 'items[1].namespace',
+        message: expect.stringContaining(`may not target the protected namespace ${namespace}`),
+      });
+    }
+    const kept = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/role-bindings',
+      headers: as('admin'),
+    });
+    expect(kept.json()).toMatchObject({ items: [], revision: 0, state: 'none' });
+  });
+
   it("lists members' tokens and revokes one; tokens of other projects' users stay out of reach", async () => {
     await addToken(store, 't-admin', 'u-admin');
     await addToken(store, 't-member', 'u-member');

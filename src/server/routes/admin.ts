@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Agent, request as httpRequest } from 'undici';
 import type { AuthService } from '../../auth/service.ts';
 import { InputError, NotFoundError } from '../../errors.ts';
+import { toSpec } from '../../provisioner/addons/rolebindings.ts';
 import { findClusterEndpoint } from '../../store/findClusterEndpoint.ts';
 import { getRoleBindings, type RoleBinding } from '../../store/getRoleBindings.ts';
 import { listProjectMemberTokens } from '../../store/listProjectMemberTokens.ts';
@@ -243,6 +244,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
     async (request) => {
       const { cluster, actor } = await requireAdmin(request);
       const bindings = parseRoleBindings(request.body);
+      // The applier's own rule (protected namespaces): refused now, not later on the cluster.
+      bindings.forEach((b, i) => toSpec(b, i, 'items'));
       // A binding to a role nobody can hold on this project grants nothing today and something
       // unexpected if the id ever appears: refuse it (the roles are those the panel offers).
       const roles = await listProjectRoles({ db: store.db, projectId: cluster.projectId });
