@@ -6,6 +6,7 @@ import type { Store } from '../../store/db.ts';
 import { insertApiToken } from '../../store/insertApiToken.ts';
 import { listApiTokens } from '../../store/listApiTokens.ts';
 import { markRoleBindingsApplied } from '../../store/markRoleBindingsApplied.ts';
+import { upsertAddonStatus } from '../../store/upsertAddonStatus.ts';
 import { upsertClusterEndpoint } from '../../store/upsertClusterEndpoint.ts';
 import { httpProbe, parseRoleBindings, type Probe } from './admin.ts';
 import { panelTestApp } from '../../../test/support/panelApp.ts';
@@ -151,6 +152,63 @@ describe('admin routes', () => {
       headers: as('admin'),
     });
     expect(res.json().items.every((s: { status: string }) => s.status === 'unknown')).toBe(true);
+  });
+
+  it("shows the reconciler's last pass and each service's state on the services status", async () => {
+    const never = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/admin/services',
+      headers: as('admin'),
+    });
+    expect(never.json().reconcile).toEqual({ syncedAt: null, error: null, services: [] });
+    const at = '2030-01-01T00:05:00.000Z';
+    await store.db
+      .insertInto('cluster_reconcile')
+      .values({
+        cluster_id: 'c1',
+        lease_owner: null,
+        lease_expires_at: null,
+        synced_at: at,
+        error: 'addon "ingress" not ready after 600000 ms',
+        bindings_tried: 0,
+      })
+      .execute();
+    await upsertAddonStatus({
+      db: store.db,
+      status: {
+        clusterId: 'c1',
+        addon: 'ingress',
+        state: 'failed',
+        message: 'addon "ingress" not ready after 600000 ms',
+        objects: [{ apiVersion: 'v1', kind: 'Service', namespace: 'kaas-system', name: 'ingress' }],
+        observedAt: at,
+      },
+    });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/admin/services',
+      headers: as('admin'),
+    });
+    expect(res.json().reconcile).toEqual({
+      syncedAt: at,
+      error: 'addon "ingress" not ready after 600000 ms',
+      services: [
+        {
+          name: 'ingress',
+          state: 'failed',
+          message: 'addon "ingress" not ready after 600000 ms',
+          observedAt: at,
+        },
+      ],
+    });
+    // Members see the links only.
+    const member = await app.inject({
+      method: 'GET',
+      url: '/api/v1/clusters/c1/services',
+      headers: as('member'),
+    });
+    expect(member.statusCode).toBe(200);
+    expect(member.json().reconcile).toBeUndefined();
   });
 
   it('stores role bindings as pending until the applier marks them applied', async () => {

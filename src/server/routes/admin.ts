@@ -4,7 +4,9 @@ import type { AuthService } from '../../auth/service.ts';
 import { InputError, NotFoundError } from '../../errors.ts';
 import { toSpec } from '../../provisioner/addons/rolebindings.ts';
 import { findClusterEndpoint } from '../../store/findClusterEndpoint.ts';
+import { findReconcileStatus } from '../../store/findReconcileStatus.ts';
 import { getRoleBindings, type RoleBinding } from '../../store/getRoleBindings.ts';
+import { listAddonStatus } from '../../store/listAddonStatus.ts';
 import { listProjectMemberTokens } from '../../store/listProjectMemberTokens.ts';
 import { listProjectRoles } from '../../store/listProjectRoles.ts';
 import { replaceRoleBindings } from '../../store/replaceRoleBindings.ts';
@@ -192,7 +194,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
 
   app.get(
     '/api/v1/clusters/:id/admin/services',
-    adminRoute('The managed services and whether each answers', {
+    adminRoute('The managed services, whether each answers, and what the reconciler last did', {
       response: { 200: serviceListSchema },
     }),
     async (request) => {
@@ -207,7 +209,21 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
           return { ...s, status: r.ok ? 'up' : 'down', detail: r.detail };
         }),
       );
-      return { ingressDomain, items };
+      const sync = await findReconcileStatus({ db: store.db, clusterId: cluster.id });
+      const services = await listAddonStatus({ db: store.db, clusterId: cluster.id });
+      return {
+        ingressDomain,
+        items,
+        reconcile: {
+          ...sync,
+          services: services.map((a) => ({
+            name: a.addon,
+            state: a.state,
+            message: a.message,
+            observedAt: a.observedAt,
+          })),
+        },
+      };
     },
   );
 
