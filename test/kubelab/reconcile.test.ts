@@ -50,6 +50,12 @@ const LEASE_MS = 3_000;
 const NODES = ['kaas-lab-default-0', 'kaas-lab-default-1'];
 const MEMBER_ROLE = 'b7f1c6e0d2a94c7f8e3b5a6d9c0e1f23';
 const silent = createLogger({ level: 'silent' });
+/** What the provisioner (and its reconciler) logged. */
+const logged: string[] = [];
+const logger = createLogger({
+  level: 'info',
+  destination: { write: (line: string) => logged.push(line) } as unknown as NodeJS.WritableStream,
+});
 
 let audited: AuditedLab;
 let lab: Kubelab;
@@ -131,6 +137,7 @@ beforeAll(async () => {
     testCloud(adminConfig('http://127.0.0.1:1/v3')),
     { kaasUrl: 'https://127.0.0.1:1', caPem: kaasCa.certPem },
     {
+      logger,
       clusterApi: (access) => failing(clusterApiFor(access)),
       addonWait: { readinessMs: 60_000, crdMs: 30_000, pollMs: 200 },
     },
@@ -331,6 +338,16 @@ describe('continuous reconciliation on a real control plane', () => {
       });
       expect((await findProvisionedCluster({ db: store.db, ref: clusterId }))?.status).toBe('ready');
       expect((await listJobs({ db: store.db, clusterId })).map((j) => j.state)).toEqual(['succeeded']);
+      // Logged too, naming the cluster and the failure; no key material in any line.
+      const failures = logged.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(failures).toContainEqual(
+        expect.objectContaining({
+          msg: 'reconcile failed',
+          clusterId,
+          error: expect.stringContaining('injected API failure'),
+        }),
+      );
+      expect(logged.join('\n')).not.toMatch(/PRIVATE KEY/);
     } finally {
       failApply = undefined;
     }
