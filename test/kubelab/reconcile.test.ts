@@ -6,6 +6,8 @@
  * bindings as declared. The worker runs no jobs here: a job queued by the test just sits, which is
  * what a reconciler must pause for.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roleBinding } from '../../src/addons/rbac.ts';
 import { WILDCARD_TLS_SECRET } from '../../src/addons/objects.ts';
@@ -22,8 +24,8 @@ import type { ClusterMaterial } from '../../src/provisioner/material.ts';
 import { parseOptions } from '../../src/provisioner/options.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import { seal } from '../../src/provisioner/secretbox.ts';
-import { claimReconcile } from '../../src/store/claimReconcile.ts';
-import type { Store } from '../../src/store/db.ts';
+import { openStore, type Store } from '../../src/store/db.ts';
+import { migrateToLatest } from '../../src/store/migrate.ts';
 import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
 import { findReconcileStatus } from '../../src/store/findReconcileStatus.ts';
 import { getRoleBindings } from '../../src/store/getRoleBindings.ts';
@@ -33,9 +35,8 @@ import { insertProvisionedCluster } from '../../src/store/insertProvisionedClust
 import { listAddonStatus, type ObjectRef } from '../../src/store/listAddonStatus.ts';
 import { listJobs } from '../../src/store/listJobs.ts';
 import { replaceRoleBindings } from '../../src/store/replaceRoleBindings.ts';
-import { upsertAddonStatus } from '../../src/store/upsertAddonStatus.ts';
 import { upsertClusterEndpoint } from '../../src/store/upsertClusterEndpoint.ts';
-import { freshStore } from '../support/databases.ts';
+import { freshDatabaseUrl } from '../support/databases.ts';
 import { adminConfig } from '../support/openstack.ts';
 import { testCloud, testProvisioner, testSpec, TEST_SECRET_KEY } from '../provisioner/support.ts';
 import { breakGlass, idOf, liveObjects, startAuditedLab, type AuditedLab } from './apply-support.ts';
@@ -46,6 +47,8 @@ import { LAB_ADMIN_ROLE_ID, labCluster } from './support.ts';
 
 /** Short, so the suite sees several periods; production's default is 5 minutes. */
 const RESYNC_MS = 6_000;
+/** A reconcile pass in its own process (SIGKILLed mid-pass by the last test). */
+const REPLICA = fileURLToPath(new URL('./reconcile-replica.ts', import.meta.url));
 const LEASE_MS = 3_000;
 const NODES = ['kaas-lab-default-0', 'kaas-lab-default-1'];
 const MEMBER_ROLE = 'b7f1c6e0d2a94c7f8e3b5a6d9c0e1f23';
@@ -61,6 +64,7 @@ let audited: AuditedLab;
 let lab: Kubelab;
 let material: ClusterMaterial;
 let store: Store;
+let databaseUrl: string;
 let provisioner: Provisioner;
 let worker: WorkerLoop | undefined;
 let clusterId: string;
@@ -95,7 +99,9 @@ beforeAll(async () => {
   await clusterApiFor(await breakGlass(lab, material)).apply(kaasBinding());
 
   // The store as a create job leaves it: the cluster ready, its material sealed, its endpoint.
-  store = await freshStore('postgres');
+  databaseUrl = await freshDatabaseUrl('postgres');
+  store = openStore(databaseUrl);
+  await migrateToLatest(store.db as never);
   const now = new Date().toISOString();
   const spec = validateSpec(
     testSpec(clusterId, 1, { kubernetesVersion: defaultPatch(), adminRoleId: LAB_ADMIN_ROLE_ID }),
@@ -356,38 +362,55 @@ describe('continuous reconciliation on a real control plane', () => {
     expect((await listAddonStatus({ db: store.db, clusterId })).every((s) => s.state === 'ready')).toBe(true);
   }, 120_000);
 
-  it('takes over from a replica killed mid-pass once its lease expires, and converges', async () => {
+  it('takes over from a replica SIGKILLed mid-pass once its lease expires, and converges', async () => {
     await worker?.stop(10_000);
     worker = undefined;
-    // What a replica killed half-way leaves: its lease, the ingress recorded as being applied, and
-    // the Deployment it had not re-created yet.
-    const now = Date.now();
-    await store.db.updateTable('cluster_reconcile').set({ synced_at: null }).execute();
-    const claim = await claimReconcile({
-      db: store.db,
-      dialect: store.dialect,
-      owner: 'killed-replica',
-      now: new Date(now).toISOString(),
-      leaseExpiresAt: new Date(now + LEASE_MS).toISOString(),
-      dueBefore: new Date(now - RESYNC_MS).toISOString(),
-    });
-    expect(claim?.clusterId).toBe(clusterId);
+    // Work for the pass: the ingress Deployment to re-create and wait for.
     const deployment = await ingressDeployment();
-    const ingress = (await listAddonStatus({ db: store.db, clusterId })).find((s) => s.addon === 'ingress')!;
-    await upsertAddonStatus({
-      db: store.db,
-      status: { ...ingress, state: 'applying', message: 'applying', observedAt: new Date(now).toISOString() },
-    });
     await lab.kubectl(['delete', 'deployment', deployment.name, `--namespace=${deployment.namespace}`]);
+    const child = spawn(process.execPath, ['--import', 'tsx', REPLICA], {
+      env: {
+        ...process.env,
+        KAAS_DATABASE_URL: databaseUrl,
+        KAAS_TEST_SECRET_KEY: TEST_SECRET_KEY.toString('base64'),
+        KAAS_TEST_LEASE_MS: String(LEASE_MS),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      // Killed while the ingress is being applied: after its union was recorded, before it is ready.
+      await within(60_000, 'the replica applying the ingress', async () => {
+        const s = (await listAddonStatus({ db: store.db, clusterId })).find((x) => x.addon === 'ingress');
+        return s?.state === 'applying';
+      });
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    expect(out).toContain(`claimed ${clusterId}`);
+    expect(out).not.toContain('"state"');
+    const held = await store.db
+      .selectFrom('cluster_reconcile')
+      .select(['lease_owner', 'lease_expires_at'])
+      .where('cluster_id', '=', clusterId)
+      .executeTakeFirstOrThrow();
+    expect(held.lease_owner).not.toBeNull();
     worker = startWorker();
-    await realSleep(LEASE_MS / 2);
-    // Still held by the dead replica: nobody else touches the cluster.
-    expect(await exists('deployment', deployment.name, deployment.namespace)).toBe(false);
-    await within(LEASE_MS + RESYNC_MS + 30_000, 'the ingress converged by another replica', async () => {
+    await realSleep(LEASE_MS / 3);
+    // The dead replica's lease still holds: nobody else touches the cluster yet.
+    expect(
+      (await listAddonStatus({ db: store.db, clusterId })).find((x) => x.addon === 'ingress')?.state,
+    ).toBe('applying');
+    await within(LEASE_MS + 60_000, 'the ingress converged by another replica', async () => {
       const s = (await listAddonStatus({ db: store.db, clusterId })).find((x) => x.addon === 'ingress');
       return s?.state === 'ready';
     });
     expect(await exists('deployment', deployment.name, deployment.namespace)).toBe(true);
     expect(await findReconcileStatus({ db: store.db, clusterId })).toMatchObject({ error: null });
-  }, 120_000);
+    expect((await listAddonStatus({ db: store.db, clusterId })).every((s) => s.state === 'ready')).toBe(true);
+    expect((await findProvisionedCluster({ db: store.db, ref: clusterId }))?.status).toBe('ready');
+  }, 180_000);
 });
