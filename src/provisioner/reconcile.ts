@@ -116,7 +116,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       heartbeatMs: Math.max(10, Math.floor(leaseMs / 3)),
       renewedAt: claimedAt,
       onLost: (why) => {
-        stopped ??= `${why}; a job on the cluster goes first`;
+        // The renewal fails for a job queued or running on the cluster, as for a lease taken over.
+        stopped ??= `a job on the cluster goes first, or another replica took the pass over (${why})`;
         controller.abort();
       },
     });

@@ -71,11 +71,19 @@ let clusterId: string;
 /** When set, the reconciler's API refuses to apply objects this picks (a failing API mid-pass). */
 let failApply: ((kind: string, name: string) => boolean) | undefined;
 
-/** The production client as kaas, refusing what `failApply` picks. */
+/** When set, the reconciler's applies of what `match` picks wait for `release` (a slow API). */
+let holdApply: { match: (kind: string) => boolean; reached: () => void; release: Promise<void> } | undefined;
+
+/** The production client as kaas, refusing what `failApply` picks and holding what `holdApply` does. */
 function failing(kube: ClusterApi): ClusterApi {
   return {
     ...kube,
     async apply(obj) {
+      const hold = holdApply;
+      if (hold?.match(obj.kind)) {
+        hold.reached();
+        await hold.release;
+      }
       if (failApply?.(obj.kind, obj.metadata.name)) {
         throw new UpstreamError(`apply of ${obj.kind} ${obj.metadata.name}: injected API failure`, {
           code: 'kube_api_error',
@@ -329,6 +337,55 @@ describe('continuous reconciliation on a real control plane', () => {
     );
   }, 60_000);
 
+  it('stops a pass in progress once a job is queued on the cluster, recording nothing', async () => {
+    await worker?.stop(10_000);
+    worker = undefined;
+    await store.db.updateTable('cluster_reconcile').set({ synced_at: null }).execute();
+    let reached = () => {};
+    let release = () => {};
+    const atDeployment = new Promise<void>((r) => (reached = r));
+    holdApply = {
+      match: (kind) => kind === 'Deployment',
+      reached,
+      release: new Promise((r) => (release = r)),
+    };
+    try {
+      const pass = await provisioner.reconciler({ resyncMs: RESYNC_MS, leaseMs: LEASE_MS }).claimNext();
+      expect(pass?.clusterId).toBe(clusterId);
+      const running = pass!.run();
+      await atDeployment;
+      await insertJob({
+        db: store.db,
+        job: {
+          id: 'job-upgrade',
+          clusterId,
+          kind: 'upgrade',
+          input: {},
+          stepIds: [],
+          createdAt: new Date().toISOString(),
+        },
+      });
+      // The next renewal (every third of the lease) finds the job and stops the pass.
+      await realSleep(LEASE_MS / 2);
+      release();
+      const outcome = await running;
+      expect(outcome).toMatchObject({ clusterId, full: true, state: 'stopped' });
+      expect(outcome.error).toMatch(/a job on the cluster goes first/);
+    } finally {
+      holdApply = undefined;
+      release();
+    }
+    expect(await findReconcileStatus({ db: store.db, clusterId })).toMatchObject({ syncedAt: null });
+    expect((await listJobs({ db: store.db, clusterId })).find((j) => j.id === 'job-upgrade')?.state).toBe(
+      'queued',
+    );
+    expect((await findProvisionedCluster({ db: store.db, ref: clusterId }))?.status).toBe('ready');
+    await store.db.updateTable('jobs').set({ state: 'succeeded' }).where('id', '=', 'job-upgrade').execute();
+    worker = startWorker();
+    await nextFullPass();
+    expect(await findReconcileStatus({ db: store.db, clusterId })).toMatchObject({ error: null });
+  }, 120_000);
+
   it('records a failing API per service without touching the cluster state, and the next pass recovers', async () => {
     const deployment = await ingressDeployment();
     failApply = (kind, name) => kind === 'Deployment' && name === deployment.name;
@@ -343,7 +400,10 @@ describe('continuous reconciliation on a real control plane', () => {
         error: expect.stringContaining('injected API failure'),
       });
       expect((await findProvisionedCluster({ db: store.db, ref: clusterId }))?.status).toBe('ready');
-      expect((await listJobs({ db: store.db, clusterId })).map((j) => j.state)).toEqual(['succeeded']);
+      expect((await listJobs({ db: store.db, clusterId })).map((j) => j.state)).toEqual([
+        'succeeded',
+        'succeeded',
+      ]);
       // Logged too, naming the cluster and the failure; no key material in any line.
       const failures = logged.map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(failures).toContainEqual(
