@@ -6,7 +6,7 @@
  */
 import { labels } from '../../addons/objects.ts';
 import { ADMIN_BINDING, roleBinding } from '../../addons/rbac.ts';
-import { PROTECTED_NAMESPACES, type RoleBindingSpec } from '../../addons/index.ts';
+import { checkRoleBinding, type RoleBindingSpec } from '../../addons/context.ts';
 import { InputError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Db } from '../../store/db.ts';
@@ -49,20 +49,13 @@ export function toSpec(rb: RoleBinding, index: number, list = 'bindings'): RoleB
       field: `${list}[${index}]`,
     });
   }
-  if (rb.kind === 'Role' && rb.namespace === undefined) {
-    throw new InputError('a namespaced Role needs a namespace', { field: `${list}[${index}].namespace` });
-  }
-  if (rb.namespace !== undefined && PROTECTED_NAMESPACES.includes(rb.namespace)) {
-    throw new InputError(
-      `tenant role bindings may not target the protected namespace ${rb.namespace} (protected: ${PROTECTED_NAMESPACES.join(', ')})`,
-      { field: `${list}[${index}].namespace`, code: 'protected_namespace' },
-    );
-  }
-  return {
+  const spec: RoleBindingSpec = {
     keystoneRoleId: rb.keystoneRoleId,
     ...(rb.kind === 'ClusterRole' ? { clusterRole: rb.roleName } : { role: rb.roleName }),
     ...(rb.namespace === undefined ? {} : { namespace: rb.namespace }),
   };
+  checkRoleBinding(spec, `${list}[${index}]`);
+  return spec;
 }
 
 const key = (r: ObjectRef) => `${r.kind}/${r.namespace ?? ''}/${r.name}`;
