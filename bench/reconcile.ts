@@ -11,32 +11,24 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { renderAddons } from '../src/addons/index.ts';
-import { WILDCARD_TLS_SECRET } from '../src/addons/objects.ts';
 import { createCa } from '../src/auth/pki.ts';
 import { startWorkerLoop, type WorkerLoop } from '../src/cli/worker.ts';
-import { validateSpec } from '../src/cluster/validate.ts';
 import { createLogger } from '../src/log.ts';
 import { createCloud } from '../src/openstack/index.ts';
 import { clusterApiFor } from '../src/provisioner/addons/client.ts';
 import { kaasBinding } from '../src/provisioner/identity.ts';
-import { parseOptions } from '../src/provisioner/options.ts';
 import { createProvisioner } from '../src/provisioner/provisioner.ts';
 import type { ClaimedPass, Reconciler } from '../src/provisioner/reconcile.ts';
-import { seal } from '../src/provisioner/secretbox.ts';
 import { addonContext } from '../src/provisioner/steps/addons.ts';
 import { openStore } from '../src/store/db.ts';
-import { insertClusterSecret } from '../src/store/insertClusterSecret.ts';
-import { insertProvisionedCluster } from '../src/store/insertProvisionedCluster.ts';
 import { listAddonStatus } from '../src/store/listAddonStatus.ts';
 import { migrateToLatest } from '../src/store/migrate.ts';
-import { upsertClusterEndpoint } from '../src/store/upsertClusterEndpoint.ts';
 import { adminConfig } from '../test/support/openstack.ts';
-import { testSpec } from '../test/provisioner/support.ts';
 import { breakGlass } from '../test/kubelab/apply-support.ts';
-import { defaultPatch } from '../test/kubelab/binaries.ts';
 import { startKubelab } from '../test/kubelab/kubelab.ts';
 import { waitForReadyNodes } from '../test/kubelab/nodes.ts';
-import { LAB_ADMIN_ROLE_ID, labCluster } from '../test/kubelab/support.ts';
+import { createWildcardTls, labSpec, recordReadyCluster } from '../test/kubelab/readyCluster.ts';
+import { labCluster } from '../test/kubelab/support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -62,61 +54,26 @@ try {
   await clusterApiFor(await breakGlass(lab, cluster.material)).apply(kaasBinding());
   await migrateToLatest(store.db);
   const secretKey = randomBytes(32);
-  const now = new Date().toISOString();
   const cloudConfig = adminConfig('http://127.0.0.1:1/v3');
   const ids: string[] = [];
   for (let i = 0; i < clusters; i++) {
     const id = `b${String(i).padStart(4, '0')}`;
     ids.push(id);
-    const spec = validateSpec(
-      testSpec(id, 1, { kubernetesVersion: defaultPatch(), adminRoleId: LAB_ADMIN_ROLE_ID }),
-    );
-    await insertProvisionedCluster({
-      db: store.db,
-      cluster: {
-        id,
-        name: spec.name,
-        spec,
-        options: parseOptions({ waitForApi: true }, false),
-        status: 'ready',
-        createdAt: now,
-        updatedAt: now,
-      },
-    });
-    await insertClusterSecret({
+    await recordReadyCluster({
       db: store.db,
       clusterId: id,
-      sealed: seal(secretKey, JSON.stringify(cluster.material), id),
-      now,
-    });
-    await upsertClusterEndpoint({
-      db: store.db,
-      endpoint: {
-        clusterId: id,
-        apiUrl: lab.url,
-        caCertPem: cluster.material.ca.certPem,
-        ingressDomain: spec.dnsDomain,
-        kubernetesVersion: spec.kubernetesVersion,
-        nodeCount: 2,
-        provisioningState: 'ready',
-        updatedAt: now,
-      },
+      material: cluster.material,
+      secretKey,
+      apiUrl: lab.url,
     });
   }
   // One API server for all: idle only if every cluster renders the very same objects.
   const cloud = { authUrl: cloudConfig.auth.authUrl, region: 'RegionOne' };
   const render = (id: string) =>
     JSON.stringify(
-      renderAddons(
-        addonContext(
-          validateSpec(
-            testSpec(id, 1, { kubernetesVersion: defaultPatch(), adminRoleId: LAB_ADMIN_ROLE_ID }),
-          ),
-          id,
-          cloud,
-        ),
-        ['namespaces', 'rbac', 'networking', 'ingress'],
-      ).map((a) => a.objects),
+      renderAddons(addonContext(labSpec(id), id, cloud), ['namespaces', 'rbac', 'networking', 'ingress']).map(
+        (a) => a.objects,
+      ),
     );
   if (render(ids[0]!) !== render(ids[ids.length - 1]!)) {
     throw new Error('the clusters render different objects: one API server cannot stand in for all of them');
@@ -166,15 +123,7 @@ try {
     process.stderr.write(`${what}: ${clusters} clusters synced\n`);
   };
   await warm('warm-up 1');
-  await lab.kubectl(['apply', '--filename=-'], {
-    input: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: WILDCARD_TLS_SECRET, namespace: 'kaas-system' },
-      type: 'kubernetes.io/tls',
-      stringData: { 'tls.crt': kaasCa.certPem, 'tls.key': kaasCa.keyPem },
-    }),
-  });
+  await createWildcardTls(lab);
   await warm('warm-up 2');
   const services = (await listAddonStatus({ db: store.db, clusterId: ids[0]! })).map(
     (s) => `${s.addon}:${s.state}`,

@@ -10,10 +10,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roleBinding } from '../../src/addons/rbac.ts';
-import { WILDCARD_TLS_SECRET } from '../../src/addons/objects.ts';
 import { createCa } from '../../src/auth/pki.ts';
 import { startWorkerLoop, type WorkerLoop } from '../../src/cli/worker.ts';
-import { validateSpec } from '../../src/cluster/validate.ts';
 import { UpstreamError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { clusterApiFor, type ClusterApi } from '../../src/provisioner/addons/client.ts';
@@ -21,29 +19,24 @@ import { toSpec } from '../../src/provisioner/addons/rolebindings.ts';
 import { realSleep } from '../../src/provisioner/addons/wait.ts';
 import { kaasBinding } from '../../src/provisioner/identity.ts';
 import type { ClusterMaterial } from '../../src/provisioner/material.ts';
-import { parseOptions } from '../../src/provisioner/options.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
-import { seal } from '../../src/provisioner/secretbox.ts';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
 import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
 import { findReconcileStatus } from '../../src/store/findReconcileStatus.ts';
 import { getRoleBindings } from '../../src/store/getRoleBindings.ts';
-import { insertClusterSecret } from '../../src/store/insertClusterSecret.ts';
 import { insertJob } from '../../src/store/insertJob.ts';
-import { insertProvisionedCluster } from '../../src/store/insertProvisionedCluster.ts';
 import { listAddonStatus, type ObjectRef } from '../../src/store/listAddonStatus.ts';
 import { listJobs } from '../../src/store/listJobs.ts';
 import { replaceRoleBindings } from '../../src/store/replaceRoleBindings.ts';
-import { upsertClusterEndpoint } from '../../src/store/upsertClusterEndpoint.ts';
 import { freshDatabaseUrl } from '../support/databases.ts';
 import { adminConfig } from '../support/openstack.ts';
-import { testCloud, testProvisioner, testSpec, TEST_SECRET_KEY } from '../provisioner/support.ts';
+import { testCloud, testProvisioner, TEST_SECRET_KEY } from '../provisioner/support.ts';
 import { breakGlass, idOf, liveObjects, startAuditedLab, type AuditedLab } from './apply-support.ts';
-import { defaultPatch } from './binaries.ts';
 import type { Kubelab } from './kubelab.ts';
 import { waitForReadyNodes } from './nodes.ts';
-import { LAB_ADMIN_ROLE_ID, labCluster } from './support.ts';
+import { createWildcardTls, recordReadyCluster } from './readyCluster.ts';
+import { labCluster } from './support.ts';
 
 /** Short, so the suite sees several periods; production's default is 5 minutes. */
 const RESYNC_MS = 6_000;
@@ -110,40 +103,12 @@ beforeAll(async () => {
   databaseUrl = await freshDatabaseUrl('postgres');
   store = openStore(databaseUrl);
   await migrateToLatest(store.db as never);
-  const now = new Date().toISOString();
-  const spec = validateSpec(
-    testSpec(clusterId, 1, { kubernetesVersion: defaultPatch(), adminRoleId: LAB_ADMIN_ROLE_ID }),
-  );
-  await insertProvisionedCluster({
-    db: store.db,
-    cluster: {
-      id: clusterId,
-      name: spec.name,
-      spec,
-      options: parseOptions({ waitForApi: true }, false),
-      status: 'ready',
-      createdAt: now,
-      updatedAt: now,
-    },
-  });
-  await insertClusterSecret({
+  await recordReadyCluster({
     db: store.db,
     clusterId,
-    sealed: seal(TEST_SECRET_KEY, JSON.stringify(material), clusterId),
-    now,
-  });
-  await upsertClusterEndpoint({
-    db: store.db,
-    endpoint: {
-      clusterId,
-      apiUrl: lab.url,
-      caCertPem: material.ca.certPem,
-      ingressDomain: spec.dnsDomain,
-      kubernetesVersion: spec.kubernetesVersion,
-      nodeCount: 2,
-      provisioningState: 'ready',
-      updatedAt: now,
-    },
+    material,
+    secretKey: TEST_SECRET_KEY,
+    apiUrl: lab.url,
   });
   provisioner = testProvisioner(
     store,
@@ -245,16 +210,7 @@ describe('continuous reconciliation on a real control plane', () => {
   }, 120_000);
 
   it('adds the ingress once the operator created its certificate, and restores its Deployment deleted by hand within the resync period', async () => {
-    const tls = await createCa({ commonName: '*.lab.apps.example.com' });
-    await lab.kubectl(['apply', '--filename=-'], {
-      input: JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: WILDCARD_TLS_SECRET, namespace: 'kaas-system' },
-        type: 'kubernetes.io/tls',
-        stringData: { 'tls.crt': tls.certPem, 'tls.key': tls.keyPem },
-      }),
-    });
+    await createWildcardTls(lab);
     worker = startWorker();
     await within(RESYNC_MS + 60_000, 'the ingress ready', async () =>
       (await listAddonStatus({ db: store.db, clusterId })).some(
