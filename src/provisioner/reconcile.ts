@@ -10,17 +10,21 @@
  * queued or running is never claimed, and a pass in progress stops at its next lease renewal when
  * one is queued (the operation goes first). The reconciler writes only service statuses and its
  * own record: never the cluster's state or its jobs. Failures are recorded and logged, never thrown.
+ * Unlike a job, a pass never removes a service: one that can no longer be applied (its operator
+ * Secret is gone) is reported failed and left running.
  */
 import type { AddonContext } from '../addons/index.ts';
-import { UpstreamError } from '../errors.ts';
+import { ConflictError, UpstreamError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { claimReconcile, type ReconcileClaim } from '../store/claimReconcile.ts';
 import type { Db, Dialect } from '../store/db.ts';
 import { finishReconcile } from '../store/finishReconcile.ts';
 import { getRoleBindings } from '../store/getRoleBindings.ts';
 import { insertReconcileRows } from '../store/insertReconcileRows.ts';
+import { listAddonStatus } from '../store/listAddonStatus.ts';
 import { renewReconcileLease } from '../store/renewReconcileLease.ts';
-import { applyAddons } from './addons/apply.ts';
+import { upsertAddonStatus } from '../store/upsertAddonStatus.ts';
+import { applyAddons, type ApplyAddonsDeps } from './addons/apply.ts';
 import type { ClusterApi } from './addons/client.ts';
 import { applyRoleBindings } from './addons/rolebindings.ts';
 import type { WaitOptions } from './addons/wait.ts';
@@ -97,6 +101,47 @@ function fenced(kube: ClusterApi, signal: AbortSignal, why: () => string): Clust
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/**
+ * Re-applies the services the addons step would (same selection, same applier). A service applied
+ * before that can no longer be (an operator Secret it needs is gone) would be pruned by the
+ * applier; a resync never takes a running service down, so the pass applies nothing, marks each
+ * such service failed saying why, and fails naming them.
+ */
+async function applyServices(
+  deps: ApplyAddonsDeps & { log: Logger },
+  clusterId: string,
+  target: ReconcileTarget,
+): Promise<void> {
+  const skipped: string[] = [];
+  const { rendered, secrets } = await selectAddons(
+    async (message) => void skipped.push(message),
+    deps.kube,
+    target.context,
+  );
+  const wanted = new Set(rendered.map((a) => a.addon));
+  const dropped = (await listAddonStatus({ db: deps.db, clusterId })).filter((s) => !wanted.has(s.addon));
+  if (dropped.length > 0) {
+    for (const s of dropped) {
+      const why = skipped.find((m) => m.includes(`"${s.addon}"`)) ?? `managed service "${s.addon}" skipped`;
+      await upsertAddonStatus({
+        db: deps.db,
+        status: { ...s, state: 'failed', message: why, observedAt: deps.now().toISOString() },
+      });
+    }
+    throw new ConflictError(
+      `managed services not re-applied, so as not to remove ${dropped.map((s) => s.addon).join(', ')}: ${skipped.join('; ')}`,
+      { code: 'reconcile_would_remove' },
+    );
+  }
+  if (skipped.length > 0) deps.log.debug({ clusterId, skipped }, 'reconcile: services skipped');
+  await applyAddons(deps, {
+    clusterId,
+    addons: rendered,
+    secrets,
+    ...(target.wait ? { wait: target.wait } : {}),
+  });
+}
+
 /** Creates the reconciler; several replicas may run one against the same database. */
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const leaseMs = deps.leaseMs ?? 60_000;
@@ -129,23 +174,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       const kube = fenced(target.kube, controller.signal, () => stopped ?? 'stopped');
       const applier = { db: deps.db, logger: deps.logger, now: deps.now, sleep: deps.sleep, kube };
       if (full) {
-        const skipped: string[] = [];
-        const { rendered, secrets } = await selectAddons(
-          async (message) => void skipped.push(message),
-          kube,
-          target.context,
-        );
         try {
-          await applyAddons(applier, {
-            clusterId,
-            addons: rendered,
-            secrets,
-            ...(target.wait ? { wait: target.wait } : {}),
-          });
+          await applyServices({ ...applier, log }, clusterId, target);
         } catch (error) {
           errors.push(messageOf(error));
         }
-        if (skipped.length > 0) log.debug({ clusterId, skipped }, 'reconcile: services skipped');
       }
       await applyRoleBindings(applier, { clusterId });
     } catch (error) {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roleBinding } from '../../src/addons/rbac.ts';
 import { createCa } from '../../src/auth/pki.ts';
 import { startWorkerLoop, type WorkerLoop } from '../../src/cli/worker.ts';
+import { WILDCARD_TLS_SECRET } from '../../src/addons/objects.ts';
 import { UpstreamError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { clusterApiFor, type ClusterApi } from '../../src/provisioner/addons/client.ts';
@@ -429,4 +430,23 @@ describe('continuous reconciliation on a real control plane', () => {
     expect((await listAddonStatus({ db: store.db, clusterId })).every((s) => s.state === 'ready')).toBe(true);
     expect((await findProvisionedCluster({ db: store.db, ref: clusterId }))?.status).toBe('ready');
   }, 180_000);
+
+  it('never removes a running service whose operator Secret was deleted: it is reported failed instead', async () => {
+    const deployment = await ingressDeployment();
+    await lab.kubectl(['delete', 'secret', WILDCARD_TLS_SECRET, '--namespace=kaas-system']);
+    await nextFullPass();
+    const ingress = (await listAddonStatus({ db: store.db, clusterId })).find((s) => s.addon === 'ingress');
+    expect(ingress).toMatchObject({
+      state: 'failed',
+      message: expect.stringContaining(`kaas-system/${WILDCARD_TLS_SECRET}`),
+    });
+    expect(await findReconcileStatus({ db: store.db, clusterId })).toMatchObject({
+      error: expect.stringContaining('not re-applied, so as not to remove ingress'),
+    });
+    expect(await exists('deployment', deployment.name, deployment.namespace)).toBe(true);
+    await createWildcardTls(lab);
+    await nextFullPass();
+    expect(await findReconcileStatus({ db: store.db, clusterId })).toMatchObject({ error: null });
+    expect((await listAddonStatus({ db: store.db, clusterId })).every((s) => s.state === 'ready')).toBe(true);
+  }, 120_000);
 });
