@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ForbiddenError, InputError } from '../errors.ts';
+import { InputError } from '../errors.ts';
 import { defaultContext } from '../../test/addons/default-context.ts';
 import { resolveContext, type AddonContext } from './context.ts';
 import { DEFAULT_IMAGES } from './images.ts';
@@ -86,7 +86,7 @@ describe('resolveContext', () => {
         resolveContext(
           defaultContext({ roleBindings: [{ keystoneRoleId: 'r', clusterRole: 'admin', namespace }] }),
         ),
-      ).toThrow(ForbiddenError);
+      ).toThrow(expect.objectContaining({ code: 'protected_namespace', field: 'roleBindings[0].namespace' }));
     }
   });
 });

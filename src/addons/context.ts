@@ -1,4 +1,4 @@
-import { InputError, ForbiddenError } from '../errors.ts';
+import { InputError } from '../errors.ts';
 import { DEFAULT_IMAGES, type ImageKey } from './images.ts';
 import { PROTECTED_NAMESPACES } from './names.ts';
 
@@ -72,8 +72,8 @@ function isCidr(s: string): boolean {
 
 /**
  * Fills defaults and rejects contexts that would render broken or unsafe manifests, so every
- * renderer can trust its input. Throws InputError (bad value) or ForbiddenError (a tenant grant
- * aimed at a namespace kaas protects).
+ * renderer can trust its input. Throws InputError (a bad value; code `protected_namespace` for a
+ * tenant grant aimed at a namespace kaas protects).
  */
 export function resolveContext(ctx: AddonContext): ResolvedContext {
   if (!isDnsLabel(ctx.clusterName)) {
@@ -140,7 +140,11 @@ export function resolveContext(ctx: AddonContext): ResolvedContext {
   return { ...ctx, replicas, images, network: { overlayInterface, podCidr } };
 }
 
-function checkRoleBinding(rb: RoleBindingSpec, field: string): void {
+/**
+ * Refuses a tenant grant the cluster must never get (`field` names it in the error): the one rule
+ * the addon renderer, the role-binding applier and the route that saves bindings all apply.
+ */
+export function checkRoleBinding(rb: RoleBindingSpec, field: string): void {
   if (rb.keystoneRoleId.trim() === '') {
     throw new InputError('keystoneRoleId must not be empty', { field: `${field}.keystoneRoleId` });
   }
@@ -154,6 +158,9 @@ function checkRoleBinding(rb: RoleBindingSpec, field: string): void {
     throw new InputError(`namespace "${rb.namespace}" is not a DNS label`, { field: `${field}.namespace` });
   }
   if (rb.namespace !== undefined && PROTECTED_NAMESPACES.includes(rb.namespace)) {
-    throw new ForbiddenError(`tenant role bindings may not target the protected namespace ${rb.namespace}`);
+    throw new InputError(
+      `tenant role bindings may not target the protected namespace ${rb.namespace} (protected: ${PROTECTED_NAMESPACES.join(', ')})`,
+      { field: `${field}.namespace`, code: 'protected_namespace' },
+    );
   }
 }

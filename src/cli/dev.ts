@@ -21,7 +21,9 @@ import { writeDevEnv } from './devEnv.ts';
 import { operatorCheck } from './operator.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
 import { releaseDepsFromEnv } from './releaseEnv.ts';
-import { startWorkerLoop } from './worker.ts';
+import { DEFAULT_RESYNC_SECONDS } from '../provisioner/reconcile.ts';
+import { resyncSecondsFromEnv } from './serve.ts';
+import { reconcilerOf, startWorkerLoop } from './worker.ts';
 
 /** Where `kaas dev` runs and keeps its state; everything has a default for `kaas dev` itself. */
 export interface DevOptions {
@@ -34,6 +36,8 @@ export interface DevOptions {
   reset?: NodeJS.WritableStream;
   /** The job worker's wait between two claims when idle; default one second. */
   workerPollMs?: number;
+  /** Time between two reconcile passes on a cluster (KAAS_RESYNC_SECONDS); 0 = off; default 5 minutes. */
+  resyncSeconds?: number;
   /** Replaces provisioner dependencies (tests: short polls, the release catalogue and mirror). */
   provisioner?: Partial<ProvisionerDeps>;
 }
@@ -265,6 +269,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     engine: jobs.provisioner.engine,
     logger,
     idleMs: options.workerPollMs ?? 1_000,
+    ...reconcilerOf(jobs.provisioner, options.resyncSeconds ?? DEFAULT_RESYNC_SECONDS),
   });
   return {
     url,
@@ -313,6 +318,7 @@ export function registerDevCommand(program: Command, deps: DevCommandDeps = {}):
         ...(flags.reset ? { reset: process.stderr } : {}),
         port: Number(process.env.PORT ?? 8080),
         logger: createLogger({ format: flags.logFormat ?? (process.stderr.isTTY ? 'text' : 'json') }),
+        resyncSeconds: resyncSecondsFromEnv(process.env),
         provisioner: { ...releaseDepsFromEnv(process.env), ...deps.provisioner },
       });
       process.stderr.write(

@@ -13,7 +13,8 @@ import { openStore } from '../store/db.ts';
 import { operatorCheck } from './operator.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
 import { releaseDepsFromEnv } from './releaseEnv.ts';
-import { DEFAULT_JOB_CONCURRENCY, startWorkerLoop, type StopResult } from './worker.ts';
+import { DEFAULT_RESYNC_SECONDS } from '../provisioner/reconcile.ts';
+import { DEFAULT_JOB_CONCURRENCY, reconcilerOf, startWorkerLoop, type StopResult } from './worker.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -31,6 +32,8 @@ export interface ServeConfig {
   idlePollMs: number;
   /** Most jobs this replica runs at once (always on different clusters). */
   jobConcurrency: number;
+  /** KAAS_RESYNC_SECONDS: time between two reconcile passes on a cluster; 0 = reconciliation off. */
+  resyncSeconds: number;
   /** How long SIGTERM waits for the jobs in hand before exiting (their leases then move on). */
   shutdownGraceMs: number;
   logLevel: string;
@@ -44,6 +47,11 @@ export interface ServeConfig {
   trustedProxies: string[];
   /** KAAS_PUBLIC_URL: the URL users reach kaas at; undefined = the URL this replica listens on. */
   publicUrl: string | undefined;
+}
+
+/** KAAS_RESYNC_SECONDS (0 = off, default 5 minutes), read by `kaas serve` and `kaas dev`. */
+export function resyncSecondsFromEnv(env: Env): number {
+  return integer(env, 'KAAS_RESYNC_SECONDS', DEFAULT_RESYNC_SECONDS, 0, 86_400);
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -154,6 +162,7 @@ export function serveConfigFromEnv(env: Env): ServeConfig {
     leaseMs,
     idlePollMs: integer(env, 'KAAS_WORKER_POLL_MS', 1_000, 10, 600_000),
     jobConcurrency: integer(env, 'KAAS_JOB_CONCURRENCY', DEFAULT_JOB_CONCURRENCY, 1, 64),
+    resyncSeconds: resyncSecondsFromEnv(env),
     shutdownGraceMs: integer(env, 'KAAS_SHUTDOWN_GRACE_MS', 20_000, 0, 3_600_000),
     logLevel: env.KAAS_LOG_LEVEL?.trim() || 'info',
     metricsToken,
@@ -285,6 +294,7 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
         logger,
         idleMs: config.idlePollMs,
         concurrency: config.jobConcurrency,
+        ...reconcilerOf(jobs.provisioner, config.resyncSeconds),
       })
     : undefined;
   logger.info({ url, workers: config.workers, leaseMs: config.leaseMs }, 'kaas serving');

@@ -116,7 +116,7 @@ describe('job worker loop', () => {
     await sleep(80);
     expect(await loop.stop(1_000)).toBe('stopped');
     expect(calls).toBeGreaterThanOrEqual(3);
-    expect(lines.join('')).toContain('claiming a job failed');
+    expect(lines.join('')).toContain('claiming work failed');
     expect(lines.join('')).toContain('connection refused');
   });
 
@@ -146,6 +146,47 @@ describe('job worker loop', () => {
     expect([...finishers.keys()]).toEqual(['j0', 'j1', 'j2', 'j3']);
     const stopping = loop.stop(5_000);
     for (const id of ['j0', 'j2', 'j3']) finishers.get(id)?.();
+    expect(await stopping).toBe('stopped');
+  });
+});
+
+describe('job worker loop with a reconciler', () => {
+  it('runs reconcile passes only when no job is runnable, and never in the last slot', async () => {
+    const jobs: string[] = [];
+    const finishers: (() => void)[] = [];
+    let passClaims = 0;
+    const loop = startWorkerLoop({
+      engine: { claimNext: async () => (jobs.length > 0 ? claimed(jobs.shift() as string) : undefined) },
+      reconciler: {
+        claimNext: async () => {
+          passClaims++;
+          const clusterId = `c${passClaims}`;
+          return {
+            clusterId,
+            run: () =>
+              new Promise((resolve) =>
+                finishers.push(() => resolve({ clusterId, full: true, state: 'synced' as const })),
+              ),
+          };
+        },
+      },
+      logger,
+      idleMs: 20,
+      concurrency: 3,
+    });
+    await sleep(60);
+    // Two passes in hand, the third slot kept for a job; no further pass claimed meanwhile.
+    expect(passClaims).toBe(2);
+    jobs.push('j1');
+    await sleep(60);
+    // The job took the free slot (it ran), and still no third pass.
+    expect(jobs).toEqual([]);
+    expect(passClaims).toBe(2);
+    finishers.shift()?.();
+    await sleep(60);
+    expect(passClaims).toBe(3);
+    const stopping = loop.stop(5_000);
+    for (const f of finishers) f();
     expect(await stopping).toBe('stopped');
   });
 });

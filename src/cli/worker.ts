@@ -1,5 +1,7 @@
 import type { Logger } from '../log.ts';
 import type { Engine } from '../provisioner/engine.ts';
+import type { Provisioner } from '../provisioner/provisioner.ts';
+import type { Reconciler } from '../provisioner/reconcile.ts';
 
 /** Dependencies of {@link startWorkerLoop}. */
 export interface WorkerLoopDeps {
@@ -9,10 +11,23 @@ export interface WorkerLoopDeps {
   idleMs: number;
   /** Most jobs run at once by this replica (the claim keeps them on different clusters); default 4. */
   concurrency?: number;
+  /**
+   * Claimed from when no job is runnable: reconcile passes share the slots with jobs, but never
+   * take the last one (unless `concurrency` is 1), so a job queued meanwhile can start.
+   */
+  reconciler?: Pick<Reconciler, 'claimNext'>;
 }
 
 /** How many jobs a replica runs at once unless configured (`KAAS_JOB_CONCURRENCY`). */
 export const DEFAULT_JOB_CONCURRENCY = 4;
+
+/** The worker loop's `reconciler` option for a resync period in seconds (0: reconciliation off). */
+export function reconcilerOf(
+  provisioner: Pick<Provisioner, 'reconciler'>,
+  resyncSeconds: number,
+): Pick<WorkerLoopDeps, 'reconciler'> {
+  return resyncSeconds > 0 ? { reconciler: provisioner.reconciler({ resyncMs: resyncSeconds * 1000 }) } : {};
+}
 
 /** How {@link WorkerLoop.stop} ended: the loop finished, or the grace period ran out mid-job. */
 export type StopResult = 'stopped' | 'abandoned';
@@ -28,13 +43,16 @@ export interface WorkerLoop {
 
 /**
  * The replica's job worker: keeps up to `concurrency` jobs running, claiming the next as soon as a
- * slot is free and polling every `idleMs` when nothing is runnable. Several replicas run this loop
- * against one database; the claim's row locks and leases give each job one runner at a time, and
- * each cluster at most one running job.
+ * slot is free and polling every `idleMs` when nothing is runnable; between jobs it runs the
+ * reconciler's passes. Several replicas run this loop against one database; the claim's row locks
+ * and leases give each job (and each cluster's reconcile pass) one runner at a time, and each
+ * cluster at most one running job.
  */
 export function startWorkerLoop(deps: WorkerLoopDeps): WorkerLoop {
   const concurrency = Math.max(1, deps.concurrency ?? DEFAULT_JOB_CONCURRENCY);
   const running = new Set<Promise<void>>();
+  const passes = new Set<Promise<void>>();
+  const passSlots = Math.max(1, concurrency - 1);
   let stopping = false;
   let wake: (() => void) | undefined;
 
@@ -48,15 +66,30 @@ export function startWorkerLoop(deps: WorkerLoopDeps): WorkerLoop {
       };
     });
 
-  const start = (run: () => Promise<unknown>) => {
-    const job: Promise<void> = run()
+  const start = (run: () => Promise<unknown>, what: string, also?: Set<Promise<void>>) => {
+    const work: Promise<void> = run()
       .then(() => undefined)
-      .catch((error: unknown) => deps.logger.error({ err: error }, 'job worker: running a job failed'))
+      .catch((error: unknown) => deps.logger.error({ err: error }, `job worker: running ${what} failed`))
       .finally(() => {
-        running.delete(job);
+        running.delete(work);
+        also?.delete(work);
         wake?.();
       });
-    running.add(job);
+    running.add(work);
+    also?.add(work);
+  };
+
+  /** Claims a job, else (a slot left for passes) a reconcile pass; whether anything was claimed. */
+  const claim = async (): Promise<boolean> => {
+    const next = await deps.engine.claimNext();
+    if (next) {
+      start(() => next.run(), 'a job');
+      return true;
+    }
+    if (!deps.reconciler || passes.size >= passSlots) return false;
+    const pass = await deps.reconciler.claimNext();
+    if (pass) start(() => pass.run(), `a reconcile pass on ${pass.clusterId}`, passes);
+    return pass !== undefined;
   };
 
   const loop = (async () => {
@@ -67,13 +100,9 @@ export function startWorkerLoop(deps: WorkerLoopDeps): WorkerLoop {
       }
       let claimed = false;
       try {
-        const next = await deps.engine.claimNext();
-        if (next) {
-          claimed = true;
-          start(() => next.run());
-        }
+        claimed = await claim();
       } catch (error) {
-        deps.logger.error({ err: error }, 'job worker: claiming a job failed');
+        deps.logger.error({ err: error }, 'job worker: claiming work failed');
       }
       if (!claimed && !stopping) await pause(deps.idleMs);
     }

@@ -16,6 +16,7 @@ import { insertJobEvent, type JobEvent } from '../store/insertJobEvent.ts';
 import { listJobSteps } from '../store/listJobSteps.ts';
 import { updateJobStep, type StepUpdate } from '../store/updateJobStep.ts';
 import { keepLease } from './lease.ts';
+import { renewJobLease } from '../store/renewJobLease.ts';
 
 /** A unit of work the engine schedules: it runs once every step in `dependsOn` is done. */
 export interface EngineStep {
@@ -190,10 +191,9 @@ export function createEngine(deps: EngineDeps): Engine {
     };
     const lost: RunOutcome = { jobId: job.id, state: 'lost', error: null };
     const lease = keepLease({
-      db: deps.db,
-      jobId: job.id,
-      owner: deps.owner,
-      logger: log,
+      renew: async (now, leaseExpiresAt) =>
+        renewJobLease({ db: deps.db, jobId: job.id, owner: deps.owner, now, leaseExpiresAt }),
+      logger: log.child({ jobId: job.id }),
       now: deps.now,
       leaseMs,
       heartbeatMs,

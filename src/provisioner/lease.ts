@@ -1,17 +1,19 @@
 /**
- * Keeping a claimed job's lease, and fencing: an engine that cannot prove it still holds the lease
- * must stop changing the cloud before the lease can expire, because after expiry another engine
- * may take the job over and two runners would then act on one cluster.
+ * Keeping a claimed lease (a job's, a cluster's reconcile pass), and fencing: a holder that cannot
+ * prove it still holds the lease must stop changing the cloud or cluster before the lease can
+ * expire, because after expiry another replica may take over and two runners would then act on
+ * one cluster.
  */
 import type { Logger } from '../log.ts';
-import type { Db } from '../store/db.ts';
-import { renewJobLease } from '../store/renewJobLease.ts';
 
 /** Dependencies of {@link keepLease}. */
 export interface LeaseDeps {
-  db: Db;
-  jobId: string;
-  owner: string;
+  /**
+   * Extends the lease to `leaseExpiresAt` (sent at `now`); false when it is no longer held (the
+   * store's renew operation, e.g. renewJobLease).
+   */
+  renew(now: string, leaseExpiresAt: string): Promise<boolean>;
+  /** Logs failed renewals; give it the holder's context (job or cluster id). */
   logger: Logger;
   now: () => Date;
   leaseMs: number;
@@ -20,7 +22,7 @@ export interface LeaseDeps {
   /** When the lease was last set (the claim's time): the lease is good until this + `leaseMs`. */
   renewedAt: Date;
   /**
-   * Called once when the lease is gone: another engine holds the job, or no renewal succeeded for
+   * Called once when the lease is gone: another holder has it, or no renewal succeeded for
    * two thirds of the lease (database unreachable, renewals hanging).
    */
   onLost(why: string, error?: unknown): void;
@@ -53,20 +55,15 @@ export function keepLease(deps: LeaseDeps): LeaseKeeper {
     if (over || renewing) return;
     renewing = true;
     const sentAt = deps.now();
-    renewJobLease({
-      db: deps.db,
-      jobId: deps.jobId,
-      owner: deps.owner,
-      now: sentAt.toISOString(),
-      leaseExpiresAt: new Date(sentAt.getTime() + deps.leaseMs).toISOString(),
-    })
+    deps
+      .renew(sentAt.toISOString(), new Date(sentAt.getTime() + deps.leaseMs).toISOString())
       .then((held) => {
         if (held) renewedAt = Math.max(renewedAt, sentAt.getTime());
-        else lose('another engine took the job over (or it ended)');
+        else lose('the lease is no longer held here (taken over, or its work ended)');
       })
       .catch((error: unknown) => {
         lastError = error;
-        deps.logger.warn({ err: error, jobId: deps.jobId }, 'lease renewal failed');
+        deps.logger.warn({ err: error }, 'lease renewal failed');
       })
       .finally(() => {
         renewing = false;

@@ -58,6 +58,8 @@ import { releaseAccess, trustedRelease } from './release.ts';
 import { open, seal } from './secretbox.ts';
 import { generateSshKey } from './sshkey.ts';
 import type { ApiProbe, RenderUserData } from './steps/context.ts';
+import { createReconciler, type Reconciler, type ReconcileTarget } from './reconcile.ts';
+import { addonContext } from './steps/addons.ts';
 import { runPlanStep } from './steps/index.ts';
 
 /** Dependencies of {@link createProvisioner}. */
@@ -457,6 +459,37 @@ export function createProvisioner(deps: ProvisionerDeps) {
     };
   }
 
+  /**
+   * What the reconciler applies a cluster's managed services with: its API as kaas (the endpoint
+   * create recorded, the cluster CA, kaas's identity) and its addon context. Refused, saying why,
+   * for a cluster whose API kaas does not reach.
+   */
+  async function reconcileTarget(clusterId: string): Promise<ReconcileTarget> {
+    const record = await cluster(clusterId);
+    if (!(record.options as ProvisionOptions).waitForApi) {
+      throw new ConflictError(
+        `cluster ${record.name} was created with waitForApi=false: kaas does not reach its API, so its managed services are not reconciled`,
+        { code: 'cluster_api_not_reached' },
+      );
+    }
+    const endpoint = await findClusterEndpoint({ db, clusterId });
+    if (!endpoint?.apiUrl) {
+      throw new ConflictError(`cluster ${record.name} has no API endpoint recorded`, {
+        code: 'cluster_not_ready',
+      });
+    }
+    const access = await accessOf(await materialOf(clusterId));
+    const config = deps.cloud.session.config;
+    return {
+      kube: (deps.clusterApi ?? clusterApiFor)({ server: endpoint.apiUrl, ...access }),
+      context: addonContext(record.spec as ClusterSpec, clusterId, {
+        authUrl: config.auth.authUrl,
+        region: config.regionName ?? 'RegionOne',
+      }),
+      ...(deps.addonWait ? { wait: deps.addonWait } : {}),
+    };
+  }
+
   const engine: Engine = createEngine({
     db,
     dialect: deps.store.dialect,
@@ -703,6 +736,24 @@ export function createProvisioner(deps: ProvisionerDeps) {
       const steps = await listJobSteps({ db, jobId });
       const events = await listJobEvents({ db, jobId, ...(after === undefined ? {} : { after }) });
       return { job, steps, events };
+    },
+
+    /**
+     * The reconciler a worker runs between jobs, keeping the clusters' managed services and role
+     * bindings as declared; a full pass per cluster every `resyncMs`.
+     */
+    reconciler({ resyncMs, leaseMs }: { resyncMs: number; leaseMs?: number }): Reconciler {
+      return createReconciler({
+        db,
+        dialect: deps.store.dialect,
+        logger: deps.logger,
+        now: deps.now,
+        sleep,
+        owner,
+        resyncMs,
+        ...(leaseMs === undefined ? {} : { leaseMs }),
+        target: reconcileTarget,
+      });
     },
 
     /** Runs runnable jobs until none is left (a worker's loop body). */

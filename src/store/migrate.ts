@@ -9,6 +9,7 @@ import * as m0007 from './migrations/0007_addons.ts';
 import * as m0008 from './migrations/0008_audit.ts';
 import * as m0009 from './migrations/0009_token_clusters.ts';
 import * as m0010 from './migrations/0010_login_throttle.ts';
+import * as m0011 from './migrations/0011_reconcile.ts';
 
 /** Every migration, in order. Names are permanent once released: add, never rename. */
 const migrations: Record<string, Migration> = {
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '0008_audit': m0008,
   '0009_token_clusters': m0009,
   '0010_login_throttle': m0010,
+  '0011_reconcile': m0011,
 };
 
 /** Every migration this build knows, for Kysely's Migrator. */

@@ -3,6 +3,7 @@ import type { AuditEventsTable } from './auditSchema.ts';
 import type { ClusterSecretsTable } from './clusterSecretsSchema.ts';
 import type { JobEventsTable, JobStepsTable, JobsTable, ProvisionedClustersTable } from './jobsSchema.ts';
 import type { LoginThrottleTable } from './loginThrottleSchema.ts';
+import type { ClusterReconcileTable } from './reconcileSchema.ts';
 
 /**
  * Table types of the kaas database, one interface per table. Times are ISO-8601 UTC text
@@ -25,6 +26,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   addon_status: AddonStatusTable;
   login_throttle: LoginThrottleTable;
+  cluster_reconcile: ClusterReconcileTable;
 }
 
 /** Key/value facts about the installation itself (e.g. when it was first set up). */

@@ -367,6 +367,9 @@ describe('control panel in Chromium', () => {
     await nav().getByRole('link', { name: 'Service status' }).click();
     await page.getByRole('heading', { name: 'Service status', exact: true }).waitFor();
     await page.getByText('Down', { exact: false }).first().waitFor();
+    // No provisioner created this cluster: kaas's reconciler has nothing recorded for it.
+    await page.getByText('Not reconciled yet').waitFor();
+    await page.getByText('kaas has not applied any managed service to this cluster yet.').waitFor();
     await shoot('13-admin-services');
 
     await nav().getByRole('link', { name: 'Role bindings' }).click();

@@ -53,9 +53,18 @@ export interface ManagedService {
   status?: 'up' | 'down' | 'unknown';
   detail?: string;
 }
+/** A managed service as the reconciler's applier last found it on the cluster. */
+export interface ServiceSync {
+  name: string;
+  state: 'pending' | 'applying' | 'ready' | 'failed';
+  message: string;
+  observedAt: string;
+}
 export interface ServiceList {
   ingressDomain: string | null;
   items: ManagedService[];
+  /** Administrators only: the last reconcile pass and each service's state. */
+  reconcile?: { syncedAt: string | null; error: string | null; services: ServiceSync[] };
 }
 /** One node group as the cluster's API reports it (masters first). */
 export interface ObservedGroup {

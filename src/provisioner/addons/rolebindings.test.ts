@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { defaultContext } from '../../../test/addons/default-context.ts';
 import { renderAddons } from '../../addons/index.ts';
 import { roleBinding } from '../../addons/rbac.ts';
-import { ForbiddenError } from '../../errors.ts';
 import type { RoleBinding } from '../../store/getRoleBindings.ts';
 import { toSpec } from './rolebindings.ts';
 
@@ -33,6 +32,8 @@ describe('rendering panel bindings', () => {
     expect(() => toSpec({ keystoneRoleId: ' ', kind: 'ClusterRole', roleName: 'view' }, 0)).toThrow(
       /needs a Keystone role id/,
     );
-    expect(() => toSpec({ ...editors, namespace: 'kube-system' }, 0)).toThrow(ForbiddenError);
+    expect(() => toSpec({ ...editors, namespace: 'kube-system' }, 0)).toThrow(
+      expect.objectContaining({ code: 'protected_namespace', field: 'bindings[0].namespace' }),
+    );
   });
 });

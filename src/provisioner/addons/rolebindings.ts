@@ -6,8 +6,8 @@
  */
 import { labels } from '../../addons/objects.ts';
 import { ADMIN_BINDING, roleBinding } from '../../addons/rbac.ts';
-import { PROTECTED_NAMESPACES, type RoleBindingSpec } from '../../addons/index.ts';
-import { ForbiddenError, InputError } from '../../errors.ts';
+import { checkRoleBinding, type RoleBindingSpec } from '../../addons/context.ts';
+import { InputError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Db } from '../../store/db.ts';
 import { getRoleBindings, type RoleBinding } from '../../store/getRoleBindings.ts';
@@ -38,24 +38,24 @@ const SELECTOR = Object.entries(labels('rbac'))
   .map(([k, v]) => `${k}=${v}`)
   .join(',');
 
-/** The panel's shape → the addon's RoleBindingSpec, refusing what the cluster must never get. */
-export function toSpec(rb: RoleBinding, index: number): RoleBindingSpec {
+/**
+ * The panel's shape → the addon's RoleBindingSpec, refusing what the cluster must never get. The
+ * one rule for both the applier and the route that saves bindings (which names its `list` "items"),
+ * so a binding the applier would refuse is refused when saved.
+ */
+export function toSpec(rb: RoleBinding, index: number, list = 'bindings'): RoleBindingSpec {
   if (rb.keystoneRoleId.trim() === '' || rb.roleName.trim() === '') {
     throw new InputError('a role binding needs a Keystone role id and a role name', {
-      field: `bindings[${index}]`,
+      field: `${list}[${index}]`,
     });
   }
-  if (rb.kind === 'Role' && rb.namespace === undefined) {
-    throw new InputError('a namespaced Role needs a namespace', { field: `bindings[${index}].namespace` });
-  }
-  if (rb.namespace !== undefined && PROTECTED_NAMESPACES.includes(rb.namespace)) {
-    throw new ForbiddenError(`tenant role bindings may not target the protected namespace ${rb.namespace}`);
-  }
-  return {
+  const spec: RoleBindingSpec = {
     keystoneRoleId: rb.keystoneRoleId,
     ...(rb.kind === 'ClusterRole' ? { clusterRole: rb.roleName } : { role: rb.roleName }),
     ...(rb.namespace === undefined ? {} : { namespace: rb.namespace }),
   };
+  checkRoleBinding(spec, `${list}[${index}]`);
+  return spec;
 }
 
 const key = (r: ObjectRef) => `${r.kind}/${r.namespace ?? ''}/${r.name}`;

@@ -105,9 +105,15 @@ export function addonContext(
 
 /**
  * Picks the services that can be applied (every operator Secret present with its keys, every
- * dependency picked) and the generated Secrets they need; warns about each one left out.
+ * dependency picked) and the generated Secrets they need; `warn`s about each one left out.
+ * Shared by the addons step and the reconciler, so both apply the same services.
  */
-async function select(deps: ExecDeps, kube: ClusterApi, ctx: AddonContext, only?: readonly string[]) {
+export async function selectAddons(
+  warn: (message: string) => Promise<void>,
+  kube: ClusterApi,
+  ctx: AddonContext,
+  only?: readonly string[],
+) {
   const live = new Map<string, LiveObject | undefined>();
   const read = async (s: RequiredSecret) => {
     if (!live.has(keyOf(s))) {
@@ -124,9 +130,8 @@ async function select(deps: ExecDeps, kube: ClusterApi, ctx: AddonContext, only?
     const notApplied = def.dependsOn.filter((d) => !enabled.includes(d));
     if (notApplied.length > 0) {
       skipped.push(def.name);
-      await deps.ctx.event(
+      await warn(
         `managed service "${def.name}" skipped: it needs ${notApplied.join(', ')}, which was not applied`,
-        'warn',
       );
       continue;
     }
@@ -138,9 +143,8 @@ async function select(deps: ExecDeps, kube: ClusterApi, ctx: AddonContext, only?
     }
     if (missing.length > 0) {
       skipped.push(def.name);
-      await deps.ctx.event(
+      await warn(
         `managed service "${def.name}" skipped: an operator must first create Secret ${missing.join(' and ')} in the cluster`,
-        'warn',
       );
       continue;
     }
@@ -186,7 +190,8 @@ export async function applyManagedServices(deps: ExecDeps, r: Res<'addons'>) {
     authUrl: config.auth.authUrl,
     region: config.regionName ?? 'RegionOne',
   });
-  const { rendered, secrets, skipped } = await select(deps, kube, ctx, only);
+  const warn = (message: string) => deps.ctx.event(message, 'warn');
+  const { rendered, secrets, skipped } = await selectAddons(warn, kube, ctx, only);
   const applier = { db: access.db, logger: deps.logger, now: deps.now, sleep: deps.sleep, kube };
   const statuses = await applyAddons(applier, {
     clusterId: deps.clusterId,

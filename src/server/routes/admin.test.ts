@@ -6,6 +6,7 @@ import type { Store } from '../../store/db.ts';
 import { insertApiToken } from '../../store/insertApiToken.ts';
 import { listApiTokens } from '../../store/listApiTokens.ts';
 import { markRoleBindingsApplied } from '../../store/markRoleBindingsApplied.ts';
+import { upsertAddonStatus } from '../../store/upsertAddonStatus.ts';
 import { upsertClusterEndpoint } from '../../store/upsertClusterEndpoint.ts';
 import { httpProbe, parseRoleBindings, type Probe } from './admin.ts';
 import { callAs, panelTestApp } from '../../../test/support/panelApp.ts';
@@ -123,6 +124,51 @@ describe('admin routes', () => {
     expect(res.json().items.every((s: { status: string }) => s.status === 'unknown')).toBe(true);
   });
 
+  it("shows the reconciler's last pass and each service's state on the services status", async () => {
+    const never = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/services');
+    expect(never.json().reconcile).toEqual({ syncedAt: null, error: null, services: [] });
+    const at = '2030-01-01T00:05:00.000Z';
+    await store.db
+      .insertInto('cluster_reconcile')
+      .values({
+        cluster_id: 'c1',
+        lease_owner: null,
+        lease_expires_at: null,
+        synced_at: at,
+        error: 'addon "ingress" not ready after 600000 ms',
+        bindings_tried: 0,
+      })
+      .execute();
+    await upsertAddonStatus({
+      db: store.db,
+      status: {
+        clusterId: 'c1',
+        addon: 'ingress',
+        state: 'failed',
+        message: 'addon "ingress" not ready after 600000 ms',
+        objects: [{ apiVersion: 'v1', kind: 'Service', namespace: 'kaas-system', name: 'ingress' }],
+        observedAt: at,
+      },
+    });
+    const res = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/services');
+    expect(res.json().reconcile).toEqual({
+      syncedAt: at,
+      error: 'addon "ingress" not ready after 600000 ms',
+      services: [
+        {
+          name: 'ingress',
+          state: 'failed',
+          message: 'addon "ingress" not ready after 600000 ms',
+          observedAt: at,
+        },
+      ],
+    });
+    // Members see the links only.
+    const member = await callAs(app, 'member', 'GET', '/api/v1/clusters/c1/services');
+    expect(member.statusCode).toBe(200);
+    expect(member.json().reconcile).toBeUndefined();
+  });
+
   it('stores role bindings as pending until the applier marks them applied', async () => {
     const empty = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/role-bindings');
     expect(empty.json()).toMatchObject({ items: [], state: 'none', revision: 0 });
@@ -152,6 +198,25 @@ describe('admin routes', () => {
     });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.field).toBe('items[0].namespace');
+  });
+
+  it('refuses, when saved, a role binding in a protected namespace, keeping the saved revision', async () => {
+    for (const namespace of ['kube-system', 'kaas-system']) {
+      const res = await callAs(app, 'admin', 'PUT', '/api/v1/clusters/c1/role-bindings', {
+        items: [
+          { keystoneRoleId: 'r-member', kind: 'ClusterRole', roleName: 'view' },
+          { keystoneRoleId: 'r-member', kind: 'Role', roleName: 'deployer', namespace },
+        ],
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toMatchObject({
+        code: 'protected_namespace',
+        field: 'items[1].namespace',
+        message: expect.stringContaining(`may not target the protected namespace ${namespace}`),
+      });
+    }
+    const kept = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/role-bindings');
+    expect(kept.json()).toMatchObject({ items: [], revision: 0, state: 'none' });
   });
 
   it("lists members' tokens and revokes one; tokens of other projects' users stay out of reach", async () => {

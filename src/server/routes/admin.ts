@@ -2,8 +2,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Agent, request as httpRequest } from 'undici';
 import type { AuthService } from '../../auth/service.ts';
 import { InputError, NotFoundError } from '../../errors.ts';
+import { toSpec } from '../../provisioner/addons/rolebindings.ts';
 import { findClusterEndpoint } from '../../store/findClusterEndpoint.ts';
+import { findReconcileStatus } from '../../store/findReconcileStatus.ts';
 import { getRoleBindings, type RoleBinding } from '../../store/getRoleBindings.ts';
+import { listAddonStatus } from '../../store/listAddonStatus.ts';
 import { listProjectMemberTokens } from '../../store/listProjectMemberTokens.ts';
 import { listProjectRoles } from '../../store/listProjectRoles.ts';
 import { replaceRoleBindings } from '../../store/replaceRoleBindings.ts';
@@ -191,7 +194,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
 
   app.get(
     '/api/v1/clusters/:id/admin/services',
-    adminRoute('The managed services and whether each answers', {
+    adminRoute('The managed services, whether each answers, and what the reconciler last did', {
       response: { 200: serviceListSchema },
     }),
     async (request) => {
@@ -206,7 +209,21 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
           return { ...s, status: r.ok ? 'up' : 'down', detail: r.detail };
         }),
       );
-      return { ingressDomain, items };
+      const sync = await findReconcileStatus({ db: store.db, clusterId: cluster.id });
+      const services = await listAddonStatus({ db: store.db, clusterId: cluster.id });
+      return {
+        ingressDomain,
+        items,
+        reconcile: {
+          ...sync,
+          services: services.map((a) => ({
+            name: a.addon,
+            state: a.state,
+            message: a.message,
+            observedAt: a.observedAt,
+          })),
+        },
+      };
     },
   );
 
@@ -243,6 +260,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
     async (request) => {
       const { cluster, actor } = await requireAdmin(request);
       const bindings = parseRoleBindings(request.body);
+      // The applier's own rule (protected namespaces): refused now, not later on the cluster.
+      bindings.forEach((b, i) => toSpec(b, i, 'items'));
       // A binding to a role nobody can hold on this project grants nothing today and something
       // unexpected if the id ever appears: refuse it (the roles are those the panel offers).
       const roles = await listProjectRoles({ db: store.db, projectId: cluster.projectId });

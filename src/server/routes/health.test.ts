@@ -40,7 +40,9 @@ describe('/readyz when the database is not ready', () => {
     const [status, body] = await probe(app, '/readyz');
     expect(status).toBe(503);
     expect(body.error.code).toBe('migrations_pending');
-    expect(body.error.message).toMatch(/migrations 0001_meta, 0002_auth, .*0010_login_throttle have not run/);
+    expect(body.error.message).toMatch(
+      /migrations 0001_meta, 0002_auth, .*0010_login_throttle, 0011_reconcile have not run/,
+    );
     expect(await probe(app, '/healthz')).toEqual([200, { status: 'ok' }]);
     await app.close();
   });

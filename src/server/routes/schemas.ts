@@ -39,23 +39,40 @@ export const observedSchema = component(
 /** The managed services of a cluster with their ingress URLs (and, for admins, whether they answer). */
 export const serviceListSchema = component(
   'ServiceList',
-  object({
-    ingressDomain: nullableStr,
-    items: {
-      type: 'array',
-      items: object(
-        {
-          id: str,
-          name: str,
-          description: str,
-          url: nullableStr,
-          status: { enum: ['up', 'down', 'unknown'] },
-          detail: str,
+  object(
+    {
+      ingressDomain: nullableStr,
+      items: {
+        type: 'array',
+        items: object(
+          {
+            id: str,
+            name: str,
+            description: str,
+            url: nullableStr,
+            status: { enum: ['up', 'down', 'unknown'] },
+            detail: str,
+          },
+          ['status', 'detail'],
+        ),
+      },
+      /** Administrators: how the last reconcile pass ended, and each service as the applier last found it. */
+      reconcile: object({
+        syncedAt: { ...nullableStr, description: 'when the last full reconcile pass ended; null: never' },
+        error: { ...nullableStr, description: 'why the last pass failed; null when it converged' },
+        services: {
+          type: 'array',
+          items: object({
+            name: str,
+            state: { enum: ['pending', 'applying', 'ready', 'failed'] },
+            message: str,
+            observedAt: str,
+          }),
         },
-        ['status', 'detail'],
-      ),
+      }),
     },
-  }),
+    ['reconcile'],
+  ),
 );
 
 /** An API token as listed (never its secret). */

@@ -1,6 +1,7 @@
 import { Button, Label } from '@patternfly/react-core';
 import ExternalLinkAltIcon from '@patternfly/react-icons/dist/esm/icons/external-link-alt-icon';
-import type { ManagedService, ServiceList } from '../api.ts';
+import type { ManagedService, ServiceList, ServiceSync } from '../api.ts';
+import { formatDateTime } from '../format.ts';
 import type { Loaded } from '../useLoad.ts';
 import { DataTable, type Column } from './DataTable.tsx';
 
@@ -62,4 +63,41 @@ function serviceColumns(withStatus: boolean): Column<ManagedService>[] {
       ),
     });
   return columns;
+}
+
+const STATE_LABEL: Record<ServiceSync['state'], { text: string; status?: 'success' | 'danger' | 'info' }> = {
+  ready: { text: 'In sync', status: 'success' },
+  failed: { text: 'Failed', status: 'danger' },
+  applying: { text: 'Applying', status: 'info' },
+  pending: { text: 'Pending' },
+};
+
+/** Each managed service kaas keeps on the cluster, as its reconciler last found it. */
+export function ServiceSyncTable(props: { services: Loaded<ServiceList> }) {
+  return (
+    <DataTable
+      label="Managed services on the cluster"
+      columns={[
+        { title: 'Service', render: (s) => <strong>{s.name}</strong> },
+        {
+          title: 'State',
+          render: (s) => (
+            <Label
+              isCompact
+              status={STATE_LABEL[s.state].status}
+              color={s.state === 'pending' ? 'grey' : undefined}
+            >
+              {STATE_LABEL[s.state].text}
+            </Label>
+          ),
+        },
+        { title: 'Detail', render: (s) => <span className="kaas-url">{s.message}</span> },
+        { title: 'Checked', render: (s) => formatDateTime(s.observedAt) },
+      ]}
+      rows={props.services.data?.reconcile?.services}
+      rowKey={(s) => s.name}
+      load={props.services}
+      empty="kaas has not applied any managed service to this cluster yet."
+    />
+  );
 }

@@ -1,14 +1,19 @@
-import { Alert, Button } from '@patternfly/react-core';
+import { Alert, Button, Title } from '@patternfly/react-core';
 import SyncAltIcon from '@patternfly/react-icons/dist/esm/icons/sync-alt-icon';
 import { api } from '../api.ts';
 import type { ClusterContext } from '../App.tsx';
 import { PageView } from '../components/PageView.tsx';
-import { ServiceTable } from '../components/ServiceStatus.tsx';
+import { ServiceSyncTable, ServiceTable } from '../components/ServiceStatus.tsx';
+import { formatDateTime } from '../format.ts';
 import { useLoad } from '../useLoad.ts';
 
-/** Administrators: whether each managed service answers through the cluster's ingress. */
+/**
+ * Administrators: whether each managed service answers through the cluster's ingress, and how
+ * kaas's reconciler last found each one on the cluster (re-applied every resync period).
+ */
 export function AdminServicesPage(props: { cluster: ClusterContext }) {
   const services = useLoad(() => api.adminServices(props.cluster.id), props.cluster.id);
+  const sync = services.data?.reconcile;
   return (
     <PageView
       title="Service status"
@@ -33,6 +38,24 @@ export function AdminServicesPage(props: { cluster: ClusterContext }) {
         />
       )}
       <ServiceTable label="Managed service status" services={services} withStatus />
+      <Title headingLevel="h2" size="lg" className="kaas-gap-top">
+        Kept in sync by kaas
+      </Title>
+      {sync && (
+        <Alert
+          variant={sync.error ? 'danger' : sync.syncedAt ? 'success' : 'info'}
+          isInline
+          title={
+            sync.syncedAt
+              ? `Last reconciled ${formatDateTime(sync.syncedAt)}${sync.error ? ': failed' : ''}`
+              : 'Not reconciled yet'
+          }
+          className="kaas-login-alert"
+        >
+          {sync.error}
+        </Alert>
+      )}
+      <ServiceSyncTable services={services} />
     </PageView>
   );
 }
