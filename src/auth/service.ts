@@ -19,7 +19,7 @@ import { listUserProjectRoles } from '../store/listUserProjectRoles.ts';
 import { touchApiTokens } from '../store/touchApiTokens.ts';
 import { touchSession } from '../store/touchSession.ts';
 import { upsertKeystoneUser } from '../store/upsertKeystoneUser.ts';
-import { TtlCache } from './cache.ts';
+import { deleteWhere, ttlCache } from './cache.ts';
 import { countingDirectory } from './counting.ts';
 import type { KeystoneDirectory } from './directory.ts';
 import { createAuthMetrics, type AuthMetrics } from './metrics.ts';
@@ -147,39 +147,39 @@ export function createAuthService(deps: AuthServiceDeps) {
   const metrics: AuthMetrics = createAuthMetrics({ now: deps.now, lastSyncAt: () => lastSyncAt });
   const directory = countingDirectory(deps.directory, metrics);
   const throttle = createLoginThrottle({ db: store.db, now: deps.now, policy: options.throttle });
-  const identities = new TtlCache<CachedIdentity>({
+  const identities = ttlCache<CachedIdentity>({
     max: options.cacheMaxEntries,
     ttlMs: options.cacheTtlMs,
     now: nowMs,
   });
-  const clusters = new TtlCache<ClusterRecord>({ max: 1000, ttlMs: options.cacheTtlMs, now: nowMs });
-  const tokenPrincipals = new TtlCache<CachedIdentity>({
+  const clusters = ttlCache<ClusterRecord>({ max: 1000, ttlMs: options.cacheTtlMs, now: nowMs });
+  const tokenPrincipals = ttlCache<CachedIdentity>({
     max: options.cacheMaxEntries,
     ttlMs: options.cacheTtlMs,
     now: nowMs,
   });
-  const syncStates = new TtlCache<SyncResultRecord[]>({ max: 1, ttlMs: options.cacheTtlMs, now: nowMs });
-  const lastWritten = new Map<string, number>();
+  const syncStates = ttlCache<SyncResultRecord[]>({ max: 1, ttlMs: options.cacheTtlMs, now: nowMs });
+  /** Tokens whose last-used time was written within the interval (an evicted one is merely written again). */
+  const recentlyWritten = ttlCache<{ at: number }>({
+    max: options.cacheMaxEntries,
+    ttlMs: options.lastUsedWriteIntervalMs,
+    now: nowMs,
+  });
   const pendingUse = new Map<string, string>();
   let flushing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   function invalidate(predicate: (e: CachedIdentity) => boolean): void {
-    identities.deleteWhere((_k, v) => predicate(v));
-    tokenPrincipals.deleteWhere((_k, v) => predicate(v));
+    deleteWhere(identities, (_k, v) => predicate(v));
+    deleteWhere(tokenPrincipals, (_k, v) => predicate(v));
   }
 
   /** Records a use; writes at most once per interval per token, after the response (never awaited by it). */
   function noteUse(tokenId: string): void {
+    if (recentlyWritten.has(tokenId)) return;
     const t = nowMs();
-    const last = lastWritten.get(tokenId);
-    if (last !== undefined && t - last < options.lastUsedWriteIntervalMs) return;
-    lastWritten.set(tokenId, t);
-    if (lastWritten.size > options.cacheMaxEntries) {
-      for (const [id, at] of lastWritten)
-        if (t - at >= options.lastUsedWriteIntervalMs) lastWritten.delete(id);
-    }
+    recentlyWritten.set(tokenId, { at: t });
     pendingUse.set(tokenId, new Date(t).toISOString());
     if (!flushing) setImmediate(() => void flushLastUsed());
   }
