@@ -121,6 +121,8 @@ interface CachedIdentity {
 }
 
 const NAME_MAX = 100;
+/** Share of the cache TTL left when a review re-reads its identity in the background. */
+const REFRESH_AHEAD = 0.25;
 /** Most clusters one token may be restricted to. */
 const CLUSTERS_MAX = 50;
 
@@ -166,11 +168,16 @@ export function createAuthService(deps: AuthServiceDeps) {
     now: nowMs,
   });
   const pendingUse = new Map<string, string>();
+  /** Bumped by every invalidation: a store read that started before one must not re-cache its result. */
+  let invalidations = 0;
+  /** Cache keys whose identity is being re-read ahead of expiry. */
+  const refreshing = new Set<string>();
   let flushing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   function invalidate(predicate: (e: CachedIdentity) => boolean): void {
+    invalidations++;
     deleteWhere(identities, (_k, v) => predicate(v));
     deleteWhere(tokenPrincipals, (_k, v) => predicate(v));
   }
@@ -254,6 +261,64 @@ export function createAuthService(deps: AuthServiceDeps) {
     return { ...record, userName: user.name, domainName: user.domainName };
   }
 
+  /** The identity a well-formed token has on cluster `c`, read from the store; a string says why none. */
+  async function identityOf(c: ClusterRecord, token: string, hash: string): Promise<CachedIdentity | string> {
+    const record = await lookupToken(token);
+    if (typeof record === 'string') return record;
+    if (record.clusterIds && !record.clusterIds.includes(c.id))
+      return `token is restricted to other clusters than ${c.name}`;
+    const roles = await listUserProjectRoles({ db: store.db, userId: record.userId, projectId: c.projectId });
+    if (roles.length === 0) {
+      if (!(await hasSynced(`project:${c.projectId}`))) {
+        throw new UpstreamError(`kaas has not synced the role assignments of cluster ${c.id} yet`, {
+          code: 'not_synced',
+        });
+      }
+      return `user has no role on the project of cluster ${c.name}`;
+    }
+    return {
+      tokenId: record.id,
+      tokenHash: hash,
+      userId: record.userId,
+      expiresAt: Date.parse(record.expiresAt),
+      user: {
+        username: kubernetesUsername(
+          { name: record.userName, domainName: record.domainName },
+          options.usernameFormat,
+        ),
+        uid: record.userId,
+        groups: roles.map((r) => r.roleId),
+        extra: {
+          'kaas.io/role-names': roles.map((r) => r.roleName),
+          'kaas.io/project-id': [c.projectId],
+          'kaas.io/project-name': [c.projectName],
+          'kaas.io/user-domain': [record.domainName],
+        },
+      },
+    };
+  }
+
+  /**
+   * Re-reads a cached identity in the background while it is still served, so a token in steady use
+   * never misses the cache: without it, every identity cached in one burst expires in one burst, and
+   * each of those reviews waits on the store (the p99 at scale). An entry is still never served
+   * past its TTL; a refresh that an invalidation overtook is dropped, and one that finds the token
+   * refused drops the entry, so the next review gets the refusal.
+   */
+  function refreshAhead(c: ClusterRecord, token: string, hash: string, key: string): void {
+    if (refreshing.has(key)) return;
+    refreshing.add(key);
+    const generation = invalidations;
+    identityOf(c, token, hash)
+      .then((found) => {
+        if (generation !== invalidations) return;
+        if (typeof found === 'string') identities.delete(key);
+        else identities.set(key, found);
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not refresh a cached identity'))
+      .finally(() => refreshing.delete(key));
+  }
+
   async function review(input: {
     clusterId: string;
     token: string;
@@ -276,44 +341,13 @@ export function createAuthService(deps: AuthServiceDeps) {
     const key = `${c.id}\u0000${hash}`;
     let entry = identities.get(key);
     if (!entry || entry.expiresAt <= nowMs()) {
-      const record = await lookupToken(input.token);
-      if (typeof record === 'string') return { error: record };
-      if (record.clusterIds && !record.clusterIds.includes(c.id))
-        return { error: `token is restricted to other clusters than ${c.name}` };
-      const roles = await listUserProjectRoles({
-        db: store.db,
-        userId: record.userId,
-        projectId: c.projectId,
-      });
-      if (roles.length === 0) {
-        if (!(await hasSynced(`project:${c.projectId}`))) {
-          throw new UpstreamError(`kaas has not synced the role assignments of cluster ${c.id} yet`, {
-            code: 'not_synced',
-          });
-        }
-        return { error: `user has no role on the project of cluster ${c.name}` };
-      }
-      entry = {
-        tokenId: record.id,
-        tokenHash: hash,
-        userId: record.userId,
-        expiresAt: Date.parse(record.expiresAt),
-        user: {
-          username: kubernetesUsername(
-            { name: record.userName, domainName: record.domainName },
-            options.usernameFormat,
-          ),
-          uid: record.userId,
-          groups: roles.map((r) => r.roleId),
-          extra: {
-            'kaas.io/role-names': roles.map((r) => r.roleName),
-            'kaas.io/project-id': [c.projectId],
-            'kaas.io/project-name': [c.projectName],
-            'kaas.io/user-domain': [record.domainName],
-          },
-        },
-      };
-      identities.set(key, entry);
+      const generation = invalidations;
+      const found = await identityOf(c, input.token, hash);
+      if (typeof found === 'string') return { error: found };
+      entry = found;
+      if (generation === invalidations) identities.set(key, entry);
+    } else if (identities.getRemainingTTL(key) < options.cacheTtlMs * REFRESH_AHEAD) {
+      refreshAhead(c, input.token, hash, key);
     }
     noteUse(entry.tokenId);
     return audiences ? { user: entry.user, audiences } : { user: entry.user };
