@@ -14,7 +14,7 @@ import type { ClusterRecord } from '../store/insertCluster.ts';
 import { insertSession, type SessionRecord } from '../store/insertSession.ts';
 import { listApiTokens } from '../store/listApiTokens.ts';
 import { listClusters } from '../store/listClusters.ts';
-import { listSyncResults, type SyncResultRecord } from '../store/listSyncResults.ts';
+import { listSyncResults } from '../store/listSyncResults.ts';
 import { listUserProjectRoles } from '../store/listUserProjectRoles.ts';
 import { touchApiTokens } from '../store/touchApiTokens.ts';
 import { touchSession } from '../store/touchSession.ts';
@@ -160,7 +160,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     ttlMs: options.cacheTtlMs,
     now: nowMs,
   });
-  const syncStates = ttlCache<SyncResultRecord[]>({ max: 1, ttlMs: options.cacheTtlMs, now: nowMs });
+  /** When each sync subject last succeeded (ms), read once per TTL: staleness() runs on every review. */
+  const syncStates = ttlCache<Map<string, number>>({ max: 1, ttlMs: options.cacheTtlMs, now: nowMs });
   /** Tokens whose last-used time was written within the interval (an evicted one is merely written again). */
   const recentlyWritten = ttlCache<{ at: number }>({
     max: options.cacheMaxEntries,
@@ -225,15 +226,18 @@ export function createAuthService(deps: AuthServiceDeps) {
    * left to the `not_synced` path.
    */
   async function staleness(projectId: string): Promise<string | undefined> {
-    let results = syncStates.get('all');
-    if (!results) {
-      results = await listSyncResults({ db: store.db });
-      syncStates.set('all', results);
+    let lastSuccess = syncStates.get('all');
+    if (!lastSuccess) {
+      const results = await listSyncResults({ db: store.db });
+      lastSuccess = new Map(
+        results.flatMap((r) => (r.lastSuccessAt ? [[r.subject, Date.parse(r.lastSuccessAt)] as const] : [])),
+      );
+      syncStates.set('all', lastSuccess);
     }
     for (const subject of ['users', `project:${projectId}`]) {
-      const last = results.find((r) => r.subject === subject)?.lastSuccessAt;
-      if (!last) continue;
-      const ageMs = nowMs() - Date.parse(last);
+      const last = lastSuccess.get(subject);
+      if (last === undefined) continue;
+      const ageMs = nowMs() - last;
       if (ageMs > options.syncMaxAgeMs) {
         return (
           `kaas cannot vouch for anyone: its last successful Keystone sync (${subject}) was ` +
