@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { memoryDirectory } from '../../test/auth/memoryDirectory.ts';
+import { prodClusterStore } from '../../test/support/server.ts';
 import { createLogger } from '../log.ts';
 import { openStore } from '../store/db.ts';
-import { insertCluster } from '../store/insertCluster.ts';
 import { listSyncResults } from '../store/listSyncResults.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 import { upsertKeystoneUser } from '../store/upsertKeystoneUser.ts';
@@ -41,19 +41,7 @@ describe('background sync loop', () => {
 
 describe('identity cache', () => {
   it('re-reads an identity in use ahead of its expiry, and a refusal found then ends it at the next review', async () => {
-    const store = openStore('sqlite::memory:');
-    await migrateToLatest(store.db);
-    await insertCluster({
-      db: store.db,
-      cluster: {
-        id: 'c1',
-        name: 'prod',
-        projectId: 'p1',
-        projectName: 'proj',
-        adminRoleIds: ['r1'],
-        createdAt: '2030-01-01T00:00:00.000Z',
-      },
-    });
+    const store = await prodClusterStore({ createdAt: '2030-01-01T00:00:00.000Z' });
     const ks = memoryDirectory();
     ks.addUser('u1', 'alice', 'pw');
     ks.setRoles('p1', [{ userId: 'u1', roleId: 'r1', roleName: 'member' }]);
