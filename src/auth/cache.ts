@@ -1,40 +1,33 @@
+import { LRUCache } from 'lru-cache';
+
+/** What {@link ttlCache} returns: lru-cache's cache keyed by string. */
+export type TtlCache<V extends object> = LRUCache<string, V>;
+
 /**
- * A bounded map with a time-to-live per entry: keeps the TokenReview hot path off the database
- * without letting memory grow with the number of distinct tokens seen. Oldest entries go first.
+ * A bounded cache whose entries expire once older than `ttlMs` (lru-cache): keeps the TokenReview hot path off the
+ * database without letting memory grow with the number of distinct keys seen; the least recently
+ * used entry goes first. `now` is the service's clock, read on every access (no timer caches it),
+ * so a test's clock moves entries past their TTL.
  */
-export class TtlCache<V> {
-  private readonly entries = new Map<string, { value: V; until: number }>();
-  constructor(private readonly options: { max: number; ttlMs: number; now: () => number }) {}
+export function ttlCache<V extends object>(options: {
+  max: number;
+  ttlMs: number;
+  now: () => number;
+}): TtlCache<V> {
+  return new LRUCache<string, V>({
+    max: options.max,
+    ttl: options.ttlMs,
+    ttlResolution: 0,
+    perf: { now: options.now },
+  });
+}
 
-  get(key: string): V | undefined {
-    const hit = this.entries.get(key);
-    if (!hit) return undefined;
-    if (hit.until <= this.options.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return hit.value;
-  }
-
-  set(key: string, value: V): void {
-    this.entries.delete(key);
-    this.entries.set(key, { value, until: this.options.now() + this.options.ttlMs });
-    while (this.entries.size > this.options.max) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-    }
-  }
-
-  /** Drops every entry the predicate selects (token deleted, user changed). */
-  deleteWhere(predicate: (key: string, value: V) => boolean): void {
-    for (const [key, { value }] of this.entries) if (predicate(key, value)) this.entries.delete(key);
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
+/** Drops every entry the predicate selects (token deleted, user changed). */
+export function deleteWhere<V extends object>(
+  cache: TtlCache<V>,
+  predicate: (key: string, value: V) => boolean,
+): void {
+  const doomed: string[] = [];
+  for (const [key, value] of cache.entries()) if (predicate(key, value)) doomed.push(key);
+  for (const key of doomed) cache.delete(key);
 }

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { memoryDirectory } from '../../test/auth/memoryDirectory.ts';
+import { prodClusterStore } from '../../test/support/server.ts';
 import { createLogger } from '../log.ts';
 import { openStore } from '../store/db.ts';
 import { listSyncResults } from '../store/listSyncResults.ts';
 import { migrateToLatest } from '../store/migrate.ts';
+import { upsertKeystoneUser } from '../store/upsertKeystoneUser.ts';
 import { createAuthService } from './service.ts';
 
 describe('background sync loop', () => {
@@ -33,6 +35,44 @@ describe('background sync loop', () => {
     const calls = ks.state.calls;
     await new Promise((r) => setTimeout(r, 30));
     expect(ks.state.calls).toBeLessThanOrEqual(calls + 1);
+    await store.close();
+  });
+});
+
+describe('identity cache', () => {
+  it('re-reads an identity in use ahead of its expiry, and a refusal found then ends it at the next review', async () => {
+    const store = await prodClusterStore({ createdAt: '2030-01-01T00:00:00.000Z' });
+    const ks = memoryDirectory();
+    ks.addUser('u1', 'alice', 'pw');
+    ks.setRoles('p1', [{ userId: 'u1', roleId: 'r1', roleName: 'member' }]);
+    let now = Date.parse('2030-01-01T00:00:00.000Z');
+    const auth = createAuthService({
+      store,
+      directory: ks.directory,
+      logger: createLogger({ level: 'silent' }),
+      now: () => new Date(now),
+      options: { cacheTtlMs: 10_000 },
+    });
+    await auth.sync();
+    const { token } = await auth.createToken(
+      { userId: 'u1', userName: 'alice', domainName: 'Default', via: 'session' },
+      { name: 't' },
+    );
+    const review = () => auth.reviewToken({ clusterId: 'c1', token, audiences: undefined });
+    expect(await review()).toMatchObject({ user: { username: 'alice' } });
+    // Disabled behind the cache's back (as another replica's sync would): the cache still vouches.
+    await upsertKeystoneUser({
+      db: store.db,
+      user: { id: 'u1', name: 'alice', domainId: 'default', domainName: 'Default', enabled: false },
+      syncedAt: new Date(now).toISOString(),
+    });
+    now += 5_000;
+    expect(await review()).toMatchObject({ user: { username: 'alice' } });
+    // In the last quarter of the TTL the review is still answered from the cache, and re-reads it.
+    now += 3_000;
+    expect(await review()).toMatchObject({ user: { username: 'alice' } });
+    await expect.poll(review).toEqual({ error: 'the token owner is disabled in Keystone' });
+    await auth.close();
     await store.close();
   });
 });

@@ -14,12 +14,12 @@ import type { ClusterRecord } from '../store/insertCluster.ts';
 import { insertSession, type SessionRecord } from '../store/insertSession.ts';
 import { listApiTokens } from '../store/listApiTokens.ts';
 import { listClusters } from '../store/listClusters.ts';
-import { listSyncResults, type SyncResultRecord } from '../store/listSyncResults.ts';
+import { listSyncResults } from '../store/listSyncResults.ts';
 import { listUserProjectRoles } from '../store/listUserProjectRoles.ts';
 import { touchApiTokens } from '../store/touchApiTokens.ts';
 import { touchSession } from '../store/touchSession.ts';
 import { upsertKeystoneUser } from '../store/upsertKeystoneUser.ts';
-import { TtlCache } from './cache.ts';
+import { deleteWhere, ttlCache } from './cache.ts';
 import { countingDirectory } from './counting.ts';
 import type { KeystoneDirectory } from './directory.ts';
 import { createAuthMetrics, type AuthMetrics } from './metrics.ts';
@@ -121,6 +121,8 @@ interface CachedIdentity {
 }
 
 const NAME_MAX = 100;
+/** Share of the cache TTL left when a review re-reads its identity in the background. */
+const REFRESH_AHEAD = 0.25;
 /** Most clusters one token may be restricted to. */
 const CLUSTERS_MAX = 50;
 
@@ -147,39 +149,45 @@ export function createAuthService(deps: AuthServiceDeps) {
   const metrics: AuthMetrics = createAuthMetrics({ now: deps.now, lastSyncAt: () => lastSyncAt });
   const directory = countingDirectory(deps.directory, metrics);
   const throttle = createLoginThrottle({ db: store.db, now: deps.now, policy: options.throttle });
-  const identities = new TtlCache<CachedIdentity>({
+  const identities = ttlCache<CachedIdentity>({
     max: options.cacheMaxEntries,
     ttlMs: options.cacheTtlMs,
     now: nowMs,
   });
-  const clusters = new TtlCache<ClusterRecord>({ max: 1000, ttlMs: options.cacheTtlMs, now: nowMs });
-  const tokenPrincipals = new TtlCache<CachedIdentity>({
+  const clusters = ttlCache<ClusterRecord>({ max: 1000, ttlMs: options.cacheTtlMs, now: nowMs });
+  const tokenPrincipals = ttlCache<CachedIdentity>({
     max: options.cacheMaxEntries,
     ttlMs: options.cacheTtlMs,
     now: nowMs,
   });
-  const syncStates = new TtlCache<SyncResultRecord[]>({ max: 1, ttlMs: options.cacheTtlMs, now: nowMs });
-  const lastWritten = new Map<string, number>();
+  /** When each sync subject last succeeded (ms), read once per TTL: staleness() runs on every review. */
+  const syncStates = ttlCache<Map<string, number>>({ max: 1, ttlMs: options.cacheTtlMs, now: nowMs });
+  /** Tokens whose last-used time was written within the interval (an evicted one is merely written again). */
+  const recentlyWritten = ttlCache<{ at: number }>({
+    max: options.cacheMaxEntries,
+    ttlMs: options.lastUsedWriteIntervalMs,
+    now: nowMs,
+  });
   const pendingUse = new Map<string, string>();
+  /** Bumped by every invalidation: a store read that started before one must not re-cache its result. */
+  let invalidations = 0;
+  /** Cache keys whose identity is being re-read ahead of expiry. */
+  const refreshing = new Set<string>();
   let flushing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   function invalidate(predicate: (e: CachedIdentity) => boolean): void {
-    identities.deleteWhere((_k, v) => predicate(v));
-    tokenPrincipals.deleteWhere((_k, v) => predicate(v));
+    invalidations++;
+    deleteWhere(identities, (_k, v) => predicate(v));
+    deleteWhere(tokenPrincipals, (_k, v) => predicate(v));
   }
 
   /** Records a use; writes at most once per interval per token, after the response (never awaited by it). */
   function noteUse(tokenId: string): void {
+    if (recentlyWritten.has(tokenId)) return;
     const t = nowMs();
-    const last = lastWritten.get(tokenId);
-    if (last !== undefined && t - last < options.lastUsedWriteIntervalMs) return;
-    lastWritten.set(tokenId, t);
-    if (lastWritten.size > options.cacheMaxEntries) {
-      for (const [id, at] of lastWritten)
-        if (t - at >= options.lastUsedWriteIntervalMs) lastWritten.delete(id);
-    }
+    recentlyWritten.set(tokenId, { at: t });
     pendingUse.set(tokenId, new Date(t).toISOString());
     if (!flushing) setImmediate(() => void flushLastUsed());
   }
@@ -218,15 +226,18 @@ export function createAuthService(deps: AuthServiceDeps) {
    * left to the `not_synced` path.
    */
   async function staleness(projectId: string): Promise<string | undefined> {
-    let results = syncStates.get('all');
-    if (!results) {
-      results = await listSyncResults({ db: store.db });
-      syncStates.set('all', results);
+    let lastSuccess = syncStates.get('all');
+    if (!lastSuccess) {
+      const results = await listSyncResults({ db: store.db });
+      lastSuccess = new Map(
+        results.flatMap((r) => (r.lastSuccessAt ? [[r.subject, Date.parse(r.lastSuccessAt)] as const] : [])),
+      );
+      syncStates.set('all', lastSuccess);
     }
     for (const subject of ['users', `project:${projectId}`]) {
-      const last = results.find((r) => r.subject === subject)?.lastSuccessAt;
-      if (!last) continue;
-      const ageMs = nowMs() - Date.parse(last);
+      const last = lastSuccess.get(subject);
+      if (last === undefined) continue;
+      const ageMs = nowMs() - last;
       if (ageMs > options.syncMaxAgeMs) {
         return (
           `kaas cannot vouch for anyone: its last successful Keystone sync (${subject}) was ` +
@@ -254,6 +265,64 @@ export function createAuthService(deps: AuthServiceDeps) {
     return { ...record, userName: user.name, domainName: user.domainName };
   }
 
+  /** The identity a well-formed token has on cluster `c`, read from the store; a string says why none. */
+  async function identityOf(c: ClusterRecord, token: string, hash: string): Promise<CachedIdentity | string> {
+    const record = await lookupToken(token);
+    if (typeof record === 'string') return record;
+    if (record.clusterIds && !record.clusterIds.includes(c.id))
+      return `token is restricted to other clusters than ${c.name}`;
+    const roles = await listUserProjectRoles({ db: store.db, userId: record.userId, projectId: c.projectId });
+    if (roles.length === 0) {
+      if (!(await hasSynced(`project:${c.projectId}`))) {
+        throw new UpstreamError(`kaas has not synced the role assignments of cluster ${c.id} yet`, {
+          code: 'not_synced',
+        });
+      }
+      return `user has no role on the project of cluster ${c.name}`;
+    }
+    return {
+      tokenId: record.id,
+      tokenHash: hash,
+      userId: record.userId,
+      expiresAt: Date.parse(record.expiresAt),
+      user: {
+        username: kubernetesUsername(
+          { name: record.userName, domainName: record.domainName },
+          options.usernameFormat,
+        ),
+        uid: record.userId,
+        groups: roles.map((r) => r.roleId),
+        extra: {
+          'kaas.io/role-names': roles.map((r) => r.roleName),
+          'kaas.io/project-id': [c.projectId],
+          'kaas.io/project-name': [c.projectName],
+          'kaas.io/user-domain': [record.domainName],
+        },
+      },
+    };
+  }
+
+  /**
+   * Re-reads a cached identity in the background while it is still served, so a token in steady use
+   * never misses the cache: without it, every identity cached in one burst expires in one burst, and
+   * each of those reviews waits on the store (the p99 at scale). An entry is still never served
+   * past its TTL; a refresh that an invalidation overtook is dropped, and one that finds the token
+   * refused drops the entry, so the next review gets the refusal.
+   */
+  function refreshAhead(c: ClusterRecord, token: string, hash: string, key: string): void {
+    if (refreshing.has(key)) return;
+    refreshing.add(key);
+    const generation = invalidations;
+    identityOf(c, token, hash)
+      .then((found) => {
+        if (generation !== invalidations) return;
+        if (typeof found === 'string') identities.delete(key);
+        else identities.set(key, found);
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not refresh a cached identity'))
+      .finally(() => refreshing.delete(key));
+  }
+
   async function review(input: {
     clusterId: string;
     token: string;
@@ -276,44 +345,13 @@ export function createAuthService(deps: AuthServiceDeps) {
     const key = `${c.id}\u0000${hash}`;
     let entry = identities.get(key);
     if (!entry || entry.expiresAt <= nowMs()) {
-      const record = await lookupToken(input.token);
-      if (typeof record === 'string') return { error: record };
-      if (record.clusterIds && !record.clusterIds.includes(c.id))
-        return { error: `token is restricted to other clusters than ${c.name}` };
-      const roles = await listUserProjectRoles({
-        db: store.db,
-        userId: record.userId,
-        projectId: c.projectId,
-      });
-      if (roles.length === 0) {
-        if (!(await hasSynced(`project:${c.projectId}`))) {
-          throw new UpstreamError(`kaas has not synced the role assignments of cluster ${c.id} yet`, {
-            code: 'not_synced',
-          });
-        }
-        return { error: `user has no role on the project of cluster ${c.name}` };
-      }
-      entry = {
-        tokenId: record.id,
-        tokenHash: hash,
-        userId: record.userId,
-        expiresAt: Date.parse(record.expiresAt),
-        user: {
-          username: kubernetesUsername(
-            { name: record.userName, domainName: record.domainName },
-            options.usernameFormat,
-          ),
-          uid: record.userId,
-          groups: roles.map((r) => r.roleId),
-          extra: {
-            'kaas.io/role-names': roles.map((r) => r.roleName),
-            'kaas.io/project-id': [c.projectId],
-            'kaas.io/project-name': [c.projectName],
-            'kaas.io/user-domain': [record.domainName],
-          },
-        },
-      };
-      identities.set(key, entry);
+      const generation = invalidations;
+      const found = await identityOf(c, input.token, hash);
+      if (typeof found === 'string') return { error: found };
+      entry = found;
+      if (generation === invalidations) identities.set(key, entry);
+    } else if (identities.getRemainingTTL(key) < options.cacheTtlMs * REFRESH_AHEAD) {
+      refreshAhead(c, input.token, hash, key);
     }
     noteUse(entry.tokenId);
     return audiences ? { user: entry.user, audiences } : { user: entry.user };

@@ -10,6 +10,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import type { KubernetesObject } from '../addons/index.ts';
+import { ttlCache } from '../auth/cache.ts';
 import { issueClientCert, type KeyPair } from '../auth/pki.ts';
 
 export const KAAS_USER = 'kaas';
@@ -40,8 +41,15 @@ export function kaasBinding(): KubernetesObject {
   };
 }
 
-/** kaas's certificate per cluster CA (by fingerprint), issued at most once at a time. */
-const issued = new Map<string, Promise<KeyPair>>();
+/**
+ * kaas's certificate per cluster CA (by fingerprint), issued at most once at a time; bounded, and an
+ * entry goes once its certificate is due for renewal, so clusters long deleted do not pile up.
+ */
+const issued = ttlCache<Promise<KeyPair>>({
+  max: 1000,
+  ttlMs: IDENTITY_DAYS * 24 * 3600_000 - RENEW_WHEN_LEFT_MS,
+  now: Date.now,
+});
 
 /** kaas's client certificate for the cluster whose CA is `ca`, fresh for at least 10 more days. */
 export async function kaasIdentity(ca: KeyPair, now: () => Date = () => new Date()): Promise<KeyPair> {

@@ -1,12 +1,26 @@
 /**
- * The little of the Kubernetes API the provisioner drives itself: /healthz, cordon, list a node's
+ * The little of the Kubernetes API the provisioner drives itself: health, cordon, list a node's
  * pods, evict one (policy/v1 Eviction, which honours PodDisruptionBudgets), the join token's
- * Secret, Node removal. It authenticates with the break-glass client certificate and trusts only
- * the cluster CA. Plain undici rather than @kubernetes/client-node: a handful of calls do not need a
- * generated client. test/provisioner/kube.test.ts runs it against kubelab's real API server.
+ * Secret, Node removal, the objects delete sweeps. It authenticates with the break-glass client
+ * certificate and trusts only the cluster CA, through @kubernetes/client-node's typed CoreV1Api
+ * (the addon appliers use the same client). test/provisioner/kube.test.ts runs it against kubelab's
+ * real API server.
  */
-import { Agent, fetch } from 'undici';
+import {
+  ApiException,
+  CoreV1Api,
+  Health,
+  KubeConfig,
+  Observable,
+  PatchStrategy,
+  setHeaderOptions,
+  type ConfigurationOptions,
+  type RequestContext,
+  type ResponseContext,
+  type V1Node,
+} from '@kubernetes/client-node';
 import { UpstreamError } from '../errors.ts';
+import { statusMessage } from './addons/client.ts';
 import { unreachableReason } from './unreachable.ts';
 import { refusedMessage } from './identity.ts';
 
@@ -20,7 +34,7 @@ export interface PodRef {
 
 /** Operations the drain step needs. */
 export interface KubeClient {
-  /** True when the API answers /healthz with 200. */
+  /** True when the API answers /readyz with 200 (client-node's health check). */
   healthy(signal: AbortSignal): Promise<boolean>;
   cordon(node: string): Promise<void>;
   podsOn(node: string): Promise<PodRef[]>;
@@ -79,195 +93,221 @@ export interface KubeAccess {
 /** Builds a client for one cluster; injected into the provisioner so tests can redirect it. */
 export type KubeClientFactory = (access: KubeAccess) => KubeClient;
 
-interface PodList {
-  items: {
-    metadata: {
-      namespace: string;
-      name: string;
-      annotations?: Record<string, string>;
-      ownerReferences?: { kind: string }[];
-    };
-  }[];
-}
-
-interface NodeList {
-  items: {
-    metadata: { name: string; labels?: Record<string, string> };
-    status?: {
-      nodeInfo?: { kubeletVersion?: string };
-      conditions?: { type: string; status: string; reason?: string; message?: string }[];
-    };
-  }[];
-}
-
 /** A Node object's readiness, as kubectl's STATUS column reads it (condition Ready=True). */
-export function nodeState(item: NodeList['items'][number]): NodeState {
+export function nodeState(item: V1Node): NodeState {
   const ready = (item.status?.conditions ?? []).find((c) => c.type === 'Ready');
   const why = ready
     ? `Ready=${ready.status}${ready.reason ? ` (${ready.reason}${ready.message ? `: ${ready.message}` : ''})` : ''}`
     : 'no Ready condition reported yet';
   return {
-    name: item.metadata.name,
+    name: item.metadata?.name ?? '',
     ready: ready?.status === 'True',
     ...(ready?.status === 'True' ? {} : { reason: why }),
     kubeletVersion: item.status?.nodeInfo?.kubeletVersion ?? '',
-    labels: item.metadata.labels ?? {},
+    labels: item.metadata?.labels ?? {},
   };
 }
 
-/** An API that does not answer /healthz this fast counts as unreachable (drain is skipped). */
+/** An API that does not answer its health check this fast counts as unreachable (drain is skipped). */
 const HEALTH_TIMEOUT_MS = 5_000;
+/** Budget of every other call, from sending the request to the end of the answer. */
+const CALL_TIMEOUT_MS = 30_000;
 
-/** The production client (undici, mutual TLS with the cluster CA). */
+/** A kubeconfig holding one cluster's address and CA and kaas's client certificate (no file, no env). */
+export function kubeConfigFor(access: KubeAccess): KubeConfig {
+  const kc = new KubeConfig();
+  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+  kc.loadFromClusterAndUser(
+    { name: 'cluster', server: access.server, caData: b64(access.caPem), skipTLSVerify: false },
+    { name: 'kaas', certData: b64(access.certPem), keyData: b64(access.keyPem) },
+  );
+  return kc;
+}
+
+/** The production client (@kubernetes/client-node, mutual TLS with the cluster CA). */
 export const createKubeClient: KubeClientFactory = (access) => {
-  const dispatcher = new Agent({
-    connect: { ca: access.caPem, cert: access.certPem, key: access.keyPem },
-    headersTimeout: 30_000,
-    bodyTimeout: 30_000,
-  });
-  const base = access.server.replace(/\/+$/, '');
-  const call = async (method: string, path: string, body?: unknown, contentType = 'application/json') => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      dispatcher,
-      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': contentType }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, text };
+  const kc = kubeConfigFor(access);
+  const core = kc.makeApiClient(CoreV1Api);
+  // close() aborts whatever is still in flight: a request to an API that accepts and never
+  // answers must not hold the caller until the socket gives up.
+  const closed = new AbortController();
+  /** Call options: the timeout (joined with the caller's signal, if any) and an optional Content-Type. */
+  const options = (signal?: AbortSignal, contentType?: string): ConfigurationOptions => {
+    const timeout = {
+      pre: (request: RequestContext) => {
+        const signals = [closed.signal, AbortSignal.timeout(CALL_TIMEOUT_MS), ...(signal ? [signal] : [])];
+        request.setSignal(AbortSignal.any(signals));
+        return new Observable(Promise.resolve(request));
+      },
+      post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+    };
+    const base: ConfigurationOptions = { middleware: [timeout], middlewareMergeStrategy: 'append' };
+    return contentType ? setHeaderOptions('Content-Type', contentType, base) : base;
   };
-  const fail = (what: string, r: { status: number; text: string }) =>
-    r.status === 401 || r.status === 403
-      ? new UpstreamError(`Kubernetes API ${what}: ${refusedMessage(r.status)}`, { code: 'kube_api_refused' })
-      : new UpstreamError(`Kubernetes API ${what} answered ${r.status}: ${r.text.slice(0, 300)}`, {
+  const mergePatch = () => options(undefined, PatchStrategy.MergePatch);
+  /** The HTTP status of an error answer, or undefined when the API was not reached. */
+  const statusOf = (error: unknown) => (error instanceof ApiException ? (error.code as number) : undefined);
+  const fail = (what: string, error: unknown) => {
+    if (!(error instanceof ApiException))
+      return new UpstreamError(unreachableReason(error), {
+        code: 'kube_api_unreachable',
+        cause: error,
+      });
+    const status = error.code as number;
+    return status === 401 || status === 403
+      ? new UpstreamError(`Kubernetes API ${what}: ${refusedMessage(status)}`, {
+          code: 'kube_api_refused',
+          cause: error,
+        })
+      : new UpstreamError(`Kubernetes API ${what} answered ${status}: ${statusMessage(error.body)}`, {
           code: 'kube_api_error',
+          cause: error,
         });
+  };
+  /** The call's answer; any failure becomes an UpstreamError saying `what` failed. */
+  const attempt = async <T>(what: string, call: Promise<T>): Promise<T> => {
+    try {
+      return await call;
+    } catch (error) {
+      throw fail(what, error);
+    }
+  };
+  /** Runs a call whose listed error statuses are outcomes, not failures: returns that status, else 'ok'. */
+  const tolerate = async (what: string, call: Promise<unknown>, fine: number[]): Promise<number | 'ok'> => {
+    try {
+      await call;
+      return 'ok';
+    } catch (error) {
+      const status = statusOf(error);
+      if (status !== undefined && fine.includes(status)) return status;
+      throw fail(what, error);
+    }
+  };
   return {
     async healthy(signal) {
       try {
-        const res = await fetch(`${base}/healthz`, {
-          dispatcher,
-          signal: AbortSignal.any([signal, AbortSignal.timeout(HEALTH_TIMEOUT_MS)]),
+        return await new Health(kc).readyz({
+          signal: AbortSignal.any([signal, closed.signal, AbortSignal.timeout(HEALTH_TIMEOUT_MS)]),
         });
-        await res.text();
-        return res.status === 200;
       } catch {
         return false;
       }
     },
     async cordon(node) {
-      const r = await call(
-        'PATCH',
-        `/api/v1/nodes/${encodeURIComponent(node)}`,
-        { spec: { unschedulable: true } },
-        'application/merge-patch+json',
+      await tolerate(
+        `cordon of ${node}`,
+        core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, mergePatch()),
+        [404],
       );
-      if (r.status === 404) return;
-      if (r.status !== 200) throw fail(`cordon of ${node}`, r);
     },
     async podsOn(node) {
-      const r = await call(
-        'GET',
-        `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${node}`)}`,
+      const list = await attempt(
+        `pod list of ${node}`,
+        core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, options()),
       );
-      if (r.status !== 200) throw fail(`pod list of ${node}`, r);
-      return (JSON.parse(r.text) as PodList).items.map((p) => ({
-        namespace: p.metadata.namespace,
-        name: p.metadata.name,
+      return list.items.map((p) => ({
+        namespace: p.metadata?.namespace ?? '',
+        name: p.metadata?.name ?? '',
         skip:
-          (p.metadata.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet') ||
-          p.metadata.annotations?.['kubernetes.io/config.mirror'] !== undefined,
+          (p.metadata?.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet') ||
+          p.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined,
       }));
     },
     async evict(pod) {
-      const r = await call(
-        'POST',
-        `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}/eviction`,
-        { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.name, namespace: pod.namespace } },
+      const answer = await tolerate(
+        `eviction of ${pod.namespace}/${pod.name}`,
+        core.createNamespacedPodEviction(
+          {
+            name: pod.name,
+            namespace: pod.namespace,
+            body: {
+              apiVersion: 'policy/v1',
+              kind: 'Eviction',
+              metadata: { name: pod.name, namespace: pod.namespace },
+            },
+          },
+          options(),
+        ),
+        [404, 429],
       );
-      if (r.status === 429) return 'blocked';
-      if (r.status === 200 || r.status === 201 || r.status === 404) return 'evicted';
-      throw fail(`eviction of ${pod.namespace}/${pod.name}`, r);
+      return answer === 429 ? 'blocked' : 'evicted';
     },
     async ensureBootstrapToken(token, expiresAt) {
       const [id, secret] = token.split('.') as [string, string];
       const name = `bootstrap-token-${id}`;
-      const created = await call('POST', '/api/v1/namespaces/kube-system/secrets', {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name, namespace: 'kube-system' },
-        type: 'bootstrap.kubernetes.io/token',
-        stringData: {
-          'token-id': id,
-          'token-secret': secret,
-          expiration: expiresAt,
-          'usage-bootstrap-authentication': 'true',
-          'usage-bootstrap-signing': 'true',
-          'auth-extra-groups': 'system:bootstrappers:kubeadm:default-node-token',
-        },
-      });
-      if (created.status === 201 || created.status === 200) return 'created';
-      if (created.status !== 409) throw fail('creation of the join token', created);
-      const patched = await call(
-        'PATCH',
-        `/api/v1/namespaces/kube-system/secrets/${name}`,
-        { stringData: { expiration: expiresAt } },
-        'application/merge-patch+json',
+      const created = await tolerate(
+        'creation of the join token',
+        core.createNamespacedSecret(
+          {
+            namespace: 'kube-system',
+            body: {
+              apiVersion: 'v1',
+              kind: 'Secret',
+              metadata: { name, namespace: 'kube-system' },
+              type: 'bootstrap.kubernetes.io/token',
+              stringData: {
+                'token-id': id,
+                'token-secret': secret,
+                expiration: expiresAt,
+                'usage-bootstrap-authentication': 'true',
+                'usage-bootstrap-signing': 'true',
+                'auth-extra-groups': 'system:bootstrappers:kubeadm:default-node-token',
+              },
+            },
+          },
+          options(),
+        ),
+        [409],
       );
-      if (patched.status !== 200) throw fail('extension of the join token', patched);
+      if (created !== 409) return 'created';
+      await attempt(
+        'extension of the join token',
+        core.patchNamespacedSecret(
+          { name, namespace: 'kube-system', body: { stringData: { expiration: expiresAt } } },
+          mergePatch(),
+        ),
+      );
       return 'extended';
     },
     async deleteNode(node) {
-      const r = await call('DELETE', `/api/v1/nodes/${encodeURIComponent(node)}`);
-      if (r.status !== 200 && r.status !== 202 && r.status !== 404) throw fail(`deletion of node ${node}`, r);
+      await tolerate(`deletion of node ${node}`, core.deleteNode({ name: node }, options()), [404]);
     },
-    loadBalancerServices: async () =>
-      (await listAll('services')).filter((o) => o.spec?.type === 'LoadBalancer').map(refOf),
-    persistentVolumeClaims: async () => (await listAll('persistentvolumeclaims')).map(refOf),
-    async deleteNamespaced(resource, ref) {
-      const r = await call(
-        'DELETE',
-        `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/${resource}/${encodeURIComponent(ref.name)}`,
-        { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: ref.uid } },
+    async loadBalancerServices() {
+      const list = await attempt('list of services', core.listServiceForAllNamespaces({}, options()));
+      return list.items.filter((o) => o.spec?.type === 'LoadBalancer').map(refOf);
+    },
+    async persistentVolumeClaims() {
+      const list = await attempt(
+        'list of persistentvolumeclaims',
+        core.listPersistentVolumeClaimForAllNamespaces({}, options()),
       );
+      return list.items.map(refOf);
+    },
+    async deleteNamespaced(resource, ref) {
+      const request = {
+        name: ref.name,
+        namespace: ref.namespace,
+        body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: ref.uid } },
+      };
       // 409: the uid precondition failed, so the object by that name is a newer one; leave it.
-      if (![200, 202, 404, 409].includes(r.status))
-        throw fail(`deletion of ${resource} ${ref.namespace}/${ref.name}`, r);
+      await tolerate(
+        `deletion of ${resource} ${ref.namespace}/${ref.name}`,
+        resource === 'services'
+          ? core.deleteNamespacedService(request, options())
+          : core.deleteNamespacedPersistentVolumeClaim(request, options()),
+        [404, 409],
+      );
     },
     async nodes(signal) {
-      let r: { status: number; text: string };
-      try {
-        const res = await fetch(`${base}/api/v1/nodes`, {
-          dispatcher,
-          headers: { accept: 'application/json' },
-          ...(signal ? { signal } : {}),
-        });
-        r = { status: res.status, text: await res.text() };
-      } catch (error) {
-        throw new UpstreamError(unreachableReason(error), { code: 'kube_api_unreachable', cause: error });
-      }
-      if (r.status !== 200) throw fail('node list', r);
-      return (JSON.parse(r.text) as NodeList).items.map(nodeState);
+      const list = await attempt('node list', core.listNode({}, options(signal)));
+      return list.items.map(nodeState);
     },
-    // destroy, not close: a request abandoned at its timeout (an API that accepts and never
-    // answers) would otherwise hold the caller until undici's own connect timeout.
-    close: () => dispatcher.destroy(),
+    close: async () => closed.abort(),
   };
-
-  async function listAll(resource: 'services' | 'persistentvolumeclaims'): Promise<ListedObject[]> {
-    const r = await call('GET', `/api/v1/${resource}`);
-    if (r.status !== 200) throw fail(`list of ${resource}`, r);
-    return (JSON.parse(r.text) as { items: ListedObject[] }).items;
-  }
 };
 
-interface ListedObject {
-  metadata: { namespace: string; name: string; uid: string };
-  spec?: { type?: string };
-}
-
-const refOf = (o: ListedObject): ObjectRef => ({
-  namespace: o.metadata.namespace,
-  name: o.metadata.name,
-  uid: o.metadata.uid,
+const refOf = (o: { metadata?: { namespace?: string; name?: string; uid?: string } }): ObjectRef => ({
+  namespace: o.metadata?.namespace ?? '',
+  name: o.metadata?.name ?? '',
+  uid: o.metadata?.uid ?? '',
 });

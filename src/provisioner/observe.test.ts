@@ -50,6 +50,15 @@ describe('unreachableReason', () => {
     );
     expect(unreachableReason(fetchFailed({ code: 'EPIPE' }))).toBe('unreachable: EPIPE');
   });
+  it('reads the code node-fetch (@kubernetes/client-node) puts on its FetchError', () => {
+    const fetchError = (code: string) =>
+      Object.assign(new Error(`request to https://192.0.2.1/api failed, reason: ${code}`), {
+        name: 'FetchError',
+        code,
+      });
+    expect(unreachableReason(fetchError('ECONNREFUSED'))).toMatch(/^connection refused/);
+    expect(unreachableReason(fetchError('ERR_TLS_CERT_ALTNAME_INVALID'))).toMatch(/^TLS: /);
+  });
   it('reports an elapsed AbortSignal.timeout as a timeout', () => {
     expect(unreachableReason(new DOMException('The operation timed out.', 'TimeoutError'))).toMatch(
       /^timeout/,

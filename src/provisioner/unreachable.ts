@@ -1,7 +1,8 @@
 /**
- * Why a cluster's API could not be reached, in words an operator can act on. undici reports a
- * failed connection as `TypeError('fetch failed')` with the socket or TLS error as its cause; an
- * elapsed `AbortSignal.timeout` as a `TimeoutError`.
+ * Why a cluster's API could not be reached, in words an operator can act on. undici (the
+ * port-forward) reports a failed connection as `TypeError('fetch failed')` with the socket or TLS
+ * error as its cause; @kubernetes/client-node (node-fetch) as a `FetchError` carrying that error's
+ * `code` itself; an elapsed `AbortSignal.timeout` or an aborted call as a `TimeoutError`/`AbortError`.
  */
 
 const TLS_CODES = new Set([

@@ -104,6 +104,6 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
       }
     });
   }
-  if (deps.webRoot) registerStaticRoutes(app, { rootDir: deps.webRoot });
+  if (deps.webRoot) await registerStaticRoutes(app, { rootDir: deps.webRoot });
   return app;
 }

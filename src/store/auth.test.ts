@@ -62,10 +62,21 @@ describeOnEngines('auth store', ({ store }) => {
     expect((await listApiTokens({ db, userId: 'u1' })).map((t) => t.id)).toEqual(['b', 'a']);
 
     await touchApiTokens({ db, usedAt: new Map([['a', '2030-02-01T00:00:00.000Z']]) });
-    await touchApiTokens({ db, usedAt: new Map([['a', '2030-01-15T00:00:00.000Z']]) });
+    await touchApiTokens({
+      db,
+      usedAt: new Map([
+        ['a', '2030-01-15T00:00:00.000Z'],
+        ['b', '2030-01-16T00:00:00.000Z'],
+        ['gone', '2030-01-16T00:00:00.000Z'],
+      ]),
+    });
     expect((await findApiTokenByHash({ db, tokenHash: 'hash-a' }))?.lastUsedAt).toBe(
       '2030-02-01T00:00:00.000Z',
     );
+    expect((await findApiTokenByHash({ db, tokenHash: 'hash-b' }))?.lastUsedAt).toBe(
+      '2030-01-16T00:00:00.000Z',
+    );
+    await touchApiTokens({ db, usedAt: new Map() });
 
     expect(await deleteApiToken({ db, id: 'c', userId: 'u1' })).toBeUndefined();
     expect((await deleteApiToken({ db, id: 'a', userId: 'u1' }))?.tokenHash).toBe('hash-a');

@@ -14,7 +14,7 @@ import {
 import type { KubernetesObject } from '../../addons/index.ts';
 import { UpstreamError } from '../../errors.ts';
 import type { ObjectRef } from '../../store/listAddonStatus.ts';
-import type { KubeAccess } from '../kubeclient.ts';
+import { kubeConfigFor, type KubeAccess } from '../kubeclient.ts';
 import { refusedMessage } from '../identity.ts';
 
 /** The field manager kaas applies as; it owns every field of what it renders. */
@@ -70,7 +70,7 @@ function statusOf(err: unknown): number | undefined {
 }
 
 /** The `message` of a Kubernetes Status body (parsed or not), else the body's start. */
-function statusMessage(body: unknown): string {
+export function statusMessage(body: unknown): string {
   let parsed = body;
   if (typeof body === 'string') {
     try {
@@ -210,11 +210,5 @@ export function clusterApi(api: ObjectApi, server: string): ClusterApi {
 
 /** The production ClusterApi: the cluster's break-glass client certificate, trusting only its CA. */
 export function clusterApiFor(access: KubeAccess): ClusterApi {
-  const kc = new KubeConfig();
-  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
-  kc.loadFromClusterAndUser(
-    { name: 'cluster', server: access.server, caData: b64(access.caPem), skipTLSVerify: false },
-    { name: 'kaas', certData: b64(access.certPem), keyData: b64(access.keyPem) },
-  );
-  return clusterApiFromConfig(kc);
+  return clusterApiFromConfig(kubeConfigFor(access));
 }

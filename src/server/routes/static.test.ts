@@ -14,11 +14,12 @@ describe('static routes', () => {
     writeFileSync(join(dir, 'index.html'), '<!doctype html><title>kaas</title>');
     writeFileSync(join(dir, 'assets', 'index-abc123.js'), 'console.log(1)');
     writeFileSync(join(dir, 'favicon.svg'), '<svg/>');
+    writeFileSync(join(dir, '.env.js'), 'secret');
     writeFileSync(join(tmpdir(), 'kaas-secret.txt'), 'secret');
     app = Fastify({ logger: false });
     app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: { code: 'not_found' } }));
     app.get('/api/v1/known', async () => ({ ok: true }));
-    registerStaticRoutes(app, { rootDir: dir });
+    await registerStaticRoutes(app, { rootDir: dir });
     await app.ready();
   });
   afterEach(async () => {
@@ -62,6 +63,7 @@ describe('static routes', () => {
       '/api',
       '/tokenreview/x',
       '/assets/missing-1.js',
+      '/.env.js',
       '/%2e%2e/kaas-secret.txt',
       '/%2e%2e%2fkaas-secret.txt',
     ]) {

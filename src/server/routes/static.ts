@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { existsSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /** Where the built control panel lives (Vite's output, `web/dist`). */
@@ -25,22 +25,13 @@ export const CONTROL_PANEL_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2',
-  '.woff': 'font/woff',
-  '.ttf': 'font/ttf',
-  '.json': 'application/json',
-  '.txt': 'text/plain; charset=utf-8',
-};
-
 /** Paths owned by the API side: an unknown one is a JSON 404, never the SPA's index.html. */
 const API_PREFIXES = ['/api/', '/tokenreview', '/metrics', '/healthz', '/openapi'];
+
+/** Vite's content-hashed files: a new build has new names, so browsers may keep them for a year. */
+const IMMUTABLE = { maxAge: 365 * 24 * 3600_000, immutable: true } as const;
+/** Everything else (the HTML, the favicon) is revalidated, so a deploy is picked up on the next load. */
+const REVALIDATE = { cacheControl: false } as const;
 
 function securityHeaders(reply: FastifyReply): FastifyReply {
   return reply
@@ -51,53 +42,42 @@ function securityHeaders(reply: FastifyReply): FastifyReply {
     .header('cross-origin-opener-policy', 'same-origin');
 }
 
-async function fileSize(path: string): Promise<number | undefined> {
-  try {
-    const info = await stat(path);
-    return info.isFile() ? info.size : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Serves the control panel: files from `rootDir`, `index.html` for any other GET that is not an
- * API path (client-side routes), a year-long immutable cache for Vite's hashed `/assets/`, and
- * `no-cache` for the HTML so a deploy is picked up on the next load.
+ * Serves the control panel through @fastify/static: files from `rootDir`, `index.html` for any other
+ * GET without a file extension that is not an API path (client-side routes), a year-long immutable
+ * cache for Vite's hashed `/assets/`, and `no-cache` for the rest. A missing file with an extension
+ * is a broken asset link, not a page: it is a 404, since answering it with HTML hides the bug.
  */
-export function registerStaticRoutes(app: FastifyInstance, deps: StaticDeps): void {
+export async function registerStaticRoutes(app: FastifyInstance, deps: StaticDeps): Promise<void> {
   const root = resolve(deps.rootDir);
-
-  app.get('/*', async (request, reply) => {
-    const path = request.url.split('?')[0] ?? '/';
-    if (API_PREFIXES.some((p) => path === p.replace(/\/$/, '') || path.startsWith(p)))
-      return reply.callNotFound();
-    // Fastify's router has already rejected malformed percent-encoding with a 400.
-    const decoded = decodeURIComponent(path);
-    const file = join(root, normalize(decoded));
-    const inside = file.startsWith(root + sep) && !decoded.includes('\0');
-    const size = inside && decoded !== '/' ? await fileSize(file) : undefined;
-    if (size !== undefined) {
-      const immutable = decoded.startsWith('/assets/');
-      return securityHeaders(reply)
-        .header('content-type', TYPES[extname(file)] ?? 'application/octet-stream')
-        .header('content-length', size)
-        .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
-        .send(createReadStream(file));
-    }
-    // A missing file with an extension is a broken asset link, not a page: answering it with HTML hides the bug.
-    if (extname(decoded) !== '') return reply.callNotFound();
-    const index = join(root, 'index.html');
-    const indexSize = await fileSize(index);
-    if (indexSize === undefined)
-      return securityHeaders(reply)
-        .status(503)
-        .header('content-type', 'text/plain; charset=utf-8')
-        .send('The control panel is not built: run "npm run build:web".');
-    return securityHeaders(reply)
-      .header('content-type', TYPES['.html'])
-      .header('content-length', indexSize)
-      .header('cache-control', 'no-cache')
-      .send(createReadStream(index));
+  const index = join(root, 'index.html');
+  // Inside its own plugin scope, so `reply.sendFile` decorates only the panel's route.
+  await app.register(async (panel) => {
+    await panel.register(fastifyStatic, { root, serve: false, index: false, dotfiles: 'ignore' });
+    // @fastify/send's table still says application/javascript; RFC 9239 made text/javascript the type.
+    panel.addHook('onSend', async (_request, reply, payload) => {
+      const file = (payload as { path?: unknown } | null)?.path;
+      if (typeof file === 'string' && file.endsWith('.js')) reply.type('text/javascript; charset=utf-8');
+      return payload;
+    });
+    panel.get('/*', async (request, reply) => {
+      const path = request.url.split('?')[0] ?? '/';
+      if (API_PREFIXES.some((p) => path === p.replace(/\/$/, '') || path.startsWith(p)))
+        return reply.callNotFound();
+      // Fastify's router has already rejected malformed percent-encoding with a 400.
+      const decoded = decodeURIComponent(path);
+      if (decoded.split('/').includes('..') || decoded.includes('\0')) return reply.callNotFound();
+      securityHeaders(reply);
+      if (extname(decoded) !== '') {
+        if (decoded.startsWith('/assets/')) return reply.sendFile(decoded, IMMUTABLE);
+        return reply.header('cache-control', 'no-cache').sendFile(decoded, REVALIDATE);
+      }
+      if (!existsSync(index))
+        return reply
+          .status(503)
+          .header('content-type', 'text/plain; charset=utf-8')
+          .send('The control panel is not built: run "npm run build:web".');
+      return reply.header('cache-control', 'no-cache').sendFile('index.html', REVALIDATE);
+    });
   });
 }
