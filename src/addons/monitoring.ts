@@ -262,40 +262,52 @@ function prometheus(
   ];
 }
 
+/** A dashboard panel graphing one PromQL expression from the platform Prometheus. */
+function panel(
+  id: number,
+  type: 'stat' | 'timeseries',
+  title: string,
+  grid: [number, number, number, number],
+  expr: string,
+) {
+  const [x, y, w, h] = grid;
+  return {
+    id,
+    type,
+    title,
+    gridPos: { x, y, w, h },
+    datasource: { type: 'prometheus', uid: 'platform' },
+    targets: [{ expr }],
+  };
+}
+
 const OVERVIEW_DASHBOARD = {
   title: 'Cluster overview',
   uid: 'kaas-overview',
   schemaVersion: 39,
   time: { from: 'now-6h', to: 'now' },
   panels: [
-    {
-      id: 1,
-      type: 'stat',
-      title: 'Nodes ready',
-      gridPos: { x: 0, y: 0, w: 6, h: 4 },
-      datasource: { type: 'prometheus', uid: 'platform' },
-      targets: [{ expr: 'sum(kube_node_status_condition{condition="Ready",status="true"})' }],
-    },
-    {
-      id: 2,
-      type: 'timeseries',
-      title: 'CPU usage by namespace',
-      gridPos: { x: 6, y: 0, w: 18, h: 8 },
-      datasource: { type: 'prometheus', uid: 'platform' },
-      targets: [{ expr: 'sum by (namespace) (rate(container_cpu_usage_seconds_total{container!=""}[5m]))' }],
-    },
-    {
-      id: 3,
-      type: 'timeseries',
-      title: 'etcd WAL fsync p99',
-      gridPos: { x: 0, y: 8, w: 12, h: 8 },
-      datasource: { type: 'prometheus', uid: 'platform' },
-      targets: [
-        {
-          expr: 'histogram_quantile(0.99, sum by (instance, le) (rate(etcd_disk_wal_fsync_duration_seconds_bucket[5m])))',
-        },
-      ],
-    },
+    panel(
+      1,
+      'stat',
+      'Nodes ready',
+      [0, 0, 6, 4],
+      'sum(kube_node_status_condition{condition="Ready",status="true"})',
+    ),
+    panel(
+      2,
+      'timeseries',
+      'CPU usage by namespace',
+      [6, 0, 18, 8],
+      'sum by (namespace) (rate(container_cpu_usage_seconds_total{container!=""}[5m]))',
+    ),
+    panel(
+      3,
+      'timeseries',
+      'etcd WAL fsync p99',
+      [0, 8, 12, 8],
+      'histogram_quantile(0.99, sum by (instance, le) (rate(etcd_disk_wal_fsync_duration_seconds_bucket[5m])))',
+    ),
   ],
 };
 

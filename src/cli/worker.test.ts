@@ -6,8 +6,8 @@ import { createEngine, type ClaimedJob, type JobHandler, type RunOutcome } from 
 import { claimJob } from '../store/claimJob.ts';
 import type { Store } from '../store/db.ts';
 import { findJob, type JobRecord } from '../store/findJob.ts';
-import { insertJob } from '../store/insertJob.ts';
 import { startWorkerLoop, type WorkerLoop } from './worker.ts';
+import { queueTestJob } from '../../test/support/jobs.ts';
 
 const logger = createLogger({ level: 'silent' });
 const outcome = (jobId: string): RunOutcome => ({ jobId, state: 'succeeded', error: null });
@@ -203,17 +203,7 @@ describe.each(engines)('job worker loop with the engine on %s', (engine) => {
 
   const STEP = [{ id: 'work', dependsOn: [] }];
   const queue = (s: Store, id: string, clusterId: string) =>
-    insertJob({
-      db: s.db,
-      job: {
-        id,
-        clusterId,
-        kind: 'create',
-        input: {},
-        stepIds: ['work'],
-        createdAt: new Date().toISOString(),
-      },
-    });
+    queueTestJob(s.db, { id, clusterId, stepIds: ['work'] });
   const startLoop = (s: Store, handler: JobHandler, leaseMs = 5_000) => {
     const e = createEngine({
       db: s.db,

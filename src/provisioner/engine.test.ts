@@ -11,7 +11,6 @@ import { findProvisionedCluster } from '../store/findProvisionedCluster.ts';
 import { insertProvisionedCluster } from '../store/insertProvisionedCluster.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 import { findJob } from '../store/findJob.ts';
-import { insertJob } from '../store/insertJob.ts';
 import { listJobEvents } from '../store/listJobEvents.ts';
 import { listJobSteps } from '../store/listJobSteps.ts';
 import { retryJob } from '../store/retryJob.ts';
@@ -24,6 +23,7 @@ import {
   type JobHandler,
 } from './engine.ts';
 import { withRetries } from './steps/context.ts';
+import { queueTestJob } from '../../test/support/jobs.ts';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -87,16 +87,12 @@ describe.each(engines)('job engine on %s', (engine) => {
 
   let clock = Date.parse('2030-01-01T00:00:00.000Z');
   const newJob = async (s: Store, id = 'job-1', clusterId = 'c1') =>
-    insertJob({
-      db: s.db,
-      job: {
-        id,
-        clusterId,
-        kind: 'create',
-        input: { n: 1 },
-        stepIds: STEPS.map((x) => x.id),
-        createdAt: new Date(clock).toISOString(),
-      },
+    queueTestJob(s.db, {
+      id,
+      clusterId,
+      input: { n: 1 },
+      stepIds: STEPS.map((x) => x.id),
+      createdAt: new Date(clock).toISOString(),
     });
   const baseDeps = (s: Store, owner: string): EngineDeps => ({
     db: s.db,

@@ -4,9 +4,9 @@ import { createLogger } from '../log.ts';
 import { claimJob } from '../store/claimJob.ts';
 import type { Store } from '../store/db.ts';
 import { findJob, type JobRecord } from '../store/findJob.ts';
-import { insertJob } from '../store/insertJob.ts';
 import { renewJobLease } from '../store/renewJobLease.ts';
 import { keepLease } from './lease.ts';
+import { queueTestJob } from '../../test/support/jobs.ts';
 
 const logger = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -14,10 +14,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Queues a job and claims it for `me` with a lease of `leaseMs` from now (real time). */
 async function claimed(store: Store, leaseMs: number): Promise<JobRecord> {
   const now = new Date();
-  await insertJob({
-    db: store.db,
-    job: { id: 'j1', clusterId: 'c1', kind: 'create', input: {}, stepIds: [], createdAt: now.toISOString() },
-  });
+  await queueTestJob(store.db, { id: 'j1', clusterId: 'c1', createdAt: now.toISOString() });
   const job = await claimJob({
     db: store.db,
     dialect: store.dialect,

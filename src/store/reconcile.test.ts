@@ -4,12 +4,12 @@ import { claimReconcile } from './claimReconcile.ts';
 import type { Store } from './db.ts';
 import { findReconcileStatus } from './findReconcileStatus.ts';
 import { finishReconcile } from './finishReconcile.ts';
-import { insertJob } from './insertJob.ts';
 import { insertProvisionedCluster } from './insertProvisionedCluster.ts';
 import { insertReconcileRows } from './insertReconcileRows.ts';
 import { markRoleBindingsApplied } from './markRoleBindingsApplied.ts';
 import { renewReconcileLease } from './renewReconcileLease.ts';
 import { replaceRoleBindings } from './replaceRoleBindings.ts';
+import { queueTestJob } from '../../test/support/jobs.ts';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
@@ -82,10 +82,7 @@ describeOnEngines('reconcile claims', ({ store }) => {
     await cluster(s, 'c1');
     await insertReconcileRows({ db: s.db });
     expect(await claim(s, 'a', 0)).toMatchObject({ clusterId: 'c1' });
-    await insertJob({
-      db: s.db,
-      job: { id: 'j1', clusterId: 'c1', kind: 'resize', input: {}, stepIds: [], createdAt: at(1) },
-    });
+    await queueTestJob(s.db, { id: 'j1', clusterId: 'c1', kind: 'resize', createdAt: at(1) });
     expect(await renewReconcileLease({ db: s.db, clusterId: 'c1', owner: 'a', leaseExpiresAt: at(90) })).toBe(
       false,
     );

@@ -26,7 +26,6 @@ import { migrateToLatest } from '../../src/store/migrate.ts';
 import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
 import { findReconcileStatus } from '../../src/store/findReconcileStatus.ts';
 import { getRoleBindings } from '../../src/store/getRoleBindings.ts';
-import { insertJob } from '../../src/store/insertJob.ts';
 import { listAddonStatus, type ObjectRef } from '../../src/store/listAddonStatus.ts';
 import { listJobs } from '../../src/store/listJobs.ts';
 import { replaceRoleBindings } from '../../src/store/replaceRoleBindings.ts';
@@ -38,6 +37,7 @@ import type { Kubelab } from './kubelab.ts';
 import { waitForReadyNodes } from './nodes.ts';
 import { createWildcardTls, recordReadyCluster } from './readyCluster.ts';
 import { labCluster } from './support.ts';
+import { queueTestJob } from '../support/jobs.ts';
 
 /** Short, so the suite sees several periods; production's default is 5 minutes. */
 const RESYNC_MS = 6_000;
@@ -266,17 +266,7 @@ describe('continuous reconciliation on a real control plane', () => {
   }, 60_000);
 
   it('pauses while a job is queued or running on the cluster, and resumes after it', async () => {
-    await insertJob({
-      db: store.db,
-      job: {
-        id: 'job-resize',
-        clusterId,
-        kind: 'resize',
-        input: {},
-        stepIds: [],
-        createdAt: new Date().toISOString(),
-      },
-    });
+    await queueTestJob(store.db, { id: 'job-resize', clusterId, kind: 'resize' });
     // A pass that was running when the job was queued stops at its next renewal.
     await realSleep(LEASE_MS);
     const paused = (await findReconcileStatus({ db: store.db, clusterId })).syncedAt;
@@ -311,17 +301,7 @@ describe('continuous reconciliation on a real control plane', () => {
       expect(pass?.clusterId).toBe(clusterId);
       const running = pass!.run();
       await atDeployment;
-      await insertJob({
-        db: store.db,
-        job: {
-          id: 'job-upgrade',
-          clusterId,
-          kind: 'upgrade',
-          input: {},
-          stepIds: [],
-          createdAt: new Date().toISOString(),
-        },
-      });
+      await queueTestJob(store.db, { id: 'job-upgrade', clusterId, kind: 'upgrade' });
       // The next renewal (every third of the lease) finds the job and stops the pass.
       await realSleep(LEASE_MS / 2);
       release();
