@@ -252,8 +252,8 @@ export interface IngressPath {
 }
 
 /**
- * Ingress on the `nginx` class for one host, with TLS from the cluster's wildcard certificate; `paths`
- * are prefixes, `/` alone when only a backend is given.
+ * Ingress on the `nginx` class for one host, with TLS from the cluster's wildcard certificate:
+ * `backend` is one Service port (served at `/`) or a list of prefix paths, each to its own.
  */
 export function ingress(
   addon: string,
