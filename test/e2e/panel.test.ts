@@ -358,6 +358,29 @@ describe('control panel in Chromium', () => {
     expect((await review(clusterA.id, withToken.users[0].user.token)).authenticated).toBe(true);
     await page.getByText('It is listed on the API tokens page').waitFor();
     await shoot('11-kubeconfig-downloaded');
+
+    // A download that fails once its token exists deletes that token again: no secret that nobody holds.
+    const kubeconfigTokens = async () =>
+      (
+        (await page.evaluate(() => fetch('/api/v1/tokens').then((r) => r.json()))) as {
+          items: { name: string }[];
+        }
+      ).items.filter((t) => t.name.startsWith('kubeconfig ')).length;
+    const before = await kubeconfigTokens();
+    const rendering = '**/api/v1/clusters/*/kubeconfig';
+    await page.route(rendering, (route) =>
+      route.request().method() === 'POST'
+        ? route.fulfill({
+            status: 503,
+            contentType: 'application/json',
+            body: JSON.stringify({ error: { code: 'unavailable', message: 'kaas is restarting' } }),
+          })
+        : route.continue(),
+    );
+    await page.getByRole('button', { name: 'Create token and download' }).click();
+    await page.getByText('kaas is restarting').waitFor();
+    await page.unroute(rendering);
+    expect(await kubeconfigTokens()).toBe(before);
   }, 60_000);
 
   it('shows managed services, service status, role bindings and user tokens to the administrator', async () => {
