@@ -570,7 +570,7 @@ describe('applyAddons with custom resources and API faults on kubelab', () => {
       { clusterId, addons: [addon('widgets', [widget])], wait: quick },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
-    expect(err).toMatchObject({ code: 'kube_unreachable' });
+    expect(err).toMatchObject({ code: 'kube_api_unreachable' });
     expect((err as Error).message).toContain(`Kubernetes API ${server} unreachable:`);
     expect((err as Error).message).toContain('ECONNREFUSED');
   });
@@ -704,7 +704,7 @@ describe.each(engines)('applyRoleBindings on kubelab, store on %s', (engine) => 
     await save([viewers]);
     const offline = clusterApiFor({ ...(await breakGlass(lab, material)), server: await closedPortUrl() });
     await expect(applyRoleBindings({ ...deps, kube: offline }, { clusterId })).rejects.toMatchObject({
-      code: 'kube_unreachable',
+      code: 'kube_api_unreachable',
     });
     expect(await getRoleBindings({ db: store.db, clusterId })).toMatchObject({
       revision: 4,

@@ -100,7 +100,7 @@ export function kubeError(server: string, what: string, err: unknown): UpstreamE
   }
   const reason = err instanceof Error ? err.message : String(err);
   return new UpstreamError(`${what}: Kubernetes API ${server} unreachable: ${reason}`, {
-    code: 'kube_unreachable',
+    code: 'kube_api_unreachable',
     cause: err,
   });
 }
