@@ -13,6 +13,7 @@ import { listJobs } from './listJobs.ts';
 import { listProvisionedClusters } from './listProvisionedClusters.ts';
 import { updateProvisionedCluster } from './updateProvisionedCluster.ts';
 import { findCluster } from './findCluster.ts';
+import { insertReconcileRows } from './insertReconcileRows.ts';
 
 const at = (s: number) => new Date(Date.UTC(2030, 0, 1, 0, 0, s)).toISOString();
 const record = (id: string, name: string) => ({
@@ -57,9 +58,13 @@ describeOnEngines('provisioner store', ({ store }) => {
       updatedAt: at(5),
     });
     expect(await listProvisionedClusters({ db })).toHaveLength(1);
+    await insertReconcileRows({ db });
+    const reconcileRows = () => db.selectFrom('cluster_reconcile').select('cluster_id').execute();
+    expect(await reconcileRows()).toEqual([{ cluster_id: 'c1' }]);
     await deleteProvisionedCluster({ db, id: 'c1' });
     expect(await findProvisionedCluster({ db, ref: 'c1' })).toBeUndefined();
     expect(await findCluster({ db, id: 'c1' })).toBeUndefined();
+    expect(await reconcileRows()).toEqual([]);
   });
 
   it('lists jobs newest first and events in order, optionally after a time', async () => {
