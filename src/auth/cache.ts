@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 
 /** What {@link ttlCache} returns: lru-cache's cache keyed by string. */
-export type TtlCache<V extends object> = LRUCache<string, V>;
+export type TtlCache<V extends NonNullable<unknown>> = LRUCache<string, V>;
 
 /**
  * A bounded cache whose entries expire once older than `ttlMs` (lru-cache): keeps the TokenReview hot path off the
@@ -9,7 +9,7 @@ export type TtlCache<V extends object> = LRUCache<string, V>;
  * used entry goes first. `now` is the service's clock, read on every access (no timer caches it),
  * so a test's clock moves entries past their TTL.
  */
-export function ttlCache<V extends object>(options: {
+export function ttlCache<V extends NonNullable<unknown>>(options: {
   max: number;
   ttlMs: number;
   now: () => number;
@@ -23,7 +23,7 @@ export function ttlCache<V extends object>(options: {
 }
 
 /** Drops every entry the predicate selects (token deleted, user changed). */
-export function deleteWhere<V extends object>(
+export function deleteWhere<V extends NonNullable<unknown>>(
   cache: TtlCache<V>,
   predicate: (key: string, value: V) => boolean,
 ): void {

@@ -163,7 +163,7 @@ export function createAuthService(deps: AuthServiceDeps) {
   /** When each sync subject last succeeded (ms), read once per TTL: staleness() runs on every review. */
   const syncStates = ttlCache<Map<string, number>>({ max: 1, ttlMs: options.cacheTtlMs, now: nowMs });
   /** Tokens whose last-used time was written within the interval (an evicted one is merely written again). */
-  const recentlyWritten = ttlCache<{ at: number }>({
+  const recentlyWritten = ttlCache<true>({
     max: options.cacheMaxEntries,
     ttlMs: options.lastUsedWriteIntervalMs,
     now: nowMs,
@@ -187,7 +187,7 @@ export function createAuthService(deps: AuthServiceDeps) {
   function noteUse(tokenId: string): void {
     if (recentlyWritten.has(tokenId)) return;
     const t = nowMs();
-    recentlyWritten.set(tokenId, { at: t });
+    recentlyWritten.set(tokenId, true);
     pendingUse.set(tokenId, new Date(t).toISOString());
     if (!flushing) setImmediate(() => void flushLastUsed());
   }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -72,7 +72,12 @@ export async function registerStaticRoutes(app: FastifyInstance, deps: StaticDep
         if (decoded.startsWith('/assets/')) return reply.sendFile(decoded, IMMUTABLE);
         return reply.header('cache-control', 'no-cache').sendFile(decoded, REVALIDATE);
       }
-      if (!existsSync(index))
+      if (
+        !(await access(index).then(
+          () => true,
+          () => false,
+        ))
+      )
         return reply
           .status(503)
           .header('content-type', 'text/plain; charset=utf-8')
