@@ -15,6 +15,7 @@
  *   the pod, adds the member through a running one (`member add`, retried while etcd calls the
  *   cluster unhealthy), starts it with the membership etcd answered, waits until it is healthy;
  * - `stopMember(name)` kills a member's process (its pod and forward stay, as when etcd crashes);
+ * - `makeLeader(name)` moves etcd's leadership to that member;
  * - `keepWriting()` writes through the running members until stopped and counts the failures,
  *   to prove a membership change kept quorum;
  * - `addEtcdPod(lab, name, port)` only the Node, pod and forward, to a port of the test's choice;
@@ -44,6 +45,8 @@ export interface EtcdMasters {
   readonly members: readonly MasterMember[];
   joinMember(name: string): Promise<MasterMember>;
   stopMember(name: string): Promise<void>;
+  /** Moves etcd's leadership to member `name` (as `etcdctl move-leader`) and waits until it leads. */
+  makeLeader(name: string): Promise<void>;
   /**
    * Writes a key again and again through the running members, as the API servers do, until
    * `stop()`; every failed write is a moment without quorum. For proving a change kept quorum.
@@ -153,26 +156,38 @@ export async function startEtcdMasters(input: {
     }
   }
 
+  /** POST to member `m`'s etcd gateway: its answer, or an error naming the status and body. */
+  async function post(m: MasterMember, path: string, body: unknown): Promise<Record<string, unknown>> {
+    const res = await request(`${m.clientUrl}${path}`, {
+      method: 'POST',
+      dispatcher: await harnessClient(),
+      body: JSON.stringify(body),
+      headersTimeout: 5_000,
+      bodyTimeout: 5_000,
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${text}`);
+    return JSON.parse(text) as Record<string, unknown>;
+  }
+
   /** POST to the etcd gateway of the first running member that answers 200. */
   async function gateway(path: string, body: unknown): Promise<Record<string, unknown>> {
     let last = '';
     for (const m of running()) {
       try {
-        const res = await request(`${m.clientUrl}${path}`, {
-          method: 'POST',
-          dispatcher: await harnessClient(),
-          body: JSON.stringify(body),
-          headersTimeout: 5_000,
-          bodyTimeout: 5_000,
-        });
-        const text = await res.body.text();
-        if (res.statusCode === 200) return JSON.parse(text) as Record<string, unknown>;
-        last = `${res.statusCode} ${text}`;
+        return await post(m, path, body);
       } catch (error) {
         last = (error as Error).message;
       }
     }
     throw new Error(`etcd ${path} failed: ${last}`);
+  }
+
+  /** Member `m`'s etcd ID and the ID of the leader it follows. */
+  async function status(m: MasterMember): Promise<{ id: string; leader: string }> {
+    const out = await post(m, '/v3/maintenance/status', {});
+    const header = (out['header'] ?? {}) as { member_id?: string };
+    return { id: String(header.member_id ?? ''), leader: String(out['leader'] ?? '') };
   }
 
   const stop = async () => {
@@ -220,6 +235,20 @@ export async function startEtcdMasters(input: {
       start(m, listed.join(','), 'existing');
       await waitFor(`etcd member ${name} healthy`, () => healthy(m), 30_000);
       return m;
+    },
+    async makeLeader(name) {
+      const target = members.find((x) => x.name === name);
+      if (!target) throw new Error(`no etcd member ${name}`);
+      await waitFor(`etcd leadership on ${name}`, async () => {
+        const { id, leader } = await status(target);
+        if (id === leader) return true;
+        for (const x of running()) {
+          if ((await status(x)).id === leader) {
+            await post(x, '/v3/maintenance/transfer-leadership', { targetID: id });
+          }
+        }
+        return false;
+      });
     },
     async stopMember(name) {
       const m = members.find((x) => x.name === name);
