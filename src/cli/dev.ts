@@ -95,6 +95,7 @@ const RESET: readonly [string, string][] = [
   ['cli', 'the kaas CLI login for this kaas dev'],
   ['env', 'the environment file for the CLI'],
   ['clouds.yaml', 'the embedded cloud for the openstack CLI'],
+  ['bin', 'the `kaas` command the environment file puts on PATH'],
 ];
 
 /**
@@ -264,6 +265,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
       KUBE_IMAGE: 'debian-12',
       KUBE_ADMIN_ROLE_ID: adminRole.id,
     },
+    cli: { node: process.execPath, script: fileURLToPath(new URL('../../bin/kaas.mjs', import.meta.url)) },
   });
   const worker = startWorkerLoop({
     engine: jobs.provisioner.engine,

@@ -1,11 +1,13 @@
+import { fileURLToPath } from 'node:url';
 import { startDev, type RunningDev } from '../../src/cli/dev.ts';
 import type { JobView } from '../../src/provisioner/provisioner.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import { waitFor } from '../ha/support.ts';
-import { testCloud, testReleaseDeps } from '../provisioner/support.ts';
+import { testCloud, testReleaseDeps, testReleaseMirror } from '../provisioner/support.ts';
 import { resolveCloudConfig } from '../../src/openstack/config.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import { freePort } from './ports.ts';
+import { spawnService, type ServiceProcess } from './process.ts';
 
 /** `kaas dev` as tests run it: a free port, quick polls, the test release mirror; silent unless given a logger. */
 export async function startTestDev(dataDir: string, logger?: Logger): Promise<RunningDev> {
@@ -45,4 +47,30 @@ export function finishedJob(dev: RunningDev, jobId: string, timeoutMs: number): 
     },
     timeoutMs,
   );
+}
+
+const DEV_PROCESS = fileURLToPath(new URL('./devProcess.ts', import.meta.url));
+
+/**
+ * `kaas dev <args>` as a process of its own (test/support/devProcess.ts) in `at.project`, so its
+ * state is `project/.kaas`, on `at.port`, with the test release mirror; ready with its env file.
+ */
+export function startDevProcess(
+  at: { project: string; home: string; port: number },
+  args: string[] = [],
+  over: Record<string, string> = {},
+): ServiceProcess {
+  const mirror = testReleaseMirror();
+  return spawnService(DEV_PROCESS, args, {
+    cwd: at.project,
+    env: {
+      HOME: at.home,
+      PORT: String(at.port),
+      KAAS_RELEASE_MIRROR: mirror.dir,
+      KAAS_RELEASE_CACHE: mirror.cacheDir,
+      KAAS_TEST_RELEASE_CATALOGUE: mirror.catalogueFile,
+      ...over,
+    },
+    ready: /^ {2}source (\S+)$/m,
+  });
 }
