@@ -119,6 +119,46 @@ describe('admin routes', () => {
     ]);
   });
 
+  it("says a cluster of kaas dev's embedded cloud has no Kubernetes API, without probing one", async () => {
+    await close();
+    const reason = "the embedded cloud's servers do not boot Kubernetes";
+    ({ app, store, close } = await panelTestApp({
+      probe,
+      observe: async () => ({
+        checkedAt: '2030-01-01T00:00:00.000Z',
+        reachable: false,
+        noApi: true,
+        reason,
+        nodes: { ready: 0, total: 0 },
+        groups: [],
+      }),
+    }));
+    await upsertClusterEndpoint({
+      db: store.db,
+      endpoint: {
+        clusterId: 'c1',
+        apiUrl: 'https://198.51.100.7:6443/',
+        caCertPem: 'PEM',
+        ingressDomain: null,
+        kubernetesVersion: 'v1.31.2',
+        nodeCount: 1,
+        provisioningState: 'ready',
+        updatedAt: '2030-01-01T00:00:00.000Z',
+      },
+    });
+    const overview = (await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/overview')).json();
+    expect(overview.health).toEqual({ state: 'unknown', detail: `no Kubernetes API: ${reason}` });
+    expect(overview.observed).toMatchObject({ reachable: false, noApi: true, reason });
+    expect(probed).toEqual([]);
+    const nodes = (await callAs(app, 'member', 'GET', '/api/v1/clusters/c1/nodes')).json();
+    expect(nodes.observed).toEqual({
+      checkedAt: '2030-01-01T00:00:00.000Z',
+      reachable: false,
+      noApi: true,
+      nodes: { ready: 0, total: 0 },
+    });
+  });
+
   it('shows services as unknown when no ingress domain is recorded', async () => {
     const res = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c2/admin/services');
     expect(res.json().items.every((s: { status: string }) => s.status === 'unknown')).toBe(true);
