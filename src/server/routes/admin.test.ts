@@ -37,6 +37,22 @@ async function addToken(store: Store, id: string, userId: string): Promise<void>
   });
 }
 
+/** Cluster c1 as the provisioner reports it once ready: its API address, ingress domain and version. */
+const provisioned = (store: Store) =>
+  upsertClusterEndpoint({
+    db: store.db,
+    endpoint: {
+      clusterId: 'c1',
+      apiUrl: 'https://198.51.100.7:6443/',
+      caCertPem: 'PEM',
+      ingressDomain: 'k.example.org',
+      kubernetesVersion: 'v1.31.2',
+      nodeCount: 3,
+      provisioningState: 'ready',
+      updatedAt: '2030-01-01T00:00:00.000Z',
+    },
+  });
+
 describe('admin routes', () => {
   let app: FastifyInstance;
   let store: Store;
@@ -89,19 +105,7 @@ describe('admin routes', () => {
   });
 
   it('probes /healthz and the service ingresses of a provisioned cluster', async () => {
-    await upsertClusterEndpoint({
-      db: store.db,
-      endpoint: {
-        clusterId: 'c1',
-        apiUrl: 'https://198.51.100.7:6443/',
-        caCertPem: 'PEM',
-        ingressDomain: 'k.example.org',
-        kubernetesVersion: 'v1.31.2',
-        nodeCount: 3,
-        provisioningState: 'ready',
-        updatedAt: '2030-01-01T00:00:00.000Z',
-      },
-    });
+    await provisioned(store);
     const overview = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/overview');
     expect(overview.json()).toMatchObject({
       health: { state: 'healthy', detail: 'ok' },
@@ -133,19 +137,7 @@ describe('admin routes', () => {
         groups: [],
       }),
     }));
-    await upsertClusterEndpoint({
-      db: store.db,
-      endpoint: {
-        clusterId: 'c1',
-        apiUrl: 'https://198.51.100.7:6443/',
-        caCertPem: 'PEM',
-        ingressDomain: null,
-        kubernetesVersion: 'v1.31.2',
-        nodeCount: 1,
-        provisioningState: 'ready',
-        updatedAt: '2030-01-01T00:00:00.000Z',
-      },
-    });
+    await provisioned(store);
     const overview = (await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/overview')).json();
     expect(overview.health).toEqual({ state: 'unknown', detail: `no Kubernetes API: ${reason}` });
     expect(overview.observed).toMatchObject({ reachable: false, noApi: true, reason });
