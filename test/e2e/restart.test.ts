@@ -185,7 +185,7 @@ describe('kaas dev across restarts', () => {
     expect(noDatabase.output()).toContain(
       "the database .kaas/kaas.db is missing while the cloud's state remains. `kaas dev --reset`",
     );
-  }, 120_000);
+  }, 240_000);
 });
 
 /** Logs in to the control panel as admin; returns a caller with its session cookie and CSRF token. */
