@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { startDevProcess } from '../support/dev.ts';
+import { spawnDev } from '../support/dev.ts';
 import { freePort } from '../support/ports.ts';
 import type { ServiceProcess } from '../support/process.ts';
 
@@ -98,7 +98,7 @@ describe("README's first ten minutes", () => {
     const home = mkdtempSync(join(tmpdir(), 'kaas-e2e-readme-'));
     const project = join(home, 'kaas');
     mkdirSync(project);
-    dev = startDevProcess({ project, home, port: await freePort() });
+    dev = spawnDev({ cwd: project, home, port: await freePort() });
     await dev.ready;
 
     // A shell with nothing of kaas's set; the README's own comment gives the password.

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { spawnKaas } from '../support/cli.ts';
-import { devBuilderCloud, startDevProcess as startDev } from '../support/dev.ts';
+import { devBuilderCloud, spawnDev } from '../support/dev.ts';
 import { freePort } from '../support/ports.ts';
 import type { ServiceProcess } from '../support/process.ts';
 import { sourcedEnv } from '../support/shellEnv.ts';
@@ -22,8 +22,10 @@ let home: string;
 let project: string;
 let port: number;
 
-const startDevProcess = (args: string[] = [], over: Record<string, string> = {}) =>
-  startDev({ project, home, port }, args, over);
+/** Starts `kaas dev <args>` in `project` (so its state is `project/.kaas`) on `port`; ready with its env file. */
+function startDevProcess(args: string[] = [], over: Record<string, string> = {}): ServiceProcess {
+  return spawnDev({ cwd: project, home, port, args, env: over });
+}
 
 /** Stops a kaas dev as a service manager would (SIGTERM) and expects a clean exit. */
 async function stop(dev: ServiceProcess): Promise<void> {

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { startDev, type RunningDev } from '../../src/cli/dev.ts';
 import type { JobView } from '../../src/provisioner/provisioner.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
@@ -49,27 +48,29 @@ export function finishedJob(dev: RunningDev, jobId: string, timeoutMs: number): 
   );
 }
 
-const DEV_PROCESS = fileURLToPath(new URL('./devProcess.ts', import.meta.url));
+const DEV_PROCESS = new URL('./devProcess.ts', import.meta.url).pathname;
 
 /**
- * `kaas dev <args>` as a process of its own (test/support/devProcess.ts) in `at.project`, so its
- * state is `project/.kaas`, on `at.port`, with the test release mirror; ready with its env file.
+ * `kaas dev <args>` as a process of its own (test/support/devProcess.ts) in `cwd`, so its state is
+ * `cwd/.kaas`, on `port` with the test release mirror; `ready` resolves with the env file it printed.
  */
-export function startDevProcess(
-  at: { project: string; home: string; port: number },
-  args: string[] = [],
-  over: Record<string, string> = {},
-): ServiceProcess {
+export function spawnDev(options: {
+  cwd: string;
+  home: string;
+  port: number;
+  args?: string[];
+  env?: Record<string, string>;
+}): ServiceProcess {
   const mirror = testReleaseMirror();
-  return spawnService(DEV_PROCESS, args, {
-    cwd: at.project,
+  return spawnService(DEV_PROCESS, options.args ?? [], {
+    cwd: options.cwd,
     env: {
-      HOME: at.home,
-      PORT: String(at.port),
+      HOME: options.home,
+      PORT: String(options.port),
       KAAS_RELEASE_MIRROR: mirror.dir,
       KAAS_RELEASE_CACHE: mirror.cacheDir,
       KAAS_TEST_RELEASE_CATALOGUE: mirror.catalogueFile,
-      ...over,
+      ...options.env,
     },
     ready: /^ {2}source (\S+)$/m,
   });
