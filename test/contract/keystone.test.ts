@@ -160,6 +160,34 @@ describe.each(targets)('Keystone contract on $name', (target) => {
     expect(isOpenStackError(gone, 'openstack_unauthorized')).toBe(true);
   });
 
+  it("a cluster's credential: kaas's own user makes one restricted to member; its token holds member, not admin; deleted, it is refused", async () => {
+    const ks = h.cloud.keystone;
+    const kaas = await h.cloud.session.token();
+    const name = `${h.prefix}-cluster`;
+    const made = await ks.createApplicationCredential(kaas.user.id, { name, roles: [{ name: 'member' }] });
+    h.defer(() => ignore404(ks.deleteApplicationCredential(kaas.user.id, made.id)));
+    expect(made.roles.map((r) => r.name)).toEqual(['member']);
+    expect(made.project_id).toBe(kaas.project?.id);
+
+    const listed = await ks.listApplicationCredentials(kaas.user.id, { name });
+    expect(listed.map((c) => c.id)).toEqual([made.id]);
+    expect(listed[0]?.secret).toBeUndefined();
+    expect(await ks.listApplicationCredentials(kaas.user.id, { name: `${name}-none` })).toEqual([]);
+
+    const used = await ks.authenticateApplicationCredential({ id: made.id, secret: made.secret });
+    expect(used).toMatchObject({ userId: kaas.user.id, projectId: kaas.project?.id });
+    const roles = used.roles.map((r) => r.name);
+    expect(roles).toContain('member');
+    expect(roles).not.toContain('admin');
+
+    await ks.deleteApplicationCredential(kaas.user.id, made.id);
+    expect(await ks.listApplicationCredentials(kaas.user.id, { name })).toEqual([]);
+    const gone = await ks
+      .authenticateApplicationCredential({ id: made.id, secret: made.secret })
+      .catch((e) => e);
+    expect(isOpenStackError(gone, 'openstack_unauthorized')).toBe(true);
+  });
+
   it('finds the Default domain by name and unassigns/deletes everything', async () => {
     const ks = h.cloud.keystone;
     expect(await ks.findDomainByName('Default')).toMatchObject({ id: 'default', name: 'Default' });
