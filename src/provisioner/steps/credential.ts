@@ -103,17 +103,23 @@ async function make(
   return { id: made.id, name, secret: made.secret, userId: owner.userId, projectId: made.project_id };
 }
 
-/** Deletes one credential; already gone counts as deleted. */
-async function remove(deps: ExecDeps, userId: string, id: string): Promise<void> {
-  await deps.cloud.keystone.deleteApplicationCredential(userId, id).catch((error: unknown) => {
-    if (!isOpenStackError(error, 'openstack_not_found')) throw error;
-  });
+/** Deletes one credential; false when it was already gone. */
+async function remove(deps: ExecDeps, userId: string, id: string): Promise<boolean> {
+  return deps.cloud.keystone.deleteApplicationCredential(userId, id).then(
+    () => true,
+    (error: unknown) => {
+      if (!isOpenStackError(error, 'openstack_not_found')) throw error;
+      return false;
+    },
+  );
 }
 
 /** Deletes the cluster's credentials Keystone holds that are not in `keep`; returns their ids. */
 async function removeOthers(deps: ExecDeps, userId: string, keep: readonly (string | undefined)[]) {
-  const ids = (await listed(deps, userId)).map((c) => c.id).filter((id) => !keep.includes(id));
-  for (const id of ids) await remove(deps, userId, id);
+  const ids: string[] = [];
+  for (const c of await listed(deps, userId)) {
+    if (!keep.includes(c.id) && (await remove(deps, userId, c.id))) ids.push(c.id);
+  }
   return ids;
 }
 
@@ -170,9 +176,9 @@ async function retire(deps: ExecDeps) {
   const owner = await serviceUser(deps);
   // The retired one, and any orphan of a rotation that died between Keystone and the seal.
   const deleted = await removeOthers(deps, owner.userId, [state.credential?.id]);
-  if (state.retiredCredential && !deleted.includes(state.retiredCredential.id)) {
-    await remove(deps, state.retiredCredential.userId, state.retiredCredential.id);
-    deleted.push(state.retiredCredential.id);
+  const retired = state.retiredCredential;
+  if (retired && !deleted.includes(retired.id) && (await remove(deps, retired.userId, retired.id))) {
+    deleted.push(retired.id);
   }
   await sealed.write(state.credential ? { credential: state.credential } : {});
   await deps.ctx.event(
@@ -186,11 +192,9 @@ async function removeAll(deps: ExecDeps) {
   const state = (await deps.credentials?.read()) ?? {};
   const owner = await serviceUser(deps);
   const ids = await removeOthers(deps, owner.userId, []);
+  // Sealed ones another user of kaas's owned (kaas's identity changed since) are not listed above.
   for (const c of [state.credential, state.retiredCredential]) {
-    if (c && !ids.includes(c.id)) {
-      await remove(deps, c.userId, c.id);
-      ids.push(c.id);
-    }
+    if (c && !ids.includes(c.id) && (await remove(deps, c.userId, c.id))) ids.push(c.id);
   }
   return { removed: ids.length, ids };
 }

@@ -1,0 +1,135 @@
+/**
+ * Per-cluster OpenStack credentials on cloudsim: create gives the cluster an application credential
+ * of kaas's own user (not of whoever asked), restricted to `member` and sealed at rest; deleting
+ * the person's Keystone user changes nothing for the cluster, its resize or its delete; delete
+ * removes the credential. Nothing of the secret reaches the log, the job or the cluster view.
+ */
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.ts';
+import { isOpenStackError } from '../../src/openstack/index.ts';
+import type { ClusterMaterial } from '../../src/provisioner/material.ts';
+import { open } from '../../src/provisioner/secretbox.ts';
+import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
+import { cloudsimSuite, testProvisioner, testSpec, TEST_SECRET_KEY } from './support.ts';
+
+const suite = cloudsimSuite();
+
+/** Everything the provisioner logged, at debug level. */
+let logged = '';
+const logger = createLogger({
+  level: 'debug',
+  destination: new Writable({
+    write(chunk, _enc, done) {
+      logged += String(chunk);
+      done();
+    },
+  }),
+});
+
+async function sealedMaterial(db: Parameters<typeof findClusterSecret>[0]['db'], clusterId: string) {
+  const sealed = (await findClusterSecret({ db, clusterId })) as string;
+  return {
+    sealed,
+    material: JSON.parse(open({ current: TEST_SECRET_KEY }, sealed, clusterId)) as ClusterMaterial,
+  };
+}
+
+describe("a cluster's own OpenStack identity", () => {
+  it("create makes it for kaas's user, restricted to member, sealed; the asker's user deleted, resize and delete still work; delete removes it", async () => {
+    const { cloud } = suite;
+    const ks = cloud.keystone;
+    const kaas = await cloud.session.token();
+    // The person who asks for the cluster: a member of kaas's project, later deleted.
+    const member = (await ks.listRoles({ name: 'member' }))[0]!;
+    const asker = await ks.createUser({ name: 'cred-asker', password: 'asker-Pw-1' });
+    await ks.assignProjectRole({ projectId: kaas.project!.id, roleId: member.id, userId: asker.id });
+
+    const store = await suite.store();
+    const p = testProvisioner(store, cloud, suite.webhook, { logger });
+    const { cluster, job } = await p.createCluster(testSpec('cred1', 1), { waitForApi: false });
+    await p.runUntilIdle();
+    const created = await p.getJob(job.id);
+    expect(created.job.state).toBe('succeeded');
+
+    const { sealed, material } = await sealedMaterial(store.db, cluster.id);
+    const credential = material.credential!;
+    expect(credential).toMatchObject({ userId: kaas.user.id, projectId: kaas.project!.id });
+    expect(credential.name).toMatch(new RegExp(`^kaas-cluster-${cluster.id}-[0-9a-f]{8}$`));
+    expect(credential.secret.length).toBeGreaterThan(20);
+    // Sealed at rest: the row holds neither the secret nor the id in clear.
+    expect(sealed).not.toContain(credential.secret);
+    expect(sealed).not.toContain(credential.id);
+    const step = created.steps.find((s) => s.stepId === 'credential');
+    expect(step?.output).toEqual({ id: credential.id, userId: kaas.user.id, roles: ['member'], orphans: [] });
+
+    // Keystone's view: kaas's user owns it, with member only; it authenticates to kaas's project.
+    const [listed] = await ks.listApplicationCredentials(kaas.user.id, { name: credential.name });
+    expect(listed?.roles.map((r) => r.name)).toEqual(['member']);
+    const used = await ks.authenticateApplicationCredential({ id: credential.id, secret: credential.secret });
+    expect(used).toMatchObject({ userId: kaas.user.id, projectId: kaas.project!.id });
+    expect(used.roles.map((r) => r.name)).not.toContain('admin');
+
+    await ks.deleteUser(asker.id);
+    const resize = await p.resizeCluster(cluster.id, 'default', 2);
+    await p.runUntilIdle();
+    expect((await p.getJob(resize.id)).job.state).toBe('succeeded');
+    await expect(
+      ks.authenticateApplicationCredential({ id: credential.id, secret: credential.secret }),
+    ).resolves.toMatchObject({ userId: kaas.user.id });
+
+    const view = JSON.stringify([await p.getCluster(cluster.id), await p.getJob(resize.id), created]);
+    const del = await p.deleteCluster(cluster.id);
+    await p.runUntilIdle();
+    const deleted = await p.getJob(del.id);
+    expect(deleted.job.state).toBe('succeeded');
+    expect(deleted.steps.find((s) => s.stepId === 'delete:credential')?.output).toEqual({
+      removed: 1,
+      ids: [credential.id],
+    });
+    expect(await ks.listApplicationCredentials(kaas.user.id, { name: credential.name })).toEqual([]);
+    const refused = await ks
+      .authenticateApplicationCredential({ id: credential.id, secret: credential.secret })
+      .catch((e: unknown) => e);
+    expect(isOpenStackError(refused, 'openstack_unauthorized')).toBe(true);
+
+    // Secrets never in logs or API responses.
+    expect(logged.length).toBeGreaterThan(0);
+    expect(logged).not.toContain(credential.secret);
+    expect(view + JSON.stringify(deleted)).not.toContain(credential.secret);
+  });
+
+  it('a credential left by a crash between Keystone and the seal is deleted; one deleted behind kaas does not stop delete', async () => {
+    const { cloud } = suite;
+    const ks = cloud.keystone;
+    const kaas = await cloud.session.token();
+    const store = await suite.store();
+    const p = testProvisioner(store, cloud, suite.webhook, { logger });
+    const { cluster, job } = await p.createCluster(testSpec('cred2', 0), { waitForApi: false });
+    // What a create that died right after Keystone answered leaves: a credential nobody holds.
+    const orphan = await ks.createApplicationCredential(kaas.user.id, {
+      name: `kaas-cluster-${cluster.id}-0rphan00`,
+      roles: [{ name: 'member' }],
+    });
+    await p.runUntilIdle();
+    const created = await p.getJob(job.id);
+    expect(created.job.state).toBe('succeeded');
+    const first = (await sealedMaterial(store.db, cluster.id)).material.credential!;
+    expect(created.steps.find((s) => s.stepId === 'credential')?.output).toMatchObject({
+      id: first.id,
+      orphans: [orphan.id],
+    });
+    expect((await ks.listApplicationCredentials(kaas.user.id)).map((c) => c.id)).not.toContain(orphan.id);
+
+    // Someone deletes the cluster's credential in Keystone: delete still succeeds, removing nothing.
+    await ks.deleteApplicationCredential(kaas.user.id, first.id);
+    const del = await p.deleteCluster(cluster.id);
+    await p.runUntilIdle();
+    const deleted = await p.getJob(del.id);
+    expect(deleted.job.state).toBe('succeeded');
+    expect(deleted.steps.find((s) => s.stepId === 'delete:credential')?.output).toEqual({
+      removed: 0,
+      ids: [],
+    });
+  });
+});
