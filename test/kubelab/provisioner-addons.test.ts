@@ -323,7 +323,7 @@ describe('the addons step of create, resize and delete, on a cluster booted from
       ).body as {
         items: { metadata: { annotations?: Record<string, string>; deletionTimestamp?: string } }[];
       };
-      // Pods of the old template may still be on their way out; none of them may stay.
+      // Pods of the old template may still be terminating: every running one is on the new credential.
       pods.items = pods.items.filter((i) => i.metadata.deletionTimestamp === undefined);
       expect(pods.items.length, selector).toBeGreaterThan(0);
       expect(

@@ -4,16 +4,36 @@
  * the person's Keystone user changes nothing for the cluster, its resize or its delete; delete
  * removes the credential. Nothing of the secret reaches the log, the job or the cluster view.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { registerCredentialsCommands } from '../../src/cli/credentials.ts';
+import { openProvisionerFromEnv } from '../../src/cli/provisioner.ts';
 import { createLogger } from '../../src/log.ts';
 import { isOpenStackError } from '../../src/openstack/index.ts';
 import type { ClusterMaterial } from '../../src/provisioner/material.ts';
 import { open } from '../../src/provisioner/secretbox.ts';
 import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
-import { cloudsimSuite, testProvisioner, testSpec, TEST_SECRET_KEY } from './support.ts';
+import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
+import { adminEnv } from '../support/openstack.ts';
+import { cloudsimSuite, testProvisioner, testReleaseDeps, testSpec, TEST_SECRET_KEY } from './support.ts';
 
 const suite = cloudsimSuite();
+
+/** Collects what is written to it. */
+function sink() {
+  const box = { text: '' };
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      box.text += String(chunk);
+      done();
+    },
+  });
+  return { box, stream };
+}
 
 /** Everything the provisioner logged, at debug level. */
 let logged = '';
@@ -131,5 +151,104 @@ describe("a cluster's own OpenStack identity", () => {
       removed: 0,
       ids: [],
     });
+  });
+
+  it('kaas cluster rotate-credentials queues the rotation as the operator; a rotation whose services were not moved keeps the old credential', async () => {
+    const { cloud } = suite;
+    const ks = cloud.keystone;
+    const kaas = await cloud.session.token();
+    const dir = await mkdtemp(join(tmpdir(), 'kaas-rotate-'));
+    const env = {
+      ...adminEnv(suite.sim.authUrl),
+      KAAS_DATABASE_URL: `sqlite:${join(dir, 'kaas.db')}`,
+      KAAS_SECRET_KEY: TEST_SECRET_KEY.toString('base64'),
+    };
+    const opened = await openProvisionerFromEnv(env, {
+      logger,
+      webhook: suite.webhook,
+      ...testReleaseDeps(),
+    });
+    try {
+      const { cluster } = await opened.provisioner.createCluster(testSpec('cred3', 0), { waitForApi: false });
+      await opened.provisioner.runUntilIdle();
+      const rotate = async (...args: string[]) => {
+        const out = sink();
+        const err = sink();
+        const program = new Command('kaas').exitOverride();
+        registerCredentialsCommands(program, { env, stdout: out.stream, stderr: err.stream, pollMs: 20 });
+        const error = await program
+          .parseAsync(['node', 'kaas', 'cluster', 'rotate-credentials', ...args])
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        return { error, stdout: out.box.text, stderr: err.box.text };
+      };
+
+      // kaas does not reach this cluster's API: refused, nothing queued.
+      const refused = await rotate('cred3');
+      expect(refused.error).toMatchObject({ code: 'cluster_api_not_reached' });
+      expect((await opened.provisioner.listJobs('cred3')).map((j) => j.kind)).toEqual(['create']);
+
+      const record = await opened.provisioner.getCluster('cred3', { observe: false });
+      await updateProvisionedCluster({
+        db: opened.store.db,
+        id: cluster.id,
+        status: 'ready',
+        options: { ...record.options, waitForApi: true },
+        now: new Date().toISOString(),
+      });
+      const queued = await rotate('cred3', '--no-wait', '--output', 'json');
+      expect(queued.error).toBeUndefined();
+      const job = JSON.parse(queued.stdout) as { id: string; kind: string; state: string };
+      expect(job).toMatchObject({ kind: 'rotate', state: 'queued' });
+      expect(queued.stderr).toContain(`job ${job.id} queued`);
+      const audited = await opened.store.db
+        .selectFrom('audit_events')
+        .select(['action', 'outcome'])
+        .execute();
+      expect(audited.map((e) => [e.action, e.outcome])).toEqual(
+        expect.arrayContaining([
+          ['cluster.credentials.rotate', 'success'],
+          ['cluster.credentials.rotate', 'failure'],
+        ]),
+      );
+
+      // A worker runs it, but the cluster API never answers: the services still hold the old
+      // credential, so it is kept (and still works) and the job fails saying so.
+      const { material: before } = await sealedMaterial(opened.store.db, cluster.id);
+      const worker = testProvisioner(opened.store, cloud, suite.webhook, { logger });
+      await worker.runUntilIdle();
+      const view = await worker.getJob(job.id);
+      expect(view.job.state).toBe('failed');
+      expect(view.job.error).toMatchObject({
+        stepId: 'credential:retire',
+        code: 'credential_not_rolled_out',
+      });
+      const { material: during } = await sealedMaterial(opened.store.db, cluster.id);
+      expect(during.retiredCredential?.id).toBe(before.credential?.id);
+      expect(during.credential?.id).not.toBe(before.credential?.id);
+      await expect(
+        ks.authenticateApplicationCredential({
+          id: before.credential!.id,
+          secret: before.credential!.secret,
+        }),
+      ).resolves.toMatchObject({ userId: kaas.user.id });
+
+      // Delete removes both.
+      const del = await worker.deleteCluster('cred3');
+      await worker.runUntilIdle();
+      const deleted = await worker.getJob(del.id);
+      expect(deleted.steps.find((s) => s.stepId === 'delete:credential')?.output).toMatchObject({
+        removed: 2,
+      });
+      expect(
+        (await ks.listApplicationCredentials(kaas.user.id)).filter((c) => c.name.includes(cluster.id)),
+      ).toEqual([]);
+      expect(logged).not.toContain(during.credential!.secret);
+    } finally {
+      await opened.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
