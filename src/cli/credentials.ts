@@ -1,9 +1,8 @@
-import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { InputError, UpstreamError } from '../errors.ts';
 import type { Provisioner } from '../provisioner/provisioner.ts';
 import type { JobRecord } from '../store/findJob.ts';
-import { insertAuditEvent } from '../store/insertAuditEvent.ts';
+import { operatorAudit } from './operator.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
 
 /** Where the command reads its settings and writes; the process' own by default. */
@@ -58,22 +57,11 @@ export function registerCredentialsCommands(
         KAAS_CA_FILE: undefined,
       });
       try {
-        const audit = (clusterId: string | null, outcome: 'success' | 'failure', details: object) =>
-          insertAuditEvent({
-            db: store.db,
-            event: {
-              at: new Date().toISOString(),
-              actorUserId: null,
-              actorName: `${userInfo().username}@${hostname()}`,
-              action: 'cluster.credentials.rotate',
-              target: ref,
-              clusterId,
-              outcome,
-              details: { via: 'kaas cluster rotate-credentials', ...details },
-              requestId: null,
-              sourceIp: null,
-            },
-          });
+        const audit = operatorAudit(store.db, {
+          action: 'cluster.credentials.rotate',
+          target: ref,
+          via: 'kaas cluster rotate-credentials',
+        });
         let job: JobRecord;
         try {
           job = await provisioner.rotateCredentials(ref);

@@ -7,7 +7,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerCredentialsCommands } from '../../src/cli/credentials.ts';
@@ -15,37 +14,19 @@ import { openProvisionerFromEnv } from '../../src/cli/provisioner.ts';
 import { createLogger } from '../../src/log.ts';
 import { isOpenStackError } from '../../src/openstack/index.ts';
 import type { ClusterMaterial } from '../../src/provisioner/material.ts';
+import type { JobView, Provisioner } from '../../src/provisioner/provisioner.ts';
 import { open } from '../../src/provisioner/secretbox.ts';
 import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
 import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
+import { sink } from '../support/cli.ts';
 import { adminEnv } from '../support/openstack.ts';
 import { cloudsimSuite, testProvisioner, testReleaseDeps, testSpec, TEST_SECRET_KEY } from './support.ts';
 
 const suite = cloudsimSuite();
 
-/** Collects what is written to it. */
-function sink() {
-  const box = { text: '' };
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      box.text += String(chunk);
-      done();
-    },
-  });
-  return { box, stream };
-}
-
 /** Everything the provisioner logged, at debug level. */
-let logged = '';
-const logger = createLogger({
-  level: 'debug',
-  destination: new Writable({
-    write(chunk, _enc, done) {
-      logged += String(chunk);
-      done();
-    },
-  }),
-});
+const log = sink();
+const logger = createLogger({ level: 'debug', destination: log.stream });
 
 async function sealedMaterial(db: Parameters<typeof findClusterSecret>[0]['db'], clusterId: string) {
   const sealed = (await findClusterSecret({ db, clusterId })) as string;
@@ -54,6 +35,17 @@ async function sealedMaterial(db: Parameters<typeof findClusterSecret>[0]['db'],
     material: JSON.parse(open({ current: TEST_SECRET_KEY }, sealed, clusterId)) as ClusterMaterial,
   };
 }
+
+/** Deletes the cluster and runs the job, which must succeed. */
+async function deleteCluster(p: Provisioner, clusterId: string): Promise<JobView> {
+  const del = await p.deleteCluster(clusterId);
+  await p.runUntilIdle();
+  const view = await p.getJob(del.id);
+  expect(view.job.state).toBe('succeeded');
+  return view;
+}
+
+const credentialRemoval = (view: JobView) => view.steps.find((s) => s.stepId === 'delete:credential')?.output;
 
 describe("a cluster's own OpenStack identity", () => {
   it("create makes it for kaas's user, restricted to member, sealed; the asker's user deleted, resize and delete still work; delete removes it", async () => {
@@ -99,14 +91,8 @@ describe("a cluster's own OpenStack identity", () => {
     ).resolves.toMatchObject({ userId: kaas.user.id });
 
     const view = JSON.stringify([await p.getCluster(cluster.id), await p.getJob(resize.id), created]);
-    const del = await p.deleteCluster(cluster.id);
-    await p.runUntilIdle();
-    const deleted = await p.getJob(del.id);
-    expect(deleted.job.state).toBe('succeeded');
-    expect(deleted.steps.find((s) => s.stepId === 'delete:credential')?.output).toEqual({
-      removed: 1,
-      ids: [credential.id],
-    });
+    const deleted = await deleteCluster(p, cluster.id);
+    expect(credentialRemoval(deleted)).toEqual({ removed: 1, ids: [credential.id] });
     expect(await ks.listApplicationCredentials(kaas.user.id, { name: credential.name })).toEqual([]);
     const refused = await ks
       .authenticateApplicationCredential({ id: credential.id, secret: credential.secret })
@@ -114,8 +100,8 @@ describe("a cluster's own OpenStack identity", () => {
     expect(isOpenStackError(refused, 'openstack_unauthorized')).toBe(true);
 
     // Secrets never in logs or API responses.
-    expect(logged.length).toBeGreaterThan(0);
-    expect(logged).not.toContain(credential.secret);
+    expect(log.box.text.length).toBeGreaterThan(0);
+    expect(log.box.text).not.toContain(credential.secret);
     expect(view + JSON.stringify(deleted)).not.toContain(credential.secret);
   });
 
@@ -143,14 +129,7 @@ describe("a cluster's own OpenStack identity", () => {
 
     // Someone deletes the cluster's credential in Keystone: delete still succeeds, removing nothing.
     await ks.deleteApplicationCredential(kaas.user.id, first.id);
-    const del = await p.deleteCluster(cluster.id);
-    await p.runUntilIdle();
-    const deleted = await p.getJob(del.id);
-    expect(deleted.job.state).toBe('succeeded');
-    expect(deleted.steps.find((s) => s.stepId === 'delete:credential')?.output).toEqual({
-      removed: 0,
-      ids: [],
-    });
+    expect(credentialRemoval(await deleteCluster(p, cluster.id))).toEqual({ removed: 0, ids: [] });
   });
 
   it('kaas cluster rotate-credentials queues the rotation as the operator; a rotation whose services were not moved keeps the old credential', async () => {
@@ -236,16 +215,11 @@ describe("a cluster's own OpenStack identity", () => {
       ).resolves.toMatchObject({ userId: kaas.user.id });
 
       // Delete removes both.
-      const del = await worker.deleteCluster('cred3');
-      await worker.runUntilIdle();
-      const deleted = await worker.getJob(del.id);
-      expect(deleted.steps.find((s) => s.stepId === 'delete:credential')?.output).toMatchObject({
-        removed: 2,
-      });
+      expect(credentialRemoval(await deleteCluster(worker, cluster.id))).toMatchObject({ removed: 2 });
       expect(
         (await ks.listApplicationCredentials(kaas.user.id)).filter((c) => c.name.includes(cluster.id)),
       ).toEqual([]);
-      expect(logged).not.toContain(during.credential!.secret);
+      expect(log.box.text).not.toContain(during.credential!.secret);
     } finally {
       await opened.close();
       await rm(dir, { recursive: true, force: true });
