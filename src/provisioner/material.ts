@@ -56,6 +56,8 @@ export interface ClusterCredential {
   /** kaas's service user, who owns it (Keystone lets only the owner delete it). */
   userId: string;
   projectId: string;
+  /** The roles it carries on `projectId` (steps/credential.ts says which and why). */
+  roles: string[];
 }
 
 /**

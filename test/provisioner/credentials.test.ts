@@ -20,7 +20,14 @@ import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
 import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
 import { sink } from '../support/cli.ts';
 import { adminEnv } from '../support/openstack.ts';
-import { cloudsimSuite, testProvisioner, testReleaseDeps, testSpec, TEST_SECRET_KEY } from './support.ts';
+import {
+  cloudsimSuite,
+  testCloud,
+  testProvisioner,
+  testReleaseDeps,
+  testSpec,
+  TEST_SECRET_KEY,
+} from './support.ts';
 
 const suite = cloudsimSuite();
 
@@ -74,6 +81,10 @@ describe("a cluster's own OpenStack identity", () => {
     expect(sealed).not.toContain(credential.id);
     const step = created.steps.find((s) => s.stepId === 'credential');
     expect(step?.output).toEqual({ id: credential.id, userId: kaas.user.id, roles: ['member'], orphans: [] });
+    // kaas's user holds no load-balancer_member here: the credential goes without, and create says so.
+    expect(created.events.filter((e) => e.level === 'warn').map((e) => e.message)).toContain(
+      "kaas's user holds no load-balancer_member on its project: the cluster's credential goes without, so under Octavia's default policy its cloud controller cannot make load balancers; grant it, then rotate the cluster's credentials",
+    );
 
     // Keystone's view: kaas's user owns it, with member only; it authenticates to kaas's project.
     const [listed] = await ks.listApplicationCredentials(kaas.user.id, { name: credential.name });
@@ -106,8 +117,13 @@ describe("a cluster's own OpenStack identity", () => {
   });
 
   it('a credential left by a crash between Keystone and the seal is deleted; one deleted behind kaas does not stop delete', async () => {
-    const { cloud } = suite;
-    const ks = cloud.keystone;
+    const ks = suite.cloud.keystone;
+    // Granted load-balancer_member (Octavia's default policy wants it for load balancers), kaas
+    // passes it on; a new session, since a token's roles are those held when it was issued.
+    const admin = await suite.cloud.session.token();
+    const lbMember = await ks.createRole({ name: 'load-balancer_member' });
+    await ks.assignProjectRole({ projectId: admin.project!.id, roleId: lbMember.id, userId: admin.user.id });
+    const cloud = testCloud(suite.sim);
     const kaas = await cloud.session.token();
     const store = await suite.store();
     const p = testProvisioner(store, cloud, suite.webhook, { logger });
@@ -123,8 +139,10 @@ describe("a cluster's own OpenStack identity", () => {
     const first = (await sealedMaterial(store.db, cluster.id)).material.credential!;
     expect(created.steps.find((s) => s.stepId === 'credential')?.output).toMatchObject({
       id: first.id,
+      roles: ['member', 'load-balancer_member'],
       orphans: [orphan.id],
     });
+    expect(created.events.filter((e) => e.stepId === 'credential' && e.level === 'warn')).toEqual([]);
     expect((await ks.listApplicationCredentials(kaas.user.id)).map((c) => c.id)).not.toContain(orphan.id);
 
     // Someone deletes the cluster's credential in Keystone: delete still succeeds, removing nothing.

@@ -25,13 +25,17 @@ import { findExternalNetwork } from './network.ts';
 type Res = Extract<PlanResource, { type: 'credential' }>;
 
 /**
- * Roles the cluster's credential carries: `member` alone. Under the services' default policies it
- * is what the cluster's components need on their project: Octavia load balancers and Neutron
- * floating IPs (the cloud controller), Cinder volumes and attachments (Cinder CSI, Velero's
- * snapshots), Swift containers and objects (Velero, the etcd backups, the registry). Never
- * `admin`: a workload that reads the Secret would act on every project of the cloud.
+ * Roles the cluster's credential asks for, under the services' default policies: `member` for
+ * Neutron floating IPs and ports (the cloud controller), Cinder volumes and attachments (Cinder
+ * CSI, Velero's snapshots) and Swift containers and objects (Velero, the etcd backups, the
+ * registry); `load-balancer_member` because Octavia's default policy lets only holders of it (and
+ * member) make load balancers (the cloud controller's, for Services). Never `admin`: a workload
+ * that reads the Secret would act on every project of the cloud. Keystone grants a credential only
+ * roles its user holds: `member` is required, a missing `load-balancer_member` is left out with a
+ * warning (Services of type LoadBalancer then fail until it is granted and the credential rotated).
  */
-export const CLUSTER_CREDENTIAL_ROLES: readonly string[] = ['member'];
+export const CLUSTER_CREDENTIAL_ROLES: readonly string[] = ['member', 'load-balancer_member'];
+const REQUIRED_ROLE = 'member';
 
 /** Managed services that read the credential: a rotation waits for them before deleting the old one. */
 export const CREDENTIAL_READERS: readonly string[] = ['cloud-controller', 'storage', 'registry', 'backups'];
@@ -64,15 +68,15 @@ function store(deps: ExecDeps): CredentialStore {
   return deps.credentials;
 }
 
-/** kaas's service user and project: the session's. */
-async function serviceUser(deps: ExecDeps): Promise<{ userId: string; projectId: string }> {
+/** kaas's service user, its project and the roles it holds there: the session's. */
+async function serviceUser(deps: ExecDeps): Promise<{ userId: string; projectId: string; roles: string[] }> {
   const token = await deps.cloud.session.token();
   if (!token.project) {
     throw new ConflictError('kaas must authenticate scoped to a project to give clusters credentials', {
       code: 'project_scope_required',
     });
   }
-  return { userId: token.user.id, projectId: token.project.id };
+  return { userId: token.user.id, projectId: token.project.id, roles: token.roles.map((r) => r.name) };
 }
 
 /** The cluster's credentials Keystone holds for `userId` (ids and names, never secrets). */
@@ -83,24 +87,40 @@ async function listed(deps: ExecDeps, userId: string) {
 
 async function make(
   deps: ExecDeps,
-  owner: { userId: string; projectId: string },
+  owner: { userId: string; projectId: string; roles: string[] },
 ): Promise<ClusterCredential> {
+  if (!owner.roles.includes(REQUIRED_ROLE)) {
+    throw new ConflictError(
+      `kaas's user holds no ${REQUIRED_ROLE} role on its project, so it cannot give cluster ${deps.spec.name} a credential the cloud-facing services can use; grant it`,
+      { code: 'credential_role_missing' },
+    );
+  }
+  const roles = CLUSTER_CREDENTIAL_ROLES.filter((r) => owner.roles.includes(r));
+  const missing = CLUSTER_CREDENTIAL_ROLES.filter((r) => !owner.roles.includes(r));
+  if (missing.length > 0) {
+    await deps.ctx.event(
+      `kaas's user holds no ${missing.join(', ')} on its project: the cluster's credential goes without, so under Octavia's default policy its cloud controller cannot make load balancers; grant it, then rotate the cluster's credentials`,
+      'warn',
+    );
+  }
   const name = `${namePrefix(deps.clusterId)}${randomBytes(4).toString('hex')}`;
   const made = await deps.cloud.keystone
     .createApplicationCredential(owner.userId, {
       name,
       description: `Cloud identity of kaas cluster ${deps.spec.name} (${deps.clusterId})`,
-      roles: CLUSTER_CREDENTIAL_ROLES.map((role) => ({ name: role })),
+      roles: roles.map((role) => ({ name: role })),
     })
     .catch((error: unknown) => {
       if (!isOpenStackError(error, 'openstack_forbidden')) throw error;
       throw new UpstreamError(
-        `Keystone refused kaas an application credential for cluster ${deps.spec.name}: kaas must authenticate as its service user with a password (or an unrestricted application credential) and hold ${CLUSTER_CREDENTIAL_ROLES.join(', ')} on its project`,
+        `Keystone refused kaas an application credential for cluster ${deps.spec.name}: kaas must authenticate as its service user with a password (or an unrestricted application credential)`,
         { code: 'credential_refused', cause: error },
       );
     });
-  await deps.ctx.event(`application credential ${made.id} (${name}) made for the cluster`);
-  return { id: made.id, name, secret: made.secret, userId: owner.userId, projectId: made.project_id };
+  await deps.ctx.event(
+    `application credential ${made.id} (${name}) made for the cluster, roles ${roles.join(', ')}`,
+  );
+  return { id: made.id, name, secret: made.secret, userId: owner.userId, projectId: made.project_id, roles };
 }
 
 /** Deletes one credential; false when it was already gone. */
@@ -135,7 +155,7 @@ async function ensure(deps: ExecDeps) {
     await sealed.write({ ...state, credential });
   }
   const orphans = await removeOthers(deps, owner.userId, [credential.id, state.retiredCredential?.id]);
-  return { id: credential.id, userId: credential.userId, roles: CLUSTER_CREDENTIAL_ROLES, orphans };
+  return { id: credential.id, userId: credential.userId, roles: credential.roles, orphans };
 }
 
 /**
