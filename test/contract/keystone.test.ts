@@ -188,6 +188,49 @@ describe.each(targets)('Keystone contract on $name', (target) => {
     expect(isOpenStackError(gone, 'openstack_unauthorized')).toBe(true);
   });
 
+  it("Octavia's default policy: a member-only credential may not touch load balancers; with load-balancer_member it may", async () => {
+    const ks = h.cloud.keystone;
+    const kaas = await h.cloud.session.token();
+    const projectId = kaas.project?.id as string;
+    const credentialCloud = async (roles: string[]) => {
+      // A new session: a token's roles are those its user held when it was issued.
+      const owner = h.cloudFor(h.env);
+      const made = await owner.keystone.createApplicationCredential(kaas.user.id, {
+        name: `${h.prefix}-${roles.join('-')}`,
+        roles: roles.map((name) => ({ name })),
+      });
+      h.defer(() => ignore404(ks.deleteApplicationCredential(kaas.user.id, made.id)));
+      return h.cloudFor({
+        OS_AUTH_URL: h.env.OS_AUTH_URL as string,
+        OS_AUTH_TYPE: 'v3applicationcredential',
+        OS_APPLICATION_CREDENTIAL_ID: made.id,
+        OS_APPLICATION_CREDENTIAL_SECRET: made.secret,
+        OS_REGION_NAME: h.env.OS_REGION_NAME ?? 'RegionOne',
+        ...(h.env.OS_INTERFACE ? { OS_INTERFACE: h.env.OS_INTERFACE } : {}),
+      });
+    };
+    const memberOnly = await credentialCloud(['member']);
+    const refused = await memberOnly.octavia.listLoadBalancers({}).catch((e) => e);
+    expect(isOpenStackError(refused, 'openstack_forbidden')).toBe(true);
+    // What the cluster's other services need, member allows.
+    await expect(memberOnly.cinder.listVolumes()).resolves.toBeInstanceOf(Array);
+    await expect(memberOnly.swift.listContainers()).resolves.toBeInstanceOf(Array);
+
+    let role = (await ks.listRoles({ name: 'load-balancer_member' }))[0];
+    if (!role) {
+      const made = await ks.createRole({ name: 'load-balancer_member' });
+      h.defer(() => ignore404(ks.deleteRole(made.id)));
+      role = made;
+    }
+    const held = await ks.listRoleAssignments({ userId: kaas.user.id, projectId, roleId: role.id });
+    if (held.length === 0) {
+      await ks.assignProjectRole({ projectId, roleId: role.id, userId: kaas.user.id });
+      h.defer(() => ks.unassignProjectRole({ projectId, roleId: role.id, userId: kaas.user.id }));
+    }
+    const lbMember = await credentialCloud(['member', 'load-balancer_member']);
+    await expect(lbMember.octavia.listLoadBalancers({})).resolves.toBeInstanceOf(Array);
+  });
+
   it('finds the Default domain by name and unassigns/deletes everything', async () => {
     const ks = h.cloud.keystone;
     expect(await ks.findDomainByName('Default')).toMatchObject({ id: 'default', name: 'Default' });
