@@ -186,7 +186,7 @@ const STATUS_DURING: Record<JobRecord['kind'], string> = {
   resize: 'resizing',
   upgrade: 'upgrading',
   delete: 'deleting',
-  rotate: 'rotating credentials',
+  rotate: 'rotating',
 };
 
 /** The `kaas-index`es of a cluster's worker servers, by node group (from their Nova metadata). */
