@@ -3,6 +3,7 @@ import type { ICronJob } from 'kubernetes-models/batch/v1/CronJob';
 import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { InputError } from '../errors.ts';
+import { credentialPodAnnotations } from './cloudconf.ts';
 import type { ResolvedContext } from './context.ts';
 import { KAAS_NAMESPACE, PROTECTED_NAMESPACES, dnsName } from './names.ts';
 import { deployment, labels, meta, resources, type KubernetesObject } from './objects.ts';
@@ -201,6 +202,7 @@ export function backupsAddon(ctx: ResolvedContext): KubernetesObject[] {
       namespace: NS,
       replicas: 1,
       serviceAccountName: 'velero',
+      ...credentialPodAnnotations(ctx),
       initContainers: [
         {
           name: 'velero-plugin-for-openstack',

@@ -1,8 +1,21 @@
 /**
  * The `cloud.conf` the cluster's OpenStack components read (openstack-cloud-controller-manager and
  * Cinder CSI share the format, gcfg INI): who the cluster is on its cloud and where its load
- * balancers' floating IPs come from. kaas renders it; nothing in the cluster edits it.
+ * balancers' floating IPs come from. kaas renders it; nothing in the cluster edits it. Its format
+ * has no auth-type key: `application-credential-id` and `-secret` are what make those components
+ * authenticate as Keystone's v3applicationcredential, never with a password.
  */
+import type { AddonContext } from './context.ts';
+
+/** The pod annotation naming the credential a service's pods started with: a new credential restarts them. */
+export const CREDENTIAL_ANNOTATION = 'kaas.io/application-credential';
+
+/** Pod annotations of a service that reads the cluster's credential (none before kaas made one). */
+export function credentialPodAnnotations(ctx: AddonContext): { podAnnotations?: Record<string, string> } {
+  return ctx.cloudCredentialId === undefined
+    ? {}
+    : { podAnnotations: { [CREDENTIAL_ANNOTATION]: ctx.cloudCredentialId } };
+}
 
 /** The cluster's own OpenStack identity and placement, as kaas created them. */
 export interface CloudConfInput {
@@ -13,8 +26,8 @@ export interface CloudConfInput {
   applicationCredentialSecret: string;
   /** CA bundle path inside the pods, when the cloud's endpoints use a private CA. */
   caFile?: string;
-  /** Neutron external network id for Service load balancers' floating IPs. */
-  floatingNetworkId: string;
+  /** Neutron external network id for Service load balancers' floating IPs (none: VIPs stay internal). */
+  floatingNetworkId?: string;
   /** The cluster subnet's id: load balancer VIPs and members sit there. */
   subnetId: string;
 }

@@ -1,3 +1,4 @@
+import { credentialPodAnnotations } from './cloudconf.ts';
 import type { ResolvedContext } from './context.ts';
 import { daemonSet, resources, type KubernetesObject } from './objects.ts';
 import { serviceIdentity } from './rbac-helpers.ts';
@@ -62,6 +63,7 @@ export function cloudControllerAddon(ctx: ResolvedContext): KubernetesObject[] {
         { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' },
       ],
       securityContext: { runAsUser: 1001 },
+      ...credentialPodAnnotations(ctx),
       containers: [
         {
           name: CLOUD_CONTROLLER,

@@ -33,6 +33,12 @@ export interface AddonContext {
     credentialSecretName: string;
   };
   storageClass: { cinderType?: string; ceph?: boolean };
+  /**
+   * Id (not secret) of the cluster's application credential, which kaas writes into the cloud
+   * Secrets: the pods reading those carry it, so replacing it restarts them. Absent for clusters
+   * whose Secrets an operator supplied.
+   */
+  cloudCredentialId?: string;
   replicas?: Partial<Record<ReplicaKey, number>>;
   images?: Partial<Record<ImageKey, string>>;
   network?: { overlayInterface?: string; podCidr?: string };

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import { credentialPodAnnotations } from './cloudconf.ts';
 import type { ResolvedContext } from './context.ts';
 import { KAAS_NAMESPACE, serviceHost } from './names.ts';
 import {
@@ -147,6 +148,7 @@ export function registryAddon(ctx: ResolvedContext): KubernetesObject[] {
       namespace: NS,
       replicas: 1,
       securityContext: { runAsUser: 10000, fsGroup: 10000 },
+      ...credentialPodAnnotations(ctx),
       containers: [
         {
           name: 'registry',

@@ -1,6 +1,7 @@
 import type { ICSIDriver } from 'kubernetes-models/storage.k8s.io/v1/CSIDriver';
 import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
 import type { IContainer } from 'kubernetes-models/v1/Container';
+import { credentialPodAnnotations } from './cloudconf.ts';
 import type { ResolvedContext } from './context.ts';
 import { daemonSet, deployment, meta, resources, typed, type KubernetesObject } from './objects.ts';
 import { serviceIdentity } from './rbac-helpers.ts';
@@ -110,6 +111,7 @@ export function storageAddon(ctx: ResolvedContext): KubernetesObject[] {
       replicas: 1,
       serviceAccountName: 'csi-cinder-controller',
       priorityClassName: 'system-cluster-critical',
+      ...credentialPodAnnotations(ctx),
       containers: [
         sidecar('csi-attacher', ctx.images.csiAttacher, ['--timeout=3m', '--leader-election=true']),
         sidecar('csi-provisioner', ctx.images.csiProvisioner, [
@@ -138,6 +140,7 @@ export function storageAddon(ctx: ResolvedContext): KubernetesObject[] {
       namespace: NS,
       serviceAccountName: 'csi-cinder-node',
       priorityClassName: 'system-node-critical',
+      ...credentialPodAnnotations(ctx),
       hostNetwork: true,
       tolerations: [{ operator: 'Exists' }],
       containers: [

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import {
@@ -11,11 +10,11 @@ import {
 import { InputError, NotFoundError, UpstreamError } from '../errors.ts';
 import type { ClusterView, CreateResult, JobView } from '../provisioner/provisioner.ts';
 import type { JobRecord } from '../store/findJob.ts';
-import { insertAuditEvent } from '../store/insertAuditEvent.ts';
 import { DEFAULT_RELEASE, supportedPatchList } from '../versions/index.ts';
 import { describeCluster, describeClusters, operationOf, publicCluster, showData } from './clusterOutput.ts';
 import { DetachedError } from './exit.ts';
 import { prompter } from './login.ts';
+import { operatorAudit } from './operator.ts';
 import { formatOutput, withOutput, type OutputFormat } from './output.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
 import { inTermsOf, openSession, type KaasSession } from './session.ts';
@@ -537,22 +536,11 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
         KAAS_CA_FILE: undefined,
       });
       // Every break-glass read is in the audit log, as the operator's OS account on this machine.
-      const audit = (clusterId: string | null, outcome: 'success' | 'failure', details: object) =>
-        insertAuditEvent({
-          db: store.db,
-          event: {
-            at: new Date().toISOString(),
-            actorUserId: null,
-            actorName: `${userInfo().username}@${hostname()}`,
-            action: 'cluster.kubeconfig.admin',
-            target: ref,
-            clusterId,
-            outcome,
-            details: { via: 'kaas cluster kubeconfig --admin', ...details },
-            requestId: null,
-            sourceIp: null,
-          },
-        });
+      const audit = operatorAudit(store.db, {
+        action: 'cluster.kubeconfig.admin',
+        target: ref,
+        via: 'kaas cluster kubeconfig --admin',
+      });
       try {
         let clusterId: string | null = null;
         try {

@@ -1,5 +1,14 @@
 import type { Ctx, Env, Reply, Route, Service } from './http.ts';
-import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, str } from './http.ts';
+import {
+  bodyOf,
+  discoveryRoute,
+  HttpError,
+  isAdmin,
+  projectOf,
+  quotaOf,
+  requireCaller,
+  str,
+} from './http.ts';
 import { unauthorizedReply } from './http.ts';
 import { createPort, deletePortById } from './neutron.ts';
 import { isoSeconds, uuid, type LbObject } from './state.ts';
@@ -563,6 +572,22 @@ const discovery: Route[] = [
   { method: 'GET', path: '/v2.0', handler: () => ({ status: 200, json: 'v2.0' }) },
 ];
 
+/**
+ * Octavia's default policy: admin (or load-balancer_admin) may do anything; anyone else needs
+ * load-balancer_member with member on the project, or for reads load-balancer_observer with
+ * reader. Plain `member`, enough for Neutron, Cinder and Swift, is refused, as on a real cloud.
+ */
+function authorize(ctx: Ctx): void {
+  const roles = requireCaller(ctx).roleNames;
+  const has = (...all: string[]) => all.every((r) => roles.includes(r));
+  const allowed =
+    has('admin') ||
+    has('load-balancer_admin') ||
+    has('load-balancer_member', 'member') ||
+    (ctx.method === 'GET' && has('load-balancer_observer', 'reader'));
+  if (!allowed) throw new HttpError(403, 'Policy does not allow this request to be performed.');
+}
+
 /** Octavia v2 under `/load-balancer` (both `/v2/lbaas` and `/v2.0/lbaas`). */
 export const octavia: Service = {
   name: 'load-balancer',
@@ -573,6 +598,7 @@ export const octavia: Service = {
     ...[...resourceRoutes('/v2/lbaas'), ...resourceRoutes('/v2.0/lbaas')].map((r) => ({
       ...r,
       handler: (ctx: Ctx) => {
+        authorize(ctx);
         reap(ctx.env);
         return r.handler(ctx);
       },

@@ -5,6 +5,7 @@ import {
   planCreate,
   planDelete,
   planResize,
+  planRotateCredentials,
   planUpgrade,
   planWorkerRollout,
   releaseObjectName,
@@ -79,10 +80,17 @@ describe('planCreate', () => {
       'kubeconfig',
       'pod-network',
       'wait-nodes',
+      'credential',
       'addons',
     ]);
     const byId = new Map(steps.map((s) => [s.id, s]));
-    expect(byId.get('addons')!.dependsOn).toEqual(['kubeconfig', 'wait-nodes']);
+    // The cluster's application credential is made beside the rest; the services wait for it.
+    expect(byId.get('credential')).toMatchObject({
+      kind: 'ensure',
+      dependsOn: ['release'],
+      resource: { type: 'credential', params: { phase: 'ensure' } },
+    });
+    expect(byId.get('addons')!.dependsOn).toEqual(['kubeconfig', 'wait-nodes', 'credential']);
     // No kubelet is Ready without a CNI: flannel goes on once the API answers, before the Node wait.
     expect(byId.get('pod-network')).toMatchObject({
       dependsOn: ['wait-api'],
@@ -490,6 +498,19 @@ describe('planUpgrade', () => {
   });
 });
 
+describe('planRotateCredentials', () => {
+  it('makes the new credential, re-applies the managed services with it, then retires the old one', () => {
+    const steps = planRotateCredentials(spec(), ID);
+    expectOrdered(steps);
+    expect(steps.map((s) => [s.id, s.kind, s.dependsOn])).toEqual([
+      ['credential:rotate', 'action', []],
+      ['addons', 'action', ['credential:rotate']],
+      ['credential:retire', 'delete', ['addons']],
+    ]);
+    expect(steps.map((s) => s.resource.params)).toEqual([{ phase: 'rotate' }, {}, { phase: 'retire' }]);
+  });
+});
+
 describe('planDelete', () => {
   it('deletes LoadBalancer Services through the API, then sweeps tagged resources in dependency order, then named ones', () => {
     const steps = planDelete(ID, { name: 'prod', ownsKeypair: true });
@@ -512,11 +533,18 @@ describe('planDelete', () => {
       'delete:kaas-prod-etcd',
       'delete:kaas-prod-velero',
       'delete:kaas-prod-registry',
+      // Last: the cloud controller and Cinder CSI act with it while Services are removed.
+      'delete:credential',
     ]);
     expect(steps.every((s, i) => i === 0 || s.dependsOn.length === 1)).toBe(true);
     expect(steps[11]!.resource.name).toBe('kaas-prod-keypair');
     expect(steps[13]!.resource.name).toBe('kaas-prod-artifacts');
-    expect(steps.slice(14).map((s) => s.resource.type)).toEqual(['container', 'container', 'container']);
+    expect(steps.slice(14).map((s) => s.resource.type)).toEqual([
+      'container',
+      'container',
+      'container',
+      'credential',
+    ]);
     expect(steps[0]).toMatchObject({ dependsOn: [], resource: { type: 'kube-objects' } });
   });
 
@@ -537,7 +565,7 @@ describe('planDelete', () => {
       planDelete(ID, { name: 'prod', ownsKeypair: true, ...ref }).map((s) => s.id);
     expect(ids({ keepVolumes: true })).not.toContain('sweep:volume');
     expect(ids({ keepVolumes: true })).toContain('delete:kaas-prod-velero');
-    expect(ids({ keepBackups: true }).at(-1)).toBe('delete:artifacts');
+    expect(ids({ keepBackups: true }).slice(-2)).toEqual(['delete:artifacts', 'delete:credential']);
     expect(ids({ keepBackups: true })).toContain('sweep:volume');
     expectOrdered(planDelete(ID, { name: 'prod', ownsKeypair: true, keepVolumes: true, keepBackups: true }));
   });

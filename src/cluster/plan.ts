@@ -118,6 +118,7 @@ export type PlanResource =
       /** `only`: just these managed services (and no role bindings); default every one. */
       params: { only?: readonly string[] };
     }
+  | { type: 'credential'; name: string; tags: string[]; params: { phase: CredentialPhase } }
   | { type: 'kubeadm-config'; name: string; tags: string[]; params: { kubernetesVersion: string } }
   | { type: 'kubeadm-certs'; name: string; tags: string[]; params: Record<string, never> }
   | {
@@ -134,6 +135,13 @@ export type PlanResource =
       /** `member`: the etcd member (= Node) name; `masters`: the masters kaas may reach etcd through now. */
       params: { member: string; masters: string[] };
     };
+
+/**
+ * What a step does to the cluster's application credential (src/provisioner/steps/credential.ts):
+ * make it if missing (create), replace it keeping the old one as retired (rotate), delete the
+ * retired one once the cluster runs on the new (retire), delete every one of the cluster (delete).
+ */
+export type CredentialPhase = 'ensure' | 'rotate' | 'retire' | 'delete';
 
 /** Resource types garbage collection sweeps by tag, in deletion order. */
 export type SweepType =
@@ -541,8 +549,35 @@ export function planCreate(spec: ClusterSpec, clusterId: string, ctx: PlanContex
       },
     }),
   );
+  // The cluster's own OpenStack identity, which the managed services' cloud Secrets carry.
+  steps.push(credentialStep(spec.name, tags, 'ensure', []));
   steps.push(addonsStep(spec, tags, steps));
   return afterRelease(steps);
+}
+
+const CREDENTIAL_STEPS: Record<CredentialPhase, [id: string, kind: StepKind]> = {
+  ensure: ['credential', 'ensure'],
+  rotate: ['credential:rotate', 'action'],
+  retire: ['credential:retire', 'delete'],
+  delete: ['delete:credential', 'delete'],
+};
+
+function credentialStep(name: string, tags: string[], phase: CredentialPhase, after: string[]): PlanStep {
+  const [id, kind] = CREDENTIAL_STEPS[phase];
+  return step(id, kind, after, { type: 'credential', name, tags, params: { phase } });
+}
+
+/**
+ * Replaces the cluster's application credential without downtime: a new one in, the managed
+ * services re-applied with it (their pods restart, carrying its id), then the old one deleted.
+ */
+export function planRotateCredentials(spec: ClusterSpec, clusterId: string): PlanStep[] {
+  const tags = tagsFor(clusterId);
+  return [
+    credentialStep(spec.name, tags, 'rotate', []),
+    step('addons', 'action', ['credential:rotate'], { type: 'addons', name: spec.name, tags, params: {} }),
+    credentialStep(spec.name, tags, 'retire', ['addons']),
+  ];
 }
 
 /** Drains `node` (after `after`), then deletes its server and its Node object. */
@@ -1075,5 +1110,7 @@ export function planDelete(clusterId: string, ref: DeleteRef): PlanStep[] {
       before = id;
     }
   }
+  // Last: the cloud controller and Cinder CSI act with it while the cleanup above runs.
+  steps.push(credentialStep(ref.name, tags, 'delete', [steps.at(-1)!.id]));
   return steps;
 }

@@ -385,6 +385,15 @@ export function createKeystone(session: Session) {
       );
       return res.body.application_credential;
     },
+    /** A user's application credentials (never their secrets), optionally only those named `name`. */
+    async listApplicationCredentials(userId: string, filter: { name?: string } = {}) {
+      return all<ApplicationCredential>(
+        `/v3/users/${e(userId)}/application_credentials`,
+        'application_credentials',
+        { name: filter.name },
+      );
+    },
+    /** Deletes one of a user's application credentials; tokens issued with it stop working. */
     async deleteApplicationCredential(userId: string, id: string): Promise<void> {
       await req('identity', 'DELETE', `/v3/users/${e(userId)}/application_credentials/${e(id)}`);
     },

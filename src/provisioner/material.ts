@@ -39,6 +39,25 @@ export interface ClusterMaterial {
   admin?: KeyPair;
   /** The kubeconfig kube-apiserver reads for the TokenReview webhook. */
   webhookKubeconfig: string;
+  /**
+   * The cluster's own OpenStack identity (steps/credential.ts), made by its create job. Absent in
+   * clusters created before kaas made one, and until create's credential step ran.
+   */
+  credential?: ClusterCredential;
+  /** During a rotation: the credential being replaced, deleted once the cluster runs on the new one. */
+  retiredCredential?: ClusterCredential;
+}
+
+/** A Keystone application credential kaas made for one cluster; `secret` is shown by Keystone once. */
+export interface ClusterCredential {
+  id: string;
+  name: string;
+  secret: string;
+  /** kaas's service user, who owns it (Keystone lets only the owner delete it). */
+  userId: string;
+  projectId: string;
+  /** The roles it carries on `projectId` (steps/credential.ts says which and why). */
+  roles: string[];
 }
 
 /**

@@ -7,7 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { clusterNames, tagsFor } from '../cluster/names.ts';
-import { planCreate, planDelete, planResize, planUpgrade, type PlanStep } from '../cluster/plan.ts';
+import {
+  planCreate,
+  planDelete,
+  planResize,
+  planRotateCredentials,
+  planUpgrade,
+  type PlanStep,
+} from '../cluster/plan.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
 import { validateSpec, validateUpgrade } from '../cluster/validate.ts';
 import { ConflictError, InputError, NotFoundError } from '../errors.ts';
@@ -32,6 +39,7 @@ import { listJobEvents } from '../store/listJobEvents.ts';
 import { listJobs } from '../store/listJobs.ts';
 import { listJobSteps, type JobStepRecord } from '../store/listJobSteps.ts';
 import { listProvisionedClusters } from '../store/listProvisionedClusters.ts';
+import { replaceClusterSecret } from '../store/replaceClusterSecret.ts';
 import { retryJob as retryJobRow } from '../store/retryJob.ts';
 import { updateProvisionedCluster } from '../store/updateProvisionedCluster.ts';
 import { upsertClusterEndpoint } from '../store/upsertClusterEndpoint.ts';
@@ -58,6 +66,7 @@ import { releaseAccess, trustedRelease } from './release.ts';
 import { open, seal } from './secretbox.ts';
 import { generateSshKey } from './sshkey.ts';
 import type { ApiProbe, RenderUserData } from './steps/context.ts';
+import type { CredentialStore } from './steps/credential.ts';
 import { createReconciler, type Reconciler, type ReconcileTarget } from './reconcile.ts';
 import { addonContext } from './steps/addons.ts';
 import { runPlanStep } from './steps/index.ts';
@@ -182,6 +191,7 @@ const STATUS_DURING: Record<JobRecord['kind'], string> = {
   resize: 'resizing',
   upgrade: 'upgrading',
   delete: 'deleting',
+  rotate: 'rotating',
 };
 
 /** The `kaas-index`es of a cluster's worker servers, by node group (from their Nova metadata). */
@@ -285,8 +295,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
     return (await findJob({ db, id })) as JobRecord;
   }
 
-  /** Opens the cluster's sealed material; a wrong KAAS_SECRET_KEY is a clear InputError. */
-  async function materialOf(clusterId: string): Promise<ClusterMaterial> {
+  /** The cluster's sealed material as stored, and opened; a wrong KAAS_SECRET_KEY is a clear InputError. */
+  async function storedMaterial(clusterId: string): Promise<{ sealed: string; material: ClusterMaterial }> {
     const sealed = await findClusterSecret({ db, clusterId });
     if (!sealed) {
       throw new NotFoundError(`cluster ${clusterId} has no stored secrets (created by an older kaas?)`, {
@@ -294,7 +304,40 @@ export function createProvisioner(deps: ProvisionerDeps) {
       });
     }
     const keys = { current: deps.secretKey, previous: deps.previousSecretKey };
-    return JSON.parse(open(keys, sealed, clusterId)) as ClusterMaterial;
+    return { sealed, material: JSON.parse(open(keys, sealed, clusterId)) as ClusterMaterial };
+  }
+
+  async function materialOf(clusterId: string): Promise<ClusterMaterial> {
+    return (await storedMaterial(clusterId)).material;
+  }
+
+  /**
+   * The cluster's application credentials, kept in its sealed material (steps/credential.ts). A
+   * write replaces the row only if nothing else re-sealed it meanwhile (a key rotation), and then
+   * tries again on the fresh row.
+   */
+  function credentialStore(clusterId: string): CredentialStore {
+    return {
+      async read() {
+        const { credential, retiredCredential } = await materialOf(clusterId);
+        return { ...(credential ? { credential } : {}), ...(retiredCredential ? { retiredCredential } : {}) };
+      },
+      async write(next) {
+        for (let attempt = 1; attempt <= 5; attempt++) {
+          const { sealed, material } = await storedMaterial(clusterId);
+          const { credential: _old, retiredCredential: _retired, ...rest } = material;
+          const updated: ClusterMaterial = { ...rest, ...next };
+          const resealed = seal(deps.secretKey, JSON.stringify(updated), clusterId);
+          if (await replaceClusterSecret({ db, clusterId, previous: sealed, sealed: resealed })) return;
+        }
+        throw new ConflictError(
+          `the secrets of cluster ${clusterId} kept changing while kaas stored its credential`,
+          {
+            code: 'cluster_secrets_busy',
+          },
+        );
+      },
+    };
   }
 
   const workers = (spec: ClusterSpec) => spec.nodeGroups.reduce((n, g) => n + g.count, 0);
@@ -416,6 +459,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
             waitTimeoutMs: deps.waitTimeoutMs ?? 20 * 60_000,
             ...(deps.fetchApi ? { fetchApi: deps.fetchApi } : {}),
             ...(material ? { clusterCaPem: material.ca.certPem } : {}),
+            ...(material ? { credentials: credentialStore(job.clusterId) } : {}),
             ...(material && access
               ? {
                   addons: {
@@ -484,14 +528,17 @@ export function createProvisioner(deps: ProvisionerDeps) {
         code: 'cluster_not_ready',
       });
     }
-    const access = await accessOf(await materialOf(clusterId));
+    const material = await materialOf(clusterId);
+    const access = await accessOf(material);
     const config = deps.cloud.session.config;
     return {
       kube: (deps.clusterApi ?? clusterApiFor)({ server: endpoint.apiUrl, ...access }),
-      context: addonContext(record.spec as ClusterSpec, clusterId, {
-        authUrl: config.auth.authUrl,
-        region: config.regionName ?? 'RegionOne',
-      }),
+      context: addonContext(
+        record.spec as ClusterSpec,
+        clusterId,
+        { authUrl: config.auth.authUrl, region: config.regionName ?? 'RegionOne' },
+        material.credential?.id,
+      ),
       ...(deps.addonWait ? { wait: deps.addonWait } : {}),
     };
   }
@@ -650,6 +697,25 @@ export function createProvisioner(deps: ProvisionerDeps) {
         keepBackups: opts.keepBackups === true,
       });
       return queue(record.id, 'delete', { steps, spec: record.spec as ClusterSpec });
+    },
+
+    /**
+     * Queues a rotation of the cluster's application credential without downtime: a new one made,
+     * the managed services re-applied with it (the pods reading it restart), then the old one
+     * deleted. Refused before anything is queued for a cluster whose API kaas does not reach (it
+     * could not move the services onto the new credential) or whose secrets it cannot open.
+     */
+    async rotateCredentials(ref: string): Promise<JobRecord> {
+      const record = await cluster(ref);
+      if (!(record.options as ProvisionOptions).waitForApi) {
+        throw new ConflictError(
+          `cluster ${record.name} was created with waitForApi=false: kaas does not reach its API, so it cannot move the cluster onto a new credential; nothing was queued`,
+          { code: 'cluster_api_not_reached' },
+        );
+      }
+      await materialOf(record.id);
+      const spec = record.spec as ClusterSpec;
+      return queue(record.id, 'rotate', { steps: planRotateCredentials(spec, record.id), spec });
     },
 
     /**

@@ -15,6 +15,11 @@ describe.each(targets)('Keystone contract on $name', (target) => {
   beforeAll(async () => {
     h = await startHarness(target, 'ks');
   });
+  /** Keystone refuses to authenticate with this application credential. */
+  const expectRefused = async (cred: { id: string; secret: string }) => {
+    const err = await h.cloud.keystone.authenticateApplicationCredential(cred).catch((e: unknown) => e);
+    expect(isOpenStackError(err, 'openstack_unauthorized')).toBe(true);
+  };
   afterAll(async () => {
     await h?.close();
   });
@@ -149,15 +154,77 @@ describe.each(targets)('Keystone contract on $name', (target) => {
       userId: ids.user as string,
     });
     expect(byName.userId).toBe(ids.user);
-    const bad = await h.cloud.keystone
-      .authenticateApplicationCredential({ id: ac.id, secret: 'wrong' })
-      .catch((e) => e);
-    expect(isOpenStackError(bad, 'openstack_unauthorized')).toBe(true);
+    await expectRefused({ id: ac.id, secret: 'wrong' });
     await userCloud.keystone.deleteApplicationCredential(ids.user as string, ac.id);
-    const gone = await h.cloud.keystone
-      .authenticateApplicationCredential({ id: ac.id, secret: ac.secret })
-      .catch((e) => e);
-    expect(isOpenStackError(gone, 'openstack_unauthorized')).toBe(true);
+    await expectRefused({ id: ac.id, secret: ac.secret });
+  });
+
+  it("a cluster's credential: kaas's own user makes one restricted to member; its token holds member, not admin; deleted, it is refused", async () => {
+    const ks = h.cloud.keystone;
+    const kaas = await h.cloud.session.token();
+    const name = `${h.prefix}-cluster`;
+    const made = await ks.createApplicationCredential(kaas.user.id, { name, roles: [{ name: 'member' }] });
+    h.defer(() => ignore404(ks.deleteApplicationCredential(kaas.user.id, made.id)));
+    expect(made.roles.map((r) => r.name)).toEqual(['member']);
+    expect(made.project_id).toBe(kaas.project?.id);
+
+    const listed = await ks.listApplicationCredentials(kaas.user.id, { name });
+    expect(listed.map((c) => c.id)).toEqual([made.id]);
+    expect(listed[0]?.secret).toBeUndefined();
+    expect(await ks.listApplicationCredentials(kaas.user.id, { name: `${name}-none` })).toEqual([]);
+
+    const used = await ks.authenticateApplicationCredential({ id: made.id, secret: made.secret });
+    expect(used).toMatchObject({ userId: kaas.user.id, projectId: kaas.project?.id });
+    const roles = used.roles.map((r) => r.name);
+    expect(roles).toContain('member');
+    expect(roles).not.toContain('admin');
+
+    await ks.deleteApplicationCredential(kaas.user.id, made.id);
+    expect(await ks.listApplicationCredentials(kaas.user.id, { name })).toEqual([]);
+    await expectRefused({ id: made.id, secret: made.secret });
+  });
+
+  it("Octavia's default policy: a member-only credential may not touch load balancers; with load-balancer_member it may", async () => {
+    const ks = h.cloud.keystone;
+    const kaas = await h.cloud.session.token();
+    const projectId = kaas.project?.id as string;
+    const credentialCloud = async (roles: string[]) => {
+      // A new session: a token's roles are those its user held when it was issued.
+      const owner = h.cloudFor(h.env);
+      const made = await owner.keystone.createApplicationCredential(kaas.user.id, {
+        name: `${h.prefix}-${roles.join('-')}`,
+        roles: roles.map((name) => ({ name })),
+      });
+      h.defer(() => ignore404(ks.deleteApplicationCredential(kaas.user.id, made.id)));
+      return h.cloudFor({
+        OS_AUTH_URL: h.env.OS_AUTH_URL as string,
+        OS_AUTH_TYPE: 'v3applicationcredential',
+        OS_APPLICATION_CREDENTIAL_ID: made.id,
+        OS_APPLICATION_CREDENTIAL_SECRET: made.secret,
+        OS_REGION_NAME: h.env.OS_REGION_NAME ?? 'RegionOne',
+        ...(h.env.OS_INTERFACE ? { OS_INTERFACE: h.env.OS_INTERFACE } : {}),
+      });
+    };
+    const memberOnly = await credentialCloud(['member']);
+    const refused = await memberOnly.octavia.listLoadBalancers({}).catch((e) => e);
+    expect(isOpenStackError(refused, 'openstack_forbidden')).toBe(true);
+    // What the cluster's other services need, member allows.
+    await expect(memberOnly.cinder.listVolumes()).resolves.toBeInstanceOf(Array);
+    await expect(memberOnly.swift.listContainers()).resolves.toBeInstanceOf(Array);
+
+    let role = (await ks.listRoles({ name: 'load-balancer_member' }))[0];
+    if (!role) {
+      const made = await ks.createRole({ name: 'load-balancer_member' });
+      h.defer(() => ignore404(ks.deleteRole(made.id)));
+      role = made;
+    }
+    const held = await ks.listRoleAssignments({ userId: kaas.user.id, projectId, roleId: role.id });
+    if (held.length === 0) {
+      await ks.assignProjectRole({ projectId, roleId: role.id, userId: kaas.user.id });
+      h.defer(() => ks.unassignProjectRole({ projectId, roleId: role.id, userId: kaas.user.id }));
+    }
+    const lbMember = await credentialCloud(['member', 'load-balancer_member']);
+    await expect(lbMember.octavia.listLoadBalancers({})).resolves.toBeInstanceOf(Array);
   });
 
   it('finds the Default domain by name and unassigns/deletes everything', async () => {

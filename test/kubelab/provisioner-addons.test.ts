@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADDON_NAMES, renderAddons } from '../../src/addons/index.ts';
 import { WILDCARD_TLS_SECRET } from '../../src/addons/objects.ts';
+import { CREDENTIAL_ANNOTATION } from '../../src/addons/cloudconf.ts';
 import { CLOUD_CONFIG_SECRET, DEFAULT_STORAGE_CLASS } from '../../src/addons/storage.ts';
+import { isOpenStackError } from '../../src/openstack/index.ts';
 import { createCa } from '../../src/auth/pki.ts';
 import { probeApi } from '../../src/cli/provisioner.ts';
 import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
@@ -121,7 +123,7 @@ async function secretValues(namespace: string, name: string): Promise<Record<str
   return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
 }
 
-/** What an operator puts into the cluster before kaas can run storage, ingress, registry and backups. */
+/** What an operator puts into the cluster before kaas can run ingress and what needs it (the cloud Secrets are kaas's). */
 async function createOperatorSecrets(lab: Kubelab): Promise<void> {
   const tls = await createCa({ commonName: `*.${NAME}.apps.example.com` });
   const secret = (namespace: string, name: string, stringData: Record<string, string>, type = 'Opaque') => ({
@@ -132,20 +134,12 @@ async function createOperatorSecrets(lab: Kubelab): Promise<void> {
     stringData,
   });
   const items = [
-    secret('kube-system', CLOUD_CONFIG_SECRET, {
-      'cloud.conf': '[Global]\nauth-url=https://keystone.example.com/v3\n',
-    }),
     secret(
       'kaas-system',
       WILDCARD_TLS_SECRET,
       { 'tls.crt': tls.certPem, 'tls.key': tls.keyPem },
       'kubernetes.io/tls',
     ),
-    secret('kaas-system', SWIFT_CREDENTIALS_SECRET, {
-      OS_APPLICATION_CREDENTIAL_ID: 'app-cred-id',
-      OS_APPLICATION_CREDENTIAL_SECRET: 'app-cred-secret',
-      OS_STORAGE_URL: 'https://swift.example.com/v1/AUTH_project',
-    }),
   ];
   await lab.kubectl(['apply', '--filename=-'], {
     input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
@@ -195,20 +189,34 @@ describe('the addons step of create, resize and delete, on a cluster booted from
       nodes: [`kaas-${NAME}-master-0`, `kaas-${NAME}-default-0`, `kaas-${NAME}-default-1`],
       condition: 'Ready',
     });
+    // The cloud-facing services run on the cluster's own credential, whose Secrets kaas wrote.
     const statuses = await listAddonStatus({ db: store.db, clusterId: cluster.id });
     expect(statuses.map((s) => [s.addon, s.state]).sort()).toEqual([
+      ['backups', 'ready'],
+      ['cloud-controller', 'ready'],
       ['namespaces', 'ready'],
       ['networking', 'ready'],
       ['rbac', 'ready'],
+      ['storage', 'ready'],
     ]);
+    const credential = view.steps.find((s) => s.stepId === 'credential')?.output as { id: string };
+    const swift = await secretValues('kaas-system', SWIFT_CREDENTIALS_SECRET);
+    expect(swift['OS_APPLICATION_CREDENTIAL_ID']).toBe(credential.id);
+    expect(swift['OS_STORAGE_URL']).toBe(await suite.cloud.session.endpoint('object-store'));
+    const conf = (await secretValues('kube-system', CLOUD_CONFIG_SECRET))['cloud.conf'];
+    expect(conf).toContain(`application-credential-id = "${credential.id}"`);
+    expect(conf).toContain(`application-credential-secret = "${swift['OS_APPLICATION_CREDENTIAL_SECRET']}"`);
+    // The secret in the cluster is the credential's: it authenticates, as member of kaas's project.
+    const used = await suite.cloud.keystone.authenticateApplicationCredential({
+      id: credential.id,
+      secret: swift['OS_APPLICATION_CREDENTIAL_SECRET'] as string,
+    });
+    expect(used.roles.map((r) => r.name)).toContain('member');
     const warnings = view.events.filter((e) => e.level === 'warn').map((e) => e.message);
-    expect(warnings).toContain(
-      'managed service "storage" skipped: an operator must first create Secret kube-system/kaas-cloud-config (keys cloud.conf) in the cluster',
-    );
     expect(warnings).toContain(
       'managed service "ingress" skipped: an operator must first create Secret kaas-system/kaas-wildcard-tls (keys tls.crt, tls.key) in the cluster',
     );
-    expect(warnings).toContain('managed service "backups" skipped: it needs storage, which was not applied');
+    expect(warnings).toContain('managed service "registry" skipped: it needs ingress, which was not applied');
     // The pod overlay runs on the master and both workers the create booted.
     const flannel = (await liveObjects(await labOf(), [{ apiVersion: 'apps/v1', kind: 'DaemonSet' }])).get(
       'DaemonSet kube-system/flannel',
@@ -270,6 +278,68 @@ describe('the addons step of create, resize and delete, on a cluster booted from
     expect((await secretValues('kaas-system', 'kaas-registry-secrets'))['tokenKey']).toBe(
       registry['tokenKey'],
     );
+  }, 240_000);
+
+  it('rotates the credential without downtime: a new one in, the Secrets and the pods on it, then the old one deleted', async () => {
+    const lab = await labOf();
+    const ks = suite.cloud.keystone;
+    const before = await secretValues('kaas-system', SWIFT_CREDENTIALS_SECRET);
+    const old = {
+      id: before['OS_APPLICATION_CREDENTIAL_ID'] as string,
+      secret: before['OS_APPLICATION_CREDENTIAL_SECRET'] as string,
+    };
+    const p = provisioner(store);
+    const job = await p.rotateCredentials(NAME);
+    await p.runUntilIdle();
+    const view = await p.getJob(job.id);
+    expect(view.job.state, JSON.stringify(view.events.slice(-4))).toBe('succeeded');
+    const rotated = view.steps.find((s) => s.stepId === 'credential:rotate')?.output as {
+      id: string;
+      retired: string;
+    };
+    expect(rotated.retired).toBe(old.id);
+    expect(rotated.id).not.toBe(old.id);
+    expect(view.steps.find((s) => s.stepId === 'credential:retire')?.output).toEqual({
+      id: rotated.id,
+      deleted: [old.id],
+    });
+
+    const after = await secretValues('kaas-system', SWIFT_CREDENTIALS_SECRET);
+    expect(after['OS_APPLICATION_CREDENTIAL_ID']).toBe(rotated.id);
+    const conf = (await secretValues('kube-system', CLOUD_CONFIG_SECRET))['cloud.conf'];
+    expect(conf).toContain(`application-credential-id = "${rotated.id}"`);
+    expect(conf).not.toContain(old.secret);
+    // Restarted: every pod of the services reading it was made from a template naming the new one.
+    for (const [namespace, selector] of [
+      ['kube-system', 'app.kubernetes.io/name=openstack-cloud-controller-manager'],
+      ['kube-system', 'app.kubernetes.io/name=csi-cinder-node'],
+      ['kaas-system', 'app.kubernetes.io/name=velero'],
+    ] as const) {
+      const pods = (
+        await lab.request(
+          'GET',
+          `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(selector)}`,
+        )
+      ).body as {
+        items: { metadata: { annotations?: Record<string, string>; deletionTimestamp?: string } }[];
+      };
+      // Pods of the old template may still be terminating: every running one is on the new credential.
+      pods.items = pods.items.filter((i) => i.metadata.deletionTimestamp === undefined);
+      expect(pods.items.length, selector).toBeGreaterThan(0);
+      expect(
+        pods.items.map((i) => i.metadata.annotations?.[CREDENTIAL_ANNOTATION]),
+        selector,
+      ).toEqual(pods.items.map(() => rotated.id));
+    }
+    // Keystone: the new one works, the old one is gone.
+    const used = await ks.authenticateApplicationCredential({
+      id: rotated.id,
+      secret: after['OS_APPLICATION_CREDENTIAL_SECRET'] as string,
+    });
+    expect(used.roles.map((r) => r.name)).toContain('member');
+    const refused = await ks.authenticateApplicationCredential(old).catch((e: unknown) => e);
+    expect(isOpenStackError(refused, 'openstack_unauthorized')).toBe(true);
+    expect(JSON.stringify(view)).not.toContain(after['OS_APPLICATION_CREDENTIAL_SECRET']);
   }, 240_000);
 
   it('fails the job when a service does not become ready, naming it', async () => {

@@ -2,9 +2,10 @@
  * Delete leaves nothing, on the real lab OpenStack: a cluster the provisioner created there (Nova's
  * fake driver, Neutron, an external network the test makes) whose API is a kubelab started from its
  * master-0 input, with the real openstack-cloud-controller-manager running on the kaas-rendered
- * cloud.conf. It holds what a used cluster holds: a LoadBalancer Service with its Octavia load
- * balancer and floating IP, a Cinder volume carrying Cinder CSI's cluster metadata, and the
- * etcd-backup, Velero and registry Swift containers with objects. Delete removes the Service through
+ * cloud.conf and the cluster's own application credential (member + load-balancer_member). It
+ * holds what a used cluster holds: a LoadBalancer Service with its Octavia load balancer and
+ * floating IP, a Cinder volume carrying Cinder CSI's cluster metadata, and the etcd-backup, Velero
+ * and registry Swift containers with objects. Delete removes the Service through
  * the API (the cloud controller removes the load balancer), sweeps the rest, and its step outputs
  * name what went; afterwards the APIs count zero of each.
  */
@@ -22,7 +23,17 @@ import {
   type CloudController,
 } from '../kubelab/cloudcontroller.ts';
 import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
-import { provisionerStore, taggedCounts, testCloud, testWebhook, NONE_TAGGED } from './support.ts';
+import type { ClusterMaterial } from '../../src/provisioner/material.ts';
+import { open } from '../../src/provisioner/secretbox.ts';
+import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
+import {
+  provisionerStore,
+  taggedCounts,
+  testCloud,
+  testWebhook,
+  NONE_TAGGED,
+  TEST_SECRET_KEY,
+} from './support.ts';
 
 const run = randomBytes(3).toString('hex');
 const name = `cd${run}`;
@@ -33,10 +44,23 @@ let occm: CloudController | undefined;
 let external: { id: string; subnetId: string } | undefined;
 let flavorId: string | undefined;
 let imageId: string | undefined;
-let credential: { userId: string; id: string } | undefined;
+/** The load-balancer_member grant this run gave the lab's admin (Octavia's policy wants it), to undo. */
+let granted: { projectId: string; roleId: string; userId: string; madeRole: boolean } | undefined;
 const stores: Store[] = [];
 
 beforeAll(async () => {
+  cloud = testCloud('lab');
+  // kaas passes load-balancer_member on to the cluster's credential only if its own user holds it.
+  const admin = await cloud.session.token();
+  let role = (await cloud.keystone.listRoles({ name: 'load-balancer_member' }))[0];
+  const madeRole = !role;
+  role ??= await cloud.keystone.createRole({ name: 'load-balancer_member' });
+  const grant = { projectId: admin.project!.id, roleId: role.id, userId: admin.user.id };
+  if ((await cloud.keystone.listRoleAssignments(grant)).length === 0) {
+    await cloud.keystone.assignProjectRole(grant);
+    granted = { ...grant, madeRole };
+  }
+  // The provisioner's session must see the role: a new client, so a new token.
   cloud = testCloud('lab');
   flavorId = (await cloud.nova.createFlavor({ name: `kaas-${name}`, ram: 512, vcpus: 1, disk: 1 })).id;
   const image = await cloud.glance.createImage({
@@ -99,8 +123,10 @@ afterAll(async () => {
     }
     await c.stop();
   }
-  if (credential)
-    await cloud.keystone.deleteApplicationCredential(credential.userId, credential.id).catch(() => undefined);
+  if (granted) {
+    await cloud.keystone.unassignProjectRole(granted).catch(() => undefined);
+    if (granted.madeRole) await cloud.keystone.deleteRole(granted.roleId).catch(() => undefined);
+  }
   if (external) {
     await cloud.neutron.subnets.delete(external.subnetId).catch(() => undefined);
     await cloud.neutron.networks.delete(external.id).catch(() => undefined);
@@ -145,9 +171,11 @@ describe('delete on the lab with the cloud controller running', () => {
     async () => {
       const lab = c!.lab;
       const clusterId = c!.clusterId;
-      const [admin] = await cloud.keystone.listUsers({ name: 'admin' });
-      const made = await cloud.keystone.createApplicationCredential(admin!.id, { name: `kaas-${name}` });
-      credential = { userId: admin!.id, id: made.id };
+      // The cluster's own credential, as create made it (kaas's user's, member + load-balancer_member).
+      const sealed = (await findClusterSecret({ db: c!.store.db, clusterId })) as string;
+      const made = (JSON.parse(open({ current: TEST_SECRET_KEY }, sealed, clusterId)) as ClusterMaterial)
+        .credential!;
+      expect(made.roles).toEqual(['member', 'load-balancer_member']);
       const [subnet] = await cloud.neutron.subnets.list({ tags: tagsFor(clusterId) });
       occm = await startCloudController(
         lab,
@@ -225,6 +253,8 @@ describe('delete on the lab with the cloud controller running', () => {
           removed: 2,
           ids: [container, `${container}/backup-1`],
         });
+      // Last, the cluster's credential the cloud controller acted with.
+      expect(outputs['delete:credential']).toEqual({ removed: 1, ids: [made.id] });
       await occm!.stop();
 
       expect(await count(clusterId)).toEqual({

@@ -16,8 +16,8 @@ describe('provisioner jobs across process deaths', () => {
     await p.runUntilIdle();
     const job = await p.deleteCluster(cluster.id);
     const last = (job.input as { steps: { id: string }[] }).steps.at(-1)?.id;
-    // The last step deletes the registry's container (after the artifacts and the backups').
-    expect(last).toBe('delete:kaas-die1-registry');
+    // The last step deletes the cluster's application credential (after the containers).
+    expect(last).toBe('delete:credential');
 
     const dying = testProvisioner(s, suite.cloud, suite.webhook, {
       owner: 'dying',

@@ -79,6 +79,10 @@ async function count(id: string, cluster = name) {
       (o) => o.length,
       () => 0,
     ),
+    // The cluster's own application credential, owned by kaas's user (steps/credential.ts).
+    credentials: (
+      await cloud.keystone.listApplicationCredentials((await cloud.session.token()).user.id)
+    ).filter((c) => c.name.startsWith(`kaas-cluster-${id}-`)).length,
   };
 }
 
@@ -88,6 +92,7 @@ const NOTHING_LEFT = {
   keypairs: 0,
   serverGroups: 0,
   objects: 0,
+  credentials: 0,
 };
 
 /** Creates a cluster with `workers` on this run's flavor and image and runs its job, which must succeed. */
@@ -123,6 +128,7 @@ describe('provisioner against the OpenStack lab', () => {
         keypairs: 1,
         serverGroups: 1,
         objects: 1,
+        credentials: 1,
       });
       for (const server of await cloud.nova.listServers({ tags: [`kaas-cluster=${cluster.id}`] })) {
         expect(server.status).toBe('ACTIVE');

@@ -6,7 +6,8 @@ import { registerClusterCommands } from '../../src/cli/cluster.ts';
 import { reportError } from '../../src/cli/exit.ts';
 import { registerLoginCommand } from '../../src/cli/login.ts';
 
-function sink() {
+/** A stream that keeps what is written to it, in `box.text`. */
+export function sink() {
   const box = { text: '' };
   const stream = new Writable({
     write(chunk, _enc, done) {

@@ -2,12 +2,14 @@
  * The last step of create, resize and upgrade: applies the managed services (src/addons) and the
  * tenant role bindings to the cluster's API as kaas (identity.ts; create first binds that identity).
  *
- * Secrets the services read are split in two: credentials kaas can make up (passwords, the
+ * Secrets the services read are split in three: credentials kaas can make up (passwords, the
  * registry's token signing key) are generated once and kept in the cluster — a rerun reuses the
- * live values — while those only an operator can supply (OpenStack cloud config, Swift
- * application credentials, the wildcard TLS certificate) must already exist in the cluster; a
- * service missing one is skipped with a warning event naming it, and so is everything depending on
- * it, instead of failing the job. An unreachable API skips the whole step with a warning.
+ * live values; the cloud Secrets (cloud.conf, Swift credentials) kaas writes on every run from the
+ * cluster's own application credential (credential.ts); and those only an operator can supply (the
+ * wildcard TLS certificate, and the cloud Secrets of clusters created before kaas made credentials)
+ * must already exist in the cluster: a service missing one is skipped with a warning event naming
+ * it, and so is everything depending on it, instead of failing the job. An unreachable API skips
+ * the whole step with a warning.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ADDONS, renderAddons, type AddonContext } from '../../addons/index.ts';
@@ -27,8 +29,9 @@ import { apiUrl, reachable } from './kube.ts';
 
 type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
 
-/** The Secret (in kaas-system) an operator fills with the cluster's Swift application credential. */
-export const SWIFT_CREDENTIALS_SECRET = 'kaas-swift-credentials';
+import { cloudSecrets, SWIFT_CREDENTIALS_SECRET } from './credential.ts';
+
+export { SWIFT_CREDENTIALS_SECRET };
 
 /** Event of a job whose cluster API could not be reached for the addons step. */
 export const ADDONS_UNREACHABLE = 'managed services not applied: cluster API unreachable';
@@ -84,6 +87,7 @@ export function addonContext(
   spec: ClusterSpec,
   clusterId: string,
   cloud: { authUrl: string; region: string },
+  cloudCredentialId?: string,
 ): AddonContext {
   return {
     clusterName: spec.name,
@@ -100,21 +104,27 @@ export function addonContext(
     },
     storageClass: {},
     network: { overlayInterface: spec.overlayInterface, podCidr: spec.network.podCidr },
+    ...(cloudCredentialId === undefined ? {} : { cloudCredentialId }),
   };
 }
 
 /**
  * Picks the services that can be applied (every operator Secret present with its keys, every
  * dependency picked) and the generated Secrets they need; `warn`s about each one left out.
- * Shared by the addons step and the reconciler, so both apply the same services.
+ * `provided` are Secrets kaas writes this run (the cloud Secrets): they count as present, and are
+ * among the Secrets returned. Shared by the addons step and the reconciler, so both apply the
+ * same services.
  */
 export async function selectAddons(
   warn: (message: string) => Promise<void>,
   kube: ClusterApi,
   ctx: AddonContext,
   only?: readonly string[],
+  provided: readonly KubernetesObject[] = [],
 ) {
-  const live = new Map<string, LiveObject | undefined>();
+  const live = new Map<string, LiveObject | undefined>(
+    provided.map((s) => [keyOf({ namespace: s.metadata.namespace ?? '', name: s.metadata.name }), s]),
+  );
   const read = async (s: RequiredSecret) => {
     if (!live.has(keyOf(s))) {
       live.set(
@@ -151,7 +161,7 @@ export async function selectAddons(
     enabled.push(def.name);
   }
   const rendered = renderAddons(ctx, enabled);
-  const secrets: KubernetesObject[] = [];
+  const secrets: KubernetesObject[] = [...provided];
   const done = new Set<string>();
   for (const s of rendered.flatMap((a) => a.requiredSecrets)) {
     const generate = GENERATED[s.name];
@@ -186,12 +196,16 @@ export async function applyManagedServices(deps: ExecDeps, r: Res<'addons'>) {
   if (access.grant) await access.clusterApi({ server: url, ...access.grant }).apply(kaasBinding());
   const kube = access.clusterApi({ server: url, ...access.access });
   const config = deps.cloud.session.config;
-  const ctx = addonContext(deps.spec, deps.clusterId, {
-    authUrl: config.auth.authUrl,
-    region: config.regionName ?? 'RegionOne',
-  });
+  const { credential } = (await deps.credentials?.read()) ?? {};
+  const ctx = addonContext(
+    deps.spec,
+    deps.clusterId,
+    { authUrl: config.auth.authUrl, region: config.regionName ?? 'RegionOne' },
+    credential?.id,
+  );
   const warn = (message: string) => deps.ctx.event(message, 'warn');
-  const { rendered, secrets, skipped } = await selectAddons(warn, kube, ctx, only);
+  const provided = credential ? await cloudSecrets(deps, credential) : [];
+  const { rendered, secrets, skipped } = await selectAddons(warn, kube, ctx, only, provided);
   const applier = { db: access.db, logger: deps.logger, now: deps.now, sleep: deps.sleep, kube };
   const statuses = await applyAddons(applier, {
     clusterId: deps.clusterId,
@@ -214,7 +228,9 @@ export async function applyManagedServices(deps: ExecDeps, r: Res<'addons'>) {
     applied: true,
     ready,
     skipped,
-    generatedSecrets: secrets.map((s) => `${s.metadata.namespace ?? ''}/${s.metadata.name}`),
+    generatedSecrets: secrets
+      .filter((s) => !provided.includes(s))
+      .map((s) => `${s.metadata.namespace ?? ''}/${s.metadata.name}`),
     roleBindings: { revision: bindings.revision, applied: bindings.applied, pruned: bindings.pruned },
   };
 }

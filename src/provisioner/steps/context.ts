@@ -15,6 +15,7 @@ import type { EtcdClient } from '../etcd.ts';
 import type { KubeAccess, KubeClient } from '../kubeclient.ts';
 import type { ProvisionOptions } from '../options.ts';
 import type { ReleaseAccess } from '../release.ts';
+import type { CredentialStore } from './credential.ts';
 
 /** Renders the first-boot user data of one node (src/bootstrap in production). */
 export type RenderUserData = (node: NodeBootstrap) => string;
@@ -74,6 +75,8 @@ export interface ExecDeps {
   etcd?: (masters: readonly string[]) => EtcdClient;
   /** The kubeadm-certs objects, sealed with this job's certificate key (absent: no material). */
   kubeadmCerts?: () => Record<string, unknown>[];
+  /** The cluster's sealed application credentials (absent: no stored material). */
+  credentials?: CredentialStore;
   /** Longest a drain keeps retrying evictions a PodDisruptionBudget refuses. */
   drainTimeoutMs: number;
   /** Longest delete waits for LoadBalancer Services and PVCs to disappear from the cluster API. */

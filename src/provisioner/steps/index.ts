@@ -5,6 +5,7 @@ import { applyManagedServices } from './addons.ts';
 import { ensureContainer, ensureReleaseTarball, verifyRelease } from './artifacts.ts';
 import { deleteServer, ensureKeypair, ensureMaster, ensureServerGroup, ensureWorkers } from './compute.ts';
 import type { ExecDeps } from './context.ts';
+import { credentialStep } from './credential.ts';
 import {
   deleteKubeadmCerts,
   deleteLbMember,
@@ -34,6 +35,7 @@ import { deleteNamed, sweep } from './sweep.ts';
 export async function runPlanStep(deps: ExecDeps, step: PlanStep): Promise<unknown> {
   const r = step.resource;
   if (step.kind === 'sweep' && r.type === 'cluster-resources') return sweep(deps, r);
+  if (r.type === 'credential') return credentialStep(deps, r);
   if (step.kind === 'delete') {
     if (r.type === 'kube-objects') return deleteKubeObjects(deps, r);
     if (r.type === 'server') return deleteServer(deps, r);

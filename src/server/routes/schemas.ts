@@ -103,7 +103,7 @@ export const jobSchema = component(
   object({
     id: str,
     clusterId: str,
-    kind: { enum: ['create', 'resize', 'upgrade', 'delete'] },
+    kind: { enum: ['create', 'resize', 'upgrade', 'delete', 'rotate'] },
     state: { enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] },
     input: { description: 'the plan and spec the job works from' },
     error: nullable(jobErrorSchema),
