@@ -15,6 +15,7 @@ export const NODE_PACKAGES = [
   'curl',
   'ethtool',
   'iptables',
+  'nftables',
   'socat',
 ] as const;
 

@@ -7,8 +7,9 @@
 #   one OCI image tarball per image kaas's kubeadm config and managed services reference, under the
 #     exact name they reference (containerd imports a tarball without a registry and without
 #     normalising names), for `ctr -n k8s.io images import` into each node's containerd.
-# Debian's containerd, runc, CNI plugins, cloud-init, busybox-static and the tools kubeadm's
-# preflight looks for are installed with apt when missing (a node's root is the host's root).
+# Debian's containerd, runc, CNI plugins, cloud-init, busybox-static, nftables (kaas's metadata
+# guard) and the tools kubeadm's preflight looks for are installed with apt when missing (a node's
+# root is the host's root).
 # Cached outside the repository: $NODELAB_CACHE/{bin,images}/<version>/. Prints the cache root on
 # stdout; progress on stderr. Idempotent: a warm cache builds nothing.
 set -euo pipefail
@@ -19,7 +20,7 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 log() { echo "nodelab: $*" >&2; }
 
 packages=(containerd runc containernetworking-plugins cloud-init busybox-static iptables conntrack
-  socat ethtool iproute2 kmod curl util-linux gcc libc6-dev)
+  socat ethtool iproute2 kmod curl util-linux nftables gcc libc6-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f '${Status}' "$p" 2> /dev/null | grep -q 'ok installed' || missing+=("$p")
