@@ -200,6 +200,8 @@ describe('planHeal', () => {
       'delete-node:kaas-prod-default-1',
     );
     expect(steps.at(-1)!.resource.params).toEqual({ names: ['kaas-prod-default-2'], condition: 'Ready' });
+    // The node is dead: its drain does not wait for pods that can no longer stop.
+    expect(steps[4]!.resource.params).toEqual({ node: 'kaas-prod-default-1', deadNode: true });
   });
 
   it('refuses a group the spec does not have, and a server that is gone', () => {

@@ -107,7 +107,16 @@ export type PlanResource =
   | { type: 'nodes'; name: string; tags: string[]; params: { names: string[]; condition: 'Ready' | 'Gone' } }
   | { type: 'kubeconfig'; name: string; tags: string[]; params: { endpointFrom: string } }
   | { type: 'join-token'; name: string; tags: string[]; params: { ttlSeconds: number } }
-  | { type: 'node-drain'; name: string; tags: string[]; params: { node: string } }
+  | {
+      type: 'node-drain';
+      name: string;
+      tags: string[];
+      /**
+       * `deadNode`: the node's kubelet is gone (healing), so pods already evicted never finish
+       * terminating there; the drain does not wait for them (they go with the Node).
+       */
+      params: { node: string; deadNode?: boolean };
+    }
   | { type: 'node-object'; name: string; tags: string[]; params: { node: string } }
   | { type: 'cluster-resources'; name: string; tags: string[]; params: { resourceType: SweepType } }
   | { type: 'kube-objects'; name: string; tags: string[]; params: { objects: KubeCleanup } }
@@ -551,13 +560,14 @@ function removeNode(
   tags: string[],
   server: ServerParams,
   after: readonly string[],
+  deadNode = false,
 ): PlanStep[] {
   return [
     step(`drain:${node}`, 'action', [...after], {
       type: 'node-drain',
       name: node,
       tags,
-      params: { node },
+      params: { node, ...(deadNode ? { deadNode } : {}) },
     }),
     step(`delete-server:${node}`, 'delete', [`drain:${node}`], {
       type: 'server',
@@ -708,7 +718,7 @@ export function planHeal(
   return afterRelease([
     ...artifactSteps(spec, tags, names, ctx),
     joinTokenStep(spec, tags, ctx),
-    ...removeNode(node, tags, workerParams(spec, clusterId, names, group, [index]), []),
+    ...removeNode(node, tags, workerParams(spec, clusterId, names, group, [index]), [], true),
     step(boot, 'ensure', ['release-tarball', 'join-token', `delete-node:${node}`], {
       type: 'servers',
       name: group.name,

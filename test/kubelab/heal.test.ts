@@ -20,11 +20,14 @@ import { listJobs } from '../../src/store/listJobs.ts';
 import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from '../provisioner/clusterlab.ts';
 import { cloudsimSuite, logger } from '../provisioner/support.ts';
 import { getNode, isReady, stopNodeRenewal, waitForReadyNodes } from './nodes.ts';
+import { runningWeb, webBehindBudget } from './workloads.ts';
 
 const suite = cloudsimSuite();
 const NAME = 'heal';
 const UNHEALTHY_AFTER_S = 5;
 const POLL_MS = 1_000;
+/** How long a drain tries; a dead node's is given up after it, and the node removed anyway. */
+const DRAIN_MS = 5_000;
 const worker = (i: number) => `kaas-${NAME}-default-${i}`;
 let c: ClusterLab;
 let p: Provisioner;
@@ -47,7 +50,7 @@ beforeAll(async () => {
     .set({ options: JSON.stringify({ ...(record?.options as object), waitForApi: true }) })
     .where('id', '=', c.clusterId)
     .execute();
-  p = c.provisioner({ drainTimeoutMs: 30_000 });
+  p = c.provisioner({ drainTimeoutMs: DRAIN_MS });
 }, 180_000);
 
 afterAll(async () => {
@@ -97,6 +100,16 @@ describe('auto-healing on a real control plane', () => {
   it('replaces a worker NotReady for unhealthyAfter: drained, its server and Node gone, a new Node Ready; events and audit recorded', async () => {
     loop = startWorker();
     await within(30_000, 'the first look', async () => (await condition())?.reason === 'Healthy');
+    // Two web pods on worker 1 behind a budget that never lets one go: a drain that waited for it
+    // would never end.
+    for (const n of [0, 2]) await c.lab.kubectl(['cordon', worker(n)]);
+    await c.lab.kubectl(['apply', '-f', '-'], { input: webBehindBudget(2, 2) });
+    await c.lab.waitFor(
+      'web on worker 1',
+      async () => (await runningWeb(c.lab)).filter((p) => p.spec?.nodeName === worker(1)).length === 2,
+      60_000,
+    );
+    for (const n of [0, 2]) await c.lab.kubectl(['uncordon', worker(n)]);
     await stopNodeRenewal(c.lab, worker(1));
     expect(isReady(await getNode(c.lab, worker(1)))).toBe(false);
 
@@ -128,6 +141,13 @@ describe('auto-healing on a real control plane', () => {
       new RegExp(`^auto-heal: node ${worker(1)} of group default not Ready since .*: replacing it$`),
     );
     expect(view.events.map((e) => e.message)).toContain(`cordoned ${worker(1)}`);
+    expect(view.events.map((e) => e.message)).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^drain of dead node ${worker(1)} gave up after 5 s \\(default/web-.*\\); it is removed anyway$`,
+        ),
+      ),
+    );
     expect(await workers()).toEqual([worker(0), worker(2), worker(3)]);
     expect(await getNode(c.lab, worker(1))).toBeUndefined();
     await waitForReadyNodes(c.lab, [worker(0), worker(2), worker(3)]);
@@ -232,7 +252,7 @@ describe('auto-healing on a real control plane', () => {
     const looks: string[] = [];
     const killed = await killAfterEachStep(c, suite.cloud, {
       maxRuns: 12,
-      over: { drainTimeoutMs: 30_000 },
+      over: { drainTimeoutMs: DRAIN_MS },
       afterCheckpoint: async () => {
         for (const o of await healer.pass()) looks.push(o.action);
       },
