@@ -69,14 +69,11 @@ function startWorker(jobs = true): WorkerLoop {
   });
 }
 
-/** Polls `check` every 200 ms for up to `ms`; returns the time it took, or throws saying `what`. */
+/** Waits (kubelab's poll) until `check` holds, for up to `ms`; returns how long it took. */
 async function within(ms: number, what: string, check: () => Promise<boolean>): Promise<number> {
   const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await c.lab.waitFor(what, check, ms);
+  return Date.now() - started;
 }
 
 const jobs = () => listJobs({ db: c.store.db, clusterId: c.clusterId });
