@@ -55,6 +55,7 @@ export type HealReason =
   | 'Replacing'
   | 'TooManyUnhealthy'
   | 'ReplacementFailed'
+  | 'ServerMissing'
   | 'MastersNotHealed';
 
 /** The cluster's auto-healing condition; status False means healing stopped and a person must look. */

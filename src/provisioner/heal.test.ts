@@ -146,6 +146,15 @@ describe('the healer', () => {
     ]);
   });
 
+  it('says so when the Node to replace has no server', async () => {
+    nodes = [node(0), node(1, false), node(2)];
+    replace = async () => undefined;
+    await healer().pass();
+    at(300);
+    expect(await healer().pass()).toEqual([expect.objectContaining({ action: 'none' })]);
+    expect(await condition()).toMatchObject({ status: 'False', reason: 'ServerMissing' });
+  });
+
   it('acts not when another replica or a user queued a job first', async () => {
     nodes = [node(0), node(1, false), node(2)];
     replace = async () => {

@@ -149,6 +149,14 @@ export function createHealer(deps: HealerDeps): Healer {
         if (job) {
           Object.assign(outcome, { action: 'replace', jobId: job.id });
           log.warn({ clusterId, jobId: job.id, node }, why);
+        } else {
+          // A Node left behind by a server deleted outside kaas: nothing kaas can replace.
+          outcome.condition = {
+            type: 'AutoHeal',
+            status: 'False',
+            reason: 'ServerMissing',
+            message: `node ${node} of group ${group} is not Ready and has no server: nothing to replace (delete the Node object if its server is gone for good)`,
+          };
         }
       }
     } catch (error) {
@@ -156,7 +164,7 @@ export function createHealer(deps: HealerDeps): Healer {
       if (!(error instanceof ConflictError)) throw error;
       log.info({ clusterId, err: error }, 'auto-heal: the cluster is busy, not acting now');
     }
-    await record(clusterId, decision.condition, retriedJob);
+    await record(clusterId, outcome.condition ?? decision.condition, retriedJob);
     return outcome;
   }
 
