@@ -549,13 +549,14 @@ export function createProvisioner(deps: ProvisionerDeps) {
     );
     trustedRelease(release.catalogue, spec.kubernetesVersion);
     return queue(record.id, 'heal', { steps, spec, heal: target }, async (tx, jobId) => {
-      await insertJobEvent({
-        db: tx,
-        jobId,
-        event: { at: iso(), stepId: null, level: 'warn', message: why },
-      });
+      await healEvent(tx, jobId, why);
       await healAudit(tx, record.id, 'cluster.heal', { jobId, ...target, why });
     });
+  }
+
+  /** The healer's own line in a heal job's event log: why it queued or retried the job. */
+  async function healEvent(on: Db, jobId: string, why: string) {
+    await insertJobEvent({ db: on, jobId, event: { at: iso(), stepId: null, level: 'warn', message: why } });
   }
 
   /** An audit entry by the healer (no person acted). */
@@ -859,11 +860,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
           await db.transaction().execute(async (tx) => {
             await retryJobRow({ db: tx, jobId, now: iso() });
             await updateProvisionedCluster({ db: tx, id: clusterId, status: STATUS_DURING.heal, now: iso() });
-            await insertJobEvent({
-              db: tx,
-              jobId,
-              event: { at: iso(), stepId: null, level: 'warn', message: why },
-            });
+            await healEvent(tx, jobId, why);
             await healAudit(tx, clusterId, 'cluster.heal.retry', { jobId, why });
           });
           await reportEndpoint(clusterId, (await cluster(clusterId)).spec as ClusterSpec, STATUS_DURING.heal);
