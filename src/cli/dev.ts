@@ -25,6 +25,10 @@ import { DEFAULT_RESYNC_SECONDS } from '../provisioner/reconcile.ts';
 import { resyncSecondsFromEnv } from './serve.ts';
 import { reconcilerOf, startWorkerLoop } from './worker.ts';
 
+/** Why kaas dev's clusters have no Kubernetes API, as `kaas cluster show` and the panel say. */
+export const DEV_NO_KUBERNETES =
+  "the embedded cloud's servers do not boot Kubernetes: its clusters exercise kaas, not kubectl";
+
 /** Where `kaas dev` runs and keeps its state; everything has a default for `kaas dev` itself. */
 export interface DevOptions {
   /** Database, secret key and the embedded cloud's state live here (created 0700); default `.kaas`. */
@@ -95,6 +99,7 @@ const RESET: readonly [string, string][] = [
   ['cli', 'the kaas CLI login for this kaas dev'],
   ['env', 'the environment file for the CLI'],
   ['clouds.yaml', 'the embedded cloud for the openstack CLI'],
+  ['bin', 'the `kaas` command the environment file puts on PATH'],
 ];
 
 /**
@@ -221,7 +226,13 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
       ...cloudsimEnv(cloud.authUrl, 'kaas-provisioner', 'kaas-provisioner-dev'),
     },
     // No clouds.yaml from the developer's machine: the dev cloud is cloudsim only.
-    { logger, cwd: dataDir, home: dataDir, ...options.provisioner },
+    {
+      logger,
+      cwd: dataDir,
+      home: dataDir,
+      noKubernetes: DEV_NO_KUBERNETES,
+      ...options.provisioner,
+    },
   );
   const kaasCloud = createCloud({
     config: resolveCloudConfig({ env: cloudsimEnv(cloud.authUrl, 'kaas-service', 'kaas-service-dev') }),
@@ -264,6 +275,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
       KUBE_IMAGE: 'debian-12',
       KUBE_ADMIN_ROLE_ID: adminRole.id,
     },
+    cli: { node: process.execPath, script: fileURLToPath(new URL('../../bin/kaas.mjs', import.meta.url)) },
   });
   const worker = startWorkerLoop({
     engine: jobs.provisioner.engine,

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ describe('kaas dev env files', () => {
       authUrl: 'http://127.0.0.1:5000/v3',
       user: { name: 'admin', password: 'admin', project: 'demo' },
       specDefaults: { KUBE_IMAGE: 'debian-12' },
+      cli: { node: process.execPath, script: join(dataDir, "kaas 'cli'.mjs") },
     });
     expect(envFile).toBe(join(dataDir, 'env'));
     for (const file of ['env', 'clouds.yaml']) expect(statSync(join(dataDir, file)).mode & 0o777).toBe(0o600);
@@ -37,5 +39,18 @@ describe('kaas dev env files', () => {
       auth: { authUrl: 'http://127.0.0.1:5000/v3', username: 'admin', projectName: 'demo' },
     });
     expect(readFileSync(join(dataDir, 'clouds.yaml'), 'utf8')).toContain('password: admin');
+    // `kaas` on PATH, once however often the file is sourced, runs the given script with its arguments.
+    writeFileSync(join(dataDir, "kaas 'cli'.mjs"), 'console.log(JSON.stringify(process.argv.slice(2)));\n');
+    expect(statSync(join(dataDir, 'bin', 'kaas')).mode & 0o777).toBe(0o700);
+    const twice = execFileSync(
+      'sh',
+      ['-c', '. "$1" && . "$1" && echo "$PATH" && kaas a "b c"', 'sh', envFile],
+      {
+        env: { PATH: '/usr/bin:/bin' },
+        encoding: 'utf8',
+      },
+    ).split('\n');
+    expect(twice[0]).toBe(`${join(dataDir, 'bin')}:/usr/bin:/bin`);
+    expect(twice[1]).toBe('["a","b c"]');
   });
 });

@@ -1,4 +1,4 @@
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 
@@ -15,6 +15,8 @@ export interface DevEnvInput {
   user: { name: string; password: string; project: string };
   /** Spec defaults that differ on the embedded cloud (KUBE_IMAGE, KUBE_ADMIN_ROLE_ID…). */
   specDefaults: Record<string, string>;
+  /** The `kaas` the env puts on PATH: this Node.js and the CLI script it runs (`bin/kaas.mjs`). */
+  cli: { node: string; script: string };
 }
 
 /** clouds.yaml for the embedded cloud, as the openstack CLI and kaas read it (OS_CLOUD=kaas-dev). */
@@ -57,22 +59,34 @@ export function devEnvFile(input: DevEnvInput): string {
     KAAS_WAIT_FOR_API: 'false',
     ...input.specDefaults,
   };
+  const bin = quote(join(dir, 'bin'));
   return [
-    `# Written by \`kaas dev\` at each start: \`source ${join(dir, 'env')}\` points the kaas CLI at it.`,
+    `# Written by \`kaas dev\` at each start: \`source ${join(dir, 'env')}\` puts \`kaas\` on PATH and points it at kaas dev.`,
     ...Object.entries(vars).map(([name, value]) => `export ${name}=${quote(value)}`),
+    `case ":$PATH:" in *:${bin}:*) ;; *) export PATH=${bin}:"$PATH" ;; esac`,
     '',
   ].join('\n');
 }
 
-/** Writes `.kaas/clouds.yaml` and `.kaas/env` (0600: clouds.yaml holds a password); returns the env file's path. */
+/** `.kaas/bin/kaas`: runs this checkout's CLI with the Node.js that runs kaas dev. */
+export function devCliScript(cli: DevEnvInput['cli']): string {
+  return `#!/bin/sh\nexec ${quote(cli.node)} ${quote(cli.script)} "$@"\n`;
+}
+
+/**
+ * Writes `.kaas/clouds.yaml` and `.kaas/env` (0600: clouds.yaml holds a password) and the `kaas`
+ * command `.kaas/bin/kaas` (0700); returns the env file's path.
+ */
 export function writeDevEnv(input: DevEnvInput): string {
+  mkdirSync(join(input.dataDir, 'bin'), { recursive: true, mode: 0o700 });
   const files = [
-    [join(input.dataDir, 'clouds.yaml'), devCloudsYaml(input)],
-    [join(input.dataDir, 'env'), devEnvFile(input)],
+    [join(input.dataDir, 'clouds.yaml'), devCloudsYaml(input), 0o600],
+    [join(input.dataDir, 'env'), devEnvFile(input), 0o600],
+    [join(input.dataDir, 'bin', 'kaas'), devCliScript(input.cli), 0o700],
   ] as const;
-  for (const [file, text] of files) {
-    writeFileSync(file, text, { mode: 0o600 });
-    chmodSync(file, 0o600);
+  for (const [file, text, mode] of files) {
+    writeFileSync(file, text, { mode });
+    chmodSync(file, mode);
   }
   return resolve(files[1][0]);
 }

@@ -27,7 +27,12 @@ export function processDeps(): AuthCliDeps {
   return { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
 }
 
-/** Line prompts on stderr over one readline interface; secret answers are not echoed. */
+/**
+ * Line prompts on stderr over one readline interface; secret answers are not echoed. At a terminal
+ * readline reads it in raw mode and echoes what is typed itself, through `output`, which is muted
+ * while a secret is typed (the terminal's own echo would show it). Ctrl-C there restores the
+ * terminal and interrupts the process as it would outside raw mode.
+ */
 export function prompter(deps: AuthCliDeps) {
   let muted = false;
   let rl: ReturnType<typeof createInterface> | undefined;
@@ -38,12 +43,20 @@ export function prompter(deps: AuthCliDeps) {
       cb();
     },
   });
+  const terminal = (deps.stdin as { isTTY?: boolean }).isTTY === true;
   return {
     async ask(question: string, secret = false): Promise<string> {
-      rl ??= createInterface({ input: deps.stdin, output, terminal: false });
+      if (!rl) {
+        rl = createInterface({ input: deps.stdin, output, terminal });
+        rl.on('SIGINT', () => {
+          rl?.close();
+          process.kill(process.pid, 'SIGINT');
+        });
+      }
       // The iterator buffers lines, so answers piped in before their question are not lost.
       lines ??= rl[Symbol.asyncIterator]();
-      deps.stderr.write(question);
+      rl.setPrompt(question);
+      rl.prompt();
       muted = secret;
       try {
         const next = await lines.next();

@@ -33,4 +33,17 @@ describe('describeObserved', () => {
       }),
     ).toEqual(['API unreachable: connect ECONNREFUSED 10.0.0.5:6443 (checked 2030-01-01T00:00:00.000Z)']);
   });
+
+  it('says a cluster without a Kubernetes API has none, rather than calling it unreachable', () => {
+    expect(
+      describeObserved({
+        checkedAt: '2030-01-01T00:00:00.000Z',
+        reachable: false,
+        noApi: true,
+        reason: "the embedded cloud's servers do not boot Kubernetes",
+        nodes: { ready: 0, total: 0 },
+        groups: [],
+      }),
+    ).toEqual(["no Kubernetes API: the embedded cloud's servers do not boot Kubernetes"]);
+  });
 });

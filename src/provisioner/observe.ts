@@ -15,6 +15,8 @@ export interface ObservedState {
   reachable: boolean;
   /** Why the API could not be read (no endpoint yet, connection refused, TLS, timeout, 401…). */
   reason?: string;
+  /** The cluster has no Kubernetes API at all (its cloud never boots Kubernetes: kaas dev's); `reason` says why. */
+  noApi?: true;
   nodes: { ready: number; total: number };
   groups: { name: string; ready: number; total: number; kubeletVersions: string[] }[];
 }

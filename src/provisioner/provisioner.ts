@@ -128,6 +128,11 @@ export interface ProvisionerDeps {
   fetchApi?: ApiProbe;
   /** Longest a look at a cluster's Nodes (getCluster's `observed`) may take; default 3 s. */
   observeTimeoutMs?: number;
+  /**
+   * Why this cloud's servers never run Kubernetes (kaas dev's embedded cloud): clusters are then
+   * observed as having no Kubernetes API, with this reason, instead of probed as if one might answer.
+   */
+  noKubernetes?: string;
   hooks?: EngineHooks;
 }
 
@@ -253,6 +258,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
 
   /** Reads the cluster's Nodes as kaas; says why when it cannot. */
   async function observe(record: ProvisionedClusterRecord): Promise<ObservedState> {
+    if (deps.noKubernetes) return { ...unreachableState(iso(), deps.noKubernetes), noApi: true };
     const endpoint = await findClusterEndpoint({ db, clusterId: record.id });
     if (!endpoint?.apiUrl) {
       return unreachableState(iso(), `no API endpoint yet: the cluster is ${record.status}`);

@@ -183,7 +183,7 @@ describe('zero setup on the embedded cloud', () => {
     expect((await kaas(['cluster', 'show', 'first'])).code).toBe(5);
     const yes = await kaas(['cluster', 'delete', 'second-cluster', '--yes']);
     expect(yes.code, yes.stderr).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
   it('a new login revokes the previous token; a revoked login says to run kaas login', async () => {
     const old = join(home, 'old-login');

@@ -9,18 +9,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { spawnKaas } from '../support/cli.ts';
-import { devBuilderCloud } from '../support/dev.ts';
+import { devBuilderCloud, spawnDev } from '../support/dev.ts';
 import { freePort } from '../support/ports.ts';
-import { spawnService, type ServiceProcess } from '../support/process.ts';
+import type { ServiceProcess } from '../support/process.ts';
 import { sourcedEnv } from '../support/shellEnv.ts';
-import { testReleaseMirror } from '../provisioner/support.ts';
-
-const DEV_PROCESS = fileURLToPath(new URL('../support/devProcess.ts', import.meta.url));
 
 let home: string;
 let project: string;
@@ -28,19 +24,7 @@ let port: number;
 
 /** Starts `kaas dev <args>` in `project` (so its state is `project/.kaas`) on `port`; ready with its env file. */
 function startDevProcess(args: string[] = [], over: Record<string, string> = {}): ServiceProcess {
-  const mirror = testReleaseMirror();
-  return spawnService(DEV_PROCESS, args, {
-    cwd: project,
-    env: {
-      HOME: home,
-      PORT: String(port),
-      KAAS_RELEASE_MIRROR: mirror.dir,
-      KAAS_RELEASE_CACHE: mirror.cacheDir,
-      KAAS_TEST_RELEASE_CATALOGUE: mirror.catalogueFile,
-      ...over,
-    },
-    ready: /^ {2}source (\S+)$/m,
-  });
+  return spawnDev({ cwd: project, home, port, args, env: over });
 }
 
 /** Stops a kaas dev as a service manager would (SIGTERM) and expects a clean exit. */
@@ -203,7 +187,7 @@ describe('kaas dev across restarts', () => {
     expect(noDatabase.output()).toContain(
       "the database .kaas/kaas.db is missing while the cloud's state remains. `kaas dev --reset`",
     );
-  }, 120_000);
+  }, 240_000);
 });
 
 /** Logs in to the control panel as admin; returns a caller with its session cookie and CSRF token. */

@@ -8,7 +8,11 @@
  * allows), kaas's networking service (flannel, rendered by src/addons) makes the Node Ready and
  * CoreDNS runs. The worker then boots from its own user data and joins (`kubeadm join` with the
  * cluster's token); a pod on it reaches a CoreDNS pod on master-0 over flannel on eth2 and
- * resolves kubernetes.default. Stopping the nodes leaves nothing on the host.
+ * resolves kubernetes.default. kaas itself serves the TokenReview webhook on the bridge (HTTPS,
+ * its certificate from the CA master-0's user data names): a user who holds the cluster's admin
+ * role on its project logs in to kaas with their password, creates an API token, and kubectl with
+ * nothing but that token lists the Nodes as cluster-admin; a member's token is known but may not.
+ * Stopping the nodes leaves nothing on the host.
  *
  * Before it, nodelab's own failure paths: a missing cache is a clear error naming the fix, a bad
  * network is refused, and a server whose user data fails reports cloud-init's failure and leaves
@@ -23,7 +27,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
 import { renderAddons } from '../../src/addons/index.ts';
+import { keystoneDirectory } from '../../src/auth/directory.ts';
+import { createCa, issueServerCert } from '../../src/auth/pki.ts';
+import { createAuthService, type AuthService } from '../../src/auth/service.ts';
+import { createLogger } from '../../src/log.ts';
+import { buildApp } from '../../src/server/app.ts';
 import { DONE_MARKER } from '../../src/bootstrap/node.ts';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import { CLUSTER_DEFAULTS } from '../../src/cluster/defaults.ts';
@@ -43,7 +53,6 @@ import {
   testCloud,
   testProvisioner,
   testSpec,
-  testWebhook,
   TEST_SECRET_KEY,
 } from '../provisioner/support.ts';
 import { NODES_DIR, nodelabCache, releaseMirror, startNodelab, type LabNode, type Nodelab } from './node.ts';
@@ -149,10 +158,14 @@ describe('nodelab: a cluster from kaas user data', () => {
   let sim: Cloudsim | undefined;
   let store: Store | undefined;
   let work: string | undefined;
+  let kaas: FastifyInstance | undefined;
+  let auth: AuthService | undefined;
   afterAll(async () => {
     try {
       await lab?.stop();
     } finally {
+      await kaas?.close();
+      await auth?.close();
       await sim?.close();
       await store?.close();
       if (work) await rm(work, { recursive: true, force: true });
@@ -176,15 +189,44 @@ describe('nodelab: a cluster from kaas user data', () => {
       const releaseCatalogue = KUBERNETES_RELEASES.map((r) =>
         r.patch === VERSION ? { ...r, artifact: { url: r.artifact.url, sha256 } } : r,
       );
-      const provisioner = testProvisioner(store, cloud, await testWebhook(), {
-        releaseMirror: mirror,
-        releaseCacheDir: join(work, 'releases'),
-        releaseCatalogue,
-      });
+      // The users: one holds the cluster's admin role on its project (the bootstrap project of
+      // cloudsim, which the provisioner builds in), one only member.
+      const project = [...sim.state.projects.values()].find((p) => p.name === 'admin');
+      if (!project) throw new Error('cloudsim has no admin project');
+      const adminRole = sim.seedRole('kubernetes-admins');
+      const memberRole = [...sim.state.roles.values()].find((r) => r.name === 'member');
+      const password = `pw-${Math.random().toString(36).slice(2)}`;
+      const alice = sim.seedUser({ name: 'alice', password });
+      const bob = sim.seedUser({ name: 'bob', password });
+      sim.assignRole({ projectId: project.id, roleId: adminRole.id, userId: alice.id });
+      sim.assignRole({ projectId: project.id, roleId: memberRole?.id ?? '', userId: bob.id });
+      // kaas as its clusters reach it: HTTPS on the bridge, its certificate from kaas's CA.
+      const kaasCa = await createCa({ commonName: 'kaas-nodelab' });
+      const kaasCert = await issueServerCert({ ca: kaasCa, hosts: [lab.gateway] });
+      const logger = createLogger({ level: process.env.KAAS_TEST_LOG ?? 'silent' });
+      const now = () => new Date();
+      auth = createAuthService({ store, directory: keystoneDirectory(cloud), logger, now });
+      kaas = await buildApp(
+        { store, logger, now, auth },
+        { https: { key: kaasCert.keyPem, cert: kaasCert.certPem } },
+      );
+      await kaas.listen({ host: lab.gateway, port: 0 });
+      const kaasUrl = `https://${lab.gateway}:${(kaas.server.address() as { port: number }).port}`;
+      const provisioner = testProvisioner(
+        store,
+        cloud,
+        { kaasUrl, caPem: kaasCa.certPem },
+        {
+          releaseMirror: mirror,
+          releaseCacheDir: join(work, 'releases'),
+          releaseCatalogue,
+        },
+      );
       const { cluster, job } = await provisioner.createCluster(
         testSpec('nl0', 1, {
           kubernetesVersion: VERSION,
           network: { ...CLUSTER_DEFAULTS.network, nodeCidr: CIDR },
+          adminRoleId: adminRole.id,
         }),
         { waitForApi: false },
       );
@@ -244,7 +286,7 @@ describe('nodelab: a cluster from kaas user data', () => {
       expect(spec.network.nodeCidr).toBe(CIDR);
       const addons = renderAddons(
         addonContext(spec, cluster.id, { authUrl: sim.authUrl, region: 'RegionOne' }),
-        ['namespaces', 'networking'],
+        ['namespaces', 'rbac', 'networking'],
       );
       const manifest = join(work, 'networking.json');
       await writeFile(
@@ -357,6 +399,54 @@ describe('nodelab: a cluster from kaas user data', () => {
       expect(probeLog).toContain('metadata-blocked');
       expect(await nodeReaches()).toBe('200');
       process.kill(Number(metadataPid));
+
+      // kubectl with a kaas API token: kube-apiserver asks kaas's webhook, which answers with the
+      // Keystone user and the IDs of their roles on the cluster's project as groups.
+      await auth.sync();
+      const caFile = join(work, 'cluster-ca.crt');
+      await writeFile(caFile, caPem);
+      const emptyConfig = join(work, 'empty.conf');
+      await writeFile(emptyConfig, '');
+      const tokenOf = async (name: string) => {
+        const { session } = await auth!.login({ username: name, password, ip: '127.0.0.1' });
+        const principal = { ...session, via: 'session' as const };
+        return (await auth!.createToken(principal, { name: 'kubectl' })).token;
+      };
+      const asUser = (token: string, ...args: string[]) =>
+        run(kubeBinary('kubectl'), [
+          '--kubeconfig',
+          emptyConfig,
+          '--server',
+          `https://${address}:6443`,
+          '--certificate-authority',
+          caFile,
+          '--token',
+          token,
+          ...args,
+        ]);
+      const aliceToken = await tokenOf('alice');
+      const { stdout: whoami } = await asUser(aliceToken, 'auth', 'whoami', '-o', 'json');
+      expect(JSON.parse(whoami).status.userInfo).toMatchObject({
+        username: 'alice',
+        uid: alice.id,
+        groups: expect.arrayContaining([adminRole.id]),
+      });
+      const { stdout: nodeList } = await asUser(aliceToken, 'get', 'nodes', '-o', 'json');
+      const listed = (
+        JSON.parse(nodeList) as {
+          items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[];
+        }
+      ).items;
+      expect(listed.map((n) => n.metadata.name).sort()).toEqual([server.name, worker.name].sort());
+      expect(
+        listed.every((n) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')),
+      ).toBe(true);
+      // A member is who they are, but not cluster-admin; a token kaas never issued is nobody.
+      const bobToken = await tokenOf('bob');
+      const bobWho = JSON.parse((await asUser(bobToken, 'auth', 'whoami', '-o', 'json')).stdout);
+      expect(bobWho.status.userInfo.username).toBe('bob');
+      await expect(asUser(bobToken, 'get', 'nodes')).rejects.toThrow(/forbidden/i);
+      await expect(asUser(`${aliceToken.slice(0, -4)}AAAA`, 'get', 'nodes')).rejects.toThrow(/Unauthorized/i);
       const workerRss = await workerNode.rssBytes();
       console.info(
         `nodelab: ${server.name} booted (cloud-init + kubeadm init) in ${Math.round(bootMs / 1000)} s, ` +

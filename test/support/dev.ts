@@ -2,10 +2,11 @@ import { startDev, type RunningDev } from '../../src/cli/dev.ts';
 import type { JobView } from '../../src/provisioner/provisioner.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import { waitFor } from '../ha/support.ts';
-import { testCloud, testReleaseDeps } from '../provisioner/support.ts';
+import { testCloud, testReleaseDeps, testReleaseMirror } from '../provisioner/support.ts';
 import { resolveCloudConfig } from '../../src/openstack/config.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import { freePort } from './ports.ts';
+import { spawnService, type ServiceProcess } from './process.ts';
 
 /** `kaas dev` as tests run it: a free port, quick polls, the test release mirror; silent unless given a logger. */
 export async function startTestDev(dataDir: string, logger?: Logger): Promise<RunningDev> {
@@ -45,4 +46,32 @@ export function finishedJob(dev: RunningDev, jobId: string, timeoutMs: number): 
     },
     timeoutMs,
   );
+}
+
+const DEV_PROCESS = new URL('./devProcess.ts', import.meta.url).pathname;
+
+/**
+ * `kaas dev <args>` as a process of its own (test/support/devProcess.ts) in `cwd`, so its state is
+ * `cwd/.kaas`, on `port` with the test release mirror; `ready` resolves with the env file it printed.
+ */
+export function spawnDev(options: {
+  cwd: string;
+  home: string;
+  port: number;
+  args?: string[];
+  env?: Record<string, string>;
+}): ServiceProcess {
+  const mirror = testReleaseMirror();
+  return spawnService(DEV_PROCESS, options.args ?? [], {
+    cwd: options.cwd,
+    env: {
+      HOME: options.home,
+      PORT: String(options.port),
+      KAAS_RELEASE_MIRROR: mirror.dir,
+      KAAS_RELEASE_CACHE: mirror.cacheDir,
+      KAAS_TEST_RELEASE_CATALOGUE: mirror.catalogueFile,
+      ...options.env,
+    },
+    ready: /^ {2}source (\S+)$/m,
+  });
 }

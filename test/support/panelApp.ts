@@ -11,6 +11,7 @@ import { replaceProjectAssignments } from '../../src/store/replaceProjectAssignm
 import { errorHandler } from '../../src/server/errors.ts';
 import { ajvOptions } from '../../src/server/openapi.ts';
 import { registerAdminRoutes, type Probe } from '../../src/server/routes/admin.ts';
+import type { ObservedState } from '../../src/provisioner/observe.ts';
 import type { Principal } from '../../src/server/principal.ts';
 import { registerPanelRoutes } from '../../src/server/routes/panel.ts';
 
@@ -32,6 +33,8 @@ export const PUBLIC_URL = 'https://kaas.example.test';
 export async function panelTestApp(
   options: {
     probe?: Probe;
+    /** How the routes read a cluster's Nodes (the provisioner's observeCluster in kaas). */
+    observe?: (clusterId: string) => Promise<ObservedState>;
     register?: (app: FastifyInstance, store: Store) => void;
     /** The configured public URL; null = none configured. */
     publicUrl?: string | null;
@@ -77,7 +80,12 @@ export async function panelTestApp(
   app.addHook('onRequest', async (request) => {
     request.principal = USERS[String(request.headers['x-test-user'])];
   });
-  const deps = { store, logger: pino({ level: 'silent' }), now: () => new Date('2030-02-01T00:00:00.000Z') };
+  const deps = {
+    store,
+    logger: pino({ level: 'silent' }),
+    now: () => new Date('2030-02-01T00:00:00.000Z'),
+    ...(options.observe ? { observe: options.observe } : {}),
+  };
   const publicUrl = options.publicUrl === undefined ? PUBLIC_URL : options.publicUrl;
   registerPanelRoutes(app, { ...deps, ...(publicUrl === null ? {} : { publicUrl: () => publicUrl }) });
   const auth = createAuthService({ ...deps, directory: memoryDirectory().directory });

@@ -37,6 +37,22 @@ async function addToken(store: Store, id: string, userId: string): Promise<void>
   });
 }
 
+/** Cluster c1 as the provisioner reports it once ready: its API address, ingress domain and version. */
+const provisioned = (store: Store) =>
+  upsertClusterEndpoint({
+    db: store.db,
+    endpoint: {
+      clusterId: 'c1',
+      apiUrl: 'https://198.51.100.7:6443/',
+      caCertPem: 'PEM',
+      ingressDomain: 'k.example.org',
+      kubernetesVersion: 'v1.31.2',
+      nodeCount: 3,
+      provisioningState: 'ready',
+      updatedAt: '2030-01-01T00:00:00.000Z',
+    },
+  });
+
 describe('admin routes', () => {
   let app: FastifyInstance;
   let store: Store;
@@ -89,19 +105,7 @@ describe('admin routes', () => {
   });
 
   it('probes /healthz and the service ingresses of a provisioned cluster', async () => {
-    await upsertClusterEndpoint({
-      db: store.db,
-      endpoint: {
-        clusterId: 'c1',
-        apiUrl: 'https://198.51.100.7:6443/',
-        caCertPem: 'PEM',
-        ingressDomain: 'k.example.org',
-        kubernetesVersion: 'v1.31.2',
-        nodeCount: 3,
-        provisioningState: 'ready',
-        updatedAt: '2030-01-01T00:00:00.000Z',
-      },
-    });
+    await provisioned(store);
     const overview = await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/overview');
     expect(overview.json()).toMatchObject({
       health: { state: 'healthy', detail: 'ok' },
@@ -117,6 +121,34 @@ describe('admin routes', () => {
       ['kibana', 'up'],
       ['registry', 'up'],
     ]);
+  });
+
+  it("says a cluster of kaas dev's embedded cloud has no Kubernetes API, without probing one", async () => {
+    await close();
+    const reason = "the embedded cloud's servers do not boot Kubernetes";
+    ({ app, store, close } = await panelTestApp({
+      probe,
+      observe: async () => ({
+        checkedAt: '2030-01-01T00:00:00.000Z',
+        reachable: false,
+        noApi: true,
+        reason,
+        nodes: { ready: 0, total: 0 },
+        groups: [],
+      }),
+    }));
+    await provisioned(store);
+    const overview = (await callAs(app, 'admin', 'GET', '/api/v1/clusters/c1/admin/overview')).json();
+    expect(overview.health).toEqual({ state: 'unknown', detail: `no Kubernetes API: ${reason}` });
+    expect(overview.observed).toMatchObject({ reachable: false, noApi: true, reason });
+    expect(probed).toEqual([]);
+    const nodes = (await callAs(app, 'member', 'GET', '/api/v1/clusters/c1/nodes')).json();
+    expect(nodes.observed).toEqual({
+      checkedAt: '2030-01-01T00:00:00.000Z',
+      reachable: false,
+      noApi: true,
+      nodes: { ready: 0, total: 0 },
+    });
   });
 
   it('shows services as unknown when no ingress domain is recorded', async () => {

@@ -164,15 +164,17 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
     async (request) => {
       const { cluster } = await requireAdmin(request);
       const endpoint = await findClusterEndpoint({ db: store.db, clusterId: cluster.id });
-      const health = endpoint?.apiUrl
-        ? await probe(`${endpoint.apiUrl.replace(/\/+$/, '')}/healthz`, { ca: endpoint.caCertPem }).then(
-            (r) => ({
-              state: r.ok ? 'healthy' : 'unhealthy',
-              detail: r.detail,
-            }),
-          )
-        : { state: 'unknown', detail: 'the cluster has no API server address yet' };
       const observed = await observedOf(deps, cluster.id);
+      const health = observed?.noApi
+        ? { state: 'unknown', detail: `no Kubernetes API: ${observed.reason ?? ''}` }
+        : endpoint?.apiUrl
+          ? await probe(`${endpoint.apiUrl.replace(/\/+$/, '')}/healthz`, { ca: endpoint.caCertPem }).then(
+              (r) => ({
+                state: r.ok ? 'healthy' : 'unhealthy',
+                detail: r.detail,
+              }),
+            )
+          : { state: 'unknown', detail: 'the cluster has no API server address yet' };
       return {
         cluster: {
           id: cluster.id,

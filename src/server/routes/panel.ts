@@ -303,11 +303,15 @@ export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void
       response: {
         200: object({
           observed: nullable(
-            object({
-              checkedAt: str,
-              reachable: { type: 'boolean' },
-              nodes: nodeCountSchema,
-            }),
+            object(
+              {
+                checkedAt: str,
+                reachable: { type: 'boolean' },
+                noApi: { type: 'boolean' },
+                nodes: nodeCountSchema,
+              },
+              ['noApi'],
+            ),
           ),
         }),
       },
@@ -321,6 +325,7 @@ export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void
         observed: observed && {
           checkedAt: observed.checkedAt,
           reachable: observed.reachable,
+          ...(observed.noApi ? { noApi: true } : {}),
           nodes: observed.nodes,
         },
       };

@@ -26,13 +26,17 @@ export const observedSchema = component(
       checkedAt: str,
       reachable: { type: 'boolean' },
       reason: { ...str, description: 'why the API could not be read' },
+      noApi: {
+        type: 'boolean',
+        description: "true when the cluster has no Kubernetes API at all (kaas dev's embedded cloud)",
+      },
       nodes: nodeCountSchema,
       groups: {
         type: 'array',
         items: object({ name: str, ready: int, total: int, kubeletVersions: strings }),
       },
     },
-    ['reason'],
+    ['reason', 'noApi'],
   ),
 );
 
