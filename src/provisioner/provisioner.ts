@@ -522,6 +522,11 @@ export function createProvisioner(deps: ProvisionerDeps) {
 
   /** The cluster's Nodes as kaas reads them, for the healer; throws when kaas does not reach the API. */
   async function nodesOf(clusterId: string) {
+    if (deps.noKubernetes) {
+      throw new ConflictError(`${deps.noKubernetes}, so its nodes are not healed`, {
+        code: 'cluster_api_not_reached',
+      });
+    }
     const { server, access } = await reachedApi(await cluster(clusterId), 'its nodes are not healed');
     const client = kaasClient(server, access);
     try {
