@@ -191,6 +191,48 @@ describe('job worker loop with a reconciler', () => {
   });
 });
 
+describe('job worker loop with a healer', () => {
+  it('runs one healer pass at a time when idle, beside a running job, and waits for it on stop', async () => {
+    let passes = 0;
+    let finish = () => {};
+    const jobs = ['j1'];
+    let jobDone = () => {};
+    const loop = startWorkerLoop({
+      engine: {
+        claimNext: async () => {
+          const id = jobs.shift();
+          if (id === undefined) return undefined;
+          return claimed(id, () => new Promise<RunOutcome>((r) => (jobDone = () => r(outcome(id)))));
+        },
+      },
+      healer: {
+        pass: async () => {
+          passes++;
+          await new Promise<void>((r) => (finish = r));
+          return [];
+        },
+      },
+      logger,
+      idleMs: 20,
+      concurrency: 2,
+    });
+    await sleep(80);
+    // The job runs, and only one pass has started however many idle polls went by.
+    expect(passes).toBe(1);
+    finish();
+    await sleep(60);
+    expect(passes).toBeGreaterThanOrEqual(2);
+    let stopped = false;
+    const stopping = loop.stop(5_000).then((r) => ((stopped = true), r));
+    jobDone();
+    await sleep(40);
+    // The pass in hand holds the stop until it ends.
+    expect(stopped).toBe(false);
+    finish();
+    expect(await stopping).toBe('stopped');
+  });
+});
+
 describe.each(engines)('job worker loop with the engine on %s', (engine) => {
   let store: Store | undefined;
   let loop: WorkerLoop | undefined;

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.ts';
 import type { Engine } from '../provisioner/engine.ts';
+import { DEFAULT_HEAL_POLL_SECONDS, type Healer } from '../provisioner/heal.ts';
 import type { Provisioner } from '../provisioner/provisioner.ts';
 import type { Reconciler } from '../provisioner/reconcile.ts';
 
@@ -16,17 +17,27 @@ export interface WorkerLoopDeps {
    * take the last one (unless `concurrency` is 1), so a job queued meanwhile can start.
    */
   reconciler?: Pick<Reconciler, 'claimNext'>;
+  /** Run between claims, one pass at a time, beside the jobs (it only queues heal jobs). */
+  healer?: Pick<Healer, 'pass'>;
 }
 
 /** How many jobs a replica runs at once unless configured (`KAAS_JOB_CONCURRENCY`). */
 export const DEFAULT_JOB_CONCURRENCY = 4;
 
-/** The worker loop's `reconciler` option for a resync period in seconds (0: reconciliation off). */
+/**
+ * The worker loop's controllers: the reconciler for a resync period in seconds (0: reconciliation
+ * off) and the healer, looking at each cluster every `healPollSeconds` (clusters switch it off in
+ * their spec, `autoHeal: false`).
+ */
 export function reconcilerOf(
-  provisioner: Pick<Provisioner, 'reconciler'>,
+  provisioner: Pick<Provisioner, 'reconciler' | 'healer'>,
   resyncSeconds: number,
-): Pick<WorkerLoopDeps, 'reconciler'> {
-  return resyncSeconds > 0 ? { reconciler: provisioner.reconciler({ resyncMs: resyncSeconds * 1000 }) } : {};
+  healPollSeconds = DEFAULT_HEAL_POLL_SECONDS,
+): Pick<WorkerLoopDeps, 'reconciler' | 'healer'> {
+  return {
+    ...(resyncSeconds > 0 ? { reconciler: provisioner.reconciler({ resyncMs: resyncSeconds * 1000 }) } : {}),
+    healer: provisioner.healer({ pollMs: healPollSeconds * 1000 }),
+  };
 }
 
 /** How {@link WorkerLoop.stop} ended: the loop finished, or the grace period ran out mid-job. */
@@ -44,7 +55,7 @@ export interface WorkerLoop {
 /**
  * The replica's job worker: keeps up to `concurrency` jobs running, claiming the next as soon as a
  * slot is free and polling every `idleMs` when nothing is runnable; between jobs it runs the
- * reconciler's passes. Several replicas run this loop against one database; the claim's row locks
+ * reconciler's passes and, when nothing was claimed, a healer pass (one at a time). Several replicas run this loop against one database; the claim's row locks
  * and leases give each job (and each cluster's reconcile pass) one runner at a time, and each
  * cluster at most one running job.
  */
@@ -55,6 +66,7 @@ export function startWorkerLoop(deps: WorkerLoopDeps): WorkerLoop {
   const passSlots = Math.max(1, concurrency - 1);
   let stopping = false;
   let wake: (() => void) | undefined;
+  let healing: Promise<void> | undefined;
 
   /** Waits `ms` (forever when undefined) or until a job ends or stop is called. */
   const pause = (ms: number | undefined) =>
@@ -104,9 +116,16 @@ export function startWorkerLoop(deps: WorkerLoopDeps): WorkerLoop {
       } catch (error) {
         deps.logger.error({ err: error }, 'job worker: claiming work failed');
       }
+      if (!claimed && !stopping && deps.healer && !healing) {
+        healing = deps.healer
+          .pass()
+          .then(() => undefined)
+          .catch((error: unknown) => deps.logger.error({ err: error }, 'job worker: auto-healing failed'))
+          .finally(() => (healing = undefined));
+      }
       if (!claimed && !stopping) await pause(deps.idleMs);
     }
-    await Promise.all(running);
+    await Promise.all([...running, healing]);
   })();
 
   return {

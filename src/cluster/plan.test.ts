@@ -4,6 +4,7 @@ import { KUBERNETES_RELEASES, type KubernetesRelease } from '../versions/index.t
 import {
   planCreate,
   planDelete,
+  planHeal,
   planResize,
   planRotateCredentials,
   planUpgrade,
@@ -184,6 +185,36 @@ describe('planCreate', () => {
   it('is deterministic and rejects bad cluster ids', () => {
     expect(JSON.stringify(planCreate(spec(), ID))).toBe(JSON.stringify(planCreate(spec(), ID)));
     expect(() => planCreate(spec(), 'BAD ID')).toThrow(InputError);
+  });
+});
+
+describe('planHeal', () => {
+  it('drains and deletes the dead worker, then boots one on the lowest free index and waits for it', () => {
+    const steps = planHeal(spec(), ID, 'default', 1, [0, 1, 3]);
+    expectOrdered(steps);
+    expect(steps.map((s) => s.id)).toEqual([
+      ...STAGING,
+      'drain:kaas-prod-default-1',
+      'delete-server:kaas-prod-default-1',
+      'delete-node:kaas-prod-default-1',
+      'heal:default:2',
+      'heal-ready:default:2',
+    ]);
+    expect(steps.find((s) => s.id === 'heal:default:2')!.resource.params).toMatchObject({
+      indexes: [2],
+      names: ['kaas-prod-default-2'],
+    });
+    expect(steps.find((s) => s.id === 'heal:default:2')!.dependsOn).toContain(
+      'delete-node:kaas-prod-default-1',
+    );
+    expect(steps.at(-1)!.resource.params).toEqual({ names: ['kaas-prod-default-2'], condition: 'Ready' });
+    // The node is dead: its drain does not wait for pods that can no longer stop.
+    expect(steps[4]!.resource.params).toEqual({ node: 'kaas-prod-default-1', deadNode: true });
+  });
+
+  it('refuses a group the spec does not have, and a server that is gone', () => {
+    expect(() => planHeal(spec(), ID, 'nope', 0, [0])).toThrow(InputError);
+    expect(() => planHeal(spec(), ID, 'default', 5, [0, 1])).toThrow(ConflictError);
   });
 });
 

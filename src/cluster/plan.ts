@@ -107,7 +107,16 @@ export type PlanResource =
   | { type: 'nodes'; name: string; tags: string[]; params: { names: string[]; condition: 'Ready' | 'Gone' } }
   | { type: 'kubeconfig'; name: string; tags: string[]; params: { endpointFrom: string } }
   | { type: 'join-token'; name: string; tags: string[]; params: { ttlSeconds: number } }
-  | { type: 'node-drain'; name: string; tags: string[]; params: { node: string } }
+  | {
+      type: 'node-drain';
+      name: string;
+      tags: string[];
+      /**
+       * `deadNode`: the node's kubelet is gone (healing), so pods already evicted never finish
+       * terminating there; the drain does not wait for them (they go with the Node).
+       */
+      params: { node: string; deadNode?: boolean };
+    }
   | { type: 'node-object'; name: string; tags: string[]; params: { node: string } }
   | { type: 'cluster-resources'; name: string; tags: string[]; params: { resourceType: SweepType } }
   | { type: 'kube-objects'; name: string; tags: string[]; params: { objects: KubeCleanup } }
@@ -586,13 +595,14 @@ function removeNode(
   tags: string[],
   server: ServerParams,
   after: readonly string[],
+  deadNode = false,
 ): PlanStep[] {
   return [
     step(`drain:${node}`, 'action', [...after], {
       type: 'node-drain',
       name: node,
       tags,
-      params: { node },
+      params: { node, ...(deadNode ? { deadNode } : {}) },
     }),
     step(`delete-server:${node}`, 'delete', [`drain:${node}`], {
       type: 'server',
@@ -706,6 +716,57 @@ export function planResize(
   };
   if (steps.length > 0) steps.push(addonsStep(resized, tags, steps));
   return { spec: resized, added, removed, steps: added.length > 0 ? afterRelease(steps) : steps };
+}
+
+/**
+ * Auto-healing's replacement of one worker (`node`, a server of `groupName` at `index`), in the
+ * order a dead node allows: drain what can be drained, delete its server and Node, then boot a
+ * server on the group's lowest free index with the current version's user data and wait for its
+ * Node to be Ready. The group keeps its count, so the spec is unchanged. Like resize, the release
+ * TempURL and join token are refreshed first (a new server joins).
+ */
+export function planHeal(
+  spec: ClusterSpec,
+  clusterId: string,
+  groupName: string,
+  index: number,
+  existing: readonly number[],
+  ctx: PlanContext = {},
+): PlanStep[] {
+  const group = spec.nodeGroups.find((g) => g.name === groupName);
+  if (!group) {
+    throw new InputError(`group ${JSON.stringify(groupName)} is not a node group of cluster ${spec.name}`, {
+      field: 'group',
+    });
+  }
+  if (!existing.includes(index)) {
+    throw new ConflictError(`node group ${groupName} of ${spec.name} has no server at index ${index}`, {
+      code: 'heal_target_gone',
+    });
+  }
+  const tags = tagsFor(clusterId);
+  const names = clusterNames(spec.name);
+  let fresh = 0;
+  while (existing.includes(fresh)) fresh++;
+  const node = names.worker(group.name, index);
+  const boot = `heal:${group.name}:${fresh}`;
+  return afterRelease([
+    ...artifactSteps(spec, tags, names, ctx),
+    joinTokenStep(spec, tags, ctx),
+    ...removeNode(node, tags, workerParams(spec, clusterId, names, group, [index]), [], true),
+    step(boot, 'ensure', ['release-tarball', 'join-token', `delete-node:${node}`], {
+      type: 'servers',
+      name: group.name,
+      tags,
+      params: workerParams(spec, clusterId, names, group, [fresh]),
+    }),
+    step(`heal-ready:${group.name}:${fresh}`, 'wait', [boot], {
+      type: 'nodes',
+      name: spec.name,
+      tags,
+      params: { names: [names.worker(group.name, fresh)], condition: 'Ready' },
+    }),
+  ]);
 }
 
 /** An upgrade plan; `steps` is empty when the check says `none`. */

@@ -24,6 +24,12 @@ export interface NodeGroup {
    * existed lack it and mean 1.
    */
   readonly maxSurge?: number;
+  /** Auto-healing of this group (default on, when the cluster's `autoHeal` is on); see heal.ts. */
+  readonly autoHeal?: boolean;
+  /** How long a Node may be NotReady (or Unknown) before it is replaced; default 300 s. */
+  readonly unhealthyAfterSeconds?: number;
+  /** Above this share of the group NotReady at once nothing is replaced; default 40 %. */
+  readonly maxUnhealthyPercent?: number;
 }
 
 /** The cluster's address plan (IPv4). */
@@ -64,6 +70,8 @@ export interface ClusterSpec {
   readonly adminRoleId: string;
   /** `octavia` puts the API behind a load balancer; required with 3 masters. */
   readonly loadBalancer: 'octavia' | 'none';
+  /** The one switch for auto-healing the whole cluster (default on; absent in older specs = on). */
+  readonly autoHeal?: boolean;
 }
 
 /** What the caller may omit or pass loosely: validateSpec fills the derivable fields. */
@@ -83,6 +91,7 @@ export interface ClusterSpecInput {
   dnsDomain?: unknown;
   adminRoleId?: unknown;
   loadBalancer?: unknown;
+  autoHeal?: unknown;
 }
 
 /** Cloud-init for Debian/Ubuntu images, Ignition for Flatcar. */

@@ -101,6 +101,14 @@ describe('validateSpec', () => {
     expect(spec.nodeGroups[0]!.maxSurge).toBe(1);
     group(input).maxSurge = 5;
     expect(validateSpec(input).nodeGroups[0]!.maxSurge).toBe(5);
+    // Auto-healing settings are kept only when given (healPolicy supplies the defaults).
+    expect(spec.autoHeal).toBeUndefined();
+    expect(spec.nodeGroups[0]).not.toHaveProperty('unhealthyAfterSeconds');
+    Object.assign(group(input), { autoHeal: false, unhealthyAfterSeconds: 5, maxUnhealthyPercent: 0 });
+    expect(validateSpec({ ...input, autoHeal: true })).toMatchObject({
+      autoHeal: true,
+      nodeGroups: [{ autoHeal: false, unhealthyAfterSeconds: 5, maxUnhealthyPercent: 0 }],
+    });
     expect(
       validateSpec({ ...valid(), nodeGroups: [{ name: 'a', count: 0, flavor: 'f' }] }).nodeGroups[0]!.labels,
     ).toEqual({});
@@ -163,6 +171,20 @@ describe('validateSpec', () => {
     ['zero maxSurge', (s) => (group(s).maxSurge = 0), 'nodeGroups[0].maxSurge', /integer from 1 to 1000/],
     ['fractional maxSurge', (s) => (group(s).maxSurge = 1.5), 'nodeGroups[0].maxSurge', /integer/],
     ['string maxSurge', (s) => (group(s).maxSurge = '2'), 'nodeGroups[0].maxSurge', /integer/],
+    ['string autoHeal', (s) => (s.autoHeal = 'yes'), 'autoHeal', /must be true or false, got "yes"/],
+    ['numeric group autoHeal', (s) => (group(s).autoHeal = 1), 'nodeGroups[0].autoHeal', /true or false/],
+    [
+      'zero unhealthyAfterSeconds',
+      (s) => (group(s).unhealthyAfterSeconds = 0),
+      'nodeGroups[0].unhealthyAfterSeconds',
+      /integer from 1 to 86400/,
+    ],
+    [
+      'maxUnhealthyPercent above 100',
+      (s) => (group(s).maxUnhealthyPercent = 101),
+      'nodeGroups[0].maxUnhealthyPercent',
+      /integer from 0 to 100/,
+    ],
     [
       'node cidr without room for the surge',
       (s) => {

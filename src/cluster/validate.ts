@@ -24,6 +24,8 @@ export const MAX_GROUP_NAME = 20;
 export const MAX_GROUP_COUNT = 1000;
 /** Replacement servers a rolling upgrade boots at once per group when the spec does not say. */
 export const DEFAULT_MAX_SURGE = 1;
+/** Longest a group may set for a Node to stay NotReady before it is replaced: one day. */
+export const MAX_UNHEALTHY_AFTER_SECONDS = 86_400;
 /** Upper bound of node groups in one cluster. */
 export const MAX_NODE_GROUPS = 20;
 /** The overlay interface used when the spec does not name one (the Rackspace-era cloud network). */
@@ -57,8 +59,19 @@ const SPEC_KEYS = [
   'dnsDomain',
   'adminRoleId',
   'loadBalancer',
+  'autoHeal',
 ] as const;
-const GROUP_KEYS = ['name', 'count', 'flavor', 'image', 'labels', 'maxSurge'] as const;
+const GROUP_KEYS = [
+  'name',
+  'count',
+  'flavor',
+  'image',
+  'labels',
+  'maxSurge',
+  'autoHeal',
+  'unhealthyAfterSeconds',
+  'maxUnhealthyPercent',
+] as const;
 const NETWORK_KEYS = ['nodeCidr', 'podCidr', 'serviceCidr', 'dnsIp'] as const;
 const OS_FAMILIES: readonly OsFamily[] = ['ubuntu', 'debian', 'flatcar'];
 
@@ -111,6 +124,11 @@ function dnsLabel(value: unknown, field: string, max: number): string {
     );
   }
   return label;
+}
+
+function flag(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') fail(field, `must be true or false, got ${show(value)}`);
+  return value;
 }
 
 function integer(value: unknown, field: string, min: number, max: number): number {
@@ -212,6 +230,23 @@ function nodeGroups(value: unknown, image: string): NodeGroup[] {
         group.maxSurge === undefined
           ? DEFAULT_MAX_SURGE
           : integer(group.maxSurge, `${path}.maxSurge`, 1, MAX_GROUP_COUNT),
+      // Auto-healing settings are kept only when given: healPolicy (heal.ts) supplies the defaults.
+      ...(group.autoHeal === undefined ? {} : { autoHeal: flag(group.autoHeal, `${path}.autoHeal`) }),
+      ...(group.unhealthyAfterSeconds === undefined
+        ? {}
+        : {
+            unhealthyAfterSeconds: integer(
+              group.unhealthyAfterSeconds,
+              `${path}.unhealthyAfterSeconds`,
+              1,
+              MAX_UNHEALTHY_AFTER_SECONDS,
+            ),
+          }),
+      ...(group.maxUnhealthyPercent === undefined
+        ? {}
+        : {
+            maxUnhealthyPercent: integer(group.maxUnhealthyPercent, `${path}.maxUnhealthyPercent`, 0, 100),
+          }),
     };
   });
 }
@@ -346,6 +381,7 @@ export function validateSpec(input: unknown): ClusterSpec {
     dnsDomain,
     adminRoleId,
     loadBalancer,
+    ...(spec.autoHeal === undefined ? {} : { autoHeal: flag(spec.autoHeal, 'autoHeal') }),
   };
 }
 

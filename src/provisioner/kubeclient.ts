@@ -30,6 +30,8 @@ export interface PodRef {
   name: string;
   /** Owned by a DaemonSet or a static (mirror) pod: draining leaves it, as `kubectl drain` does. */
   skip: boolean;
+  /** Being deleted already (it has a deletionTimestamp). */
+  terminating: boolean;
 }
 
 /** Operations the drain step needs. */
@@ -211,6 +213,7 @@ export const createKubeClient: KubeClientFactory = (access) => {
         skip:
           (p.metadata?.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet') ||
           p.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined,
+        terminating: p.metadata?.deletionTimestamp !== undefined,
       }));
     },
     async evict(pod) {

@@ -10,6 +10,7 @@ import { clusterNames, tagsFor } from '../cluster/names.ts';
 import {
   planCreate,
   planDelete,
+  planHeal,
   planResize,
   planRotateCredentials,
   planUpgrade,
@@ -27,12 +28,14 @@ import { deleteClusterSecret } from '../store/deleteClusterSecret.ts';
 import { deleteProvisionedCluster } from '../store/deleteProvisionedCluster.ts';
 import { findClusterEndpoint } from '../store/findClusterEndpoint.ts';
 import { findClusterSecret } from '../store/findClusterSecret.ts';
+import { findHealStatus, type HealConditionRecord } from '../store/findHealStatus.ts';
 import { findJob, type JobRecord } from '../store/findJob.ts';
 import { findProvisionedCluster, type ProvisionedClusterRecord } from '../store/findProvisionedCluster.ts';
 import { insertCluster } from '../store/insertCluster.ts';
 import { insertClusterSecret } from '../store/insertClusterSecret.ts';
 import { insertJob } from '../store/insertJob.ts';
-import type { JobEvent } from '../store/insertJobEvent.ts';
+import { insertAuditEvent } from '../store/insertAuditEvent.ts';
+import { insertJobEvent, type JobEvent } from '../store/insertJobEvent.ts';
 import { insertProvisionedCluster } from '../store/insertProvisionedCluster.ts';
 import { listAddonStatus } from '../store/listAddonStatus.ts';
 import { listJobEvents } from '../store/listJobEvents.ts';
@@ -61,12 +64,13 @@ import {
   type ClusterMaterial,
   type WebhookTarget,
 } from './material.ts';
-import { observeNodes, unreachableState, type ObservedState } from './observe.ts';
+import { OBSERVE_TIMEOUT_MS, observeNodes, unreachableState, type ObservedState } from './observe.ts';
 import { releaseAccess, trustedRelease } from './release.ts';
 import { open, seal } from './secretbox.ts';
 import { generateSshKey } from './sshkey.ts';
 import type { ApiProbe, RenderUserData } from './steps/context.ts';
 import type { CredentialStore } from './steps/credential.ts';
+import { createHealer, type Healer, type HealTarget } from './heal.ts';
 import { createReconciler, type Reconciler, type ReconcileTarget } from './reconcile.ts';
 import { addonContext } from './steps/addons.ts';
 import { runPlanStep } from './steps/index.ts';
@@ -156,6 +160,8 @@ type ClusterAccess = Omit<KubeAccess, 'server'>;
 interface JobInput {
   steps: PlanStep[];
   spec: ClusterSpec;
+  /** A heal job's target: the worker it replaces. */
+  heal?: HealTarget;
 }
 
 /** A cluster as the API shows it. */
@@ -168,6 +174,8 @@ export interface ClusterView {
   createdAt: string;
   updatedAt: string;
   lastJob: JobRecord | undefined;
+  /** What kaas's controllers report: the AutoHeal condition, once the healer looked. */
+  conditions: HealConditionRecord[];
   /** The cluster as its API reports it now (getCluster only; never stored). */
   observed?: ObservedState;
 }
@@ -192,6 +200,7 @@ const STATUS_DURING: Record<JobRecord['kind'], string> = {
   upgrade: 'upgrading',
   delete: 'deleting',
   rotate: 'rotating',
+  heal: 'healing',
 };
 
 /** The `kaas-index`es of a cluster's worker servers, by node group (from their Nova metadata). */
@@ -244,6 +253,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
 
   async function view(record: ProvisionedClusterRecord, from: Db): Promise<ClusterView> {
     const [lastJob] = await listJobs({ db: from, clusterId: record.id });
+    const heal = await findHealStatus({ db: from, clusterId: record.id });
     return {
       id: record.id,
       name: record.name,
@@ -253,6 +263,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
       lastJob,
+      conditions: heal ? [heal.condition] : [],
     };
   }
 
@@ -282,7 +293,13 @@ export function createProvisioner(deps: ProvisionerDeps) {
     }
   }
 
-  async function queue(clusterId: string, kind: JobRecord['kind'], input: JobInput): Promise<JobRecord> {
+  /** Queues a job; `also` writes more in the same transaction (the healer's event and audit entry). */
+  async function queue(
+    clusterId: string,
+    kind: JobRecord['kind'],
+    input: JobInput,
+    also?: (tx: Db, jobId: string) => Promise<void>,
+  ): Promise<JobRecord> {
     const id = `job-${randomBytes(8).toString('hex')}`;
     await db.transaction().execute(async (tx) => {
       await insertJob({
@@ -290,6 +307,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
         job: { id, clusterId, kind, input, stepIds: input.steps.map((s) => s.id), createdAt: iso() },
       });
       await updateProvisionedCluster({ db: tx, id: clusterId, status: STATUS_DURING[kind], now: iso() });
+      await also?.(tx, id);
     });
     await reportEndpoint(clusterId, input.spec, STATUS_DURING[kind]);
     return (await findJob({ db, id })) as JobRecord;
@@ -510,29 +528,36 @@ export function createProvisioner(deps: ProvisionerDeps) {
   }
 
   /**
-   * What the reconciler applies a cluster's managed services with: its API as kaas (the endpoint
-   * create recorded, the cluster CA, kaas's identity) and its addon context. Refused, saying why,
-   * for a cluster whose API kaas does not reach.
+   * A cluster's API endpoint (the one create recorded) and kaas's access to it (the cluster CA,
+   * kaas's identity). Refused, saying why and that `consequence`, for a cluster kaas does not reach.
    */
-  async function reconcileTarget(clusterId: string): Promise<ReconcileTarget> {
-    const record = await cluster(clusterId);
+  async function reachedApi(
+    record: ProvisionedClusterRecord,
+    consequence: string,
+  ): Promise<{ server: string; access: ClusterAccess; material: ClusterMaterial }> {
     if (!(record.options as ProvisionOptions).waitForApi) {
       throw new ConflictError(
-        `cluster ${record.name} was created with waitForApi=false: kaas does not reach its API, so its managed services are not reconciled`,
+        `cluster ${record.name} was created with waitForApi=false: kaas does not reach its API, so ${consequence}`,
         { code: 'cluster_api_not_reached' },
       );
     }
-    const endpoint = await findClusterEndpoint({ db, clusterId });
+    const endpoint = await findClusterEndpoint({ db, clusterId: record.id });
     if (!endpoint?.apiUrl) {
       throw new ConflictError(`cluster ${record.name} has no API endpoint recorded`, {
         code: 'cluster_not_ready',
       });
     }
-    const material = await materialOf(clusterId);
-    const access = await accessOf(material);
+    const material = await materialOf(record.id);
+    return { server: endpoint.apiUrl, access: await accessOf(material), material };
+  }
+
+  /** What the reconciler applies a cluster's managed services with: its API as kaas and its addon context. */
+  async function reconcileTarget(clusterId: string): Promise<ReconcileTarget> {
+    const record = await cluster(clusterId);
+    const { server, access, material } = await reachedApi(record, 'its managed services are not reconciled');
     const config = deps.cloud.session.config;
     return {
-      kube: (deps.clusterApi ?? clusterApiFor)({ server: endpoint.apiUrl, ...access }),
+      kube: (deps.clusterApi ?? clusterApiFor)({ server, ...access }),
       context: addonContext(
         record.spec as ClusterSpec,
         clusterId,
@@ -541,6 +566,75 @@ export function createProvisioner(deps: ProvisionerDeps) {
       ),
       ...(deps.addonWait ? { wait: deps.addonWait } : {}),
     };
+  }
+
+  /** The cluster's Nodes as kaas reads them, for the healer; throws when kaas does not reach the API. */
+  async function nodesOf(clusterId: string) {
+    if (deps.noKubernetes) {
+      throw new ConflictError(`${deps.noKubernetes}, so its nodes are not healed`, {
+        code: 'cluster_api_not_reached',
+      });
+    }
+    const { server, access } = await reachedApi(await cluster(clusterId), 'its nodes are not healed');
+    const client = kaasClient(server, access);
+    try {
+      return await client.nodes(AbortSignal.timeout(deps.observeTimeoutMs ?? OBSERVE_TIMEOUT_MS));
+    } finally {
+      await client.close();
+    }
+  }
+
+  /**
+   * Queues the replacement of worker `target.node` (planHeal), its first event and its audit entry
+   * in one transaction; undefined when its server is gone already (nothing to replace).
+   */
+  async function queueHeal(
+    clusterId: string,
+    target: HealTarget,
+    why: string,
+  ): Promise<JobRecord | undefined> {
+    const record = await cluster(clusterId);
+    const spec = record.spec as ClusterSpec;
+    const servers = await deps.cloud.nova.listServers({ tags: tagsFor(record.id) });
+    const server = servers.find((s) => s.name === target.node && s.metadata['kaas-group'] === target.group);
+    if (!server) return undefined;
+    const steps = planHeal(
+      spec,
+      record.id,
+      target.group,
+      Number(server.metadata['kaas-index']),
+      groupIndexes(servers)[target.group] ?? [],
+      { artifactTtlSeconds: (record.options as ProvisionOptions).tempUrlTtlSeconds },
+    );
+    trustedRelease(release.catalogue, spec.kubernetesVersion);
+    return queue(record.id, 'heal', { steps, spec, heal: target }, async (tx, jobId) => {
+      await healEvent(tx, jobId, why);
+      await healAudit(tx, record.id, 'cluster.heal', { jobId, ...target, why });
+    });
+  }
+
+  /** The healer's own line in a heal job's event log: why it queued or retried the job. */
+  async function healEvent(on: Db, jobId: string, why: string) {
+    await insertJobEvent({ db: on, jobId, event: { at: iso(), stepId: null, level: 'warn', message: why } });
+  }
+
+  /** An audit entry by the healer (no person acted). */
+  async function healAudit(on: Db, clusterId: string, action: string, details: Record<string, unknown>) {
+    await insertAuditEvent({
+      db: on,
+      event: {
+        at: iso(),
+        actorUserId: null,
+        actorName: 'kaas-healer',
+        action,
+        target: typeof details.node === 'string' ? details.node : null,
+        clusterId,
+        outcome: action === 'cluster.heal.stopped' ? 'failure' : 'success',
+        details,
+        requestId: null,
+        sourceIp: null,
+      },
+    });
   }
 
   const engine: Engine = createEngine({
@@ -825,6 +919,31 @@ export function createProvisioner(deps: ProvisionerDeps) {
         resyncMs,
         ...(leaseMs === undefined ? {} : { leaseMs }),
         target: reconcileTarget,
+      });
+    },
+
+    /**
+     * The healer a worker runs beside its jobs: replaces workers NotReady too long (planHeal jobs,
+     * under the cluster's one-job lock), looking at each cluster every `pollMs`.
+     */
+    healer({ pollMs }: { pollMs: number }): Healer {
+      return createHealer({
+        db,
+        logger: deps.logger,
+        now: deps.now,
+        pollMs,
+        nodes: nodesOf,
+        replace: queueHeal,
+        async retry(clusterId, jobId, why) {
+          await db.transaction().execute(async (tx) => {
+            await retryJobRow({ db: tx, jobId, now: iso() });
+            await updateProvisionedCluster({ db: tx, id: clusterId, status: STATUS_DURING.heal, now: iso() });
+            await healEvent(tx, jobId, why);
+            await healAudit(tx, clusterId, 'cluster.heal.retry', { jobId, why });
+          });
+          await reportEndpoint(clusterId, (await cluster(clusterId)).spec as ClusterSpec, STATUS_DURING.heal);
+        },
+        stopped: (clusterId, details) => healAudit(db, clusterId, 'cluster.heal.stopped', details),
       });
     },
 

@@ -2,7 +2,7 @@ import type { Db } from './db.ts';
 import type { JobsTable } from './jobsSchema.ts';
 
 /** Kinds of provisioning job. */
-export type JobKind = 'create' | 'resize' | 'upgrade' | 'delete' | 'rotate';
+export type JobKind = 'create' | 'resize' | 'upgrade' | 'delete' | 'rotate' | 'heal';
 /** Lifecycle of a job. */
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 

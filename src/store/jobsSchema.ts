@@ -7,7 +7,7 @@ export interface ProvisionedClustersTable {
   spec: string;
   /** JSON ProvisionOptions (e.g. waitForApi, release source, whether kaas owns the keypair). */
   options: string;
-  /** creating | ready | resizing | upgrading | deleting | deleted | failed */
+  /** creating | ready | resizing | upgrading | healing | deleting | deleted | failed */
   status: string;
   created_at: string;
   updated_at: string;
@@ -17,7 +17,7 @@ export interface ProvisionedClustersTable {
 export interface JobsTable {
   id: string;
   cluster_id: string;
-  /** create | resize | upgrade | delete */
+  /** create | resize | upgrade | delete | heal */
   kind: string;
   /** queued | running | succeeded | failed | cancelled */
   state: string;

@@ -10,6 +10,7 @@ import * as m0008 from './migrations/0008_audit.ts';
 import * as m0009 from './migrations/0009_token_clusters.ts';
 import * as m0010 from './migrations/0010_login_throttle.ts';
 import * as m0011 from './migrations/0011_reconcile.ts';
+import * as m0012 from './migrations/0012_heal.ts';
 
 /** Every migration, in order. Names are permanent once released: add, never rename. */
 const migrations: Record<string, Migration> = {
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '0009_token_clusters': m0009,
   '0010_login_throttle': m0010,
   '0011_reconcile': m0011,
+  '0012_heal': m0012,
 };
 
 /** Every migration this build knows, for Kysely's Migrator. */

@@ -2,6 +2,7 @@ import type { AddonStatusTable } from './addonsSchema.ts';
 import type { AuditEventsTable } from './auditSchema.ts';
 import type { ClusterSecretsTable } from './clusterSecretsSchema.ts';
 import type { JobEventsTable, JobStepsTable, JobsTable, ProvisionedClustersTable } from './jobsSchema.ts';
+import type { ClusterHealTable, NodeHealthTable } from './healSchema.ts';
 import type { LoginThrottleTable } from './loginThrottleSchema.ts';
 import type { ClusterReconcileTable } from './reconcileSchema.ts';
 
@@ -27,6 +28,8 @@ export interface Database {
   addon_status: AddonStatusTable;
   login_throttle: LoginThrottleTable;
   cluster_reconcile: ClusterReconcileTable;
+  node_health: NodeHealthTable;
+  cluster_heal: ClusterHealTable;
 }
 
 /** Key/value facts about the installation itself (e.g. when it was first set up). */

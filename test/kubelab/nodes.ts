@@ -26,7 +26,7 @@ import { tagsFor } from '../../src/cluster/names.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import { KUBEADM_CERTS } from '../../src/provisioner/kubeadmcerts.ts';
 import type { EtcdMasters } from './etcdmasters.ts';
-import type { Kubelab } from './kubelab.ts';
+import { KWOK_NODE_ANNOTATION, type Kubelab } from './kubelab.ts';
 
 /** What the kubelet of a booted server registers. */
 export interface BootedNode {
@@ -150,6 +150,33 @@ export async function getNode(lab: Kubelab, name: string): Promise<NodeObject | 
 /** Whether kwok reports the Node Ready. */
 export function isReady(node: NodeObject | undefined): boolean {
   return (node?.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/**
+ * What a node whose kubelet died looks like to the API: kwok stops keeping the Node (its annotation
+ * goes) and its Ready condition turns False, as the kubelet's last status would leave it before the
+ * node lifecycle controller marks it Unknown. Deleting the Node brings it back: the stand-in
+ * registers it again while its server runs, like a kubelet that restarted.
+ */
+export async function stopNodeRenewal(lab: Kubelab, name: string): Promise<void> {
+  await lab.kubectl(['annotate', 'node', name, `${KWOK_NODE_ANNOTATION}-`]);
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const ready = {
+    type: 'Ready',
+    status: 'False',
+    reason: 'KubeletNotReady',
+    message: 'the kubelet stopped posting its status (test)',
+    lastHeartbeatTime: now,
+    lastTransitionTime: now,
+  };
+  await lab.kubectl([
+    'patch',
+    'node',
+    name,
+    '--subresource=status',
+    '--type=strategic',
+    `--patch=${JSON.stringify({ status: { conditions: [ready] } })}`,
+  ]);
 }
 
 /** Waits until every Node of `names` is Ready. */

@@ -154,7 +154,11 @@ export async function joinToken(deps: ExecDeps, r: Res<'join-token'>) {
  * Drains a node before its server goes, as `kubectl drain` does: cordon, then evict every pod that
  * is not a DaemonSet's or a static pod, retrying evictions a PodDisruptionBudget refuses (429) until
  * `drainTimeoutMs`, then failing clearly (retry the job once the budget allows it). When the API
- * cannot be reached the node is removed without draining, with a warning event.
+ * cannot be reached the node is removed without draining, with a warning event. On a dead node
+ * (`deadNode`, healing) an evicted pod never finishes terminating, as no kubelet is left to stop
+ * it: once evicted it counts as gone (kubectl drain's --skip-wait-for-delete-timeout), and a
+ * drain still refused at `drainTimeoutMs` gives up with a warning and the node is removed anyway
+ * (Cluster API's nodeDrainTimeout): its pods are not serving, and waiting would never heal it.
  */
 export async function drainNode(deps: ExecDeps, r: Res<'node-drain'>) {
   const node = r.params.node;
@@ -168,13 +172,23 @@ export async function drainNode(deps: ExecDeps, r: Res<'node-drain'>) {
   const deadline = deps.now().getTime() + deps.drainTimeoutMs;
   const evicted = new Set<string>();
   for (;;) {
-    const pods = (await kube.client.podsOn(node)).filter((p) => !p.skip);
+    const pods = (await kube.client.podsOn(node)).filter(
+      (p) => !p.skip && !(r.params.deadNode && p.terminating),
+    );
     if (pods.length === 0) return { drained: true, evicted: [...evicted].sort() };
     const blocked: string[] = [];
     for (const pod of pods) {
       const key = `${pod.namespace}/${pod.name}`;
       if ((await kube.client.evict(pod)) === 'blocked') blocked.push(key);
       else evicted.add(key);
+    }
+    if (r.params.deadNode && deps.now().getTime() > deadline && !deps.ctx.signal.aborted) {
+      const left = pods.map((p) => `${p.namespace}/${p.name}`);
+      await deps.ctx.event(
+        `drain of dead node ${node} gave up after ${Math.round(deps.drainTimeoutMs / 1000)} s (${left.join(', ')} not evicted${blocked.length > 0 ? ': a PodDisruptionBudget refuses' : ''}); it is removed anyway`,
+        'warn',
+      );
+      return { drained: false, evicted: [...evicted].sort(), left };
     }
     if (deps.now().getTime() > deadline || deps.ctx.signal.aborted) {
       throw new UpstreamError(

@@ -41,7 +41,7 @@ describe('/readyz when the database is not ready', () => {
     expect(status).toBe(503);
     expect(body.error.code).toBe('migrations_pending');
     expect(body.error.message).toMatch(
-      /migrations 0001_meta, 0002_auth, .*0010_login_throttle, 0011_reconcile have not run/,
+      /migrations 0001_meta, 0002_auth, .*0011_reconcile, 0012_heal have not run/,
     );
     expect(await probe(app, '/healthz')).toEqual([200, { status: 'ok' }]);
     await app.close();

@@ -103,7 +103,7 @@ export const jobSchema = component(
   object({
     id: str,
     clusterId: str,
-    kind: { enum: ['create', 'resize', 'upgrade', 'delete', 'rotate'] },
+    kind: { enum: ['create', 'resize', 'upgrade', 'delete', 'rotate', 'heal'] },
     state: { enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] },
     input: { description: 'the plan and spec the job works from' },
     error: nullable(jobErrorSchema),
@@ -131,6 +131,17 @@ export const clusterViewSchema = component(
       createdAt: str,
       updatedAt: str,
       lastJob: jobSchema,
+      conditions: {
+        type: 'array',
+        description:
+          "what kaas's controllers report: AutoHeal (status False: healing stopped, a person must look)",
+        items: object({
+          type: { enum: ['AutoHeal'] },
+          status: { enum: ['True', 'False'] },
+          reason: str,
+          message: str,
+        }),
+      },
       observed: observedSchema,
     },
     ['lastJob', 'observed'],

@@ -1,0 +1,180 @@
+import { describe, expect, it } from 'vitest';
+import { decideHeal, healPolicy, HEAL_DEFAULTS, type HealInput, type HealNode } from './heal.ts';
+import type { NodeGroup } from './spec.ts';
+
+const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+/** The fake clock: `s` seconds after T0. */
+const at = (s: number) => new Date(T0 + s * 1000);
+const iso = (s: number) => at(s).toISOString();
+
+const group = (name: string, count: number, extra: Partial<NodeGroup> = {}): NodeGroup => ({
+  name,
+  count,
+  flavor: 'm1.small',
+  image: 'debian',
+  labels: {},
+  ...extra,
+});
+const spec = (groups: NodeGroup[], autoHeal?: boolean): HealInput['spec'] => ({
+  name: 'c',
+  nodeGroups: groups,
+  ...(autoHeal === undefined ? {} : { autoHeal }),
+});
+const worker = (g: string, i: number, ready = true): HealNode => ({
+  name: `kaas-c-${g}-${i}`,
+  ready,
+  ...(ready ? {} : { reason: 'Ready=Unknown (NodeStatusUnknown)' }),
+  labels: {},
+});
+const master = (i: number, ready = true): HealNode => ({
+  name: `kaas-c-master-${i}`,
+  ready,
+  labels: { 'node-role.kubernetes.io/control-plane': '' },
+});
+
+/** Rounds on the fake clock, carrying `since` from one to the next as the healer stores it. */
+function rounds(input: Omit<HealInput, 'since' | 'now'>, seconds: number[]) {
+  let since: Record<string, string> = {};
+  return seconds.map((s) => {
+    const decision = decideHeal({ ...input, since, now: at(s) });
+    since = decision.since;
+    return decision;
+  });
+}
+
+describe('healPolicy', () => {
+  it('fills the defaults and is off when the cluster or the group switch is off', () => {
+    expect(healPolicy({}, group('a', 3))).toEqual({
+      enabled: true,
+      unhealthyAfterMs: HEAL_DEFAULTS.unhealthyAfterSeconds * 1000,
+      maxUnhealthyPercent: 40,
+    });
+    expect(healPolicy({ autoHeal: false }, group('a', 3)).enabled).toBe(false);
+    expect(healPolicy({}, group('a', 3, { autoHeal: false })).enabled).toBe(false);
+    expect(healPolicy({}, group('a', 3, { unhealthyAfterSeconds: 5, maxUnhealthyPercent: 70 }))).toEqual({
+      enabled: true,
+      unhealthyAfterMs: 5000,
+      maxUnhealthyPercent: 70,
+    });
+  });
+});
+
+describe('decideHeal', () => {
+  it('replaces a worker only once it has been not Ready for unhealthyAfter, counted from when it was first seen', () => {
+    const nodes = [worker('a', 0), worker('a', 1, false), worker('a', 2)];
+    const [first, early, due] = rounds({ spec: spec([group('a', 3)]), nodes }, [0, 299, 300]);
+    expect(first?.since).toEqual({ 'kaas-c-a-1': iso(0) });
+    expect(first?.replace).toBeUndefined();
+    expect(first?.condition).toMatchObject({ status: 'True', reason: 'Waiting' });
+    expect(early?.replace).toBeUndefined();
+    expect(early?.since).toEqual({ 'kaas-c-a-1': iso(0) });
+    expect(due?.replace).toEqual({ group: 'a', node: 'kaas-c-a-1', since: iso(0) });
+    expect(due?.condition).toMatchObject({ status: 'True', reason: 'Replacing' });
+    expect(due?.condition.message).toContain('kaas-c-a-1 (Ready=Unknown (NodeStatusUnknown), for 300 s)');
+  });
+
+  it('forgets a Node that is Ready again, so its clock starts over next time', () => {
+    const input = { spec: spec([group('a', 3)]), now: at(200) };
+    const down = decideHeal({ ...input, nodes: [worker('a', 0, false)], since: {} });
+    expect(down.since).toEqual({ 'kaas-c-a-0': iso(200) });
+    const up = decideHeal({ ...input, nodes: [worker('a', 0)], since: down.since });
+    expect(up.since).toEqual({});
+    expect(up.condition).toEqual({
+      type: 'AutoHeal',
+      status: 'True',
+      reason: 'Healthy',
+      message: 'every node is Ready',
+    });
+  });
+
+  it('replaces nothing when more than maxUnhealthyPercent of a group is not Ready, and says so', () => {
+    const nodes = [worker('a', 0, false), worker('a', 1, false), worker('a', 2)];
+    const decision = decideHeal({
+      spec: spec([group('a', 3)]),
+      nodes,
+      since: { 'kaas-c-a-0': iso(0), 'kaas-c-a-1': iso(0) },
+      now: at(1000),
+    });
+    expect(decision.replace).toBeUndefined();
+    expect(decision.condition).toMatchObject({ status: 'False', reason: 'TooManyUnhealthy' });
+    expect(decision.condition.message).toMatch(
+      /^2 of 3 nodes of group a are not Ready, more than its maxUnhealthyPercent \(40 %\)/,
+    );
+    // The same two out of five are 40 %, not more: the longest unhealthy is replaced.
+    const five = decideHeal({
+      spec: spec([group('a', 5)]),
+      nodes: [...nodes, worker('a', 3), worker('a', 4)],
+      since: { 'kaas-c-a-0': iso(10), 'kaas-c-a-1': iso(0) },
+      now: at(1000),
+    });
+    expect(five.replace).toMatchObject({ node: 'kaas-c-a-1' });
+  });
+
+  it('counts the group at its spec size when Nodes are missing', () => {
+    const decision = decideHeal({
+      spec: spec([group('a', 3, { maxUnhealthyPercent: 50 })]),
+      nodes: [worker('a', 0, false)],
+      since: { 'kaas-c-a-0': iso(0) },
+      now: at(400),
+    });
+    expect(decision.replace).toMatchObject({ node: 'kaas-c-a-0' });
+  });
+
+  it('does nothing when the cluster or the group is switched off', () => {
+    const nodes = [worker('a', 0, false), worker('b', 0, false)];
+    const since = { 'kaas-c-a-0': iso(0), 'kaas-c-b-0': iso(0) };
+    const off = decideHeal({
+      spec: spec([group('a', 3), group('b', 3)], false),
+      nodes,
+      since,
+      now: at(1000),
+    });
+    expect(off.replace).toBeUndefined();
+    expect(off.condition).toMatchObject({ status: 'True', reason: 'Disabled' });
+    const groupOff = decideHeal({
+      spec: spec([group('a', 3, { autoHeal: false }), group('b', 3)]),
+      nodes,
+      since,
+      now: at(1000),
+    });
+    expect(groupOff.replace).toMatchObject({ group: 'b', node: 'kaas-c-b-0' });
+  });
+
+  it('uses each group its own unhealthyAfter and replaces one node per round', () => {
+    const nodes = [worker('a', 0, false), worker('a', 1, false), worker('b', 0, false)];
+    const input = {
+      spec: spec([
+        group('a', 5, { unhealthyAfterSeconds: 60 }),
+        group('b', 3, { unhealthyAfterSeconds: 10 }),
+      ]),
+      nodes,
+    };
+    const [, second] = rounds(input, [0, 30]);
+    expect(second?.replace).toMatchObject({ group: 'b', node: 'kaas-c-b-0' });
+    expect(second?.condition.message).toContain('replaced after 60 s not Ready');
+  });
+
+  it('retries a failed replacement once, then stops healing and says why', () => {
+    const input = { spec: spec([group('a', 3)]), nodes: [worker('a', 0, false)], since: {}, now: at(1000) };
+    const first = decideHeal({ ...input, failedHeal: { jobId: 'j1', node: 'kaas-c-a-0', retried: false } });
+    expect(first.retry).toEqual({ jobId: 'j1', node: 'kaas-c-a-0' });
+    expect(first.replace).toBeUndefined();
+    const again = decideHeal({ ...input, failedHeal: { jobId: 'j1', node: 'kaas-c-a-0', retried: true } });
+    expect(again.retry).toBeUndefined();
+    expect(again.replace).toBeUndefined();
+    expect(again.condition).toMatchObject({ status: 'False', reason: 'ReplacementFailed' });
+    expect(again.condition.message).toContain('job j1');
+  });
+
+  it('never replaces a master: the condition says masters are not healed automatically yet', () => {
+    const decision = decideHeal({
+      spec: spec([group('a', 3)]),
+      nodes: [master(0, false), worker('a', 0)],
+      since: { 'kaas-c-master-0': iso(0) },
+      now: at(600),
+    });
+    expect(decision.replace).toBeUndefined();
+    expect(decision.condition).toMatchObject({ status: 'False', reason: 'MastersNotHealed' });
+    expect(decision.condition.message).toContain('masters are not healed automatically yet');
+  });
+});

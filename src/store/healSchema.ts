@@ -1,0 +1,24 @@
+/** Row types of auto-healing's tables (migration 0012_heal); listed in schema.ts's Database. */
+
+/** One Node seen not Ready, and since when. */
+export interface NodeHealthTable {
+  cluster_id: string;
+  node: string;
+  unhealthy_since: string;
+}
+
+/** One cluster's AutoHeal condition as the healer last decided it. */
+export interface ClusterHealTable {
+  cluster_id: string;
+  /** True | False (False: healing stopped, a person must look). */
+  status: string;
+  /** Healthy | Disabled | Waiting | Replacing | TooManyUnhealthy | ReplacementFailed | MastersNotHealed */
+  reason: string;
+  message: string;
+  /** When the condition took this status and reason. */
+  changed_at: string;
+  /** When the healer last looked at the cluster. */
+  checked_at: string;
+  /** The failed heal job the healer retried once (a second failure stops healing). */
+  retried_job: string | null;
+}
