@@ -50,8 +50,10 @@ export function showData(
   const operations: Operation[] = jobs.map(operationOf);
   const first = operations[0];
   if (first && latest && first.id === latest.job.id) {
+    // As read beside the cluster: the list, read after both, may show the job further on (finished
+    // beside a cluster that still has the spec from before it).
     operations[0] = {
-      ...first,
+      ...operationOf(latest.job),
       steps: latest.steps.map((s) => ({
         stepId: s.stepId,
         state: s.state,

@@ -236,7 +236,6 @@ describe('kaas cluster against a kaas server', () => {
   });
 
   it('--no-wait returns the queued job at once and the server runs it', async () => {
-    const started = Date.now();
     const queued = await kaas(adminDir, [
       'cluster',
       'resize',
@@ -346,7 +345,6 @@ describe('kaas cluster against a kaas server', () => {
       'json',
     ]);
     expect(queued.code, queued.stderr).toBe(0);
-    expect(Date.now() - started).toBeLessThan(5_000);
     const { cluster, job } = JSON.parse(queued.stdout) as {
       cluster: { name: string };
       job: { id: string; state: string };
