@@ -115,7 +115,7 @@ export const labTarget: ConformanceTarget = {
 };
 
 /**
- * cloudsim seeded as `kaas dev` seeds it: the demo user, member of project demo, beside the
+ * cloudsim seeded as `kaas dev` seeds it: the demo user, member (and load-balancer_member) of project demo, beside the
  * bootstrap admin. Provisioning takes a moment, as on the lab, so the clients' waits are exercised.
  */
 export const cloudsimTarget: ConformanceTarget = {
@@ -126,6 +126,9 @@ export const cloudsimTarget: ConformanceTarget = {
     const member = sim.seedRole('member');
     const user = sim.seedUser({ name: 'demo', password: 'demo' });
     sim.assignRole({ projectId: demo.id, roleId: member.id, userId: user.id });
+    // Octavia's default policy wants load-balancer_member beside member, as a cloud grants it to LBaaS users.
+    const lbMember = sim.seedRole('load-balancer_member');
+    sim.assignRole({ projectId: demo.id, roleId: lbMember.id, userId: user.id });
     const env = (name: string, password: string, project: string) => ({
       OS_AUTH_URL: sim.authUrl,
       OS_USERNAME: name,
