@@ -251,6 +251,11 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
       return created;
     },
   };
+  const specDefaults = {
+    // cloudsim's images carry short names; clusters' admins are the demo's kubernetes-admins.
+    KUBE_IMAGE: 'debian-12',
+    KUBE_ADMIN_ROLE_ID: adminRole.id,
+  };
   const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
   if (!existsSync(webRoot)) logger.warn('web/dist is missing: run `npm run build:web` for the control panel');
   const app = await buildApp({
@@ -262,6 +267,9 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     provisioner,
     // The demo's cluster admins are its operators.
     isOperator: operatorCheck(kaasCloud, directory, 'kubernetes-admins'),
+    // The panel's create form offers what the CLI's `source .kaas/env` sets.
+    cloud: jobs.cloud,
+    createEnv: { ...specDefaults, KAAS_WAIT_FOR_API: 'false' },
     ...(existsSync(webRoot) ? { webRoot } : {}),
   });
   await app.listen({ host: '127.0.0.1', port });
@@ -270,11 +278,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     kaasUrl: url,
     authUrl: cloud.authUrl,
     user: { name: 'admin', password: 'admin', project: 'demo' },
-    specDefaults: {
-      // cloudsim's images carry short names; clusters' admins are the demo's kubernetes-admins.
-      KUBE_IMAGE: 'debian-12',
-      KUBE_ADMIN_ROLE_ID: adminRole.id,
-    },
+    specDefaults,
     cli: { node: process.execPath, script: fileURLToPath(new URL('../../bin/kaas.mjs', import.meta.url)) },
   });
   const worker = startWorkerLoop({
