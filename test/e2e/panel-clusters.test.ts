@@ -240,6 +240,40 @@ describe('clusters from the control panel', () => {
     expect(pageErrors).toEqual([]);
   }, 600_000);
 
+  it('a failed create shows the failed step with its message, and Retry runs it again', async () => {
+    const page = await newPage();
+    await login(page, 'admin');
+    await page.goto(`${base}/clusters/new`);
+    // Three 8-vCPU nodes and a 4-vCPU master exceed the embedded cloud's 20-core quota.
+    await page.locator('#cluster-name').fill('toobig');
+    await page.locator('#group-0-flavor').selectOption('m1.xlarge');
+    await page.getByRole('button', { name: 'Create cluster' }).click();
+    const failure = page.getByTestId('job-failure');
+    await failure.waitFor({ timeout: JOB_WAIT });
+    expect(await failure.textContent()).toMatch(
+      /^Danger alert:Create failed at step workers:default.*quota/i,
+    );
+    await page.getByTestId('cluster-state').getByText('Failed').waitFor();
+    await shoot(page, 'failed');
+    const firstAttempt = await page.getByRole('list', { name: 'Job events' }).locator('li').count();
+    expect(firstAttempt).toBeGreaterThan(0);
+    await failure.getByRole('button', { name: 'Retry' }).click();
+    // The retried job fails at the same step again, with new events of its second run.
+    const events = page.getByRole('list', { name: 'Job events' }).locator('li');
+    await expect
+      .poll(() => events.count(), { timeout: JOB_WAIT, interval: 500 })
+      .toBeGreaterThan(firstAttempt);
+    await failure.waitFor({ timeout: JOB_WAIT });
+    expect(await failure.textContent()).toContain('workers:default');
+
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByLabel('Type the cluster name to confirm').fill('toobig');
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete cluster' }).click();
+    await page.getByRole('heading', { name: 'No cluster available to you' }).waitFor({ timeout: JOB_WAIT });
+    expect(await listed(page)).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 300_000);
+
   it('a member sees no create button, and the form is refused', async () => {
     const page = await newPage();
     await login(page, 'demo');

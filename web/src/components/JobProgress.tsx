@@ -1,22 +1,39 @@
-import {
-  Alert,
-  AlertActionLink,
-  Card,
-  CardBody,
-  CardTitle,
-  ProgressStep,
-  ProgressStepper,
-} from '@patternfly/react-core';
-import type { JobEvent, JobStep, JobView } from '../api.ts';
+import { Alert, AlertActionLink, Card, CardBody, CardTitle, Icon } from '@patternfly/react-core';
+import CheckCircleIcon from '@patternfly/react-icons/dist/esm/icons/check-circle-icon';
+import ExclamationCircleIcon from '@patternfly/react-icons/dist/esm/icons/exclamation-circle-icon';
+import InProgressIcon from '@patternfly/react-icons/dist/esm/icons/in-progress-icon';
+import OutlinedCircleIcon from '@patternfly/react-icons/dist/esm/icons/outlined-circle-icon';
+import type { JobEvent, JobView } from '../api.ts';
 import { formatDateTime } from '../format.ts';
 
 const KIND = { create: 'Create', resize: 'Resize', upgrade: 'Upgrade', delete: 'Delete' } as const;
 
-function variantOf(step: JobStep): 'success' | 'danger' | 'info' | 'pending' {
-  if (step.state === 'succeeded') return 'success';
-  if (step.state === 'failed') return 'danger';
-  if (step.state === 'running') return 'info';
-  return 'pending';
+/** A step's state as an icon (with its name for screen readers). */
+function StepIcon(props: { state: string }) {
+  const { state } = props;
+  if (state === 'done')
+    return (
+      <Icon status="success" aria-label="done">
+        <CheckCircleIcon />
+      </Icon>
+    );
+  if (state === 'failed')
+    return (
+      <Icon status="danger" aria-label="failed">
+        <ExclamationCircleIcon />
+      </Icon>
+    );
+  if (state === 'running')
+    return (
+      <Icon status="info" aria-label="running">
+        <InProgressIcon />
+      </Icon>
+    );
+  return (
+    <Icon aria-label={state}>
+      <OutlinedCircleIcon />
+    </Icon>
+  );
 }
 
 /** The job's failure as the failed step reported it, with Retry (from that step). */
@@ -49,7 +66,7 @@ export function JobProgress(props: {
   retrying: boolean;
 }) {
   const { job, steps } = props.view;
-  const done = steps.filter((s) => s.state === 'succeeded').length;
+  const done = steps.filter((s) => s.state === 'done').length;
   return (
     <Card>
       <CardTitle>
@@ -59,26 +76,18 @@ export function JobProgress(props: {
         {job.state === 'failed' && (
           <JobFailure view={props.view} onRetry={props.onRetry} retrying={props.retrying} />
         )}
-        <ProgressStepper
-          isVertical
-          isCompact
-          aria-label={`Steps of the ${job.kind} job`}
-          className="kaas-gap-top"
-        >
+        <ol className="kaas-steps" aria-label={`Steps of the ${job.kind} job`}>
           {steps.map((s) => (
-            <ProgressStep
+            <li
               key={s.stepId}
-              id={`step-${s.stepId}`}
-              titleId={`step-${s.stepId}-title`}
-              variant={variantOf(s)}
-              isCurrent={s.state === 'running'}
-              description={s.error ? s.error.message : s.state}
-              aria-label={`${s.stepId}: ${s.state}`}
+              className="kaas-step"
+              aria-current={s.state === 'running' ? 'step' : undefined}
             >
-              {s.stepId}
-            </ProgressStep>
+              <StepIcon state={s.state} />
+              <span className="kaas-mono">{s.stepId}</span>
+            </li>
           ))}
-        </ProgressStepper>
+        </ol>
       </CardBody>
       <CardTitle>Events</CardTitle>
       <CardBody>
