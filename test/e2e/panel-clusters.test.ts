@@ -9,15 +9,13 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.ts';
-import { spawnService, type ServiceProcess } from '../support/process.ts';
-import { testReleaseMirror } from '../provisioner/support.ts';
+import { startDevProcess } from '../support/dev.ts';
+import type { ServiceProcess } from '../support/process.ts';
 
-const DEV_PROCESS = fileURLToPath(new URL('../support/devProcess.ts', import.meta.url));
 const shots = resolve('test-output/screenshots');
 /** Jobs on the embedded cloud take seconds; a loaded CI machine gets far more. */
 const JOB_WAIT = 120_000;
@@ -32,18 +30,7 @@ const pageErrors: string[] = [];
 
 /** `kaas dev` in `project` (state in project/.kaas) on `port`, ready once it printed its env file. */
 async function startDev(): Promise<void> {
-  const mirror = testReleaseMirror();
-  dev = spawnService(DEV_PROCESS, [], {
-    cwd: project,
-    env: {
-      HOME: home,
-      PORT: String(port),
-      KAAS_RELEASE_MIRROR: mirror.dir,
-      KAAS_RELEASE_CACHE: mirror.cacheDir,
-      KAAS_TEST_RELEASE_CATALOGUE: mirror.catalogueFile,
-    },
-    ready: /^ {2}source (\S+)$/m,
-  });
+  dev = startDevProcess({ project, home, port });
   await dev.ready;
 }
 

@@ -1,5 +1,6 @@
 import { Alert, Button, Modal, ModalBody, ModalFooter, ModalHeader } from '@patternfly/react-core';
-import { useState, type ReactNode } from 'react';
+import type { ReactNode } from 'react';
+import { useSubmit } from '../useSubmit.ts';
 
 /** A destructive action's confirmation: says what will break, shows the error if it fails. */
 export function ConfirmModal(props: {
@@ -9,19 +10,7 @@ export function ConfirmModal(props: {
   onConfirm: () => Promise<void>;
   onClose: () => void;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  const confirm = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await props.onConfirm();
-      props.onClose();
-    } catch (e) {
-      setError((e as Error).message);
-      setBusy(false);
-    }
-  };
+  const { busy, error, run: confirm } = useSubmit(props.onConfirm, props.onClose);
   return (
     <Modal isOpen variant="small" onClose={props.onClose} aria-labelledby="confirm-title">
       <ModalHeader title={props.title} titleIconVariant="warning" labelId="confirm-title" />

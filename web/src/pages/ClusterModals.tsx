@@ -18,6 +18,7 @@ import {
 } from '@patternfly/react-core';
 import { useState, type ReactNode } from 'react';
 import { api, type ClusterView, type Job, type Version } from '../api.ts';
+import { useSubmit } from '../useSubmit.ts';
 import { useLoad } from '../useLoad.ts';
 
 /** A dialog whose form submits one operation; the server's refusal stays in the dialog. */
@@ -32,19 +33,10 @@ function OperationModal(props: {
   onClose: () => void;
   children: ReactNode;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  const submit = async (e: React.FormEvent) => {
+  const { busy, error, run } = useSubmit(props.submit, props.onClose);
+  const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      await props.submit();
-      props.onClose();
-    } catch (err) {
-      setError((err as Error).message);
-      setBusy(false);
-    }
+    void run();
   };
   return (
     <Modal isOpen variant="small" onClose={props.onClose} aria-labelledby={`${props.id}-title`}>

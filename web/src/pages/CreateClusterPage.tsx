@@ -58,23 +58,15 @@ async function loadChoices(): Promise<Choices> {
 const flavorLabel = (f: Flavor) =>
   `${f.name} (${f.vcpus} vCPU, ${Math.round(f.ramMb / 1024)} GiB RAM, ${f.diskGb} GB disk)`;
 
-/**
- * A select of what the cloud offers; a default the cloud does not offer stays selectable, marked as
- * such, so the form never silently picks something else.
- */
-function CloudSelect(props: {
+/** A required select with the server's error (or a hint) under it. */
+function SelectField(props: {
   id: string;
   label: string;
   value: string;
   options: { value: string; label: string }[];
   onChange: (value: string) => void;
   error: string | undefined;
-  helper?: string;
 }) {
-  const offered = props.options.some((o) => o.value === props.value);
-  const options = offered
-    ? props.options
-    : [{ value: props.value, label: `${props.value} (not offered by the cloud)` }, ...props.options];
   return (
     <FormGroup label={props.label} isRequired fieldId={props.id}>
       <FormSelect
@@ -83,10 +75,49 @@ function CloudSelect(props: {
         onChange={(_e, v) => props.onChange(v)}
         validated={props.error ? 'error' : 'default'}
       >
-        {options.map((o) => (
+        {props.options.map((o) => (
           <FormSelectOption key={o.value} value={o.value} label={o.label} />
         ))}
       </FormSelect>
+      <FieldHelp error={props.error} />
+    </FormGroup>
+  );
+}
+
+/**
+ * A select of what the cloud offers; a default the cloud does not offer stays selectable, marked as
+ * such, so the form never silently picks something else.
+ */
+function CloudSelect(props: Parameters<typeof SelectField>[0]) {
+  const offered = props.options.some((o) => o.value === props.value);
+  const options = offered
+    ? props.options
+    : [{ value: props.value, label: `${props.value} (not offered by the cloud)` }, ...props.options];
+  return <SelectField {...props} options={options} />;
+}
+
+/** A required text input with the server's error (or a hint) under it. */
+function TextField(props: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  error: string | undefined;
+  helper?: string;
+  placeholder?: string;
+  autoFocus?: boolean;
+}) {
+  return (
+    <FormGroup label={props.label} isRequired fieldId={props.id}>
+      <TextInput
+        id={props.id}
+        isRequired
+        value={props.value}
+        onChange={(_e, v) => props.onChange(v)}
+        validated={props.error ? 'error' : 'default'}
+        {...(props.placeholder ? { placeholder: props.placeholder } : {})}
+        {...(props.autoFocus ? { autoFocus: true } : {})}
+      />
       <FieldHelp error={props.error} helper={props.helper} />
     </FormGroup>
   );
@@ -176,52 +207,36 @@ function CreateClusterForm(props: {
   return (
     <Form onSubmit={submit} aria-label="Create cluster" className="kaas-create-form">
       <FormSection title="Cluster" titleElement="h2">
-        <FormGroup label="Name" isRequired fieldId="cluster-name">
-          <TextInput
-            id="cluster-name"
-            isRequired
-            value={spec.name}
-            onChange={(_e, v) => set({ name: v })}
-            validated={fieldError('name') ? 'error' : 'default'}
-            placeholder="e.g. prod-eu"
-            autoFocus
-          />
-          <FieldHelp
-            error={fieldError('name')}
-            helper="Lowercase letters, digits and '-', at most 40; names the cluster's servers and kubeconfig."
-          />
-        </FormGroup>
-        <FormGroup label="Kubernetes version" isRequired fieldId="cluster-version">
-          <FormSelect
-            id="cluster-version"
-            value={spec.kubernetesVersion}
-            onChange={(_e, v) => set({ kubernetesVersion: v })}
-            validated={fieldError('kubernetesVersion') ? 'error' : 'default'}
-          >
-            {versions.map((v) => (
-              <FormSelectOption
-                key={v.version}
-                value={v.version}
-                label={v.isDefault ? `${v.version} (default)` : v.version}
-              />
-            ))}
-          </FormSelect>
-          <FieldHelp error={fieldError('kubernetesVersion')} />
-        </FormGroup>
+        <TextField
+          id="cluster-name"
+          label="Name"
+          value={spec.name}
+          onChange={(v) => set({ name: v })}
+          error={fieldError('name')}
+          helper="Lowercase letters, digits and '-', at most 40; names the cluster's servers and kubeconfig."
+          placeholder="e.g. prod-eu"
+          autoFocus
+        />
+        <SelectField
+          id="cluster-version"
+          label="Kubernetes version"
+          value={spec.kubernetesVersion}
+          options={versions.map((v) => ({
+            value: v.version,
+            label: v.isDefault ? `${v.version} (default)` : v.version,
+          }))}
+          onChange={(v) => set({ kubernetesVersion: v })}
+          error={fieldError('kubernetesVersion')}
+        />
         {defaults.spec.adminRoleId === null && (
-          <FormGroup label="Cluster admin role ID" isRequired fieldId="cluster-admin-role">
-            <TextInput
-              id="cluster-admin-role"
-              isRequired
-              value={spec.adminRoleId}
-              onChange={(_e, v) => set({ adminRoleId: v })}
-              validated={fieldError('adminRoleId') ? 'error' : 'default'}
-            />
-            <FieldHelp
-              error={fieldError('adminRoleId')}
-              helper="The Keystone role whose holders on the project administer the cluster (the server sets no KUBE_ADMIN_ROLE_ID)."
-            />
-          </FormGroup>
+          <TextField
+            id="cluster-admin-role"
+            label="Cluster admin role ID"
+            value={spec.adminRoleId}
+            onChange={(v) => set({ adminRoleId: v })}
+            error={fieldError('adminRoleId')}
+            helper="The Keystone role whose holders on the project administer the cluster (the server sets no KUBE_ADMIN_ROLE_ID)."
+          />
         )}
       </FormSection>
       <FormSection title="Control plane" titleElement="h2">
@@ -276,16 +291,13 @@ function CreateClusterForm(props: {
                 </span>
               </CardTitle>
               <CardBody>
-                <FormGroup label="Group name" isRequired fieldId={`group-${i}-name`}>
-                  <TextInput
-                    id={`group-${i}-name`}
-                    isRequired
-                    value={g.name}
-                    onChange={(_e, v) => setGroup(i, { name: v })}
-                    validated={f('name') ? 'error' : 'default'}
-                  />
-                  <FieldHelp error={f('name')} />
-                </FormGroup>
+                <TextField
+                  id={`group-${i}-name`}
+                  label="Group name"
+                  value={g.name}
+                  onChange={(v) => setGroup(i, { name: v })}
+                  error={f('name')}
+                />
                 <FormGroup label="Nodes" isRequired fieldId={`group-${i}-count`}>
                   <NumberInput
                     id={`group-${i}-count`}
