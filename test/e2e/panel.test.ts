@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -31,6 +31,7 @@ import { CONTROL_PLANE_ROLE } from '../kubelab/nodes.ts';
 import { labCluster } from '../kubelab/support.ts';
 import { testSpec } from '../provisioner/support.ts';
 import { reviewRequest } from '../support/tokenreview.ts';
+import { collectPageErrors, launchChromium } from '../support/browser.ts';
 
 /**
  * The control panel in headless Debian Chromium against a real kaas server (127.0.0.1:0) and the
@@ -139,25 +140,10 @@ describe('control panel in Chromium', () => {
     base = await app.listen({ host: '127.0.0.1', port: 0 });
 
     mkdirSync(shots, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     page = await context.newPage();
-    page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
-    // HTTP errors the tests provoke on purpose (401, 403) are logged by Chromium too; CSP refusals and script errors are not those.
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
-        pageErrors.push(`console: ${m.text()}`);
-    });
+    collectPageErrors(page, pageErrors);
   }, 180_000);
 
   afterAll(async () => {

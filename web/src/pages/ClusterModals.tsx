@@ -1,74 +1,19 @@
 import {
   Alert,
-  Button,
   Content,
-  Form,
   FormGroup,
   FormHelperText,
   FormSelect,
   FormSelectOption,
   HelperText,
   HelperTextItem,
-  Modal,
-  ModalBody,
-  ModalFooter,
-  ModalHeader,
   NumberInput,
   TextInput,
 } from '@patternfly/react-core';
-import { useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import { api, type ClusterView, type Job, type Version } from '../api.ts';
-import { useSubmit } from '../useSubmit.ts';
+import { OperationModal } from '../components/ConfirmModal.tsx';
 import { useLoad } from '../useLoad.ts';
-
-/** A dialog whose form submits one operation; the server's refusal stays in the dialog. */
-function OperationModal(props: {
-  id: string;
-  title: string;
-  description: ReactNode;
-  submitLabel: string;
-  danger?: boolean;
-  canSubmit: boolean;
-  submit: () => Promise<void>;
-  onClose: () => void;
-  children: ReactNode;
-}) {
-  const { busy, error, run } = useSubmit(props.submit, props.onClose);
-  const submit = (e: React.FormEvent) => {
-    e.preventDefault();
-    void run();
-  };
-  return (
-    <Modal isOpen variant="small" onClose={props.onClose} aria-labelledby={`${props.id}-title`}>
-      <ModalHeader
-        title={props.title}
-        labelId={`${props.id}-title`}
-        {...(props.danger ? { titleIconVariant: 'warning' as const } : {})}
-      />
-      <ModalBody>
-        <Content component="p">{props.description}</Content>
-        <Form id={props.id} onSubmit={submit} className="kaas-gap-top">
-          {props.children}
-        </Form>
-        {error && <Alert variant="danger" isInline title={error} className="kaas-gap-top" />}
-      </ModalBody>
-      <ModalFooter>
-        <Button
-          variant={props.danger ? 'danger' : 'primary'}
-          type="submit"
-          form={props.id}
-          isLoading={busy}
-          isDisabled={busy || !props.canSubmit}
-        >
-          {props.submitLabel}
-        </Button>
-        <Button variant="link" onClick={props.onClose}>
-          Cancel
-        </Button>
-      </ModalFooter>
-    </Modal>
-  );
-}
 
 /** Resizes one node group; the job it queues is handed to `onJob`. */
 export function ResizeModal(props: { cluster: ClusterView; onJob: (job: Job) => void; onClose: () => void }) {
