@@ -41,7 +41,11 @@ export function ResizeModal(props: { cluster: ClusterView; onJob: (job: Job) => 
           }}
         >
           {groups.map((g) => (
-            <FormSelectOption key={g.name} value={g.name} label={`${g.name} (${g.count} nodes)`} />
+            <FormSelectOption
+              key={g.name}
+              value={g.name}
+              label={`${g.name} (${g.count} ${g.count === 1 ? 'node' : 'nodes'})`}
+            />
           ))}
         </FormSelect>
       </FormGroup>
