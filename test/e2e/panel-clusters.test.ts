@@ -162,6 +162,10 @@ describe('clusters from the control panel', () => {
     await page.getByText(/^Create job: succeeded/).waitFor({ timeout: JOB_WAIT });
     await page.getByTestId('cluster-state').getByText('Ready').waitFor();
     expect(await page.getByTestId('cluster-groups').textContent()).toBe('default: 1 × m1.small');
+    // The embedded cloud boots no Kubernetes: said plainly, not as an unreachable API.
+    expect(await page.getByTestId('no-api').textContent()).toMatch(
+      /^No Kubernetes API: .*do not boot Kubernetes/,
+    );
     await page.getByRole('button', { name: 'Close' }).first().click();
     await shoot(page, 'cluster-ready');
 

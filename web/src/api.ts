@@ -81,11 +81,13 @@ export interface Observed {
   checkedAt: string;
   reachable: boolean;
   reason?: string;
+  /** The cluster has no Kubernetes API at all (kaas dev's embedded cloud boots none); `reason` says why. */
+  noApi?: true;
   nodes: { ready: number; total: number };
   groups: ObservedGroup[];
 }
 /** What members see of the Nodes: how many are Ready. */
-export type ObservedCount = Pick<Observed, 'checkedAt' | 'reachable' | 'nodes'>;
+export type ObservedCount = Pick<Observed, 'checkedAt' | 'reachable' | 'nodes' | 'noApi'>;
 export interface Overview {
   cluster: { id: string; name: string; projectId: string; projectName: string };
   apiUrl: string | null;

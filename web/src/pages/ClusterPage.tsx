@@ -17,6 +17,7 @@ import { useEffect, useRef, useState } from 'react';
 import { api, type Job, type JobEvent, type JobView } from '../api.ts';
 import { ClusterStateLabel } from '../components/ClusterState.tsx';
 import { JobProgress } from '../components/JobProgress.tsx';
+import { NodesSummary } from '../components/ObservedNodes.tsx';
 import { PageView } from '../components/PageView.tsx';
 import { formatDateTime, saveFile } from '../format.ts';
 import { useLoad } from '../useLoad.ts';
@@ -222,6 +223,12 @@ export function ClusterPage(props: {
             <DescriptionListGroup>
               <DescriptionListTerm>Node groups</DescriptionListTerm>
               <DescriptionListDescription data-testid="cluster-groups">{groups}</DescriptionListDescription>
+            </DescriptionListGroup>
+            <DescriptionListGroup>
+              <DescriptionListTerm>Nodes Ready</DescriptionListTerm>
+              <DescriptionListDescription>
+                <NodesSummary observed={c.observed ?? null} />
+              </DescriptionListDescription>
             </DescriptionListGroup>
             <DescriptionListGroup>
               <DescriptionListTerm>Created</DescriptionListTerm>
