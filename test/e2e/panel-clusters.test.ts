@@ -68,6 +68,8 @@ afterAll(async () => {
 async function newPage(): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   const page = await context.newPage();
+  // Generous waits for a loaded 2-core CI machine; every wait still ends as soon as the page is there.
+  page.setDefaultTimeout(60_000);
   collectPageErrors(page, pageErrors);
   return page;
 }
