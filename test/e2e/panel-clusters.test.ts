@@ -30,7 +30,6 @@ let port: number;
 let base: string;
 let dev: ServiceProcess | undefined;
 let browser: Browser;
-const pageErrors: string[] = [];
 
 /** `kaas dev` in `project` (state in project/.kaas) on `port`, ready once it printed its env file. */
 async function startDev(): Promise<void> {
@@ -64,14 +63,15 @@ afterAll(async () => {
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
-/** A fresh browser (no cookies) at 1280 px, collecting script errors. */
-async function newPage(): Promise<Page> {
+/** A fresh browser (no cookies) at 1280 px; its script errors collect in `errors`. */
+async function newPage(): Promise<{ page: Page; errors: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   const page = await context.newPage();
   // Generous waits for a loaded 2-core CI machine; every wait still ends as soon as the page is there.
   page.setDefaultTimeout(60_000);
-  collectPageErrors(page, pageErrors);
-  return page;
+  const errors: string[] = [];
+  collectPageErrors(page, errors);
+  return { page, errors };
 }
 
 /** How much taller than the window the scrolling main area is (PatternFly scrolls inside <main>). */
@@ -116,7 +116,7 @@ async function listed(page: Page): Promise<{ name: string; status: string | null
 
 describe('clusters from the control panel', () => {
   it('an operator creates, follows, resizes and, after a restart, deletes a cluster', async () => {
-    const page = await newPage();
+    const { page, errors } = await newPage();
     await login(page, 'admin');
 
     // No sample cluster: the empty state leads the operator to the form.
@@ -229,11 +229,11 @@ describe('clusters from the control panel', () => {
     await confirm.click();
     await page.getByRole('heading', { name: 'No cluster available to you' }).waitFor({ timeout: JOB_WAIT });
     expect(await listed(page)).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(errors).toEqual([]);
   }, 600_000);
 
   it('a failed create shows the failed step with its message, and Retry runs it again', async () => {
-    const page = await newPage();
+    const { page, errors } = await newPage();
     await login(page, 'admin');
     await page.goto(`${base}/clusters/new`);
     // Three 8-vCPU nodes and a 4-vCPU master exceed the embedded cloud's 20-core quota.
@@ -263,11 +263,11 @@ describe('clusters from the control panel', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Delete cluster' }).click();
     await page.getByRole('heading', { name: 'No cluster available to you' }).waitFor({ timeout: JOB_WAIT });
     expect(await listed(page)).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(errors).toEqual([]);
   }, 300_000);
 
   it('a member sees no create button, and the form is refused', async () => {
-    const page = await newPage();
+    const { page, errors } = await newPage();
     await login(page, 'demo');
     await nav(page).getByRole('link', { name: 'Clusters' }).click();
     await page.getByRole('heading', { name: 'No cluster available to you' }).waitFor();
@@ -278,6 +278,6 @@ describe('clusters from the control panel', () => {
     await page.getByRole('heading', { name: 'Operators only' }).waitFor();
     const refused = await page.request.get(`${base}/api/v1/catalog/flavors`);
     expect(refused.status()).toBe(403);
-    expect(pageErrors).toEqual([]);
+    expect(errors).toEqual([]);
   }, 120_000);
 });
