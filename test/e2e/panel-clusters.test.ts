@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.ts';
-import { collectPageErrors, launchChromium } from '../support/browser.ts';
+import { collectPageErrors, launchChromium, unnamedControls } from '../support/browser.ts';
 import { startDevProcess } from '../support/dev.ts';
 import { KUBERNETES_RELEASES, nextRelease } from '../../src/versions/index.ts';
 import type { ServiceProcess } from '../support/process.ts';
@@ -80,8 +80,12 @@ const MAIN_OVERFLOW = `Math.max(0, ...[...document.querySelectorAll('main, .pf-v
 /** Whether anything is wider than the window (a horizontal scrollbar at 390 px is a bug). */
 const PAGE_OVERFLOW_X = `document.documentElement.scrollWidth - document.documentElement.clientWidth`;
 
-/** Saves the page at 1280 and 390 px wide (checking nothing overflows sideways), then returns to 1280. */
+/**
+ * Saves the page at 1280 and 390 px wide, then returns to 1280; checks every control has a name
+ * and nothing overflows sideways.
+ */
 async function shoot(page: Page, name: string): Promise<void> {
+  expect(await unnamedControls(page), `${name}: controls without a name`).toEqual([]);
   for (const [width, height] of [
     [1280, 800],
     [390, 844],

@@ -31,7 +31,7 @@ import { CONTROL_PLANE_ROLE } from '../kubelab/nodes.ts';
 import { labCluster } from '../kubelab/support.ts';
 import { testSpec } from '../provisioner/support.ts';
 import { reviewRequest } from '../support/tokenreview.ts';
-import { collectPageErrors, launchChromium } from '../support/browser.ts';
+import { collectPageErrors, launchChromium, unnamedControls } from '../support/browser.ts';
 
 /**
  * The control panel in headless Debian Chromium against a real kaas server (127.0.0.1:0) and the
@@ -160,23 +160,13 @@ describe('control panel in Chromium', () => {
   }, 60_000);
 
   const a11yProblems: string[] = [];
-  /**
-   * Controls a screen reader could not name: no text, aria-label(ledby), title, or <label>.
-   * Browser-side scripts are strings because this file is type-checked without the DOM library.
-   */
-  const UNNAMED_CONTROLS = `[...document.querySelectorAll('button, a[href], input:not([type=hidden]), select, textarea')]
-    .filter((el) => el.offsetParent !== null)
-    .filter((el) => !((el.textContent ?? '').trim() || el.getAttribute('aria-label') ||
-      el.getAttribute('aria-labelledby') || el.getAttribute('title') || (el.labels?.length ?? 0) > 0))
-    .map((el) => el.outerHTML.slice(0, 120))`;
   /** How much taller than the window the scrolling main area is (PatternFly scrolls inside <main>). */
   const MAIN_OVERFLOW = `Math.max(0, ...[...document.querySelectorAll('main, .pf-v6-c-page__main-container')]
     .map((el) => el.scrollHeight - el.clientHeight))`;
 
   /** Saves the current page at 1280 px and at 390 px wide, then returns to 1280. */
   async function shoot(name: string): Promise<void> {
-    for (const html of (await page.evaluate(UNNAMED_CONTROLS)) as string[])
-      a11yProblems.push(`${name}: ${html}`);
+    for (const html of await unnamedControls(page)) a11yProblems.push(`${name}: ${html}`);
     for (const [width, height] of [
       [1280, 800],
       [390, 844],

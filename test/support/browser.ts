@@ -26,3 +26,18 @@ export function collectPageErrors(page: Page, errors: string[]): void {
       errors.push(`console: ${m.text()}`);
   });
 }
+
+/**
+ * Controls a screen reader could not name: no text, aria-label(ledby), title, or <label>.
+ * Browser-side scripts are strings because the tests are type-checked without the DOM library.
+ */
+const UNNAMED_CONTROLS = `[...document.querySelectorAll('button, a[href], input:not([type=hidden]), select, textarea')]
+  .filter((el) => el.offsetParent !== null)
+  .filter((el) => !((el.textContent ?? '').trim() || el.getAttribute('aria-label') ||
+    el.getAttribute('aria-labelledby') || el.getAttribute('title') || (el.labels?.length ?? 0) > 0))
+  .map((el) => el.outerHTML.slice(0, 120))`;
+
+/** The visible controls of the page a screen reader could not name (their HTML, shortened). */
+export async function unnamedControls(page: Page): Promise<string[]> {
+  return (await page.evaluate(UNNAMED_CONTROLS)) as string[];
+}
