@@ -210,6 +210,10 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   // The job workers build clusters in the demo project as their own member user.
   const builder = cloud.seedUser({ name: 'kaas-provisioner', password: 'kaas-provisioner-dev' });
   cloud.assignRole({ projectId: demo.id, roleId: memberRole.id, userId: builder.id });
+  // Octavia's default policy lets only load-balancer_member holders list and delete load balancers:
+  // without it a cluster's delete stops at its load-balancer sweep.
+  const lbMember = cloud.seedRole('load-balancer_member');
+  cloud.assignRole({ projectId: demo.id, roleId: lbMember.id, userId: builder.id });
   const unknown = await unknownToCloud(store, cloud, files.cloud);
   if (unknown) {
     await store.close();

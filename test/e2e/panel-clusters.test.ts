@@ -14,7 +14,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.ts';
 import { collectPageErrors, launchChromium, unnamedControls } from '../support/browser.ts';
-import { startDevProcess } from '../support/dev.ts';
+import { spawnDev } from '../support/dev.ts';
 import { KUBERNETES_RELEASES, nextRelease } from '../../src/versions/index.ts';
 import type { ServiceProcess } from '../support/process.ts';
 
@@ -33,7 +33,7 @@ let browser: Browser;
 
 /** `kaas dev` in `project` (state in project/.kaas) on `port`, ready once it printed its env file. */
 async function startDev(): Promise<void> {
-  dev = startDevProcess({ project, home, port });
+  dev = spawnDev({ cwd: project, home, port });
   await dev.ready;
 }
 
