@@ -210,6 +210,10 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   // The job workers build clusters in the demo project as their own member user.
   const builder = cloud.seedUser({ name: 'kaas-provisioner', password: 'kaas-provisioner-dev' });
   cloud.assignRole({ projectId: demo.id, roleId: memberRole.id, userId: builder.id });
+  // Octavia's default policy lets only load-balancer_member holders list and delete load balancers:
+  // without it a cluster's delete stops at its load-balancer sweep.
+  const lbMember = cloud.seedRole('load-balancer_member');
+  cloud.assignRole({ projectId: demo.id, roleId: lbMember.id, userId: builder.id });
   const unknown = await unknownToCloud(store, cloud, files.cloud);
   if (unknown) {
     await store.close();
@@ -251,6 +255,11 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
       return created;
     },
   };
+  const specDefaults = {
+    // cloudsim's images carry short names; clusters' admins are the demo's kubernetes-admins.
+    KUBE_IMAGE: 'debian-12',
+    KUBE_ADMIN_ROLE_ID: adminRole.id,
+  };
   const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
   if (!existsSync(webRoot)) logger.warn('web/dist is missing: run `npm run build:web` for the control panel');
   const app = await buildApp({
@@ -262,6 +271,9 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     provisioner,
     // The demo's cluster admins are its operators.
     isOperator: operatorCheck(kaasCloud, directory, 'kubernetes-admins'),
+    // The panel's create form offers what the CLI's `source .kaas/env` sets.
+    cloud: jobs.cloud,
+    createEnv: { ...specDefaults, KAAS_WAIT_FOR_API: 'false' },
     ...(existsSync(webRoot) ? { webRoot } : {}),
   });
   await app.listen({ host: '127.0.0.1', port });
@@ -270,11 +282,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     kaasUrl: url,
     authUrl: cloud.authUrl,
     user: { name: 'admin', password: 'admin', project: 'demo' },
-    specDefaults: {
-      // cloudsim's images carry short names; clusters' admins are the demo's kubernetes-admins.
-      KUBE_IMAGE: 'debian-12',
-      KUBE_ADMIN_ROLE_ID: adminRole.id,
-    },
+    specDefaults,
     cli: { node: process.execPath, script: fileURLToPath(new URL('../../bin/kaas.mjs', import.meta.url)) },
   });
   const worker = startWorkerLoop({

@@ -3,7 +3,7 @@ import { plainHttpAllowed } from '../auth/loopback.ts';
 import { InputError } from '../errors.ts';
 import { readCaFile } from './caFile.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { createCloud, loadCloudConfig } from '../openstack/index.ts';
+import { createCloud, loadCloudConfig, type Cloud } from '../openstack/index.ts';
 import type { WebhookTarget } from '../provisioner/material.ts';
 import { createProvisioner, type Provisioner, type ProvisionerDeps } from '../provisioner/provisioner.ts';
 import { secretKeysFromEnv } from '../provisioner/secretbox.ts';
@@ -71,7 +71,7 @@ export const probeApi: ApiProbe = async (url, signal, caPem) => {
 export async function openProvisionerFromEnv(
   env: Env,
   over: { logger?: Logger; cwd?: string; home?: string } & Partial<ProvisionerDeps> = {},
-): Promise<{ provisioner: Provisioner; store: Store; close(): Promise<void> }> {
+): Promise<{ provisioner: Provisioner; store: Store; cloud: Cloud; close(): Promise<void> }> {
   const keys = secretKeysFromEnv(env);
   const webhook = webhookFromEnv(env);
   const config = loadCloudConfig({
@@ -87,11 +87,12 @@ export async function openProvisionerFromEnv(
     await store.close();
     throw error;
   }
+  const cloud = over.cloud ?? createCloud({ config, logger });
   const provisioner = createProvisioner({
     store,
     logger,
     now: () => new Date(),
-    cloud: createCloud({ config, logger }),
+    cloud,
     secretKey: keys.current,
     ...(keys.previous ? { previousSecretKey: keys.previous } : {}),
     ...(webhook ? { webhook } : {}),
@@ -101,6 +102,7 @@ export async function openProvisionerFromEnv(
   return {
     provisioner,
     store,
+    cloud,
     close: () => store.close(),
   };
 }

@@ -262,6 +262,9 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
       auth,
       provisioner: jobs.provisioner,
       ...(isOperator ? { isOperator } : {}),
+      // The panel's create form: the provisioner's flavors and images, the CLI's defaults (KUBE_*).
+      cloud: jobs.cloud,
+      createEnv: env,
       ...(existsSync(webRoot) ? { webRoot } : {}),
       publicUrl: () => config.publicUrl ?? url,
     },

@@ -2,6 +2,7 @@ import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AuthService, Principal } from '../auth/service.ts';
 import type { Logger } from '../log.ts';
+import type { Cloud } from '../openstack/index.ts';
 import type { ObservedState } from '../provisioner/observe.ts';
 import type { Provisioner } from '../provisioner/provisioner.ts';
 import type { Store } from '../store/db.ts';
@@ -11,6 +12,7 @@ import { ajvOptions, registerOpenApi } from './openapi.ts';
 import { registerAudit } from './audit.ts';
 import { registerPrincipal } from './principal.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerCatalogRoutes } from './routes/catalog.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { clusterGuard, registerClusterRoutes } from './routes/clusters.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
@@ -31,6 +33,16 @@ export interface ServerDeps {
   provisioner?: Provisioner;
   /** Who may create clusters over the API; without it creation is for the operator CLI only. */
   isOperator?: (principal: Principal) => Promise<boolean>;
+  /**
+   * The provisioner's cloud (the project clusters are built in): the control panel's create form
+   * offers its flavors and images. Without it the form's catalogue routes are not served.
+   */
+  cloud?: Pick<Cloud, 'nova' | 'glance'>;
+  /**
+   * The environment the create form's defaults come from, as `kaas cluster create` reads its own
+   * (KUBE_IMAGE, KUBE_ADMIN_ROLE_ID, NUM_NODES…, KAAS_WAIT_FOR_API); default none.
+   */
+  createEnv?: Readonly<Record<string, string | undefined>>;
   /** Reads a cluster's Nodes for the panel; default the provisioner's observeCluster. */
   observe?: (clusterId: string) => Promise<ObservedState>;
   /** The built control panel (web/dist), served at / when given. */
@@ -100,6 +112,11 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
           provisioner,
           listRoute: false,
           authorize: clusterGuard(deps.store, deps.isOperator),
+        });
+        registerCatalogRoutes(api, {
+          isOperator: deps.isOperator,
+          ...(deps.cloud ? { cloud: deps.cloud } : {}),
+          ...(deps.createEnv ? { createEnv: deps.createEnv } : {}),
         });
       }
     });

@@ -75,6 +75,38 @@ describe('OpenAPI document of the kaas app', () => {
     expect((revoke?.responses as Record<string, unknown>)['204']).toEqual({ description: 'No content' });
   });
 
+  it('lists the cluster lifecycle and create-form catalogue routes when the server runs a provisioner', async () => {
+    // Documentation only: no route is called, so neither the provisioner nor the cloud is used.
+    const withJobs = await buildApp({
+      store,
+      logger: createLogger({ level: 'silent' }),
+      now: () => new Date('2030-01-01T00:00:00Z'),
+      auth,
+      provisioner: {} as never,
+      cloud: {} as never,
+    });
+    try {
+      const paths = Object.keys(
+        (await withJobs.inject({ method: 'GET', url: '/openapi.json' })).json().paths,
+      );
+      expect(paths).toEqual(
+        expect.arrayContaining([
+          '/api/v1/clusters/{id}/resize',
+          '/api/v1/clusters/{id}/upgrade',
+          '/api/v1/clusters/{id}/retry',
+          '/api/v1/clusters/{id}/jobs/{jobId}',
+          '/api/v1/catalog/versions',
+          '/api/v1/catalog/flavors',
+          '/api/v1/catalog/images',
+          '/api/v1/catalog/defaults',
+          '/api/v1/permissions',
+        ]),
+      );
+    } finally {
+      await withJobs.close();
+    }
+  });
+
   it('names the one error body as a component that every error status refers to', () => {
     const error = doc.components.schemas.Error as { properties: { error: { required: string[] } } };
     expect(error.properties.error.required).toEqual(['code', 'message']);

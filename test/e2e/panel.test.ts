@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -31,6 +31,7 @@ import { CONTROL_PLANE_ROLE } from '../kubelab/nodes.ts';
 import { labCluster } from '../kubelab/support.ts';
 import { testSpec } from '../provisioner/support.ts';
 import { reviewRequest } from '../support/tokenreview.ts';
+import { collectPageErrors, launchChromium, unnamedControls } from '../support/browser.ts';
 
 /**
  * The control panel in headless Debian Chromium against a real kaas server (127.0.0.1:0) and the
@@ -139,25 +140,10 @@ describe('control panel in Chromium', () => {
     base = await app.listen({ host: '127.0.0.1', port: 0 });
 
     mkdirSync(shots, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     page = await context.newPage();
-    page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
-    // HTTP errors the tests provoke on purpose (401, 403) are logged by Chromium too; CSP refusals and script errors are not those.
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
-        pageErrors.push(`console: ${m.text()}`);
-    });
+    collectPageErrors(page, pageErrors);
   }, 180_000);
 
   afterAll(async () => {
@@ -174,23 +160,13 @@ describe('control panel in Chromium', () => {
   }, 60_000);
 
   const a11yProblems: string[] = [];
-  /**
-   * Controls a screen reader could not name: no text, aria-label(ledby), title, or <label>.
-   * Browser-side scripts are strings because this file is type-checked without the DOM library.
-   */
-  const UNNAMED_CONTROLS = `[...document.querySelectorAll('button, a[href], input:not([type=hidden]), select, textarea')]
-    .filter((el) => el.offsetParent !== null)
-    .filter((el) => !((el.textContent ?? '').trim() || el.getAttribute('aria-label') ||
-      el.getAttribute('aria-labelledby') || el.getAttribute('title') || (el.labels?.length ?? 0) > 0))
-    .map((el) => el.outerHTML.slice(0, 120))`;
   /** How much taller than the window the scrolling main area is (PatternFly scrolls inside <main>). */
   const MAIN_OVERFLOW = `Math.max(0, ...[...document.querySelectorAll('main, .pf-v6-c-page__main-container')]
     .map((el) => el.scrollHeight - el.clientHeight))`;
 
   /** Saves the current page at 1280 px and at 390 px wide, then returns to 1280. */
   async function shoot(name: string): Promise<void> {
-    for (const html of (await page.evaluate(UNNAMED_CONTROLS)) as string[])
-      a11yProblems.push(`${name}: ${html}`);
+    for (const html of await unnamedControls(page)) a11yProblems.push(`${name}: ${html}`);
     for (const [width, height] of [
       [1280, 800],
       [390, 844],

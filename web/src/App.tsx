@@ -8,12 +8,15 @@ import { AdminOverviewPage } from './pages/AdminOverviewPage.tsx';
 import { AdminRoleBindingsPage } from './pages/AdminRoleBindingsPage.tsx';
 import { AdminServicesPage } from './pages/AdminServicesPage.tsx';
 import { AdminTokensPage } from './pages/AdminTokensPage.tsx';
+import { ClusterPage, type CreatedKey } from './pages/ClusterPage.tsx';
+import { ClustersPage } from './pages/ClustersPage.tsx';
+import { CreateClusterPage } from './pages/CreateClusterPage.tsx';
 import { KubeconfigPage } from './pages/KubeconfigPage.tsx';
 import { LoginView } from './pages/LoginView.tsx';
 import { NotFoundPage } from './pages/NotFoundPage.tsx';
 import { ServicesPage } from './pages/ServicesPage.tsx';
 import { TokensPage } from './pages/TokensPage.tsx';
-import { navigate, PATHS, usePath } from './router.ts';
+import { clusterIdOf, clusterPath, navigate, PATHS, usePath } from './router.ts';
 
 /** What pages of one cluster receive. */
 export interface ClusterContext {
@@ -33,6 +36,8 @@ export function App() {
   const [clusterError, setClusterError] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const [returnTo, setReturnTo] = useState<string>(PATHS.tokens);
+  const [canCreate, setCanCreate] = useState(false);
+  const [createdKey, setCreatedKey] = useState<CreatedKey>();
 
   const expire = useCallback(() => {
     setSession(null);
@@ -56,7 +61,12 @@ export function App() {
   }, []);
 
   useEffect(() => {
-    if (session) loadClusters();
+    if (!session) return;
+    loadClusters();
+    api.permissions().then(
+      (p) => setCanCreate(p.createClusters),
+      () => setCanCreate(false),
+    );
   }, [session, loadClusters]);
 
   useEffect(() => {
@@ -115,13 +125,55 @@ export function App() {
     ) : active ? (
       render(active)
     ) : (
-      <NoCluster />
+      <NoCluster canCreate={canCreate} />
     );
   const needsAdmin = (render: (c: ClusterContext) => React.ReactNode) =>
     needsCluster((c) => (c.isAdmin ? render(c) : <NotFoundPage adminOnly />));
 
+  const clusterId = clusterIdOf(path);
   let page: React.ReactNode;
-  switch (path) {
+  switch (clusterId ? PATHS.clusters + '/:id' : path) {
+    case PATHS.clusters:
+      page = (
+        <ClustersPage
+          clusters={clusters}
+          canCreate={canCreate}
+          load={{
+            data: clusters,
+            error: clusterError ? new Error(clusterError) : undefined,
+            loading: false,
+            reload: loadClusters,
+          }}
+        />
+      );
+      break;
+    case PATHS.newCluster:
+      page = canCreate ? (
+        <CreateClusterPage
+          onCreated={(created) => {
+            if (created.privateKey) setCreatedKey({ ...created, privateKey: created.privateKey });
+            loadClusters();
+            navigate(clusterPath(created.clusterId));
+          }}
+        />
+      ) : (
+        <NotFoundPage operatorOnly />
+      );
+      break;
+    case PATHS.clusters + '/:id':
+      page = (
+        <ClusterPage
+          clusterId={clusterId as string}
+          createdKey={createdKey}
+          onDismissKey={() => setCreatedKey(undefined)}
+          onChanged={loadClusters}
+          onDeleted={() => {
+            loadClusters();
+            navigate(PATHS.clusters);
+          }}
+        />
+      );
+      break;
     case PATHS.tokens:
       page = <TokensPage cluster={active} userName={session.user.name} />;
       break;

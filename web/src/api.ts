@@ -30,6 +30,9 @@ export interface ClusterItem {
   id: string;
   name: string;
   isAdmin: boolean;
+  /** kaas' provisioning state (creating, ready, failed…); null when kaas did not provision it. */
+  status: string | null;
+  kubernetesVersion: string | null;
 }
 export interface ClusterList {
   items: ClusterItem[];
@@ -78,11 +81,13 @@ export interface Observed {
   checkedAt: string;
   reachable: boolean;
   reason?: string;
+  /** The cluster has no Kubernetes API at all (kaas dev's embedded cloud boots none); `reason` says why. */
+  noApi?: true;
   nodes: { ready: number; total: number };
   groups: ObservedGroup[];
 }
 /** What members see of the Nodes: how many are Ready. */
-export type ObservedCount = Pick<Observed, 'checkedAt' | 'reachable' | 'nodes'>;
+export type ObservedCount = Pick<Observed, 'checkedAt' | 'reachable' | 'nodes' | 'noApi'>;
 export interface Overview {
   cluster: { id: string; name: string; projectId: string; projectName: string };
   apiUrl: string | null;
@@ -132,6 +137,95 @@ export interface AuditEvent {
 export interface AuditPage {
   items: AuditEvent[];
   nextBefore: string | null;
+}
+
+/** A node group of a cluster spec. */
+export interface NodeGroup {
+  name: string;
+  count: number;
+  flavor: string;
+  image: string;
+  [more: string]: unknown;
+}
+/** The parts of a cluster spec the panel edits; the rest travels as the server's defaults gave it. */
+export interface ClusterSpec {
+  name: string;
+  kubernetesVersion: string;
+  masters: number;
+  masterFlavor: string;
+  image: string;
+  nodeGroups: NodeGroup[];
+  adminRoleId: string;
+  [more: string]: unknown;
+}
+export interface Job {
+  id: string;
+  clusterId: string;
+  kind: 'create' | 'resize' | 'upgrade' | 'delete';
+  state: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  error: { stepId?: string; code: string; message: string } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+export interface JobStep {
+  stepId: string;
+  position: number;
+  state: string;
+  error: { stepId?: string; code: string; message: string } | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+export interface JobEvent {
+  at: string;
+  stepId: string | null;
+  level: 'info' | 'warn' | 'error';
+  message: string;
+}
+export interface JobView {
+  job: Job;
+  steps: JobStep[];
+  events: JobEvent[];
+}
+/** A cluster as its administrators see it through the lifecycle API. */
+export interface ClusterView {
+  id: string;
+  name: string;
+  status: string;
+  spec: ClusterSpec;
+  createdAt: string;
+  updatedAt: string;
+  lastJob?: Job;
+  observed?: Observed;
+}
+export interface Version {
+  version: string;
+  minor: string;
+  isDefault: boolean;
+}
+export interface Flavor {
+  id: string;
+  name: string;
+  vcpus: number;
+  ramMb: number;
+  diskGb: number;
+}
+export interface Image {
+  id: string;
+  name: string;
+}
+/** What a new cluster gets unless the form changes it. */
+export interface CreateDefaults {
+  /** Every spec field but the name; adminRoleId is null when the server sets none. */
+  spec: {
+    kubernetesVersion: string;
+    masters: number;
+    masterFlavor: string;
+    image: string;
+    nodeGroups: NodeGroup[];
+    adminRoleId: string | null;
+    [more: string]: unknown;
+  };
+  options: Record<string, unknown>;
 }
 
 let csrfToken = '';
@@ -253,6 +347,29 @@ export const api = {
     ),
   /** The JSON-lines export, fetched by the browser itself as a download (a plain GET with the session cookie). */
   auditExportUrl: (clusterId: string) => `/api/v1/clusters/${enc(clusterId)}/admin/audit.jsonl`,
+  permissions: () => call<{ createClusters: boolean }>('GET', '/api/v1/permissions'),
+  versions: () => call<{ items: Version[] }>('GET', '/api/v1/catalog/versions').then((r) => r.items),
+  flavors: () => call<{ items: Flavor[] }>('GET', '/api/v1/catalog/flavors').then((r) => r.items),
+  images: () => call<{ items: Image[] }>('GET', '/api/v1/catalog/images').then((r) => r.items),
+  createDefaults: () => call<CreateDefaults>('GET', '/api/v1/catalog/defaults'),
+  createCluster: (spec: ClusterSpec, options: Record<string, unknown>) =>
+    call<{ cluster: ClusterView; job: Job; privateKey?: string }>('POST', '/api/v1/clusters', {
+      body: { spec, options },
+    }),
+  cluster: (clusterId: string) => call<ClusterView>('GET', `/api/v1/clusters/${enc(clusterId)}`),
+  job: (clusterId: string, jobId: string, after?: string) =>
+    call<JobView>(
+      'GET',
+      `/api/v1/clusters/${enc(clusterId)}/jobs/${enc(jobId)}${after ? `?after=${enc(after)}` : ''}`,
+    ),
+  resizeCluster: (clusterId: string, group: string, count: number) =>
+    call<{ job: Job }>('POST', `/api/v1/clusters/${enc(clusterId)}/resize`, { body: { group, count } }),
+  /** The job, or null when the cluster already runs `version`. */
+  upgradeCluster: (clusterId: string, version: string) =>
+    call<{ job: Job | null }>('POST', `/api/v1/clusters/${enc(clusterId)}/upgrade`, { body: { version } }),
+  deleteCluster: (clusterId: string) => call<{ job: Job }>('DELETE', `/api/v1/clusters/${enc(clusterId)}`),
+  retryJob: (clusterId: string, jobId: string) =>
+    call<{ job: Job }>('POST', `/api/v1/clusters/${enc(clusterId)}/retry`, { body: { jobId } }),
   revokeToken: (clusterId: string, tokenId: string) =>
     call<void>('DELETE', `/api/v1/clusters/${enc(clusterId)}/admin/tokens/${enc(tokenId)}`),
 };

@@ -3,6 +3,8 @@ import { useEffect, useState } from 'react';
 /** Every page of the panel, by path. Admin paths live under /admin/. */
 export const PATHS = {
   login: '/login',
+  clusters: '/clusters',
+  newCluster: '/clusters/new',
   tokens: '/tokens',
   kubeconfig: '/kubeconfig',
   services: '/services',
@@ -12,6 +14,15 @@ export const PATHS = {
   adminTokens: '/admin/tokens',
   adminAudit: '/admin/audit',
 } as const;
+
+/** The page of one cluster (administrators: its progress and operations). */
+export const clusterPath = (id: string) => `${PATHS.clusters}/${encodeURIComponent(id)}`;
+
+/** The cluster id of a cluster page's path, or undefined for any other path. */
+export function clusterIdOf(path: string): string | undefined {
+  const match = /^\/clusters\/([^/]+)$/.exec(path);
+  return match?.[1] && path !== PATHS.newCluster ? decodeURIComponent(match[1]) : undefined;
+}
 
 const listeners = new Set<() => void>();
 

@@ -73,11 +73,18 @@ export function clusterGuard(
   store: Store,
   isOperator: ((principal: Principal) => Promise<boolean>) | undefined,
 ): ClusterRouteDeps['authorize'] {
+  const operator = requireOperator(isOperator);
   return async (request, clusterId) => {
-    if (clusterId !== undefined) {
-      await requireClusterAdmin(store, request);
-      return;
-    }
+    if (clusterId !== undefined) await requireClusterAdmin(store, request);
+    else await operator(request);
+  };
+}
+
+/** Route hook: ForbiddenError (403) unless the caller is a kaas operator (401 when anonymous). */
+export function requireOperator(
+  isOperator: ((principal: Principal) => Promise<boolean>) | undefined,
+): (request: FastifyRequest) => Promise<void> {
+  return async (request) => {
     if (!(isOperator && (await isOperator(requirePrincipal(request)))))
       throw new ForbiddenError('creating clusters is for kaas operators (holders of KAAS_OPERATOR_ROLE)');
   };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { insertProvisionedCluster } from '../../store/insertProvisionedCluster.ts';
 import { upsertClusterEndpoint } from '../../store/upsertClusterEndpoint.ts';
 import { PUBLIC_URL, callAs, eachPanelTestApp, panelTestApp } from '../../../test/support/panelApp.ts';
 import { renderKubeconfig } from './panel.ts';
@@ -27,11 +28,25 @@ describe('panel routes', () => {
   });
 
   it('lists only clusters where the user holds a role, with admin flags, first one active by default', async () => {
+    // c1 is one kaas provisions (its state and version are shown); c2 is not.
+    const at = '2030-01-05T00:00:00.000Z';
+    await insertProvisionedCluster({
+      db: fx.store.db,
+      cluster: {
+        id: 'c1',
+        name: 'alpha',
+        spec: { kubernetesVersion: '1.31.4' },
+        options: {},
+        status: 'ready',
+        createdAt: at,
+        updatedAt: at,
+      },
+    });
     const admin = await callAs(fx.app, 'admin', 'GET', '/api/v1/clusters');
     expect(admin.json()).toEqual({
       items: [
-        { id: 'c1', name: 'alpha', isAdmin: true },
-        { id: 'c2', name: 'beta', isAdmin: true },
+        { id: 'c1', name: 'alpha', isAdmin: true, status: 'ready', kubernetesVersion: '1.31.4' },
+        { id: 'c2', name: 'beta', isAdmin: true, status: null, kubernetesVersion: null },
       ],
       activeClusterId: 'c1',
     });
@@ -39,7 +54,7 @@ describe('panel routes', () => {
     expect(member.json().items.map((c: { isAdmin: boolean }) => c.isAdmin)).toEqual([false, false]);
     const outsider = await callAs(fx.app, 'outsider', 'GET', '/api/v1/clusters');
     expect(outsider.json()).toEqual({
-      items: [{ id: 'c3', name: 'gamma', isAdmin: false }],
+      items: [{ id: 'c3', name: 'gamma', isAdmin: false, status: null, kubernetesVersion: null }],
       activeClusterId: 'c3',
     });
   });

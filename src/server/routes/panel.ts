@@ -9,6 +9,7 @@ import { findClusterEndpoint, type ClusterEndpoint } from '../../store/findClust
 import { getActiveCluster } from '../../store/getActiveCluster.ts';
 import type { ClusterRecord } from '../../store/insertCluster.ts';
 import { listClusters } from '../../store/listClusters.ts';
+import { listProvisionedClusters } from '../../store/listProvisionedClusters.ts';
 import { listUserProjectRoles } from '../../store/listUserProjectRoles.ts';
 import { setActiveCluster } from '../../store/setActiveCluster.ts';
 import { documented, errorResponses, nullable, object, pathParams, textResponse } from '../openapi.ts';
@@ -236,7 +237,19 @@ export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void
     panelRoute('The clusters you hold a role on, and your active one', {
       response: {
         200: object({
-          items: { type: 'array', items: object({ id: str, name: str, isAdmin: { type: 'boolean' } }) },
+          items: {
+            type: 'array',
+            items: object({
+              id: str,
+              name: str,
+              isAdmin: { type: 'boolean' },
+              status: {
+                ...nullable(str),
+                description: "kaas' provisioning state; null when kaas did not provision it",
+              },
+              kubernetesVersion: nullable(str),
+            }),
+          },
           activeClusterId: nullable(str),
         }),
       },
@@ -250,8 +263,21 @@ export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void
       );
       const remembered = await getActiveCluster({ db: store.db, userId: principal.userId });
       const active = visible.find((v) => v.cluster.id === remembered) ?? visible[0];
+      const provisioned = new Map(
+        (await listProvisionedClusters({ db: store.db })).map((p) => [p.id, p] as const),
+      );
+      const stateOf = (id: string) => {
+        const p = provisioned.get(id);
+        const version = (p?.spec as { kubernetesVersion?: unknown } | undefined)?.kubernetesVersion;
+        return { status: p?.status ?? null, kubernetesVersion: typeof version === 'string' ? version : null };
+      };
       return {
-        items: visible.map((v) => ({ id: v.cluster.id, name: v.cluster.name, isAdmin: v.isAdmin })),
+        items: visible.map((v) => ({
+          id: v.cluster.id,
+          name: v.cluster.name,
+          isAdmin: v.isAdmin,
+          ...stateOf(v.cluster.id),
+        })),
         activeClusterId: active?.cluster.id ?? null,
       };
     },

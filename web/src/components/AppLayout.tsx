@@ -142,6 +142,13 @@ export function AppLayout(props: {
       <PageSidebarBody>
         <Nav aria-label="Main navigation">
           <NavList>
+            <NavItem
+              itemId={PATHS.clusters}
+              isActive={path.startsWith(PATHS.clusters)}
+              {...linkProps(PATHS.clusters)}
+            >
+              Clusters
+            </NavItem>
             {item(PATHS.tokens, 'API tokens')}
             {item(PATHS.kubeconfig, 'Kubeconfig')}
             {item(PATHS.services, 'Managed services')}

@@ -1,5 +1,63 @@
-import { Alert, Button, Modal, ModalBody, ModalFooter, ModalHeader } from '@patternfly/react-core';
-import { useState, type ReactNode } from 'react';
+import { Alert, Button, Form, Modal, ModalBody, ModalFooter, ModalHeader } from '@patternfly/react-core';
+import type { ReactNode } from 'react';
+import { useSubmit } from '../useSubmit.ts';
+
+/**
+ * A dialog for one write: what it does, optional form fields, and the submit button; the server's
+ * refusal stays in the dialog, success closes it.
+ */
+export function OperationModal(props: {
+  id: string;
+  title: string;
+  description: ReactNode;
+  submitLabel: string;
+  /** Destructive: a warning icon and a red button. */
+  danger?: boolean;
+  canSubmit?: boolean;
+  submit: () => Promise<void>;
+  onClose: () => void;
+  children?: ReactNode;
+}) {
+  const { busy, error, run } = useSubmit(props.submit, props.onClose);
+  return (
+    <Modal isOpen variant="small" onClose={props.onClose} aria-labelledby={`${props.id}-title`}>
+      <ModalHeader
+        title={props.title}
+        labelId={`${props.id}-title`}
+        {...(props.danger ? { titleIconVariant: 'warning' as const } : {})}
+      />
+      <ModalBody>
+        {props.description}
+        {props.children && (
+          <Form
+            id={props.id}
+            className="kaas-gap-top"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void run();
+            }}
+          >
+            {props.children}
+          </Form>
+        )}
+        {error && <Alert variant="danger" isInline title={error} className="kaas-gap-top" />}
+      </ModalBody>
+      <ModalFooter>
+        <Button
+          variant={props.danger ? 'danger' : 'primary'}
+          onClick={() => void run()}
+          isLoading={busy}
+          isDisabled={busy || props.canSubmit === false}
+        >
+          {props.submitLabel}
+        </Button>
+        <Button variant="link" onClick={props.onClose}>
+          Cancel
+        </Button>
+      </ModalFooter>
+    </Modal>
+  );
+}
 
 /** A destructive action's confirmation: says what will break, shows the error if it fails. */
 export function ConfirmModal(props: {
@@ -9,34 +67,15 @@ export function ConfirmModal(props: {
   onConfirm: () => Promise<void>;
   onClose: () => void;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  const confirm = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await props.onConfirm();
-      props.onClose();
-    } catch (e) {
-      setError((e as Error).message);
-      setBusy(false);
-    }
-  };
   return (
-    <Modal isOpen variant="small" onClose={props.onClose} aria-labelledby="confirm-title">
-      <ModalHeader title={props.title} titleIconVariant="warning" labelId="confirm-title" />
-      <ModalBody>
-        {props.children}
-        {error && <Alert variant="danger" isInline title={error} className="kaas-gap-top" />}
-      </ModalBody>
-      <ModalFooter>
-        <Button variant="danger" onClick={confirm} isLoading={busy} isDisabled={busy}>
-          {props.confirmLabel}
-        </Button>
-        <Button variant="link" onClick={props.onClose}>
-          Cancel
-        </Button>
-      </ModalFooter>
-    </Modal>
+    <OperationModal
+      id="confirm"
+      title={props.title}
+      description={props.children}
+      submitLabel={props.confirmLabel}
+      danger
+      submit={props.onConfirm}
+      onClose={props.onClose}
+    />
   );
 }

@@ -21,6 +21,10 @@ export function ReadyCount(props: { ready: number; total: number }) {
 export function NodesSummary(props: { observed: ObservedCount | Observed | null }) {
   const o = props.observed;
   if (!o) return <span className="kaas-subtitle">Not observed: this kaas did not provision the cluster</span>;
+  if (o.noApi) {
+    const reason = 'reason' in o && o.reason ? `: ${o.reason}` : '';
+    return <span data-testid="no-api">{`No Kubernetes API${reason}`}</span>;
+  }
   if (!o.reachable) {
     const reason = 'reason' in o && o.reason ? `: ${o.reason}` : '';
     return <span data-testid="api-unreachable">{`API unreachable${reason}`}</span>;

@@ -1,0 +1,287 @@
+/**
+ * Clusters from the control panel, in headless Debian Chromium against a real `kaas dev` process
+ * (its embedded cloud, job workers and the built panel) started from an empty data directory: the
+ * operator creates a cluster with the guided form and follows it to ready, resizes it, restarts
+ * kaas dev and finds tokens and clusters as they were, then deletes it by typing its name; a member
+ * sees no way to create one. Screenshots of each page at 1280 and 390 px land in
+ * test-output/screenshots/panel-clusters-*.png.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/ports.ts';
+import { collectPageErrors, launchChromium, unnamedControls } from '../support/browser.ts';
+import { spawnDev } from '../support/dev.ts';
+import { KUBERNETES_RELEASES, nextRelease } from '../../src/versions/index.ts';
+import type { ServiceProcess } from '../support/process.ts';
+
+const shots = resolve('test-output/screenshots');
+/** Jobs on the embedded cloud take seconds; a loaded CI machine gets far more. */
+const JOB_WAIT = 120_000;
+/** The catalogue's oldest release: the panel can upgrade from it. */
+const OLDEST = KUBERNETES_RELEASES[0]!;
+
+let home: string;
+let project: string;
+let port: number;
+let base: string;
+let dev: ServiceProcess | undefined;
+let browser: Browser;
+
+/** `kaas dev` in `project` (state in project/.kaas) on `port`, ready once it printed its env file. */
+async function startDev(): Promise<void> {
+  dev = spawnDev({ cwd: project, home, port });
+  await dev.ready;
+}
+
+async function stopDev(): Promise<void> {
+  const running = dev;
+  dev = undefined;
+  running?.kill('SIGTERM');
+  expect(await running?.exited, running?.output()).toEqual({ code: 0, signal: null });
+}
+
+beforeAll(async () => {
+  // kaas dev serves the panel from web/dist.
+  await build({ configFile: resolve('vite.config.ts'), logLevel: 'warn' });
+  home = mkdtempSync(join(tmpdir(), 'kaas-e2e-panel-clusters-'));
+  project = join(home, 'project');
+  mkdirSync(project);
+  mkdirSync(shots, { recursive: true });
+  port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  await startDev();
+  browser = await launchChromium();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  dev?.kill('SIGKILL');
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+/** A fresh browser (no cookies) at 1280 px; its script errors collect in `errors`. */
+async function newPage(): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  const page = await context.newPage();
+  // Generous waits for a loaded 2-core CI machine; every wait still ends as soon as the page is there.
+  page.setDefaultTimeout(60_000);
+  const errors: string[] = [];
+  collectPageErrors(page, errors);
+  return { page, errors };
+}
+
+/** How much taller than the window the scrolling main area is (PatternFly scrolls inside <main>). */
+const MAIN_OVERFLOW = `Math.max(0, ...[...document.querySelectorAll('main, .pf-v6-c-page__main-container, .pf-v6-c-modal-box__body')]
+  .map((el) => el.scrollHeight - el.clientHeight))`;
+/** Whether anything is wider than the window (a horizontal scrollbar at 390 px is a bug). */
+const PAGE_OVERFLOW_X = `document.documentElement.scrollWidth - document.documentElement.clientWidth`;
+
+/**
+ * Saves the page at 1280 and 390 px wide, then returns to 1280; checks every control has a name
+ * and nothing overflows sideways.
+ */
+async function shoot(page: Page, name: string): Promise<void> {
+  expect(await unnamedControls(page), `${name}: controls without a name`).toEqual([]);
+  for (const [width, height] of [
+    [1280, 800],
+    [390, 844],
+  ] as const) {
+    await page.setViewportSize({ width, height });
+    await page.waitForTimeout(300);
+    expect((await page.evaluate(PAGE_OVERFLOW_X)) as number, `${name} at ${width} px`).toBeLessThanOrEqual(0);
+    const overflow = (await page.evaluate(MAIN_OVERFLOW)) as number;
+    if (overflow > 0) await page.setViewportSize({ width, height: height + overflow });
+    await page.screenshot({ path: join(shots, `panel-clusters-${name}-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.waitForTimeout(300);
+}
+
+async function login(page: Page, user: string): Promise<void> {
+  await page.goto(`${base}/`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(user);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'API tokens', exact: true }).waitFor();
+}
+
+const nav = (page: Page) => page.getByRole('navigation', { name: 'Main navigation' });
+
+/** What the signed-in page's session sees through the API (the browser's own cookie). */
+async function listed(page: Page): Promise<{ name: string; status: string | null }[]> {
+  const res = await page.request.get(`${base}/api/v1/clusters`);
+  expect(res.status()).toBe(200);
+  return ((await res.json()) as { items: { name: string; status: string | null }[] }).items;
+}
+
+describe('clusters from the control panel', () => {
+  it('an operator creates, follows, resizes and, after a restart, deletes a cluster', async () => {
+    const { page, errors } = await newPage();
+    await login(page, 'admin');
+
+    // No sample cluster: the empty state leads the operator to the form.
+    await nav(page).getByRole('link', { name: 'Clusters' }).click();
+    await page.getByRole('heading', { name: 'No cluster available to you' }).waitFor();
+    expect(await listed(page)).toEqual([]);
+    await shoot(page, 'empty-operator');
+    await page.getByRole('link', { name: 'Create cluster' }).click();
+
+    // The form shows the CLI's defaults and what the cloud offers.
+    await page.locator('#cluster-name').waitFor();
+    expect(await page.getByLabel('Master flavor').inputValue()).toBe('m1.large');
+    expect(await page.getByLabel('Master image').inputValue()).toBe('debian-12');
+    expect(await page.locator('#group-0-flavor option').allTextContents()).toContain(
+      'm1.small (1 vCPU, 2 GiB RAM, 20 GB disk)',
+    );
+    expect(await page.locator('#group-0-image option').allTextContents()).toContain('ubuntu-24.04');
+    expect(await page.getByRole('spinbutton', { name: 'Nodes in group 1' }).inputValue()).toBe('3');
+    await shoot(page, 'create-form');
+
+    // Bad input: the server's message next to the field, and nothing created.
+    await page.locator('#cluster-name').fill('Web_1');
+    await page.getByRole('button', { name: 'Create cluster' }).click();
+    const nameError = page
+      .locator('#cluster-name')
+      .locator('xpath=ancestor::div[contains(@class,"pf-v6-c-form__group")]');
+    await nameError.getByText('name must be a DNS label').waitFor();
+    expect(await listed(page)).toEqual([]);
+    await shoot(page, 'create-form-error');
+
+    // A cluster of one master and one node on the catalogue's oldest version, followed live to ready.
+    await page.locator('#cluster-name').fill('web1');
+    await page.locator('#cluster-version').selectOption(OLDEST.patch);
+    await page.getByRole('spinbutton', { name: 'Nodes in group 1' }).fill('1');
+    await page.locator('#group-0-flavor').selectOption('m1.small');
+    await page.getByRole('button', { name: 'Create cluster' }).click();
+    await page.getByRole('heading', { name: 'web1', exact: true }).waitFor();
+    expect(page.url()).toMatch(/\/clusters\/c[0-9a-f]{12}$/);
+    await page.getByText("Save the cluster's SSH private key now").waitFor();
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download SSH private key' }).click();
+    expect((await download).suggestedFilename()).toBe('kaas-web1-ssh-key.pem');
+    await page.getByRole('list', { name: 'Job events' }).waitFor({ timeout: JOB_WAIT });
+    await shoot(page, 'cluster-progress');
+    await page.getByText(/^Create job: succeeded/).waitFor({ timeout: JOB_WAIT });
+    await page.getByTestId('cluster-state').getByText('Ready').waitFor();
+    expect(await page.getByTestId('cluster-groups').textContent()).toBe('default: 1 × m1.small');
+    // The embedded cloud boots no Kubernetes: said plainly, not as an unreachable API.
+    expect(await page.getByTestId('no-api').textContent()).toMatch(
+      /^No Kubernetes API: .*do not boot Kubernetes/,
+    );
+    await page.getByRole('button', { name: 'Close' }).first().click();
+    await shoot(page, 'cluster-ready');
+
+    // Resize the group to 2.
+    await page.getByRole('button', { name: 'Resize', exact: true }).click();
+    await page.getByRole('spinbutton', { name: 'Nodes' }).fill('2');
+    await shoot(page, 'resize-dialog');
+    await page.getByRole('dialog').getByRole('button', { name: 'Resize', exact: true }).click();
+    await page.getByText(/^Resize job: succeeded/).waitFor({ timeout: JOB_WAIT });
+    await page.getByTestId('cluster-groups').getByText('default: 2 × m1.small').waitFor();
+
+    await nav(page).getByRole('link', { name: 'Clusters' }).click();
+    const row = page.getByRole('row', { name: /web1/ });
+    await row.getByText('Ready').waitFor();
+    await shoot(page, 'list');
+
+    // A token, to find again after the restart.
+    await nav(page).getByRole('link', { name: 'API tokens' }).click();
+    await page.getByRole('button', { name: 'Create token' }).first().click();
+    await page.getByLabel('Name').fill('laptop');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByRole('button', { name: 'Done' }).click();
+
+    // Restart kaas dev; log in again: the token and the cluster are as they were.
+    await stopDev();
+    await startDev();
+    await page.context().clearCookies();
+    await login(page, 'admin');
+    await page.getByRole('cell', { name: 'laptop', exact: true }).waitFor();
+    await nav(page).getByRole('link', { name: 'Clusters' }).click();
+    await page.getByRole('row', { name: /web1/ }).getByText('Ready').waitFor();
+    expect(await listed(page)).toEqual([
+      expect.objectContaining({ name: 'web1', status: 'ready', kubernetesVersion: OLDEST.patch }),
+    ]);
+
+    // Upgrade offers only the catalogue's versions newer than the cluster's, the next minor first.
+    // (Not submitted: nothing boots on the embedded cloud, so an upgrade would wait for an API.)
+    await page.getByRole('link', { name: 'web1' }).click();
+    await page.getByRole('button', { name: 'Upgrade', exact: true }).click();
+    await page.getByRole('dialog').getByText(`It runs Kubernetes ${OLDEST.patch} now`).waitFor();
+    const offered = await page.locator('#upgrade-version option').allTextContents();
+    expect(offered).toEqual(
+      KUBERNETES_RELEASES.filter((r) => r !== OLDEST)
+        .map((r) => r.patch)
+        .reverse(),
+    );
+    expect(await page.locator('#upgrade-version').inputValue()).toBe(nextRelease(OLDEST.minor)?.patch);
+    await shoot(page, 'upgrade-dialog');
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+
+    // Delete: only once the name is typed.
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    const confirm = page.getByRole('dialog').getByRole('button', { name: 'Delete cluster' });
+    expect(await confirm.isDisabled()).toBe(true);
+    await page.getByLabel('Type the cluster name to confirm').fill('web');
+    expect(await confirm.isDisabled()).toBe(true);
+    await shoot(page, 'delete-dialog');
+    await page.getByLabel('Type the cluster name to confirm').fill('web1');
+    await confirm.click();
+    await page.getByRole('heading', { name: 'No cluster available to you' }).waitFor({ timeout: JOB_WAIT });
+    expect(await listed(page)).toEqual([]);
+    expect(errors).toEqual([]);
+  }, 600_000);
+
+  it('a failed create shows the failed step with its message, and Retry runs it again', async () => {
+    const { page, errors } = await newPage();
+    await login(page, 'admin');
+    await page.goto(`${base}/clusters/new`);
+    // Three 8-vCPU nodes and a 4-vCPU master exceed the embedded cloud's 20-core quota.
+    await page.locator('#cluster-name').fill('toobig');
+    await page.locator('#group-0-flavor').selectOption('m1.xlarge');
+    await page.getByRole('button', { name: 'Create cluster' }).click();
+    const failure = page.getByTestId('job-failure');
+    await failure.waitFor({ timeout: JOB_WAIT });
+    expect(await failure.textContent()).toMatch(
+      /^Danger alert:Create failed at step workers:default.*quota/i,
+    );
+    await page.getByTestId('cluster-state').getByText('Failed').waitFor();
+    await shoot(page, 'failed');
+    const firstAttempt = await page.getByRole('list', { name: 'Job events' }).locator('li').count();
+    expect(firstAttempt).toBeGreaterThan(0);
+    await failure.getByRole('button', { name: 'Retry' }).click();
+    // The retried job fails at the same step again, with new events of its second run.
+    const events = page.getByRole('list', { name: 'Job events' }).locator('li');
+    await expect
+      .poll(() => events.count(), { timeout: JOB_WAIT, interval: 500 })
+      .toBeGreaterThan(firstAttempt);
+    await failure.waitFor({ timeout: JOB_WAIT });
+    expect(await failure.textContent()).toContain('workers:default');
+
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByLabel('Type the cluster name to confirm').fill('toobig');
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete cluster' }).click();
+    await page.getByRole('heading', { name: 'No cluster available to you' }).waitFor({ timeout: JOB_WAIT });
+    expect(await listed(page)).toEqual([]);
+    expect(errors).toEqual([]);
+  }, 300_000);
+
+  it('a member sees no create button, and the form is refused', async () => {
+    const { page, errors } = await newPage();
+    await login(page, 'demo');
+    await nav(page).getByRole('link', { name: 'Clusters' }).click();
+    await page.getByRole('heading', { name: 'No cluster available to you' }).waitFor();
+    await page.getByText('Ask a kaas operator').waitFor();
+    expect(await page.getByRole('link', { name: 'Create cluster' }).count()).toBe(0);
+    await shoot(page, 'empty-member');
+    await page.goto(`${base}/clusters/new`);
+    await page.getByRole('heading', { name: 'Operators only' }).waitFor();
+    const refused = await page.request.get(`${base}/api/v1/catalog/flavors`);
+    expect(refused.status()).toBe(403);
+    expect(errors).toEqual([]);
+  }, 120_000);
+});

@@ -1,0 +1,159 @@
+import {
+  Alert,
+  Content,
+  FormGroup,
+  FormHelperText,
+  FormSelect,
+  FormSelectOption,
+  HelperText,
+  HelperTextItem,
+  NumberInput,
+  TextInput,
+} from '@patternfly/react-core';
+import { useState } from 'react';
+import { api, type ClusterView, type Job, type Version } from '../api.ts';
+import { OperationModal } from '../components/ConfirmModal.tsx';
+import { useLoad } from '../useLoad.ts';
+
+/** Resizes one node group; the job it queues is handed to `onJob`. */
+export function ResizeModal(props: { cluster: ClusterView; onJob: (job: Job) => void; onClose: () => void }) {
+  const groups = props.cluster.spec.nodeGroups;
+  const [group, setGroup] = useState(groups[0]?.name ?? '');
+  const current = groups.find((g) => g.name === group)?.count ?? 0;
+  const [count, setCount] = useState(current);
+  return (
+    <OperationModal
+      id="resize-form"
+      title={`Resize ${props.cluster.name}`}
+      description="Nodes are added or removed in one node group; removed nodes are drained first."
+      submitLabel="Resize"
+      canSubmit={count !== current}
+      submit={async () => props.onJob((await api.resizeCluster(props.cluster.id, group, count)).job)}
+      onClose={props.onClose}
+    >
+      <FormGroup label="Node group" fieldId="resize-group">
+        <FormSelect
+          id="resize-group"
+          value={group}
+          onChange={(_e, v) => {
+            setGroup(v);
+            setCount(groups.find((g) => g.name === v)?.count ?? 0);
+          }}
+        >
+          {groups.map((g) => (
+            <FormSelectOption
+              key={g.name}
+              value={g.name}
+              label={`${g.name} (${g.count} ${g.count === 1 ? 'node' : 'nodes'})`}
+            />
+          ))}
+        </FormSelect>
+      </FormGroup>
+      <FormGroup label="Nodes" fieldId="resize-count">
+        <NumberInput
+          id="resize-count"
+          inputName="resize-count"
+          inputAriaLabel="Nodes"
+          value={count}
+          min={0}
+          onMinus={() => setCount((c) => Math.max(0, c - 1))}
+          onPlus={() => setCount((c) => c + 1)}
+          onChange={(e) => setCount(Number((e.target as HTMLInputElement).value))}
+        />
+        <FormHelperText>
+          <HelperText>
+            <HelperTextItem>Now {current}.</HelperTextItem>
+          </HelperText>
+        </FormHelperText>
+      </FormGroup>
+    </OperationModal>
+  );
+}
+
+/** Whether patch version `a` is newer than `b` (both `x.y.z`). */
+export function isNewer(a: string, b: string): boolean {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) > (pb[i] ?? 0);
+  return false;
+}
+
+/** Upgrades to a catalogue version newer than the cluster's. */
+export function UpgradeModal(props: {
+  cluster: ClusterView;
+  onJob: (job: Job) => void;
+  onClose: () => void;
+}) {
+  const current = props.cluster.spec.kubernetesVersion;
+  const versions = useLoad(api.versions, 'versions');
+  const newer = (versions.data ?? []).filter((v: Version) => isNewer(v.version, current));
+  const [chosen, setChosen] = useState<string>();
+  const version = chosen ?? newer.at(-1)?.version ?? '';
+  return (
+    <OperationModal
+      id="upgrade-form"
+      title={`Upgrade ${props.cluster.name}`}
+      description={`Nodes are replaced one by one with nodes of the new version, masters first. It runs Kubernetes ${current} now.`}
+      submitLabel="Upgrade"
+      canSubmit={version !== ''}
+      submit={async () => {
+        const { job } = await api.upgradeCluster(props.cluster.id, version);
+        if (job) props.onJob(job);
+      }}
+      onClose={props.onClose}
+    >
+      <FormGroup label="Kubernetes version" fieldId="upgrade-version">
+        {versions.error ? (
+          <Alert variant="danger" isInline title={versions.error.message} />
+        ) : newer.length === 0 ? (
+          <Content component="p" className="kaas-subtitle">
+            {versions.data ? 'No newer version in the catalogue.' : 'Loading versions…'}
+          </Content>
+        ) : (
+          <FormSelect id="upgrade-version" value={version} onChange={(_e, v) => setChosen(v)}>
+            {newer.map((v) => (
+              <FormSelectOption key={v.version} value={v.version} label={v.version} />
+            ))}
+          </FormSelect>
+        )}
+      </FormGroup>
+    </OperationModal>
+  );
+}
+
+/** Deletes the cluster once its name is typed. */
+export function DeleteClusterModal(props: {
+  cluster: ClusterView;
+  onJob: (job: Job) => void;
+  onClose: () => void;
+}) {
+  const [typed, setTyped] = useState('');
+  const { name } = props.cluster;
+  return (
+    <OperationModal
+      id="delete-form"
+      title={`Delete ${name}?`}
+      description={
+        <>
+          Its servers, networks, load balancers, volumes and Swift containers are deleted, and every
+          kubeconfig for it stops working. This cannot be undone. Type <strong>{name}</strong> to confirm.
+        </>
+      }
+      submitLabel="Delete cluster"
+      danger
+      canSubmit={typed === name}
+      submit={async () => props.onJob((await api.deleteCluster(props.cluster.id)).job)}
+      onClose={props.onClose}
+    >
+      <FormGroup label="Cluster name" fieldId="delete-confirm">
+        <TextInput
+          id="delete-confirm"
+          value={typed}
+          onChange={(_e, v) => setTyped(v)}
+          autoComplete="off"
+          aria-label="Type the cluster name to confirm"
+        />
+      </FormGroup>
+    </OperationModal>
+  );
+}
