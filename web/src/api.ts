@@ -161,7 +161,7 @@ export interface ClusterSpec {
 export interface Job {
   id: string;
   clusterId: string;
-  kind: 'create' | 'resize' | 'upgrade' | 'delete';
+  kind: 'create' | 'resize' | 'upgrade' | 'delete' | 'rotate' | 'heal';
   state: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
   error: { stepId?: string; code: string; message: string } | null;
   createdAt: string;

@@ -1,6 +1,6 @@
 import { Label } from '@patternfly/react-core';
 
-const IN_PROGRESS = new Set(['creating', 'resizing', 'upgrading', 'deleting']);
+const IN_PROGRESS = new Set(['creating', 'resizing', 'upgrading', 'deleting', 'rotating', 'healing']);
 
 /** A cluster's provisioning state as a label: ready, failed, or an operation under way. */
 export function ClusterStateLabel(props: { status: string | null }) {

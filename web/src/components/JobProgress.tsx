@@ -6,7 +6,14 @@ import OutlinedCircleIcon from '@patternfly/react-icons/dist/esm/icons/outlined-
 import type { JobEvent, JobView } from '../api.ts';
 import { formatDateTime } from '../format.ts';
 
-const KIND = { create: 'Create', resize: 'Resize', upgrade: 'Upgrade', delete: 'Delete' } as const;
+const KIND = {
+  create: 'Create',
+  resize: 'Resize',
+  upgrade: 'Upgrade',
+  delete: 'Delete',
+  rotate: 'Rotate credentials',
+  heal: 'Heal node',
+} as const;
 
 /** A step's state as an icon (with its name for screen readers). */
 function StepIcon(props: { state: string }) {

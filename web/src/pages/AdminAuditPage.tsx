@@ -21,6 +21,10 @@ const ACTIONS: Record<string, string> = {
   'cluster.upgrade': 'Upgrade cluster',
   'cluster.delete': 'Delete cluster',
   'cluster.retry': 'Retry cluster job',
+  'cluster.credentials.rotate': "Rotate the cluster's credentials",
+  'cluster.heal': 'Replace an unhealthy node',
+  'cluster.heal.retry': 'Retry a node replacement',
+  'cluster.heal.stopped': 'Stop auto-healing',
   'rolebindings.update': 'Change role bindings',
 };
 
