@@ -8,6 +8,7 @@ import {
   sha256Hex,
   type Assignment,
   type CloudState,
+  type Domain,
   type Project,
   type Token,
   type User,
@@ -142,6 +143,26 @@ function links(ctx: Ctx): { self: string; previous: null; next: null } {
 function selfLink(ctx: Ctx, path: string): { self: string } {
   return { self: `${ctx.env.url}/v3/${path}` };
 }
+
+/** A 200 reply listing `items` under `key` as Keystone's collections do: each in its view, then the paging links. */
+function listed<T>(ctx: Ctx, key: string, items: T[], view: (ctx: Ctx, t: T) => unknown): Reply {
+  return { status: 200, json: { [key]: items.map((t) => view(ctx, t)), links: links(ctx) } };
+}
+
+/** The projects on which `userId` holds a role, directly or through a group. */
+function projectsOf(state: CloudState, userId: string): Project[] {
+  return [...state.projects.values()].filter((p) => effectiveRoleIds(state, userId, p.id).length > 0);
+}
+
+const domainView = (ctx: Ctx, d: Domain) => ({
+  id: d.id,
+  name: d.name,
+  description: d.description,
+  enabled: d.enabled,
+  tags: [],
+  options: {},
+  links: selfLink(ctx, `domains/${d.id}`),
+});
 
 function get<T>(map: Map<string, T>, id: string, what: string): T {
   const v = map.get(id);
@@ -737,6 +758,48 @@ const versionDoc = (env: Env) => ({
   },
 });
 
+/** GET of a collection readers may list (`action` names the policy), filtered by the query's name and domain. */
+function collectionRoute<T extends { name: string }>(
+  path: string,
+  action: string,
+  items: (state: CloudState) => Map<string, T>,
+  view: (ctx: Ctx, t: T) => unknown,
+  domainOf?: (t: T) => string,
+): Route {
+  return {
+    method: 'GET',
+    path,
+    handler: (ctx) => {
+      requireRole(ctx, 'reader', action);
+      return listed(
+        ctx,
+        path.slice(1),
+        filterByQuery(ctx, [...items(ctx.env.state).values()], domainOf),
+        view,
+      );
+    },
+  };
+}
+
+/** GET of one `{id}` of a collection once `authorize` lets the caller (it throws otherwise): `{ [what]: view }`, or 404. */
+function showRoute<T>(
+  path: string,
+  what: string,
+  items: (state: CloudState) => Map<string, T>,
+  view: (ctx: Ctx, t: T) => unknown,
+  authorize: (ctx: Ctx, id: string) => void,
+): Route {
+  return {
+    method: 'GET',
+    path,
+    handler: (ctx) => {
+      const id = ctx.params.id as string;
+      authorize(ctx, id);
+      return { status: 200, json: { [what]: view(ctx, get(items(ctx.env.state), id, what)) } };
+    },
+  };
+}
+
 const routes: Route[] = [
   // Keystone's unversioned root: 300 Multiple Choices listing its one version.
   discoveryRoute('/', (env) => ({ versions: { values: [versionDoc(env).version] } }), {
@@ -786,34 +849,24 @@ const routes: Route[] = [
     path: '/auth/projects',
     handler: (ctx) => {
       const caller = requireCaller(ctx);
-      const { state } = ctx.env;
-      const projects = [...state.projects.values()].filter(
-        (p) => effectiveRoleIds(state, caller.user.id, p.id).length > 0,
-      );
-      return { status: 200, json: { projects: projects.map((p) => projectView(ctx, p)), links: links(ctx) } };
+      return listed(ctx, 'projects', projectsOf(ctx.env.state, caller.user.id), projectView);
     },
   },
-  {
-    method: 'GET',
-    path: '/users',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'list_users');
-      const users = filterByQuery(ctx, [...ctx.env.state.users.values()], (u) => u.domainId);
-      return { status: 200, json: { users: users.map((u) => userView(ctx, u)), links: links(ctx) } };
-    },
-  },
+  collectionRoute(
+    '/users',
+    'list_users',
+    (state) => state.users,
+    userView,
+    (u) => u.domainId,
+  ),
   { method: 'POST', path: '/users', handler: createUser },
-  {
-    method: 'GET',
-    path: '/users/{id}',
-    handler: (ctx) => {
-      selfOr(ctx, ctx.params.id as string, 'get_user');
-      return {
-        status: 200,
-        json: { user: userView(ctx, get(ctx.env.state.users, ctx.params.id as string, 'user')) },
-      };
-    },
-  },
+  showRoute(
+    '/users/{id}',
+    'user',
+    (state) => state.users,
+    userView,
+    (ctx, id) => selfOr(ctx, id, 'get_user'),
+  ),
   { method: 'PATCH', path: '/users/{id}', handler: updateUser },
   { method: 'DELETE', path: '/users/{id}', handler: deleteUser },
   {
@@ -823,7 +876,7 @@ const routes: Route[] = [
       selfOr(ctx, ctx.params.id as string, 'list_groups_for_user');
       get(ctx.env.state.users, ctx.params.id as string, 'user');
       const groups = [...ctx.env.state.groups.values()].filter((g) => g.members.has(ctx.params.id as string));
-      return { status: 200, json: { groups: groups.map((g) => groupView(ctx, g)), links: links(ctx) } };
+      return listed(ctx, 'groups', groups, groupView);
     },
   },
   {
@@ -831,36 +884,27 @@ const routes: Route[] = [
     path: '/users/{id}/projects',
     handler: (ctx) => {
       selfOr(ctx, ctx.params.id as string, 'list_user_projects');
-      const { state } = ctx.env;
-      get(state.users, ctx.params.id as string, 'user');
-      const projects = [...state.projects.values()].filter(
-        (p) => effectiveRoleIds(state, ctx.params.id as string, p.id).length > 0,
-      );
-      return { status: 200, json: { projects: projects.map((p) => projectView(ctx, p)), links: links(ctx) } };
+      get(ctx.env.state.users, ctx.params.id as string, 'user');
+      return listed(ctx, 'projects', projectsOf(ctx.env.state, ctx.params.id as string), projectView);
     },
   },
-  {
-    method: 'GET',
-    path: '/projects',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'list_projects');
-      const projects = filterByQuery(ctx, [...ctx.env.state.projects.values()], (p) => p.domainId);
-      return { status: 200, json: { projects: projects.map((p) => projectView(ctx, p)), links: links(ctx) } };
-    },
-  },
+  collectionRoute(
+    '/projects',
+    'list_projects',
+    (state) => state.projects,
+    projectView,
+    (p) => p.domainId,
+  ),
   { method: 'POST', path: '/projects', handler: createProject },
-  {
-    method: 'GET',
-    path: '/projects/{id}',
-    handler: (ctx) => {
-      const caller = requireCaller(ctx);
-      if (caller.project?.id !== ctx.params.id) requireRole(ctx, 'reader', 'get_project');
-      return {
-        status: 200,
-        json: { project: projectView(ctx, get(ctx.env.state.projects, ctx.params.id as string, 'project')) },
-      };
+  showRoute(
+    '/projects/{id}',
+    'project',
+    (state) => state.projects,
+    projectView,
+    (ctx, id) => {
+      if (requireCaller(ctx).project?.id !== id) requireRole(ctx, 'reader', 'get_project');
     },
-  },
+  ),
   { method: 'PATCH', path: '/projects/{id}', handler: updateProject },
   { method: 'DELETE', path: '/projects/{id}', handler: deleteProject },
   ...(['user', 'group'] as const).flatMap((actor) =>
@@ -886,97 +930,42 @@ const routes: Route[] = [
         )
         .map((a) => a.roleId);
       const roles = ids.map((id) => state.roles.get(id)).filter((r) => r !== undefined);
-      return { status: 200, json: { roles: roles.map((r) => roleView(ctx, r)), links: links(ctx) } };
+      return listed(ctx, 'roles', roles, roleView);
     },
   },
-  {
-    method: 'GET',
-    path: '/domains',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'list_domains');
-      const domains = filterByQuery(ctx, [...ctx.env.state.domains.values()]);
-      return {
-        status: 200,
-        json: {
-          domains: domains.map((d) => ({
-            id: d.id,
-            name: d.name,
-            description: d.description,
-            enabled: d.enabled,
-            tags: [],
-            options: {},
-            links: selfLink(ctx, `domains/${d.id}`),
-          })),
-          links: links(ctx),
-        },
-      };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/domains/{id}',
-    handler: (ctx) => {
-      requireCaller(ctx);
-      const d = get(ctx.env.state.domains, ctx.params.id as string, 'domain');
-      return {
-        status: 200,
-        json: {
-          domain: {
-            id: d.id,
-            name: d.name,
-            description: d.description,
-            enabled: d.enabled,
-            tags: [],
-            options: {},
-            links: selfLink(ctx, `domains/${d.id}`),
-          },
-        },
-      };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/roles',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'list_roles');
-      const roles = filterByQuery(ctx, [...ctx.env.state.roles.values()]);
-      return { status: 200, json: { roles: roles.map((r) => roleView(ctx, r)), links: links(ctx) } };
-    },
-  },
+  collectionRoute('/domains', 'list_domains', (state) => state.domains, domainView),
+  showRoute(
+    '/domains/{id}',
+    'domain',
+    (state) => state.domains,
+    domainView,
+    (ctx) => requireCaller(ctx),
+  ),
+  collectionRoute('/roles', 'list_roles', (state) => state.roles, roleView),
   { method: 'POST', path: '/roles', handler: createRole },
-  {
-    method: 'GET',
-    path: '/roles/{id}',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'get_role');
-      return {
-        status: 200,
-        json: { role: roleView(ctx, get(ctx.env.state.roles, ctx.params.id as string, 'role')) },
-      };
-    },
-  },
+  showRoute(
+    '/roles/{id}',
+    'role',
+    (state) => state.roles,
+    roleView,
+    (ctx) => requireRole(ctx, 'reader', 'get_role'),
+  ),
   { method: 'DELETE', path: '/roles/{id}', handler: deleteRole },
-  {
-    method: 'GET',
-    path: '/groups',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'list_groups');
-      const groups = filterByQuery(ctx, [...ctx.env.state.groups.values()], (g) => g.domainId);
-      return { status: 200, json: { groups: groups.map((g) => groupView(ctx, g)), links: links(ctx) } };
-    },
-  },
+  collectionRoute(
+    '/groups',
+    'list_groups',
+    (state) => state.groups,
+    groupView,
+    (g) => g.domainId,
+  ),
   { method: 'POST', path: '/groups', handler: createGroup },
-  {
-    method: 'GET',
-    path: '/groups/{id}',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'get_group');
-      return {
-        status: 200,
-        json: { group: groupView(ctx, get(ctx.env.state.groups, ctx.params.id as string, 'group')) },
-      };
-    },
-  },
+  showRoute(
+    '/groups/{id}',
+    'group',
+    (state) => state.groups,
+    groupView,
+    (ctx) => requireRole(ctx, 'reader', 'get_group'),
+  ),
   {
     method: 'DELETE',
     path: '/groups/{id}',
@@ -999,7 +988,7 @@ const routes: Route[] = [
       const { state } = ctx.env;
       const group = get(state.groups, ctx.params.id as string, 'group');
       const users = [...group.members].map((id) => state.users.get(id)).filter((u) => u !== undefined);
-      return { status: 200, json: { users: users.map((u) => userView(ctx, u)), links: links(ctx) } };
+      return listed(ctx, 'users', users, userView);
     },
   },
   { method: 'PUT', path: '/groups/{group}/users/{user}', handler: (ctx) => membership(ctx, 'put') },
@@ -1015,10 +1004,7 @@ const routes: Route[] = [
       const creds = [...ctx.env.state.appCredentials.values()].filter(
         (c) => c.userId === ctx.params.user && (!ctx.query.get('name') || c.name === ctx.query.get('name')),
       );
-      return {
-        status: 200,
-        json: { application_credentials: creds.map((c) => appCredView(ctx, c)), links: links(ctx) },
-      };
+      return listed(ctx, 'application_credentials', creds, appCredView);
     },
   },
   {

@@ -872,6 +872,12 @@ function deleteSg(ctx: Ctx): Reply {
   return { status: 204 };
 }
 
+function getRule(ctx: Ctx, id: string): SecurityGroupRule {
+  const r = visible(ctx, ctx.env.state.securityGroupRules.get(id));
+  if (!r) throw notFound('Security group rule', id, 'SecurityGroupRuleNotFound');
+  return r;
+}
+
 function createRule(ctx: Ctx): Reply {
   const projectId = projectOf(ctx);
   const b = bodyOf(ctx, 'security_group_rule');
@@ -1160,6 +1166,24 @@ const EXTENSIONS = new Map(
   ]),
 );
 
+/** GET of a collection: the caller's views of it, filtered and paged as Neutron does. */
+function listRoute(path: string, collection: string, views: (ctx: Ctx) => Record<string, unknown>[]): Route {
+  return { method: 'GET', path, handler: (ctx) => listReply(ctx, collection, views(ctx)) };
+}
+
+/** GET of one resource by `{id}`: `{ [key]: view }`; `show` throws the 404 for an unknown or foreign id. */
+function showRoute(
+  path: string,
+  key: string,
+  show: (ctx: Ctx, id: string) => Record<string, unknown>,
+): Route {
+  return {
+    method: 'GET',
+    path,
+    handler: (ctx) => ({ status: 200, json: { [key]: show(ctx, ctx.params.id as string) } }),
+  };
+}
+
 const routes: Route[] = [
   discoveryRoute('', (env) => ({
     versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${env.url}/network/v2.0/` }] }],
@@ -1204,27 +1228,13 @@ const routes: Route[] = [
       return { status: 200, json: { extension } };
     },
   },
-  {
-    method: 'GET',
-    path: '/v2.0/networks',
-    handler: (ctx) =>
-      listReply(
-        ctx,
-        'networks',
-        mine(ctx, ctx.env.state.networks.values(), (n) => n.shared || n.external).map((n) =>
-          networkView(ctx.env, n),
-        ),
-      ),
-  },
+  listRoute('/v2.0/networks', 'networks', (ctx) =>
+    mine(ctx, ctx.env.state.networks.values(), (n) => n.shared || n.external).map((n) =>
+      networkView(ctx.env, n),
+    ),
+  ),
   { method: 'POST', path: '/v2.0/networks', handler: createNetwork },
-  {
-    method: 'GET',
-    path: '/v2.0/networks/{id}',
-    handler: (ctx) => ({
-      status: 200,
-      json: { network: networkView(ctx.env, getNetwork(ctx, ctx.params.id as string)) },
-    }),
-  },
+  showRoute('/v2.0/networks/{id}', 'network', (ctx, id) => networkView(ctx.env, getNetwork(ctx, id))),
   {
     method: 'PUT',
     path: '/v2.0/networks/{id}',
@@ -1239,29 +1249,14 @@ const routes: Route[] = [
     },
   },
   { method: 'DELETE', path: '/v2.0/networks/{id}', handler: deleteNetwork },
-  {
-    method: 'GET',
-    path: '/v2.0/subnets',
-    handler: (ctx) => {
-      const nets = ctx.env.state.networks;
-      return listReply(
-        ctx,
-        'subnets',
-        mine(ctx, ctx.env.state.subnets.values(), (s) =>
-          Boolean(nets.get(s.networkId)?.shared || nets.get(s.networkId)?.external),
-        ).map(subnetView),
-      );
-    },
-  },
+  listRoute('/v2.0/subnets', 'subnets', (ctx) => {
+    const nets = ctx.env.state.networks;
+    return mine(ctx, ctx.env.state.subnets.values(), (s) =>
+      Boolean(nets.get(s.networkId)?.shared || nets.get(s.networkId)?.external),
+    ).map(subnetView);
+  }),
   { method: 'POST', path: '/v2.0/subnets', handler: createSubnet },
-  {
-    method: 'GET',
-    path: '/v2.0/subnets/{id}',
-    handler: (ctx) => ({
-      status: 200,
-      json: { subnet: subnetView(getSubnet(ctx, ctx.params.id as string)) },
-    }),
-  },
+  showRoute('/v2.0/subnets/{id}', 'subnet', (ctx, id) => subnetView(getSubnet(ctx, id))),
   {
     method: 'PUT',
     path: '/v2.0/subnets/{id}',
@@ -1275,11 +1270,7 @@ const routes: Route[] = [
     },
   },
   { method: 'DELETE', path: '/v2.0/subnets/{id}', handler: deleteSubnet },
-  {
-    method: 'GET',
-    path: '/v2.0/ports',
-    handler: (ctx) => listReply(ctx, 'ports', mine(ctx, ctx.env.state.ports.values()).map(portView)),
-  },
+  listRoute('/v2.0/ports', 'ports', (ctx) => mine(ctx, ctx.env.state.ports.values()).map(portView)),
   {
     method: 'POST',
     path: '/v2.0/ports',
@@ -1290,11 +1281,7 @@ const routes: Route[] = [
       return { status: 201, json: { port: portView(createPort(ctx, portInput(ctx, b, projectId))) } };
     },
   },
-  {
-    method: 'GET',
-    path: '/v2.0/ports/{id}',
-    handler: (ctx) => ({ status: 200, json: { port: portView(getPort(ctx, ctx.params.id as string)) } }),
-  },
+  showRoute('/v2.0/ports/{id}', 'port', (ctx, id) => portView(getPort(ctx, id))),
   { method: 'PUT', path: '/v2.0/ports/{id}', handler: updatePort },
   {
     method: 'DELETE',
@@ -1312,25 +1299,11 @@ const routes: Route[] = [
       return { status: 204 };
     },
   },
-  {
-    method: 'GET',
-    path: '/v2.0/routers',
-    handler: (ctx) =>
-      listReply(
-        ctx,
-        'routers',
-        mine(ctx, ctx.env.state.routers.values()).map((r) => routerView(ctx.env, r)),
-      ),
-  },
+  listRoute('/v2.0/routers', 'routers', (ctx) =>
+    mine(ctx, ctx.env.state.routers.values()).map((r) => routerView(ctx.env, r)),
+  ),
   { method: 'POST', path: '/v2.0/routers', handler: createRouter },
-  {
-    method: 'GET',
-    path: '/v2.0/routers/{id}',
-    handler: (ctx) => ({
-      status: 200,
-      json: { router: routerView(ctx.env, getRouter(ctx, ctx.params.id as string)) },
-    }),
-  },
+  showRoute('/v2.0/routers/{id}', 'router', (ctx, id) => routerView(ctx.env, getRouter(ctx, id))),
   {
     method: 'PUT',
     path: '/v2.0/routers/{id}',
@@ -1354,77 +1327,34 @@ const routes: Route[] = [
     path: '/v2.0/routers/{id}/remove_router_interface',
     handler: (ctx) => routerInterface(ctx, false),
   },
-  {
-    method: 'GET',
-    path: '/v2.0/security-groups',
-    handler: (ctx) => {
-      ensureDefaultSecurityGroup(ctx.env, projectOf(ctx));
-      return listReply(
-        ctx,
-        'security_groups',
-        mine(ctx, ctx.env.state.securityGroups.values()).map((g) => sgView(ctx.env, g)),
-      );
-    },
-  },
+  listRoute('/v2.0/security-groups', 'security_groups', (ctx) => {
+    ensureDefaultSecurityGroup(ctx.env, projectOf(ctx));
+    return mine(ctx, ctx.env.state.securityGroups.values()).map((g) => sgView(ctx.env, g));
+  }),
   { method: 'POST', path: '/v2.0/security-groups', handler: createSg },
-  {
-    method: 'GET',
-    path: '/v2.0/security-groups/{id}',
-    handler: (ctx) => ({
-      status: 200,
-      json: { security_group: sgView(ctx.env, getSg(ctx, ctx.params.id as string)) },
-    }),
-  },
+  showRoute('/v2.0/security-groups/{id}', 'security_group', (ctx, id) => sgView(ctx.env, getSg(ctx, id))),
   { method: 'DELETE', path: '/v2.0/security-groups/{id}', handler: deleteSg },
-  {
-    method: 'GET',
-    path: '/v2.0/security-group-rules',
-    handler: (ctx) =>
-      listReply(
-        ctx,
-        'security_group_rules',
-        mine(ctx, ctx.env.state.securityGroupRules.values()).map(ruleView),
-      ),
-  },
+  listRoute('/v2.0/security-group-rules', 'security_group_rules', (ctx) =>
+    mine(ctx, ctx.env.state.securityGroupRules.values()).map(ruleView),
+  ),
   { method: 'POST', path: '/v2.0/security-group-rules', handler: createRule },
-  {
-    method: 'GET',
-    path: '/v2.0/security-group-rules/{id}',
-    handler: (ctx) => {
-      const r = visible(ctx, ctx.env.state.securityGroupRules.get(ctx.params.id as string));
-      if (!r) throw notFound('Security group rule', ctx.params.id as string, 'SecurityGroupRuleNotFound');
-      return { status: 200, json: { security_group_rule: ruleView(r) } };
-    },
-  },
+  showRoute('/v2.0/security-group-rules/{id}', 'security_group_rule', (ctx, id) =>
+    ruleView(getRule(ctx, id)),
+  ),
   {
     method: 'DELETE',
     path: '/v2.0/security-group-rules/{id}',
     handler: (ctx) => {
-      const r = visible(ctx, ctx.env.state.securityGroupRules.get(ctx.params.id as string));
-      if (!r) throw notFound('Security group rule', ctx.params.id as string, 'SecurityGroupRuleNotFound');
+      const r = getRule(ctx, ctx.params.id as string);
       ctx.env.state.securityGroupRules.delete(r.id);
       return { status: 204 };
     },
   },
-  {
-    method: 'GET',
-    path: '/v2.0/floatingips',
-    handler: (ctx) =>
-      listReply(
-        ctx,
-        'floatingips',
-        mine(ctx, ctx.env.state.floatingIps.values()).map((f) => fipView(ctx.env, f)),
-      ),
-  },
+  listRoute('/v2.0/floatingips', 'floatingips', (ctx) =>
+    mine(ctx, ctx.env.state.floatingIps.values()).map((f) => fipView(ctx.env, f)),
+  ),
   { method: 'POST', path: '/v2.0/floatingips', handler: createFip },
-  {
-    method: 'GET',
-    path: '/v2.0/floatingips/{id}',
-    handler: (ctx) => ({
-      status: 200,
-      json: { floatingip: fipView(ctx.env, getFip(ctx, ctx.params.id as string)) },
-    }),
-  },
+  showRoute('/v2.0/floatingips/{id}', 'floatingip', (ctx, id) => fipView(ctx.env, getFip(ctx, id))),
   {
     method: 'PUT',
     path: '/v2.0/floatingips/{id}',
