@@ -97,6 +97,20 @@ export interface Service {
   requestId?: (now: number) => string;
 }
 
+/** The key of a JSON error reply by status, as Nova and Cinder (one oslo fault wrapper) name it. */
+export const FAULT_KEYS: Readonly<Record<number, string>> = {
+  400: 'badRequest',
+  403: 'forbidden',
+  404: 'itemNotFound',
+  409: 'conflictingRequest',
+  413: 'overLimit',
+};
+
+/** GET of one resource: 200 with `{ [key]: view(ctx) }`; `view` throws the 404 of an unknown id. */
+export function showRoute(path: string, key: string, view: (ctx: Ctx) => unknown): Route {
+  return { method: 'GET', path, handler: (ctx) => ({ status: 200, json: { [key]: view(ctx) } }) };
+}
+
 /**
  * A version-discovery document: answered without a token, as every service answers them. `path`
  * is below the service prefix unless `absolute` (a service's unversioned root).

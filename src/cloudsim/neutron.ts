@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Ctx, Env, Reply, Route, Service } from './http.ts';
 import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, str } from './http.ts';
-import { unauthorizedReply } from './http.ts';
+import { showRoute, unauthorizedReply } from './http.ts';
 import { allocate, contains, intToIp, overlaps, parseCidr, cidrSize } from './ipam.ts';
 import {
   isoSeconds,
@@ -1171,19 +1171,6 @@ function listRoute(path: string, collection: string, views: (ctx: Ctx) => Record
   return { method: 'GET', path, handler: (ctx) => listReply(ctx, collection, views(ctx)) };
 }
 
-/** GET of one resource by `{id}`: `{ [key]: view }`; `show` throws the 404 for an unknown or foreign id. */
-function showRoute(
-  path: string,
-  key: string,
-  show: (ctx: Ctx, id: string) => Record<string, unknown>,
-): Route {
-  return {
-    method: 'GET',
-    path,
-    handler: (ctx) => ({ status: 200, json: { [key]: show(ctx, ctx.params.id as string) } }),
-  };
-}
-
 const routes: Route[] = [
   discoveryRoute('', (env) => ({
     versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${env.url}/network/v2.0/` }] }],
@@ -1234,7 +1221,9 @@ const routes: Route[] = [
     ),
   ),
   { method: 'POST', path: '/v2.0/networks', handler: createNetwork },
-  showRoute('/v2.0/networks/{id}', 'network', (ctx, id) => networkView(ctx.env, getNetwork(ctx, id))),
+  showRoute('/v2.0/networks/{id}', 'network', (ctx) =>
+    networkView(ctx.env, getNetwork(ctx, ctx.params.id as string)),
+  ),
   {
     method: 'PUT',
     path: '/v2.0/networks/{id}',
@@ -1256,7 +1245,7 @@ const routes: Route[] = [
     ).map(subnetView);
   }),
   { method: 'POST', path: '/v2.0/subnets', handler: createSubnet },
-  showRoute('/v2.0/subnets/{id}', 'subnet', (ctx, id) => subnetView(getSubnet(ctx, id))),
+  showRoute('/v2.0/subnets/{id}', 'subnet', (ctx) => subnetView(getSubnet(ctx, ctx.params.id as string))),
   {
     method: 'PUT',
     path: '/v2.0/subnets/{id}',
@@ -1281,7 +1270,7 @@ const routes: Route[] = [
       return { status: 201, json: { port: portView(createPort(ctx, portInput(ctx, b, projectId))) } };
     },
   },
-  showRoute('/v2.0/ports/{id}', 'port', (ctx, id) => portView(getPort(ctx, id))),
+  showRoute('/v2.0/ports/{id}', 'port', (ctx) => portView(getPort(ctx, ctx.params.id as string))),
   { method: 'PUT', path: '/v2.0/ports/{id}', handler: updatePort },
   {
     method: 'DELETE',
@@ -1303,7 +1292,9 @@ const routes: Route[] = [
     mine(ctx, ctx.env.state.routers.values()).map((r) => routerView(ctx.env, r)),
   ),
   { method: 'POST', path: '/v2.0/routers', handler: createRouter },
-  showRoute('/v2.0/routers/{id}', 'router', (ctx, id) => routerView(ctx.env, getRouter(ctx, id))),
+  showRoute('/v2.0/routers/{id}', 'router', (ctx) =>
+    routerView(ctx.env, getRouter(ctx, ctx.params.id as string)),
+  ),
   {
     method: 'PUT',
     path: '/v2.0/routers/{id}',
@@ -1332,14 +1323,16 @@ const routes: Route[] = [
     return mine(ctx, ctx.env.state.securityGroups.values()).map((g) => sgView(ctx.env, g));
   }),
   { method: 'POST', path: '/v2.0/security-groups', handler: createSg },
-  showRoute('/v2.0/security-groups/{id}', 'security_group', (ctx, id) => sgView(ctx.env, getSg(ctx, id))),
+  showRoute('/v2.0/security-groups/{id}', 'security_group', (ctx) =>
+    sgView(ctx.env, getSg(ctx, ctx.params.id as string)),
+  ),
   { method: 'DELETE', path: '/v2.0/security-groups/{id}', handler: deleteSg },
   listRoute('/v2.0/security-group-rules', 'security_group_rules', (ctx) =>
     mine(ctx, ctx.env.state.securityGroupRules.values()).map(ruleView),
   ),
   { method: 'POST', path: '/v2.0/security-group-rules', handler: createRule },
-  showRoute('/v2.0/security-group-rules/{id}', 'security_group_rule', (ctx, id) =>
-    ruleView(getRule(ctx, id)),
+  showRoute('/v2.0/security-group-rules/{id}', 'security_group_rule', (ctx) =>
+    ruleView(getRule(ctx, ctx.params.id as string)),
   ),
   {
     method: 'DELETE',
@@ -1354,7 +1347,9 @@ const routes: Route[] = [
     mine(ctx, ctx.env.state.floatingIps.values()).map((f) => fipView(ctx.env, f)),
   ),
   { method: 'POST', path: '/v2.0/floatingips', handler: createFip },
-  showRoute('/v2.0/floatingips/{id}', 'floatingip', (ctx, id) => fipView(ctx.env, getFip(ctx, id))),
+  showRoute('/v2.0/floatingips/{id}', 'floatingip', (ctx) =>
+    fipView(ctx.env, getFip(ctx, ctx.params.id as string)),
+  ),
   {
     method: 'PUT',
     path: '/v2.0/floatingips/{id}',

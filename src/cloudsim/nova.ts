@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Ctx, Env, Reply, Route, Service } from './http.ts';
 import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, requireCaller } from './http.ts';
-import { str, unauthorizedReply } from './http.ts';
+import { FAULT_KEYS, showRoute, str, unauthorizedReply } from './http.ts';
 import { createPort, deletePortById } from './neutron.ts';
 import { isoSeconds, uuid, type Flavor, type Keypair, type Server, type ServerGroup } from './state.ts';
 
@@ -9,15 +9,7 @@ import { isoSeconds, uuid, type Flavor, type Keypair, type Server, type ServerGr
 const MIN = [2, 1] as const;
 const MAX = [2, 93] as const;
 
-const KEYS: Record<number, string> = {
-  400: 'badRequest',
-  403: 'forbidden',
-  404: 'itemNotFound',
-  405: 'HTTPMethodNotAllowed',
-  409: 'conflictingRequest',
-  413: 'overLimit',
-  429: 'overLimit',
-};
+const KEYS: Record<number, string> = { ...FAULT_KEYS, 405: 'HTTPMethodNotAllowed', 429: 'overLimit' };
 
 function novaError(err: HttpError): Reply {
   if (err.status === 401) return unauthorizedReply(err.message);
@@ -781,11 +773,7 @@ const routes: Route[] = [
       json: { flavors: [...ctx.env.state.flavors.values()].map((f) => flavorView(ctx, f, true)) },
     }),
   },
-  {
-    method: 'GET',
-    path: '/flavors/{id}',
-    handler: (ctx) => ({ status: 200, json: { flavor: flavorView(ctx, getFlavor(ctx), true) } }),
-  },
+  showRoute('/flavors/{id}', 'flavor', (ctx) => flavorView(ctx, getFlavor(ctx), true)),
   // cloudsim's flavors carry no extra specs; the calls answer as Nova does for such a flavor.
   {
     method: 'GET',
@@ -810,11 +798,7 @@ const routes: Route[] = [
     },
   },
   { method: 'POST', path: '/os-keypairs', handler: createKeypair },
-  {
-    method: 'GET',
-    path: '/os-keypairs/{name}',
-    handler: (ctx) => ({ status: 200, json: { keypair: keypairView(getKeypair(ctx), true) } }),
-  },
+  showRoute('/os-keypairs/{name}', 'keypair', (ctx) => keypairView(getKeypair(ctx), true)),
   {
     method: 'DELETE',
     path: '/os-keypairs/{name}',
@@ -834,11 +818,7 @@ const routes: Route[] = [
     },
   },
   { method: 'POST', path: '/os-server-groups', handler: createServerGroup },
-  {
-    method: 'GET',
-    path: '/os-server-groups/{id}',
-    handler: (ctx) => ({ status: 200, json: { server_group: serverGroupView(ctx, getServerGroup(ctx)) } }),
-  },
+  showRoute('/os-server-groups/{id}', 'server_group', (ctx) => serverGroupView(ctx, getServerGroup(ctx))),
   {
     method: 'DELETE',
     path: '/os-server-groups/{id}',
