@@ -1,6 +1,6 @@
 import type { Ctx, Env, Reply, Route, Service } from './http.ts';
 import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, requireCaller } from './http.ts';
-import { FAULT_KEYS, showRoute, str, unauthorizedReply } from './http.ts';
+import { deleteRoute, FAULT_KEYS, showRoute, str, unauthorizedReply } from './http.ts';
 import { uuid, type Snapshot, type Volume, type VolumeType } from './state.ts';
 
 function cinderError(err: HttpError): Reply {
@@ -376,14 +376,9 @@ const routes: Route[] = [
   { method: 'GET', path: '/snapshots/detail', handler: (ctx) => listSnapshots(ctx, true) },
   { method: 'POST', path: '/snapshots', handler: createSnapshot },
   showRoute('/snapshots/{id}', 'snapshot', (ctx) => snapshotDetail(ctx, getSnapshot(ctx))),
-  {
-    method: 'DELETE',
-    path: '/snapshots/{id}',
-    handler: (ctx) => {
-      ctx.env.state.snapshots.delete(getSnapshot(ctx).id);
-      return { status: 202 };
-    },
-  },
+  deleteRoute('/snapshots/{id}', 202, (ctx) => {
+    ctx.env.state.snapshots.delete(getSnapshot(ctx).id);
+  }),
 ];
 
 /** Cinder v3 under `/volume/v3/{project_id}`. */

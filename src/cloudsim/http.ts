@@ -97,6 +97,18 @@ export interface Service {
   requestId?: (now: number) => string;
 }
 
+/** DELETE of one resource: `remove` finds it (or throws the 404) and forgets it; the reply is `status` without a body. */
+export function deleteRoute(path: string, status: 202 | 204, remove: (ctx: Ctx) => void): Route {
+  return {
+    method: 'DELETE',
+    path,
+    handler: (ctx) => {
+      remove(ctx);
+      return { status };
+    },
+  };
+}
+
 /** The key of a JSON error reply by status, as Nova and Cinder (one oslo fault wrapper) name it. */
 export const FAULT_KEYS: Readonly<Record<number, string>> = {
   400: 'badRequest',

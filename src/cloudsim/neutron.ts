@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Ctx, Env, Reply, Route, Service } from './http.ts';
 import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, str } from './http.ts';
-import { showRoute, unauthorizedReply } from './http.ts';
+import { deleteRoute, showRoute, unauthorizedReply } from './http.ts';
 import { allocate, contains, intToIp, overlaps, parseCidr, cidrSize } from './ipam.ts';
 import {
   isoSeconds,
@@ -1075,17 +1075,12 @@ const tagRoutes: Route[] = [
       return { status: 200, json: { tags: t.tags } };
     },
   },
-  {
-    method: 'DELETE',
-    path: '/v2.0/{resource}/{id}/tags/{tag}',
-    handler: (ctx) => {
-      const t = tagged(ctx);
-      if (!t.tags.includes(ctx.params.tag as string))
-        throw new HttpError(404, `Tag ${ctx.params.tag} could not be found.`, 'TagNotFound');
-      t.tags = t.tags.filter((x) => x !== ctx.params.tag);
-      return { status: 204 };
-    },
-  },
+  deleteRoute('/v2.0/{resource}/{id}/tags/{tag}', 204, (ctx) => {
+    const t = tagged(ctx);
+    if (!t.tags.includes(ctx.params.tag as string))
+      throw new HttpError(404, `Tag ${ctx.params.tag} could not be found.`, 'TagNotFound');
+    t.tags = t.tags.filter((x) => x !== ctx.params.tag);
+  }),
   {
     method: 'DELETE',
     path: '/v2.0/{resource}/{id}/tags',
@@ -1272,22 +1267,17 @@ const routes: Route[] = [
   },
   showRoute('/v2.0/ports/{id}', 'port', (ctx) => portView(getPort(ctx, ctx.params.id as string))),
   { method: 'PUT', path: '/v2.0/ports/{id}', handler: updatePort },
-  {
-    method: 'DELETE',
-    path: '/v2.0/ports/{id}',
-    handler: (ctx) => {
-      const p = getPort(ctx, ctx.params.id as string);
-      if (p.deviceOwner === 'network:router_interface') {
-        throw new HttpError(
-          409,
-          `Port ${p.id} cannot be deleted directly via the port API: has device owner network:router_interface.`,
-          'ServicePortInUse',
-        );
-      }
-      deletePortById(ctx.env, p.id);
-      return { status: 204 };
-    },
-  },
+  deleteRoute('/v2.0/ports/{id}', 204, (ctx) => {
+    const p = getPort(ctx, ctx.params.id as string);
+    if (p.deviceOwner === 'network:router_interface') {
+      throw new HttpError(
+        409,
+        `Port ${p.id} cannot be deleted directly via the port API: has device owner network:router_interface.`,
+        'ServicePortInUse',
+      );
+    }
+    deletePortById(ctx.env, p.id);
+  }),
   listRoute('/v2.0/routers', 'routers', (ctx) =>
     mine(ctx, ctx.env.state.routers.values()).map((r) => routerView(ctx.env, r)),
   ),
@@ -1334,15 +1324,10 @@ const routes: Route[] = [
   showRoute('/v2.0/security-group-rules/{id}', 'security_group_rule', (ctx) =>
     ruleView(getRule(ctx, ctx.params.id as string)),
   ),
-  {
-    method: 'DELETE',
-    path: '/v2.0/security-group-rules/{id}',
-    handler: (ctx) => {
-      const r = getRule(ctx, ctx.params.id as string);
-      ctx.env.state.securityGroupRules.delete(r.id);
-      return { status: 204 };
-    },
-  },
+  deleteRoute('/v2.0/security-group-rules/{id}', 204, (ctx) => {
+    const r = getRule(ctx, ctx.params.id as string);
+    ctx.env.state.securityGroupRules.delete(r.id);
+  }),
   listRoute('/v2.0/floatingips', 'floatingips', (ctx) =>
     mine(ctx, ctx.env.state.floatingIps.values()).map((f) => fipView(ctx.env, f)),
   ),
@@ -1359,16 +1344,11 @@ const routes: Route[] = [
       return { status: 200, json: { floatingip: fipView(ctx.env, f) } };
     },
   },
-  {
-    method: 'DELETE',
-    path: '/v2.0/floatingips/{id}',
-    handler: (ctx) => {
-      const f = getFip(ctx, ctx.params.id as string);
-      ctx.env.state.ports.delete(f.ownPortId);
-      ctx.env.state.floatingIps.delete(f.id);
-      return { status: 204 };
-    },
-  },
+  deleteRoute('/v2.0/floatingips/{id}', 204, (ctx) => {
+    const f = getFip(ctx, ctx.params.id as string);
+    ctx.env.state.ports.delete(f.ownPortId);
+    ctx.env.state.floatingIps.delete(f.id);
+  }),
   {
     method: 'GET',
     path: '/v2.0/quotas/{project}',

@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Ctx, Env, Reply, Route, Service } from './http.ts';
 import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, requireCaller } from './http.ts';
-import { FAULT_KEYS, showRoute, str, unauthorizedReply } from './http.ts';
+import { deleteRoute, FAULT_KEYS, showRoute, str, unauthorizedReply } from './http.ts';
 import { createPort, deletePortById } from './neutron.ts';
 import { isoSeconds, uuid, type Flavor, type Keypair, type Server, type ServerGroup } from './state.ts';
 
@@ -819,14 +819,9 @@ const routes: Route[] = [
   },
   { method: 'POST', path: '/os-server-groups', handler: createServerGroup },
   showRoute('/os-server-groups/{id}', 'server_group', (ctx) => serverGroupView(ctx, getServerGroup(ctx))),
-  {
-    method: 'DELETE',
-    path: '/os-server-groups/{id}',
-    handler: (ctx) => {
-      ctx.env.state.serverGroups.delete(getServerGroup(ctx).id);
-      return { status: 204 };
-    },
-  },
+  deleteRoute('/os-server-groups/{id}', 204, (ctx) => {
+    ctx.env.state.serverGroups.delete(getServerGroup(ctx).id);
+  }),
   { method: 'GET', path: '/limits', handler: limits },
 ];
 
