@@ -109,6 +109,14 @@ export function deleteRoute(path: string, status: 202 | 204, remove: (ctx: Ctx) 
   };
 }
 
+/** The items after the one whose id is `marker` (all of them without one); 400 for an unknown marker, as Nova and Glance answer. */
+export function afterMarker<T extends { id: string }>(items: T[], marker: string | null): T[] {
+  if (!marker) return items;
+  const idx = items.findIndex((i) => i.id === marker);
+  if (idx < 0) throw new HttpError(400, `marker [${marker}] not found`);
+  return items.slice(idx + 1);
+}
+
 /** The key of a JSON error reply by status, as Nova and Cinder (one oslo fault wrapper) name it. */
 export const FAULT_KEYS: Readonly<Record<number, string>> = {
   400: 'badRequest',
