@@ -758,44 +758,49 @@ const versionDoc = (env: Env) => ({
   },
 });
 
-/** GET of a collection readers may list (`action` names the policy), filtered by the query's name and domain. */
-function collectionRoute<T extends { name: string }>(
-  path: string,
+/** The Keystone collections kept as maps by id in the cloud state. */
+type Collection = 'users' | 'projects' | 'domains' | 'roles' | 'groups';
+type Entry<K extends Collection> =
+  CloudState[K] extends Map<string, infer T extends { name: string }> ? T : never;
+
+/** The state's map of `collection` (TypeScript cannot follow the key to the entry type by itself). */
+function mapOf<K extends Collection>(state: CloudState, collection: K): Map<string, Entry<K>> {
+  return state[collection] as unknown as Map<string, Entry<K>>;
+}
+
+/** GET `/<collection>` for readers (`action` names the policy), filtered by the query's name and domain. */
+function collectionRoute<K extends Collection>(
+  collection: K,
   action: string,
-  items: (state: CloudState) => Map<string, T>,
-  view: (ctx: Ctx, t: T) => unknown,
-  domainOf?: (t: T) => string,
+  view: (ctx: Ctx, t: Entry<K>) => unknown,
+  domainOf?: (t: Entry<K>) => string,
 ): Route {
   return {
     method: 'GET',
-    path,
+    path: `/${collection}`,
     handler: (ctx) => {
       requireRole(ctx, 'reader', action);
-      return listed(
-        ctx,
-        path.slice(1),
-        filterByQuery(ctx, [...items(ctx.env.state).values()], domainOf),
-        view,
-      );
+      const all = [...mapOf(ctx.env.state, collection).values()];
+      return listed(ctx, collection, filterByQuery(ctx, all, domainOf), view);
     },
   };
 }
 
-/** GET of one `{id}` of a collection once `authorize` lets the caller (it throws otherwise): `{ [what]: view }`, or 404. */
-function showRoute<T>(
-  path: string,
+/** GET `/<collection>/{id}` once `authorize` lets the caller (it throws otherwise): `{ [what]: view }`, or 404. */
+function showRoute<K extends Collection>(
+  collection: K,
   what: string,
-  items: (state: CloudState) => Map<string, T>,
-  view: (ctx: Ctx, t: T) => unknown,
+  view: (ctx: Ctx, t: Entry<K>) => unknown,
   authorize: (ctx: Ctx, id: string) => void,
 ): Route {
   return {
     method: 'GET',
-    path,
+    path: `/${collection}/{id}`,
     handler: (ctx) => {
       const id = ctx.params.id as string;
       authorize(ctx, id);
-      return { status: 200, json: { [what]: view(ctx, get(items(ctx.env.state), id, what)) } };
+      const entry = get(mapOf(ctx.env.state, collection), id, what);
+      return { status: 200, json: { [what]: view(ctx, entry) } };
     },
   };
 }
@@ -852,21 +857,9 @@ const routes: Route[] = [
       return listed(ctx, 'projects', projectsOf(ctx.env.state, caller.user.id), projectView);
     },
   },
-  collectionRoute(
-    '/users',
-    'list_users',
-    (state) => state.users,
-    userView,
-    (u) => u.domainId,
-  ),
+  collectionRoute('users', 'list_users', userView, (u) => u.domainId),
   { method: 'POST', path: '/users', handler: createUser },
-  showRoute(
-    '/users/{id}',
-    'user',
-    (state) => state.users,
-    userView,
-    (ctx, id) => selfOr(ctx, id, 'get_user'),
-  ),
+  showRoute('users', 'user', userView, (ctx, id) => selfOr(ctx, id, 'get_user')),
   { method: 'PATCH', path: '/users/{id}', handler: updateUser },
   { method: 'DELETE', path: '/users/{id}', handler: deleteUser },
   {
@@ -888,23 +881,11 @@ const routes: Route[] = [
       return listed(ctx, 'projects', projectsOf(ctx.env.state, ctx.params.id as string), projectView);
     },
   },
-  collectionRoute(
-    '/projects',
-    'list_projects',
-    (state) => state.projects,
-    projectView,
-    (p) => p.domainId,
-  ),
+  collectionRoute('projects', 'list_projects', projectView, (p) => p.domainId),
   { method: 'POST', path: '/projects', handler: createProject },
-  showRoute(
-    '/projects/{id}',
-    'project',
-    (state) => state.projects,
-    projectView,
-    (ctx, id) => {
-      if (requireCaller(ctx).project?.id !== id) requireRole(ctx, 'reader', 'get_project');
-    },
-  ),
+  showRoute('projects', 'project', projectView, (ctx, id) => {
+    if (requireCaller(ctx).project?.id !== id) requireRole(ctx, 'reader', 'get_project');
+  }),
   { method: 'PATCH', path: '/projects/{id}', handler: updateProject },
   { method: 'DELETE', path: '/projects/{id}', handler: deleteProject },
   ...(['user', 'group'] as const).flatMap((actor) =>
@@ -933,39 +914,15 @@ const routes: Route[] = [
       return listed(ctx, 'roles', roles, roleView);
     },
   },
-  collectionRoute('/domains', 'list_domains', (state) => state.domains, domainView),
-  showRoute(
-    '/domains/{id}',
-    'domain',
-    (state) => state.domains,
-    domainView,
-    (ctx) => requireCaller(ctx),
-  ),
-  collectionRoute('/roles', 'list_roles', (state) => state.roles, roleView),
+  collectionRoute('domains', 'list_domains', domainView),
+  showRoute('domains', 'domain', domainView, (ctx) => requireCaller(ctx)),
+  collectionRoute('roles', 'list_roles', roleView),
   { method: 'POST', path: '/roles', handler: createRole },
-  showRoute(
-    '/roles/{id}',
-    'role',
-    (state) => state.roles,
-    roleView,
-    (ctx) => requireRole(ctx, 'reader', 'get_role'),
-  ),
+  showRoute('roles', 'role', roleView, (ctx) => requireRole(ctx, 'reader', 'get_role')),
   { method: 'DELETE', path: '/roles/{id}', handler: deleteRole },
-  collectionRoute(
-    '/groups',
-    'list_groups',
-    (state) => state.groups,
-    groupView,
-    (g) => g.domainId,
-  ),
+  collectionRoute('groups', 'list_groups', groupView, (g) => g.domainId),
   { method: 'POST', path: '/groups', handler: createGroup },
-  showRoute(
-    '/groups/{id}',
-    'group',
-    (state) => state.groups,
-    groupView,
-    (ctx) => requireRole(ctx, 'reader', 'get_group'),
-  ),
+  showRoute('groups', 'group', groupView, (ctx) => requireRole(ctx, 'reader', 'get_group')),
   {
     method: 'DELETE',
     path: '/groups/{id}',
