@@ -787,7 +787,7 @@ function collectionRoute<K extends Collection>(
 }
 
 /** GET `/<collection>/{id}` once `authorize` lets the caller (it throws otherwise): `{ [what]: view }`, or 404. */
-function showRoute<K extends Collection>(
+function showOneRoute<K extends Collection>(
   collection: K,
   what: string,
   view: (ctx: Ctx, t: Entry<K>) => unknown,
@@ -859,7 +859,7 @@ const routes: Route[] = [
   },
   collectionRoute('users', 'list_users', userView, (u) => u.domainId),
   { method: 'POST', path: '/users', handler: createUser },
-  showRoute('users', 'user', userView, (ctx, id) => selfOr(ctx, id, 'get_user')),
+  showOneRoute('users', 'user', userView, (ctx, id) => selfOr(ctx, id, 'get_user')),
   { method: 'PATCH', path: '/users/{id}', handler: updateUser },
   { method: 'DELETE', path: '/users/{id}', handler: deleteUser },
   {
@@ -883,7 +883,7 @@ const routes: Route[] = [
   },
   collectionRoute('projects', 'list_projects', projectView, (p) => p.domainId),
   { method: 'POST', path: '/projects', handler: createProject },
-  showRoute('projects', 'project', projectView, (ctx, id) => {
+  showOneRoute('projects', 'project', projectView, (ctx, id) => {
     if (requireCaller(ctx).project?.id !== id) requireRole(ctx, 'reader', 'get_project');
   }),
   { method: 'PATCH', path: '/projects/{id}', handler: updateProject },
@@ -915,14 +915,14 @@ const routes: Route[] = [
     },
   },
   collectionRoute('domains', 'list_domains', domainView),
-  showRoute('domains', 'domain', domainView, (ctx) => requireCaller(ctx)),
+  showOneRoute('domains', 'domain', domainView, (ctx) => requireCaller(ctx)),
   collectionRoute('roles', 'list_roles', roleView),
   { method: 'POST', path: '/roles', handler: createRole },
-  showRoute('roles', 'role', roleView, (ctx) => requireRole(ctx, 'reader', 'get_role')),
+  showOneRoute('roles', 'role', roleView, (ctx) => requireRole(ctx, 'reader', 'get_role')),
   { method: 'DELETE', path: '/roles/{id}', handler: deleteRole },
   collectionRoute('groups', 'list_groups', groupView, (g) => g.domainId),
   { method: 'POST', path: '/groups', handler: createGroup },
-  showRoute('groups', 'group', groupView, (ctx) => requireRole(ctx, 'reader', 'get_group')),
+  showOneRoute('groups', 'group', groupView, (ctx) => requireRole(ctx, 'reader', 'get_group')),
   {
     method: 'DELETE',
     path: '/groups/{id}',
