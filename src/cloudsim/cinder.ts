@@ -1,19 +1,11 @@
 import type { Ctx, Env, Reply, Route, Service } from './http.ts';
 import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, requireCaller } from './http.ts';
-import { str, unauthorizedReply } from './http.ts';
+import { deleteRoute, FAULT_KEYS, showRoute, str, unauthorizedReply } from './http.ts';
 import { uuid, type Snapshot, type Volume, type VolumeType } from './state.ts';
-
-const KEYS: Record<number, string> = {
-  400: 'badRequest',
-  403: 'forbidden',
-  404: 'itemNotFound',
-  409: 'conflictingRequest',
-  413: 'overLimit',
-};
 
 function cinderError(err: HttpError): Reply {
   if (err.status === 401) return unauthorizedReply(err.message);
-  const key = err.type ?? KEYS[err.status] ?? 'computeFault';
+  const key = err.type ?? FAULT_KEYS[err.status] ?? 'computeFault';
   // Cinder's over-quota answer (413) says when to retry: at once, after freeing something.
   if (err.status === 413)
     return {
@@ -378,28 +370,15 @@ const routes: Route[] = [
   { method: 'GET', path: '/volumes', handler: (ctx) => list(ctx, false) },
   { method: 'GET', path: '/volumes/detail', handler: (ctx) => list(ctx, true) },
   { method: 'POST', path: '/volumes', handler: createVolume },
-  {
-    method: 'GET',
-    path: '/volumes/{id}',
-    handler: (ctx) => ({ status: 200, json: { volume: detail(ctx, getVolume(ctx)) } }),
-  },
+  showRoute('/volumes/{id}', 'volume', (ctx) => detail(ctx, getVolume(ctx))),
   { method: 'DELETE', path: '/volumes/{id}', handler: deleteVolume },
   { method: 'GET', path: '/snapshots', handler: (ctx) => listSnapshots(ctx, false) },
   { method: 'GET', path: '/snapshots/detail', handler: (ctx) => listSnapshots(ctx, true) },
   { method: 'POST', path: '/snapshots', handler: createSnapshot },
-  {
-    method: 'GET',
-    path: '/snapshots/{id}',
-    handler: (ctx) => ({ status: 200, json: { snapshot: snapshotDetail(ctx, getSnapshot(ctx)) } }),
-  },
-  {
-    method: 'DELETE',
-    path: '/snapshots/{id}',
-    handler: (ctx) => {
-      ctx.env.state.snapshots.delete(getSnapshot(ctx).id);
-      return { status: 202 };
-    },
-  },
+  showRoute('/snapshots/{id}', 'snapshot', (ctx) => snapshotDetail(ctx, getSnapshot(ctx))),
+  deleteRoute('/snapshots/{id}', 202, (ctx) => {
+    ctx.env.state.snapshots.delete(getSnapshot(ctx).id);
+  }),
 ];
 
 /** Cinder v3 under `/volume/v3/{project_id}`. */

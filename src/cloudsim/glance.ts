@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Ctx, Env, Reply, Route, Service } from './http.ts';
-import { discoveryRoute, HttpError, isAdmin, projectOf, str, unauthorizedReply } from './http.ts';
+import {
+  afterMarker,
+  discoveryRoute,
+  HttpError,
+  isAdmin,
+  projectOf,
+  str,
+  unauthorizedReply,
+} from './http.ts';
 import { isoSeconds, uuid, type Image } from './state.ts';
 
 const TITLES: Record<number, string> = {
@@ -198,12 +206,7 @@ const routes: Route[] = [
         .filter((i) => !q.has('status') || i.status === q.get('status'))
         .filter((i) => !q.has('visibility') || i.visibility === q.get('visibility'))
         .filter((i) => q.getAll('tag').every((t) => i.tags.includes(t)));
-      const marker = q.get('marker');
-      if (marker) {
-        const idx = images.findIndex((i) => i.id === marker);
-        if (idx < 0) throw new HttpError(400, `marker [${marker}] not found`);
-        images = images.slice(idx + 1);
-      }
+      images = afterMarker(images, q.get('marker'));
       const body: Record<string, unknown> = {};
       const limit = Number(q.get('limit') ?? 0);
       const search = ctx.req.url?.includes('?') ? ctx.req.url.slice(ctx.req.url.indexOf('?')) : '';

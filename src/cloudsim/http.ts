@@ -97,6 +97,40 @@ export interface Service {
   requestId?: (now: number) => string;
 }
 
+/** DELETE of one resource: `remove` finds it (or throws the 404) and forgets it; the reply is `status` without a body. */
+export function deleteRoute(path: string, status: 202 | 204, remove: (ctx: Ctx) => void): Route {
+  return {
+    method: 'DELETE',
+    path,
+    handler: (ctx) => {
+      remove(ctx);
+      return { status };
+    },
+  };
+}
+
+/** The items after the one whose id is `marker` (all of them without one); 400 for an unknown marker, as Nova and Glance answer. */
+export function afterMarker<T extends { id: string }>(items: T[], marker: string | null): T[] {
+  if (!marker) return items;
+  const idx = items.findIndex((i) => i.id === marker);
+  if (idx < 0) throw new HttpError(400, `marker [${marker}] not found`);
+  return items.slice(idx + 1);
+}
+
+/** The key of a JSON error reply by status, as Nova and Cinder (one oslo fault wrapper) name it. */
+export const FAULT_KEYS: Readonly<Record<number, string>> = {
+  400: 'badRequest',
+  403: 'forbidden',
+  404: 'itemNotFound',
+  409: 'conflictingRequest',
+  413: 'overLimit',
+};
+
+/** GET of one resource: 200 with `{ [key]: view(ctx) }`; `view` throws the 404 of an unknown id. */
+export function showRoute(path: string, key: string, view: (ctx: Ctx) => unknown): Route {
+  return { method: 'GET', path, handler: (ctx) => ({ status: 200, json: { [key]: view(ctx) } }) };
+}
+
 /**
  * A version-discovery document: answered without a token, as every service answers them. `path`
  * is below the service prefix unless `absolute` (a service's unversioned root).

@@ -8,6 +8,7 @@ import {
   sha256Hex,
   type Assignment,
   type CloudState,
+  type Domain,
   type Project,
   type Token,
   type User,
@@ -142,6 +143,26 @@ function links(ctx: Ctx): { self: string; previous: null; next: null } {
 function selfLink(ctx: Ctx, path: string): { self: string } {
   return { self: `${ctx.env.url}/v3/${path}` };
 }
+
+/** A 200 reply listing `items` under `key` as Keystone's collections do: each in its view, then the paging links. */
+function listed<T>(ctx: Ctx, key: string, items: T[], view: (ctx: Ctx, t: T) => unknown): Reply {
+  return { status: 200, json: { [key]: items.map((t) => view(ctx, t)), links: links(ctx) } };
+}
+
+/** The projects on which `userId` holds a role, directly or through a group. */
+function projectsOf(state: CloudState, userId: string): Project[] {
+  return [...state.projects.values()].filter((p) => effectiveRoleIds(state, userId, p.id).length > 0);
+}
+
+const domainView = (ctx: Ctx, d: Domain) => ({
+  id: d.id,
+  name: d.name,
+  description: d.description,
+  enabled: d.enabled,
+  tags: [],
+  options: {},
+  links: selfLink(ctx, `domains/${d.id}`),
+});
 
 function get<T>(map: Map<string, T>, id: string, what: string): T {
   const v = map.get(id);
@@ -737,6 +758,53 @@ const versionDoc = (env: Env) => ({
   },
 });
 
+/** The Keystone collections kept as maps by id in the cloud state. */
+type Collection = 'users' | 'projects' | 'domains' | 'roles' | 'groups';
+type Entry<K extends Collection> =
+  CloudState[K] extends Map<string, infer T extends { name: string }> ? T : never;
+
+/** The state's map of `collection` (TypeScript cannot follow the key to the entry type by itself). */
+function mapOf<K extends Collection>(state: CloudState, collection: K): Map<string, Entry<K>> {
+  return state[collection] as unknown as Map<string, Entry<K>>;
+}
+
+/** GET `/<collection>` for readers (`action` names the policy), filtered by the query's name and domain. */
+function collectionRoute<K extends Collection>(
+  collection: K,
+  action: string,
+  view: (ctx: Ctx, t: Entry<K>) => unknown,
+  domainOf?: (t: Entry<K>) => string,
+): Route {
+  return {
+    method: 'GET',
+    path: `/${collection}`,
+    handler: (ctx) => {
+      requireRole(ctx, 'reader', action);
+      const all = [...mapOf(ctx.env.state, collection).values()];
+      return listed(ctx, collection, filterByQuery(ctx, all, domainOf), view);
+    },
+  };
+}
+
+/** GET `/<collection>/{id}` once `authorize` lets the caller (it throws otherwise): `{ [what]: view }`, or 404. */
+function showOneRoute<K extends Collection>(
+  collection: K,
+  what: string,
+  view: (ctx: Ctx, t: Entry<K>) => unknown,
+  authorize: (ctx: Ctx, id: string) => void,
+): Route {
+  return {
+    method: 'GET',
+    path: `/${collection}/{id}`,
+    handler: (ctx) => {
+      const id = ctx.params.id as string;
+      authorize(ctx, id);
+      const entry = get(mapOf(ctx.env.state, collection), id, what);
+      return { status: 200, json: { [what]: view(ctx, entry) } };
+    },
+  };
+}
+
 const routes: Route[] = [
   // Keystone's unversioned root: 300 Multiple Choices listing its one version.
   discoveryRoute('/', (env) => ({ versions: { values: [versionDoc(env).version] } }), {
@@ -786,34 +854,12 @@ const routes: Route[] = [
     path: '/auth/projects',
     handler: (ctx) => {
       const caller = requireCaller(ctx);
-      const { state } = ctx.env;
-      const projects = [...state.projects.values()].filter(
-        (p) => effectiveRoleIds(state, caller.user.id, p.id).length > 0,
-      );
-      return { status: 200, json: { projects: projects.map((p) => projectView(ctx, p)), links: links(ctx) } };
+      return listed(ctx, 'projects', projectsOf(ctx.env.state, caller.user.id), projectView);
     },
   },
-  {
-    method: 'GET',
-    path: '/users',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'list_users');
-      const users = filterByQuery(ctx, [...ctx.env.state.users.values()], (u) => u.domainId);
-      return { status: 200, json: { users: users.map((u) => userView(ctx, u)), links: links(ctx) } };
-    },
-  },
+  collectionRoute('users', 'list_users', userView, (u) => u.domainId),
   { method: 'POST', path: '/users', handler: createUser },
-  {
-    method: 'GET',
-    path: '/users/{id}',
-    handler: (ctx) => {
-      selfOr(ctx, ctx.params.id as string, 'get_user');
-      return {
-        status: 200,
-        json: { user: userView(ctx, get(ctx.env.state.users, ctx.params.id as string, 'user')) },
-      };
-    },
-  },
+  showOneRoute('users', 'user', userView, (ctx, id) => selfOr(ctx, id, 'get_user')),
   { method: 'PATCH', path: '/users/{id}', handler: updateUser },
   { method: 'DELETE', path: '/users/{id}', handler: deleteUser },
   {
@@ -823,7 +869,7 @@ const routes: Route[] = [
       selfOr(ctx, ctx.params.id as string, 'list_groups_for_user');
       get(ctx.env.state.users, ctx.params.id as string, 'user');
       const groups = [...ctx.env.state.groups.values()].filter((g) => g.members.has(ctx.params.id as string));
-      return { status: 200, json: { groups: groups.map((g) => groupView(ctx, g)), links: links(ctx) } };
+      return listed(ctx, 'groups', groups, groupView);
     },
   },
   {
@@ -831,36 +877,15 @@ const routes: Route[] = [
     path: '/users/{id}/projects',
     handler: (ctx) => {
       selfOr(ctx, ctx.params.id as string, 'list_user_projects');
-      const { state } = ctx.env;
-      get(state.users, ctx.params.id as string, 'user');
-      const projects = [...state.projects.values()].filter(
-        (p) => effectiveRoleIds(state, ctx.params.id as string, p.id).length > 0,
-      );
-      return { status: 200, json: { projects: projects.map((p) => projectView(ctx, p)), links: links(ctx) } };
+      get(ctx.env.state.users, ctx.params.id as string, 'user');
+      return listed(ctx, 'projects', projectsOf(ctx.env.state, ctx.params.id as string), projectView);
     },
   },
-  {
-    method: 'GET',
-    path: '/projects',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'list_projects');
-      const projects = filterByQuery(ctx, [...ctx.env.state.projects.values()], (p) => p.domainId);
-      return { status: 200, json: { projects: projects.map((p) => projectView(ctx, p)), links: links(ctx) } };
-    },
-  },
+  collectionRoute('projects', 'list_projects', projectView, (p) => p.domainId),
   { method: 'POST', path: '/projects', handler: createProject },
-  {
-    method: 'GET',
-    path: '/projects/{id}',
-    handler: (ctx) => {
-      const caller = requireCaller(ctx);
-      if (caller.project?.id !== ctx.params.id) requireRole(ctx, 'reader', 'get_project');
-      return {
-        status: 200,
-        json: { project: projectView(ctx, get(ctx.env.state.projects, ctx.params.id as string, 'project')) },
-      };
-    },
-  },
+  showOneRoute('projects', 'project', projectView, (ctx, id) => {
+    if (requireCaller(ctx).project?.id !== id) requireRole(ctx, 'reader', 'get_project');
+  }),
   { method: 'PATCH', path: '/projects/{id}', handler: updateProject },
   { method: 'DELETE', path: '/projects/{id}', handler: deleteProject },
   ...(['user', 'group'] as const).flatMap((actor) =>
@@ -886,97 +911,18 @@ const routes: Route[] = [
         )
         .map((a) => a.roleId);
       const roles = ids.map((id) => state.roles.get(id)).filter((r) => r !== undefined);
-      return { status: 200, json: { roles: roles.map((r) => roleView(ctx, r)), links: links(ctx) } };
+      return listed(ctx, 'roles', roles, roleView);
     },
   },
-  {
-    method: 'GET',
-    path: '/domains',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'list_domains');
-      const domains = filterByQuery(ctx, [...ctx.env.state.domains.values()]);
-      return {
-        status: 200,
-        json: {
-          domains: domains.map((d) => ({
-            id: d.id,
-            name: d.name,
-            description: d.description,
-            enabled: d.enabled,
-            tags: [],
-            options: {},
-            links: selfLink(ctx, `domains/${d.id}`),
-          })),
-          links: links(ctx),
-        },
-      };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/domains/{id}',
-    handler: (ctx) => {
-      requireCaller(ctx);
-      const d = get(ctx.env.state.domains, ctx.params.id as string, 'domain');
-      return {
-        status: 200,
-        json: {
-          domain: {
-            id: d.id,
-            name: d.name,
-            description: d.description,
-            enabled: d.enabled,
-            tags: [],
-            options: {},
-            links: selfLink(ctx, `domains/${d.id}`),
-          },
-        },
-      };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/roles',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'list_roles');
-      const roles = filterByQuery(ctx, [...ctx.env.state.roles.values()]);
-      return { status: 200, json: { roles: roles.map((r) => roleView(ctx, r)), links: links(ctx) } };
-    },
-  },
+  collectionRoute('domains', 'list_domains', domainView),
+  showOneRoute('domains', 'domain', domainView, (ctx) => requireCaller(ctx)),
+  collectionRoute('roles', 'list_roles', roleView),
   { method: 'POST', path: '/roles', handler: createRole },
-  {
-    method: 'GET',
-    path: '/roles/{id}',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'get_role');
-      return {
-        status: 200,
-        json: { role: roleView(ctx, get(ctx.env.state.roles, ctx.params.id as string, 'role')) },
-      };
-    },
-  },
+  showOneRoute('roles', 'role', roleView, (ctx) => requireRole(ctx, 'reader', 'get_role')),
   { method: 'DELETE', path: '/roles/{id}', handler: deleteRole },
-  {
-    method: 'GET',
-    path: '/groups',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'list_groups');
-      const groups = filterByQuery(ctx, [...ctx.env.state.groups.values()], (g) => g.domainId);
-      return { status: 200, json: { groups: groups.map((g) => groupView(ctx, g)), links: links(ctx) } };
-    },
-  },
+  collectionRoute('groups', 'list_groups', groupView, (g) => g.domainId),
   { method: 'POST', path: '/groups', handler: createGroup },
-  {
-    method: 'GET',
-    path: '/groups/{id}',
-    handler: (ctx) => {
-      requireRole(ctx, 'reader', 'get_group');
-      return {
-        status: 200,
-        json: { group: groupView(ctx, get(ctx.env.state.groups, ctx.params.id as string, 'group')) },
-      };
-    },
-  },
+  showOneRoute('groups', 'group', groupView, (ctx) => requireRole(ctx, 'reader', 'get_group')),
   {
     method: 'DELETE',
     path: '/groups/{id}',
@@ -999,7 +945,7 @@ const routes: Route[] = [
       const { state } = ctx.env;
       const group = get(state.groups, ctx.params.id as string, 'group');
       const users = [...group.members].map((id) => state.users.get(id)).filter((u) => u !== undefined);
-      return { status: 200, json: { users: users.map((u) => userView(ctx, u)), links: links(ctx) } };
+      return listed(ctx, 'users', users, userView);
     },
   },
   { method: 'PUT', path: '/groups/{group}/users/{user}', handler: (ctx) => membership(ctx, 'put') },
@@ -1015,10 +961,7 @@ const routes: Route[] = [
       const creds = [...ctx.env.state.appCredentials.values()].filter(
         (c) => c.userId === ctx.params.user && (!ctx.query.get('name') || c.name === ctx.query.get('name')),
       );
-      return {
-        status: 200,
-        json: { application_credentials: creds.map((c) => appCredView(ctx, c)), links: links(ctx) },
-      };
+      return listed(ctx, 'application_credentials', creds, appCredView);
     },
   },
   {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Ctx, Env, Reply, Route, Service } from './http.ts';
 import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, str } from './http.ts';
-import { unauthorizedReply } from './http.ts';
+import { deleteRoute, showRoute, unauthorizedReply } from './http.ts';
 import { allocate, contains, intToIp, overlaps, parseCidr, cidrSize } from './ipam.ts';
 import {
   isoSeconds,
@@ -872,6 +872,12 @@ function deleteSg(ctx: Ctx): Reply {
   return { status: 204 };
 }
 
+function getRule(ctx: Ctx, id: string): SecurityGroupRule {
+  const r = visible(ctx, ctx.env.state.securityGroupRules.get(id));
+  if (!r) throw notFound('Security group rule', id, 'SecurityGroupRuleNotFound');
+  return r;
+}
+
 function createRule(ctx: Ctx): Reply {
   const projectId = projectOf(ctx);
   const b = bodyOf(ctx, 'security_group_rule');
@@ -1069,17 +1075,12 @@ const tagRoutes: Route[] = [
       return { status: 200, json: { tags: t.tags } };
     },
   },
-  {
-    method: 'DELETE',
-    path: '/v2.0/{resource}/{id}/tags/{tag}',
-    handler: (ctx) => {
-      const t = tagged(ctx);
-      if (!t.tags.includes(ctx.params.tag as string))
-        throw new HttpError(404, `Tag ${ctx.params.tag} could not be found.`, 'TagNotFound');
-      t.tags = t.tags.filter((x) => x !== ctx.params.tag);
-      return { status: 204 };
-    },
-  },
+  deleteRoute('/v2.0/{resource}/{id}/tags/{tag}', 204, (ctx) => {
+    const t = tagged(ctx);
+    if (!t.tags.includes(ctx.params.tag as string))
+      throw new HttpError(404, `Tag ${ctx.params.tag} could not be found.`, 'TagNotFound');
+    t.tags = t.tags.filter((x) => x !== ctx.params.tag);
+  }),
   {
     method: 'DELETE',
     path: '/v2.0/{resource}/{id}/tags',
@@ -1160,6 +1161,11 @@ const EXTENSIONS = new Map(
   ]),
 );
 
+/** GET of a collection: the caller's views of it, filtered and paged as Neutron does. */
+function listRoute(path: string, collection: string, views: (ctx: Ctx) => Record<string, unknown>[]): Route {
+  return { method: 'GET', path, handler: (ctx) => listReply(ctx, collection, views(ctx)) };
+}
+
 const routes: Route[] = [
   discoveryRoute('', (env) => ({
     versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${env.url}/network/v2.0/` }] }],
@@ -1204,27 +1210,15 @@ const routes: Route[] = [
       return { status: 200, json: { extension } };
     },
   },
-  {
-    method: 'GET',
-    path: '/v2.0/networks',
-    handler: (ctx) =>
-      listReply(
-        ctx,
-        'networks',
-        mine(ctx, ctx.env.state.networks.values(), (n) => n.shared || n.external).map((n) =>
-          networkView(ctx.env, n),
-        ),
-      ),
-  },
+  listRoute('/v2.0/networks', 'networks', (ctx) =>
+    mine(ctx, ctx.env.state.networks.values(), (n) => n.shared || n.external).map((n) =>
+      networkView(ctx.env, n),
+    ),
+  ),
   { method: 'POST', path: '/v2.0/networks', handler: createNetwork },
-  {
-    method: 'GET',
-    path: '/v2.0/networks/{id}',
-    handler: (ctx) => ({
-      status: 200,
-      json: { network: networkView(ctx.env, getNetwork(ctx, ctx.params.id as string)) },
-    }),
-  },
+  showRoute('/v2.0/networks/{id}', 'network', (ctx) =>
+    networkView(ctx.env, getNetwork(ctx, ctx.params.id as string)),
+  ),
   {
     method: 'PUT',
     path: '/v2.0/networks/{id}',
@@ -1239,29 +1233,14 @@ const routes: Route[] = [
     },
   },
   { method: 'DELETE', path: '/v2.0/networks/{id}', handler: deleteNetwork },
-  {
-    method: 'GET',
-    path: '/v2.0/subnets',
-    handler: (ctx) => {
-      const nets = ctx.env.state.networks;
-      return listReply(
-        ctx,
-        'subnets',
-        mine(ctx, ctx.env.state.subnets.values(), (s) =>
-          Boolean(nets.get(s.networkId)?.shared || nets.get(s.networkId)?.external),
-        ).map(subnetView),
-      );
-    },
-  },
+  listRoute('/v2.0/subnets', 'subnets', (ctx) => {
+    const nets = ctx.env.state.networks;
+    return mine(ctx, ctx.env.state.subnets.values(), (s) =>
+      Boolean(nets.get(s.networkId)?.shared || nets.get(s.networkId)?.external),
+    ).map(subnetView);
+  }),
   { method: 'POST', path: '/v2.0/subnets', handler: createSubnet },
-  {
-    method: 'GET',
-    path: '/v2.0/subnets/{id}',
-    handler: (ctx) => ({
-      status: 200,
-      json: { subnet: subnetView(getSubnet(ctx, ctx.params.id as string)) },
-    }),
-  },
+  showRoute('/v2.0/subnets/{id}', 'subnet', (ctx) => subnetView(getSubnet(ctx, ctx.params.id as string))),
   {
     method: 'PUT',
     path: '/v2.0/subnets/{id}',
@@ -1275,11 +1254,7 @@ const routes: Route[] = [
     },
   },
   { method: 'DELETE', path: '/v2.0/subnets/{id}', handler: deleteSubnet },
-  {
-    method: 'GET',
-    path: '/v2.0/ports',
-    handler: (ctx) => listReply(ctx, 'ports', mine(ctx, ctx.env.state.ports.values()).map(portView)),
-  },
+  listRoute('/v2.0/ports', 'ports', (ctx) => mine(ctx, ctx.env.state.ports.values()).map(portView)),
   {
     method: 'POST',
     path: '/v2.0/ports',
@@ -1290,47 +1265,26 @@ const routes: Route[] = [
       return { status: 201, json: { port: portView(createPort(ctx, portInput(ctx, b, projectId))) } };
     },
   },
-  {
-    method: 'GET',
-    path: '/v2.0/ports/{id}',
-    handler: (ctx) => ({ status: 200, json: { port: portView(getPort(ctx, ctx.params.id as string)) } }),
-  },
+  showRoute('/v2.0/ports/{id}', 'port', (ctx) => portView(getPort(ctx, ctx.params.id as string))),
   { method: 'PUT', path: '/v2.0/ports/{id}', handler: updatePort },
-  {
-    method: 'DELETE',
-    path: '/v2.0/ports/{id}',
-    handler: (ctx) => {
-      const p = getPort(ctx, ctx.params.id as string);
-      if (p.deviceOwner === 'network:router_interface') {
-        throw new HttpError(
-          409,
-          `Port ${p.id} cannot be deleted directly via the port API: has device owner network:router_interface.`,
-          'ServicePortInUse',
-        );
-      }
-      deletePortById(ctx.env, p.id);
-      return { status: 204 };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v2.0/routers',
-    handler: (ctx) =>
-      listReply(
-        ctx,
-        'routers',
-        mine(ctx, ctx.env.state.routers.values()).map((r) => routerView(ctx.env, r)),
-      ),
-  },
+  deleteRoute('/v2.0/ports/{id}', 204, (ctx) => {
+    const p = getPort(ctx, ctx.params.id as string);
+    if (p.deviceOwner === 'network:router_interface') {
+      throw new HttpError(
+        409,
+        `Port ${p.id} cannot be deleted directly via the port API: has device owner network:router_interface.`,
+        'ServicePortInUse',
+      );
+    }
+    deletePortById(ctx.env, p.id);
+  }),
+  listRoute('/v2.0/routers', 'routers', (ctx) =>
+    mine(ctx, ctx.env.state.routers.values()).map((r) => routerView(ctx.env, r)),
+  ),
   { method: 'POST', path: '/v2.0/routers', handler: createRouter },
-  {
-    method: 'GET',
-    path: '/v2.0/routers/{id}',
-    handler: (ctx) => ({
-      status: 200,
-      json: { router: routerView(ctx.env, getRouter(ctx, ctx.params.id as string)) },
-    }),
-  },
+  showRoute('/v2.0/routers/{id}', 'router', (ctx) =>
+    routerView(ctx.env, getRouter(ctx, ctx.params.id as string)),
+  ),
   {
     method: 'PUT',
     path: '/v2.0/routers/{id}',
@@ -1354,77 +1308,33 @@ const routes: Route[] = [
     path: '/v2.0/routers/{id}/remove_router_interface',
     handler: (ctx) => routerInterface(ctx, false),
   },
-  {
-    method: 'GET',
-    path: '/v2.0/security-groups',
-    handler: (ctx) => {
-      ensureDefaultSecurityGroup(ctx.env, projectOf(ctx));
-      return listReply(
-        ctx,
-        'security_groups',
-        mine(ctx, ctx.env.state.securityGroups.values()).map((g) => sgView(ctx.env, g)),
-      );
-    },
-  },
+  listRoute('/v2.0/security-groups', 'security_groups', (ctx) => {
+    ensureDefaultSecurityGroup(ctx.env, projectOf(ctx));
+    return mine(ctx, ctx.env.state.securityGroups.values()).map((g) => sgView(ctx.env, g));
+  }),
   { method: 'POST', path: '/v2.0/security-groups', handler: createSg },
-  {
-    method: 'GET',
-    path: '/v2.0/security-groups/{id}',
-    handler: (ctx) => ({
-      status: 200,
-      json: { security_group: sgView(ctx.env, getSg(ctx, ctx.params.id as string)) },
-    }),
-  },
+  showRoute('/v2.0/security-groups/{id}', 'security_group', (ctx) =>
+    sgView(ctx.env, getSg(ctx, ctx.params.id as string)),
+  ),
   { method: 'DELETE', path: '/v2.0/security-groups/{id}', handler: deleteSg },
-  {
-    method: 'GET',
-    path: '/v2.0/security-group-rules',
-    handler: (ctx) =>
-      listReply(
-        ctx,
-        'security_group_rules',
-        mine(ctx, ctx.env.state.securityGroupRules.values()).map(ruleView),
-      ),
-  },
+  listRoute('/v2.0/security-group-rules', 'security_group_rules', (ctx) =>
+    mine(ctx, ctx.env.state.securityGroupRules.values()).map(ruleView),
+  ),
   { method: 'POST', path: '/v2.0/security-group-rules', handler: createRule },
-  {
-    method: 'GET',
-    path: '/v2.0/security-group-rules/{id}',
-    handler: (ctx) => {
-      const r = visible(ctx, ctx.env.state.securityGroupRules.get(ctx.params.id as string));
-      if (!r) throw notFound('Security group rule', ctx.params.id as string, 'SecurityGroupRuleNotFound');
-      return { status: 200, json: { security_group_rule: ruleView(r) } };
-    },
-  },
-  {
-    method: 'DELETE',
-    path: '/v2.0/security-group-rules/{id}',
-    handler: (ctx) => {
-      const r = visible(ctx, ctx.env.state.securityGroupRules.get(ctx.params.id as string));
-      if (!r) throw notFound('Security group rule', ctx.params.id as string, 'SecurityGroupRuleNotFound');
-      ctx.env.state.securityGroupRules.delete(r.id);
-      return { status: 204 };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v2.0/floatingips',
-    handler: (ctx) =>
-      listReply(
-        ctx,
-        'floatingips',
-        mine(ctx, ctx.env.state.floatingIps.values()).map((f) => fipView(ctx.env, f)),
-      ),
-  },
+  showRoute('/v2.0/security-group-rules/{id}', 'security_group_rule', (ctx) =>
+    ruleView(getRule(ctx, ctx.params.id as string)),
+  ),
+  deleteRoute('/v2.0/security-group-rules/{id}', 204, (ctx) => {
+    const r = getRule(ctx, ctx.params.id as string);
+    ctx.env.state.securityGroupRules.delete(r.id);
+  }),
+  listRoute('/v2.0/floatingips', 'floatingips', (ctx) =>
+    mine(ctx, ctx.env.state.floatingIps.values()).map((f) => fipView(ctx.env, f)),
+  ),
   { method: 'POST', path: '/v2.0/floatingips', handler: createFip },
-  {
-    method: 'GET',
-    path: '/v2.0/floatingips/{id}',
-    handler: (ctx) => ({
-      status: 200,
-      json: { floatingip: fipView(ctx.env, getFip(ctx, ctx.params.id as string)) },
-    }),
-  },
+  showRoute('/v2.0/floatingips/{id}', 'floatingip', (ctx) =>
+    fipView(ctx.env, getFip(ctx, ctx.params.id as string)),
+  ),
   {
     method: 'PUT',
     path: '/v2.0/floatingips/{id}',
@@ -1434,16 +1344,11 @@ const routes: Route[] = [
       return { status: 200, json: { floatingip: fipView(ctx.env, f) } };
     },
   },
-  {
-    method: 'DELETE',
-    path: '/v2.0/floatingips/{id}',
-    handler: (ctx) => {
-      const f = getFip(ctx, ctx.params.id as string);
-      ctx.env.state.ports.delete(f.ownPortId);
-      ctx.env.state.floatingIps.delete(f.id);
-      return { status: 204 };
-    },
-  },
+  deleteRoute('/v2.0/floatingips/{id}', 204, (ctx) => {
+    const f = getFip(ctx, ctx.params.id as string);
+    ctx.env.state.ports.delete(f.ownPortId);
+    ctx.env.state.floatingIps.delete(f.id);
+  }),
   {
     method: 'GET',
     path: '/v2.0/quotas/{project}',

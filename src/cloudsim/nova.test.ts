@@ -89,6 +89,28 @@ describe('nova', () => {
     expect(r.status).toBe(406);
   });
 
+  it('names the missing property of a server or server group, as Nova does', async () => {
+    const r = await boot({ name: undefined });
+    expect(r.status).toBe(400);
+    expect(await r.json()).toEqual({
+      badRequest: {
+        code: 400,
+        message: "Invalid input for field/attribute server. Value: {}. 'name' is a required property",
+      },
+    });
+    const g = await s.call('POST', '/compute/v2.1/os-server-groups', {
+      server_group: { policy: 'anti-affinity' },
+    });
+    expect(((await g.json()) as { badRequest: { message: string } }).badRequest.message).toBe(
+      "Invalid input for field/attribute server_group. Value: {}. 'name' is a required property",
+    );
+    const images = await s.call('GET', '/image/v2/images?marker=nope');
+    expect([images.status, await images.text()]).toEqual([
+      400,
+      expect.stringContaining('marker [nope] not found'),
+    ]);
+  });
+
   it('filters and paginates server lists', async () => {
     for (const [name, tags] of [
       ['a-1', ['x']],

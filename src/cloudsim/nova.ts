@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Ctx, Env, Reply, Route, Service } from './http.ts';
 import { bodyOf, discoveryRoute, HttpError, isAdmin, projectOf, quotaOf, requireCaller } from './http.ts';
-import { str, unauthorizedReply } from './http.ts';
+import { afterMarker, deleteRoute, FAULT_KEYS, showRoute, str, unauthorizedReply } from './http.ts';
 import { createPort, deletePortById } from './neutron.ts';
 import { isoSeconds, uuid, type Flavor, type Keypair, type Server, type ServerGroup } from './state.ts';
 
@@ -9,15 +9,7 @@ import { isoSeconds, uuid, type Flavor, type Keypair, type Server, type ServerGr
 const MIN = [2, 1] as const;
 const MAX = [2, 93] as const;
 
-const KEYS: Record<number, string> = {
-  400: 'badRequest',
-  403: 'forbidden',
-  404: 'itemNotFound',
-  405: 'HTTPMethodNotAllowed',
-  409: 'conflictingRequest',
-  413: 'overLimit',
-  429: 'overLimit',
-};
+const KEYS: Record<number, string> = { ...FAULT_KEYS, 405: 'HTTPMethodNotAllowed', 429: 'overLimit' };
 
 function novaError(err: HttpError): Reply {
   if (err.status === 401) return unauthorizedReply(err.message);
@@ -230,6 +222,14 @@ function isBase64(text: string): boolean {
   return /^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(text) && text.replace(/\s/g, '').length % 4 === 0;
 }
 
+/** Nova's 400 for a request body without a property it requires. */
+function required(object: string, property: string): HttpError {
+  return new HttpError(
+    400,
+    `Invalid input for field/attribute ${object}. Value: {}. '${property}' is a required property`,
+  );
+}
+
 function createServer(ctx: Ctx): Reply {
   const { env } = ctx;
   const { state } = env;
@@ -237,11 +237,7 @@ function createServer(ctx: Ctx): Reply {
   const projectId = projectOf(ctx);
   const b = bodyOf(ctx, 'server');
   const name = str(b.name);
-  if (!name)
-    throw new HttpError(
-      400,
-      "Invalid input for field/attribute server. Value: {}. 'name' is a required property",
-    );
+  if (!name) throw required('server', 'name');
   const flavorRef = String(b.flavorRef ?? '');
   const flavor = state.flavors.get(flavorRef.split('/').pop() ?? '');
   if (!flavor) throw new HttpError(400, `Flavor ${flavorRef} could not be found.`);
@@ -354,11 +350,7 @@ function resolveNetworks(
   const { state } = ctx.env;
   if (networks === 'none') return [];
   if (networks === undefined || networks === 'auto') {
-    if (networks === undefined && atLeast(ctx, 37))
-      throw new HttpError(
-        400,
-        "Invalid input for field/attribute server. Value: {}. 'networks' is a required property",
-      );
+    if (networks === undefined && atLeast(ctx, 37)) throw required('server', 'networks');
     const own = [...state.networks.values()].filter((n) => n.projectId === projectId && !n.external);
     if (own.length > 1)
       throw new HttpError(409, 'Multiple possible networks found, use a Network ID to be more specific.');
@@ -419,12 +411,7 @@ function listServers(ctx: Ctx, detail: boolean): Reply {
     .filter((s) => !q.has('flavor') || s.flavorId === q.get('flavor'))
     .filter((s) => !q.has('image') || s.imageId === q.get('image'))
     .sort((a, b) => b.seq - a.seq);
-  const marker = q.get('marker');
-  if (marker) {
-    const idx = servers.findIndex((s) => s.id === marker);
-    if (idx < 0) throw new HttpError(400, `marker [${marker}] not found`);
-    servers = servers.slice(idx + 1);
-  }
+  servers = afterMarker(servers, q.get('marker'));
   const body: Record<string, unknown> = {};
   const limit = Number(q.get('limit') ?? 0);
   if (limit > 0 && servers.length > limit) {
@@ -509,11 +496,7 @@ function createKeypair(ctx: Ctx): Reply {
   let publicKey = str(b.public_key);
   let privateKey: string | undefined;
   if (publicKey === undefined) {
-    if (atLeast(ctx, 92))
-      throw new HttpError(
-        400,
-        "Invalid input for field/attribute keypair. Value: {}. 'public_key' is a required property",
-      );
+    if (atLeast(ctx, 92)) throw required('keypair', 'public_key');
     ({ publicKey, privateKey } = generateKeypair());
   }
   const fp = fingerprint(publicKey);
@@ -556,11 +539,7 @@ function createServerGroup(ctx: Ctx): Reply {
   const projectId = projectOf(ctx);
   const b = bodyOf(ctx, 'server_group');
   const name = str(b.name);
-  if (!name)
-    throw new HttpError(
-      400,
-      "Invalid input for field/attribute server_group. Value: {}. 'name' is a required property",
-    );
+  if (!name) throw required('server_group', 'name');
   const policy = str(b.policy) ?? (Array.isArray(b.policies) ? String(b.policies[0]) : undefined);
   if (!policy || !['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity'].includes(policy)) {
     throw new HttpError(
@@ -781,11 +760,7 @@ const routes: Route[] = [
       json: { flavors: [...ctx.env.state.flavors.values()].map((f) => flavorView(ctx, f, true)) },
     }),
   },
-  {
-    method: 'GET',
-    path: '/flavors/{id}',
-    handler: (ctx) => ({ status: 200, json: { flavor: flavorView(ctx, getFlavor(ctx), true) } }),
-  },
+  showRoute('/flavors/{id}', 'flavor', (ctx) => flavorView(ctx, getFlavor(ctx), true)),
   // cloudsim's flavors carry no extra specs; the calls answer as Nova does for such a flavor.
   {
     method: 'GET',
@@ -810,11 +785,7 @@ const routes: Route[] = [
     },
   },
   { method: 'POST', path: '/os-keypairs', handler: createKeypair },
-  {
-    method: 'GET',
-    path: '/os-keypairs/{name}',
-    handler: (ctx) => ({ status: 200, json: { keypair: keypairView(getKeypair(ctx), true) } }),
-  },
+  showRoute('/os-keypairs/{name}', 'keypair', (ctx) => keypairView(getKeypair(ctx), true)),
   {
     method: 'DELETE',
     path: '/os-keypairs/{name}',
@@ -834,19 +805,10 @@ const routes: Route[] = [
     },
   },
   { method: 'POST', path: '/os-server-groups', handler: createServerGroup },
-  {
-    method: 'GET',
-    path: '/os-server-groups/{id}',
-    handler: (ctx) => ({ status: 200, json: { server_group: serverGroupView(ctx, getServerGroup(ctx)) } }),
-  },
-  {
-    method: 'DELETE',
-    path: '/os-server-groups/{id}',
-    handler: (ctx) => {
-      ctx.env.state.serverGroups.delete(getServerGroup(ctx).id);
-      return { status: 204 };
-    },
-  },
+  showRoute('/os-server-groups/{id}', 'server_group', (ctx) => serverGroupView(ctx, getServerGroup(ctx))),
+  deleteRoute('/os-server-groups/{id}', 204, (ctx) => {
+    ctx.env.state.serverGroups.delete(getServerGroup(ctx).id);
+  }),
   { method: 'GET', path: '/limits', handler: limits },
 ];
 

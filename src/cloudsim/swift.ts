@@ -27,10 +27,13 @@ function swiftError(err: HttpError, ctx: { env: Env }): Reply {
     };
   }
   const [title, text] = PAGES[err.status] ?? ['Error', err.message];
-  const headers: Record<string, string> = { 'content-type': 'text/html; charset=UTF-8' };
+  const headers: Record<string, string> = html();
   if (err.status === 401) headers['www-authenticate'] = `Keystone uri="${ctx.env.url}/v3"`;
   return { status: err.status, headers, text: `<html><h1>${title}</h1><p>${text}</p></html>` };
 }
+
+/** The headers of Swift's HTML replies: a new object each time, as the caller may add to it. */
+const html = (): Record<string, string> => ({ 'content-type': 'text/html; charset=UTF-8' });
 
 const OPERATOR_ROLES = ['admin', 'member', 'swiftoperator'];
 
@@ -132,13 +135,21 @@ function containerHeaders(c: SwiftContainer): Record<string, string | number> {
   };
 }
 
-/** Shared listing logic: marker/end_marker/prefix/delimiter/limit over sorted names. */
-function listing(
+/** A listing's `last_modified`: ISO 8601 to the microsecond, without a zone. */
+function listedTime(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '000').slice(0, 26);
+}
+
+/**
+ * The listing of an account's containers or a container's objects: marker/end_marker/prefix/
+ * delimiter/limit over the sorted names, as JSON (`entry` of each) or text, with `headers` added.
+ */
+function listing<T>(
   ctx: Ctx,
-  names: string[],
-  entry: (name: string) => unknown,
-  subdir: (p: string) => unknown,
-): Reply & { items: unknown[] } {
+  byName: Map<string, T>,
+  entry: (name: string, item: T) => unknown,
+  headers: Record<string, string | number>,
+): Reply {
   const q = ctx.query;
   const marker = q.get('marker') ?? '';
   const endMarker = q.get('end_marker');
@@ -148,7 +159,7 @@ function listing(
   const items: unknown[] = [];
   const seenDirs = new Set<string>();
   const textNames: string[] = [];
-  for (const name of [...names].sort()) {
+  for (const name of [...byName.keys()].sort()) {
     if (items.length >= limit) break;
     if (name <= marker || (endMarker !== null && name >= endMarker) || !name.startsWith(prefix)) continue;
     if (delimiter) {
@@ -157,36 +168,29 @@ function listing(
         const dir = name.slice(0, idx + delimiter.length);
         if (!seenDirs.has(dir)) {
           seenDirs.add(dir);
-          items.push(subdir(dir));
+          items.push({ subdir: dir });
           textNames.push(dir);
         }
         continue;
       }
     }
-    items.push(entry(name));
+    items.push(entry(name, byName.get(name) as T));
     textNames.push(name);
   }
   const json = q.get('format') === 'json' || (ctx.headers.accept ?? '').includes('application/json');
   if (json)
     return {
       status: 200,
-      items,
-      headers: { 'content-type': 'application/json; charset=utf-8' },
+      headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
       json: items,
     };
   if (textNames.length === 0)
-    return { status: 204, items, headers: { 'content-type': 'text/plain; charset=utf-8' } };
+    return { status: 204, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } };
   return {
     status: 200,
-    items,
-    headers: { 'content-type': 'text/plain; charset=utf-8' },
+    headers: { 'content-type': 'text/plain; charset=utf-8', ...headers },
     text: textNames.map((n) => `${n}\n`).join(''),
   };
-}
-
-function strip(reply: Reply & { items?: unknown }): Reply {
-  const { items: _items, ...rest } = reply;
-  return rest;
 }
 
 function objectHeaders(o: SwiftObject): Record<string, string | number> {
@@ -289,155 +293,97 @@ function info() {
   };
 }
 
+/**
+ * A route that needs a token for the account (401/403 otherwise); `auth: 'optional'` lets the request
+ * reach Swift, which answers in its own error format rather than the gateway's.
+ */
+function tokenRoute(method: string, path: string, handler: (ctx: Ctx) => Reply): Route {
+  return {
+    method,
+    path,
+    auth: 'optional',
+    handler: (ctx) => {
+      requireToken(ctx);
+      return handler(ctx);
+    },
+  };
+}
+
 const routes: Route[] = [
   discoveryRoute('/object-store/info', info, { absolute: true }),
-  {
-    method: 'GET',
-    path: '',
-    auth: 'optional',
-    handler: (ctx) => {
-      requireToken(ctx);
-      const acc = account(ctx);
-      const reply = listing(
-        ctx,
-        [...acc.containers.keys()],
-        (name) => {
-          const c = acc.containers.get(name) as SwiftContainer;
-          const t = totals(c);
-          return {
-            name,
-            count: t.count,
-            bytes: t.bytes,
-            last_modified: new Date(c.createdAt).toISOString().replace('Z', '000').slice(0, 26),
-          };
-        },
-        (subdir) => ({ subdir }),
-      );
-      reply.headers = { ...reply.headers, ...accountHeaders(acc) };
-      return strip(reply);
-    },
-  },
-  {
-    method: 'HEAD',
-    path: '',
-    auth: 'optional',
-    handler: (ctx) => (
-      requireToken(ctx),
-      {
-        status: 204,
-        headers: { ...accountHeaders(account(ctx)), 'content-type': 'text/plain; charset=utf-8' },
-      }
-    ),
-  },
-  {
-    method: 'POST',
-    path: '',
-    auth: 'optional',
-    handler: (ctx) => {
-      requireToken(ctx);
-      applyMeta(ctx, 'account', account(ctx).meta);
-      return { status: 204, headers: { 'content-type': 'text/html; charset=UTF-8' } };
-    },
-  },
-  {
-    method: 'PUT',
-    path: '/{container}',
-    auth: 'optional',
-    handler: (ctx) => {
-      requireToken(ctx);
-      const acc = account(ctx);
-      const name = ctx.params.container as string;
-      if (name.length > 256) throw new HttpError(400, 'Container name length of 257 longer than 256');
-      let c = acc.containers.get(name);
-      const created = !c;
-      if (!c) {
-        c = { name, createdAt: ctx.env.now(), meta: {}, objects: new Map() };
-        acc.containers.set(name, c);
-      }
-      applyMeta(ctx, 'container', c.meta);
-      return { status: created ? 201 : 202, headers: { 'content-type': 'text/html; charset=UTF-8' } };
-    },
-  },
-  {
-    method: 'POST',
-    path: '/{container}',
-    auth: 'optional',
-    handler: (ctx) => {
-      requireToken(ctx);
-      applyMeta(ctx, 'container', container(ctx).meta);
-      return { status: 204, headers: { 'content-type': 'text/html; charset=UTF-8' } };
-    },
-  },
-  {
-    method: 'HEAD',
-    path: '/{container}',
-    auth: 'optional',
-    handler: (ctx) => (
-      requireToken(ctx),
-      {
-        status: 204,
-        headers: { ...containerHeaders(container(ctx)), 'content-type': 'text/plain; charset=utf-8' },
-      }
-    ),
-  },
-  {
-    method: 'GET',
-    path: '/{container}',
-    auth: 'optional',
-    handler: (ctx) => {
-      requireToken(ctx);
-      const c = container(ctx);
-      const reply = listing(
-        ctx,
-        [...c.objects.keys()],
-        (name) => {
-          const o = c.objects.get(name) as SwiftObject;
-          return {
-            bytes: o.data.length,
-            hash: o.etag,
-            name,
-            content_type: o.contentType,
-            last_modified: new Date(o.lastModified).toISOString().replace('Z', '000').slice(0, 26),
-          };
-        },
-        (subdir) => ({ subdir }),
-      );
-      reply.headers = { ...reply.headers, ...containerHeaders(c) };
-      return strip(reply);
-    },
-  },
-  {
-    method: 'DELETE',
-    path: '/{container}',
-    auth: 'optional',
-    handler: (ctx) => {
-      requireToken(ctx);
-      const c = container(ctx);
-      if (c.objects.size > 0) throw new HttpError(409, 'Conflict');
-      account(ctx).containers.delete(c.name);
-      return { status: 204, headers: { 'content-type': 'text/html; charset=UTF-8' } };
-    },
-  },
+  tokenRoute('GET', '', (ctx) => {
+    const acc = account(ctx);
+    return listing(
+      ctx,
+      acc.containers,
+      (name, c) => ({ name, ...totals(c), last_modified: listedTime(c.createdAt) }),
+      accountHeaders(acc),
+    );
+  }),
+  tokenRoute('HEAD', '', (ctx) => ({
+    status: 204,
+    headers: { ...accountHeaders(account(ctx)), 'content-type': 'text/plain; charset=utf-8' },
+  })),
+  tokenRoute('POST', '', (ctx) => {
+    applyMeta(ctx, 'account', account(ctx).meta);
+    return { status: 204, headers: html() };
+  }),
+  tokenRoute('PUT', '/{container}', (ctx) => {
+    const acc = account(ctx);
+    const name = ctx.params.container as string;
+    if (name.length > 256) throw new HttpError(400, 'Container name length of 257 longer than 256');
+    let c = acc.containers.get(name);
+    const created = !c;
+    if (!c) {
+      c = { name, createdAt: ctx.env.now(), meta: {}, objects: new Map() };
+      acc.containers.set(name, c);
+    }
+    applyMeta(ctx, 'container', c.meta);
+    return { status: created ? 201 : 202, headers: html() };
+  }),
+  tokenRoute('POST', '/{container}', (ctx) => {
+    applyMeta(ctx, 'container', container(ctx).meta);
+    return { status: 204, headers: html() };
+  }),
+  tokenRoute('HEAD', '/{container}', (ctx) => ({
+    status: 204,
+    headers: { ...containerHeaders(container(ctx)), 'content-type': 'text/plain; charset=utf-8' },
+  })),
+  tokenRoute('GET', '/{container}', (ctx) => {
+    const c = container(ctx);
+    return listing(
+      ctx,
+      c.objects,
+      (name, o) => ({
+        bytes: o.data.length,
+        hash: o.etag,
+        name,
+        content_type: o.contentType,
+        last_modified: listedTime(o.lastModified),
+      }),
+      containerHeaders(c),
+    );
+  }),
+  tokenRoute('DELETE', '/{container}', (ctx) => {
+    const c = container(ctx);
+    if (c.objects.size > 0) throw new HttpError(409, 'Conflict');
+    account(ctx).containers.delete(c.name);
+    return { status: 204, headers: html() };
+  }),
   { method: 'PUT', path: '/{container}/{object+}', auth: 'optional', raw: true, handler: putObject },
   { method: 'GET', path: '/{container}/{object+}', auth: 'optional', handler: getObject },
   { method: 'HEAD', path: '/{container}/{object+}', auth: 'optional', handler: getObject },
-  {
-    method: 'POST',
-    path: '/{container}/{object+}',
-    auth: 'optional',
-    handler: (ctx) => {
-      requireToken(ctx);
-      const o = container(ctx).objects.get(ctx.params.object as string);
-      if (!o) throw new HttpError(404, 'Not Found');
-      o.meta = {};
-      applyMeta(ctx, 'object', o.meta);
-      return {
-        status: 202,
-        headers: { 'content-type': 'text/html; charset=UTF-8' },
-        text: '<html><h1>Accepted</h1><p>The request is accepted for processing.</p></html>',
-      };
-    },
-  },
+  tokenRoute('POST', '/{container}/{object+}', (ctx) => {
+    const o = container(ctx).objects.get(ctx.params.object as string);
+    if (!o) throw new HttpError(404, 'Not Found');
+    o.meta = {};
+    applyMeta(ctx, 'object', o.meta);
+    return {
+      status: 202,
+      headers: html(),
+      text: '<html><h1>Accepted</h1><p>The request is accepted for processing.</p></html>',
+    };
+  }),
   {
     method: 'DELETE',
     path: '/{container}/{object+}',
@@ -446,7 +392,7 @@ const routes: Route[] = [
       objectAccess(ctx);
       const c = container(ctx);
       if (!c.objects.delete(ctx.params.object as string)) throw new HttpError(404, 'Not Found');
-      return { status: 204, headers: { 'content-type': 'text/html; charset=UTF-8' } };
+      return { status: 204, headers: html() };
     },
   },
 ];

@@ -1,10 +1,7 @@
 import type { Kysely } from 'kysely';
+import { createTable } from './table.ts';
 
 /** Installation facts table. */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema
-    .createTable('kaas_meta')
-    .addColumn('key', 'varchar(200)', (c) => c.primaryKey())
-    .addColumn('value', 'text', (c) => c.notNull())
-    .execute();
+  await createTable(db, 'kaas_meta', { key: ['varchar(200)', 'key'], value: ['text'] });
 }

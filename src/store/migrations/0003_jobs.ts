@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { createTable, ID, TIME } from './table.ts';
 
 /**
  * Provisioner tables: the clusters kaas provisions (spec and lifecycle state), durable jobs with
@@ -7,59 +8,59 @@ import { sql, type Kysely } from 'kysely';
  * database itself, whatever the number of kaas replicas.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema
-    .createTable('provisioned_clusters')
-    .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
-    .addColumn('name', 'varchar(200)', (c) => c.notNull().unique())
-    .addColumn('spec', 'text', (c) => c.notNull())
-    .addColumn('options', 'text', (c) => c.notNull())
-    .addColumn('status', 'varchar(32)', (c) => c.notNull())
-    .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-    .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
-    .execute();
+  await createTable(db, 'provisioned_clusters', {
+    id: [ID, 'key'],
+    name: ['varchar(200)', 'unique'],
+    spec: ['text'],
+    options: ['text'],
+    status: ['varchar(32)'],
+    created_at: [TIME],
+    updated_at: [TIME],
+  });
 
-  await db.schema
-    .createTable('jobs')
-    .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
-    .addColumn('cluster_id', 'varchar(64)', (c) => c.notNull())
-    .addColumn('kind', 'varchar(16)', (c) => c.notNull())
-    .addColumn('state', 'varchar(16)', (c) => c.notNull())
-    .addColumn('input', 'text', (c) => c.notNull())
-    .addColumn('error', 'text')
-    .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-    .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
-    .addColumn('lease_owner', 'varchar(200)')
-    .addColumn('lease_expires_at', 'varchar(32)')
-    .addColumn('attempt', 'integer', (c) => c.notNull().defaultTo(0))
-    .execute();
+  await createTable(db, 'jobs', {
+    id: [ID, 'key'],
+    cluster_id: [ID],
+    kind: ['varchar(16)'],
+    state: ['varchar(16)'],
+    input: ['text'],
+    error: ['text', 'null'],
+    created_at: [TIME],
+    updated_at: [TIME],
+    lease_owner: ['varchar(200)', 'null'],
+    lease_expires_at: [TIME, 'null'],
+    attempt: ['integer', 'zero'],
+  });
   await db.schema.createIndex('jobs_cluster').on('jobs').columns(['cluster_id', 'created_at']).execute();
   await db.schema.createIndex('jobs_state').on('jobs').columns(['state', 'created_at']).execute();
   await sql`CREATE UNIQUE INDEX jobs_one_active_per_cluster ON jobs (cluster_id) WHERE state IN ('queued', 'running')`.execute(
     db,
   );
 
-  await db.schema
-    .createTable('job_steps')
-    .addColumn('job_id', 'varchar(64)', (c) => c.notNull())
-    .addColumn('step_id', 'varchar(200)', (c) => c.notNull())
-    .addColumn('position', 'integer', (c) => c.notNull())
-    .addColumn('state', 'varchar(16)', (c) => c.notNull())
-    .addColumn('output', 'text')
-    .addColumn('error', 'text')
-    .addColumn('started_at', 'varchar(32)')
-    .addColumn('finished_at', 'varchar(32)')
-    .addColumn('runs', 'integer', (c) => c.notNull().defaultTo(0))
-    .addPrimaryKeyConstraint('job_steps_pk', ['job_id', 'step_id'])
-    .execute();
+  await createTable(
+    db,
+    'job_steps',
+    {
+      job_id: [ID],
+      step_id: ['varchar(200)'],
+      position: ['integer'],
+      state: ['varchar(16)'],
+      output: ['text', 'null'],
+      error: ['text', 'null'],
+      started_at: [TIME, 'null'],
+      finished_at: [TIME, 'null'],
+      runs: ['integer', 'zero'],
+    },
+    { primaryKey: ['job_id', 'step_id'] },
+  );
 
-  await db.schema
-    .createTable('job_events')
-    .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
-    .addColumn('job_id', 'varchar(64)', (c) => c.notNull())
-    .addColumn('at', 'varchar(32)', (c) => c.notNull())
-    .addColumn('step_id', 'varchar(200)')
-    .addColumn('level', 'varchar(8)', (c) => c.notNull())
-    .addColumn('message', 'text', (c) => c.notNull())
-    .execute();
+  await createTable(db, 'job_events', {
+    id: [ID, 'key'],
+    job_id: [ID],
+    at: [TIME],
+    step_id: ['varchar(200)', 'null'],
+    level: ['varchar(8)'],
+    message: ['text'],
+  });
   await db.schema.createIndex('job_events_job').on('job_events').columns(['job_id', 'at']).execute();
 }

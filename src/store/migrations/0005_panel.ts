@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { createTable, ID, NAME, TIME } from './table.ts';
 
 /**
  * Control-panel tables: each user's remembered active cluster, the Keystone-role → Kubernetes-role
@@ -7,36 +8,42 @@ import type { Kysely } from 'kysely';
  * `ifNotExists` keeps the step safe to repeat.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema
-    .createTable('panel_preferences')
-    .ifNotExists()
-    .addColumn('user_id', 'varchar(64)', (c) => c.primaryKey())
-    .addColumn('active_cluster_id', 'varchar(64)')
-    .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
-    .execute();
+  const ifNotExists = true;
+  await createTable(
+    db,
+    'panel_preferences',
+    { user_id: [ID, 'key'], active_cluster_id: [ID, 'null'], updated_at: [TIME] },
+    { ifNotExists },
+  );
 
-  await db.schema
-    .createTable('cluster_role_bindings')
-    .ifNotExists()
-    .addColumn('cluster_id', 'varchar(64)', (c) => c.primaryKey())
-    .addColumn('bindings', 'text', (c) => c.notNull())
-    .addColumn('revision', 'integer', (c) => c.notNull())
-    .addColumn('applied_revision', 'integer')
-    .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
-    .addColumn('updated_by', 'varchar(255)', (c) => c.notNull())
-    .addColumn('applied_at', 'varchar(32)')
-    .execute();
+  await createTable(
+    db,
+    'cluster_role_bindings',
+    {
+      cluster_id: [ID, 'key'],
+      bindings: ['text'],
+      revision: ['integer'],
+      applied_revision: ['integer', 'null'],
+      updated_at: [TIME],
+      updated_by: [NAME],
+      applied_at: [TIME, 'null'],
+    },
+    { ifNotExists },
+  );
 
-  await db.schema
-    .createTable('cluster_endpoints')
-    .ifNotExists()
-    .addColumn('cluster_id', 'varchar(64)', (c) => c.primaryKey())
-    .addColumn('api_url', 'text')
-    .addColumn('ca_cert_pem', 'text')
-    .addColumn('ingress_domain', 'varchar(255)')
-    .addColumn('kubernetes_version', 'varchar(64)')
-    .addColumn('node_count', 'integer')
-    .addColumn('provisioning_state', 'varchar(64)')
-    .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
-    .execute();
+  await createTable(
+    db,
+    'cluster_endpoints',
+    {
+      cluster_id: [ID, 'key'],
+      api_url: ['text', 'null'],
+      ca_cert_pem: ['text', 'null'],
+      ingress_domain: [NAME, 'null'],
+      kubernetes_version: [ID, 'null'],
+      node_count: ['integer', 'null'],
+      provisioning_state: [ID, 'null'],
+      updated_at: [TIME],
+    },
+    { ifNotExists },
+  );
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { createTable, ID, TIME } from './table.ts';
 
 /**
  * Managed-service status per cluster: what the addon applier last observed for each service
@@ -7,14 +8,17 @@ import type { Kysely } from 'kysely';
  * renders — or a whole removed service — can be pruned without listing every kind by label.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema
-    .createTable('addon_status')
-    .addColumn('cluster_id', 'varchar(64)', (c) => c.notNull())
-    .addColumn('addon', 'varchar(64)', (c) => c.notNull())
-    .addColumn('state', 'varchar(16)', (c) => c.notNull())
-    .addColumn('message', 'text', (c) => c.notNull())
-    .addColumn('objects', 'text', (c) => c.notNull())
-    .addColumn('observed_at', 'varchar(32)', (c) => c.notNull())
-    .addPrimaryKeyConstraint('addon_status_pk', ['cluster_id', 'addon'])
-    .execute();
+  await createTable(
+    db,
+    'addon_status',
+    {
+      cluster_id: [ID],
+      addon: [ID],
+      state: ['varchar(16)'],
+      message: ['text'],
+      objects: ['text'],
+      observed_at: [TIME],
+    },
+    { primaryKey: ['cluster_id', 'addon'] },
+  );
 }

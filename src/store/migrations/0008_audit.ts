@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { createTable, ID, NAME, TIME } from './table.ts';
 
 /**
  * Audit log of who did what: one row per audited request (login, token and cluster operations,
@@ -6,37 +7,30 @@ import type { Kysely } from 'kysely';
  * on its own. `ifNotExists` keeps the step safe to repeat.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema
-    .createTable('audit_events')
-    .ifNotExists()
-    .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
-    .addColumn('at', 'varchar(32)', (c) => c.notNull())
-    .addColumn('actor_user_id', 'varchar(64)')
-    .addColumn('actor_name', 'varchar(255)')
-    .addColumn('action', 'varchar(64)', (c) => c.notNull())
-    .addColumn('target', 'varchar(255)')
-    .addColumn('cluster_id', 'varchar(64)')
-    .addColumn('outcome', 'varchar(16)', (c) => c.notNull())
-    .addColumn('details', 'text', (c) => c.notNull())
-    .addColumn('request_id', 'varchar(64)')
-    .addColumn('source_ip', 'varchar(64)')
-    .execute();
-  await db.schema
-    .createIndex('audit_events_at')
-    .ifNotExists()
-    .on('audit_events')
-    .columns(['at', 'id'])
-    .execute();
-  await db.schema
-    .createIndex('audit_events_cluster')
-    .ifNotExists()
-    .on('audit_events')
-    .columns(['cluster_id', 'at'])
-    .execute();
-  await db.schema
-    .createIndex('audit_events_actor')
-    .ifNotExists()
-    .on('audit_events')
-    .columns(['actor_user_id', 'at'])
-    .execute();
+  await createTable(
+    db,
+    'audit_events',
+    {
+      id: [ID, 'key'],
+      at: [TIME],
+      actor_user_id: [ID, 'null'],
+      actor_name: [NAME, 'null'],
+      action: [ID],
+      target: [NAME, 'null'],
+      cluster_id: [ID, 'null'],
+      outcome: ['varchar(16)'],
+      details: ['text'],
+      request_id: [ID, 'null'],
+      source_ip: [ID, 'null'],
+    },
+    { ifNotExists: true },
+  );
+  const indexes: [string, string[]][] = [
+    ['audit_events_at', ['at', 'id']],
+    ['audit_events_cluster', ['cluster_id', 'at']],
+    ['audit_events_actor', ['actor_user_id', 'at']],
+  ];
+  for (const [index, columns] of indexes) {
+    await db.schema.createIndex(index).ifNotExists().on('audit_events').columns(columns).execute();
+  }
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { createTable, ID, TIME } from './table.ts';
 
 /**
  * Login throttling shared by every replica: one row per (account, source) key (a SHA-256 hash, so
@@ -6,12 +7,11 @@ import type { Kysely } from 'kysely';
  * attempts reserved since the last success and the earliest time the next one may start.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema
-    .createTable('login_throttle')
-    .addColumn('key', 'varchar(64)', (c) => c.primaryKey())
-    .addColumn('attempts', 'integer', (c) => c.notNull())
-    .addColumn('next_at', 'varchar(32)', (c) => c.notNull())
-    .addColumn('last_at', 'varchar(32)', (c) => c.notNull())
-    .execute();
+  await createTable(db, 'login_throttle', {
+    key: [ID, 'key'],
+    attempts: ['integer'],
+    next_at: [TIME],
+    last_at: [TIME],
+  });
   await db.schema.createIndex('login_throttle_last_at').on('login_throttle').column('last_at').execute();
 }

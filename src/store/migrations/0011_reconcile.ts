@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { createTable, ID, NAME, TIME } from './table.ts';
 
 /**
  * The managed-service reconciler's record per cluster: which replica holds the cluster's reconcile
@@ -7,13 +8,12 @@ import type { Kysely } from 'kysely';
  * picked up once (a cheap comparison, not a re-apply on every poll).
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema
-    .createTable('cluster_reconcile')
-    .addColumn('cluster_id', 'varchar(64)', (c) => c.primaryKey())
-    .addColumn('lease_owner', 'varchar(255)')
-    .addColumn('lease_expires_at', 'varchar(32)')
-    .addColumn('synced_at', 'varchar(32)')
-    .addColumn('error', 'text')
-    .addColumn('bindings_tried', 'integer', (c) => c.notNull().defaultTo(0))
-    .execute();
+  await createTable(db, 'cluster_reconcile', {
+    cluster_id: [ID, 'key'],
+    lease_owner: [NAME, 'null'],
+    lease_expires_at: [TIME, 'null'],
+    synced_at: [TIME, 'null'],
+    error: ['text', 'null'],
+    bindings_tried: ['integer', 'zero'],
+  });
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { createTable, ID, NAME, TIME } from './table.ts';
 
 /**
  * Auto-healing's memory, so a restart neither resets a Node's clock nor repeats a retry:
@@ -7,21 +8,19 @@ import type { Kysely } from 'kysely';
  * that reason, and the failed heal job already retried once.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema
-    .createTable('node_health')
-    .addColumn('cluster_id', 'varchar(64)', (c) => c.notNull())
-    .addColumn('node', 'varchar(255)', (c) => c.notNull())
-    .addColumn('unhealthy_since', 'varchar(32)', (c) => c.notNull())
-    .addPrimaryKeyConstraint('node_health_pk', ['cluster_id', 'node'])
-    .execute();
-  await db.schema
-    .createTable('cluster_heal')
-    .addColumn('cluster_id', 'varchar(64)', (c) => c.primaryKey())
-    .addColumn('status', 'varchar(8)', (c) => c.notNull())
-    .addColumn('reason', 'varchar(32)', (c) => c.notNull())
-    .addColumn('message', 'text', (c) => c.notNull())
-    .addColumn('changed_at', 'varchar(32)', (c) => c.notNull())
-    .addColumn('checked_at', 'varchar(32)', (c) => c.notNull())
-    .addColumn('retried_job', 'varchar(64)')
-    .execute();
+  await createTable(
+    db,
+    'node_health',
+    { cluster_id: [ID], node: [NAME], unhealthy_since: [TIME] },
+    { primaryKey: ['cluster_id', 'node'] },
+  );
+  await createTable(db, 'cluster_heal', {
+    cluster_id: [ID, 'key'],
+    status: ['varchar(8)'],
+    reason: ['varchar(32)'],
+    message: ['text'],
+    changed_at: [TIME],
+    checked_at: [TIME],
+    retried_job: [ID, 'null'],
+  });
 }
