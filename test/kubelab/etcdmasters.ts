@@ -294,6 +294,12 @@ export function startTlsEtcdMember(
     state: 'new' | 'existing';
     /** Serving (and client) certificate; the peer one defaults to it. */
     files: { cert: string; key: string; ca: string; peerCert?: string; peerKey?: string };
+    /**
+     * etcd's election timeout (default 1 s). A loaded machine delays heartbeats past 1 s, and the
+     * election that follows moves leadership under a test that reads who leads; transfers asked
+     * for still happen at once.
+     */
+    electionTimeoutMs?: number;
   },
 ): Proc {
   const { cert, key, ca, peerCert = cert, peerKey = key } = cluster.files;
@@ -317,6 +323,12 @@ export function startTlsEtcdMember(
     `--peer-trusted-ca-file=${ca}`,
     '--listen-metrics-urls=',
     '--log-level=warn',
+    ...(cluster.electionTimeoutMs
+      ? [
+          `--heartbeat-interval=${cluster.electionTimeoutMs / 20}`,
+          `--election-timeout=${cluster.electionTimeoutMs}`,
+        ]
+      : []),
   ]);
 }
 

@@ -47,6 +47,8 @@ function start(m: Member, initialCluster: Member[], state: 'new' | 'existing'): 
     initialCluster: initialCluster.map((x) => `${x.name}=${x.peerUrl}`).join(','),
     state,
     files,
+    // Leadership stays where the tests read it unless kaas moves it (see startTlsEtcdMember).
+    electionTimeoutMs: 5_000,
   });
 }
 
