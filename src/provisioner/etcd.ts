@@ -215,10 +215,14 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     return { status: res.statusCode, json };
   }
 
-  /** POSTs to the first endpoint that answers; etcd forwards membership changes to its leader. */
-  async function cluster(path: string, body: unknown): Promise<Record<string, unknown>> {
+  /**
+   * POSTs to the first endpoint that answers; etcd forwards membership changes to its leader. The
+   * endpoint at URL `last`, if any, is asked only after all others.
+   */
+  async function cluster(path: string, body: unknown, last?: string): Promise<Record<string, unknown>> {
     const failures: string[] = [];
-    for (const target of targets) {
+    const order = [...targets.filter((t) => t.url !== last), ...targets.filter((t) => t.url === last)];
+    for (const target of order) {
       let res: { status: number; json: unknown };
       try {
         res = await call(target, path, body);
@@ -242,10 +246,10 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
    * reconfiguration until every member it counts on has been connected for its health interval
    * (5 s), which is the case right after a member (re)started.
    */
-  async function reconfigure(path: string, body: unknown): Promise<Record<string, unknown>> {
+  async function reconfigure(path: string, body: unknown, last?: string): Promise<Record<string, unknown>> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await cluster(path, body);
+        return await cluster(path, body, last);
       } catch (error) {
         if ((error as { code?: string }).code !== 'etcd_not_ready' || attempt >= notReadyAttempts)
           throw error;
@@ -331,7 +335,15 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
       if (!now.some((m) => m.id === id)) return { removed: false };
       checkMembershipChange(now, { remove: id });
       const leaderMovedTo = await handOverLeadership(now, id);
-      await reconfigure('/v3/cluster/member/remove', { ID: id });
+      // Asked through the member that leaves, etcd stops it before it answers (503 "server
+      // stopped", the removal done): ask through the others first.
+      const leaving = now.find((m) => m.id === id);
+      const own = leaving ? targetOf(leaving) : undefined;
+      await reconfigure(
+        '/v3/cluster/member/remove',
+        { ID: id },
+        typeof own === 'object' ? own.url : undefined,
+      );
       return { removed: true, ...(leaderMovedTo ? { leaderMovedTo } : {}) };
     },
     async close() {
