@@ -75,10 +75,17 @@ export function createHealer(deps: HealerDeps): Healer {
   const log = deps.logger.child({ healer: true });
   const lastLook = new Map<string, number>();
 
-  /** Records the condition; a new reason or status is logged, and a stop is audited. */
-  async function record(clusterId: string, condition: HealCondition, retriedJob: string | null) {
+  /**
+   * Records the condition; a new reason or status (against `before`, the record this pass read) is
+   * logged, and a stop is audited.
+   */
+  async function record(
+    clusterId: string,
+    condition: HealCondition,
+    retriedJob: string | null,
+    before: Awaited<ReturnType<typeof findHealStatus>>,
+  ) {
     const at = deps.now().toISOString();
-    const before = await findHealStatus({ db: deps.db, clusterId });
     const changed =
       !before || before.condition.reason !== condition.reason || before.condition.status !== condition.status;
     await upsertHealStatus({
@@ -113,7 +120,7 @@ export function createHealer(deps: HealerDeps): Healer {
         reason: 'Unobserved',
         message: `kaas cannot read the cluster's Nodes: ${messageOf(error)}`,
       };
-      await record(clusterId, condition, status?.retriedJob ?? null);
+      await record(clusterId, condition, status?.retriedJob ?? null, status);
       return { clusterId, action: 'unobserved', condition };
     }
     const target = failedHeal ? (last.input as { heal?: HealTarget }).heal : undefined;
@@ -164,7 +171,7 @@ export function createHealer(deps: HealerDeps): Healer {
       if (!(error instanceof ConflictError)) throw error;
       log.info({ clusterId, err: error }, 'auto-heal: the cluster is busy, not acting now');
     }
-    await record(clusterId, outcome.condition ?? decision.condition, retriedJob);
+    await record(clusterId, outcome.condition ?? decision.condition, retriedJob, status);
     return outcome;
   }
 
