@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.ts';
-import { collectPageErrors, launchChromium, unnamedControls } from '../support/browser.ts';
+import { collectPageErrors, launchChromium, shootWidths, unnamedControls } from '../support/browser.ts';
 import { spawnDev } from '../support/dev.ts';
 import { KUBERNETES_RELEASES, nextRelease } from '../../src/versions/index.ts';
 import type { ServiceProcess } from '../support/process.ts';
@@ -74,9 +74,6 @@ async function newPage(): Promise<{ page: Page; errors: string[] }> {
   return { page, errors };
 }
 
-/** How much taller than the window the scrolling main area is (PatternFly scrolls inside <main>). */
-const MAIN_OVERFLOW = `Math.max(0, ...[...document.querySelectorAll('main, .pf-v6-c-page__main-container, .pf-v6-c-modal-box__body')]
-  .map((el) => el.scrollHeight - el.clientHeight))`;
 /** Whether anything is wider than the window (a horizontal scrollbar at 390 px is a bug). */
 const PAGE_OVERFLOW_X = `document.documentElement.scrollWidth - document.documentElement.clientWidth`;
 
@@ -86,19 +83,14 @@ const PAGE_OVERFLOW_X = `document.documentElement.scrollWidth - document.documen
  */
 async function shoot(page: Page, name: string): Promise<void> {
   expect(await unnamedControls(page), `${name}: controls without a name`).toEqual([]);
-  for (const [width, height] of [
-    [1280, 800],
-    [390, 844],
-  ] as const) {
-    await page.setViewportSize({ width, height });
-    await page.waitForTimeout(300);
-    expect((await page.evaluate(PAGE_OVERFLOW_X)) as number, `${name} at ${width} px`).toBeLessThanOrEqual(0);
-    const overflow = (await page.evaluate(MAIN_OVERFLOW)) as number;
-    if (overflow > 0) await page.setViewportSize({ width, height: height + overflow });
-    await page.screenshot({ path: join(shots, `panel-clusters-${name}-${width}.png`), fullPage: true });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.waitForTimeout(300);
+  await shootWidths(
+    page,
+    (width) => join(shots, `panel-clusters-${name}-${width}.png`),
+    async (width) =>
+      expect((await page.evaluate(PAGE_OVERFLOW_X)) as number, `${name} at ${width} px`).toBeLessThanOrEqual(
+        0,
+      ),
+  );
 }
 
 async function login(page: Page, user: string): Promise<void> {

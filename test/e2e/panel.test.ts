@@ -31,7 +31,7 @@ import { CONTROL_PLANE_ROLE } from '../kubelab/nodes.ts';
 import { labCluster } from '../kubelab/support.ts';
 import { testSpec } from '../provisioner/support.ts';
 import { reviewRequest } from '../support/tokenreview.ts';
-import { collectPageErrors, launchChromium, unnamedControls } from '../support/browser.ts';
+import { collectPageErrors, launchChromium, shootWidths, unnamedControls } from '../support/browser.ts';
 
 /**
  * The control panel in headless Debian Chromium against a real kaas server (127.0.0.1:0) and the
@@ -160,26 +160,10 @@ describe('control panel in Chromium', () => {
   }, 60_000);
 
   const a11yProblems: string[] = [];
-  /** How much taller than the window the scrolling main area is (PatternFly scrolls inside <main>). */
-  const MAIN_OVERFLOW = `Math.max(0, ...[...document.querySelectorAll('main, .pf-v6-c-page__main-container')]
-    .map((el) => el.scrollHeight - el.clientHeight))`;
-
   /** Saves the current page at 1280 px and at 390 px wide, then returns to 1280. */
   async function shoot(name: string): Promise<void> {
     for (const html of await unnamedControls(page)) a11yProblems.push(`${name}: ${html}`);
-    for (const [width, height] of [
-      [1280, 800],
-      [390, 844],
-    ] as const) {
-      await page.setViewportSize({ width, height });
-      await page.waitForTimeout(300);
-      // fullPage does not see <main>'s own scrolling: grow the window to the content instead.
-      const overflow = (await page.evaluate(MAIN_OVERFLOW)) as number;
-      if (overflow > 0) await page.setViewportSize({ width, height: height + overflow });
-      await page.screenshot({ path: join(shots, `${name}-${width}.png`), fullPage: true });
-    }
-    await page.setViewportSize({ width: 1280, height: 800 });
-    await page.waitForTimeout(300);
+    await shootWidths(page, (width) => join(shots, `${name}-${width}.png`));
   }
 
   async function login(user: string, pw = password): Promise<void> {

@@ -41,3 +41,32 @@ const UNNAMED_CONTROLS = `[...document.querySelectorAll('button, a[href], input:
 export async function unnamedControls(page: Page): Promise<string[]> {
   return (await page.evaluate(UNNAMED_CONTROLS)) as string[];
 }
+
+/** How much taller than the window the scrolling areas are (PatternFly scrolls inside <main> and modal bodies). */
+const MAIN_OVERFLOW = `Math.max(0, ...[...document.querySelectorAll('main, .pf-v6-c-page__main-container, .pf-v6-c-modal-box__body')]
+  .map((el) => el.scrollHeight - el.clientHeight))`;
+
+/**
+ * Saves the page at 1280 and 390 px wide to `file(width)`, then returns to 1280. fullPage does not
+ * see what scrolls inside <main>, so the window grows to the content first; `check` runs at each
+ * width before that.
+ */
+export async function shootWidths(
+  page: Page,
+  file: (width: number) => string,
+  check?: (width: number) => Promise<void>,
+): Promise<void> {
+  for (const [width, height] of [
+    [1280, 800],
+    [390, 844],
+  ] as const) {
+    await page.setViewportSize({ width, height });
+    await page.waitForTimeout(300);
+    await check?.(width);
+    const overflow = (await page.evaluate(MAIN_OVERFLOW)) as number;
+    if (overflow > 0) await page.setViewportSize({ width, height: height + overflow });
+    await page.screenshot({ path: file(width), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.waitForTimeout(300);
+}
