@@ -112,7 +112,7 @@ describe("README's first ten minutes", () => {
         expect(output).not.toContain('admin\n\n');
         expect(output).toMatch(/^Password: *\n/);
       },
-      'kaas cluster create --name first --workers 1': (output) =>
+      'kaas cluster create --name first --workers 1 --kubernetes-version 1.35.4': (output) =>
         expect(output).toMatch(/^first c[0-9a-f]{12} succeeded$/m),
       'kaas cluster list': (output) => expect(output).toMatch(/^first +c[0-9a-f]{12} +ready +[\d.]+ +1 *$/m),
       'kaas cluster show first': (output) => {
