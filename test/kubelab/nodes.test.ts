@@ -66,7 +66,9 @@ describe('what a booted server registers, read from its user data', () => {
     });
     expect(booted(bootstrapInput('init')).controlPlane).toBe(true);
     // Without its enrollment, the user data alone names no kubeadm configuration.
-    expect(() => bootedNode(userDataOf(bootstrapInput('worker')))).toThrow('neither user data nor enrollment has a kubeadm');
+    expect(() => bootedNode(userDataOf(bootstrapInput('worker')))).toThrow(
+      'neither user data nor enrollment has a kubeadm',
+    );
   });
 
   it('decodes every write_files encoding and data: URL form', () => {
