@@ -34,7 +34,7 @@ export interface ClusterMaterial {
   certificateKey: string;
   /**
    * The one-year `system:masters` certificate of clusters created before kaas had its own identity
-   * (identity.ts); their jobs use it only to bind that identity. New clusters store none.
+   * (identity.ts): their next job binds that identity with it, then deletes it. New clusters store none.
    */
   admin?: KeyPair;
   /** The kubeconfig kube-apiserver reads for the TokenReview webhook. */

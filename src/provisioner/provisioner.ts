@@ -55,7 +55,7 @@ import { parseOptions, type ProvisionOptions } from './options.ts';
 import type { KeyPair } from '../auth/pki.ts';
 import type { EtcdClient } from './etcd.ts';
 import { etcdThroughApi } from './etcdroute.ts';
-import { kaasIdentity, mastersCertificate } from './identity.ts';
+import { kaasBinding, kaasIdentity, mastersCertificate } from './identity.ts';
 import { jobCertificateKey, kubeadmCertsObjects } from './kubeadmcerts.ts';
 import { createKubeClient, type KubeAccess, type KubeClient, type KubeClientFactory } from './kubeclient.ts';
 import {
@@ -336,31 +336,33 @@ export function createProvisioner(deps: ProvisionerDeps) {
   }
 
   /**
-   * The cluster's application credentials, kept in its sealed material (steps/credential.ts). A
-   * write replaces the row only if nothing else re-sealed it meanwhile (a key rotation), and then
-   * tries again on the fresh row.
+   * Re-seals the cluster's material as `change` makes it. The row is replaced only if nothing else
+   * re-sealed it meanwhile (a key rotation, another write), else the change is made again on the
+   * fresh row.
    */
+  async function updateMaterial(clusterId: string, change: (m: ClusterMaterial) => ClusterMaterial) {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const { sealed, material } = await storedMaterial(clusterId);
+      const resealed = seal(deps.secretKey, JSON.stringify(change(material)), clusterId);
+      if (await replaceClusterSecret({ db, clusterId, previous: sealed, sealed: resealed })) return;
+    }
+    throw new ConflictError(`the secrets of cluster ${clusterId} kept changing while kaas updated them`, {
+      code: 'cluster_secrets_busy',
+    });
+  }
+
+  /** The cluster's application credentials, kept in its sealed material (steps/credential.ts). */
   function credentialStore(clusterId: string): CredentialStore {
     return {
       async read() {
         const { credential, retiredCredential } = await materialOf(clusterId);
         return { ...(credential ? { credential } : {}), ...(retiredCredential ? { retiredCredential } : {}) };
       },
-      async write(next) {
-        for (let attempt = 1; attempt <= 5; attempt++) {
-          const { sealed, material } = await storedMaterial(clusterId);
-          const { credential: _old, retiredCredential: _retired, ...rest } = material;
-          const updated: ClusterMaterial = { ...rest, ...next };
-          const resealed = seal(deps.secretKey, JSON.stringify(updated), clusterId);
-          if (await replaceClusterSecret({ db, clusterId, previous: sealed, sealed: resealed })) return;
-        }
-        throw new ConflictError(
-          `the secrets of cluster ${clusterId} kept changing while kaas stored its credential`,
-          {
-            code: 'cluster_secrets_busy',
-          },
-        );
-      },
+      write: (next) =>
+        updateMaterial(clusterId, ({ credential: _old, retiredCredential: _retired, ...rest }) => ({
+          ...rest,
+          ...next,
+        })),
     };
   }
 
@@ -410,6 +412,30 @@ export function createProvisioner(deps: ProvisionerDeps) {
     return (deps.kubeClient ?? createKubeClient)({ server, ...access });
   }
 
+  /**
+   * A cluster made before kaas had its own identity still stores a one-year `system:masters`
+   * certificate: before its first job acts as kaas, that certificate binds kaas's identity, and is
+   * then forgotten, so no later job can undo a revocation by the cluster's admins. An API that does
+   * not answer leaves both for the next job; the job itself then fails where it needs the API.
+   */
+  async function adoptIdentity(clusterId: string, server: string, material: ClusterMaterial) {
+    try {
+      const legacy = { server, caPem: material.ca.certPem, ...material.admin! };
+      await (deps.clusterApi ?? clusterApiFor)(legacy).apply(kaasBinding());
+    } catch (error) {
+      deps.logger.warn(
+        { err: error, clusterId },
+        "cannot bind kaas's identity with the cluster's stored certificate yet",
+      );
+      return;
+    }
+    await updateMaterial(clusterId, ({ admin: _, ...rest }) => rest);
+    deps.logger.info(
+      { clusterId },
+      "bound kaas's identity and deleted the cluster's one-year system:masters certificate",
+    );
+  }
+
   async function handlerFor(job: JobRecord): Promise<JobHandler> {
     const input = job.input as JobInput;
     const record = await cluster(job.clusterId);
@@ -446,13 +472,10 @@ export function createProvisioner(deps: ProvisionerDeps) {
           };
     const endpoint = await findClusterEndpoint({ db, clusterId: job.clusterId });
     const access = material ? await accessOf(material) : undefined;
-    // Only create binds kaas's identity (a cluster's admins may revoke it later); clusters made
-    // before kaas had one bind it with their stored one-year certificate on their next job.
+    // Only create binds kaas's identity (a cluster's admins may revoke it later).
     const grant =
-      material?.admin ??
-      (material && job.kind === 'create'
-        ? await mastersCertificate(material.ca, 'kaas-bootstrap')
-        : undefined);
+      material && job.kind === 'create' ? await mastersCertificate(material.ca, 'kaas-bootstrap') : undefined;
+    if (material?.admin && endpoint?.apiUrl) await adoptIdentity(job.clusterId, endpoint.apiUrl, material);
     const kubeClient = access && endpoint?.apiUrl ? kaasClient(endpoint.apiUrl, access) : undefined;
     return {
       steps: input.steps,

@@ -75,6 +75,19 @@ describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
         subnetId,
       });
       await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', wait);
+      const second = await octavia.createMember(pool.id, {
+        address: '10.79.0.11',
+        protocolPort: 6443,
+        subnetId,
+      });
+      await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', wait);
+      // Members come up ACTIVE, and one goes alone (a master replacement swaps them one at a time).
+      expect((await octavia.listMembers(pool.id)).map((m) => [m.id, m.provisioning_status])).toEqual([
+        [member.id, 'ACTIVE'],
+        [second.id, 'ACTIVE'],
+      ]);
+      await octavia.deleteMember(pool.id, second.id);
+      await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', wait);
       expect((await octavia.listMembers(pool.id)).map((m) => m.id)).toEqual([member.id]);
       const hm = await octavia.createHealthMonitor({
         poolId: pool.id,

@@ -17,7 +17,7 @@ import { WILDCARD_TLS_SECRET } from '../../src/addons/objects.ts';
 import { CREDENTIAL_ANNOTATION } from '../../src/addons/cloudconf.ts';
 import { CLOUD_CONFIG_SECRET, DEFAULT_STORAGE_CLASS } from '../../src/addons/storage.ts';
 import { isOpenStackError } from '../../src/openstack/index.ts';
-import { createCa } from '../../src/auth/pki.ts';
+import { createCa, issueClientCert } from '../../src/auth/pki.ts';
 import { probeApi } from '../../src/cli/provisioner.ts';
 import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
 import type { WaitOptions } from '../../src/provisioner/addons/wait.ts';
@@ -33,9 +33,13 @@ import {
 } from '../../src/provisioner/steps/addons.ts';
 import type { NodeBootstrap } from '../../src/provisioner/steps/context.ts';
 import type { Store } from '../../src/store/db.ts';
+import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
+import { replaceClusterSecret } from '../../src/store/replaceClusterSecret.ts';
+import type { ClusterMaterial } from '../../src/provisioner/material.ts';
+import { open, seal } from '../../src/provisioner/secretbox.ts';
 import { listAddonStatus } from '../../src/store/listAddonStatus.ts';
 import { replaceRoleBindings } from '../../src/store/replaceRoleBindings.ts';
-import { cloudsimSuite, testProvisioner, testSpec } from '../provisioner/support.ts';
+import { cloudsimSuite, TEST_SECRET_KEY, testProvisioner, testSpec } from '../provisioner/support.ts';
 import { allowed, liveObjects, provideVolumes } from './apply-support.ts';
 import { defaultPatch } from './binaries.ts';
 import { startKubelab, type Kubelab } from './kubelab.ts';
@@ -85,6 +89,16 @@ function renderer(store: Store) {
       return render(node);
     };
   };
+}
+
+/** What an operator does after the cluster's admins revoked kaas: re-binds it with the break-glass kubeconfig. */
+async function restoreIdentity(lab: Kubelab, p: ReturnType<typeof provisioner>): Promise<void> {
+  const breakGlass = join(lab.dir, 'break-glass.conf');
+  await writeFile(breakGlass, await p.adminKubeconfig(NAME), { mode: 0o600 });
+  await lab.kubectl(['apply', '--filename=-', `--server=${lab.url}`], {
+    input: JSON.stringify(kaasBinding()),
+    kubeconfig: breakGlass,
+  });
 }
 
 /** Where the cluster's floating IP would lead: the lab. */
@@ -403,16 +417,57 @@ describe('the addons step of create, resize and delete, on a cluster booted from
       (await lab.request('GET', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${KAAS_BINDING}`))
         .status,
     ).toBe(404);
-    const breakGlass = join(lab.dir, 'break-glass.conf');
-    await writeFile(breakGlass, await p.adminKubeconfig(NAME), { mode: 0o600 });
-    await lab.kubectl(['apply', '--filename=-', `--server=${lab.url}`], {
-      input: JSON.stringify(kaasBinding()),
-      kubeconfig: breakGlass,
-    });
+    await restoreIdentity(lab, p);
     await p.retryJob(NAME);
     await p.runUntilIdle();
     expect((await p.getJob(failed.id)).job.state).toBe('succeeded');
   }, 120_000);
+
+  it('binds the identity of a cluster made before it had one with its stored one-year certificate once, then forgets the certificate', async () => {
+    const lab = await labOf();
+    const p = provisioner(store);
+    const { id } = await p.getCluster(NAME);
+    const sealed = (await findClusterSecret({ db: store.db, clusterId: id }))!;
+    const material = JSON.parse(open(TEST_SECRET_KEY, sealed, id)) as ClusterMaterial;
+    // As such a cluster is stored: a one-year system:masters certificate, no binding of kaas's group.
+    const admin = await issueClientCert({
+      ca: material.ca,
+      commonName: 'kaas',
+      organization: 'system:masters',
+      days: 365,
+    });
+    const legacy = seal(TEST_SECRET_KEY, JSON.stringify({ ...material, admin }), id);
+    expect(
+      await replaceClusterSecret({ db: store.db, clusterId: id, previous: sealed, sealed: legacy }),
+    ).toBe(true);
+    await lab.kubectl(['delete', 'clusterrolebinding', KAAS_BINDING]);
+    const bound = await p.resizeCluster(NAME, 'default', 2);
+    await p.runUntilIdle();
+    const boundView = (await p.getJob(bound.id)).job;
+    expect(boundView.state, JSON.stringify(boundView.error)).toBe('succeeded');
+    expect(
+      (await lab.request('GET', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${KAAS_BINDING}`))
+        .status,
+    ).toBe(200);
+    const after = JSON.parse(
+      open(TEST_SECRET_KEY, (await findClusterSecret({ db: store.db, clusterId: id }))!, id),
+    ) as ClusterMaterial;
+    expect(after.admin).toBeUndefined();
+    expect(after.ca).toEqual(material.ca);
+    // Its admins' revocation now holds: the next job acts as kaas and is refused.
+    await lab.kubectl(['delete', 'clusterrolebinding', KAAS_BINDING]);
+    const refused = await p.resizeCluster(NAME, 'default', 3);
+    await p.runUntilIdle();
+    expect((await p.getJob(refused.id)).job).toMatchObject({
+      state: 'failed',
+      error: { code: 'kube_api_refused' },
+    });
+    await restoreIdentity(lab, p);
+    await p.retryJob(NAME);
+    await p.runUntilIdle();
+    const retried = (await p.getJob(refused.id)).job;
+    expect(retried.state, JSON.stringify(retried.error)).toBe('succeeded');
+  }, 180_000);
 
   it("forgets the services' status when the cluster is deleted", async () => {
     const p = provisioner(store);

@@ -27,7 +27,7 @@ OC=$OSLAB_STATE/octavia; mkdir -p "$OC"/{certs,locks}
 mkdir -p "$OSLAB_STATE/pyext/oslab_octavia-1.0.dist-info"
 cp "$HERE/oslab_octavia.py" "$OSLAB_STATE/pyext/oslab_octavia.py"
 printf 'Metadata-Version: 2.1\nName: oslab-octavia\nVersion: 1.0\n' > "$OSLAB_STATE/pyext/oslab_octavia-1.0.dist-info/METADATA"
-printf '[octavia.network.drivers]\noslab_vip_port = oslab_octavia:VipPortDriver\n' \
+printf '[octavia.network.drivers]\noslab_vip_port = oslab_octavia:VipPortDriver\noslab_amphora_side = oslab_octavia:AmphoraSideDriver\n' \
   > "$OSLAB_STATE/pyext/oslab_octavia-1.0.dist-info/entry_points.txt"
 # The worker signs each (no-op) amphora's agent certificate with this CA, as it would for a real amphora.
 if [ ! -f "$OC/certs/ca.key" ]; then
@@ -78,7 +78,10 @@ export PYTHONPATH=$OSLAB_STATE/pyext
 start_bg octavia-api uwsgi --plugin python3 --http-socket "$H:9876" --wsgi-file /usr/bin/octavia-wsgi \
    --pyargv "--config-file $F" --master --processes 1 --threads 1 --die-on-term --need-app \
    --buffer-size 65535 --add-header "Connection: close"
-for s in worker health-manager housekeeping; do
+# The worker's member flows look up what the no-op amphora plumbing made (oslab_octavia.py).
+printf '[controller_worker]\nnetwork_driver = oslab_amphora_side\n' > "$OC/worker.conf"
+start_bg octavia-worker octavia-worker --config-file "$F" --config-file "$OC/worker.conf"
+for s in health-manager housekeeping; do
   start_bg octavia-$s octavia-$s --config-file "$F"
 done
 

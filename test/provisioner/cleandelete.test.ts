@@ -15,7 +15,6 @@ import { cloudConf } from '../../src/addons/cloudconf.ts';
 import { CINDER_CLUSTER_METADATA } from '../../src/addons/storage.ts';
 import { clusterNames, tagsFor } from '../../src/cluster/names.ts';
 import { isOpenStackError, type Cloud } from '../../src/openstack/index.ts';
-import type { Store } from '../../src/store/db.ts';
 import { defaultContext } from '../addons/default-context.ts';
 import {
   loadBalancerCounts,
@@ -23,17 +22,11 @@ import {
   type CloudController,
 } from '../kubelab/cloudcontroller.ts';
 import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import { labFixtures, type LabFixtures } from './labfixtures.ts';
 import type { ClusterMaterial } from '../../src/provisioner/material.ts';
 import { open } from '../../src/provisioner/secretbox.ts';
 import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
-import {
-  provisionerStore,
-  taggedCounts,
-  testCloud,
-  testWebhook,
-  NONE_TAGGED,
-  TEST_SECRET_KEY,
-} from './support.ts';
+import { taggedCounts, testCloud, NONE_TAGGED, TEST_SECRET_KEY } from './support.ts';
 
 const run = randomBytes(3).toString('hex');
 const name = `cd${run}`;
@@ -41,12 +34,9 @@ const names = clusterNames(name);
 let cloud: Cloud;
 let c: ClusterLab | undefined;
 let occm: CloudController | undefined;
-let external: { id: string; subnetId: string } | undefined;
-let flavorId: string | undefined;
-let imageId: string | undefined;
+let fixtures: LabFixtures | undefined;
 /** The load-balancer_member grant this run gave the lab's admin (Octavia's policy wants it), to undo. */
 let granted: { projectId: string; roleId: string; userId: string; madeRole: boolean } | undefined;
-const stores: Store[] = [];
 
 beforeAll(async () => {
   cloud = testCloud('lab');
@@ -62,49 +52,15 @@ beforeAll(async () => {
   }
   // The provisioner's session must see the role: a new client, so a new token.
   cloud = testCloud('lab');
-  flavorId = (await cloud.nova.createFlavor({ name: `kaas-${name}`, ram: 512, vcpus: 1, disk: 1 })).id;
-  const image = await cloud.glance.createImage({
-    name: `kaas-${name}`,
-    diskFormat: 'raw',
-    containerFormat: 'bare',
-  });
-  imageId = image.id;
-  await cloud.glance.uploadImage(image.id, randomBytes(64 * 1024));
-  const ext = await cloud.neutron.networks.create({
-    name: `kaas-${name}-public`,
-    'router:external': true,
-    'provider:network_type': 'flat',
-    'provider:physical_network': `kaas-${name}`,
-  });
-  const extSubnet = await cloud.neutron.subnets.create({
-    network_id: ext.id,
-    cidr: '198.51.100.0/24',
-    ip_version: 4,
-    enable_dhcp: false,
-  });
-  external = { id: ext.id, subnetId: extSubnet.id };
-  const webhook = await testWebhook();
-  c = await provisionOnKubelab(
-    {
-      cloud,
-      webhook,
-      store: async () => {
-        const s = await provisionerStore();
-        stores.push(s);
-        return s;
-      },
+  fixtures = await labFixtures(cloud, name);
+  c = await provisionOnKubelab(fixtures.suite, {
+    name,
+    workers: 1,
+    spec: {
+      ...fixtures.spec,
+      nodeGroups: [{ name: 'default', count: 1, flavor: fixtures.spec.masterFlavor }],
     },
-    {
-      name,
-      workers: 1,
-      spec: {
-        masterFlavor: `kaas-${name}`,
-        image: `kaas-${name}`,
-        nodeGroups: [{ name: 'default', count: 1, flavor: `kaas-${name}` }],
-        externalNetwork: ext.name,
-      },
-    },
-  );
+  });
 }, 600_000);
 
 afterAll(async () => {
@@ -127,13 +83,7 @@ afterAll(async () => {
     await cloud.keystone.unassignProjectRole(granted).catch(() => undefined);
     if (granted.madeRole) await cloud.keystone.deleteRole(granted.roleId).catch(() => undefined);
   }
-  if (external) {
-    await cloud.neutron.subnets.delete(external.subnetId).catch(() => undefined);
-    await cloud.neutron.networks.delete(external.id).catch(() => undefined);
-  }
-  if (flavorId) await cloud.nova.deleteFlavor(flavorId).catch(() => undefined);
-  if (imageId) await cloud.glance.deleteImage(imageId, { ignoreMissing: true });
-  for (const s of stores) await s.close();
+  await fixtures?.remove();
 }, 600_000);
 
 /** What the APIs find of the cluster: tagged resources, its Services' Octavia objects, volumes, containers. */
@@ -151,8 +101,8 @@ async function count(clusterId: string) {
   }
   return {
     ...(await taggedCounts(cloud, clusterId)),
-    ...(await loadBalancerCounts(cloud, clusterId, external!.id)),
-    externalPorts: (await cloud.neutron.ports.list({ network_id: external!.id })).length,
+    ...(await loadBalancerCounts(cloud, clusterId, fixtures!.external.id)),
+    externalPorts: (await cloud.neutron.ports.list({ network_id: fixtures!.external.id })).length,
     volumes: (await cloud.cinder.listVolumes()).filter(
       (v) => v.metadata[CINDER_CLUSTER_METADATA] === clusterId,
     ).length,
@@ -185,7 +135,7 @@ describe('delete on the lab with the cloud controller running', () => {
           region: process.env.OS_REGION_NAME ?? 'RegionOne',
           applicationCredentialId: made.id,
           applicationCredentialSecret: made.secret,
-          floatingNetworkId: external!.id,
+          floatingNetworkId: fixtures!.external.id,
           subnetId: subnet!.id,
         }),
       );

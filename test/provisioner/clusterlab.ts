@@ -14,6 +14,11 @@ import { createKubeClient, type KubeAccess, type KubeClient } from '../../src/pr
 import { kaasBinding } from '../../src/provisioner/identity.ts';
 import type { StepContext } from '../../src/provisioner/engine.ts';
 import { releaseAccess } from '../../src/provisioner/release.ts';
+import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
+import { createEtcdClient, type EtcdMemberHealth } from '../../src/provisioner/etcd.ts';
+import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
+import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
+import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
 import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import type { SaveEnrollment } from '../../src/provisioner/enrollment.ts';
@@ -251,7 +256,7 @@ export async function installKubeadmAddons(lab: Kubelab, version: string, nodeNa
  * only by kaas (no cloud controller manager here), so an upgrade's removals show.
  */
 export function provisionForUpgrade(
-  suite: CloudsimSuite,
+  suite: Pick<CloudsimSuite, 'cloud' | 'webhook' | 'store'>,
   name: string,
   spec: Record<string, unknown>,
   extra: { etcd?: boolean } = {},
@@ -307,4 +312,46 @@ export function labExecDeps(
       event: parts.event ?? (async () => undefined),
     },
   };
+}
+
+/**
+ * A cluster to upgrade waits for its real Nodes from now on: created while nothing answered (the
+ * cloud boots nothing), it was recorded with waitForApi off.
+ */
+export async function waitForApiFromNowOn(c: ClusterLab): Promise<void> {
+  const record = await findProvisionedCluster({ db: c.store.db, ref: c.clusterId });
+  await updateProvisionedCluster({
+    db: c.store.db,
+    id: c.clusterId,
+    status: record!.status,
+    options: { ...(record!.options as object), waitForApi: true },
+    now: new Date().toISOString(),
+  });
+}
+
+/** The lab's API and etcd route in place of the cluster's addresses (kwok nodes have none kaas could reach). */
+export function labApiDeps(c: ClusterLab): Partial<ProvisionerDeps> {
+  return {
+    clusterApi: (access) => clusterApiFor({ ...access, server: c.lab.url }),
+    etcdClient: (o) => etcdThroughApi({ ...o, access: { ...o.access, server: c.lab.url } }),
+    pollIntervalMs: 200,
+    waitTimeoutMs: 120_000,
+  };
+}
+
+/** etcd as its own running members report it, read directly (not through kaas's route). */
+export async function etcdHealthOf(c: ClusterLab): Promise<EtcdMemberHealth[]> {
+  const running = c.etcd!.members.filter(
+    (m) => m.proc && m.proc.child.exitCode === null && !m.proc.child.signalCode,
+  );
+  const client = createEtcdClient({
+    endpoints: running.map((m) => m.clientUrl),
+    etcdCa: c.master0.etcdCa!,
+    timeoutMs: 5_000,
+  });
+  try {
+    return await client.health();
+  } finally {
+    await client.close();
+  }
 }

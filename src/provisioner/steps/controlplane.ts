@@ -307,6 +307,14 @@ export async function deleteLbMember(deps: ExecDeps, r: Res<'lb-member'>) {
     );
     await octavia.waitForLoadBalancer(lb.id, 'ACTIVE', { intervalMs: deps.pollIntervalMs });
   }
+  // Octavia accepts a deletion its worker may fail (the member then stays, in ERROR): check.
+  const left = (await octavia.listMembers(poolId)).filter((m) => gone.some((g) => g.id === m.id));
+  if (left.length > 0) {
+    throw new UpstreamError(
+      `Octavia did not remove load-balancer member ${r.name} (${left.map((m) => `${m.id}: ${m.provisioning_status}`).join(', ')}); see its worker's log`,
+      { code: 'lb_member_not_removed' },
+    );
+  }
   return { removed: gone.length, ids: gone.map((m) => m.id) };
 }
 

@@ -5,6 +5,7 @@
  * (recorded as `fallback: 'master-0'` and a warning event), which loses HA but keeps the cluster usable.
  */
 import type { PlanResource } from '../../cluster/plan.ts';
+import { UpstreamError } from '../../errors.ts';
 import { isOpenStackError } from '../../openstack/index.ts';
 import { withRetries, outputOf, single, type ExecDeps, type ResourceOutput } from './context.ts';
 
@@ -88,16 +89,22 @@ export async function ensureLbMember(deps: ExecDeps, stepId: string, r: Res<'lb-
   for (let attempt = 1; ; attempt++) {
     await active();
     const existing = (await octavia.listMembers(lb.poolId)).find((m) => m.address === port.address);
+    // A member Octavia's worker failed to set up stays ERROR: no traffic would reach that master.
+    if (existing?.provisioning_status === 'ERROR') {
+      throw new UpstreamError(
+        `Octavia failed to add load-balancer member ${r.name} (${existing.id} is in ERROR); see its worker's log, delete the member and retry`,
+        { code: 'lb_member_failed' },
+      );
+    }
     if (existing) return { id: existing.id };
     try {
-      const member = await octavia.createMember(lb.poolId, {
+      await octavia.createMember(lb.poolId, {
         name: r.name,
         address: port.address,
         protocolPort: 6443,
         subnetId: subnet.id,
       });
-      await active();
-      return { id: member.id };
+      // The next round finds it once the load balancer is ACTIVE again, and says if Octavia failed it.
     } catch (error) {
       if (attempt >= 10 || !isOpenStackError(error, 'openstack_conflict')) throw error;
     }
