@@ -27,6 +27,7 @@ import { keystoneDirectory } from '../../src/auth/directory.ts';
 import { createCa, issueServerCert } from '../../src/auth/pki.ts';
 import { createAuthService, type AuthService } from '../../src/auth/service.ts';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
+import { CLUSTER_DEFAULTS } from '../../src/cluster/defaults.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
@@ -41,7 +42,13 @@ import type { Store } from '../../src/store/db.ts';
 import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { defaultPatch, kubeBinary } from '../kubelab/binaries.ts';
-import { provisionerStore, testCloud, testProvisioner, TEST_SECRET_KEY } from '../provisioner/support.ts';
+import {
+  provisionerStore,
+  testCloud,
+  testProvisioner,
+  testSpec,
+  TEST_SECRET_KEY,
+} from '../provisioner/support.ts';
 import { releaseMirror, startNodelab, type Nodelab } from './node.ts';
 
 const run = promisify(execFile);
@@ -85,6 +92,8 @@ export interface BreakGlass {
   /** The cluster's CA certificate. */
   readonly caPem: string;
   kubectl(...args: string[]): Promise<{ stdout: string; stderr: string }>;
+  /** `kubectl apply` of `object` (with `flags`). */
+  apply(object: object, ...flags: string[]): Promise<void>;
   /** Waits until Node `name` is Ready. */
   ready(name: string): Promise<void>;
   /**
@@ -118,6 +127,13 @@ export interface NodelabKaas {
    * master-0 booted (until then kaas has no endpoint to dial, and a client made would throw).
    */
   apiAddress: string | undefined;
+  /** The kubelet's kernel-wide settings as the lab found them (read under its host lock). */
+  readonly sysctlsBefore: readonly string[];
+  /**
+   * Queues the create of cluster `name` (the catalogue's default version, `workers` in group
+   * `default`, on the lab's network, alice's role as its admin role), not waiting for its API.
+   */
+  createCluster(name: string, workers: number): ReturnType<Provisioner['createCluster']>;
   /** kubectl as break-glass on cluster `clusterId` (its API at `apiAddress`). */
   breakGlass(clusterId: string): Promise<BreakGlass>;
   /** Stops the lab (every node), kaas, cloudsim and the store; safe to call twice. */
@@ -153,6 +169,8 @@ async function start(
   closers.push(() => store.close());
   const lab = await startNodelab({ cidr });
   closers.push(() => lab.stop());
+  // Once the lab holds the host, no other lab's kubelets change these.
+  const sysctlsBefore = await kubeletSysctls();
   const sim = await startCloudsim({ port: 0, host: lab.gateway, bootTimeMs: 20 });
   closers.push(() => sim.close());
   const cloud = testCloud(sim);
@@ -220,6 +238,12 @@ async function start(
     );
     const kubectl = (...args: string[]) =>
       run(kubeBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 16 << 20 });
+    let applied = 0;
+    const apply = async (object: object, ...flags: string[]) => {
+      const manifest = join(work, `manifest-${clusterId}-${applied++}.json`);
+      await writeFile(manifest, JSON.stringify(object));
+      await kubectl('apply', ...flags, '-f', manifest);
+    };
     return {
       caPem: material.ca.certPem,
       kubectl,
@@ -232,21 +256,17 @@ async function start(
           return conditions.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
         });
       },
+      apply,
       applyPodNetwork: async () => {
         const addons = renderAddons(
           addonContext(spec, clusterId, { authUrl: sim.authUrl, region: 'RegionOne' }),
           ['namespaces', 'rbac', 'networking'],
         );
-        const manifest = join(work, `pod-network-${clusterId}.json`);
-        await writeFile(
-          manifest,
-          JSON.stringify({
-            apiVersion: 'v1',
-            kind: 'List',
-            items: [kaasBinding(), ...addons.flatMap((a) => a.objects)],
-          }),
+        await apply(
+          { apiVersion: 'v1', kind: 'List', items: [kaasBinding(), ...addons.flatMap((a) => a.objects)] },
+          '--server-side',
+          '--field-manager=kaas',
         );
-        await kubectl('apply', '--server-side', '--field-manager=kaas', '-f', manifest);
       },
     };
   };
@@ -261,6 +281,16 @@ async function start(
     users: { password, alice, bob, adminRole },
     work,
     apiAddress: undefined,
+    sysctlsBefore,
+    createCluster: (name, workers) =>
+      provisioner.createCluster(
+        testSpec(name, workers, {
+          kubernetesVersion: version,
+          network: { ...CLUSTER_DEFAULTS.network, nodeCidr: cidr },
+          adminRoleId: adminRole.id,
+        }),
+        { waitForApi: false },
+      ),
     breakGlass,
     stop,
   };

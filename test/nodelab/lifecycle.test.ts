@@ -9,13 +9,9 @@
  * the cloud (servers, ports, networks, floating IPs, the release's Swift container, the keypair)
  * or on the host (veths, cgroups, mounts, node directories, processes; the kubelet's sysctls).
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLUSTER_DEFAULTS } from '../../src/cluster/defaults.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
-import { defaultPatch } from '../kubelab/binaries.ts';
-import { NONE_TAGGED, taggedCounts, testSpec } from '../provisioner/support.ts';
+import { NONE_TAGGED, taggedCounts } from '../provisioner/support.ts';
 import { kubeletSysctls, MINUTE, startNodelabKaas, until, type NodelabKaas } from './kaas.ts';
 import { hostTraces, NO_TRACES } from './node.ts';
 import { watchServers, type ServerWatch } from './watch.ts';
@@ -43,24 +39,15 @@ describe('nodelab: resize and delete on real nodes', () => {
     'creates 1 master + 2 workers, grows to 3 workers, shrinks to 1 with drains, deletes, leaves nothing',
     async () => {
       kaas = await startNodelabKaas(CIDR);
-      // Read once the lab holds the host (no other lab's kubelets run).
-      const sysctlsBefore = await kubeletSysctls();
-      const { lab, cloud, provisioner, work } = kaas;
+      const { lab, cloud, provisioner, sysctlsBefore } = kaas;
       const started = Date.now();
-      const { cluster, job } = await provisioner.createCluster(
-        testSpec(NAME, 2, {
-          kubernetesVersion: defaultPatch(),
-          network: { ...CLUSTER_DEFAULTS.network, nodeCidr: CIDR },
-          adminRoleId: kaas.users.adminRole.id,
-        }),
-        { waitForApi: false },
-      );
+      const { cluster, job } = await kaas.createCluster(NAME, 2);
       watch = watchServers(lab, cloud, cluster.id);
       await provisioner.runUntilIdle();
       expect((await provisioner.getJob(job.id)).job.state).toBe('succeeded');
       const master = await watch.booted(MASTER, 5 * MINUTE);
       kaas.apiAddress = master.address;
-      const { kubectl, ready, applyPodNetwork } = await kaas.breakGlass(cluster.id);
+      const { kubectl, apply, ready, applyPodNetwork } = await kaas.breakGlass(cluster.id);
       await applyPodNetwork();
       for (const name of [MASTER, worker(0), worker(1)]) {
         await watch.booted(name, 5 * MINUTE);
@@ -96,38 +83,33 @@ describe('nodelab: resize and delete on real nodes', () => {
 
       // One pod per worker: topology spread over the nodes the pods may run on (the master's
       // taint honoured), so workers 1 and 2, which the shrink removes, each run one.
-      const manifest = join(work, 'spread.json');
-      await writeFile(
-        manifest,
-        JSON.stringify({
-          apiVersion: 'apps/v1',
-          kind: 'Deployment',
-          metadata: { name: SPREAD, namespace: 'default' },
-          spec: {
-            replicas: 3,
-            selector: { matchLabels: { app: SPREAD } },
-            template: {
-              metadata: { labels: { app: SPREAD } },
-              spec: {
-                terminationGracePeriodSeconds: 2,
-                topologySpreadConstraints: [
-                  {
-                    maxSkew: 1,
-                    topologyKey: 'kubernetes.io/hostname',
-                    whenUnsatisfiable: 'DoNotSchedule',
-                    nodeTaintsPolicy: 'Honor',
-                    labelSelector: { matchLabels: { app: SPREAD } },
-                  },
-                ],
-                containers: [
-                  { name: 'sleep', image: 'docker.io/library/busybox:stable', command: ['sleep', '3600'] },
-                ],
-              },
+      await apply({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: SPREAD, namespace: 'default' },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: { app: SPREAD } },
+          template: {
+            metadata: { labels: { app: SPREAD } },
+            spec: {
+              terminationGracePeriodSeconds: 2,
+              topologySpreadConstraints: [
+                {
+                  maxSkew: 1,
+                  topologyKey: 'kubernetes.io/hostname',
+                  whenUnsatisfiable: 'DoNotSchedule',
+                  nodeTaintsPolicy: 'Honor',
+                  labelSelector: { matchLabels: { app: SPREAD } },
+                },
+              ],
+              containers: [
+                { name: 'sleep', image: 'docker.io/library/busybox:stable', command: ['sleep', '3600'] },
+              ],
             },
           },
-        }),
-      );
-      await kubectl('apply', '-f', manifest);
+        },
+      });
       const spreadPods = async () => {
         const { stdout } = await kubectl('get', 'pods', '-l', `app=${SPREAD}`, '-o', 'json');
         return (

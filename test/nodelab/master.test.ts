@@ -27,11 +27,9 @@ import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DONE_MARKER } from '../../src/bootstrap/node.ts';
-import { CLUSTER_DEFAULTS } from '../../src/cluster/defaults.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
-import { defaultPatch, kubeBinary } from '../kubelab/binaries.ts';
-import { testSpec } from '../provisioner/support.ts';
+import { kubeBinary } from '../kubelab/binaries.ts';
 import { kubeletSysctls, MINUTE, startNodelabKaas, until, type NodelabKaas } from './kaas.ts';
 import {
   hostTraces,
@@ -45,7 +43,6 @@ import {
 import { bootServer } from './watch.ts';
 
 const run = promisify(execFile);
-const VERSION = defaultPatch();
 /** The cluster's node network: the bridge stands in for it (apart from kubelab's 10.240.0.5). */
 const CIDR = '10.241.0.0/24';
 
@@ -137,18 +134,9 @@ describe('nodelab: a cluster from kaas user data', () => {
     'master-0 runs kubeadm init and gets Ready, a worker joins, pods talk across nodes, the host is left clean',
     async () => {
       kaas = await startNodelabKaas(CIDR);
-      // Read once the lab holds the host (no other lab's kubelets run).
-      const sysctlsBefore = await kubeletSysctls();
       const { lab, cloud, provisioner, auth, users, work } = kaas;
       const { alice, adminRole, password } = users;
-      const { cluster, job } = await provisioner.createCluster(
-        testSpec('nl0', 1, {
-          kubernetesVersion: VERSION,
-          network: { ...CLUSTER_DEFAULTS.network, nodeCidr: CIDR },
-          adminRoleId: adminRole.id,
-        }),
-        { waitForApi: false },
-      );
+      const { cluster, job } = await kaas.createCluster('nl0', 1);
       await provisioner.runUntilIdle();
       expect((await provisioner.getJob(job.id)).job.state).toBe('succeeded');
       const servers = await cloud.nova.listServers({ tags: tagsFor(cluster.id) });
@@ -161,7 +149,7 @@ describe('nodelab: a cluster from kaas user data', () => {
       expect(await node.readFile(DONE_MARKER)).toBe('');
       const address = node.address;
       kaas.apiAddress = address;
-      const { kubectl, ready, applyPodNetwork, caPem } = await kaas.breakGlass(cluster.id);
+      const { kubectl, apply, ready, applyPodNetwork, caPem } = await kaas.breakGlass(cluster.id);
 
       // kubeadm waited for the API to be live; readiness (informers, etcd) may follow a moment later.
       await until('/readyz', 2 * MINUTE, async () => {
@@ -238,33 +226,28 @@ describe('nodelab: a cluster from kaas user data', () => {
       // A pod on the worker reaches a CoreDNS pod on master-0 over flannel (vxlan on eth2) and
       // resolves kubernetes.default through the cluster DNS Service.
       const { stdout: dnsPods } = await kubeDnsPods('jsonpath={.items[0].status.podIP}');
-      const probe = join(work, 'probe.json');
-      await writeFile(
-        probe,
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name: 'nodelab-probe', namespace: 'default' },
-          spec: {
-            nodeName: worker.name,
-            restartPolicy: 'Never',
-            containers: [
-              {
-                name: 'probe',
-                image: 'docker.io/library/busybox:stable',
-                command: [
-                  'sh',
-                  '-c',
-                  // busybox's nc and nslookup (its static wget needs glibc's NSS, absent here).
-                  `printf 'GET /health HTTP/1.0\\r\\n\\r\\n' | nc -w 10 ${dnsPods} 8080 && nslookup kubernetes.default.svc.cluster.local ${spec.network.dnsIp} && ` +
-                    `if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 169.254.169.254 80; then echo metadata-reached; else echo metadata-blocked; fi`,
-                ],
-              },
-            ],
-          },
-        }),
-      );
-      await kubectl('apply', '-f', probe);
+      await apply({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'nodelab-probe', namespace: 'default' },
+        spec: {
+          nodeName: worker.name,
+          restartPolicy: 'Never',
+          containers: [
+            {
+              name: 'probe',
+              image: 'docker.io/library/busybox:stable',
+              command: [
+                'sh',
+                '-c',
+                // busybox's nc and nslookup (its static wget needs glibc's NSS, absent here).
+                `printf 'GET /health HTTP/1.0\\r\\n\\r\\n' | nc -w 10 ${dnsPods} 8080 && nslookup kubernetes.default.svc.cluster.local ${spec.network.dnsIp} && ` +
+                  `if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 169.254.169.254 80; then echo metadata-reached; else echo metadata-blocked; fi`,
+              ],
+            },
+          ],
+        },
+      });
       const phase = await until('the probe pod to finish', 3 * MINUTE, async () => {
         const { stdout } = await kubectl('get', 'pod', 'nodelab-probe', '-o', 'jsonpath={.status.phase}');
         return stdout === 'Succeeded' || stdout === 'Failed' ? stdout : undefined;
@@ -337,7 +320,7 @@ describe('nodelab: a cluster from kaas user data', () => {
       await lab.stop();
       expect(await hostTraces()).toEqual(NO_TRACES);
       // The kubelet set these kernel-wide on start; the lab put them back.
-      expect(await kubeletSysctls()).toEqual(sysctlsBefore);
+      expect(await kubeletSysctls()).toEqual(kaas.sysctlsBefore);
     },
     15 * MINUTE,
   );
