@@ -17,7 +17,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { defaultPatch } from '../kubelab/binaries.ts';
@@ -58,6 +58,50 @@ export function releaseMirror(version: string = defaultPatch()): string {
   return join(nodelabCache(version), 'release');
 }
 
+/** Held by the process whose lab runs (its pid inside): one lab at a time on a host. */
+const LAB_LOCK = '/var/tmp/kaas-nodelab.lock';
+/** Longest a lab waits for another process's lab to stop (a whole nodelab suite). */
+const LAB_LOCK_WAIT_MS = 20 * 60_000;
+
+/**
+ * Takes the host's lab lock, waiting while another live process holds it: labs running at once
+ * would restore each other's kernel-wide settings too early (the kubelet's sysctls are global)
+ * and share two cores between kubeadm runs. A lock whose process is gone is taken over.
+ */
+export async function lockHost(path = LAB_LOCK): Promise<() => Promise<void>> {
+  const deadline = Date.now() + LAB_LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      await writeFile(path, String(process.pid), { flag: 'wx' });
+      return () => rm(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(await readFile(path, 'utf8').catch(() => ''));
+    if (holder === process.pid) throw new Error('this process already runs a nodelab: stop it first');
+    if (!alive(holder)) {
+      await rm(path, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `another nodelab (pid ${holder}) held ${LAB_LOCK} for ${LAB_LOCK_WAIT_MS / 60_000} min`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One booted server. */
 export interface LabNode {
   readonly name: string;
@@ -77,6 +121,8 @@ export interface LabNode {
 export interface Nodelab {
   /** The host's address on the bridge: the network's gateway. */
   readonly gateway: string;
+  /** The bridge's name on the host. */
+  readonly bridge: string;
   /**
    * Boots a server: lays out its node, seeds `userData` (the text kaas sent to the cloud) and runs
    * cloud-init's four stages. Resolves once cloud-init is done (kaas's bootstrap script has run);
@@ -140,11 +186,19 @@ export async function startNodelab(options: { cidr: string }): Promise<Nodelab> 
   if (!match) throw new Error(`nodelab networks are /24s ending in .0, got ${options.cidr}`);
   const gateway = `${match[1]}.1`;
   const bridge = `nlbr${randomBytes(3).toString('hex')}`;
-  const saved = await readSysctls(await sysctlKeys());
-  await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
-  await run('ip', ['addr', 'add', `${gateway}/24`, 'dev', bridge]);
-  await run('ip', ['link', 'set', bridge, 'up']);
-  await mkdir(NODES_DIR, { recursive: true });
+  const unlock = await lockHost();
+  let saved: Map<string, string>;
+  try {
+    saved = await readSysctls(await sysctlKeys());
+    await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', `${gateway}/24`, 'dev', bridge]);
+    await run('ip', ['link', 'set', bridge, 'up']);
+    await mkdir(NODES_DIR, { recursive: true });
+  } catch (error) {
+    await run('ip', ['link', 'del', bridge]).catch(() => undefined);
+    await unlock();
+    throw error;
+  }
   const nodes = new Map<string, LabNode>();
 
   const boot: Nodelab['boot'] = async (server) => {
@@ -219,8 +273,36 @@ export async function startNodelab(options: { cidr: string }): Promise<Nodelab> 
         await writeFile(path, value).catch((e: unknown) => errors.push(e));
       }
     }
+    await unlock();
     if (errors.length > 0) throw new AggregateError(errors, 'nodelab did not stop cleanly');
   };
 
-  return { gateway, boot, stop };
+  return { gateway, bridge, boot, stop };
 }
+
+/**
+ * What nodes leave on the host: nodelab's links (node veths and lab bridges), cgroups, mounts and
+ * node directories.
+ */
+export async function hostTraces(): Promise<{
+  links: string[];
+  cgroups: string[];
+  mounts: number;
+  nodeDirs: string[];
+}> {
+  const { stdout: links } = await run('ip', ['-o', 'link']);
+  const { stdout: cgroups } = await run('bash', [
+    '-c',
+    'ls -d /sys/fs/cgroup/*/nodelab-* 2>/dev/null || true',
+  ]);
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  return {
+    links: [...links.matchAll(/^\d+: (nl[^:@]*)[:@]/gm)].map((m) => m[1] ?? ''),
+    cgroups: cgroups.split('\n').filter(Boolean),
+    mounts: mountinfo.split('\n').filter((l) => l.includes(NODES_DIR)).length,
+    nodeDirs: (await readdir(NODES_DIR).catch(() => [])).sort(),
+  };
+}
+
+/** {@link hostTraces} once every lab is stopped. */
+export const NO_TRACES = { links: [], cgroups: [], mounts: 0, nodeDirs: [] };

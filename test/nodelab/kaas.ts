@@ -1,0 +1,298 @@
+/**
+ * kaas as nodelab's clusters reach it, shared by the nodelab suites: a bridge standing in for the
+ * cluster's Neutron network, cloudsim listening on its gateway (so the cloud's Swift, which serves
+ * the release TempURL, is reachable from the nodes as it is from real servers), kaas itself
+ * (buildApp over HTTPS on the bridge: TokenReview and enrollment) and the real provisioner, with
+ * the release build.sh packed staged from a local mirror. Two users: alice holds the cluster's
+ * admin role on the project the provisioner builds in, bob is only a member.
+ *
+ * Clusters are created with `waitForApi: false`: a created cluster's full set of managed services
+ * (cloud controller, Cinder CSI, backups) needs images nodelab does not build, so kaas's own
+ * addons step would never see them ready. The suites apply what kaas's pod-network step applies
+ * (namespaces, RBAC, networking and kaas's cluster-admin binding) with the break-glass certificate,
+ * and wait for Nodes by name themselves. kaas's own drains, join-token renewals and Node deletions
+ * go through the cluster's API: the endpoint kaas recorded is the floating IP, which cloudsim
+ * routes nowhere, so kaas's cluster clients dial master-0's fixed address instead.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { renderAddons } from '../../src/addons/index.ts';
+import { keystoneDirectory } from '../../src/auth/directory.ts';
+import { createCa, issueServerCert } from '../../src/auth/pki.ts';
+import { createAuthService, type AuthService } from '../../src/auth/service.ts';
+import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
+import { CLUSTER_DEFAULTS } from '../../src/cluster/defaults.ts';
+import type { ClusterSpec } from '../../src/cluster/spec.ts';
+import { createLogger } from '../../src/log.ts';
+import type { Cloud } from '../../src/openstack/index.ts';
+import { kaasBinding, mastersCertificate } from '../../src/provisioner/identity.ts';
+import { createKubeClient } from '../../src/provisioner/kubeclient.ts';
+import { adminKubeconfigYaml, type ClusterMaterial } from '../../src/provisioner/material.ts';
+import type { Provisioner } from '../../src/provisioner/provisioner.ts';
+import { open } from '../../src/provisioner/secretbox.ts';
+import { addonContext } from '../../src/provisioner/steps/addons.ts';
+import { buildApp } from '../../src/server/app.ts';
+import type { Store } from '../../src/store/db.ts';
+import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
+import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
+import { defaultPatch, kubeBinary } from '../kubelab/binaries.ts';
+import {
+  provisionerStore,
+  testCloud,
+  testProvisioner,
+  testSpec,
+  TEST_SECRET_KEY,
+} from '../provisioner/support.ts';
+import { releaseMirror, startNodelab, type Nodelab } from './node.ts';
+
+const run = promisify(execFile);
+export const MINUTE = 60_000;
+/** Kernel-wide settings the kubelet changes on start (see node.ts). */
+const KUBELET_SYSCTLS = ['vm.overcommit_memory', 'kernel.panic', 'kernel.panic_on_oops'];
+
+/** Polls `probe` every second until it yields a value; errors count as "not yet" until `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** The kubelet's kernel-wide settings as they are now (to compare before and after a lab). */
+export function kubeletSysctls(): Promise<string[]> {
+  return Promise.all(KUBELET_SYSCTLS.map((k) => readFile(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8')));
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** kubectl with the cluster's break-glass certificate, and what the suites do with it. */
+export interface BreakGlass {
+  /** The cluster's CA certificate. */
+  readonly caPem: string;
+  kubectl(...args: string[]): Promise<{ stdout: string; stderr: string }>;
+  /** `kubectl apply` of `object` (with `flags`). */
+  apply(object: object, ...flags: string[]): Promise<void>;
+  /** Waits until Node `name` is Ready. */
+  ready(name: string): Promise<void>;
+  /**
+   * Applies what kaas's pod-network step applies on a cluster whose API it waits for: kaas's
+   * cluster-admin binding, then its namespaces, RBAC and networking services (flannel).
+   */
+  applyPodNetwork(): Promise<void>;
+}
+
+/** One cluster's users, as the suites seed them in cloudsim. */
+export interface LabUsers {
+  readonly password: string;
+  readonly alice: { id: string };
+  readonly bob: { id: string };
+  readonly adminRole: { id: string };
+}
+
+/** kaas, its cloud and its lab; `stop` removes all of it. */
+export interface NodelabKaas {
+  readonly lab: Nodelab;
+  readonly sim: Cloudsim;
+  readonly cloud: Cloud;
+  readonly store: Store;
+  readonly auth: AuthService;
+  readonly provisioner: Provisioner;
+  readonly users: LabUsers;
+  /** A directory for the suite's files, removed on stop. */
+  readonly work: string;
+  /**
+   * Where kaas's cluster clients connect: master-0's fixed address on eth2, set by the suite once
+   * master-0 booted (until then kaas has no endpoint to dial, and a client made would throw).
+   */
+  apiAddress: string | undefined;
+  /** The kubelet's kernel-wide settings as the lab found them (read under its host lock). */
+  readonly sysctlsBefore: readonly string[];
+  /**
+   * Queues the create of cluster `name` (the catalogue's default version, `workers` in group
+   * `default`, on the lab's network, alice's role as its admin role), not waiting for its API.
+   */
+  createCluster(name: string, workers: number): ReturnType<Provisioner['createCluster']>;
+  /** kubectl as break-glass on cluster `clusterId` (its API at `apiAddress`). */
+  breakGlass(clusterId: string): Promise<BreakGlass>;
+  /** Stops the lab (every node), kaas, cloudsim and the store; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Starts kaas on a fresh nodelab bridge of network `cidr` (a /24). */
+export async function startNodelabKaas(cidr: string): Promise<NodelabKaas> {
+  const closers: (() => Promise<unknown>)[] = [];
+  // In reverse order of starting; each runs even when one before it failed.
+  const stop = async () => {
+    const errors: unknown[] = [];
+    for (const close of closers.splice(0).reverse()) await close().catch((e: unknown) => errors.push(e));
+    if (errors.length > 0) throw new AggregateError(errors, 'the nodelab kaas did not stop cleanly');
+  };
+  try {
+    return await start(cidr, closers, stop);
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function start(
+  cidr: string,
+  closers: (() => Promise<unknown>)[],
+  stop: () => Promise<void>,
+): Promise<NodelabKaas> {
+  const version = defaultPatch();
+  const work = await mkdtemp(join(tmpdir(), 'kaas-nodelab-'));
+  closers.push(() => rm(work, { recursive: true, force: true }));
+  const store = await provisionerStore();
+  closers.push(() => store.close());
+  const lab = await startNodelab({ cidr });
+  closers.push(() => lab.stop());
+  // Once the lab holds the host, no other lab's kubelets change these.
+  const sysctlsBefore = await kubeletSysctls();
+  const sim = await startCloudsim({ port: 0, host: lab.gateway, bootTimeMs: 20 });
+  closers.push(() => sim.close());
+  const cloud = testCloud(sim);
+  const mirror = releaseMirror();
+  const sha256 = await sha256Of(join(mirror, `v${version}`, 'kubernetes-server-linux-amd64.tar.gz'));
+  const releaseCatalogue = KUBERNETES_RELEASES.map((r) =>
+    r.patch === version ? { ...r, artifact: { url: r.artifact.url, sha256 } } : r,
+  );
+  // The users: one holds the cluster's admin role on its project (the bootstrap project of
+  // cloudsim, which the provisioner builds in), one only member.
+  const project = [...sim.state.projects.values()].find((p) => p.name === 'admin');
+  if (!project) throw new Error('cloudsim has no admin project');
+  const adminRole = sim.seedRole('kubernetes-admins');
+  const memberRole = [...sim.state.roles.values()].find((r) => r.name === 'member');
+  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  const alice = sim.seedUser({ name: 'alice', password });
+  const bob = sim.seedUser({ name: 'bob', password });
+  sim.assignRole({ projectId: project.id, roleId: adminRole.id, userId: alice.id });
+  sim.assignRole({ projectId: project.id, roleId: memberRole?.id ?? '', userId: bob.id });
+  // kaas as its clusters reach it: HTTPS on the bridge, its certificate from kaas's CA.
+  const kaasCa = await createCa({ commonName: 'kaas-nodelab' });
+  const kaasCert = await issueServerCert({ ca: kaasCa, hosts: [lab.gateway] });
+  const logger = createLogger({ level: process.env.KAAS_TEST_LOG ?? 'silent' });
+  const now = () => new Date();
+  const auth = createAuthService({ store, directory: keystoneDirectory(cloud), logger, now });
+  closers.push(() => auth.close());
+  const kaas: FastifyInstance = await buildApp(
+    { store, logger, now, auth },
+    { https: { key: kaasCert.keyPem, cert: kaasCert.certPem } },
+  );
+  closers.push(() => kaas.close());
+  await kaas.listen({ host: lab.gateway, port: 0 });
+  const kaasUrl = `https://${lab.gateway}:${(kaas.server.address() as { port: number }).port}`;
+  const api = () => {
+    if (!context.apiAddress) throw new Error('kaas dialled the cluster API before master-0 booted');
+    return `https://${context.apiAddress}:6443`;
+  };
+  const provisioner = testProvisioner(
+    store,
+    cloud,
+    { kaasUrl, caPem: kaasCa.certPem },
+    {
+      releaseMirror: mirror,
+      releaseCacheDir: join(work, 'releases'),
+      releaseCatalogue,
+      kubeClient: (access) => createKubeClient({ ...access, server: api() }),
+    },
+  );
+
+  const breakGlass = async (clusterId: string): Promise<BreakGlass> => {
+    const sealed = await findClusterSecret({ db: store.db, clusterId });
+    if (!sealed) throw new Error('the provisioner stored no material');
+    const material = JSON.parse(open(TEST_SECRET_KEY, sealed, clusterId)) as ClusterMaterial;
+    const spec = (await provisioner.getCluster(clusterId, { observe: false })).spec as ClusterSpec;
+    const kubeconfig = join(work, `break-glass-${clusterId}.conf`);
+    await writeFile(
+      kubeconfig,
+      adminKubeconfigYaml({
+        clusterName: spec.name,
+        server: api(),
+        caPem: material.ca.certPem,
+        cert: await mastersCertificate(material.ca, 'kaas-break-glass'),
+      }),
+      { mode: 0o600 },
+    );
+    const kubectl = (...args: string[]) =>
+      run(kubeBinary('kubectl'), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 16 << 20 });
+    let applied = 0;
+    const apply = async (object: object, ...flags: string[]) => {
+      const manifest = join(work, `manifest-${clusterId}-${applied++}.json`);
+      await writeFile(manifest, JSON.stringify(object));
+      await kubectl('apply', ...flags, '-f', manifest);
+    };
+    return {
+      caPem: material.ca.certPem,
+      kubectl,
+      ready: async (name) => {
+        await until(`${name} Ready`, 5 * MINUTE, async () => {
+          const { stdout } = await kubectl('get', 'node', name, '-o', 'json');
+          const conditions = (
+            JSON.parse(stdout) as { status: { conditions: { type: string; status: string }[] } }
+          ).status.conditions;
+          return conditions.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+        });
+      },
+      apply,
+      applyPodNetwork: async () => {
+        const addons = renderAddons(
+          addonContext(spec, clusterId, { authUrl: sim.authUrl, region: 'RegionOne' }),
+          ['namespaces', 'rbac', 'networking'],
+        );
+        await apply(
+          { apiVersion: 'v1', kind: 'List', items: [kaasBinding(), ...addons.flatMap((a) => a.objects)] },
+          '--server-side',
+          '--field-manager=kaas',
+        );
+      },
+    };
+  };
+
+  const context: NodelabKaas = {
+    lab,
+    sim,
+    cloud,
+    store,
+    auth,
+    provisioner,
+    users: { password, alice, bob, adminRole },
+    work,
+    apiAddress: undefined,
+    sysctlsBefore,
+    createCluster: (name, workers) =>
+      provisioner.createCluster(
+        testSpec(name, workers, {
+          kubernetesVersion: version,
+          network: { ...CLUSTER_DEFAULTS.network, nodeCidr: cidr },
+          adminRoleId: adminRole.id,
+        }),
+        { waitForApi: false },
+      ),
+    breakGlass,
+    stop,
+  };
+  return context;
+}
