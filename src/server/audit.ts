@@ -67,6 +67,12 @@ export const AUDIT_RULES: Record<string, AuditRule> = {
     target: clusterParam,
     clusterId: clusterParam,
   },
+  'POST /api/v1/clusters/:id/rotate-credentials': {
+    action: 'cluster.credentials.rotate',
+    target: clusterParam,
+    clusterId: clusterParam,
+    details: (ctx) => ({ jobId: str(obj(ctx.response?.job).id) }),
+  },
   'DELETE /api/v1/clusters/:id': { action: 'cluster.delete', target: clusterParam, clusterId: clusterParam },
   'POST /api/v1/clusters/:id/retry': {
     action: 'cluster.retry',

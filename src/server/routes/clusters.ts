@@ -55,6 +55,7 @@ export interface ClusterRouteDeps {
     | 'deleteCluster'
     | 'retryJob'
     | 'getJob'
+    | 'rotateCredentials'
   >;
   /**
    * Throws AuthError/ForbiddenError unless the caller may do this: `clusterId` is the cluster the
@@ -211,6 +212,16 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
           return reply.status(200).send({ job: null, message: `cluster already runs Kubernetes ${version}` });
         return reply.status(202).send({ job });
       },
+    );
+
+    app.post<{ Params: { id: string } }>(
+      '/api/v1/clusters/:id/rotate-credentials',
+      route(
+        "Replace the cluster's OpenStack application credential without downtime; 202 with the queued job",
+        { params: clusterParams, response: { 202: jobResultSchema } },
+      ),
+      async (request, reply) =>
+        reply.status(202).send({ job: await provisioner.rotateCredentials(request.params.id) }),
     );
 
     app.post<{ Params: { id: string }; Body: { jobId?: string } }>(
