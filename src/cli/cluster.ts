@@ -12,6 +12,7 @@ import type { ClusterView, CreateResult, JobView } from '../provisioner/provisio
 import type { JobRecord } from '../store/findJob.ts';
 import { DEFAULT_RELEASE, supportedPatchList } from '../versions/index.ts';
 import { describeCluster, describeClusters, operationOf, publicCluster, showData } from './clusterOutput.ts';
+import { rotateCredentialsDirect } from './credentials.ts';
 import { DetachedError } from './exit.ts';
 import { prompter } from './login.ts';
 import { operatorAudit } from './operator.ts';
@@ -163,13 +164,13 @@ function writeSecretFile(path: string, content: string): void {
 const path = (...parts: string[]) => `/api/v1/clusters/${parts.map(encodeURIComponent).join('/')}`;
 
 /**
- * `kaas cluster create|list|show|resize|upgrade|delete|retry`: clients of the kaas server's API at
- * the URL `kaas login` saved (KAAS_URL). The server's job workers run every operation; a mutation
+ * `kaas cluster create|list|show|resize|upgrade|delete|retry|rotate-credentials|set`: clients of
+ * the kaas server's API at the URL `kaas login` saved (KAAS_URL). The server's job workers run every operation; a mutation
  * submits it and follows its progress by polling, echoing events on stderr. `--no-wait` returns at
  * once with the queued job, and Ctrl-C stops following without stopping the job. Data (the cluster
  * or job) goes to stdout, as JSON with `--output json`; a failed job exits 7 (upstream).
  * `kaas cluster kubeconfig --admin` is the operator's break-glass path: it reads the database with
- * KAAS_SECRET_KEY locally and never goes through the API.
+ * KAAS_SECRET_KEY locally and never goes through the API; so does `rotate-credentials --direct`.
  */
 export function registerClusterCommands(program: Command, deps: ClusterCommandDeps = {}): void {
   const out = deps.stdout ?? process.stdout;
@@ -506,6 +507,32 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
       async (s, id) => (await s.call<{ job: JobRecord }>('POST', path(id, 'retry'), { json: {} })).body,
     ),
   );
+
+  withOutput(
+    noWait(
+      cluster
+        .command('rotate-credentials <cluster>')
+        .description(
+          "replace the cluster's OpenStack application credential without downtime (a new one in, services restarted on it, the old one deleted)",
+        )
+        .option(
+          '--direct',
+          "operators: queue it through the database with KAAS_SECRET_KEY instead of the kaas server's API",
+        ),
+    ),
+  ).action(async (ref: string, opts: Common & { direct?: boolean }) => {
+    if (!opts.direct) {
+      await mutate(
+        ref,
+        opts,
+        async (s, id) => (await s.call<{ job: JobRecord }>('POST', path(id, 'rotate-credentials'))).body,
+      );
+      return;
+    }
+    const final = await rotateCredentialsDirect(ref, opts.wait !== false, { env, stderr: err, pollMs });
+    print(opts, operationOf(final), () => `${final.id} ${final.kind} ${final.state}`);
+    failIfFailed(ref, final);
+  });
 
   cluster
     .command('kubeconfig <cluster>')

@@ -21,6 +21,7 @@ import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
+import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
 import { waitFor } from '../ha/support.ts';
 import { runKaas } from '../support/cli.ts';
 import { adminEnv } from '../support/openstack.ts';
@@ -366,6 +367,60 @@ describe('kaas cluster against a kaas server', () => {
     expect(followed.stderr).toMatch(/ info +workers:default: /);
     for (const name of ['cli1', 'cli2'])
       expect((await kaas(adminDir, ['cluster', 'delete', name, '--yes'])).code).toBe(0);
+  });
+
+  it('rotate-credentials goes through the server as the caller: members 403, refusals as the server says, the job queued and audited', async () => {
+    const member = await kaas(bobDir, ['cluster', 'rotate-credentials', 'ok1']);
+    expect([member.code, member.stderr]).toEqual([4, expect.stringContaining('(forbidden)')]);
+    // ok1 was made with waitForApi=false: kaas cannot move its services onto a new credential.
+    const unreached = await kaas(adminDir, ['cluster', 'rotate-credentials', 'ok1']);
+    expect([unreached.code, unreached.stderr]).toEqual([
+      6,
+      expect.stringContaining('(cluster_api_not_reached)'),
+    ]);
+
+    const { id, options } = (await show('ok1')).cluster as unknown as { id: string; options: object };
+    const reachable = (waitForApi: boolean) =>
+      updateProvisionedCluster({
+        db: store.db,
+        id,
+        status: 'ready',
+        options: { ...options, waitForApi },
+        now: new Date().toISOString(),
+      });
+    await reachable(true);
+    try {
+      const queued = await kaas(adminDir, [
+        'cluster',
+        'rotate-credentials',
+        'ok1',
+        '--no-wait',
+        '-o',
+        'json',
+      ]);
+      expect(queued.code, queued.stderr).toBe(0);
+      const job = JSON.parse(queued.stdout) as { id: string; kind: string; state: string };
+      expect(job).toMatchObject({ kind: 'rotate', state: 'queued' });
+      expect(serverLog).toContain(`"method":"POST","url":"/api/v1/clusters/${id}/rotate-credentials"`);
+      const audited = await store.db
+        .selectFrom('audit_events')
+        .select(['outcome', 'actor_name', 'details'])
+        .where('action', '=', 'cluster.credentials.rotate')
+        .orderBy('at')
+        .execute();
+      expect(audited.map((e) => [e.outcome, e.actor_name])).toEqual([
+        ['failure', 'bob@Default'],
+        ['failure', 'admin@Default'],
+        ['success', 'admin@Default'],
+      ]);
+      expect(JSON.parse(audited[2]!.details)).toMatchObject({ jobId: job.id });
+      // The server's worker runs it; cloudsim's servers run no Kubernetes, so the services never
+      // move and the job stops before deleting the old credential.
+      const over = await jobOver('ok1', job.id);
+      expect(over.job.job.state).toBe('failed');
+    } finally {
+      await reachable(false);
+    }
   });
 
   it('writes the break-glass kubeconfig from the database only, then deletes through the server', async () => {

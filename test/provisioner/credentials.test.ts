@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { registerCredentialsCommands } from '../../src/cli/credentials.ts';
+import { registerClusterCommands } from '../../src/cli/cluster.ts';
 import { openProvisionerFromEnv } from '../../src/cli/provisioner.ts';
 import { createLogger } from '../../src/log.ts';
 import { isOpenStackError } from '../../src/openstack/index.ts';
@@ -150,7 +150,7 @@ describe("a cluster's own OpenStack identity", () => {
     expect(credentialRemoval(await deleteCluster(p, cluster.id))).toEqual({ removed: 0, ids: [] });
   });
 
-  it('kaas cluster rotate-credentials queues the rotation as the operator; a rotation whose services were not moved keeps the old credential', async () => {
+  it('kaas cluster rotate-credentials --direct queues the rotation as the operator; a rotation whose services were not moved keeps the old credential', async () => {
     const { cloud } = suite;
     const ks = cloud.keystone;
     const kaas = await cloud.session.token();
@@ -172,9 +172,9 @@ describe("a cluster's own OpenStack identity", () => {
         const out = sink();
         const err = sink();
         const program = new Command('kaas').exitOverride();
-        registerCredentialsCommands(program, { env, stdout: out.stream, stderr: err.stream, pollMs: 20 });
+        registerClusterCommands(program, { env, stdout: out.stream, stderr: err.stream, pollMs: 20 });
         const error = await program
-          .parseAsync(['node', 'kaas', 'cluster', 'rotate-credentials', ...args])
+          .parseAsync(['node', 'kaas', 'cluster', 'rotate-credentials', '--direct', ...args])
           .then(
             () => undefined,
             (e: unknown) => e,
