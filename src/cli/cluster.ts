@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import {
   CLUSTER_DEFAULTS,
@@ -7,6 +7,7 @@ import {
   specFromEnv,
   type SpecOverrides,
 } from '../cluster/defaults.ts';
+import { describeAutoHeal } from '../cluster/autoheal.ts';
 import { InputError, NotFoundError, UpstreamError } from '../errors.ts';
 import type { ClusterView, CreateResult, JobView } from '../provisioner/provisioner.ts';
 import type { JobRecord } from '../store/findJob.ts';
@@ -53,6 +54,15 @@ const SPEC_FLAGS: Record<string, string> = {
 
 /** The request fields of resize and upgrade, as their flags. */
 const OPERATION_FLAGS: Record<string, string> = { count: '--count', group: '--group', version: '--version' };
+
+/** The request fields of `cluster set`, as their flags. */
+const SET_FLAGS: Record<string, string> = { autoHeal: '--auto-heal', group: '--group' };
+
+/** Parses an on/off flag value. */
+function onOff(value: string): boolean {
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new InvalidArgumentError('use on or off');
+}
 
 /**
  * The flags of `opts` the user typed, by the spec field each set: errors about those fields name
@@ -506,6 +516,23 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
       opts,
       async (s, id) => (await s.call<{ job: JobRecord }>('POST', path(id, 'retry'), { json: {} })).body,
     ),
+  );
+
+  withOutput(
+    cluster
+      .command('set <cluster>')
+      .description(
+        "change a cluster's settings: --auto-heal on|off (for one node group with --group); the healer follows at its next pass",
+      )
+      .requiredOption('--auto-heal <on|off>', 'turn auto-healing on or off', onOff)
+      .option('--group <name>', 'only this node group (default: the whole cluster)'),
+  ).action(async (ref: string, opts: Common & { autoHeal: boolean; group?: string }) =>
+    withSession(async (s) => {
+      const id = await clusterId(s, ref);
+      const body = { autoHeal: opts.autoHeal, ...(opts.group === undefined ? {} : { group: opts.group }) };
+      const view = (await s.call<ClusterView>('PATCH', path(id), { json: body })).body;
+      print(opts, publicCluster(view), () => `${view.name} auto-heal ${describeAutoHeal(view.spec)}`);
+    }, SET_FLAGS),
   );
 
   withOutput(

@@ -94,6 +94,9 @@ describe('OpenAPI document of the kaas app', () => {
       expect(Object.keys(rotate?.responses as object)).toEqual(
         expect.arrayContaining(['202', '403', '404', '409']),
       );
+      const patch = documentedPaths['/api/v1/clusters/{id}']?.patch;
+      expect(Object.keys(patch?.responses as object)).toEqual(expect.arrayContaining(['200', '400', '404']));
+      expect(patch?.requestBody).toMatchObject({ required: true });
       expect(paths).toEqual(
         expect.arrayContaining([
           '/api/v1/clusters/{id}/resize',

@@ -369,6 +369,42 @@ describe('kaas cluster against a kaas server', () => {
       expect((await kaas(adminDir, ['cluster', 'delete', name, '--yes'])).code).toBe(0);
   });
 
+  it('set --auto-heal turns healing off and on for the cluster or a group, shown by show; bad values name the flag', async () => {
+    const off = await kaas(adminDir, ['cluster', 'set', 'ok1', '--auto-heal', 'off']);
+    expect([off.code, off.stdout], off.stderr).toEqual([0, 'ok1 auto-heal off\n']);
+    const shown = await kaas(adminDir, ['cluster', 'show', 'ok1']);
+    expect(shown.stdout).toContain('\nauto-heal off\n');
+    await kaas(adminDir, ['cluster', 'set', 'ok1', '--auto-heal', 'on']);
+    const group = await kaas(adminDir, [
+      'cluster',
+      'set',
+      'ok1',
+      '--auto-heal',
+      'off',
+      '--group',
+      'default',
+      '-o',
+      'json',
+    ]);
+    expect(group.code, group.stderr).toBe(0);
+    expect(JSON.parse(group.stdout).spec).toMatchObject({
+      autoHeal: true,
+      nodeGroups: [{ autoHeal: false }],
+    });
+    expect((await kaas(adminDir, ['cluster', 'show', 'ok1'])).stdout).toContain(
+      '\nauto-heal on (off for group default)\n',
+    );
+
+    const nope = await kaas(adminDir, ['cluster', 'set', 'ok1', '--auto-heal', 'off', '--group', 'gpu']);
+    expect([nope.code, nope.stderr]).toEqual([2, expect.stringContaining('(--group)')]);
+    const maybe = await kaas(adminDir, ['cluster', 'set', 'ok1', '--auto-heal', 'maybe']);
+    expect([maybe.code, maybe.stderr]).toEqual([2, expect.stringContaining('use on or off')]);
+    const member = await kaas(bobDir, ['cluster', 'set', 'ok1', '--auto-heal', 'off']);
+    expect([member.code, member.stderr]).toEqual([4, expect.stringContaining('(forbidden)')]);
+    await kaas(adminDir, ['cluster', 'set', 'ok1', '--auto-heal', 'on', '--group', 'default']);
+    expect((await kaas(adminDir, ['cluster', 'show', 'ok1'])).stdout).toContain('\nauto-heal on\n');
+  });
+
   it('rotate-credentials goes through the server as the caller: members 403, refusals as the server says, the job queued and audited', async () => {
     const member = await kaas(bobDir, ['cluster', 'rotate-credentials', 'ok1']);
     expect([member.code, member.stderr]).toEqual([4, expect.stringContaining('(forbidden)')]);

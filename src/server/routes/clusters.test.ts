@@ -223,3 +223,63 @@ describe('credential rotation through the cluster API', () => {
     }
   });
 });
+
+describe('the auto-heal switch through the cluster API', () => {
+  it('lets a cluster admin turn it off and on, for the cluster or a group (audited); bad bodies name the field; 403/404 otherwise', async () => {
+    const fixture = await provisionerApp();
+    try {
+      const db = fixture.store.db;
+      await provisioned(db, 'c1', 'ready');
+      await provisioned(db, 'c3', 'ready');
+      const patch = (user: string, clusterId: string, payload: object) =>
+        fixture.app.inject({
+          method: 'PATCH',
+          url: `/api/v1/clusters/${clusterId}`,
+          headers: { 'x-test-user': user },
+          payload,
+        });
+
+      const off = await patch('admin', 'c1', { autoHeal: false });
+      expect(off.statusCode).toBe(200);
+      expect(off.json()).toMatchObject({ id: 'c1', status: 'ready', spec: { autoHeal: false } });
+      const group = await patch('admin', 'c1', { autoHeal: false, group: 'default' });
+      expect(group.json().spec.nodeGroups[0]).toMatchObject({ name: 'default', autoHeal: false });
+      expect((await patch('admin', 'c1', { autoHeal: true })).json().spec.autoHeal).toBe(true);
+
+      for (const [payload, field] of [
+        [{ autoHeal: 'no' }, 'autoHeal'],
+        [{}, 'autoHeal'],
+        [{ autoHeal: true, count: 3 }, 'count'],
+        [{ autoHeal: true, group: 'gpu' }, 'group'],
+      ] as const) {
+        const bad = await patch('admin', 'c1', payload);
+        expect([bad.statusCode, bad.json().error.field], JSON.stringify(payload)).toEqual([400, field]);
+      }
+      expect((await patch('member', 'c1', { autoHeal: false })).statusCode).toBe(403);
+      expect((await patch('admin', 'c3', { autoHeal: false })).statusCode).toBe(404);
+      const stored = await db
+        .selectFrom('provisioned_clusters')
+        .select('spec')
+        .where('id', '=', 'c1')
+        .executeTakeFirst();
+      expect(JSON.parse(stored!.spec)).toMatchObject({ autoHeal: true, nodeGroups: [{ autoHeal: false }] });
+
+      const audited = await db
+        .selectFrom('audit_events')
+        .select(['outcome', 'actor_name', 'details'])
+        .where('action', '=', 'cluster.autoheal.set')
+        .orderBy('at')
+        .execute();
+      expect(audited.map((e) => [e.outcome, e.actor_name, JSON.parse(e.details).autoHeal ?? null])).toEqual([
+        ['success', 'ada@Default', 'off'],
+        ['success', 'ada@Default', 'off'],
+        ['success', 'ada@Default', 'on (off for group default)'],
+        ...Array.from({ length: 4 }, () => ['failure', 'ada@Default', null]),
+        ['failure', 'max@Default', null],
+        ['failure', 'ada@Default', null],
+      ]);
+    } finally {
+      await fixture.close();
+    }
+  });
+});

@@ -56,6 +56,7 @@ export interface ClusterRouteDeps {
     | 'retryJob'
     | 'getJob'
     | 'rotateCredentials'
+    | 'setAutoHeal'
   >;
   /**
    * Throws AuthError/ForbiddenError unless the caller may do this: `clusterId` is the cluster the
@@ -135,6 +136,28 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
         }),
       },
       async (request) => provisioner.getCluster(request.params.id),
+    );
+
+    app.patch<{ Params: { id: string }; Body: { autoHeal: boolean; group?: string } }>(
+      '/api/v1/clusters/:id',
+      route(
+        'Turn auto-healing on or off for the cluster, or with `group` for one node group; the stored spec changes (no job) and the healer follows it at its next pass, also while a job runs',
+        {
+          params: clusterParams,
+          body: {
+            ...object(
+              {
+                autoHeal: { type: 'boolean', description: 'the switch' },
+                group: { ...str, description: 'a node group of the cluster; absent: the whole cluster' },
+              },
+              ['group'],
+            ),
+            additionalProperties: false,
+          },
+          response: { 200: clusterViewSchema },
+        },
+      ),
+      async (request) => provisioner.setAutoHeal(request.params.id, request.body),
     );
 
     type Flag = 'true' | 'false';
