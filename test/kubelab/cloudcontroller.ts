@@ -11,11 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import {
-  CLOUD_CONFIG_DIR,
-  CLOUD_CONTROLLER,
-  cloudControllerAddon,
-} from '../../src/addons/cloudcontroller.ts';
+import { CLOUD_CONFIG_DIR } from '../../src/addons/cloudconf.ts';
+import { CLOUD_CONTROLLER, cloudControllerAddon } from '../../src/addons/cloudcontroller.ts';
 import { resolveContext, type AddonContext } from '../../src/addons/context.ts';
 import { CLOUD_CONFIG_SECRET } from '../../src/addons/storage.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
