@@ -137,6 +137,15 @@ async function show(ref: string) {
   };
 }
 
+/** Runs `kaas cluster <args> --no-wait -o json` as admin: the job it queued, which must be a `kind`. */
+async function queuedJob(args: string[], kind: string) {
+  const queued = await kaas(adminDir, ['cluster', ...args, '--no-wait', '-o', 'json']);
+  expect(queued.code, queued.stderr).toBe(0);
+  const job = JSON.parse(queued.stdout) as { id: string; kind: string; state: string };
+  expect(job).toMatchObject({ kind, state: 'queued' });
+  return { job, stderr: queued.stderr };
+}
+
 /** Waits until the server's worker has finished the job `jobId` of `ref` (seen through the CLI). */
 const jobOver = (ref: string, jobId: string) =>
   waitFor(
@@ -237,20 +246,8 @@ describe('kaas cluster against a kaas server', () => {
   });
 
   it('--no-wait returns the queued job at once and the server runs it', async () => {
-    const queued = await kaas(adminDir, [
-      'cluster',
-      'resize',
-      'ok1',
-      '--count',
-      '2',
-      '--no-wait',
-      '-o',
-      'json',
-    ]);
-    expect(queued.code, queued.stderr).toBe(0);
-    const job = JSON.parse(queued.stdout) as { id: string; kind: string; state: string };
-    expect(job).toMatchObject({ kind: 'resize', state: 'queued' });
-    expect(queued.stderr).toBe('');
+    const { job, stderr } = await queuedJob(['resize', 'ok1', '--count', '2'], 'resize');
+    expect(stderr).toBe('');
     // No CLI runs anything from here on: the server's worker takes the job.
     const done = await jobOver('ok1', job.id);
     expect(done.job.job.state).toBe('succeeded');
@@ -426,17 +423,7 @@ describe('kaas cluster against a kaas server', () => {
       });
     await reachable(true);
     try {
-      const queued = await kaas(adminDir, [
-        'cluster',
-        'rotate-credentials',
-        'ok1',
-        '--no-wait',
-        '-o',
-        'json',
-      ]);
-      expect(queued.code, queued.stderr).toBe(0);
-      const job = JSON.parse(queued.stdout) as { id: string; kind: string; state: string };
-      expect(job).toMatchObject({ kind: 'rotate', state: 'queued' });
+      const { job } = await queuedJob(['rotate-credentials', 'ok1'], 'rotate');
       expect(serverLog).toContain(`"method":"POST","url":"/api/v1/clusters/${id}/rotate-credentials"`);
       const audited = await store.db
         .selectFrom('audit_events')

@@ -103,16 +103,18 @@ const SECRET_KEY = randomBytes(32);
 const SPEC = { masters: 1, nodeGroups: [{ name: 'default', count: 1 }], kubernetesVersion: '1.31.4' };
 
 /**
- * The panel fixture (c1, c2 on p1 where `admin` is admin; c3 on p2) with the audit hook and the
+ * Runs `test` on the panel fixture (c1, c2 on p1 where `admin` is admin; c3 on p2) with the audit hook and the
  * cluster routes over a real provisioner on its store. These routes touch no cloud, so its client
  * points nowhere and would fail if it were called.
  */
-async function provisionerApp() {
+async function withProvisionerApp(
+  test: (fixture: Awaited<ReturnType<typeof panelTestApp>>) => Promise<void>,
+): Promise<void> {
   const logger = createLogger({ level: 'silent' });
   // Each reading advances 1 ms, so audit entries sort in the order the requests ran.
   let tick = 0;
   const now = () => new Date(Date.parse('2030-02-01T00:00:00.000Z') + tick++);
-  return panelTestApp({
+  const fixture = await panelTestApp({
     register: (a, store) => {
       registerAudit(a, { store, now });
       registerClusterRoutes(a, {
@@ -128,6 +130,11 @@ async function provisionerApp() {
       });
     },
   });
+  try {
+    await test(fixture);
+  } finally {
+    await fixture.close();
+  }
 }
 
 /** Records cluster `id` as provisioned, with sealed (empty) secrets. */
@@ -142,8 +149,7 @@ async function provisioned(db: Db, id: string, status: string, options: object =
 
 describe('retry through the cluster API', () => {
   it("reaches a job only through its own cluster: an admin of c1 cannot retry c3's failed job", async () => {
-    const fixture = await provisionerApp();
-    try {
+    await withProvisionerApp(async (fixture) => {
       const db = fixture.store.db;
       for (const id of ['c1', 'c3']) {
         await provisioned(db, id, 'failed');
@@ -170,16 +176,13 @@ describe('retry through the cluster API', () => {
       const own = await retry('c1', 'job-c1');
       expect(own.statusCode).toBe(202);
       expect(own.json().job).toMatchObject({ id: 'job-c1', state: 'queued' });
-    } finally {
-      await fixture.close();
-    }
+    });
   });
 });
 
 describe('credential rotation through the cluster API', () => {
   it('queues the rotate job for a cluster admin (audited), 409 while a job runs or kaas does not reach the API, 403/404 otherwise', async () => {
-    const fixture = await provisionerApp();
-    try {
+    await withProvisionerApp(async (fixture) => {
       const db = fixture.store.db;
       await provisioned(db, 'c1', 'ready', { waitForApi: true });
       await provisioned(db, 'c2', 'ready', { waitForApi: false });
@@ -218,16 +221,13 @@ describe('credential rotation through the cluster API', () => {
         ['cluster.credentials.rotate', 'failure', 'ada@Default', 'c2'],
       ]);
       expect(JSON.parse(audited[2]!.details)).toEqual({ status: 202, jobId: job.id });
-    } finally {
-      await fixture.close();
-    }
+    });
   });
 });
 
 describe('the auto-heal switch through the cluster API', () => {
   it('lets a cluster admin turn it off and on, for the cluster or a group (audited); bad bodies name the field; 403/404 otherwise', async () => {
-    const fixture = await provisionerApp();
-    try {
+    await withProvisionerApp(async (fixture) => {
       const db = fixture.store.db;
       await provisioned(db, 'c1', 'ready');
       await provisioned(db, 'c3', 'ready');
@@ -278,8 +278,6 @@ describe('the auto-heal switch through the cluster API', () => {
         ['failure', 'max@Default', null],
         ['failure', 'ada@Default', null],
       ]);
-    } finally {
-      await fixture.close();
-    }
+    });
   });
 });
