@@ -157,3 +157,78 @@ export function DeleteClusterModal(props: {
     </OperationModal>
   );
 }
+
+/** Replaces the cluster's OpenStack application credential; the job it queues is handed to `onJob`. */
+export function RotateCredentialsModal(props: {
+  cluster: ClusterView;
+  onJob: (job: Job) => void;
+  onClose: () => void;
+}) {
+  return (
+    <OperationModal
+      id="rotate-form"
+      title={`Rotate the cloud credentials of ${props.cluster.name}`}
+      description="kaas makes the cluster a new OpenStack application credential, restarts the cloud controller, Cinder CSI, the registry and Velero on it, then deletes the old one. The services keep running meanwhile."
+      submitLabel="Rotate"
+      submit={async () => props.onJob((await api.rotateCredentials(props.cluster.id)).job)}
+      onClose={props.onClose}
+    />
+  );
+}
+
+/** Whether auto-healing is on: for the whole cluster, and the node groups where it is off. */
+export function autoHealText(spec: ClusterView['spec']): string {
+  if (spec.autoHeal === false) return 'Off';
+  const off = spec.nodeGroups.filter((g) => g.autoHeal === false).map((g) => g.name);
+  return off.length ? `On, except node group ${off.join(', ')}` : 'On';
+}
+
+const WHOLE = '';
+
+/** Turns auto-healing on or off for the cluster or one node group; `onSaved` once the server took it. */
+export function AutoHealModal(props: { cluster: ClusterView; onSaved: () => void; onClose: () => void }) {
+  const { spec } = props.cluster;
+  const switchOf = (name: string) =>
+    name === WHOLE
+      ? spec.autoHeal !== false
+      : spec.nodeGroups.find((g) => g.name === name)?.autoHeal !== false;
+  const [group, setGroup] = useState(WHOLE);
+  const current = switchOf(group);
+  const [on, setOn] = useState(current);
+  return (
+    <OperationModal
+      id="autoheal-form"
+      title={`Auto-healing of ${props.cluster.name}`}
+      description="kaas replaces a worker whose Node stays NotReady too long. The switch takes effect at the healer's next look, also while a job runs; a node group stays off while the whole cluster is."
+      submitLabel="Save"
+      canSubmit={on !== current}
+      submit={async () => {
+        await api.setAutoHeal(props.cluster.id, on, group === WHOLE ? undefined : group);
+        props.onSaved();
+      }}
+      onClose={props.onClose}
+    >
+      <FormGroup label="For" fieldId="autoheal-group">
+        <FormSelect
+          id="autoheal-group"
+          value={group}
+          onChange={(_e, v) => {
+            setGroup(v);
+            setOn(switchOf(v));
+          }}
+        >
+          <FormSelectOption value={WHOLE} label="The whole cluster" />
+          {spec.nodeGroups.map((g) => (
+            <FormSelectOption key={g.name} value={g.name} label={`Node group ${g.name}`} />
+          ))}
+        </FormSelect>
+      </FormGroup>
+      <FormGroup label="Auto-healing" fieldId="autoheal-on">
+        <FormSelect id="autoheal-on" value={on ? 'on' : 'off'} onChange={(_e, v) => setOn(v === 'on')}>
+          <FormSelectOption value="on" label="On" />
+          <FormSelectOption value="off" label="Off" />
+        </FormSelect>
+      </FormGroup>
+    </OperationModal>
+  );
+}
