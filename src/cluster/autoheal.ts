@@ -25,7 +25,7 @@ export function setAutoHeal(spec: ClusterSpec, change: AutoHealChange): ClusterS
   if (change.group === undefined) return withSwitch(spec, change.autoHeal);
   if (!spec.nodeGroups.some((g) => g.name === change.group)) {
     throw new InputError(
-      `cluster ${spec.name} has no node group "${change.group}" (it has ${spec.nodeGroups.map((g) => g.name).join(', ') || 'none'}); masters are not healed automatically`,
+      `cluster ${spec.name} has no node group "${change.group}" (it has ${spec.nodeGroups.map((g) => g.name).join(', ') || 'none'}); its masters follow the cluster's own switch`,
       { field: 'group', code: 'group_not_found' },
     );
   }
