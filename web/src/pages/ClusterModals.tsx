@@ -11,9 +11,31 @@ import {
   TextInput,
 } from '@patternfly/react-core';
 import { useState } from 'react';
-import { api, type ClusterView, type Job, type Version } from '../api.ts';
+import { api, type ClusterView, type Job, type NodeGroup, type Version } from '../api.ts';
 import { OperationModal } from '../components/ConfirmModal.tsx';
 import { useLoad } from '../useLoad.ts';
+
+/** A select of the cluster's node groups, after an optional `first` choice. */
+function GroupSelect(props: {
+  id: string;
+  label: string;
+  value: string;
+  groups: NodeGroup[];
+  first?: { value: string; label: string };
+  optionLabel: (group: NodeGroup) => string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <FormGroup label={props.label} fieldId={props.id}>
+      <FormSelect id={props.id} value={props.value} onChange={(_e, v) => props.onChange(v)}>
+        {props.first && <FormSelectOption value={props.first.value} label={props.first.label} />}
+        {props.groups.map((g) => (
+          <FormSelectOption key={g.name} value={g.name} label={props.optionLabel(g)} />
+        ))}
+      </FormSelect>
+    </FormGroup>
+  );
+}
 
 /** Resizes one node group; the job it queues is handed to `onJob`. */
 export function ResizeModal(props: { cluster: ClusterView; onJob: (job: Job) => void; onClose: () => void }) {
@@ -31,24 +53,17 @@ export function ResizeModal(props: { cluster: ClusterView; onJob: (job: Job) => 
       submit={async () => props.onJob((await api.resizeCluster(props.cluster.id, group, count)).job)}
       onClose={props.onClose}
     >
-      <FormGroup label="Node group" fieldId="resize-group">
-        <FormSelect
-          id="resize-group"
-          value={group}
-          onChange={(_e, v) => {
-            setGroup(v);
-            setCount(groups.find((g) => g.name === v)?.count ?? 0);
-          }}
-        >
-          {groups.map((g) => (
-            <FormSelectOption
-              key={g.name}
-              value={g.name}
-              label={`${g.name} (${g.count} ${g.count === 1 ? 'node' : 'nodes'})`}
-            />
-          ))}
-        </FormSelect>
-      </FormGroup>
+      <GroupSelect
+        id="resize-group"
+        label="Node group"
+        value={group}
+        groups={groups}
+        optionLabel={(g) => `${g.name} (${g.count} ${g.count === 1 ? 'node' : 'nodes'})`}
+        onChange={(v) => {
+          setGroup(v);
+          setCount(groups.find((g) => g.name === v)?.count ?? 0);
+        }}
+      />
       <FormGroup label="Nodes" fieldId="resize-count">
         <NumberInput
           id="resize-count"
@@ -208,21 +223,18 @@ export function AutoHealModal(props: { cluster: ClusterView; onSaved: () => void
       }}
       onClose={props.onClose}
     >
-      <FormGroup label="For" fieldId="autoheal-group">
-        <FormSelect
-          id="autoheal-group"
-          value={group}
-          onChange={(_e, v) => {
-            setGroup(v);
-            setOn(switchOf(v));
-          }}
-        >
-          <FormSelectOption value={WHOLE} label="The whole cluster" />
-          {spec.nodeGroups.map((g) => (
-            <FormSelectOption key={g.name} value={g.name} label={`Node group ${g.name}`} />
-          ))}
-        </FormSelect>
-      </FormGroup>
+      <GroupSelect
+        id="autoheal-group"
+        label="For"
+        value={group}
+        groups={spec.nodeGroups}
+        first={{ value: WHOLE, label: 'The whole cluster' }}
+        optionLabel={(g) => `Node group ${g.name}`}
+        onChange={(v) => {
+          setGroup(v);
+          setOn(switchOf(v));
+        }}
+      />
       <FormGroup label="Auto-healing" fieldId="autoheal-on">
         <FormSelect id="autoheal-on" value={on ? 'on' : 'off'} onChange={(_e, v) => setOn(v === 'on')}>
           <FormSelectOption value="on" label="On" />
