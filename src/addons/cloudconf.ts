@@ -7,6 +7,11 @@
  */
 import type { AddonContext } from './context.ts';
 
+/** Where the cloud controller and Cinder CSI mount the Secret CLOUD_CONFIG_SECRET (read-only). */
+export const CLOUD_CONFIG_DIR = '/etc/config';
+/** The Secret's key holding the CA bundle of the cloud's endpoints, when they use a private CA. */
+export const CLOUD_CA_KEY = 'ca.pem';
+
 /** The pod annotation naming the credential a service's pods started with: a new credential restarts them. */
 export const CREDENTIAL_ANNOTATION = 'kaas.io/application-credential';
 
@@ -60,4 +65,19 @@ export function cloudConf(input: CloudConfInput): string {
     ]),
     section('BlockStorage', [['ignore-volume-az', 'true']]),
   ].join('\n');
+}
+
+/**
+ * The data of the Secret CLOUD_CONFIG_SECRET: `cloud.conf`, and with `caPem` (the cloud's endpoints
+ * use a private CA) the bundle under CLOUD_CA_KEY, which `ca-file` names where the pods mount it.
+ */
+export function cloudConfigSecretData(
+  input: Omit<CloudConfInput, 'caFile'> & { caPem?: string },
+): Record<string, string> {
+  const { caPem, ...conf } = input;
+  if (caPem === undefined) return { 'cloud.conf': cloudConf(conf) };
+  return {
+    'cloud.conf': cloudConf({ ...conf, caFile: `${CLOUD_CONFIG_DIR}/${CLOUD_CA_KEY}` }),
+    [CLOUD_CA_KEY]: caPem,
+  };
 }

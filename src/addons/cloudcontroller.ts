@@ -1,4 +1,4 @@
-import { credentialPodAnnotations } from './cloudconf.ts';
+import { CLOUD_CONFIG_DIR, credentialPodAnnotations } from './cloudconf.ts';
 import type { ResolvedContext } from './context.ts';
 import { daemonSet, resources, type KubernetesObject } from './objects.ts';
 import { serviceIdentity } from './rbac-helpers.ts';
@@ -8,8 +8,6 @@ const ADDON = 'cloud-controller';
 const NS = 'kube-system';
 /** Name of the DaemonSet, its ServiceAccount and ClusterRole. */
 export const CLOUD_CONTROLLER = 'openstack-cloud-controller-manager';
-/** Where the pod reads `cloud.conf` (the Secret CLOUD_CONFIG_SECRET, mounted read-only). */
-export const CLOUD_CONFIG_DIR = '/etc/config';
 
 /**
  * The flags of openstack-cloud-controller-manager. `--cluster-name` is the kaas cluster id: the

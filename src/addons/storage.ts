@@ -1,7 +1,7 @@
 import type { ICSIDriver } from 'kubernetes-models/storage.k8s.io/v1/CSIDriver';
 import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
 import type { IContainer } from 'kubernetes-models/v1/Container';
-import { credentialPodAnnotations } from './cloudconf.ts';
+import { CLOUD_CONFIG_DIR, credentialPodAnnotations } from './cloudconf.ts';
 import type { ResolvedContext } from './context.ts';
 import { daemonSet, deployment, meta, resources, typed, type KubernetesObject } from './objects.ts';
 import { serviceIdentity } from './rbac-helpers.ts';
@@ -38,7 +38,7 @@ function plugin(ctx: ResolvedContext, extraMounts: IContainer['volumeMounts'] = 
     args: [
       '/bin/cinder-csi-plugin',
       '--endpoint=$(CSI_ENDPOINT)',
-      '--cloud-config=/etc/config/cloud.conf',
+      `--cloud-config=${CLOUD_CONFIG_DIR}/cloud.conf`,
       `--cluster=${ctx.clusterId}`,
     ],
     env: [{ name: 'CSI_ENDPOINT', value: `unix://${SOCKET_DIR}/csi.sock` }],
@@ -53,7 +53,7 @@ function plugin(ctx: ResolvedContext, extraMounts: IContainer['volumeMounts'] = 
     resources: resources('20m', '64Mi', '500m', '256Mi'),
     volumeMounts: [
       { name: 'socket-dir', mountPath: SOCKET_DIR },
-      { name: 'cloud-config', mountPath: '/etc/config', readOnly: true },
+      { name: 'cloud-config', mountPath: CLOUD_CONFIG_DIR, readOnly: true },
       ...(extraMounts ?? []),
     ],
   };

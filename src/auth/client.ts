@@ -34,7 +34,7 @@ function errorFor(status: number, body: unknown): Error {
 
 /** One kaas API call: JSON in and out, HTTP errors as the domain errors the server raised. */
 export type KaasCall = <T>(
-  method: 'GET' | 'POST' | 'DELETE',
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
   init?: { json?: unknown; headers?: Record<string, string> },
 ) => Promise<{ body: T; headers: Record<string, string | string[] | undefined> }>;

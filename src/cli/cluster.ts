@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import {
   CLUSTER_DEFAULTS,
@@ -7,11 +7,13 @@ import {
   specFromEnv,
   type SpecOverrides,
 } from '../cluster/defaults.ts';
+import { describeAutoHeal } from '../cluster/autoheal.ts';
 import { InputError, NotFoundError, UpstreamError } from '../errors.ts';
 import type { ClusterView, CreateResult, JobView } from '../provisioner/provisioner.ts';
 import type { JobRecord } from '../store/findJob.ts';
 import { DEFAULT_RELEASE, supportedPatchList } from '../versions/index.ts';
 import { describeCluster, describeClusters, operationOf, publicCluster, showData } from './clusterOutput.ts';
+import { rotateCredentialsDirect } from './credentials.ts';
 import { DetachedError } from './exit.ts';
 import { prompter } from './login.ts';
 import { operatorAudit } from './operator.ts';
@@ -52,6 +54,15 @@ const SPEC_FLAGS: Record<string, string> = {
 
 /** The request fields of resize and upgrade, as their flags. */
 const OPERATION_FLAGS: Record<string, string> = { count: '--count', group: '--group', version: '--version' };
+
+/** The request fields of `cluster set`, as their flags. */
+const SET_FLAGS: Record<string, string> = { autoHeal: '--auto-heal', group: '--group' };
+
+/** Parses an on/off flag value. */
+function onOff(value: string): boolean {
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new InvalidArgumentError('use on or off');
+}
 
 /**
  * The flags of `opts` the user typed, by the spec field each set: errors about those fields name
@@ -163,13 +174,13 @@ function writeSecretFile(path: string, content: string): void {
 const path = (...parts: string[]) => `/api/v1/clusters/${parts.map(encodeURIComponent).join('/')}`;
 
 /**
- * `kaas cluster create|list|show|resize|upgrade|delete|retry`: clients of the kaas server's API at
- * the URL `kaas login` saved (KAAS_URL). The server's job workers run every operation; a mutation
+ * `kaas cluster create|list|show|resize|upgrade|delete|retry|rotate-credentials|set`: clients of
+ * the kaas server's API at the URL `kaas login` saved (KAAS_URL). The server's job workers run every operation; a mutation
  * submits it and follows its progress by polling, echoing events on stderr. `--no-wait` returns at
  * once with the queued job, and Ctrl-C stops following without stopping the job. Data (the cluster
  * or job) goes to stdout, as JSON with `--output json`; a failed job exits 7 (upstream).
  * `kaas cluster kubeconfig --admin` is the operator's break-glass path: it reads the database with
- * KAAS_SECRET_KEY locally and never goes through the API.
+ * KAAS_SECRET_KEY locally and never goes through the API; so does `rotate-credentials --direct`.
  */
 export function registerClusterCommands(program: Command, deps: ClusterCommandDeps = {}): void {
   const out = deps.stdout ?? process.stdout;
@@ -506,6 +517,49 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
       async (s, id) => (await s.call<{ job: JobRecord }>('POST', path(id, 'retry'), { json: {} })).body,
     ),
   );
+
+  withOutput(
+    cluster
+      .command('set <cluster>')
+      .description(
+        "change a cluster's settings: --auto-heal on|off (for one node group with --group); the healer follows at its next pass",
+      )
+      .requiredOption('--auto-heal <on|off>', 'turn auto-healing on or off', onOff)
+      .option('--group <name>', 'only this node group (default: the whole cluster)'),
+  ).action(async (ref: string, opts: Common & { autoHeal: boolean; group?: string }) =>
+    withSession(async (s) => {
+      const id = await clusterId(s, ref);
+      const body = { autoHeal: opts.autoHeal, ...(opts.group === undefined ? {} : { group: opts.group }) };
+      const view = (await s.call<ClusterView>('PATCH', path(id), { json: body })).body;
+      print(opts, publicCluster(view), () => `${view.name} auto-heal ${describeAutoHeal(view.spec)}`);
+    }, SET_FLAGS),
+  );
+
+  withOutput(
+    noWait(
+      cluster
+        .command('rotate-credentials <cluster>')
+        .description(
+          "replace the cluster's OpenStack application credential without downtime (a new one in, services restarted on it, the old one deleted)",
+        )
+        .option(
+          '--direct',
+          "operators: queue it through the database with KAAS_SECRET_KEY instead of the kaas server's API",
+        ),
+    ),
+  ).action(async (ref: string, opts: Common & { direct?: boolean }) => {
+    if (!opts.direct) {
+      await mutate(
+        ref,
+        opts,
+        async (s, id) => (await s.call<{ job: JobRecord }>('POST', path(id, 'rotate-credentials'))).body,
+      );
+      return;
+    }
+    const final = await rotateCredentialsDirect(ref, opts.wait !== false, { env, stderr: err, pollMs });
+    print(opts, operationOf(final), () => `${final.id} ${final.kind} ${final.state}`);
+    failIfFailed(ref, final);
+  });
 
   cluster
     .command('kubeconfig <cluster>')

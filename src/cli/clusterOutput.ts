@@ -1,3 +1,4 @@
+import { describeAutoHeal } from '../cluster/autoheal.ts';
 import type { ClusterView, JobView } from '../provisioner/provisioner.ts';
 import type { JobRecord } from '../store/findJob.ts';
 import { describeObserved } from './observed.ts';
@@ -76,6 +77,7 @@ export function describeCluster(data: ReturnType<typeof showData>, wide: boolean
   const steps = latest?.steps ?? [];
   return [
     `${c.name} (${c.id}) ${c.status}, Kubernetes ${c.spec.kubernetesVersion}`,
+    `auto-heal ${describeAutoHeal(c.spec)}`,
     ...(c.observed ? describeObserved(c.observed) : []),
     ...(latest
       ? [

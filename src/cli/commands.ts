@@ -36,10 +36,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'cluster',
     summary: 'create and operate Kubernetes clusters',
-    register: async (program) => {
-      (await import('./cluster.ts')).registerClusterCommands(program);
-      (await import('./credentials.ts')).registerCredentialsCommands(program);
-    },
+    register: async (program) => (await import('./cluster.ts')).registerClusterCommands(program),
   },
   {
     name: 'secrets',

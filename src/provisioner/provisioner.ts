@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { keepAutoHeal, setAutoHeal, type AutoHealChange } from '../cluster/autoheal.ts';
 import { clusterNames, tagsFor } from '../cluster/names.ts';
 import {
   planCreate,
@@ -43,6 +44,7 @@ import { listJobs } from '../store/listJobs.ts';
 import { listJobSteps, type JobStepRecord } from '../store/listJobSteps.ts';
 import { listProvisionedClusters } from '../store/listProvisionedClusters.ts';
 import { replaceClusterSecret } from '../store/replaceClusterSecret.ts';
+import { replaceProvisionedClusterSpec } from '../store/replaceProvisionedClusterSpec.ts';
 import { retryJob as retryJobRow } from '../store/retryJob.ts';
 import { updateProvisionedCluster } from '../store/updateProvisionedCluster.ts';
 import { upsertClusterEndpoint } from '../store/upsertClusterEndpoint.ts';
@@ -366,6 +368,36 @@ export function createProvisioner(deps: ProvisionerDeps) {
     };
   }
 
+  /**
+   * Replaces the cluster's stored spec with `change(stored)` (and sets `status` when given), only
+   * over the spec it read: a concurrent writer (a job finishing, an admin's switch) makes it read
+   * and apply the change again, so neither write is lost.
+   */
+  async function replaceSpec(
+    id: string,
+    change: (stored: ClusterSpec) => ClusterSpec,
+    status?: string,
+    on: Db = db,
+  ): Promise<ProvisionedClusterRecord> {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const record = await cluster(id, on);
+      const spec = change(record.spec as ClusterSpec);
+      const now = iso();
+      const replaced = await replaceProvisionedClusterSpec({
+        db: on,
+        id,
+        previous: record.spec,
+        spec,
+        ...(status === undefined ? {} : { status }),
+        now,
+      });
+      if (replaced) return { ...record, spec, status: status ?? record.status, updatedAt: now };
+    }
+    throw new ConflictError(`the spec of cluster ${id} kept changing while kaas wrote it; try again`, {
+      code: 'cluster_spec_busy',
+    });
+  }
+
   const workers = (spec: ClusterSpec) => spec.nodeGroups.reduce((n, g) => n + g.count, 0);
 
   /** Reports the cluster to the control panel (cluster_endpoints); keeps what this job did not learn. */
@@ -540,7 +572,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
           }
           await reportEndpoint(id, current, 'deleted', { apiUrl: null }, tx);
         } else {
-          await updateProvisionedCluster({ db: tx, id, status: 'ready', spec: input.spec, now: iso() });
+          await replaceSpec(id, (stored) => keepAutoHeal(input.spec, stored), 'ready', tx);
           const server = (result.outputs.get('kubeconfig') as { server?: string | null } | undefined)?.server;
           await reportEndpoint(
             id,
@@ -843,6 +875,17 @@ export function createProvisioner(deps: ProvisionerDeps) {
       await materialOf(record.id);
       const spec = record.spec as ClusterSpec;
       return queue(record.id, 'rotate', { steps: planRotateCredentials(spec, record.id), spec });
+    },
+
+    /**
+     * Turns auto-healing on or off for the cluster, or with `group` for one node group. Only the
+     * stored spec changes (no job): the healer reads it at its next pass. Allowed while a job runs,
+     * which keeps the switch when it finishes (keepAutoHeal).
+     */
+    async setAutoHeal(ref: string, change: AutoHealChange): Promise<ClusterView> {
+      const { id } = await cluster(ref);
+      const updated = await replaceSpec(id, (stored) => setAutoHeal(stored, change));
+      return view(updated, db);
     },
 
     /**

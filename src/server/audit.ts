@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { describeAutoHeal } from '../cluster/autoheal.ts';
+import type { ClusterSpec } from '../cluster/spec.ts';
 import type { Store } from '../store/db.ts';
 import { findKeystoneUserIdByName } from '../store/findKeystoneUserIdByName.ts';
 import { insertAuditEvent, type AuditEvent } from '../store/insertAuditEvent.ts';
@@ -66,6 +68,23 @@ export const AUDIT_RULES: Record<string, AuditRule> = {
     action: 'cluster.upgrade',
     target: clusterParam,
     clusterId: clusterParam,
+  },
+  'POST /api/v1/clusters/:id/rotate-credentials': {
+    action: 'cluster.credentials.rotate',
+    target: clusterParam,
+    clusterId: clusterParam,
+    details: (ctx) => ({ jobId: str(obj(ctx.response?.job).id) }),
+  },
+  'PATCH /api/v1/clusters/:id': {
+    action: 'cluster.autoheal.set',
+    target: clusterParam,
+    clusterId: clusterParam,
+    details: (ctx) => {
+      const spec = obj(ctx.response?.spec);
+      return Array.isArray(spec.nodeGroups)
+        ? { autoHeal: describeAutoHeal(spec as Pick<ClusterSpec, 'autoHeal' | 'nodeGroups'>) }
+        : {};
+    },
   },
   'DELETE /api/v1/clusters/:id': { action: 'cluster.delete', target: clusterParam, clusterId: clusterParam },
   'POST /api/v1/clusters/:id/retry': {

@@ -49,8 +49,10 @@ function validationField(error: FastifyError): string | undefined {
   const first = error.validation?.[0];
   if (!first) return undefined;
   const segments = first.instancePath.split('/').slice(1);
-  const missing = (first.params as { missingProperty?: unknown }).missingProperty;
-  if (typeof missing === 'string') segments.push(missing);
+  // A missing property, or one the schema does not allow, is named like the others.
+  const params = first.params as { missingProperty?: unknown; additionalProperty?: unknown };
+  const named = params.missingProperty ?? params.additionalProperty;
+  if (typeof named === 'string') segments.push(named);
   const field = segments
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .reduce((path, s) => (/^\d+$/.test(s) ? `${path}[${s}]` : path ? `${path}.${s}` : s), '');

@@ -86,14 +86,23 @@ describe('OpenAPI document of the kaas app', () => {
       cloud: {} as never,
     });
     try {
-      const paths = Object.keys(
-        (await withJobs.inject({ method: 'GET', url: '/openapi.json' })).json().paths,
+      const documentedPaths: Doc['paths'] = (
+        await withJobs.inject({ method: 'GET', url: '/openapi.json' })
+      ).json().paths;
+      const paths = Object.keys(documentedPaths);
+      const rotate = documentedPaths['/api/v1/clusters/{id}/rotate-credentials']?.post;
+      expect(Object.keys(rotate?.responses as object)).toEqual(
+        expect.arrayContaining(['202', '403', '404', '409']),
       );
+      const patch = documentedPaths['/api/v1/clusters/{id}']?.patch;
+      expect(Object.keys(patch?.responses as object)).toEqual(expect.arrayContaining(['200', '400', '404']));
+      expect(patch?.requestBody).toMatchObject({ required: true });
       expect(paths).toEqual(
         expect.arrayContaining([
           '/api/v1/clusters/{id}/resize',
           '/api/v1/clusters/{id}/upgrade',
           '/api/v1/clusters/{id}/retry',
+          '/api/v1/clusters/{id}/rotate-credentials',
           '/api/v1/clusters/{id}/jobs/{jobId}',
           '/api/v1/catalog/versions',
           '/api/v1/catalog/flavors',

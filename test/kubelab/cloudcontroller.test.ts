@@ -1,14 +1,15 @@
 /**
  * The real openstack-cloud-controller-manager against kubelab and the real lab OpenStack (Keystone,
  * Neutron, Octavia with no-op amphorae): configured as kaas configures it (the cloud-controller
- * managed service's flags and RBAC, the `cloud.conf` rendered by src/addons/cloudconf.ts from an
- * application credential the lab admin makes for the test), a `type: LoadBalancer` Service gets an
+ * managed service's flags and RBAC, the Secret rendered by src/addons/cloudconf.ts from an
+ * application credential the lab admin makes for the test), with Keystone reached over TLS with a
+ * private CA that only the Secret's `ca.pem` (cloud.conf's ca-file) makes it trust, a `type: LoadBalancer` Service gets an
  * Octavia load balancer named for the kaas cluster id and its floating IP in `status.loadBalancer`;
  * deleting the Service removes the load balancer, its listeners and pools, and the floating IP.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cloudConf } from '../../src/addons/cloudconf.ts';
+import { cloudConfigSecretData } from '../../src/addons/cloudconf.ts';
 import { createCa } from '../../src/auth/pki.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
@@ -18,8 +19,10 @@ import {
   createLabNetwork,
   loadBalancerCounts,
   startCloudController,
+  startTlsFront,
   type CloudController,
   type LabNetwork,
+  type TlsFront,
 } from './cloudcontroller.ts';
 import { startKubelab, type Kubelab } from './kubelab.ts';
 import { waitForReadyNodes } from './nodes.ts';
@@ -34,6 +37,8 @@ let network: LabNetwork;
 let lab: Kubelab;
 let occm: CloudController;
 let credential: { userId: string; id: string } | undefined;
+let front: TlsFront | undefined;
+let untrustingLog = '';
 
 beforeAll(async () => {
   cloud = labAdminCloud(logger);
@@ -51,19 +56,36 @@ beforeAll(async () => {
   lab = await startKubelab({ master0, scheduler: false });
   await lab.addNode(`kaas-${clusterId}-worker-0`);
   await waitForReadyNodes(lab, [`kaas-${clusterId}-worker-0`]);
-  const conf = cloudConf({
-    authUrl: process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3',
+  // Keystone behind TLS with a private CA, as a cloud kaas reaches with clouds.yaml `cacert`.
+  const keystone = new URL(process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3');
+  front = await startTlsFront(keystone.origin);
+  const conf = {
+    authUrl: `${front.url}${keystone.pathname}`,
     region: process.env.OS_REGION_NAME ?? 'RegionOne',
     applicationCredentialId: made.id,
     applicationCredentialSecret: made.secret,
     floatingNetworkId: network.externalNetworkId,
     subnetId: network.subnetId,
-  });
-  occm = await startCloudController(lab, { ...defaultContext(), clusterId }, conf);
-}, 180_000);
+  };
+  const ctx = { ...defaultContext(), clusterId };
+  // Without the CA in its Secret the cloud controller cannot even authenticate (before kaas put it there).
+  const untrusting = await startCloudController(lab, ctx, cloudConfigSecretData(conf));
+  try {
+    await lab.waitFor(
+      'the cloud controller without the CA to refuse the private certificate',
+      async () => /x509|unknown authority/.test(await untrusting.log()),
+      120_000,
+    );
+    untrustingLog = await untrusting.log();
+  } finally {
+    await untrusting.stop();
+  }
+  occm = await startCloudController(lab, ctx, cloudConfigSecretData({ ...conf, caPem: front.caPem }));
+}, 300_000);
 
 afterAll(async () => {
   await occm?.stop();
+  await front?.close();
   await lab?.stop();
   // Whatever a failed test left: the cloud controller's load balancers and floating IPs.
   if (cloud) {
@@ -96,6 +118,10 @@ interface ServiceObject {
 }
 
 describe('openstack-cloud-controller-manager on kubelab with the kaas cloud.conf', () => {
+  it("trusts the cloud's private CA only through the Secret's ca.pem (without it, x509 errors)", () => {
+    expect(untrustingLog).toMatch(/x509|unknown authority/);
+  });
+
   it('runs against the lab and stays up', async () => {
     await new Promise((r) => setTimeout(r, 3_000));
     expect(occm.proc.child.exitCode, await occm.log()).toBeNull();

@@ -8,16 +8,17 @@
  * the real lab, and the load balancers, listeners, pools and floating IPs counted through the APIs.
  */
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import {
-  CLOUD_CONFIG_DIR,
-  CLOUD_CONTROLLER,
-  cloudControllerAddon,
-} from '../../src/addons/cloudcontroller.ts';
+import { CLOUD_CONFIG_DIR } from '../../src/addons/cloudconf.ts';
+import { CLOUD_CONTROLLER, cloudControllerAddon } from '../../src/addons/cloudcontroller.ts';
 import { resolveContext, type AddonContext } from '../../src/addons/context.ts';
 import { CLOUD_CONFIG_SECRET } from '../../src/addons/storage.ts';
+import { createCa, issueServerCert } from '../../src/auth/pki.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import { freePort } from '../support/ports.ts';
 import { cloudControllerBinary } from './binaries.ts';
@@ -44,8 +45,9 @@ interface Container {
 export async function startCloudController(
   lab: Kubelab,
   ctx: AddonContext,
-  cloudConf: string,
+  secret: string | Record<string, string>,
 ): Promise<CloudController> {
+  const secretData = typeof secret === 'string' ? { 'cloud.conf': secret } : secret;
   const objects = cloudControllerAddon(resolveContext(ctx));
   await lab.kubectl(['apply', '-f', '-'], {
     input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
@@ -55,7 +57,7 @@ export async function startCloudController(
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: CLOUD_CONFIG_SECRET, namespace: 'kube-system' },
-      stringData: { 'cloud.conf': cloudConf },
+      stringData: secretData,
     }),
   });
   const ds = objects.find((o) => o.kind === 'DaemonSet') as unknown as {
@@ -64,12 +66,17 @@ export async function startCloudController(
   const container = ds.spec.template.spec.containers.find((c) => c.name === CLOUD_CONTROLLER);
   if (!container) throw new Error('the cloud-controller DaemonSet has no cloud controller container');
 
-  // What the kubelet would mount: the Secret's cloud.conf, read back from the API.
+  // What the kubelet would mount: every key of the Secret, read back from the API, in a directory
+  // that stands for CLOUD_CONFIG_DIR (paths into it, such as cloud.conf's ca-file, moved with it).
   const dir = join(lab.dir, 'cloud-controller');
   await mkdir(dir, { recursive: true });
-  const secret = await lab.request('GET', `/api/v1/namespaces/kube-system/secrets/${CLOUD_CONFIG_SECRET}`);
-  const data = (secret.body as { data: Record<string, string> }).data;
-  await writeFile(join(dir, 'cloud.conf'), Buffer.from(data['cloud.conf'] ?? '', 'base64'), { mode: 0o600 });
+  const mounted = await lab.request('GET', `/api/v1/namespaces/kube-system/secrets/${CLOUD_CONFIG_SECRET}`);
+  const data = (mounted.body as { data: Record<string, string> }).data;
+  const inDir = (text: string) => text.split(`${CLOUD_CONFIG_DIR}/`).join(`${dir}/`);
+  for (const [key, value] of Object.entries(data)) {
+    const text = Buffer.from(value, 'base64').toString();
+    await writeFile(join(dir, key), key === 'cloud.conf' ? inDir(text) : text, { mode: 0o600 });
+  }
 
   const token = await lab.request(
     'POST',
@@ -105,7 +112,7 @@ export async function startCloudController(
   );
   const args = container.args
     .slice(1)
-    .map((a) => a.split(`${CLOUD_CONFIG_DIR}/`).join(`${dir}/`))
+    .map(inDir)
     .concat([`--kubeconfig=${kubeconfig}`, `--secure-port=${await freePort()}`]);
   const proc = startProcess(lab.dir, 'cloud-controller', cloudControllerBinary(), args);
   return {
@@ -193,5 +200,41 @@ export async function loadBalancerCounts(cloud: Cloud, clusterId: string, extern
     listeners: await named('listeners'),
     pools: await named('pools'),
     floatingIps: (await cloud.neutron.floatingIps.list({ floating_network_id: externalNetworkId })).length,
+  };
+}
+
+/** A TLS front for an http service: what a cloud whose endpoints use a private CA looks like. */
+export interface TlsFront {
+  url: string;
+  /** The private CA that issued its certificate. */
+  caPem: string;
+  close(): Promise<void>;
+}
+
+/** Serves `target` (an http base URL) over https on 127.0.0.1 with a certificate of a new private CA. */
+export async function startTlsFront(target: string): Promise<TlsFront> {
+  const ca = await createCa({ commonName: 'kaas-test private cloud CA' });
+  const cert = await issueServerCert({ ca, hosts: ['127.0.0.1'] });
+  const base = new URL(target);
+  const server = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+    const upstream = httpRequest(
+      { host: base.hostname, port: base.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    caPem: ca.certPem,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADDON_NAMES, renderAddons } from '../../src/addons/index.ts';
 import { WILDCARD_TLS_SECRET } from '../../src/addons/objects.ts';
-import { CREDENTIAL_ANNOTATION } from '../../src/addons/cloudconf.ts';
+import { CLOUD_CA_KEY, CLOUD_CONFIG_DIR, CREDENTIAL_ANNOTATION } from '../../src/addons/cloudconf.ts';
 import { CLOUD_CONFIG_SECRET, DEFAULT_STORAGE_CLASS } from '../../src/addons/storage.ts';
-import { isOpenStackError } from '../../src/openstack/index.ts';
+import { isOpenStackError, type Cloud } from '../../src/openstack/index.ts';
 import { createCa, issueClientCert } from '../../src/auth/pki.ts';
 import { probeApi } from '../../src/cli/provisioner.ts';
 import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
@@ -39,7 +39,7 @@ import type { ClusterMaterial } from '../../src/provisioner/material.ts';
 import { open, seal } from '../../src/provisioner/secretbox.ts';
 import { listAddonStatus } from '../../src/store/listAddonStatus.ts';
 import { replaceRoleBindings } from '../../src/store/replaceRoleBindings.ts';
-import { cloudsimSuite, TEST_SECRET_KEY, testProvisioner, testSpec } from '../provisioner/support.ts';
+import { cloudsimSuite, TEST_SECRET_KEY, testCloud, testProvisioner, testSpec } from '../provisioner/support.ts';
 import { allowed, liveObjects, provideVolumes } from './apply-support.ts';
 import { defaultPatch } from './binaries.ts';
 import { startKubelab, type Kubelab } from './kubelab.ts';
@@ -113,11 +113,11 @@ async function labOf(): Promise<Kubelab> {
 }
 
 /** A provisioner whose clusters' API is the lab; `wait` bounds the addons step's waits. */
-function provisioner(store: Store, wait: Partial<WaitOptions> = {}) {
+function provisioner(store: Store, wait: Partial<WaitOptions> = {}, cloud: Cloud = suite.cloud) {
   // No kaas serves TokenReview here: the webhook points at a closed port, as in clusterlab.ts.
   return testProvisioner(
     store,
-    suite.cloud,
+    cloud,
     { kaasUrl: 'https://127.0.0.1:1', caPem: suite.webhook.caPem },
     {
       renderer: renderer(store),
@@ -304,7 +304,7 @@ describe('the addons step of create, resize and delete, on a cluster booted from
     );
   }, 240_000);
 
-  it('rotates the credential without downtime: a new one in, the Secrets and the pods on it, then the old one deleted', async () => {
+  it('rotates the credential without downtime: a new one in, the Secrets and the pods on it, then the old one deleted; a kaas trusting a private CA gives it to the cluster', async () => {
     const lab = await labOf();
     const ks = suite.cloud.keystone;
     const before = await secretValues('kaas-system', SWIFT_CREDENTIALS_SECRET);
@@ -312,7 +312,12 @@ describe('the addons step of create, resize and delete, on a cluster booted from
       id: before['OS_APPLICATION_CREDENTIAL_ID'] as string,
       secret: before['OS_APPLICATION_CREDENTIAL_SECRET'] as string,
     };
-    const p = provisioner(store);
+    expect(Object.keys(await secretValues('kube-system', CLOUD_CONFIG_SECRET))).toEqual(['cloud.conf']);
+    // This kaas reaches the cloud trusting a private CA (clouds.yaml cacert), as its Secret will say.
+    const caPem = (await createCa({ commonName: 'private cloud CA' })).certPem;
+    const cacert = join(lab.dir, 'cloud-ca.pem');
+    await writeFile(cacert, caPem);
+    const p = provisioner(store, {}, testCloud({ ...suite.cloud.session.config, cacert }));
     const job = await p.rotateCredentials(NAME);
     await p.runUntilIdle();
     const view = await p.getJob(job.id);
@@ -330,9 +335,12 @@ describe('the addons step of create, resize and delete, on a cluster booted from
 
     const after = await secretValues('kaas-system', SWIFT_CREDENTIALS_SECRET);
     expect(after['OS_APPLICATION_CREDENTIAL_ID']).toBe(rotated.id);
-    const conf = (await secretValues('kube-system', CLOUD_CONFIG_SECRET))['cloud.conf'];
+    const cloudConfig = await secretValues('kube-system', CLOUD_CONFIG_SECRET);
+    const conf = cloudConfig['cloud.conf'];
     expect(conf).toContain(`application-credential-id = "${rotated.id}"`);
     expect(conf).not.toContain(old.secret);
+    expect(conf).toContain(`ca-file = "${CLOUD_CONFIG_DIR}/${CLOUD_CA_KEY}"`);
+    expect(cloudConfig[CLOUD_CA_KEY]).toBe(caPem);
     // Restarted: every pod of the services reading it was made from a template naming the new one.
     for (const [namespace, selector] of [
       ['kube-system', 'app.kubernetes.io/name=openstack-cloud-controller-manager'],

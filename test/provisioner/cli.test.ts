@@ -21,6 +21,7 @@ import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
+import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
 import { waitFor } from '../ha/support.ts';
 import { runKaas } from '../support/cli.ts';
 import { adminEnv } from '../support/openstack.ts';
@@ -136,6 +137,15 @@ async function show(ref: string) {
   };
 }
 
+/** Runs `kaas cluster <args> --no-wait -o json` as admin: the job it queued, which must be a `kind`. */
+async function queuedJob(args: string[], kind: string) {
+  const queued = await kaas(adminDir, ['cluster', ...args, '--no-wait', '-o', 'json']);
+  expect(queued.code, queued.stderr).toBe(0);
+  const job = JSON.parse(queued.stdout) as { id: string; kind: string; state: string };
+  expect(job).toMatchObject({ kind, state: 'queued' });
+  return { job, stderr: queued.stderr };
+}
+
 /** Waits until the server's worker has finished the job `jobId` of `ref` (seen through the CLI). */
 const jobOver = (ref: string, jobId: string) =>
   waitFor(
@@ -236,20 +246,8 @@ describe('kaas cluster against a kaas server', () => {
   });
 
   it('--no-wait returns the queued job at once and the server runs it', async () => {
-    const queued = await kaas(adminDir, [
-      'cluster',
-      'resize',
-      'ok1',
-      '--count',
-      '2',
-      '--no-wait',
-      '-o',
-      'json',
-    ]);
-    expect(queued.code, queued.stderr).toBe(0);
-    const job = JSON.parse(queued.stdout) as { id: string; kind: string; state: string };
-    expect(job).toMatchObject({ kind: 'resize', state: 'queued' });
-    expect(queued.stderr).toBe('');
+    const { job, stderr } = await queuedJob(['resize', 'ok1', '--count', '2'], 'resize');
+    expect(stderr).toBe('');
     // No CLI runs anything from here on: the server's worker takes the job.
     const done = await jobOver('ok1', job.id);
     expect(done.job.job.state).toBe('succeeded');
@@ -366,6 +364,86 @@ describe('kaas cluster against a kaas server', () => {
     expect(followed.stderr).toMatch(/ info +workers:default: /);
     for (const name of ['cli1', 'cli2'])
       expect((await kaas(adminDir, ['cluster', 'delete', name, '--yes'])).code).toBe(0);
+  });
+
+  it('set --auto-heal turns healing off and on for the cluster or a group, shown by show; bad values name the flag', async () => {
+    const off = await kaas(adminDir, ['cluster', 'set', 'ok1', '--auto-heal', 'off']);
+    expect([off.code, off.stdout], off.stderr).toEqual([0, 'ok1 auto-heal off\n']);
+    const shown = await kaas(adminDir, ['cluster', 'show', 'ok1']);
+    expect(shown.stdout).toContain('\nauto-heal off\n');
+    await kaas(adminDir, ['cluster', 'set', 'ok1', '--auto-heal', 'on']);
+    const group = await kaas(adminDir, [
+      'cluster',
+      'set',
+      'ok1',
+      '--auto-heal',
+      'off',
+      '--group',
+      'default',
+      '-o',
+      'json',
+    ]);
+    expect(group.code, group.stderr).toBe(0);
+    expect(JSON.parse(group.stdout).spec).toMatchObject({
+      autoHeal: true,
+      nodeGroups: [{ autoHeal: false }],
+    });
+    expect((await kaas(adminDir, ['cluster', 'show', 'ok1'])).stdout).toContain(
+      '\nauto-heal on (off for group default)\n',
+    );
+
+    const nope = await kaas(adminDir, ['cluster', 'set', 'ok1', '--auto-heal', 'off', '--group', 'gpu']);
+    expect([nope.code, nope.stderr]).toEqual([2, expect.stringContaining('(--group)')]);
+    const maybe = await kaas(adminDir, ['cluster', 'set', 'ok1', '--auto-heal', 'maybe']);
+    expect([maybe.code, maybe.stderr]).toEqual([2, expect.stringContaining('use on or off')]);
+    const member = await kaas(bobDir, ['cluster', 'set', 'ok1', '--auto-heal', 'off']);
+    expect([member.code, member.stderr]).toEqual([4, expect.stringContaining('(forbidden)')]);
+    await kaas(adminDir, ['cluster', 'set', 'ok1', '--auto-heal', 'on', '--group', 'default']);
+    expect((await kaas(adminDir, ['cluster', 'show', 'ok1'])).stdout).toContain('\nauto-heal on\n');
+  });
+
+  it('rotate-credentials goes through the server as the caller: members 403, refusals as the server says, the job queued and audited', async () => {
+    const member = await kaas(bobDir, ['cluster', 'rotate-credentials', 'ok1']);
+    expect([member.code, member.stderr]).toEqual([4, expect.stringContaining('(forbidden)')]);
+    // ok1 was made with waitForApi=false: kaas cannot move its services onto a new credential.
+    const unreached = await kaas(adminDir, ['cluster', 'rotate-credentials', 'ok1']);
+    expect([unreached.code, unreached.stderr]).toEqual([
+      6,
+      expect.stringContaining('(cluster_api_not_reached)'),
+    ]);
+
+    const { id, options } = (await show('ok1')).cluster as unknown as { id: string; options: object };
+    const reachable = (waitForApi: boolean) =>
+      updateProvisionedCluster({
+        db: store.db,
+        id,
+        status: 'ready',
+        options: { ...options, waitForApi },
+        now: new Date().toISOString(),
+      });
+    await reachable(true);
+    try {
+      const { job } = await queuedJob(['rotate-credentials', 'ok1'], 'rotate');
+      expect(serverLog).toContain(`"method":"POST","url":"/api/v1/clusters/${id}/rotate-credentials"`);
+      const audited = await store.db
+        .selectFrom('audit_events')
+        .select(['outcome', 'actor_name', 'details'])
+        .where('action', '=', 'cluster.credentials.rotate')
+        .orderBy('at')
+        .execute();
+      expect(audited.map((e) => [e.outcome, e.actor_name])).toEqual([
+        ['failure', 'bob@Default'],
+        ['failure', 'admin@Default'],
+        ['success', 'admin@Default'],
+      ]);
+      expect(JSON.parse(audited[2]!.details)).toMatchObject({ jobId: job.id });
+      // The server's worker runs it; cloudsim's servers run no Kubernetes, so the services never
+      // move and the job stops before deleting the old credential.
+      const over = await jobOver('ok1', job.id);
+      expect(over.job.job.state).toBe('failed');
+    } finally {
+      await reachable(false);
+    }
   });
 
   it('writes the break-glass kubeconfig from the database only, then deletes through the server', async () => {

@@ -4,16 +4,21 @@
  * the person's Keystone user changes nothing for the cluster, its resize or its delete; delete
  * removes the credential. Nothing of the secret reaches the log, the job or the cluster view.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { registerCredentialsCommands } from '../../src/cli/credentials.ts';
+import { CLOUD_CA_KEY, CLOUD_CONFIG_DIR } from '../../src/addons/cloudconf.ts';
+import { CLOUD_CONFIG_SECRET } from '../../src/addons/storage.ts';
+import { createCa } from '../../src/auth/pki.ts';
+import { registerClusterCommands } from '../../src/cli/cluster.ts';
 import { openProvisionerFromEnv } from '../../src/cli/provisioner.ts';
 import { createLogger } from '../../src/log.ts';
 import { isOpenStackError } from '../../src/openstack/index.ts';
-import type { ClusterMaterial } from '../../src/provisioner/material.ts';
+import type { ClusterCredential, ClusterMaterial } from '../../src/provisioner/material.ts';
+import type { ExecDeps } from '../../src/provisioner/steps/context.ts';
+import { cloudSecrets } from '../../src/provisioner/steps/credential.ts';
 import type { JobView, Provisioner } from '../../src/provisioner/provisioner.ts';
 import { open } from '../../src/provisioner/secretbox.ts';
 import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
@@ -150,7 +155,7 @@ describe("a cluster's own OpenStack identity", () => {
     expect(credentialRemoval(await deleteCluster(p, cluster.id))).toEqual({ removed: 0, ids: [] });
   });
 
-  it('kaas cluster rotate-credentials queues the rotation as the operator; a rotation whose services were not moved keeps the old credential', async () => {
+  it('kaas cluster rotate-credentials --direct queues the rotation as the operator; a rotation whose services were not moved keeps the old credential', async () => {
     const { cloud } = suite;
     const ks = cloud.keystone;
     const kaas = await cloud.session.token();
@@ -172,9 +177,9 @@ describe("a cluster's own OpenStack identity", () => {
         const out = sink();
         const err = sink();
         const program = new Command('kaas').exitOverride();
-        registerCredentialsCommands(program, { env, stdout: out.stream, stderr: err.stream, pollMs: 20 });
+        registerClusterCommands(program, { env, stdout: out.stream, stderr: err.stream, pollMs: 20 });
         const error = await program
-          .parseAsync(['node', 'kaas', 'cluster', 'rotate-credentials', ...args])
+          .parseAsync(['node', 'kaas', 'cluster', 'rotate-credentials', '--direct', ...args])
           .then(
             () => undefined,
             (e: unknown) => e,
@@ -242,5 +247,60 @@ describe("a cluster's own OpenStack identity", () => {
       await opened.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+  it("the cloud's private CA (clouds.yaml cacert / OS_CACERT) goes into the cluster's cloud-config Secret, named by ca-file; an unreadable one fails clearly", async () => {
+    const store = await suite.store();
+    const p = testProvisioner(store, suite.cloud, suite.webhook, { logger });
+    const { cluster } = await p.createCluster(testSpec('cred4', 0), { waitForApi: false });
+    await p.runUntilIdle();
+    const spec = (await p.getCluster(cluster.id, { observe: false })).spec;
+    const dir = await mkdtemp(join(tmpdir(), 'kaas-cacert-'));
+    try {
+      const caPem = (await createCa({ commonName: 'private-cloud-ca' })).certPem;
+      const cacert = join(dir, 'cloud-ca.pem');
+      await writeFile(cacert, caPem);
+      const secretsWith = (file: string) =>
+        cloudSecrets(
+          {
+            cloud: testCloud({ ...suite.cloud.session.config, cacert: file }),
+            spec,
+            clusterId: cluster.id,
+          } as unknown as ExecDeps,
+          { id: 'ac-id', secret: 'ac-secret' } as ClusterCredential,
+        );
+      const [cloudConfig] = await secretsWith(cacert);
+      expect(cloudConfig?.metadata).toMatchObject({ namespace: 'kube-system', name: CLOUD_CONFIG_SECRET });
+      const data = Object.fromEntries(
+        Object.entries((cloudConfig as unknown as { data: Record<string, string> }).data).map(([k, v]) => [
+          k,
+          Buffer.from(v, 'base64').toString(),
+        ]),
+      );
+      expect(data[CLOUD_CA_KEY]).toBe(caPem);
+      expect(data['cloud.conf']).toContain(`ca-file = "${CLOUD_CONFIG_DIR}/${CLOUD_CA_KEY}"`);
+      // kaas without a private CA: no ca-file, no CA key.
+      const [plain] = await cloudSecrets(
+        { cloud: suite.cloud, spec, clusterId: cluster.id } as unknown as ExecDeps,
+        { id: 'ac-id', secret: 'ac-secret' } as ClusterCredential,
+      );
+      expect(Object.keys((plain as unknown as { data: object }).data)).toEqual(['cloud.conf']);
+
+      const notPem = join(dir, 'not.pem');
+      await writeFile(notPem, 'not a certificate');
+      await expect(secretsWith(notPem)).rejects.toMatchObject({ code: 'cacert_unreadable', field: 'cacert' });
+      const gone = join(dir, 'gone.pem');
+      await writeFile(gone, caPem);
+      const cloud = testCloud({ ...suite.cloud.session.config, cacert: gone });
+      await rm(gone);
+      await expect(
+        cloudSecrets(
+          { cloud, spec, clusterId: cluster.id } as unknown as ExecDeps,
+          { id: 'ac-id', secret: 'ac-secret' } as ClusterCredential,
+        ),
+      ).rejects.toThrow(/cannot read the cloud's CA bundle .*gone\.pem \(clouds\.yaml cacert \/ OS_CACERT\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await deleteCluster(p, cluster.id);
   });
 });

@@ -145,6 +145,8 @@ export interface NodeGroup {
   count: number;
   flavor: string;
   image: string;
+  /** Auto-healing of this group; absent means on (when the cluster's is). */
+  autoHeal?: boolean;
   [more: string]: unknown;
 }
 /** The parts of a cluster spec the panel edits; the rest travels as the server's defaults gave it. */
@@ -156,6 +158,8 @@ export interface ClusterSpec {
   image: string;
   nodeGroups: NodeGroup[];
   adminRoleId: string;
+  /** The cluster's auto-healing switch; absent means on. */
+  autoHeal?: boolean;
   [more: string]: unknown;
 }
 export interface Job {
@@ -368,6 +372,13 @@ export const api = {
   upgradeCluster: (clusterId: string, version: string) =>
     call<{ job: Job | null }>('POST', `/api/v1/clusters/${enc(clusterId)}/upgrade`, { body: { version } }),
   deleteCluster: (clusterId: string) => call<{ job: Job }>('DELETE', `/api/v1/clusters/${enc(clusterId)}`),
+  rotateCredentials: (clusterId: string) =>
+    call<{ job: Job }>('POST', `/api/v1/clusters/${enc(clusterId)}/rotate-credentials`),
+  /** Turns auto-healing on or off for the cluster, or with `group` for one node group. */
+  setAutoHeal: (clusterId: string, autoHeal: boolean, group?: string) =>
+    call<ClusterView>('PATCH', `/api/v1/clusters/${enc(clusterId)}`, {
+      body: { autoHeal, ...(group === undefined ? {} : { group }) },
+    }),
   retryJob: (clusterId: string, jobId: string) =>
     call<{ job: Job }>('POST', `/api/v1/clusters/${enc(clusterId)}/retry`, { body: { jobId } }),
   revokeToken: (clusterId: string, tokenId: string) =>

@@ -10,13 +10,14 @@
  * it): the next credential step deletes it.
  */
 import { randomBytes } from 'node:crypto';
-import { cloudConf } from '../../addons/cloudconf.ts';
+import { readFile } from 'node:fs/promises';
+import { cloudConfigSecretData } from '../../addons/cloudconf.ts';
 import type { KubernetesObject } from '../../addons/index.ts';
 import { KAAS_NAMESPACE } from '../../addons/names.ts';
 import { CLOUD_CONFIG_SECRET } from '../../addons/storage.ts';
 import { clusterNames, tagsFor } from '../../cluster/names.ts';
 import type { PlanResource } from '../../cluster/plan.ts';
-import { ConflictError, UpstreamError } from '../../errors.ts';
+import { ConflictError, InputError, UpstreamError } from '../../errors.ts';
 import { isOpenStackError } from '../../openstack/index.ts';
 import type { ClusterCredential } from '../material.ts';
 import { outputOf, withRetries, type ExecDeps } from './context.ts';
@@ -232,6 +233,30 @@ export async function credentialStep(deps: ExecDeps, r: Res): Promise<unknown> {
 }
 
 /**
+ * The CA bundle kaas trusts the cloud's endpoints with (clouds.yaml `cacert`, OS_CACERT): the
+ * cluster's services must trust the same, or they cannot reach the cloud kaas reaches.
+ */
+async function cloudCaBundle(path: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new InputError(`cannot read the cloud's CA bundle ${path} (clouds.yaml cacert / OS_CACERT)`, {
+      field: 'cacert',
+      code: 'cacert_unreadable',
+      cause: error,
+    });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new InputError(`the cloud's CA bundle ${path} holds no PEM certificate`, {
+      field: 'cacert',
+      code: 'cacert_unreadable',
+    });
+  }
+  return pem;
+}
+
+/**
  * The Secrets the cluster's cloud-facing services read, from its credential: `cloud.conf` in
  * kube-system (cloud controller, Cinder CSI) and the Swift credentials in kaas-system (Velero, etcd
  * backups, registry). Values go under `data`, so the API server's copy is what kaas rendered.
@@ -250,13 +275,14 @@ export async function cloudSecrets(
     throw new UpstreamError(`subnet ${names.subnet} of the cluster not found`, { code: 'subnet_not_found' });
   }
   const external = await findExternalNetwork(deps, deps.spec.externalNetwork);
-  const conf = cloudConf({
+  const conf = cloudConfigSecretData({
     authUrl: config.auth.authUrl,
     region: config.regionName ?? 'RegionOne',
     applicationCredentialId: credential.id,
     applicationCredentialSecret: credential.secret,
     subnetId: subnet.id,
     ...(external ? { floatingNetworkId: external.id } : {}),
+    ...(config.cacert ? { caPem: await cloudCaBundle(config.cacert) } : {}),
   });
   const secret = (namespace: string, name: string, values: Record<string, string>): KubernetesObject => ({
     apiVersion: 'v1',
@@ -266,7 +292,7 @@ export async function cloudSecrets(
     data: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
   });
   return [
-    secret('kube-system', CLOUD_CONFIG_SECRET, { 'cloud.conf': conf }),
+    secret('kube-system', CLOUD_CONFIG_SECRET, conf),
     secret(KAAS_NAMESPACE, SWIFT_CREDENTIALS_SECRET, {
       OS_APPLICATION_CREDENTIAL_ID: credential.id,
       OS_APPLICATION_CREDENTIAL_SECRET: credential.secret,

@@ -7,7 +7,11 @@ import { createCloud } from '../../openstack/index.ts';
 import { createProvisioner, type Provisioner } from '../../provisioner/provisioner.ts';
 import { findJob } from '../../store/findJob.ts';
 import { insertJob } from '../../store/insertJob.ts';
+import { insertClusterSecret } from '../../store/insertClusterSecret.ts';
 import { insertProvisionedCluster } from '../../store/insertProvisionedCluster.ts';
+import type { Db } from '../../store/db.ts';
+import { seal } from '../../provisioner/secretbox.ts';
+import { registerAudit } from '../audit.ts';
 import { clusterGuard, registerClusterRoutes } from './clusters.ts';
 import { panelTestApp } from '../../../test/support/panelApp.ts';
 
@@ -94,35 +98,62 @@ describe('cluster API authorization', () => {
   });
 });
 
+const SECRET_KEY = randomBytes(32);
+/** What the endpoint report reads of a spec. */
+const SPEC = { masters: 1, nodeGroups: [{ name: 'default', count: 1 }], kubernetesVersion: '1.31.4' };
+
+/**
+ * Runs `test` on the panel fixture (c1, c2 on p1 where `admin` is admin; c3 on p2) with the audit hook and the
+ * cluster routes over a real provisioner on its store. These routes touch no cloud, so its client
+ * points nowhere and would fail if it were called.
+ */
+async function withProvisionerApp(
+  test: (fixture: Awaited<ReturnType<typeof panelTestApp>>) => Promise<void>,
+): Promise<void> {
+  const logger = createLogger({ level: 'silent' });
+  // Each reading advances 1 ms, so audit entries sort in the order the requests ran.
+  let tick = 0;
+  const now = () => new Date(Date.parse('2030-02-01T00:00:00.000Z') + tick++);
+  const fixture = await panelTestApp({
+    register: (a, store) => {
+      registerAudit(a, { store, now });
+      registerClusterRoutes(a, {
+        provisioner: createProvisioner({
+          store,
+          logger,
+          now,
+          cloud: createCloud({ config: adminConfig('http://127.0.0.1:9/v3'), logger }),
+          secretKey: SECRET_KEY,
+        }),
+        listRoute: false,
+        authorize: clusterGuard(store, undefined),
+      });
+    },
+  });
+  try {
+    await test(fixture);
+  } finally {
+    await fixture.close();
+  }
+}
+
+/** Records cluster `id` as provisioned, with sealed (empty) secrets. */
+async function provisioned(db: Db, id: string, status: string, options: object = {}) {
+  const at = '2030-01-05T00:00:00.000Z';
+  await insertProvisionedCluster({
+    db,
+    cluster: { id, name: id, spec: SPEC, options, status, createdAt: at, updatedAt: at },
+  });
+  await insertClusterSecret({ db, clusterId: id, sealed: seal(SECRET_KEY, '{}', id), now: at });
+}
+
 describe('retry through the cluster API', () => {
   it("reaches a job only through its own cluster: an admin of c1 cannot retry c3's failed job", async () => {
-    const logger = createLogger({ level: 'silent' });
-    const fixture = await panelTestApp({
-      register: (a, store) =>
-        registerClusterRoutes(a, {
-          // A real provisioner on the fixture's store; retrying touches no cloud, so its client
-          // points nowhere and would fail if it were called.
-          provisioner: createProvisioner({
-            store,
-            logger,
-            now: () => new Date('2030-02-01T00:00:00.000Z'),
-            cloud: createCloud({ config: adminConfig('http://127.0.0.1:9/v3'), logger }),
-            secretKey: randomBytes(32),
-          }),
-          listRoute: false,
-          authorize: clusterGuard(store, undefined),
-        }),
-    });
-    try {
+    await withProvisionerApp(async (fixture) => {
       const db = fixture.store.db;
-      // What the endpoint report reads of a spec.
-      const spec = { masters: 1, nodeGroups: [{ name: 'default', count: 1 }], kubernetesVersion: '1.31.4' };
       for (const id of ['c1', 'c3']) {
+        await provisioned(db, id, 'failed');
         const at = '2030-01-05T00:00:00.000Z';
-        await insertProvisionedCluster({
-          db,
-          cluster: { id, name: id, spec, options: {}, status: 'failed', createdAt: at, updatedAt: at },
-        });
         await insertJob({
           db,
           job: { id: `job-${id}`, clusterId: id, kind: 'resize', input: {}, stepIds: ['a'], createdAt: at },
@@ -145,8 +176,108 @@ describe('retry through the cluster API', () => {
       const own = await retry('c1', 'job-c1');
       expect(own.statusCode).toBe(202);
       expect(own.json().job).toMatchObject({ id: 'job-c1', state: 'queued' });
-    } finally {
-      await fixture.close();
-    }
+    });
+  });
+});
+
+describe('credential rotation through the cluster API', () => {
+  it('queues the rotate job for a cluster admin (audited), 409 while a job runs or kaas does not reach the API, 403/404 otherwise', async () => {
+    await withProvisionerApp(async (fixture) => {
+      const db = fixture.store.db;
+      await provisioned(db, 'c1', 'ready', { waitForApi: true });
+      await provisioned(db, 'c2', 'ready', { waitForApi: false });
+      await provisioned(db, 'c3', 'ready', { waitForApi: true });
+      const rotate = (user: string, clusterId: string) =>
+        fixture.app.inject({
+          method: 'POST',
+          url: `/api/v1/clusters/${clusterId}/rotate-credentials`,
+          headers: { 'x-test-user': user },
+        });
+
+      expect((await rotate('member', 'c1')).statusCode).toBe(403);
+      expect((await rotate('admin', 'c3')).statusCode).toBe(404);
+      expect((await rotate('nobody', 'c1')).statusCode).toBe(401);
+      const queued = await rotate('admin', 'c1');
+      expect(queued.statusCode).toBe(202);
+      const job = queued.json().job;
+      expect(job).toMatchObject({ clusterId: 'c1', kind: 'rotate', state: 'queued' });
+      expect((await findJob({ db, id: job.id }))?.kind).toBe('rotate');
+      const busy = await rotate('admin', 'c1');
+      expect([busy.statusCode, busy.json().error.code]).toEqual([409, 'operation_in_progress']);
+      const unreached = await rotate('admin', 'c2');
+      expect([unreached.statusCode, unreached.json().error.code]).toEqual([409, 'cluster_api_not_reached']);
+      expect((await db.selectFrom('jobs').select('id').execute()).map((j) => j.id)).toEqual([job.id]);
+
+      const audited = await db
+        .selectFrom('audit_events')
+        .select(['action', 'outcome', 'actor_name', 'cluster_id', 'details'])
+        .orderBy('at')
+        .execute();
+      expect(audited.map((e) => [e.action, e.outcome, e.actor_name, e.cluster_id])).toEqual([
+        ['cluster.credentials.rotate', 'failure', 'max@Default', 'c1'],
+        ['cluster.credentials.rotate', 'failure', 'ada@Default', 'c3'],
+        ['cluster.credentials.rotate', 'success', 'ada@Default', 'c1'],
+        ['cluster.credentials.rotate', 'failure', 'ada@Default', 'c1'],
+        ['cluster.credentials.rotate', 'failure', 'ada@Default', 'c2'],
+      ]);
+      expect(JSON.parse(audited[2]!.details)).toEqual({ status: 202, jobId: job.id });
+    });
+  });
+});
+
+describe('the auto-heal switch through the cluster API', () => {
+  it('lets a cluster admin turn it off and on, for the cluster or a group (audited); bad bodies name the field; 403/404 otherwise', async () => {
+    await withProvisionerApp(async (fixture) => {
+      const db = fixture.store.db;
+      await provisioned(db, 'c1', 'ready');
+      await provisioned(db, 'c3', 'ready');
+      const patch = (user: string, clusterId: string, payload: object) =>
+        fixture.app.inject({
+          method: 'PATCH',
+          url: `/api/v1/clusters/${clusterId}`,
+          headers: { 'x-test-user': user },
+          payload,
+        });
+
+      const off = await patch('admin', 'c1', { autoHeal: false });
+      expect(off.statusCode).toBe(200);
+      expect(off.json()).toMatchObject({ id: 'c1', status: 'ready', spec: { autoHeal: false } });
+      const group = await patch('admin', 'c1', { autoHeal: false, group: 'default' });
+      expect(group.json().spec.nodeGroups[0]).toMatchObject({ name: 'default', autoHeal: false });
+      expect((await patch('admin', 'c1', { autoHeal: true })).json().spec.autoHeal).toBe(true);
+
+      for (const [payload, field] of [
+        [{ autoHeal: 'no' }, 'autoHeal'],
+        [{}, 'autoHeal'],
+        [{ autoHeal: true, count: 3 }, 'count'],
+        [{ autoHeal: true, group: 'gpu' }, 'group'],
+      ] as const) {
+        const bad = await patch('admin', 'c1', payload);
+        expect([bad.statusCode, bad.json().error.field], JSON.stringify(payload)).toEqual([400, field]);
+      }
+      expect((await patch('member', 'c1', { autoHeal: false })).statusCode).toBe(403);
+      expect((await patch('admin', 'c3', { autoHeal: false })).statusCode).toBe(404);
+      const stored = await db
+        .selectFrom('provisioned_clusters')
+        .select('spec')
+        .where('id', '=', 'c1')
+        .executeTakeFirst();
+      expect(JSON.parse(stored!.spec)).toMatchObject({ autoHeal: true, nodeGroups: [{ autoHeal: false }] });
+
+      const audited = await db
+        .selectFrom('audit_events')
+        .select(['outcome', 'actor_name', 'details'])
+        .where('action', '=', 'cluster.autoheal.set')
+        .orderBy('at')
+        .execute();
+      expect(audited.map((e) => [e.outcome, e.actor_name, JSON.parse(e.details).autoHeal ?? null])).toEqual([
+        ['success', 'ada@Default', 'off'],
+        ['success', 'ada@Default', 'off'],
+        ['success', 'ada@Default', 'on (off for group default)'],
+        ...Array.from({ length: 4 }, () => ['failure', 'ada@Default', null]),
+        ['failure', 'max@Default', null],
+        ['failure', 'ada@Default', null],
+      ]);
+    });
   });
 });

@@ -55,6 +55,8 @@ export interface ClusterRouteDeps {
     | 'deleteCluster'
     | 'retryJob'
     | 'getJob'
+    | 'rotateCredentials'
+    | 'setAutoHeal'
   >;
   /**
    * Throws AuthError/ForbiddenError unless the caller may do this: `clusterId` is the cluster the
@@ -136,6 +138,28 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
       async (request) => provisioner.getCluster(request.params.id),
     );
 
+    app.patch<{ Params: { id: string }; Body: { autoHeal: boolean; group?: string } }>(
+      '/api/v1/clusters/:id',
+      route(
+        'Turn auto-healing on or off for the cluster, or with `group` for one node group; the stored spec changes (no job) and the healer follows it at its next pass, also while a job runs',
+        {
+          params: clusterParams,
+          body: {
+            ...object(
+              {
+                autoHeal: { type: 'boolean', description: 'the switch' },
+                group: { ...str, description: 'a node group of the cluster; absent: the whole cluster' },
+              },
+              ['group'],
+            ),
+            additionalProperties: false,
+          },
+          response: { 200: clusterViewSchema },
+        },
+      ),
+      async (request) => provisioner.setAutoHeal(request.params.id, request.body),
+    );
+
     type Flag = 'true' | 'false';
     const flag = (description: string) => ({ enum: ['true', 'false'], description });
     app.delete<{
@@ -211,6 +235,16 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
           return reply.status(200).send({ job: null, message: `cluster already runs Kubernetes ${version}` });
         return reply.status(202).send({ job });
       },
+    );
+
+    app.post<{ Params: { id: string } }>(
+      '/api/v1/clusters/:id/rotate-credentials',
+      route(
+        "Replace the cluster's OpenStack application credential without downtime; 202 with the queued job",
+        { params: clusterParams, response: { 202: jobResultSchema } },
+      ),
+      async (request, reply) =>
+        reply.status(202).send({ job: await provisioner.rotateCredentials(request.params.id) }),
     );
 
     app.post<{ Params: { id: string }; Body: { jobId?: string } }>(

@@ -11,9 +11,31 @@ import {
   TextInput,
 } from '@patternfly/react-core';
 import { useState } from 'react';
-import { api, type ClusterView, type Job, type Version } from '../api.ts';
+import { api, type ClusterView, type Job, type NodeGroup, type Version } from '../api.ts';
 import { OperationModal } from '../components/ConfirmModal.tsx';
 import { useLoad } from '../useLoad.ts';
+
+/** A select of the cluster's node groups, after an optional `first` choice. */
+function GroupSelect(props: {
+  id: string;
+  label: string;
+  value: string;
+  groups: NodeGroup[];
+  first?: { value: string; label: string };
+  optionLabel: (group: NodeGroup) => string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <FormGroup label={props.label} fieldId={props.id}>
+      <FormSelect id={props.id} value={props.value} onChange={(_e, v) => props.onChange(v)}>
+        {props.first && <FormSelectOption value={props.first.value} label={props.first.label} />}
+        {props.groups.map((g) => (
+          <FormSelectOption key={g.name} value={g.name} label={props.optionLabel(g)} />
+        ))}
+      </FormSelect>
+    </FormGroup>
+  );
+}
 
 /** Resizes one node group; the job it queues is handed to `onJob`. */
 export function ResizeModal(props: { cluster: ClusterView; onJob: (job: Job) => void; onClose: () => void }) {
@@ -31,24 +53,17 @@ export function ResizeModal(props: { cluster: ClusterView; onJob: (job: Job) => 
       submit={async () => props.onJob((await api.resizeCluster(props.cluster.id, group, count)).job)}
       onClose={props.onClose}
     >
-      <FormGroup label="Node group" fieldId="resize-group">
-        <FormSelect
-          id="resize-group"
-          value={group}
-          onChange={(_e, v) => {
-            setGroup(v);
-            setCount(groups.find((g) => g.name === v)?.count ?? 0);
-          }}
-        >
-          {groups.map((g) => (
-            <FormSelectOption
-              key={g.name}
-              value={g.name}
-              label={`${g.name} (${g.count} ${g.count === 1 ? 'node' : 'nodes'})`}
-            />
-          ))}
-        </FormSelect>
-      </FormGroup>
+      <GroupSelect
+        id="resize-group"
+        label="Node group"
+        value={group}
+        groups={groups}
+        optionLabel={(g) => `${g.name} (${g.count} ${g.count === 1 ? 'node' : 'nodes'})`}
+        onChange={(v) => {
+          setGroup(v);
+          setCount(groups.find((g) => g.name === v)?.count ?? 0);
+        }}
+      />
       <FormGroup label="Nodes" fieldId="resize-count">
         <NumberInput
           id="resize-count"
@@ -153,6 +168,78 @@ export function DeleteClusterModal(props: {
           autoComplete="off"
           aria-label="Type the cluster name to confirm"
         />
+      </FormGroup>
+    </OperationModal>
+  );
+}
+
+/** Replaces the cluster's OpenStack application credential; the job it queues is handed to `onJob`. */
+export function RotateCredentialsModal(props: {
+  cluster: ClusterView;
+  onJob: (job: Job) => void;
+  onClose: () => void;
+}) {
+  return (
+    <OperationModal
+      id="rotate-form"
+      title={`Rotate the cloud credentials of ${props.cluster.name}`}
+      description="kaas makes the cluster a new OpenStack application credential, restarts the cloud controller, Cinder CSI, the registry and Velero on it, then deletes the old one. The services keep running meanwhile."
+      submitLabel="Rotate"
+      submit={async () => props.onJob((await api.rotateCredentials(props.cluster.id)).job)}
+      onClose={props.onClose}
+    />
+  );
+}
+
+/** Whether auto-healing is on: for the whole cluster, and the node groups where it is off. */
+export function autoHealText(spec: ClusterView['spec']): string {
+  if (spec.autoHeal === false) return 'Off';
+  const off = spec.nodeGroups.filter((g) => g.autoHeal === false).map((g) => g.name);
+  return off.length ? `On, except node group ${off.join(', ')}` : 'On';
+}
+
+const WHOLE = '';
+
+/** Turns auto-healing on or off for the cluster or one node group; `onSaved` once the server took it. */
+export function AutoHealModal(props: { cluster: ClusterView; onSaved: () => void; onClose: () => void }) {
+  const { spec } = props.cluster;
+  const switchOf = (name: string) =>
+    name === WHOLE
+      ? spec.autoHeal !== false
+      : spec.nodeGroups.find((g) => g.name === name)?.autoHeal !== false;
+  const [group, setGroup] = useState(WHOLE);
+  const current = switchOf(group);
+  const [on, setOn] = useState(current);
+  return (
+    <OperationModal
+      id="autoheal-form"
+      title={`Auto-healing of ${props.cluster.name}`}
+      description="kaas replaces a worker whose Node stays NotReady too long. The switch takes effect at the healer's next look, also while a job runs; a node group stays off while the whole cluster is."
+      submitLabel="Save"
+      canSubmit={on !== current}
+      submit={async () => {
+        await api.setAutoHeal(props.cluster.id, on, group === WHOLE ? undefined : group);
+        props.onSaved();
+      }}
+      onClose={props.onClose}
+    >
+      <GroupSelect
+        id="autoheal-group"
+        label="For"
+        value={group}
+        groups={spec.nodeGroups}
+        first={{ value: WHOLE, label: 'The whole cluster' }}
+        optionLabel={(g) => `Node group ${g.name}`}
+        onChange={(v) => {
+          setGroup(v);
+          setOn(switchOf(v));
+        }}
+      />
+      <FormGroup label="Auto-healing" fieldId="autoheal-on">
+        <FormSelect id="autoheal-on" value={on ? 'on' : 'off'} onChange={(_e, v) => setOn(v === 'on')}>
+          <FormSelectOption value="on" label="On" />
+          <FormSelectOption value="off" label="Off" />
+        </FormSelect>
       </FormGroup>
     </OperationModal>
   );

@@ -21,7 +21,14 @@ import { NodesSummary } from '../components/ObservedNodes.tsx';
 import { PageView } from '../components/PageView.tsx';
 import { formatDateTime, saveFile } from '../format.ts';
 import { useLoad } from '../useLoad.ts';
-import { DeleteClusterModal, ResizeModal, UpgradeModal } from './ClusterModals.tsx';
+import {
+  AutoHealModal,
+  autoHealText,
+  DeleteClusterModal,
+  ResizeModal,
+  RotateCredentialsModal,
+  UpgradeModal,
+} from './ClusterModals.tsx';
 
 const POLL_MS = 2_000;
 const FINAL = new Set<Job['state']>(['succeeded', 'failed', 'cancelled']);
@@ -91,7 +98,7 @@ function useJob(
 
 /**
  * Administrators: one cluster's state, the live progress of its latest job (steps, events, the
- * failed step with Retry), and resize, upgrade and delete.
+ * failed step with Retry), and resize, upgrade, credential rotation, the auto-healing switch and delete.
  */
 export function ClusterPage(props: {
   clusterId: string;
@@ -106,7 +113,7 @@ export function ClusterPage(props: {
   const [jobId, setJobId] = useState<string>();
   // Bumped whenever a job is queued, so a retried job (same id) is followed afresh.
   const [round, setRound] = useState(0);
-  const [dialog, setDialog] = useState<'resize' | 'upgrade' | 'delete'>();
+  const [dialog, setDialog] = useState<'resize' | 'upgrade' | 'rotate' | 'autoheal' | 'delete'>();
   const [retrying, setRetrying] = useState(false);
   const [retryError, setRetryError] = useState<string>();
   const c = cluster.data;
@@ -170,6 +177,9 @@ export function ClusterPage(props: {
       <Button variant="secondary" onClick={() => setDialog('upgrade')} isDisabled={running}>
         Upgrade
       </Button>
+      <Button variant="secondary" onClick={() => setDialog('rotate')} isDisabled={running}>
+        Rotate cloud credentials
+      </Button>
       <Button variant="danger" onClick={() => setDialog('delete')} isDisabled={running}>
         Delete
       </Button>
@@ -180,7 +190,10 @@ export function ClusterPage(props: {
   return (
     <PageView
       title={c.name}
-      description={busyReason ?? 'Resize, upgrade or delete the cluster; each runs as a job in kaas.'}
+      description={
+        busyReason ??
+        'Resize, upgrade, rotate its cloud credentials or delete the cluster; each runs as a job in kaas.'
+      }
       actions={actions}
     >
       {key && (
@@ -225,6 +238,17 @@ export function ClusterPage(props: {
               <DescriptionListDescription data-testid="cluster-groups">{groups}</DescriptionListDescription>
             </DescriptionListGroup>
             <DescriptionListGroup>
+              <DescriptionListTerm>Auto-healing</DescriptionListTerm>
+              <DescriptionListDescription>
+                <Flex spaceItems={{ default: 'spaceItemsSm' }}>
+                  <span data-testid="cluster-autoheal">{autoHealText(c.spec)}</span>
+                  <Button variant="link" isInline onClick={() => setDialog('autoheal')}>
+                    Change auto-healing
+                  </Button>
+                </Flex>
+              </DescriptionListDescription>
+            </DescriptionListGroup>
+            <DescriptionListGroup>
               <DescriptionListTerm>Nodes Ready</DescriptionListTerm>
               <DescriptionListDescription>
                 <NodesSummary observed={c.observed ?? null} />
@@ -257,6 +281,12 @@ export function ClusterPage(props: {
       )}
       {dialog === 'upgrade' && (
         <UpgradeModal cluster={c} onJob={started} onClose={() => setDialog(undefined)} />
+      )}
+      {dialog === 'rotate' && (
+        <RotateCredentialsModal cluster={c} onJob={started} onClose={() => setDialog(undefined)} />
+      )}
+      {dialog === 'autoheal' && (
+        <AutoHealModal cluster={c} onSaved={cluster.reload} onClose={() => setDialog(undefined)} />
       )}
       {dialog === 'delete' && (
         <DeleteClusterModal cluster={c} onJob={started} onClose={() => setDialog(undefined)} />
