@@ -70,14 +70,21 @@ export interface Healer {
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/** Whether two maps of Node name to time hold the same entries. */
+function sameRecords(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
 /** Creates the healer; several replicas may run one against the same database. */
 export function createHealer(deps: HealerDeps): Healer {
   const log = deps.logger.child({ healer: true });
   const lastLook = new Map<string, number>();
 
   /**
-   * Records the condition; a new reason or status (against `before`, the record this pass read) is
-   * logged, and a stop is audited.
+   * Records the condition when it or the retried job differs from `before` (the record this pass
+   * read): a pass that changes nothing writes nothing. A new reason or status is logged, and a stop
+   * is audited.
    */
   async function record(
     clusterId: string,
@@ -85,6 +92,13 @@ export function createHealer(deps: HealerDeps): Healer {
     retriedJob: string | null,
     before: Awaited<ReturnType<typeof findHealStatus>>,
   ) {
+    const same =
+      before &&
+      before.condition.reason === condition.reason &&
+      before.condition.status === condition.status &&
+      before.condition.message === condition.message &&
+      before.retriedJob === retriedJob;
+    if (same) return;
     const at = deps.now().toISOString();
     const changed =
       !before || before.condition.reason !== condition.reason || before.condition.status !== condition.status;
@@ -124,10 +138,11 @@ export function createHealer(deps: HealerDeps): Healer {
       return { clusterId, action: 'unobserved', condition };
     }
     const target = failedHeal ? (last.input as { heal?: HealTarget }).heal : undefined;
+    const since = await listNodeHealth({ db: deps.db, clusterId });
     const decision = decideHeal({
       spec: cluster.spec as ClusterSpec,
       nodes,
-      since: await listNodeHealth({ db: deps.db, clusterId }),
+      since,
       now: deps.now(),
       ...(failedHeal && last
         ? {
@@ -139,7 +154,9 @@ export function createHealer(deps: HealerDeps): Healer {
           }
         : {}),
     });
-    await replaceNodeHealth({ db: deps.db, clusterId, since: decision.since });
+    if (!sameRecords(since, decision.since)) {
+      await replaceNodeHealth({ db: deps.db, clusterId, since: decision.since });
+    }
     let retriedJob = status?.retriedJob ?? null;
     const outcome: HealOutcome = { clusterId, action: 'none', condition: decision.condition };
     try {

@@ -17,7 +17,7 @@ export interface ClusterHealTable {
   message: string;
   /** When the condition took this status and reason. */
   changed_at: string;
-  /** When the healer last looked at the cluster. */
+  /** When the healer last wrote the record (it writes only when the condition or retried job changes). */
   checked_at: string;
   /** The failed heal job the healer retried once (a second failure stops healing). */
   retried_job: string | null;
