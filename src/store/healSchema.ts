@@ -12,7 +12,7 @@ export interface ClusterHealTable {
   cluster_id: string;
   /** True | False (False: healing stopped, a person must look). */
   status: string;
-  /** Healthy | Disabled | Waiting | Replacing | TooManyUnhealthy | ReplacementFailed | MastersNotHealed */
+  /** A HealReason of src/cluster/heal.ts (Healthy, Waiting, Replacing, TooManyUnhealthy, EtcdAtRisk, ...). */
   reason: string;
   message: string;
   /** When the condition took this status and reason. */

@@ -38,6 +38,7 @@ beforeAll(async () => {
     name: NAME,
     workers: 3,
     spec: {
+      masterUnhealthyAfterSeconds: UNHEALTHY_AFTER_S,
       nodeGroups: [
         { name: 'default', count: 3, flavor: 'm1.small', unhealthyAfterSeconds: UNHEALTHY_AFTER_S },
       ],
@@ -275,4 +276,35 @@ describe('auto-healing on a real control plane', () => {
     );
     expect((await jobs()).length).toBe(before + 1);
   }, 300_000);
+
+  it('never replaces the single master: a condition says why, and the audit log records the stop', async () => {
+    const master = `kaas-${NAME}-master-0`;
+    const before = (await jobs()).length;
+    await stopNodeRenewal(c.lab, master);
+    await within(
+      60_000,
+      'the SingleMaster condition',
+      async () => (await condition())?.reason === 'SingleMaster',
+    );
+    await pastUnhealthyAfter();
+    expect((await jobs()).length).toBe(before);
+    expect((await servers()).filter((n) => n.includes('-master-'))).toEqual([master]);
+    const shown = (await p.getCluster(c.clusterId, { observe: false })).conditions[0];
+    expect(shown).toMatchObject({ type: 'AutoHeal', status: 'False', reason: 'SingleMaster' });
+    expect(shown?.message).toContain(`master ${master} (Ready=False (KubeletNotReady`);
+    expect(shown?.message).toContain('a single master cannot be replaced without losing etcd');
+    expect(await audit()).toContainEqual(
+      expect.objectContaining({
+        action: 'cluster.heal.stopped',
+        details: expect.objectContaining({ reason: 'SingleMaster' }),
+      }),
+    );
+    await revive([master]);
+    await within(
+      30_000,
+      'the condition back to Healthy',
+      async () => (await condition())?.reason === 'Healthy',
+    );
+    expect((await jobs()).length).toBe(before);
+  }, 120_000);
 });

@@ -1,0 +1,263 @@
+/**
+ * Auto-healing of masters on kubelab + cloudsim with the cluster's real etcd (a member per master
+ * behind kwok port-forwards of the masters' etcd pods, test/kubelab/etcdmasters.ts): a cluster of
+ * three masters behind Octavia, watched by the production healer in the production worker loop. A
+ * master whose kubelet and etcd member die is replaced by a heal job: out of the load balancer and
+ * etcd first (through the cluster's API, as kaas reaches it), a master on the lowest free index
+ * boots with the cluster's own version, joins the control plane (the booting-node stand-in opens
+ * kubeadm-certs with the job's key and joins etcd as kubeadm would), and only then is the old one
+ * drained and deleted. The job is killed after each of its steps and completes on restart with no
+ * server twice; a writer through the running members sees every write go through. With another
+ * member unhealthy, or two masters down, nothing is replaced and the condition says why.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterNames, tagsFor } from '../../src/cluster/names.ts';
+import { startWorkerLoop, type WorkerLoop } from '../../src/cli/worker.ts';
+import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
+import type { EtcdMemberHealth } from '../../src/provisioner/etcd.ts';
+import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
+import { KUBEADM_CERTS } from '../../src/provisioner/kubeadmcerts.ts';
+import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
+import { findHealStatus } from '../../src/store/findHealStatus.ts';
+import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
+import { listAuditEvents } from '../../src/store/listAuditEvents.ts';
+import { listJobs } from '../../src/store/listJobs.ts';
+import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
+import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from '../provisioner/clusterlab.ts';
+import { cloudsimSuite, logger } from '../provisioner/support.ts';
+import { CONTROL_PLANE_ROLE, getNode, isReady, stopNodeRenewal } from './nodes.ts';
+
+const suite = cloudsimSuite();
+const NAME = 'hx';
+const UNHEALTHY_AFTER_S = 5;
+const POLL_MS = 1_000;
+const DRAIN_MS = 5_000;
+const names = clusterNames(NAME);
+const master = (i: number) => names.master(i);
+let c: ClusterLab;
+let p: Provisioner;
+let loop: WorkerLoop | undefined;
+
+/** The lab's API in place of the cluster's addresses (kwok nodes have none kaas could reach). */
+function labDeps(): Partial<ProvisionerDeps> {
+  return {
+    clusterApi: (access) => clusterApiFor({ ...access, server: c.lab.url }),
+    etcdClient: (o) => etcdThroughApi({ ...o, access: { ...o.access, server: c.lab.url } }),
+    pollIntervalMs: 200,
+    waitTimeoutMs: 120_000,
+    drainTimeoutMs: DRAIN_MS,
+  };
+}
+
+beforeAll(async () => {
+  c = await provisionOnKubelab(suite, {
+    name: NAME,
+    workers: 1,
+    etcd: true,
+    spec: {
+      masters: 3,
+      loadBalancer: 'octavia',
+      masterUnhealthyAfterSeconds: UNHEALTHY_AFTER_S,
+      nodeGroups: [{ name: 'default', count: 1, flavor: 'm1.small' }],
+    },
+  });
+  // Created while nothing answered (cloudsim boots nothing); from now on kaas reaches it: the lab.
+  const record = await findProvisionedCluster({ db: c.store.db, ref: c.clusterId });
+  await updateProvisionedCluster({
+    db: c.store.db,
+    id: c.clusterId,
+    status: record!.status,
+    options: { ...(record!.options as object), waitForApi: true },
+    now: new Date().toISOString(),
+  });
+  p = c.provisioner(labDeps());
+}, 240_000);
+
+afterAll(async () => {
+  await loop?.stop(30_000);
+  await c?.stop();
+});
+
+/** The production worker loop: the healer looking every POLL_MS, and the jobs unless `jobs` is false. */
+function startWorker(jobs = true): WorkerLoop {
+  return startWorkerLoop({
+    engine: jobs ? p.engine : { claimNext: async () => undefined },
+    healer: p.healer({ pollMs: POLL_MS }),
+    logger,
+    idleMs: 200,
+    concurrency: 2,
+  });
+}
+
+/** Waits (kubelab's poll) until `check` holds, for up to `ms`; returns how long it took. */
+async function within(ms: number, what: string, check: () => Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  await c.lab.waitFor(what, check, ms);
+  return Date.now() - started;
+}
+
+const jobs = () => listJobs({ db: c.store.db, clusterId: c.clusterId });
+const servers = async () =>
+  (await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map((s) => s.name).sort();
+const masters = async () => (await servers()).filter((n) => n.includes('-master-'));
+const condition = async () => (await findHealStatus({ db: c.store.db, clusterId: c.clusterId }))?.condition;
+const audit = async () =>
+  listAuditEvents({ db: c.store.db, clusterId: c.clusterId, projectId: 'none', limit: 100 });
+const healthy = (health: EtcdMemberHealth[]) =>
+  health
+    .filter((m) => m.healthy)
+    .map((m) => m.name)
+    .sort();
+
+describe('auto-healing of masters with a real etcd', () => {
+  it('replaces a dead master of three, killed after each step: etcd keeps quorum and ends with three healthy members', async () => {
+    // A worker that only heals: it queues the job, which the killed runs below carry out.
+    loop = startWorker(false);
+    await within(60_000, 'the first look', async () => (await condition())?.reason === 'Healthy');
+    // The member that dies does not lead, so no election happens under the writer below.
+    await c.etcd!.makeLeader(master(0));
+    await stopNodeRenewal(c.lab, master(1));
+    await c.etcd!.stopMember(master(1));
+    await within(30_000, 'etcd healthy on the two others', async () => {
+      return healthy(await c.etcd!.health()).join() === [master(0), master(2)].join();
+    });
+    const writer = c.etcd!.keepWriting();
+    const before = (await jobs()).length;
+    const tookMs = await within(60_000, 'a heal job queued', async () => (await jobs())[0]?.kind === 'heal');
+    console.log(`heal: master replacement queued ${tookMs} ms after its Node went NotReady`);
+    await loop.stop(30_000);
+    loop = undefined;
+    const job = (await jobs())[0]!;
+    const queued = await p.getJob(job.id);
+    const stepIds = queued.steps.map((s) => s.stepId);
+    expect(stepIds).toEqual([
+      'release',
+      'artifacts',
+      'release-tarball',
+      'join-token',
+      'network',
+      'subnet',
+      'load-balancer',
+      'server-group',
+      'kubeadm-config',
+      'kubeadm-certs',
+      `delete-lb-member:${master(1)}`,
+      `etcd-remove:${master(1)}`,
+      'master-port-3',
+      'lb-member-3',
+      'master-3',
+      `master-ready:${master(3)}`,
+      `etcd-joined:${master(3)}`,
+      'delete:kubeadm-certs',
+      `drain:${master(1)}`,
+      `delete-server:${master(1)}`,
+      `delete-node:${master(1)}`,
+      `delete-port:${master(1)}`,
+    ]);
+    expect(queued.events[0]?.message).toMatch(
+      new RegExp(`^auto-heal: node ${master(1)} of group masters not Ready since .*: replacing it$`),
+    );
+
+    const healer = p.healer({ pollMs: 0 });
+    const looks: string[] = [];
+    let afterRemoval: string[] = [];
+    const killed = await killAfterEachStep(c, suite.cloud, {
+      maxRuns: stepIds.length + 1,
+      over: labDeps(),
+      afterCheckpoint: async (stepId) => {
+        for (const o of await healer.pass()) looks.push(o.action);
+        if (stepId === `etcd-remove:${master(1)}`) afterRemoval = healthy(await c.etcd!.health());
+      },
+    });
+    const written = await writer.stop();
+    const view = await p.getJob(job.id);
+    expect(view.job.state, JSON.stringify(view.job.error)).toBe('succeeded');
+    expect(killed).toEqual(stepIds);
+    // While the job was in hand or waiting for its next run, the healer never acted.
+    expect(new Set(looks)).toEqual(new Set(['waiting']));
+    expect((await jobs()).length).toBe(before + 1);
+
+    // The dead member left before any new one was added; then the new one joined healthy.
+    expect(afterRemoval).toEqual([master(0), master(2)]);
+    const health = await c.etcd!.health();
+    expect(health.map((m) => m.name).sort()).toEqual([master(0), master(2), master(3)]);
+    expect(health.every((m) => m.healthy)).toBe(true);
+    console.log(`etcd writes during the master heal: ${written.writes}, failed: ${written.failures.length}`);
+    expect(written.failures).toEqual([]);
+    expect(written.writes).toBeGreaterThan(10);
+
+    // The old master's server, port, load-balancer member and Node are gone; the new one serves.
+    expect(await masters()).toEqual([master(0), master(2), master(3)]);
+    expect(await getNode(c.lab, master(1))).toBeUndefined();
+    const node = await getNode(c.lab, master(3));
+    expect(isReady(node)).toBe(true);
+    expect(node?.metadata.labels).toHaveProperty(CONTROL_PLANE_ROLE);
+    const ports = (await suite.cloud.neutron.ports.list({ tags: tagsFor(c.clusterId) })).filter((port) =>
+      port.name?.startsWith(`kaas-${NAME}-master-`),
+    );
+    expect(ports.map((port) => port.name).sort()).toEqual([0, 2, 3].map(names.masterPort));
+    const [lb] = await suite.cloud.octavia.listLoadBalancers({ name: names.apiLoadBalancer });
+    const members = await suite.cloud.octavia.listMembers(lb!.pools[0]!.id);
+    expect(members.map((m) => m.address).sort()).toEqual(
+      ports.map((port) => port.fixed_ips[0]?.ip_address).sort(),
+    );
+    const certs = await c.lab.request(
+      'GET',
+      `/api/v1/namespaces/${KUBEADM_CERTS.namespace}/secrets/${KUBEADM_CERTS.name}`,
+    );
+    expect(certs.status).toBe(404);
+    expect(await audit()).toContainEqual(
+      expect.objectContaining({
+        action: 'cluster.heal',
+        actorName: 'kaas-healer',
+        target: master(1),
+        details: expect.objectContaining({ jobId: job.id, group: 'masters', node: master(1) }),
+      }),
+    );
+    expect((await findProvisionedCluster({ db: c.store.db, ref: c.clusterId }))?.status).toBe('ready');
+
+    // And once it is done, a healer looking again finds nothing to do.
+    loop = startWorker();
+    await within(
+      30_000,
+      'the condition back to Healthy',
+      async () => (await condition())?.reason === 'Healthy',
+    );
+    expect((await jobs()).length).toBe(before + 1);
+  }, 600_000);
+
+  it('replaces no master while another etcd member is unhealthy, nor while two masters are down, and says why', async () => {
+    const before = (await jobs()).length;
+    // master-0's kubelet dies; master-2's etcd member crashes while its Node stays Ready.
+    await stopNodeRenewal(c.lab, master(0));
+    await c.etcd!.stopMember(master(2));
+    await within(
+      60_000,
+      'the EtcdAtRisk condition',
+      async () => (await condition())?.reason === 'EtcdAtRisk',
+    );
+    const atRisk = await condition();
+    expect(atRisk).toMatchObject({ status: 'False' });
+    expect(atRisk?.message).toContain(`master ${master(0)} (Ready=False (KubeletNotReady`);
+    expect(atRisk?.message).toMatch(new RegExp(`etcd member\\(s\\) ${master(2)} \\(.*\\) not healthy`));
+    await new Promise((r) => setTimeout(r, UNHEALTHY_AFTER_S * 1000 + 4 * POLL_MS));
+    expect((await jobs()).length).toBe(before);
+
+    await stopNodeRenewal(c.lab, master(3));
+    await within(
+      60_000,
+      'the TooManyUnhealthy condition',
+      async () => (await condition())?.reason === 'TooManyUnhealthy',
+    );
+    expect((await condition())?.message).toMatch(
+      /^2 of 3 masters are not Ready: masters are replaced one at a time/,
+    );
+    await new Promise((r) => setTimeout(r, UNHEALTHY_AFTER_S * 1000 + 4 * POLL_MS));
+    expect((await jobs()).length).toBe(before);
+    expect(await masters()).toEqual([master(0), master(2), master(3)]);
+    const stops = (await audit()).filter((e) => e.action === 'cluster.heal.stopped');
+    expect(stops.map((e) => (e.details as { reason?: string }).reason)).toEqual(
+      expect.arrayContaining(['EtcdAtRisk', 'TooManyUnhealthy']),
+    );
+  }, 180_000);
+});
