@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { decideHeal, healPolicy, HEAL_DEFAULTS, type HealInput, type HealNode } from './heal.ts';
+import {
+  decideHeal,
+  healPolicy,
+  HEAL_DEFAULTS,
+  type HealCondition,
+  type HealDecision,
+  type HealInput,
+  type HealNode,
+} from './heal.ts';
 import type { NodeGroup } from './spec.ts';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
@@ -176,6 +184,12 @@ describe('decideHeal', () => {
     masterUnhealthyAfterSeconds: 60,
     ...extra,
   });
+  /** The condition of a decision that replaces nothing and asks etcd nothing. */
+  const unacted = (decision: HealDecision): HealCondition => {
+    expect(decision.replace).toBeUndefined();
+    expect(decision.askEtcd).toBeUndefined();
+    return decision.condition;
+  };
   const masters3 = (down: number[]) => [0, 1, 2].map((i) => master(i, !down.includes(i)));
 
   it('replaces a master of three once it is the only one not Ready past masterUnhealthyAfter and etcd agrees', () => {
@@ -213,9 +227,7 @@ describe('decideHeal', () => {
       now: at(400),
       etcd: { node: 'kaas-c-master-1', blocked: 'etcd member(s) kaas-c-master-2 (unreachable) not healthy' },
     });
-    expect(decision.replace).toBeUndefined();
-    expect(decision.askEtcd).toBeUndefined();
-    expect(decision.condition).toMatchObject({ status: 'False', reason: 'EtcdAtRisk' });
+    expect(unacted(decision)).toMatchObject({ status: 'False', reason: 'EtcdAtRisk' });
     expect(decision.condition.message).toContain('kaas-c-master-2 (unreachable) not healthy');
   });
 
@@ -226,9 +238,7 @@ describe('decideHeal', () => {
       since: { 'kaas-c-master-0': iso(0), 'kaas-c-master-2': iso(0) },
       now: at(400),
     });
-    expect(decision.replace).toBeUndefined();
-    expect(decision.askEtcd).toBeUndefined();
-    expect(decision.condition).toMatchObject({ status: 'False', reason: 'TooManyUnhealthy' });
+    expect(unacted(decision)).toMatchObject({ status: 'False', reason: 'TooManyUnhealthy' });
     expect(decision.condition.message).toMatch(
       /^2 of 3 masters are not Ready: masters are replaced one at a time/,
     );
@@ -245,9 +255,7 @@ describe('decideHeal', () => {
       reason: 'Waiting',
     });
     const decision = decideHeal({ ...input, now: at(600) });
-    expect(decision.replace).toBeUndefined();
-    expect(decision.askEtcd).toBeUndefined();
-    expect(decision.condition).toMatchObject({ status: 'False', reason: 'SingleMaster' });
+    expect(unacted(decision)).toMatchObject({ status: 'False', reason: 'SingleMaster' });
     expect(decision.condition.message).toContain('a single master cannot be replaced without losing etcd');
   });
 

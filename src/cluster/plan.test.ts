@@ -47,6 +47,15 @@ function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
 /** Every dependency is an earlier step and ids are unique: the plan can run top to bottom. */
 /** What resize and upgrade do first: stage the release, then mint a join token for new nodes. */
 const STAGING = ['release', 'artifacts', 'release-tarball', 'join-token'];
+/** What a master's replacement finds (never re-creates) and prepares before any master joins. */
+const CONTROL_PLANE_SETUP = [
+  'network',
+  'subnet',
+  'load-balancer',
+  'server-group',
+  'kubeadm-config',
+  'kubeadm-certs',
+];
 
 function expectOrdered(steps: readonly PlanStep[]): void {
   const seen = new Set<string>();
@@ -228,12 +237,7 @@ describe('planHealMaster', () => {
     expectOrdered(steps);
     expect(steps.map((s) => s.id)).toEqual([
       ...STAGING,
-      'network',
-      'subnet',
-      'load-balancer',
-      'server-group',
-      'kubeadm-config',
-      'kubeadm-certs',
+      ...CONTROL_PLANE_SETUP,
       `delete-lb-member:${m(1)}`,
       `etcd-remove:${m(1)}`,
       'master-port-3',
@@ -367,12 +371,7 @@ describe('planUpgrade', () => {
     expectOrdered(plan.steps);
     expect(plan.steps.map((s) => s.id)).toEqual([
       ...STAGING,
-      'network',
-      'subnet',
-      'load-balancer',
-      'server-group',
-      'kubeadm-config',
-      'kubeadm-certs',
+      ...CONTROL_PLANE_SETUP,
       ...replacement(0, 3),
       ...replacement(1, 4),
       ...replacement(2, 5),

@@ -115,16 +115,24 @@ function member(i: number, healthy = true): EtcdMemberHealth {
     ...(healthy ? {} : { reason: 'unreachable: connection refused' }),
   };
 }
-/** The cluster gets three masters, replaced after 60 s not Ready. */
+/** The cluster gets three masters, replaced after 60 s not Ready; master-1 is not Ready. */
 async function threeMasters() {
   const spec = validateSpec(testSpec(ID, 3, { masters: 3, masterUnhealthyAfterSeconds: 60 }));
   await store.db
     .updateTable('provisioned_clusters')
     .set({ spec: JSON.stringify(spec) })
     .execute();
+  nodes = [masterNode(0), masterNode(1, false), masterNode(2), node(0)];
 }
 
 const at = (seconds: number) => (clock = T0 + seconds * 1000);
+/** A pass of a new healer (as after a restart) at each of `seconds`. */
+async function passesAt(...seconds: number[]) {
+  for (const s of seconds) {
+    at(s);
+    await healer().pass();
+  }
+}
 const condition = async () => (await findHealStatus({ db: store.db, clusterId: ID }))?.condition;
 const failJob = async (id: string) => {
   await store.db.updateTable('jobs').set({ state: 'failed' }).where('id', '=', id).execute();
@@ -215,10 +223,7 @@ describe('the healer', () => {
     expect(writes).toBeGreaterThan(0);
     const record = await findHealStatus({ db: store.db, clusterId: ID });
     writes = 0;
-    at(10);
-    await healer().pass();
-    at(20);
-    await healer().pass();
+    await passesAt(10, 20);
     expect(writes).toBe(0);
     // A Node not Ready changes the record (its clock, the condition) once, then no more while waiting.
     nodes = [node(0), node(1, false), node(2)];
@@ -226,10 +231,7 @@ describe('the healer', () => {
     await healer().pass();
     expect(writes).toBeGreaterThan(0);
     writes = 0;
-    at(40);
-    await healer().pass();
-    at(50);
-    await healer().pass();
+    await passesAt(40, 50);
     expect(writes).toBe(0);
     expect(await condition()).toMatchObject({ reason: 'Waiting' });
     expect(record?.checkedAt).toBe(new Date(T0).toISOString());
@@ -237,7 +239,6 @@ describe('the healer', () => {
 
   it('asks etcd before replacing a master, and replaces it when the other members are healthy', async () => {
     await threeMasters();
-    nodes = [masterNode(0), masterNode(1, false), masterNode(2), node(0)];
     await healer().pass();
     at(59);
     await healer().pass();
@@ -253,7 +254,6 @@ describe('the healer', () => {
 
   it('replaces no master while another etcd member is unhealthy or etcd cannot be read, and says why', async () => {
     await threeMasters();
-    nodes = [masterNode(0), masterNode(1, false), masterNode(2), node(0)];
     etcd = [member(0), member(1, false), member(2, false)];
     await healer().pass();
     at(100);

@@ -12,42 +12,30 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterNames, tagsFor } from '../../src/cluster/names.ts';
-import { startWorkerLoop, type WorkerLoop } from '../../src/cli/worker.ts';
-import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
+import { planHealMaster } from '../../src/cluster/plan.ts';
+import type { ClusterSpec } from '../../src/cluster/spec.ts';
+import type { WorkerLoop } from '../../src/cli/worker.ts';
 import type { EtcdMemberHealth } from '../../src/provisioner/etcd.ts';
-import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
 import { KUBEADM_CERTS } from '../../src/provisioner/kubeadmcerts.ts';
 import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
-import { findHealStatus } from '../../src/store/findHealStatus.ts';
 import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
-import { listAuditEvents } from '../../src/store/listAuditEvents.ts';
-import { listJobs } from '../../src/store/listJobs.ts';
-import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
 import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from '../provisioner/clusterlab.ts';
-import { cloudsimSuite, logger } from '../provisioner/support.ts';
+import { cloudsimSuite } from '../provisioner/support.ts';
+import { apiReachedFromNowOn, healingLab, LAB_HEAL, labApiDeps } from './healing.ts';
 import { CONTROL_PLANE_ROLE, getNode, isReady, stopNodeRenewal } from './nodes.ts';
 
 const suite = cloudsimSuite();
 const NAME = 'hx';
-const UNHEALTHY_AFTER_S = 5;
-const POLL_MS = 1_000;
-const DRAIN_MS = 5_000;
 const names = clusterNames(NAME);
 const master = (i: number) => names.master(i);
 let c: ClusterLab;
 let p: Provisioner;
 let loop: WorkerLoop | undefined;
-
-/** The lab's API in place of the cluster's addresses (kwok nodes have none kaas could reach). */
-function labDeps(): Partial<ProvisionerDeps> {
-  return {
-    clusterApi: (access) => clusterApiFor({ ...access, server: c.lab.url }),
-    etcdClient: (o) => etcdThroughApi({ ...o, access: { ...o.access, server: c.lab.url } }),
-    pollIntervalMs: 200,
-    waitTimeoutMs: 120_000,
-    drainTimeoutMs: DRAIN_MS,
-  };
-}
+const { startWorker, within, jobs, servers, condition, audit, pastUnhealthyAfter, untilReason } = healingLab(
+  suite,
+  () => ({ c, p }),
+);
+const labDeps = (): Partial<ProvisionerDeps> => ({ ...labApiDeps(c), drainTimeoutMs: LAB_HEAL.drainMs });
 
 beforeAll(async () => {
   c = await provisionOnKubelab(suite, {
@@ -57,19 +45,11 @@ beforeAll(async () => {
     spec: {
       masters: 3,
       loadBalancer: 'octavia',
-      masterUnhealthyAfterSeconds: UNHEALTHY_AFTER_S,
+      masterUnhealthyAfterSeconds: LAB_HEAL.unhealthyAfterSeconds,
       nodeGroups: [{ name: 'default', count: 1, flavor: 'm1.small' }],
     },
   });
-  // Created while nothing answered (cloudsim boots nothing); from now on kaas reaches it: the lab.
-  const record = await findProvisionedCluster({ db: c.store.db, ref: c.clusterId });
-  await updateProvisionedCluster({
-    db: c.store.db,
-    id: c.clusterId,
-    status: record!.status,
-    options: { ...(record!.options as object), waitForApi: true },
-    now: new Date().toISOString(),
-  });
+  await apiReachedFromNowOn(c);
   p = c.provisioner(labDeps());
 }, 240_000);
 
@@ -78,31 +58,7 @@ afterAll(async () => {
   await c?.stop();
 });
 
-/** The production worker loop: the healer looking every POLL_MS, and the jobs unless `jobs` is false. */
-function startWorker(jobs = true): WorkerLoop {
-  return startWorkerLoop({
-    engine: jobs ? p.engine : { claimNext: async () => undefined },
-    healer: p.healer({ pollMs: POLL_MS }),
-    logger,
-    idleMs: 200,
-    concurrency: 2,
-  });
-}
-
-/** Waits (kubelab's poll) until `check` holds, for up to `ms`; returns how long it took. */
-async function within(ms: number, what: string, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  await c.lab.waitFor(what, check, ms);
-  return Date.now() - started;
-}
-
-const jobs = () => listJobs({ db: c.store.db, clusterId: c.clusterId });
-const servers = async () =>
-  (await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map((s) => s.name).sort();
 const masters = async () => (await servers()).filter((n) => n.includes('-master-'));
-const condition = async () => (await findHealStatus({ db: c.store.db, clusterId: c.clusterId }))?.condition;
-const audit = async () =>
-  listAuditEvents({ db: c.store.db, clusterId: c.clusterId, projectId: 'none', limit: 100 });
 const healthy = (health: EtcdMemberHealth[]) =>
   health
     .filter((m) => m.healthy)
@@ -113,7 +69,7 @@ describe('auto-healing of masters with a real etcd', () => {
   it('replaces a dead master of three, killed after each step: etcd keeps quorum and ends with three healthy members', async () => {
     // A worker that only heals: it queues the job, which the killed runs below carry out.
     loop = startWorker(false);
-    await within(60_000, 'the first look', async () => (await condition())?.reason === 'Healthy');
+    await untilReason('Healthy');
     // The member that dies does not lead, so no election happens under the writer below.
     await c.etcd!.makeLeader(master(0));
     await stopNodeRenewal(c.lab, master(1));
@@ -130,30 +86,12 @@ describe('auto-healing of masters with a real etcd', () => {
     const job = (await jobs())[0]!;
     const queued = await p.getJob(job.id);
     const stepIds = queued.steps.map((s) => s.stepId);
-    expect(stepIds).toEqual([
-      'release',
-      'artifacts',
-      'release-tarball',
-      'join-token',
-      'network',
-      'subnet',
-      'load-balancer',
-      'server-group',
-      'kubeadm-config',
-      'kubeadm-certs',
-      `delete-lb-member:${master(1)}`,
-      `etcd-remove:${master(1)}`,
-      'master-port-3',
-      'lb-member-3',
-      'master-3',
-      `master-ready:${master(3)}`,
-      `etcd-joined:${master(3)}`,
-      'delete:kubeadm-certs',
-      `drain:${master(1)}`,
-      `delete-server:${master(1)}`,
-      `delete-node:${master(1)}`,
-      `delete-port:${master(1)}`,
-    ]);
+    // The plan of a master's heal (its order is src/cluster/plan.test.ts's), for master-1 of 0, 1, 2.
+    const record = await findProvisionedCluster({ db: c.store.db, ref: c.clusterId });
+    expect(stepIds).toEqual(
+      planHealMaster(record!.spec as ClusterSpec, c.clusterId, 1, [0, 1, 2]).map((s) => s.id),
+    );
+    expect(stepIds.filter((id) => /^master-\d+$/.test(id))).toEqual(['master-3']);
     expect(queued.events[0]?.message).toMatch(
       new RegExp(`^auto-heal: node ${master(1)} of group masters not Ready since .*: replacing it$`),
     );
@@ -218,11 +156,7 @@ describe('auto-healing of masters with a real etcd', () => {
 
     // And once it is done, a healer looking again finds nothing to do.
     loop = startWorker();
-    await within(
-      30_000,
-      'the condition back to Healthy',
-      async () => (await condition())?.reason === 'Healthy',
-    );
+    await untilReason('Healthy');
     expect((await jobs()).length).toBe(before + 1);
   }, 600_000);
 
@@ -231,28 +165,20 @@ describe('auto-healing of masters with a real etcd', () => {
     // master-0's kubelet dies; master-2's etcd member crashes while its Node stays Ready.
     await stopNodeRenewal(c.lab, master(0));
     await c.etcd!.stopMember(master(2));
-    await within(
-      60_000,
-      'the EtcdAtRisk condition',
-      async () => (await condition())?.reason === 'EtcdAtRisk',
-    );
+    await untilReason('EtcdAtRisk');
     const atRisk = await condition();
     expect(atRisk).toMatchObject({ status: 'False' });
     expect(atRisk?.message).toContain(`master ${master(0)} (Ready=False (KubeletNotReady`);
     expect(atRisk?.message).toMatch(new RegExp(`etcd member\\(s\\) ${master(2)} \\(.*\\) not healthy`));
-    await new Promise((r) => setTimeout(r, UNHEALTHY_AFTER_S * 1000 + 4 * POLL_MS));
+    await pastUnhealthyAfter();
     expect((await jobs()).length).toBe(before);
 
     await stopNodeRenewal(c.lab, master(3));
-    await within(
-      60_000,
-      'the TooManyUnhealthy condition',
-      async () => (await condition())?.reason === 'TooManyUnhealthy',
-    );
+    await untilReason('TooManyUnhealthy');
     expect((await condition())?.message).toMatch(
       /^2 of 3 masters are not Ready: masters are replaced one at a time/,
     );
-    await new Promise((r) => setTimeout(r, UNHEALTHY_AFTER_S * 1000 + 4 * POLL_MS));
+    await pastUnhealthyAfter();
     expect((await jobs()).length).toBe(before);
     expect(await masters()).toEqual([master(0), master(2), master(3)]);
     const stops = (await audit()).filter((e) => e.action === 'cluster.heal.stopped');

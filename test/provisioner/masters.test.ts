@@ -15,14 +15,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterNames, tagsFor } from '../../src/cluster/names.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
-import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
 import { createEtcdClient, quorumOf, type EtcdMemberHealth } from '../../src/provisioner/etcd.ts';
 import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
-import type { ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
-import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
-import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
 import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
 import { freePort } from '../support/ports.ts';
+import { apiReachedFromNowOn, labApiDeps } from '../kubelab/healing.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
 import {
@@ -54,29 +51,14 @@ beforeAll(async () => {
   // kube-proxy and CoreDNS as the real kubeadm init deploys them on this version.
   await installKubeadmAddons(c.lab, FROM, names.master(0));
   // Created while nothing answered (cloudsim boots nothing); the upgrade waits for real Nodes.
-  const record = await findProvisionedCluster({ db: c.store.db, ref: c.clusterId });
-  await updateProvisionedCluster({
-    db: c.store.db,
-    id: c.clusterId,
-    status: record!.status,
-    options: { ...(record!.options as object), waitForApi: true },
-    now: new Date().toISOString(),
-  });
+  await apiReachedFromNowOn(c);
 }, 240_000);
 
 afterAll(async () => {
   await c?.stop();
 });
 
-/** The lab's API in place of the cluster's addresses (kwok nodes have none kaas could reach). */
-function labDeps(): Partial<ProvisionerDeps> {
-  return {
-    clusterApi: (access) => clusterApiFor({ ...access, server: c.lab.url }),
-    etcdClient: (o) => etcdThroughApi({ ...o, access: { ...o.access, server: c.lab.url } }),
-    pollIntervalMs: 200,
-    waitTimeoutMs: 120_000,
-  };
-}
+const labDeps = () => labApiDeps(c);
 
 /** etcd as its own running members report it, read directly (not through kaas's route). */
 async function etcdHealth(): Promise<EtcdMemberHealth[]> {
