@@ -54,7 +54,7 @@ export async function benchSetup(input: { servers: number; latencyMs: number; bo
       caPem: (await createCa({ commonName: 'kaas-bench' })).certPem,
     },
     // The benches measure scheduling and API cost, not rendering: a fixed small user data.
-    renderer: () => (node) => `#cloud-config\nhostname: ${node.nodeName}\n`,
+    renderer: () => async (node) => `#cloud-config\nhostname: ${node.nodeName}\n`,
     serverConcurrency: 20,
     pollIntervalMs: 1_000,
     ...testReleaseDeps(),

@@ -5,6 +5,7 @@ import { bootstrapInput, WEBHOOK_KUBECONFIG } from '../../test/bootstrap/fixture
 import { renderCloudConfig } from './cloudinit.ts';
 import { KUBERNETES_RELEASES } from '../versions/index.ts';
 import type { BootstrapInput } from './input.ts';
+import { decodeEnrolledFiles, ENROLLMENT_PATH, firstBootContent, KUBEADM_CONFIG_PATH } from './node.ts';
 
 interface WriteFile {
   path: string;
@@ -23,10 +24,16 @@ function render(input: BootstrapInput) {
   return { text, config, file };
 }
 
+/** The kubeadm config the node gets from its enrollment. */
 function kubeadmDocs(input: BootstrapInput): Record<string, unknown>[] {
-  const { file } = render(input);
-  return parseAllDocuments(file('/var/lib/kaas/kubeadm.yaml')!.content).map((d) => d.toJSON());
+  const files = decodeEnrolledFiles(firstBootContent(input).enrolled);
+  const kubeadm = files.find((f) => f.path === KUBEADM_CONFIG_PATH)!;
+  return parseAllDocuments(kubeadm.content).map((d) => d.toJSON());
 }
+
+const CERT = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+const PUBLIC = '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n';
+const key = (name: string) => `-----BEGIN PRIVATE KEY-----\n${name}\n-----END PRIVATE KEY-----\n`;
 
 describe('renderCloudConfig', () => {
   it('starts with the cloud-config header and installs the node packages', () => {
@@ -181,6 +188,50 @@ describe('renderCloudConfig', () => {
     expect(renderCloudConfig(bootstrapInput('init'))).toBe(master);
     expect(master).toMatchSnapshot('master');
     expect(renderCloudConfig(bootstrapInput('worker'))).toMatchSnapshot('worker');
+  });
+
+  it.each(['init', 'join-control-plane', 'worker'] as const)(
+    'writes no join secret or private key into the user data of a %s node, only its enrollment',
+    (role) => {
+      const input = bootstrapInput(role);
+      const withKeys = {
+        ...input,
+        ...(role === 'init'
+          ? {
+              clusterCa: { certPem: CERT, keyPem: key('CLUSTER') },
+              etcdCa: { certPem: CERT, keyPem: key('ETCD') },
+              frontProxyCa: { certPem: CERT, keyPem: key('PROXY') },
+              serviceAccountKey: { publicKeyPem: PUBLIC, keyPem: key('SERVICEACCOUNT') },
+            }
+          : {}),
+      };
+      const { text, file } = render(withKeys);
+      const secrets = [input.join.token, input.join.certificateKey, 'PRIVATE KEY'].filter(
+        (s): s is string => s !== undefined,
+      );
+      for (const secret of secrets) expect(text).not.toContain(secret);
+      expect(file(KUBEADM_CONFIG_PATH)).toBeUndefined();
+      expect(file(ENROLLMENT_PATH)).toMatchObject({ permissions: '0600' });
+      expect(file(ENROLLMENT_PATH)!.content).toBe(
+        `ENROLL_URL='${input.enrollment!.url}'\nENROLL_CREDENTIAL='${input.enrollment!.credential}'\n`,
+      );
+      // The node fetches them: kubeadm's config with the token, and master-0's keys.
+      const enrolled = decodeEnrolledFiles(firstBootContent(withKeys).enrolled);
+      expect(enrolled.map((f) => [f.path, f.mode.toString(8)])).toEqual([
+        [KUBEADM_CONFIG_PATH, '600'],
+        ...(role === 'init'
+          ? ['ca', 'etcd/ca', 'front-proxy-ca', 'sa'].map((k) => [`/etc/kubernetes/pki/${k}.key`, '600'])
+          : []),
+      ]);
+      expect(enrolled[0]!.content).toContain(input.join.token);
+    },
+  );
+
+  it('refuses to render user data without an enrollment', () => {
+    const { enrollment: _, ...input } = bootstrapInput('worker');
+    expect(() => renderCloudConfig(input)).toThrow(
+      expect.objectContaining({ field: 'enrollment', message: expect.stringContaining('no join secrets') }),
+    );
   });
 
   it('throws InputError without echoing secrets', () => {

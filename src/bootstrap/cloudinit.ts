@@ -4,7 +4,7 @@
  */
 import { InputError } from '../errors.ts';
 import type { BootstrapInput } from './input.ts';
-import { nodeContent, toYaml } from './node.ts';
+import { firstBootContent, toYaml } from './node.ts';
 
 /** Debian/Ubuntu packages every node installs before the bootstrap script runs. */
 export const NODE_PACKAGES = [
@@ -19,12 +19,12 @@ export const NODE_PACKAGES = [
   'socat',
 ] as const;
 
-/** Renders the node's user data. Throws InputError for invalid input or a Flatcar spec. */
+/** Renders the node's user data (no secrets: see firstBootContent). Throws InputError for invalid input, no enrollment or a Flatcar spec. */
 export function renderCloudConfig(input: BootstrapInput): string {
   if (input.spec.os === 'flatcar') {
     throw new InputError('os flatcar boots with Ignition; use renderIgnition', { field: 'spec.os' });
   }
-  const content = nodeContent(input);
+  const { content } = firstBootContent(input);
   const config: Record<string, unknown> = {
     hostname: input.nodeName,
     package_update: true,

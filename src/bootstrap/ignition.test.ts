@@ -24,7 +24,8 @@ describe('renderIgnition', () => {
     const files = config.storage.files as IgnFile[];
     const script = files.find((f) => f.path === '/var/lib/kaas/bootstrap.sh')!;
     expect(script.mode).toBe(448);
-    expect(files.find((f) => f.path === '/var/lib/kaas/kubeadm.yaml')!.mode).toBe(384);
+    expect(files.find((f) => f.path === '/var/lib/kaas/enrollment')!.mode).toBe(384);
+    expect(files.some((f) => f.path === '/var/lib/kaas/kubeadm.yaml')).toBe(false);
     const text = decode(script.contents.source);
     expect(text).toContain(`BIN_DIR='/opt/bin'`);
     expect(text).not.toContain('containerd config default');

@@ -4,7 +4,7 @@
  */
 import { InputError } from '../errors.ts';
 import type { BootstrapInput } from './input.ts';
-import { DONE_MARKER, nodeContent } from './node.ts';
+import { DONE_MARKER, firstBootContent } from './node.ts';
 
 /** Ignition spec version of the rendered configs. */
 export const IGNITION_VERSION = '3.3.0';
@@ -34,14 +34,14 @@ function bootstrapUnit(scriptPath: string): string {
   ].join('\n');
 }
 
-/** Renders the node's Ignition JSON. Throws InputError for invalid input or a non-Flatcar spec. */
+/** Renders the node's Ignition JSON (no secrets: see firstBootContent). Throws InputError for invalid input, no enrollment or a non-Flatcar spec. */
 export function renderIgnition(input: BootstrapInput): string {
   if (input.spec.os !== 'flatcar') {
     throw new InputError(`os ${input.spec.os} boots with cloud-init; use renderCloudConfig`, {
       field: 'spec.os',
     });
   }
-  const content = nodeContent(input);
+  const { content } = firstBootContent(input);
   const config = {
     ignition: { version: IGNITION_VERSION },
     passwd: {

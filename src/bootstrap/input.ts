@@ -51,6 +51,21 @@ export interface BootstrapInput {
   readonly webhook?: { readonly kubeconfig: string; readonly cacheTtl?: string };
   /** SSH public keys for the default user (`core` on Flatcar). */
   readonly sshAuthorizedKeys?: readonly string[];
+  /**
+   * How the node fetches its secret files (kubeadm config, CA keys) from kaas at first boot. The
+   * user-data renderers require it: they write none of those files, only this single-use credential.
+   */
+  readonly enrollment?: Enrollment;
+}
+
+/** Where and with what a node redeems its enrollment (src/server/routes/enroll.ts). */
+export interface Enrollment {
+  /** `https://…/enroll/<cluster id>` (http only to a kaas on the node's own machine). */
+  readonly url: string;
+  /** Single-use, short-lived; kaas stores only its hash. */
+  readonly credential: string;
+  /** The CA of kaas's certificate (absent: the node's system CAs). */
+  readonly caPem?: string;
 }
 
 /** Where kaas keeps files the kube-apiserver reads (mounted read-only into its static pod). */
@@ -84,6 +99,8 @@ const SAN = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?|\d{1,3}(\.\d{1,3}){3})$/;
 const DURATION = /^([1-9]\d*)(ms|s|m|h)$/;
 const URL = /^https?:\/\/[^\s'"\\`$]+$/;
 const SSH_KEY = /^(ssh-|ecdsa-|sk-)[^\r\n]+$/;
+const CREDENTIAL = /^[A-Za-z0-9_-]{32,128}$/;
+const CERT_PEM = /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n?$/;
 
 function fail(field: string, message: string): never {
   throw new InputError(`${field} ${message}`, { field });
@@ -157,8 +174,7 @@ export function validateBootstrapInput(input: BootstrapInput): void {
     const ca = input[field];
     if (ca === undefined) continue;
     if (role !== 'init') fail(field, 'is only given to the first master (role init)');
-    if (!/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n?$/.test(ca.certPem))
-      fail(`${field}.certPem`, 'must be one PEM certificate');
+    if (!CERT_PEM.test(ca.certPem)) fail(`${field}.certPem`, 'must be one PEM certificate');
     if (!/^-----BEGIN [A-Z ]*PRIVATE KEY-----\n[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\n?$/.test(ca.keyPem))
       fail(`${field}.keyPem`, 'must be one PEM private key');
   }
@@ -179,5 +195,17 @@ export function validateBootstrapInput(input: BootstrapInput): void {
   }
   for (const key of input.sshAuthorizedKeys ?? []) {
     if (!SSH_KEY.test(key)) fail('sshAuthorizedKeys', 'must hold one OpenSSH public key per entry');
+  }
+  const { enrollment } = input;
+  if (enrollment !== undefined) {
+    const url = globalThis.URL.canParse(enrollment.url) ? new globalThis.URL(enrollment.url) : undefined;
+    if (!URL.test(enrollment.url) || !url || (url.protocol !== 'https:' && !plainHttpAllowed(url))) {
+      fail('enrollment.url', 'must be an https:// URL (http only to a kaas on the same machine)');
+    }
+    if (!CREDENTIAL.test(enrollment.credential))
+      fail('enrollment.credential', 'must be 32-128 base64url characters');
+    if (enrollment.caPem !== undefined && !CERT_PEM.test(enrollment.caPem)) {
+      fail('enrollment.caPem', 'must be one PEM certificate');
+    }
   }
 }

@@ -3,16 +3,21 @@
  * (cloud-init `write_files` + `runcmd`, or Ignition `storage.files` + a oneshot unit).
  */
 import { stringify } from 'yaml';
+import { InputError } from '../errors.ts';
 import type { BootstrapInput } from './input.ts';
 import { WEBHOOK_KUBECONFIG_PATH, kubernetesRelease, validateBootstrapInput } from './input.ts';
 import { AUTHENTICATION_CONFIG_PATH, NODE_IP_PLACEHOLDER, kubeadmDocuments } from './kubeadm.ts';
 import { authenticationConfiguration } from './manifests.ts';
 
-/** One file written at first boot. `mode` is numeric (e.g. 0o600). */
+/**
+ * One file written at first boot. `mode` is numeric (e.g. 0o600). A `secret` file (join secrets,
+ * private keys) never goes into user data: the node fetches it from kaas with its enrollment.
+ */
 export interface NodeFile {
   readonly path: string;
   readonly content: string;
   readonly mode: number;
+  readonly secret?: boolean;
 }
 
 /** Delivery-independent node content. */
@@ -32,6 +37,10 @@ export const SCRIPT_PATH = `${WORK_DIR}/bootstrap.sh`;
 export const DONE_MARKER = `${WORK_DIR}/bootstrap.done`;
 /** kubeadm's `--config` file; removed once the node has joined (it holds the join secrets). */
 export const KUBEADM_CONFIG_PATH = `${WORK_DIR}/kubeadm.yaml`;
+/** The node's enrollment (URL and single-use credential, shell assignments); removed once redeemed. */
+export const ENROLLMENT_PATH = `${WORK_DIR}/enrollment`;
+/** The CA of kaas's certificate, for the enrollment request. */
+export const KAAS_CA_PATH = `${WORK_DIR}/kaas-ca.crt`;
 /** The cloud's metadata service, which pods must not reach (it serves the node's user data). */
 export const METADATA_ADDRESS = '169.254.169.254';
 /** The unit that loads the metadata guard at every boot, before the kubelet starts pods. */
@@ -73,6 +82,62 @@ function metadataGuardUnit(): string {
     'WantedBy=multi-user.target',
     '',
   ].join('\n');
+}
+
+/**
+ * The script's first step on a node whose user data carries no secrets: redeem the enrollment
+ * (one POST; kaas answers once per credential) and write the files it returns, each line
+ * `<octal mode> <path> <base64 content>`. A second run finds the kubeadm config already there.
+ */
+function enrollmentLines(): string[] {
+  return [
+    `if [ ! -f ${KUBEADM_CONFIG_PATH} ]; then`,
+    `  if [ ! -f ${ENROLLMENT_PATH} ]; then`,
+    '    echo "kaas: no join material and no enrollment on this node" >&2',
+    '    exit 1',
+    '  fi',
+    `  . ${ENROLLMENT_PATH}`,
+    '  CA_ARGS=()',
+    `  if [ -f ${KAAS_CA_PATH} ]; then CA_ARGS=(--cacert ${KAAS_CA_PATH}); fi`,
+    '  # Connection failures are retried; an answer (even an error) is not: the credential is single-use.',
+    '  curl -fsS --retry 10 --retry-delay 5 --retry-connrefused "${CA_ARGS[@]}" -X POST \\',
+    '    -H "Authorization: Bearer $ENROLL_CREDENTIAL" -o "$WORK/enrolled" "$ENROLL_URL"',
+    '  while read -r mode path data; do',
+    '    case "$path" in',
+    '      /etc/kubernetes/*|/var/lib/kaas/*) ;;',
+    '      *) echo "kaas: the enrollment names a file outside /etc/kubernetes and /var/lib/kaas" >&2; exit 1 ;;',
+    '    esac',
+    '    mkdir -p "$(dirname "$path")"',
+    '    (umask 077 && printf \'%s\' "$data" | base64 -d > "$path")',
+    '    chmod "$mode" "$path"',
+    '  done < "$WORK/enrolled"',
+    '  rm -f "$WORK/enrolled"',
+    'fi',
+    `rm -f ${ENROLLMENT_PATH}`,
+  ];
+}
+
+/** The enrollment answer for `files`: a line `<octal mode> <path> <base64 content>` each. */
+export function encodeEnrolledFiles(files: readonly NodeFile[]): string {
+  return files
+    .map((f) => `${f.mode.toString(8)} ${f.path} ${Buffer.from(f.content, 'utf8').toString('base64')}\n`)
+    .join('');
+}
+
+/** Reads an enrollment answer back into files (what the node's script does). */
+export function decodeEnrolledFiles(text: string): NodeFile[] {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [mode = '', path = '', data = ''] = line.split(' ');
+      return {
+        path,
+        mode: parseInt(mode, 8),
+        content: Buffer.from(data, 'base64').toString('utf8'),
+        secret: true,
+      };
+    });
 }
 
 /** YAML with stable output: no line folding, keys in insertion order. */
@@ -149,6 +214,7 @@ function script(input: BootstrapInput, binDir: string): string {
     'fi',
     `systemctl enable ${METADATA_GUARD_UNIT}`,
     `systemctl start ${METADATA_GUARD_UNIT}`,
+    ...enrollmentLines(),
     'modprobe overlay',
     'modprobe br_netfilter',
     'sysctl --system >/dev/null',
@@ -234,7 +300,7 @@ export function nodeContent(input: BootstrapInput): NodeContent {
       content: kubeletKubeadmDropIn(binDir),
       mode: 0o644,
     },
-    { path: KUBEADM_CONFIG_PATH, content: yamlDocuments(kubeadmDocuments(input)), mode: 0o600 },
+    { path: KUBEADM_CONFIG_PATH, content: yamlDocuments(kubeadmDocuments(input)), mode: 0o600, secret: true },
     { path: METADATA_GUARD_RULES, content: metadataGuardRules(), mode: 0o644 },
     { path: `/etc/systemd/system/${METADATA_GUARD_UNIT}.service`, content: metadataGuardUnit(), mode: 0o644 },
   ];
@@ -251,24 +317,64 @@ export function nodeContent(input: BootstrapInput): NodeContent {
     if (input.clusterCa) {
       // kubeadm init keeps an existing CA in its certificate directory instead of generating one.
       files.push({ path: '/etc/kubernetes/pki/ca.crt', content: input.clusterCa.certPem, mode: 0o644 });
-      files.push({ path: '/etc/kubernetes/pki/ca.key', content: input.clusterCa.keyPem, mode: 0o600 });
+      files.push({
+        path: '/etc/kubernetes/pki/ca.key',
+        content: input.clusterCa.keyPem,
+        mode: 0o600,
+        secret: true,
+      });
     }
     if (input.etcdCa) {
       // Likewise for etcd's CA (stacked etcd): kaas signs its etcd client certificate from it.
       files.push({ path: '/etc/kubernetes/pki/etcd/ca.crt', content: input.etcdCa.certPem, mode: 0o644 });
-      files.push({ path: '/etc/kubernetes/pki/etcd/ca.key', content: input.etcdCa.keyPem, mode: 0o600 });
+      files.push({
+        path: '/etc/kubernetes/pki/etcd/ca.key',
+        content: input.etcdCa.keyPem,
+        mode: 0o600,
+        secret: true,
+      });
     }
     if (input.frontProxyCa) {
       const { certPem, keyPem } = input.frontProxyCa;
       files.push({ path: '/etc/kubernetes/pki/front-proxy-ca.crt', content: certPem, mode: 0o644 });
-      files.push({ path: '/etc/kubernetes/pki/front-proxy-ca.key', content: keyPem, mode: 0o600 });
+      files.push({
+        path: '/etc/kubernetes/pki/front-proxy-ca.key',
+        content: keyPem,
+        mode: 0o600,
+        secret: true,
+      });
     }
     if (input.serviceAccountKey) {
       const { publicKeyPem, keyPem } = input.serviceAccountKey;
-      files.push({ path: '/etc/kubernetes/pki/sa.key', content: keyPem, mode: 0o600 });
+      files.push({ path: '/etc/kubernetes/pki/sa.key', content: keyPem, mode: 0o600, secret: true });
       files.push({ path: '/etc/kubernetes/pki/sa.pub', content: publicKeyPem, mode: 0o644 });
     }
   }
   files.push({ path: SCRIPT_PATH, content: script(input, binDir), mode: 0o700 });
   return { files, scriptPath: SCRIPT_PATH, binDir };
+}
+
+/**
+ * What a node's user data carries and what it fetches: the node's files without the secret ones,
+ * plus its enrollment; `enrolled` is the enrollment answer kaas keeps for it (encodeEnrolledFiles).
+ * Throws InputError without an enrollment: user data never carries join secrets or keys.
+ */
+export function firstBootContent(input: BootstrapInput): { content: NodeContent; enrolled: string } {
+  const { enrollment } = input;
+  if (enrollment === undefined) {
+    throw new InputError('enrollment is required: user data carries no join secrets or keys', {
+      field: 'enrollment',
+    });
+  }
+  const content = nodeContent(input);
+  const assignments = `ENROLL_URL=${shellQuote(enrollment.url)}\nENROLL_CREDENTIAL=${shellQuote(enrollment.credential)}\n`;
+  const files: NodeFile[] = [
+    ...content.files.filter((f) => !f.secret),
+    { path: ENROLLMENT_PATH, content: assignments, mode: 0o600 },
+    ...(enrollment.caPem ? [{ path: KAAS_CA_PATH, content: enrollment.caPem, mode: 0o644 }] : []),
+  ];
+  return {
+    content: { ...content, files },
+    enrolled: encodeEnrolledFiles(content.files.filter((f) => f.secret)),
+  };
 }

@@ -1,11 +1,14 @@
 /**
  * Adapts src/bootstrap's renderers to the provisioner: picks cloud-init or Ignition from the spec
- * and adds the cluster's join material, CA and token-webhook kubeconfig (the provisioner's stored material).
+ * and adds the cluster's join material, CA and token-webhook kubeconfig (the provisioner's stored
+ * material), which the node fetches with its enrollment (enrollment.ts) rather than reads from user data.
  */
 import { renderCloudConfig } from '../bootstrap/cloudinit.ts';
 import { renderIgnition } from '../bootstrap/ignition.ts';
 import type { BootstrapInput } from '../bootstrap/input.ts';
+import { firstBootContent } from '../bootstrap/node.ts';
 import { bootstrapFormatFor } from '../cluster/spec.ts';
+import { enrollmentTarget, newEnrollmentCredential, type SaveEnrollment } from './enrollment.ts';
 import type { NodeBootstrap, RenderUserData } from './steps/context.ts';
 
 /** Secrets every node of a cluster joins with (kubeadm token, CA pin, certificate key, webhook). */
@@ -42,10 +45,26 @@ export function bootstrapInputFor(node: NodeBootstrap, m: JoinMaterial): Bootstr
   };
 }
 
-/** A RenderUserData that renders real cloud-config / Ignition with `material(clusterId)`. */
-export function bootstrapRenderer(material: (clusterId: string) => JoinMaterial): RenderUserData {
-  return (node) => {
-    const input = bootstrapInputFor(node, material(node.clusterId));
-    return bootstrapFormatFor(node.spec.os) === 'ignition' ? renderIgnition(input) : renderCloudConfig(input);
+/**
+ * A RenderUserData that renders real cloud-config / Ignition with `material(clusterId)`: each node
+ * gets a fresh enrollment, saved with `save` before its user data is handed out, which carries
+ * only the enrollment's credential where the join secrets and keys would be.
+ */
+export function bootstrapRenderer(
+  material: (clusterId: string) => JoinMaterial,
+  save: SaveEnrollment,
+): RenderUserData {
+  return async (node) => {
+    const m = material(node.clusterId);
+    const credential = newEnrollmentCredential();
+    const input = {
+      ...bootstrapInputFor(node, m),
+      enrollment: { ...enrollmentTarget(m.webhook.kubeconfig), credential },
+    };
+    const userData =
+      bootstrapFormatFor(node.spec.os) === 'ignition' ? renderIgnition(input) : renderCloudConfig(input);
+    const { enrolled } = firstBootContent(input);
+    await save({ clusterId: node.clusterId, nodeName: node.nodeName, credential, files: enrolled });
+    return userData;
   };
 }

@@ -50,6 +50,7 @@ import { upsertClusterEndpoint } from '../store/upsertClusterEndpoint.ts';
 import { clusterApiFor, type ClusterApi } from './addons/client.ts';
 import type { WaitOptions } from './addons/wait.ts';
 import { bootstrapRenderer, type JoinMaterial } from './bootstrap.ts';
+import { enrollmentStore, type SaveEnrollment } from './enrollment.ts';
 import { createEngine, type Engine, type EngineHooks, type JobHandler } from './engine.ts';
 import { parseOptions, type ProvisionOptions } from './options.ts';
 import type { KeyPair } from '../auth/pki.ts';
@@ -108,8 +109,13 @@ export interface ProvisionerDeps {
    * tests replace it, to stage stand-in tarballs whose digests they know.
    */
   releaseCatalogue?: readonly KubernetesRelease[];
-  /** Turns a cluster's join material into its user-data renderer; default src/bootstrap's. */
-  renderer?: (material: JoinMaterial) => RenderUserData;
+  /**
+   * Turns a cluster's join material into its user-data renderer, saving each node's enrollment
+   * with `save`; default src/bootstrap's.
+   */
+  renderer?: (material: JoinMaterial, save: SaveEnrollment) => RenderUserData;
+  /** How long a node may take from its user data's render to its enrollment; default one hour. */
+  enrollmentTtlMs?: number;
   /** Client for a cluster's Kubernetes API (drains); default undici with the break-glass certificate. */
   kubeClient?: KubeClientFactory;
   /** Client the addons step applies the managed services with; default clusterApiFor. */
@@ -425,7 +431,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
       await reportEndpoint(job.clusterId, current, 'failed');
       throw error;
     }
-    const renderer = deps.renderer ?? ((m: JoinMaterial) => bootstrapRenderer(() => m));
+    const renderer =
+      deps.renderer ?? ((m: JoinMaterial, save: SaveEnrollment) => bootstrapRenderer(() => m, save));
     // An upgrade's or heal's replacement masters open the kubeadm-certs Secret it uploads with its own key.
     const certificateKey =
       material && (job.kind === 'upgrade' || job.kind === 'heal')
@@ -433,8 +440,11 @@ export function createProvisioner(deps: ProvisionerDeps) {
         : material?.certificateKey;
     const render: RenderUserData =
       material && certificateKey && job.kind !== 'delete'
-        ? renderer(joinMaterialOf({ ...material, certificateKey }))
-        : () => {
+        ? renderer(
+            joinMaterialOf({ ...material, certificateKey }),
+            enrollmentStore(db, deps.now, deps.enrollmentTtlMs),
+          )
+        : async () => {
             throw new InputError('a delete job boots no server', { code: 'invalid_plan' });
           };
     const endpoint = await findClusterEndpoint({ db, clusterId: job.clusterId });

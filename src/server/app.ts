@@ -13,6 +13,7 @@ import { registerAudit } from './audit.ts';
 import { registerPrincipal } from './principal.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerCatalogRoutes } from './routes/catalog.ts';
+import { registerEnrollRoutes } from './routes/enroll.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { clusterGuard, registerClusterRoutes } from './routes/clusters.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
@@ -89,6 +90,7 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
   );
   registerOpenApi(app, { title: 'kaas', version: '1' });
   registerHealthRoutes(app, { store: deps.store });
+  registerEnrollRoutes(app, deps);
   if (deps.auth) {
     const auth = deps.auth;
     // The webhook and /metrics sit outside the API's scope: kube-apiserver calls the webhook on

@@ -11,6 +11,7 @@ import * as m0009 from './migrations/0009_token_clusters.ts';
 import * as m0010 from './migrations/0010_login_throttle.ts';
 import * as m0011 from './migrations/0011_reconcile.ts';
 import * as m0012 from './migrations/0012_heal.ts';
+import * as m0013 from './migrations/0013_enrollment.ts';
 
 /** Every migration, in order. Names are permanent once released: add, never rename. */
 const migrations: Record<string, Migration> = {
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '0010_login_throttle': m0010,
   '0011_reconcile': m0011,
   '0012_heal': m0012,
+  '0013_enrollment': m0013,
 };
 
 /** Every migration this build knows, for Kysely's Migrator. */

@@ -2,6 +2,7 @@ import type { AddonStatusTable } from './addonsSchema.ts';
 import type { AuditEventsTable } from './auditSchema.ts';
 import type { ClusterSecretsTable } from './clusterSecretsSchema.ts';
 import type { JobEventsTable, JobStepsTable, JobsTable, ProvisionedClustersTable } from './jobsSchema.ts';
+import type { EnrollmentsTable } from './enrollmentSchema.ts';
 import type { ClusterHealTable, NodeHealthTable } from './healSchema.ts';
 import type { LoginThrottleTable } from './loginThrottleSchema.ts';
 import type { ClusterReconcileTable } from './reconcileSchema.ts';
@@ -30,6 +31,7 @@ export interface Database {
   cluster_reconcile: ClusterReconcileTable;
   node_health: NodeHealthTable;
   cluster_heal: ClusterHealTable;
+  enrollments: EnrollmentsTable;
 }
 
 /** Key/value facts about the installation itself (e.g. when it was first set up). */

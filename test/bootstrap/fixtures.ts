@@ -77,6 +77,10 @@ export function bootstrapInput(
       ...(master ? { certificateKey: 'c'.repeat(64) } : {}),
     },
     ...(master ? { webhook: { kubeconfig: WEBHOOK_KUBECONFIG } } : {}),
+    enrollment: {
+      url: 'https://kaas.example.com/enroll/c0ffee',
+      credential: 'e'.repeat(43),
+    },
     sshAuthorizedKeys: [
       'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBqkYq0lT0r8o2QhJ2x1Yv6c4cQfYzrZ2l3m4n5o6p7q ops@example',
     ],

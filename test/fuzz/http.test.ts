@@ -20,6 +20,8 @@ import { testSpec } from '../provisioner/support.ts';
 
 const ROUTES: [method: string, path: string][] = [
   ['GET', '/healthz'],
+  ['GET', '/readyz'],
+  ['GET', '/openapi.json'],
   ['GET', '/metrics'],
   ['GET', '/'],
   ['GET', '/:id'],
@@ -50,7 +52,13 @@ const ROUTES: [method: string, path: string][] = [
   ['DELETE', '/api/v1/clusters/:id/admin/tokens/:id'],
   ['GET', '/api/v1/clusters/:id/admin/audit'],
   ['GET', '/api/v1/clusters/:id/admin/audit.jsonl'],
+  ['GET', '/api/v1/permissions'],
+  ['GET', '/api/v1/catalog/versions'],
+  ['GET', '/api/v1/catalog/flavors'],
+  ['GET', '/api/v1/catalog/images'],
+  ['GET', '/api/v1/catalog/defaults'],
   ['POST', '/tokenreview/:id'],
+  ['POST', '/enroll/:id'],
   // Last: a good session that reaches it ends.
   ['POST', '/api/v1/logout'],
 ];
@@ -243,6 +251,17 @@ const tokenReview = fc.oneof(
 );
 
 describe('hostile input to every route of kaas dev', () => {
+  it('covers every route the server documents', async () => {
+    const doc = JSON.parse((await call('GET', '/openapi.json', {})).text) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace(/\{[^}]+\}/g, ':id')}`),
+    );
+    const fuzzed = new Set(ROUTES.map(([method, path]) => `${method} ${path}`));
+    expect(documented.filter((route) => !fuzzed.has(route))).toEqual([]);
+  });
+
   for (const [method, template] of ROUTES) {
     it(`${method} ${template}: no server error, no secret echoed`, async () => {
       const realId = () => (template.includes('tokens/') ? operator.victimTokenId : operator.clusterId);

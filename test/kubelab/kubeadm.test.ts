@@ -33,7 +33,7 @@ import {
   type NodeRole,
 } from '../../src/bootstrap/input.ts';
 import { AUTHENTICATION_CONFIG_PATH, NODE_IP_PLACEHOLDER } from '../../src/bootstrap/kubeadm.ts';
-import { KUBEADM_CONFIG_PATH } from '../../src/bootstrap/node.ts';
+import { decodeEnrolledFiles, firstBootContent, KUBEADM_CONFIG_PATH } from '../../src/bootstrap/node.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { bootstrapInput } from '../bootstrap/fixtures.ts';
 import { kubeBinary } from './binaries.ts';
@@ -72,9 +72,12 @@ function run(command: string, args: string[], env: Record<string, string> = {}):
   });
 }
 
-/** The files of a node's user data, as the node would write them, by path. */
+/** The files of a node's user data and its enrollment, as the node would write them, by path. */
 function renderedFiles(input: BootstrapInput, format: Format): Map<string, string> {
-  return userDataFiles(format === 'cloud-init' ? renderCloudConfig(input) : renderIgnition(input));
+  const files = userDataFiles(format === 'cloud-init' ? renderCloudConfig(input) : renderIgnition(input));
+  for (const file of decodeEnrolledFiles(firstBootContent(input).enrolled))
+    files.set(file.path, file.content);
+  return files;
 }
 
 /** The kubeadm config file of a node, with the node IP substituted as the bootstrap script does. */

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa } from '../../src/auth/pki.ts';
 import { renderCloudConfig } from '../../src/bootstrap/cloudinit.ts';
 import { renderIgnition } from '../../src/bootstrap/ignition.ts';
-import { SCRIPT_PATH } from '../../src/bootstrap/node.ts';
+import type { BootstrapInput } from '../../src/bootstrap/input.ts';
+import { firstBootContent, SCRIPT_PATH } from '../../src/bootstrap/node.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { bootstrapInput } from '../bootstrap/fixtures.ts';
 import { startHarness, targets, testFlavor, testImage, type Harness } from '../contract/targets.ts';
@@ -32,22 +33,42 @@ afterAll(async () => {
   await lab?.stop();
 });
 
+/** What each user data rendered here would get from its enrollment, as kaas keeps it. */
+const answers = new Map<string, string>();
+
+/** A node's user data as kaas renders it for `input` (cloud-init, or Ignition on Flatcar). */
+function userDataOf(input: BootstrapInput): string {
+  const userData = input.spec.os === 'flatcar' ? renderIgnition(input) : renderCloudConfig(input);
+  answers.set(userData, firstBootContent(input).enrolled);
+  return userData;
+}
+
+/** What a server booted with `input`'s user data registers once it enrolled. */
+function booted(input: BootstrapInput) {
+  const userData = userDataOf(input);
+  return bootedNode(userData, answers.get(userData));
+}
+
 describe('what a booted server registers, read from its user data', () => {
   it('takes the kubelet version from the bootstrap script and labels and role from kubeadm config', () => {
-    expect(bootedNode(renderCloudConfig(bootstrapInput('worker', 'debian', '1.36.3')))).toEqual({
+    expect(booted(bootstrapInput('worker', 'debian', '1.36.3'))).toEqual({
       kubeletVersion: '1.36.3',
       labels: { 'node.kubernetes.io/pool': 'a', tier: 'web' },
       controlPlane: false,
     });
     const joining = bootstrapInput('join-control-plane', 'flatcar', '1.35.4');
-    expect(bootedNode(renderIgnition(joining))).toEqual({
+    expect(booted(joining)).toEqual({
       kubeletVersion: '1.35.4',
       labels: {},
       controlPlane: true,
       // What its kubeadm opens the kubeadm-certs Secret with.
       certificateKey: joining.join.certificateKey,
     });
-    expect(bootedNode(renderCloudConfig(bootstrapInput('init'))).controlPlane).toBe(true);
+    expect(booted(bootstrapInput('init')).controlPlane).toBe(true);
+    // Without its enrollment, the user data alone names no kubeadm configuration.
+    expect(() => bootedNode(userDataOf(bootstrapInput('worker')))).toThrow(
+      'neither user data nor enrollment has a kubeadm',
+    );
   });
 
   it('decodes every write_files encoding and data: URL form', () => {
@@ -131,15 +152,12 @@ describe.each(targets.filter((t) => t.services.includes('compute')))(
       const workerId = await boot(
         worker,
         clusterId,
-        renderCloudConfig(bootstrapInput('worker', 'debian', '1.36.3')),
+        userDataOf(bootstrapInput('worker', 'debian', '1.36.3')),
       );
-      await boot(
-        master,
-        clusterId,
-        renderIgnition(bootstrapInput('join-control-plane', 'flatcar', '1.37.2')),
-      );
-      const strangerId = await boot(stranger, `${clusterId}-x`, renderCloudConfig(bootstrapInput('worker')));
-      standIn = startNodeStandIn({ cloud: h.cloud, lab, clusterId });
+      await boot(master, clusterId, userDataOf(bootstrapInput('join-control-plane', 'flatcar', '1.37.2')));
+      const strangerId = await boot(stranger, `${clusterId}-x`, userDataOf(bootstrapInput('worker')));
+      const enroll = async (userData: string) => answers.get(userData) ?? '';
+      standIn = startNodeStandIn({ cloud: h.cloud, lab, clusterId, enroll });
 
       await waitForReadyNodes(lab, [worker, master], 60_000);
       await h.cloud.nova.waitForServerStatus(strangerId, 'ACTIVE', { timeoutMs: 45_000, intervalMs: 200 });

@@ -21,10 +21,12 @@
 import { createDecipheriv } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { SCRIPT_PATH } from '../../src/bootstrap/node.ts';
+import { decodeEnrolledFiles, ENROLLMENT_PATH, SCRIPT_PATH } from '../../src/bootstrap/node.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
+import { redeem } from '../../src/provisioner/enrollment.ts';
 import { KUBEADM_CERTS } from '../../src/provisioner/kubeadmcerts.ts';
+import type { Db } from '../../src/store/db.ts';
 import type { EtcdMasters } from './etcdmasters.ts';
 import { KWOK_NODE_ANNOTATION, type Kubelab } from './kubelab.ts';
 
@@ -96,9 +98,13 @@ function kubeletArg(args: KubeletArgs, name: string): string | undefined {
   return args?.[name];
 }
 
-/** What a server booted with `userData` registers: version from the bootstrap script, the rest from kubeadm's config. */
-export function bootedNode(userData: string): BootedNode {
+/**
+ * What a server booted with `userData` registers: version from the bootstrap script, the rest from
+ * kubeadm's config, which comes with the files its enrollment answered (`enrolled`).
+ */
+export function bootedNode(userData: string, enrolled = ''): BootedNode {
   const byPath = userDataFiles(userData);
+  for (const file of decodeEnrolledFiles(enrolled)) byPath.set(file.path, file.content);
   const script = byPath.get(SCRIPT_PATH);
   if (script === undefined) throw new Error(`the user data has no ${SCRIPT_PATH}`);
   const version = /^KUBE_VERSION='([^']+)'$/m.exec(script)?.[1];
@@ -113,7 +119,8 @@ export function bootedNode(userData: string): BootedNode {
       }
     })
     .find((d) => d?.['kind'] === 'InitConfiguration' || d?.['kind'] === 'JoinConfiguration');
-  if (!kubeadm) throw new Error('the user data has no kubeadm InitConfiguration or JoinConfiguration');
+  if (!kubeadm)
+    throw new Error('neither user data nor enrollment has a kubeadm InitConfiguration or JoinConfiguration');
   const registration = (kubeadm['nodeRegistration'] ?? {}) as { kubeletExtraArgs?: KubeletArgs };
   const nodeLabels = kubeletArg(registration.kubeletExtraArgs, 'node-labels') ?? '';
   const labels = Object.fromEntries(
@@ -215,6 +222,31 @@ export interface NodeStandInOptions {
    * already among its members are left alone), and a master's member stops when its server goes.
    */
   etcd?: () => EtcdMasters | undefined;
+  /** Redeems a server's enrollment as its bootstrap script would (storeEnroller); default: none. */
+  enroll?: Enroller;
+}
+
+/** Trades a node's user data's enrollment for its answer (the files kaas hands the node). */
+export type Enroller = (userData: string) => Promise<string>;
+
+/** The enrollment URL and credential a node's user data names. */
+export function enrollmentOf(userData: string): { url: string; credential: string } {
+  const text = userDataFiles(userData).get(ENROLLMENT_PATH) ?? '';
+  const url = /^ENROLL_URL='([^']+)'$/m.exec(text)?.[1];
+  const credential = /^ENROLL_CREDENTIAL='([^']+)'$/m.exec(text)?.[1];
+  if (!url || !credential) throw new Error(`the user data has no enrollment at ${ENROLLMENT_PATH}`);
+  return { url, credential };
+}
+
+/** Redeems enrollments in kaas's store, as `POST /enroll/<cluster>` does for a real node. */
+export function storeEnroller(db: Db): Enroller {
+  return async (userData) => {
+    const { url, credential } = enrollmentOf(userData);
+    const clusterId = decodeURIComponent(url.slice(url.lastIndexOf('/') + 1));
+    const answer = await redeem(db, new Date(), clusterId, credential);
+    if ('refused' in answer) throw new Error(`kaas refused the enrollment of ${url}: ${answer.refused}`);
+    return answer.files;
+  };
 }
 
 /** Opens one value of the kubeadm-certs Secret as kubeadm's cryptoutil does (nonce || ciphertext || tag). */
@@ -308,7 +340,7 @@ export function startNodeStandIn(options: NodeStandInOptions): NodeStandIn {
       if (!node) {
         const userData = await cloud.nova.getServerUserData(server.id);
         if (userData === undefined) throw new Error(`server ${server.name} has no user data`);
-        node = bootedNode(userData);
+        node = bootedNode(userData, await options.enroll?.(userData));
         booted.set(server.id, node);
       }
       if (!nodes.has(server.name)) {

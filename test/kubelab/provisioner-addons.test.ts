@@ -22,6 +22,7 @@ import { probeApi } from '../../src/cli/provisioner.ts';
 import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
 import type { WaitOptions } from '../../src/provisioner/addons/wait.ts';
 import { bootstrapInputFor, bootstrapRenderer, type JoinMaterial } from '../../src/provisioner/bootstrap.ts';
+import type { SaveEnrollment } from '../../src/provisioner/enrollment.ts';
 import { KAAS_BINDING, KAAS_GROUP, kaasBinding, refusedMessage } from '../../src/provisioner/identity.ts';
 import { createKubeClient } from '../../src/provisioner/kubeclient.ts';
 import type { ClusterView } from '../../src/provisioner/provisioner.ts';
@@ -38,7 +39,7 @@ import { cloudsimSuite, testProvisioner, testSpec } from '../provisioner/support
 import { allowed, liveObjects, provideVolumes } from './apply-support.ts';
 import { defaultPatch } from './binaries.ts';
 import { startKubelab, type Kubelab } from './kubelab.ts';
-import { startNodeStandIn, type NodeStandIn } from './nodes.ts';
+import { startNodeStandIn, storeEnroller, type NodeStandIn } from './nodes.ts';
 
 const suite = cloudsimSuite();
 /** The one cluster whose servers "boot": rendering its master-0 starts the lab. */
@@ -63,17 +64,26 @@ afterAll(async () => {
   }
 });
 
-/** The production renderer; rendering master-0 of NAME boots the lab from that very input. */
-function renderer(material: JoinMaterial) {
-  const render = bootstrapRenderer(() => material);
-  return (node: NodeBootstrap) => {
-    if (node.spec.name === NAME && node.role === 'init') {
-      booting ??= startKubelab({ master0: bootstrapInputFor(node, material) }).then((lab) => {
-        labUrl = lab.url;
-        return { lab, nodes: startNodeStandIn({ cloud: suite.cloud, lab, clusterId: node.clusterId }) };
-      });
-    }
-    return render(node);
+/**
+ * The production renderer; rendering master-0 of NAME boots the lab from that very input, with a
+ * stand-in whose nodes enroll through `store`.
+ */
+function renderer(store: Store) {
+  return (material: JoinMaterial, save: SaveEnrollment) => {
+    const render = bootstrapRenderer(() => material, save);
+    return (node: NodeBootstrap) => {
+      if (node.spec.name === NAME && node.role === 'init') {
+        booting ??= startKubelab({ master0: bootstrapInputFor(node, material) }).then((lab) => {
+          labUrl = lab.url;
+          const enroll = storeEnroller(store.db);
+          return {
+            lab,
+            nodes: startNodeStandIn({ cloud: suite.cloud, lab, clusterId: node.clusterId, enroll }),
+          };
+        });
+      }
+      return render(node);
+    };
   };
 }
 
@@ -96,7 +106,7 @@ function provisioner(store: Store, wait: Partial<WaitOptions> = {}) {
     suite.cloud,
     { kaasUrl: 'https://127.0.0.1:1', caPem: suite.webhook.caPem },
     {
-      renderer,
+      renderer: renderer(store),
       // The API answers once the lab is up and the stand-in has registered every ACTIVE server's Node.
       fetchApi: async (url, signal, caPem) => {
         if (!booting) return 0;

@@ -16,6 +16,7 @@ import type { StepContext } from '../../src/provisioner/engine.ts';
 import { releaseAccess } from '../../src/provisioner/release.ts';
 import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
+import type { SaveEnrollment } from '../../src/provisioner/enrollment.ts';
 import type { ExecDeps, RenderUserData } from '../../src/provisioner/steps/context.ts';
 import type { Store } from '../../src/store/db.ts';
 import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
@@ -24,7 +25,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { releaseForPatch } from '../../src/versions/index.ts';
 import { kubeadm, startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
-import { startNodeStandIn, waitForReadyNodes, type NodeStandIn } from '../kubelab/nodes.ts';
+import { startNodeStandIn, storeEnroller, waitForReadyNodes, type NodeStandIn } from '../kubelab/nodes.ts';
 import { logger, testProvisioner, testSpec, type CloudsimSuite } from './support.ts';
 
 /** A provisioned cluster with its kubelab and node stand-in running. */
@@ -70,8 +71,8 @@ export async function provisionOnKubelab(
   // Started once the cluster exists; the kube client factory runs only in later jobs.
   let lab: Kubelab | undefined = undefined;
   // The provisioner's own renderer, noting master-0's input on the way.
-  const renderer = (m: JoinMaterial): RenderUserData => {
-    const render = bootstrapRenderer(() => m);
+  const renderer = (m: JoinMaterial, save: SaveEnrollment): RenderUserData => {
+    const render = bootstrapRenderer(() => m, save);
     return (node) => {
       if (node.role === 'init') master0 = bootstrapInputFor(node, m);
       return render(node);
@@ -104,6 +105,7 @@ export async function provisionOnKubelab(
   let etcd: EtcdMasters | undefined;
   const nodes = startNodeStandIn({
     cloud: suite.cloud,
+    enroll: storeEnroller(store.db),
     lab: started,
     clusterId: cluster.id,
     ...(input.removeNodes === undefined ? {} : { removeNodes: input.removeNodes }),
@@ -288,7 +290,7 @@ export function labExecDeps(
     spec: {} as ExecDeps['spec'],
     clusterId: c.clusterId,
     options: { waitForApi: parts.waitForApi ?? true } as ExecDeps['options'],
-    renderUserData: () => '',
+    renderUserData: async () => '',
     serverConcurrency: 1,
     pollIntervalMs: 100,
     waitTimeoutMs: parts.waitTimeoutMs,

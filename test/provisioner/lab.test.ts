@@ -15,7 +15,7 @@ import {
   NONE_TAGGED,
   TEST_VERSION,
 } from './support.ts';
-import { bootedNode } from '../kubelab/nodes.ts';
+import { bootedNode, storeEnroller } from '../kubelab/nodes.ts';
 import { minorOf, nextRelease } from '../../src/versions/index.ts';
 
 const NEXT = nextRelease(minorOf(TEST_VERSION)!)!.patch;
@@ -157,7 +157,9 @@ describe('provisioner against the OpenStack lab', () => {
       ]);
       for (const s of workers) {
         expect(s.status).toBe('ACTIVE');
-        expect(bootedNode((await cloud.nova.getServerUserData(s.id)) ?? '').kubeletVersion).toBe(NEXT);
+        // The user data as real Nova kept it, enrolled as the node would at first boot.
+        const userData = (await cloud.nova.getServerUserData(s.id)) ?? '';
+        expect(bootedNode(userData, await storeEnroller(store.db)(userData)).kubeletVersion).toBe(NEXT);
       }
 
       const del = await p.deleteCluster(cluster.id);

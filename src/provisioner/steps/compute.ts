@@ -175,7 +175,7 @@ async function ensureServers(
         if (again) return;
       }
       retry = true;
-      const userData = deps.renderUserData({
+      const userData = await deps.renderUserData({
         spec: deps.spec,
         clusterId: deps.clusterId,
         role: w.role,

@@ -17,8 +17,8 @@ import type { ProvisionOptions } from '../options.ts';
 import type { ReleaseAccess } from '../release.ts';
 import type { CredentialStore } from './credential.ts';
 
-/** Renders the first-boot user data of one node (src/bootstrap in production). */
-export type RenderUserData = (node: NodeBootstrap) => string;
+/** Renders the first-boot user data of one node (src/bootstrap in production, saving its enrollment). */
+export type RenderUserData = (node: NodeBootstrap) => Promise<string>;
 
 /**
  * GETs a URL of a cluster's API and returns the HTTP status (for /healthz). `caPem` is the cluster

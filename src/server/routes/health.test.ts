@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../log.ts';
 import { openStore, type Store } from '../../store/db.ts';
+import { migrationProvider } from '../../store/migrate.ts';
 import { describeOnEngines, freshDatabaseUrl } from '../../../test/support/databases.ts';
 import { buildApp } from '../app.ts';
 
@@ -40,9 +41,8 @@ describe('/readyz when the database is not ready', () => {
     const [status, body] = await probe(app, '/readyz');
     expect(status).toBe(503);
     expect(body.error.code).toBe('migrations_pending');
-    expect(body.error.message).toMatch(
-      /migrations 0001_meta, 0002_auth, .*0011_reconcile, 0012_heal have not run/,
-    );
+    const names = Object.keys(await migrationProvider.getMigrations());
+    expect(body.error.message).toContain(`migrations ${names.join(', ')} have not run`);
     expect(await probe(app, '/healthz')).toEqual([200, { status: 'ok' }]);
     await app.close();
   });
