@@ -10,7 +10,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEAL_DEFAULTS } from '../../src/cluster/heal.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
-import type { WorkerLoop } from '../../src/cli/worker.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
 import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from '../provisioner/clusterlab.ts';
@@ -25,11 +24,8 @@ const { unhealthyAfterSeconds: UNHEALTHY_AFTER_S, pollMs: POLL_MS, drainMs: DRAI
 const worker = (i: number) => `kaas-${NAME}-default-${i}`;
 let c: ClusterLab;
 let p: Provisioner;
-let loop: WorkerLoop | undefined;
-const { startWorker, within, jobs, servers, condition, audit, pastUnhealthyAfter, untilReason } = healingLab(
-  suite,
-  () => ({ c, p }),
-);
+const { startWorker, stopWorker, within, jobs, servers, condition, audit, pastUnhealthyAfter, untilReason } =
+  healingLab(suite, () => ({ c, p }));
 
 beforeAll(async () => {
   c = await provisionOnKubelab(suite, {
@@ -47,7 +43,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await loop?.stop(30_000);
+  await stopWorker();
   await c?.stop();
 });
 
@@ -59,15 +55,15 @@ const workers = async () => (await servers()).filter((n) => n.includes('-default
  * not registered yet, would look like one unhealthy worker past its time, which it would replace.
  */
 async function revive(names: string[]): Promise<void> {
-  await loop?.stop(30_000);
+  await stopWorker();
   for (const name of names) await c.lab.request('DELETE', `/api/v1/nodes/${name}`);
   await waitForReadyNodes(c.lab, names, 60_000);
-  loop = startWorker();
+  await startWorker();
 }
 
 describe('auto-healing on a real control plane', () => {
   it('replaces a worker NotReady for unhealthyAfter: drained, its server and Node gone, a new Node Ready; events and audit recorded', async () => {
-    loop = startWorker();
+    await startWorker();
     await untilReason('Healthy');
     // Two web pods on worker 1 behind a budget that never lets one go: a drain that waited for it
     // would never end.
@@ -196,14 +192,12 @@ describe('auto-healing on a real control plane', () => {
   }, 240_000);
 
   it('finishes a heal job killed after each of its steps on restart, with no server twice, while the healer waits', async () => {
-    await loop?.stop(30_000);
     // A worker that only heals: it queues the job and nothing runs it.
-    loop = startWorker(false);
+    await startWorker(false);
     const before = (await jobs()).length;
     await stopNodeRenewal(c.lab, worker(2));
     await within(60_000, 'a heal job queued', async () => (await jobs()).length === before + 1);
-    await loop.stop(30_000);
-    loop = undefined;
+    await stopWorker();
     const healer = p.healer({ pollMs: 0 });
     const looks: string[] = [];
     const killed = await killAfterEachStep(c, suite.cloud, {
@@ -221,7 +215,7 @@ describe('auto-healing on a real control plane', () => {
     expect(await workers()).toEqual([worker(0), worker(1), worker(3)]);
     await waitForReadyNodes(c.lab, [worker(0), worker(1), worker(3)]);
     // And once it is done, a healer looking again finds nothing to do.
-    loop = startWorker();
+    await startWorker();
     await untilReason('Healthy');
     expect((await jobs()).length).toBe(before + 1);
   }, 300_000);

@@ -25,8 +25,13 @@ export const LAB_HEAL = { unhealthyAfterSeconds: 5, pollMs: 1_000, drainMs: 5_00
 
 /** Helpers bound to one suite's cluster and provisioner (read when called: set in beforeAll). */
 export interface HealingLab {
-  /** The production worker loop: the healer looking every `pollMs`, and the jobs unless `jobs` is false. */
-  startWorker(jobs?: boolean): WorkerLoop;
+  /**
+   * (Re)starts the production worker loop: the healer looking every `pollMs`, and the jobs unless
+   * `jobs` is false. One loop at a time: a running one is stopped first.
+   */
+  startWorker(jobs?: boolean): Promise<void>;
+  /** Stops the worker loop, if one runs (waiting up to 30 s for its jobs). */
+  stopWorker(): Promise<void>;
   /** Waits (kubelab's poll) until `check` holds, for up to `ms`; returns how long it took. */
   within(ms: number, what: string, check: () => Promise<boolean>): Promise<number>;
   jobs(): ReturnType<typeof listJobs>;
@@ -54,10 +59,16 @@ export function healingLab(
     const { c } = current();
     return (await findHealStatus({ db: c.store.db, clusterId: c.clusterId }))?.condition;
   };
+  let loop: WorkerLoop | undefined;
+  const stopWorker = async () => {
+    await loop?.stop(30_000);
+    loop = undefined;
+  };
   return {
-    startWorker(jobs = true) {
+    async startWorker(jobs = true) {
+      await stopWorker();
       const { p } = current();
-      return startWorkerLoop({
+      loop = startWorkerLoop({
         engine: jobs ? p.engine : { claimNext: async () => undefined },
         healer: p.healer({ pollMs: timing.pollMs }),
         logger,
@@ -65,6 +76,7 @@ export function healingLab(
         concurrency: 2,
       });
     },
+    stopWorker,
     within,
     jobs: () => listJobs({ db: current().c.store.db, clusterId: current().c.clusterId }),
     servers: async () =>

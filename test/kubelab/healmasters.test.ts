@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterNames, tagsFor } from '../../src/cluster/names.ts';
 import { planHealMaster } from '../../src/cluster/plan.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
-import type { WorkerLoop } from '../../src/cli/worker.ts';
 import type { EtcdMemberHealth } from '../../src/provisioner/etcd.ts';
 import { KUBEADM_CERTS } from '../../src/provisioner/kubeadmcerts.ts';
 import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
@@ -30,11 +29,8 @@ const names = clusterNames(NAME);
 const master = (i: number) => names.master(i);
 let c: ClusterLab;
 let p: Provisioner;
-let loop: WorkerLoop | undefined;
-const { startWorker, within, jobs, servers, condition, audit, pastUnhealthyAfter, untilReason } = healingLab(
-  suite,
-  () => ({ c, p }),
-);
+const { startWorker, stopWorker, within, jobs, servers, condition, audit, pastUnhealthyAfter, untilReason } =
+  healingLab(suite, () => ({ c, p }));
 const labDeps = (): Partial<ProvisionerDeps> => ({ ...labApiDeps(c), drainTimeoutMs: LAB_HEAL.drainMs });
 
 beforeAll(async () => {
@@ -54,7 +50,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await loop?.stop(30_000);
+  await stopWorker();
   await c?.stop();
 });
 
@@ -68,7 +64,7 @@ const healthy = (health: EtcdMemberHealth[]) =>
 describe('auto-healing of masters with a real etcd', () => {
   it('replaces a dead master of three, killed after each step: etcd keeps quorum and ends with three healthy members', async () => {
     // A worker that only heals: it queues the job, which the killed runs below carry out.
-    loop = startWorker(false);
+    await startWorker(false);
     await untilReason('Healthy');
     // The member that dies does not lead, so no election happens under the writer below.
     await c.etcd!.makeLeader(master(0));
@@ -82,8 +78,7 @@ describe('auto-healing of masters with a real etcd', () => {
     const before = (await jobs()).length;
     await within(60_000, 'a heal job queued', async () => (await jobs())[0]?.kind === 'heal');
     console.log(`heal: master replacement queued ${Date.now() - downAt} ms after its Node went NotReady`);
-    await loop.stop(30_000);
-    loop = undefined;
+    await stopWorker();
     const job = (await jobs())[0]!;
     const queued = await p.getJob(job.id);
     const stepIds = queued.steps.map((s) => s.stepId);
@@ -156,7 +151,7 @@ describe('auto-healing of masters with a real etcd', () => {
     expect((await findProvisionedCluster({ db: c.store.db, ref: c.clusterId }))?.status).toBe('ready');
 
     // And once it is done, a healer looking again finds nothing to do.
-    loop = startWorker();
+    await startWorker();
     await untilReason('Healthy');
     expect((await jobs()).length).toBe(before + 1);
   }, 600_000);
