@@ -22,7 +22,7 @@ import { operatorCheck } from './operator.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
 import { releaseDepsFromEnv } from './releaseEnv.ts';
 import { DEFAULT_RESYNC_SECONDS } from '../provisioner/reconcile.ts';
-import { resyncSecondsFromEnv } from './serve.ts';
+import { healPollSecondsFromEnv, resyncSecondsFromEnv } from './serve.ts';
 import { reconcilerOf, startWorkerLoop } from './worker.ts';
 
 /** Why kaas dev's clusters have no Kubernetes API, as `kaas cluster show` and the panel say. */
@@ -42,6 +42,8 @@ export interface DevOptions {
   workerPollMs?: number;
   /** Time between two reconcile passes on a cluster (KAAS_RESYNC_SECONDS); 0 = off; default 5 minutes. */
   resyncSeconds?: number;
+  /** Time between two looks of the healer at a cluster (KAAS_HEAL_POLL_SECONDS); default 10 s. */
+  healPollSeconds?: number;
   /** Replaces provisioner dependencies (tests: short polls, the release catalogue and mirror). */
   provisioner?: Partial<ProvisionerDeps>;
 }
@@ -289,7 +291,11 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     engine: jobs.provisioner.engine,
     logger,
     idleMs: options.workerPollMs ?? 1_000,
-    ...reconcilerOf(jobs.provisioner, options.resyncSeconds ?? DEFAULT_RESYNC_SECONDS),
+    ...reconcilerOf(
+      jobs.provisioner,
+      options.resyncSeconds ?? DEFAULT_RESYNC_SECONDS,
+      options.healPollSeconds,
+    ),
   });
   return {
     url,
@@ -339,6 +345,7 @@ export function registerDevCommand(program: Command, deps: DevCommandDeps = {}):
         port: Number(process.env.PORT ?? 8080),
         logger: createLogger({ format: flags.logFormat ?? (process.stderr.isTTY ? 'text' : 'json') }),
         resyncSeconds: resyncSecondsFromEnv(process.env),
+        healPollSeconds: healPollSecondsFromEnv(process.env),
         provisioner: { ...releaseDepsFromEnv(process.env), ...deps.provisioner },
       });
       process.stderr.write(

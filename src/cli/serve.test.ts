@@ -67,6 +67,7 @@ describe('serveConfigFromEnv', () => {
       idlePollMs: 1_000,
       jobConcurrency: 4,
       resyncSeconds: 300,
+      healPollSeconds: 10,
       shutdownGraceMs: 20_000,
       logLevel: 'info',
       metricsToken: undefined,
@@ -90,6 +91,7 @@ describe('serveConfigFromEnv', () => {
         KAAS_WORKER_POLL_MS: '250',
         KAAS_JOB_CONCURRENCY: '16',
         KAAS_RESYNC_SECONDS: '0',
+        KAAS_HEAL_POLL_SECONDS: '30',
         KAAS_SHUTDOWN_GRACE_MS: '0',
         KAAS_LOG_LEVEL: 'debug',
         KAAS_RELEASE_MIRROR: 'https://mirror.example/k8s/release/',
@@ -110,6 +112,7 @@ describe('serveConfigFromEnv', () => {
       idlePollMs: 250,
       jobConcurrency: 16,
       resyncSeconds: 0,
+      healPollSeconds: 30,
       shutdownGraceMs: 0,
       logLevel: 'debug',
       metricsToken: 'scrape-secret-0123456789',
@@ -162,6 +165,12 @@ describe('serveConfigFromEnv', () => {
       'KAAS_JOB_CONCURRENCY must be an integer from 1 to 64, got "0"',
     );
     expect(configError({ ...db, KAAS_JOB_CONCURRENCY: 'many' }).field).toBe('KAAS_JOB_CONCURRENCY');
+    // The healer looks at least every hour and at most every second: 0 would spin on every cluster.
+    for (const seconds of ['0', '3601', '1.5', 'often']) {
+      expect(configError({ ...db, KAAS_HEAL_POLL_SECONDS: seconds }).message).toBe(
+        `KAAS_HEAL_POLL_SECONDS must be an integer from 1 to 3600, got "${seconds}"`,
+      );
+    }
     for (const proxies of [
       '10.0.0.0/33',
       'proxy.example',

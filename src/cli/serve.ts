@@ -13,6 +13,7 @@ import { openStore } from '../store/db.ts';
 import { operatorCheck } from './operator.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
 import { releaseDepsFromEnv } from './releaseEnv.ts';
+import { DEFAULT_HEAL_POLL_SECONDS } from '../provisioner/heal.ts';
 import { DEFAULT_RESYNC_SECONDS } from '../provisioner/reconcile.ts';
 import { DEFAULT_JOB_CONCURRENCY, reconcilerOf, startWorkerLoop, type StopResult } from './worker.ts';
 
@@ -34,6 +35,8 @@ export interface ServeConfig {
   jobConcurrency: number;
   /** KAAS_RESYNC_SECONDS: time between two reconcile passes on a cluster; 0 = reconciliation off. */
   resyncSeconds: number;
+  /** KAAS_HEAL_POLL_SECONDS: time between two looks of the healer at a cluster's Nodes. */
+  healPollSeconds: number;
   /** How long SIGTERM waits for the jobs in hand before exiting (their leases then move on). */
   shutdownGraceMs: number;
   logLevel: string;
@@ -52,6 +55,11 @@ export interface ServeConfig {
 /** KAAS_RESYNC_SECONDS (0 = off, default 5 minutes), read by `kaas serve` and `kaas dev`. */
 export function resyncSecondsFromEnv(env: Env): number {
   return integer(env, 'KAAS_RESYNC_SECONDS', DEFAULT_RESYNC_SECONDS, 0, 86_400);
+}
+
+/** KAAS_HEAL_POLL_SECONDS (1 s to 1 h, default 10 s), read by `kaas serve` and `kaas dev`. */
+export function healPollSecondsFromEnv(env: Env): number {
+  return integer(env, 'KAAS_HEAL_POLL_SECONDS', DEFAULT_HEAL_POLL_SECONDS, 1, 3_600);
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -163,6 +171,7 @@ export function serveConfigFromEnv(env: Env): ServeConfig {
     idlePollMs: integer(env, 'KAAS_WORKER_POLL_MS', 1_000, 10, 600_000),
     jobConcurrency: integer(env, 'KAAS_JOB_CONCURRENCY', DEFAULT_JOB_CONCURRENCY, 1, 64),
     resyncSeconds: resyncSecondsFromEnv(env),
+    healPollSeconds: healPollSecondsFromEnv(env),
     shutdownGraceMs: integer(env, 'KAAS_SHUTDOWN_GRACE_MS', 20_000, 0, 3_600_000),
     logLevel: env.KAAS_LOG_LEVEL?.trim() || 'info',
     metricsToken,
@@ -297,7 +306,7 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
         logger,
         idleMs: config.idlePollMs,
         concurrency: config.jobConcurrency,
-        ...reconcilerOf(jobs.provisioner, config.resyncSeconds),
+        ...reconcilerOf(jobs.provisioner, config.resyncSeconds, config.healPollSeconds),
       })
     : undefined;
   logger.info({ url, workers: config.workers, leaseMs: config.leaseMs }, 'kaas serving');

@@ -6,7 +6,7 @@ import { createEngine, type ClaimedJob, type JobHandler, type RunOutcome } from 
 import { claimJob } from '../store/claimJob.ts';
 import type { Store } from '../store/db.ts';
 import { findJob, type JobRecord } from '../store/findJob.ts';
-import { startWorkerLoop, type WorkerLoop } from './worker.ts';
+import { reconcilerOf, startWorkerLoop, type WorkerLoop } from './worker.ts';
 import { queueTestJob } from '../../test/support/jobs.ts';
 
 const logger = createLogger({ level: 'silent' });
@@ -336,5 +336,24 @@ describe.each(engines)('job worker loop with the engine on %s', (engine) => {
     const job = await findJob({ db: s.db, id: 'j1' });
     expect(job).toMatchObject({ attempt: 2 });
     expect(Date.parse(job?.updatedAt as string) - expiresAt).toBeLessThan(leaseMs);
+  });
+});
+
+describe('reconcilerOf', () => {
+  it('gives the healer the configured poll interval, and the reconciler its resync period unless off', () => {
+    const asked: string[] = [];
+    const provisioner = {
+      reconciler: ({ resyncMs }: { resyncMs: number }) => {
+        asked.push(`reconciler ${resyncMs}`);
+        return {} as ReturnType<Parameters<typeof reconcilerOf>[0]['reconciler']>;
+      },
+      healer: ({ pollMs }: { pollMs: number }) => {
+        asked.push(`healer ${pollMs}`);
+        return { pass: async () => [] };
+      },
+    };
+    expect(Object.keys(reconcilerOf(provisioner, 0, 30))).toEqual(['healer']);
+    reconcilerOf(provisioner, 300);
+    expect(asked).toEqual(['healer 30000', 'reconciler 300000', 'healer 10000']);
   });
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { decideHeal, healPolicy, HEAL_DEFAULTS, type HealInput, type HealNode } from './heal.ts';
+import {
+  decideHeal,
+  healPolicy,
+  HEAL_DEFAULTS,
+  type HealCondition,
+  type HealDecision,
+  type HealInput,
+  type HealNode,
+} from './heal.ts';
 import type { NodeGroup } from './spec.ts';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
@@ -15,9 +23,10 @@ const group = (name: string, count: number, extra: Partial<NodeGroup> = {}): Nod
   labels: {},
   ...extra,
 });
-const spec = (groups: NodeGroup[], autoHeal?: boolean): HealInput['spec'] => ({
+const spec = (groups: NodeGroup[], autoHeal?: boolean, masters: 1 | 3 = 1): HealInput['spec'] => ({
   name: 'c',
   nodeGroups: groups,
+  masters,
   ...(autoHeal === undefined ? {} : { autoHeal }),
 });
 const worker = (g: string, i: number, ready = true): HealNode => ({
@@ -70,7 +79,11 @@ describe('decideHeal', () => {
     expect(early?.since).toEqual({ 'kaas-c-a-1': iso(0) });
     expect(due?.replace).toEqual({ group: 'a', node: 'kaas-c-a-1', since: iso(0) });
     expect(due?.condition).toMatchObject({ status: 'True', reason: 'Replacing' });
-    expect(due?.condition.message).toContain('kaas-c-a-1 (Ready=Unknown (NodeStatusUnknown), for 300 s)');
+    expect(due?.condition.message).toContain(
+      `kaas-c-a-1 (Ready=Unknown (NodeStatusUnknown) since ${iso(0)})`,
+    );
+    // The message names the time, not a duration: unchanged from one round to the next.
+    expect(early?.condition).toEqual(first?.condition);
   });
 
   it('forgets a Node that is Ready again, so its clock starts over next time', () => {
@@ -166,15 +179,96 @@ describe('decideHeal', () => {
     expect(again.condition.message).toContain('job j1');
   });
 
-  it('never replaces a master: the condition says masters are not healed automatically yet', () => {
+  const ha = (extra: Partial<HealInput['spec']> = {}) => ({
+    ...spec([group('a', 3)], undefined, 3),
+    masterUnhealthyAfterSeconds: 60,
+    ...extra,
+  });
+  /** The condition of a decision that replaces nothing and asks etcd nothing. */
+  const unacted = (decision: HealDecision): HealCondition => {
+    expect(decision.replace).toBeUndefined();
+    expect(decision.askEtcd).toBeUndefined();
+    return decision.condition;
+  };
+  const masters3 = (down: number[]) => [0, 1, 2].map((i) => master(i, !down.includes(i)));
+
+  it('replaces a master of three once it is the only one not Ready past masterUnhealthyAfter and etcd agrees', () => {
+    const nodes = [...masters3([1]), worker('a', 0, false)];
+    const since = { 'kaas-c-master-1': iso(0), 'kaas-c-a-0': iso(0) };
+    const early = decideHeal({ spec: ha(), nodes, since, now: at(59) });
+    expect(early.askEtcd).toBeUndefined();
+    expect(early.condition).toMatchObject({ status: 'True', reason: 'Waiting' });
+    expect(early.condition.message).toContain('master kaas-c-master-1 (not Ready since');
+    // Due: etcd is asked first, and nothing else is replaced meanwhile.
+    const ask = decideHeal({ spec: ha(), nodes, since, now: at(400) });
+    expect(ask.askEtcd).toEqual({
+      node: 'kaas-c-master-1',
+      masters: ['kaas-c-master-0', 'kaas-c-master-1', 'kaas-c-master-2'],
+    });
+    expect(ask.replace).toBeUndefined();
+    const yes = decideHeal({ spec: ha(), nodes, since, now: at(400), etcd: { node: 'kaas-c-master-1' } });
+    expect(yes.replace).toEqual({ group: 'masters', node: 'kaas-c-master-1', since: iso(0) });
+    expect(yes.condition).toMatchObject({ status: 'True', reason: 'Replacing' });
+    // Masters use their own time: the worker would be due at 300 s by the group default.
+    expect(
+      decideHeal({ spec: ha({ masterUnhealthyAfterSeconds: 500 }), nodes, since, now: at(400) }).replace,
+    ).toEqual({
+      group: 'a',
+      node: 'kaas-c-a-0',
+      since: iso(0),
+    });
+  });
+
+  it('replaces no master when etcd says another member is unhealthy, and says why', () => {
     const decision = decideHeal({
-      spec: spec([group('a', 3)]),
+      spec: ha(),
+      nodes: masters3([1]),
+      since: { 'kaas-c-master-1': iso(0) },
+      now: at(400),
+      etcd: { node: 'kaas-c-master-1', blocked: 'etcd member(s) kaas-c-master-2 (unreachable) not healthy' },
+    });
+    expect(unacted(decision)).toMatchObject({ status: 'False', reason: 'EtcdAtRisk' });
+    expect(decision.condition.message).toContain('kaas-c-master-2 (unreachable) not healthy');
+  });
+
+  it('replaces no master while two of three are not Ready: one at a time, keeping quorum', () => {
+    const decision = decideHeal({
+      spec: ha(),
+      nodes: masters3([0, 2]),
+      since: { 'kaas-c-master-0': iso(0), 'kaas-c-master-2': iso(0) },
+      now: at(400),
+    });
+    expect(unacted(decision)).toMatchObject({ status: 'False', reason: 'TooManyUnhealthy' });
+    expect(decision.condition.message).toMatch(
+      /^2 of 3 masters are not Ready: masters are replaced one at a time/,
+    );
+  });
+
+  it('never replaces a single master: the condition says it cannot be replaced without losing etcd', () => {
+    const input = {
+      spec: { ...spec([group('a', 3)]), masterUnhealthyAfterSeconds: 60 },
       nodes: [master(0, false), worker('a', 0)],
       since: { 'kaas-c-master-0': iso(0) },
-      now: at(600),
+    };
+    expect(decideHeal({ ...input, now: at(30) }).condition).toMatchObject({
+      status: 'True',
+      reason: 'Waiting',
     });
+    const decision = decideHeal({ ...input, now: at(600) });
+    expect(unacted(decision)).toMatchObject({ status: 'False', reason: 'SingleMaster' });
+    expect(decision.condition.message).toContain('a single master cannot be replaced without losing etcd');
+  });
+
+  it('retries a failed master replacement like a worker one, asking etcd nothing', () => {
+    const decision = decideHeal({
+      spec: ha(),
+      nodes: masters3([1]),
+      since: { 'kaas-c-master-1': iso(0) },
+      now: at(400),
+      failedHeal: { jobId: 'j1', node: 'kaas-c-master-1', retried: false },
+    });
+    expect(decision.retry).toEqual({ jobId: 'j1', node: 'kaas-c-master-1' });
+    expect(decision.askEtcd).toBeUndefined();
     expect(decision.replace).toBeUndefined();
-    expect(decision.condition).toMatchObject({ status: 'False', reason: 'MastersNotHealed' });
-    expect(decision.condition.message).toContain('masters are not healed automatically yet');
   });
 });

@@ -5,6 +5,7 @@ import {
   planCreate,
   planDelete,
   planHeal,
+  planHealMaster,
   planResize,
   planRotateCredentials,
   planUpgrade,
@@ -46,6 +47,15 @@ function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
 /** Every dependency is an earlier step and ids are unique: the plan can run top to bottom. */
 /** What resize and upgrade do first: stage the release, then mint a join token for new nodes. */
 const STAGING = ['release', 'artifacts', 'release-tarball', 'join-token'];
+/** What a master's replacement finds (never re-creates) and prepares before any master joins. */
+const CONTROL_PLANE_SETUP = [
+  'network',
+  'subnet',
+  'load-balancer',
+  'server-group',
+  'kubeadm-config',
+  'kubeadm-certs',
+];
 
 function expectOrdered(steps: readonly PlanStep[]): void {
   const seen = new Set<string>();
@@ -218,6 +228,71 @@ describe('planHeal', () => {
   });
 });
 
+describe('planHealMaster', () => {
+  const m = (i: number) => `kaas-prod-master-${i}`;
+  const ha = spec({ masters: 3 });
+
+  it('takes the dead master out of the load balancer and etcd first, joins one on the lowest free index with the same version, then deletes the old one', () => {
+    const steps = planHealMaster(ha, ID, 1, [0, 1, 2]);
+    expectOrdered(steps);
+    expect(steps.map((s) => s.id)).toEqual([
+      ...STAGING,
+      ...CONTROL_PLANE_SETUP,
+      `delete-lb-member:${m(1)}`,
+      `etcd-remove:${m(1)}`,
+      'master-port-3',
+      'lb-member-3',
+      'master-3',
+      `master-ready:${m(3)}`,
+      `etcd-joined:${m(3)}`,
+      'delete:kubeadm-certs',
+      `drain:${m(1)}`,
+      `delete-server:${m(1)}`,
+      `delete-node:${m(1)}`,
+      `delete-port:${m(1)}`,
+    ]);
+    const at = (id: string) => steps.find((s) => s.id === id)!;
+    for (const id of ['network', 'subnet', 'load-balancer', 'server-group'])
+      expect(at(id).kind).toBe('verify');
+    // The cluster keeps its version: kubeadm-config names it, the replacement boots it.
+    expect(at('kubeadm-config').resource.params).toEqual({ kubernetesVersion: OLDEST.patch });
+    expect(at('release').resource.params).toEqual({ version: OLDEST.patch });
+    // etcd: the dead member goes through the three masters of now (itself last, by the executor),
+    // and the new one is awaited through the two left and itself.
+    expect(at(`etcd-remove:${m(1)}`).resource.params).toEqual({ member: m(1), masters: [m(0), m(1), m(2)] });
+    expect(at(`etcd-joined:${m(3)}`).resource.params).toEqual({ member: m(3), masters: [m(0), m(2), m(3)] });
+    // No new member is added before the dead one is gone.
+    expect(at('master-port-3').dependsOn).toEqual(['subnet', `etcd-remove:${m(1)}`]);
+    expect(at('master-3').resource).toMatchObject({
+      params: {
+        metadata: { 'kaas-role': 'master', 'kaas-index': '3' },
+        bootstrap: { role: 'join-control-plane', apiEndpointFrom: 'load-balancer' },
+      },
+    });
+    // The old server and Node go only once the replacement is a healthy member; its drain gives up
+    // on pods a dead kubelet can no longer stop.
+    expect(at(`drain:${m(1)}`)).toMatchObject({
+      dependsOn: [`etcd-joined:${m(3)}`],
+      resource: { params: { node: m(1), deadNode: true } },
+    });
+    // Exactly one server is booted.
+    expect(steps.filter((s) => s.kind === 'ensure' && s.resource.type === 'server')).toHaveLength(1);
+  });
+
+  it('takes the lowest free index, and refuses a gone server or a cluster without a load balancer', () => {
+    const steps = planHealMaster(ha, ID, 4, [3, 4, 5]);
+    expect(steps.filter((s) => s.resource.type === 'server' && s.kind === 'ensure').map((s) => s.id)).toEqual(
+      ['master-0'],
+    );
+    expect(() => planHealMaster(ha, ID, 1, [0, 2])).toThrow(
+      expect.objectContaining({ code: 'heal_target_gone' }),
+    );
+    expect(() => planHealMaster(spec({ masters: 1 }), ID, 0, [0])).toThrow(
+      expect.objectContaining({ code: 'heal_not_supported' }),
+    );
+  });
+});
+
 describe('planResize', () => {
   it('grows into the lowest free indexes with a fresh TempURL and join token', () => {
     const plan = planResize(spec(), ID, 'default', 4, [0, 2]);
@@ -296,12 +371,7 @@ describe('planUpgrade', () => {
     expectOrdered(plan.steps);
     expect(plan.steps.map((s) => s.id)).toEqual([
       ...STAGING,
-      'network',
-      'subnet',
-      'load-balancer',
-      'server-group',
-      'kubeadm-config',
-      'kubeadm-certs',
+      ...CONTROL_PLANE_SETUP,
       ...replacement(0, 3),
       ...replacement(1, 4),
       ...replacement(2, 5),

@@ -769,6 +769,57 @@ export function planHeal(
   ]);
 }
 
+/**
+ * Auto-healing's replacement of master `index` (a server of the control plane, whose Node has been
+ * not Ready too long), keeping etcd quorum: out of the load balancer and out of etcd first (a dead
+ * member cannot hand over, and while it is listed the joining member would make etcd count on four
+ * members with only two up), then a master on the lowest free index joins with the cluster's own
+ * version, its Node Ready and its etcd member healthy, and only then is the old master drained and
+ * its server, Node and port deleted. The healer queues it only for a cluster of three masters whose
+ * other two are healthy etcd members (src/cluster/heal.ts); the executors check etcd's quorum again.
+ * Refused (`upgrade_not_supported`'s reason) without an Octavia load balancer.
+ */
+export function planHealMaster(
+  spec: ClusterSpec,
+  clusterId: string,
+  index: number,
+  existing: readonly number[],
+  ctx: PlanContext = {},
+): PlanStep[] {
+  if (spec.loadBalancer !== 'octavia') {
+    throw new ConflictError(
+      `kaas cannot replace a master of ${spec.name}: it has no Octavia load balancer, so its API endpoint is ${clusterNames(spec.name).master(0)}'s own fixed IP`,
+      { code: 'heal_not_supported' },
+    );
+  }
+  if (!existing.includes(index)) {
+    throw new ConflictError(`the control plane of ${spec.name} has no server at index ${index}`, {
+      code: 'heal_target_gone',
+    });
+  }
+  const tags = tagsFor(clusterId);
+  const names = clusterNames(spec.name);
+  let fresh = 0;
+  while (existing.includes(fresh)) fresh++;
+  const old = names.master(index);
+  const now = [...new Set(existing)].map((i) => names.master(i)).sort();
+  const after = [...now.filter((m) => m !== old), names.master(fresh)].sort();
+  return afterRelease([
+    ...artifactSteps(spec, tags, names, ctx),
+    joinTokenStep(spec, tags, ctx),
+    ...controlPlaneSetup(spec, names, tags),
+    ...leaveEtcd(names, tags, index, ['load-balancer'], now),
+    ...joinMaster(spec, clusterId, names, tags, fresh, ['subnet', `etcd-remove:${old}`], after),
+    step('delete:kubeadm-certs', 'delete', [`etcd-joined:${names.master(fresh)}`], {
+      type: 'kubeadm-certs',
+      name: spec.name,
+      tags,
+      params: {},
+    }),
+    ...retireMaster(spec, clusterId, names, tags, index, [`etcd-joined:${names.master(fresh)}`], true),
+  ]);
+}
+
 /** An upgrade plan; `steps` is empty when the check says `none`. */
 export interface UpgradePlan {
   readonly check: UpgradeCheck;
@@ -886,35 +937,7 @@ function replaceMasters(
   const names = clusterNames(spec.name);
   const fresh: number[] = [];
   for (let i = 0; fresh.length < old.length; i++) if (!old.includes(i)) fresh.push(i);
-  const steps: PlanStep[] = [
-    step('network', 'verify', [], { type: 'network', name: names.network, tags, params: {} }),
-    step('subnet', 'verify', ['network'], {
-      type: 'subnet',
-      name: names.subnet,
-      tags,
-      params: { network: names.network, cidr: spec.network.nodeCidr, ipVersion: 4 },
-    }),
-    step('load-balancer', 'verify', [], apiLoadBalancer(names, tags)),
-    step('server-group', 'verify', [], {
-      type: 'server-group',
-      name: names.serverGroupMasters,
-      tags,
-      params: { policy: 'soft-anti-affinity' },
-    }),
-    // A joining master's kubeadm reads the cluster's ClusterConfiguration: it must name the new version.
-    step('kubeadm-config', 'action', ['release-tarball'], {
-      type: 'kubeadm-config',
-      name: spec.name,
-      tags,
-      params: { kubernetesVersion: spec.kubernetesVersion },
-    }),
-    step('kubeadm-certs', 'action', ['join-token'], {
-      type: 'kubeadm-certs',
-      name: spec.name,
-      tags,
-      params: {},
-    }),
-  ];
+  const steps: PlanStep[] = controlPlaneSetup(spec, names, tags);
   let after: string[] = [];
   for (const [k, index] of old.entries()) {
     const n = fresh[k] as number;
@@ -923,71 +946,10 @@ function replaceMasters(
     // The masters kaas can reach etcd through while this one is replaced: both of the pair.
     const masters = [...fresh.slice(0, k + 1), ...old.slice(k)].map((i) => names.master(i)).sort();
     steps.push(
-      step(`master-port-${n}`, 'ensure', ['subnet', ...after], {
-        type: 'port',
-        name: names.masterPort(n),
-        tags,
-        params: { network: names.network, subnet: names.subnet, securityGroups: [names.securityGroupMaster] },
-      }),
-      step(`lb-member-${n}`, 'ensure', ['load-balancer', `master-port-${n}`], {
-        type: 'lb-member',
-        name: names.masterPort(n),
-        tags,
-        params: { loadBalancer: names.apiLoadBalancer, port: names.masterPort(n) },
-      }),
-      step(
-        `master-${n}`,
-        'ensure',
-        [
-          `master-port-${n}`,
-          `lb-member-${n}`,
-          'server-group',
-          'release-tarball',
-          'join-token',
-          'kubeadm-config',
-          'kubeadm-certs',
-        ],
-        {
-          type: 'server',
-          name: newName,
-          tags,
-          params: masterParams(spec, clusterId, names, n, 'join-control-plane'),
-        },
-      ),
-      step(`master-ready:${newName}`, 'wait', [`master-${n}`], {
-        type: 'nodes',
-        name: spec.name,
-        tags,
-        params: { names: [newName], condition: 'Ready' },
-      }),
-      step(`etcd-joined:${newName}`, 'wait', [`master-ready:${newName}`], {
-        type: 'etcd-member',
-        name: newName,
-        tags,
-        params: { member: newName, masters },
-      }),
+      ...joinMaster(spec, clusterId, names, tags, n, ['subnet', ...after], masters),
       // Out of the pool first, so no client reaches an API server whose etcd member is gone.
-      step(`delete-lb-member:${oldName}`, 'delete', [`etcd-joined:${newName}`], {
-        type: 'lb-member',
-        name: names.masterPort(index),
-        tags,
-        params: { loadBalancer: names.apiLoadBalancer, port: names.masterPort(index) },
-      }),
-      step(`etcd-remove:${oldName}`, 'delete', [`delete-lb-member:${oldName}`], {
-        type: 'etcd-member',
-        name: oldName,
-        tags,
-        params: { member: oldName, masters },
-      }),
-      ...removeNode(oldName, tags, masterParams(spec, clusterId, names, index, 'join-control-plane'), [
-        `etcd-remove:${oldName}`,
-      ]),
-      step(`delete-port:${oldName}`, 'delete', [`delete-server:${oldName}`], {
-        type: 'port',
-        name: names.masterPort(index),
-        tags,
-        params: { network: names.network, subnet: names.subnet, securityGroups: [names.securityGroupMaster] },
-      }),
+      ...leaveEtcd(names, tags, index, [`etcd-joined:${newName}`], masters),
+      ...retireMaster(spec, clusterId, names, tags, index, [`etcd-remove:${oldName}`]),
     );
     after = [`delete-node:${oldName}`, `delete-port:${oldName}`];
   }
@@ -1015,6 +977,151 @@ function replaceMasters(
     }),
   );
   return { steps, leaves: [...after, 'delete:kubeadm-certs'] };
+}
+
+/**
+ * What every master replacement starts from: the cluster's network, subnet, load balancer and
+ * server group found as they are (`verify`: never re-created), kubeadm-config naming the version the
+ * joining masters run, and the kubeadm-certs Secret they open with the job's certificate key.
+ */
+function controlPlaneSetup(spec: ClusterSpec, names: ClusterNames, tags: string[]): PlanStep[] {
+  return [
+    step('network', 'verify', [], { type: 'network', name: names.network, tags, params: {} }),
+    step('subnet', 'verify', ['network'], {
+      type: 'subnet',
+      name: names.subnet,
+      tags,
+      params: { network: names.network, cidr: spec.network.nodeCidr, ipVersion: 4 },
+    }),
+    step('load-balancer', 'verify', [], apiLoadBalancer(names, tags)),
+    step('server-group', 'verify', [], {
+      type: 'server-group',
+      name: names.serverGroupMasters,
+      tags,
+      params: { policy: 'soft-anti-affinity' },
+    }),
+    // A joining master's kubeadm reads the cluster's ClusterConfiguration: it must name its version.
+    step('kubeadm-config', 'action', ['release-tarball'], {
+      type: 'kubeadm-config',
+      name: spec.name,
+      tags,
+      params: { kubernetesVersion: spec.kubernetesVersion },
+    }),
+    step('kubeadm-certs', 'action', ['join-token'], {
+      type: 'kubeadm-certs',
+      name: spec.name,
+      tags,
+      params: {},
+    }),
+  ];
+}
+
+/**
+ * Master `n` joins (after `after`): its port and load-balancer member, its server with
+ * `join-control-plane` user data, its Node Ready, then its etcd member started and healthy beside
+ * every other (etcd reached through `masters`).
+ */
+function joinMaster(
+  spec: ClusterSpec,
+  clusterId: string,
+  names: ClusterNames,
+  tags: string[],
+  n: number,
+  after: readonly string[],
+  masters: string[],
+): PlanStep[] {
+  const name = names.master(n);
+  return [
+    step(`master-port-${n}`, 'ensure', [...after], {
+      type: 'port',
+      name: names.masterPort(n),
+      tags,
+      params: { network: names.network, subnet: names.subnet, securityGroups: [names.securityGroupMaster] },
+    }),
+    step(`lb-member-${n}`, 'ensure', ['load-balancer', `master-port-${n}`], {
+      type: 'lb-member',
+      name: names.masterPort(n),
+      tags,
+      params: { loadBalancer: names.apiLoadBalancer, port: names.masterPort(n) },
+    }),
+    step(
+      `master-${n}`,
+      'ensure',
+      [
+        `master-port-${n}`,
+        `lb-member-${n}`,
+        'server-group',
+        'release-tarball',
+        'join-token',
+        'kubeadm-config',
+        'kubeadm-certs',
+      ],
+      { type: 'server', name, tags, params: masterParams(spec, clusterId, names, n, 'join-control-plane') },
+    ),
+    step(`master-ready:${name}`, 'wait', [`master-${n}`], {
+      type: 'nodes',
+      name: spec.name,
+      tags,
+      params: { names: [name], condition: 'Ready' },
+    }),
+    step(`etcd-joined:${name}`, 'wait', [`master-ready:${name}`], {
+      type: 'etcd-member',
+      name,
+      tags,
+      params: { member: name, masters },
+    }),
+  ];
+}
+
+/**
+ * Master `index` leaves (after `after`): out of the API load balancer's pool first, so no client
+ * reaches an API server whose etcd member is gone, then out of etcd (quorum checked).
+ */
+function leaveEtcd(
+  names: ClusterNames,
+  tags: string[],
+  index: number,
+  after: readonly string[],
+  masters: string[],
+): PlanStep[] {
+  const name = names.master(index);
+  return [
+    step(`delete-lb-member:${name}`, 'delete', [...after], {
+      type: 'lb-member',
+      name: names.masterPort(index),
+      tags,
+      params: { loadBalancer: names.apiLoadBalancer, port: names.masterPort(index) },
+    }),
+    step(`etcd-remove:${name}`, 'delete', [`delete-lb-member:${name}`], {
+      type: 'etcd-member',
+      name,
+      tags,
+      params: { member: name, masters },
+    }),
+  ];
+}
+
+/** Master `index`, out of etcd already, is drained and its server, Node and port deleted. */
+function retireMaster(
+  spec: ClusterSpec,
+  clusterId: string,
+  names: ClusterNames,
+  tags: string[],
+  index: number,
+  after: readonly string[],
+  deadNode = false,
+): PlanStep[] {
+  const name = names.master(index);
+  const params = masterParams(spec, clusterId, names, index, 'join-control-plane');
+  return [
+    ...removeNode(name, tags, params, after, deadNode),
+    step(`delete-port:${name}`, 'delete', [`delete-server:${name}`], {
+      type: 'port',
+      name: names.masterPort(index),
+      tags,
+      params: { network: names.network, subnet: names.subnet, securityGroups: [names.securityGroupMaster] },
+    }),
+  ];
 }
 
 /**

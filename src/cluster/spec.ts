@@ -72,6 +72,8 @@ export interface ClusterSpec {
   readonly loadBalancer: 'octavia' | 'none';
   /** The one switch for auto-healing the whole cluster (default on; absent in older specs = on). */
   readonly autoHeal?: boolean;
+  /** How long a master's Node is not Ready before it is replaced (three masters only); see heal.ts. */
+  readonly masterUnhealthyAfterSeconds?: number;
 }
 
 /** What the caller may omit or pass loosely: validateSpec fills the derivable fields. */
@@ -92,6 +94,7 @@ export interface ClusterSpecInput {
   adminRoleId?: unknown;
   loadBalancer?: unknown;
   autoHeal?: unknown;
+  masterUnhealthyAfterSeconds?: unknown;
 }
 
 /** Cloud-init for Debian/Ubuntu images, Ignition for Flatcar. */

@@ -103,10 +103,12 @@ describe('validateSpec', () => {
     expect(validateSpec(input).nodeGroups[0]!.maxSurge).toBe(5);
     // Auto-healing settings are kept only when given (healPolicy supplies the defaults).
     expect(spec.autoHeal).toBeUndefined();
+    expect(spec).not.toHaveProperty('masterUnhealthyAfterSeconds');
     expect(spec.nodeGroups[0]).not.toHaveProperty('unhealthyAfterSeconds');
     Object.assign(group(input), { autoHeal: false, unhealthyAfterSeconds: 5, maxUnhealthyPercent: 0 });
-    expect(validateSpec({ ...input, autoHeal: true })).toMatchObject({
+    expect(validateSpec({ ...input, autoHeal: true, masterUnhealthyAfterSeconds: 60 })).toMatchObject({
       autoHeal: true,
+      masterUnhealthyAfterSeconds: 60,
       nodeGroups: [{ autoHeal: false, unhealthyAfterSeconds: 5, maxUnhealthyPercent: 0 }],
     });
     expect(
@@ -177,6 +179,12 @@ describe('validateSpec', () => {
       'zero unhealthyAfterSeconds',
       (s) => (group(s).unhealthyAfterSeconds = 0),
       'nodeGroups[0].unhealthyAfterSeconds',
+      /integer from 1 to 86400/,
+    ],
+    [
+      'masterUnhealthyAfterSeconds above a day',
+      (s) => (s.masterUnhealthyAfterSeconds = 86_401),
+      'masterUnhealthyAfterSeconds',
       /integer from 1 to 86400/,
     ],
     [

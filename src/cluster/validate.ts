@@ -60,6 +60,7 @@ const SPEC_KEYS = [
   'adminRoleId',
   'loadBalancer',
   'autoHeal',
+  'masterUnhealthyAfterSeconds',
 ] as const;
 const GROUP_KEYS = [
   'name',
@@ -382,6 +383,16 @@ export function validateSpec(input: unknown): ClusterSpec {
     adminRoleId,
     loadBalancer,
     ...(spec.autoHeal === undefined ? {} : { autoHeal: flag(spec.autoHeal, 'autoHeal') }),
+    ...(spec.masterUnhealthyAfterSeconds === undefined
+      ? {}
+      : {
+          masterUnhealthyAfterSeconds: integer(
+            spec.masterUnhealthyAfterSeconds,
+            'masterUnhealthyAfterSeconds',
+            1,
+            MAX_UNHEALTHY_AFTER_SECONDS,
+          ),
+        }),
   };
 }
 

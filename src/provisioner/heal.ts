@@ -2,8 +2,8 @@
  * Auto-healing, run by the job workers of `kaas dev` and `kaas serve` beside their jobs: every
  * `pollMs` it looks at each ready cluster's Nodes through the cluster's API as kaas, remembers in
  * the database since when each Node has been not Ready (a restart does not reset the clock), lets
- * decideHeal (src/cluster/heal.ts) judge, and acts only through jobs: a replacement is a `heal` job
- * (planHeal), queued under the same one-job-per-cluster lock as resize and upgrade, so the healer
+ * decideHeal (src/cluster/heal.ts) judge (asking etcd first when a master is due), and acts only
+ * through jobs: a replacement is a `heal` job (planHeal, planHealMaster), queued under the same one-job-per-cluster lock as resize and upgrade, so the healer
  * and a user's operation never run at once, and a queued or running job makes the healer wait.
  * A heal job killed mid-way resumes like any job; nothing is queued twice, since the lock refuses a
  * second job and a replacement is planned from the servers that exist. A failed heal job is retried
@@ -13,9 +13,10 @@
  * job; the cluster's AutoHeal condition (getCluster's `conditions`) says what healing does now.
  * Failures are logged and recorded in the condition, never thrown.
  */
-import { decideHeal, type HealCondition } from '../cluster/heal.ts';
+import { decideHeal, type HealCondition, type HealInput } from '../cluster/heal.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
 import { ConflictError } from '../errors.ts';
+import { checkMembershipChange, type EtcdMemberHealth } from './etcd.ts';
 import type { Logger } from '../log.ts';
 import type { Db } from '../store/db.ts';
 import { findHealStatus } from '../store/findHealStatus.ts';
@@ -30,7 +31,7 @@ import type { NodeState } from './kubeclient.ts';
 /** How often each cluster's Nodes are looked at unless configured. */
 export const DEFAULT_HEAL_POLL_SECONDS = 10;
 
-/** The worker a heal job replaces. */
+/** The node a heal job replaces (group `masters`: a master). */
 export interface HealTarget {
   group: string;
   node: string;
@@ -45,6 +46,8 @@ export interface HealerDeps {
   pollMs: number;
   /** The cluster's Nodes as its API reports them now; throws when kaas cannot read them. */
   nodes(clusterId: string): Promise<NodeState[]>;
+  /** The cluster's etcd members and their health, reached through `masters`; throws when unreadable. */
+  etcd(clusterId: string, masters: readonly string[]): Promise<EtcdMemberHealth[]>;
   /** Queues the heal job (with its event and audit entry); undefined when the server is gone. */
   replace(clusterId: string, target: HealTarget, why: string): Promise<JobRecord | undefined>;
   /** Re-queues a failed heal job (with its event and audit entry). */
@@ -70,14 +73,21 @@ export interface Healer {
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/** Whether two maps of Node name to time hold the same entries. */
+function sameRecords(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
 /** Creates the healer; several replicas may run one against the same database. */
 export function createHealer(deps: HealerDeps): Healer {
   const log = deps.logger.child({ healer: true });
   const lastLook = new Map<string, number>();
 
   /**
-   * Records the condition; a new reason or status (against `before`, the record this pass read) is
-   * logged, and a stop is audited.
+   * Records the condition when it or the retried job differs from `before` (the record this pass
+   * read): a pass that changes nothing writes nothing. A new reason or status is logged, and a stop
+   * is audited.
    */
   async function record(
     clusterId: string,
@@ -85,6 +95,13 @@ export function createHealer(deps: HealerDeps): Healer {
     retriedJob: string | null,
     before: Awaited<ReturnType<typeof findHealStatus>>,
   ) {
+    const same =
+      before &&
+      before.condition.reason === condition.reason &&
+      before.condition.status === condition.status &&
+      before.condition.message === condition.message &&
+      before.retriedJob === retriedJob;
+    if (same) return;
     const at = deps.now().toISOString();
     const changed =
       !before || before.condition.reason !== condition.reason || before.condition.status !== condition.status;
@@ -99,6 +116,28 @@ export function createHealer(deps: HealerDeps): Healer {
       log.warn(entry, 'auto-healing stopped');
       await deps.stopped(clusterId, { reason: condition.reason, message: condition.message });
     } else log.info(entry, 'auto-healing condition');
+  }
+
+  /**
+   * Why master `node`'s etcd member may not be replaced now (undefined: it may): etcd unreadable, or
+   * the membership change refused (src/provisioner/etcd.ts: every other member healthy, quorum kept
+   * without it). The heal job's etcd steps check again when they run.
+   */
+  async function etcdRefusal(clusterId: string, node: string, masters: string[]) {
+    let health: EtcdMemberHealth[];
+    try {
+      health = await deps.etcd(clusterId, masters);
+    } catch (error) {
+      return `kaas cannot read the cluster's etcd: ${messageOf(error)}`;
+    }
+    const member = health.find((m) => m.name === node);
+    try {
+      checkMembershipChange(health, member ? { remove: member.id } : { add: `a replacement of ${node}` });
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      return error.message;
+    }
+    return undefined;
   }
 
   async function look(cluster: { id: string; status: string; spec: unknown }): Promise<HealOutcome> {
@@ -124,10 +163,11 @@ export function createHealer(deps: HealerDeps): Healer {
       return { clusterId, action: 'unobserved', condition };
     }
     const target = failedHeal ? (last.input as { heal?: HealTarget }).heal : undefined;
-    const decision = decideHeal({
+    const since = await listNodeHealth({ db: deps.db, clusterId });
+    const input: HealInput = {
       spec: cluster.spec as ClusterSpec,
       nodes,
-      since: await listNodeHealth({ db: deps.db, clusterId }),
+      since,
       now: deps.now(),
       ...(failedHeal && last
         ? {
@@ -138,8 +178,16 @@ export function createHealer(deps: HealerDeps): Healer {
             },
           }
         : {}),
-    });
-    await replaceNodeHealth({ db: deps.db, clusterId, since: decision.since });
+    };
+    let decision = decideHeal(input);
+    if (decision.askEtcd) {
+      const { node, masters } = decision.askEtcd;
+      const blocked = await etcdRefusal(clusterId, node, masters);
+      decision = decideHeal({ ...input, etcd: { node, ...(blocked === undefined ? {} : { blocked }) } });
+    }
+    if (!sameRecords(since, decision.since)) {
+      await replaceNodeHealth({ db: deps.db, clusterId, since: decision.since });
+    }
     let retriedJob = status?.retriedJob ?? null;
     const outcome: HealOutcome = { clusterId, action: 'none', condition: decision.condition };
     try {

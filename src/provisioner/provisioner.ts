@@ -12,6 +12,7 @@ import {
   planCreate,
   planDelete,
   planHeal,
+  planHealMaster,
   planResize,
   planRotateCredentials,
   planUpgrade,
@@ -490,9 +491,11 @@ export function createProvisioner(deps: ProvisionerDeps) {
     }
     const renderer =
       deps.renderer ?? ((m: JoinMaterial, save: SaveEnrollment) => bootstrapRenderer(() => m, save));
-    // An upgrade's replacement masters open the kubeadm-certs Secret it uploads with its own key.
+    // An upgrade's or heal's replacement masters open the kubeadm-certs Secret it uploads with its own key.
     const certificateKey =
-      material && job.kind === 'upgrade' ? jobCertificateKey(material, job.id) : material?.certificateKey;
+      material && (job.kind === 'upgrade' || job.kind === 'heal')
+        ? jobCertificateKey(material, job.id)
+        : material?.certificateKey;
     const render: RenderUserData =
       material && certificateKey && job.kind !== 'delete'
         ? renderer(
@@ -649,9 +652,29 @@ export function createProvisioner(deps: ProvisionerDeps) {
     }
   }
 
+  /** The cluster's etcd members with their health, for the healer; throws when kaas cannot read them. */
+  async function etcdHealthOf(clusterId: string, masters: readonly string[]) {
+    const { server, access, material } = await reachedApi(
+      await cluster(clusterId),
+      'its masters are not healed',
+    );
+    if (!material.etcdCa) {
+      throw new ConflictError('kaas holds no etcd CA for this cluster (created by an older kaas)', {
+        code: 'control_plane_certs_missing',
+      });
+    }
+    const etcd = etcdFor(deps.etcdClient ?? etcdThroughApi, server, material.etcdCa, access)(masters);
+    try {
+      return await etcd.health();
+    } finally {
+      await etcd.close();
+    }
+  }
+
   /**
-   * Queues the replacement of worker `target.node` (planHeal), its first event and its audit entry
-   * in one transaction; undefined when its server is gone already (nothing to replace).
+   * Queues the replacement of `target.node` (planHeal for a worker, planHealMaster for a master), its
+   * first event and its audit entry in one transaction; undefined when its server is gone already
+   * (nothing to replace).
    */
   async function queueHeal(
     clusterId: string,
@@ -661,16 +684,17 @@ export function createProvisioner(deps: ProvisionerDeps) {
     const record = await cluster(clusterId);
     const spec = record.spec as ClusterSpec;
     const servers = await deps.cloud.nova.listServers({ tags: tagsFor(record.id) });
-    const server = servers.find((s) => s.name === target.node && s.metadata['kaas-group'] === target.group);
-    if (!server) return undefined;
-    const steps = planHeal(
-      spec,
-      record.id,
-      target.group,
-      Number(server.metadata['kaas-index']),
-      groupIndexes(servers)[target.group] ?? [],
-      { artifactTtlSeconds: (record.options as ProvisionOptions).tempUrlTtlSeconds },
-    );
+    const server = servers.find((s) => s.name === target.node);
+    const index = Number(server?.metadata['kaas-index']);
+    const ctx = { artifactTtlSeconds: (record.options as ProvisionOptions).tempUrlTtlSeconds };
+    let steps: PlanStep[];
+    if (server?.metadata['kaas-role'] === 'master') {
+      steps = planHealMaster(spec, record.id, index, masterIndexes(servers), ctx);
+      // Refused for a cluster whose shared control-plane secrets kaas does not hold.
+      kubeadmCertsObjects(await materialOf(record.id));
+    } else if (server?.metadata['kaas-group'] === target.group) {
+      steps = planHeal(spec, record.id, target.group, index, groupIndexes(servers)[target.group] ?? [], ctx);
+    } else return undefined;
     trustedRelease(release.catalogue, spec.kubernetesVersion);
     return queue(record.id, 'heal', { steps, spec, heal: target }, async (tx, jobId) => {
       await healEvent(tx, jobId, why);
@@ -999,8 +1023,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
     },
 
     /**
-     * The healer a worker runs beside its jobs: replaces workers NotReady too long (planHeal jobs,
-     * under the cluster's one-job lock), looking at each cluster every `pollMs`.
+     * The healer a worker runs beside its jobs: replaces nodes NotReady too long (planHeal and
+     * planHealMaster jobs, under the cluster's one-job lock), looking at each cluster every `pollMs`.
      */
     healer({ pollMs }: { pollMs: number }): Healer {
       return createHealer({
@@ -1009,6 +1033,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
         now: deps.now,
         pollMs,
         nodes: nodesOf,
+        etcd: etcdHealthOf,
         replace: queueHeal,
         async retry(clusterId, jobId, why) {
           await db.transaction().execute(async (tx) => {

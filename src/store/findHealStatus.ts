@@ -13,7 +13,7 @@ export interface HealStatus {
   condition: HealConditionRecord;
   /** When the condition took this status and reason. */
   changedAt: string;
-  /** When the healer last looked. */
+  /** When the healer last wrote this record (only a change is written). */
   checkedAt: string;
   /** The failed heal job retried once already. */
   retriedJob: string | null;

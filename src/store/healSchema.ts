@@ -12,12 +12,12 @@ export interface ClusterHealTable {
   cluster_id: string;
   /** True | False (False: healing stopped, a person must look). */
   status: string;
-  /** Healthy | Disabled | Waiting | Replacing | TooManyUnhealthy | ReplacementFailed | MastersNotHealed */
+  /** A HealReason of src/cluster/heal.ts (Healthy, Waiting, Replacing, TooManyUnhealthy, EtcdAtRisk, ...). */
   reason: string;
   message: string;
   /** When the condition took this status and reason. */
   changed_at: string;
-  /** When the healer last looked at the cluster. */
+  /** When the healer last wrote the record (it writes only when the condition or retried job changes). */
   checked_at: string;
   /** The failed heal job the healer retried once (a second failure stops healing). */
   retried_job: string | null;

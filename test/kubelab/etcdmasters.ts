@@ -18,6 +18,8 @@
  * - `makeLeader(name)` moves etcd's leadership to that member;
  * - `keepWriting()` writes through the running members until stopped and counts the failures,
  *   to prove a membership change kept quorum;
+ * - `health()` every member with its health, read by kaas's etcd client straight from the running
+ *   members (not through the cluster API);
  * - `addEtcdPod(lab, name, port)` only the Node, pod and forward, to a port of the test's choice;
  * - `members` the harness's view (name, client and peer URLs, running); `stop()` stops everything.
  */
@@ -27,6 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import type { KeyPair } from '../../src/auth/pki.ts';
+import { createEtcdClient, type EtcdMemberHealth } from '../../src/provisioner/etcd.ts';
 import { DEFAULT_RELEASE } from '../../src/versions/index.ts';
 import { toolBinary } from './binaries.ts';
 import { freePort } from '../support/ports.ts';
@@ -52,6 +55,8 @@ export interface EtcdMasters {
    * `stop()`; every failed write is a moment without quorum. For proving a change kept quorum.
    */
   keepWriting(): { stop(): Promise<{ writes: number; failures: string[] }> };
+  /** Every member and its health, read directly from the running members. */
+  health(): Promise<EtcdMemberHealth[]>;
   stop(): Promise<void>;
 }
 
@@ -249,6 +254,18 @@ export async function startEtcdMasters(input: {
         }
         return false;
       });
+    },
+    async health() {
+      const client = createEtcdClient({
+        endpoints: running().map((m) => m.clientUrl),
+        etcdCa,
+        timeoutMs: 5_000,
+      });
+      try {
+        return await client.health();
+      } finally {
+        await client.close();
+      }
     },
     async stopMember(name) {
       const m = members.find((x) => x.name === name);

@@ -9,80 +9,46 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEAL_DEFAULTS } from '../../src/cluster/heal.ts';
-import { tagsFor } from '../../src/cluster/names.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
-import { startWorkerLoop, type WorkerLoop } from '../../src/cli/worker.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
-import { findHealStatus } from '../../src/store/findHealStatus.ts';
 import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
-import { listAuditEvents } from '../../src/store/listAuditEvents.ts';
-import { listJobs } from '../../src/store/listJobs.ts';
 import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from '../provisioner/clusterlab.ts';
-import { cloudsimSuite, logger } from '../provisioner/support.ts';
+import { cloudsimSuite } from '../provisioner/support.ts';
+import { waitForApiFromNowOn } from '../provisioner/clusterlab.ts';
+import { healingLab, LAB_HEAL } from './healing.ts';
 import { getNode, isReady, stopNodeRenewal, waitForReadyNodes } from './nodes.ts';
 import { runningWeb, webBehindBudget } from './workloads.ts';
 
 const suite = cloudsimSuite();
 const NAME = 'heal';
-const UNHEALTHY_AFTER_S = 5;
-const POLL_MS = 1_000;
-/** How long a drain tries; a dead node's is given up after it, and the node removed anyway. */
-const DRAIN_MS = 5_000;
+const { unhealthyAfterSeconds: UNHEALTHY_AFTER_S, pollMs: POLL_MS, drainMs: DRAIN_MS } = LAB_HEAL;
 const worker = (i: number) => `kaas-${NAME}-default-${i}`;
 let c: ClusterLab;
 let p: Provisioner;
-let loop: WorkerLoop | undefined;
+const { startWorker, stopWorker, within, jobs, servers, condition, audit, pastUnhealthyAfter, untilReason } =
+  healingLab(suite, () => ({ c, p }));
 
 beforeAll(async () => {
   c = await provisionOnKubelab(suite, {
     name: NAME,
     workers: 3,
     spec: {
+      masterUnhealthyAfterSeconds: UNHEALTHY_AFTER_S,
       nodeGroups: [
         { name: 'default', count: 3, flavor: 'm1.small', unhealthyAfterSeconds: UNHEALTHY_AFTER_S },
       ],
     },
   });
-  // Created without waiting for an API (cloudsim boots nothing); from now on kaas reaches it: the lab.
-  const record = await findProvisionedCluster({ db: c.store.db, ref: c.clusterId });
-  await c.store.db
-    .updateTable('provisioned_clusters')
-    .set({ options: JSON.stringify({ ...(record?.options as object), waitForApi: true }) })
-    .where('id', '=', c.clusterId)
-    .execute();
+  await waitForApiFromNowOn(c);
   p = c.provisioner({ drainTimeoutMs: DRAIN_MS });
 }, 180_000);
 
 afterAll(async () => {
-  await loop?.stop(30_000);
+  await stopWorker();
   await c?.stop();
 });
 
-/** The production worker loop: the provisioner's jobs and its healer, looking every POLL_MS. */
-function startWorker(jobs = true): WorkerLoop {
-  return startWorkerLoop({
-    engine: jobs ? p.engine : { claimNext: async () => undefined },
-    healer: p.healer({ pollMs: POLL_MS }),
-    logger,
-    idleMs: 200,
-    concurrency: 2,
-  });
-}
-
-/** Waits (kubelab's poll) until `check` holds, for up to `ms`; returns how long it took. */
-async function within(ms: number, what: string, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  await c.lab.waitFor(what, check, ms);
-  return Date.now() - started;
-}
-
-const jobs = () => listJobs({ db: c.store.db, clusterId: c.clusterId });
-const servers = async () =>
-  (await suite.cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map((s) => s.name).sort();
 const workers = async () => (await servers()).filter((n) => n.includes('-default-'));
-const condition = async () => (await findHealStatus({ db: c.store.db, clusterId: c.clusterId }))?.condition;
-const audit = async () =>
-  listAuditEvents({ db: c.store.db, clusterId: c.clusterId, projectId: 'none', limit: 100 });
 
 /**
  * Brings workers' kubelets back: their Nodes are deleted and registered again, and kwok keeps them
@@ -90,19 +56,16 @@ const audit = async () =>
  * not registered yet, would look like one unhealthy worker past its time, which it would replace.
  */
 async function revive(names: string[]): Promise<void> {
-  await loop?.stop(30_000);
+  await stopWorker();
   for (const name of names) await c.lab.request('DELETE', `/api/v1/nodes/${name}`);
   await waitForReadyNodes(c.lab, names, 60_000);
-  loop = startWorker();
+  await startWorker();
 }
-
-/** Waits long enough for the healer to have replaced a node, were it going to. */
-const pastUnhealthyAfter = () => new Promise((r) => setTimeout(r, UNHEALTHY_AFTER_S * 1000 + 4 * POLL_MS));
 
 describe('auto-healing on a real control plane', () => {
   it('replaces a worker NotReady for unhealthyAfter: drained, its server and Node gone, a new Node Ready; events and audit recorded', async () => {
-    loop = startWorker();
-    await within(30_000, 'the first look', async () => (await condition())?.reason === 'Healthy');
+    await startWorker();
+    await untilReason('Healthy');
     // Two web pods on worker 1 behind a budget that never lets one go: a drain that waited for it
     // would never end.
     for (const n of [0, 2]) await c.lab.kubectl(['cordon', worker(n)]);
@@ -166,11 +129,7 @@ describe('auto-healing on a real control plane', () => {
         details: expect.objectContaining({ jobId: job.id, group: 'default', node: worker(1) }),
       }),
     );
-    await within(
-      30_000,
-      'the condition back to Healthy',
-      async () => (await condition())?.reason === 'Healthy',
-    );
+    await untilReason('Healthy');
     expect((await p.getCluster(c.clusterId, { observe: false })).conditions).toEqual([
       { type: 'AutoHeal', status: 'True', reason: 'Healthy', message: 'every node is Ready' },
     ]);
@@ -180,11 +139,7 @@ describe('auto-healing on a real control plane', () => {
     const before = (await jobs()).length;
     await stopNodeRenewal(c.lab, worker(0));
     await stopNodeRenewal(c.lab, worker(2));
-    await within(
-      30_000,
-      'the TooManyUnhealthy condition',
-      async () => (await condition())?.reason === 'TooManyUnhealthy',
-    );
+    await untilReason('TooManyUnhealthy');
     await pastUnhealthyAfter();
     expect((await jobs()).length).toBe(before);
     expect(await workers()).toEqual([worker(0), worker(2), worker(3)]);
@@ -202,11 +157,7 @@ describe('auto-healing on a real control plane', () => {
     );
     expect(HEAL_DEFAULTS.maxUnhealthyPercent).toBe(40);
     await revive([worker(0), worker(2)]);
-    await within(
-      30_000,
-      'the condition back to Healthy',
-      async () => (await condition())?.reason === 'Healthy',
-    );
+    await untilReason('Healthy');
     expect((await jobs()).length).toBe(before);
   }, 120_000);
 
@@ -222,7 +173,7 @@ describe('auto-healing on a real control plane', () => {
     };
     const before = (await jobs()).length;
     await setAutoHeal(false);
-    await within(30_000, 'the Disabled condition', async () => (await condition())?.reason === 'Disabled');
+    await untilReason('Disabled');
     await stopNodeRenewal(c.lab, worker(0));
     await pastUnhealthyAfter();
     expect((await jobs()).length).toBe(before);
@@ -242,14 +193,12 @@ describe('auto-healing on a real control plane', () => {
   }, 240_000);
 
   it('finishes a heal job killed after each of its steps on restart, with no server twice, while the healer waits', async () => {
-    await loop?.stop(30_000);
     // A worker that only heals: it queues the job and nothing runs it.
-    loop = startWorker(false);
+    await startWorker(false);
     const before = (await jobs()).length;
     await stopNodeRenewal(c.lab, worker(2));
     await within(60_000, 'a heal job queued', async () => (await jobs()).length === before + 1);
-    await loop.stop(30_000);
-    loop = undefined;
+    await stopWorker();
     const healer = p.healer({ pollMs: 0 });
     const looks: string[] = [];
     const killed = await killAfterEachStep(c, suite.cloud, {
@@ -267,12 +216,31 @@ describe('auto-healing on a real control plane', () => {
     expect(await workers()).toEqual([worker(0), worker(1), worker(3)]);
     await waitForReadyNodes(c.lab, [worker(0), worker(1), worker(3)]);
     // And once it is done, a healer looking again finds nothing to do.
-    loop = startWorker();
-    await within(
-      30_000,
-      'the condition back to Healthy',
-      async () => (await condition())?.reason === 'Healthy',
-    );
+    await startWorker();
+    await untilReason('Healthy');
     expect((await jobs()).length).toBe(before + 1);
   }, 300_000);
+
+  it('never replaces the single master: a condition says why, and the audit log records the stop', async () => {
+    const master = `kaas-${NAME}-master-0`;
+    const before = (await jobs()).length;
+    await stopNodeRenewal(c.lab, master);
+    await untilReason('SingleMaster');
+    await pastUnhealthyAfter();
+    expect((await jobs()).length).toBe(before);
+    expect((await servers()).filter((n) => n.includes('-master-'))).toEqual([master]);
+    const shown = (await p.getCluster(c.clusterId, { observe: false })).conditions[0];
+    expect(shown).toMatchObject({ type: 'AutoHeal', status: 'False', reason: 'SingleMaster' });
+    expect(shown?.message).toContain(`master ${master} (Ready=False (KubeletNotReady`);
+    expect(shown?.message).toContain('a single master cannot be replaced without losing etcd');
+    expect(await audit()).toContainEqual(
+      expect.objectContaining({
+        action: 'cluster.heal.stopped',
+        details: expect.objectContaining({ reason: 'SingleMaster' }),
+      }),
+    );
+    await revive([master]);
+    await untilReason('Healthy');
+    expect((await jobs()).length).toBe(before);
+  }, 120_000);
 });

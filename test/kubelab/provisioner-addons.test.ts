@@ -39,7 +39,13 @@ import type { ClusterMaterial } from '../../src/provisioner/material.ts';
 import { open, seal } from '../../src/provisioner/secretbox.ts';
 import { listAddonStatus } from '../../src/store/listAddonStatus.ts';
 import { replaceRoleBindings } from '../../src/store/replaceRoleBindings.ts';
-import { cloudsimSuite, TEST_SECRET_KEY, testCloud, testProvisioner, testSpec } from '../provisioner/support.ts';
+import {
+  cloudsimSuite,
+  TEST_SECRET_KEY,
+  testCloud,
+  testProvisioner,
+  testSpec,
+} from '../provisioner/support.ts';
 import { allowed, liveObjects, provideVolumes } from './apply-support.ts';
 import { defaultPatch } from './binaries.ts';
 import { startKubelab, type Kubelab } from './kubelab.ts';
