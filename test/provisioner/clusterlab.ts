@@ -18,6 +18,7 @@ import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
 import { createEtcdClient, type EtcdMemberHealth } from '../../src/provisioner/etcd.ts';
 import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
 import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
+import { listJobs } from '../../src/store/listJobs.ts';
 import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
 import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
@@ -206,7 +207,10 @@ export async function killAfterEachStep(
     });
     try {
       await p.runUntilIdle();
-      return killed;
+      // Idle may only mean the killed run's lease has not run out yet (a loaded machine): go again.
+      const jobs = await listJobs({ db: c.store.db, clusterId: c.clusterId });
+      if (!jobs.some((j) => j.state === 'running' || j.state === 'queued')) return killed;
+      await new Promise((r) => setTimeout(r, leaseMs + 100));
     } catch (error) {
       if ((error as Error).message !== `killed after ${killed.at(-1)}`) throw error;
       const names = (await cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map((s) => s.name);
