@@ -76,3 +76,29 @@ describe('identity cache', () => {
     await store.close();
   });
 });
+
+describe('Kubernetes names', () => {
+  it("refuses a Keystone user whose name is one of Kubernetes's own (system:…)", async () => {
+    const store = await prodClusterStore({ createdAt: '2030-01-01T00:00:00.000Z' });
+    const ks = memoryDirectory();
+    ks.addUser('u1', 'system:kube-scheduler', 'pw');
+    ks.setRoles('p1', [{ userId: 'u1', roleId: 'r1', roleName: 'member' }]);
+    const auth = createAuthService({
+      store,
+      directory: ks.directory,
+      logger: createLogger({ level: 'silent' }),
+      now: () => new Date('2030-01-01T00:00:00.000Z'),
+    });
+    await auth.sync();
+    const { token } = await auth.createToken(
+      { userId: 'u1', userName: 'system:kube-scheduler', domainName: 'Default', via: 'session' },
+      { name: 't' },
+    );
+    expect(await auth.reviewToken({ clusterId: 'c1', token, audiences: undefined })).toEqual({
+      error:
+        "the Kubernetes name system:kube-scheduler is reserved for Kubernetes's own components; rename the Keystone user",
+    });
+    await auth.close();
+    await store.close();
+  });
+});

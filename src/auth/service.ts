@@ -280,16 +280,21 @@ export function createAuthService(deps: AuthServiceDeps) {
       }
       return `user has no role on the project of cluster ${c.name}`;
     }
+    const username = kubernetesUsername(
+      { name: record.userName, domainName: record.domainName },
+      options.usernameFormat,
+    );
+    // Kubernetes binds its own components by `system:` names (system:kube-scheduler…): a Keystone
+    // user so named would get their rights.
+    if (username.startsWith('system:'))
+      return `the Kubernetes name ${username} is reserved for Kubernetes's own components; rename the Keystone user`;
     return {
       tokenId: record.id,
       tokenHash: hash,
       userId: record.userId,
       expiresAt: Date.parse(record.expiresAt),
       user: {
-        username: kubernetesUsername(
-          { name: record.userName, domainName: record.domainName },
-          options.usernameFormat,
-        ),
+        username,
         uid: record.userId,
         groups: roles.map((r) => r.roleId),
         extra: {

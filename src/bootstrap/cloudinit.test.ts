@@ -227,6 +227,16 @@ describe('renderCloudConfig', () => {
     },
   );
 
+  it('keeps pods off the metadata service over IPv4 and IPv6, and starts no kubelet without that guard', () => {
+    const { file } = render(bootstrapInput('worker'));
+    const rules = file('/etc/kaas/metadata-guard.nft')!.content;
+    expect(rules).toContain('iifname != "lo" ip daddr 169.254.169.254 counter drop');
+    expect(rules).toContain('iifname != "lo" ip6 daddr fe80::a9fe:a9fe counter drop');
+    const kubelet = file('/etc/systemd/system/kubelet.service')!.content;
+    expect(kubelet).toContain('Requires=kaas-metadata-guard.service');
+    expect(kubelet).toMatch(/^After=.*kaas-metadata-guard\.service$/m);
+  });
+
   it('refuses to render user data without an enrollment', () => {
     const { enrollment: _, ...input } = bootstrapInput('worker');
     expect(() => renderCloudConfig(input)).toThrow(

@@ -43,6 +43,8 @@ export const ENROLLMENT_PATH = `${WORK_DIR}/enrollment`;
 export const KAAS_CA_PATH = `${WORK_DIR}/kaas-ca.crt`;
 /** The cloud's metadata service, which pods must not reach (it serves the node's user data). */
 export const METADATA_ADDRESS = '169.254.169.254';
+/** The same over IPv6 (OpenStack's link-local metadata address). */
+export const METADATA_ADDRESS_V6 = 'fe80::a9fe:a9fe';
 /** The unit that loads the metadata guard at every boot, before the kubelet starts pods. */
 export const METADATA_GUARD_UNIT = 'kaas-metadata-guard';
 const METADATA_GUARD_RULES = '/etc/kaas/metadata-guard.nft';
@@ -61,6 +63,7 @@ function metadataGuardRules(): string {
     '  chain prerouting {',
     '    type filter hook prerouting priority raw; policy accept;',
     `    iifname != "lo" ip daddr ${METADATA_ADDRESS} counter drop`,
+    `    iifname != "lo" ip6 daddr ${METADATA_ADDRESS_V6} counter drop`,
     '  }',
     '}',
     '',
@@ -153,13 +156,15 @@ function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The kubelet's unit: it starts no pod unless the metadata guard is loaded (Requires, After). */
 function kubeletUnit(binDir: string): string {
   return [
     '[Unit]',
     'Description=kubelet: The Kubernetes Node Agent',
     'Documentation=https://kubernetes.io/docs/',
     'Wants=network-online.target containerd.service',
-    'After=network-online.target containerd.service',
+    `Requires=${METADATA_GUARD_UNIT}.service`,
+    `After=network-online.target containerd.service ${METADATA_GUARD_UNIT}.service`,
     '',
     '[Service]',
     `ExecStart=${binDir}/kubelet`,

@@ -20,8 +20,8 @@ const BEARER = /^Bearer ([A-Za-z0-9_-]{1,128})$/;
 /**
  * `POST /enroll/{clusterId}` with `Authorization: Bearer <credential>`: what a node's bootstrap
  * script calls at first boot (src/bootstrap/node.ts). Outside the API's scope like the TokenReview
- * webhook: nodes have no session, and the credential is the whole authentication. Each redemption,
- * refused or not, is an audit entry naming the node, never the credential.
+ * webhook: nodes have no session, and the credential is the whole authentication. Each redemption
+ * is an audit entry naming the node, never the credential; a refusal is a log line.
  */
 export function registerEnrollRoutes(app: FastifyInstance, deps: { store: Store; now: () => Date }): void {
   app.post<{ Params: { clusterId: string } }>('/enroll/:clusterId', { schema }, async (request, reply) => {
@@ -31,22 +31,9 @@ export function registerEnrollRoutes(app: FastifyInstance, deps: { store: Store;
     const result = credential
       ? await redeem(deps.store.db, now, clusterId, credential)
       : ({ refused: 'unknown' } as const);
-    await insertAuditEvent({
-      db: deps.store.db,
-      event: {
-        at: now.toISOString(),
-        actorUserId: null,
-        actorName: 'node' in result ? `node:${result.node}` : null,
-        action: 'node.enroll',
-        target: 'node' in result ? result.node : null,
-        clusterId,
-        outcome: 'node' in result ? 'success' : 'failure',
-        details: 'node' in result ? {} : { code: `enrollment_${result.refused}` },
-        requestId: request.id,
-        sourceIp: request.ip,
-      },
-    });
     if ('refused' in result) {
+      // Logged, not audited: anyone may call this route, and must not be able to fill the audit log.
+      request.log.warn({ clusterId, code: `enrollment_${result.refused}` }, 'enrollment refused');
       throw new AuthError(
         result.refused === 'expired'
           ? 'the enrollment credential expired before the node used it: replace the node (retry its job)'
@@ -54,6 +41,21 @@ export function registerEnrollRoutes(app: FastifyInstance, deps: { store: Store;
         { code: `enrollment_${result.refused}` },
       );
     }
+    await insertAuditEvent({
+      db: deps.store.db,
+      event: {
+        at: now.toISOString(),
+        actorUserId: null,
+        actorName: `node:${result.node}`,
+        action: 'node.enroll',
+        target: result.node,
+        clusterId,
+        outcome: 'success',
+        details: {},
+        requestId: request.id,
+        sourceIp: request.ip,
+      },
+    });
     request.log.info({ clusterId, node: result.node }, 'node enrolled');
     return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(result.files);
   });
