@@ -6,7 +6,14 @@
  * kubeadm bootstrap token, certificate key and CA pin, and the token-webhook kubeconfig masters read.
  * Stored only sealed (secretbox.ts); handed to nodes through their user data.
  */
-import { createHash, generateKeyPairSync, randomInt, randomBytes, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  generateKeyPairSync,
+  randomInt,
+  randomBytes,
+  X509Certificate,
+} from 'node:crypto';
 import { stringify } from 'yaml';
 import { webhookKubeconfigYaml } from '../auth/kubeconfig.ts';
 import { createCa, type KeyPair } from '../auth/pki.ts';
@@ -71,6 +78,17 @@ export interface WebhookTarget {
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const pick = (n: number) => Array.from({ length: n }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+
+/**
+ * The kubeadm bootstrap token of job `jobId`: the nodes that job adds join with it, and its
+ * join-token step registers it with that step's lifetime. Derived from the cluster CA's key, so a
+ * resumed job renders the same token and nothing new is stored.
+ */
+export function jobJoinToken(material: Pick<ClusterMaterial, 'ca'>, jobId: string): string {
+  const digest = createHmac('sha256', material.ca.keyPem).update(`join-token:${jobId}`).digest();
+  const chars = [...digest.subarray(0, 22)].map((b) => ALPHABET[b % ALPHABET.length]).join('');
+  return `${chars.slice(0, 6)}.${chars.slice(6)}`;
+}
 
 /** kubeadm's CA pin: SHA-256 over the DER SubjectPublicKeyInfo of the CA certificate. */
 export function caCertHashOf(caPem: string): string {

@@ -64,6 +64,7 @@ import { createKubeClient, type KubeAccess, type KubeClient, type KubeClientFact
 import {
   adminKubeconfigYaml,
   generateClusterMaterial,
+  jobJoinToken,
   joinMaterialOf,
   type ClusterMaterial,
   type WebhookTarget,
@@ -496,10 +497,13 @@ export function createProvisioner(deps: ProvisionerDeps) {
       material && (job.kind === 'upgrade' || job.kind === 'heal')
         ? jobCertificateKey(material, job.id)
         : material?.certificateKey;
+    // Nodes a later job adds join with that job's own token, registered by its join-token step for
+    // a few hours; the create-time token (kubeadm init's, 24 h) is never extended.
+    const token = material && job.kind !== 'create' ? jobJoinToken(material, job.id) : material?.token;
     const render: RenderUserData =
-      material && certificateKey && job.kind !== 'delete'
+      material && certificateKey && token && job.kind !== 'delete'
         ? renderer(
-            joinMaterialOf({ ...material, certificateKey }),
+            joinMaterialOf({ ...material, certificateKey, token }),
             enrollmentStore(db, deps.now, deps.enrollmentTtlMs),
           )
         : async () => {
@@ -527,7 +531,9 @@ export function createProvisioner(deps: ProvisionerDeps) {
             release,
             renderUserData: render,
             ...(kubeClient && material && endpoint?.apiUrl
-              ? { kube: { url: endpoint.apiUrl, client: kubeClient, bootstrapToken: material.token } }
+              ? {
+                  kube: { url: endpoint.apiUrl, client: kubeClient, bootstrapToken: token ?? material.token },
+                }
               : {}),
             ...(access ? { kubeClientFor: (server: string) => kaasClient(server, access) } : {}),
             ...(material && certificateKey

@@ -226,8 +226,11 @@ export interface NodeStandInOptions {
   enroll?: Enroller;
 }
 
-/** Trades a node's user data's enrollment for its answer (the files kaas hands the node). */
-export type Enroller = (userData: string) => Promise<string>;
+/**
+ * Trades a node's user data's enrollment for its answer (the files kaas hands the node); undefined
+ * when kaas refuses it (expired, used): that node's bootstrap stops there, and it never joins.
+ */
+export type Enroller = (userData: string) => Promise<string | undefined>;
 
 /** The enrollment URL and credential a node's user data names. */
 export function enrollmentOf(userData: string): { url: string; credential: string } {
@@ -244,8 +247,7 @@ export function storeEnroller(db: Db): Enroller {
     const { url, credential } = enrollmentOf(userData);
     const clusterId = decodeURIComponent(url.slice(url.lastIndexOf('/') + 1));
     const answer = await redeem(db, new Date(), clusterId, credential);
-    if ('refused' in answer) throw new Error(`kaas refused the enrollment of ${url}: ${answer.refused}`);
-    return answer.files;
+    return 'refused' in answer ? undefined : answer.files;
   };
 }
 
@@ -308,6 +310,8 @@ export function startNodeStandIn(options: NodeStandInOptions): NodeStandIn {
   const removeNodes = options.removeNodes ?? true;
   const booted = new Map<string, BootedNode>();
   const registered = new Set<string>();
+  /** Servers whose enrollment kaas refused: their bootstrap stopped, so they register no Node. */
+  const unenrolled = new Set<string>();
   /** Every server seen ACTIVE, and whether it is a master. */
   const masters = new Map<string, boolean>();
 
@@ -335,12 +339,17 @@ export function startNodeStandIn(options: NodeStandInOptions): NodeStandIn {
     const list = await lab.request('GET', '/api/v1/nodes');
     if (list.status !== 200) throw new Error(`listing Nodes answered ${list.status}`);
     const nodes = new Set((list.body as { items: NodeObject[] }).items.map((n) => n.metadata.name));
-    for (const server of servers.filter((s) => s.status === 'ACTIVE')) {
+    for (const server of servers.filter((s) => s.status === 'ACTIVE' && !unenrolled.has(s.id))) {
       let node = booted.get(server.id);
       if (!node) {
         const userData = await cloud.nova.getServerUserData(server.id);
         if (userData === undefined) throw new Error(`server ${server.name} has no user data`);
-        node = bootedNode(userData, await options.enroll?.(userData));
+        const enrolled = options.enroll ? await options.enroll(userData) : '';
+        if (enrolled === undefined) {
+          unenrolled.add(server.id);
+          continue;
+        }
+        node = bootedNode(userData, enrolled);
         booted.set(server.id, node);
       }
       if (!nodes.has(server.name)) {

@@ -2,7 +2,7 @@
  * kaas's cluster lifecycle on real nodes: the provisioner creates 1 master + 2 workers on cloudsim,
  * and nodelab boots each server as the cloud reports it ACTIVE, from the user data kaas gave it
  * (watch.ts), while the jobs run. Resized to 3 workers, the new server boots and joins (its Node
- * Ready by name; kaas renewed the join token through the cluster's API). Resized back to 1, kaas
+ * Ready by name; it joins with the resize job's own token, which kaas registered through the cluster's API). Resized back to 1, kaas
  * drains the two highest workers through the API (a workload spread one pod per worker moves to
  * the worker left), deletes their servers and their Nodes: the Nodes are gone from the API, the
  * servers from the cloud, and the nodes from the host. Deleted, nothing of the cluster is left in
@@ -71,10 +71,10 @@ describe('nodelab: resize and delete on real nodes', () => {
       await provisioner.runUntilIdle();
       const growView = await provisioner.getJob(grow.id);
       expect(growView.job.state).toBe('succeeded');
-      // kaas renewed the join token through the cluster's API before the new server was made.
-      // (kubeadm init made it, so it is extended.)
+      // kaas registered this job's own join token through the cluster's API before the new server
+      // was made; the real kubeadm join below uses it (the create-time token is never extended).
       expect(growView.steps.find((s) => s.stepId === 'join-token')?.output).toMatchObject({
-        renewed: 'extended',
+        renewed: 'created',
       });
       await watch.booted(worker(2), 5 * MINUTE);
       await ready(worker(2));

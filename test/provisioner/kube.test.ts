@@ -1,5 +1,5 @@
 /**
- * The provisioner's Kubernetes-facing steps (src/provisioner/steps/kube.ts: join-token renewal,
+ * The provisioner's Kubernetes-facing steps (src/provisioner/steps/kube.ts: each job's join token,
  * drain, Node removal) against kubelab — a real kube-apiserver, controller-manager (disruption,
  * bootstrapsigner, tokencleaner), scheduler and kwok — configured from the cluster's own material,
  * with a Node for each server the provisioner booted on cloudsim.
@@ -8,6 +8,7 @@ import { createHmac } from 'node:crypto';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubeClient } from '../../src/provisioner/kubeclient.ts';
+import { jobJoinToken } from '../../src/provisioner/material.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import { getNode } from '../kubelab/nodes.ts';
 import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
@@ -122,40 +123,38 @@ async function expectRejected(token: string): Promise<void> {
   await c.lab.waitFor('the token rejected', async () => (await whoIs(token)) === undefined, 20_000);
 }
 
-describe('resize up renews the join token on the real API', () => {
-  let kubeadmSecret: Obj;
-
-  it('extends the bootstrap-token Secret kubeadm created; the token still signs and authenticates', async () => {
-    kubeadmSecret = (await get(tokenSecretPath(c.token))) as Obj;
+describe('a job that adds nodes registers its own join token on the real API', () => {
+  it("creates this job's token, as kubeadm writes one, for the step's lifetime; the create-time token is left to expire", async () => {
+    const kubeadmSecret = (await get(tokenSecretPath(c.token))) as Obj;
     expect(kubeadmSecret.type).toBe('bootstrap.kubernetes.io/token');
-    const before = decoded(kubeadmSecret.data);
-    expect(`${before['token-id']}.${before['token-secret']}`).toBe(c.token);
+    const createTime = decoded(kubeadmSecret.data);
+    expect(`${createTime['token-id']}.${createTime['token-secret']}`).toBe(c.token);
 
     const p = c.provisioner();
     const view = await run(p, p.resizeCluster(NAME, 'default', 3));
     expect(view.job.state, JSON.stringify(view.job.error)).toBe('succeeded');
     const out = stepOutput(view, 'join-token') as { renewed: string; expiresAt: string };
-    expect(out.renewed).toBe('extended');
-    const after = decoded((await get(tokenSecretPath(c.token)))?.data);
-    expect(after).toEqual({ ...before, expiration: out.expiresAt });
-    await expectWorkingToken(c.token);
-  });
-
-  it('registers the token when it is absent, with the fields kubeadm writes, and it works again', async () => {
-    const [id = ''] = c.token.split('.');
-    expect((await c.lab.request('DELETE', tokenSecretPath(c.token))).status).toBe(200);
-    await c.lab.waitFor('cluster-info unsigned', async () => !(await clusterInfoSignature(id)).jws);
-    await expectRejected(c.token);
-
-    const p = c.provisioner();
-    const view = await run(p, p.resizeCluster(NAME, 'default', 4));
-    expect(view.job.state, JSON.stringify(view.job.error)).toBe('succeeded');
-    const out = stepOutput(view, 'join-token') as { renewed: string; expiresAt: string };
     expect(out.renewed).toBe('created');
-    const secret = (await get(tokenSecretPath(c.token))) as Obj;
-    expect(secret.type).toBe(kubeadmSecret.type);
-    expect(decoded(secret.data)).toEqual({ ...decoded(kubeadmSecret.data), expiration: out.expiresAt });
-    await expectWorkingToken(c.token);
+    const token = jobJoinToken({ ca: c.master0.clusterCa! }, view.job.id);
+    expect(token).not.toBe(c.token);
+    const [id, secret] = token.split('.');
+    const registered = (await get(tokenSecretPath(token))) as Obj;
+    expect(registered.type).toBe(kubeadmSecret.type);
+    expect(decoded(registered.data)).toEqual({
+      ...createTime,
+      'token-id': id,
+      'token-secret': secret,
+      expiration: out.expiresAt,
+    });
+    await expectWorkingToken(token);
+    // Not extended: it lapses 24 h after create, as kubeadm init set it.
+    expect(decoded((await get(tokenSecretPath(c.token)))?.data)).toEqual(createTime);
+    // The next job has a token of its own.
+    const next = await run(p, p.resizeCluster(NAME, 'default', 4));
+    expect(next.job.state, JSON.stringify(next.job.error)).toBe('succeeded');
+    const nextToken = jobJoinToken({ ca: c.master0.clusterCa! }, next.job.id);
+    expect(nextToken.split('.')[0]).not.toBe(id);
+    await expectWorkingToken(nextToken);
   });
 });
 
@@ -345,13 +344,14 @@ spec:
 
 describe('an expired join token', () => {
   it('is removed by the real tokencleaner', async () => {
-    // A provisioner whose clock is 3 h behind extends the token to an expiration already past.
+    // A provisioner whose clock is 3 h behind registers its job's token with an expiration already past.
     const p = c.provisioner({ now: () => new Date(Date.now() - 3 * 3600_000) });
     const view = await run(p, p.resizeCluster(NAME, 'default', 3));
     expect(view.job.state, JSON.stringify(view.job.error)).toBe('succeeded');
-    expect(stepOutput(view, 'join-token')).toMatchObject({ renewed: 'extended' });
-    await c.lab.waitFor('tokencleaner', async () => (await get(tokenSecretPath(c.token))) === undefined);
-    await expectRejected(c.token);
+    expect(stepOutput(view, 'join-token')).toMatchObject({ renewed: 'created' });
+    const token = jobJoinToken({ ca: c.master0.clusterCa! }, view.job.id);
+    await c.lab.waitFor('tokencleaner', async () => (await get(tokenSecretPath(token))) === undefined);
+    await expectRejected(token);
   });
 });
 

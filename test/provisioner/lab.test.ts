@@ -159,7 +159,9 @@ describe('provisioner against the OpenStack lab', () => {
         expect(s.status).toBe('ACTIVE');
         // The user data as real Nova kept it, enrolled as the node would at first boot.
         const userData = (await cloud.nova.getServerUserData(s.id)) ?? '';
-        expect(bootedNode(userData, await storeEnroller(store.db)(userData)).kubeletVersion).toBe(NEXT);
+        const enrolled = await storeEnroller(store.db)(userData);
+        expect(enrolled).toBeDefined();
+        expect(bootedNode(userData, enrolled).kubeletVersion).toBe(NEXT);
       }
 
       const del = await p.deleteCluster(cluster.id);
