@@ -21,7 +21,7 @@ import {
   startCloudController,
   type CloudController,
 } from '../kubelab/cloudcontroller.ts';
-import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
+import { deleteLeftCluster, provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { labFixtures, type LabFixtures } from './labfixtures.ts';
 import type { ClusterMaterial } from '../../src/provisioner/material.ts';
 import { open } from '../../src/provisioner/secretbox.ts';
@@ -65,20 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await occm?.stop();
-  if (c) {
-    const left = await c
-      .provisioner()
-      .getCluster(c.clusterId)
-      .catch(() => undefined);
-    if (left) {
-      await c.provisioner().deleteCluster(c.clusterId);
-      await c
-        .provisioner()
-        .runUntilIdle()
-        .catch(() => undefined);
-    }
-    await c.stop();
-  }
+  if (c) await deleteLeftCluster(c);
   if (granted) {
     await cloud.keystone.unassignProjectRole(granted).catch(() => undefined);
     if (granted.madeRole) await cloud.keystone.deleteRole(granted.roleId).catch(() => undefined);

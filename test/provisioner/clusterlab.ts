@@ -359,3 +359,13 @@ export async function etcdHealthOf(c: ClusterLab): Promise<EtcdMemberHealth[]> {
     await client.close();
   }
 }
+
+/** After a suite: deletes the cluster if a failed test left it, then stops its kubelab. */
+export async function deleteLeftCluster(c: ClusterLab): Promise<void> {
+  const p = c.provisioner();
+  if (await p.getCluster(c.clusterId).catch(() => undefined)) {
+    await p.deleteCluster(c.clusterId);
+    await p.runUntilIdle().catch(() => undefined);
+  }
+  await c.stop();
+}

@@ -15,6 +15,7 @@ import type { Cloud } from '../../src/openstack/index.ts';
 import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import {
+  deleteLeftCluster,
   etcdHealthOf,
   installKubeadmAddons,
   labApiDeps,
@@ -51,20 +52,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  if (c) {
-    const left = await c
-      .provisioner()
-      .getCluster(c.clusterId)
-      .catch(() => undefined);
-    if (left) {
-      await c.provisioner().deleteCluster(c.clusterId);
-      await c
-        .provisioner()
-        .runUntilIdle()
-        .catch(() => undefined);
-    }
-    await c.stop();
-  }
+  if (c) await deleteLeftCluster(c);
   await fixtures?.remove();
 }, 600_000);
 
