@@ -8,6 +8,32 @@ import { migrateToLatest } from '../store/migrate.ts';
 import { upsertKeystoneUser } from '../store/upsertKeystoneUser.ts';
 import { createAuthService } from './service.ts';
 
+/** kaas over prodClusterStore's cluster c1 (project p1): Keystone user u1 named `name`, a member, with a token. */
+async function memberWithToken(name: string, options: { now: () => number; cacheTtlMs?: number }) {
+  const store = await prodClusterStore({ createdAt: '2030-01-01T00:00:00.000Z' });
+  const ks = memoryDirectory();
+  ks.addUser('u1', name, 'pw');
+  ks.setRoles('p1', [{ userId: 'u1', roleId: 'r1', roleName: 'member' }]);
+  const auth = createAuthService({
+    store,
+    directory: ks.directory,
+    logger: createLogger({ level: 'silent' }),
+    now: () => new Date(options.now()),
+    ...(options.cacheTtlMs ? { options: { cacheTtlMs: options.cacheTtlMs } } : {}),
+  });
+  await auth.sync();
+  const { token } = await auth.createToken(
+    { userId: 'u1', userName: name, domainName: 'Default', via: 'session' },
+    { name: 't' },
+  );
+  const review = () => auth.reviewToken({ clusterId: 'c1', token, audiences: undefined });
+  const close = async () => {
+    await auth.close();
+    await store.close();
+  };
+  return { store, review, close };
+}
+
 describe('background sync loop', () => {
   it('syncs at start and every interval until closed, surviving failures', async () => {
     const store = openStore('sqlite::memory:');
@@ -41,24 +67,8 @@ describe('background sync loop', () => {
 
 describe('identity cache', () => {
   it('re-reads an identity in use ahead of its expiry, and a refusal found then ends it at the next review', async () => {
-    const store = await prodClusterStore({ createdAt: '2030-01-01T00:00:00.000Z' });
-    const ks = memoryDirectory();
-    ks.addUser('u1', 'alice', 'pw');
-    ks.setRoles('p1', [{ userId: 'u1', roleId: 'r1', roleName: 'member' }]);
     let now = Date.parse('2030-01-01T00:00:00.000Z');
-    const auth = createAuthService({
-      store,
-      directory: ks.directory,
-      logger: createLogger({ level: 'silent' }),
-      now: () => new Date(now),
-      options: { cacheTtlMs: 10_000 },
-    });
-    await auth.sync();
-    const { token } = await auth.createToken(
-      { userId: 'u1', userName: 'alice', domainName: 'Default', via: 'session' },
-      { name: 't' },
-    );
-    const review = () => auth.reviewToken({ clusterId: 'c1', token, audiences: undefined });
+    const { store, review, close } = await memberWithToken('alice', { now: () => now, cacheTtlMs: 10_000 });
     expect(await review()).toMatchObject({ user: { username: 'alice' } });
     // Disabled behind the cache's back (as another replica's sync would): the cache still vouches.
     await upsertKeystoneUser({
@@ -72,33 +82,19 @@ describe('identity cache', () => {
     now += 3_000;
     expect(await review()).toMatchObject({ user: { username: 'alice' } });
     await expect.poll(review).toEqual({ error: 'the token owner is disabled in Keystone' });
-    await auth.close();
-    await store.close();
+    await close();
   });
 });
 
 describe('Kubernetes names', () => {
   it("refuses a Keystone user whose name is one of Kubernetes's own (system:…)", async () => {
-    const store = await prodClusterStore({ createdAt: '2030-01-01T00:00:00.000Z' });
-    const ks = memoryDirectory();
-    ks.addUser('u1', 'system:kube-scheduler', 'pw');
-    ks.setRoles('p1', [{ userId: 'u1', roleId: 'r1', roleName: 'member' }]);
-    const auth = createAuthService({
-      store,
-      directory: ks.directory,
-      logger: createLogger({ level: 'silent' }),
-      now: () => new Date('2030-01-01T00:00:00.000Z'),
+    const { review, close } = await memberWithToken('system:kube-scheduler', {
+      now: () => Date.parse('2030-01-01T00:00:00.000Z'),
     });
-    await auth.sync();
-    const { token } = await auth.createToken(
-      { userId: 'u1', userName: 'system:kube-scheduler', domainName: 'Default', via: 'session' },
-      { name: 't' },
-    );
-    expect(await auth.reviewToken({ clusterId: 'c1', token, audiences: undefined })).toEqual({
+    expect(await review()).toEqual({
       error:
         "the Kubernetes name system:kube-scheduler is reserved for Kubernetes's own components; rename the Keystone user",
     });
-    await auth.close();
-    await store.close();
+    await close();
   });
 });

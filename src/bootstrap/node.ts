@@ -319,41 +319,26 @@ export function nodeContent(input: BootstrapInput): NodeContent {
     });
   }
   if (role === 'init') {
-    if (input.clusterCa) {
-      // kubeadm init keeps an existing CA in its certificate directory instead of generating one.
-      files.push({ path: '/etc/kubernetes/pki/ca.crt', content: input.clusterCa.certPem, mode: 0o644 });
-      files.push({
-        path: '/etc/kubernetes/pki/ca.key',
-        content: input.clusterCa.keyPem,
-        mode: 0o600,
-        secret: true,
-      });
-    }
-    if (input.etcdCa) {
-      // Likewise for etcd's CA (stacked etcd): kaas signs its etcd client certificate from it.
-      files.push({ path: '/etc/kubernetes/pki/etcd/ca.crt', content: input.etcdCa.certPem, mode: 0o644 });
-      files.push({
-        path: '/etc/kubernetes/pki/etcd/ca.key',
-        content: input.etcdCa.keyPem,
-        mode: 0o600,
-        secret: true,
-      });
-    }
-    if (input.frontProxyCa) {
-      const { certPem, keyPem } = input.frontProxyCa;
-      files.push({ path: '/etc/kubernetes/pki/front-proxy-ca.crt', content: certPem, mode: 0o644 });
-      files.push({
-        path: '/etc/kubernetes/pki/front-proxy-ca.key',
-        content: keyPem,
-        mode: 0o600,
-        secret: true,
-      });
-    }
-    if (input.serviceAccountKey) {
-      const { publicKeyPem, keyPem } = input.serviceAccountKey;
-      files.push({ path: '/etc/kubernetes/pki/sa.key', content: keyPem, mode: 0o600, secret: true });
-      files.push({ path: '/etc/kubernetes/pki/sa.pub', content: publicKeyPem, mode: 0o644 });
-    }
+    // kubeadm init keeps the CAs and keys it finds in its certificate directory instead of making
+    // its own: kaas's, so it can pin the cluster CA, sign etcd client certificates and hand every
+    // shared secret to masters it boots later. The private halves reach the node by enrollment only.
+    const pair = (
+      cert: string,
+      key: string,
+      pems: { certPem?: string; publicKeyPem?: string; keyPem: string },
+    ) =>
+      files.push(
+        {
+          path: `/etc/kubernetes/pki/${cert}`,
+          content: pems.certPem ?? pems.publicKeyPem ?? '',
+          mode: 0o644,
+        },
+        { path: `/etc/kubernetes/pki/${key}`, content: pems.keyPem, mode: 0o600, secret: true },
+      );
+    if (input.clusterCa) pair('ca.crt', 'ca.key', input.clusterCa);
+    if (input.etcdCa) pair('etcd/ca.crt', 'etcd/ca.key', input.etcdCa);
+    if (input.frontProxyCa) pair('front-proxy-ca.crt', 'front-proxy-ca.key', input.frontProxyCa);
+    if (input.serviceAccountKey) pair('sa.pub', 'sa.key', input.serviceAccountKey);
   }
   files.push({ path: SCRIPT_PATH, content: script(input, binDir), mode: 0o700 });
   return { files, scriptPath: SCRIPT_PATH, binDir };
