@@ -10,25 +10,24 @@ const ca = {
 };
 
 describe('cluster CA on the first master', () => {
-  it('writes ca.crt (0644) and ca.key (0600) where kubeadm init looks for an existing CA', () => {
-    const files = nodeContent({ ...bootstrapInput('init'), clusterCa: ca }).files;
-    expect(files.find((f) => f.path === '/etc/kubernetes/pki/ca.crt')).toEqual({
-      path: '/etc/kubernetes/pki/ca.crt',
-      content: ca.certPem,
-      mode: 0o644,
-    });
-    expect(files.find((f) => f.path === '/etc/kubernetes/pki/ca.key')?.mode).toBe(0o600);
-  });
-
-  it('writes the etcd CA where kubeadm init looks for an existing etcd CA', () => {
-    const files = nodeContent({ ...bootstrapInput('init'), clusterCa: ca, etcdCa: ca }).files;
-    expect(files.find((f) => f.path === '/etc/kubernetes/pki/etcd/ca.crt')).toEqual({
-      path: '/etc/kubernetes/pki/etcd/ca.crt',
-      content: ca.certPem,
-      mode: 0o644,
-    });
-    expect(files.find((f) => f.path === '/etc/kubernetes/pki/etcd/ca.key')?.mode).toBe(0o600);
-  });
+  it.each([
+    ['cluster', 'ca', { clusterCa: ca }],
+    ['etcd', 'etcd/ca', { clusterCa: ca, etcdCa: ca }],
+  ] as const)(
+    'writes the %s CA (0644) and its key (0600, enrolled) where kubeadm init looks for one',
+    (_, base, cas) => {
+      const files = nodeContent({ ...bootstrapInput('init'), ...cas }).files;
+      expect(files.find((f) => f.path === `/etc/kubernetes/pki/${base}.crt`)).toEqual({
+        path: `/etc/kubernetes/pki/${base}.crt`,
+        content: ca.certPem,
+        mode: 0o644,
+      });
+      expect(files.find((f) => f.path === `/etc/kubernetes/pki/${base}.key`)).toMatchObject({
+        mode: 0o600,
+        secret: true,
+      });
+    },
+  );
 
   it('writes the front-proxy CA and the service-account key pair where kubeadm init keeps existing ones', () => {
     const sa = {

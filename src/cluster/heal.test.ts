@@ -191,6 +191,15 @@ describe('decideHeal', () => {
     return decision.condition;
   };
   const masters3 = (down: number[]) => [0, 1, 2].map((i) => master(i, !down.includes(i)));
+  /** master-1 of three down for 400 s, and what else the healer knows. */
+  const master1Down = (known: Partial<Parameters<typeof decideHeal>[0]>) =>
+    decideHeal({
+      spec: ha(),
+      nodes: masters3([1]),
+      since: { 'kaas-c-master-1': iso(0) },
+      now: at(400),
+      ...known,
+    });
 
   it('replaces a master of three once it is the only one not Ready past masterUnhealthyAfter and etcd agrees', () => {
     const nodes = [...masters3([1]), worker('a', 0, false)];
@@ -220,11 +229,7 @@ describe('decideHeal', () => {
   });
 
   it('replaces no master when etcd says another member is unhealthy, and says why', () => {
-    const decision = decideHeal({
-      spec: ha(),
-      nodes: masters3([1]),
-      since: { 'kaas-c-master-1': iso(0) },
-      now: at(400),
+    const decision = master1Down({
       etcd: { node: 'kaas-c-master-1', blocked: 'etcd member(s) kaas-c-master-2 (unreachable) not healthy' },
     });
     expect(unacted(decision)).toMatchObject({ status: 'False', reason: 'EtcdAtRisk' });
@@ -260,11 +265,7 @@ describe('decideHeal', () => {
   });
 
   it('retries a failed master replacement like a worker one, asking etcd nothing', () => {
-    const decision = decideHeal({
-      spec: ha(),
-      nodes: masters3([1]),
-      since: { 'kaas-c-master-1': iso(0) },
-      now: at(400),
+    const decision = master1Down({
       failedHeal: { jobId: 'j1', node: 'kaas-c-master-1', retried: false },
     });
     expect(decision.retry).toEqual({ jobId: 'j1', node: 'kaas-c-master-1' });

@@ -116,29 +116,13 @@ describe('auth service against the real Keystone', () => {
 
     beforeAll(async () => {
       store = await freshStore(engine);
-      await insertCluster({
-        db: store.db,
-        cluster: {
-          id: `c-${engine}`,
-          name: `k8s-${engine}`,
-          projectId: project.id,
-          projectName: project.name,
-          adminRoleIds: [roleAdmin.id],
-          createdAt: now.toISOString(),
-        },
+      const cluster = (id: string, name: string, p: { id: string; name: string }) => ({
+        ...{ id, name, projectId: p.id, projectName: p.name },
+        ...{ adminRoleIds: [roleAdmin.id], createdAt: now.toISOString() },
       });
+      await insertCluster({ db: store.db, cluster: cluster(`c-${engine}`, `k8s-${engine}`, project) });
       // A second cluster, on a project where alice holds a role and carol none.
-      await insertCluster({
-        db: store.db,
-        cluster: {
-          id: `c2-${engine}`,
-          name: `k8s2-${engine}`,
-          projectId: project2.id,
-          projectName: project2.name,
-          adminRoleIds: [roleAdmin.id],
-          createdAt: now.toISOString(),
-        },
-      });
+      await insertCluster({ db: store.db, cluster: cluster(`c2-${engine}`, `k8s2-${engine}`, project2) });
       auth = createAuthService({ store, directory: keystoneDirectory(serviceCloud), logger, now: () => now });
       app = await buildApp({ store, logger, now: () => now, auth });
       await auth.sync();

@@ -12,9 +12,14 @@ import { HEAL_DEFAULTS } from '../../src/cluster/heal.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
-import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from '../provisioner/clusterlab.ts';
+import {
+  killAfterEachStep,
+  provisionOnKubelab,
+  STAGING_STEPS,
+  waitForApiFromNowOn,
+  type ClusterLab,
+} from '../provisioner/clusterlab.ts';
 import { cloudsimSuite } from '../provisioner/support.ts';
-import { waitForApiFromNowOn } from '../provisioner/clusterlab.ts';
 import { healingLab, LAB_HEAL } from './healing.ts';
 import { getNode, isReady, stopNodeRenewal, waitForReadyNodes } from './nodes.ts';
 import { runningWeb, webBehindBudget } from './workloads.ts';
@@ -93,10 +98,7 @@ describe('auto-healing on a real control plane', () => {
     const view = await p.getJob(job.id);
     expect(view.job.state, JSON.stringify(view.job.error)).toBe('succeeded');
     expect(view.steps.map((s) => s.stepId)).toEqual([
-      'release',
-      'artifacts',
-      'release-tarball',
-      'join-token',
+      ...STAGING_STEPS,
       `drain:${worker(1)}`,
       `delete-server:${worker(1)}`,
       `delete-node:${worker(1)}`,

@@ -18,9 +18,14 @@ import type { EtcdMemberHealth } from '../../src/provisioner/etcd.ts';
 import { KUBEADM_CERTS } from '../../src/provisioner/kubeadmcerts.ts';
 import type { Provisioner, ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
 import { findProvisionedCluster } from '../../src/store/findProvisionedCluster.ts';
-import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from '../provisioner/clusterlab.ts';
+import {
+  killAfterEachStep,
+  labApiDeps,
+  provisionOnKubelab,
+  waitForApiFromNowOn,
+  type ClusterLab,
+} from '../provisioner/clusterlab.ts';
 import { cloudsimSuite } from '../provisioner/support.ts';
-import { labApiDeps, waitForApiFromNowOn } from '../provisioner/clusterlab.ts';
 import { healingLab, LAB_HEAL } from './healing.ts';
 import { CONTROL_PLANE_ROLE, getNode, isReady, stopNodeRenewal } from './nodes.ts';
 

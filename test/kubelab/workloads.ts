@@ -25,22 +25,26 @@ export async function runningWeb(lab: Kubelab): Promise<WebPod[]> {
  * of them: what a drain must honour.
  */
 export function webBehindBudget(replicas: number, minAvailable: number): string {
-  return `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: registry.invalid/web:1}]}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web, namespace: default}
-spec:
-  minAvailable: ${minAvailable}
-  selector: {matchLabels: {app: web}}
-`;
+  const web = { metadata: { name: 'web', namespace: 'default' }, selector: { matchLabels: { app: 'web' } } };
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: web.metadata,
+    spec: {
+      replicas,
+      selector: web.selector,
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'web', image: 'registry.invalid/web:1' }] },
+      },
+    },
+  };
+  const budget = {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: web.metadata,
+    spec: { minAvailable, selector: web.selector },
+  };
+  // JSON is YAML: kubectl apply -f - reads the two documents.
+  return `${JSON.stringify(deployment)}\n---\n${JSON.stringify(budget)}\n`;
 }

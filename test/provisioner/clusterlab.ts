@@ -369,3 +369,6 @@ export async function deleteLeftCluster(c: ClusterLab): Promise<void> {
   }
   await c.stop();
 }
+
+/** The steps every job that boots nodes starts with: the release staged, this job's join token. */
+export const STAGING_STEPS = ['release', 'artifacts', 'release-tarball', 'join-token'] as const;

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
-import { killAfterEachStep, provisionForUpgrade, type ClusterLab } from './clusterlab.ts';
+import { killAfterEachStep, provisionForUpgrade, STAGING_STEPS, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, queueWorkerRollout } from './support.ts';
 import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
 
@@ -60,10 +60,7 @@ describe('rolling replacement of a worker group', () => {
       to: TO,
     });
     expect(stepIds).toEqual([
-      'release',
-      'artifacts',
-      'release-tarball',
-      'join-token',
+      ...STAGING_STEPS,
       'roll:default:0',
       'roll-ready:default:0',
       `drain:${worker(0)}`,
