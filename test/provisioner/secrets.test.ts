@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { decodeEnrolledFiles, KUBEADM_CONFIG_PATH } from '../../src/bootstrap/node.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import { findClusterEndpoint } from '../../src/store/findClusterEndpoint.ts';
+import { storeEnroller } from '../kubelab/nodes.ts';
 import { cloudsimSuite, testProvisioner, testSpec, TEST_SECRET_KEY, TEST_VERSION } from './support.ts';
 
 const suite = cloudsimSuite();
@@ -32,15 +34,26 @@ describe('cluster secrets and endpoint', () => {
     const token = /token: ([a-z0-9]{6}\.[a-z0-9]{16})/;
 
     const [master] = await suite.cloud.nova.listServers({ name: '^kaas-sec1-master-0$' });
-    const masterData = await suite.cloud.nova.getServerUserData(master?.id as string);
+    const masterData = (await suite.cloud.nova.getServerUserData(master?.id as string)) ?? '';
     const [worker] = await suite.cloud.nova.listServers({ name: '^kaas-sec1-default-0$' });
     const workerData = (await suite.cloud.nova.getServerUserData(worker?.id as string)) ?? '';
-    const joinToken = token.exec(workerData)?.[1] as string;
+    // User data holds no secret: each node fetches its kubeadm config (and master-0 its keys) once.
+    for (const data of [masterData, workerData]) {
+      expect(data).not.toMatch(token);
+      expect(data).not.toContain('PRIVATE KEY');
+      expect(data).toContain(`/enroll/${cluster.id}`);
+    }
+    const enroll = storeEnroller(s.db);
+    const masterFiles = decodeEnrolledFiles((await enroll(masterData)) ?? '');
+    const workerFiles = decodeEnrolledFiles((await enroll(workerData)) ?? '');
+    const joinToken = token.exec(workerFiles.map((f) => f.content).join('\n'))?.[1] as string;
     expect(joinToken).toBeDefined();
-    expect(masterData).toContain(joinToken);
-    expect(masterData).toContain('/etc/kubernetes/pki/ca.key');
+    expect(masterFiles.find((f) => f.path === KUBEADM_CONFIG_PATH)?.content).toContain(joinToken);
+    expect(masterFiles.map((f) => f.path)).toContain('/etc/kubernetes/pki/ca.key');
+    expect(workerFiles.map((f) => f.path)).toEqual([KUBEADM_CONFIG_PATH]);
     expect(masterData).toContain(`/tokenreview/${cluster.id}`);
-    expect(workerData).not.toContain('/etc/kubernetes/pki/ca.key');
+    // Redeemed once: a second try is refused.
+    expect(await enroll(masterData)).toBeUndefined();
     expect(column).not.toContain(joinToken);
     // The kaas store holds neither the token nor the CA certificate text in any provisioner table.
     const jobs = JSON.stringify(await s.db.selectFrom('job_steps').selectAll().execute());
@@ -57,8 +70,10 @@ describe('cluster secrets and endpoint', () => {
     expect(kubeconfig.clusters[0].cluster.server).toBe(endpoint?.apiUrl);
     // The API certificate names the floating IP the endpoint (and the admin kubeconfig) use.
     const fip = new URL(endpoint?.apiUrl as string).hostname;
-    expect(masterData).toMatch(new RegExp(`certSANs:\\n\\s+- ${fip.replace(/\./g, '\\.')}`));
-    expect(workerData).not.toContain('certSANs');
+    const kubeadmOf = (files: { path: string; content: string }[]) =>
+      files.find((f) => f.path === KUBEADM_CONFIG_PATH)?.content ?? '';
+    expect(kubeadmOf(masterFiles)).toMatch(new RegExp(`certSANs:\\n\\s+- ${fip.replace(/\./g, '\\.')}`));
+    expect(kubeadmOf(workerFiles)).not.toContain('certSANs');
 
     await p.resizeCluster('sec1', 'default', 2);
     expect((await findClusterEndpoint({ db: s.db, clusterId: cluster.id }))?.provisioningState).toBe(
