@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { AuthError } from '../../src/errors.ts';
+import { DEFAULT_ENROLLMENT_TTL_MS } from '../../src/provisioner/enrollment.ts';
 import { errorHandler } from '../../src/server/errors.ts';
 import { registerClusterRoutes } from '../../src/server/routes/clusters.ts';
 import { cloudsimSuite, testProvisioner, testReleaseMirror, testSpec, TEST_VERSION } from './support.ts';
@@ -198,5 +199,9 @@ describe('release source', () => {
     const body = Buffer.from(await res.arrayBuffer());
     const staged = resized.steps.find((s) => s.stepId === 'release-tarball')!.output as { sha256: string };
     expect(createHash('sha256').update(body).digest('hex')).toBe(staged.sha256);
+    // It works for the node's first boot only: it expires with the node's enrollment, within the hour.
+    const expires = Number(new URL(url!.replace(/&amp;/g, '&')).searchParams.get('temp_url_expires'));
+    expect(expires * 1000).toBeGreaterThan(Date.now());
+    expect(expires * 1000).toBeLessThanOrEqual(Date.now() + DEFAULT_ENROLLMENT_TTL_MS);
   });
 });

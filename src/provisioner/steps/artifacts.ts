@@ -3,14 +3,16 @@
  * against the catalogue's digest before anything else of the job runs; the artifacts container
  * with its TempURL key; and the release staged content-addressed (object name = SHA-256 of the
  * tarball, so it is uploaded once and never overwritten with different bytes), streamed from the
- * verified local copy. Nodes download it through a TempURL whose lifetime covers later joins;
- * resize re-runs the staging step and so moves the expiry on.
+ * verified local copy. Nodes download it through a TempURL signed when their user data is rendered
+ * and valid for that node's first boot only (as long as its enrollment credential), so the URL a
+ * node's metadata still shows later is useless.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { PlanResource } from '../../cluster/plan.ts';
 import { UpstreamError } from '../../errors.ts';
 import { isOpenStackError, tempUrl as signTempUrl } from '../../openstack/index.ts';
+import { DEFAULT_ENROLLMENT_TTL_MS } from '../enrollment.ts';
 import { fetchRelease } from '../release.ts';
 import { withRetries, type ExecDeps } from './context.ts';
 
@@ -117,7 +119,10 @@ export async function ensureReleaseTarball(
   return { container, object, sha256, bytes: size, expiresAt: expires.toISOString() };
 }
 
-/** The GET TempURL nodes download a staged release through, valid until the staging step's expiry. */
+/**
+ * The GET TempURL a node downloads the staged release through: valid for as long as the node's
+ * enrollment credential (its first boot), never past the staging step's expiry.
+ */
 export async function releaseTempUrl(deps: ExecDeps, staged: StagedRelease): Promise<string> {
   const headers = await deps.cloud.swift.headContainer(staged.container);
   const key = headerValue(headers, KEY_HEADER);
@@ -127,5 +132,6 @@ export async function releaseTempUrl(deps: ExecDeps, staged: StagedRelease): Pro
     });
   }
   const objectUrl = await deps.cloud.swift.objectUrl(staged.container, staged.object);
-  return signAt(objectUrl, new Date(staged.expiresAt), key);
+  const expires = Math.min(Date.parse(staged.expiresAt), deps.now().getTime() + DEFAULT_ENROLLMENT_TTL_MS);
+  return signAt(objectUrl, new Date(expires), key);
 }
