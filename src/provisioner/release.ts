@@ -36,6 +36,8 @@ export interface LocalRelease {
   path: string;
   /** Object name in Swift and what nodes check the download against. */
   sha256: string;
+  /** Swift's ETag of the object: it names and checks the staged copy's content. */
+  md5: string;
   bytes: number;
   /** Where it was fetched from (credentials stripped), for the step output. */
   source: string;
@@ -137,18 +139,25 @@ async function open(location: string, signal: AbortSignal): Promise<Readable> {
   return Readable.fromWeb(res.body as never);
 }
 
-/** Counts bytes and hashes them with SHA-256 and `also` at once. */
+/** Counts bytes and hashes them with SHA-256, MD5 (Swift's ETag) and `also` at once. */
 function hashing(also: TrustedDigest['algorithm']) {
   const sha256 = createHash('sha256');
+  const md5 = createHash('md5');
   const other = createHash(also);
   let bytes = 0;
   return {
     update(chunk: Buffer) {
       sha256.update(chunk);
+      md5.update(chunk);
       other.update(chunk);
       bytes += chunk.length;
     },
-    result: () => ({ sha256: sha256.digest('hex'), other: other.digest('hex'), bytes }),
+    result: () => ({
+      sha256: sha256.digest('hex'),
+      md5: md5.digest('hex'),
+      other: other.digest('hex'),
+      bytes,
+    }),
   };
 }
 
@@ -190,7 +199,9 @@ export async function fetchRelease(
   await mkdir(access.cacheDir, { recursive: true, mode: 0o700 });
   const cached = join(access.cacheDir, `${digest.algorithm}-${digest.hex}.tar.gz`);
   const hit = await hashFile(cached, digest.algorithm).catch(() => undefined);
-  if (hit?.other === digest.hex) return { path: cached, sha256: hit.sha256, bytes: hit.bytes, source };
+  if (hit?.other === digest.hex) {
+    return { path: cached, sha256: hit.sha256, md5: hit.md5, bytes: hit.bytes, source };
+  }
   // A private name per download, so two jobs fetching the same release never share a partial file.
   const partial = join(access.cacheDir, `.partial-${randomBytes(8).toString('hex')}`);
   try {
@@ -202,7 +213,7 @@ export async function fetchRelease(
       );
     }
     await rename(partial, cached);
-    return { path: cached, sha256: got.sha256, bytes: got.bytes, source };
+    return { path: cached, sha256: got.sha256, md5: got.md5, bytes: got.bytes, source };
   } finally {
     await rm(partial, { force: true });
   }

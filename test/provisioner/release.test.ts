@@ -204,4 +204,27 @@ describe('release source', () => {
     expect(expires * 1000).toBeGreaterThan(Date.now());
     expect(expires * 1000).toBeLessThanOrEqual(Date.now() + DEFAULT_ENROLLMENT_TTL_MS);
   });
+
+  it('replaces a staged release whose bytes are not the verified ones, however it is named', async () => {
+    const store = await suite.store();
+    const p = testProvisioner(store, suite.cloud, suite.webhook);
+    const { cluster } = await p.createCluster(testSpec('rel3', 1), { waitForApi: false });
+    await p.runUntilIdle();
+    const view = async (id: string) =>
+      (await p.getJob(id)).steps.find((s) => s.stepId === 'release-tarball')!;
+    const { container, object, bytes } = (await view((await p.listJobs(cluster.id))[0]!.id)).output as {
+      container: string;
+      object: string;
+      bytes: number;
+    };
+    // Someone who can write the container swaps the bytes under the same name and size.
+    await suite.cloud.swift.putObject(container, object, randomBytes(bytes));
+    const resize = await p.resizeCluster(cluster.id, 'default', 2);
+    await p.runUntilIdle();
+    expect((await p.getJob(resize.id)).events.map((e) => e.message)).toContainEqual(
+      expect.stringMatching(/^staged release [0-9a-f]{12} \(\d+ bytes\)$/),
+    );
+    const body = await suite.cloud.swift.getObject(container, object);
+    expect(`sha256/${createHash('sha256').update(body).digest('hex')}`).toBe(object);
+  });
 });

@@ -95,11 +95,14 @@ export async function ensureReleaseTarball(
   const { container } = r.params;
   // From this replica's cache; fetched again (and checked again) when the job moved replicas.
   const local = await fetchRelease(deps.release, r.params.version, deps.ctx.signal);
-  const { sha256, bytes: size } = local;
+  const { sha256, md5, bytes: size } = local;
   const object = `sha256/${sha256}`;
   let present = false;
   try {
-    present = (await deps.cloud.swift.headObject(container, object)).contentLength === size;
+    // The name promises the content: a same-named object with other bytes (written by anyone who
+    // can write the container) is replaced, not signed for the nodes.
+    const head = await deps.cloud.swift.headObject(container, object);
+    present = head.contentLength === size && head.etag?.replace(/"/g, '') === md5;
   } catch (error) {
     if (!isOpenStackError(error, 'openstack_not_found')) throw error;
   }
@@ -109,6 +112,8 @@ export async function ensureReleaseTarball(
     await withRetries(deps, `upload ${object}`, () =>
       deps.cloud.swift.putObject(container, object, createReadStream(local.path), {
         contentLength: size,
+        // Swift refuses (422) an upload whose bytes arrive other than they were read.
+        etag: md5,
         contentType: 'application/gzip',
         headers: { 'x-object-meta-kubernetes-version': r.params.version },
       }),
