@@ -14,8 +14,8 @@ export interface SecretsCommandDeps {
 
 /**
  * `kaas secrets rotate-key`: re-seals every stored cluster secret under KAAS_SECRET_KEY, opening the
- * old ones with KAAS_SECRET_KEY_PREVIOUS. Run it once every replica holds both keys; afterwards
- * KAAS_SECRET_KEY_PREVIOUS can go.
+ * old ones with KAAS_SECRET_KEY_PREVIOUS. Run it once every replica seals with the new key (step 3 of
+ * the order in docs/provisioner.md); afterwards KAAS_SECRET_KEY_PREVIOUS can go.
  */
 export function registerSecretsCommand(
   program: Command,

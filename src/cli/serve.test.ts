@@ -319,28 +319,54 @@ describe('startServer', () => {
     }
   });
 
+  /** A wrong password for `username` sent with X-Forwarded-For `client`, from `from` (default 127.0.0.1); the status. */
+  const wrongLogin = (url: string, client: string, options: { username?: string; from?: Agent } = {}) =>
+    fetch(`${url}/api/v1/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
+      body: JSON.stringify({ username: options.username ?? 'nobody', password: 'wrong' }),
+      ...(options.from ? { dispatcher: options.from } : {}),
+    }).then(async (res) => {
+      await res.body?.cancel();
+      return res.status;
+    });
+
   it('believes X-Forwarded-For only from KAAS_TRUSTED_PROXIES when keying the login throttle', async () => {
-    const attempt = (url: string, client: string) =>
-      fetch(`${url}/api/v1/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
-        body: JSON.stringify({ username: 'nobody', password: 'wrong' }),
-      }).then(async (res) => {
-        await res.body?.cancel();
-        return res.status;
-      });
     for (const [proxies, otherClient] of [
       ['127.0.0.1/32', 401],
       ['', 429],
     ] as const) {
       const server = await startServer(env({ KAAS_WORKERS: 'false', KAAS_TRUSTED_PROXIES: proxies }), where);
       try {
-        for (let i = 0; i < 5; i++) expect(await attempt(server.url, '198.51.100.1')).toBe(401);
-        expect(await attempt(server.url, '198.51.100.1')).toBe(429);
-        expect(await attempt(server.url, '198.51.100.2')).toBe(otherClient);
+        for (let i = 0; i < 5; i++) expect(await wrongLogin(server.url, '198.51.100.1')).toBe(401);
+        expect(await wrongLogin(server.url, '198.51.100.1')).toBe(429);
+        expect(await wrongLogin(server.url, '198.51.100.2')).toBe(otherClient);
       } finally {
         await server.close();
       }
+    }
+  });
+
+  it('ignores X-Forwarded-For from a peer KAAS_TRUSTED_PROXIES does not name: it can neither pick its key nor lock a victim out', async () => {
+    const server = await startServer(
+      env({ KAAS_WORKERS: 'false', KAAS_TRUSTED_PROXIES: '127.0.0.1/32' }),
+      where,
+    );
+    // Another loopback source address: the attacker's connection comes from a peer outside the list.
+    const attacker = new Agent({ localAddress: '127.0.0.2' });
+    const victim = '198.51.100.1';
+    try {
+      // The attacker forges the victim's address on every guess at the victim's account…
+      for (let i = 0; i < 5; i++) {
+        expect(await wrongLogin(server.url, victim, { username: 'alice', from: attacker })).toBe(401);
+      }
+      // …and is throttled on its own address, whatever address it claims next.
+      expect(await wrongLogin(server.url, '203.0.113.99', { username: 'alice', from: attacker })).toBe(429);
+      // The victim, through the trusted proxy, is not locked out of their account.
+      expect(await wrongLogin(server.url, victim, { username: 'alice' })).toBe(401);
+    } finally {
+      await attacker.close();
+      await server.close();
     }
   });
 

@@ -255,6 +255,28 @@ export function createProvisioner(deps: ProvisionerDeps) {
   }
 
   /**
+   * The cluster's job `jobId`. Another cluster's job is answered exactly like one that does not
+   * exist, so a caller learns nothing of clusters it does not administer.
+   */
+  async function jobOf(
+    record: ProvisionedClusterRecord,
+    clusterRef: string,
+    jobId: string,
+  ): Promise<JobRecord> {
+    const job = await findJob({ db, id: jobId });
+    if (!job || job.clusterId !== record.id) {
+      throw new NotFoundError(`cluster ${clusterRef} has no job ${jobId}`, { code: 'job_not_found' });
+    }
+    return job;
+  }
+
+  async function jobView(job: JobRecord, after: string | undefined): Promise<JobView> {
+    const steps = await listJobSteps({ db, jobId: job.id });
+    const events = await listJobEvents({ db, jobId: job.id, ...(after === undefined ? {} : { after }) });
+    return { job, steps, events };
+  }
+
+  /**
    * Reads in one snapshot, so a cluster's spec and its last job agree: a job that finishes
    * (and commits the new spec) between two separate reads cannot show as succeeded beside the old spec.
    */
@@ -928,13 +950,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
       const job =
         jobId === undefined
           ? (await listJobs({ db, clusterId: record.id }))[0]
-          : await findJob({ db, id: jobId });
-      if (!job && jobId === undefined) {
-        throw new InputError(`cluster ${record.name} has no job to retry`, { code: 'no_job' });
-      }
-      if (!job || job.clusterId !== record.id) {
-        throw new NotFoundError(`cluster ${clusterRef} has no job ${jobId}`, { code: 'job_not_found' });
-      }
+          : await jobOf(record, clusterRef, jobId);
+      if (!job) throw new InputError(`cluster ${record.name} has no job to retry`, { code: 'no_job' });
       await db.transaction().execute(async (tx) => {
         await retryJobRow({ db: tx, jobId: job.id, now: iso() });
         await updateProvisionedCluster({
@@ -1005,9 +1022,12 @@ export function createProvisioner(deps: ProvisionerDeps) {
     async getJob(jobId: string, after?: string): Promise<JobView> {
       const job = await findJob({ db, id: jobId });
       if (!job) throw new NotFoundError(`no job ${jobId}`, { code: 'job_not_found' });
-      const steps = await listJobSteps({ db, jobId });
-      const events = await listJobEvents({ db, jobId, ...(after === undefined ? {} : { after }) });
-      return { job, steps, events };
+      return jobView(job, after);
+    },
+
+    /** Like getJob, reached through the job's own cluster (as the API does); no cluster's state is observed. */
+    async getClusterJob(clusterRef: string, jobId: string, after?: string): Promise<JobView> {
+      return jobView(await jobOf(await cluster(clusterRef), clusterRef, jobId), after);
     },
 
     /**

@@ -334,15 +334,23 @@ describe('auth service against the real Keystone', () => {
       }
     });
 
-    it('ends sessions and tokens within one sync of the user being disabled, losing the role, or deleted', async () => {
-      const dave = await admin.keystone.createUser({ name: `kaas-dave-${engine}-${suffix}`, password });
-      created.users.push(dave.id);
+    /** A new Keystone user holding the admin role of this engine's cluster, synced. */
+    async function newClusterAdmin(name: string) {
+      const user = await admin.keystone.createUser({ name: `kaas-${name}-${engine}-${suffix}`, password });
+      created.users.push(user.id);
       await admin.keystone.assignProjectRole({
         projectId: project.id,
-        userId: dave.id,
+        userId: user.id,
         roleId: roleAdmin.id,
       });
       await auth.sync();
+      return user;
+    }
+    const overview = (headers: Record<string, string>) =>
+      app.inject({ method: 'GET', url: `/api/v1/clusters/c-${engine}/admin/overview`, headers });
+
+    it('ends sessions and tokens within one sync of the user being disabled, losing the role, or deleted', async () => {
+      const dave = await newClusterAdmin('dave');
       const signIn = async () => {
         const res = await login(dave.name, password);
         expect(res.statusCode).toBe(200);
@@ -353,8 +361,6 @@ describe('auth service against the real Keystone', () => {
       };
       const s = await signIn();
       const t = await tokenFor(dave.name);
-      const overview = (headers: Record<string, string>) =>
-        app.inject({ method: 'GET', url: `/api/v1/clusters/c-${engine}/admin/overview`, headers });
       const mint = (headers: Record<string, string>) =>
         app.inject({ method: 'POST', url: '/api/v1/tokens', headers, payload: { name: 'late' } });
       const bearer = { authorization: `Bearer ${t.token}` };
@@ -403,7 +409,28 @@ describe('auth service against the real Keystone', () => {
       });
     }, 120_000);
 
-    it('fails TokenReview closed, with a metric, once Keystone sync has failed for longer than the bound', async () => {
+    it('shuts out a user deleted from Keystone (roles and all) after making an API token: 401 on the API, TokenReview unauthenticated, after one sync', async () => {
+      const erin = await newClusterAdmin('erin');
+      const t = await tokenFor(erin.name);
+      const bearer = { authorization: `Bearer ${t.token}` };
+      const tokens = () => app.inject({ method: 'GET', url: '/api/v1/tokens', headers: bearer });
+      expect((await overview(bearer)).statusCode).toBe(200);
+      expect((await tokens()).statusCode).toBe(200);
+      expect((await tr(reviewRequest(t.token))).json().status.authenticated).toBe(true);
+
+      await admin.keystone.deleteUser(erin.id);
+      await auth.sync();
+      for (const res of [await overview(bearer), await tokens()]) {
+        expect(res.statusCode).toBe(401);
+        expect(res.body).not.toContain(t.token);
+      }
+      expect((await tr(reviewRequest(t.token))).json().status).toEqual({
+        authenticated: false,
+        error: 'the token owner no longer exists in Keystone',
+      });
+    }, 120_000);
+
+    it('fails TokenReview closed, with a metric, once Keystone sync has failed for longer than the bound (default 10 min, or configured)', async () => {
       // A second replica on the same database whose Keystone credentials no longer work.
       const broken = createCloud({
         config: resolveCloudConfig({
@@ -417,50 +444,56 @@ describe('auth service against the real Keystone', () => {
         }),
         logger,
       });
-      const replica = createAuthService({
-        store,
-        directory: keystoneDirectory(broken),
-        logger,
-        now: () => now,
-        options: { syncMaxAgeMs: 10 * 60_000 },
-      });
-      const replicaApp = await buildApp({ store, logger, now: () => now, auth: replica });
-      const saved = now;
-      try {
-        const t = await tokenFor(alice.name);
-        await auth.sync();
-        const trReplica = () =>
-          replicaApp.inject({
-            method: 'POST',
-            url: `/tokenreview/c-${engine}`,
-            payload: reviewRequest(t.token),
-          });
-        now = new Date(saved.getTime() + 5 * 60_000);
-        expect((await replica.sync()).failed).toContain('users');
-        expect((await trReplica()).json().status.authenticated).toBe(true);
-
-        now = new Date(saved.getTime() + 11 * 60_000);
-        expect((await replica.sync()).failed).toContain('users');
-        const refused = await trReplica();
-        expect(refused.statusCode).toBe(200);
-        expect(refused.json().status).toEqual({
-          authenticated: false,
-          error:
-            'kaas cannot vouch for anyone: its last successful Keystone sync (users) was 660 s ago, over the 600 s limit',
+      // The default bound (no option: 10 min) and a configured one (4 min).
+      for (const [options, boundS] of [
+        [{}, 600],
+        [{ syncMaxAgeMs: 4 * 60_000 }, 240],
+      ] as const) {
+        const replica = createAuthService({
+          store,
+          directory: keystoneDirectory(broken),
+          logger,
+          now: () => now,
+          options,
         });
-        expect(refused.body).not.toContain(t.token);
-        const metrics = await replicaApp.inject({ method: 'GET', url: '/metrics' });
-        expect(metrics.body).toContain('kaas_tokenreview_stale_sync_total 1');
+        const replicaApp = await buildApp({ store, logger, now: () => now, auth: replica });
+        const saved = now;
+        try {
+          const t = await tokenFor(alice.name);
+          await auth.sync();
+          const trReplica = () =>
+            replicaApp.inject({
+              method: 'POST',
+              url: `/tokenreview/c-${engine}`,
+              payload: reviewRequest(t.token),
+            });
+          // A minute inside the bound, failed syncs still leave the last good mirror in use.
+          now = new Date(saved.getTime() + (boundS - 60) * 1000);
+          expect((await replica.sync()).failed).toContain('users');
+          expect((await trReplica()).json().status.authenticated).toBe(true);
 
-        // A good sync by any replica (shared database) ends it, once the replica's cache lets go.
-        await auth.sync();
-        now = new Date(now.getTime() + replica.options.cacheTtlMs + 1);
-        expect((await trReplica()).json().status.authenticated).toBe(true);
-      } finally {
-        now = saved;
-        await auth.sync();
-        await replica.close();
-        await replicaApp.close();
+          now = new Date(saved.getTime() + (boundS + 60) * 1000);
+          expect((await replica.sync()).failed).toContain('users');
+          const refused = await trReplica();
+          expect(refused.statusCode).toBe(200);
+          expect(refused.json().status).toEqual({
+            authenticated: false,
+            error: `kaas cannot vouch for anyone: its last successful Keystone sync (users) was ${boundS + 60} s ago, over the ${boundS} s limit`,
+          });
+          expect(refused.body).not.toContain(t.token);
+          const metrics = await replicaApp.inject({ method: 'GET', url: '/metrics' });
+          expect(metrics.body).toContain('kaas_tokenreview_stale_sync_total 1');
+
+          // A good sync by any replica (shared database) ends it, once the replica's cache lets go.
+          await auth.sync();
+          now = new Date(now.getTime() + replica.options.cacheTtlMs + 1);
+          expect((await trReplica()).json().status.authenticated).toBe(true);
+        } finally {
+          now = saved;
+          await auth.sync();
+          await replica.close();
+          await replicaApp.close();
+        }
       }
     }, 120_000);
 

@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach } from 'vitest';
 import pino from 'pino';
 import { memoryDirectory } from '../auth/memoryDirectory.ts';
-import { freshStore } from './databases.ts';
+import { freshStore, type Engine } from './databases.ts';
 import { createAuthService } from '../../src/auth/service.ts';
 import type { Store } from '../../src/store/db.ts';
 import { insertCluster } from '../../src/store/insertCluster.ts';
@@ -38,9 +38,11 @@ export async function panelTestApp(
     register?: (app: FastifyInstance, store: Store) => void;
     /** The configured public URL; null = none configured. */
     publicUrl?: string | null;
+    /** The store's database engine (default SQLite). */
+    engine?: Engine;
   } = {},
 ): Promise<{ app: FastifyInstance; store: Store; close: () => Promise<void> }> {
-  const store = await freshStore('sqlite');
+  const store = await freshStore(options.engine ?? 'sqlite');
   await panelUp(store.db as never);
   const createdAt = '2030-01-01T00:00:00.000Z';
   for (const [id, name, projectId, at] of [

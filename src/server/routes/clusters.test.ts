@@ -13,7 +13,8 @@ import type { Db } from '../../store/db.ts';
 import { seal } from '../../provisioner/secretbox.ts';
 import { registerAudit } from '../audit.ts';
 import { clusterGuard, registerClusterRoutes } from './clusters.ts';
-import { panelTestApp } from '../../../test/support/panelApp.ts';
+import { callAs, panelTestApp } from '../../../test/support/panelApp.ts';
+import { engines, type Engine } from '../../../test/support/databases.ts';
 
 // Authorization only: the provisioner behind the routes is tested in test/provisioner/api.test.ts,
 // so here it just echoes which operation reached it.
@@ -103,11 +104,12 @@ const SECRET_KEY = randomBytes(32);
 const SPEC = { masters: 1, nodeGroups: [{ name: 'default', count: 1 }], kubernetesVersion: '1.31.4' };
 
 /**
- * Runs `test` on the panel fixture (c1, c2 on p1 where `admin` is admin; c3 on p2) with the audit hook and the
+ * Runs `test` on the panel fixture on `engine` (c1, c2 on p1 where `admin` is admin; c3 on p2) with the audit hook and the
  * cluster routes over a real provisioner on its store. These routes touch no cloud, so its client
  * points nowhere and would fail if it were called.
  */
 async function withProvisionerApp(
+  engine: Engine,
   test: (fixture: Awaited<ReturnType<typeof panelTestApp>>) => Promise<void>,
 ): Promise<void> {
   const logger = createLogger({ level: 'silent' });
@@ -115,6 +117,7 @@ async function withProvisionerApp(
   let tick = 0;
   const now = () => new Date(Date.parse('2030-02-01T00:00:00.000Z') + tick++);
   const fixture = await panelTestApp({
+    engine,
     register: (a, store) => {
       registerAudit(a, { store, now });
       registerClusterRoutes(a, {
@@ -147,42 +150,63 @@ async function provisioned(db: Db, id: string, status: string, options: object =
   await insertClusterSecret({ db, clusterId: id, sealed: seal(SECRET_KEY, '{}', id), now: at });
 }
 
-describe('retry through the cluster API', () => {
-  it("reaches a job only through its own cluster: an admin of c1 cannot retry c3's failed job", async () => {
-    await withProvisionerApp(async (fixture) => {
+describe.each(engines)("another cluster's job through the cluster API on %s", (engine) => {
+  it('answers exactly like a job that does not exist (GET and retry) and leaves that job untouched', async () => {
+    await withProvisionerApp(engine, async (fixture) => {
       const db = fixture.store.db;
-      for (const id of ['c1', 'c3']) {
-        await provisioned(db, id, 'failed');
-        const at = '2030-01-05T00:00:00.000Z';
+      const at = '2030-01-05T00:00:00.000Z';
+      // Job ids that name no cluster, so an answer that mentions the other cluster is visible as such.
+      for (const [clusterId, jobId] of [
+        ['c1', 'job-own'],
+        ['c3', 'job-other'],
+      ] as const) {
+        await provisioned(db, clusterId, 'failed');
         await insertJob({
           db,
-          job: { id: `job-${id}`, clusterId: id, kind: 'resize', input: {}, stepIds: ['a'], createdAt: at },
+          job: { id: jobId, clusterId, kind: 'delete', input: {}, stepIds: ['a'], createdAt: at },
         });
-        await db.updateTable('jobs').set({ state: 'failed' }).where('id', '=', `job-${id}`).execute();
+        await db.updateTable('jobs').set({ state: 'failed' }).where('id', '=', jobId).execute();
       }
-      const retry = (clusterId: string, jobId: string) =>
-        fixture.app.inject({
-          method: 'POST',
-          url: `/api/v1/clusters/${clusterId}/retry`,
-          headers: { 'x-test-user': 'admin' },
-          payload: { jobId },
-        });
-      const foreign = await retry('c1', 'job-c3');
-      expect(foreign.statusCode).toBe(404);
-      expect(foreign.json().error.code).toBe('job_not_found');
-      expect((await findJob({ db, id: 'job-c3' }))?.state).toBe('failed');
-      expect((await retry('c3', 'job-c3')).statusCode).toBe(404);
+      const before = await db.selectFrom('jobs').selectAll().where('id', '=', 'job-other').executeTakeFirst();
+      const show = (jobId: string) =>
+        callAs(fixture.app, 'admin', 'GET', `/api/v1/clusters/c1/jobs/${jobId}`);
+      const retry = (jobId: string) =>
+        callAs(fixture.app, 'admin', 'POST', '/api/v1/clusters/c1/retry', { jobId });
 
-      const own = await retry('c1', 'job-c1');
+      for (const call of [show, retry]) {
+        const foreign = await call('job-other');
+        // Byte for byte the same answer, once the id the caller sent is swapped.
+        const unknown = await call('job-ghost');
+        expect([foreign.statusCode, unknown.statusCode]).toEqual([404, 404]);
+        expect(foreign.json().error.code).toBe('job_not_found');
+        expect(foreign.body).toBe(unknown.body.replaceAll('job-ghost', 'job-other'));
+        expect(foreign.body).not.toMatch(/c3|gamma|p2|delete|failed/);
+      }
+      expect(
+        await db.selectFrom('jobs').selectAll().where('id', '=', 'job-other').executeTakeFirst(),
+      ).toEqual(before);
+      const other = await db
+        .selectFrom('provisioned_clusters')
+        .select('status')
+        .where('id', '=', 'c3')
+        .executeTakeFirst();
+      expect(other?.status).toBe('failed');
+      expect(
+        (await callAs(fixture.app, 'admin', 'POST', '/api/v1/clusters/c3/retry', { jobId: 'job-other' }))
+          .statusCode,
+      ).toBe(404);
+
+      expect((await show('job-own')).json().job).toMatchObject({ id: 'job-own', state: 'failed' });
+      const own = await retry('job-own');
       expect(own.statusCode).toBe(202);
-      expect(own.json().job).toMatchObject({ id: 'job-c1', state: 'queued' });
+      expect(own.json().job).toMatchObject({ id: 'job-own', state: 'queued' });
     });
   });
 });
 
 describe('credential rotation through the cluster API', () => {
   it('queues the rotate job for a cluster admin (audited), 409 while a job runs or kaas does not reach the API, 403/404 otherwise', async () => {
-    await withProvisionerApp(async (fixture) => {
+    await withProvisionerApp('sqlite', async (fixture) => {
       const db = fixture.store.db;
       await provisioned(db, 'c1', 'ready', { waitForApi: true });
       await provisioned(db, 'c2', 'ready', { waitForApi: false });
@@ -227,7 +251,7 @@ describe('credential rotation through the cluster API', () => {
 
 describe('the auto-heal switch through the cluster API', () => {
   it('lets a cluster admin turn it off and on, for the cluster or a group (audited); bad bodies name the field; 403/404 otherwise', async () => {
-    await withProvisionerApp(async (fixture) => {
+    await withProvisionerApp('sqlite', async (fixture) => {
       const db = fixture.store.db;
       await provisioned(db, 'c1', 'ready');
       await provisioned(db, 'c3', 'ready');

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type { Principal } from '../../auth/service.ts';
-import { ForbiddenError, NotFoundError } from '../../errors.ts';
+import { ForbiddenError } from '../../errors.ts';
 import type { Provisioner } from '../../provisioner/provisioner.ts';
 import type { Store } from '../../store/db.ts';
 import { supportedPatchList } from '../../versions/index.ts';
@@ -54,7 +54,7 @@ export interface ClusterRouteDeps {
     | 'upgradeCluster'
     | 'deleteCluster'
     | 'retryJob'
-    | 'getJob'
+    | 'getClusterJob'
     | 'rotateCredentials'
     | 'setAutoHeal'
   >;
@@ -288,17 +288,9 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
           response: { 200: jobViewSchema },
         }),
       },
-      async (request) => {
-        // Progress is polled: resolving the cluster must not contact its API each time.
-        const cluster = await provisioner.getCluster(request.params.id, { observe: false });
-        const view = await provisioner.getJob(request.params.jobId, request.query.after);
-        if (view.job.clusterId !== cluster.id) {
-          throw new NotFoundError(`cluster ${request.params.id} has no job ${request.params.jobId}`, {
-            code: 'job_not_found',
-          });
-        }
-        return view;
-      },
+      // Progress is polled: getClusterJob does not contact the cluster's API.
+      async (request) =>
+        provisioner.getClusterJob(request.params.id, request.params.jobId, request.query.after),
     );
   }
 }
