@@ -5,6 +5,7 @@
  * The container environment is fed through `kaas serve`'s own config parser, so the chart and the
  * code cannot drift apart.
  */
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { serveConfigFromEnv } from '../../src/cli/serve.ts';
@@ -69,6 +70,7 @@ const KNOWN_ENV = new Set([
   'PORT',
   'KAAS_DATABASE_URL',
   'KAAS_SECRET_KEY_FILE',
+  'KAAS_SECRET_KEY_PREVIOUS_FILE',
   'OS_CLIENT_CONFIG_FILE',
   'OS_CLOUD',
   'KAAS_WORKERS',
@@ -182,6 +184,16 @@ describe('deploy/helm/kaas', () => {
     expect(volumes.get('secret-key')).toMatchObject({ secret: { secretName: 'kaas-secret-key' } });
     expect(env.KAAS_SECRET_KEY_FILE?.value).toBe('/etc/kaas/secret-key/secret-key');
     expect(env.OS_CLOUD?.value).toBe('openstack');
+  });
+
+  it('gives a key rotation its opening-only key from the same Secret with secretKey.previousKey', () => {
+    expect(render().env.KAAS_SECRET_KEY_PREVIOUS_FILE).toBeUndefined();
+    const { env, container } = render({ secretKey: { previousKey: 'previous-key' } });
+    const file = env.KAAS_SECRET_KEY_PREVIOUS_FILE?.value;
+    expect(file).toBe('/etc/kaas/secret-key/previous-key');
+    expect(container.volumeMounts.find((m) => m.name === 'secret-key')?.mountPath).toBe(
+      dirname(file as string),
+    );
   });
 
   it('serves HTTPS in the pod with tls.secret: probes, env and mount follow', async () => {
