@@ -16,7 +16,6 @@ import { createLogger } from '../../src/log.ts';
 import { buildApp } from '../../src/server/app.ts';
 import type { Store } from '../../src/store/db.ts';
 import { insertCluster } from '../../src/store/insertCluster.ts';
-import { up as panelUp } from '../../src/store/migrations/0005_panel.ts';
 import { upsertClusterEndpoint } from '../../src/store/upsertClusterEndpoint.ts';
 import { freshStore } from '../support/databases.ts';
 import { createCa } from '../../src/auth/pki.ts';
@@ -82,7 +81,6 @@ describe('control panel in Chromium', () => {
     const healthUrl = `http://127.0.0.1:${(healthz.address() as AddressInfo).port}`;
 
     store = await freshStore('sqlite');
-    await panelUp(store.db as never);
     const now = () => new Date();
     for (const c of [clusterA, clusterB])
       await insertCluster({

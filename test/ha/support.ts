@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach } from 'vitest';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
-import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { freshDatabaseUrl } from '../support/databases.ts';
 import { TEST_SECRET_KEY, testReleaseMirror } from '../provisioner/support.ts';
 import { adminEnv } from '../support/openstack.ts';
@@ -70,14 +69,12 @@ export async function waitFor<T>(
 }
 
 /**
- * A fresh PostgreSQL database in the test server, migrated, plus the control-panel tables the
- * provisioner reports to (migration 0005_panel is not in the migrator's list yet); close the store.
+ * A fresh PostgreSQL database in the test server, migrated; close the store.
  */
 export async function haDatabase(): Promise<{ url: string; store: Store }> {
   const url = await freshDatabaseUrl('postgres');
   const store = openStore(url);
   await migrateToLatest(store.db as never);
-  await panelTablesUp(store.db as never);
   return { url, store };
 }
 

@@ -31,7 +31,6 @@ import type { ClusterMaterial } from '../../src/provisioner/material.ts';
 import type { Store } from '../../src/store/db.ts';
 import { getRoleBindings, type RoleBinding } from '../../src/store/getRoleBindings.ts';
 import { listAddonStatus } from '../../src/store/listAddonStatus.ts';
-import { up as panelUp } from '../../src/store/migrations/0005_panel.ts';
 import { replaceRoleBindings } from '../../src/store/replaceRoleBindings.ts';
 import { defaultContext } from '../addons/default-context.ts';
 import { engines, freshStore } from '../support/databases.ts';
@@ -597,7 +596,6 @@ describe.each(engines)('applyRoleBindings on kubelab, store on %s', (engine) => 
 
   beforeAll(async () => {
     store = await freshStore(engine);
-    await panelUp(store.db as never);
     deps = { db: store.db, logger, now: () => t0, kube };
     // The admin binding is the rbac addon's, applied before any tenant grant.
     await applyAddons(

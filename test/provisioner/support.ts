@@ -8,7 +8,6 @@ import type { WebhookTarget } from '../../src/provisioner/material.ts';
 import { createProvisioner, type ProvisionerDeps } from '../../src/provisioner/provisioner.ts';
 import type { Store } from '../../src/store/db.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
-import { up as panelTablesUp } from '../../src/store/migrations/0005_panel.ts';
 import { freshStore, type Engine } from '../support/databases.ts';
 import { adminConfig, labAdminConfig } from '../support/openstack.ts';
 
@@ -88,14 +87,9 @@ export function testSpec(
   };
 }
 
-/**
- * A fresh migrated store plus the control-panel tables (cluster_endpoints), which the provisioner
- * reports to; migration 0005_panel is not yet in the migrator's list (see docs/provisioner.md).
- */
+/** A fresh migrated store (the control-panel tables the provisioner reports to among them). */
 export async function provisionerStore(engine: Engine = 'sqlite'): Promise<Store> {
-  const store = await freshStore(engine);
-  await panelTablesUp(store.db as never);
-  return store;
+  return freshStore(engine);
 }
 
 /** What {@link cloudsimSuite} provides once its beforeAll ran. */

@@ -6,7 +6,6 @@ import { freshStore, type Engine } from './databases.ts';
 import { createAuthService } from '../../src/auth/service.ts';
 import type { Store } from '../../src/store/db.ts';
 import { insertCluster } from '../../src/store/insertCluster.ts';
-import { up as panelUp } from '../../src/store/migrations/0005_panel.ts';
 import { replaceProjectAssignments } from '../../src/store/replaceProjectAssignments.ts';
 import { errorHandler } from '../../src/server/errors.ts';
 import { ajvOptions } from '../../src/server/openapi.ts';
@@ -43,7 +42,6 @@ export async function panelTestApp(
   } = {},
 ): Promise<{ app: FastifyInstance; store: Store; close: () => Promise<void> }> {
   const store = await freshStore(options.engine ?? 'sqlite');
-  await panelUp(store.db as never);
   const createdAt = '2030-01-01T00:00:00.000Z';
   for (const [id, name, projectId, at] of [
     ['c1', 'alpha', 'p1', createdAt],
