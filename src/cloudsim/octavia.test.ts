@@ -145,8 +145,19 @@ describe('octavia, cinder and glance', () => {
     ).snapshot;
     expect(snap.status).toBe('creating');
     clock += 1000;
+    // Cinder's list (summary) view holds what CSI reads: size, status, volume, creation time, metadata.
     expect((await s.json<{ snapshots: { id: string }[] }>('GET', `${V}/snapshots`)).snapshots).toEqual([
-      { id: snap.id, name: 'snap', volume_id: v.id },
+      {
+        id: snap.id,
+        name: 'snap',
+        description: null,
+        volume_id: v.id,
+        status: 'available',
+        size: 1,
+        metadata: {},
+        created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/),
+        updated_at: null,
+      },
     ]);
     expect((await s.call('DELETE', `${V}/snapshots/${snap.id}`)).status).toBe(202);
     expect((await s.call('GET', `${V}/snapshots/${snap.id}`)).status).toBe(404);
