@@ -7,11 +7,13 @@ import (
 	"slices"
 
 	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/snapshots"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 )
+
+// csiCluster is the metadata key Cinder CSI marks a cluster's volumes and snapshots with.
+const csiCluster = "cinder.csi.openstack.org/cluster"
 
 // makeVolume creates a 1 GiB volume with metadata, deleted by u (waiting until it is gone), and
 // waits until it is available.
@@ -28,10 +30,7 @@ func makeVolume(ctx context.Context, block *gophercloud.ServiceClient, u *undo, 
 func waitVolume(ctx context.Context, block *gophercloud.ServiceClient, id string) error {
 	return waitStatus(ctx, "volume "+id, "available", func(ctx context.Context) (string, error) {
 		got, err := volumes.Get(ctx, block, id).Extract()
-		if err != nil {
-			return "", err
-		}
-		return got.Status, nil
+		return statusOf(got, err, func(v *volumes.Volume) string { return v.Status })
 	}, "error", "error_extending")
 }
 
@@ -43,7 +42,8 @@ func deleteVolume(ctx context.Context, block *gophercloud.ServiceClient, id stri
 	return waitGone(ctx, "volume "+id, func(ctx context.Context) error { return volumes.Get(ctx, block, id).Err })
 }
 
-// listVolumes is every volume the list with opts returns, following its pages.
+// listVolumes is the ids of every volume the list with opts returns, following its pages, and how
+// many pages it took.
 func listVolumes(ctx context.Context, block *gophercloud.ServiceClient, opts volumes.ListOpts) ([]string, int, error) {
 	var ids []string
 	pages := 0
@@ -63,11 +63,12 @@ func listVolumes(ctx context.Context, block *gophercloud.ServiceClient, opts vol
 // by metadata and page by page (limit and the marker of the next link, as CSI's ListVolumes pages),
 // extend (os-extend), delete until 404; a size of 0 and a shrinking extend are 400.
 func cinderVolumes(ctx context.Context, e *env, u *undo) error {
-	block, err := openstack.NewBlockStorageV3(e.provider, e.eo)
+	c, err := e.clients()
 	if err != nil {
 		return err
 	}
-	metadata := map[string]string{"cinder.csi.openstack.org/cluster": e.run}
+	block := c.block
+	metadata := map[string]string{csiCluster: e.run}
 	a, err := makeVolume(ctx, block, u, e.run+"-vol-a", metadata)
 	if err != nil {
 		return err
@@ -80,11 +81,8 @@ func cinderVolumes(ctx context.Context, e *env, u *undo) error {
 	slices.Sort(both)
 
 	got, err := volumes.Get(ctx, block, a).Extract()
-	if err != nil {
-		return err
-	}
-	if got.Name != e.run+"-vol-a" || got.Size != 1 || got.Metadata["cinder.csi.openstack.org/cluster"] != e.run || got.CreatedAt.IsZero() {
-		return fmt.Errorf("volume get: %+v", *got)
+	if err != nil || got.Name != e.run+"-vol-a" || got.Size != 1 || got.Metadata[csiCluster] != e.run || got.CreatedAt.IsZero() {
+		return fmt.Errorf("volume get: %+v (%v)", got, err)
 	}
 	byName, _, err := listVolumes(ctx, block, volumes.ListOpts{Name: e.run + "-vol-a"})
 	if err != nil || !slices.Equal(byName, []string{a}) {
@@ -101,36 +99,38 @@ func cinderVolumes(ctx context.Context, e *env, u *undo) error {
 	if err := markerPage(ctx, block, metadata, both); err != nil {
 		return err
 	}
-
-	if err := volumes.ExtendSize(ctx, block, a, volumes.ExtendSizeOpts{NewSize: 2}).ExtractErr(); err != nil {
-		return fmt.Errorf("volume extend: %w", err)
-	}
-	if err := waitVolume(ctx, block, a); err != nil {
-		return err
-	}
-	if got, err := volumes.Get(ctx, block, a).Extract(); err != nil || got.Size != 2 {
-		return fmt.Errorf("volume after extending to 2 GiB: %+v (%v)", got, err)
-	}
-	shrink := volumes.ExtendSizeOpts{NewSize: 1}
-	if err := wantCode(volumes.ExtendSize(ctx, block, a, shrink).Err, 400, "extending a 2 GiB volume to 1 GiB"); err != nil {
+	if err := extendVolume(ctx, block, a); err != nil {
 		return err
 	}
 	zero := volumes.Create(ctx, block, volumes.CreateOpts{Size: 0, Name: e.run + "-vol-bad"}, nil)
-	if zero.Err == nil {
-		if leaked, err := zero.Extract(); err == nil {
-			u.add(func(ctx context.Context) error { return deleteVolume(ctx, block, leaked.ID) })
-		}
+	if leaked, err := zero.Extract(); err == nil {
+		u.add(func(ctx context.Context) error { return deleteVolume(ctx, block, leaked.ID) })
 	}
 	if err := wantCode(zero.Err, 400, "volume create of size 0"); err != nil {
 		return err
 	}
-
 	for _, id := range both {
 		if err := deleteVolume(ctx, block, id); err != nil {
 			return err
 		}
 	}
 	return want404(volumes.Get(ctx, block, a).Err, "get of the deleted volume")
+}
+
+// extendVolume grows the 1 GiB volume to 2 GiB through os-extend, as CSI's ControllerExpandVolume
+// does, and waits until it is available at its new size; shrinking it back is 400.
+func extendVolume(ctx context.Context, block *gophercloud.ServiceClient, id string) error {
+	if err := volumes.ExtendSize(ctx, block, id, volumes.ExtendSizeOpts{NewSize: 2}).ExtractErr(); err != nil {
+		return fmt.Errorf("volume extend: %w", err)
+	}
+	if err := waitVolume(ctx, block, id); err != nil {
+		return err
+	}
+	if got, err := volumes.Get(ctx, block, id).Extract(); err != nil || got.Size != 2 {
+		return fmt.Errorf("volume after extending to 2 GiB: %+v (%v)", got, err)
+	}
+	shrink := volumes.ExtendSizeOpts{NewSize: 1}
+	return wantCode(volumes.ExtendSize(ctx, block, id, shrink).Err, 400, "extending a 2 GiB volume to 1 GiB")
 }
 
 // markerPage reads the first page of one volume, takes the marker from its next link and asks for
@@ -174,72 +174,55 @@ func markerPage(ctx context.Context, block *gophercloud.ServiceClient, metadata 
 	return nil
 }
 
-// cinderSnapshots: CSI's snapshot calls: create, wait available, get, list by volume (the summary
-// list, whose entries CSI reads size, status, volume and creation time from), delete until 404.
+// cinderSnapshots: CSI's snapshot calls: create, wait available, list by volume (the summary list,
+// whose entries CSI reads size, status, volume and creation time from) and by name and status,
+// delete until 404.
 func cinderSnapshots(ctx context.Context, e *env, u *undo) error {
-	block, err := openstack.NewBlockStorageV3(e.provider, e.eo)
+	c, err := e.clients()
 	if err != nil {
 		return err
 	}
+	block := c.block
 	volume, err := makeVolume(ctx, block, u, e.run+"-snap-vol", nil)
 	if err != nil {
 		return err
 	}
 	name := e.run + "-snap"
-	made, err := snapshots.Create(ctx, block, snapshots.CreateOpts{
-		VolumeID: volume,
-		Name:     name,
-		Metadata: map[string]string{"cinder.csi.openstack.org/cluster": e.run},
-	}).Extract()
+	made, err := snapshots.Create(ctx, block, snapshots.CreateOpts{VolumeID: volume, Name: name, Metadata: map[string]string{csiCluster: e.run}}).Extract()
 	if err != nil {
 		return fmt.Errorf("snapshot create: %w", err)
 	}
 	gone := func(ctx context.Context) error {
 		return waitGone(ctx, "snapshot "+made.ID, func(ctx context.Context) error { return snapshots.Get(ctx, block, made.ID).Err })
 	}
-	u.add(func(ctx context.Context) error {
+	remove := func(ctx context.Context) error {
 		if err := snapshots.Delete(ctx, block, made.ID).ExtractErr(); err != nil {
 			return err
 		}
 		return gone(ctx)
-	})
+	}
+	u.add(remove)
 	err = waitStatus(ctx, "snapshot "+made.ID, "available", func(ctx context.Context) (string, error) {
 		got, err := snapshots.Get(ctx, block, made.ID).Extract()
-		if err != nil {
-			return "", err
-		}
-		return got.Status, nil
+		return statusOf(got, err, func(s *snapshots.Snapshot) string { return s.Status })
 	}, "error")
 	if err != nil {
 		return err
 	}
-	pages, err := snapshots.List(block, snapshots.ListOpts{VolumeID: volume}).AllPages(ctx)
-	if err != nil {
-		return fmt.Errorf("snapshot list volume_id=%s: %w", volume, err)
-	}
-	listed, err := snapshots.ExtractSnapshots(pages)
-	if err != nil {
-		return err
-	}
-	if len(listed) != 1 {
-		return fmt.Errorf("snapshot list volume_id=%s: %d snapshots, want 1", volume, len(listed))
+	listed, err := list(ctx, snapshots.List(block, snapshots.ListOpts{VolumeID: volume}), snapshots.ExtractSnapshots)
+	if err != nil || len(listed) != 1 {
+		return fmt.Errorf("snapshot list volume_id=%s: %+v (%v), want one", volume, listed, err)
 	}
 	s := listed[0]
 	if s.ID != made.ID || s.Name != name || s.VolumeID != volume || s.Size != 1 || s.Status != "available" ||
-		s.CreatedAt.IsZero() || s.Metadata["cinder.csi.openstack.org/cluster"] != e.run {
+		s.CreatedAt.IsZero() || s.Metadata[csiCluster] != e.run {
 		return fmt.Errorf("snapshot list entry %+v", s)
 	}
-	pages, err = snapshots.List(block, snapshots.ListOpts{Name: name, Status: "available"}).AllPages(ctx)
-	if err != nil {
-		return err
-	}
-	if byName, err := snapshots.ExtractSnapshots(pages); err != nil || len(byName) != 1 || byName[0].ID != made.ID {
+	byName, err := list(ctx, snapshots.List(block, snapshots.ListOpts{Name: name, Status: "available"}), snapshots.ExtractSnapshots)
+	if err != nil || len(byName) != 1 || byName[0].ID != made.ID {
 		return fmt.Errorf("snapshot list name=%s status=available: %+v (%v)", name, byName, err)
 	}
-	if err := snapshots.Delete(ctx, block, made.ID).ExtractErr(); err != nil {
-		return err
-	}
-	if err := gone(ctx); err != nil {
+	if err := remove(ctx); err != nil {
 		return err
 	}
 	return deleteVolume(ctx, block, volume)

@@ -38,10 +38,11 @@ func keystoneToken(ctx context.Context, e *env, _ *undo) error {
 		return fmt.Errorf("token has no roles (%v)", err)
 	}
 
-	identity, err := openstack.NewIdentityV3(e.provider, e.eo)
+	c, err := e.clients()
 	if err != nil {
 		return err
 	}
+	identity := c.identity
 	validated := tokens.Get(ctx, identity, token.ID)
 	again, err := validated.ExtractUser()
 	if err != nil {

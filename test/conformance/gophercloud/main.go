@@ -22,6 +22,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/pagination"
 )
 
 // env is what every check shares: the authenticated provider, how endpoints are chosen and the
@@ -30,6 +31,45 @@ type env struct {
 	provider *gophercloud.ProviderClient
 	eo       gophercloud.EndpointOpts
 	run      string
+	clients  func() (*services, error)
+}
+
+// services are the clients of the services the checks drive, found in the catalog once.
+type services struct {
+	identity, compute, network, image, lb, block *gophercloud.ServiceClient
+}
+
+// findServices finds every service's endpoint, or says which it could not find.
+func findServices(provider *gophercloud.ProviderClient, eo gophercloud.EndpointOpts) (*services, error) {
+	var errs []error
+	find := func(kind string) *gophercloud.ServiceClient {
+		client, err := serviceClients[kind](provider, eo)
+		errs = append(errs, err)
+		return client
+	}
+	s := &services{
+		identity: find("identity"),
+		compute:  find("compute"),
+		network:  find("network"),
+		image:    find("image"),
+		lb:       find("load-balancer"),
+		block:    find("block-storage"),
+	}
+	if s.compute != nil {
+		// Nova takes tags at server create from microversion 2.52 on.
+		s.compute.Microversion = "2.52"
+	}
+	return s, errors.Join(errs...)
+}
+
+// list is what extract reads from all of a pager's pages.
+func list[T any](ctx context.Context, pager pagination.Pager, extract func(pagination.Page) (T, error)) (T, error) {
+	pages, err := pager.AllPages(ctx)
+	if err != nil {
+		var none T
+		return none, err
+	}
+	return extract(pages)
 }
 
 // undo is a check's stack of cleanup steps, run in reverse when the check ends.
@@ -189,10 +229,12 @@ func connect(ctx context.Context) (*env, error) {
 	if _, err := rand.Read(suffix); err != nil {
 		return nil, err
 	}
+	eo := gophercloud.EndpointOpts{Region: get("OS_REGION_NAME"), Availability: availability}
 	return &env{
 		provider: provider,
-		eo:       gophercloud.EndpointOpts{Region: get("OS_REGION_NAME"), Availability: availability},
+		eo:       eo,
 		run:      "gc-" + hex.EncodeToString(suffix),
+		clients:  sync.OnceValues(func() (*services, error) { return findServices(provider, eo) }),
 	}, nil
 }
 
@@ -242,6 +284,14 @@ func waitStatus(ctx context.Context, what, want string, get func(context.Context
 		return fmt.Errorf("waiting for %s to be %s (last %q): %w", what, want, last, err)
 	}
 	return nil
+}
+
+// statusOf is the status field of what a get returned, or its error.
+func statusOf[T any](got *T, err error, field func(*T) string) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	return field(got), nil
 }
 
 // expect returns an error saying what differs when got is not want.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/snapshots"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
@@ -29,26 +28,11 @@ const absent = "0badc0de-0000-4000-8000-000000000000"
 // errorsMissing: a get of a missing resource of each kind the clients use fails with gophercloud's
 // ErrUnexpectedResponseCode 404, which is how OCCM and CSI tell "gone" from "broken".
 func errorsMissing(ctx context.Context, e *env, _ *undo) error {
-	compute, err := computeClient(e)
+	c, err := e.clients()
 	if err != nil {
 		return err
 	}
-	network, err := openstack.NewNetworkV2(e.provider, e.eo)
-	if err != nil {
-		return err
-	}
-	image, err := openstack.NewImageV2(e.provider, e.eo)
-	if err != nil {
-		return err
-	}
-	lb, err := openstack.NewLoadBalancerV2(e.provider, e.eo)
-	if err != nil {
-		return err
-	}
-	block, err := openstack.NewBlockStorageV3(e.provider, e.eo)
-	if err != nil {
-		return err
-	}
+	compute, network, image, lb, block := c.compute, c.network, c.image, c.lb, c.block
 	gets := []struct {
 		kind string
 		err  error

@@ -8,49 +8,40 @@ import (
 	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 )
 
-// computeClient is Nova at microversion 2.52, the first that takes tags at server create.
-func computeClient(e *env) (*gophercloud.ServiceClient, error) {
-	compute, err := openstack.NewComputeV2(e.provider, e.eo)
-	if err != nil {
-		return nil, err
-	}
-	compute.Microversion = "2.52"
-	return compute, nil
-}
-
-// smallestFlavor is the flavor with the least RAM the project can use.
-func smallestFlavor(ctx context.Context, compute *gophercloud.ServiceClient) (flavors.Flavor, error) {
-	pages, err := flavors.ListDetail(compute, nil).AllPages(ctx)
+// smallestFlavor is the flavor with the least RAM the project can use. A cloud with none (the lab
+// starts without) gets one named name, deleted by u; making it needs the admin role there.
+func smallestFlavor(ctx context.Context, compute *gophercloud.ServiceClient, u *undo, name string) (flavors.Flavor, error) {
+	all, err := list(ctx, flavors.ListDetail(compute, nil), flavors.ExtractFlavors)
 	if err != nil {
 		return flavors.Flavor{}, err
 	}
-	all, err := flavors.ExtractFlavors(pages)
+	if len(all) > 0 {
+		return slices.MinFunc(all, func(a, b flavors.Flavor) int { return a.RAM - b.RAM }), nil
+	}
+	made, err := flavors.Create(ctx, compute, flavors.CreateOpts{Name: name, RAM: 512, VCPUs: 1, Disk: gophercloud.IntToPointer(1)}).Extract()
 	if err != nil {
-		return flavors.Flavor{}, err
+		return flavors.Flavor{}, fmt.Errorf("no flavor is visible, and making one failed: %w", err)
 	}
-	if len(all) == 0 {
-		return flavors.Flavor{}, fmt.Errorf("no flavor is visible to the project")
-	}
-	return slices.MinFunc(all, func(a, b flavors.Flavor) int { return a.RAM - b.RAM }), nil
+	u.add(func(ctx context.Context) error { return flavors.Delete(ctx, compute, made.ID).ExtractErr() })
+	return *made, nil
 }
 
 // novaFlavors: flavors list (detail) and get, as OCCM's instance type lookup does.
-func novaFlavors(ctx context.Context, e *env, _ *undo) error {
-	compute, err := computeClient(e)
+func novaFlavors(ctx context.Context, e *env, u *undo) error {
+	c, err := e.clients()
 	if err != nil {
 		return err
 	}
-	flavor, err := smallestFlavor(ctx, compute)
+	flavor, err := smallestFlavor(ctx, c.compute, u, e.run+"-flavor")
 	if err != nil {
 		return err
 	}
-	got, err := flavors.Get(ctx, compute, flavor.ID).Extract()
+	got, err := flavors.Get(ctx, c.compute, flavor.ID).Extract()
 	if err != nil {
 		return err
 	}
@@ -64,29 +55,24 @@ func novaFlavors(ctx context.Context, e *env, _ *undo) error {
 // exact name and status, get, its addresses through /ips and its port by device_id), one metadata key
 // read and updated, then deleted until its get answers 404.
 func novaServers(ctx context.Context, e *env, u *undo) error {
-	compute, err := computeClient(e)
+	c, err := e.clients()
 	if err != nil {
 		return err
 	}
-	network, err := openstack.NewNetworkV2(e.provider, e.eo)
+	netID, _, err := makeNetwork(ctx, c, u, e.run+"-server", "10.211.0.0/24")
 	if err != nil {
 		return err
 	}
-	flavor, err := smallestFlavor(ctx, compute)
+	imageID, err := makeImage(ctx, c, e.run, u, e.run+"-server-image")
 	if err != nil {
 		return err
 	}
-	imageID, err := makeImage(ctx, e, u, e.run+"-server-image")
+	flavor, err := smallestFlavor(ctx, c.compute, u, e.run+"-server-flavor")
 	if err != nil {
 		return err
 	}
-	netID, _, err := makeNetwork(ctx, e, u, e.run+"-server", "10.211.0.0/24")
-	if err != nil {
-		return err
-	}
-
 	name := e.run + "-server"
-	server, err := servers.Create(ctx, compute, servers.CreateOpts{
+	server, err := servers.Create(ctx, c.compute, servers.CreateOpts{
 		Name:      name,
 		ImageRef:  imageID,
 		FlavorRef: flavor.ID,
@@ -98,108 +84,77 @@ func novaServers(ctx context.Context, e *env, u *undo) error {
 		return fmt.Errorf("server create: %w", err)
 	}
 	deleteServer := func(ctx context.Context) error {
-		if err := servers.Delete(ctx, compute, server.ID).ExtractErr(); err != nil {
+		if err := servers.Delete(ctx, c.compute, server.ID).ExtractErr(); err != nil {
 			return err
 		}
 		return waitGone(ctx, "server "+server.ID, func(ctx context.Context) error {
-			return servers.Get(ctx, compute, server.ID).Err
+			return servers.Get(ctx, c.compute, server.ID).Err
 		})
 	}
 	u.add(deleteServer)
-	if err := servers.WaitForStatus(ctx, compute, server.ID, "ACTIVE"); err != nil {
+	if err := servers.WaitForStatus(ctx, c.compute, server.ID, "ACTIVE"); err != nil {
 		return fmt.Errorf("waiting for the server to be ACTIVE: %w", err)
 	}
-
-	pages, err := servers.List(compute, servers.ListOpts{
-		Name:   "^" + regexp.QuoteMeta(name) + "$",
-		Status: "ACTIVE",
-	}).AllPages(ctx)
-	if err != nil {
-		return fmt.Errorf("server list by name and status: %w", err)
-	}
-	listed, err := servers.ExtractServers(pages)
-	if err != nil {
+	if err := findServer(ctx, c, server.ID, name, e.run); err != nil {
 		return err
 	}
-	if len(listed) != 1 || listed[0].ID != server.ID {
-		return fmt.Errorf("server list name=^%s$ status=ACTIVE: got %d servers, want exactly %s", name, len(listed), server.ID)
-	}
-
-	got, err := servers.Get(ctx, compute, server.ID).Extract()
-	if err != nil {
+	if err := serverMetadata(ctx, c.compute, server.ID, e.run); err != nil {
 		return err
 	}
-	if got.Name != name || got.Metadata["kaas-role"] != "master" || got.Tags == nil || !slices.Contains(*got.Tags, e.run) {
-		return fmt.Errorf("server get: name %q, metadata %v, tags %v", got.Name, got.Metadata, got.Tags)
-	}
-
-	address, err := serverAddress(ctx, compute, server.ID, e.run+"-server")
-	if err != nil {
-		return err
-	}
-	portPages, err := ports.List(network, ports.ListOpts{DeviceID: server.ID}).AllPages(ctx)
-	if err != nil {
-		return fmt.Errorf("port list device_id=%s: %w", server.ID, err)
-	}
-	attached, err := ports.ExtractPorts(portPages)
-	if err != nil {
-		return err
-	}
-	if len(attached) != 1 || len(attached[0].FixedIPs) == 0 || attached[0].FixedIPs[0].IPAddress != address {
-		return fmt.Errorf("ports of device %s: %+v, want one with %s", server.ID, attached, address)
-	}
-
-	if err := serverMetadata(ctx, compute, server.ID, e.run); err != nil {
-		return err
-	}
-
 	if err := deleteServer(ctx); err != nil {
 		return err
 	}
-	return want404(servers.Get(ctx, compute, server.ID).Err, "get of the deleted server")
+	return want404(servers.Get(ctx, c.compute, server.ID).Err, "get of the deleted server")
 }
 
-// serverAddress is the server's IPv4 address on the network named, read from /servers/{id}/ips.
-func serverAddress(ctx context.Context, compute *gophercloud.ServiceClient, id, network string) (string, error) {
-	pages, err := servers.ListAddresses(compute, id).AllPages(ctx)
+// findServer: the server by list with an exact-name regex and a status, by get (metadata, tags), its
+// address through /ips, and its port by device_id holding that address.
+func findServer(ctx context.Context, c *services, id, name, run string) error {
+	listed, err := list(ctx, servers.List(c.compute, servers.ListOpts{
+		Name:   "^" + regexp.QuoteMeta(name) + "$",
+		Status: "ACTIVE",
+	}), servers.ExtractServers)
+	if err != nil || len(listed) != 1 || listed[0].ID != id {
+		return fmt.Errorf("server list name=^%s$ status=ACTIVE: %d servers (%v), want exactly %s", name, len(listed), err, id)
+	}
+	got, err := servers.Get(ctx, c.compute, id).Extract()
 	if err != nil {
-		return "", fmt.Errorf("server ips: %w", err)
+		return err
 	}
-	addresses, err := servers.ExtractAddresses(pages)
+	if got.Name != name || got.Metadata["kaas-role"] != "master" || got.Tags == nil || !slices.Contains(*got.Tags, run) {
+		return fmt.Errorf("server get: name %q, metadata %v, tags %v", got.Name, got.Metadata, got.Tags)
+	}
+	addresses, err := list(ctx, servers.ListAddresses(c.compute, id), servers.ExtractAddresses)
 	if err != nil {
-		return "", err
+		return fmt.Errorf("server ips: %w", err)
 	}
-	for _, a := range addresses[network] {
-		if a.Version == 4 && strings.HasPrefix(a.Address, "10.211.0.") {
-			return a.Address, nil
-		}
+	i := slices.IndexFunc(addresses[name], func(a servers.Address) bool {
+		return a.Version == 4 && strings.HasPrefix(a.Address, "10.211.0.")
+	})
+	if i < 0 {
+		return fmt.Errorf("server ips: %v has no 10.211.0.x address on network %s", addresses, name)
 	}
-	return "", fmt.Errorf("server ips: %v has no 10.211.0.x address on %s", addresses, network)
+	attached, err := list(ctx, ports.List(c.network, ports.ListOpts{DeviceID: id}), ports.ExtractPorts)
+	if err != nil || len(attached) != 1 || len(attached[0].FixedIPs) == 0 || attached[0].FixedIPs[0].IPAddress != addresses[name][i].Address {
+		return fmt.Errorf("ports of device %s: %+v (%v), want one with %s", id, attached, err, addresses[name][i].Address)
+	}
+	return nil
 }
 
 // serverMetadata: one key read, updated and read again, the whole set read; a missing key is 404
 // and a key longer than 255 characters is 400.
 func serverMetadata(ctx context.Context, compute *gophercloud.ServiceClient, id, run string) error {
 	one, err := servers.Metadatum(ctx, compute, id, "kaas-role").Extract()
-	if err != nil {
-		return fmt.Errorf("metadata key get: %w", err)
-	}
-	if err := expect("metadata kaas-role", one["kaas-role"], "master"); err != nil {
-		return err
+	if err != nil || one["kaas-role"] != "master" {
+		return fmt.Errorf("metadata key get: %v (%v), want kaas-role master", one, err)
 	}
 	set, err := servers.CreateMetadatum(ctx, compute, id, servers.MetadatumOpts{"kaas-role": "worker"}).Extract()
-	if err != nil {
-		return fmt.Errorf("metadata key update: %w", err)
-	}
-	if err := expect("updated metadata kaas-role", set["kaas-role"], "worker"); err != nil {
-		return err
+	if err != nil || set["kaas-role"] != "worker" {
+		return fmt.Errorf("metadata key update: %v (%v), want kaas-role worker", set, err)
 	}
 	all, err := servers.Metadata(ctx, compute, id).Extract()
-	if err != nil {
-		return fmt.Errorf("metadata get: %w", err)
-	}
-	if all["kaas-role"] != "worker" || all["kaas-cluster"] != run {
-		return fmt.Errorf("metadata after the update: %v", all)
+	if err != nil || all["kaas-role"] != "worker" || all["kaas-cluster"] != run {
+		return fmt.Errorf("metadata after the update: %v (%v)", all, err)
 	}
 	if err := want404(servers.Metadatum(ctx, compute, id, "no-such-key").Err, "get of a missing metadata key"); err != nil {
 		return err
