@@ -8,6 +8,8 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/applicationcredentials"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 )
 
@@ -82,4 +84,72 @@ func keystoneCatalog(_ context.Context, e *env, _ *undo) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// keystoneApplicationCredential: the way a cluster's cloud controller and CSI authenticate (kaas
+// hands them an application credential): one made for the caller, used by id and by name with the
+// user, scoped to the caller's project and good for a service call; a wrong secret is 401, the
+// credential once deleted 404.
+func keystoneApplicationCredential(ctx context.Context, e *env, u *undo) error {
+	c, err := e.clients()
+	if err != nil {
+		return err
+	}
+	issued := e.provider.GetAuthResult().(tokens.CreateResult)
+	user, err := issued.ExtractUser()
+	if err != nil {
+		return err
+	}
+	project, err := issued.ExtractProject()
+	if err != nil {
+		return err
+	}
+	made, err := applicationcredentials.Create(ctx, c.identity, user.ID, applicationcredentials.CreateOpts{
+		Name:        e.run + "-ac",
+		Description: "gophercloud conformance",
+	}).Extract()
+	if err != nil {
+		return fmt.Errorf("application credential create: %w", err)
+	}
+	u.add(func(ctx context.Context) error {
+		return applicationcredentials.Delete(ctx, c.identity, user.ID, made.ID).ExtractErr()
+	})
+	// Logs in with the credential's variables, where the user lives and nothing else (no password,
+	// no project), as a cloud controller's configuration has them.
+	login := func(vars map[string]string) (*gophercloud.ProviderClient, error) {
+		for _, k := range []string{"OS_AUTH_URL", "OS_USERNAME", "OS_USER_ID", "OS_USER_DOMAIN_NAME", "OS_USER_DOMAIN_ID"} {
+			vars[k] = e.getenv(k)
+		}
+		return openstack.AuthenticatedClient(ctx, authOptions(func(k string) string { return vars[k] }))
+	}
+	for _, vars := range []map[string]string{
+		{"OS_APPLICATION_CREDENTIAL_ID": made.ID, "OS_APPLICATION_CREDENTIAL_SECRET": made.Secret},
+		{"OS_APPLICATION_CREDENTIAL_NAME": made.Name, "OS_APPLICATION_CREDENTIAL_SECRET": made.Secret},
+	} {
+		provider, err := login(vars)
+		if err != nil {
+			return fmt.Errorf("authenticating with the application credential: %w", err)
+		}
+		scoped, err := provider.GetAuthResult().(tokens.CreateResult).ExtractProject()
+		if err != nil || scoped == nil || scoped.ID != project.ID {
+			return fmt.Errorf("application credential token's project: %+v (%v), want %s", scoped, err, project.ID)
+		}
+		compute, err := openstack.NewComputeV2(provider, e.eo)
+		if err != nil {
+			return err
+		}
+		if _, err := list(ctx, flavors.ListDetail(compute, nil), flavors.ExtractFlavors); err != nil {
+			return fmt.Errorf("flavor list with the application credential: %w", err)
+		}
+	}
+	_, err = login(map[string]string{"OS_APPLICATION_CREDENTIAL_ID": made.ID, "OS_APPLICATION_CREDENTIAL_SECRET": "wrong"})
+	if err := wantCode(err, 401, "authenticating with a wrong secret"); err != nil {
+		return err
+	}
+	if err := applicationcredentials.Delete(ctx, c.identity, user.ID, made.ID).ExtractErr(); err != nil {
+		return err
+	}
+	_, err = login(map[string]string{"OS_APPLICATION_CREDENTIAL_ID": made.ID, "OS_APPLICATION_CREDENTIAL_SECRET": made.Secret})
+	// Keystone looks the credential up before it checks the secret: a deleted one is 404, not 401.
+	return want404(err, "authenticating with a deleted application credential")
 }

@@ -32,6 +32,8 @@ type env struct {
 	eo       gophercloud.EndpointOpts
 	run      string
 	clients  func() (*services, error)
+	// getenv reads the OS_* variables the run was started with.
+	getenv func(string) string
 }
 
 // services are the clients of the services the checks drive, found in the catalog once.
@@ -88,6 +90,7 @@ type check struct {
 var checks = []check{
 	{"keystone.token", keystoneToken},
 	{"keystone.catalog", keystoneCatalog},
+	{"keystone.application-credential", keystoneApplicationCredential},
 	{"nova.flavors", novaFlavors},
 	{"nova.servers", novaServers},
 	{"glance.images", glanceImages},
@@ -183,40 +186,46 @@ func runCheck(e *env, c check, timeout time.Duration) result {
 	return r
 }
 
-// connect authenticates as the OS_* environment says, the way clouds.yaml/openrc users do: a password
-// scoped to a project (OS_PROJECT_* with OS_USER_DOMAIN_* and OS_PROJECT_DOMAIN_*), or an application
-// credential (OS_APPLICATION_CREDENTIAL_ID or _NAME with _SECRET).
+// authOptions are the credentials the OS_* variables (read through get) name, as clouds.yaml/openrc
+// users give them: a password scoped to a project (OS_PROJECT_* with OS_USER_DOMAIN_* and
+// OS_PROJECT_DOMAIN_*), or an application credential (OS_APPLICATION_CREDENTIAL_ID, or _NAME with
+// the user, and _SECRET), which carries its own project.
+func authOptions(get func(string) string) gophercloud.AuthOptions {
+	opts := gophercloud.AuthOptions{
+		IdentityEndpoint: get("OS_AUTH_URL"),
+		AllowReauth:      true,
+		Username:         get("OS_USERNAME"),
+		UserID:           get("OS_USER_ID"),
+		DomainName:       get("OS_USER_DOMAIN_NAME"),
+		DomainID:         get("OS_USER_DOMAIN_ID"),
+	}
+	if get("OS_APPLICATION_CREDENTIAL_SECRET") != "" {
+		opts.ApplicationCredentialID = get("OS_APPLICATION_CREDENTIAL_ID")
+		opts.ApplicationCredentialName = get("OS_APPLICATION_CREDENTIAL_NAME")
+		opts.ApplicationCredentialSecret = get("OS_APPLICATION_CREDENTIAL_SECRET")
+		return opts
+	}
+	opts.Password = get("OS_PASSWORD")
+	opts.Scope = &gophercloud.AuthScope{
+		ProjectID:   get("OS_PROJECT_ID"),
+		ProjectName: get("OS_PROJECT_NAME"),
+		DomainName:  get("OS_PROJECT_DOMAIN_NAME"),
+		DomainID:    get("OS_PROJECT_DOMAIN_ID"),
+	}
+	if opts.Scope.ProjectName != "" && opts.Scope.DomainName == "" && opts.Scope.DomainID == "" {
+		opts.Scope.DomainName = opts.DomainName
+		opts.Scope.DomainID = opts.DomainID
+	}
+	return opts
+}
+
+// connect authenticates as the OS_* environment says (authOptions).
 func connect(ctx context.Context) (*env, error) {
 	get := os.Getenv
 	if get("OS_AUTH_URL") == "" {
 		return nil, errors.New("OS_AUTH_URL is not set")
 	}
-	opts := gophercloud.AuthOptions{IdentityEndpoint: get("OS_AUTH_URL"), AllowReauth: true}
-	if get("OS_APPLICATION_CREDENTIAL_SECRET") != "" {
-		opts.ApplicationCredentialID = get("OS_APPLICATION_CREDENTIAL_ID")
-		opts.ApplicationCredentialName = get("OS_APPLICATION_CREDENTIAL_NAME")
-		opts.ApplicationCredentialSecret = get("OS_APPLICATION_CREDENTIAL_SECRET")
-		opts.Username = get("OS_USERNAME")
-		opts.UserID = get("OS_USER_ID")
-		opts.DomainName = get("OS_USER_DOMAIN_NAME")
-		opts.DomainID = get("OS_USER_DOMAIN_ID")
-	} else {
-		opts.Username = get("OS_USERNAME")
-		opts.UserID = get("OS_USER_ID")
-		opts.Password = get("OS_PASSWORD")
-		opts.DomainName = get("OS_USER_DOMAIN_NAME")
-		opts.DomainID = get("OS_USER_DOMAIN_ID")
-		opts.Scope = &gophercloud.AuthScope{
-			ProjectID:   get("OS_PROJECT_ID"),
-			ProjectName: get("OS_PROJECT_NAME"),
-			DomainName:  get("OS_PROJECT_DOMAIN_NAME"),
-			DomainID:    get("OS_PROJECT_DOMAIN_ID"),
-		}
-		if opts.Scope.ProjectName != "" && opts.Scope.DomainName == "" && opts.Scope.DomainID == "" {
-			opts.Scope.DomainName = opts.DomainName
-			opts.Scope.DomainID = opts.DomainID
-		}
-	}
+	opts := authOptions(get)
 	provider, err := openstack.AuthenticatedClient(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("authenticating at %s: %w", opts.IdentityEndpoint, err)
@@ -235,6 +244,7 @@ func connect(ctx context.Context) (*env, error) {
 		eo:       eo,
 		run:      "gc-" + hex.EncodeToString(suffix),
 		clients:  sync.OnceValues(func() (*services, error) { return findServices(provider, eo) }),
+		getenv:   get,
 	}, nil
 }
 
