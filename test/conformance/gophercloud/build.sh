@@ -5,7 +5,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
-hash="$(cat go.mod go.sum $(ls *.go | LC_ALL=C sort) | sha256sum | cut -d' ' -f1)"
+# The glob in byte order, so the hash is the same under any locale.
+hash="$(export LC_ALL=C; cat go.mod go.sum ./*.go | sha256sum | cut -d' ' -f1)"
 dir="${KUBELAB_CACHE:-/var/cache/kaas-kubelab}/gophercloud-conformance/$hash"
 bin="$dir/gophercloud-conformance"
 if [ ! -x "$bin" ]; then
