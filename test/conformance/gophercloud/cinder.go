@@ -62,11 +62,7 @@ func listVolumes(ctx context.Context, block *gophercloud.ServiceClient, opts vol
 // cinderVolumes: Cinder CSI's volume calls: create with metadata, wait available, get, list by name,
 // by metadata and page by page (limit and the marker of the next link, as CSI's ListVolumes pages),
 // extend (os-extend), delete until 404; a size of 0 and a shrinking extend are 400.
-func cinderVolumes(ctx context.Context, e *env, u *undo) error {
-	c, err := e.clients()
-	if err != nil {
-		return err
-	}
+func cinderVolumes(ctx context.Context, e *env, c *services, u *undo) error {
 	block := c.block
 	metadata := map[string]string{csiCluster: e.run}
 	a, err := makeVolume(ctx, block, u, e.run+"-vol-a", metadata)
@@ -177,11 +173,7 @@ func markerPage(ctx context.Context, block *gophercloud.ServiceClient, metadata 
 // cinderSnapshots: CSI's snapshot calls: create, wait available, list by volume (the summary list,
 // whose entries CSI reads size, status, volume and creation time from) and by name and status,
 // delete until 404.
-func cinderSnapshots(ctx context.Context, e *env, u *undo) error {
-	c, err := e.clients()
-	if err != nil {
-		return err
-	}
+func cinderSnapshots(ctx context.Context, e *env, c *services, u *undo) error {
 	block := c.block
 	volume, err := makeVolume(ctx, block, u, e.run+"-snap-vol", nil)
 	if err != nil {

@@ -34,11 +34,7 @@ func makeImage(ctx context.Context, c *services, run string, u *undo, name strin
 
 // glanceImages: an uploaded image found by list with name and tag filters and by get, deleted until
 // 404; an unknown disk format is 400.
-func glanceImages(ctx context.Context, e *env, u *undo) error {
-	c, err := e.clients()
-	if err != nil {
-		return err
-	}
+func glanceImages(ctx context.Context, e *env, c *services, u *undo) error {
 	name := e.run + "-image"
 	id, err := makeImage(ctx, c, e.run, u, name)
 	if err != nil {

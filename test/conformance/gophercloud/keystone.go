@@ -15,7 +15,7 @@ import (
 
 // keystoneToken: the token the client was issued (project, user, roles, expiry) and its validation
 // through GET /v3/auth/tokens, as a service validating a caller's token does; an unknown token is 404.
-func keystoneToken(ctx context.Context, e *env, _ *undo) error {
+func keystoneToken(ctx context.Context, e *env, c *services, _ *undo) error {
 	issued, ok := e.provider.GetAuthResult().(tokens.CreateResult)
 	if !ok {
 		return fmt.Errorf("auth result is %T, want a Keystone v3 token", e.provider.GetAuthResult())
@@ -40,10 +40,6 @@ func keystoneToken(ctx context.Context, e *env, _ *undo) error {
 		return fmt.Errorf("token has no roles (%v)", err)
 	}
 
-	c, err := e.clients()
-	if err != nil {
-		return err
-	}
 	identity := c.identity
 	validated := tokens.Get(ctx, identity, token.ID)
 	again, err := validated.ExtractUser()
@@ -72,7 +68,7 @@ var serviceClients = map[string]func(*gophercloud.ProviderClient, gophercloud.En
 
 // keystoneCatalog: every service type the clients use has an endpoint in the token's catalog for the
 // region and interface asked, found the way gophercloud's constructors find it.
-func keystoneCatalog(_ context.Context, e *env, _ *undo) error {
+func keystoneCatalog(_ context.Context, e *env, _ *services, _ *undo) error {
 	var errs []error
 	for _, kind := range []string{"identity", "compute", "image", "network", "load-balancer", "block-storage", "object-store"} {
 		client, err := serviceClients[kind](e.provider, e.eo)
@@ -90,11 +86,7 @@ func keystoneCatalog(_ context.Context, e *env, _ *undo) error {
 // hands them an application credential): one made for the caller, used by id and by name with the
 // user, scoped to the caller's project and good for a service call; a wrong secret is 401, the
 // credential once deleted 404.
-func keystoneApplicationCredential(ctx context.Context, e *env, u *undo) error {
-	c, err := e.clients()
-	if err != nil {
-		return err
-	}
+func keystoneApplicationCredential(ctx context.Context, e *env, c *services, u *undo) error {
 	issued := e.provider.GetAuthResult().(tokens.CreateResult)
 	user, err := issued.ExtractUser()
 	if err != nil {

@@ -83,7 +83,7 @@ func (u *undo) add(step func(context.Context) error) { u.steps = append(u.steps,
 // OpenStack does.
 type check struct {
 	name string
-	run  func(ctx context.Context, e *env, u *undo) error
+	run  func(ctx context.Context, e *env, c *services, u *undo) error
 }
 
 // checks lists every check in the order they are reported by -list.
@@ -170,7 +170,10 @@ func runCheck(e *env, c check, timeout time.Duration) result {
 	start := time.Now()
 	u := &undo{}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	err := c.run(ctx, e, u)
+	clients, err := e.clients()
+	if err == nil {
+		err = c.run(ctx, e, clients, u)
+	}
 	cancel()
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -27,11 +27,7 @@ const absent = "0badc0de-0000-4000-8000-000000000000"
 
 // errorsMissing: a get of a missing resource of each kind the clients use fails with gophercloud's
 // ErrUnexpectedResponseCode 404, which is how OCCM and CSI tell "gone" from "broken".
-func errorsMissing(ctx context.Context, e *env, _ *undo) error {
-	c, err := e.clients()
-	if err != nil {
-		return err
-	}
+func errorsMissing(ctx context.Context, e *env, c *services, _ *undo) error {
 	compute, network, image, lb, block := c.compute, c.network, c.image, c.lb, c.block
 	gets := []struct {
 		kind string

@@ -36,11 +36,7 @@ func makeNetwork(ctx context.Context, c *services, u *undo, name, cidr string) (
 // neutronNetworks: networks, subnets and ports found by list filters (name, network_id), a port's
 // floating IPs by port_id, a port deleted until 404; a subnet with a /33 CIDR is 400, also on a
 // network that does not exist (Neutron validates the body first).
-func neutronNetworks(ctx context.Context, e *env, u *undo) error {
-	c, err := e.clients()
-	if err != nil {
-		return err
-	}
+func neutronNetworks(ctx context.Context, e *env, c *services, u *undo) error {
 	name := e.run + "-net"
 	netID, subnetID, err := makeNetwork(ctx, c, u, name, "10.212.0.0/24")
 	if err != nil {
@@ -93,11 +89,7 @@ func portLookups(ctx context.Context, c *services, u *undo, netID, subnetID, nam
 
 // neutronSecurityGroups: a group and an ingress rule as OCCM makes them for a load balancer's
 // members, found by list filters, then deleted until 404; a rule whose port range is reversed is 400.
-func neutronSecurityGroups(ctx context.Context, e *env, u *undo) error {
-	c, err := e.clients()
-	if err != nil {
-		return err
-	}
+func neutronSecurityGroups(ctx context.Context, e *env, c *services, u *undo) error {
 	name := e.run + "-sg"
 	group, err := groups.Create(ctx, c.network, groups.CreateOpts{Name: name, Description: "gophercloud conformance"}).Extract()
 	if err != nil {

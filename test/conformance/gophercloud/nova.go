@@ -38,11 +38,7 @@ func serverFlavor(ctx context.Context, e *env, compute *gophercloud.ServiceClien
 }
 
 // novaFlavors: flavors list (detail) and get, as OCCM's instance type lookup does.
-func novaFlavors(ctx context.Context, e *env, u *undo) error {
-	c, err := e.clients()
-	if err != nil {
-		return err
-	}
+func novaFlavors(ctx context.Context, e *env, c *services, u *undo) error {
 	flavor, err := serverFlavor(ctx, e, c.compute, u, e.run+"-flavor")
 	if err != nil {
 		return err
@@ -65,11 +61,7 @@ func novaFlavors(ctx context.Context, e *env, u *undo) error {
 // novaServers: a server booted with metadata and tags, found as OCCM finds a node's server (list by
 // exact name and status, get, its addresses through /ips and its port by device_id), one metadata key
 // read and updated, then deleted until its get answers 404.
-func novaServers(ctx context.Context, e *env, u *undo) error {
-	c, err := e.clients()
-	if err != nil {
-		return err
-	}
+func novaServers(ctx context.Context, e *env, c *services, u *undo) error {
 	netID, _, err := makeNetwork(ctx, c, u, e.run+"-server", "10.211.0.0/24")
 	if err != nil {
 		return err

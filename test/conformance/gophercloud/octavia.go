@@ -29,15 +29,13 @@ type lbObjects struct {
 // octaviaLoadBalancer: OCCM's Service type=LoadBalancer lifecycle: load balancer, listener, pool,
 // members set in one batch update (then shrunk by another, as when a node leaves), health monitor,
 // lookups by get and list filters, a bad port is 400, then a cascade delete until 404.
-func octaviaLoadBalancer(ctx context.Context, e *env, u *undo) error {
-	c, err := e.clients()
+func octaviaLoadBalancer(ctx context.Context, e *env, c *services, u *undo) error {
+	o := lbObjects{name: e.run + "-lb"}
+	_, subnet, err := makeNetwork(ctx, c, u, o.name, "10.213.0.0/24")
 	if err != nil {
 		return err
 	}
-	o := lbObjects{name: e.run + "-lb"}
-	if _, o.subnet, err = makeNetwork(ctx, c, u, o.name, "10.213.0.0/24"); err != nil {
-		return err
-	}
+	o.subnet = subnet
 	made, err := loadbalancers.Create(ctx, c.lb, loadbalancers.CreateOpts{
 		Name:        o.name,
 		Description: "Kubernetes external service default/web",
