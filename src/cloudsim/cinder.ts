@@ -23,8 +23,9 @@ function links(ctx: Ctx, v: Volume) {
   ];
 }
 
-function status(env: Env, v: { readyAt: number; deletedAt?: number }): string {
+function status(env: Env, v: { readyAt: number; deletedAt?: number; extendedAt?: number }): string {
   if (v.deletedAt !== undefined) return 'deleting';
+  if (v.extendedAt !== undefined && env.now() < v.extendedAt) return 'extending';
   return env.now() >= v.readyAt ? 'available' : 'creating';
 }
 
@@ -226,33 +227,122 @@ function createVolume(ctx: Ctx): Reply {
   return { status: 202, json: { volume: detail(ctx, v, 'creating') } };
 }
 
+/**
+ * The `metadata` filter of a list: Cinder reads it as a Python literal (`{'k':'v'}`, as gophercloud
+ * sends it) or JSON; anything else is 400.
+ */
+function metadataFilter(text: string | null): Record<string, string> | undefined {
+  if (text === null) return undefined;
+  for (const candidate of [text, text.replace(/'/g, '"')]) {
+    try {
+      const parsed = JSON.parse(candidate) as unknown;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+        return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+    } catch {
+      // tried as a Python literal next
+    }
+  }
+  throw new HttpError(400, `Invalid input received: Invalid filter metadata: ${text}.`);
+}
+
+/**
+ * One page of `items` as Cinder pages lists: after `marker` (404 when it names none), at most `limit`,
+ * and a `next` link (the same query with the page's last id as marker) whenever the page is full.
+ */
+function page<T extends { id: string }>(
+  ctx: Ctx,
+  items: T[],
+  what: string,
+): { items: T[]; links: { rel: string; href: string }[] } {
+  const marker = ctx.query.get('marker');
+  let rest = items;
+  if (marker) {
+    const at = items.findIndex((i) => i.id === marker);
+    if (at < 0) throw new HttpError(404, `${what} ${marker} could not be found.`);
+    rest = items.slice(at + 1);
+  }
+  const limitText = ctx.query.get('limit');
+  const limit = limitText === null ? 1000 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 0)
+    throw new HttpError(400, 'Invalid input received: limit must be a non-negative integer.');
+  const shown = rest.slice(0, limit);
+  const last = shown.at(-1);
+  if (!last || shown.length < limit) return { items: shown, links: [] };
+  const query = new URLSearchParams(ctx.query);
+  query.set('marker', last.id);
+  const path = ctx.rawPath.split('?')[0] as string;
+  return { items: shown, links: [{ rel: 'next', href: `${ctx.env.url}${path}?${query.toString()}` }] };
+}
+
 function list(ctx: Ctx, full: boolean): Reply {
   const project = checkProject(ctx);
   const q = ctx.query;
+  const metadata = metadataFilter(q.get('metadata'));
   const found = volumes(ctx.env)
     .filter((v) => v.projectId === project)
     .filter((v) => !q.has('name') || v.name === q.get('name'))
     .filter((v) => !q.has('status') || status(ctx.env, v) === q.get('status'))
+    .filter((v) => !metadata || Object.entries(metadata).every(([k, value]) => v.metadata[k] === value))
     .sort((a, b) => b.seq - a.seq);
+  const shown = page(ctx, found, 'Volume');
   return {
     status: 200,
     json: {
-      volumes: found.map((v) => (full ? detail(ctx, v) : { id: v.id, name: v.name, links: links(ctx, v) })),
+      volumes: shown.items.map((v) =>
+        full ? detail(ctx, v) : { id: v.id, name: v.name, links: links(ctx, v) },
+      ),
+      ...(shown.links.length > 0 ? { volumes_links: shown.links } : {}),
     },
+  };
+}
+
+/**
+ * `POST /volumes/{id}/action`: `os-extend` grows an available volume (`extending` for the provisioning
+ * delay); other actions are not simulated and answer as Cinder does for an unknown one.
+ */
+function volumeAction(ctx: Ctx): Reply {
+  const body = (ctx.body ?? {}) as Record<string, unknown>;
+  const [action] = Object.keys(body);
+  if (action !== 'os-extend') throw new HttpError(400, `There is no such action: ${action ?? ''}`);
+  const b = bodyOf(ctx, 'os-extend');
+  const size = Number(b.new_size);
+  if (!Number.isInteger(size) || size < 1)
+    throw new HttpError(400, `Invalid input for field/attribute new_size. Value: ${String(b.new_size)}.`);
+  const v = getVolume(ctx);
+  const current = status(ctx.env, v);
+  if (current !== 'available')
+    throw new HttpError(
+      400,
+      `Invalid volume: Volume ${v.id} status must be 'available' or 'in-use' to extend, currently ${current}.`,
+    );
+  if (size <= v.size)
+    throw new HttpError(
+      400,
+      `Invalid input received: New size for extend must be greater than current size. (current: ${v.size}, extended: ${size}).`,
+    );
+  v.size = size;
+  v.extendedAt = ctx.env.now() + ctx.env.knobs.provisionDelayMs;
+  return { status: 202 };
+}
+
+/** A snapshot as Cinder's list (summary) shows it; CSI reads its size, status, volume and time from there. */
+function snapshotSummary(ctx: Ctx, sn: Snapshot, override?: string) {
+  return {
+    id: sn.id,
+    name: sn.name,
+    description: sn.description ?? null,
+    volume_id: sn.volumeId,
+    status: override ?? status(ctx.env, sn),
+    size: sn.size,
+    metadata: sn.metadata ?? {},
+    created_at: new Date(sn.createdAt).toISOString().replace('Z', '000'),
+    updated_at: null,
   };
 }
 
 function snapshotDetail(ctx: Ctx, sn: Snapshot, override?: string) {
   return {
-    id: sn.id,
-    name: sn.name,
-    description: null,
-    volume_id: sn.volumeId,
-    status: override ?? status(ctx.env, sn),
-    size: sn.size,
-    metadata: {},
-    created_at: new Date(sn.createdAt).toISOString().replace('Z', '000'),
-    updated_at: null,
+    ...snapshotSummary(ctx, sn, override),
     'os-extended-snapshot-attributes:project_id': sn.projectId,
     'os-extended-snapshot-attributes:progress': status(ctx.env, sn) === 'available' ? '100%' : '0%',
   };
@@ -304,6 +394,8 @@ function createSnapshot(ctx: Ctx): Reply {
     projectId: project,
     volumeId: v.id,
     size: v.size,
+    metadata: (b.metadata as Record<string, string> | undefined) ?? {},
+    description: str(b.description) ?? null,
     createdAt: now,
     readyAt: now + ctx.env.knobs.provisionDelayMs,
     seq: ctx.env.state.nextSeq(),
@@ -319,13 +411,14 @@ function listSnapshots(ctx: Ctx, full: boolean): Reply {
     .filter((sn) => sn.projectId === project)
     .filter((sn) => !q.has('volume_id') || sn.volumeId === q.get('volume_id'))
     .filter((sn) => !q.has('name') || sn.name === q.get('name'))
+    .filter((sn) => !q.has('status') || status(ctx.env, sn) === q.get('status'))
     .sort((a, b) => b.seq - a.seq);
+  const shown = page(ctx, snapshots, 'Snapshot');
   return {
     status: 200,
     json: {
-      snapshots: snapshots.map((sn) =>
-        full ? snapshotDetail(ctx, sn) : { id: sn.id, name: sn.name, volume_id: sn.volumeId },
-      ),
+      snapshots: shown.items.map((sn) => (full ? snapshotDetail(ctx, sn) : snapshotSummary(ctx, sn))),
+      ...(shown.links.length > 0 ? { snapshots_links: shown.links } : {}),
     },
   };
 }
@@ -372,6 +465,7 @@ const routes: Route[] = [
   { method: 'POST', path: '/volumes', handler: createVolume },
   showRoute('/volumes/{id}', 'volume', (ctx) => detail(ctx, getVolume(ctx))),
   { method: 'DELETE', path: '/volumes/{id}', handler: deleteVolume },
+  { method: 'POST', path: '/volumes/{id}/action', handler: volumeAction },
   { method: 'GET', path: '/snapshots', handler: (ctx) => listSnapshots(ctx, false) },
   { method: 'GET', path: '/snapshots/detail', handler: (ctx) => listSnapshots(ctx, true) },
   { method: 'POST', path: '/snapshots', handler: createSnapshot },

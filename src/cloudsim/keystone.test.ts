@@ -219,5 +219,11 @@ describe('keystone', () => {
       identity: { methods: ['application_credential'], application_credential: { id: cred.id, secret: 'x' } },
     });
     expect(wrong.status).toBe(401);
+    // Keystone looks an id up before the secret (404); an unknown name is 401 like a wrong secret.
+    const appCred = (ref: Record<string, unknown>) =>
+      auth({ identity: { methods: ['application_credential'], application_credential: ref } });
+    expect((await appCred({ id: project.id, secret: cred.secret })).status).toBe(404);
+    const byName = { name: 'nope', secret: 'x', user: { name: 'demo', domain: { name: 'Default' } } };
+    expect((await appCred(byName)).status).toBe(401);
   });
 });

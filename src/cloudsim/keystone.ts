@@ -279,6 +279,10 @@ function issueToken(ctx: Ctx): Reply {
     const ref = (identity.application_credential ?? {}) as Record<string, unknown>;
     const secret = str(ref.secret) ?? '';
     const byId = str(ref.id) ? state.appCredentials.get(str(ref.id) as string) : undefined;
+    // Keystone looks a credential named by id up before it checks the secret: an unknown id is 404
+    // (a deleted credential's too); an unknown name, like a wrong secret, is 401.
+    if (str(ref.id) && !byId)
+      throw new HttpError(404, `Could not find Application Credential: ${str(ref.id)}.`);
     const cred =
       byId ??
       (str(ref.name)

@@ -32,6 +32,9 @@ describe('neutron', () => {
       expect(r.status).toBe(400);
       expect(((await r.json()) as { NeutronError: { type: string } }).NeutronError.type).toBeTruthy();
     }
+    // Neutron validates the body before it looks the network up.
+    const onMissing = { subnet: { network_id: 'f0f0f0f0-0000-4000-8000-000000000000', cidr: '10.0.0.0/33' } };
+    expect((await s.call('POST', '/network/v2.0/subnets', onMissing)).status).toBe(400);
     const sub = await subnet(n);
     expect(
       (

@@ -536,14 +536,7 @@ function createSubnet(ctx: Ctx): Reply {
   const { state } = ctx.env;
   const projectId = projectOf(ctx);
   const b = bodyOf(ctx, 'subnet');
-  const networkId = str(b.network_id) ?? '';
-  const network = getNetwork(ctx, networkId);
-  overQuota(
-    ctx,
-    projectId,
-    'subnets',
-    [...state.subnets.values()].filter((s) => s.projectId === projectId).length,
-  );
+  // As Neutron: the body's attributes first, then the quota, then the network it names.
   if (b.ip_version !== undefined && b.ip_version !== 4)
     throw new HttpError(
       400,
@@ -560,6 +553,13 @@ function createSubnet(ctx: Ctx): Reply {
       `Invalid input for operation: Invalid CIDR ${cidrText} for IPv4 address mode.`,
       'InvalidInput',
     );
+  overQuota(
+    ctx,
+    projectId,
+    'subnets',
+    [...state.subnets.values()].filter((s) => s.projectId === projectId).length,
+  );
+  const network = getNetwork(ctx, str(b.network_id) ?? '');
   for (const other of state.subnets.values()) {
     const o = parseCidr(other.cidr);
     if (other.networkId === network.id && o && overlaps(o, cidr)) {

@@ -67,6 +67,30 @@ describe('nova', () => {
     );
   });
 
+  it("answers a server's /ips and one metadata key as Nova does", async () => {
+    const id = ((await (await boot({ metadata: { role: 'master' } })).json()) as { server: { id: string } })
+      .server.id;
+    const S = `/compute/v2.1/servers/${id}`;
+    expect(await s.json('GET', `${S}/ips`)).toEqual({
+      addresses: { k8s: [{ version: 4, addr: '10.20.0.2' }] },
+    });
+    expect(await s.json('GET', `${S}/metadata/role`)).toEqual({ meta: { role: 'master' } });
+    expect(await s.json('PUT', `${S}/metadata/role`, { meta: { role: 'worker' } })).toEqual({
+      meta: { role: 'worker' },
+    });
+    expect(await s.json('GET', `${S}/metadata`)).toEqual({ metadata: { role: 'worker' } });
+    expect((await s.call('PUT', `${S}/metadata/role`, { meta: { other: 'x' } })).status).toBe(400);
+    expect(
+      (await s.call('PUT', `${S}/metadata/${'k'.repeat(256)}`, { meta: { ['k'.repeat(256)]: 'v' } })).status,
+    ).toBe(400);
+    // the body is checked before the server is looked up
+    const missing = `/compute/v2.1/servers/${netId}/metadata/role`;
+    expect((await s.call('PUT', missing, { meta: { other: 'x' } })).status).toBe(400);
+    expect((await s.call('PUT', missing, { meta: { role: 'x' } })).status).toBe(404);
+    expect((await s.call('DELETE', `${S}/metadata/role`)).status).toBe(204);
+    expect((await s.call('GET', `${S}/metadata/role`)).status).toBe(404);
+  });
+
   it('enforces instance/core quotas with Nova 403 body', async () => {
     cloud.knobs.quotas.projects[s.projectId] = { instances: 1 };
     expect((await boot()).status).toBe(202);

@@ -592,6 +592,23 @@ function limits(ctx: Ctx): Reply {
   };
 }
 
+/**
+ * The one key and value of a `PUT /servers/{id}/metadata/{key}` body, validated as Nova does: the body's
+ * `meta` holds exactly the key of the path, keys 1–255 characters, values at most 255.
+ */
+function metadatum(ctx: Ctx): [string, string] {
+  const meta = bodyOf(ctx, 'meta');
+  const entries = Object.entries(meta);
+  for (const [k, v] of entries) {
+    if (k.length < 1 || k.length > 255 || typeof v !== 'string' || v.length > 255)
+      throw new HttpError(400, `Invalid input for field/attribute meta. Value: ${JSON.stringify(meta)}.`);
+  }
+  if (entries.length > 1) throw new HttpError(400, 'Request body contains too many items');
+  const [entry] = entries;
+  if (!entry || entry[0] !== ctx.params.key) throw new HttpError(400, 'Request body and URI mismatch');
+  return entry as [string, string];
+}
+
 function tagRoute(method: string, path: string, fn: (s: Server, ctx: Ctx) => Reply): Route {
   return { method, path, handler: (ctx) => fn(getServer(ctx, ctx.params.id as string), ctx) };
 }
@@ -724,6 +741,39 @@ const routes: Route[] = [
   }),
   tagRoute('DELETE', '/servers/{id}/tags', (s) => ((s.tags = []), { status: 204 })),
   tagRoute('GET', '/servers/{id}/metadata', (s) => ({ status: 200, json: { metadata: s.metadata } })),
+  tagRoute('GET', '/servers/{id}/metadata/{key}', (s, ctx) => {
+    const key = ctx.params.key as string;
+    if (!(key in s.metadata)) throw new HttpError(404, 'Metadata item was not found');
+    return { status: 200, json: { meta: { [key]: s.metadata[key] } } };
+  }),
+  {
+    method: 'PUT',
+    path: '/servers/{id}/metadata/{key}',
+    // Nova validates the body before it looks the server up.
+    handler: (ctx) => {
+      const [key, value] = metadatum(ctx);
+      getServer(ctx, ctx.params.id as string).metadata[key] = value;
+      return { status: 200, json: { meta: { [key]: value } } };
+    },
+  },
+  tagRoute('DELETE', '/servers/{id}/metadata/{key}', (s, ctx) => {
+    const key = ctx.params.key as string;
+    if (!(key in s.metadata)) throw new HttpError(404, 'Metadata item was not found');
+    delete s.metadata[key];
+    return { status: 204 };
+  }),
+  // Nova's /ips view holds only each address's version and addr.
+  tagRoute('GET', '/servers/{id}/ips', (s, ctx) => ({
+    status: 200,
+    json: {
+      addresses: Object.fromEntries(
+        Object.entries(addresses(ctx.env, s)).map(([net, list]) => [
+          net,
+          (list as { version: number; addr: string }[]).map(({ version, addr }) => ({ version, addr })),
+        ]),
+      ),
+    },
+  })),
   {
     method: 'GET',
     path: '/servers/{id}/os-interface',

@@ -127,6 +127,75 @@ describe('octavia, cinder and glance', () => {
     expect((await s.call('GET', `/volume/v3/${s.projectId}/volumes/${v.id}`)).status).toBe(404);
   });
 
+  it("sets a pool's members in one batch PUT, as OCCM does, with Octavia's zoneless timestamps", async () => {
+    const lb = (
+      await s.json<{ loadbalancer: { id: string; created_at: string } }>('POST', `${L}/loadbalancers`, {
+        loadbalancer: { vip_subnet_id: subnetId },
+      })
+    ).loadbalancer;
+    expect(lb.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+    clock += 1000;
+    const pool = (
+      await s.json<{ pool: { id: string } }>('POST', `${L}/pools`, {
+        pool: { loadbalancer_id: lb.id, protocol: 'TCP', lb_algorithm: 'ROUND_ROBIN' },
+      })
+    ).pool;
+    const batch = (...addresses: string[]) =>
+      s.call('PUT', `${L}/pools/${pool.id}/members`, {
+        members: addresses.map((address) => ({ address, protocol_port: 30080, subnet_id: subnetId })),
+      });
+    const members = async () =>
+      (await s.json<{ members: { address: string }[] }>('GET', `${L}/pools/${pool.id}/members`)).members
+        .map((m) => m.address)
+        .sort();
+    expect((await batch('10.1.0.11')).status).toBe(409);
+    clock += 1000;
+    expect((await batch('10.1.0.11', '10.1.0.12')).status).toBe(202);
+    expect(await members()).toEqual(['10.1.0.11', '10.1.0.12']);
+    clock += 1000;
+    expect((await batch('10.1.0.12', '10.1.0.13')).status).toBe(202);
+    expect(await members()).toEqual(['10.1.0.12', '10.1.0.13']);
+    clock += 1000;
+    expect(
+      (await s.call('PUT', `${L}/pools/${pool.id}/members`, { members: [{ address: 'x' }] })).status,
+    ).toBe(400);
+    expect((await s.call('GET', `${L}/pools/${subnetId}/members`)).status).toBe(404);
+  });
+
+  it('filters volumes by metadata, pages them by limit and marker, and extends one', async () => {
+    const V = `/volume/v3/${s.projectId}/volumes`;
+    const ids: string[] = [];
+    for (const name of ['a', 'b', 'c']) {
+      const metadata = name === 'c' ? {} : { cluster: 'k1' };
+      ids.push(
+        (await s.json<{ volume: { id: string } }>('POST', V, { volume: { size: 1, name, metadata } })).volume
+          .id,
+      );
+    }
+    clock += 1000;
+    type Page = { volumes: { id: string }[]; volumes_links?: { rel: string; href: string }[] };
+    const filter = `metadata=${encodeURIComponent("{'cluster':'k1'}")}`;
+    const first = await s.json<Page>('GET', `${V}/detail?${filter}&limit=1`);
+    // newest first, as Cinder sorts by creation time
+    expect(first.volumes.map((v) => v.id)).toEqual([ids[1]]);
+    const next = new URL(first.volumes_links?.[0]?.href ?? '');
+    expect(next.searchParams.get('marker')).toBe(ids[1]);
+    const second = await s.json<Page>('GET', `${V}/detail?${next.searchParams.toString()}`);
+    expect(second.volumes.map((v) => v.id)).toEqual([ids[0]]);
+    expect((await s.call('GET', `${V}/detail?marker=${subnetId}`)).status).toBe(404);
+    expect((await s.call('GET', `${V}?metadata=nonsense`)).status).toBe(400);
+
+    const action = (body: unknown) => s.call('POST', `${V}/${ids[0]}/action`, body);
+    expect((await action({ 'os-extend': { new_size: 1 } })).status).toBe(400);
+    expect((await action({ 'os-extend': { new_size: 3 } })).status).toBe(202);
+    const volume = async () =>
+      (await s.json<{ volume: { status: string; size: number } }>('GET', `${V}/${ids[0]}`)).volume;
+    expect(await volume()).toMatchObject({ status: 'extending', size: 3 });
+    clock += 1000;
+    expect(await volume()).toMatchObject({ status: 'available', size: 3 });
+    expect((await action({ 'os-attach': { mountpoint: '/dev/vdb' } })).status).toBe(400);
+  });
+
   it('snapshots only an available volume of the project, and refuses a missing one', async () => {
     const V = `/volume/v3/${s.projectId}`;
     const v = (await s.json<{ volume: { id: string } }>('POST', `${V}/volumes`, { volume: { size: 1 } }))
@@ -145,8 +214,19 @@ describe('octavia, cinder and glance', () => {
     ).snapshot;
     expect(snap.status).toBe('creating');
     clock += 1000;
+    // Cinder's list (summary) view holds what CSI reads: size, status, volume, creation time, metadata.
     expect((await s.json<{ snapshots: { id: string }[] }>('GET', `${V}/snapshots`)).snapshots).toEqual([
-      { id: snap.id, name: 'snap', volume_id: v.id },
+      {
+        id: snap.id,
+        name: 'snap',
+        description: null,
+        volume_id: v.id,
+        status: 'available',
+        size: 1,
+        metadata: {},
+        created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/),
+        updated_at: null,
+      },
     ]);
     expect((await s.call('DELETE', `${V}/snapshots/${snap.id}`)).status).toBe(202);
     expect((await s.call('GET', `${V}/snapshots/${snap.id}`)).status).toBe(404);

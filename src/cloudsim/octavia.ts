@@ -48,6 +48,11 @@ function children(env: Env, parentId: string, kind?: Kind): LbObject[] {
   return [...env.state.lb.values()].filter((o) => o.parentId === parentId && (!kind || o.kind === kind));
 }
 
+/** Octavia's timestamps: UTC to the second, without a zone (`2024-05-01T12:00:00`), as clients parse them. */
+function octaviaTime(ms: number): string {
+  return isoSeconds(ms).replace(/Z$/, '');
+}
+
 function view(env: Env, o: LbObject): Record<string, unknown> {
   const status = provisioning(env, o);
   const refs = (kind: Kind, filter: (x: LbObject) => boolean) =>
@@ -58,8 +63,8 @@ function view(env: Env, o: LbObject): Record<string, unknown> {
     provisioning_status: status,
     operating_status: status === 'ACTIVE' ? 'ONLINE' : 'OFFLINE',
     project_id: o.projectId,
-    created_at: isoSeconds(o.createdAt),
-    updated_at: o.updatedAt === o.createdAt ? null : isoSeconds(o.updatedAt),
+    created_at: octaviaTime(o.createdAt),
+    updated_at: o.updatedAt === o.createdAt ? null : octaviaTime(o.updatedAt),
     tags: o.tags,
   };
   if (o.kind !== 'member') base.tenant_id = o.projectId;
@@ -337,24 +342,58 @@ function createMember(ctx: Ctx): Reply {
       `Another member on this pool is already using ip ${address} on protocol_port ${port}`,
     );
   }
-  const o = add(
-    ctx,
-    'member',
-    lb.id,
-    pool.id,
-    {
-      address,
-      protocol_port: port,
-      subnet_id: str(b.subnet_id) ?? null,
-      weight: Number(b.weight ?? 1),
-      backup: b.backup === true,
-      monitor_address: b.monitor_address ?? null,
-      monitor_port: b.monitor_port ?? null,
-    },
-    b,
-  );
+  const o = add(ctx, 'member', lb.id, pool.id, memberFields(b, address, port), b);
   touch(ctx, lb);
   return created(ctx, 'member', o);
+}
+
+/** The fields of a member Octavia takes from a create or batch-update body. */
+function memberFields(b: Record<string, unknown>, address: string, port: number): Record<string, unknown> {
+  return {
+    address,
+    protocol_port: port,
+    subnet_id: str(b.subnet_id) ?? null,
+    weight: Number(b.weight ?? 1),
+    backup: b.backup === true,
+    monitor_address: b.monitor_address ?? null,
+    monitor_port: b.monitor_port ?? null,
+  };
+}
+
+/**
+ * `PUT /pools/{pool}/members`: the pool's members become the list given (OCCM's way of following a
+ * Service's nodes): a member matched by address and port is updated, the others are created, and a
+ * member not in the list is deleted; 202 without a body.
+ */
+function batchMembers(ctx: Ctx): Reply {
+  const pool = find(ctx, 'pool', ctx.params.pool as string);
+  const list = (ctx.body as { members?: unknown } | undefined)?.members;
+  if (!Array.isArray(list))
+    throw new HttpError(
+      400,
+      "Invalid input for field/attribute members. Value: 'None'. Mandatory field missing.",
+    );
+  const wanted = list.map((item) => {
+    const b = (item ?? {}) as Record<string, unknown>;
+    return { b, address: String(required(b, 'address')), port: portNumber(b) };
+  });
+  const lb = lockLb(ctx, pool.lbId, `Pool ${pool.id}`);
+  const existing = children(ctx.env, pool.id, 'member');
+  const same = (m: LbObject, w: (typeof wanted)[number]) =>
+    m.fields.address === w.address && m.fields.protocol_port === w.port;
+  for (const m of existing) if (!wanted.some((w) => same(m, w))) removeTree(ctx, m);
+  for (const w of wanted) {
+    const m = existing.find((x) => same(x, w));
+    if (!m) {
+      add(ctx, 'member', lb.id, pool.id, memberFields(w.b, w.address, w.port), w.b);
+      continue;
+    }
+    Object.assign(m.fields, memberFields(w.b, w.address, w.port), { name: str(w.b.name) ?? m.fields.name });
+    if (Array.isArray(w.b.tags)) m.tags = w.b.tags.map(String);
+    m.updatedAt = ctx.env.now();
+  }
+  touch(ctx, lb);
+  return { status: 202 };
 }
 
 function createHm(ctx: Ctx): Reply {
@@ -495,15 +534,13 @@ function resourceRoutes(base: string): Route[] {
     {
       method: 'GET',
       path: `${base}/pools/{pool}/members`,
-      handler: (ctx) =>
-        listOf(
-          ctx,
-          'member',
-          'members',
-          (o) => o.parentId === find(ctx, 'pool', ctx.params.pool as string).id,
-        ),
+      handler: (ctx) => {
+        const pool = find(ctx, 'pool', ctx.params.pool as string);
+        return listOf(ctx, 'member', 'members', (o) => o.parentId === pool.id);
+      },
     },
     { method: 'POST', path: `${base}/pools/{pool}/members`, handler: createMember },
+    { method: 'PUT', path: `${base}/pools/{pool}/members`, handler: batchMembers },
     { method: 'PUT', path: `${base}/quotas/{project}`, handler: setQuota },
     {
       method: 'GET',

@@ -294,6 +294,8 @@ export interface Volume {
   seq: number;
   /** Set by a delete: the volume is `deleting` until then, and gone after. */
   deletedAt?: number;
+  /** Set by `os-extend`: the volume is `extending` until then (its size is already the new one). */
+  extendedAt?: number;
 }
 
 /** A Cinder volume type. */
@@ -310,6 +312,9 @@ export interface Snapshot {
   projectId: string;
   volumeId: string;
   size: number;
+  /** Absent in states saved before snapshots kept it. */
+  metadata?: Record<string, string>;
+  description?: string | null;
   createdAt: number;
   readyAt: number;
   seq: number;
