@@ -70,6 +70,8 @@ export async function provisionOnKubelab(
      * masters' etcd pods, from the cluster's etcd CA); masters booted later join it as kubeadm would.
      */
     etcd?: boolean;
+    /** The cloud client the node stand-in polls with (default the suite's), e.g. to count its calls apart. */
+    standInCloud?: Cloud;
   },
 ): Promise<ClusterLab> {
   const store: Store = await suite.store();
@@ -110,7 +112,7 @@ export async function provisionOnKubelab(
   await started.kubectl(['apply', '--filename=-'], { input: JSON.stringify(kaasBinding()) });
   let etcd: EtcdMasters | undefined;
   const nodes = startNodeStandIn({
-    cloud: suite.cloud,
+    cloud: input.standInCloud ?? suite.cloud,
     enroll: storeEnroller(store.db),
     lab: started,
     clusterId: cluster.id,
@@ -263,7 +265,7 @@ export function provisionForUpgrade(
   suite: Pick<CloudsimSuite, 'cloud' | 'webhook' | 'store'>,
   name: string,
   spec: Record<string, unknown>,
-  extra: { etcd?: boolean } = {},
+  extra: { etcd?: boolean; standInCloud?: Cloud } = {},
 ): Promise<ClusterLab> {
   return provisionOnKubelab(suite, {
     name,
