@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { engines, freshStore } from '../../test/support/databases.ts';
 import { createLogger } from '../log.ts';
 import { createEngine, type ClaimedJob, type JobHandler, type RunOutcome } from '../provisioner/engine.ts';
@@ -16,9 +16,26 @@ const claimed = (jobId: string, run: () => Promise<RunOutcome> = async () => out
   job: { id: jobId } as JobRecord,
   run,
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('job worker loop', () => {
+/** Runs every timer due within `ms` of fake time, and the promise callbacks in between. */
+const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+/** A promise's result as soon as it settles, else undefined (read after `advance`). */
+function settled<T>(promise: Promise<T>): { value: T | undefined } {
+  const out: { value: T | undefined } = { value: undefined };
+  void promise.then((v) => (out.value = v));
+  return out;
+}
+
+// The loop's waits are timers: these tests run them on a fake clock, so "no claim meanwhile" is
+// exact (every timer due was run) rather than the outcome of a race with a real sleep.
+describe('job worker loop on a fake clock', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('runs jobs back to back and polls every idleMs when none is runnable', async () => {
     const queue = ['j1', 'j2'];
     const calls: number[] = [];
@@ -34,13 +51,18 @@ describe('job worker loop', () => {
       idleMs: 40,
       concurrency: 1,
     });
-    await sleep(150);
-    expect(await loop.stop(1_000)).toBe('stopped');
-    // Two jobs without waiting, then idle polls about 40 ms apart.
-    expect(calls.length).toBeGreaterThanOrEqual(4);
-    expect(calls.length).toBeLessThanOrEqual(7);
-    expect((calls[1] as number) - (calls[0] as number)).toBeLessThan(30);
-    expect((calls[3] as number) - (calls[2] as number)).toBeGreaterThanOrEqual(35);
+    const t0 = Date.now();
+    await advance(0);
+    // Two jobs and the claim that found nothing, without waiting; then one poll per 40 ms.
+    expect(calls).toEqual([t0, t0, t0]);
+    await advance(39);
+    expect(calls).toHaveLength(3);
+    await advance(1);
+    await advance(40);
+    expect(calls).toEqual([t0, t0, t0, t0 + 40, t0 + 80]);
+    const stopped = settled(loop.stop(1_000));
+    await advance(0);
+    expect(stopped.value).toBe('stopped');
   });
 
   it('stop wakes an idle loop at once and lets the job in hand finish', async () => {
@@ -62,11 +84,14 @@ describe('job worker loop', () => {
       idleMs: 60_000,
       concurrency: 1,
     });
-    await sleep(10);
-    const stopping = loop.stop(5_000);
-    await sleep(20);
+    await advance(0);
+    expect(finish).toBeDefined();
+    const stopping = settled(loop.stop(5_000));
+    await advance(1_000);
+    expect(stopping.value).toBeUndefined();
     finish?.();
-    expect(await stopping).toBe('stopped');
+    await advance(0);
+    expect(stopping.value).toBe('stopped');
     expect(claims).toBe(1);
 
     const idle = startWorkerLoop({
@@ -75,10 +100,11 @@ describe('job worker loop', () => {
       idleMs: 60_000,
       concurrency: 4,
     });
-    await sleep(10);
-    const started = Date.now();
-    expect(await idle.stop(5_000)).toBe('stopped');
-    expect(Date.now() - started).toBeLessThan(1_000);
+    await advance(0);
+    // Stopped without any timer run: the stop itself woke the idle wait.
+    const idleStop = settled(idle.stop(5_000));
+    await advance(0);
+    expect(idleStop.value).toBe('stopped');
   });
 
   it('gives up on a job that outlasts the grace period', async () => {
@@ -88,8 +114,12 @@ describe('job worker loop', () => {
       idleMs: 10,
       concurrency: 1,
     });
-    await sleep(10);
-    expect(await loop.stop(50)).toBe('abandoned');
+    await advance(0);
+    const stopping = settled(loop.stop(50));
+    await advance(49);
+    expect(stopping.value).toBeUndefined();
+    await advance(1);
+    expect(stopping.value).toBe('abandoned');
   });
 
   it('logs a failing claim and keeps polling', async () => {
@@ -113,9 +143,13 @@ describe('job worker loop', () => {
       idleMs: 10,
       concurrency: 2,
     });
-    await sleep(80);
-    expect(await loop.stop(1_000)).toBe('stopped');
-    expect(calls).toBeGreaterThanOrEqual(3);
+    await advance(0);
+    expect(calls).toBe(1);
+    await advance(20);
+    expect(calls).toBe(3);
+    const stopping = settled(loop.stop(1_000));
+    await advance(0);
+    expect(stopping.value).toBe('stopped');
     expect(lines.join('')).toContain('claiming work failed');
     expect(lines.join('')).toContain('connection refused');
   });
@@ -137,20 +171,20 @@ describe('job worker loop', () => {
       idleMs: 60_000,
       concurrency: 3,
     });
-    await sleep(30);
+    await advance(0);
     // Three slots: three jobs in hand, and no claim while they are full (not even an idle poll).
+    await advance(3 * 60_000);
     expect([...finishers.keys()]).toEqual(['j0', 'j1', 'j2']);
     expect(claims).toBe(3);
     finishers.get('j1')?.();
-    await sleep(30);
+    await advance(0);
     expect([...finishers.keys()]).toEqual(['j0', 'j1', 'j2', 'j3']);
-    const stopping = loop.stop(5_000);
+    const stopping = settled(loop.stop(5_000));
     for (const id of ['j0', 'j2', 'j3']) finishers.get(id)?.();
-    expect(await stopping).toBe('stopped');
+    await advance(0);
+    expect(stopping.value).toBe('stopped');
   });
-});
 
-describe('job worker loop with a reconciler', () => {
   it('runs reconcile passes only when no job is runnable, and never in the last slot', async () => {
     const jobs: string[] = [];
     const finishers: (() => void)[] = [];
@@ -174,24 +208,23 @@ describe('job worker loop with a reconciler', () => {
       idleMs: 20,
       concurrency: 3,
     });
-    await sleep(60);
-    // Two passes in hand, the third slot kept for a job; no further pass claimed meanwhile.
+    await advance(100);
+    // Two passes in hand, the third slot kept for a job; no further pass claimed over five polls.
     expect(passClaims).toBe(2);
     jobs.push('j1');
-    await sleep(60);
+    await advance(20);
     // The job took the free slot (it ran), and still no third pass.
     expect(jobs).toEqual([]);
     expect(passClaims).toBe(2);
     finishers.shift()?.();
-    await sleep(60);
+    await advance(0);
     expect(passClaims).toBe(3);
-    const stopping = loop.stop(5_000);
+    const stopping = settled(loop.stop(5_000));
     for (const f of finishers) f();
-    expect(await stopping).toBe('stopped');
+    await advance(0);
+    expect(stopping.value).toBe('stopped');
   });
-});
 
-describe('job worker loop with a healer', () => {
   it('runs one healer pass at a time when idle, beside a running job, and waits for it on stop', async () => {
     let passes = 0;
     let finish = () => {};
@@ -216,20 +249,20 @@ describe('job worker loop with a healer', () => {
       idleMs: 20,
       concurrency: 2,
     });
-    await sleep(80);
-    // The job runs, and only one pass has started however many idle polls went by.
+    await advance(100);
+    // The job runs, and only one pass has started over five idle polls.
     expect(passes).toBe(1);
     finish();
-    await sleep(60);
-    expect(passes).toBeGreaterThanOrEqual(2);
-    let stopped = false;
-    const stopping = loop.stop(5_000).then((r) => ((stopped = true), r));
+    await advance(20);
+    expect(passes).toBe(2);
+    const stopping = settled(loop.stop(5_000));
     jobDone();
-    await sleep(40);
+    await advance(1_000);
     // The pass in hand holds the stop until it ends.
-    expect(stopped).toBe(false);
+    expect(stopping.value).toBeUndefined();
     finish();
-    expect(await stopping).toBe('stopped');
+    await advance(0);
+    expect(stopping.value).toBe('stopped');
   });
 });
 
@@ -246,6 +279,8 @@ describe.each(engines)('job worker loop with the engine on %s', (engine) => {
   const STEP = [{ id: 'work', dependsOn: [] }];
   const queue = (s: Store, id: string, clusterId: string) =>
     queueTestJob(s.db, { id, clusterId, stepIds: ['work'] });
+  /** Claims that came back (empty or not) from the loop's engine, counted to tell the loop moved on. */
+  let claimsDone = 0;
   const startLoop = (s: Store, handler: JobHandler, leaseMs = 5_000) => {
     const e = createEngine({
       db: s.db,
@@ -256,19 +291,30 @@ describe.each(engines)('job worker loop with the engine on %s', (engine) => {
       leaseMs,
       handlerFor: () => handler,
     });
-    return startWorkerLoop({ engine: e, logger, idleMs: 20, concurrency: 4 });
+    claimsDone = 0;
+    const counted = {
+      claimNext: async () => {
+        const next = await e.claimNext();
+        claimsDone++;
+        return next;
+      },
+    };
+    return startWorkerLoop({ engine: counted, logger, idleMs: 20, concurrency: 4 });
   };
-  const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 10_000) => {
+  const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
     const deadline = Date.now() + timeoutMs;
     while (!(await check())) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(10);
+      await new Promise((r) => setTimeout(r, 10));
     }
   };
   const stateOf = async (s: Store, id: string) => (await findJob({ db: s.db, id }))?.state;
 
-  /** A handler that records which clusters' jobs are inside their step at once. */
-  const tracking = (stepMs: number) => {
+  /**
+   * A handler that records which clusters' jobs are inside their step at once; each step stays
+   * inside until the condition `leaveWhen` gives at its entry holds (never a fixed time).
+   */
+  const tracking = (leaveWhen: (most: { together: number }) => () => boolean) => {
     const inside = new Map<string, number>();
     const most = { together: 0, perCluster: 0 };
     const handler: JobHandler = {
@@ -279,7 +325,7 @@ describe.each(engines)('job worker loop with the engine on %s', (engine) => {
         const total = [...inside.values()].reduce((a, b) => a + b, 0);
         most.together = Math.max(most.together, total);
         most.perCluster = Math.max(most.perCluster, inside.get(c) ?? 0);
-        await sleep(stepMs);
+        await until(`job ${ctx.job.id} may leave its step`, leaveWhen(most));
         inside.set(c, (inside.get(c) ?? 1) - 1);
         return {};
       },
@@ -291,7 +337,8 @@ describe.each(engines)('job worker loop with the engine on %s', (engine) => {
     store = await freshStore(engine);
     await queue(store, 'j1', 'c1');
     await queue(store, 'j2', 'c2');
-    const { handler, most } = tracking(300);
+    // Each step waits until both were inside at once: only running them together ends it.
+    const { handler, most } = tracking((seen) => () => seen.together >= 2);
     const s = store;
     loop = startLoop(s, handler);
     await until(
@@ -307,7 +354,12 @@ describe.each(engines)('job worker loop with the engine on %s', (engine) => {
     await queue(store, 'j1', 'c1');
     await queue(store, 'j2', 'c1');
     await queue(store, 'j3', 'c2');
-    const { handler, most } = tracking(150);
+    // A step leaves once both clusters ran together and the loop, with free slots, claimed twice
+    // more while it was inside: the other job of its cluster was on offer and not taken.
+    const { handler, most } = tracking((seen) => {
+      const entered = claimsDone;
+      return () => seen.together >= 2 && claimsDone >= entered + 2;
+    });
     const s = store;
     loop = startLoop(s, handler);
     await until('all jobs', async () =>
@@ -331,7 +383,7 @@ describe.each(engines)('job worker loop with the engine on %s', (engine) => {
     });
     const expiresAt = Date.parse(dead?.leaseExpiresAt as string);
     const s = store;
-    loop = startLoop(s, tracking(1).handler, leaseMs);
+    loop = startLoop(s, tracking(() => () => true).handler, leaseMs);
     await until('the takeover', async () => (await stateOf(s, 'j1')) === 'succeeded');
     const job = await findJob({ db: s.db, id: 'j1' });
     expect(job).toMatchObject({ attempt: 2 });

@@ -52,7 +52,8 @@ function fakeCloud() {
     creations,
     /** Idempotent ensure: look up by name first, create only when missing. */
     async ensure(name: string): Promise<string> {
-      await new Promise((r) => setTimeout(r, 2));
+      // A turn of the event loop, as a cloud call would take, so parallel steps interleave.
+      await new Promise((r) => setImmediate(r));
       const existing = resources.get(name);
       if (existing) return existing;
       const id = `id-${++seq}`;
@@ -283,6 +284,7 @@ describe.each(engines)('job engine on %s', (engine) => {
     const leaseMs = 1_500;
     const mutations: number[] = [];
     let abortedAt = 0;
+    let stepEnded = false;
     let dbDied!: () => void;
     const died = new Promise<void>((r) => (dbDied = r));
     // A long step that keeps changing the cloud and writes nothing to the database meanwhile.
@@ -291,12 +293,16 @@ describe.each(engines)('job engine on %s', (engine) => {
       run: async (_step, ctx) => {
         ctx.signal.addEventListener('abort', () => (abortedAt = Date.now()));
         const deps = { sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), ctx };
-        for (;;) {
-          await withRetries(deps, 'resize a volume', async () => {
-            mutations.push(Date.now());
-            if (mutations.length === 5) dbDied();
-          });
-          await deps.sleep(20);
+        try {
+          for (;;) {
+            await withRetries(deps, 'resize a volume', async () => {
+              mutations.push(Date.now());
+              if (mutations.length === 5) dbDied();
+            });
+            await deps.sleep(20);
+          }
+        } finally {
+          stepEnded = true;
         }
       },
     };
@@ -313,9 +319,8 @@ describe.each(engines)('job engine on %s', (engine) => {
     expect(abortedAt).toBeGreaterThan(diedAt);
     expect(abortedAt).toBeLessThan(expiresAt);
     expect(mutations.every((t) => t <= abortedAt)).toBe(true);
-    const later = mutations.length;
-    await new Promise((r) => setTimeout(r, 100));
-    expect(mutations).toHaveLength(later);
+    // The run ended only once the step did: nothing of it can change the cloud any more.
+    expect(stepEnded).toBe(true);
 
     const second = createEngine({
       ...baseDeps(store, 'second'),
@@ -323,8 +328,14 @@ describe.each(engines)('job engine on %s', (engine) => {
       handlerFor: () => handler(fakeCloud()),
     });
     expect(await second.runJob('job-1')).toBeUndefined();
-    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() + 20)));
-    expect(await second.runJob('job-1')).toEqual({ jobId: 'job-1', state: 'succeeded', error: null });
+    // Its clock past the lease's expiry (a fake clock rather than waiting the lease out).
+    const later = createEngine({
+      ...baseDeps(store, 'second'),
+      leaseMs,
+      now: () => new Date(Math.max(Date.now(), expiresAt + 1)),
+      handlerFor: () => handler(fakeCloud()),
+    });
+    expect(await later.runJob('job-1')).toEqual({ jobId: 'job-1', state: 'succeeded', error: null });
     expect(await findJob({ db: store.db, id: 'job-1' })).toMatchObject({ state: 'succeeded', attempt: 2 });
   });
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { describeOnEngines, freshStore } from '../../test/support/databases.ts';
 import { createLogger } from '../log.ts';
 import { claimJob } from '../store/claimJob.ts';
@@ -9,7 +9,6 @@ import { keepLease } from './lease.ts';
 import { queueTestJob } from '../../test/support/jobs.ts';
 
 const logger = createLogger({ level: 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Queues a job and claims it for `me` with a lease of `leaseMs` from now (real time). */
 async function claimed(store: Store, leaseMs: number): Promise<JobRecord> {
@@ -48,14 +47,22 @@ describeOnEngines('job lease keeper', ({ store }) => {
   it('renews the lease while it is held', async () => {
     const job = await claimed(store(), 600);
     const keeper = watch(store(), job, 600, 100);
-    await sleep(900);
-    keeper.stop();
-    const renewed = await findJob({ db: store().db, id: 'j1' });
-    // Still ours and pushed past the claim's expiry.
-    expect(renewed?.leaseOwner).toBe('me');
-    expect(Date.parse(renewed?.leaseExpiresAt as string)).toBeGreaterThan(
-      Date.parse(job.leaseExpiresAt as string),
+    let lost: string | undefined;
+    void keeper.lost.then(({ why }) => (lost = why));
+    // Past the claim's expiry, the lease is still ours and runs on: renewals pushed it forward.
+    const claimExpiry = Date.parse(job.leaseExpiresAt as string);
+    await vi.waitFor(
+      async () => {
+        const now = Date.now();
+        const held = await findJob({ db: store().db, id: 'j1' });
+        expect(now).toBeGreaterThan(claimExpiry);
+        expect(held?.leaseOwner).toBe('me');
+        expect(Date.parse(held?.leaseExpiresAt as string)).toBeGreaterThan(now);
+      },
+      { timeout: 5_000, interval: 25 },
     );
+    keeper.stop();
+    expect(lost).toBeUndefined();
   });
 
   it('reports the lease lost at the first renewal after another engine took the job', async () => {

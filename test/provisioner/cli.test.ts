@@ -3,14 +3,12 @@
  * Ctrl-C) against a real `kaas serve` over TLS with its job worker, on cloudsim. The CLI never runs
  * a job: every job here is run by the server's worker.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configDir, readClientConfig, writeClientConfig } from '../../src/auth/client.ts';
@@ -21,9 +19,10 @@ import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
+import { listJobSteps } from '../../src/store/listJobSteps.ts';
 import { updateProvisionedCluster } from '../../src/store/updateProvisionedCluster.ts';
 import { waitFor } from '../ha/support.ts';
-import { runKaas } from '../support/cli.ts';
+import { runKaas, spawnKaas } from '../support/cli.ts';
 import { adminEnv } from '../support/openstack.ts';
 import {
   TEST_SECRET_KEY,
@@ -34,7 +33,6 @@ import {
   testWebhook,
 } from './support.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let sim: Cloudsim;
 let server: RunningServer;
 let store: Store;
@@ -144,6 +142,32 @@ async function queuedJob(args: string[], kind: string) {
   const job = JSON.parse(queued.stdout) as { id: string; kind: string; state: string };
   expect(job).toMatchObject({ kind, state: 'queued' });
   return { job, stderr: queued.stderr };
+}
+
+/** The environment of a `bin/kaas.mjs` process logged in as admin. */
+const cliEnv = () => ({ HOME: dir, KAAS_CONFIG_DIR: adminDir, KAAS_CA_FILE: caFile });
+
+/** The project kaas builds clusters in (its servers' project). */
+function kaasProject(): string {
+  const server = [...sim.state.servers.values()].find((x) => x.metadata['kaas-cluster'] !== undefined);
+  if (!server) throw new Error('no kaas server in cloudsim yet');
+  return server.projectId;
+}
+
+/**
+ * Runs `during` while servers booted meanwhile stay in BUILD (a condition the test ends, rather
+ * than a boot time the CLI must beat), then lets the cluster's servers finish booting at once.
+ */
+async function withBootsHeld<T>(clusterId: string | (() => string), during: () => Promise<T>): Promise<T> {
+  sim.knobs.bootTimeMs = 3_600_000;
+  try {
+    return await during();
+  } finally {
+    sim.knobs.bootTimeMs = 20;
+    const id = typeof clusterId === 'string' ? clusterId : clusterId();
+    for (const server of sim.state.servers.values())
+      if (server.metadata['kaas-cluster'] === id) server.activeAt = Math.min(server.activeAt, Date.now());
+  }
 }
 
 /** Waits until the server's worker has finished the job `jobId` of `ref` (seen through the CLI). */
@@ -268,42 +292,84 @@ describe('kaas cluster against a kaas server', () => {
   });
 
   it('Ctrl-C while following detaches: the CLI says so and exits 130, the server finishes the job', async () => {
-    sim.knobs.bootTimeMs = 6_000;
-    const child = spawn(process.execPath, ['bin/kaas.mjs', 'cluster', 'resize', 'ok1', '--count', '3'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: dir,
-        KAAS_CONFIG_DIR: adminDir,
-        KAAS_CA_FILE: caFile,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    try {
-      await waitFor(
-        'the CLI to follow the resize',
-        async () => (/ info +\S+: /.test(stderr) ? true : undefined),
-        // The compiled CLI starts, logs in and polls: slow only on a loaded machine.
-        90_000,
-      );
-      child.kill('SIGINT');
-      expect(await exited, stderr).toBe(130);
-    } finally {
-      child.kill('SIGKILL');
-      sim.knobs.bootTimeMs = 20;
-    }
-    const jobId = /job (job-[0-9a-f]+) \(resize\) keeps running on the server/.exec(stderr)?.[1];
-    expect(jobId, stderr).toBeDefined();
-    expect(stderr).toContain('follow it with `kaas cluster show ok1`');
-    expect(stdout).toBe('');
+    const { id } = (await show('ok1')).cluster as unknown as { id: string };
+    const detached = await withBootsHeld(id, () =>
+      spawnKaas(['cluster', 'resize', 'ok1', '--count', '3'], cliEnv(), { interruptOn: / info +\S+: / }),
+    );
+    expect(detached.code, detached.stderr).toBe(130);
+    const jobId = /job (job-[0-9a-f]+) \(resize\) keeps running on the server/.exec(detached.stderr)?.[1];
+    expect(jobId, detached.stderr).toBeDefined();
+    expect(detached.stderr).toContain('follow it with `kaas cluster show ok1`');
+    expect(detached.stdout).toBe('');
     const done = await jobOver('ok1', jobId as string);
     expect(done.job.job.state).toBe('succeeded');
     expect(done.cluster.spec.nodeGroups[0]?.count).toBe(3);
+  }, 150_000);
+
+  it('Ctrl-C on a followed create detaches; the server runs the job on until Nova refuses a worker; retry through the CLI resumes at that step', async () => {
+    const project = kaasProject();
+    const inProject = () => [...sim.state.servers.values()].filter((x) => x.projectId === project).length;
+    // Room for the master only: Nova refuses the workers by its instance quota.
+    sim.knobs.quotas.projects[project] = { ...sim.knobs.quotas.defaults, instances: inProject() + 1 };
+    try {
+      const spec = join(dir, 'cc1.json');
+      writeFileSync(spec, JSON.stringify(testSpec('cc1', 1, { adminRoleId: sim.seedRole('admin').id })));
+      let clusterId = '';
+      const detached = await withBootsHeld(
+        () => clusterId,
+        async () => {
+          const run = await spawnKaas(['cluster', 'create', '-f', spec, '--no-wait-for-api'], cliEnv(), {
+            interruptOn: / info +master-0: step started/,
+          });
+          clusterId = ((await show('cc1')).cluster as unknown as { id: string }).id;
+          return run;
+        },
+      );
+      expect(detached.code, detached.stderr).toBe(130);
+      const jobId = /job (job-[0-9a-f]+) \(create\) keeps running on the server/.exec(detached.stderr)?.[1];
+      expect(jobId, detached.stderr).toBeDefined();
+      expect(detached.stderr).toContain('follow it with `kaas cluster show cc1`');
+      const stepsOf = async () =>
+        new Map(
+          (await listJobSteps({ db: store.db, jobId: jobId as string })).map((x) => [x.stepId, x] as const),
+        );
+      // The CLI is gone while master-0 still boots; the server alone takes the job on from here.
+      const atDetach = await stepsOf();
+      expect(atDetach.get('master-0')?.state).toBe('running');
+
+      const failed = await jobOver('cc1', jobId as string);
+      expect([failed.job.job.state, failed.cluster.status]).toEqual(['failed', 'failed']);
+      const afterFailure = await stepsOf();
+      expect(afterFailure.get('master-0')?.state).toBe('done');
+      expect(afterFailure.get('workers:default')).toMatchObject({
+        state: 'failed',
+        error: { message: expect.stringMatching(/[Qq]uota exceeded for instances/) as unknown },
+      });
+
+      sim.knobs.quotas.projects[project] = { ...sim.knobs.quotas.defaults };
+      const retried = await spawnKaas(['cluster', 'retry', 'cc1'], cliEnv());
+      expect(retried.code, retried.stderr).toBe(0);
+      expect(retried.stderr).toMatch(/resuming \(attempt 2\), \d+\/\d+ steps already done/);
+      expect(retried.stderr).toMatch(/ info +workers:default: step done/);
+      const after = await stepsOf();
+      expect([...after.values()].filter((x) => x.state !== 'done')).toEqual([]);
+      // Every step done before the failure kept its one run; the failed step ran once more.
+      for (const [stepId, before] of afterFailure) {
+        const runs = after.get(stepId)?.runs;
+        if (before.state === 'done') expect([stepId, runs]).toEqual([stepId, 1]);
+        if (before.state === 'failed') expect([stepId, runs]).toEqual([stepId, before.runs + 1]);
+      }
+      const servers = [...sim.state.servers.values()].filter((x) => x.metadata['kaas-cluster'] === clusterId);
+      // One master and the one worker: no server twice across the two attempts.
+      expect(servers.map((x) => x.metadata['kaas-role'] ?? x.metadata['kaas-group']).sort()).toEqual([
+        'default',
+        'master',
+      ]);
+      expect((await show('cc1')).cluster.status).toBe('ready');
+      expect((await kaas(adminDir, ['cluster', 'delete', 'cc1', '--yes'])).code).toBe(0);
+    } finally {
+      sim.knobs.quotas.projects[project] = { ...sim.knobs.quotas.defaults };
+    }
   }, 150_000);
 
   it('a failed job exits 7 with the way out; retry once the cause is fixed succeeds', async () => {

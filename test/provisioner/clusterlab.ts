@@ -30,7 +30,7 @@ import { startEtcdMasters, type EtcdMasters } from '../kubelab/etcdmasters.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { releaseForPatch } from '../../src/versions/index.ts';
-import { kubeadm, startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
+import { kubeadm, startKubelab, waitFor, type Kubelab } from '../kubelab/kubelab.ts';
 import { startNodeStandIn, storeEnroller, waitForReadyNodes, type NodeStandIn } from '../kubelab/nodes.ts';
 import { logger, testProvisioner, testSpec, type CloudsimSuite } from './support.ts';
 
@@ -70,6 +70,8 @@ export async function provisionOnKubelab(
      * masters' etcd pods, from the cluster's etcd CA); masters booted later join it as kubeadm would.
      */
     etcd?: boolean;
+    /** The cloud client the node stand-in polls with (default the suite's), e.g. to count its calls apart. */
+    standInCloud?: Cloud;
   },
 ): Promise<ClusterLab> {
   const store: Store = await suite.store();
@@ -110,7 +112,7 @@ export async function provisionOnKubelab(
   await started.kubectl(['apply', '--filename=-'], { input: JSON.stringify(kaasBinding()) });
   let etcd: EtcdMasters | undefined;
   const nodes = startNodeStandIn({
-    cloud: suite.cloud,
+    cloud: input.standInCloud ?? suite.cloud,
     enroll: storeEnroller(store.db),
     lab: started,
     clusterId: cluster.id,
@@ -190,6 +192,16 @@ export async function killAfterEachStep(
 ): Promise<string[]> {
   const killed: string[] = [];
   const leaseMs = 600;
+  /** Waits until no job of the cluster runs under a live lease: the killed run's has run out. */
+  const leasesOver = () =>
+    waitFor(
+      "the killed run's lease to run out",
+      async () =>
+        (await listJobs({ db: c.store.db, clusterId: c.clusterId })).every(
+          (j) => j.state !== 'running' || Date.parse(j.leaseExpiresAt ?? '') < Date.now(),
+        ),
+      10_000,
+    );
   for (let run = 0; run <= input.maxRuns; run++) {
     const p = c.provisioner({
       ...input.over,
@@ -210,13 +222,13 @@ export async function killAfterEachStep(
       // Idle may only mean the killed run's lease has not run out yet (a loaded machine): go again.
       const jobs = await listJobs({ db: c.store.db, clusterId: c.clusterId });
       if (!jobs.some((j) => j.state === 'running' || j.state === 'queued')) return killed;
-      await new Promise((r) => setTimeout(r, leaseMs + 100));
+      await leasesOver();
     } catch (error) {
       if ((error as Error).message !== `killed after ${killed.at(-1)}`) throw error;
       const names = (await cloud.nova.listServers({ tags: tagsFor(c.clusterId) })).map((s) => s.name);
       if (new Set(names).size !== names.length)
         throw new Error(`duplicate servers: ${names.sort().join(', ')}`);
-      await new Promise((r) => setTimeout(r, leaseMs + 100));
+      await leasesOver();
     }
   }
   throw new Error(`the job did not finish within ${input.maxRuns} runs; died after ${killed.join(', ')}`);
@@ -263,7 +275,7 @@ export function provisionForUpgrade(
   suite: Pick<CloudsimSuite, 'cloud' | 'webhook' | 'store'>,
   name: string,
   spec: Record<string, unknown>,
-  extra: { etcd?: boolean } = {},
+  extra: { etcd?: boolean; standInCloud?: Cloud } = {},
 ): Promise<ClusterLab> {
   return provisionOnKubelab(suite, {
     name,

@@ -59,12 +59,13 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /**
  * Runs the built `bin/kaas.mjs` as a user's shell would: a child process with `env` as its whole
  * environment (plus PATH), `stdin` piped in (not a terminal). `tty` runs it under `script(1)` so
- * stdin is a terminal; its output then arrives on stdout, stderr included.
+ * stdin is a terminal; its output then arrives on stdout, stderr included. `interruptOn` sends it
+ * SIGINT (a user's Ctrl-C) once its stderr matches.
  */
 export function spawnKaas(
   args: string[],
   env: Record<string, string>,
-  input: { stdin?: string; tty?: boolean } = {},
+  input: { stdin?: string; tty?: boolean; interruptOn?: RegExp } = {},
 ): Promise<CliRun> {
   const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
   const [command, argv] = input.tty
@@ -78,7 +79,14 @@ export function spawnKaas(
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  let interrupted = false;
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+    if (!interrupted && input.interruptOn?.test(stderr) === true) {
+      interrupted = true;
+      child.kill('SIGINT');
+    }
+  });
   child.stdin.end(input.stdin ?? '');
   return new Promise((resolve, reject) => {
     child.once('error', reject);
