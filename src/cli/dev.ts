@@ -216,6 +216,10 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   // without it a cluster's delete stops at its load-balancer sweep.
   const lbMember = cloud.seedRole('load-balancer_member');
   cloud.assignRole({ projectId: demo.id, roleId: lbMember.id, userId: builder.id });
+  // .kaas/clouds.yaml is admin's on demo: the openstack CLI needs member (Swift) and
+  // load-balancer_member (Octavia) there, as any user of a project's cloud would hold.
+  for (const role of [memberRole, lbMember])
+    cloud.assignRole({ projectId: demo.id, roleId: role.id, userId: admin.id });
   const unknown = await unknownToCloud(store, cloud, files.cloud);
   if (unknown) {
     await store.close();
@@ -351,7 +355,7 @@ export function registerDevCommand(program: Command, deps: DevCommandDeps = {}):
       process.stderr.write(
         `\nkaas control panel: ${dev.url}/\ncloudsim auth URL:  ${dev.cloud.authUrl}\n` +
           `embedded cloud:     ${dev.cloud.restored ? 'restored from' : 'new, kept in'} ${devFiles(dataDir).cloud}\n` +
-          'users (domain Default): admin/admin (kubernetes-admins on demo: operator), demo/demo (member)\n' +
+          'users (domain Default): admin/admin (kubernetes-admins and member on demo: operator; .kaas/clouds.yaml is theirs), demo/demo (member)\n' +
           `for the kaas CLI, in another shell (again after each restart):\n  source ${dev.envFile}\n\n`,
       );
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
