@@ -1,4 +1,11 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import {
+  pino,
+  type BaseLogger,
+  type Bindings,
+  type ChildLoggerOptions,
+  type Logger,
+  type LoggerOptions,
+} from 'pino';
 
 export type { Logger };
 
@@ -49,6 +56,85 @@ export function createLogger(
   const out = options.destination ?? process.stderr;
   if (options.format !== 'text') return pino(loggerOptions(options.level), out);
   return pino(loggerOptions(options.level), { write: (line: string) => out.write(textLine(line)) });
+}
+
+type LevelMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/** What Fastify needs of a request's logger (its FastifyBaseLogger, spelt without importing Fastify). */
+export interface RequestLogger extends Pick<BaseLogger, 'level' | LevelMethod | 'silent'> {
+  child(bindings: Bindings, options?: ChildLoggerOptions): RequestLogger;
+}
+
+/**
+ * A request logger that makes its pino child only when a line is written at an enabled level. Making
+ * one serialises and redacts the bindings and, for a route's own level, rebuilds every log method:
+ * a cost on each request of a hot route that seldom logs (the TokenReview webhook), for nothing.
+ */
+class LazyChildLogger implements RequestLogger {
+  #made: RequestLogger | undefined;
+
+  constructor(
+    private readonly parent: RequestLogger,
+    private readonly bindings: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
+
+  #child(): RequestLogger {
+    this.#made ??= this.parent.child(this.bindings, this.options);
+    return this.#made;
+  }
+
+  #write(method: LevelMethod, args: unknown[]): void {
+    const { values } = pino.levels;
+    if (this.#made === undefined && (values[method] ?? 0) < (values[this.level] ?? 0)) return;
+    const child = this.#child();
+    (child[method] as (...a: unknown[]) => void).apply(child, args);
+  }
+
+  get level(): string {
+    return this.#made?.level ?? this.options.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.#child().level = level;
+  }
+
+  fatal(...args: unknown[]): void {
+    this.#write('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.#write('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.#write('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.#write('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.#write('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.#write('trace', args);
+  }
+  silent(): void {}
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): RequestLogger {
+    return this.#child().child(bindings, options);
+  }
+}
+
+/**
+ * Fastify's `childLoggerFactory` for a hot route that seldom logs: each request's logger (bound to
+ * its request id, at the route's level) is made when the request first writes a line that level
+ * lets through, so a request that logs nothing makes none.
+ */
+export function lazyChildLogger(
+  parent: RequestLogger,
+  bindings: Bindings,
+  options: ChildLoggerOptions,
+): RequestLogger {
+  return new LazyChildLogger(parent, bindings, options);
 }
 
 const LEVELS: Record<number, string> = {
