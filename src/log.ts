@@ -66,75 +66,43 @@ export interface RequestLogger extends Pick<BaseLogger, 'level' | LevelMethod | 
 }
 
 /**
- * A request logger that makes its pino child only when a line is written at an enabled level. Making
- * one serialises and redacts the bindings and, for a route's own level, rebuilds every log method:
- * a cost on each request of a hot route that seldom logs (the TokenReview webhook), for nothing.
- */
-class LazyChildLogger implements RequestLogger {
-  #made: RequestLogger | undefined;
-
-  constructor(
-    private readonly parent: RequestLogger,
-    private readonly bindings: Bindings,
-    private readonly options: ChildLoggerOptions,
-  ) {}
-
-  #child(): RequestLogger {
-    this.#made ??= this.parent.child(this.bindings, this.options);
-    return this.#made;
-  }
-
-  #write(method: LevelMethod, args: unknown[]): void {
-    const { values } = pino.levels;
-    if (this.#made === undefined && (values[method] ?? 0) < (values[this.level] ?? 0)) return;
-    const child = this.#child();
-    (child[method] as (...a: unknown[]) => void).apply(child, args);
-  }
-
-  get level(): string {
-    return this.#made?.level ?? this.options.level ?? this.parent.level;
-  }
-
-  set level(level: string) {
-    this.#child().level = level;
-  }
-
-  fatal(...args: unknown[]): void {
-    this.#write('fatal', args);
-  }
-  error(...args: unknown[]): void {
-    this.#write('error', args);
-  }
-  warn(...args: unknown[]): void {
-    this.#write('warn', args);
-  }
-  info(...args: unknown[]): void {
-    this.#write('info', args);
-  }
-  debug(...args: unknown[]): void {
-    this.#write('debug', args);
-  }
-  trace(...args: unknown[]): void {
-    this.#write('trace', args);
-  }
-  silent(): void {}
-
-  child(bindings: Bindings, options?: ChildLoggerOptions): RequestLogger {
-    return this.#child().child(bindings, options);
-  }
-}
-
-/**
- * Fastify's `childLoggerFactory` for a hot route that seldom logs: each request's logger (bound to
- * its request id, at the route's level) is made when the request first writes a line that level
- * lets through, so a request that logs nothing makes none.
+ * Fastify's `childLoggerFactory` for a hot route that seldom logs (the TokenReview webhook): each
+ * request's pino child (bound to its request id, at the route's level) is made when the request
+ * first writes a line that level lets through. Making one serialises and redacts the bindings and,
+ * for a route's own level, rebuilds every log method: for a request that logs nothing, for nothing.
  */
 export function lazyChildLogger(
   parent: RequestLogger,
   bindings: Bindings,
   options: ChildLoggerOptions,
 ): RequestLogger {
-  return new LazyChildLogger(parent, bindings, options);
+  let made: RequestLogger | undefined;
+  const child = () => (made ??= parent.child(bindings, options));
+  const level = () => made?.level ?? options.level ?? parent.level;
+  const { values } = pino.levels;
+  const writer =
+    (method: LevelMethod) =>
+    (...args: unknown[]): void => {
+      if (made === undefined && (values[method] ?? 0) < (values[level()] ?? 0)) return;
+      const to = child();
+      (to[method] as (...a: unknown[]) => void).apply(to, args);
+    };
+  return {
+    get level() {
+      return level();
+    },
+    set level(value: string) {
+      child().level = value;
+    },
+    fatal: writer('fatal'),
+    error: writer('error'),
+    warn: writer('warn'),
+    info: writer('info'),
+    debug: writer('debug'),
+    trace: writer('trace'),
+    silent: () => undefined,
+    child: (more, moreOptions) => child().child(more, moreOptions),
+  };
 }
 
 const LEVELS: Record<number, string> = {
