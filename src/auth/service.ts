@@ -220,24 +220,25 @@ export function createAuthService(deps: AuthServiceDeps) {
     return results.some((r) => r.subject === subject && r.lastSuccessAt !== null);
   }
 
+  /** When each sync subject last succeeded (ms), read from the database (shared by replicas) into syncStates. */
+  async function readSyncStates(): Promise<Map<string, number>> {
+    const results = await listSyncResults({ db: store.db });
+    const lastSuccess = new Map(
+      results.flatMap((r) => (r.lastSuccessAt ? [[r.subject, Date.parse(r.lastSuccessAt)] as const] : [])),
+    );
+    syncStates.set('all', lastSuccess);
+    return lastSuccess;
+  }
+
   /**
-   * Why the mirror is too old to vouch for anyone on this project, or undefined when it is fresh.
-   * Read from the database (shared by replicas), cached like identities; a subject never synced is
-   * left to the `not_synced` path.
+   * Why the mirror is too old to vouch for anyone on this project at `t`, or undefined when it is
+   * fresh; a subject never synced is left to the `not_synced` path.
    */
-  async function staleness(projectId: string): Promise<string | undefined> {
-    let lastSuccess = syncStates.get('all');
-    if (!lastSuccess) {
-      const results = await listSyncResults({ db: store.db });
-      lastSuccess = new Map(
-        results.flatMap((r) => (r.lastSuccessAt ? [[r.subject, Date.parse(r.lastSuccessAt)] as const] : [])),
-      );
-      syncStates.set('all', lastSuccess);
-    }
+  function staleness(lastSuccess: Map<string, number>, projectId: string, t: number): string | undefined {
     for (const subject of ['users', `project:${projectId}`]) {
       const last = lastSuccess.get(subject);
       if (last === undefined) continue;
-      const ageMs = nowMs() - last;
+      const ageMs = t - last;
       if (ageMs > options.syncMaxAgeMs) {
         return (
           `kaas cannot vouch for anyone: its last successful Keystone sync (${subject}) was ` +
@@ -336,9 +337,11 @@ export function createAuthService(deps: AuthServiceDeps) {
     // First, before the cluster lookup: a foreign or mistyped token must cost no database read.
     if (input.token === '') return { error: 'token is empty' };
     if (!isWellFormedToken(input.token)) return { error: 'token is not a valid kaas token' };
-    const c = await cluster(input.clusterId);
+    // Cache hits are not awaited: a review served from the caches runs in one go.
+    const c = clusters.get(input.clusterId) ?? (await cluster(input.clusterId));
     // Fail closed before any cache: a cached identity is as stale as the mirror it came from.
-    const stale = await staleness(c.projectId);
+    const t = nowMs();
+    const stale = staleness(syncStates.get('all') ?? (await readSyncStates()), c.projectId, t);
     if (stale) {
       metrics.staleSyncRefusals.inc();
       return { error: stale };
@@ -349,7 +352,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     const hash = hashSecret(input.token);
     const key = `${c.id}\u0000${hash}`;
     let entry = identities.get(key);
-    if (!entry || entry.expiresAt <= nowMs()) {
+    if (!entry || entry.expiresAt <= t) {
       const generation = invalidations;
       const found = await identityOf(c, input.token, hash);
       if (typeof found === 'string') return { error: found };

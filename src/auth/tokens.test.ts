@@ -1,6 +1,8 @@
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   base62,
+  checksum,
   generateToken,
   hashSecret,
   isWellFormedToken,
@@ -37,6 +39,16 @@ describe('api token format', () => {
     expect(isWellFormedToken('gAAAAABlZ-keystone-fernet-token')).toBe(false);
     expect(isWellFormedToken('')).toBe(false);
     expect(isWellFormedToken(`${t.slice(0, -1)}!`)).toBe(false);
+  });
+
+  it('writes the checksum exactly as base62 of the BigInt CRC32 did, for many tokens', () => {
+    const bodies = [
+      ...Array.from({ length: 20_000 }, () => generateToken().slice(0, -6)),
+      generateToken((n) => Buffer.alloc(n, 0)).slice(0, -6),
+      generateToken((n) => Buffer.alloc(n, 0xff)).slice(0, -6),
+      '',
+    ];
+    expect(bodies.filter((body) => checksum(body) !== base62(BigInt(crc32(body)), 6))).toEqual([]);
   });
 
   it('refuses a value too large for the width', () => {

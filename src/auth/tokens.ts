@@ -25,8 +25,18 @@ export function base62(value: bigint, width: number): string {
   return out;
 }
 
-function checksum(body: string): string {
-  return base62(BigInt(crc32(body)), CHECK_LENGTH);
+/**
+ * The CRC32 of a token's body in CHECK_LENGTH base62 digits, as base62() writes it: a CRC32 is below
+ * 2^32, so plain numbers divide it exactly and every TokenReview is spared BigInt arithmetic.
+ */
+export function checksum(body: string): string {
+  let v = crc32(body);
+  let out = '';
+  for (let i = 0; i < CHECK_LENGTH; i++) {
+    out = ALPHABET[v % 62] + out;
+    v = Math.floor(v / 62);
+  }
+  return out;
 }
 
 /** A new token: prefix + 256 random bits + CRC32 of both; shown to the user once, never stored. */

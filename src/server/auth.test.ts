@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Writable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAuthService, type AuthService } from '../auth/service.ts';
 import { generateToken } from '../auth/tokens.ts';
 import { createLogger } from '../log.ts';
@@ -498,6 +498,21 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       expect(logText).not.toContain('/tokenreview/');
       await app.inject({ method: 'GET', url: '/api/v1/session' });
       expect(logText).toContain('/api/v1/session');
+    });
+
+    it('makes no logger for a TokenReview that logs nothing; a failing one logs its error and request id', async () => {
+      const t = (await createToken()).json();
+      const children = vi.spyOn(app.log, 'child');
+      expect((await tokenReview(reviewRequest(t.token))).statusCode).toBe(200);
+      expect(children).not.toHaveBeenCalled();
+      logText = '';
+      await store.close();
+      const unknown = generateToken();
+      expect((await tokenReview(reviewRequest(unknown))).statusCode).toBe(500);
+      expect(children).toHaveBeenCalledTimes(1);
+      const line = JSON.parse(logText.trim().split('\n').at(-1) as string);
+      expect(line).toMatchObject({ level: 50, msg: 'request failed', reqId: expect.any(String) });
+      expect(logText).not.toContain(unknown);
     });
 
     it('never writes tokens, passwords or cookies to the log', async () => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthService } from '../../auth/service.ts';
 import { parseTokenReview, tokenReviewResponse } from '../../auth/tokenreview.ts';
+import { lazyChildLogger } from '../../log.ts';
 import { errorResponses, object, pathParams } from '../openapi.ts';
 
 const strings = { type: 'array', items: { type: 'string' } } as const;
@@ -59,8 +60,9 @@ export function registerTokenReviewRoutes(app: FastifyInstance, auth: AuthServic
   app.post<{ Params: { clusterId: string } }>(
     '/tokenreview/:clusterId',
     // No access log line per review (kube-apiserver sends one per request it authenticates, so
-    // that would be the bulk of kaas's log); kaas_tokenreviews_total counts them by result.
-    { schema, logLevel: 'warn' },
+    // that would be the bulk of kaas's log); kaas_tokenreviews_total counts them by result. A review
+    // that logs nothing (nearly all) makes no per-request child logger either.
+    { schema, logLevel: 'warn', childLoggerFactory: lazyChildLogger },
     async (request) => {
       const review = parseTokenReview(request.body);
       const result = await auth.reviewToken({
