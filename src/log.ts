@@ -4,6 +4,7 @@ import {
   type Bindings,
   type ChildLoggerOptions,
   type Logger,
+  type LevelWithSilent,
   type LoggerOptions,
 } from 'pino';
 
@@ -63,6 +64,16 @@ type LevelMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 /** What Fastify needs of a request's logger (its FastifyBaseLogger, spelt without importing Fastify). */
 export interface RequestLogger extends Pick<BaseLogger, 'level' | LevelMethod | 'silent'> {
   child(bindings: Bindings, options?: ChildLoggerOptions): RequestLogger;
+}
+
+/**
+ * `level`, or `floor` when `level` lets more through: a route that logs at most `floor` lines never
+ * writes lines its logger's own level (`error`, `silent`) would drop.
+ */
+export function noLouderThan(level: string, floor: LevelWithSilent): LevelWithSilent {
+  const { values } = pino.levels;
+  const rank = (l: string) => (l === 'silent' ? Infinity : (values[l] ?? 0));
+  return rank(level) > rank(floor) ? (level as LevelWithSilent) : floor;
 }
 
 /**

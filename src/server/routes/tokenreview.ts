@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthService } from '../../auth/service.ts';
 import { parseTokenReview, tokenReviewResponse } from '../../auth/tokenreview.ts';
-import { lazyChildLogger } from '../../log.ts';
+import { lazyChildLogger, noLouderThan } from '../../log.ts';
 import { errorResponses, object, pathParams } from '../openapi.ts';
 
 const strings = { type: 'array', items: { type: 'string' } } as const;
@@ -62,7 +62,7 @@ export function registerTokenReviewRoutes(app: FastifyInstance, auth: AuthServic
     // No access log line per review (kube-apiserver sends one per request it authenticates, so
     // that would be the bulk of kaas's log); kaas_tokenreviews_total counts them by result. A review
     // that logs nothing (nearly all) makes no per-request child logger either.
-    { schema, logLevel: 'warn', childLoggerFactory: lazyChildLogger },
+    { schema, logLevel: noLouderThan(app.log.level, 'warn'), childLoggerFactory: lazyChildLogger },
     async (request) => {
       const review = parseTokenReview(request.body);
       const result = await auth.reviewToken({
