@@ -10,6 +10,8 @@
  *     (token by hash, its user, the user's roles on the cluster's project).
  * Beside them it measures what k8s-keystone-auth does on every request, validating a Keystone
  * token against Keystone (`GET /v3/auth/tokens`), when OS_AUTH_URL names one (the lab's).
+ * The load comes from a process of its own (bench/loadgen.ts), so the servers measured have this
+ * process's event loop to themselves, and "CPU/req" is theirs alone.
  *   npm run bench:tokenreview        small store, SQLite
  *   npm run bench:tokenreview:scale  1,000,000 tokens and 100,000 users, SQLite and PostgreSQL
  */
@@ -20,7 +22,8 @@ import { randomUUID } from 'node:crypto';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { DirectoryAssignment, DirectoryUser, KeystoneDirectory } from '../src/auth/directory.ts';
 import { createAuthService } from '../src/auth/service.ts';
 import { generateToken, hashSecret } from '../src/auth/tokens.ts';
@@ -32,6 +35,7 @@ import type { Store } from '../src/store/db.ts';
 import type { ApiTokensTable } from '../src/store/schema.ts';
 import { startPostgres, type TestPostgres } from '../test/support/postgres.ts';
 import { prodClusterStore } from '../test/support/server.ts';
+import type { Call, LoadJob } from './loadgen.ts';
 
 const { values } = parseArgs({
   options: {
@@ -61,9 +65,6 @@ const CLUSTER_PATH = '/tokenreview/c1?timeout=30s';
 const ROUNDS = 3;
 
 const f = (n: number) => n.toFixed(2);
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-
 /** `count` Keystone users, all members of the cluster's project (every tenth also admin). */
 function directoryOf(count: number): KeystoneDirectory {
   const users: DirectoryUser[] = Array.from({ length: count }, (_, i) => ({
@@ -152,99 +153,52 @@ const reviewBody = (token: string) =>
     status: { user: {} },
   });
 
-interface Call {
-  method: 'GET' | 'POST';
-  path: string;
-  body?: string;
-  headers?: Record<string, string>;
-  /** Whether the answer is the one wanted (counted as a failure otherwise). */
-  ok: (status: number, text: string) => boolean;
-}
-
-/** One closed-loop measure. */
+/** One measure, by the load generator in a process of its own (bench/loadgen.ts). */
 type Loop = Awaited<ReturnType<typeof closedLoop>>;
 
-/** Round robin over `calls`, `parallel` at a time, for `seconds` (and the calls still in flight). */
-async function closedLoop(url: string, calls: Call[], parallel = concurrency) {
-  const pool = new Pool(url, { connections: parallel, pipelining: 1 });
-  const latencies: number[] = [];
-  let next = 0;
-  let failures = 0;
+const LOADGEN = fileURLToPath(new URL('./loadgen.ts', import.meta.url));
+
+/**
+ * Runs one load job in a child process and returns its result, with the CPU this process (the
+ * servers measured) spent per request meanwhile.
+ */
+async function load(job: Omit<LoadJob, 'seconds' | 'rate'>) {
   const cpu = process.cpuUsage();
-  const begin = performance.now();
-  const end = begin + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      while (performance.now() < end) {
-        const call = calls[next++ % calls.length] as Call;
-        const t0 = performance.now();
-        const res = await pool.request({
-          method: call.method,
-          path: call.path,
-          headers: { 'content-type': 'application/json', ...call.headers },
-          ...(call.body === undefined ? {} : { body: call.body }),
-        });
-        if (!call.ok(res.statusCode, await res.body.text())) failures++;
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - begin) / 1000;
-  const used = process.cpuUsage(cpu);
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  return {
-    requests: latencies.length,
-    rps: latencies.length / elapsed,
-    /** CPU of this process (server and load generator) per request, in µs: steadier than rps on a busy machine. */
-    cpuUs: (used.user + used.system) / latencies.length,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    failures,
+  const child = spawn(process.execPath, ['--import', 'tsx', LOADGEN], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin.end(JSON.stringify({ ...job, seconds, rate }));
+  let out = '';
+  for await (const chunk of child.stdout) out += chunk;
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`the load generator exited with ${String(code)}`);
+  const result = JSON.parse(out) as {
+    requests: number;
+    rps: number;
+    p50: number;
+    p99: number;
+    failures: number;
   };
+  const used = process.cpuUsage(cpu);
+  /** CPU of the servers' process per request, in µs: steadier than rps on a busy machine. */
+  return { ...result, cpuUs: (used.user + used.system) / result.requests };
 }
 
+/** Round robin over `calls`, `parallel` at a time, for `seconds` (and the calls still in flight). */
+const closedLoop = (url: string, calls: Call[], parallel = concurrency) =>
+  load({ url, calls, mode: 'closed', parallel });
+
 /** Round robin over `calls` at `rate` requests per second (open loop), for `seconds`. */
-async function fixedRate(url: string, calls: Call[]) {
-  const pool = new Pool(url, { connections: 64 });
-  const latencies: number[] = [];
-  const total = rate * seconds;
-  const start = performance.now();
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const wait = start + (i * 1000) / rate - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const call = calls[i % calls.length] as Call;
-    inflight.push(
-      (async () => {
-        const t0 = performance.now();
-        const res = await pool.request({
-          method: call.method,
-          path: call.path,
-          headers: { 'content-type': 'application/json' },
-          ...(call.body === undefined ? {} : { body: call.body }),
-        });
-        await res.body.text();
-        latencies.push(performance.now() - t0);
-      })(),
-    );
-  }
-  await Promise.all(inflight);
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  return {
-    achieved: total / ((performance.now() - start) / 1000),
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-  };
-}
+const fixedRate = async (url: string, calls: Call[]) => {
+  const r = await load({ url, calls, mode: 'fixed', parallel: 0 });
+  return { achieved: r.rps, p50: r.p50, p99: r.p99 };
+};
 
 const reviews = (tokens: string[]): Call[] =>
   tokens.map((t) => ({
     method: 'POST',
     path: CLUSTER_PATH,
     body: reviewBody(t),
-    ok: (status, text) => status === 200 && text.includes('"authenticated":true'),
+    status: 200,
+    contains: '"authenticated":true',
   }));
 
 async function openEngine(engine: string, dir: string): Promise<{ url: string; pg?: TestPostgres }> {
@@ -335,7 +289,7 @@ async function benchKeystone(echoRps: number): Promise<string[]> {
     method: 'GET',
     path: `${url.pathname.replace(/\/+$/, '')}/auth/tokens`,
     headers: { 'x-auth-token': token, 'x-subject-token': token },
-    ok: (status) => status === 200,
+    status: 200,
   };
   const k = await closedLoop(url.origin, [validate], KEYSTONE_CONCURRENCY);
   return [
@@ -349,9 +303,7 @@ async function benchKeystone(echoRps: number): Promise<string[]> {
 const echo = Fastify({ logger: false });
 echo.post('/echo', async (request) => request.body);
 const echoUrl = await echo.listen({ host: '127.0.0.1', port: 0 });
-const echoCalls: Call[] = [
-  { method: 'POST', path: '/echo', body: reviewBody(generateToken()), ok: (status) => status === 200 },
-];
+const echoCalls: Call[] = [{ method: 'POST', path: '/echo', body: reviewBody(generateToken()), status: 200 }];
 try {
   await closedLoop(echoUrl, echoCalls); // warm-up
   const print = (lines: string[]) => process.stdout.write(`${lines.join('\n')}\n`);
