@@ -1,5 +1,7 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AuthService, Principal } from '../auth/service.ts';
 import type { Logger } from '../log.ts';
 import type { Cloud } from '../openstack/index.ts';
@@ -20,8 +22,10 @@ import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerPanelRoutes } from './routes/panel.ts';
 import { registerSessionRoutes } from './routes/session.ts';
 import { registerStaticRoutes } from './routes/static.ts';
-import { registerTokenReviewRoutes } from './routes/tokenreview.ts';
+import { registerTokenReviewRoutes, type ReplayedBodies } from './routes/tokenreview.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
+import { webhookInFront, type RequestListener } from './webhook.ts';
+import { noLouderThan } from '../log.ts';
 
 /** Everything the HTTP layer needs, passed in (no module-level state). */
 export interface ServerDeps {
@@ -72,14 +76,24 @@ export interface ServerOptions {
 
 /** Builds the kaas Fastify app: JSON API, TokenReview webhook, control panel, /healthz, /readyz, /metrics, /openapi.json. */
 export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const bodyLimit = options.bodyLimit ?? 64 * 1024;
+  const nextRequestId = requestIds();
+  // The server's listener: Fastify's own, until the webhook's plain handler is put in front of it.
+  let listener: RequestListener | undefined;
   const app = Fastify({
     loggerInstance: deps.logger,
-    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    bodyLimit,
     // kube-apiserver appends ?timeout=30s to webhook calls; routes match on the path alone anyway.
     routerOptions: { ignoreTrailingSlash: true },
     trustProxy: options.trustedProxies?.length ? options.trustedProxies : false,
     ajv: ajvOptions,
+    genReqId: nextRequestId,
+    // Fastify then only names the scheme in listen()'s address: serverFactory makes the server.
     ...(options.https ? { https: options.https } : {}),
+    serverFactory: (handler, fastifyOptions) => {
+      listener = handler;
+      return serverOf(options.https, fastifyOptions, (req, res) => listener?.(req, res));
+    },
   }) as unknown as FastifyInstance;
   dropUnusedConnectionsOnClose(app, options.https !== undefined);
   app.setErrorHandler(errorHandler);
@@ -96,7 +110,25 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
     // The webhook and /metrics sit outside the API's scope: kube-apiserver calls the webhook on
     // every request it authenticates, so it must not pay for cookie parsing, the principal lookup
     // or the audit hooks, none of which apply to it.
-    registerTokenReviewRoutes(app, auth);
+    const replayed: ReplayedBodies = new WeakMap();
+    registerTokenReviewRoutes(app, auth, replayed);
+    let closing = false;
+    app.addHook('preClose', async () => {
+      closing = true;
+    });
+    listener = webhookInFront(
+      {
+        auth,
+        logger: deps.logger,
+        bodyLimit,
+        parseJson: app.getDefaultJsonParser('error', 'error'),
+        routeLogLevel: noLouderThan(app.log.level, 'warn'),
+        nextRequestId,
+        replayed,
+        closing: () => closing,
+      },
+      listener as RequestListener,
+    );
     registerMetricsRoute(app, [auth.metrics.registry], { token: options.metricsToken });
     await app.register(async (api) => {
       await api.register(cookie);
@@ -125,4 +157,27 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
   }
   if (deps.webRoot) await registerStaticRoutes(app, { rootDir: deps.webRoot });
   return app;
+}
+
+/** Fastify's default request ids (`req-1`, `req-2`…), from one sequence the webhook's plain handler shares. */
+function requestIds(): () => string {
+  let next = 0;
+  return () => {
+    next = (next + 1) & 0x7fffffff;
+    return `req-${next.toString(36)}`;
+  };
+}
+
+/** The HTTP(S) server Fastify would make itself (timeouts from its options), with `listener`. */
+function serverOf(
+  https: ServerOptions['https'],
+  fastifyOptions: Record<string, unknown>,
+  listener: RequestListener,
+): Server {
+  const server = https ? createHttpsServer(https, listener) : createHttpServer(listener);
+  const { keepAliveTimeout, requestTimeout, connectionTimeout } = fastifyOptions as Record<string, number>;
+  server.keepAliveTimeout = keepAliveTimeout as number;
+  server.requestTimeout = requestTimeout as number;
+  server.setTimeout(connectionTimeout);
+  return server;
 }

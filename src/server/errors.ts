@@ -21,11 +21,21 @@ export function statusFor(error: unknown): number {
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
 }
 
-/** JSON error body: `{ error: { code, message, field? } }`; never the stack, never internals of a 500. */
-export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** What an error is answered with: status, JSON body `{ error: { code, message, field? } }` and headers. */
+export interface ErrorAnswer {
+  status: number;
+  body: { error: { code: string; message: string; field?: string } };
+  headers: Record<string, string>;
+}
+
+/**
+ * The answer for an error, for the Fastify app (errorHandler) and the webhook's plain handler
+ * alike; never the stack, never internals of a 500.
+ */
+export function errorAnswer(error: unknown): ErrorAnswer {
   const status = statusFor(error);
-  if (status >= 500) request.log.error({ err: error }, 'request failed');
-  if (error instanceof TooManyAttemptsError) reply.header('retry-after', String(error.retryAfterSeconds));
+  const headers: Record<string, string> =
+    error instanceof TooManyAttemptsError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
   const body =
     error instanceof KaasError
       ? {
@@ -36,7 +46,14 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
       : status < 500
         ? fastifyBody(error as FastifyError)
         : { code: 'internal_error', message: 'internal error; the server log has the details' };
-  return reply.status(status).send({ error: body });
+  return { status, body: { error: body }, headers };
+}
+
+/** Fastify's error handler: errorAnswer, with a log line for a 5xx. */
+export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const answer = errorAnswer(error);
+  if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
+  return reply.status(answer.status).headers(answer.headers).send(answer.body);
 }
 
 function fastifyBody(error: FastifyError): { code: string; message: string; field?: string } {

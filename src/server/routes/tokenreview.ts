@@ -1,12 +1,17 @@
 import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import type { AuthService } from '../../auth/service.ts';
-import { parseTokenReview, tokenReviewResponse } from '../../auth/tokenreview.ts';
+import { parseTokenReview, tokenReviewResponse, type TokenReviewRequest } from '../../auth/tokenreview.ts';
 import { lazyChildLogger, noLouderThan } from '../../log.ts';
 import { errorResponses, object, pathParams } from '../openapi.ts';
 
 const strings = { type: 'array', items: { type: 'string' } } as const;
 
-/** Compiled serializer for the answer: the webhook is the hot path, and this also pins its shape. */
+/**
+ * Compiled serializer for the answer, which also pins its shape. Its keys are in the order
+ * tokenReviewResponse writes them, so the plain handler's JSON.stringify writes the same bytes.
+ */
 const responseSchema = {
   type: 'object',
   required: ['apiVersion', 'kind', 'metadata', 'status'],
@@ -19,8 +24,6 @@ const responseSchema = {
       required: ['authenticated'],
       properties: {
         authenticated: { type: 'boolean' },
-        error: { type: 'string' },
-        audiences: strings,
         user: {
           type: 'object',
           required: ['username', 'uid', 'groups', 'extra'],
@@ -31,6 +34,8 @@ const responseSchema = {
             extra: { type: 'object', additionalProperties: strings },
           },
         },
+        audiences: strings,
+        error: { type: 'string' },
       },
     },
   },
@@ -52,25 +57,46 @@ const schema = {
 };
 
 /**
+ * The webhook's answer to a well-formed review (parseTokenReview) for a cluster: the one
+ * implementation the Fastify route and the plain handler (server/webhook.ts) both call.
+ */
+export async function answerTokenReview(auth: AuthService, clusterId: string, review: TokenReviewRequest) {
+  const result = await auth.reviewToken({ clusterId, token: review.token, audiences: review.audiences });
+  return tokenReviewResponse(review.apiVersion, result);
+}
+
+/**
+ * Request bodies the plain handler read but left to the route (anything it does not answer
+ * itself), by request: the route reads them from here instead of the spent request stream.
+ */
+export type ReplayedBodies = WeakMap<IncomingMessage, Buffer>;
+
+/**
  * The webhook kube-apiserver calls: `POST /tokenreview/{clusterId}`. The cluster is named by the
  * path (each cluster's webhook kubeconfig has its own URL), so one kaas serves many clusters over
- * one server certificate. Query strings (`?timeout=30s`) are ignored by the router.
+ * one server certificate. Query strings (`?timeout=30s`) are ignored by the router. `kaas serve`
+ * answers well-formed reviews before Fastify (server/webhook.ts); this route answers the rest,
+ * and every review sent through `app.inject`.
  */
-export function registerTokenReviewRoutes(app: FastifyInstance, auth: AuthService): void {
+export function registerTokenReviewRoutes(
+  app: FastifyInstance,
+  auth: AuthService,
+  replayed: ReplayedBodies = new WeakMap(),
+): void {
   app.post<{ Params: { clusterId: string } }>(
     '/tokenreview/:clusterId',
-    // No access log line per review (kube-apiserver sends one per request it authenticates, so
-    // that would be the bulk of kaas's log); kaas_tokenreviews_total counts them by result. A review
-    // that logs nothing (nearly all) makes no per-request child logger either.
-    { schema, logLevel: noLouderThan(app.log.level, 'warn'), childLoggerFactory: lazyChildLogger },
-    async (request) => {
-      const review = parseTokenReview(request.body);
-      const result = await auth.reviewToken({
-        clusterId: request.params.clusterId,
-        token: review.token,
-        audiences: review.audiences,
-      });
-      return tokenReviewResponse(review.apiVersion, result);
+    {
+      schema,
+      // No access log line per review (kube-apiserver sends one per request it authenticates, so
+      // that would be the bulk of kaas's log); kaas_tokenreviews_total counts them by result. A
+      // review that logs nothing (nearly all) makes no per-request child logger either.
+      logLevel: noLouderThan(app.log.level, 'warn'),
+      childLoggerFactory: lazyChildLogger,
+      preParsing: async (request, _reply, payload) => {
+        const body = replayed.get(request.raw);
+        return body ? Readable.from([body], { objectMode: false }) : payload;
+      },
     },
+    async (request) => answerTokenReview(auth, request.params.clusterId, parseTokenReview(request.body)),
   );
 }
