@@ -1,6 +1,8 @@
 /**
  * TokenReview throughput and latency, as a ratio to a bare Fastify JSON echo server measured in
- * the same run (absolute numbers depend on the machine; the ratio does not, much).
+ * the same run (absolute numbers depend on the machine; the ratio does not, much). A bare node:http
+ * echo (parse and re-serialize, no framework) is measured beside it, since the webhook is served
+ * by a plain node:http handler in front of Fastify (server/webhook.ts).
  *
  * For each store engine asked for, kaas holds `--tokens` API tokens of `--users` synced Keystone
  * users (all but the reviewed ones are filler rows) and answers reviews of two working sets:
@@ -23,6 +25,8 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { DirectoryAssignment, DirectoryUser, KeystoneDirectory } from '../src/auth/directory.ts';
 import { createAuthService } from '../src/auth/service.ts';
@@ -210,7 +214,13 @@ async function openEngine(engine: string, dir: string): Promise<{ url: string; p
   throw new Error(`unknown engine ${engine}: use sqlite or postgres`);
 }
 
-async function benchEngine(engine: string, echoUrl: string, echoCalls: Call[]): Promise<string[]> {
+/** An echo server to compare with: where it listens, and the call it answers. */
+interface Echo {
+  url: string;
+  calls: Call[];
+}
+
+async function benchEngine(engine: string, echo: Echo, bare: Echo): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'kaas-bench-'));
   const logger = createLogger({ level: 'silent' });
   const { url, pg } = await openEngine(engine, dir);
@@ -232,12 +242,18 @@ async function benchEngine(engine: string, echoUrl: string, echoCalls: Call[]): 
       await closedLoop(kaasUrl, warm); // warm-up: caches filled, code optimised
       // Echo and TokenReview alternate, ROUNDS times each: a neighbour's burst of load then hits
       // both sides instead of one, and the median round is reported.
-      const rounds: { e: Loop; k: Loop }[] = [];
-      for (let r = 0; r < ROUNDS; r++)
-        rounds.push({ e: await closedLoop(echoUrl, echoCalls), k: await closedLoop(kaasUrl, warm) });
+      const rounds: { e: Loop; n: Loop; k: Loop }[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        rounds.push({
+          e: await closedLoop(echo.url, echo.calls),
+          n: await closedLoop(bare.url, bare.calls),
+          k: await closedLoop(kaasUrl, warm),
+        });
+      }
       rounds.sort((a, b) => a.k.rps / a.e.rps - b.k.rps / b.e.rps);
-      const { e, k } = rounds[Math.floor(ROUNDS / 2)] as { e: Loop; k: Loop };
+      const { e, n, k } = rounds[Math.floor(ROUNDS / 2)] as { e: Loop; n: Loop; k: Loop };
       const ratios = rounds.map((x) => `${((100 * x.k.rps) / x.e.rps).toFixed(1)}%`).join(', ');
+      const bareRatios = rounds.map((x) => `${((100 * x.k.rps) / x.n.rps).toFixed(1)}%`).join(', ');
       const fixed = await fixedRate(kaasUrl, warm);
       const coldLines: string[] = [];
       if (cold.length > IDENTITY_CACHE) {
@@ -254,9 +270,11 @@ async function benchEngine(engine: string, echoUrl: string, echoCalls: Call[]): 
       }
       return [
         `${engine}: ${tokenCount.toLocaleString('en')} tokens, ${userCount.toLocaleString('en')} users (sync ${(syncMs / 1000).toFixed(1)} s, token seeding ${(seedMs / 1000).toFixed(1)} s)`,
-        `  echo:              ${e.rps.toFixed(0)} req/s  p50 ${f(e.p50)} ms  p99 ${f(e.p99)} ms  ${e.cpuUs.toFixed(0)} µs CPU/req`,
+        `  echo (Fastify):    ${e.rps.toFixed(0)} req/s  p50 ${f(e.p50)} ms  p99 ${f(e.p99)} ms  ${e.cpuUs.toFixed(0)} µs CPU/req`,
+        `  echo (node:http):  ${n.rps.toFixed(0)} req/s  p50 ${f(n.p50)} ms  p99 ${f(n.p99)} ms  ${n.cpuUs.toFixed(0)} µs CPU/req`,
         `  tokenreview warm:  ${k.rps.toFixed(0)} req/s  p50 ${f(k.p50)} ms  p99 ${f(k.p99)} ms  ${k.cpuUs.toFixed(0)} µs CPU/req  (failures ${k.failures}; ${workingSet} tokens)`,
         `  ratio:             ${((100 * k.rps) / e.rps).toFixed(1)}% of echo throughput (goal >= 80%; median of ${ratios}); CPU per request ${((100 * e.cpuUs) / k.cpuUs).toFixed(1)}% of echo's`,
+        `  ratio to node:http: ${((100 * k.rps) / n.rps).toFixed(1)}% of its throughput (rounds ${bareRatios}); CPU per request ${((100 * n.cpuUs) / k.cpuUs).toFixed(1)}% of its`,
         `  warm at ${rate} req/s: achieved ${fixed.achieved.toFixed(0)} req/s  p50 ${f(fixed.p50)} ms  p99 ${f(fixed.p99)} ms (goal p99 < 2 ms)`,
         ...coldLines,
       ];
@@ -300,22 +318,40 @@ async function benchKeystone(echoRps: number): Promise<string[]> {
   ];
 }
 
-const echo = Fastify({ logger: false });
-echo.post('/echo', async (request) => request.body);
-const echoUrl = await echo.listen({ host: '127.0.0.1', port: 0 });
+const fastifyEcho = Fastify({ logger: false });
+fastifyEcho.post('/echo', async (request) => request.body);
+/** The same echo without a framework: read, parse, serialize, answer. */
+const bareEcho = createServer((req, res) => {
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (chunk: string) => (body += chunk));
+  req.on('end', () => {
+    const text = JSON.stringify(JSON.parse(body));
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  });
+});
+await new Promise<void>((resolve) => bareEcho.listen(0, '127.0.0.1', resolve));
 const echoCalls: Call[] = [{ method: 'POST', path: '/echo', body: reviewBody(generateToken()), status: 200 }];
+const echo: Echo = { url: await fastifyEcho.listen({ host: '127.0.0.1', port: 0 }), calls: echoCalls };
+const bare: Echo = { url: `http://127.0.0.1:${(bareEcho.address() as AddressInfo).port}`, calls: echoCalls };
 try {
-  await closedLoop(echoUrl, echoCalls); // warm-up
+  await closedLoop(echo.url, echo.calls); // warm-up
+  await closedLoop(bare.url, bare.calls);
   const print = (lines: string[]) => process.stdout.write(`${lines.join('\n')}\n`);
   const load = () =>
     `load average ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')} on ${availableParallelism()} CPUs`;
   print([`closed loop ${concurrency} concurrent, ${seconds} s per measure; ${load()}`]);
-  for (const engine of values.engines.split(',')) print(await benchEngine(engine.trim(), echoUrl, echoCalls));
-  const e = await closedLoop(echoUrl, echoCalls);
+  for (const engine of values.engines.split(',')) print(await benchEngine(engine.trim(), echo, bare));
+  const e = await closedLoop(echo.url, echo.calls);
   print(await benchKeystone(e.rps));
   print([`done; ${load()}`]);
 } finally {
-  await echo.close();
+  await fastifyEcho.close();
+  await new Promise((resolve) => bareEcho.close(resolve));
 }
