@@ -1,0 +1,167 @@
+/**
+ * nodelab's stand-in for Octavia's data plane: cloudsim keeps load balancers, listeners, pools and
+ * members as objects and forwards nothing, so while a cluster's load balancers exist in the cloud
+ * the harness serves each one's VIP on the lab's bridge (the address on the host side, as /32) and
+ * forwards every TCP connection to a listener's port to the members of its default pool, round
+ * robin, as the pool lists them now. A member that refuses the connection is skipped for the next
+ * one (what haproxy's retries and redispatch do); there is no health monitor probing (Octavia's
+ * amphora would also take a member whose /readyz fails out of rotation). A load balancer gone from
+ * the cloud is torn down: its listeners closed, their connections cut, the VIP removed.
+ */
+import { execFile } from 'node:child_process';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { promisify } from 'node:util';
+import { tagsFor } from '../../src/cluster/names.ts';
+import type { Cloud } from '../../src/openstack/index.ts';
+
+const run = promisify(execFile);
+
+/** One served listener: the VIP's port and the members it forwards to now. */
+interface Served {
+  readonly server: Server;
+  readonly sockets: Set<Socket>;
+  members: { address: string; port: number }[];
+  next: number;
+}
+
+/** The load balancers of one cluster, served on a lab bridge. */
+export interface LbStandIn {
+  /** `vip:port` → the `address:port` members forwarded to, as the stand-in serves them now. */
+  served(): Map<string, string[]>;
+  /** Stops watching and tears every load balancer down (VIPs removed, listeners closed). */
+  stop(): Promise<void>;
+}
+
+/** Starts serving the load balancers tagged with cluster `clusterId` on `bridge`, looking every `pollMs`. */
+export function serveLoadBalancers(
+  cloud: Cloud,
+  clusterId: string,
+  bridge: string,
+  pollMs = 1000,
+): LbStandIn {
+  // VIP → its listeners by port.
+  const vips = new Map<string, Map<number, Served>>();
+  let watching = true;
+
+  const listen = async (vip: string, port: number): Promise<Served> => {
+    const served: Served = { server: createServer(), sockets: new Set(), members: [], next: 0 };
+    served.server.on('connection', (client) => forward(served, client));
+    await new Promise<void>((resolve, reject) => {
+      served.server.once('error', reject);
+      served.server.listen({ host: vip, port }, () => resolve());
+    });
+    return served;
+  };
+
+  const forward = (served: Served, client: Socket) => {
+    served.sockets.add(client);
+    client.on('close', () => served.sockets.delete(client));
+    client.on('error', () => client.destroy());
+    client.pause();
+    const attempt = (tries: number) => {
+      const member = served.members[served.next++ % Math.max(1, served.members.length)];
+      if (!member || tries === 0 || client.destroyed) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect({ host: member.address, port: member.port });
+      upstream.once('error', () => attempt(tries - 1));
+      upstream.once('connect', () => {
+        served.sockets.add(upstream);
+        upstream.on('close', () => served.sockets.delete(upstream));
+        upstream.removeAllListeners('error');
+        upstream.on('error', () => client.destroy());
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+      });
+    };
+    attempt(served.members.length);
+  };
+
+  const close = async (listeners: Map<number, Served>) => {
+    for (const served of listeners.values()) {
+      for (const socket of served.sockets) socket.destroy();
+      await new Promise<void>((resolve) => served.server.close(() => resolve()));
+    }
+  };
+
+  const removeVip = async (vip: string) => {
+    const listeners = vips.get(vip);
+    vips.delete(vip);
+    if (listeners) await close(listeners);
+    await run('ip', ['addr', 'del', `${vip}/32`, 'dev', bridge]);
+  };
+
+  const pass = async () => {
+    const { octavia } = cloud;
+    const wanted = new Map<string, Map<number, { address: string; port: number }[]>>();
+    for (const lb of await octavia.listLoadBalancers({ tags: tagsFor(clusterId) })) {
+      const ports = new Map<number, { address: string; port: number }[]>();
+      for (const { id } of lb.listeners) {
+        const listener = await octavia.getListener(id);
+        const members = listener.default_pool_id
+          ? (await octavia.listMembers(listener.default_pool_id)).map((m) => ({
+              address: m.address,
+              port: m.protocol_port,
+            }))
+          : [];
+        ports.set(listener.protocol_port, members);
+      }
+      wanted.set(lb.vip_address, ports);
+    }
+    for (const vip of [...vips.keys()]) if (!wanted.has(vip)) await removeVip(vip);
+    for (const [vip, ports] of wanted) {
+      let listeners = vips.get(vip);
+      if (!listeners) {
+        await run('ip', ['addr', 'add', `${vip}/32`, 'dev', bridge]);
+        listeners = new Map();
+        vips.set(vip, listeners);
+      }
+      for (const [port, served] of [...listeners]) {
+        if (!ports.has(port)) {
+          listeners.delete(port);
+          await close(new Map([[port, served]]));
+        }
+      }
+      for (const [port, members] of ports) {
+        let served = listeners.get(port);
+        if (!served) {
+          served = await listen(vip, port);
+          listeners.set(port, served);
+        }
+        served.members = members;
+      }
+    }
+  };
+
+  const loop = (async () => {
+    while (watching) {
+      // A cloud that does not answer now may answer on the next look.
+      await pass().catch(() => undefined);
+      if (watching) await new Promise((r) => setTimeout(r, pollMs));
+    }
+  })();
+
+  return {
+    served: () => {
+      const out = new Map<string, string[]>();
+      for (const [vip, listeners] of vips) {
+        for (const [port, served] of listeners) {
+          out.set(
+            `${vip}:${port}`,
+            served.members.map((m) => `${m.address}:${m.port}`),
+          );
+        }
+      }
+      return out;
+    },
+    stop: async () => {
+      watching = false;
+      await loop;
+      for (const vip of [...vips.keys()]) await removeVip(vip);
+    },
+  };
+}
