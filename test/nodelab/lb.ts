@@ -3,8 +3,9 @@
  * members as objects and forwards nothing, so while a cluster's load balancers exist in the cloud
  * the harness serves each one's VIP on the lab's bridge (the address on the host side, as /32) and
  * forwards every TCP connection to a listener's port to the members of its default pool, round
- * robin, as the pool lists them now. A member that refuses the connection is skipped for the next
- * one (what haproxy's retries and redispatch do); there is no health monitor probing (Octavia's
+ * robin, as the pool lists them now. A member that refuses the connection (or does not answer) is
+ * skipped for the next one and tried last for a while (what haproxy's retries and redispatch do,
+ * roughly); there is no health monitor probing (Octavia's
  * amphora would also take a member whose /readyz fails out of rotation). A load balancer gone from
  * the cloud is torn down: its listeners closed, their connections cut, the VIP removed.
  */
@@ -22,7 +23,13 @@ interface Served {
   readonly sockets: Set<Socket>;
   members: { address: string; port: number }[];
   next: number;
+  /** `address:port` → until when a member that refused or did not answer is tried last. */
+  failed: Map<string, number>;
 }
+
+/** How long a member that failed a connection is tried after the others. */
+const FAILED_MS = 10_000;
+const key = (m: { address: string; port: number }) => `${m.address}:${m.port}`;
 
 /** The load balancers of one cluster, served on a lab bridge. */
 export interface LbStandIn {
@@ -44,7 +51,13 @@ export function serveLoadBalancers(
   let watching = true;
 
   const listen = async (vip: string, port: number): Promise<Served> => {
-    const served: Served = { server: createServer(), sockets: new Set(), members: [], next: 0 };
+    const served: Served = {
+      server: createServer(),
+      sockets: new Set(),
+      members: [],
+      next: 0,
+      failed: new Map(),
+    };
     served.server.on('connection', (client) => forward(served, client));
     await new Promise<void>((resolve, reject) => {
       served.server.once('error', reject);
@@ -58,14 +71,25 @@ export function serveLoadBalancers(
     client.on('close', () => served.sockets.delete(client));
     client.on('error', () => client.destroy());
     client.pause();
-    const attempt = (tries: number) => {
-      const member = served.members[served.next++ % Math.max(1, served.members.length)];
-      if (!member || tries === 0 || client.destroyed) {
+    // Each member once, from this connection's turn on; the ones that failed lately last.
+    const start = served.next++;
+    const now = Date.now();
+    const turns = served.members.map((_, k) => served.members[(start + k) % served.members.length]!);
+    const candidates = [
+      ...turns.filter((m) => (served.failed.get(key(m)) ?? 0) < now),
+      ...turns.filter((m) => (served.failed.get(key(m)) ?? 0) >= now),
+    ];
+    const attempt = (k: number) => {
+      const member = candidates[k];
+      if (!member || client.destroyed) {
         client.destroy();
         return;
       }
       const upstream = connect({ host: member.address, port: member.port });
-      upstream.once('error', () => attempt(tries - 1));
+      upstream.once('error', () => {
+        served.failed.set(key(member), Date.now() + FAILED_MS);
+        attempt(k + 1);
+      });
       upstream.once('connect', () => {
         served.sockets.add(upstream);
         upstream.on('close', () => served.sockets.delete(upstream));
@@ -78,7 +102,7 @@ export function serveLoadBalancers(
         client.resume();
       });
     };
-    attempt(served.members.length);
+    attempt(0);
   };
 
   const close = async (listeners: Map<number, Served>) => {
