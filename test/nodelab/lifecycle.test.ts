@@ -11,8 +11,15 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
-import { NONE_TAGGED, taggedCounts } from '../provisioner/support.ts';
-import { kubeletSysctls, MINUTE, startNodelabKaas, until, type NodelabKaas } from './kaas.ts';
+import {
+  cloudLeftovers,
+  kubeletSysctls,
+  MINUTE,
+  NO_LEFTOVERS,
+  startNodelabKaas,
+  until,
+  type NodelabKaas,
+} from './kaas.ts';
 import { hostTraces, NO_TRACES } from './node.ts';
 import { watchServers, type ServerWatch } from './watch.ts';
 
@@ -163,12 +170,7 @@ describe('nodelab: resize and delete on real nodes', () => {
       const deleteMs = Date.now() - deleted;
       await watch.stop();
       watch = undefined;
-      expect(await taggedCounts(cloud, cluster.id)).toEqual(NONE_TAGGED);
-      expect(await cloud.neutron.floatingIps.list({ tags: tagsFor(cluster.id) })).toEqual([]);
-      expect((await cloud.swift.listContainers()).filter((c) => c.name.startsWith(`kaas-${NAME}-`))).toEqual(
-        [],
-      );
-      await expect(cloud.nova.getKeypair(`kaas-${NAME}-keypair`)).rejects.toThrow();
+      expect(await cloudLeftovers(cloud, cluster.id, NAME)).toEqual(NO_LEFTOVERS);
       expect(await hostTraces()).toEqual({ ...NO_TRACES, links: [lab.bridge] });
       await kaas.stop();
       kaas = undefined;
