@@ -110,6 +110,44 @@ export const NO_LEFTOVERS = {
   keypair: false,
 };
 
+/**
+ * A Deployment of `replicas` busybox pods in `default`, spread one per node over the nodes they
+ * may run on (the master's taint honoured), `whenUnsatisfiable` saying whether that is a must.
+ */
+export function spreadDeployment(
+  name: string,
+  replicas: number,
+  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway',
+): object {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          terminationGracePeriodSeconds: 2,
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: 'kubernetes.io/hostname',
+              whenUnsatisfiable,
+              nodeTaintsPolicy: 'Honor',
+              labelSelector: { matchLabels: { app: name } },
+            },
+          ],
+          containers: [
+            { name: 'sleep', image: 'docker.io/library/busybox:stable', command: ['sleep', '3600'] },
+          ],
+        },
+      },
+    },
+  };
+}
+
 /** The kubelet's kernel-wide settings as they are now (to compare before and after a lab). */
 export function kubeletSysctls(): Promise<string[]> {
   return Promise.all(KUBELET_SYSCTLS.map((k) => readFile(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8')));

@@ -16,6 +16,7 @@ import {
   kubeletSysctls,
   MINUTE,
   NO_LEFTOVERS,
+  spreadDeployment,
   startNodelabKaas,
   until,
   type NodelabKaas,
@@ -85,33 +86,7 @@ describe('nodelab: resize and delete on real nodes', () => {
 
       // One pod per worker: topology spread over the nodes the pods may run on (the master's
       // taint honoured), so workers 1 and 2, which the shrink removes, each run one.
-      await apply({
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: SPREAD, namespace: 'default' },
-        spec: {
-          replicas: 3,
-          selector: { matchLabels: { app: SPREAD } },
-          template: {
-            metadata: { labels: { app: SPREAD } },
-            spec: {
-              terminationGracePeriodSeconds: 2,
-              topologySpreadConstraints: [
-                {
-                  maxSkew: 1,
-                  topologyKey: 'kubernetes.io/hostname',
-                  whenUnsatisfiable: 'DoNotSchedule',
-                  nodeTaintsPolicy: 'Honor',
-                  labelSelector: { matchLabels: { app: SPREAD } },
-                },
-              ],
-              containers: [
-                { name: 'sleep', image: 'docker.io/library/busybox:stable', command: ['sleep', '3600'] },
-              ],
-            },
-          },
-        },
-      });
+      await apply(spreadDeployment(SPREAD, 3, 'DoNotSchedule'));
       const spreadPods = async () => {
         const { stdout } = await kubectl('get', 'pods', '-l', `app=${SPREAD}`, '-o', 'json');
         return (
