@@ -356,9 +356,9 @@ describe('planUpgrade', () => {
     `master-${n}`,
     `master-ready:${m(n)}`,
     `etcd-joined:${m(n)}`,
+    `drain:${m(old)}`,
     `delete-lb-member:${m(old)}`,
     `etcd-remove:${m(old)}`,
-    `drain:${m(old)}`,
     `delete-server:${m(old)}`,
     `delete-node:${m(old)}`,
     `delete-port:${m(old)}`,
@@ -432,13 +432,15 @@ describe('planUpgrade', () => {
       type: 'etcd-member',
       params: { member: m(3), masters: [m(0), m(1), m(2), m(3)] },
     });
-    expect(at(`delete-lb-member:${m(0)}`).dependsOn).toEqual([`etcd-joined:${m(3)}`]);
+    // Drained first, while its own API server (its kubelet's) still has its etcd member.
+    expect(at(`drain:${m(0)}`).dependsOn).toEqual([`etcd-joined:${m(3)}`]);
+    expect(at(`delete-lb-member:${m(0)}`).dependsOn).toEqual([`drain:${m(0)}`]);
     expect(at(`etcd-remove:${m(0)}`)).toMatchObject({
       kind: 'delete',
       dependsOn: [`delete-lb-member:${m(0)}`],
       resource: { params: { member: m(0) } },
     });
-    expect(at(`drain:${m(0)}`).dependsOn).toEqual([`etcd-remove:${m(0)}`]);
+    expect(at(`delete-server:${m(0)}`).dependsOn).toEqual([`drain:${m(0)}`, `etcd-remove:${m(0)}`]);
     expect(at(`delete-port:${m(0)}`).dependsOn).toEqual([`delete-server:${m(0)}`]);
     expect(at(`etcd-remove:${m(1)}`).resource.params).toMatchObject({ masters: [m(1), m(2), m(3), m(4)] });
     // One at a time: the next master's port waits until the previous old master is fully gone.

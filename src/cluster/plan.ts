@@ -596,6 +596,7 @@ function removeNode(
   server: ServerParams,
   after: readonly string[],
   deadNode = false,
+  beforeDelete: readonly string[] = [],
 ): PlanStep[] {
   return [
     step(`drain:${node}`, 'action', [...after], {
@@ -604,7 +605,7 @@ function removeNode(
       tags,
       params: { node, ...(deadNode ? { deadNode } : {}) },
     }),
-    step(`delete-server:${node}`, 'delete', [`drain:${node}`], {
+    step(`delete-server:${node}`, 'delete', [`drain:${node}`, ...beforeDelete], {
       type: 'server',
       name: node,
       tags,
@@ -840,9 +841,10 @@ export interface ExistingServers {
  * master in turn: a new port and load-balancer member, a server on the lowest free index with the
  * new version's `join-control-plane` user data (kubeadm-config names the new version and a fresh
  * kubeadm-certs Secret was uploaded first), its Node Ready and its etcd member healthy beside every
- * other; then the old master leaves the load balancer and etcd (quorum checked), is drained, and
- * its server, port and Node are deleted before the next master starts. Then every worker group
- * rolls in batches of its `maxSurge` (see {@link planWorkerRollout}).
+ * other; then the old master is drained (while its kubelet's own API server still serves), leaves the
+ * load balancer and etcd (quorum checked), and its server, port and Node are deleted before the next
+ * master starts. Then every worker group rolls in batches of its `maxSurge` (see
+ * {@link planWorkerRollout}).
  *
  * Throws InputError (`upgrade_downgrade`, `upgrade_skips_minor`) for unsupported jumps,
  * `upgrade_group_mismatch` when the servers do not match the spec (finish the resize first), and
@@ -945,11 +947,25 @@ function replaceMasters(
     const newName = names.master(n);
     // The masters kaas can reach etcd through while this one is replaced: both of the pair.
     const masters = [...fresh.slice(0, k + 1), ...old.slice(k)].map((i) => names.master(i)).sort();
+    const [drain, ...retire] = retireMaster(
+      spec,
+      clusterId,
+      names,
+      tags,
+      index,
+      [`etcd-joined:${newName}`],
+      false,
+      [`etcd-remove:${oldName}`],
+    );
     steps.push(
       ...joinMaster(spec, clusterId, names, tags, n, ['subnet', ...after], masters),
+      // Drained while its etcd member still serves: a kubeadm master's kubelet talks to its own
+      // API server, which stops with the member, and pods on a node whose kubelet cannot report
+      // never finish terminating (the drain would time out). Its server goes once etcd let it go.
+      drain as PlanStep,
       // Out of the pool first, so no client reaches an API server whose etcd member is gone.
-      ...leaveEtcd(names, tags, index, [`etcd-joined:${newName}`], masters),
-      ...retireMaster(spec, clusterId, names, tags, index, [`etcd-remove:${oldName}`]),
+      ...leaveEtcd(names, tags, index, [`drain:${oldName}`], masters),
+      ...retire,
     );
     after = [`delete-node:${oldName}`, `delete-port:${oldName}`];
   }
@@ -1101,7 +1117,10 @@ function leaveEtcd(
   ];
 }
 
-/** Master `index`, out of etcd already, is drained and its server, Node and port deleted. */
+/**
+ * Master `index` is drained (after `after`) and its server, Node and port deleted (its server
+ * also after `beforeDelete`).
+ */
 function retireMaster(
   spec: ClusterSpec,
   clusterId: string,
@@ -1110,11 +1129,12 @@ function retireMaster(
   index: number,
   after: readonly string[],
   deadNode = false,
+  beforeDelete: readonly string[] = [],
 ): PlanStep[] {
   const name = names.master(index);
   const params = masterParams(spec, clusterId, names, index, 'join-control-plane');
   return [
-    ...removeNode(name, tags, params, after, deadNode),
+    ...removeNode(name, tags, params, after, deadNode, beforeDelete),
     step(`delete-port:${name}`, 'delete', [`delete-server:${name}`], {
       type: 'port',
       name: names.masterPort(index),

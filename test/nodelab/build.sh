@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Builds what a nodelab node runs that kubelab does not already build, without any registry:
-#   kubelet, kube-proxy (the catalogue's default version), from the Go module proxy in the same
-#     wrapper module kubelab builds kube-apiserver in (test/kubelab/build.sh, which this runs first);
+#   kubelet, kube-proxy for the catalogue's default version and the minor before it (where upgrades
+#     start), from the Go module proxy in the wrapper module kubelab builds each version's kubeadm
+#     in (test/kubelab/build.sh, which this runs first); for the previous minor also its
+#     kube-apiserver, kube-controller-manager, kube-scheduler and kubectl (kubelab builds those for
+#     the default version only);
 #   CoreDNS and flannel (+ its CNI plugin) at the versions the catalogue and src/addons name, from
 #     the Go module proxy; pause from the Kubernetes module's own pause.c;
-#   one OCI image tarball per image kaas's kubeadm config and managed services reference, under the
-#     exact name they reference (containerd imports a tarball without a registry and without
-#     normalising names), for `ctr -n k8s.io images import` into each node's containerd.
+#   one OCI image tarball per image kaas's kubeadm config (of each of those two versions) and
+#     managed services reference, under the exact name they reference (containerd imports a
+#     tarball without a registry and without normalising names), for `ctr -n k8s.io images
+#     import` into each node's containerd (every node imports every version's: a registry's stand-in).
 # Debian's containerd, runc, CNI plugins, cloud-init, busybox-static, nftables (kaas's metadata
 # guard) and the tools kubeadm's preflight looks for are installed with apt when missing (a node's
 # root is the host's root).
@@ -34,10 +38,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 KUBELAB_CACHE=$(bash "$root/test/kubelab/build.sh")
-# The default release and the image tags its kubeadm deploys (src/versions/catalogue.json).
-read -r version etcd_tag coredns_tag pause_tag < <(node -e '
-  const c = require(process.argv[1]); const r = c.versions.find((v) => v.minor === c.default);
-  console.log(r.patch, r.images.etcd, r.images.coredns, r.images.pause);' "$root/src/versions/catalogue.json")
+# The default release and the one before it, each with the image tags its kubeadm deploys
+# (src/versions/catalogue.json): "patch etcd coredns pause" per line, the default first.
+mapfile -t releases < <(node -e '
+  const c = require(process.argv[1]); const i = c.versions.findIndex((v) => v.minor === c.default);
+  for (const r of [c.versions[i], c.versions[i - 1]])
+    if (r) console.log(r.patch, r.images.etcd, r.images.coredns, r.images.pause);' "$root/src/versions/catalogue.json")
+[ ${#releases[@]} -eq 2 ] || {
+  log "the version catalogue lists no minor before its default"
+  exit 1
+}
+read -r version _ coredns_tag _ <<< "${releases[0]}"
 # The managed services' pinned images (src/addons/images.ts), read as text: only flannel's two.
 addon_image() { sed -n "s/^  $1: '\\(.*\\)',\$/\\1/p" "$root/src/addons/images.ts"; }
 flannel_image=$(addon_image flannel)
@@ -48,6 +59,7 @@ flannel_cni_image=$(addon_image flannelCniPlugin)
 }
 etcd_version=$(node -e 'process.stdout.write(require(process.argv[1]).etcd)' "$root/test/kubelab/tools.json")
 
+# The default version's directories also hold what serves every version (CoreDNS's and flannel's).
 bin="$CACHE/bin/$version"
 images="$CACHE/images/$version"
 mkdir -p "$bin" "$images" "$CACHE/src"
@@ -62,24 +74,6 @@ go_build() {
   mv "$out.tmp" "$out"
   log "built $(basename "$out") in $((SECONDS - started)) s"
 }
-
-# kubelet and kube-proxy in kubelab's wrapper module (same go.mod, so the build cache is shared).
-k8s_mod="$KUBELAB_CACHE/src/kubernetes-$version"
-minor=${version#*.}
-minor=${minor%%.*}
-ld="-s -w"
-for kv in "gitVersion=v$version" gitMajor=1 "gitMinor=$minor" gitTreeState=clean \
-  gitCommit=0000000000000000000000000000000000000000 buildDate=1970-01-01T00:00:00Z; do
-  ld+=" -X k8s.io/component-base/version.$kv -X k8s.io/client-go/pkg/version.$kv"
-done
-go_build "$bin/kubelet" "$k8s_mod" k8s.io/kubernetes/cmd/kubelet "$ld"
-go_build "$bin/kube-proxy" "$k8s_mod" k8s.io/kubernetes/cmd/kube-proxy "$ld"
-if [ ! -x "$bin/pause" ]; then
-  pause_c=$(cd "$k8s_mod" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c
-  gcc -static -Os -Wall -Werror "-DVERSION=v$pause_tag" -o "$bin/pause.tmp" "$pause_c"
-  strip "$bin/pause.tmp"
-  mv "$bin/pause.tmp" "$bin/pause"
-fi
 
 # tool_module <name> <module> <version>: a wrapper module requiring one upstream module.
 tool_module() {
@@ -179,31 +173,66 @@ busybox=(/bin/busybox:/bin/busybox link:busybox:/bin/sh link:busybox:/bin/cp lin
   link:busybox:/bin/ip link:busybox:/bin/echo link:busybox:/bin/hostname)
 
 k8s=registry.k8s.io
-for c in kube-apiserver kube-controller-manager kube-scheduler; do
-  image "$k8s/$c:v$version" "$c.tar" - "$KUBELAB_CACHE/kubernetes/$version/$c:/usr/local/bin/$c"
-done
-image "$k8s/kube-proxy:v$version" kube-proxy.tar - "$bin/kube-proxy:/usr/local/bin/kube-proxy" "${iptables_files[@]}"
-# etcd: kubelab's etcd build stands in under the tag kubeadm deploys for this release.
-image "$k8s/etcd:$etcd_tag" etcd.tar - "$KUBELAB_CACHE/etcd/$etcd_version/etcd:/usr/local/bin/etcd"
-image "$k8s/pause:$pause_tag" pause.tar '["/pause"]' "$bin/pause:/pause"
-image "$k8s/coredns/coredns:$coredns_tag" coredns.tar '["/coredns"]' "$bin/coredns:/coredns"
 image "$flannel_image" flannel.tar '["/opt/bin/flanneld"]' "$bin/flanneld:/opt/bin/flanneld" \
   "${iptables_files[@]}" "${busybox[@]}"
 image "$flannel_cni_image" flannel-cni-plugin.tar - "$bin/flannel:/flannel" "${busybox[@]}"
 image docker.io/library/busybox:stable busybox.tar '["/bin/sh"]' "${busybox[@]}"
+coredns_bin="$bin/coredns"
 
-# The release as dl.k8s.io lays it out, for a release mirror (KAAS_RELEASE_MIRROR): the binaries a
-# node's user data installs from it, with kubelab's kubectl and (wrapped, below) kubeadm.
-release="$CACHE/release/v$version"
-if [ ! -f "$release/kubernetes-server-linux-amd64.tar.gz" ]; then
-  work=$(mktemp -d)
-  mkdir -p "$work/kubernetes/server/bin" "$release"
-  cp "$KUBELAB_CACHE/kubernetes/$version/kubectl" "$bin/kubelet" "$bin/kube-proxy" "$work/kubernetes/server/bin/"
-  # SHORTCUT: this VM runs cgroup v1, which kubeadm's preflight refuses for kubelets from 1.35 on
-  # (the kubelet itself runs on it with --fail-cgroupv1=false, see node.sh). The release's kubeadm
-  # is upstream kubeadm behind a wrapper that ignores the SystemVerification check on init/join;
-  # every other check runs. The binary is read from this cache, visible in each node's root.
-  cat > "$work/kubernetes/server/bin/kubeadm" << EOF
+# k8s_binary <version> <component>: kubelab's build of it, else this script's.
+k8s_binary() {
+  local path="$KUBELAB_CACHE/kubernetes/$1/$2"
+  [ -x "$path" ] || path="$CACHE/bin/$1/$2"
+  echo "$path"
+}
+
+# release_for <patch> <etcd tag> <coredns tag> <pause tag>: a release's node binaries, the images
+# its kubeadm deploys under their tags, and its release tarball.
+release_for() {
+  local version=$1 etcd_tag=$2 coredns_tag=$3 pause_tag=$4
+  local bin="$CACHE/bin/$version" images="$CACHE/images/$version"
+  mkdir -p "$bin" "$images"
+  # In kubelab's wrapper module of this version (same go.mod, so the build cache is shared).
+  local k8s_mod="$KUBELAB_CACHE/src/kubernetes-$version" minor=${version#*.} ld="-s -w" kv c
+  minor=${minor%%.*}
+  for kv in "gitVersion=v$version" gitMajor=1 "gitMinor=$minor" gitTreeState=clean \
+    gitCommit=0000000000000000000000000000000000000000 buildDate=1970-01-01T00:00:00Z; do
+    ld+=" -X k8s.io/component-base/version.$kv -X k8s.io/client-go/pkg/version.$kv"
+  done
+  for c in kubelet kube-proxy kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    [ -x "$(k8s_binary "$version" "$c")" ] || go_build "$bin/$c" "$k8s_mod" "k8s.io/kubernetes/cmd/$c" "$ld"
+  done
+  if [ ! -x "$bin/pause" ]; then
+    local pause_c
+    pause_c=$(cd "$k8s_mod" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c
+    gcc -static -Os -Wall -Werror "-DVERSION=v$pause_tag" -o "$bin/pause.tmp" "$pause_c"
+    strip "$bin/pause.tmp"
+    mv "$bin/pause.tmp" "$bin/pause"
+  fi
+
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    image "$k8s/$c:v$version" "$c.tar" - "$(k8s_binary "$version" "$c"):/usr/local/bin/$c"
+  done
+  image "$k8s/kube-proxy:v$version" kube-proxy.tar - "$bin/kube-proxy:/usr/local/bin/kube-proxy" "${iptables_files[@]}"
+  # etcd: kubelab's etcd build stands in under the tag kubeadm deploys for each release.
+  image "$k8s/etcd:$etcd_tag" etcd.tar - "$KUBELAB_CACHE/etcd/$etcd_version/etcd:/usr/local/bin/etcd"
+  image "$k8s/pause:$pause_tag" pause.tar '["/pause"]' "$bin/pause:/pause"
+  # CoreDNS: the default release's build, also under an earlier release's tag (kaas's upgrade
+  # moves the Deployment to the default's tag once every API server is new).
+  image "$k8s/coredns/coredns:$coredns_tag" coredns.tar '["/coredns"]' "$coredns_bin:/coredns"
+
+  # The release as dl.k8s.io lays it out, for a release mirror (KAAS_RELEASE_MIRROR): the binaries a
+  # node's user data installs from it, with kubelab's kubectl and (wrapped, below) kubeadm.
+  local release="$CACHE/release/v$version" work
+  if [ ! -f "$release/kubernetes-server-linux-amd64.tar.gz" ]; then
+    work=$(mktemp -d)
+    mkdir -p "$work/kubernetes/server/bin" "$release"
+    cp "$(k8s_binary "$version" kubectl)" "$bin/kubelet" "$bin/kube-proxy" "$work/kubernetes/server/bin/"
+    # SHORTCUT: this VM runs cgroup v1, which kubeadm's preflight refuses for kubelets from 1.35 on
+    # (the kubelet itself runs on it with --fail-cgroupv1=false, see node.sh). The release's kubeadm
+    # is upstream kubeadm behind a wrapper that ignores the SystemVerification check on init/join;
+    # every other check runs. The binary is read from this cache, visible in each node's root.
+    cat > "$work/kubernetes/server/bin/kubeadm" << EOF
 #!/bin/sh
 # nodelab: upstream kubeadm v$version; see test/nodelab/build.sh (SHORTCUT) for why this wrapper.
 case "\$1 \$2" in
@@ -212,11 +241,16 @@ case "\$1 \$2" in
 esac
 exec $KUBELAB_CACHE/kubernetes/$version/kubeadm "\$@"
 EOF
-  chmod 0755 "$work/kubernetes/server/bin/kubeadm"
-  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work" -cf - kubernetes |
-    gzip -n -1 > "$release/kubernetes-server-linux-amd64.tar.gz.tmp"
-  mv "$release/kubernetes-server-linux-amd64.tar.gz.tmp" "$release/kubernetes-server-linux-amd64.tar.gz"
-  rm -rf "$work"
-  log "release v$version packed"
-fi
+    chmod 0755 "$work/kubernetes/server/bin/kubeadm"
+    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work" -cf - kubernetes |
+      gzip -n -1 > "$release/kubernetes-server-linux-amd64.tar.gz.tmp"
+    mv "$release/kubernetes-server-linux-amd64.tar.gz.tmp" "$release/kubernetes-server-linux-amd64.tar.gz"
+    rm -rf "$work"
+    log "release v$version packed"
+  fi
+}
+for r in "${releases[@]}"; do
+  # shellcheck disable=SC2086
+  release_for $r
+done
 echo "$CACHE"

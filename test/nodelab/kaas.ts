@@ -10,13 +10,15 @@
  * (cloud controller, Cinder CSI, backups) needs images nodelab does not build, so kaas's own
  * addons step would never see them ready. The suites apply what kaas's pod-network step applies
  * (namespaces, RBAC, networking and kaas's cluster-admin binding) with the break-glass certificate,
- * and wait for Nodes by name themselves. kaas's own drains, join-token renewals and Node deletions
- * go through the cluster's API: the endpoint kaas recorded is the floating IP, which cloudsim
- * routes nowhere, so kaas's cluster clients dial master-0's fixed address instead.
+ * and wait for Nodes by name themselves (kaas's own Node waits are skipped under that option; its
+ * etcd waits are not). kaas's own drains, join-token renewals, Node deletions, kubeadm objects and
+ * etcd port-forwards go through the cluster's API: the endpoint kaas recorded is the floating IP,
+ * which cloudsim routes nowhere, so kaas's cluster clients dial `apiAddress` instead (master-0's
+ * fixed address, or the API load balancer's VIP that lb.ts serves).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +33,8 @@ import { CLUSTER_DEFAULTS } from '../../src/cluster/defaults.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
+import { clusterApiFor } from '../../src/provisioner/addons/client.ts';
+import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
 import { kaasBinding, mastersCertificate } from '../../src/provisioner/identity.ts';
 import { createKubeClient } from '../../src/provisioner/kubeclient.ts';
 import { adminKubeconfigYaml, type ClusterMaterial } from '../../src/provisioner/material.ts';
@@ -40,10 +44,13 @@ import { addonContext } from '../../src/provisioner/steps/addons.ts';
 import { buildApp } from '../../src/server/app.ts';
 import type { Store } from '../../src/store/db.ts';
 import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
+import { tagsFor } from '../../src/cluster/names.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { defaultPatch, kubeBinary } from '../kubelab/binaries.ts';
 import {
+  NONE_TAGGED,
   provisionerStore,
+  taggedCounts,
   testCloud,
   testProvisioner,
   testSpec,
@@ -74,6 +81,71 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/**
+ * What of cluster `name` (id `clusterId`) is left in the cloud: tagged servers, ports, networks and
+ * the like, load balancers, floating IPs, the release's Swift containers, the keypair.
+ */
+export async function cloudLeftovers(cloud: Cloud, clusterId: string, name: string) {
+  const tags = tagsFor(clusterId);
+  return {
+    ...(await taggedCounts(cloud, clusterId)),
+    loadBalancers: (await cloud.octavia.listLoadBalancers({ tags })).length,
+    floatingIps: (await cloud.neutron.floatingIps.list({ tags })).length,
+    containers: (await cloud.swift.listContainers()).filter((c) => c.name.startsWith(`kaas-${name}-`)).length,
+    keypair: await cloud.nova.getKeypair(`kaas-${name}-keypair`).then(
+      () => true,
+      () => false,
+    ),
+  };
+}
+
+/** {@link cloudLeftovers} of a deleted cluster. */
+export const NO_LEFTOVERS = {
+  ...NONE_TAGGED,
+  loadBalancers: 0,
+  floatingIps: 0,
+  containers: 0,
+  keypair: false,
+};
+
+/**
+ * A Deployment of `replicas` busybox pods in `default`, spread one per node over the nodes they
+ * may run on (the master's taint honoured), `whenUnsatisfiable` saying whether that is a must.
+ */
+export function spreadDeployment(
+  name: string,
+  replicas: number,
+  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway',
+): object {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          terminationGracePeriodSeconds: 2,
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: 'kubernetes.io/hostname',
+              whenUnsatisfiable,
+              nodeTaintsPolicy: 'Honor',
+              labelSelector: { matchLabels: { app: name } },
+            },
+          ],
+          containers: [
+            { name: 'sleep', image: 'docker.io/library/busybox:stable', command: ['sleep', '3600'] },
+          ],
+        },
+      },
+    },
+  };
 }
 
 /** The kubelet's kernel-wide settings as they are now (to compare before and after a lab). */
@@ -131,9 +203,14 @@ export interface NodelabKaas {
   readonly sysctlsBefore: readonly string[];
   /**
    * Queues the create of cluster `name` (the catalogue's default version, `workers` in group
-   * `default`, on the lab's network, alice's role as its admin role), not waiting for its API.
+   * `default`, on the lab's network, alice's role as its admin role, then `over`), not waiting
+   * for its API.
    */
-  createCluster(name: string, workers: number): ReturnType<Provisioner['createCluster']>;
+  createCluster(
+    name: string,
+    workers: number,
+    over?: Record<string, unknown>,
+  ): ReturnType<Provisioner['createCluster']>;
   /** kubectl as break-glass on cluster `clusterId` (its API at `apiAddress`). */
   breakGlass(clusterId: string): Promise<BreakGlass>;
   /** Stops the lab (every node), kaas, cloudsim and the store; safe to call twice. */
@@ -175,9 +252,14 @@ async function start(
   closers.push(() => sim.close());
   const cloud = testCloud(sim);
   const mirror = releaseMirror();
-  const sha256 = await sha256Of(join(mirror, `v${version}`, 'kubernetes-server-linux-amd64.tar.gz'));
-  const releaseCatalogue = KUBERNETES_RELEASES.map((r) =>
-    r.patch === version ? { ...r, artifact: { url: r.artifact.url, sha256 } } : r,
+  // Every release build.sh packed (the default and the minor before it), with its digest.
+  const releaseCatalogue = await Promise.all(
+    KUBERNETES_RELEASES.map(async (r) => {
+      const tarball = join(mirror, `v${r.patch}`, 'kubernetes-server-linux-amd64.tar.gz');
+      return existsSync(tarball)
+        ? { ...r, artifact: { url: r.artifact.url, sha256: await sha256Of(tarball) } }
+        : r;
+    }),
   );
   // The users: one holds the cluster's admin role on its project (the bootstrap project of
   // cloudsim, which the provisioner builds in), one only member.
@@ -217,6 +299,10 @@ async function start(
       releaseCacheDir: join(work, 'releases'),
       releaseCatalogue,
       kubeClient: (access) => createKubeClient({ ...access, server: api() }),
+      clusterApi: (access) => clusterApiFor({ ...access, server: api() }),
+      etcdClient: (options) => etcdThroughApi({ ...options, access: { ...options.access, server: api() } }),
+      // kaas's etcd waits are real here: a master's join is a real kubeadm join, minutes long.
+      waitTimeoutMs: 10 * MINUTE,
     },
   );
 
@@ -282,12 +368,13 @@ async function start(
     work,
     apiAddress: undefined,
     sysctlsBefore,
-    createCluster: (name, workers) =>
+    createCluster: (name, workers, over = {}) =>
       provisioner.createCluster(
         testSpec(name, workers, {
           kubernetesVersion: version,
           network: { ...CLUSTER_DEFAULTS.network, nodeCidr: cidr },
           adminRoleId: adminRole.id,
+          ...over,
         }),
         { waitForApi: false },
       ),

@@ -11,8 +11,16 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
-import { NONE_TAGGED, taggedCounts } from '../provisioner/support.ts';
-import { kubeletSysctls, MINUTE, startNodelabKaas, until, type NodelabKaas } from './kaas.ts';
+import {
+  cloudLeftovers,
+  kubeletSysctls,
+  MINUTE,
+  NO_LEFTOVERS,
+  spreadDeployment,
+  startNodelabKaas,
+  until,
+  type NodelabKaas,
+} from './kaas.ts';
 import { hostTraces, NO_TRACES } from './node.ts';
 import { watchServers, type ServerWatch } from './watch.ts';
 
@@ -78,33 +86,7 @@ describe('nodelab: resize and delete on real nodes', () => {
 
       // One pod per worker: topology spread over the nodes the pods may run on (the master's
       // taint honoured), so workers 1 and 2, which the shrink removes, each run one.
-      await apply({
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: SPREAD, namespace: 'default' },
-        spec: {
-          replicas: 3,
-          selector: { matchLabels: { app: SPREAD } },
-          template: {
-            metadata: { labels: { app: SPREAD } },
-            spec: {
-              terminationGracePeriodSeconds: 2,
-              topologySpreadConstraints: [
-                {
-                  maxSkew: 1,
-                  topologyKey: 'kubernetes.io/hostname',
-                  whenUnsatisfiable: 'DoNotSchedule',
-                  nodeTaintsPolicy: 'Honor',
-                  labelSelector: { matchLabels: { app: SPREAD } },
-                },
-              ],
-              containers: [
-                { name: 'sleep', image: 'docker.io/library/busybox:stable', command: ['sleep', '3600'] },
-              ],
-            },
-          },
-        },
-      });
+      await apply(spreadDeployment(SPREAD, 3, 'DoNotSchedule'));
       const spreadPods = async () => {
         const { stdout } = await kubectl('get', 'pods', '-l', `app=${SPREAD}`, '-o', 'json');
         return (
@@ -163,12 +145,7 @@ describe('nodelab: resize and delete on real nodes', () => {
       const deleteMs = Date.now() - deleted;
       await watch.stop();
       watch = undefined;
-      expect(await taggedCounts(cloud, cluster.id)).toEqual(NONE_TAGGED);
-      expect(await cloud.neutron.floatingIps.list({ tags: tagsFor(cluster.id) })).toEqual([]);
-      expect((await cloud.swift.listContainers()).filter((c) => c.name.startsWith(`kaas-${NAME}-`))).toEqual(
-        [],
-      );
-      await expect(cloud.nova.getKeypair(`kaas-${NAME}-keypair`)).rejects.toThrow();
+      expect(await cloudLeftovers(cloud, cluster.id, NAME)).toEqual(NO_LEFTOVERS);
       expect(await hostTraces()).toEqual({ ...NO_TRACES, links: [lab.bridge] });
       await kaas.stop();
       kaas = undefined;

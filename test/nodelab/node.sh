@@ -3,7 +3,7 @@
 # root (lower = the host's root, where build.sh installed Debian's containerd, runc, CNI plugins and
 # cloud-init: the stand-in for a Debian cloud image), booted by Debian's cloud-init from a NoCloud
 # seed. Called by node.ts, as root:
-#   node.sh up   <dir> <name> <address/prefix> <gateway> <bridge> <images dir>
+#   node.sh up   <dir> <name> <address/prefix> <gateway> <bridge> <images dir (one directory per release)>
 #   node.sh boot <dir>        (runs cloud-init's four stages; user-data and meta-data already in <dir>)
 #   node.sh down <dir> <name> (kills every process of the node, unmounts, removes its cgroups and <dir>)
 #   node.sh pids <dir> <name> (the node's processes)

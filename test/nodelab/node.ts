@@ -18,6 +18,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { defaultPatch } from '../kubelab/binaries.ts';
@@ -36,6 +37,8 @@ const KUBELET_SYSCTLS = [
   'kernel.keys.root_maxkeys',
   'kernel.keys.root_maxbytes',
 ];
+/** conntrack's table size: one per kernel, read-only in a node's network namespace. */
+const CONNTRACK_MAX = 'net.netfilter.nf_conntrack_max';
 
 /** The nodelab cache build.sh filled: `$NODELAB_CACHE`, checked for the default version's images. */
 export function nodelabCache(version: string = defaultPatch()): string {
@@ -139,7 +142,7 @@ async function sh(args: string[], timeoutMs = 120_000): Promise<string> {
 }
 
 async function sysctlKeys(): Promise<string[]> {
-  const keys = new Set(KUBELET_SYSCTLS);
+  const keys = new Set([...KUBELET_SYSCTLS, CONNTRACK_MAX]);
   const { stdout } = await run('bash', [
     '-c',
     `cat $(find ${GLOBAL_SYSCTL_FILES.join(' ')} -name '*.conf' 2>/dev/null) /etc/sysctl.conf 2>/dev/null || true`,
@@ -190,6 +193,13 @@ export async function startNodelab(options: { cidr: string }): Promise<Nodelab> 
   let saved: Map<string, string>;
   try {
     saved = await readSysctls(await sysctlKeys());
+    // SHORTCUT: kube-proxy before 1.37 writes nf_conntrack_max whenever it differs from what its
+    // default conntrack settings ask for (32768 per CPU, at least 131072), and a node's network
+    // namespace cannot write it (a VM's kube-proxy can): the host's is set to that for the lab.
+    await writeFile(
+      `/proc/sys/${CONNTRACK_MAX.replaceAll('.', '/')}`,
+      String(Math.max(32768 * cpus().length, 131072)),
+    );
     await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
     await run('ip', ['addr', 'add', `${gateway}/24`, 'dev', bridge]);
     await run('ip', ['link', 'set', bridge, 'up']);
@@ -238,7 +248,7 @@ export async function startNodelab(options: { cidr: string }): Promise<Nodelab> 
         `${server.address}/24`,
         gateway,
         bridge,
-        join(nodelabCache(), 'images', defaultPatch()),
+        join(nodelabCache(), 'images'),
       ]);
       await writeFile(join(dir, 'user-data'), server.userData, { mode: 0o600 });
       await writeFile(
