@@ -41,7 +41,7 @@ import { buildApp } from '../../src/server/app.ts';
 import type { Store } from '../../src/store/db.ts';
 import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
-import { defaultPatch, kubeBinary } from '../kubelab/binaries.ts';
+import { defaultPatch, kubeBinary } from '../../src/dev/kube/binaries.ts';
 import {
   provisionerStore,
   testCloud,

@@ -22,10 +22,10 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, fetch } from 'undici';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
-import type { BootstrapInput } from '../../src/bootstrap/input.ts';
-import { NODE_IP_PLACEHOLDER } from '../../src/bootstrap/kubeadm.ts';
-import { KUBEADM_CONFIG_PATH, nodeContent } from '../../src/bootstrap/node.ts';
-import { freePort } from '../support/ports.ts';
+import type { BootstrapInput } from '../../bootstrap/input.ts';
+import { NODE_IP_PLACEHOLDER } from '../../bootstrap/kubeadm.ts';
+import { KUBEADM_CONFIG_PATH, nodeContent } from '../../bootstrap/node.ts';
+import { freePort } from './ports.ts';
 import { kubeBinary, kwokPortForwardCrd, kwokStages, toolBinary } from './binaries.ts';
 
 const run = promisify(execFile);
