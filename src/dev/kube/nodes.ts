@@ -181,6 +181,13 @@ export interface NodeStandInOptions {
   etcd?: () => EtcdMembership | undefined;
   /** Redeems a server's enrollment as its bootstrap script would (storeEnroller); default: none. */
   enroll?: Enroller;
+  /**
+   * Reads the user data a server booted with, as its hypervisor hands it over; default Nova's
+   * `OS-EXT-SRV-ATTR:user_data` (admin only). kaas dev reads its embedded cloud's own state.
+   */
+  userData?: (serverId: string) => Promise<string | undefined>;
+  /** Told of every failed background round (stop() throws the first); default: nothing. */
+  onError?: (error: unknown) => void;
 }
 
 /**
@@ -299,7 +306,7 @@ export function startNodeStandIn(options: NodeStandInOptions): NodeStandIn {
     for (const server of servers.filter((s) => s.status === 'ACTIVE' && !unenrolled.has(s.id))) {
       let node = booted.get(server.id);
       if (!node) {
-        const userData = await cloud.nova.getServerUserData(server.id);
+        const userData = await (options.userData ?? cloud.nova.getServerUserData)(server.id);
         if (userData === undefined) throw new Error(`server ${server.name} has no user data`);
         const enrolled = options.enroll ? await options.enroll(userData) : '';
         if (enrolled === undefined) {
@@ -352,6 +359,7 @@ export function startNodeStandIn(options: NodeStandInOptions): NodeStandIn {
     void sync()
       .catch((error: unknown) => {
         failure ??= error;
+        options.onError?.(error);
       })
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, options.intervalMs ?? 200);
