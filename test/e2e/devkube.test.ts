@@ -4,7 +4,7 @@
  * join as Nodes through the node stand-in, and the kubeconfig a user downloads with one of their
  * API tokens works with the real kubectl, authenticated by kaas dev's TokenReview. Restarting kaas
  * dev brings the control plane back at the same address; deleting the cluster stops it. Every
- * control-plane process is stopped by kaas dev: none outlives it.
+ * control-plane process is stopped by kaas dev, and what a killed kaas dev left by the next one.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -106,6 +106,18 @@ beforeAll(async () => {
 });
 afterAll(() => {
   running?.kill('SIGKILL');
+  // A failed run leaves nothing behind either: every process working in this test's directory.
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    const cmdline = (() => {
+      try {
+        return readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    if (home && cmdline.includes(join(home, 'project', '.kaas', 'kube')))
+      process.kill(Number(entry), 'SIGKILL');
+  }
 });
 
 describe('kaas dev --kube', () => {
@@ -137,13 +149,13 @@ describe('kaas dev --kube', () => {
     expect(clusterId, created.stdout).toBeTruthy();
     const shown = await kaas(['cluster', 'show', 'kube', '-o', 'json']);
     const view = JSON.parse(shown.stdout) as {
-      cluster: { status: string; observed: { noApi?: boolean; nodes: unknown[] } };
+      cluster: { status: string; observed: { noApi?: boolean; nodes: { ready: number; total: number } } };
       operations: { steps: { stepId: string; output: unknown }[] }[];
     };
     expect(view.cluster.status).toBe('ready');
     // Readiness is observed from the cluster's own Nodes, not said to be absent.
     expect(view.cluster.observed.noApi).toBeUndefined();
-    expect(view.cluster.observed.nodes).toHaveLength(3);
+    expect(view.cluster.observed.nodes).toEqual({ ready: 3, total: 3 });
 
     // The kubeconfig a user downloads with one of their API tokens (the panel's token mode).
     const res = await fetch(`${env.KAAS_URL}/api/v1/clusters/${clusterId}/kubeconfig`, {
@@ -179,6 +191,17 @@ describe('kaas dev --kube', () => {
     running = startDevProcess(['--kube']);
     expect(await running.ready).toBe(envFile);
     expect(running.output()).not.toContain('did not restart');
+    expect(await nodes(kubeconfig)).toEqual(expected);
+    const restarted = childrenOf(running.pid).map((c) => c.pid);
+    expect(controlPlaneOf(running)).toHaveLength(5);
+
+    // Killed outright, kaas dev cannot stop them: the next start does, before it restarts them.
+    running.kill('SIGKILL');
+    await running.exited;
+    expect(restarted.filter(alive)).toHaveLength(5);
+    running = startDevProcess(['--kube']);
+    await running.ready;
+    expect(restarted.filter(alive)).toEqual([]);
     expect(await nodes(kubeconfig)).toEqual(expected);
     expect(controlPlaneOf(running)).toHaveLength(5);
 

@@ -247,6 +247,24 @@ async function readPorts(dir: string): Promise<LabPorts | undefined> {
   }
 }
 
+/** Where a kept lab records its processes, for the next start to stop what a killed run left. */
+const PIDS_FILE = 'pids.json';
+
+/**
+ * Stops what an earlier run of the lab kept in `dir` left running (its owner was killed, not
+ * stopped): each process it recorded whose command line still names `dir`, so no other is touched.
+ */
+async function stopLeftovers(dir: string): Promise<void> {
+  const text = await readFile(join(dir, PIDS_FILE), 'utf8').catch(() => '[]');
+  const running = async (pid: number) =>
+    (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes(dir);
+  for (const pid of JSON.parse(text) as number[]) {
+    if (!(await running(pid))) continue;
+    process.kill(pid, 'SIGTERM');
+    await waitFor(`process ${pid} left by an earlier run to stop`, async () => !(await running(pid)), 10_000);
+  }
+}
+
 /** Starts a control plane configured from master-0's user data, or restarts one kept in `options.dir`. */
 export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
   const kept = options.dir !== undefined;
@@ -272,7 +290,8 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
 
     const configPath = join(dir, 'kubeadm.yaml');
     const manifests = join(dir, 'manifests');
-    if (!previous) await prepare(options, dir, configPath, manifests, apiPort, etcdUrl);
+    if (previous) await stopLeftovers(dir);
+    else await prepare(options, dir, configPath, manifests, apiPort, etcdUrl);
     const staticPods: Record<string, Record<string, unknown>> = {};
     for (const c of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
       staticPods[c] = parseYaml(await readFile(join(manifests, `${c}.yaml`), 'utf8')) as Record<
@@ -388,6 +407,11 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
           '--node-lease-duration-seconds=40',
         ]),
       );
+    }
+
+    if (kept) {
+      const pids = procs.map((p) => p.child.pid);
+      await writeFile(join(dir, PIDS_FILE), JSON.stringify(pids), { mode: 0o600 });
     }
 
     const kubectl: Kubelab['kubectl'] = async (args, opts = {}) => {
