@@ -25,7 +25,7 @@ import { listAddonStatus } from '../src/store/listAddonStatus.ts';
 import { migrateToLatest } from '../src/store/migrate.ts';
 import { adminConfig } from '../test/support/openstack.ts';
 import { breakGlass } from '../test/kubelab/apply-support.ts';
-import { startKubelab } from '../test/kubelab/kubelab.ts';
+import { startKubelab } from '../src/dev/kube/kubelab.ts';
 import { waitForReadyNodes } from '../test/kubelab/nodes.ts';
 import { createWildcardTls, labSpec, recordReadyCluster } from '../test/kubelab/readyCluster.ts';
 import { labCluster } from '../test/kubelab/support.ts';

@@ -18,7 +18,7 @@ import { tagsFor } from '../src/cluster/names.ts';
 import { startCloudsim } from '../src/cloudsim/index.ts';
 import { createCloud } from '../src/openstack/index.ts';
 import { adminConfig } from '../test/support/openstack.ts';
-import { defaultPatch, previousPatch } from '../test/kubelab/binaries.ts';
+import { defaultPatch, previousPatch } from '../src/dev/kube/binaries.ts';
 import { getNode, isReady } from '../test/kubelab/nodes.ts';
 import { runningWeb, webBehindBudget } from '../test/kubelab/workloads.ts';
 import { labApiDeps, provisionForUpgrade, waitForApiFromNowOn } from '../test/provisioner/clusterlab.ts';

@@ -17,6 +17,7 @@ import { buildApp } from '../server/app.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { listCloudReferences } from '../store/listCloudReferences.ts';
 import { migrateToLatest } from '../store/migrate.ts';
+import { checkKubeBinaries, startDevKube, type DevKube } from '../dev/kube/clusters.ts';
 import { writeDevEnv } from './devEnv.ts';
 import { operatorCheck } from './operator.ts';
 import { openProvisionerFromEnv } from './provisioner.ts';
@@ -46,6 +47,11 @@ export interface DevOptions {
   healPollSeconds?: number;
   /** Replaces provisioner dependencies (tests: short polls, the release catalogue and mirror). */
   provisioner?: Partial<ProvisionerDeps>;
+  /**
+   * `--kube`: each cluster gets a real control plane on 127.0.0.1 (src/dev/kube/clusters.ts), kept
+   * in `dataDir/kube/`; restarted here, saying on this stream which could not be.
+   */
+  kube?: NodeJS.WritableStream;
 }
 
 /** A running `kaas dev`. */
@@ -55,7 +61,7 @@ export interface RunningDev {
   envFile: string;
   cloud: Cloudsim;
   provisioner: Provisioner;
-  /** Stops the job worker (the job in hand gets a short grace), the server and cloudsim. */
+  /** Stops the job worker (the job in hand gets a short grace), the clusters' control planes, the server and cloudsim. */
   close(): Promise<void>;
 }
 
@@ -88,6 +94,7 @@ function devFiles(dataDir: string) {
     database: join(dataDir, 'kaas.db'),
     cloud: join(dataDir, 'cloudsim'),
     secretKey: join(dataDir, 'secret.key'),
+    kube: join(dataDir, 'kube'),
   };
 }
 
@@ -102,6 +109,7 @@ const RESET: readonly [string, string][] = [
   ['env', 'the environment file for the CLI'],
   ['clouds.yaml', 'the embedded cloud for the openstack CLI'],
   ['bin', 'the `kaas` command the environment file puts on PATH'],
+  ['kube', "kaas dev --kube's control planes of the clusters (certificates, etcd data)"],
 ];
 
 /**
@@ -174,6 +182,7 @@ async function devPort(port: number): Promise<number> {
 export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   // First, so that a busy port is refused before anything is written or started.
   const port = await devPort(options.port ?? 8080);
+  if (options.kube) checkKubeBinaries();
   const url = `http://127.0.0.1:${port}`;
   const dataDir = options.dataDir ?? '.kaas';
   const logger = options.logger ?? createLogger();
@@ -228,6 +237,14 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   }
   cloud.save();
 
+  // Set once the provisioner's cloud client exists; the renderer and address hooks run in jobs only.
+  let kube: DevKube | undefined;
+  const kubeHooks: Partial<ProvisionerDeps> = options.kube
+    ? {
+        renderer: (material, save) => kube!.renderer(material, save),
+        apiAddress: (clusterId) => kube?.apiAddress(clusterId),
+      }
+    : { noKubernetes: DEV_NO_KUBERNETES };
   const jobs = await openProvisionerFromEnv(
     {
       KAAS_DATABASE_URL: databaseUrl,
@@ -240,10 +257,29 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
       logger,
       cwd: dataDir,
       home: dataDir,
-      noKubernetes: DEV_NO_KUBERNETES,
+      ...kubeHooks,
       ...options.provisioner,
     },
   );
+  if (options.kube) {
+    const state = cloud.state;
+    kube = startDevKube({
+      dir: files.kube,
+      cloud: jobs.cloud,
+      // cloudsim is the hypervisor here: it hands a booting server its user data (base64 in Nova).
+      userData: async (id) => {
+        const encoded = state.servers.get(id)?.userData;
+        return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
+      },
+      db: store.db,
+      logger,
+    });
+    const { failed } = await kube.restore();
+    for (const f of failed)
+      options.kube.write(
+        `kaas dev --kube: the control plane of cluster ${f.clusterId} did not restart: ${f.reason}\n`,
+      );
+  }
   const kaasCloud = createCloud({
     config: resolveCloudConfig({ env: cloudsimEnv(cloud.authUrl, 'kaas-service', 'kaas-service-dev') }),
     logger,
@@ -265,6 +301,8 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     // cloudsim's images carry short names; clusters' admins are the demo's kubernetes-admins.
     KUBE_IMAGE: 'debian-12',
     KUBE_ADMIN_ROLE_ID: adminRole.id,
+    // Without --kube cloudsim's servers never boot a Kubernetes API: do not wait for one.
+    KAAS_WAIT_FOR_API: options.kube ? 'true' : 'false',
   };
   const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
   if (!existsSync(webRoot)) logger.warn('web/dist is missing: run `npm run build:web` for the control panel');
@@ -279,7 +317,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     isOperator: operatorCheck(kaasCloud, directory, 'kubernetes-admins'),
     // The panel's create form offers what the CLI's `source .kaas/env` sets.
     cloud: jobs.cloud,
-    createEnv: { ...specDefaults, KAAS_WAIT_FOR_API: 'false' },
+    createEnv: specDefaults,
     ...(existsSync(webRoot) ? { webRoot } : {}),
   });
   await app.listen({ host: '127.0.0.1', port });
@@ -309,6 +347,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     async close() {
       if ((await worker.stop(5_000)) === 'abandoned')
         logger.warn('kaas dev stopped with a job in hand; the next `kaas dev` resumes it');
+      await kube?.close();
       await app.close();
       await auth.close();
       await store.close();
@@ -335,17 +374,22 @@ export function registerDevCommand(program: Command, deps: DevCommandDeps = {}):
       '--reset',
       'first remove the database and the embedded cloud kept in .kaas/, saying what it removes',
     )
+    .option(
+      '--kube',
+      'give each cluster a real control plane on 127.0.0.1 (kubelab binaries: bash test/kubelab/build.sh), so its kubeconfig works with kubectl',
+    )
     .addOption(
       new Option('--log-format <format>', 'log lines: text (the default at a terminal) or json').choices([
         'text',
         'json',
       ]),
     )
-    .action(async (flags: { reset?: boolean; logFormat?: LogFormat }) => {
+    .action(async (flags: { reset?: boolean; kube?: boolean; logFormat?: LogFormat }) => {
       const dataDir = '.kaas';
       const dev = await startDev({
         dataDir,
         ...(flags.reset ? { reset: process.stderr } : {}),
+        ...(flags.kube ? { kube: process.stderr } : {}),
         port: Number(process.env.PORT ?? 8080),
         logger: createLogger({ format: flags.logFormat ?? (process.stderr.isTTY ? 'text' : 'json') }),
         resyncSeconds: resyncSecondsFromEnv(process.env),
@@ -355,6 +399,7 @@ export function registerDevCommand(program: Command, deps: DevCommandDeps = {}):
       process.stderr.write(
         `\nkaas control panel: ${dev.url}/\ncloudsim auth URL:  ${dev.cloud.authUrl}\n` +
           `embedded cloud:     ${dev.cloud.restored ? 'restored from' : 'new, kept in'} ${devFiles(dataDir).cloud}\n` +
+          `clusters' Kubernetes API: ${flags.kube ? `a control plane each on 127.0.0.1, kept in ${devFiles(dataDir).kube}` : 'none (--kube gives each a control plane for kubectl)'}\n` +
           'users (domain Default): admin/admin (kubernetes-admins and member on demo: operator; .kaas/clouds.yaml is theirs), demo/demo (member)\n' +
           `for the kaas CLI, in another shell (again after each restart):\n  source ${dev.envFile}\n\n`,
       );

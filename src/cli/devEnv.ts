@@ -55,7 +55,8 @@ export function devEnvFile(input: DevEnvInput): string {
     OS_CLOUD: DEV_CLOUD,
     KAAS_DATABASE_URL: `sqlite:${join(dir, 'kaas.db')}`,
     KAAS_SECRET_KEY_FILE: join(dir, 'secret.key'),
-    // cloudsim's servers never boot a Kubernetes API: do not wait for one.
+    // cloudsim's servers never boot a Kubernetes API: do not wait for one (unless kaas dev --kube's
+    // specDefaults say otherwise).
     KAAS_WAIT_FOR_API: 'false',
     ...input.specDefaults,
   };

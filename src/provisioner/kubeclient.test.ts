@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../test/support/ports.ts';
+import { freePort } from '../dev/kube/ports.ts';
 import { createCa, issueClientCert, issueServerCert, type KeyPair } from '../auth/pki.ts';
 import { createKubeClient, type KubeAccess } from './kubeclient.ts';
 

@@ -153,6 +153,11 @@ export interface ProvisionerDeps {
    * observed as having no Kubernetes API, with this reason, instead of probed as if one might answer.
    */
   noKubernetes?: string;
+  /**
+   * Where a cluster's API really answers, once it runs, when the cloud's addresses route nowhere
+   * (kaas dev --kube: 127.0.0.1); create waits for it there and records it as the endpoint.
+   */
+  apiAddress?: (clusterId: string) => string | undefined;
   hooks?: EngineHooks;
 }
 
@@ -573,6 +578,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
             waitTimeoutMs: deps.waitTimeoutMs ?? 20 * 60_000,
             ...(deps.fetchApi ? { fetchApi: deps.fetchApi } : {}),
             ...(material ? { clusterCaPem: material.ca.certPem } : {}),
+            ...(deps.apiAddress ? { apiAddress: () => deps.apiAddress?.(job.clusterId) } : {}),
             ...(material ? { credentials: credentialStore(job.clusterId) } : {}),
             ...(material && access
               ? {

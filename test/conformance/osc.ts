@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startCloudsim } from '../../src/cloudsim/index.ts';
 import { parseOpenrc } from '../contract/targets.ts';
-import { freePort } from '../support/ports.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
 
 /** What one `openstack` run printed and how it ended. */
 export interface OscResult {

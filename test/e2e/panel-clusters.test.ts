@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../support/ports.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
 import { collectPageErrors, launchChromium, shootWidths, unnamedControls } from '../support/browser.ts';
 import { spawnDev } from '../support/dev.ts';
 import { KUBERNETES_RELEASES, nextRelease } from '../../src/versions/index.ts';

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { spawnDev } from '../support/dev.ts';
-import { freePort } from '../support/ports.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
 import type { ServiceProcess } from '../support/process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

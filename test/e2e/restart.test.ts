@@ -14,7 +14,7 @@ import { parse } from 'yaml';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { spawnKaas } from '../support/cli.ts';
 import { devBuilderCloud, spawnDev } from '../support/dev.ts';
-import { freePort } from '../support/ports.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
 import type { ServiceProcess } from '../support/process.ts';
 import { sourcedEnv } from '../support/shellEnv.ts';
 

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudsim, type Cloudsim } from '../../src/cloudsim/index.ts';
 import { cloudEnv } from '../ha/support.ts';
 import { freshDatabaseUrl } from '../support/databases.ts';
-import { freePort } from '../support/ports.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CACHE = process.env.KAAS_IMAGE_CACHE ?? '/var/cache/kaas-image';

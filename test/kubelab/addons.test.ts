@@ -48,7 +48,7 @@ import {
   type AuditedLab,
   type RawObject,
 } from './apply-support.ts';
-import type { Kubelab } from './kubelab.ts';
+import type { Kubelab } from '../../src/dev/kube/kubelab.ts';
 import { waitForReadyNodes } from './nodes.ts';
 import { LAB_ADMIN_ROLE_ID, labCluster } from './support.ts';
 

@@ -12,8 +12,8 @@ import type { BootstrapInput } from '../../src/bootstrap/input.ts';
 import type { ClusterMaterial } from '../../src/provisioner/material.ts';
 import { mastersCertificate } from '../../src/provisioner/identity.ts';
 import type { KubeAccess } from '../../src/provisioner/kubeclient.ts';
-import { freePort } from '../support/ports.ts';
-import { startKubelab, type Kubelab } from './kubelab.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
+import { startKubelab, type Kubelab } from '../../src/dev/kube/kubelab.ts';
 
 /** The common name of kaas's break-glass client certificate (src/provisioner/material.ts). */
 const BREAK_GLASS_USER = 'kaas-break-glass';

@@ -2,7 +2,7 @@
 # Builds the upstream binaries kubelab runs, from the Go module proxy with the machine's Go:
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl for the default version
 #   kubeadm                                                   for every version in the catalogue
-#   etcd, kwok, openstack-cloud-controller-manager            at the versions in tools.json
+#   etcd, kwok, openstack-cloud-controller-manager            at the versions in src/dev/kube/tools.json
 # Each Kubernetes version is built in a small wrapper module that requires k8s.io/kubernetes vX and
 # replaces each k8s.io staging module (a ./staging path in its go.mod) with its published v0.X.
 # Binaries are cached outside the repository, keyed by version: $KUBELAB_CACHE/<name>/<version>/.
@@ -15,7 +15,7 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 mkdir -p "$CACHE"
 command -v go > /dev/null || { echo "kubelab: Go is needed to build the Kubernetes test binaries (go on PATH, GOTOOLCHAIN=local)" >&2; exit 1; }
 
-catalogue() { node -e "$1" "$root/src/versions/catalogue.json" "$here/tools.json"; }
+catalogue() { node -e "$1" "$root/src/versions/catalogue.json" "$root/src/dev/kube/tools.json"; }
 default_version=$(catalogue 'const c=require(process.argv[1]);process.stdout.write(c.versions.find(v=>v.minor===c.default).patch)')
 all_versions=$(catalogue 'const c=require(process.argv[1]);process.stdout.write(c.versions.map(v=>v.patch).join(" "))')
 etcd_version=$(catalogue 'process.stdout.write(require(process.argv[2]).etcd)')

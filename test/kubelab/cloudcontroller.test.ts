@@ -24,7 +24,7 @@ import {
   type LabNetwork,
   type TlsFront,
 } from './cloudcontroller.ts';
-import { startKubelab, type Kubelab } from './kubelab.ts';
+import { startKubelab, type Kubelab } from '../../src/dev/kube/kubelab.ts';
 import { waitForReadyNodes } from './nodes.ts';
 import { labCluster } from './support.ts';
 

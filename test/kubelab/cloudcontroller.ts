@@ -20,9 +20,9 @@ import { resolveContext, type AddonContext } from '../../src/addons/context.ts';
 import { CLOUD_CONFIG_SECRET } from '../../src/addons/storage.ts';
 import { createCa, issueServerCert } from '../../src/auth/pki.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
-import { freePort } from '../support/ports.ts';
-import { cloudControllerBinary } from './binaries.ts';
-import { startProcess, stopProcess, type Kubelab, type Proc } from './kubelab.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
+import { cloudControllerBinary } from '../../src/dev/kube/binaries.ts';
+import { startProcess, stopProcess, type Kubelab, type Proc } from '../../src/dev/kube/kubelab.ts';
 
 /** A running cloud controller; `stop` ends the process (by PID). */
 export interface CloudController {

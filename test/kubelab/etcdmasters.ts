@@ -31,9 +31,16 @@ import { Agent, request } from 'undici';
 import type { KeyPair } from '../../src/auth/pki.ts';
 import { createEtcdClient, type EtcdMemberHealth } from '../../src/provisioner/etcd.ts';
 import { DEFAULT_RELEASE } from '../../src/versions/index.ts';
-import { toolBinary } from './binaries.ts';
-import { freePort } from '../support/ports.ts';
-import { kubeadm, startProcess, stopProcess, waitFor, type Kubelab, type Proc } from './kubelab.ts';
+import { toolBinary } from '../../src/dev/kube/binaries.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
+import {
+  kubeadm,
+  startProcess,
+  stopProcess,
+  waitFor,
+  type Kubelab,
+  type Proc,
+} from '../../src/dev/kube/kubelab.ts';
 
 /** One member as the harness runs it. */
 export interface MasterMember {

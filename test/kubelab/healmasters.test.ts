@@ -27,7 +27,8 @@ import {
 } from '../provisioner/clusterlab.ts';
 import { cloudsimSuite } from '../provisioner/support.ts';
 import { healingLab, LAB_HEAL } from './healing.ts';
-import { CONTROL_PLANE_ROLE, getNode, isReady, stopNodeRenewal } from './nodes.ts';
+import { getNode, isReady, stopNodeRenewal } from './nodes.ts';
+import { CONTROL_PLANE_ROLE } from '../../src/dev/kube/nodes.ts';
 
 const suite = cloudsimSuite();
 const NAME = 'hx';

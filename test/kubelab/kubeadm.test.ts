@@ -36,8 +36,8 @@ import { AUTHENTICATION_CONFIG_PATH, NODE_IP_PLACEHOLDER } from '../../src/boots
 import { decodeEnrolledFiles, firstBootContent, KUBEADM_CONFIG_PATH } from '../../src/bootstrap/node.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { bootstrapInput } from '../bootstrap/fixtures.ts';
-import { kubeBinary } from './binaries.ts';
-import { userDataFiles } from './nodes.ts';
+import { kubeBinary } from '../../src/dev/kube/binaries.ts';
+import { userDataFiles } from '../../src/dev/kube/nodes.ts';
 
 const ROLES: NodeRole[] = ['init', 'join-control-plane', 'worker'];
 const FORMATS = ['cloud-init', 'ignition'] as const;

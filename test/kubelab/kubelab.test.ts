@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa } from '../../src/auth/pki.ts';
 import { WEBHOOK_KUBECONFIG_PATH } from '../../src/bootstrap/input.ts';
 import { AUTHENTICATION_CONFIG_PATH } from '../../src/bootstrap/kubeadm.ts';
-import { startKubelab, type Kubelab } from './kubelab.ts';
+import { startKubelab, type Kubelab } from '../../src/dev/kube/kubelab.ts';
 import { labCluster } from './support.ts';
 
 let lab: Kubelab;

@@ -8,17 +8,15 @@ import { firstBootContent, SCRIPT_PATH } from '../../src/bootstrap/node.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { bootstrapInput } from '../bootstrap/fixtures.ts';
 import { startHarness, targets, testFlavor, testImage, type Harness } from '../contract/targets.ts';
-import { startKubelab, type Kubelab } from './kubelab.ts';
+import { startKubelab, type Kubelab } from '../../src/dev/kube/kubelab.ts';
+import { getNode, isReady, waitForReadyNodes } from './nodes.ts';
 import {
   CONTROL_PLANE_ROLE,
   bootedNode,
-  getNode,
-  isReady,
   startNodeStandIn,
   userDataFiles,
-  waitForReadyNodes,
   type NodeStandIn,
-} from './nodes.ts';
+} from '../../src/dev/kube/nodes.ts';
 import { labCluster } from './support.ts';
 
 let lab: Kubelab;

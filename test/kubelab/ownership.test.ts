@@ -16,7 +16,7 @@ import { realSleep } from '../../src/provisioner/addons/wait.ts';
 import { addonContext } from '../../src/provisioner/steps/addons.ts';
 import type { Store } from '../../src/store/db.ts';
 import { freshStore } from '../support/databases.ts';
-import { KubectlError, startKubelab, type Kubelab } from './kubelab.ts';
+import { KubectlError, startKubelab, type Kubelab } from '../../src/dev/kube/kubelab.ts';
 import { LAB_ADMIN_ROLE_ID, labCluster } from './support.ts';
 
 /** What the bootstrap of releases before the addons owned them applied on master-0. */

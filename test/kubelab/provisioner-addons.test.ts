@@ -47,9 +47,9 @@ import {
   testSpec,
 } from '../provisioner/support.ts';
 import { allowed, liveObjects, provideVolumes } from './apply-support.ts';
-import { defaultPatch } from './binaries.ts';
-import { startKubelab, type Kubelab } from './kubelab.ts';
-import { startNodeStandIn, storeEnroller, type NodeStandIn } from './nodes.ts';
+import { defaultPatch } from '../../src/dev/kube/binaries.ts';
+import { startKubelab, type Kubelab } from '../../src/dev/kube/kubelab.ts';
+import { startNodeStandIn, storeEnroller, type NodeStandIn } from '../../src/dev/kube/nodes.ts';
 
 const suite = cloudsimSuite();
 /** The one cluster whose servers "boot": rendering its master-0 starts the lab. */

@@ -14,8 +14,8 @@ import { insertClusterSecret } from '../../src/store/insertClusterSecret.ts';
 import { insertProvisionedCluster } from '../../src/store/insertProvisionedCluster.ts';
 import { upsertClusterEndpoint } from '../../src/store/upsertClusterEndpoint.ts';
 import { testSpec } from '../provisioner/support.ts';
-import { defaultPatch } from './binaries.ts';
-import type { Kubelab } from './kubelab.ts';
+import { defaultPatch } from '../../src/dev/kube/binaries.ts';
+import type { Kubelab } from '../../src/dev/kube/kubelab.ts';
 import { LAB_ADMIN_ROLE_ID } from './support.ts';
 
 /** The spec of lab cluster `clusterId` (one worker, the lab's version and admin role). */

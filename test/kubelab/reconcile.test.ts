@@ -33,7 +33,7 @@ import { freshDatabaseUrl } from '../support/databases.ts';
 import { adminConfig } from '../support/openstack.ts';
 import { testCloud, testProvisioner, TEST_SECRET_KEY } from '../provisioner/support.ts';
 import { breakGlass, idOf, liveObjects, startAuditedLab, type AuditedLab } from './apply-support.ts';
-import type { Kubelab } from './kubelab.ts';
+import type { Kubelab } from '../../src/dev/kube/kubelab.ts';
 import { waitForReadyNodes } from './nodes.ts';
 import { createWildcardTls, recordReadyCluster } from './readyCluster.ts';
 import { labCluster } from './support.ts';

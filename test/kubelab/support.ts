@@ -12,7 +12,7 @@ import {
   type ClusterMaterial,
 } from '../../src/provisioner/material.ts';
 import { testSpec } from '../provisioner/support.ts';
-import { defaultPatch } from './binaries.ts';
+import { defaultPatch } from '../../src/dev/kube/binaries.ts';
 
 /** The Keystone role id whose holders are cluster-admin in lab clusters (tests may override). */
 export const LAB_ADMIN_ROLE_ID = '9fe2ff9ee4384b1894a90878d3e92bab';

@@ -27,8 +27,8 @@ import { upsertClusterEndpoint } from '../../src/store/upsertClusterEndpoint.ts'
 import { defaultContext } from '../addons/default-context.ts';
 import { labTarget, startHarness, type Harness } from '../contract/targets.ts';
 import { freshStore } from '../support/databases.ts';
-import { KubectlError, startKubelab, type Kubelab } from './kubelab.ts';
-import { defaultPatch } from './binaries.ts';
+import { KubectlError, startKubelab, type Kubelab } from '../../src/dev/kube/kubelab.ts';
+import { defaultPatch } from '../../src/dev/kube/binaries.ts';
 import { labCluster } from './support.ts';
 
 const logger = createLogger({ level: process.env.KAAS_TEST_LOG ?? 'silent' });

@@ -1,5 +1,5 @@
 /** Workloads the drain suites put on kwok nodes (their images never need to exist). */
-import type { Kubelab } from './kubelab.ts';
+import type { Kubelab } from '../../src/dev/kube/kubelab.ts';
 
 /** A pod of `web` as the drain suites read it. */
 export interface WebPod {

@@ -57,7 +57,7 @@ flannel_cni_image=$(addon_image flannelCniPlugin)
   log "cannot read flannel's images from src/addons/images.ts"
   exit 1
 }
-etcd_version=$(node -e 'process.stdout.write(require(process.argv[1]).etcd)' "$root/test/kubelab/tools.json")
+etcd_version=$(node -e 'process.stdout.write(require(process.argv[1]).etcd)' "$root/src/dev/kube/tools.json")
 
 # The default version's directories also hold what serves every version (CoreDNS's and flannel's).
 bin="$CACHE/bin/$version"

@@ -46,7 +46,7 @@ import type { Store } from '../../src/store/db.ts';
 import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
-import { defaultPatch, kubeBinary } from '../kubelab/binaries.ts';
+import { defaultPatch, kubeBinary } from '../../src/dev/kube/binaries.ts';
 import {
   NONE_TAGGED,
   provisionerStore,

@@ -29,7 +29,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DONE_MARKER } from '../../src/bootstrap/node.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
-import { kubeBinary } from '../kubelab/binaries.ts';
+import { kubeBinary } from '../../src/dev/kube/binaries.ts';
 import { kubeletSysctls, MINUTE, startNodelabKaas, until, type NodelabKaas } from './kaas.ts';
 import {
   hostTraces,

@@ -21,7 +21,7 @@ import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { defaultPatch } from '../kubelab/binaries.ts';
+import { defaultPatch } from '../../src/dev/kube/binaries.ts';
 
 const run = promisify(execFile);
 const NODE_SH = join(import.meta.dirname, 'node.sh');

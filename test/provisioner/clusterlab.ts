@@ -25,13 +25,14 @@ import type { Cloud } from '../../src/openstack/index.ts';
 import type { SaveEnrollment } from '../../src/provisioner/enrollment.ts';
 import type { ExecDeps, RenderUserData } from '../../src/provisioner/steps/context.ts';
 import type { Store } from '../../src/store/db.ts';
-import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
+import { defaultPatch, previousPatch } from '../../src/dev/kube/binaries.ts';
 import { startEtcdMasters, type EtcdMasters } from '../kubelab/etcdmasters.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { releaseForPatch } from '../../src/versions/index.ts';
-import { kubeadm, startKubelab, waitFor, type Kubelab } from '../kubelab/kubelab.ts';
-import { startNodeStandIn, storeEnroller, waitForReadyNodes, type NodeStandIn } from '../kubelab/nodes.ts';
+import { kubeadm, startKubelab, waitFor, type Kubelab } from '../../src/dev/kube/kubelab.ts';
+import { waitForReadyNodes } from '../kubelab/nodes.ts';
+import { startNodeStandIn, storeEnroller, type NodeStandIn } from '../../src/dev/kube/nodes.ts';
 import { logger, testProvisioner, testSpec, type CloudsimSuite } from './support.ts';
 
 /** A provisioned cluster with its kubelab and node stand-in running. */

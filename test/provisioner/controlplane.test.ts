@@ -14,7 +14,7 @@ import { createKubeClient, type KubeAccess, type KubeClient } from '../../src/pr
 import type { ExecDeps } from '../../src/provisioner/steps/context.ts';
 import * as controlplane from '../../src/provisioner/steps/controlplane.ts';
 import { DEFAULT_RELEASE, KUBERNETES_RELEASES } from '../../src/versions/index.ts';
-import { freePort } from '../support/ports.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
 import {
   breakGlassAccess,
   installKubeadmAddons,

@@ -19,8 +19,8 @@ import {
   type EtcdMemberHealth,
 } from '../../src/provisioner/etcd.ts';
 import { startTlsEtcdMember } from '../kubelab/etcdmasters.ts';
-import { freePort } from '../support/ports.ts';
-import { stopProcess, type Proc } from '../kubelab/kubelab.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
+import { stopProcess, type Proc } from '../../src/dev/kube/kubelab.ts';
 
 interface Member {
   name: string;

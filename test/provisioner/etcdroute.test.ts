@@ -15,8 +15,8 @@ import type { KubeAccess } from '../../src/provisioner/kubeclient.ts';
 import { mastersCertificate } from '../../src/provisioner/identity.ts';
 import { openPortForward } from '../../src/provisioner/portforward.ts';
 import { addEtcdPod, startEtcdMasters, type EtcdMasters } from '../kubelab/etcdmasters.ts';
-import { freePort } from '../support/ports.ts';
-import { startKubelab, type Kubelab } from '../kubelab/kubelab.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
+import { startKubelab, type Kubelab } from '../../src/dev/kube/kubelab.ts';
 import { labCluster } from '../kubelab/support.ts';
 
 const master = (i: number) => `kaas-lab-master-${i}`;

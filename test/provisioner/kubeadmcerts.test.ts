@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { kubeadmCertsObjects, sealForKubeadm } from '../../src/provisioner/kubeadmcerts.ts';
-import { kubeBinary } from '../kubelab/binaries.ts';
+import { kubeBinary } from '../../src/dev/kube/binaries.ts';
 import { provisionOnKubelab, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite } from './support.ts';
 

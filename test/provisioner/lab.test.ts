@@ -15,7 +15,7 @@ import {
   NONE_TAGGED,
   TEST_VERSION,
 } from './support.ts';
-import { bootedNode, storeEnroller } from '../kubelab/nodes.ts';
+import { bootedNode, storeEnroller } from '../../src/dev/kube/nodes.ts';
 import { minorOf, nextRelease } from '../../src/versions/index.ts';
 
 const NEXT = nextRelease(minorOf(TEST_VERSION)!)!.patch;

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterNames, tagsFor } from '../../src/cluster/names.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
-import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
+import { defaultPatch, previousPatch } from '../../src/dev/kube/binaries.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import {
   deleteLeftCluster,

@@ -17,8 +17,8 @@ import { clusterNames, tagsFor } from '../../src/cluster/names.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
 import { quorumOf } from '../../src/provisioner/etcd.ts';
 import { etcdThroughApi } from '../../src/provisioner/etcdroute.ts';
-import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
-import { freePort } from '../support/ports.ts';
+import { defaultPatch, previousPatch } from '../../src/dev/kube/binaries.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import { runningWeb, webBehindBudget } from '../kubelab/workloads.ts';
 import {

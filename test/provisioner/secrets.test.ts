@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { decodeEnrolledFiles, KUBEADM_CONFIG_PATH } from '../../src/bootstrap/node.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import { findClusterEndpoint } from '../../src/store/findClusterEndpoint.ts';
-import { storeEnroller } from '../kubelab/nodes.ts';
+import { storeEnroller } from '../../src/dev/kube/nodes.ts';
 import { cloudsimSuite, testProvisioner, testSpec, TEST_SECRET_KEY, TEST_VERSION } from './support.ts';
 
 const suite = cloudsimSuite();

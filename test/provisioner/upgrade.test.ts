@@ -14,7 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
-import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
+import { defaultPatch, previousPatch } from '../../src/dev/kube/binaries.ts';
 import { getNode, isReady } from '../kubelab/nodes.ts';
 import { killAfterEachStep, provisionForUpgrade, STAGING_STEPS, type ClusterLab } from './clusterlab.ts';
 import { cloudsimSuite, queueWorkerRollout } from './support.ts';

@@ -5,7 +5,7 @@ import { waitFor } from '../ha/support.ts';
 import { testCloud, testReleaseDeps, testReleaseMirror } from '../provisioner/support.ts';
 import { resolveCloudConfig } from '../../src/openstack/config.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
-import { freePort } from './ports.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
 import { spawnService, type ServiceProcess } from './process.ts';
 
 /** `kaas dev` as tests run it: a free port, quick polls, the test release mirror; silent unless given a logger. */

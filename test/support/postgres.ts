@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, chownSync, existsSync, readdirSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from './ports.ts';
+import { freePort } from '../../src/dev/kube/ports.ts';
 
 /** A private PostgreSQL server started for the test run, on 127.0.0.1 and a port picked here. */
 export interface TestPostgres {

@@ -62,6 +62,11 @@ export interface ExecDeps {
   fetchApi?: ApiProbe;
   /** The cluster CA (from the stored material), to verify the API's certificate. */
   clusterCaPem?: string;
+  /**
+   * Where the cluster's API really answers when the cloud's addresses route nowhere (kaas dev
+   * --kube: a control plane on 127.0.0.1), once it runs; create records it as the endpoint.
+   */
+  apiAddress?: () => string | undefined;
   /** The cluster's Kubernetes API as kaas (absent: no credentials or endpoint yet). */
   kube?: { url: string; client: KubeClient; bootstrapToken: string };
   /** A client as kaas for the API at `server` (create learns its endpoint during the job). */

@@ -19,11 +19,14 @@ type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
 
 /**
  * The API URL: once create recorded one, that endpoint (an upgrade looks the load balancer up, but
- * its VIP is on the cluster's private subnet); during create the floating IP when there is one,
- * else the load balancer VIP / master-0 address.
+ * its VIP is on the cluster's private subnet); during create the address the API really answers
+ * at when kaas was told one (`apiAddress`), else the floating IP when there is one, else the load
+ * balancer VIP / master-0 address.
  */
 export function apiUrl(deps: ExecDeps): string | undefined {
   if (deps.kube?.url) return deps.kube.url;
+  const local = deps.apiAddress?.();
+  if (local) return local;
   const fip = deps.ctx.outputs.get('api-floating-ip') as { address?: string } | undefined;
   const endpoint = (deps.ctx.outputs.get('load-balancer') ?? deps.ctx.outputs.get('master-port-0')) as
     { vipAddress?: string; address?: string } | undefined;

@@ -22,10 +22,10 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, fetch } from 'undici';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
-import type { BootstrapInput } from '../../src/bootstrap/input.ts';
-import { NODE_IP_PLACEHOLDER } from '../../src/bootstrap/kubeadm.ts';
-import { KUBEADM_CONFIG_PATH, nodeContent } from '../../src/bootstrap/node.ts';
-import { freePort } from '../support/ports.ts';
+import type { BootstrapInput } from '../../bootstrap/input.ts';
+import { NODE_IP_PLACEHOLDER } from '../../bootstrap/kubeadm.ts';
+import { KUBEADM_CONFIG_PATH, nodeContent } from '../../bootstrap/node.ts';
+import { freePort } from './ports.ts';
 import { kubeBinary, kwokPortForwardCrd, kwokStages, toolBinary } from './binaries.ts';
 
 const run = promisify(execFile);
@@ -36,8 +36,16 @@ const KUBERNETES_DIR = '/etc/kubernetes';
 export const NODE_IP = '10.240.0.5';
 
 export interface KubelabOptions {
-  /** Master-0's bootstrap input, as the provisioner builds it (role `init`). */
-  master0: BootstrapInput;
+  /**
+   * Master-0's bootstrap input, as the provisioner builds it (role `init`); not needed to restart
+   * a lab kept in `dir`.
+   */
+  master0?: BootstrapInput;
+  /**
+   * Keep the lab in this directory (made 0700; kept on stop) instead of a temporary one: a lab that
+   * ran there before restarts with its certificates, etcd data and ports (kaas dev --kube).
+   */
+  dir?: string;
   /** Extra kube-apiserver flags a test needs (e.g. a shorter webhook cache TTL is already kaas's). */
   apiServerFlags?: string[];
   /** Start kube-controller-manager (default true). */
@@ -165,52 +173,125 @@ export async function kubeadm(args: string[], env: Record<string, string> = {}):
   }
 }
 
-/** Starts a control plane configured from master-0's user data. */
+/**
+ * Writes master-0's files into the lab's directory and has the real kubeadm make the certificates,
+ * kubeconfigs and static pod manifests from kaas's config (once per lab directory).
+ */
+async function prepare(
+  options: KubelabOptions,
+  dir: string,
+  configPath: string,
+  manifests: string,
+  apiPort: number,
+  etcdUrl: string,
+): Promise<void> {
+  const master0 = options.master0;
+  if (!master0) throw new Error(`${dir} holds no control plane to restart, and no master-0 input was given`);
+  // Master-0's files, as its user data writes them, under the lab's directory.
+  const content = nodeContent(master0);
+  let kubeadmConfig = '';
+  for (const file of content.files) {
+    if (file.path === KUBEADM_CONFIG_PATH) kubeadmConfig = file.content;
+    if (!file.path.startsWith(`${KUBERNETES_DIR}/`)) continue;
+    const path = relocate(dir, file.path);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, file.content, { mode: file.mode });
+  }
+  if (kubeadmConfig === '') throw new Error(`master-0's user data has no ${KUBEADM_CONFIG_PATH}`);
+  await writeFile(configPath, labKubeadmConfig(kubeadmConfig, dir, apiPort, etcdUrl), {
+    mode: 0o600,
+  });
+
+  // The real kubeadm makes the certificates, kubeconfigs and static pods from kaas's config.
+  await kubeadm(['init', 'phase', 'certs', 'all', '--config', configPath]);
+  for (const which of ['super-admin', 'controller-manager', 'scheduler']) {
+    await kubeadm(['init', 'phase', 'kubeconfig', which, '--config', configPath, '--kubeconfig-dir', dir]);
+    // kubeadm points the components at the node's own address; the lab listens on loopback.
+    const path = join(dir, `${which}.conf`);
+    const text = await readFile(path, 'utf8');
+    await writeFile(path, text.split(`https://${NODE_IP}:`).join('https://127.0.0.1:'), { mode: 0o600 });
+  }
+  await mkdir(manifests);
+  await kubeadm(['init', 'phase', 'control-plane', 'all', '--dry-run', '--config', configPath], {
+    KUBEADM_INIT_DRYRUN_DIR: manifests,
+  });
+}
+
+/** The loopback ports of one lab's processes. */
+interface LabPorts {
+  etcd: number;
+  peer: number;
+  api: number;
+  controllerManager: number;
+  scheduler: number;
+  kwok: number;
+}
+
+/** Where a kept lab directory records its ports: a restart must answer at the address kaas recorded. */
+const PORTS_FILE = 'ports.json';
+
+async function newPorts(): Promise<LabPorts> {
+  const [etcd, peer, api, controllerManager, scheduler, kwok] = await Promise.all(
+    Array.from({ length: 6 }, () => freePort()),
+  );
+  return { etcd, peer, api, controllerManager, scheduler, kwok } as LabPorts;
+}
+
+/** The ports a kept lab ran on, or undefined when none finished starting in `dir`. */
+async function readPorts(dir: string): Promise<LabPorts | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, PORTS_FILE), 'utf8')) as LabPorts;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Where a kept lab records its processes, for the next start to stop what a killed run left. */
+const PIDS_FILE = 'pids.json';
+
+/**
+ * Stops what an earlier run of the lab kept in `dir` left running (its owner was killed, not
+ * stopped): each process it recorded whose command line still names `dir`, so no other is touched.
+ */
+async function stopLeftovers(dir: string): Promise<void> {
+  const text = await readFile(join(dir, PIDS_FILE), 'utf8').catch(() => '[]');
+  const running = async (pid: number) =>
+    (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes(dir);
+  for (const pid of JSON.parse(text) as number[]) {
+    if (!(await running(pid))) continue;
+    process.kill(pid, 'SIGTERM');
+    await waitFor(`process ${pid} left by an earlier run to stop`, async () => !(await running(pid)), 10_000);
+  }
+}
+
+/** Starts a control plane configured from master-0's user data, or restarts one kept in `options.dir`. */
 export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
-  const dir = await mkdtemp(join(tmpdir(), 'kubelab-'));
+  const kept = options.dir !== undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'kubelab-')));
+  const previous = kept ? await readPorts(dir) : undefined;
+  if (kept && !previous) {
+    // A start that never finished leaves files kubeadm would refuse to reuse: begin again.
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  }
   const procs: Proc[] = [];
   let admin: Agent | undefined;
   const stop = async () => {
     for (const p of [...procs].reverse()) await stopProcess(p);
     await admin?.close();
-    await rm(dir, { recursive: true, force: true });
+    if (!kept) await rm(dir, { recursive: true, force: true });
   };
   try {
-    const [etcdPort, peerPort, apiPort, cmPort, schedPort, kwokPort] = await Promise.all(
-      Array.from({ length: 6 }, () => freePort()),
-    );
+    const ports = previous ?? (await newPorts());
+    const { etcd: etcdPort, peer: peerPort, api: apiPort, controllerManager: cmPort } = ports;
+    const { scheduler: schedPort, kwok: kwokPort } = ports;
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
 
-    // Master-0's files, as its user data writes them, under the lab's directory.
-    const content = nodeContent(options.master0);
-    let kubeadmConfig = '';
-    for (const file of content.files) {
-      if (file.path === KUBEADM_CONFIG_PATH) kubeadmConfig = file.content;
-      if (!file.path.startsWith(`${KUBERNETES_DIR}/`)) continue;
-      const path = relocate(dir, file.path);
-      await mkdir(dirname(path), { recursive: true });
-      await writeFile(path, file.content, { mode: file.mode });
-    }
-    if (kubeadmConfig === '') throw new Error(`master-0's user data has no ${KUBEADM_CONFIG_PATH}`);
     const configPath = join(dir, 'kubeadm.yaml');
-    await writeFile(configPath, labKubeadmConfig(kubeadmConfig, dir, apiPort as number, etcdUrl), {
-      mode: 0o600,
-    });
-
-    // The real kubeadm makes the certificates, kubeconfigs and static pods from kaas's config.
-    await kubeadm(['init', 'phase', 'certs', 'all', '--config', configPath]);
-    for (const which of ['super-admin', 'controller-manager', 'scheduler']) {
-      await kubeadm(['init', 'phase', 'kubeconfig', which, '--config', configPath, '--kubeconfig-dir', dir]);
-      // kubeadm points the components at the node's own address; the lab listens on loopback.
-      const path = join(dir, `${which}.conf`);
-      const text = await readFile(path, 'utf8');
-      await writeFile(path, text.split(`https://${NODE_IP}:`).join('https://127.0.0.1:'), { mode: 0o600 });
-    }
     const manifests = join(dir, 'manifests');
-    await mkdir(manifests);
-    await kubeadm(['init', 'phase', 'control-plane', 'all', '--dry-run', '--config', configPath], {
-      KUBEADM_INIT_DRYRUN_DIR: manifests,
-    });
+    if (previous) await stopLeftovers(dir);
+    else await prepare(options, dir, configPath, manifests, apiPort, etcdUrl);
     const staticPods: Record<string, Record<string, unknown>> = {};
     for (const c of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
       staticPods[c] = parseYaml(await readFile(join(manifests, `${c}.yaml`), 'utf8')) as Record<
@@ -281,8 +362,12 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
     );
     // What kubeadm init does next on master-0 and joins rely on: the kubeadm/kubelet config maps,
     // kaas's join token as a bootstrap-token Secret, cluster-info and the node bootstrap RBAC.
-    for (const phase of [['upload-config', 'all'], ['bootstrap-token']]) {
-      await kubeadm(['init', 'phase', ...phase, '--config', configPath, '--kubeconfig', adminKubeconfig]);
+    if (!previous) {
+      for (const phase of [['upload-config', 'all'], ['bootstrap-token']]) {
+        await kubeadm(['init', 'phase', ...phase, '--config', configPath, '--kubeconfig', adminKubeconfig]);
+      }
+      // From now on the directory restarts as this lab.
+      if (kept) await writeFile(join(dir, PORTS_FILE), JSON.stringify(ports), { mode: 0o600 });
     }
 
     if (options.controllerManager ?? true) {
@@ -298,7 +383,9 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
       // kwok watches PortForward resources only once their CRD is served.
       const crd = parseYaml(await readFile(kwokPortForwardCrd(), 'utf8')) as Record<string, unknown>;
       const res = await request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
-      if (res.status !== 201) throw new Error(`installing kwok's PortForward CRD: ${res.status}`);
+      if (res.status !== 201 && res.status !== 409) {
+        throw new Error(`installing kwok's PortForward CRD: ${res.status}`);
+      }
       await waitFor('the PortForward CRD established', async () => {
         const got = await request('GET', '/apis/kwok.x-k8s.io/v1alpha1/portforwards');
         return got.status === 200;
@@ -320,6 +407,11 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
           '--node-lease-duration-seconds=40',
         ]),
       );
+    }
+
+    if (kept) {
+      const pids = procs.map((p) => p.child.pid);
+      await writeFile(join(dir, PIDS_FILE), JSON.stringify(pids), { mode: 0o600 });
     }
 
     const kubectl: Kubelab['kubectl'] = async (args, opts = {}) => {

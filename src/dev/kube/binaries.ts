@@ -5,7 +5,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import catalogue from '../../src/versions/catalogue.json' with { type: 'json' };
+import catalogue from '../../versions/catalogue.json' with { type: 'json' };
 import tools from './tools.json' with { type: 'json' };
 
 const CACHE = process.env.KUBELAB_CACHE ?? '/var/cache/kaas-kubelab';
