@@ -91,6 +91,8 @@ interface CreateFlags extends Common {
   sshKeyName?: string;
   externalNetwork?: string;
   adminRoleId?: string;
+  /** Name or id of the OpenStack project the cluster belongs to (the API checks the caller holds a role there). */
+  project?: string;
 }
 
 /** A job is over once it reaches one of these; anything else is still the server's to run. */
@@ -358,6 +360,10 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
           'Keystone role whose holders are cluster-admin (env KUBE_ADMIN_ROLE_ID)',
         )
         .option(
+          '--project <name|id>',
+          "OpenStack project the cluster belongs to and is built in (one you hold a role on); default kaas's own",
+        )
+        .option(
           '--no-wait-for-api',
           'do not wait for the Kubernetes API (clouds whose servers do not boot; env KAAS_WAIT_FOR_API=false)',
         ),
@@ -369,7 +375,11 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
     await withSession(async (s) => {
       const created = (
         await s.call<CreateResult>('POST', '/api/v1/clusters', {
-          json: { spec, options: { waitForApi } },
+          json: {
+            spec,
+            options: { waitForApi },
+            ...(opts.project === undefined ? {} : { project: opts.project }),
+          },
         })
       ).body;
       if (created.privateKey) {

@@ -291,8 +291,8 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   // the demo project would be out of its admins' reach until the next round, a minute later.
   const provisioner: Provisioner = {
     ...jobs.provisioner,
-    async createCluster(spec, createOptions) {
-      const created = await jobs.provisioner.createCluster(spec, createOptions);
+    async createCluster(spec, createOptions, choice) {
+      const created = await jobs.provisioner.createCluster(spec, createOptions, choice);
       await auth.sync();
       return created;
     },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { adminConfig, adminEnv } from '../../test/support/openstack.ts';
-import { configSearchPath, loadCloudConfig, resolveCloudConfig } from './config.ts';
+import { configForProject, configSearchPath, loadCloudConfig, resolveCloudConfig } from './config.ts';
+import { configAuthBody } from './session.ts';
 
 const AUTH_URL = 'http://127.0.0.1:5000/v3';
 const openrc = { ...adminEnv(AUTH_URL), OS_INTERFACE: 'public' };
@@ -230,5 +231,40 @@ describe('loadCloudConfig', () => {
       '/etc/openstack/clouds.yaml',
       '/etc/openstack/clouds.yml',
     ]);
+  });
+});
+
+describe('configForProject', () => {
+  it('scopes the same password user to the project by id, nothing else changed', () => {
+    const base = adminConfig('http://keystone.example:5000/v3');
+    const scoped = configForProject(base, 'p-42');
+    expect(scoped).toEqual({
+      ...base,
+      auth: {
+        authUrl: base.auth.authUrl,
+        username: 'admin',
+        password: 'secret',
+        userDomainName: 'Default',
+        projectId: 'p-42',
+      },
+    });
+    expect(configAuthBody(scoped.auth, scoped.authType)).toMatchObject({
+      auth: { scope: { project: { id: 'p-42' } } },
+    });
+  });
+
+  it('refuses an application credential, whose project is fixed', () => {
+    const base = adminConfig('http://keystone.example:5000/v3');
+    const appCred = {
+      ...base,
+      authType: 'application_credential' as const,
+      auth: { authUrl: base.auth.authUrl, applicationCredentialId: 'ac1', applicationCredentialSecret: 's' },
+    };
+    expect(() => configForProject(appCred, 'p-42')).toThrow(
+      expect.objectContaining({
+        code: 'project_scope_fixed',
+        message: expect.stringContaining('project p-42'),
+      }),
+    );
   });
 });

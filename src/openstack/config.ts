@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { InputError } from '../errors.ts';
+import { ConflictError, InputError } from '../errors.ts';
 
 /** Which Keystone auth method the session uses. */
 export type AuthType = 'password' | 'application_credential';
@@ -375,4 +375,25 @@ export function loadCloudConfig(
     ...(options.cloud ? { cloud: options.cloud } : {}),
     ...(options.regionName ? { regionName: options.regionName } : {}),
   });
+}
+
+/**
+ * The same user and endpoints scoped to another project (by id): how kaas acts in a cluster's own
+ * project. An application credential is bound to one project and cannot be re-scoped, so it is
+ * refused with a ConflictError that says so.
+ */
+export function configForProject(config: CloudConfig, projectId: string): CloudConfig {
+  if (config.authType === 'application_credential') {
+    throw new ConflictError(
+      `kaas authenticates with an application credential (cloud "${config.cloudName}"), which is bound to its own project and cannot act in project ${projectId}; give kaas a password for its service user to build clusters in other projects`,
+      { code: 'project_scope_fixed' },
+    );
+  }
+  const {
+    projectName: _name,
+    projectDomainName: _domainName,
+    projectDomainId: _domainId,
+    ...auth
+  } = config.auth;
+  return { ...config, auth: { ...auth, projectId } };
 }

@@ -20,15 +20,22 @@ import {
 } from '../cluster/plan.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
 import { validateSpec, validateUpgrade } from '../cluster/validate.ts';
-import { ConflictError, InputError, NotFoundError } from '../errors.ts';
+import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Cloud, Server } from '../openstack/index.ts';
+import {
+  configForProject,
+  createCloud,
+  isOpenStackError,
+  type Cloud,
+  type Server,
+} from '../openstack/index.ts';
 import type { Db, Store } from '../store/db.ts';
 import type { KubernetesRelease } from '../versions/index.ts';
 import { deleteAddonStatus } from '../store/deleteAddonStatus.ts';
 import { deleteClusterSecret } from '../store/deleteClusterSecret.ts';
 import { deleteProvisionedCluster } from '../store/deleteProvisionedCluster.ts';
 import { findClusterEndpoint } from '../store/findClusterEndpoint.ts';
+import { findCluster } from '../store/findCluster.ts';
 import { findClusterSecret } from '../store/findClusterSecret.ts';
 import { findHealStatus, type HealConditionRecord } from '../store/findHealStatus.ts';
 import { findJob, type JobRecord } from '../store/findJob.ts';
@@ -74,7 +81,11 @@ import { releaseAccess, trustedRelease } from './release.ts';
 import { open, seal } from './secretbox.ts';
 import { generateSshKey } from './sshkey.ts';
 import type { ApiProbe, RenderUserData } from './steps/context.ts';
-import type { CredentialStore } from './steps/credential.ts';
+import {
+  CLUSTER_CREDENTIAL_ROLES,
+  REQUIRED_CREDENTIAL_ROLE,
+  type CredentialStore,
+} from './steps/credential.ts';
 import { createHealer, type Healer, type HealTarget } from './heal.ts';
 import { createReconciler, type Reconciler, type ReconcileTarget } from './reconcile.ts';
 import { addonContext } from './steps/addons.ts';
@@ -85,8 +96,13 @@ export interface ProvisionerDeps {
   store: Store;
   logger: Logger;
   now: () => Date;
-  /** The cloud clusters are built in (one project). */
+  /** kaas's own project: the default project of clusters, and where clusters made before tenancy live. */
   cloud: Cloud;
+  /**
+   * kaas's service user scoped to another project, for the clusters that belong to it; default
+   * `cloud`'s config re-scoped (configForProject). Called once per project.
+   */
+  cloudFor?: (projectId: string) => Cloud;
   /** 32-byte AES-256-GCM key sealing every cluster's secrets in the store (KAAS_SECRET_KEY). */
   secretKey: Buffer;
   /**
@@ -202,6 +218,17 @@ export interface JobView {
   events: JobEvent[];
 }
 
+/** Where create builds a cluster: `projectId` (kaas's own project when absent). */
+export interface CreateChoice {
+  projectId?: string;
+}
+
+/** A project a user holds some role on. */
+export interface ProjectRef {
+  id: string;
+  name: string;
+}
+
 /** Result of create: the job, and the generated SSH private key (shown once, never stored). */
 export interface CreateResult {
   cluster: ClusterView;
@@ -252,6 +279,66 @@ export function createProvisioner(deps: ProvisionerDeps) {
     ...(deps.releaseCacheDir === undefined ? {} : { cacheDir: deps.releaseCacheDir }),
     ...(deps.releaseCatalogue === undefined ? {} : { catalogue: deps.releaseCatalogue }),
   });
+
+  const projectClouds = new Map<string, Cloud>();
+  const cloudFor =
+    deps.cloudFor ??
+    ((projectId: string) =>
+      createCloud({
+        config: configForProject(deps.cloud.session.config, projectId),
+        logger: deps.logger,
+        ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      }));
+
+  /** kaas's cloud in `projectId`: `deps.cloud` in its own project, else a session scoped there (one per project). */
+  async function cloudIn(projectId: string): Promise<Cloud> {
+    if ((await deps.cloud.session.token()).project?.id === projectId) return deps.cloud;
+    let cloud = projectClouds.get(projectId);
+    if (!cloud) {
+      cloud = cloudFor(projectId);
+      projectClouds.set(projectId, cloud);
+    }
+    return cloud;
+  }
+
+  /** The cloud of the cluster's project (kaas's own for a cluster registered without one). */
+  async function cloudOf(clusterId: string): Promise<Cloud> {
+    const registered = await findCluster({ db, id: clusterId });
+    return registered ? cloudIn(registered.projectId) : deps.cloud;
+  }
+
+  /**
+   * The project a new cluster goes to, as kaas's user sees it there: refused, before anything is
+   * recorded, when that user holds no role on it (Keystone refuses the scope) or lacks the role its
+   * credential needs, naming the project and the roles to grant.
+   */
+  async function projectForCreate(projectId: string | undefined): Promise<ProjectRef> {
+    const own = await deps.cloud.session.token();
+    if (!own.project)
+      throw new InputError('the cloud credentials must be scoped to a project', {
+        code: 'project_scope_required',
+      });
+    const target = projectId ?? own.project.id;
+    const grant = `grant kaas's user ${own.user.name} the roles ${CLUSTER_CREDENTIAL_ROLES.join(' and ')} on it; nothing was created`;
+    let token;
+    try {
+      token = await (await cloudIn(target)).session.token();
+    } catch (error) {
+      if (!isOpenStackError(error, 'openstack_unauthorized')) throw error;
+      throw new ConflictError(
+        `kaas's user ${own.user.name} cannot act in project ${target}: Keystone refused that scope (the project does not exist, or the user holds no role on it); ${grant}`,
+        { code: 'project_role_missing', cause: error },
+      );
+    }
+    const project = token.project!;
+    if (!token.roles.some((r) => r.name === REQUIRED_CREDENTIAL_ROLE)) {
+      throw new ConflictError(
+        `kaas's user ${own.user.name} holds no ${REQUIRED_CREDENTIAL_ROLE} role on project ${project.name} (${project.id}), which the cluster's credential needs; ${grant}`,
+        { code: 'project_role_missing' },
+      );
+    }
+    return { id: project.id, name: project.name };
+  }
 
   async function cluster(ref: string, from: Db = db): Promise<ProvisionedClusterRecord> {
     const found = await findProvisionedCluster({ db: from, ref });
@@ -506,7 +593,9 @@ export function createProvisioner(deps: ProvisionerDeps) {
     // Delete needs no secrets: it must work even when they are lost or the key was changed. When
     // they open, it uses them to delete Services and volume claims through the cluster API first.
     let material: ClusterMaterial | undefined;
+    let cloud: Cloud;
     try {
+      cloud = await cloudOf(job.clusterId);
       material =
         job.kind === 'delete'
           ? await materialOf(job.clusterId).catch(() => undefined)
@@ -548,7 +637,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
       run: (step, ctx) =>
         runPlanStep(
           {
-            cloud: deps.cloud,
+            cloud,
             logger: deps.logger,
             now: deps.now,
             sleep,
@@ -657,7 +746,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
   async function reconcileTarget(clusterId: string): Promise<ReconcileTarget> {
     const record = await cluster(clusterId);
     const { server, access, material } = await reachedApi(record, 'its managed services are not reconciled');
-    const config = deps.cloud.session.config;
+    const config = (await cloudOf(clusterId)).session.config;
     return {
       kube: (deps.clusterApi ?? clusterApiFor)({ server, ...access }),
       context: addonContext(
@@ -717,7 +806,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
   ): Promise<JobRecord | undefined> {
     const record = await cluster(clusterId);
     const spec = record.spec as ClusterSpec;
-    const servers = await deps.cloud.nova.listServers({ tags: tagsFor(record.id) });
+    const servers = await (await cloudOf(record.id)).nova.listServers({ tags: tagsFor(record.id) });
     const server = servers.find((s) => s.name === target.node);
     const index = Number(server?.metadata['kaas-index']);
     const ctx = { artifactTtlSeconds: (record.options as ProvisionOptions).tempUrlTtlSeconds };
@@ -776,7 +865,11 @@ export function createProvisioner(deps: ProvisionerDeps) {
     engine,
 
     /** Validates the spec, records the cluster and queues its create job. */
-    async createCluster(specInput: unknown, optionsInput: Record<string, unknown>): Promise<CreateResult> {
+    async createCluster(
+      specInput: unknown,
+      optionsInput: Record<string, unknown>,
+      choice: CreateChoice = {},
+    ): Promise<CreateResult> {
       // A server that cannot give clusters a webhook says so before judging the request.
       const webhook = deps.webhook;
       if (!webhook) {
@@ -797,12 +890,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
       // A version without a published digest can never be staged: refuse it before recording anything.
       trustedRelease(release.catalogue, spec.kubernetesVersion);
       const id = `c${randomBytes(6).toString('hex')}`;
-      const token = await deps.cloud.session.token();
-      const project = token.project;
-      if (!project)
-        throw new InputError('the cloud credentials must be scoped to a project', {
-          code: 'project_scope_required',
-        });
+      const project = await projectForCreate(choice.projectId);
       const steps = planCreate(spec, id, { artifactTtlSeconds: options.tempUrlTtlSeconds });
       const material = await generateClusterMaterial({
         clusterId: id,
@@ -837,12 +925,44 @@ export function createProvisioner(deps: ProvisionerDeps) {
       return { cluster: await view(await cluster(id), db), job, ...(privateKey ? { privateKey } : {}) };
     },
 
+    /**
+     * The project `ref` (id or name) among those `userId` holds a role on now (Keystone's effective
+     * assignments): where that user may have a cluster made. ForbiddenError for any other project,
+     * whether or not it exists.
+     */
+    async requesterProject(userId: string, ref: string): Promise<ProjectRef> {
+      const held = new Map<string, ProjectRef>();
+      const assignments = await deps.cloud.keystone.listRoleAssignments({
+        userId,
+        effective: true,
+        includeNames: true,
+      });
+      for (const { scope } of assignments) {
+        if (scope.project)
+          held.set(scope.project.id, { id: scope.project.id, name: scope.project.name ?? '' });
+      }
+      const byId = held.get(ref);
+      const byName = [...held.values()].filter((p) => p.name === ref);
+      if (byId) return byId;
+      if (byName.length > 1) {
+        throw new InputError(
+          `you hold roles on ${byName.length} projects named ${ref} (in different domains): name it by id (${byName.map((p) => p.id).join(', ')})`,
+          { code: 'project_ambiguous', field: 'project' },
+        );
+      }
+      if (byName[0]) return byName[0];
+      throw new ForbiddenError(
+        `you hold no role on project ${ref}: a cluster can only be made in a project you belong to`,
+        { code: 'project_forbidden' },
+      );
+    },
+
     /** Queues a resize of one node group; the existing indexes come from the servers' metadata. */
     async resizeCluster(ref: string, group: string, count: number): Promise<JobRecord> {
       const record = await cluster(ref);
       const spec = record.spec as ClusterSpec;
       const options = record.options as ProvisionOptions;
-      const servers = await deps.cloud.nova.listServers({ tags: tagsFor(record.id) });
+      const servers = await (await cloudOf(record.id)).nova.listServers({ tags: tagsFor(record.id) });
       const plan = planResize(spec, record.id, group, count, groupIndexes(servers)[group] ?? [], {
         artifactTtlSeconds: options.tempUrlTtlSeconds,
       });
@@ -869,7 +989,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
       if (check.change === 'none') return undefined;
       // A version that can never be staged is refused first, whatever else stands in the way.
       trustedRelease(release.catalogue, check.to);
-      const servers = await deps.cloud.nova.listServers({ tags: tagsFor(record.id) });
+      const cloud = await cloudOf(record.id);
+      const servers = await cloud.nova.listServers({ tags: tagsFor(record.id) });
       const plan = planUpgrade(
         spec,
         record.id,
@@ -878,7 +999,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
         { artifactTtlSeconds: options.tempUrlTtlSeconds },
       );
       const lbName = clusterNames(spec.name).apiLoadBalancer;
-      const lbs = await deps.cloud.octavia.listLoadBalancers({ name: lbName }).catch(() => []);
+      const lbs = await cloud.octavia.listLoadBalancers({ name: lbName }).catch(() => []);
       if (lbs.length === 0) {
         throw new ConflictError(
           `kaas cannot upgrade ${spec.name}: its API load balancer ${lbName} does not exist (the cloud had no Octavia when it was created, so its API endpoint is master-0's own address, which no replacement master can take over); nothing was queued`,

@@ -88,7 +88,7 @@ describe("a cluster's own OpenStack identity", () => {
     expect(step?.output).toEqual({ id: credential.id, userId: kaas.user.id, roles: ['member'], orphans: [] });
     // kaas's user holds no load-balancer_member here: the credential goes without, and create says so.
     expect(created.events.filter((e) => e.level === 'warn').map((e) => e.message)).toContain(
-      "kaas's user holds no load-balancer_member on its project: the cluster's credential goes without, so under Octavia's default policy its cloud controller cannot make load balancers; grant it, then rotate the cluster's credentials",
+      `kaas's user holds no load-balancer_member on project ${kaas.project!.name}: the cluster's credential goes without, so under Octavia's default policy its cloud controller cannot make load balancers; grant it, then rotate the cluster's credentials`,
     );
 
     // Keystone's view: kaas's user owns it, with member only; it authenticates to kaas's project.

@@ -36,7 +36,8 @@ type Res = Extract<PlanResource, { type: 'credential' }>;
  * warning (Services of type LoadBalancer then fail until it is granted and the credential rotated).
  */
 export const CLUSTER_CREDENTIAL_ROLES: readonly string[] = ['member', 'load-balancer_member'];
-const REQUIRED_ROLE = 'member';
+/** The one role of CLUSTER_CREDENTIAL_ROLES a credential cannot go without. */
+export const REQUIRED_CREDENTIAL_ROLE = 'member';
 
 /** Managed services that read the credential: a rotation waits for them before deleting the old one. */
 export const CREDENTIAL_READERS: readonly string[] = ['cloud-controller', 'storage', 'registry', 'backups'];
@@ -69,15 +70,22 @@ function store(deps: ExecDeps): CredentialStore {
   return deps.credentials;
 }
 
-/** kaas's service user, its project and the roles it holds there: the session's. */
-async function serviceUser(deps: ExecDeps): Promise<{ userId: string; projectId: string; roles: string[] }> {
+/** kaas's service user, the cluster's project and the roles it holds there: the session's. */
+async function serviceUser(
+  deps: ExecDeps,
+): Promise<{ userId: string; projectId: string; projectName: string; roles: string[] }> {
   const token = await deps.cloud.session.token();
   if (!token.project) {
     throw new ConflictError('kaas must authenticate scoped to a project to give clusters credentials', {
       code: 'project_scope_required',
     });
   }
-  return { userId: token.user.id, projectId: token.project.id, roles: token.roles.map((r) => r.name) };
+  return {
+    userId: token.user.id,
+    projectId: token.project.id,
+    projectName: token.project.name,
+    roles: token.roles.map((r) => r.name),
+  };
 }
 
 /** The cluster's credentials Keystone holds for `userId` (ids and names, never secrets). */
@@ -88,11 +96,11 @@ async function listed(deps: ExecDeps, userId: string) {
 
 async function make(
   deps: ExecDeps,
-  owner: { userId: string; projectId: string; roles: string[] },
+  owner: { userId: string; projectId: string; projectName: string; roles: string[] },
 ): Promise<ClusterCredential> {
-  if (!owner.roles.includes(REQUIRED_ROLE)) {
+  if (!owner.roles.includes(REQUIRED_CREDENTIAL_ROLE)) {
     throw new ConflictError(
-      `kaas's user holds no ${REQUIRED_ROLE} role on its project, so it cannot give cluster ${deps.spec.name} a credential the cloud-facing services can use; grant it`,
+      `kaas's user holds no ${REQUIRED_CREDENTIAL_ROLE} role on project ${owner.projectName}, so it cannot give cluster ${deps.spec.name} a credential the cloud-facing services can use; grant it`,
       { code: 'credential_role_missing' },
     );
   }
@@ -100,7 +108,7 @@ async function make(
   const missing = CLUSTER_CREDENTIAL_ROLES.filter((r) => !owner.roles.includes(r));
   if (missing.length > 0) {
     await deps.ctx.event(
-      `kaas's user holds no ${missing.join(', ')} on its project: the cluster's credential goes without, so under Octavia's default policy its cloud controller cannot make load balancers; grant it, then rotate the cluster's credentials`,
+      `kaas's user holds no ${missing.join(', ')} on project ${owner.projectName}: the cluster's credential goes without, so under Octavia's default policy its cloud controller cannot make load balancers; grant it, then rotate the cluster's credentials`,
       'warn',
     );
   }

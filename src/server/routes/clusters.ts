@@ -26,27 +26,37 @@ function route(summary: string, parts: { response: Record<number, JsonSchema> } 
   return documented({ summary, tags: ['clusters'], ...parts, response: { ...parts.response, ...errors } });
 }
 
-const createRoute = route('Create a cluster (kaas operators); 202 with the queued job', {
-  body: object(
-    {
-      spec: { type: 'object', description: 'the cluster spec (name, kubernetesVersion, nodeGroups…)' },
-      options: { type: 'object', description: 'provisioning options' },
-    },
-    ['options'],
-  ),
-  response: {
-    202: object(
-      { cluster: clusterViewSchema, job: jobSchema, privateKey: { ...str, description: 'shown once' } },
-      ['privateKey'],
+const createRoute = route(
+  "Create a cluster (kaas operators) in kaas's project or `project`; 202 with the queued job",
+  {
+    body: object(
+      {
+        spec: { type: 'object', description: 'the cluster spec (name, kubernetesVersion, nodeGroups…)' },
+        options: { type: 'object', description: 'provisioning options' },
+        project: {
+          ...str,
+          minLength: 1,
+          description:
+            "the OpenStack project (id or name) the cluster belongs to and is built in, one you hold a role on; default kaas's own project",
+        },
+      },
+      ['options', 'project'],
     ),
+    response: {
+      202: object(
+        { cluster: clusterViewSchema, job: jobSchema, privateKey: { ...str, description: 'shown once' } },
+        ['privateKey'],
+      ),
+    },
   },
-});
+);
 
 /** What the cluster routes need: the provisioner, and who may call them. */
 export interface ClusterRouteDeps {
   provisioner: Pick<
     Provisioner,
     | 'createCluster'
+    | 'requesterProject'
     | 'listClusters'
     | 'getCluster'
     | 'listJobs'
@@ -110,12 +120,18 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
   });
 
   function routes(app: FastifyInstance): void {
-    app.post<{ Body: { spec: unknown; options?: Record<string, unknown> } }>(
+    app.post<{ Body: { spec: unknown; options?: Record<string, unknown>; project?: string } }>(
       '/api/v1/clusters',
       createRoute,
       async (request, reply) => {
-        const { spec, options } = request.body;
-        const created = await provisioner.createCluster(spec, options ?? {});
+        const { spec, options, project } = request.body;
+        const choice =
+          project === undefined
+            ? {}
+            : {
+                projectId: (await provisioner.requesterProject(requirePrincipal(request).userId, project)).id,
+              };
+        const created = await provisioner.createCluster(spec, options ?? {}, choice);
         return reply.status(202).send(created);
       },
     );
