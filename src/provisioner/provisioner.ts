@@ -55,7 +55,8 @@ import { bootstrapRenderer, type JoinMaterial } from './bootstrap.ts';
 import { enrollmentStore, type SaveEnrollment } from './enrollment.ts';
 import { createEngine, type Engine, type EngineHooks, type JobHandler } from './engine.ts';
 import { parseOptions, type ProvisionOptions } from './options.ts';
-import type { KeyPair } from '../auth/pki.ts';
+import { issueClientCert, type KeyPair } from '../auth/pki.ts';
+import { AUTOSCALER_ORGANIZATION, createAutoscale } from './autoscale.ts';
 import type { EtcdClient } from './etcd.ts';
 import { etcdThroughApi } from './etcdroute.ts';
 import { kaasBinding, kaasIdentity, mastersCertificate } from './identity.ts';
@@ -754,6 +755,84 @@ export function createProvisioner(deps: ProvisionerDeps) {
     });
   }
 
+  /**
+   * Queues a resize of one node group to `count` (removing exactly the indexes `remove` when given);
+   * `also` writes more in the job's transaction (the autoscaler's audit entry).
+   */
+  async function queueResize(
+    ref: string,
+    group: string,
+    count: number,
+    remove?: readonly number[],
+    also?: (tx: Db, jobId: string) => Promise<void>,
+  ): Promise<JobRecord> {
+    const record = await cluster(ref);
+    const spec = record.spec as ClusterSpec;
+    const options = record.options as ProvisionOptions;
+    const servers = await deps.cloud.nova.listServers({ tags: tagsFor(record.id) });
+    const plan = planResize(
+      spec,
+      record.id,
+      group,
+      count,
+      groupIndexes(servers)[group] ?? [],
+      { artifactTtlSeconds: options.tempUrlTtlSeconds },
+      remove,
+    );
+    if (plan.steps.length === 0) {
+      throw new ConflictError(`node group ${group} of ${record.name} already has ${count} node(s)`, {
+        code: 'no_change',
+      });
+    }
+    if (plan.added.length > 0) trustedRelease(release.catalogue, spec.kubernetesVersion);
+    return queue(record.id, 'resize', { steps: [...plan.steps], spec: plan.spec }, also);
+  }
+
+  /** cluster-autoscaler's view of the clusters (autoscale.ts): its changes are resize jobs, audited as its own. */
+  const autoscale = createAutoscale({
+    spec: async (clusterId) => (await cluster(clusterId)).spec as ClusterSpec,
+    activeJob: async (clusterId) =>
+      (await listJobs({ db, clusterId })).find((j) => j.state === 'queued' || j.state === 'running'),
+    servers: (clusterId) => deps.cloud.nova.listServers({ tags: tagsFor(clusterId) }),
+    resize: (clusterId, group, count, remove) =>
+      queueResize(clusterId, group, count, remove, async (tx, jobId) => {
+        await insertAuditEvent({
+          db: tx,
+          event: {
+            at: iso(),
+            actorUserId: null,
+            actorName: 'cluster-autoscaler',
+            action: 'cluster.resize',
+            target: group,
+            clusterId,
+            outcome: 'success',
+            details: { jobId, group, count, ...(remove ? { removedIndexes: [...remove] } : {}) },
+            requestId: null,
+            sourceIp: null,
+          },
+        });
+      }),
+  });
+
+  /**
+   * The client certificate cluster-autoscaler presents to kaas's externalgrpc server: issued by the
+   * cluster's CA for subject `O=kaas:autoscaler, CN=<cluster id>` once, then kept in the sealed
+   * material (the managed service's Secret stays the same on every apply).
+   */
+  async function autoscalerCertificate(clusterId: string): Promise<KeyPair> {
+    const stored = (await materialOf(clusterId)).autoscaler;
+    if (stored) return stored;
+    const { ca } = await materialOf(clusterId);
+    const issued = await issueClientCert({
+      ca,
+      commonName: clusterId,
+      organization: AUTOSCALER_ORGANIZATION,
+      days: 3650,
+    });
+    await updateMaterial(clusterId, (m) => (m.autoscaler ? m : { ...m, autoscaler: issued }));
+    return (await materialOf(clusterId)).autoscaler!;
+  }
+
   const engine: Engine = createEngine({
     db,
     dialect: deps.store.dialect,
@@ -832,22 +911,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
     },
 
     /** Queues a resize of one node group; the existing indexes come from the servers' metadata. */
-    async resizeCluster(ref: string, group: string, count: number): Promise<JobRecord> {
-      const record = await cluster(ref);
-      const spec = record.spec as ClusterSpec;
-      const options = record.options as ProvisionOptions;
-      const servers = await deps.cloud.nova.listServers({ tags: tagsFor(record.id) });
-      const plan = planResize(spec, record.id, group, count, groupIndexes(servers)[group] ?? [], {
-        artifactTtlSeconds: options.tempUrlTtlSeconds,
-      });
-      if (plan.steps.length === 0) {
-        throw new ConflictError(`node group ${group} of ${record.name} already has ${count} node(s)`, {
-          code: 'no_change',
-        });
-      }
-      if (plan.added.length > 0) trustedRelease(release.catalogue, spec.kubernetesVersion);
-      return queue(record.id, 'resize', { steps: [...plan.steps], spec: plan.spec });
-    },
+    resizeCluster: (ref: string, group: string, count: number): Promise<JobRecord> =>
+      queueResize(ref, group, count),
 
     /**
      * Queues an upgrade by one minor (or patch) as a rolling replacement of nodes, masters first;
@@ -1073,6 +1138,11 @@ export function createProvisioner(deps: ProvisionerDeps) {
         stopped: (clusterId, details) => healAudit(db, clusterId, 'cluster.heal.stopped', details),
       });
     },
+
+    /** cluster-autoscaler's operations (its externalgrpc cloud provider maps onto them). */
+    autoscale,
+
+    autoscalerCertificate,
 
     /** Runs runnable jobs until none is left (a worker's loop body). */
     async runUntilIdle(): Promise<number> {
