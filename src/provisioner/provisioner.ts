@@ -41,6 +41,7 @@ import { insertJobEvent, type JobEvent } from '../store/insertJobEvent.ts';
 import { insertProvisionedCluster } from '../store/insertProvisionedCluster.ts';
 import { listAddonStatus } from '../store/listAddonStatus.ts';
 import { listJobEvents } from '../store/listJobEvents.ts';
+import { listClusterCaCerts } from '../store/listClusterCaCerts.ts';
 import { listJobs } from '../store/listJobs.ts';
 import { listJobSteps, type JobStepRecord } from '../store/listJobSteps.ts';
 import { listProvisionedClusters } from '../store/listProvisionedClusters.ts';
@@ -155,6 +156,11 @@ export interface ProvisionerDeps {
    */
   noKubernetes?: string;
   hooks?: EngineHooks;
+  /**
+   * `host:port` clusters' cluster-autoscaler dials kaas's externalgrpc server at (the webhook's host,
+   * KAAS_AUTOSCALER_PORT); absent = kaas serves no autoscaler, and none is installed.
+   */
+  autoscalerAddress?: string;
 }
 
 /** Builds an etcd client for one cluster that dials the etcd members of `masters` only. */
@@ -1143,6 +1149,9 @@ export function createProvisioner(deps: ProvisionerDeps) {
     autoscale,
 
     autoscalerCertificate,
+
+    /** Every cluster's CA certificate by id: whose autoscaler certificates kaas's externalgrpc server accepts. */
+    clusterCas: () => listClusterCaCerts({ db }),
 
     /** Runs runnable jobs until none is left (a worker's loop body). */
     async runUntilIdle(): Promise<number> {
