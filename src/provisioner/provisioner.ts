@@ -581,6 +581,15 @@ export function createProvisioner(deps: ProvisionerDeps) {
             ...(deps.fetchApi ? { fetchApi: deps.fetchApi } : {}),
             ...(material ? { clusterCaPem: material.ca.certPem } : {}),
             ...(material ? { credentials: credentialStore(job.clusterId) } : {}),
+            ...(material && deps.autoscalerAddress && deps.webhook?.caPem
+              ? {
+                  autoscaler: {
+                    address: deps.autoscalerAddress,
+                    caPem: deps.webhook.caPem,
+                    certificate: () => autoscalerCertificate(job.clusterId),
+                  },
+                }
+              : {}),
             ...(material && access
               ? {
                   addons: {
@@ -666,6 +675,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
         clusterId,
         { authUrl: config.auth.authUrl, region: config.regionName ?? 'RegionOne' },
         material.credential?.id,
+        deps.webhook?.caPem ? deps.autoscalerAddress : undefined,
       ),
       ...(deps.addonWait ? { wait: deps.addonWait } : {}),
     };

@@ -25,7 +25,14 @@ import {
 import { listAuditEvents } from '../../src/store/listAuditEvents.ts';
 import { listClusterCaCerts } from '../../src/store/listClusterCaCerts.ts';
 import { listJobs } from '../../src/store/listJobs.ts';
-import { killAfterEachStep, provisionOnKubelab, type ClusterLab } from '../provisioner/clusterlab.ts';
+import { probeApi } from '../../src/cli/provisioner.ts';
+import {
+  killAfterEachStep,
+  labApiDeps,
+  provisionOnKubelab,
+  waitForApiFromNowOn,
+  type ClusterLab,
+} from '../provisioner/clusterlab.ts';
 import { cloudsimSuite, logger, testSpec } from '../provisioner/support.ts';
 import { defaultPatch } from './binaries.ts';
 import { getNode, waitForReadyNodes } from './nodes.ts';
@@ -312,5 +319,52 @@ describe("cluster-autoscaler's externalgrpc provider on a real control plane", (
     expect((await servers()).map((s) => s.name)).toEqual([worker(0), worker(1), worker(2)]);
     await waitForReadyNodes(c.lab, [worker(0), worker(1), worker(2)]);
     expect(await call('NodeGroupTargetSize', { id: group() })).toEqual({ targetSize: 3 });
+  }, 240_000);
+
+  it('installs cluster-autoscaler as a managed service with its cloud-config and client certificate', async () => {
+    await waitForApiFromNowOn(c);
+    const address = `kaas.example.com:${server.port}`;
+    const withApi = c.provisioner({
+      ...labApiDeps(c),
+      drainTimeoutMs: 5_000,
+      autoscalerAddress: address,
+      addonWait: { readinessMs: 60_000 },
+      // The cluster's API is the lab's, whatever address create recorded.
+      fetchApi: (url, signal, caPem) => probeApi(url.replace(/^https:\/\/[^/]+/, c.lab.url), signal, caPem),
+    });
+    await withApi.autoscale.deleteNodes(c.clusterId, 'default', [{ name: worker(2), providerID: '' }]);
+    await withApi.runUntilIdle();
+    const [job] = await jobs();
+    const view = await withApi.getJob(job!.id);
+    expect(view.job.state, JSON.stringify(view.job.error)).toBe('succeeded');
+    expect(view.events.map((e) => e.message)).toContainEqual(
+      expect.stringMatching(/^managed services applied: .*cluster-autoscaler/),
+    );
+    const get = async (path: string) =>
+      JSON.parse(await c.lab.kubectl(['get', '--output=json', ...path.split(' ')]));
+    const deployment = await get('deployment cluster-autoscaler --namespace=kube-system');
+    expect(deployment.spec.template.spec.containers[0]).toMatchObject({
+      image: 'registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.0',
+      command: expect.arrayContaining([
+        '--cloud-provider=externalgrpc',
+        '--cloud-config=/etc/kaas-autoscaler/cloud-config',
+      ]),
+    });
+    const secret = await get('secret cluster-autoscaler-externalgrpc --namespace=kube-system');
+    const value = (key: string) => Buffer.from(secret.data[key], 'base64').toString('utf8');
+    expect(value('cloud-config')).toContain(`address: "${address}"`);
+    expect(value('ca.crt')).toBe(suite.webhook.caPem);
+    expect(value('tls.crt')).toBe((await p.autoscalerCertificate(c.clusterId)).certPem);
+    for (const kind of [
+      'clusterrole',
+      'clusterrolebinding',
+      'serviceaccount --namespace=kube-system',
+      'role --namespace=kube-system',
+    ]) {
+      expect(
+        (await get(`${kind.split(' ')[0]} cluster-autoscaler ${kind.split(' ')[1] ?? ''}`.trim())).metadata
+          .name,
+      ).toBe('cluster-autoscaler');
+    }
   }, 240_000);
 });
