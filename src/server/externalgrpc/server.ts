@@ -232,7 +232,12 @@ export async function startExternalGrpc(
     close: () =>
       new Promise<void>((resolve) => {
         tls.stop();
-        server.tryShutdown(() => resolve());
+        // Calls in flight get 5 s; then open connections (an autoscaler's idle channel) are cut.
+        const force = setTimeout(() => server.forceShutdown(), 5_000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
       }),
   };
 }
