@@ -52,10 +52,15 @@ const place = (file) => {
   writeFileSync(temporary, file.contents);
   renameSync(temporary, file.path);
 };
+// Files the sources read next to themselves (`new URL('./x', import.meta.url)`) sit next to the chunks.
+const besideSources = ['src/server/externalgrpc/externalgrpc.proto'].map((source) => ({
+  path: join(outdir, basename(source)),
+  contents: readFileSync(join(root, source)),
+}));
 const entry = join(outdir, 'main.js');
-for (const file of result.outputFiles) if (file.path !== entry) place(file);
+for (const file of [...besideSources, ...result.outputFiles]) if (file.path !== entry) place(file);
 for (const file of result.outputFiles) if (file.path === entry) place(file);
 // Chunks of older builds: nothing imports them any more.
-const wanted = new Set(result.outputFiles.map((f) => basename(f.path)));
+const wanted = new Set([...besideSources, ...result.outputFiles].map((f) => basename(f.path)));
 for (const name of readdirSync(outdir))
   if (!wanted.has(name) && !name.endsWith('.tmp')) rmSync(join(outdir, name));

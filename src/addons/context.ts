@@ -42,6 +42,11 @@ export interface AddonContext {
   replicas?: Partial<Record<ReplicaKey, number>>;
   images?: Partial<Record<ImageKey, string>>;
   network?: { overlayInterface?: string; podCidr?: string };
+  /**
+   * Set when some node group is autoscaled and kaas serves cluster-autoscaler's externalgrpc
+   * provider at `address` (`host:port`): the cluster-autoscaler service is installed.
+   */
+  autoscaler?: { address: string };
 }
 
 /** The context after defaults and validation; renderers only ever see this. */

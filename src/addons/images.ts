@@ -29,6 +29,7 @@ export const DEFAULT_IMAGES = {
   veleroPluginOpenstack: 'docker.io/lirt/velero-plugin-for-openstack:v0.7.1',
   etcd: 'registry.k8s.io/etcd:3.5.15-0',
   curl: 'docker.io/curlimages/curl:8.10.1',
+  clusterAutoscaler: 'registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.0',
 } as const;
 
 /** Name of one overridable image. */

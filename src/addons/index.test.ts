@@ -50,6 +50,7 @@ describe('renderAddons', () => {
       'logging',
       'registry',
       'backups',
+      'cluster-autoscaler',
     ]);
   });
 

@@ -1,4 +1,5 @@
 import { InputError } from '../errors.ts';
+import { AUTOSCALER_SECRET, clusterAutoscalerAddon } from './autoscaler.ts';
 import { backupsAddon } from './backups.ts';
 import { cloudControllerAddon } from './cloudcontroller.ts';
 import { resolveContext, type AddonContext, type ResolvedContext } from './context.ts';
@@ -44,6 +45,8 @@ export interface AddonDefinition {
    * now replaces. The applier deletes each one still present and not labelled as this addon's.
    */
   supersedes?: readonly ObjectRef[];
+  /** Whether this cluster gets the addon at all (default: every cluster). */
+  wanted?: (ctx: AddonContext) => boolean;
 }
 
 const swiftSecret = (ctx: AddonContext, extra: string[] = []): RequiredSecret => ({
@@ -138,6 +141,20 @@ export const ADDONS: readonly AddonDefinition[] = [
     dependsOn: ['storage'],
     render: backupsAddon,
     requiredSecrets: (ctx) => [swiftSecret(ctx, ['OS_STORAGE_URL'])],
+  },
+  {
+    name: 'cluster-autoscaler',
+    dependsOn: ['namespaces'],
+    render: clusterAutoscalerAddon,
+    // Written by kaas on every addons step (steps/addons.ts), like the cloud Secrets.
+    requiredSecrets: () => [
+      {
+        namespace: 'kube-system',
+        name: AUTOSCALER_SECRET,
+        keys: ['cloud-config', 'ca.crt', 'tls.crt', 'tls.key'],
+      },
+    ],
+    wanted: (ctx) => ctx.autoscaler !== undefined,
   },
 ];
 

@@ -1,11 +1,9 @@
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IIngressClass } from 'kubernetes-models/networking.k8s.io/v1/IngressClass';
-import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
-import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { ResolvedContext } from './context.ts';
 import { KAAS_NAMESPACE } from './names.ts';
 import { deployment, meta, resources, service, typed, type KubernetesObject } from './objects.ts';
-import { serviceIdentity } from './rbac-helpers.ts';
+import { namespacedRole, serviceIdentity } from './rbac-helpers.ts';
 
 const ADDON = 'ingress';
 const NAME = 'ingress-nginx-controller';
@@ -35,22 +33,10 @@ export function ingressAddon(ctx: ResolvedContext): KubernetesObject[] {
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch', 'get'] },
     ]),
-    typed<IRole>({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: meta(ADDON, NAME, { namespace: ns, component: NAME }),
-      rules: [
-        { apiGroups: [''], resources: ['configmaps', 'pods', 'secrets', 'endpoints'], verbs: ['get'] },
-        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
-      ],
-    }),
-    typed<IRoleBinding>({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: meta(ADDON, NAME, { namespace: ns, component: NAME }),
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NAME },
-      subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: ns }],
-    }),
+    ...namespacedRole(ADDON, NAME, ns, [
+      { apiGroups: [''], resources: ['configmaps', 'pods', 'secrets', 'endpoints'], verbs: ['get'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+    ]),
     typed<IConfigMap>({
       apiVersion: 'v1',
       kind: 'ConfigMap',

@@ -1,5 +1,7 @@
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { meta, typed, type KubernetesObject } from './objects.ts';
 
@@ -33,6 +35,30 @@ export function serviceIdentity(
       kind: 'ClusterRoleBinding',
       metadata: meta(addon, name, { component: name }),
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace }],
+    }),
+  ];
+}
+
+/** A Role with `rules` in `namespace` bound to the ServiceAccount `name` there (both named `name`). */
+export function namespacedRole(
+  addon: string,
+  name: string,
+  namespace: string,
+  rules: Rule[],
+): KubernetesObject[] {
+  return [
+    typed<IRole>({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: meta(addon, name, { namespace, component: name }),
+      rules,
+    }),
+    typed<IRoleBinding>({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: meta(addon, name, { namespace, component: name }),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
       subjects: [{ kind: 'ServiceAccount', name, namespace }],
     }),
   ];

@@ -75,6 +75,8 @@ function typedFlags(opts: CreateFlags): Record<string, string> {
   );
   if (opts.workers !== undefined) typed.push(['nodeGroups[0].count', '--workers']);
   if (opts.nodeFlavor !== undefined) typed.push(['nodeGroups[0].flavor', '--node-flavor']);
+  if (opts.minWorkers !== undefined) typed.push(['nodeGroups[0].minSize', '--min-workers']);
+  if (opts.maxWorkers !== undefined) typed.push(['nodeGroups[0].maxSize', '--max-workers']);
   return Object.fromEntries(typed);
 }
 
@@ -85,6 +87,8 @@ interface CreateFlags extends Common {
   kubernetesVersion?: string;
   masters?: string;
   workers?: string;
+  minWorkers?: string;
+  maxWorkers?: string;
   masterFlavor?: string;
   nodeFlavor?: string;
   image?: string;
@@ -132,6 +136,8 @@ function falseInEnv(env: Env, name: string): boolean {
 function specFrom(opts: CreateFlags, env: Env) {
   const file = opts.file ? readSpecFile(opts.file) : {};
   const workers = integer('workers', opts.workers);
+  const minSize = integer('min-workers', opts.minWorkers);
+  const maxSize = integer('max-workers', opts.maxWorkers);
   const masters = integer('masters', opts.masters);
   const flags: SpecOverrides = {
     ...(opts.name ? { name: opts.name } : {}),
@@ -143,16 +149,21 @@ function specFrom(opts: CreateFlags, env: Env) {
     ...(opts.externalNetwork ? { externalNetwork: opts.externalNetwork } : {}),
     ...(opts.adminRoleId ? { adminRoleId: opts.adminRoleId } : {}),
   };
-  if (workers !== undefined || opts.nodeFlavor) {
+  if (workers !== undefined || opts.nodeFlavor || minSize !== undefined || maxSize !== undefined) {
     if (file.nodeGroups)
-      throw new InputError('--workers/--node-flavor cannot change a spec file with nodeGroups', {
-        field: 'nodeGroups',
-      });
+      throw new InputError(
+        '--workers/--node-flavor/--min-workers/--max-workers cannot change a spec file with nodeGroups',
+        {
+          field: 'nodeGroups',
+        },
+      );
     flags.nodeGroups = [
       {
         name: DEFAULT_GROUP_NAME,
         count: workers ?? integer('NUM_NODES', env.NUM_NODES) ?? CLUSTER_DEFAULTS.numNodes,
         flavor: opts.nodeFlavor ?? env.KUBE_NODE_FLAVOR ?? CLUSTER_DEFAULTS.nodeFlavor,
+        ...(minSize === undefined ? {} : { minSize }),
+        ...(maxSize === undefined ? {} : { maxSize }),
       },
     ];
   }
@@ -352,6 +363,11 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
         .option('--workers <n>', 'workers of the default node group (env NUM_NODES)')
         .option('--master-flavor <flavor>', 'env KUBE_MASTER_FLAVOR')
         .option('--node-flavor <flavor>', 'env KUBE_NODE_FLAVOR')
+        .option(
+          '--min-workers <n>',
+          'fewest workers cluster-autoscaler may leave (default --workers); with --max-workers above it, kaas installs cluster-autoscaler',
+        )
+        .option('--max-workers <n>', 'most workers cluster-autoscaler may add up to (default --workers)')
         .option('--image <image>', 'env KUBE_IMAGE')
         .option('--ssh-key-name <name>', 'existing Nova keypair (env SSH_KEY_NAME); default: generate one')
         .option('--external-network <name>', 'env EXTERNAL_NETWORK')

@@ -47,6 +47,29 @@ export function webhookFromEnv(env: Env): WebhookTarget | undefined {
   return { kaasUrl: value, caPem: readCaFile(env.KAAS_CA_FILE) };
 }
 
+/** KAAS_AUTOSCALER_PORT (0 to 65535): where kaas serves cluster-autoscaler; undefined when unset. */
+export function autoscalerPortFromEnv(env: Env): number | undefined {
+  const text = env.KAAS_AUTOSCALER_PORT?.trim();
+  if (!text) return undefined;
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65_535) {
+    throw new InputError(`KAAS_AUTOSCALER_PORT must be an integer from 0 to 65535, got "${text}"`, {
+      code: 'invalid_config',
+      field: 'KAAS_AUTOSCALER_PORT',
+    });
+  }
+  return Number(text);
+}
+
+/**
+ * Where clusters' cluster-autoscaler reaches kaas's externalgrpc server: the webhook's host (the
+ * address clusters already reach kaas at) on KAAS_AUTOSCALER_PORT; undefined when either is unset.
+ */
+export function autoscalerAddressFromEnv(env: Env, webhook: WebhookTarget | undefined): string | undefined {
+  const port = autoscalerPortFromEnv(env);
+  if (port === undefined || !webhook) return undefined;
+  return `${new URL(webhook.kaasUrl).host.replace(/:\d+$/, '')}:${port}`;
+}
+
 /** Probes a cluster API's /healthz, trusting only the cluster CA when it is known. */
 export const probeApi: ApiProbe = async (url, signal, caPem) => {
   const dispatcher = new Agent({ connect: caPem ? { ca: caPem } : {}, headersTimeout: 5_000 });
@@ -96,6 +119,9 @@ export async function openProvisionerFromEnv(
     secretKey: keys.current,
     ...(keys.previous ? { previousSecretKey: keys.previous } : {}),
     ...(webhook ? { webhook } : {}),
+    ...(autoscalerAddressFromEnv(env, webhook)
+      ? { autoscalerAddress: autoscalerAddressFromEnv(env, webhook)! }
+      : {}),
     fetchApi: probeApi,
     ...over,
   });

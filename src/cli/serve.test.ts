@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { Writable } from 'node:stream';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +76,7 @@ describe('serveConfigFromEnv', () => {
       release: {},
       trustedProxies: [],
       publicUrl: undefined,
+      autoscalerPort: undefined,
     });
   });
 
@@ -101,6 +103,7 @@ describe('serveConfigFromEnv', () => {
         KAAS_KEYSTONE_SYNC_MAX_AGE_MS: '300000',
         KAAS_TRUSTED_PROXIES: ' 10.0.0.0/8, 192.0.2.7 ,fd00::/8,::1',
         KAAS_PUBLIC_URL: 'https://kaas.example.com/base/',
+        KAAS_AUTOSCALER_PORT: '9443',
       }),
     ).toEqual({
       databaseUrl: 'sqlite:/data/kaas.db',
@@ -120,6 +123,7 @@ describe('serveConfigFromEnv', () => {
       release: { releaseMirror: 'https://mirror.example/k8s/release', releaseCacheDir: '/var/cache/kaas' },
       trustedProxies: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1'],
       publicUrl: 'https://kaas.example.com/base',
+      autoscalerPort: 9443,
     });
     expect(serveConfigFromEnv({ KAAS_DATABASE_URL: 'x', KAAS_RELEASE_MIRROR: '/srv/k8s' }).release).toEqual({
       releaseMirror: '/srv/k8s',
@@ -133,6 +137,14 @@ describe('serveConfigFromEnv', () => {
     const db = { KAAS_DATABASE_URL: 'sqlite:x.db' };
     expect(configError({ ...db, KAAS_TLS_CERT_FILE: '/c' }).field).toBe('KAAS_TLS_KEY_FILE');
     expect(configError({ ...db, KAAS_TLS_KEY_FILE: '/k' }).field).toBe('KAAS_TLS_CERT_FILE');
+    expect(configError({ ...db, KAAS_AUTOSCALER_PORT: '9443' })).toMatchObject({
+      field: 'KAAS_AUTOSCALER_PORT',
+      message: expect.stringContaining('needs KAAS_TLS_CERT_FILE'),
+    });
+    const tlsFiles = { KAAS_TLS_CERT_FILE: '/c', KAAS_TLS_KEY_FILE: '/k' };
+    expect(configError({ ...db, ...tlsFiles, KAAS_AUTOSCALER_PORT: '70000' }).field).toBe(
+      'KAAS_AUTOSCALER_PORT',
+    );
     expect(configError({ ...db, PORT: 'http' }).field).toBe('PORT');
     expect(configError({ ...db, PORT: '70000' }).message).toBe(
       'PORT must be an integer from 0 to 65535, got "70000"',
@@ -214,7 +226,11 @@ describe('startServer', () => {
     writeFileSync(join(dir, 'tls.crt'), cert.certPem);
     writeFileSync(join(dir, 'tls.key'), cert.keyPem);
     const server = await startServer(
-      env({ KAAS_TLS_CERT_FILE: join(dir, 'tls.crt'), KAAS_TLS_KEY_FILE: join(dir, 'tls.key') }),
+      env({
+        KAAS_TLS_CERT_FILE: join(dir, 'tls.crt'),
+        KAAS_TLS_KEY_FILE: join(dir, 'tls.key'),
+        KAAS_AUTOSCALER_PORT: '0',
+      }),
       where,
     );
     const agent = new Agent({ connect: { ca: ca.certPem } });
@@ -222,6 +238,21 @@ describe('startServer', () => {
       expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const res = await fetch(`${server.url}/healthz`, { dispatcher: agent });
       expect(res.status).toBe(200);
+      // The externalgrpc server listens with kaas's own certificate.
+      const asked = await new Promise<boolean>((resolve, reject) => {
+        const socket = tlsConnect({
+          host: '127.0.0.1',
+          port: server.autoscalerPort!,
+          ca: ca.certPem,
+          ALPNProtocols: ['h2'],
+        });
+        socket.once('secureConnect', () => {
+          resolve(socket.authorized);
+          socket.destroy();
+        });
+        socket.once('error', reject);
+      });
+      expect(asked).toBe(true);
     } finally {
       await agent.close();
       expect(await server.close()).toBe('stopped');

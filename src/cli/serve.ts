@@ -11,7 +11,8 @@ import type { Provisioner, ProvisionerDeps } from '../provisioner/provisioner.ts
 import { buildApp } from '../server/app.ts';
 import { openStore } from '../store/db.ts';
 import { operatorCheck } from './operator.ts';
-import { openProvisionerFromEnv } from './provisioner.ts';
+import { startExternalGrpc } from '../server/externalgrpc/server.ts';
+import { autoscalerPortFromEnv, openProvisionerFromEnv } from './provisioner.ts';
 import { releaseDepsFromEnv } from './releaseEnv.ts';
 import { DEFAULT_HEAL_POLL_SECONDS } from '../provisioner/heal.ts';
 import { DEFAULT_RESYNC_SECONDS } from '../provisioner/reconcile.ts';
@@ -50,6 +51,11 @@ export interface ServeConfig {
   trustedProxies: string[];
   /** KAAS_PUBLIC_URL: the URL users reach kaas at; undefined = the URL this replica listens on. */
   publicUrl: string | undefined;
+  /**
+   * KAAS_AUTOSCALER_PORT: where cluster-autoscaler's externalgrpc cloud provider is served (on HOST,
+   * with kaas's TLS certificate); undefined = not served. 0 picks a free port (tests).
+   */
+  autoscalerPort: number | undefined;
 }
 
 /** KAAS_RESYNC_SECONDS (0 = off, default 5 minutes), read by `kaas serve` and `kaas dev`. */
@@ -161,6 +167,13 @@ export function serveConfigFromEnv(env: Env): ServeConfig {
     });
   }
   const leaseMs = env.KAAS_LEASE_MS ? integer(env, 'KAAS_LEASE_MS', 0, 500, 3_600_000) : undefined;
+  const autoscalerPort = autoscalerPortFromEnv(env);
+  if (autoscalerPort !== undefined && !certFile) {
+    throw new InputError(
+      'KAAS_AUTOSCALER_PORT needs KAAS_TLS_CERT_FILE and KAAS_TLS_KEY_FILE: cluster-autoscaler reaches kaas over mutual TLS only',
+      { code: 'invalid_config', field: 'KAAS_AUTOSCALER_PORT' },
+    );
+  }
   return {
     databaseUrl,
     host: env.HOST?.trim() || '127.0.0.1',
@@ -182,6 +195,7 @@ export function serveConfigFromEnv(env: Env): ServeConfig {
     release: releaseDepsFromEnv(env),
     trustedProxies: trustedProxiesFromEnv(env),
     publicUrl: publicUrlFromEnv(env),
+    autoscalerPort,
   };
 }
 
@@ -208,6 +222,8 @@ export interface ServeDeps {
 export interface RunningServer {
   /** `http(s)://host:port` it listens on. */
   url: string;
+  /** The port of its externalgrpc server (KAAS_AUTOSCALER_PORT), if it runs one. */
+  autoscalerPort?: number;
   provisioner: Provisioner;
   /**
    * Graceful stop: no new claims, the job in hand gets `KAAS_SHUTDOWN_GRACE_MS` to finish, then the
@@ -299,6 +315,23 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
       cause: error,
     });
   }
+  const autoscaler =
+    tls && config.autoscalerPort !== undefined
+      ? await startExternalGrpc(
+          {
+            autoscale: jobs.provisioner.autoscale,
+            clusterCas: jobs.provisioner.clusterCas,
+            identity: { certPem: tls.cert, keyPem: tls.key },
+            logger,
+          },
+          { host: config.host, port: config.autoscalerPort },
+        ).catch(async (error: unknown) => {
+          await app.close();
+          await store.close();
+          await jobs.close();
+          throw error;
+        })
+      : undefined;
   auth.start();
   const worker = config.workers
     ? startWorkerLoop({
@@ -309,11 +342,15 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
         ...reconcilerOf(jobs.provisioner, config.resyncSeconds, config.healPollSeconds),
       })
     : undefined;
-  logger.info({ url, workers: config.workers, leaseMs: config.leaseMs }, 'kaas serving');
+  logger.info(
+    { url, workers: config.workers, leaseMs: config.leaseMs, autoscalerPort: autoscaler?.port },
+    'kaas serving',
+  );
 
   let closing: Promise<StopResult | 'no-worker'> | undefined;
   return {
     url,
+    ...(autoscaler ? { autoscalerPort: autoscaler.port } : {}),
     provisioner: jobs.provisioner,
     close() {
       closing ??= (async () => {
@@ -321,6 +358,7 @@ export async function startServer(env: Env, deps: ServeDeps = {}): Promise<Runni
         if (result === 'abandoned') {
           logger.warn('shutdown grace period over with a job in hand; another replica resumes it');
         }
+        await autoscaler?.close();
         await app.close();
         await auth.close();
         await store.close();

@@ -324,6 +324,35 @@ describe('planResize', () => {
     expect(plan.spec.nodeGroups[0]!.count).toBe(1);
   });
 
+  it('removes exactly the named indexes (cluster-autoscaler chose them), highest first', () => {
+    const plan = planResize(spec(), ID, 'default', 1, [0, 1, 2], {}, [0, 2]);
+    expect(plan.removed).toEqual([2, 0]);
+    expect(plan.steps.filter((s) => s.kind === 'delete').map((s) => s.id)).toEqual([
+      'delete-server:kaas-prod-default-2',
+      'delete-server:kaas-prod-default-0',
+    ]);
+    expect(() => planResize(spec(), ID, 'default', 1, [0, 1], {}, [3])).toThrow(
+      expect.objectContaining({ code: 'node_not_in_group' }),
+    );
+    expect(() => planResize(spec(), ID, 'default', 0, [0, 1], {}, [1])).toThrow(/leaves 1, not 0/);
+  });
+
+  it('never sizes an autoscaled group outside minSize..maxSize', () => {
+    const bounded = spec({
+      nodeGroups: [{ name: 'default', count: 2, minSize: 1, maxSize: 3, flavor: 'm1.large' }],
+    });
+    expect(planResize(bounded, ID, 'default', 3, [0, 1]).added).toEqual([2]);
+    expect(planResize(bounded, ID, 'default', 1, [0, 1]).removed).toEqual([1]);
+    for (const count of [0, 4]) {
+      expect(() => planResize(bounded, ID, 'default', count, [0, 1])).toThrow(
+        expect.objectContaining({
+          code: 'outside_size_bounds',
+          message: `node group default of prod is autoscaled between minSize 1 and maxSize 3: ${count} node(s) is outside that range`,
+        }),
+      );
+    }
+  });
+
   it('does nothing when the count already matches', () => {
     expect(planResize(spec(), ID, 'gpu', 1, [0]).steps).toEqual([]);
   });

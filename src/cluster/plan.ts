@@ -620,6 +620,29 @@ function removeNode(
   ];
 }
 
+/** `remove`'s indexes (highest first), checked against the group's servers and the new count. */
+function removedIndexes(
+  group: string,
+  have: readonly number[],
+  newCount: number,
+  remove: readonly number[],
+): number[] {
+  const gone = [...new Set(remove)].sort((a, b) => b - a);
+  const missing = gone.filter((i) => !have.includes(i));
+  if (missing.length > 0) {
+    throw new ConflictError(`node group ${group} has no server at index ${missing.join(', ')}`, {
+      code: 'node_not_in_group',
+    });
+  }
+  if (have.length - gone.length !== newCount) {
+    throw new InputError(
+      `removing ${gone.length} of ${have.length} node(s) leaves ${have.length - gone.length}, not ${newCount}`,
+      { field: 'count' },
+    );
+  }
+  return gone;
+}
+
 /** A resize plan and the spec the cluster has once it has run. */
 export interface ResizePlan {
   readonly spec: ClusterSpec;
@@ -631,8 +654,10 @@ export interface ResizePlan {
 /**
  * Grows or shrinks one node group to `newCount`. `existing` are the indexes of the group's servers
  * that exist now (from their `kaas-index` metadata). Growing fills the lowest free indexes; shrinking
- * removes the highest first, draining each node before its server is deleted. Growing refreshes
- * the release TempURL and mints a new join token, since the ones from creation may have expired.
+ * removes the highest first (or exactly the indexes `remove` names: cluster-autoscaler deletes the
+ * nodes it chose), draining each node before its server is deleted. Growing refreshes the release
+ * TempURL and mints a new join token, since the ones from creation may have expired. A group with
+ * autoscaling bounds is never sized outside them (`outside_size_bounds`).
  */
 export function planResize(
   spec: ClusterSpec,
@@ -641,6 +666,7 @@ export function planResize(
   newCount: number,
   existing: readonly number[],
   ctx: PlanContext = {},
+  remove?: readonly number[],
 ): ResizePlan {
   const group = spec.nodeGroups.find((g) => g.name === groupName);
   if (!group) {
@@ -661,6 +687,14 @@ export function planResize(
       });
     }
   }
+  if (group.minSize !== undefined && group.maxSize !== undefined) {
+    if (newCount < group.minSize || newCount > group.maxSize) {
+      throw new ConflictError(
+        `node group ${group.name} of ${spec.name} is autoscaled between minSize ${group.minSize} and maxSize ${group.maxSize}: ${newCount} node(s) is outside that range`,
+        { code: 'outside_size_bounds' },
+      );
+    }
+  }
   const tags = tagsFor(clusterId);
   const names = clusterNames(spec.name);
   const have = [...new Set(existing)].sort((a, b) => a - b);
@@ -668,7 +702,11 @@ export function planResize(
   for (let i = 0; have.length + added.length < newCount; i++) {
     if (!have.includes(i)) added.push(i);
   }
-  const removed = have.length > newCount ? have.slice(newCount).reverse() : [];
+  const removed = remove
+    ? removedIndexes(group.name, have, newCount, remove)
+    : have.length > newCount
+      ? have.slice(newCount).reverse()
+      : [];
   const steps: PlanStep[] = [];
   if (added.length > 0) {
     steps.push(...artifactSteps(spec, tags, names, ctx));

@@ -30,6 +30,18 @@ export interface NodeGroup {
   readonly unhealthyAfterSeconds?: number;
   /** Above this share of the group NotReady at once nothing is replaced; default 40 %. */
   readonly maxUnhealthyPercent?: number;
+  /**
+   * Fewest nodes cluster-autoscaler may shrink the group to (absent: the group is not autoscaled).
+   * validateSpec sets both bounds or neither, with minSize ≤ count ≤ maxSize.
+   */
+  readonly minSize?: number;
+  /** Most nodes cluster-autoscaler may grow the group to; `maxSize > minSize` makes it autoscaled. */
+  readonly maxSize?: number;
+}
+
+/** Whether cluster-autoscaler manages `group` (its bounds leave room to scale). */
+export function isAutoscaled(group: NodeGroup): boolean {
+  return group.minSize !== undefined && group.maxSize !== undefined && group.maxSize > group.minSize;
 }
 
 /** The cluster's address plan (IPv4). */

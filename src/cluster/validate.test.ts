@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.ts';
 import { KUBERNETES_RELEASES } from '../versions/index.ts';
+import { isAutoscaled } from './spec.ts';
 import { validateSpec, validateUpgrade } from './validate.ts';
 import { CLUSTER_DEFAULTS } from './defaults.ts';
 
@@ -116,6 +117,20 @@ describe('validateSpec', () => {
     ).toEqual({});
   });
 
+  it('keeps autoscaling bounds only when given, the missing one defaulting to count', () => {
+    expect(validateSpec(valid()).nodeGroups[0]).not.toHaveProperty('minSize');
+    expect(isAutoscaled(validateSpec(valid()).nodeGroups[0]!)).toBe(false);
+    const input = valid();
+    group(input).maxSize = 6;
+    const scaled = validateSpec(input).nodeGroups[0]!;
+    expect(scaled).toMatchObject({ count: 3, minSize: 3, maxSize: 6 });
+    expect(isAutoscaled(scaled)).toBe(true);
+    Object.assign(group(input), { minSize: 1, maxSize: undefined });
+    expect(validateSpec(input).nodeGroups[0]).toMatchObject({ minSize: 1, maxSize: 3 });
+    Object.assign(group(input), { minSize: 3, maxSize: 3 });
+    expect(isAutoscaled(validateSpec(input).nodeGroups[0]!)).toBe(false);
+  });
+
   it('accepts an uploaded public key or an existing keypair name', () => {
     expect(validateSpec({ ...valid(), sshPublicKey: `${KEY}\n` }).sshPublicKey).toBe(KEY);
     expect(validateSpec({ ...valid(), sshKeyName: 'alice key@1' }).sshKeyName).toBe('alice key@1');
@@ -173,6 +188,29 @@ describe('validateSpec', () => {
     ['zero maxSurge', (s) => (group(s).maxSurge = 0), 'nodeGroups[0].maxSurge', /integer from 1 to 1000/],
     ['fractional maxSurge', (s) => (group(s).maxSurge = 1.5), 'nodeGroups[0].maxSurge', /integer/],
     ['string maxSurge', (s) => (group(s).maxSurge = '2'), 'nodeGroups[0].maxSurge', /integer/],
+    [
+      'minSize above count',
+      (s) => (group(s).minSize = 4),
+      'nodeGroups[0].minSize',
+      /at most count \(3\), got 4/,
+    ],
+    [
+      'maxSize below count',
+      (s) => (group(s).maxSize = 2),
+      'nodeGroups[0].maxSize',
+      /at least count \(3\), got 2/,
+    ],
+    ['negative minSize', (s) => (group(s).minSize = -1), 'nodeGroups[0].minSize', /integer from 0 to 1000/],
+    ['string maxSize', (s) => (group(s).maxSize = '5'), 'nodeGroups[0].maxSize', /got "5"/],
+    [
+      'node cidr without room for maxSize',
+      (s) => {
+        net(s).nodeCidr = '10.240.0.0/28';
+        group(s).maxSize = 12;
+      },
+      'network.nodeCidr',
+      /too small for 14 servers/,
+    ],
     ['string autoHeal', (s) => (s.autoHeal = 'yes'), 'autoHeal', /must be true or false, got "yes"/],
     ['numeric group autoHeal', (s) => (group(s).autoHeal = 1), 'nodeGroups[0].autoHeal', /true or false/],
     [

@@ -72,6 +72,8 @@ const GROUP_KEYS = [
   'autoHeal',
   'unhealthyAfterSeconds',
   'maxUnhealthyPercent',
+  'minSize',
+  'maxSize',
 ] as const;
 const NETWORK_KEYS = ['nodeCidr', 'podCidr', 'serviceCidr', 'dnsIp'] as const;
 const OS_FAMILIES: readonly OsFamily[] = ['ubuntu', 'debian', 'flatcar'];
@@ -221,9 +223,10 @@ function nodeGroups(value: unknown, image: string): NodeGroup[] {
     if (name === 'master') fail(`${path}.name`, 'must not be "master" (reserved for control-plane servers)');
     if (seen.has(name)) fail(`${path}.name`, `repeats node group name ${show(name)}`);
     seen.add(name);
+    const count = integer(group.count, `${path}.count`, 0, MAX_GROUP_COUNT);
     return {
       name,
-      count: integer(group.count, `${path}.count`, 0, MAX_GROUP_COUNT),
+      count,
       flavor: cloudRef(group.flavor, `${path}.flavor`),
       image: group.image === undefined ? image : cloudRef(group.image, `${path}.image`),
       labels: labels(group.labels, `${path}.labels`),
@@ -248,8 +251,28 @@ function nodeGroups(value: unknown, image: string): NodeGroup[] {
         : {
             maxUnhealthyPercent: integer(group.maxUnhealthyPercent, `${path}.maxUnhealthyPercent`, 0, 100),
           }),
+      ...sizeBounds(group, path, count),
     };
   });
+}
+
+/**
+ * A group's autoscaling bounds: both or neither kept, the one not given defaulting to `count`,
+ * and `minSize ≤ count ≤ maxSize` (the autoscaler starts from the group as it is).
+ */
+function sizeBounds(
+  group: Record<string, unknown>,
+  path: string,
+  count: number,
+): { minSize?: number; maxSize?: number } {
+  if (group.minSize === undefined && group.maxSize === undefined) return {};
+  const minSize =
+    group.minSize === undefined ? count : integer(group.minSize, `${path}.minSize`, 0, MAX_GROUP_COUNT);
+  const maxSize =
+    group.maxSize === undefined ? count : integer(group.maxSize, `${path}.maxSize`, 0, MAX_GROUP_COUNT);
+  if (minSize > count) fail(`${path}.minSize`, `must be at most count (${count}), got ${minSize}`);
+  if (maxSize < count) fail(`${path}.maxSize`, `must be at least count (${count}), got ${maxSize}`);
+  return { minSize, maxSize };
 }
 
 function cidr(value: unknown, field: string): Ipv4Cidr {
@@ -318,7 +341,11 @@ export function validateSpec(input: unknown): ClusterSpec {
   const groups = nodeGroups(spec.nodeGroups, image);
   // A rolling upgrade briefly runs each group's surge next to the group's old servers.
   const nodeTotal =
-    masters + groups.reduce((sum, group) => sum + group.count + (group.maxSurge ?? DEFAULT_MAX_SURGE), 0);
+    masters +
+    groups.reduce(
+      (sum, group) => sum + Math.max(group.count, group.maxSize ?? 0) + (group.maxSurge ?? DEFAULT_MAX_SURGE),
+      0,
+    );
   const net = network(spec.network, nodeTotal);
   const overlayInterface =
     optionalText(spec.overlayInterface, 'overlayInterface') ?? DEFAULT_OVERLAY_INTERFACE;

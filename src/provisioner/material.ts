@@ -53,6 +53,8 @@ export interface ClusterMaterial {
   credential?: ClusterCredential;
   /** During a rotation: the credential being replaced, deleted once the cluster runs on the new one. */
   retiredCredential?: ClusterCredential;
+  /** cluster-autoscaler's client certificate for kaas's externalgrpc server (issued on first use). */
+  autoscaler?: KeyPair;
 }
 
 /** A Keystone application credential kaas made for one cluster; `secret` is shown by Keystone once. */

@@ -48,6 +48,7 @@ import { insertJobEvent, type JobEvent } from '../store/insertJobEvent.ts';
 import { insertProvisionedCluster } from '../store/insertProvisionedCluster.ts';
 import { listAddonStatus } from '../store/listAddonStatus.ts';
 import { listJobEvents } from '../store/listJobEvents.ts';
+import { listClusterCaCerts } from '../store/listClusterCaCerts.ts';
 import { listJobs } from '../store/listJobs.ts';
 import { listJobSteps, type JobStepRecord } from '../store/listJobSteps.ts';
 import { listProvisionedClusters } from '../store/listProvisionedClusters.ts';
@@ -62,7 +63,8 @@ import { bootstrapRenderer, type JoinMaterial } from './bootstrap.ts';
 import { enrollmentStore, type SaveEnrollment } from './enrollment.ts';
 import { createEngine, type Engine, type EngineHooks, type JobHandler } from './engine.ts';
 import { parseOptions, type ProvisionOptions } from './options.ts';
-import type { KeyPair } from '../auth/pki.ts';
+import { issueClientCert, type KeyPair } from '../auth/pki.ts';
+import { AUTOSCALER_ORGANIZATION, createAutoscale } from './autoscale.ts';
 import type { EtcdClient } from './etcd.ts';
 import { etcdThroughApi } from './etcdroute.ts';
 import { kaasBinding, kaasIdentity, mastersCertificate } from './identity.ts';
@@ -175,6 +177,11 @@ export interface ProvisionerDeps {
    */
   apiAddress?: (clusterId: string) => string | undefined;
   hooks?: EngineHooks;
+  /**
+   * `host:port` clusters' cluster-autoscaler dials kaas's externalgrpc server at (the webhook's host,
+   * KAAS_AUTOSCALER_PORT); absent = kaas serves no autoscaler, and none is installed.
+   */
+  autoscalerAddress?: string;
 }
 
 /** Builds an etcd client for one cluster that dials the etcd members of `masters` only. */
@@ -669,6 +676,15 @@ export function createProvisioner(deps: ProvisionerDeps) {
             ...(material ? { clusterCaPem: material.ca.certPem } : {}),
             ...(deps.apiAddress ? { apiAddress: () => deps.apiAddress?.(job.clusterId) } : {}),
             ...(material ? { credentials: credentialStore(job.clusterId) } : {}),
+            ...(material && deps.autoscalerAddress && deps.webhook?.caPem
+              ? {
+                  autoscaler: {
+                    address: deps.autoscalerAddress,
+                    caPem: deps.webhook.caPem,
+                    certificate: () => autoscalerCertificate(job.clusterId),
+                  },
+                }
+              : {}),
             ...(material && access
               ? {
                   addons: {
@@ -754,6 +770,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
         clusterId,
         { authUrl: config.auth.authUrl, region: config.regionName ?? 'RegionOne' },
         material.credential?.id,
+        deps.webhook?.caPem ? deps.autoscalerAddress : undefined,
       ),
       ...(deps.addonWait ? { wait: deps.addonWait } : {}),
     };
@@ -847,6 +864,84 @@ export function createProvisioner(deps: ProvisionerDeps) {
         sourceIp: null,
       },
     });
+  }
+
+  /**
+   * Queues a resize of one node group to `count` (removing exactly the indexes `remove` when given);
+   * `also` writes more in the job's transaction (the autoscaler's audit entry).
+   */
+  async function queueResize(
+    ref: string,
+    group: string,
+    count: number,
+    remove?: readonly number[],
+    also?: (tx: Db, jobId: string) => Promise<void>,
+  ): Promise<JobRecord> {
+    const record = await cluster(ref);
+    const spec = record.spec as ClusterSpec;
+    const options = record.options as ProvisionOptions;
+    const servers = await (await cloudOf(record.id)).nova.listServers({ tags: tagsFor(record.id) });
+    const plan = planResize(
+      spec,
+      record.id,
+      group,
+      count,
+      groupIndexes(servers)[group] ?? [],
+      { artifactTtlSeconds: options.tempUrlTtlSeconds },
+      remove,
+    );
+    if (plan.steps.length === 0) {
+      throw new ConflictError(`node group ${group} of ${record.name} already has ${count} node(s)`, {
+        code: 'no_change',
+      });
+    }
+    if (plan.added.length > 0) trustedRelease(release.catalogue, spec.kubernetesVersion);
+    return queue(record.id, 'resize', { steps: [...plan.steps], spec: plan.spec }, also);
+  }
+
+  /** cluster-autoscaler's view of the clusters (autoscale.ts): its changes are resize jobs, audited as its own. */
+  const autoscale = createAutoscale({
+    spec: async (clusterId) => (await cluster(clusterId)).spec as ClusterSpec,
+    activeJob: async (clusterId) =>
+      (await listJobs({ db, clusterId })).find((j) => j.state === 'queued' || j.state === 'running'),
+    servers: async (clusterId) => (await cloudOf(clusterId)).nova.listServers({ tags: tagsFor(clusterId) }),
+    resize: (clusterId, group, count, remove) =>
+      queueResize(clusterId, group, count, remove, async (tx, jobId) => {
+        await insertAuditEvent({
+          db: tx,
+          event: {
+            at: iso(),
+            actorUserId: null,
+            actorName: 'cluster-autoscaler',
+            action: 'cluster.resize',
+            target: group,
+            clusterId,
+            outcome: 'success',
+            details: { jobId, group, count, ...(remove ? { removedIndexes: [...remove] } : {}) },
+            requestId: null,
+            sourceIp: null,
+          },
+        });
+      }),
+  });
+
+  /**
+   * The client certificate cluster-autoscaler presents to kaas's externalgrpc server: issued by the
+   * cluster's CA for subject `O=kaas:autoscaler, CN=<cluster id>` once, then kept in the sealed
+   * material (the managed service's Secret stays the same on every apply).
+   */
+  async function autoscalerCertificate(clusterId: string): Promise<KeyPair> {
+    const stored = (await materialOf(clusterId)).autoscaler;
+    if (stored) return stored;
+    const { ca } = await materialOf(clusterId);
+    const issued = await issueClientCert({
+      ca,
+      commonName: clusterId,
+      organization: AUTOSCALER_ORGANIZATION,
+      days: 3650,
+    });
+    await updateMaterial(clusterId, (m) => (m.autoscaler ? m : { ...m, autoscaler: issued }));
+    return (await materialOf(clusterId)).autoscaler!;
   }
 
   const engine: Engine = createEngine({
@@ -958,22 +1053,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
     },
 
     /** Queues a resize of one node group; the existing indexes come from the servers' metadata. */
-    async resizeCluster(ref: string, group: string, count: number): Promise<JobRecord> {
-      const record = await cluster(ref);
-      const spec = record.spec as ClusterSpec;
-      const options = record.options as ProvisionOptions;
-      const servers = await (await cloudOf(record.id)).nova.listServers({ tags: tagsFor(record.id) });
-      const plan = planResize(spec, record.id, group, count, groupIndexes(servers)[group] ?? [], {
-        artifactTtlSeconds: options.tempUrlTtlSeconds,
-      });
-      if (plan.steps.length === 0) {
-        throw new ConflictError(`node group ${group} of ${record.name} already has ${count} node(s)`, {
-          code: 'no_change',
-        });
-      }
-      if (plan.added.length > 0) trustedRelease(release.catalogue, spec.kubernetesVersion);
-      return queue(record.id, 'resize', { steps: [...plan.steps], spec: plan.spec });
-    },
+    resizeCluster: (ref: string, group: string, count: number): Promise<JobRecord> =>
+      queueResize(ref, group, count),
 
     /**
      * Queues an upgrade by one minor (or patch) as a rolling replacement of nodes, masters first;
@@ -1200,6 +1281,14 @@ export function createProvisioner(deps: ProvisionerDeps) {
         stopped: (clusterId, details) => healAudit(db, clusterId, 'cluster.heal.stopped', details),
       });
     },
+
+    /** cluster-autoscaler's operations (its externalgrpc cloud provider maps onto them). */
+    autoscale,
+
+    autoscalerCertificate,
+
+    /** Every cluster's CA certificate by id: whose autoscaler certificates kaas's externalgrpc server accepts. */
+    clusterCas: () => listClusterCaCerts({ db }),
 
     /** Runs runnable jobs until none is left (a worker's loop body). */
     async runUntilIdle(): Promise<number> {

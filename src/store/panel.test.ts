@@ -4,6 +4,7 @@ import { findClusterEndpoint } from './findClusterEndpoint.ts';
 import { getActiveCluster } from './getActiveCluster.ts';
 import { getRoleBindings } from './getRoleBindings.ts';
 import { insertApiToken } from './insertApiToken.ts';
+import { listClusterCaCerts } from './listClusterCaCerts.ts';
 import { listProjectMemberTokens } from './listProjectMemberTokens.ts';
 import { listProjectRoles } from './listProjectRoles.ts';
 import { markRoleBindingsApplied } from './markRoleBindingsApplied.ts';
@@ -102,6 +103,15 @@ describeOnEngines('panel store', ({ store }) => {
     };
     await upsertClusterEndpoint({ db, endpoint: unknown });
     expect(await findClusterEndpoint({ db, clusterId: 'c1' })).toEqual(unknown);
+    // The externalgrpc server's client CAs: only clusters whose CA is known.
+    await upsertClusterEndpoint({ db, endpoint: { ...endpoint, clusterId: 'c0', caCertPem: null } });
+    await upsertClusterEndpoint({ db, endpoint: { ...endpoint, clusterId: 'c2', caCertPem: 'ca2' } });
+    expect(await listClusterCaCerts({ db })).toEqual(
+      new Map([
+        ['c1', endpoint.caCertPem],
+        ['c2', 'ca2'],
+      ]),
+    );
   });
 
   it('lists tokens of project members only, and the roles held on a project', async () => {

@@ -12,7 +12,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
-import { defaultPatch, previousPatch } from '../kubelab/binaries.ts';
+import { defaultPatch, previousPatch } from '../../src/dev/kube/binaries.ts';
 import {
   cloudLeftovers,
   kubeletSysctls,

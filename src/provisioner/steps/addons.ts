@@ -17,9 +17,10 @@ import type { KubernetesObject, RenderedAddon, RequiredSecret } from '../../addo
 import { GRAFANA_ADMIN_SECRET } from '../../addons/monitoring.ts';
 import { BASIC_AUTH_SECRET } from '../../addons/objects.ts';
 import { REGISTRY_SECRET } from '../../addons/registry.ts';
+import { AUTOSCALER_SECRET, autoscalerCloudConfig } from '../../addons/autoscaler.ts';
 import { createCa } from '../../auth/pki.ts';
 import type { PlanResource } from '../../cluster/plan.ts';
-import type { ClusterSpec } from '../../cluster/spec.ts';
+import { isAutoscaled, type ClusterSpec } from '../../cluster/spec.ts';
 import { applyAddons } from '../addons/apply.ts';
 import type { ClusterApi, LiveObject } from '../addons/client.ts';
 import { kaasBinding } from '../identity.ts';
@@ -88,6 +89,7 @@ export function addonContext(
   clusterId: string,
   cloud: { authUrl: string; region: string },
   cloudCredentialId?: string,
+  autoscalerAddress?: string,
 ): AddonContext {
   return {
     clusterName: spec.name,
@@ -105,6 +107,33 @@ export function addonContext(
     storageClass: {},
     network: { overlayInterface: spec.overlayInterface, podCidr: spec.network.podCidr },
     ...(cloudCredentialId === undefined ? {} : { cloudCredentialId }),
+    ...(autoscalerAddress !== undefined && spec.nodeGroups.some(isAutoscaled)
+      ? { autoscaler: { address: autoscalerAddress } }
+      : {}),
+  };
+}
+
+/** The Secret cluster-autoscaler reads (its externalgrpc cloud-config, kaas's CA, its client certificate). */
+export async function autoscalerSecret(
+  autoscaler: NonNullable<ExecDeps['autoscaler']>,
+): Promise<KubernetesObject> {
+  const cert = await autoscaler.certificate();
+  const values = {
+    'cloud-config': autoscalerCloudConfig(autoscaler.address),
+    'ca.crt': autoscaler.caPem,
+    'tls.crt': cert.certPem,
+    'tls.key': cert.keyPem,
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: AUTOSCALER_SECRET,
+      namespace: 'kube-system',
+      labels: { 'app.kubernetes.io/managed-by': 'kaas' },
+    },
+    type: 'Opaque',
+    data: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
   };
 }
 
@@ -136,7 +165,7 @@ export async function selectAddons(
   };
   const enabled: string[] = [];
   const skipped: string[] = [];
-  for (const def of ADDONS.filter((d) => only?.includes(d.name) ?? true)) {
+  for (const def of ADDONS.filter((d) => (only?.includes(d.name) ?? true) && (d.wanted?.(ctx) ?? true))) {
     const notApplied = def.dependsOn.filter((d) => !enabled.includes(d));
     if (notApplied.length > 0) {
       skipped.push(def.name);
@@ -202,9 +231,13 @@ export async function applyManagedServices(deps: ExecDeps, r: Res<'addons'>) {
     deps.clusterId,
     { authUrl: config.auth.authUrl, region: config.regionName ?? 'RegionOne' },
     credential?.id,
+    deps.autoscaler?.address,
   );
   const warn = (message: string) => deps.ctx.event(message, 'warn');
-  const provided = credential ? await cloudSecrets(deps, credential) : [];
+  const provided = [
+    ...(credential ? await cloudSecrets(deps, credential) : []),
+    ...(ctx.autoscaler && deps.autoscaler ? [await autoscalerSecret(deps.autoscaler)] : []),
+  ];
   const { rendered, secrets, skipped } = await selectAddons(warn, kube, ctx, only, provided);
   const applier = { db: access.db, logger: deps.logger, now: deps.now, sleep: deps.sleep, kube };
   const statuses = await applyAddons(applier, {

@@ -3,6 +3,7 @@
  * tag before creating it (the idempotency rule), and retrying a whole look-up-then-create when the
  * cloud answered 5xx to a non-idempotent call.
  */
+import type { KeyPair } from '../../auth/pki.ts';
 import type { ClusterSpec } from '../../cluster/spec.ts';
 import { UpstreamError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -82,6 +83,11 @@ export interface ExecDeps {
   kubeadmCerts?: () => Record<string, unknown>[];
   /** The cluster's sealed application credentials (absent: no stored material). */
   credentials?: CredentialStore;
+  /**
+   * Where the cluster's cluster-autoscaler reaches kaas (`host:port`), the CA of kaas's certificate
+   * and the client certificate kaas issued the cluster (absent: kaas serves no autoscaler).
+   */
+  autoscaler?: { address: string; caPem: string; certificate: () => Promise<KeyPair> };
   /** Longest a drain keeps retrying evictions a PodDisruptionBudget refuses. */
   drainTimeoutMs: number;
   /** Longest delete waits for LoadBalancer Services and PVCs to disappear from the cluster API. */
