@@ -1,19 +1,7 @@
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ResolvedContext } from './context.ts';
 import { KAAS_NAMESPACE, serviceHost } from './names.ts';
-import {
-  basicAuth,
-  claim,
-  daemonSet,
-  deployment,
-  ingress,
-  meta,
-  resources,
-  service,
-  statefulSet,
-  typed,
-  type KubernetesObject,
-} from './objects.ts';
+import * as k8s from './objects.ts';
 import { serviceIdentity } from './rbac-helpers.ts';
 
 const ADDON = 'logging';
@@ -64,7 +52,7 @@ const FLUENT_BIT_CONF = [
  * Kibana at `kibana.<cluster>.<domain>` behind basic auth. Elasticsearch security is off: it is
  * reachable only inside the cluster, and the only way in from outside is the guarded Ingress.
  */
-export function loggingAddon(ctx: ResolvedContext): KubernetesObject[] {
+export function loggingAddon(ctx: ResolvedContext): k8s.KubernetesObject[] {
   const esReplicas = ctx.replicas.elasticsearch;
   const esDiscovery =
     esReplicas === 1
@@ -77,8 +65,8 @@ export function loggingAddon(ctx: ResolvedContext): KubernetesObject[] {
           },
         ];
   return [
-    service(ADDON, 'elasticsearch', NS, [{ name: 'http', port: 9200 }]),
-    service(
+    k8s.service(ADDON, 'elasticsearch', NS, [{ name: 'http', port: 9200 }]),
+    k8s.service(
       ADDON,
       'elasticsearch',
       NS,
@@ -88,7 +76,7 @@ export function loggingAddon(ctx: ResolvedContext): KubernetesObject[] {
       ],
       { headless: true, name: 'elasticsearch-headless' },
     ),
-    ...statefulSet({
+    ...k8s.statefulSet({
       addon: ADDON,
       name: 'elasticsearch',
       namespace: NS,
@@ -115,22 +103,22 @@ export function loggingAddon(ctx: ResolvedContext): KubernetesObject[] {
             httpGet: { path: '/_cluster/health?local=true', port: 'http' },
             periodSeconds: 10,
           },
-          resources: resources('500m', '2Gi', '2', '2Gi'),
+          resources: k8s.resources('500m', '2Gi', '2', '2Gi'),
           volumeMounts: [{ name: 'data', mountPath: '/usr/share/elasticsearch/data' }],
         },
       ],
-      volumeClaimTemplates: [claim('data', '50Gi')],
+      volumeClaimTemplates: [k8s.claim('data', '50Gi')],
     }),
     ...serviceIdentity(ADDON, 'fluent-bit', NS, [
       { apiGroups: [''], resources: ['namespaces', 'pods'], verbs: ['get', 'list', 'watch'] },
     ]),
-    typed<IConfigMap>({
+    k8s.typed<IConfigMap>({
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: meta(ADDON, 'fluent-bit-config', { namespace: NS, component: 'fluent-bit' }),
+      metadata: k8s.meta(ADDON, 'fluent-bit-config', { namespace: NS, component: 'fluent-bit' }),
       data: { 'fluent-bit.conf': FLUENT_BIT_CONF },
     }),
-    ...daemonSet({
+    ...k8s.daemonSet({
       addon: ADDON,
       name: 'fluent-bit',
       namespace: NS,
@@ -141,7 +129,7 @@ export function loggingAddon(ctx: ResolvedContext): KubernetesObject[] {
           name: 'fluent-bit',
           image: ctx.images.fluentBit,
           ports: [{ name: 'http', containerPort: 2020, protocol: 'TCP' }],
-          resources: resources('50m', '64Mi', '500m', '256Mi'),
+          resources: k8s.resources('50m', '64Mi', '500m', '256Mi'),
           volumeMounts: [
             { name: 'config', mountPath: '/fluent-bit/etc/fluent-bit.conf', subPath: 'fluent-bit.conf' },
             { name: 'varlog', mountPath: '/var/log', readOnly: true },
@@ -155,8 +143,8 @@ export function loggingAddon(ctx: ResolvedContext): KubernetesObject[] {
         { name: 'state', hostPath: { path: '/var/lib/fluent-bit', type: 'DirectoryOrCreate' } },
       ],
     }),
-    service(ADDON, 'kibana', NS, [{ name: 'http', port: 5601 }]),
-    ...deployment({
+    k8s.service(ADDON, 'kibana', NS, [{ name: 'http', port: 5601 }]),
+    ...k8s.deployment({
       addon: ADDON,
       name: 'kibana',
       namespace: NS,
@@ -174,17 +162,17 @@ export function loggingAddon(ctx: ResolvedContext): KubernetesObject[] {
           ],
           ports: [{ name: 'http', containerPort: 5601, protocol: 'TCP' }],
           readinessProbe: { httpGet: { path: '/api/status', port: 'http' }, periodSeconds: 10 },
-          resources: resources('200m', '512Mi', '1', '1Gi'),
+          resources: k8s.resources('200m', '512Mi', '1', '1Gi'),
         },
       ],
     }),
-    ingress(
+    k8s.ingress(
       ADDON,
       'kibana',
       NS,
       serviceHost('kibana', ctx.clusterName, ctx.dnsDomain),
       { service: 'kibana', port: 5601 },
-      basicAuth(),
+      k8s.basicAuth(),
     ),
   ];
 }

@@ -79,23 +79,21 @@ export function networkingAddon(ctx: ResolvedContext): KubernetesObject[] {
         { operator: 'Exists', effect: 'NoExecute' },
       ],
       initContainers: [
-        {
-          name: 'install-cni-plugin',
-          image: ctx.images.flannelCniPlugin,
-          command: ['cp', '-f', '/flannel', '/opt/cni/bin/flannel'],
-          resources: resources('10m', '16Mi', '100m', '64Mi'),
-          volumeMounts: [{ name: 'cni-plugin', mountPath: '/opt/cni/bin' }],
-        },
-        {
-          name: 'install-cni',
-          image: ctx.images.flannel,
-          command: ['cp', '-f', '/etc/kube-flannel/cni-conf.json', '/etc/cni/net.d/10-flannel.conflist'],
-          resources: resources('10m', '16Mi', '100m', '64Mi'),
-          volumeMounts: [
+        copyStep(
+          'install-cni-plugin',
+          ctx.images.flannelCniPlugin,
+          ['/flannel', '/opt/cni/bin/flannel'],
+          [{ name: 'cni-plugin', mountPath: '/opt/cni/bin' }],
+        ),
+        copyStep(
+          'install-cni',
+          ctx.images.flannel,
+          ['/etc/kube-flannel/cni-conf.json', '/etc/cni/net.d/10-flannel.conflist'],
+          [
             { name: 'cni', mountPath: '/etc/cni/net.d' },
             { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' },
           ],
-        },
+        ),
       ],
       containers: [
         {
@@ -126,4 +124,20 @@ export function networkingAddon(ctx: ResolvedContext): KubernetesObject[] {
       ],
     }),
   ];
+}
+
+/** An init container of flannel's that copies `files` (from, to) onto the node through `volumeMounts`. */
+function copyStep(
+  name: string,
+  image: string,
+  files: [string, string],
+  volumeMounts: { name: string; mountPath: string }[],
+) {
+  return {
+    name,
+    image,
+    command: ['cp', '-f', ...files],
+    resources: resources('10m', '16Mi', '100m', '64Mi'),
+    volumeMounts,
+  };
 }

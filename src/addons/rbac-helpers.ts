@@ -24,19 +24,7 @@ export function serviceIdentity(
       kind: 'ServiceAccount',
       metadata: meta(addon, name, { namespace, component: name }),
     }),
-    typed<IClusterRole>({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: meta(addon, name, { component: name }),
-      rules,
-    }),
-    typed<IClusterRoleBinding>({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: meta(addon, name, { component: name }),
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-      subjects: [{ kind: 'ServiceAccount', name, namespace }],
-    }),
+    ...boundRole(addon, name, namespace, rules, 'ClusterRole'),
   ];
 }
 
@@ -47,18 +35,31 @@ export function namespacedRole(
   namespace: string,
   rules: Rule[],
 ): KubernetesObject[] {
+  return boundRole(addon, name, namespace, rules, 'Role');
+}
+
+/** A (Cluster)Role named `name` with `rules` and its binding to the ServiceAccount `name` in `namespace`. */
+function boundRole(
+  addon: string,
+  name: string,
+  namespace: string,
+  rules: Rule[],
+  kind: 'ClusterRole' | 'Role',
+): KubernetesObject[] {
+  const metadata = () =>
+    meta(addon, name, kind === 'Role' ? { namespace, component: name } : { component: name });
   return [
-    typed<IRole>({
+    typed<IClusterRole | IRole>({
       apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: meta(addon, name, { namespace, component: name }),
+      kind,
+      metadata: metadata(),
       rules,
     }),
-    typed<IRoleBinding>({
+    typed<IClusterRoleBinding | IRoleBinding>({
       apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: meta(addon, name, { namespace, component: name }),
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      kind: `${kind}Binding`,
+      metadata: metadata(),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind, name },
       subjects: [{ kind: 'ServiceAccount', name, namespace }],
     }),
   ];

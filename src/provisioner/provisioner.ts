@@ -8,16 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { keepAutoHeal, setAutoHeal, type AutoHealChange } from '../cluster/autoheal.ts';
 import { clusterNames, tagsFor } from '../cluster/names.ts';
-import {
-  planCreate,
-  planDelete,
-  planHeal,
-  planHealMaster,
-  planResize,
-  planRotateCredentials,
-  planUpgrade,
-  type PlanStep,
-} from '../cluster/plan.ts';
+import * as plans from '../cluster/plan.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
 import { validateSpec, validateUpgrade } from '../cluster/validate.ts';
 import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../errors.ts';
@@ -196,7 +187,7 @@ export type EtcdRoute = (options: {
 type ClusterAccess = Omit<KubeAccess, 'server'>;
 
 interface JobInput {
-  steps: PlanStep[];
+  steps: plans.PlanStep[];
   spec: ClusterSpec;
   /** A heal job's target: the worker it replaces. */
   heal?: HealTarget;
@@ -698,7 +689,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
               : {}),
             ctx,
           },
-          step as PlanStep,
+          step as plans.PlanStep,
         ),
       // Runs in the engine's finishing transaction: every write goes through `tx`.
       async finished(finishedJob, result, tx) {
@@ -827,13 +818,20 @@ export function createProvisioner(deps: ProvisionerDeps) {
     const server = servers.find((s) => s.name === target.node);
     const index = Number(server?.metadata['kaas-index']);
     const ctx = { artifactTtlSeconds: (record.options as ProvisionOptions).tempUrlTtlSeconds };
-    let steps: PlanStep[];
+    let steps: plans.PlanStep[];
     if (server?.metadata['kaas-role'] === 'master') {
-      steps = planHealMaster(spec, record.id, index, masterIndexes(servers), ctx);
+      steps = plans.planHealMaster(spec, record.id, index, masterIndexes(servers), ctx);
       // Refused for a cluster whose shared control-plane secrets kaas does not hold.
       kubeadmCertsObjects(await materialOf(record.id));
     } else if (server?.metadata['kaas-group'] === target.group) {
-      steps = planHeal(spec, record.id, target.group, index, groupIndexes(servers)[target.group] ?? [], ctx);
+      steps = plans.planHeal(
+        spec,
+        record.id,
+        target.group,
+        index,
+        groupIndexes(servers)[target.group] ?? [],
+        ctx,
+      );
     } else return undefined;
     trustedRelease(release.catalogue, spec.kubernetesVersion);
     return queue(record.id, 'heal', { steps, spec, heal: target }, async (tx, jobId) => {
@@ -881,7 +879,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
     const spec = record.spec as ClusterSpec;
     const options = record.options as ProvisionOptions;
     const servers = await (await cloudOf(record.id)).nova.listServers({ tags: tagsFor(record.id) });
-    const plan = planResize(
+    const plan = plans.planResize(
       spec,
       record.id,
       group,
@@ -986,7 +984,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
       trustedRelease(release.catalogue, spec.kubernetesVersion);
       const id = `c${randomBytes(6).toString('hex')}`;
       const project = await projectForCreate(choice.projectId);
-      const steps = planCreate(spec, id, { artifactTtlSeconds: options.tempUrlTtlSeconds });
+      const steps = plans.planCreate(spec, id, { artifactTtlSeconds: options.tempUrlTtlSeconds });
       const material = await generateClusterMaterial({
         clusterId: id,
         clusterName: spec.name,
@@ -1072,7 +1070,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
       trustedRelease(release.catalogue, check.to);
       const cloud = await cloudOf(record.id);
       const servers = await cloud.nova.listServers({ tags: tagsFor(record.id) });
-      const plan = planUpgrade(
+      const plan = plans.planUpgrade(
         spec,
         record.id,
         version,
@@ -1108,7 +1106,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
       }
       const record = await cluster(ref);
       const options = record.options as ProvisionOptions;
-      const steps = planDelete(record.id, {
+      const steps = plans.planDelete(record.id, {
         name: record.name,
         ownsKeypair: options.ownsKeypair,
         deleteVolumes: opts.deleteVolumes === true,
@@ -1134,7 +1132,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
       }
       await materialOf(record.id);
       const spec = record.spec as ClusterSpec;
-      return queue(record.id, 'rotate', { steps: planRotateCredentials(spec, record.id), spec });
+      return queue(record.id, 'rotate', { steps: plans.planRotateCredentials(spec, record.id), spec });
     },
 
     /**

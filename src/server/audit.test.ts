@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { memoryDirectory } from '../../test/auth/memoryDirectory.ts';
+import { aliceAndBob, memoryDirectory } from '../../test/auth/memoryDirectory.ts';
 import { createAuthService, type AuthService } from '../auth/service.ts';
 import { createLogger } from '../log.ts';
 import { openStore, type Store } from '../store/db.ts';
@@ -56,10 +56,7 @@ describe('audit hook', () => {
     logLines = [];
     store = await prodClusterStore({ createdAt: clock().toISOString() });
     await panelUp(store.db as never);
-    directory = memoryDirectory();
-    directory.addUser('u1', 'alice', 'pw-alice');
-    directory.addUser('u2', 'bob', 'pw-bob');
-    directory.setRoles('p1', [
+    directory = aliceAndBob([
       { userId: 'u1', roleId: 'r-admin', roleName: 'admin' },
       { userId: 'u2', roleId: 'r-member', roleName: 'member' },
     ]);

@@ -5,7 +5,7 @@ import { createAuthService, type AuthService } from '../auth/service.ts';
 import { generateToken } from '../auth/tokens.ts';
 import { createLogger } from '../log.ts';
 import type { Store } from '../store/db.ts';
-import { memoryDirectory } from '../../test/auth/memoryDirectory.ts';
+import { aliceAndBob, memoryDirectory } from '../../test/auth/memoryDirectory.ts';
 import { buildApp } from './app.ts';
 import { postRaw, prodClusterStore } from '../../test/support/server.ts';
 import { authenticatedAnswer, reviewRequest } from '../../test/support/tokenreview.ts';
@@ -28,10 +28,7 @@ describe('auth HTTP API and TokenReview (app.inject)', () => {
       },
     });
     store = await prodClusterStore({ createdAt: now.toISOString() });
-    ks = memoryDirectory();
-    ks.addUser('u1', 'alice', 'pw-alice');
-    ks.addUser('u2', 'bob', 'pw-bob');
-    ks.setRoles('p1', [
+    ks = aliceAndBob([
       { userId: 'u1', roleId: 'r-admin', roleName: 'admin' },
       { userId: 'u1', roleId: 'r-member', roleName: 'member' },
       { userId: 'u2', roleId: 'r-member', roleName: 'member' },

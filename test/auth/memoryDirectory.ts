@@ -50,3 +50,12 @@ export function memoryDirectory() {
     },
   };
 }
+
+/** The stand-in holding alice (u1, password pw-alice) and bob (u2, pw-bob) with `roles` on project p1. */
+export function aliceAndBob(roles: DirectoryAssignment[]): ReturnType<typeof memoryDirectory> {
+  const ks = memoryDirectory();
+  ks.addUser('u1', 'alice', 'pw-alice');
+  ks.addUser('u2', 'bob', 'pw-bob');
+  ks.setRoles('p1', roles);
+  return ks;
+}

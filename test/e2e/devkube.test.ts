@@ -15,10 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeBinary } from '../../src/dev/kube/binaries.ts';
 import { freePort } from '../../src/dev/kube/ports.ts';
 import { waitFor } from '../ha/support.ts';
-import { spawnKaas } from '../support/cli.ts';
-import { spawnDev } from '../support/dev.ts';
+import { devAdminCli, spawnDev } from '../support/dev.ts';
 import type { ServiceProcess } from '../support/process.ts';
-import { sourcedEnv } from '../support/shellEnv.ts';
 
 const run = promisify(execFile);
 
@@ -134,13 +132,7 @@ describe('kaas dev --kube', () => {
     running = startDevProcess(['--kube']);
     const envFile = await running.ready;
     expect(running.output()).toContain("clusters' Kubernetes API: a control plane each on 127.0.0.1");
-    const env: Record<string, string> = { ...sourcedEnv(envFile), HOME: home };
-    const kaas = (args: string[], stdin = '') => spawnKaas(args, env, { stdin });
-    const login = await kaas(['login', '--username', 'admin', '--password-stdin'], 'admin\n');
-    expect(login.code, login.stderr).toBe(0);
-    const token = await kaas(['token', 'create', '--name', 'kubectl', '--password-stdin'], 'admin\n');
-    expect(token.code, token.stderr).toBe(0);
-    const secret = token.stdout.trim();
+    const { env, kaas, secret } = await devAdminCli(envFile, home, 'kubectl');
 
     // The CLI waits for the job, which waits for the API and then for every Node to be Ready.
     const created = await kaas(['cluster', 'create', '--name', 'kube', '--workers', '2']);

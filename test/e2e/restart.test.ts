@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { spawnKaas } from '../support/cli.ts';
-import { devBuilderCloud, spawnDev } from '../support/dev.ts';
+import { devAdminCli, devBuilderCloud, spawnDev } from '../support/dev.ts';
 import { freePort } from '../../src/dev/kube/ports.ts';
 import type { ServiceProcess } from '../support/process.ts';
 import { sourcedEnv } from '../support/shellEnv.ts';
@@ -48,14 +48,7 @@ describe('kaas dev across restarts', () => {
   it('keeps tokens, clusters and their servers, and the admin view', async () => {
     running = startDevProcess();
     const envFile = await running.ready;
-    const env: Record<string, string> = { ...sourcedEnv(envFile), HOME: home };
-    const kaas = (args: string[], stdin = '') => spawnKaas(args, env, { stdin });
-
-    const login = await kaas(['login', '--username', 'admin', '--password-stdin'], 'admin\n');
-    expect(login.code, login.stderr).toBe(0);
-    const token = await kaas(['token', 'create', '--name', 'ci', '--password-stdin'], 'admin\n');
-    expect(token.code, token.stderr).toBe(0);
-    const secret = token.stdout.trim();
+    const { env, kaas, secret } = await devAdminCli(envFile, home, 'ci');
     const created = await kaas(['cluster', 'create', '--name', 'keep', '--workers', '1']);
     expect(created.code, created.stderr).toBe(0);
     const clusterId = /^keep (c[0-9a-f]{12}) succeeded$/m.exec(created.stdout)?.[1] as string;

@@ -26,13 +26,7 @@ import { listAuditEvents } from '../../src/store/listAuditEvents.ts';
 import { listClusterCaCerts } from '../../src/store/listClusterCaCerts.ts';
 import { listJobs } from '../../src/store/listJobs.ts';
 import { probeApi } from '../../src/cli/provisioner.ts';
-import {
-  killAfterEachStep,
-  labApiDeps,
-  provisionOnKubelab,
-  waitForApiFromNowOn,
-  type ClusterLab,
-} from '../provisioner/clusterlab.ts';
+import * as clusterlab from '../provisioner/clusterlab.ts';
 import { cloudsimSuite, logger, testSpec } from '../provisioner/support.ts';
 import { defaultPatch } from '../../src/dev/kube/binaries.ts';
 import { getNode, waitForReadyNodes } from './nodes.ts';
@@ -40,7 +34,7 @@ import { getNode, waitForReadyNodes } from './nodes.ts';
 const suite = cloudsimSuite();
 const NAME = 'scale';
 const worker = (i: number) => `kaas-${NAME}-default-${i}`;
-let c: ClusterLab;
+let c: clusterlab.ClusterLab;
 let p: Provisioner;
 let server: ExternalGrpcServer;
 let serverCa: KeyPair;
@@ -90,7 +84,7 @@ const refusal = (code: grpc.status, details: RegExp | string) =>
   });
 
 beforeAll(async () => {
-  c = await provisionOnKubelab(suite, {
+  c = await clusterlab.provisionOnKubelab(suite, {
     name: NAME,
     workers: 1,
     spec: { nodeGroups: [{ name: 'default', count: 1, minSize: 1, maxSize: 3, flavor: 'm1.small' }] },
@@ -311,7 +305,10 @@ describe("cluster-autoscaler's externalgrpc provider on a real control plane", (
 
   it('finishes a scale-up killed after each of its steps on restart, with no server twice', async () => {
     await call('NodeGroupIncreaseSize', { id: group(), delta: 1 });
-    const killed = await killAfterEachStep(c, suite.cloud, { maxRuns: 12, over: { drainTimeoutMs: 5_000 } });
+    const killed = await clusterlab.killAfterEachStep(c, suite.cloud, {
+      maxRuns: 12,
+      over: { drainTimeoutMs: 5_000 },
+    });
     expect(killed.length).toBeGreaterThanOrEqual(4);
     const [job] = await jobs();
     expect(job).toMatchObject({ kind: 'resize', state: 'succeeded' });
@@ -322,10 +319,10 @@ describe("cluster-autoscaler's externalgrpc provider on a real control plane", (
   }, 240_000);
 
   it('installs cluster-autoscaler as a managed service with its cloud-config and client certificate', async () => {
-    await waitForApiFromNowOn(c);
+    await clusterlab.waitForApiFromNowOn(c);
     const address = `kaas.example.com:${server.port}`;
     const withApi = c.provisioner({
-      ...labApiDeps(c),
+      ...clusterlab.labApiDeps(c),
       drainTimeoutMs: 5_000,
       autoscalerAddress: address,
       addonWait: { readinessMs: 60_000 },

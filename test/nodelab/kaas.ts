@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
 import { renderAddons } from '../../src/addons/index.ts';
 import { keystoneDirectory } from '../../src/auth/directory.ts';
 import { createCa, issueServerCert } from '../../src/auth/pki.ts';
@@ -56,7 +57,7 @@ import {
   testSpec,
   TEST_SECRET_KEY,
 } from '../provisioner/support.ts';
-import { releaseMirror, startNodelab, type Nodelab } from './node.ts';
+import { hostTraces, NO_TRACES, releaseMirror, startNodelab, type Nodelab } from './node.ts';
 
 const run = promisify(execFile);
 export const MINUTE = 60_000;
@@ -109,6 +110,19 @@ export const NO_LEFTOVERS = {
   containers: 0,
   keypair: false,
 };
+
+/**
+ * Stops `kaas` once deleted cluster `name` (id `clusterId`) has left nothing in the cloud and
+ * nothing on the host but the lab's bridge; then nothing at all is left, and the kernel-wide
+ * sysctls the kubelets set on start are back as they were.
+ */
+export async function stopLeavingNothing(kaas: NodelabKaas, clusterId: string, name: string): Promise<void> {
+  expect(await cloudLeftovers(kaas.cloud, clusterId, name)).toEqual(NO_LEFTOVERS);
+  expect(await hostTraces()).toEqual({ ...NO_TRACES, links: [kaas.lab.bridge] });
+  await kaas.stop();
+  expect(await hostTraces()).toEqual(NO_TRACES);
+  expect(await kubeletSysctls()).toEqual(kaas.sysctlsBefore);
+}
 
 /**
  * A Deployment of `replicas` busybox pods in `default`, spread one per node over the nodes they

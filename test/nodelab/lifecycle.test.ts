@@ -12,16 +12,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
 import {
-  cloudLeftovers,
-  kubeletSysctls,
   MINUTE,
-  NO_LEFTOVERS,
   spreadDeployment,
   startNodelabKaas,
+  stopLeavingNothing,
   until,
   type NodelabKaas,
 } from './kaas.ts';
-import { hostTraces, NO_TRACES } from './node.ts';
+import { hostTraces } from './node.ts';
 import { watchServers, type ServerWatch } from './watch.ts';
 
 /** Apart from master.test.ts's network, should a run of both leave a bridge behind. */
@@ -42,7 +40,7 @@ describe('nodelab: resize and delete on real nodes', () => {
     'creates 1 master + 2 workers, grows to 3 workers, shrinks to 1 with drains, deletes, leaves nothing',
     async () => {
       kaas = await startNodelabKaas(CIDR);
-      const { lab, cloud, provisioner, sysctlsBefore } = kaas;
+      const { lab, cloud, provisioner } = kaas;
       const started = Date.now();
       const { cluster, job } = await kaas.createCluster(NAME, 2);
       watch = watchServers(lab, cloud, cluster.id);
@@ -145,13 +143,8 @@ describe('nodelab: resize and delete on real nodes', () => {
       const deleteMs = Date.now() - deleted;
       await watch.stop();
       watch = undefined;
-      expect(await cloudLeftovers(cloud, cluster.id, NAME)).toEqual(NO_LEFTOVERS);
-      expect(await hostTraces()).toEqual({ ...NO_TRACES, links: [lab.bridge] });
-      await kaas.stop();
+      await stopLeavingNothing(kaas, cluster.id, NAME);
       kaas = undefined;
-      expect(await hostTraces()).toEqual(NO_TRACES);
-      // The kubelets set these kernel-wide on start; the lab put them back.
-      expect(await kubeletSysctls()).toEqual(sysctlsBefore);
       console.info(
         `nodelab lifecycle: 1 master + 2 workers Ready ${Math.round(createMs / 1000)} s after create, ` +
           `${mib(rss.reduce((a, b) => a + b, 0))} MiB resident (${nodes

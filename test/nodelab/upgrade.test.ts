@@ -13,18 +13,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { defaultPatch, previousPatch } from '../../src/dev/kube/binaries.ts';
-import {
-  cloudLeftovers,
-  kubeletSysctls,
-  MINUTE,
-  NO_LEFTOVERS,
-  spreadDeployment,
-  startNodelabKaas,
-  until,
-  type NodelabKaas,
-} from './kaas.ts';
+import * as nodelab from './kaas.ts';
 import { serveLoadBalancers, type LbStandIn } from './lb.ts';
-import { hostTraces, nodelabCache, NO_TRACES, type LabNode } from './node.ts';
+import { nodelabCache, type LabNode } from './node.ts';
 import { watchServers, type ServerWatch } from './watch.ts';
 
 /** Apart from the other nodelab suites' networks. */
@@ -45,7 +36,7 @@ interface NodeList {
 }
 
 describe('nodelab: rolling upgrade on real nodes', () => {
-  let kaas: NodelabKaas | undefined;
+  let kaas: nodelab.NodelabKaas | undefined;
   let watch: ServerWatch | undefined;
   let lbs: LbStandIn | undefined;
   let sampling = false;
@@ -59,8 +50,8 @@ describe('nodelab: rolling upgrade on real nodes', () => {
     `creates 1 master + 2 workers at ${FROM} behind a load balancer, upgrades every node to ${TO}, deletes, leaves nothing`,
     async () => {
       nodelabCache(FROM);
-      kaas = await startNodelabKaas(CIDR);
-      const { lab, cloud, provisioner, sysctlsBefore } = kaas;
+      kaas = await nodelab.startNodelabKaas(CIDR);
+      const { lab, cloud, provisioner } = kaas;
       const started = Date.now();
       const { cluster, job } = await kaas.createCluster(NAME, 2, {
         kubernetesVersion: FROM,
@@ -91,11 +82,11 @@ describe('nodelab: rolling upgrade on real nodes', () => {
         }
       })();
 
-      await watch.booted(master(0), 5 * MINUTE);
+      await watch.booted(master(0), 5 * nodelab.MINUTE);
       const { kubectl, apply, ready, applyPodNetwork } = await kaas.breakGlass(cluster.id);
       await applyPodNetwork();
       for (const name of [master(0), worker(0), worker(1)]) {
-        await watch.booted(name, 5 * MINUTE);
+        await watch.booted(name, 5 * nodelab.MINUTE);
         await ready(name);
       }
       const createMs = Date.now() - started;
@@ -123,7 +114,7 @@ describe('nodelab: rolling upgrade on real nodes', () => {
             metadata: { name: SURVIVOR, namespace: 'default' },
             spec: { minAvailable: 1, selector: { matchLabels: { app: SURVIVOR } } },
           },
-          spreadDeployment(SURVIVOR, 2, 'ScheduleAnyway'),
+          nodelab.spreadDeployment(SURVIVOR, 2, 'ScheduleAnyway'),
         ],
       });
       const available = async () => {
@@ -136,7 +127,7 @@ describe('nodelab: rolling upgrade on real nodes', () => {
         );
         return Number(stdout || 0);
       };
-      await until(`${SURVIVOR} available`, 3 * MINUTE, async () =>
+      await nodelab.until(`${SURVIVOR} available`, 3 * nodelab.MINUTE, async () =>
         (await available()) === 2 ? true : undefined,
       );
 
@@ -160,10 +151,10 @@ describe('nodelab: rolling upgrade on real nodes', () => {
       // kaas's Node waits are skipped for a cluster created with waitForApi=false (kaas.ts): the
       // suite waits for the last worker itself.
       for (const name of after) {
-        await watch.booted(name, 5 * MINUTE);
+        await watch.booted(name, 5 * nodelab.MINUTE);
         await ready(name);
       }
-      for (const name of created) await watch.stopped(name, 2 * MINUTE);
+      for (const name of created) await watch.stopped(name, 2 * nodelab.MINUTE);
       const upgradeMs = Date.now() - upgraded;
       sampling = false;
       await watcher;
@@ -178,7 +169,7 @@ describe('nodelab: rolling upgrade on real nodes', () => {
         'kube-proxy': { to: `registry.k8s.io/kube-proxy:v${TO}` },
       });
       // The workload runs on the new workers and never lost both pods.
-      await until(`${SURVIVOR} available again`, 3 * MINUTE, async () =>
+      await nodelab.until(`${SURVIVOR} available again`, 3 * nodelab.MINUTE, async () =>
         (await available()) === 2 ? true : undefined,
       );
       const { stdout: placed } = await kubectl(
@@ -220,8 +211,8 @@ describe('nodelab: rolling upgrade on real nodes', () => {
       const remove = await provisioner.deleteCluster(cluster.id);
       await provisioner.runUntilIdle();
       expect((await provisioner.getJob(remove.id)).job.state).toBe('succeeded');
-      for (const name of after) await watch.stopped(name, 2 * MINUTE);
-      await until('the load balancer torn down', MINUTE, async () =>
+      for (const name of after) await watch.stopped(name, 2 * nodelab.MINUTE);
+      await nodelab.until('the load balancer torn down', nodelab.MINUTE, async () =>
         lbs?.served().size === 0 ? true : undefined,
       );
       const deleteMs = Date.now() - deleted;
@@ -230,12 +221,8 @@ describe('nodelab: rolling upgrade on real nodes', () => {
       watch = undefined;
       await lbs.stop();
       lbs = undefined;
-      expect(await cloudLeftovers(cloud, cluster.id, NAME)).toEqual(NO_LEFTOVERS);
-      expect(await hostTraces()).toEqual({ ...NO_TRACES, links: [lab.bridge] });
-      await kaas.stop();
+      await nodelab.stopLeavingNothing(kaas, cluster.id, NAME);
       kaas = undefined;
-      expect(await hostTraces()).toEqual(NO_TRACES);
-      expect(await kubeletSysctls()).toEqual(sysctlsBefore);
       const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
       const s = (ms: number) => Math.round(ms / 1000);
       console.info(
@@ -245,6 +232,6 @@ describe('nodelab: rolling upgrade on real nodes', () => {
           `peak ${mib(peak.bytes)} MiB resident over ${peak.nodes} nodes`,
       );
     },
-    20 * MINUTE,
+    20 * nodelab.MINUTE,
   );
 });

@@ -11,16 +11,7 @@ import { findCluster } from '../../src/store/findCluster.ts';
 import { startCloudsim } from '../../src/cloudsim/index.ts';
 import { adminConfig, labAdminConfig } from '../support/openstack.ts';
 import { reviewRequest } from '../support/tokenreview.ts';
-import {
-  logger,
-  NONE_TAGGED,
-  provisionerStore,
-  taggedCounts,
-  testCloud,
-  testProvisioner,
-  testSpec,
-  testWebhook,
-} from './support.ts';
+import * as support from './support.ts';
 
 /**
  * Tenancy on the real lab (Keystone, Nova with the fake driver, Neutron, Glance, Swift) and on
@@ -97,7 +88,7 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
   }
 
   const spec = (clusterName: string) =>
-    testSpec(clusterName, 1, {
+    support.testSpec(clusterName, 1, {
       masterFlavor: flavorName,
       image: `kaas-${name}`,
       nodeGroups: [{ name: 'default', count: 1, flavor: flavorName }],
@@ -108,9 +99,12 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
 
   beforeAll(async () => {
     ({ config, stop } = await target.start());
-    admin = testCloud(config);
-    store = await provisionerStore();
-    p = testProvisioner(store, admin, await testWebhook(), { pollIntervalMs: 500, waitTimeoutMs: 180_000 });
+    admin = support.testCloud(config);
+    store = await support.provisionerStore();
+    p = support.testProvisioner(store, admin, await support.testWebhook(), {
+      pollIntervalMs: 500,
+      waitTimeoutMs: 180_000,
+    });
     member = (await admin.keystone.listRoles({ name: 'member' }))[0]!;
     projectA = await project('a');
     projectB = await project('b');
@@ -126,7 +120,7 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
     for (const role of [member, lbMember]) {
       await admin.keystone.assignProjectRole({ projectId: projectA.id, roleId: role.id, userId: kaasUser });
     }
-    inA = createCloud({ config: configForProject(config, projectA.id), logger });
+    inA = createCloud({ config: configForProject(config, projectA.id), logger: support.logger });
     // cloudsim's fixed flavors, or one made for this run (the lab starts with none).
     const existing = (await admin.nova.listFlavors()).sort((a, b) => a.ram - b.ram)[0];
     if (existing) flavorName = existing.name;
@@ -139,10 +133,15 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
     const image = await admin.glance.createImage({ name: `kaas-${name}`, visibility: 'public' });
     cleanup.push(() => admin.glance.deleteImage(image.id, { ignoreMissing: true }));
     await admin.glance.uploadImage(image.id, randomBytes(64 * 1024));
-    auth = createAuthService({ store, directory: keystoneDirectory(admin), logger, now: () => new Date() });
+    auth = createAuthService({
+      store,
+      directory: keystoneDirectory(admin),
+      logger: support.logger,
+      now: () => new Date(),
+    });
     app = await buildApp({
       store,
-      logger,
+      logger: support.logger,
       now: () => new Date(),
       auth,
       provisioner: p,
@@ -166,7 +165,7 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
   async function resources(cloud: Cloud, clusterId: string, clusterName: string) {
     const kaasUser = (await cloud.session.token()).user.id;
     return {
-      ...(await taggedCounts(cloud, clusterId)),
+      ...(await support.taggedCounts(cloud, clusterId)),
       artifacts: await cloud.swift.headContainer(`kaas-${clusterName}-artifacts`).then(
         () => 1,
         () => 0,
@@ -249,7 +248,7 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
         // A resize finds A's servers (their indexes) and adds the next one in A.
         await p.resizeCluster(id, 'default', 2);
         await p.runUntilIdle();
-        expect((await taggedCounts(inA, id)).servers).toBe(3);
+        expect((await support.taggedCounts(inA, id)).servers).toBe(3);
         expect((await admin.nova.listServers({ tags })).length).toBe(0);
 
         // Visibility: alice (A) sees and administers it; bob (B) does not see it anywhere.
@@ -289,7 +288,11 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
         const deleted = await p.getJob(del.id);
         expect(deleted.job.error).toBeNull();
         expect(deleted.job.state).toBe('succeeded');
-        expect(await resources(inA, id, name)).toEqual({ ...NONE_TAGGED, artifacts: 0, credentials: [] });
+        expect(await resources(inA, id, name)).toEqual({
+          ...support.NONE_TAGGED,
+          artifacts: 0,
+          credentials: [],
+        });
       },
     );
 
@@ -336,11 +339,11 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
             applicationCredentialSecret: cred.secret,
           },
         },
-        logger,
+        logger: support.logger,
       });
-      const appStore = await provisionerStore();
+      const appStore = await support.provisionerStore();
       try {
-        const q = testProvisioner(appStore, appCloud, await testWebhook());
+        const q = support.testProvisioner(appStore, appCloud, await support.testWebhook());
         await expect(
           q.createCluster(spec(`${name}ac`), options, { projectId: projectA.id }),
         ).rejects.toMatchObject({

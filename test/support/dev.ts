@@ -6,7 +6,9 @@ import { testCloud, testReleaseDeps, testReleaseMirror } from '../provisioner/su
 import { resolveCloudConfig } from '../../src/openstack/config.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import { freePort } from '../../src/dev/kube/ports.ts';
+import { spawnKaas, type CliRun } from './cli.ts';
 import { spawnService, type ServiceProcess } from './process.ts';
+import { sourcedEnv } from './shellEnv.ts';
 
 /** `kaas dev` as tests run it: a free port, quick polls, the test release mirror; silent unless given a logger. */
 export async function startTestDev(dataDir: string, logger?: Logger): Promise<RunningDev> {
@@ -74,4 +76,29 @@ export function spawnDev(options: {
     },
     ready: /^ {2}source (\S+)$/m,
   });
+}
+
+/**
+ * The CLI as a user of a running `kaas dev` has it after sourcing `.kaas/env` (HOME = `home`):
+ * logged in as admin, with a fresh API token named `tokenName`, whose secret is returned.
+ */
+export async function devAdminCli(
+  envFile: string,
+  home: string,
+  tokenName: string,
+): Promise<{
+  env: Record<string, string>;
+  kaas: (args: string[], stdin?: string) => Promise<CliRun>;
+  secret: string;
+}> {
+  const env: Record<string, string> = { ...sourcedEnv(envFile), HOME: home };
+  const kaas = (args: string[], stdin = '') => spawnKaas(args, env, { stdin });
+  const asAdmin = async (args: string[]) => {
+    const run = await kaas(args, 'admin\n');
+    if (run.code !== 0) throw new Error(`kaas ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
+    return run.stdout;
+  };
+  await asAdmin(['login', '--username', 'admin', '--password-stdin']);
+  const secret = (await asAdmin(['token', 'create', '--name', tokenName, '--password-stdin'])).trim();
+  return { env, kaas, secret };
 }
