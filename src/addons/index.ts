@@ -182,6 +182,11 @@ export interface RenderedAddon {
   supersedes?: readonly ObjectRef[];
 }
 
+/** The services a cluster of `ctx` gets: every one, but those with a `wanted` condition only when it holds. */
+export function wantedAddons(ctx: AddonContext): string[] {
+  return ADDONS.filter((a) => a.wanted?.(ctx) ?? true).map((a) => a.name);
+}
+
 /**
  * Renders the enabled addons in dependency order, whatever order `enabled` lists them in.
  * Rejects unknown names and an addon enabled without what it depends on, so the applier never

@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  ADDON_NAMES,
   renderAddons,
+  wantedAddons,
   type KubernetesObject,
   type RenderedAddon,
 } from '../../src/addons/index.ts';
@@ -56,7 +56,9 @@ const logger = createLogger({ level: 'silent' });
 /** Real controllers and kwok: a default cluster rolls out in seconds; the deadlines leave room. */
 const labWait: WaitOptions = { readinessMs: 120_000, crdMs: 30_000, pollMs: 200 };
 const ctx = defaultContext({ adminRoleId: LAB_ADMIN_ROLE_ID });
-const all = renderAddons(ctx, ADDON_NAMES);
+/** What a default cluster gets (not cluster-autoscaler: no group of it is autoscaled). */
+const wanted = wantedAddons(ctx);
+const all = renderAddons(ctx, wanted);
 const secrets = secretsFor(all);
 const NODES = ['kaas-lab-default-0', 'kaas-lab-default-1', 'kaas-lab-default-2'];
 
@@ -250,7 +252,7 @@ describe('applyAddons on kubelab', () => {
   it('applies every service in dependency order: CRDs established, workloads rolled out by the real controllers', async () => {
     let statuses: Awaited<ReturnType<typeof run>> = [];
     const requests = await requestsOf(async () => (statuses = await run()));
-    expect(statuses.map((s) => [s.addon, s.state])).toEqual([...ADDON_NAMES].sort().map((n) => [n, 'ready']));
+    expect(statuses.map((s) => [s.addon, s.state])).toEqual([...wanted].sort().map((n) => [n, 'ready']));
     for (const addon of all) {
       expect(statuses.find((s) => s.addon === addon.addon)!.message).toBe(
         `${addon.objects.length} objects applied, ${addon.readiness.length} workloads ready`,
@@ -335,7 +337,7 @@ describe('applyAddons on kubelab', () => {
     const objects = all.flatMap((a) => a.objects);
     const before = await settledVersions(objects);
     const generation = (await deployment('grafana'))!.metadata.generation!;
-    await run(renderAddons({ ...ctx, replicas: { grafana: 2 } }, ADDON_NAMES));
+    await run(renderAddons({ ...ctx, replicas: { grafana: 2 } }, wanted));
 
     const grafana = (await deployment('grafana'))!;
     expect(grafana.metadata.generation).toBe(generation + 1);
@@ -411,7 +413,7 @@ describe('applyAddons on kubelab', () => {
 
   it('fails a service whose workload cannot be scheduled, naming it, and leaves later ones pending', async () => {
     // Four replicas that must not share a node, on three nodes: the scheduler leaves one Pending.
-    const err = await run(renderAddons({ ...ctx, replicas: { grafana: 4 } }, ADDON_NAMES), {
+    const err = await run(renderAddons({ ...ctx, replicas: { grafana: 4 } }, wanted), {
       ...labWait,
       readinessMs: 8_000,
     }).catch((e: unknown) => e);

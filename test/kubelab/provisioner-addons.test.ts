@@ -12,7 +12,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADDON_NAMES, renderAddons } from '../../src/addons/index.ts';
+import { renderAddons, wantedAddons } from '../../src/addons/index.ts';
 import { WILDCARD_TLS_SECRET } from '../../src/addons/objects.ts';
 import { CLOUD_CA_KEY, CLOUD_CONFIG_DIR, CREDENTIAL_ANNOTATION } from '../../src/addons/cloudconf.ts';
 import { CLOUD_CONFIG_SECRET, DEFAULT_STORAGE_CLASS } from '../../src/addons/storage.ts';
@@ -258,10 +258,8 @@ describe('the addons step of create, resize and delete, on a cluster booted from
     const lab = await labOf();
     await createOperatorSecrets(lab);
     // What Cinder CSI would provision for the services' volume claims.
-    const services = renderAddons(
-      addonContext(cluster.spec, cluster.id, { authUrl: '', region: '' }),
-      ADDON_NAMES,
-    );
+    const ctx = addonContext(cluster.spec, cluster.id, { authUrl: '', region: '' });
+    const services = renderAddons(ctx, wantedAddons(ctx));
     await provideVolumes(lab, services, DEFAULT_STORAGE_CLASS);
     await replaceRoleBindings({
       db: store.db,
@@ -277,7 +275,9 @@ describe('the addons step of create, resize and delete, on a cluster booted from
     expect(view.job.state, JSON.stringify(view.events.slice(-4))).toBe('succeeded');
     const statuses = await listAddonStatus({ db: store.db, clusterId: cluster.id });
     expect(statuses.map((s) => [s.addon, s.state]).sort()).toEqual(
-      [...ADDON_NAMES].map((a) => [a, 'ready']).sort(),
+      wantedAddons(ctx)
+        .map((a) => [a, 'ready'])
+        .sort(),
     );
     expect(view.steps.find((s) => s.stepId === 'addons')?.output).toMatchObject({
       applied: true,
