@@ -514,9 +514,8 @@ function createNetwork(ctx: Ctx): Reply {
   return { status: 201, json: { network: networkView(ctx.env, n) } };
 }
 
-function deleteNetwork(ctx: Ctx): Reply {
+function deleteNetwork(ctx: Ctx, n: Network): void {
   const { state } = ctx.env;
-  const n = getNetwork(ctx, ctx.params.id as string);
   const inUse = [...state.ports.values()].filter(
     (p) => p.networkId === n.id && p.deviceOwner !== 'network:dhcp',
   );
@@ -529,7 +528,6 @@ function deleteNetwork(ctx: Ctx): Reply {
   }
   for (const [id, s] of state.subnets) if (s.networkId === n.id) state.subnets.delete(id);
   state.networks.delete(n.id);
-  return { status: 204 };
 }
 
 function createSubnet(ctx: Ctx): Reply {
@@ -608,8 +606,7 @@ function getSubnet(ctx: Ctx, id: string): Subnet {
   return v;
 }
 
-function deleteSubnet(ctx: Ctx): Reply {
-  const s = getSubnet(ctx, ctx.params.id as string);
+function deleteSubnet(ctx: Ctx, s: Subnet): void {
   const inUse = [...ctx.env.state.ports.values()].filter((p) => p.fixedIps.some((f) => f.subnet_id === s.id));
   if (inUse.length > 0) {
     throw new HttpError(
@@ -619,7 +616,6 @@ function deleteSubnet(ctx: Ctx): Reply {
     );
   }
   ctx.env.state.subnets.delete(s.id);
-  return { status: 204 };
 }
 
 function getPort(ctx: Ctx, id: string): Port {
@@ -651,9 +647,7 @@ function portInput(ctx: Ctx, b: Record<string, unknown>, projectId: string): New
   };
 }
 
-function updatePort(ctx: Ctx): Reply {
-  const p = getPort(ctx, ctx.params.id as string);
-  const b = bodyOf(ctx, 'port');
+function updatePort(ctx: Ctx, p: Port, b: Record<string, unknown>): void {
   if (str(b.name) !== undefined) p.name = str(b.name) as string;
   if (str(b.description) !== undefined) p.description = str(b.description) as string;
   if (Array.isArray(b.security_groups)) p.securityGroups = b.security_groups as string[];
@@ -663,7 +657,6 @@ function updatePort(ctx: Ctx): Reply {
   if (str(b.device_owner) !== undefined) p.deviceOwner = str(b.device_owner) as string;
   if (typeof b.port_security_enabled === 'boolean') p.portSecurity = b.port_security_enabled;
   p.updatedAt = ctx.env.now();
-  return { status: 200, json: { port: portView(p) } };
 }
 
 function getRouter(ctx: Ctx, id: string): Router {
@@ -810,8 +803,7 @@ function routerInterface(ctx: Ctx, add: boolean): Reply {
   };
 }
 
-function deleteRouter(ctx: Ctx): Reply {
-  const r = getRouter(ctx, ctx.params.id as string);
+function deleteRouter(ctx: Ctx, r: Router): void {
   const ifaces = [...ctx.env.state.ports.values()].filter(
     (p) => p.deviceId === r.id && p.deviceOwner === 'network:router_interface',
   );
@@ -823,7 +815,6 @@ function deleteRouter(ctx: Ctx): Reply {
     );
   if (r.gateway) deletePortById(ctx.env, r.gateway.portId);
   ctx.env.state.routers.delete(r.id);
-  return { status: 204 };
 }
 
 function getSg(ctx: Ctx, id: string): SecurityGroup {
@@ -861,15 +852,13 @@ function createSg(ctx: Ctx): Reply {
   return { status: 201, json: { security_group: sgView(ctx.env, g) } };
 }
 
-function deleteSg(ctx: Ctx): Reply {
-  const g = getSg(ctx, ctx.params.id as string);
+function deleteSg(ctx: Ctx, g: SecurityGroup): void {
   const { state } = ctx.env;
   const users = [...state.ports.values()].filter((p) => p.securityGroups.includes(g.id));
   if (users.length > 0) throw new HttpError(409, `Security Group ${g.id} in use.`, 'SecurityGroupInUse');
   for (const [id, r] of state.securityGroupRules)
     if (r.securityGroupId === g.id) state.securityGroupRules.delete(id);
   state.securityGroups.delete(g.id);
-  return { status: 204 };
 }
 
 function getRule(ctx: Ctx, id: string): SecurityGroupRule {
@@ -1162,8 +1151,54 @@ const EXTENSIONS = new Map(
 );
 
 /** GET of a collection: the caller's views of it, filtered and paged as Neutron does. */
-function listRoute(path: string, collection: string, views: (ctx: Ctx) => Record<string, unknown>[]): Route {
-  return { method: 'GET', path, handler: (ctx) => listReply(ctx, collection, views(ctx)) };
+/** How one Neutron collection is served: its JSON keys, who sees what, and what each verb does. */
+interface Collection<T> {
+  plural: string;
+  singular: string;
+  list: (ctx: Ctx) => T[];
+  /** The item of `id`, or the 404 Neutron answers. */
+  get: (ctx: Ctx, id: string) => T;
+  view: (ctx: Ctx, item: T) => Record<string, unknown>;
+  create: (ctx: Ctx) => Reply;
+  /** Applies a PUT's body to the item; without it the collection has no PUT. */
+  update?: (ctx: Ctx, item: T, body: Record<string, unknown>) => void;
+  /** Forgets the item (or throws the 409 of one in use); the reply is 204. */
+  remove: (ctx: Ctx, item: T) => void;
+}
+
+/** The list, create, show, update and delete routes of the collection at `path`. */
+function collectionRoutes<T>(path: string, c: Collection<T>): Route[] {
+  const one = `${path}/{id}`;
+  const item = (ctx: Ctx) => c.get(ctx, ctx.params.id as string);
+  const { update } = c;
+  return [
+    {
+      method: 'GET',
+      path,
+      handler: (ctx) =>
+        listReply(
+          ctx,
+          c.plural,
+          c.list(ctx).map((i) => c.view(ctx, i)),
+        ),
+    },
+    { method: 'POST', path, handler: c.create },
+    showRoute(one, c.singular, (ctx) => c.view(ctx, item(ctx))),
+    ...(update
+      ? [
+          {
+            method: 'PUT',
+            path: one,
+            handler: (ctx: Ctx) => {
+              const i = item(ctx);
+              update(ctx, i, bodyOf(ctx, c.singular));
+              return { status: 200, json: { [c.singular]: c.view(ctx, i) } };
+            },
+          } as const,
+        ]
+      : []),
+    deleteRoute(one, 204, (ctx) => c.remove(ctx, item(ctx))),
+  ];
 }
 
 const routes: Route[] = [
@@ -1210,94 +1245,78 @@ const routes: Route[] = [
       return { status: 200, json: { extension } };
     },
   },
-  listRoute('/v2.0/networks', 'networks', (ctx) =>
-    mine(ctx, ctx.env.state.networks.values(), (n) => n.shared || n.external).map((n) =>
-      networkView(ctx.env, n),
-    ),
-  ),
-  { method: 'POST', path: '/v2.0/networks', handler: createNetwork },
-  showRoute('/v2.0/networks/{id}', 'network', (ctx) =>
-    networkView(ctx.env, getNetwork(ctx, ctx.params.id as string)),
-  ),
-  {
-    method: 'PUT',
-    path: '/v2.0/networks/{id}',
-    handler: (ctx) => {
-      const n = getNetwork(ctx, ctx.params.id as string);
-      const b = bodyOf(ctx, 'network');
+  ...collectionRoutes('/v2.0/networks', {
+    plural: 'networks',
+    singular: 'network',
+    list: (ctx) => mine(ctx, ctx.env.state.networks.values(), (n) => n.shared || n.external),
+    get: getNetwork,
+    view: (ctx, n) => networkView(ctx.env, n),
+    create: createNetwork,
+    update: (ctx, n, b) => {
       if (str(b.name) !== undefined) n.name = str(b.name) as string;
       if (str(b.description) !== undefined) n.description = str(b.description) as string;
       if (typeof b.mtu === 'number') n.mtu = b.mtu;
       n.updatedAt = ctx.env.now();
-      return { status: 200, json: { network: networkView(ctx.env, n) } };
     },
-  },
-  { method: 'DELETE', path: '/v2.0/networks/{id}', handler: deleteNetwork },
-  listRoute('/v2.0/subnets', 'subnets', (ctx) => {
-    const nets = ctx.env.state.networks;
-    return mine(ctx, ctx.env.state.subnets.values(), (s) =>
-      Boolean(nets.get(s.networkId)?.shared || nets.get(s.networkId)?.external),
-    ).map(subnetView);
+    remove: deleteNetwork,
   }),
-  { method: 'POST', path: '/v2.0/subnets', handler: createSubnet },
-  showRoute('/v2.0/subnets/{id}', 'subnet', (ctx) => subnetView(getSubnet(ctx, ctx.params.id as string))),
-  {
-    method: 'PUT',
-    path: '/v2.0/subnets/{id}',
-    handler: (ctx) => {
-      const s = getSubnet(ctx, ctx.params.id as string);
-      const b = bodyOf(ctx, 'subnet');
+  ...collectionRoutes('/v2.0/subnets', {
+    plural: 'subnets',
+    singular: 'subnet',
+    list: (ctx) => {
+      const nets = ctx.env.state.networks;
+      return mine(ctx, ctx.env.state.subnets.values(), (s) =>
+        Boolean(nets.get(s.networkId)?.shared || nets.get(s.networkId)?.external),
+      );
+    },
+    get: getSubnet,
+    view: (_ctx, s) => subnetView(s),
+    create: createSubnet,
+    update: (ctx, s, b) => {
       if (str(b.name) !== undefined) s.name = str(b.name) as string;
       if (Array.isArray(b.dns_nameservers)) s.dnsNameservers = b.dns_nameservers as string[];
       s.updatedAt = ctx.env.now();
-      return { status: 200, json: { subnet: subnetView(s) } };
     },
-  },
-  { method: 'DELETE', path: '/v2.0/subnets/{id}', handler: deleteSubnet },
-  listRoute('/v2.0/ports', 'ports', (ctx) => mine(ctx, ctx.env.state.ports.values()).map(portView)),
-  {
-    method: 'POST',
-    path: '/v2.0/ports',
-    handler: (ctx) => {
+    remove: deleteSubnet,
+  }),
+  ...collectionRoutes('/v2.0/ports', {
+    plural: 'ports',
+    singular: 'port',
+    list: (ctx) => mine(ctx, ctx.env.state.ports.values()),
+    get: getPort,
+    view: (_ctx, p) => portView(p),
+    create: (ctx) => {
       const projectId = projectOf(ctx);
       const b = bodyOf(ctx, 'port');
       getNetwork(ctx, str(b.network_id) ?? '');
       return { status: 201, json: { port: portView(createPort(ctx, portInput(ctx, b, projectId))) } };
     },
-  },
-  showRoute('/v2.0/ports/{id}', 'port', (ctx) => portView(getPort(ctx, ctx.params.id as string))),
-  { method: 'PUT', path: '/v2.0/ports/{id}', handler: updatePort },
-  deleteRoute('/v2.0/ports/{id}', 204, (ctx) => {
-    const p = getPort(ctx, ctx.params.id as string);
-    if (p.deviceOwner === 'network:router_interface') {
-      throw new HttpError(
-        409,
-        `Port ${p.id} cannot be deleted directly via the port API: has device owner network:router_interface.`,
-        'ServicePortInUse',
-      );
-    }
-    deletePortById(ctx.env, p.id);
+    update: updatePort,
+    remove: (ctx, p) => {
+      if (p.deviceOwner === 'network:router_interface') {
+        throw new HttpError(
+          409,
+          `Port ${p.id} cannot be deleted directly via the port API: has device owner network:router_interface.`,
+          'ServicePortInUse',
+        );
+      }
+      deletePortById(ctx.env, p.id);
+    },
   }),
-  listRoute('/v2.0/routers', 'routers', (ctx) =>
-    mine(ctx, ctx.env.state.routers.values()).map((r) => routerView(ctx.env, r)),
-  ),
-  { method: 'POST', path: '/v2.0/routers', handler: createRouter },
-  showRoute('/v2.0/routers/{id}', 'router', (ctx) =>
-    routerView(ctx.env, getRouter(ctx, ctx.params.id as string)),
-  ),
-  {
-    method: 'PUT',
-    path: '/v2.0/routers/{id}',
-    handler: (ctx) => {
-      const r = getRouter(ctx, ctx.params.id as string);
-      const b = bodyOf(ctx, 'router');
+  ...collectionRoutes('/v2.0/routers', {
+    plural: 'routers',
+    singular: 'router',
+    list: (ctx) => mine(ctx, ctx.env.state.routers.values()),
+    get: getRouter,
+    view: (ctx, r) => routerView(ctx.env, r),
+    create: createRouter,
+    update: (ctx, r, b) => {
       if (str(b.name) !== undefined) r.name = str(b.name) as string;
       if ('external_gateway_info' in b) setGateway(ctx, r, b.external_gateway_info);
       r.updatedAt = ctx.env.now();
-      return { status: 200, json: { router: routerView(ctx.env, r) } };
     },
-  },
-  { method: 'DELETE', path: '/v2.0/routers/{id}', handler: deleteRouter },
+    remove: deleteRouter,
+  }),
   {
     method: 'PUT',
     path: '/v2.0/routers/{id}/add_router_interface',
@@ -1308,46 +1327,39 @@ const routes: Route[] = [
     path: '/v2.0/routers/{id}/remove_router_interface',
     handler: (ctx) => routerInterface(ctx, false),
   },
-  listRoute('/v2.0/security-groups', 'security_groups', (ctx) => {
-    ensureDefaultSecurityGroup(ctx.env, projectOf(ctx));
-    return mine(ctx, ctx.env.state.securityGroups.values()).map((g) => sgView(ctx.env, g));
-  }),
-  { method: 'POST', path: '/v2.0/security-groups', handler: createSg },
-  showRoute('/v2.0/security-groups/{id}', 'security_group', (ctx) =>
-    sgView(ctx.env, getSg(ctx, ctx.params.id as string)),
-  ),
-  { method: 'DELETE', path: '/v2.0/security-groups/{id}', handler: deleteSg },
-  listRoute('/v2.0/security-group-rules', 'security_group_rules', (ctx) =>
-    mine(ctx, ctx.env.state.securityGroupRules.values()).map(ruleView),
-  ),
-  { method: 'POST', path: '/v2.0/security-group-rules', handler: createRule },
-  showRoute('/v2.0/security-group-rules/{id}', 'security_group_rule', (ctx) =>
-    ruleView(getRule(ctx, ctx.params.id as string)),
-  ),
-  deleteRoute('/v2.0/security-group-rules/{id}', 204, (ctx) => {
-    const r = getRule(ctx, ctx.params.id as string);
-    ctx.env.state.securityGroupRules.delete(r.id);
-  }),
-  listRoute('/v2.0/floatingips', 'floatingips', (ctx) =>
-    mine(ctx, ctx.env.state.floatingIps.values()).map((f) => fipView(ctx.env, f)),
-  ),
-  { method: 'POST', path: '/v2.0/floatingips', handler: createFip },
-  showRoute('/v2.0/floatingips/{id}', 'floatingip', (ctx) =>
-    fipView(ctx.env, getFip(ctx, ctx.params.id as string)),
-  ),
-  {
-    method: 'PUT',
-    path: '/v2.0/floatingips/{id}',
-    handler: (ctx) => {
-      const f = getFip(ctx, ctx.params.id as string);
-      associate(ctx, f, bodyOf(ctx, 'floatingip'));
-      return { status: 200, json: { floatingip: fipView(ctx.env, f) } };
+  ...collectionRoutes('/v2.0/security-groups', {
+    plural: 'security_groups',
+    singular: 'security_group',
+    list: (ctx) => {
+      ensureDefaultSecurityGroup(ctx.env, projectOf(ctx));
+      return mine(ctx, ctx.env.state.securityGroups.values());
     },
-  },
-  deleteRoute('/v2.0/floatingips/{id}', 204, (ctx) => {
-    const f = getFip(ctx, ctx.params.id as string);
-    ctx.env.state.ports.delete(f.ownPortId);
-    ctx.env.state.floatingIps.delete(f.id);
+    get: getSg,
+    view: (ctx, g) => sgView(ctx.env, g),
+    create: createSg,
+    remove: deleteSg,
+  }),
+  ...collectionRoutes('/v2.0/security-group-rules', {
+    plural: 'security_group_rules',
+    singular: 'security_group_rule',
+    list: (ctx) => mine(ctx, ctx.env.state.securityGroupRules.values()),
+    get: getRule,
+    view: (_ctx, r) => ruleView(r),
+    create: createRule,
+    remove: (ctx, r) => ctx.env.state.securityGroupRules.delete(r.id),
+  }),
+  ...collectionRoutes('/v2.0/floatingips', {
+    plural: 'floatingips',
+    singular: 'floatingip',
+    list: (ctx) => mine(ctx, ctx.env.state.floatingIps.values()),
+    get: getFip,
+    view: (ctx, f) => fipView(ctx.env, f),
+    create: createFip,
+    update: (ctx, f, b) => associate(ctx, f, b),
+    remove: (ctx, f) => {
+      ctx.env.state.ports.delete(f.ownPortId);
+      ctx.env.state.floatingIps.delete(f.id);
+    },
   }),
   {
     method: 'GET',
