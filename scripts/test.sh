@@ -11,7 +11,7 @@ KUBELAB_CACHE=$(bash test/kubelab/build.sh); export KUBELAB_CACHE
 NODELAB_CACHE=$(bash test/nodelab/build.sh); export NODELAB_CACHE
 # shellcheck disable=SC1091
 source "${OSLAB_STATE:-/var/lib/oslab}/admin-openrc.sh"
-echo '== typecheck' >&2; npx tsc --noEmit
+echo '== typecheck' >&2; npx tsc --noEmit && npx tsc -p web --noEmit
 echo '== lint' >&2; npx eslint . && npx prettier --check . > /dev/null
 # The CLI tests spawn bin/kaas.mjs, which runs dist/cli; vitest's globalSetup (test/setup/build.ts)
 # rebuilds it too, for runs that do not come through here.

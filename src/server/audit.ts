@@ -3,7 +3,8 @@ import { describeAutoHeal } from '../cluster/autoheal.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
 import type { Store } from '../store/db.ts';
 import { findKeystoneUserIdByName } from '../store/findKeystoneUserIdByName.ts';
-import { insertAuditEvent, type AuditEvent } from '../store/insertAuditEvent.ts';
+import type { AuditEvent } from '../store/auditSchema.ts';
+import { insertAuditEvent } from '../store/insertAuditEvent.ts';
 
 /** What the audit hook needs. */
 export interface AuditDeps {

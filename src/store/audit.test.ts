@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { describeOnEngines } from '../../test/support/databases.ts';
-import { insertAuditEvent, type AuditEvent } from './insertAuditEvent.ts';
+import type { AuditEvent } from './auditSchema.ts';
+import { insertAuditEvent } from './insertAuditEvent.ts';
 import { listAuditEvents } from './listAuditEvents.ts';
 import { up as auditUp } from './migrations/0008_audit.ts';
 import { findKeystoneUserIdByName } from './findKeystoneUserIdByName.ts';

@@ -1,4 +1,7 @@
-/** Row type of the audit log (migration 0008_audit); listed in schema.ts's Database. */
+/**
+ * Row type of the audit log (migration 0008_audit; listed in schema.ts's Database) and the entry the
+ * rest of kaas, the audit API and the panel see. No imports: the panel shares the entry's type.
+ */
 
 /** One audited action: who (user id and `name@domain`), what, on which target, and how it ended. */
 export interface AuditEventsTable {
@@ -18,4 +21,19 @@ export interface AuditEventsTable {
   details: string;
   request_id: string | null;
   source_ip: string | null;
+}
+
+/** One audit-log entry as the rest of kaas sees it. */
+export interface AuditEvent {
+  id: string;
+  at: string;
+  actorUserId: string | null;
+  actorName: string | null;
+  action: string;
+  target: string | null;
+  clusterId: string | null;
+  outcome: 'success' | 'failure';
+  details: Record<string, unknown>;
+  requestId: string | null;
+  sourceIp: string | null;
 }

@@ -1,20 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { AuditEvent } from './auditSchema.ts';
 import type { Db } from './db.ts';
-
-/** One audit-log entry as the rest of kaas sees it. */
-export interface AuditEvent {
-  id: string;
-  at: string;
-  actorUserId: string | null;
-  actorName: string | null;
-  action: string;
-  target: string | null;
-  clusterId: string | null;
-  outcome: 'success' | 'failure';
-  details: Record<string, unknown>;
-  requestId: string | null;
-  sourceIp: string | null;
-}
 
 /** Appends an entry to the audit log (append-only: nothing updates it); returns its id. */
 export async function insertAuditEvent({

@@ -1,5 +1,5 @@
 import type { Db } from './db.ts';
-import type { AuditEvent } from './insertAuditEvent.ts';
+import type { AuditEvent } from './auditSchema.ts';
 
 /** Where a page of the audit log ends: pass it back as `before` for the next, older page. */
 export interface AuditCursor {

@@ -2,6 +2,7 @@
  * The control panel's one door to the kaas server: every request, the CSRF header, error
  * decoding and the "session expired" signal live here, so pages only call typed functions.
  */
+import type { AuditEvent } from '../../src/store/auditSchema.ts';
 
 /** A failed API call, with the server's stable error code and message. */
 export class ApiError extends Error {
@@ -121,19 +122,9 @@ export interface UserToken extends Token {
   domainName: string;
 }
 
-export interface AuditEvent {
-  id: string;
-  at: string;
-  actorUserId: string | null;
-  actorName: string | null;
-  action: string;
-  target: string | null;
-  clusterId: string | null;
-  outcome: 'success' | 'failure';
-  details: Record<string, unknown>;
-  requestId: string | null;
-  sourceIp: string | null;
-}
+/** The audit API's entry, as the server's store defines it. */
+export type { AuditEvent };
+
 export interface AuditPage {
   items: AuditEvent[];
   nextBefore: string | null;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../../store/db.ts';
-import { insertAuditEvent, type AuditEvent } from '../../store/insertAuditEvent.ts';
+import type { AuditEvent } from '../../store/auditSchema.ts';
+import { insertAuditEvent } from '../../store/insertAuditEvent.ts';
 import { encodeCursor, parseCursor, parseLimit } from './audit.ts';
 import { callAs, eachPanelTestApp } from '../../../test/support/panelApp.ts';
 

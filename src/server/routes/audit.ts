@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { InputError } from '../../errors.ts';
 import type { Store } from '../../store/db.ts';
-import type { AuditEvent } from '../../store/insertAuditEvent.ts';
+import type { AuditEvent } from '../../store/auditSchema.ts';
 import { listAuditEvents, type AuditCursor } from '../../store/listAuditEvents.ts';
 import { nullable, object, textResponse } from '../openapi.ts';
 import { clusterParams, panelRoute, requireClusterAdmin, sendAttachment, type PanelDeps } from './panel.ts';
