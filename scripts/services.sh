@@ -32,8 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   # postinst scripts must not start daemons (no systemd here); the lab's lib.sh does the same.
   [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d; }
   echo "installing ${missing[*]}…" >&2
-  apt-get update -qq
-  apt-get install -y -q --no-install-recommends "${missing[@]}" > /tmp/kaas-apt.log 2>&1 \
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" > /tmp/kaas-apt.log 2>&1 \
     || { tail -30 /tmp/kaas-apt.log; exit 1; }
 fi
 lab_up || test/lab/up-all.sh

@@ -37,8 +37,8 @@ need() {
     exit 1
   fi
   log "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" > /dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" > /dev/null
 }
 need mmdebstrap:mmdebstrap gzip:gzip
 mkdir -p "$CACHE"

@@ -79,7 +79,7 @@ beforeAll(async () => {
   });
   if (missing.length > 0) {
     if (process.getuid?.() !== 0) throw new Error(`missing: apt-get install -y ${missing.join(' ')}`);
-    execFileSync('apt-get', ['install', '-y', '-qq', ...missing], {
+    execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=600', 'install', '-y', '-qq', ...missing], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
