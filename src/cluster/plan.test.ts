@@ -44,7 +44,6 @@ function spec(overrides: Record<string, unknown> = {}): ClusterSpec {
   });
 }
 
-/** Every dependency is an earlier step and ids are unique: the plan can run top to bottom. */
 /** What resize and upgrade do first: stage the release, then mint a join token for new nodes. */
 const STAGING = ['release', 'artifacts', 'release-tarball', 'join-token'];
 /** What a master's replacement finds (never re-creates) and prepares before any master joins. */
