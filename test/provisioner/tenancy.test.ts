@@ -296,29 +296,40 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
       },
     );
 
-    it('is refused, nothing recorded, in a project kaas holds no role on, then one where it lacks member', async () => {
+    it('is refused, nothing recorded, in a project kaas holds no role on, then one where it lacks member, then load-balancer_member', async () => {
       const refused = (projectId: string) =>
         p.createCluster(spec(`${name}r`), options, { projectId }).then(
           () => undefined,
           (error: { code: string; message: string }) => error,
         );
-      const kaasUser = (await admin.session.token()).user.name;
+      const kaasUser = (await admin.session.token()).user;
       const none = await refused(projectB.id);
       expect(none).toMatchObject({ code: 'project_role_missing' });
-      expect(none!.message).toContain(`kaas's user ${kaasUser} cannot act in project ${projectB.id}`);
+      expect(none!.message).toContain(`kaas's user ${kaasUser.name} cannot act in project ${projectB.id}`);
       expect(none!.message).toContain('the roles member and load-balancer_member on it; nothing was created');
 
-      const [reader] = await admin.keystone.listRoles({ name: 'reader' });
-      await admin.keystone.assignProjectRole({
-        projectId: projectB.id,
-        roleId: reader!.id,
-        userId: (await admin.session.token()).user.id,
-      });
+      const grant = async (roleName: string) => {
+        const [role] = await admin.keystone.listRoles({ name: roleName });
+        await admin.keystone.assignProjectRole({
+          projectId: projectB.id,
+          roleId: role!.id,
+          userId: kaasUser.id,
+        });
+      };
+      await grant('reader');
       const readerOnly = await refused(projectB.id);
       expect(readerOnly).toMatchObject({ code: 'project_role_missing' });
       expect(readerOnly!.message).toContain(
-        `kaas's user ${kaasUser} holds no member role on project ${projectB.name} (${projectB.id})`,
+        `kaas's user ${kaasUser.name} lacks member and load-balancer_member on project ${projectB.name} (${projectB.id})`,
       );
+      // member alone: Octavia's default policy still refuses it the project's load balancers.
+      await grant('member');
+      const memberOnly = await refused(projectB.id);
+      expect(memberOnly).toMatchObject({ code: 'project_role_missing' });
+      expect(memberOnly!.message).toContain(
+        `kaas's user ${kaasUser.name} lacks load-balancer_member on project ${projectB.name} (${projectB.id})`,
+      );
+      expect(memberOnly!.message).toContain(`the role load-balancer_member on it; nothing was created`);
       expect((await p.listClusters()).filter((c) => c.name === `${name}r`)).toEqual([]);
     });
 
