@@ -131,8 +131,9 @@ describe('clusters from the control panel', () => {
     );
     expect(await page.locator('#group-0-image option').allTextContents()).toContain('ubuntu-24.04');
     expect(await page.getByRole('spinbutton', { name: 'Nodes in group 1' }).inputValue()).toBe('3');
-    // admin holds roles on demo only: the project defaults to it, the one choice.
-    expect(await page.locator('#cluster-project option').allTextContents()).toEqual(['demo']);
+    // The project: admin's Keystone default, demo, among the projects admin holds a role on.
+    expect(await page.locator('#cluster-project option').allTextContents()).toEqual(['admin', 'demo']);
+    expect(await page.locator('#cluster-project option:checked').textContent()).toBe('demo');
     await shoot(page, 'create-form');
 
     // Bad input: the server's message next to the field, and nothing created.
