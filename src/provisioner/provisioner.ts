@@ -314,21 +314,31 @@ export function createProvisioner(deps: ProvisionerDeps) {
     const octavia = await hasOctavia(deps.cloud);
     const grant = (roles: string[]) =>
       `grant kaas's user ${own.user.name} the role${roles.length > 1 ? 's' : ''} ${roles.join(' and ')} on it; nothing was created`;
-    let token;
-    try {
-      token = await (await cloudIn(target)).session.token();
-    } catch (error) {
-      if (!isOpenStackError(error, 'openstack_unauthorized')) throw error;
-      throw new ConflictError(
-        `kaas's user ${own.user.name} cannot act in project ${target}: Keystone refused that scope (the project does not exist, or the user holds no role on it); ${grant(missingProjectRoles([], octavia))}`,
-        { code: 'project_role_missing', cause: error },
-      );
+    const cloud = await cloudIn(target);
+    const scoped = () =>
+      cloud.session.token().catch((error: unknown) => {
+        if (!isOpenStackError(error, 'openstack_unauthorized')) throw error;
+        throw new ConflictError(
+          `kaas's user ${own.user.name} cannot act in project ${target}: Keystone refused that scope (the project does not exist, or the user holds no role on it); ${grant(missingProjectRoles([], octavia))}`,
+          { code: 'project_role_missing', cause: error },
+        );
+      });
+    const check = async () => {
+      const token = await scoped();
+      return {
+        project: token.project!,
+        missing: missingProjectRoles(
+          token.roles.map((r) => r.name),
+          octavia,
+        ),
+      };
+    };
+    let { project, missing } = await check();
+    if (missing.length > 0) {
+      // A kept session's token holds the roles of when it was issued: ask Keystone again before refusing.
+      cloud.session.invalidate();
+      ({ project, missing } = await check());
     }
-    const project = token.project!;
-    const missing = missingProjectRoles(
-      token.roles.map((r) => r.name),
-      octavia,
-    );
     if (missing.length > 0) {
       throw new ConflictError(
         `kaas's user ${own.user.name} lacks ${missing.join(' and ')} on project ${project.name} (${project.id}), which it needs to build, resize and delete clusters there; ${grant(missing)}`,

@@ -324,78 +324,88 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
       },
     );
 
-    it("goes, asked for without a project, to the requester's default project, else their only one, else 400 project_required", async () => {
-      // carol: A and B, B her Keystone default; erin: A only, B her default (no role there);
-      // dave: A and B, no default.
-      const carol = await user('carol', [projectA, projectB], projectB.id);
-      const erin = await user('erin', [projectA], projectB.id);
-      const dave = await user('dave', [projectA, projectB]);
-      const projects = async (username: string) =>
-        (
-          await app.inject({
-            method: 'GET',
-            url: '/api/v1/catalog/projects',
-            headers: await session(username),
-          })
-        ).json();
-      const both = [projectA, projectB].sort((x, y) => x.name.localeCompare(y.name));
-      expect(await projects(carol.name)).toEqual({ items: both, defaultProjectId: projectB.id });
-      expect(await projects(erin.name)).toEqual({ items: [projectA], defaultProjectId: projectA.id });
-      expect(await projects(dave.name)).toEqual({ items: both, defaultProjectId: null });
-      expect(await p.requesterProject(carol.id, undefined)).toEqual(projectB);
-      expect(await p.requesterProject(erin.id, undefined)).toEqual(projectA);
+    it(
+      "goes, asked for without a project, to the requester's default project, else their only one, else 400 project_required",
+      { timeout: 180_000 },
+      async () => {
+        // carol: A and B, B her Keystone default; erin: A only, B her default (no role there);
+        // dave: A and B, no default.
+        const carol = await user('carol', [projectA, projectB], projectB.id);
+        const erin = await user('erin', [projectA], projectB.id);
+        const dave = await user('dave', [projectA, projectB]);
+        const projects = async (username: string) =>
+          (
+            await app.inject({
+              method: 'GET',
+              url: '/api/v1/catalog/projects',
+              headers: await session(username),
+            })
+          ).json();
+        const both = [projectA, projectB].sort((x, y) => x.name.localeCompare(y.name));
+        expect(await projects(carol.name)).toEqual({ items: both, defaultProjectId: projectB.id });
+        expect(await projects(erin.name)).toEqual({ items: [projectA], defaultProjectId: projectA.id });
+        expect(await projects(dave.name)).toEqual({ items: both, defaultProjectId: null });
+        expect(await p.requesterProject(carol.id, undefined)).toEqual(projectB);
+        expect(await p.requesterProject(erin.id, undefined)).toEqual(projectA);
 
-      const refused = await app.inject({
-        method: 'POST',
-        url: '/api/v1/clusters',
-        headers: await session(dave.name),
-        payload: { spec: spec(`${name}d`), options },
-      });
-      expect(refused.statusCode).toBe(400);
-      expect(refused.json().error).toMatchObject({
-        code: 'project_required',
-        field: 'project',
-        message: expect.stringContaining(`${projectA.name} (${projectA.id})`),
-      });
-      expect((await p.listClusters()).filter((c) => c.name === `${name}d`)).toEqual([]);
-    });
-
-    it('is refused, nothing recorded, in a project kaas holds no role on, then one where it lacks member, then load-balancer_member', async () => {
-      const refused = (projectId: string) =>
-        p.createCluster(spec(`${name}r`), options, { projectId }).then(
-          () => undefined,
-          (error: { code: string; message: string }) => error,
-        );
-      const kaasUser = (await admin.session.token()).user;
-      const none = await refused(projectB.id);
-      expect(none).toMatchObject({ code: 'project_role_missing' });
-      expect(none!.message).toContain(`kaas's user ${kaasUser.name} cannot act in project ${projectB.id}`);
-      expect(none!.message).toContain('the roles member and load-balancer_member on it; nothing was created');
-
-      const grant = async (roleName: string) => {
-        const [role] = await admin.keystone.listRoles({ name: roleName });
-        await admin.keystone.assignProjectRole({
-          projectId: projectB.id,
-          roleId: role!.id,
-          userId: kaasUser.id,
+        const refused = await app.inject({
+          method: 'POST',
+          url: '/api/v1/clusters',
+          headers: await session(dave.name),
+          payload: { spec: spec(`${name}d`), options },
         });
-      };
-      await grant('reader');
-      const readerOnly = await refused(projectB.id);
-      expect(readerOnly).toMatchObject({ code: 'project_role_missing' });
-      expect(readerOnly!.message).toContain(
-        `kaas's user ${kaasUser.name} lacks member and load-balancer_member on project ${projectB.name} (${projectB.id})`,
-      );
-      // member alone: Octavia's default policy still refuses it the project's load balancers.
-      await grant('member');
-      const memberOnly = await refused(projectB.id);
-      expect(memberOnly).toMatchObject({ code: 'project_role_missing' });
-      expect(memberOnly!.message).toContain(
-        `kaas's user ${kaasUser.name} lacks load-balancer_member on project ${projectB.name} (${projectB.id})`,
-      );
-      expect(memberOnly!.message).toContain(`the role load-balancer_member on it; nothing was created`);
-      expect((await p.listClusters()).filter((c) => c.name === `${name}r`)).toEqual([]);
-    });
+        expect(refused.statusCode).toBe(400);
+        expect(refused.json().error).toMatchObject({
+          code: 'project_required',
+          field: 'project',
+          message: expect.stringContaining(`${projectA.name} (${projectA.id})`),
+        });
+        expect((await p.listClusters()).filter((c) => c.name === `${name}d`)).toEqual([]);
+      },
+    );
+
+    it(
+      'is refused, nothing recorded, in a project kaas holds no role on, then one where it lacks member, then load-balancer_member',
+      { timeout: 120_000 },
+      async () => {
+        const refused = (projectId: string) =>
+          p.createCluster(spec(`${name}r`), options, { projectId }).then(
+            () => undefined,
+            (error: { code: string; message: string }) => error,
+          );
+        const kaasUser = (await admin.session.token()).user;
+        const none = await refused(projectB.id);
+        expect(none).toMatchObject({ code: 'project_role_missing' });
+        expect(none!.message).toContain(`kaas's user ${kaasUser.name} cannot act in project ${projectB.id}`);
+        expect(none!.message).toContain(
+          'the roles member and load-balancer_member on it; nothing was created',
+        );
+
+        const grant = async (roleName: string) => {
+          const [role] = await admin.keystone.listRoles({ name: roleName });
+          await admin.keystone.assignProjectRole({
+            projectId: projectB.id,
+            roleId: role!.id,
+            userId: kaasUser.id,
+          });
+        };
+        await grant('reader');
+        const readerOnly = await refused(projectB.id);
+        expect(readerOnly).toMatchObject({ code: 'project_role_missing' });
+        expect(readerOnly!.message).toContain(
+          `kaas's user ${kaasUser.name} lacks member and load-balancer_member on project ${projectB.name} (${projectB.id})`,
+        );
+        // member alone: Octavia's default policy still refuses it the project's load balancers.
+        await grant('member');
+        const memberOnly = await refused(projectB.id);
+        expect(memberOnly).toMatchObject({ code: 'project_role_missing' });
+        expect(memberOnly!.message).toContain(
+          `kaas's user ${kaasUser.name} lacks load-balancer_member on project ${projectB.name} (${projectB.id})`,
+        );
+        expect(memberOnly!.message).toContain(`the role load-balancer_member on it; nothing was created`);
+        expect((await p.listClusters()).filter((c) => c.name === `${name}r`)).toEqual([]);
+      },
+    );
 
     it('is refused when kaas authenticates with an application credential, which cannot leave its project; its own project is served', async () => {
       const kaasUser = (await admin.session.token()).user.id;
