@@ -394,7 +394,8 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
           json: {
             spec,
             options: { waitForApi },
-            ...(opts.project === undefined ? {} : { project: opts.project }),
+            // Without --project: kaas's own project, the operators' (the API would take the caller's).
+            ...(opts.project === undefined ? { defaultProject: 'kaas' } : { project: opts.project }),
           },
         })
       ).body;

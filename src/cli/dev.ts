@@ -211,8 +211,9 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   const adminRole = cloud.seedRole('kubernetes-admins');
   const memberRole = cloud.seedRole('member');
   const readerRole = cloud.seedRole('reader');
-  const admin = cloud.seedUser({ name: 'admin', password: 'admin' });
-  const demoUser = cloud.seedUser({ name: 'demo', password: 'demo' });
+  // demo is their default project: clusters they create in the panel go there unless they choose.
+  const admin = cloud.seedUser({ name: 'admin', password: 'admin', defaultProjectId: demo.id });
+  const demoUser = cloud.seedUser({ name: 'demo', password: 'demo', defaultProjectId: demo.id });
   cloud.assignRole({ projectId: demo.id, roleId: adminRole.id, userId: admin.id });
   cloud.assignRole({ projectId: demo.id, roleId: memberRole.id, userId: demoUser.id });
   // kaas' own least-privilege service user: a reader that may read role assignments.

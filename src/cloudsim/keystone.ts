@@ -345,8 +345,14 @@ function scopeProject(
   scope: Record<string, unknown> | undefined,
   user: User,
 ): string | null {
-  if (!scope)
-    return user.defaultProjectId && state.projects.has(user.defaultProjectId) ? user.defaultProjectId : null;
+  // As Keystone: unscoped auth takes the default project only where the user holds a role, else
+  // answers an unscoped token (it logs "The token will be unscoped rather than scoped to the project").
+  if (!scope) {
+    const preferred = user.defaultProjectId;
+    const usable =
+      preferred && state.projects.has(preferred) && effectiveRoleIds(state, user.id, preferred).length > 0;
+    return usable ? preferred : null;
+  }
   const p = scope.project as Record<string, unknown> | undefined;
   if (!p) throw unauthorized();
   if (str(p.id)) {

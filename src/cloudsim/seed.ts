@@ -38,6 +38,7 @@ export function seedUser(
   if (existing) {
     existing.password = input.password;
     existing.enabled = input.enabled ?? existing.enabled;
+    existing.defaultProjectId = input.defaultProjectId ?? existing.defaultProjectId;
     return existing;
   }
   const user: User = {

@@ -11,7 +11,7 @@ import { clusterNames, tagsFor } from '../cluster/names.ts';
 import * as plans from '../cluster/plan.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
 import { validateSpec, validateUpgrade } from '../cluster/validate.ts';
-import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../errors.ts';
+import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import {
   configForProject,
@@ -74,11 +74,9 @@ import { releaseAccess, trustedRelease } from './release.ts';
 import { open, seal } from './secretbox.ts';
 import { generateSshKey } from './sshkey.ts';
 import type { ApiProbe, RenderUserData } from './steps/context.ts';
-import {
-  CLUSTER_CREDENTIAL_ROLES,
-  REQUIRED_CREDENTIAL_ROLE,
-  type CredentialStore,
-} from './steps/credential.ts';
+import { chooseProject, userProjects, type ProjectRef, type UserProjects } from './projects.ts';
+import { missingProjectRoles, type CredentialStore } from './steps/credential.ts';
+import { hasOctavia } from './steps/loadbalancer.ts';
 import { createHealer, type Healer, type HealTarget } from './heal.ts';
 import { createReconciler, type Reconciler, type ReconcileTarget } from './reconcile.ts';
 import { addonContext } from './steps/addons.ts';
@@ -202,6 +200,8 @@ export interface ClusterView {
   options: ProvisionOptions;
   createdAt: string;
   updatedAt: string;
+  /** The OpenStack project the cluster belongs to; null only for one kaas has no registration of. */
+  project: ProjectRef | null;
   lastJob: JobRecord | undefined;
   /** What kaas's controllers report: the AutoHeal condition, once the healer looked. */
   conditions: HealConditionRecord[];
@@ -219,12 +219,6 @@ export interface JobView {
 /** Where create builds a cluster: `projectId` (kaas's own project when absent). */
 export interface CreateChoice {
   projectId?: string;
-}
-
-/** A project a user holds some role on. */
-export interface ProjectRef {
-  id: string;
-  name: string;
 }
 
 /** Result of create: the job, and the generated SSH private key (shown once, never stored). */
@@ -307,8 +301,8 @@ export function createProvisioner(deps: ProvisionerDeps) {
 
   /**
    * The project a new cluster goes to, as kaas's user sees it there: refused, before anything is
-   * recorded, when that user holds no role on it (Keystone refuses the scope) or lacks the role its
-   * credential needs, naming the project and the roles to grant.
+   * recorded, when that user holds no role on it (Keystone refuses the scope) or lacks any role it
+   * needs there (missingProjectRoles), naming the project and each role to grant.
    */
   async function projectForCreate(projectId: string | undefined): Promise<ProjectRef> {
     const own = await deps.cloud.session.token();
@@ -317,21 +311,37 @@ export function createProvisioner(deps: ProvisionerDeps) {
         code: 'project_scope_required',
       });
     const target = projectId ?? own.project.id;
-    const grant = `grant kaas's user ${own.user.name} the roles ${CLUSTER_CREDENTIAL_ROLES.join(' and ')} on it; nothing was created`;
-    let token;
-    try {
-      token = await (await cloudIn(target)).session.token();
-    } catch (error) {
-      if (!isOpenStackError(error, 'openstack_unauthorized')) throw error;
-      throw new ConflictError(
-        `kaas's user ${own.user.name} cannot act in project ${target}: Keystone refused that scope (the project does not exist, or the user holds no role on it); ${grant}`,
-        { code: 'project_role_missing', cause: error },
-      );
+    const octavia = await hasOctavia(deps.cloud);
+    const grant = (roles: string[]) =>
+      `grant kaas's user ${own.user.name} the role${roles.length > 1 ? 's' : ''} ${roles.join(' and ')} on it; nothing was created`;
+    const cloud = await cloudIn(target);
+    const scoped = () =>
+      cloud.session.token().catch((error: unknown) => {
+        if (!isOpenStackError(error, 'openstack_unauthorized')) throw error;
+        throw new ConflictError(
+          `kaas's user ${own.user.name} cannot act in project ${target}: Keystone refused that scope (the project does not exist, or the user holds no role on it); ${grant(missingProjectRoles([], octavia))}`,
+          { code: 'project_role_missing', cause: error },
+        );
+      });
+    const check = async () => {
+      const token = await scoped();
+      return {
+        project: token.project!,
+        missing: missingProjectRoles(
+          token.roles.map((r) => r.name),
+          octavia,
+        ),
+      };
+    };
+    let { project, missing } = await check();
+    if (missing.length > 0) {
+      // A kept session's token holds the roles of when it was issued: ask Keystone again before refusing.
+      cloud.session.invalidate();
+      ({ project, missing } = await check());
     }
-    const project = token.project!;
-    if (!token.roles.some((r) => r.name === REQUIRED_CREDENTIAL_ROLE)) {
+    if (missing.length > 0) {
       throw new ConflictError(
-        `kaas's user ${own.user.name} holds no ${REQUIRED_CREDENTIAL_ROLE} role on project ${project.name} (${project.id}), which the cluster's credential needs; ${grant}`,
+        `kaas's user ${own.user.name} lacks ${missing.join(' and ')} on project ${project.name} (${project.id}), which it needs to build, resize and delete clusters there; ${grant(missing)}`,
         { code: 'project_role_missing' },
       );
     }
@@ -376,6 +386,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
   async function view(record: ProvisionedClusterRecord, from: Db): Promise<ClusterView> {
     const [lastJob] = await listJobs({ db: from, clusterId: record.id });
     const heal = await findHealStatus({ db: from, clusterId: record.id });
+    const registered = await findCluster({ db: from, id: record.id });
     return {
       id: record.id,
       name: record.name,
@@ -384,6 +395,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
       options: record.options as ProvisionOptions,
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
+      project: registered ? { id: registered.projectId, name: registered.projectName } : null,
       lastJob,
       conditions: heal ? [heal.condition] : [],
     };
@@ -1018,36 +1030,15 @@ export function createProvisioner(deps: ProvisionerDeps) {
       return { cluster: await view(await cluster(id), db), job, ...(privateKey ? { privateKey } : {}) };
     },
 
+    /** The projects `userId` holds a role on now, and their default one (userProjects). */
+    requesterProjects: (userId: string): Promise<UserProjects> => userProjects(deps.cloud.keystone, userId),
+
     /**
-     * The project `ref` (id or name) among those `userId` holds a role on now (Keystone's effective
-     * assignments): where that user may have a cluster made. ForbiddenError for any other project,
-     * whether or not it exists.
+     * Where a cluster `userId` asks for goes: the project `ref` (id or name) among theirs, or without
+     * `ref` their default one (chooseProject's errors otherwise).
      */
-    async requesterProject(userId: string, ref: string): Promise<ProjectRef> {
-      const held = new Map<string, ProjectRef>();
-      const assignments = await deps.cloud.keystone.listRoleAssignments({
-        userId,
-        effective: true,
-        includeNames: true,
-      });
-      for (const { scope } of assignments) {
-        if (scope.project)
-          held.set(scope.project.id, { id: scope.project.id, name: scope.project.name ?? '' });
-      }
-      const byId = held.get(ref);
-      const byName = [...held.values()].filter((p) => p.name === ref);
-      if (byId) return byId;
-      if (byName.length > 1) {
-        throw new InputError(
-          `you hold roles on ${byName.length} projects named ${ref} (in different domains): name it by id (${byName.map((p) => p.id).join(', ')})`,
-          { code: 'project_ambiguous', field: 'project' },
-        );
-      }
-      if (byName[0]) return byName[0];
-      throw new ForbiddenError(
-        `you hold no role on project ${ref}: a cluster can only be made in a project you belong to`,
-        { code: 'project_forbidden' },
-      );
+    async requesterProject(userId: string, ref: string | undefined): Promise<ProjectRef> {
+      return chooseProject(await userProjects(deps.cloud.keystone, userId), ref);
     },
 
     /** Queues a resize of one node group; the existing indexes come from the servers' metadata. */

@@ -149,6 +149,7 @@ export async function buildApp(deps: ServerDeps, options: ServerOptions = {}): P
         });
         registerCatalogRoutes(api, {
           isOperator: deps.isOperator,
+          projects: (userId) => provisioner.requesterProjects(userId),
           ...(deps.cloud ? { cloud: deps.cloud } : {}),
           ...(deps.createEnv ? { createEnv: deps.createEnv } : {}),
         });

@@ -140,7 +140,7 @@ describe('audit hook', () => {
       method: 'POST',
       url: '/api/v1/clusters',
       headers: alice.headers,
-      payload: {},
+      payload: { defaultProject: 'kaas' },
     });
     expect(created.statusCode).toBe(202);
     const put = await app.inject({

@@ -43,6 +43,25 @@ describe.each(targets)('project scope on $name', (target) => {
     expect(scoped.roles.map((r) => r.name)).toContain('member');
   });
 
+  it('unscoped password auth takes the default project where the user holds a role there, else stays unscoped', async () => {
+    const ks = h.cloud.keystone;
+    const password = `Pw-${h.prefix}`;
+    const [member] = await ks.listRoles({ name: 'member' });
+    const scopedTo = async (suffix: string, holdsRole: boolean) => {
+      const user = await ks.createUser({
+        name: `${h.prefix}-${suffix}`,
+        password,
+        defaultProjectId: projectId,
+      });
+      h.defer(() => ks.deleteUser(user.id));
+      if (holdsRole) await ks.assignProjectRole({ projectId, roleId: member!.id, userId: user.id });
+      return (await ks.authenticatePassword({ username: user.name, password })).projectId ?? null;
+    };
+    expect(await scopedTo('with-role', true)).toBe(projectId);
+    // kaas's login of such a user works; kaas never takes a user's default without a role there.
+    expect(await scopedTo('no-role', false)).toBeNull();
+  });
+
   it('Swift: a container made in the project is in its account, not in the own one', async () => {
     const name = `${h.prefix}-c`;
     await other.swift.createContainer(name);

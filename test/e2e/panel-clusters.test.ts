@@ -131,6 +131,9 @@ describe('clusters from the control panel', () => {
     );
     expect(await page.locator('#group-0-image option').allTextContents()).toContain('ubuntu-24.04');
     expect(await page.getByRole('spinbutton', { name: 'Nodes in group 1' }).inputValue()).toBe('3');
+    // The project: admin's Keystone default, demo, among the projects admin holds a role on.
+    expect(await page.locator('#cluster-project option').allTextContents()).toEqual(['admin', 'demo']);
+    expect(await page.locator('#cluster-project option:checked').textContent()).toBe('demo');
     await shoot(page, 'create-form');
 
     // Bad input: the server's message next to the field, and nothing created.
@@ -160,6 +163,7 @@ describe('clusters from the control panel', () => {
     await page.getByText(/^Create job: succeeded/).waitFor({ timeout: JOB_WAIT });
     await page.getByTestId('cluster-state').getByText('Ready').waitFor();
     expect(await page.getByTestId('cluster-groups').textContent()).toBe('default: 1 × m1.small');
+    expect(await page.getByTestId('cluster-project').textContent()).toBe('demo');
     // The embedded cloud boots no Kubernetes: said plainly, not as an unreachable API.
     expect(await page.getByTestId('no-api').textContent()).toMatch(
       /^No Kubernetes API: .*do not boot Kubernetes/,
@@ -200,6 +204,7 @@ describe('clusters from the control panel', () => {
     await nav(page).getByRole('link', { name: 'Clusters' }).click();
     const row = page.getByRole('row', { name: /web1/ });
     await row.getByText('Ready').waitFor();
+    await row.getByRole('cell', { name: 'demo', exact: true }).waitFor();
     await shoot(page, 'list');
 
     // A token, to find again after the restart.

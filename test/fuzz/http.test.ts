@@ -60,6 +60,7 @@ const ROUTES: [method: string, path: string][] = [
   ['GET', '/api/v1/catalog/flavors'],
   ['GET', '/api/v1/catalog/images'],
   ['GET', '/api/v1/catalog/defaults'],
+  ['GET', '/api/v1/catalog/projects'],
   ['POST', '/tokenreview/:id'],
   ['POST', '/enroll/:id'],
   // Last: a good session that reaches it ends.

@@ -52,9 +52,11 @@ const call = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown)
 describe('cluster API', () => {
   it('creates, shows progress, resizes, upgrades, retries and deletes', async () => {
     expect((await app.inject({ method: 'GET', url: '/api/v1/clusters' })).statusCode).toBe(401);
+    // As the CLI asks: in kaas's own project (no login here to take a requester's from).
     const created = await call('POST', '/api/v1/clusters', {
       spec: testSpec('api1', 1),
       options: { waitForApi: false },
+      defaultProject: 'kaas',
     });
     expect(created.statusCode).toBe(202);
     const { cluster, job, privateKey } = created.json();
@@ -64,6 +66,7 @@ describe('cluster API', () => {
         await call('POST', '/api/v1/clusters', {
           spec: testSpec('api1', 1),
           options: {},
+          defaultProject: 'kaas',
         })
       ).statusCode,
     ).toBe(409);

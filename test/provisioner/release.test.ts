@@ -78,7 +78,11 @@ describe('release source', () => {
         method: 'POST',
         url: '/api/v1/clusters',
         headers: { authorization: 'Bearer ok' },
-        payload: { spec: testSpec('rel0', 1), options: { releaseSource: '/etc/passwd' } },
+        payload: {
+          spec: testSpec('rel0', 1),
+          options: { releaseSource: '/etc/passwd' },
+          defaultProject: 'kaas',
+        },
       });
       expect(res.statusCode).toBe(400);
       expect(res.json().error).toMatchObject({ code: 'release_source_not_allowed', field: 'releaseSource' });

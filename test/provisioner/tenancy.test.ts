@@ -59,11 +59,16 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
     return { id: made.id, name: made.name };
   }
 
-  /** A Keystone user of this run holding `member` on `on`, removed afterwards. */
-  async function user(suffix: string, on: { id: string }) {
-    const made = await admin.keystone.createUser({ name: `kaas-${name}-${suffix}`, password });
+  /** A Keystone user of this run holding `member` on each of `on`, removed afterwards. */
+  async function user(suffix: string, on: { id: string }[], defaultProjectId?: string) {
+    const made = await admin.keystone.createUser({
+      name: `kaas-${name}-${suffix}`,
+      password,
+      ...(defaultProjectId ? { defaultProjectId } : {}),
+    });
     cleanup.push(() => admin.keystone.deleteUser(made.id));
-    await admin.keystone.assignProjectRole({ projectId: on.id, roleId: member.id, userId: made.id });
+    for (const project of on)
+      await admin.keystone.assignProjectRole({ projectId: project.id, roleId: member.id, userId: made.id });
     return made;
   }
 
@@ -182,8 +187,8 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
       "is made through the API in A by A's user, built in A and nowhere in kaas's project, seen only by A's users (panel, API, TokenReview), and deleted leaving nothing in A",
       { timeout: 900_000 },
       async () => {
-        const alice = await user('alice', projectA);
-        const bob = await user('bob', projectB);
+        const alice = await user('alice', [projectA]);
+        const bob = await user('bob', [projectB]);
         await auth.sync();
 
         // bob holds no role on A: refused, nothing recorded.
@@ -197,11 +202,12 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
         expect(refused.json().error.code).toBe('project_forbidden');
         expect(await p.listClusters()).toEqual([]);
 
+        // Without a project: alice's, A (the only one she holds a role on), not kaas's.
         const created = await app.inject({
           method: 'POST',
           url: '/api/v1/clusters',
           headers: await session(alice.name),
-          payload: { spec: spec(name), options, project: projectA.name },
+          payload: { spec: spec(name), options },
         });
         expect(created.statusCode).toBe(202);
         const id = created.json().cluster.id as string;
@@ -269,6 +275,28 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
           ).statusCode;
         expect(await get(alice.name)).toBe(200);
         expect(await get(bob.name)).toBe(404);
+        // The panel's per-cluster routes answer bob as for a cluster that does not exist.
+        const bobs = await session(bob.name);
+        for (const [method, url, payload] of [
+          ['GET', `/api/v1/clusters/${id}/services`],
+          ['GET', `/api/v1/clusters/${id}/nodes`],
+          ['GET', `/api/v1/clusters/${id}/kubeconfig`],
+          ['POST', `/api/v1/clusters/${id}/kubeconfig`, { token: 'kaas_' + 'x'.repeat(40) }],
+          ['GET', `/api/v1/clusters/${id}/jobs`],
+          ['PUT', '/api/v1/session/active-cluster', { clusterId: id }],
+        ] as const) {
+          const res = await app.inject({ method, url, headers: bobs, ...(payload ? { payload } : {}) });
+          expect(res.statusCode, `${method} ${url}`).toBe(404);
+          expect(res.body).not.toContain(name);
+        }
+        // alice's list and the cluster's view name its project.
+        const mine = await app.inject({
+          method: 'GET',
+          url: '/api/v1/clusters',
+          headers: await session(alice.name),
+        });
+        expect(mine.json().items[0].project).toEqual(projectA);
+        expect(await p.getCluster(id)).toMatchObject({ project: projectA });
         const review = async (username: string) =>
           (
             await app.inject({
@@ -296,31 +324,88 @@ describe.each(TARGETS)('tenancy on $name', (target) => {
       },
     );
 
-    it('is refused, nothing recorded, in a project kaas holds no role on, then one where it lacks member', async () => {
-      const refused = (projectId: string) =>
-        p.createCluster(spec(`${name}r`), options, { projectId }).then(
-          () => undefined,
-          (error: { code: string; message: string }) => error,
-        );
-      const kaasUser = (await admin.session.token()).user.name;
-      const none = await refused(projectB.id);
-      expect(none).toMatchObject({ code: 'project_role_missing' });
-      expect(none!.message).toContain(`kaas's user ${kaasUser} cannot act in project ${projectB.id}`);
-      expect(none!.message).toContain('the roles member and load-balancer_member on it; nothing was created');
+    it(
+      "goes, asked for without a project, to the requester's default project, else their only one, else 400 project_required",
+      { timeout: 180_000 },
+      async () => {
+        // carol: A and B, B her Keystone default; erin: A only, B her default (no role there);
+        // dave: A and B, no default.
+        const carol = await user('carol', [projectA, projectB], projectB.id);
+        const erin = await user('erin', [projectA], projectB.id);
+        const dave = await user('dave', [projectA, projectB]);
+        const projects = async (username: string) =>
+          (
+            await app.inject({
+              method: 'GET',
+              url: '/api/v1/catalog/projects',
+              headers: await session(username),
+            })
+          ).json();
+        const both = [projectA, projectB].sort((x, y) => x.name.localeCompare(y.name));
+        expect(await projects(carol.name)).toEqual({ items: both, defaultProjectId: projectB.id });
+        expect(await projects(erin.name)).toEqual({ items: [projectA], defaultProjectId: projectA.id });
+        expect(await projects(dave.name)).toEqual({ items: both, defaultProjectId: null });
+        expect(await p.requesterProject(carol.id, undefined)).toEqual(projectB);
+        expect(await p.requesterProject(erin.id, undefined)).toEqual(projectA);
 
-      const [reader] = await admin.keystone.listRoles({ name: 'reader' });
-      await admin.keystone.assignProjectRole({
-        projectId: projectB.id,
-        roleId: reader!.id,
-        userId: (await admin.session.token()).user.id,
-      });
-      const readerOnly = await refused(projectB.id);
-      expect(readerOnly).toMatchObject({ code: 'project_role_missing' });
-      expect(readerOnly!.message).toContain(
-        `kaas's user ${kaasUser} holds no member role on project ${projectB.name} (${projectB.id})`,
-      );
-      expect((await p.listClusters()).filter((c) => c.name === `${name}r`)).toEqual([]);
-    });
+        const refused = await app.inject({
+          method: 'POST',
+          url: '/api/v1/clusters',
+          headers: await session(dave.name),
+          payload: { spec: spec(`${name}d`), options },
+        });
+        expect(refused.statusCode).toBe(400);
+        expect(refused.json().error).toMatchObject({
+          code: 'project_required',
+          field: 'project',
+          message: expect.stringContaining(`${projectA.name} (${projectA.id})`),
+        });
+        expect((await p.listClusters()).filter((c) => c.name === `${name}d`)).toEqual([]);
+      },
+    );
+
+    it(
+      'is refused, nothing recorded, in a project kaas holds no role on, then one where it lacks member, then load-balancer_member',
+      { timeout: 120_000 },
+      async () => {
+        const refused = (projectId: string) =>
+          p.createCluster(spec(`${name}r`), options, { projectId }).then(
+            () => undefined,
+            (error: { code: string; message: string }) => error,
+          );
+        const kaasUser = (await admin.session.token()).user;
+        const none = await refused(projectB.id);
+        expect(none).toMatchObject({ code: 'project_role_missing' });
+        expect(none!.message).toContain(`kaas's user ${kaasUser.name} cannot act in project ${projectB.id}`);
+        expect(none!.message).toContain(
+          'the roles member and load-balancer_member on it; nothing was created',
+        );
+
+        const grant = async (roleName: string) => {
+          const [role] = await admin.keystone.listRoles({ name: roleName });
+          await admin.keystone.assignProjectRole({
+            projectId: projectB.id,
+            roleId: role!.id,
+            userId: kaasUser.id,
+          });
+        };
+        await grant('reader');
+        const readerOnly = await refused(projectB.id);
+        expect(readerOnly).toMatchObject({ code: 'project_role_missing' });
+        expect(readerOnly!.message).toContain(
+          `kaas's user ${kaasUser.name} lacks member and load-balancer_member on project ${projectB.name} (${projectB.id})`,
+        );
+        // member alone: Octavia's default policy still refuses it the project's load balancers.
+        await grant('member');
+        const memberOnly = await refused(projectB.id);
+        expect(memberOnly).toMatchObject({ code: 'project_role_missing' });
+        expect(memberOnly!.message).toContain(
+          `kaas's user ${kaasUser.name} lacks load-balancer_member on project ${projectB.name} (${projectB.id})`,
+        );
+        expect(memberOnly!.message).toContain(`the role load-balancer_member on it; nothing was created`);
+        expect((await p.listClusters()).filter((c) => c.name === `${name}r`)).toEqual([]);
+      },
+    );
 
     it('is refused when kaas authenticates with an application credential, which cannot leave its project; its own project is served', async () => {
       const kaasUser = (await admin.session.token()).user.id;

@@ -27,9 +27,16 @@ export interface Session {
   csrfToken: string;
   expiresAt?: string;
 }
+/** An OpenStack project. */
+export interface Project {
+  id: string;
+  name: string;
+}
 export interface ClusterItem {
   id: string;
   name: string;
+  /** The OpenStack project the cluster belongs to. */
+  project: Project;
   isAdmin: boolean;
   /** kaas' provisioning state (creating, ready, failed…); null when kaas did not provision it. */
   status: string | null;
@@ -189,6 +196,8 @@ export interface ClusterView {
   spec: ClusterSpec;
   createdAt: string;
   updatedAt: string;
+  /** The OpenStack project the cluster belongs to; null for one kaas has no registration of. */
+  project: Project | null;
   lastJob?: Job;
   observed?: Observed;
 }
@@ -207,6 +216,11 @@ export interface Flavor {
 export interface Image {
   id: string;
   name: string;
+}
+/** The caller's projects, and the one a cluster goes to when they name none (null: they must choose). */
+export interface UserProjects {
+  items: Project[];
+  defaultProjectId: string | null;
 }
 /** What a new cluster gets unless the form changes it. */
 export interface CreateDefaults {
@@ -347,9 +361,11 @@ export const api = {
   flavors: () => call<{ items: Flavor[] }>('GET', '/api/v1/catalog/flavors').then((r) => r.items),
   images: () => call<{ items: Image[] }>('GET', '/api/v1/catalog/images').then((r) => r.items),
   createDefaults: () => call<CreateDefaults>('GET', '/api/v1/catalog/defaults'),
-  createCluster: (spec: ClusterSpec, options: Record<string, unknown>) =>
+  projects: () => call<UserProjects>('GET', '/api/v1/catalog/projects'),
+  /** Creates in `project` (an id); empty: the server's default for the caller, or project_required. */
+  createCluster: (spec: ClusterSpec, options: Record<string, unknown>, project: string) =>
     call<{ cluster: ClusterView; job: Job; privateKey?: string }>('POST', '/api/v1/clusters', {
-      body: { spec, options },
+      body: { spec, options, ...(project ? { project } : {}) },
     }),
   cluster: (clusterId: string) => call<ClusterView>('GET', `/api/v1/clusters/${enc(clusterId)}`),
   job: (clusterId: string, jobId: string, after?: string) =>

@@ -39,6 +39,20 @@ export const CLUSTER_CREDENTIAL_ROLES: readonly string[] = ['member', 'load-bala
 /** The one role of CLUSTER_CREDENTIAL_ROLES a credential cannot go without. */
 export const REQUIRED_CREDENTIAL_ROLE = 'member';
 
+/**
+ * The roles kaas's service user lacks, of those `held` on a cluster's project, for all it does there:
+ * `member` (servers, networks, volumes, Swift containers, and the cluster's credential, which holds
+ * only roles its owner holds) and, where the catalog has Octavia, `load-balancer_member` (the API
+ * load balancer, the role the cluster's cloud controller needs, and delete's sweep, which lists the
+ * project's load balancers). Octavia's default policy asks that role of everyone but holders of
+ * `admin` or `load-balancer_admin`, who may do anything there.
+ */
+export function missingProjectRoles(held: readonly string[], octavia: boolean): string[] {
+  const has = (role: string) => held.includes(role);
+  const octaviaOk = !octavia || has('admin') || has('load-balancer_admin');
+  return CLUSTER_CREDENTIAL_ROLES.filter((r) => !has(r) && (r === REQUIRED_CREDENTIAL_ROLE || !octaviaOk));
+}
+
 /** Managed services that read the credential: a rotation waits for them before deleting the old one. */
 export const CREDENTIAL_READERS: readonly string[] = ['cloud-controller', 'storage', 'registry', 'backups'];
 

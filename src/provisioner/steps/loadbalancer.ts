@@ -6,14 +6,15 @@
  */
 import type { PlanResource } from '../../cluster/plan.ts';
 import { UpstreamError } from '../../errors.ts';
-import { isOpenStackError } from '../../openstack/index.ts';
+import { isOpenStackError, type Cloud } from '../../openstack/index.ts';
 import { withRetries, outputOf, single, type ExecDeps, type ResourceOutput } from './context.ts';
 
 type Res<T extends PlanResource['type']> = Extract<PlanResource, { type: T }>;
 
-async function hasOctavia(deps: ExecDeps): Promise<boolean> {
+/** Whether the catalog `cloud` sees has a load-balancer service (Octavia). */
+export async function hasOctavia(cloud: Pick<Cloud, 'session'>): Promise<boolean> {
   try {
-    await deps.cloud.session.endpoint('load-balancer');
+    await cloud.session.endpoint('load-balancer');
     return true;
   } catch {
     return false;
@@ -22,7 +23,7 @@ async function hasOctavia(deps: ExecDeps): Promise<boolean> {
 
 /** The API load balancer, or the master-0 fallback when Octavia is absent. */
 export async function ensureLoadBalancer(deps: ExecDeps, r: Res<'load-balancer'>) {
-  if (!(await hasOctavia(deps))) {
+  if (!(await hasOctavia(deps.cloud))) {
     const port = outputOf<ResourceOutput & { address: string | null }>(deps, 'master-port-0');
     await deps.ctx.event(
       'no Octavia in the catalog: the API endpoint is master-0 (no load balancing)',

@@ -7,6 +7,7 @@ import { validateSpec } from '../../cluster/validate.ts';
 import { createLogger } from '../../log.ts';
 import { createCloud } from '../../openstack/index.ts';
 import { DEFAULT_RELEASE, KUBERNETES_RELEASES } from '../../versions/index.ts';
+import { userProjects } from '../../provisioner/projects.ts';
 import { registerCatalogRoutes } from './catalog.ts';
 
 // The create form's lists, read from a real (simulated) cloud: cloudsim's Nova and Glance.
@@ -14,14 +15,30 @@ let sim: Cloudsim;
 let app: FastifyInstance;
 let close: () => Promise<void>;
 
+/** The fixture's users as Keystone (cloudsim) knows them: the projects route asks it about each. */
+const keystoneIds: Record<string, string> = {};
+
 beforeAll(async () => {
   sim = await startCloudsim({ port: 0 });
   const cloud = createCloud({ config: adminConfig(sim.authUrl), logger: createLogger({ level: 'silent' }) });
+  // ada: member of team-a and team-b, team-b her default; max: reader of team-a only, his default
+  // a project he holds no role on; otto: no role anywhere.
+  const [teamA, teamB, elsewhere] = ['team-a', 'team-b', 'elsewhere'].map((name) =>
+    sim.seedProject({ name }),
+  );
+  const ada = sim.seedUser({ name: 'ada', password: 'pw', defaultProjectId: teamB!.id });
+  const max = sim.seedUser({ name: 'max', password: 'pw', defaultProjectId: elsewhere!.id });
+  const otto = sim.seedUser({ name: 'otto', password: 'pw' });
+  for (const projectId of [teamA!.id, teamB!.id])
+    sim.assignRole({ projectId, roleId: sim.seedRole('member').id, userId: ada.id });
+  sim.assignRole({ projectId: teamA!.id, roleId: sim.seedRole('reader').id, userId: max.id });
+  Object.assign(keystoneIds, { 'u-admin': ada.id, 'u-member': max.id, 'u-out': otto.id });
   const fixture = await panelTestApp({
     register: (a) =>
       registerCatalogRoutes(a, {
         cloud,
         isOperator: async (p) => p.userId === 'u-admin',
+        projects: (userId) => userProjects(cloud.keystone, keystoneIds[userId]!),
         createEnv: { KUBE_IMAGE: 'debian-12', KUBE_ADMIN_ROLE_ID: 'r-admin', KAAS_WAIT_FOR_API: 'false' },
       }),
   });
@@ -78,6 +95,24 @@ describe('the create form catalogue', () => {
     expect((await get('admin', '/api/v1/permissions')).json()).toEqual({ createClusters: true });
     expect((await get('member', '/api/v1/permissions')).json()).toEqual({ createClusters: false });
     expect((await get('nobody', '/api/v1/catalog/versions')).statusCode).toBe(401);
+  });
+
+  it("answers each caller's own projects and default, from Keystone's assignments now", async () => {
+    const projectsOf = async (user: string) => {
+      const res = await get(user, '/api/v1/catalog/projects');
+      expect(res.statusCode, res.body).toBe(200);
+      const { items, defaultProjectId } = res.json() as {
+        items: { id: string; name: string }[];
+        defaultProjectId: string | null;
+      };
+      return { names: items.map((p) => p.name), default: items.find((p) => p.id === defaultProjectId)?.name };
+    };
+    expect(await projectsOf('admin')).toEqual({ names: ['team-a', 'team-b'], default: 'team-b' });
+    // max's Keystone default is a project he holds no role on: his only project is the default.
+    expect(await projectsOf('member')).toEqual({ names: ['team-a'], default: 'team-a' });
+    expect(await projectsOf('outsider')).toEqual({ names: [], default: undefined });
+    expect((await get('outsider', '/api/v1/catalog/projects')).json().defaultProjectId).toBeNull();
+    expect((await get('nobody', '/api/v1/catalog/projects')).statusCode).toBe(401);
   });
 
   it('refuses flavors, images and defaults to non-operators (403) and anonymous callers (401)', async () => {

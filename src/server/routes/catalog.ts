@@ -8,7 +8,8 @@ import { requirePrincipal } from '../principal.ts';
 import type { Principal } from '../../auth/service.ts';
 import { requireOperator } from './clusters.ts';
 import { panelRoute } from './panel.ts';
-import { itemsOf } from './schemas.ts';
+import { itemsOf, projectSchema } from './schemas.ts';
+import type { UserProjects } from '../../provisioner/projects.ts';
 
 /** What the create form's lists need: the cloud clusters are built in, and who may create them. */
 export interface CatalogDeps {
@@ -18,6 +19,8 @@ export interface CatalogDeps {
    */
   cloud?: Pick<Cloud, 'nova' | 'glance'>;
   isOperator: ((principal: Principal) => Promise<boolean>) | undefined;
+  /** The projects a user holds a role on now and their default one (the provisioner's requesterProjects). */
+  projects?: (userId: string) => Promise<UserProjects>;
   /**
    * The environment the form's defaults come from, as `kaas cluster create` reads its own (KUBE_IMAGE,
    * KUBE_ADMIN_ROLE_ID, NUM_NODES…, KAAS_WAIT_FOR_API); default none, so the defaults of src/cluster.
@@ -76,6 +79,16 @@ const defaultsRoute = panelRoute(
   'catalog',
 );
 
+const projectsRoute = panelRoute(
+  'Your OpenStack projects (those you hold a role on now, by name) and the one a cluster you create goes to when you name none (null: you must choose)',
+  {
+    response: {
+      200: object({ items: { type: 'array', items: projectSchema }, defaultProjectId: nullable(str) }),
+    },
+  },
+  'catalog',
+);
+
 const permissionsRoute = panelRoute('What the caller may do beyond their clusters', {
   response: { 200: object({ createClusters: { type: 'boolean' } }) },
 });
@@ -113,6 +126,12 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogDeps): 
   app.get('/api/v1/permissions', permissionsRoute, async (request: FastifyRequest) => ({
     createClusters: deps.isOperator ? await deps.isOperator(requirePrincipal(request)) : false,
   }));
+
+  const projects = deps.projects;
+  if (projects)
+    app.get('/api/v1/catalog/projects', projectsRoute, async (request: FastifyRequest) =>
+      fromCloud('projects', () => projects(requirePrincipal(request).userId)),
+    );
 
   const cloud = deps.cloud;
   if (!cloud) return;

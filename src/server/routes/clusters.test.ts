@@ -20,9 +20,13 @@ import { engines, type Engine } from '../../../test/support/databases.ts';
 // so here it just echoes which operation reached it.
 const reached: string[] = [];
 const provisioner = {
-  createCluster: async () => {
-    reached.push('create');
+  createCluster: async (_spec: unknown, _options: unknown, choice: { projectId?: string }) => {
+    reached.push(`create in ${choice.projectId ?? "kaas's project"}`);
     return { cluster: { id: 'new' } };
+  },
+  requesterProject: async (userId: string, ref: string | undefined) => {
+    reached.push(`project of ${userId}: ${ref ?? 'default'}`);
+    return { id: `p-${ref ?? 'default'}`, name: ref ?? 'default' };
   },
   getCluster: async (id: string) => {
     reached.push(`show ${id}`);
@@ -72,7 +76,40 @@ describe('cluster API authorization', () => {
   it('lets only operators create clusters', async () => {
     expect((await call('member', 'POST', '/api/v1/clusters')).statusCode).toBe(403);
     expect((await call('admin', 'POST', '/api/v1/clusters')).statusCode).toBe(202);
-    expect(reached.at(-1)).toBe('create');
+    expect(reached.at(-1)).toBe('create in p-default');
+  });
+
+  it("creates in the project asked for, else the caller's default one, or with defaultProject=kaas in kaas's own", async () => {
+    const create = (payload: object) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/v1/clusters',
+        headers: { 'x-test-user': 'admin' },
+        payload: { spec: {}, ...payload },
+      });
+    reached.length = 0;
+    expect((await create({ project: 'team-a' })).statusCode).toBe(202);
+    expect((await create({})).statusCode).toBe(202);
+    expect((await create({ defaultProject: 'requester' })).statusCode).toBe(202);
+    expect((await create({ defaultProject: 'kaas' })).statusCode).toBe(202);
+    // A project named outright is checked against the caller's even beside defaultProject=kaas.
+    expect((await create({ project: 'team-a', defaultProject: 'kaas' })).statusCode).toBe(202);
+    expect(reached).toEqual([
+      'project of u-admin: team-a',
+      'create in p-team-a',
+      'project of u-admin: default',
+      'create in p-default',
+      'project of u-admin: default',
+      'create in p-default',
+      "create in kaas's project",
+      'project of u-admin: team-a',
+      'create in p-team-a',
+    ]);
+    for (const bad of [{ defaultProject: 'mine' }, { project: '' }, { project: 7 }]) {
+      const res = await create(bad);
+      expect(res.statusCode).toBe(400);
+    }
+    expect(reached).toHaveLength(9);
   });
 
   it('refuses creation to everyone when no operator role is configured', async () => {

@@ -27,7 +27,7 @@ function route(summary: string, parts: { response: Record<number, JsonSchema> } 
 }
 
 const createRoute = route(
-  "Create a cluster (kaas operators) in kaas's project or `project`; 202 with the queued job",
+  'Create a cluster (kaas operators) in `project`, by default your own project; 202 with the queued job',
   {
     body: object(
       {
@@ -37,10 +37,15 @@ const createRoute = route(
           ...str,
           minLength: 1,
           description:
-            "the OpenStack project (id or name) the cluster belongs to and is built in, one you hold a role on; default kaas's own project",
+            'the OpenStack project (id or name) the cluster belongs to and is built in, one you hold a role on (403 project_forbidden otherwise)',
+        },
+        defaultProject: {
+          enum: ['requester', 'kaas'],
+          description:
+            "where the cluster goes without `project`: `requester` (default) your Keystone default project if you hold a role there, else the only project you hold a role on, else 400 project_required; `kaas` kaas's own project, where operators hold their role (the CLI's default)",
         },
       },
-      ['options', 'project'],
+      ['options', 'project', 'defaultProject'],
     ),
     response: {
       202: object(
@@ -120,21 +125,23 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
   });
 
   function routes(app: FastifyInstance): void {
-    app.post<{ Body: { spec: unknown; options?: Record<string, unknown>; project?: string } }>(
-      '/api/v1/clusters',
-      createRoute,
-      async (request, reply) => {
-        const { spec, options, project } = request.body;
-        const choice =
-          project === undefined
-            ? {}
-            : {
-                projectId: (await provisioner.requesterProject(requirePrincipal(request).userId, project)).id,
-              };
-        const created = await provisioner.createCluster(spec, options ?? {}, choice);
-        return reply.status(202).send(created);
-      },
-    );
+    app.post<{
+      Body: {
+        spec: unknown;
+        options?: Record<string, unknown>;
+        project?: string;
+        defaultProject?: 'requester' | 'kaas';
+      };
+    }>('/api/v1/clusters', createRoute, async (request, reply) => {
+      const { spec, options, project, defaultProject } = request.body;
+      // kaas's own project needs no check: creating at all needs the operator role held there.
+      const choice =
+        project === undefined && defaultProject === 'kaas'
+          ? {}
+          : { projectId: (await provisioner.requesterProject(requirePrincipal(request).userId, project)).id };
+      const created = await provisioner.createCluster(spec, options ?? {}, choice);
+      return reply.status(202).send(created);
+    });
 
     if (deps.listRoute !== false)
       app.get(

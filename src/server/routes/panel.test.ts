@@ -43,10 +43,11 @@ describe('panel routes', () => {
       },
     });
     const admin = await callAs(fx.app, 'admin', 'GET', '/api/v1/clusters');
+    const p1 = { id: 'p1', name: 'proj-p1' };
     expect(admin.json()).toEqual({
       items: [
-        { id: 'c1', name: 'alpha', isAdmin: true, status: 'ready', kubernetesVersion: '1.31.4' },
-        { id: 'c2', name: 'beta', isAdmin: true, status: null, kubernetesVersion: null },
+        { id: 'c1', name: 'alpha', project: p1, isAdmin: true, status: 'ready', kubernetesVersion: '1.31.4' },
+        { id: 'c2', name: 'beta', project: p1, isAdmin: true, status: null, kubernetesVersion: null },
       ],
       activeClusterId: 'c1',
     });
@@ -54,7 +55,16 @@ describe('panel routes', () => {
     expect(member.json().items.map((c: { isAdmin: boolean }) => c.isAdmin)).toEqual([false, false]);
     const outsider = await callAs(fx.app, 'outsider', 'GET', '/api/v1/clusters');
     expect(outsider.json()).toEqual({
-      items: [{ id: 'c3', name: 'gamma', isAdmin: false, status: null, kubernetesVersion: null }],
+      items: [
+        {
+          id: 'c3',
+          name: 'gamma',
+          project: { id: 'p2', name: 'proj-p2' },
+          isAdmin: false,
+          status: null,
+          kubernetesVersion: null,
+        },
+      ],
       activeClusterId: 'c3',
     });
   });

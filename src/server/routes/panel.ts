@@ -14,7 +14,7 @@ import { listUserProjectRoles } from '../../store/listUserProjectRoles.ts';
 import { setActiveCluster } from '../../store/setActiveCluster.ts';
 import { documented, errorResponses, nullable, object, pathParams, textResponse } from '../openapi.ts';
 import { requirePrincipal, signedIn } from '../principal.ts';
-import { nodeCountSchema, serviceListSchema } from './schemas.ts';
+import { nodeCountSchema, projectSchema, serviceListSchema } from './schemas.ts';
 
 /** What the control-panel routes need. */
 export interface PanelDeps {
@@ -242,6 +242,7 @@ export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void
             items: object({
               id: str,
               name: str,
+              project: { ...projectSchema, description: 'the OpenStack project the cluster belongs to' },
               isAdmin: { type: 'boolean' },
               status: {
                 ...nullable(str),
@@ -275,6 +276,7 @@ export function registerPanelRoutes(app: FastifyInstance, deps: PanelDeps): void
         items: visible.map((v) => ({
           id: v.cluster.id,
           name: v.cluster.name,
+          project: { id: v.cluster.projectId, name: v.cluster.projectName },
           isAdmin: v.isAdmin,
           ...stateOf(v.cluster.id),
         })),

@@ -6,6 +6,8 @@ const str = { type: 'string' } as const;
 const int = { type: 'integer', minimum: 0 } as const;
 const strings = { type: 'array', items: str } as const;
 const nullableStr = nullable(str);
+/** An OpenStack project: id and name. */
+export const projectSchema = object({ id: str, name: str });
 
 /** `{ items: [item…] }`. */
 export function itemsOf(item: JsonSchema): JsonSchema {
@@ -130,6 +132,7 @@ export const clusterViewSchema = component(
       options: { type: 'object' },
       createdAt: str,
       updatedAt: str,
+      project: { ...nullable(projectSchema), description: 'the OpenStack project the cluster belongs to' },
       lastJob: jobSchema,
       conditions: {
         type: 'array',

@@ -224,6 +224,12 @@ export function ClusterPage(props: {
               </DescriptionListDescription>
             </DescriptionListGroup>
             <DescriptionListGroup>
+              <DescriptionListTerm>OpenStack project</DescriptionListTerm>
+              <DescriptionListDescription data-testid="cluster-project">
+                {c.project?.name ?? 'Unknown'}
+              </DescriptionListDescription>
+            </DescriptionListGroup>
+            <DescriptionListGroup>
               <DescriptionListTerm>Kubernetes version</DescriptionListTerm>
               <DescriptionListDescription>{c.spec.kubernetesVersion}</DescriptionListDescription>
             </DescriptionListGroup>

@@ -24,6 +24,7 @@ export function ClustersPage(props: {
           <strong>{c.name}</strong>
         ),
     },
+    { title: 'Project', render: (c) => c.project.name },
     { title: 'State', render: (c) => <ClusterStateLabel status={c.status} /> },
     {
       title: 'Kubernetes',

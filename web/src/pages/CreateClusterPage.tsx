@@ -31,6 +31,7 @@ import {
   type Flavor,
   type Image,
   type NodeGroup,
+  type UserProjects,
   type Version,
 } from '../api.ts';
 import { PageView } from '../components/PageView.tsx';
@@ -43,16 +44,24 @@ interface Choices {
   flavors: Flavor[];
   images: Image[];
   defaults: CreateDefaults;
+  projects: UserProjects;
 }
 
 async function loadChoices(): Promise<Choices> {
-  const [versions, flavors, images, defaults] = await Promise.all([
+  const [versions, flavors, images, defaults, projects] = await Promise.all([
     api.versions(),
     api.flavors(),
     api.images(),
     api.createDefaults(),
+    api.projects(),
   ]);
-  return { versions, flavors, images, defaults };
+  return { versions, flavors, images, defaults, projects };
+}
+
+/** The project options: the caller's, with a prompt first when they have no default one. */
+function projectOptions(projects: UserProjects): { value: string; label: string }[] {
+  const options = projects.items.map((p) => ({ value: p.id, label: p.name }));
+  return projects.defaultProjectId ? options : [{ value: '', label: 'Choose a project' }, ...options];
 }
 
 const flavorLabel = (f: Flavor) =>
@@ -66,6 +75,7 @@ function SelectField(props: {
   options: { value: string; label: string }[];
   onChange: (value: string) => void;
   error: string | undefined;
+  helper?: string;
 }) {
   return (
     <FormGroup label={props.label} isRequired fieldId={props.id}>
@@ -79,7 +89,7 @@ function SelectField(props: {
           <FormSelectOption key={o.value} value={o.value} label={o.label} />
         ))}
       </FormSelect>
-      <FieldHelp error={props.error} />
+      <FieldHelp error={props.error} helper={props.helper} />
     </FormGroup>
   );
 }
@@ -141,7 +151,8 @@ function CreateClusterForm(props: {
   choices: Choices;
   onCreated: (created: { clusterId: string; name: string; privateKey?: string }) => void;
 }) {
-  const { versions, flavors, images, defaults } = props.choices;
+  const { versions, flavors, images, defaults, projects } = props.choices;
+  const [project, setProject] = useState(projects.defaultProjectId ?? '');
   const [spec, setSpec] = useState<ClusterSpec>({
     ...defaults.spec,
     name: '',
@@ -181,7 +192,7 @@ function CreateClusterForm(props: {
     setBusy(true);
     setError(undefined);
     try {
-      const created = await api.createCluster(spec, defaults.options);
+      const created = await api.createCluster(spec, defaults.options, project);
       props.onCreated({
         clusterId: created.cluster.id,
         name: created.cluster.name,
@@ -194,6 +205,7 @@ function CreateClusterForm(props: {
   };
 
   const shownFields = new Set([
+    'project',
     'name',
     'kubernetesVersion',
     'masters',
@@ -216,6 +228,15 @@ function CreateClusterForm(props: {
           helper="Lowercase letters, digits and '-', at most 40; names the cluster's servers and kubeconfig."
           placeholder="e.g. prod-eu"
           autoFocus
+        />
+        <SelectField
+          id="cluster-project"
+          label="Project"
+          value={project}
+          options={projectOptions(projects)}
+          onChange={setProject}
+          error={fieldError('project')}
+          helper="The OpenStack project the cluster is built in and belongs to: its users see and use it."
         />
         <SelectField
           id="cluster-version"
@@ -366,7 +387,7 @@ export function CreateClusterPage(props: {
   return (
     <PageView
       title="Create cluster"
-      description="A Kubernetes cluster in the cloud's project, built by kaas' job workers. Defaults are filled in; change what you need."
+      description="A Kubernetes cluster in one of your OpenStack projects, built by kaas' job workers. Defaults are filled in; change what you need."
     >
       {choices.error ? (
         <Alert
