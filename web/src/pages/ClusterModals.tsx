@@ -1,5 +1,6 @@
 import {
   Alert,
+  Checkbox,
   Content,
   FormGroup,
   FormHelperText,
@@ -136,13 +137,18 @@ export function UpgradeModal(props: {
   );
 }
 
-/** Deletes the cluster once its name is typed. */
+/**
+ * Deletes the cluster once its name is typed; like the CLI's `--keep-volumes` and `--keep-backups`,
+ * it can leave the cluster's Cinder volumes or backup containers in the cloud (both off by default).
+ */
 export function DeleteClusterModal(props: {
   cluster: ClusterView;
   onJob: (job: Job) => void;
   onClose: () => void;
 }) {
   const [typed, setTyped] = useState('');
+  const [keepVolumes, setKeepVolumes] = useState(false);
+  const [keepBackups, setKeepBackups] = useState(false);
   const { name } = props.cluster;
   return (
     <OperationModal
@@ -150,14 +156,17 @@ export function DeleteClusterModal(props: {
       title={`Delete ${name}?`}
       description={
         <>
-          Its servers, networks, load balancers, volumes and Swift containers are deleted, and every
-          kubeconfig for it stops working. This cannot be undone. Type <strong>{name}</strong> to confirm.
+          Its servers, networks and load balancers are deleted, with its volumes and Swift containers unless
+          kept below, and every kubeconfig for it stops working. This cannot be undone. Type{' '}
+          <strong>{name}</strong> to confirm.
         </>
       }
       submitLabel="Delete cluster"
       danger
       canSubmit={typed === name}
-      submit={async () => props.onJob((await api.deleteCluster(props.cluster.id)).job)}
+      submit={async () =>
+        props.onJob((await api.deleteCluster(props.cluster.id, { keepVolumes, keepBackups })).job)
+      }
       onClose={props.onClose}
     >
       <FormGroup label="Cluster name" fieldId="delete-confirm">
@@ -169,6 +178,20 @@ export function DeleteClusterModal(props: {
           aria-label="Type the cluster name to confirm"
         />
       </FormGroup>
+      <Checkbox
+        id="delete-keep-volumes"
+        label="Keep volumes"
+        description="Leave the Cinder volumes of the cluster's PersistentVolumes in the cloud."
+        isChecked={keepVolumes}
+        onChange={(_e, checked) => setKeepVolumes(checked)}
+      />
+      <Checkbox
+        id="delete-keep-backups"
+        label="Keep backups"
+        description="Leave the etcd-backup, Velero and registry Swift containers in the cloud."
+        isChecked={keepBackups}
+        onChange={(_e, checked) => setKeepBackups(checked)}
+      />
     </OperationModal>
   );
 }
