@@ -55,13 +55,7 @@ describe('clusters from the control panel', () => {
     await shoot(page, 'create-form-error');
 
     // A cluster of one master and one node on the catalogue's oldest version, followed live to ready.
-    await page.locator('#cluster-name').fill('web1');
-    await page.locator('#cluster-version').selectOption(OLDEST.patch);
-    await page.getByRole('spinbutton', { name: 'Nodes in group 1' }).fill('1');
-    await page.locator('#group-0-flavor').selectOption('m1.small');
-    await page.getByRole('button', { name: 'Create cluster' }).click();
-    await page.getByRole('heading', { name: 'web1', exact: true }).waitFor();
-    expect(page.url()).toMatch(/\/clusters\/c[0-9a-f]{12}$/);
+    await suite.submitCluster(page, 'web1', OLDEST.patch);
     await page.getByText("Save the cluster's SSH private key now").waitFor();
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Download SSH private key' }).click();
@@ -79,12 +73,7 @@ describe('clusters from the control panel', () => {
     await shoot(page, 'cluster-ready');
 
     // Resize the group to 2.
-    await page.getByRole('button', { name: 'Resize', exact: true }).click();
-    await page.getByRole('spinbutton', { name: 'Nodes' }).fill('2');
-    await shoot(page, 'resize-dialog');
-    await page.getByRole('dialog').getByRole('button', { name: 'Resize', exact: true }).click();
-    await page.getByText(/^Resize job: succeeded/).waitFor({ timeout: JOB_WAIT });
-    await page.getByTestId('cluster-groups').getByText('default: 2 × m1.small').waitFor();
+    await suite.resize(page, 2, JOB_WAIT);
 
     // Auto-healing off for the whole cluster, then on again except for the group.
     const dialog = page.getByRole('dialog');

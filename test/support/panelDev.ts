@@ -121,6 +121,32 @@ export function panelDev(suite: string, options: { args?: string[]; env?: Record
     /** The panel's main navigation. */
     nav: (page: Page) => page.getByRole('navigation', { name: 'Main navigation' }),
 
+    /**
+     * Fills the create form for a cluster of one master and one m1.small node (on `version`, or the
+     * form's default), submits it and waits for the cluster's page; returns the cluster's id.
+     */
+    async submitCluster(page: Page, name: string, version?: string): Promise<string> {
+      await page.locator('#cluster-name').fill(name);
+      if (version) await page.locator('#cluster-version').selectOption(version);
+      await page.getByRole('spinbutton', { name: 'Nodes in group 1' }).fill('1');
+      await page.locator('#group-0-flavor').selectOption('m1.small');
+      await page.getByRole('button', { name: 'Create cluster' }).click();
+      await page.getByRole('heading', { name, exact: true }).waitFor();
+      const id = /\/clusters\/(c[0-9a-f]{12})$/.exec(page.url())?.[1];
+      expect(id, page.url()).toBeTruthy();
+      return id as string;
+    },
+
+    /** Resizes the cluster page's first node group to `count` (the dialog shot) and waits for the job. */
+    async resize(page: Page, count: number, timeout: number): Promise<void> {
+      await page.getByRole('button', { name: 'Resize', exact: true }).click();
+      await page.getByRole('spinbutton', { name: 'Nodes' }).fill(String(count));
+      await self.shoot(page, 'resize-dialog');
+      await page.getByRole('dialog').getByRole('button', { name: 'Resize', exact: true }).click();
+      await page.getByText(/^Resize job: succeeded/).waitFor({ timeout });
+      await page.getByTestId('cluster-groups').getByText(`default: ${count} × m1.small`).waitFor();
+    },
+
     /** What the signed-in page's session sees through the API (the browser's own cookie). */
     async listed(page: Page): Promise<{ id: string; name: string; status: string | null }[]> {
       const res = await page.request.get(`${self.base}/api/v1/clusters`);

@@ -137,18 +137,28 @@ export function UpgradeModal(props: {
   );
 }
 
-/**
- * Deletes the cluster once its name is typed; like the CLI's `--keep-volumes` and `--keep-backups`,
- * it can leave the cluster's Cinder volumes or backup containers in the cloud (both off by default).
- */
+/** What a delete can leave in the cloud: the CLI's `--keep-volumes` and `--keep-backups`. */
+const KEEP_CHOICES = [
+  {
+    flag: 'keepVolumes',
+    label: 'Keep volumes',
+    description: "Leave the Cinder volumes of the cluster's PersistentVolumes in the cloud.",
+  },
+  {
+    flag: 'keepBackups',
+    label: 'Keep backups',
+    description: 'Leave the etcd-backup, Velero and registry Swift containers in the cloud.',
+  },
+] as const;
+
+/** Deletes the cluster once its name is typed, keeping what the user ticked (nothing by default). */
 export function DeleteClusterModal(props: {
   cluster: ClusterView;
   onJob: (job: Job) => void;
   onClose: () => void;
 }) {
   const [typed, setTyped] = useState('');
-  const [keepVolumes, setKeepVolumes] = useState(false);
-  const [keepBackups, setKeepBackups] = useState(false);
+  const [keep, setKeep] = useState({ keepVolumes: false, keepBackups: false });
   const { name } = props.cluster;
   return (
     <OperationModal
@@ -164,9 +174,7 @@ export function DeleteClusterModal(props: {
       submitLabel="Delete cluster"
       danger
       canSubmit={typed === name}
-      submit={async () =>
-        props.onJob((await api.deleteCluster(props.cluster.id, { keepVolumes, keepBackups })).job)
-      }
+      submit={async () => props.onJob((await api.deleteCluster(props.cluster.id, keep)).job)}
       onClose={props.onClose}
     >
       <FormGroup label="Cluster name" fieldId="delete-confirm">
@@ -178,20 +186,16 @@ export function DeleteClusterModal(props: {
           aria-label="Type the cluster name to confirm"
         />
       </FormGroup>
-      <Checkbox
-        id="delete-keep-volumes"
-        label="Keep volumes"
-        description="Leave the Cinder volumes of the cluster's PersistentVolumes in the cloud."
-        isChecked={keepVolumes}
-        onChange={(_e, checked) => setKeepVolumes(checked)}
-      />
-      <Checkbox
-        id="delete-keep-backups"
-        label="Keep backups"
-        description="Leave the etcd-backup, Velero and registry Swift containers in the cloud."
-        isChecked={keepBackups}
-        onChange={(_e, checked) => setKeepBackups(checked)}
-      />
+      {KEEP_CHOICES.map((choice) => (
+        <Checkbox
+          key={choice.flag}
+          id={`delete-${choice.flag}`}
+          label={choice.label}
+          description={choice.description}
+          isChecked={keep[choice.flag]}
+          onChange={(_e, checked) => setKeep((k) => ({ ...k, [choice.flag]: checked }))}
+        />
+      ))}
     </OperationModal>
   );
 }
