@@ -6,19 +6,23 @@
  * dev brings the control plane back at the same address; deleting the cluster stops it. Every
  * control-plane process is stopped by kaas dev, and what a killed kaas dev left by the next one.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubeBinary } from '../../src/dev/kube/binaries.ts';
 import { freePort } from '../../src/dev/kube/ports.ts';
 import { waitFor } from '../ha/support.ts';
 import { devAdminCli, spawnDev } from '../support/dev.ts';
+import {
+  alive,
+  childrenOf,
+  controlPlaneOf as controlPlaneOfPid,
+  kubectl,
+  kubelabCache,
+  killWorkingIn,
+  nodes,
+} from '../support/devKube.ts';
 import type { ServiceProcess } from '../support/process.ts';
-
-const run = promisify(execFile);
 
 let home: string;
 let project: string;
@@ -28,72 +32,15 @@ let running: ServiceProcess | undefined;
 const seen = new Set<number>();
 
 function startDevProcess(args: string[], env: Record<string, string> = {}): ServiceProcess {
-  const cache = process.env.KUBELAB_CACHE ?? '/var/cache/kaas-kubelab';
-  return spawnDev({ cwd: project, home, port, args, env: { KUBELAB_CACHE: cache, ...env } });
+  return spawnDev({ cwd: project, home, port, args, env: { KUBELAB_CACHE: kubelabCache(), ...env } });
 }
-
-/** The live processes whose parent is `pid`, with their command names. */
-function childrenOf(pid: number): { pid: number; name: string }[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .flatMap((entry) => {
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const name = /\((.*)\)/.exec(stat)?.[1] ?? '';
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        return ppid === pid && !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-          ? [{ pid: Number(entry), name }]
-          : [];
-      } catch {
-        return [];
-      }
-    });
-}
-
-/** Whether process `pid` still runs (a zombie does not). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-}
-
-const CONTROL_PLANE = ['etcd', 'kube-apiserver', 'kube-controller', 'kube-scheduler', 'kwok'];
 
 /** kaas dev's control-plane children now, noted in `seen`. */
-function controlPlaneOf(dev: ServiceProcess): string[] {
-  const found = childrenOf(dev.pid).filter((c) => CONTROL_PLANE.includes(c.name));
-  for (const c of found) seen.add(c.pid);
-  return found.map((c) => c.name).sort();
-}
+const controlPlaneOf = (dev: ServiceProcess) => controlPlaneOfPid(dev.pid, seen);
 
 async function stop(dev: ServiceProcess): Promise<void> {
   dev.kill('SIGTERM');
   expect(await dev.exited, dev.output()).toEqual({ code: 0, signal: null });
-}
-
-async function kubectl(kubeconfig: string, args: string[]): Promise<string> {
-  const { stdout } = await run(kubeBinary('kubectl'), [`--kubeconfig=${kubeconfig}`, ...args], {
-    timeout: 30_000,
-  });
-  return stdout;
-}
-
-interface NodeList {
-  items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[];
-}
-
-/** The Nodes kubectl lists through `kubeconfig`, each with whether it is Ready. */
-async function nodes(kubeconfig: string): Promise<[string, boolean][]> {
-  const list = JSON.parse(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'json'])) as NodeList;
-  return list.items
-    .map((n): [string, boolean] => [
-      n.metadata.name,
-      n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
-    ])
-    .sort();
 }
 
 beforeAll(async () => {
@@ -105,17 +52,7 @@ beforeAll(async () => {
 afterAll(() => {
   running?.kill('SIGKILL');
   // A failed run leaves nothing behind either: every process working in this test's directory.
-  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    const cmdline = (() => {
-      try {
-        return readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      } catch {
-        return '';
-      }
-    })();
-    if (home && cmdline.includes(join(home, 'project', '.kaas', 'kube')))
-      process.kill(Number(entry), 'SIGKILL');
-  }
+  if (home) killWorkingIn(join(home, 'project', '.kaas', 'kube'));
 });
 
 describe('kaas dev --kube', () => {

@@ -6,109 +6,20 @@
  * sees no way to create one. Screenshots of each page at 1280 and 390 px land in
  * test-output/screenshots/panel-clusters-*.png.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/dev/kube/ports.ts';
-import { collectPageErrors, launchChromium, shootWidths, unnamedControls } from '../support/browser.ts';
-import { spawnDev } from '../support/dev.ts';
+import { panelDev } from '../support/panelDev.ts';
 import { KUBERNETES_RELEASES, nextRelease } from '../../src/versions/index.ts';
-import type { ServiceProcess } from '../support/process.ts';
 
-const shots = resolve('test-output/screenshots');
 /** Jobs on the embedded cloud take seconds; a loaded CI machine gets far more. */
 const JOB_WAIT = 120_000;
 /** The catalogue's oldest release: the panel can upgrade from it. */
 const OLDEST = KUBERNETES_RELEASES[0]!;
 
-let home: string;
-let project: string;
-let port: number;
-let base: string;
-let dev: ServiceProcess | undefined;
-let browser: Browser;
+const suite = panelDev('panel-clusters');
+const { newPage, shoot, login, nav, listed } = suite;
 
-/** `kaas dev` in `project` (state in project/.kaas) on `port`, ready once it printed its env file. */
-async function startDev(): Promise<void> {
-  dev = spawnDev({ cwd: project, home, port });
-  await dev.ready;
-}
-
-async function stopDev(): Promise<void> {
-  const running = dev;
-  dev = undefined;
-  running?.kill('SIGTERM');
-  expect(await running?.exited, running?.output()).toEqual({ code: 0, signal: null });
-}
-
-beforeAll(async () => {
-  // kaas dev serves the panel from web/dist.
-  await build({ configFile: resolve('vite.config.ts'), logLevel: 'warn' });
-  home = mkdtempSync(join(tmpdir(), 'kaas-e2e-panel-clusters-'));
-  project = join(home, 'project');
-  mkdirSync(project);
-  mkdirSync(shots, { recursive: true });
-  port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  await startDev();
-  browser = await launchChromium();
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  dev?.kill('SIGKILL');
-  if (home) rmSync(home, { recursive: true, force: true });
-});
-
-/** A fresh browser (no cookies) at 1280 px; its script errors collect in `errors`. */
-async function newPage(): Promise<{ page: Page; errors: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-  const page = await context.newPage();
-  // Generous waits for a loaded 2-core CI machine; every wait still ends as soon as the page is there.
-  page.setDefaultTimeout(60_000);
-  const errors: string[] = [];
-  collectPageErrors(page, errors);
-  return { page, errors };
-}
-
-/** Whether anything is wider than the window (a horizontal scrollbar at 390 px is a bug). */
-const PAGE_OVERFLOW_X = `document.documentElement.scrollWidth - document.documentElement.clientWidth`;
-
-/**
- * Saves the page at 1280 and 390 px wide, then returns to 1280; checks every control has a name
- * and nothing overflows sideways.
- */
-async function shoot(page: Page, name: string): Promise<void> {
-  expect(await unnamedControls(page), `${name}: controls without a name`).toEqual([]);
-  await shootWidths(
-    page,
-    (width) => join(shots, `panel-clusters-${name}-${width}.png`),
-    async (width) =>
-      expect((await page.evaluate(PAGE_OVERFLOW_X)) as number, `${name} at ${width} px`).toBeLessThanOrEqual(
-        0,
-      ),
-  );
-}
-
-async function login(page: Page, user: string): Promise<void> {
-  await page.goto(`${base}/`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(user);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { name: 'API tokens', exact: true }).waitFor();
-}
-
-const nav = (page: Page) => page.getByRole('navigation', { name: 'Main navigation' });
-
-/** What the signed-in page's session sees through the API (the browser's own cookie). */
-async function listed(page: Page): Promise<{ name: string; status: string | null }[]> {
-  const res = await page.request.get(`${base}/api/v1/clusters`);
-  expect(res.status()).toBe(200);
-  return ((await res.json()) as { items: { name: string; status: string | null }[] }).items;
-}
+beforeAll(() => suite.setUp(), 180_000);
+afterAll(() => suite.tearDown());
 
 describe('clusters from the control panel', () => {
   it('an operator creates, follows, resizes and, after a restart, deletes a cluster', async () => {
@@ -147,13 +58,7 @@ describe('clusters from the control panel', () => {
     await shoot(page, 'create-form-error');
 
     // A cluster of one master and one node on the catalogue's oldest version, followed live to ready.
-    await page.locator('#cluster-name').fill('web1');
-    await page.locator('#cluster-version').selectOption(OLDEST.patch);
-    await page.getByRole('spinbutton', { name: 'Nodes in group 1' }).fill('1');
-    await page.locator('#group-0-flavor').selectOption('m1.small');
-    await page.getByRole('button', { name: 'Create cluster' }).click();
-    await page.getByRole('heading', { name: 'web1', exact: true }).waitFor();
-    expect(page.url()).toMatch(/\/clusters\/c[0-9a-f]{12}$/);
+    await suite.submitCluster(page, 'web1', OLDEST.patch);
     await page.getByText("Save the cluster's SSH private key now").waitFor();
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Download SSH private key' }).click();
@@ -172,12 +77,7 @@ describe('clusters from the control panel', () => {
     await shoot(page, 'cluster-ready');
 
     // Resize the group to 2.
-    await page.getByRole('button', { name: 'Resize', exact: true }).click();
-    await page.getByRole('spinbutton', { name: 'Nodes' }).fill('2');
-    await shoot(page, 'resize-dialog');
-    await page.getByRole('dialog').getByRole('button', { name: 'Resize', exact: true }).click();
-    await page.getByText(/^Resize job: succeeded/).waitFor({ timeout: JOB_WAIT });
-    await page.getByTestId('cluster-groups').getByText('default: 2 × m1.small').waitFor();
+    await suite.resize(page, 2, JOB_WAIT);
 
     // Auto-healing off for the whole cluster, then on again except for the group.
     const dialog = page.getByRole('dialog');
@@ -215,8 +115,8 @@ describe('clusters from the control panel', () => {
     await page.getByRole('button', { name: 'Done' }).click();
 
     // Restart kaas dev; log in again: the token and the cluster are as they were.
-    await stopDev();
-    await startDev();
+    await suite.stopDev();
+    await suite.startDev();
     await page.context().clearCookies();
     await login(page, 'admin');
     await page.getByRole('cell', { name: 'laptop', exact: true }).waitFor();
@@ -258,7 +158,7 @@ describe('clusters from the control panel', () => {
   it('a failed create shows the failed step with its message, and Retry runs it again', async () => {
     const { page, errors } = await newPage();
     await login(page, 'admin');
-    await page.goto(`${base}/clusters/new`);
+    await page.goto(`${suite.base}/clusters/new`);
     // Three 8-vCPU nodes and a 4-vCPU master exceed the embedded cloud's 20-core quota.
     await page.locator('#cluster-name').fill('toobig');
     await page.locator('#group-0-flavor').selectOption('m1.xlarge');
@@ -297,9 +197,9 @@ describe('clusters from the control panel', () => {
     await page.getByText('Ask a kaas operator').waitFor();
     expect(await page.getByRole('link', { name: 'Create cluster' }).count()).toBe(0);
     await shoot(page, 'empty-member');
-    await page.goto(`${base}/clusters/new`);
+    await page.goto(`${suite.base}/clusters/new`);
     await page.getByRole('heading', { name: 'Operators only' }).waitFor();
-    const refused = await page.request.get(`${base}/api/v1/catalog/flavors`);
+    const refused = await page.request.get(`${suite.base}/api/v1/catalog/flavors`);
     expect(refused.status()).toBe(403);
     expect(errors).toEqual([]);
   }, 120_000);

@@ -378,7 +378,13 @@ export const api = {
   /** The job, or null when the cluster already runs `version`. */
   upgradeCluster: (clusterId: string, version: string) =>
     call<{ job: Job | null }>('POST', `/api/v1/clusters/${enc(clusterId)}/upgrade`, { body: { version } }),
-  deleteCluster: (clusterId: string) => call<{ job: Job }>('DELETE', `/api/v1/clusters/${enc(clusterId)}`),
+  /** Queues the delete job; `keep` leaves the cluster's Cinder volumes or backup containers in the cloud. */
+  deleteCluster: (clusterId: string, keep: { keepVolumes?: boolean; keepBackups?: boolean } = {}) => {
+    const query = new URLSearchParams(
+      Object.entries(keep).flatMap(([flag, on]) => (on ? [[flag, 'true']] : [])),
+    ).toString();
+    return call<{ job: Job }>('DELETE', `/api/v1/clusters/${enc(clusterId)}${query ? `?${query}` : ''}`);
+  },
   rotateCredentials: (clusterId: string) =>
     call<{ job: Job }>('POST', `/api/v1/clusters/${enc(clusterId)}/rotate-credentials`),
   /** Turns auto-healing on or off for the cluster, or with `group` for one node group. */

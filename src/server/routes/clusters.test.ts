@@ -342,3 +342,46 @@ describe('the auto-heal switch through the cluster API', () => {
     });
   });
 });
+
+describe('deleting through the cluster API', () => {
+  it("keeps the volumes or the backup containers when asked (the panel's and the CLI's choices); contradictions and bad flags name the field; 403/404 otherwise", async () => {
+    await withProvisionerApp('sqlite', async (fixture) => {
+      const db = fixture.store.db;
+      for (const id of ['c1', 'c2', 'c3']) await provisioned(db, id, 'ready');
+      const remove = (user: string, clusterId: string, query = '') =>
+        fixture.app.inject({
+          method: 'DELETE',
+          url: `/api/v1/clusters/${clusterId}${query}`,
+          headers: { 'x-test-user': user },
+        });
+      /** The steps of the delete job an answer queued. */
+      const steps = (res: Awaited<ReturnType<typeof remove>>) => {
+        expect(res.statusCode, res.body).toBe(202);
+        const job = res.json().job as { kind: string; input: { steps: { id: string }[] } };
+        expect(job.kind).toBe('delete');
+        return job.input.steps.map((s) => s.id);
+      };
+
+      for (const [query, field] of [
+        ['?keepVolumes=yes', 'keepVolumes'],
+        ['?keepBackups=1', 'keepBackups'],
+        ['?deleteVolumes=true&keepVolumes=true', 'keepVolumes'],
+        ['?keepEverything=true', 'keepEverything'],
+      ] as const) {
+        const bad = await remove('admin', 'c1', query);
+        expect([bad.statusCode, bad.json().error.field], query).toEqual([400, field]);
+      }
+      expect((await remove('member', 'c1', '?keepVolumes=true')).statusCode).toBe(403);
+      expect((await remove('admin', 'c3', '?keepVolumes=true')).statusCode).toBe(404);
+      expect(await db.selectFrom('jobs').select('id').execute()).toEqual([]);
+
+      const keptVolumes = steps(await remove('admin', 'c1', '?keepVolumes=true'));
+      expect(keptVolumes).not.toContain('sweep:volume');
+      expect(keptVolumes).toEqual(expect.arrayContaining(['sweep:server', 'delete:kaas-c1-velero']));
+      const keptBackups = steps(await remove('admin', 'c2', '?keepBackups=true'));
+      expect(keptBackups).toContain('sweep:volume');
+      expect(keptBackups.filter((id) => /^delete:kaas-c2-(etcd|velero|registry)$/.test(id))).toEqual([]);
+      expect(keptBackups).toContain('delete:artifacts');
+    });
+  });
+});

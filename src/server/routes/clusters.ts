@@ -193,18 +193,22 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
       {
         ...route('Delete a cluster; 202 with the queued job', {
           params: clusterParams,
-          querystring: object(
-            {
-              deleteVolumes: flag(
-                "also delete the cluster's PersistentVolumeClaims through its API first (default false)",
-              ),
-              keepVolumes: flag('keep the Cinder volumes Cinder CSI made for the cluster (default false)'),
-              keepBackups: flag(
-                "keep the cluster's etcd-backup, Velero and registry Swift containers (default false)",
-              ),
-            },
-            ['deleteVolumes', 'keepVolumes', 'keepBackups'],
-          ),
+          // A mistyped choice is refused, not ignored: ignoring it would delete what the caller meant to keep.
+          querystring: {
+            ...object(
+              {
+                deleteVolumes: flag(
+                  "also delete the cluster's PersistentVolumeClaims through its API first (default false)",
+                ),
+                keepVolumes: flag('keep the Cinder volumes Cinder CSI made for the cluster (default false)'),
+                keepBackups: flag(
+                  "keep the cluster's etcd-backup, Velero and registry Swift containers (default false)",
+                ),
+              },
+              ['deleteVolumes', 'keepVolumes', 'keepBackups'],
+            ),
+            additionalProperties: false,
+          },
           response: { 202: jobResultSchema },
         }),
       },

@@ -1,5 +1,6 @@
 import {
   Alert,
+  Checkbox,
   Content,
   FormGroup,
   FormHelperText,
@@ -136,13 +137,28 @@ export function UpgradeModal(props: {
   );
 }
 
-/** Deletes the cluster once its name is typed. */
+/** What a delete can leave in the cloud: the CLI's `--keep-volumes` and `--keep-backups`. */
+const KEEP_CHOICES = [
+  {
+    flag: 'keepVolumes',
+    label: 'Keep volumes',
+    description: "Leave the Cinder volumes of the cluster's PersistentVolumes in the cloud.",
+  },
+  {
+    flag: 'keepBackups',
+    label: 'Keep backups',
+    description: 'Leave the etcd-backup, Velero and registry Swift containers in the cloud.',
+  },
+] as const;
+
+/** Deletes the cluster once its name is typed, keeping what the user ticked (nothing by default). */
 export function DeleteClusterModal(props: {
   cluster: ClusterView;
   onJob: (job: Job) => void;
   onClose: () => void;
 }) {
   const [typed, setTyped] = useState('');
+  const [keep, setKeep] = useState({ keepVolumes: false, keepBackups: false });
   const { name } = props.cluster;
   return (
     <OperationModal
@@ -150,14 +166,15 @@ export function DeleteClusterModal(props: {
       title={`Delete ${name}?`}
       description={
         <>
-          Its servers, networks, load balancers, volumes and Swift containers are deleted, and every
-          kubeconfig for it stops working. This cannot be undone. Type <strong>{name}</strong> to confirm.
+          Its servers, networks and load balancers are deleted, with its volumes and Swift containers unless
+          kept below, and every kubeconfig for it stops working. This cannot be undone. Type{' '}
+          <strong>{name}</strong> to confirm.
         </>
       }
       submitLabel="Delete cluster"
       danger
       canSubmit={typed === name}
-      submit={async () => props.onJob((await api.deleteCluster(props.cluster.id)).job)}
+      submit={async () => props.onJob((await api.deleteCluster(props.cluster.id, keep)).job)}
       onClose={props.onClose}
     >
       <FormGroup label="Cluster name" fieldId="delete-confirm">
@@ -169,6 +186,16 @@ export function DeleteClusterModal(props: {
           aria-label="Type the cluster name to confirm"
         />
       </FormGroup>
+      {KEEP_CHOICES.map((choice) => (
+        <Checkbox
+          key={choice.flag}
+          id={`delete-${choice.flag}`}
+          label={choice.label}
+          description={choice.description}
+          isChecked={keep[choice.flag]}
+          onChange={(_e, checked) => setKeep((k) => ({ ...k, [choice.flag]: checked }))}
+        />
+      ))}
     </OperationModal>
   );
 }
