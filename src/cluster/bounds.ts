@@ -97,3 +97,9 @@ export function setSizeBounds(spec: ClusterSpec, change: SizeBoundsChange): Size
     autoscaled: { before: isAutoscaled(group), after: isAutoscaled(bounded) },
   };
 }
+
+/** How `kaas cluster show` says it: `off`, or each autoscaled group with its bounds (`default 1..5`). */
+export function describeAutoscaling(spec: Pick<ClusterSpec, 'nodeGroups'>): string {
+  const groups = spec.nodeGroups.filter(isAutoscaled).map((g) => `${g.name} ${g.minSize}..${g.maxSize}`);
+  return groups.length === 0 ? 'off' : groups.join(', ');
+}
