@@ -170,10 +170,11 @@ export interface ProvisionerDeps {
   apiAddress?: (clusterId: string) => string | undefined;
   hooks?: EngineHooks;
   /**
-   * `host:port` clusters' cluster-autoscaler dials kaas's externalgrpc server at (the webhook's host,
-   * KAAS_AUTOSCALER_PORT); absent = kaas serves no autoscaler, and none is installed.
+   * Where clusters' cluster-autoscaler dials kaas's externalgrpc server (`host:port`: the webhook's
+   * host on KAAS_AUTOSCALER_PORT) and the CA of the certificate that server presents; absent = kaas
+   * serves no autoscaler, and none is installed.
    */
-  autoscalerAddress?: string;
+  autoscaler?: { address: string; caPem: string };
 }
 
 /** Builds an etcd client for one cluster that dials the etcd members of `masters` only. */
@@ -668,11 +669,10 @@ export function createProvisioner(deps: ProvisionerDeps) {
             ...(material ? { clusterCaPem: material.ca.certPem } : {}),
             ...(deps.apiAddress ? { apiAddress: () => deps.apiAddress?.(job.clusterId) } : {}),
             ...(material ? { credentials: credentialStore(job.clusterId) } : {}),
-            ...(material && deps.autoscalerAddress && deps.webhook?.caPem
+            ...(material && deps.autoscaler
               ? {
                   autoscaler: {
-                    address: deps.autoscalerAddress,
-                    caPem: deps.webhook.caPem,
+                    ...deps.autoscaler,
                     certificate: () => autoscalerCertificate(job.clusterId),
                   },
                 }
@@ -762,7 +762,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
         clusterId,
         { authUrl: config.auth.authUrl, region: config.regionName ?? 'RegionOne' },
         material.credential?.id,
-        deps.webhook?.caPem ? deps.autoscalerAddress : undefined,
+        deps.autoscaler?.address,
       ),
       ...(deps.addonWait ? { wait: deps.addonWait } : {}),
     };
