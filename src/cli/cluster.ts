@@ -8,6 +8,7 @@ import {
   type SpecOverrides,
 } from '../cluster/defaults.ts';
 import { describeAutoHeal } from '../cluster/autoheal.ts';
+import { describeAutoscaling } from '../cluster/bounds.ts';
 import { InputError, NotFoundError, UpstreamError } from '../errors.ts';
 import type { ClusterView, CreateResult, JobView } from '../provisioner/provisioner.ts';
 import type { JobRecord } from '../store/findJob.ts';
@@ -56,7 +57,12 @@ const SPEC_FLAGS: Record<string, string> = {
 const OPERATION_FLAGS: Record<string, string> = { count: '--count', group: '--group', version: '--version' };
 
 /** The request fields of `cluster set`, as their flags. */
-const SET_FLAGS: Record<string, string> = { autoHeal: '--auto-heal', group: '--group' };
+const SET_FLAGS: Record<string, string> = {
+  autoHeal: '--auto-heal',
+  group: '--group',
+  minSize: '--min-workers',
+  maxSize: '--max-workers',
+};
 
 /** Parses an on/off flag value. */
 function onOff(value: string): boolean {
@@ -301,24 +307,34 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
     );
   }
 
-  /** Submits a mutation of cluster `ref` and, unless --no-wait, follows the job it queued. */
+  /**
+   * Submits a mutation of cluster `ref` and, unless --no-wait, follows the job it queued. Without a
+   * job, `message` says why; `view` (a change made at once) is then the output.
+   */
   const mutate = (
     ref: string,
     opts: Common,
-    submit: (s: KaasSession, id: string) => Promise<{ job: JobRecord | null; message?: string }>,
+    submit: (
+      s: KaasSession,
+      id: string,
+    ) => Promise<{ job: JobRecord | null; message?: string; view?: ClusterView }>,
+    flags?: Record<string, string>,
   ) =>
     withSession(async (s) => {
-      const { job, message } = await submit(s, await clusterId(s, ref));
+      const { job, message, view } = await submit(s, await clusterId(s, ref));
       if (!job) {
         const noop = message ?? 'nothing to do';
-        err.write(`${noop}\n`);
-        print(opts, { job: null }, () => noop);
+        if (view) print(opts, publicCluster(view), () => noop);
+        else {
+          err.write(`${noop}\n`);
+          print(opts, { job: null }, () => noop);
+        }
         return;
       }
       const final = opts.wait === false ? job : await follow(s, ref, job);
       print(opts, operationOf(final), () => `${final.id} ${final.kind} ${final.state}`);
       failIfFailed(ref, final);
-    });
+    }, flags);
 
   /** Asks the terminal to type the cluster's name; refuses without a terminal (use --yes). */
   async function confirmDelete(ref: string): Promise<void> {
@@ -546,20 +562,64 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
   );
 
   withOutput(
-    cluster
-      .command('set <cluster>')
-      .description(
-        "change a cluster's settings: --auto-heal on|off (for one node group with --group); the healer follows at its next pass",
-      )
-      .requiredOption('--auto-heal <on|off>', 'turn auto-healing on or off', onOff)
-      .option('--group <name>', 'only this node group (default: the whole cluster)'),
-  ).action(async (ref: string, opts: Common & { autoHeal: boolean; group?: string }) =>
-    withSession(async (s) => {
-      const id = await clusterId(s, ref);
-      const body = { autoHeal: opts.autoHeal, ...(opts.group === undefined ? {} : { group: opts.group }) };
-      const view = (await s.call<ClusterView>('PATCH', path(id), { json: body })).body;
-      print(opts, publicCluster(view), () => `${view.name} auto-heal ${describeAutoHeal(view.spec)}`);
-    }, SET_FLAGS),
+    noWait(
+      cluster
+        .command('set <cluster>')
+        .description(
+          "change a cluster's settings, one kind at a time: --auto-heal on|off (the healer follows at its next pass), or a node group's autoscaling bounds --min-workers/--max-workers (a bound not given keeps its value); a group outside its new bounds is resized into them, and turning autoscaling on or off installs or removes cluster-autoscaler, by a job followed unless --no-wait",
+        )
+        .option('--auto-heal <on|off>', 'turn auto-healing on or off', onOff)
+        .option('--min-workers <n>', 'fewest workers cluster-autoscaler may shrink the group to')
+        .option('--max-workers <n>', 'most workers cluster-autoscaler may grow the group to')
+        .option(
+          '--group <name>',
+          "only this node group (default: the whole cluster for --auto-heal, the cluster's only group for the bounds)",
+        ),
+    ),
+  ).action(
+    async (
+      ref: string,
+      opts: Common & { autoHeal?: boolean; minWorkers?: string; maxWorkers?: string; group?: string },
+    ) => {
+      const minSize = integer('min-workers', opts.minWorkers);
+      const maxSize = integer('max-workers', opts.maxWorkers);
+      const bounds = minSize !== undefined || maxSize !== undefined;
+      if ((opts.autoHeal === undefined) === !bounds) {
+        throw new InputError('give --auto-heal, or --min-workers and/or --max-workers (not both at once)', {
+          field: '--auto-heal',
+        });
+      }
+      const group = opts.group === undefined ? {} : { group: opts.group };
+      if (!bounds) {
+        await withSession(async (s) => {
+          const id = await clusterId(s, ref);
+          const body = { autoHeal: opts.autoHeal, ...group };
+          const view = (await s.call<ClusterView>('PATCH', path(id), { json: body })).body;
+          print(opts, publicCluster(view), () => `${view.name} auto-heal ${describeAutoHeal(view.spec)}`);
+        }, SET_FLAGS);
+        return;
+      }
+      const body = {
+        ...group,
+        ...(minSize === undefined ? {} : { minSize }),
+        ...(maxSize === undefined ? {} : { maxSize }),
+      };
+      await mutate(
+        ref,
+        opts,
+        async (s, id) => {
+          const answer = (await s.call<ClusterView | { job: JobRecord }>('PATCH', path(id), { json: body }))
+            .body;
+          if ('job' in answer) return answer;
+          return {
+            job: null,
+            message: `${answer.name} autoscaling ${describeAutoscaling(answer.spec)}`,
+            view: answer,
+          };
+        },
+        SET_FLAGS,
+      );
+    },
   );
 
   withOutput(

@@ -1,4 +1,5 @@
 import { describeAutoHeal } from '../cluster/autoheal.ts';
+import { describeAutoscaling } from '../cluster/bounds.ts';
 import type { ClusterView, JobView } from '../provisioner/provisioner.ts';
 import type { JobRecord } from '../store/findJob.ts';
 import { describeObserved } from './observed.ts';
@@ -78,6 +79,7 @@ export function describeCluster(data: ReturnType<typeof showData>, wide: boolean
   return [
     `${c.name} (${c.id}) ${c.status}, Kubernetes ${c.spec.kubernetesVersion}`,
     `auto-heal ${describeAutoHeal(c.spec)}`,
+    `autoscaling ${describeAutoscaling(c.spec)}`,
     ...(c.observed ? describeObserved(c.observed) : []),
     ...(latest
       ? [

@@ -21,7 +21,9 @@ import {
 } from '../../test/provisioner/support.ts';
 import { createLogger } from '../log.ts';
 import { openStore, type Store } from '../store/db.ts';
-import { ensureSecretKeyFile, resetDev, startDev, type RunningDev } from './dev.ts';
+import { devAutoscalerTls, ensureSecretKeyFile, resetDev, startDev, type RunningDev } from './dev.ts';
+import { externalGrpcClient } from '../../test/support/externalgrpc.ts';
+import * as grpc from '@grpc/grpc-js';
 
 const logger = createLogger({ level: 'silent' });
 let dataDir: string;
@@ -36,6 +38,7 @@ beforeAll(async () => {
   dev = await startDev({
     dataDir,
     port: 0,
+    autoscalerPort: 0,
     logger,
     workerPollMs: 20,
     provisioner: { pollIntervalMs: 20, ...testReleaseDeps() },
@@ -73,6 +76,44 @@ describe('kaas dev', () => {
     expect(done.job.state).toBe('succeeded');
     expect(dev.cloud.state.servers.size).toBe(2);
   });
+});
+
+describe("kaas dev serving cluster-autoscaler's provider (KAAS_AUTOSCALER_PORT)", () => {
+  it('answers on 127.0.0.1 over mutual TLS with the certificate it keeps in .kaas/autoscaler; a caller without a client certificate fails in the handshake', async () => {
+    const dir = join(dataDir, 'autoscaler');
+    expect(readdirSync(dir).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+    expect(statSync(join(dir, 'tls.key')).mode & 0o777).toBe(0o600);
+    const caPem = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    // Kept: a second start (clusters' Secrets name this CA) reads the same files.
+    expect((await devAutoscalerTls(dir)).caPem).toBe(caPem);
+
+    const p = testProvisioner(store, devBuilderCloud(dev), await testWebhook());
+    const { cluster, job } = await p.createCluster(
+      testSpec('dev2', 1, {
+        nodeGroups: [{ name: 'default', count: 1, minSize: 1, maxSize: 3, flavor: 'm1.small' }],
+      }),
+      { waitForApi: false },
+    );
+    expect((await finishedJob(dev, job.id, 30_000)).job.state).toBe('succeeded');
+    const autoscaler = externalGrpcClient(
+      dev.autoscalerPort!,
+      caPem,
+      await p.autoscalerCertificate(cluster.id),
+    );
+    const stranger = externalGrpcClient(dev.autoscalerPort!, caPem, undefined);
+    try {
+      // The server re-reads the cluster CAs every 10 s: a cluster just made may wait one round.
+      await expect
+        .poll(() => autoscaler.call('NodeGroups', {}).catch((e: Error) => e.message), { timeout: 15_000 })
+        .toEqual({
+          nodeGroups: [expect.objectContaining({ id: `${cluster.id}/default`, minSize: 1, maxSize: 3 })],
+        });
+      await expect(stranger.call('NodeGroups', {})).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    } finally {
+      autoscaler.close();
+      stranger.close();
+    }
+  }, 60_000);
 });
 
 describe('kaas dev state that cannot be used', () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
@@ -14,13 +14,15 @@ import { createCloud } from '../openstack/index.ts';
 import { resolveCloudConfig } from '../openstack/config.ts';
 import type { Provisioner, ProvisionerDeps } from '../provisioner/provisioner.ts';
 import { buildApp } from '../server/app.ts';
+import { startExternalGrpc } from '../server/externalgrpc/server.ts';
+import { createCa, issueServerCert, type KeyPair } from '../auth/pki.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { listCloudReferences } from '../store/listCloudReferences.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 import { checkKubeBinaries, startDevKube, type DevKube } from '../dev/kube/clusters.ts';
 import { writeDevEnv } from './devEnv.ts';
 import { operatorCheck } from './operator.ts';
-import { openProvisionerFromEnv } from './provisioner.ts';
+import { autoscalerPortFromEnv, openProvisionerFromEnv } from './provisioner.ts';
 import { releaseDepsFromEnv } from './releaseEnv.ts';
 import { DEFAULT_RESYNC_SECONDS } from '../provisioner/reconcile.ts';
 import { healPollSecondsFromEnv, resyncSecondsFromEnv } from './serve.ts';
@@ -48,6 +50,11 @@ export interface DevOptions {
   /** Replaces provisioner dependencies (tests: short polls, the release catalogue and mirror). */
   provisioner?: Partial<ProvisionerDeps>;
   /**
+   * KAAS_AUTOSCALER_PORT: serve cluster-autoscaler's externalgrpc provider on 127.0.0.1 at this port
+   * (0 = any free one), with a certificate kaas dev keeps in `dataDir/autoscaler/`; unset = not served.
+   */
+  autoscalerPort?: number;
+  /**
    * `--kube`: each cluster gets a real control plane on 127.0.0.1 (src/dev/kube/clusters.ts), kept
    * in `dataDir/kube/`; restarted here, saying on this stream which could not be.
    */
@@ -61,6 +68,8 @@ export interface RunningDev {
   envFile: string;
   cloud: Cloudsim;
   provisioner: Provisioner;
+  /** The port of cluster-autoscaler's externalgrpc provider on 127.0.0.1, when served. */
+  autoscalerPort?: number;
   /** Stops the job worker (the job in hand gets a short grace), the clusters' control planes, the server and cloudsim. */
   close(): Promise<void>;
 }
@@ -95,6 +104,7 @@ function devFiles(dataDir: string) {
     cloud: join(dataDir, 'cloudsim'),
     secretKey: join(dataDir, 'secret.key'),
     kube: join(dataDir, 'kube'),
+    autoscaler: join(dataDir, 'autoscaler'),
   };
 }
 
@@ -110,6 +120,7 @@ const RESET: readonly [string, string][] = [
   ['clouds.yaml', 'the embedded cloud for the openstack CLI'],
   ['bin', 'the `kaas` command the environment file puts on PATH'],
   ['kube', "kaas dev --kube's control planes of the clusters (certificates, etcd data)"],
+  ['autoscaler', "the certificate and CA of cluster-autoscaler's provider (KAAS_AUTOSCALER_PORT)"],
 ];
 
 /**
@@ -151,16 +162,16 @@ async function unknownToCloud(store: Store, cloud: Cloudsim, stateDir: string): 
   );
 }
 
-/** `port`, or a free port on 127.0.0.1 for 0; a port in use is refused naming PORT. */
-async function devPort(port: number): Promise<number> {
+/** `port`, or a free port on 127.0.0.1 for 0; a port in use is refused naming `variable`. */
+async function devPort(port: number, variable = 'PORT'): Promise<number> {
   const probe = createServer();
   return new Promise((resolve, reject) => {
     probe.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE'
-          ? new InputError(`port ${port} on 127.0.0.1 is in use: stop what runs there or set PORT`, {
+          ? new InputError(`port ${port} on 127.0.0.1 is in use: stop what runs there or set ${variable}`, {
               code: 'port_in_use',
-              field: 'PORT',
+              field: variable,
             })
           : error,
       ),
@@ -174,6 +185,27 @@ async function devPort(port: number): Promise<number> {
 }
 
 /**
+ * The certificate kaas dev's externalgrpc server presents (for 127.0.0.1 and localhost) and its CA,
+ * which clusters' cluster-autoscaler trusts: made in `dir` on first use (keys 0600), then kept, so the
+ * Secrets of clusters made before a restart stay valid.
+ */
+export async function devAutoscalerTls(dir: string): Promise<{ caPem: string; identity: KeyPair }> {
+  const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') };
+  if (!Object.values(files).every((f) => existsSync(f))) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const ca = await createCa({ commonName: 'kaas dev cluster-autoscaler provider' });
+    const identity = await issueServerCert({ ca, hosts: ['127.0.0.1', 'localhost'] });
+    writeFileSync(files.key, identity.keyPem, { mode: 0o600 });
+    writeFileSync(files.cert, identity.certPem);
+    writeFileSync(files.ca, ca.certPem);
+  }
+  return {
+    caPem: readFileSync(files.ca, 'utf8'),
+    identity: { certPem: readFileSync(files.cert, 'utf8'), keyPem: readFileSync(files.key, 'utf8') },
+  };
+}
+
+/**
  * `kaas dev` without the command: cloudsim seeded with the demo users, the kaas server with SQLite
  * in `dataDir`, and the job worker running cluster jobs on cloudsim. kaas dev serves plain HTTP on
  * 127.0.0.1, which is also the TokenReview webhook its clusters are given (plain http is allowed
@@ -182,6 +214,10 @@ async function devPort(port: number): Promise<number> {
 export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
   // First, so that a busy port is refused before anything is written or started.
   const port = await devPort(options.port ?? 8080);
+  const autoscalerPort =
+    options.autoscalerPort === undefined
+      ? undefined
+      : await devPort(options.autoscalerPort, 'KAAS_AUTOSCALER_PORT');
   if (options.kube) checkKubeBinaries();
   const url = `http://127.0.0.1:${port}`;
   const dataDir = options.dataDir ?? '.kaas';
@@ -246,6 +282,7 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
         apiAddress: (clusterId) => kube?.apiAddress(clusterId),
       }
     : { noKubernetes: DEV_NO_KUBERNETES };
+  const autoscalerTls = autoscalerPort === undefined ? undefined : await devAutoscalerTls(files.autoscaler);
   const jobs = await openProvisionerFromEnv(
     {
       KAAS_DATABASE_URL: databaseUrl,
@@ -259,6 +296,10 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
       cwd: dataDir,
       home: dataDir,
       ...kubeHooks,
+      // Clusters' cluster-autoscaler reaches this kaas dev where its control planes do: on loopback.
+      ...(autoscalerTls
+        ? { autoscaler: { address: `127.0.0.1:${autoscalerPort}`, caPem: autoscalerTls.caPem } }
+        : {}),
       ...options.provisioner,
     },
   );
@@ -322,6 +363,17 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     ...(existsSync(webRoot) ? { webRoot } : {}),
   });
   await app.listen({ host: '127.0.0.1', port });
+  const autoscaler = autoscalerTls
+    ? await startExternalGrpc(
+        {
+          autoscale: jobs.provisioner.autoscale,
+          clusterCas: jobs.provisioner.clusterCas,
+          identity: autoscalerTls.identity,
+          logger,
+        },
+        { host: '127.0.0.1', port: autoscalerPort! },
+      )
+    : undefined;
   const envFile = writeDevEnv({
     dataDir,
     kaasUrl: url,
@@ -345,10 +397,12 @@ export async function startDev(options: DevOptions = {}): Promise<RunningDev> {
     envFile,
     cloud,
     provisioner: jobs.provisioner,
+    ...(autoscaler ? { autoscalerPort: autoscaler.port } : {}),
     async close() {
       if ((await worker.stop(5_000)) === 'abandoned')
         logger.warn('kaas dev stopped with a job in hand; the next `kaas dev` resumes it');
       await kube?.close();
+      await autoscaler?.close();
       await app.close();
       await auth.close();
       await store.close();
@@ -395,12 +449,16 @@ export function registerDevCommand(program: Command, deps: DevCommandDeps = {}):
         logger: createLogger({ format: flags.logFormat ?? (process.stderr.isTTY ? 'text' : 'json') }),
         resyncSeconds: resyncSecondsFromEnv(process.env),
         healPollSeconds: healPollSecondsFromEnv(process.env),
+        ...(autoscalerPortFromEnv(process.env) === undefined
+          ? {}
+          : { autoscalerPort: autoscalerPortFromEnv(process.env)! }),
         provisioner: { ...releaseDepsFromEnv(process.env), ...deps.provisioner },
       });
       process.stderr.write(
         `\nkaas control panel: ${dev.url}/\ncloudsim auth URL:  ${dev.cloud.authUrl}\n` +
           `embedded cloud:     ${dev.cloud.restored ? 'restored from' : 'new, kept in'} ${devFiles(dataDir).cloud}\n` +
           `clusters' Kubernetes API: ${flags.kube ? `a control plane each on 127.0.0.1, kept in ${devFiles(dataDir).kube}` : 'none (--kube gives each a control plane for kubectl)'}\n` +
+          `cluster-autoscaler's provider: ${dev.autoscalerPort === undefined ? 'not served (set KAAS_AUTOSCALER_PORT)' : `externalgrpc on 127.0.0.1:${dev.autoscalerPort} (mutual TLS)`}\n` +
           'users (domain Default): admin/admin (kubernetes-admins and member on demo: operator; .kaas/clouds.yaml is theirs), demo/demo (member)\n' +
           `for the kaas CLI, in another shell (again after each restart):\n  source ${dev.envFile}\n\n`,
       );

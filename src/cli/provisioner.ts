@@ -62,12 +62,17 @@ export function autoscalerPortFromEnv(env: Env): number | undefined {
 
 /**
  * Where clusters' cluster-autoscaler reaches kaas's externalgrpc server: the webhook's host (the
- * address clusters already reach kaas at) on KAAS_AUTOSCALER_PORT; undefined when either is unset.
+ * address clusters already reach kaas at) on KAAS_AUTOSCALER_PORT, and the webhook's CA (that of
+ * kaas's certificate, which the server presents); undefined when the port or an https webhook is
+ * not set.
  */
-export function autoscalerAddressFromEnv(env: Env, webhook: WebhookTarget | undefined): string | undefined {
+export function autoscalerFromEnv(
+  env: Env,
+  webhook: WebhookTarget | undefined,
+): { address: string; caPem: string } | undefined {
   const port = autoscalerPortFromEnv(env);
-  if (port === undefined || !webhook) return undefined;
-  return `${new URL(webhook.kaasUrl).host.replace(/:\d+$/, '')}:${port}`;
+  if (port === undefined || !webhook?.caPem) return undefined;
+  return { address: `${new URL(webhook.kaasUrl).host.replace(/:\d+$/, '')}:${port}`, caPem: webhook.caPem };
 }
 
 /** Probes a cluster API's /healthz, trusting only the cluster CA when it is known. */
@@ -119,9 +124,7 @@ export async function openProvisionerFromEnv(
     secretKey: keys.current,
     ...(keys.previous ? { previousSecretKey: keys.previous } : {}),
     ...(webhook ? { webhook } : {}),
-    ...(autoscalerAddressFromEnv(env, webhook)
-      ? { autoscalerAddress: autoscalerAddressFromEnv(env, webhook)! }
-      : {}),
+    ...(autoscalerFromEnv(env, webhook) ? { autoscaler: autoscalerFromEnv(env, webhook)! } : {}),
     fetchApi: probeApi,
     ...over,
   });

@@ -577,6 +577,14 @@ function credentialStep(name: string, tags: string[], phase: CredentialPhase, af
 }
 
 /**
+ * Only the addons step: a node group's autoscaling turned on or off without a change of size, so
+ * cluster-autoscaler is installed or removed (resize's job, under its lock).
+ */
+export function planAddons(spec: ClusterSpec, clusterId: string): PlanStep[] {
+  return [addonsStep(spec, tagsFor(clusterId), [])];
+}
+
+/**
  * Replaces the cluster's application credential without downtime: a new one in, the managed
  * services re-applied with it (their pods restart, carrying its id), then the old one deleted.
  */

@@ -282,22 +282,46 @@ function cidr(value: unknown, field: string): Ipv4Cidr {
   return parsed;
 }
 
+/**
+ * Most servers a cluster has at once: its masters, and each group at the larger of its count and
+ * maxSize plus the surge of a rolling upgrade.
+ */
+export function peakServers(masters: number, groups: readonly NodeGroup[]): number {
+  return (
+    masters +
+    groups.reduce(
+      (sum, group) => sum + Math.max(group.count, group.maxSize ?? 0) + (group.maxSurge ?? DEFAULT_MAX_SURGE),
+      0,
+    )
+  );
+}
+
+/** Why `node` and `pod` ranges have no room for `servers` (the field at fault and what is wrong), or undefined. */
+export function addressRoomProblem(
+  node: Ipv4Cidr,
+  pod: Ipv4Cidr,
+  servers: number,
+): { field: string; message: string } | undefined {
+  // Network, gateway, broadcast, DHCP and the load balancer VIP need addresses too.
+  if (node.size - 8 < servers)
+    return { field: 'network.nodeCidr', message: `is too small for ${servers} servers` };
+  // flannel hands every node a /24 of the pod range.
+  if (pod.prefix > 24 || pod.size / 256 < servers) {
+    return {
+      field: 'network.podCidr',
+      message: `is too small: flannel needs one /24 per node and the cluster can have ${servers}`,
+    };
+  }
+  return undefined;
+}
+
 function network(value: unknown, nodeTotal: number): ClusterNetwork {
   const input = record(value, 'network', NETWORK_KEYS);
   const node = cidr(input.nodeCidr, 'network.nodeCidr');
-  // Network, gateway, broadcast, DHCP and the load balancer VIP need addresses too.
-  if (node.size - 8 < nodeTotal) {
-    fail('network.nodeCidr', `is too small for ${nodeTotal} servers`);
-  }
   const pod = cidr(input.podCidr, 'network.podCidr');
   if (cidrsOverlap(pod, node)) fail('network.podCidr', 'overlaps network.nodeCidr');
-  // flannel hands every node a /24 of the pod range.
-  if (pod.prefix > 24 || pod.size / 256 < nodeTotal) {
-    fail(
-      'network.podCidr',
-      `is too small: flannel needs one /24 per node and the cluster can have ${nodeTotal}`,
-    );
-  }
+  const room = addressRoomProblem(node, pod, nodeTotal);
+  if (room) fail(room.field, room.message);
   const service = cidr(input.serviceCidr, 'network.serviceCidr');
   if (cidrsOverlap(service, node)) fail('network.serviceCidr', 'overlaps network.nodeCidr');
   if (cidrsOverlap(service, pod)) fail('network.serviceCidr', 'overlaps network.podCidr');
@@ -339,14 +363,7 @@ export function validateSpec(input: unknown): ClusterSpec {
   const image = cloudRef(spec.image, 'image');
   const os = deriveOs(spec.os, image, 'os');
   const groups = nodeGroups(spec.nodeGroups, image);
-  // A rolling upgrade briefly runs each group's surge next to the group's old servers.
-  const nodeTotal =
-    masters +
-    groups.reduce(
-      (sum, group) => sum + Math.max(group.count, group.maxSize ?? 0) + (group.maxSurge ?? DEFAULT_MAX_SURGE),
-      0,
-    );
-  const net = network(spec.network, nodeTotal);
+  const net = network(spec.network, peakServers(masters, groups));
   const overlayInterface =
     optionalText(spec.overlayInterface, 'overlayInterface') ?? DEFAULT_OVERLAY_INTERFACE;
   if (!INTERFACE.test(overlayInterface) || overlayInterface === '.' || overlayInterface === '..') {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { keepAutoHeal, setAutoHeal, type AutoHealChange } from '../cluster/autoheal.ts';
+import { setSizeBounds, type SizeBoundsChange } from '../cluster/bounds.ts';
 import { clusterNames, tagsFor } from '../cluster/names.ts';
 import * as plans from '../cluster/plan.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
@@ -167,10 +168,11 @@ export interface ProvisionerDeps {
   apiAddress?: (clusterId: string) => string | undefined;
   hooks?: EngineHooks;
   /**
-   * `host:port` clusters' cluster-autoscaler dials kaas's externalgrpc server at (the webhook's host,
-   * KAAS_AUTOSCALER_PORT); absent = kaas serves no autoscaler, and none is installed.
+   * Where clusters' cluster-autoscaler dials kaas's externalgrpc server (`host:port`: the webhook's
+   * host on KAAS_AUTOSCALER_PORT) and the CA of the certificate that server presents; absent = kaas
+   * serves no autoscaler, and none is installed.
    */
-  autoscalerAddress?: string;
+  autoscaler?: { address: string; caPem: string };
 }
 
 /** Builds an etcd client for one cluster that dials the etcd members of `masters` only. */
@@ -679,11 +681,10 @@ export function createProvisioner(deps: ProvisionerDeps) {
             ...(material ? { clusterCaPem: material.ca.certPem } : {}),
             ...(deps.apiAddress ? { apiAddress: () => deps.apiAddress?.(job.clusterId) } : {}),
             ...(material ? { credentials: credentialStore(job.clusterId) } : {}),
-            ...(material && deps.autoscalerAddress && deps.webhook?.caPem
+            ...(material && deps.autoscaler
               ? {
                   autoscaler: {
-                    address: deps.autoscalerAddress,
-                    caPem: deps.webhook.caPem,
+                    ...deps.autoscaler,
                     certificate: () => autoscalerCertificate(job.clusterId),
                   },
                 }
@@ -773,7 +774,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
         clusterId,
         { authUrl: config.auth.authUrl, region: config.regionName ?? 'RegionOne' },
         material.credential?.id,
-        deps.webhook?.caPem ? deps.autoscalerAddress : undefined,
+        deps.autoscaler?.address,
       ),
       ...(deps.addonWait ? { wait: deps.addonWait } : {}),
     };
@@ -877,18 +878,25 @@ export function createProvisioner(deps: ProvisionerDeps) {
   }
 
   /**
-   * Queues a resize of one node group to `count` (removing exactly the indexes `remove` when given);
-   * `also` writes more in the job's transaction (the autoscaler's audit entry).
+   * Queues a resize of one node group to `count`, planned from the stored spec (`bounds`: with new
+   * autoscaling bounds, stored when the job succeeds; a job of only the addons step when the count
+   * stays, to install or remove cluster-autoscaler). `remove` names the exact indexes to remove;
+   * `also` writes more in the job's transaction (the autoscaler's audit entry). The job is queued
+   * only over the spec it was planned from, so a concurrent change of the spec (new bounds) is
+   * never overwritten by it.
    */
   async function queueResize(
     ref: string,
     group: string,
     count: number,
-    remove?: readonly number[],
-    also?: (tx: Db, jobId: string) => Promise<void>,
+    more: {
+      remove?: readonly number[];
+      also?: (tx: Db, jobId: string) => Promise<void>;
+      bounds?: ClusterSpec;
+    } = {},
   ): Promise<JobRecord> {
     const record = await cluster(ref);
-    const spec = record.spec as ClusterSpec;
+    const spec = more.bounds ?? (record.spec as ClusterSpec);
     const options = record.options as ProvisionOptions;
     const servers = await (await cloudOf(record.id)).nova.listServers({ tags: tagsFor(record.id) });
     const plan = plans.planResize(
@@ -898,40 +906,65 @@ export function createProvisioner(deps: ProvisionerDeps) {
       count,
       groupIndexes(servers)[group] ?? [],
       { artifactTtlSeconds: options.tempUrlTtlSeconds },
-      remove,
+      more.remove,
     );
-    if (plan.steps.length === 0) {
+    if (plan.steps.length === 0 && !more.bounds) {
       throw new ConflictError(`node group ${group} of ${record.name} already has ${count} node(s)`, {
         code: 'no_change',
       });
     }
+    const steps = plan.steps.length > 0 ? plan.steps : plans.planAddons(spec, record.id);
     if (plan.added.length > 0) trustedRelease(release.catalogue, spec.kubernetesVersion);
-    return queue(record.id, 'resize', { steps: [...plan.steps], spec: plan.spec }, also);
+    return queue(record.id, 'resize', { steps: [...steps], spec: plan.spec }, async (tx, jobId) => {
+      // Rewriting the spec as it was read fails once another writer changed it meanwhile.
+      const unchanged = await replaceProvisionedClusterSpec({
+        db: tx,
+        id: record.id,
+        previous: record.spec,
+        spec: record.spec,
+        now: iso(),
+      });
+      if (!unchanged) {
+        throw new ConflictError(
+          `the spec of cluster ${record.name} changed while kaas planned the resize; try again`,
+          {
+            code: 'cluster_spec_busy',
+          },
+        );
+      }
+      await more.also?.(tx, jobId);
+    });
   }
+
+  /** The cluster's queued or running job, if any (read in `on`, a transaction's view). */
+  const activeJob = async (clusterId: string, on: Db = db) =>
+    (await listJobs({ db: on, clusterId })).find((j) => j.state === 'queued' || j.state === 'running');
 
   /** cluster-autoscaler's view of the clusters (autoscale.ts): its changes are resize jobs, audited as its own. */
   const autoscale = createAutoscale({
     spec: async (clusterId) => (await cluster(clusterId)).spec as ClusterSpec,
-    activeJob: async (clusterId) =>
-      (await listJobs({ db, clusterId })).find((j) => j.state === 'queued' || j.state === 'running'),
+    activeJob,
     servers: async (clusterId) => (await cloudOf(clusterId)).nova.listServers({ tags: tagsFor(clusterId) }),
     resize: (clusterId, group, count, remove) =>
-      queueResize(clusterId, group, count, remove, async (tx, jobId) => {
-        await insertAuditEvent({
-          db: tx,
-          event: {
-            at: iso(),
-            actorUserId: null,
-            actorName: 'cluster-autoscaler',
-            action: 'cluster.resize',
-            target: group,
-            clusterId,
-            outcome: 'success',
-            details: { jobId, group, count, ...(remove ? { removedIndexes: [...remove] } : {}) },
-            requestId: null,
-            sourceIp: null,
-          },
-        });
+      queueResize(clusterId, group, count, {
+        ...(remove ? { remove } : {}),
+        also: async (tx, jobId) => {
+          await insertAuditEvent({
+            db: tx,
+            event: {
+              at: iso(),
+              actorUserId: null,
+              actorName: 'cluster-autoscaler',
+              action: 'cluster.resize',
+              target: group,
+              clusterId,
+              outcome: 'success',
+              details: { jobId, group, count, ...(remove ? { removedIndexes: [...remove] } : {}) },
+              requestId: null,
+              sourceIp: null,
+            },
+          });
+        },
       }),
   });
 
@@ -1044,6 +1077,49 @@ export function createProvisioner(deps: ProvisionerDeps) {
     /** Queues a resize of one node group; the existing indexes come from the servers' metadata. */
     resizeCluster: (ref: string, group: string, count: number): Promise<JobRecord> =>
       queueResize(ref, group, count),
+
+    /**
+     * Sets one node group's autoscaling bounds (bounds.ts), under the cluster's one-job lock like a
+     * resize: refused (`operation_in_progress`) while a job is queued or running. A group whose size
+     * is outside the new bounds gets a resize job into them, and one whose autoscaling turns on or
+     * off a job of the addons step (installing or removing cluster-autoscaler); the new bounds are
+     * stored when that job succeeds. Otherwise only the stored spec changes, at once.
+     */
+    async setSizeBounds(
+      ref: string,
+      change: SizeBoundsChange,
+    ): Promise<{ cluster: ClusterView } | { job: JobRecord }> {
+      const record = await cluster(ref);
+      const stored = record.spec as ClusterSpec;
+      const set = setSizeBounds(stored, change);
+      const count = stored.nodeGroups.find((g) => g.name === set.group)!.count;
+      if (set.count !== count || set.autoscaled.before !== set.autoscaled.after) {
+        return { job: await queueResize(record.id, set.group, set.count, { bounds: set.spec }) };
+      }
+      await db.transaction().execute(async (tx) => {
+        const replaced = await replaceProvisionedClusterSpec({
+          db: tx,
+          id: record.id,
+          previous: stored,
+          spec: set.spec,
+          now: iso(),
+        });
+        if (!replaced) {
+          throw new ConflictError(`the spec of cluster ${record.name} changed meanwhile; try again`, {
+            code: 'cluster_spec_busy',
+          });
+        }
+        // After the write, so a job queued meanwhile is seen here or fails its own spec check.
+        const job = await activeJob(record.id, tx);
+        if (job) {
+          throw new ConflictError(
+            `cluster ${record.name} has a ${job.kind} job queued or running (${job.id}); change the bounds once it is done`,
+            { code: 'operation_in_progress' },
+          );
+        }
+      });
+      return { cluster: await view(await cluster(record.id), db) };
+    },
 
     /**
      * Queues an upgrade by one minor (or patch) as a rolling replacement of nodes, masters first;

@@ -10,10 +10,12 @@
  * queued or running is never claimed, and a pass in progress stops at its next lease renewal when
  * one is queued (the operation goes first). The reconciler writes only service statuses and its
  * own record: never the cluster's state or its jobs. Failures are recorded and logged, never thrown.
- * Unlike a job, a pass never removes a service: one that can no longer be applied (its operator
- * Secret is gone) is reported failed and left running.
+ * Unlike a job, a pass never removes a service the cluster still declares: one that can no longer
+ * be applied (its operator Secret is gone) is reported failed and left running. A service no longer
+ * declared (cluster-autoscaler once no group is autoscaled, or kaas no longer serves its provider)
+ * is removed, as a job's addons step would.
  */
-import type { AddonContext } from '../addons/index.ts';
+import { wantedAddons, type AddonContext } from '../addons/index.ts';
 import { ConflictError, UpstreamError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { claimReconcile, type ReconcileClaim } from '../store/claimReconcile.ts';
@@ -102,10 +104,10 @@ function fenced(kube: ClusterApi, signal: AbortSignal, why: () => string): Clust
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
- * Re-applies the services the addons step would (same selection, same applier). A service applied
- * before that can no longer be (an operator Secret it needs is gone) would be pruned by the
- * applier; a resync never takes a running service down, so the pass applies nothing, marks each
- * such service failed saying why, and fails naming them.
+ * Re-applies the services the addons step would (same selection, same applier), which removes those
+ * no longer declared. A declared service applied before that can no longer be (an operator Secret
+ * it needs is gone) would be removed too; a resync never takes such a service down, so the pass
+ * applies nothing, marks each such service failed saying why, and fails naming them.
  */
 async function applyServices(
   deps: ApplyAddonsDeps & { log: Logger },
@@ -118,8 +120,11 @@ async function applyServices(
     deps.kube,
     target.context,
   );
-  const wanted = new Set(rendered.map((a) => a.addon));
-  const dropped = (await listAddonStatus({ db: deps.db, clusterId })).filter((s) => !wanted.has(s.addon));
+  const applied = new Set(rendered.map((a) => a.addon));
+  const declared = new Set(wantedAddons(target.context));
+  const dropped = (await listAddonStatus({ db: deps.db, clusterId })).filter(
+    (s) => declared.has(s.addon) && !applied.has(s.addon),
+  );
   if (dropped.length > 0) {
     for (const s of dropped) {
       const why = skipped.find((m) => m.includes(`"${s.addon}"`)) ?? `managed service "${s.addon}" skipped`;

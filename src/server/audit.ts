@@ -15,13 +15,16 @@ export interface AuditDeps {
 /** What a rule may read to describe one audited request. Never the request's secrets. */
 interface AuditContext {
   params: Record<string, string>;
+  /** The parsed request body (a rule reads named fields of routes whose bodies hold no secret). */
+  body: Record<string, unknown>;
   /** The parsed JSON answer, if any (the hook reads ids and names from it, nothing else). */
   response: Record<string, unknown> | undefined;
 }
 
 /** How one route is audited: its action name and where target and cluster come from. */
 interface AuditRule {
-  action: string;
+  /** The action, or how the request's body names it (one route, several changes). */
+  action: string | ((ctx: AuditContext) => string);
   target?: (ctx: AuditContext) => string | null;
   clusterId?: (ctx: AuditContext) => string | null;
   details?: (ctx: AuditContext) => Record<string, unknown>;
@@ -31,6 +34,9 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? 
 const obj = (v: unknown): Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const clusterParam = (ctx: AuditContext) => str(ctx.params.id);
+/** Whether a cluster PATCH asks for autoscaling bounds (else it is about the auto-heal switch). */
+const sizeBoundsBody = (ctx: AuditContext) =>
+  ctx.body.minSize !== undefined || ctx.body.maxSize !== undefined;
 
 /**
  * Every audited route, keyed by `METHOD routeUrl` (Fastify's route pattern, so the route files need
@@ -77,10 +83,15 @@ export const AUDIT_RULES: Record<string, AuditRule> = {
     details: (ctx) => ({ jobId: str(obj(ctx.response?.job).id) }),
   },
   'PATCH /api/v1/clusters/:id': {
-    action: 'cluster.autoheal.set',
+    action: (ctx) => (sizeBoundsBody(ctx) ? 'cluster.bounds.set' : 'cluster.autoheal.set'),
     target: clusterParam,
     clusterId: clusterParam,
     details: (ctx) => {
+      if (sizeBoundsBody(ctx)) {
+        const { group, minSize, maxSize } = ctx.body;
+        const job = str(obj(ctx.response?.job).id);
+        return { group, minSize, maxSize, ...(job ? { jobId: job } : {}) };
+      }
       const spec = obj(ctx.response?.spec);
       return Array.isArray(spec.nodeGroups)
         ? { autoHeal: describeAutoHeal(spec as Pick<ClusterSpec, 'autoHeal' | 'nodeGroups'>) }
@@ -151,13 +162,17 @@ export function auditEventOf(
   } else if (!principal) {
     return undefined;
   }
-  const ctx: AuditContext = { params: obj(request.params) as Record<string, string>, response };
+  const ctx: AuditContext = {
+    params: obj(request.params) as Record<string, string>,
+    body: obj(request.body),
+    response,
+  };
   const error = obj(response?.error);
   return {
     at: at.toISOString(),
     actorUserId,
     actorName,
-    action: rule.action,
+    action: typeof rule.action === 'string' ? rule.action : rule.action(ctx),
     target: rule.target?.(ctx) ?? null,
     clusterId: rule.clusterId?.(ctx) ?? null,
     outcome: ok ? 'success' : 'failure',

@@ -1,9 +1,10 @@
 /**
  * Clusters from the control panel, in headless Debian Chromium against a real `kaas dev` process
  * (its embedded cloud, job workers and the built panel) started from an empty data directory: the
- * operator creates a cluster with the guided form and follows it to ready, resizes it, restarts
- * kaas dev and finds tokens and clusters as they were, then deletes it by typing its name; a member
- * sees no way to create one. Screenshots of each page at 1280 and 390 px land in
+ * operator creates a cluster with the guided form and follows it to ready, resizes it, sets its
+ * autoscaling bounds in the resize dialog, restarts kaas dev and finds tokens and clusters as they
+ * were, then deletes it by typing its name; a member sees no way to create one. Screenshots of
+ * each page at 1280 and 390 px land in
  * test-output/screenshots/panel-clusters-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +79,23 @@ describe('clusters from the control panel', () => {
 
     // Resize the group to 2.
     await suite.resize(page, 2, JOB_WAIT);
+
+    // Autoscaling from the same dialog: turned on by a job of the addons step (one step), then
+    // wider bounds stored at once; the dialog says what is stored.
+    await page.getByRole('button', { name: 'Resize', exact: true }).click();
+    await page.getByRole('dialog').getByText('Not autoscaled.').waitFor();
+    await page.getByRole('spinbutton', { name: 'Most nodes' }).fill('3');
+    await shoot(page, 'resize-bounds-dialog');
+    await page.getByRole('dialog').getByRole('button', { name: 'Save bounds' }).click();
+    await page.getByText(/^Resize job: succeeded \(1 of 1 steps done\)/).waitFor({ timeout: JOB_WAIT });
+    await page.getByRole('button', { name: 'Resize', exact: true }).click();
+    await page.getByRole('dialog').getByText('Autoscaled between 2 and 3.').waitFor();
+    await page.getByRole('spinbutton', { name: 'Most nodes' }).fill('4');
+    await page.getByRole('dialog').getByRole('button', { name: 'Save bounds' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Resize', exact: true }).click();
+    await page.getByRole('dialog').getByText('Autoscaled between 2 and 4.').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
 
     // Auto-healing off for the whole cluster, then on again except for the group.
     const dialog = page.getByRole('dialog');

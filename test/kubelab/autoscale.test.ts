@@ -6,22 +6,24 @@
  * boot, their Nodes join through the node stand-in), deletes one chosen node (drained, its server
  * and Node gone), and is refused beyond maxSize, below minSize, on another cluster, with a forged
  * certificate and without one. A scale-up killed after each of its steps completes on restart
- * with no server twice.
+ * with no server twice. The managed service cluster-autoscaler is installed with its Secret, removed
+ * and installed again as an admin turns autoscaling off and on through the bounds (a job of the
+ * addons step; a size below them resized into them), and removed by a reconcile pass once kaas no
+ * longer serves the provider.
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueClientCert, issueServerCert, type KeyPair } from '../../src/auth/pki.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { AUTOSCALER_ORGANIZATION } from '../../src/provisioner/autoscale.ts';
 import type { Provisioner } from '../../src/provisioner/provisioner.ts';
 import {
-  EXTERNALGRPC_PROTO,
   EXTERNALGRPC_SERVICE,
-  PROTO_OPTIONS,
   startExternalGrpc,
   type ExternalGrpcServer,
 } from '../../src/server/externalgrpc/server.ts';
+import { externalGrpcClient, type Call } from '../support/externalgrpc.ts';
+import { listAddonStatus } from '../../src/store/listAddonStatus.ts';
 import { listAuditEvents } from '../../src/store/listAuditEvents.ts';
 import { listClusterCaCerts } from '../../src/store/listClusterCaCerts.ts';
 import { listJobs } from '../../src/store/listJobs.ts';
@@ -40,34 +42,8 @@ let server: ExternalGrpcServer;
 let serverCa: KeyPair;
 let other: string;
 
-type Call = (method: string, request: object) => Promise<Record<string, unknown>>;
-
 /** A client of kaas's externalgrpc server generated from the proto, presenting `cert` (none: no client certificate). */
-function client(cert: KeyPair | undefined): { call: Call; close: () => void } {
-  const pkg = grpc.loadPackageDefinition(loadSync(EXTERNALGRPC_PROTO, PROTO_OPTIONS));
-  const Ctor = EXTERNALGRPC_SERVICE.split('.').reduce<unknown>(
-    (at, part) => (at as Record<string, unknown>)[part],
-    pkg,
-  ) as grpc.ServiceClientConstructor;
-  const creds = grpc.credentials.createSsl(
-    Buffer.from(serverCa.certPem),
-    cert ? Buffer.from(cert.keyPem) : null,
-    cert ? Buffer.from(cert.certPem) : null,
-  );
-  const stub = new Ctor(`127.0.0.1:${server.port}`, creds) as unknown as Record<
-    string,
-    (req: object, opts: object, cb: (e: grpc.ServiceError | null, r: Record<string, unknown>) => void) => void
-  >;
-  return {
-    call: (method, request) =>
-      new Promise((resolve, reject) =>
-        stub[method]!.call(stub, request, { deadline: Date.now() + 10_000 }, (error, response) =>
-          error ? reject(error) : resolve(response),
-        ),
-      ),
-    close: () => (stub as unknown as grpc.Client).close(),
-  };
-}
+const client = (cert: KeyPair | undefined) => externalGrpcClient(server.port, serverCa.certPem, cert);
 
 let autoscaler: ReturnType<typeof client>;
 const call: Call = (method, request) => autoscaler.call(method, request);
@@ -82,6 +58,29 @@ const refusal = (code: grpc.status, details: RegExp | string) =>
     code,
     details: typeof details === 'string' ? expect.stringContaining(details) : expect.stringMatching(details),
   });
+
+/** A kaas serving the provider (unless `serving` is false) that reaches the lab's API as the cluster's. */
+function reachingApi(serving = true): Provisioner {
+  return c.provisioner({
+    ...clusterlab.labApiDeps(c),
+    drainTimeoutMs: 5_000,
+    ...(serving
+      ? { autoscaler: { address: `kaas.example.com:${server.port}`, caPem: suite.webhook.caPem! } }
+      : {}),
+    addonWait: { readinessMs: 60_000 },
+    // The cluster's API is the lab's, whatever address create recorded.
+    fetchApi: (url, signal, caPem) => probeApi(url.replace(/^https:\/\/[^/]+/, c.lab.url), signal, caPem),
+  });
+}
+
+const DEPLOYMENT = 'deployment cluster-autoscaler --namespace=kube-system';
+const get = async (path: string) =>
+  JSON.parse(await c.lab.kubectl(['get', '--output=json', ...path.split(' ')]));
+/** Whether the lab has the object `path` names (`kubectl get --ignore-not-found` prints nothing for none). */
+const has = async (path: string) =>
+  (await c.lab.kubectl(['get', '--ignore-not-found', '--output=name', ...path.split(' ')])).trim() !== '';
+const services = async () =>
+  (await listAddonStatus({ db: c.store.db, clusterId: c.clusterId })).map((s) => s.addon);
 
 beforeAll(async () => {
   c = await clusterlab.provisionOnKubelab(suite, {
@@ -320,15 +319,7 @@ describe("cluster-autoscaler's externalgrpc provider on a real control plane", (
 
   it('installs cluster-autoscaler as a managed service with its cloud-config and client certificate', async () => {
     await clusterlab.waitForApiFromNowOn(c);
-    const address = `kaas.example.com:${server.port}`;
-    const withApi = c.provisioner({
-      ...clusterlab.labApiDeps(c),
-      drainTimeoutMs: 5_000,
-      autoscalerAddress: address,
-      addonWait: { readinessMs: 60_000 },
-      // The cluster's API is the lab's, whatever address create recorded.
-      fetchApi: (url, signal, caPem) => probeApi(url.replace(/^https:\/\/[^/]+/, c.lab.url), signal, caPem),
-    });
+    const withApi = reachingApi();
     await withApi.autoscale.deleteNodes(c.clusterId, 'default', [{ name: worker(2), providerID: '' }]);
     await withApi.runUntilIdle();
     const [job] = await jobs();
@@ -337,9 +328,7 @@ describe("cluster-autoscaler's externalgrpc provider on a real control plane", (
     expect(view.events.map((e) => e.message)).toContainEqual(
       expect.stringMatching(/^managed services applied: .*cluster-autoscaler/),
     );
-    const get = async (path: string) =>
-      JSON.parse(await c.lab.kubectl(['get', '--output=json', ...path.split(' ')]));
-    const deployment = await get('deployment cluster-autoscaler --namespace=kube-system');
+    const deployment = await get(DEPLOYMENT);
     expect(deployment.spec.template.spec.containers[0]).toMatchObject({
       image: 'registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.0',
       command: expect.arrayContaining([
@@ -349,7 +338,7 @@ describe("cluster-autoscaler's externalgrpc provider on a real control plane", (
     });
     const secret = await get('secret cluster-autoscaler-externalgrpc --namespace=kube-system');
     const value = (key: string) => Buffer.from(secret.data[key], 'base64').toString('utf8');
-    expect(value('cloud-config')).toContain(`address: "${address}"`);
+    expect(value('cloud-config')).toContain(`address: "kaas.example.com:${server.port}"`);
     expect(value('ca.crt')).toBe(suite.webhook.caPem);
     expect(value('tls.crt')).toBe((await p.autoscalerCertificate(c.clusterId)).certPem);
     for (const kind of [
@@ -363,5 +352,76 @@ describe("cluster-autoscaler's externalgrpc provider on a real control plane", (
           .name,
       ).toBe('cluster-autoscaler');
     }
+  }, 240_000);
+
+  it('turning autoscaling off and on through the bounds removes and installs cluster-autoscaler by a job; a size below them is resized into them', async () => {
+    const withApi = reachingApi();
+    expect(await call('NodeGroupTargetSize', { id: group() })).toEqual({ targetSize: 2 });
+    const off = await withApi.setSizeBounds(c.clusterId, { minSize: 2, maxSize: 2 });
+    if (!('job' in off)) throw new Error('expected a job');
+    expect((await withApi.getJob(off.job.id)).steps.map((st) => st.stepId)).toEqual(['addons']);
+    await expect(withApi.setSizeBounds(c.clusterId, { maxSize: 3 })).rejects.toMatchObject({
+      code: 'operation_in_progress',
+    });
+    await withApi.runUntilIdle();
+    expect((await withApi.getJob(off.job.id)).job.state).toBe('succeeded');
+    expect(await has(DEPLOYMENT)).toBe(false);
+    expect(await has('clusterrole cluster-autoscaler')).toBe(false);
+    expect(await services()).not.toContain('cluster-autoscaler');
+    expect(await call('NodeGroups', {})).toEqual({ nodeGroups: [] });
+    await expect(call('NodeGroupIncreaseSize', { id: group(), delta: 1 })).rejects.toEqual(
+      expect.objectContaining({ code: grpc.status.NOT_FOUND }),
+    );
+
+    const on = await withApi.setSizeBounds(c.clusterId, { maxSize: 3 });
+    if (!('job' in on)) throw new Error('expected a job');
+    await withApi.runUntilIdle();
+    expect((await withApi.getJob(on.job.id)).job.state).toBe('succeeded');
+    expect((await get(DEPLOYMENT)).metadata.name).toBe('cluster-autoscaler');
+    expect(await services()).toContain('cluster-autoscaler');
+    expect(await call('NodeGroups', {})).toEqual({
+      nodeGroups: [expect.objectContaining({ id: group(), minSize: 2, maxSize: 3 })],
+    });
+
+    // Below the new minimum: a resize into the bounds, a Node joins.
+    const up = await withApi.setSizeBounds(c.clusterId, { minSize: 3, maxSize: 4 });
+    if (!('job' in up)) throw new Error('expected a job');
+    expect(await call('NodeGroupTargetSize', { id: group() })).toEqual({ targetSize: 3 });
+    await withApi.runUntilIdle();
+    const view = await withApi.getJob(up.job.id);
+    expect(view.job.state, JSON.stringify(view.job.error)).toBe('succeeded');
+    await waitForReadyNodes(
+      c.lab,
+      (await servers()).map((s) => s.name),
+    );
+    expect((await servers()).length).toBe(3);
+    expect(await has(DEPLOYMENT)).toBe(true);
+    expect(await call('NodeGroups', {})).toEqual({
+      nodeGroups: [expect.objectContaining({ id: group(), minSize: 3, maxSize: 4 })],
+    });
+  }, 300_000);
+
+  it('a reconcile pass removes cluster-autoscaler once kaas no longer serves its provider, and installs it back once it does', async () => {
+    // The other cluster (whose API kaas does not reach) may be due first: its pass fails, then ours.
+    const pass = async (p: Provisioner) => {
+      const reconciler = p.reconciler({ resyncMs: 0 });
+      for (;;) {
+        const claimed = await reconciler.claimNext();
+        if (!claimed) throw new Error('no cluster was due for a pass');
+        const outcome = await claimed.run();
+        if (claimed.clusterId === c.clusterId) return outcome;
+      }
+    };
+    expect(await pass(reachingApi(false))).toMatchObject({ state: 'synced' });
+    expect(await has(DEPLOYMENT)).toBe(false);
+    expect(await services()).not.toContain('cluster-autoscaler');
+    // Every other service stays.
+    expect(await services()).toContain('namespaces');
+
+    expect(await pass(reachingApi())).toMatchObject({ state: 'synced' });
+    expect((await get(DEPLOYMENT)).spec.template.spec.containers[0].command).toContain(
+      '--cloud-provider=externalgrpc',
+    );
+    expect(await services()).toContain('cluster-autoscaler');
   }, 240_000);
 });

@@ -468,6 +468,59 @@ describe('kaas cluster against a kaas server', () => {
     expect((await kaas(adminDir, ['cluster', 'show', 'ok1'])).stdout).toContain('\nauto-heal on\n');
   });
 
+  it('set --min-workers/--max-workers changes the bounds: at once inside them, else by a followed job into them; show says so; bad values name the flag', async () => {
+    expect((await show('ok1')).cluster.spec.nodeGroups[0]).toMatchObject({ count: 3 });
+    // Autoscaling turned on (the minimum defaults to the size, 3): a job, followed.
+    const on = await kaas(adminDir, ['cluster', 'set', 'ok1', '--max-workers', '5']);
+    expect([on.code, on.stdout], on.stderr).toEqual([
+      0,
+      expect.stringMatching(/^job-[0-9a-f]+ resize succeeded\n$/),
+    ]);
+    expect(on.stderr).toMatch(/ addons: /);
+    expect((await kaas(adminDir, ['cluster', 'show', 'ok1'])).stdout).toContain(
+      '\nautoscaling default 3..5\n',
+    );
+    // Still autoscaled, the size inside: at once, no job.
+    const wider = await kaas(adminDir, ['cluster', 'set', 'ok1', '--max-workers', '6']);
+    expect([wider.code, wider.stdout], wider.stderr).toEqual([0, 'ok1 autoscaling default 3..6\n']);
+    const json = await kaas(adminDir, ['cluster', 'set', 'ok1', '--min-workers', '3', '-o', 'json']);
+    expect(JSON.parse(json.stdout).spec.nodeGroups[0]).toMatchObject({ count: 3, minSize: 3, maxSize: 6 });
+    // The size below the new minimum: resized into the bounds.
+    const up = await kaas(adminDir, ['cluster', 'set', 'ok1', '--min-workers', '4', '--group', 'default']);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toMatch(/ workers:default: /);
+    expect((await show('ok1')).cluster.spec.nodeGroups[0]).toMatchObject({
+      count: 4,
+      minSize: 4,
+      maxSize: 6,
+    });
+
+    for (const [args, code, said] of [
+      [['--min-workers', '7', '--max-workers', '6'], 2, '--min-workers 7 leaves no size'],
+      [['--max-workers', '1'], 2, '--max-workers 1 leaves no size: the minimum would be 4'],
+      [['--max-workers', 'many'], 2, '--max-workers must be a whole number'],
+      [['--max-workers', '3', '--group', 'gpu'], 2, '--group "gpu" is not a node group of ok1'],
+      [[], 2, 'give --auto-heal, or --min-workers and/or --max-workers'],
+      [['--auto-heal', 'on', '--max-workers', '3'], 2, 'not both at once'],
+    ] as const) {
+      const bad = await kaas(adminDir, ['cluster', 'set', 'ok1', ...args]);
+      expect([bad.code, bad.stderr], args.join(' ')).toEqual([code, expect.stringContaining(said)]);
+    }
+    const member = await kaas(bobDir, ['cluster', 'set', 'ok1', '--max-workers', '5']);
+    expect([member.code, member.stderr]).toEqual([4, expect.stringContaining('(forbidden)')]);
+
+    // Pinned back at 1: shrunk, and no longer autoscaled.
+    const off = await kaas(adminDir, ['cluster', 'set', 'ok1', '--min-workers', '1', '--max-workers', '1']);
+    expect(off.code, off.stderr).toBe(0);
+    const shown = await kaas(adminDir, ['cluster', 'show', 'ok1']);
+    expect(shown.stdout).toContain('\nautoscaling off\n');
+    expect((await show('ok1')).cluster.spec.nodeGroups[0]).toMatchObject({
+      count: 1,
+      minSize: 1,
+      maxSize: 1,
+    });
+  });
+
   it('rotate-credentials goes through the server as the caller: members 403, refusals as the server says, the job queued and audited', async () => {
     const member = await kaas(bobDir, ['cluster', 'rotate-credentials', 'ok1']);
     expect([member.code, member.stderr]).toEqual([4, expect.stringContaining('(forbidden)')]);

@@ -104,7 +104,7 @@ export async function panelTestApp(
 export function callAs(
   app: FastifyInstance,
   user: string,
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   url: string,
   payload?: object,
 ) {

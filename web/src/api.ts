@@ -145,6 +145,9 @@ export interface NodeGroup {
   image: string;
   /** Auto-healing of this group; absent means on (when the cluster's is). */
   autoHeal?: boolean;
+  /** Autoscaling bounds (both or neither); autoscaled when maxSize > minSize. */
+  minSize?: number;
+  maxSize?: number;
   [more: string]: unknown;
 }
 /** The parts of a cluster spec the panel edits; the rest travels as the server's defaults gave it. */
@@ -387,6 +390,14 @@ export const api = {
   },
   rotateCredentials: (clusterId: string) =>
     call<{ job: Job }>('POST', `/api/v1/clusters/${enc(clusterId)}/rotate-credentials`),
+  /**
+   * Sets a node group's autoscaling bounds: the cluster as stored at once, or the job that resizes
+   * the group into them or installs/removes cluster-autoscaler (the bounds stored when it succeeds).
+   */
+  setSizeBounds: (clusterId: string, group: string, minSize: number, maxSize: number) =>
+    call<ClusterView | { job: Job }>('PATCH', `/api/v1/clusters/${enc(clusterId)}`, {
+      body: { group, minSize, maxSize },
+    }),
   /** Turns auto-healing on or off for the cluster, or with `group` for one node group. */
   setAutoHeal: (clusterId: string, autoHeal: boolean, group?: string) =>
     call<ClusterView>('PATCH', `/api/v1/clusters/${enc(clusterId)}`, {

@@ -68,7 +68,9 @@ export function grpcStatusOf(error: unknown): grpc.status {
   if (error instanceof ForbiddenError) return grpc.status.PERMISSION_DENIED;
   if (error instanceof ConflictError) {
     if (error.code === 'outside_size_bounds') return grpc.status.OUT_OF_RANGE;
-    if (error.code === 'operation_in_progress') return grpc.status.UNAVAILABLE;
+    // Both pass: the autoscaler asks again.
+    if (error.code === 'operation_in_progress' || error.code === 'cluster_spec_busy')
+      return grpc.status.UNAVAILABLE;
     return grpc.status.FAILED_PRECONDITION;
   }
   return grpc.status.INTERNAL;

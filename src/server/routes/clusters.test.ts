@@ -15,6 +15,8 @@ import { registerAudit } from '../audit.ts';
 import { clusterGuard, registerClusterRoutes } from './clusters.ts';
 import { callAs, panelTestApp } from '../../../test/support/panelApp.ts';
 import { engines, type Engine } from '../../../test/support/databases.ts';
+import { testSpec } from '../../../test/provisioner/support.ts';
+import { validateSpec } from '../../cluster/validate.ts';
 
 // Authorization only: the provisioner behind the routes is tested in test/provisioner/api.test.ts,
 // so here it just echoes which operation reached it.
@@ -382,6 +384,115 @@ describe('deleting through the cluster API', () => {
       expect(keptBackups).toContain('sweep:volume');
       expect(keptBackups.filter((id) => /^delete:kaas-c2-(etcd|velero|registry)$/.test(id))).toEqual([]);
       expect(keptBackups).toContain('delete:artifacts');
+    });
+  });
+});
+
+describe.each(engines)('autoscaling bounds through the cluster API on %s', (engine) => {
+  it('lets a cluster admin change them (audited), refuses bad bodies naming the field and any change while a job runs; 403/404 otherwise', async () => {
+    await withProvisionerApp(engine, async (fixture) => {
+      const db = fixture.store.db;
+      const at = '2030-01-05T00:00:00.000Z';
+      const spec = validateSpec(
+        testSpec('c1', 2, {
+          nodeGroups: [
+            { name: 'default', count: 2, minSize: 1, maxSize: 3, flavor: 'm1.small' },
+            { name: 'gpu', count: 1, flavor: 'm1.small' },
+          ],
+        }),
+      );
+      for (const id of ['c1', 'c3']) {
+        await insertProvisionedCluster({
+          db,
+          cluster: {
+            id,
+            name: id,
+            spec: { ...spec, name: id },
+            options: {},
+            status: 'ready',
+            createdAt: at,
+            updatedAt: at,
+          },
+        });
+      }
+      const patch = (user: string, clusterId: string, payload: object) =>
+        callAs(fixture.app, user, 'PATCH', `/api/v1/clusters/${clusterId}`, payload);
+      const stored = async () =>
+        JSON.parse(
+          (await db
+            .selectFrom('provisioned_clusters')
+            .select('spec')
+            .where('id', '=', 'c1')
+            .executeTakeFirst())!.spec,
+        ).nodeGroups;
+
+      // Still autoscaled and the size inside: only the stored spec changes, no job.
+      const wider = await patch('admin', 'c1', { group: 'default', maxSize: 5 });
+      expect(wider.statusCode, wider.body).toBe(200);
+      expect(wider.json().spec.nodeGroups[0]).toMatchObject({ count: 2, minSize: 1, maxSize: 5 });
+      const both = await patch('admin', 'c1', { group: 'default', minSize: 2, maxSize: 4 });
+      expect(both.json().spec.nodeGroups[0]).toMatchObject({ minSize: 2, maxSize: 4 });
+      expect(await stored()).toMatchObject([{ minSize: 2, maxSize: 4 }, { name: 'gpu' }]);
+      expect(await db.selectFrom('jobs').select('id').execute()).toEqual([]);
+
+      for (const [payload, field, code] of [
+        [{ group: 'default' }, 'autoHeal', 'invalid_input'],
+        [{ group: 'default', minSize: 'two' }, 'minSize', 'invalid_input'],
+        [{ group: 'default', maxSize: 2.5 }, 'maxSize', 'invalid_input'],
+        [{ group: 'default', minSize: -1 }, 'minSize', 'invalid_input'],
+        [{ group: 'default', minSize: 5, maxSize: 4 }, 'minSize', 'invalid_size_bounds'],
+        [{ group: 'default', maxSize: 1 }, 'maxSize', 'invalid_size_bounds'],
+        [{ group: 'default', maxSize: 5000 }, 'maxSize', 'invalid_input'],
+        [{ group: 'default', maxSize: 400 }, 'maxSize', 'invalid_size_bounds'],
+        [{ maxSize: 4 }, 'group', 'group_required'],
+        [{ group: 'tpu', maxSize: 4 }, 'group', 'group_not_found'],
+        [{ autoHeal: false, maxSize: 4 }, 'autoHeal', 'invalid_input'],
+        [{ group: 'default', maxSize: 4, count: 3 }, 'count', 'invalid_input'],
+      ] as const) {
+        const bad = await patch('admin', 'c1', payload);
+        expect(
+          [bad.statusCode, bad.json().error.field, bad.json().error.code],
+          JSON.stringify(payload),
+        ).toEqual([400, field, code]);
+      }
+      expect((await patch('member', 'c1', { group: 'default', maxSize: 6 })).statusCode).toBe(403);
+      expect((await patch('admin', 'c3', { group: 'default', maxSize: 6 })).statusCode).toBe(404);
+      expect((await patch('nobody', 'c1', { group: 'default', maxSize: 6 })).statusCode).toBe(401);
+
+      // The cluster's one-job lock: refused while any job is queued or running, nothing written.
+      await insertJob({
+        db,
+        job: { id: 'job-busy', clusterId: 'c1', kind: 'upgrade', input: {}, stepIds: ['a'], createdAt: at },
+      });
+      const busy = await patch('admin', 'c1', { group: 'default', maxSize: 6 });
+      expect([busy.statusCode, busy.json().error.code]).toEqual([409, 'operation_in_progress']);
+      expect(busy.json().error.message).toContain('job-busy');
+      await db.updateTable('jobs').set({ state: 'running' }).where('id', '=', 'job-busy').execute();
+      expect((await patch('admin', 'c1', { group: 'default', maxSize: 6 })).statusCode).toBe(409);
+      expect(await stored()).toMatchObject([{ minSize: 2, maxSize: 4 }, { name: 'gpu' }]);
+
+      const audited = await db
+        .selectFrom('audit_events')
+        .select(['action', 'outcome', 'actor_name', 'details'])
+        .where('action', '=', 'cluster.bounds.set')
+        .orderBy('at')
+        .execute();
+      expect(audited.map((e) => [e.outcome, e.actor_name])).toEqual([
+        ['success', 'ada@Default'],
+        ['success', 'ada@Default'],
+        // Every bad body naming a bound (the first names none: an auto-heal change without its switch).
+        ...Array.from({ length: 11 }, () => ['failure', 'ada@Default']),
+        ['failure', 'max@Default'],
+        ['failure', 'ada@Default'],
+        ['failure', 'ada@Default'],
+        ['failure', 'ada@Default'],
+      ]);
+      expect(JSON.parse(audited[1]!.details)).toEqual({
+        status: 200,
+        group: 'default',
+        minSize: 2,
+        maxSize: 4,
+      });
     });
   });
 });

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type { Principal } from '../../auth/service.ts';
-import { ForbiddenError } from '../../errors.ts';
+import { ForbiddenError, InputError } from '../../errors.ts';
 import type { Provisioner } from '../../provisioner/provisioner.ts';
 import type { Store } from '../../store/db.ts';
 import { supportedPatchList } from '../../versions/index.ts';
@@ -56,6 +56,14 @@ const createRoute = route(
   },
 );
 
+/** `PATCH /api/v1/clusters/:id`: one kind of change, the auto-heal switch or a group's autoscaling bounds. */
+interface PatchBody {
+  autoHeal?: boolean;
+  group?: string;
+  minSize?: number;
+  maxSize?: number;
+}
+
 /** What the cluster routes need: the provisioner, and who may call them. */
 export interface ClusterRouteDeps {
   provisioner: Pick<
@@ -72,6 +80,7 @@ export interface ClusterRouteDeps {
     | 'getClusterJob'
     | 'rotateCredentials'
     | 'setAutoHeal'
+    | 'setSizeBounds'
   >;
   /**
    * Throws AuthError/ForbiddenError unless the caller may do this: `clusterId` is the cluster the
@@ -161,26 +170,52 @@ export function registerClusterRoutes(parent: FastifyInstance, deps: ClusterRout
       async (request) => provisioner.getCluster(request.params.id),
     );
 
-    app.patch<{ Params: { id: string }; Body: { autoHeal: boolean; group?: string } }>(
+    const size = (description: string) => ({ type: 'integer', description }) as const;
+    app.patch<{ Params: { id: string }; Body: PatchBody }>(
       '/api/v1/clusters/:id',
       route(
-        'Turn auto-healing on or off for the cluster, or with `group` for one node group; the stored spec changes (no job) and the healer follows it at its next pass, also while a job runs',
+        "Change a cluster's settings, one kind per request. `autoHeal`: turn auto-healing on or off for the cluster, or with `group` for one node group; the stored spec changes (no job) and the healer follows it at its next pass, also while a job runs (200). `minSize`/`maxSize`: a node group's autoscaling bounds (a bound not given keeps its value), refused while a job runs; when the group's size falls outside them, or its autoscaling turns on or off, 202 with the resize job that brings it into them and installs or removes cluster-autoscaler (the bounds are stored when it succeeds), else 200",
         {
           params: clusterParams,
           body: {
             ...object(
               {
-                autoHeal: { type: 'boolean', description: 'the switch' },
-                group: { ...str, description: 'a node group of the cluster; absent: the whole cluster' },
+                autoHeal: { type: 'boolean', description: 'the auto-healing switch' },
+                group: {
+                  ...str,
+                  description:
+                    "a node group of the cluster; absent: the whole cluster (autoHeal), the cluster's only group (bounds)",
+                },
+                minSize: size('fewest nodes cluster-autoscaler may shrink the group to'),
+                maxSize: size('most nodes cluster-autoscaler may grow the group to'),
               },
-              ['group'],
+              ['autoHeal', 'group', 'minSize', 'maxSize'],
             ),
             additionalProperties: false,
           },
-          response: { 200: clusterViewSchema },
+          response: { 200: clusterViewSchema, 202: jobResultSchema },
         },
       ),
-      async (request) => provisioner.setAutoHeal(request.params.id, request.body),
+      async (request, reply) => {
+        const { autoHeal, group, minSize, maxSize } = request.body;
+        const bounds = minSize !== undefined || maxSize !== undefined;
+        if (autoHeal === undefined && !bounds) {
+          throw new InputError('autoHeal is required, or minSize and/or maxSize', { field: 'autoHeal' });
+        }
+        if (autoHeal !== undefined && bounds) {
+          throw new InputError('autoHeal cannot be changed in the same request as minSize/maxSize', {
+            field: 'autoHeal',
+          });
+        }
+        const named = group === undefined ? {} : { group };
+        if (autoHeal !== undefined) return provisioner.setAutoHeal(request.params.id, { autoHeal, ...named });
+        const result = await provisioner.setSizeBounds(request.params.id, {
+          ...named,
+          ...(minSize === undefined ? {} : { minSize }),
+          ...(maxSize === undefined ? {} : { maxSize }),
+        });
+        return 'job' in result ? reply.status(202).send(result) : result.cluster;
+      },
     );
 
     type Flag = 'true' | 'false';

@@ -22,6 +22,8 @@ const ACTIONS: Record<string, string> = {
   'cluster.delete': 'Delete cluster',
   'cluster.retry': 'Retry cluster job',
   'cluster.credentials.rotate': "Rotate the cluster's credentials",
+  'cluster.autoheal.set': 'Turn auto-healing on or off',
+  'cluster.bounds.set': 'Change autoscaling bounds',
   'cluster.heal': 'Replace an unhealthy node',
   'cluster.heal.retry': 'Retry a node replacement',
   'cluster.heal.stopped': 'Stop auto-healing',

@@ -38,20 +38,74 @@ function GroupSelect(props: {
   );
 }
 
-/** Resizes one node group; the job it queues is handed to `onJob`. */
-export function ResizeModal(props: { cluster: ClusterView; onJob: (job: Job) => void; onClose: () => void }) {
+/** A whole-number input of at least 0 with its helper line. */
+function CountInput(props: {
+  id: string;
+  label: string;
+  value: number;
+  help: string;
+  onChange: (value: number) => void;
+}) {
+  return (
+    <FormGroup label={props.label} fieldId={props.id}>
+      <NumberInput
+        id={props.id}
+        inputName={props.id}
+        inputAriaLabel={props.label}
+        value={props.value}
+        min={0}
+        onMinus={() => props.onChange(Math.max(0, props.value - 1))}
+        onPlus={() => props.onChange(props.value + 1)}
+        onChange={(e) => props.onChange(Number((e.target as HTMLInputElement).value))}
+      />
+      <FormHelperText>
+        <HelperText>
+          <HelperTextItem>{props.help}</HelperTextItem>
+        </HelperText>
+      </FormHelperText>
+    </FormGroup>
+  );
+}
+
+/** A group's size and autoscaling bounds as stored (a group without bounds: its count for both). */
+function sizesOf(group: NodeGroup | undefined) {
+  const count = group?.count ?? 0;
+  return { count, minSize: group?.minSize ?? count, maxSize: group?.maxSize ?? count };
+}
+
+/**
+ * Resizes one node group, or changes its autoscaling bounds (one or the other per submit): a resize
+ * job is handed to `onJob`; bounds give a job when the group is resized into them or its
+ * autoscaling turns on or off, else they are stored at once (`onSaved`).
+ */
+export function ResizeModal(props: {
+  cluster: ClusterView;
+  onJob: (job: Job) => void;
+  onSaved: () => void;
+  onClose: () => void;
+}) {
   const groups = props.cluster.spec.nodeGroups;
   const [group, setGroup] = useState(groups[0]?.name ?? '');
-  const current = groups.find((g) => g.name === group)?.count ?? 0;
-  const [count, setCount] = useState(current);
+  const stored = sizesOf(groups.find((g) => g.name === group));
+  const [sizes, setSizes] = useState(stored);
+  const set = (key: keyof typeof sizes) => (value: number) => setSizes((s) => ({ ...s, [key]: value }));
+  const resizing = sizes.count !== stored.count;
+  const bounding = sizes.minSize !== stored.minSize || sizes.maxSize !== stored.maxSize;
+  const autoscaled = stored.maxSize > stored.minSize;
   return (
     <OperationModal
       id="resize-form"
       title={`Resize ${props.cluster.name}`}
-      description="Nodes are added or removed in one node group; removed nodes are drained first."
-      submitLabel="Resize"
-      canSubmit={count !== current}
-      submit={async () => props.onJob((await api.resizeCluster(props.cluster.id, group, count)).job)}
+      description="Nodes are added or removed in one node group; removed nodes are drained first. cluster-autoscaler adds and removes nodes between the fewest and the most."
+      submitLabel={bounding ? 'Save bounds' : 'Resize'}
+      canSubmit={resizing !== bounding && sizes.minSize <= sizes.maxSize}
+      submit={async () => {
+        if (!bounding)
+          return props.onJob((await api.resizeCluster(props.cluster.id, group, sizes.count)).job);
+        const saved = await api.setSizeBounds(props.cluster.id, group, sizes.minSize, sizes.maxSize);
+        if ('job' in saved) props.onJob(saved.job);
+        else props.onSaved();
+      }}
       onClose={props.onClose}
     >
       <GroupSelect
@@ -62,26 +116,36 @@ export function ResizeModal(props: { cluster: ClusterView; onJob: (job: Job) => 
         optionLabel={(g) => `${g.name} (${g.count} ${g.count === 1 ? 'node' : 'nodes'})`}
         onChange={(v) => {
           setGroup(v);
-          setCount(groups.find((g) => g.name === v)?.count ?? 0);
+          setSizes(sizesOf(groups.find((g) => g.name === v)));
         }}
       />
-      <FormGroup label="Nodes" fieldId="resize-count">
-        <NumberInput
-          id="resize-count"
-          inputName="resize-count"
-          inputAriaLabel="Nodes"
-          value={count}
-          min={0}
-          onMinus={() => setCount((c) => Math.max(0, c - 1))}
-          onPlus={() => setCount((c) => c + 1)}
-          onChange={(e) => setCount(Number((e.target as HTMLInputElement).value))}
-        />
-        <FormHelperText>
-          <HelperText>
-            <HelperTextItem>Now {current}.</HelperTextItem>
-          </HelperText>
-        </FormHelperText>
-      </FormGroup>
+      <CountInput
+        id="resize-count"
+        label="Nodes"
+        value={sizes.count}
+        help={`Now ${stored.count}.`}
+        onChange={set('count')}
+      />
+      <CountInput
+        id="resize-min"
+        label="Fewest nodes"
+        value={sizes.minSize}
+        help={autoscaled ? `Autoscaled between ${stored.minSize} and ${stored.maxSize}.` : 'Not autoscaled.'}
+        onChange={set('minSize')}
+      />
+      <CountInput
+        id="resize-max"
+        label="Most nodes"
+        value={sizes.maxSize}
+        help="Autoscaled when above the fewest; a group outside its bounds is resized into them."
+        onChange={set('maxSize')}
+      />
+      {resizing && bounding && (
+        <Alert variant="info" isInline isPlain title="Change the nodes or the bounds, one at a time." />
+      )}
+      {sizes.minSize > sizes.maxSize && (
+        <Alert variant="warning" isInline isPlain title="The fewest nodes cannot be more than the most." />
+      )}
     </OperationModal>
   );
 }

@@ -283,7 +283,12 @@ export function ClusterPage(props: {
         )
       )}
       {dialog === 'resize' && (
-        <ResizeModal cluster={c} onJob={started} onClose={() => setDialog(undefined)} />
+        <ResizeModal
+          cluster={c}
+          onJob={started}
+          onSaved={cluster.reload}
+          onClose={() => setDialog(undefined)}
+        />
       )}
       {dialog === 'upgrade' && (
         <UpgradeModal cluster={c} onJob={started} onClose={() => setDialog(undefined)} />
