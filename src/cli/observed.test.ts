@@ -46,4 +46,16 @@ describe('describeObserved', () => {
       }),
     ).toEqual(["no Kubernetes API: the embedded cloud's servers do not boot Kubernetes"]);
   });
+
+  it('says a cluster still being created has no API yet, rather than calling it unreachable', () => {
+    const notYet = {
+      checkedAt: '2030-01-01T00:00:00.000Z',
+      reachable: false,
+      notYet: true,
+      reason: 'the cluster is creating',
+    } as const;
+    expect(describeObserved({ ...notYet, nodes: { ready: 0, total: 0 }, groups: [] })).toEqual([
+      'no API yet: the cluster is creating',
+    ]);
+  });
 });

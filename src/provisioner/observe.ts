@@ -17,6 +17,8 @@ export interface ObservedState {
   reason?: string;
   /** The cluster has no Kubernetes API at all (its cloud never boots Kubernetes: kaas dev's); `reason` says why. */
   noApi?: true;
+  /** The cluster has no API endpoint yet (it is still being created, or its create failed); `reason` says so. */
+  notYet?: true;
   nodes: { ready: number; total: number };
   groups: { name: string; ready: number; total: number; kubeletVersions: string[] }[];
 }

@@ -408,7 +408,7 @@ export function createProvisioner(deps: ProvisionerDeps) {
     if (deps.noKubernetes) return { ...unreachableState(iso(), deps.noKubernetes), noApi: true };
     const endpoint = await findClusterEndpoint({ db, clusterId: record.id });
     if (!endpoint?.apiUrl) {
-      return unreachableState(iso(), `no API endpoint yet: the cluster is ${record.status}`);
+      return { ...unreachableState(iso(), `the cluster is ${record.status}`), notYet: true };
     }
     let access: ClusterAccess;
     try {

@@ -396,7 +396,8 @@ describe('observed state', () => {
     await p.createCluster(testSpec('rd2', 1), { waitForApi: false });
     expect((await p.getCluster('rd2')).observed).toMatchObject({
       reachable: false,
-      reason: 'no API endpoint yet: the cluster is creating',
+      notYet: true,
+      reason: 'the cluster is creating',
     });
   });
 });

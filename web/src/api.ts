@@ -91,11 +91,13 @@ export interface Observed {
   reason?: string;
   /** The cluster has no Kubernetes API at all (kaas dev's embedded cloud boots none); `reason` says why. */
   noApi?: true;
+  /** The cluster has no API endpoint yet (being created, or its create failed); `reason` says so. */
+  notYet?: true;
   nodes: { ready: number; total: number };
   groups: ObservedGroup[];
 }
 /** What members see of the Nodes: how many are Ready. */
-export type ObservedCount = Pick<Observed, 'checkedAt' | 'reachable' | 'nodes' | 'noApi'>;
+export type ObservedCount = Pick<Observed, 'checkedAt' | 'reachable' | 'nodes' | 'noApi' | 'notYet'>;
 export interface Overview {
   cluster: { id: string; name: string; projectId: string; projectName: string };
   apiUrl: string | null;

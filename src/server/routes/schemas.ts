@@ -32,13 +32,17 @@ export const observedSchema = component(
         type: 'boolean',
         description: "true when the cluster has no Kubernetes API at all (kaas dev's embedded cloud)",
       },
+      notYet: {
+        type: 'boolean',
+        description: 'true while the cluster has no API endpoint yet (being created, or its create failed)',
+      },
       nodes: nodeCountSchema,
       groups: {
         type: 'array',
         items: object({ name: str, ready: int, total: int, kubeletVersions: strings }),
       },
     },
-    ['reason', 'noApi'],
+    ['reason', 'noApi', 'notYet'],
   ),
 );
 

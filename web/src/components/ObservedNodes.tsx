@@ -21,14 +21,10 @@ export function ReadyCount(props: { ready: number; total: number }) {
 export function NodesSummary(props: { observed: ObservedCount | Observed | null }) {
   const o = props.observed;
   if (!o) return <span className="kaas-subtitle">Not observed: this kaas did not provision the cluster</span>;
-  if (o.noApi) {
-    const reason = 'reason' in o && o.reason ? `: ${o.reason}` : '';
-    return <span data-testid="no-api">{`No Kubernetes API${reason}`}</span>;
-  }
-  if (!o.reachable) {
-    const reason = 'reason' in o && o.reason ? `: ${o.reason}` : '';
-    return <span data-testid="api-unreachable">{`API unreachable${reason}`}</span>;
-  }
+  const reason = 'reason' in o && o.reason ? `: ${o.reason}` : '';
+  if (o.noApi) return <span data-testid="no-api">{`No Kubernetes API${reason}`}</span>;
+  if (o.notYet) return <span className="kaas-subtitle">{`No API yet${reason}`}</span>;
+  if (!o.reachable) return <span data-testid="api-unreachable">{`API unreachable${reason}`}</span>;
   return (
     <>
       <ReadyCount ready={o.nodes.ready} total={o.nodes.total} />{' '}
@@ -54,6 +50,7 @@ const groupColumns: Column<ObservedGroup>[] = [
 /** Nodes per group for administrators; an unreachable API is a warning with its reason, not a table. */
 export function NodeGroupsTable(props: { load: Loaded<{ observed: Observed | null }> }) {
   const o = props.load.data?.observed;
+  if (o?.notYet) return <span className="kaas-subtitle">No nodes yet: {o.reason}</span>;
   if (o && !o.reachable)
     return (
       <Alert variant="warning" isInline title={`API unreachable: ${o.reason ?? 'unknown reason'}`}>
