@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.ts';
 import { defaultContext } from '../../test/addons/default-context.ts';
 import { resolveContext, type AddonContext } from './context.ts';
-import { DEFAULT_IMAGES } from './images.ts';
+import { DEFAULT_IMAGES, fromRepository } from './images.ts';
 
 function fails(overrides: Partial<AddonContext>, field: string): void {
   let caught: unknown;
@@ -34,6 +34,29 @@ describe('resolveContext', () => {
     expect(r.replicas.grafana).toBe(3);
     expect(r.images.grafana).toBe('docker.io/grafana/grafana:11.4.0');
     expect(r.network.overlayInterface).toBe('ens4');
+  });
+
+  it('takes every default image from the image repository, a per-key override as given', () => {
+    expect(fromRepository('docker.io/grafana/grafana:11.3.1', 'registry.example:5000/mirror')).toBe(
+      'registry.example:5000/mirror/grafana/grafana:11.3.1',
+    );
+    expect(fromRepository('registry.k8s.io/etcd:3.5.15-0', 'localhost:5000')).toBe(
+      'localhost:5000/etcd:3.5.15-0',
+    );
+    const r = resolveContext(
+      defaultContext({
+        imageRepository: 'registry.example:5000/mirror',
+        images: { grafana: 'docker.io/grafana/grafana:11.4.0' },
+      }),
+    );
+    expect(r.images.grafana).toBe('docker.io/grafana/grafana:11.4.0');
+    const { grafana: _grafana, ...rest } = r.images;
+    for (const [key, image] of Object.entries(rest)) {
+      const upstream = DEFAULT_IMAGES[key as keyof typeof DEFAULT_IMAGES];
+      expect(image).toBe(`registry.example:5000/mirror/${upstream.slice(upstream.indexOf('/') + 1)}`);
+    }
+    expect(r.images.flannel).toBe('registry.example:5000/mirror/flannel-io/flannel:v0.26.4');
+    fails({ imageRepository: 'https://registry.example/mirror' }, 'imageRepository');
   });
 
   it('rejects bad names and domains', () => {

@@ -1,5 +1,6 @@
+import { checkImageRepository } from '../cluster/validate.ts';
 import { InputError } from '../errors.ts';
-import { DEFAULT_IMAGES, type ImageKey } from './images.ts';
+import { DEFAULT_IMAGES, fromRepository, type ImageKey } from './images.ts';
 import { PROTECTED_NAMESPACES } from './names.ts';
 
 /** One tenant grant: Keystone role id (a Kubernetes Group via the webhook) → a ClusterRole or a namespaced Role. */
@@ -40,6 +41,9 @@ export interface AddonContext {
    */
   cloudCredentialId?: string;
   replicas?: Partial<Record<ReplicaKey, number>>;
+  /** Registry (and path) the default images are taken from (see fromRepository); absent = upstream. */
+  imageRepository?: string;
+  /** Per-key images, used as given (also with `imageRepository`). */
   images?: Partial<Record<ImageKey, string>>;
   network?: { overlayInterface?: string; podCidr?: string };
   /**
@@ -124,7 +128,16 @@ export function resolveContext(ctx: AddonContext): ResolvedContext {
     replicas[key as ReplicaKey] = value;
   }
 
-  const images: Record<ImageKey, string> = { ...DEFAULT_IMAGES };
+  const repository =
+    ctx.imageRepository === undefined
+      ? undefined
+      : checkImageRepository(ctx.imageRepository, 'imageRepository');
+  const images = Object.fromEntries(
+    Object.entries(DEFAULT_IMAGES).map(([key, image]) => [
+      key,
+      repository === undefined ? image : fromRepository(image, repository),
+    ]),
+  ) as Record<ImageKey, string>;
   for (const [key, value] of Object.entries(ctx.images ?? {})) {
     if (!(key in DEFAULT_IMAGES))
       throw new InputError(`unknown image key "${key}"`, { field: `images.${key}` });

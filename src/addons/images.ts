@@ -1,6 +1,7 @@
 /**
  * Pinned images of every managed service. Tags are exact releases (never `latest`) so a re-render
- * never changes what runs; a cluster may override one key with another pinned image.
+ * never changes what runs; a cluster may take them all from its image repository (fromRepository)
+ * and override one key with another pinned image.
  */
 export const DEFAULT_IMAGES = {
   ingressNginx: 'registry.k8s.io/ingress-nginx/controller:v1.11.5',
@@ -34,3 +35,12 @@ export const DEFAULT_IMAGES = {
 
 /** Name of one overridable image. */
 export type ImageKey = keyof typeof DEFAULT_IMAGES;
+
+/**
+ * `image` (`host/path:tag`) as a mirror at `repository` serves it: the registry host is replaced by
+ * the repository and the path and tag are kept (`docker.io/grafana/grafana:11.3.1` under
+ * `registry.example:5000/mirror` is `registry.example:5000/mirror/grafana/grafana:11.3.1`).
+ */
+export function fromRepository(image: string, repository: string): string {
+  return `${repository}/${image.slice(image.indexOf('/') + 1)}`;
+}

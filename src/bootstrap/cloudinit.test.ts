@@ -177,6 +177,33 @@ describe('renderCloudConfig', () => {
     expect(config.ssh_authorized_keys).toBeUndefined();
   });
 
+  it('takes kubeadm images and the pod sandbox image from the image repository', () => {
+    const pause = KUBERNETES_RELEASES.find((r) => r.patch === bootstrapInput('init').spec.kubernetesVersion)!
+      .images.pause;
+    const upstream = render(bootstrapInput('init')).file('/var/lib/kaas/bootstrap.sh')!.content;
+    expect(upstream).toContain(`sandbox_image = "registry.k8s.io/pause:${pause}"`);
+    expect(kubeadmDocs(bootstrapInput('init'))[1]).not.toHaveProperty('imageRepository');
+
+    for (const role of ['init', 'worker'] as const) {
+      const base = bootstrapInput(role);
+      const input = { ...base, spec: { ...base.spec, imageRepository: 'registry.example:5000/mirror' } };
+      const script = render(input).file('/var/lib/kaas/bootstrap.sh')!.content;
+      expect(script).toContain(`sandbox_image = "registry.example:5000/mirror/pause:${pause}"`);
+      expect(script).not.toContain('registry.k8s.io');
+      // Joining nodes read the ClusterConfiguration (and its repository) from the cluster.
+      if (role === 'init') {
+        expect(kubeadmDocs(input)[1]).toMatchObject({
+          kind: 'ClusterConfiguration',
+          imageRepository: 'registry.example:5000/mirror',
+        });
+      }
+    }
+    const base = bootstrapInput('worker');
+    expect(() =>
+      render({ ...base, spec: { ...base.spec, imageRepository: "r.example/m'; reboot" } }),
+    ).toThrow(expect.objectContaining({ field: 'spec.imageRepository' }));
+  });
+
   it('refuses Flatcar specs', () => {
     expect(() => renderCloudConfig(bootstrapInput('worker', 'flatcar'))).toThrow(
       expect.objectContaining({ field: 'spec.os', message: expect.stringContaining('renderIgnition') }),

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { plainHttpAllowed } from '../auth/loopback.ts';
 import { InputError } from '../errors.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
+import { checkImageRepository } from '../cluster/validate.ts';
 import { releaseForMinor, supportedPatchList, type KubernetesRelease } from '../versions/index.ts';
 
 /** `init`: first master (`kubeadm init`); `join-control-plane`: other masters; `worker`. */
@@ -140,6 +141,10 @@ function checkWebhookKubeconfig(text: string): void {
 export function validateBootstrapInput(input: BootstrapInput): void {
   const { role } = input;
   kubernetesRelease(input.spec);
+  // It goes into the bootstrap script's containerd edit: never trust a spec that skipped validateSpec.
+  if (input.spec.imageRepository !== undefined) {
+    checkImageRepository(input.spec.imageRepository, 'spec.imageRepository');
+  }
   if (role !== 'init' && role !== 'join-control-plane' && role !== 'worker') {
     fail('role', 'must be init, join-control-plane or worker');
   }

@@ -2,7 +2,8 @@
  * kubeadm configuration documents for each node role, in the config API the version catalogue
  * names (v1beta4: extra args as `{name, value}` lists). The node's IP on the overlay interface is
  * not known until boot, so it is written as NODE_IP_PLACEHOLDER and substituted by the bootstrap
- * script. etcd, CoreDNS and pause images are left to kubeadm, which picks its release's own.
+ * script. etcd, CoreDNS and pause images are left to kubeadm, which picks its release's own, from
+ * the cluster's image repository when it has one.
  */
 import type { BootstrapInput } from './input.ts';
 import {
@@ -74,6 +75,7 @@ export function kubeadmDocuments(input: BootstrapInput): Record<string, unknown>
         clusterName: spec.name,
         kubernetesVersion: `v${spec.kubernetesVersion}`,
         controlPlaneEndpoint: input.controlPlaneEndpoint,
+        ...(spec.imageRepository === undefined ? {} : { imageRepository: spec.imageRepository }),
         networking: {
           dnsDomain: 'cluster.local',
           podSubnet: spec.network.podCidr,

@@ -228,12 +228,13 @@ function script(input: BootstrapInput, binDir: string): string {
     // Debian/Ubuntu's containerd ships without the systemd cgroup driver the kubelet uses, and
     // with an older pause image than the release's: containerd, not the kubelet, picks the pod
     // sandbox image, so without this every node pulls a second pause image (an air-gapped one
-    // cannot) and kubeadm warns of the mismatch.
+    // cannot) and kubeadm warns of the mismatch. kubeadm names it `<repository>/pause:<tag>`.
+    const pause = `${spec.imageRepository ?? 'registry.k8s.io'}/pause:${kubernetesRelease(spec).images.pause}`;
     lines.push(
       'mkdir -p /etc/containerd',
       'containerd config default > /etc/containerd/config.toml',
       "sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' /etc/containerd/config.toml",
-      `sed -i 's#sandbox_image = .*#sandbox_image = "registry.k8s.io/pause:${kubernetesRelease(spec).images.pause}"#' /etc/containerd/config.toml`,
+      `sed -i 's#sandbox_image = .*#sandbox_image = "${pause}"#' /etc/containerd/config.toml`,
       'systemctl restart containerd',
     );
   }

@@ -51,6 +51,7 @@ const SPEC_FLAGS: Record<string, string> = {
   sshKeyName: '--ssh-key-name',
   externalNetwork: '--external-network',
   adminRoleId: '--admin-role-id',
+  imageRepository: '--image-repository',
 };
 
 /** The request fields of resize and upgrade, as their flags. */
@@ -101,6 +102,7 @@ interface CreateFlags extends Common {
   sshKeyName?: string;
   externalNetwork?: string;
   adminRoleId?: string;
+  imageRepository?: string;
   /** Name or id of the OpenStack project the cluster belongs to (the API checks the caller holds a role there). */
   project?: string;
 }
@@ -154,6 +156,7 @@ function specFrom(opts: CreateFlags, env: Env) {
     ...(opts.sshKeyName ? { sshKeyName: opts.sshKeyName } : {}),
     ...(opts.externalNetwork ? { externalNetwork: opts.externalNetwork } : {}),
     ...(opts.adminRoleId ? { adminRoleId: opts.adminRoleId } : {}),
+    ...(opts.imageRepository ? { imageRepository: opts.imageRepository } : {}),
   };
   if (workers !== undefined || opts.nodeFlavor || minSize !== undefined || maxSize !== undefined) {
     if (file.nodeGroups)
@@ -390,6 +393,10 @@ export function registerClusterCommands(program: Command, deps: ClusterCommandDe
         .option(
           '--admin-role-id <id>',
           'Keystone role whose holders are cluster-admin (env KUBE_ADMIN_ROLE_ID)',
+        )
+        .option(
+          '--image-repository <host[:port][/path]>',
+          "registry every image of the cluster is pulled from (kubeadm's and the managed services'); default the server's KAAS_IMAGE_REPOSITORY, else the upstream registries",
         )
         .option(
           '--project <name|id>',

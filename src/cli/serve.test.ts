@@ -98,6 +98,7 @@ describe('serveConfigFromEnv', () => {
         KAAS_LOG_LEVEL: 'debug',
         KAAS_RELEASE_MIRROR: 'https://mirror.example/k8s/release/',
         KAAS_RELEASE_CACHE: '/var/cache/kaas',
+        KAAS_IMAGE_REPOSITORY: ' registry.example:5000/mirror ',
         KAAS_METRICS_TOKEN: 'scrape-secret-0123456789',
         KAAS_KEYSTONE_SYNC_INTERVAL_MS: '30000',
         KAAS_KEYSTONE_SYNC_MAX_AGE_MS: '300000',
@@ -120,7 +121,11 @@ describe('serveConfigFromEnv', () => {
       logLevel: 'debug',
       metricsToken: 'scrape-secret-0123456789',
       keystoneSync: { syncIntervalMs: 30_000, syncMaxAgeMs: 300_000 },
-      release: { releaseMirror: 'https://mirror.example/k8s/release', releaseCacheDir: '/var/cache/kaas' },
+      release: {
+        releaseMirror: 'https://mirror.example/k8s/release',
+        releaseCacheDir: '/var/cache/kaas',
+        imageRepository: 'registry.example:5000/mirror',
+      },
       trustedProxies: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1'],
       publicUrl: 'https://kaas.example.com/base',
       autoscalerPort: 9443,
@@ -163,6 +168,13 @@ describe('serveConfigFromEnv', () => {
       expect(configError({ ...db, KAAS_RELEASE_MIRROR: mirror }).field).toBe('KAAS_RELEASE_MIRROR');
     }
     expect(configError({ ...db, KAAS_RELEASE_CACHE: 'cache' }).field).toBe('KAAS_RELEASE_CACHE');
+    for (const repo of ['https://registry.example/m', 'registry.example/m:1.0', 'mirror']) {
+      expect(configError({ ...db, KAAS_IMAGE_REPOSITORY: repo })).toMatchObject({
+        field: 'KAAS_IMAGE_REPOSITORY',
+        code: 'invalid_config',
+        message: expect.stringMatching(/^KAAS_IMAGE_REPOSITORY must/),
+      });
+    }
     expect(configError({ ...db, KAAS_METRICS_TOKEN: 'short' }).field).toBe('KAAS_METRICS_TOKEN');
     expect(configError({ ...db, KAAS_METRICS_TOKEN: 'has a space in it ok' }).field).toBe(
       'KAAS_METRICS_TOKEN',

@@ -13,7 +13,7 @@ import { openStore } from '../store/db.ts';
 import { operatorCheck } from './operator.ts';
 import { startExternalGrpc } from '../server/externalgrpc/server.ts';
 import { autoscalerPortFromEnv, openProvisionerFromEnv } from './provisioner.ts';
-import { releaseDepsFromEnv } from './releaseEnv.ts';
+import { releaseDepsFromEnv, type ReleaseDeps } from './releaseEnv.ts';
 import { DEFAULT_HEAL_POLL_SECONDS } from '../provisioner/heal.ts';
 import { DEFAULT_RESYNC_SECONDS } from '../provisioner/reconcile.ts';
 import { DEFAULT_JOB_CONCURRENCY, reconcilerOf, startWorkerLoop, type StopResult } from './worker.ts';
@@ -45,8 +45,8 @@ export interface ServeConfig {
   metricsToken: string | undefined;
   /** KAAS_KEYSTONE_SYNC_INTERVAL_MS and KAAS_KEYSTONE_SYNC_MAX_AGE_MS, as auth service options. */
   keystoneSync: { syncIntervalMs: number; syncMaxAgeMs: number };
-  /** KAAS_RELEASE_MIRROR and KAAS_RELEASE_CACHE, as provisioner deps. */
-  release: Pick<ProvisionerDeps, 'releaseMirror' | 'releaseCacheDir'>;
+  /** KAAS_RELEASE_MIRROR, KAAS_RELEASE_CACHE and KAAS_IMAGE_REPOSITORY, as provisioner deps. */
+  release: ReleaseDeps;
   /** KAAS_TRUSTED_PROXIES: addresses/CIDRs whose X-Forwarded-* headers are believed; empty = none. */
   trustedProxies: string[];
   /** KAAS_PUBLIC_URL: the URL users reach kaas at; undefined = the URL this replica listens on. */

@@ -74,6 +74,8 @@ export interface SpecOverrides {
   dnsDomain?: string;
   adminRoleId?: string;
   loadBalancer?: string;
+  /** Absent: the server's KAAS_IMAGE_REPOSITORY, if the operator set one, at create. */
+  imageRepository?: string;
 }
 
 /** Numbers from the environment stay strings when malformed, so validation reports them. */
@@ -142,6 +144,7 @@ export function specFromEnv(
     dnsDomain: pick(overrides.dnsDomain, 'DNS_DOMAIN', asIs) ?? CLUSTER_DEFAULTS.dnsDomain,
     adminRoleId: pick(overrides.adminRoleId, 'KUBE_ADMIN_ROLE_ID', asIs),
     loadBalancer: pick(overrides.loadBalancer, 'KUBE_LOAD_BALANCER', asIs) ?? CLUSTER_DEFAULTS.loadBalancer,
+    imageRepository: overrides.imageRepository,
   };
   try {
     return validateSpec(input);

@@ -86,6 +86,12 @@ export interface ClusterSpec {
   readonly autoHeal?: boolean;
   /** How long a master's Node is not Ready before it is replaced (three masters only); see heal.ts. */
   readonly masterUnhealthyAfterSeconds?: number;
+  /**
+   * Registry (and path) every image of the cluster comes from instead of its upstream registry:
+   * kubeadm's (control plane, etcd, CoreDNS, kube-proxy, pause) and the managed services'. Absent =
+   * upstream registries. Set at create (default the operator's KAAS_IMAGE_REPOSITORY) and kept.
+   */
+  readonly imageRepository?: string;
 }
 
 /** What the caller may omit or pass loosely: validateSpec fills the derivable fields. */
@@ -107,6 +113,7 @@ export interface ClusterSpecInput {
   loadBalancer?: unknown;
   autoHeal?: unknown;
   masterUnhealthyAfterSeconds?: unknown;
+  imageRepository?: unknown;
 }
 
 /** Cloud-init for Debian/Ubuntu images, Ignition for Flatcar. */

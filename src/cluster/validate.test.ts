@@ -136,7 +136,51 @@ describe('validateSpec', () => {
     expect(validateSpec({ ...valid(), sshKeyName: 'alice key@1' }).sshKeyName).toBe('alice key@1');
   });
 
+  it('keeps an image repository as given, and none when absent or empty', () => {
+    for (const repo of [
+      'registry.example:5000/mirror',
+      'localhost:5000',
+      '10.0.0.1:5000/a/b_c',
+      'harbor.example',
+    ]) {
+      expect(validateSpec({ ...valid(), imageRepository: repo }).imageRepository).toBe(repo);
+    }
+    expect(validateSpec(valid())).not.toHaveProperty('imageRepository');
+    expect(validateSpec({ ...valid(), imageRepository: '' })).not.toHaveProperty('imageRepository');
+  });
+
+  const repo = (value: unknown) => (s: Record<string, unknown>) => (s.imageRepository = value);
   const cases: [string, Mutate, string, RegExp][] = [
+    ['repository with a scheme', repo('https://r.example/m'), 'imageRepository', /must not have a scheme/],
+    ['repository with a tag', repo('r.example:5000/m:1.0'), 'imageRepository', /must not have a tag/],
+    ['repository with a digest', repo('r.example/m@sha256:ab'), 'imageRepository', /must not have a digest/],
+    [
+      'repository without a registry host',
+      repo('mirror/k8s'),
+      'imageRepository',
+      /must start with a registry host/,
+    ],
+    [
+      'repository with a bad port',
+      repo('r.example:http/m'),
+      'imageRepository',
+      /must start with a registry host/,
+    ],
+    ['repository too long', repo(`r.example/${'a'.repeat(130)}`), 'imageRepository', /at most 128/],
+    [
+      'repository with an uppercase path',
+      repo('r.example/Mirror'),
+      'imageRepository',
+      /path must be lowercase/,
+    ],
+    ['repository with a trailing slash', repo('r.example/m/'), 'imageRepository', /path must be lowercase/],
+    ['repository not a string', repo(5000), 'imageRepository', /must be a string/],
+    [
+      'repository on Flatcar',
+      (s) => Object.assign(s, { image: 'flatcar-stable', imageRepository: 'r.example/m' }),
+      'imageRepository',
+      /cannot be used with Flatcar nodes yet/,
+    ],
     ['unknown top-level field', (s) => (s.nmae = 'x'), 'nmae', /nmae is not a known field/],
     ['missing name', (s) => delete s.name, 'name', /name is required/],
     ['non-string name', (s) => (s.name = 5), 'name', /name must be a string, got 5/],

@@ -40,6 +40,11 @@ const KEYPAIR_NAME = /^[A-Za-z0-9 _.@-]{1,255}$/;
 const ROLE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SSH_KEY =
   /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
+const REGISTRY_HOST =
+  /^(localhost|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+|\d{1,3}(\.\d{1,3}){3})(:\d{1,5})?$/;
+const REPOSITORY_PATH = /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
+/** Longest image repository: leaves room under the 255-character reference limit for image path and tag. */
+const MAX_IMAGE_REPOSITORY = 128;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
@@ -61,6 +66,7 @@ const SPEC_KEYS = [
   'loadBalancer',
   'autoHeal',
   'masterUnhealthyAfterSeconds',
+  'imageRepository',
 ] as const;
 const GROUP_KEYS = [
   'name',
@@ -410,6 +416,16 @@ export function validateSpec(input: unknown): ClusterSpec {
   if (masters === 3 && loadBalancer === 'none') {
     fail('loadBalancer', 'must be octavia with 3 masters: the API needs one address in front of them');
   }
+  const imageRepository =
+    optionalText(spec.imageRepository, 'imageRepository') === undefined
+      ? undefined
+      : checkImageRepository(spec.imageRepository, 'imageRepository');
+  if (imageRepository !== undefined && os === 'flatcar') {
+    fail(
+      'imageRepository',
+      "cannot be used with Flatcar nodes yet: kaas does not set their containerd's sandbox (pause) image, which would still come from registry.k8s.io",
+    );
+  }
   return {
     name,
     kubernetesVersion: version,
@@ -437,7 +453,37 @@ export function validateSpec(input: unknown): ClusterSpec {
             MAX_UNHEALTHY_AFTER_SECONDS,
           ),
         }),
+    ...(imageRepository === undefined ? {} : { imageRepository }),
   };
+}
+
+/**
+ * An image repository (`registry.example:5000/mirror`): a registry host (a name with a dot, an IPv4
+ * address or `localhost`, so containerd never reads it as a Docker Hub user), an optional port and
+ * path; no scheme, tag or digest, since image names and tags are appended to it. InputError naming
+ * `field` (the spec field, or the operator's variable).
+ */
+export function checkImageRepository(value: unknown, field: string): string {
+  const repo = text(value, field);
+  const example = 'such as registry.example:5000/mirror';
+  if (repo.includes('://')) fail(field, `must not have a scheme (${example}), got ${show(repo)}`);
+  if (repo.includes('@')) fail(field, `must not have a digest (${example}), got ${show(repo)}`);
+  const slash = repo.indexOf('/');
+  const [host, path] = slash < 0 ? [repo, undefined] : [repo.slice(0, slash), repo.slice(slash + 1)];
+  if (path?.includes(':')) fail(field, `must not have a tag (${example}), got ${show(repo)}`);
+  if (repo.length > MAX_IMAGE_REPOSITORY || !REGISTRY_HOST.test(host)) {
+    fail(
+      field,
+      `must start with a registry host (a name with a dot, an IPv4 address or localhost) and optional :port, at most ${MAX_IMAGE_REPOSITORY} characters (${example}), got ${show(repo)}`,
+    );
+  }
+  if (path !== undefined && !REPOSITORY_PATH.test(path)) {
+    fail(
+      field,
+      `path must be lowercase letters, digits and '.', '_', '-' between '/'-separated parts (${example}), got ${show(repo)}`,
+    );
+  }
+  return repo;
 }
 
 /** Outcome of an upgrade check; `none` means the cluster already runs that version. */

@@ -116,6 +116,11 @@ export interface ProvisionerDeps {
   /** Where verified releases are cached (KAAS_RELEASE_CACHE); default `<tmpdir>/kaas-releases`. */
   releaseCacheDir?: string;
   /**
+   * The image repository a new cluster gets when its spec names none (KAAS_IMAGE_REPOSITORY); it is
+   * stored in the cluster's spec, so changing the setting never changes what an existing cluster runs.
+   */
+  imageRepository?: string;
+  /**
    * The releases and digests downloads are checked against; default the version catalogue. Only
    * tests replace it, to stage stand-in tarballs whose digests they know.
    */
@@ -1022,6 +1027,9 @@ export function createProvisioner(deps: ProvisionerDeps) {
         const key = generateSshKey(`kaas-${String(raw.name ?? 'cluster')}`);
         raw.sshPublicKey = key.publicKey;
         privateKey = key.privateKey;
+      }
+      if ((raw.imageRepository ?? '') === '' && deps.imageRepository !== undefined) {
+        raw.imageRepository = deps.imageRepository;
       }
       const spec = validateSpec(raw);
       const options = parseOptions(optionsInput, spec.sshPublicKey !== undefined);

@@ -141,9 +141,17 @@ describe('zero setup on the embedded cloud', () => {
       'second-cluster',
       '--workers',
       '2',
+      '--image-repository',
+      'registry.example:5000/mirror',
       '--no-wait',
     ]);
     expect(second.code, second.stderr).toBe(0);
+    const secondSpec = JSON.parse(
+      (await kaas(['cluster', 'show', 'second-cluster', '-o', 'json'])).stdout,
+    ) as {
+      cluster: { spec: { imageRepository?: string } };
+    };
+    expect(secondSpec.cluster.spec.imageRepository).toBe('registry.example:5000/mirror');
 
     // Tables are aligned: every column starts where its header does.
     const list = await kaas(['cluster', 'list']);
@@ -263,6 +271,18 @@ describe('zero setup on the embedded cloud', () => {
     expect([version.code, version.stderr]).toEqual([
       2,
       expect.stringMatching(/^kaas: --kubernetes-version /m),
+    ]);
+    const repo = await kaas([
+      'cluster',
+      'create',
+      '--name',
+      'v1',
+      '--image-repository',
+      'https://r.example/m',
+    ]);
+    expect([repo.code, repo.stderr]).toEqual([
+      2,
+      expect.stringMatching(/^kaas: --image-repository must not have a scheme/m),
     ]);
     const wait = await kaas(['cluster', 'create', '--name', 'v1'], {}, { KAAS_WAIT_FOR_API: 'no' });
     expect([wait.code, wait.stderr]).toEqual([

@@ -57,6 +57,16 @@ describe('clusters from the control panel', () => {
     await nameError.getByText('name must be a DNS label').waitFor();
     expect(await listed(page)).toEqual([]);
     await shoot(page, 'create-form-error');
+    await page.locator('#cluster-name').fill('web1');
+    await page.locator('#cluster-image-repository').fill('https://registry.example/mirror');
+    await page.getByRole('button', { name: 'Create cluster' }).click();
+    await page
+      .locator('#cluster-image-repository')
+      .locator('xpath=ancestor::div[contains(@class,"pf-v6-c-form__group")]')
+      .getByText('imageRepository must not have a scheme')
+      .waitFor();
+    expect(await listed(page)).toEqual([]);
+    await page.locator('#cluster-image-repository').fill('');
 
     // A cluster of one master and one node on the catalogue's oldest version, followed live to ready.
     await suite.submitCluster(page, 'web1', OLDEST.patch);

@@ -33,7 +33,12 @@ import {
   type NodeRole,
 } from '../../src/bootstrap/input.ts';
 import { AUTHENTICATION_CONFIG_PATH, NODE_IP_PLACEHOLDER } from '../../src/bootstrap/kubeadm.ts';
-import { decodeEnrolledFiles, firstBootContent, KUBEADM_CONFIG_PATH } from '../../src/bootstrap/node.ts';
+import {
+  decodeEnrolledFiles,
+  firstBootContent,
+  KUBEADM_CONFIG_PATH,
+  SCRIPT_PATH,
+} from '../../src/bootstrap/node.ts';
 import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import { bootstrapInput } from '../bootstrap/fixtures.ts';
 import { kubeBinary } from '../../src/dev/kube/binaries.ts';
@@ -194,6 +199,31 @@ describe.each(KUBERNETES_RELEASES.map((r) => [r.patch, r] as const))('kubeadm %s
     expect(list).toContain(`registry.k8s.io/etcd:${release.images.etcd}`);
     expect(list).toContain(`registry.k8s.io/coredns/coredns:${release.images.coredns}`);
     expect(list).toContain(`registry.k8s.io/pause:${release.images.pause}`);
+  });
+
+  it("takes every image from the cluster's image repository, the sandbox image under kubeadm's name", async () => {
+    const repository = 'registry.example:5000/mirror';
+    const base = nodeInput('init', 'cloud-init', patch);
+    const input = { ...base, spec: { ...base.spec, imageRepository: repository } };
+    const file = join(workDir(), 'kubeadm.yaml');
+    writeFileSync(file, kubeadmConfig(input, 'cloud-init'));
+    const images = await run(kubeadm(), ['config', 'images', 'list', '--config', file]);
+    expect(images.code, images.stderr).toBe(0);
+    const list = images.stdout.trim().split('\n').sort();
+    expect(list).toEqual(
+      [
+        `coredns:${release.images.coredns}`,
+        `etcd:${release.images.etcd}`,
+        `kube-apiserver:v${patch}`,
+        `kube-controller-manager:v${patch}`,
+        `kube-proxy:v${patch}`,
+        `kube-scheduler:v${patch}`,
+        `pause:${release.images.pause}`,
+      ].map((image) => `${repository}/${image}`),
+    );
+    // containerd runs pods on the pause image kubeadm expects (no second, upstream pause).
+    const script = renderedFiles(input, 'cloud-init').get(SCRIPT_PATH) ?? '';
+    expect(/sandbox_image = "([^"]+)"/.exec(script)?.[1]).toBe(`${repository}/pause:${release.images.pause}`);
   });
 
   it.each(FORMATS)(

@@ -191,6 +191,32 @@ describe('provisioner on cloudsim', () => {
     await expect(p.getCluster('sim1')).rejects.toMatchObject({ code: 'cluster_not_found' });
   });
 
+  it("gives a new cluster the operator's image repository and keeps it when the setting changes", async () => {
+    const db = await store();
+    const p = testProvisioner(db, cloud, material, { imageRepository: 'registry.example:5000/mirror' });
+    const sandbox = async (name: string) => {
+      const [server] = await cloud.nova.listServers({ name: `^${name}$` });
+      const userData = (await cloud.nova.getServerUserData(server?.id as string)) ?? '';
+      return /sandbox_image = "([^"]+)"/.exec(userData)?.[1];
+    };
+    const { cluster } = await p.createCluster(testSpec('repo1', 1), options());
+    await p.createCluster(testSpec('repo2', 0, { imageRepository: 'mirror.example/k8s' }), options());
+    await p.runUntilIdle();
+    expect((await p.getCluster('repo1')).spec.imageRepository).toBe('registry.example:5000/mirror');
+    expect((await p.getCluster('repo2')).spec.imageRepository).toBe('mirror.example/k8s');
+    expect(await sandbox('kaas-repo1-default-0')).toMatch(/^registry\.example:5000\/mirror\/pause:/);
+    expect(await sandbox('kaas-repo2-master-0')).toMatch(/^mirror\.example\/k8s\/pause:/);
+    // The operator moves the setting: the existing cluster's nodes still come from its own repository.
+    const moved = testProvisioner(db, cloud, material, { imageRepository: 'other.example/m' });
+    await moved.resizeCluster('repo1', 'default', 2);
+    await moved.runUntilIdle();
+    expect(await sandbox('kaas-repo1-default-1')).toMatch(/^registry\.example:5000\/mirror\/pause:/);
+    expect((await moved.getCluster('repo1')).spec.imageRepository).toBe('registry.example:5000/mirror');
+    for (const name of ['repo1', 'repo2']) await moved.deleteCluster(name);
+    await moved.runUntilIdle();
+    expect(await taggedCounts(cloud, cluster.id)).toEqual(NONE_TAGGED);
+  });
+
   it('puts 3 masters behind an Octavia load balancer and garbage-collects it with cloud-controller ones', async () => {
     const p = testProvisioner(await store(), cloud, material);
     const { cluster, job } = await p.createCluster(testSpec('ha1', 1, { masters: 3 }), options());

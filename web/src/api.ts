@@ -161,6 +161,8 @@ export interface ClusterSpec {
   image: string;
   nodeGroups: NodeGroup[];
   adminRoleId: string;
+  /** Registry every image is pulled from (absent: the server's default, else upstream). */
+  imageRepository?: string;
   /** The cluster's auto-healing switch; absent means on. */
   autoHeal?: boolean;
   [more: string]: unknown;

@@ -106,6 +106,7 @@ export function addonContext(
     },
     storageClass: {},
     network: { overlayInterface: spec.overlayInterface, podCidr: spec.network.podCidr },
+    ...(spec.imageRepository === undefined ? {} : { imageRepository: spec.imageRepository }),
     ...(cloudCredentialId === undefined ? {} : { cloudCredentialId }),
     ...(autoscalerAddress !== undefined && spec.nodeGroups.some(isAutoscaled)
       ? { autoscaler: { address: autoscalerAddress } }

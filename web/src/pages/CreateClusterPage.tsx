@@ -116,12 +116,13 @@ function TextField(props: {
   helper?: string;
   placeholder?: string;
   autoFocus?: boolean;
+  optional?: boolean;
 }) {
   return (
-    <FormGroup label={props.label} isRequired fieldId={props.id}>
+    <FormGroup label={props.label} isRequired={!props.optional} fieldId={props.id}>
       <TextInput
         id={props.id}
-        isRequired
+        isRequired={!props.optional}
         value={props.value}
         onChange={(_e, v) => props.onChange(v)}
         validated={props.error ? 'error' : 'default'}
@@ -212,6 +213,7 @@ function CreateClusterForm(props: {
     'masterFlavor',
     'image',
     'adminRoleId',
+    'imageRepository',
   ]);
   const groupField = /^nodeGroups\[(\d+)\]\.(name|count|flavor|image)$/;
   const elsewhere = error && !(error.field && (shownFields.has(error.field) || groupField.test(error.field)));
@@ -248,6 +250,16 @@ function CreateClusterForm(props: {
           }))}
           onChange={(v) => set({ kubernetesVersion: v })}
           error={fieldError('kubernetesVersion')}
+        />
+        <TextField
+          id="cluster-image-repository"
+          label="Image repository"
+          optional
+          value={spec.imageRepository ?? ''}
+          onChange={(v) => set({ imageRepository: v.trim() === '' ? undefined : v })}
+          error={fieldError('imageRepository')}
+          helper="Registry every image of the cluster is pulled from, host[:port][/path]; empty: the server's default (KAAS_IMAGE_REPOSITORY), else the upstream registries."
+          placeholder="e.g. registry.example:5000/mirror"
         />
         {defaults.spec.adminRoleId === null && (
           <TextField
