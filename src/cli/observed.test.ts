@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ObservedState } from '../provisioner/observe.ts';
 import { describeObserved } from './observed.ts';
 
 describe('describeObserved', () => {
@@ -22,39 +23,31 @@ describe('describeObserved', () => {
     ]);
   });
 
+  /** An observation of an API that could not be read, with `extra` facts. */
+  const unread = (extra: Partial<ObservedState>): ObservedState => ({
+    checkedAt: '2030-01-01T00:00:00.000Z',
+    reachable: false,
+    nodes: { ready: 0, total: 0 },
+    groups: [],
+    ...extra,
+  });
+
   it('says plainly that the API could not be reached, and why', () => {
-    expect(
-      describeObserved({
-        checkedAt: '2030-01-01T00:00:00.000Z',
-        reachable: false,
-        reason: 'connect ECONNREFUSED 10.0.0.5:6443',
-        nodes: { ready: 0, total: 0 },
-        groups: [],
-      }),
-    ).toEqual(['API unreachable: connect ECONNREFUSED 10.0.0.5:6443 (checked 2030-01-01T00:00:00.000Z)']);
+    expect(describeObserved(unread({ reason: 'connect ECONNREFUSED 10.0.0.5:6443' }))).toEqual([
+      'API unreachable: connect ECONNREFUSED 10.0.0.5:6443 (checked 2030-01-01T00:00:00.000Z)',
+    ]);
   });
 
   it('says a cluster without a Kubernetes API has none, rather than calling it unreachable', () => {
     expect(
-      describeObserved({
-        checkedAt: '2030-01-01T00:00:00.000Z',
-        reachable: false,
-        noApi: true,
-        reason: "the embedded cloud's servers do not boot Kubernetes",
-        nodes: { ready: 0, total: 0 },
-        groups: [],
-      }),
+      describeObserved(
+        unread({ noApi: true, reason: "the embedded cloud's servers do not boot Kubernetes" }),
+      ),
     ).toEqual(["no Kubernetes API: the embedded cloud's servers do not boot Kubernetes"]);
   });
 
   it('says a cluster still being created has no API yet, rather than calling it unreachable', () => {
-    const notYet = {
-      checkedAt: '2030-01-01T00:00:00.000Z',
-      reachable: false,
-      notYet: true,
-      reason: 'the cluster is creating',
-    } as const;
-    expect(describeObserved({ ...notYet, nodes: { ready: 0, total: 0 }, groups: [] })).toEqual([
+    expect(describeObserved(unread({ notYet: true, reason: 'the cluster is creating' }))).toEqual([
       'no API yet: the cluster is creating',
     ]);
   });

@@ -8,20 +8,9 @@
 import { MASTERS_GROUP, nodeGroupOf, OTHER_GROUP } from '../cluster/nodegroup.ts';
 import type { ClusterSpec } from '../cluster/spec.ts';
 import type { KubeClient, NodeState } from './kubeclient.ts';
+import type { ObservedState } from './observedState.ts';
 
-/** What `GET /api/v1/clusters/:id` shows as `observed`. */
-export interface ObservedState {
-  checkedAt: string;
-  reachable: boolean;
-  /** Why the API could not be read (no endpoint yet, connection refused, TLS, timeout, 401…). */
-  reason?: string;
-  /** The cluster has no Kubernetes API at all (its cloud never boots Kubernetes: kaas dev's); `reason` says why. */
-  noApi?: true;
-  /** The cluster has no API endpoint yet (it is still being created, or its create failed); `reason` says so. */
-  notYet?: true;
-  nodes: { ready: number; total: number };
-  groups: { name: string; ready: number; total: number; kubeletVersions: string[] }[];
-}
+export type { ObservedState };
 
 /** How long a look at the cluster may take before it is reported as a timeout. */
 export const OBSERVE_TIMEOUT_MS = 3_000;

@@ -75,7 +75,11 @@ describe('audit hook', () => {
       remoteAddress: '10.1.2.3',
     });
     const c = res.cookies.find((x) => x.name === 'kaas_session');
-    return { res, headers: { cookie: `kaas_session=${c?.value}`, 'x-csrf-token': res.json().csrfToken } };
+    const headers = { cookie: `kaas_session=${c?.value}`, 'x-csrf-token': res.json().csrfToken };
+    /** A request in this session. */
+    const send = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) =>
+      app.inject({ method, url, headers, ...(payload ? { payload } : {}) });
+    return { res, send };
   }
   const rows = () => store.db.selectFrom('audit_events').selectAll().orderBy('at').execute();
 
@@ -83,19 +87,14 @@ describe('audit hook', () => {
     await build(store);
     await login('alice', 'wrong-password-123');
     await login('nobody', 'whatever-456');
-    const { headers } = await login('alice', 'pw-alice');
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/v1/tokens',
-      headers,
-      payload: { name: 'ci' },
-    });
+    const { send } = await login('alice', 'pw-alice');
+    const created = await send('POST', '/api/v1/tokens', { name: 'ci' });
     expect(created.statusCode).toBe(201);
     const { id, token } = created.json() as { id: string; token: string };
-    await app.inject({ method: 'DELETE', url: `/api/v1/tokens/${id}`, headers });
-    await app.inject({ method: 'GET', url: '/api/v1/tokens', headers });
-    await app.inject({ method: 'GET', url: '/api/v1/other', headers });
-    await app.inject({ method: 'POST', url: '/api/v1/logout', headers });
+    await send('DELETE', `/api/v1/tokens/${id}`);
+    await send('GET', '/api/v1/tokens');
+    await send('GET', '/api/v1/other');
+    await send('POST', '/api/v1/logout');
 
     const events = await rows();
     const dump = JSON.stringify(events);
@@ -118,12 +117,7 @@ describe('audit hook', () => {
     });
     expect(byAction['token.delete']?.target).toBe(id);
     const again = await login('alice', 'pw-alice');
-    const restricted = await app.inject({
-      method: 'POST',
-      url: '/api/v1/tokens',
-      headers: again.headers,
-      payload: { name: 'prod-only', clusters: ['prod'] },
-    });
+    const restricted = await again.send('POST', '/api/v1/tokens', { name: 'prod-only', clusters: ['prod'] });
     expect(restricted.statusCode).toBe(201);
     const restrictedEvent = (await rows()).find((e) => e.target === restricted.json().id);
     expect(JSON.parse(restrictedEvent!.details)).toMatchObject({ name: 'prod-only', clusters: ['c1'] });
@@ -136,26 +130,13 @@ describe('audit hook', () => {
     await build(store);
     const alice = await login('alice', 'pw-alice');
     const bob = await login('bob', 'pw-bob');
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/v1/clusters',
-      headers: alice.headers,
-      payload: { defaultProject: 'kaas' },
-    });
+    const created = await alice.send('POST', '/api/v1/clusters', { defaultProject: 'kaas' });
     expect(created.statusCode).toBe(202);
-    const put = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/clusters/c1/role-bindings',
-      headers: alice.headers,
-      payload: { items: [{ keystoneRoleId: 'r-member', kind: 'ClusterRole', roleName: 'view' }] },
+    const put = await alice.send('PUT', '/api/v1/clusters/c1/role-bindings', {
+      items: [{ keystoneRoleId: 'r-member', kind: 'ClusterRole', roleName: 'view' }],
     });
     expect(put.statusCode).toBe(200);
-    const refused = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/clusters/c1/role-bindings',
-      headers: bob.headers,
-      payload: { items: [] },
-    });
+    const refused = await bob.send('PUT', '/api/v1/clusters/c1/role-bindings', { items: [] });
     expect(refused.statusCode).toBe(403);
     const anonymous = await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name: 'x' } });
     expect(anonymous.statusCode).toBe(401);
@@ -175,19 +156,10 @@ describe('audit hook', () => {
   it('records an administrator revoking a member token', async () => {
     await build(store);
     const bob = await login('bob', 'pw-bob');
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/v1/tokens',
-      headers: bob.headers,
-      payload: { name: 'b' },
-    });
+    const created = await bob.send('POST', '/api/v1/tokens', { name: 'b' });
     const tokenId = created.json().id as string;
     const alice = await login('alice', 'pw-alice');
-    const res = await app.inject({
-      method: 'DELETE',
-      url: `/api/v1/clusters/c1/admin/tokens/${tokenId}`,
-      headers: alice.headers,
-    });
+    const res = await alice.send('DELETE', `/api/v1/clusters/c1/admin/tokens/${tokenId}`);
     expect(res.statusCode).toBe(204);
     const revoke = (await rows()).find((e) => e.action === 'token.revoke');
     expect(revoke).toMatchObject({

@@ -2,6 +2,7 @@
  * The control panel's one door to the kaas server: every request, the CSRF header, error
  * decoding and the "session expired" signal live here, so pages only call typed functions.
  */
+import type { ObservedGroup, ObservedState } from '../../src/provisioner/observedState.ts';
 import type { AuditEvent } from '../../src/store/auditSchema.ts';
 
 /** A failed API call, with the server's stable error code and message. */
@@ -77,25 +78,9 @@ export interface ServiceList {
   /** Administrators only: the last reconcile pass and each service's state. */
   reconcile?: { syncedAt: string | null; error: string | null; services: ServiceSync[] };
 }
-/** One node group as the cluster's API reports it (masters first). */
-export interface ObservedGroup {
-  name: string;
-  ready: number;
-  total: number;
-  kubeletVersions: string[];
-}
-/** A cluster's Nodes read from its own API when asked; `reason` says why it could not be read. */
-export interface Observed {
-  checkedAt: string;
-  reachable: boolean;
-  reason?: string;
-  /** The cluster has no Kubernetes API at all (kaas dev's embedded cloud boots none); `reason` says why. */
-  noApi?: true;
-  /** The cluster has no API endpoint yet (being created, or its create failed); `reason` says so. */
-  notYet?: true;
-  nodes: { ready: number; total: number };
-  groups: ObservedGroup[];
-}
+/** A cluster's Nodes read from its own API when asked, as the server defines them. */
+export type { ObservedGroup };
+export type Observed = ObservedState;
 /** What members see of the Nodes: how many are Ready. */
 export type ObservedCount = Pick<Observed, 'checkedAt' | 'reachable' | 'nodes' | 'noApi' | 'notYet'>;
 export interface Overview {
