@@ -61,3 +61,8 @@ export function createAuthMetrics(options: {
     }),
   };
 }
+
+/** The counter and histogram children of one TokenReview result, to bind once. */
+export function reviewOutcome(metrics: AuthMetrics, result: 'authenticated' | 'rejected' | 'error') {
+  return { count: metrics.tokenReviews.labels(result), seconds: metrics.tokenReviewSeconds.labels(result) };
+}
