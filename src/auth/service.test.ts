@@ -92,7 +92,7 @@ describe('identity cache', () => {
     });
     now += 5_000;
     expect(await review()).toMatchObject({ user: { username: 'alice' } });
-    // In the last quarter of the TTL the review is still answered from the cache, and re-reads it.
+    // In the second half of the TTL the review is still answered from the cache, and re-reads it.
     now += 3_000;
     expect(await review()).toMatchObject({ user: { username: 'alice' } });
     await expect.poll(review).toEqual({ error: 'the token owner is disabled in Keystone' });
