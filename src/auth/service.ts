@@ -24,7 +24,7 @@ import { upsertKeystoneUser } from '../store/upsertKeystoneUser.ts';
 import { deleteWhere, sharedReads, ttlCache } from './cache.ts';
 import { countingDirectory } from './counting.ts';
 import type { KeystoneDirectory } from './directory.ts';
-import { createAuthMetrics, reviewOutcome, type AuthMetrics } from './metrics.ts';
+import { createAuthMetrics, type AuthMetrics, type ReviewResultLabel } from './metrics.ts';
 import { syncKeystone, type SyncOutcome } from './sync.ts';
 import {
   createLoginThrottle,
@@ -160,12 +160,6 @@ export function createAuthService(deps: AuthServiceDeps) {
   let lastSyncAt: Date | undefined;
   const metrics: AuthMetrics = createAuthMetrics({ now: deps.now, lastSyncAt: () => lastSyncAt });
   const directory = countingDirectory(deps.directory, metrics);
-  /** The review metrics' children, bound once: labelling on every review hashes the labels each time. */
-  const reviewOutcomes = {
-    authenticated: reviewOutcome(metrics, 'authenticated'),
-    rejected: reviewOutcome(metrics, 'rejected'),
-    error: reviewOutcome(metrics, 'error'),
-  };
   const throttle = createLoginThrottle({ db: store.db, now: deps.now, policy: options.throttle });
   const identities = ttlCache<CachedIdentity>({
     max: options.cacheMaxEntries,
@@ -516,14 +510,13 @@ export function createAuthService(deps: AuthServiceDeps) {
       audiences: string[] | undefined;
     }): Promise<ReviewResult> {
       const started = performance.now();
-      let outcome = reviewOutcomes.error;
+      let result: ReviewResultLabel = 'error';
       try {
         const answer = await review(input);
-        outcome = 'user' in answer ? reviewOutcomes.authenticated : reviewOutcomes.rejected;
+        result = 'user' in answer ? 'authenticated' : 'rejected';
         return answer;
       } finally {
-        outcome.count.inc();
-        outcome.seconds.observe((performance.now() - started) / 1000);
+        metrics.observeReview(result, (performance.now() - started) / 1000);
       }
     },
 
