@@ -42,7 +42,10 @@ describe('TokenReview metrics', () => {
         (m) => m.name === 'kaas_tokenreview_duration_seconds',
       );
       return metric?.values
-        .map(({ labels, metricName, value }) => JSON.stringify({ labels, metricName, value }))
+        .map((v) => {
+          const { labels, value, metricName } = v as typeof v & { metricName?: string };
+          return JSON.stringify({ labels, metricName, value });
+        })
         .sort();
     };
     expect(await values(metrics.registry)).toEqual(await values(reference));
