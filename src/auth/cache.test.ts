@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deleteWhere, ttlCache } from './cache.ts';
+import { deleteWhere, sharedReads, ttlCache } from './cache.ts';
 
 describe('ttlCache', () => {
   it('expires entries older than the TTL on the given clock', () => {
@@ -31,5 +31,24 @@ describe('ttlCache', () => {
     for (let n = 0; n < 10_000; n++) c.set(`k${n}`, { n });
     expect(c.size).toBe(100);
     expect(c.get('k9999')).toEqual({ n: 9999 });
+  });
+});
+
+describe('sharedReads', () => {
+  it('runs one read per key for concurrent callers, a new one once it settled, failures included', async () => {
+    const shared = sharedReads<number>();
+    let reads = 0;
+    let release: (n: number) => void = () => undefined;
+    const read = () => {
+      reads++;
+      return new Promise<number>((resolve) => (release = resolve));
+    };
+    const first = [shared('a', read), shared('a', read)];
+    const other = shared('b', () => Promise.resolve(7));
+    expect(reads).toBe(1);
+    release(1);
+    expect(await Promise.all([...first, other])).toEqual([1, 1, 7]);
+    await expect(shared('a', () => Promise.reject(new Error('store down')))).rejects.toThrow('store down');
+    expect(await shared('a', () => Promise.resolve(2))).toBe(2);
   });
 });

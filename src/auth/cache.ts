@@ -31,3 +31,20 @@ export function deleteWhere<V extends NonNullable<unknown>>(
   for (const [key, value] of cache.entries()) if (predicate(key, value)) doomed.push(key);
   for (const key of doomed) cache.delete(key);
 }
+
+/**
+ * A read shared by concurrent callers: while one read of a key is in flight, callers of the same
+ * key get its promise instead of starting another. A cache that expires under load would
+ * otherwise send one store read per waiting caller (all of them at once, on PostgreSQL).
+ */
+export function sharedReads<T>(): (key: string, read: () => Promise<T>) => Promise<T> {
+  const inFlight = new Map<string, Promise<T>>();
+  return (key, read) => {
+    let pending = inFlight.get(key);
+    if (!pending) {
+      pending = read().finally(() => inFlight.delete(key));
+      inFlight.set(key, pending);
+    }
+    return pending;
+  };
+}

@@ -14,24 +14,38 @@ async function memberWithToken(name: string, options: { now: () => number; cache
   const ks = memoryDirectory();
   ks.addUser('u1', name, 'pw');
   ks.setRoles('p1', [{ userId: 'u1', roleId: 'r1', roleName: 'member' }]);
+  let statements = 0;
+  const counted = store.db.withPlugin({
+    transformQuery: ({ node }) => {
+      statements++;
+      return node;
+    },
+    transformResult: async ({ result }) => result,
+  });
   const auth = createAuthService({
-    store,
+    store: { ...store, db: counted },
     directory: ks.directory,
     logger: createLogger({ level: 'silent' }),
     now: () => new Date(options.now()),
     ...(options.cacheTtlMs ? { options: { cacheTtlMs: options.cacheTtlMs } } : {}),
   });
   await auth.sync();
-  const { token } = await auth.createToken(
-    { userId: 'u1', userName: name, domainName: 'Default', via: 'session' },
-    { name: 't' },
-  );
-  const review = () => auth.reviewToken({ clusterId: 'c1', token, audiences: undefined });
+  const newToken = async (tokenName = 't') =>
+    (
+      await auth.createToken(
+        { userId: 'u1', userName: name, domainName: 'Default', via: 'session' },
+        { name: tokenName },
+      )
+    ).token;
+  const token = await newToken();
+  const reviewOf = (t: string) => auth.reviewToken({ clusterId: 'c1', token: t, audiences: undefined });
+  const review = () => reviewOf(token);
   const close = async () => {
     await auth.close();
     await store.close();
   };
-  return { store, review, close };
+  /** Statements the auth service sent to the store so far. */
+  return { store, auth, review, reviewOf, newToken, token, statements: () => statements, close };
 }
 
 describe('background sync loop', () => {
@@ -78,10 +92,35 @@ describe('identity cache', () => {
     });
     now += 5_000;
     expect(await review()).toMatchObject({ user: { username: 'alice' } });
-    // In the last quarter of the TTL the review is still answered from the cache, and re-reads it.
+    // In the second half of the TTL the review is still answered from the cache, and re-reads it.
     now += 3_000;
     expect(await review()).toMatchObject({ user: { username: 'alice' } });
     await expect.poll(review).toEqual({ error: 'the token owner is disabled in Keystone' });
+    await close();
+  });
+
+  it('re-reads the identities due together in two statements, dropping only the refused ones', async () => {
+    let now = Date.parse('2030-01-01T00:00:00.000Z');
+    const { store, auth, reviewOf, newToken, token, statements, close } = await memberWithToken('alice', {
+      now: () => now,
+      cacheTtlMs: 10_000,
+    });
+    const tokens = [token, await newToken('t2'), await newToken('t3'), await newToken('gone')];
+    for (const t of tokens) expect(await reviewOf(t)).toMatchObject({ user: { username: 'alice' } });
+    // Deleted behind the cache's back (as on another replica): the cache still vouches until re-read.
+    await store.db.deleteFrom('api_tokens').where('name', '=', 'gone').execute();
+    await auth.flushLastUsed();
+    now += 8_000;
+    const before = statements();
+    for (const t of tokens) expect(await reviewOf(t)).toMatchObject({ user: { username: 'alice' } });
+    await expect.poll(() => statements() - before).toBe(2);
+    // Past the first TTL: the three re-read identities are served from the cache (the cluster and
+    // the sync states, cached as long, are read again: two statements), the deleted one is refused.
+    now += 5_000;
+    for (const t of tokens.slice(0, 3))
+      expect(await reviewOf(t)).toMatchObject({ user: { username: 'alice' } });
+    expect(statements() - before).toBe(4);
+    expect(await reviewOf(tokens[3] as string)).toEqual({ error: 'token is unknown or was deleted' });
     await close();
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { matchAudiences, parseTokenReview, tokenReviewResponse } from './tokenreview.ts';
+import {
+  TOKENREVIEW_VERSIONS,
+  matchAudiences,
+  parseTokenReview,
+  tokenReviewJson,
+  tokenReviewResponse,
+} from './tokenreview.ts';
 
 const valid = {
   kind: 'TokenReview',
@@ -62,5 +68,27 @@ describe('audiences and response', () => {
       authenticated: false,
       error: 'nope',
     });
+  });
+  it('writes the same bytes as JSON.stringify of the response, serialising each user once', () => {
+    const user = {
+      username: 'kaas:D\u00e9fault:"quoted"\\\u2028',
+      uid: '1',
+      groups: ['r1', 'r2'],
+      extra: { 'kaas.io/role-names': ['member', '\u0000odd'], 'kaas.io/project-id': ['p'] },
+    };
+    const results = [
+      { user },
+      { user, audiences: ['https://kubernetes.default.svc'] },
+      { user, audiences: [] },
+      { user: { username: 'u', uid: '2', groups: [], extra: {} } },
+      { error: 'token is "unknown"\n' },
+    ];
+    for (const version of TOKENREVIEW_VERSIONS) {
+      for (const result of results) {
+        expect(tokenReviewJson(version, result)).toBe(JSON.stringify(tokenReviewResponse(version, result)));
+        // The second answer comes from the user's memoised JSON.
+        expect(tokenReviewJson(version, result)).toBe(JSON.stringify(tokenReviewResponse(version, result)));
+      }
+    }
   });
 });

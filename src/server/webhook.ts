@@ -1,10 +1,10 @@
 import type { FastifyBodyParser } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthService } from '../auth/service.ts';
-import { parseTokenReview, type TokenReviewRequest } from '../auth/tokenreview.ts';
+import { parseTokenReview, tokenReviewJson, type TokenReviewRequest } from '../auth/tokenreview.ts';
 import type { Logger } from '../log.ts';
 import { errorAnswer } from './errors.ts';
-import { answerTokenReview, type ReplayedBodies } from './routes/tokenreview.ts';
+import { decideTokenReview, type ReplayedBodies } from './routes/tokenreview.ts';
 
 /** A node:http request listener (Fastify's, or one in front of it). */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -32,7 +32,7 @@ const WEBHOOK_PATH = /^\/tokenreview\/([A-Za-z0-9._~-]+)(?:\?|$)/;
  * The TokenReview webhook served in front of Fastify. kube-apiserver calls it on every request it
  * authenticates, and Fastify's per-request machinery (request and reply objects, hooks, schema
  * validation, serializer) cost more than the review itself: this handler answers a well-formed
- * review directly, through the route's own answerTokenReview and error mapping. Everything else
+ * review directly, through the route's own decideTokenReview and error mapping. Everything else
  * goes to Fastify unchanged: other routes, bodies without a Content-Length, too large or not
  * `application/json`; and a body this handler read but would not answer (malformed JSON, poisoned
  * prototypes, a shape the route's schema or parseTokenReview refuses) is replayed to the route, so
@@ -90,8 +90,8 @@ function wellFormed(
 }
 
 function answer(deps: WebhookDeps, clusterId: string, review: TokenReviewRequest, res: ServerResponse): void {
-  answerTokenReview(deps.auth, clusterId, review).then(
-    (body) => send(res, 200, body, {}),
+  decideTokenReview(deps.auth, clusterId, review).then(
+    (result) => send(res, 200, tokenReviewJson(review.apiVersion, result)),
     (error: unknown) => {
       const failed = errorAnswer(error);
       if (failed.status >= 500) {
@@ -99,13 +99,12 @@ function answer(deps: WebhookDeps, clusterId: string, review: TokenReviewRequest
           .child({ reqId: deps.nextRequestId() }, { level: deps.routeLogLevel })
           .error({ err: error }, 'request failed');
       }
-      send(res, failed.status, failed.body, failed.headers);
+      send(res, failed.status, JSON.stringify(failed.body), failed.headers);
     },
   );
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
-  const text = JSON.stringify(body);
+function send(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
     ...headers,
     'content-type': 'application/json; charset=utf-8',

@@ -14,7 +14,9 @@ import { listApiTokens } from './listApiTokens.ts';
 import { listCloudReferences } from './listCloudReferences.ts';
 import { listClusters } from './listClusters.ts';
 import { listSyncResults } from './listSyncResults.ts';
+import { listTokensWithOwners } from './listTokensWithOwners.ts';
 import { listUserProjectRoles } from './listUserProjectRoles.ts';
+import { listUsersProjectRoles } from './listUsersProjectRoles.ts';
 import { recordSyncResult } from './recordSyncResult.ts';
 import { replaceKeystoneUsers } from './replaceKeystoneUsers.ts';
 import { replaceProjectAssignments } from './replaceProjectAssignments.ts';
@@ -159,6 +161,60 @@ describeOnEngines('auth store', ({ store }) => {
       { roleId: 'r1', roleName: 'name-r1' },
     ]);
     expect(await listUserProjectRoles({ db, userId: 'u1', projectId: 'q' })).toHaveLength(1);
+  });
+
+  it("reads many tokens with their mirrored owners, and many users' roles, in one statement each", async () => {
+    const db = store().db;
+    const owner = (id: string, enabled: boolean) => ({
+      id,
+      name: `n${id}`,
+      domainId: 'd',
+      domainName: 'D',
+      enabled,
+    });
+    await replaceKeystoneUsers({ db, users: [owner('u1', true), owner('u2', false)], syncedAt: 't1' });
+    await insertApiToken({ db, token: token('a', 'u1', '2030-01-01T00:00:00.000Z') });
+    await insertApiToken({
+      db,
+      token: { ...token('b', 'u2', '2030-01-02T00:00:00.000Z'), clusterIds: ['c1'] },
+    });
+    await insertApiToken({ db, token: token('c', 'gone', '2030-01-03T00:00:00.000Z') });
+    const found = await listTokensWithOwners({
+      db,
+      tokenHashes: ['hash-a', 'hash-b', 'hash-c', 'hash-none'],
+    });
+    expect(found.sort((x, y) => x.token.id.localeCompare(y.token.id))).toEqual([
+      {
+        token: token('a', 'u1', '2030-01-01T00:00:00.000Z'),
+        owner: { name: 'nu1', domainName: 'D', enabled: true },
+      },
+      {
+        token: { ...token('b', 'u2', '2030-01-02T00:00:00.000Z'), clusterIds: ['c1'] },
+        owner: { name: 'nu2', domainName: 'D', enabled: false },
+      },
+      { token: token('c', 'gone', '2030-01-03T00:00:00.000Z') },
+    ]);
+    expect(await listTokensWithOwners({ db, tokenHashes: [] })).toEqual([]);
+    const a = (userId: string, roleId: string) => ({ userId, roleId, roleName: `name-${roleId}` });
+    await replaceProjectAssignments({
+      db,
+      projectId: 'p',
+      assignments: [a('u1', 'r2'), a('u1', 'r1'), a('u2', 'r1')],
+    });
+    await replaceProjectAssignments({ db, projectId: 'q', assignments: [a('u3', 'r1')] });
+    expect(await listUsersProjectRoles({ db, projectId: 'p', userIds: ['u1', 'u2', 'u3'] })).toEqual(
+      new Map([
+        [
+          'u1',
+          [
+            { roleId: 'r1', roleName: 'name-r1' },
+            { roleId: 'r2', roleName: 'name-r2' },
+          ],
+        ],
+        ['u2', [{ roleId: 'r1', roleName: 'name-r1' }]],
+      ]),
+    );
+    expect(await listUsersProjectRoles({ db, projectId: 'p', userIds: [] })).toEqual(new Map());
   });
 
   it('records sync outcomes; a failure keeps the last success time', async () => {

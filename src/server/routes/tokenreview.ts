@@ -10,7 +10,7 @@ const strings = { type: 'array', items: { type: 'string' } } as const;
 
 /**
  * Compiled serializer for the answer, which also pins its shape. Its keys are in the order
- * tokenReviewResponse writes them, so the plain handler's JSON.stringify writes the same bytes.
+ * tokenReviewResponse writes them, so the plain handler's tokenReviewJson writes the same bytes.
  */
 const responseSchema = {
   type: 'object',
@@ -57,12 +57,12 @@ const schema = {
 };
 
 /**
- * The webhook's answer to a well-formed review (parseTokenReview) for a cluster: the one
- * implementation the Fastify route and the plain handler (server/webhook.ts) both call.
+ * The decision on a well-formed review (parseTokenReview) for a cluster: the one implementation
+ * the Fastify route and the plain handler (server/webhook.ts, which writes it with tokenReviewJson)
+ * both call.
  */
-export async function answerTokenReview(auth: AuthService, clusterId: string, review: TokenReviewRequest) {
-  const result = await auth.reviewToken({ clusterId, token: review.token, audiences: review.audiences });
-  return tokenReviewResponse(review.apiVersion, result);
+export function decideTokenReview(auth: AuthService, clusterId: string, review: TokenReviewRequest) {
+  return auth.reviewToken({ clusterId, token: review.token, audiences: review.audiences });
 }
 
 /**
@@ -97,6 +97,12 @@ export function registerTokenReviewRoutes(
         return body ? Readable.from([body], { objectMode: false }) : payload;
       },
     },
-    async (request) => answerTokenReview(auth, request.params.clusterId, parseTokenReview(request.body)),
+    async (request) => {
+      const review = parseTokenReview(request.body);
+      return tokenReviewResponse(
+        review.apiVersion,
+        await decideTokenReview(auth, request.params.clusterId, review),
+      );
+    },
   );
 }
