@@ -6,6 +6,8 @@
  * (the addon appliers use the same client). test/provisioner/kube.test.ts runs it against kubelab's
  * real API server.
  */
+import { Agent } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import {
   ApiException,
   CoreV1Api,
@@ -19,6 +21,7 @@ import {
   type ResponseContext,
   type V1Node,
 } from '@kubernetes/client-node';
+import { LRUCache } from 'lru-cache';
 import { UpstreamError } from '../errors.ts';
 import { statusMessage } from './addons/client.ts';
 import { unreachableReason } from './unreachable.ts';
@@ -115,9 +118,47 @@ const HEALTH_TIMEOUT_MS = 5_000;
 /** Budget of every other call, from sending the request to the end of the answer. */
 const CALL_TIMEOUT_MS = 30_000;
 
+/**
+ * One HTTPS agent per cluster identity, kept across clients: @kubernetes/client-node makes a new
+ * agent for every request, so each request built a new TLS context (parsing the CA, certificate and
+ * key) and handshook from scratch, which was most of an idle reconcile pass's CPU. A kept agent
+ * shares one TLS context and keeps a connection alive between the requests of one pass; an idle
+ * connection is closed after IDLE_CONNECTION_MS, well before an API server would drop it.
+ */
+const agents = new LRUCache<string, Agent>({ max: 1_000, dispose: (agent) => agent.destroy() });
+const IDLE_CONNECTION_MS = 4_000;
+
+function agentFor(access: KubeAccess): Agent {
+  const key = `${access.server}\n${access.caPem}\n${access.certPem}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    const secureContext = createSecureContext({ ca: access.caPem, cert: access.certPem, key: access.keyPem });
+    agent = new Agent({
+      secureContext,
+      rejectUnauthorized: true,
+      keepAlive: true,
+      timeout: IDLE_CONNECTION_MS,
+    });
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
+/** A KubeConfig whose API calls go through the cluster identity's kept agent. */
+class KeptAgentKubeConfig extends KubeConfig {
+  constructor(private readonly agent: Agent) {
+    super();
+  }
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    context.setAgent(this.agent);
+  }
+}
+
 /** A kubeconfig holding one cluster's address and CA and kaas's client certificate (no file, no env). */
 export function kubeConfigFor(access: KubeAccess): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new KeptAgentKubeConfig(agentFor(access));
   const b64 = (pem: string) => Buffer.from(pem).toString('base64');
   kc.loadFromClusterAndUser(
     { name: 'cluster', server: access.server, caData: b64(access.caPem), skipTLSVerify: false },
