@@ -164,4 +164,14 @@ describe('specFromEnv', () => {
   it('reports a missing name', () => {
     expect(() => specFromEnv({}, { adminRoleId: ROLE })).toThrow('name is required');
   });
+
+  it("keeps a spec file's fields without a variable, and names an unknown one instead of dropping it", () => {
+    const spec = specFromEnv(
+      {},
+      { name: 'dev', adminRoleId: ROLE, autoHeal: false, masterUnhealthyAfterSeconds: 900 },
+    );
+    expect(spec).toMatchObject({ autoHeal: false, masterUnhealthyAfterSeconds: 900 });
+    const typo = { nodegroups: [] } as Record<string, unknown>;
+    expect(envError({}, typo).message).toBe('nodegroups is not a known field');
+  });
 });

@@ -76,6 +76,8 @@ export interface SpecOverrides {
   loadBalancer?: string;
   /** Absent: the server's KAAS_IMAGE_REPOSITORY, if the operator set one, at create. */
   imageRepository?: string;
+  autoHeal?: boolean;
+  masterUnhealthyAfterSeconds?: number;
 }
 
 /** Numbers from the environment stay strings when malformed, so validation reports them. */
@@ -120,6 +122,9 @@ export function specFromEnv(
   ];
   const net = overrides.network ?? {};
   const input = {
+    // Fields without an environment variable or a default as given, and any unknown one (a spec
+    // file's typo) for validation to name: none may be dropped in silence.
+    ...overrides,
     name: overrides.name,
     kubernetesVersion:
       pick(overrides.kubernetesVersion, 'KUBE_VERSION', asIs) ?? CLUSTER_DEFAULTS.kubernetesVersion,
