@@ -80,6 +80,7 @@ export function describeCluster(data: ReturnType<typeof showData>, wide: boolean
     `${c.name} (${c.id}) ${c.status}, Kubernetes ${c.spec.kubernetesVersion}`,
     `auto-heal ${describeAutoHeal(c.spec)}`,
     `autoscaling ${describeAutoscaling(c.spec)}`,
+    ...(c.spec.imageRepository ? [`images from ${c.spec.imageRepository}`] : []),
     ...(c.observed ? describeObserved(c.observed) : []),
     ...(latest
       ? [

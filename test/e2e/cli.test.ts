@@ -152,6 +152,9 @@ describe('zero setup on the embedded cloud', () => {
       cluster: { spec: { imageRepository?: string } };
     };
     expect(secondSpec.cluster.spec.imageRepository).toBe('registry.example:5000/mirror');
+    expect((await kaas(['cluster', 'show', 'second-cluster'])).stdout).toContain(
+      '\nimages from registry.example:5000/mirror\n',
+    );
 
     // Tables are aligned: every column starts where its header does.
     const list = await kaas(['cluster', 'list']);
