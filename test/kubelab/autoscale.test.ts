@@ -367,6 +367,7 @@ describe("cluster-autoscaler's externalgrpc provider on a real control plane", (
     expect((await withApi.getJob(off.job.id)).job.state).toBe('succeeded');
     expect(await has(DEPLOYMENT)).toBe(false);
     expect(await has('clusterrole cluster-autoscaler')).toBe(false);
+    expect(await has('secret cluster-autoscaler-externalgrpc --namespace=kube-system')).toBe(false);
     expect(await services()).not.toContain('cluster-autoscaler');
     expect(await call('NodeGroups', {})).toEqual({ nodeGroups: [] });
     await expect(call('NodeGroupIncreaseSize', { id: group(), delta: 1 })).rejects.toEqual(
@@ -378,6 +379,7 @@ describe("cluster-autoscaler's externalgrpc provider on a real control plane", (
     await withApi.runUntilIdle();
     expect((await withApi.getJob(on.job.id)).job.state).toBe('succeeded');
     expect((await get(DEPLOYMENT)).metadata.name).toBe('cluster-autoscaler');
+    expect(await has('secret cluster-autoscaler-externalgrpc --namespace=kube-system')).toBe(true);
     expect(await services()).toContain('cluster-autoscaler');
     expect(await call('NodeGroups', {})).toEqual({
       nodeGroups: [expect.objectContaining({ id: group(), minSize: 2, maxSize: 3 })],

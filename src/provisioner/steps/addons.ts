@@ -249,6 +249,12 @@ export async function applyManagedServices(deps: ExecDeps, r: Res<'addons'>) {
   });
   const applied = rendered.map((a) => a.addon);
   const ready = statuses.filter((s) => s.state === 'ready').map((s) => s.addon);
+  // A cluster no longer autoscaled keeps no client certificate for kaas's autoscaler endpoint.
+  if (!ctx.autoscaler) {
+    const secret = { apiVersion: 'v1', kind: 'Secret', namespace: 'kube-system', name: AUTOSCALER_SECRET };
+    if ((await kube.remove(secret)) === 'deleted')
+      await deps.ctx.event(`Secret kube-system/${AUTOSCALER_SECRET} removed: no node group is autoscaled`);
+  }
   if (only) {
     await deps.ctx.event(`managed services applied ahead of the nodes' wait: ${applied.join(', ')}`);
     return { applied: true, ready, skipped };
