@@ -140,7 +140,7 @@ export function panelDev(suite: string, options: { args?: string[]; env?: Record
     /** Resizes the cluster page's first node group to `count` (the dialog shot) and waits for the job. */
     async resize(page: Page, count: number, timeout: number): Promise<void> {
       await page.getByRole('button', { name: 'Resize', exact: true }).click();
-      await page.getByRole('spinbutton', { name: 'Nodes' }).fill(String(count));
+      await page.getByRole('spinbutton', { name: 'Nodes', exact: true }).fill(String(count));
       await self.shoot(page, 'resize-dialog');
       await page.getByRole('dialog').getByRole('button', { name: 'Resize', exact: true }).click();
       await page.getByText(/^Resize job: succeeded/).waitFor({ timeout });
