@@ -113,6 +113,40 @@ describe('createKubeClient (@kubernetes/client-node, mutual TLS)', () => {
     await kube.close();
   });
 
+  it('sends a call again on a new connection when its kept connection is reset, but only once', async () => {
+    const nodeList = (res: ServerResponse) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', items: [] }));
+    // The peer of a kept connection goes away: the second request on any connection is reset.
+    const used = new WeakSet<object>();
+    let resets = 0;
+    const url = await start((req, res) => {
+      if (used.has(req.socket)) {
+        resets += 1;
+        return req.socket.destroy();
+      }
+      used.add(req.socket);
+      nodeList(res);
+    });
+    const kube = createKubeClient({ ...access, server: url });
+    expect(await kube.nodes()).toEqual([]);
+    expect(await kube.nodes()).toEqual([]);
+    expect(resets).toBe(1);
+    await kube.close();
+
+    let calls = 0;
+    const resetting = await start((req) => {
+      calls += 1;
+      req.socket.destroy();
+    });
+    await expect(createKubeClient({ ...access, server: resetting }).deleteNode('n1')).rejects.toMatchObject({
+      code: 'kube_api_unreachable',
+      message: 'connection reset by the API (ECONNRESET)',
+    });
+    expect(calls).toBe(2);
+  });
+
   it('says why an API cannot be reached: refused, foreign certificate, no answer before close()', async () => {
     const refused = createKubeClient({ ...access, server: `https://127.0.0.1:${await freePort()}` });
     await expect(refused.nodes()).rejects.toMatchObject({

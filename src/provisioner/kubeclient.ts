@@ -12,10 +12,14 @@ import {
   ApiException,
   CoreV1Api,
   Health,
+  IsomorphicFetchHttpLibrary,
   KubeConfig,
   Observable,
   PatchStrategy,
+  ServerConfiguration,
+  createConfiguration,
   setHeaderOptions,
+  wrapHttpLibrary,
   type ConfigurationOptions,
   type RequestContext,
   type ResponseContext,
@@ -144,7 +148,28 @@ function agentFor(access: KubeAccess): Agent {
   return agent;
 }
 
-/** A KubeConfig whose API calls go through the cluster identity's kept agent. */
+const fetchLibrary = new IsomorphicFetchHttpLibrary();
+
+/**
+ * Sends a request a second time, on a new connection, when the first failed with a reset before
+ * any answer: a kept connection can be reset by its peer as it is reused (the API server behind a
+ * load balancer went away with its master), which Go's clients also retry. Every call kaas makes is
+ * safe to repeat: reads, merge patches, server-side apply, deletes and creates that tolerate
+ * "already gone" or "already there".
+ */
+const resending = wrapHttpLibrary({
+  async send(request) {
+    try {
+      return await fetchLibrary.send(request).toPromise();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if ((code !== 'ECONNRESET' && code !== 'EPIPE') || request.getSignal()?.aborted) throw error;
+      return fetchLibrary.send(request).toPromise();
+    }
+  },
+});
+
+/** A KubeConfig whose API calls go through the cluster identity's kept agent, resent once on a reset. */
 class KeptAgentKubeConfig extends KubeConfig {
   constructor(private readonly agent: Agent) {
     super();
@@ -153,6 +178,15 @@ class KeptAgentKubeConfig extends KubeConfig {
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
     context.setAgent(this.agent);
+  }
+
+  override makeApiClient<T>(apiClientType: new (config: ReturnType<typeof createConfiguration>) => T): T {
+    const config = createConfiguration({
+      baseServer: new ServerConfiguration(this.getCurrentCluster()?.server ?? '', {}),
+      authMethods: { default: this },
+      httpApi: resending,
+    });
+    return new apiClientType(config);
   }
 }
 

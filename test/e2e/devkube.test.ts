@@ -137,12 +137,16 @@ describe('kaas dev --kube', () => {
     // Delete stops the cluster's control plane and removes its data.
     const deleted = await kaas(['cluster', 'delete', 'kube', '--yes']);
     expect(deleted.code, deleted.stderr).toBe(0);
+    // The sweep stops the processes, then removes the data: wait for both.
     await waitFor(
-      'the control plane to stop',
-      async () => (controlPlaneOf(running as ServiceProcess).length === 0 ? true : undefined),
+      'the control plane to stop and its data to go',
+      async () =>
+        controlPlaneOf(running as ServiceProcess).length === 0 &&
+        !existsSync(join(project, '.kaas', 'kube', clusterId))
+          ? true
+          : undefined,
       30_000,
     );
-    expect(existsSync(join(project, '.kaas', 'kube', clusterId))).toBe(false);
     await stop(running);
     running = undefined;
     expect([...seen].filter(alive)).toEqual([]);
