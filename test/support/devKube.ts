@@ -41,9 +41,14 @@ export function alive(pid: number): boolean {
 
 const CONTROL_PLANE = ['etcd', 'kube-apiserver', 'kube-controller', 'kube-scheduler', 'kwok'];
 
+/** kaas dev's (`pid`) control-plane children now (not whatever else it runs for a moment). */
+export function controlPlaneChildren(pid: number): ReturnType<typeof childrenOf> {
+  return childrenOf(pid).filter((c) => CONTROL_PLANE.includes(c.name));
+}
+
 /** The names of kaas dev's (`pid`) control-plane children now, sorted; their PIDs are added to `seen`. */
 export function controlPlaneOf(pid: number, seen: Set<number>): string[] {
-  const found = childrenOf(pid).filter((c) => CONTROL_PLANE.includes(c.name));
+  const found = controlPlaneChildren(pid);
   for (const c of found) seen.add(c.pid);
   return found.map((c) => c.name).sort();
 }
