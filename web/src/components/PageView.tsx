@@ -15,7 +15,7 @@ export function PageView(props: {
           justifyContent={{ default: 'justifyContentSpaceBetween' }}
           alignItems={{ default: 'alignItemsFlexStart' }}
         >
-          <FlexItem>
+          <FlexItem className="kaas-page-title">
             <Title headingLevel="h1">{props.title}</Title>
             <Content component="p" className="kaas-subtitle">
               {props.description}

@@ -100,7 +100,7 @@ export function KubeconfigPage(props: { cluster: ClusterContext }) {
               No secret in the file: kubectl runs <code>kaas credential</code>, which hands it a token on
               demand. Needs the kaas CLI on the machine.
             </Content>
-            <CodeBlock>
+            <CodeBlock className="kaas-command">
               <CodeBlockCode>{`export KUBECONFIG=~/Downloads/${file}\nkubectl get nodes`}</CodeBlockCode>
             </CodeBlock>
           </CardBody>
