@@ -25,6 +25,12 @@ export interface Knobs {
   /** Delay before Octavia objects leave PENDING_* and Cinder volumes leave `creating`. */
   provisionDelayMs: number;
   tokenTtlMs: number;
+  /**
+   * What destroying a deleted server's machine takes. Nova answers a delete at once and lists the
+   * server (task_state `deleting`) until its driver has destroyed the instance: while this runs, so
+   * does cloudsim; when it rejects, the server is left in ERROR. Unset, a server goes at once.
+   */
+  serverDeletion?: (server: { id: string; name: string }) => Promise<void>;
   faults: Fault[];
   quotas: { defaults: Quotas; projects: Record<string, Partial<Quotas>> };
 }

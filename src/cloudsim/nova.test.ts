@@ -67,6 +67,39 @@ describe('nova', () => {
     );
   });
 
+  it('lists a deleted server as deleting until its machine is destroyed, and in ERROR when that fails', async () => {
+    const destroyed: string[] = [];
+    let finish: (error?: Error) => void = () => undefined;
+    cloud.knobs.serverDeletion = (server) =>
+      new Promise<void>((resolve, reject) => {
+        destroyed.push(server.name);
+        finish = (error) => (error ? reject(error) : resolve());
+      });
+    const id = ((await (await boot()).json()) as { server: { id: string } }).server.id;
+    clock += 5000;
+    const S = `/compute/v2.1/servers/${id}`;
+    const view = async () =>
+      (await s.json<{ server: Record<string, unknown> }>('GET', S, undefined, MV)).server;
+    expect((await s.call('DELETE', S)).status).toBe(204);
+    expect(await view()).toMatchObject({ status: 'ACTIVE', 'OS-EXT-STS:task_state': 'deleting' });
+    // A second delete while it goes does not destroy it twice.
+    expect((await s.call('DELETE', S)).status).toBe(204);
+    expect(destroyed).toEqual(['m1']);
+    finish(new Error('the hypervisor is gone'));
+    await new Promise((r) => setImmediate(r));
+    expect(await view()).toMatchObject({
+      status: 'ERROR',
+      'OS-EXT-STS:task_state': null,
+      fault: { code: 500, message: 'deleting the instance failed: the hypervisor is gone' },
+    });
+    // Deleted again, it goes once its machine is destroyed.
+    expect((await s.call('DELETE', S)).status).toBe(204);
+    expect(destroyed).toEqual(['m1', 'm1']);
+    finish();
+    await new Promise((r) => setImmediate(r));
+    expect((await s.call('GET', S)).status).toBe(404);
+  });
+
   it("answers a server's /ips and one metadata key as Nova does", async () => {
     const id = ((await (await boot({ metadata: { role: 'master' } })).json()) as { server: { id: string } })
       .server.id;

@@ -71,6 +71,7 @@ function flavorView(ctx: Ctx, f: Flavor, detail: boolean) {
 }
 
 function statusOf(env: Env, s: Server): string {
+  if (s.fault !== undefined) return 'ERROR';
   return env.now() >= s.activeAt ? 'ACTIVE' : 'BUILD';
 }
 
@@ -155,8 +156,9 @@ function serverView(ctx: Ctx, s: Server) {
           .replace(/\.(\d{6})\d*$/, '.$1')
       : null,
     'OS-SRV-USG:terminated_at': null,
-    'OS-EXT-STS:task_state': active ? null : 'spawning',
-    'OS-EXT-STS:vm_state': active ? 'active' : 'building',
+    'OS-EXT-STS:task_state': s.deleting ? 'deleting' : active || s.fault ? null : 'spawning',
+    'OS-EXT-STS:vm_state': s.fault ? 'error' : active ? 'active' : 'building',
+    ...(s.fault === undefined ? {} : { fault: { code: 500, message: s.fault } }),
     'OS-EXT-STS:power_state': active ? 1 : 0,
     'os-extended-volumes:volumes_attached': [],
     security_groups: s.securityGroups.map((name) => ({ name })),
@@ -378,17 +380,36 @@ function resolveNetworks(
 }
 
 function deleteServer(ctx: Ctx): Reply {
-  const { state } = ctx.env;
   const s = getServer(ctx, ctx.params.id as string);
+  const destroy = ctx.env.knobs.serverDeletion;
+  if (!destroy) {
+    removeServer(ctx.env, s);
+    return { status: 204 };
+  }
+  if (s.deleting) return { status: 204 };
+  s.deleting = true;
+  delete s.fault;
+  destroy({ id: s.id, name: s.name }).then(
+    () => removeServer(ctx.env, s),
+    (error: unknown) => {
+      s.deleting = false;
+      s.fault = `deleting the instance failed: ${(error as Error).message}`;
+    },
+  );
+  return { status: 204 };
+}
+
+/** Takes a deleted server out of the cloud: its own ports go, the others it had are freed. */
+function removeServer(env: Env, s: Server): void {
+  const { state } = env;
   for (const id of s.portIds) {
     const port = state.ports.get(id);
     if (!port) continue;
-    if (s.createdPortIds.includes(id)) deletePortById(ctx.env, id);
+    if (s.createdPortIds.includes(id)) deletePortById(env, id);
     else Object.assign(port, { deviceId: '', deviceOwner: '', status: 'DOWN', hostId: '' });
   }
   for (const g of state.serverGroups.values()) g.members = g.members.filter((m) => m !== s.id);
   state.servers.delete(s.id);
-  return { status: 204 };
 }
 
 function listServers(ctx: Ctx, detail: boolean): Reply {

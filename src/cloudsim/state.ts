@@ -153,6 +153,10 @@ export interface Server {
   groupId: string | null;
   reservationId: string;
   description: string | null;
+  /** Being deleted: listed, with task_state `deleting`, until Knobs.serverDeletion resolves. */
+  deleting?: boolean;
+  /** Its deletion failed (Knobs.serverDeletion rejected): status ERROR with this fault. */
+  fault?: string;
 }
 export interface ServerGroup {
   id: string;

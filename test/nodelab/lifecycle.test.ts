@@ -43,7 +43,7 @@ describe('nodelab: resize and delete on real nodes', () => {
       const { lab, cloud, provisioner } = kaas;
       const started = Date.now();
       const { cluster, job } = await kaas.createCluster(NAME, 2);
-      watch = watchServers(lab, cloud, cluster.id);
+      watch = watchServers(lab, cloud, cluster.id, kaas.sim.knobs);
       await provisioner.runUntilIdle();
       expect((await provisioner.getJob(job.id)).job.state).toBe('succeeded');
       const master = await watch.booted(MASTER, 5 * MINUTE);

@@ -56,7 +56,8 @@ up() {
   "
   # The cloud network: eth2 with the fixed IP the cloud gave the server's port, on the bridge that
   # stands in for the cluster's Neutron network.
-  local host_if="nl$(printf '%s' "$name" | sha256sum | cut -c1-10)"
+  local host_if
+  host_if=$(host_link "$name")
   ip link add "$host_if" type veth peer name eth2 netns "$ns/net"
   ip link set "$host_if" master "$bridge" up
   in_node sh -ec "
@@ -131,6 +132,11 @@ node_pids() {
   } | sort -u
 }
 
+# The host end of a node's eth2 (a veth on the bridge).
+host_link() {
+  printf 'nl%s' "$(printf '%s' "$1" | sha256sum | cut -c1-10)"
+}
+
 down() {
   local name=$1 pids i d f left=0
   for i in $(seq 50); do
@@ -145,6 +151,8 @@ down() {
     echo "nodelab: processes survive in $name: $pids" >&2
     left=1
   fi
+  # Gone with the namespace too, but only later, as the kernel gets to it: remove it now.
+  ip link del "$(host_link "$name")" 2> /dev/null || true
   for f in net mnt uts; do
     if mountpoint -q "$ns/$f" 2> /dev/null; then umount "$ns/$f"; fi
   done

@@ -58,7 +58,7 @@ describe('nodelab: rolling upgrade on real nodes', () => {
         loadBalancer: 'octavia',
       });
       lbs = serveLoadBalancers(cloud, cluster.id, lab.bridge);
-      watch = watchServers(lab, cloud, cluster.id);
+      watch = watchServers(lab, cloud, cluster.id, kaas.sim.knobs);
       const booted = watch;
       await provisioner.runUntilIdle();
       expect((await provisioner.getJob(job.id)).job.state).toBe('succeeded');

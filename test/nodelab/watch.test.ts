@@ -27,7 +27,7 @@ describe('nodelab server watch', () => {
   });
 
   it(
-    "boots a cluster's ACTIVE servers, reports one whose user data fails, tears down a deleted one's node",
+    "boots a cluster's ACTIVE servers, reports one whose user data fails, tears down a deleted one's node before the cloud lets it go",
     async () => {
       nodelabCache();
       lab = await startNodelab({ cidr: CIDR });
@@ -48,7 +48,7 @@ describe('nodelab server watch', () => {
           metadata: {},
           tags: tagsFor(clusterId),
         });
-      watch = watchServers(lab, cloud, 'cwatch');
+      watch = watchServers(lab, cloud, 'cwatch', sim.knobs);
       const ok = await server('nl-ok', 'cwatch', 'touch /var/lib/nodelab-ok');
       await server('nl-bad', 'cwatch', 'exit 3');
       await server('nl-other', 'cother', 'touch /var/lib/nodelab-ok');
@@ -61,8 +61,11 @@ describe('nodelab server watch', () => {
       );
       expect(watch.fates.has('nl-other')).toBe(false);
 
+      // As on a real cloud, the deleted server is listed (deleting) until its node is torn down.
       await cloud.nova.deleteServer(ok.id);
+      expect((await cloud.nova.getServer(ok.id))['OS-EXT-STS:task_state']).toBe('deleting');
       await watch.stopped('nl-ok', 2 * MINUTE);
+      await expect(cloud.nova.getServer(ok.id)).rejects.toMatchObject({ status: 404 });
       await watch.stop();
       watch = undefined;
       // Only the lab's bridge is left until the lab stops; then nothing.

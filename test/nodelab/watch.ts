@@ -1,10 +1,12 @@
 /**
  * The hypervisor of nodelab's cloud: while a provisioner's jobs run, it boots each server of a
  * cluster as the cloud reports it ACTIVE (from exactly the user data kaas gave the cloud, on the
- * fixed IP the cloud gave its port) and tears down the node of each server the cloud no longer
- * lists. Masters boot before workers and one server at a time (two cores: a kubeadm join beside a
+ * fixed IP the cloud gave its port) and tears down the node of each server deleted: given the
+ * cloud's knobs, before the cloud stops listing it, as a real hypervisor does; else once it is
+ * gone. Masters boot before workers and one server at a time (two cores: a kubeadm join beside a
  * kubeadm init only slows both).
  */
+import type { Knobs } from '../../src/cloudsim/http.ts';
 import type { Cloud } from '../../src/openstack/index.ts';
 import type { Server } from '../../src/openstack/nova.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
@@ -35,23 +37,50 @@ export async function bootServer(lab: Nodelab, cloud: Cloud, server: Server): Pr
 }
 
 /** Starts watching the servers tagged with cluster `clusterId`, looking every `pollMs`. */
-export function watchServers(lab: Nodelab, cloud: Cloud, clusterId: string, pollMs = 1000): ServerWatch {
+export function watchServers(
+  lab: Nodelab,
+  cloud: Cloud,
+  clusterId: string,
+  knobs?: Pick<Knobs, 'serverDeletion'>,
+  pollMs = 1000,
+): ServerWatch {
   const fates = new Map<string, ServerFate>();
   const teardownErrors: unknown[] = [];
+  const stopping = new Map<string, Promise<void>>();
   let watching = true;
+
+  /** Tears down the node of server `name` (once, whoever asks first). */
+  const teardown = (name: string): Promise<void> => {
+    const fate = fates.get(name);
+    if (fate?.state !== 'booted') return stopping.get(name) ?? Promise.resolve();
+    let done = stopping.get(name);
+    if (!done) {
+      done = fate.node.stop().then(
+        () => void fates.set(name, { state: 'stopped' }),
+        (error: unknown) => {
+          teardownErrors.push(error);
+          fates.set(name, { state: 'failed', error: error as Error });
+          throw error;
+        },
+      );
+      stopping.set(name, done);
+    }
+    return done;
+  };
+
+  // As a real cloud does, the server stays listed (deleting) until its node is torn down: kaas's
+  // wait for a deleted server then means its kubelet and containers are gone.
+  const previous = knobs?.serverDeletion;
+  if (knobs) {
+    knobs.serverDeletion = (server) =>
+      fates.has(server.name) ? teardown(server.name) : (previous?.(server) ?? Promise.resolve());
+  }
 
   const pass = async () => {
     const servers = await cloud.nova.listServers({ tags: tagsFor(clusterId) });
     const listed = new Set(servers.map((s) => s.name));
-    for (const [name, fate] of fates) {
-      if (fate.state !== 'booted' || listed.has(name)) continue;
-      try {
-        await fate.node.stop();
-        fates.set(name, { state: 'stopped' });
-      } catch (error) {
-        teardownErrors.push(error);
-        fates.set(name, { state: 'failed', error: error as Error });
-      }
+    for (const name of fates.keys()) {
+      if (!listed.has(name)) await teardown(name).catch(() => undefined);
     }
     const masterFirst = (s: Server) => (s.metadata['kaas-role'] === 'master' ? 0 : 1);
     const waiting = servers
@@ -97,6 +126,7 @@ export function watchServers(lab: Nodelab, cloud: Cloud, clusterId: string, poll
     stop: async () => {
       watching = false;
       await loop;
+      if (knobs) knobs.serverDeletion = previous;
       if (teardownErrors.length > 0) {
         throw new AggregateError(teardownErrors, 'nodes of deleted servers were not torn down cleanly');
       }
