@@ -28,7 +28,8 @@ export function cloudControllerArgs(clusterId: string, configDir = CLOUD_CONFIG_
 /**
  * openstack-cloud-controller-manager on the control-plane nodes, reading the `cloud.conf` kaas
  * renders (src/addons/cloudconf.ts) from the Secret it shares with Cinder CSI. Kubelets run with
- * `--cloud-provider=external`, so until this runs new Nodes keep the `uninitialized` taint; it
+ * `--cloud-provider=external` (src/bootstrap/kubeadm.ts), so until this runs new Nodes keep the
+ * `uninitialized` taint and have no providerID (it sets `openstack:///<server id>`); it
  * tolerates that taint and the control-plane's, and uses the host network (no CNI needed yet).
  * Its rules are upstream's `system:cloud-controller-manager` role.
  */
