@@ -10,6 +10,16 @@ const NS = 'kube-system';
 export const CLOUD_CONTROLLER = 'openstack-cloud-controller-manager';
 
 /**
+ * The taint a kubelet with `--cloud-provider=external` registers its Node with; the cloud controller
+ * removes it once it has initialized the Node from its server.
+ */
+export const UNINITIALIZED_TAINT = {
+  key: 'node.cloudprovider.kubernetes.io/uninitialized',
+  value: 'true',
+  effect: 'NoSchedule' as const,
+};
+
+/**
  * The flags of openstack-cloud-controller-manager. `--cluster-name` is the kaas cluster id: the
  * cloud controller names its load balancers `kube_service_<cluster id>_<namespace>_<service>` and
  * tags them with it, which is how delete finds whatever it made.
@@ -58,7 +68,7 @@ export function cloudControllerAddon(ctx: ResolvedContext): KubernetesObject[] {
       hostNetwork: true,
       nodeSelector: { 'node-role.kubernetes.io/control-plane': '' },
       tolerations: [
-        { key: 'node.cloudprovider.kubernetes.io/uninitialized', value: 'true', effect: 'NoSchedule' },
+        { ...UNINITIALIZED_TAINT },
         { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' },
       ],
       securityContext: { runAsUser: 1001 },
