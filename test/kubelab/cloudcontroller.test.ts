@@ -22,6 +22,7 @@ import { labAdminCloud } from '../support/openstack.ts';
 import {
   createLabNetwork,
   loadBalancerCounts,
+  kubelabCluster,
   startCloudController,
   startTlsFront,
   type CloudController,
@@ -112,7 +113,7 @@ beforeAll(async () => {
   };
   const ctx = { ...defaultContext(), clusterId };
   // Without the CA in its Secret the cloud controller cannot even authenticate (before kaas put it there).
-  const untrusting = await startCloudController(lab, ctx, cloudConfigSecretData(conf));
+  const untrusting = await startCloudController(kubelabCluster(lab), ctx, cloudConfigSecretData(conf));
   try {
     await lab.waitFor(
       'the cloud controller without the CA to refuse the private certificate',
@@ -124,7 +125,11 @@ beforeAll(async () => {
     await untrusting.stop();
   }
   occmStarted = Date.now();
-  occm = await startCloudController(lab, ctx, cloudConfigSecretData({ ...conf, caPem: front.caPem }));
+  occm = await startCloudController(
+    kubelabCluster(lab),
+    ctx,
+    cloudConfigSecretData({ ...conf, caPem: front.caPem }),
+  );
 }, 300_000);
 
 afterAll(async () => {
