@@ -10,6 +10,16 @@ const NS = 'kube-system';
 export const CLOUD_CONTROLLER = 'openstack-cloud-controller-manager';
 
 /**
+ * The taint a kubelet with `--cloud-provider=external` registers its Node with; the cloud controller
+ * removes it once it has initialized the Node from its server.
+ */
+export const UNINITIALIZED_TAINT = {
+  key: 'node.cloudprovider.kubernetes.io/uninitialized',
+  value: 'true',
+  effect: 'NoSchedule' as const,
+};
+
+/**
  * The flags of openstack-cloud-controller-manager. `--cluster-name` is the kaas cluster id: the
  * cloud controller names its load balancers `kube_service_<cluster id>_<namespace>_<service>` and
  * tags them with it, which is how delete finds whatever it made.
@@ -28,7 +38,8 @@ export function cloudControllerArgs(clusterId: string, configDir = CLOUD_CONFIG_
 /**
  * openstack-cloud-controller-manager on the control-plane nodes, reading the `cloud.conf` kaas
  * renders (src/addons/cloudconf.ts) from the Secret it shares with Cinder CSI. Kubelets run with
- * `--cloud-provider=external`, so until this runs new Nodes keep the `uninitialized` taint; it
+ * `--cloud-provider=external` (src/bootstrap/kubeadm.ts), so until this runs new Nodes keep the
+ * `uninitialized` taint and have no providerID (it sets `openstack:///<server id>`); it
  * tolerates that taint and the control-plane's, and uses the host network (no CNI needed yet).
  * Its rules are upstream's `system:cloud-controller-manager` role.
  */
@@ -57,7 +68,7 @@ export function cloudControllerAddon(ctx: ResolvedContext): KubernetesObject[] {
       hostNetwork: true,
       nodeSelector: { 'node-role.kubernetes.io/control-plane': '' },
       tolerations: [
-        { key: 'node.cloudprovider.kubernetes.io/uninitialized', value: 'true', effect: 'NoSchedule' },
+        { ...UNINITIALIZED_TAINT },
         { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' },
       ],
       securityContext: { runAsUser: 1001 },

@@ -162,6 +162,7 @@ describe('renderCloudConfig', () => {
     const [join] = kubeadmDocs(bootstrapInput('worker'));
     expect(join!.controlPlane).toBeUndefined();
     expect((join!.nodeRegistration as { kubeletExtraArgs: unknown }).kubeletExtraArgs).toEqual([
+      { name: 'cloud-provider', value: 'external' },
       { name: 'node-ip', value: '__KAAS_NODE_IP__' },
       { name: 'node-labels', value: 'node.kubernetes.io/pool=a,tier=web' },
     ]);

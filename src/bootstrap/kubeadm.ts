@@ -42,7 +42,15 @@ function nodeRegistration(input: BootstrapInput): Record<string, unknown> {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
-  const kubelet: Args = [['node-ip', NODE_IP_PLACEHOLDER]];
+  // The cluster's cloud controller (src/addons/cloudcontroller.ts) initializes every Node: its
+  // providerID, its addresses from Nova, and the removal of the uninitialized taint this flag makes
+  // the kubelet register with. kube-apiserver (1.35 to 1.37) has no such flag, and
+  // kube-controller-manager runs no cloud loop (and only accepts an empty or
+  // `external` provider), so they get none, as upstream asks of clusters with a cloud controller.
+  const kubelet: Args = [
+    ['cloud-provider', 'external'],
+    ['node-ip', NODE_IP_PLACEHOLDER],
+  ];
   if (labels !== '') kubelet.push(['node-labels', labels]);
   return { name: input.nodeName, criSocket: CRI_SOCKET, kubeletExtraArgs: args(kubelet) };
 }

@@ -1,8 +1,8 @@
 /**
  * The real openstack-cloud-controller-manager (built by test/kubelab/build.sh from the Go module
- * proxy) run as a process against a kubelab, as kaas deploys it: the cloud-controller managed
- * service's objects applied to the lab, the kaas-rendered `cloud.conf` in Secret
- * kube-system/kaas-cloud-config, and the binary started with the DaemonSet container's own flags, the
+ * proxy) run as a process beside a kubelab or a nodelab cluster, as kaas deploys it: the
+ * cloud-controller managed service's objects applied to the cluster, the kaas-rendered `cloud.conf`
+ * in Secret kube-system/kaas-cloud-config, and the binary started with the DaemonSet container's own flags, the
  * Secret's `cloud.conf` where the pod would mount it and the ServiceAccount's token as its identity.
  * Also what a lab test needs around it: a cluster network with a router to an external network on
  * the real lab, and the load balancers, listeners, pools and floating IPs counted through the APIs.
@@ -32,58 +32,76 @@ export interface CloudController {
   stop(): Promise<void>;
 }
 
+/** The cluster a cloud controller runs beside: a kubelab, or a nodelab cluster. */
+export interface ControllerCluster {
+  /** A directory for the controller's files and its log. */
+  dir: string;
+  /** The API server's URL and CA, for the controller's kubeconfig. */
+  url: string;
+  caPem: string;
+  /** kubectl as the cluster's admin; resolves to its stdout. */
+  kubectl(...args: string[]): Promise<string>;
+}
+
+/** A kubelab as {@link startCloudController} reaches it. */
+export function kubelabCluster(lab: Kubelab): ControllerCluster {
+  return { dir: lab.dir, url: lab.url, caPem: lab.caPem, kubectl: (...args) => lab.kubectl(args) };
+}
+
 interface Container {
   name: string;
   args: string[];
 }
 
 /**
- * Applies the cloud-controller managed service and the Secret holding `cloudConf` to the lab, then
- * starts the binary with the DaemonSet's flags (its config directory moved into the lab's) and the
- * ServiceAccount's token.
+ * Applies the cloud-controller managed service and the Secret holding `cloudConf` to the cluster,
+ * then starts the binary with the DaemonSet's flags (its config directory moved into the cluster's
+ * `dir`) and the ServiceAccount's token. `daemonSet: false` leaves the DaemonSet itself out, where
+ * the cluster has kubelets that would try to run it (nodelab builds no cloud controller image).
  */
 export async function startCloudController(
-  lab: Kubelab,
+  cluster: ControllerCluster,
   ctx: AddonContext,
   secret: string | Record<string, string>,
+  options: { daemonSet?: boolean } = {},
 ): Promise<CloudController> {
   const secretData = typeof secret === 'string' ? { 'cloud.conf': secret } : secret;
   const objects = cloudControllerAddon(resolveContext(ctx));
-  await lab.kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
-  });
-  await lab.kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: CLOUD_CONFIG_SECRET, namespace: 'kube-system' },
-      stringData: secretData,
-    }),
-  });
   const ds = objects.find((o) => o.kind === 'DaemonSet') as unknown as {
     spec: { template: { spec: { containers: Container[] } } };
   };
   const container = ds.spec.template.spec.containers.find((c) => c.name === CLOUD_CONTROLLER);
   if (!container) throw new Error('the cloud-controller DaemonSet has no cloud controller container');
+  const dir = join(cluster.dir, 'cloud-controller');
+  await mkdir(dir, { recursive: true });
+  const apply = async (name: string, object: object) => {
+    const file = join(dir, name);
+    await writeFile(file, JSON.stringify(object), { mode: 0o600 });
+    await cluster.kubectl('apply', '-f', file);
+  };
+  const applied = options.daemonSet === false ? objects.filter((o) => o.kind !== 'DaemonSet') : objects;
+  await apply('addon.json', { apiVersion: 'v1', kind: 'List', items: applied });
+  await apply('secret.json', {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: CLOUD_CONFIG_SECRET, namespace: 'kube-system' },
+    stringData: secretData,
+  });
 
   // What the kubelet would mount: every key of the Secret, read back from the API, in a directory
   // that stands for CLOUD_CONFIG_DIR (paths into it, such as cloud.conf's ca-file, moved with it).
-  const dir = join(lab.dir, 'cloud-controller');
-  await mkdir(dir, { recursive: true });
-  const mounted = await lab.request('GET', `/api/v1/namespaces/kube-system/secrets/${CLOUD_CONFIG_SECRET}`);
-  const data = (mounted.body as { data: Record<string, string> }).data;
+  const mounted = JSON.parse(
+    await cluster.kubectl('get', 'secret', '-n', 'kube-system', CLOUD_CONFIG_SECRET, '-o', 'json'),
+  ) as { data: Record<string, string> };
   const inDir = (text: string) => text.split(`${CLOUD_CONFIG_DIR}/`).join(`${dir}/`);
-  for (const [key, value] of Object.entries(data)) {
+  for (const [key, value] of Object.entries(mounted.data)) {
     const text = Buffer.from(value, 'base64').toString();
     await writeFile(join(dir, key), key === 'cloud.conf' ? inDir(text) : text, { mode: 0o600 });
   }
 
-  const token = await lab.request(
-    'POST',
-    `/api/v1/namespaces/kube-system/serviceaccounts/${CLOUD_CONTROLLER}/token`,
-    { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  );
-  if (token.status !== 201) throw new Error(`TokenRequest answered ${token.status}`);
+  const token = (
+    await cluster.kubectl('create', 'token', CLOUD_CONTROLLER, '-n', 'kube-system', '--duration=3600s')
+  ).trim();
   const kubeconfig = join(dir, 'kubeconfig');
   await writeFile(
     kubeconfig,
@@ -92,21 +110,16 @@ export async function startCloudController(
       kind: 'Config',
       clusters: [
         {
-          name: 'lab',
+          name: 'cluster',
           cluster: {
-            server: lab.url,
-            'certificate-authority-data': Buffer.from(lab.caPem).toString('base64'),
+            server: cluster.url,
+            'certificate-authority-data': Buffer.from(cluster.caPem).toString('base64'),
           },
         },
       ],
-      users: [
-        {
-          name: CLOUD_CONTROLLER,
-          user: { token: (token.body as { status: { token: string } }).status.token },
-        },
-      ],
-      contexts: [{ name: 'lab', context: { cluster: 'lab', user: CLOUD_CONTROLLER } }],
-      'current-context': 'lab',
+      users: [{ name: CLOUD_CONTROLLER, user: { token } }],
+      contexts: [{ name: 'cluster', context: { cluster: 'cluster', user: CLOUD_CONTROLLER } }],
+      'current-context': 'cluster',
     }),
     { mode: 0o600 },
   );
@@ -114,10 +127,10 @@ export async function startCloudController(
     .slice(1)
     .map(inDir)
     .concat([`--kubeconfig=${kubeconfig}`, `--secure-port=${await freePort()}`]);
-  const proc = startProcess(lab.dir, 'cloud-controller', cloudControllerBinary(), args);
+  const proc = startProcess(cluster.dir, 'cloud-controller', cloudControllerBinary(), args);
   return {
     proc,
-    log: () => readFile(join(lab.dir, 'cloud-controller.log'), 'utf8').catch(() => ''),
+    log: () => readFile(join(cluster.dir, 'cloud-controller.log'), 'utf8').catch(() => ''),
     stop: () => stopProcess(proc),
   };
 }

@@ -58,6 +58,12 @@ import {
   TEST_SECRET_KEY,
 } from '../provisioner/support.ts';
 import { hostTraces, NO_TRACES, releaseMirror, startNodelab, type Nodelab } from './node.ts';
+// The cluster's cloud controller (startNodelabCloudController).
+import { UNINITIALIZED_TAINT } from '../../src/addons/cloudcontroller.ts';
+import { CLOUD_CONFIG_SECRET } from '../../src/addons/storage.ts';
+import type { NodeObject } from '../../src/dev/kube/nodes.ts';
+import { cloudSecrets } from '../../src/provisioner/steps/credential.ts';
+import { startCloudController, type CloudController } from '../kubelab/cloudcontroller.ts';
 
 const run = promisify(execFile);
 export const MINUTE = 60_000;
@@ -396,4 +402,107 @@ async function start(
     stop,
   };
   return context;
+}
+
+/**
+ * The cluster's cloud controller, the real openstack-cloud-controller-manager, beside a nodelab
+ * cluster as kaas configures it: the cloud-controller managed service's RBAC, the `cloud.conf`
+ * Secret kaas renders from the cluster's own application credential (read from the sealed material
+ * the create job stored it in) and cloudsim's address, the cluster's API at `apiAddress`. It
+ * initializes every Node from its server: providerID, addresses, and the uninitialized taint the
+ * kubelets (`--cloud-provider=external`) register with removed, without which neither CoreDNS nor
+ * the suites' pods schedule. SHORTCUT: a host process standing in for the DaemonSet's pod, which
+ * is left out (nodelab builds no cloud controller image).
+ */
+export async function startNodelabCloudController(
+  kaas: NodelabKaas,
+  clusterId: string,
+): Promise<CloudController> {
+  const sealed = await findClusterSecret({ db: kaas.store.db, clusterId });
+  if (!sealed) throw new Error('the provisioner stored no material');
+  const { credential } = JSON.parse(open(TEST_SECRET_KEY, sealed, clusterId)) as ClusterMaterial;
+  if (!credential) throw new Error('the create job made the cluster no application credential');
+  const spec = (await kaas.provisioner.getCluster(clusterId, { observe: false })).spec as ClusterSpec;
+  const secrets = await cloudSecrets({ cloud: kaas.cloud, spec, clusterId }, credential);
+  const conf = secrets.find((s) => s.metadata.name === CLOUD_CONFIG_SECRET) as
+    { data: Record<string, string> } | undefined;
+  if (!conf) throw new Error(`kaas rendered no ${CLOUD_CONFIG_SECRET} Secret`);
+  const config = kaas.cloud.session.config;
+  const ctx = addonContext(
+    spec,
+    clusterId,
+    { authUrl: config.auth.authUrl, region: config.regionName ?? 'RegionOne' },
+    credential.id,
+  );
+  const { caPem, kubectl } = await kaas.breakGlass(clusterId);
+  const data = Object.fromEntries(
+    Object.entries(conf.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
+  );
+  return startCloudController(
+    {
+      dir: kaas.work,
+      url: `https://${kaas.apiAddress ?? ''}:6443`,
+      caPem,
+      kubectl: async (...args) => (await kubectl(...args)).stdout,
+    },
+    ctx,
+    data,
+    { daemonSet: false },
+  );
+}
+
+/**
+ * Waits until the cloud controller has initialized each of Nodes `names` from its server: its
+ * providerID `openstack:///<server id>`, no uninitialized taint. Resolves to the seconds each
+ * waited for it (to the second, by the API's clocks): from the Node's registration, or from
+ * `since` (when the controller started) if that is later, to the controller's `Synced` event.
+ */
+export async function initializedNodes(
+  kubectl: BreakGlass['kubectl'],
+  cloud: Cloud,
+  clusterId: string,
+  names: readonly string[],
+  since: number,
+  timeoutMs = 3 * MINUTE,
+): Promise<Record<string, number>> {
+  const servers = new Map(
+    (await cloud.nova.listServers({ tags: tagsFor(clusterId) })).map((s) => [s.name, s.id]),
+  );
+  const registered = new Map<string, number>();
+  await until(`the cloud controller to initialize ${names.join(', ')}`, timeoutMs, async () => {
+    const { stdout } = await kubectl('get', 'nodes', '-o', 'json');
+    for (const node of (JSON.parse(stdout) as { items: NodeObject[] }).items) {
+      const { name, creationTimestamp } = node.metadata as NodeObject['metadata'] & {
+        creationTimestamp: string;
+      };
+      if (!names.includes(name) || registered.has(name)) continue;
+      const tainted = node.spec?.taints?.some((t) => t.key === UNINITIALIZED_TAINT.key) ?? false;
+      if (tainted || node.spec?.providerID === undefined) continue;
+      expect(node.spec.providerID).toBe(`openstack:///${servers.get(name) ?? '?'}`);
+      registered.set(name, Date.parse(creationTimestamp));
+    }
+    return names.every((n) => registered.has(n)) ? true : undefined;
+  });
+  const { stdout } = await kubectl(
+    'get',
+    'events',
+    '-A',
+    '--field-selector',
+    'involvedObject.kind=Node,reason=Synced',
+    '-o',
+    'json',
+  );
+  const events = (
+    JSON.parse(stdout) as { items: { involvedObject: { name: string }; firstTimestamp: string }[] }
+  ).items;
+  const seconds: Record<string, number> = {};
+  for (const [name, at] of registered) {
+    const synced = Math.min(
+      ...events.filter((e) => e.involvedObject.name === name).map((e) => Date.parse(e.firstTimestamp)),
+    );
+    expect(synced, `the cloud controller's Synced event for ${name}`).toBeLessThan(Infinity);
+    // The API's times are whole seconds: `since` too.
+    seconds[name] = Math.round((synced - Math.max(at, Math.floor(since / 1000) * 1000)) / 1000);
+  }
+  return seconds;
 }

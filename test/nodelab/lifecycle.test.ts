@@ -5,16 +5,21 @@
  * Ready by name; it joins with the resize job's own token, which kaas registered through the cluster's API). Resized back to 1, kaas
  * drains the two highest workers through the API (a workload spread one pod per worker moves to
  * the worker left), deletes their servers and their Nodes: the Nodes are gone from the API, the
- * servers from the cloud, and the nodes from the host. Deleted, nothing of the cluster is left in
+ * servers from the cloud, and the nodes from the host. Every Node registers with the cloud provider's
+ * uninitialized taint (its kubelet runs with `--cloud-provider=external`) and the real cloud
+ * controller, configured with the cluster's own credential, initializes it: providerID, taint gone. Deleted, nothing of the cluster is left in
  * the cloud (servers, ports, networks, floating IPs, the release's Swift container, the keypair)
  * or on the host (veths, cgroups, mounts, node directories, processes; the kubelet's sysctls).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
+import type { CloudController } from '../kubelab/cloudcontroller.ts';
 import {
+  initializedNodes,
   MINUTE,
   spreadDeployment,
   startNodelabKaas,
+  startNodelabCloudController,
   stopLeavingNothing,
   until,
   type NodelabKaas,
@@ -33,8 +38,11 @@ const SPREAD = 'nodelab-spread';
 describe('nodelab: resize and delete on real nodes', () => {
   let kaas: NodelabKaas | undefined;
   let watch: ServerWatch | undefined;
+  let occm: CloudController | undefined;
   // The watch tears the nodes down before kaas and the lab stop, even when it fails.
-  afterAll(() => (watch?.stop() ?? Promise.resolve()).finally(() => kaas?.stop()));
+  afterAll(() =>
+    (occm?.stop() ?? Promise.resolve()).finally(() => watch?.stop()).finally(() => kaas?.stop()),
+  );
 
   it(
     'creates 1 master + 2 workers, grows to 3 workers, shrinks to 1 with drains, deletes, leaves nothing',
@@ -50,10 +58,19 @@ describe('nodelab: resize and delete on real nodes', () => {
       kaas.apiAddress = master.address;
       const { kubectl, apply, ready, applyPodNetwork } = await kaas.breakGlass(cluster.id);
       await applyPodNetwork();
+      const occmStarted = Date.now();
+      occm = await startNodelabCloudController(kaas, cluster.id);
       for (const name of [MASTER, worker(0), worker(1)]) {
         await watch.booted(name, 5 * MINUTE);
         await ready(name);
       }
+      const initialized = await initializedNodes(
+        kubectl,
+        cloud,
+        cluster.id,
+        [MASTER, worker(0), worker(1)],
+        occmStarted,
+      );
       const createMs = Date.now() - started;
       const nodes = [master, await watch.booted(worker(0), 0), await watch.booted(worker(1), 0)];
       const rss = await Promise.all(nodes.map((n) => n.rssBytes()));
@@ -79,6 +96,10 @@ describe('nodelab: resize and delete on real nodes', () => {
       });
       await watch.booted(worker(2), 5 * MINUTE);
       await ready(worker(2));
+      Object.assign(
+        initialized,
+        await initializedNodes(kubectl, cloud, cluster.id, [worker(2)], occmStarted),
+      );
       const growMs = Date.now() - grown;
       expect(await nodeNames()).toEqual([MASTER, worker(0), worker(1), worker(2)].sort());
 
@@ -143,6 +164,9 @@ describe('nodelab: resize and delete on real nodes', () => {
       const deleteMs = Date.now() - deleted;
       await watch.stop();
       watch = undefined;
+      expect(occm.proc.child.exitCode, await occm.log()).toBeNull();
+      await occm.stop();
+      occm = undefined;
       await stopLeavingNothing(kaas, cluster.id, NAME);
       kaas = undefined;
       console.info(
@@ -151,7 +175,10 @@ describe('nodelab: resize and delete on real nodes', () => {
             .map((n, i) => `${n.name} ${mib(rss[i] ?? 0)}`)
             .join(', ')}); ` +
           `3rd worker Ready ${Math.round(growMs / 1000)} s after resize; shrink to 1 (2 drains) ` +
-          `${Math.round(shrinkMs / 1000)} s; delete ${Math.round(deleteMs / 1000)} s`,
+          `${Math.round(shrinkMs / 1000)} s; delete ${Math.round(deleteMs / 1000)} s; the cloud ` +
+          `controller initialized each Node ${Object.entries(initialized)
+            .map(([n, sec]) => `${n} ${sec} s`)
+            .join(', ')} after it registered (or the controller started)`,
       );
     },
     15 * MINUTE,

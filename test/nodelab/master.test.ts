@@ -5,8 +5,8 @@
  * kubelet, kubectl of the default version) and renders each server's user data with its TempURL.
  * nodelab boots master-0 from exactly that user data: cloud-init installs the release and runs
  * `kubeadm init`. Then the API answers /readyz (anonymous, as kaas's authentication config
- * allows), kaas's networking service (flannel, rendered by src/addons) makes the Node Ready and
- * CoreDNS runs. The worker then boots from its own user data and joins (`kubeadm join` with the
+ * allows), kaas's networking service (flannel, rendered by src/addons) makes the Node Ready and,
+ * once the cloud controller initialized the Node (kaas.ts), CoreDNS runs. The worker then boots from its own user data and joins (`kubeadm join` with the
  * cluster's token); a pod on it reaches a CoreDNS pod on master-0 over flannel on eth2 and
  * resolves kubernetes.default. kaas itself serves the TokenReview webhook on the bridge (HTTPS,
  * its certificate from the CA master-0's user data names): a user who holds the cluster's admin
@@ -30,7 +30,15 @@ import { DONE_MARKER } from '../../src/bootstrap/node.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
 import { kubeBinary } from '../../src/dev/kube/binaries.ts';
-import { kubeletSysctls, MINUTE, startNodelabKaas, until, type NodelabKaas } from './kaas.ts';
+import type { CloudController } from '../kubelab/cloudcontroller.ts';
+import {
+  kubeletSysctls,
+  MINUTE,
+  startNodelabCloudController,
+  startNodelabKaas,
+  until,
+  type NodelabKaas,
+} from './kaas.ts';
 import {
   hostTraces,
   lockHost,
@@ -126,7 +134,9 @@ describe('nodelab failure paths', () => {
 
 describe('nodelab: a cluster from kaas user data', () => {
   let kaas: NodelabKaas | undefined;
+  let occm: CloudController | undefined;
   afterAll(async () => {
+    await occm?.stop();
     await kaas?.stop();
   });
 
@@ -169,6 +179,8 @@ describe('nodelab: a cluster from kaas user data', () => {
       // the cluster's break-glass certificate (kubeadm's admin.conf is no system:master, and kaas's
       // namespace policy keeps all others out of kube-system).
       await applyPodNetwork();
+      // The cloud controller initializes the Nodes (their kubelets register them tainted until then).
+      occm = await startNodelabCloudController(kaas, cluster.id);
       await ready(server.name);
       const readyMs = Date.now() - booted;
       // CoreDNS, which kubeadm deploys, runs in pods with namespaces of their own (not host network).
@@ -317,6 +329,7 @@ describe('nodelab: a cluster from kaas user data', () => {
           `${Math.round(workerRss / 2 ** 20)} MiB resident`,
       );
 
+      await occm.stop();
       await lab.stop();
       expect(await hostTraces()).toEqual(NO_TRACES);
       // The kubelet set these kernel-wide on start; the lab put them back.

@@ -13,6 +13,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { defaultPatch, previousPatch } from '../../src/dev/kube/binaries.ts';
+import type { CloudController } from '../kubelab/cloudcontroller.ts';
 import * as nodelab from './kaas.ts';
 import { serveLoadBalancers, type LbStandIn } from './lb.ts';
 import { nodelabCache, type LabNode } from './node.ts';
@@ -39,11 +40,15 @@ describe('nodelab: rolling upgrade on real nodes', () => {
   let kaas: nodelab.NodelabKaas | undefined;
   let watch: ServerWatch | undefined;
   let lbs: LbStandIn | undefined;
+  let occm: CloudController | undefined;
   let sampling = false;
   afterAll(async () => {
     sampling = false;
     // The watch tears the nodes down before kaas and the lab stop, even when it fails.
-    await (watch?.stop() ?? Promise.resolve()).finally(() => lbs?.stop()).finally(() => kaas?.stop());
+    await (occm?.stop() ?? Promise.resolve())
+      .finally(() => watch?.stop())
+      .finally(() => lbs?.stop())
+      .finally(() => kaas?.stop());
   });
 
   it(
@@ -85,6 +90,8 @@ describe('nodelab: rolling upgrade on real nodes', () => {
       await watch.booted(master(0), 5 * nodelab.MINUTE);
       const { kubectl, apply, ready, applyPodNetwork } = await kaas.breakGlass(cluster.id);
       await applyPodNetwork();
+      // The cloud controller initializes every Node, the replacements too (kaas.ts).
+      occm = await nodelab.startNodelabCloudController(kaas, cluster.id);
       for (const name of [master(0), worker(0), worker(1)]) {
         await watch.booted(name, 5 * nodelab.MINUTE);
         await ready(name);
@@ -217,6 +224,9 @@ describe('nodelab: rolling upgrade on real nodes', () => {
       );
       const deleteMs = Date.now() - deleted;
       await sampler;
+      expect(occm.proc.child.exitCode, await occm.log()).toBeNull();
+      await occm.stop();
+      occm = undefined;
       await watch.stop();
       watch = undefined;
       await lbs.stop();

@@ -18,6 +18,7 @@ import { isOpenStackError, type Cloud } from '../../src/openstack/index.ts';
 import { defaultContext } from '../addons/default-context.ts';
 import {
   loadBalancerCounts,
+  kubelabCluster,
   startCloudController,
   type CloudController,
 } from '../kubelab/cloudcontroller.ts';
@@ -115,7 +116,7 @@ describe('delete on the lab with the cloud controller running', () => {
       expect(made.roles).toEqual(['member', 'load-balancer_member']);
       const [subnet] = await cloud.neutron.subnets.list({ tags: tagsFor(clusterId) });
       occm = await startCloudController(
-        lab,
+        kubelabCluster(lab),
         { ...defaultContext(), clusterName: name, clusterId },
         cloudConf({
           authUrl: process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3',

@@ -80,10 +80,17 @@ export interface Kubelab {
   kubectl(args: string[], options?: { input?: string; kubeconfig?: string }): Promise<string>;
   /** GET/POST/... against the API as admin; returns status and parsed JSON body. */
   request(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
-  /** Registers a Node kwok keeps Ready (the stand-in for a booted server). */
+  /**
+   * Registers a Node kwok keeps Ready (the stand-in for a booted server), with the taints its
+   * kubelet registers with (`--cloud-provider=external` adds the cloud provider's uninitialized one).
+   */
   addNode(
     name: string,
-    options?: { kubeletVersion?: string; labels?: Record<string, string> },
+    options?: {
+      kubeletVersion?: string;
+      labels?: Record<string, string>;
+      taints?: { key: string; value?: string; effect: string }[];
+    },
   ): Promise<void>;
   /** Waits until `check` is true, polling; throws with `what` after `timeoutMs`. */
   waitFor(what: string, check: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
@@ -451,6 +458,7 @@ export async function startKubelab(options: KubelabOptions): Promise<Kubelab> {
             annotations: { [KWOK_NODE_ANNOTATION]: 'fake' },
             labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', ...opts.labels },
           },
+          ...(opts.taints ? { spec: { taints: opts.taints } } : {}),
           status: opts.kubeletVersion ? { nodeInfo: { kubeletVersion: `v${opts.kubeletVersion}` } } : {},
         });
         if (res.status !== 201 && res.status !== 409) {

@@ -141,8 +141,16 @@ export function bootedNode(userData: string, enrolled = ''): BootedNode {
 /** A Node as the tests read it. */
 export interface NodeObject {
   metadata: { name: string; uid: string; labels?: Record<string, string> };
-  spec?: { unschedulable?: boolean; taints?: { key: string; effect: string }[] };
-  status?: { nodeInfo?: { kubeletVersion?: string }; conditions?: { type: string; status: string }[] };
+  spec?: {
+    unschedulable?: boolean;
+    taints?: { key: string; value?: string; effect: string }[];
+    providerID?: string;
+  };
+  status?: {
+    nodeInfo?: { kubeletVersion?: string };
+    conditions?: { type: string; status: string }[];
+    addresses?: { type: string; address: string }[];
+  };
 }
 
 /** The cluster's etcd members as the stand-in joins and stops them (test/kubelab/etcdmasters.ts). */

@@ -284,7 +284,7 @@ async function cloudCaBundle(path: string): Promise<string> {
  * backups, registry). Values go under `data`, so the API server's copy is what kaas rendered.
  */
 export async function cloudSecrets(
-  deps: ExecDeps,
+  deps: Pick<ExecDeps, 'cloud' | 'spec' | 'clusterId'>,
   credential: ClusterCredential,
 ): Promise<KubernetesObject[]> {
   const config = deps.cloud.session.config;

@@ -29,7 +29,10 @@ async function ensureNamed<T extends NeutronResource>(
 }
 
 /** Resolves an external network by id or name; undefined when absent. */
-export async function findExternalNetwork(deps: ExecDeps, ref: string): Promise<{ id: string } | undefined> {
+export async function findExternalNetwork(
+  deps: Pick<ExecDeps, 'cloud'>,
+  ref: string,
+): Promise<{ id: string } | undefined> {
   const nets = await deps.cloud.neutron.networks.list({ 'router:external': true });
   return nets.find((n) => n.id === ref || n.name === ref);
 }
