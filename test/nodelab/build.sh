@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds what a nodelab node runs that kubelab does not already build, without any registry:
+# Builds what a nodelab node runs that kubelab does not already build, pulling from no registry:
 #   kubelet, kube-proxy for the catalogue's default version and the minor before it (where upgrades
 #     start), from the Go module proxy in the wrapper module kubelab builds each version's kubeadm
 #     in (test/kubelab/build.sh, which this runs first); for the previous minor also its
@@ -8,12 +8,13 @@
 #   CoreDNS and flannel (+ its CNI plugin) at the versions the catalogue and src/addons name, from
 #     the Go module proxy; pause from the Kubernetes module's own pause.c;
 #   one OCI image tarball per image kaas's kubeadm config (of each of those two versions) and
-#     managed services reference, under the exact name they reference (containerd imports a
-#     tarball without a registry and without normalising names), for `ctr -n k8s.io images
-#     import` into each node's containerd (every node imports every version's: a registry's stand-in).
+#     managed services reference, named as upstream names it, which the nodelab suites push with
+#     skopeo into the registry they start for a run (test/nodelab/registry.ts, under the names a
+#     cluster with that image repository pulls).
 # Debian's containerd, runc, CNI plugins, cloud-init, busybox-static, nftables (kaas's metadata
 # guard) and the tools kubeadm's preflight looks for are installed with apt when missing (a node's
-# root is the host's root).
+# root is the host's root), and so are docker-registry (the distribution registry) and skopeo,
+# which the suites run on the host.
 # Cached outside the repository: $NODELAB_CACHE/{bin,images}/<version>/. Prints the cache root on
 # stdout; progress on stderr. Idempotent: a warm cache builds nothing.
 set -euo pipefail
@@ -24,7 +25,7 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 log() { echo "nodelab: $*" >&2; }
 
 packages=(containerd runc containernetworking-plugins cloud-init busybox-static iptables conntrack
-  socat ethtool iproute2 kmod curl util-linux nftables gcc libc6-dev)
+  socat ethtool iproute2 kmod curl util-linux nftables gcc libc6-dev docker-registry skopeo)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f '${Status}' "$p" 2> /dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -35,6 +36,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get -o DPkg::Lock::Timeout=600 update >&2
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" >&2
   }
+  # The package's own registry service listens on :5000, the lab's Keystone port; the suites run
+  # their own registry.
+  if [[ " ${missing[*]} " == *' docker-registry '* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now docker-registry >&2
+  fi
 fi
 
 KUBELAB_CACHE=$(bash "$root/test/kubelab/build.sh")

@@ -3,8 +3,9 @@
  * cluster's Neutron network, cloudsim listening on its gateway (so the cloud's Swift, which serves
  * the release TempURL, is reachable from the nodes as it is from real servers), kaas itself
  * (buildApp over HTTPS on the bridge: TokenReview and enrollment) and the real provisioner, with
- * the release build.sh packed staged from a local mirror. Two users: alice holds the cluster's
- * admin role on the project the provisioner builds in, bob is only a member.
+ * the release build.sh packed staged from a local mirror, and an image registry on the bridge
+ * (registry.ts) that every cluster takes its images from (`imageRepository`). Two users: alice
+ * holds the cluster's admin role on the project the provisioner builds in, bob is only a member.
  *
  * Clusters are created with `waitForApi: false`: a created cluster's full set of managed services
  * (cloud controller, Cinder CSI, backups) needs images nodelab does not build, so kaas's own
@@ -25,6 +26,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
+import { fromRepository } from '../../src/addons/images.ts';
 import { renderAddons } from '../../src/addons/index.ts';
 import { keystoneDirectory } from '../../src/auth/directory.ts';
 import { createCa, issueServerCert } from '../../src/auth/pki.ts';
@@ -57,7 +59,8 @@ import {
   testSpec,
   TEST_SECRET_KEY,
 } from '../provisioner/support.ts';
-import { hostTraces, NO_TRACES, releaseMirror, startNodelab, type Nodelab } from './node.ts';
+import { hostTraces, nodelabCache, NO_TRACES, releaseMirror, startNodelab, type Nodelab } from './node.ts';
+import { pushImages, startRegistry } from './registry.ts';
 // The cluster's cloud controller (startNodelabCloudController).
 import { UNINITIALIZED_TAINT } from '../../src/addons/cloudcontroller.ts';
 import { CLOUD_CONFIG_SECRET } from '../../src/addons/storage.ts';
@@ -67,6 +70,8 @@ import { startCloudController, type CloudController } from '../kubelab/cloudcont
 
 const run = promisify(execFile);
 export const MINUTE = 60_000;
+/** The image the suites' own pods run (build.sh's busybox), as upstream names it. */
+const BUSYBOX = 'docker.io/library/busybox:stable';
 /** Kernel-wide settings the kubelet changes on start (see node.ts). */
 const KUBELET_SYSCTLS = ['vm.overcommit_memory', 'kernel.panic', 'kernel.panic_on_oops'];
 
@@ -131,13 +136,15 @@ export async function stopLeavingNothing(kaas: NodelabKaas, clusterId: string, n
 }
 
 /**
- * A Deployment of `replicas` busybox pods in `default`, spread one per node over the nodes they
- * may run on (the master's taint honoured), `whenUnsatisfiable` saying whether that is a must.
+ * A Deployment of `replicas` pods of `image` (busybox) in `default`, spread one per node over the
+ * nodes they may run on (the master's taint honoured), `whenUnsatisfiable` saying whether that is a
+ * must.
  */
 export function spreadDeployment(
   name: string,
   replicas: number,
   whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway',
+  image: string,
 ): object {
   return {
     apiVersion: 'apps/v1',
@@ -159,9 +166,7 @@ export function spreadDeployment(
               labelSelector: { matchLabels: { app: name } },
             },
           ],
-          containers: [
-            { name: 'sleep', image: 'docker.io/library/busybox:stable', command: ['sleep', '3600'] },
-          ],
+          containers: [{ name: 'sleep', image, command: ['sleep', '3600'] }],
         },
       },
     },
@@ -214,6 +219,10 @@ export interface NodelabKaas {
   readonly users: LabUsers;
   /** A directory for the suite's files, removed on stop. */
   readonly work: string;
+  /** The image repository every cluster is created with: the lab's registry. */
+  readonly imageRepository: string;
+  /** busybox as the nodes pull it (from {@link imageRepository}), for the suites' own pods. */
+  readonly busybox: string;
   /**
    * Where kaas's cluster clients connect: master-0's fixed address on eth2, set by the suite once
    * master-0 booted (until then kaas has no endpoint to dial, and a client made would throw).
@@ -223,8 +232,8 @@ export interface NodelabKaas {
   readonly sysctlsBefore: readonly string[];
   /**
    * Queues the create of cluster `name` (the catalogue's default version, `workers` in group
-   * `default`, on the lab's network, alice's role as its admin role, then `over`), not waiting
-   * for its API.
+   * `default`, on the lab's network, its images from the lab's registry, alice's role as its admin
+   * role, then `over`), not waiting for its API.
    */
   createCluster(
     name: string,
@@ -264,10 +273,25 @@ async function start(
   closers.push(() => rm(work, { recursive: true, force: true }));
   const store = await provisionerStore();
   closers.push(() => store.close());
-  const lab = await startNodelab({ cidr });
+  // The registry's CA, which the nodes' image trusts (node.sh writes it into each node's CA store).
+  const registryCa = await createCa({ commonName: 'kaas-nodelab-registry' });
+  const lab = await startNodelab({ cidr, caPem: registryCa.certPem });
   closers.push(() => lab.stop());
   // Once the lab holds the host, no other lab's kubelets change these.
   const sysctlsBefore = await kubeletSysctls();
+  const registryDir = join(work, 'registry');
+  const registry = await startRegistry({ host: lab.gateway, ca: registryCa, dir: registryDir });
+  closers.push(() => registry.stop());
+  const pushStarted = Date.now();
+  const pushed = await pushImages({
+    registry,
+    caPem: registryCa.certPem,
+    images: join(nodelabCache(), 'images'),
+    dir: registryDir,
+  });
+  console.info(
+    `nodelab: ${pushed.length} images pushed to ${registry.repository} in ${((Date.now() - pushStarted) / 1000).toFixed(1)} s`,
+  );
   const sim = await startCloudsim({ port: 0, host: lab.gateway, bootTimeMs: 20 });
   closers.push(() => sim.close());
   const cloud = testCloud(sim);
@@ -386,6 +410,8 @@ async function start(
     provisioner,
     users: { password, alice, bob, adminRole },
     work,
+    imageRepository: registry.repository,
+    busybox: fromRepository(BUSYBOX, registry.repository),
     apiAddress: undefined,
     sysctlsBefore,
     createCluster: (name, workers, over = {}) =>
@@ -393,6 +419,7 @@ async function start(
         testSpec(name, workers, {
           kubernetesVersion: version,
           network: { ...CLUSTER_DEFAULTS.network, nodeCidr: cidr },
+          imageRepository: registry.repository,
           adminRoleId: adminRole.id,
           ...over,
         }),

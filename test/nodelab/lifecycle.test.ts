@@ -105,7 +105,7 @@ describe('nodelab: resize and delete on real nodes', () => {
 
       // One pod per worker: topology spread over the nodes the pods may run on (the master's
       // taint honoured), so workers 1 and 2, which the shrink removes, each run one.
-      await apply(spreadDeployment(SPREAD, 3, 'DoNotSchedule'));
+      await apply(spreadDeployment(SPREAD, 3, 'DoNotSchedule', kaas.busybox));
       const spreadPods = async () => {
         const { stdout } = await kubectl('get', 'pods', '-l', `app=${SPREAD}`, '-o', 'json');
         return (

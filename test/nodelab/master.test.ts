@@ -26,10 +26,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_IMAGES, fromRepository } from '../../src/addons/images.ts';
 import { DONE_MARKER } from '../../src/bootstrap/node.ts';
 import { tagsFor } from '../../src/cluster/names.ts';
 import type { ClusterSpec } from '../../src/cluster/spec.ts';
 import { kubeBinary } from '../../src/dev/kube/binaries.ts';
+import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import type { CloudController } from '../kubelab/cloudcontroller.ts';
 import {
   kubeletSysctls,
@@ -144,7 +146,7 @@ describe('nodelab: a cluster from kaas user data', () => {
     'master-0 runs kubeadm init and gets Ready, a worker joins, pods talk across nodes, the host is left clean',
     async () => {
       kaas = await startNodelabKaas(CIDR);
-      const { lab, cloud, provisioner, auth, users, work } = kaas;
+      const { lab, cloud, provisioner, auth, users, work, imageRepository, busybox } = kaas;
       const { alice, adminRole, password } = users;
       const { cluster, job } = await kaas.createCluster('nl0', 1);
       await provisioner.runUntilIdle();
@@ -202,6 +204,19 @@ describe('nodelab: a cluster from kaas user data', () => {
         return pods.length > 0 && pods.every(onOverlay) ? true : undefined;
       });
       const rss = await node.rssBytes();
+      // Every image master-0 runs was pulled from the cluster's image repository (the lab's
+      // registry): kubeadm's, the sandbox's (containerd's sandbox_image) and flannel's.
+      const pulled = (await node.exec(['ctr', '-n', 'k8s.io', 'images', 'ls', '-q']))
+        .split('\n')
+        .filter((name) => name && !name.startsWith('sha256:'));
+      expect(pulled.filter((name) => !name.startsWith(`${imageRepository}/`))).toEqual([]);
+      expect(pulled).toEqual(
+        expect.arrayContaining([
+          `${imageRepository}/kube-apiserver:v${spec.kubernetesVersion}`,
+          `${imageRepository}/pause:${KUBERNETES_RELEASES.find((r) => r.patch === spec.kubernetesVersion)?.images.pause}`,
+          fromRepository(DEFAULT_IMAGES.flannel, imageRepository),
+        ]),
+      );
 
       // The worker joins with kaas's worker user data (kubeadm join with the cluster's token).
       const workerBooted = Date.now();
@@ -248,7 +263,7 @@ describe('nodelab: a cluster from kaas user data', () => {
           containers: [
             {
               name: 'probe',
-              image: 'docker.io/library/busybox:stable',
+              image: busybox,
               command: [
                 'sh',
                 '-c',

@@ -3,7 +3,7 @@
 # root (lower = the host's root, where build.sh installed Debian's containerd, runc, CNI plugins and
 # cloud-init: the stand-in for a Debian cloud image), booted by Debian's cloud-init from a NoCloud
 # seed. Called by node.ts, as root:
-#   node.sh up   <dir> <name> <address/prefix> <gateway> <bridge> <images dir (one directory per release)>
+#   node.sh up   <dir> <name> <address/prefix> <gateway> <bridge> [<CA certificate the image trusts>]
 #   node.sh boot <dir>        (runs cloud-init's four stages; user-data and meta-data already in <dir>)
 #   node.sh down <dir> <name> (kills every process of the node, unmounts, removes its cgroups and <dir>)
 #   node.sh pids <dir> <name> (the node's processes)
@@ -21,7 +21,7 @@ node_path='/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 cgroup_dirs() { for h in /sys/fs/cgroup/*/; do [ "$h" = /sys/fs/cgroup/unified/ ] || echo "$h$1"; done; }
 
 up() {
-  local name=$1 address=$2 gateway=$3 bridge=$4 images=$5
+  local name=$1 address=$2 gateway=$3 bridge=$4 ca=${5:-}
   if [ ! -d /sys/fs/cgroup/cpuset ] || [ ! -d /sys/fs/cgroup/memory ]; then
     echo "nodelab: this host has no cgroup v1 hierarchies; nodelab knows only that layout (cgroup roots per node)" >&2
     return 1
@@ -31,7 +31,7 @@ up() {
   mount --make-private "$ns"
   touch "$ns"/{net,mnt,uts}
   # The image's own files go into the upper layer before it is mounted (never while it is).
-  image_files "$name"
+  image_files "$name" "$ca"
   unshare --net="$ns/net" --mount="$ns/mnt" --uts="$ns/uts" --propagation private true
   local root="$dir/merged"
   in_node sh -ec "
@@ -42,9 +42,8 @@ up() {
     mount -t tmpfs -o mode=755 tmpfs $root/run
     mount -t tmpfs -o mode=1777 tmpfs $root/tmp
     # containerd's overlayfs snapshots cannot live on an overlay upper layer.
-    mkdir -p $root/var/lib/containerd $root/var/lib/nodelab/images
+    mkdir -p $root/var/lib/containerd
     mount --bind $dir/containerd $root/var/lib/containerd
-    mount --bind -o ro $images $root/var/lib/nodelab/images
     mkdir -p $root/.oldroot
     cd $root
     pivot_root . .oldroot
@@ -72,9 +71,9 @@ up() {
 }
 
 # What the "image" brings besides the host's packages: cloud-init's configuration, the systemd
-# stand-in, the kubelet's environment and the kernel's built-in module list.
+# stand-in, the kubelet's environment, the kernel's built-in module list and the CA it trusts.
 image_files() {
-  local name=$1 upper="$dir/upper"
+  local name=$1 ca=$2 upper="$dir/upper"
   mkdir -p "$upper/etc/cloud/cloud.cfg.d" "$upper/etc/default" "$upper/usr/bin"
   # SHORTCUT: no package mirror is reachable, so package-update-upgrade-install does not run; the
   # packages kaas's user data lists are preinstalled (build.sh). Otherwise only the modules kaas's
@@ -100,6 +99,14 @@ EOF
   : > "$modules/modules.order"
   : > "$modules/modules.builtin.modinfo"
   depmod -b "$upper/usr" "$(uname -r)"
+  # The CA of the test's registry, in the CA store as update-ca-certificates leaves it (the bundle
+  # Go programs such as containerd read, ending with the local certificates): an operator's image
+  # for an air-gapped cloud trusts its mirror's CA this way, not through kaas's user data.
+  if [ -n "$ca" ]; then
+    mkdir -p "$upper/usr/local/share/ca-certificates" "$upper/etc/ssl/certs"
+    cp "$ca" "$upper/usr/local/share/ca-certificates/nodelab-registry.crt"
+    cat /etc/ssl/certs/ca-certificates.crt "$ca" > "$upper/etc/ssl/certs/ca-certificates.crt"
+  fi
 }
 
 boot() {

@@ -181,9 +181,10 @@ async function bootLogs(dir: string): Promise<string> {
 
 /**
  * Creates the bridge of network `cidr` (a /24; the host takes its .1) and notes the global sysctls
- * to restore. Throws when not root.
+ * to restore. Nodes trust `caPem` (a registry's CA) besides the host's CAs, as an image built for
+ * the cloud would. Throws when not root.
  */
-export async function startNodelab(options: { cidr: string }): Promise<Nodelab> {
+export async function startNodelab(options: { cidr: string; caPem?: string }): Promise<Nodelab> {
   if (process.getuid?.() !== 0) throw new Error('nodelab needs root (namespaces, mounts, veths)');
   const match = /^(\d+\.\d+\.\d+)\.0\/24$/.exec(options.cidr);
   if (!match) throw new Error(`nodelab networks are /24s ending in .0, got ${options.cidr}`);
@@ -241,15 +242,12 @@ export async function startNodelab(options: { cidr: string }): Promise<Nodelab> 
     };
     nodes.set(server.name, node);
     try {
-      await sh([
-        'up',
-        dir,
-        server.name,
-        `${server.address}/24`,
-        gateway,
-        bridge,
-        join(nodelabCache(), 'images'),
-      ]);
+      const ca = options.caPem === undefined ? [] : [join(dir, 'trusted-ca.crt')];
+      if (options.caPem !== undefined) {
+        await mkdir(dir);
+        await writeFile(join(dir, 'trusted-ca.crt'), options.caPem);
+      }
+      await sh(['up', dir, server.name, `${server.address}/24`, gateway, bridge, ...ca]);
       await writeFile(join(dir, 'user-data'), server.userData, { mode: 0o600 });
       await writeFile(
         join(dir, 'meta-data'),

@@ -8,9 +8,7 @@
 #              files kaas's user data writes), with their Environment= and EnvironmentFile= lines.
 #   containerd runs with /etc/containerd/config.toml as the user data wrote it, changed in two
 #              settings this host needs: SystemdCgroup off (no systemd) and restrict_oom_score_adj
-#              on (the VM's bounding set lacks CAP_SYS_RESOURCE, so runc cannot lower oom scores);
-#              on its first start the node's images are imported, every release's (no registry:
-#              the image's preloaded content, as if a registry held every supported release).
+#              on (the VM's bounding set lacks CAP_SYS_RESOURCE, so runc cannot lower oom scores).
 #   oneshot    units (kaas's metadata guard) run their ExecStart to completion, as systemd does; with
 #              RemainAfterExit they then count as active.
 set -uo pipefail
@@ -95,12 +93,6 @@ start() {
         ctr version > /dev/null 2>&1 && break
         sleep 0.2
       done
-      if [ ! -f /var/lib/containerd/nodelab-images ]; then
-        for image in /var/lib/nodelab/images/*/*.tar; do
-          ctr -n k8s.io images import "$image" > /dev/null || return 1
-        done
-        touch /var/lib/containerd/nodelab-images
-      fi
       ;;
     *)
       local file=/etc/systemd/system/$1.service

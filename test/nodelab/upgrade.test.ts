@@ -121,7 +121,7 @@ describe('nodelab: rolling upgrade on real nodes', () => {
             metadata: { name: SURVIVOR, namespace: 'default' },
             spec: { minAvailable: 1, selector: { matchLabels: { app: SURVIVOR } } },
           },
-          nodelab.spreadDeployment(SURVIVOR, 2, 'ScheduleAnyway'),
+          nodelab.spreadDeployment(SURVIVOR, 2, 'ScheduleAnyway', kaas.busybox),
         ],
       });
       const available = async () => {
