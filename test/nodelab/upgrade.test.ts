@@ -13,6 +13,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
 import { defaultPatch, previousPatch } from '../../src/dev/kube/binaries.ts';
+import { KUBERNETES_RELEASES } from '../../src/versions/index.ts';
 import type { CloudController } from '../kubelab/cloudcontroller.ts';
 import * as nodelab from './kaas.ts';
 import { serveLoadBalancers, type LbStandIn } from './lb.ts';
@@ -56,7 +57,7 @@ describe('nodelab: rolling upgrade on real nodes', () => {
     async () => {
       nodelabCache(FROM);
       kaas = await nodelab.startNodelabKaas(CIDR);
-      const { lab, cloud, provisioner } = kaas;
+      const { lab, cloud, provisioner, imageRepository } = kaas;
       const started = Date.now();
       const { cluster, job } = await kaas.createCluster(NAME, 2, {
         kubernetesVersion: FROM,
@@ -171,9 +172,18 @@ describe('nodelab: rolling upgrade on real nodes', () => {
           n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
         ),
       ).toBe(true);
-      // kube-proxy and CoreDNS moved on with the API servers (what `kubeadm upgrade apply` does).
-      expect(upgradeView.steps.find((s) => s.stepId === 'kubeadm-addons')?.output).toMatchObject({
-        'kube-proxy': { to: `registry.k8s.io/kube-proxy:v${TO}` },
+      // kube-proxy and CoreDNS moved on with the API servers (what `kubeadm upgrade apply` does),
+      // still from the cluster's image repository.
+      const coredns = (patch: string) => KUBERNETES_RELEASES.find((r) => r.patch === patch)?.images.coredns;
+      expect(upgradeView.steps.find((s) => s.stepId === 'kubeadm-addons')?.output).toEqual({
+        'kube-proxy': {
+          from: `${imageRepository}/kube-proxy:v${FROM}`,
+          to: `${imageRepository}/kube-proxy:v${TO}`,
+        },
+        coredns: {
+          from: `${imageRepository}/coredns:${coredns(FROM)}`,
+          to: `${imageRepository}/coredns:${coredns(TO)}`,
+        },
       });
       // The workload runs on the new workers and never lost both pods.
       await nodelab.until(`${SURVIVOR} available again`, 3 * nodelab.MINUTE, async () =>
