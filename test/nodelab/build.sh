@@ -32,14 +32,23 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
+  # No package's own service may start: docker-registry's would listen on :5000, the lab's Keystone
+  # port (the suites run their own registry). policy-rc.d is how Debian says so, systemd or not.
+  policy=/usr/sbin/policy-rc.d
+  added_policy=
+  if [ ! -e $policy ]; then
+    printf '#!/bin/sh\nexit 101\n' > $policy
+    chmod 755 $policy
+    added_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" >&2 || {
     apt-get -o DPkg::Lock::Timeout=600 update >&2
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" >&2
   }
-  # The package's own registry service listens on :5000, the lab's Keystone port; the suites run
-  # their own registry.
+  [ -z "$added_policy" ] || rm -f $policy
+  # Nor at the next boot.
   if [[ " ${missing[*]} " == *' docker-registry '* ]] && [ -d /run/systemd/system ]; then
-    systemctl disable --now docker-registry >&2
+    systemctl disable docker-registry >&2
   fi
 fi
 
