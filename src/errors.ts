@@ -22,40 +22,31 @@ export class InputError extends KaasError {
   }
 }
 
-/** The thing asked for does not exist (or the caller may not know it exists). */
-export class NotFoundError extends KaasError {
-  constructor(message: string, options?: { code?: string; cause?: unknown }) {
-    super(options?.code ?? 'not_found', message, options);
-  }
+type KindOptions = { code?: string; cause?: unknown };
+
+/** A KaasError whose code, unless given, is `code`. */
+function kindOf(code: string) {
+  return class extends KaasError {
+    constructor(message: string, options?: KindOptions) {
+      super(options?.code ?? code, message, options);
+    }
+  };
 }
+
+/** The thing asked for does not exist (or the caller may not know it exists). */
+export class NotFoundError extends kindOf('not_found') {}
 
 /** The request conflicts with current state (a name taken, an operation already running). */
-export class ConflictError extends KaasError {
-  constructor(message: string, options?: { code?: string; cause?: unknown }) {
-    super(options?.code ?? 'conflict', message, options);
-  }
-}
+export class ConflictError extends kindOf('conflict') {}
 
 /** The caller is not authenticated: missing, wrong, expired or revoked credentials. */
-export class AuthError extends KaasError {
-  constructor(message: string, options?: { code?: string; cause?: unknown }) {
-    super(options?.code ?? 'unauthenticated', message, options);
-  }
-}
+export class AuthError extends kindOf('unauthenticated') {}
 
 /** The caller is authenticated but may not do this. */
-export class ForbiddenError extends KaasError {
-  constructor(message: string, options?: { code?: string; cause?: unknown }) {
-    super(options?.code ?? 'forbidden', message, options);
-  }
-}
+export class ForbiddenError extends kindOf('forbidden') {}
 
 /** A service kaas depends on (OpenStack, a database, a cluster) failed or could not be reached. */
-export class UpstreamError extends KaasError {
-  constructor(message: string, options?: { code?: string; cause?: unknown }) {
-    super(options?.code ?? 'upstream_error', message, options);
-  }
-}
+export class UpstreamError extends kindOf('upstream_error') {}
 
 /** The domain errors by kind: the HTTP layer maps each kind to a status, the CLI to an exit code. */
 export type ErrorKind = 'input' | 'auth' | 'forbidden' | 'not_found' | 'conflict' | 'upstream';
