@@ -461,6 +461,7 @@ export async function startNodelabCloudController(
     { authUrl: config.auth.authUrl, region: config.regionName ?? 'RegionOne' },
     credential.id,
   );
+  if (kaas.apiAddress === undefined) throw new Error('the suite has not set the API address yet');
   const { caPem, kubectl } = await kaas.breakGlass(clusterId);
   const data = Object.fromEntries(
     Object.entries(conf.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
@@ -468,7 +469,7 @@ export async function startNodelabCloudController(
   return startCloudController(
     {
       dir: kaas.work,
-      url: `https://${kaas.apiAddress ?? ''}:6443`,
+      url: `https://${kaas.apiAddress}:6443`,
       caPem,
       kubectl: async (...args) => (await kubectl(...args)).stdout,
     },
