@@ -32,14 +32,15 @@ export interface CloudController {
   stop(): Promise<void>;
 }
 
-/** The cluster a cloud controller runs beside: a kubelab, or a nodelab cluster. */
+/**
+ * The cluster a cloud controller runs beside (a kubelab, or a nodelab cluster): a directory for the
+ * controller's files and its log, the API server's URL and CA for the controller's kubeconfig, and
+ * kubectl as the cluster's admin (resolving to its stdout).
+ */
 export interface ControllerCluster {
-  /** A directory for the controller's files and its log. */
   dir: string;
-  /** The API server's URL and CA, for the controller's kubeconfig. */
   url: string;
   caPem: string;
-  /** kubectl as the cluster's admin; resolves to its stdout. */
   kubectl(...args: string[]): Promise<string>;
 }
 
