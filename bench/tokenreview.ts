@@ -48,6 +48,7 @@ import type { Call, LoadJob } from './loadgen.ts';
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '32' },
     rate: { type: 'string', default: '1000' },
     tokens: { type: 'string', default: '1000' },
@@ -57,6 +58,8 @@ const { values } = parseArgs({
   },
 });
 const seconds = Number(values.seconds);
+/** Seconds of each measure's load run first and not counted (bench/loadgen.ts says why). */
+const warmupSeconds = Number(values.warmup);
 const concurrency = Number(values.concurrency);
 const rate = Number(values.rate);
 const tokenCount = Number(values.tokens);
@@ -177,24 +180,25 @@ const LOADGEN = fileURLToPath(new URL('./loadgen.ts', import.meta.url));
  * Runs one load job in a child process and returns its result, with the CPU this process (the
  * servers measured) spent per request meanwhile.
  */
-async function load(job: Omit<LoadJob, 'seconds' | 'rate'>) {
+async function load(job: Omit<LoadJob, 'seconds' | 'rate' | 'warmupSeconds'>) {
   const cpu = process.cpuUsage();
   const child = spawn(process.execPath, ['--import', 'tsx', LOADGEN], { stdio: ['pipe', 'pipe', 'inherit'] });
-  child.stdin.end(JSON.stringify({ ...job, seconds, rate }));
+  child.stdin.end(JSON.stringify({ ...job, seconds, rate, warmupSeconds }));
   let out = '';
   for await (const chunk of child.stdout) out += chunk;
   const code = await new Promise((resolve) => child.once('close', resolve));
   if (code !== 0) throw new Error(`the load generator exited with ${String(code)}`);
   const result = JSON.parse(out) as {
     requests: number;
+    warmupRequests: number;
     rps: number;
     p50: number;
     p99: number;
     failures: number;
   };
   const used = process.cpuUsage(cpu);
-  /** CPU of the servers' process per request, in µs: steadier than rps on a busy machine. */
-  return { ...result, cpuUs: (used.user + used.system) / result.requests };
+  /** CPU of the servers' process per request (warm-up's too), in µs: steadier than rps on a busy machine. */
+  return { ...result, cpuUs: (used.user + used.system) / (result.requests + result.warmupRequests) };
 }
 
 /** Round robin over `calls`, `parallel` at a time, for `seconds` (and the calls still in flight). */
@@ -401,7 +405,9 @@ try {
     `load average ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')} on ${availableParallelism()} CPUs`;
-  print([`closed loop ${concurrency} concurrent, ${seconds} s per measure; ${load()}`]);
+  print([
+    `closed loop ${concurrency} concurrent, ${seconds} s per measure after ${warmupSeconds} s of the same load not counted; ${load()}`,
+  ]);
   for (const engine of values.engines.split(',')) print(await benchEngine(engine.trim(), echo, bare));
   const e = await closedLoop(echo.url, echo.calls);
   print(await benchKeystone(e.rps));
