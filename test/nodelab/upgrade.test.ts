@@ -1,14 +1,16 @@
 /**
- * kaas's rolling upgrade on real nodes: the provisioner creates 1 master + 2 workers at the minor
- * before the default, behind an API load balancer (loadBalancer=octavia; lb.ts serves cloudsim's
- * load balancer on the lab bridge, standing in for Octavia's data plane), on cloudsim + nodelab +
- * the release staged in the cloud's Swift. `upgrade` to the default replaces every node: the new
- * master joins etcd through a real `kubeadm join --control-plane` (kaas waits for its member
- * through a port-forward to its etcd pod), the old one leaves the pool and etcd and is drained and
- * deleted; then each worker is replaced, the new one first, the old drained (a workload under a
+ * kaas's rolling upgrade on real nodes with a highly available control plane: the provisioner
+ * creates 3 masters + 2 workers at the minor before the default, behind an API load balancer
+ * (loadBalancer=octavia; lb.ts serves cloudsim's load balancer on the lab bridge, standing in for
+ * Octavia's data plane), on cloudsim + nodelab + the release staged in the cloud's Swift. master-0
+ * runs `kubeadm init`, the two others a real `kubeadm join --control-plane`: etcd has three
+ * members. `upgrade` to the default replaces every node: each new master joins etcd (kaas waits
+ * for its member through a port-forward to its etcd pod), then the old one it replaces is drained,
+ * leaves the pool and etcd and is deleted, one master at a time, so etcd keeps its quorum; then
+ * each worker is replaced, the new one first, the old drained (a workload under a
  * PodDisruptionBudget moves with it). Afterwards every Node reports the new version and is Ready,
- * the workload runs, etcd lists the new master only; delete leaves nothing in the cloud or on the
- * host. The console line gives each phase's wall time and the nodes' memory (sum of their RSS).
+ * the workload runs, etcd lists the three new masters only; delete leaves nothing in the cloud or
+ * on the host. The console line gives each phase's wall time and the nodes' memory (sum of RSS).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { tagsFor } from '../../src/cluster/names.ts';
@@ -27,8 +29,33 @@ const FROM = previousPatch();
 const TO = defaultPatch();
 const master = (i: number) => `kaas-${NAME}-master-${i}`;
 const worker = (i: number) => `kaas-${NAME}-default-${i}`;
+/** The created nodes, and the nodes an upgrade replaces them with (on the lowest free indexes). */
+const CREATED = [master(0), master(1), master(2), worker(0), worker(1)];
+const UPGRADED = [master(3), master(4), master(5), worker(2), worker(3)];
+const MASTERS = (names: readonly string[]) => names.filter((n) => n.includes('-master-'));
 /** A workload of two pods that may lose only one at a time. */
 const SURVIVOR = 'nodelab-survivor';
+
+/** etcd's members, by name (sorted), as master `node`'s own member lists them. */
+async function etcdMembers(node: LabNode): Promise<string[]> {
+  const pki = '/etc/kubernetes/pki/etcd';
+  const answer = await node.exec([
+    'curl',
+    '-sf',
+    '--cacert',
+    `${pki}/ca.crt`,
+    '--cert',
+    `${pki}/healthcheck-client.crt`,
+    '--key',
+    `${pki}/healthcheck-client.key`,
+    '-X',
+    'POST',
+    '-d',
+    '{}',
+    'https://127.0.0.1:2379/v3/cluster/member/list',
+  ]);
+  return (JSON.parse(answer) as { members: { name: string }[] }).members.map((m) => m.name).sort();
+}
 
 interface NodeList {
   items: {
@@ -53,7 +80,7 @@ describe('nodelab: rolling upgrade on real nodes', () => {
   });
 
   it(
-    `creates 1 master + 2 workers at ${FROM} behind a load balancer, upgrades every node to ${TO}, deletes, leaves nothing`,
+    `creates 3 masters + 2 workers at ${FROM} behind a load balancer, upgrades every node to ${TO}, deletes, leaves nothing`,
     async () => {
       nodelabCache(FROM);
       kaas = await nodelab.startNodelabKaas(CIDR);
@@ -62,6 +89,7 @@ describe('nodelab: rolling upgrade on real nodes', () => {
       const { cluster, job } = await kaas.createCluster(NAME, 2, {
         kubernetesVersion: FROM,
         loadBalancer: 'octavia',
+        masters: 3,
       });
       lbs = serveLoadBalancers(cloud, cluster.id, lab.bridge);
       watch = watchServers(lab, cloud, cluster.id, kaas.sim.knobs);
@@ -93,14 +121,22 @@ describe('nodelab: rolling upgrade on real nodes', () => {
       await applyPodNetwork();
       // The cloud controller initializes every Node, the replacements too (kaas.ts).
       occm = await nodelab.startNodelabCloudController(kaas, cluster.id);
-      for (const name of [master(0), worker(0), worker(1)]) {
+      for (const name of CREATED) {
         await watch.booted(name, 5 * nodelab.MINUTE);
         await ready(name);
       }
       const createMs = Date.now() - started;
-      const created = [master(0), worker(0), worker(1)];
       const createdNodes: LabNode[] = [];
-      for (const name of created) createdNodes.push(await watch.booted(name, 0));
+      for (const name of CREATED) createdNodes.push(await watch.booted(name, 0));
+      // A real control plane of three: etcd has a member per master, the load balancer forwards
+      // to every master's API server.
+      expect(await etcdMembers(await watch.booted(master(2), 0))).toEqual(MASTERS(CREATED));
+      expect([...(lbs.served().get(`${lb.vip_address}:6443`) ?? [])].sort()).toEqual(
+        createdNodes
+          .filter((n) => n.name.includes('-master-'))
+          .map((n) => `${n.address}:6443`)
+          .sort(),
+      );
       const createdRss = (await Promise.all(createdNodes.map((n) => n.rssBytes()))).reduce(
         (a, b) => a + b,
         0,
@@ -109,7 +145,7 @@ describe('nodelab: rolling upgrade on real nodes', () => {
         (JSON.parse((await kubectl('get', 'nodes', '-o', 'json')).stdout) as NodeList).items;
       const versions = async () =>
         Object.fromEntries((await nodes()).map((n) => [n.metadata.name, n.status.nodeInfo.kubeletVersion]));
-      expect(await versions()).toEqual(Object.fromEntries(created.map((n) => [n, `v${FROM}`])));
+      expect(await versions()).toEqual(Object.fromEntries(CREATED.map((n) => [n, `v${FROM}`])));
 
       // Two pods, one per worker, of which the PodDisruptionBudget lets drains evict one at a time.
       await apply({
@@ -139,7 +175,7 @@ describe('nodelab: rolling upgrade on real nodes', () => {
         (await available()) === 2 ? true : undefined,
       );
 
-      // Upgraded: master-0 is replaced by master-1, workers 0 and 1 by workers 2 and 3. The
+      // Upgraded: masters 0-2 are replaced by masters 3-5, workers 0 and 1 by workers 2 and 3. The
       // workload's availability is sampled meanwhile (an unanswered look counts as nothing).
       const upgraded = Date.now();
       let fewest = 2;
@@ -155,18 +191,17 @@ describe('nodelab: rolling upgrade on real nodes', () => {
       await provisioner.runUntilIdle();
       const upgradeView = await provisioner.getJob(upgrade.id);
       expect(upgradeView.job.state, JSON.stringify(upgradeView.events.slice(-5))).toBe('succeeded');
-      const after = [master(1), worker(2), worker(3)];
       // kaas's Node waits are skipped for a cluster created with waitForApi=false (kaas.ts): the
       // suite waits for the last worker itself.
-      for (const name of after) {
+      for (const name of UPGRADED) {
         await watch.booted(name, 5 * nodelab.MINUTE);
         await ready(name);
       }
-      for (const name of created) await watch.stopped(name, 2 * nodelab.MINUTE);
+      for (const name of CREATED) await watch.stopped(name, 2 * nodelab.MINUTE);
       const upgradeMs = Date.now() - upgraded;
       sampling = false;
       await watcher;
-      expect(await versions()).toEqual(Object.fromEntries(after.map((n) => [n, `v${TO}`])));
+      expect(await versions()).toEqual(Object.fromEntries(UPGRADED.map((n) => [n, `v${TO}`])));
       expect(
         (await nodes()).every((n) =>
           n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
@@ -199,36 +234,20 @@ describe('nodelab: rolling upgrade on real nodes', () => {
       );
       expect(placed.split(' ').every((n) => n === worker(2) || n === worker(3))).toBe(true);
       expect(fewest).toBeGreaterThanOrEqual(1);
-      // etcd, asked on the new master itself: its member only.
-      const newMaster = await watch.booted(master(1), 0);
-      const pki = '/etc/kubernetes/pki/etcd';
-      const members = JSON.parse(
-        await newMaster.exec([
-          'curl',
-          '-sf',
-          '--cacert',
-          `${pki}/ca.crt`,
-          '--cert',
-          `${pki}/healthcheck-client.crt`,
-          '--key',
-          `${pki}/healthcheck-client.key`,
-          '-X',
-          'POST',
-          '-d',
-          '{}',
-          'https://127.0.0.1:2379/v3/cluster/member/list',
-        ]),
-      ) as { members: { name: string }[] };
-      expect(members.members.map((m) => m.name)).toEqual([master(1)]);
-      // The load balancer forwards to the new master only.
-      expect(lbs.served().get(`${lb.vip_address}:6443`)).toEqual([`${newMaster.address}:6443`]);
+      // etcd, asked on a new master: the new masters' members only. The load balancer forwards
+      // to the new masters only.
+      const newMasters = await Promise.all(MASTERS(UPGRADED).map((n) => watch!.booted(n, 0)));
+      expect(await etcdMembers(newMasters[2]!)).toEqual(MASTERS(UPGRADED));
+      expect([...(lbs.served().get(`${lb.vip_address}:6443`) ?? [])].sort()).toEqual(
+        newMasters.map((n) => `${n.address}:6443`).sort(),
+      );
 
       // Deleted: nothing of the cluster is left in the cloud or on the host.
       const deleted = Date.now();
       const remove = await provisioner.deleteCluster(cluster.id);
       await provisioner.runUntilIdle();
       expect((await provisioner.getJob(remove.id)).job.state).toBe('succeeded');
-      for (const name of after) await watch.stopped(name, 2 * nodelab.MINUTE);
+      for (const name of UPGRADED) await watch.stopped(name, 2 * nodelab.MINUTE);
       await nodelab.until('the load balancer torn down', nodelab.MINUTE, async () =>
         lbs?.served().size === 0 ? true : undefined,
       );
@@ -246,8 +265,8 @@ describe('nodelab: rolling upgrade on real nodes', () => {
       const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
       const s = (ms: number) => Math.round(ms / 1000);
       console.info(
-        `nodelab upgrade: 1 master + 2 workers at v${FROM} Ready ${s(createMs)} s after create ` +
-          `(${mib(createdRss)} MiB resident); upgrade to v${TO} (1 master, 2 workers replaced) ` +
+        `nodelab upgrade: 3 masters + 2 workers at v${FROM} Ready ${s(createMs)} s after create ` +
+          `(${mib(createdRss)} MiB resident); upgrade to v${TO} (3 masters, 2 workers replaced) ` +
           `${s(upgradeMs)} s, fewest ${SURVIVOR} pods available ${fewest}; delete ${s(deleteMs)} s; ` +
           `peak ${mib(peak.bytes)} MiB resident over ${peak.nodes} nodes`,
       );
