@@ -24,6 +24,7 @@ import {
 } from './engine.ts';
 import { withRetries } from './steps/context.ts';
 import { queueTestJob } from '../../test/support/jobs.ts';
+import { killedAfter } from '../../test/support/hookFixture.ts';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -134,11 +135,7 @@ describe.each(engines)('job engine on %s', (engine) => {
       const cloud = fakeCloud();
       const first = make(store, 'dying', {
         handlerFor: () => handler(cloud),
-        hooks: {
-          afterCheckpoint: (_job, stepId) => {
-            if (stepId === crashAfter) throw new Error('killed');
-          },
-        },
+        hooks: killedAfter(crashAfter),
       });
       await expect(first.runJob('job-1')).rejects.toThrow('killed');
       const mid = await findJob({ db: store.db, id: 'job-1' });
@@ -225,11 +222,7 @@ describe.each(engines)('job engine on %s', (engine) => {
     const cloud = fakeCloud();
     const dying = make(store, 'dying', {
       handlerFor: () => forgetting(cloud),
-      hooks: {
-        afterCheckpoint: (_job, stepId) => {
-          if (stepId === 'e') throw new Error('killed');
-        },
-      },
+      hooks: killedAfter('e'),
     });
     await expect(dying.runJob('job-1')).rejects.toThrow('killed');
     expect(await findJob({ db: store.db, id: 'job-1' })).toMatchObject({ state: 'running', error: null });
@@ -427,11 +420,7 @@ describe.each(engines)('job engine on %s', (engine) => {
     const dying = make(store, 'dying', {
       handlerFor: () => handler(cloud),
       concurrency: 1,
-      hooks: {
-        afterCheckpoint: (_job, stepId) => {
-          if (stepId === 'b') throw new Error('killed');
-        },
-      },
+      hooks: killedAfter('b'),
     });
     await expect(dying.runJob('job-1')).rejects.toThrow('killed');
     const now = () => new Date(clock).toISOString();

@@ -1,6 +1,5 @@
-import { ConflictError } from '../errors.ts';
 import type { Db } from './db.ts';
-import { isUniqueViolation } from './isUniqueViolation.ts';
+import { conflictOnUnique } from './isUniqueViolation.ts';
 
 /** Stores a cluster's sealed secrets once; ConflictError (`cluster_secret_exists`) if already there. */
 export async function insertClusterSecret({
@@ -14,18 +13,9 @@ export async function insertClusterSecret({
   sealed: string;
   now: string;
 }): Promise<void> {
-  try {
-    await db
-      .insertInto('cluster_secrets')
-      .values({ cluster_id: clusterId, sealed, created_at: now })
-      .execute();
-  } catch (error) {
-    if (isUniqueViolation(error)) {
-      throw new ConflictError(`cluster ${clusterId} already has secrets`, {
-        code: 'cluster_secret_exists',
-        cause: error,
-      });
-    }
-    throw error;
-  }
+  await conflictOnUnique(
+    db.insertInto('cluster_secrets').values({ cluster_id: clusterId, sealed, created_at: now }).execute(),
+    `cluster ${clusterId} already has secrets`,
+    'cluster_secret_exists',
+  );
 }

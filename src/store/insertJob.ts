@@ -1,7 +1,6 @@
-import { ConflictError } from '../errors.ts';
 import type { Db } from './db.ts';
 import type { JobKind } from './findJob.ts';
-import { isUniqueViolation } from './isUniqueViolation.ts';
+import { conflictOnUnique } from './isUniqueViolation.ts';
 
 /** What a new job needs: its plan's step ids in order, plus the input the executor reads. */
 export interface NewJob {
@@ -20,8 +19,8 @@ export interface NewJob {
  */
 export async function insertJob({ db, job }: { db: Db; job: NewJob }): Promise<void> {
   const write = async (tx: Db) => {
-    try {
-      await tx
+    await conflictOnUnique(
+      tx
         .insertInto('jobs')
         .values({
           id: job.id,
@@ -36,16 +35,10 @@ export async function insertJob({ db, job }: { db: Db; job: NewJob }): Promise<v
           lease_expires_at: null,
           attempt: 0,
         })
-        .execute();
-    } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw new ConflictError(
-          `cluster ${job.clusterId} already has an operation queued or running; wait for it to finish (or retry/delete it once it failed)`,
-          { code: 'operation_in_progress', cause: error },
-        );
-      }
-      throw error;
-    }
+        .execute(),
+      `cluster ${job.clusterId} already has an operation queued or running; wait for it to finish (or retry/delete it once it failed)`,
+      'operation_in_progress',
+    );
     if (job.stepIds.length > 0) {
       await tx
         .insertInto('job_steps')

@@ -1,7 +1,6 @@
-import { ConflictError } from '../errors.ts';
 import type { Db } from './db.ts';
 import type { ProvisionedClusterRecord } from './findProvisionedCluster.ts';
-import { isUniqueViolation } from './isUniqueViolation.ts';
+import { conflictOnUnique } from './isUniqueViolation.ts';
 
 /** Records a new cluster to provision; ConflictError (`cluster_exists`) when the id or name is taken. */
 export async function insertProvisionedCluster({
@@ -11,8 +10,8 @@ export async function insertProvisionedCluster({
   db: Db;
   cluster: ProvisionedClusterRecord;
 }): Promise<void> {
-  try {
-    await db
+  await conflictOnUnique(
+    db
       .insertInto('provisioned_clusters')
       .values({
         id: cluster.id,
@@ -23,14 +22,8 @@ export async function insertProvisionedCluster({
         created_at: cluster.createdAt,
         updated_at: cluster.updatedAt,
       })
-      .execute();
-  } catch (error) {
-    if (isUniqueViolation(error)) {
-      throw new ConflictError(`a cluster named ${cluster.name} already exists`, {
-        code: 'cluster_exists',
-        cause: error,
-      });
-    }
-    throw error;
-  }
+      .execute(),
+    `a cluster named ${cluster.name} already exists`,
+    'cluster_exists',
+  );
 }

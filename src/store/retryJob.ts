@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Db } from './db.ts';
-import { isUniqueViolation } from './isUniqueViolation.ts';
+import { conflictOnUnique } from './isUniqueViolation.ts';
 
 /**
  * Re-queues a job so an engine resumes it: a failed job, or a running one whose lease expired (its
@@ -29,9 +29,8 @@ export async function retryJob({ db, jobId, now }: { db: Db; jobId: string; now:
         code: 'job_not_failed',
       });
     }
-    let updated: bigint;
-    try {
-      const result = await tx
+    const result = await conflictOnUnique(
+      tx
         .updateTable('jobs')
         .set({ state: 'queued', error: null, lease_owner: null, lease_expires_at: null, updated_at: now })
         .where('id', '=', jobId)
@@ -42,18 +41,11 @@ export async function retryJob({ db, jobId, now }: { db: Db; jobId: string; now:
             eb.and([eb('state', '=', 'running'), eb('lease_expires_at', '<', now)]),
           ]),
         )
-        .executeTakeFirst();
-      updated = result.numUpdatedRows;
-    } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw new ConflictError(
-          `cluster ${job.cluster_id} already has another operation queued or running; retry once it finished`,
-          { code: 'operation_in_progress', cause: error },
-        );
-      }
-      throw error;
-    }
-    if (Number(updated) !== 1) throw running();
+        .executeTakeFirst(),
+      `cluster ${job.cluster_id} already has another operation queued or running; retry once it finished`,
+      'operation_in_progress',
+    );
+    if (Number(result.numUpdatedRows) !== 1) throw running();
     await tx
       .updateTable('job_steps')
       .set({ state: 'pending', error: null, finished_at: null })

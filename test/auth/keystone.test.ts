@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { labAdminCloud } from '../support/openstack.ts';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,15 @@ import { authenticatedAnswer, reviewRequest } from '../support/tokenreview.ts';
 const authUrl = process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3';
 const logger = createLogger({ level: 'silent' });
 const suffix = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+
+/** The headers that act in the session a login answer opened: its cookie and CSRF token. */
+function sessionHeaders(res: LightMyRequestResponse): Record<string, string> {
+  return {
+    cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
+    'x-csrf-token': res.json().csrfToken as string,
+  };
+}
+
 describe('auth service against the real Keystone', () => {
   const admin = labAdminCloud(logger);
   const created: { users: string[]; roles: string[]; projects: string[] } = {
@@ -142,11 +151,10 @@ describe('auth service against the real Keystone', () => {
     async function tokenFor(username: string, extra: Record<string, unknown> = {}) {
       const res = await login(username, password);
       expect(res.statusCode).toBe(200);
-      const cookie = `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`;
       const t = await app.inject({
         method: 'POST',
         url: '/api/v1/tokens',
-        headers: { cookie, 'x-csrf-token': res.json().csrfToken },
+        headers: sessionHeaders(res),
         payload: { name: 'test', ...extra },
       });
       expect(t.statusCode).toBe(201);
@@ -315,10 +323,7 @@ describe('auth service against the real Keystone', () => {
 
     it('refuses a restriction to a cluster the user has no role on, unknown clusters and bad lists', async () => {
       const res = await login(carol.name, password);
-      const headers = {
-        cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
-        'x-csrf-token': res.json().csrfToken as string,
-      };
+      const headers = sessionHeaders(res);
       const create = (clusters: unknown) =>
         app.inject({ method: 'POST', url: '/api/v1/tokens', headers, payload: { name: 'x', clusters } });
       for (const clusters of [[`c2-${engine}`], ['no-such-cluster']]) {
@@ -354,10 +359,7 @@ describe('auth service against the real Keystone', () => {
       const signIn = async () => {
         const res = await login(dave.name, password);
         expect(res.statusCode).toBe(200);
-        return {
-          cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
-          'x-csrf-token': res.json().csrfToken as string,
-        };
+        return sessionHeaders(res);
       };
       const s = await signIn();
       const t = await tokenFor(dave.name);
@@ -507,10 +509,7 @@ describe('auth service against the real Keystone', () => {
 
     it('accepts role bindings only for roles held on the cluster project', async () => {
       const res = await login(alice.name, password);
-      const headers = {
-        cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
-        'x-csrf-token': res.json().csrfToken as string,
-      };
+      const headers = sessionHeaders(res);
       const put = (keystoneRoleId: string) =>
         app.inject({
           method: 'PUT',
@@ -560,10 +559,7 @@ describe('auth service against the real Keystone', () => {
           const t = await multiApp.inject({
             method: 'POST',
             url: '/api/v1/tokens',
-            headers: {
-              cookie: `kaas_session=${res.cookies.find((c) => c.name === 'kaas_session')?.value}`,
-              'x-csrf-token': res.json().csrfToken,
-            },
+            headers: sessionHeaders(res),
             payload: { name: 'twin' },
           });
           return t.json().token as string;

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isOpenStackError } from '../../src/openstack/index.ts';
-import { startHarness, targets, testFlavor, testImage, type Harness } from './targets.ts';
+import { targets, testFlavor, testImage, useHarness } from './targets.ts';
 
 /** An OpenSSH ed25519 public key line, built from node's SPKI export. */
 function sshPublicKey(comment: string): string {
@@ -15,7 +15,7 @@ function sshPublicKey(comment: string): string {
 describe.each(targets.filter((t) => t.services.includes('compute')))(
   'Nova + Glance contract on $name',
   (target) => {
-    let h: Harness;
+    const h = useHarness(target, 'nova');
     const r: {
       flavor?: string;
       image?: string;
@@ -26,7 +26,6 @@ describe.each(targets.filter((t) => t.services.includes('compute')))(
     } = {};
 
     beforeAll(async () => {
-      h = await startHarness(target, 'nova');
       const { neutron } = h.cloud;
       const net = await neutron.networks.create({ name: `${h.prefix}-net` });
       r.network = net.id;
@@ -40,9 +39,6 @@ describe.each(targets.filter((t) => t.services.includes('compute')))(
       h.defer(() => neutron.subnets.delete(sub.id, { ignoreMissing: true }));
       r.flavor = await testFlavor(h);
       r.image = await testImage(h, ['kaas-contract']);
-    }, 60_000);
-    afterAll(async () => {
-      await h?.close();
     }, 60_000);
 
     it('Glance: the uploaded image is active and found by name', async () => {

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isOpenStackError } from '../../src/openstack/index.ts';
-import { startHarness, targets, type Harness } from './targets.ts';
+import { targets, useHarness } from './targets.ts';
 
 const ignore404 = (p: Promise<unknown>) =>
   p.catch((e) => {
@@ -8,21 +8,15 @@ const ignore404 = (p: Promise<unknown>) =>
   });
 
 describe.each(targets)('Keystone contract on $name', (target) => {
-  let h: Harness;
+  const h = useHarness(target, 'ks');
   const ids: { project?: string; user?: string; role?: string; role2?: string; group?: string } = {};
   const password = 'contract-Pw-1';
 
-  beforeAll(async () => {
-    h = await startHarness(target, 'ks');
-  });
   /** Keystone refuses to authenticate with this application credential. */
   const expectRefused = async (cred: { id: string; secret: string }) => {
     const err = await h.cloud.keystone.authenticateApplicationCredential(cred).catch((e: unknown) => e);
     expect(isOpenStackError(err, 'openstack_unauthorized')).toBe(true);
   };
-  afterAll(async () => {
-    await h?.close();
-  });
 
   it('password auth as admin returns identity, project and roles; a wrong password is openstack_unauthorized', async () => {
     const me = await h.cloud.keystone.authenticatePassword({

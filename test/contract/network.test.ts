@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isOpenStackError } from '../../src/openstack/index.ts';
-import { startHarness, targets, type Harness } from './targets.ts';
+import { targets, useHarness } from './targets.ts';
 
 describe.each(targets.filter((t) => t.services.includes('network')))(
   'Neutron contract on $name',
   (target) => {
-    let h: Harness;
-
-    beforeAll(async () => {
-      h = await startHarness(target, 'net');
-    });
-    afterAll(async () => {
-      await h?.close();
-    }, 60_000);
+    const h = useHarness(target, 'net');
 
     it('network, subnet, router + interface, security group + rules, port, tags, external network and floating IP', async () => {
       const { neutron } = h.cloud;

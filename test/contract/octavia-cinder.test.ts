@@ -1,15 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isOpenStackError } from '../../src/openstack/index.ts';
-import { startHarness, targets, type Harness } from './targets.ts';
+import { targets, useHarness } from './targets.ts';
 
 describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
   'Octavia contract on $name',
   (target) => {
-    let h: Harness;
+    const h = useHarness(target, 'lb');
     let subnetId: string;
 
     beforeAll(async () => {
-      h = await startHarness(target, 'lb');
       const net = await h.cloud.neutron.networks.create({ name: `${h.prefix}-net` });
       h.defer(() => h.cloud.neutron.networks.delete(net.id, { ignoreMissing: true }));
       const sub = await h.cloud.neutron.subnets.create({
@@ -20,9 +19,6 @@ describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
       h.defer(() => h.cloud.neutron.subnets.delete(sub.id, { ignoreMissing: true }));
       subnetId = sub.id;
     });
-    afterAll(async () => {
-      await h?.close();
-    }, 60_000);
 
     it('load balancer, listener, pool, member, health monitor; list by tags; cascade delete', async () => {
       const { octavia } = h.cloud;
@@ -128,13 +124,7 @@ describe.each(targets.filter((t) => t.services.includes('load-balancer')))(
 describe.each(targets.filter((t) => t.services.includes('volumev3')))(
   'Cinder contract on $name',
   (target) => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await startHarness(target, 'vol');
-    });
-    afterAll(async () => {
-      await h?.close();
-    });
+    const h = useHarness(target, 'vol');
 
     it('volume create → available, list, delete → 404', async () => {
       const { cinder } = h.cloud;
@@ -189,13 +179,7 @@ describe.each(targets.filter((t) => t.services.includes('volumev3')))(
 describe.each(targets.filter((t) => t.services.includes('load-balancer') && t.services.includes('volumev3')))(
   'Octavia and Cinder quotas on $name',
   (target) => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await startHarness(target, 'quota');
-    });
-    afterAll(async () => {
-      await h?.close();
-    }, 60_000);
+    const h = useHarness(target, 'quota');
 
     // In a project of its own: a zero quota on the shared admin project would fail everyone else's runs.
     it('an exhausted load-balancer or volume quota is openstack_quota_exceeded', async () => {

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { configForProject, createCloud, type Cloud } from '../../src/openstack/index.ts';
 import { createLogger } from '../../src/log.ts';
-import { startHarness, targets, testFlavor, type Harness } from './targets.ts';
+import { targets, testFlavor, useHarness } from './targets.ts';
 
 /**
  * Project scope, as kaas relies on it for a cluster of another project: the same user re-scoped to
@@ -10,12 +10,11 @@ import { startHarness, targets, testFlavor, type Harness } from './targets.ts';
  * and none of its containers.
  */
 describe.each(targets)('project scope on $name', (target) => {
-  let h: Harness;
+  const h = useHarness(target, 'scope');
   let other: Cloud;
   let projectId: string;
 
   beforeAll(async () => {
-    h = await startHarness(target, 'scope');
     const ks = h.cloud.keystone;
     const project = await ks.createProject({ name: `${h.prefix}-p` });
     projectId = project.id;
@@ -31,9 +30,6 @@ describe.each(targets)('project scope on $name', (target) => {
       logger: createLogger({ level: 'silent' }),
     });
   }, 60_000);
-  afterAll(async () => {
-    await h?.close();
-  }, 120_000);
 
   it('the re-scoped session is the same user on that project', async () => {
     const own = await h.cloud.session.token();

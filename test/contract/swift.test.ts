@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { tempUrl } from '../../src/openstack/index.ts';
-import { startHarness, targets, type Harness } from './targets.ts';
+import { targets, useHarness } from './targets.ts';
 
 const MiB = 1024 * 1024;
 
@@ -15,11 +15,10 @@ async function anonymousGet(url: string): Promise<{ status: number; body: string
 describe.each(targets.filter((t) => t.services.includes('object-store')))(
   'Swift contract on $name',
   (target) => {
-    let h: Harness;
+    const h = useHarness(target, 'swift');
     let container: string;
 
     beforeAll(async () => {
-      h = await startHarness(target, 'swift');
       container = `${h.prefix}-c`;
       await h.cloud.swift.createContainer(container);
       h.defer(async () => {
@@ -28,9 +27,6 @@ describe.each(targets.filter((t) => t.services.includes('object-store')))(
         await h.cloud.swift.deleteContainer(container, { ignoreMissing: true });
       });
     });
-    afterAll(async () => {
-      await h?.close();
-    }, 60_000);
 
     it('puts (with MD5 check), gets, heads, lists and deletes objects', async () => {
       const { swift } = h.cloud;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import { createLogger } from '../../src/log.ts';
 import { createCloud, resolveCloudConfig, type Cloud, type CloudConfig } from '../../src/openstack/index.ts';
 import { adminEnv } from '../support/openstack.ts';
@@ -124,6 +125,21 @@ export async function startHarness(target: ContractTarget, area: string): Promis
         throw new AggregateError(errors, `contract cleanup failed (${errors.length} steps)`);
     },
   };
+}
+
+/**
+ * The harness of `target` for the calling describe block, as `startHarness` makes it: filled in by
+ * the block's beforeAll, closed (undo steps and all, even when tests failed) by its afterAll.
+ */
+export function useHarness(target: ContractTarget, area: string): Harness {
+  const harness = {} as Harness;
+  beforeAll(async () => {
+    Object.assign(harness, await startHarness(target, area));
+  });
+  afterAll(async () => {
+    await harness.close?.();
+  });
+  return harness;
 }
 
 /** A flavor to boot with: cloudsim's smallest fixed one, or one made for this run (the lab starts with none). */

@@ -11,6 +11,7 @@ import { open, seal } from '../../src/provisioner/secretbox.ts';
 import { deleteClusterSecret } from '../../src/store/deleteClusterSecret.ts';
 import { findClusterSecret } from '../../src/store/findClusterSecret.ts';
 import { insertClusterSecret } from '../../src/store/insertClusterSecret.ts';
+import { killedAfter } from '../support/hookFixture.ts';
 import {
   testCloud,
   testWebhook,
@@ -396,11 +397,7 @@ describe('provisioner on cloudsim', () => {
       const name = `crash-${createStepIds.indexOf(crashAfter)}`;
       const dying = testProvisioner(s, cloud, material, {
         owner: 'dying',
-        hooks: {
-          afterCheckpoint: (_job, stepId) => {
-            if (stepId === crashAfter) throw new Error('killed');
-          },
-        },
+        hooks: killedAfter(crashAfter),
       });
       const { cluster, job } = await dying.createCluster(testSpec(name, 2), options());
       await expect(dying.runUntilIdle()).rejects.toThrow('killed');

@@ -85,6 +85,12 @@ const etcdStep = (member: string, dial = masters): Res<'etcd-member'> => ({
   params: { member, masters: [...dial] },
 });
 
+/** A step of `type` named after the cluster, with no tags, as the plan makes the cluster-wide ones. */
+const clusterStep = <T extends 'kubeadm-config' | 'kubeadm-addons' | 'kubeadm-certs'>(
+  type: T,
+  params: Res<T>['params'],
+): Res<T> => ({ type, name: NAME, tags: [], params }) as Res<T>;
+
 describe('master-replacement executors', () => {
   it('finds the cluster’s network, subnet, load balancer and server group as they are, and never makes one', async () => {
     const deps = execDeps();
@@ -113,12 +119,7 @@ describe('master-replacement executors', () => {
 
   it('points kubeadm-config at the new version once, and fails at once when the API does not answer', async () => {
     const deps = execDeps();
-    const step: Res<'kubeadm-config'> = {
-      type: 'kubeadm-config',
-      name: NAME,
-      tags: [],
-      params: { kubernetesVersion: '9.9.9' },
-    };
+    const step = clusterStep('kubeadm-config', { kubernetesVersion: '9.9.9' });
     const first = await controlplane.updateKubeadmConfig(deps, step);
     expect(first).toMatchObject({ to: 'v9.9.9', changed: true });
     expect(first.from).toMatch(/^v1\./);
@@ -156,12 +157,10 @@ describe('master-replacement executors', () => {
     await c.lab.request('DELETE', path);
     try {
       await expect(
-        controlplane.updateKubeadmConfig(execDeps(), {
-          type: 'kubeadm-config',
-          name: NAME,
-          tags: [],
-          params: { kubernetesVersion: '9.9.9' },
-        }),
+        controlplane.updateKubeadmConfig(
+          execDeps(),
+          clusterStep('kubeadm-config', { kubernetesVersion: '9.9.9' }),
+        ),
       ).rejects.toMatchObject({ code: 'kubeadm_config_missing' });
     } finally {
       const res = await c.lab.request('POST', '/api/v1/namespaces/kube-system/configmaps', {
@@ -176,12 +175,10 @@ describe('master-replacement executors', () => {
 
   it('moves kubeadm’s kube-proxy and CoreDNS to the new version’s images, as kubeadm upgrade apply does', async () => {
     const deps = execDeps();
-    const step: Res<'kubeadm-addons'> = {
-      type: 'kubeadm-addons',
-      name: NAME,
-      tags: [],
-      params: { kubernetesVersion: DEFAULT_RELEASE.patch, coreDns: DEFAULT_RELEASE.images.coredns },
-    };
+    const step = clusterStep('kubeadm-addons', {
+      kubernetesVersion: DEFAULT_RELEASE.patch,
+      coreDns: DEFAULT_RELEASE.images.coredns,
+    });
     // A cluster whose network plugin replaced kube-proxy: said, nothing made.
     expect(await controlplane.updateKubeadmAddons(deps, step)).toEqual({
       'kube-proxy': 'absent',
@@ -220,7 +217,7 @@ describe('master-replacement executors', () => {
 
   it('uploads kubeadm-certs with its Role and binding, reports no secret, and removes them again', async () => {
     const deps = execDeps();
-    const step: Res<'kubeadm-certs'> = { type: 'kubeadm-certs', name: NAME, tags: [], params: {} };
+    const step = clusterStep('kubeadm-certs', {});
     const out = await controlplane.uploadKubeadmCerts(deps, step);
     expect(out).toEqual({
       uploaded: [

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { findJob } from '../../src/store/findJob.ts';
 import { listJobEvents } from '../../src/store/listJobEvents.ts';
+import { killedAfter } from '../support/hookFixture.ts';
 import { cloudsimSuite, testProvisioner, testSpec } from './support.ts';
 
 const suite = cloudsimSuite();
@@ -21,11 +22,7 @@ describe('provisioner jobs across process deaths', () => {
 
     const dying = testProvisioner(s, suite.cloud, suite.webhook, {
       owner: 'dying',
-      hooks: {
-        afterCheckpoint: (_job, stepId) => {
-          if (stepId === last) throw new Error('killed');
-        },
-      },
+      hooks: killedAfter(last),
     });
     await expect(dying.runUntilIdle()).rejects.toThrow('killed');
     // Nothing of the job's end happened: the cluster is still recorded, the job still running.
