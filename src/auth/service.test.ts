@@ -9,7 +9,10 @@ import { upsertKeystoneUser } from '../store/upsertKeystoneUser.ts';
 import { createAuthService } from './service.ts';
 
 /** kaas over prodClusterStore's cluster c1 (project p1): Keystone user u1 named `name`, a member, with a token. */
-async function memberWithToken(name: string, options: { now: () => number; cacheTtlMs?: number }) {
+async function memberWithToken(
+  name: string,
+  options: { now: () => number; cacheTtlMs?: number; onStatement?: () => void },
+) {
   const store = await prodClusterStore({ createdAt: '2030-01-01T00:00:00.000Z' });
   const ks = memoryDirectory();
   ks.addUser('u1', name, 'pw');
@@ -18,6 +21,7 @@ async function memberWithToken(name: string, options: { now: () => number; cache
   const counted = store.db.withPlugin({
     transformQuery: ({ node }) => {
       statements++;
+      options.onStatement?.();
       return node;
     },
     transformResult: async ({ result }) => result,
@@ -121,6 +125,34 @@ describe('identity cache', () => {
       expect(await reviewOf(t)).toMatchObject({ user: { username: 'alice' } });
     expect(statements() - before).toBe(4);
     expect(await reviewOf(tokens[3] as string)).toEqual({ error: 'token is unknown or was deleted' });
+    await close();
+  });
+
+  it('re-reads a large due set in batches, serving the event loop between them', async () => {
+    let now = Date.parse('2030-01-01T00:00:00.000Z');
+    let onStatement: (() => void) | undefined;
+    const { auth, reviewOf, newToken, token, statements, close } = await memberWithToken('alice', {
+      now: () => now,
+      cacheTtlMs: 10_000,
+      onStatement: () => onStatement?.(),
+    });
+    const tokens = [token];
+    for (let i = 1; i < 40; i++) tokens.push(await newToken(`t${i}`));
+    for (const t of tokens) await reviewOf(t);
+    await auth.flushLastUsed();
+    now += 8_000;
+    const before = statements();
+    // SQLite answers synchronously: without a pause between batches, a callback queued at the
+    // first statement would run only after the last one, and reviews would wait as long.
+    let servedAfter: number | undefined;
+    onStatement = () => {
+      onStatement = undefined;
+      setImmediate(() => (servedAfter = statements() - before));
+    };
+    for (const t of tokens) expect(await reviewOf(t)).toMatchObject({ user: { username: 'alice' } });
+    // 40 identities, 16 a batch: three batches of two statements, the loop served after the first.
+    await expect.poll(() => statements() - before).toBe(6);
+    expect(servedAfter).toBe(2);
     await close();
   });
 });
