@@ -347,6 +347,10 @@ async function start(
       etcdClient: (options) => etcdThroughApi({ ...options, access: { ...options.access, server: api() } }),
       // kaas's etcd waits are real here: a master's join is a real kubeadm join, minutes long.
       waitTimeoutMs: 10 * MINUTE,
+      // The production lease, not the unit suites' 2 s (made for their kill-and-resume tests): beside
+      // real nodes under the full suite's load, this process once stalled past two thirds of 2 s,
+      // and the engine gave the upgrade job up in the middle of a drain.
+      leaseMs: 30_000,
     },
   );
 
