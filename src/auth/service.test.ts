@@ -128,6 +128,23 @@ describe('identity cache', () => {
     await close();
   });
 
+  it('refuses a mistyped token without a store read, beside a cached one', async () => {
+    const { auth, reviewOf, token, statements, close } = await memberWithToken('alice', {
+      now: () => Date.parse('2030-01-01T00:00:00.000Z'),
+    });
+    expect(await reviewOf(token)).toMatchObject({ user: { username: 'alice' } });
+    const before = statements();
+    const mistyped = token.slice(0, -1) + (token.endsWith('a') ? 'b' : 'a');
+    const refused = { error: 'token is not a valid kaas token' };
+    expect(await reviewOf(mistyped)).toEqual(refused);
+    expect(await auth.reviewToken({ clusterId: 'nope', token: mistyped, audiences: undefined })).toEqual(
+      refused,
+    );
+    expect(await reviewOf(token)).toMatchObject({ user: { username: 'alice' } });
+    expect(statements() - before).toBe(0);
+    await close();
+  });
+
   it('re-reads a large due set in batches, serving the event loop between them', async () => {
     let now = Date.parse('2030-01-01T00:00:00.000Z');
     let onStatement: (() => void) | undefined;
