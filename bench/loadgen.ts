@@ -6,7 +6,7 @@
  *   fixed:  round robin over `calls` at `rate` requests per second (open loop), for `seconds`.
  * Each job first runs the same load for `warmupSeconds`, not counted: every job is a new process,
  * whose first requests pay for its own JIT and for opening the pool's connections (at 1,000 req/s
- * over 5 s, those first requests alone would be the p99 of the echo as of kaas).
+ * over 5 s, those first requests alone would be the p99, of the echo as much as of kaas).
  */
 import { Pool } from 'undici';
 
