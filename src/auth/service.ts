@@ -21,6 +21,7 @@ import { listUsersProjectRoles } from '../store/listUsersProjectRoles.ts';
 import { touchApiTokens } from '../store/touchApiTokens.ts';
 import { touchSession } from '../store/touchSession.ts';
 import { upsertKeystoneUser } from '../store/upsertKeystoneUser.ts';
+import { LRUCache } from 'lru-cache';
 import { deleteWhere, sharedReads, ttlCache } from './cache.ts';
 import { countingDirectory } from './counting.ts';
 import type { KeystoneDirectory } from './directory.ts';
@@ -120,6 +121,8 @@ interface CachedIdentity {
   userId: string;
   expiresAt: number;
   user: ReviewedUser;
+  /** When the store was read for it (ms): its age decides both expiry and the re-read ahead of it. */
+  readAt: number;
 }
 
 const NAME_MAX = 100;
@@ -165,19 +168,18 @@ export function createAuthService(deps: AuthServiceDeps) {
   const metrics: AuthMetrics = createAuthMetrics({ now: deps.now, lastSyncAt: () => lastSyncAt });
   const directory = countingDirectory(deps.directory, metrics);
   const throttle = createLoginThrottle({ db: store.db, now: deps.now, policy: options.throttle });
-  const identities = ttlCache<CachedIdentity>({
-    max: options.cacheMaxEntries,
-    ttlMs: options.cacheTtlMs,
-    now: nowMs,
-  });
+  /**
+   * Identities by cluster and token hash, and API principals by token hash. An entry's age is its
+   * `readAt` against the review's one clock reading: lru-cache's own TTL would read the clock on every
+   * lookup, and deciding the re-read ahead of expiry would take a second lookup.
+   */
+  const identities = new LRUCache<string, CachedIdentity>({ max: options.cacheMaxEntries });
+  const tokenPrincipals = new LRUCache<string, CachedIdentity>({ max: options.cacheMaxEntries });
+  const fresh = (entry: CachedIdentity | undefined, t: number): entry is CachedIdentity =>
+    entry !== undefined && t - entry.readAt < options.cacheTtlMs && entry.expiresAt > t;
   const clusters = ttlCache<ClusterRecord>({ max: 1000, ttlMs: options.cacheTtlMs, now: nowMs });
-  const tokenPrincipals = ttlCache<CachedIdentity>({
-    max: options.cacheMaxEntries,
-    ttlMs: options.cacheTtlMs,
-    now: nowMs,
-  });
   /** When each sync subject last succeeded (ms), read once per TTL: staleness() runs on every review. */
-  const syncStates = ttlCache<Map<string, number>>({ max: 1, ttlMs: options.cacheTtlMs, now: nowMs });
+  let syncStates: { lastSuccess: Map<string, number>; readAt: number } | undefined;
   const clusterReads = sharedReads<ClusterRecord>();
   const syncStateReads = sharedReads<Map<string, number>>();
   /** Tokens whose last-used time was written within the interval (an evicted one is merely written again). */
@@ -253,7 +255,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       const lastSuccess = new Map(
         results.flatMap((r) => (r.lastSuccessAt ? [[r.subject, Date.parse(r.lastSuccessAt)] as const] : [])),
       );
-      syncStates.set('all', lastSuccess);
+      syncStates = { lastSuccess, readAt: nowMs() };
       return lastSuccess;
     });
   }
@@ -325,6 +327,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       tokenHash: hash,
       userId: record.userId,
       expiresAt: Date.parse(record.expiresAt),
+      readAt: t,
       user: {
         username,
         uid: record.userId,
@@ -428,7 +431,11 @@ export function createAuthService(deps: AuthServiceDeps) {
     const c = clusters.get(input.clusterId) ?? (await cluster(input.clusterId));
     // Fail closed before any cache: a cached identity is as stale as the mirror it came from.
     const t = nowMs();
-    const stale = staleness(syncStates.get('all') ?? (await readSyncStates()), c.projectId, t);
+    const lastSuccess =
+      syncStates && t - syncStates.readAt < options.cacheTtlMs
+        ? syncStates.lastSuccess
+        : await readSyncStates();
+    const stale = staleness(lastSuccess, c.projectId, t);
     if (stale) {
       metrics.staleSyncRefusals.inc();
       return { error: stale };
@@ -439,13 +446,13 @@ export function createAuthService(deps: AuthServiceDeps) {
     const hash = hashSecret(input.token);
     const key = `${c.id}\u0000${hash}`;
     let entry = identities.get(key);
-    if (!entry || entry.expiresAt <= t) {
+    if (!fresh(entry, t)) {
       const generation = invalidations;
       const found = await identityOf(c, hash);
       if (typeof found === 'string') return { error: found };
       entry = found;
       if (generation === invalidations) identities.set(key, entry);
-    } else if (identities.getRemainingTTL(key) < options.cacheTtlMs * REFRESH_AHEAD) {
+    } else if (t - entry.readAt >= options.cacheTtlMs * REFRESH_AHEAD) {
       refreshAhead(c, hash, key);
     }
     noteUse(entry.tokenId);
@@ -461,7 +468,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     if (outcome.failed.length === 0) lastSyncAt = deps.now();
     else metrics.syncFailures.inc();
     clusters.clear();
-    syncStates.clear();
+    syncStates = undefined;
     const t = deps.now();
     await deleteExpiredSessions({
       db: store.db,
@@ -532,8 +539,9 @@ export function createAuthService(deps: AuthServiceDeps) {
     async principalOfToken(token: string): Promise<Principal | undefined> {
       if (!isWellFormedToken(token)) return undefined;
       const hash = hashSecret(token);
+      const t = nowMs();
       let entry = tokenPrincipals.get(hash);
-      if (!entry || entry.expiresAt <= nowMs()) {
+      if (!fresh(entry, t)) {
         const record = await lookupToken(token);
         if (typeof record === 'string') return undefined;
         entry = {
@@ -542,6 +550,7 @@ export function createAuthService(deps: AuthServiceDeps) {
           tokenHash: hash,
           userId: record.userId,
           expiresAt: Date.parse(record.expiresAt),
+          readAt: t,
           user: {
             username: record.userName,
             uid: record.userId,

@@ -39,6 +39,10 @@ describe('api token format', () => {
     expect(isWellFormedToken('gAAAAABlZ-keystone-fernet-token')).toBe(false);
     expect(isWellFormedToken('')).toBe(false);
     expect(isWellFormedToken(`${t.slice(0, -1)}!`)).toBe(false);
+    // Outside ASCII, also a character whose low seven bits are a digit ('\u00b0' & 0x7f is '0').
+    expect(isWellFormedToken(`${t.slice(0, i)}é${t.slice(i + 1)}`)).toBe(false);
+    expect(isWellFormedToken(`${t.slice(0, i)}\u00b0${t.slice(i + 1)}`)).toBe(false);
+    expect(isWellFormedToken(`${t.slice(0, -1)}\u00b0`)).toBe(false);
   });
 
   it('writes the checksum exactly as base62 of the BigInt CRC32 did, for many tokens', () => {
