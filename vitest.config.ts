@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -51,6 +52,10 @@ const SERIAL = [
   'test/provisioner/readiness.test.ts',
   'test/provisioner/upgrade.test.ts',
 ];
+
+// A renamed or moved file would otherwise drop out of the list and run beside the others unnoticed.
+const missing = SERIAL.filter((file) => !existsSync(new URL(file, import.meta.url)));
+if (missing.length > 0) throw new Error(`vitest.config.ts: SERIAL names no such file: ${missing.join(', ')}`);
 
 /** Options of both groups (a project does not inherit the root's, whose globalSetup runs once). */
 const common = { testTimeout: 30_000, hookTimeout: 120_000, pool: 'forks' } as const;
